@@ -1,0 +1,1 @@
+"""Qiao relayer: watchers, store, signer, aggregator, submitter and the operator CLI."""

@@ -1,0 +1,100 @@
+"""The part of the endpoint ABI the relayer uses (docs/PROTOCOL.md).
+
+Kept in the package so a deployed daemon needs no build tree; a test checks it against the ABI
+forge compiles from contracts/src.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TRANSFER_COMPONENTS = [
+    {"name": "srcChainId", "type": "uint256"},
+    {"name": "dstChainId", "type": "uint256"},
+    {"name": "nonce", "type": "uint64"},
+    {"name": "srcToken", "type": "address"},
+    {"name": "dstToken", "type": "address"},
+    {"name": "sender", "type": "address"},
+    {"name": "recipient", "type": "address"},
+    {"name": "amount", "type": "uint256"},
+]
+
+ENDPOINT_ABI: list[dict[str, Any]] = [
+    {
+        "type": "event",
+        "name": "TransferInitiated",
+        "anonymous": False,
+        "inputs": [
+            {"name": "dstChainId", "type": "uint256", "indexed": True},
+            {"name": "nonce", "type": "uint64", "indexed": True},
+            {"name": "sender", "type": "address", "indexed": True},
+            {"name": "srcToken", "type": "address", "indexed": False},
+            {"name": "dstToken", "type": "address", "indexed": False},
+            {"name": "recipient", "type": "address", "indexed": False},
+            {"name": "amount", "type": "uint256", "indexed": False},
+        ],
+    },
+    {
+        "type": "event",
+        "name": "TransferExecuted",
+        "anonymous": False,
+        "inputs": [
+            {"name": "srcChainId", "type": "uint256", "indexed": True},
+            {"name": "nonce", "type": "uint64", "indexed": True},
+            {"name": "recipient", "type": "address", "indexed": False},
+            {"name": "amount", "type": "uint256", "indexed": False},
+        ],
+    },
+    {
+        "type": "function",
+        "name": "executeBatch",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "keyEpoch", "type": "uint64"},
+            {
+                "name": "transfers",
+                "type": "tuple[]",
+                "internalType": "struct QiaoEndpoint.Transfer[]",
+                "components": _TRANSFER_COMPONENTS,
+            },
+            {"name": "signature", "type": "bytes"},
+        ],
+        "outputs": [],
+    },
+    {
+        "type": "function",
+        "name": "isExecuted",
+        "stateMutability": "view",
+        "inputs": [{"name": "srcChainId", "type": "uint256"}, {"name": "nonce", "type": "uint64"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+    {
+        "type": "function",
+        "name": "nextNonce",
+        "stateMutability": "view",
+        "inputs": [{"name": "dstChainId", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "uint64"}],
+    },
+    {
+        "type": "function",
+        "name": "currentKeyEpoch",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint64"}],
+    },
+    {
+        "type": "function",
+        "name": "batchMessage",
+        "stateMutability": "view",
+        "inputs": [
+            {"name": "keyEpoch", "type": "uint64"},
+            {
+                "name": "transfers",
+                "type": "tuple[]",
+                "internalType": "struct QiaoEndpoint.Transfer[]",
+                "components": _TRANSFER_COMPONENTS,
+            },
+        ],
+        "outputs": [{"name": "", "type": "bytes32"}],
+    },
+]

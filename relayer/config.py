@@ -1,0 +1,354 @@
+"""Node configuration: a TOML file (data only), overridden by environment variables.
+
+Layering: the TOML file, then `QIAO_<SECTION>__<KEY>` environment variables (for example
+`QIAO_CHAINS__ETHEREUM__RPC` overrides `[chains.ethereum] rpc`). Secrets never live in the TOML:
+the file names secret *files* (`key_file`, `account_key_file`). Validation runs as a second step
+and reports every error with its path and the fix, so one start-up shows everything wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_utils.address import is_checksum_address, to_checksum_address
+
+from relayer.batching import BatchRule
+from relayer.types import ChainId, Route
+
+ENV_PREFIX = "QIAO_"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `errors` lists every problem, one line each."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        self.source = source
+        self.errors = errors
+        lines = "\n".join(f"  - {e}" for e in errors)
+        super().__init__(f"{source}: {len(errors)} configuration error(s):\n{lines}")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainConfig:
+    name: str
+    chain_id: ChainId
+    rpc: str
+    endpoint: str  # the QiaoVault / QiaoGateway address on this chain
+    finality_depth: int
+    start_block: int
+    poll_interval: float
+    max_block_range: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitteeConfig:
+    public_file: Path
+    key_file: Path | None  # None: this node relays only and holds no share
+    rule: BatchRule
+    republish_interval: float
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    host: str
+    port: int
+    network: str
+    username: str | None
+    password_file: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelayerConfig:
+    enabled: bool
+    account_key_file: Path | None
+    stagger_seconds: float
+    max_fee_gwei: float
+    priority_fee_gwei: float
+    receipt_timeout: float
+
+
+@dataclass(frozen=True, slots=True)
+class NodeConfig:
+    source: str
+    member_index: int
+    data_dir: Path
+    log_level: str
+    metrics_host: str
+    metrics_port: int
+    committee: CommitteeConfig
+    mqtt: MqttConfig
+    relayer: RelayerConfig
+    chains: dict[str, ChainConfig]
+    routes: tuple[Route, ...]
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "qiao.sqlite3"
+
+    def chain_by_id(self, chain_id: int) -> ChainConfig:
+        for chain in self.chains.values():
+            if chain.chain_id == chain_id:
+                return chain
+        raise KeyError(chain_id)
+
+
+def _env_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
+            continue
+        path = [p.lower() for p in key[len(ENV_PREFIX) :].split("__")]
+        node: dict[str, Any] = raw
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                break
+            node = child
+        else:
+            node[path[-1]] = _parse_env_value(value)
+
+
+def _parse_env_value(value: str) -> Any:
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
+class _Reader:
+    """Reads typed values from the raw mapping, collecting errors instead of stopping."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.errors: list[str] = []
+        self.base_dir = base_dir
+
+    def _env_name(self, path: str) -> str:
+        return ENV_PREFIX + path.upper().replace(".", "__")
+
+    def get(
+        self,
+        table: Mapping[str, Any],
+        path: str,
+        kind: type,
+        default: Any = ...,
+        *,
+        required: bool = True,
+    ) -> Any:
+        key = path.rsplit(".", 1)[-1]
+        if key not in table:
+            if default is not ...:
+                return default
+            if required:
+                self.errors.append(f"{path}: missing; set it or {self._env_name(path)}")
+            return None
+        value = table[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.errors.append(f"{path}: expected {kind.__name__}, got {type(value).__name__} ({value!r})")
+            return None
+        return value
+
+    def path(self, table: Mapping[str, Any], path: str, *, required: bool = True) -> Path | None:
+        value = self.get(table, path, str, None if not required else ..., required=required)
+        if value is None:
+            return None
+        p = Path(value)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    def table(self, raw: Mapping[str, Any], path: str) -> dict[str, Any]:
+        value = raw.get(path.rsplit(".", 1)[-1], {})
+        if not isinstance(value, dict):
+            self.errors.append(f"{path}: expected a table, got {type(value).__name__}")
+            return {}
+        return value
+
+
+def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
+    """Load and validate a node configuration, raising `ConfigError` with every problem."""
+    source = str(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(source, [f"cannot read the file: {exc.strerror}"]) from exc
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from exc
+    _env_overrides(raw, os.environ if environ is None else environ)
+    return parse_config(raw, source, path.parent)
+
+
+def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig:
+    r = _Reader(base_dir)
+    node = r.table(raw, "node")
+    member_index = r.get(node, "node.member_index", int)
+    if isinstance(member_index, int) and member_index < 1:
+        r.errors.append(f"node.member_index: {member_index} must be >= 1 (members count from 1)")
+    data_dir = r.path(node, "node.data_dir")
+    log_level = r.get(node, "node.log_level", str, "info")
+    if isinstance(log_level, str) and log_level not in {"debug", "info", "warning", "error"}:
+        r.errors.append(f"node.log_level: {log_level!r} is not one of debug, info, warning, error")
+
+    metrics = r.table(raw, "metrics")
+    metrics_host = r.get(metrics, "metrics.host", str, "127.0.0.1")
+    metrics_port = r.get(metrics, "metrics.port", int, 0)
+    if isinstance(metrics_port, int) and not 0 <= metrics_port <= 65535:
+        r.errors.append(f"metrics.port: {metrics_port} is not a TCP port (0 disables metrics)")
+
+    comm = r.table(raw, "committee")
+    public_file = r.path(comm, "committee.public_file")
+    key_file = r.path(comm, "committee.key_file", required=False)
+    window_blocks = r.get(comm, "committee.window_blocks", int, 4)
+    max_batch = r.get(comm, "committee.max_batch", int, 100)
+    republish = r.get(comm, "committee.republish_interval", float, 5.0)
+    rule: BatchRule | None = None
+    if isinstance(window_blocks, int) and isinstance(max_batch, int):
+        try:
+            rule = BatchRule(window_blocks=window_blocks, max_batch=max_batch)
+        except ValueError as exc:
+            r.errors.append(f"committee: {exc}")
+
+    mqtt = r.table(raw, "mqtt")
+    mqtt_host = r.get(mqtt, "mqtt.host", str, "127.0.0.1")
+    mqtt_port = r.get(mqtt, "mqtt.port", int, 1883)
+    if isinstance(mqtt_port, int) and not 1 <= mqtt_port <= 65535:
+        r.errors.append(f"mqtt.port: {mqtt_port} is not a TCP port")
+    network = r.get(mqtt, "mqtt.network", str)
+    if isinstance(network, str) and (not network or any(c in network for c in "/#+ ")):
+        r.errors.append(f"mqtt.network: {network!r} must be non-empty without '/', '#', '+' or spaces")
+    mqtt_user = r.get(mqtt, "mqtt.username", str, None)
+    mqtt_password_file = r.path(mqtt, "mqtt.password_file", required=False)
+
+    rel = r.table(raw, "relayer")
+    enabled = r.get(rel, "relayer.enabled", bool, False)
+    account_key_file = r.path(rel, "relayer.account_key_file", required=False)
+    if enabled is True and account_key_file is None:
+        r.errors.append(
+            "relayer.account_key_file: missing while relayer.enabled = true; point it at a file "
+            "holding the submitting account's private key (0x-hex)"
+        )
+    stagger = r.get(rel, "relayer.stagger_seconds", float, 3.0)
+    max_fee = r.get(rel, "relayer.max_fee_gwei", float, 200.0)
+    prio_fee = r.get(rel, "relayer.priority_fee_gwei", float, 1.0)
+    receipt_timeout = r.get(rel, "relayer.receipt_timeout", float, 60.0)
+
+    chains: dict[str, ChainConfig] = {}
+    for name, table in r.table(raw, "chains").items():
+        p = f"chains.{name}"
+        if not isinstance(table, dict):
+            r.errors.append(f"{p}: expected a table")
+            continue
+        chain_id = r.get(table, f"{p}.chain_id", int)
+        if isinstance(chain_id, int) and chain_id <= 0:
+            r.errors.append(f"{p}.chain_id: {chain_id} must be positive")
+        rpc = r.get(table, f"{p}.rpc", str)
+        if isinstance(rpc, str) and not rpc.startswith(("http://", "https://")):
+            r.errors.append(f"{p}.rpc: {rpc!r} must be an http(s) URL")
+        endpoint = r.get(table, f"{p}.endpoint", str)
+        if isinstance(endpoint, str):
+            try:
+                if not is_checksum_address(endpoint):
+                    endpoint = to_checksum_address(endpoint)
+            except ValueError:
+                r.errors.append(f"{p}.endpoint: {endpoint!r} is not an address (0x + 40 hex)")
+                endpoint = None
+        depth = r.get(table, f"{p}.finality_depth", int, 0)
+        if isinstance(depth, int) and depth < 0:
+            r.errors.append(f"{p}.finality_depth: {depth} must be >= 0 (0 = instant finality)")
+        start = r.get(table, f"{p}.start_block", int, 0)
+        if isinstance(start, int) and start < 0:
+            r.errors.append(f"{p}.start_block: {start} must be >= 0")
+        poll = r.get(table, f"{p}.poll_interval", float, 1.0)
+        if isinstance(poll, float) and poll <= 0:
+            r.errors.append(f"{p}.poll_interval: {poll} must be > 0 seconds")
+        max_range = r.get(table, f"{p}.max_block_range", int, 500)
+        if None not in (chain_id, rpc, endpoint, depth, start, poll, max_range):
+            chains[name] = ChainConfig(
+                name=name,
+                chain_id=ChainId(chain_id),
+                rpc=rpc,
+                endpoint=endpoint,
+                finality_depth=depth,
+                start_block=start,
+                poll_interval=poll,
+                max_block_range=max_range,
+            )
+    if not raw.get("chains"):
+        r.errors.append("chains: no chain configured; add [chains.<name>] tables")
+    ids = [c.chain_id for c in chains.values()]
+    if len(ids) != len(set(ids)):
+        r.errors.append(f"chains: chain ids must be distinct, got {sorted(ids)}")
+
+    routes: list[Route] = []
+    raw_routes = raw.get("routes", [])
+    if not isinstance(raw_routes, list) or not raw_routes:
+        r.errors.append('routes: missing; add [[routes]] tables with src = "<chain>", dst = "<chain>"')
+        raw_routes = []
+    for i, item in enumerate(raw_routes):
+        p = f"routes[{i}]"
+        if not isinstance(item, dict):
+            r.errors.append(f"{p}: expected a table with src and dst")
+            continue
+        src = r.get(item, f"{p}.src", str)
+        dst = r.get(item, f"{p}.dst", str)
+        for end, name in (("src", src), ("dst", dst)):
+            if isinstance(name, str) and name not in raw.get("chains", {}):
+                r.errors.append(f"{p}.{end}: unknown chain {name!r}; define [chains.{name}]")
+        if src in chains and dst in chains:
+            try:
+                routes.append(Route(chains[src].chain_id, chains[dst].chain_id))
+            except ValueError as exc:
+                r.errors.append(f"{p}: {exc}")
+
+    if r.errors:
+        raise ConfigError(source, r.errors)
+    assert data_dir is not None
+    assert public_file is not None
+    assert rule is not None
+    return NodeConfig(
+        source=source,
+        member_index=member_index,
+        data_dir=data_dir,
+        log_level=log_level,
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        committee=CommitteeConfig(
+            public_file=public_file, key_file=key_file, rule=rule, republish_interval=republish
+        ),
+        mqtt=MqttConfig(
+            host=mqtt_host,
+            port=mqtt_port,
+            network=network,
+            username=mqtt_user,
+            password_file=mqtt_password_file,
+        ),
+        relayer=RelayerConfig(
+            enabled=enabled,
+            account_key_file=account_key_file,
+            stagger_seconds=stagger,
+            max_fee_gwei=max_fee,
+            priority_fee_gwei=prio_fee,
+            receipt_timeout=receipt_timeout,
+        ),
+        chains=chains,
+        routes=tuple(routes),
+    )
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """Read a secret from a file that only its owner may read."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(str(path), [f"{what}: cannot read ({exc.strerror})"]) from exc
+    if mode & 0o077:
+        raise ConfigError(
+            str(path),
+            [f"{what}: readable by group or others (mode {mode & 0o777:o}); run: chmod 600 {path}"],
+        )
+    return path.read_text().strip()

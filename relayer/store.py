@@ -1,0 +1,650 @@
+"""The node's durable state: one SQLite file (WAL), every state change one transaction.
+
+The store is the only memory a node has across restarts. It holds the watcher cursors, the final
+transfers, the batches cut from them, what this member signed (the signed-once guard), the
+partials received, and every transfer's state with timestamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from relayer.batching import Located
+from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (
+    chain_id INTEGER PRIMARY KEY,
+    next_block INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transfers (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    src_token TEXT NOT NULL,
+    dst_token TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    batch_first INTEGER,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS transfers_state ON transfers (state);
+CREATE TABLE IF NOT EXISTS transfer_history (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transfer_history_key
+    ON transfer_history (src_chain_id, dst_chain_id, nonce);
+CREATE TABLE IF NOT EXISTS routes (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    batched_through_block INTEGER NOT NULL,
+    next_nonce INTEGER NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    dst_contract TEXT NOT NULL,
+    root BLOB NOT NULL,
+    message BLOB NOT NULL,
+    state TEXT NOT NULL,
+    signature BLOB,
+    tx_hash TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
+);
+CREATE INDEX IF NOT EXISTS batches_state ON batches (state);
+CREATE TABLE IF NOT EXISTS signed (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    signed_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
+);
+CREATE TABLE IF NOT EXISTS partials (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce, member)
+);
+"""
+
+
+class TransferState(StrEnum):
+    FINAL = "final"
+    BATCHED = "batched"
+    SIGNED = "signed"
+    AGGREGATED = "aggregated"
+    SUBMITTED = "submitted"
+    EXECUTED = "executed"
+    FAILED = "failed"
+
+
+class BatchState(StrEnum):
+    PENDING = "pending"  # cut from final transfers, not yet combined
+    AGGREGATED = "aggregated"  # threshold signature combined and verified
+    SUBMITTED = "submitted"  # a transaction carrying it was sent
+    EXECUTED = "executed"  # the destination reports it executed
+    FAILED = "failed"  # the destination refused it deterministically
+
+
+class StoreError(Exception):
+    """The store file is unusable; the message says why and what to do."""
+
+
+class Equivocation(Exception):
+    """Signing this batch would contradict something this member already signed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    batch: Batch
+    root: bytes
+    message: bytes
+    state: BatchState
+    signature: bytes | None
+    tx_hash: str | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRow:
+    transfer: Transfer
+    state: TransferState
+    block_number: int
+    tx_hash: str
+    detail: str
+    created_at: float
+    updated_at: float
+
+
+def _transfer_from_row(row: aiosqlite.Row) -> Transfer:
+    return Transfer(
+        src_chain_id=ChainId(row["src_chain_id"]),
+        dst_chain_id=ChainId(row["dst_chain_id"]),
+        nonce=Nonce(row["nonce"]),
+        src_token=row["src_token"],
+        dst_token=row["dst_token"],
+        sender=row["sender"],
+        recipient=row["recipient"],
+        amount=int(row["amount"]),
+    )
+
+
+class Store:
+    """Async access to the node's SQLite file. Use as `async with Store.open(path) as store`."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self._db = db
+        self._path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, path: Path) -> AsyncIterator[Store]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db = await aiosqlite.connect(str(path), isolation_level=None)
+        except Exception as exc:
+            raise StoreError(
+                f"{path}: cannot open the store ({exc}); check the path and permissions"
+            ) from exc
+        try:
+            db.row_factory = aiosqlite.Row
+            try:
+                await db.execute("PRAGMA journal_mode=WAL")
+                await db.execute("PRAGMA synchronous=FULL")
+                await db.execute("PRAGMA foreign_keys=ON")
+                row = await (await db.execute("PRAGMA quick_check")).fetchone()
+                if row is None or row[0] != "ok":
+                    raise StoreError(
+                        f"{path}: the store failed its integrity check ({row[0] if row else '?'}); "
+                        "stop the node, move the file aside and restart to rebuild from the chains"
+                    )
+                await db.executescript(SCHEMA)
+            except aiosqlite.DatabaseError as exc:
+                raise StoreError(
+                    f"{path}: not a usable SQLite store ({exc}); move the file aside and restart "
+                    "to rebuild from the chains"
+                ) from exc
+            store = cls(db, path)
+            await store._check_version()
+            yield store
+        finally:
+            await db.close()
+
+    async def _check_version(self) -> None:
+        row = await (await self._db.execute("SELECT value FROM meta WHERE key='schema'")).fetchone()
+        if row is None:
+            await self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{self._path}: schema version {row[0]}, this build expects {SCHEMA_VERSION}")
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction; everything inside commits together or not at all."""
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            else:
+                await self._db.execute("COMMIT")
+
+    async def _fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self._lock:
+            cursor = await self._db.execute(sql, tuple(args))
+            return list(await cursor.fetchall())
+
+    # ---- watcher -------------------------------------------------------------------------
+
+    async def cursor(self, chain_id: ChainId) -> int | None:
+        rows = await self._fetchall("SELECT next_block FROM cursors WHERE chain_id=?", (chain_id,))
+        return int(rows[0]["next_block"]) if rows else None
+
+    async def record_scan(
+        self,
+        chain_id: ChainId,
+        next_block: int,
+        events: list[tuple[Located, str, str, int]],
+    ) -> list[Transfer]:
+        """Store final transfers and advance the cursor in one transaction.
+
+        `events` are (located transfer, block hash, tx hash, log index). Returns the transfers that
+        were new. A transfer already stored with different fields is a conflict and raises.
+        """
+        now = time.time()
+        new: list[Transfer] = []
+        async with self.transaction() as db:
+            for located, block_hash, tx_hash, log_index in events:
+                t = located.transfer
+                cur = await db.execute(
+                    "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                    (t.src_chain_id, t.dst_chain_id, t.nonce),
+                )
+                existing = await cur.fetchone()
+                if existing is not None:
+                    if _transfer_from_row(existing) != t:
+                        raise StoreError(
+                            f"transfer {t.route}#{t.nonce} seen again with different fields "
+                            f"(block {located.block_number}); halting this chain's watcher"
+                        )
+                    continue
+                await db.execute(
+                    "INSERT INTO transfers (src_chain_id, dst_chain_id, nonce, src_token, "
+                    "dst_token, sender, recipient, amount, block_number, block_hash, tx_hash, "
+                    "log_index, state, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        t.src_chain_id,
+                        t.dst_chain_id,
+                        t.nonce,
+                        t.src_token,
+                        t.dst_token,
+                        t.sender,
+                        t.recipient,
+                        str(t.amount),
+                        located.block_number,
+                        block_hash,
+                        tx_hash,
+                        log_index,
+                        TransferState.FINAL,
+                        now,
+                        now,
+                    ),
+                )
+                await self._history(
+                    db,
+                    t.src_chain_id,
+                    t.dst_chain_id,
+                    [t.nonce],
+                    TransferState.FINAL,
+                    f"block {located.block_number}",
+                    now,
+                )
+                new.append(t)
+            await db.execute(
+                "INSERT INTO cursors (chain_id, next_block, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (chain_id) DO UPDATE SET next_block=excluded.next_block, "
+                "updated_at=excluded.updated_at",
+                (chain_id, next_block, now),
+            )
+        return new
+
+    @staticmethod
+    async def _history(
+        db: aiosqlite.Connection,
+        src: int,
+        dst: int,
+        nonces: Iterable[int],
+        state: TransferState,
+        detail: str,
+        now: float,
+    ) -> None:
+        await db.executemany(
+            "INSERT INTO transfer_history (src_chain_id, dst_chain_id, nonce, state, detail, at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(src, dst, n, state, detail, now) for n in nonces],
+        )
+
+    # ---- batching ------------------------------------------------------------------------
+
+    async def route_progress(self, route: Route) -> tuple[int, int]:
+        """(batched through block, next nonce to batch) for a route; (-1, 1) when new."""
+        rows = await self._fetchall(
+            "SELECT batched_through_block, next_nonce FROM routes WHERE src_chain_id=? AND dst_chain_id=?",
+            (route.src, route.dst),
+        )
+        if not rows:
+            return -1, 1
+        return int(rows[0]["batched_through_block"]), int(rows[0]["next_nonce"])
+
+    async def transfers_in_blocks(self, route: Route, first: int, last: int) -> list[Located]:
+        rows = await self._fetchall(
+            "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? "
+            "AND block_number BETWEEN ? AND ? ORDER BY nonce",
+            (route.src, route.dst, first, last),
+        )
+        return [Located(_transfer_from_row(r), int(r["block_number"])) for r in rows]
+
+    async def record_batches(
+        self,
+        route: Route,
+        batches: list[tuple[Batch, bytes, bytes]],
+        batched_through_block: int,
+        next_nonce: int,
+    ) -> None:
+        """Store the batches cut from complete windows and advance the route, atomically."""
+        now = time.time()
+        async with self.transaction() as db:
+            for batch, root, message in batches:
+                bid = batch.id
+                await db.execute(
+                    "INSERT INTO batches (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
+                    "key_epoch, dst_contract, root, message, state, created_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        route.src,
+                        route.dst,
+                        bid.first_nonce,
+                        bid.last_nonce,
+                        batch.key_epoch,
+                        batch.dst_contract,
+                        root,
+                        message,
+                        BatchState.PENDING,
+                        now,
+                        now,
+                    ),
+                )
+                await self._set_transfer_state(
+                    db, bid, TransferState.BATCHED, f"batch {bid}", now, batch_first=True
+                )
+            await db.execute(
+                "INSERT INTO routes (src_chain_id, dst_chain_id, batched_through_block, "
+                "next_nonce) VALUES (?, ?, ?, ?) ON CONFLICT (src_chain_id, dst_chain_id) DO "
+                "UPDATE SET batched_through_block=excluded.batched_through_block, "
+                "next_nonce=excluded.next_nonce",
+                (route.src, route.dst, batched_through_block, next_nonce),
+            )
+
+    async def _set_transfer_state(
+        self,
+        db: aiosqlite.Connection,
+        bid: BatchId,
+        state: TransferState,
+        detail: str,
+        now: float,
+        *,
+        batch_first: bool = False,
+    ) -> None:
+        extra = ", batch_first=?" if batch_first else ""
+        args: list[Any] = [state, detail, now]
+        if batch_first:
+            args.append(bid.first_nonce)
+        args += [bid.route.src, bid.route.dst, bid.first_nonce, bid.last_nonce]
+        await db.execute(
+            f"UPDATE transfers SET state=?, detail=?, updated_at=?{extra} "  # noqa: S608
+            "WHERE src_chain_id=? AND dst_chain_id=? AND nonce BETWEEN ? AND ?",
+            tuple(args),
+        )
+        await self._history(
+            db,
+            bid.route.src,
+            bid.route.dst,
+            range(bid.first_nonce, bid.last_nonce + 1),
+            state,
+            detail,
+            now,
+        )
+
+    async def _batch_from_row(self, row: aiosqlite.Row) -> StoredBatch:
+        route = Route(ChainId(row["src_chain_id"]), ChainId(row["dst_chain_id"]))
+        trows = await self._fetchall(
+            "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? "
+            "AND nonce BETWEEN ? AND ? ORDER BY nonce",
+            (route.src, route.dst, row["first_nonce"], row["last_nonce"]),
+        )
+        batch = Batch(
+            transfers=tuple(_transfer_from_row(r) for r in trows),
+            dst_contract=row["dst_contract"],
+            key_epoch=int(row["key_epoch"]),
+        )
+        return StoredBatch(
+            batch=batch,
+            root=bytes(row["root"]),
+            message=bytes(row["message"]),
+            state=BatchState(row["state"]),
+            signature=bytes(row["signature"]) if row["signature"] is not None else None,
+            tx_hash=row["tx_hash"],
+            created_at=float(row["created_at"]),
+            updated_at=float(row["updated_at"]),
+        )
+
+    async def batches(
+        self, states: Iterable[BatchState], dst: ChainId | None = None, limit: int = 100
+    ) -> list[StoredBatch]:
+        wanted = [str(s) for s in states]
+        marks = ",".join("?" for _ in wanted)
+        sql = f"SELECT * FROM batches WHERE state IN ({marks})"  # noqa: S608
+        args: list[Any] = list(wanted)
+        if dst is not None:
+            sql += " AND dst_chain_id=?"
+            args.append(dst)
+        sql += " ORDER BY created_at, first_nonce LIMIT ?"
+        args.append(limit)
+        return [await self._batch_from_row(r) for r in await self._fetchall(sql, args)]
+
+    async def batch(self, route: Route, first_nonce: int) -> StoredBatch | None:
+        rows = await self._fetchall(
+            "SELECT * FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+            (route.src, route.dst, first_nonce),
+        )
+        return await self._batch_from_row(rows[0]) if rows else None
+
+    # ---- signing (the signed-once guard) -------------------------------------------------
+
+    async def record_signature(
+        self, bid: BatchId, key_epoch: int, root: bytes, message: bytes, partial: bytes
+    ) -> bytes:
+        """Record that this member signs `bid` with `root`, before the partial is published.
+
+        Returns the partial to publish: the one recorded earlier if this exact batch was already
+        signed (a restart re-publishes, never re-signs). Raises `Equivocation` if any overlapping
+        nonce range on the route was signed with anything else.
+        """
+        now = time.time()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "SELECT * FROM signed WHERE src_chain_id=? AND dst_chain_id=? "
+                "AND first_nonce <= ? AND last_nonce >= ?",
+                (bid.route.src, bid.route.dst, bid.last_nonce, bid.first_nonce),
+            )
+            for row in await cur.fetchall():
+                same = (
+                    row["first_nonce"] == bid.first_nonce
+                    and row["last_nonce"] == bid.last_nonce
+                    and row["key_epoch"] == key_epoch
+                    and bytes(row["root"]) == root
+                    and bytes(row["message"]) == message
+                )
+                if not same:
+                    raise Equivocation(
+                        f"batch {bid} overlaps {row['first_nonce']}-{row['last_nonce']} signed "
+                        f"earlier with root 0x{bytes(row['root']).hex()}; refusing to sign "
+                        f"root 0x{root.hex()}"
+                    )
+                return bytes(row["partial"])
+            await db.execute(
+                "INSERT INTO signed (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
+                "key_epoch, root, message, partial, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    bid.route.src,
+                    bid.route.dst,
+                    bid.first_nonce,
+                    bid.last_nonce,
+                    key_epoch,
+                    root,
+                    message,
+                    partial,
+                    now,
+                ),
+            )
+            await self._set_transfer_state(db, bid, TransferState.SIGNED, f"signed {bid}", now)
+        return partial
+
+    async def signed_partial(self, bid: BatchId) -> bytes | None:
+        rows = await self._fetchall(
+            "SELECT partial, last_nonce FROM signed WHERE src_chain_id=? AND dst_chain_id=? "
+            "AND first_nonce=?",
+            (bid.route.src, bid.route.dst, bid.first_nonce),
+        )
+        if not rows or rows[0]["last_nonce"] != bid.last_nonce:
+            return None
+        return bytes(rows[0]["partial"])
+
+    # ---- aggregation ---------------------------------------------------------------------
+
+    async def add_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> bool:
+        """Keep a received partial (one per member and batch). False if one was already kept."""
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "INSERT OR IGNORE INTO partials (src_chain_id, dst_chain_id, first_nonce, "
+                "last_nonce, member, message, partial, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    bid.route.src,
+                    bid.route.dst,
+                    bid.first_nonce,
+                    bid.last_nonce,
+                    member,
+                    message,
+                    partial,
+                    time.time(),
+                ),
+            )
+            return bool(cur.rowcount)
+
+    async def drop_partial(self, bid: BatchId, member: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "DELETE FROM partials WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=? AND member=?",
+                (bid.route.src, bid.route.dst, bid.first_nonce, member),
+            )
+
+    async def partials_for(self, bid: BatchId) -> list[tuple[int, int, bytes, bytes]]:
+        """(member, last nonce, message, partial) of every partial kept for the batch's range."""
+        rows = await self._fetchall(
+            "SELECT member, last_nonce, message, partial FROM partials WHERE src_chain_id=? "
+            "AND dst_chain_id=? AND first_nonce=? ORDER BY member",
+            (bid.route.src, bid.route.dst, bid.first_nonce),
+        )
+        return [
+            (int(r["member"]), int(r["last_nonce"]), bytes(r["message"]), bytes(r["partial"])) for r in rows
+        ]
+
+    async def count_partials(self) -> int:
+        rows = await self._fetchall("SELECT COUNT(*) AS n FROM partials")
+        return int(rows[0]["n"])
+
+    async def set_batch_state(
+        self,
+        bid: BatchId,
+        state: BatchState,
+        detail: str = "",
+        *,
+        signature: bytes | None = None,
+        tx_hash: str | None = None,
+    ) -> None:
+        now = time.time()
+        transfer_state = {
+            BatchState.AGGREGATED: TransferState.AGGREGATED,
+            BatchState.SUBMITTED: TransferState.SUBMITTED,
+            BatchState.EXECUTED: TransferState.EXECUTED,
+            BatchState.FAILED: TransferState.FAILED,
+            BatchState.PENDING: TransferState.BATCHED,
+        }[state]
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE batches SET state=?, detail=?, updated_at=?, "
+                "signature=COALESCE(?, signature), tx_hash=COALESCE(?, tx_hash) "
+                "WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+                (
+                    state,
+                    detail,
+                    now,
+                    signature,
+                    tx_hash,
+                    bid.route.src,
+                    bid.route.dst,
+                    bid.first_nonce,
+                ),
+            )
+            await self._set_transfer_state(db, bid, transfer_state, detail or str(state), now)
+            if state == BatchState.EXECUTED:
+                await db.execute(
+                    "DELETE FROM partials WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+                    (bid.route.src, bid.route.dst, bid.first_nonce),
+                )
+
+    # ---- operators -----------------------------------------------------------------------
+
+    async def transfers(self, state: TransferState | None = None, limit: int = 100) -> list[TransferRow]:
+        sql = "SELECT * FROM transfers"
+        args: list[Any] = []
+        if state is not None:
+            sql += " WHERE state=?"
+            args.append(state)
+        sql += " ORDER BY created_at DESC, nonce DESC LIMIT ?"
+        args.append(limit)
+        return [
+            TransferRow(
+                transfer=_transfer_from_row(r),
+                state=TransferState(r["state"]),
+                block_number=int(r["block_number"]),
+                tx_hash=r["tx_hash"],
+                detail=r["detail"],
+                created_at=float(r["created_at"]),
+                updated_at=float(r["updated_at"]),
+            )
+            for r in await self._fetchall(sql, args)
+        ]
+
+    async def history(self, route: Route, nonce: int) -> list[tuple[str, str, float]]:
+        rows = await self._fetchall(
+            "SELECT state, detail, at FROM transfer_history WHERE src_chain_id=? AND "
+            "dst_chain_id=? AND nonce=? ORDER BY at, rowid",
+            (route.src, route.dst, nonce),
+        )
+        return [(r["state"], r["detail"], float(r["at"])) for r in rows]
+
+    async def counts_by_state(self) -> dict[str, int]:
+        rows = await self._fetchall("SELECT state, COUNT(*) AS n FROM transfers GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}

@@ -1,0 +1,140 @@
+"""Typed values of the bridge. An invalid transfer or batch cannot exist in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NewType
+
+from eth_utils.address import is_checksum_address
+
+ChainId = NewType("ChainId", int)
+Nonce = NewType("Nonce", int)
+MemberIndex = NewType("MemberIndex", int)
+
+UINT64_MAX = 2**64 - 1
+UINT256_MAX = 2**256 - 1
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def _check_address(name: str, value: str) -> None:
+    if not isinstance(value, str) or not is_checksum_address(value):
+        raise ValueError(f"{name}: {value!r} is not a checksummed address")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A one-way path of transfers: nonces are counted per route by the source contract."""
+
+    src: ChainId
+    dst: ChainId
+
+    def __post_init__(self) -> None:
+        if self.src <= 0 or self.dst <= 0:
+            raise ValueError(f"route {self.src}->{self.dst}: chain ids must be positive")
+        if self.src == self.dst:
+            raise ValueError(f"route {self.src}->{self.dst}: source and destination are the same")
+
+    def __str__(self) -> str:
+        return f"{self.src}->{self.dst}"
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """One transfer as emitted by `TransferInitiated` on the source chain."""
+
+    src_chain_id: ChainId
+    dst_chain_id: ChainId
+    nonce: Nonce
+    src_token: str
+    dst_token: str
+    sender: str
+    recipient: str
+    amount: int
+
+    def __post_init__(self) -> None:
+        Route(self.src_chain_id, self.dst_chain_id)
+        if not 1 <= self.nonce <= UINT64_MAX:
+            raise ValueError(f"transfer nonce {self.nonce}: must be in 1..2^64-1")
+        for name in ("src_token", "dst_token", "sender", "recipient"):
+            value = getattr(self, name)
+            _check_address(name, value)
+            if value == ZERO_ADDRESS:
+                raise ValueError(f"transfer {self.nonce}: {name} is the zero address")
+        if not 0 < self.amount <= UINT256_MAX:
+            raise ValueError(f"transfer {self.nonce}: amount {self.amount} must be in 1..2^256-1")
+
+    @property
+    def route(self) -> Route:
+        return Route(self.src_chain_id, self.dst_chain_id)
+
+    def as_abi_tuple(self) -> tuple[int, int, int, str, str, str, str, int]:
+        """The `Transfer` struct as web3 passes it to `executeBatch`."""
+        return (
+            self.src_chain_id,
+            self.dst_chain_id,
+            self.nonce,
+            self.src_token,
+            self.dst_token,
+            self.sender,
+            self.recipient,
+            self.amount,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchId:
+    """Names a batch: a contiguous nonce range on one route."""
+
+    route: Route
+    first_nonce: Nonce
+    last_nonce: Nonce
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.first_nonce <= self.last_nonce <= UINT64_MAX:
+            raise ValueError(f"batch {self.first_nonce}..{self.last_nonce}: need 1 <= first <= last < 2^64")
+
+    @property
+    def size(self) -> int:
+        return self.last_nonce - self.first_nonce + 1
+
+    def overlaps(self, other: BatchId) -> bool:
+        return (
+            self.route == other.route
+            and self.first_nonce <= other.last_nonce
+            and other.first_nonce <= self.last_nonce
+        )
+
+    def __str__(self) -> str:
+        return f"{self.route}#{self.first_nonce}-{self.last_nonce}"
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch of transfers in nonce order, addressed to one destination contract and key epoch."""
+
+    transfers: tuple[Transfer, ...]
+    dst_contract: str
+    key_epoch: int
+
+    def __post_init__(self) -> None:
+        if not self.transfers:
+            raise ValueError("batch: empty")
+        _check_address("dst_contract", self.dst_contract)
+        if not 1 <= self.key_epoch <= UINT64_MAX:
+            raise ValueError(f"batch: key epoch {self.key_epoch} must be in 1..2^64-1")
+        first = self.transfers[0]
+        for offset, t in enumerate(self.transfers):
+            if t.route != first.route:
+                raise ValueError(f"batch: transfer {t.nonce} is on route {t.route}, not {first.route}")
+            if t.nonce != first.nonce + offset:
+                raise ValueError(
+                    f"batch: nonces not contiguous at {t.nonce} (expected {first.nonce + offset})"
+                )
+
+    @property
+    def id(self) -> BatchId:
+        return BatchId(
+            self.transfers[0].route,
+            self.transfers[0].nonce,
+            self.transfers[-1].nonce,
+        )

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything Qiao needs on a fresh Debian machine:
+#   - mosquitto from Debian's packages (if missing),
+#   - the npm toolchain (anvil, forge, solc-js, OpenZeppelin) from package-lock.json,
+#   - a Python virtual environment in .venv with the pinned packages,
+#   - the contracts compiled by forge (offline, through tools/solc).
+# Safe to run again: each step is skipped when its result is already up to date.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+need_python() {
+  for py in python3.11 python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      echo "$py"; return 0
+    fi
+  done
+  log "Python 3.11 is required (found: $(python3 --version 2>&1 || echo none)); install python3.11 and retry"
+  exit 1
+}
+
+# 1. mosquitto (the broker binary; tests and the devnet start their own instances)
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  log "installing mosquitto from Debian packages"
+  if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto >/dev/null
+fi
+
+# 2. npm toolchain, reinstalled only when package-lock.json changed
+if ! command -v npm >/dev/null 2>&1; then
+  log "Node.js 20 with npm is required; install it (Debian: apt-get install nodejs npm) and retry"
+  exit 1
+fi
+LOCK_STAMP="node_modules/.qiao-lock.sha256"
+LOCK_SUM="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f "$LOCK_STAMP" ] || [ "$(cat "$LOCK_STAMP")" != "$LOCK_SUM" ]; then
+  log "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$LOCK_SUM" > "$LOCK_STAMP"
+fi
+# The foundry packages ship their binaries inside the package; make sure they are executable.
+chmod +x node_modules/@foundry-rs/*-linux-*/bin/* 2>/dev/null || true
+
+# 3. Python virtual environment, reinstalled only when pyproject.toml changed
+PY="$(need_python)"
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  "$PY" -m venv .venv
+fi
+PY_STAMP=".venv/.qiao-pyproject.sha256"
+PY_SUM="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$PY_STAMP" ] || [ "$(cat "$PY_STAMP")" != "$PY_SUM" ]; then
+  log "installing Python packages into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  echo "$PY_SUM" > "$PY_STAMP"
+fi
+
+# 4. contracts
+log "compiling contracts (forge build, offline)"
+"$ROOT/scripts/forge" build --quiet
+log "ready"

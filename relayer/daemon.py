@@ -1,0 +1,136 @@
+"""`relayer run`: wires the configuration to the node's loops and runs them until SIGTERM.
+
+The first SIGTERM or SIGINT asks every loop to stop: no new work is taken, in-flight store writes
+finish (each is one transaction), then the tasks are cancelled after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from contextlib import AsyncExitStack
+
+import structlog
+from committee.keyfile import load_key_file, load_public_file
+from eth_account import Account
+from prometheus_client import start_http_server
+
+from committee.bls import get_backend
+from committee.threshold import KeyShare
+from relayer import metrics
+from relayer.chain import ChainClient
+from relayer.config import ConfigError, NodeConfig, read_secret_file
+from relayer.node import Node
+from relayer.store import Store
+from relayer.submitter import Submitter
+from relayer.transport import Transport
+from relayer.types import ChainId
+
+log = structlog.get_logger(__name__)
+
+GRACE_SECONDS = 10.0
+
+
+async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    public = load_public_file(cfg.committee.public_file)
+    share: KeyShare | None = None
+    if cfg.committee.key_file is not None:
+        share = load_key_file(cfg.committee.key_file)
+        if share.index != cfg.member_index:
+            raise ConfigError(
+                cfg.source,
+                [
+                    f"committee.key_file: holds the share of member {share.index}, but "
+                    f"node.member_index = {cfg.member_index}; point it at this member's key file"
+                ],
+            )
+        if share.public.group_public_key != public.group_public_key:
+            raise ConfigError(
+                cfg.source,
+                [
+                    "committee.key_file: its group key differs from committee.public_file's; "
+                    "both must come from the same key generation"
+                ],
+            )
+    if cfg.member_index not in public.public_shares and share is not None:
+        raise ConfigError(cfg.source, [f"node.member_index: {cfg.member_index} is not a member"])
+    metrics.COMMITTEE_THRESHOLD.set(public.threshold)
+
+    password = None
+    if cfg.mqtt.password_file is not None:
+        password = read_secret_file(cfg.mqtt.password_file, "mqtt.password_file")
+
+    if cfg.metrics_port:
+        start_http_server(cfg.metrics_port, addr=cfg.metrics_host)
+
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(Store.open(cfg.store_path))
+        chains: dict[ChainId, ChainClient] = {}
+        for chain_cfg in cfg.chains.values():
+            client = await stack.enter_async_context(ChainClient.connect(chain_cfg))
+            await client.check_chain_id()
+            chains[chain_cfg.chain_id] = client
+        transport = Transport(cfg.mqtt, cfg.member_index, password)
+        node = Node(
+            cfg=cfg,
+            store=store,
+            chains=chains,
+            public=public,
+            share=share,
+            backend=get_backend("arkworks"),
+            transport=transport,
+        )
+        if cfg.relayer.enabled:
+            assert cfg.relayer.account_key_file is not None
+            key = read_secret_file(cfg.relayer.account_key_file, "relayer.account_key_file")
+            account = Account.from_key(key)
+            for dst in {r.dst for r in cfg.routes}:
+                node.submitters[dst] = Submitter(
+                    chains[dst],
+                    store,
+                    account,
+                    cfg.relayer,
+                    cfg.member_index,
+                    len(public.members),
+                )
+        log.info(
+            "node_started",
+            member=cfg.member_index,
+            routes=[str(r) for r in cfg.routes],
+            relayer=cfg.relayer.enabled,
+            signer=share is not None,
+        )
+        await _run_tasks(node, stop)
+    log.info("node_stopped", member=cfg.member_index)
+
+
+async def _run_tasks(node: Node, stop: asyncio.Event) -> None:
+    async def supervise() -> None:
+        await stop.wait()
+        log.info("stopping", grace_seconds=GRACE_SECONDS)
+        await asyncio.sleep(0)  # let the pipeline see `stop` and finish its current tick
+        raise _Stop
+
+    try:
+        async with asyncio.TaskGroup() as tg:
+            for chain in node.chains.values():
+                tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")
+            tg.create_task(node.transport.run(node.on_partial), name="transport")
+            pipeline = tg.create_task(node.run_pipeline(stop), name="pipeline")
+            tg.create_task(supervise(), name="supervise")
+            await stop.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pipeline), GRACE_SECONDS)
+    except* _Stop:
+        pass
+
+
+class _Stop(Exception):
+    """Raised inside the task group to cancel every loop once the pipeline has drained."""

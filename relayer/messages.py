@@ -1,0 +1,135 @@
+"""MQTT topics and payloads, parsed strictly: a bad message is rejected with a reason, never half-used.
+
+Topics live under `qiao/v1/<network>/`:
+  partial/<member>    one member's partial signature over one batch (QoS 1)
+  heartbeat/<member>  retained liveness, replaced by the broker's last-will on disconnect
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from relayer.types import BatchId, ChainId, Nonce, Route
+
+MAX_PAYLOAD_BYTES = 2048
+PROTOCOL_VERSION = 1
+
+
+class BadMessage(ValueError):
+    """A message that is not a valid Qiao message; the text says what was wrong."""
+
+
+def topic_root(network: str) -> str:
+    return f"qiao/v1/{network}"
+
+
+def partial_topic(network: str, member: int) -> str:
+    return f"{topic_root(network)}/partial/{member}"
+
+
+def heartbeat_topic(network: str, member: int) -> str:
+    return f"{topic_root(network)}/heartbeat/{member}"
+
+
+def _hex_field(data: dict[str, Any], key: str, length: int) -> bytes:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise BadMessage(f"{key}: expected 0x-prefixed hex")
+    try:
+        raw = bytes.fromhex(value[2:])
+    except ValueError as exc:
+        raise BadMessage(f"{key}: not hex") from exc
+    if len(raw) != length:
+        raise BadMessage(f"{key}: expected {length} bytes, got {len(raw)}")
+    return raw
+
+
+def _int_field(data: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    value = data.get(key)
+    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+        raise BadMessage(f"{key}: expected an integer in {lo}..{hi}, got {value!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PartialMessage:
+    member: int
+    batch: BatchId
+    key_epoch: int
+    root: bytes
+    message: bytes
+    partial: bytes
+
+    def to_payload(self) -> bytes:
+        return json.dumps(
+            {
+                "v": PROTOCOL_VERSION,
+                "type": "partial",
+                "member": self.member,
+                "src": self.batch.route.src,
+                "dst": self.batch.route.dst,
+                "first": self.batch.first_nonce,
+                "last": self.batch.last_nonce,
+                "epoch": self.key_epoch,
+                "root": "0x" + self.root.hex(),
+                "message": "0x" + self.message.hex(),
+                "partial": "0x" + self.partial.hex(),
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def parse(cls, topic: str, payload: bytes, network: str) -> PartialMessage:
+        if len(payload) > MAX_PAYLOAD_BYTES:
+            raise BadMessage(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
+        prefix = f"{topic_root(network)}/partial/"
+        if not topic.startswith(prefix):
+            raise BadMessage(f"topic {topic!r} is not under {prefix}")
+        topic_member = topic[len(prefix) :]
+        if not topic_member.isdigit():
+            raise BadMessage(f"topic {topic!r} does not end in a member index")
+        try:
+            data = json.loads(payload)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise BadMessage(f"payload is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise BadMessage("payload is not a JSON object")
+        allowed = {
+            "v",
+            "type",
+            "member",
+            "src",
+            "dst",
+            "first",
+            "last",
+            "epoch",
+            "root",
+            "message",
+            "partial",
+        }
+        extra = set(data) - allowed
+        if extra:
+            raise BadMessage(f"unknown fields {sorted(extra)}")
+        if data.get("v") != PROTOCOL_VERSION or data.get("type") != "partial":
+            raise BadMessage(f"unsupported version/type {data.get('v')!r}/{data.get('type')!r}")
+        member = _int_field(data, "member", 1, 1024)
+        if member != int(topic_member):
+            raise BadMessage(f"member {member} in payload, {topic_member} in topic")
+        try:
+            batch = BatchId(
+                Route(ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))),
+                Nonce(_int_field(data, "first", 1, 2**64 - 1)),
+                Nonce(_int_field(data, "last", 1, 2**64 - 1)),
+            )
+        except ValueError as exc:
+            raise BadMessage(str(exc)) from exc
+        return cls(
+            member=member,
+            batch=batch,
+            key_epoch=_int_field(data, "epoch", 1, 2**64 - 1),
+            root=_hex_field(data, "root", 32),
+            message=_hex_field(data, "message", 32),
+            partial=_hex_field(data, "partial", 48),
+        )

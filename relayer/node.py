@@ -1,0 +1,319 @@
+"""One Qiao node: watcher per chain, batcher, signer (member), aggregator and submitter (relayer).
+
+The stages share nothing but the store: each loop reads durable state, does one step and writes the
+result in one transaction, so a crash anywhere resumes from the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from committee.bls import BlsBackend
+from committee.threshold import (
+    CommitteePublic,
+    KeyShare,
+    NotEnoughPartials,
+    combine,
+    partial_sign,
+    verify,
+    verify_partial,
+)
+from relayer import metrics
+from relayer.batching import NonceGap, plan_batches
+from relayer.chain import ChainClient, MalformedEvent
+from relayer.config import NodeConfig
+from relayer.encoding import batch_message, batch_root
+from relayer.messages import PartialMessage
+from relayer.store import BatchState, Equivocation, Store, StoredBatch, StoreError
+from relayer.submitter import Submitter
+from relayer.transport import Transport
+from relayer.types import Batch, BatchId, ChainId, Route
+
+log = structlog.get_logger(__name__)
+
+PENDING_HORIZON = 100_000  # partials for nonces further ahead than this are dropped
+
+
+@dataclass
+class Node:
+    cfg: NodeConfig
+    store: Store
+    chains: dict[ChainId, ChainClient]
+    public: CommitteePublic
+    share: KeyShare | None
+    backend: BlsBackend
+    transport: Transport
+    submitters: dict[ChainId, Submitter] = field(default_factory=dict)
+    halted: dict[Route, str] = field(default_factory=dict)
+    _verified: dict[tuple[BatchId, int], bytes] = field(default_factory=dict)
+    _last_republish: float = 0.0
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    # ---- watcher -------------------------------------------------------------------------
+
+    async def watch(self, chain: ChainClient) -> None:
+        """Scan final blocks for transfer events from the durable cursor, forever."""
+        name = chain.cfg.name
+        while True:
+            try:
+                advanced = await self.scan_once(chain)
+            except (MalformedEvent, StoreError) as exc:
+                metrics.MALFORMED_EVENTS.labels(name).inc()
+                for route in self.cfg.routes:
+                    if route.src == chain.chain_id:
+                        self._halt(route, str(exc))
+                log.error("watcher_halted", chain=name, error=str(exc))
+                return
+            except Exception as exc:  # RPC trouble: count, back off, go on
+                metrics.RPC_ERRORS.labels(name).inc()
+                log.warning("watcher_rpc_error", chain=name, error=repr(exc))
+                advanced = False
+            if not advanced:
+                await asyncio.sleep(chain.cfg.poll_interval)
+
+    async def scan_once(self, chain: ChainClient) -> bool:
+        """Scan one range of final blocks; True if the cursor moved."""
+        head = await chain.head()
+        final = head - chain.cfg.finality_depth
+        metrics.CHAIN_HEAD.labels(chain.cfg.name).set(head)
+        metrics.CHAIN_FINAL.labels(chain.cfg.name).set(final)
+        cursor = await self.store.cursor(chain.chain_id)
+        start = chain.cfg.start_block if cursor is None else cursor
+        if start > final:
+            return False
+        end = min(final, start + chain.cfg.max_block_range - 1)
+        observed = await chain.transfers(start, end)
+        wanted = {r.dst for r in self.cfg.routes if r.src == chain.chain_id}
+        events = [
+            (o.located, o.block_hash, o.tx_hash, o.log_index)
+            for o in observed
+            if o.located.transfer.dst_chain_id in wanted
+        ]
+        new = await self.store.record_scan(chain.chain_id, end + 1, events)
+        for t in new:
+            metrics.TRANSFERS_OBSERVED.labels(str(t.src_chain_id), str(t.dst_chain_id)).inc()
+            log.info("transfer_final", route=str(t.route), nonce=t.nonce, amount=str(t.amount))
+        metrics.CHAIN_SCANNED.labels(chain.cfg.name).set(end)
+        self._wake.set()
+        return True
+
+    # ---- batching and signing ------------------------------------------------------------
+
+    async def cut_batches(self, route: Route) -> int:
+        """Cut batches from windows that are complete; returns how many were cut."""
+        if route in self.halted:
+            return 0
+        scanned_next = await self.store.cursor(route.src)
+        if scanned_next is None:
+            return 0
+        rule = self.cfg.committee.rule
+        complete_through = rule.last_complete_block(scanned_next - 1)
+        batched_through, next_nonce = await self.store.route_progress(route)
+        if complete_through <= batched_through:
+            return 0
+        located = await self.store.transfers_in_blocks(route, batched_through + 1, complete_through)
+        try:
+            planned = plan_batches(rule, located, next_nonce)
+        except NonceGap as exc:
+            self._halt(route, f"nonce gap: {exc}")
+            return 0
+        dst_chain = self.cfg.chain_by_id(route.dst)
+        batches: list[tuple[Batch, bytes, bytes]] = []
+        for transfers in planned:
+            batch = Batch(transfers, dst_chain.endpoint, self.public.key_epoch)
+            batches.append((batch, batch_root(batch), batch_message(batch)))
+        new_next = planned[-1][-1].nonce + 1 if planned else next_nonce
+        await self.store.record_batches(route, batches, complete_through, new_next)
+        for batch, root, _ in batches:
+            metrics.BATCHES_CUT.labels(str(route.src), str(route.dst)).inc()
+            metrics.BATCH_SIZE.observe(len(batch.transfers))
+            log.info("batch_cut", batch=str(batch.id), root="0x" + root.hex())
+        return len(batches)
+
+    async def sign(self, stored: StoredBatch) -> None:
+        """Sign a batch this node cut itself; the guard records it before anything is published."""
+        if self.share is None:
+            return
+        bid = stored.batch.id
+        existing = await self.store.signed_partial(bid)
+        if existing is None:
+            partial = partial_sign(self.share, stored.message, self.backend)
+            try:
+                existing = await self.store.record_signature(
+                    bid, stored.batch.key_epoch, stored.root, stored.message, partial
+                )
+            except Equivocation as exc:
+                metrics.EQUIVOCATIONS_REFUSED.inc()
+                log.error("equivocation_refused", batch=str(bid), error=str(exc))
+                return
+            metrics.PARTIALS_SIGNED.inc()
+            log.info("batch_signed", batch=str(bid))
+        self._publish(stored, existing)
+
+    def _publish(self, stored: StoredBatch, partial: bytes) -> None:
+        msg = PartialMessage(
+            member=self.cfg.member_index,
+            batch=stored.batch.id,
+            key_epoch=stored.batch.key_epoch,
+            root=stored.root,
+            message=stored.message,
+            partial=partial,
+        )
+        self.transport.publish_partial(msg)
+
+    async def republish(self) -> None:
+        """Re-publish this member's partials for batches not yet executed (lost messages heal)."""
+        if self.share is None:
+            return
+        for stored in await self.store.batches(
+            [BatchState.PENDING, BatchState.AGGREGATED, BatchState.SUBMITTED], limit=200
+        ):
+            partial = await self.store.signed_partial(stored.batch.id)
+            if partial is not None:
+                self._publish(stored, partial)
+
+    # ---- aggregation ---------------------------------------------------------------------
+
+    async def on_partial(self, msg: PartialMessage) -> None:
+        member_label = str(msg.member)
+        if msg.member not in self.public.public_shares:
+            metrics.PARTIALS_RECEIVED.labels("unknown", "not_member").inc()
+            log.warning("partial_from_non_member", member=msg.member)
+            return
+        if msg.batch.route not in self.cfg.routes:
+            metrics.PARTIALS_RECEIVED.labels(member_label, "unknown_route").inc()
+            return
+        if msg.key_epoch != self.public.key_epoch:
+            metrics.PARTIALS_RECEIVED.labels(member_label, "wrong_epoch").inc()
+            return
+        _, next_nonce = await self.store.route_progress(msg.batch.route)
+        if msg.batch.first_nonce > next_nonce + PENDING_HORIZON:
+            metrics.PARTIALS_RECEIVED.labels(member_label, "too_far_ahead").inc()
+            return
+        if await self.store.add_partial(msg.batch, msg.member, msg.message, msg.partial):
+            metrics.PARTIALS_RECEIVED.labels(member_label, "kept").inc()
+        await self.try_aggregate(msg.batch)
+
+    async def try_aggregate(self, bid: BatchId) -> bool:
+        """Combine t verified partials for a batch this node cut itself; True once aggregated."""
+        stored = await self.store.batch(bid.route, bid.first_nonce)
+        if stored is None or stored.state != BatchState.PENDING:
+            return False
+        valid: dict[int, bytes] = {}
+        for member, last, message, partial in await self.store.partials_for(bid):
+            key = (stored.batch.id, member)
+            if self._verified.get(key) == partial:
+                valid[member] = partial
+                continue
+            ok = (
+                last == stored.batch.id.last_nonce
+                and message == stored.message
+                and verify_partial(self.public, member, stored.message, partial, self.backend)
+            )
+            if ok:
+                self._verified[key] = partial
+                valid[member] = partial
+            else:
+                metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
+                log.warning("partial_invalid", batch=str(bid), member=member)
+                await self.store.drop_partial(bid, member)
+        if len(valid) < self.public.threshold:
+            return False
+        try:
+            signature = combine(self.public, valid, self.backend)
+        except NotEnoughPartials:
+            return False
+        if not verify(self.public.group_public_key, stored.message, signature, self.backend):
+            log.error("combined_signature_invalid", batch=str(bid), members=sorted(valid))
+            return False
+        await self.store.set_batch_state(
+            stored.batch.id,
+            BatchState.AGGREGATED,
+            f"signed by {sorted(valid)[: self.public.threshold]}",
+            signature=signature,
+        )
+        for member in valid:
+            self._verified.pop((stored.batch.id, member), None)
+        metrics.BATCHES_AGGREGATED.inc()
+        log.info("batch_aggregated", batch=str(stored.batch.id), members=sorted(valid))
+        return True
+
+    # ---- the main loop -------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """One pass of batching, signing, aggregation and submission over every route."""
+        for route in self.cfg.routes:
+            await self.cut_batches(route)
+        for stored in await self.store.batches([BatchState.PENDING], limit=500):
+            if stored.batch.id.route in self.halted:
+                continue
+            await self.sign(stored)
+            if self.share is not None:
+                partial = await self.store.signed_partial(stored.batch.id)
+                if partial is not None:
+                    await self.store.add_partial(
+                        stored.batch.id, self.cfg.member_index, stored.message, partial
+                    )
+            await self.try_aggregate(stored.batch.id)
+        now = time.monotonic()
+        if now - self._last_republish >= self.cfg.committee.republish_interval:
+            self._last_republish = now
+            await self.republish()
+            await self.sweep_executed()
+        for submitter in self.submitters.values():
+            await submitter.step()
+        counts = await self.store.counts_by_state()
+        for state, n in counts.items():
+            metrics.TRANSFERS_BY_STATE.labels(state).set(n)
+
+    async def sweep_executed(self) -> None:
+        """Mark batches that someone else executed (this node may relay nothing)."""
+        for stored in await self.store.batches([BatchState.PENDING], limit=100):
+            bid = stored.batch.id
+            chain = self.chains.get(bid.route.dst)
+            if chain is None:
+                continue
+            try:
+                done = await chain.is_executed(bid.route.src, bid.first_nonce)
+            except Exception as exc:
+                metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
+                log.warning("executed_check_failed", batch=str(bid), error=repr(exc))
+                continue
+            if done:
+                await self.store.set_batch_state(bid, BatchState.EXECUTED, "executed by another relayer")
+                self._observe_latency(stored)
+
+    @staticmethod
+    def _observe_latency(stored: StoredBatch) -> None:
+        metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
+
+    async def run_pipeline(self, stop: asyncio.Event) -> None:
+        interval = min(c.cfg.poll_interval for c in self.chains.values())
+        while not stop.is_set():
+            try:
+                await self.tick()
+            except Exception as exc:
+                log.exception("pipeline_error", error=repr(exc))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+    def _halt(self, route: Route, reason: str) -> None:
+        if route not in self.halted:
+            self.halted[route] = reason
+            metrics.ROUTE_HALTED.labels(str(route.src), str(route.dst)).set(1)
+            log.error("route_halted", route=str(route), reason=reason)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "member": self.cfg.member_index,
+            "threshold": self.public.threshold,
+            "members_online": sorted(self.transport.online_members),
+            "halted": {str(r): why for r, why in self.halted.items()},
+        }

@@ -1,0 +1,486 @@
+"""The local devnet: two anvil chains, a mosquitto broker, the contracts, n members, a round trip.
+
+`python -m relayer.devnet` (what `scripts/demo.sh` runs) starts everything it needs on free ports,
+deploys the contracts, deals the committee key, writes every member's configuration, starts the
+member processes, performs the scripted round trip (locks on the consortium chain minted on
+Ethereum, then burns on Ethereum unlocked on the consortium chain), prints balances and the supply
+check, and stops everything it started. The same pieces are used by the end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from committee.keyfile import write_key_file, write_public_file
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+
+from committee.bls import g2_to_eip2537
+from committee.threshold import deal
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "contracts" / "out"
+MNEMONIC = "test test test test test test test test test test test junk"
+CONSORTIUM_CHAIN_ID = 7001
+ETHEREUM_CHAIN_ID = 7002
+UNIT = 10**18
+
+Account.enable_unaudited_hdwallet_features()
+
+
+def dev_account(index: int) -> LocalAccount:
+    """Anvil's well-known development accounts (never use them outside a devnet)."""
+    account: LocalAccount = Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return account
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tool(name: str) -> str:
+    """anvil/forge from the pinned npm packages, or from PATH."""
+    for candidate in sorted((ROOT / "node_modules" / "@foundry-rs").glob(f"{name}-linux-*/bin/{name}")):
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name} not found; run scripts/bootstrap.sh first")
+    return found
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(Exception):
+            if predicate():
+                return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log_path: Path
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(sig)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+
+@dataclass
+class Processes:
+    items: list[Process] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], log_dir: Path, env: dict[str, str] | None = None) -> Process:
+        log_path = log_dir / f"{name}.log"
+        out = log_path.open("ab")
+        popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        out.close()
+        proc = Process(name, popen, log_path)
+        self.items.append(proc)
+        return proc
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.items):
+            proc.stop()
+
+
+def start_anvil(procs: Processes, name: str, chain_id: int, log_dir: Path, block_time: float) -> str:
+    port = free_port()
+    argv = [
+        tool("anvil"),
+        "--port",
+        str(port),
+        "--chain-id",
+        str(chain_id),
+        "--mnemonic",
+        MNEMONIC,
+        "--accounts",
+        "12",
+        "--silent",
+    ]
+    if block_time > 0:
+        argv += ["--block-time", str(block_time)]
+    procs.start(name, argv, log_dir)
+    url = f"http://127.0.0.1:{port}"
+    w3 = Web3(HTTPProvider(url))
+    wait_until(lambda: w3.eth.chain_id == chain_id, 30, f"anvil {name} on {url}")
+    return url
+
+
+def start_mosquitto(procs: Processes, run_dir: Path) -> int:
+    port = free_port()
+    conf = run_dir / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 65536\n"
+    )
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    procs.start("mosquitto", [binary, "-c", str(conf)], run_dir)
+
+    def listening() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+
+    wait_until(listening, 15, f"mosquitto on port {port}")
+    return port
+
+
+# ---- contracts ---------------------------------------------------------------------------------
+
+
+def artifact(name: str) -> dict[str, Any]:
+    path = ARTIFACTS / f"{name}.sol" / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing; run scripts/bootstrap.sh (forge build) first")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True) -> Any:
+    tx = fn.build_transaction(
+        {
+            "from": account.address,
+            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    if not wait:
+        return tx_hash
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    if receipt["status"] != 1:
+        raise RuntimeError(f"transaction {tx_hash.hex()} reverted")
+    return receipt
+
+
+def deploy(w3: Web3, account: LocalAccount, name: str, *args: Any) -> Contract:
+    art = artifact(name)
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]["object"])
+    receipt = send(w3, account, factory.constructor(*args))
+    contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+    return contract
+
+
+@dataclass
+class Deployment:
+    consortium_url: str
+    ethereum_url: str
+    vault: Contract
+    asset: Contract
+    gateway: Contract
+    wrapped: Contract
+    consortium_block: int
+    ethereum_block: int
+
+
+def deploy_bridge(consortium_url: str, ethereum_url: str, group_public_key: bytes) -> Deployment:
+    admin = dev_account(0)
+    wc = Web3(HTTPProvider(consortium_url))
+    we = Web3(HTTPProvider(ethereum_url))
+    key = g2_to_eip2537(group_public_key)
+    asset = deploy(wc, admin, "TestAsset", "Tokenised Treasury Bill", "TBILL", admin.address)
+    vault = deploy(wc, admin, "QiaoVault", admin.address, key)
+    gateway = deploy(we, admin, "QiaoGateway", admin.address, key)
+    wrapped = deploy(we, admin, "WrappedToken", "Wrapped Tokenised Treasury Bill", "wTBILL", gateway.address)
+    send(wc, admin, vault.functions.registerToken(ETHEREUM_CHAIN_ID, asset.address, wrapped.address))
+    send(we, admin, gateway.functions.registerToken(CONSORTIUM_CHAIN_ID, wrapped.address, asset.address))
+    return Deployment(
+        consortium_url, ethereum_url, vault, asset, gateway, wrapped, wc.eth.block_number, we.eth.block_number
+    )
+
+
+# ---- committee and node configuration ----------------------------------------------------------
+
+
+def write_committee(run_dir: Path, n: int, t: int) -> tuple[bytes, list[Path], Path]:
+    keys_dir = run_dir / "keys"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    shares = deal(n, t)
+    key_files = []
+    for share in shares:
+        path = keys_dir / f"member-{share.index}.json"
+        write_key_file(path, share)
+        key_files.append(path)
+    public_path = keys_dir / "committee.json"
+    write_public_file(public_path, shares[0].public)
+    return shares[0].public.group_public_key, key_files, public_path
+
+
+def write_node_config(
+    run_dir: Path,
+    member: int,
+    dep: Deployment,
+    mqtt_port: int,
+    public_path: Path,
+    key_file: Path,
+    *,
+    network: str,
+    window_blocks: int = 2,
+    finality_depth: int = 1,
+    metrics_port: int = 0,
+) -> Path:
+    node_dir = run_dir / f"node-{member}"
+    node_dir.mkdir(parents=True, exist_ok=True)
+    account_file = node_dir / "relayer.key"
+    if not account_file.exists():
+        fd = os.open(account_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("0x" + bytes(dev_account(member).key).hex() + "\n")
+    cfg = node_dir / "node.toml"
+    cfg.write_text(f"""# Devnet member {member}: written by relayer.devnet
+[node]
+member_index = {member}
+data_dir = "{node_dir / "data"}"
+log_level = "info"
+
+[metrics]
+host = "127.0.0.1"
+port = {metrics_port}
+
+[committee]
+public_file = "{public_path}"
+key_file = "{key_file}"
+window_blocks = {window_blocks}
+max_batch = 100
+republish_interval = 2.0
+
+[mqtt]
+host = "127.0.0.1"
+port = {mqtt_port}
+network = "{network}"
+
+[relayer]
+enabled = true
+account_key_file = "{account_file}"
+stagger_seconds = 2.0
+max_fee_gwei = 500.0
+receipt_timeout = 30.0
+
+[chains.consortium]
+chain_id = {CONSORTIUM_CHAIN_ID}
+rpc = "{dep.consortium_url}"
+endpoint = "{dep.vault.address}"
+finality_depth = {finality_depth}
+start_block = {dep.consortium_block}
+poll_interval = 0.3
+
+[chains.ethereum]
+chain_id = {ETHEREUM_CHAIN_ID}
+rpc = "{dep.ethereum_url}"
+endpoint = "{dep.gateway.address}"
+finality_depth = {finality_depth}
+start_block = {dep.ethereum_block}
+poll_interval = 0.3
+
+[[routes]]
+src = "consortium"
+dst = "ethereum"
+
+[[routes]]
+src = "ethereum"
+dst = "consortium"
+""")
+    return cfg
+
+
+def start_node(procs: Processes, member: int, config: Path, log_dir: Path) -> Process:
+    python = ROOT / ".venv" / "bin" / "python"
+    exe = str(python) if python.exists() else sys.executable
+    return procs.start(
+        f"member-{member}", [exe, "-m", "relayer.cli", "run", "--config", str(config)], log_dir
+    )
+
+
+@dataclass
+class Devnet:
+    run_dir: Path
+    procs: Processes
+    deployment: Deployment
+    mqtt_port: int
+    configs: dict[int, Path]
+    nodes: dict[int, Process]
+    n: int
+    t: int
+
+
+@contextlib.contextmanager
+def devnet(
+    run_dir: Path,
+    *,
+    n: int = 4,
+    t: int = 3,
+    down: tuple[int, ...] = (),
+    block_time: float = 1.0,
+    mqtt_port: int | None = None,
+    network: str = "devnet",
+) -> Iterator[Devnet]:
+    """Start the whole devnet; everything started is stopped when the block exits."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    logs = run_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    procs = Processes()
+    try:
+        c_url = start_anvil(procs, "anvil-consortium", CONSORTIUM_CHAIN_ID, logs, block_time)
+        e_url = start_anvil(procs, "anvil-ethereum", ETHEREUM_CHAIN_ID, logs, block_time)
+        port = mqtt_port if mqtt_port is not None else start_mosquitto(procs, run_dir)
+        group_key, key_files, public_path = write_committee(run_dir, n, t)
+        dep = deploy_bridge(c_url, e_url, group_key)
+        configs = {
+            i: write_node_config(run_dir, i, dep, port, public_path, key_files[i - 1], network=network)
+            for i in range(1, n + 1)
+        }
+        nodes = {i: start_node(procs, i, configs[i], logs) for i in configs if i not in down}
+        yield Devnet(run_dir, procs, dep, port, configs, nodes, n, t)
+    finally:
+        procs.stop_all()
+
+
+# ---- the scripted round trip -------------------------------------------------------------------
+
+
+@dataclass
+class RoundTrip:
+    locked_total: int
+    burned_total: int
+    vault_balance: int
+    wrapped_supply: int
+    recipient_wrapped: int
+    sender_asset: int
+
+    @property
+    def supply_ok(self) -> bool:
+        return self.wrapped_supply == self.vault_balance
+
+
+def round_trip(
+    net: Devnet, locks: int = 20, burns: int = 10, timeout: float = 180.0, say: Callable[[str], None] = print
+) -> RoundTrip:
+    dep = net.deployment
+    wc = Web3(HTTPProvider(dep.consortium_url))
+    we = Web3(HTTPProvider(dep.ethereum_url))
+    admin, alice, bob = dev_account(0), dev_account(8), dev_account(9)
+    vault = wc.eth.contract(address=dep.vault.address, abi=dep.vault.abi)
+    asset = wc.eth.contract(address=dep.asset.address, abi=dep.asset.abi)
+    gateway = we.eth.contract(address=dep.gateway.address, abi=dep.gateway.abi)
+    wrapped = we.eth.contract(address=dep.wrapped.address, abi=dep.wrapped.abi)
+
+    amounts = [(i + 1) * UNIT for i in range(locks)]
+    total = sum(amounts)
+    send(wc, admin, asset.functions.mint(alice.address, total))
+    send(wc, alice, asset.functions.approve(vault.address, total))
+    say(f"alice locks {locks} times on the consortium chain ({total / UNIT:.0f} TBILL in all)")
+    last: Any = None
+    for amount in amounts:
+        last = send(
+            wc, alice, vault.functions.lock(asset.address, ETHEREUM_CHAIN_ID, bob.address, amount), wait=False
+        )
+    wc.eth.wait_for_transaction_receipt(last, timeout=60)
+    wait_until(
+        lambda: wrapped.functions.balanceOf(bob.address).call() == total,
+        timeout,
+        f"{total / UNIT:.0f} wTBILL minted to bob on Ethereum",
+    )
+    say(f"bob holds {total / UNIT:.0f} wTBILL on Ethereum")
+
+    burn_amounts = [(i + 1) * UNIT for i in range(burns)]
+    burned = sum(burn_amounts)
+    alice_before = asset.functions.balanceOf(alice.address).call()
+    say(f"bob burns {burns} times on Ethereum ({burned / UNIT:.0f} wTBILL in all)")
+    for amount in burn_amounts:
+        last = send(
+            we,
+            bob,
+            gateway.functions.burn(wrapped.address, CONSORTIUM_CHAIN_ID, alice.address, amount),
+            wait=False,
+        )
+    we.eth.wait_for_transaction_receipt(last, timeout=60)
+    wait_until(
+        lambda: asset.functions.balanceOf(alice.address).call() == alice_before + burned,
+        timeout,
+        f"{burned / UNIT:.0f} TBILL unlocked to alice on the consortium chain",
+    )
+    return RoundTrip(
+        locked_total=total,
+        burned_total=burned,
+        vault_balance=asset.functions.balanceOf(vault.address).call(),
+        wrapped_supply=wrapped.functions.totalSupply().call(),
+        recipient_wrapped=wrapped.functions.balanceOf(bob.address).call(),
+        sender_asset=asset.functions.balanceOf(alice.address).call(),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="relayer.devnet", description=__doc__.split("\n")[0] if __doc__ else "")
+    p.add_argument("--members", type=int, default=4, help="committee size n (default 4)")
+    p.add_argument("--threshold", type=int, default=3, help="signing threshold t (default 3)")
+    p.add_argument("--locks", type=int, default=20)
+    p.add_argument("--burns", type=int, default=10)
+    p.add_argument(
+        "--down",
+        type=int,
+        action="append",
+        default=[],
+        help="a member index not to start (repeatable), to show the committee tolerates it",
+    )
+    p.add_argument("--mqtt-port", type=int, help="use a broker already running on 127.0.0.1:PORT")
+    p.add_argument(
+        "--run-dir", type=Path, help="where keys, configs, stores and logs go (default: a temp dir)"
+    )
+    p.add_argument("--keep-running", action="store_true", help="leave everything running after the demo")
+    args = p.parse_args(argv)
+    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-devnet-"))
+    print(f"devnet: run directory {run_dir} (configs, keys, stores, logs)")
+    try:
+        with devnet(
+            run_dir, n=args.members, t=args.threshold, down=tuple(args.down), mqtt_port=args.mqtt_port
+        ) as net:
+            dep = net.deployment
+            print(f"consortium chain {CONSORTIUM_CHAIN_ID}: {dep.consortium_url}  vault {dep.vault.address}")
+            print(f"ethereum chain   {ETHEREUM_CHAIN_ID}: {dep.ethereum_url}  gateway {dep.gateway.address}")
+            running = sorted(net.nodes)
+            print(f"broker 127.0.0.1:{net.mqtt_port}; members running {running} of {net.n}, t = {net.t}")
+            result = round_trip(net, args.locks, args.burns)
+            print(f"alice (consortium) TBILL balance : {result.sender_asset / UNIT:.0f}")
+            print(f"bob (ethereum) wTBILL balance    : {result.recipient_wrapped / UNIT:.0f}")
+            print(f"locked in the vault              : {result.vault_balance / UNIT:.0f} TBILL")
+            print(f"wrapped supply on Ethereum       : {result.wrapped_supply / UNIT:.0f} wTBILL")
+            print(f"supply check (wrapped == locked) : {str(result.supply_ok).lower()}")
+            if args.keep_running:
+                print("devnet running; Ctrl-C stops it")
+                with contextlib.suppress(KeyboardInterrupt):
+                    signal.pause()
+            return 0 if result.supply_ok else 1
+    except TimeoutError as exc:
+        print(f"devnet: {exc}; see the logs in {run_dir / 'logs'}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

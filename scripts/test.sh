@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every test: set-up (idempotent), lint, types, the Solidity tests, then pytest (unit, integration
+# against real anvil chains and a real mosquitto, and the end-to-end devnet round trips).
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k batching`.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/bootstrap.sh
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+echo "== forge test"
+scripts/forge test
+echo "== pytest"
+.venv/bin/pytest "$@"

@@ -1,0 +1,127 @@
+"""Configuration: every error reported at once, with its path and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from relayer.config import ConfigError, load_config, read_secret_file
+
+GOOD = """
+[node]
+member_index = 1
+data_dir = "data"
+
+[committee]
+public_file = "keys/committee.json"
+key_file = "keys/member-1.json"
+window_blocks = 3
+max_batch = 50
+
+[mqtt]
+network = "devnet"
+
+[relayer]
+enabled = true
+account_key_file = "relayer.key"
+
+[chains.consortium]
+chain_id = 7001
+rpc = "http://127.0.0.1:8545"
+endpoint = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+finality_depth = 0
+
+[chains.ethereum]
+chain_id = 7002
+rpc = "http://127.0.0.1:8546"
+endpoint = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+finality_depth = 2
+
+[[routes]]
+src = "consortium"
+dst = "ethereum"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "node.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_valid_file_loads_with_paths_relative_to_it(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD), environ={})
+    assert cfg.member_index == 1
+    assert cfg.data_dir == tmp_path / "data"
+    assert cfg.committee.rule.window_blocks == 3
+    assert cfg.chains["consortium"].endpoint == "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    assert [str(r) for r in cfg.routes] == ["7001->7002"]
+
+
+def test_environment_overrides_the_file(tmp_path: Path) -> None:
+    env = {"QIAO_CHAINS__ETHEREUM__RPC": "http://10.0.0.1:9", "QIAO_NODE__MEMBER_INDEX": "3"}
+    cfg = load_config(write(tmp_path, GOOD), environ=env)
+    assert cfg.chains["ethereum"].rpc == "http://10.0.0.1:9"
+    assert cfg.member_index == 3
+
+
+def test_every_error_is_listed_with_its_path_and_fix(tmp_path: Path) -> None:
+    bad = (
+        GOOD.replace('rpc = "http://127.0.0.1:8545"', 'rpc = "ftp://x"')
+        .replace("member_index = 1", "member_index = 0")
+        .replace('dst = "ethereum"', 'dst = "moon"')
+        .replace('network = "devnet"', 'network = "a/b"')
+        .replace("max_batch = 50", "max_batch = 0")
+        .replace('endpoint = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"', 'endpoint = "nope"')
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad), environ={})
+    text = str(info.value)
+    for expected in [
+        "chains.consortium.rpc: 'ftp://x' must be an http(s) URL",
+        "node.member_index: 0 must be >= 1",
+        "routes[0].dst: unknown chain 'moon'",
+        "mqtt.network: 'a/b'",
+        "max_batch 0 must be in 1..1000",
+        "chains.ethereum.endpoint: 'nope' is not an address",
+    ]:
+        assert expected in text
+    assert len(info.value.errors) == 6
+
+
+def test_a_missing_key_names_the_environment_variable(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match="chains.consortium.rpc: missing; set it or QIAO_CHAINS__CONSORTIUM__RPC"
+    ):
+        load_config(write(tmp_path, GOOD.replace('rpc = "http://127.0.0.1:8545"\n', "")), environ={})
+
+
+def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(write(tmp_path, "[node\nmember_index ="), environ={})
+
+
+def test_a_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_wrong_types_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="chains.ethereum.finality_depth: expected int, got str"):
+        load_config(write(tmp_path, GOOD.replace("finality_depth = 2", 'finality_depth = "2"')), environ={})
+
+
+def test_relaying_without_an_account_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="relayer.account_key_file: missing while relayer.enabled"):
+        load_config(write(tmp_path, GOOD.replace('account_key_file = "relayer.key"\n', "")), environ={})
+
+
+def test_secret_files_readable_by_others_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "key"
+    secret.write_text("0xabc\n")
+    secret.chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        read_secret_file(secret, "relayer.account_key_file")
+    secret.chmod(0o600)
+    assert read_secret_file(secret, "relayer.account_key_file") == "0xabc"

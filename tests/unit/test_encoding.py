@@ -1,0 +1,159 @@
+"""The signed-message encoding and the Merkle rule (docs/PROTOCOL.md)."""
+
+from __future__ import annotations
+
+import pytest
+from eth_abi.abi import encode
+from eth_utils.crypto import keccak
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relayer.encoding import (
+    BATCH_TYPEHASH,
+    TRANSFER_TYPEHASH,
+    batch_message,
+    leaf_hash,
+    merkle_proof,
+    merkle_root,
+)
+from relayer.types import Batch, ChainId, Nonce, Transfer
+
+A = "0x" + "11" * 20
+B = "0x" + "22" * 20
+C = "0x" + "33" * 20
+D = "0x" + "44" * 20
+GW = "0x" + "55" * 20
+
+
+def transfer(nonce: int, amount: int = 5) -> Transfer:
+    from eth_utils.address import to_checksum_address as cs
+
+    return Transfer(ChainId(7001), ChainId(7002), Nonce(nonce), cs(A), cs(B), cs(C), cs(D), amount)
+
+
+def h(a: bytes, b: bytes) -> bytes:
+    return keccak(a + b)
+
+
+def test_typehashes_are_the_documented_strings() -> None:
+    assert (
+        keccak(
+            text="QiaoTransfer(uint256 srcChainId,uint256 dstChainId,uint64 nonce,address srcToken,"
+            "address dstToken,address sender,address recipient,uint256 amount)"
+        )
+        == TRANSFER_TYPEHASH
+    )
+    assert (
+        keccak(
+            text="QiaoBatch(string version,uint256 srcChainId,uint256 dstChainId,address dstContract,"
+            "uint64 keyEpoch,uint64 firstNonce,uint64 lastNonce,bytes32 root)"
+        )
+        == BATCH_TYPEHASH
+    )
+
+
+def test_leaf_is_keccak_of_the_abi_encoded_fields() -> None:
+    t = transfer(3, 1000)
+    expected = keccak(
+        TRANSFER_TYPEHASH
+        + (7001).to_bytes(32, "big")
+        + (7002).to_bytes(32, "big")
+        + (3).to_bytes(32, "big")
+        + b"\0" * 12
+        + bytes.fromhex("11" * 20)
+        + b"\0" * 12
+        + bytes.fromhex("22" * 20)
+        + b"\0" * 12
+        + bytes.fromhex("33" * 20)
+        + b"\0" * 12
+        + bytes.fromhex("44" * 20)
+        + (1000).to_bytes(32, "big")
+    )
+    assert leaf_hash(t) == expected
+
+
+@pytest.mark.parametrize(
+    ("count", "shape"),
+    [
+        (1, lambda x: x[0]),
+        (2, lambda x: h(x[0], x[1])),
+        (3, lambda x: h(h(x[0], x[1]), x[2])),
+        (5, lambda x: h(h(h(x[0], x[1]), h(x[2], x[3])), x[4])),
+        (6, lambda x: h(h(h(x[0], x[1]), h(x[2], x[3])), h(x[4], x[5]))),
+    ],
+)
+def test_merkle_root_carries_the_odd_node_up_unchanged(count: int, shape: object) -> None:
+    leaves = [keccak(bytes([i])) for i in range(count)]
+    assert merkle_root(leaves) == shape(leaves)  # type: ignore[operator]
+
+
+def test_merkle_root_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no leaves"):
+        merkle_root([])
+
+
+def test_merkle_root_refuses_leaves_that_are_not_32_bytes() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        merkle_root([b"short"])
+
+
+@given(st.integers(min_value=1, max_value=40), st.data())
+def test_every_merkle_proof_leads_to_the_root(count: int, data: st.DataObject) -> None:
+    leaves = [keccak(i.to_bytes(4, "big")) for i in range(count)]
+    index = data.draw(st.integers(min_value=0, max_value=count - 1))
+    node, i, size = leaves[index], index, count
+    proof = iter(merkle_proof(leaves, index))
+    while size > 1:
+        if i ^ 1 < size:
+            sibling = next(proof)
+            node = h(node, sibling) if i % 2 == 0 else h(sibling, node)
+        i, size = i // 2, (size + 1) // 2
+    assert node == merkle_root(leaves)
+
+
+def test_batch_message_binds_every_domain_field() -> None:
+    from eth_utils.address import to_checksum_address as cs
+
+    batch = Batch((transfer(1), transfer(2)), cs(GW), 1)
+    root = merkle_root([leaf_hash(transfer(1)), leaf_hash(transfer(2))])
+    expected = keccak(
+        encode(
+            ["bytes32", "string", "uint256", "uint256", "address", "uint64", "uint64", "uint64", "bytes32"],
+            [BATCH_TYPEHASH, "QIAO-V1", 7001, 7002, cs(GW), 1, 1, 2, root],
+        )
+    )
+    assert batch_message(batch) == expected
+    assert batch_message(Batch(batch.transfers, cs(GW), 2)) != expected
+    assert batch_message(Batch(batch.transfers, cs(A), 1)) != expected
+
+
+def test_a_batch_with_a_nonce_gap_cannot_exist() -> None:
+    from eth_utils.address import to_checksum_address as cs
+
+    with pytest.raises(ValueError, match="not contiguous"):
+        Batch((transfer(1), transfer(3)), cs(GW), 1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("amount", 0, "amount"),
+        ("nonce", 0, "nonce"),
+        ("recipient", "0x" + "00" * 20, "zero address"),
+        ("recipient", "0xnot-an-address", "checksummed"),
+    ],
+)
+def test_invalid_transfers_cannot_exist(field: str, value: object, message: str) -> None:
+    fields = {
+        "src_chain_id": 7001,
+        "dst_chain_id": 7002,
+        "nonce": 1,
+        "src_token": transfer(1).src_token,
+        "dst_token": transfer(1).dst_token,
+        "sender": transfer(1).sender,
+        "recipient": transfer(1).recipient,
+        "amount": 1,
+    }
+    fields[field] = value
+    with pytest.raises(ValueError, match=message):
+        Transfer(**fields)  # type: ignore[arg-type]

@@ -1,0 +1,100 @@
+"""The SQLite store on real files: atomic state changes, the signed-once guard across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from eth_utils.address import to_checksum_address as cs
+
+from relayer.batching import Located
+from relayer.store import BatchState, Equivocation, Store, StoreError, TransferState
+from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+
+ROUTE = Route(ChainId(7001), ChainId(7002))
+ADDR = cs("0x" + "ab" * 20)
+
+
+def transfer(nonce: int, amount: int = 1) -> Transfer:
+    return Transfer(ROUTE.src, ROUTE.dst, Nonce(nonce), ADDR, ADDR, ADDR, ADDR, amount)
+
+
+def events(*nonces: int) -> list[tuple[Located, str, str, int]]:
+    return [(Located(transfer(n), 10 + n), "0xblock", f"0xtx{n}", 0) for n in nonces]
+
+
+async def test_scan_results_and_cursor_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "node.sqlite3"
+    async with Store.open(path) as store:
+        new = await store.record_scan(ROUTE.src, 50, events(1, 2, 3))
+        assert [t.nonce for t in new] == [1, 2, 3]
+    async with Store.open(path) as store:
+        assert await store.cursor(ROUTE.src) == 50
+        again = await store.record_scan(ROUTE.src, 60, events(3, 4))
+        assert [t.nonce for t in again] == [4]
+        assert (await store.counts_by_state()) == {"final": 4}
+
+
+async def test_a_transfer_seen_again_with_other_fields_is_a_conflict(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.src, 20, events(1))
+        forged = [(Located(transfer(1, amount=999), 11), "0xb", "0xt", 0)]
+        with pytest.raises(StoreError, match="different fields"):
+            await store.record_scan(ROUTE.src, 30, forged)
+        assert await store.cursor(ROUTE.src) == 20  # nothing of the failed scan was kept
+
+
+async def test_signed_once_guard_refuses_a_different_root_after_restart(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    bid = BatchId(ROUTE, Nonce(1), Nonce(3))
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2, 3, 4))
+        kept = await store.record_signature(bid, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48)
+        assert kept == b"\x03" * 48
+    async with Store.open(path) as store:
+        # the same batch again: the stored partial comes back, nothing new is signed
+        again = await store.record_signature(bid, 1, b"\x01" * 32, b"\x02" * 32, b"\x09" * 48)
+        assert again == b"\x03" * 48
+        with pytest.raises(Equivocation):
+            await store.record_signature(bid, 1, b"\x07" * 32, b"\x02" * 32, b"\x09" * 48)
+        with pytest.raises(Equivocation):  # overlapping range
+            await store.record_signature(
+                BatchId(ROUTE, Nonce(3), Nonce(4)), 1, b"\x01" * 32, b"\x02" * 32, b"\x09" * 48
+            )
+        # a disjoint range is fine
+        await store.record_signature(
+            BatchId(ROUTE, Nonce(4), Nonce(4)), 1, b"\x05" * 32, b"\x06" * 32, b"\x08" * 48
+        )
+
+
+async def test_batch_states_move_transfers_and_keep_history(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"\x01" * 32, b"\x02" * 32)], 19, 3)
+        assert await store.route_progress(ROUTE) == (19, 3)
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, signature=b"\x05" * 48)
+        await store.set_batch_state(batch.id, BatchState.EXECUTED, "done")
+        stored = await store.batch(ROUTE, 1)
+        assert stored is not None
+        assert stored.state == BatchState.EXECUTED
+        assert stored.signature == b"\x05" * 48
+        assert [r.state for r in await store.transfers()] == [TransferState.EXECUTED] * 2
+        states = [s for s, _, _ in await store.history(ROUTE, 2)]
+        assert states == ["final", "batched", "aggregated", "executed"]
+
+
+async def test_one_partial_per_member_and_batch_is_kept(tmp_path: Path) -> None:
+    bid = BatchId(ROUTE, Nonce(1), Nonce(2))
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        assert await store.add_partial(bid, 2, b"\x01" * 32, b"\x02" * 48)
+        assert not await store.add_partial(bid, 2, b"\x01" * 32, b"\x03" * 48)
+        assert [m for m, *_ in await store.partials_for(bid)] == [2]
+
+
+async def test_a_file_that_is_not_sqlite_is_refused_with_a_fix(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="move the file aside"):
+        async with Store.open(path):
+            pass

@@ -1,0 +1,553 @@
+"""BLS12-381 signatures, minimal-signature-size variant (signatures in G1, public keys in G2).
+
+Every function takes and returns bytes: compressed ZCash encodings (G1 48 bytes, G2 96 bytes) or
+the EIP-2537 uncompressed form used by the contracts (G1 128 bytes, G2 256 bytes); see
+docs/PROTOCOL.md. Two interchangeable backends give identical bytes: `PyEccBackend` (pure Python,
+the reference) and `ArkworksBackend` (native, the default). The tests prove them equal.
+
+Every point that comes from outside goes through one parser per group and per backend, which
+checks, in this order: length, encoding (flag bits, field elements below p), on the curve, in the
+prime-order subgroup, not the identity. Anything else raises `InvalidPoint` saying what was wrong.
+`verify` never raises for malformed input: it returns False.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any, Final, Protocol, runtime_checkable
+
+import py_arkworks_bls12381 as ark
+from py_ecc.bls.hash_to_curve import hash_to_G1
+from py_ecc.bls.point_compression import (
+    compress_G1,
+    compress_G2,
+    modular_squareroot_in_FQ2,
+)
+from py_ecc.fields import optimized_bls12_381_FQ as FQ
+from py_ecc.fields import optimized_bls12_381_FQ2 as FQ2
+from py_ecc.fields import optimized_bls12_381_FQ12 as FQ12
+from py_ecc.optimized_bls12_381.optimized_curve import (
+    G2,
+    Z1,
+    Z2,
+    add,
+    b,
+    b2,
+    curve_order,
+    field_modulus,
+    is_inf,
+    is_on_curve,
+    multiply,
+    neg,
+    normalize,
+)
+from py_ecc.optimized_bls12_381.optimized_pairing import final_exponentiate, pairing
+
+__all__ = [
+    "CURVE_ORDER",
+    "DST",
+    "EIP2537_G1_LEN",
+    "EIP2537_G2_LEN",
+    "FIELD_MODULUS",
+    "G1_LEN",
+    "G2_LEN",
+    "ArkworksBackend",
+    "BlsBackend",
+    "InvalidPoint",
+    "PyEccBackend",
+    "default_backend",
+    "eip2537_to_g1",
+    "eip2537_to_g2",
+    "g1_to_eip2537",
+    "g2_to_eip2537",
+    "get_backend",
+]
+
+DST: Final = b"QIAO-V1_BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_"
+"""Domain separation tag of the hash to G1 (RFC 9380 suite BLS12381G1_XMD:SHA-256_SSWU_RO_)."""
+
+CURVE_ORDER: Final[int] = curve_order
+"""r, the order of G1, G2 and of the scalar field."""
+FIELD_MODULUS: Final[int] = field_modulus
+"""p, the base field modulus."""
+
+G1_LEN: Final = 48
+G2_LEN: Final = 96
+EIP2537_G1_LEN: Final = 128
+EIP2537_G2_LEN: Final = 256
+_FP_LEN: Final = 48
+_EIP_FP_LEN: Final = 64
+_EIP_PAD: Final = bytes(_EIP_FP_LEN - _FP_LEN)
+
+_FLAG_COMPRESSED: Final = 0x80
+_FLAG_INFINITY: Final = 0x40
+_FLAG_SIGN: Final = 0x20
+_FLAGS_MASK: Final = 0xE0
+_VALUE_MASK: Final = 0x1F
+_VALUE_BITS: Final = (1 << 381) - 1
+
+
+class InvalidPoint(ValueError):
+    """An encoded curve point from outside was rejected; the message says why."""
+
+
+@runtime_checkable
+class BlsBackend(Protocol):
+    """The BLS operations the committee needs, bytes in and bytes out.
+
+    Scalars are ints: secrets in [1, r), other scalars in [0, r). Points given to any method are
+    parsed and fully checked (see the module docstring); points returned are compressed.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def hash_to_g1(self, message: bytes, dst: bytes = DST) -> bytes:
+        """RFC 9380 hash of `message` to G1 (`dst` only differs in conformance tests)."""
+        ...
+
+    def public_key(self, secret: int) -> bytes:
+        """secret·G2, compressed (96 bytes)."""
+        ...
+
+    def sign(self, secret: int, message: bytes) -> bytes:
+        """secret·H(message), compressed (48 bytes)."""
+        ...
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """e(signature, G2) == e(H(message), public_key); False for any malformed input."""
+        ...
+
+    def check_g1(self, point: bytes) -> None:
+        """Raise `InvalidPoint` unless `point` is a valid, non-identity compressed G1 point."""
+        ...
+
+    def check_g2(self, point: bytes) -> None:
+        """Raise `InvalidPoint` unless `point` is a valid, non-identity compressed G2 point."""
+        ...
+
+    def g1_mul(self, point: bytes, scalar: int) -> bytes:
+        """scalar·point in G1."""
+        ...
+
+    def g1_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
+        """Σ scalars[i]·points[i] in G1 (Lagrange combination of partial signatures)."""
+        ...
+
+    def g2_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
+        """Σ scalars[i]·points[i] in G2 (interpolation of public shares)."""
+        ...
+
+    def g1_to_eip2537(self, point: bytes) -> bytes:
+        """Compressed G1 (48 bytes) to EIP-2537 form (128 bytes)."""
+        ...
+
+    def g2_to_eip2537(self, point: bytes) -> bytes:
+        """Compressed G2 (96 bytes) to EIP-2537 form (256 bytes)."""
+        ...
+
+    def eip2537_to_g1(self, data: bytes) -> bytes:
+        """EIP-2537 G1 (128 bytes) to compressed form, with every check of `check_g1`."""
+        ...
+
+    def eip2537_to_g2(self, data: bytes) -> bytes:
+        """EIP-2537 G2 (256 bytes) to compressed form, with every check of `check_g2`."""
+        ...
+
+
+# --- checks on the bytes, shared by both backends -------------------------------------------
+
+
+def _check_bytes(data: object, length: int, what: str) -> bytes:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise InvalidPoint(f"{what}: expected bytes, got {type(data).__name__}")
+    raw = bytes(data)
+    if len(raw) != length:
+        raise InvalidPoint(f"{what}: expected {length} bytes, got {len(raw)}")
+    return raw
+
+
+def _check_compressed_flags(raw: bytes, what: str) -> None:
+    """Check the three flag bits of a compressed encoding and reject the identity."""
+    flags = raw[0] & _FLAGS_MASK
+    if not flags & _FLAG_COMPRESSED:
+        raise InvalidPoint(f"{what}: compression flag (top bit) not set; not a compressed point")
+    if flags & _FLAG_INFINITY:
+        if flags & _FLAG_SIGN or raw[0] & _VALUE_MASK or any(raw[1:]):
+            raise InvalidPoint(f"{what}: infinity flag set with nonzero bits; invalid encoding")
+        raise InvalidPoint(f"{what}: the identity (point at infinity) is never accepted")
+
+
+def _field_element(chunk: bytes, what: str) -> int:
+    value = int.from_bytes(chunk, "big")
+    if value >= FIELD_MODULUS:
+        raise InvalidPoint(f"{what}: coordinate is not a field element (>= p)")
+    return value
+
+
+def _precheck_g1(data: object) -> bytes:
+    raw = _check_bytes(data, G1_LEN, "G1 point")
+    _check_compressed_flags(raw, "G1 point")
+    _field_element(bytes([raw[0] & _VALUE_MASK]) + raw[1:], "G1 point")
+    return raw
+
+
+def _precheck_g2(data: object) -> bytes:
+    raw = _check_bytes(data, G2_LEN, "G2 point")
+    _check_compressed_flags(raw, "G2 point")
+    if raw[_FP_LEN] & _FLAGS_MASK:
+        raise InvalidPoint("G2 point: flag bits set in the second field element")
+    _field_element(bytes([raw[0] & _VALUE_MASK]) + raw[1:_FP_LEN], "G2 point (x.c1)")
+    _field_element(raw[_FP_LEN:], "G2 point (x.c0)")
+    return raw
+
+
+def _split_eip2537(data: object, length: int, what: str) -> list[int]:
+    """EIP-2537 bytes to field elements; rejects bad padding, values >= p and the identity."""
+    raw = _check_bytes(data, length, what)
+    if not any(raw):
+        raise InvalidPoint(f"{what}: the identity (all zeros) is never accepted")
+    values = []
+    for offset in range(0, length, _EIP_FP_LEN):
+        chunk = raw[offset : offset + _EIP_FP_LEN]
+        if chunk[: len(_EIP_PAD)] != _EIP_PAD:
+            raise InvalidPoint(f"{what}: field element at byte {offset} lacks 16 zero bytes")
+        values.append(_field_element(chunk[len(_EIP_PAD) :], what))
+    return values
+
+
+def _eip2537_fp(value: int) -> bytes:
+    return _EIP_PAD + value.to_bytes(_FP_LEN, "big")
+
+
+def _sqrt_fq(value: Any) -> Any:
+    """A square root in Fp (p = 3 mod 4), or None."""
+    root = value ** ((FIELD_MODULUS + 1) // 4)
+    return root if root * root == value else None
+
+
+def _sign_fq(value: Any) -> bool:
+    """The ZCash sign bit: set when the value is the larger of the two roots."""
+    return bool((int(value.n) * 2) // FIELD_MODULUS)
+
+
+def _check_scalar(scalar: int, *, secret: bool) -> int:
+    if isinstance(scalar, bool) or not isinstance(scalar, int):
+        raise TypeError(f"scalar must be an int, got {type(scalar).__name__}")
+    low = 1 if secret else 0
+    if not low <= scalar < CURVE_ORDER:
+        what = "secret key" if secret else "scalar"
+        raise ValueError(f"{what} out of range: must satisfy {low} <= value < r")
+    return scalar
+
+
+def _check_weights(points: Sequence[bytes], scalars: Sequence[int]) -> None:
+    if len(points) != len(scalars):
+        raise ValueError(f"{len(points)} points but {len(scalars)} scalars")
+    if not points:
+        raise ValueError("weighted sum of no points")
+    for s in scalars:
+        _check_scalar(s, secret=False)
+
+
+# --- py-ecc: the pure-Python reference ------------------------------------------------------
+
+
+class PyEccBackend:
+    """Reference backend on py_ecc (pure Python; slow, about a second per verify)."""
+
+    @property
+    def name(self) -> str:
+        return "py-ecc"
+
+    # py_ecc's own decompression reads x = 0 as the identity, so this backend decompresses
+    # by itself: x = 0 must be rejected as "not in the subgroup", the same as arkworks says.
+
+    def _parse_g1(self, data: object) -> Any:
+        raw = _precheck_g1(data)
+        x = FQ(int.from_bytes(raw, "big") & _VALUE_BITS)
+        y = _sqrt_fq(x**3 + b)
+        if y is None:
+            raise InvalidPoint("G1 point: not on the curve (x^3 + 4 has no square root)")
+        if _sign_fq(y) != bool(raw[0] & _FLAG_SIGN):
+            y = -y
+        point = (x, y, FQ.one())
+        return self._finish_g1(point, raw)
+
+    def _finish_g1(self, point: Any, raw: bytes | None) -> Any:
+        if not is_on_curve(point, b):
+            raise InvalidPoint("G1 point: not on the curve")
+        if is_inf(point):
+            raise InvalidPoint("G1 point: the identity (point at infinity) is never accepted")
+        if not is_inf(multiply(point, CURVE_ORDER)):
+            raise InvalidPoint("G1 point: not in the prime-order subgroup")
+        if raw is not None and self._g1_bytes(point) != raw:
+            raise InvalidPoint("G1 point: non-canonical encoding")
+        return point
+
+    def _parse_g2(self, data: object) -> Any:
+        raw = _precheck_g2(data)
+        x1 = int.from_bytes(raw[:_FP_LEN], "big") & _VALUE_BITS
+        x0 = int.from_bytes(raw[_FP_LEN:], "big")
+        x = FQ2([x0, x1])
+        y = modular_squareroot_in_FQ2(x**3 + b2)
+        if y is None:
+            raise InvalidPoint("G2 point: not on the curve (x^3 + 4(1 + i) has no square root)")
+        y0, y1 = (int(c) for c in y.coeffs)
+        y_sign = (y1 * 2) // FIELD_MODULUS if y1 else (y0 * 2) // FIELD_MODULUS
+        if bool(y_sign) != bool(raw[0] & _FLAG_SIGN):
+            y = -y
+        point = (x, y, FQ2.one())
+        return self._finish_g2(point, raw)
+
+    def _finish_g2(self, point: Any, raw: bytes | None) -> Any:
+        if not is_on_curve(point, b2):
+            raise InvalidPoint("G2 point: not on the curve")
+        if is_inf(point):
+            raise InvalidPoint("G2 point: the identity (point at infinity) is never accepted")
+        if not is_inf(multiply(point, CURVE_ORDER)):
+            raise InvalidPoint("G2 point: not in the prime-order subgroup")
+        if raw is not None and self._g2_bytes(point) != raw:
+            raise InvalidPoint("G2 point: non-canonical encoding")
+        return point
+
+    @staticmethod
+    def _g1_bytes(point: Any) -> bytes:
+        return int(compress_G1(point)).to_bytes(G1_LEN, "big")
+
+    @staticmethod
+    def _g2_bytes(point: Any) -> bytes:
+        z1, z2 = compress_G2(point)
+        return int(z1).to_bytes(_FP_LEN, "big") + int(z2).to_bytes(_FP_LEN, "big")
+
+    def _hash(self, message: bytes, dst: bytes = DST) -> Any:
+        # py_ecc annotates the hash function as a hashlib object; it is called as a constructor.
+        return hash_to_G1(bytes(message), dst, hashlib.sha256)  # type: ignore[arg-type]
+
+    # operations
+
+    def check_g1(self, point: bytes) -> None:
+        self._parse_g1(point)
+
+    def check_g2(self, point: bytes) -> None:
+        self._parse_g2(point)
+
+    def hash_to_g1(self, message: bytes, dst: bytes = DST) -> bytes:
+        return self._g1_bytes(self._hash(message, dst))
+
+    def public_key(self, secret: int) -> bytes:
+        return self._g2_bytes(multiply(G2, _check_scalar(secret, secret=True)))
+
+    def sign(self, secret: int, message: bytes) -> bytes:
+        return self._g1_bytes(multiply(self._hash(message), _check_scalar(secret, secret=True)))
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        try:
+            pk = self._parse_g2(public_key)
+            sig = self._parse_g1(signature)
+        except InvalidPoint:
+            return False
+        product = pairing(neg(G2), sig, final_exponentiate=False) * pairing(
+            pk, self._hash(message), final_exponentiate=False
+        )
+        return bool(final_exponentiate(product) == FQ12.one())
+
+    def g1_mul(self, point: bytes, scalar: int) -> bytes:
+        return self._g1_bytes(multiply(self._parse_g1(point), _check_scalar(scalar, secret=False)))
+
+    def g1_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
+        _check_weights(points, scalars)
+        return self._g1_bytes(self._weighted_sum(self._parse_g1, Z1, points, scalars))
+
+    def g2_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
+        _check_weights(points, scalars)
+        return self._g2_bytes(self._weighted_sum(self._parse_g2, Z2, points, scalars))
+
+    @staticmethod
+    def _weighted_sum(
+        parse: Callable[[object], Any], zero: Any, points: Sequence[bytes], scalars: Sequence[int]
+    ) -> Any:
+        total = zero
+        for point, scalar in zip(points, scalars, strict=True):
+            total = add(total, multiply(parse(point), scalar))
+        return total
+
+    def g1_to_eip2537(self, point: bytes) -> bytes:
+        x, y = normalize(self._parse_g1(point))
+        return _eip2537_fp(int(x.n)) + _eip2537_fp(int(y.n))
+
+    def g2_to_eip2537(self, point: bytes) -> bytes:
+        x, y = normalize(self._parse_g2(point))
+        return b"".join(_eip2537_fp(int(c)) for c in (*x.coeffs, *y.coeffs))
+
+    def eip2537_to_g1(self, data: bytes) -> bytes:
+        x, y = _split_eip2537(data, EIP2537_G1_LEN, "EIP-2537 G1 point")
+        point = (FQ(x), FQ(y), FQ.one())
+        return self._g1_bytes(self._finish_g1(point, None))
+
+    def eip2537_to_g2(self, data: bytes) -> bytes:
+        x0, x1, y0, y1 = _split_eip2537(data, EIP2537_G2_LEN, "EIP-2537 G2 point")
+        point = (FQ2([x0, x1]), FQ2([y0, y1]), FQ2.one())
+        return self._g2_bytes(self._finish_g2(point, None))
+
+
+# --- arkworks: the fast native backend ------------------------------------------------------
+
+
+def _ark_scalar(value: int) -> Any:
+    return ark.Scalar.from_be_bytes(value.to_bytes(32, "big"))
+
+
+class ArkworksBackend:
+    """Fast backend on py_arkworks_bls12381 (Rust); the default."""
+
+    @property
+    def name(self) -> str:
+        return "arkworks"
+
+    def _parse_g1(self, data: object) -> Any:
+        raw = _precheck_g1(data)
+        try:
+            point = ark.G1Point.from_compressed_bytes_unchecked(raw)
+        except ValueError as exc:
+            raise InvalidPoint(f"G1 point: not on the curve ({exc})") from exc
+        self._finish(point, ark.G1Point, raw, "G1 point")
+        return point
+
+    def _parse_g2(self, data: object) -> Any:
+        raw = _precheck_g2(data)
+        try:
+            point = ark.G2Point.from_compressed_bytes_unchecked(raw)
+        except ValueError as exc:
+            raise InvalidPoint(f"G2 point: not on the curve ({exc})") from exc
+        self._finish(point, ark.G2Point, raw, "G2 point")
+        return point
+
+    @staticmethod
+    def _finish(point: Any, group: Any, raw: bytes | None, what: str) -> None:
+        if point == group.identity():
+            raise InvalidPoint(f"{what}: the identity (point at infinity) is never accepted")
+        if not point.is_in_subgroup():
+            raise InvalidPoint(f"{what}: not in the prime-order subgroup")
+        if raw is not None and bytes(point.to_compressed_bytes()) != raw:
+            raise InvalidPoint(f"{what}: non-canonical encoding")
+
+    def _hash(self, message: bytes, dst: bytes = DST) -> Any:
+        return ark.G1Point.hash_to_curve(bytes(message), dst)
+
+    def check_g1(self, point: bytes) -> None:
+        self._parse_g1(point)
+
+    def check_g2(self, point: bytes) -> None:
+        self._parse_g2(point)
+
+    def hash_to_g1(self, message: bytes, dst: bytes = DST) -> bytes:
+        return bytes(self._hash(message, dst).to_compressed_bytes())
+
+    def public_key(self, secret: int) -> bytes:
+        point = ark.G2Point() * _ark_scalar(_check_scalar(secret, secret=True))
+        return bytes(point.to_compressed_bytes())
+
+    def sign(self, secret: int, message: bytes) -> bytes:
+        point = self._hash(message) * _ark_scalar(_check_scalar(secret, secret=True))
+        return bytes(point.to_compressed_bytes())
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        try:
+            pk = self._parse_g2(public_key)
+            sig = self._parse_g1(signature)
+        except InvalidPoint:
+            return False
+        return bool(ark.GT.pairing_check([sig, self._hash(message)], [-ark.G2Point(), pk]))
+
+    def g1_mul(self, point: bytes, scalar: int) -> bytes:
+        result = self._parse_g1(point) * _ark_scalar(_check_scalar(scalar, secret=False))
+        return bytes(result.to_compressed_bytes())
+
+    def g1_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
+        _check_weights(points, scalars)
+        parsed = [self._parse_g1(p) for p in points]
+        total = ark.G1Point.multiexp_unchecked(parsed, [_ark_scalar(s) for s in scalars])
+        return bytes(total.to_compressed_bytes())
+
+    def g2_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
+        _check_weights(points, scalars)
+        parsed = [self._parse_g2(p) for p in points]
+        total = ark.G2Point.multiexp_unchecked(parsed, [_ark_scalar(s) for s in scalars])
+        return bytes(total.to_compressed_bytes())
+
+    def g1_to_eip2537(self, point: bytes) -> bytes:
+        xy = bytes(self._parse_g1(point).to_xy_bytes_be())
+        return _eip2537_fp_bytes(xy)
+
+    def g2_to_eip2537(self, point: bytes) -> bytes:
+        # to_xy_bytes_be is x.c0 || x.c1 || y.c0 || y.c1, the EIP-2537 order.
+        xy = bytes(self._parse_g2(point).to_xy_bytes_be())
+        return _eip2537_fp_bytes(xy)
+
+    def eip2537_to_g1(self, data: bytes) -> bytes:
+        values = _split_eip2537(data, EIP2537_G1_LEN, "EIP-2537 G1 point")
+        return self._from_xy(values, ark.G1Point, "EIP-2537 G1 point")
+
+    def eip2537_to_g2(self, data: bytes) -> bytes:
+        values = _split_eip2537(data, EIP2537_G2_LEN, "EIP-2537 G2 point")
+        return self._from_xy(values, ark.G2Point, "EIP-2537 G2 point")
+
+    def _from_xy(self, values: list[int], group: Any, what: str) -> bytes:
+        xy = b"".join(v.to_bytes(_FP_LEN, "big") for v in values)
+        try:
+            point = group.from_xy_bytes_unchecked_be(xy)
+        except ValueError as exc:
+            raise InvalidPoint(f"{what}: not on the curve ({exc})") from exc
+        self._finish(point, group, None, what)
+        return bytes(point.to_compressed_bytes())
+
+
+def _eip2537_fp_bytes(xy: bytes) -> bytes:
+    """48-byte big-endian field elements to 64-byte EIP-2537 ones."""
+    return b"".join(_EIP_PAD + xy[offset : offset + _FP_LEN] for offset in range(0, len(xy), _FP_LEN))
+
+
+# --- selection and module-level helpers -----------------------------------------------------
+
+_BACKENDS: Final[dict[str, Callable[[], BlsBackend]]] = {
+    "arkworks": ArkworksBackend,
+    "py-ecc": PyEccBackend,
+}
+_DEFAULT: Final[BlsBackend] = ArkworksBackend()
+
+
+def get_backend(name: str = "arkworks") -> BlsBackend:
+    """The backend called `name`: "arkworks" (fast, default) or "py-ecc" (reference)."""
+    try:
+        factory = _BACKENDS[name]
+    except KeyError:
+        known = ", ".join(sorted(_BACKENDS))
+        raise ValueError(f"unknown BLS backend {name!r}; choose one of: {known}") from None
+    return _DEFAULT if name == _DEFAULT.name else factory()
+
+
+def default_backend(backend: BlsBackend | None = None) -> BlsBackend:
+    """`backend` if given, else the default (arkworks)."""
+    return _DEFAULT if backend is None else backend
+
+
+def g1_to_eip2537(point: bytes, backend: BlsBackend | None = None) -> bytes:
+    """Compressed G1 (48 bytes) to the 128-byte EIP-2537 form; raises `InvalidPoint`."""
+    return default_backend(backend).g1_to_eip2537(point)
+
+
+def g2_to_eip2537(point: bytes, backend: BlsBackend | None = None) -> bytes:
+    """Compressed G2 (96 bytes) to the 256-byte EIP-2537 form; raises `InvalidPoint`."""
+    return default_backend(backend).g2_to_eip2537(point)
+
+
+def eip2537_to_g1(data: bytes, backend: BlsBackend | None = None) -> bytes:
+    """128-byte EIP-2537 G1 to compressed (48 bytes); raises `InvalidPoint`."""
+    return default_backend(backend).eip2537_to_g1(data)
+
+
+def eip2537_to_g2(data: bytes, backend: BlsBackend | None = None) -> bytes:
+    """256-byte EIP-2537 G2 to compressed (96 bytes); raises `InvalidPoint`."""
+    return default_backend(backend).eip2537_to_g2(data)

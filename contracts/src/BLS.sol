@@ -119,12 +119,16 @@ library BLS {
         }
         bytes memory dstPrime = bytes.concat(dst, bytes1(uint8(dst.length)));
         // msg_prime = Z_pad (64 zero bytes, the SHA-256 block size) || msg || I2OSP(len, 2) || I2OSP(0, 1) || DST_prime
+        // casting to 'uint16' is safe because lenInBytes <= ell * 32 <= 8160 (checked above)
+        // forge-lint: disable-next-line(unsafe-typecast)
         bytes32 b0 = sha256(abi.encodePacked(bytes32(0), bytes32(0), message, uint16(lenInBytes), uint8(0), dstPrime));
         uniform = new bytes(ell * 32);
         // b_1 = H(b_0 || I2OSP(1, 1) || DST_prime); b_i = H(strxor(b_0, b_(i-1)) || I2OSP(i, 1) || DST_prime)
         bytes32 bi = sha256(abi.encodePacked(b0, uint8(1), dstPrime));
         _storeWord(uniform, 0, bi);
         for (uint256 i = 2; i <= ell; ++i) {
+            // casting to 'uint8' is safe because i <= ell <= 255 (checked above)
+            // forge-lint: disable-next-line(unsafe-typecast)
             bi = sha256(abi.encodePacked(b0 ^ bi, uint8(i), dstPrime));
             _storeWord(uniform, (i - 1) * 32, bi);
         }
@@ -161,6 +165,8 @@ library BLS {
         bytes memory input = bytes.concat(signature, NEG_G2_GENERATOR, h, publicKey);
         (bool ok, bytes memory out) = PAIRING_CHECK.staticcall(input);
         if (!ok || out.length != 32) return false;
+        // casting to 'bytes32' is safe because out.length == 32 (checked above)
+        // forge-lint: disable-next-line(unsafe-typecast)
         return uint256(bytes32(out)) == 1;
     }
 

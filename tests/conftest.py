@@ -1,0 +1,55 @@
+"""Shared fixtures: real anvil chains, a real mosquitto on a random port, deployed contracts."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from relayer import devnet
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[devnet.Processes]:
+    procs = devnet.Processes()
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+@pytest.fixture
+def mosquitto_port(processes: devnet.Processes, tmp_path: Path) -> int:
+    """A broker of this test's own, on a free port."""
+    broker_dir = tmp_path / "broker"
+    broker_dir.mkdir()
+    return devnet.start_mosquitto(processes, broker_dir)
+
+
+@pytest.fixture
+def network() -> str:
+    """A unique topic namespace per test."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def chains(processes: devnet.Processes, tmp_path: Path) -> tuple[str, str]:
+    """Two anvil chains (consortium, ethereum) mining every 0.5 s."""
+    logs = tmp_path / "logs"
+    logs.mkdir(exist_ok=True)
+    c = devnet.start_anvil(processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5)
+    e = devnet.start_anvil(processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5)
+    return c, e
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("PYTHONHASHSEED", "0")

@@ -1,0 +1,95 @@
+"""Whole member processes on the devnet: anvil x2, mosquitto, 4 members, real round trips."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import paho.mqtt.publish as mqtt_publish
+import pytest
+
+from relayer import devnet
+from relayer.messages import partial_topic
+
+pytestmark = pytest.mark.e2e
+
+
+def node_log_events(net: devnet.Devnet, member: int) -> list[dict]:  # type: ignore[type-arg]
+    events = []
+    for line in net.nodes[member].log_path.read_text().splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
+
+
+def test_round_trip_completes_with_one_member_stopped_and_garbage_on_the_broker(tmp_path: Path) -> None:
+    with devnet.devnet(tmp_path / "net", down=(4,), block_time=0.5) as net:
+        # a stranger publishes malformed and oversized payloads on committee topics
+        for payload in [
+            b"{",
+            b"[]",
+            b"x" * 10_000,
+            json.dumps({"v": 1, "type": "partial", "member": 4}).encode(),
+        ]:
+            mqtt_publish.single(
+                partial_topic("devnet", 4), payload, qos=1, hostname="127.0.0.1", port=net.mqtt_port
+            )
+        result = devnet.round_trip(net, locks=20, burns=10, timeout=150, say=lambda s: None)
+        assert result.recipient_wrapped == result.locked_total - result.burned_total
+        assert result.wrapped_supply == result.vault_balance
+        assert result.supply_ok
+        for member, proc in net.nodes.items():
+            assert proc.popen.poll() is None, f"member {member} died; see {proc.log_path}"
+        rejected = [e for e in node_log_events(net, 1) if e.get("event") == "mqtt_message_rejected"]
+        assert len(rejected) >= 3
+        assert sum(1 for e in node_log_events(net, 1) if e.get("event") == "batch_aggregated") >= 2
+
+
+def test_the_demo_command_completes_and_reports_the_supply_check(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "relayer.devnet",
+            "--locks",
+            "20",
+            "--burns",
+            "10",
+            "--run-dir",
+            str(tmp_path / "demo"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+        cwd=devnet.ROOT,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "supply check (wrapped == locked) : true" in out.stdout
+    assert "bob (ethereum) wTBILL balance    : 155" in out.stdout  # 1+..+20 minted, 1+..+10 burned
+
+
+def test_a_malformed_config_stops_the_daemon_with_every_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[node]\nmember_index = "one"\n[chains.c]\nchain_id = -1\n')
+    out = subprocess.run(
+        [sys.executable, "-m", "relayer.cli", "run", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 2
+    for expected in [
+        "node.member_index: expected int",
+        "node.data_dir: missing",
+        "chains.c.chain_id: -1 must be positive",
+        "chains.c.rpc: missing",
+        "routes: missing",
+    ]:
+        assert expected in out.stderr
+    assert "Traceback" not in out.stderr

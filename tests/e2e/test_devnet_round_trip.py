@@ -28,6 +28,13 @@ def node_log_events(net: devnet.Devnet, member: int) -> list[dict]:  # type: ign
 
 def test_round_trip_completes_with_one_member_stopped_and_garbage_on_the_broker(tmp_path: Path) -> None:
     with devnet.devnet(tmp_path / "net", down=(4,), block_time=0.5) as net:
+        devnet.wait_until(
+            lambda: all(
+                any(e.get("event") == "mqtt_connected" for e in node_log_events(net, m)) for m in net.nodes
+            ),
+            60,
+            "every member connected to the broker",
+        )
         # a stranger publishes malformed and oversized payloads on committee topics
         for payload in [
             b"{",

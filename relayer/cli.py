@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from committee.keyfile import KeyFileError
-
 from relayer import logs
 from relayer.config import ConfigError, NodeConfig, load_config
 from relayer.store import Store, StoreError, TransferState

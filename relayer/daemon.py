@@ -12,11 +12,11 @@ import signal
 from contextlib import AsyncExitStack
 
 import structlog
-from committee.keyfile import load_key_file, load_public_file
 from eth_account import Account
 from prometheus_client import start_http_server
 
 from committee.bls import get_backend
+from committee.keyfile import load_key_file, load_public_file
 from committee.threshold import KeyShare
 from relayer import metrics
 from relayer.chain import ChainClient

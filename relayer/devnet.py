@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from committee.keyfile import write_key_file, write_public_file
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
 from committee.bls import g2_to_eip2537
+from committee.keyfile import write_key_file, write_public_file
 from committee.threshold import deal
 
 ROOT = Path(__file__).resolve().parent.parent

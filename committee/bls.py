@@ -132,7 +132,10 @@ class BlsBackend(Protocol):
         ...
 
     def g1_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:
-        """Σ scalars[i]·points[i] in G1 (Lagrange combination of partial signatures)."""
+        """Σ scalars[i]·points[i] in G1 (Lagrange combination of partial signatures).
+
+        Every input point is checked; the sum itself may be the identity (encoded 0xc0 00..).
+        """
         ...
 
     def g2_weighted_sum(self, points: Sequence[bytes], scalars: Sequence[int]) -> bytes:

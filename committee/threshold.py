@@ -169,6 +169,17 @@ class CommitteePublic:
         object.__setattr__(self, "public_shares", MappingProxyType(shares))
         object.__setattr__(self, "group_public_key", group_key)
 
+    def __hash__(self) -> int:
+        return hash(
+            (
+                self.threshold,
+                self.members,
+                tuple(self.public_shares.items()),
+                self.group_public_key,
+                self.key_epoch,
+            )
+        )
+
     @property
     def size(self) -> int:
         """n, the number of members."""

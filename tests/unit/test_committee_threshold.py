@@ -155,6 +155,13 @@ def test_key_share_repr_hides_the_secret(shares: list[KeyShare]) -> None:
         assert "redacted" in text
 
 
+def test_committee_public_is_hashable_and_compares_by_value(shares: list[KeyShare]) -> None:
+    public = shares[0].public
+    copy = replace(public)
+    assert copy == public
+    assert {public: 1}[copy] == 1
+
+
 def test_committee_values_are_immutable(shares: list[KeyShare]) -> None:
     with pytest.raises(FrozenInstanceError):
         shares[0].secret = 5  # type: ignore[misc]

@@ -142,12 +142,14 @@ contract BridgeFlowTest is BridgeFixture {
             bytes memory sig = signForGateway(ts);
             vm.chainId(CHAIN_E);
             vm.expectEmit(address(gateway));
+            // forge-lint: disable-next-line(unsafe-typecast) -- test values are small
             emit BatchExecuted(CHAIN_C, next, uint64(next + n - 1), refRootOf(ts), EPOCH);
             gateway.executeBatch(EPOCH, ts, sig);
             for (uint256 i; i < n; ++i) {
                 vm.assertTrue(gateway.isExecuted(CHAIN_C, ts[i].nonce));
                 minted += ts[i].amount;
             }
+            // forge-lint: disable-next-line(unsafe-typecast) -- test values are small
             next += uint64(n);
             vm.assertEq(wrapped.balanceOf(bob), minted);
         }
@@ -228,6 +230,7 @@ contract BridgeFlowTest is BridgeFixture {
     function _measureExecute(uint256 n) internal {
         QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](n);
         for (uint256 i; i < n; ++i) {
+            // forge-lint: disable-next-line(unsafe-typecast) -- test values are small
             ts[i] = lockOnC(alice, address(uint160(0x1000 + i)), 1 ether);
         }
         bytes memory sig = signForGateway(ts);
@@ -270,6 +273,7 @@ contract ProtocolVectorTest is BridgeFixture {
             ts[i] = QiaoEndpoint.Transfer({
                 srcChainId: CHAIN_C,
                 dstChainId: CHAIN_E,
+                // forge-lint: disable-next-line(unsafe-typecast) -- test values are small
                 nonce: uint64(5 + i),
                 srcToken: address(0x1111111111111111111111111111111111111111),
                 dstToken: address(0x2222222222222222222222222222222222222222),

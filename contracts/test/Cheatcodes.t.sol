@@ -11,9 +11,20 @@ contract Reverter {
     }
 }
 
+/// @notice Toolchain self-test: every cheatcode declared in lib/Vm.sol resolves in this forge, and
+///         the EIP-2537 precompiles exist under evm_version = prague.
 contract CheatcodesTest {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
     event log_named_uint(string key, uint256 val);
+
+    function test_eip2537_precompilesExist() public view {
+        (bool ok, bytes memory out) = address(0x0b).staticcall(new bytes(256));
+        vm.assertTrue(ok);
+        vm.assertEq(out.length, 128);
+        (ok, out) = address(0x10).staticcall(new bytes(64));
+        vm.assertTrue(ok);
+        vm.assertEq(out.length, 128);
+    }
 
     function test_all() public {
         Reverter r0 = new Reverter();

@@ -424,6 +424,7 @@ contract RejectionsTest is BridgeFixture {
             ts[i] = QiaoEndpoint.Transfer({
                 srcChainId: CHAIN_E,
                 dstChainId: CHAIN_C,
+                // forge-lint: disable-next-line(unsafe-typecast) -- test values are small
                 nonce: uint64(i + 1),
                 srcToken: address(wrapped),
                 dstToken: address(asset),
@@ -449,6 +450,7 @@ contract RejectionsTest is BridgeFixture {
         vm.chainId(CHAIN_C);
         vm.prank(owner);
         vault.registerToken(CHAIN_E, address(re), remote);
+        // forge-lint: disable-next-line(erc20-unchecked-transfer) -- OpenZeppelin ERC20 reverts on failure
         re.transfer(address(vault), 10 ether);
 
         QiaoEndpoint.Transfer[] memory ts = one(

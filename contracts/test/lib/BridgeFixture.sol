@@ -218,6 +218,7 @@ abstract contract BridgeFixture is QiaoTest {
             bytes32(uint256(ts[ts.length - 1].nonce)),
             refRootOf(ts)
         );
+        // forge-lint: disable-next-line(unsafe-typecast) -- test values are small
         bytes memory tail = bytes.concat(bytes32(uint256(7)), bytes32("QIAO-V1"));
         return keccak256(bytes.concat(head, tail));
     }

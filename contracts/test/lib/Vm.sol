@@ -59,6 +59,7 @@ interface Vm {
     function assertEq(bytes calldata left, bytes calldata right) external pure;
     function assertEq(bytes calldata left, bytes calldata right, string calldata error) external pure;
     function assertEq(string calldata left, string calldata right) external pure;
+    function assertEq(string calldata left, string calldata right, string calldata error) external pure;
     function assertNotEq(bytes32 left, bytes32 right) external pure;
     function assertLt(uint256 left, uint256 right) external pure;
     function assertGt(uint256 left, uint256 right) external pure;

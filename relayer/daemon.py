@@ -124,10 +124,14 @@ async def _run_tasks(node: Node, stop: asyncio.Event) -> None:
                 tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")
             tg.create_task(node.transport.run(node.on_partial), name="transport")
             pipeline = tg.create_task(node.run_pipeline(stop), name="pipeline")
+            submitting = [
+                tg.create_task(node.run_submitter(sub, stop), name=f"submit-{dst}")
+                for dst, sub in node.submitters.items()
+            ]
             tg.create_task(supervise(), name="supervise")
             await stop.wait()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pipeline), GRACE_SECONDS)
+                await asyncio.wait_for(asyncio.shield(asyncio.gather(pipeline, *submitting)), GRACE_SECONDS)
     except* _Stop:
         pass
 

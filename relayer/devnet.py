@@ -480,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
     except TimeoutError as exc:
         print(f"devnet: {exc}; see the logs in {run_dir / 'logs'}", file=sys.stderr)
         return 1
+    except (FileNotFoundError, RuntimeError) as exc:
+        print(f"devnet: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

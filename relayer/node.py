@@ -54,6 +54,7 @@ class Node:
     _verified: dict[tuple[BatchId, int], bytes] = field(default_factory=dict)
     _last_republish: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _fresh: set[BatchId] = field(default_factory=set)
 
     # ---- watcher -------------------------------------------------------------------------
 
@@ -131,30 +132,38 @@ class Node:
         new_next = planned[-1][-1].nonce + 1 if planned else next_nonce
         await self.store.record_batches(route, batches, complete_through, new_next)
         for batch, root, _ in batches:
+            self._fresh.add(batch.id)
             metrics.BATCHES_CUT.labels(str(route.src), str(route.dst)).inc()
             metrics.BATCH_SIZE.observe(len(batch.transfers))
             log.info("batch_cut", batch=str(batch.id), root="0x" + root.hex())
         return len(batches)
 
-    async def sign(self, stored: StoredBatch) -> None:
-        """Sign a batch this node cut itself; the guard records it before anything is published."""
+    async def sign(self, stored: StoredBatch) -> bool:
+        """Sign a batch this node cut itself, once.
+
+        The signed-once guard records the partial before it is published; a batch signed before a
+        restart is not signed again (the periodic re-publication sends the recorded partial).
+        Returns True if a new partial was made.
+        """
         if self.share is None:
-            return
+            return False
         bid = stored.batch.id
-        existing = await self.store.signed_partial(bid)
-        if existing is None:
-            partial = partial_sign(self.share, stored.message, self.backend)
-            try:
-                existing = await self.store.record_signature(
-                    bid, stored.batch.key_epoch, stored.root, stored.message, partial
-                )
-            except Equivocation as exc:
-                metrics.EQUIVOCATIONS_REFUSED.inc()
-                log.error("equivocation_refused", batch=str(bid), error=str(exc))
-                return
-            metrics.PARTIALS_SIGNED.inc()
-            log.info("batch_signed", batch=str(bid))
-        self._publish(stored, existing)
+        if await self.store.signed_partial(bid) is not None:
+            return False
+        partial = partial_sign(self.share, stored.message, self.backend)
+        try:
+            kept = await self.store.record_signature(
+                bid, stored.batch.key_epoch, stored.root, stored.message, partial
+            )
+        except Equivocation as exc:
+            metrics.EQUIVOCATIONS_REFUSED.inc()
+            log.error("equivocation_refused", batch=str(bid), error=str(exc))
+            return False
+        metrics.PARTIALS_SIGNED.inc()
+        log.info("batch_signed", batch=str(bid))
+        await self.store.add_partial(bid, self.cfg.member_index, stored.message, kept)
+        self._publish(stored, kept)
+        return True
 
     def _publish(self, stored: StoredBatch, partial: bytes) -> None:
         msg = PartialMessage(
@@ -247,27 +256,21 @@ class Node:
     # ---- the main loop -------------------------------------------------------------------
 
     async def tick(self) -> None:
-        """One pass of batching, signing, aggregation and submission over every route."""
+        """One pass of batching, signing and aggregation over every route."""
         for route in self.cfg.routes:
             await self.cut_batches(route)
+        periodic = time.monotonic() - self._last_republish >= self.cfg.committee.republish_interval
         for stored in await self.store.batches([BatchState.PENDING], limit=500):
             if stored.batch.id.route in self.halted:
                 continue
-            await self.sign(stored)
-            if self.share is not None:
-                partial = await self.store.signed_partial(stored.batch.id)
-                if partial is not None:
-                    await self.store.add_partial(
-                        stored.batch.id, self.cfg.member_index, stored.message, partial
-                    )
-            await self.try_aggregate(stored.batch.id)
-        now = time.monotonic()
-        if now - self._last_republish >= self.cfg.committee.republish_interval:
-            self._last_republish = now
+            signed_now = await self.sign(stored)
+            if signed_now or periodic or stored.batch.id in self._fresh:
+                await self.try_aggregate(stored.batch.id)
+        self._fresh.clear()
+        if periodic:
+            self._last_republish = time.monotonic()
             await self.republish()
             await self.sweep_executed()
-        for submitter in self.submitters.values():
-            await submitter.step()
         counts = await self.store.counts_by_state()
         for state, n in counts.items():
             metrics.TRANSFERS_BY_STATE.labels(state).set(n)
@@ -303,6 +306,17 @@ class Node:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)
+
+    async def run_submitter(self, submitter: Submitter, stop: asyncio.Event) -> None:
+        """Submit aggregated batches to one destination chain until asked to stop."""
+        while not stop.is_set():
+            try:
+                await submitter.step()
+                await submitter.report_balance()
+            except Exception as exc:
+                log.exception("submitter_error", chain=submitter.chain.cfg.name, error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=submitter.chain.cfg.poll_interval)
 
     def _halt(self, route: Route, reason: str) -> None:
         if route not in self.halted:

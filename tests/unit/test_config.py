@@ -125,3 +125,10 @@ def test_secret_files_readable_by_others_are_refused(tmp_path: Path) -> None:
         read_secret_file(secret, "relayer.account_key_file")
     secret.chmod(0o600)
     assert read_secret_file(secret, "relayer.account_key_file") == "0xabc"
+
+
+def test_the_shipped_example_profile_is_valid() -> None:
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(root / "config" / "devnet.example.toml", environ={})
+    assert {c.chain_id for c in cfg.chains.values()} == {7001, 7002}
+    assert len(cfg.routes) == 2

@@ -77,6 +77,16 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
             client = await stack.enter_async_context(ChainClient.connect(chain_cfg))
             await client.check_chain_id()
             chains[chain_cfg.chain_id] = client
+        for dst in {r.dst for r in cfg.routes}:
+            on_chain = await chains[dst].key_epoch()
+            if on_chain != public.key_epoch:
+                raise ConfigError(
+                    cfg.source,
+                    [
+                        f"committee.public_file: key epoch {public.key_epoch}, but the endpoint on chain "
+                        f"{dst} is at epoch {on_chain}; use the committee file of the current key"
+                    ],
+                )
         transport = Transport(cfg.mqtt, cfg.member_index, password)
         node = Node(
             cfg=cfg,
@@ -112,26 +122,23 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
 
 
 async def _run_tasks(node: Node, stop: asyncio.Event) -> None:
-    async def supervise() -> None:
-        await stop.wait()
-        log.info("stopping", grace_seconds=GRACE_SECONDS)
-        await asyncio.sleep(0)  # let the pipeline see `stop` and finish its current tick
-        raise _Stop
-
+    """Run every loop in one task group; on `stop`, let the pipeline and submitters finish their
+    current step (bounded by the grace period), then cancel everything."""
     try:
         async with asyncio.TaskGroup() as tg:
             for chain in node.chains.values():
                 tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")
             tg.create_task(node.transport.run(node.on_partial), name="transport")
-            pipeline = tg.create_task(node.run_pipeline(stop), name="pipeline")
-            submitting = [
+            draining = [tg.create_task(node.run_pipeline(stop), name="pipeline")]
+            draining += [
                 tg.create_task(node.run_submitter(sub, stop), name=f"submit-{dst}")
                 for dst, sub in node.submitters.items()
             ]
-            tg.create_task(supervise(), name="supervise")
             await stop.wait()
+            log.info("stopping", grace_seconds=GRACE_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(asyncio.gather(pipeline, *submitting)), GRACE_SECONDS)
+                await asyncio.wait_for(asyncio.shield(asyncio.gather(*draining)), GRACE_SECONDS)
+            raise _Stop
     except* _Stop:
         pass
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,6 +55,10 @@ def test_round_trip_completes_with_one_member_stopped_and_garbage_on_the_broker(
         rejected = [e for e in node_log_events(net, 1) if e.get("event") == "mqtt_message_rejected"]
         assert len(rejected) >= 3
         assert sum(1 for e in node_log_events(net, 1) if e.get("event") == "batch_aggregated") >= 2
+        # SIGTERM stops a member cleanly
+        net.nodes[1].stop(signal.SIGTERM, timeout=30)
+        assert net.nodes[1].popen.returncode == 0
+        assert any(e.get("event") == "node_stopped" for e in node_log_events(net, 1))
 
 
 def test_the_demo_command_completes_and_reports_the_supply_check(tmp_path: Path) -> None:

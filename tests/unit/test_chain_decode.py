@@ -1,0 +1,65 @@
+"""Decoding transfer events: a log that is not a valid transfer is refused, never half-used."""
+
+from __future__ import annotations
+
+import pytest
+from eth_abi.abi import encode
+from web3 import AsyncWeb3
+
+from relayer.chain import TRANSFER_INITIATED_TOPIC, ChainClient, MalformedEvent
+from relayer.config import ChainConfig
+from relayer.types import ChainId
+
+ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+TOKEN = "0x" + "11" * 20
+USER = "0x" + "22" * 20
+
+
+def client() -> ChainClient:
+    cfg = ChainConfig("c", ChainId(7001), "http://127.0.0.1:1", ENDPOINT, 0, 0, 1.0, 100)
+    return ChainClient(cfg, AsyncWeb3())
+
+
+def log_entry(data: bytes, nonce: int = 1, dst: int = 7002) -> dict[str, object]:
+    return {
+        "address": ENDPOINT,
+        "topics": [
+            bytes.fromhex(TRANSFER_INITIATED_TOPIC[2:]),
+            dst.to_bytes(32, "big"),
+            nonce.to_bytes(32, "big"),
+            bytes(12) + bytes.fromhex(USER[2:]),
+        ],
+        "data": data,
+        "blockNumber": 5,
+        "blockHash": b"\x01" * 32,
+        "transactionHash": b"\x02" * 32,
+        "logIndex": 0,
+        "transactionIndex": 0,
+        "removed": False,
+    }
+
+
+def test_a_valid_log_becomes_a_transfer() -> None:
+    data = encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 7])
+    observed = client().decode_transfer(log_entry(data))
+    assert observed.located.transfer.amount == 7
+    assert observed.located.transfer.nonce == 1
+    assert observed.located.block_number == 5
+
+
+@pytest.mark.parametrize(
+    ("data", "nonce", "reason"),
+    [
+        (b"\x00" * 10, 1, "not a valid TransferInitiated"),
+        (encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 0]), 1, "amount"),
+        (
+            encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, "0x" + "00" * 20, 1]),
+            1,
+            "zero address",
+        ),
+        (encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 1]), 0, "nonce"),
+    ],
+)
+def test_malformed_events_are_refused_with_the_reason(data: bytes, nonce: int, reason: str) -> None:
+    with pytest.raises(MalformedEvent, match=reason):
+        client().decode_transfer(log_entry(data, nonce=nonce))

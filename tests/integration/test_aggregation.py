@@ -1,0 +1,105 @@
+"""The signer and aggregator of a node on a real store: forged partials are detected and not used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eth_utils.address import to_checksum_address as cs
+
+from committee.bls import get_backend
+from committee.threshold import KeyShare, deal, partial_sign, verify
+from relayer.batching import BatchRule, Located
+from relayer.config import (
+    ChainConfig,
+    CommitteeConfig,
+    MqttConfig,
+    NodeConfig,
+    RelayerConfig,
+)
+from relayer.messages import PartialMessage
+from relayer.node import Node
+from relayer.store import BatchState, Store
+from relayer.transport import Transport
+from relayer.types import ChainId, Nonce, Route, Transfer
+
+ROUTE = Route(ChainId(7001), ChainId(7002))
+ADDR = cs("0x" + "ab" * 20)
+GATEWAY = cs("0x" + "cd" * 20)
+
+
+def config(tmp_path: Path, member: int) -> NodeConfig:
+    chain = lambda name, cid: ChainConfig(name, ChainId(cid), "http://127.0.0.1:1", GATEWAY, 0, 0, 0.1, 100)  # noqa: E731
+    return NodeConfig(
+        source="test",
+        member_index=member,
+        data_dir=tmp_path,
+        log_level="info",
+        metrics_host="127.0.0.1",
+        metrics_port=0,
+        committee=CommitteeConfig(tmp_path / "c.json", None, BatchRule(1, 10), 1.0),
+        mqtt=MqttConfig("127.0.0.1", 1, "t", None, None),
+        relayer=RelayerConfig(False, None, 1.0, 100.0, 1.0, 10.0),
+        chains={"c": chain("c", 7001), "e": chain("e", 7002)},
+        routes=(ROUTE,),
+    )
+
+
+def make_node(tmp_path: Path, store: Store, share: KeyShare) -> Node:
+    cfg = config(tmp_path, int(share.index))
+    return Node(
+        cfg=cfg,
+        store=store,
+        chains={},
+        public=share.public,
+        share=share,
+        backend=get_backend(),
+        transport=Transport(cfg.mqtt, cfg.member_index),
+    )
+
+
+async def test_forged_partials_are_dropped_and_t_valid_ones_aggregate(tmp_path: Path) -> None:
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        node = make_node(tmp_path, store, shares[0])
+        events = [
+            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
+            for n in (1, 2, 3)
+        ]
+        await store.record_scan(ROUTE.src, 6, events)
+        assert await node.cut_batches(ROUTE) == 1
+        [stored] = await store.batches([BatchState.PENDING])
+        assert await node.sign(stored)  # member 1 signs and keeps its own partial
+        assert not await node.sign(stored)  # ... once
+
+        def partial_from(member: int, signer: KeyShare, message: bytes = stored.message) -> PartialMessage:
+            return PartialMessage(
+                member, stored.batch.id, 1, stored.root, message, partial_sign(signer, message)
+            )
+
+        # member 2's topic carrying member 3's partial, and member 4 signing another message
+        await node.on_partial(partial_from(2, shares[2]))
+        await node.on_partial(partial_from(4, shares[3], message=b"\x13" * 32))
+        assert (await store.batch(ROUTE, 1)).state == BatchState.PENDING  # type: ignore[union-attr]
+        assert [m for m, *_ in await store.partials_for(stored.batch.id)] == [1]  # forged ones dropped
+
+        await node.on_partial(partial_from(3, shares[2]))
+        assert (await store.batch(ROUTE, 1)).state == BatchState.PENDING  # type: ignore[union-attr]
+        await node.on_partial(partial_from(2, shares[1]))
+        done = await store.batch(ROUTE, 1)
+        assert done is not None
+        assert done.state == BatchState.AGGREGATED
+        assert done.signature is not None
+        assert verify(shares[0].public.group_public_key, stored.message, done.signature)
+
+
+async def test_a_partial_from_a_non_member_is_ignored(tmp_path: Path) -> None:
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        node = make_node(tmp_path, store, shares[0])
+        from relayer.types import BatchId
+
+        msg = PartialMessage(
+            9, BatchId(ROUTE, Nonce(1), Nonce(1)), 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48
+        )
+        await node.on_partial(msg)
+        assert await store.count_partials() == 0

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import structlog
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
+from web3.exceptions import ContractLogicError
 
+from relayer import metrics
 from relayer.abi import ENDPOINT_ABI
 from relayer.batching import Located
 from relayer.config import ChainConfig
 from relayer.types import ChainId, Nonce, Transfer
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 TRANSFER_INITIATED_TOPIC = (
     "0x" + keccak(text="TransferInitiated(uint256,uint64,address,address,address,address,uint256)").hex()
@@ -37,60 +43,213 @@ class MalformedEvent(Exception):
     """A log that claims to be a TransferInitiated but does not hold a valid transfer."""
 
 
-class ChainClient:
-    """One chain: its head, its transfer events, its endpoint contract."""
+class QuorumMismatch(Exception):
+    """RPC endpoints disagree about the logs of a block range; nothing is stored until they agree."""
 
-    def __init__(self, cfg: ChainConfig, w3: AsyncWeb3[Any]) -> None:
+
+class RpcUnavailable(Exception):
+    """No endpoint of a chain answered."""
+
+
+@dataclass
+class _Endpoint:
+    url: str
+    w3: AsyncWeb3[Any]
+    contract: AsyncContract
+    last_head: int = -1
+    head_since: float = field(default_factory=time.monotonic)
+    failures: int = 0
+
+
+class ChainClient:
+    """One chain, through one or more RPC endpoints.
+
+    Every call has a timeout and falls back to the next endpoint on failure; an endpoint that is
+    connected but whose head stops moving (for `stall_after` seconds while another endpoint's head
+    is higher) is treated as stalled and skipped. With `quorum > 1` the transfer logs a member signs
+    over are read from that many endpoints and must be identical.
+    """
+
+    def __init__(self, cfg: ChainConfig, w3: AsyncWeb3[Any] | list[AsyncWeb3[Any]]) -> None:
         self.cfg = cfg
-        self.w3 = w3
-        self.endpoint: AsyncContract = w3.eth.contract(
-            address=to_checksum_address(cfg.endpoint), abi=ENDPOINT_ABI
-        )
+        address = to_checksum_address(cfg.endpoint)
+        w3s = w3 if isinstance(w3, list) else [w3]
+        urls = list(cfg.endpoints) if len(cfg.endpoints) == len(w3s) else [cfg.rpc] * len(w3s)
+        self._endpoints = [
+            _Endpoint(url, one, one.eth.contract(address=address, abi=ENDPOINT_ABI))
+            for url, one in zip(urls, w3s, strict=True)
+        ]
+        self._active = 0
         self._topic = TRANSFER_INITIATED_TOPIC
 
     @classmethod
     @asynccontextmanager
-    async def connect(cls, cfg: ChainConfig, rpc_timeout: float = 10.0) -> AsyncIterator[ChainClient]:
-        provider = AsyncHTTPProvider(cfg.rpc, request_kwargs={"timeout": rpc_timeout})
-        w3 = AsyncWeb3(provider)
+    async def connect(cls, cfg: ChainConfig) -> AsyncIterator[ChainClient]:
+        providers = [
+            AsyncHTTPProvider(
+                url, request_kwargs={"timeout": cfg.rpc_timeout}, exception_retry_configuration=None
+            )
+            for url in cfg.endpoints
+        ]
         try:
-            yield cls(cfg, w3)
+            yield cls(cfg, [AsyncWeb3(p) for p in providers])
         finally:
-            await provider.disconnect()
+            for provider in providers:
+                with contextlib.suppress(Exception):
+                    await provider.disconnect()
+
+    # the active endpoint, for the submitter's transaction calls
+    @property
+    def w3(self) -> AsyncWeb3[Any]:
+        return self._endpoints[self._active].w3
+
+    @property
+    def endpoint(self) -> AsyncContract:
+        return self._endpoints[self._active].contract
+
+    @property
+    def active_url(self) -> str:
+        return self._endpoints[self._active].url
 
     @property
     def chain_id(self) -> ChainId:
         return self.cfg.chain_id
 
+    async def call(self, fn: Callable[[_Endpoint], Awaitable[_T]], what: str) -> _T:
+        """Run `fn` on the active endpoint, falling back through the others in order."""
+        errors: list[str] = []
+        n = len(self._endpoints)
+        for offset in range(n):
+            index = (self._active + offset) % n
+            ep = self._endpoints[index]
+            try:
+                result = await asyncio.wait_for(fn(ep), timeout=self.cfg.rpc_timeout)
+            except (ContractLogicError, ValueError) as exc:
+                if isinstance(exc, ContractLogicError) or "execution reverted" in str(exc):
+                    raise  # deterministic: every endpoint would say the same
+                errors.append(f"{ep.url}: {exc!r}")
+            except Exception as exc:
+                errors.append(f"{ep.url}: {exc!r}")
+            else:
+                if index != self._active:
+                    log.warning("rpc_fallback", chain=self.cfg.name, to=ep.url, after=errors)
+                    self._active = index
+                    metrics.RPC_FALLBACKS.labels(self.cfg.name).inc()
+                return result
+            ep.failures += 1
+            metrics.RPC_ERRORS.labels(self.cfg.name).inc()
+        raise RpcUnavailable(f"chain {self.cfg.name}: {what} failed on every endpoint: {'; '.join(errors)}")
+
     async def check_chain_id(self) -> None:
-        actual = await self.w3.eth.chain_id
-        if actual != self.cfg.chain_id:
-            raise RuntimeError(
-                f"chains.{self.cfg.name}: {self.cfg.rpc} serves chain id {actual}, configured "
-                f"{self.cfg.chain_id}; fix the rpc or the chain_id"
-            )
+        for ep in self._endpoints:
+            try:
+                actual = await asyncio.wait_for(ep.w3.eth.chain_id, self.cfg.rpc_timeout)
+            except Exception as exc:
+                log.warning("rpc_unreachable_at_start", chain=self.cfg.name, url=ep.url, error=repr(exc))
+                continue
+            if actual != self.cfg.chain_id:
+                raise RuntimeError(
+                    f"chains.{self.cfg.name}: {ep.url} serves chain id {actual}, configured "
+                    f"{self.cfg.chain_id}; fix the rpc or the chain_id"
+                )
 
     async def head(self) -> int:
-        return int(await self.w3.eth.block_number)
+        """The head, after checking the active endpoint is not stalled behind another one."""
+        head = await self.call(self._head_of, "eth_blockNumber")
+        ep = self._endpoints[self._active]
+        if len(self._endpoints) > 1 and time.monotonic() - ep.head_since > self.cfg.stall_after:
+            await self._leave_stalled_endpoint(head)
+            head = await self.call(self._head_of, "eth_blockNumber")
+        return head
+
+    @staticmethod
+    async def _head_of(ep: _Endpoint) -> int:
+        head = int(await ep.w3.eth.block_number)
+        if head != ep.last_head:
+            ep.last_head, ep.head_since = head, time.monotonic()
+        return head
+
+    async def _leave_stalled_endpoint(self, stalled_head: int) -> None:
+        for index, ep in enumerate(self._endpoints):
+            if index == self._active:
+                continue
+            try:
+                other = await asyncio.wait_for(self._head_of(ep), self.cfg.rpc_timeout)
+            except Exception:  # noqa: S112 - an unreachable alternative is simply not chosen
+                continue
+            if other > stalled_head:
+                log.warning(
+                    "rpc_stalled",
+                    chain=self.cfg.name,
+                    stalled=self._endpoints[self._active].url,
+                    head=stalled_head,
+                    to=ep.url,
+                    their_head=other,
+                )
+                metrics.RPC_STALLS.labels(self.cfg.name).inc()
+                self._active = index
+                return
 
     async def final_head(self) -> int:
-        """The highest block this node treats as final (head minus the finality depth)."""
+        """The highest block this node treats as final, by the chain's finality rule."""
+        if self.cfg.finality == "finalized":
+
+            async def finalized(ep: _Endpoint) -> int:
+                block = await ep.w3.eth.get_block("finalized")
+                return int(block["number"])
+
+            return await self.call(finalized, "get_block(finalized)")
         return await self.head() - self.cfg.finality_depth
 
+    async def block_hash(self, number: int) -> str:
+        async def get(ep: _Endpoint) -> str:
+            block = await ep.w3.eth.get_block(number)
+            return _hex(block["hash"])
+
+        return await self.call(get, f"get_block({number})")
+
     async def transfers(self, from_block: int, to_block: int) -> list[ObservedTransfer]:
-        """TransferInitiated events of the endpoint in [from_block, to_block], in log order."""
-        logs = await self.w3.eth.get_logs(
-            {
-                "address": self.endpoint.address,
+        """TransferInitiated events of the endpoint in [from_block, to_block], in log order.
+
+        With `quorum > 1`, as many endpoints must return the same events, or QuorumMismatch."""
+
+        def params(ep: _Endpoint) -> Any:
+            return {
+                "address": ep.contract.address,
                 "fromBlock": from_block,
                 "toBlock": to_block,
                 "topics": [self._topic],
             }
-        )
-        out: list[ObservedTransfer] = []
-        for entry in logs:
-            out.append(self.decode_transfer(entry))
-        return out
+
+        async def fetch(ep: _Endpoint) -> list[ObservedTransfer]:
+            return [self.decode_transfer(e) for e in await ep.w3.eth.get_logs(params(ep))]
+
+        first = await self.call(fetch, f"eth_getLogs({from_block}..{to_block})")
+        if self.cfg.quorum <= 1:
+            return first
+        agreeing, answers = 1, [self.active_url]
+        for index, ep in enumerate(self._endpoints):
+            if index == self._active or agreeing >= self.cfg.quorum:
+                continue
+            try:
+                other = await asyncio.wait_for(fetch(ep), self.cfg.rpc_timeout)
+            except Exception as exc:
+                log.warning("quorum_read_failed", chain=self.cfg.name, url=ep.url, error=repr(exc))
+                continue
+            if other != first:
+                metrics.QUORUM_MISMATCHES.labels(self.cfg.name).inc()
+                raise QuorumMismatch(
+                    f"chain {self.cfg.name}: {ep.url} and {self.active_url} disagree on the logs of "
+                    f"blocks {from_block}..{to_block}"
+                )
+            agreeing += 1
+            answers.append(ep.url)
+        if agreeing < self.cfg.quorum:
+            raise QuorumMismatch(
+                f"chain {self.cfg.name}: only {agreeing} of the {self.cfg.quorum} endpoints needed "
+                f"answered for blocks {from_block}..{to_block} ({answers})"
+            )
+        return first
 
     def decode_transfer(self, entry: Any) -> ObservedTransfer:
         try:
@@ -119,10 +278,16 @@ class ChainClient:
         )
 
     async def is_executed(self, src: ChainId, nonce: int) -> bool:
-        return bool(await self.endpoint.functions.isExecuted(src, nonce).call())
+        async def get(ep: _Endpoint) -> bool:
+            return bool(await ep.contract.functions.isExecuted(src, nonce).call())
+
+        return await self.call(get, "isExecuted")
 
     async def key_epoch(self) -> int:
-        return int(await self.endpoint.functions.currentKeyEpoch().call())
+        async def get(ep: _Endpoint) -> int:
+            return int(await ep.contract.functions.currentKeyEpoch().call())
+
+        return await self.call(get, "currentKeyEpoch")
 
 
 def _hex(value: Any) -> str:

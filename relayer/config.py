@@ -43,6 +43,15 @@ class ChainConfig:
     start_block: int
     poll_interval: float
     max_block_range: int
+    rpcs: tuple[str, ...] = ()  # every endpoint, `rpc` first; fallback in this order
+    finality: str = "depth"  # "depth" (finality_depth blocks; 0 = instant) or "finalized" (the tag)
+    quorum: int = 1  # endpoints that must return identical logs before they are stored
+    rpc_timeout: float = 10.0
+    stall_after: float = 60.0  # an endpoint whose head does not move for this long is stalled
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return self.rpcs or (self.rpc,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +78,9 @@ class RelayerConfig:
     stagger_seconds: float
     max_fee_gwei: float
     priority_fee_gwei: float
-    receipt_timeout: float
+    receipt_timeout: float  # how long a sent transaction may stay unmined before it is replaced
+    fee_bump_percent: int = 25  # each replacement raises both fees by at least this much
+    low_balance_eth: float = 0.1  # below this the submitting account is reported as low
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +247,10 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
     max_fee = r.get(rel, "relayer.max_fee_gwei", float, 200.0)
     prio_fee = r.get(rel, "relayer.priority_fee_gwei", float, 1.0)
     receipt_timeout = r.get(rel, "relayer.receipt_timeout", float, 60.0)
+    fee_bump = r.get(rel, "relayer.fee_bump_percent", int, 25)
+    if isinstance(fee_bump, int) and not 10 <= fee_bump <= 500:
+        r.errors.append(f"relayer.fee_bump_percent: {fee_bump} must be in 10..500 (nodes refuse < 10%)")
+    low_balance = r.get(rel, "relayer.low_balance_eth", float, 0.1)
 
     chains: dict[str, ChainConfig] = {}
     for name, table in r.table(raw, "chains").items():
@@ -246,9 +261,27 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         chain_id = r.get(table, f"{p}.chain_id", int)
         if isinstance(chain_id, int) and chain_id <= 0:
             r.errors.append(f"{p}.chain_id: {chain_id} must be positive")
-        rpc = r.get(table, f"{p}.rpc", str)
-        if isinstance(rpc, str) and not rpc.startswith(("http://", "https://")):
-            r.errors.append(f"{p}.rpc: {rpc!r} must be an http(s) URL")
+        raw_rpc = table.get("rpc")
+        rpcs: tuple[str, ...] = ()
+        if isinstance(raw_rpc, list):
+            rpcs = tuple(u for u in raw_rpc if isinstance(u, str))
+            if len(rpcs) != len(raw_rpc) or not rpcs:
+                r.errors.append(f"{p}.rpc: expected a URL or a non-empty list of URLs")
+            rpc = rpcs[0] if rpcs else None
+        else:
+            rpc = r.get(table, f"{p}.rpc", str)
+            rpcs = (rpc,) if isinstance(rpc, str) else ()
+        for url in rpcs:
+            if not url.startswith(("http://", "https://")):
+                r.errors.append(f"{p}.rpc: {url!r} must be an http(s) URL")
+        finality = r.get(table, f"{p}.finality", str, "depth")
+        if isinstance(finality, str) and finality not in {"depth", "instant", "finalized"}:
+            r.errors.append(f"{p}.finality: {finality!r} must be depth, instant or finalized")
+        quorum = r.get(table, f"{p}.quorum", int, 1)
+        if isinstance(quorum, int) and not 1 <= quorum <= max(1, len(rpcs)):
+            r.errors.append(f"{p}.quorum: {quorum} must be between 1 and the number of rpc endpoints")
+        rpc_timeout = r.get(table, f"{p}.rpc_timeout", float, 10.0)
+        stall_after = r.get(table, f"{p}.stall_after", float, 60.0)
         endpoint = r.get(table, f"{p}.endpoint", str)
         if isinstance(endpoint, str):
             try:
@@ -267,7 +300,10 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         if isinstance(poll, float) and poll <= 0:
             r.errors.append(f"{p}.poll_interval: {poll} must be > 0 seconds")
         max_range = r.get(table, f"{p}.max_block_range", int, 500)
-        if None not in (chain_id, rpc, endpoint, depth, start, poll, max_range):
+        if finality == "instant" and isinstance(depth, int) and depth != 0:
+            r.errors.append(f"{p}.finality_depth: must be 0 (or absent) with finality = instant")
+        values = (chain_id, rpc, endpoint, depth, start, poll, max_range, finality, quorum, rpc_timeout)
+        if None not in values and stall_after is not None and rpc is not None:
             chains[name] = ChainConfig(
                 name=name,
                 chain_id=ChainId(chain_id),
@@ -277,6 +313,11 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
                 start_block=start,
                 poll_interval=poll,
                 max_block_range=max_range,
+                rpcs=rpcs,
+                finality="depth" if finality == "instant" else finality,
+                quorum=quorum,
+                rpc_timeout=rpc_timeout,
+                stall_after=stall_after,
             )
     if not raw.get("chains"):
         r.errors.append("chains: no chain configured; add [chains.<name>] tables")
@@ -334,6 +375,8 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
             max_fee_gwei=max_fee,
             priority_fee_gwei=prio_fee,
             receipt_timeout=receipt_timeout,
+            fee_bump_percent=fee_bump,
+            low_balance_eth=low_balance,
         ),
         chains=chains,
         routes=tuple(routes),

@@ -8,6 +8,14 @@ CHAIN_HEAD = Gauge("qiao_chain_head_block", "Latest block number seen", ["chain"
 CHAIN_FINAL = Gauge("qiao_chain_final_block", "Highest block treated as final", ["chain"])
 CHAIN_SCANNED = Gauge("qiao_chain_scanned_block", "Highest block scanned for events", ["chain"])
 RPC_ERRORS = Counter("qiao_rpc_errors_total", "Failed RPC interactions", ["chain"])
+RPC_FALLBACKS = Counter("qiao_rpc_fallbacks_total", "Switches to another RPC endpoint", ["chain"])
+RPC_STALLS = Counter("qiao_rpc_stalls_total", "RPC endpoints left because their head stopped", ["chain"])
+QUORUM_MISMATCHES = Counter(
+    "qiao_rpc_quorum_mismatches_total", "Block ranges whose logs differed between endpoints", ["chain"]
+)
+DEEP_REORGS = Counter(
+    "qiao_deep_reorgs_total", "Reorgs that replaced a block already treated as final", ["chain"]
+)
 TRANSFERS_OBSERVED = Counter("qiao_transfers_observed_total", "Final transfers stored", ["src", "dst"])
 MALFORMED_EVENTS = Counter("qiao_malformed_events_total", "Undecodable transfer events", ["chain"])
 BATCHES_CUT = Counter("qiao_batches_cut_total", "Batches cut from final transfers", ["src", "dst"])
@@ -21,6 +29,11 @@ EQUIVOCATIONS_REFUSED = Counter(
 PARTIALS_RECEIVED = Counter("qiao_partials_received_total", "Partials received", ["member", "outcome"])
 BATCHES_AGGREGATED = Counter("qiao_batches_aggregated_total", "Threshold signatures combined")
 SUBMISSIONS = Counter("qiao_submissions_total", "Batch submissions by outcome", ["dst", "outcome"])
+FEE_CAP_REACHED = Counter(
+    "qiao_fee_cap_reached_total", "Submissions held back because fees would exceed the cap", ["dst"]
+)
+NONCE_RESYNCS = Counter("qiao_nonce_resyncs_total", "Transactions whose nonce another sender used", ["dst"])
+TXS_DROPPED = Counter("qiao_txs_dropped_total", "Sent transactions the node no longer knows", ["dst"])
 GAS_USED = Counter("qiao_gas_used_total", "Gas used by this relayer's transactions", ["dst"])
 FEE_PAID_WEI = Counter("qiao_fee_paid_wei_total", "Fees paid by this relayer", ["dst"])
 ACCOUNT_BALANCE_WEI = Gauge("qiao_account_balance_wei", "Submitting account balance", ["chain"])
@@ -38,3 +51,54 @@ MQTT_OUTBOX_DROPPED = Counter("qiao_mqtt_outbox_dropped_total", "Messages droppe
 MEMBERS_ONLINE = Gauge("qiao_committee_members_online", "Members whose heartbeat is online")
 COMMITTEE_THRESHOLD = Gauge("qiao_committee_threshold", "Partials needed to sign")
 ROUTE_HALTED = Gauge("qiao_route_halted", "1 when a route stopped on an error", ["src", "dst"])
+
+# ---- operations (health probes, admin, supply check) ------------------------------------------
+CHAIN_LAG = Gauge("qiao_chain_lag_blocks", "Head minus the next block the watcher will scan", ["chain"])
+CHAIN_UP = Gauge("qiao_chain_rpc_up", "1 while the chain's RPC answered the last probe", ["chain"])
+RPC_LATENCY = Histogram(
+    "qiao_rpc_latency_seconds",
+    "Latency of the health probe's RPC calls",
+    ["chain"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+REORG_DEPTH = Gauge("qiao_chain_reorg_depth_blocks", "Depth of the last reorganisation seen", ["chain"])
+REORGS = Counter("qiao_chain_reorgs_total", "Reorganisations seen by the probe", ["chain"])
+COMMITTEE_SIZE = Gauge("qiao_committee_members", "Committee size n")
+COMMITTEE_MARGIN = Gauge(
+    "qiao_committee_margin_members", "Members online minus the threshold (below 0: cannot sign)"
+)
+DKG_KEY_EPOCH = Gauge("qiao_dkg_key_epoch", "Key epoch of the committee key this node holds")
+DKG_SHARE_LOADED = Gauge("qiao_dkg_share_loaded", "1 when this node holds a key share (a signer)")
+ROUTE_PENDING = Gauge("qiao_route_pending_transfers", "Transfers stored but not executed", ["src", "dst"])
+ROUTE_OLDEST_PENDING = Gauge(
+    "qiao_route_oldest_pending_seconds", "Age of the oldest transfer not executed", ["src", "dst"]
+)
+ROUTE_PAUSED = Gauge("qiao_route_paused", "1 while an operator paused the route", ["src", "dst"])
+AGGREGATION_LATENCY = Histogram(
+    "qiao_aggregation_latency_seconds",
+    "From storing a final transfer to its batch's threshold signature",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+SUBMISSION_LATENCY = Histogram(
+    "qiao_submission_latency_seconds",
+    "From a batch's threshold signature to its execution on the destination",
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300),
+)
+SUPPLY_CHECK_OK = Gauge(
+    "qiao_supply_check_ok", "1 when wrapped supply <= locked amount, per token pair", ["pair"]
+)
+SUPPLY_LOCKED_UNITS = Gauge("qiao_supply_locked_units", "Amount locked in the vault (token units)", ["pair"])
+SUPPLY_WRAPPED_UNITS = Gauge(
+    "qiao_supply_wrapped_units", "Wrapped token total supply (token units)", ["pair"]
+)
+SUPPLY_CHECK_TIMESTAMP = Gauge("qiao_supply_check_timestamp_seconds", "Unix time of the last supply check")
+RATE_LIMIT_HEADROOM = Gauge(
+    "qiao_rate_limit_headroom_units",
+    "Amount that can still pass before the endpoint's rate limit (absent: no limit on chain)",
+    ["chain"],
+)
+READY = Gauge("qiao_ready", "1 when the readiness check passes")
+READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it holds", ["check"])
+WATCHDOG_PINGS = Counter("qiao_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd")
+ADMIN_REQUESTS = Counter("qiao_admin_requests_total", "Admin socket requests", ["command", "outcome"])
+BUILD_INFO = Gauge("qiao_build_info", "Always 1; the labels say what runs", ["version", "member"])

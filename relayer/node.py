@@ -29,6 +29,7 @@ from relayer.batching import NonceGap, plan_batches
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import NodeConfig
 from relayer.encoding import batch_message, batch_root
+from relayer.faults import crashpoint
 from relayer.messages import PartialMessage
 from relayer.store import BatchState, Equivocation, Store, StoredBatch, StoreError
 from relayer.submitter import Submitter
@@ -38,6 +39,10 @@ from relayer.types import Batch, BatchId, ChainId, Route
 log = structlog.get_logger(__name__)
 
 PENDING_HORIZON = 100_000  # partials for nonces further ahead than this are dropped
+
+
+class DeepReorg(Exception):
+    """A block already treated as final was replaced: the route must stop for an operator."""
 
 
 @dataclass
@@ -64,39 +69,66 @@ class Node:
         while True:
             try:
                 advanced = await self.scan_once(chain)
+            except DeepReorg as exc:
+                metrics.DEEP_REORGS.labels(name).inc()
+                self._halt_source(chain, f"deep reorg: {exc}")
+                log.critical("deep_reorg", chain=name, error=str(exc))
+                return
             except (MalformedEvent, StoreError) as exc:
                 metrics.MALFORMED_EVENTS.labels(name).inc()
-                for route in self.cfg.routes:
-                    if route.src == chain.chain_id:
-                        self._halt(route, str(exc))
+                self._halt_source(chain, str(exc))
                 log.error("watcher_halted", chain=name, error=str(exc))
                 return
-            except Exception as exc:  # RPC trouble: count, back off, go on
-                metrics.RPC_ERRORS.labels(name).inc()
+            except Exception as exc:  # RPC trouble: count, back off, go on from the cursor
                 log.warning("watcher_rpc_error", chain=name, error=repr(exc))
                 advanced = False
             if not advanced:
                 await asyncio.sleep(chain.cfg.poll_interval)
 
+    def _halt_source(self, chain: ChainClient, reason: str) -> None:
+        for route in self.cfg.routes:
+            if route.src == chain.chain_id:
+                self._halt(route, reason)
+
     async def scan_once(self, chain: ChainClient) -> bool:
-        """Scan one range of final blocks; True if the cursor moved."""
+        """Scan one range of final blocks; True if the cursor moved.
+
+        The hash of the last scanned block is kept with the cursor: if the chain no longer has it,
+        a block this node treated as final was replaced (a reorg deeper than finality) and
+        `DeepReorg` is raised. The range's last block hash is read before and after the logs, so a
+        reorg during the scan is retried rather than stored.
+        """
         head = await chain.head()
-        final = head - chain.cfg.finality_depth
+        final = await chain.final_head()
         metrics.CHAIN_HEAD.labels(chain.cfg.name).set(head)
         metrics.CHAIN_FINAL.labels(chain.cfg.name).set(final)
         cursor = await self.store.cursor(chain.chain_id)
         start = chain.cfg.start_block if cursor is None else cursor
         if start > final:
             return False
+        if cursor is not None and cursor > 0:
+            known = await self.store.cursor_hash(chain.chain_id)
+            if known and await chain.block_hash(cursor - 1) != known:
+                raise DeepReorg(
+                    f"block {cursor - 1} of chain {chain.cfg.name} was {known} when final and is "
+                    f"{await chain.block_hash(cursor - 1)} now"
+                )
         end = min(final, start + chain.cfg.max_block_range - 1)
+        end_hash = await chain.block_hash(end)
         observed = await chain.transfers(start, end)
+        crashpoint("after_observe")
+        if await chain.block_hash(end) != end_hash:
+            log.warning("reorg_during_scan", chain=chain.cfg.name, block=end)
+            return False
         wanted = {r.dst for r in self.cfg.routes if r.src == chain.chain_id}
         events = [
             (o.located, o.block_hash, o.tx_hash, o.log_index)
             for o in observed
             if o.located.transfer.dst_chain_id in wanted
         ]
-        new = await self.store.record_scan(chain.chain_id, end + 1, events)
+        new = await self.store.record_scan(chain.chain_id, end + 1, events, end_hash)
+        if new:
+            crashpoint("after_store")
         for t in new:
             metrics.TRANSFERS_OBSERVED.labels(str(t.src_chain_id), str(t.dst_chain_id)).inc()
             log.info("transfer_final", route=str(t.route), nonce=t.nonce, amount=str(t.amount))
@@ -163,6 +195,7 @@ class Node:
         log.info("batch_signed", batch=str(bid))
         await self.store.add_partial(bid, self.cfg.member_index, stored.message, kept)
         self._publish(stored, kept)
+        crashpoint("after_publish")
         return True
 
     def _publish(self, stored: StoredBatch, partial: bytes) -> None:
@@ -251,6 +284,7 @@ class Node:
             self._verified.pop((stored.batch.id, member), None)
         metrics.BATCHES_AGGREGATED.inc()
         log.info("batch_aggregated", batch=str(stored.batch.id), members=sorted(valid))
+        crashpoint("after_combine")
         return True
 
     # ---- the main loop -------------------------------------------------------------------

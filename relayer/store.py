@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (
     chain_id INTEGER PRIMARY KEY,
     next_block INTEGER NOT NULL,
+    last_hash TEXT NOT NULL DEFAULT '',
     updated_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transfers (
@@ -98,6 +99,20 @@ CREATE TABLE IF NOT EXISTS signed (
     signed_at REAL NOT NULL,
     PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
 );
+CREATE TABLE IF NOT EXISTS txs (
+    tx_hash TEXT PRIMARY KEY,
+    chain_id INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    max_fee TEXT NOT NULL,
+    priority_fee TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txs_batch ON txs (src_chain_id, dst_chain_id, first_nonce);
 CREATE TABLE IF NOT EXISTS partials (
     src_chain_id INTEGER NOT NULL,
     dst_chain_id INTEGER NOT NULL,
@@ -148,6 +163,19 @@ class StoredBatch:
     tx_hash: str | None
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TxRecord:
+    """One signed transaction carrying a batch (replacements share the nonce)."""
+
+    tx_hash: str
+    chain_id: int
+    account: str
+    nonce: int
+    max_fee: int
+    priority_fee: int
+    sent_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,11 +277,17 @@ class Store:
         rows = await self._fetchall("SELECT next_block FROM cursors WHERE chain_id=?", (chain_id,))
         return int(rows[0]["next_block"]) if rows else None
 
+    async def cursor_hash(self, chain_id: ChainId) -> str:
+        """The hash of the last block scanned (block `cursor - 1`), '' if none was recorded."""
+        rows = await self._fetchall("SELECT last_hash FROM cursors WHERE chain_id=?", (chain_id,))
+        return str(rows[0]["last_hash"]) if rows else ""
+
     async def record_scan(
         self,
         chain_id: ChainId,
         next_block: int,
         events: list[tuple[Located, str, str, int]],
+        last_hash: str = "",
     ) -> list[Transfer]:
         """Store final transfers and advance the cursor in one transaction.
 
@@ -311,10 +345,10 @@ class Store:
                 )
                 new.append(t)
             await db.execute(
-                "INSERT INTO cursors (chain_id, next_block, updated_at) VALUES (?, ?, ?) "
+                "INSERT INTO cursors (chain_id, next_block, last_hash, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (chain_id) DO UPDATE SET next_block=excluded.next_block, "
-                "updated_at=excluded.updated_at",
-                (chain_id, next_block, now),
+                "last_hash=excluded.last_hash, updated_at=excluded.updated_at",
+                (chain_id, next_block, last_hash, now),
             )
         return new
 
@@ -613,6 +647,64 @@ class Store:
                     "DELETE FROM partials WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
                     (bid.route.src, bid.route.dst, bid.first_nonce),
                 )
+
+    # ---- transactions --------------------------------------------------------------------
+
+    async def record_tx(self, bid: BatchId, tx: TxRecord) -> None:
+        """Record a signed transaction (before it is broadcast) and mark its batch submitted."""
+        now = time.time()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO txs (tx_hash, chain_id, account, nonce, src_chain_id, "
+                "dst_chain_id, first_nonce, max_fee, priority_fee, sent_at, state) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'sent')",
+                (
+                    tx.tx_hash,
+                    tx.chain_id,
+                    tx.account,
+                    tx.nonce,
+                    bid.route.src,
+                    bid.route.dst,
+                    bid.first_nonce,
+                    str(tx.max_fee),
+                    str(tx.priority_fee),
+                    tx.sent_at,
+                ),
+            )
+            await db.execute(
+                "UPDATE batches SET state=?, tx_hash=?, detail=?, updated_at=? "
+                "WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+                (
+                    BatchState.SUBMITTED,
+                    tx.tx_hash,
+                    f"tx {tx.tx_hash} nonce {tx.nonce}",
+                    now,
+                    bid.route.src,
+                    bid.route.dst,
+                    bid.first_nonce,
+                ),
+            )
+            await self._set_transfer_state(
+                db, bid, TransferState.SUBMITTED, f"tx {tx.tx_hash} nonce {tx.nonce}", now
+            )
+
+    async def txs_for(self, bid: BatchId) -> list[TxRecord]:
+        rows = await self._fetchall(
+            "SELECT * FROM txs WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=? ORDER BY sent_at",
+            (bid.route.src, bid.route.dst, bid.first_nonce),
+        )
+        return [
+            TxRecord(
+                tx_hash=r["tx_hash"],
+                chain_id=int(r["chain_id"]),
+                account=r["account"],
+                nonce=int(r["nonce"]),
+                max_fee=int(r["max_fee"]),
+                priority_fee=int(r["priority_fee"]),
+                sent_at=float(r["sent_at"]),
+            )
+            for r in rows
+        ]
 
     # ---- operators -----------------------------------------------------------------------
 

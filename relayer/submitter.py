@@ -1,9 +1,16 @@
-"""Submits aggregated batches to one destination chain and records the outcome.
+"""Submits aggregated batches to one destination chain: the transaction manager.
 
 Relayers are staggered: for each batch the members take turns by rank
 `(member_index - first_nonce) mod n`, each waiting `rank * stagger_seconds` after the batch was
 aggregated, and every relayer checks the contract's executed bitmap before it sends, so normally one
-transaction lands and the others stand by. A deterministic revert is recorded, never retried.
+transaction lands and the others stand by, taking over only if it does not land.
+
+The manager owns its account's nonces: a transaction is signed, recorded in the store, then
+broadcast, with the next nonce the chain reports as pending (so a dropped transaction's nonce is
+reused and no gap can form). A transaction not mined within `receipt_timeout` is replaced with the
+same nonce and fees raised by `fee_bump_percent`, never above the fee cap. If the nonce was used by
+another transaction of the same account, the batch goes back to be sent with a fresh nonce. A
+deterministic revert is recorded as a failure and never retried.
 """
 
 from __future__ import annotations
@@ -16,24 +23,27 @@ from typing import Any, cast
 import structlog
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
-from web3.exceptions import ContractLogicError, TimeExhausted
-from web3.types import TxParams, Wei
+from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.types import Nonce, TxParams, Wei
 
 from committee.bls import g1_to_eip2537
 from relayer import metrics
 from relayer.chain import ChainClient
 from relayer.config import RelayerConfig
-from relayer.store import BatchState, Store, StoredBatch
+from relayer.faults import crashpoint
+from relayer.store import BatchState, Store, StoredBatch, TxRecord
 
 log = structlog.get_logger(__name__)
 
 GWEI = 10**9
+MAX_REVERTS = 3
 
 
 class SubmitOutcome(Enum):
     EXECUTED = "executed"  # our transaction executed the batch
     ALREADY_EXECUTED = "already_executed"  # another relayer did
-    NOT_READY = "not_ready"  # not this relayer's turn yet
+    SENT = "sent"  # a transaction is in flight
+    NOT_READY = "not_ready"  # not this relayer's turn, or fees above the cap
     RETRY = "retry"  # transient trouble; try again later
     DROP = "drop"  # the destination refuses the batch deterministically
 
@@ -55,6 +65,8 @@ class Submitter:
         self.member_index = member_index
         self.committee_size = committee_size
         self._lock = asyncio.Lock()
+        self._reverts: dict[tuple[int, int, int], int] = {}
+        self._low_balance_reported = False
 
     def rank(self, first_nonce: int) -> int:
         return (self.member_index - first_nonce) % self.committee_size
@@ -69,83 +81,170 @@ class Submitter:
                 try:
                     outcome = await self.submit(stored)
                 except Exception as exc:
-                    metrics.RPC_ERRORS.labels(self.chain.cfg.name).inc()
                     log.warning("submit_error", batch=str(stored.batch.id), error=repr(exc))
                 finally:
                     metrics.SUBMISSIONS.labels(str(self.chain.chain_id), outcome.value).inc()
 
     async def submit(self, stored: StoredBatch) -> SubmitOutcome:
         bid = stored.batch.id
+        ours = stored.state == BatchState.SUBMITTED
+        if ours:
+            outcome = await self._follow(stored)
+            if outcome is not None:
+                return outcome
         if await self.chain.is_executed(bid.route.src, bid.first_nonce):
-            await self.store.set_batch_state(bid, BatchState.EXECUTED, "executed on-chain")
-            metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
+            await self._executed(stored, "executed on-chain by another relayer")
             return SubmitOutcome.ALREADY_EXECUTED
-        if stored.state == BatchState.SUBMITTED:
-            if time.time() - stored.updated_at < self.cfg.receipt_timeout:
-                return SubmitOutcome.NOT_READY
-            log.warning("submission_not_landed", batch=str(bid), tx=stored.tx_hash)
-        elif time.time() - stored.updated_at < self.rank(bid.first_nonce) * self.cfg.stagger_seconds:
+        # our own transaction did not land: send again at once; otherwise wait for our turn
+        waited = time.time() - stored.updated_at
+        if not ours and waited < self.rank(bid.first_nonce) * self.cfg.stagger_seconds:
             return SubmitOutcome.NOT_READY
+        return await self._send(stored, nonce=None, previous=None)
+
+    # ---- sending ---------------------------------------------------------------------------
+
+    def _call(self, stored: StoredBatch) -> Any:
         assert stored.signature is not None
-        fn = self.chain.endpoint.functions.executeBatch(
+        return self.chain.endpoint.functions.executeBatch(
             stored.batch.key_epoch,
             [t.as_abi_tuple() for t in stored.batch.transfers],
             g1_to_eip2537(stored.signature),
         )
-        w3 = self.chain.w3
-        try:
-            gas = await fn.estimate_gas({"from": self.account.address})
-        except ContractLogicError as exc:
-            if await self.chain.is_executed(bid.route.src, bid.first_nonce):
-                await self.store.set_batch_state(bid, BatchState.EXECUTED, "executed on-chain")
-                return SubmitOutcome.ALREADY_EXECUTED
-            await self.store.set_batch_state(bid, BatchState.FAILED, f"reverts: {exc}")
-            log.error("batch_reverts", batch=str(bid), error=str(exc))
-            return SubmitOutcome.DROP
-        latest = await w3.eth.get_block("latest")
+
+    async def _fees(self) -> tuple[int, int, int]:
+        """(base fee, max fee, priority fee) for a new transaction, within the cap."""
+        latest = await self.chain.w3.eth.get_block("latest")
         base_fee = int(latest.get("baseFeePerGas", 0) or 0)
         priority = int(self.cfg.priority_fee_gwei * GWEI)
         cap = int(self.cfg.max_fee_gwei * GWEI)
         max_fee = min(2 * base_fee + priority, cap)
+        return base_fee, max_fee, min(priority, max_fee)
+
+    async def _send(self, stored: StoredBatch, nonce: int | None, previous: TxRecord | None) -> SubmitOutcome:
+        bid = stored.batch.id
+        fn = self._call(stored)
+        try:
+            gas = await fn.estimate_gas({"from": self.account.address})
+        except ContractLogicError as exc:
+            if await self.chain.is_executed(bid.route.src, bid.first_nonce):
+                await self._executed(stored, "executed on-chain by another relayer")
+                return SubmitOutcome.ALREADY_EXECUTED
+            await self.store.set_batch_state(bid, BatchState.FAILED, f"reverts: {exc}")
+            log.error("batch_reverts", batch=str(bid), error=str(exc))
+            return SubmitOutcome.DROP
+        base_fee, max_fee, priority = await self._fees()
+        cap = int(self.cfg.max_fee_gwei * GWEI)
+        if previous is not None:
+            bump = 100 + self.cfg.fee_bump_percent
+            max_fee = max(max_fee, previous.max_fee * bump // 100)
+            priority = max(priority, previous.priority_fee * bump // 100)
+            if max_fee > cap:
+                if previous.max_fee >= cap or cap * 100 < previous.max_fee * (100 + 10):
+                    metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
+                    log.warning("fee_cap_reached", batch=str(bid), tx=previous.tx_hash, cap=cap)
+                    return SubmitOutcome.NOT_READY
+                max_fee = cap
+            priority = min(priority, max_fee)
         if max_fee < base_fee:
-            log.warning("fee_cap_below_base_fee", batch=str(bid), base_fee=base_fee, cap=cap)
-            return SubmitOutcome.RETRY
-        nonce = await w3.eth.get_transaction_count(self.account.address, "pending")
+            metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
+            log.warning("base_fee_above_cap", batch=str(bid), base_fee=base_fee, cap=cap)
+            return SubmitOutcome.NOT_READY
+        if nonce is None:
+            nonce = await self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
         params: TxParams = {
             "from": self.account.address,
-            "nonce": nonce,
+            "nonce": Nonce(nonce),
             "gas": int(gas * 1.2) + 10_000,
             "maxFeePerGas": Wei(max_fee),
-            "maxPriorityFeePerGas": Wei(min(priority, max_fee)),
+            "maxPriorityFeePerGas": Wei(priority),
             "chainId": self.chain.chain_id,
         }
         tx = await fn.build_transaction(params)
         signed = self.account.sign_transaction(cast(dict[str, Any], tx))
-        tx_hash = "0x" + bytes(await w3.eth.send_raw_transaction(signed.raw_transaction)).hex()
-        await self.store.set_batch_state(bid, BatchState.SUBMITTED, f"tx {tx_hash}", tx_hash=tx_hash)
-        log.info("batch_submitted", batch=str(bid), tx=tx_hash, nonce=nonce)
-        try:
-            receipt = await w3.eth.wait_for_transaction_receipt(
-                HexStr(tx_hash), timeout=self.cfg.receipt_timeout, poll_latency=0.2
-            )
-        except TimeExhausted:
-            return SubmitOutcome.RETRY
-        metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt["gasUsed"])
-        metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
-            receipt["gasUsed"] * receipt["effectiveGasPrice"]
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        record = TxRecord(
+            tx_hash, self.chain.chain_id, self.account.address, nonce, max_fee, priority, time.time()
         )
-        if receipt["status"] == 1:
-            await self.store.set_batch_state(bid, BatchState.EXECUTED, f"executed by tx {tx_hash}")
-            metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
-            log.info("batch_executed", batch=str(bid), tx=tx_hash, gas=receipt["gasUsed"])
-            return SubmitOutcome.EXECUTED
+        await self.store.record_tx(bid, record)  # recorded before broadcast: a crash cannot lose it
+        await self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+        crashpoint("after_send")
+        event = "batch_resubmitted" if previous is not None else "batch_submitted"
+        log.info(event, batch=str(bid), tx=tx_hash, nonce=nonce, max_fee=max_fee, priority_fee=priority)
+        return SubmitOutcome.SENT
+
+    # ---- following a sent transaction ----------------------------------------------------
+
+    async def _follow(self, stored: StoredBatch) -> SubmitOutcome | None:
+        """Check the batch's transactions; None means 'not landed, decide again'."""
+        bid = stored.batch.id
+        records = await self.store.txs_for(bid)
+        if not records:
+            await self.store.set_batch_state(bid, BatchState.AGGREGATED, "no transaction on record")
+            return None
+        w3 = self.chain.w3
+        for record in records:
+            try:
+                receipt = await w3.eth.get_transaction_receipt(HexStr(record.tx_hash))
+            except TransactionNotFound:
+                continue
+            metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt["gasUsed"])
+            metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
+                receipt["gasUsed"] * receipt["effectiveGasPrice"]
+            )
+            if receipt["status"] == 1:
+                await self._executed(stored, f"executed by tx {record.tx_hash}")
+                log.info("batch_executed", batch=str(bid), tx=record.tx_hash, gas=receipt["gasUsed"])
+                crashpoint("after_receipt")
+                return SubmitOutcome.EXECUTED
+            if await self.chain.is_executed(bid.route.src, bid.first_nonce):
+                await self._executed(stored, "executed on-chain by another relayer")
+                return SubmitOutcome.ALREADY_EXECUTED
+            key = (bid.route.src, bid.route.dst, bid.first_nonce)
+            self._reverts[key] = self._reverts.get(key, 0) + 1
+            if self._reverts[key] >= MAX_REVERTS:
+                await self.store.set_batch_state(bid, BatchState.FAILED, f"tx {record.tx_hash} reverted")
+                log.error("batch_failed", batch=str(bid), tx=record.tx_hash)
+                return SubmitOutcome.DROP
+            log.warning("batch_tx_reverted", batch=str(bid), tx=record.tx_hash)
+            await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {record.tx_hash} reverted")
+            return SubmitOutcome.RETRY
+        latest = records[-1]
+        confirmed = await w3.eth.get_transaction_count(self.account.address, "latest")
+        if confirmed > latest.nonce:
+            # none of our transactions was mined, yet the nonce is used: another sender took it
+            metrics.NONCE_RESYNCS.labels(str(self.chain.chain_id)).inc()
+            log.warning("nonce_used_elsewhere", batch=str(bid), nonce=latest.nonce)
+            await self.store.set_batch_state(
+                bid, BatchState.AGGREGATED, f"nonce {latest.nonce} used elsewhere"
+            )
+            return None
+        try:
+            await w3.eth.get_transaction(HexStr(latest.tx_hash))
+        except TransactionNotFound:
+            metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
+            log.warning("tx_dropped", batch=str(bid), tx=latest.tx_hash, nonce=latest.nonce)
+            await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {latest.tx_hash} dropped")
+            return None
+        if time.time() - latest.sent_at < self.cfg.receipt_timeout:
+            return SubmitOutcome.SENT
         if await self.chain.is_executed(bid.route.src, bid.first_nonce):
-            await self.store.set_batch_state(bid, BatchState.EXECUTED, "executed by another relayer")
-            return SubmitOutcome.ALREADY_EXECUTED
-        log.warning("batch_tx_reverted", batch=str(bid), tx=tx_hash)
-        await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {tx_hash} reverted")
-        return SubmitOutcome.RETRY
+            return None  # the caller records it; our transaction will revert or be replaced later
+        return await self._send(stored, nonce=latest.nonce, previous=latest)
+
+    async def _executed(self, stored: StoredBatch, detail: str) -> None:
+        await self.store.set_batch_state(stored.batch.id, BatchState.EXECUTED, detail)
+        metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
 
     async def report_balance(self) -> None:
         balance = await self.chain.w3.eth.get_balance(self.account.address)
         metrics.ACCOUNT_BALANCE_WEI.labels(self.chain.cfg.name).set(balance)
+        low = balance < int(self.cfg.low_balance_eth * 10**18)
+        if low and not self._low_balance_reported:
+            log.warning(
+                "low_balance",
+                chain=self.chain.cfg.name,
+                account=self.account.address,
+                balance_wei=balance,
+                threshold_eth=self.cfg.low_balance_eth,
+            )
+        self._low_balance_reported = low

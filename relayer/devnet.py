@@ -111,8 +111,16 @@ class Processes:
             proc.stop()
 
 
-def start_anvil(procs: Processes, name: str, chain_id: int, log_dir: Path, block_time: float) -> str:
-    port = free_port()
+def start_anvil(
+    procs: Processes,
+    name: str,
+    chain_id: int,
+    log_dir: Path,
+    block_time: float,
+    extra_args: tuple[str, ...] = (),
+    port: int | None = None,
+) -> str:
+    port = port or free_port()
     argv = [
         tool("anvil"),
         "--port",
@@ -127,6 +135,7 @@ def start_anvil(procs: Processes, name: str, chain_id: int, log_dir: Path, block
     ]
     if block_time > 0:
         argv += ["--block-time", str(block_time)]
+    argv += list(extra_args)
     procs.start(name, argv, log_dir)
     url = f"http://127.0.0.1:{port}"
     w3 = Web3(HTTPProvider(url))
@@ -245,7 +254,16 @@ def write_node_config(
     window_blocks: int = 2,
     finality_depth: int = 1,
     metrics_port: int = 0,
+    consortium_rpc: str | None = None,
+    ethereum_rpc: str | None = None,
+    relayer_extra: str = "",
+    chain_extra: str = "",
 ) -> Path:
+    """One member's TOML. `*_rpc` replace the chains' endpoints (a TOML string or list), the
+    `*_extra` strings add lines to the [relayer] table and to both chain tables (tests use them)."""
+    c_rpc = consortium_rpc or f'"{dep.consortium_url}"'
+    e_rpc = ethereum_rpc or f'"{dep.ethereum_url}"'
+
     node_dir = run_dir / f"node-{member}"
     node_dir.mkdir(parents=True, exist_ok=True)
     account_file = node_dir / "relayer.key"
@@ -282,22 +300,25 @@ account_key_file = "{account_file}"
 stagger_seconds = 2.0
 max_fee_gwei = 500.0
 receipt_timeout = 30.0
+{relayer_extra}
 
 [chains.consortium]
 chain_id = {CONSORTIUM_CHAIN_ID}
-rpc = "{dep.consortium_url}"
+rpc = {c_rpc}
 endpoint = "{dep.vault.address}"
 finality_depth = {finality_depth}
 start_block = {dep.consortium_block}
 poll_interval = 0.3
+{chain_extra}
 
 [chains.ethereum]
 chain_id = {ETHEREUM_CHAIN_ID}
-rpc = "{dep.ethereum_url}"
+rpc = {e_rpc}
 endpoint = "{dep.gateway.address}"
 finality_depth = {finality_depth}
 start_block = {dep.ethereum_block}
 poll_interval = 0.3
+{chain_extra}
 
 [[routes]]
 src = "consortium"
@@ -310,11 +331,14 @@ dst = "consortium"
     return cfg
 
 
-def start_node(procs: Processes, member: int, config: Path, log_dir: Path) -> Process:
+def start_node(
+    procs: Processes, member: int, config: Path, log_dir: Path, env: dict[str, str] | None = None
+) -> Process:
     python = ROOT / ".venv" / "bin" / "python"
     exe = str(python) if python.exists() else sys.executable
+    full_env = {**os.environ, **env} if env else None
     return procs.start(
-        f"member-{member}", [exe, "-m", "relayer.cli", "run", "--config", str(config)], log_dir
+        f"member-{member}", [exe, "-m", "relayer.cli", "run", "--config", str(config)], log_dir, full_env
     )
 
 
@@ -340,23 +364,33 @@ def devnet(
     block_time: float = 1.0,
     mqtt_port: int | None = None,
     network: str = "devnet",
+    anvil_args: tuple[str, ...] = (),
+    node_options: dict[str, Any] | None = None,
+    node_env: dict[int, dict[str, str]] | None = None,
 ) -> Iterator[Devnet]:
-    """Start the whole devnet; everything started is stopped when the block exits."""
+    """Start the whole devnet; everything started is stopped when the block exits.
+
+    `node_options` go to `write_node_config` for every member, `node_env` adds environment
+    variables to some members' processes, `anvil_args` to both chains."""
+    options = node_options or {}
     run_dir.mkdir(parents=True, exist_ok=True)
     logs = run_dir / "logs"
     logs.mkdir(exist_ok=True)
     procs = Processes()
     try:
-        c_url = start_anvil(procs, "anvil-consortium", CONSORTIUM_CHAIN_ID, logs, block_time)
-        e_url = start_anvil(procs, "anvil-ethereum", ETHEREUM_CHAIN_ID, logs, block_time)
+        c_url = start_anvil(procs, "anvil-consortium", CONSORTIUM_CHAIN_ID, logs, block_time, anvil_args)
+        e_url = start_anvil(procs, "anvil-ethereum", ETHEREUM_CHAIN_ID, logs, block_time, anvil_args)
         port = mqtt_port if mqtt_port is not None else start_mosquitto(procs, run_dir)
         group_key, key_files, public_path = write_committee(run_dir, n, t)
         dep = deploy_bridge(c_url, e_url, group_key)
         configs = {
-            i: write_node_config(run_dir, i, dep, port, public_path, key_files[i - 1], network=network)
+            i: write_node_config(
+                run_dir, i, dep, port, public_path, key_files[i - 1], network=network, **options
+            )
             for i in range(1, n + 1)
         }
-        nodes = {i: start_node(procs, i, configs[i], logs) for i in configs if i not in down}
+        envs = node_env or {}
+        nodes = {i: start_node(procs, i, configs[i], logs, envs.get(i)) for i in configs if i not in down}
         yield Devnet(run_dir, procs, dep, port, configs, nodes, n, t)
     finally:
         procs.stop_all()

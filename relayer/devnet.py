@@ -352,6 +352,30 @@ class Devnet:
     nodes: dict[int, Process]
     n: int
     t: int
+    metrics_ports: dict[int, int] = field(default_factory=dict)
+
+    def restart(self, member: int, env: dict[str, str] | None = None) -> Process:
+        """Start a member again (after it stopped or was killed) with the same configuration."""
+        old = self.nodes.get(member)
+        if old is not None:
+            old.stop()
+        self.nodes[member] = start_node(self.procs, member, self.configs[member], self.run_dir / "logs", env)
+        return self.nodes[member]
+
+    def metric(self, member: int, name: str, labels: dict[str, str] | None = None) -> float | None:
+        """One sample from a member's /metrics (needs `metrics=True`), None if absent."""
+        import urllib.request
+
+        from prometheus_client.parser import text_string_to_metric_families
+
+        url = f"http://127.0.0.1:{self.metrics_ports[member]}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and all(sample.labels.get(k) == v for k, v in (labels or {}).items()):
+                    return float(sample.value)
+        return None
 
 
 @contextlib.contextmanager
@@ -367,12 +391,14 @@ def devnet(
     anvil_args: tuple[str, ...] = (),
     node_options: dict[str, Any] | None = None,
     node_env: dict[int, dict[str, str]] | None = None,
+    metrics: bool = False,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
 
     `node_options` go to `write_node_config` for every member, `node_env` adds environment
     variables to some members' processes, `anvil_args` to both chains."""
     options = node_options or {}
+    metrics_ports = {i: free_port() if metrics else 0 for i in range(1, n + 1)}
     run_dir.mkdir(parents=True, exist_ok=True)
     logs = run_dir / "logs"
     logs.mkdir(exist_ok=True)
@@ -385,13 +411,21 @@ def devnet(
         dep = deploy_bridge(c_url, e_url, group_key)
         configs = {
             i: write_node_config(
-                run_dir, i, dep, port, public_path, key_files[i - 1], network=network, **options
+                run_dir,
+                i,
+                dep,
+                port,
+                public_path,
+                key_files[i - 1],
+                network=network,
+                metrics_port=metrics_ports[i],
+                **options,
             )
             for i in range(1, n + 1)
         }
         envs = node_env or {}
         nodes = {i: start_node(procs, i, configs[i], logs, envs.get(i)) for i in configs if i not in down}
-        yield Devnet(run_dir, procs, dep, port, configs, nodes, n, t)
+        yield Devnet(run_dir, procs, dep, port, configs, nodes, n, t, metrics_ports)
     finally:
         procs.stop_all()
 

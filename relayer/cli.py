@@ -1,4 +1,4 @@
-"""The `relayer` command: run the daemon, check a configuration, inspect transfers."""
+"""The `relayer` command: the daemon (`run`) and the operator verbs that talk to it over its admin socket."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from committee.keyfile import KeyFileError
-from relayer import logs
+from relayer import admin, logs
 from relayer.config import ConfigError, NodeConfig, load_config
 from relayer.store import Store, StoreError, TransferState
 from relayer.types import ChainId, Route
@@ -31,22 +31,121 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    cfg = _load(args.config)
+    try:
+        cfg = _load(args.config)
+    except ConfigError as exc:
+        if not args.json:
+            raise
+        _print({"config": exc.source, "ok": False, "errors": exc.errors}, True, str)
+        return 2
+    problems = _secret_problems(cfg)
     out = {
         "config": cfg.source,
+        "ok": not problems,
+        "errors": problems,
         "member_index": cfg.member_index,
+        "data_dir": str(cfg.data_dir),
+        "admin_socket": str(admin_socket(cfg)),
         "chains": {n: {"chain_id": c.chain_id, "rpc": c.rpc} for n, c in cfg.chains.items()},
         "routes": [str(r) for r in cfg.routes],
-        "ok": True,
     }
-    _print(
-        out,
-        args.json,
-        lambda: (
+
+    def human() -> str:
+        if problems:
+            lines = "\n".join(f"  - {p}" for p in problems)
+            return f"{cfg.source}: {len(problems)} configuration error(s):\n{lines}"
+        return (
             f"{cfg.source}: OK ({len(cfg.chains)} chains, "
             f"{len(cfg.routes)} routes, member {cfg.member_index})"
-        ),
-    )
+        )
+
+    _print(out, args.json, human, stream=sys.stderr if problems and not args.json else sys.stdout)
+    return 2 if problems else 0
+
+
+def _secret_problems(cfg: NodeConfig) -> list[str]:
+    """The secret files the configuration names must exist and be readable by their owner only."""
+    files = [
+        ("committee.public_file", cfg.committee.public_file, False),
+        ("committee.key_file", cfg.committee.key_file, True),
+        ("relayer.account_key_file", cfg.relayer.account_key_file, True),
+        ("mqtt.password_file", cfg.mqtt.password_file, True),
+    ]
+    problems = []
+    for path_name, path, secret in files:
+        if path is None:
+            continue
+        env = "QIAO_" + path_name.upper().replace(".", "__")
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            problems.append(f"{path_name}: {path}: {exc.strerror}; create it or point {env} at it")
+            continue
+        if secret and mode & 0o077:
+            problems.append(
+                f"{path_name}: {path} is readable by group or others (mode {mode & 0o777:o}); "
+                f"run: chmod 600 {path}"
+            )
+    return problems
+
+
+def admin_socket(cfg: NodeConfig) -> Path:
+    return cfg.data_dir / "admin.sock"
+
+
+def _ask(args: argparse.Namespace, cmd: str, **kwargs: Any) -> Any:
+    cfg = _load(args.config)
+    return admin.request(admin_socket(cfg), cmd, kwargs)
+
+
+def _table(rows: list[dict[str, Any]], cols: list[str]) -> str:
+    def cell(v: Any) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, list):
+            return ",".join(str(x) for x in v) or "-"
+        return str(v)
+
+    widths = {c: max([len(c)] + [len(cell(r.get(c))) for r in rows]) for c in cols}
+    lines = ["  ".join(c.upper().ljust(widths[c]) for c in cols).rstrip()]
+    lines += ["  ".join(cell(r.get(c)).ljust(widths[c]) for c in cols).rstrip() for r in rows]
+    return "\n".join(lines)
+
+
+def _pairs(obj: dict[str, Any], keys: list[str] | None = None) -> str:
+    keys = keys or list(obj)
+    width = max(len(k) for k in keys)
+    return "\n".join(f"{k.ljust(width)}  {obj.get(k)}" for k in keys)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = _ask(args, "status")
+
+    def human() -> str:
+        rpc = ", ".join(f"{k} {'ok' if v else 'DOWN'}" for k, v in st["rpc_ok"].items())
+        broker = "connected" if st["broker_connected"] else "DISCONNECTED"
+        head = (
+            f"member {st['member']}: members online {st['online']}/{st['members']} "
+            f"(t = {st['threshold']}, margin {st['margin']}: {st['members_online']}), "
+            f"broker {broker}, rpc {rpc}"
+        )
+        cols = [
+            "route",
+            "src",
+            "dst",
+            "src_head",
+            "dst_head",
+            "lag_blocks",
+            "pending",
+            "oldest_pending_seconds",
+            "paused",
+            "halted",
+        ]
+        return head + "\n" + _table(st["routes"], cols)
+
+    _print(st, args.json, human)
     return 0
 
 
@@ -70,16 +169,15 @@ async def _transfers(cfg: NodeConfig, state: str | None, limit: int) -> list[dic
 
 def cmd_transfers_list(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
-    rows = asyncio.run(_transfers(cfg, args.state, args.limit))
-    cols = ["route", "nonce", "state", "amount", "recipient", "updated"]
-
-    def table() -> str:
-        widths = {c: max([len(c)] + [len(str(r[c])) for r in rows]) for c in cols}
-        lines = ["  ".join(c.upper().ljust(widths[c]) for c in cols)]
-        lines += ["  ".join(str(r[c]).ljust(widths[c]) for c in cols) for r in rows]
-        return "\n".join(lines)
-
-    _print(rows, args.json, table)
+    try:
+        rows = admin.request(admin_socket(cfg), "transfers_list", {"state": args.state, "limit": args.limit})
+    except admin.AdminError:
+        if not cfg.store_path.exists():
+            raise
+        rows = asyncio.run(_transfers(cfg, args.state, args.limit))  # the daemon is down: read the file
+    _print(
+        rows, args.json, lambda: _table(rows, ["route", "nonce", "state", "amount", "recipient", "updated"])
+    )
     return 0
 
 
@@ -101,52 +199,148 @@ async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, An
 
 def cmd_transfers_show(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
-    shown = asyncio.run(_show(cfg, args.src, args.dst, args.nonce))
+    shown: dict[str, Any] | None
+    try:
+        shown = admin.request(
+            admin_socket(cfg), "transfers_show", {"src": args.src, "dst": args.dst, "nonce": args.nonce}
+        )
+    except admin.AdminError as exc:
+        if "cannot reach the daemon" not in str(exc):
+            raise
+        shown = asyncio.run(_show(cfg, args.src, args.dst, args.nonce))
     if shown is None:
         print(f"no transfer {args.src}->{args.dst}#{args.nonce} in {cfg.store_path}", file=sys.stderr)
         return 1
+
+    def human() -> str:
+        head = [f"transfer {shown['route']}#{shown['nonce']}"]
+        head += [f"  {k}: {shown[k]}" for k in ("state", "amount", "recipient", "source_tx") if k in shown]
+        return "\n".join(head + [f"{h['at']}  {h['state']:<11} {h['detail']}" for h in shown["history"]])
+
+    _print(shown, args.json, human)
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    out = _ask(args, "retry", src=args.src, dst=args.dst, nonce=args.nonce)
+    _print(out, args.json, lambda: f"retry {out['route']}#{out['nonce']}: " + "; ".join(out["actions"]))
+    return 0
+
+
+def cmd_reobserve(args: argparse.Namespace) -> int:
+    out = _ask(args, "reobserve", tx=args.tx)
     _print(
-        shown,
+        out,
         args.json,
-        lambda: "\n".join(f"{h['at']}  {h['state']:<11} {h['detail']}" for h in shown["history"]),
+        lambda: (
+            f"{out['tx']} on {out['chain']}: {len(out['transfers'])} transfer(s), {out['new']} new\n"
+            + _table(out["transfers"], ["route", "nonce"])
+        ),
     )
     return 0
 
 
-def _print(obj: Any, as_json: bool, human: Any) -> None:
-    print(json.dumps(obj, indent=2) if as_json else human())
+def _route_args(args: argparse.Namespace) -> dict[str, Any]:
+    if (args.src is None) != (args.dst is None):
+        raise admin.AdminError("give both --src and --dst (chain ids), or neither for every route")
+    return {"src": args.src, "dst": args.dst}
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    out = _ask(args, "pause", **_route_args(args))
+    _print(out, args.json, lambda: f"paused (local to this node): {', '.join(out['paused']) or 'none'}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    out = _ask(args, "resume", **_route_args(args))
+    _print(out, args.json, lambda: f"paused (local to this node): {', '.join(out['paused']) or 'none'}")
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    out = _ask(args, "reconcile")
+
+    def human() -> str:
+        supply = (
+            _table(out["supply"], ["pair", "locked", "wrapped", "in_flight", "ok"])
+            if out["supply"]
+            else "no token pair seen yet"
+        )
+        routes = _table(
+            out["routes"],
+            ["route", "stored", "stored_last_nonce", "chain_last_nonce", "not_yet_stored", "missing_nonces"],
+        )
+        verdict = "OK" if out["ok"] else "PROBLEM: see the rows marked no / missing nonces"
+        return f"reconcile: {verdict}\n\nsupply check\n{supply}\n\nnonces\n{routes}"
+
+    _print(out, args.json, human)
+    return 0 if out["ok"] else 1
+
+
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    out = _ask(args, "keys_show")
+    _print(out, args.json, lambda: _pairs(out))
+    return 0
+
+
+def _print(obj: Any, as_json: bool, human: Any, stream: Any = None) -> None:
+    print(json.dumps(obj, indent=2) if as_json else human(), file=stream or sys.stdout)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="relayer", description="Qiao bridge relayer node")
+    p = argparse.ArgumentParser(
+        prog="relayer",
+        description="Qiao bridge relayer node. Every verb but `run` and `config check` talks to the "
+        "running daemon over its admin socket (<data_dir>/admin.sock, mode 0600).",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run the node daemon")
-    run.add_argument("--config", required=True, help="node TOML file")
-    run.set_defaults(func=cmd_run)
+    def verb(
+        parent: Any, name: str, func: Any, help_text: str, *, json_flag: bool = True
+    ) -> argparse.ArgumentParser:
+        v: argparse.ArgumentParser = parent.add_parser(name, help=help_text, description=help_text)
+        v.add_argument("--config", required=True, help="the node's TOML file")
+        if json_flag:
+            v.add_argument("--json", action="store_true", help="machine-readable output")
+        v.set_defaults(func=func)
+        return v
 
+    verb(sub, "run", cmd_run, "run the node daemon", json_flag=False)
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True)
-    check = config_sub.add_parser("check", help="validate a configuration and list every error")
-    check.add_argument("--config", required=True)
-    check.add_argument("--json", action="store_true")
-    check.set_defaults(func=cmd_config_check)
+    verb(config_sub, "check", cmd_config_check, "validate a configuration and list every error with its fix")
 
-    transfers = sub.add_parser("transfers", help="inspect transfers in the node's store")
+    verb(sub, "status", cmd_status, "per route: heads, lag, pending, oldest pending; members online vs t")
+
+    transfers = sub.add_parser("transfers", help="inspect transfers")
     tsub = transfers.add_subparsers(dest="transfers_command", required=True)
-    tl = tsub.add_parser("list", help="list recent transfers")
-    tl.add_argument("--config", required=True)
+    tl = verb(tsub, "list", cmd_transfers_list, "list recent transfers")
     tl.add_argument("--state", choices=[s.value for s in TransferState])
     tl.add_argument("--limit", type=int, default=50)
-    tl.add_argument("--json", action="store_true")
-    tl.set_defaults(func=cmd_transfers_list)
-    ts = tsub.add_parser("show", help="show one transfer's history")
-    ts.add_argument("--config", required=True)
-    ts.add_argument("src", type=int, help="source chain id")
-    ts.add_argument("dst", type=int, help="destination chain id")
-    ts.add_argument("nonce", type=int)
-    ts.add_argument("--json", action="store_true")
-    ts.set_defaults(func=cmd_transfers_show)
+    ts = verb(tsub, "show", cmd_transfers_show, "show one transfer and its history")
+    for v in (ts,):
+        v.add_argument("src", type=int, help="source chain id")
+        v.add_argument("dst", type=int, help="destination chain id")
+        v.add_argument("nonce", type=int)
+
+    rt = verb(sub, "retry", cmd_retry, "put a failed transfer's batch back in the pipeline; clear a halt")
+    rt.add_argument("src", type=int, help="source chain id")
+    rt.add_argument("dst", type=int, help="destination chain id")
+    rt.add_argument("nonce", type=int)
+    ro = verb(sub, "reobserve", cmd_reobserve, "read a source transaction again and store its transfers")
+    ro.add_argument("tx", help="source transaction hash (0x...)")
+    for name, func, text in (
+        ("pause", cmd_pause, "stop batching, signing and submitting (local to this node)"),
+        ("resume", cmd_resume, "undo pause"),
+    ):
+        pr = verb(sub, name, func, text)
+        pr.add_argument("--src", type=int, help="source chain id (default: every route)")
+        pr.add_argument("--dst", type=int, help="destination chain id")
+    verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
+    keys = sub.add_parser("keys", help="committee keys")
+    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    verb(ksub, "show", cmd_keys_show, "this member's public key material (never the secret)")
     return p
 
 
@@ -160,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyFileError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except admin.AdminError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

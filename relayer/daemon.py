@@ -13,17 +13,16 @@ from contextlib import AsyncExitStack
 
 import structlog
 from eth_account import Account
-from prometheus_client import start_http_server
 
 from committee.bls import get_backend
 from committee.keyfile import load_key_file, load_public_file
 from committee.threshold import KeyShare
-from relayer import metrics
+from relayer import admin, metrics, sdnotify
 from relayer.chain import ChainClient
 from relayer.config import ConfigError, NodeConfig, read_secret_file
+from relayer.health import Health
 from relayer.node import Node
 from relayer.store import Store
-from relayer.submitter import Submitter
 from relayer.transport import Transport
 from relayer.types import ChainId
 
@@ -67,9 +66,6 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
     if cfg.mqtt.password_file is not None:
         password = read_secret_file(cfg.mqtt.password_file, "mqtt.password_file")
 
-    if cfg.metrics_port:
-        start_http_server(cfg.metrics_port, addr=cfg.metrics_host)
-
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(Store.open(cfg.store_path))
         chains: dict[ChainId, ChainClient] = {}
@@ -97,12 +93,14 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
             backend=get_backend("arkworks"),
             transport=transport,
         )
+        ops = admin.Ops(node)
         if cfg.relayer.enabled:
             assert cfg.relayer.account_key_file is not None
             key = read_secret_file(cfg.relayer.account_key_file, "relayer.account_key_file")
             account = Account.from_key(key)
+            ops.account_address = account.address
             for dst in {r.dst for r in cfg.routes}:
-                node.submitters[dst] = Submitter(
+                submitter = admin.PausableSubmitter(
                     chains[dst],
                     store,
                     account,
@@ -110,6 +108,8 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
                     cfg.member_index,
                     len(public.members),
                 )
+                submitter.ops = ops
+                node.submitters[dst] = submitter
         log.info(
             "node_started",
             member=cfg.member_index,
@@ -117,24 +117,66 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
             relayer=cfg.relayer.enabled,
             signer=share is not None,
         )
-        await _run_tasks(node, stop)
+        metrics.COMMITTEE_SIZE.set(len(public.members))
+        metrics.DKG_KEY_EPOCH.set(public.key_epoch)
+        metrics.DKG_SHARE_LOADED.set(1 if share is not None else 0)
+        metrics.BUILD_INFO.labels(_version(), str(cfg.member_index)).set(1)
+        await stack.enter_async_context(ops.opened())
+        await _run_tasks(node, stop, ops)
     log.info("node_stopped", member=cfg.member_index)
 
 
-async def _run_tasks(node: Node, stop: asyncio.Event) -> None:
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("qiao")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = None) -> None:
     """Run every loop in one task group; on `stop`, let the pipeline and submitters finish their
-    current step (bounded by the grace period), then cancel everything."""
+    current step (bounded by the grace period), then cancel everything.
+
+    With `ops`, also serve the admin socket, /metrics, /livez and /readyz, tell systemd READY=1
+    once everything runs, and feed its watchdog while every loop is alive.
+    """
+    loops: list[asyncio.Task[None]] = []
+
+    def alive() -> bool:
+        return bool(loops) and not any(t.done() for t in loops)
+
+    servers: list[asyncio.Server] = []
     try:
         async with asyncio.TaskGroup() as tg:
             for chain in node.chains.values():
-                tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")
-            tg.create_task(node.transport.run(node.on_partial), name="transport")
+                tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")  # returns on a halt
+            loops.append(tg.create_task(node.transport.run(node.on_partial), name="transport"))
             draining = [tg.create_task(node.run_pipeline(stop), name="pipeline")]
             draining += [
                 tg.create_task(node.run_submitter(sub, stop), name=f"submit-{dst}")
                 for dst, sub in node.submitters.items()
             ]
+            loops += draining
+            if ops is not None:
+                cfg = node.cfg
+                health = Health(ops, alive)
+                with contextlib.suppress(Exception):
+                    await health.probe_once()  # first figures before READY=1; the loop retries
+                servers.append(await admin.serve(ops, cfg.data_dir / "admin.sock"))
+                if cfg.metrics_port:
+                    servers.append(await health.serve(cfg.metrics_host, cfg.metrics_port))
+                tg.create_task(health.probe_forever(), name="probe")
+                interval = sdnotify.watchdog_interval()
+                if interval is not None:
+                    tg.create_task(sdnotify.watchdog(interval, alive), name="watchdog")
+                sdnotify.notify(f"READY=1\nSTATUS=member {cfg.member_index} running")
+                log.info("node_ready", watchdog_interval=interval)
             await stop.wait()
+            sdnotify.notify("STOPPING=1")
+            for server in servers:
+                server.close()
             log.info("stopping", grace_seconds=GRACE_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(asyncio.gather(*draining)), GRACE_SECONDS)

@@ -1,0 +1,568 @@
+"""The admin socket: a unix stream socket (mode 0600, never a network port) the operator CLI uses.
+
+Protocol: one JSON object per line each way. The client sends `{"cmd": "<verb>", "args": {...}}`
+and reads one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`, then the
+connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `retry`, `reobserve`,
+`pause`, `resume`, `reconcile`, `keys_show`, `ping`.
+
+Pause is local to this node: a paused route cuts no batches, signs nothing and submits nothing
+(the contracts have no guardian pause yet, so there is no on-chain pause to drive).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import stat
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import structlog
+from eth_utils.address import to_checksum_address
+
+from committee.threshold import MemberIndex
+from relayer import metrics
+from relayer.chain import ChainClient, MalformedEvent
+from relayer.node import Node
+from relayer.store import BatchState, TransferState
+from relayer.submitter import Submitter
+from relayer.types import BatchId, ChainId, Route
+
+log = structlog.get_logger(__name__)
+
+PAUSED = "paused by operator"
+MAX_REQUEST = 64 * 1024
+HEARTBEAT_FRESH_SECONDS = 20.0
+
+ERC20_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "balanceOf",
+        "stateMutability": "view",
+        "inputs": [{"name": "a", "type": "address"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "type": "function",
+        "name": "totalSupply",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "type": "function",
+        "name": "gateway",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "address"}],
+    },
+]
+
+
+class AdminError(Exception):
+    """A request the daemon refuses; the message says why."""
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+class Ops:
+    """What the admin socket and the health endpoints see of a running node.
+
+    It reads the store through its own read-only SQLite connection (WAL lets readers run beside the
+    node's writer) and writes only through the node's `Store`.
+    """
+
+    def __init__(self, node: Node, account_address: str | None = None) -> None:
+        self.node = node
+        self.cfg = node.cfg
+        self.account_address = account_address
+        self.paused: set[Route] = set()
+        self.heads: dict[ChainId, int] = {}
+        self.rpc_ok: dict[ChainId, bool] = {c: False for c in node.chains}
+        self.last_supply: dict[str, Any] | None = None
+        self._db: aiosqlite.Connection | None = None
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[Ops]:
+        uri = self.cfg.store_path.resolve().as_uri() + "?mode=ro"
+        self._db = await aiosqlite.connect(uri, uri=True)
+        self._db.row_factory = aiosqlite.Row
+        try:
+            yield self
+        finally:
+            await self._db.close()
+            self._db = None
+
+    async def rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
+        assert self._db is not None, "use `async with ops.opened()`"
+        async with self._db.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    # ---- committee -----------------------------------------------------------------------
+
+    def members_online(self) -> list[int]:
+        now = time.time()
+        online = self.node.transport.online_members
+        return sorted(m for m, seen in online.items() if now - seen <= HEARTBEAT_FRESH_SECONDS)
+
+    def margin(self) -> int:
+        return len(self.members_online()) - self.node.public.threshold
+
+    # ---- status --------------------------------------------------------------------------
+
+    async def route_stats(self) -> dict[Route, tuple[int, float | None]]:
+        rows = await self.rows(
+            "SELECT src_chain_id, dst_chain_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM transfers "
+            "WHERE state NOT IN ('executed', 'failed') GROUP BY src_chain_id, dst_chain_id"
+        )
+        out: dict[Route, tuple[int, float | None]] = {}
+        for r in rows:
+            out[Route(ChainId(r["src_chain_id"]), ChainId(r["dst_chain_id"]))] = (int(r["n"]), r["oldest"])
+        return out
+
+    async def cursors(self) -> dict[ChainId, int]:
+        rows = await self.rows("SELECT chain_id, next_block FROM cursors")
+        return {ChainId(r["chain_id"]): int(r["next_block"]) for r in rows}
+
+    async def status(self) -> dict[str, Any]:
+        stats = await self.route_stats()
+        cursors = await self.cursors()
+        now = time.time()
+        routes = []
+        for route in self.cfg.routes:
+            src = self.cfg.chain_by_id(route.src)
+            dst = self.cfg.chain_by_id(route.dst)
+            pending, oldest = stats.get(route, (0, None))
+            head = self.heads.get(route.src)
+            scanned = cursors.get(route.src)
+            lag = None if head is None or scanned is None else max(0, head - (scanned - 1))
+            routes.append(
+                {
+                    "route": str(route),
+                    "src": src.name,
+                    "dst": dst.name,
+                    "src_head": head,
+                    "dst_head": self.heads.get(route.dst),
+                    "scanned_through": None if scanned is None else scanned - 1,
+                    "lag_blocks": lag,
+                    "pending": pending,
+                    "oldest_pending_seconds": None if oldest is None else round(now - oldest, 1),
+                    "paused": route in self.paused,
+                    "halted": self.node.halted.get(route) if route not in self.paused else None,
+                }
+            )
+        online = self.members_online()
+        return {
+            "member": self.cfg.member_index,
+            "routes": routes,
+            "members_online": online,
+            "online": len(online),
+            "threshold": self.node.public.threshold,
+            "members": len(self.node.public.members),
+            "margin": len(online) - self.node.public.threshold,
+            "broker_connected": self.node.transport.connected.is_set(),
+            "rpc_ok": {self.cfg.chain_by_id(c).name: ok for c, ok in self.rpc_ok.items()},
+        }
+
+    # ---- transfers -----------------------------------------------------------------------
+
+    async def transfers_list(self, state: str | None, limit: int) -> list[dict[str, Any]]:
+        rows = await self.node.store.transfers(TransferState(state) if state else None, limit)
+        return [
+            {
+                "route": str(r.transfer.route),
+                "nonce": r.transfer.nonce,
+                "state": str(r.state),
+                "amount": str(r.transfer.amount),
+                "recipient": r.transfer.recipient,
+                "source_tx": r.tx_hash,
+                "detail": r.detail,
+                "updated": _iso(r.updated_at),
+            }
+            for r in rows
+        ]
+
+    async def transfers_show(self, src: int, dst: int, nonce: int) -> dict[str, Any]:
+        route = Route(ChainId(src), ChainId(dst))
+        history = await self.node.store.history(route, nonce)
+        if not history:
+            raise AdminError(f"no transfer {route}#{nonce} in this node's store")
+        rows = await self.rows(
+            "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?", (src, dst, nonce)
+        )
+        row = rows[0]
+        return {
+            "route": str(route),
+            "nonce": nonce,
+            "state": row["state"],
+            "amount": row["amount"],
+            "sender": row["sender"],
+            "recipient": row["recipient"],
+            "source_tx": row["tx_hash"],
+            "block": row["block_number"],
+            "batch_first_nonce": row["batch_first"],
+            "history": [{"state": s, "detail": d, "at": _iso(a)} for s, d, a in history],
+        }
+
+    # ---- interventions -------------------------------------------------------------------
+
+    def _route(self, src: int, dst: int) -> Route:
+        route = Route(ChainId(src), ChainId(dst))
+        if route not in self.cfg.routes:
+            raise AdminError(f"route {route} is not configured on this node")
+        return route
+
+    async def retry(self, src: int, dst: int, nonce: int) -> dict[str, Any]:
+        """Put a failed transfer's batch back in the pipeline and clear an error halt on its route."""
+        route = self._route(src, dst)
+        rows = await self.rows(
+            "SELECT t.batch_first, b.state, b.signature IS NOT NULL AS signed FROM transfers t "
+            "LEFT JOIN batches b ON b.src_chain_id=t.src_chain_id AND b.dst_chain_id=t.dst_chain_id "
+            "AND b.first_nonce=t.batch_first WHERE t.src_chain_id=? AND t.dst_chain_id=? AND t.nonce=?",
+            (src, dst, nonce),
+        )
+        actions: list[str] = []
+        if not rows:
+            raise AdminError(f"no transfer {route}#{nonce} in this node's store; try `reobserve <tx>`")
+        row = rows[0]
+        if row["batch_first"] is not None and row["state"] == BatchState.FAILED:
+            bid = await self._batch_id(route, int(row["batch_first"]))
+            back = BatchState.AGGREGATED if row["signed"] else BatchState.PENDING
+            await self.node.store.set_batch_state(bid, back, "retried by operator")
+            actions.append(f"batch {bid} back to {back}")
+        reason = self.node.halted.get(route)
+        if reason is not None and route not in self.paused:
+            self._unhalt(route)
+            actions.append(f"route halt cleared ({reason})")
+        self.node._wake.set()
+        if not actions:
+            actions.append("nothing to retry: the transfer is not failed and its route is not halted")
+        log.info("operator_retry", route=str(route), nonce=nonce, actions=actions)
+        return {"route": str(route), "nonce": nonce, "actions": actions}
+
+    async def _batch_id(self, route: Route, first: int) -> BatchId:
+        stored = await self.node.store.batch(route, first)
+        if stored is None:
+            raise AdminError(f"batch {route}#{first} is missing from the store")
+        return stored.batch.id
+
+    def _unhalt(self, route: Route) -> None:
+        self.node.halted.pop(route, None)
+        metrics.ROUTE_HALTED.labels(str(route.src), str(route.dst)).set(0)
+
+    async def reobserve(self, tx_hash: str) -> dict[str, Any]:
+        """Read a source transaction's receipt again and store any transfer it holds that is final."""
+        if not (tx_hash.startswith("0x") and len(tx_hash) == 66):
+            raise AdminError(f"{tx_hash!r} is not a transaction hash (0x + 64 hex)")
+        for chain in self.node.chains.values():
+            try:
+                receipt = await chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except Exception as exc:  # not on this chain
+                log.debug("reobserve_not_on_chain", chain=chain.cfg.name, error=repr(exc))
+                continue
+            return await self._reobserve_receipt(chain, tx_hash, receipt)
+        raise AdminError(f"transaction {tx_hash} not found on any configured chain")
+
+    async def _reobserve_receipt(self, chain: ChainClient, tx_hash: str, receipt: Any) -> dict[str, Any]:
+        block = int(receipt["blockNumber"])
+        head = await chain.head()
+        if block > head - chain.cfg.finality_depth:
+            raise AdminError(f"transaction {tx_hash} is in block {block}, not final yet (head {head})")
+        wanted = {r.dst for r in self.cfg.routes if r.src == chain.chain_id}
+        found: list[dict[str, Any]] = []
+        events = []
+        for entry in receipt["logs"]:
+            if to_checksum_address(entry["address"]) != chain.endpoint.address:
+                continue
+            topics = entry.get("topics") or []
+            if not topics or "0x" + bytes(topics[0]).hex() != chain._topic:
+                continue
+            try:
+                obs = chain.decode_transfer(entry)
+            except MalformedEvent as exc:
+                raise AdminError(str(exc)) from exc
+            if obs.located.transfer.dst_chain_id not in wanted:
+                continue
+            events.append((obs.located, obs.block_hash, obs.tx_hash, obs.log_index))
+            found.append({"route": str(obs.located.transfer.route), "nonce": obs.located.transfer.nonce})
+        if not events:
+            raise AdminError(f"transaction {tx_hash} holds no transfer on a configured route")
+        cursor = await self.node.store.cursor(chain.chain_id)
+        keep = cursor if cursor is not None else chain.cfg.start_block
+        new = await self.node.store.record_scan(chain.chain_id, keep, events)
+        cleared = []
+        for route, reason in list(self.node.halted.items()):
+            if route.src == chain.chain_id and reason.startswith("nonce gap"):
+                self._unhalt(route)
+                cleared.append(str(route))
+        self.node._wake.set()
+        log.info("operator_reobserve", tx=tx_hash, new=len(new), found=found)
+        return {
+            "tx": tx_hash,
+            "chain": chain.cfg.name,
+            "transfers": found,
+            "new": len(new),
+            "unhalted": cleared,
+        }
+
+    def pause(self, src: int | None, dst: int | None) -> dict[str, Any]:
+        routes = list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
+        for route in routes:
+            self.paused.add(route)
+            self.node.halted.setdefault(route, PAUSED)
+            metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(1)
+        log.warning("operator_pause", routes=[str(r) for r in routes])
+        return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": False}
+
+    def resume(self, src: int | None, dst: int | None) -> dict[str, Any]:
+        routes = list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
+        for route in routes:
+            if route in self.paused:
+                self.paused.discard(route)
+                if self.node.halted.get(route) == PAUSED:
+                    self.node.halted.pop(route)
+                metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(0)
+        self.node._wake.set()
+        log.warning("operator_resume", routes=[str(r) for r in routes])
+        return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": False}
+
+    def dst_paused(self, dst: ChainId) -> bool:
+        return any(r.dst == dst for r in self.paused)
+
+    # ---- reconcile -----------------------------------------------------------------------
+
+    async def reconcile(self) -> dict[str, Any]:
+        """The supply check per token pair and the nonce gaps per route (store vs chain)."""
+        pairs = await self.supply_check()
+        gaps = []
+        for route in self.cfg.routes:
+            rows = await self.rows(
+                "SELECT nonce FROM transfers WHERE src_chain_id=? AND dst_chain_id=? ORDER BY nonce",
+                (route.src, route.dst),
+            )
+            nonces = [int(r["nonce"]) for r in rows]
+            missing = sorted(set(range(1, (nonces[-1] if nonces else 0) + 1)) - set(nonces))
+            src_chain = self.node.chains[route.src]
+            on_chain_next = int(await src_chain.endpoint.functions.nextNonce(route.dst).call())
+            stored_last = nonces[-1] if nonces else 0
+            not_yet = on_chain_next - 1 - stored_last
+            gaps.append(
+                {
+                    "route": str(route),
+                    "stored": len(nonces),
+                    "stored_last_nonce": stored_last,
+                    "chain_last_nonce": on_chain_next - 1,
+                    "not_yet_stored": not_yet,
+                    "missing_nonces": missing[:100],
+                }
+            )
+        ok = all(p["ok"] for p in pairs) and all(not g["missing_nonces"] for g in gaps)
+        return {"ok": ok, "supply": pairs, "routes": gaps}
+
+    async def supply_check(self) -> list[dict[str, Any]]:
+        """For each token pair seen in the store: wrapped supply must not exceed the amount locked."""
+        rows = await self.rows(
+            "SELECT DISTINCT src_chain_id, dst_chain_id, src_token, dst_token FROM transfers"
+        )
+        seen: set[tuple[int, str, int, str]] = set()
+        out = []
+        for r in rows:
+            a = (int(r["src_chain_id"]), str(r["src_token"]))
+            b = (int(r["dst_chain_id"]), str(r["dst_token"]))
+            key = (*min(a, b), *max(a, b))
+            if key in seen:
+                continue
+            seen.add(key)
+            result = await self._pair(a, b)
+            if result is not None:
+                out.append(result)
+        self.last_supply = {"at": time.time(), "pairs": out}
+        metrics.SUPPLY_CHECK_TIMESTAMP.set(time.time())
+        for p in out:
+            metrics.SUPPLY_CHECK_OK.labels(p["pair"]).set(1 if p["ok"] else 0)
+            metrics.SUPPLY_LOCKED_UNITS.labels(p["pair"]).set(int(p["locked"]))
+            metrics.SUPPLY_WRAPPED_UNITS.labels(p["pair"]).set(int(p["wrapped"]))
+        return out
+
+    async def _pair(self, a: tuple[int, str], b: tuple[int, str]) -> dict[str, Any] | None:
+        async def is_wrapped(side: tuple[int, str]) -> bool:
+            chain = self.node.chains.get(ChainId(side[0]))
+            if chain is None:
+                return False
+            token = chain.w3.eth.contract(address=to_checksum_address(side[1]), abi=ERC20_ABI)
+            try:
+                gateway = await token.functions.gateway().call()
+            except Exception:
+                return False
+            return bool(to_checksum_address(gateway) == chain.endpoint.address)
+
+        if await is_wrapped(b):
+            home, wrapped = a, b
+        elif await is_wrapped(a):
+            home, wrapped = b, a
+        else:
+            return None
+        hc = self.node.chains[ChainId(home[0])]
+        wc = self.node.chains[ChainId(wrapped[0])]
+        home_token = hc.w3.eth.contract(address=to_checksum_address(home[1]), abi=ERC20_ABI)
+        wrapped_token = wc.w3.eth.contract(address=to_checksum_address(wrapped[1]), abi=ERC20_ABI)
+        locked = int(await home_token.functions.balanceOf(hc.endpoint.address).call())
+        supply = int(await wrapped_token.functions.totalSupply().call())
+        pair = f"{hc.cfg.name}:{home[1][:10]}/{wc.cfg.name}:{wrapped[1][:10]}"
+        return {
+            "pair": pair,
+            "home_chain": hc.cfg.name,
+            "home_token": home[1],
+            "wrapped_chain": wc.cfg.name,
+            "wrapped_token": wrapped[1],
+            "locked": str(locked),
+            "wrapped": str(supply),
+            "in_flight": str(locked - supply),
+            "ok": supply <= locked,
+        }
+
+    # ---- keys ----------------------------------------------------------------------------
+
+    def keys_show(self) -> dict[str, Any]:
+        public = self.node.public
+        me = self.cfg.member_index
+        share = public.public_shares.get(MemberIndex(me))
+        return {
+            "member": me,
+            "members": len(public.members),
+            "threshold": public.threshold,
+            "key_epoch": public.key_epoch,
+            "group_public_key": "0x" + public.group_public_key.hex(),
+            "member_public_share": None if share is None else "0x" + bytes(share).hex(),
+            "signer": self.node.share is not None,
+            "key_file": None if self.cfg.committee.key_file is None else str(self.cfg.committee.key_file),
+            "public_file": str(self.cfg.committee.public_file),
+            "relayer_account": self.account_address,
+        }
+
+    # ---- dispatch ------------------------------------------------------------------------
+
+    async def handle(self, cmd: str, args: dict[str, Any]) -> Any:
+        handlers: dict[str, Callable[[], Awaitable[Any]]] = {
+            "ping": self._async(lambda: {"pong": True, "member": self.cfg.member_index}),
+            "status": self.status,
+            "transfers_list": lambda: self.transfers_list(args.get("state"), int(args.get("limit", 50))),
+            "transfers_show": lambda: self.transfers_show(
+                int(args["src"]), int(args["dst"]), int(args["nonce"])
+            ),
+            "retry": lambda: self.retry(int(args["src"]), int(args["dst"]), int(args["nonce"])),
+            "reobserve": lambda: self.reobserve(str(args["tx"])),
+            "pause": self._async(lambda: self.pause(args.get("src"), args.get("dst"))),
+            "resume": self._async(lambda: self.resume(args.get("src"), args.get("dst"))),
+            "reconcile": self.reconcile,
+            "keys_show": self._async(self.keys_show),
+        }
+        handler = handlers.get(cmd)
+        if handler is None:
+            raise AdminError(f"unknown command {cmd!r}; one of {', '.join(sorted(handlers))}")
+        return await handler()
+
+    @staticmethod
+    def _async(fn: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+        async def run() -> Any:
+            return fn()
+
+        return run
+
+
+class PausableSubmitter(Submitter):
+    """A submitter that stands by while an operator paused a route into its chain."""
+
+    ops: Ops | None = None
+
+    async def step(self) -> None:
+        if self.ops is not None and self.ops.dst_paused(self.chain.chain_id):
+            return
+        await super().step()
+
+
+def _clear_socket_path(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if len(str(path).encode()) > 107:
+        raise AdminError(f"{path}: too long for a unix socket (107 bytes); use a shorter node.data_dir")
+    if path.exists() or path.is_symlink():
+        if not stat.S_ISSOCK(path.lstat().st_mode):
+            raise AdminError(f"{path} exists and is not a socket; move it away")
+        path.unlink()
+
+
+async def serve(ops: Ops, path: Path) -> asyncio.Server:
+    """Listen on the unix socket at `path`, mode 0600 (only the node's user may talk to it)."""
+    _clear_socket_path(path)
+
+    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        cmd = "?"
+        try:
+            line = await asyncio.wait_for(reader.readline(), 10)
+            if len(line) > MAX_REQUEST:
+                raise AdminError("request too large")
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise AdminError("a request is a JSON object")
+            cmd = str(req.get("cmd", ""))
+            args = req.get("args") or {}
+            if not isinstance(args, dict):
+                raise AdminError("args must be a JSON object")
+            result = await ops.handle(cmd, args)
+            reply: dict[str, Any] = {"ok": True, "result": result}
+            metrics.ADMIN_REQUESTS.labels(cmd, "ok").inc()
+        except (AdminError, ValueError, KeyError, TypeError) as exc:
+            reply = {"ok": False, "error": str(exc) or type(exc).__name__}
+            metrics.ADMIN_REQUESTS.labels(cmd, "refused").inc()
+        except Exception as exc:
+            log.exception("admin_error", cmd=cmd)
+            reply = {"ok": False, "error": f"internal error: {exc!r}"}
+            metrics.ADMIN_REQUESTS.labels(cmd, "error").inc()
+        with contextlib.suppress(ConnectionError):
+            writer.write(json.dumps(reply).encode() + b"\n")
+            await writer.drain()
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+
+    old = os.umask(0o177)
+    try:
+        server = await asyncio.start_unix_server(on_client, path=str(path), limit=MAX_REQUEST + 1)
+    finally:
+        os.umask(old)
+    os.chmod(path, 0o600)
+    log.info("admin_socket_listening", path=str(path))
+    return server
+
+
+def request(path: Path, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> Any:
+    """The client side (blocking): send one request and return the result or raise AdminError."""
+    import socket
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(str(path))
+        except OSError as exc:
+            raise AdminError(
+                f"cannot reach the daemon on {path} ({exc.strerror}); is `relayer run` running "
+                "with this configuration, and are you its user?"
+            ) from exc
+        sock.sendall(json.dumps({"cmd": cmd, "args": args or {}}).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    reply = json.loads(data)
+    if not reply.get("ok"):
+        raise AdminError(str(reply.get("error")))
+    return reply["result"]

@@ -13,6 +13,7 @@ prime-order subgroup, not the identity. Anything else raises `InvalidPoint` sayi
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, runtime_checkable
@@ -398,6 +399,22 @@ class PyEccBackend:
 # --- arkworks: the fast native backend ------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _parse_g2_cached(raw: bytes) -> Any:
+    """A checked G2 point; validated points are cached by their bytes.
+
+    Checking a G2 point (decompression and the subgroup check) costs about 0.3 ms, and the DKG
+    meets the same commitments again and again; an arkworks point is immutable, so sharing it
+    is safe, and only points that passed every check are cached (a failure raises).
+    """
+    try:
+        point = ark.G2Point.from_compressed_bytes_unchecked(raw)
+    except ValueError as exc:
+        raise InvalidPoint(f"G2 point: not on the curve ({exc})") from exc
+    ArkworksBackend._finish(point, ark.G2Point, raw, "G2 point")
+    return point
+
+
 def _ark_scalar(value: int) -> Any:
     return ark.Scalar.from_be_bytes(value.to_bytes(32, "big"))
 
@@ -419,13 +436,7 @@ class ArkworksBackend:
         return point
 
     def _parse_g2(self, data: object) -> Any:
-        raw = _precheck_g2(data)
-        try:
-            point = ark.G2Point.from_compressed_bytes_unchecked(raw)
-        except ValueError as exc:
-            raise InvalidPoint(f"G2 point: not on the curve ({exc})") from exc
-        self._finish(point, ark.G2Point, raw, "G2 point")
-        return point
+        return _parse_g2_cached(_precheck_g2(data))
 
     @staticmethod
     def _finish(point: Any, group: Any, raw: bytes | None, what: str) -> None:

@@ -1,0 +1,129 @@
+"""Drives a `DkgMachine` over MQTT (aiomqtt, QoS 1).
+
+Topics: `qiao/v1/<network>/dkg/<session id, 16 hex>/<sender>/<type>`. Messages are published
+retained, so a participant that starts late (or reconnects) still receives everything already
+said; the machine drops duplicates. The broker can delay or drop, never forge: every message is
+signed by its sender and checked by the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import aiomqtt
+
+from committee.dkg import DkgFailure, DkgMachine, DkgResult, Outgoing
+
+__all__ = ["DkgFailed", "run_machine", "run_machines", "session_topic"]
+
+OutgoingFilter = Callable[[Outgoing], bytes | None]
+"""Test hook: what to publish instead of an outgoing message (None drops it)."""
+
+
+class DkgFailed(RuntimeError):
+    """The session ended without a key; `failure.reason` says why."""
+
+    def __init__(self, failure: DkgFailure) -> None:
+        self.failure = failure
+        named = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(failure.misbehaving.items()))
+        super().__init__(f"DKG failed: {failure.reason}" + (f" (misbehaving: {named})" if named else ""))
+
+
+def session_topic(network: str, session_id: bytes) -> str:
+    return f"qiao/v1/{network}/dkg/{session_id.hex()[:16]}"
+
+
+async def run_machine(
+    machine: DkgMachine,
+    *,
+    host: str,
+    port: int,
+    network: str,
+    status_path: Path | None = None,
+    outgoing_filter: OutgoingFilter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> DkgResult:
+    """Run one participant to the end; returns the result or raises `DkgFailed`."""
+    root = session_topic(network, machine.session_id)
+    name = machine.identity.name
+    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
+    identifier = f"qiao-dkg-{name}-{os.urandom(4).hex()}"
+    async with aiomqtt.Client(hostname=host, port=port, identifier=identifier, timeout=30) as client:
+
+        async def publish(out: Sequence[Outgoing]) -> None:
+            for message in out:
+                data = message.data if outgoing_filter is None else outgoing_filter(message)
+                if data is not None:
+                    await client.publish(f"{root}/{name}/{message.type.value}", data, qos=1, retain=True)
+
+        async def pump() -> None:
+            async for message in client.messages:
+                payload = message.payload
+                if isinstance(payload, bytes | bytearray):
+                    await queue.put(bytes(payload))
+
+        await client.subscribe(f"{root}/+/+", qos=1)
+        pump_task = asyncio.create_task(pump())
+        try:
+            await publish(machine.start(clock()))
+            _write_status(status_path, machine)
+            while not machine.finished:
+                wait = max(0.0, machine.deadline - clock()) + 0.01
+                try:
+                    data = await asyncio.wait_for(queue.get(), timeout=wait)
+                except TimeoutError:
+                    out = machine.tick(clock())
+                else:
+                    out = machine.receive(data, clock())
+                await publish(out)
+                _write_status(status_path, machine)
+        finally:
+            pump_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                await pump_task
+    if machine.result is None:
+        assert machine.failure is not None
+        raise DkgFailed(machine.failure)
+    return machine.result
+
+
+async def run_machines(
+    machines: Sequence[DkgMachine],
+    *,
+    host: str,
+    port: int,
+    network: str,
+    filters: dict[str, OutgoingFilter] | None = None,
+) -> list[DkgResult | DkgFailed]:
+    """Run several participants in this process (devnet, tests, benchmark)."""
+    filters = filters or {}
+
+    async def one(machine: DkgMachine) -> DkgResult | DkgFailed:
+        try:
+            return await run_machine(
+                machine,
+                host=host,
+                port=port,
+                network=network,
+                outgoing_filter=filters.get(machine.identity.name),
+            )
+        except DkgFailed as exc:
+            return exc
+
+    return list(await asyncio.gather(*(one(m) for m in machines)))
+
+
+def _write_status(path: Path | None, machine: DkgMachine) -> None:
+    if path is None:
+        return
+    status = machine.status()
+    status["updated"] = time.time()
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(status, indent=2) + "\n")
+    os.replace(temporary, path)

@@ -1,0 +1,187 @@
+"""The transaction manager against a real anvil: fee spikes, dropped and displaced transactions.
+
+Each test deploys the bridge with a 1-of-1 committee key, locks one transfer, stores the signed
+batch as aggregated and drives one Submitter by hand, checking the account's nonces at the end
+(no gap: every nonce the account used is a mined transaction).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from eth_utils.address import to_checksum_address as cs
+from web3 import HTTPProvider, Web3
+
+from committee.threshold import deal, partial_sign
+from relayer import devnet
+from relayer.batching import Located
+from relayer.chain import ChainClient
+from relayer.config import ChainConfig, RelayerConfig
+from relayer.encoding import batch_message, batch_root
+from relayer.store import BatchState, Store
+from relayer.submitter import SubmitOutcome, Submitter
+from relayer.types import Batch, ChainId, Nonce, Route, Transfer
+
+GWEI = 10**9
+ROUTE = Route(ChainId(devnet.CONSORTIUM_CHAIN_ID), ChainId(devnet.ETHEREUM_CHAIN_ID))
+
+
+@dataclass
+class Rig:
+    submitter: Submitter
+    store: Store
+    batch: Batch
+    we: Web3
+    account: str
+
+
+@pytest.fixture
+async def rig(chains: tuple[str, str], tmp_path: Path) -> AsyncIterator[Rig]:
+    share = deal(1, 1)[0]
+    dep = devnet.deploy_bridge(chains[0], chains[1], share.public.group_public_key)
+    wc = Web3(HTTPProvider(dep.consortium_url))
+    admin, alice, bob = devnet.dev_account(0), devnet.dev_account(8), devnet.dev_account(9)
+    devnet.send(wc, admin, dep.asset.functions.mint(alice.address, 10**20))
+    devnet.send(wc, alice, dep.asset.functions.approve(dep.vault.address, 10**20))
+    receipt = devnet.send(
+        wc, alice, dep.vault.functions.lock(dep.asset.address, devnet.ETHEREUM_CHAIN_ID, bob.address, 777)
+    )
+    transfer = Transfer(
+        ROUTE.src,
+        ROUTE.dst,
+        Nonce(1),
+        cs(dep.asset.address),
+        cs(dep.wrapped.address),
+        alice.address,
+        bob.address,
+        777,
+    )
+    batch = Batch((transfer,), cs(dep.gateway.address), 1)
+    message = batch_message(batch)
+    relayer = devnet.dev_account(3)
+    cfg = ChainConfig("ethereum", ROUTE.dst, dep.ethereum_url, dep.gateway.address, 0, 0, 0.2, 100)
+    rcfg = RelayerConfig(True, None, 0.0, 50.0, 1.0, 2.0, fee_bump_percent=25)
+    async with Store.open(tmp_path / "s.sqlite3") as store, ChainClient.connect(cfg) as chain:
+        await store.record_scan(
+            ROUTE.src,
+            receipt["blockNumber"] + 1,
+            [(Located(transfer, receipt["blockNumber"]), "0xb", "0xt", 0)],
+        )
+        await store.record_batches(ROUTE, [(batch, batch_root(batch), message)], receipt["blockNumber"], 2)
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, signature=partial_sign(share, message))
+        yield Rig(
+            Submitter(chain, store, relayer, rcfg, 1, 1),
+            store,
+            batch,
+            Web3(HTTPProvider(dep.ethereum_url)),
+            relayer.address,
+        )
+
+
+async def drive(rig: Rig, limit: float = 60) -> list[SubmitOutcome]:
+    outcomes = []
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        stored = await rig.store.batch(ROUTE, 1)
+        assert stored is not None
+        if stored.state == BatchState.EXECUTED:
+            return outcomes
+        outcomes.append(await rig.submitter.submit(stored))
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"not executed in {limit}s; outcomes {outcomes}")
+
+
+def rpc(w3: Web3, method: str, *params: object) -> object:
+    result = w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
+    assert "error" not in result, result
+    return result.get("result")
+
+
+def assert_no_nonce_gap(rig: Rig) -> None:
+    latest = rig.we.eth.get_transaction_count(rig.account, "latest")
+    pending = rig.we.eth.get_transaction_count(rig.account, "pending")
+    assert latest == pending, "a transaction of ours is still waiting behind a gap"
+
+
+async def test_a_fee_spike_above_the_cap_waits_then_the_stuck_tx_is_replaced_up_to_the_cap(rig: Rig) -> None:
+    stored = await rig.store.batch(ROUTE, 1)
+    assert stored is not None
+    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT  # at the current, tiny fees
+    rpc(rig.we, "anvil_setNextBlockBaseFeePerGas", hex(400 * GWEI))  # far above the 50 gwei cap
+    outcomes = await drive(rig, limit=90)
+    assert SubmitOutcome.NOT_READY in outcomes  # held back while the base fee was above the cap
+    txs = await rig.store.txs_for(rig.batch.id)
+    assert len(txs) >= 2
+    assert len({t.nonce for t in txs}) == 1  # replacements reuse the nonce
+    assert all(b.max_fee > a.max_fee for a, b in itertools.pairwise(txs))
+    assert max(t.max_fee for t in txs) <= 50 * GWEI
+    assert rig.we.eth.get_transaction_count(rig.account) == 1
+    assert_no_nonce_gap(rig)
+
+
+async def test_a_dropped_transaction_is_sent_again_with_the_same_nonce(rig: Rig) -> None:
+    rpc(rig.we, "anvil_setIntervalMining", 0)
+    stored = await rig.store.batch(ROUTE, 1)
+    assert stored is not None
+    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT
+    [first] = await rig.store.txs_for(rig.batch.id)
+    rpc(rig.we, "anvil_dropTransaction", first.tx_hash)
+    stored = await rig.store.batch(ROUTE, 1)
+    assert stored is not None
+    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT  # noticed the drop, sent again
+    rpc(rig.we, "anvil_setIntervalMining", 1)
+    await drive(rig)
+    # the node had forgotten it; the same signed transaction was broadcast again (same hash)
+    txs = await rig.store.txs_for(rig.batch.id)
+    assert [t.nonce for t in txs] == [0]
+    assert rig.we.eth.get_transaction_receipt(first.tx_hash)["status"] == 1
+    assert rig.we.eth.get_transaction_count(rig.account) == 1
+    assert_no_nonce_gap(rig)
+
+
+async def test_a_nonce_taken_by_another_sender_is_resynced(rig: Rig) -> None:
+    rpc(rig.we, "anvil_setIntervalMining", 0)
+    stored = await rig.store.batch(ROUTE, 1)
+    assert stored is not None
+    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT
+    # the same key used elsewhere: a transfer with the same nonce and higher fees replaces ours
+    other = devnet.dev_account(3)
+    tx = {
+        "to": other.address,
+        "value": 1,
+        "nonce": 0,
+        "gas": 21_000,
+        "chainId": devnet.ETHEREUM_CHAIN_ID,
+        "maxFeePerGas": 40 * GWEI,
+        "maxPriorityFeePerGas": 20 * GWEI,
+    }
+    rig.we.eth.send_raw_transaction(other.sign_transaction(tx).raw_transaction)
+    rpc(rig.we, "anvil_setIntervalMining", 1)
+    await drive(rig)
+    txs = await rig.store.txs_for(rig.batch.id)
+    assert [t.nonce for t in txs] == [0, 1]
+    assert rig.we.eth.get_transaction_count(rig.account) == 2
+    assert_no_nonce_gap(rig)
+    gateway = rig.we.eth.contract(address=rig.batch.dst_contract, abi=devnet.artifact("QiaoGateway")["abi"])
+    assert gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, 1).call()
+
+
+async def test_a_batch_that_reverts_deterministically_is_failed_not_retried(rig: Rig) -> None:
+    stored = await rig.store.batch(ROUTE, 1)
+    assert stored is not None
+    bad = partial_sign(deal(1, 1)[0], stored.message)  # a valid point under another key
+    await rig.store.set_batch_state(rig.batch.id, BatchState.AGGREGATED, signature=bad)
+    stored = await rig.store.batch(ROUTE, 1)
+    assert stored is not None
+    outcome = await rig.submitter.submit(stored)
+    assert outcome == SubmitOutcome.DROP
+    after = await rig.store.batch(ROUTE, 1)
+    assert after is not None
+    assert after.state == BatchState.FAILED
+    assert rig.we.eth.get_transaction_count(rig.account) == 0  # nothing was sent

@@ -392,11 +392,13 @@ def devnet(
     node_options: dict[str, Any] | None = None,
     node_env: dict[int, dict[str, str]] | None = None,
     metrics: bool = False,
+    rpc_for: Callable[[str, str], str] | None = None,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
 
     `node_options` go to `write_node_config` for every member, `node_env` adds environment
-    variables to some members' processes, `anvil_args` to both chains."""
+    variables to some members' processes, `anvil_args` to both chains; `rpc_for(chain, url)` may
+    return the TOML value the members use instead of the chain's URL (a proxy, a list)."""
     options = node_options or {}
     metrics_ports = {i: free_port() if metrics else 0 for i in range(1, n + 1)}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -409,6 +411,12 @@ def devnet(
         port = mqtt_port if mqtt_port is not None else start_mosquitto(procs, run_dir)
         group_key, key_files, public_path = write_committee(run_dir, n, t)
         dep = deploy_bridge(c_url, e_url, group_key)
+        if rpc_for is not None:
+            options = {
+                "consortium_rpc": rpc_for("consortium", c_url),
+                "ethereum_rpc": rpc_for("ethereum", e_url),
+                **options,
+            }
         configs = {
             i: write_node_config(
                 run_dir,

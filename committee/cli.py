@@ -25,7 +25,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from committee.dkg import DkgMachine, SessionConfig, Timeouts, default_threshold
+from committee.dkg import DkgMachine, DkgResult, SessionConfig, Timeouts, default_threshold
 from committee.dkg_runner import DkgFailed, run_machine
 from committee.identity import Identity, PublicIdentity, load_identity, load_roster, write_identity, write_roster
 from committee.keyfile import KeyFileError, load_public_file, write_public_file
@@ -118,6 +118,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         deal=args.timeout_deal, complaint=args.timeout, justification=args.timeout, confirm=args.timeout
     )
     machine = DkgMachine(config, identity, timeouts=timeouts, old_share=old_share)
+    del old_share  # the machine keeps it only until it has dealt
     print(f"session {config.session_id.hex()}: {identity.name} starting ({config.kind})", flush=True)
     try:
         result = asyncio.run(
@@ -133,15 +134,29 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         (state / "failure.json").write_text(json.dumps(machine.status(), indent=2) + "\n")
         return 1
-    if result.share is not None:
-        write_keystore(state / "keystore.json", result.share, password, overwrite=True)
-    write_public_file(state / "committee.json", result.public, overwrite=True)
-    (state / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
-    if old_share is not None and args.old_keystore and not args.keep_old:
-        erase_file(args.old_keystore)
-        print(f"old share erased: {args.old_keystore}")
+    store_result(
+        state, result, password, old_keystore=None if args.keep_old else args.old_keystore
+    )
     print(json.dumps(result.summary(), indent=2))
     return 0
+
+
+def store_result(
+    state: Path,
+    result: DkgResult,
+    password: str,
+    *,
+    old_keystore: str | os.PathLike[str] | None = None,
+    work_factor: int | None = None,
+) -> None:
+    """Write a finished session's keystore (if this member has a share), public file and
+    summary into `state`; then erase `old_keystore` (a resharing's previous share)."""
+    if result.share is not None:
+        write_keystore(state / "keystore.json", result.share, password, overwrite=True, work_factor=work_factor)
+    write_public_file(state / "committee.json", result.public, overwrite=True)
+    (state / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
+    if old_keystore is not None and Path(old_keystore).resolve() != (state / "keystore.json").resolve():
+        erase_file(old_keystore)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -642,6 +642,7 @@ class DkgMachine:
         first = self._old_share.secret if self._old_share is not None else secrets.randbelow(CURVE_ORDER - 1) + 1
         coefficients = [first] + [secrets.randbelow(CURVE_ORDER - 1) + 1 for _ in range(t - 1)]
         self._coefficients = coefficients
+        self._old_share = None  # the current share is needed no longer than this
         ephemeral = X25519PrivateKey.generate()
         assert self.dealer_index is not None
         shares = {}

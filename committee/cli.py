@@ -27,7 +27,14 @@ from pathlib import Path
 
 from committee.dkg import DkgMachine, DkgResult, SessionConfig, Timeouts, default_threshold
 from committee.dkg_runner import DkgFailed, run_machine
-from committee.identity import Identity, PublicIdentity, load_identity, load_roster, write_identity, write_roster
+from committee.identity import (
+    Identity,
+    PublicIdentity,
+    load_identity,
+    load_roster,
+    write_identity,
+    write_roster,
+)
 from committee.keyfile import KeyFileError, load_public_file, write_public_file
 from committee.keystore import erase_file, load_keystore_share, read_password, write_keystore
 
@@ -52,7 +59,11 @@ def cmd_roster(args: argparse.Namespace) -> int:
     members = []
     for p in args.public:
         entry = json.loads(Path(p).read_text())
-        members.append(PublicIdentity(entry["name"], bytes.fromhex(entry["sign"][2:]), bytes.fromhex(entry["encrypt"][2:])))
+        members.append(
+            PublicIdentity(
+                entry["name"], bytes.fromhex(entry["sign"][2:]), bytes.fromhex(entry["encrypt"][2:])
+            )
+        )
     write_roster(args.out, members, overwrite=True)
     return 0
 
@@ -134,9 +145,7 @@ def cmd_start(args: argparse.Namespace) -> int:
         print(str(exc), file=sys.stderr)
         (state / "failure.json").write_text(json.dumps(machine.status(), indent=2) + "\n")
         return 1
-    store_result(
-        state, result, password, old_keystore=None if args.keep_old else args.old_keystore
-    )
+    store_result(state, result, password, old_keystore=None if args.keep_old else args.old_keystore)
     print(json.dumps(result.summary(), indent=2))
     return 0
 
@@ -152,7 +161,9 @@ def store_result(
     """Write a finished session's keystore (if this member has a share), public file and
     summary into `state`; then erase `old_keystore` (a resharing's previous share)."""
     if result.share is not None:
-        write_keystore(state / "keystore.json", result.share, password, overwrite=True, work_factor=work_factor)
+        write_keystore(
+            state / "keystore.json", result.share, password, overwrite=True, work_factor=work_factor
+        )
     write_public_file(state / "committee.json", result.public, overwrite=True)
     (state / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     if old_keystore is not None and Path(old_keystore).resolve() != (state / "keystore.json").resolve():

@@ -482,9 +482,7 @@ class DkgMachine:
         self._deals[dealer] = _Deal(digest=digest, commitments=commitments)
         if self.receiver_index is not None:
             j = self.receiver_index
-            value = open_share(
-                self.identity, ephemeral, share_binding(self.session_id, dealer, j), sealed[j]
-            )
+            value = open_share(self.identity, ephemeral, share_binding(self.session_id, dealer, j), sealed[j])
             if value is None:
                 self._my_accusations[dealer] = "share does not decrypt"
             elif not 0 < value < CURVE_ORDER:
@@ -493,7 +491,9 @@ class DkgMachine:
                 self._unchecked[dealer] = value  # checked in one batch when the phase ends
         return None
 
-    def _parse_deal(self, dealer: int, body: dict[str, Any]) -> tuple[tuple[bytes, ...], bytes, dict[int, bytes]]:
+    def _parse_deal(
+        self, dealer: int, body: dict[str, Any]
+    ) -> tuple[tuple[bytes, ...], bytes, dict[int, bytes]]:
         if set(body) != {"commitments", "ephemeral", "shares"}:
             raise ValueError("fields must be commitments, ephemeral, shares")
         raw = body["commitments"]
@@ -639,7 +639,9 @@ class DkgMachine:
 
     def _make_deal(self) -> dict[str, Any]:
         t = self.config.threshold
-        first = self._old_share.secret if self._old_share is not None else secrets.randbelow(CURVE_ORDER - 1) + 1
+        first = (
+            self._old_share.secret if self._old_share is not None else secrets.randbelow(CURVE_ORDER - 1) + 1
+        )
         coefficients = [first] + [secrets.randbelow(CURVE_ORDER - 1) + 1 for _ in range(t - 1)]
         self._coefficients = coefficients
         self._old_share = None  # the current share is needed no longer than this
@@ -649,7 +651,9 @@ class DkgMachine:
         for j, name in enumerate(self.config.receivers, start=1):
             value = evaluate_polynomial(coefficients, j)
             binding = share_binding(self.session_id, self.dealer_index, j)
-            sealed = seal_share(ephemeral, self.config.identities[name].encrypt_key, binding, value, secrets.token_bytes(12))
+            sealed = seal_share(
+                ephemeral, self.config.identities[name].encrypt_key, binding, value, secrets.token_bytes(12)
+            )
             shares[str(j)] = "0x" + sealed.hex()
         return {
             "commitments": ["0x" + self.bls.public_key(c).hex() for c in coefficients],
@@ -680,7 +684,11 @@ class DkgMachine:
         if len(items) > 1 and self._shares_match(items):
             good = dict(self._unchecked)
         else:
-            good = {d: v for d, v in self._unchecked.items() if self._shares_match([(self._deals[d].commitments, j, v)])}
+            good = {
+                d: v
+                for d, v in self._unchecked.items()
+                if self._shares_match([(self._deals[d].commitments, j, v)])
+            }
         for dealer, value in sorted(self._unchecked.items()):
             if dealer in good:
                 self._my_shares[dealer] = value
@@ -690,7 +698,7 @@ class DkgMachine:
 
     def _shares_match(self, items: Sequence[tuple[Sequence[bytes], int, int]]) -> bool:
         """Whether value·G2 = Σ_k j^k·C_k for every (C, j, value), checked as one random linear
-        combination Σ ρ(Σ_k j^k C_k - value·G2) = O (a false pass has probability ~2^-128)."""
+        combination Σ rho·(Σ_k j^k C_k - value·G2) = O (a false pass has probability ~2^-128)."""
         points: list[bytes] = []
         scalars: list[int] = []
         total = 0
@@ -707,7 +715,7 @@ class DkgMachine:
 
     def _qualify(self) -> None:
         cfg = self.config
-        for dealer, name in cfg.dealers.items():
+        for dealer, _name in cfg.dealers.items():
             if dealer in self._excluded:
                 continue
             if dealer not in self._deals:
@@ -722,9 +730,15 @@ class DkgMachine:
                 self._exclude(dealer, f"accused by members {who} and did not justify")
                 continue
             commitments = self._deals[dealer].commitments
-            bad = [j for j in accusers if j not in revealed or not self._shares_match([(commitments, j, revealed[j])])]
+            bad = [
+                j
+                for j in accusers
+                if j not in revealed or not self._shares_match([(commitments, j, revealed[j])])
+            ]
             if bad:
-                self._exclude(dealer, f"justification for members {sorted(bad)} does not match its commitments")
+                self._exclude(
+                    dealer, f"justification for members {sorted(bad)} does not match its commitments"
+                )
                 continue
             if self.receiver_index in accusers:
                 self._my_shares[dealer] = revealed[self.receiver_index]
@@ -736,18 +750,19 @@ class DkgMachine:
                 self._frozen_faults(),
             )
             return
-        if cfg.old_public is None:
-            weights = dict.fromkeys(qualified, 1)
-        else:
-            weights = lagrange_coefficients(qualified)
+        weights = dict.fromkeys(qualified, 1) if cfg.old_public is None else lagrange_coefficients(qualified)
         t = cfg.threshold
         aggregated = [
-            self.bls.g2_weighted_sum([self._deals[d].commitments[k] for d in qualified], [weights[d] for d in qualified])
+            self.bls.g2_weighted_sum(
+                [self._deals[d].commitments[k] for d in qualified], [weights[d] for d in qualified]
+            )
             for k in range(t)
         ]
         group_key = aggregated[0]
         if cfg.old_public is not None and group_key != cfg.old_public.group_public_key:
-            self.failure = DkgFailure("the reshared group key differs from the current one", self._frozen_faults())
+            self.failure = DkgFailure(
+                "the reshared group key differs from the current one", self._frozen_faults()
+            )
             return
         shares = {
             MemberIndex(m): self.bls.g2_weighted_sum(aggregated, [pow(m, k, CURVE_ORDER) for k in range(t)])
@@ -791,7 +806,8 @@ class DkgMachine:
         self._coefficients = []
 
     def _decide(self) -> None:
-        assert self._pending is not None and self._transcript is not None
+        assert self._pending is not None
+        assert self._transcript is not None
         public, share, qualified = self._pending
         agree = tuple(sorted(j for j, h in self._confirms.items() if h == self._transcript))
         for j, h in sorted(self._confirms.items()):
@@ -844,7 +860,9 @@ class DkgMachine:
     def _excluded_text(self) -> str:
         if not self._excluded:
             return "none"
-        return "; ".join(f"{self.config.dealers[d]} (dealer {d}): {r}" for d, r in sorted(self._excluded.items()))
+        return "; ".join(
+            f"{self.config.dealers[d]} (dealer {d}): {r}" for d, r in sorted(self._excluded.items())
+        )
 
 
 def _canonical(value: Any) -> bytes:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat, NoEncryption
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from committee.keyfile import KeyFileError, _write_atomically
 
@@ -83,7 +83,11 @@ class PublicIdentity:
         return True
 
     def to_json(self) -> dict[str, str]:
-        return {"name": self.name, "sign": "0x" + self.sign_key.hex(), "encrypt": "0x" + self.encrypt_key.hex()}
+        return {
+            "name": self.name,
+            "sign": "0x" + self.sign_key.hex(),
+            "encrypt": "0x" + self.encrypt_key.hex(),
+        }
 
 
 class Identity:
@@ -166,7 +170,9 @@ def write_identity(path: str | os.PathLike[str], identity: Identity, *, overwrit
         "sign_secret": "0x" + sign.hex(),
         "encrypt_secret": "0x" + encrypt.hex(),
     }
-    _write_atomically(Path(path), (json.dumps(document, indent=2) + "\n").encode(), 0o600, overwrite=overwrite)
+    _write_atomically(
+        Path(path), (json.dumps(document, indent=2) + "\n").encode(), 0o600, overwrite=overwrite
+    )
 
 
 def load_identity(path: str | os.PathLike[str]) -> Identity:
@@ -175,9 +181,7 @@ def load_identity(path: str | os.PathLike[str]) -> Identity:
     if path.stat().st_mode & 0o077:
         raise KeyFileError(path, "identity file is accessible by group or others", f"run `chmod 600 {path}`")
     try:
-        return Identity(
-            document["name"], _hex32(document["sign_secret"]), _hex32(document["encrypt_secret"])
-        )
+        return Identity(document["name"], _hex32(document["sign_secret"]), _hex32(document["encrypt_secret"]))
     except ValueError as exc:
         raise KeyFileError(path, f"invalid identity: {exc}", _FIX) from None
 
@@ -186,7 +190,9 @@ def write_roster(
     path: str | os.PathLike[str], members: Sequence[PublicIdentity], *, overwrite: bool = False
 ) -> None:
     document = {"version": 1, "kind": "qiao-roster", "members": [m.to_json() for m in members]}
-    _write_atomically(Path(path), (json.dumps(document, indent=2) + "\n").encode(), 0o644, overwrite=overwrite)
+    _write_atomically(
+        Path(path), (json.dumps(document, indent=2) + "\n").encode(), 0o644, overwrite=overwrite
+    )
 
 
 def load_roster(path: str | os.PathLike[str]) -> dict[str, PublicIdentity]:
@@ -196,7 +202,9 @@ def load_roster(path: str | os.PathLike[str]) -> dict[str, PublicIdentity]:
     try:
         return roster_from_json(document["members"])
     except (ValueError, TypeError, KeyError) as exc:
-        raise KeyFileError(path, f"invalid roster: {exc}", "list each member as {name, sign, encrypt}") from None
+        raise KeyFileError(
+            path, f"invalid roster: {exc}", "list each member as {name, sign, encrypt}"
+        ) from None
 
 
 def roster_from_json(entries: Any) -> dict[str, PublicIdentity]:

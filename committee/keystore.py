@@ -104,9 +104,20 @@ def encrypt_keystore(
         raise ValueError("secret out of range")
     salt = os.urandom(32)
     if kdf == "scrypt":
-        params: dict[str, Any] = {"dklen": 32, "n": work_factor or SCRYPT_N, "p": 1, "r": 8, "salt": salt.hex()}
+        params: dict[str, Any] = {
+            "dklen": 32,
+            "n": work_factor or SCRYPT_N,
+            "p": 1,
+            "r": 8,
+            "salt": salt.hex(),
+        }
     elif kdf == "pbkdf2":
-        params = {"dklen": 32, "c": work_factor or PBKDF2_ITERATIONS, "prf": "hmac-sha256", "salt": salt.hex()}
+        params = {
+            "dklen": 32,
+            "c": work_factor or PBKDF2_ITERATIONS,
+            "prf": "hmac-sha256",
+            "salt": salt.hex(),
+        }
     else:
         raise ValueError(f"kdf must be 'scrypt' or 'pbkdf2', got {kdf!r}")
     kdf_module = {"function": kdf, "params": params, "message": ""}
@@ -118,7 +129,11 @@ def encrypt_keystore(
         "crypto": {
             "kdf": kdf_module,
             "checksum": {"function": "sha256", "params": {}, "message": checksum.hex()},
-            "cipher": {"function": "aes-128-ctr", "params": {"iv": iv.hex()}, "message": cipher_message.hex()},
+            "cipher": {
+                "function": "aes-128-ctr",
+                "params": {"iv": iv.hex()},
+                "message": cipher_message.hex(),
+            },
         },
         "description": description,
         "pubkey": pubkey.hex(),
@@ -166,7 +181,9 @@ def write_keystore(
         work_factor=work_factor,
         description=f"qiao committee member {share.index}, key epoch {share.public.key_epoch}",
     )
-    _write_atomically(Path(path), (json.dumps(document, indent=2) + "\n").encode(), 0o600, overwrite=overwrite)
+    _write_atomically(
+        Path(path), (json.dumps(document, indent=2) + "\n").encode(), 0o600, overwrite=overwrite
+    )
 
 
 def load_keystore_share(
@@ -231,9 +248,13 @@ def read_password(password_file: Path | None, environ: Mapping[str, str] | None 
     try:
         info = password_file.stat()
     except OSError as exc:
-        raise KeystoreError(password_file, f"cannot read the password ({exc.strerror})", "check the path") from None
+        raise KeystoreError(
+            password_file, f"cannot read the password ({exc.strerror})", "check the path"
+        ) from None
     if info.st_mode & 0o077:
-        raise KeystoreError(password_file, "password file is readable by group or others", f"chmod 600 {password_file}")
+        raise KeystoreError(
+            password_file, "password file is readable by group or others", f"chmod 600 {password_file}"
+        )
     return password_file.read_text(encoding="utf-8").rstrip("\r\n")
 
 

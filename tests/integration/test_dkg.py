@@ -54,19 +54,26 @@ async def test_dkg_over_the_broker_gives_every_member_a_share_of_one_key(
     n: int, mosquitto_port: int, network: str
 ) -> None:
     config, identities = make_session(n)
-    machines = [DkgMachine(config, i, timeouts=Timeouts(deal=30, complaint=30, justification=30, confirm=30)) for i in identities]
+    machines = [
+        DkgMachine(config, i, timeouts=Timeouts(deal=30, complaint=30, justification=30, confirm=30))
+        for i in identities
+    ]
     results = await run_machines(machines, host="127.0.0.1", port=mosquitto_port, network=network)
     assert all(not isinstance(r, DkgFailed) for r in results), results
     publics = {r.public for r in results if not isinstance(r, DkgFailed)}
     assert len(publics) == 1
     public = publics.pop()
-    assert public.size == n and public.threshold == default_threshold(n)
+    assert public.size == n
+    assert public.threshold == default_threshold(n)
     transcripts = {r.transcript_hash for r in results if not isinstance(r, DkgFailed)}
     assert len(transcripts) == 1
     shares = {}
     for r in results:
-        assert not isinstance(r, DkgFailed) and r.share is not None
-        assert r.qualified == tuple(range(1, n + 1)) and not r.excluded and not r.misbehaving
+        assert not isinstance(r, DkgFailed)
+        assert r.share is not None
+        assert r.qualified == tuple(range(1, n + 1))
+        assert not r.excluded
+        assert not r.misbehaving
         assert r.confirmed_by == tuple(range(1, n + 1))
         shares[r.share.index] = r.share.secret
     # no machine holds the key, but the shares interpolate to it
@@ -92,7 +99,8 @@ async def test_dkg_completes_with_f_members_offline(mosquitto_port: int, network
     first = results[0]
     assert not isinstance(first, DkgFailed)
     assert first.qualified == (1, 2, 4, 5, 7)
-    assert set(first.excluded) == {3, 6} and "offline" in first.excluded[3]
+    assert set(first.excluded) == {3, 6}
+    assert "offline" in first.excluded[3]
     assert first.public.members == tuple(range(1, 8))  # the offline members keep their seats
     shares = {r.share.index: r.share.secret for r in results if not isinstance(r, DkgFailed) and r.share}
     assert len({r.public for r in results if not isinstance(r, DkgFailed)}) == 1
@@ -149,8 +157,12 @@ async def test_a_dkg_that_cannot_qualify_enough_dealers_fails_and_says_why(
     mosquitto_port: int, network: str
 ) -> None:
     config, identities = make_session(4)  # t = 3; only 2 online
-    machines = [DkgMachine(config, i, timeouts=Timeouts(deal=1, complaint=1, justification=1, confirm=1)) for i in identities[:2]]
+    machines = [
+        DkgMachine(config, i, timeouts=Timeouts(deal=1, complaint=1, justification=1, confirm=1))
+        for i in identities[:2]
+    ]
     results = await run_machines(machines, host="127.0.0.1", port=mosquitto_port, network=network)
     for r in results:
         assert isinstance(r, DkgFailed)
-        assert "only 2 dealers qualified" in r.failure.reason and "need 3" in r.failure.reason
+        assert "only 2 dealers qualified" in r.failure.reason
+        assert "need 3" in r.failure.reason

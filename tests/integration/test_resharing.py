@@ -13,7 +13,7 @@ from committee.dkg import DkgMachine, DkgResult, SessionConfig, Timeouts, defaul
 from committee.dkg_runner import DkgFailed, run_machines
 from committee.identity import Identity
 from committee.keyfile import load_public_file
-from committee.keystore import load_keystore_share, write_keystore
+from committee.keystore import load_keystore_share
 from committee.threshold import CommitteePublic, KeyShare, combine, partial_sign
 from relayer import devnet
 from relayer.encoding import batch_message
@@ -65,7 +65,9 @@ def sign_on_chain(dep: devnet.Deployment, shares: list[KeyShare], count: int) ->
     partials = {s.index: partial_sign(s, message) for s in shares[-public.threshold :]}
     receipt = execute(dep, batch, combine(public, partials))
     assert receipt["status"] == 1
-    assert all(dep.gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, t.nonce).call() for t in transfers)
+    assert all(
+        dep.gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, t.nonce).call() for t in transfers
+    )
 
 
 async def test_resharing_4_to_7_to_4_keeps_the_group_key_and_the_new_shares_sign_on_chain(
@@ -105,7 +107,8 @@ async def test_resharing_4_to_7_to_4_keeps_the_group_key_and_the_new_shares_sign
     dealers = {1: "node-1", 2: "node-2", 4: "node-4"}
     second = await reshare(old, public_a, dealers, seven, identities, mosquitto_port, network)
     assert {r.public.group_public_key for r in second} == {group_key}
-    assert second[0].public.size == 7 and second[0].public.threshold == 5
+    assert second[0].public.size == 7
+    assert second[0].public.threshold == 5
     for r in second:
         if r.share is not None:
             name = seven[r.share.index - 1]
@@ -128,7 +131,8 @@ async def test_resharing_4_to_7_to_4_keeps_the_group_key_and_the_new_shares_sign
     receivers = ("node-4", "node-5", "node-6", "node-7")
     third = await reshare(by_name, public_b, dealers, receivers, identities, mosquitto_port, network)
     assert {r.public.group_public_key for r in third} == {group_key}
-    assert third[0].public.size == 4 and third[0].public.threshold == 3
+    assert third[0].public.size == 4
+    assert third[0].public.threshold == 3
     new4 = sorted((r.share for r in third if r.share is not None), key=lambda s: s.index)
     assert len(new4) == 4
     sign_on_chain(dep, new4, 3)

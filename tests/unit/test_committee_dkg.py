@@ -128,7 +128,8 @@ def test_every_committee_size_and_threshold_yields_one_consistent_key(n: int, da
     machines = [DkgMachine(config, i) for i in ids]
     deliver(machines)
     out = results(machines)
-    assert len({r.public for r in out}) == 1 and len({r.transcript_hash for r in out}) == 1
+    assert len({r.public for r in out}) == 1
+    assert len({r.transcript_hash for r in out}) == 1
     shares = {r.share.index: r.share.secret for r in out if r.share is not None}
     assert BLS.public_key(interpolate(dict(list(shares.items())[:t]))) == out[0].public.group_public_key
 
@@ -154,7 +155,9 @@ def accepted(m: DkgMachine) -> tuple[object, ...]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(garbage=st.binary(max_size=400))
-def test_arbitrary_bytes_are_never_accepted(dealt: tuple[SessionConfig, list[Identity], bytes], garbage: bytes) -> None:
+def test_arbitrary_bytes_are_never_accepted(
+    dealt: tuple[SessionConfig, list[Identity], bytes], garbage: bytes
+) -> None:
     config, ids, _ = dealt
     m = fresh(config, ids[1])
     before = accepted(m)
@@ -197,18 +200,23 @@ def test_unsigned_tampered_foreign_or_malformed_messages_are_never_accepted(
     assert accepted(m) == before
     # 3. validly signed by a member, but for another session
     m.receive(resign(ids[0], deal, lambda p: p.update(session="0x" + os.urandom(32).hex())), 0.0)
-    assert accepted(m) == before and m.stats.rejected["foreign session"] >= 1
+    assert accepted(m) == before
+    assert m.stats.rejected["foreign session"] >= 1
     # 4. validly signed, right session, malformed body of any type
     m.receive(resign(ids[2], deal, lambda p: p.update(type=kind, body=body, **{"from": "m3"})), 0.0)
-    assert m.status()["deals"] == [2] and m.status()["justified"] == []  # only its own deal
+    assert m.status()["deals"] == [2]
+    assert m.status()["justified"] == []
 
 
-def test_oversized_messages_are_rejected_before_parsing(dealt: tuple[SessionConfig, list[Identity], bytes]) -> None:
+def test_oversized_messages_are_rejected_before_parsing(
+    dealt: tuple[SessionConfig, list[Identity], bytes],
+) -> None:
     config, ids, deal = dealt
     m = DkgMachine(config, ids[1], max_message_bytes=len(deal) + 50)
     m.start(0.0)
     m.receive(deal + b" " * 100, 0.0)  # valid JSON, valid signature, too long
-    assert m.stats.rejected["oversized"] == 1 and m.status()["deals"] == [2]
+    assert m.stats.rejected["oversized"] == 1
+    assert m.status()["deals"] == [2]
 
 
 def test_duplicates_are_ignored_and_a_second_different_deal_disqualifies_the_dealer(
@@ -234,14 +242,16 @@ def test_a_deal_after_the_deal_phase_is_stale_and_early_messages_wait(
     # a complaint from member 3 before this machine left the deal phase is kept
     other = DkgMachine(config, ids[2])
     other.start(0.0)
-    complaint = [o for o in other.tick(100.0) if o.type is MessageType.COMPLAINT][0]
+    complaint = next(o for o in other.tick(100.0) if o.type is MessageType.COMPLAINT)
     m.receive(complaint.data, 1.0)
-    assert m.phase is Phase.DEAL and m.status()["complaints"] == [3]
+    assert m.phase is Phase.DEAL
+    assert m.status()["complaints"] == [3]
     assert m.tick(5.0) == []  # before the deadline nothing moves
     m.tick(100.0)
     assert m.phase is Phase.COMPLAINT
     m.receive(deal, 100.0)
-    assert m.stats.rejected["stale"] == 1 and m.status()["deals"] == [2]
+    assert m.stats.rejected["stale"] == 1
+    assert m.status()["deals"] == [2]
 
 
 def test_a_dealer_whose_commitments_do_not_match_its_shares_is_excluded() -> None:
@@ -278,10 +288,14 @@ def test_a_falsely_accused_dealer_justifies_and_stays_qualified() -> None:
 
 def test_too_few_dealers_fail_with_the_reason() -> None:
     config, ids = make_config(4)
-    machines = [DkgMachine(config, i, timeouts=Timeouts(deal=1, complaint=1, justification=1, confirm=1)) for i in ids[:2]]
+    machines = [
+        DkgMachine(config, i, timeouts=Timeouts(deal=1, complaint=1, justification=1, confirm=1))
+        for i in ids[:2]
+    ]
     deliver(machines)
     for m in machines:
-        assert m.phase is Phase.FAILED and m.failure is not None
+        assert m.phase is Phase.FAILED
+        assert m.failure is not None
         assert "only 2 dealers qualified" in m.failure.reason
 
 
@@ -321,7 +335,9 @@ def test_resharing_keeps_the_group_key_and_rejects_a_dealer_not_dealing_its_own_
         assert m.result.qualified == (1, 3, 4)
         assert "published public share" in m.result.excluded[2]
         assert (m.result.share is None) == (m.identity.name in old)
-    new_shares = {m.result.share.index: m.result.share.secret for m in machines2 if m.result and m.result.share}
+    new_shares = {
+        m.result.share.index: m.result.share.secret for m in machines2 if m.result and m.result.share
+    }
     assert BLS.public_key(interpolate(dict(list(new_shares.items())[:5]))) == old_public.group_public_key
 
 
@@ -335,7 +351,8 @@ def test_session_description_round_trips_to_the_same_session_id() -> None:
 
 def test_a_share_never_shows_in_repr(seven: list[DkgResult]) -> None:
     share = seven[0].share
-    assert isinstance(share, KeyShare) and str(share.secret) not in repr(seven[0])
+    assert isinstance(share, KeyShare)
+    assert str(share.secret) not in repr(seven[0])
 
 
 def test_default_threshold_is_2f_plus_1() -> None:

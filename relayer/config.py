@@ -60,6 +60,10 @@ class CommitteeConfig:
     key_file: Path | None  # None: this node relays only and holds no share
     rule: BatchRule
     republish_interval: float
+    # the share in an EIP-2335 keystore (committee.keystore); its password from password_file or,
+    # unset, the systemd credential qiao-keystore-password
+    keystore_file: Path | None = None
+    password_file: Path | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +218,10 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
     comm = r.table(raw, "committee")
     public_file = r.path(comm, "committee.public_file")
     key_file = r.path(comm, "committee.key_file", required=False)
+    keystore_file = r.path(comm, "committee.keystore_file", required=False)
+    keystore_password_file = r.path(comm, "committee.password_file", required=False)
+    if key_file is not None and keystore_file is not None:
+        r.errors.append("committee: set key_file or keystore_file, not both")
     window_blocks = r.get(comm, "committee.window_blocks", int, 4)
     max_batch = r.get(comm, "committee.max_batch", int, 100)
     republish = r.get(comm, "committee.republish_interval", float, 5.0)
@@ -359,7 +367,12 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         metrics_host=metrics_host,
         metrics_port=metrics_port,
         committee=CommitteeConfig(
-            public_file=public_file, key_file=key_file, rule=rule, republish_interval=republish
+            public_file=public_file,
+            key_file=key_file,
+            rule=rule,
+            republish_interval=republish,
+            keystore_file=keystore_file,
+            password_file=keystore_password_file,
         ),
         mqtt=MqttConfig(
             host=mqtt_host,

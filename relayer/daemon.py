@@ -16,6 +16,7 @@ from eth_account import Account
 
 from committee.bls import get_backend
 from committee.keyfile import load_key_file, load_public_file
+from committee.keystore import KeystoreError, load_keystore_share, read_password
 from committee.threshold import KeyShare
 from relayer import admin, metrics, sdnotify
 from relayer.chain import ChainClient
@@ -40,7 +41,15 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
 
     public = load_public_file(cfg.committee.public_file)
     share: KeyShare | None = None
-    if cfg.committee.key_file is not None:
+    if cfg.committee.keystore_file is not None:
+        # refuses a keystore readable by others, a wrong password, a share not matching the public file
+        try:
+            secret = read_password(cfg.committee.password_file)
+            share = load_keystore_share(cfg.committee.keystore_file, secret, public, cfg.member_index)
+        except KeystoreError as exc:
+            raise ConfigError(cfg.source, [f"committee.keystore_file: {exc}"]) from None
+        del secret
+    elif cfg.committee.key_file is not None:
         share = load_key_file(cfg.committee.key_file)
         if share.index != cfg.member_index:
             raise ConfigError(

@@ -73,6 +73,7 @@ class MqttConfig:
     network: str
     username: str | None
     password_file: Path | None
+    tls_ca_file: Path | None = None  # set: connect over TLS and verify the broker against this CA
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +243,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         r.errors.append(f"mqtt.network: {network!r} must be non-empty without '/', '#', '+' or spaces")
     mqtt_user = r.get(mqtt, "mqtt.username", str, None)
     mqtt_password_file = r.path(mqtt, "mqtt.password_file", required=False)
+    mqtt_tls_ca_file = r.path(mqtt, "mqtt.tls_ca_file", required=False)
 
     rel = r.table(raw, "relayer")
     enabled = r.get(rel, "relayer.enabled", bool, False)
@@ -380,6 +382,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
             network=network,
             username=mqtt_user,
             password_file=mqtt_password_file,
+            tls_ca_file=mqtt_tls_ca_file,
         ),
         relayer=RelayerConfig(
             enabled=enabled,

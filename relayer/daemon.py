@@ -157,6 +157,8 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
         return bool(loops) and not any(t.done() for t in loops)
 
     servers: list[asyncio.Server] = []
+    every: list[asyncio.Task[None]] = []
+    enforcer = asyncio.get_running_loop().create_task(_enforce_cancel(every, stop), name="enforce-stop")
     try:
         async with asyncio.TaskGroup() as tg:
             for chain in node.chains.values():
@@ -189,9 +191,27 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
             log.info("stopping", grace_seconds=GRACE_SECONDS)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(asyncio.gather(*draining)), GRACE_SECONDS)
+            every.extend(t for t in asyncio.all_tasks() if t not in (asyncio.current_task(), enforcer))
             raise _Stop
     except* _Stop:
         pass
+    finally:
+        enforcer.cancel()
+
+
+async def _enforce_cancel(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:
+    """After the grace period, cancel every loop again and again: a library that swallows one
+    cancellation (a retry around an RPC call) must not keep the daemon alive past the unit's stop
+    timeout."""
+    await stop.wait()
+    await asyncio.sleep(GRACE_SECONDS + 2.0)
+    while True:
+        pending = [t for t in tasks if not t.done()]
+        if pending:
+            log.warning("stop_overdue", tasks=[t.get_name() for t in pending])
+        for task in pending:
+            task.cancel()
+        await asyncio.sleep(0.5)
 
 
 class _Stop(Exception):

@@ -69,6 +69,11 @@ class Transport:
                     password=self._password,
                     keepalive=10,
                     will=aiomqtt.Will(hb_topic, self._heartbeat("offline"), qos=1, retain=True),
+                    tls_params=(
+                        aiomqtt.TLSParameters(ca_certs=str(self.cfg.tls_ca_file))
+                        if self.cfg.tls_ca_file is not None
+                        else None
+                    ),
                 ) as client:
                     await client.subscribe(f"{topic_root(self.cfg.network)}/partial/+", qos=1)
                     await client.subscribe(f"{topic_root(self.cfg.network)}/heartbeat/+", qos=1)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything Qiao needs on a fresh Debian machine:
-#   - mosquitto from Debian's packages (if missing),
+#   - mosquitto, prometheus (promtool), systemd (systemd-analyze) and openssl from Debian's
+#     packages (each if missing),
 #   - the npm toolchain (anvil, forge, solc-js, OpenZeppelin) from package-lock.json,
 #   - a Python virtual environment in .venv with the pinned packages,
 #   - the contracts compiled by forge (offline, through tools/solc).
@@ -21,12 +22,19 @@ need_python() {
   exit 1
 }
 
-# 1. mosquitto (the broker binary; tests and the devnet start their own instances)
-if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
-  log "installing mosquitto from Debian packages"
+# 1. Debian packages, each only if missing: mosquitto (the broker; tests and the devnet start
+#    their own instances), prometheus (promtool and a real server for the alert tests), systemd
+#    (systemd-analyze verify on the units) and openssl (the devnet broker's throwaway TLS CA).
+APT_MISSING=()
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then APT_MISSING+=(mosquitto); fi
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then APT_MISSING+=(prometheus); fi
+if ! command -v systemd-analyze >/dev/null 2>&1; then APT_MISSING+=(systemd); fi
+if ! command -v openssl >/dev/null 2>&1; then APT_MISSING+=(openssl); fi
+if [ "${#APT_MISSING[@]}" -gt 0 ]; then
+  log "installing Debian packages: ${APT_MISSING[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mosquitto >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${APT_MISSING[@]}" >/dev/null
 fi
 
 # 2. npm toolchain, reinstalled only when package-lock.json changed

@@ -12,6 +12,10 @@ echo "== ruff"
 .venv/bin/ruff format --check .
 echo "== mypy"
 .venv/bin/mypy
+echo "== hadolint, promtool"
+.venv/bin/hadolint Dockerfile
+promtool check rules deploy/prometheus/qiao-alerts.yml
+(cd deploy/prometheus && promtool test rules qiao-alerts.test.yml)
 echo "== forge test"
 scripts/forge test
 echo "== pytest"

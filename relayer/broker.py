@@ -1,0 +1,145 @@
+"""The committee broker's files: ACL, hashed passwords, per-member password files, a throwaway CA.
+
+`deploy/mosquitto/mosquitto.conf` is the production configuration; `render_config` gives the same
+file with its directory and port replaced, which is what the devnet runs. `write_committee_files`
+writes `acl` (member i publishes only under its own id), `passwd` (hashed by `mosquitto_passwd`)
+and one password file per member (mode 0600) for `mqtt.password_file`.
+
+    python -m relayer.broker --network testnet --members 4 --out /etc/mosquitto/qiao [--self-signed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+PRODUCTION_DIR = "/etc/mosquitto/qiao/"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerFiles:
+    directory: Path
+    conf: Path
+    ca: Path
+    passwords: dict[str, Path]  # user -> file holding the plain password (mode 0600)
+
+
+def username(member: int) -> str:
+    return f"member-{member}"
+
+
+def acl_text(network: str, members: list[int], admins: tuple[str, ...] = ()) -> str:
+    root = f"qiao/v1/{network}"
+    lines = ["# Member i may publish only under its own id; every member reads the committee's topics.", ""]
+    for m in members:
+        lines += [
+            f"user {username(m)}",
+            f"topic read {root}/partial/+",
+            f"topic read {root}/heartbeat/+",
+            f"topic write {root}/partial/{m}",
+            f"topic write {root}/heartbeat/{m}",
+            "",
+        ]
+    for admin in admins:  # devnet only: a test user that may write anywhere under the network
+        lines += [f"user {admin}", f"topic readwrite {root}/#", ""]
+    return "\n".join(lines)
+
+
+def _write_secret(path: Path, text: str) -> None:
+    if path.exists():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def write_committee_files(
+    directory: Path, network: str, members: list[int], admins: tuple[str, ...] = ()
+) -> dict[str, Path]:
+    """acl, passwd (hashed) and `<user>.password` files; returns the password files by user."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "acl").write_text(acl_text(network, members, admins))
+    users = [username(m) for m in members] + list(admins)
+    plain = {u: secrets.token_urlsafe(24) for u in users}
+    passwd = directory / "passwd"
+    _write_secret(passwd, "".join(f"{u}:{p}\n" for u, p in plain.items()))
+    tool = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
+    subprocess.run([tool, "-U", str(passwd)], check=True, capture_output=True)
+    files = {}
+    for user, password in plain.items():
+        path = directory / f"{user}.password"
+        _write_secret(path, password + "\n")
+        files[user] = path
+    return files
+
+
+def write_self_signed(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Path:
+    """A throwaway CA and a broker certificate it signs (openssl, EC P-256, 7 days); returns the CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    openssl = shutil.which("openssl") or "/usr/bin/openssl"
+    san = ",".join(f"IP:{h}" if h.replace(".", "").isdigit() else f"DNS:{h}" for h in hosts)
+    ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
+    key, csr, crt = directory / "broker.key", directory / "broker.csr", directory / "broker.crt"
+    ext = directory / "broker.ext"
+    ext.write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    days = ["-days", "7"]
+    sign = ["-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", *days, "-extfile", ext]
+    run = [
+        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_crt, *days, "-subj", "/CN=qiao-ca"],
+        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=qiao-broker"],
+        [openssl, "x509", "-req", "-in", csr, "-out", crt, *sign],
+    ]
+    for argv in run:
+        subprocess.run([str(a) for a in argv], check=True, capture_output=True)
+    for path in (ca_key, key):
+        path.chmod(0o600)
+    return ca_crt
+
+
+def render_config(directory: Path, port: int, host: str = "127.0.0.1") -> str:
+    """The production configuration with its file directory and listener replaced."""
+    text = PRODUCTION_CONF.read_text().replace(PRODUCTION_DIR, str(directory) + "/")
+    text = text.replace("listener 8883\n", f"listener {port} {host}\n")
+    if os.geteuid() == 0:  # mosquitto started as root drops to its own user, which cannot read these
+        text += "user root\n"
+    return text
+
+
+def prepare(
+    directory: Path, network: str, members: list[int], port: int, admins: tuple[str, ...] = ()
+) -> BrokerFiles:
+    """Everything a devnet broker needs: CA, certificate, passwd, acl and the configuration."""
+    ca = write_self_signed(directory)
+    passwords = write_committee_files(directory, network, members, admins)
+    conf = directory / "mosquitto.conf"
+    conf.write_text(render_config(directory, port))
+    return BrokerFiles(directory, conf, ca, passwords)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="relayer.broker", description=__doc__.split("\n")[0] if __doc__ else "")
+    p.add_argument("--network", required=True, help="topic namespace, e.g. testnet")
+    p.add_argument("--members", type=int, required=True, help="committee size n")
+    p.add_argument("--out", type=Path, required=True, help="directory for acl, passwd, *.password")
+    p.add_argument("--self-signed", action="store_true", help="also write a throwaway CA and certificate")
+    args = p.parse_args(argv)
+    files = write_committee_files(args.out, args.network, list(range(1, args.members + 1)))
+    if args.self_signed:
+        write_self_signed(args.out)
+    for user, path in files.items():
+        print(f"{user}: password in {path} (give it to that member only, as mqtt.password_file)")
+    print(f"acl and passwd in {args.out}; mosquitto.conf in {PRODUCTION_CONF}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import aiomqtt
 
-from committee.dkg import DkgFailure, DkgMachine, DkgResult, Outgoing
+from committee.dkg import DkgFailure, DkgMachine, DkgResult, Outgoing, SessionConfig, Timeouts
+from committee.identity import Identity
 
-__all__ = ["DkgFailed", "run_machine", "run_machines", "session_topic"]
+__all__ = ["DkgFailed", "local_dkg", "run_machine", "run_machines", "session_topic"]
 
 OutgoingFilter = Callable[[Outgoing], bytes | None]
 """Test hook: what to publish instead of an outgoing message (None drops it)."""
@@ -127,3 +128,35 @@ def _write_status(path: Path | None, machine: DkgMachine) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(status, indent=2) + "\n")
     os.replace(temporary, path)
+
+
+async def local_dkg(
+    n: int,
+    t: int,
+    *,
+    host: str,
+    port: int,
+    network: str,
+    key_epoch: int = 1,
+    timeouts: Timeouts | None = None,
+) -> list[DkgResult]:
+    """A DKG of n members run by n state machines in this process over the broker (the devnet's
+    way): each member derives its own share; no dealer ever holds the group secret. Identities
+    are fresh and thrown away. Returns the members' results in index order, or raises `DkgFailed`."""
+    identities = [Identity.generate(f"member-{i}") for i in range(1, n + 1)]
+    names = tuple(i.name for i in identities)
+    config = SessionConfig(
+        kind="dkg",
+        nonce=os.urandom(16),
+        threshold=t,
+        key_epoch=key_epoch,
+        identities={i.name: i.public for i in identities},
+        receivers=names,
+        dealers={k + 1: name for k, name in enumerate(names)},
+    )
+    machines = [DkgMachine(config, i, timeouts=timeouts) for i in identities]
+    results = await run_machines(machines, host=host, port=port, network=network)
+    for r in results:
+        if isinstance(r, DkgFailed):
+            raise r
+    return [r for r in results if isinstance(r, DkgResult)]

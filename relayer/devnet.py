@@ -10,6 +10,7 @@ check, and stops everything it started. The same pieces are used by the end-to-e
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -31,8 +32,9 @@ from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 
 from committee.bls import g2_to_eip2537
+from committee.dkg_runner import local_dkg
 from committee.keyfile import write_key_file, write_public_file
-from committee.threshold import deal
+from committee.keystore import write_keystore
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "contracts" / "out"
@@ -228,18 +230,44 @@ def deploy_bridge(consortium_url: str, ethereum_url: str, group_public_key: byte
 # ---- committee and node configuration ----------------------------------------------------------
 
 
-def write_committee(run_dir: Path, n: int, t: int) -> tuple[bytes, list[Path], Path]:
+def write_committee(
+    run_dir: Path, n: int, t: int, *, mqtt_port: int, network: str = "devnet", keystores: bool = False
+) -> tuple[bytes, list[Path], Path]:
+    """The committee key by a DKG of the n members over the devnet's broker (in-process state
+    machines, see committee.dkg: each member derives its own share, nothing holds the group
+    secret). Writes each share, mode 0600, as a key file or, with `keystores`, as an EIP-2335
+    keystore `member-<i>.keystore.json` beside its password file; and the public file."""
     keys_dir = run_dir / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True)
-    shares = deal(n, t)
+    results = asyncio.run(local_dkg(n, t, host="127.0.0.1", port=mqtt_port, network=network))
     key_files = []
-    for share in shares:
-        path = keys_dir / f"member-{share.index}.json"
-        write_key_file(path, share)
+    for result in results:
+        share = result.share
+        assert share is not None
+        if keystores:
+            path = keys_dir / f"member-{share.index}.keystore.json"
+            password = os.urandom(16).hex()
+            fd = os.open(
+                keys_dir / f"member-{share.index}.password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600
+            )
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+            write_keystore(path, share, password, work_factor=2**12)  # devnet: a cheap KDF
+        else:
+            path = keys_dir / f"member-{share.index}.json"
+            write_key_file(path, share)
         key_files.append(path)
     public_path = keys_dir / "committee.json"
-    write_public_file(public_path, shares[0].public)
-    return shares[0].public.group_public_key, key_files, public_path
+    write_public_file(public_path, results[0].public)
+    return results[0].public.group_public_key, key_files, public_path
+
+
+def _share_config(key_file: Path) -> str:
+    """The [committee] lines that name a member's share: a keystore and its password, or a key file."""
+    if key_file.name.endswith(".keystore.json"):
+        password = key_file.with_name(key_file.name.removesuffix(".keystore.json") + ".password")
+        return f'keystore_file = "{key_file}"\npassword_file = "{password}"'
+    return f'key_file = "{key_file}"'
 
 
 def write_node_config(
@@ -284,7 +312,7 @@ port = {metrics_port}
 
 [committee]
 public_file = "{public_path}"
-key_file = "{key_file}"
+{_share_config(key_file)}
 window_blocks = {window_blocks}
 max_batch = 100
 republish_interval = 2.0
@@ -409,7 +437,7 @@ def devnet(
         c_url = start_anvil(procs, "anvil-consortium", CONSORTIUM_CHAIN_ID, logs, block_time, anvil_args)
         e_url = start_anvil(procs, "anvil-ethereum", ETHEREUM_CHAIN_ID, logs, block_time, anvil_args)
         port = mqtt_port if mqtt_port is not None else start_mosquitto(procs, run_dir)
-        group_key, key_files, public_path = write_committee(run_dir, n, t)
+        group_key, key_files, public_path = write_committee(run_dir, n, t, mqtt_port=port, network=network)
         dep = deploy_bridge(c_url, e_url, group_key)
         if rpc_for is not None:
             options = {

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
+import random
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,6 +22,8 @@ import aiomqtt
 
 from committee.dkg import DkgFailure, DkgMachine, DkgResult, Outgoing, SessionConfig, Timeouts
 from committee.identity import Identity
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DkgFailed", "local_dkg", "run_machine", "run_machines", "session_topic"]
 
@@ -49,49 +53,99 @@ async def run_machine(
     status_path: Path | None = None,
     outgoing_filter: OutgoingFilter | None = None,
     clock: Callable[[], float] = time.monotonic,
+    keepalive: int = 120,
 ) -> DkgResult:
-    """Run one participant to the end; returns the result or raises `DkgFailed`."""
+    """Run one participant to the end; returns the result or raises `DkgFailed`.
+
+    The machine's work runs in a worker thread, so the event loop keeps answering the broker's
+    keep-alives during the long computations. A lost connection is re-established with a
+    jittered delay; everything already published is published again (retained, so idempotent)
+    and the retained messages of the others arrive again (the machine drops duplicates)."""
     root = session_topic(network, machine.session_id)
     name = machine.identity.name
-    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
-    identifier = f"qiao-dkg-{name}-{os.urandom(4).hex()}"
-    async with aiomqtt.Client(hostname=host, port=port, identifier=identifier, timeout=30) as client:
-
-        async def publish(out: Sequence[Outgoing]) -> None:
-            for message in out:
-                data = message.data if outgoing_filter is None else outgoing_filter(message)
-                if data is not None:
-                    await client.publish(f"{root}/{name}/{message.type.value}", data, qos=1, retain=True)
-
-        async def pump() -> None:
-            async for message in client.messages:
-                payload = message.payload
-                if isinstance(payload, bytes | bytearray):
-                    await queue.put(bytes(payload))
-
-        await client.subscribe(f"{root}/+/+", qos=1)
-        pump_task = asyncio.create_task(pump())
+    published: list[tuple[str, bytes]] = []
+    pending = list(await asyncio.to_thread(machine.start, clock()))
+    attempt = 0
+    while True:
         try:
-            await publish(machine.start(clock()))
-            _write_status(status_path, machine)
-            while not machine.finished:
-                wait = max(0.0, machine.deadline - clock()) + 0.01
-                try:
-                    data = await asyncio.wait_for(queue.get(), timeout=wait)
-                except TimeoutError:
-                    out = machine.tick(clock())
-                else:
-                    out = machine.receive(data, clock())
-                await publish(out)
-                _write_status(status_path, machine)
-        finally:
-            pump_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await pump_task
+            async with aiomqtt.Client(
+                hostname=host,
+                port=port,
+                identifier=f"qiao-dkg-{name}-{os.urandom(4).hex()}",
+                keepalive=keepalive,
+                timeout=30,
+            ) as client:
+                await client.subscribe(f"{root}/+/+", qos=1)
+                for topic, data in published:
+                    await client.publish(topic, data, qos=1, retain=True)
+                attempt = 0
+                await _drive(machine, client, root, pending, published, outgoing_filter, status_path, clock)
+                break
+        except aiomqtt.MqttError as exc:
+            attempt += 1
+            if attempt > 20:
+                raise
+            delay = min(5.0, 0.2 * 2**attempt) * (0.5 + random.random())
+            log.warning("dkg broker connection lost (%s); reconnecting in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
     if machine.result is None:
         assert machine.failure is not None
         raise DkgFailed(machine.failure)
     return machine.result
+
+
+async def _drive(
+    machine: DkgMachine,
+    client: aiomqtt.Client,
+    root: str,
+    pending: list[Outgoing],
+    published: list[tuple[str, bytes]],
+    outgoing_filter: OutgoingFilter | None,
+    status_path: Path | None,
+    clock: Callable[[], float],
+) -> None:
+    name = machine.identity.name
+    queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=10_000)
+
+    async def pump() -> None:
+        async for message in client.messages:
+            payload = message.payload
+            if isinstance(payload, bytes | bytearray):
+                await queue.put(bytes(payload))
+
+    pump_task = asyncio.create_task(pump())
+    try:
+        while True:
+            while pending:
+                message = pending[0]
+                data = message.data if outgoing_filter is None else outgoing_filter(message)
+                if data is not None:
+                    topic = f"{root}/{name}/{message.type.value}"
+                    await client.publish(topic, data, qos=1, retain=True)
+                    published.append((topic, data))
+                pending.pop(0)
+            _write_status(status_path, machine)
+            if machine.finished:
+                return
+            wait = max(0.0, machine.deadline - clock()) + 0.01
+            getter = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait(
+                {getter, pump_task}, timeout=wait, return_when=asyncio.FIRST_COMPLETED
+            )
+            if pump_task in done:
+                getter.cancel()
+                pump_task.result()  # raises the connection's MqttError
+                raise aiomqtt.MqttError("message stream ended")
+            if getter in done:
+                data = getter.result()
+                pending.extend(await asyncio.to_thread(machine.receive, data, clock()))
+            else:
+                getter.cancel()
+                pending.extend(await asyncio.to_thread(machine.tick, clock()))
+    finally:
+        pump_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+            await pump_task
 
 
 async def run_machines(

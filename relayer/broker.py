@@ -105,23 +105,39 @@ def write_self_signed(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "l
     return ca_crt
 
 
-def render_config(directory: Path, port: int, host: str = "127.0.0.1") -> str:
-    """The production configuration with its file directory and listener replaced."""
+def render_config(
+    directory: Path, port: int, host: str = "127.0.0.1", tooling_port: int | None = None
+) -> str:
+    """The production configuration with its file directory and listener replaced.
+
+    `tooling_port` (devnet only) adds a second, plaintext listener on 127.0.0.1 with anonymous
+    access for the devnet's own tools (the key generation run, tests that play a stranger on the
+    broker); the members use the production listener.
+    """
     text = PRODUCTION_CONF.read_text().replace(PRODUCTION_DIR, str(directory) + "/")
     text = text.replace("listener 8883\n", f"listener {port} {host}\n")
+    if tooling_port is not None:
+        text = text.replace("per_listener_settings false\n", "per_listener_settings true\n")
+        text += f"\n# devnet tooling listener (not in production)\nlistener {tooling_port} 127.0.0.1\n"
+        text += "allow_anonymous true\n"
     if os.geteuid() == 0:  # mosquitto started as root drops to its own user, which cannot read these
         text += "user root\n"
     return text
 
 
 def prepare(
-    directory: Path, network: str, members: list[int], port: int, admins: tuple[str, ...] = ()
+    directory: Path,
+    network: str,
+    members: list[int],
+    port: int,
+    admins: tuple[str, ...] = (),
+    tooling_port: int | None = None,
 ) -> BrokerFiles:
     """Everything a devnet broker needs: CA, certificate, passwd, acl and the configuration."""
     ca = write_self_signed(directory)
     passwords = write_committee_files(directory, network, members, admins)
     conf = directory / "mosquitto.conf"
-    conf.write_text(render_config(directory, port))
+    conf.write_text(render_config(directory, port, tooling_port=tooling_port))
     return BrokerFiles(directory, conf, ca, passwords)
 
 

@@ -35,6 +35,7 @@ from committee.bls import g2_to_eip2537
 from committee.dkg_runner import local_dkg
 from committee.keyfile import write_key_file, write_public_file
 from committee.keystore import write_keystore
+from relayer import broker
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "contracts" / "out"
@@ -162,6 +163,28 @@ def start_mosquitto(procs: Processes, run_dir: Path) -> int:
     return port
 
 
+def start_secure_mosquitto(
+    procs: Processes, run_dir: Path, network: str, members: list[int]
+) -> tuple[broker.BrokerFiles, int, int]:
+    """The production broker configuration (deploy/mosquitto/mosquitto.conf: TLS, one credential
+    per member, an ACL that lets a member publish only under its own id) with a throwaway CA.
+    Returns the files, the members' TLS port and the devnet tooling port (plaintext, 127.0.0.1:
+    the key generation run and tests playing a stranger use it)."""
+    tls_port, tooling_port = free_port(), free_port()
+    files = broker.prepare(run_dir / "broker", network, members, tls_port, tooling_port=tooling_port)
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    procs.start("mosquitto", [binary, "-c", str(files.conf)], run_dir)
+
+    def listening() -> bool:
+        for port in (tls_port, tooling_port):
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        return True
+
+    wait_until(listening, 15, f"mosquitto on ports {tls_port} (TLS) and {tooling_port}")
+    return files, tls_port, tooling_port
+
+
 # ---- contracts ---------------------------------------------------------------------------------
 
 
@@ -286,6 +309,7 @@ def write_node_config(
     ethereum_rpc: str | None = None,
     relayer_extra: str = "",
     chain_extra: str = "",
+    mqtt_extra: str = "",
 ) -> Path:
     """One member's TOML. `*_rpc` replace the chains' endpoints (a TOML string or list), the
     `*_extra` strings add lines to the [relayer] table and to both chain tables (tests use them)."""
@@ -321,6 +345,7 @@ republish_interval = 2.0
 host = "127.0.0.1"
 port = {mqtt_port}
 network = "{network}"
+{mqtt_extra}
 
 [relayer]
 enabled = true
@@ -436,7 +461,19 @@ def devnet(
     try:
         c_url = start_anvil(procs, "anvil-consortium", CONSORTIUM_CHAIN_ID, logs, block_time, anvil_args)
         e_url = start_anvil(procs, "anvil-ethereum", ETHEREUM_CHAIN_ID, logs, block_time, anvil_args)
-        port = mqtt_port if mqtt_port is not None else start_mosquitto(procs, run_dir)
+        mqtt_extra: dict[int, str] = {}
+        if mqtt_port is not None:
+            member_port = mqtt_port
+        else:  # our own broker, configured as in production
+            everyone = list(range(1, n + 1))
+            files, member_port, mqtt_port = start_secure_mosquitto(procs, run_dir, network, everyone)
+            mqtt_extra = {
+                i: f'username = "{broker.username(i)}"\n'
+                f'password_file = "{files.passwords[broker.username(i)]}"\n'
+                f'tls_ca_file = "{files.ca}"'
+                for i in everyone
+            }
+        port = mqtt_port
         group_key, key_files, public_path = write_committee(run_dir, n, t, mqtt_port=port, network=network)
         dep = deploy_bridge(c_url, e_url, group_key)
         if rpc_for is not None:
@@ -450,11 +487,12 @@ def devnet(
                 run_dir,
                 i,
                 dep,
-                port,
+                member_port,
                 public_path,
                 key_files[i - 1],
                 network=network,
                 metrics_port=metrics_ports[i],
+                mqtt_extra=mqtt_extra.get(i, ""),
                 **options,
             )
             for i in range(1, n + 1)

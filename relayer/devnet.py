@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -26,31 +25,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
-from web3.contract import Contract
 
-from committee.bls import g2_to_eip2537
 from committee.dkg_runner import local_dkg
 from committee.keyfile import write_key_file, write_public_file
 from committee.keystore import write_keystore
 from relayer import broker
+from relayer.deploy import (
+    ARTIFACTS,
+    MNEMONIC,
+    Deployment,
+    artifact,
+    deploy,
+    deploy_bridge,
+    dev_account,
+    send,
+)
+
+__all__ = ["ARTIFACTS", "Deployment", "artifact", "deploy", "deploy_bridge", "dev_account", "send"]
 
 ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "contracts" / "out"
-MNEMONIC = "test test test test test test test test test test test junk"
 CONSORTIUM_CHAIN_ID = 7001
 ETHEREUM_CHAIN_ID = 7002
 UNIT = 10**18
-
-Account.enable_unaudited_hdwallet_features()
-
-
-def dev_account(index: int) -> LocalAccount:
-    """Anvil's well-known development accounts (never use them outside a devnet)."""
-    account: LocalAccount = Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
-    return account
 
 
 def free_port() -> int:
@@ -188,66 +185,7 @@ def start_secure_mosquitto(
 # ---- contracts ---------------------------------------------------------------------------------
 
 
-def artifact(name: str) -> dict[str, Any]:
-    path = ARTIFACTS / f"{name}.sol" / f"{name}.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} missing; run scripts/bootstrap.sh (forge build) first")
-    data: dict[str, Any] = json.loads(path.read_text())
-    return data
-
-
-def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True) -> Any:
-    tx = fn.build_transaction(
-        {
-            "from": account.address,
-            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-            "chainId": w3.eth.chain_id,
-        }
-    )
-    signed = account.sign_transaction(tx)
-    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-    if not wait:
-        return tx_hash
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-    if receipt["status"] != 1:
-        raise RuntimeError(f"transaction {tx_hash.hex()} reverted")
-    return receipt
-
-
-def deploy(w3: Web3, account: LocalAccount, name: str, *args: Any) -> Contract:
-    art = artifact(name)
-    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]["object"])
-    receipt = send(w3, account, factory.constructor(*args))
-    contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
-    return contract
-
-
-@dataclass
-class Deployment:
-    consortium_url: str
-    ethereum_url: str
-    vault: Contract
-    asset: Contract
-    gateway: Contract
-    wrapped: Contract
-    consortium_block: int
-    ethereum_block: int
-
-
-def deploy_bridge(consortium_url: str, ethereum_url: str, group_public_key: bytes) -> Deployment:
-    admin = dev_account(0)
-    wc = Web3(HTTPProvider(consortium_url))
-    we = Web3(HTTPProvider(ethereum_url))
-    key = g2_to_eip2537(group_public_key)
-    asset = deploy(wc, admin, "TestAsset", "Tokenised Treasury Bill", "TBILL", admin.address)
-    vault = deploy(wc, admin, "QiaoVault", admin.address, key)
-    gateway = deploy(we, admin, "QiaoGateway", admin.address, key)
-    wrapped = deploy(we, admin, "WrappedToken", "Wrapped Tokenised Treasury Bill", "wTBILL", gateway.address)
-    send(wc, admin, vault.functions.registerToken(ETHEREUM_CHAIN_ID, asset.address, wrapped.address))
-    send(we, admin, gateway.functions.registerToken(CONSORTIUM_CHAIN_ID, wrapped.address, asset.address))
-    return Deployment(
-        consortium_url, ethereum_url, vault, asset, gateway, wrapped, wc.eth.block_number, we.eth.block_number
-    )
+# artifact, send, deploy, Deployment and deploy_bridge live in relayer.deploy (imported above).
 
 
 # ---- committee and node configuration ----------------------------------------------------------

@@ -3,42 +3,34 @@ pragma solidity 0.8.30;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {BLS} from "./BLS.sol";
+import {KycRegistry} from "./KycRegistry.sol";
 
 /// @title QiaoEndpoint
 /// @notice The bridge-facing half shared by both Qiao endpoints: the vault on the consortium chain
 ///         (lock / unlock) and the gateway on Ethereum (burn / mint). The relayer watches and
 ///         submits to both with one code path; docs/PROTOCOL.md fixes every byte of this interface.
 ///
-/// @dev Interface summary (identical on QiaoVault and QiaoGateway):
+/// @dev What an endpoint does, and who may do it:
+///      - anyone: {executeBatch} (a committee-signed batch), {executeTransfer} (one transfer of a
+///        signed batch with its Merkle proof), {releaseQueued} (a transfer held by the rate limit,
+///        once the bucket has room), {refund} (a committee-signed refund of a transfer that failed
+///        on its destination), {pauseWithSignature}, {resume}, {rotateKey}; the signature is the
+///        authorisation of all the signed ones;
+///      - the guardian (an operators' multisig): {pause}, immediately, never resume;
+///      - the owner (two-step): {registerToken}, {setRateLimit}, {setGuardian}.
 ///
-///      constructor(address owner, bytes groupKeyG2)
-///          `groupKeyG2` (256-byte EIP-2537 G2 point) is validated and stored as key epoch 1.
+///      Transfer states on the destination, per (srcChainId, nonce): NONE -> DELIVERED, or
+///      NONE -> QUEUED -> DELIVERED | FAILED, or NONE -> FAILED. A nonce leaves NONE once, by a
+///      valid committee signature; `isExecuted` is true from then on ("consumed by a signature"),
+///      {transferStatus} tells which. On the source, a FAILED transfer can be refunded once
+///      (committee-signed), never a DELIVERED one: the committee signs a refund only for a final
+///      TransferFailed event.
 ///
-///      registerToken(uint256 remoteChainId, address localToken, address remoteToken)   onlyOwner
-///          ONE argument order on both contracts: the token that lives on THIS chain first, then
-///          its counterpart on `remoteChainId`. On the vault: (E chain id, TestAsset on C,
-///          WrappedToken on E). On the gateway: (C chain id, WrappedToken on E, TestAsset on C).
-///          A pair is permanent: neither token can be registered again for that remote chain.
-///
-///      executeBatch(uint64 keyEpoch, Transfer[] transfers, bytes signature)
-///      isExecuted(uint256 srcChainId, uint64 nonce), nextNonce(uint256 dstChainId),
-///      currentKeyEpoch(), groupKey(uint64 keyEpoch), batchMessage(uint64 keyEpoch, Transfer[])
-///      remoteTokenOf(uint256 remoteChainId, address localToken), localTokenOf(uint256, address remoteToken)
-///
-///      Signed message (docs/PROTOCOL.md):
-///        leaf    = keccak256(abi.encode(TRANSFER_TYPEHASH, srcChainId, dstChainId, nonce, srcToken,
-///                                       dstToken, sender, recipient, amount))
-///        root    = ordered pairwise keccak over the leaves, odd last node carried up unchanged
-///        message = keccak256(abi.encode(BATCH_TYPEHASH, "QIAO-V1", srcChainId, dstChainId,
-///                                       address(this), keyEpoch, firstNonce, lastNonce, root))
-///      and the batch executes if `signature` is a BLS signature (see {BLS}) on `message` under the
-///      group key of `keyEpoch`.
-///
-///      Not implemented in v1 (see DESIGN.md section 6): key rotation, pause, rate limits, refunds,
-///      single-transfer execution with a Merkle proof. Only key epoch 1 exists.
-abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
+///      There is no initializer: all set-up is in the constructor, which runs once.
+abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransient {
     /// @notice One cross-chain transfer, as emitted on the source chain and executed on the destination.
     struct Transfer {
         uint256 srcChainId;
@@ -60,6 +52,37 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
         bytes32 message;
     }
 
+    /// @notice State of a transfer on its destination endpoint.
+    enum TransferStatus {
+        None,
+        Delivered,
+        Queued,
+        Failed
+    }
+
+    /// @notice Why a transfer could not be delivered (event {TransferFailed}).
+    enum FailureReason {
+        None,
+        RecipientNotAllowed,
+        TokenFrozen
+    }
+
+    /// @notice Direction of a rate limit: tokens leaving this chain (lock, burn) or arriving (unlock, mint).
+    enum Direction {
+        Outbound,
+        Inbound
+    }
+
+    /// @notice A token bucket: up to `capacity` units, refilled at `refillPerSecond`; capacity 0 = no limit.
+    /// @dev `level` and `updatedAt` share a slot, so every charge is one SSTORE of a changed slot
+    ///      whatever the time: its gas does not depend on when the transaction is mined.
+    struct Bucket {
+        uint128 capacity;
+        uint128 refillPerSecond;
+        uint128 level;
+        uint64 updatedAt;
+    }
+
     /// @notice EIP-712-style type hash of a transfer leaf.
     bytes32 public constant TRANSFER_TYPEHASH = keccak256(
         "QiaoTransfer(uint256 srcChainId,uint256 dstChainId,uint64 nonce,address srcToken,address dstToken,address sender,address recipient,uint256 amount)"
@@ -68,23 +91,62 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
     bytes32 public constant BATCH_TYPEHASH = keccak256(
         "QiaoBatch(string version,uint256 srcChainId,uint256 dstChainId,address dstContract,uint64 keyEpoch,uint64 firstNonce,uint64 lastNonce,bytes32 root)"
     );
-    /// @notice Protocol version, ABI-encoded as a dynamic `string` in the batch message.
+    /// @notice Type hash of a committee-signed refund of a failed transfer (signed for the source endpoint).
+    bytes32 public constant REFUND_TYPEHASH = keccak256(
+        "QiaoRefund(string version,uint256 chainId,address endpoint,uint64 keyEpoch,bytes32 transferLeaf)"
+    );
+    /// @notice Type hash of a committee-signed pause.
+    bytes32 public constant PAUSE_TYPEHASH =
+        keccak256("QiaoPause(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce)");
+    /// @notice Type hash of a committee-signed resume.
+    bytes32 public constant RESUME_TYPEHASH =
+        keccak256("QiaoResume(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce)");
+    /// @notice Type hash of a key rotation signed by the current key.
+    bytes32 public constant ROTATE_TYPEHASH = keccak256(
+        "QiaoRotateKey(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,bytes32 newKeyHash)"
+    );
+    /// @notice Type hash of a committee-signed freeze of an account (carried from C to E).
+    bytes32 public constant FREEZE_TYPEHASH = keccak256(
+        "QiaoFreeze(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address account,bool frozen)"
+    );
+    /// @notice Protocol version, ABI-encoded as a dynamic `string` in every signed message.
     string public constant VERSION = "QIAO-V1";
     /// @notice The key epoch of the group key given at deployment.
     uint64 public constant INITIAL_KEY_EPOCH = 1;
+    /// @notice How long signatures of the previous key epoch stay valid after a rotation.
+    uint64 public constant KEY_GRACE_PERIOD = 1 days;
+    /// @notice Largest amount a transfer may carry (amounts must fit the rate-limit arithmetic).
+    uint256 public constant MAX_AMOUNT = type(uint128).max;
 
-    /// @dev Group public key (256-byte EIP-2537 G2) per key epoch; empty for unknown epochs.
-    mapping(uint64 keyEpoch => bytes groupKey) private _groupKeys;
-    /// @dev The epoch of the most recently installed group key.
+    /// @notice The allow-list of this chain.
+    KycRegistry public immutable registry;
+
+    /// @dev Current key epoch and the end of the previous epoch's grace period, in one slot.
     uint64 private _currentKeyEpoch;
-    /// @dev Executed bitmap: bit (nonce % 256) of word (nonce / 256), per source chain.
+    uint64 private _previousKeyValidUntil;
+    /// @dev Sequence number of the next signed action (pause, resume, rotate, freeze).
+    uint64 private _actionNonce;
+    /// @dev The guardian, which may pause.
+    address private _guardian;
+    /// @dev Group public key per epoch, stored as the code of a data contract (one EXTCODECOPY to
+    ///      read the 256 bytes instead of nine SLOADs).
+    mapping(uint64 keyEpoch => address keyData) private _keyData;
+    /// @dev Consumed bitmap: bit (nonce % 256) of word (nonce / 256), per source chain.
     mapping(uint256 srcChainId => mapping(uint256 word => uint256 bits)) private _executed;
+    /// @dev Failed bitmap (subset of the consumed one).
+    mapping(uint256 srcChainId => mapping(uint256 word => uint256 bits)) private _failed;
+    /// @dev Leaf of each transfer held by the inbound rate limit (zero when not queued).
+    mapping(uint256 srcChainId => mapping(uint64 nonce => bytes32 leaf)) private _queued;
+    /// @dev Refunded bitmap on the source side, per destination chain.
+    mapping(uint256 dstChainId => mapping(uint256 word => uint256 bits)) private _refunded;
     /// @dev Last nonce assigned per destination chain (0: none yet, so the first nonce is 1).
     mapping(uint256 dstChainId => uint64 nonce) private _lastNonce;
     /// @dev Token on `remoteChainId` paired with a local token.
     mapping(uint256 remoteChainId => mapping(address localToken => address remoteToken)) private _remoteTokens;
     /// @dev Local token paired with a token on `remoteChainId`.
     mapping(uint256 remoteChainId => mapping(address remoteToken => address localToken)) private _localTokens;
+    /// @dev Rate limit per local token and direction.
+    mapping(address token => mapping(Direction direction => Bucket bucket)) private _buckets;
 
     /// @notice Emitted on the source chain by lock (vault) and burn (gateway); srcChainId = block.chainid.
     event TransferInitiated(
@@ -96,20 +158,34 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
         address recipient,
         uint256 amount
     );
-    /// @notice Emitted on the destination chain for each transfer delivered by {executeBatch}.
+    /// @notice A transfer was delivered (unlocked or minted) to its recipient.
     event TransferExecuted(uint256 indexed srcChainId, uint64 indexed nonce, address recipient, uint256 amount);
+    /// @notice A signed transfer could not be delivered; it is final here and refundable on the source.
+    event TransferFailed(uint256 indexed srcChainId, uint64 indexed nonce, FailureReason reason);
+    /// @notice A signed transfer exceeds the inbound rate limit; {releaseQueued} delivers it later.
+    event TransferQueued(uint256 indexed srcChainId, uint64 indexed nonce, bytes32 leaf, uint256 amount);
+    /// @notice A failed transfer was refunded to its sender on this (source) chain.
+    event TransferRefunded(uint256 indexed dstChainId, uint64 indexed nonce, address sender, uint256 amount);
     /// @notice Emitted once per batch executed by {executeBatch}.
     event BatchExecuted(uint256 indexed srcChainId, uint64 firstNonce, uint64 lastNonce, bytes32 root, uint64 keyEpoch);
     /// @notice Emitted when a group key is installed for a key epoch.
     event GroupKeySet(uint64 indexed keyEpoch, bytes groupKey);
     /// @notice Emitted when a token pair is registered.
     event TokenRegistered(uint256 indexed remoteChainId, address indexed localToken, address indexed remoteToken);
+    /// @notice Emitted when a rate limit is set.
+    event RateLimitSet(address indexed token, Direction indexed direction, uint128 capacity, uint128 refillPerSecond);
+    /// @notice Emitted when the guardian changes.
+    event GuardianSet(address indexed guardian);
+    /// @notice Emitted when a committee-signed action (pause, resume, rotate, freeze) is applied.
+    event SignedActionApplied(bytes32 indexed typehash, uint64 indexed actionNonce, uint64 keyEpoch);
 
     // --- executeBatch rejections
     /// @notice The batch contains no transfer.
     error EmptyBatch();
     /// @notice No group key is stored for `keyEpoch`.
     error UnknownKeyEpoch(uint64 keyEpoch);
+    /// @notice `keyEpoch` is neither the current one nor the previous one within its grace period.
+    error KeyEpochExpired(uint64 keyEpoch);
     /// @notice The signature is not 128 bytes (EIP-2537 G1 encoding).
     error InvalidSignatureLength(uint256 length);
     /// @notice The signature is the point at infinity.
@@ -124,14 +200,32 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
     error ZeroNonce();
     /// @notice Transfer `index` does not carry the nonce that follows its predecessor's.
     error NonContiguousNonce(uint256 index, uint256 expectedNonce, uint64 nonce);
-    /// @notice Transfer (`srcChainId`, `nonce`) was already executed.
+    /// @notice Transfer (`srcChainId`, `nonce`) was already executed (single-transfer execution).
     error AlreadyExecuted(uint256 srcChainId, uint64 nonce);
+    /// @notice Every transfer of the batch was already executed.
+    error BatchAlreadyExecuted(uint256 srcChainId, uint64 firstNonce, uint64 lastNonce);
     /// @notice (`srcToken` on `srcChainId`, `dstToken` here) is not a registered pair.
     error UnregisteredTokenPair(uint256 srcChainId, address srcToken, address dstToken);
     /// @notice Transfer (`srcChainId`, `nonce`) has the zero address as recipient.
     error TransferZeroRecipient(uint256 srcChainId, uint64 nonce);
     /// @notice Transfer (`srcChainId`, `nonce`) has a zero amount.
     error TransferZeroAmount(uint256 srcChainId, uint64 nonce);
+    /// @notice Transfer (`srcChainId`, `nonce`) carries more than {MAX_AMOUNT}.
+    error TransferAmountTooLarge(uint256 srcChainId, uint64 nonce);
+
+    // --- single transfer, queue and refund rejections
+    /// @notice The transfer's nonce is outside the batch range, or the range is invalid.
+    error NonceOutsideBatch(uint64 nonce, uint64 firstNonce, uint64 lastNonce);
+    /// @notice The Merkle proof does not have the length the batch size and position require.
+    error InvalidProofLength(uint256 expected, uint256 given);
+    /// @notice The transfer is not queued here with these fields.
+    error NotQueued(uint256 srcChainId, uint64 nonce);
+    /// @notice The rate-limit bucket holds `available`, less than `amount`.
+    error RateLimited(address token, Direction direction, uint256 available, uint256 amount);
+    /// @notice The transfer to refund was not initiated on this chain by this endpoint.
+    error NotRefundable(uint256 dstChainId, uint64 nonce);
+    /// @notice The transfer was already refunded.
+    error AlreadyRefunded(uint256 dstChainId, uint64 nonce);
 
     // --- lock / burn rejections
     /// @notice `token` is not registered for transfers toward `dstChainId`.
@@ -140,8 +234,12 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
     error ZeroRecipient();
     /// @notice The amount is zero.
     error ZeroAmount();
+    /// @notice The amount exceeds {MAX_AMOUNT}.
+    error AmountTooLarge(uint256 amount);
+    /// @notice `account` is not allowed (or is frozen) in the registry.
+    error NotAllowed(address account);
 
-    // --- registration rejections
+    // --- administration rejections
     /// @notice The remote chain id is zero or this chain's id.
     error InvalidRemoteChain(uint256 remoteChainId);
     /// @notice A token address is the zero address.
@@ -150,19 +248,44 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
     error TokenHasNoCode(address token);
     /// @notice `token` is already part of a pair for `remoteChainId`.
     error TokenAlreadyRegistered(uint256 remoteChainId, address token);
+    /// @notice The caller is not the guardian.
+    error NotGuardian(address caller);
+    /// @notice An address that must be set is the zero address, or the registry has no code.
+    error ZeroAddress();
+    /// @notice A rate limit with capacity 0 must also have refill 0 (0/0 means no limit).
+    error InvalidRateLimit();
+    /// @notice The new group key equals the current one.
+    error KeyUnchanged();
+    /// @notice A signed action needs the current key epoch.
+    error NotCurrentKeyEpoch(uint64 keyEpoch);
+    /// @notice The key data contract could not be created.
+    error KeyStoreFailed();
 
-    /// @param initialOwner Owner (token registration; two-step ownership transfer).
+    /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
+    /// @param guardian_ The address that may pause (not zero).
     /// @param groupKeyG2 The committee's group public key, 256-byte EIP-2537 G2, stored as epoch 1.
     ///        Reverts with a {BLS} error if it is not a valid G2 subgroup point or is the identity.
-    constructor(address initialOwner, bytes memory groupKeyG2) Ownable(initialOwner) {
+    /// @param registry_ The KYC registry of this chain (a contract).
+    constructor(address initialOwner, address guardian_, bytes memory groupKeyG2, KycRegistry registry_)
+        Ownable(initialOwner)
+    {
+        if (guardian_ == address(0) || address(registry_).code.length == 0) revert ZeroAddress();
+        registry = registry_;
+        _guardian = guardian_;
+        emit GuardianSet(guardian_);
         BLS.validatePublicKey(groupKeyG2);
-        _groupKeys[INITIAL_KEY_EPOCH] = groupKeyG2;
+        _keyData[INITIAL_KEY_EPOCH] = _storeKey(groupKeyG2);
         _currentKeyEpoch = INITIAL_KEY_EPOCH;
         emit GroupKeySet(INITIAL_KEY_EPOCH, groupKeyG2);
     }
 
+    modifier onlyGuardian() {
+        if (msg.sender != _guardian) revert NotGuardian(msg.sender);
+        _;
+    }
+
     // ------------------------------------------------------------------------------------------
-    // Administration
+    // Administration (owner)
     // ------------------------------------------------------------------------------------------
 
     /// @notice Registers a permanent token pair between this chain and `remoteChainId`.
@@ -189,66 +312,230 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
         emit TokenRegistered(remoteChainId, localToken, remoteToken);
     }
 
+    /// @notice Sets the token bucket of `token` in `direction`; owner only. The bucket starts full.
+    /// @dev capacity = 0 and refillPerSecond = 0 removes the limit; capacity 0 with a refill is refused.
+    /// @param token The local token.
+    /// @param direction Outbound (lock/burn) or Inbound (unlock/mint).
+    /// @param capacity Most units that may pass at once.
+    /// @param refillPerSecond Units added back per second, up to `capacity`.
+    function setRateLimit(address token, Direction direction, uint128 capacity, uint128 refillPerSecond)
+        external
+        onlyOwner
+    {
+        if (token == address(0)) revert ZeroTokenAddress();
+        if (capacity == 0 && refillPerSecond != 0) revert InvalidRateLimit();
+        _buckets[token][direction] = Bucket(capacity, refillPerSecond, capacity, uint64(block.timestamp));
+        emit RateLimitSet(token, direction, capacity, refillPerSecond);
+    }
+
+    /// @notice Replaces the guardian; owner only.
+    /// @param guardian_ The new guardian (not zero).
+    function setGuardian(address guardian_) external onlyOwner {
+        if (guardian_ == address(0)) revert ZeroAddress();
+        _guardian = guardian_;
+        emit GuardianSet(guardian_);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Pause, resume, key rotation (guardian and committee)
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Pauses the endpoint at once; guardian only. Only a committee-signed {resume} undoes it.
+    /// @dev Paused: lock/burn, executeBatch, executeTransfer, releaseQueued and refund revert with
+    ///      EnforcedPause. Signed actions (resume, rotate, freeze) still work.
+    function pause() external onlyGuardian {
+        _pause();
+    }
+
+    /// @notice Pauses with a committee signature on the PAUSE message for the next action nonce.
+    /// @param keyEpoch The current key epoch.
+    /// @param signature The 128-byte BLS signature.
+    function pauseWithSignature(uint64 keyEpoch, bytes calldata signature) external {
+        _consumeAction(PAUSE_TYPEHASH, keyEpoch, "", signature);
+        _pause();
+    }
+
+    /// @notice Resumes with a committee signature on the RESUME message for the next action nonce.
+    /// @param keyEpoch The current key epoch.
+    /// @param signature The 128-byte BLS signature.
+    function resume(uint64 keyEpoch, bytes calldata signature) external {
+        _consumeAction(RESUME_TYPEHASH, keyEpoch, "", signature);
+        _unpause();
+    }
+
+    /// @notice Installs `newGroupKey` as key epoch current + 1, signed by the current key.
+    /// @dev The previous epoch's signatures stay valid for {KEY_GRACE_PERIOD}; older epochs stop at once.
+    /// @param keyEpoch The current key epoch (the signer).
+    /// @param newGroupKey The new 256-byte EIP-2537 G2 key (validated: on curve, in subgroup, not identity).
+    /// @param signature BLS signature on the ROTATE message.
+    function rotateKey(uint64 keyEpoch, bytes calldata newGroupKey, bytes calldata signature) external {
+        BLS.validatePublicKey(newGroupKey);
+        bytes32 newHash = keccak256(newGroupKey);
+        if (newHash == keccak256(_loadKey(_currentKeyEpoch))) revert KeyUnchanged();
+        _consumeAction(ROTATE_TYPEHASH, keyEpoch, abi.encode(newHash), signature);
+        uint64 next = keyEpoch + 1;
+        _keyData[next] = _storeKey(newGroupKey);
+        _currentKeyEpoch = next;
+        _previousKeyValidUntil = uint64(block.timestamp) + KEY_GRACE_PERIOD;
+        emit GroupKeySet(next, newGroupKey);
+    }
+
     // ------------------------------------------------------------------------------------------
     // Destination side
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Executes a batch of transfers signed by the committee: every transfer is delivered
-    ///         (unlock on the vault, mint on the gateway) exactly once.
-    /// @dev Reverts as a whole on: an empty batch ({EmptyBatch}); an unknown key epoch
-    ///      ({UnknownKeyEpoch}); a transfer for another chain ({WrongDestinationChain}); mixed source
-    ///      chains ({MixedSourceChains}); a first nonce of 0 ({ZeroNonce}); non-contiguous nonces
-    ///      ({NonContiguousNonce}); a zero recipient or amount ({TransferZeroRecipient},
-    ///      {TransferZeroAmount}); an unregistered token pair ({UnregisteredTokenPair}); any transfer
-    ///      already executed ({AlreadyExecuted}); a signature that is not 128 bytes
-    ///      ({InvalidSignatureLength}), the identity ({IdentitySignature}), not a valid point, or
-    ///      failing the pairing check ({InvalidSignature}). All transfers are marked executed
-    ///      before any is delivered. Anyone may call it: the signature is the authorisation.
+    /// @notice Executes a batch of transfers signed by the committee. Each transfer not yet
+    ///         consumed is delivered (unlock / mint), queued by the inbound rate limit
+    ///         ({TransferQueued}) or recorded as failed ({TransferFailed}); a failure never
+    ///         reverts the batch. Transfers already consumed (e.g. one executed alone with a
+    ///         proof) are skipped.
+    /// @dev Reverts as a whole on: a paused endpoint; an empty batch ({EmptyBatch}); an unknown or
+    ///      expired key epoch; a transfer for another chain; mixed source chains; a first nonce of
+    ///      0; non-contiguous nonces; a zero recipient, zero or too large amount; an unregistered
+    ///      token pair; a signature that is not 128 bytes, the identity, not a valid point or
+    ///      failing the pairing check; a batch whose transfers were all consumed already
+    ///      ({BatchAlreadyExecuted}).
     /// @param keyEpoch The key epoch whose group key signed the batch.
     /// @param transfers The transfers, in nonce order, `firstNonce..lastNonce` without gaps.
     /// @param signature The 128-byte EIP-2537 G1 BLS signature on {batchMessage}.
     function executeBatch(uint64 keyEpoch, Transfer[] calldata transfers, bytes calldata signature)
         external
         nonReentrant
+        whenNotPaused
     {
-        bytes memory key = _groupKeys[keyEpoch];
-        if (key.length == 0) revert UnknownKeyEpoch(keyEpoch);
-        if (signature.length != BLS.G1_POINT_LENGTH) revert InvalidSignatureLength(signature.length);
-        bytes memory sig = signature;
-        if (BLS.isZero(sig)) revert IdentitySignature();
-
         BatchHeader memory header = _batchHeader(keyEpoch, transfers);
-        _checkDeliverable(header.srcChainId, transfers);
-        if (!BLS.verify(key, header.message, sig)) revert InvalidSignature();
-
-        // Effects: mark the whole batch before any external call.
+        _checkSignature(keyEpoch, header.message, signature, true);
+        uint256 srcChainId = header.srcChainId;
         uint256 n = transfers.length;
-        for (uint256 i; i < n; ++i) {
-            _markExecuted(header.srcChainId, transfers[i].nonce);
-        }
-        emit BatchExecuted(header.srcChainId, header.firstNonce, header.lastNonce, header.root, keyEpoch);
-
-        // Interactions.
+        bool any;
         for (uint256 i; i < n; ++i) {
             Transfer calldata t = transfers[i];
-            emit TransferExecuted(header.srcChainId, t.nonce, t.recipient, t.amount);
-            _deliver(t);
+            _checkDeliverable(srcChainId, t);
+            if (_consume(srcChainId, t.nonce)) {
+                any = true;
+                _process(srcChainId, t);
+            }
         }
+        if (!any) revert BatchAlreadyExecuted(srcChainId, header.firstNonce, header.lastNonce);
+        emit BatchExecuted(srcChainId, header.firstNonce, header.lastNonce, header.root, keyEpoch);
     }
 
-    /// @notice Whether transfer (`srcChainId`, `nonce`) has been executed on this endpoint.
+    /// @notice Executes one transfer of a signed batch with its Merkle proof (manual execution when
+    ///         no relayer does). Anyone may call it.
+    /// @dev The proof follows the rule of docs/PROTOCOL.md (ordered pairs, odd last node carried up
+    ///      without a sibling): siblings from the leaf level up, only for levels where the node has
+    ///      one. Same checks and outcomes as {executeBatch} for that transfer; reverts with
+    ///      {AlreadyExecuted} if it was consumed already.
+    /// @param keyEpoch The key epoch that signed the batch.
+    /// @param t The transfer.
+    /// @param firstNonce The batch's first nonce.
+    /// @param lastNonce The batch's last nonce.
+    /// @param proof The sibling hashes, leaf level first.
+    /// @param signature The batch's 128-byte BLS signature.
+    function executeTransfer(
+        uint64 keyEpoch,
+        Transfer calldata t,
+        uint64 firstNonce,
+        uint64 lastNonce,
+        bytes32[] calldata proof,
+        bytes calldata signature
+    ) external nonReentrant whenNotPaused {
+        if (t.dstChainId != block.chainid) revert WrongDestinationChain(0, t.dstChainId);
+        if (firstNonce == 0) revert ZeroNonce();
+        if (t.nonce < firstNonce || t.nonce > lastNonce) revert NonceOutsideBatch(t.nonce, firstNonce, lastNonce);
+        bytes32 root = _rootFromProof(_leaf(t), t.nonce - firstNonce, uint256(lastNonce) - firstNonce + 1, proof);
+        bytes32 message = _batchMessage(t.srcChainId, keyEpoch, firstNonce, lastNonce, root);
+        _checkSignature(keyEpoch, message, signature, true);
+        _checkDeliverable(t.srcChainId, t);
+        if (!_consume(t.srcChainId, t.nonce)) revert AlreadyExecuted(t.srcChainId, t.nonce);
+        _process(t.srcChainId, t);
+    }
+
+    /// @notice Delivers a transfer that the inbound rate limit queued, once the bucket has room.
+    ///         Anyone may call it; a transfer is released at most once.
+    /// @dev Reverts with {NotQueued} unless (srcChainId, nonce) is queued with exactly these
+    ///      fields, {RateLimited} if the bucket holds less than the amount (a transfer larger than
+    ///      the capacity waits until the owner raises it), EnforcedPause when paused. If the
+    ///      recipient or the token became undeliverable meanwhile, the transfer is recorded as failed.
+    /// @param t The queued transfer, with the fields that were signed.
+    function releaseQueued(Transfer calldata t) external nonReentrant whenNotPaused {
+        bytes32 leaf = _leaf(t);
+        if (_queued[t.srcChainId][t.nonce] != leaf) revert NotQueued(t.srcChainId, t.nonce);
+        if (!_take(t.dstToken, Direction.Inbound, t.amount)) {
+            revert RateLimited(t.dstToken, Direction.Inbound, availableCapacity(t.dstToken, Direction.Inbound), t.amount);
+        }
+        delete _queued[t.srcChainId][t.nonce];
+        _deliverOrFail(t.srcChainId, t);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Source side: refunds
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Refunds a transfer initiated here that failed on its destination, on a committee
+    ///         signature of the REFUND message. Pays `amount` of `srcToken` back to `sender`
+    ///         (vault: from the locked balance; gateway: mints it back). Anyone may call it.
+    /// @dev Reverts with {NotRefundable} unless the transfer's source is this chain, its nonce was
+    ///      assigned and its token pair is registered; {AlreadyRefunded} the second time; a
+    ///      signature error; EnforcedPause when paused.
+    /// @param keyEpoch The key epoch that signed (current, or previous within the grace period).
+    /// @param t The failed transfer, exactly as emitted by {TransferInitiated}.
+    /// @param signature BLS signature on {refundMessage}.
+    function refund(uint64 keyEpoch, Transfer calldata t, bytes calldata signature)
+        external
+        nonReentrant
+        whenNotPaused
+    {
+        if (
+            t.srcChainId != block.chainid || t.nonce == 0 || t.nonce > _lastNonce[t.dstChainId]
+                || _remoteTokens[t.dstChainId][t.srcToken] != t.dstToken || t.dstToken == address(0)
+        ) revert NotRefundable(t.dstChainId, t.nonce);
+        _checkSignature(keyEpoch, refundMessage(keyEpoch, t), signature, true);
+        uint256 word = t.nonce >> 8;
+        uint256 bit = uint256(1) << (t.nonce & 0xff);
+        uint256 bits = _refunded[t.dstChainId][word];
+        if (bits & bit != 0) revert AlreadyRefunded(t.dstChainId, t.nonce);
+        _refunded[t.dstChainId][word] = bits | bit;
+        emit TransferRefunded(t.dstChainId, t.nonce, t.sender, t.amount);
+        _refundTo(t.srcToken, t.sender, t.amount);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Views
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Whether transfer (`srcChainId`, `nonce`) was consumed by a valid signature here
+    ///         (delivered, queued or failed); see {transferStatus}.
     /// @param srcChainId The source chain id.
     /// @param nonce The transfer's nonce on its route toward this chain.
-    /// @return executed True if executed.
+    /// @return executed True once consumed.
     function isExecuted(uint256 srcChainId, uint64 nonce) external view returns (bool executed) {
-        return _isExecuted(srcChainId, nonce);
+        return _bit(_executed[srcChainId], nonce);
+    }
+
+    /// @notice The state of transfer (`srcChainId`, `nonce`) on this destination.
+    /// @param srcChainId The source chain id.
+    /// @param nonce The nonce.
+    /// @return status None, Delivered, Queued or Failed.
+    function transferStatus(uint256 srcChainId, uint64 nonce) external view returns (TransferStatus status) {
+        if (!_bit(_executed[srcChainId], nonce)) return TransferStatus.None;
+        if (_bit(_failed[srcChainId], nonce)) return TransferStatus.Failed;
+        if (_queued[srcChainId][nonce] != bytes32(0)) return TransferStatus.Queued;
+        return TransferStatus.Delivered;
+    }
+
+    /// @notice Whether the transfer toward `dstChainId` with `nonce` was refunded on this chain.
+    /// @param dstChainId The destination chain id of the transfer.
+    /// @param nonce The nonce.
+    /// @return refunded True if refunded.
+    function isRefunded(uint256 dstChainId, uint64 nonce) external view returns (bool refunded) {
+        return _bit(_refunded[dstChainId], nonce);
     }
 
     /// @notice The message the committee signs for `transfers` under `keyEpoch` (docs/PROTOCOL.md),
     ///         with `dstContract = address(this)` and `dstChainId = block.chainid`.
     /// @dev Checks only the batch's shape (non-empty, one source chain, this destination chain,
-    ///      contiguous nonces from at least 1); it does not check the key epoch, tokens, recipients,
-    ///      amounts or execution state.
+    ///      contiguous nonces from at least 1).
     /// @param keyEpoch The key epoch that signs.
     /// @param transfers The transfers in nonce order.
     /// @return message The 32-byte message hashed to G1 and signed.
@@ -256,9 +543,44 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
         return _batchHeader(keyEpoch, transfers).message;
     }
 
-    // ------------------------------------------------------------------------------------------
-    // Views
-    // ------------------------------------------------------------------------------------------
+    /// @notice The REFUND message for transfer `t` (initiated on this chain) under `keyEpoch`.
+    /// @param keyEpoch The key epoch that signs.
+    /// @param t The transfer.
+    /// @return message keccak256(abi.encode(REFUND_TYPEHASH, VERSION, block.chainid, this, keyEpoch, leaf)).
+    function refundMessage(uint64 keyEpoch, Transfer calldata t) public view returns (bytes32 message) {
+        return keccak256(abi.encode(REFUND_TYPEHASH, VERSION, block.chainid, address(this), keyEpoch, _leaf(t)));
+    }
+
+    /// @notice The message of the next signed action of type `typehash` (PAUSE, RESUME, ROTATE,
+    ///         FREEZE) with its type-specific fields ABI-encoded in `params`.
+    /// @param typehash One of the action type hashes.
+    /// @param keyEpoch The key epoch that signs.
+    /// @param params abi.encode of the extra fields ("" for pause and resume).
+    /// @return message The 32-byte message.
+    function actionMessage(bytes32 typehash, uint64 keyEpoch, bytes memory params)
+        public
+        view
+        returns (bytes32 message)
+    {
+        return keccak256(
+            bytes.concat(abi.encode(typehash, VERSION, block.chainid, address(this), keyEpoch, _actionNonce), params)
+        );
+    }
+
+    /// @notice Whether `signature` is a valid committee signature on `message` under `keyEpoch`
+    ///         (which must be current, or previous within its grace period). Never reverts on bad input.
+    /// @param keyEpoch The key epoch.
+    /// @param message The 32-byte message.
+    /// @param signature The 128-byte BLS signature.
+    /// @return valid True if valid.
+    function verifySignature(uint64 keyEpoch, bytes32 message, bytes calldata signature)
+        external
+        view
+        returns (bool valid)
+    {
+        if (!_epochUsable(keyEpoch, true)) return false;
+        return BLS.verify(_loadKey(keyEpoch), message, signature);
+    }
 
     /// @notice The nonce the next transfer toward `dstChainId` will get (1 for the first).
     /// @param dstChainId The destination chain id.
@@ -268,9 +590,27 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
     }
 
     /// @notice The key epoch of the newest group key.
-    /// @return keyEpoch The current key epoch (1 in v1).
+    /// @return keyEpoch The current key epoch.
     function currentKeyEpoch() external view returns (uint64 keyEpoch) {
         return _currentKeyEpoch;
+    }
+
+    /// @notice Until when (unix seconds) signatures of epoch currentKeyEpoch() - 1 are accepted.
+    /// @return validUntil 0 before the first rotation.
+    function previousKeyValidUntil() external view returns (uint64 validUntil) {
+        return _previousKeyValidUntil;
+    }
+
+    /// @notice The sequence number the next signed action (pause, resume, rotate, freeze) must carry.
+    /// @return nonce The next action nonce.
+    function actionNonce() external view returns (uint64 nonce) {
+        return _actionNonce;
+    }
+
+    /// @notice The guardian, which may pause.
+    /// @return guardian_ The guardian address.
+    function guardian() external view returns (address guardian_) {
+        return _guardian;
     }
 
     /// @notice The group public key of `keyEpoch`.
@@ -278,8 +618,27 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
     /// @param keyEpoch The key epoch.
     /// @return key The 256-byte EIP-2537 G2 group public key.
     function groupKey(uint64 keyEpoch) external view returns (bytes memory key) {
-        key = _groupKeys[keyEpoch];
-        if (key.length == 0) revert UnknownKeyEpoch(keyEpoch);
+        if (_keyData[keyEpoch] == address(0)) revert UnknownKeyEpoch(keyEpoch);
+        return _loadKey(keyEpoch);
+    }
+
+    /// @notice The rate-limit bucket of `token` in `direction`, with its level refilled to now.
+    /// @param token The local token.
+    /// @param direction The direction.
+    /// @return bucket Capacity, current level, refill rate, last update.
+    function rateLimit(address token, Direction direction) external view returns (Bucket memory bucket) {
+        bucket = _buckets[token][direction];
+        bucket.level = uint128(_refilled(bucket));
+    }
+
+    /// @notice How much of `token` can pass in `direction` now (type(uint256).max without a limit).
+    /// @param token The local token.
+    /// @param direction The direction.
+    /// @return available The bucket's level now.
+    function availableCapacity(address token, Direction direction) public view returns (uint256 available) {
+        Bucket memory b = _buckets[token][direction];
+        if (b.capacity == 0) return type(uint256).max;
+        return _refilled(b);
     }
 
     /// @notice The token on `remoteChainId` paired with `localToken` (zero if none).
@@ -299,35 +658,40 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Hooks and internals for the subclasses
+    // Hooks for the subclasses
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Delivers one verified, not yet executed transfer (already marked executed): the vault
-    ///      unlocks, the gateway mints. `t.dstToken` is a registered local token and `t.recipient`
-    ///      and `t.amount` are non-zero.
-    function _deliver(Transfer calldata t) internal virtual;
+    /// @dev Delivers a verified transfer if it can (vault: unlock; gateway: mint) and returns
+    ///      FailureReason.None, or delivers nothing and returns why. `t.dstToken` is a registered
+    ///      local token; recipient and amount are valid.
+    function _tryDeliver(Transfer calldata t) internal virtual returns (FailureReason);
 
-    /// @dev Extra checks on a local token at registration (the gateway checks it is its own
-    ///      WrappedToken). Reverts to refuse.
+    /// @dev Pays a refund of `amount` of local `token` to `to` (vault: transfer out; gateway: mint).
+    function _refundTo(address token, address to, uint256 amount) internal virtual;
+
+    /// @dev Extra checks on a local token at registration. Reverts to refuse.
     function _validateLocalToken(address token) internal view virtual;
 
-    /// @dev Source side, step 1 (before taking the tokens): checks `amount`, `recipient` and that
-    ///      `srcToken` is registered toward `dstChainId`.
+    /// @dev Source side, step 1 (before taking the tokens): not paused; sender allowed; amount,
+    ///      recipient, registered token; consumes the outbound rate limit.
     /// @return dstToken The token paired with `srcToken` on `dstChainId`.
     function _checkOutgoing(uint256 dstChainId, address srcToken, address recipient, uint256 amount)
         internal
-        view
         returns (address dstToken)
     {
+        _requireNotPaused();
         if (amount == 0) revert ZeroAmount();
+        if (amount > MAX_AMOUNT) revert AmountTooLarge(amount);
         if (recipient == address(0)) revert ZeroRecipient();
         dstToken = _remoteTokens[dstChainId][srcToken];
         if (dstToken == address(0)) revert UnregisteredToken(dstChainId, srcToken);
+        if (!registry.isAllowed(msg.sender)) revert NotAllowed(msg.sender);
+        if (!_take(srcToken, Direction.Outbound, amount)) {
+            revert RateLimited(srcToken, Direction.Outbound, availableCapacity(srcToken, Direction.Outbound), amount);
+        }
     }
 
-    /// @dev Source side, step 2 (after `amount` of `srcToken` was locked or burnt from `msg.sender`):
-    ///      assigns the next nonce toward `dstChainId` and emits {TransferInitiated}. Arguments must
-    ///      have passed {_checkOutgoing}.
+    /// @dev Source side, step 2: assigns the next nonce toward `dstChainId` and emits {TransferInitiated}.
     /// @return nonce The nonce assigned (the first on a route is 1).
     function _initiate(uint256 dstChainId, address srcToken, address dstToken, address recipient, uint256 amount)
         internal
@@ -337,27 +701,119 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
         emit TransferInitiated(dstChainId, nonce, msg.sender, srcToken, dstToken, recipient, amount);
     }
 
-    function _isExecuted(uint256 srcChainId, uint64 nonce) private view returns (bool) {
-        return (_executed[srcChainId][nonce >> 8] >> (nonce & 0xff)) & 1 == 1;
+    /// @dev Consumes the next action nonce after checking the committee signature of the action.
+    function _consumeAction(bytes32 typehash, uint64 keyEpoch, bytes memory params, bytes calldata signature)
+        internal
+    {
+        if (keyEpoch != _currentKeyEpoch) revert NotCurrentKeyEpoch(keyEpoch);
+        _checkSignature(keyEpoch, actionMessage(typehash, keyEpoch, params), signature, false);
+        uint64 used = _actionNonce++;
+        emit SignedActionApplied(typehash, used, keyEpoch);
     }
 
-    function _markExecuted(uint256 srcChainId, uint64 nonce) private {
-        _executed[srcChainId][nonce >> 8] |= uint256(1) << (nonce & 0xff);
-    }
+    // ------------------------------------------------------------------------------------------
+    // Internals
+    // ------------------------------------------------------------------------------------------
 
-    /// @dev Per-transfer checks of executeBatch beyond the batch's shape: non-zero recipient and
-    ///      amount, registered token pair, not yet executed.
-    function _checkDeliverable(uint256 srcChainId, Transfer[] calldata transfers) private view {
-        uint256 n = transfers.length;
-        for (uint256 i; i < n; ++i) {
-            Transfer calldata t = transfers[i];
-            if (t.recipient == address(0)) revert TransferZeroRecipient(srcChainId, t.nonce);
-            if (t.amount == 0) revert TransferZeroAmount(srcChainId, t.nonce);
-            if (t.dstToken == address(0) || _localTokens[srcChainId][t.srcToken] != t.dstToken) {
-                revert UnregisteredTokenPair(srcChainId, t.srcToken, t.dstToken);
-            }
-            if (_isExecuted(srcChainId, t.nonce)) revert AlreadyExecuted(srcChainId, t.nonce);
+    /// @dev Queue, deliver or fail a transfer just consumed.
+    function _process(uint256 srcChainId, Transfer calldata t) private {
+        if (!_take(t.dstToken, Direction.Inbound, t.amount)) {
+            bytes32 leaf = _leaf(t);
+            _queued[srcChainId][t.nonce] = leaf;
+            emit TransferQueued(srcChainId, t.nonce, leaf, t.amount);
+            return;
         }
+        _deliverOrFail(srcChainId, t);
+    }
+
+    /// @dev Delivers (the inbound bucket was charged) or records a failure and gives the charge back.
+    function _deliverOrFail(uint256 srcChainId, Transfer calldata t) private {
+        FailureReason reason = _tryDeliver(t);
+        if (reason == FailureReason.None) {
+            emit TransferExecuted(srcChainId, t.nonce, t.recipient, t.amount);
+            return;
+        }
+        _give(t.dstToken, Direction.Inbound, t.amount);
+        _failed[srcChainId][t.nonce >> 8] |= uint256(1) << (t.nonce & 0xff);
+        emit TransferFailed(srcChainId, t.nonce, reason);
+    }
+
+    /// @dev Checks the signature against the key of `keyEpoch`; reverts on any problem.
+    function _checkSignature(uint64 keyEpoch, bytes32 message, bytes calldata signature, bool allowPrevious)
+        private
+        view
+    {
+        if (_keyData[keyEpoch] == address(0)) revert UnknownKeyEpoch(keyEpoch);
+        if (!_epochUsable(keyEpoch, allowPrevious)) revert KeyEpochExpired(keyEpoch);
+        if (signature.length != BLS.G1_POINT_LENGTH) revert InvalidSignatureLength(signature.length);
+        bytes memory sig = signature;
+        if (BLS.isZero(sig)) revert IdentitySignature();
+        if (!BLS.verify(_loadKey(keyEpoch), message, sig)) revert InvalidSignature();
+    }
+
+    /// @dev Current epoch, or (if allowed) the previous one before its grace period ends.
+    function _epochUsable(uint64 keyEpoch, bool allowPrevious) private view returns (bool) {
+        uint64 current = _currentKeyEpoch;
+        if (keyEpoch == current) return true;
+        return allowPrevious && keyEpoch != 0 && keyEpoch + 1 == current && block.timestamp <= _previousKeyValidUntil;
+    }
+
+    /// @dev Reverts on a zero recipient, a zero or too large amount, or an unregistered pair.
+    function _checkDeliverable(uint256 srcChainId, Transfer calldata t) private view {
+        if (t.recipient == address(0)) revert TransferZeroRecipient(srcChainId, t.nonce);
+        if (t.amount == 0) revert TransferZeroAmount(srcChainId, t.nonce);
+        if (t.amount > MAX_AMOUNT) revert TransferAmountTooLarge(srcChainId, t.nonce);
+        if (t.dstToken == address(0) || _localTokens[srcChainId][t.srcToken] != t.dstToken) {
+            revert UnregisteredTokenPair(srcChainId, t.srcToken, t.dstToken);
+        }
+    }
+
+    /// @dev Sets the consumed bit; false if it was already set.
+    function _consume(uint256 srcChainId, uint64 nonce) private returns (bool) {
+        uint256 word = nonce >> 8;
+        uint256 bit = uint256(1) << (nonce & 0xff);
+        uint256 bits = _executed[srcChainId][word];
+        if (bits & bit != 0) return false;
+        _executed[srcChainId][word] = bits | bit;
+        return true;
+    }
+
+    function _bit(mapping(uint256 => uint256) storage bitmap, uint64 nonce) private view returns (bool) {
+        return (bitmap[nonce >> 8] >> (nonce & 0xff)) & 1 == 1;
+    }
+
+    /// @dev Takes `amount` from the bucket if it holds enough (always true without a limit).
+    function _take(address token, Direction direction, uint256 amount) private returns (bool) {
+        Bucket storage s = _buckets[token][direction];
+        Bucket memory b = s;
+        if (b.capacity == 0) return true;
+        uint256 level = _refilled(b);
+        if (level < amount) return false;
+        _setLevel(s, level - amount);
+        return true;
+    }
+
+    /// @dev Gives `amount` back to the bucket (a failed delivery), never above capacity.
+    function _give(address token, Direction direction, uint256 amount) private {
+        Bucket storage s = _buckets[token][direction];
+        Bucket memory b = s;
+        if (b.capacity == 0) return;
+        uint256 level = _refilled(b) + amount;
+        if (level > b.capacity) level = b.capacity;
+        _setLevel(s, level);
+    }
+
+    /// @dev Writes level and time in one SSTORE (they share a slot). `level` <= capacity < 2^128.
+    function _setLevel(Bucket storage s, uint256 level) private {
+        assembly ("memory-safe") {
+            // slot of {level, updatedAt} is the struct's second slot; level in the low 128 bits.
+            sstore(add(s.slot, 1), or(level, shl(128, timestamp())))
+        }
+    }
+
+    function _refilled(Bucket memory b) private view returns (uint256) {
+        uint256 level = uint256(b.level) + (block.timestamp - b.updatedAt) * uint256(b.refillPerSecond);
+        return level > b.capacity ? b.capacity : level;
     }
 
     /// @dev Validates the batch's shape and computes leaves, root and message.
@@ -387,7 +843,15 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
         header.firstNonce = firstNonce;
         header.lastNonce = transfers[n - 1].nonce;
         header.root = _merkleRoot(nodes);
-        header.message = keccak256(
+        header.message = _batchMessage(srcChainId, keyEpoch, firstNonce, header.lastNonce, header.root);
+    }
+
+    function _batchMessage(uint256 srcChainId, uint64 keyEpoch, uint64 firstNonce, uint64 lastNonce, bytes32 root)
+        private
+        view
+        returns (bytes32)
+    {
+        return keccak256(
             abi.encode(
                 BATCH_TYPEHASH,
                 VERSION,
@@ -396,27 +860,22 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
                 address(this),
                 keyEpoch,
                 firstNonce,
-                header.lastNonce,
-                header.root
+                lastNonce,
+                root
             )
         );
     }
 
     /// @dev leaf = keccak256(abi.encode(TRANSFER_TYPEHASH, ...all eight fields...)), 288 bytes hashed.
-    function _leaf(Transfer calldata t) private pure returns (bytes32) {
-        return keccak256(
-            abi.encode(
-                TRANSFER_TYPEHASH,
-                t.srcChainId,
-                t.dstChainId,
-                t.nonce,
-                t.srcToken,
-                t.dstToken,
-                t.sender,
-                t.recipient,
-                t.amount
-            )
-        );
+    function _leaf(Transfer calldata t) private pure returns (bytes32 leaf) {
+        bytes32 typehash = TRANSFER_TYPEHASH;
+        assembly ("memory-safe") {
+            // The scratch area past the free memory pointer, not allocated: no memory growth per leaf.
+            let p := mload(0x40)
+            mstore(p, typehash)
+            calldatacopy(add(p, 0x20), t, 0x100)
+            leaf := keccak256(p, 0x120)
+        }
     }
 
     /// @dev Ordered binary Merkle root, in place: node = keccak256(left || right); an odd last node
@@ -426,11 +885,61 @@ abstract contract QiaoEndpoint is Ownable2Step, ReentrancyGuard {
         while (count > 1) {
             uint256 pairs = count / 2;
             for (uint256 i; i < pairs; ++i) {
-                nodes[i] = keccak256(abi.encodePacked(nodes[2 * i], nodes[2 * i + 1]));
+                nodes[i] = _hashPair(nodes[2 * i], nodes[2 * i + 1]);
             }
             if (count % 2 == 1) nodes[pairs] = nodes[count - 1];
             count = pairs + count % 2;
         }
         return nodes[0];
+    }
+
+    /// @dev Root from a leaf at `index` of a batch of `count` leaves and its siblings (same rule).
+    function _rootFromProof(bytes32 leaf, uint256 index, uint256 count, bytes32[] calldata proof)
+        private
+        pure
+        returns (bytes32 node)
+    {
+        node = leaf;
+        uint256 used;
+        while (count > 1) {
+            if (index == count - 1 && count % 2 == 1) {
+                // Odd last node: carried up, no sibling at this level.
+            } else {
+                if (used >= proof.length) revert InvalidProofLength(used + 1, proof.length);
+                bytes32 sibling = proof[used++];
+                node = index % 2 == 0 ? _hashPair(node, sibling) : _hashPair(sibling, node);
+            }
+            index /= 2;
+            count = (count + 1) / 2;
+        }
+        if (used != proof.length) revert InvalidProofLength(used, proof.length);
+    }
+
+    function _hashPair(bytes32 a, bytes32 b) private pure returns (bytes32 h) {
+        assembly ("memory-safe") {
+            mstore(0x00, a)
+            mstore(0x20, b)
+            h := keccak256(0x00, 0x40)
+        }
+    }
+
+    /// @dev Stores `key` as the code of a new data contract: runtime = 0x00 (STOP) || key.
+    function _storeKey(bytes memory key) private returns (address data) {
+        // Init code (12 bytes): PUSH2 len; DUP1; PUSH1 12; PUSH1 0; CODECOPY; PUSH1 0; RETURN.
+        bytes memory runtime = bytes.concat(hex"00", key);
+        bytes memory init = bytes.concat(hex"61", bytes2(uint16(runtime.length)), hex"80600c6000396000f3", runtime);
+        assembly ("memory-safe") {
+            data := create(0, add(init, 0x20), mload(init))
+        }
+        if (data == address(0)) revert KeyStoreFailed();
+    }
+
+    /// @dev Reads the key of `keyEpoch` (256 bytes) from its data contract.
+    function _loadKey(uint64 keyEpoch) private view returns (bytes memory key) {
+        address data = _keyData[keyEpoch];
+        key = new bytes(BLS.G2_POINT_LENGTH);
+        assembly ("memory-safe") {
+            extcodecopy(data, add(key, 0x20), 1, 256)
+        }
     }
 }

@@ -3,25 +3,33 @@ pragma solidity 0.8.30;
 
 import {QiaoEndpoint} from "./QiaoEndpoint.sol";
 import {WrappedToken} from "./WrappedToken.sol";
+import {KycRegistry} from "./KycRegistry.sol";
 
 /// @title QiaoGateway
 /// @notice Qiao endpoint on Ethereum (E): a committee-signed batch from the consortium chain mints
-///         WrappedToken; `burn` destroys it and starts a transfer back (see {QiaoEndpoint}).
+///         WrappedToken; `burn` destroys it and starts a transfer back (see {QiaoEndpoint}). A
+///         committee-signed freeze carries a freeze decided on the consortium chain to this chain.
 /// @dev Register pairs with `registerToken(remoteChainId, localWrappedToken, remoteAsset)`; the
-///      wrapped token must name this gateway as its minter.
+///      wrapped token must name this gateway as its minter. For {applyFreeze} the gateway needs
+///      the registry's FREEZER_ROLE.
 contract QiaoGateway is QiaoEndpoint {
     /// @notice `token` is not a WrappedToken whose gateway is this contract.
     error NotGatewayToken(address token);
 
-    /// @param initialOwner Owner (token registration; two-step ownership transfer).
+    /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
+    /// @param guardian_ The address that may pause.
     /// @param groupKeyG2 The committee's 256-byte EIP-2537 G2 group public key (key epoch 1).
-    constructor(address initialOwner, bytes memory groupKeyG2) QiaoEndpoint(initialOwner, groupKeyG2) {}
+    /// @param registry_ The KYC registry of Ethereum (the one the wrapped tokens consult).
+    constructor(address initialOwner, address guardian_, bytes memory groupKeyG2, KycRegistry registry_)
+        QiaoEndpoint(initialOwner, guardian_, groupKeyG2, registry_)
+    {}
 
     /// @notice Burns `amount` of `wrappedToken` from the caller and starts a transfer of the
     ///         underlying asset to `recipient` on `dstChainId`. No approval is needed.
-    /// @dev Reverts with {ZeroAmount}, {ZeroRecipient}, {UnregisteredToken} or the token's
-    ///      ERC20InsufficientBalance. Emits {TransferInitiated} with srcToken = `wrappedToken` and
-    ///      dstToken = the registered asset on `dstChainId`.
+    /// @dev Reverts with EnforcedPause, {ZeroAmount}, {AmountTooLarge}, {ZeroRecipient},
+    ///      {UnregisteredToken}, {NotAllowed}, {RateLimited} (outbound bucket) or the token's errors
+    ///      (ERC20InsufficientBalance, TokenIsFrozen). Emits {TransferInitiated} with srcToken =
+    ///      `wrappedToken` and dstToken = the registered asset on `dstChainId`.
     /// @param wrappedToken The registered WrappedToken.
     /// @param dstChainId The destination chain id.
     /// @param recipient The receiver on the destination chain.
@@ -37,9 +45,29 @@ contract QiaoGateway is QiaoEndpoint {
         nonce = _initiate(dstChainId, wrappedToken, dstToken, recipient, amount);
     }
 
-    /// @dev Mint of the wrapped token to the recipient.
-    function _deliver(Transfer calldata t) internal override {
-        WrappedToken(t.dstToken).mint(t.recipient, t.amount);
+    /// @notice Applies a freeze (or unfreeze) of `account` decided on the consortium chain, on a
+    ///         committee signature of the FREEZE message for the next action nonce. Anyone may call it.
+    /// @dev Reverts on a zero account, a key epoch other than the current one, a bad signature.
+    /// @param keyEpoch The current key epoch.
+    /// @param account The account (not zero).
+    /// @param frozen True to freeze, false to unfreeze.
+    /// @param signature BLS signature on actionMessage(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen)).
+    function applyFreeze(uint64 keyEpoch, address account, bool frozen, bytes calldata signature) external {
+        if (account == address(0)) revert ZeroAddress();
+        _consumeAction(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen), signature);
+        registry.setFrozen(account, frozen);
+    }
+
+    /// @dev Mint of the wrapped token to the recipient, unless it or the token is frozen / not allowed.
+    function _tryDeliver(Transfer calldata t) internal override returns (FailureReason) {
+        uint8 outcome = WrappedToken(t.dstToken).mintChecked(t.recipient, t.amount);
+        if (outcome == 0) return FailureReason.None;
+        return outcome == 2 ? FailureReason.TokenFrozen : FailureReason.RecipientNotAllowed;
+    }
+
+    /// @dev Refund of a burn that failed on the consortium chain: mints the burnt amount back.
+    function _refundTo(address token, address to, uint256 amount) internal override {
+        WrappedToken(token).mint(to, amount);
     }
 
     /// @dev Only a WrappedToken minted and burnt by this gateway can be registered.

@@ -4,28 +4,35 @@ pragma solidity 0.8.30;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {QiaoEndpoint} from "./QiaoEndpoint.sol";
+import {KycRegistry} from "./KycRegistry.sol";
 
 /// @title QiaoVault
 /// @notice Qiao endpoint on the consortium chain (C): `lock` holds the asset and starts a transfer
 ///         toward Ethereum; a committee-signed batch from Ethereum unlocks it (see {QiaoEndpoint}).
 /// @dev Register pairs with `registerToken(remoteChainId, localAsset, remoteWrappedToken)`.
 ///      Fee-on-transfer and rebasing tokens are not supported: a lock whose received amount differs
-///      from `amount` is refused.
+///      from `amount` is refused. An unlock to a recipient that is not allowed (or is frozen) in
+///      the registry is recorded as failed, and refundable on Ethereum.
 contract QiaoVault is QiaoEndpoint {
     using SafeERC20 for IERC20;
 
     /// @notice The vault received `received` tokens where the lock asked for `expected`.
     error TransferAmountMismatch(uint256 expected, uint256 received);
 
-    /// @param initialOwner Owner (token registration; two-step ownership transfer).
+    /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
+    /// @param guardian_ The address that may pause.
     /// @param groupKeyG2 The committee's 256-byte EIP-2537 G2 group public key (key epoch 1).
-    constructor(address initialOwner, bytes memory groupKeyG2) QiaoEndpoint(initialOwner, groupKeyG2) {}
+    /// @param registry_ The KYC registry of the consortium chain.
+    constructor(address initialOwner, address guardian_, bytes memory groupKeyG2, KycRegistry registry_)
+        QiaoEndpoint(initialOwner, guardian_, groupKeyG2, registry_)
+    {}
 
-    /// @notice Locks `amount` of `token` from the caller (who must have approved the vault) and
-    ///         starts a transfer of it to `recipient` on `dstChainId`.
-    /// @dev Reverts with {ZeroAmount}, {ZeroRecipient}, {UnregisteredToken} (also for any address
-    ///      never registered, e.g. one without code), {TransferAmountMismatch} if the vault's
-    ///      balance did not grow by exactly `amount`, or the token's own error.
+    /// @notice Locks `amount` of `token` from the caller (who must be allowed in the registry and
+    ///         have approved the vault) and starts a transfer of it to `recipient` on `dstChainId`.
+    /// @dev Reverts with EnforcedPause, {ZeroAmount}, {AmountTooLarge}, {ZeroRecipient},
+    ///      {UnregisteredToken} (also for any address never registered, e.g. one without code or
+    ///      the zero address), {NotAllowed}, {RateLimited} (outbound bucket), {TransferAmountMismatch}
+    ///      if the vault's balance did not grow by exactly `amount`, or the token's own error.
     ///      Emits {TransferInitiated} with srcToken = `token` and dstToken = its registered pair.
     /// @param token The registered asset on this chain.
     /// @param dstChainId The destination chain id.
@@ -46,9 +53,16 @@ contract QiaoVault is QiaoEndpoint {
         nonce = _initiate(dstChainId, token, dstToken, recipient, amount);
     }
 
-    /// @dev Unlock: pays the locked asset out to the recipient.
-    function _deliver(Transfer calldata t) internal override {
+    /// @dev Unlock: pays the locked asset out to an allowed recipient, else reports the failure.
+    function _tryDeliver(Transfer calldata t) internal override returns (FailureReason) {
+        if (!registry.isAllowed(t.recipient)) return FailureReason.RecipientNotAllowed;
         IERC20(t.dstToken).safeTransfer(t.recipient, t.amount);
+        return FailureReason.None;
+    }
+
+    /// @dev Refund of a lock that failed on Ethereum: the locked asset goes back to the sender.
+    function _refundTo(address token, address to, uint256 amount) internal override {
+        IERC20(token).safeTransfer(to, amount);
     }
 
     /// @dev Any ERC-20 with code may be registered on the vault.

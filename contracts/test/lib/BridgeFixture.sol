@@ -7,6 +7,7 @@ import {QiaoVault} from "../../src/QiaoVault.sol";
 import {QiaoGateway} from "../../src/QiaoGateway.sol";
 import {WrappedToken} from "../../src/WrappedToken.sol";
 import {TestAsset} from "../../src/TestAsset.sol";
+import {KycRegistry} from "../../src/KycRegistry.sol";
 
 /// @title BridgeFixture
 /// @notice Both endpoints in one EVM: the vault "on C" and the gateway "on E". Chain ids are switched
@@ -22,6 +23,10 @@ abstract contract BridgeFixture is QiaoTest {
     address internal alice = address(0xA1);
     address internal bob = address(0xB0B);
     address internal carol = address(0xCA401);
+    address internal guardian = address(0x6A4D);
+
+    KycRegistry internal registryC;
+    KycRegistry internal registryE;
 
     QiaoVault internal vault;
     QiaoGateway internal gateway;
@@ -31,12 +36,20 @@ abstract contract BridgeFixture is QiaoTest {
 
     function setUp() public virtual {
         groupPk = blsPublicKey(GROUP_SK);
+        registryC = new KycRegistry(owner);
+        registryE = new KycRegistry(owner);
         vm.chainId(CHAIN_C);
-        vault = new QiaoVault(owner, groupPk);
+        vault = newVault(groupPk);
         asset = new TestAsset("Consortium Bond", "CBOND", owner);
         vm.chainId(CHAIN_E);
-        gateway = new QiaoGateway(owner, groupPk);
-        wrapped = new WrappedToken("Wrapped Consortium Bond", "wCBOND", address(gateway));
+        gateway = newGateway(groupPk);
+        wrapped = new WrappedToken("Wrapped Consortium Bond", "wCBOND", address(gateway), registryE, owner);
+        vm.startPrank(owner);
+        registryE.grantRole(registryE.FREEZER_ROLE(), address(gateway));
+        vm.stopPrank();
+        allowBoth(alice);
+        allowBoth(bob);
+        allowBoth(carol);
 
         vm.chainId(CHAIN_C);
         vm.prank(owner);
@@ -54,6 +67,22 @@ abstract contract BridgeFixture is QiaoTest {
         vm.label(address(gateway), "gateway");
         vm.label(address(asset), "asset");
         vm.label(address(wrapped), "wrapped");
+    }
+
+    function newVault(bytes memory key) internal returns (QiaoVault) {
+        return new QiaoVault(owner, guardian, key, registryC);
+    }
+
+    function newGateway(bytes memory key) internal returns (QiaoGateway) {
+        return new QiaoGateway(owner, guardian, key, registryE);
+    }
+
+    /// @dev Puts `who` on the allow-list of both chains.
+    function allowBoth(address who) internal {
+        vm.startPrank(owner);
+        registryC.setAllowed(who, true);
+        registryE.setAllowed(who, true);
+        vm.stopPrank();
     }
 
     // ------------------------------------------------------------------ flows

@@ -22,6 +22,12 @@ interface Vm {
     function label(address account, string calldata newLabel) external;
     function addr(uint256 privateKey) external pure returns (address keyAddr);
     function assume(bool condition) external pure;
+    function etch(address target, bytes calldata newRuntimeBytecode) external;
+    function mockCallRevert(address callee, bytes calldata data, bytes calldata revertData) external;
+    function mockCall(address callee, bytes calldata data, bytes calldata returnData) external;
+    function clearMockedCalls() external;
+    function setNonce(address account, uint64 newNonce) external;
+    function getNonce(address account) external view returns (uint64 nonce);
 
     // Expectations
     function expectRevert() external;

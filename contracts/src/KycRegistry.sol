@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+/// @title KycRegistry
+/// @notice The allow-list of one chain: which addresses passed KYC and which are frozen. The
+///         permissioned WrappedToken and the Qiao endpoints consult it. An address may hold, send
+///         or receive bridged assets only while it is allowed and not frozen.
+/// @dev Roles (OpenZeppelin AccessControl):
+///      - DEFAULT_ADMIN_ROLE grants and revokes the roles;
+///      - COMPLIANCE_ROLE (the issuer's compliance desk) allows, disallows, freezes and unfreezes;
+///      - FREEZER_ROLE (the gateway, carrying a committee-signed freeze from the consortium chain)
+///        only freezes and unfreezes.
+///      Both flags of an account live in one storage slot, so one check costs one SLOAD.
+contract KycRegistry is AccessControl {
+    /// @notice Role that manages the allow-list and freezes.
+    bytes32 public constant COMPLIANCE_ROLE = keccak256("QIAO_COMPLIANCE_ROLE");
+    /// @notice Role that may only freeze and unfreeze (granted to the gateway).
+    bytes32 public constant FREEZER_ROLE = keccak256("QIAO_FREEZER_ROLE");
+
+    /// @dev Flags of an account, packed in one slot.
+    struct Status {
+        bool allowed;
+        bool frozen;
+    }
+
+    mapping(address account => Status status) private _status;
+
+    /// @notice `account` was added to (true) or removed from (false) the allow-list.
+    event AllowedSet(address indexed account, bool allowed, address indexed by);
+    /// @notice `account` was frozen (true) or unfrozen (false).
+    event FrozenSet(address indexed account, bool frozen, address indexed by);
+
+    /// @notice An address argument is the zero address.
+    error KycZeroAddress();
+    /// @notice The caller has neither COMPLIANCE_ROLE nor FREEZER_ROLE.
+    error KycNotFreezer(address caller);
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE and COMPLIANCE_ROLE. Not the zero address.
+    constructor(address admin) {
+        if (admin == address(0)) revert KycZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(COMPLIANCE_ROLE, admin);
+    }
+
+    /// @notice Adds `account` to or removes it from the allow-list; COMPLIANCE_ROLE only.
+    /// @param account The address (not zero).
+    /// @param allowed True to allow.
+    function setAllowed(address account, bool allowed) external onlyRole(COMPLIANCE_ROLE) {
+        _setAllowed(account, allowed);
+    }
+
+    /// @notice {setAllowed} for many addresses; COMPLIANCE_ROLE only.
+    /// @param accounts The addresses (none zero).
+    /// @param allowed True to allow all of them, false to remove all of them.
+    function setAllowedBatch(address[] calldata accounts, bool allowed) external onlyRole(COMPLIANCE_ROLE) {
+        for (uint256 i; i < accounts.length; ++i) {
+            _setAllowed(accounts[i], allowed);
+        }
+    }
+
+    /// @notice Freezes or unfreezes `account`; COMPLIANCE_ROLE or FREEZER_ROLE.
+    /// @dev A frozen account can neither send nor receive; it keeps its allow-list entry.
+    /// @param account The address (not zero).
+    /// @param frozen True to freeze.
+    function setFrozen(address account, bool frozen) external {
+        if (!hasRole(COMPLIANCE_ROLE, msg.sender) && !hasRole(FREEZER_ROLE, msg.sender)) {
+            revert KycNotFreezer(msg.sender);
+        }
+        if (account == address(0)) revert KycZeroAddress();
+        _status[account].frozen = frozen;
+        emit FrozenSet(account, frozen, msg.sender);
+    }
+
+    /// @notice Whether `account` may hold, send and receive: allowed and not frozen.
+    /// @param account The address.
+    /// @return ok True if allowed and not frozen (false for the zero address).
+    function isAllowed(address account) external view returns (bool ok) {
+        Status memory s = _status[account];
+        return s.allowed && !s.frozen;
+    }
+
+    /// @notice The raw flags of `account`.
+    /// @param account The address.
+    /// @return allowed Whether it is on the allow-list.
+    /// @return frozen Whether it is frozen.
+    function statusOf(address account) external view returns (bool allowed, bool frozen) {
+        Status memory s = _status[account];
+        return (s.allowed, s.frozen);
+    }
+
+    function _setAllowed(address account, bool allowed) private {
+        if (account == address(0)) revert KycZeroAddress();
+        _status[account].allowed = allowed;
+        emit AllowedSet(account, allowed, msg.sender);
+    }
+}

@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {SignedActions} from "./Features.t.sol";
+import {QiaoEndpoint} from "../src/QiaoEndpoint.sol";
+
+/// @notice Drives both endpoints through random sequences of locks, burns, relayed batches, single
+///         transfers, queue releases, refunds, KYC changes, pauses, resumes, time, forged and
+///         replayed signatures; keeps ghost sums of what moved.
+contract BridgeHandler is SignedActions {
+    uint128 internal constant INBOUND_CAPACITY = 30 ether;
+    uint128 internal constant INBOUND_RATE = 1 ether;
+
+    address internal dave = address(0xDA7E); // on C's allow-list; on E's only when toggled
+
+    QiaoEndpoint.Transfer[] internal pendingToE;
+    QiaoEndpoint.Transfer[] internal pendingToC;
+    QiaoEndpoint.Transfer[] internal queuedOnE;
+    QiaoEndpoint.Transfer[] internal failedOnE; // refundable on C
+    QiaoEndpoint.Transfer[] internal failedOnC; // refundable on E
+    QiaoEndpoint.Transfer[] public refunded;
+    QiaoEndpoint.Transfer[] internal lastBatch;
+    bytes internal lastBatchSig;
+    bool internal lastBatchToE;
+
+    // ghost sums
+    uint256 public ghostLocked;
+    uint256 public ghostUnlocked;
+    uint256 public ghostRefundedOnC;
+    uint256 public ghostMinted;
+    uint256 public ghostBurned;
+    uint256 public ghostRefundedOnE;
+    uint256 public ghostInboundE; // consumed from the gateway's inbound bucket (net of give-backs)
+    uint256 public startTime;
+    // safety counters: must stay zero
+    uint256 public forgedAccepted;
+    uint256 public actedWhilePaused;
+    uint256 public doubleProcessed;
+    mapping(bytes32 key => uint256 count) public processedCount;
+
+    constructor() {
+        setUp();
+        vm.startPrank(owner);
+        registryC.setAllowed(dave, true);
+        vm.stopPrank();
+        vm.chainId(CHAIN_E);
+        vm.prank(owner);
+        gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, INBOUND_CAPACITY, INBOUND_RATE);
+        startTime = block.timestamp;
+    }
+
+    // ------------------------------------------------------------------ actions
+
+    function lock(uint256 recipientSeed, uint256 amount) external {
+        amount = bound(amount, 1, 20 ether);
+        address to = [bob, carol, dave][recipientSeed % 3];
+        vm.chainId(CHAIN_C);
+        bool paused = vault.paused();
+        vm.prank(alice);
+        try vault.lock(address(asset), CHAIN_E, to, amount) returns (uint64 nonce) {
+            if (paused) actedWhilePaused++;
+            pendingToE.push(_t(CHAIN_C, CHAIN_E, nonce, address(asset), address(wrapped), alice, to, amount));
+            ghostLocked += amount;
+        } catch {}
+    }
+
+    function burn(uint256 recipientSeed, uint256 amount) external {
+        uint256 balance = wrapped.balanceOf(bob);
+        if (balance == 0) return;
+        amount = bound(amount, 1, balance);
+        address to = recipientSeed % 2 == 0 ? carol : address(0xDEAD); // 0xDEAD is not allowed on C
+        vm.chainId(CHAIN_E);
+        bool paused = gateway.paused();
+        vm.prank(bob);
+        try gateway.burn(address(wrapped), CHAIN_C, to, amount) returns (uint64 nonce) {
+            if (paused) actedWhilePaused++;
+            pendingToC.push(_t(CHAIN_E, CHAIN_C, nonce, address(wrapped), address(asset), bob, to, amount));
+            ghostBurned += amount;
+        } catch {}
+    }
+
+    function relayToE(uint256 count) external {
+        QiaoEndpoint.Transfer[] memory ts = _take(pendingToE, count);
+        if (ts.length == 0) return;
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        bool paused = gateway.paused();
+        try gateway.executeBatch(EPOCH, ts, sig) {
+            if (paused) actedWhilePaused++;
+            _drop(pendingToE, ts.length);
+            _remember(ts, sig, true);
+            for (uint256 i; i < ts.length; ++i) {
+                _afterOnE(ts[i]);
+            }
+        } catch {}
+    }
+
+    function relayToC(uint256 count) external {
+        QiaoEndpoint.Transfer[] memory ts = _take(pendingToC, count);
+        if (ts.length == 0) return;
+        bytes memory sig = signForVault(ts);
+        vm.chainId(CHAIN_C);
+        bool paused = vault.paused();
+        try vault.executeBatch(EPOCH, ts, sig) {
+            if (paused) actedWhilePaused++;
+            _drop(pendingToC, ts.length);
+            _remember(ts, sig, false);
+            for (uint256 i; i < ts.length; ++i) {
+                _count(ts[i]);
+                if (vault.transferStatus(CHAIN_E, ts[i].nonce) == QiaoEndpoint.TransferStatus.Failed) {
+                    failedOnC.push(ts[i]);
+                } else {
+                    ghostUnlocked += ts[i].amount;
+                }
+            }
+        } catch {}
+    }
+
+    /// @dev Manual execution of the first pending transfer toward E, alone, with its proof.
+    function executeOneOnE(uint256 count) external {
+        QiaoEndpoint.Transfer[] memory ts = _take(pendingToE, count);
+        if (ts.length == 0) return;
+        bytes memory sig = signForGateway(ts);
+        bytes32[] memory proof = refProof(leavesOf(ts), 0);
+        vm.chainId(CHAIN_E);
+        bool paused = gateway.paused();
+        try gateway.executeTransfer(EPOCH, ts[0], ts[0].nonce, ts[ts.length - 1].nonce, proof, sig) {
+            if (paused) actedWhilePaused++;
+            _drop(pendingToE, 1);
+            _afterOnE(ts[0]);
+        } catch {}
+    }
+
+    function release(uint256 index) external {
+        if (queuedOnE.length == 0) return;
+        index %= queuedOnE.length;
+        QiaoEndpoint.Transfer memory t = queuedOnE[index];
+        vm.chainId(CHAIN_E);
+        bool paused = gateway.paused();
+        try gateway.releaseQueued(t) {
+            if (paused) actedWhilePaused++;
+            queuedOnE[index] = queuedOnE[queuedOnE.length - 1];
+            queuedOnE.pop();
+            if (gateway.transferStatus(CHAIN_C, t.nonce) == QiaoEndpoint.TransferStatus.Failed) {
+                failedOnE.push(t);
+            } else {
+                ghostMinted += t.amount;
+                ghostInboundE += t.amount;
+            }
+        } catch {}
+    }
+
+    function refundOnC(uint256 index) external {
+        if (failedOnE.length == 0) return;
+        index %= failedOnE.length;
+        QiaoEndpoint.Transfer memory t = failedOnE[index];
+        bytes memory sig = signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, t);
+        vm.chainId(CHAIN_C);
+        bool paused = vault.paused();
+        try vault.refund(EPOCH, t, sig) {
+            if (paused) actedWhilePaused++;
+            ghostRefundedOnC += t.amount;
+            refunded.push(t);
+            failedOnE[index] = failedOnE[failedOnE.length - 1];
+            failedOnE.pop();
+            // a second refund must fail
+            try vault.refund(EPOCH, t, sig) {
+                doubleProcessed++;
+            } catch {}
+        } catch {}
+    }
+
+    function refundOnE(uint256 index) external {
+        if (failedOnC.length == 0) return;
+        index %= failedOnC.length;
+        QiaoEndpoint.Transfer memory t = failedOnC[index];
+        bytes memory sig = signRefund(GROUP_SK, gateway, CHAIN_E, EPOCH, t);
+        vm.chainId(CHAIN_E);
+        bool paused = gateway.paused();
+        try gateway.refund(EPOCH, t, sig) {
+            if (paused) actedWhilePaused++;
+            ghostRefundedOnE += t.amount;
+            refunded.push(t);
+            failedOnC[index] = failedOnC[failedOnC.length - 1];
+            failedOnC.pop();
+        } catch {}
+    }
+
+    function toggleDaveOnE() external {
+        (bool allowed,) = registryE.statusOf(dave);
+        vm.prank(owner);
+        registryE.setAllowed(dave, !allowed);
+    }
+
+    function pause(bool onE) external {
+        vm.chainId(onE ? CHAIN_E : CHAIN_C);
+        QiaoEndpoint e = onE ? QiaoEndpoint(gateway) : QiaoEndpoint(vault);
+        if (e.paused()) return;
+        vm.prank(guardian);
+        e.pause();
+    }
+
+    function resume(bool onE) external {
+        uint256 chain = onE ? CHAIN_E : CHAIN_C;
+        vm.chainId(chain);
+        QiaoEndpoint e = onE ? QiaoEndpoint(gateway) : QiaoEndpoint(vault);
+        if (!e.paused()) return;
+        e.resume(EPOCH, signAction(GROUP_SK, e, chain, e.RESUME_TYPEHASH(), EPOCH, ""));
+    }
+
+    function warp(uint256 secondsAhead) external {
+        vm.warp(block.timestamp + bound(secondsAhead, 0, 60));
+    }
+
+    /// @dev Every kind of unauthorised call: must never succeed.
+    function forge(uint256 kind, uint256 count) external {
+        kind %= 5;
+        if (kind == 0 && pendingToE.length > 0) {
+            QiaoEndpoint.Transfer[] memory ts = _take(pendingToE, count);
+            bytes memory sig = signFor(OTHER_SK, address(gateway), CHAIN_E, EPOCH, ts);
+            vm.chainId(CHAIN_E);
+            try gateway.executeBatch(EPOCH, ts, sig) {
+                forgedAccepted++;
+            } catch {}
+        } else if (kind == 1 && lastBatch.length > 0) {
+            // replay of the last executed batch
+            vm.chainId(lastBatchToE ? CHAIN_E : CHAIN_C);
+            QiaoEndpoint e = lastBatchToE ? QiaoEndpoint(gateway) : QiaoEndpoint(vault);
+            try e.executeBatch(EPOCH, lastBatch, lastBatchSig) {
+                forgedAccepted++;
+            } catch {}
+        } else if (kind == 2 && pendingToE.length > 0) {
+            // a refund of a transfer that did not fail, with a forged signature
+            QiaoEndpoint.Transfer memory t = pendingToE[0];
+            bytes memory sig = signRefund(OTHER_SK, vault, CHAIN_C, EPOCH, t);
+            vm.chainId(CHAIN_C);
+            try vault.refund(EPOCH, t, sig) {
+                forgedAccepted++;
+            } catch {}
+        } else if (kind == 3) {
+            vm.chainId(CHAIN_E);
+            if (!gateway.paused()) return;
+            bytes memory sig = signAction(OTHER_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, "");
+            try gateway.resume(EPOCH, sig) {
+                forgedAccepted++;
+            } catch {}
+        } else if (kind == 4 && pendingToE.length > 0) {
+            // a signature for another contract
+            QiaoEndpoint.Transfer[] memory ts = _take(pendingToE, count);
+            bytes memory sig = signFor(GROUP_SK, address(vault), CHAIN_E, EPOCH, ts);
+            vm.chainId(CHAIN_E);
+            try gateway.executeBatch(EPOCH, ts, sig) {
+                forgedAccepted++;
+            } catch {}
+        }
+    }
+
+    // ------------------------------------------------------------------ views for the invariants
+
+    function refundedCount() external view returns (uint256) {
+        return refunded.length;
+    }
+
+    function refundedAt(uint256 i) external view returns (QiaoEndpoint.Transfer memory) {
+        return refunded[i];
+    }
+
+    function inboundCapacity() external pure returns (uint256 capacity, uint256 rate) {
+        return (INBOUND_CAPACITY, INBOUND_RATE);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _afterOnE(QiaoEndpoint.Transfer memory t) internal {
+        _count(t);
+        QiaoEndpoint.TransferStatus s = gateway.transferStatus(CHAIN_C, t.nonce);
+        if (s == QiaoEndpoint.TransferStatus.Delivered) {
+            ghostMinted += t.amount;
+            ghostInboundE += t.amount;
+        } else if (s == QiaoEndpoint.TransferStatus.Queued) {
+            queuedOnE.push(t);
+        } else if (s == QiaoEndpoint.TransferStatus.Failed) {
+            failedOnE.push(t);
+        }
+    }
+
+    function _count(QiaoEndpoint.Transfer memory t) internal {
+        bytes32 key = keccak256(abi.encode(t.srcChainId, t.nonce));
+        if (++processedCount[key] > 1) doubleProcessed++;
+    }
+
+    function _remember(QiaoEndpoint.Transfer[] memory ts, bytes memory sig, bool toE) internal {
+        delete lastBatch;
+        for (uint256 i; i < ts.length; ++i) {
+            lastBatch.push(ts[i]);
+        }
+        lastBatchSig = sig;
+        lastBatchToE = toE;
+    }
+
+    function _take(QiaoEndpoint.Transfer[] storage list, uint256 count)
+        internal
+        view
+        returns (QiaoEndpoint.Transfer[] memory ts)
+    {
+        uint256 n = list.length == 0 ? 0 : bound(count, 1, list.length < 8 ? list.length : 8);
+        ts = new QiaoEndpoint.Transfer[](n);
+        for (uint256 i; i < n; ++i) {
+            ts[i] = list[i];
+        }
+    }
+
+    function _drop(QiaoEndpoint.Transfer[] storage list, uint256 n) internal {
+        uint256 len = list.length;
+        for (uint256 i; i + n < len; ++i) {
+            list[i] = list[i + n];
+        }
+        for (uint256 i; i < n; ++i) {
+            list.pop();
+        }
+    }
+
+    function _t(
+        uint256 src,
+        uint256 dst,
+        uint64 nonce,
+        address srcToken,
+        address dstToken,
+        address sender,
+        address recipient,
+        uint256 amount
+    ) internal pure returns (QiaoEndpoint.Transfer memory) {
+        return QiaoEndpoint.Transfer(src, dst, nonce, srcToken, dstToken, sender, recipient, amount);
+    }
+
+    // the fixture's contracts, for the invariant test
+    function contracts() external view returns (address, address, address, address) {
+        return (address(vault), address(gateway), address(asset), address(wrapped));
+    }
+}
+
+interface IBalance {
+    function balanceOf(address) external view returns (uint256);
+    function totalSupply() external view returns (uint256);
+}
+
+/// @notice Invariants S1 and S3 of DESIGN.md section 7, signature-only state changes, pause and
+///         the inbound rate limit, under any sequence of the handler's actions.
+contract BridgeInvariantTest {
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
+    BridgeHandler internal handler;
+    QiaoEndpoint internal vault;
+    QiaoEndpoint internal gateway;
+    IBalance internal asset;
+    IBalance internal wrapped;
+
+    function setUp() public {
+        handler = new BridgeHandler();
+        (address v, address g, address a, address w) = handler.contracts();
+        vault = QiaoEndpoint(v);
+        gateway = QiaoEndpoint(g);
+        asset = IBalance(a);
+        wrapped = IBalance(w);
+    }
+
+    /// @dev Forge (without forge-std) asks the test contract for its targets.
+    function targetContracts() public view returns (address[] memory targets) {
+        targets = new address[](1);
+        targets[0] = address(handler);
+    }
+
+    function targetSelectors() public view returns (FuzzSelector[] memory targets) {
+        bytes4[] memory s = new bytes4[](15);
+        s[0] = BridgeHandler.lock.selector;
+        s[1] = BridgeHandler.burn.selector;
+        s[2] = BridgeHandler.relayToE.selector;
+        s[3] = BridgeHandler.relayToC.selector;
+        s[4] = BridgeHandler.executeOneOnE.selector;
+        s[5] = BridgeHandler.release.selector;
+        s[6] = BridgeHandler.refundOnC.selector;
+        s[7] = BridgeHandler.refundOnE.selector;
+        s[8] = BridgeHandler.toggleDaveOnE.selector;
+        s[9] = BridgeHandler.pause.selector;
+        s[10] = BridgeHandler.resume.selector;
+        s[11] = BridgeHandler.warp.selector;
+        s[12] = BridgeHandler.forge.selector;
+        s[13] = BridgeHandler.lock.selector;
+        s[14] = BridgeHandler.relayToE.selector;
+        targets = new FuzzSelector[](1);
+        targets[0] = FuzzSelector(address(handler), s);
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_wrappedSupplyNeverExceedsLocked() public view {
+        _assert(wrapped.totalSupply() <= asset.balanceOf(address(vault)), "S3: wrapped supply > locked");
+        // and both match the ghost sums exactly
+        _assert(
+            wrapped.totalSupply() == handler.ghostMinted() + handler.ghostRefundedOnE() - handler.ghostBurned(),
+            "wrapped supply != minted + refunded - burnt"
+        );
+        _assert(
+            asset.balanceOf(address(vault))
+                == handler.ghostLocked() - handler.ghostUnlocked() - handler.ghostRefundedOnC(),
+            "locked != locks - unlocks - refunds"
+        );
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_eachTransferOnceAndNeverBothExecutedAndRefunded() public view {
+        _assert(handler.doubleProcessed() == 0, "S1: a transfer processed or refunded twice");
+        uint256 n = handler.refundedCount();
+        for (uint256 i; i < n; ++i) {
+            QiaoEndpoint.Transfer memory t = handler.refundedAt(i);
+            QiaoEndpoint dst = t.srcChainId == 4242 ? gateway : vault;
+            QiaoEndpoint src = t.srcChainId == 4242 ? vault : gateway;
+            _assert(
+                dst.transferStatus(t.srcChainId, t.nonce) == QiaoEndpoint.TransferStatus.Failed,
+                "S1: refunded but not failed on the destination"
+            );
+            _assert(src.isRefunded(t.dstChainId, t.nonce), "refund not recorded");
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_noStateChangeWithoutValidSignature() public view {
+        _assert(handler.forgedAccepted() == 0, "a forged, replayed or misdirected signature was accepted");
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_pauseAndRateLimitHold() public view {
+        _assert(handler.actedWhilePaused() == 0, "something moved while paused");
+        (uint256 capacity, uint256 rate) = handler.inboundCapacity();
+        _assert(
+            handler.ghostInboundE() <= capacity + rate * (block.timestamp - handler.startTime()),
+            "inbound rate limit exceeded"
+        );
+    }
+
+    function _assert(bool ok, string memory what) internal pure {
+        require(ok, what);
+    }
+}

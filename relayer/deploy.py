@@ -1,0 +1,314 @@
+"""Deployment of the Qiao contracts: the path the devnet, the tests and a testnet profile share.
+
+`deploy_bridge` deploys on both chains a KYC registry, the endpoint (QiaoVault on the consortium
+chain, QiaoGateway on Ethereum), the asset (devnet only: a TestAsset) and the permissioned
+WrappedToken; registers the token pair both ways; gives the gateway the registry's freezer role
+(committee-signed freezes); puts the profile's accounts on both allow-lists; sets the rate limits;
+and writes a deployment JSON (addresses, ABIs, start blocks) for the Python side.
+
+`python -m relayer.deploy --consortium-rpc URL --ethereum-rpc URL --committee keys/committee.json
+--admin-key-file FILE --out deployment.json [--profile testnet]` runs it against any two chains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+
+from committee.bls import g2_to_eip2537
+from committee.keyfile import load_public_file
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "contracts" / "out"
+MNEMONIC = "test test test test test test test test test test test junk"
+UNIT = 10**18
+OUTBOUND, INBOUND = 0, 1
+
+Account.enable_unaudited_hdwallet_features()
+
+
+def dev_account(index: int) -> LocalAccount:
+    """Anvil's well-known development accounts (never use them outside a devnet)."""
+    account: LocalAccount = Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return account
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """A token bucket: `capacity` units at most, refilled at `refill_per_second`."""
+
+    capacity: int
+    refill_per_second: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.capacity < 2**128 or not 0 <= self.refill_per_second < 2**128:
+            raise ValueError(f"rate limit out of range: {self}")
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a deployment sets up besides the contracts themselves."""
+
+    name: str
+    asset_name: str = "Tokenised Treasury Bill"
+    asset_symbol: str = "TBILL"
+    guardian: str | None = None  # default: the admin
+    allow: tuple[str, ...] = ()  # addresses put on both allow-lists
+    limit: RateLimit = field(default_factory=lambda: RateLimit(10**9 * UNIT, 10**9 * UNIT // 86_400))
+    deploy_test_asset: bool = True
+    asset_address: str | None = None  # an existing asset on the consortium chain (testnet)
+
+
+def devnet_profile() -> Profile:
+    """Anvil: all dev accounts allowed (admin 0, relayers 1..n, alice 8, bob 9, guardian 10); wide limits."""
+    return Profile(
+        name="devnet",
+        guardian=dev_account(10).address,
+        allow=tuple(dev_account(i).address for i in range(12)),
+    )
+
+
+def artifact(name: str) -> dict[str, Any]:
+    path = ARTIFACTS / f"{name}.sol" / f"{name}.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing; run scripts/bootstrap.sh (forge build) first")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True) -> Any:
+    params: dict[str, Any] = {"from": account.address, "chainId": w3.eth.chain_id}
+    # A margin over the estimate: state can change between estimation and inclusion.
+    params["gas"] = int(fn.estimate_gas(params) * 1.25) + 10_000
+    params["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
+    tx = fn.build_transaction(params)
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    if not wait:
+        return tx_hash
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    if receipt["status"] != 1:
+        raise RuntimeError(f"transaction {tx_hash.hex()} reverted")
+    return receipt
+
+
+def deploy(w3: Web3, account: LocalAccount, name: str, *args: Any) -> Contract:
+    art = artifact(name)
+    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]["object"])
+    receipt = send(w3, account, factory.constructor(*args))
+    contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+    return contract
+
+
+@dataclass
+class Deployment:
+    consortium_url: str
+    ethereum_url: str
+    vault: Contract
+    asset: Contract
+    gateway: Contract
+    wrapped: Contract
+    consortium_block: int
+    ethereum_block: int
+    registry_c: Contract | None = None
+    registry_e: Contract | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Addresses, ABIs and start blocks, as written to the deployment file."""
+
+        def entry(c: Contract | None) -> dict[str, Any]:
+            assert c is not None
+            return {"address": c.address, "abi": c.abi}
+
+        wc, we = Web3(HTTPProvider(self.consortium_url)), Web3(HTTPProvider(self.ethereum_url))
+        return {
+            "version": 1,
+            "chains": {
+                "consortium": {
+                    "chain_id": wc.eth.chain_id,
+                    "rpc": self.consortium_url,
+                    "start_block": self.consortium_block,
+                    "endpoint": self.vault.address,
+                    "contracts": {
+                        "vault": entry(self.vault),
+                        "asset": entry(self.asset),
+                        "registry": entry(self.registry_c),
+                    },
+                },
+                "ethereum": {
+                    "chain_id": we.eth.chain_id,
+                    "rpc": self.ethereum_url,
+                    "start_block": self.ethereum_block,
+                    "endpoint": self.gateway.address,
+                    "contracts": {
+                        "gateway": entry(self.gateway),
+                        "wrapped": entry(self.wrapped),
+                        "registry": entry(self.registry_e),
+                    },
+                },
+            },
+        }
+
+
+def deploy_bridge(
+    consortium_url: str,
+    ethereum_url: str,
+    group_public_key: bytes,
+    *,
+    admin: LocalAccount | None = None,
+    profile: Profile | None = None,
+    out: Path | None = None,
+) -> Deployment:
+    """Deploy and wire both sides; `group_public_key` is the 96-byte compressed G2 group key."""
+    admin = admin or dev_account(0)
+    profile = profile or devnet_profile()
+    wc = Web3(HTTPProvider(consortium_url))
+    we = Web3(HTTPProvider(ethereum_url))
+    c_id, e_id = wc.eth.chain_id, we.eth.chain_id
+    key = g2_to_eip2537(group_public_key)
+    guardian = profile.guardian or admin.address
+
+    registry_c = deploy(wc, admin, "KycRegistry", admin.address)
+    registry_e = deploy(we, admin, "KycRegistry", admin.address)
+    if profile.deploy_test_asset:
+        asset = deploy(wc, admin, "TestAsset", profile.asset_name, profile.asset_symbol, admin.address)
+    else:
+        if profile.asset_address is None:
+            raise ValueError(f"profile {profile.name}: asset_address is required without a test asset")
+        asset = wc.eth.contract(
+            address=Web3.to_checksum_address(profile.asset_address), abi=artifact("TestAsset")["abi"]
+        )
+    vault = deploy(wc, admin, "QiaoVault", admin.address, guardian, key, registry_c.address)
+    gateway = deploy(we, admin, "QiaoGateway", admin.address, guardian, key, registry_e.address)
+    wrapped = deploy(
+        we,
+        admin,
+        "WrappedToken",
+        f"Wrapped {profile.asset_name}",
+        f"w{profile.asset_symbol}",
+        gateway.address,
+        registry_e.address,
+        admin.address,
+    )
+    send(wc, admin, vault.functions.registerToken(e_id, asset.address, wrapped.address))
+    send(we, admin, gateway.functions.registerToken(c_id, wrapped.address, asset.address))
+    freezer = registry_e.functions.FREEZER_ROLE().call()
+    send(we, admin, registry_e.functions.grantRole(freezer, gateway.address))
+    allow = list(dict.fromkeys(Web3.to_checksum_address(a) for a in profile.allow))
+    if allow:
+        send(wc, admin, registry_c.functions.setAllowedBatch(allow, True))
+        send(we, admin, registry_e.functions.setAllowedBatch(allow, True))
+    lim = profile.limit
+    for direction in (OUTBOUND, INBOUND):
+        send(
+            wc,
+            admin,
+            vault.functions.setRateLimit(asset.address, direction, lim.capacity, lim.refill_per_second),
+        )
+        send(
+            we,
+            admin,
+            gateway.functions.setRateLimit(wrapped.address, direction, lim.capacity, lim.refill_per_second),
+        )
+    dep = Deployment(
+        consortium_url,
+        ethereum_url,
+        vault,
+        asset,
+        gateway,
+        wrapped,
+        wc.eth.block_number,
+        we.eth.block_number,
+        registry_c,
+        registry_e,
+    )
+    if out is not None:
+        write_deployment(out, dep)
+    return dep
+
+
+def write_deployment(path: Path, dep: Deployment) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dep.to_json(), indent=2) + "\n")
+
+
+def load_deployment(path: Path) -> Deployment:
+    """Read a deployment file back into contract handles."""
+    data = json.loads(path.read_text())
+    c, e = data["chains"]["consortium"], data["chains"]["ethereum"]
+    wc, we = Web3(HTTPProvider(c["rpc"])), Web3(HTTPProvider(e["rpc"]))
+
+    def at(w3: Web3, item: dict[str, Any]) -> Contract:
+        contract: Contract = w3.eth.contract(address=item["address"], abi=item["abi"])
+        return contract
+
+    cc, ec = c["contracts"], e["contracts"]
+    return Deployment(
+        c["rpc"],
+        e["rpc"],
+        at(wc, cc["vault"]),
+        at(wc, cc["asset"]),
+        at(we, ec["gateway"]),
+        at(we, ec["wrapped"]),
+        int(c["start_block"]),
+        int(e["start_block"]),
+        at(wc, cc["registry"]),
+        at(we, ec["registry"]),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="relayer.deploy", description=__doc__.split("\n")[0] if __doc__ else "")
+    p.add_argument("--consortium-rpc", required=True)
+    p.add_argument("--ethereum-rpc", required=True)
+    p.add_argument("--committee", type=Path, required=True, help="the committee's public file (group key)")
+    p.add_argument(
+        "--admin-key-file", type=Path, help="hex private key of the deployer (default: anvil account 0)"
+    )
+    p.add_argument("--profile", choices=["devnet", "testnet"], default="devnet")
+    p.add_argument("--guardian", help="guardian address (testnet default: the admin)")
+    p.add_argument(
+        "--allow", action="append", default=[], help="an address for both allow-lists (repeatable)"
+    )
+    p.add_argument("--asset", help="testnet: the existing asset on the consortium chain")
+    p.add_argument("--out", type=Path, required=True, help="where the deployment JSON goes")
+    args = p.parse_args(argv)
+
+    group_key = load_public_file(args.committee).group_public_key
+    admin = (
+        Account.from_key(args.admin_key_file.read_text().strip()) if args.admin_key_file else dev_account(0)
+    )
+    if args.profile == "devnet":
+        profile = devnet_profile()
+    else:
+        profile = Profile(
+            name="testnet",
+            guardian=args.guardian,
+            allow=tuple(args.allow),
+            limit=RateLimit(10**6 * UNIT, 10**6 * UNIT // 86_400),
+            deploy_test_asset=args.asset is None,
+            asset_address=args.asset,
+        )
+    try:
+        dep = deploy_bridge(
+            args.consortium_rpc, args.ethereum_rpc, group_key, admin=admin, profile=profile, out=args.out
+        )
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
+        print(f"relayer.deploy: {exc}", file=sys.stderr)
+        return 1
+    print(f"vault {dep.vault.address}  gateway {dep.gateway.address}  -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,6 +27,7 @@ from eth_utils.address import to_checksum_address
 
 from committee.threshold import MemberIndex
 from relayer import metrics
+from relayer.admin_client import AdminError, request
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.node import Node
 from relayer.store import BatchState, TransferState
@@ -34,6 +35,8 @@ from relayer.submitter import Submitter
 from relayer.types import BatchId, ChainId, Route
 
 log = structlog.get_logger(__name__)
+
+__all__ = ["AdminError", "Ops", "PausableSubmitter", "request", "serve"]
 
 PAUSED = "paused by operator"
 MAX_REQUEST = 64 * 1024
@@ -62,10 +65,6 @@ ERC20_ABI: list[dict[str, Any]] = [
         "outputs": [{"name": "", "type": "address"}],
     },
 ]
-
-
-class AdminError(Exception):
-    """A request the daemon refuses; the message says why."""
 
 
 def _iso(ts: float | None) -> str | None:
@@ -540,29 +539,3 @@ async def serve(ops: Ops, path: Path) -> asyncio.Server:
     os.chmod(path, 0o600)
     log.info("admin_socket_listening", path=str(path))
     return server
-
-
-def request(path: Path, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> Any:
-    """The client side (blocking): send one request and return the result or raise AdminError."""
-    import socket
-
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        try:
-            sock.connect(str(path))
-        except OSError as exc:
-            raise AdminError(
-                f"cannot reach the daemon on {path} ({exc.strerror}); is `relayer run` running "
-                "with this configuration, and are you its user?"
-            ) from exc
-        sock.sendall(json.dumps({"cmd": cmd, "args": args or {}}).encode() + b"\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    reply = json.loads(data)
-    if not reply.get("ok"):
-        raise AdminError(str(reply.get("error")))
-    return reply["result"]

@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from committee.keyfile import KeyFileError
-from relayer import admin, logs
+from relayer import admin_client as admin
 from relayer.config import ConfigError, NodeConfig, load_config
 from relayer.store import Store, StoreError, TransferState
 from relayer.types import ChainId, Route
@@ -22,11 +21,16 @@ def _load(path: str) -> NodeConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from relayer import daemon
+    from committee.keyfile import KeyFileError
+    from relayer import daemon, logs
 
     cfg = _load(args.config)
     logs.configure(cfg.log_level)
-    asyncio.run(daemon.run(cfg))
+    try:
+        asyncio.run(daemon.run(cfg))
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -351,7 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (KeyFileError, StoreError) as exc:
+    except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except admin.AdminError as exc:

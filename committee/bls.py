@@ -13,7 +13,6 @@ prime-order subgroup, not the identity. Anything else raises `InvalidPoint` sayi
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, runtime_checkable
@@ -399,19 +398,26 @@ class PyEccBackend:
 # --- arkworks: the fast native backend ------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=1 << 14)
+_G2_CHECKED: dict[bytes, Any] = {}
+_G2_CHECKED_MAX: Final = 1 << 14
+
+
 def _parse_g2_cached(raw: bytes) -> Any:
-    """A checked G2 point; validated points are cached by their bytes.
+    """A checked G2 point; validated points are remembered by their bytes.
 
     Checking a G2 point (decompression and the subgroup check) costs about 0.3 ms, and the DKG
     meets the same commitments again and again; an arkworks point is immutable, so sharing it
-    is safe, and only points that passed every check are cached (a failure raises).
+    is safe, and only points that passed every check are remembered (a failure raises). The
+    memory is bounded: when full it is cleared.
     """
     try:
         point = ark.G2Point.from_compressed_bytes_unchecked(raw)
     except ValueError as exc:
         raise InvalidPoint(f"G2 point: not on the curve ({exc})") from exc
     ArkworksBackend._finish(point, ark.G2Point, raw, "G2 point")
+    if len(_G2_CHECKED) >= _G2_CHECKED_MAX:
+        _G2_CHECKED.clear()
+    _G2_CHECKED[raw] = point
     return point
 
 
@@ -436,6 +442,8 @@ class ArkworksBackend:
         return point
 
     def _parse_g2(self, data: object) -> Any:
+        if type(data) is bytes and data in _G2_CHECKED:  # fast path: checked before, same bytes
+            return _G2_CHECKED[data]
         return _parse_g2_cached(_precheck_g2(data))
 
     @staticmethod

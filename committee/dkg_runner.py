@@ -137,8 +137,10 @@ async def _drive(
                 pump_task.result()  # raises the connection's MqttError
                 raise aiomqtt.MqttError("message stream ended")
             if getter in done:
-                data = getter.result()
-                pending.extend(await asyncio.to_thread(machine.receive, data, clock()))
+                batch = [getter.result()]
+                while not queue.empty() and len(batch) < 256:
+                    batch.append(queue.get_nowait())
+                pending.extend(await asyncio.to_thread(_receive_all, machine, batch, clock))
             else:
                 getter.cancel()
                 pending.extend(await asyncio.to_thread(machine.tick, clock()))
@@ -172,6 +174,14 @@ async def run_machines(
             return exc
 
     return list(await asyncio.gather(*(one(m) for m in machines)))
+
+
+def _receive_all(machine: DkgMachine, batch: Sequence[bytes], clock: Callable[[], float]) -> list[Outgoing]:
+    """Feed several messages in one worker-thread hop (each hop costs a GIL hand-over)."""
+    out: list[Outgoing] = []
+    for data in batch:
+        out.extend(machine.receive(data, clock()))
+    return out
 
 
 def _write_status(path: Path | None, machine: DkgMachine) -> None:

@@ -1,5 +1,9 @@
 """The part of the endpoint ABI the relayer uses (docs/PROTOCOL.md).
 
+`isExecuted` is true once a valid signature consumed the transfer, whatever the outcome
+(delivered, queued by the rate limit, or failed); `transferStatus` and the `TransferQueued` and
+`TransferFailed` events tell which (TransferStatus: 0 none, 1 delivered, 2 queued, 3 failed).
+
 Kept in the package so a deployed daemon needs no build tree; a test checks it against the ABI
 forge compiles from contracts/src.
 """
@@ -60,6 +64,39 @@ ENDPOINT_ABI: list[dict[str, Any]] = [
             {"name": "signature", "type": "bytes"},
         ],
         "outputs": [],
+    },
+    {
+        "type": "event",
+        "name": "TransferFailed",
+        "anonymous": False,
+        "inputs": [
+            {"name": "srcChainId", "type": "uint256", "indexed": True},
+            {"name": "nonce", "type": "uint64", "indexed": True},
+            {
+                "name": "reason",
+                "type": "uint8",
+                "indexed": False,
+                "internalType": "enum QiaoEndpoint.FailureReason",
+            },
+        ],
+    },
+    {
+        "type": "event",
+        "name": "TransferQueued",
+        "anonymous": False,
+        "inputs": [
+            {"name": "srcChainId", "type": "uint256", "indexed": True},
+            {"name": "nonce", "type": "uint64", "indexed": True},
+            {"name": "leaf", "type": "bytes32", "indexed": False},
+            {"name": "amount", "type": "uint256", "indexed": False},
+        ],
+    },
+    {
+        "type": "function",
+        "name": "transferStatus",
+        "stateMutability": "view",
+        "inputs": [{"name": "srcChainId", "type": "uint256"}, {"name": "nonce", "type": "uint64"}],
+        "outputs": [{"name": "status", "type": "uint8", "internalType": "enum QiaoEndpoint.TransferStatus"}],
     },
     {
         "type": "function",

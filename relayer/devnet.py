@@ -384,6 +384,7 @@ def devnet(
     node_env: dict[int, dict[str, str]] | None = None,
     metrics: bool = False,
     rpc_for: Callable[[str, str], str] | None = None,
+    keystores: bool = False,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
 
@@ -412,7 +413,9 @@ def devnet(
                 for i in everyone
             }
         port = mqtt_port
-        group_key, key_files, public_path = write_committee(run_dir, n, t, mqtt_port=port, network=network)
+        group_key, key_files, public_path = write_committee(
+            run_dir, n, t, mqtt_port=port, network=network, keystores=keystores
+        )
         dep = deploy_bridge(c_url, e_url, group_key)
         if rpc_for is not None:
             options = {
@@ -534,12 +537,18 @@ def main(argv: list[str] | None = None) -> int:
         "--run-dir", type=Path, help="where keys, configs, stores and logs go (default: a temp dir)"
     )
     p.add_argument("--keep-running", action="store_true", help="leave everything running after the demo")
+    p.add_argument("--keystores", action="store_true", help="shares in EIP-2335 keystores")
     args = p.parse_args(argv)
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-devnet-"))
     print(f"devnet: run directory {run_dir} (configs, keys, stores, logs)")
     try:
         with devnet(
-            run_dir, n=args.members, t=args.threshold, down=tuple(args.down), mqtt_port=args.mqtt_port
+            run_dir,
+            n=args.members,
+            t=args.threshold,
+            down=tuple(args.down),
+            mqtt_port=args.mqtt_port,
+            keystores=args.keystores,
         ) as net:
             dep = net.deployment
             print(f"consortium chain {CONSORTIUM_CHAIN_ID}: {dep.consortium_url}  vault {dep.vault.address}")

@@ -120,3 +120,125 @@ def test_a_signature_for_another_domain_is_rejected_on_chain(bridge, mismatch: s
     with pytest.raises(ContractLogicError):
         execute(dep, real, sig)
     assert not dep.gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, transfers[0].nonce).call()
+
+
+# ---- the deployment path, the ABI the relayer uses, and the flows beyond a plain batch -------------
+
+
+def _abi_signature(item: dict) -> tuple:  # type: ignore[type-arg]
+    def typ(p: dict) -> str:  # type: ignore[type-arg]
+        if p["type"].startswith("tuple"):
+            return "(" + ",".join(typ(c) for c in p["components"]) + ")" + p["type"][5:]
+        return str(p["type"])
+
+    return (item["type"], item["name"], tuple(typ(p) for p in item["inputs"]))
+
+
+@pytest.mark.parametrize("contract", ["QiaoVault", "QiaoGateway"])
+def test_the_relayer_abi_is_part_of_both_compiled_endpoints(contract: str) -> None:
+    from relayer.abi import ENDPOINT_ABI
+
+    compiled = {_abi_signature(i) for i in devnet.artifact(contract)["abi"] if "name" in i}
+    for item in ENDPOINT_ABI:
+        assert _abi_signature(item) in compiled, item["name"]
+
+
+def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from relayer.deploy import deploy_bridge, load_deployment
+
+    out = tmp_path / "deployment.json"
+    shares = deal(4, 3)
+    dep = deploy_bridge(chains[0], chains[1], shares[0].public.group_public_key, out=out)
+    loaded = load_deployment(out)
+    assert loaded.vault.address == dep.vault.address
+    assert loaded.gateway.functions.currentKeyEpoch().call() == 1
+    assert loaded.registry_e is not None
+    for i in (1, 2, 3, 4, 8, 9):  # relayers and the demo accounts are allow-listed on both chains
+        who = devnet.dev_account(i).address
+        assert dep.registry_c.functions.isAllowed(who).call()  # type: ignore[union-attr]
+        assert loaded.registry_e.functions.isAllowed(who).call()
+    assert dep.gateway.functions.availableCapacity(dep.wrapped.address, 1).call() >= 10**9 * 10**18
+
+
+def test_manual_execution_with_a_python_merkle_proof(bridge) -> None:  # type: ignore[no-untyped-def]
+    from relayer.encoding import leaf_hash, merkle_proof
+
+    shares, dep = bridge
+    transfers = lock_transfers(dep, 5)
+    batch = Batch(tuple(transfers), cs(dep.gateway.address), 1)
+    sig = g1_to_eip2537(threshold_sign(shares, batch_message(batch), (1, 2, 3)))
+    leaves = [leaf_hash(t) for t in transfers]
+    we = Web3(HTTPProvider(dep.ethereum_url))
+    anyone = devnet.dev_account(5)
+    for index in (4, 1):
+        t = transfers[index]
+        fn = dep.gateway.functions.executeTransfer(
+            1, t.as_abi_tuple(), transfers[0].nonce, transfers[-1].nonce, merkle_proof(leaves, index), sig
+        )
+        devnet.send(we, anyone, fn)
+        assert dep.gateway.functions.transferStatus(devnet.CONSORTIUM_CHAIN_ID, t.nonce).call() == 1
+    # the relayer's whole batch still lands: it skips the two already executed
+    devnet.send(
+        we,
+        devnet.dev_account(1),
+        dep.gateway.functions.executeBatch(1, [t.as_abi_tuple() for t in transfers], sig),
+    )
+    assert dep.wrapped.functions.balanceOf(devnet.dev_account(9).address).call() == sum(
+        10 + i for i in range(5)
+    )
+
+
+def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge) -> None:  # type: ignore[no-untyped-def]
+    from eth_utils.crypto import keccak
+
+    from relayer.encoding import leaf_hash
+
+    shares, dep = bridge
+    wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
+    admin, alice = devnet.dev_account(0), devnet.dev_account(8)
+    stranger = cs("0x" + "5a" * 20)  # never allow-listed on Ethereum
+    devnet.send(wc, admin, dep.asset.functions.mint(alice.address, 100))
+    devnet.send(wc, alice, dep.asset.functions.approve(dep.vault.address, 100))
+    nonce = dep.vault.functions.nextNonce(devnet.ETHEREUM_CHAIN_ID).call()
+    devnet.send(
+        wc, alice, dep.vault.functions.lock(dep.asset.address, devnet.ETHEREUM_CHAIN_ID, stranger, 100)
+    )
+    t = Transfer(
+        ChainId(devnet.CONSORTIUM_CHAIN_ID),
+        ChainId(devnet.ETHEREUM_CHAIN_ID),
+        Nonce(nonce),
+        cs(dep.asset.address),
+        cs(dep.wrapped.address),
+        alice.address,
+        stranger,
+        100,
+    )
+    batch = Batch((t,), cs(dep.gateway.address), 1)
+    sig = g1_to_eip2537(threshold_sign(shares, batch_message(batch), (1, 2, 3)))
+    receipt = devnet.send(
+        we, devnet.dev_account(1), dep.gateway.functions.executeBatch(1, [t.as_abi_tuple()], sig)
+    )
+    failed = dep.gateway.events.TransferFailed().process_receipt(receipt)
+    assert [(e.args.nonce, e.args.reason) for e in failed] == [(nonce, 1)]
+    assert dep.gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, nonce).call()
+    assert dep.wrapped.functions.totalSupply().call() == 0
+
+    # the refund message, computed in Python as docs/PROTOCOL.md says, matches the contract's
+    from eth_abi.abi import encode
+
+    typehash = keccak(
+        b"QiaoRefund(string version,uint256 chainId,address endpoint,uint64 keyEpoch,bytes32 transferLeaf)"
+    )
+    message = keccak(
+        encode(
+            ["bytes32", "string", "uint256", "address", "uint64", "bytes32"],
+            [typehash, "QIAO-V1", devnet.CONSORTIUM_CHAIN_ID, dep.vault.address, 1, leaf_hash(t)],
+        )
+    )
+    assert dep.vault.functions.refundMessage(1, t.as_abi_tuple()).call() == message
+    refund_sig = g1_to_eip2537(threshold_sign(shares, message, (2, 3, 4)))
+    before = dep.asset.functions.balanceOf(alice.address).call()
+    devnet.send(wc, devnet.dev_account(2), dep.vault.functions.refund(1, t.as_abi_tuple(), refund_sig))
+    assert dep.asset.functions.balanceOf(alice.address).call() == before + 100
+    with pytest.raises(ContractLogicError):
+        devnet.send(wc, devnet.dev_account(2), dep.vault.functions.refund(1, t.as_abi_tuple(), refund_sig))

@@ -19,16 +19,18 @@ import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 import structlog
+from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from committee.threshold import MemberIndex
 from relayer import metrics
 from relayer.admin_client import AdminError, request
 from relayer.chain import ChainClient, MalformedEvent
+from relayer.config import ConfigError, read_secret_file
 from relayer.node import Node
 from relayer.store import BatchState, TransferState
 from relayer.submitter import Submitter
@@ -86,6 +88,7 @@ class Ops:
         self.heads: dict[ChainId, int] = {}
         self.rpc_ok: dict[ChainId, bool] = {c: False for c in node.chains}
         self.last_supply: dict[str, Any] | None = None
+        self.on_chain_paused: dict[str, bool | None] = {}
         self._db: aiosqlite.Connection | None = None
 
     @contextlib.asynccontextmanager
@@ -168,6 +171,7 @@ class Ops:
             "margin": len(online) - self.node.public.threshold,
             "broker_connected": self.node.transport.connected.is_set(),
             "rpc_ok": {self.cfg.chain_by_id(c).name: ok for c, ok in self.rpc_ok.items()},
+            "endpoint_paused": self.on_chain_paused,
         }
 
     # ---- transfers -----------------------------------------------------------------------
@@ -311,17 +315,67 @@ class Ops:
             "unhalted": cleared,
         }
 
+    def _routes(self, src: int | None, dst: int | None) -> list[Route]:
+        return list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
+
     def pause(self, src: int | None, dst: int | None) -> dict[str, Any]:
-        routes = list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
+        routes = self._routes(src, dst)
         for route in routes:
             self.paused.add(route)
             self.node.halted.setdefault(route, PAUSED)
             metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(1)
         log.warning("operator_pause", routes=[str(r) for r in routes])
-        return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": False}
+        return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": []}
+
+    async def pause_on_chain(
+        self, src: int | None, dst: int | None, guardian_key_file: str
+    ) -> dict[str, Any]:
+        """Pause locally, then pause the endpoints of the chosen routes' chains from the guardian's
+        account (`QiaoEndpoint.pause`, guardian only, immediate)."""
+        out = self.pause(src, dst)
+        key = read_secret_file(Path(guardian_key_file), "guardian key file")
+        guardian = Account.from_key(key)
+        chain_ids = sorted({c for r in self._routes(src, dst) for c in (r.src, r.dst)})
+        done = []
+        for chain_id in chain_ids:
+            chain = self.node.chains[chain_id]
+            endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
+            if await endpoint.functions.paused().call():
+                done.append({"chain": chain.cfg.name, "tx": None, "result": "already paused"})
+                continue
+            on_chain_guardian = await endpoint.functions.guardian().call()
+            if to_checksum_address(on_chain_guardian) != guardian.address:
+                raise AdminError(
+                    f"{chain.cfg.name}: the endpoint's guardian is {on_chain_guardian}, the key file holds "
+                    f"{guardian.address}; use the guardian's key"
+                )
+            tx = await endpoint.functions.pause().build_transaction(
+                {
+                    "from": guardian.address,
+                    "nonce": await chain.w3.eth.get_transaction_count(guardian.address, "pending"),
+                    "chainId": chain.chain_id,
+                }
+            )
+            signed = guardian.sign_transaction(cast(dict[str, Any], tx))
+            tx_hash = await chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+            receipt = await chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+            ok = receipt["status"] == 1
+            done.append(
+                {
+                    "chain": chain.cfg.name,
+                    "tx": "0x" + bytes(tx_hash).hex(),
+                    "result": "paused" if ok else "reverted",
+                }
+            )
+            log.warning(
+                "operator_pause_on_chain", chain=chain.cfg.name, tx="0x" + bytes(tx_hash).hex(), ok=ok
+            )
+        out["on_chain"] = done
+        await self.endpoints_paused()
+        return out
 
     def resume(self, src: int | None, dst: int | None) -> dict[str, Any]:
-        routes = list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
+        routes = self._routes(src, dst)
         for route in routes:
             if route in self.paused:
                 self.paused.discard(route)
@@ -330,7 +384,22 @@ class Ops:
                 metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(0)
         self.node._wake.set()
         log.warning("operator_resume", routes=[str(r) for r in routes])
-        return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": False}
+        return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": []}
+
+    async def endpoints_paused(self) -> dict[str, bool | None]:
+        """Each chain's endpoint `paused()` (None when the contract has no pause)."""
+        out: dict[str, bool | None] = {}
+        for chain in self.node.chains.values():
+            endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
+            try:
+                value: bool | None = bool(await endpoint.functions.paused().call())
+            except Exception:
+                value = None
+            out[chain.cfg.name] = value
+            if value is not None:
+                metrics.ENDPOINT_PAUSED.labels(chain.cfg.name).set(1 if value else 0)
+        self.on_chain_paused = out
+        return out
 
     def dst_paused(self, dst: ChainId) -> bool:
         return any(r.dst == dst for r in self.paused)
@@ -412,6 +481,8 @@ class Ops:
         wc = self.node.chains[ChainId(wrapped[0])]
         home_token = hc.w3.eth.contract(address=to_checksum_address(home[1]), abi=ERC20_ABI)
         wrapped_token = wc.w3.eth.contract(address=to_checksum_address(wrapped[1]), abi=ERC20_ABI)
+        for chain, token in ((hc, home[1]), (wc, wrapped[1])):
+            await self._headroom(chain, token)
         locked = int(await home_token.functions.balanceOf(hc.endpoint.address).call())
         supply = int(await wrapped_token.functions.totalSupply().call())
         pair = f"{hc.cfg.name}:{home[1][:10]}/{wc.cfg.name}:{wrapped[1][:10]}"
@@ -426,6 +497,21 @@ class Ops:
             "in_flight": str(locked - supply),
             "ok": supply <= locked,
         }
+
+    async def _headroom(self, chain: ChainClient, token: str) -> None:
+        endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
+        for direction, name in ((0, "outbound"), (1, "inbound")):
+            try:
+                value = int(
+                    await endpoint.functions.availableCapacity(to_checksum_address(token), direction).call()
+                )
+            except Exception:  # a contract without rate limits
+                return
+            gauge = metrics.RATE_LIMIT_HEADROOM.labels(chain.cfg.name, token, name)
+            if value == UNLIMITED:
+                metrics.RATE_LIMIT_HEADROOM.remove(chain.cfg.name, token, name)
+            else:
+                gauge.set(value)
 
     # ---- keys ----------------------------------------------------------------------------
 
@@ -458,8 +544,17 @@ class Ops:
             ),
             "retry": lambda: self.retry(int(args["src"]), int(args["dst"]), int(args["nonce"])),
             "reobserve": lambda: self.reobserve(str(args["tx"])),
-            "pause": self._async(lambda: self.pause(args.get("src"), args.get("dst"))),
+            "pause": (
+                (
+                    lambda: self.pause_on_chain(
+                        args.get("src"), args.get("dst"), str(args["guardian_key_file"])
+                    )
+                )
+                if args.get("on_chain")
+                else self._async(lambda: self.pause(args.get("src"), args.get("dst")))
+            ),
             "resume": self._async(lambda: self.resume(args.get("src"), args.get("dst"))),
+            "endpoints_paused": self.endpoints_paused,
             "reconcile": self.reconcile,
             "keys_show": self._async(self.keys_show),
         }
@@ -474,6 +569,33 @@ class Ops:
             return fn()
 
         return run
+
+
+ENDPOINT_OPS_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "paused",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+    {"type": "function", "name": "pause", "stateMutability": "nonpayable", "inputs": [], "outputs": []},
+    {
+        "type": "function",
+        "name": "guardian",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "address"}],
+    },
+    {
+        "type": "function",
+        "name": "availableCapacity",
+        "stateMutability": "view",
+        "inputs": [{"name": "token", "type": "address"}, {"name": "direction", "type": "uint8"}],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+]
+UNLIMITED = 2**256 - 1
 
 
 class PausableSubmitter(Submitter):
@@ -517,7 +639,7 @@ async def serve(ops: Ops, path: Path) -> asyncio.Server:
             result = await ops.handle(cmd, args)
             reply: dict[str, Any] = {"ok": True, "result": result}
             metrics.ADMIN_REQUESTS.labels(cmd, "ok").inc()
-        except (AdminError, ValueError, KeyError, TypeError) as exc:
+        except (AdminError, ConfigError, ValueError, KeyError, TypeError) as exc:
             reply = {"ok": False, "error": str(exc) or type(exc).__name__}
             metrics.ADMIN_REQUESTS.labels(cmd, "refused").inc()
         except Exception as exc:

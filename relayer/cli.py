@@ -72,6 +72,8 @@ def _secret_problems(cfg: NodeConfig) -> list[str]:
     files = [
         ("committee.public_file", cfg.committee.public_file, False),
         ("committee.key_file", cfg.committee.key_file, True),
+        ("committee.keystore_file", cfg.committee.keystore_file, True),
+        ("committee.password_file", cfg.committee.password_file, True),
         ("relayer.account_key_file", cfg.relayer.account_key_file, True),
         ("mqtt.password_file", cfg.mqtt.password_file, True),
     ]
@@ -130,6 +132,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     def human() -> str:
         rpc = ", ".join(f"{k} {'ok' if v else 'DOWN'}" for k, v in st["rpc_ok"].items())
         broker = "connected" if st["broker_connected"] else "DISCONNECTED"
+        paused = [k for k, v in st.get("endpoint_paused", {}).items() if v]
+        rpc += f"; endpoint PAUSED on {', '.join(paused)}" if paused else ""
         head = (
             f"member {st['member']}: members online {st['online']}/{st['members']} "
             f"(t = {st['threshold']}, margin {st['margin']}: {st['members_online']}), "
@@ -251,12 +255,29 @@ def _route_args(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    out = _ask(args, "pause", **_route_args(args))
-    _print(out, args.json, lambda: f"paused (local to this node): {', '.join(out['paused']) or 'none'}")
+    extra: dict[str, Any] = {}
+    if args.on_chain:
+        if not args.guardian_key_file:
+            raise admin.AdminError("--on-chain needs --guardian-key-file (the guardian key, mode 0600)")
+        extra = {"on_chain": True, "guardian_key_file": str(Path(args.guardian_key_file).resolve())}
+    out = _ask(args, "pause", **_route_args(args), **extra)
+
+    def human() -> str:
+        text = f"paused (local to this node): {', '.join(out['paused']) or 'none'}"
+        for c in out["on_chain"]:
+            text += f"\non-chain {c['chain']}: {c['result']}" + (f" (tx {c['tx']})" if c["tx"] else "")
+        return text
+
+    _print(out, args.json, human)
     return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    if args.on_chain:
+        raise admin.AdminError(
+            "an on-chain resume needs the committee's threshold signature on a RESUME message "
+            "(QiaoEndpoint.resume); this CLI resumes locally only"
+        )
     out = _ask(args, "resume", **_route_args(args))
     _print(out, args.json, lambda: f"paused (local to this node): {', '.join(out['paused']) or 'none'}")
     return 0
@@ -335,12 +356,18 @@ def build_parser() -> argparse.ArgumentParser:
     ro = verb(sub, "reobserve", cmd_reobserve, "read a source transaction again and store its transfers")
     ro.add_argument("tx", help="source transaction hash (0x...)")
     for name, func, text in (
-        ("pause", cmd_pause, "stop batching, signing and submitting (local to this node)"),
+        ("pause", cmd_pause, "stop batching, signing and submitting here; --on-chain: pause the endpoints"),
         ("resume", cmd_resume, "undo pause"),
     ):
         pr = verb(sub, name, func, text)
         pr.add_argument("--src", type=int, help="source chain id (default: every route)")
         pr.add_argument("--dst", type=int, help="destination chain id")
+        pr.add_argument(
+            "--on-chain",
+            action="store_true",
+            help="also pause the endpoint contracts from the guardian's account (pause only)",
+        )
+        pr.add_argument("--guardian-key-file", help="file with the guardian's private key (mode 0600)")
     verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
     keys = sub.add_parser("keys", help="committee keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)

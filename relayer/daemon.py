@@ -175,7 +175,10 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
                 health = Health(ops, alive)
                 with contextlib.suppress(Exception):
                     await health.probe_once()  # first figures before READY=1; the loop retries
-                servers.append(await admin.serve(ops, cfg.data_dir / "admin.sock"))
+                try:
+                    servers.append(await admin.serve(ops, cfg.data_dir / "admin.sock"))
+                except (admin.AdminError, OSError) as exc:  # the node still runs; the CLI cannot reach it
+                    log.error("admin_socket_unavailable", error=str(exc))
                 if cfg.metrics_port:
                     servers.append(await health.serve(cfg.metrics_host, cfg.metrics_port))
                 tg.create_task(health.probe_forever(), name="probe")

@@ -101,6 +101,7 @@ class Health:
             self._last_supply = now
             try:
                 await self.ops.supply_check()
+                await self.ops.endpoints_paused()
             except Exception as exc:
                 log.warning("supply_check_error", error=repr(exc))
 

@@ -94,9 +94,10 @@ SUPPLY_WRAPPED_UNITS = Gauge(
 SUPPLY_CHECK_TIMESTAMP = Gauge("qiao_supply_check_timestamp_seconds", "Unix time of the last supply check")
 RATE_LIMIT_HEADROOM = Gauge(
     "qiao_rate_limit_headroom_units",
-    "Amount that can still pass before the endpoint's rate limit (absent: no limit on chain)",
-    ["chain"],
+    "Amount that can pass the endpoint's rate limit now (absent: no limit set for the token)",
+    ["chain", "token", "direction"],
 )
+ENDPOINT_PAUSED = Gauge("qiao_endpoint_paused", "1 while the chain's endpoint contract is paused", ["chain"])
 READY = Gauge("qiao_ready", "1 when the readiness check passes")
 READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it holds", ["check"])
 WATCHDOG_PINGS = Counter("qiao_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd")

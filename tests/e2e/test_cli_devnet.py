@@ -204,7 +204,7 @@ def test_pause_stops_this_member_signing_and_resume_restarts_it(net: devnet.Devn
     assert "paused" in table
     assert set(data["paused"]) == {f"{C}->{E}", f"{E}->{C}"}
     assert data["scope"] == "local"
-    assert data["on_chain"] is False
+    assert data["on_chain"] == []
     assert net.metric(1, "qiao_route_paused", {"src": str(C), "dst": str(E)}) == 1.0
     status = json.loads(cli(net, "status", "--json").stdout)
     assert all(r["paused"] for r in status["routes"])
@@ -321,6 +321,40 @@ def test_a_real_prometheus_scrapes_the_node_and_loads_the_alert_rules(
         assert firing == [], firing
     finally:
         procs.stop_all()
+
+
+def test_pause_on_chain_from_the_guardian_and_resume_is_refused_on_chain(
+    net: devnet.Devnet, tmp_path: Path
+) -> None:
+    """Pauses the endpoints for good (an on-chain resume needs a committee signature): runs late."""
+    key = tmp_path / "guardian.key"
+    key.write_text("0x" + bytes(devnet.dev_account(10).key).hex())
+    key.chmod(0o600)
+    table = cli(net, "pause", "--on-chain", "--guardian-key-file", str(key)).stdout
+    assert "on-chain consortium: paused (tx 0x" in table
+    assert "on-chain ethereum: paused (tx 0x" in table
+    data = json.loads(cli(net, "pause", "--on-chain", "--guardian-key-file", str(key), "--json").stdout)
+    assert [c["result"] for c in data["on_chain"]] == ["already paused", "already paused"]
+    dep = net.deployment
+    wc = Web3(HTTPProvider(dep.consortium_url))
+    assert wc.eth.contract(address=dep.vault.address, abi=dep.vault.abi).functions.paused().call() is True
+    devnet.wait_until(
+        lambda: (
+            json.loads(cli(net, "status", "--json").stdout)["endpoint_paused"]
+            == {"consortium": True, "ethereum": True}
+        ),
+        40,
+        "status shows the endpoints paused",
+    )
+    refused = cli(net, "resume", "--on-chain", ok=False)
+    assert refused.returncode == 1
+    assert "committee" in refused.stderr
+    wrong = tmp_path / "wrong.key"
+    wrong.write_text("0x" + bytes(devnet.dev_account(7).key).hex())
+    wrong.chmod(0o644)
+    open_key = cli(net, "pause", "--on-chain", "--guardian-key-file", str(wrong), ok=False)
+    assert "chmod 600" in open_key.stderr
+    cli(net, "resume")
 
 
 def test_readiness_turns_false_when_the_signing_margin_and_the_broker_are_lost(net: devnet.Devnet) -> None:

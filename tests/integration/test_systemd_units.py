@@ -54,8 +54,8 @@ def test_the_unit_is_notify_with_watchdog_restart_hardening_and_credentials() ->
         "PrivateTmp=yes",
         "StateDirectory=qiao/%i",
         "WatchdogSec=30s",
-        "Environment=QIAO_COMMITTEE__KEY_FILE=%d/member-key.json",
+        "Environment=QIAO_COMMITTEE__KEYSTORE_FILE=%d/member-keystore.json",
     ):
         assert required in lines, required
-    assert any(line.startswith("LoadCredential=member-key.json:") for line in lines)
+    assert any(line.startswith("LoadCredential=member-keystore.json:") for line in lines)
     assert any(line.startswith("TimeoutStopSec=") for line in lines)

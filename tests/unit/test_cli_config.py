@@ -20,7 +20,8 @@ def test_the_testnet_profile_is_valid_and_production_shaped() -> None:
     assert cfg.mqtt.password_file is not None
     assert cfg.chains["ethereum"].finality == "finalized"
     assert len(cfg.chains["ethereum"].endpoints) == 3
-    assert str(cfg.committee.key_file).startswith("/run/secrets/")
+    assert str(cfg.committee.keystore_file).startswith("/run/secrets/")
+    assert cfg.committee.key_file is None
 
 
 def test_environment_overrides_the_profile() -> None:
@@ -28,11 +29,11 @@ def test_environment_overrides_the_profile() -> None:
         ROOT / "config" / "testnet.toml",
         environ={
             "QIAO_METRICS__PORT": "9200",
-            "QIAO_COMMITTEE__KEY_FILE": "/run/credentials/x/member-key.json",
+            "QIAO_COMMITTEE__KEYSTORE_FILE": "/run/credentials/x/k.json",
         },
     )
     assert cfg.metrics_port == 9200
-    assert str(cfg.committee.key_file) == "/run/credentials/x/member-key.json"
+    assert str(cfg.committee.keystore_file) == "/run/credentials/x/k.json"
 
 
 def _check(path: Path, *flags: str) -> subprocess.CompletedProcess[str]:

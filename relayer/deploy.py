@@ -86,10 +86,10 @@ def artifact(name: str) -> dict[str, Any]:
     return data
 
 
-def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True) -> Any:
+def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True, gas: int | None = None) -> Any:
     params: dict[str, Any] = {"from": account.address, "chainId": w3.eth.chain_id}
     # A margin over the estimate: state can change between estimation and inclusion.
-    params["gas"] = int(fn.estimate_gas(params) * 1.25) + 10_000
+    params["gas"] = gas if gas is not None else int(fn.estimate_gas(params) * 1.25) + 10_000
     params["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
     tx = fn.build_transaction(params)
     signed = account.sign_transaction(tx)

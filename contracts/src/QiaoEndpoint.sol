@@ -406,17 +406,20 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         BatchHeader memory header = _batchHeader(keyEpoch, transfers);
         _checkSignature(keyEpoch, header.message, signature, true);
         uint256 srcChainId = header.srcChainId;
-        uint256 n = transfers.length;
-        bool any;
-        for (uint256 i; i < n; ++i) {
-            Transfer calldata t = transfers[i];
-            _checkDeliverable(srcChainId, t);
-            if (_consume(srcChainId, t.nonce)) {
-                any = true;
-                _process(srcChainId, t);
-            }
+
+        // Pass 1 (effects only): validate, set the consumed bits (one SSTORE per bitmap word), and
+        // sum what is new. No external call happens before every bit is set.
+        (bool[] memory fresh, uint256 total, bool oneToken) = _consumeBatch(srcChainId, transfers);
+        if (total == 0) revert BatchAlreadyExecuted(srcChainId, header.firstNonce, header.lastNonce);
+
+        // Pass 2: charge the inbound bucket once for the whole batch when it fits, else transfer by
+        // transfer (queueing what does not fit); then deliver or record the failure.
+        bool charged = oneToken && _take(transfers[0].dstToken, Direction.Inbound, total);
+        for (uint256 i; i < transfers.length; ++i) {
+            if (!fresh[i]) continue;
+            if (charged) _deliverOrFail(srcChainId, transfers[i]);
+            else _process(srcChainId, transfers[i]);
         }
-        if (!any) revert BatchAlreadyExecuted(srcChainId, header.firstNonce, header.lastNonce);
         emit BatchExecuted(srcChainId, header.firstNonce, header.lastNonce, header.root, keyEpoch);
     }
 
@@ -760,12 +763,69 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
 
     /// @dev Reverts on a zero recipient, a zero or too large amount, or an unregistered pair.
     function _checkDeliverable(uint256 srcChainId, Transfer calldata t) private view {
+        _checkValues(srcChainId, t);
+        _checkPair(srcChainId, t);
+    }
+
+    /// @dev Reverts on a zero recipient or a zero or too large amount.
+    function _checkValues(uint256 srcChainId, Transfer calldata t) private pure {
         if (t.recipient == address(0)) revert TransferZeroRecipient(srcChainId, t.nonce);
         if (t.amount == 0) revert TransferZeroAmount(srcChainId, t.nonce);
         if (t.amount > MAX_AMOUNT) revert TransferAmountTooLarge(srcChainId, t.nonce);
+    }
+
+    /// @dev Reverts unless (srcToken on srcChainId, dstToken here) is a registered pair.
+    function _checkPair(uint256 srcChainId, Transfer calldata t) private view {
         if (t.dstToken == address(0) || _localTokens[srcChainId][t.srcToken] != t.dstToken) {
             revert UnregisteredTokenPair(srcChainId, t.srcToken, t.dstToken);
         }
+    }
+
+    /// @dev A bitmap word kept in memory while consecutive nonces are consumed.
+    struct BitCursor {
+        uint256 word;
+        uint256 bits;
+    }
+
+    /// @dev Pass 1 of executeBatch: checks every transfer, sets the consumed bits of the new ones
+    ///      (one SSTORE per bitmap word) and sums their amounts (amounts are non-zero, so a zero
+    ///      total means nothing new).
+    function _consumeBatch(uint256 srcChainId, Transfer[] calldata transfers)
+        private
+        returns (bool[] memory fresh, uint256 total, bool oneToken)
+    {
+        uint256 n = transfers.length;
+        fresh = new bool[](n);
+        oneToken = true;
+        mapping(uint256 => uint256) storage bitmap = _executed[srcChainId];
+        BitCursor memory c = BitCursor(type(uint256).max, 0);
+        for (uint256 i; i < n; ++i) {
+            Transfer calldata t = transfers[i];
+            _checkDeliverable(srcChainId, t);
+            if (_setBit(bitmap, c, t.nonce)) {
+                fresh[i] = true;
+                total += t.amount;
+                if (t.dstToken != transfers[0].dstToken) oneToken = false;
+            }
+        }
+        bitmap[c.word] = c.bits;
+    }
+
+    /// @dev Sets the bit of `nonce` through the cursor, flushing the previous word when it moves on.
+    function _setBit(mapping(uint256 => uint256) storage bitmap, BitCursor memory c, uint64 nonce)
+        private
+        returns (bool)
+    {
+        uint256 w = nonce >> 8;
+        if (w != c.word) {
+            if (c.word != type(uint256).max) bitmap[c.word] = c.bits;
+            c.word = w;
+            c.bits = bitmap[w];
+        }
+        uint256 bit = uint256(1) << (nonce & 0xff);
+        if (c.bits & bit != 0) return false;
+        c.bits |= bit;
+        return true;
     }
 
     /// @dev Sets the consumed bit; false if it was already set.

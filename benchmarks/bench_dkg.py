@@ -88,7 +88,8 @@ def main() -> int:
                 row = asyncio.run(one_run(n, port))
                 rows.append(row)
                 print(
-                    f"n={row['n']:3d} t={row['t']:3d}  wall {row['wall_seconds']:7.2f} s  cpu {row['cpu_seconds']:7.2f} s"
+                    f"n={row['n']:3d} t={row['t']:3d}  wall {row['wall_seconds']:7.2f} s"
+                    f"  cpu {row['cpu_seconds']:7.2f} s"
                     f"  published {row['messages_published']:4d}  delivered {row['messages_delivered']:6d}"
                     f"  largest {row['largest_message_bytes']:6d} B"
                     + ("" if row["target_seconds"] is None else f"  target {row['target_seconds']:.0f} s"),

@@ -60,6 +60,7 @@ class Node:
     _last_republish: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _fresh: set[BatchId] = field(default_factory=set)
+    _aggregating: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     # ---- watcher -------------------------------------------------------------------------
 
@@ -244,6 +245,10 @@ class Node:
 
     async def try_aggregate(self, bid: BatchId) -> bool:
         """Combine t verified partials for a batch this node cut itself; True once aggregated."""
+        async with self._aggregating:  # the transport and the pipeline both call this
+            return await self._try_aggregate(bid)
+
+    async def _try_aggregate(self, bid: BatchId) -> bool:
         stored = await self.store.batch(bid.route, bid.first_nonce)
         if stored is None or stored.state != BatchState.PENDING:
             return False

@@ -182,9 +182,42 @@ class Submitter:
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, "no transaction on record")
             return None
         w3 = self.chain.w3
+        outcome = await self._receipts(stored, records)
+        if outcome is not None:
+            return outcome
+        latest = records[-1]
+        confirmed = await w3.eth.get_transaction_count(self.account.address, "latest")
+        if confirmed > latest.nonce:
+            # the nonce is used; look again in case ours was mined since the receipts were read
+            outcome = await self._receipts(stored, records)
+            if outcome is not None:
+                return outcome
+            # none of our transactions was mined, yet the nonce is used: another sender took it
+            metrics.NONCE_RESYNCS.labels(str(self.chain.chain_id)).inc()
+            log.warning("nonce_used_elsewhere", batch=str(bid), nonce=latest.nonce)
+            await self.store.set_batch_state(
+                bid, BatchState.AGGREGATED, f"nonce {latest.nonce} used elsewhere"
+            )
+            return None
+        try:
+            await w3.eth.get_transaction(HexStr(latest.tx_hash))
+        except TransactionNotFound:
+            metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
+            log.warning("tx_dropped", batch=str(bid), tx=latest.tx_hash, nonce=latest.nonce)
+            await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {latest.tx_hash} dropped")
+            return None
+        if time.time() - latest.sent_at < self.cfg.receipt_timeout:
+            return SubmitOutcome.SENT
+        if await self.chain.is_executed(bid.route.src, bid.first_nonce):
+            return None  # the caller records it; our transaction will revert or be replaced later
+        return await self._send(stored, nonce=latest.nonce, previous=latest)
+
+    async def _receipts(self, stored: StoredBatch, records: list[TxRecord]) -> SubmitOutcome | None:
+        """The outcome if one of the batch's transactions was mined, else None."""
+        bid = stored.batch.id
         for record in records:
             try:
-                receipt = await w3.eth.get_transaction_receipt(HexStr(record.tx_hash))
+                receipt = await self.chain.w3.eth.get_transaction_receipt(HexStr(record.tx_hash))
             except TransactionNotFound:
                 continue
             metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt["gasUsed"])
@@ -208,28 +241,7 @@ class Submitter:
             log.warning("batch_tx_reverted", batch=str(bid), tx=record.tx_hash)
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {record.tx_hash} reverted")
             return SubmitOutcome.RETRY
-        latest = records[-1]
-        confirmed = await w3.eth.get_transaction_count(self.account.address, "latest")
-        if confirmed > latest.nonce:
-            # none of our transactions was mined, yet the nonce is used: another sender took it
-            metrics.NONCE_RESYNCS.labels(str(self.chain.chain_id)).inc()
-            log.warning("nonce_used_elsewhere", batch=str(bid), nonce=latest.nonce)
-            await self.store.set_batch_state(
-                bid, BatchState.AGGREGATED, f"nonce {latest.nonce} used elsewhere"
-            )
-            return None
-        try:
-            await w3.eth.get_transaction(HexStr(latest.tx_hash))
-        except TransactionNotFound:
-            metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
-            log.warning("tx_dropped", batch=str(bid), tx=latest.tx_hash, nonce=latest.nonce)
-            await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {latest.tx_hash} dropped")
-            return None
-        if time.time() - latest.sent_at < self.cfg.receipt_timeout:
-            return SubmitOutcome.SENT
-        if await self.chain.is_executed(bid.route.src, bid.first_nonce):
-            return None  # the caller records it; our transaction will revert or be replaced later
-        return await self._send(stored, nonce=latest.nonce, previous=latest)
+        return None
 
     async def _executed(self, stored: StoredBatch, detail: str) -> None:
         await self.store.set_batch_state(stored.batch.id, BatchState.EXECUTED, detail)

@@ -243,3 +243,30 @@ def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge
     assert dep.asset.functions.balanceOf(alice.address).call() == before + 100
     with pytest.raises(ContractLogicError):
         devnet.send(wc, devnet.dev_account(2), dep.vault.functions.refund(1, t.as_abi_tuple(), refund_sig))
+
+
+def test_the_deploy_command_with_the_testnet_profile(chains: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from committee.keyfile import write_public_file
+    from relayer.deploy import main
+
+    shares = deal(4, 3)
+    public = tmp_path / "committee.json"
+    write_public_file(public, shares[0].public)
+    key_file = tmp_path / "admin.key"
+    key_file.write_text("0x" + bytes(devnet.dev_account(3).key).hex() + "\n")
+    guardian = devnet.dev_account(6).address
+    out = tmp_path / "testnet.json"
+    argv = ["--consortium-rpc", chains[0], "--ethereum-rpc", chains[1], "--committee", str(public)]
+    argv += ["--admin-key-file", str(key_file), "--profile", "testnet", "--guardian", guardian]
+    argv += ["--allow", devnet.dev_account(7).address, "--out", str(out)]
+    assert main(argv) == 0
+    data = json.loads(out.read_text())
+    gateway = Web3(HTTPProvider(chains[1])).eth.contract(
+        address=data["chains"]["ethereum"]["contracts"]["gateway"]["address"],
+        abi=data["chains"]["ethereum"]["contracts"]["gateway"]["abi"],
+    )
+    assert gateway.functions.guardian().call() == guardian
+    assert gateway.functions.owner().call() == devnet.dev_account(3).address
+    assert data["chains"]["consortium"]["chain_id"] == devnet.CONSORTIUM_CHAIN_ID

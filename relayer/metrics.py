@@ -43,6 +43,7 @@ TRANSFER_LATENCY = Histogram(
     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
 )
 TRANSFERS_BY_STATE = Gauge("qiao_transfers", "Transfers in the store by state", ["state"])
+BATCHES_BY_STATE = Gauge("qiao_batches", "Batches in the store by state (the pipeline's queues)", ["state"])
 MQTT_CONNECTED = Gauge("qiao_mqtt_connected", "1 while connected to the broker")
 MQTT_RECONNECTS = Counter("qiao_mqtt_reconnects_total", "Broker connection losses")
 MQTT_MESSAGES_REJECTED = Counter("qiao_mqtt_messages_rejected_total", "MQTT messages dropped as malformed")

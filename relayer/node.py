@@ -313,6 +313,10 @@ class Node:
         counts = await self.store.counts_by_state()
         for state, n in counts.items():
             metrics.TRANSFERS_BY_STATE.labels(state).set(n)
+        for batch_state in BatchState:
+            metrics.BATCHES_BY_STATE.labels(batch_state.value).set(0)
+        for state, n in (await self.store.batch_counts_by_state()).items():
+            metrics.BATCHES_BY_STATE.labels(state).set(n)
 
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""

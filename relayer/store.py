@@ -737,6 +737,10 @@ class Store:
         )
         return [(r["state"], r["detail"], float(r["at"])) for r in rows]
 
+    async def batch_counts_by_state(self) -> dict[str, int]:
+        rows = await self._fetchall("SELECT state, COUNT(*) AS n FROM batches GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
     async def counts_by_state(self) -> dict[str, int]:
         rows = await self._fetchall("SELECT state, COUNT(*) AS n FROM transfers GROUP BY state")
         return {r["state"]: int(r["n"]) for r in rows}

@@ -84,10 +84,10 @@ async def test_dkg_over_the_broker_gives_every_member_a_share_of_one_key(
     )
     check_committee_signs(public, shares)
     # every machine sent one deal, one complaint and one confirmation, and nothing was rejected
-    # except its own messages echoed back by the broker
+    # except its own messages echoed back by the broker and the last ones arriving after its end
     for m in machines:
         assert m.stats.sent == 3
-        assert set(m.stats.rejected) <= {"duplicate"}
+        assert set(m.stats.rejected) <= {"duplicate", "after the end"}
 
 
 async def test_dkg_completes_with_f_members_offline(mosquitto_port: int, network: str) -> None:

@@ -758,6 +758,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     function _epochUsable(uint64 keyEpoch, bool allowPrevious) private view returns (bool) {
         uint64 current = _currentKeyEpoch;
         if (keyEpoch == current) return true;
+        // A one-day grace period: the seconds a block producer can shift the time do not matter.
+        // forge-lint: disable-next-line(block-timestamp)
         return allowPrevious && keyEpoch != 0 && keyEpoch + 1 == current && block.timestamp <= _previousKeyValidUntil;
     }
 

@@ -684,6 +684,33 @@ contract FeaturesTest is SignedActions {
         wrapped.mintChecked(alice, 1);
     }
 
+    function test_wrapped_frozenTokenStopsEveryBalanceChange() public {
+        _mint(bob, 2 ether);
+        vm.prank(owner);
+        wrapped.setFrozen(true);
+        vm.assertFalse(wrapped.canReceive(carol));
+        vm.prank(bob);
+        vm.expectRevert(WrappedToken.TokenIsFrozen.selector);
+        // forge-lint: disable-next-line(erc20-unchecked-transfer) -- reverts
+        wrapped.transfer(carol, 1 ether);
+        vm.chainId(CHAIN_E);
+        vm.prank(bob);
+        vm.expectRevert(WrappedToken.TokenIsFrozen.selector);
+        gateway.burn(address(wrapped), CHAIN_C, alice, 1 ether);
+        vm.prank(owner);
+        wrapped.setFrozen(false);
+        vm.prank(bob);
+        gateway.burn(address(wrapped), CHAIN_C, alice, 1 ether);
+        vm.assertEq(wrapped.totalSupply(), 1 ether);
+        // the allow-list batch setter is for the compliance role only
+        address[] memory many = new address[](1);
+        many[0] = address(0x1);
+        bytes32 role = registryE.COMPLIANCE_ROLE();
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, alice, role));
+        registryE.setAllowedBatch(many, true);
+    }
+
     // ---------------------------------------------------------------- values and precompiles
 
     function test_execute_rejectsAmountOverflow_andLockToo() public {

@@ -217,6 +217,14 @@ class SessionConfig:
 
     @classmethod
     def from_json(cls, document: Any) -> SessionConfig:
+        """Parse a session description; raises ValueError saying what is wrong."""
+        try:
+            return cls._from_json(document)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"malformed session description ({exc!r})") from None
+
+    @classmethod
+    def _from_json(cls, document: Any) -> SessionConfig:
         if not isinstance(document, dict) or document.get("version") != WIRE_VERSION:
             raise ValueError("not a version 1 session description")
         old_doc = document["old_committee"]

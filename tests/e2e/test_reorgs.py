@@ -44,9 +44,9 @@ def test_shallow_reorg_executes_the_reincluded_lock_once_and_the_dropped_one_nev
         devnet.send(wc, alice, asset.functions.approve(vault.address, 100 * UNIT))
 
         # --- shallow: lock A and lock B, then reorg them out before they are final; B comes back
-        lock = lambda amount: vault.functions.lock(
+        lock = lambda amount: vault.functions.lock(  # noqa: E731
             asset.address, devnet.ETHEREUM_CHAIN_ID, bob.address, amount
-        )  # noqa: E731
+        )
         devnet.send(wc, alice, lock(1 * UNIT), wait=False)
         receipt = devnet.send(wc, alice, lock(2 * UNIT))
         depth = wc.eth.block_number - receipt["blockNumber"] + 1

@@ -60,9 +60,9 @@ def test_an_rpc_outage_with_a_head_jump_leaves_no_gap(tmp_path: Path) -> None:
         admin, alice, bob = devnet.dev_account(0), devnet.dev_account(8), devnet.dev_account(9)
         devnet.send(wc, admin, asset.functions.mint(alice.address, 100 * UNIT))
         devnet.send(wc, alice, asset.functions.approve(vault.address, 100 * UNIT))
-        lock = lambda amount: vault.functions.lock(
+        lock = lambda amount: vault.functions.lock(  # noqa: E731
             asset.address, devnet.ETHEREUM_CHAIN_ID, bob.address, amount
-        )  # noqa: E731
+        )
         devnet.send(wc, alice, lock(1 * UNIT))
         devnet.wait_until(lambda: wrapped.functions.balanceOf(bob.address).call() == UNIT, 90, "first mint")
 

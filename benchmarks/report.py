@@ -1,0 +1,526 @@
+# ruff: noqa: E501  (Markdown table rows read better on one line)
+"""Renders benchmarks/run.py's JSON report as docs/BENCHMARKS.md with PNG plots.
+
+    python -m benchmarks.report [REPORT.json ...]
+
+Several reports (sections run separately) are merged, later ones winning, before rendering.
+
+The hand-written analysis (where the time goes, the machine's load at the time) is kept in
+benchmarks/notes.md and copied into the page, so re-rendering never loses it.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTES = ROOT / "benchmarks" / "notes.md"
+
+
+def _fmt(x: Any, digits: int = 0) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float) and digits:
+        return f"{x:,.{digits}f}"
+    return f"{round(x):,}" if isinstance(x, int | float) else str(x)
+
+
+def _verdict(value: float | None, target: float, lower_is_better: bool = True) -> str:
+    if value is None:
+        return "not measured"
+    ok = value <= target if lower_is_better else value >= target
+    return "met" if ok else "**missed**"
+
+
+def plots(report: dict[str, Any], out_dir: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+    devnets = report.get("devnets", [])
+
+    if devnets:
+        fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+        for d in devnets:
+            lat = d.get("latency", {})
+            for i, key in enumerate(("samples_lock_to_mint_ms", "samples_overhead_ms")):
+                xs = sorted(v / 1000 for v in lat.get(key, []))
+                if xs:
+                    ax[i].plot(xs, [(k + 1) / len(xs) for k in range(len(xs))], label=f"n = {d['n']}")
+        ax[0].set_title("lock mined -> mint mined")
+        ax[1].set_title("relayer overhead (final block -> mint broadcast)")
+        ax[1].axvline(0.3, color="grey", ls="--", lw=1, label="p50 target 0.3 s")
+        ax[1].axvline(1.5, color="grey", ls=":", lw=1, label="p99 target 1.5 s")
+        for a in ax:
+            a.set_xlabel("seconds")
+            a.set_ylabel("fraction of transfers")
+            a.grid(alpha=0.3)
+            a.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / "latency.png", dpi=100)
+        plt.close(fig)
+        made.append("latency.png")
+
+        stages = [d for d in devnets if d.get("latency", {}).get("stages_ms")]
+        if stages:
+            fig, ax = plt.subplots(figsize=(10, 3.5))
+            labels = list(stages[0]["latency"]["stages_ms"])
+            for k, d in enumerate(stages):
+                left = 0.0
+                for j, label in enumerate(labels):
+                    w = (d["latency"]["stages_ms"][label].get("p50") or 0) / 1000
+                    ax.barh(k, w, left=left, color=f"C{j}", label=label if k == 0 else None)
+                    left += w
+            ax.set_yticks(range(len(stages)), [f"n = {d['n']}" for d in stages])
+            ax.set_xlabel("seconds (median of each stage)")
+            ax.set_title("where a transfer's time goes (lock mined -> mint mined)")
+            ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
+            fig.tight_layout()
+            fig.savefig(out_dir / "stages.png", dpi=100)
+            plt.close(fig)
+            made.append("stages.png")
+
+    drains = [d for d in devnets if "drain" in d]
+    if drains:
+        d = drains[0]
+        fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+        tl = d["drain"]["timeline"]
+        ax[0].plot([x for x, _ in tl], [y for _, y in tl], label="backlog drained")
+        s = d.get("sustained", {})
+        if s.get("timeline"):
+            ax[0].set_title(f"backlog of {d['drain']['backlog']:,} final locks, n = {d['n']}")
+            ax2 = ax[1]
+            ax2.plot([x for x, _, _ in s["timeline"]], [y for _, y, _ in s["timeline"]], label="locks sent")
+            ax2.plot([x for x, _, _ in s["timeline"]], [z for _, _, z in s["timeline"]], label="executed")
+            ax2.set_title(f"steady load {s['offered_tps']:.0f} locks/s")
+            ax2.set_xlabel("seconds")
+            ax2.set_ylabel("transfers")
+            ax2.legend()
+            ax2.grid(alpha=0.3)
+        ax[0].set_xlabel("seconds since the members were ready")
+        ax[0].set_ylabel("transfers executed")
+        ax[0].grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out_dir / "throughput.png", dpi=100)
+        plt.close(fig)
+        made.append("throughput.png")
+
+        mem = d.get("memory", {}).get("rss_timeline_mb", {})
+        if mem:
+            fig, ax = plt.subplots(figsize=(6, 3.5))
+            for m, series in mem.items():
+                ax.plot([x for x, _ in series], [y for _, y in series], label=f"member {m}")
+            ax.axhline(200, color="grey", ls="--", lw=1, label="target 200 MB")
+            ax.set_xlabel("seconds since the members were ready")
+            ax.set_ylabel("RSS (MB)")
+            ax.set_title("member memory during the throughput runs")
+            ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+            fig.tight_layout()
+            fig.savefig(out_dir / "memory.png", dpi=100)
+            plt.close(fig)
+            made.append("memory.png")
+
+    gas = report.get("gas")
+    if gas:
+        fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+        sizes = [b["size"] for b in gas["batches"]]
+        ax[0].plot(sizes, [b["per_transfer"] for b in gas["batches"]], "o-", label="Qiao, per transfer")
+        ax[0].axhline(35_000, color="grey", ls="--", lw=1, label="target 35k at batch 100")
+        ax[0].set_xscale("log")
+        ax[0].set_yscale("log")
+        ax[0].set_xlabel("batch size")
+        ax[0].set_ylabel("gas")
+        ax[0].set_title("executeBatch gas per transfer")
+        ax[0].legend()
+        ax[0].grid(alpha=0.3)
+        ns = [v["n"] for v in gas["verification"]]
+        ax[1].bar([str(n) for n in ns], [v["gas"] for v in gas["verification"]], label="Qiao threshold BLS")
+        for ref, style in zip(gas["multisig_reference"], ("--", ":"), strict=False):
+            ax[1].axhline(ref["gas"], color="C3", ls=style, lw=1, label=f"multisig {ref['signers']}")
+        ax[1].axhline(140_000, color="grey", ls="--", lw=1, label="target 140k")
+        ax[1].set_xlabel("committee size n")
+        ax[1].set_ylabel("gas")
+        ax[1].set_title("signature verification per batch")
+        ax[1].legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out_dir / "gas.png", dpi=100)
+        plt.close(fig)
+        made.append("gas.png")
+
+    crypto = report.get("crypto")
+    if crypto:
+        fig, ax = plt.subplots(figsize=(8, 4))
+        keys = sorted({(r["backend"], r["operation"]) for r in crypto})
+        ts = sorted({r["t"] for r in crypto})
+        width = 0.8 / max(1, len(keys))
+        for k, (backend, op) in enumerate(keys):
+            ys = [
+                next(
+                    (
+                        r["median_ms"]
+                        for r in crypto
+                        if (r["backend"], r["operation"], r["t"]) == (backend, op, t)
+                    ),
+                    0,
+                )
+                for t in ts
+            ]
+            ax.bar([i + k * width for i in range(len(ts))], ys, width, label=f"{backend} {op}")
+        ax.set_xticks([i + 0.4 - width / 2 for i in range(len(ts))], [f"t = {t}" for t in ts])
+        ax.set_yscale("log")
+        ax.set_ylabel("milliseconds (median)")
+        ax.set_title("threshold BLS operations per backend")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / "crypto.png", dpi=100)
+        plt.close(fig)
+        made.append("crypto.png")
+
+    dkg = report.get("dkg")
+    if dkg:
+        fig, ax = plt.subplots(figsize=(6, 3.5))
+        ax.plot(
+            [r["n"] for r in dkg],
+            [r["wall_seconds"] for r in dkg],
+            "o-",
+            label="wall time (all in one process)",
+        )
+        ax.plot([r["n"] for r in dkg], [r["cpu_seconds"] for r in dkg], "s--", label="CPU time")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("committee size n")
+        ax.set_ylabel("seconds")
+        ax.set_title("DKG")
+        ax.legend()
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(out_dir / "dkg.png", dpi=100)
+        plt.close(fig)
+        made.append("dkg.png")
+    return made
+
+
+def markdown(report: dict[str, Any], images: list[str]) -> str:
+    targets = report["targets"]
+    devnets = report.get("devnets", [])
+    d4 = next((d for d in devnets if d["n"] == 4), None)
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `bash scripts/bench.sh` (benchmarks/run.py, rendered by benchmarks/report.py) from",
+        "`benchmarks/results/report.json` (a copy is in `docs/benchmarks/report.json`); the analysis",
+        "is kept in `benchmarks/notes.md`. Nothing here is asserted by the test suite: the suite only",
+        "smoke-runs the command with tiny sizes (`tests/integration/test_bench_smoke.py`).",
+        "",
+        f"Measured {report['when']} on {report['cpus']} cores ({report['machine']}, Python "
+        f"{report['python']}), load average {report['load_average_at_start'][0]} at the start and "
+        f"{report['load_average_at_end'][0]} at the end; the whole run took {report['seconds'] / 60:.0f} min.",
+        "",
+    ]
+    rows: list[tuple[str, str, str, str]] = []
+    if d4 and "latency" in d4:
+        ov = d4["latency"]["relayer_overhead_ms"]
+        rows.append(
+            (
+                "relayer overhead p50, n = 4",
+                f"{_fmt(ov.get('p50'))} ms",
+                "<= 300 ms",
+                _verdict(ov.get("p50"), targets["overhead_p50_ms"]),
+            )
+        )
+        rows.append(
+            (
+                "relayer overhead p99, n = 4",
+                f"{_fmt(ov.get('p99'))} ms",
+                "<= 1,500 ms",
+                _verdict(ov.get("p99"), targets["overhead_p99_ms"]),
+            )
+        )
+    if d4 and "drain" in d4:
+        best = d4["drain"].get("tps_10_to_90") or d4["drain"]["tps_from_start"]
+        rows.append(
+            (
+                "backlog drain, n = 4",
+                f"{_fmt(best, 1)} transfers/s",
+                ">= 1,000/s",
+                _verdict(best, targets["drain_tps"], lower_is_better=False),
+            )
+        )
+    gas = report.get("gas")
+    if gas:
+        at100 = next((b["per_transfer"] for b in gas["batches"] if b["size"] == 100), None)
+        rows.append(
+            (
+                "gas per transfer, batch 100",
+                _fmt(at100),
+                "<= 35,000",
+                _verdict(at100, targets["gas_per_transfer_at_100"]),
+            )
+        )
+        worst = max(v["gas"] for v in gas["verification"])
+        rows.append(
+            (
+                "verification gas per batch, any n",
+                _fmt(worst),
+                "<= 140,000",
+                _verdict(worst, targets["verify_gas"]),
+            )
+        )
+    crypto = report.get("crypto") or []
+    for op, key in (("partial_sign", "partial_sign_ms"), ("partial_verify", "partial_verify_ms")):
+        vals = [r["median_ms"] for r in crypto if r["backend"] == "arkworks" and r["operation"] == op]
+        if vals:
+            rows.append(
+                (
+                    f"arkworks {op.replace('_', ' ')} (worst t)",
+                    f"{max(vals):.2f} ms",
+                    f"<= {targets[key]:g} ms",
+                    _verdict(max(vals), targets[key]),
+                )
+            )
+    dkg16 = next((r for r in report.get("dkg", []) if r["n"] == 16), None)
+    if dkg16:
+        rows.append(
+            (
+                "DKG n = 16",
+                f"{dkg16['wall_seconds']} s",
+                "<= 15 s",
+                _verdict(dkg16["wall_seconds"], targets["dkg_16_s"]),
+            )
+        )
+    if d4 and "memory" in d4:
+        peak = max(d4["memory"]["vmhwm_mb"].values())
+        rows.append(
+            ("peak RSS per member (VmHWM)", f"{peak:.0f} MB", "<= 200 MB", _verdict(peak, targets["rss_mb"]))
+        )
+    lines += ["## Targets", "", "| figure | measured | target | |", "|---|---:|---:|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    lines += [""]
+    if NOTES.exists():
+        lines += [NOTES.read_text().rstrip(), ""]
+
+    if devnets:
+        lines += [
+            "## Latency",
+            "",
+            "Both chains mine a block a second; batch window 2 blocks, finality depth 1 (the devnet's",
+            "settings). Block times are the wall time a 20 ms poller first saw each block. *Overhead* runs",
+            "from the block that makes the lock batchable (its window's last block + the finality depth)",
+            "to the earliest `batch_submitted` log line among the members (the mint's broadcast).",
+            "",
+            "| n | t | locks | lock -> mint p50 / p95 / p99 | overhead p50 / p95 / p99 | members start |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for d in devnets:
+            lat = d.get("latency")
+            if not lat:
+                continue
+            e, o = lat["lock_to_mint_ms"], lat["relayer_overhead_ms"]
+            lines.append(
+                f"| {d['n']} | {d['t']} | {e.get('count', 0)} | {_fmt(e.get('p50'))} / {_fmt(e.get('p95'))} / "
+                f"{_fmt(e.get('p99'))} ms | {_fmt(o.get('p50'))} / {_fmt(o.get('p95'))} / {_fmt(o.get('p99'))} ms "
+                f"| {d.get('member_start_seconds', '-')} s |"
+            )
+        lines += ["", "Stages (median / p95, ms; each stage's time is the earliest member's log line):", ""]
+        lines += ["| stage | " + " | ".join(f"n = {d['n']}" for d in devnets if "latency" in d) + " |"]
+        lines += ["|---|" + "---:|" * len([d for d in devnets if "latency" in d])]
+        first = next(d for d in devnets if "latency" in d)
+        for label in first["latency"]["stages_ms"]:
+            cells = []
+            for d in devnets:
+                if "latency" in d:
+                    st = d["latency"]["stages_ms"][label]
+                    cells.append(f"{_fmt(st.get('p50'))} / {_fmt(st.get('p95'))}")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines += [""]
+        for img in ("latency.png", "stages.png"):
+            if img in images:
+                lines += [f"![{img}](benchmarks/{img})", ""]
+
+    if d4 and "drain" in d4:
+        dr = d4["drain"]
+        lines += [
+            "## Throughput (n = 4)",
+            "",
+            f"A backlog of {dr['backlog']:,} final locks (mined in blocks of 1,000 while the members were",
+            f"stopped, {dr['created_seconds']} s to create), then the four members started; they were ready",
+            f"{dr.get('member_start_seconds', '-')} s after the start (Python start-up, store, MQTT) and the clock",
+            "starts then.",
+            "",
+            "| figure | value |",
+            "|---|---:|",
+            f"| drained | {dr['drained']:,} of {dr['backlog']:,} |",
+            f"| time from members ready to the last mint | {dr['seconds_from_start']} s |",
+            f"| transfers/s, whole drain | {_fmt(dr['tps_from_start'], 1)} |",
+            f"| transfers/s, from the first broadcast | {_fmt(dr.get('tps_from_first_broadcast'), 1)} |",
+            f"| transfers/s, 10 % to 90 % of the backlog | {_fmt(dr.get('tps_10_to_90'), 1)} |",
+            f"| first mint broadcast after | {dr.get('first_broadcast_after_s')} s |",
+        ]
+        rr = dr.get("relayer_receipts")
+        if rr:
+            lines.append(
+                f"| relayers' executeBatch receipts: batches, gas per transfer at {rr['largest_batch']} "
+                f"| {rr['batches']}, {rr['gas_per_transfer_largest']:,} |"
+            )
+        s = d4.get("sustained")
+        if s:
+            lines += [
+                "",
+                "Steady load afterwards (the same members):",
+                "",
+                "| offered | duration | sent | delivered/s (until all executed) | drained after the load stopped"
+                " | lock -> mint p50 / p99 | overhead p50 / p99 |",
+                "|---:|---:|---:|---:|---:|---:|---:|",
+                f"| {s['offered_tps']:.0f}/s | {s['seconds']} s | {s['sent']:,} | {_fmt(s['delivered_tps'], 1)} "
+                f"| {s['drain_after_load_s']} s | {_fmt(s['lock_to_mint_ms'].get('p50'))} / "
+                f"{_fmt(s['lock_to_mint_ms'].get('p99'))} ms | {_fmt(s['relayer_overhead_ms'].get('p50'))} / "
+                f"{_fmt(s['relayer_overhead_ms'].get('p99'))} ms |",
+            ]
+        lines += [""]
+        if "throughput.png" in images:
+            lines += ["![throughput](benchmarks/throughput.png)", ""]
+        prof = d4.get("profile")
+        if prof and prof.get("samples"):
+            lines += [
+                f"### Profile of member 1 during the drain (py-spy, {prof['seconds']} s, {prof['samples']:,} samples,",
+                "running threads only)",
+                "",
+                "| function (inclusive) | share |",
+                "|---|---:|",
+            ]
+            lines += [f"| `{r['function']}` | {r['share'] * 100:.1f} % |" for r in prof["inclusive"][:20]]
+            lines += ["", "| function (self) | share |", "|---|---:|"]
+            lines += [f"| `{r['function']}` | {r['share'] * 100:.1f} % |" for r in prof["self"][:15]]
+            lines += [""]
+
+    if d4 and "memory" in d4:
+        hwm = d4["memory"]["vmhwm_mb"]
+        lines += [
+            "## Memory",
+            "",
+            "Peak resident set (VmHWM from /proc/<pid>/status) of each member process over the backlog",
+            "drain and the steady load:",
+            "",
+            "| member | " + " | ".join(hwm) + " |",
+            "|---|" + "---:|" * len(hwm),
+            "| VmHWM (MB) | " + " | ".join(f"{v:.0f}" for v in hwm.values()) + " |",
+            "",
+        ]
+        if "memory.png" in images:
+            lines += ["![memory](benchmarks/memory.png)", ""]
+
+    if gas:
+        lines += [
+            "## Gas",
+            "",
+            "From receipts on anvil (benchmarks/gas_report.py, the machinery of docs/GAS.md): executeBatch",
+            "minting to fresh holders with the KYC check and the rate limit on.",
+            "",
+            "| batch size | executeBatch gasUsed | per transfer | verification's share |",
+            "|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {b['size']} | {b['gas_used']:,} | {b['per_transfer']:,} | {b['verification_share'] * 100:.1f} % |"
+            for b in gas["batches"]
+        ]
+        lines += [
+            "",
+            "Signature verification per batch (the pairing check and hash-to-G1, whatever n) beside the",
+            "published per-signature multisig verification costs of a widely used multisig verifier:",
+            "",
+            "| scheme | signers | gas |",
+            "|---|---|---:|",
+        ]
+        lines += [
+            f"| Qiao threshold BLS | n = {v['n']}, t = {v['t']} | {v['gas']:,} |" for v in gas["verification"]
+        ]
+        lines += [
+            f"| multisig (published) | {r['signers']} | ~{r['gas']:,} |" for r in gas["multisig_reference"]
+        ]
+        lines += ["", f"`lock` on C: {gas['lock']:,} gas; `burn` on E: {gas['burn']:,} gas.", ""]
+        if "gas.png" in images:
+            lines += ["![gas](benchmarks/gas.png)", ""]
+
+    if crypto:
+        lines += [
+            "## Threshold BLS per backend",
+            "",
+            "benchmarks/bench_crypto.py: median (min) milliseconds; n = 3f + 1 for t = 2f + 1.",
+            "",
+            "| backend | t | n | partial sign | partial verify | combine |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        keys = sorted({(r["backend"], r["t"], r["n"]) for r in crypto}, key=lambda k: (k[0], k[1]))
+        for backend, t, n in keys:
+            cells = []
+            for op in ("partial_sign", "partial_verify", "combine"):
+                r = next(
+                    (r for r in crypto if (r["backend"], r["t"], r["operation"]) == (backend, t, op)), None
+                )
+                cells.append("-" if r is None else f"{r['median_ms']:.2f} ({r['min_ms']:.2f})")
+            lines.append(f"| {backend} | {t} | {n} | " + " | ".join(cells) + " |")
+        lines += [""]
+        if "crypto.png" in images:
+            lines += ["![crypto](benchmarks/crypto.png)", ""]
+
+    dkg = report.get("dkg")
+    if dkg:
+        lines += [
+            "## DKG",
+            "",
+            "benchmarks/bench_dkg.py: all n members in one process over a real mosquitto (so the wall time",
+            "is the whole committee's work on this machine's cores), arkworks backend.",
+            "",
+            "| n | t | wall | CPU | messages published | delivered | largest message |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {r['n']} | {r['t']} | {r['wall_seconds']} s | {r['cpu_seconds']} s | {r['messages_published']:,} "
+            f"| {r['messages_delivered']:,} | {r['largest_message_bytes']:,} B |"
+            for r in dkg
+        ]
+        lines += [""]
+        if "dkg.png" in images:
+            lines += ["![dkg](benchmarks/dkg.png)", ""]
+    return "\n".join(lines)
+
+
+def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report from several runs of some sections each: the earliest start, the summed time."""
+    merged: dict[str, Any] = {}
+    for r in reports:
+        merged |= r
+    merged["when"] = min(r["when"] for r in reports)
+    merged["seconds"] = sum(r.get("seconds", 0) for r in reports)
+    merged["sections"] = [s for r in reports for s in r.get("sections", [])]
+    merged["runs"] = [
+        {k: r.get(k) for k in ("when", "sections", "seconds", "load_average_at_start", "load_average_at_end")}
+        for r in reports
+    ]
+    return merged
+
+
+def write(report: dict[str, Any], md_path: Path, image_dir: Path) -> None:
+    images = plots(report, image_dir)
+    (image_dir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    md_path.write_text(markdown(report, images))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    paths = [Path(a) for a in args] or [ROOT / "benchmarks" / "results" / "report.json"]
+    report = merge([json.loads(p.read_text()) for p in paths])
+    write(report, ROOT / "docs" / "BENCHMARKS.md", ROOT / "docs" / "benchmarks")
+    print(f"rendered {', '.join(map(str, paths))} into docs/BENCHMARKS.md and docs/benchmarks/")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

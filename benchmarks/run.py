@@ -1,0 +1,904 @@
+"""Qiao benchmarks on the local devnet: latency, throughput, gas, crypto, DKG and memory.
+
+    bash scripts/bench.sh [--quick] [--out benchmarks/results] [--skip-dkg-64] [--sections ...]
+    python -m benchmarks.run ...
+
+Writes <out>/report.json (every figure, raw samples included) and, unless --no-docs, the Markdown
+summary docs/BENCHMARKS.md with its plots under docs/benchmarks/. Nothing here asserts a limit: the
+targets of issue 8 are reported beside the measured figures.
+
+How each figure is measured:
+
+* Latency (devnet, n = 4 and n = 7, both chains mining a block a second): a thread polls both
+  chains' heads every 20 ms and records the wall time each block is first seen. Locks are sent at
+  a light steady rate. Lock mined -> mint mined is the first-seen time of the mint's block minus
+  that of the lock's block. The relayer's overhead runs from the first-seen time of the block that
+  makes the lock batchable (the last block of its batch window plus the finality depth) to the
+  earliest `batch_submitted` log line (the mint transaction's broadcast) among the members.
+  The stages between come from the members' log lines (transfer_final, batch_cut, batch_signed,
+  batch_aggregated, batch_submitted), earliest member each.
+* Throughput (n = 4): the members are stopped, a backlog of final locks is mined in blocks of
+  1,000 (eth_sendTransaction of the unlocked dev account, automine off, evm_mine), the members
+  start again and the executed count (the recipient's balance, 1 wei per transfer) is sampled
+  until the backlog is drained. Then a steady load is offered for a while. One member is profiled
+  with py-spy during the drain when py-spy is installed.
+* Memory: VmHWM (and a VmRSS timeline) from /proc/<pid>/status of each member process, from the
+  restart before the backlog to the end of the steady load.
+* Gas: benchmarks/gas_report.py's measurement (receipts on anvil) with more batch sizes and
+  committees, plus the gas of the relayers' own executeBatch receipts during the drain.
+* Crypto and DKG: benchmarks/bench_crypto.py and benchmarks/bench_dkg.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from eth_utils import keccak
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from relayer import devnet  # noqa: E402
+
+C_ID, E_ID = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
+ROUTE = f"{C_ID}->{E_ID}"
+WINDOW_BLOCKS, FINALITY_DEPTH = 2, 1  # the devnet's batch window and finality rule
+TARGETS = {
+    "overhead_p50_ms": 300.0,
+    "overhead_p99_ms": 1500.0,
+    "drain_tps": 1000.0,
+    "gas_per_transfer_at_100": 35_000,
+    "verify_gas": 140_000,
+    "partial_sign_ms": 1.0,
+    "partial_verify_ms": 3.0,
+    "dkg_16_s": 15.0,
+    "rss_mb": 200.0,
+}
+# Published per-signature multisig verification (a widely used multisig verifier), gas.
+MULTISIG_REFERENCE = [{"signers": "1-of-1", "gas": 152_000}, {"signers": "13-of-13", "gas": 238_000}]
+
+SECTIONS = ("crypto", "dkg", "gas", "latency", "throughput")
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ---- JSON-RPC ----------------------------------------------------------------------------------
+
+
+class Rpc:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self._id = 0
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        self._id += 1
+        body = {"jsonrpc": "2.0", "id": self._id, "method": method, "params": params or []}
+        reply = self.session.post(self.url, json=body, timeout=120).json()
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+        replies = self.session.post(self.url, json=body, timeout=300).json()
+        errors = [r["error"] for r in replies if "error" in r]
+        if errors:
+            raise RuntimeError(f"{len(errors)} of {len(calls)} calls failed, first: {errors[0]}")
+        return [r["result"] for r in sorted(replies, key=lambda r: r["id"])]
+
+    def head(self) -> int:
+        return int(self.call("eth_blockNumber"), 16)
+
+    def logs(self, address: str, topic0: str, from_block: int, to_block: int | str = "latest") -> list[Any]:
+        to = to_block if isinstance(to_block, str) else hex(to_block)
+        out: list[Any] = self.call(
+            "eth_getLogs",
+            [{"address": address, "topics": [topic0], "fromBlock": hex(from_block), "toBlock": to}],
+        )
+        return out
+
+
+class HeadClock:
+    """The wall time at which each block of each chain was first seen (polled every `interval`)."""
+
+    def __init__(self, urls: dict[str, str], interval: float = 0.02) -> None:
+        self.rpcs = {name: Rpc(url) for name, url in urls.items()}
+        self.seen: dict[str, dict[int, float]] = {name: {} for name in urls}
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        last: dict[str, int] = {}
+        while not self._stop.is_set():
+            for name, rpc in self.rpcs.items():
+                with contextlib.suppress(Exception):
+                    head = rpc.head()
+                    now = time.time()
+                    prev = last.get(name, head - 1)
+                    for b in range(prev + 1, head + 1):
+                        self.seen[name].setdefault(b, now)
+                    last[name] = max(prev, head)
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> HeadClock:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def wait_for(self, name: str, block: int, timeout: float = 60) -> float:
+        devnet.wait_until(lambda: block in self.seen[name], timeout, f"{name} block {block}", 0.05)
+        return self.seen[name][block]
+
+
+# ---- member logs -------------------------------------------------------------------------------
+
+
+def parse_time(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+BATCH_RE = re.compile(r"^(?P<route>.+)#(?P<first>\d+)-(?P<last>\d+)$")
+
+
+@dataclass
+class LogEvents:
+    """Earliest time of each stage per nonce (transfer_final) or per batch (the batch events)."""
+
+    final: dict[int, float] = field(default_factory=dict)
+    batch: dict[str, dict[tuple[int, int], float]] = field(default_factory=lambda: defaultdict(dict))
+    executed_gas: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, log_dir: Path) -> LogEvents:
+        ev = cls()
+        for path in sorted(log_dir.glob("member-*.log")):
+            for line in path.read_text(errors="replace").splitlines():
+                if not line.startswith("{"):
+                    continue
+                try:
+                    rec = json.loads(line)
+                    at = parse_time(rec["timestamp"])
+                except (ValueError, KeyError):
+                    continue
+                name = rec.get("event")
+                if name == "transfer_final" and rec.get("route") == ROUTE:
+                    nonce = int(rec["nonce"])
+                    ev.final[nonce] = min(at, ev.final.get(nonce, at))
+                elif name in (
+                    "batch_cut",
+                    "batch_signed",
+                    "batch_aggregated",
+                    "batch_submitted",
+                    "batch_executed",
+                ):
+                    m = BATCH_RE.match(str(rec.get("batch", "")))
+                    if m is None or m["route"] != ROUTE:
+                        continue
+                    key = (int(m["first"]), int(m["last"]))
+                    stage = ev.batch[name]
+                    stage[key] = min(at, stage.get(key, at))
+                    if name == "batch_executed" and "gas" in rec:
+                        ev.executed_gas[key] = int(rec["gas"])
+        return ev
+
+    def batch_of(self, nonce: int) -> tuple[int, int] | None:
+        for key in self.batch["batch_cut"]:
+            if key[0] <= nonce <= key[1]:
+                return key
+        return None
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+
+    def pct(p: float) -> float:
+        k = (len(ordered) - 1) * p
+        lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+    return {
+        "count": len(ordered),
+        "p50": round(pct(0.50), 1),
+        "p95": round(pct(0.95), 1),
+        "p99": round(pct(0.99), 1),
+        "mean": round(statistics.fmean(ordered), 1),
+        "max": round(ordered[-1], 1),
+    }
+
+
+# ---- the devnet under load ---------------------------------------------------------------------
+
+
+TRANSFER_INITIATED = (
+    "0x" + keccak(text="TransferInitiated(uint256,uint64,address,address,address,address,uint256)").hex()
+)
+TRANSFER_EXECUTED = "0x" + keccak(text="TransferExecuted(uint256,uint64,address,uint256)").hex()
+
+
+@dataclass
+class Load:
+    """Sends locks of 1 wei from alice to bob through the unlocked dev account."""
+
+    net: devnet.Devnet
+    c: Rpc = field(init=False)
+    e: Rpc = field(init=False)
+    alice: str = field(init=False)
+    bob: str = field(init=False)
+    vault: str = field(init=False)
+    data: str = field(init=False)
+    nonce: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        from web3 import HTTPProvider, Web3
+
+        dep = self.net.deployment
+        self.c, self.e = Rpc(dep.consortium_url), Rpc(dep.ethereum_url)
+        wc = Web3(HTTPProvider(dep.consortium_url))
+        admin, alice, bob = devnet.dev_account(0), devnet.dev_account(8), devnet.dev_account(9)
+        self.alice, self.bob, self.vault = alice.address, bob.address, dep.vault.address
+        devnet.send(wc, admin, dep.asset.functions.mint(alice.address, 10**30))
+        devnet.send(wc, alice, dep.asset.functions.approve(dep.vault.address, 10**30))
+        self.data = dep.vault.functions.lock(
+            dep.asset.address, E_ID, bob.address, 1
+        )._encode_transaction_data()
+        self.nonce = int(self.c.call("eth_getTransactionCount", [self.alice, "pending"]), 16)
+        self._wrapped = dep.wrapped
+        self._vault = dep.vault
+
+    def _tx(self) -> tuple[str, list[Any]]:
+        tx = {
+            "from": self.alice,
+            "to": self.vault,
+            "data": self.data,
+            "gas": hex(150_000),
+            "nonce": hex(self.nonce),
+        }
+        self.nonce += 1
+        return ("eth_sendTransaction", [tx])
+
+    def send(self, count: int) -> None:
+        for start in range(0, count, 500):
+            self.c.batch([self._tx() for _ in range(min(500, count - start))])
+
+    def executed(self) -> int:
+        return int(self._wrapped.functions.balanceOf(self.bob).call())
+
+    def next_nonce(self) -> int:
+        return int(self._vault.functions.nextNonce(E_ID).call())
+
+    def backlog(self, count: int, per_block: int = 1000) -> tuple[int, int]:
+        """`count` locks mined in blocks of `per_block`; returns the first and last block."""
+        self.c.call("evm_setAutomine", [False])
+        self.c.call("anvil_setIntervalMining", [0])
+        blocks = []
+        try:
+            for start in range(0, count, per_block):
+                self.send(min(per_block, count - start))
+                self.c.call("evm_mine", [])
+                blocks.append(self.c.head())
+        finally:
+            self.c.call("anvil_setIntervalMining", [1])
+        return blocks[0], blocks[-1]
+
+
+def ready_count(log_dir: Path, member: int) -> int:
+    path = log_dir / f"member-{member}.log"
+    return path.read_text(errors="replace").count('"event": "node_ready"') if path.exists() else 0
+
+
+def wait_ready(net: devnet.Devnet, before: dict[int, int], timeout: float = 300) -> float:
+    """Wait until every running member logged node_ready once more than `before`; returns the time."""
+    logs = net.run_dir / "logs"
+    devnet.wait_until(
+        lambda: all(ready_count(logs, m) > before.get(m, 0) for m in net.nodes), timeout, "members ready", 0.1
+    )
+    return time.time()
+
+
+def window_final_block(block: int) -> int:
+    """The block whose arrival makes a lock in `block` batchable: its window's end plus the depth."""
+    return (block // WINDOW_BLOCKS + 1) * WINDOW_BLOCKS - 1 + FINALITY_DEPTH
+
+
+def transfer_timings(
+    load: Load,
+    clock: HeadClock,
+    events: LogEvents,
+    first_nonce: int,
+    last_nonce: int,
+    from_c: int,
+    from_e: int,
+) -> list[dict[str, float]]:
+    """Per transfer: wall times of each stage, from the chains (clock) and the logs."""
+    locks = {
+        int(x["topics"][2], 16): int(x["blockNumber"], 16)
+        for x in load.c.logs(load.vault, TRANSFER_INITIATED, from_c)
+    }
+    gateway = load.net.deployment.gateway.address
+    mints = {
+        int(x["topics"][2], 16): int(x["blockNumber"], 16)
+        for x in load.e.logs(gateway, TRANSFER_EXECUTED, from_e)
+    }
+    rows = []
+    for nonce in range(first_nonce, last_nonce + 1):
+        key = events.batch_of(nonce)
+        if nonce not in locks or nonce not in mints or key is None:
+            continue
+        lock_b, mint_b = locks[nonce], mints[nonce]
+        final_b = window_final_block(lock_b)
+        seen_c, seen_e = clock.seen["c"], clock.seen["e"]
+        if lock_b not in seen_c or final_b not in seen_c or mint_b not in seen_e:
+            continue
+        stages = {
+            name: events.batch[name].get(key)
+            for name in ("batch_cut", "batch_signed", "batch_aggregated", "batch_submitted")
+        }
+        if any(v is None for v in stages.values()) or nonce not in events.final:
+            continue
+        rows.append(
+            {
+                "nonce": nonce,
+                "batch_size": key[1] - key[0] + 1,
+                "lock_mined": seen_c[lock_b],
+                "final_block_seen": seen_c[final_b],
+                "transfer_final": events.final[nonce],
+                **{k: float(v) for k, v in stages.items() if v is not None},
+                "mint_mined": seen_e[mint_b],
+            }
+        )
+    return rows
+
+
+STAGES = [
+    ("lock_mined", "final_block_seen", "waiting for finality and the batch window (chain)"),
+    ("final_block_seen", "transfer_final", "watcher: final block seen -> transfer stored"),
+    ("transfer_final", "batch_cut", "batcher: stored -> batch cut"),
+    ("batch_cut", "batch_signed", "signer: cut -> partial signed and published"),
+    ("batch_signed", "batch_aggregated", "aggregator: first partial -> combined"),
+    ("batch_aggregated", "batch_submitted", "submitter: combined -> mint broadcast"),
+    ("batch_submitted", "mint_mined", "inclusion on the destination (chain)"),
+]
+
+
+def summarise_latency(rows: list[dict[str, float]]) -> dict[str, Any]:
+    e2e = [(r["mint_mined"] - r["lock_mined"]) * 1000 for r in rows]
+    overhead = [(r["batch_submitted"] - r["final_block_seen"]) * 1000 for r in rows]
+    stages = {
+        label: percentiles([(r[b] - r[a]) * 1000 for r in rows]) | {"from": a, "to": b}
+        for a, b, label in STAGES
+    }
+    return {
+        "lock_to_mint_ms": percentiles(e2e),
+        "relayer_overhead_ms": percentiles(overhead),
+        "stages_ms": stages,
+        "samples_lock_to_mint_ms": [round(x, 1) for x in e2e],
+        "samples_overhead_ms": [round(x, 1) for x in overhead],
+    }
+
+
+class MemorySampler:
+    """VmRSS every second and VmHWM at the end, per member process."""
+
+    def __init__(self, pids: dict[int, int]) -> None:
+        self.pids = pids
+        self.t0 = time.time()
+        self.rss: dict[int, list[tuple[float, float]]] = {m: [] for m in pids}
+        self.hwm: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @staticmethod
+    def status_kb(pid: int, key: str) -> float | None:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith(key + ":"):
+                    return float(line.split()[1])
+        return None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for m, pid in self.pids.items():
+                kb = self.status_kb(pid, "VmRSS")
+                if kb is not None:
+                    self.rss[m].append((round(time.time() - self.t0, 1), round(kb / 1024, 1)))
+                hwm = self.status_kb(pid, "VmHWM")
+                if hwm is not None:
+                    self.hwm[m] = hwm / 1024
+            self._stop.wait(1.0)
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def py_spy_record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
+    exe = shutil.which("py-spy") or str(ROOT / ".venv" / "bin" / "py-spy")
+    if not Path(exe).exists():
+        return None
+    argv = [
+        exe,
+        "record",
+        "-p",
+        str(pid),
+        "-d",
+        str(seconds),
+        "-r",
+        "50",
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+        "--nonblocking",
+    ]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def summarise_profile(path: Path, top: int = 20) -> dict[str, Any]:
+    """py-spy's collapsed stacks: the functions with the most samples, inclusive and self."""
+    inclusive: dict[str, int] = defaultdict(int)
+    own: dict[str, int] = defaultdict(int)
+    total = 0
+    if not path.exists():
+        return {"samples": 0}
+    for line in path.read_text().splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not stack or not count_s.isdigit():
+            continue
+        count = int(count_s)
+        total += count
+        frames = [re.sub(r" \(.*?:\d+\)$", "", f).strip() + _where(f) for f in stack.split(";")]
+        for f in set(frames):
+            inclusive[f] += count
+        own[frames[-1]] += count
+
+    def table(d: dict[str, int]) -> list[dict[str, Any]]:
+        rows = sorted(d.items(), key=lambda kv: -kv[1])[:top]
+        return [{"function": k, "samples": v, "share": round(v / total, 3)} for k, v in rows]
+
+    return {"samples": total, "inclusive": table(inclusive), "self": table(own)}
+
+
+def _where(frame: str) -> str:
+    m = re.search(r"\(([^()]*?):\d+\)$", frame)
+    if not m:
+        return ""
+    path = m.group(1)
+    for marker in ("site-packages/", "lib/python3.11/", str(ROOT) + "/"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+    return f" ({path})"
+
+
+def bench_devnet(
+    run_dir: Path,
+    n: int,
+    latency_locks: int,
+    latency_gap: float,
+    backlog: int,
+    steady_rate: float | None,
+    steady_seconds: float,
+    profile_seconds: int,
+    restart: bool = True,
+) -> dict[str, Any]:
+    """One devnet of n members: the latency run, then (if backlog > 0) the throughput runs.
+
+    With `restart` the backlog is made while the members are stopped (the real measure); without
+    it (the smoke run) they stay up and drain it as it is mined."""
+    t = 2 * ((n - 1) // 3) + 1
+    out: dict[str, Any] = {"n": n, "t": t, "window_blocks": WINDOW_BLOCKS, "finality_depth": FINALITY_DEPTH}
+    say(f"devnet n = {n}, t = {t}: starting (DKG, contracts, members)")
+    with devnet.devnet(
+        run_dir,
+        n=n,
+        t=t,
+        block_time=1.0,
+        anvil_args=("--gas-limit", "1000000000"),
+        node_options={"window_blocks": WINDOW_BLOCKS, "finality_depth": FINALITY_DEPTH},
+    ) as net:
+        dep = net.deployment
+        started = time.time()
+        wait_ready(net, {})
+        out["member_start_seconds"] = round(time.time() - started, 1)
+        load = Load(net)
+        with HeadClock({"c": dep.consortium_url, "e": dep.ethereum_url}) as clock:
+            # -- latency: locks at a light steady rate
+            from_c, from_e = load.c.head(), load.e.head()
+            first = load.next_nonce()
+            say(f"n = {n}: latency, {latency_locks} locks one every {latency_gap} s")
+            for _ in range(latency_locks):
+                load.send(1)
+                time.sleep(latency_gap)
+            last = first + latency_locks - 1
+            devnet.wait_until(
+                lambda: load.executed() >= latency_locks, 120 + 5 * latency_locks, "latency locks minted"
+            )
+            time.sleep(1.5)
+            events = LogEvents.read(run_dir / "logs")
+            rows = transfer_timings(load, clock, events, first, last, from_c, from_e)
+            out["latency"] = summarise_latency(rows) | {"locks": latency_locks, "gap_seconds": latency_gap}
+            lat = out["latency"]
+            say(f"n = {n}: lock->mint {lat['lock_to_mint_ms']}, overhead {lat['relayer_overhead_ms']}")
+            if backlog <= 0:
+                return out
+
+            # -- throughput: a backlog of final locks, drained by members started afresh
+            if restart:
+                for i in sorted(net.nodes):
+                    net.nodes[i].stop()
+            say(f"n = {n}: members {'stopped' if restart else 'running'}; a backlog of {backlog} locks")
+            made = time.time()
+            before = load.executed()
+            first_b, last_b = load.backlog(backlog)
+            first_nonce = load.next_nonce() - backlog
+            made = time.time() - made
+            clock.wait_for("c", window_final_block(last_b) + 1, 60)
+            say(f"n = {n}: backlog in blocks {first_b}..{last_b} ({made:.1f} s); starting the members")
+            restarted = time.time()
+            readies = {m: ready_count(run_dir / "logs", m) for m in range(1, n + 1)}
+            if restart:
+                for i in range(1, n + 1):
+                    net.restart(i)
+            pids = {i: net.nodes[i].popen.pid for i in net.nodes}
+            t0 = wait_ready(net, readies) if restart else restarted
+            say(f"n = {n}: members ready {t0 - restarted:.1f} s after their start; draining")
+            timeline: list[tuple[float, int]] = []
+            prof_path = run_dir / "profile-member-1.txt"
+            with MemorySampler(pids) as mem:
+                spy = py_spy_record(pids[1], profile_seconds, prof_path) if profile_seconds > 0 else None
+                deadline = t0 + 1800
+                while time.time() < deadline:
+                    done = load.executed() - before
+                    timeline.append((round(time.time() - t0, 2), done))
+                    if done >= backlog:
+                        break
+                    time.sleep(0.5)
+                t_done = time.time() - t0
+                drained = load.executed() - before
+                if spy is not None:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        spy.wait(profile_seconds + 30)
+                events = LogEvents.read(run_dir / "logs")
+                subs = [v for (a, _), v in events.batch["batch_submitted"].items() if a >= first_nonce]
+                first_sub = min(subs) - t0 if subs else None
+                tp: dict[str, Any] = {
+                    "backlog": backlog,
+                    "member_start_seconds": round(t0 - restarted, 1),
+                    "created_seconds": round(made, 1),
+                    "drained": drained,
+                    "seconds_from_start": round(t_done, 2),
+                    "tps_from_start": round(drained / t_done, 1),
+                    "first_broadcast_after_s": None if first_sub is None else round(first_sub, 2),
+                    "timeline": timeline,
+                }
+                if first_sub is not None and t_done > first_sub:
+                    tp["tps_from_first_broadcast"] = round(drained / (t_done - first_sub), 1)
+                ten = next((s for s, d in timeline if d >= 0.1 * backlog), None)
+                ninety = next((s for s, d in timeline if d >= 0.9 * backlog), None)
+                if ten is not None and ninety is not None and ninety > ten:
+                    tp["tps_10_to_90"] = round(0.8 * backlog / (ninety - ten), 1)
+                gas = [(b - a + 1, g) for (a, b), g in events.executed_gas.items() if a >= first_nonce]
+                if gas:
+                    full = [g / s for s, g in gas if s == max(s for s, _ in gas)]
+                    tp["relayer_receipts"] = {
+                        "batches": len(gas),
+                        "largest_batch": max(s for s, _ in gas),
+                        "gas_per_transfer_largest": round(statistics.median(full)),
+                    }
+                out["drain"] = tp
+                say(
+                    f"n = {n}: drained {drained} in {t_done:.1f} s: {tp.get('tps_from_start')} tps, "
+                    f"{tp.get('tps_10_to_90')} tps 10-90 %"
+                )
+                if prof_path.exists():
+                    out["profile"] = summarise_profile(prof_path) | {"member": 1, "seconds": profile_seconds}
+
+                # -- sustained: a steady offered load
+                rate = steady_rate or max(
+                    10.0, round(0.7 * float(tp.get("tps_10_to_90") or tp["tps_from_start"]), -1)
+                )
+                out["sustained"] = sustained(load, clock, rate, steady_seconds, run_dir)
+            out["memory"] = {
+                "vmhwm_mb": {str(m): round(v, 1) for m, v in mem.hwm.items()},
+                "rss_timeline_mb": {str(m): v for m, v in mem.rss.items()},
+            }
+            say(f"n = {n}: peak RSS per member (MB) {out['memory']['vmhwm_mb']}")
+    return out
+
+
+def sustained(load: Load, clock: HeadClock, rate: float, seconds: float, run_dir: Path) -> dict[str, Any]:
+    say(f"steady load: {rate:.0f} locks/s for {seconds:.0f} s")
+    before = load.executed()
+    first = load.next_nonce()
+    from_c, from_e = load.c.head(), load.e.head()
+    t0 = time.time()
+    sent, tick = 0, 0.25
+    timeline: list[tuple[float, int, int]] = []
+    while time.time() - t0 < seconds:
+        due = int(rate * (time.time() - t0 + tick)) - sent
+        if due > 0:
+            load.send(due)
+            sent += due
+        timeline.append((round(time.time() - t0, 2), sent, load.executed() - before))
+        time.sleep(tick)
+    load_end = time.time() - t0
+    deadline = time.time() + 600
+    while load.executed() - before < sent and time.time() < deadline:
+        timeline.append((round(time.time() - t0, 2), sent, load.executed() - before))
+        time.sleep(0.5)
+    done = time.time() - t0
+    executed = load.executed() - before
+    time.sleep(1.5)
+    events = LogEvents.read(run_dir / "logs")
+    rows = transfer_timings(load, clock, events, first, first + sent - 1, from_c, from_e)
+    lat = summarise_latency(rows)
+    return {
+        "offered_tps": rate,
+        "seconds": round(load_end, 1),
+        "sent": sent,
+        "executed": executed,
+        "delivered_tps": round(executed / done, 1),
+        "drain_after_load_s": round(done - load_end, 1),
+        "lock_to_mint_ms": lat["lock_to_mint_ms"],
+        "relayer_overhead_ms": lat["relayer_overhead_ms"],
+        "stages_ms": lat["stages_ms"],
+        "timeline": timeline,
+    }
+
+
+# ---- the other sections ------------------------------------------------------------------------
+
+
+def bench_gas(batch_sizes: Sequence[int], committees: Sequence[tuple[int, int]]) -> dict[str, Any]:
+    from benchmarks import gas_report
+
+    with tempfile.TemporaryDirectory(prefix="qiao-bench-gas-") as tmp:
+        f = gas_report.measure(Path(tmp), batch_sizes, committees)
+    verify = {n: g for n, _, g in f.verify}
+    per_batch_verify = max(verify.values())
+    return {
+        "verification": [{"n": n, "t": t, "gas": g} for n, t, g in f.verify],
+        "batches": [
+            {
+                "size": s,
+                "gas_used": g,
+                "per_transfer": g // s,
+                "verification_share": round(per_batch_verify / g, 3),
+            }
+            for s, g in f.batches
+        ],
+        "lock": f.lock,
+        "burn": f.burn,
+        "multisig_reference": MULTISIG_REFERENCE,
+    }
+
+
+def bench_crypto(
+    thresholds: Sequence[int], repeat: int, reference_repeat: int, backends: Sequence[str]
+) -> list[Any]:
+    from benchmarks import bench_crypto as bc
+
+    return bc.run(backends, thresholds, repeat, reference_repeat)
+
+
+def bench_dkg(sizes: Sequence[int], run_dir: Path) -> list[dict[str, Any]]:
+    from benchmarks import bench_dkg as bd
+
+    procs = devnet.Processes()
+    rows = []
+    try:
+        port = devnet.start_mosquitto(procs, run_dir)
+        for n in sizes:
+            say(f"DKG n = {n}")
+            rows.append(asyncio.run(bd.one_run(n, port)))
+            say(f"DKG n = {n}: {rows[-1]['wall_seconds']} s, {rows[-1]['messages_published']} published")
+    finally:
+        procs.stop_all()
+    return rows
+
+
+# ---- main --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Sizes:
+    latency_members: tuple[int, ...]
+    latency_locks: int
+    latency_gap: float
+    backlog: int
+    steady_rate: float | None
+    steady_seconds: float
+    profile_seconds: int
+    gas_batches: tuple[int, ...]
+    gas_committees: tuple[tuple[int, int], ...]
+    crypto_thresholds: tuple[int, ...]
+    crypto_repeat: int
+    crypto_reference_repeat: int
+    crypto_backends: tuple[str, ...]
+    dkg_sizes: tuple[int, ...]
+    restart: bool = True
+
+
+FULL = Sizes(
+    latency_members=(4, 7),
+    latency_locks=120,
+    latency_gap=0.4,
+    backlog=20_000,
+    steady_rate=None,
+    steady_seconds=60,
+    profile_seconds=60,
+    gas_batches=(1, 10, 100, 500),
+    gas_committees=((4, 3), (7, 5), (16, 11), (31, 21)),
+    crypto_thresholds=(3, 11, 21),
+    crypto_repeat=20,
+    crypto_reference_repeat=1,
+    crypto_backends=("arkworks", "py-ecc"),
+    dkg_sizes=(4, 16, 64),
+)
+QUICK = Sizes(
+    latency_members=(4,),
+    latency_locks=4,
+    latency_gap=0.3,
+    backlog=40,
+    steady_rate=20,
+    steady_seconds=2,
+    profile_seconds=0,
+    gas_batches=(1, 2),
+    gas_committees=((4, 3),),
+    crypto_thresholds=(3,),
+    crypto_repeat=2,
+    crypto_reference_repeat=1,
+    crypto_backends=("arkworks",),
+    dkg_sizes=(4,),
+    restart=False,
+)
+
+
+def run(sizes: Sizes, sections: Sequence[str], work: Path, out: Path) -> dict[str, Any]:
+    """Runs the sections; the report so far is written to `out` after each one."""
+    report: dict[str, Any] = {
+        "benchmark": "qiao",
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "targets": TARGETS,
+        "sizes": {k: v for k, v in sizes.__dict__.items()},
+        "sections": list(sections),
+    }
+    started = time.time()
+
+    def save() -> None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+
+    if "crypto" in sections:
+        say("crypto")
+        report["crypto"] = bench_crypto(
+            sizes.crypto_thresholds, sizes.crypto_repeat, sizes.crypto_reference_repeat, sizes.crypto_backends
+        )
+        save()
+    if "dkg" in sections:
+        (work / "dkg").mkdir(parents=True, exist_ok=True)
+        report["dkg"] = bench_dkg(sizes.dkg_sizes, work / "dkg")
+        save()
+    if "gas" in sections:
+        say("gas")
+        report["gas"] = bench_gas(sizes.gas_batches, sizes.gas_committees)
+        save()
+    if "latency" in sections or "throughput" in sections:
+        runs = []
+        for n in sizes.latency_members:
+            with_throughput = "throughput" in sections and n == 4
+            runs.append(
+                bench_devnet(
+                    work / f"devnet-{n}",
+                    n,
+                    sizes.latency_locks,
+                    sizes.latency_gap,
+                    sizes.backlog if with_throughput else 0,
+                    sizes.steady_rate,
+                    sizes.steady_seconds,
+                    sizes.profile_seconds,
+                    restart=sizes.restart,
+                )
+            )
+            report["devnets"] = runs
+            save()
+    report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["seconds"] = round(time.time() - started, 1)
+    return report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="benchmarks.run", description=(__doc__ or "").split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="tiny sizes (the test suite's smoke run)")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="where report.json goes")
+    p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    p.add_argument(
+        "--skip-dkg-64", action="store_true", help="DKG for n = 4 and 16 only (n = 64 takes minutes)"
+    )
+    p.add_argument("--backlog", type=int, help="final locks in the throughput backlog (20,000)")
+    p.add_argument(
+        "--steady-rate", type=float, help="offered locks per second (default: 0.7 x the drain rate)"
+    )
+    p.add_argument("--steady-seconds", type=float)
+    p.add_argument("--latency-locks", type=int)
+    p.add_argument("--members", type=int, nargs="+", help="committee sizes of the latency runs (4 7)")
+    p.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write docs/BENCHMARKS.md and docs/benchmarks/*.png (default: on unless --quick)",
+    )
+    p.add_argument("--keep", action="store_true", help="keep the devnets' run directories (logs, stores)")
+    args = p.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    overrides: dict[str, Any] = {}
+    if args.skip_dkg_64:
+        overrides["dkg_sizes"] = tuple(n for n in sizes.dkg_sizes if n != 64)
+    if args.backlog is not None:
+        overrides["backlog"] = args.backlog
+    if args.steady_rate is not None:
+        overrides["steady_rate"] = args.steady_rate
+    if args.steady_seconds is not None:
+        overrides["steady_seconds"] = args.steady_seconds
+    if args.latency_locks is not None:
+        overrides["latency_locks"] = args.latency_locks
+    if args.members:
+        overrides["latency_members"] = tuple(args.members)
+    sizes = Sizes(**(sizes.__dict__ | overrides))
+    work = Path(tempfile.mkdtemp(prefix="qiao-bench-"))
+    path = args.out / "report.json"
+    try:
+        report = run(sizes, args.sections, work, path)
+    finally:
+        if args.keep:
+            say(f"run directories kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    say(f"report written to {path}")
+    if args.docs if args.docs is not None else not args.quick:
+        from benchmarks import report as render
+
+        render.write(report, ROOT / "docs" / "BENCHMARKS.md", ROOT / "docs" / "benchmarks")
+        say("docs/BENCHMARKS.md and docs/benchmarks/*.png written")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

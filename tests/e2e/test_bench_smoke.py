@@ -1,0 +1,55 @@
+"""Smoke run of the benchmark command with tiny sizes: the report has its shape and its numbers are
+positive. No figure is compared with a target here (benchmarks are never timed tests)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relayer import devnet
+
+pytestmark = pytest.mark.e2e
+
+
+def positive(x: object) -> bool:
+    return isinstance(x, int | float) and x > 0
+
+
+def test_the_benchmark_command_with_tiny_sizes_writes_a_report_of_positive_figures(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(out)],
+        cwd=devnet.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+
+    assert {r["operation"] for r in report["crypto"]} == {"partial_sign", "partial_verify", "combine"}
+    assert all(positive(r["median_ms"]) for r in report["crypto"])
+    assert [r["n"] for r in report["dkg"]] == [4]
+    assert all(positive(r["wall_seconds"]) and positive(r["messages_published"]) for r in report["dkg"])
+    gas = report["gas"]
+    assert [b["size"] for b in gas["batches"]] == [1, 2]
+    assert all(positive(b["gas_used"]) and positive(b["per_transfer"]) for b in gas["batches"])
+    assert all(positive(v["gas"]) for v in gas["verification"])
+
+    (net,) = report["devnets"]
+    assert net["n"] == 4
+    latency = net["latency"]
+    assert latency["lock_to_mint_ms"]["count"] == 4
+    for key in ("lock_to_mint_ms", "relayer_overhead_ms"):
+        assert all(positive(latency[key][p]) for p in ("p50", "p95", "p99"))
+    drain = net["drain"]
+    assert drain["drained"] == drain["backlog"] == 40
+    assert positive(drain["tps_from_start"])
+    assert net["sustained"]["executed"] == net["sustained"]["sent"] > 0
+    assert positive(net["sustained"]["delivered_tps"])
+    assert sorted(net["memory"]["vmhwm_mb"]) == ["1", "2", "3", "4"]
+    assert all(positive(v) for v in net["memory"]["vmhwm_mb"].values())

@@ -11,6 +11,7 @@ from web3 import HTTPProvider, Web3
 
 from relayer import devnet
 from relayer.faults import POINTS
+from relayer.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 UNIT = 10**18
@@ -65,3 +66,5 @@ def test_kill_9_then_restart_executes_every_transfer_exactly_once(tmp_path: Path
         assert wrapped.functions.balanceOf(bob.address).call() == sum(amounts) * UNIT
         assert wrapped.functions.totalSupply().call() == asset.functions.balanceOf(vault.address).call()
         assert net.nodes[1].popen.poll() is None
+        verdict = reconcile(net.deployment, settled=True)
+        assert verdict.ok, verdict.violations

@@ -13,6 +13,7 @@ import pytest
 
 from relayer import devnet
 from relayer.messages import partial_topic
+from relayer.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +51,9 @@ def test_round_trip_completes_with_one_member_stopped_and_garbage_on_the_broker(
         assert result.recipient_wrapped == result.locked_total - result.burned_total
         assert result.wrapped_supply == result.vault_balance
         assert result.supply_ok
+        verdict = reconcile(net.deployment, settled=True)
+        assert verdict.ok, verdict.violations
+        assert verdict.counts["executed"] == 30
         for member, proc in net.nodes.items():
             assert proc.popen.poll() is None, f"member {member} died; see {proc.log_path}"
         rejected = [e for e in node_log_events(net, 1) if e.get("event") == "mqtt_message_rejected"]

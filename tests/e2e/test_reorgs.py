@@ -14,6 +14,7 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from relayer import devnet
+from relayer.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 UNIT = 10**18
@@ -60,6 +61,7 @@ def test_shallow_reorg_executes_the_reincluded_lock_once_and_the_dropped_one_nev
         time.sleep(6)  # long enough for a wrong second mint to show up
         assert wrapped.functions.balanceOf(bob.address).call() == 2 * UNIT
         assert executed_events(net) == 1
+        assert reconcile(net.deployment, settled=True).ok
         assert wrapped.functions.totalSupply().call() == asset.functions.balanceOf(vault.address).call()
 
         # --- deep: a lock is minted (so it was final), then the chain drops it
@@ -89,3 +91,6 @@ def test_shallow_reorg_executes_the_reincluded_lock_once_and_the_dropped_one_nev
         )
         assert wrapped.functions.balanceOf(bob.address).call() == 6 * UNIT  # the 3-unit lock was not minted
         assert net.metric(1, "qiao_route_halted", {"src": E, "dst": C}) in (None, 0.0)
+        # the reconciler sees what the deep reorg did: a mint whose lock is no longer on the chain
+        verdict = reconcile(net.deployment, settled=False)
+        assert {v.invariant for v in verdict.violations} == {"S2", "S3"}

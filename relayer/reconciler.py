@@ -1,0 +1,223 @@
+"""The reconciler: reads both chains and proves the bridge's invariants (DESIGN.md section 7).
+
+- S1 each transfer is executed at most once, refunded at most once, never both;
+- S2 nothing is executed without a canonical source event with the same recipient and amount;
+- S3 wrapped supply on Ethereum <= the amount locked in the vault (equal when nothing is in flight);
+- L1 (once faults stopped, `settled=True`) every source transfer is executed or refunded.
+
+`check` is pure (tested with tables of cases); `gather` reads the events and balances of a
+deployment. `python -m relayer.reconciler --deployment deployment.json [--settled] [--json]` prints
+the verdict and exits 1 on any violation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3.contract import Contract
+
+from relayer.deploy import Deployment, load_deployment
+
+Key = tuple[int, int, int]  # (source chain id, destination chain id, nonce)
+
+
+@dataclass(frozen=True, slots=True)
+class Initiated:
+    key: Key
+    recipient: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Executed:
+    key: Key
+    recipient: str
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    invariant: str
+    detail: str
+
+
+@dataclass
+class Verdict:
+    violations: list[Violation] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    wrapped_supply: int = 0
+    locked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "violations": [asdict(v) for v in self.violations],
+            "counts": self.counts,
+            "wrapped_supply": str(self.wrapped_supply),
+            "locked": str(self.locked),
+        }
+
+
+def check(
+    initiated: Iterable[Initiated],
+    executed: Iterable[Executed],
+    refunded: Iterable[Key],
+    failed: Iterable[Key],
+    queued: Iterable[Key],
+    wrapped_supply: int,
+    locked: int,
+    *,
+    settled: bool,
+) -> Verdict:
+    """Judge the invariants on what the chains report (pure)."""
+    sources = {i.key: i for i in initiated}
+    executions = list(executed)
+    refunds = list(refunded)
+    failures, queue = set(failed), set(queued)
+    verdict = Verdict(wrapped_supply=wrapped_supply, locked=locked)
+    add = verdict.violations.append
+
+    for key, n in Counter(e.key for e in executions).items():
+        if n > 1:
+            add(Violation("S1", f"transfer {_name(key)} executed {n} times"))
+    for key, n in Counter(refunds).items():
+        if n > 1:
+            add(Violation("S1", f"transfer {_name(key)} refunded {n} times"))
+    for key in {e.key for e in executions} & set(refunds):
+        add(Violation("S1", f"transfer {_name(key)} both executed and refunded"))
+
+    for e in executions:
+        source = sources.get(e.key)
+        if source is None:
+            add(Violation("S2", f"transfer {_name(e.key)} executed without a canonical source event"))
+        elif (source.recipient, source.amount) != (e.recipient, e.amount):
+            add(
+                Violation(
+                    "S2",
+                    f"transfer {_name(e.key)} executed as {e.recipient}/{e.amount}, the "
+                    f"source event says {source.recipient}/{source.amount}",
+                )
+            )
+    for key in refunds:
+        if key not in sources:
+            add(Violation("S2", f"transfer {_name(key)} refunded without a source event"))
+
+    if wrapped_supply > locked:
+        add(Violation("S3", f"wrapped supply {wrapped_supply} exceeds the locked balance {locked}"))
+    done = {e.key for e in executions} | set(refunds)
+    pending = sorted(k for k in sources if k not in done)
+    if settled:
+        if wrapped_supply != locked:
+            add(Violation("S3", f"settled, yet wrapped supply {wrapped_supply} != locked {locked}"))
+        for key in pending:
+            why = (
+                "failed and not refunded"
+                if key in failures
+                else ("queued by the rate limit" if key in queue else "neither executed nor refunded")
+            )
+            add(Violation("L1", f"transfer {_name(key)} {why}"))
+    verdict.counts = {
+        "initiated": len(sources),
+        "executed": len(executions),
+        "refunded": len(refunds),
+        "failed": len(failures),
+        "queued": len(queue),
+        "pending": len(pending),
+    }
+    return verdict
+
+
+def _name(key: Key) -> str:
+    return f"{key[0]}->{key[1]}#{key[2]}"
+
+
+# ---- reading the chains ------------------------------------------------------------------------
+
+
+def _events(contract: Contract, name: str, from_block: int) -> list[Any]:
+    return list(getattr(contract.events, name)().get_logs(from_block=from_block))
+
+
+def gather(dep: Deployment) -> dict[str, Any]:
+    """Every bridge event of both endpoints since deployment, and the supply figures."""
+    endpoints = [(dep.vault, dep.consortium_block), (dep.gateway, dep.ethereum_block)]
+    chain_ids = [int(dep.vault.w3.eth.chain_id), int(dep.gateway.w3.eth.chain_id)]
+    initiated: list[Initiated] = []
+    executed: list[Executed] = []
+    refunded: list[Key] = []
+    failed: list[Key] = []
+    queued: list[Key] = []
+    for (contract, start), here in zip(endpoints, chain_ids, strict=True):
+        for ev in _events(contract, "TransferInitiated", start):
+            a = ev["args"]
+            initiated.append(
+                Initiated((here, int(a["dstChainId"]), int(a["nonce"])), a["recipient"], int(a["amount"]))
+            )
+        for ev in _events(contract, "TransferExecuted", start):
+            a = ev["args"]
+            executed.append(
+                Executed((int(a["srcChainId"]), here, int(a["nonce"])), a["recipient"], int(a["amount"]))
+            )
+        for ev in _events(contract, "TransferRefunded", start):
+            a = ev["args"]
+            refunded.append((here, int(a["dstChainId"]), int(a["nonce"])))
+        for ev in _events(contract, "TransferFailed", start):
+            failed.append((int(ev["args"]["srcChainId"]), here, int(ev["args"]["nonce"])))
+        for ev in _events(contract, "TransferQueued", start):
+            queued.append((int(ev["args"]["srcChainId"]), here, int(ev["args"]["nonce"])))
+    return {
+        "initiated": initiated,
+        "executed": executed,
+        "refunded": refunded,
+        "failed": failed,
+        "queued": queued,
+        "wrapped_supply": int(dep.wrapped.functions.totalSupply().call()),
+        "locked": int(dep.asset.functions.balanceOf(dep.vault.address).call()),
+    }
+
+
+def reconcile(dep: Deployment, *, settled: bool) -> Verdict:
+    return check(**gather(dep), settled=settled)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="relayer.reconciler", description="check the bridge's invariants on-chain"
+    )
+    p.add_argument("--deployment", type=Path, required=True, help="deployment file (relayer.deploy --out)")
+    p.add_argument(
+        "--settled",
+        action="store_true",
+        help="faults have stopped and queues drained: also require L1 and equal supply",
+    )
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    try:
+        dep = load_deployment(args.deployment)
+        verdict = reconcile(dep, settled=args.settled)
+    except (OSError, KeyError, ValueError) as exc:
+        print(f"reconciler: cannot read {args.deployment}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(verdict.to_json(), indent=2))
+    else:
+        print(f"reconcile: {'OK' if verdict.ok else 'VIOLATIONS'}  {verdict.counts}")
+        print(f"wrapped supply {verdict.wrapped_supply}  locked {verdict.locked}")
+        for v in verdict.violations:
+            print(f"  {v.invariant}: {v.detail}")
+    return 0 if verdict.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The reconciler's judgement, on tables of chain facts (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from relayer.reconciler import Executed, Initiated, check
+
+C, E = 7001, 7002
+BOB = "0x" + "b0" * 20
+
+
+def lock(nonce: int, amount: int = 10) -> Initiated:
+    return Initiated((C, E, nonce), BOB, amount)
+
+
+def mint(nonce: int, amount: int = 10, recipient: str = BOB) -> Executed:
+    return Executed((C, E, nonce), recipient, amount)
+
+
+def judge(**kw: object) -> list[tuple[str, str]]:
+    args: dict[str, object] = {
+        "initiated": [],
+        "executed": [],
+        "refunded": [],
+        "failed": [],
+        "queued": [],
+        "wrapped_supply": 0,
+        "locked": 0,
+        "settled": True,
+    }
+    args.update(kw)
+    verdict = check(**args)  # type: ignore[arg-type]
+    return [(v.invariant, v.detail) for v in verdict.violations]
+
+
+def test_a_clean_round_trip_passes() -> None:
+    assert (
+        judge(initiated=[lock(1), lock(2)], executed=[mint(1), mint(2)], wrapped_supply=20, locked=20) == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        (
+            {"initiated": [lock(1)], "executed": [mint(1), mint(1)], "wrapped_supply": 20, "locked": 10},
+            ["S1", "S3", "S3"],
+        ),
+        (
+            {"initiated": [lock(1)], "refunded": [(C, E, 1), (C, E, 1)], "wrapped_supply": 0, "locked": 0},
+            ["S1"],
+        ),
+        (
+            {
+                "initiated": [lock(1)],
+                "executed": [mint(1)],
+                "refunded": [(C, E, 1)],
+                "wrapped_supply": 10,
+                "locked": 10,
+            },
+            ["S1"],
+        ),
+        ({"executed": [mint(1)], "wrapped_supply": 10, "locked": 0}, ["S2", "S3", "S3"]),
+        (
+            {"initiated": [lock(1)], "executed": [mint(1, amount=11)], "wrapped_supply": 11, "locked": 10},
+            ["S2", "S3", "S3"],
+        ),
+        (
+            {
+                "initiated": [lock(1)],
+                "executed": [mint(1, recipient="0x" + "e0" * 20)],
+                "wrapped_supply": 10,
+                "locked": 10,
+            },
+            ["S2"],
+        ),
+        (
+            {"initiated": [lock(1), lock(2)], "executed": [mint(1)], "wrapped_supply": 10, "locked": 20},
+            ["S3", "L1"],
+        ),
+        ({"initiated": [lock(1)], "failed": [(C, E, 1)], "wrapped_supply": 0, "locked": 10}, ["S3", "L1"]),
+    ],
+)
+def test_each_violation_is_named(case: dict[str, object], expected: list[str]) -> None:
+    assert sorted(inv for inv, _ in judge(**case)) == sorted(expected)
+
+
+def test_transfers_in_flight_are_fine_until_settled() -> None:
+    facts = {"initiated": [lock(1), lock(2)], "executed": [mint(1)], "wrapped_supply": 10, "locked": 20}
+    assert judge(**facts, settled=False) == []
+    assert ("L1", f"transfer {C}->{E}#2 neither executed nor refunded") in judge(**facts)
+
+
+def test_a_failed_then_refunded_transfer_settles() -> None:
+    assert (
+        judge(initiated=[lock(1)], failed=[(C, E, 1)], refunded=[(C, E, 1)], wrapped_supply=0, locked=0) == []
+    )

@@ -167,18 +167,24 @@ def parse_time(stamp: str) -> float:
 BATCH_RE = re.compile(r"^(?P<route>.+)#(?P<first>\d+)-(?P<last>\d+)$")
 
 
+BATCH_EVENTS = ("batch_cut", "batch_signed", "batch_aggregated", "batch_submitted", "batch_executed")
+
+
 @dataclass
 class LogEvents:
-    """Earliest time of each stage per nonce (transfer_final) or per batch (the batch events)."""
+    """The time of each stage per member: per nonce (transfer_final) or per batch (batch events)."""
 
-    final: dict[int, float] = field(default_factory=dict)
-    batch: dict[str, dict[tuple[int, int], float]] = field(default_factory=lambda: defaultdict(dict))
+    final: dict[int, dict[int, float]] = field(default_factory=lambda: defaultdict(dict))
+    batch: dict[str, dict[tuple[int, int], dict[int, float]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(dict))
+    )
     executed_gas: dict[tuple[int, int], int] = field(default_factory=dict)
 
     @classmethod
     def read(cls, log_dir: Path) -> LogEvents:
         ev = cls()
         for path in sorted(log_dir.glob("member-*.log")):
+            member = int(path.stem.rsplit("-", 1)[1])
             for line in path.read_text(errors="replace").splitlines():
                 if not line.startswith("{"):
                     continue
@@ -189,30 +195,25 @@ class LogEvents:
                     continue
                 name = rec.get("event")
                 if name == "transfer_final" and rec.get("route") == ROUTE:
-                    nonce = int(rec["nonce"])
-                    ev.final[nonce] = min(at, ev.final.get(nonce, at))
-                elif name in (
-                    "batch_cut",
-                    "batch_signed",
-                    "batch_aggregated",
-                    "batch_submitted",
-                    "batch_executed",
-                ):
+                    ev.final[int(rec["nonce"])].setdefault(member, at)
+                elif name in BATCH_EVENTS:
                     m = BATCH_RE.match(str(rec.get("batch", "")))
                     if m is None or m["route"] != ROUTE:
                         continue
                     key = (int(m["first"]), int(m["last"]))
-                    stage = ev.batch[name]
-                    stage[key] = min(at, stage.get(key, at))
+                    ev.batch[name][key].setdefault(member, at)
                     if name == "batch_executed" and "gas" in rec:
                         ev.executed_gas[key] = int(rec["gas"])
         return ev
 
+    def first(self, event: str, key: tuple[int, int]) -> float | None:
+        times = self.batch[event].get(key)
+        return min(times.values()) if times else None
+
     def batch_of(self, nonce: int) -> tuple[int, int] | None:
-        for key in self.batch["batch_cut"]:
-            if key[0] <= nonce <= key[1]:
-                return key
-        return None
+        if not hasattr(self, "_index"):
+            self._index = {n: key for key in self.batch["batch_cut"] for n in range(key[0], key[1] + 1)}
+        return self._index.get(nonce)
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float]:
@@ -324,6 +325,20 @@ def wait_ready(net: devnet.Devnet, before: dict[int, int], timeout: float = 300)
     return time.time()
 
 
+def ready_after(log_dir: Path, since: float) -> float | None:
+    """Seconds from `since` until the last member logged node_ready (after its catch-up scan)."""
+    times = []
+    for path in log_dir.glob("member-*.log"):
+        for line in path.read_text(errors="replace").splitlines():
+            if '"node_ready"' in line:
+                with contextlib.suppress(ValueError, KeyError):
+                    at = parse_time(json.loads(line)["timestamp"])
+                    if at >= since:
+                        times.append(at)
+                        break
+    return round(max(times) - since, 1) if times else None
+
+
 def window_final_block(block: int) -> int:
     """The block whose arrival makes a lock in `block` batchable: its window's end plus the depth."""
     return (block // WINDOW_BLOCKS + 1) * WINDOW_BLOCKS - 1 + FINALITY_DEPTH
@@ -338,7 +353,10 @@ def transfer_timings(
     from_c: int,
     from_e: int,
 ) -> list[dict[str, float]]:
-    """Per transfer: wall times of each stage, from the chains (clock) and the logs."""
+    """Per transfer: wall times of each stage, from the chains (clock) and the logs of the member
+    whose mint transaction was broadcast first (its own watcher, batcher and aggregator), with the
+    time the t-th member signed (the quorum that member's aggregator waited for)."""
+    t = load.net.t
     locks = {
         int(x["topics"][2], 16): int(x["blockNumber"], 16)
         for x in load.c.logs(load.vault, TRANSFER_INITIATED, from_c)
@@ -358,20 +376,28 @@ def transfer_timings(
         seen_c, seen_e = clock.seen["c"], clock.seen["e"]
         if lock_b not in seen_c or final_b not in seen_c or mint_b not in seen_e:
             continue
-        stages = {
-            name: events.batch[name].get(key)
-            for name in ("batch_cut", "batch_signed", "batch_aggregated", "batch_submitted")
-        }
-        if any(v is None for v in stages.values()) or nonce not in events.final:
+        submitted = events.batch["batch_submitted"].get(key, {})
+        if not submitted:
+            continue
+        by = min(submitted, key=lambda m: submitted[m])  # the member whose transaction went first
+        cut = events.batch["batch_cut"].get(key, {}).get(by)
+        aggregated = events.batch["batch_aggregated"].get(key, {}).get(by)
+        signed = sorted(events.batch["batch_signed"].get(key, {}).values())
+        final = events.final.get(nonce, {}).get(by)
+        if cut is None or aggregated is None or final is None or len(signed) < t:
             continue
         rows.append(
             {
                 "nonce": nonce,
                 "batch_size": key[1] - key[0] + 1,
+                "submitter": by,
                 "lock_mined": seen_c[lock_b],
                 "final_block_seen": seen_c[final_b],
-                "transfer_final": events.final[nonce],
-                **{k: float(v) for k, v in stages.items() if v is not None},
+                "transfer_final": final,
+                "batch_cut": cut,
+                "quorum_signed": max(signed[t - 1], cut),
+                "batch_aggregated": aggregated,
+                "batch_submitted": submitted[by],
                 "mint_mined": seen_e[mint_b],
             }
         )
@@ -379,13 +405,13 @@ def transfer_timings(
 
 
 STAGES = [
-    ("lock_mined", "final_block_seen", "waiting for finality and the batch window (chain)"),
-    ("final_block_seen", "transfer_final", "watcher: final block seen -> transfer stored"),
+    ("lock_mined", "final_block_seen", "chain: lock mined -> its window final (1-2 blocks + depth 1)"),
+    ("final_block_seen", "transfer_final", "watcher: final block -> transfer stored"),
     ("transfer_final", "batch_cut", "batcher: stored -> batch cut"),
-    ("batch_cut", "batch_signed", "signer: cut -> partial signed and published"),
-    ("batch_signed", "batch_aggregated", "aggregator: first partial -> combined"),
+    ("batch_cut", "quorum_signed", "signers: cut -> t members signed (slowest of the t)"),
+    ("quorum_signed", "batch_aggregated", "aggregator: t-th partial -> combined (MQTT, checks)"),
     ("batch_aggregated", "batch_submitted", "submitter: combined -> mint broadcast"),
-    ("batch_submitted", "mint_mined", "inclusion on the destination (chain)"),
+    ("batch_submitted", "mint_mined", "chain: broadcast -> mint mined"),
 ]
 
 
@@ -567,13 +593,12 @@ def bench_devnet(
             clock.wait_for("c", window_final_block(last_b) + 1, 60)
             say(f"n = {n}: backlog in blocks {first_b}..{last_b} ({made:.1f} s); starting the members")
             restarted = time.time()
-            readies = {m: ready_count(run_dir / "logs", m) for m in range(1, n + 1)}
             if restart:
                 for i in range(1, n + 1):
                     net.restart(i)
             pids = {i: net.nodes[i].popen.pid for i in net.nodes}
-            t0 = wait_ready(net, readies) if restart else restarted
-            say(f"n = {n}: members ready {t0 - restarted:.1f} s after their start; draining")
+            t0 = restarted  # the clock runs from the members' start: their catch-up scan is part of the drain
+            say(f"n = {n}: members started; draining")
             timeline: list[tuple[float, int]] = []
             prof_path = run_dir / "profile-member-1.txt"
             with MemorySampler(pids) as mem:
@@ -591,11 +616,15 @@ def bench_devnet(
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         spy.wait(profile_seconds + 30)
                 events = LogEvents.read(run_dir / "logs")
-                subs = [v for (a, _), v in events.batch["batch_submitted"].items() if a >= first_nonce]
+                subs = [
+                    min(v.values())
+                    for (a, _), v in events.batch["batch_submitted"].items()
+                    if a >= first_nonce
+                ]
                 first_sub = min(subs) - t0 if subs else None
                 tp: dict[str, Any] = {
                     "backlog": backlog,
-                    "member_start_seconds": round(t0 - restarted, 1),
+                    "members_ready_after_s": ready_after(run_dir / "logs", restarted),
                     "created_seconds": round(made, 1),
                     "drained": drained,
                     "seconds_from_start": round(t_done, 2),

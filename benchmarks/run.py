@@ -603,7 +603,7 @@ def bench_devnet(
             prof_path = run_dir / "profile-member-1.txt"
             with MemorySampler(pids) as mem:
                 spy = py_spy_record(pids[1], profile_seconds, prof_path) if profile_seconds > 0 else None
-                deadline = t0 + 1800
+                deadline = t0 + 900
                 while time.time() < deadline:
                     done = load.executed() - before
                     timeline.append((round(time.time() - t0, 2), done))

@@ -357,8 +357,8 @@ def test_pause_on_chain_from_the_guardian_and_resume_is_refused_on_chain(
     cli(net, "resume")
 
 
-def test_readiness_turns_false_when_the_signing_margin_and_the_broker_are_lost(net: devnet.Devnet) -> None:
-    """Runs last: it stops members and the broker."""
+def test_readiness_turns_false_when_the_margin_the_broker_and_an_rpc_are_lost(net: devnet.Devnet) -> None:
+    """Runs last: it stops members, the broker and a chain."""
     port = net.metrics_ports[1]
     net.nodes[3].stop()
     net.nodes[4].stop()  # 2 of 4 online < t = 3; their last wills say offline
@@ -376,4 +376,9 @@ def test_readiness_turns_false_when_the_signing_margin_and_the_broker_are_lost(n
     broker = next(p for p in net.procs.items if p.name == "mosquitto")
     broker.stop()
     devnet.wait_until(lambda: not_ready("broker"), 30, "readiness false on a lost broker")
+    assert http(port, "/livez")[0] == 200
+    chain = next(p for p in net.procs.items if p.name == "anvil-ethereum")
+    chain.stop()
+    devnet.wait_until(lambda: not_ready("rpc:ethereum"), 30, "readiness false on a lost RPC")
+    assert net.metric(1, "qiao_chain_rpc_up", {"chain": "ethereum"}) == 0.0
     assert http(port, "/livez")[0] == 200

@@ -94,13 +94,16 @@ def test_ready_watchdog_and_sigterm_mid_batch_loses_nothing(tmp_path: Path, noti
                 wc, alice, vault.functions.lock(asset.address, devnet.ETHEREUM_CHAIN_ID, bob.address, amount)
             )
 
-        def signed_by_4() -> bool:
-            return any(
-                e.get("event") == "batch_signed" and str(e.get("batch", "")).startswith("7001->7002")
+        def signed_through_5() -> bool:
+            """Member 4 signed the batches holding every lock (batch ids look like 7001->7002#4-5)."""
+            last = [
+                int(str(e["batch"]).rsplit("-", 1)[-1])
                 for e in events(member4)
-            )
+                if e.get("event") == "batch_signed" and str(e.get("batch", "")).startswith("7001->7002#")
+            ]
+            return max(last, default=0) >= len(amounts)
 
-        devnet.wait_until(signed_by_4, 60, "member 4 signed a batch it cannot combine alone")
+        devnet.wait_until(signed_through_5, 60, "member 4 signed batches it cannot combine alone")
         # the batch is cut, signed and published, not aggregated: stop the member right here
         started = time.monotonic()
         member4.popen.send_signal(signal.SIGTERM)

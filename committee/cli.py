@@ -139,6 +139,9 @@ def cmd_start(args: argparse.Namespace) -> int:
                 port=args.mqtt_port,
                 network=args.network,
                 status_path=state / "status.json",
+                username=args.mqtt_username,
+                password=_read_secret(args.mqtt_password_file),
+                tls_ca_file=Path(args.mqtt_tls_ca_file) if args.mqtt_tls_ca_file else None,
             )
         )
     except DkgFailed as exc:
@@ -168,6 +171,14 @@ def store_result(
     (state / "result.json").write_text(json.dumps(result.summary(), indent=2) + "\n")
     if old_keystore is not None and Path(old_keystore).resolve() != (state / "keystore.json").resolve():
         erase_file(old_keystore)
+
+
+def _read_secret(path: str | None) -> str | None:
+    if path is None:
+        return None
+    if Path(path).stat().st_mode & 0o077:
+        raise ValueError(f"{path}: readable by group or others; run chmod 600 {path}")
+    return Path(path).read_text().strip()
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -225,6 +236,9 @@ def _parser() -> argparse.ArgumentParser:
         start.add_argument("--mqtt-host", default="127.0.0.1")
         start.add_argument("--mqtt-port", type=int, default=1883)
         start.add_argument("--network", required=True)
+        start.add_argument("--mqtt-username")
+        start.add_argument("--mqtt-password-file", help="the broker password (a file, mode 0600)")
+        start.add_argument("--mqtt-tls-ca-file", help="TLS: the CA that signed the broker")
         start.add_argument("--password-file", help="keystore password (default: systemd credential)")
         start.add_argument("--old-keystore", help="resharing: this member's current keystore")
         start.add_argument("--keep-old", action="store_true", help="resharing: do not erase the old keystore")

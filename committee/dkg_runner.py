@@ -54,6 +54,9 @@ async def run_machine(
     outgoing_filter: OutgoingFilter | None = None,
     clock: Callable[[], float] = time.monotonic,
     keepalive: int = 120,
+    username: str | None = None,
+    password: str | None = None,
+    tls_ca_file: Path | None = None,
 ) -> DkgResult:
     """Run one participant to the end; returns the result or raises `DkgFailed`.
 
@@ -73,6 +76,9 @@ async def run_machine(
                 port=port,
                 identifier=f"qiao-dkg-{name}-{os.urandom(4).hex()}",
                 keepalive=keepalive,
+                username=username,
+                password=password,
+                tls_params=None if tls_ca_file is None else aiomqtt.TLSParameters(ca_certs=str(tls_ca_file)),
                 timeout=30,
             ) as client:
                 await client.subscribe(f"{root}/+/+", qos=1)

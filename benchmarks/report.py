@@ -377,7 +377,13 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
         if s:
             lines += [
                 "",
-                "Steady load afterwards (the same members):",
+                "Steady load afterwards (the same members)"
+                + (
+                    f", **with {s['backlog_still_in_flight']:,} transfers of the backlog still in flight** (the drain"
+                    " was stopped at its time cap), so these figures include working off that remainder:"
+                    if s.get("backlog_still_in_flight")
+                    else ":"
+                ),
                 "",
                 "| offered | duration | sent | delivered/s (until all executed) | drained after the load stopped"
                 " | lock -> mint p50 / p99 | overhead p50 / p99 |",

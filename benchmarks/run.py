@@ -658,7 +658,8 @@ def bench_devnet(
                 rate = steady_rate or max(
                     10.0, round(0.7 * float(tp.get("tps_10_to_90") or tp["tps_from_start"]), -1)
                 )
-                out["sustained"] = sustained(load, clock, rate, steady_seconds, run_dir)
+                # a backlog not drained in time is still in flight during the steady load
+                out["sustained"] = sustained(load, clock, rate, steady_seconds, run_dir, backlog - drained)
             out["memory"] = {
                 "vmhwm_mb": {str(m): round(v, 1) for m, v in mem.hwm.items()},
                 "rss_timeline_mb": {str(m): v for m, v in mem.rss.items()},
@@ -667,7 +668,10 @@ def bench_devnet(
     return out
 
 
-def sustained(load: Load, clock: HeadClock, rate: float, seconds: float, run_dir: Path) -> dict[str, Any]:
+def sustained(
+    load: Load, clock: HeadClock, rate: float, seconds: float, run_dir: Path, in_flight: int = 0
+) -> dict[str, Any]:
+    """A steady offered load; `in_flight` transfers of an earlier load are still to be executed."""
     say(f"steady load: {rate:.0f} locks/s for {seconds:.0f} s")
     before = load.executed()
     first = load.next_nonce()
@@ -684,17 +688,18 @@ def sustained(load: Load, clock: HeadClock, rate: float, seconds: float, run_dir
         time.sleep(tick)
     load_end = time.time() - t0
     deadline = time.time() + 600
-    while load.executed() - before < sent and time.time() < deadline:
+    while load.executed() - before < sent + in_flight and time.time() < deadline:
         timeline.append((round(time.time() - t0, 2), sent, load.executed() - before))
         time.sleep(0.5)
     done = time.time() - t0
-    executed = load.executed() - before
+    executed = load.executed() - before - in_flight
     time.sleep(1.5)
     events = LogEvents.read(run_dir / "logs")
     rows = transfer_timings(load, clock, events, first, first + sent - 1, from_c, from_e)
     lat = summarise_latency(rows)
     return {
         "offered_tps": rate,
+        "backlog_still_in_flight": in_flight,
         "seconds": round(load_end, 1),
         "sent": sent,
         "executed": executed,

@@ -406,8 +406,11 @@ def transfer_timings(
 
 STAGES = [
     ("lock_mined", "final_block_seen", "chain: lock mined -> its window final (1-2 blocks + depth 1)"),
-    ("final_block_seen", "transfer_final", "watcher: final block -> transfer stored"),
-    ("transfer_final", "batch_cut", "batcher: stored -> batch cut"),
+    (
+        "final_block_seen",
+        "batch_cut",
+        "watcher + batcher: window final -> batch cut (poll, scan, store, cut)",
+    ),
     ("batch_cut", "quorum_signed", "signers: cut -> t members signed (slowest of the t)"),
     ("quorum_signed", "batch_aggregated", "aggregator: t-th partial -> combined (MQTT, checks)"),
     ("batch_aggregated", "batch_submitted", "submitter: combined -> mint broadcast"),
@@ -492,7 +495,7 @@ def py_spy_record(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] 
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def summarise_profile(path: Path, top: int = 20) -> dict[str, Any]:
+def summarise_profile(path: Path, top: int = 40) -> dict[str, Any]:
     """py-spy's collapsed stacks: the functions with the most samples, inclusive and self."""
     inclusive: dict[str, int] = defaultdict(int)
     own: dict[str, int] = defaultdict(int)

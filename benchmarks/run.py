@@ -541,6 +541,7 @@ def bench_devnet(
     steady_seconds: float,
     profile_seconds: int,
     restart: bool = True,
+    drain_timeout: float = 900,
 ) -> dict[str, Any]:
     """One devnet of n members: the latency run, then (if backlog > 0) the throughput runs.
 
@@ -606,7 +607,7 @@ def bench_devnet(
             prof_path = run_dir / "profile-member-1.txt"
             with MemorySampler(pids) as mem:
                 spy = py_spy_record(pids[1], profile_seconds, prof_path) if profile_seconds > 0 else None
-                deadline = t0 + 900
+                deadline = t0 + drain_timeout
                 while time.time() < deadline:
                     done = load.executed() - before
                     timeline.append((round(time.time() - t0, 2), done))
@@ -786,6 +787,7 @@ class Sizes:
     crypto_backends: tuple[str, ...]
     dkg_sizes: tuple[int, ...]
     restart: bool = True
+    drain_timeout: float = 900
 
 
 FULL = Sizes(
@@ -871,6 +873,7 @@ def run(sizes: Sizes, sections: Sequence[str], work: Path, out: Path) -> dict[st
                     sizes.steady_seconds,
                     sizes.profile_seconds,
                     restart=sizes.restart,
+                    drain_timeout=sizes.drain_timeout,
                 )
             )
             report["devnets"] = runs
@@ -893,6 +896,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--steady-rate", type=float, help="offered locks per second (default: 0.7 x the drain rate)"
     )
     p.add_argument("--steady-seconds", type=float)
+    p.add_argument("--drain-timeout", type=float, help="seconds the backlog may take to drain (900)")
     p.add_argument("--latency-locks", type=int)
     p.add_argument("--members", type=int, nargs="+", help="committee sizes of the latency runs (4 7)")
     p.add_argument(
@@ -913,6 +917,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["steady_rate"] = args.steady_rate
     if args.steady_seconds is not None:
         overrides["steady_seconds"] = args.steady_seconds
+    if args.drain_timeout is not None:
+        overrides["drain_timeout"] = args.drain_timeout
     if args.latency_locks is not None:
         overrides["latency_locks"] = args.latency_locks
     if args.members:

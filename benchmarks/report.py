@@ -487,7 +487,7 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
         lines += [
             "## Threshold BLS per backend",
             "",
-            "benchmarks/bench_crypto.py: median (min) milliseconds; n = 3f + 1 for t = 2f + 1.",
+            "benchmarks/bench_crypto.py: median (min) milliseconds; n = 3f + 1 for t = 2f + 1; py-ecc is timed once per operation.",
             "",
             "| backend | t | n | partial sign | partial verify | combine |",
             "|---|---:|---:|---:|---:|---:|",

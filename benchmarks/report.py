@@ -42,6 +42,16 @@ def _generic(function: str) -> bool:
     return any(g in function for g in GENERIC_FRAMES)
 
 
+def _stage_labels(devnets: list[dict[str, Any]]) -> list[str]:
+    """Every stage of every run, in order (runs measured with an older split have other rows)."""
+    labels: list[str] = []
+    for d in devnets:
+        for label in d.get("latency", {}).get("stages_ms", {}):
+            if label not in labels:
+                labels.append(label)
+    return labels
+
+
 def plots(report: dict[str, Any], out_dir: Path) -> list[str]:
     import matplotlib
 
@@ -77,11 +87,11 @@ def plots(report: dict[str, Any], out_dir: Path) -> list[str]:
         stages = [d for d in devnets if d.get("latency", {}).get("stages_ms")]
         if stages:
             fig, ax = plt.subplots(figsize=(10, 3.5))
-            labels = list(stages[0]["latency"]["stages_ms"])
+            labels = _stage_labels(stages)
             for k, d in enumerate(stages):
                 left = 0.0
                 for j, label in enumerate(labels):
-                    w = (d["latency"]["stages_ms"][label].get("p50") or 0) / 1000
+                    w = (d["latency"]["stages_ms"].get(label, {}).get("p50") or 0) / 1000
                     ax.barh(k, w, left=left, color=f"C{j}", label=label if k == 0 else None)
                     left += w
             ax.set_yticks(range(len(stages)), [f"n = {d['n']}" for d in stages])
@@ -228,7 +238,8 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
         "",
         f"Measured {report['when']} on {report['cpus']} cores ({report['machine']}, Python "
         f"{report['python']}), load average {report['load_average_at_start'][0]} at the start and "
-        f"{report['load_average_at_end'][0]} at the end; the whole run took {report['seconds'] / 60:.0f} min.",
+        f"{report['load_average_at_end'][0]} at the end (of the last run when several were merged); "
+        f"{report['seconds'] / 60:.0f} min of benchmarks in all.",
         "",
     ]
     if len(report.get("runs", [])) > 1:
@@ -351,13 +362,12 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
         ]
         lines += ["| stage | " + " | ".join(f"n = {d['n']}" for d in devnets if "latency" in d) + " |"]
         lines += ["|---|" + "---:|" * len([d for d in devnets if "latency" in d])]
-        first = next(d for d in devnets if "latency" in d)
-        for label in first["latency"]["stages_ms"]:
+        for label in _stage_labels(devnets):
             cells = []
             for d in devnets:
                 if "latency" in d:
-                    st = d["latency"]["stages_ms"][label]
-                    cells.append(f"{_fmt(st.get('p50'))} / {_fmt(st.get('p95'))}")
+                    st = d["latency"]["stages_ms"].get(label, {})
+                    cells.append(f"{_fmt(st.get('p50'))} / {_fmt(st.get('p95'))}" if st else "-")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += [""]
         for img in ("latency.png", "stages.png"):
@@ -530,8 +540,13 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
 def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report from several runs of some sections each: the earliest start, the summed time."""
     merged: dict[str, Any] = {}
+    devnets: dict[int, dict[str, Any]] = {}
     for r in reports:
         merged |= r
+        for d in r.get("devnets", []):  # the same committee size measured again: later keys win
+            devnets[d["n"]] = devnets.get(d["n"], {}) | d
+    if devnets:
+        merged["devnets"] = [devnets[n] for n in sorted(devnets)]
     merged["when"] = min(r["when"] for r in reports)
     merged["seconds"] = sum(r.get("seconds", 0) for r in reports)
     merged["sections"] = [s for r in reports for s in r.get("sections", [])]

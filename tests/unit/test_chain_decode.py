@@ -63,3 +63,15 @@ def test_a_valid_log_becomes_a_transfer() -> None:
 def test_malformed_events_are_refused_with_the_reason(data: bytes, nonce: int, reason: str) -> None:
     with pytest.raises(MalformedEvent, match=reason):
         client().decode_transfer(log_entry(data, nonce=nonce))
+
+
+def test_a_log_with_other_topics_is_refused() -> None:
+    data = encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 7])
+    entry = log_entry(data)
+    entry["topics"] = entry["topics"][:3]  # type: ignore[index]
+    with pytest.raises(MalformedEvent, match="3 indexed topics"):
+        client().decode_transfer(entry)
+    entry = log_entry(data)
+    entry["topics"][3] = b"\x01" * 32  # type: ignore[index]  # a sender topic that is not an address
+    with pytest.raises(MalformedEvent, match="malformed indexed topics"):
+        client().decode_transfer(entry)

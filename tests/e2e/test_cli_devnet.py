@@ -268,9 +268,6 @@ def _prom_query(port: int, expr: str) -> list[dict[str, Any]]:
     return result
 
 
-@pytest.mark.skipif(
-    shutil.which("prometheus") is None, reason="prometheus not installed (bootstrap installs it)"
-)
 def test_a_real_prometheus_scrapes_the_node_and_loads_the_alert_rules(
     net: devnet.Devnet, tmp_path: Path
 ) -> None:

@@ -92,7 +92,7 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
                         f"{dst} is at epoch {on_chain}; use the committee file of the current key"
                     ],
                 )
-        transport = Transport(cfg.mqtt, cfg.member_index, password)
+        transport = Transport(cfg.mqtt, cfg.member_index, password, members=public.members)
         node = Node(
             cfg=cfg,
             store=store,

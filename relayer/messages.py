@@ -14,6 +14,7 @@ from typing import Any
 from relayer.types import BatchId, ChainId, Nonce, Route
 
 MAX_PAYLOAD_BYTES = 2048
+MAX_HEARTBEAT_BYTES = 256
 PROTOCOL_VERSION = 1
 
 
@@ -31,6 +32,33 @@ def partial_topic(network: str, member: int) -> str:
 
 def heartbeat_topic(network: str, member: int) -> str:
     return f"{topic_root(network)}/heartbeat/{member}"
+
+
+def _load_object(payload: bytes, limit: int) -> dict[str, Any]:
+    """The payload as a JSON object; anything else (too big, not UTF-8, not JSON, nested past the
+    parser's depth, an integer too long to convert) is a `BadMessage`, never another exception."""
+    if len(payload) > limit:
+        raise BadMessage(f"payload of {len(payload)} bytes exceeds {limit}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadMessage(f"payload is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise BadMessage("payload is not JSON: nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise BadMessage(f"payload is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise BadMessage("payload is not a JSON object")
+    return data
+
+
+def _topic_member(topic: str, prefix: str) -> int:
+    if not topic.startswith(prefix):
+        raise BadMessage(f"topic {topic!r} is not under {prefix}")
+    tail = topic[len(prefix) :]
+    if not (tail.isascii() and tail.isdigit()) or len(tail) > 4:
+        raise BadMessage(f"topic {topic!r} does not end in a member index")
+    return int(tail)
 
 
 def _hex_field(data: dict[str, Any], key: str, length: int) -> bytes:
@@ -82,20 +110,8 @@ class PartialMessage:
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> PartialMessage:
-        if len(payload) > MAX_PAYLOAD_BYTES:
-            raise BadMessage(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
-        prefix = f"{topic_root(network)}/partial/"
-        if not topic.startswith(prefix):
-            raise BadMessage(f"topic {topic!r} is not under {prefix}")
-        topic_member = topic[len(prefix) :]
-        if not topic_member.isdigit():
-            raise BadMessage(f"topic {topic!r} does not end in a member index")
-        try:
-            data = json.loads(payload)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise BadMessage(f"payload is not JSON: {exc}") from exc
-        if not isinstance(data, dict):
-            raise BadMessage("payload is not a JSON object")
+        topic_member = _topic_member(topic, f"{topic_root(network)}/partial/")
+        data = _load_object(payload, MAX_PAYLOAD_BYTES)
         allowed = {
             "v",
             "type",
@@ -115,7 +131,7 @@ class PartialMessage:
         if data.get("v") != PROTOCOL_VERSION or data.get("type") != "partial":
             raise BadMessage(f"unsupported version/type {data.get('v')!r}/{data.get('type')!r}")
         member = _int_field(data, "member", 1, 1024)
-        if member != int(topic_member):
+        if member != topic_member:
             raise BadMessage(f"member {member} in payload, {topic_member} in topic")
         try:
             batch = BatchId(
@@ -133,3 +149,36 @@ class PartialMessage:
             message=_hex_field(data, "message", 32),
             partial=_hex_field(data, "partial", 48),
         )
+
+
+HEARTBEAT_STATUSES = ("online", "offline")
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatMessage:
+    """A member's retained liveness message (its last-will says "offline")."""
+
+    member: int
+    status: str
+    ts: int
+
+    def __post_init__(self) -> None:
+        if self.status not in HEARTBEAT_STATUSES:
+            raise ValueError(f"heartbeat status {self.status!r} is not one of {HEARTBEAT_STATUSES}")
+
+    def to_payload(self) -> bytes:
+        return json.dumps({"member": self.member, "status": self.status, "ts": self.ts}).encode()
+
+    @classmethod
+    def parse(cls, topic: str, payload: bytes, network: str) -> HeartbeatMessage:
+        member = _topic_member(topic, f"{topic_root(network)}/heartbeat/")
+        data = _load_object(payload, MAX_HEARTBEAT_BYTES)
+        extra = set(data) - {"member", "status", "ts"}
+        if extra:
+            raise BadMessage(f"unknown fields {sorted(extra)}")
+        if _int_field(data, "member", 1, 1024) != member:
+            raise BadMessage(f"member {data['member']} in payload, {member} in topic")
+        status = data.get("status")
+        if status not in HEARTBEAT_STATUSES:
+            raise BadMessage(f"status: expected one of {HEARTBEAT_STATUSES}, got {status!r}")
+        return cls(member=member, status=str(status), ts=_int_field(data, "ts", 0, 2**63 - 1))

@@ -31,14 +31,13 @@ from relayer.config import NodeConfig
 from relayer.encoding import batch_message, batch_root
 from relayer.faults import crashpoint
 from relayer.messages import PartialMessage
+from relayer.partials import OwnBatch, PartialOutcome, StoredPartial, classify_partial
 from relayer.store import BatchState, Equivocation, Store, StoredBatch, StoreError
 from relayer.submitter import Submitter
 from relayer.transport import Transport
 from relayer.types import Batch, BatchId, ChainId, Route
 
 log = structlog.get_logger(__name__)
-
-PENDING_HORIZON = 100_000  # partials for nonces further ahead than this are dropped
 
 
 class DeepReorg(Exception):
@@ -224,24 +223,51 @@ class Node:
     # ---- aggregation ---------------------------------------------------------------------
 
     async def on_partial(self, msg: PartialMessage) -> None:
-        member_label = str(msg.member)
-        if msg.member not in self.public.public_shares:
-            metrics.PARTIALS_RECEIVED.labels("unknown", "not_member").inc()
-            log.warning("partial_from_non_member", member=msg.member)
-            return
-        if msg.batch.route not in self.cfg.routes:
-            metrics.PARTIALS_RECEIVED.labels(member_label, "unknown_route").inc()
-            return
-        if msg.key_epoch != self.public.key_epoch:
-            metrics.PARTIALS_RECEIVED.labels(member_label, "wrong_epoch").inc()
-            return
-        _, next_nonce = await self.store.route_progress(msg.batch.route)
-        if msg.batch.first_nonce > next_nonce + PENDING_HORIZON:
-            metrics.PARTIALS_RECEIVED.labels(member_label, "too_far_ahead").inc()
-            return
-        if await self.store.add_partial(msg.batch, msg.member, msg.message, msg.partial):
-            metrics.PARTIALS_RECEIVED.labels(member_label, "kept").inc()
-        await self.try_aggregate(msg.batch)
+        """Judge a partial from the broker (relayer.partials), store it if it earns a place, and
+        aggregate when it completes a batch this node cut. Counted once under its outcome."""
+        outcome = PartialOutcome.INVALID
+        try:
+            async with self._aggregating:
+                outcome = await self._judge_partial(msg)
+        finally:
+            member = str(msg.member) if outcome != PartialOutcome.NOT_MEMBER else "unknown"
+            metrics.PARTIALS_RECEIVED.labels(member, outcome.value).inc()
+        if outcome == PartialOutcome.INVALID:
+            log.warning("partial_invalid", batch=str(msg.batch), member=msg.member, on="arrival")
+        elif outcome in (PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
+            log.warning("partial_refused", batch=str(msg.batch), member=msg.member, outcome=outcome.value)
+        if outcome == PartialOutcome.KEPT:
+            await self.try_aggregate(msg.batch)
+
+    async def _judge_partial(self, msg: PartialMessage) -> PartialOutcome:
+        ours: OwnBatch | None = None
+        stored: StoredPartial | None = None
+        next_nonce = 1
+        if msg.member in self.public.public_shares and msg.batch.route in self.cfg.routes:
+            _, next_nonce = await self.store.route_progress(msg.batch.route)
+            batch = await self.store.batch(msg.batch.route, msg.batch.first_nonce)
+            if batch is not None:
+                ours = OwnBatch(batch.batch.id.last_nonce, batch.message, batch.state == BatchState.PENDING)
+            for member, last, message, partial in await self.store.partials_for(msg.batch):
+                if member == msg.member:
+                    stored = StoredPartial(last, message, partial)
+        outcome = classify_partial(
+            msg,
+            public=self.public,
+            routes=self.cfg.routes,
+            own_member=self.cfg.member_index,
+            next_nonce=next_nonce,
+            ours=ours,
+            stored=stored,
+            backend=self.backend,
+        )
+        if outcome.stored:
+            if stored is not None:  # the member's latest valid word replaces its earlier one
+                await self.store.drop_partial(msg.batch, msg.member)
+            await self.store.add_partial(msg.batch, msg.member, msg.message, msg.partial)
+            if outcome == PartialOutcome.KEPT:
+                self._verified[(msg.batch, msg.member)] = msg.partial
+        return outcome
 
     async def try_aggregate(self, bid: BatchId) -> bool:
         """Combine t verified partials for a batch this node cut itself; True once aggregated."""
@@ -268,7 +294,7 @@ class Node:
                 valid[member] = partial
             else:
                 metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
-                log.warning("partial_invalid", batch=str(bid), member=member)
+                log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation")
                 await self.store.drop_partial(bid, member)
         if len(valid) < self.public.threshold:
             return False

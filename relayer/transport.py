@@ -11,7 +11,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 
 import aiomqtt
 import structlog
@@ -20,6 +20,7 @@ from relayer import metrics
 from relayer.config import MqttConfig
 from relayer.messages import (
     BadMessage,
+    HeartbeatMessage,
     PartialMessage,
     heartbeat_topic,
     partial_topic,
@@ -32,10 +33,17 @@ OUTBOX_SIZE = 1000
 
 
 class Transport:
-    def __init__(self, cfg: MqttConfig, member: int, password: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        member: int,
+        password: str | None = None,
+        members: Collection[int] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.member = member
         self._password = password
+        self._members = frozenset(members) if members is not None else None  # None: not checked
         self._outbox: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=OUTBOX_SIZE)
         self.connected = asyncio.Event()
         self.online_members: dict[int, float] = {}
@@ -116,7 +124,7 @@ class Transport:
             topic = message.topic.value
             payload = message.payload if isinstance(message.payload, bytes) else b""
             if topic.startswith(heartbeat_prefix):
-                self._on_heartbeat(topic[len(heartbeat_prefix) :], payload)
+                self._on_heartbeat(topic, payload)
                 continue
             try:
                 parsed = PartialMessage.parse(topic, payload, self.cfg.network)
@@ -126,16 +134,17 @@ class Transport:
                 continue
             await on_partial(parsed)
 
-    def _on_heartbeat(self, member: str, payload: bytes) -> None:
+    def _on_heartbeat(self, topic: str, payload: bytes) -> None:
         try:
-            data = json.loads(payload)
-            index = int(member)
-            status = data["status"]
-        except (ValueError, KeyError, TypeError):
+            beat = HeartbeatMessage.parse(topic, payload, self.cfg.network)
+            if self._members is not None and beat.member not in self._members:
+                raise BadMessage(f"heartbeat of {beat.member}, not a member of the committee")
+        except BadMessage as exc:
             metrics.MQTT_MESSAGES_REJECTED.inc()
+            log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
             return
-        if status == "online":
-            self.online_members[index] = time.time()
+        if beat.status == "online":
+            self.online_members[beat.member] = time.time()
         else:
-            self.online_members.pop(index, None)
+            self.online_members.pop(beat.member, None)
         metrics.MEMBERS_ONLINE.set(len(self.online_members))

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
-from relayer.messages import MAX_PAYLOAD_BYTES, BadMessage, PartialMessage, partial_topic
+from relayer.messages import (
+    MAX_HEARTBEAT_BYTES,
+    MAX_PAYLOAD_BYTES,
+    BadMessage,
+    HeartbeatMessage,
+    PartialMessage,
+    heartbeat_topic,
+    partial_topic,
+    topic_root,
+)
 from relayer.types import BatchId, ChainId, Nonce, Route
 
 NET = "testnet"
@@ -55,6 +65,14 @@ def mutate(**changes: object) -> bytes:
         (2, mutate(member=True), "member: expected an integer"),
         (2, mutate(extra=1), "unknown fields"),
         (2, mutate(src=7002), "source and destination are the same"),
+        (2, mutate(first=10**600), "first: expected an integer"),
+        (2, mutate(epoch=2**64), "epoch: expected an integer"),
+        (2, mutate(member="2"), "member: expected an integer"),
+        (2, mutate(first=1.0), "first: expected an integer"),
+        (2, mutate(partial=["0x" + "03" * 48]), "partial: expected 0x-prefixed hex"),
+        (2, b'{"v": 1, "type": "partial", "member": NaN}', "member: expected an integer"),
+        (2, b"\xc3\x28" + sample().to_payload(), "not JSON"),
+        (2, mutate(type="heartbeat"), "unsupported version/type"),
     ],
 )
 def test_malformed_partials_are_rejected_with_a_reason(
@@ -67,3 +85,52 @@ def test_malformed_partials_are_rejected_with_a_reason(
 def test_a_partial_on_another_network_is_rejected() -> None:
     with pytest.raises(BadMessage, match="not under"):
         PartialMessage.parse(partial_topic("other", 2), sample().to_payload(), NET)
+
+
+def test_a_partial_topic_must_end_in_an_ascii_member_index() -> None:
+    for tail in ("\u00b2", "\u0663", "-1", "", "1/2", "99999"):
+        with pytest.raises(BadMessage, match="does not end in a member index"):
+            PartialMessage.parse(f"{topic_root(NET)}/partial/{tail}", sample().to_payload(), NET)
+
+
+def test_a_heartbeat_round_trips_through_its_payload() -> None:
+    beat = HeartbeatMessage(3, "online", 1_700_000_000)
+    assert HeartbeatMessage.parse(heartbeat_topic(NET, 3), beat.to_payload(), NET) == beat
+
+
+def beat(**fields: object) -> bytes:
+    data: dict[str, object] = {"member": 3, "status": "online", "ts": 1}
+    data.update(fields)
+    return json.dumps(data).encode()
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        (heartbeat_topic(NET, 4), beat(), "member 3 in payload, 4 in topic"),
+        (heartbeat_topic(NET, 3), beat(status="awake"), "status: expected one of"),
+        (heartbeat_topic(NET, 3), beat(status=["online"]), "status: expected one of"),
+        (heartbeat_topic(NET, 3), beat(ts="now"), "ts: expected an integer"),
+        (heartbeat_topic(NET, 3), beat(member=True), "member: expected an integer"),
+        (heartbeat_topic(NET, 3), beat(extra=1), "unknown fields"),
+        (heartbeat_topic(NET, 3), b" " * (MAX_HEARTBEAT_BYTES + 1), "exceeds"),
+        (heartbeat_topic(NET, 3), b"\xff", "not JSON"),
+        (heartbeat_topic(NET, 3), b'"online"', "not a JSON object"),
+        (f"{topic_root(NET)}/heartbeat/x", beat(), "does not end in a member index"),
+        (heartbeat_topic("other", 3), beat(), "not under"),
+    ],
+)
+def test_malformed_heartbeats_are_rejected_with_a_reason(topic: str, payload: bytes, reason: str) -> None:
+    with pytest.raises(BadMessage, match=reason):
+        HeartbeatMessage.parse(topic, payload, NET)
+
+
+@pytest.mark.parametrize("payload", [b"[" * 2000, b"[" * 1020 + b"]" * 1020])
+def test_a_payload_nested_past_the_parsers_depth_is_rejected(payload: bytes) -> None:
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)  # the interpreter's default, which the daemon runs with
+    try:
+        with pytest.raises(BadMessage, match="nested too deeply"):
+            PartialMessage.parse(partial_topic(NET, 2), payload, NET)
+    finally:
+        sys.setrecursionlimit(limit)

@@ -182,6 +182,13 @@ def start_secure_mosquitto(
     return files, tls_port, tooling_port
 
 
+def _listening(ports: tuple[int, ...]) -> bool:
+    for port in ports:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            pass
+    return True
+
+
 # ---- contracts ---------------------------------------------------------------------------------
 
 
@@ -344,6 +351,26 @@ class Devnet:
     n: int
     t: int
     metrics_ports: dict[int, int] = field(default_factory=dict)
+    broker: Process | None = None  # the devnet's own mosquitto (None with an outside broker)
+    broker_conf: Path | None = None
+    broker_ports: tuple[int, ...] = ()  # the members' TLS port and the tooling port
+
+    def stop_broker(self, sig: int = signal.SIGTERM) -> None:
+        """Stop the devnet's mosquitto (members keep running and retry); `start_broker` brings it
+        back on the same ports with the same configuration."""
+        if self.broker is None:
+            raise RuntimeError("this devnet uses an outside broker")
+        self.broker.stop(sig)
+
+    def start_broker(self) -> Process:
+        """Start the devnet's mosquitto again (after `stop_broker`) with the same files and ports."""
+        if self.broker is None or self.broker_conf is None:
+            raise RuntimeError("this devnet uses an outside broker")
+        self.broker.stop()
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        self.broker = self.procs.start("mosquitto", [binary, "-c", str(self.broker_conf)], self.run_dir)
+        wait_until(lambda: _listening(self.broker_ports), 15, f"mosquitto on ports {self.broker_ports}")
+        return self.broker
 
     def restart(self, member: int, env: dict[str, str] | None = None) -> Process:
         """Start a member again (after it stopped or was killed) with the same configuration."""
@@ -385,12 +412,15 @@ def devnet(
     metrics: bool = False,
     rpc_for: Callable[[str, str], str] | None = None,
     keystores: bool = False,
+    mqtt_port_for: Callable[[int, int], int] | None = None,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
 
     `node_options` go to `write_node_config` for every member, `node_env` adds environment
     variables to some members' processes, `anvil_args` to both chains; `rpc_for(chain, url)` may
-    return the TOML value the members use instead of the chain's URL (a proxy, a list)."""
+    return the TOML value the members use instead of the chain's URL (a proxy, a list);
+    `mqtt_port_for(member, port)` the port a member connects to instead of the broker's (a proxy
+    in front of it, to partition that member)."""
     options = node_options or {}
     metrics_ports = {i: free_port() if metrics else 0 for i in range(1, n + 1)}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -401,11 +431,14 @@ def devnet(
         c_url = start_anvil(procs, "anvil-consortium", CONSORTIUM_CHAIN_ID, logs, block_time, anvil_args)
         e_url = start_anvil(procs, "anvil-ethereum", ETHEREUM_CHAIN_ID, logs, block_time, anvil_args)
         mqtt_extra: dict[int, str] = {}
+        broker_proc: Process | None = None
+        broker_conf: Path | None = None
         if mqtt_port is not None:
             member_port = mqtt_port
         else:  # our own broker, configured as in production
             everyone = list(range(1, n + 1))
             files, member_port, mqtt_port = start_secure_mosquitto(procs, run_dir, network, everyone)
+            broker_proc, broker_conf = procs.items[-1], files.conf
             mqtt_extra = {
                 i: f'username = "{broker.username(i)}"\n'
                 f'password_file = "{files.passwords[broker.username(i)]}"\n'
@@ -428,7 +461,7 @@ def devnet(
                 run_dir,
                 i,
                 dep,
-                member_port,
+                mqtt_port_for(i, member_port) if mqtt_port_for is not None else member_port,
                 public_path,
                 key_files[i - 1],
                 network=network,
@@ -440,7 +473,20 @@ def devnet(
         }
         envs = node_env or {}
         nodes = {i: start_node(procs, i, configs[i], logs, envs.get(i)) for i in configs if i not in down}
-        yield Devnet(run_dir, procs, dep, port, configs, nodes, n, t, metrics_ports)
+        yield Devnet(
+            run_dir,
+            procs,
+            dep,
+            port,
+            configs,
+            nodes,
+            n,
+            t,
+            metrics_ports,
+            broker=broker_proc,
+            broker_conf=broker_conf,
+            broker_ports=(member_port, mqtt_port) if broker_proc is not None else (),
+        )
     finally:
         procs.stop_all()
 

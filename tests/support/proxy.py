@@ -1,4 +1,5 @@
-"""A TCP proxy on loopback that a test can stop and start: an RPC endpoint going away and back."""
+"""A TCP proxy on loopback that a test can stop and start: an RPC endpoint going away and back, or
+a member partitioned from the broker (a plain TCP proxy carries TLS untouched)."""
 
 from __future__ import annotations
 
@@ -11,26 +12,35 @@ class TcpProxy:
     def __init__(self, target_port: int, port: int = 0) -> None:
         self.target_port = target_port
         self._listener: socket.socket | None = None
-        self._conns: list[socket.socket] = []
+        self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self.port = port
+        self.accepted = 0  # connections carried so far (each reconnect through the proxy counts)
         self.start()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def running(self) -> bool:
+        return self._listener is not None
+
     def start(self) -> None:
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
-        listener.listen(64)
-        self.port = listener.getsockname()[1]
-        self._listener = listener
+        """Listen (again, on the same port) and carry new connections to the target."""
+        with self._lock:
+            if self._listener is not None:
+                return
+            listener = socket.socket()
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(64)
+            self.port = listener.getsockname()[1]
+            self._listener = listener
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
 
     def stop(self) -> None:
-        """Refuse new connections and cut the open ones."""
+        """Refuse new connections and cut the open ones (a partition until `start`)."""
         with self._lock:
             if self._listener is not None:
                 with contextlib.suppress(OSError):
@@ -51,16 +61,21 @@ class TcpProxy:
                 return
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+                upstream.settimeout(None)
             except OSError:
                 client.close()
                 continue
             with self._lock:
-                self._conns += [client, upstream]
+                if self._listener is not listener:  # stopped while this one was being connected
+                    for s in (client, upstream):
+                        s.close()
+                    return
+                self._conns |= {client, upstream}
+                self.accepted += 1
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
                 dst.sendall(data)
@@ -70,3 +85,5 @@ class TcpProxy:
             for s in (src, dst):
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                self._conns.discard(src)

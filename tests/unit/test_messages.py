@@ -128,7 +128,7 @@ def test_malformed_heartbeats_are_rejected_with_a_reason(topic: str, payload: by
 @pytest.mark.parametrize("payload", [b"[" * 2000, b"[" * 1020 + b"]" * 1020])
 def test_a_payload_nested_past_the_parsers_depth_is_rejected(payload: bytes) -> None:
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(1000)  # the interpreter's default, which the daemon runs with
+    sys.setrecursionlimit(1000)  # the interpreter's default (py_ecc raises it when imported)
     try:
         with pytest.raises(BadMessage, match="nested too deeply"):
             PartialMessage.parse(partial_topic(NET, 2), payload, NET)

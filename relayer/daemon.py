@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import structlog
@@ -22,8 +23,9 @@ from relayer import admin, metrics, sdnotify
 from relayer.chain import ChainClient
 from relayer.config import ConfigError, NodeConfig, read_secret_file
 from relayer.health import Health
+from relayer.messages import PartialMessage
 from relayer.node import Node
-from relayer.store import Store
+from relayer.store import Store, StoreError, StoreUnwritable
 from relayer.transport import Transport
 from relayer.types import ChainId
 
@@ -76,7 +78,11 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
         password = read_secret_file(cfg.mqtt.password_file, "mqtt.password_file")
 
     async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(Store.open(cfg.store_path))
+        try:
+            store = await stack.enter_async_context(Store.open(cfg.store_path))
+        except StoreError as exc:  # refuse to start: nothing is signed from a damaged store
+            log.critical("store_unusable", member=cfg.member_index, path=str(cfg.store_path), error=str(exc))
+            raise
         chains: dict[ChainId, ChainClient] = {}
         for chain_cfg in cfg.chains.values():
             client = await stack.enter_async_context(ChainClient.connect(chain_cfg))
@@ -163,7 +169,7 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
         async with asyncio.TaskGroup() as tg:
             for chain in node.chains.values():
                 tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")  # returns on a halt
-            loops.append(tg.create_task(node.transport.run(node.on_partial), name="transport"))
+            loops.append(tg.create_task(node.transport.run(_kept_on_full(node)), name="transport"))
             draining = [tg.create_task(node.run_pipeline(stop), name="pipeline")]
             draining += [
                 tg.create_task(node.run_submitter(sub, stop), name=f"submit-{dst}")
@@ -200,6 +206,18 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
         pass
     finally:
         enforcer.cancel()
+
+
+def _kept_on_full(node: Node) -> Callable[[PartialMessage], Awaitable[None]]:
+    """The transport's handler for partials: a store that cannot record one (disk full) drops it
+    rather than ending the transport and the daemon; its sender re-publishes it until the batch
+    executes, so it is kept once space is back."""
+
+    async def on_partial(msg: PartialMessage) -> None:
+        with contextlib.suppress(StoreUnwritable):
+            await node.on_partial(msg)
+
+    return on_partial
 
 
 async def _enforce_cancel(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:

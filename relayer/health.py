@@ -3,9 +3,10 @@
 One small asyncio HTTP server on `metrics.host:metrics.port` serves:
 - `GET /metrics`: every `qiao_*` metric (Prometheus text format);
 - `GET /livez`: 200 while the event loop answers and every pipeline loop is running, else 503;
-- `GET /readyz`: 200 only while every chain's RPC answered the last probe, the broker is connected
-  and at least t members are online (the signing margin is not negative), else 503. It turns
-  false again as soon as any of them is lost. The body is JSON naming each check.
+- `GET /readyz`: 200 only while every chain's RPC answered the last probe, the broker is connected,
+  the store's last write succeeded (not a full disk) and at least t members are online (the
+  signing margin is not negative), else 503. It turns false again as soon as any of them is
+  lost. The body is JSON naming each check.
 
 The probe loop reads each chain's head (RPC up, latency, lag, reorg depth), the committee's margin,
 per-route pending counts and ages, the store's state history (aggregation and submission latency),
@@ -55,6 +56,7 @@ class Health:
         for chain_id, ok in self.ops.rpc_ok.items():
             checks[f"rpc:{self.ops.cfg.chain_by_id(chain_id).name}"] = ok
         checks["broker"] = self.ops.node.transport.connected.is_set()
+        checks["store"] = self.ops.node.store.writable
         checks["signing_margin"] = self.ops.margin() >= 0
         checks["loops"] = self.alive()
         ready = all(checks.values())

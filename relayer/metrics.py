@@ -104,3 +104,7 @@ READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it hol
 WATCHDOG_PINGS = Counter("qiao_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd")
 ADMIN_REQUESTS = Counter("qiao_admin_requests_total", "Admin socket requests", ["command", "outcome"])
 BUILD_INFO = Gauge("qiao_build_info", "Always 1; the labels say what runs", ["version", "member"])
+STORE_WRITABLE = Gauge("qiao_store_writable", "1 while the store's writes succeed (0: disk full or failing)")
+STORE_WRITE_FAILURES = Counter(
+    "qiao_store_write_failures_total", "Store transactions the filesystem refused", ["reason"]
+)

@@ -32,7 +32,7 @@ from relayer.encoding import batch_message, batch_root
 from relayer.faults import crashpoint
 from relayer.messages import PartialMessage
 from relayer.partials import OwnBatch, PartialOutcome, StoredPartial, classify_partial
-from relayer.store import BatchState, Equivocation, Store, StoredBatch, StoreError
+from relayer.store import BatchState, Equivocation, Store, StoredBatch, StoreError, StoreUnwritable
 from relayer.submitter import Submitter
 from relayer.transport import Transport
 from relayer.types import Batch, BatchId, ChainId, Route
@@ -79,6 +79,8 @@ class Node:
                 self._halt_source(chain, str(exc))
                 log.error("watcher_halted", chain=name, error=str(exc))
                 return
+            except StoreUnwritable:  # the store said so once; the cursor stays, try again later
+                advanced = False
             except Exception as exc:  # RPC trouble: count, back off, go on from the cursor
                 log.warning("watcher_rpc_error", chain=name, error=repr(exc))
                 advanced = False
@@ -370,6 +372,8 @@ class Node:
         while not stop.is_set():
             try:
                 await self.tick()
+            except StoreUnwritable:
+                pass  # nothing recorded, so nothing published; the store logged it, next pass retries
             except Exception as exc:
                 log.exception("pipeline_error", error=repr(exc))
             self._wake.clear()

@@ -8,8 +8,12 @@ partials received, and every transfer's state with timestamps.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import sqlite3
+import struct
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -17,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import structlog
 
+from relayer import metrics
 from relayer.batching import Located
 from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
@@ -125,6 +131,9 @@ CREATE TABLE IF NOT EXISTS partials (
     PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce, member)
 );
 """
+# a new store is created in one transaction, so a crash during the first start leaves nothing half made
+SEED = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  # noqa: S608
+CREATE = "\n".join(["BEGIN IMMEDIATE;", SCHEMA, SEED, "COMMIT;"])
 
 
 class TransferState(StrEnum):
@@ -147,6 +156,116 @@ class BatchState(StrEnum):
 
 class StoreError(Exception):
     """The store file is unusable; the message says why and what to do."""
+
+
+class StoreUnwritable(Exception):
+    """A write failed because the store's filesystem is full or failing (SQLITE_FULL, SQLITE_IOERR).
+
+    Nothing of the transaction was kept. The node fails closed: it does not publish, send or
+    advance anything it could not record, and resumes by itself once a write succeeds again.
+    """
+
+
+log = structlog.get_logger(__name__)
+
+WAL_MAGICS = (0x377F0682, 0x377F0683)  # checksums over little- / big-endian words
+WAL_FORMAT_VERSION = 3007000
+QUICK_CHECK_LINES = 5  # of SQLite's report, in the error message
+
+
+def remedy(path: Path) -> str:
+    """What an operator does about an unusable store file (docs/OPERATIONS.md, 'A corrupted store')."""
+    name = path.name
+    return (
+        f"the node does not start (and never signs) from it. With the node stopped, either restore "
+        f"{name} from a backup, or delete {name}, {name}-wal and {name}-shm in {path.parent} so the "
+        "node rebuilds its store from the chains (safe: the same batches are cut again and the "
+        "destination's executed bitmap keeps anything from executing twice); see "
+        "docs/OPERATIONS.md, 'A corrupted store'"
+    )
+
+
+def wal_checksum(data: bytes, big_endian: bool, s0: int = 0, s1: int = 0) -> tuple[int, int]:
+    """SQLite's WAL checksum (two running 32-bit sums over pairs of 32-bit words)."""
+    words = struct.unpack(f"{'>' if big_endian else '<'}{len(data) // 4}I", data[: len(data) // 4 * 4])
+    for i in range(0, len(words) - 1, 2):
+        s0 = (s0 + words[i] + s1) & 0xFFFFFFFF
+        s1 = (s1 + words[i + 1] + s0) & 0xFFFFFFFF
+    return s0, s1
+
+
+def wal_problem(header: bytes) -> str | None:
+    """Why the first bytes of a non-empty `-wal` file are not a SQLite WAL header, or None.
+
+    SQLite ignores a log whose header is invalid, so committed transactions in it would vanish
+    without a word; SQLite rewrites the 32-byte header in one sector, so garbage there is damage.
+    """
+    if len(header) < 32:
+        return f"its write-ahead log holds {len(header)} bytes, less than a WAL header"
+    magic, version, page_size, _, _, _, sum0, sum1 = struct.unpack(">8I", header[:32])
+    if magic not in WAL_MAGICS:
+        return f"its write-ahead log does not start with SQLite's WAL magic number (0x{magic:08x})"
+    if version != WAL_FORMAT_VERSION:
+        return f"its write-ahead log has format version {version}, not {WAL_FORMAT_VERSION}"
+    if page_size < 512 or page_size > 65536 or page_size & (page_size - 1):
+        return f"its write-ahead log names page size {page_size}"
+    if wal_checksum(header[:24], big_endian=bool(magic & 1)) != (sum0, sum1):
+        return "its write-ahead log header fails its checksum"
+    return None
+
+
+def quick_check_problem(rows: Sequence[str]) -> str | None:
+    """SQLite's `PRAGMA quick_check` report, shortened, unless it is the single line 'ok'."""
+    if list(rows) == ["ok"]:
+        return None
+    lines = [line for row in rows for line in str(row).splitlines() if line.strip()]
+    shown = "; ".join(lines[:QUICK_CHECK_LINES])
+    more = f" (and {len(lines) - QUICK_CHECK_LINES} more)" if len(lines) > QUICK_CHECK_LINES else ""
+    return f"it fails SQLite's integrity check: {shown or 'no report'}{more}"
+
+
+def schema_problem(
+    version: str | None,
+    tables: Mapping[str, Sequence[str]],
+    expected: Mapping[str, Sequence[str]],
+) -> str | None:
+    """Whether an existing file is this build's store: `version` is meta's schema value (None if
+    absent), `tables` the columns of every table it has, `expected` those of SCHEMA. A file with no
+    tables is a new store (None)."""
+    if not tables:
+        return None
+    if version is None:
+        return "it has tables but no schema version: it is not a Qiao store, or lost its meta table"
+    if version.strip() != str(SCHEMA_VERSION):
+        return f"its schema version is {version!r}; this build reads version {SCHEMA_VERSION}"
+    for table, columns in expected.items():
+        if table not in tables:
+            return f"its table {table!r} is missing"
+        if list(tables[table]) != list(columns):
+            return f"its table {table!r} has columns {list(tables[table])}, not {list(columns)}"
+    return None
+
+
+@functools.cache
+def expected_columns() -> dict[str, tuple[str, ...]]:
+    """The columns of every table SCHEMA creates (in an in-memory database)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.executescript(SCHEMA)
+        names = [str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: tuple(str(c[1]) for c in db.execute(f"PRAGMA table_info('{n}')")) for n in names}
+
+
+def unwritable_reason(exc: BaseException) -> str | None:
+    """'disk full' or 'I/O error' when SQLite failed to write to the filesystem, else None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if not isinstance(exc, sqlite3.Error) or code is None:
+        return None
+    primary = int(code) & 0xFF
+    if primary == sqlite3.SQLITE_FULL:
+        return "disk full"
+    if primary == sqlite3.SQLITE_IOERR:
+        return "I/O error"
+    return None
 
 
 class Equivocation(Exception):
@@ -202,6 +321,34 @@ def _transfer_from_row(row: aiosqlite.Row) -> Transfer:
     )
 
 
+def open_error(path: Path, exc: BaseException) -> StoreError:
+    """The StoreError for SQLite's refusal to open or read a store file, with the right advice."""
+    reason = unwritable_reason(exc)
+    if reason is not None:
+        return StoreError(
+            f"{path}: cannot write the store ({reason}: {exc}); free space on (or repair) its "
+            "filesystem and start the node again"
+        )
+    code = int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return StoreError(f"{path}: the store is locked by another process ({exc}); is this node running?")
+    return StoreError(f"{path}: not a usable SQLite store ({exc}); {remedy(path)}")
+
+
+async def _schema_facts(db: aiosqlite.Connection) -> tuple[str | None, dict[str, tuple[str, ...]]]:
+    """(meta's schema version or None, the columns of every table) of an open file."""
+    names = await (await db.execute("SELECT name FROM sqlite_master WHERE type='table'")).fetchall()
+    tables: dict[str, tuple[str, ...]] = {}
+    for (name,) in names:
+        info = await (await db.execute(f"PRAGMA table_info('{name}')")).fetchall()
+        tables[str(name)] = tuple(str(c[1]) for c in info)
+    version = None
+    if "meta" in tables:
+        row = await (await db.execute("SELECT value FROM meta WHERE key='schema'")).fetchone()
+        version = None if row is None else str(row[0])
+    return version, tables
+
+
 class Store:
     """Async access to the node's SQLite file. Use as `async with Store.open(path) as store`."""
 
@@ -209,11 +356,25 @@ class Store:
         self._db = db
         self._path = path
         self._lock = asyncio.Lock()
+        self.unwritable: str | None = None  # why the last write failed, None while writes succeed
+
+    @property
+    def writable(self) -> bool:
+        return self.unwritable is None
 
     @classmethod
     @asynccontextmanager
     async def open(cls, path: Path) -> AsyncIterator[Store]:
+        """Open (or create) the store; refuse, with `StoreError` naming the file and the remedy,
+        a file that fails SQLite's integrity check, a damaged write-ahead log, or a file that is not
+        this build's store."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            with wal.open("rb") as fh:
+                problem = wal_problem(fh.read(32))
+            if problem is not None:
+                raise StoreError(f"{path}: {problem}; {remedy(path)}")
         try:
             db = await aiosqlite.connect(str(path), isolation_level=None)
         except Exception as exc:
@@ -226,45 +387,66 @@ class Store:
                 await db.execute("PRAGMA journal_mode=WAL")
                 await db.execute("PRAGMA synchronous=FULL")
                 await db.execute("PRAGMA foreign_keys=ON")
-                row = await (await db.execute("PRAGMA quick_check")).fetchone()
-                if row is None or row[0] != "ok":
-                    raise StoreError(
-                        f"{path}: the store failed its integrity check ({row[0] if row else '?'}); "
-                        "stop the node, move the file aside and restart to rebuild from the chains"
-                    )
-                await db.executescript(SCHEMA)
+                rows = await (await db.execute("PRAGMA quick_check")).fetchall()
+                problem = quick_check_problem([str(r[0]) for r in rows])
+                version, tables = await _schema_facts(db)
+                if problem is None:
+                    problem = schema_problem(version, tables, expected_columns())
+                if problem is not None:
+                    raise StoreError(f"{path}: {problem}; {remedy(path)}")
+                if not tables:  # a new store: every table and the version, in one transaction
+                    await db.executescript(CREATE)
             except aiosqlite.DatabaseError as exc:
-                raise StoreError(
-                    f"{path}: not a usable SQLite store ({exc}); move the file aside and restart "
-                    "to rebuild from the chains"
-                ) from exc
-            store = cls(db, path)
-            await store._check_version()
-            yield store
+                raise open_error(path, exc) from exc
+            metrics.STORE_WRITABLE.set(1)
+            yield cls(db, path)
         finally:
             await db.close()
 
-    async def _check_version(self) -> None:
-        row = await (await self._db.execute("SELECT value FROM meta WHERE key='schema'")).fetchone()
-        if row is None:
-            await self._db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise StoreError(f"{self._path}: schema version {row[0]}, this build expects {SCHEMA_VERSION}")
-
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction; everything inside commits together or not at all."""
+        """One write transaction; everything inside commits together or not at all.
+
+        A write the filesystem refuses (full, failing) rolls the transaction back, marks the store
+        unwritable (logged once, `qiao_store_writable` 0, readiness false) and raises
+        `StoreUnwritable`; the next transaction that commits marks it writable again.
+        """
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            else:
-                await self._db.execute("COMMIT")
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            await self._db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                reason = unwritable_reason(exc)
+                if reason is None:
+                    raise
+                self._note_unwritable(reason, exc)
+                raise StoreUnwritable(f"{self._path}: {reason}: {exc}") from exc
+            if self.unwritable is not None:
+                log.warning("store_writable_again", path=str(self._path), was=self.unwritable)
+                self.unwritable = None
+                metrics.STORE_WRITABLE.set(1)
+
+    def _note_unwritable(self, reason: str, exc: BaseException) -> None:
+        metrics.STORE_WRITE_FAILURES.labels(reason).inc()
+        if self.unwritable is None:
+            log.error(
+                "store_not_writable",
+                path=str(self._path),
+                reason=reason,
+                error=str(exc),
+                effect="not signing, sending or advancing until a write succeeds",
+                remedy=f"free space on (or repair) the filesystem of {self._path.parent}; "
+                "the node resumes by itself",
+            )
+            metrics.STORE_WRITABLE.set(0)
+        self.unwritable = reason
 
     async def _fetchall(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         async with self._lock:

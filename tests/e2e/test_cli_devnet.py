@@ -240,6 +240,7 @@ def test_health_endpoints_and_metrics(net: devnet.Devnet) -> None:
         "rpc:consortium": True,
         "rpc:ethereum": True,
         "broker": True,
+        "store": True,
         "signing_margin": True,
         "loops": True,
     }

@@ -93,8 +93,8 @@ async def test_one_partial_per_member_and_batch_is_kept(tmp_path: Path) -> None:
 
 
 async def test_a_file_that_is_not_sqlite_is_refused_with_a_fix(tmp_path: Path) -> None:
-    path = tmp_path / "s.sqlite3"
+    path = tmp_path / "qiao.sqlite3"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="move the file aside"):
+    with pytest.raises(StoreError, match="restore qiao.sqlite3 from a backup, or delete"):
         async with Store.open(path):
             pass

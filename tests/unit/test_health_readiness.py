@@ -19,7 +19,9 @@ class FakeOps:
         self.connected = asyncio.Event()
         self.connected.set()
         self.node = SimpleNamespace(
-            transport=SimpleNamespace(connected=self.connected), public=SimpleNamespace(threshold=3)
+            transport=SimpleNamespace(connected=self.connected),
+            public=SimpleNamespace(threshold=3),
+            store=SimpleNamespace(writable=True),
         )
         self.online = [1, 2, 3, 4]
 
@@ -41,6 +43,7 @@ def test_ready_when_every_check_holds() -> None:
         "rpc:c": True,
         "rpc:e": True,
         "broker": True,
+        "store": True,
         "signing_margin": True,
         "loops": True,
     }
@@ -51,6 +54,7 @@ def test_ready_when_every_check_holds() -> None:
     [
         (lambda o: o.rpc_ok.__setitem__(7002, False), "rpc:e"),
         (lambda o: o.connected.clear(), "broker"),
+        (lambda o: setattr(o.node.store, "writable", False), "store"),
         (lambda o: setattr(o, "online", [1, 2]), "signing_margin"),
     ],
 )

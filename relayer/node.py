@@ -361,6 +361,8 @@ class Node:
                 continue
             if done:
                 await self.store.set_batch_state(bid, BatchState.EXECUTED, "executed by another relayer")
+                for member in self.public.members:  # verified partials it no longer needs
+                    self._verified.pop((bid, member), None)
                 self._observe_latency(stored)
 
     @staticmethod

@@ -3,6 +3,10 @@
 The broker can delay or drop, never forge: every partial is verified by its receiver against the
 sender's public share, and everything a member published is re-published from its store until the
 batch executes, so a lost message only delays.
+
+The outbox holds each distinct message once: while the broker is away, the periodic
+re-publication of the same partials does not fill it with copies (which would push out other
+messages and flood the committee with duplicates on reconnecting).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import json
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
 
 import aiomqtt
@@ -44,7 +49,8 @@ class Transport:
         self.member = member
         self._password = password
         self._members = frozenset(members) if members is not None else None  # None: not checked
-        self._outbox: asyncio.Queue[tuple[str, bytes, bool]] = asyncio.Queue(maxsize=OUTBOX_SIZE)
+        self._outbox: OrderedDict[tuple[str, bytes], bool] = OrderedDict()  # (topic, payload) -> retain
+        self._queued = asyncio.Event()  # set while the outbox is not empty
         self.connected = asyncio.Event()
         self.online_members: dict[int, float] = {}
 
@@ -53,12 +59,31 @@ class Transport:
         re-published from the store)."""
         self._enqueue(partial_topic(self.cfg.network, self.member), msg.to_payload(), False)
 
-    def _enqueue(self, topic: str, payload: bytes, retain: bool) -> None:
-        if self._outbox.full():
-            self._outbox.get_nowait()
-            metrics.MQTT_OUTBOX_DROPPED.inc()
-        self._outbox.put_nowait((topic, payload, retain))
-        metrics.MQTT_OUTBOX_DEPTH.set(self._outbox.qsize())
+    @property
+    def outbox_depth(self) -> int:
+        return len(self._outbox)
+
+    def _enqueue(self, topic: str, payload: bytes, retain: bool, *, first: bool = False) -> None:
+        """Queue a message unless the same one is already waiting; `first` puts it at the head
+        (a message whose publication failed goes out first on the next connection)."""
+        key = (topic, payload)
+        if key not in self._outbox:
+            if len(self._outbox) >= OUTBOX_SIZE:
+                self._outbox.popitem(last=False)
+                metrics.MQTT_OUTBOX_DROPPED.inc()
+            self._outbox[key] = retain
+        if first:
+            self._outbox.move_to_end(key, last=False)
+        self._queued.set()
+        metrics.MQTT_OUTBOX_DEPTH.set(len(self._outbox))
+
+    async def _next_message(self) -> tuple[str, bytes, bool]:
+        while not self._outbox:
+            self._queued.clear()
+            await self._queued.wait()
+        (topic, payload), retain = self._outbox.popitem(last=False)
+        metrics.MQTT_OUTBOX_DEPTH.set(len(self._outbox))
+        return topic, payload, retain
 
     def _heartbeat(self, status: str) -> bytes:
         return json.dumps({"member": self.member, "status": status, "ts": int(time.time())}).encode()
@@ -103,12 +128,13 @@ class Transport:
 
     async def _pump_outbox(self, client: aiomqtt.Client) -> None:
         while True:
-            topic, payload, retain = await self._outbox.get()
-            metrics.MQTT_OUTBOX_DEPTH.set(self._outbox.qsize())
+            topic, payload, retain = await self._next_message()
             try:
                 await client.publish(topic, payload, qos=1, retain=retain)
-            except aiomqtt.MqttError:
-                self._enqueue(topic, payload, retain)  # keep it for the next connection
+            except (aiomqtt.MqttError, asyncio.CancelledError):
+                # not acknowledged (the connection broke, or went while waiting for the ack):
+                # keep it for the next connection
+                self._enqueue(topic, payload, retain, first=True)
                 raise
 
     async def _heartbeats(self, client: aiomqtt.Client, topic: str) -> None:

@@ -1,4 +1,9 @@
-"""Structured logging: JSON lines on stdout (for journald) unless stdout is a terminal."""
+"""Structured logging: JSON lines on stdout (for journald) unless stdout is a terminal.
+
+Libraries that log through the standard `logging` module (paho-mqtt on a broken connection,
+asyncio, web3) are carried into the same stream as `library_log` events, so the output stays one
+JSON object per line even when the broker or the network fails.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,21 @@ import logging
 import sys
 
 import structlog
+
+_LEVELS = {"debug", "info", "warning", "error", "critical"}
+
+
+class _ToStructlog(logging.Handler):
+    """Re-emits a standard-library log record as a structlog event."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = record.levelname.lower()
+            method = getattr(structlog.get_logger(record.name), level if level in _LEVELS else "warning")
+            extra = {"exc_info": record.exc_info} if record.exc_info else {}
+            method("library_log", logger=record.name, message=record.getMessage(), **extra)
+        except Exception:
+            self.handleError(record)
 
 
 def configure(level: str = "info", *, json: bool | None = None) -> None:
@@ -25,3 +45,6 @@ def configure(level: str = "info", *, json: bool | None = None) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
         cache_logger_on_first_use=False,
     )
+    root = logging.getLogger()
+    root.handlers = [h for h in root.handlers if not isinstance(h, _ToStructlog)] + [_ToStructlog()]
+    root.setLevel(max(logging.WARNING, getattr(logging, level.upper())))  # libraries: warnings and up

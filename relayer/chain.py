@@ -17,6 +17,7 @@ from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
+from web3.types import BlockIdentifier
 
 from relayer import metrics
 from relayer.abi import ENDPOINT_ABI
@@ -291,11 +292,25 @@ class ChainClient:
             log_index=int(entry["logIndex"]),
         )
 
-    async def is_executed(self, src: ChainId, nonce: int) -> bool:
-        async def get(ep: _Endpoint) -> bool:
-            return bool(await ep.contract.functions.isExecuted(src, nonce).call())
+    async def is_executed(self, src: ChainId, nonce: int, *, final: bool = True) -> bool:
+        """Whether the endpoint consumed transfer (src, nonce), by default as of the final head:
+        an execution that a reorg below finality can still undo is not one yet (it would leave
+        the transfer marked executed and never executed). `final=False` asks the latest block."""
 
-        return await self.call(get, "isExecuted")
+        def at(block: BlockIdentifier) -> Callable[[_Endpoint], Awaitable[bool]]:
+            async def get(ep: _Endpoint) -> bool:
+                return bool(await ep.contract.functions.isExecuted(src, nonce).call(block_identifier=block))
+
+            return get
+
+        if not await self.call(at("latest"), "isExecuted"):
+            return False  # not executed on the canonical chain, so not at its final head either
+        if not final:
+            return True
+        final_head = await self.final_head()
+        if final_head < self.cfg.start_block:
+            return False
+        return await self.call(at(final_head), "isExecuted")
 
     async def key_epoch(self) -> int:
         async def get(ep: _Endpoint) -> int:

@@ -32,11 +32,25 @@ from relayer.chain import ChainClient
 from relayer.config import RelayerConfig
 from relayer.faults import crashpoint
 from relayer.store import BatchState, Store, StoredBatch, TxRecord
+from relayer.types import Batch, execute_batch_args
 
 log = structlog.get_logger(__name__)
 
 GWEI = 10**9
 MAX_REVERTS = 3
+SIGNATURE_WIRE_LENGTH = 48
+
+
+def execute_batch_call(endpoint: Any, batch: Batch, signature: bytes) -> Any:
+    """The `executeBatch` call of `batch` on `endpoint` (a web3 contract, sync or async, with
+    the endpoint ABI), ready to `.call()`, `.estimate_gas()` or `.build_transaction()`.
+
+    `signature` is the 48-byte compressed G1 wire form (converted to EIP-2537) or anything else,
+    passed to the contract unchanged (the 128-byte EIP-2537 form; a malformed one is the
+    contract's to refuse). The batch goes packed (`relayer.types.execute_batch_args`)."""
+    if len(signature) == SIGNATURE_WIRE_LENGTH:
+        signature = g1_to_eip2537(signature)
+    return endpoint.functions.executeBatch(*execute_batch_args(batch, signature))
 
 
 class SubmitOutcome(Enum):
@@ -92,9 +106,9 @@ class Submitter:
             outcome = await self._follow(stored)
             if outcome is not None:
                 return outcome
-        if await self.chain.is_executed(bid.route.src, bid.first_nonce):
-            await self._executed(stored, "executed on-chain by another relayer")
-            return SubmitOutcome.ALREADY_EXECUTED
+        done = await self._executed_elsewhere(stored)
+        if done is not None:
+            return done
         # our own transaction did not land: send again at once; otherwise wait for our turn
         waited = time.time() - stored.updated_at
         if not ours and waited < self.rank(bid.first_nonce) * self.cfg.stagger_seconds:
@@ -105,11 +119,7 @@ class Submitter:
 
     def _call(self, stored: StoredBatch) -> Any:
         assert stored.signature is not None
-        return self.chain.endpoint.functions.executeBatch(
-            stored.batch.key_epoch,
-            [t.as_abi_tuple() for t in stored.batch.transfers],
-            g1_to_eip2537(stored.signature),
-        )
+        return execute_batch_call(self.chain.endpoint, stored.batch, stored.signature)
 
     async def _fees(self) -> tuple[int, int, int]:
         """(base fee, max fee, priority fee) for a new transaction, within the cap."""
@@ -126,9 +136,9 @@ class Submitter:
         try:
             gas = await fn.estimate_gas({"from": self.account.address})
         except ContractLogicError as exc:
-            if await self.chain.is_executed(bid.route.src, bid.first_nonce):
-                await self._executed(stored, "executed on-chain by another relayer")
-                return SubmitOutcome.ALREADY_EXECUTED
+            done = await self._executed_elsewhere(stored)
+            if done is not None:
+                return done
             await self.store.set_batch_state(bid, BatchState.FAILED, f"reverts: {exc}")
             log.error("batch_reverts", batch=str(bid), error=str(exc))
             return SubmitOutcome.DROP
@@ -208,7 +218,7 @@ class Submitter:
             return None
         if time.time() - latest.sent_at < self.cfg.receipt_timeout:
             return SubmitOutcome.SENT
-        if await self.chain.is_executed(bid.route.src, bid.first_nonce):
+        if await self.chain.is_executed(bid.route.src, bid.first_nonce, final=False):
             return None  # the caller records it; our transaction will revert or be replaced later
         return await self._send(stored, nonce=latest.nonce, previous=latest)
 
@@ -220,6 +230,10 @@ class Submitter:
                 receipt = await self.chain.w3.eth.get_transaction_receipt(HexStr(record.tx_hash))
             except TransactionNotFound:
                 continue
+            if receipt["status"] == 1 and int(receipt["blockNumber"]) > await self.chain.final_head():
+                # mined, not final: a reorg below finality can still drop it (and then the
+                # transaction is gone, so it is sent again); executed once its block is final
+                return SubmitOutcome.SENT
             metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt["gasUsed"])
             metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
                 receipt["gasUsed"] * receipt["effectiveGasPrice"]
@@ -229,9 +243,9 @@ class Submitter:
                 log.info("batch_executed", batch=str(bid), tx=record.tx_hash, gas=receipt["gasUsed"])
                 crashpoint("after_receipt")
                 return SubmitOutcome.EXECUTED
-            if await self.chain.is_executed(bid.route.src, bid.first_nonce):
-                await self._executed(stored, "executed on-chain by another relayer")
-                return SubmitOutcome.ALREADY_EXECUTED
+            done = await self._executed_elsewhere(stored)
+            if done is not None:
+                return done
             key = (bid.route.src, bid.route.dst, bid.first_nonce)
             self._reverts[key] = self._reverts.get(key, 0) + 1
             if self._reverts[key] >= MAX_REVERTS:
@@ -242,6 +256,18 @@ class Submitter:
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {record.tx_hash} reverted")
             return SubmitOutcome.RETRY
         return None
+
+    async def _executed_elsewhere(self, stored: StoredBatch) -> SubmitOutcome | None:
+        """ALREADY_EXECUTED (recorded) if another transaction executed the batch and its block is
+        final; NOT_READY while that block is not final yet (nothing is sent meanwhile: if a
+        reorg drops that transaction, the batch is sent again); None if it is not executed."""
+        bid = stored.batch.id
+        if not await self.chain.is_executed(bid.route.src, bid.first_nonce, final=False):
+            return None
+        if await self.chain.is_executed(bid.route.src, bid.first_nonce):
+            await self._executed(stored, "executed on-chain by another relayer")
+            return SubmitOutcome.ALREADY_EXECUTED
+        return SubmitOutcome.NOT_READY
 
     async def _executed(self, stored: StoredBatch, detail: str) -> None:
         await self.store.set_batch_state(stored.batch.id, BatchState.EXECUTED, detail)

@@ -16,11 +16,12 @@ from relayer.config import (
     NodeConfig,
     RelayerConfig,
 )
+from relayer.encoding import batch_message, batch_root
 from relayer.messages import PartialMessage
 from relayer.node import Node
 from relayer.store import BatchState, Store
 from relayer.transport import Transport
-from relayer.types import ChainId, Nonce, Route, Transfer
+from relayer.types import Batch, ChainId, Nonce, Route, Transfer
 
 ROUTE = Route(ChainId(7001), ChainId(7002))
 ADDR = cs("0x" + "ab" * 20)
@@ -103,3 +104,41 @@ async def test_a_partial_from_a_non_member_is_ignored(tmp_path: Path) -> None:
         )
         await node.on_partial(msg)
         assert await store.count_partials() == 0
+
+
+async def test_partials_before_the_cut_never_block_a_members_valid_one(tmp_path: Path) -> None:
+    """Garbage and a valid signature on another batch, then the valid partial, all before this node
+    cut the batch: the member's valid partial is the one that counts."""
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        node = make_node(tmp_path, store, shares[0])
+        t = Transfer(ROUTE.src, ROUTE.dst, Nonce(1), ADDR, ADDR, ADDR, ADDR, 1)
+        batch = Batch((t,), GATEWAY, 1)
+        message, root = batch_message(batch), batch_root(batch)
+        other = b"\x13" * 32
+
+        def from_member(member: int, signed: bytes, partial: bytes | None = None) -> PartialMessage:
+            sig = partial if partial is not None else partial_sign(shares[member - 1], signed)
+            return PartialMessage(member, batch.id, 1, root, signed, sig)
+
+        for msg in (
+            from_member(4, message, b"\x80" + bytes(47)),  # a point outside the subgroup
+            from_member(4, other),  # member 4's real signature, on something else
+            from_member(4, message),
+            from_member(3, message, b"\xc0" + bytes(47)),  # the identity
+        ):
+            await node.on_partial(msg)
+        assert [m for m, *_ in await store.partials_for(batch.id)] == [4]  # garbage never stored
+        await store.record_scan(ROUTE.src, 6, [(Located(t, 5), "0xb", "0xt", 1)])
+        assert await node.cut_batches(ROUTE) == 1
+        [stored] = await store.batches([BatchState.PENDING])
+        assert stored.message == message
+        await node.sign(stored)
+        await node.on_partial(from_member(2, other))  # after the cut: refused, stores nothing
+        assert [m for m, *_ in await store.partials_for(batch.id)] == [1, 4]
+        await node.on_partial(from_member(2, message))
+        done = await store.batch(ROUTE, 1)
+        assert done is not None
+        assert done.state == BatchState.AGGREGATED
+        await node.on_partial(from_member(3, message))  # late: not kept
+        assert [m for m, *_ in await store.partials_for(batch.id)] == [1, 2, 4]

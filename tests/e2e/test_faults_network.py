@@ -234,8 +234,8 @@ class Tap:
         self.client.disconnect()
 
 
-def partials_received(b: Bridge, member: int) -> float:
-    """Every partial the member's node handled from the broker, whatever the outcome."""
+def partials_from(b: Bridge, member: int, sender: int | None = None) -> float:
+    """Partials (of `sender`, or of anyone) that `member`'s node handled, whatever the outcome."""
     url = f"http://127.0.0.1:{b.net.metrics_ports[member]}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
         text = response.read().decode()
@@ -244,6 +244,7 @@ def partials_received(b: Bridge, member: int) -> float:
         for family in text_string_to_metric_families(text)
         for sample in family.samples
         if sample.name == "qiao_partials_received_total"
+        and (sender is None or sample.labels.get("member") == str(sender))
     )
 
 
@@ -257,13 +258,13 @@ def test_duplicated_reordered_and_late_partials_change_nothing(bridge: Bridge) -
         captured = list(tap.seen)
         assert {json.loads(p)["member"] for _, p in captured} == {1, 2, 3, 4}
         assert max(json.loads(p)["last"] for _, p in captured) == nonces[-1]
-        before = {m: partials_received(b, m) for m in b.net.nodes}
+        before = {m: partials_from(b, m) for m in b.net.nodes}
         minted = b.minted()
         # the same genuine partials again, late (their batches executed), in reverse order, twice
         tap.replay(list(reversed(captured)) * 2)
         for m in b.net.nodes:
             devnet.wait_until(
-                lambda m=m: partials_received(b, m) >= before[m] + 2 * len(captured),  # type: ignore[misc]
+                lambda m=m: partials_from(b, m) >= before[m] + 2 * len(captured),  # type: ignore[misc]
                 60,
                 f"member {m} to handle the replayed partials",
             )
@@ -325,6 +326,25 @@ def test_a_partitioned_member_catches_up_once_the_partition_heals(bridge: Bridge
     devnet.wait_until(lambda: b.connected(cut), 90, f"member {cut} to reconnect")
     b.settle()
     assert b.signed(cut) == b.signed(2)
+
+
+def test_a_member_behind_a_silent_partition_notices_by_keepalive_and_rejoins(bridge: Bridge) -> None:
+    b = bridge
+    cut = 2
+    heard = partials_from(b, 1, cut)
+    b.proxies[cut].blackhole()  # its packets vanish: no reset, no refusal
+    try:
+        b.lock(2)
+        devnet.wait_until(
+            lambda: b.minted() == sum(b.locked), 120, "the other three members to execute the locks"
+        )
+        devnet.wait_until(lambda: not b.connected(cut), 90, f"member {cut} to notice the dead connection")
+    finally:
+        b.proxies[cut].heal()
+    devnet.wait_until(lambda: b.connected(cut), 90, f"member {cut} to reconnect")
+    b.lock(1)
+    b.settle()
+    assert partials_from(b, 1, cut) > heard, f"member 1 never heard member {cut} again"
 
 
 def test_two_partitioned_members_stall_the_committee_without_divergence(bridge: Bridge) -> None:

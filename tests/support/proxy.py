@@ -16,6 +16,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self.port = port
         self.accepted = 0  # connections carried so far (each reconnect through the proxy counts)
+        self._silent = False  # blackholed: bytes are read and discarded both ways
         self.start()
 
     @property
@@ -53,6 +54,21 @@ class TcpProxy:
                 conn.close()
             self._conns.clear()
 
+    def blackhole(self) -> None:
+        """A silent partition: connections stay open and new ones are accepted, but every byte is
+        read and discarded in both directions (no reset, no refusal: only a timeout notices)."""
+        self._silent = True
+
+    def heal(self) -> None:
+        """End a blackhole: the connections it broke are cut (their streams lost bytes), new ones
+        are carried again."""
+        with self._lock:
+            self._silent = False
+            for conn in self._conns:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self._conns.clear()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -78,6 +94,8 @@ class TcpProxy:
     def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while data := src.recv(65536):
+                if self._silent:
+                    continue
                 dst.sendall(data)
         except OSError:
             pass

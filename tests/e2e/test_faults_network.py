@@ -328,7 +328,7 @@ def test_a_partitioned_member_catches_up_once_the_partition_heals(bridge: Bridge
     assert b.signed(cut) == b.signed(2)
 
 
-def test_a_member_behind_a_silent_partition_notices_by_keepalive_and_rejoins(bridge: Bridge) -> None:
+def test_a_member_behind_a_silent_partition_notices_by_timeout_and_rejoins(bridge: Bridge) -> None:
     b = bridge
     cut = 2
     heard = partials_from(b, 1, cut)

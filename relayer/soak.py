@@ -11,7 +11,7 @@ the time, sometimes briefly fewer), restarts of the broker (stopped, then starte
 same ports with the same configuration), and reorgs below finality on either chain (`anvil_reorg`
 of 1 .. finality_depth - 1 blocks). When the duration is over it stops injecting, restarts what
 is down, waits (bounded) until every transfer that exists on-chain was executed and no member's
-store holds one in flight, then runs the reconciler with `settled=True` and writes a JSON report.
+store has a batch in flight, then runs the reconciler with `settled=True` and writes a JSON report.
 
 Anvil drops the transactions of the blocks a reorg replaces (the soak sends some of its own again
 inside the replacement blocks), so the soak counts what exists on-chain (the endpoints' events)
@@ -55,7 +55,7 @@ HOLDERS = (5, 6, 7, 9, 11)  # recipients of the mints on E, who burn back toward
 UNLOCK_RECIPIENTS = (5, 6, 7, 8, 11)
 LOCK_GAS, BURN_GAS = 250_000, 250_000
 MAX_AMOUNT = 10**9  # wei of the asset per transfer: far below any rate limit
-TERMINAL_STATES = frozenset({"executed", "failed"})  # a member's store: nothing more will happen
+TERMINAL_STATES = frozenset({"executed", "failed"})  # a batch in a member's store: nothing more to do
 TRANSFER_INITIATED = (
     "0x" + keccak(text="TransferInitiated(uint256,uint64,address,address,address,address,uint256)").hex()
 )
@@ -621,14 +621,17 @@ def on_chain(net: devnet.Devnet, rpcs: dict[str, Rpc]) -> OnChain:
     return OnChain(initiated, executed, pool)
 
 
-def store_states(net: devnet.Devnet, member: int) -> dict[str, int]:
-    """Transfers per state in a member's store (read-only; the member keeps running)."""
+def store_states(net: devnet.Devnet, member: int) -> dict[str, dict[str, int]]:
+    """Transfers and batches per state in a member's store (read-only; the member keeps running)."""
     path = net.run_dir / f"node-{member}" / "data" / "qiao.sqlite3"
+    out: dict[str, dict[str, int]] = {"transfers": {}, "batches": {}}
     if not path.exists():
-        return {}
+        return out
     with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
-        rows = db.execute("SELECT state, COUNT(*) FROM transfers GROUP BY state").fetchall()
-    return {str(s): int(n) for s, n in rows}
+        for table in out:
+            rows = db.execute(f"SELECT state, COUNT(*) FROM {table} GROUP BY state").fetchall()  # noqa: S608
+            out[table] = {str(s): int(n) for s, n in rows}
+    return out
 
 
 def tx_outcomes(rpcs: dict[str, Rpc], sent: list[SentTx]) -> dict[str, dict[str, int]]:
@@ -750,16 +753,17 @@ def soak(cfg: SoakConfig, run_dir: Path, report_path: Path) -> dict[str, Any]:
         drain_start = time.monotonic()
         drained, streak = False, 0
         oc = on_chain(net, rpcs)
-        stores: dict[int, dict[str, int]] = {}
+        stores: dict[int, dict[str, dict[str, int]]] = {}
         while time.monotonic() - drain_start < cfg.drain_timeout:
             injector.check_members()
             with contextlib.suppress(Exception):
                 oc = on_chain(net, rpcs)
                 total = oc.initiated[LOCKS] + oc.initiated[BURNS]
                 stores = {m: store_states(net, m) for m in sorted(net.nodes)}
-                # every member stored every transfer and has none left in flight
+                # every member stored every transfer and has no batch left in flight
                 agree = all(
-                    sum(s.values()) == total and not set(s) - TERMINAL_STATES for s in stores.values()
+                    sum(s["transfers"].values()) == total and not set(s["batches"]) - TERMINAL_STATES
+                    for s in stores.values()
                 )
                 streak = streak + 1 if oc.delivered and agree and not any(oc.pool.values()) else 0
                 if streak >= 2:
@@ -801,11 +805,12 @@ def soak(cfg: SoakConfig, run_dir: Path, report_path: Path) -> dict[str, Any]:
                     "timeout": cfg.drain_timeout,
                 },
                 "member_stores": {str(m): s for m, s in stores.items()},
-                # transfers executed on-chain that a member's store records otherwise (e.g. failed)
+                # what a member's store records otherwise than executed, though the chain executed it
                 "store_mismatches": {
-                    str(m): {k: v for k, v in s.items() if k != "executed"}
+                    f"{m}/{table}": {k: v for k, v in counts.items() if k != "executed"}
                     for m, s in stores.items()
-                    if set(s) - {"executed"}
+                    for table, counts in s.items()
+                    if set(counts) - {"executed"}
                 },
                 "members_alive": {str(m): a for m, a in members_alive.items()},
                 "verdict": verdict.to_json(),

@@ -383,6 +383,18 @@ def test_two_partitioned_members_stall_the_committee_without_divergence(bridge: 
                 return {r[0] for r in rows} == {s[2] for s in new}
 
             devnet.wait_until(holds_other, 60, f"member {m} to hold member {other}'s partials")
+
+        def duplicates(m: int) -> float:  # the other connected member's partials it already held
+            other = connected[1 - connected.index(m)]
+            labels = {"member": str(other), "outcome": "duplicate"}
+            return b.metric(m, "qiao_partials_received_total", labels)
+
+        held = {m: duplicates(m) for m in connected}
+        devnet.wait_until(  # a whole re-publication round passes with two partials and no more
+            lambda: all(duplicates(m) > held[m] for m in connected),
+            60,
+            "a re-publication round between the connected members",
+        )
         assert b.executed_nonces() == executed_before, "executed with 2 of 4 members connected"
         for m in b.net.nodes:
             assert b.metric(m, "qiao_batches_aggregated_total") == aggregated_before[m]

@@ -1,8 +1,8 @@
 """Structured logging: JSON lines on stdout (for journald) unless stdout is a terminal.
 
 Libraries that log through the standard `logging` module (paho-mqtt on a broken connection,
-asyncio, web3) are carried into the same stream as `library_log` events, so the output stays one
-JSON object per line even when the broker or the network fails.
+asyncio, web3) and Python's warnings are carried into the same stream as `library_log` events, so
+the output stays one JSON object per line even when the broker or the network fails.
 """
 
 from __future__ import annotations
@@ -48,3 +48,4 @@ def configure(level: str = "info", *, json: bool | None = None) -> None:
     root = logging.getLogger()
     root.handlers = [h for h in root.handlers if not isinstance(h, _ToStructlog)] + [_ToStructlog()]
     root.setLevel(max(logging.WARNING, getattr(logging, level.upper())))  # libraries: warnings and up
+    logging.captureWarnings(True)  # `warnings.warn` (a deprecation in a library) too

@@ -3,7 +3,8 @@
 One devnet serves every scenario of this module, in order; each scenario makes its own locks,
 heals what it broke, and ends with the reconciler and exactly-once checks over everything locked
 on this devnet so far. Every member reaches the broker through its own TCP proxy, so a test can
-partition any member (the proxy cuts its connection and refuses new ones) and heal it.
+partition any member (the proxy cuts its connection and refuses new ones, or silently discards
+every byte) and heal it.
 
 The broker can delay, drop or duplicate, never forge: messages are replayed from what the broker
 carried, never made up.

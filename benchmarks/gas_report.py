@@ -23,6 +23,7 @@ from committee.threshold import KeyShare, combine, deal, partial_sign
 from relayer import devnet
 from relayer.deploy import Deployment, deploy_bridge, dev_account, send
 from relayer.encoding import batch_message
+from relayer.submitter import execute_batch_call
 from relayer.types import Batch, ChainId, Nonce, Transfer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,9 +114,7 @@ def measure(
             transfers = lock_many(dep, size, holders)
             batch = Batch(tuple(transfers), cs(dep.gateway.address), 1)
             sig = sign(shares, batch_message(batch))
-            receipt = send(
-                we, relayer, dep.gateway.functions.executeBatch(1, [x.as_abi_tuple() for x in transfers], sig)
-            )
+            receipt = send(we, relayer, execute_batch_call(dep.gateway, batch, sig))
             assert all(dep.wrapped.functions.balanceOf(h).call() == 10**18 for h in holders)
             batches.append((size, int(receipt["gasUsed"])))
 
@@ -126,9 +125,7 @@ def measure(
         send(
             we,
             relayer,
-            dep.gateway.functions.executeBatch(
-                1, [x.as_abi_tuple() for x in lock_receipt_transfers], sign(shares, batch_message(batch))
-            ),
+            execute_batch_call(dep.gateway, batch, sign(shares, batch_message(batch))),
         )
         send(wc, admin, dep.asset.functions.mint(alice.address, 10**18))
         send(wc, alice, dep.asset.functions.approve(dep.vault.address, 10**18))
@@ -160,9 +157,7 @@ def measure(
         r = send(
             wc,
             relayer,
-            dep.vault.functions.executeBatch(
-                1, [x.as_abi_tuple() for x in back], sign(shares, batch_message(batch))
-            ),
+            execute_batch_call(dep.vault, batch, sign(shares, batch_message(batch))),
         )
         return Figures(verify, batches, lock_gas, burn_gas, (10, int(r["gasUsed"])))
     finally:

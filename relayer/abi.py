@@ -4,6 +4,11 @@
 (delivered, queued by the rate limit, or failed); `transferStatus` and the `TransferQueued` and
 `TransferFailed` events tell which (TransferStatus: 0 none, 1 delivered, 2 queued, 3 failed).
 
+`executeBatch` and `batchMessage` take the batch packed (`QiaoEndpoint.PackedBatch`: route, first
+nonce and token pairs once; sender, recipient and amount per transfer): build the arguments with
+`relayer.types.execute_batch_args` / `packed_batch`, or the whole call with
+`relayer.submitter.execute_batch_call`.
+
 Kept in the package so a deployed daemon needs no build tree; a test checks it against the ABI
 forge compiles from contracts/src.
 """
@@ -12,16 +17,38 @@ from __future__ import annotations
 
 from typing import Any
 
-_TRANSFER_COMPONENTS = [
+_PACKED_BATCH_COMPONENTS = [
     {"name": "srcChainId", "type": "uint256"},
     {"name": "dstChainId", "type": "uint256"},
-    {"name": "nonce", "type": "uint64"},
-    {"name": "srcToken", "type": "address"},
-    {"name": "dstToken", "type": "address"},
-    {"name": "sender", "type": "address"},
-    {"name": "recipient", "type": "address"},
-    {"name": "amount", "type": "uint256"},
+    {"name": "firstNonce", "type": "uint64"},
+    {
+        "name": "pairs",
+        "type": "tuple[]",
+        "internalType": "struct QiaoEndpoint.TokenPair[]",
+        "components": [
+            {"name": "srcToken", "type": "address"},
+            {"name": "dstToken", "type": "address"},
+        ],
+    },
+    {"name": "pairOf", "type": "bytes"},
+    {
+        "name": "transfers",
+        "type": "tuple[]",
+        "internalType": "struct QiaoEndpoint.PackedTransfer[]",
+        "components": [
+            {"name": "sender", "type": "address"},
+            {"name": "recipient", "type": "address"},
+            {"name": "amount", "type": "uint256"},
+        ],
+    },
 ]
+
+_PACKED_BATCH_INPUT = {
+    "name": "batch",
+    "type": "tuple",
+    "internalType": "struct QiaoEndpoint.PackedBatch",
+    "components": _PACKED_BATCH_COMPONENTS,
+}
 
 ENDPOINT_ABI: list[dict[str, Any]] = [
     {
@@ -55,12 +82,7 @@ ENDPOINT_ABI: list[dict[str, Any]] = [
         "stateMutability": "nonpayable",
         "inputs": [
             {"name": "keyEpoch", "type": "uint64"},
-            {
-                "name": "transfers",
-                "type": "tuple[]",
-                "internalType": "struct QiaoEndpoint.Transfer[]",
-                "components": _TRANSFER_COMPONENTS,
-            },
+            _PACKED_BATCH_INPUT,
             {"name": "signature", "type": "bytes"},
         ],
         "outputs": [],
@@ -125,12 +147,7 @@ ENDPOINT_ABI: list[dict[str, Any]] = [
         "stateMutability": "view",
         "inputs": [
             {"name": "keyEpoch", "type": "uint64"},
-            {
-                "name": "transfers",
-                "type": "tuple[]",
-                "internalType": "struct QiaoEndpoint.Transfer[]",
-                "components": _TRANSFER_COMPONENTS,
-            },
+            _PACKED_BATCH_INPUT,
         ],
         "outputs": [{"name": "", "type": "bytes32"}],
     },

@@ -32,11 +32,25 @@ from relayer.chain import ChainClient
 from relayer.config import RelayerConfig
 from relayer.faults import crashpoint
 from relayer.store import BatchState, Store, StoredBatch, TxRecord
+from relayer.types import Batch, execute_batch_args
 
 log = structlog.get_logger(__name__)
 
 GWEI = 10**9
 MAX_REVERTS = 3
+SIGNATURE_WIRE_LENGTH = 48
+
+
+def execute_batch_call(endpoint: Any, batch: Batch, signature: bytes) -> Any:
+    """The `executeBatch` call of `batch` on `endpoint` (a web3 contract, sync or async, with
+    the endpoint ABI), ready to `.call()`, `.estimate_gas()` or `.build_transaction()`.
+
+    `signature` is the 48-byte compressed G1 wire form (converted to EIP-2537) or anything else,
+    passed to the contract unchanged (the 128-byte EIP-2537 form; a malformed one is the
+    contract's to refuse). The batch goes packed (`relayer.types.execute_batch_args`)."""
+    if len(signature) == SIGNATURE_WIRE_LENGTH:
+        signature = g1_to_eip2537(signature)
+    return endpoint.functions.executeBatch(*execute_batch_args(batch, signature))
 
 
 class SubmitOutcome(Enum):
@@ -105,11 +119,7 @@ class Submitter:
 
     def _call(self, stored: StoredBatch) -> Any:
         assert stored.signature is not None
-        return self.chain.endpoint.functions.executeBatch(
-            stored.batch.key_epoch,
-            [t.as_abi_tuple() for t in stored.batch.transfers],
-            g1_to_eip2537(stored.signature),
-        )
+        return execute_batch_call(self.chain.endpoint, stored.batch, stored.signature)
 
     async def _fees(self) -> tuple[int, int, int]:
         """(base fee, max fee, priority fee) for a new transaction, within the cap."""

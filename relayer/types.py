@@ -68,7 +68,8 @@ class Transfer:
         return Route(self.src_chain_id, self.dst_chain_id)
 
     def as_abi_tuple(self) -> tuple[int, int, int, str, str, str, str, int]:
-        """The `Transfer` struct as web3 passes it to `executeBatch`."""
+        """The eight-field `Transfer` struct as web3 passes it to `executeTransfer`,
+        `releaseQueued`, `refund` and `refundMessage` (a batch goes packed: `packed_batch`)."""
         return (
             self.src_chain_id,
             self.dst_chain_id,
@@ -138,3 +139,48 @@ class Batch:
             self.transfers[0].nonce,
             self.transfers[-1].nonce,
         )
+
+
+TokenPairTuple = tuple[str, str]
+"""`QiaoEndpoint.TokenPair` as web3 passes it: (srcToken, dstToken)."""
+PackedTransferTuple = tuple[str, str, int]
+"""`QiaoEndpoint.PackedTransfer` as web3 passes it: (sender, recipient, amount)."""
+PackedBatchTuple = tuple[int, int, int, list[TokenPairTuple], bytes, list[PackedTransferTuple]]
+"""`QiaoEndpoint.PackedBatch`: (srcChainId, dstChainId, firstNonce, pairs, pairOf, transfers)."""
+
+MAX_PAIRS_PER_BATCH = 256
+
+
+def packed_batch(batch: Batch) -> PackedBatchTuple:
+    """The calldata form of `batch` for `executeBatch` and `batchMessage` (docs/PROTOCOL.md):
+    the route and the first nonce once (nonces are contiguous, so transfer i has firstNonce + i),
+    the distinct token pairs in order of first appearance, one pair-index byte per transfer, and
+    (sender, recipient, amount) per transfer. The contract rebuilds the eight-field transfers from
+    it, so the leaves and the signed message are those of `relayer.encoding.batch_message`."""
+    pairs: list[TokenPairTuple] = []
+    index: dict[TokenPairTuple, int] = {}
+    pair_of = bytearray()
+    for t in batch.transfers:
+        pair = (t.src_token, t.dst_token)
+        if pair not in index:
+            if len(pairs) == MAX_PAIRS_PER_BATCH:
+                raise ValueError(f"batch {batch.id}: more than {MAX_PAIRS_PER_BATCH} token pairs")
+            index[pair] = len(pairs)
+            pairs.append(pair)
+        pair_of.append(index[pair])
+    first = batch.transfers[0]
+    return (
+        first.src_chain_id,
+        first.dst_chain_id,
+        first.nonce,
+        pairs,
+        bytes(pair_of),
+        [(t.sender, t.recipient, t.amount) for t in batch.transfers],
+    )
+
+
+def execute_batch_args(batch: Batch, signature: bytes) -> tuple[int, PackedBatchTuple, bytes]:
+    """The arguments of `executeBatch(keyEpoch, batch, signature)` for `batch`; `signature` is
+    passed as given (the contract wants the 128-byte EIP-2537 form; see
+    `relayer.submitter.execute_batch_call` for the 48-byte wire form)."""
+    return (batch.key_epoch, packed_batch(batch), signature)

@@ -81,6 +81,34 @@ contract KycRegistry is AccessControl {
         return s.allowed && !s.frozen;
     }
 
+    /// @notice {isAllowed} for many accounts in one call: bit (i % 256) of word (i / 256) of
+    ///         `mask` is set when `accounts[i]` is allowed and not frozen.
+    /// @param accounts The addresses (the zero address is never allowed).
+    /// @return mask ceil(accounts.length / 256) words; no bit at or past accounts.length.
+    function allowedMask(address[] calldata accounts) external view returns (uint256[] memory mask) {
+        uint256 n = accounts.length;
+        mask = new uint256[]((n + 255) >> 8);
+        assembly ("memory-safe") {
+            let word := 0
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let account := calldataload(add(accounts.offset, shl(5, i)))
+                // An address word with bits above 160 is malformed calldata: refused as the ABI
+                // decoder refuses it.
+                if shr(160, account) { revert(0, 0) }
+                // _status[account]: slot keccak256(account . _status.slot); Status{allowed, frozen}
+                // is packed in it, `allowed` in the lowest byte and `frozen` in the next.
+                mstore(0x00, account)
+                mstore(0x20, _status.slot)
+                let status := sload(keccak256(0x00, 0x40))
+                if eq(and(status, 0xffff), 1) { word := or(word, shl(and(i, 0xff), 1)) }
+                if or(eq(and(i, 0xff), 0xff), eq(add(i, 1), n)) {
+                    mstore(add(mask, shl(5, add(shr(8, i), 1))), word)
+                    word := 0
+                }
+            }
+        }
+    }
+
     /// @notice The raw flags of `account`.
     /// @param account The address.
     /// @return allowed Whether it is on the allow-list.

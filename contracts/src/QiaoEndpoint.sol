@@ -43,13 +43,34 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         uint256 amount;
     }
 
-    /// @dev What {_batchHeader} derives from a batch.
-    struct BatchHeader {
+    /// @notice A token pair named once by a {PackedBatch}; its transfers refer to it by index.
+    struct TokenPair {
+        address srcToken;
+        address dstToken;
+    }
+
+    /// @notice The fields of one transfer of a {PackedBatch} that are not shared with the others.
+    struct PackedTransfer {
+        address sender;
+        address recipient;
+        uint256 amount;
+    }
+
+    /// @notice The calldata form of a batch for {executeBatch} and {batchMessage}: what every
+    ///         transfer shares is given once. Transfer `i` of the batch is
+    ///         `Transfer(srcChainId, dstChainId, firstNonce + i, pairs[k].srcToken, pairs[k].dstToken,
+    ///         transfers[i].sender, transfers[i].recipient, transfers[i].amount)` with
+    ///         `k = uint8(pairOf[i])`: nonces are contiguous by construction, so a gap, a duplicate
+    ///         or a reordering cannot be expressed. The leaves and the signed message are those of
+    ///         the eight-field transfers (docs/PROTOCOL.md); only the calldata is shorter.
+    /// @dev `pairs` holds 1..256 pairs; `pairOf` has one byte per transfer, each < pairs.length.
+    struct PackedBatch {
         uint256 srcChainId;
+        uint256 dstChainId;
         uint64 firstNonce;
-        uint64 lastNonce;
-        bytes32 root;
-        bytes32 message;
+        TokenPair[] pairs;
+        bytes pairOf;
+        PackedTransfer[] transfers;
     }
 
     /// @notice State of a transfer on its destination endpoint.
@@ -192,14 +213,21 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error IdentitySignature();
     /// @notice The signature is not a valid G1 subgroup point or the pairing check failed.
     error InvalidSignature();
-    /// @notice Transfer `index` has a destination chain other than this one.
+    /// @notice The batch (`index` 0: its header holds the destination of all its transfers) or
+    ///         the single transfer is for another destination chain than this one.
     error WrongDestinationChain(uint256 index, uint256 dstChainId);
-    /// @notice Transfer `index` comes from another source chain than transfer 0.
-    error MixedSourceChains(uint256 index, uint256 expectedSrcChainId, uint256 srcChainId);
     /// @notice The batch starts at nonce 0, which is never assigned.
     error ZeroNonce();
-    /// @notice Transfer `index` does not carry the nonce that follows its predecessor's.
-    error NonContiguousNonce(uint256 index, uint256 expectedNonce, uint64 nonce);
+    /// @notice A batch of `count` transfers from `firstNonce` would run past nonce 2^64 - 1.
+    error NonceRangeOverflow(uint64 firstNonce, uint256 count);
+    /// @notice A packed batch names no token pair, or more than 256.
+    error InvalidPairCount(uint256 count);
+    /// @notice A packed batch's `pairOf` does not have one byte per transfer.
+    error PairIndexLengthMismatch(uint256 transfers, uint256 indices);
+    /// @notice Transfer `index` of a packed batch names pair `pair`, which the batch does not have.
+    error PairIndexOutOfRange(uint256 index, uint256 pair);
+    /// @notice An address word of a packed batch has bits above the 160 of an address.
+    error DirtyAddress(uint256 index);
     /// @notice Transfer (`srcChainId`, `nonce`) was already executed (single-transfer execution).
     error AlreadyExecuted(uint256 srcChainId, uint64 nonce);
     /// @notice Every transfer of the batch was already executed.
@@ -390,37 +418,22 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///         reverts the batch. Transfers already consumed (e.g. one executed alone with a
     ///         proof) are skipped.
     /// @dev Reverts as a whole on: a paused endpoint; an empty batch ({EmptyBatch}); an unknown or
-    ///      expired key epoch; a transfer for another chain; mixed source chains; a first nonce of
-    ///      0; non-contiguous nonces; a zero recipient, zero or too large amount; an unregistered
-    ///      token pair; a signature that is not 128 bytes, the identity, not a valid point or
-    ///      failing the pairing check; a batch whose transfers were all consumed already
-    ///      ({BatchAlreadyExecuted}).
+    ///      expired key epoch; a batch for another chain; a first nonce of 0 or a range past
+    ///      2^64 - 1; a malformed pair table or index; a zero recipient, zero or too large amount;
+    ///      an unregistered token pair; a signature that is not 128 bytes, the identity, not a
+    ///      valid point or failing the pairing check; a batch whose transfers were all consumed
+    ///      already ({BatchAlreadyExecuted}).
     /// @param keyEpoch The key epoch whose group key signed the batch.
-    /// @param transfers The transfers, in nonce order, `firstNonce..lastNonce` without gaps.
+    /// @param batch The transfers, `firstNonce..firstNonce + n - 1`, in the packed form.
     /// @param signature The 128-byte EIP-2537 G1 BLS signature on {batchMessage}.
-    function executeBatch(uint64 keyEpoch, Transfer[] calldata transfers, bytes calldata signature)
+    function executeBatch(uint64 keyEpoch, PackedBatch calldata batch, bytes calldata signature)
         external
         nonReentrant
         whenNotPaused
     {
-        BatchHeader memory header = _batchHeader(keyEpoch, transfers);
-        _checkSignature(keyEpoch, header.message, signature, true);
-        uint256 srcChainId = header.srcChainId;
-
-        // Pass 1 (effects only): validate, set the consumed bits (one SSTORE per bitmap word), and
-        // sum what is new. No external call happens before every bit is set.
-        (bool[] memory fresh, uint256 total, bool oneToken) = _consumeBatch(srcChainId, transfers);
-        if (total == 0) revert BatchAlreadyExecuted(srcChainId, header.firstNonce, header.lastNonce);
-
-        // Pass 2: charge the inbound bucket once for the whole batch when it fits, else transfer by
-        // transfer (queueing what does not fit); then deliver or record the failure.
-        bool charged = oneToken && _take(transfers[0].dstToken, Direction.Inbound, total);
-        for (uint256 i; i < transfers.length; ++i) {
-            if (!fresh[i]) continue;
-            if (charged) _deliverOrFail(srcChainId, transfers[i]);
-            else _process(srcChainId, transfers[i]);
-        }
-        emit BatchExecuted(srcChainId, header.firstNonce, header.lastNonce, header.root, keyEpoch);
+        (bytes32 root, uint64 lastNonce, uint256 sum) = _verifyBatch(keyEpoch, batch, signature);
+        _executeVerified(batch, lastNonce, sum);
+        emit BatchExecuted(batch.srcChainId, batch.firstNonce, lastNonce, root, keyEpoch);
     }
 
     /// @notice Executes one transfer of a signed batch with its Merkle proof (manual execution when
@@ -446,12 +459,14 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         if (t.dstChainId != block.chainid) revert WrongDestinationChain(0, t.dstChainId);
         if (firstNonce == 0) revert ZeroNonce();
         if (t.nonce < firstNonce || t.nonce > lastNonce) revert NonceOutsideBatch(t.nonce, firstNonce, lastNonce);
-        bytes32 root = _rootFromProof(_leaf(t), t.nonce - firstNonce, uint256(lastNonce) - firstNonce + 1, proof);
+        bytes32 leaf = _leaf(t);
+        bytes32 root = _rootFromProof(leaf, t.nonce - firstNonce, uint256(lastNonce) - firstNonce + 1, proof);
         bytes32 message = _batchMessage(t.srcChainId, keyEpoch, firstNonce, lastNonce, root);
         _checkSignature(keyEpoch, message, signature, true);
-        _checkDeliverable(t.srcChainId, t);
+        _checkValues(t.srcChainId, t.nonce, t.recipient, t.amount);
+        _checkPair(t.srcChainId, t.srcToken, t.dstToken);
         if (!_consume(t.srcChainId, t.nonce)) revert AlreadyExecuted(t.srcChainId, t.nonce);
-        _process(t.srcChainId, t);
+        _process(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount, leaf);
     }
 
     /// @notice Delivers a transfer that the inbound rate limit queued, once the bucket has room.
@@ -468,7 +483,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
             revert RateLimited(t.dstToken, Direction.Inbound, availableCapacity(t.dstToken, Direction.Inbound), t.amount);
         }
         delete _queued[t.srcChainId][t.nonce];
-        _deliverOrFail(t.srcChainId, t);
+        _deliverOrFail(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -535,15 +550,17 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         return _bit(_refunded[dstChainId], nonce);
     }
 
-    /// @notice The message the committee signs for `transfers` under `keyEpoch` (docs/PROTOCOL.md),
+    /// @notice The message the committee signs for `batch` under `keyEpoch` (docs/PROTOCOL.md),
     ///         with `dstContract = address(this)` and `dstChainId = block.chainid`.
-    /// @dev Checks only the batch's shape (non-empty, one source chain, this destination chain,
-    ///      contiguous nonces from at least 1).
+    /// @dev Checks the batch's shape and values as {executeBatch} does (non-empty, this destination
+    ///      chain, first nonce at least 1, pair table and indices, recipients and amounts), not
+    ///      whether its token pairs are registered.
     /// @param keyEpoch The key epoch that signs.
-    /// @param transfers The transfers in nonce order.
+    /// @param batch The batch in the packed form of {executeBatch}.
     /// @return message The 32-byte message hashed to G1 and signed.
-    function batchMessage(uint64 keyEpoch, Transfer[] calldata transfers) external view returns (bytes32 message) {
-        return _batchHeader(keyEpoch, transfers).message;
+    function batchMessage(uint64 keyEpoch, PackedBatch calldata batch) external view returns (bytes32 message) {
+        (bytes32 root, uint64 lastNonce,) = _packedRoot(batch);
+        return _batchMessage(batch.srcChainId, keyEpoch, batch.firstNonce, lastNonce, root);
     }
 
     /// @notice The REFUND message for transfer `t` (initiated on this chain) under `keyEpoch`.
@@ -665,9 +682,18 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     // ------------------------------------------------------------------------------------------
 
     /// @dev Delivers a verified transfer if it can (vault: unlock; gateway: mint) and returns
-    ///      FailureReason.None, or delivers nothing and returns why. `t.dstToken` is a registered
+    ///      FailureReason.None, or delivers nothing and returns why. `token` is a registered
     ///      local token; recipient and amount are valid.
-    function _tryDeliver(Transfer calldata t) internal virtual returns (FailureReason);
+    function _tryDeliver(address token, address recipient, uint256 amount) internal virtual returns (FailureReason);
+
+    /// @dev Delivers verified transfers of one registered local `token` (the inbound charge is
+    ///      paid): `amounts[j]` to `to[j]` where it can. Returns a bitmap with bit (j % 256) of
+    ///      word (j / 256) set for each transfer it did not deliver (exactly ceil(m / 256) words,
+    ///      no bit at or past m), and why those failed. Recipients and amounts are valid, m >= 1.
+    function _deliverBatch(address token, address[] memory to, uint256[] memory amounts)
+        internal
+        virtual
+        returns (uint256[] memory failed, FailureReason reason);
 
     /// @dev Pays a refund of `amount` of local `token` to `to` (vault: transfer out; gateway: mint).
     function _refundTo(address token, address to, uint256 amount) internal virtual;
@@ -718,27 +744,39 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     // Internals
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Queue, deliver or fail a transfer just consumed.
-    function _process(uint256 srcChainId, Transfer calldata t) private {
-        if (!_take(t.dstToken, Direction.Inbound, t.amount)) {
-            bytes32 leaf = _leaf(t);
-            _queued[srcChainId][t.nonce] = leaf;
-            emit TransferQueued(srcChainId, t.nonce, leaf, t.amount);
+    /// @dev Queue, deliver or fail a transfer just consumed (`leaf` is its leaf).
+    function _process(
+        uint256 srcChainId,
+        uint64 nonce,
+        address token,
+        address recipient,
+        uint256 amount,
+        bytes32 leaf
+    ) private {
+        if (!_take(token, Direction.Inbound, amount)) {
+            _queued[srcChainId][nonce] = leaf;
+            emit TransferQueued(srcChainId, nonce, leaf, amount);
             return;
         }
-        _deliverOrFail(srcChainId, t);
+        _deliverOrFail(srcChainId, nonce, token, recipient, amount);
     }
 
     /// @dev Delivers (the inbound bucket was charged) or records a failure and gives the charge back.
-    function _deliverOrFail(uint256 srcChainId, Transfer calldata t) private {
-        FailureReason reason = _tryDeliver(t);
+    function _deliverOrFail(uint256 srcChainId, uint64 nonce, address token, address recipient, uint256 amount)
+        private
+    {
+        FailureReason reason = _tryDeliver(token, recipient, amount);
         if (reason == FailureReason.None) {
-            emit TransferExecuted(srcChainId, t.nonce, t.recipient, t.amount);
+            emit TransferExecuted(srcChainId, nonce, recipient, amount);
             return;
         }
-        _give(t.dstToken, Direction.Inbound, t.amount);
-        _failed[srcChainId][t.nonce >> 8] |= uint256(1) << (t.nonce & 0xff);
-        emit TransferFailed(srcChainId, t.nonce, reason);
+        _give(token, Direction.Inbound, amount);
+        _markFailed(srcChainId, nonce);
+        emit TransferFailed(srcChainId, nonce, reason);
+    }
+
+    function _markFailed(uint256 srcChainId, uint64 nonce) private {
+        _failed[srcChainId][nonce >> 8] |= uint256(1) << (nonce & 0xff);
     }
 
     /// @dev Checks the signature against the key of `keyEpoch`; reverts on any problem.
@@ -763,71 +801,239 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         return allowPrevious && keyEpoch != 0 && keyEpoch + 1 == current && block.timestamp <= _previousKeyValidUntil;
     }
 
-    /// @dev Reverts on a zero recipient, a zero or too large amount, or an unregistered pair.
-    function _checkDeliverable(uint256 srcChainId, Transfer calldata t) private view {
-        _checkValues(srcChainId, t);
-        _checkPair(srcChainId, t);
-    }
-
     /// @dev Reverts on a zero recipient or a zero or too large amount.
-    function _checkValues(uint256 srcChainId, Transfer calldata t) private pure {
-        if (t.recipient == address(0)) revert TransferZeroRecipient(srcChainId, t.nonce);
-        if (t.amount == 0) revert TransferZeroAmount(srcChainId, t.nonce);
-        if (t.amount > MAX_AMOUNT) revert TransferAmountTooLarge(srcChainId, t.nonce);
+    function _checkValues(uint256 srcChainId, uint64 nonce, address recipient, uint256 amount) private pure {
+        if (recipient == address(0)) revert TransferZeroRecipient(srcChainId, nonce);
+        if (amount == 0) revert TransferZeroAmount(srcChainId, nonce);
+        if (amount > MAX_AMOUNT) revert TransferAmountTooLarge(srcChainId, nonce);
     }
 
     /// @dev Reverts unless (srcToken on srcChainId, dstToken here) is a registered pair.
-    function _checkPair(uint256 srcChainId, Transfer calldata t) private view {
-        if (t.dstToken == address(0) || _localTokens[srcChainId][t.srcToken] != t.dstToken) {
-            revert UnregisteredTokenPair(srcChainId, t.srcToken, t.dstToken);
+    function _checkPair(uint256 srcChainId, address srcToken, address dstToken) private view {
+        if (dstToken == address(0) || _localTokens[srcChainId][srcToken] != dstToken) {
+            revert UnregisteredTokenPair(srcChainId, srcToken, dstToken);
         }
     }
 
-    /// @dev A bitmap word kept in memory while consecutive nonces are consumed.
-    struct BitCursor {
-        uint256 word;
-        uint256 bits;
+    /// @dev Everything {executeBatch} checks before any effect: the batch's shape and values, the
+    ///      signature, the token pairs. Returns the root, the last nonce and the sum of the amounts.
+    function _verifyBatch(uint64 keyEpoch, PackedBatch calldata batch, bytes calldata signature)
+        private
+        view
+        returns (bytes32 root, uint64 lastNonce, uint256 sum)
+    {
+        (root, lastNonce, sum) = _packedRoot(batch);
+        uint256 srcChainId = batch.srcChainId;
+        _checkSignature(
+            keyEpoch, _batchMessage(srcChainId, keyEpoch, batch.firstNonce, lastNonce, root), signature, true
+        );
+        TokenPair[] calldata pairs = batch.pairs;
+        for (uint256 k; k < pairs.length; ++k) {
+            _checkPair(srcChainId, pairs[k].srcToken, pairs[k].dstToken);
+        }
     }
 
-    /// @dev Pass 1 of executeBatch: checks every transfer, sets the consumed bits of the new ones
-    ///      (one SSTORE per bitmap word) and sums their amounts (amounts are non-zero, so a zero
-    ///      total means nothing new).
-    function _consumeBatch(uint256 srcChainId, Transfer[] calldata transfers)
+    /// @dev The effects of a verified batch.
+    function _executeVerified(PackedBatch calldata batch, uint64 lastNonce, uint256 sum) private {
+        uint256 srcChainId = batch.srcChainId;
+        uint64 firstNonce = batch.firstNonce;
+        // Pass 1 (effects only): set the consumed bits of the whole range (one SSTORE per bitmap
+        // word) and find what is new. No external call happens before every bit is set.
+        (uint256[] memory before, bool anyConsumed) = _consumeRange(srcChainId, firstNonce, lastNonce);
+        (uint256 total, uint256 fresh) = _freshTotal(before, anyConsumed, batch, sum);
+        if (total == 0) revert BatchAlreadyExecuted(srcChainId, firstNonce, lastNonce);
+
+        // Pass 2: charge the inbound bucket once for the whole batch when it has one token and
+        // fits, and deliver all of it with one call (one mint call into the token); otherwise
+        // transfer by transfer (queueing what does not fit).
+        address token = batch.pairs[0].dstToken;
+        if (batch.pairs.length == 1 && _take(token, Direction.Inbound, total)) {
+            _deliverCharged(srcChainId, token, batch, before, anyConsumed, fresh);
+        } else {
+            _processEach(srcChainId, batch, before, anyConsumed);
+        }
+    }
+
+    /// @dev Pass 1 of executeBatch: sets the consumed bits of nonces `firstNonce..lastNonce`, one
+    ///      SSTORE per bitmap word that changes. Returns the words as they were before (word
+    ///      `k` is word `(firstNonce >> 8) + k` of the bitmap) and whether any nonce of the range
+    ///      was consumed already.
+    function _consumeRange(uint256 srcChainId, uint64 firstNonce, uint64 lastNonce)
         private
-        returns (bool[] memory fresh, uint256 total, bool oneToken)
+        returns (uint256[] memory before, bool anyConsumed)
     {
-        uint256 n = transfers.length;
-        fresh = new bool[](n);
-        oneToken = true;
         mapping(uint256 => uint256) storage bitmap = _executed[srcChainId];
-        BitCursor memory c = BitCursor(type(uint256).max, 0);
-        for (uint256 i; i < n; ++i) {
-            Transfer calldata t = transfers[i];
-            _checkDeliverable(srcChainId, t);
-            if (_setBit(bitmap, c, t.nonce)) {
-                fresh[i] = true;
-                total += t.amount;
-                if (t.dstToken != transfers[0].dstToken) oneToken = false;
+        uint256 w0 = firstNonce >> 8;
+        uint256 w1 = lastNonce >> 8;
+        before = new uint256[](w1 - w0 + 1);
+        for (uint256 w = w0; w <= w1; ++w) {
+            uint256 lo = w == w0 ? firstNonce & 0xff : 0;
+            uint256 hi = w == w1 ? lastNonce & 0xff : 0xff;
+            // bits lo..hi of the word (hi - lo + 1 of them, at most 256)
+            uint256 mask = (type(uint256).max >> (0xff - (hi - lo))) << lo;
+            uint256 bits = bitmap[w];
+            before[w - w0] = bits;
+            if (bits & mask != 0) anyConsumed = true;
+            if (bits | mask != bits) bitmap[w] = bits | mask;
+        }
+    }
+
+    /// @dev Whether transfer `i` of a batch from `firstNonce` was new, from {_consumeRange}'s words.
+    function _wasFresh(uint256[] memory before, uint64 firstNonce, uint256 i) private pure returns (bool) {
+        uint256 nonce = uint256(firstNonce) + i;
+        return (before[(nonce >> 8) - (firstNonce >> 8)] >> (nonce & 0xff)) & 1 == 0;
+    }
+
+    /// @dev The sum of the amounts of the new transfers of `batch` and how many there are
+    ///      (`sum`: the sum of all its amounts, the answer when none was consumed before).
+    function _freshTotal(uint256[] memory before, bool anyConsumed, PackedBatch calldata batch, uint256 sum)
+        private
+        pure
+        returns (uint256 total, uint256 fresh)
+    {
+        PackedTransfer[] calldata ts = batch.transfers;
+        if (!anyConsumed) return (sum, ts.length);
+        uint64 firstNonce = batch.firstNonce;
+        for (uint256 i; i < ts.length; ++i) {
+            if (_wasFresh(before, firstNonce, i)) {
+                total += ts[i].amount;
+                ++fresh;
             }
         }
-        bitmap[c.word] = c.bits;
     }
 
-    /// @dev Sets the bit of `nonce` through the cursor, flushing the previous word when it moves on.
-    function _setBit(mapping(uint256 => uint256) storage bitmap, BitCursor memory c, uint64 nonce)
+    /// @dev Pass 2 when the inbound bucket was charged for all `fresh` new transfers of a
+    ///      one-token batch: one {_deliverBatch} call, then an event per transfer; what could not
+    ///      be delivered is recorded as failed and its charge given back (in one sum).
+    function _deliverCharged(
+        uint256 srcChainId,
+        address token,
+        PackedBatch calldata batch,
+        uint256[] memory before,
+        bool anyConsumed,
+        uint256 fresh
+    ) private {
+        (address[] memory to, uint256[] memory amounts, uint64[] memory nonces) =
+            _collectFresh(batch, before, anyConsumed, fresh);
+        (uint256[] memory failed, FailureReason reason) = _deliverBatch(token, to, amounts);
+        // The hook's contract ({_deliverBatch}); {_report} reads the bitmap without bounds checks.
+        assert(failed.length == (fresh + 255) >> 8);
+        uint256 giveBack = _report(srcChainId, to, amounts, nonces, failed, reason);
+        if (giveBack != 0) _give(token, Direction.Inbound, giveBack);
+    }
+
+    /// @dev The recipients, amounts and nonces of the `fresh` new transfers of `batch` (its values
+    ///      were checked by {_packedRoot}; `fresh` was counted by {_freshTotal} with the same rule).
+    function _collectFresh(PackedBatch calldata batch, uint256[] memory before, bool anyConsumed, uint256 fresh)
         private
-        returns (bool)
+        pure
+        returns (address[] memory to, uint256[] memory amounts, uint64[] memory nonces)
     {
-        uint256 w = nonce >> 8;
-        if (w != c.word) {
-            if (c.word != type(uint256).max) bitmap[c.word] = c.bits;
-            c.word = w;
-            c.bits = bitmap[w];
+        PackedTransfer[] calldata ts = batch.transfers;
+        uint256 n = ts.length;
+        uint256 firstNonce = batch.firstNonce;
+        to = new address[](fresh);
+        amounts = new uint256[](fresh);
+        nonces = new uint64[](fresh);
+        uint256 j;
+        assembly ("memory-safe") {
+            let t := ts.offset // transfer i at t + 0x60 * i: sender, recipient, amount
+            let w0 := shr(8, firstNonce)
+            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
+                let nonce := add(firstNonce, i)
+                // Skip a transfer consumed before this batch: its bit is set in the word as it
+                // was, before[(nonce >> 8) - w0] (within the array: nonce is in the batch's range).
+                if anyConsumed {
+                    let was := mload(add(before, shl(5, add(sub(shr(8, nonce), w0), 1))))
+                    if and(shr(and(nonce, 0xff), was), 1) { continue }
+                }
+                // Never more than `fresh` (see above); if it were, stop before writing past the
+                // arrays and fail the assert below.
+                if eq(j, fresh) {
+                    j := add(fresh, 1)
+                    break
+                }
+                j := add(j, 1) // element j - 1, at offset 0x20 * j past each array's length word
+                let at := shl(5, j)
+                let ti := add(t, mul(i, 0x60))
+                mstore(add(to, at), calldataload(add(ti, 0x20)))
+                mstore(add(amounts, at), calldataload(add(ti, 0x40)))
+                mstore(add(nonces, at), nonce)
+            }
         }
-        uint256 bit = uint256(1) << (nonce & 0xff);
-        if (c.bits & bit != 0) return false;
-        c.bits |= bit;
-        return true;
+        assert(j == fresh);
+    }
+
+    /// @dev One event per new transfer, in nonce order: {TransferExecuted} for a delivered one,
+    ///      {TransferFailed} for one `failed` marks (then recorded as failed); returns the sum of
+    ///      the failed amounts. The arrays have one element per transfer and `failed` its ceil(m /
+    ///      256) words ({_deliverCharged} checks it), so the reads below stay inside them.
+    function _report(
+        uint256 srcChainId,
+        address[] memory to,
+        uint256[] memory amounts,
+        uint64[] memory nonces,
+        uint256[] memory failed,
+        FailureReason reason
+    ) private returns (uint256 giveBack) {
+        bytes32 executedTopic = TransferExecuted.selector;
+        bytes32 failedTopic = TransferFailed.selector;
+        assembly ("memory-safe") {
+            let data := mload(0x40) // event data past the free memory pointer, not allocated
+            for { let j := 0 } lt(j, mload(to)) { j := add(j, 1) } {
+                let at := shl(5, add(j, 1))
+                let nonce := mload(add(nonces, at))
+                switch and(shr(and(j, 0xff), mload(add(failed, shl(5, add(shr(8, j), 1))))), 1)
+                case 0 {
+                    // TransferExecuted(srcChainId, nonce, recipient, amount)
+                    mstore(data, mload(add(to, at)))
+                    mstore(add(data, 0x20), mload(add(amounts, at)))
+                    log3(data, 0x40, executedTopic, srcChainId, nonce)
+                }
+                default {
+                    // TransferFailed(srcChainId, nonce, reason)
+                    mstore(data, reason)
+                    log3(data, 0x20, failedTopic, srcChainId, nonce)
+                    // No overflow: each amount is below 2^128, fewer than 2^64 of them.
+                    giveBack := add(giveBack, mload(add(amounts, at)))
+                }
+            }
+        }
+        // Amounts are not zero: nothing to give back means nothing failed.
+        if (giveBack == 0) return 0;
+        for (uint256 j; j < to.length; ++j) {
+            if ((failed[j >> 8] >> (j & 0xff)) & 1 == 1) _markFailed(srcChainId, nonces[j]);
+        }
+    }
+
+    /// @dev Pass 2 otherwise: each new transfer charges its own bucket, then is delivered, failed
+    ///      or queued, in nonce order.
+    function _processEach(uint256 srcChainId, PackedBatch calldata batch, uint256[] memory before, bool anyConsumed)
+        private
+    {
+        PackedTransfer[] calldata ts = batch.transfers;
+        uint64 firstNonce = batch.firstNonce;
+        for (uint256 i; i < ts.length; ++i) {
+            if (anyConsumed && !_wasFresh(before, firstNonce, i)) continue;
+            TokenPair calldata pair = batch.pairs[uint8(batch.pairOf[i])];
+            PackedTransfer calldata t = ts[i];
+            // forge-lint: disable-next-line(unsafe-typecast) -- firstNonce + i <= lastNonce < 2^64
+            uint64 nonce = uint64(firstNonce + i);
+            bytes32 leaf = keccak256(
+                abi.encode(
+                    TRANSFER_TYPEHASH,
+                    srcChainId,
+                    block.chainid,
+                    nonce,
+                    pair.srcToken,
+                    pair.dstToken,
+                    t.sender,
+                    t.recipient,
+                    t.amount
+                )
+            );
+            _process(srcChainId, nonce, pair.dstToken, t.recipient, t.amount, leaf);
+        }
     }
 
     /// @dev Sets the consumed bit; false if it was already set.
@@ -878,34 +1084,150 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         return level > b.capacity ? b.capacity : level;
     }
 
-    /// @dev Validates the batch's shape and computes leaves, root and message.
-    function _batchHeader(uint64 keyEpoch, Transfer[] calldata transfers)
+    /// @dev Validates a packed batch and returns its Merkle root, its last nonce and the sum of its
+    ///      amounts. Reverts on: no transfer; another destination chain; first nonce 0 or a range
+    ///      past 2^64 - 1; 0 or more than 256 pairs; not one pair index per transfer, or one out of
+    ///      range; an address word with bits above 160; a zero recipient; a zero amount or one above
+    ///      MAX_AMOUNT. Token pairs are not looked up here (see {_checkPair}).
+    function _packedRoot(PackedBatch calldata batch)
         private
         view
-        returns (BatchHeader memory header)
+        returns (bytes32 root, uint64 lastNonce, uint256 sum)
     {
-        uint256 n = transfers.length;
+        uint256 n = batch.transfers.length;
         if (n == 0) revert EmptyBatch();
-        uint256 srcChainId = transfers[0].srcChainId;
-        uint64 firstNonce = transfers[0].nonce;
+        if (batch.dstChainId != block.chainid) revert WrongDestinationChain(0, batch.dstChainId);
+        uint64 firstNonce = batch.firstNonce;
         if (firstNonce == 0) revert ZeroNonce();
+        // In uint256, so that a range running past 2^64 - 1 is refused rather than wrapping.
+        if (uint256(firstNonce) + n - 1 > type(uint64).max) revert NonceRangeOverflow(firstNonce, n);
+        // forge-lint: disable-next-line(unsafe-typecast) -- checked just above
+        lastNonce = uint64(uint256(firstNonce) + n - 1);
+        uint256 pairCount = batch.pairs.length;
+        if (pairCount == 0 || pairCount > 256) revert InvalidPairCount(pairCount);
+        if (batch.pairOf.length != n) revert PairIndexLengthMismatch(n, batch.pairOf.length);
 
         bytes32[] memory nodes = new bytes32[](n);
-        for (uint256 i; i < n; ++i) {
-            Transfer calldata t = transfers[i];
-            if (t.dstChainId != block.chainid) revert WrongDestinationChain(i, t.dstChainId);
-            if (t.srcChainId != srcChainId) revert MixedSourceChains(i, srcChainId, t.srcChainId);
-            // In uint256 so that a batch running past 2^64 - 1 is refused rather than overflowing.
-            if (uint256(t.nonce) != uint256(firstNonce) + i) {
-                revert NonContiguousNonce(i, uint256(firstNonce) + i, t.nonce);
+        uint256 bad;
+        {
+            // Solidity checks, on access, that each array lies inside the calldata.
+            uint256 pairsOffset;
+            uint256 pairOfOffset;
+            uint256 transfersOffset;
+            {
+                TokenPair[] calldata pairs = batch.pairs;
+                assembly ("memory-safe") {
+                    pairsOffset := pairs.offset
+                }
             }
-            nodes[i] = _leaf(t);
+            {
+                bytes calldata pairOf = batch.pairOf;
+                assembly ("memory-safe") {
+                    pairOfOffset := pairOf.offset
+                }
+            }
+            {
+                PackedTransfer[] calldata ts = batch.transfers;
+                assembly ("memory-safe") {
+                    transfersOffset := ts.offset
+                }
+            }
+            uint256 p = _leafPreimage(batch.srcChainId, firstNonce);
+            (sum, bad) = _hashLeaves(pairsOffset, pairCount, pairOfOffset, transfersOffset, nodes, p);
         }
-        header.srcChainId = srcChainId;
-        header.firstNonce = firstNonce;
-        header.lastNonce = transfers[n - 1].nonce;
-        header.root = _merkleRoot(nodes);
-        header.message = _batchMessage(srcChainId, keyEpoch, firstNonce, header.lastNonce, header.root);
+        if (bad != 0) _revertBadTransfer(batch.srcChainId, firstNonce, batch.pairOf, (bad >> 8) - 1, bad & 0xff);
+        root = _merkleRoot(nodes);
+    }
+
+    /// @dev Starts a leaf preimage past the free memory pointer, not allocated (no memory growth
+    ///      per leaf), and returns where: typehash, srcChainId, dstChainId, nonce, then the tokens,
+    ///      sender, recipient and amount that {_hashLeaves} writes. Nothing may allocate memory
+    ///      while it is in use.
+    function _leafPreimage(uint256 srcChainId, uint64 firstNonce) private view returns (uint256 p) {
+        bytes32 typehash = TRANSFER_TYPEHASH;
+        assembly ("memory-safe") {
+            p := mload(0x40)
+            mstore(p, typehash)
+            mstore(add(p, 0x20), srcChainId)
+            mstore(add(p, 0x40), chainid())
+            mstore(add(p, 0x60), firstNonce)
+        }
+    }
+
+    /// @dev Hashes the leaves of a packed batch into `nodes` (one per transfer, nodes.length of
+    ///      them) with the preimage at `p` ({_leafPreimage}), checking each transfer's values.
+    ///      `pairsOffset`, `pairOfOffset` and `transfersOffset` are the calldata offsets of the
+    ///      batch's arrays, which Solidity has checked lie inside the calldata; `pairOf` has
+    ///      nodes.length bytes and the transfers nodes.length elements of three words, so every read
+    ///      is in bounds. Returns the sum of the amounts and, if a transfer is bad, `bad` =
+    ///      (1 + its index) << 8 | why (1: pair index out of range; 2: an address with bits above
+    ///      160; 3: zero recipient; 4: zero amount; 5: amount above MAX_AMOUNT), else 0.
+    function _hashLeaves(
+        uint256 pairsOffset,
+        uint256 pairCount,
+        uint256 pairOfOffset,
+        uint256 transfersOffset,
+        bytes32[] memory nodes,
+        uint256 p
+    ) private pure returns (uint256 sum, uint256 bad) {
+        uint256 maxAmount = MAX_AMOUNT;
+        assembly ("memory-safe") {
+            let current := 0x100 // the pair index whose tokens are in the preimage: none yet
+            for { let i := 0 } lt(i, mload(nodes)) { i := add(i, 1) } {
+                let k := byte(0, calldataload(add(pairOfOffset, i)))
+                if iszero(eq(k, current)) {
+                    if iszero(lt(k, pairCount)) {
+                        bad := or(shl(8, add(i, 1)), 1)
+                        break
+                    }
+                    // the pair's two words: srcToken, dstToken
+                    calldatacopy(add(p, 0x80), add(pairsOffset, shl(6, k)), 0x40)
+                    if shr(160, or(mload(add(p, 0x80)), mload(add(p, 0xa0)))) {
+                        bad := or(shl(8, add(i, 1)), 2)
+                        break
+                    }
+                    current := k
+                }
+                // the transfer's three words: sender, recipient, amount
+                let t := add(p, 0xc0)
+                calldatacopy(t, add(transfersOffset, mul(i, 0x60)), 0x60)
+                if shr(160, or(mload(t), mload(add(t, 0x20)))) {
+                    bad := or(shl(8, add(i, 1)), 2)
+                    break
+                }
+                if iszero(mload(add(t, 0x20))) {
+                    bad := or(shl(8, add(i, 1)), 3)
+                    break
+                }
+                t := mload(add(t, 0x40)) // the amount
+                if iszero(t) {
+                    bad := or(shl(8, add(i, 1)), 4)
+                    break
+                }
+                if gt(t, maxAmount) {
+                    bad := or(shl(8, add(i, 1)), 5)
+                    break
+                }
+                // No overflow: fewer than 2^64 transfers fit in calldata, each below 2^128.
+                sum := add(sum, t)
+                mstore(add(nodes, shl(5, add(i, 1))), keccak256(p, 0x120))
+                mstore(add(p, 0x60), add(mload(add(p, 0x60)), 1)) // the next transfer's nonce
+            }
+        }
+    }
+
+    /// @dev The revert for transfer `i` of a packed batch that {_packedRoot} found bad.
+    function _revertBadTransfer(uint256 srcChainId, uint64 firstNonce, bytes calldata pairOf, uint256 i, uint256 why)
+        private
+        pure
+    {
+        // forge-lint: disable-next-line(unsafe-typecast) -- i < n and firstNonce + n - 1 < 2^64
+        uint64 nonce = uint64(firstNonce + i);
+        if (why == 1) revert PairIndexOutOfRange(i, uint8(pairOf[i]));
+        if (why == 2) revert DirtyAddress(i);
+        if (why == 3) revert TransferZeroRecipient(srcChainId, nonce);
+        if (why == 4) revert TransferZeroAmount(srcChainId, nonce);
+        revert TransferAmountTooLarge(srcChainId, nonce);
     }
 
     function _batchMessage(uint256 srcChainId, uint64 keyEpoch, uint64 firstNonce, uint64 lastNonce, bytes32 root)
@@ -942,17 +1264,23 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
 
     /// @dev Ordered binary Merkle root, in place: node = keccak256(left || right); an odd last node
     ///      is carried up unchanged. `nodes` must be non-empty; one leaf is its own root.
-    function _merkleRoot(bytes32[] memory nodes) private pure returns (bytes32) {
-        uint256 count = nodes.length;
-        while (count > 1) {
-            uint256 pairs = count / 2;
-            for (uint256 i; i < pairs; ++i) {
-                nodes[i] = _hashPair(nodes[2 * i], nodes[2 * i + 1]);
+    function _merkleRoot(bytes32[] memory nodes) private pure returns (bytes32 root) {
+        assembly ("memory-safe") {
+            let base := add(nodes, 0x20)
+            let count := mload(nodes)
+            for {} gt(count, 1) {} {
+                let pairs := shr(1, count)
+                // node i of the next level = keccak256(node 2i || node 2i + 1): the two are
+                // adjacent in memory, and are read before node i (i <= 2i) is overwritten.
+                for { let i := 0 } lt(i, pairs) { i := add(i, 1) } {
+                    mstore(add(base, shl(5, i)), keccak256(add(base, shl(6, i)), 0x40))
+                }
+                // an odd last node is carried up unchanged
+                if and(count, 1) { mstore(add(base, shl(5, pairs)), mload(add(base, shl(5, sub(count, 1))))) }
+                count := add(pairs, and(count, 1))
             }
-            if (count % 2 == 1) nodes[pairs] = nodes[count - 1];
-            count = pairs + count % 2;
+            root := mload(base)
         }
-        return nodes[0];
     }
 
     /// @dev Root from a leaf at `index` of a batch of `count` leaves and its siblings (same rule).

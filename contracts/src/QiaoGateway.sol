@@ -15,6 +15,12 @@ import {KycRegistry} from "./KycRegistry.sol";
 contract QiaoGateway is QiaoEndpoint {
     /// @notice `token` is not a WrappedToken whose gateway is this contract.
     error NotGatewayToken(address token);
+    /// @notice `token` answered a batch mint with a report that does not fit the batch.
+    error InvalidMintReport(address token);
+
+    /// @dev {WrappedToken-mintBatchChecked} outcomes (the token's MINTED and TOKEN_FROZEN).
+    uint8 private constant MINTED = 0;
+    uint8 private constant TOKEN_FROZEN = 2;
 
     /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
     /// @param guardian_ The address that may pause.
@@ -59,10 +65,36 @@ contract QiaoGateway is QiaoEndpoint {
     }
 
     /// @dev Mint of the wrapped token to the recipient, unless it or the token is frozen / not allowed.
-    function _tryDeliver(Transfer calldata t) internal override returns (FailureReason) {
-        uint8 outcome = WrappedToken(t.dstToken).mintChecked(t.recipient, t.amount);
-        if (outcome == 0) return FailureReason.None;
-        return outcome == 2 ? FailureReason.TokenFrozen : FailureReason.RecipientNotAllowed;
+    function _tryDeliver(address token, address recipient, uint256 amount) internal override returns (FailureReason) {
+        uint8 outcome = WrappedToken(token).mintChecked(recipient, amount);
+        if (outcome == MINTED) return FailureReason.None;
+        return outcome == TOKEN_FROZEN ? FailureReason.TokenFrozen : FailureReason.RecipientNotAllowed;
+    }
+
+    /// @dev All the mints of a batch in one call into the token ({WrappedToken-mintBatchChecked}),
+    ///      whose report is checked before it is believed: one bit per transfer (ceil(m / 256)
+    ///      words, none past m); MINTED with the refused recipients' bits, or TOKEN_FROZEN with
+    ///      every bit set (nothing minted). Any other report reverts the batch ({InvalidMintReport}).
+    function _deliverBatch(address token, address[] memory to, uint256[] memory amounts)
+        internal
+        override
+        returns (uint256[] memory failed, FailureReason reason)
+    {
+        uint8 outcome;
+        (outcome, failed) = WrappedToken(token).mintBatchChecked(to, amounts);
+        uint256 m = to.length;
+        uint256 words = (m + 255) >> 8;
+        if (failed.length != words) revert InvalidMintReport(token);
+        uint256 tail = m & 0xff; // bits used in the last word (0: all 256)
+        uint256 lastMask = tail == 0 ? type(uint256).max : (uint256(1) << tail) - 1;
+        if (failed[words - 1] & ~lastMask != 0) revert InvalidMintReport(token);
+        if (outcome == MINTED) return (failed, FailureReason.RecipientNotAllowed);
+        if (outcome != TOKEN_FROZEN) revert InvalidMintReport(token);
+        for (uint256 k; k + 1 < words; ++k) {
+            if (failed[k] != type(uint256).max) revert InvalidMintReport(token);
+        }
+        if (failed[words - 1] != lastMask) revert InvalidMintReport(token);
+        return (failed, FailureReason.TokenFrozen);
     }
 
     /// @dev Refund of a burn that failed on the consortium chain: mints the burnt amount back.

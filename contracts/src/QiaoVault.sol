@@ -18,6 +18,8 @@ contract QiaoVault is QiaoEndpoint {
 
     /// @notice The vault received `received` tokens where the lock asked for `expected`.
     error TransferAmountMismatch(uint256 expected, uint256 received);
+    /// @notice The registry answered a batched KYC query with a mask of the wrong length.
+    error InvalidRegistryReply();
 
     /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
     /// @param guardian_ The address that may pause.
@@ -54,10 +56,31 @@ contract QiaoVault is QiaoEndpoint {
     }
 
     /// @dev Unlock: pays the locked asset out to an allowed recipient, else reports the failure.
-    function _tryDeliver(Transfer calldata t) internal override returns (FailureReason) {
-        if (!registry.isAllowed(t.recipient)) return FailureReason.RecipientNotAllowed;
-        IERC20(t.dstToken).safeTransfer(t.recipient, t.amount);
+    function _tryDeliver(address token, address recipient, uint256 amount) internal override returns (FailureReason) {
+        if (!registry.isAllowed(recipient)) return FailureReason.RecipientNotAllowed;
+        IERC20(token).safeTransfer(recipient, amount);
         return FailureReason.None;
+    }
+
+    /// @dev The unlocks of a batch: one registry call for every recipient's KYC status
+    ///      ({KycRegistry-allowedMask}), then a transfer out per allowed recipient.
+    function _deliverBatch(address token, address[] memory to, uint256[] memory amounts)
+        internal
+        override
+        returns (uint256[] memory failed, FailureReason reason)
+    {
+        uint256 m = to.length;
+        failed = new uint256[]((m + 255) >> 8);
+        uint256[] memory allowed = registry.allowedMask(to);
+        if (allowed.length != failed.length) revert InvalidRegistryReply();
+        for (uint256 j; j < m; ++j) {
+            if ((allowed[j >> 8] >> (j & 0xff)) & 1 == 1) {
+                IERC20(token).safeTransfer(to[j], amounts[j]);
+            } else {
+                failed[j >> 8] |= uint256(1) << (j & 0xff);
+            }
+        }
+        return (failed, FailureReason.RecipientNotAllowed);
     }
 
     /// @dev Refund of a lock that failed on Ethereum: the locked asset goes back to the sender.

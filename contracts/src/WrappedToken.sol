@@ -46,6 +46,12 @@ contract WrappedToken is ERC20, AccessControl {
     error TokenIsFrozen();
     /// @notice `account` is not allowed (or is frozen) in the registry.
     error NotAllowed(address account);
+    /// @notice {mintBatchChecked} was called without a receiver.
+    error EmptyMint();
+    /// @notice {mintBatchChecked} got `amounts` receivers' amounts for `receivers` receivers.
+    error LengthMismatch(uint256 receivers, uint256 amounts);
+    /// @notice The registry answered a batched KYC query with a mask of the wrong length.
+    error InvalidRegistryReply();
 
     /// @param name_ ERC-20 name.
     /// @param symbol_ ERC-20 symbol.
@@ -97,6 +103,58 @@ contract WrappedToken is ERC20, AccessControl {
         return MINTED;
     }
 
+    /// @notice {mintChecked} for a whole batch in one call; gateway only. Mints `amounts[i]` to
+    ///         `to[i]` for every recipient that can receive, and reports the others: bit (i % 256)
+    ///         of word (i / 256) of `refused` is set when nothing was minted to `to[i]`. Never
+    ///         reverts because of a recipient or the freeze.
+    /// @dev One registry call for every recipient's KYC status ({KycRegistry-allowedMask}). A
+    ///      recipient may appear more than once; each entry is minted (or refused) on its own.
+    /// @param to The receivers (at least one).
+    /// @param amounts The amounts, one per receiver.
+    /// @return outcome {MINTED} (`refused` says to whom not) or {TOKEN_FROZEN} (nothing minted,
+    ///         every bit of `refused` set).
+    /// @return refused ceil(to.length / 256) words; no bit at or past to.length.
+    function mintBatchChecked(address[] calldata to, uint256[] calldata amounts)
+        external
+        onlyGateway
+        returns (uint8 outcome, uint256[] memory refused)
+    {
+        uint256 n = to.length;
+        if (n == 0) revert EmptyMint();
+        if (amounts.length != n) revert LengthMismatch(n, amounts.length);
+        uint256 words = (n + 255) >> 8;
+        refused = new uint256[](words);
+        if (frozen) {
+            for (uint256 k; k < words; ++k) {
+                refused[k] = type(uint256).max;
+            }
+            if (n & 0xff != 0) refused[words - 1] = (uint256(1) << (n & 0xff)) - 1;
+            return (TOKEN_FROZEN, refused);
+        }
+        uint256[] memory allowed = _allowedMask(to, words);
+        uint256 bits;
+        for (uint256 i; i < n; ++i) {
+            if (i & 0xff == 0) bits = allowed[i >> 8];
+            if ((bits >> (i & 0xff)) & 1 == 1) {
+                address account;
+                uint256 amount;
+                assembly ("memory-safe") {
+                    // i < n = to.length = amounts.length, and Solidity has checked that both
+                    // arrays lie inside the calldata.
+                    account := calldataload(add(to.offset, shl(5, i)))
+                    amount := calldataload(add(amounts.offset, shl(5, i)))
+                    // An address word with bits above 160 is malformed calldata, refused as the
+                    // ABI decoder refuses it (the registry has refused it already).
+                    if shr(160, account) { revert(0, 0) }
+                }
+                _mintUnchecked(account, amount);
+            } else {
+                refused[i >> 8] |= uint256(1) << (i & 0xff);
+            }
+        }
+        return (MINTED, refused);
+    }
+
     /// @notice Burns `amount` from `from`; gateway only (start of an E -> C transfer by `from`).
     ///         No allowance is needed: the gateway only burns from the account that called it.
     /// @param from The holder whose tokens are burnt (allowed, not frozen).
@@ -125,7 +183,38 @@ contract WrappedToken is ERC20, AccessControl {
         super._update(from, to, value);
     }
 
-    /// @dev Mint after {mintChecked} has done the checks of {_update} itself.
+    /// @dev {KycRegistry-allowedMask} of `accounts` (their calldata forwarded as they came, no
+    ///      re-encoding), with the reply checked: the call succeeded and returned exactly
+    ///      abi.encode(uint256[]) of `words` words. A failing call reverts with its reason.
+    function _allowedMask(address[] calldata accounts, uint256 words) private view returns (uint256[] memory mask) {
+        address r = address(registry);
+        bytes4 selector = KycRegistry.allowedMask.selector;
+        bool good;
+        assembly ("memory-safe") {
+            let n := accounts.length
+            let p := mload(0x40)
+            // allowedMask(address[]): selector, offset 0x20, length, the n address words.
+            mstore(p, selector)
+            mstore(add(p, 0x04), 0x20)
+            mstore(add(p, 0x24), n)
+            calldatacopy(add(p, 0x44), accounts.offset, shl(5, n))
+            if iszero(staticcall(gas(), r, p, add(0x44, shl(5, n)), 0, 0)) {
+                returndatacopy(p, 0, returndatasize())
+                revert(p, returndatasize())
+            }
+            // The reply is decoded in place (at p, then allocated): offset 0x20, length `words`,
+            // the words; any other size or head is refused below.
+            if eq(returndatasize(), add(0x40, shl(5, words))) {
+                returndatacopy(p, 0, returndatasize())
+                good := and(eq(mload(p), 0x20), eq(mload(add(p, 0x20)), words))
+                mask := add(p, 0x20)
+                mstore(0x40, add(mask, shl(5, add(words, 1))))
+            }
+        }
+        if (!good) revert InvalidRegistryReply();
+    }
+
+    /// @dev Mint after {mintChecked} or {mintBatchChecked} has done the checks of {_update} itself.
     function _mintUnchecked(address to, uint256 amount) private {
         super._update(address(0), to, amount);
     }

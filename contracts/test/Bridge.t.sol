@@ -86,7 +86,7 @@ contract BridgeFlowTest is BridgeFixture {
         emit TransferExecuted(CHAIN_C, 1, bob, 7 ether);
         vm.expectEmit(address(gateway));
         emit BatchExecuted(CHAIN_C, 1, 1, refLeaf(ts[0]), EPOCH);
-        gateway.executeBatch(EPOCH, ts, sig);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
         vm.assertEq(wrapped.balanceOf(bob), 7 ether);
         vm.assertEq(wrapped.totalSupply(), 7 ether);
         vm.assertTrue(gateway.isExecuted(CHAIN_C, 1));
@@ -106,7 +106,7 @@ contract BridgeFlowTest is BridgeFixture {
         vm.chainId(CHAIN_C);
         vm.expectEmit(address(vault));
         emit TransferExecuted(CHAIN_E, 1, carol, 3 ether);
-        vault.executeBatch(EPOCH, back, sigBack);
+        vault.executeBatch(EPOCH, pack(back), sigBack);
         vm.assertEq(asset.balanceOf(carol), 3 ether);
         vm.assertEq(asset.balanceOf(address(vault)), 4 ether);
         vm.assertTrue(vault.isExecuted(CHAIN_E, 1));
@@ -117,8 +117,8 @@ contract BridgeFlowTest is BridgeFixture {
     function test_batchMessage_matchesReference() public {
         QiaoEndpoint.Transfer[] memory ts = lockMany(5);
         vm.chainId(CHAIN_E);
-        vm.assertEq(gateway.batchMessage(EPOCH, ts), refMessage(CHAIN_C, CHAIN_E, address(gateway), EPOCH, ts));
-        vm.assertEq(gateway.batchMessage(7, ts), refMessage(CHAIN_C, CHAIN_E, address(gateway), 7, ts));
+        vm.assertEq(gateway.batchMessage(EPOCH, pack(ts)), refMessage(CHAIN_C, CHAIN_E, address(gateway), EPOCH, ts));
+        vm.assertEq(gateway.batchMessage(7, pack(ts)), refMessage(CHAIN_C, CHAIN_E, address(gateway), 7, ts));
     }
 
     function test_batchMessage_singleTransferRootIsLeaf() public {
@@ -129,7 +129,7 @@ contract BridgeFlowTest is BridgeFixture {
         vm.chainId(CHAIN_E);
         vm.expectEmit(address(gateway));
         emit BatchExecuted(CHAIN_C, 1, 1, refLeaf(ts[0]), EPOCH);
-        gateway.executeBatch(EPOCH, ts, sig);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
     }
 
     function test_batchSizes_1_2_3_5_7() public {
@@ -145,7 +145,7 @@ contract BridgeFlowTest is BridgeFixture {
             vm.expectEmit(address(gateway));
             // forge-lint: disable-next-line(unsafe-typecast) -- test values are small
             emit BatchExecuted(CHAIN_C, next, uint64(next + n - 1), refRootOf(ts), EPOCH);
-            gateway.executeBatch(EPOCH, ts, sig);
+            gateway.executeBatch(EPOCH, pack(ts), sig);
             for (uint256 i; i < n; ++i) {
                 vm.assertTrue(gateway.isExecuted(CHAIN_C, ts[i].nonce));
                 minted += ts[i].amount;
@@ -219,7 +219,7 @@ contract BridgeFlowTest is BridgeFixture {
             total += amount;
         }
         vm.chainId(CHAIN_E);
-        vm.assertEq(gateway.batchMessage(EPOCH, ts), refMessage(CHAIN_C, CHAIN_E, address(gateway), EPOCH, ts));
+        vm.assertEq(gateway.batchMessage(EPOCH, pack(ts)), refMessage(CHAIN_C, CHAIN_E, address(gateway), EPOCH, ts));
         executeOnE(ts, signForGateway(ts));
         vm.assertEq(wrapped.totalSupply(), total);
         vm.assertEq(asset.balanceOf(address(vault)), total);
@@ -238,9 +238,10 @@ contract BridgeFlowTest is BridgeFixture {
             ts[i] = lockOnC(alice, address(uint160(0x1000 + i)), 1 ether);
         }
         bytes memory sig = signForGateway(ts);
+        QiaoEndpoint.PackedBatch memory b = pack(ts);
         vm.chainId(CHAIN_E);
         uint256 before = gasleft();
-        gateway.executeBatch(EPOCH, ts, sig);
+        gateway.executeBatch(EPOCH, b, sig);
         emit log_named_uint(string.concat("executeBatch gas, n=", vm.toString(n)), before - gasleft());
     }
 
@@ -250,6 +251,10 @@ contract BridgeFlowTest is BridgeFixture {
 
     function test_gas_executeBatch_10() public {
         _measureExecute(10);
+    }
+
+    function test_gas_executeBatch_100() public {
+        _measureExecute(100);
     }
 
     function test_gas_lock() public {
@@ -292,7 +297,7 @@ contract ProtocolVectorTest is BridgeFixture {
                 amount: (i + 1) * 1e18
             });
         }
-        vm.assertEq(gateway.batchMessage(3, ts), PY_MESSAGE);
+        vm.assertEq(gateway.batchMessage(3, pack(ts)), PY_MESSAGE);
         vm.assertEq(refRootOf(ts), PY_ROOT);
     }
 

@@ -85,7 +85,7 @@ contract BridgeHandler is SignedActions {
         bytes memory sig = signForGateway(ts);
         vm.chainId(CHAIN_E);
         bool paused = gateway.paused();
-        try gateway.executeBatch(EPOCH, ts, sig) {
+        try gateway.executeBatch(EPOCH, pack(ts), sig) {
             if (paused) actedWhilePaused++;
             _drop(pendingToE, ts.length);
             _remember(ts, sig, true);
@@ -101,7 +101,7 @@ contract BridgeHandler is SignedActions {
         bytes memory sig = signForVault(ts);
         vm.chainId(CHAIN_C);
         bool paused = vault.paused();
-        try vault.executeBatch(EPOCH, ts, sig) {
+        try vault.executeBatch(EPOCH, pack(ts), sig) {
             if (paused) actedWhilePaused++;
             _drop(pendingToC, ts.length);
             _remember(ts, sig, false);
@@ -219,14 +219,14 @@ contract BridgeHandler is SignedActions {
             QiaoEndpoint.Transfer[] memory ts = _take(pendingToE, count);
             bytes memory sig = signFor(OTHER_SK, address(gateway), CHAIN_E, EPOCH, ts);
             vm.chainId(CHAIN_E);
-            try gateway.executeBatch(EPOCH, ts, sig) {
+            try gateway.executeBatch(EPOCH, pack(ts), sig) {
                 forgedAccepted++;
             } catch {}
         } else if (kind == 1 && lastBatch.length > 0) {
             // replay of the last executed batch
             vm.chainId(lastBatchToE ? CHAIN_E : CHAIN_C);
             QiaoEndpoint e = lastBatchToE ? QiaoEndpoint(gateway) : QiaoEndpoint(vault);
-            try e.executeBatch(EPOCH, lastBatch, lastBatchSig) {
+            try e.executeBatch(EPOCH, pack(lastBatch), lastBatchSig) {
                 forgedAccepted++;
             } catch {}
         } else if (kind == 2 && pendingToE.length > 0) {
@@ -249,7 +249,7 @@ contract BridgeHandler is SignedActions {
             QiaoEndpoint.Transfer[] memory ts = _take(pendingToE, count);
             bytes memory sig = signFor(GROUP_SK, address(vault), CHAIN_E, EPOCH, ts);
             vm.chainId(CHAIN_E);
-            try gateway.executeBatch(EPOCH, ts, sig) {
+            try gateway.executeBatch(EPOCH, pack(ts), sig) {
                 forgedAccepted++;
             } catch {}
         }

@@ -12,7 +12,8 @@ from committee.bls import g1_to_eip2537
 from committee.threshold import NotEnoughPartials, combine, deal, partial_sign, verify_partial
 from relayer import devnet
 from relayer.encoding import batch_message
-from relayer.types import Batch, ChainId, Nonce, Transfer
+from relayer.submitter import execute_batch_call
+from relayer.types import Batch, ChainId, Nonce, Transfer, packed_batch
 
 
 @pytest.fixture
@@ -57,9 +58,7 @@ def threshold_sign(shares, message: bytes, members: tuple[int, ...]) -> bytes:  
 
 def execute(dep: devnet.Deployment, batch: Batch, sig48: bytes) -> dict:  # type: ignore[type-arg]
     we = Web3(HTTPProvider(dep.ethereum_url))
-    fn = dep.gateway.functions.executeBatch(
-        batch.key_epoch, [t.as_abi_tuple() for t in batch.transfers], g1_to_eip2537(sig48)
-    )
+    fn = execute_batch_call(dep.gateway, batch, sig48)
     return devnet.send(we, devnet.dev_account(1), fn)  # type: ignore[no-any-return]
 
 
@@ -68,7 +67,7 @@ def test_any_three_of_four_partials_make_a_signature_the_gateway_accepts(bridge)
     transfers = lock_transfers(dep, 3)
     batch = Batch(tuple(transfers), cs(dep.gateway.address), 1)
     message = batch_message(batch)
-    assert dep.gateway.functions.batchMessage(1, [t.as_abi_tuple() for t in transfers]).call() == message
+    assert dep.gateway.functions.batchMessage(1, packed_batch(batch)).call() == message
     sig = threshold_sign(shares, message, (2, 3, 4))
     assert sig == threshold_sign(shares, message, (1, 2, 4))
     receipt = execute(dep, batch, sig)
@@ -182,7 +181,7 @@ def test_manual_execution_with_a_python_merkle_proof(bridge) -> None:  # type: i
     devnet.send(
         we,
         devnet.dev_account(1),
-        dep.gateway.functions.executeBatch(1, [t.as_abi_tuple() for t in transfers], sig),
+        execute_batch_call(dep.gateway, batch, sig),
     )
     assert dep.wrapped.functions.balanceOf(devnet.dev_account(9).address).call() == sum(
         10 + i for i in range(5)
@@ -216,9 +215,7 @@ def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge
     )
     batch = Batch((t,), cs(dep.gateway.address), 1)
     sig = g1_to_eip2537(threshold_sign(shares, batch_message(batch), (1, 2, 3)))
-    receipt = devnet.send(
-        we, devnet.dev_account(1), dep.gateway.functions.executeBatch(1, [t.as_abi_tuple()], sig)
-    )
+    receipt = devnet.send(we, devnet.dev_account(1), execute_batch_call(dep.gateway, batch, sig))
     failed = dep.gateway.events.TransferFailed().process_receipt(receipt, errors=DISCARD)
     assert [(e.args.nonce, e.args.reason) for e in failed] == [(nonce, 1)]
     assert dep.gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, nonce).call()

@@ -12,6 +12,7 @@ from committee.rotation import rotation_message, sign_rotation
 from committee.threshold import combine, partial_sign
 from relayer import devnet
 from relayer.encoding import batch_message
+from relayer.submitter import execute_batch_call
 from relayer.types import Batch
 from tests.integration.test_contracts_onchain import lock_transfers
 
@@ -51,7 +52,5 @@ async def test_a_fresh_dkg_key_is_installed_by_the_current_key_and_then_signs(
     batch = Batch(tuple(transfers), cs(gateway.address), 2)
     new_shares = [r.share for r in fresh if r.share is not None]
     partials = {s.index: partial_sign(s, batch_message(batch)) for s in new_shares[:3]}
-    we_batch = gateway.functions.executeBatch(
-        2, [t.as_abi_tuple() for t in transfers], g1_to_eip2537(combine(fresh[0].public, partials))
-    )
+    we_batch = execute_batch_call(gateway, batch, combine(fresh[0].public, partials))
     assert devnet.send(we, devnet.dev_account(2), we_batch)["status"] == 1

@@ -135,6 +135,38 @@ abstract contract BridgeFixture is QiaoTest {
         }
     }
 
+    /// @dev The calldata form of `ts` for executeBatch (what relayer/types.py `packed_batch` makes):
+    ///      source, destination and first nonce from ts[0], the distinct token pairs in order of
+    ///      first appearance. It reads nothing else of the nonces and chain ids of ts[1..]: a batch
+    ///      with a gap, a duplicate or mixed chains has no packed form (the signature over the
+    ///      eight-field transfers then fails against the batch the contract rebuilds).
+    function pack(QiaoEndpoint.Transfer[] memory ts) internal pure returns (QiaoEndpoint.PackedBatch memory b) {
+        uint256 n = ts.length;
+        b.transfers = new QiaoEndpoint.PackedTransfer[](n);
+        b.pairOf = new bytes(n);
+        QiaoEndpoint.TokenPair[] memory seen = new QiaoEndpoint.TokenPair[](n);
+        uint256 pairs;
+        for (uint256 i; i < n; ++i) {
+            uint256 k;
+            while (k < pairs && (seen[k].srcToken != ts[i].srcToken || seen[k].dstToken != ts[i].dstToken)) {
+                ++k;
+            }
+            if (k == pairs) seen[pairs++] = QiaoEndpoint.TokenPair(ts[i].srcToken, ts[i].dstToken);
+            // forge-lint: disable-next-line(unsafe-typecast) -- test batches have few pairs
+            b.pairOf[i] = bytes1(uint8(k));
+            b.transfers[i] = QiaoEndpoint.PackedTransfer(ts[i].sender, ts[i].recipient, ts[i].amount);
+        }
+        b.pairs = new QiaoEndpoint.TokenPair[](pairs);
+        for (uint256 k; k < pairs; ++k) {
+            b.pairs[k] = seen[k];
+        }
+        if (n > 0) {
+            b.srcChainId = ts[0].srcChainId;
+            b.dstChainId = ts[0].dstChainId;
+            b.firstNonce = ts[0].nonce;
+        }
+    }
+
     function one(QiaoEndpoint.Transfer memory t) internal pure returns (QiaoEndpoint.Transfer[] memory ts) {
         ts = new QiaoEndpoint.Transfer[](1);
         ts[0] = t;
@@ -163,12 +195,12 @@ abstract contract BridgeFixture is QiaoTest {
 
     function executeOnE(QiaoEndpoint.Transfer[] memory ts, bytes memory sig) internal {
         vm.chainId(CHAIN_E);
-        gateway.executeBatch(EPOCH, ts, sig);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
     }
 
     function executeOnC(QiaoEndpoint.Transfer[] memory ts, bytes memory sig) internal {
         vm.chainId(CHAIN_C);
-        vault.executeBatch(EPOCH, ts, sig);
+        vault.executeBatch(EPOCH, pack(ts), sig);
     }
 
     // ------------------------------------------------------------------ reference encoding

@@ -11,6 +11,8 @@ and one password file per member (mode 0600) for `mqtt.password_file`.
 from __future__ import annotations
 
 import argparse
+import datetime
+import ipaddress
 import os
 import secrets
 import shutil
@@ -19,9 +21,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
 PRODUCTION_DIR = "/etc/mosquitto/qiao/"
+CERT_BACKDATE = datetime.timedelta(days=1)
+CERT_LIFETIME = datetime.timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,27 +91,74 @@ def write_committee_files(
 
 
 def write_self_signed(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")) -> Path:
-    """A throwaway CA and a broker certificate it signs (openssl, EC P-256, 7 days); returns the CA."""
+    """A throwaway CA and a broker certificate it signs (EC P-256); returns the CA.
+
+    Both are valid from a day before now (as public CAs backdate) to 7 days after: a member whose
+    clock is behind the broker's by less than a day still connects (TLS refuses a certificate "not
+    yet valid" by the verifier's own clock, tests/e2e/test_faults_host.py)."""
     directory.mkdir(parents=True, exist_ok=True)
-    openssl = shutil.which("openssl") or "/usr/bin/openssl"
-    san = ",".join(f"IP:{h}" if h.replace(".", "").isdigit() else f"DNS:{h}" for h in hosts)
-    ca_key, ca_crt = directory / "ca.key", directory / "ca.crt"
-    key, csr, crt = directory / "broker.key", directory / "broker.csr", directory / "broker.crt"
-    ext = directory / "broker.ext"
-    ext.write_text(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n")
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    days = ["-days", "7"]
-    sign = ["-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial", *days, "-extfile", ext]
-    run = [
-        [openssl, "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_crt, *days, "-subj", "/CN=qiao-ca"],
-        [openssl, "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=qiao-broker"],
-        [openssl, "x509", "-req", "-in", csr, "-out", crt, *sign],
+    now = datetime.datetime.now(datetime.UTC)
+    start, end = now - CERT_BACKDATE, now + CERT_LIFETIME
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "qiao-ca")])
+    ca_crt = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_usage(cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    names: list[x509.GeneralName] = [
+        x509.IPAddress(ipaddress.ip_address(h)) if h.replace(".", "").isdigit() else x509.DNSName(h)
+        for h in hosts
     ]
-    for argv in run:
-        subprocess.run([str(a) for a in argv], check=True, capture_output=True)
-    for path in (ca_key, key):
-        path.chmod(0o600)
-    return ca_crt
+    crt = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "qiao-broker")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(cert_sign=False), critical=True)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    for path, private in ((directory / "ca.key", ca_key), (directory / "broker.key", key)):
+        _write_secret(
+            path,
+            private.private_bytes(
+                pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            ).decode(),
+        )
+    (directory / "broker.crt").write_bytes(crt.public_bytes(pem))
+    (directory / "ca.crt").write_bytes(ca_crt.public_bytes(pem))
+    return directory / "ca.crt"
+
+
+def _usage(*, cert_sign: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def render_config(

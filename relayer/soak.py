@@ -118,6 +118,7 @@ class SoakConfig:
     seed: int = 0
     rate: float = 5.0  # transfers per second offered, both directions together
     kill_every: float = 45.0  # mean seconds between member kills (0: none)
+    quorum_loss_every: float = 200.0  # mean seconds between kills that leave fewer than t up (0: none)
     broker_every: float = 90.0  # mean seconds between broker restarts (0: none)
     reorg_every: float = 30.0  # mean seconds between reorgs, either chain (0: none)
     min_each: int = 0  # at least this many of each fault kind (kill, broker, reorg on each chain)
@@ -134,7 +135,7 @@ class SoakConfig:
 @dataclass(order=True)
 class Planned:
     at: float
-    kind: str  # kill | broker | reorg
+    kind: str  # kill | quorum_loss | broker | reorg
     chain: str = ""  # reorg: consortium | ethereum
     depth: int = 0  # reorg: blocks replaced
 
@@ -143,7 +144,12 @@ def plan(cfg: SoakConfig, rng: random.Random) -> list[Planned]:
     """The faults of a run, from the seed alone: Poisson arrivals per kind after the warm-up, and
     with `min_each` the missing ones of each kind spread evenly over the run."""
     events: list[Planned] = []
-    means = {"kill": cfg.kill_every, "broker": cfg.broker_every, "reorg": cfg.reorg_every}
+    means = {
+        "kill": cfg.kill_every,
+        "quorum_loss": cfg.quorum_loss_every,
+        "broker": cfg.broker_every,
+        "reorg": cfg.reorg_every,
+    }
     for kind, mean in means.items():
         if mean <= 0:
             continue
@@ -158,7 +164,14 @@ def plan(cfg: SoakConfig, rng: random.Random) -> list[Planned]:
         if e.kind == "reorg":
             e.chain, e.depth = rng.choice(CHAINS), rng.randint(1, max_depth)
     needed: list[Planned] = []
-    for kind, chain in (("kill", ""), ("reorg", "consortium"), ("broker", ""), ("reorg", "ethereum")):
+    kinds = (
+        ("kill", ""),
+        ("reorg", "consortium"),
+        ("quorum_loss", ""),
+        ("broker", ""),
+        ("reorg", "ethereum"),
+    )
+    for kind, chain in kinds:
         have = sum(1 for e in events if e.kind == kind and e.chain == chain)
         for _ in range(cfg.min_each - have):
             depth = rng.randint(1, max_depth) if kind == "reorg" else 0
@@ -438,6 +451,8 @@ class Injector:
         try:
             if kind == "kill":
                 self._kill()
+            elif kind == "quorum_loss":
+                self._quorum_loss()
             elif kind == "restart":
                 self._restart(int(arg))
             elif kind == "broker":
@@ -482,16 +497,28 @@ class Injector:
             self._record("kill_skipped", running=running)
             return
         member = self.rng.choice(running)
-        downtime = round(self.rng.uniform(2, 6) if below else self.rng.uniform(2, 20), 1)
+        self._kill_member(member, round(self.rng.uniform(2, 6) if below else self.rng.uniform(2, 20), 1))
+
+    def _quorum_loss(self) -> None:
+        """Members killed until fewer than t run (nothing can be signed), each back within seconds."""
+        running = self.running()
+        if len(running) < self.cfg.t:
+            self._record("quorum_loss_skipped", running=running)
+            return
+        for member in self.rng.sample(running, len(running) - (self.cfg.t - 1)):
+            self._kill_member(member, round(self.rng.uniform(3, 8), 1))
+
+    def _kill_member(self, member: int, downtime: float) -> None:
         proc = self.net.nodes[member]
         proc.popen.send_signal(signal.SIGKILL)
         proc.popen.wait(10)
         self.down.add(member)
         self.stats.kills += 1
-        if below and self._below_since is None:
+        running = len(self.running())
+        if running < self.cfg.t and self._below_since is None:
             self._below_since = self.now()
             self.stats.below_threshold_episodes += 1
-        self._record("kill", member=member, downtime=downtime, running=len(running) - 1)
+        self._record("kill", member=member, downtime=downtime, running=running)
         self._push(self.now() + downtime, "restart", member)
 
     def _restart(self, member: int) -> None:
@@ -866,6 +893,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--kill-every", type=float, default=d.kill_every, help="mean s between member kills (0: none)"
     )
     p.add_argument(
+        "--quorum-loss-every",
+        type=float,
+        default=d.quorum_loss_every,
+        help="mean s between kills of members until fewer than t run, for a few seconds (0: none)",
+    )
+    p.add_argument(
         "--broker-every", type=float, default=d.broker_every, help="mean s between broker restarts"
     )
     p.add_argument("--reorg-every", type=float, default=d.reorg_every, help="mean s between reorgs")
@@ -873,7 +906,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--min-each-fault",
         type=int,
         default=d.min_each,
-        help="at least N kills, broker restarts, reorgs per chain",
+        help="at least N kills, quorum losses, broker restarts, reorgs per chain",
     )
     p.add_argument("--drain-timeout", type=float, default=d.drain_timeout, help="seconds (default 600)")
     p.add_argument("--finality-depth", type=int, default=d.finality_depth, help="both chains (default 3)")
@@ -889,6 +922,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=seed,
         rate=args.rate,
         kill_every=args.kill_every,
+        quorum_loss_every=args.quorum_loss_every,
         broker_every=args.broker_every,
         reorg_every=args.reorg_every,
         min_each=args.min_each_fault,

@@ -97,6 +97,12 @@ class Bridge:
             rows = db.execute("SELECT src_chain_id, dst_chain_id, first_nonce, last_nonce, root FROM signed")
             return {(a, b, c, d, bytes(r).hex()) for a, b, c, d, r in rows.fetchall()}
 
+    def batches(self, member: int) -> set[tuple[int, int, int, int, str]]:
+        """(src, dst, first, last, root) of every batch this member cut."""
+        with self.db(member) as db:
+            rows = db.execute("SELECT src_chain_id, dst_chain_id, first_nonce, last_nonce, root FROM batches")
+            return {(a, b, c, d, bytes(r).hex()) for a, b, c, d, r in rows.fetchall()}
+
     def signed_through(self, member: int) -> int:
         """The last nonce this member has signed a batch for (0 if none)."""
         with self.db(member) as db:
@@ -159,6 +165,10 @@ class Bridge:
         for m, proc in self.net.nodes.items():
             assert proc.popen.poll() is None, f"member {m} died; see {proc.log_path}"
             assert self.metric(m, "qiao_equivocations_refused_total") == 0
+        # nothing diverged: every member cut the same batches, with the same roots
+        cut = {m: self.batches(m) for m in self.net.nodes}
+        assert all(batches == cut[1] for batches in cut.values()), cut
+        assert max(batch[3] for batch in cut[1]) == total  # they reach the last lock
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything Qiao needs on a fresh Debian machine:
-#   - mosquitto, prometheus (promtool), systemd (systemd-analyze) and openssl from Debian's
-#     packages (each if missing),
+#   - mosquitto, prometheus (promtool), systemd (systemd-analyze), openssl and faketime from
+#     Debian's packages (each if missing),
 #   - the npm toolchain (anvil, forge, solc-js, OpenZeppelin) from package-lock.json,
 #   - a Python virtual environment in .venv with the pinned packages,
 #   - the contracts compiled by forge (offline, through tools/solc).
@@ -24,12 +24,14 @@ need_python() {
 
 # 1. Debian packages, each only if missing: mosquitto (the broker; tests and the devnet start
 #    their own instances), prometheus (promtool and a real server for the alert tests), systemd
-#    (systemd-analyze verify on the units) and openssl (the devnet broker's throwaway TLS CA).
+#    (systemd-analyze verify on the units), openssl (to inspect the broker's certificates) and
+#    faketime (libfaketime: the clock-skew fault test runs a member with its clock off).
 APT_MISSING=()
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then APT_MISSING+=(mosquitto); fi
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then APT_MISSING+=(prometheus); fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then APT_MISSING+=(systemd); fi
 if ! command -v openssl >/dev/null 2>&1; then APT_MISSING+=(openssl); fi
+if ! compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null; then APT_MISSING+=(faketime); fi
 if [ "${#APT_MISSING[@]}" -gt 0 ]; then
   log "installing Debian packages: ${APT_MISSING[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

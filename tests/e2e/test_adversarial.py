@@ -10,7 +10,6 @@ nothing else minted, supply equal, the reconciler's verdict clean, the members a
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import sqlite3
@@ -19,7 +18,6 @@ import threading
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -34,13 +32,10 @@ from committee.bls import CURVE_ORDER, g1_to_eip2537, get_backend
 from committee.keyfile import load_key_file
 from committee.threshold import KeyShare, combine, partial_sign
 from relayer import broker, devnet
-from relayer.chain import ChainClient
-from relayer.config import NodeConfig, load_config
 from relayer.encoding import batch_message, batch_root, leaf_hash, merkle_proof
 from relayer.messages import MAX_PAYLOAD_BYTES, PartialMessage, heartbeat_topic, partial_topic, topic_root
 from relayer.reconciler import reconcile
-from relayer.store import BatchState, Store, StoredBatch
-from relayer.submitter import Submitter
+from relayer.submitter import execute_batch_call
 from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
 pytestmark = pytest.mark.e2e
@@ -713,72 +708,56 @@ WRONG_DESTINATION_CHAIN = selector("WrongDestinationChain(uint256,uint256)")
 
 @dataclass(frozen=True)
 class Attempt:
-    """One transaction an attacker sends: `batch` with `signature` (48-byte compressed), or the
-    relayer's call with its signature bytes replaced by `raw` (EIP-2537 form, e.g. the identity)."""
+    """One transaction an attacker sends: `batch` with `signature` to the endpoint on `chain`
+    (48-byte compressed, or passed unchanged, e.g. the 128-byte EIP-2537 identity)."""
 
     what: str
     chain: str  # "ethereum" or "consortium"
     batch: Batch
     signature: bytes
     error: str
-    raw: bytes | None = None
 
 
-def stored(batch: Batch, signature: bytes) -> StoredBatch:
-    return StoredBatch(
-        batch, batch_root(batch), batch_message(batch), BatchState.AGGREGATED, signature, None, 0.0, 0.0
-    )
-
-
-async def send_through_the_relayers_call(
-    cfg: NodeConfig, store_path: Path, attacker: Any, attempts: list[Attempt]
-) -> list[tuple[str, str | None, int]]:
-    """Each attempt built by the submitter's own executeBatch call and sent as a transaction
-    (fixed gas, no estimate); returns (what, revert selector of an eth_call, receipt status)."""
+def send_attempts(b: Bridge, attacker: Any, attempts: list[Attempt]) -> list[tuple[str, str | None, int]]:
+    """Each attempt built by the relayer's own `execute_batch_call` and sent as a transaction (fixed
+    gas, no estimate); returns (what, the revert selector of an eth_call, the receipt's status)."""
     results: list[tuple[str, str | None, int]] = []
-    async with Store.open(store_path) as store:
-        for name in ("ethereum", "consortium"):
-            async with ChainClient.connect(cfg.chains[name]) as chain:
-                submitter = Submitter(chain, store, attacker, cfg.relayer, cfg.member_index, 4)
-                sent = []
-                nonce = await chain.w3.eth.get_transaction_count(attacker.address, "pending")
-                base = int((await chain.w3.eth.get_block("latest"))["baseFeePerGas"])
-                for attempt in (a for a in attempts if a.chain == name):
-                    fn = submitter._call(stored(attempt.batch, attempt.signature))
-                    if attempt.raw is not None:
-                        sig = g1_to_eip2537(attempt.signature)
-                        args = [attempt.raw if arg == sig else arg for arg in fn.args]
-                        assert args != list(fn.args)
-                        fn = getattr(chain.endpoint.functions, fn.fn_name)(*args)
-                    error: str | None = None
-                    try:
-                        await fn.call({"from": attacker.address})
-                    except ContractCustomError as exc:
-                        error = str(exc.data)[:10]
-                    tx = await fn.build_transaction(
-                        {
-                            "from": attacker.address,
-                            "nonce": nonce,
-                            "gas": 2_000_000,
-                            "maxFeePerGas": 2 * base + 10**9,
-                            "maxPriorityFeePerGas": 10**9,
-                            "chainId": chain.chain_id,
-                        }
-                    )
-                    nonce += 1
-                    signed = attacker.sign_transaction(tx)
-                    sent.append(
-                        (attempt.what, error, await chain.w3.eth.send_raw_transaction(signed.raw_transaction))
-                    )
-                for what, error, tx_hash in sent:
-                    receipt = await chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-                    results.append((what, error, int(receipt["status"])))
+    for name, w3, endpoint in (("ethereum", b.we, b.gateway), ("consortium", b.wc, b.vault)):
+        nonce = w3.eth.get_transaction_count(attacker.address, "pending")
+        base = int(w3.eth.get_block("latest")["baseFeePerGas"])
+        sent = []
+        for attempt in (a for a in attempts if a.chain == name):
+            fn = execute_batch_call(endpoint, attempt.batch, attempt.signature)
+            error: str | None = None
+            try:
+                fn.call({"from": attacker.address})
+            except ContractCustomError as exc:
+                error = str(exc.data)[:10]
+            tx = fn.build_transaction(
+                {
+                    "from": attacker.address,
+                    "nonce": nonce,
+                    "gas": 2_000_000,
+                    "maxFeePerGas": 2 * base + 10**9,
+                    "maxPriorityFeePerGas": 10**9,
+                    "chainId": w3.eth.chain_id,
+                }
+            )
+            nonce += 1
+            sent.append(
+                (
+                    attempt.what,
+                    error,
+                    w3.eth.send_raw_transaction(attacker.sign_transaction(tx).raw_transaction),
+                )
+            )
+        for what, error, tx_hash in sent:
+            receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+            results.append((what, error, int(receipt["status"])))
     return results
 
 
-def test_forged_and_replayed_batches_revert_on_the_destination_and_change_nothing(
-    bridge: Bridge, tmp_path: Path
-) -> None:
+def test_forged_and_replayed_batches_revert_on_the_destination_and_change_nothing(bridge: Bridge) -> None:
     b = bridge
     attacker = Account.from_key(devnet.dev_account(10).key)
     # real locks, executed by the committee: one alone, then two sent back to back (one batch, or two)
@@ -842,7 +821,7 @@ def test_forged_and_replayed_batches_revert_on_the_destination_and_change_nothin
             b.group_sign(batch_message(other_contract)),
             INVALID_SIGNATURE,
         ),
-        Attempt("the identity", "ethereum", fabricated, random_point, IDENTITY_SIGNATURE, raw=bytes(128)),
+        Attempt("the identity", "ethereum", fabricated, bytes(128), IDENTITY_SIGNATURE),
         Attempt("replay of an executed batch", "ethereum", real, signature, BATCH_ALREADY_EXECUTED),
         Attempt("a C->E batch replayed on the vault", "consortium", real, signature, WRONG_DESTINATION_CHAIN),
         Attempt(
@@ -855,36 +834,38 @@ def test_forged_and_replayed_batches_revert_on_the_destination_and_change_nothin
     ]
     before = b.balances()
     executed_before = b.executed_events()
-    results = asyncio.run(
-        send_through_the_relayers_call(
-            load_config(b.net.configs[1]), tmp_path / "attacker.sqlite3", attacker, attempts
-        )
-    )
+    results = send_attempts(b, attacker, attempts)
     assert [(w, e) for w, e, _ in results] == [
         (a.what, a.error) for a in attempts if a.chain == "ethereum"
     ] + [(a.what, a.error) for a in attempts if a.chain == "consortium"]
     assert all(status == 0 for _, _, status in results)
 
-    # a single transfer of the executed batch, with its Merkle proof: consumed already
+    # one transfer with its Merkle proof: of the executed batch (consumed already), and the
+    # fabricated one under a forged signature
     leaves = [leaf_hash(t) for t in real.transfers]
     index = lead.nonce - f
-    call = b.gateway.functions.executeTransfer(
-        1, real.transfers[index].as_abi_tuple(), f, la, merkle_proof(leaves, index), g1_to_eip2537(signature)
-    )
-    with pytest.raises(ContractCustomError) as exc:
-        call.call({"from": attacker.address})
-    assert str(exc.value.data).startswith(ALREADY_EXECUTED)
-    tx = call.build_transaction(
-        {
-            "from": attacker.address,
-            "gas": 1_000_000,
-            "nonce": b.we.eth.get_transaction_count(attacker.address),
-        }
-    )
-    receipt = b.we.eth.wait_for_transaction_receipt(
-        b.we.eth.send_raw_transaction(attacker.sign_transaction(tx).raw_transaction), timeout=60
-    )
-    assert receipt["status"] == 0
+    single = [
+        (real.transfers[index], f, la, merkle_proof(leaves, index), signature, ALREADY_EXECUTED),
+        (fake, fake.nonce, fake.nonce, [], random_point, INVALID_SIGNATURE),
+    ]
+    for transfer, first, last, proof, sig, expected in single:
+        call = b.gateway.functions.executeTransfer(
+            1, transfer.as_abi_tuple(), first, last, proof, g1_to_eip2537(sig)
+        )
+        with pytest.raises(ContractCustomError) as exc:
+            call.call({"from": attacker.address})
+        assert str(exc.value.data).startswith(expected)
+        tx = call.build_transaction(
+            {
+                "from": attacker.address,
+                "gas": 1_000_000,
+                "nonce": b.we.eth.get_transaction_count(attacker.address),
+            }
+        )
+        receipt = b.we.eth.wait_for_transaction_receipt(
+            b.we.eth.send_raw_transaction(attacker.sign_transaction(tx).raw_transaction), timeout=60
+        )
+        assert receipt["status"] == 0
 
     assert b.balances() == before
     assert b.executed_events() == executed_before

@@ -306,10 +306,13 @@ def test_a_broker_stopped_mid_flow_and_restarted_executes_everything_once(bridge
     assert not set(later) & set(b.executed_nonces()), "executed without a broker"
     for m in members:
         assert b.net.nodes[m].popen.poll() is None
+        assert b.metric(m, "qiao_ready_check", {"check": "broker"}) == 0
+        assert b.metric(m, "qiao_ready") == 0
         # re-published every round while the broker is away, each partial still waits only once
         assert b.metric(m, "qiao_mqtt_outbox_depth") <= b.signed_from(m, first)
     b.net.start_broker()
     devnet.wait_until(lambda: all(b.connected(m) for m in members), 90, "every member to reconnect")
+    devnet.wait_until(lambda: all(b.metric(m, "qiao_ready") == 1 for m in members), 60, "every member ready")
     for m in members:
         assert b.metric(m, "qiao_mqtt_reconnects_total") > reconnects[m]
         assert len(b.log_events(m, "mqtt_connected")) > connects[m]
@@ -374,6 +377,9 @@ def test_two_partitioned_members_stall_the_committee_without_divergence(bridge: 
             60,
             "the connected members to see the committee one member short of t",
         )
+        for m in connected:  # and say so: not ready, for want of a signing margin
+            assert b.metric(m, "qiao_ready_check", {"check": "signing_margin"}) == 0
+            assert b.metric(m, "qiao_ready") == 0
         nonces = b.lock(3)
         devnet.wait_until(
             lambda: all(b.signed_through(m) >= nonces[-1] for m in b.net.nodes),
@@ -420,6 +426,9 @@ def test_two_partitioned_members_stall_the_committee_without_divergence(bridge: 
         lambda: all(b.metric(m, "qiao_committee_members_online") == 4 for m in b.net.nodes),
         60,
         "every member to see all four online again",
+    )
+    devnet.wait_until(
+        lambda: all(b.metric(m, "qiao_ready") == 1 for m in b.net.nodes), 60, "every member ready"
     )
     b.settle()
     assert b.signed(1) == b.signed(2) == b.signed(3) == b.signed(4)

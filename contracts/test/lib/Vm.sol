@@ -36,6 +36,7 @@ interface Vm {
     function expectRevert(bytes calldata revertData) external;
     function expectEmit() external;
     function expectEmit(address emitter) external;
+    function expectCall(address callee, bytes calldata data, uint64 count) external;
     function recordLogs() external;
     function getRecordedLogs() external returns (Log[] memory logs);
 

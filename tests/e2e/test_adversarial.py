@@ -445,12 +445,9 @@ def test_a_stranger_on_the_tooling_listener_is_refused_by_content_checks(bridge:
 # ---- 2. malformed and oversized payloads -------------------------------------------------------
 
 
-def malformed(b: Bridge) -> list[tuple[str, bytes]]:
+def malformed() -> list[tuple[str, bytes]]:
     """(topic, payload) pairs every node must reject, count and survive."""
-    transfer = b.transfers[min(b.transfers)]
-    good = json.loads(
-        partial_payload(gateway_batch(b, transfer).id, b"\x01" * 32, b"\x02" * 48, member=BYZANTINE)
-    )
+    good = json.loads(partial_payload(BatchId(C_TO_E, Nonce(1), Nonce(1)), b"\x01" * 32, b"\x02" * 48))
 
     def mutated(**changes: Any) -> bytes:
         return json.dumps({**good, **changes}).encode()
@@ -487,7 +484,7 @@ def malformed(b: Bridge) -> list[tuple[str, bytes]]:
 def test_malformed_and_oversized_payloads_are_rejected_counted_and_survived(bridge: Bridge) -> None:
     b = bridge
     rejected = {m: b.rejected(m) for m in b.honest}
-    payloads = malformed(b)
+    payloads = malformed()
     # beyond the broker's max_packet_size: the broker drops the sender, no member sees it
     huge = Client(b, tls=False, subscribe=False)
     huge.wait_connected()
@@ -640,7 +637,7 @@ def test_invalid_partials_before_or_between_never_block_the_same_members_valid_o
     the batch first or in between, its valid partial sent later is used."""
     b = bridge
     share = b.share(BYZANTINE)
-    other = batch_message(gateway_batch(b, b.transfers[min(b.transfers)]))
+    other = keccak(b"the message of some other batch")
     m4 = byzantine_client(b)
     b.net.nodes[3].stop()
     try:

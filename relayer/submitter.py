@@ -29,6 +29,7 @@ from web3.types import Nonce, TxParams, Wei
 from committee.bls import g1_to_eip2537
 from relayer import metrics
 from relayer.chain import ChainClient
+from relayer.clock import Elapsed
 from relayer.config import RelayerConfig
 from relayer.faults import crashpoint
 from relayer.store import BatchState, Store, StoredBatch, TxRecord
@@ -81,6 +82,7 @@ class Submitter:
         self._lock = asyncio.Lock()
         self._reverts: dict[tuple[int, int, int], int] = {}
         self._low_balance_reported = False
+        self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
 
     def rank(self, first_nonce: int) -> int:
         return (self.member_index - first_nonce) % self.committee_size
@@ -88,9 +90,12 @@ class Submitter:
     async def step(self) -> None:
         """Handle every aggregated or submitted batch for this chain once."""
         async with self._lock:
-            for stored in await self.store.batches(
+            batches = await self.store.batches(
                 [BatchState.AGGREGATED, BatchState.SUBMITTED], dst=self.chain.chain_id, limit=50
-            ):
+            )
+            in_flight = {stored.batch.id for stored in batches}
+            self._elapsed.retain(lambda key: isinstance(key, tuple) and key[0] in in_flight)
+            for stored in batches:
                 outcome = SubmitOutcome.RETRY
                 try:
                     outcome = await self.submit(stored)
@@ -110,7 +115,7 @@ class Submitter:
         if done is not None:
             return done
         # our own transaction did not land: send again at once; otherwise wait for our turn
-        waited = time.time() - stored.updated_at
+        waited = self._elapsed.since((bid, "aggregated"), stored.updated_at)
         if not ours and waited < self.rank(bid.first_nonce) * self.cfg.stagger_seconds:
             return SubmitOutcome.NOT_READY
         return await self._send(stored, nonce=None, previous=None)
@@ -216,7 +221,7 @@ class Submitter:
             log.warning("tx_dropped", batch=str(bid), tx=latest.tx_hash, nonce=latest.nonce)
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {latest.tx_hash} dropped")
             return None
-        if time.time() - latest.sent_at < self.cfg.receipt_timeout:
+        if self._elapsed.since((bid, latest.tx_hash), latest.sent_at) < self.cfg.receipt_timeout:
             return SubmitOutcome.SENT
         if await self.chain.is_executed(bid.route.src, bid.first_nonce, final=False):
             return None  # the caller records it; our transaction will revert or be replaced later

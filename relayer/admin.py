@@ -29,6 +29,7 @@ from eth_utils.address import to_checksum_address
 from committee.threshold import MemberIndex
 from relayer import metrics
 from relayer.admin_client import AdminError, request
+from relayer.aio import within
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import ConfigError, read_secret_file
 from relayer.node import Node
@@ -626,7 +627,7 @@ async def serve(ops: Ops, path: Path) -> asyncio.Server:
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         cmd = "?"
         try:
-            line = await asyncio.wait_for(reader.readline(), 10)
+            line = await within(10, reader.readline())
             if len(line) > MAX_REQUEST:
                 raise AdminError("request too large")
             req = json.loads(line)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +20,7 @@ from web3.types import BlockIdentifier
 
 from relayer import metrics
 from relayer.abi import ENDPOINT_ABI
+from relayer.aio import within
 from relayer.batching import Located
 from relayer.config import ChainConfig
 from relayer.types import ChainId, Nonce, Transfer
@@ -125,7 +125,7 @@ class ChainClient:
             index = (self._active + offset) % n
             ep = self._endpoints[index]
             try:
-                result = await asyncio.wait_for(fn(ep), timeout=self.cfg.rpc_timeout)
+                result = await within(self.cfg.rpc_timeout, fn(ep))
             except (ContractLogicError, ValueError) as exc:
                 if isinstance(exc, ContractLogicError) or "execution reverted" in str(exc):
                     raise  # deterministic: every endpoint would say the same
@@ -145,7 +145,7 @@ class ChainClient:
     async def check_chain_id(self) -> None:
         for ep in self._endpoints:
             try:
-                actual = await asyncio.wait_for(ep.w3.eth.chain_id, self.cfg.rpc_timeout)
+                actual = await within(self.cfg.rpc_timeout, ep.w3.eth.chain_id)
             except Exception as exc:
                 log.warning("rpc_unreachable_at_start", chain=self.cfg.name, url=ep.url, error=repr(exc))
                 continue
@@ -176,7 +176,7 @@ class ChainClient:
             if index == self._active:
                 continue
             try:
-                other = await asyncio.wait_for(self._head_of(ep), self.cfg.rpc_timeout)
+                other = await within(self.cfg.rpc_timeout, self._head_of(ep))
             except Exception:  # noqa: S112 - an unreachable alternative is simply not chosen
                 continue
             if other > stalled_head:
@@ -234,7 +234,7 @@ class ChainClient:
             if index == self._active or agreeing >= self.cfg.quorum:
                 continue
             try:
-                other = await asyncio.wait_for(fetch(ep), self.cfg.rpc_timeout)
+                other = await within(self.cfg.rpc_timeout, fetch(ep))
             except Exception as exc:
                 log.warning("quorum_read_failed", chain=self.cfg.name, url=ep.url, error=repr(exc))
                 continue

@@ -20,6 +20,7 @@ from committee.keyfile import load_key_file, load_public_file
 from committee.keystore import KeystoreError, load_keystore_share, read_password
 from committee.threshold import KeyShare
 from relayer import admin, metrics, sdnotify
+from relayer.aio import within
 from relayer.chain import ChainClient
 from relayer.config import ConfigError, NodeConfig, read_secret_file
 from relayer.health import Health
@@ -199,7 +200,7 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
                 server.close()
             log.info("stopping", grace_seconds=GRACE_SECONDS)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(asyncio.gather(*draining)), GRACE_SECONDS)
+                await within(GRACE_SECONDS, asyncio.shield(asyncio.gather(*draining)))
             every.extend(t for t in asyncio.all_tasks() if t not in (asyncio.current_task(), enforcer))
             raise _Stop
     except* _Stop:

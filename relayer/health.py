@@ -27,6 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from relayer import metrics
 from relayer.admin import Ops
+from relayer.aio import within
 from relayer.chain import ChainClient
 
 log = structlog.get_logger(__name__)
@@ -111,7 +112,7 @@ class Health:
         name = chain.cfg.name
         started = time.monotonic()
         try:
-            block = await asyncio.wait_for(chain.w3.eth.get_block("latest"), PROBE_TIMEOUT)
+            block = await within(PROBE_TIMEOUT, chain.w3.eth.get_block("latest"))
             metrics.RPC_LATENCY.labels(name).observe(time.monotonic() - started)
             number = int(block["number"])
             block_hash = "0x" + bytes(block["hash"]).hex()
@@ -184,8 +185,8 @@ class Health:
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = await asyncio.wait_for(reader.readline(), 5)
-            while (await asyncio.wait_for(reader.readline(), 5)) not in (b"\r\n", b"\n", b""):
+            request = await within(5, reader.readline())
+            while (await within(5, reader.readline())) not in (b"\r\n", b"\n", b""):
                 pass
             parts = request.decode("latin-1").split()
             path = parts[1].split("?", 1)[0] if len(parts) >= 2 else "/"

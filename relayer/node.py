@@ -25,6 +25,7 @@ from committee.threshold import (
     verify_partial,
 )
 from relayer import metrics
+from relayer.aio import within
 from relayer.batching import NonceGap, plan_batches
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import NodeConfig
@@ -380,7 +381,7 @@ class Node:
                 log.exception("pipeline_error", error=repr(exc))
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+                await within(interval, self._wake.wait())
 
     async def run_submitter(self, submitter: Submitter, stop: asyncio.Event) -> None:
         """Submit aggregated batches to one destination chain until asked to stop."""
@@ -391,7 +392,7 @@ class Node:
             except Exception as exc:
                 log.exception("submitter_error", chain=submitter.chain.cfg.name, error=repr(exc))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=submitter.chain.cfg.poll_interval)
+                await within(submitter.chain.cfg.poll_interval, stop.wait())
 
     def _halt(self, route: Route, reason: str) -> None:
         if route not in self.halted:

@@ -416,6 +416,7 @@ class Injector:
         for p in planned:
             self._push(p.at, p.kind, p)
         self.down: set[int] = set()  # members we killed and have not restarted yet
+        self.members_lock = threading.Lock()
         self.broker_down_since: float | None = None
         self._below_since: float | None = None
         self.stop = threading.Event()
@@ -509,10 +510,11 @@ class Injector:
             self._kill_member(member, round(self.rng.uniform(3, 8), 1))
 
     def _kill_member(self, member: int, downtime: float) -> None:
-        proc = self.net.nodes[member]
-        proc.popen.send_signal(signal.SIGKILL)
-        proc.popen.wait(10)
-        self.down.add(member)
+        with self.members_lock:  # marked down before the signal, so no one takes it for a crash
+            self.down.add(member)
+            proc = self.net.nodes[member]
+            proc.popen.send_signal(signal.SIGKILL)
+            proc.popen.wait(10)
         self.stats.kills += 1
         running = len(self.running())
         if running < self.cfg.t and self._below_since is None:
@@ -522,10 +524,11 @@ class Injector:
         self._push(self.now() + downtime, "restart", member)
 
     def _restart(self, member: int) -> None:
-        if member not in self.down:
-            return
-        self.net.restart(member)
-        self.down.discard(member)
+        with self.members_lock:
+            if member not in self.down:
+                return
+            self.net.restart(member)
+            self.down.discard(member)
         self.stats.restarts += 1
         if self._below_since is not None and len(self.running()) >= self.cfg.t:
             self.stats.below_threshold_seconds += self.now() - self._below_since
@@ -534,14 +537,15 @@ class Injector:
 
     def check_members(self) -> None:
         """A member that exited without being killed is a finding: recorded, then restarted."""
-        for member in self.running():
-            code = self.net.nodes[member].popen.poll()
-            if code is not None:
-                self.stats.unexpected_exits.append(
-                    {"t": round(self.now(), 1), "member": member, "returncode": code}
-                )
-                say(f"member {member} exited on its own with {code}; restarting it")
-                self.net.restart(member)
+        with self.members_lock:
+            for member in self.running():
+                code = self.net.nodes[member].popen.poll()
+                if code is not None:
+                    self.stats.unexpected_exits.append(
+                        {"t": round(self.now(), 1), "member": member, "returncode": code}
+                    )
+                    say(f"member {member} exited on its own with {code}; restarting it")
+                    self.net.restart(member)
 
     # -- broker
 

@@ -23,6 +23,7 @@ def _load(path: str) -> NodeConfig:
 def cmd_run(args: argparse.Namespace) -> int:
     from committee.keyfile import KeyFileError
     from relayer import daemon, logs
+    from relayer.chain import RpcUnavailable
 
     cfg = _load(args.config)
     logs.configure(cfg.log_level)
@@ -31,6 +32,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     except KeyFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RpcUnavailable as exc:  # a start-up check found no endpoint of a chain reachable
+        print(
+            f"error: {exc}; check the chain's rpc in {args.config} and that its node is up "
+            "(under systemd the unit restarts and tries again)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

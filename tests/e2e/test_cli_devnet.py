@@ -4,6 +4,7 @@ Prometheus scraping a member and the alert rules loaded into it."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -380,3 +381,28 @@ def test_readiness_turns_false_when_the_margin_the_broker_and_an_rpc_are_lost(ne
     devnet.wait_until(lambda: not_ready("rpc:ethereum"), 30, "readiness false on a lost RPC")
     assert net.metric(1, "qiao_chain_rpc_up", {"chain": "ethereum"}) == 0.0
     assert http(port, "/livez")[0] == 200
+
+
+def test_an_unreachable_rpc_at_start_up_stops_the_daemon_with_a_clear_error(
+    net: devnet.Devnet, tmp_path: Path
+) -> None:
+    dead = f"http://127.0.0.1:{devnet.free_port()}"
+    env = {
+        **os.environ,
+        "QIAO_METRICS__PORT": str(devnet.free_port()),
+        "QIAO_CHAINS__ETHEREUM__RPC": dead,
+        "QIAO_NODE__DATA_DIR": str(tmp_path / "data"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "relayer.cli", "run", "--config", str(net.configs[1])],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+    assert out.returncode == 1, out.stderr
+    assert "error: chain ethereum" in out.stderr
+    assert "failed on every endpoint" in out.stderr
+    assert "Traceback" not in out.stderr

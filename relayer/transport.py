@@ -35,6 +35,10 @@ from relayer.messages import (
 log = structlog.get_logger(__name__)
 
 OUTBOX_SIZE = 1000
+# Received messages waiting to be handled; beyond this the client discards them (a flood from the
+# broker cannot grow memory without bound; a dropped partial comes again with the next
+# re-publication round).
+INBOX_SIZE = 10_000
 
 
 class Transport:
@@ -101,6 +105,7 @@ class Transport:
                     username=self.cfg.username,
                     password=self._password,
                     keepalive=10,
+                    max_queued_incoming_messages=INBOX_SIZE,
                     will=aiomqtt.Will(hb_topic, self._heartbeat("offline"), qos=1, retain=True),
                     tls_params=(
                         aiomqtt.TLSParameters(ca_certs=str(self.cfg.tls_ca_file))

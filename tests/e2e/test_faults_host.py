@@ -16,10 +16,11 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from glob import glob
 from pathlib import Path
 from typing import Any
@@ -135,6 +136,10 @@ def readyz(net: devnet.Devnet, member: int) -> tuple[int, dict[str, Any]]:
         return exc.code, json.loads(exc.read())
 
 
+def exited(proc: devnet.Process) -> bool:
+    return proc.popen.poll() is not None
+
+
 def ready(net: devnet.Devnet, member: int) -> bool:
     return readyz(net, member)[0] == 200
 
@@ -173,29 +178,37 @@ def test_a_corrupted_store_is_refused_with_the_remedy_and_rebuilds_once_deleted_
     store = data_dir(net, victim) / STORE
     clean = store.read_bytes()
 
-    def refused(damage: Callable[[Path], None]) -> None:
-        store.write_bytes(clean)
-        damage(store)
-        mark = log_mark(net, victim)
-        proc = net.restart(victim)
-        devnet.wait_until(
-            lambda: proc.popen.poll() is not None, 60, f"member 4 to refuse ({damage.__name__})"
-        )
-        out = log_since(net, victim, mark)
-        assert proc.popen.returncode == 2, out
-        assert f"error: {store}: " in out, out
-        assert REMEDY in out, out
-        unusable = [e for e in events_since(net, victim, mark) if e.get("event") == "store_unusable"]
-        assert unusable, out
-        assert unusable[0]["path"] == str(store)
-        for never in ("node_started", "mqtt_connected", "batch_signed", "batch_submitted"):
-            assert never not in out, f"{damage.__name__}: {never} from a damaged store"
-
-    refused(garbage_over_header)
-    refused(garbage_over_pages)
+    # the member's own files get garbage over the header; three copies of the same clean file get
+    # the other damages, each under a copy of member 4's configuration naming it (all at once)
+    mark = log_mark(net, victim)
+    garbage_over_header(store)
+    runs = {"garbage_over_header": (store, net.restart(victim), net.run_dir / "logs" / "member-4.log", mark)}
+    for damage in (garbage_over_pages, truncated, garbage_over_wal):
+        home = net.run_dir / f"node-4-{damage.__name__}"
+        (home / "data").mkdir(parents=True)
+        copy = home / "data" / STORE
+        copy.write_bytes(clean)
+        damage(copy)
+        config = home / "node.toml"
+        own = f'data_dir = "{data_dir(net, victim)}"'
+        assert own in net.configs[victim].read_text()
+        config.write_text(net.configs[victim].read_text().replace(own, f'data_dir = "{copy.parent}"'))
+        argv = [sys.executable, "-m", "relayer.cli", "run", "--config", str(config)]
+        proc = net.procs.start(f"member-4-{damage.__name__}", argv, net.run_dir / "logs")
+        runs[damage.__name__] = (copy, proc, proc.log_path, 0)
     bridge.lock(3)  # the bridge goes on with members 1 to 3 meanwhile
-    refused(truncated)
-    refused(garbage_over_wal)
+    for name, (path, proc, log, offset) in runs.items():
+        devnet.wait_until(functools.partial(exited, proc), 90, f"member 4 to refuse ({name})")
+        with log.open("rb") as fh:
+            fh.seek(offset)
+            out = fh.read().decode(errors="replace")
+        assert proc.popen.returncode == 2, f"{name}: {out}"
+        assert f"error: {path}: " in out, out
+        assert REMEDY in out, out
+        events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        assert [e["path"] for e in events if e.get("event") == "store_unusable"] == [str(path)], out
+        for never in ("node_started", "mqtt_connected", "batch_signed", "batch_submitted"):
+            assert never not in out, f"{name}: {never} from a damaged store"
     bridge.lock(4, 5)
     bridge.wait_minted("locks made while member 4 is down minted by the others")
 

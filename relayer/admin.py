@@ -111,7 +111,7 @@ class Ops:
     # ---- committee -----------------------------------------------------------------------
 
     def members_online(self) -> list[int]:
-        now = time.time()
+        now = time.monotonic()  # heartbeats are timed on arrival; a wall-clock step changes nothing
         online = self.node.transport.online_members
         return sorted(m for m, seen in online.items() if now - seen <= HEARTBEAT_FRESH_SECONDS)
 

@@ -56,7 +56,7 @@ class Transport:
         self._outbox: OrderedDict[tuple[str, bytes], bool] = OrderedDict()  # (topic, payload) -> retain
         self._queued = asyncio.Event()  # set while the outbox is not empty
         self.connected = asyncio.Event()
-        self.online_members: dict[int, float] = {}
+        self.online_members: dict[int, float] = {}  # member -> time.monotonic() of its last beat
 
     def publish_partial(self, msg: PartialMessage) -> None:
         """Queue a partial for publication; if the outbox is full the oldest is dropped (it will be
@@ -175,7 +175,7 @@ class Transport:
             log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
             return
         if beat.status == "online":
-            self.online_members[beat.member] = time.time()
+            self.online_members[beat.member] = time.monotonic()  # arrival, on our own clock
         else:
             self.online_members.pop(beat.member, None)
         metrics.MEMBERS_ONLINE.set(len(self.online_members))

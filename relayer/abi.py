@@ -129,6 +129,17 @@ ENDPOINT_ABI: list[dict[str, Any]] = [
     },
     {
         "type": "function",
+        "name": "unexecutedCount",
+        "stateMutability": "view",
+        "inputs": [
+            {"name": "srcChainId", "type": "uint256"},
+            {"name": "firstNonce", "type": "uint64"},
+            {"name": "lastNonce", "type": "uint64"},
+        ],
+        "outputs": [{"name": "", "type": "uint256"}],
+    },
+    {
+        "type": "function",
         "name": "nextNonce",
         "stateMutability": "view",
         "inputs": [{"name": "dstChainId", "type": "uint256"}],

@@ -292,25 +292,29 @@ class ChainClient:
             log_index=int(entry["logIndex"]),
         )
 
-    async def is_executed(self, src: ChainId, nonce: int, *, final: bool = True) -> bool:
-        """Whether the endpoint consumed transfer (src, nonce), by default as of the final head:
-        an execution that a reorg below finality can still undo is not one yet (it would leave
-        the transfer marked executed and never executed). `final=False` asks the latest block."""
+    async def is_batch_executed(self, src: ChainId, first: int, last: int, *, final: bool = True) -> bool:
+        """Whether the endpoint consumed every transfer (src, first..last), by default as of the
+        final head: an execution that a reorg below finality can still undo is not one yet (it
+        would leave the batch marked executed and never executed). `final=False` asks the
+        latest block. Every nonce of the range is checked (`unexecutedCount`), not only the
+        first: a user may have executed part of a batch by hand with a Merkle proof, and the
+        rest still needs the batch."""
 
         def at(block: BlockIdentifier) -> Callable[[_Endpoint], Awaitable[bool]]:
             async def get(ep: _Endpoint) -> bool:
-                return bool(await ep.contract.functions.isExecuted(src, nonce).call(block_identifier=block))
+                fn = ep.contract.functions.unexecutedCount(src, first, last)
+                return int(await fn.call(block_identifier=block)) == 0
 
             return get
 
-        if not await self.call(at("latest"), "isExecuted"):
+        if not await self.call(at("latest"), "unexecutedCount"):
             return False  # not executed on the canonical chain, so not at its final head either
         if not final:
             return True
         final_head = await self.final_head()
         if final_head < self.cfg.start_block:
             return False
-        return await self.call(at(final_head), "isExecuted")
+        return await self.call(at(final_head), "unexecutedCount")
 
     async def key_epoch(self) -> int:
         async def get(ep: _Endpoint) -> int:

@@ -355,7 +355,7 @@ class Node:
             if chain is None:
                 continue
             try:
-                done = await chain.is_executed(bid.route.src, bid.first_nonce)
+                done = await chain.is_batch_executed(bid.route.src, bid.first_nonce, bid.last_nonce)
             except Exception as exc:
                 metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
                 log.warning("executed_check_failed", batch=str(bid), error=repr(exc))

@@ -223,7 +223,7 @@ class Submitter:
             return None
         if self._elapsed.since((bid, latest.tx_hash), latest.sent_at) < self.cfg.receipt_timeout:
             return SubmitOutcome.SENT
-        if await self.chain.is_executed(bid.route.src, bid.first_nonce, final=False):
+        if await self.chain.is_batch_executed(bid.route.src, bid.first_nonce, bid.last_nonce, final=False):
             return None  # the caller records it; our transaction will revert or be replaced later
         return await self._send(stored, nonce=latest.nonce, previous=latest)
 
@@ -267,9 +267,11 @@ class Submitter:
         final; NOT_READY while that block is not final yet (nothing is sent meanwhile: if a
         reorg drops that transaction, the batch is sent again); None if it is not executed."""
         bid = stored.batch.id
-        if not await self.chain.is_executed(bid.route.src, bid.first_nonce, final=False):
+        if not await self.chain.is_batch_executed(
+            bid.route.src, bid.first_nonce, bid.last_nonce, final=False
+        ):
             return None
-        if await self.chain.is_executed(bid.route.src, bid.first_nonce):
+        if await self.chain.is_batch_executed(bid.route.src, bid.first_nonce, bid.last_nonce):
             await self._executed(stored, "executed on-chain by another relayer")
             return SubmitOutcome.ALREADY_EXECUTED
         return SubmitOutcome.NOT_READY

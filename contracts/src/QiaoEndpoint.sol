@@ -138,6 +138,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     uint64 public constant KEY_GRACE_PERIOD = 1 days;
     /// @notice Largest amount a transfer may carry (amounts must fit the rate-limit arithmetic).
     uint256 public constant MAX_AMOUNT = type(uint128).max;
+    /// @notice Longest nonce range {unexecutedCount} answers for (a relayer asks one batch at a time).
+    uint64 public constant MAX_RANGE_QUERY = 65_536;
 
     /// @notice The allow-list of this chain.
     KycRegistry public immutable registry;
@@ -244,6 +246,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     // --- single transfer, queue and refund rejections
     /// @notice The transfer's nonce is outside the batch range, or the range is invalid.
     error NonceOutsideBatch(uint64 nonce, uint64 firstNonce, uint64 lastNonce);
+    /// @notice A nonce range query with a zero first nonce, an end before its start, or too long.
+    error InvalidNonceRange(uint64 firstNonce, uint64 lastNonce);
     /// @notice The Merkle proof does not have the length the batch size and position require.
     error InvalidProofLength(uint256 expected, uint256 given);
     /// @notice The transfer is not queued here with these fields.
@@ -529,6 +533,36 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @return executed True once consumed.
     function isExecuted(uint256 srcChainId, uint64 nonce) external view returns (bool executed) {
         return _bit(_executed[srcChainId], nonce);
+    }
+
+    /// @notice How many transfers of the nonce range `firstNonce..lastNonce` from `srcChainId`
+    ///         are not consumed here yet. 0 means every transfer of the range was executed, by
+    ///         batches, single transfers with a Merkle proof, or both: a relayer asks this of a
+    ///         whole batch, since a user may have executed part of it by hand.
+    /// @dev Reverts with {InvalidNonceRange} if `firstNonce` is 0, `lastNonce < firstNonce`, or
+    ///      the range spans more than {MAX_RANGE_QUERY} nonces. Reads one storage word per 256 nonces.
+    /// @param srcChainId The source chain id.
+    /// @param firstNonce The first nonce of the range.
+    /// @param lastNonce The last nonce of the range (inclusive).
+    /// @return count The number of nonces of the range not consumed.
+    function unexecutedCount(uint256 srcChainId, uint64 firstNonce, uint64 lastNonce)
+        external
+        view
+        returns (uint256 count)
+    {
+        if (firstNonce == 0 || lastNonce < firstNonce || lastNonce - firstNonce >= MAX_RANGE_QUERY) {
+            revert InvalidNonceRange(firstNonce, lastNonce);
+        }
+        mapping(uint256 => uint256) storage bitmap = _executed[srcChainId];
+        uint256 wordIndex = type(uint256).max;
+        uint256 bits;
+        for (uint256 nonce = firstNonce; nonce <= lastNonce; ++nonce) {
+            if (nonce >> 8 != wordIndex) {
+                wordIndex = nonce >> 8;
+                bits = bitmap[wordIndex];
+            }
+            if ((bits >> (nonce & 0xff)) & 1 == 0) ++count;
+        }
     }
 
     /// @notice The state of transfer (`srcChainId`, `nonce`) on this destination.

@@ -544,6 +544,37 @@ contract FeaturesTest is SignedActions {
         gateway.executeBatch(EPOCH, pack(ts), sig);
     }
 
+    function test_unexecutedCount_seesAPartlyHandExecutedBatch_acrossBitmapWords() public {
+        QiaoEndpoint.Transfer[] memory ts = lockMany(7);
+        bytes memory sig = signForGateway(ts);
+        bytes32[] memory leaves = leavesOf(ts);
+        vm.chainId(CHAIN_E);
+        vm.assertEq(gateway.unexecutedCount(CHAIN_C, 1, 7), 7);
+        // a user executes the batch's first transfer by hand: the batch is not executed yet
+        gateway.executeTransfer(EPOCH, ts[0], 1, 7, refProof(leaves, 0), sig);
+        vm.assertTrue(gateway.isExecuted(CHAIN_C, 1));
+        vm.assertEq(gateway.unexecutedCount(CHAIN_C, 1, 7), 6);
+        vm.assertEq(gateway.unexecutedCount(CHAIN_C, 1, 1), 0);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertEq(gateway.unexecutedCount(CHAIN_C, 1, 7), 0);
+        // a range past what was executed, across the first bitmap word's end (nonces 255..257)
+        vm.assertEq(gateway.unexecutedCount(CHAIN_C, 5, 300), 296 - 3);
+        vm.assertEq(gateway.unexecutedCount(CHAIN_C, 255, 257), 3);
+        // another source chain has nothing executed
+        vm.assertEq(gateway.unexecutedCount(CHAIN_E, 1, 7), 7);
+    }
+
+    function test_unexecutedCount_rejectsAZeroReversedOrOverlongRange() public {
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.InvalidNonceRange.selector, 0, 5));
+        gateway.unexecutedCount(CHAIN_C, 0, 5);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.InvalidNonceRange.selector, 5, 4));
+        gateway.unexecutedCount(CHAIN_C, 5, 4);
+        uint64 limit = gateway.MAX_RANGE_QUERY();
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.InvalidNonceRange.selector, 1, limit + 1));
+        gateway.unexecutedCount(CHAIN_C, 1, limit + 1);
+        vm.assertEq(gateway.unexecutedCount(CHAIN_C, 1, limit), limit);
+    }
+
     function test_executeTransfer_rejections() public {
         QiaoEndpoint.Transfer[] memory ts = lockMany(5);
         bytes memory sig = signForGateway(ts);

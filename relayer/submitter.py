@@ -10,7 +10,9 @@ broadcast, with the next nonce the chain reports as pending (so a dropped transa
 reused and no gap can form). A transaction not mined within `receipt_timeout` is replaced with the
 same nonce and fees raised by `fee_bump_percent`, never above the fee cap. If the nonce was used by
 another transaction of the same account, the batch goes back to be sent with a fresh nonce. A
-deterministic revert is recorded as a failure and never retried.
+deterministic revert is recorded as a failure and never retried; a batch the endpoint refuses
+because it is paused waits for the resume, and a revert on state that moves (a race with another
+relayer, a reorg) is retried up to MAX_REVERTS times (`relayer.reverts`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from relayer.chain import ChainClient
 from relayer.clock import Elapsed
 from relayer.config import RelayerConfig
 from relayer.faults import crashpoint
+from relayer.reverts import RevertKind, classify_revert
 from relayer.store import BatchState, Store, StoredBatch, TxRecord
 from relayer.types import Batch, execute_batch_args
 
@@ -81,6 +84,7 @@ class Submitter:
         self.committee_size = committee_size
         self._lock = asyncio.Lock()
         self._reverts: dict[tuple[int, int, int], int] = {}
+        self._waiting: set[tuple[int, int, int]] = set()  # batches held by an on-chain pause
         self._low_balance_reported = False
         self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
 
@@ -144,9 +148,22 @@ class Submitter:
             done = await self._executed_elsewhere(stored)
             if done is not None:
                 return done
+            kind = classify_revert(exc.data)
+            key = (bid.route.src, bid.route.dst, bid.first_nonce)
+            if kind is RevertKind.WAIT:  # paused on-chain: send once the committee resumes it
+                if key not in self._waiting:
+                    self._waiting.add(key)
+                    log.warning("batch_waits_for_endpoint", batch=str(bid), reason=str(exc))
+                return SubmitOutcome.NOT_READY
+            if kind is RevertKind.TRANSIENT:
+                self._reverts[key] = self._reverts.get(key, 0) + 1
+                if self._reverts[key] < MAX_REVERTS:
+                    log.warning("batch_estimate_reverted", batch=str(bid), error=str(exc))
+                    return SubmitOutcome.RETRY
             await self.store.set_batch_state(bid, BatchState.FAILED, f"reverts: {exc}")
-            log.error("batch_reverts", batch=str(bid), error=str(exc))
+            log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
+        self._waiting.discard((bid.route.src, bid.route.dst, bid.first_nonce))
         base_fee, max_fee, priority = await self._fees()
         cap = int(self.cfg.max_fee_gwei * GWEI)
         if previous is not None:

@@ -1106,15 +1106,27 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     }
 
     /// @dev Writes level and time in one SSTORE (they share a slot). `level` <= capacity < 2^128.
+    ///      The time never moves back: on a chain whose block time stepped back (a devnet reorg, a
+    ///      misbehaving consortium validator) the bucket keeps its later time, so no second is
+    ///      refilled twice.
     function _setLevel(Bucket storage s, uint256 level) private {
         assembly ("memory-safe") {
-            // slot of {level, updatedAt} is the struct's second slot; level in the low 128 bits.
-            sstore(add(s.slot, 1), or(level, shl(128, timestamp())))
+            // slot of {level, updatedAt} is the struct's second slot: level in the low 128 bits,
+            // updatedAt (uint64) above it.
+            let slot := add(s.slot, 1)
+            let previous := and(shr(128, sload(slot)), 0xffffffffffffffff)
+            let at := timestamp()
+            if lt(at, previous) { at := previous }
+            sstore(slot, or(level, shl(128, at)))
         }
     }
 
+    /// @dev The bucket's level now: refilled for the seconds since its last charge (none if the
+    ///      block time is earlier than that charge, rather than an arithmetic panic that would stop
+    ///      every transfer of the token until the clock caught up).
     function _refilled(Bucket memory b) private view returns (uint256) {
-        uint256 level = uint256(b.level) + (block.timestamp - b.updatedAt) * uint256(b.refillPerSecond);
+        uint256 elapsed = block.timestamp > b.updatedAt ? block.timestamp - b.updatedAt : 0;
+        uint256 level = uint256(b.level) + elapsed * uint256(b.refillPerSecond);
         return level > b.capacity ? b.capacity : level;
     }
 

@@ -452,6 +452,20 @@ contract FeaturesTest is SignedActions {
         vm.assertEq(vault.availableCapacity(address(asset), QiaoEndpoint.Direction.Outbound), 0);
     }
 
+    function test_rateLimit_aBlockTimeEarlierThanTheLastChargeNeitherPanicsNorRefillsTwice() public {
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        vault.setRateLimit(address(asset), QiaoEndpoint.Direction.Outbound, 10 ether, 1 ether);
+        vm.warp(1000);
+        lockOnC(alice, bob, 6 ether); // charged at t = 1000: 4 left
+        vm.warp(990); // the block time steps back 10 s
+        vm.assertEq(vault.availableCapacity(address(asset), QiaoEndpoint.Direction.Outbound), 4 ether);
+        lockOnC(alice, bob, 1 ether); // no arithmetic panic: 3 left, still dated t = 1000
+        vm.assertEq(vault.rateLimit(address(asset), QiaoEndpoint.Direction.Outbound).updatedAt, 1000);
+        vm.warp(1001); // one second after the last charge: one second of refill, not eleven
+        vm.assertEq(vault.availableCapacity(address(asset), QiaoEndpoint.Direction.Outbound), 4 ether);
+    }
+
     function test_rateLimit_inbound_queuesThenReleasesOnce() public {
         vm.chainId(CHAIN_E);
         vm.prank(owner);

@@ -18,7 +18,8 @@ import pytest
 from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
 
-from committee.threshold import deal, partial_sign
+from committee.bls import g1_to_eip2537
+from committee.threshold import KeyShare, deal, partial_sign
 from relayer import devnet
 from relayer.batching import Located
 from relayer.chain import ChainClient
@@ -39,6 +40,7 @@ class Rig:
     batch: Batch
     we: Web3
     account: str
+    share: KeyShare
 
 
 @pytest.fixture
@@ -81,6 +83,7 @@ async def rig(chains: tuple[str, str], tmp_path: Path) -> AsyncIterator[Rig]:
             batch,
             Web3(HTTPProvider(dep.ethereum_url)),
             relayer.address,
+            share,
         )
 
 
@@ -185,3 +188,27 @@ async def test_a_batch_that_reverts_deterministically_is_failed_not_retried(rig:
     assert after is not None
     assert after.state == BatchState.FAILED
     assert rig.we.eth.get_transaction_count(rig.account) == 0  # nothing was sent
+
+
+async def test_a_batch_refused_by_a_paused_endpoint_waits_and_executes_after_the_committee_resumes(
+    rig: Rig,
+) -> None:
+    gateway = rig.we.eth.contract(address=rig.batch.dst_contract, abi=devnet.artifact("QiaoGateway")["abi"])
+    devnet.send(rig.we, devnet.dev_account(10), gateway.functions.pause())  # the guardian
+    for _ in range(2 * 3):  # more rounds than MAX_REVERTS: a pause never fails the batch
+        stored = await rig.store.batch(ROUTE, 1)
+        assert stored is not None
+        assert await rig.submitter.submit(stored) == SubmitOutcome.NOT_READY
+    held = await rig.store.batch(ROUTE, 1)
+    assert held is not None
+    assert held.state == BatchState.AGGREGATED
+    assert rig.we.eth.get_transaction_count(rig.account) == 0  # nothing was sent while paused
+    # the committee signs the RESUME action; anyone submits it
+    message = gateway.functions.actionMessage(gateway.functions.RESUME_TYPEHASH().call(), 1, b"").call()
+    resume = gateway.functions.resume(1, g1_to_eip2537(partial_sign(rig.share, message)))
+    devnet.send(rig.we, devnet.dev_account(4), resume)
+    assert not gateway.functions.paused().call()
+    outcomes = await drive(rig)
+    assert SubmitOutcome.DROP not in outcomes
+    assert gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, 1).call()
+    assert_no_nonce_gap(rig)

@@ -1,0 +1,52 @@
+"""What a revert of `executeBatch` means for the batch: one pure decision.
+
+A gas estimate that reverts is not always the batch's fault. The endpoint may be paused (the batch
+must wait for the committee's resume, then go), or the estimate may have raced a state that moves
+(another relayer's transaction in a block this node's next read does not see yet, a reorg below
+finality): neither may mark the batch failed for good, which would strand its transfers until an
+operator retries it. Only a revert that the same batch would always meet (a bad signature, an
+expired key epoch, a malformed batch) is permanent.
+
+The decision is made from the revert data's 4-byte selector (`ContractLogicError.data`).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from eth_utils.crypto import keccak
+
+
+class RevertKind(Enum):
+    WAIT = "wait"  # the endpoint is paused: hold the batch, send it once it resumes
+    TRANSIENT = "transient"  # state that moves: retry a few times before giving up
+    PERMANENT = "permanent"  # the batch or its signature is wrong: never retried
+
+
+def selector(signature: str) -> str:
+    """The 4-byte selector of a Solidity error signature, as 8 lowercase hex digits."""
+    return keccak(text=signature)[:4].hex()
+
+
+_WAIT = {selector("EnforcedPause()")}
+_TRANSIENT = {
+    selector("BatchAlreadyExecuted(uint256,uint64,uint64)"),  # executed in a block not yet seen
+    selector("ReentrancyGuardReentrantCall()"),
+    selector("Panic(uint256)"),  # arithmetic on state of the moment (e.g. a block time stepping back)
+}
+
+
+def classify_revert(data: object) -> RevertKind:
+    """The kind of a revert from its data (a 0x-hex string, or None/other when the node gave none).
+
+    A revert without data is transient: nothing says the batch is at fault (an estimate cut short,
+    a node that drops revert data). An unknown custom error or `Error(string)` is permanent: the
+    endpoint's own checks are deterministic for a given batch."""
+    if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
+        return RevertKind.TRANSIENT
+    sel = data[2:10].lower()
+    if sel in _WAIT:
+        return RevertKind.WAIT
+    if sel in _TRANSIENT:
+        return RevertKind.TRANSIENT
+    return RevertKind.PERMANENT

@@ -1,0 +1,51 @@
+"""Which reverts of executeBatch fail a batch for good, hold it, or let it be tried again."""
+
+from __future__ import annotations
+
+import pytest
+from eth_abi.abi import encode
+
+from relayer.reverts import RevertKind, classify_revert, selector
+
+
+def data(signature: str, types: list[str] | None = None, values: list[object] | None = None) -> str:
+    return "0x" + selector(signature) + (encode(types, values).hex() if types else "")
+
+
+@pytest.mark.parametrize(
+    ("revert", "kind"),
+    [
+        (data("EnforcedPause()"), RevertKind.WAIT),
+        (data("EnforcedPause()").upper().replace("0X", "0x"), RevertKind.WAIT),
+        (
+            data(
+                "BatchAlreadyExecuted(uint256,uint64,uint64)", ["uint256", "uint64", "uint64"], [7001, 1, 5]
+            ),
+            RevertKind.TRANSIENT,
+        ),
+        (data("Panic(uint256)", ["uint256"], [0x11]), RevertKind.TRANSIENT),
+        (data("ReentrancyGuardReentrantCall()"), RevertKind.TRANSIENT),
+        (None, RevertKind.TRANSIENT),
+        ("", RevertKind.TRANSIENT),
+        ("0x", RevertKind.TRANSIENT),
+        ("0x1234", RevertKind.TRANSIENT),
+        ({"message": "execution reverted"}, RevertKind.TRANSIENT),
+        (data("InvalidSignature()"), RevertKind.PERMANENT),
+        (data("IdentitySignature()"), RevertKind.PERMANENT),
+        (data("KeyEpochExpired(uint64)", ["uint64"], [1]), RevertKind.PERMANENT),
+        (data("UnknownKeyEpoch(uint64)", ["uint64"], [9]), RevertKind.PERMANENT),
+        (
+            data("WrongDestinationChain(uint256,uint256)", ["uint256", "uint256"], [0, 1]),
+            RevertKind.PERMANENT,
+        ),
+        (data("Error(string)", ["string"], ["nope"]), RevertKind.PERMANENT),
+        ("0xdeadbeef", RevertKind.PERMANENT),
+    ],
+)
+def test_a_revert_is_classified_by_its_selector(revert: object, kind: RevertKind) -> None:
+    assert classify_revert(revert) is kind
+
+
+def test_selectors_are_the_solidity_ones() -> None:
+    assert selector("Panic(uint256)") == "4e487b71"
+    assert selector("Error(string)") == "08c379a0"

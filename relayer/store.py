@@ -733,7 +733,15 @@ class Store:
                     now,
                 ),
             )
-            await self._set_transfer_state(db, bid, TransferState.SIGNED, f"signed {bid}", now)
+            # a batch this node already saw aggregated or executed (from the others' partials,
+            # before its own signer ran) keeps its transfers' later state: states never go back
+            cur = await db.execute(
+                "SELECT state FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+                (bid.route.src, bid.route.dst, bid.first_nonce),
+            )
+            batch_row = await cur.fetchone()
+            if batch_row is None or batch_row["state"] == BatchState.PENDING:
+                await self._set_transfer_state(db, bid, TransferState.SIGNED, f"signed {bid}", now)
         return partial
 
     async def signed_partial(self, bid: BatchId) -> bytes | None:

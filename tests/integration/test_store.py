@@ -84,6 +84,29 @@ async def test_batch_states_move_transfers_and_keep_history(tmp_path: Path) -> N
         assert states == ["final", "batched", "aggregated", "executed"]
 
 
+async def test_signing_a_batch_seen_executed_already_leaves_its_transfers_executed(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"\x01" * 32, b"\x02" * 32)], 19, 3)
+        # after a restart the node combined the others' partials and saw the batch executed ...
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, signature=b"\x05" * 48)
+        await store.set_batch_state(batch.id, BatchState.EXECUTED, "done")
+        # ... before its own signer ran on the batch it had listed as pending
+        kept = await store.record_signature(batch.id, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48)
+        assert kept == b"\x03" * 48  # the signed-once guard still holds it
+        assert [r.state for r in await store.transfers()] == [TransferState.EXECUTED] * 2
+        states = [s for s, _, _ in await store.history(ROUTE, 1)]
+        assert states[-1] == "executed"
+        # a pending batch's transfers do move to signed
+        second = Batch((transfer(3),), ADDR, 1)
+        await store.record_scan(ROUTE.src, 30, events(3))
+        await store.record_batches(ROUTE, [(second, b"\x04" * 32, b"\x06" * 32)], 29, 4)
+        await store.record_signature(second.id, 1, b"\x04" * 32, b"\x06" * 32, b"\x07" * 48)
+        states_by_nonce = {r.transfer.nonce: r.state for r in await store.transfers()}
+        assert states_by_nonce == {1: "executed", 2: "executed", 3: "signed"}
+
+
 async def test_one_partial_per_member_and_batch_is_kept(tmp_path: Path) -> None:
     bid = BatchId(ROUTE, Nonce(1), Nonce(2))
     async with Store.open(tmp_path / "s.sqlite3") as store:

@@ -1185,14 +1185,16 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         root = _merkleRoot(nodes);
     }
 
-    /// @dev Starts a leaf preimage past the free memory pointer, not allocated (no memory growth
-    ///      per leaf), and returns where: typehash, srcChainId, dstChainId, nonce, then the tokens,
-    ///      sender, recipient and amount that {_hashLeaves} writes. Nothing may allocate memory
-    ///      while it is in use.
+    /// @dev Allocates the 288-byte leaf preimage of a batch (once per batch, reused for every
+    ///      leaf) and returns where: typehash, srcChainId, dstChainId, nonce, then the tokens,
+    ///      sender, recipient and amount that {_hashLeaves} writes. Allocated, not left past the
+    ///      free memory pointer: it lives across two assembly blocks, which "memory-safe" only
+    ///      allows for allocated memory (temporary memory past the pointer is valid within one block).
     function _leafPreimage(uint256 srcChainId, uint64 firstNonce) private view returns (uint256 p) {
         bytes32 typehash = TRANSFER_TYPEHASH;
         assembly ("memory-safe") {
             p := mload(0x40)
+            mstore(0x40, add(p, 0x120))
             mstore(p, typehash)
             mstore(add(p, 0x20), srcChainId)
             mstore(add(p, 0x40), chainid())

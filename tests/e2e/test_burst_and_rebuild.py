@@ -10,6 +10,7 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from relayer import devnet
+from relayer.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 LOCKS = 1000
@@ -98,3 +99,6 @@ def test_a_burst_of_1000_locks_in_one_block_gives_every_member_the_same_batches_
         assert (wc.eth.get_transaction_count(relayer2), we.eth.get_transaction_count(relayer2)) == sent_before
         assert len(gateway.events.TransferExecuted().get_logs(from_block=0)) == LOCKS
         assert wrapped.functions.totalSupply().call() == asset.functions.balanceOf(vault.address).call()
+        verdict = reconcile(net.deployment, settled=True)
+        assert verdict.ok, verdict.violations
+        assert verdict.counts["executed"] == LOCKS

@@ -10,6 +10,7 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from relayer import devnet
+from relayer.reconciler import reconcile
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e
@@ -85,6 +86,9 @@ def test_an_rpc_outage_with_a_head_jump_leaves_no_gap(tmp_path: Path) -> None:
         assert wrapped.functions.totalSupply().call() == asset.functions.balanceOf(vault.address).call()
         for proc in net.nodes.values():
             assert proc.popen.poll() is None
+        verdict = reconcile(net.deployment, settled=True)
+        assert verdict.ok, verdict.violations
+        assert verdict.counts["executed"] == 4
 
 
 def test_a_dead_and_a_stalled_endpoint_are_left_for_a_live_one(
@@ -122,6 +126,9 @@ def test_a_dead_and_a_stalled_endpoint_are_left_for_a_live_one(
         )
         result = devnet.round_trip(net, locks=3, burns=2, timeout=120, say=lambda s: None)
         assert result.supply_ok
+        verdict = reconcile(net.deployment, settled=True)
+        assert verdict.ok, verdict.violations
+        assert verdict.counts["executed"] == 5
         assert result.recipient_wrapped == result.locked_total - result.burned_total
         stalled_w3 = Web3(HTTPProvider(stalled[0]))
         assert stalled_w3.eth.block_number < Web3(HTTPProvider(net.deployment.ethereum_url)).eth.block_number

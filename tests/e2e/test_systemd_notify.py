@@ -16,6 +16,7 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from relayer import devnet
+from relayer.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 
@@ -149,5 +150,7 @@ def test_ready_watchdog_and_sigterm_mid_batch_loses_nothing(tmp_path: Path, noti
         nonces = sorted(int(e["args"]["nonce"]) for e in executed)
         assert nonces == [1, 2, 3, 4, 5]
         assert wrapped.functions.totalSupply().call() == asset.functions.balanceOf(vault.address).call()
+        verdict = reconcile(net.deployment, settled=True)
+        assert verdict.ok, verdict.violations
         # member 4 itself signed each batch once, across the restart
         assert not any(e.get("event") == "equivocation_refused" for e in events(member4))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -81,6 +82,18 @@ class Process:
     name: str
     popen: subprocess.Popen[bytes]
     log_path: Path
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        """The process's JSON log lines (other lines skipped), only the events `name` if given."""
+        out: list[dict[str, Any]] = []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and (name is None or entry.get("event") == name):
+                out.append(entry)
+        return out
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
         if self.popen.poll() is not None:

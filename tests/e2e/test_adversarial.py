@@ -194,15 +194,7 @@ class Bridge:
         return self.metric(member, "qiao_mqtt_messages_rejected_total")
 
     def log_events(self, member: int, event: str) -> list[dict[str, Any]]:
-        found = []
-        for line in self.net.nodes[member].log_path.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if entry.get("event") == event:
-                found.append(entry)
-        return found
+        return self.net.nodes[member].events(event)
 
     def share(self, member: int) -> KeyShare:
         return load_key_file(self.net.run_dir / "keys" / f"member-{member}.json")

@@ -19,13 +19,7 @@ pytestmark = pytest.mark.e2e
 
 
 def node_log_events(net: devnet.Devnet, member: int) -> list[dict]:  # type: ignore[type-arg]
-    events = []
-    for line in net.nodes[member].log_path.read_text().splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
+    return net.nodes[member].events()
 
 
 def test_round_trip_completes_with_one_member_stopped_and_garbage_on_the_broker(tmp_path: Path) -> None:

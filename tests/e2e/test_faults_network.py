@@ -132,15 +132,7 @@ class Bridge:
         return self.metric(member, "qiao_mqtt_connected") == 1
 
     def log_events(self, member: int, event: str) -> list[dict[str, Any]]:
-        found = []
-        for line in self.net.nodes[member].log_path.read_text().splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if entry.get("event") == event:
-                found.append(entry)
-        return found
+        return self.net.nodes[member].events(event)
 
     # ---- the end of every scenario ---------------------------------------------------------
 

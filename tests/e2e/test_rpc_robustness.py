@@ -31,15 +31,7 @@ def contracts(net: devnet.Devnet):  # type: ignore[no-untyped-def]
 
 
 def events(net: devnet.Devnet, member: int, name: str) -> list[dict]:  # type: ignore[type-arg]
-    out = []
-    for line in net.nodes[member].log_path.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if entry.get("event") == name:
-            out.append(entry)
-    return out
+    return net.nodes[member].events(name)
 
 
 def test_an_rpc_outage_with_a_head_jump_leaves_no_gap(tmp_path: Path) -> None:

@@ -62,13 +62,7 @@ def notify(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NotifySocket]:
 
 
 def events(proc: devnet.Process) -> list[dict]:  # type: ignore[type-arg]
-    out = []
-    for line in proc.log_path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return out
+    return proc.events()
 
 
 def test_ready_watchdog_and_sigterm_mid_batch_loses_nothing(tmp_path: Path, notify: NotifySocket) -> None:

@@ -17,6 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
+_TRANSFER_INPUT: dict[str, Any] = {
+    "name": "t",
+    "type": "tuple",
+    "internalType": "struct QiaoEndpoint.Transfer",
+    "components": [
+        {"name": "srcChainId", "type": "uint256"},
+        {"name": "dstChainId", "type": "uint256"},
+        {"name": "nonce", "type": "uint64"},
+        {"name": "srcToken", "type": "address"},
+        {"name": "dstToken", "type": "address"},
+        {"name": "sender", "type": "address"},
+        {"name": "recipient", "type": "address"},
+        {"name": "amount", "type": "uint256"},
+    ],
+}
+
 _PACKED_BATCH_COMPONENTS = [
     {"name": "srcChainId", "type": "uint256"},
     {"name": "dstChainId", "type": "uint256"},
@@ -151,6 +167,31 @@ ENDPOINT_ABI: list[dict[str, Any]] = [
         "stateMutability": "view",
         "inputs": [],
         "outputs": [{"name": "", "type": "uint64"}],
+    },
+    {
+        "type": "function",
+        "name": "refund",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "keyEpoch", "type": "uint64"},
+            _TRANSFER_INPUT,
+            {"name": "signature", "type": "bytes"},
+        ],
+        "outputs": [],
+    },
+    {
+        "type": "function",
+        "name": "refundMessage",
+        "stateMutability": "view",
+        "inputs": [{"name": "keyEpoch", "type": "uint64"}, _TRANSFER_INPUT],
+        "outputs": [{"name": "message", "type": "bytes32"}],
+    },
+    {
+        "type": "function",
+        "name": "isRefunded",
+        "stateMutability": "view",
+        "inputs": [{"name": "dstChainId", "type": "uint256"}, {"name": "nonce", "type": "uint64"}],
+        "outputs": [{"name": "refunded", "type": "bool"}],
     },
     {
         "type": "function",

@@ -52,8 +52,10 @@ def acl_text(network: str, members: list[int], admins: tuple[str, ...] = ()) -> 
         lines += [
             f"user {username(m)}",
             f"topic read {root}/partial/+",
+            f"topic read {root}/refund/+",
             f"topic read {root}/heartbeat/+",
             f"topic write {root}/partial/{m}",
+            f"topic write {root}/refund/{m}",
             f"topic write {root}/heartbeat/{m}",
             "",
         ]

@@ -23,7 +23,8 @@ from relayer.abi import ENDPOINT_ABI
 from relayer.aio import within
 from relayer.batching import Located
 from relayer.config import ChainConfig
-from relayer.types import ChainId, Nonce, Transfer
+from relayer.store import ObservedFailure
+from relayer.types import ChainId, Nonce, Route, Transfer
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
@@ -31,6 +32,11 @@ _T = TypeVar("_T")
 TRANSFER_INITIATED_TOPIC = (
     "0x" + keccak(text="TransferInitiated(uint256,uint64,address,address,address,address,uint256)").hex()
 )
+
+TRANSFER_FAILED_TOPIC = "0x" + keccak(text="TransferFailed(uint256,uint64,uint8)").hex()
+TRANSFER_STATUS_FAILED = 3  # QiaoEndpoint.TransferStatus { None, Delivered, Queued, Failed }
+TRANSFER_STATUS_DELIVERED = 1
+MAX_FAILURE_REASON = 255
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,16 +221,26 @@ class ChainClient:
 
         With `quorum > 1`, as many endpoints must return the same events, or QuorumMismatch."""
 
+        return await self._events(from_block, to_block, self._topic, self.decode_transfer)
+
+    async def failures(self, from_block: int, to_block: int) -> list[ObservedFailure]:
+        """TransferFailed events of the endpoint (this chain as destination) in [from_block,
+        to_block], in log order; read with the same quorum rule as transfers."""
+        return await self._events(from_block, to_block, TRANSFER_FAILED_TOPIC, self.decode_failure)
+
+    async def _events(
+        self, from_block: int, to_block: int, topic: str, decode: Callable[[Any], _T]
+    ) -> list[_T]:
         def params(ep: _Endpoint) -> Any:
             return {
                 "address": ep.contract.address,
                 "fromBlock": from_block,
                 "toBlock": to_block,
-                "topics": [self._topic],
+                "topics": [topic],
             }
 
-        async def fetch(ep: _Endpoint) -> list[ObservedTransfer]:
-            return [self.decode_transfer(e) for e in await ep.w3.eth.get_logs(params(ep))]
+        async def fetch(ep: _Endpoint) -> list[_T]:
+            return [decode(e) for e in await ep.w3.eth.get_logs(params(ep))]
 
         first = await self.call(fetch, f"eth_getLogs({from_block}..{to_block})")
         if self.cfg.quorum <= 1:
@@ -291,6 +307,69 @@ class ChainClient:
             tx_hash=_hex(entry["transactionHash"]),
             log_index=int(entry["logIndex"]),
         )
+
+    def decode_failure(self, entry: Any) -> ObservedFailure:
+        """A TransferFailed(srcChainId indexed, nonce indexed, reason) of this chain's endpoint."""
+        try:
+            topics = [bytes(t) for t in entry["topics"]]
+            if len(topics) != 3 or "0x" + topics[0].hex() != TRANSFER_FAILED_TOPIC:
+                raise ValueError(
+                    f"expected the TransferFailed signature and 2 indexed topics, got {len(topics)}"
+                )
+            if any(len(t) != 32 for t in topics) or any(topics[2][:24]):
+                raise ValueError("malformed indexed topics")
+            data = bytes(entry["data"])
+            if len(data) != 32:
+                raise ValueError(f"data of {len(data)} bytes, expected 32")
+            reason = int.from_bytes(data, "big")
+            if reason > MAX_FAILURE_REASON:
+                raise ValueError(f"reason {reason} is not a uint8")
+            nonce = int.from_bytes(topics[2], "big")
+            if nonce < 1:
+                raise ValueError("nonce 0")
+            failure = ObservedFailure(
+                route=Route(ChainId(int.from_bytes(topics[1], "big")), self.chain_id),
+                nonce=nonce,
+                reason=reason,
+                block_number=int(entry["blockNumber"]),
+                block_hash=_hex(entry["blockHash"]),
+                tx_hash=_hex(entry["transactionHash"]),
+                log_index=int(entry["logIndex"]),
+            )
+        except Exception as exc:
+            raise MalformedEvent(
+                f"chain {self.cfg.name}: log {entry.get('transactionHash', b'')!r}#"
+                f"{entry.get('logIndex')} is not a valid TransferFailed: {exc}"
+            ) from exc
+        return failure
+
+    async def transfer_status(self, src: ChainId, nonce: int) -> int | None:
+        """The endpoint's `transferStatus(src, nonce)` as of this chain's final head (None if the
+        final head is before the endpoint's start block)."""
+        final_head = await self.final_head()
+        if final_head < self.cfg.start_block:
+            return None
+
+        async def get(ep: _Endpoint) -> int:
+            fn = ep.contract.functions.transferStatus(src, nonce)
+            return int(await fn.call(block_identifier=final_head))
+
+        return await self.call(get, "transferStatus")
+
+    async def is_refunded(self, dst: ChainId, nonce: int, *, final: bool = True) -> bool:
+        """Whether the endpoint (the transfer's source) refunded (dst, nonce), as of the final
+        head by default, else the latest block."""
+        block: BlockIdentifier = "latest"
+        if final:
+            final_head = await self.final_head()
+            if final_head < self.cfg.start_block:
+                return False
+            block = final_head
+
+        async def get(ep: _Endpoint) -> bool:
+            return bool(await ep.contract.functions.isRefunded(dst, nonce).call(block_identifier=block))
+
+        return await self.call(get, "isRefunded")
 
     async def is_batch_executed(self, src: ChainId, first: int, last: int, *, final: bool = True) -> bool:
         """Whether the endpoint consumed every transfer (src, first..last), by default as of the

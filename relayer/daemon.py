@@ -24,7 +24,7 @@ from relayer.aio import within
 from relayer.chain import ChainClient
 from relayer.config import ConfigError, NodeConfig, read_secret_file
 from relayer.health import Health
-from relayer.messages import PartialMessage
+from relayer.messages import PartialMessage, RefundPartialMessage
 from relayer.node import Node
 from relayer.store import Store, StoreError, StoreUnwritable
 from relayer.transport import Transport
@@ -115,7 +115,8 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
             key = read_secret_file(cfg.relayer.account_key_file, "relayer.account_key_file")
             account = Account.from_key(key)
             ops.account_address = account.address
-            for dst in {r.dst for r in cfg.routes}:
+            # every destination (batches) and every source (refunds of failed transfers)
+            for dst in {r.dst for r in cfg.routes} | {r.src for r in cfg.routes}:
                 submitter = admin.PausableSubmitter(
                     chains[dst],
                     store,
@@ -170,7 +171,11 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
         async with asyncio.TaskGroup() as tg:
             for chain in node.chains.values():
                 tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")  # returns on a halt
-            loops.append(tg.create_task(node.transport.run(_kept_on_full(node)), name="transport"))
+            loops.append(
+                tg.create_task(
+                    node.transport.run(_kept_on_full(node), _refund_kept_on_full(node)), name="transport"
+                )
+            )
             draining = [tg.create_task(node.run_pipeline(stop), name="pipeline")]
             draining += [
                 tg.create_task(node.run_submitter(sub, stop), name=f"submit-{dst}")
@@ -219,6 +224,16 @@ def _kept_on_full(node: Node) -> Callable[[PartialMessage], Awaitable[None]]:
             await node.on_partial(msg)
 
     return on_partial
+
+
+def _refund_kept_on_full(node: Node) -> Callable[[RefundPartialMessage], Awaitable[None]]:
+    """The same for refund partials (re-published until the refund is final on the source)."""
+
+    async def on_refund(msg: RefundPartialMessage) -> None:
+        with contextlib.suppress(StoreUnwritable):
+            await node.on_refund_partial(msg)
+
+    return on_refund
 
 
 async def _enforce_cancel(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:

@@ -118,3 +118,21 @@ def batch_message(batch: Batch) -> bytes:
             ],
         )
     )
+
+
+REFUND_TYPEHASH = keccak(
+    b"QiaoRefund(string version,uint256 chainId,address endpoint,uint64 keyEpoch,bytes32 transferLeaf)"
+)
+
+
+def refund_message(t: Transfer, src_endpoint: str, key_epoch: int) -> bytes:
+    """The 32-byte REFUND message for `t`, signed for its **source** endpoint `src_endpoint`
+    (the contract's `refundMessage(keyEpoch, t)`; its chain id is `t.src_chain_id`)."""
+    if key_epoch < 1:
+        raise ValueError(f"refund_message: key epoch {key_epoch} is not a valid epoch (>= 1)")
+    return keccak(
+        encode(
+            ["bytes32", "string", "uint256", "address", "uint64", "bytes32"],
+            [REFUND_TYPEHASH, VERSION, t.src_chain_id, src_endpoint, key_epoch, leaf_hash(t)],
+        )
+    )

@@ -2,6 +2,7 @@
 
 Topics live under `qiao/v1/<network>/`:
   partial/<member>    one member's partial signature over one batch (QoS 1)
+  refund/<member>     one member's partial signature over the REFUND message of one failed transfer
   heartbeat/<member>  retained liveness, replaced by the broker's last-will on disconnect
 """
 
@@ -28,6 +29,10 @@ def topic_root(network: str) -> str:
 
 def partial_topic(network: str, member: int) -> str:
     return f"{topic_root(network)}/partial/{member}"
+
+
+def refund_topic(network: str, member: int) -> str:
+    return f"{topic_root(network)}/refund/{member}"
 
 
 def heartbeat_topic(network: str, member: int) -> str:
@@ -146,6 +151,65 @@ class PartialMessage:
             batch=batch,
             key_epoch=_int_field(data, "epoch", 1, 2**64 - 1),
             root=_hex_field(data, "root", 32),
+            message=_hex_field(data, "message", 32),
+            partial=_hex_field(data, "partial", 48),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPartialMessage:
+    """One member's partial signature on the REFUND message of transfer (src, dst, nonce).
+
+    The receiver never takes the message's word for the transfer: it computes the REFUND message
+    from the transfer its own source watcher stored and keeps the partial only if it matches."""
+
+    member: int
+    route: Route
+    nonce: int
+    key_epoch: int
+    message: bytes
+    partial: bytes
+
+    def to_payload(self) -> bytes:
+        return json.dumps(
+            {
+                "v": PROTOCOL_VERSION,
+                "type": "refund",
+                "member": self.member,
+                "src": self.route.src,
+                "dst": self.route.dst,
+                "nonce": self.nonce,
+                "epoch": self.key_epoch,
+                "message": "0x" + self.message.hex(),
+                "partial": "0x" + self.partial.hex(),
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def parse(cls, topic: str, payload: bytes, network: str) -> RefundPartialMessage:
+        topic_member = _topic_member(topic, f"{topic_root(network)}/refund/")
+        data = _load_object(payload, MAX_PAYLOAD_BYTES)
+        allowed = {"v", "type", "member", "src", "dst", "nonce", "epoch", "message", "partial"}
+        extra = set(data) - allowed
+        if extra:
+            raise BadMessage(f"unknown fields {sorted(extra)}")
+        if data.get("v") != PROTOCOL_VERSION or data.get("type") != "refund":
+            raise BadMessage(f"unsupported version/type {data.get('v')!r}/{data.get('type')!r}")
+        member = _int_field(data, "member", 1, 1024)
+        if member != topic_member:
+            raise BadMessage(f"member {member} in payload, {topic_member} in topic")
+        try:
+            route = Route(
+                ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))
+            )
+        except ValueError as exc:
+            raise BadMessage(str(exc)) from exc
+        return cls(
+            member=member,
+            route=route,
+            nonce=_int_field(data, "nonce", 1, 2**64 - 1),
+            key_epoch=_int_field(data, "epoch", 1, 2**64 - 1),
             message=_hex_field(data, "message", 32),
             partial=_hex_field(data, "partial", 48),
         )

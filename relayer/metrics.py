@@ -27,6 +27,17 @@ EQUIVOCATIONS_REFUSED = Counter(
     "qiao_equivocations_refused_total", "Signatures refused by the signed-once guard"
 )
 PARTIALS_RECEIVED = Counter("qiao_partials_received_total", "Partials received", ["member", "outcome"])
+REFUNDS_SIGNED = Counter("qiao_refunds_signed_total", "Refund partials this member signed")
+REFUND_PARTIALS_RECEIVED = Counter(
+    "qiao_refund_partials_received_total", "Refund partials received", ["member", "outcome"]
+)
+REFUNDS_SUBMITTED = Counter("qiao_refunds_submitted_total", "Refund transactions this relayer sent", ["src"])
+REFUND_SUBMISSIONS = Counter(
+    "qiao_refund_submissions_total", "Refund submission attempts by outcome", ["src", "outcome"]
+)
+REFUNDS_REFUNDED = Counter(
+    "qiao_refunds_refunded_total", "Failed transfers seen refunded on their source (final)", ["src"]
+)
 BATCHES_AGGREGATED = Counter("qiao_batches_aggregated_total", "Threshold signatures combined")
 SUBMISSIONS = Counter("qiao_submissions_total", "Batch submissions by outcome", ["dst", "outcome"])
 FEE_CAP_REACHED = Counter(

@@ -29,11 +29,21 @@ from relayer.aio import within
 from relayer.batching import NonceGap, plan_batches
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import NodeConfig
-from relayer.encoding import batch_message, batch_root
+from relayer.encoding import batch_message, batch_root, refund_message
 from relayer.faults import crashpoint
-from relayer.messages import PartialMessage
+from relayer.messages import PartialMessage, RefundPartialMessage
 from relayer.partials import OwnBatch, PartialOutcome, StoredPartial, classify_partial
-from relayer.store import BatchState, Equivocation, Store, StoredBatch, StoreError, StoreUnwritable
+from relayer.refunds import RefundDecision, RefundPartialOutcome, classify_refund_partial, decide_refund
+from relayer.store import (
+    BatchState,
+    Equivocation,
+    RefundState,
+    Store,
+    StoredBatch,
+    StoredRefund,
+    StoreError,
+    StoreUnwritable,
+)
 from relayer.submitter import Submitter
 from relayer.transport import Transport
 from relayer.types import Batch, BatchId, ChainId, Route
@@ -57,6 +67,7 @@ class Node:
     submitters: dict[ChainId, Submitter] = field(default_factory=dict)
     halted: dict[Route, str] = field(default_factory=dict)
     _verified: dict[tuple[BatchId, int], bytes] = field(default_factory=dict)
+    _verified_refunds: dict[tuple[Route, int, int], bytes] = field(default_factory=dict)
     _last_republish: float = 0.0
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _fresh: set[BatchId] = field(default_factory=set)
@@ -119,6 +130,9 @@ class Node:
         end = min(final, start + chain.cfg.max_block_range - 1)
         end_hash = await chain.block_hash(end)
         observed = await chain.transfers(start, end)
+        # failures of transfers toward this chain whose source this node watches itself
+        sources = {r.src for r in self.cfg.routes if r.dst == chain.chain_id and r.src in self.chains}
+        failures = [f for f in await chain.failures(start, end) if f.route.src in sources] if sources else []
         crashpoint("after_observe")
         if await chain.block_hash(end) != end_hash:
             log.warning("reorg_during_scan", chain=chain.cfg.name, block=end)
@@ -129,7 +143,9 @@ class Node:
             for o in observed
             if o.located.transfer.dst_chain_id in wanted
         ]
-        new = await self.store.record_scan(chain.chain_id, end + 1, events, end_hash)
+        new = await self.store.record_scan(chain.chain_id, end + 1, events, end_hash, failures)
+        for f in failures:
+            log.info("transfer_failed_final", route=str(f.route), nonce=f.nonce, reason=f.reason)
         if new:
             crashpoint("after_store")
         for t in new:
@@ -321,6 +337,174 @@ class Node:
         crashpoint("after_combine")
         return True
 
+    # ---- refunds -------------------------------------------------------------------------
+
+    async def approve_refunds(self) -> None:
+        """Check every failure seen final and sign (record, then publish) its refund once."""
+        for r in await self.store.refunds([RefundState.OBSERVED], limit=100):
+            chain = self.chains.get(r.route.dst)
+            if chain is None or r.route in self.halted:
+                continue
+            own = await self.store.transfer(r.route, r.nonce)
+            try:
+                status = await chain.transfer_status(r.route.src, r.nonce)
+            except Exception as exc:
+                log.warning("refund_status_check_failed", route=str(r.route), nonce=r.nonce, error=repr(exc))
+                continue
+            verdict = decide_refund(own, status)
+            if verdict.decision is RefundDecision.REFUSE:
+                await self.store.set_refund_state(r.route, r.nonce, RefundState.REFUSED, verdict.why)
+                log.critical("refund_refused", route=str(r.route), nonce=r.nonce, why=verdict.why)
+                continue
+            if verdict.decision is RefundDecision.WAIT or own is None:
+                continue
+            src_endpoint = self.cfg.chain_by_id(r.route.src).endpoint
+            message = refund_message(own, src_endpoint, self.public.key_epoch)
+            partial = partial_sign(self.share, message, self.backend) if self.share is not None else None
+            try:
+                kept = await self.store.approve_refund(
+                    r.route, r.nonce, self.public.key_epoch, message, partial
+                )
+            except Equivocation as exc:
+                metrics.EQUIVOCATIONS_REFUSED.inc()
+                log.error("equivocation_refused", route=str(r.route), nonce=r.nonce, error=str(exc))
+                continue
+            log.info("refund_approved", route=str(r.route), nonce=r.nonce, signer=kept is not None)
+            if kept is not None:
+                metrics.REFUNDS_SIGNED.inc()
+                await self.store.put_refund_partial(r.route, r.nonce, self.cfg.member_index, message, kept)
+                self._publish_refund(r.route, r.nonce, self.public.key_epoch, message, kept)
+            await self.try_aggregate_refund(r.route, r.nonce)
+
+    def _publish_refund(self, route: Route, nonce: int, epoch: int, message: bytes, partial: bytes) -> None:
+        self.transport.publish_refund(
+            RefundPartialMessage(self.cfg.member_index, route, nonce, epoch, message, partial)
+        )
+
+    async def republish_refunds(self) -> None:
+        """Re-publish this member's refund partials until the refund is final on the source."""
+        states = [RefundState.APPROVED, RefundState.AGGREGATED, RefundState.SUBMITTED]
+        for r in await self.store.refunds(states, limit=200):
+            if r.partial is not None and r.message is not None and r.key_epoch is not None:
+                self._publish_refund(r.route, r.nonce, r.key_epoch, r.message, r.partial)
+
+    async def sweep_refunded(self) -> None:
+        """Mark refunds that are final on their source (another relayer sent it, or this node
+        relays nothing), so nothing is re-published for them any longer."""
+        states = [RefundState.APPROVED, RefundState.AGGREGATED, RefundState.SUBMITTED]
+        for r in await self.store.refunds(states, limit=100):
+            chain = self.chains.get(r.route.src)
+            if chain is None:
+                continue
+            try:
+                done = await chain.is_refunded(r.route.dst, r.nonce)
+            except Exception as exc:
+                log.warning("refunded_check_failed", route=str(r.route), nonce=r.nonce, error=repr(exc))
+                continue
+            if done and await self.store.set_refund_state(
+                r.route, r.nonce, RefundState.REFUNDED, "refunded on the source (final)"
+            ):
+                metrics.REFUNDS_REFUNDED.labels(str(r.route.src)).inc()
+                log.info("transfer_refunded", route=str(r.route), nonce=r.nonce)
+
+    async def on_refund_partial(self, msg: RefundPartialMessage) -> None:
+        """Judge a refund partial from the broker (relayer.refunds), keep it if it earns a place,
+        and aggregate when it completes a refund this node approved."""
+        outcome = RefundPartialOutcome.INVALID
+        try:
+            async with self._aggregating:
+                outcome = await self._judge_refund_partial(msg)
+        finally:
+            member = str(msg.member) if outcome != RefundPartialOutcome.NOT_MEMBER else "unknown"
+            metrics.REFUND_PARTIALS_RECEIVED.labels(member, outcome.value).inc()
+        if outcome in (
+            RefundPartialOutcome.INVALID,
+            RefundPartialOutcome.NOT_MEMBER,
+            RefundPartialOutcome.OWN,
+        ):
+            log.warning(
+                "refund_partial_refused",
+                route=str(msg.route),
+                nonce=msg.nonce,
+                member=msg.member,
+                outcome=outcome.value,
+            )
+        if outcome == RefundPartialOutcome.KEPT:
+            await self.try_aggregate_refund(msg.route, msg.nonce)
+
+    async def _judge_refund_partial(self, msg: RefundPartialMessage) -> RefundPartialOutcome:
+        holds = False
+        expected: bytes | None = None
+        late = False
+        stored: tuple[bytes, bytes] | None = None
+        if msg.member in self.public.public_shares and msg.route in self.cfg.routes:
+            holds = await self.store.transfer(msg.route, msg.nonce) is not None
+            r = await self.store.refund(msg.route, msg.nonce)
+            if r is not None:
+                late = r.state not in (RefundState.OBSERVED, RefundState.APPROVED)
+                expected = r.message if r.state == RefundState.APPROVED else None
+            for member, message, partial in await self.store.refund_partials_for(msg.route, msg.nonce):
+                if member == msg.member:
+                    stored = (message, partial)
+        outcome = classify_refund_partial(
+            msg,
+            public=self.public,
+            routes=self.cfg.routes,
+            own_member=self.cfg.member_index,
+            holds_transfer=holds,
+            expected_message=expected,
+            late=late,
+            stored=stored,
+            backend=self.backend,
+        )
+        if outcome.stored:
+            await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
+            self._verified_refunds[(msg.route, msg.nonce, msg.member)] = msg.partial
+        return outcome
+
+    async def try_aggregate_refund(self, route: Route, nonce: int) -> bool:
+        async with self._aggregating:
+            r = await self.store.refund(route, nonce)
+            if r is None or r.state != RefundState.APPROVED or r.message is None:
+                return False
+            return await self._aggregate_refund(r, r.message)
+
+    async def _aggregate_refund(self, r: StoredRefund, message: bytes) -> bool:
+        valid: dict[int, bytes] = {}
+        for member, their_message, partial in await self.store.refund_partials_for(r.route, r.nonce):
+            key = (r.route, r.nonce, member)
+            if their_message == message and (
+                self._verified_refunds.get(key) == partial
+                or verify_partial(self.public, member, message, partial, self.backend)
+            ):
+                self._verified_refunds[key] = partial
+                valid[member] = partial
+            else:  # an early partial on another message, or one that does not verify
+                metrics.REFUND_PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
+                log.warning("refund_partial_invalid", route=str(r.route), nonce=r.nonce, member=member)
+                await self.store.drop_refund_partial(r.route, r.nonce, member)
+                self._verified_refunds.pop(key, None)
+        if len(valid) < self.public.threshold:
+            return False
+        try:
+            signature = combine(self.public, valid, self.backend)
+        except NotEnoughPartials:
+            return False
+        if not verify(self.public.group_public_key, message, signature, self.backend):
+            log.error("combined_refund_signature_invalid", route=str(r.route), nonce=r.nonce)
+            return False
+        await self.store.set_refund_state(
+            r.route,
+            r.nonce,
+            RefundState.AGGREGATED,
+            f"refund signed by {sorted(valid)[: self.public.threshold]}",
+            signature=signature,
+        )
+        for member in valid:
+            self._verified_refunds.pop((r.route, r.nonce, member), None)
+        log.info("refund_aggregated", route=str(r.route), nonce=r.nonce, members=sorted(valid))
+        return True
+
     # ---- the main loop -------------------------------------------------------------------
 
     async def tick(self) -> None:
@@ -335,9 +519,14 @@ class Node:
             if signed_now or periodic or stored.batch.id in self._fresh:
                 await self.try_aggregate(stored.batch.id)
         self._fresh.clear()
+        await self.approve_refunds()
         if periodic:
             self._last_republish = time.monotonic()
             await self.republish()
+            await self.sweep_refunded()
+            await self.republish_refunds()
+            for r in await self.store.refunds([RefundState.APPROVED], limit=100):
+                await self.try_aggregate_refund(r.route, r.nonce)
             await self.sweep_executed()
         counts = await self.store.counts_by_state()
         for state, n in counts.items():

@@ -96,6 +96,8 @@ def check(
             add(Violation("S1", f"transfer {_name(key)} refunded {n} times"))
     for key in {e.key for e in executions} & set(refunds):
         add(Violation("S1", f"transfer {_name(key)} both executed and refunded"))
+    for key in sorted(set(refunds) - failures):
+        add(Violation("S1", f"transfer {_name(key)} refunded without a failure on its destination"))
 
     for e in executions:
         source = sources.get(e.key)

@@ -27,9 +27,53 @@ from relayer import metrics
 from relayer.batching import Located
 from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-SCHEMA = """
+# version 2: failed transfers seen on their destination and their refunds (docs/PROTOCOL.md)
+REFUND_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refunds (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    reason INTEGER NOT NULL,
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    key_epoch INTEGER,
+    message BLOB,
+    partial BLOB,
+    signature BLOB,
+    refund_tx TEXT,
+    refund_tx_nonce INTEGER,
+    max_fee TEXT,
+    priority_fee TEXT,
+    sent_at REAL,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS refunds_state ON refunds (state);
+CREATE TABLE IF NOT EXISTS refund_partials (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, nonce, member)
+);
+"""
+REFUND_TABLES = ("refunds", "refund_partials")
+# what a store of an older version needs to become this one: version -> SQL (run in one
+# transaction with the version bump); any other version is refused
+MIGRATIONS = {1: REFUND_SCHEMA}
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cursors (
     chain_id INTEGER PRIMARY KEY,
@@ -131,6 +175,8 @@ CREATE TABLE IF NOT EXISTS partials (
     PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce, member)
 );
 """
+    + REFUND_SCHEMA
+)
 # a new store is created in one transaction, so a crash during the first start leaves nothing half made
 SEED = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  # noqa: S608
 CREATE = "\n".join(["BEGIN IMMEDIATE;", SCHEMA, SEED, "COMMIT;"])
@@ -144,6 +190,17 @@ class TransferState(StrEnum):
     SUBMITTED = "submitted"
     EXECUTED = "executed"
     FAILED = "failed"
+    REFUNDED = "refunded"  # failed on the destination, paid back to the sender on the source
+
+
+class RefundState(StrEnum):
+    OBSERVED = "observed"  # a final TransferFailed on the destination
+    APPROVED = "approved"  # this node checked it (own transfer, destination Failed at its final
+    # head) and recorded the REFUND message (and its own partial, if a member)
+    AGGREGATED = "aggregated"  # threshold signature combined and verified
+    SUBMITTED = "submitted"  # a refund transaction was sent
+    REFUNDED = "refunded"  # the source reports it refunded (final)
+    REFUSED = "refused"  # the destination says Delivered: never refunded (an operator looks)
 
 
 class BatchState(StrEnum):
@@ -255,6 +312,26 @@ def expected_columns() -> dict[str, tuple[str, ...]]:
         return {n: tuple(str(c[1]) for c in db.execute(f"PRAGMA table_info('{n}')")) for n in names}
 
 
+def migration_from(version: str | None) -> int | None:
+    """The older schema version `version` names, if this build migrates it; else None."""
+    if version is None or not version.strip().isdigit():
+        return None
+    number = int(version.strip())
+    return number if number in MIGRATIONS else None
+
+
+def columns_before(version: int) -> dict[str, tuple[str, ...]]:
+    """The tables (and columns) a store of schema `version` has."""
+    assert version == 1, version
+    return {k: v for k, v in expected_columns().items() if k not in REFUND_TABLES}
+
+
+def migration_script(version: int) -> str:
+    """One transaction: the tables added since `version`, and the new version number."""
+    bump = f"UPDATE meta SET value='{SCHEMA_VERSION}' WHERE key='schema';"  # noqa: S608
+    return "\n".join(["BEGIN IMMEDIATE;", MIGRATIONS[version], bump, "COMMIT;"])
+
+
 def unwritable_reason(exc: BaseException) -> str | None:
     """'disk full' or 'I/O error' when SQLite failed to write to the filesystem, else None."""
     code = getattr(exc, "sqlite_errorcode", None)
@@ -295,6 +372,64 @@ class TxRecord:
     max_fee: int
     priority_fee: int
     sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedFailure:
+    """A final `TransferFailed(srcChainId, nonce, reason)` of the destination endpoint."""
+
+    route: Route
+    nonce: int
+    reason: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRefund:
+    route: Route
+    nonce: int
+    reason: int
+    state: RefundState
+    key_epoch: int | None
+    message: bytes | None
+    partial: bytes | None  # this member's own partial
+    signature: bytes | None
+    tx: TxRecord | None  # the latest refund transaction sent
+    detail: str
+    created_at: float
+    updated_at: float
+
+
+def _refund_from_row(r: aiosqlite.Row) -> StoredRefund:
+    route = Route(ChainId(r["src_chain_id"]), ChainId(r["dst_chain_id"]))
+    tx = None
+    if r["refund_tx"] is not None:
+        tx = TxRecord(
+            tx_hash=r["refund_tx"],
+            chain_id=int(r["src_chain_id"]),
+            account="",
+            nonce=int(r["refund_tx_nonce"]),
+            max_fee=int(r["max_fee"]),
+            priority_fee=int(r["priority_fee"]),
+            sent_at=float(r["sent_at"]),
+        )
+    return StoredRefund(
+        route=route,
+        nonce=int(r["nonce"]),
+        reason=int(r["reason"]),
+        state=RefundState(r["state"]),
+        key_epoch=None if r["key_epoch"] is None else int(r["key_epoch"]),
+        message=None if r["message"] is None else bytes(r["message"]),
+        partial=None if r["partial"] is None else bytes(r["partial"]),
+        signature=None if r["signature"] is None else bytes(r["signature"]),
+        tx=tx,
+        detail=str(r["detail"]),
+        created_at=float(r["created_at"]),
+        updated_at=float(r["updated_at"]),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,6 +525,13 @@ class Store:
                 rows = await (await db.execute("PRAGMA quick_check")).fetchall()
                 problem = quick_check_problem([str(r[0]) for r in rows])
                 version, tables = await _schema_facts(db)
+                migration = migration_from(version) if tables else None
+                if problem is None and migration is not None:
+                    problem = schema_problem(str(SCHEMA_VERSION), tables, columns_before(migration))
+                    if problem is None:
+                        await db.executescript(migration_script(migration))
+                        log.info("store_migrated", path=str(path), to=SCHEMA_VERSION)
+                        version, tables = await _schema_facts(db)
                 if problem is None:
                     problem = schema_problem(version, tables, expected_columns())
                 if problem is not None:
@@ -470,15 +612,38 @@ class Store:
         next_block: int,
         events: list[tuple[Located, str, str, int]],
         last_hash: str = "",
+        failures: Sequence[ObservedFailure] = (),
     ) -> list[Transfer]:
-        """Store final transfers and advance the cursor in one transaction.
+        """Store final transfers, final failures of transfers toward this chain, and advance the
+        cursor, in one transaction.
 
         `events` are (located transfer, block hash, tx hash, log index). Returns the transfers that
-        were new. A transfer already stored with different fields is a conflict and raises.
+        were new. A transfer already stored with different fields is a conflict and raises; a
+        failure already stored is kept as it was (the destination records it once).
         """
         now = time.time()
         new: list[Transfer] = []
         async with self.transaction() as db:
+            for f in failures:
+                await db.execute(
+                    "INSERT OR IGNORE INTO refunds (src_chain_id, dst_chain_id, nonce, reason, "
+                    "block_number, block_hash, tx_hash, log_index, state, detail, created_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        f.route.src,
+                        f.route.dst,
+                        f.nonce,
+                        f.reason,
+                        f.block_number,
+                        f.block_hash,
+                        f.tx_hash,
+                        f.log_index,
+                        RefundState.OBSERVED,
+                        f"TransferFailed reason {f.reason} in block {f.block_number}",
+                        now,
+                        now,
+                    ),
+                )
             for located, block_hash, tx_hash, log_index in events:
                 t = located.transfer
                 cur = await db.execute(
@@ -895,6 +1060,158 @@ class Store:
             )
             for r in rows
         ]
+
+    # ---- refunds -------------------------------------------------------------------------
+
+    async def transfer(self, route: Route, nonce: int) -> Transfer | None:
+        """The final transfer this node's own watcher stored, if any."""
+        rows = await self._fetchall(
+            "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+            (route.src, route.dst, nonce),
+        )
+        return _transfer_from_row(rows[0]) if rows else None
+
+    async def refund(self, route: Route, nonce: int) -> StoredRefund | None:
+        rows = await self._fetchall(
+            "SELECT * FROM refunds WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+            (route.src, route.dst, nonce),
+        )
+        return _refund_from_row(rows[0]) if rows else None
+
+    async def refunds(
+        self, states: Iterable[RefundState], src: ChainId | None = None, limit: int = 100
+    ) -> list[StoredRefund]:
+        wanted = [str(s) for s in states]
+        marks = ",".join("?" for _ in wanted)
+        sql = f"SELECT * FROM refunds WHERE state IN ({marks})"  # noqa: S608
+        args: list[Any] = list(wanted)
+        if src is not None:
+            sql += " AND src_chain_id=?"
+            args.append(src)
+        sql += " ORDER BY created_at, nonce LIMIT ?"
+        args.append(limit)
+        return [_refund_from_row(r) for r in await self._fetchall(sql, args)]
+
+    async def approve_refund(
+        self, route: Route, nonce: int, key_epoch: int, message: bytes, partial: bytes | None
+    ) -> bytes | None:
+        """Record, before anything is published, that this node checked the failed transfer and
+        signs (or, with no share, accepts) its REFUND `message`. Signed once: if it was approved
+        before, the partial recorded then is returned and nothing changes."""
+        now = time.time()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "SELECT * FROM refunds WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (route.src, route.dst, nonce),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise StoreError(f"no failure of transfer {route}#{nonce} on record")
+            if row["state"] != RefundState.OBSERVED:
+                if row["message"] is not None and bytes(row["message"]) != message:
+                    raise Equivocation(
+                        f"refund of {route}#{nonce} was approved with message "
+                        f"0x{bytes(row['message']).hex()}; refusing 0x{message.hex()}"
+                    )
+                return None if row["partial"] is None else bytes(row["partial"])
+            await db.execute(
+                "UPDATE refunds SET state=?, key_epoch=?, message=?, partial=?, detail=?, updated_at=? "
+                "WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (
+                    RefundState.APPROVED,
+                    key_epoch,
+                    message,
+                    partial,
+                    "checked: own transfer, Failed at the destination's final head",
+                    now,
+                    route.src,
+                    route.dst,
+                    nonce,
+                ),
+            )
+        return partial
+
+    async def set_refund_state(
+        self, route: Route, nonce: int, state: RefundState, detail: str, *, signature: bytes | None = None
+    ) -> bool:
+        """Move a refund on; REFUNDED also moves the transfer to `refunded` and forgets partials.
+        A refund already REFUNDED stays so (states never go back, nothing is recorded twice):
+        False then, or if there is no such refund."""
+        now = time.time()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "SELECT state FROM refunds WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (route.src, route.dst, nonce),
+            )
+            row = await cur.fetchone()
+            if row is None or row["state"] == RefundState.REFUNDED:
+                return False
+            await db.execute(
+                "UPDATE refunds SET state=?, detail=?, updated_at=?, signature=COALESCE(?, signature) "
+                "WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (state, detail, now, signature, route.src, route.dst, nonce),
+            )
+            if state == RefundState.REFUNDED:
+                await db.execute(
+                    "UPDATE transfers SET state=?, detail=?, updated_at=? "
+                    "WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                    (TransferState.REFUNDED, detail, now, route.src, route.dst, nonce),
+                )
+                await self._history(db, route.src, route.dst, [nonce], TransferState.REFUNDED, detail, now)
+                await db.execute(
+                    "DELETE FROM refund_partials WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                    (route.src, route.dst, nonce),
+                )
+        return True
+
+    async def record_refund_tx(self, route: Route, nonce: int, tx: TxRecord) -> None:
+        """Record a signed refund transaction (before it is broadcast) and mark the refund submitted."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE refunds SET state=?, refund_tx=?, refund_tx_nonce=?, max_fee=?, priority_fee=?, "
+                "sent_at=?, detail=?, updated_at=? WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (
+                    RefundState.SUBMITTED,
+                    tx.tx_hash,
+                    tx.nonce,
+                    str(tx.max_fee),
+                    str(tx.priority_fee),
+                    tx.sent_at,
+                    f"tx {tx.tx_hash} nonce {tx.nonce}",
+                    time.time(),
+                    route.src,
+                    route.dst,
+                    nonce,
+                ),
+            )
+
+    async def put_refund_partial(
+        self, route: Route, nonce: int, member: int, message: bytes, partial: bytes
+    ) -> None:
+        """Keep a member's refund partial (its latest replaces an earlier one)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT OR REPLACE INTO refund_partials (src_chain_id, dst_chain_id, nonce, member, "
+                "message, partial, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (route.src, route.dst, nonce, member, message, partial, time.time()),
+            )
+
+    async def drop_refund_partial(self, route: Route, nonce: int, member: int) -> None:
+        async with self.transaction() as db:
+            await db.execute(
+                "DELETE FROM refund_partials WHERE src_chain_id=? AND dst_chain_id=? AND nonce=? "
+                "AND member=?",
+                (route.src, route.dst, nonce, member),
+            )
+
+    async def refund_partials_for(self, route: Route, nonce: int) -> list[tuple[int, bytes, bytes]]:
+        """(member, message, partial) of every refund partial kept for the transfer."""
+        rows = await self._fetchall(
+            "SELECT member, message, partial FROM refund_partials WHERE src_chain_id=? "
+            "AND dst_chain_id=? AND nonce=? ORDER BY member",
+            (route.src, route.dst, nonce),
+        )
+        return [(int(r["member"]), bytes(r["message"]), bytes(r["partial"])) for r in rows]
 
     # ---- operators -----------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import Any, cast
 
@@ -35,8 +36,8 @@ from relayer.clock import Elapsed
 from relayer.config import RelayerConfig
 from relayer.faults import crashpoint
 from relayer.reverts import RevertKind, classify_revert
-from relayer.store import BatchState, Store, StoredBatch, TxRecord
-from relayer.types import Batch, execute_batch_args
+from relayer.store import BatchState, RefundState, Store, StoredBatch, StoredRefund, TxRecord
+from relayer.types import Batch, Transfer, execute_batch_args
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,14 @@ def execute_batch_call(endpoint: Any, batch: Batch, signature: bytes) -> Any:
     if len(signature) == SIGNATURE_WIRE_LENGTH:
         signature = g1_to_eip2537(signature)
     return endpoint.functions.executeBatch(*execute_batch_args(batch, signature))
+
+
+def refund_call(endpoint: Any, key_epoch: int, transfer: Transfer, signature: bytes) -> Any:
+    """The `refund(keyEpoch, transfer, signature)` call on the transfer's source `endpoint`
+    (48-byte signatures are converted to EIP-2537 as for batches)."""
+    if len(signature) == SIGNATURE_WIRE_LENGTH:
+        signature = g1_to_eip2537(signature)
+    return endpoint.functions.refund(key_epoch, transfer.as_abi_tuple(), signature)
 
 
 class SubmitOutcome(Enum):
@@ -107,6 +116,97 @@ class Submitter:
                     log.warning("submit_error", batch=str(stored.batch.id), error=repr(exc))
                 finally:
                     metrics.SUBMISSIONS.labels(str(self.chain.chain_id), outcome.value).inc()
+            await self.refund_step()
+
+    async def refund_step(self) -> None:
+        """Handle every aggregated or submitted refund whose source is this chain once."""
+        refunds = await self.store.refunds(
+            [RefundState.AGGREGATED, RefundState.SUBMITTED], src=self.chain.chain_id, limit=50
+        )
+        for r in refunds:
+            outcome = SubmitOutcome.RETRY
+            try:
+                outcome = await self.submit_refund(r)
+            except Exception as exc:
+                log.warning("refund_submit_error", route=str(r.route), nonce=r.nonce, error=repr(exc))
+            finally:
+                metrics.REFUND_SUBMISSIONS.labels(str(self.chain.chain_id), outcome.value).inc()
+
+    async def submit_refund(self, r: StoredRefund) -> SubmitOutcome:
+        """Send `refund(keyEpoch, transfer, signature)` on the source, once it is this relayer's
+        turn, unless the source already refunded it; a refund is recorded refunded only once the
+        block that refunded it is final."""
+        dst, nonce = r.route.dst, r.nonce
+        if await self.chain.is_refunded(dst, nonce):
+            if await self.store.set_refund_state(
+                r.route, nonce, RefundState.REFUNDED, "refunded on the source (final)"
+            ):
+                metrics.REFUNDS_REFUNDED.labels(str(self.chain.chain_id)).inc()
+                log.info("transfer_refunded", route=str(r.route), nonce=nonce)
+            return (
+                SubmitOutcome.EXECUTED if r.state == RefundState.SUBMITTED else SubmitOutcome.ALREADY_EXECUTED
+            )
+        if await self.chain.is_refunded(dst, nonce, final=False):
+            return SubmitOutcome.SENT  # refunded in a block not final yet: wait for it
+        transfer = await self.store.transfer(r.route, nonce)
+        if transfer is None or r.signature is None or r.key_epoch is None:
+            return SubmitOutcome.DROP  # cannot happen: a refund is aggregated only from its own transfer
+        previous: TxRecord | None = None
+        tx_nonce: int | None = None
+        if r.state == RefundState.SUBMITTED and r.tx is not None:
+            previous = r.tx
+            try:
+                receipt = await self.chain.w3.eth.get_transaction_receipt(HexStr(r.tx.tx_hash))
+            except TransactionNotFound:
+                receipt = None
+            if receipt is not None and receipt["status"] == 1:
+                return SubmitOutcome.SENT  # mined; refunded once final (checked above)
+            if receipt is not None:
+                log.warning("refund_tx_reverted", route=str(r.route), nonce=nonce, tx=r.tx.tx_hash)
+                previous = None  # a fresh transaction, a fresh nonce
+            else:
+                try:
+                    await self.chain.w3.eth.get_transaction(HexStr(r.tx.tx_hash))
+                except TransactionNotFound:
+                    metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
+                    previous = None
+                else:
+                    key = ("refund", dst, nonce, r.tx.tx_hash)
+                    if self._elapsed.since(key, r.tx.sent_at) < self.cfg.receipt_timeout:
+                        return SubmitOutcome.SENT
+                    tx_nonce = r.tx.nonce  # replace it, same nonce, fees bumped
+        else:
+            waited = self._elapsed.since(("refund", dst, nonce, "aggregated"), r.updated_at)
+            if waited < self.rank(nonce) * self.cfg.stagger_seconds:
+                return SubmitOutcome.NOT_READY
+        fn = refund_call(self.chain.endpoint, r.key_epoch, transfer, r.signature)
+        what = {"refund": f"{r.route}#{nonce}"}
+        try:
+            gas = await fn.estimate_gas({"from": self.account.address})
+        except ContractLogicError as exc:
+            if await self.chain.is_refunded(dst, nonce, final=False):
+                return SubmitOutcome.SENT
+            kind = classify_revert(exc.data)
+            key3 = (-1, dst, nonce)  # refunds counted apart from batches
+            if kind is RevertKind.WAIT:
+                return SubmitOutcome.NOT_READY
+            self._reverts[key3] = self._reverts.get(key3, 0) + 1
+            if kind is RevertKind.TRANSIENT and self._reverts[key3] < MAX_REVERTS:
+                log.warning("refund_estimate_reverted", **what, error=str(exc))
+                return SubmitOutcome.RETRY
+            await self.store.set_refund_state(r.route, nonce, RefundState.REFUSED, f"refund reverts: {exc}")
+            log.error("refund_reverts", **what, error=str(exc), kind=kind.value)
+            return SubmitOutcome.DROP
+
+        async def record(tx: TxRecord) -> None:
+            await self.store.record_refund_tx(r.route, nonce, tx)
+
+        sent = await self._sign_and_send(fn, gas, tx_nonce, previous, record, what)
+        if sent is None:
+            return SubmitOutcome.NOT_READY
+        metrics.REFUNDS_SUBMITTED.labels(str(self.chain.chain_id)).inc()
+        log.info("refund_submitted", **what, tx=sent.tx_hash, nonce=sent.nonce, replaces=previous is not None)
+        return SubmitOutcome.SENT
 
     async def submit(self, stored: StoredBatch) -> SubmitOutcome:
         bid = stored.batch.id
@@ -164,6 +264,38 @@ class Submitter:
             log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
         self._waiting.discard((bid.route.src, bid.route.dst, bid.first_nonce))
+
+        async def record(tx: TxRecord) -> None:
+            await self.store.record_tx(bid, tx)
+
+        sent = await self._sign_and_send(fn, gas, nonce, previous, record, {"batch": str(bid)})
+        if sent is None:
+            return SubmitOutcome.NOT_READY
+        crashpoint("after_send")
+        event = "batch_resubmitted" if previous is not None else "batch_submitted"
+        log.info(
+            event,
+            batch=str(bid),
+            tx=sent.tx_hash,
+            nonce=sent.nonce,
+            max_fee=sent.max_fee,
+            priority_fee=sent.priority_fee,
+        )
+        return SubmitOutcome.SENT
+
+    async def _sign_and_send(
+        self,
+        fn: Any,
+        gas: int,
+        nonce: int | None,
+        previous: TxRecord | None,
+        record: Callable[[TxRecord], Awaitable[None]],
+        what: dict[str, str],
+    ) -> TxRecord | None:
+        """The shared send path of every transaction: EIP-1559 fees within the cap (a replacement
+        of `previous` bumped by `fee_bump_percent`), the account's pending nonce unless `nonce`
+        is given, signed, `record`ed before broadcast (a crash cannot lose it), broadcast.
+        None when fees would exceed the cap (nothing is sent)."""
         base_fee, max_fee, priority = await self._fees()
         cap = int(self.cfg.max_fee_gwei * GWEI)
         if previous is not None:
@@ -173,14 +305,14 @@ class Submitter:
             if max_fee > cap:
                 if previous.max_fee >= cap or cap * 100 < previous.max_fee * (100 + 10):
                     metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
-                    log.warning("fee_cap_reached", batch=str(bid), tx=previous.tx_hash, cap=cap)
-                    return SubmitOutcome.NOT_READY
+                    log.warning("fee_cap_reached", **what, tx=previous.tx_hash, cap=cap)
+                    return None
                 max_fee = cap
             priority = min(priority, max_fee)
         if max_fee < base_fee:
             metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
-            log.warning("base_fee_above_cap", batch=str(bid), base_fee=base_fee, cap=cap)
-            return SubmitOutcome.NOT_READY
+            log.warning("base_fee_above_cap", **what, base_fee=base_fee, cap=cap)
+            return None
         if nonce is None:
             nonce = await self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
         params: TxParams = {
@@ -194,15 +326,12 @@ class Submitter:
         tx = await fn.build_transaction(params)
         signed = self.account.sign_transaction(cast(dict[str, Any], tx))
         tx_hash = "0x" + bytes(signed.hash).hex()
-        record = TxRecord(
+        tx_record = TxRecord(
             tx_hash, self.chain.chain_id, self.account.address, nonce, max_fee, priority, time.time()
         )
-        await self.store.record_tx(bid, record)  # recorded before broadcast: a crash cannot lose it
+        await record(tx_record)  # recorded before broadcast: a crash cannot lose it
         await self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
-        crashpoint("after_send")
-        event = "batch_resubmitted" if previous is not None else "batch_submitted"
-        log.info(event, batch=str(bid), tx=tx_hash, nonce=nonce, max_fee=max_fee, priority_fee=priority)
-        return SubmitOutcome.SENT
+        return tx_record
 
     # ---- following a sent transaction ----------------------------------------------------
 

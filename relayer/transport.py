@@ -27,8 +27,10 @@ from relayer.messages import (
     BadMessage,
     HeartbeatMessage,
     PartialMessage,
+    RefundPartialMessage,
     heartbeat_topic,
     partial_topic,
+    refund_topic,
     topic_root,
 )
 
@@ -63,6 +65,10 @@ class Transport:
         re-published from the store)."""
         self._enqueue(partial_topic(self.cfg.network, self.member), msg.to_payload(), False)
 
+    def publish_refund(self, msg: RefundPartialMessage) -> None:
+        """Queue a refund partial (re-published from the store until the refund is final)."""
+        self._enqueue(refund_topic(self.cfg.network, self.member), msg.to_payload(), False)
+
     @property
     def outbox_depth(self) -> int:
         return len(self._outbox)
@@ -92,8 +98,13 @@ class Transport:
     def _heartbeat(self, status: str) -> bytes:
         return json.dumps({"member": self.member, "status": status, "ts": int(time.time())}).encode()
 
-    async def run(self, on_partial: Callable[[PartialMessage], Awaitable[None]]) -> None:
-        """Connect, subscribe and pump messages until cancelled, reconnecting with jittered backoff."""
+    async def run(
+        self,
+        on_partial: Callable[[PartialMessage], Awaitable[None]],
+        on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
+    ) -> None:
+        """Connect, subscribe and pump messages until cancelled, reconnecting with jittered backoff.
+        Refund partials go to `on_refund` (not subscribed without one)."""
         delay = 0.5
         hb_topic = heartbeat_topic(self.cfg.network, self.member)
         while True:
@@ -115,6 +126,8 @@ class Transport:
                 ) as client:
                     await client.subscribe(f"{topic_root(self.cfg.network)}/partial/+", qos=1)
                     await client.subscribe(f"{topic_root(self.cfg.network)}/heartbeat/+", qos=1)
+                    if on_refund is not None:
+                        await client.subscribe(f"{topic_root(self.cfg.network)}/refund/+", qos=1)
                     self.connected.set()
                     metrics.MQTT_CONNECTED.set(1)
                     log.info("mqtt_connected", host=self.cfg.host, port=self.cfg.port)
@@ -122,7 +135,7 @@ class Transport:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._pump_outbox(client))
                         tg.create_task(self._heartbeats(client, hb_topic))
-                        await self._receive(client, on_partial)
+                        await self._receive(client, on_partial, on_refund)
             except* aiomqtt.MqttError as group:
                 self.connected.clear()
                 metrics.MQTT_CONNECTED.set(0)
@@ -148,14 +161,28 @@ class Transport:
             await asyncio.sleep(5)
 
     async def _receive(
-        self, client: aiomqtt.Client, on_partial: Callable[[PartialMessage], Awaitable[None]]
+        self,
+        client: aiomqtt.Client,
+        on_partial: Callable[[PartialMessage], Awaitable[None]],
+        on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
     ) -> None:
         heartbeat_prefix = f"{topic_root(self.cfg.network)}/heartbeat/"
+        refund_prefix = f"{topic_root(self.cfg.network)}/refund/"
         async for message in client.messages:
             topic = message.topic.value
             payload = message.payload if isinstance(message.payload, bytes) else b""
             if topic.startswith(heartbeat_prefix):
                 self._on_heartbeat(topic, payload)
+                continue
+            if topic.startswith(refund_prefix):
+                try:
+                    refund = RefundPartialMessage.parse(topic, payload, self.cfg.network)
+                except BadMessage as exc:
+                    metrics.MQTT_MESSAGES_REJECTED.inc()
+                    log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
+                    continue
+                if on_refund is not None:
+                    await on_refund(refund)
                 continue
             try:
                 parsed = PartialMessage.parse(topic, payload, self.cfg.network)

@@ -36,7 +36,16 @@ async def test_members_publish_only_under_their_own_id_over_tls(
         async with aiomqtt.Client(
             "127.0.0.1", port, tls_params=tls, timeout=20, **login("member-1")
         ) as writer:
-            for topic in ("partial/1", "heartbeat/1", "partial/2", "heartbeat/2", "partial/3"):
+            for topic in (
+                "partial/1",
+                "heartbeat/1",
+                "refund/1",
+                "partial/2",
+                "heartbeat/2",
+                "refund/2",
+                "partial/3",
+                "refund/3",
+            ):
                 await writer.publish(f"qiao/v1/acl-test/{topic}", b"x", qos=1)
 
         async def collect() -> None:
@@ -45,7 +54,11 @@ async def test_members_publish_only_under_their_own_id_over_tls(
 
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(collect(), 3)
-    assert sorted(got) == ["qiao/v1/acl-test/heartbeat/1", "qiao/v1/acl-test/partial/1"]
+    assert sorted(got) == [
+        "qiao/v1/acl-test/heartbeat/1",
+        "qiao/v1/acl-test/partial/1",
+        "qiao/v1/acl-test/refund/1",
+    ]
 
     # anonymous and wrong-password clients are refused, and so is plaintext MQTT on the TLS port
     for kwargs in ({}, {"username": "member-1", "password": "wrong"}):

@@ -189,9 +189,7 @@ def test_manual_execution_with_a_python_merkle_proof(bridge) -> None:  # type: i
 
 
 def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge) -> None:  # type: ignore[no-untyped-def]
-    from eth_utils.crypto import keccak
-
-    from relayer.encoding import leaf_hash
+    from relayer.encoding import refund_message
 
     shares, dep = bridge
     wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
@@ -221,18 +219,8 @@ def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge
     assert dep.gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, nonce).call()
     assert dep.wrapped.functions.totalSupply().call() == 0
 
-    # the refund message, computed in Python as docs/PROTOCOL.md says, matches the contract's
-    from eth_abi.abi import encode
-
-    typehash = keccak(
-        b"QiaoRefund(string version,uint256 chainId,address endpoint,uint64 keyEpoch,bytes32 transferLeaf)"
-    )
-    message = keccak(
-        encode(
-            ["bytes32", "string", "uint256", "address", "uint64", "bytes32"],
-            [typehash, "QIAO-V1", devnet.CONSORTIUM_CHAIN_ID, dep.vault.address, 1, leaf_hash(t)],
-        )
-    )
+    # the refund message, computed in Python (relayer.encoding.refund_message), matches the contract's
+    message = refund_message(t, dep.vault.address, 1)
     assert dep.vault.functions.refundMessage(1, t.as_abi_tuple()).call() == message
     refund_sig = g1_to_eip2537(threshold_sign(shares, message, (2, 3, 4)))
     before = dep.asset.functions.balanceOf(alice.address).call()
@@ -240,6 +228,40 @@ def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge
     assert dep.asset.functions.balanceOf(alice.address).call() == before + 100
     with pytest.raises(ContractLogicError):
         devnet.send(wc, devnet.dev_account(2), dep.vault.functions.refund(1, t.as_abi_tuple(), refund_sig))
+
+
+def test_refund_message_matches_the_contracts_refund_message_view_on_both_endpoints(bridge) -> None:  # type: ignore[no-untyped-def]
+    from relayer.encoding import refund_message
+
+    _, dep = bridge
+    c2e = Transfer(
+        ChainId(devnet.CONSORTIUM_CHAIN_ID),
+        ChainId(devnet.ETHEREUM_CHAIN_ID),
+        Nonce(7),
+        cs(dep.asset.address),
+        cs(dep.wrapped.address),
+        devnet.dev_account(8).address,
+        cs("0x" + "5b" * 20),
+        12345,
+    )
+    e2c = Transfer(
+        ChainId(devnet.ETHEREUM_CHAIN_ID),
+        ChainId(devnet.CONSORTIUM_CHAIN_ID),
+        Nonce(3),
+        cs(dep.wrapped.address),
+        cs(dep.asset.address),
+        devnet.dev_account(9).address,
+        devnet.dev_account(8).address,
+        2**200,
+    )
+    for endpoint, t in ((dep.vault, c2e), (dep.gateway, e2c)):
+        for epoch in (1, 2, 2**64 - 1):
+            ours = refund_message(t, endpoint.address, epoch)
+            assert endpoint.functions.refundMessage(epoch, t.as_abi_tuple()).call() == ours
+    # the view binds its own endpoint: the vault's message is not the gateway's for the same transfer
+    assert dep.gateway.functions.refundMessage(1, c2e.as_abi_tuple()).call() != refund_message(
+        c2e, dep.vault.address, 1
+    )
 
 
 def test_the_deploy_command_with_the_testnet_profile(chains: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from eth_utils.address import to_checksum_address as cs
 
 from relayer.batching import Located
-from relayer.store import BatchState, Equivocation, Store, StoreError, TransferState
+from relayer.store import (
+    SCHEMA_VERSION,
+    BatchState,
+    Equivocation,
+    ObservedFailure,
+    RefundState,
+    Store,
+    StoreError,
+    TransferState,
+    TxRecord,
+)
 from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
 ROUTE = Route(ChainId(7001), ChainId(7002))
@@ -121,3 +132,80 @@ async def test_a_file_that_is_not_sqlite_is_refused_with_a_fix(tmp_path: Path) -
     with pytest.raises(StoreError, match="restore qiao.sqlite3 from a backup, or delete"):
         async with Store.open(path):
             pass
+
+
+def failure(nonce: int, block: int = 30) -> ObservedFailure:
+    return ObservedFailure(ROUTE, nonce, 1, block, "0xdstblock", f"0xdsttx{nonce}", 0)
+
+
+async def test_a_failure_is_stored_with_the_cursor_and_a_refund_moves_the_transfer_to_refunded(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        await store.record_scan(ROUTE.dst, 40, [], failures=[failure(2)])
+    async with Store.open(path) as store:  # durable with the destination's cursor
+        assert await store.cursor(ROUTE.dst) == 40
+        [seen] = await store.refunds([RefundState.OBSERVED])
+        assert (seen.route, seen.nonce, seen.reason) == (ROUTE, 2, 1)
+        # the same failure seen again (a rescan) changes nothing
+        await store.record_scan(ROUTE.dst, 50, [], failures=[failure(2, block=45)])
+        assert (await store.refund(ROUTE, 2)).detail == seen.detail  # type: ignore[union-attr]
+        kept = await store.approve_refund(ROUTE, 2, 1, b"\x01" * 32, b"\x02" * 48)
+        assert kept == b"\x02" * 48
+        # approved once: the recorded partial comes back, a different message is refused
+        assert await store.approve_refund(ROUTE, 2, 1, b"\x01" * 32, b"\x09" * 48) == b"\x02" * 48
+        with pytest.raises(Equivocation):
+            await store.approve_refund(ROUTE, 2, 1, b"\x07" * 32, b"\x09" * 48)
+        await store.set_refund_state(ROUTE, 2, RefundState.AGGREGATED, "t", signature=b"\x05" * 48)
+        tx = TxRecord("0xabc", 7001, ADDR, 4, 10, 1, 123.0)
+        await store.record_refund_tx(ROUTE, 2, tx)
+        sent = await store.refund(ROUTE, 2)
+        assert sent is not None
+        assert sent.state == RefundState.SUBMITTED
+        assert sent.signature == b"\x05" * 48
+        assert sent.tx is not None
+        assert (sent.tx.tx_hash, sent.tx.nonce, sent.tx.max_fee) == ("0xabc", 4, 10)
+        await store.set_refund_state(ROUTE, 2, RefundState.REFUNDED, "refunded on the source (final)")
+        assert (await store.counts_by_state()) == {"final": 1, "refunded": 1}
+        assert [s for s, _, _ in await store.history(ROUTE, 2)] == ["final", "refunded"]
+        assert await store.refunds([RefundState.SUBMITTED]) == []
+
+
+async def test_an_unknown_failure_cannot_be_approved(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        with pytest.raises(StoreError, match="no failure"):
+            await store.approve_refund(ROUTE, 9, 1, b"\x01" * 32, None)
+
+
+async def test_a_version_1_store_is_migrated_in_place_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1))
+    with sqlite3.connect(path) as db:  # what a version-1 build left behind
+        db.execute("DROP TABLE refunds")
+        db.execute("DROP TABLE refund_partials")
+        db.execute("UPDATE meta SET value='1' WHERE key='schema'")
+    async with Store.open(path) as store:
+        assert await store.cursor(ROUTE.src) == 20
+        await store.record_scan(ROUTE.dst, 30, [], failures=[failure(1)])
+        assert len(await store.refunds([RefundState.OBSERVED])) == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+async def test_a_version_1_store_with_damaged_tables_is_refused_not_migrated(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1))
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE refunds")
+        db.execute("DROP TABLE refund_partials")
+        db.execute("DROP TABLE signed")
+        db.execute("UPDATE meta SET value='1' WHERE key='schema'")
+    with pytest.raises(StoreError, match="table 'signed' is missing"):
+        async with Store.open(path):
+            pass
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("1",)

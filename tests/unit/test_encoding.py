@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from relayer.encoding import (
     BATCH_TYPEHASH,
+    REFUND_TYPEHASH,
     TRANSFER_TYPEHASH,
     batch_message,
     leaf_hash,
     merkle_proof,
     merkle_root,
+    refund_message,
 )
 from relayer.types import Batch, ChainId, Nonce, Transfer
 
@@ -157,3 +159,43 @@ def test_invalid_transfers_cannot_exist(field: str, value: object, message: str)
     fields[field] = value
     with pytest.raises(ValueError, match=message):
         Transfer(**fields)  # type: ignore[arg-type]
+
+
+def test_the_refund_typehash_is_the_documented_string() -> None:
+    assert (
+        keccak(
+            text="QiaoRefund(string version,uint256 chainId,address endpoint,uint64 keyEpoch,"
+            "bytes32 transferLeaf)"
+        )
+        == REFUND_TYPEHASH
+    )
+
+
+def test_the_refund_message_is_keccak_of_the_abi_encoded_domain_and_leaf() -> None:
+    t = transfer(9, 250)
+    expected = keccak(
+        encode(
+            ["bytes32", "string", "uint256", "address", "uint64", "bytes32"],
+            [REFUND_TYPEHASH, "QIAO-V1", 7001, GW, 2, leaf_hash(t)],
+        )
+    )
+    assert refund_message(t, GW, 2) == expected
+
+
+def test_the_refund_message_binds_the_source_endpoint_the_epoch_and_every_transfer_field() -> None:
+    t = transfer(9, 250)
+    base = refund_message(t, GW, 1)
+    assert refund_message(t, A, 1) != base
+    assert refund_message(t, GW, 2) != base
+    assert refund_message(transfer(10, 250), GW, 1) != base
+    assert refund_message(transfer(9, 251), GW, 1) != base
+
+
+def test_a_refund_message_is_never_a_batch_message_of_the_same_transfer() -> None:
+    t = transfer(4)
+    assert refund_message(t, GW, 1) != batch_message(Batch((t,), GW, 1))
+
+
+def test_a_refund_message_under_epoch_zero_is_an_error() -> None:
+    with pytest.raises(ValueError, match="key epoch 0"):
+        refund_message(transfer(1), GW, 0)

@@ -49,7 +49,7 @@ def test_a_clean_round_trip_passes() -> None:
         ),
         (
             {"initiated": [lock(1)], "refunded": [(C, E, 1), (C, E, 1)], "wrapped_supply": 0, "locked": 0},
-            ["S1"],
+            ["S1", "S1"],  # refunded twice, and without a failure on the destination
         ),
         (
             {
@@ -59,7 +59,7 @@ def test_a_clean_round_trip_passes() -> None:
                 "wrapped_supply": 10,
                 "locked": 10,
             },
-            ["S1"],
+            ["S1", "S1"],  # executed and refunded; refunded without a failure
         ),
         ({"executed": [mint(1)], "wrapped_supply": 10, "locked": 0}, ["S2", "S3", "S3"]),
         (
@@ -96,3 +96,8 @@ def test_a_failed_then_refunded_transfer_settles() -> None:
     assert (
         judge(initiated=[lock(1)], failed=[(C, E, 1)], refunded=[(C, E, 1)], wrapped_supply=0, locked=0) == []
     )
+
+
+def test_a_refund_of_a_transfer_that_never_failed_is_a_violation() -> None:
+    facts = {"initiated": [lock(1)], "refunded": [(C, E, 1)], "wrapped_supply": 0, "locked": 0}
+    assert ("S1", f"transfer {C}->{E}#1 refunded without a failure on its destination") in judge(**facts)

@@ -72,10 +72,11 @@ def test_this_builds_schema_is_accepted() -> None:
     ("version", "change", "says"),
     [
         (None, None, "no schema version"),
-        ("2", None, "schema version is '2'"),
+        ("3", None, "schema version is '3'"),
         ("garbage", None, "schema version is 'garbage'"),
-        ("1", ("drop", "signed"), "table 'signed' is missing"),
-        ("1", ("columns", "transfers"), "table 'transfers' has columns"),
+        ("2", ("drop", "signed"), "table 'signed' is missing"),
+        ("2", ("drop", "refunds"), "table 'refunds' is missing"),
+        ("2", ("columns", "transfers"), "table 'transfers' has columns"),
     ],
 )
 def test_a_file_that_is_not_this_builds_store_is_named(

@@ -1,0 +1,105 @@
+"""Refunds of transfers that failed on their destination: the pure decisions (docs/PROTOCOL.md).
+
+A member signs the REFUND message of a transfer only if
+
+- it holds the transfer itself, stored final by its own source-chain watcher (the message is
+  computed from those fields, never from anything received), and
+- the destination's `transferStatus(src, nonce)` is Failed as of the destination's final head.
+
+A transfer the destination reports Delivered is never refunded (executed or refunded, never both);
+Queued may still become either, so it waits.
+
+A received refund partial is judged like a batch partial (`relayer.partials`): cheap checks first,
+the pairing check against the member's public share last, and it is kept only if it signs the
+REFUND message this node computes from its own transfer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from enum import StrEnum
+
+from committee.bls import BlsBackend
+from committee.threshold import CommitteePublic, verify_partial
+from relayer.messages import RefundPartialMessage
+from relayer.types import Route, Transfer
+
+STATUS_NONE, STATUS_DELIVERED, STATUS_QUEUED, STATUS_FAILED = 0, 1, 2, 3
+
+
+class RefundDecision(StrEnum):
+    SIGN = "sign"
+    WAIT = "wait"  # not yet: ask again later
+    REFUSE = "refuse"  # never: the destination delivered it
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: RefundDecision
+    why: str
+
+
+def decide_refund(own: Transfer | None, status: int | None) -> Verdict:
+    """Whether to sign the refund of a transfer, from this node's own copy of it (None if its
+    source watcher has not stored it) and the destination's status at its final head (None if
+    the final head is before the endpoint was deployed)."""
+    if status == STATUS_DELIVERED:
+        return Verdict(RefundDecision.REFUSE, "the destination reports it Delivered at its final head")
+    if own is None:
+        return Verdict(RefundDecision.WAIT, "this node's source watcher has not stored the transfer")
+    if status != STATUS_FAILED:
+        return Verdict(RefundDecision.WAIT, f"the destination's status at its final head is {status}")
+    return Verdict(RefundDecision.SIGN, "own final transfer, Failed at the destination's final head")
+
+
+class RefundPartialOutcome(StrEnum):
+    KEPT = "kept"  # a valid partial on the REFUND message this node computed: kept for aggregation
+    EARLY = "early"  # valid, for a transfer this node holds but has not approved yet: kept, checked later
+    DUPLICATE = "duplicate"
+    LATE = "late"  # already aggregated, submitted, refunded or refused here
+    OWN = "own"
+    INVALID = "invalid"  # not the member's signature, or not the message this node computed
+    NOT_MEMBER = "not_member"
+    UNKNOWN_ROUTE = "unknown_route"
+    WRONG_EPOCH = "wrong_epoch"
+    UNKNOWN_TRANSFER = "unknown_transfer"  # this node holds no such transfer (yet): dropped
+
+    @property
+    def stored(self) -> bool:
+        return self in (RefundPartialOutcome.KEPT, RefundPartialOutcome.EARLY)
+
+
+def classify_refund_partial(
+    msg: RefundPartialMessage,
+    *,
+    public: CommitteePublic,
+    routes: Collection[Route],
+    own_member: int,
+    holds_transfer: bool,
+    expected_message: bytes | None,
+    late: bool,
+    stored: tuple[bytes, bytes] | None,
+    backend: BlsBackend | None = None,
+) -> RefundPartialOutcome:
+    """The outcome for `msg`. `expected_message` is the REFUND message this node approved (None
+    before it approved), `stored` the (message, partial) already kept for this member."""
+    if msg.member not in public.public_shares:
+        return RefundPartialOutcome.NOT_MEMBER
+    if msg.route not in routes:
+        return RefundPartialOutcome.UNKNOWN_ROUTE
+    if msg.key_epoch != public.key_epoch:
+        return RefundPartialOutcome.WRONG_EPOCH
+    if not holds_transfer:
+        return RefundPartialOutcome.UNKNOWN_TRANSFER
+    if late:
+        return RefundPartialOutcome.LATE
+    if stored == (msg.message, msg.partial):
+        return RefundPartialOutcome.DUPLICATE
+    if msg.member == own_member:
+        return RefundPartialOutcome.OWN
+    if expected_message is not None and msg.message != expected_message:
+        return RefundPartialOutcome.INVALID
+    if not verify_partial(public, msg.member, msg.message, msg.partial, backend):
+        return RefundPartialOutcome.INVALID
+    return RefundPartialOutcome.KEPT if expected_message is not None else RefundPartialOutcome.EARLY

@@ -6,7 +6,7 @@ import pytest
 from eth_abi.abi import encode
 from web3 import AsyncWeb3
 
-from relayer.chain import TRANSFER_INITIATED_TOPIC, ChainClient, MalformedEvent
+from relayer.chain import TRANSFER_FAILED_TOPIC, TRANSFER_INITIATED_TOPIC, ChainClient, MalformedEvent
 from relayer.config import ChainConfig
 from relayer.types import ChainId
 
@@ -75,3 +75,42 @@ def test_a_log_with_other_topics_is_refused() -> None:
     entry["topics"][3] = b"\x01" * 32  # type: ignore[index]  # a sender topic that is not an address
     with pytest.raises(MalformedEvent, match="malformed indexed topics"):
         client().decode_transfer(entry)
+
+
+def failure_entry(
+    data: bytes, *, src: int = 7002, nonce: bytes | None = None, topics: int = 3
+) -> dict[str, object]:
+    entry = log_entry(data)
+    entry["topics"] = [
+        bytes.fromhex(TRANSFER_FAILED_TOPIC[2:]),
+        src.to_bytes(32, "big"),
+        nonce if nonce is not None else (4).to_bytes(32, "big"),
+    ][:topics]
+    return entry
+
+
+def test_a_valid_transfer_failed_log_becomes_a_failure_toward_this_chain() -> None:
+    failure = client().decode_failure(failure_entry((1).to_bytes(32, "big")))
+    assert (failure.route.src, failure.route.dst, failure.nonce, failure.reason) == (7002, 7001, 4, 1)
+    assert (failure.block_number, failure.log_index) == (5, 0)
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        (failure_entry(b"\x00" * 31), "data of 31 bytes"),
+        (failure_entry((256).to_bytes(32, "big")), "not a uint8"),
+        (failure_entry((1).to_bytes(32, "big"), topics=2), "2 indexed topics"),
+        (
+            failure_entry((1).to_bytes(32, "big"), nonce=(2**64).to_bytes(32, "big")),
+            "malformed indexed topics",
+        ),
+        (failure_entry((1).to_bytes(32, "big"), nonce=bytes(32)), "nonce 0"),
+        (failure_entry((1).to_bytes(32, "big"), src=7001), "source and destination are the same"),
+        (log_entry(b""), "not a valid TransferFailed"),  # a TransferInitiated is not a failure
+    ],
+)
+def test_a_malformed_transfer_failed_log_is_refused(entry: dict[str, object], reason: str) -> None:
+    with pytest.raises(MalformedEvent, match="not a valid TransferFailed") as info:
+        client().decode_failure(entry)
+    assert reason in str(info.value)

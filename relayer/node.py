@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,11 +36,11 @@ from relayer.messages import PartialMessage, RefundPartialMessage
 from relayer.partials import OwnBatch, PartialOutcome, StoredPartial, classify_partial
 from relayer.refunds import RefundDecision, RefundPartialOutcome, classify_refund_partial, decide_refund
 from relayer.store import (
+    AnyBatch,
     BatchState,
     Equivocation,
     RefundState,
     Store,
-    StoredBatch,
     StoredRefund,
     StoreError,
     StoreUnwritable,
@@ -72,6 +73,7 @@ class Node:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _fresh: set[BatchId] = field(default_factory=set)
     _aggregating: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
 
     # ---- watcher -------------------------------------------------------------------------
 
@@ -189,7 +191,7 @@ class Node:
             log.info("batch_cut", batch=str(batch.id), root="0x" + root.hex())
         return len(batches)
 
-    async def sign(self, stored: StoredBatch) -> bool:
+    async def sign(self, stored: AnyBatch) -> bool:
         """Sign a batch this node cut itself, once.
 
         The signed-once guard records the partial before it is published; a batch signed before a
@@ -198,13 +200,13 @@ class Node:
         """
         if self.share is None:
             return False
-        bid = stored.batch.id
+        bid = stored.id
         if await self.store.signed_partial(bid) is not None:
             return False
         partial = partial_sign(self.share, stored.message, self.backend)
         try:
             kept = await self.store.record_signature(
-                bid, stored.batch.key_epoch, stored.root, stored.message, partial
+                bid, stored.key_epoch, stored.root, stored.message, partial
             )
         except Equivocation as exc:
             metrics.EQUIVOCATIONS_REFUSED.inc()
@@ -217,11 +219,11 @@ class Node:
         crashpoint("after_publish")
         return True
 
-    def _publish(self, stored: StoredBatch, partial: bytes) -> None:
+    def _publish(self, stored: AnyBatch, partial: bytes) -> None:
         msg = PartialMessage(
             member=self.cfg.member_index,
-            batch=stored.batch.id,
-            key_epoch=stored.batch.key_epoch,
+            batch=stored.id,
+            key_epoch=stored.key_epoch,
             root=stored.root,
             message=stored.message,
             partial=partial,
@@ -232,10 +234,10 @@ class Node:
         """Re-publish this member's partials for batches not yet executed (lost messages heal)."""
         if self.share is None:
             return
-        for stored in await self.store.batches(
+        for stored in await self.store.batch_heads(
             [BatchState.PENDING, BatchState.AGGREGATED, BatchState.SUBMITTED], limit=200
         ):
-            partial = await self.store.signed_partial(stored.batch.id)
+            partial = await self.store.signed_partial(stored.id)
             if partial is not None:
                 self._publish(stored, partial)
 
@@ -264,9 +266,9 @@ class Node:
         next_nonce = 1
         if msg.member in self.public.public_shares and msg.batch.route in self.cfg.routes:
             _, next_nonce = await self.store.route_progress(msg.batch.route)
-            batch = await self.store.batch(msg.batch.route, msg.batch.first_nonce)
+            batch = await self.store.batch_head(msg.batch.route, msg.batch.first_nonce)
             if batch is not None:
-                ours = OwnBatch(batch.batch.id.last_nonce, batch.message, batch.state == BatchState.PENDING)
+                ours = OwnBatch(batch.id.last_nonce, batch.message, batch.state == BatchState.PENDING)
             for member, last, message, partial in await self.store.partials_for(msg.batch):
                 if member == msg.member:
                     stored = StoredPartial(last, message, partial)
@@ -294,17 +296,17 @@ class Node:
             return await self._try_aggregate(bid)
 
     async def _try_aggregate(self, bid: BatchId) -> bool:
-        stored = await self.store.batch(bid.route, bid.first_nonce)
+        stored = await self.store.batch_head(bid.route, bid.first_nonce)
         if stored is None or stored.state != BatchState.PENDING:
             return False
         valid: dict[int, bytes] = {}
         for member, last, message, partial in await self.store.partials_for(bid):
-            key = (stored.batch.id, member)
+            key = (stored.id, member)
             if self._verified.get(key) == partial:
                 valid[member] = partial
                 continue
             ok = (
-                last == stored.batch.id.last_nonce
+                last == stored.id.last_nonce
                 and message == stored.message
                 and verify_partial(self.public, member, stored.message, partial, self.backend)
             )
@@ -325,15 +327,16 @@ class Node:
             log.error("combined_signature_invalid", batch=str(bid), members=sorted(valid))
             return False
         await self.store.set_batch_state(
-            stored.batch.id,
+            stored.id,
             BatchState.AGGREGATED,
             f"signed by {sorted(valid)[: self.public.threshold]}",
             signature=signature,
         )
         for member in valid:
-            self._verified.pop((stored.batch.id, member), None)
+            self._verified.pop((stored.id, member), None)
         metrics.BATCHES_AGGREGATED.inc()
-        log.info("batch_aggregated", batch=str(stored.batch.id), members=sorted(valid))
+        log.info("batch_aggregated", batch=str(stored.id), members=sorted(valid))
+        self._wake_submitter(stored.id.route.dst)
         crashpoint("after_combine")
         return True
 
@@ -512,12 +515,12 @@ class Node:
         for route in self.cfg.routes:
             await self.cut_batches(route)
         periodic = time.monotonic() - self._last_republish >= self.cfg.committee.republish_interval
-        for stored in await self.store.batches([BatchState.PENDING], limit=500):
-            if stored.batch.id.route in self.halted:
+        for stored in await self.store.batch_heads([BatchState.PENDING], limit=500):
+            if stored.id.route in self.halted:
                 continue
             signed_now = await self.sign(stored)
-            if signed_now or periodic or stored.batch.id in self._fresh:
-                await self.try_aggregate(stored.batch.id)
+            if signed_now or periodic or stored.id in self._fresh:
+                await self.try_aggregate(stored.id)
         self._fresh.clear()
         await self.approve_refunds()
         if periodic:
@@ -538,8 +541,8 @@ class Node:
 
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""
-        for stored in await self.store.batches([BatchState.PENDING], limit=100):
-            bid = stored.batch.id
+        for stored in await self.store.batch_heads([BatchState.PENDING], limit=100):
+            bid = stored.id
             chain = self.chains.get(bid.route.dst)
             if chain is None:
                 continue
@@ -556,7 +559,7 @@ class Node:
                 self._observe_latency(stored)
 
     @staticmethod
-    def _observe_latency(stored: StoredBatch) -> None:
+    def _observe_latency(stored: AnyBatch) -> None:
         metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
 
     async def run_pipeline(self, stop: asyncio.Event) -> None:
@@ -572,16 +575,24 @@ class Node:
             with contextlib.suppress(TimeoutError):
                 await within(interval, self._wake.wait())
 
+    def _wake_submitter(self, dst: ChainId) -> None:
+        self._submit_wake.setdefault(dst, asyncio.Event()).set()
+
     async def run_submitter(self, submitter: Submitter, stop: asyncio.Event) -> None:
-        """Submit aggregated batches to one destination chain until asked to stop."""
+        """Submit aggregated batches to one destination chain until asked to stop: every
+        `poll_interval` (to follow sent transactions) and at once when a batch is aggregated."""
+        wake = self._submit_wake.setdefault(submitter.chain.chain_id, asyncio.Event())
         while not stop.is_set():
+            wake.clear()
             try:
                 await submitter.step()
                 await submitter.report_balance()
             except Exception as exc:
                 log.exception("submitter_error", chain=submitter.chain.cfg.name, error=repr(exc))
+            if wake.is_set():
+                continue  # aggregated while this step ran
             with contextlib.suppress(TimeoutError):
-                await within(submitter.chain.cfg.poll_interval, stop.wait())
+                await within(submitter.chain.cfg.poll_interval, _first(stop.wait(), wake.wait()))
 
     def _halt(self, route: Route, reason: str) -> None:
         if route not in self.halted:
@@ -596,3 +607,13 @@ class Node:
             "members_online": sorted(self.transport.online_members),
             "halted": {str(r): why for r, why in self.halted.items()},
         }
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return when the first of `waits` returns; the others are cancelled."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import aiosqlite
 import structlog
@@ -359,6 +359,35 @@ class StoredBatch:
     tx_hash: str | None
     created_at: float
     updated_at: float
+
+    @property
+    def id(self) -> BatchId:
+        return self.batch.id
+
+    @property
+    def key_epoch(self) -> int:
+        return self.batch.key_epoch
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHead:
+    """A stored batch without its transfers: what signing, aggregation and the submitter's
+    bookkeeping need (loading 100 transfers per look was most of a busy node's time)."""
+
+    id: BatchId
+    key_epoch: int
+    dst_contract: str
+    root: bytes
+    message: bytes
+    state: BatchState
+    signature: bytes | None
+    tx_hash: str | None
+    created_at: float
+    updated_at: float
+
+
+AnyBatch: TypeAlias = StoredBatch | BatchHead
+"""A stored batch with or without its transfers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -832,6 +861,13 @@ class Store:
     async def batches(
         self, states: Iterable[BatchState], dst: ChainId | None = None, limit: int = 100
     ) -> list[StoredBatch]:
+        sql, args = self._batches_query(states, dst, limit)
+        return [await self._batch_from_row(r) for r in await self._fetchall(sql, args)]
+
+    @staticmethod
+    def _batches_query(
+        states: Iterable[BatchState], dst: ChainId | None, limit: int
+    ) -> tuple[str, list[Any]]:
         wanted = [str(s) for s in states]
         marks = ",".join("?" for _ in wanted)
         sql = f"SELECT * FROM batches WHERE state IN ({marks})"  # noqa: S608
@@ -841,7 +877,40 @@ class Store:
             args.append(dst)
         sql += " ORDER BY created_at, first_nonce LIMIT ?"
         args.append(limit)
-        return [await self._batch_from_row(r) for r in await self._fetchall(sql, args)]
+        return sql, args
+
+    @staticmethod
+    def _head_from_row(row: aiosqlite.Row) -> BatchHead:
+        return BatchHead(
+            id=BatchId(
+                Route(ChainId(row["src_chain_id"]), ChainId(row["dst_chain_id"])),
+                Nonce(row["first_nonce"]),
+                Nonce(row["last_nonce"]),
+            ),
+            key_epoch=int(row["key_epoch"]),
+            dst_contract=row["dst_contract"],
+            root=bytes(row["root"]),
+            message=bytes(row["message"]),
+            state=BatchState(row["state"]),
+            signature=bytes(row["signature"]) if row["signature"] is not None else None,
+            tx_hash=row["tx_hash"],
+            created_at=float(row["created_at"]),
+            updated_at=float(row["updated_at"]),
+        )
+
+    async def batch_heads(
+        self, states: Iterable[BatchState], dst: ChainId | None = None, limit: int = 100
+    ) -> list[BatchHead]:
+        """As `batches`, without the transfers."""
+        sql, args = self._batches_query(states, dst, limit)
+        return [self._head_from_row(r) for r in await self._fetchall(sql, args)]
+
+    async def batch_head(self, route: Route, first_nonce: int) -> BatchHead | None:
+        rows = await self._fetchall(
+            "SELECT * FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+            (route.src, route.dst, first_nonce),
+        )
+        return self._head_from_row(rows[0]) if rows else None
 
     async def batch(self, route: Route, first_nonce: int) -> StoredBatch | None:
         rows = await self._fetchall(

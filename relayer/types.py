@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import NewType
 
@@ -16,8 +17,15 @@ UINT256_MAX = 2**256 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _checksummed(value: str) -> bool:
+    """EIP-55 checked once per distinct address (a keccak each time was most of a busy node's
+    CPU: the same few addresses recur in every batch loaded from the store)."""
+    return is_checksum_address(value)
+
+
 def _check_address(name: str, value: str) -> None:
-    if not isinstance(value, str) or not is_checksum_address(value):
+    if not isinstance(value, str) or not _checksummed(value):
         raise ValueError(f"{name}: {value!r} is not a checksummed address")
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from web3 import Web3
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address as cs
 
 from committee.bls import g1_to_eip2537
 from committee.threshold import deal, partial_sign
-from relayer.submitter import execute_batch_call
+from relayer.abi import ENDPOINT_ABI
+from relayer.submitter import execute_batch_call, execute_batch_data, turn
 from relayer.types import Batch, ChainId, Nonce, Transfer, execute_batch_args, packed_batch
 
 GW = cs("0x" + "55" * 20)
@@ -96,3 +98,26 @@ def test_execute_batch_call_converts_the_wire_signature_and_passes_any_other_unc
     assert execute_batch_call(_Endpoint(), batch, wire) == (1, packed_batch(batch), g1_to_eip2537(wire))
     for raw in (b"", b"\x00" * 128, b"\x07" * 127, b"\x09" * 256):
         assert execute_batch_call(_Endpoint(), batch, raw) == (1, packed_batch(batch), raw)
+
+
+@pytest.mark.parametrize("size", [1, 3, 100])
+def test_the_directly_encoded_calldata_is_the_one_web3_builds(size: int) -> None:
+    ts = tuple(
+        transfer(40 + i, src_token=1 + i % 3, dst_token=20 + i % 3, amount=10**18 + i) for i in range(size)
+    )
+    batch = Batch(ts, GW, 3)
+    wire = partial_sign(deal(4, 3)[0], b"m" * 32)
+    endpoint = Web3().eth.contract(address=GW, abi=ENDPOINT_ABI)
+    for signature in (wire, b"\x07" * 128):
+        web3_data = execute_batch_call(endpoint, batch, signature)._encode_transaction_data()
+        assert "0x" + execute_batch_data(batch, signature).hex() == web3_data
+
+
+def test_batch_turns_spread_evenly_over_the_relayers() -> None:
+    n = 4
+    counts = [0] * n
+    for k in range(4000):  # batches of 100, where first_nonce mod 4 is always 1
+        counts[turn(7001, 7002, 1 + 100 * k, n)] += 1
+    assert min(counts) > 850, counts
+    assert turn(7001, 7002, 1, n) == turn(7001, 7002, 1, n)  # every member computes the same turn
+    assert {turn(7002, 7001, 1 + k, 7) for k in range(200)} == set(range(7))

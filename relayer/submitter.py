@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import time
 from collections.abc import Awaitable, Callable
 from enum import Enum
@@ -40,12 +41,13 @@ from relayer.config import RelayerConfig
 from relayer.faults import crashpoint
 from relayer.reverts import RevertKind, classify_revert
 from relayer.store import AnyBatch, BatchState, RefundState, Store, StoredBatch, StoredRefund, TxRecord
-from relayer.types import Batch, Transfer, execute_batch_args
+from relayer.types import Batch, BatchId, Transfer, execute_batch_args
 
 log = structlog.get_logger(__name__)
 
 GWEI = 10**9
 MAX_REVERTS = 3
+STEP_BATCHES = 200  # batches looked at per step; those not yet this relayer's turn cost no RPC
 SIGNATURE_WIRE_LENGTH = 48
 
 
@@ -140,6 +142,7 @@ class Submitter:
         self._waiting: set[tuple[int, int, int]] = set()  # batches held by an on-chain pause
         self._low_balance_reported = False
         self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
+        self._followed: dict[BatchId, float] = {}  # when each batch in flight was last followed
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -152,14 +155,22 @@ class Submitter:
         return (self.member_index - 1 - first) % self.committee_size
 
     async def step(self) -> None:
-        """Handle every aggregated or submitted batch for this chain once."""
+        """Handle every aggregated or submitted batch for this chain once: sends first, then the
+        follow-up of transactions in flight, each at most once per `poll_interval` (the step also
+        runs whenever a batch is aggregated, and following is four RPCs a batch)."""
         async with self._lock:
             batches = await self.store.batch_heads(
-                [BatchState.AGGREGATED, BatchState.SUBMITTED], dst=self.chain.chain_id, limit=50
+                [BatchState.AGGREGATED, BatchState.SUBMITTED], dst=self.chain.chain_id, limit=STEP_BATCHES
             )
             in_flight = {stored.id for stored in batches}
             self._elapsed.retain(lambda key: isinstance(key, tuple) and key[0] in in_flight)
-            for stored in batches:
+            self._followed = {bid: t for bid, t in self._followed.items() if bid in in_flight}
+            now = time.monotonic()
+            for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
+                if stored.state == BatchState.SUBMITTED:
+                    if now - self._followed.get(stored.id, -math.inf) < self.chain.cfg.poll_interval:
+                        continue
+                    self._followed[stored.id] = now
                 outcome = SubmitOutcome.RETRY
                 try:
                     outcome = await self.submit(stored)

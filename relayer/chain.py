@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
-from eth_abi.abi import decode as abi_decode
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -283,17 +283,19 @@ class ChainClient:
             data = bytes(entry["data"])
             if len(data) != 128:
                 raise ValueError(f"data of {len(data)} bytes, expected 128")
-            src_token, dst_token, recipient, amount = abi_decode(
-                ["address", "address", "address", "uint256"], data
-            )
+            words = [data[i : i + 32] for i in range(0, 128, 32)]
+            if any(any(w[:12]) for w in words[:3]):
+                raise ValueError("an address word with non-zero padding")
+            src_token, dst_token, recipient = (_checksummed(w[12:]) for w in words[:3])
+            amount = int.from_bytes(words[3], "big")
             transfer = Transfer(
                 src_chain_id=self.chain_id,
                 dst_chain_id=ChainId(int.from_bytes(topics[1], "big")),
                 nonce=Nonce(int.from_bytes(topics[2], "big")),
-                src_token=to_checksum_address(src_token),
-                dst_token=to_checksum_address(dst_token),
-                sender=to_checksum_address(topics[3][12:]),
-                recipient=to_checksum_address(recipient),
+                src_token=src_token,
+                dst_token=dst_token,
+                sender=_checksummed(topics[3][12:]),
+                recipient=recipient,
                 amount=int(amount),
             )
         except Exception as exc:
@@ -400,6 +402,12 @@ class ChainClient:
             return int(await ep.contract.functions.currentKeyEpoch().call())
 
         return await self.call(get, "currentKeyEpoch")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _checksummed(raw: bytes) -> str:
+    """EIP-55 form of a 20-byte address, once per distinct address (a keccak each)."""
+    return to_checksum_address(raw)
 
 
 def _hex(value: Any) -> str:

@@ -261,6 +261,7 @@ def write_node_config(
     *,
     network: str,
     window_blocks: int = 2,
+    max_batch: int = 100,
     finality_depth: int = 1,
     metrics_port: int = 0,
     consortium_rpc: str | None = None,
@@ -296,7 +297,7 @@ port = {metrics_port}
 public_file = "{public_path}"
 {_share_config(key_file)}
 window_blocks = {window_blocks}
-max_batch = 100
+max_batch = {max_batch}
 republish_interval = 2.0
 
 [mqtt]

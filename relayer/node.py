@@ -150,9 +150,12 @@ class Node:
             log.info("transfer_failed_final", route=str(f.route), nonce=f.nonce, reason=f.reason)
         if new:
             crashpoint("after_store")
+        per_route: dict[Route, int] = {}
         for t in new:
-            metrics.TRANSFERS_OBSERVED.labels(str(t.src_chain_id), str(t.dst_chain_id)).inc()
+            per_route[t.route] = per_route.get(t.route, 0) + 1
             log.info("transfer_final", route=str(t.route), nonce=t.nonce, amount=str(t.amount))
+        for route, count in per_route.items():
+            metrics.TRANSFERS_OBSERVED.labels(str(route.src), str(route.dst)).inc(count)
         metrics.CHAIN_SCANNED.labels(chain.cfg.name).set(end)
         self._wake.set()
         return True

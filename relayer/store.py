@@ -673,25 +673,38 @@ class Store:
                         now,
                     ),
                 )
+            # one query per route for what is stored already, one executemany for the rest: a
+            # catch-up scan holds thousands of transfers (docs/BENCHMARKS.md)
+            seen: dict[tuple[int, int, int], Transfer] = {}
+            by_route: dict[tuple[int, int], list[int]] = {}
+            for located, _, _, _ in events:
+                t = located.transfer
+                by_route.setdefault((t.src_chain_id, t.dst_chain_id), []).append(t.nonce)
+            for (src, dst), nonces in by_route.items():
+                unique = sorted(set(nonces))
+                for i in range(0, len(unique), 500):
+                    chunk = unique[i : i + 500]
+                    marks = ",".join("?" for _ in chunk)
+                    where = f"src_chain_id=? AND dst_chain_id=? AND nonce IN ({marks})"
+                    sql = f"SELECT * FROM transfers WHERE {where}"  # noqa: S608
+                    cur = await db.execute(sql, (src, dst, *chunk))
+                    for row in await cur.fetchall():
+                        seen[(src, dst, int(row["nonce"]))] = _transfer_from_row(row)
+            rows: list[tuple[Any, ...]] = []
+            history: list[tuple[Any, ...]] = []
             for located, block_hash, tx_hash, log_index in events:
                 t = located.transfer
-                cur = await db.execute(
-                    "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
-                    (t.src_chain_id, t.dst_chain_id, t.nonce),
-                )
-                existing = await cur.fetchone()
+                key = (t.src_chain_id, t.dst_chain_id, t.nonce)
+                existing = seen.get(key)
                 if existing is not None:
-                    if _transfer_from_row(existing) != t:
+                    if existing != t:
                         raise StoreError(
                             f"transfer {t.route}#{t.nonce} seen again with different fields "
                             f"(block {located.block_number}); halting this chain's watcher"
                         )
                     continue
-                await db.execute(
-                    "INSERT INTO transfers (src_chain_id, dst_chain_id, nonce, src_token, "
-                    "dst_token, sender, recipient, amount, block_number, block_hash, tx_hash, "
-                    "log_index, state, created_at, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                seen[key] = t
+                rows.append(
                     (
                         t.src_chain_id,
                         t.dst_chain_id,
@@ -708,18 +721,31 @@ class Store:
                         TransferState.FINAL,
                         now,
                         now,
-                    ),
+                    )
                 )
-                await self._history(
-                    db,
-                    t.src_chain_id,
-                    t.dst_chain_id,
-                    [t.nonce],
-                    TransferState.FINAL,
-                    f"block {located.block_number}",
-                    now,
+                history.append(
+                    (
+                        t.src_chain_id,
+                        t.dst_chain_id,
+                        t.nonce,
+                        TransferState.FINAL,
+                        f"block {located.block_number}",
+                        now,
+                    )
                 )
                 new.append(t)
+            await db.executemany(
+                "INSERT INTO transfers (src_chain_id, dst_chain_id, nonce, src_token, "
+                "dst_token, sender, recipient, amount, block_number, block_hash, tx_hash, "
+                "log_index, state, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            await db.executemany(
+                "INSERT INTO transfer_history (src_chain_id, dst_chain_id, nonce, state, detail, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                history,
+            )
             await db.execute(
                 "INSERT INTO cursors (chain_id, next_block, last_hash, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (chain_id) DO UPDATE SET next_block=excluded.next_block, "

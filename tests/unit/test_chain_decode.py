@@ -58,6 +58,18 @@ def test_a_valid_log_becomes_a_transfer() -> None:
             "zero address",
         ),
         (encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 1]), 0, "nonce"),
+        (  # an address word whose 12 padding bytes are not zero (a different address to a lax decoder)
+            b"\x01" + encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 1])[1:],
+            1,
+            "non-zero padding",
+        ),
+        (  # the recipient word dirty
+            encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 1])[:64]
+            + b"\xff"
+            + encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 1])[65:],
+            1,
+            "non-zero padding",
+        ),
     ],
 )
 def test_malformed_events_are_refused_with_the_reason(data: bytes, nonce: int, reason: str) -> None:

@@ -16,7 +16,7 @@ from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
-from web3.types import BlockIdentifier
+from web3.types import BlockIdentifier, RPCEndpoint
 
 from relayer import metrics
 from relayer.abi import ENDPOINT_ABI
@@ -53,6 +53,10 @@ class MalformedEvent(Exception):
 
 class QuorumMismatch(Exception):
     """RPC endpoints disagree about the logs of a block range; nothing is stored until they agree."""
+
+
+class RpcReplyError(Exception):
+    """A JSON-RPC reply carrying an error, or no result of the expected shape."""
 
 
 class RpcUnavailable(Exception):
@@ -234,13 +238,18 @@ class ChainClient:
         def params(ep: _Endpoint) -> Any:
             return {
                 "address": ep.contract.address,
-                "fromBlock": from_block,
-                "toBlock": to_block,
+                "fromBlock": hex(from_block),
+                "toBlock": hex(to_block),
                 "topics": [topic],
             }
 
         async def fetch(ep: _Endpoint) -> list[_T]:
-            return [decode(e) for e in await ep.w3.eth.get_logs(params(ep))]
+            # the raw answer, decoded here: web3's log formatters (an AttributeDict and HexBytes
+            # per field) cost more than the decoding itself on a catch-up of thousands of logs
+            reply = await ep.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params(ep)])
+            if "error" in reply or not isinstance(reply.get("result"), list):
+                raise RpcReplyError(f"eth_getLogs: {reply.get('error', reply)!r}")
+            return [decode(e) for e in reply["result"]]
 
         first = await self.call(fetch, f"eth_getLogs({from_block}..{to_block})")
         if self.cfg.quorum <= 1:
@@ -273,14 +282,14 @@ class ChainClient:
         # Decoded with eth_abi directly: web3's process_log was the member's hot spot when
         # catching up on a backlog (docs/BENCHMARKS.md).
         try:
-            topics = [bytes(t) for t in entry["topics"]]
+            topics = [_bytes(t) for t in entry["topics"]]
             if len(topics) != 4 or "0x" + topics[0].hex() != self._topic:
                 raise ValueError(
                     f"expected the TransferInitiated signature and 3 indexed topics, got {len(topics)}"
                 )
             if any(len(t) != 32 for t in topics) or any(topics[3][:12]):
                 raise ValueError("malformed indexed topics")
-            data = bytes(entry["data"])
+            data = _bytes(entry["data"])
             if len(data) != 128:
                 raise ValueError(f"data of {len(data)} bytes, expected 128")
             words = [data[i : i + 32] for i in range(0, 128, 32)]
@@ -304,23 +313,23 @@ class ChainClient:
                 f"{entry.get('logIndex')} is not a valid TransferInitiated: {exc}"
             ) from exc
         return ObservedTransfer(
-            located=Located(transfer, int(entry["blockNumber"])),
+            located=Located(transfer, _int(entry["blockNumber"])),
             block_hash=_hex(entry["blockHash"]),
             tx_hash=_hex(entry["transactionHash"]),
-            log_index=int(entry["logIndex"]),
+            log_index=_int(entry["logIndex"]),
         )
 
     def decode_failure(self, entry: Any) -> ObservedFailure:
         """A TransferFailed(srcChainId indexed, nonce indexed, reason) of this chain's endpoint."""
         try:
-            topics = [bytes(t) for t in entry["topics"]]
+            topics = [_bytes(t) for t in entry["topics"]]
             if len(topics) != 3 or "0x" + topics[0].hex() != TRANSFER_FAILED_TOPIC:
                 raise ValueError(
                     f"expected the TransferFailed signature and 2 indexed topics, got {len(topics)}"
                 )
             if any(len(t) != 32 for t in topics) or any(topics[2][:24]):
                 raise ValueError("malformed indexed topics")
-            data = bytes(entry["data"])
+            data = _bytes(entry["data"])
             if len(data) != 32:
                 raise ValueError(f"data of {len(data)} bytes, expected 32")
             reason = int.from_bytes(data, "big")
@@ -333,10 +342,10 @@ class ChainClient:
                 route=Route(ChainId(int.from_bytes(topics[1], "big")), self.chain_id),
                 nonce=nonce,
                 reason=reason,
-                block_number=int(entry["blockNumber"]),
+                block_number=_int(entry["blockNumber"]),
                 block_hash=_hex(entry["blockHash"]),
                 tx_hash=_hex(entry["transactionHash"]),
-                log_index=int(entry["logIndex"]),
+                log_index=_int(entry["logIndex"]),
             )
         except Exception as exc:
             raise MalformedEvent(
@@ -408,6 +417,26 @@ class ChainClient:
 def _checksummed(raw: bytes) -> str:
     """EIP-55 form of a 20-byte address, once per distinct address (a keccak each)."""
     return to_checksum_address(raw)
+
+
+def _bytes(value: Any) -> bytes:
+    """Bytes from a raw JSON-RPC hex string ("0x..") or anything bytes() takes."""
+    if isinstance(value, str):
+        if not value.startswith("0x"):
+            raise ValueError(f"{value[:20]!r} is not 0x-prefixed hex")
+        return bytes.fromhex(value[2:])
+    return bytes(value)
+
+
+def _int(value: Any) -> int:
+    """An int from a raw JSON-RPC quantity ("0x1a") or an int."""
+    if isinstance(value, str):
+        if not value.startswith("0x"):
+            raise ValueError(f"{value[:20]!r} is not a 0x-prefixed quantity")
+        return int(value, 16)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{value!r} is not a quantity")
+    return value
 
 
 def _hex(value: Any) -> str:

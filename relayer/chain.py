@@ -406,6 +406,18 @@ class ChainClient:
             return False
         return await self.call(at(final_head), "unexecutedCount")
 
+    async def is_batch_pending(self, src: ChainId, first: int, last: int) -> bool:
+        """Whether the node's pending state (its mempool applied on the latest block) has every
+        transfer of the range executed: another relayer's transaction for the batch is on its
+        way. A node without a pending state answers for the latest block, which is merely
+        cautious (the caller has checked that one already)."""
+
+        async def get(ep: _Endpoint) -> bool:
+            fn = ep.contract.functions.unexecutedCount(src, first, last)
+            return int(await fn.call(block_identifier="pending")) == 0
+
+        return await self.call(get, "unexecutedCount(pending)")
+
     async def key_epoch(self) -> int:
         async def get(ep: _Endpoint) -> int:
             return int(await ep.contract.functions.currentKeyEpoch().call())

@@ -143,6 +143,7 @@ class Submitter:
         self._low_balance_reported = False
         self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
         self._followed: dict[BatchId, float] = {}  # when each batch in flight was last followed
+        self._pending_seen: dict[BatchId, float] = {}  # another relayer's tx first seen pending
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -165,6 +166,7 @@ class Submitter:
             in_flight = {stored.id for stored in batches}
             self._elapsed.retain(lambda key: isinstance(key, tuple) and key[0] in in_flight)
             self._followed = {bid: t for bid, t in self._followed.items() if bid in in_flight}
+            self._pending_seen = {bid: t for bid, t in self._pending_seen.items() if bid in in_flight}
             now = time.monotonic()
             for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
                 if stored.state == BatchState.SUBMITTED:
@@ -289,7 +291,25 @@ class Submitter:
         done = await self._executed_elsewhere(stored)
         if done is not None:
             return done
+        if not ours and await self._pending_elsewhere(stored):
+            return SubmitOutcome.NOT_READY
         return await self._send(stored, nonce=None, previous=None)
+
+    async def _pending_elsewhere(self, stored: AnyBatch) -> bool:
+        """True while another relayer's transaction executing the batch waits in the mempool,
+        for at most `receipt_timeout` from when this relayer first saw it: under a backlog the
+        relayer whose turn it was may send late, and a second copy would only revert and burn
+        gas. After the timeout (a transaction stuck underpriced, its sender gone) this relayer
+        sends its own."""
+        bid = stored.id
+        if not await self.chain.is_batch_pending(bid.route.src, bid.first_nonce, bid.last_nonce):
+            self._pending_seen.pop(bid, None)
+            return False
+        seen = self._pending_seen.setdefault(bid, time.monotonic())
+        if time.monotonic() - seen < self.cfg.receipt_timeout:
+            return True
+        log.warning("pending_elsewhere_too_long", batch=str(bid), waited_s=round(time.monotonic() - seen, 1))
+        return False
 
     # ---- sending ---------------------------------------------------------------------------
 

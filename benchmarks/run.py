@@ -542,13 +542,20 @@ def bench_devnet(
     profile_seconds: int,
     restart: bool = True,
     drain_timeout: float = 900,
+    max_batch: int = 100,
 ) -> dict[str, Any]:
     """One devnet of n members: the latency run, then (if backlog > 0) the throughput runs.
 
     With `restart` the backlog is made while the members are stopped (the real measure); without
     it (the smoke run) they stay up and drain it as it is mined."""
     t = 2 * ((n - 1) // 3) + 1
-    out: dict[str, Any] = {"n": n, "t": t, "window_blocks": WINDOW_BLOCKS, "finality_depth": FINALITY_DEPTH}
+    out: dict[str, Any] = {
+        "n": n,
+        "t": t,
+        "window_blocks": WINDOW_BLOCKS,
+        "finality_depth": FINALITY_DEPTH,
+        "max_batch": max_batch,
+    }
     say(f"devnet n = {n}, t = {t}: starting (DKG, contracts, members)")
     with devnet.devnet(
         run_dir,
@@ -556,7 +563,11 @@ def bench_devnet(
         t=t,
         block_time=1.0,
         anvil_args=("--gas-limit", "1000000000"),
-        node_options={"window_blocks": WINDOW_BLOCKS, "finality_depth": FINALITY_DEPTH},
+        node_options={
+            "window_blocks": WINDOW_BLOCKS,
+            "finality_depth": FINALITY_DEPTH,
+            "max_batch": max_batch,
+        },
     ) as net:
         dep = net.deployment
         started = time.time()
@@ -788,6 +799,7 @@ class Sizes:
     dkg_sizes: tuple[int, ...]
     restart: bool = True
     drain_timeout: float = 900
+    max_batch: int = 100
 
 
 FULL = Sizes(
@@ -874,6 +886,7 @@ def run(sizes: Sizes, sections: Sequence[str], work: Path, out: Path) -> dict[st
                     sizes.profile_seconds,
                     restart=sizes.restart,
                     drain_timeout=sizes.drain_timeout,
+                    max_batch=sizes.max_batch,
                 )
             )
             report["devnets"] = runs
@@ -898,6 +911,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steady-seconds", type=float)
     p.add_argument("--drain-timeout", type=float, help="seconds the backlog may take to drain (900)")
     p.add_argument("--latency-locks", type=int)
+    p.add_argument("--max-batch", type=int, help="the committee's max_batch (100, the devnet's)")
     p.add_argument("--members", type=int, nargs="+", help="committee sizes of the latency runs (4 7)")
     p.add_argument(
         "--docs",
@@ -921,6 +935,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["drain_timeout"] = args.drain_timeout
     if args.latency_locks is not None:
         overrides["latency_locks"] = args.latency_locks
+    if args.max_batch is not None:
+        overrides["max_batch"] = args.max_batch
     if args.members:
         overrides["latency_members"] = tuple(args.members)
     sizes = Sizes(**(sizes.__dict__ | overrides))

@@ -15,22 +15,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
 
 from committee.bls import g1_to_eip2537
 from committee.threshold import KeyShare, deal, partial_sign
 from relayer import devnet
-from relayer.batching import Located
 from relayer.chain import ChainClient
-from relayer.config import ChainConfig, RelayerConfig
-from relayer.encoding import batch_message, batch_root
+from relayer.config import RelayerConfig
 from relayer.store import BatchState, Store
 from relayer.submitter import SubmitOutcome, Submitter
-from relayer.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.types import Batch
+from tests.support.signed_batch import ROUTE, ethereum_config, lock_and_sign, rpc, store_aggregated
 
 GWEI = 10**9
-ROUTE = Route(ChainId(devnet.CONSORTIUM_CHAIN_ID), ChainId(devnet.ETHEREUM_CHAIN_ID))
 
 
 @dataclass
@@ -45,45 +42,21 @@ class Rig:
 
 @pytest.fixture
 async def rig(chains: tuple[str, str], tmp_path: Path) -> AsyncIterator[Rig]:
-    share = deal(1, 1)[0]
-    dep = devnet.deploy_bridge(chains[0], chains[1], share.public.group_public_key)
-    wc = Web3(HTTPProvider(dep.consortium_url))
-    admin, alice, bob = devnet.dev_account(0), devnet.dev_account(8), devnet.dev_account(9)
-    devnet.send(wc, admin, dep.asset.functions.mint(alice.address, 10**20))
-    devnet.send(wc, alice, dep.asset.functions.approve(dep.vault.address, 10**20))
-    receipt = devnet.send(
-        wc, alice, dep.vault.functions.lock(dep.asset.address, devnet.ETHEREUM_CHAIN_ID, bob.address, 777)
-    )
-    transfer = Transfer(
-        ROUTE.src,
-        ROUTE.dst,
-        Nonce(1),
-        cs(dep.asset.address),
-        cs(dep.wrapped.address),
-        alice.address,
-        bob.address,
-        777,
-    )
-    batch = Batch((transfer,), cs(dep.gateway.address), 1)
-    message = batch_message(batch)
+    signed = lock_and_sign(chains)
     relayer = devnet.dev_account(3)
-    cfg = ChainConfig("ethereum", ROUTE.dst, dep.ethereum_url, dep.gateway.address, 0, 0, 0.2, 100)
     rcfg = RelayerConfig(True, None, 0.0, 50.0, 1.0, 2.0, fee_bump_percent=25)
-    async with Store.open(tmp_path / "s.sqlite3") as store, ChainClient.connect(cfg) as chain:
-        await store.record_scan(
-            ROUTE.src,
-            receipt["blockNumber"] + 1,
-            [(Located(transfer, receipt["blockNumber"]), "0xb", "0xt", 0)],
-        )
-        await store.record_batches(ROUTE, [(batch, batch_root(batch), message)], receipt["blockNumber"], 2)
-        await store.set_batch_state(batch.id, BatchState.AGGREGATED, signature=partial_sign(share, message))
+    async with (
+        Store.open(tmp_path / "s.sqlite3") as store,
+        ChainClient.connect(ethereum_config(signed.dep)) as chain,
+    ):
+        await store_aggregated(store, signed)
         yield Rig(
             Submitter(chain, store, relayer, rcfg, 1, 1),
             store,
-            batch,
-            Web3(HTTPProvider(dep.ethereum_url)),
+            signed.batch,
+            Web3(HTTPProvider(signed.dep.ethereum_url)),
             relayer.address,
-            share,
+            signed.share,
         )
 
 
@@ -98,12 +71,6 @@ async def drive(rig: Rig, limit: float = 60) -> list[SubmitOutcome]:
         outcomes.append(await rig.submitter.submit(stored))
         await asyncio.sleep(0.3)
     raise AssertionError(f"not executed in {limit}s; outcomes {outcomes}")
-
-
-def rpc(w3: Web3, method: str, *params: object) -> object:
-    result = w3.provider.make_request(method, list(params))  # type: ignore[arg-type]
-    assert "error" not in result, result
-    return result.get("result")
 
 
 def assert_no_nonce_gap(rig: Rig) -> None:

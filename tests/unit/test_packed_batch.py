@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from web3 import Web3
 from eth_abi.abi import decode, encode
 from eth_utils.address import to_checksum_address as cs
+from web3 import Web3
 
 from committee.bls import g1_to_eip2537
 from committee.threshold import deal, partial_sign

@@ -184,7 +184,8 @@ class Node:
         batches: list[tuple[Batch, bytes, bytes]] = []
         for transfers in planned:
             batch = Batch(transfers, dst_chain.endpoint, self.public.key_epoch)
-            batches.append((batch, batch_root(batch), batch_message(batch)))
+            root = batch_root(batch)
+            batches.append((batch, root, batch_message(batch, root)))
         new_next = planned[-1][-1].nonce + 1 if planned else next_nonce
         await self.store.record_batches(route, batches, complete_through, new_next)
         for batch, root, _ in batches:

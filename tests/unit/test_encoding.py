@@ -13,7 +13,9 @@ from relayer.encoding import (
     REFUND_TYPEHASH,
     TRANSFER_TYPEHASH,
     batch_message,
+    batch_root,
     leaf_hash,
+    leaf_hash_reference,
     merkle_proof,
     merkle_root,
     refund_message,
@@ -199,3 +201,30 @@ def test_a_refund_message_is_never_a_batch_message_of_the_same_transfer() -> Non
 def test_a_refund_message_under_epoch_zero_is_an_error() -> None:
     with pytest.raises(ValueError, match="key epoch 0"):
         refund_message(transfer(1), GW, 0)
+
+
+_ADDRESSES = st.binary(min_size=20, max_size=20).filter(any)
+
+
+@given(
+    src=st.integers(1, 2**256 - 1),
+    dst=st.integers(1, 2**256 - 1),
+    nonce=st.integers(1, 2**64 - 1),
+    addresses=st.lists(_ADDRESSES, min_size=4, max_size=4),
+    amount=st.integers(1, 2**256 - 1),
+)
+def test_the_fast_leaf_hash_is_the_abi_encoded_one(
+    src: int, dst: int, nonce: int, addresses: list[bytes], amount: int
+) -> None:
+    from eth_utils.address import to_checksum_address as cs
+
+    if src == dst:
+        dst = src + 1 if src < 2**256 - 1 else src - 1
+    t = Transfer(ChainId(src), ChainId(dst), Nonce(nonce), *(cs(a) for a in addresses), amount)
+    assert leaf_hash(t) == leaf_hash_reference(t)
+
+
+def test_batch_message_with_the_root_given_is_the_same_message() -> None:
+    batch = Batch((transfer(1), transfer(2), transfer(3)), GW, 4)
+    assert batch_message(batch, batch_root(batch)) == batch_message(batch)
+    assert batch_message(batch, b"\x00" * 32) != batch_message(batch)

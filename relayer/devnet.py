@@ -262,6 +262,7 @@ def write_node_config(
     network: str,
     window_blocks: int = 2,
     max_batch: int = 100,
+    poll_interval: float = 0.3,
     finality_depth: int = 1,
     metrics_port: int = 0,
     consortium_rpc: str | None = None,
@@ -320,7 +321,7 @@ rpc = {c_rpc}
 endpoint = "{dep.vault.address}"
 finality_depth = {finality_depth}
 start_block = {dep.consortium_block}
-poll_interval = 0.3
+poll_interval = {poll_interval}
 {chain_extra}
 
 [chains.ethereum]
@@ -329,7 +330,7 @@ rpc = {e_rpc}
 endpoint = "{dep.gateway.address}"
 finality_depth = {finality_depth}
 start_block = {dep.ethereum_block}
-poll_interval = 0.3
+poll_interval = {poll_interval}
 {chain_extra}
 
 [[routes]]

@@ -302,7 +302,12 @@ class Submitter:
         gas. After the timeout (a transaction stuck underpriced, its sender gone) this relayer
         sends its own."""
         bid = stored.id
-        if not await self.chain.is_batch_pending(bid.route.src, bid.first_nonce, bid.last_nonce):
+        try:
+            pending = await self.chain.is_batch_pending(bid.route.src, bid.first_nonce, bid.last_nonce)
+        except Exception as exc:  # a node without a pending state may refuse the tag: send as before
+            log.warning("pending_state_unavailable", batch=str(bid), error=repr(exc))
+            pending = False
+        if not pending:
             self._pending_seen.pop(bid, None)
             return False
         seen = self._pending_seen.setdefault(bid, time.monotonic())
@@ -400,7 +405,13 @@ class Submitter:
         pending nonce unless `nonce` is given, signed, `record`ed before broadcast (a crash cannot
         lose it), broadcast.
         None when fees would exceed the cap (nothing is sent)."""
-        base_fee, max_fee, priority = await self._fees()
+        if nonce is None:  # both reads at once: one round trip fewer on every send
+            (base_fee, max_fee, priority), pending_nonce = await asyncio.gather(
+                self._fees(), self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
+            )
+            nonce = int(pending_nonce)
+        else:
+            base_fee, max_fee, priority = await self._fees()
         cap = int(self.cfg.max_fee_gwei * GWEI)
         if previous is not None:
             bump = 100 + self.cfg.fee_bump_percent
@@ -417,8 +428,6 @@ class Submitter:
             metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
             log.warning("base_fee_above_cap", **what, base_fee=base_fee, cap=cap)
             return None
-        if nonce is None:
-            nonce = await self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
         tx: dict[str, Any] = {
             "type": 2,
             "chainId": self.chain.chain_id,

@@ -291,9 +291,7 @@ class Submitter:
         done = await self._executed_elsewhere(stored)
         if done is not None:
             return done
-        if not ours and await self._pending_elsewhere(stored):
-            return SubmitOutcome.NOT_READY
-        return await self._send(stored, nonce=None, previous=None)
+        return await self._send(stored, nonce=None, previous=None, defer=not ours)
 
     async def _pending_elsewhere(self, stored: AnyBatch) -> bool:
         """True while another relayer's transaction executing the batch waits in the mempool,
@@ -347,7 +345,12 @@ class Submitter:
         max_fee = min(2 * base_fee + priority, cap)
         return base_fee, max_fee, min(priority, max_fee)
 
-    async def _send(self, stored: AnyBatch, nonce: int | None, previous: TxRecord | None) -> SubmitOutcome:
+    async def _send(
+        self, stored: AnyBatch, nonce: int | None, previous: TxRecord | None, defer: bool = False
+    ) -> SubmitOutcome:
+        """Estimate, sign and send the batch. With `defer`, hold back (NOT_READY) while another
+        relayer's transaction for it is pending, checked after the estimate (the slow part, during
+        which another relayer may have sent) so two relayers rarely send the same batch."""
         bid = stored.id
         data = await self._calldata(stored)
         try:
@@ -372,6 +375,8 @@ class Submitter:
             log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
         self._waiting.discard((bid.route.src, bid.route.dst, bid.first_nonce))
+        if defer and await self._pending_elsewhere(stored):
+            return SubmitOutcome.NOT_READY
 
         async def record(tx: TxRecord) -> None:
             await self.store.record_tx(bid, tx)

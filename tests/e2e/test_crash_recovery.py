@@ -12,6 +12,7 @@ from web3 import HTTPProvider, Web3
 from relayer import devnet
 from relayer.faults import POINTS
 from relayer.reconciler import reconcile
+from relayer.submitter import turn
 
 pytestmark = pytest.mark.e2e
 UNIT = 10**18
@@ -27,7 +28,9 @@ def store_states(net: devnet.Devnet, member: int) -> dict[str, int]:
 def test_kill_9_then_restart_executes_every_transfer_exactly_once(tmp_path: Path, point: str) -> None:
     marker = tmp_path / "crashed"
     env = {"QIAO_CRASH_AT": point, "QIAO_CRASH_MARKER": str(marker)}
-    with devnet.devnet(tmp_path / "net", block_time=0.5, node_env={1: env}) as net:
+    # the member first in turn for the first batch (nonce 1), so it is the one that sends it
+    m = turn(devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID, 1, 4) + 1
+    with devnet.devnet(tmp_path / "net", block_time=0.5, node_env={m: env}) as net:
         dep = net.deployment
         wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
         vault = wc.eth.contract(address=dep.vault.address, abi=dep.vault.abi)
@@ -45,26 +48,26 @@ def test_kill_9_then_restart_executes_every_transfer_exactly_once(tmp_path: Path
                 vault.functions.lock(asset.address, devnet.ETHEREUM_CHAIN_ID, bob.address, amount * UNIT),
                 wait=False,
             )
-        devnet.wait_until(lambda: net.nodes[1].popen.poll() is not None, 90, f"member 1 killed at {point}")
-        assert net.nodes[1].popen.returncode == -9
+        devnet.wait_until(lambda: net.nodes[m].popen.poll() is not None, 90, f"member {m} killed at {point}")
+        assert net.nodes[m].popen.returncode == -9
         assert marker.read_text() == point
         time.sleep(1)
-        net.restart(1, env)
+        net.restart(m, env)
         devnet.wait_until(
             lambda: wrapped.functions.balanceOf(bob.address).call() == sum(amounts) * UNIT,
             120,
             "every lock minted",
         )
         devnet.wait_until(
-            lambda: store_states(net, 1) == {"executed": len(amounts)},
+            lambda: store_states(net, m) == {"executed": len(amounts)},
             60,
-            "member 1's store to show every transfer executed",
+            f"member {m}'s store to show every transfer executed",
         )
         time.sleep(3)  # a second execution, if any, would land now
         executed = gateway.events.TransferExecuted().get_logs(from_block=0)
         assert sorted(e["args"]["nonce"] for e in executed) == [1, 2, 3, 4, 5]
         assert wrapped.functions.balanceOf(bob.address).call() == sum(amounts) * UNIT
         assert wrapped.functions.totalSupply().call() == asset.functions.balanceOf(vault.address).call()
-        assert net.nodes[1].popen.poll() is None
+        assert net.nodes[m].popen.poll() is None
         verdict = reconcile(net.deployment, settled=True)
         assert verdict.ok, verdict.violations

@@ -19,6 +19,11 @@ from dataclasses import dataclass
 
 from relayer.types import Transfer
 
+MAX_BATCH_LIMIT = 400
+"""The largest `max_batch`: executeBatch of 400 fresh-holder transfers is about 12.7M gas
+(docs/GAS.md: 3.33M for 100, 31.2k for each further transfer), leaving a quarter of EIP-7825's
+2^24 per-transaction gas cap (Ethereum since Osaka) as margin for dearer transfers."""
+
 
 @dataclass(frozen=True, slots=True)
 class BatchRule:
@@ -28,8 +33,13 @@ class BatchRule:
     def __post_init__(self) -> None:
         if self.window_blocks < 1:
             raise ValueError(f"batch rule: window_blocks {self.window_blocks} must be >= 1")
-        if not 1 <= self.max_batch <= 1000:
-            raise ValueError(f"batch rule: max_batch {self.max_batch} must be in 1..1000")
+        if not 1 <= self.max_batch <= MAX_BATCH_LIMIT:
+            raise ValueError(
+                f"batch rule: max_batch {self.max_batch} must be in 1..{MAX_BATCH_LIMIT} (a batch must fit "
+                "in one transaction: 400 transfers to fresh holders take about 12.7M gas, under the "
+                "16,777,216 per-transaction cap of EIP-7825 with a margin; a batch above the cap "
+                "could never execute)"
+            )
 
     def window_of(self, block_number: int) -> int:
         return block_number // self.window_blocks

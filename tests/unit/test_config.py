@@ -83,7 +83,7 @@ def test_every_error_is_listed_with_its_path_and_fix(tmp_path: Path) -> None:
         "node.member_index: 0 must be >= 1",
         "routes[0].dst: unknown chain 'moon'",
         "mqtt.network: 'a/b'",
-        "max_batch 0 must be in 1..1000",
+        "max_batch 0 must be in 1..400",
         "chains.ethereum.endpoint: 'nope' is not an address",
     ]:
         assert expected in text

@@ -1,6 +1,7 @@
 """Qiao benchmarks on the local devnet: latency, throughput, gas, crypto, DKG and memory.
 
     bash scripts/bench.sh [--quick] [--out benchmarks/results] [--skip-dkg-64] [--sections ...]
+                          [--max-batches 100 400]
     python -m benchmarks.run ...
 
 Writes <out>/report.json (every figure, raw samples included) and, unless --no-docs, the Markdown
@@ -21,7 +22,11 @@ How each figure is measured:
   1,000 (eth_sendTransaction of the unlocked dev account, automine off, evm_mine), the members
   start again and the executed count (the recipient's balance, 1 wei per transfer) is sampled
   until the backlog is drained. Then a steady load is offered for a while. One member is profiled
-  with py-spy during the drain when py-spy is installed.
+  with py-spy during the drain when py-spy is installed. The drain rate depends mostly on the
+  committee's max_batch (signing, partials, aggregation and submission are paid per batch), so it
+  is measured at each size of --max-batches: the first on the n = 4 devnet of the latency runs
+  (report["devnets"]), each further one on a fresh n = 4 devnet with a short latency part
+  (report["throughput_runs"]).
 * Memory: VmHWM (and a VmRSS timeline) from /proc/<pid>/status of each member process, from the
   restart before the backlog to the end of the steady load.
 * Gas: benchmarks/gas_report.py's measurement (receipts on anvil) with more batch sizes and
@@ -802,7 +807,10 @@ class Sizes:
     dkg_sizes: tuple[int, ...]
     restart: bool = True
     drain_timeout: float = 900
-    max_batch: int = 100
+    # The committee's max_batch of each throughput run. The first is also the latency devnets' (and
+    # the n = 4 one drains its backlog at it); each further one gets a fresh n = 4 devnet of its own.
+    throughput_max_batches: tuple[int, ...] = (100,)
+    throughput_latency_locks: int = 10  # the short latency part of those further devnets
 
 
 FULL = Sizes(
@@ -820,6 +828,10 @@ FULL = Sizes(
     crypto_reference_repeat=1,
     crypto_backends=("arkworks", "py-ecc"),
     dkg_sizes=(4, 16, 64),
+    # 100 is the devnet's default. 400: a batch of 400 minting to fresh holders costs about
+    # 400 x 33.3k + 136k = 13.5M gas, under the per-transaction gas cap of EIP-7825 (Osaka),
+    # 2^24 = 16,777,216, so it is a size a real chain accepts; 500 would not fit in the worst case.
+    throughput_max_batches=(100, 400),
 )
 QUICK = Sizes(
     latency_members=(4,),
@@ -874,6 +886,7 @@ def run(sizes: Sizes, sections: Sequence[str], work: Path, out: Path) -> dict[st
         report["gas"] = bench_gas(sizes.gas_batches, sizes.gas_committees)
         save()
     if "latency" in sections or "throughput" in sections:
+        first_batch, *more_batches = sizes.throughput_max_batches
         runs = []
         for n in sizes.latency_members:
             with_throughput = "throughput" in sections and n == 4
@@ -889,14 +902,42 @@ def run(sizes: Sizes, sections: Sequence[str], work: Path, out: Path) -> dict[st
                     sizes.profile_seconds,
                     restart=sizes.restart,
                     drain_timeout=sizes.drain_timeout,
-                    max_batch=sizes.max_batch,
+                    max_batch=first_batch,
                 )
             )
             report["devnets"] = runs
             save()
+        if "throughput" in sections:
+            extra: list[dict[str, Any]] = []
+            for max_batch in more_batches:
+                say(f"throughput at max_batch {max_batch}: a fresh devnet of n = 4")
+                extra.append(
+                    bench_devnet(
+                        work / f"devnet-4-max-batch-{max_batch}",
+                        4,
+                        sizes.throughput_latency_locks,
+                        sizes.latency_gap,
+                        sizes.backlog,
+                        sizes.steady_rate,
+                        sizes.steady_seconds,
+                        sizes.profile_seconds,
+                        restart=sizes.restart,
+                        drain_timeout=sizes.drain_timeout,
+                        max_batch=max_batch,
+                    )
+                )
+                report["throughput_runs"] = extra
+                save()
     report["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report["seconds"] = round(time.time() - started, 1)
     return report
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -914,7 +955,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--steady-seconds", type=float)
     p.add_argument("--drain-timeout", type=float, help="seconds the backlog may take to drain (900)")
     p.add_argument("--latency-locks", type=int)
-    p.add_argument("--max-batch", type=int, help="the committee's max_batch (100, the devnet's)")
+    p.add_argument(
+        "--max-batches",
+        type=positive_int,
+        nargs="+",
+        metavar="N",
+        help="the committee's max_batch of each throughput run (100 400; --quick: 100); the first is "
+        "also the latency devnets', each further one drains on a fresh n = 4 devnet",
+    )
     p.add_argument("--members", type=int, nargs="+", help="committee sizes of the latency runs (4 7)")
     p.add_argument(
         "--docs",
@@ -938,8 +986,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["drain_timeout"] = args.drain_timeout
     if args.latency_locks is not None:
         overrides["latency_locks"] = args.latency_locks
-    if args.max_batch is not None:
-        overrides["max_batch"] = args.max_batch
+    if args.max_batches:
+        overrides["throughput_max_batches"] = tuple(dict.fromkeys(args.max_batches))  # in order, once each
     if args.members:
         overrides["latency_members"] = tuple(args.members)
     sizes = Sizes(**(sizes.__dict__ | overrides))

@@ -42,6 +42,9 @@ def test_the_benchmark_command_with_tiny_sizes_writes_a_report_of_positive_figur
 
     (net,) = report["devnets"]
     assert net["n"] == 4
+    assert net["max_batch"] == 100  # the quick sizes drain at the devnet's max_batch only
+    assert report["sizes"]["throughput_max_batches"] == [100]
+    assert "throughput_runs" not in report
     latency = net["latency"]
     assert latency["lock_to_mint_ms"]["count"] == 4
     for key in ("lock_to_mint_ms", "relayer_overhead_ms"):
@@ -53,3 +56,12 @@ def test_the_benchmark_command_with_tiny_sizes_writes_a_report_of_positive_figur
     assert positive(net["sustained"]["delivered_tps"])
     assert sorted(net["memory"]["vmhwm_mb"]) == ["1", "2", "3", "4"]
     assert all(positive(v) for v in net["memory"]["vmhwm_mb"].values())
+
+    # the report renders without further throughput runs (into tmp_path, never docs/)
+    from benchmarks import report as render
+
+    images = render.plots(report, tmp_path / "images")
+    page = render.markdown(report, images)
+    assert "throughput.png" in images
+    assert "### max_batch = 100" in page
+    assert "at max_batch 100" in page

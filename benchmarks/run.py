@@ -828,9 +828,8 @@ FULL = Sizes(
     crypto_reference_repeat=1,
     crypto_backends=("arkworks", "py-ecc"),
     dkg_sizes=(4, 16, 64),
-    # 100 is the devnet's default. 400: a batch of 400 minting to fresh holders costs about
-    # 400 x 33.3k + 136k = 13.5M gas, under the per-transaction gas cap of EIP-7825 (Osaka),
-    # 2^24 = 16,777,216, so it is a size a real chain accepts; 500 would not fit in the worst case.
+    # 100 is the devnet's default; 400 is the batch rule's limit (relayer.batching.MAX_BATCH_LIMIT):
+    # about 12.7M gas minting to fresh holders, under EIP-7825's per-transaction cap of 2^24.
     throughput_max_batches=(100, 400),
 )
 QUICK = Sizes(

@@ -88,6 +88,12 @@ def test_admin_socket_is_owner_only(net: devnet.Devnet) -> None:
 
 def test_status_shows_heads_lag_pending_and_members_online(net: devnet.Devnet) -> None:
     devnet.wait_until(lambda: cli(net, "status", "--json").stdout.count('"online": 4') == 1, 30, "4 online")
+
+    def settled() -> bool:  # a batch another relayer executed is recorded by this one's turn at the latest
+        data = json.loads(cli(net, "status", "--json").stdout)
+        return all(r["pending"] == 0 for r in data["routes"])
+
+    devnet.wait_until(settled, 30, "member 1 to record every batch of the round trip executed")
     table, data = both(net, "status")
     assert "ROUTE" in table
     assert "LAG_BLOCKS" in table

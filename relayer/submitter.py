@@ -349,9 +349,12 @@ class Submitter:
         self, stored: AnyBatch, nonce: int | None, previous: TxRecord | None, defer: bool = False
     ) -> SubmitOutcome:
         """Estimate, sign and send the batch. With `defer`, hold back (NOT_READY) while another
-        relayer's transaction for it is pending, checked after the estimate (the slow part, during
-        which another relayer may have sent) so two relayers rarely send the same batch."""
+        relayer's transaction for it is pending: checked before the estimate (a full execution of
+        the batch, wasted on one that is pending elsewhere) and again after it (the slow part,
+        during which another relayer may have sent), so two relayers rarely send the same batch."""
         bid = stored.id
+        if defer and await self._pending_elsewhere(stored):
+            return SubmitOutcome.NOT_READY  # checked first too: an estimate is a full execution
         data = await self._calldata(stored)
         try:
             gas = await self._estimate(data)

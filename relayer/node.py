@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ from relayer.types import Batch, BatchId, ChainId, Route
 
 log = structlog.get_logger(__name__)
 
+IDLE_TICK_SECONDS = 0.3  # the pipeline's and the submitters' loop period when nothing wakes them
+GAUGE_SECONDS = 1.0  # how often the per-state gauges are recomputed
+
 
 class DeepReorg(Exception):
     """A block already treated as final was replaced: the route must stop for an operator."""
@@ -74,6 +78,7 @@ class Node:
     _fresh: set[BatchId] = field(default_factory=set)
     _aggregating: asyncio.Lock = field(default_factory=asyncio.Lock)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
+    _last_gauges: float = -math.inf
 
     # ---- watcher -------------------------------------------------------------------------
 
@@ -535,13 +540,15 @@ class Node:
             for r in await self.store.refunds([RefundState.APPROVED], limit=100):
                 await self.try_aggregate_refund(r.route, r.nonce)
             await self.sweep_executed()
-        counts = await self.store.counts_by_state()
-        for state, n in counts.items():
-            metrics.TRANSFERS_BY_STATE.labels(state).set(n)
-        for batch_state in BatchState:
-            metrics.BATCHES_BY_STATE.labels(batch_state.value).set(0)
-        for state, n in (await self.store.batch_counts_by_state()).items():
-            metrics.BATCHES_BY_STATE.labels(state).set(n)
+        if time.monotonic() - self._last_gauges >= GAUGE_SECONDS:  # two table scans: not every tick
+            self._last_gauges = time.monotonic()
+            counts = await self.store.counts_by_state()
+            for state, n in counts.items():
+                metrics.TRANSFERS_BY_STATE.labels(state).set(n)
+            for batch_state in BatchState:
+                metrics.BATCHES_BY_STATE.labels(batch_state.value).set(0)
+            for state, n in (await self.store.batch_counts_by_state()).items():
+                metrics.BATCHES_BY_STATE.labels(state).set(n)
 
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""
@@ -567,7 +574,11 @@ class Node:
         metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
 
     async def run_pipeline(self, stop: asyncio.Event) -> None:
-        interval = min(c.cfg.poll_interval for c in self.chains.values())
+        """Tick when a watcher stored something new (it wakes the pipeline), else every
+        `poll_interval`, but not more often than every IDLE_TICK_SECONDS: the idle tick only keeps
+        the books (re-publication, sweeps, gauges), and polling a chain every 0.1 s must not make
+        the pipeline query its store ten times a second."""
+        interval = max(IDLE_TICK_SECONDS, min(c.cfg.poll_interval for c in self.chains.values()))
         while not stop.is_set():
             try:
                 await self.tick()
@@ -586,6 +597,7 @@ class Node:
         """Submit aggregated batches to one destination chain until asked to stop: every
         `poll_interval` (to follow sent transactions) and at once when a batch is aggregated."""
         wake = self._submit_wake.setdefault(submitter.chain.chain_id, asyncio.Event())
+        interval = max(IDLE_TICK_SECONDS, submitter.chain.cfg.poll_interval)
         while not stop.is_set():
             wake.clear()
             try:
@@ -596,7 +608,7 @@ class Node:
             if wake.is_set():
                 continue  # aggregated while this step ran
             with contextlib.suppress(TimeoutError):
-                await within(submitter.chain.cfg.poll_interval, _first(stop.wait(), wake.wait()))
+                await within(interval, _first(stop.wait(), wake.wait()))
 
     def _halt(self, route: Route, reason: str) -> None:
         if route not in self.halted:

@@ -47,6 +47,7 @@ log = structlog.get_logger(__name__)
 
 GWEI = 10**9
 MAX_REVERTS = 3
+BALANCE_SECONDS = 2.0  # the account balance is read at most this often
 STEP_BATCHES = 200  # batches looked at per step; those not yet this relayer's turn cost no RPC
 SIGNATURE_WIRE_LENGTH = 48
 
@@ -144,6 +145,8 @@ class Submitter:
         self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
         self._followed: dict[BatchId, float] = {}  # when each batch in flight was last followed
         self._pending_seen: dict[BatchId, float] = {}  # another relayer's tx first seen pending
+        self._balance_read = -math.inf
+        self._pending_overdue: set[BatchId] = set()  # warned once: pending elsewhere too long
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -167,6 +170,7 @@ class Submitter:
             self._elapsed.retain(lambda key: isinstance(key, tuple) and key[0] in in_flight)
             self._followed = {bid: t for bid, t in self._followed.items() if bid in in_flight}
             self._pending_seen = {bid: t for bid, t in self._pending_seen.items() if bid in in_flight}
+            self._pending_overdue &= in_flight
             now = time.monotonic()
             for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
                 if stored.state == BatchState.SUBMITTED:
@@ -311,7 +315,11 @@ class Submitter:
         seen = self._pending_seen.setdefault(bid, time.monotonic())
         if time.monotonic() - seen < self.cfg.receipt_timeout:
             return True
-        log.warning("pending_elsewhere_too_long", batch=str(bid), waited_s=round(time.monotonic() - seen, 1))
+        if bid not in self._pending_overdue:  # once per batch (it is asked before and after the estimate)
+            self._pending_overdue.add(bid)
+            log.warning(
+                "pending_elsewhere_too_long", batch=str(bid), waited_s=round(time.monotonic() - seen, 1)
+            )
         return False
 
     # ---- sending ---------------------------------------------------------------------------
@@ -550,6 +558,10 @@ class Submitter:
         metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
 
     async def report_balance(self) -> None:
+        """Export the account's balance (read at most every BALANCE_SECONDS) and log a low one."""
+        if time.monotonic() - self._balance_read < BALANCE_SECONDS:
+            return
+        self._balance_read = time.monotonic()
         balance = await self.chain.w3.eth.get_balance(self.account.address)
         metrics.ACCOUNT_BALANCE_WEI.labels(self.chain.cfg.name).set(balance)
         low = balance < int(self.cfg.low_balance_eth * 10**18)

@@ -862,26 +862,27 @@ class Store:
         )
 
     async def _batch_from_row(self, row: aiosqlite.Row) -> StoredBatch:
-        route = Route(ChainId(row["src_chain_id"]), ChainId(row["dst_chain_id"]))
+        head = self._head_from_row(row)
+        bid = head.id
         trows = await self._fetchall(
             "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? "
             "AND nonce BETWEEN ? AND ? ORDER BY nonce",
-            (route.src, route.dst, row["first_nonce"], row["last_nonce"]),
+            (bid.route.src, bid.route.dst, bid.first_nonce, bid.last_nonce),
         )
         batch = Batch(
             transfers=tuple(_transfer_from_row(r) for r in trows),
-            dst_contract=row["dst_contract"],
-            key_epoch=int(row["key_epoch"]),
+            dst_contract=head.dst_contract,
+            key_epoch=head.key_epoch,
         )
         return StoredBatch(
             batch=batch,
-            root=bytes(row["root"]),
-            message=bytes(row["message"]),
-            state=BatchState(row["state"]),
-            signature=bytes(row["signature"]) if row["signature"] is not None else None,
-            tx_hash=row["tx_hash"],
-            created_at=float(row["created_at"]),
-            updated_at=float(row["updated_at"]),
+            root=head.root,
+            message=head.message,
+            state=head.state,
+            signature=head.signature,
+            tx_hash=head.tx_hash,
+            created_at=head.created_at,
+            updated_at=head.updated_at,
         )
 
     async def batches(
@@ -931,19 +932,20 @@ class Store:
         sql, args = self._batches_query(states, dst, limit)
         return [self._head_from_row(r) for r in await self._fetchall(sql, args)]
 
-    async def batch_head(self, route: Route, first_nonce: int) -> BatchHead | None:
+    async def _batch_row(self, route: Route, first_nonce: int) -> aiosqlite.Row | None:
         rows = await self._fetchall(
             "SELECT * FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
             (route.src, route.dst, first_nonce),
         )
-        return self._head_from_row(rows[0]) if rows else None
+        return rows[0] if rows else None
+
+    async def batch_head(self, route: Route, first_nonce: int) -> BatchHead | None:
+        row = await self._batch_row(route, first_nonce)
+        return self._head_from_row(row) if row is not None else None
 
     async def batch(self, route: Route, first_nonce: int) -> StoredBatch | None:
-        rows = await self._fetchall(
-            "SELECT * FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
-            (route.src, route.dst, first_nonce),
-        )
-        return await self._batch_from_row(rows[0]) if rows else None
+        row = await self._batch_row(route, first_nonce)
+        return await self._batch_from_row(row) if row is not None else None
 
     # ---- signing (the signed-once guard) -------------------------------------------------
 

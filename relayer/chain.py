@@ -136,6 +136,8 @@ class ChainClient:
             ep = self._endpoints[index]
             try:
                 result = await within(self.cfg.rpc_timeout, fn(ep))
+            except MalformedEvent:
+                raise  # the chain's data, not the endpoint's health: the watcher halts the route
             except (ContractLogicError, ValueError) as exc:
                 if isinstance(exc, ContractLogicError) or "execution reverted" in str(exc):
                     raise  # deterministic: every endpoint would say the same
@@ -432,12 +434,15 @@ def _checksummed(raw: bytes) -> str:
 
 
 def _bytes(value: Any) -> bytes:
-    """Bytes from a raw JSON-RPC hex string ("0x..") or anything bytes() takes."""
+    """Bytes from a raw JSON-RPC hex string ("0x..") or bytes (HexBytes included); anything else
+    (a JSON number or list, which bytes() would turn into something) is refused."""
     if isinstance(value, str):
         if not value.startswith("0x"):
             raise ValueError(f"{value[:20]!r} is not 0x-prefixed hex")
         return bytes.fromhex(value[2:])
-    return bytes(value)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    raise ValueError(f"{type(value).__name__} where hex data was expected")
 
 
 def _int(value: Any) -> int:

@@ -1,8 +1,9 @@
 """Submits aggregated batches to one destination chain: the transaction manager.
 
-Relayers are staggered: for each batch the members take turns by rank
-`(member_index - first_nonce) mod n`, each waiting `rank * stagger_seconds` after the batch was
-aggregated, and every relayer checks the contract's executed bitmap before it sends, so normally one
+Relayers are staggered: for each batch the members take turns by rank (`batch_rank`: the first is
+given by a hash of the batch's route and first nonce, `turn`; refunds rotate by nonce, `rank`),
+each waiting `rank * stagger_seconds` after the batch was aggregated, and every relayer checks the
+contract's executed bitmap (and the node's pending state) before it sends, so normally one
 transaction lands and the others stand by, taking over only if it does not land.
 
 The manager owns its account's nonces: a transaction is signed, recorded in the store, then
@@ -97,6 +98,18 @@ def _address(value: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
+TX_GAS_CAP = 2**24  # EIP-7825's per-transaction gas limit (Ethereum since Osaka)
+
+
+def gas_limit(estimate: int) -> int:
+    """The gas limit sent for an `estimate`: 20 % + 10,000 of headroom (state may move between
+    the estimate and inclusion), but never padded past EIP-7825's cap when the estimate itself is
+    under it: a limit over the cap is refused by the node, and the batch would be sent again and
+    again. An estimate over the cap is sent as it is (a chain without the cap may take it)."""
+    padded = int(estimate * 1.2) + 10_000
+    return min(padded, TX_GAS_CAP) if estimate <= TX_GAS_CAP else estimate
+
+
 def turn(route_src: int, route_dst: int, first_nonce: int, committee_size: int) -> int:
     """Whose turn a batch is, in 0..n-1: spread evenly over the relayers by a hash of the batch's
     route and first nonce (with `first_nonce mod n`, batches of 100 on a committee of 4 all fell
@@ -146,6 +159,7 @@ class Submitter:
         self._followed: dict[BatchId, float] = {}  # when each batch in flight was last followed
         self._pending_seen: dict[BatchId, float] = {}  # another relayer's tx first seen pending
         self._balance_read = -math.inf
+        self._refunds_stepped = -math.inf
         self._pending_overdue: set[BatchId] = set()  # warned once: pending elsewhere too long
 
     def rank(self, first_nonce: int) -> int:
@@ -184,7 +198,9 @@ class Submitter:
                     log.warning("submit_error", batch=str(stored.id), error=repr(exc))
                 finally:
                     metrics.SUBMISSIONS.labels(str(self.chain.chain_id), outcome.value).inc()
-            await self.refund_step()
+            if time.monotonic() - self._refunds_stepped >= self.chain.cfg.poll_interval:
+                self._refunds_stepped = time.monotonic()  # not on every aggregation wake-up
+                await self.refund_step()
 
     async def refund_step(self) -> None:
         """Handle every aggregated or submitted refund whose source is this chain once."""
@@ -451,7 +467,7 @@ class Submitter:
             "to": self.chain.endpoint.address,
             "value": 0,
             "data": data,
-            "gas": int(gas * 1.2) + 10_000,
+            "gas": gas_limit(gas),
             "maxFeePerGas": max_fee,
             "maxPriorityFeePerGas": priority,
         }

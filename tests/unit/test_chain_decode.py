@@ -8,6 +8,7 @@ from web3 import AsyncWeb3
 
 from relayer.chain import TRANSFER_FAILED_TOPIC, TRANSFER_INITIATED_TOPIC, ChainClient, MalformedEvent
 from relayer.config import ChainConfig
+from relayer.submitter import TX_GAS_CAP, gas_limit
 from relayer.types import ChainId
 
 ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -126,3 +127,40 @@ def test_a_malformed_transfer_failed_log_is_refused(entry: dict[str, object], re
     with pytest.raises(MalformedEvent, match="not a valid TransferFailed") as info:
         client().decode_failure(entry)
     assert reason in str(info.value)
+
+
+def test_a_raw_json_log_decodes_like_the_bytes_one() -> None:
+    data = encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 7])
+    entry = log_entry(data, nonce=3)
+    raw = {
+        k: ("0x" + v.hex() if isinstance(v, bytes) else hex(v) if type(v) is int else v)
+        for k, v in entry.items()
+        if k != "topics"
+    } | {"topics": ["0x" + t.hex() for t in entry["topics"]]}  # type: ignore[attr-defined]
+    assert client().decode_transfer(raw) == client().decode_transfer(entry)
+
+
+@pytest.mark.parametrize("data", [128, [0] * 128, None, "00" * 128])
+def test_log_data_that_is_not_hex_or_bytes_is_refused(data: object) -> None:
+    entry = log_entry(b"") | {"data": data}
+    with pytest.raises(MalformedEvent, match="not a valid TransferInitiated"):
+        client().decode_transfer(entry)
+    failure = failure_entry(b"") | {"data": data}
+    with pytest.raises(MalformedEvent, match="not a valid TransferFailed"):
+        client().decode_failure(failure)
+
+
+async def test_a_malformed_event_goes_through_the_endpoint_fallback_to_the_watcher() -> None:
+    async def bad(_: object) -> None:
+        raise MalformedEvent("log 0x..#0 is not a valid TransferInitiated: test")
+
+    with pytest.raises(MalformedEvent, match="test"):  # not RpcUnavailable: the route must halt
+        await client().call(bad, "eth_getLogs")
+
+
+def test_the_gas_limit_pads_the_estimate_but_never_past_the_eip_7825_cap() -> None:
+    assert gas_limit(100_000) == 130_000
+    assert gas_limit(13_000_000) == 15_610_000
+    assert gas_limit(14_000_000) == TX_GAS_CAP  # padded it would be 16.81M, which a node refuses
+    assert gas_limit(TX_GAS_CAP) == TX_GAS_CAP
+    assert gas_limit(TX_GAS_CAP + 1) == TX_GAS_CAP + 1  # over the cap already: sent as estimated

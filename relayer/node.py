@@ -54,6 +54,7 @@ log = structlog.get_logger(__name__)
 
 IDLE_TICK_SECONDS = 0.3  # the pipeline's and the submitters' loop period when nothing wakes them
 GAUGE_SECONDS = 1.0  # how often the per-state gauges are recomputed
+SCAN_STALL_SECONDS = 60.0  # a watcher scan taking longer is cancelled (and logged) and started again
 
 
 class DeepReorg(Exception):
@@ -85,9 +86,16 @@ class Node:
     async def watch(self, chain: ChainClient) -> None:
         """Scan final blocks for transfer events from the durable cursor, forever."""
         name = chain.cfg.name
+        limit = max(SCAN_STALL_SECONDS, 6 * chain.cfg.rpc_timeout)
         while True:
             try:
-                advanced = await self.scan_once(chain)
+                advanced = await within(limit, self.scan_once(chain))
+            except TimeoutError:  # every RPC has its own timeout: a scan this long is stuck somewhere
+                metrics.RPC_ERRORS.labels(name).inc()
+                log.error(
+                    "watcher_scan_stalled", chain=name, seconds=limit, effect="cancelled; scanning again"
+                )
+                advanced = False
             except DeepReorg as exc:
                 metrics.DEEP_REORGS.labels(name).inc()
                 self._halt_source(chain, f"deep reorg: {exc}")

@@ -281,24 +281,17 @@ class ChainClient:
         return first
 
     def decode_transfer(self, entry: Any) -> ObservedTransfer:
-        # Decoded with eth_abi directly: web3's process_log was the member's hot spot when
-        # catching up on a backlog (docs/BENCHMARKS.md).
+        """A TransferInitiated(dstChainId, nonce, sender indexed; srcToken, dstToken, recipient,
+        amount) of this chain's endpoint, decoded by hand from the raw log (web3's log formatting
+        was the member's hot spot when catching up on a backlog: docs/BENCHMARKS.md)."""
         try:
-            topics = [_bytes(t) for t in entry["topics"]]
-            if len(topics) != 4 or "0x" + topics[0].hex() != self._topic:
-                raise ValueError(
-                    f"expected the TransferInitiated signature and 3 indexed topics, got {len(topics)}"
-                )
-            if any(len(t) != 32 for t in topics) or any(topics[3][:12]):
+            topics, data = _log_parts(entry, self._topic, 3, 128, "TransferInitiated")
+            if any(topics[3][:12]):
                 raise ValueError("malformed indexed topics")
-            data = _bytes(entry["data"])
-            if len(data) != 128:
-                raise ValueError(f"data of {len(data)} bytes, expected 128")
             words = [data[i : i + 32] for i in range(0, 128, 32)]
             if any(any(w[:12]) for w in words[:3]):
                 raise ValueError("an address word with non-zero padding")
             src_token, dst_token, recipient = (_checksummed(w[12:]) for w in words[:3])
-            amount = int.from_bytes(words[3], "big")
             transfer = Transfer(
                 src_chain_id=self.chain_id,
                 dst_chain_id=ChainId(int.from_bytes(topics[1], "big")),
@@ -307,40 +300,30 @@ class ChainClient:
                 dst_token=dst_token,
                 sender=_checksummed(topics[3][12:]),
                 recipient=recipient,
-                amount=int(amount),
+                amount=int.from_bytes(words[3], "big"),
+            )
+            return ObservedTransfer(
+                located=Located(transfer, _int(entry["blockNumber"])),
+                block_hash=_hex(entry["blockHash"]),
+                tx_hash=_hex(entry["transactionHash"]),
+                log_index=_int(entry["logIndex"]),
             )
         except Exception as exc:
-            raise MalformedEvent(
-                f"chain {self.cfg.name}: log {entry.get('transactionHash', b'')!r}#"
-                f"{entry.get('logIndex')} is not a valid TransferInitiated: {exc}"
-            ) from exc
-        return ObservedTransfer(
-            located=Located(transfer, _int(entry["blockNumber"])),
-            block_hash=_hex(entry["blockHash"]),
-            tx_hash=_hex(entry["transactionHash"]),
-            log_index=_int(entry["logIndex"]),
-        )
+            raise _malformed(self.cfg.name, entry, "TransferInitiated", exc) from exc
 
     def decode_failure(self, entry: Any) -> ObservedFailure:
         """A TransferFailed(srcChainId indexed, nonce indexed, reason) of this chain's endpoint."""
         try:
-            topics = [_bytes(t) for t in entry["topics"]]
-            if len(topics) != 3 or "0x" + topics[0].hex() != TRANSFER_FAILED_TOPIC:
-                raise ValueError(
-                    f"expected the TransferFailed signature and 2 indexed topics, got {len(topics)}"
-                )
-            if any(len(t) != 32 for t in topics) or any(topics[2][:24]):
+            topics, data = _log_parts(entry, TRANSFER_FAILED_TOPIC, 2, 32, "TransferFailed")
+            if any(topics[2][:24]):
                 raise ValueError("malformed indexed topics")
-            data = _bytes(entry["data"])
-            if len(data) != 32:
-                raise ValueError(f"data of {len(data)} bytes, expected 32")
             reason = int.from_bytes(data, "big")
             if reason > MAX_FAILURE_REASON:
                 raise ValueError(f"reason {reason} is not a uint8")
             nonce = int.from_bytes(topics[2], "big")
             if nonce < 1:
                 raise ValueError("nonce 0")
-            failure = ObservedFailure(
+            return ObservedFailure(
                 route=Route(ChainId(int.from_bytes(topics[1], "big")), self.chain_id),
                 nonce=nonce,
                 reason=reason,
@@ -350,11 +333,7 @@ class ChainClient:
                 log_index=_int(entry["logIndex"]),
             )
         except Exception as exc:
-            raise MalformedEvent(
-                f"chain {self.cfg.name}: log {entry.get('transactionHash', b'')!r}#"
-                f"{entry.get('logIndex')} is not a valid TransferFailed: {exc}"
-            ) from exc
-        return failure
+            raise _malformed(self.cfg.name, entry, "TransferFailed", exc) from exc
 
     async def transfer_status(self, src: ChainId, nonce: int) -> int | None:
         """The endpoint's `transferStatus(src, nonce)` as of this chain's final head (None if the
@@ -431,6 +410,24 @@ class ChainClient:
 def _checksummed(raw: bytes) -> str:
     """EIP-55 form of a 20-byte address, once per distinct address (a keccak each)."""
     return to_checksum_address(raw)
+
+
+def _log_parts(entry: Any, topic: str, indexed: int, size: int, what: str) -> tuple[list[bytes], bytes]:
+    """The topics and data of a raw log of event `what`, with their shape checked."""
+    topics = [_bytes(t) for t in entry["topics"]]
+    if len(topics) != indexed + 1 or "0x" + topics[0].hex() != topic:
+        raise ValueError(f"expected the {what} signature and {indexed} indexed topics, got {len(topics)}")
+    if any(len(t) != 32 for t in topics):
+        raise ValueError("malformed indexed topics")
+    data = _bytes(entry["data"])
+    if len(data) != size:
+        raise ValueError(f"data of {len(data)} bytes, expected {size}")
+    return topics, data
+
+
+def _malformed(chain: str, entry: Any, what: str, exc: Exception) -> MalformedEvent:
+    where = f"{entry.get('transactionHash')!r}#{entry.get('logIndex')}" if isinstance(entry, dict) else "?"
+    return MalformedEvent(f"chain {chain}: log {where} is not a valid {what}: {exc}")
 
 
 def _bytes(value: Any) -> bytes:

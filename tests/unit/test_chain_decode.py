@@ -164,3 +164,16 @@ def test_the_gas_limit_pads_the_estimate_but_never_past_the_eip_7825_cap() -> No
     assert gas_limit(14_000_000) == TX_GAS_CAP  # padded it would be 16.81M, which a node refuses
     assert gas_limit(TX_GAS_CAP) == TX_GAS_CAP
     assert gas_limit(TX_GAS_CAP + 1) == TX_GAS_CAP + 1  # over the cap already: sent as estimated
+
+
+@pytest.mark.parametrize(("field", "value"), [("blockNumber", "12"), ("logIndex", None), ("topics", 7)])
+def test_a_bad_field_is_a_malformed_event_not_an_rpc_error(field: str, value: object) -> None:
+    data = encode(["address", "address", "address", "uint256"], [TOKEN, TOKEN, USER, 7])
+    entry = log_entry(data) | {field: value}
+    with pytest.raises(MalformedEvent, match="not a valid TransferInitiated"):
+        client().decode_transfer(entry)
+
+
+def test_a_log_that_is_not_an_object_is_refused_with_a_plain_message() -> None:
+    with pytest.raises(MalformedEvent, match=r"log \? is not a valid TransferInitiated"):
+        client().decode_transfer(["not", "a", "log"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import aiomqtt
 
@@ -12,6 +11,7 @@ from relayer.config import MqttConfig
 from relayer.messages import PartialMessage, partial_topic
 from relayer.transport import Transport
 from relayer.types import BatchId, ChainId, Nonce, Route
+from tests.support.tasks import cancel_until_done
 
 
 def sample(member: int) -> PartialMessage:
@@ -55,8 +55,7 @@ async def test_partials_reach_other_members_and_garbage_is_dropped(mosquitto_por
             if 1 in receiver.online_members:
                 break
             await asyncio.sleep(0.1)
-        t1.cancel()
-        t2.cancel()
+        await cancel_until_done(t1, t2)
     assert got == [sample(1)]
     assert 1 in receiver.online_members
     assert metrics.MQTT_MESSAGES_REJECTED._value.get() - rejected_before >= 2
@@ -95,6 +94,4 @@ async def test_transport_reconnects_after_the_broker_restarts(processes, tmp_pat
             await asyncio.sleep(0.1)
         assert received == [sample(1)]  # its own partial, published after reconnecting
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_until_done(task)

@@ -24,6 +24,7 @@ class RpcProxy:
         self.route = route
         self.rewrite = rewrite
         self.calls: dict[str, int] = {}  # method -> requests carried
+        self.batches = 0  # JSON-RPC batches carried
         self._lock = threading.Lock()
         proxy = self
 
@@ -34,6 +35,8 @@ class RpcProxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 request = json.loads(body)
                 if isinstance(request, list):
+                    with proxy._lock:
+                        proxy.batches += 1
                     reply: Any = [proxy._one(r) for r in request]
                 else:
                     reply = proxy._one(request)

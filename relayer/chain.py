@@ -89,8 +89,9 @@ class ChainClient:
 
     Every call has a timeout and falls back to the next endpoint on failure; an endpoint that is
     connected but whose head stops moving (for `stall_after` seconds while another endpoint's head
-    is higher) is treated as stalled and skipped. With `quorum > 1` the transfer logs a member signs
-    over are read from that many endpoints and must be identical.
+    is higher) is treated as stalled and skipped. Every log read is checked against the block the
+    endpoint has at its number (`relayer.logcheck`; `LogsRefused` otherwise). With `quorum > 1`
+    the transfer logs a member signs over are read from that many endpoints and must be identical.
     """
 
     def __init__(self, cfg: ChainConfig, w3: AsyncWeb3[Any] | list[AsyncWeb3[Any]]) -> None:

@@ -23,6 +23,7 @@ from relayer.abi import ENDPOINT_ABI
 from relayer.aio import within
 from relayer.batching import Located
 from relayer.config import ChainConfig
+from relayer.logcheck import LogPlace, Refusal, blocks_to_check, judge_logs
 from relayer.store import ObservedFailure
 from relayer.types import ChainId, Nonce, Route, Transfer
 
@@ -37,6 +38,7 @@ TRANSFER_FAILED_TOPIC = "0x" + keccak(text="TransferFailed(uint256,uint64,uint8)
 TRANSFER_STATUS_FAILED = 3  # QiaoEndpoint.TransferStatus { None, Delivered, Queued, Failed }
 TRANSFER_STATUS_DELIVERED = 1
 MAX_FAILURE_REASON = 255
+BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (providers cap batch sizes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,15 @@ class ObservedTransfer:
 
 class MalformedEvent(Exception):
     """A log that claims to be a TransferInitiated but does not hold a valid transfer."""
+
+
+class LogsRefused(Exception):
+    """An endpoint's eth_getLogs reply holds a log a member may not use (`relayer.logcheck`):
+    nothing of the reply is stored; the watcher scans again and halts if it persists."""
+
+    def __init__(self, chain: str, url: str, refusal: Refusal) -> None:
+        super().__init__(f"chain {chain}: {url} served {refusal.describe()}")
+        self.refusal = refusal
 
 
 class QuorumMismatch(Exception):
@@ -78,8 +89,9 @@ class ChainClient:
 
     Every call has a timeout and falls back to the next endpoint on failure; an endpoint that is
     connected but whose head stops moving (for `stall_after` seconds while another endpoint's head
-    is higher) is treated as stalled and skipped. With `quorum > 1` the transfer logs a member signs
-    over are read from that many endpoints and must be identical.
+    is higher) is treated as stalled and skipped. Every log read is checked against the block the
+    endpoint has at its number (`relayer.logcheck`; `LogsRefused` otherwise). With `quorum > 1`
+    the transfer logs a member signs over are read from that many endpoints and must be identical.
     """
 
     def __init__(self, cfg: ChainConfig, w3: AsyncWeb3[Any] | list[AsyncWeb3[Any]]) -> None:
@@ -130,6 +142,7 @@ class ChainClient:
     async def call(self, fn: Callable[[_Endpoint], Awaitable[_T]], what: str) -> _T:
         """Run `fn` on the active endpoint, falling back through the others in order."""
         errors: list[str] = []
+        refused: LogsRefused | None = None
         n = len(self._endpoints)
         for offset in range(n):
             index = (self._active + offset) % n
@@ -138,6 +151,9 @@ class ChainClient:
                 result = await within(self.cfg.rpc_timeout, fn(ep))
             except MalformedEvent:
                 raise  # the chain's data, not the endpoint's health: the watcher halts the route
+            except LogsRefused as exc:  # this endpoint serves another fork or lies: try the next
+                refused = exc
+                errors.append(f"{ep.url}: {exc}")
             except (ContractLogicError, ValueError) as exc:
                 if isinstance(exc, ContractLogicError) or "execution reverted" in str(exc):
                     raise  # deterministic: every endpoint would say the same
@@ -152,6 +168,8 @@ class ChainClient:
                 return result
             ep.failures += 1
             metrics.RPC_ERRORS.labels(self.cfg.name).inc()
+        if refused is not None:
+            raise refused  # no endpoint served logs the member may use: the watcher counts it
         raise RpcUnavailable(f"chain {self.cfg.name}: {what} failed on every endpoint: {'; '.join(errors)}")
 
     async def check_chain_id(self) -> None:
@@ -237,6 +255,11 @@ class ChainClient:
     async def _events(
         self, from_block: int, to_block: int, topic: str, decode: Callable[[Any], _T]
     ) -> list[_T]:
+        """The events of one topic in [from_block, to_block], every log checked (`relayer.logcheck`):
+        the endpoint's own, inside the range, not removed, well-formed hashes, and from the block
+        the endpoint has at that number (one JSON-RPC batch of block hashes, only when there are
+        logs). A reply that fails is refused (`LogsRefused`) and the next endpoint is tried."""
+
         def params(ep: _Endpoint) -> Any:
             return {
                 "address": ep.contract.address,
@@ -245,15 +268,45 @@ class ChainClient:
                 "topics": [topic],
             }
 
-        async def fetch(ep: _Endpoint) -> list[_T]:
+        def refuse(ep: _Endpoint, places: list[LogPlace], canonical: dict[int, str] | None) -> None:
+            refusal = judge_logs(
+                places, endpoint=self.cfg.endpoint, first=from_block, last=to_block, canonical=canonical
+            )
+            if refusal is not None:
+                metrics.LOGS_REFUSED.labels(self.cfg.name, refusal.fault.value).inc()
+                log.warning(
+                    "logs_refused",
+                    chain=self.cfg.name,
+                    url=ep.url,
+                    reason=refusal.fault.value,
+                    block=refusal.place.block_number,
+                    block_hash=refusal.place.block_hash,
+                    canonical_hash=refusal.canonical_hash,
+                    detail=refusal.describe(),
+                )
+                raise LogsRefused(self.cfg.name, ep.url, refusal)
+
+        async def read(ep: _Endpoint) -> tuple[list[_T], list[LogPlace]]:
             # the raw answer, decoded here: web3's log formatters (an AttributeDict and HexBytes
             # per field) cost more than the decoding itself on a catch-up of thousands of logs
             reply = await ep.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params(ep)])
             if "error" in reply or not isinstance(reply.get("result"), list):
                 raise RpcReplyError(f"eth_getLogs: {reply.get('error', reply)!r}")
-            return [decode(e) for e in reply["result"]]
+            entries = reply["result"]
+            places = [LogPlace.of(e) for e in entries if isinstance(e, dict)]
+            refuse(ep, places, None)  # whose log, which blocks, removed, hash shapes: no RPC needed
+            return [decode(e) for e in entries], places
 
-        first = await self.call(fetch, f"eth_getLogs({from_block}..{to_block})")
+        async def fetch(ep: _Endpoint) -> list[_T]:
+            return (await read(ep))[0]
+
+        async def fetch_canonical(ep: _Endpoint) -> list[_T]:
+            events, places = await read(ep)
+            if places:  # the common case, no log in the range, costs no more calls
+                refuse(ep, places, await self._block_hashes(ep, blocks_to_check(places)))
+            return events
+
+        first = await self.call(fetch_canonical, f"eth_getLogs({from_block}..{to_block})")
         if self.cfg.quorum <= 1:
             return first
         agreeing, answers = 1, [self.active_url]
@@ -279,6 +332,36 @@ class ChainClient:
                 f"answered for blocks {from_block}..{to_block} ({answers})"
             )
         return first
+
+    async def _block_hashes(self, ep: _Endpoint, numbers: tuple[int, ...]) -> dict[int, str]:
+        """The hash of each block `numbers` names, as `ep` has it (JSON-RPC batches of
+        BLOCK_HASH_BATCH; one plain call for one block). A block the endpoint does not have is
+        left out, so a log from it is judged not canonical."""
+        wanted = set(numbers)
+        out: dict[int, str] = {}
+        for i in range(0, len(numbers), BLOCK_HASH_BATCH):
+            chunk = numbers[i : i + BLOCK_HASH_BATCH]
+            calls = [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in chunk]
+            replies: Any
+            if len(calls) == 1:
+                replies = [await ep.w3.provider.make_request(*calls[0])]
+            else:
+                replies = await ep.w3.provider.make_batch_request(calls)
+            if not isinstance(replies, list):
+                raise RpcReplyError(f"eth_getBlockByNumber batch: {replies!r}")
+            for reply in replies:
+                if not isinstance(reply, dict) or "error" in reply:
+                    raise RpcReplyError(f"eth_getBlockByNumber: {reply!r}")
+                block = reply.get("result")
+                if not isinstance(block, dict):
+                    continue  # unknown to this endpoint
+                try:
+                    number = _int(block["number"])
+                except (KeyError, ValueError):
+                    continue
+                if number in wanted:
+                    out[number] = _hex(block.get("hash"))
+        return out
 
     def decode_transfer(self, entry: Any) -> ObservedTransfer:
         """A TransferInitiated(dstChainId, nonce, sender indexed; srcToken, dstToken, recipient,

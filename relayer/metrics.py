@@ -13,6 +13,16 @@ RPC_STALLS = Counter("qiao_rpc_stalls_total", "RPC endpoints left because their 
 QUORUM_MISMATCHES = Counter(
     "qiao_rpc_quorum_mismatches_total", "Block ranges whose logs differed between endpoints", ["chain"]
 )
+LOGS_REFUSED = Counter(
+    "qiao_logs_refused_total",
+    "eth_getLogs replies refused: a log not the endpoint's, out of range, removed or not canonical",
+    ["chain", "reason"],
+)
+FINALITY_STALLED_SECONDS = Gauge(
+    "qiao_chain_finality_stalled_seconds",
+    "Seconds the final head has not moved while the head has (0 while it moves)",
+    ["chain"],
+)
 DEEP_REORGS = Counter(
     "qiao_deep_reorgs_total", "Reorgs that replaced a block already treated as final", ["chain"]
 )

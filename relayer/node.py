@@ -29,10 +29,11 @@ from committee.threshold import (
 from relayer import metrics
 from relayer.aio import within
 from relayer.batching import NonceGap, plan_batches
-from relayer.chain import ChainClient, MalformedEvent
+from relayer.chain import ChainClient, LogsRefused, MalformedEvent
 from relayer.config import NodeConfig
 from relayer.encoding import batch_message, batch_root, refund_message
 from relayer.faults import crashpoint
+from relayer.finality import FinalityEvent, FinalityWatch, observe_finality
 from relayer.messages import PartialMessage, RefundPartialMessage
 from relayer.partials import OwnBatch, PartialOutcome, StoredPartial, classify_partial
 from relayer.refunds import RefundDecision, RefundPartialOutcome, classify_refund_partial, decide_refund
@@ -55,6 +56,10 @@ log = structlog.get_logger(__name__)
 IDLE_TICK_SECONDS = 0.3  # the pipeline's and the submitters' loop period when nothing wakes them
 GAUGE_SECONDS = 1.0  # how often the per-state gauges are recomputed
 SCAN_STALL_SECONDS = 60.0  # a watcher scan taking longer is cancelled (and logged) and started again
+REFUSED_SCANS_BEFORE_HALT = 3  # scans in a row whose logs every endpoint served wrong halt the chain's routes
+# the final head standing still this long while the head grows is a finality stall (Ethereum
+# finalizes every epoch, 6.4 min; one missed epoch is 12.8 min): logged once, and alerted on
+FINALITY_STALL_SECONDS = 1200.0
 
 
 class DeepReorg(Exception):
@@ -80,6 +85,9 @@ class Node:
     _aggregating: asyncio.Lock = field(default_factory=asyncio.Lock)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
     _last_gauges: float = -math.inf
+    finality_stall_seconds: float = FINALITY_STALL_SECONDS
+    _finality: dict[ChainId, FinalityWatch] = field(default_factory=dict)
+    _refused_scans: dict[ChainId, int] = field(default_factory=dict)
 
     # ---- watcher -------------------------------------------------------------------------
 
@@ -106,11 +114,21 @@ class Node:
                 self._halt_source(chain, str(exc))
                 log.error("watcher_halted", chain=name, error=str(exc))
                 return
+            except LogsRefused as exc:  # counted and logged (logs_refused) by the chain client
+                scans = self._refused_scans.get(chain.chain_id, 0) + 1
+                self._refused_scans[chain.chain_id] = scans
+                if scans >= REFUSED_SCANS_BEFORE_HALT:
+                    self._halt_source(chain, f"logs refused {scans} scans in a row: {exc}")
+                    log.critical("logs_refused_halt", chain=name, scans=scans, error=str(exc))
+                    return
+                advanced = False
             except StoreUnwritable:  # the store said so once; the cursor stays, try again later
                 advanced = False
             except Exception as exc:  # RPC trouble: count, back off, go on from the cursor
                 log.warning("watcher_rpc_error", chain=name, error=repr(exc))
                 advanced = False
+            else:  # a scan whose logs were used (or that had none to read) ends a run of refusals
+                self._refused_scans.pop(chain.chain_id, None)
             if not advanced:
                 await asyncio.sleep(chain.cfg.poll_interval)
 
@@ -125,12 +143,15 @@ class Node:
         The hash of the last scanned block is kept with the cursor: if the chain no longer has it,
         a block this node treated as final was replaced (a reorg deeper than finality) and
         `DeepReorg` is raised. The range's last block hash is read before and after the logs, so a
-        reorg during the scan is retried rather than stored.
+        reorg during the scan is retried rather than stored. Every log read must be the endpoint's,
+        inside the range and from the block the chain has at its number (`LogsRefused` otherwise:
+        nothing stored, the cursor stays).
         """
         head = await chain.head()
         final = await chain.final_head()
         metrics.CHAIN_HEAD.labels(chain.cfg.name).set(head)
         metrics.CHAIN_FINAL.labels(chain.cfg.name).set(final)
+        self._observe_finality(chain, head, final)
         cursor = await self.store.cursor(chain.chain_id)
         start = chain.cfg.start_block if cursor is None else cursor
         if start > final:
@@ -172,6 +193,36 @@ class Node:
         metrics.CHAIN_SCANNED.labels(chain.cfg.name).set(end)
         self._wake.set()
         return True
+
+    def _observe_finality(self, chain: ChainClient, head: int, final: int) -> None:
+        """Export how long the final head has stood still under a growing head, and log a finality
+        stall once when it reaches `finality_stall_seconds` (and once when it ends)."""
+        name, now = chain.cfg.name, time.monotonic()
+        previous = self._finality.get(chain.chain_id)
+        watch, event = observe_finality(
+            previous, head=head, final=final, now=now, stall_after=self.finality_stall_seconds
+        )
+        self._finality[chain.chain_id] = watch
+        metrics.FINALITY_STALLED_SECONDS.labels(name).set(watch.stalled_seconds(head, now))
+        if event is FinalityEvent.STALLED:
+            log.error(
+                "finality_stalled",
+                chain=name,
+                finality=chain.cfg.finality,
+                final=watch.final,
+                head=head,
+                seconds=round(watch.stalled_seconds(head, now), 1),
+                effect="nothing from this chain becomes final; its transfers wait",
+            )
+        elif event is FinalityEvent.RESUMED and previous is not None:
+            log.warning(
+                "finality_resumed",
+                chain=name,
+                final=final,
+                head=head,
+                stalled_from=previous.final,
+                seconds=round(now - previous.since, 1),
+            )
 
     # ---- batching and signing ------------------------------------------------------------
 

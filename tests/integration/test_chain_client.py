@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
-from relayer.chain import ChainClient, QuorumMismatch, RpcUnavailable
+from relayer import devnet, metrics
+from relayer.chain import ChainClient, LogsRefused, QuorumMismatch, RpcUnavailable
 from relayer.config import ChainConfig
 from relayer.types import ChainId
+from tests.support.rpc_proxy import RpcProxy
 
 ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
@@ -106,3 +108,113 @@ async def test_a_quorum_read_refuses_endpoints_that_disagree(
     single = ChainConfig("c", ChainId(devnet.CONSORTIUM_CHAIN_ID), urls[0], dep.vault.address, 0, 0, 0.1, 100)
     async with ChainClient.connect(single) as chain:
         assert len(await chain.transfers(0, head)) == 1
+
+
+@pytest.fixture
+def bridge_with_locks(processes: devnet.Processes, tmp_path: Path) -> tuple[str, str, int]:
+    """A consortium anvil with the bridge and three locks in two blocks: (url, vault, head)."""
+    from committee.threshold import deal
+
+    key = deal(1, 1)[0].public.group_public_key
+    c = devnet.start_anvil(processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, tmp_path, 0)
+    e = devnet.start_anvil(processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, tmp_path, 0)
+    dep = devnet.deploy_bridge(c, e, key)
+    w3 = Web3(HTTPProvider(c))
+    admin, alice = devnet.dev_account(0), devnet.dev_account(8)
+    devnet.send(w3, admin, dep.asset.functions.mint(alice.address, 10))
+    devnet.send(w3, alice, dep.asset.functions.approve(dep.vault.address, 10))
+    for amount in (1, 2, 3):
+        devnet.send(
+            w3,
+            alice,
+            dep.vault.functions.lock(dep.asset.address, devnet.ETHEREUM_CHAIN_ID, alice.address, amount),
+        )
+    w3.provider.make_request("anvil_mine", [hex(3)])  # type: ignore[arg-type]
+    return c, dep.vault.address, w3.eth.block_number
+
+
+def rewriting_block_hash(method: str, params: list[Any], result: Any) -> Any:
+    if method == "eth_getLogs" and isinstance(result, list):
+        for entry in result:
+            entry["blockHash"] = "0x" + "ee" * 32
+    return result
+
+
+def chain_config(urls: tuple[str, ...], vault: str, **kw: Any) -> ChainConfig:
+    return ChainConfig(
+        "c",
+        ChainId(devnet.CONSORTIUM_CHAIN_ID),
+        urls[0],
+        vault,
+        0,
+        0,
+        0.1,
+        100,
+        rpcs=urls,
+        rpc_timeout=5.0,
+        **kw,
+    )
+
+
+def refused(reason: str) -> float:
+    return float(metrics.LOGS_REFUSED.labels("c", reason)._value.get())
+
+
+async def test_an_endpoint_rewriting_block_hashes_is_refused_and_the_next_one_read(
+    bridge_with_locks: tuple[str, str, int],
+) -> None:
+    url, vault, head = bridge_with_locks
+    before = refused("not_canonical")
+    with RpcProxy(url, rewrite=rewriting_block_hash) as liar:
+        async with ChainClient.connect(chain_config((liar.url, url), vault)) as chain:
+            observed = await chain.transfers(0, head)
+            assert [o.located.transfer.amount for o in observed] == [1, 2, 3]
+            assert chain.active_url == url  # the lying endpoint is left
+        assert refused("not_canonical") == before + 1
+        async with ChainClient.connect(chain_config((liar.url,), vault)) as chain:
+            with pytest.raises(LogsRefused, match="not canonical|the chain's block"):
+                await chain.transfers(0, head)
+
+
+async def test_a_range_without_logs_costs_no_block_hash_and_logs_cost_one_batch(
+    bridge_with_locks: tuple[str, str, int],
+) -> None:
+    url, vault, head = bridge_with_locks
+    with RpcProxy(url) as proxy:
+        async with ChainClient.connect(chain_config((proxy.url,), vault)) as chain:
+            assert await chain.transfers(head, head) == []
+            assert proxy.calls.get("eth_getBlockByNumber", 0) == 0
+            observed = await chain.transfers(0, head)
+            blocks = {o.located.block_number for o in observed}
+            assert len(blocks) == 3  # each lock in its own block (automine)
+            assert proxy.calls.get("eth_getBlockByNumber", 0) == len(blocks)
+            assert proxy.batches == 1
+
+
+async def test_a_log_outside_the_range_asked_or_of_another_contract_is_refused(
+    bridge_with_locks: tuple[str, str, int],
+) -> None:
+    url, vault, head = bridge_with_locks
+
+    def moving(field: str, value: Any) -> Any:
+        def rewrite(method: str, params: list[Any], result: Any) -> Any:
+            if method == "eth_getLogs" and isinstance(result, list):
+                for entry in result:
+                    entry[field] = value
+            return result
+
+        return rewrite
+
+    cases = [
+        ("blockNumber", hex(head + 50), "out_of_range"),
+        ("address", "0x" + "11" * 20, "wrong_address"),
+        ("removed", True, "removed"),
+        ("transactionHash", "0x" + "ab" * 31, "bad_hash"),
+    ]
+    for field, value, reason in cases:
+        before = refused(reason)
+        with RpcProxy(url, rewrite=moving(field, value)) as liar:
+            async with ChainClient.connect(chain_config((liar.url,), vault)) as chain:
+                with pytest.raises(LogsRefused):
+                    await chain.transfers(0, head)
+        assert refused(reason) == before + 1, reason

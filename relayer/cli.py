@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from relayer import admin_client as admin
 from relayer.config import ConfigError, NodeConfig, load_config
@@ -48,10 +51,14 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         if not args.json:
             raise
-        _print({"config": exc.source, "ok": False, "errors": exc.errors}, True, str)
+        report = failure(exc)
+        out = {"config": exc.source, "ok": False, "errors": exc.errors}
+        _print({"error": report.error, "hint": report.hint, **out}, True, str)
         return 2
     problems = _secret_problems(cfg)
+    failed = failure(ConfigError(cfg.source, problems)) if problems else None
     out = {
+        **({"error": failed.error, "hint": failed.hint} if failed else {}),
         "config": cfg.source,
         "ok": not problems,
         "errors": problems,
@@ -225,8 +232,11 @@ def cmd_transfers_show(args: argparse.Namespace) -> int:
             raise
         shown = asyncio.run(_show(cfg, args.src, args.dst, args.nonce))
     if shown is None:
-        print(f"no transfer {args.src}->{args.dst}#{args.nonce} in {cfg.store_path}", file=sys.stderr)
-        return 1
+        raise CliError(
+            f"no transfer {args.src}->{args.dst}#{args.nonce} in {cfg.store_path}",
+            "check the chain ids and the nonce (`relayer transfers list`); a transfer not final yet is "
+            "not stored: wait for finality, or `relayer reobserve <tx>`",
+        )
 
     def human() -> str:
         head = [f"transfer {shown['route']}#{shown['nonce']}"]
@@ -258,7 +268,11 @@ def cmd_reobserve(args: argparse.Namespace) -> int:
 
 def _route_args(args: argparse.Namespace) -> dict[str, Any]:
     if (args.src is None) != (args.dst is None):
-        raise admin.AdminError("give both --src and --dst (chain ids), or neither for every route")
+        raise CliError(
+            "give both --src and --dst (chain ids), or neither for every route",
+            "e.g. --src 7001 --dst 7002 for one route; `relayer status` lists the routes",
+            2,
+        )
     return {"src": args.src, "dst": args.dst}
 
 
@@ -266,7 +280,11 @@ def cmd_pause(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.on_chain:
         if not args.guardian_key_file:
-            raise admin.AdminError("--on-chain needs --guardian-key-file (the guardian key, mode 0600)")
+            raise CliError(
+                "--on-chain needs --guardian-key-file",
+                "give the file holding the guardian's private key (mode 0600)",
+                2,
+            )
         extra = {"on_chain": True, "guardian_key_file": str(Path(args.guardian_key_file).resolve())}
     out = _ask(args, "pause", **_route_args(args), **extra)
 
@@ -321,13 +339,88 @@ def _print(obj: Any, as_json: bool, human: Any, stream: Any = None) -> None:
     print(json.dumps(obj, indent=2) if as_json else human(), file=stream or sys.stdout)
 
 
+def package_version() -> str:
+    """This build's version, from the installed package's metadata."""
+    try:
+        return version("qiao")
+    except PackageNotFoundError:
+        return "unknown (not installed; run scripts/bootstrap.sh)"
+
+
+class CliError(Exception):
+    """A failure the CLI reports itself: what went wrong, what to do, the exit status."""
+
+    def __init__(self, error: str, hint: str, code: int = 1) -> None:
+        super().__init__(error)
+        self.error = error
+        self.hint = hint
+        self.code = code
+
+
+class _UsageError(CliError):
+    """A command line argparse refused (exit status 2, as argparse's own)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises instead of printing, so --json can report it as JSON."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(
+            f"{self.prog}: {message}", f"see `{self.prog} --help` for the arguments it takes", code=2
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How an error is reported: its text, what to do about it, the exit status."""
+
+    error: str
+    hint: str
+    code: int
+
+
+KNOWN_ERRORS = (CliError, ConfigError, StoreError, admin.AdminError)
+DAEMON_HINT = (
+    "start the daemon (`relayer run --config FILE`, or `systemctl start qiao-relayer@<member>`) and "
+    "run the CLI as the daemon's user; `transfers list` and `transfers show` read the store file "
+    "when the daemon is down"
+)
+
+
+def failure(exc: BaseException) -> Failure:
+    """The report for an exception that ends a CLI command."""
+    if isinstance(exc, CliError):
+        return Failure(exc.error, exc.hint, exc.code)
+    if isinstance(exc, ConfigError):
+        return Failure(
+            str(exc),
+            f"fix each key listed; `relayer config check --config {exc.source}` lists every error "
+            "with its fix",
+            2,
+        )
+    if isinstance(exc, StoreError):
+        return Failure(str(exc), "see docs/OPERATIONS.md, 'A corrupted store' (runbook store-corrupt.md)", 2)
+    if isinstance(exc, admin.AdminError):
+        text = str(exc)
+        if text.startswith("cannot reach the daemon"):
+            return Failure(text, DAEMON_HINT, 1)
+        what, sep, todo = text.rpartition("; ")
+        if sep and what:
+            return Failure(text, todo, 1)
+        return Failure(text, "the daemon refused the request; `relayer <verb> --help` describes it", 1)
+    return Failure(
+        f"internal error: {exc!r}", "a bug: report it with the command line and the daemon's log", 1
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="relayer",
         description="Qiao bridge relayer node. Every verb but `run` and `config check` talks to the "
         "running daemon over its admin socket (<data_dir>/admin.sock, mode 0600).",
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"relayer {package_version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def verb(
         parent: Any, name: str, func: Any, help_text: str, *, json_flag: bool = True
@@ -341,13 +434,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     verb(sub, "run", cmd_run, "run the node daemon", json_flag=False)
     config = sub.add_parser("config", help="configuration commands")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
     verb(config_sub, "check", cmd_config_check, "validate a configuration and list every error with its fix")
 
     verb(sub, "status", cmd_status, "per route: heads, lag, pending, oldest pending; members online vs t")
 
     transfers = sub.add_parser("transfers", help="inspect transfers")
-    tsub = transfers.add_subparsers(dest="transfers_command", required=True)
+    tsub = transfers.add_subparsers(dest="transfers_command", required=True, parser_class=_Parser)
     tl = verb(tsub, "list", cmd_transfers_list, "list recent transfers")
     tl.add_argument("--state", choices=[s.value for s in TransferState])
     tl.add_argument("--limit", type=int, default=50)
@@ -378,26 +471,49 @@ def build_parser() -> argparse.ArgumentParser:
         pr.add_argument("--guardian-key-file", help="file with the guardian's private key (mode 0600)")
     verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
     keys = sub.add_parser("keys", help="committee keys")
-    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     verb(ksub, "show", cmd_keys_show, "this member's public key material (never the secret)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Errors go to stderr as `error: ...`, or under --json to stdout as one JSON
+    object `{"error": ..., "hint": ...}`; the exit status is non-zero either way. A reader that
+    closes the pipe early (`relayer status | head -1`) ends the command quietly (status 141)."""
+    words = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in words
     try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except admin.AdminError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        try:
+            code = _run(words)
+        except SystemExit:  # --help, --version: argparse printed and exits
+            sys.stdout.flush()
+            raise
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:
+            if isinstance(exc, BrokenPipeError) or not (as_json or isinstance(exc, KNOWN_ERRORS)):
+                raise  # a bug: its traceback is what a developer needs
+            report = failure(exc)
+            if as_json:
+                _print({"error": report.error, "hint": report.hint}, True, str)
+            else:
+                print(f"error: {report.error}", file=sys.stderr)
+                if isinstance(exc, CliError):
+                    print(f"hint: {report.hint}", file=sys.stderr)
+            code = report.code
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # nothing more can reach the reader; point stdout at /dev/null so the interpreter's final
+        # flush does not fail again, and exit as a shell reports a process ended by SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

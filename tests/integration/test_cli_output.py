@@ -44,7 +44,8 @@ def relayer(
         (["transfers", "show", "--config", EXAMPLE, "--json", "7001", "7002", "5"], 1, "no transfer"),
         (["transfers", "show", "--config", EXAMPLE, "--json", "7001", "7002"], 2, "nonce"),
         (["resume", "--config", EXAMPLE, "--json", "--on-chain"], 1, "threshold signature"),
-        (["pause", "--config", EXAMPLE, "--json", "--src", "7001"], 1, "--src and --dst"),
+        (["pause", "--config", EXAMPLE, "--json", "--src", "7001"], 2, "--src and --dst"),
+        (["config", "check", "--config", EXAMPLE, "--json"], 2, "configuration error"),
         (["status", "--json", "--config", EXAMPLE, "--bogus"], 2, "--bogus"),
     ],
 )

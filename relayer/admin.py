@@ -33,6 +33,7 @@ from relayer.aio import within
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import ConfigError, read_secret_file
 from relayer.node import Node
+from relayer.presence import Presence, presence
 from relayer.store import BatchState, TransferState
 from relayer.submitter import Submitter
 from relayer.types import BatchId, ChainId, Route
@@ -110,13 +111,28 @@ class Ops:
 
     # ---- committee -----------------------------------------------------------------------
 
+    def presence(self) -> Presence:
+        """Members online, and those online but paused (relayer.presence)."""
+        transport = self.node.transport
+        return presence(
+            transport.online_members,
+            transport.paused_members,
+            self.cfg.routes,
+            now=time.monotonic(),  # heartbeats are timed on arrival; a wall-clock step changes nothing
+            fresh=HEARTBEAT_FRESH_SECONDS,
+            threshold=self.node.public.threshold,
+        )
+
     def members_online(self) -> list[int]:
-        now = time.monotonic()  # heartbeats are timed on arrival; a wall-clock step changes nothing
-        online = self.node.transport.online_members
-        return sorted(m for m, seen in online.items() if now - seen <= HEARTBEAT_FRESH_SECONDS)
+        """Members with a fresh heartbeat that paused nothing: those counted in the margin."""
+        return list(self.presence().online)
+
+    def members_paused(self) -> dict[str, list[str]]:
+        """Member -> the routes it paused (fresh heartbeats only), for status and /readyz."""
+        return {str(m): [str(r) for r in routes] for m, routes in self.presence().paused.items()}
 
     def margin(self) -> int:
-        return len(self.members_online()) - self.node.public.threshold
+        return self.presence().margin
 
     # ---- status --------------------------------------------------------------------------
 
@@ -166,6 +182,7 @@ class Ops:
             "member": self.cfg.member_index,
             "routes": routes,
             "members_online": online,
+            "members_paused": self.members_paused(),
             "online": len(online),
             "threshold": self.node.public.threshold,
             "members": len(self.node.public.members),

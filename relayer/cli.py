@@ -149,9 +149,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         broker = "connected" if st["broker_connected"] else "DISCONNECTED"
         paused = [k for k, v in st.get("endpoint_paused", {}).items() if v]
         rpc += f"; endpoint PAUSED on {', '.join(paused)}" if paused else ""
+        held = st.get("members_paused") or {}
+        paused_members = (
+            "; paused (not counted): " + ", ".join(f"{m} ({', '.join(r)})" for m, r in sorted(held.items()))
+            if held
+            else ""
+        )
         head = (
             f"member {st['member']}: members online {st['online']}/{st['members']} "
-            f"(t = {st['threshold']}, margin {st['margin']}: {st['members_online']}), "
+            f"(t = {st['threshold']}, margin {st['margin']}: {st['members_online']}{paused_members}), "
             f"broker {broker}, rpc {rpc}"
         )
         cols = [

@@ -2,7 +2,7 @@
 
 Protocol: one JSON object per line each way. The client sends `{"cmd": "<verb>", "args": {...}}`
 and reads one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`, then the
-connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `retry`, `reobserve`,
+connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `batch_show`, `retry`, `reobserve`,
 `pause`, `resume`, `reconcile`, `keys_show`, `ping`.
 
 Pause is local to this node: a paused route cuts no batches, signs nothing and submits nothing
@@ -33,6 +33,7 @@ from relayer.aio import within
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import ConfigError, read_secret_file
 from relayer.node import Node
+from relayer.partials import PartialStatus, Received, combined_members, member_partials
 from relayer.presence import Presence, presence
 from relayer.store import BatchState, TransferState
 from relayer.submitter import Submitter
@@ -230,6 +231,68 @@ class Ops:
             "block": row["block_number"],
             "batch_first_nonce": row["batch_first"],
             "history": [{"state": s, "detail": d, "at": _iso(a)} for s, d, a in history],
+            "batch": None
+            if row["batch_first"] is None
+            else await self.batch_show(src, dst, row["batch_first"]),
+        }
+
+    async def batch_show(self, src: int, dst: int, first_nonce: int) -> dict[str, Any]:
+        """One batch this node cut, and per member whether it sent a valid partial (when), an
+        invalid one (why) or none, with its heartbeat (online, paused, offline).
+
+        Valid partials come from the store (kept until the batch executes; after that the
+        `aggregated` history entry names the members combined). Refused partials are remembered in
+        the daemon's memory only: a restart forgets them."""
+        route = Route(ChainId(src), ChainId(dst))
+        rows = await self.rows(
+            "SELECT * FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+            (src, dst, first_nonce),
+        )
+        if not rows:
+            raise AdminError(
+                f"no batch {route} starting at nonce {first_nonce} in this node's store; "
+                "`relayer transfers show` names a transfer's batch (batch_first_nonce)"
+            )
+        row = rows[0]
+        store = self.node.store
+        received = [
+            Received(m, last, message, at)
+            for m, last, message, at in await store.received_partials(route, first_nonce)
+        ]
+        history = await store.history(route, first_nonce)
+        combined = combined_members([d for s, d, _ in history if s == "aggregated"])
+        public = self.node.public
+        seen = self.presence()
+        partials = member_partials(
+            public.members,
+            last_nonce=int(row["last_nonce"]),
+            message=bytes(row["message"]),
+            received=received,
+            rejected=self.node.rejected_partials(route, first_nonce),
+            combined=combined,
+        )
+        valid = sum(1 for p in partials if p.partial is PartialStatus.VALID)
+        return {
+            "route": str(route),
+            "first_nonce": first_nonce,
+            "last_nonce": int(row["last_nonce"]),
+            "state": row["state"],
+            "detail": row["detail"],
+            "root": "0x" + bytes(row["root"]).hex(),
+            "threshold": public.threshold,
+            "valid": valid,
+            "missing": max(0, public.threshold - valid) if row["state"] == BatchState.PENDING else 0,
+            "combined": combined,
+            "partials": [
+                {
+                    "member": p.member,
+                    "partial": p.partial.value,
+                    "at": _iso(p.at),
+                    "why": p.why or None,
+                    "heartbeat": seen.heartbeat(p.member),
+                }
+                for p in partials
+            ],
         }
 
     # ---- interventions -------------------------------------------------------------------
@@ -559,6 +622,9 @@ class Ops:
             "transfers_list": lambda: self.transfers_list(args.get("state"), int(args.get("limit", 50))),
             "transfers_show": lambda: self.transfers_show(
                 int(args["src"]), int(args["dst"]), int(args["nonce"])
+            ),
+            "batch_show": lambda: self.batch_show(
+                int(args["src"]), int(args["dst"]), int(args["first_nonce"])
             ),
             "retry": lambda: self.retry(int(args["src"]), int(args["dst"]), int(args["nonce"])),
             "reobserve": lambda: self.reobserve(str(args["tx"])),

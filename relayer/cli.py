@@ -247,9 +247,31 @@ def cmd_transfers_show(args: argparse.Namespace) -> int:
     def human() -> str:
         head = [f"transfer {shown['route']}#{shown['nonce']}"]
         head += [f"  {k}: {shown[k]}" for k in ("state", "amount", "recipient", "source_tx") if k in shown]
-        return "\n".join(head + [f"{h['at']}  {h['state']:<11} {h['detail']}" for h in shown["history"]])
+        text = "\n".join(head + [f"{h['at']}  {h['state']:<11} {h['detail']}" for h in shown["history"]])
+        if shown.get("batch"):
+            text += "\n\n" + _batch_text(shown["batch"])
+        return text
 
     _print(shown, args.json, human)
+    return 0
+
+
+def _batch_text(batch: dict[str, Any]) -> str:
+    """A batch and, per member, its partial as this node judged it."""
+    state = batch["state"]
+    if state == "pending":
+        state += (
+            f": {batch['valid']} valid partial(s) of t = {batch['threshold']}, {batch['missing']} missing"
+        )
+    elif batch.get("combined"):
+        state += f"; signature combined from members {batch['combined']}"
+    head = f"batch {batch['route']} nonces {batch['first_nonce']}..{batch['last_nonce']} ({state})"
+    return head + "\n" + _table(batch["partials"], ["member", "partial", "at", "heartbeat", "why"])
+
+
+def cmd_batches_show(args: argparse.Namespace) -> int:
+    out = _ask(args, "batch_show", src=args.src, dst=args.dst, first_nonce=args.first_nonce)
+    _print(out, args.json, lambda: _batch_text(out))
     return 0
 
 
@@ -455,6 +477,20 @@ def build_parser() -> argparse.ArgumentParser:
         v.add_argument("src", type=int, help="source chain id")
         v.add_argument("dst", type=int, help="destination chain id")
         v.add_argument("nonce", type=int)
+
+    batches = sub.add_parser("batches", help="inspect batches")
+    bsub = batches.add_subparsers(dest="batches_command", required=True, parser_class=_Parser)
+    bs = verb(
+        bsub,
+        "show",
+        cmd_batches_show,
+        "one batch: per member, a valid partial received (when), an invalid one (why) or none",
+    )
+    bs.add_argument("src", type=int, help="source chain id")
+    bs.add_argument("dst", type=int, help="destination chain id")
+    bs.add_argument(
+        "first_nonce", type=int, help="the batch's first nonce (transfers show: batch_first_nonce)"
+    )
 
     rt = verb(sub, "retry", cmd_retry, "put a failed transfer's batch back in the pipeline; clear a halt")
     rt.add_argument("src", type=int, help="source chain id")

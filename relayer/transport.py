@@ -223,6 +223,4 @@ class Transport:
         else:
             self.online_members.pop(beat.member, None)
             self.paused_members.pop(beat.member, None)
-        # the health probe refines these every 2 s (heartbeat freshness, this node's routes)
-        metrics.MEMBERS_ONLINE.set(len(set(self.online_members) - set(self.paused_members)))
-        metrics.MEMBERS_PAUSED.set(len(self.paused_members))
+        # qiao_committee_members_online/_paused: set by the health probe (freshness, this node's routes)

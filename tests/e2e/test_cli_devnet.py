@@ -49,7 +49,7 @@ def cli(net: devnet.Devnet, *argv: str, member: int = 1, ok: bool = True) -> sub
     config = str(net.configs[member])
     words = list(argv)
     # `--config` goes after the verb (and sub-verb) words, before positional arguments
-    split = 2 if words[0] in {"transfers", "keys", "config"} else 1
+    split = 2 if words[0] in {"transfers", "batches", "keys", "config"} else 1
     full = [sys.executable, "-m", "relayer.cli", *words[:split], "--config", config, *words[split:]]
     out = subprocess.run(full, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
     if ok:

@@ -30,10 +30,10 @@ from committee.threshold import MemberIndex
 from relayer import metrics
 from relayer.admin_client import AdminError, request
 from relayer.aio import within
+from relayer.batch_view import batch_report
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import ConfigError, read_secret_file
 from relayer.node import Node
-from relayer.partials import PartialStatus, Received, combined_members, member_partials
 from relayer.presence import Presence, presence
 from relayer.store import BatchState, TransferState
 from relayer.submitter import Submitter
@@ -237,63 +237,25 @@ class Ops:
         }
 
     async def batch_show(self, src: int, dst: int, first_nonce: int) -> dict[str, Any]:
-        """One batch this node cut, and per member whether it sent a valid partial (when), an
-        invalid one (why) or none, with its heartbeat (online, paused, offline).
-
-        Valid partials come from the store (kept until the batch executes; after that the
-        `aggregated` history entry names the members combined). Refused partials are remembered in
-        the daemon's memory only: a restart forgets them."""
+        """One batch this node cut, per member: a valid partial (when), an invalid one (why) or
+        none, with its heartbeat (relayer.batch_view)."""
         route = Route(ChainId(src), ChainId(dst))
-        rows = await self.rows(
-            "SELECT * FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
-            (src, dst, first_nonce),
+        seen = self.presence()
+        report = await batch_report(
+            self.node.store,
+            route,
+            first_nonce,
+            members=self.node.public.members,
+            threshold=self.node.public.threshold,
+            rejected=self.node.rejected_partials(route, first_nonce),
+            heartbeat=seen.heartbeat,
         )
-        if not rows:
+        if report is None:
             raise AdminError(
                 f"no batch {route} starting at nonce {first_nonce} in this node's store; "
                 "`relayer transfers show` names a transfer's batch (batch_first_nonce)"
             )
-        row = rows[0]
-        store = self.node.store
-        received = [
-            Received(m, last, message, at)
-            for m, last, message, at in await store.received_partials(route, first_nonce)
-        ]
-        history = await store.history(route, first_nonce)
-        combined = combined_members([d for s, d, _ in history if s == "aggregated"])
-        public = self.node.public
-        seen = self.presence()
-        partials = member_partials(
-            public.members,
-            last_nonce=int(row["last_nonce"]),
-            message=bytes(row["message"]),
-            received=received,
-            rejected=self.node.rejected_partials(route, first_nonce),
-            combined=combined,
-        )
-        valid = sum(1 for p in partials if p.partial is PartialStatus.VALID)
-        return {
-            "route": str(route),
-            "first_nonce": first_nonce,
-            "last_nonce": int(row["last_nonce"]),
-            "state": row["state"],
-            "detail": row["detail"],
-            "root": "0x" + bytes(row["root"]).hex(),
-            "threshold": public.threshold,
-            "valid": valid,
-            "missing": max(0, public.threshold - valid) if row["state"] == BatchState.PENDING else 0,
-            "combined": combined,
-            "partials": [
-                {
-                    "member": p.member,
-                    "partial": p.partial.value,
-                    "at": _iso(p.at),
-                    "why": p.why or None,
-                    "heartbeat": seen.heartbeat(p.member),
-                }
-                for p in partials
-            ],
-        }
+        return report
 
     # ---- interventions -------------------------------------------------------------------
 

@@ -214,16 +214,39 @@ async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, An
     route = Route(ChainId(src), ChainId(dst))
     async with Store.open(cfg.store_path) as store:
         history = await store.history(route, nonce)
-    if not history:
-        return None
+        if not history:
+            return None
+        first = await store.batch_first(route, nonce)
+        batch = None if first is None else await _batch_from_store(cfg, store, route, first)
     return {
         "route": str(route),
         "nonce": nonce,
+        "batch_first_nonce": first,
         "history": [
             {"state": s, "detail": d, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(a))}
             for s, d, a in history
         ],
+        "batch": batch,
+        "read_from": str(cfg.store_path),
     }
+
+
+async def _batch_from_store(cfg: NodeConfig, store: Store, route: Route, first: int) -> dict[str, Any] | None:
+    """The batch view without the daemon: valid partials from the store; refused ones and
+    heartbeats are known only to a running daemon."""
+    from committee.keyfile import load_public_file
+    from relayer.batch_view import batch_report
+
+    public = load_public_file(cfg.committee.public_file)
+    return await batch_report(
+        store,
+        route,
+        first,
+        members=public.members,
+        threshold=public.threshold,
+        rejected={},
+        heartbeat=lambda _m: "unknown (daemon down)",
+    )
 
 
 def cmd_transfers_show(args: argparse.Namespace) -> int:
@@ -256,6 +279,11 @@ def cmd_transfers_show(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _batch_offline(cfg: NodeConfig, src: int, dst: int, first: int) -> dict[str, Any] | None:
+    async with Store.open(cfg.store_path) as store:
+        return await _batch_from_store(cfg, store, Route(ChainId(src), ChainId(dst)), first)
+
+
 def _batch_text(batch: dict[str, Any]) -> str:
     """A batch and, per member, its partial as this node judged it."""
     state = batch["state"]
@@ -270,7 +298,27 @@ def _batch_text(batch: dict[str, Any]) -> str:
 
 
 def cmd_batches_show(args: argparse.Namespace) -> int:
-    out = _ask(args, "batch_show", src=args.src, dst=args.dst, first_nonce=args.first_nonce)
+    cfg = _load(args.config)
+    out: dict[str, Any] | None
+    try:
+        out = admin.request(
+            admin_socket(cfg),
+            "batch_show",
+            {"src": args.src, "dst": args.dst, "first_nonce": args.first_nonce},
+        )
+    except admin.AdminError as exc:
+        if "cannot reach the daemon" not in str(exc) or not cfg.store_path.exists():
+            raise
+        out = asyncio.run(_batch_offline(cfg, args.src, args.dst, args.first_nonce))
+        if out is None:
+            raise CliError(
+                f"no batch {args.src}->{args.dst} starting at nonce {args.first_nonce} in {cfg.store_path}",
+                "`relayer transfers show` names a transfer's batch (batch_first_nonce)",
+            ) from None
+        print(
+            f"note: the daemon is down; read {cfg.store_path} (refused partials are not known)",
+            file=sys.stderr,
+        )
     _print(out, args.json, lambda: _batch_text(out))
     return 0
 

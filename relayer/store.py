@@ -1180,6 +1180,14 @@ class Store:
         )
         return _transfer_from_row(rows[0]) if rows else None
 
+    async def batch_first(self, route: Route, nonce: int) -> int | None:
+        """The first nonce of the batch a stored transfer is in (None: not batched, or unknown)."""
+        rows = await self._fetchall(
+            "SELECT batch_first FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+            (route.src, route.dst, nonce),
+        )
+        return None if not rows or rows[0]["batch_first"] is None else int(rows[0]["batch_first"])
+
     async def refund(self, route: Route, nonce: int) -> StoredRefund | None:
         rows = await self._fetchall(
             "SELECT * FROM refunds WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",

@@ -234,10 +234,15 @@ async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, An
 async def _batch_from_store(cfg: NodeConfig, store: Store, route: Route, first: int) -> dict[str, Any] | None:
     """The batch view without the daemon: valid partials from the store; refused ones and
     heartbeats are known only to a running daemon."""
-    from committee.keyfile import load_public_file
+    from committee.keyfile import KeyFileError, load_public_file
     from relayer.batch_view import batch_report
 
-    public = load_public_file(cfg.committee.public_file)
+    try:
+        public = load_public_file(cfg.committee.public_file)
+    except KeyFileError as exc:
+        raise CliError(
+            f"committee.public_file: {exc}", "the batch view needs the committee's public file; fix the path"
+        ) from None
     return await batch_report(
         store,
         route,

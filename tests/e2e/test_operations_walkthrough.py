@@ -7,6 +7,8 @@ configuration (the docs name `node.toml`, `/etc/qiao/...`), once as written with
 `[...]` parts and once with each of them, and must exit as documented: 0, and valid JSON on stdout
 under `--json`. `relayer run` runs as a daemon for a stopped member until it answers, then stops on
 SIGTERM with status 0. `docker exec <container> relayer ...` runs its `relayer` command directly.
+Then every verb of OPERATIONS.md's "Operator CLI" table runs the same way, its placeholders (SRC,
+DST, NONCE, TX, ...) replaced by values from the devnet, in table form and with --json.
 
 Skipped, each by an explicit rule with its reason (ALLOWED): commands that need systemd as PID 1,
 a Docker daemon, or root on a production host (writing /etc, /opt, /var, /srv, creating users).
@@ -200,3 +202,96 @@ def test_every_documented_operator_command_runs_and_exits_as_documented(net: dev
     assert len(ran) >= 5, ran
     print("\nran:\n  " + "\n  ".join(ran))
     print("skipped (rule: reason):\n  " + "\n  ".join(f"{c}  -- {r}" for c, r in skipped))
+
+
+VERB_ROW = re.compile(r"^\| `([a-z][^`]*)` \|", re.M)
+
+
+def verb_table() -> list[str]:
+    ops = (ROOT / "docs" / "OPERATIONS.md").read_text()
+    section = ops.split("\n## Operator CLI\n", 1)[1].split("\n## ", 1)[0]
+    return VERB_ROW.findall(section)
+
+
+def placeholders(net: devnet.Devnet, tmp: Path) -> dict[str, list[str]]:
+    """Each placeholder of the verb table -> the values it takes, in order of appearance."""
+    shown = json.loads(
+        run_cli(
+            [
+                sys.executable,
+                "-m",
+                "relayer.cli",
+                "transfers",
+                "show",
+                "--config",
+                str(net.configs[MEMBER]),
+                "--json",
+                str(devnet.CONSORTIUM_CHAIN_ID),
+                str(devnet.ETHEREUM_CHAIN_ID),
+                "1",
+            ]
+        ).stdout
+    )
+    key = tmp / "guardian.key"
+    key.write_text("0x" + bytes(devnet.dev_account(10).key).hex())
+    key.chmod(0o600)
+    c, e = str(devnet.CONSORTIUM_CHAIN_ID), str(devnet.ETHEREUM_CHAIN_ID)
+    return {
+        "SRC": [c],
+        "DST": [e],
+        "NONCE": ["1"],
+        "FIRST_NONCE": [str(shown["batch_first_nonce"])],
+        "TX": [shown["source_tx"]],
+        "ID": [c, e],  # --src ID --dst ID
+        "S": ["executed"],
+        "N": ["3"],
+        "F": [str(key)],
+    }
+
+
+def substitute(words: list[str], values: dict[str, list[str]]) -> list[str]:
+    out, used = [], {k: 0 for k in values}
+    for w in words:
+        if re.fullmatch(r"[A-Z][A-Z_]*", w):
+            assert w in values, f"placeholder {w} of the verb table has no value in this walkthrough"
+            choices = values[w]
+            out.append(choices[min(used[w], len(choices) - 1)])
+            used[w] += 1
+        else:
+            out.append(w)
+    return out
+
+
+def test_every_verb_of_the_operator_table_runs_with_and_without_json(
+    net: devnet.Devnet, tmp_path: Path
+) -> None:
+    """Runs last: `pause --on-chain` pauses the endpoints for good (an on-chain resume needs the
+    committee's signature), so every variant with --on-chain runs after all others."""
+    rows = verb_table()
+    assert {"status", "reconcile", "keys show"} <= set(rows), rows
+    values = placeholders(net, tmp_path)
+    runs = [substitute(v, values) for row in rows for v in variants(row.split())]
+    runs.sort(key=lambda v: "--on-chain" in v)
+    for words in runs:
+        for form in ([], ["--json"]):
+            split = 2 if words[0] in {"transfers", "batches", "keys", "config"} else 1
+            argv = [
+                sys.executable,
+                "-m",
+                "relayer.cli",
+                *words[:split],
+                "--config",
+                str(net.configs[MEMBER]),
+                *form,
+                *words[split:],
+            ]
+            out = run_cli(argv)
+            shown = " ".join([*words, *form])
+            assert out.returncode == 0, (
+                f"`relayer {shown}` exited {out.returncode}\n{out.stdout}\n{out.stderr}"
+            )
+            if form:
+                json.loads(out.stdout)
+            else:
+                assert out.stdout.strip(), f"`relayer {shown}` printed nothing"
+        print(f"ran: relayer {' '.join(words)} (and --json)")

@@ -233,29 +233,31 @@ class Ops:
             "history": [{"state": s, "detail": d, "at": _iso(a)} for s, d, a in history],
             "batch": None
             if row["batch_first"] is None
-            else await self.batch_show(src, dst, row["batch_first"]),
+            else await self._batch(route, int(row["batch_first"])),
         }
 
     async def batch_show(self, src: int, dst: int, first_nonce: int) -> dict[str, Any]:
         """One batch this node cut, per member: a valid partial (when), an invalid one (why) or
         none, with its heartbeat (relayer.batch_view)."""
         route = Route(ChainId(src), ChainId(dst))
-        seen = self.presence()
-        report = await batch_report(
-            self.node.store,
-            route,
-            first_nonce,
-            members=self.node.public.members,
-            threshold=self.node.public.threshold,
-            rejected=self.node.rejected_partials(route, first_nonce),
-            heartbeat=seen.heartbeat,
-        )
+        report = await self._batch(route, first_nonce)
         if report is None:
             raise AdminError(
                 f"no batch {route} starting at nonce {first_nonce} in this node's store; "
                 "`relayer transfers show` names a transfer's batch (batch_first_nonce)"
             )
         return report
+
+    async def _batch(self, route: Route, first_nonce: int) -> dict[str, Any] | None:
+        return await batch_report(
+            self.node.store,
+            route,
+            first_nonce,
+            members=self.node.public.members,
+            threshold=self.node.public.threshold,
+            rejected=self.node.rejected_partials(route, first_nonce),
+            heartbeat=self.presence().heartbeat,
+        )
 
     # ---- interventions -------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Protocol: one JSON object per line each way. The client sends `{"cmd": "<verb>", "args": {...}}`
 and reads one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`, then the
-connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `retry`, `reobserve`,
+connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `batch_show`, `retry`, `reobserve`,
 `pause`, `resume`, `reconcile`, `keys_show`, `ping`.
 
 Pause is local to this node: a paused route cuts no batches, signs nothing and submits nothing
@@ -30,9 +30,11 @@ from committee.threshold import MemberIndex
 from relayer import metrics
 from relayer.admin_client import AdminError, request
 from relayer.aio import within
+from relayer.batch_view import batch_report
 from relayer.chain import ChainClient, MalformedEvent
 from relayer.config import ConfigError, read_secret_file
 from relayer.node import Node
+from relayer.presence import Presence, presence
 from relayer.store import BatchState, TransferState
 from relayer.submitter import Submitter
 from relayer.types import BatchId, ChainId, Route
@@ -110,13 +112,28 @@ class Ops:
 
     # ---- committee -----------------------------------------------------------------------
 
+    def presence(self) -> Presence:
+        """Members online, and those online but paused (relayer.presence)."""
+        transport = self.node.transport
+        return presence(
+            transport.online_members,
+            transport.paused_members,
+            self.cfg.routes,
+            now=time.monotonic(),  # heartbeats are timed on arrival; a wall-clock step changes nothing
+            fresh=HEARTBEAT_FRESH_SECONDS,
+            threshold=self.node.public.threshold,
+        )
+
     def members_online(self) -> list[int]:
-        now = time.monotonic()  # heartbeats are timed on arrival; a wall-clock step changes nothing
-        online = self.node.transport.online_members
-        return sorted(m for m, seen in online.items() if now - seen <= HEARTBEAT_FRESH_SECONDS)
+        """Members with a fresh heartbeat that paused nothing: those counted in the margin."""
+        return list(self.presence().online)
+
+    def members_paused(self) -> dict[str, list[str]]:
+        """Member -> the routes it paused (fresh heartbeats only), for status and /readyz."""
+        return {str(m): [str(r) for r in routes] for m, routes in self.presence().paused.items()}
 
     def margin(self) -> int:
-        return len(self.members_online()) - self.node.public.threshold
+        return self.presence().margin
 
     # ---- status --------------------------------------------------------------------------
 
@@ -166,6 +183,7 @@ class Ops:
             "member": self.cfg.member_index,
             "routes": routes,
             "members_online": online,
+            "members_paused": self.members_paused(),
             "online": len(online),
             "threshold": self.node.public.threshold,
             "members": len(self.node.public.members),
@@ -213,7 +231,33 @@ class Ops:
             "block": row["block_number"],
             "batch_first_nonce": row["batch_first"],
             "history": [{"state": s, "detail": d, "at": _iso(a)} for s, d, a in history],
+            "batch": None
+            if row["batch_first"] is None
+            else await self._batch(route, int(row["batch_first"])),
         }
+
+    async def batch_show(self, src: int, dst: int, first_nonce: int) -> dict[str, Any]:
+        """One batch this node cut, per member: a valid partial (when), an invalid one (why) or
+        none, with its heartbeat (relayer.batch_view)."""
+        route = Route(ChainId(src), ChainId(dst))
+        report = await self._batch(route, first_nonce)
+        if report is None:
+            raise AdminError(
+                f"no batch {route} starting at nonce {first_nonce} in this node's store; "
+                "`relayer transfers show` names a transfer's batch (batch_first_nonce)"
+            )
+        return report
+
+    async def _batch(self, route: Route, first_nonce: int) -> dict[str, Any] | None:
+        return await batch_report(
+            self.node.store,
+            route,
+            first_nonce,
+            members=self.node.public.members,
+            threshold=self.node.public.threshold,
+            rejected=self.node.rejected_partials(route, first_nonce),
+            heartbeat=self.presence().heartbeat,
+        )
 
     # ---- interventions -------------------------------------------------------------------
 
@@ -542,6 +586,9 @@ class Ops:
             "transfers_list": lambda: self.transfers_list(args.get("state"), int(args.get("limit", 50))),
             "transfers_show": lambda: self.transfers_show(
                 int(args["src"]), int(args["dst"]), int(args["nonce"])
+            ),
+            "batch_show": lambda: self.batch_show(
+                int(args["src"]), int(args["dst"]), int(args["first_nonce"])
             ),
             "retry": lambda: self.retry(int(args["src"]), int(args["dst"]), int(args["nonce"])),
             "reobserve": lambda: self.reobserve(str(args["tx"])),

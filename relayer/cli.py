@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from relayer import admin_client as admin
 from relayer.config import ConfigError, NodeConfig, load_config
@@ -48,10 +51,14 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         if not args.json:
             raise
-        _print({"config": exc.source, "ok": False, "errors": exc.errors}, True, str)
+        report = failure(exc)
+        out = {"config": exc.source, "ok": False, "errors": exc.errors}
+        _print({"error": report.error, "hint": report.hint, **out}, True, str)
         return 2
     problems = _secret_problems(cfg)
+    failed = failure(ConfigError(cfg.source, problems)) if problems else None
     out = {
+        **({"error": failed.error, "hint": failed.hint} if failed else {}),
         "config": cfg.source,
         "ok": not problems,
         "errors": problems,
@@ -142,9 +149,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         broker = "connected" if st["broker_connected"] else "DISCONNECTED"
         paused = [k for k, v in st.get("endpoint_paused", {}).items() if v]
         rpc += f"; endpoint PAUSED on {', '.join(paused)}" if paused else ""
+        held = st.get("members_paused") or {}
+        paused_members = (
+            "; paused (not counted): " + ", ".join(f"{m} ({', '.join(r)})" for m, r in sorted(held.items()))
+            if held
+            else ""
+        )
         head = (
             f"member {st['member']}: members online {st['online']}/{st['members']} "
-            f"(t = {st['threshold']}, margin {st['margin']}: {st['members_online']}), "
+            f"(t = {st['threshold']}, margin {st['margin']}: {st['members_online']}{paused_members}), "
             f"broker {broker}, rpc {rpc}"
         )
         cols = [
@@ -201,16 +214,44 @@ async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, An
     route = Route(ChainId(src), ChainId(dst))
     async with Store.open(cfg.store_path) as store:
         history = await store.history(route, nonce)
-    if not history:
-        return None
+        if not history:
+            return None
+        first = await store.batch_first(route, nonce)
+        batch = None if first is None else await _batch_from_store(cfg, store, route, first)
     return {
         "route": str(route),
         "nonce": nonce,
+        "batch_first_nonce": first,
         "history": [
             {"state": s, "detail": d, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(a))}
             for s, d, a in history
         ],
+        "batch": batch,
+        "read_from": str(cfg.store_path),
     }
+
+
+async def _batch_from_store(cfg: NodeConfig, store: Store, route: Route, first: int) -> dict[str, Any] | None:
+    """The batch view without the daemon: valid partials from the store; refused ones and
+    heartbeats are known only to a running daemon."""
+    from committee.keyfile import KeyFileError, load_public_file
+    from relayer.batch_view import batch_report
+
+    try:
+        public = load_public_file(cfg.committee.public_file)
+    except KeyFileError as exc:
+        raise CliError(
+            f"committee.public_file: {exc}", "the batch view needs the committee's public file; fix the path"
+        ) from None
+    return await batch_report(
+        store,
+        route,
+        first,
+        members=public.members,
+        threshold=public.threshold,
+        rejected={},
+        heartbeat=lambda _m: "unknown (daemon down)",
+    )
 
 
 def cmd_transfers_show(args: argparse.Namespace) -> int:
@@ -225,15 +266,65 @@ def cmd_transfers_show(args: argparse.Namespace) -> int:
             raise
         shown = asyncio.run(_show(cfg, args.src, args.dst, args.nonce))
     if shown is None:
-        print(f"no transfer {args.src}->{args.dst}#{args.nonce} in {cfg.store_path}", file=sys.stderr)
-        return 1
+        raise CliError(
+            f"no transfer {args.src}->{args.dst}#{args.nonce} in {cfg.store_path}",
+            "check the chain ids and the nonce (`relayer transfers list`); a transfer not final yet is "
+            "not stored: wait for finality, or `relayer reobserve <tx>`",
+        )
 
     def human() -> str:
         head = [f"transfer {shown['route']}#{shown['nonce']}"]
         head += [f"  {k}: {shown[k]}" for k in ("state", "amount", "recipient", "source_tx") if k in shown]
-        return "\n".join(head + [f"{h['at']}  {h['state']:<11} {h['detail']}" for h in shown["history"]])
+        text = "\n".join(head + [f"{h['at']}  {h['state']:<11} {h['detail']}" for h in shown["history"]])
+        if shown.get("batch"):
+            text += "\n\n" + _batch_text(shown["batch"])
+        return text
 
     _print(shown, args.json, human)
+    return 0
+
+
+async def _batch_offline(cfg: NodeConfig, src: int, dst: int, first: int) -> dict[str, Any] | None:
+    async with Store.open(cfg.store_path) as store:
+        return await _batch_from_store(cfg, store, Route(ChainId(src), ChainId(dst)), first)
+
+
+def _batch_text(batch: dict[str, Any]) -> str:
+    """A batch and, per member, its partial as this node judged it."""
+    state = batch["state"]
+    if state == "pending":
+        state += (
+            f": {batch['valid']} valid partial(s) of t = {batch['threshold']}, {batch['missing']} missing"
+        )
+    elif batch.get("combined"):
+        state += f"; signature combined from members {batch['combined']}"
+    head = f"batch {batch['route']} nonces {batch['first_nonce']}..{batch['last_nonce']} ({state})"
+    return head + "\n" + _table(batch["partials"], ["member", "partial", "at", "heartbeat", "why"])
+
+
+def cmd_batches_show(args: argparse.Namespace) -> int:
+    cfg = _load(args.config)
+    out: dict[str, Any] | None
+    try:
+        out = admin.request(
+            admin_socket(cfg),
+            "batch_show",
+            {"src": args.src, "dst": args.dst, "first_nonce": args.first_nonce},
+        )
+    except admin.AdminError as exc:
+        if "cannot reach the daemon" not in str(exc) or not cfg.store_path.exists():
+            raise
+        out = asyncio.run(_batch_offline(cfg, args.src, args.dst, args.first_nonce))
+        if out is None:
+            raise CliError(
+                f"no batch {args.src}->{args.dst} starting at nonce {args.first_nonce} in {cfg.store_path}",
+                "`relayer transfers show` names a transfer's batch (batch_first_nonce)",
+            ) from None
+        print(
+            f"note: the daemon is down; read {cfg.store_path} (refused partials are not known)",
+            file=sys.stderr,
+        )
+    _print(out, args.json, lambda: _batch_text(out))
     return 0
 
 
@@ -258,7 +349,11 @@ def cmd_reobserve(args: argparse.Namespace) -> int:
 
 def _route_args(args: argparse.Namespace) -> dict[str, Any]:
     if (args.src is None) != (args.dst is None):
-        raise admin.AdminError("give both --src and --dst (chain ids), or neither for every route")
+        raise CliError(
+            "give both --src and --dst (chain ids), or neither for every route",
+            "e.g. --src 7001 --dst 7002 for one route; `relayer status` lists the routes",
+            2,
+        )
     return {"src": args.src, "dst": args.dst}
 
 
@@ -266,7 +361,11 @@ def cmd_pause(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {}
     if args.on_chain:
         if not args.guardian_key_file:
-            raise admin.AdminError("--on-chain needs --guardian-key-file (the guardian key, mode 0600)")
+            raise CliError(
+                "--on-chain needs --guardian-key-file",
+                "give the file holding the guardian's private key (mode 0600)",
+                2,
+            )
         extra = {"on_chain": True, "guardian_key_file": str(Path(args.guardian_key_file).resolve())}
     out = _ask(args, "pause", **_route_args(args), **extra)
 
@@ -321,13 +420,88 @@ def _print(obj: Any, as_json: bool, human: Any, stream: Any = None) -> None:
     print(json.dumps(obj, indent=2) if as_json else human(), file=stream or sys.stdout)
 
 
+def package_version() -> str:
+    """This build's version, from the installed package's metadata."""
+    try:
+        return version("qiao")
+    except PackageNotFoundError:
+        return "unknown (not installed; run scripts/bootstrap.sh)"
+
+
+class CliError(Exception):
+    """A failure the CLI reports itself: what went wrong, what to do, the exit status."""
+
+    def __init__(self, error: str, hint: str, code: int = 1) -> None:
+        super().__init__(error)
+        self.error = error
+        self.hint = hint
+        self.code = code
+
+
+class _UsageError(CliError):
+    """A command line argparse refused (exit status 2, as argparse's own)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error raises instead of printing, so --json can report it as JSON."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(
+            f"{self.prog}: {message}", f"see `{self.prog} --help` for the arguments it takes", code=2
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """How an error is reported: its text, what to do about it, the exit status."""
+
+    error: str
+    hint: str
+    code: int
+
+
+KNOWN_ERRORS = (CliError, ConfigError, StoreError, admin.AdminError)
+DAEMON_HINT = (
+    "start the daemon (`relayer run --config FILE`, or `systemctl start qiao-relayer@<member>`) and "
+    "run the CLI as the daemon's user; `transfers list` and `transfers show` read the store file "
+    "when the daemon is down"
+)
+
+
+def failure(exc: BaseException) -> Failure:
+    """The report for an exception that ends a CLI command."""
+    if isinstance(exc, CliError):
+        return Failure(exc.error, exc.hint, exc.code)
+    if isinstance(exc, ConfigError):
+        return Failure(
+            str(exc),
+            f"fix each key listed; `relayer config check --config {exc.source}` lists every error "
+            "with its fix",
+            2,
+        )
+    if isinstance(exc, StoreError):
+        return Failure(str(exc), "see docs/OPERATIONS.md, 'A corrupted store' (runbook store-corrupt.md)", 2)
+    if isinstance(exc, admin.AdminError):
+        text = str(exc)
+        if text.startswith("cannot reach the daemon"):
+            return Failure(text, DAEMON_HINT, 1)
+        what, sep, todo = text.rpartition("; ")
+        if sep and what:
+            return Failure(text, todo, 1)
+        return Failure(text, "the daemon refused the request; `relayer <verb> --help` describes it", 1)
+    return Failure(
+        f"internal error: {exc!r}", "a bug: report it with the command line and the daemon's log", 1
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="relayer",
         description="Qiao bridge relayer node. Every verb but `run` and `config check` talks to the "
         "running daemon over its admin socket (<data_dir>/admin.sock, mode 0600).",
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action="version", version=f"relayer {package_version()}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def verb(
         parent: Any, name: str, func: Any, help_text: str, *, json_flag: bool = True
@@ -341,13 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     verb(sub, "run", cmd_run, "run the node daemon", json_flag=False)
     config = sub.add_parser("config", help="configuration commands")
-    config_sub = config.add_subparsers(dest="config_command", required=True)
+    config_sub = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
     verb(config_sub, "check", cmd_config_check, "validate a configuration and list every error with its fix")
 
     verb(sub, "status", cmd_status, "per route: heads, lag, pending, oldest pending; members online vs t")
 
     transfers = sub.add_parser("transfers", help="inspect transfers")
-    tsub = transfers.add_subparsers(dest="transfers_command", required=True)
+    tsub = transfers.add_subparsers(dest="transfers_command", required=True, parser_class=_Parser)
     tl = verb(tsub, "list", cmd_transfers_list, "list recent transfers")
     tl.add_argument("--state", choices=[s.value for s in TransferState])
     tl.add_argument("--limit", type=int, default=50)
@@ -356,6 +530,20 @@ def build_parser() -> argparse.ArgumentParser:
         v.add_argument("src", type=int, help="source chain id")
         v.add_argument("dst", type=int, help="destination chain id")
         v.add_argument("nonce", type=int)
+
+    batches = sub.add_parser("batches", help="inspect batches")
+    bsub = batches.add_subparsers(dest="batches_command", required=True, parser_class=_Parser)
+    bs = verb(
+        bsub,
+        "show",
+        cmd_batches_show,
+        "one batch: per member, a valid partial received (when), an invalid one (why) or none",
+    )
+    bs.add_argument("src", type=int, help="source chain id")
+    bs.add_argument("dst", type=int, help="destination chain id")
+    bs.add_argument(
+        "first_nonce", type=int, help="the batch's first nonce (transfers show: batch_first_nonce)"
+    )
 
     rt = verb(sub, "retry", cmd_retry, "put a failed transfer's batch back in the pipeline; clear a halt")
     rt.add_argument("src", type=int, help="source chain id")
@@ -378,26 +566,49 @@ def build_parser() -> argparse.ArgumentParser:
         pr.add_argument("--guardian-key-file", help="file with the guardian's private key (mode 0600)")
     verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
     keys = sub.add_parser("keys", help="committee keys")
-    ksub = keys.add_subparsers(dest="keys_command", required=True)
+    ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     verb(ksub, "show", cmd_keys_show, "this member's public key material (never the secret)")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Errors go to stderr as `error: ...`, or under --json to stdout as one JSON
+    object `{"error": ..., "hint": ...}`; the exit status is non-zero either way. A reader that
+    closes the pipe early (`relayer status | head -1`) ends the command quietly (status 141)."""
+    words = sys.argv[1:] if argv is None else argv
+    as_json = "--json" in words
     try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except StoreError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except admin.AdminError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+        try:
+            code = _run(words)
+        except SystemExit:  # --help, --version: argparse printed and exits
+            sys.stdout.flush()
+            raise
+        except KeyboardInterrupt:
+            return 130
+        except Exception as exc:
+            if isinstance(exc, BrokenPipeError) or not (as_json or isinstance(exc, KNOWN_ERRORS)):
+                raise  # a bug: its traceback is what a developer needs
+            report = failure(exc)
+            if as_json:
+                _print({"error": report.error, "hint": report.hint}, True, str)
+            else:
+                print(f"error: {report.error}", file=sys.stderr)
+                if isinstance(exc, CliError):
+                    print(f"hint: {report.hint}", file=sys.stderr)
+            code = report.code
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # nothing more can reach the reader; point stdout at /dev/null so the interpreter's final
+        # flush does not fail again, and exit as a shell reports a process ended by SIGPIPE
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _run(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

@@ -110,6 +110,7 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
             transport=transport,
         )
         ops = admin.Ops(node)
+        transport.paused_routes = lambda: ops.paused  # heartbeats say what this member paused
         if cfg.relayer.enabled:
             assert cfg.relayer.account_key_file is not None
             key = read_secret_file(cfg.relayer.account_key_file, "relayer.account_key_file")

@@ -68,6 +68,7 @@ class Health:
             "ready": ready,
             "checks": checks,
             "members_online": self.ops.members_online(),
+            "members_paused": self.ops.members_paused(),
             "threshold": self.ops.node.public.threshold,
         }
 
@@ -88,9 +89,10 @@ class Health:
             if chain_id in cursors:
                 name = self.ops.cfg.chain_by_id(chain_id).name
                 metrics.CHAIN_LAG.labels(name).set(max(0, head - (cursors[chain_id] - 1)))
-        online = self.ops.members_online()
-        metrics.MEMBERS_ONLINE.set(len(online))
-        metrics.COMMITTEE_MARGIN.set(len(online) - self.ops.node.public.threshold)
+        seen = self.ops.presence()
+        metrics.MEMBERS_ONLINE.set(len(seen.online))
+        metrics.MEMBERS_PAUSED.set(len(seen.paused))
+        metrics.COMMITTEE_MARGIN.set(seen.margin)
         stats = await self.ops.route_stats()
         now = time.time()
         for route in self.ops.cfg.routes:

@@ -15,7 +15,8 @@ from typing import Any
 from relayer.types import BatchId, ChainId, Nonce, Route
 
 MAX_PAYLOAD_BYTES = 2048
-MAX_HEARTBEAT_BYTES = 256
+MAX_HEARTBEAT_BYTES = 2048
+MAX_PAUSED_ROUTES = 64  # routes a heartbeat may name paused
 PROTOCOL_VERSION = 1
 
 
@@ -220,24 +221,35 @@ HEARTBEAT_STATUSES = ("online", "offline")
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatMessage:
-    """A member's retained liveness message (its last-will says "offline")."""
+    """A member's retained liveness message (its last-will says "offline").
+
+    `paused` lists the routes the member paused locally (`relayer pause`): it signs nothing on
+    them, so the others do not count it in their signing margin. The field is left out when
+    nothing is paused, so a heartbeat of an unpaused member reads the same to older builds.
+    """
 
     member: int
     status: str
     ts: int
+    paused: tuple[Route, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in HEARTBEAT_STATUSES:
             raise ValueError(f"heartbeat status {self.status!r} is not one of {HEARTBEAT_STATUSES}")
+        if len(self.paused) > MAX_PAUSED_ROUTES:
+            raise ValueError(f"{len(self.paused)} paused routes; at most {MAX_PAUSED_ROUTES}")
 
     def to_payload(self) -> bytes:
-        return json.dumps({"member": self.member, "status": self.status, "ts": self.ts}).encode()
+        data: dict[str, Any] = {"member": self.member, "status": self.status, "ts": self.ts}
+        if self.paused:
+            data["paused"] = [[r.src, r.dst] for r in self.paused]
+        return json.dumps(data).encode()
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> HeartbeatMessage:
         member = _topic_member(topic, f"{topic_root(network)}/heartbeat/")
         data = _load_object(payload, MAX_HEARTBEAT_BYTES)
-        extra = set(data) - {"member", "status", "ts"}
+        extra = set(data) - {"member", "status", "ts", "paused"}
         if extra:
             raise BadMessage(f"unknown fields {sorted(extra)}")
         if _int_field(data, "member", 1, 1024) != member:
@@ -245,4 +257,25 @@ class HeartbeatMessage:
         status = data.get("status")
         if status not in HEARTBEAT_STATUSES:
             raise BadMessage(f"status: expected one of {HEARTBEAT_STATUSES}, got {status!r}")
-        return cls(member=member, status=str(status), ts=_int_field(data, "ts", 0, 2**63 - 1))
+        return cls(
+            member=member,
+            status=str(status),
+            ts=_int_field(data, "ts", 0, 2**63 - 1),
+            paused=_paused_field(data),
+        )
+
+
+def _paused_field(data: dict[str, Any]) -> tuple[Route, ...]:
+    raw = data.get("paused", [])
+    if not isinstance(raw, list) or len(raw) > MAX_PAUSED_ROUTES:
+        raise BadMessage(f"paused: expected a list of at most {MAX_PAUSED_ROUTES} [src, dst] pairs")
+    routes = []
+    for pair in raw:
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise BadMessage(f"paused: expected [src, dst] chain ids, got {pair!r}")
+        src, dst = (_int_field({"paused": v}, "paused", 1, 2**64) for v in pair)
+        try:
+            routes.append(Route(ChainId(src), ChainId(dst)))
+        except ValueError as exc:
+            raise BadMessage(f"paused: {exc}") from exc
+    return tuple(routes)

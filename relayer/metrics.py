@@ -70,7 +70,12 @@ MQTT_RECONNECTS = Counter("qiao_mqtt_reconnects_total", "Broker connection losse
 MQTT_MESSAGES_REJECTED = Counter("qiao_mqtt_messages_rejected_total", "MQTT messages dropped as malformed")
 MQTT_OUTBOX_DEPTH = Gauge("qiao_mqtt_outbox_depth", "Messages waiting to be published")
 MQTT_OUTBOX_DROPPED = Counter("qiao_mqtt_outbox_dropped_total", "Messages dropped from a full outbox")
-MEMBERS_ONLINE = Gauge("qiao_committee_members_online", "Members whose heartbeat is online")
+MEMBERS_ONLINE = Gauge(
+    "qiao_committee_members_online", "Members whose heartbeat is online and names no route paused"
+)
+MEMBERS_PAUSED = Gauge(
+    "qiao_committee_members_paused", "Members online but paused (locally) on a route: not in the margin"
+)
 COMMITTEE_THRESHOLD = Gauge("qiao_committee_threshold", "Partials needed to sign")
 ROUTE_HALTED = Gauge("qiao_route_halted", "1 when a route stopped on an error", ["src", "dst"])
 

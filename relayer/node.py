@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,16 @@ from relayer.encoding import batch_message, batch_root, refund_message
 from relayer.faults import crashpoint
 from relayer.finality import FinalityEvent, FinalityWatch, observe_finality
 from relayer.messages import PartialMessage, RefundPartialMessage
-from relayer.partials import OwnBatch, PartialOutcome, StoredPartial, classify_partial
+from relayer.partials import (
+    REMEMBERED,
+    Judgement,
+    OwnBatch,
+    PartialOutcome,
+    Rejection,
+    StoredPartial,
+    judge_partial,
+    mismatch,
+)
 from relayer.refunds import RefundDecision, RefundPartialOutcome, classify_refund_partial, decide_refund
 from relayer.store import (
     AnyBatch,
@@ -60,6 +70,7 @@ REFUSED_SCANS_BEFORE_HALT = 3  # scans in a row whose logs every endpoint served
 # the final head standing still this long while the head grows is a finality stall (Ethereum
 # finalizes every epoch, 6.4 min; one missed epoch is 12.8 min): logged once, and alerted on
 FINALITY_STALL_SECONDS = 1200.0
+REJECTIONS_KEPT = 10_000  # refused partials remembered for the operator's batch view (oldest go first)
 
 
 class DeepReorg(Exception):
@@ -88,6 +99,9 @@ class Node:
     finality_stall_seconds: float = FINALITY_STALL_SECONDS
     _finality: dict[ChainId, FinalityWatch] = field(default_factory=dict)
     _refused_scans: dict[ChainId, int] = field(default_factory=dict)
+    # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
+    # flood of bad partials costs no disk and a restart forgets them (relayer.partials.Rejection)
+    rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
 
     # ---- watcher -------------------------------------------------------------------------
 
@@ -314,21 +328,37 @@ class Node:
     async def on_partial(self, msg: PartialMessage) -> None:
         """Judge a partial from the broker (relayer.partials), store it if it earns a place, and
         aggregate when it completes a batch this node cut. Counted once under its outcome."""
-        outcome = PartialOutcome.INVALID
+        judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
         try:
             async with self._aggregating:
-                outcome = await self._judge_partial(msg)
+                judged = await self._judge_partial(msg)
         finally:
+            outcome = judged.outcome
             member = str(msg.member) if outcome != PartialOutcome.NOT_MEMBER else "unknown"
             metrics.PARTIALS_RECEIVED.labels(member, outcome.value).inc()
+        if outcome in REMEMBERED:
+            self._remember_rejection(msg.batch, msg.member, judged)
         if outcome == PartialOutcome.INVALID:
-            log.warning("partial_invalid", batch=str(msg.batch), member=msg.member, on="arrival")
+            log.warning(
+                "partial_invalid", batch=str(msg.batch), member=msg.member, on="arrival", why=judged.why
+            )
         elif outcome in (PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
             log.warning("partial_refused", batch=str(msg.batch), member=msg.member, outcome=outcome.value)
         if outcome == PartialOutcome.KEPT:
             await self.try_aggregate(msg.batch)
 
-    async def _judge_partial(self, msg: PartialMessage) -> PartialOutcome:
+    def _remember_rejection(self, bid: BatchId, member: int, judged: Judgement) -> None:
+        key = (bid.route, bid.first_nonce, member)
+        self.rejections.pop(key, None)
+        self.rejections[key] = Rejection(judged.outcome, judged.why, time.time())
+        while len(self.rejections) > REJECTIONS_KEPT:
+            self.rejections.popitem(last=False)
+
+    def rejected_partials(self, route: Route, first_nonce: int) -> dict[int, Rejection]:
+        """Member -> the last partial this node refused from it for the batch (since it started)."""
+        return {m: r for (rt, first, m), r in self.rejections.items() if rt == route and first == first_nonce}
+
+    async def _judge_partial(self, msg: PartialMessage) -> Judgement:
         ours: OwnBatch | None = None
         stored: StoredPartial | None = None
         next_nonce = 1
@@ -340,7 +370,7 @@ class Node:
             for member, last, message, partial in await self.store.partials_for(msg.batch):
                 if member == msg.member:
                     stored = StoredPartial(last, message, partial)
-        outcome = classify_partial(
+        judged = judge_partial(
             msg,
             public=self.public,
             routes=self.cfg.routes,
@@ -350,13 +380,14 @@ class Node:
             stored=stored,
             backend=self.backend,
         )
-        if outcome.stored:
+        if judged.outcome.stored:
             if stored is not None:  # the member's latest valid word replaces its earlier one
                 await self.store.drop_partial(msg.batch, msg.member)
             await self.store.add_partial(msg.batch, msg.member, msg.message, msg.partial)
-            if outcome == PartialOutcome.KEPT:
+            self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
+            if judged.outcome == PartialOutcome.KEPT:
                 self._verified[(msg.batch, msg.member)] = msg.partial
-        return outcome
+        return judged
 
     async def try_aggregate(self, bid: BatchId) -> bool:
         """Combine t verified partials for a batch this node cut itself; True once aggregated."""
@@ -382,8 +413,12 @@ class Node:
                 self._verified[key] = partial
                 valid[member] = partial
             else:
+                why = mismatch(stored.id.last_nonce, stored.message, last, message) or (
+                    f"does not verify against member {member}'s public share"
+                )
                 metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
-                log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation")
+                log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation", why=why)
+                self._remember_rejection(stored.id, member, Judgement(PartialOutcome.INVALID, why))
                 await self.store.drop_partial(bid, member)
         if len(valid) < self.public.threshold:
             return False

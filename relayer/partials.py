@@ -22,7 +22,8 @@ Every received partial is counted once under its outcome (`qiao_partials_receive
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -70,6 +71,23 @@ class StoredPartial:
     partial: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A partial's outcome and, when it is not taken, why in words (for the operator's batch view)."""
+
+    outcome: PartialOutcome
+    why: str = ""
+
+
+def mismatch(ours_last: int, ours_message: bytes, last: int, message: bytes) -> str | None:
+    """Why a partial is not on the batch this node cut (None: it is)."""
+    if ours_last != last:
+        return f"signs nonces up to {last}, the batch this node cut ends at {ours_last}"
+    if ours_message != message:
+        return "signs another message than the batch this node cut (another root, endpoint or key epoch)"
+    return None
+
+
 def classify_partial(
     msg: PartialMessage,
     *,
@@ -82,22 +100,141 @@ def classify_partial(
     backend: BlsBackend | None = None,
 ) -> PartialOutcome:
     """The outcome for `msg`; cheap checks first, the pairing check last."""
+    return judge_partial(
+        msg,
+        public=public,
+        routes=routes,
+        own_member=own_member,
+        next_nonce=next_nonce,
+        ours=ours,
+        stored=stored,
+        backend=backend,
+    ).outcome
+
+
+def judge_partial(
+    msg: PartialMessage,
+    *,
+    public: CommitteePublic,
+    routes: Collection[Route],
+    own_member: int,
+    next_nonce: int,
+    ours: OwnBatch | None,
+    stored: StoredPartial | None,
+    backend: BlsBackend | None = None,
+) -> Judgement:
+    """`classify_partial` with the reason in words."""
     if msg.member not in public.public_shares:
-        return PartialOutcome.NOT_MEMBER
+        return Judgement(PartialOutcome.NOT_MEMBER, f"member {msg.member} is not in the committee")
     if msg.batch.route not in routes:
-        return PartialOutcome.UNKNOWN_ROUTE
+        return Judgement(PartialOutcome.UNKNOWN_ROUTE, f"route {msg.batch.route} is not configured here")
     if msg.key_epoch != public.key_epoch:
-        return PartialOutcome.WRONG_EPOCH
+        return Judgement(
+            PartialOutcome.WRONG_EPOCH,
+            f"signed under key epoch {msg.key_epoch}; the committee key here is epoch {public.key_epoch}",
+        )
     if msg.batch.first_nonce > next_nonce + PENDING_HORIZON:
-        return PartialOutcome.TOO_FAR_AHEAD
+        return Judgement(PartialOutcome.TOO_FAR_AHEAD, f"nonce {msg.batch.first_nonce} is too far ahead")
     if ours is not None and not ours.pending:
-        return PartialOutcome.LATE
+        return Judgement(PartialOutcome.LATE, "arrived after this node's batch was aggregated")
     if stored == StoredPartial(msg.batch.last_nonce, msg.message, msg.partial):
-        return PartialOutcome.DUPLICATE
+        return Judgement(PartialOutcome.DUPLICATE)
     if msg.member == own_member:
-        return PartialOutcome.OWN  # this node never takes anyone's word for its own partial
-    if ours is not None and (ours.last_nonce != msg.batch.last_nonce or ours.message != msg.message):
-        return PartialOutcome.INVALID
+        # this node never takes anyone's word for its own partial
+        return Judgement(
+            PartialOutcome.OWN, "claims this node's member index but is not the partial it signed"
+        )
+    if ours is not None:
+        wrong = mismatch(ours.last_nonce, ours.message, msg.batch.last_nonce, msg.message)
+        if wrong is not None:
+            return Judgement(PartialOutcome.INVALID, wrong)
     if not verify_partial(public, msg.member, msg.message, msg.partial, backend):
-        return PartialOutcome.INVALID
-    return PartialOutcome.KEPT if ours is not None else PartialOutcome.EARLY
+        return Judgement(
+            PartialOutcome.INVALID, f"does not verify against member {msg.member}'s public share"
+        )
+    return Judgement(PartialOutcome.KEPT if ours is not None else PartialOutcome.EARLY)
+
+
+# ---- the operator's view of one batch: who sent a valid partial, who an invalid one, who none ----
+
+
+class PartialStatus(StrEnum):
+    VALID = "valid"  # a partial that verified, on exactly the batch this node cut
+    INVALID = "invalid"  # the member's last word did not verify or was not this batch (see why)
+    NONE = "none"  # nothing received from the member (or nothing remembered: see `Rejection`)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A partial this node refused from a member for a batch: kept in the daemon's memory only
+    (anyone may send anything, so refused partials never take room in the store)."""
+
+    outcome: PartialOutcome
+    why: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A partial the store keeps for a member (it passed the pairing check on arrival)."""
+
+    member: int
+    last_nonce: int
+    message: bytes
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPartial:
+    member: int
+    partial: PartialStatus
+    at: float | None
+    why: str
+
+
+REMEMBERED = (PartialOutcome.INVALID, PartialOutcome.OWN, PartialOutcome.WRONG_EPOCH)
+
+
+def member_partials(
+    members: Collection[int],
+    *,
+    last_nonce: int,
+    message: bytes,
+    received: Collection[Received],
+    rejected: Mapping[int, Rejection],
+    combined: Collection[int] = (),
+) -> list[MemberPartial]:
+    """Per member, for a batch this node cut (`last_nonce`, `message`): the partial the store holds
+    (valid if it is on this batch), else the last one refused and why, else none. `combined`: the
+    members whose partials the threshold signature was made of (their partials are dropped once the
+    batch executes)."""
+    kept = {r.member: r for r in received}
+    out = []
+    for member in sorted(members):
+        r = kept.get(member)
+        no = rejected.get(member)
+        if r is not None:
+            wrong = mismatch(last_nonce, message, r.last_nonce, r.message)
+            if wrong is None:
+                out.append(MemberPartial(member, PartialStatus.VALID, r.at, ""))
+            else:
+                out.append(MemberPartial(member, PartialStatus.INVALID, r.at, wrong))
+        elif member in combined:
+            out.append(MemberPartial(member, PartialStatus.VALID, None, "combined into the signature"))
+        elif no is not None:
+            out.append(MemberPartial(member, PartialStatus.INVALID, no.at, f"{no.outcome.value}: {no.why}"))
+        else:
+            out.append(MemberPartial(member, PartialStatus.NONE, None, ""))
+    return out
+
+
+SIGNED_BY = re.compile(r"signed by \[([0-9, ]*)\]")
+
+
+def combined_members(details: Collection[str]) -> list[int]:
+    """The members an `aggregated` history entry ("signed by [1, 2, 3]") names, else []."""
+    for detail in details:
+        m = SIGNED_BY.search(detail)
+        if m is not None:
+            return [int(x) for x in m.group(1).split(",") if x.strip()]
+    return []

@@ -1056,6 +1056,18 @@ class Store:
             (int(r["member"]), int(r["last_nonce"]), bytes(r["message"]), bytes(r["partial"])) for r in rows
         ]
 
+    async def received_partials(self, route: Route, first_nonce: int) -> list[tuple[int, int, bytes, float]]:
+        """(member, last nonce, message, received at) of every partial kept for a batch's range."""
+        rows = await self._fetchall(
+            "SELECT member, last_nonce, message, received_at FROM partials WHERE src_chain_id=? "
+            "AND dst_chain_id=? AND first_nonce=? ORDER BY member",
+            (route.src, route.dst, first_nonce),
+        )
+        return [
+            (int(r["member"]), int(r["last_nonce"]), bytes(r["message"]), float(r["received_at"]))
+            for r in rows
+        ]
+
     async def count_partials(self) -> int:
         rows = await self._fetchall("SELECT COUNT(*) AS n FROM partials")
         return int(rows[0]["n"])
@@ -1167,6 +1179,14 @@ class Store:
             (route.src, route.dst, nonce),
         )
         return _transfer_from_row(rows[0]) if rows else None
+
+    async def batch_first(self, route: Route, nonce: int) -> int | None:
+        """The first nonce of the batch a stored transfer is in (None: not batched, or unknown)."""
+        rows = await self._fetchall(
+            "SELECT batch_first FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+            (route.src, route.dst, nonce),
+        )
+        return None if not rows or rows[0]["batch_first"] is None else int(rows[0]["batch_first"])
 
     async def refund(self, route: Route, nonce: int) -> StoredRefund | None:
         rows = await self._fetchall(

@@ -12,7 +12,6 @@ messages and flood the committee with duplicates on reconnecting).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections import OrderedDict
@@ -24,6 +23,7 @@ import structlog
 from relayer import metrics
 from relayer.config import MqttConfig
 from relayer.messages import (
+    MAX_PAUSED_ROUTES,
     BadMessage,
     HeartbeatMessage,
     PartialMessage,
@@ -33,6 +33,7 @@ from relayer.messages import (
     refund_topic,
     topic_root,
 )
+from relayer.types import Route
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +42,8 @@ OUTBOX_SIZE = 1000
 # broker cannot grow memory without bound; a dropped partial comes again with the next
 # re-publication round).
 INBOX_SIZE = 10_000
+HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_CHECK_SECONDS = 0.5  # how soon a local pause or resume reaches the others' heartbeat view
 
 
 class Transport:
@@ -59,6 +62,10 @@ class Transport:
         self._queued = asyncio.Event()  # set while the outbox is not empty
         self.connected = asyncio.Event()
         self.online_members: dict[int, float] = {}  # member -> time.monotonic() of its last beat
+        self.paused_members: dict[int, tuple[Route, ...]] = {}  # member -> routes its beat says paused
+        # the routes this node paused locally, put in its heartbeats (the daemon points it at the
+        # admin's pause set); a change is announced within HEARTBEAT_CHECK_SECONDS
+        self.paused_routes: Callable[[], Collection[Route]] = tuple
 
     def publish_partial(self, msg: PartialMessage) -> None:
         """Queue a partial for publication; if the outbox is full the oldest is dropped (it will be
@@ -95,8 +102,9 @@ class Transport:
         metrics.MQTT_OUTBOX_DEPTH.set(len(self._outbox))
         return topic, payload, retain
 
-    def _heartbeat(self, status: str) -> bytes:
-        return json.dumps({"member": self.member, "status": status, "ts": int(time.time())}).encode()
+    def _heartbeat(self, status: str, paused: Collection[Route] = ()) -> bytes:
+        routes = tuple(sorted(paused, key=lambda r: (r.src, r.dst)))[:MAX_PAUSED_ROUTES]
+        return HeartbeatMessage(self.member, status, int(time.time()), routes).to_payload()
 
     async def run(
         self,
@@ -156,9 +164,14 @@ class Transport:
                 raise
 
     async def _heartbeats(self, client: aiomqtt.Client, topic: str) -> None:
+        """Every HEARTBEAT_SECONDS, and at once when this node's paused routes change."""
         while True:
-            await client.publish(topic, self._heartbeat("online"), qos=1, retain=True)
-            await asyncio.sleep(5)
+            paused = frozenset(self.paused_routes())
+            await client.publish(topic, self._heartbeat("online", paused), qos=1, retain=True)
+            for _ in range(round(HEARTBEAT_SECONDS / HEARTBEAT_CHECK_SECONDS)):
+                await asyncio.sleep(HEARTBEAT_CHECK_SECONDS)
+                if frozenset(self.paused_routes()) != paused:
+                    break
 
     async def _receive(
         self,
@@ -203,6 +216,11 @@ class Transport:
             return
         if beat.status == "online":
             self.online_members[beat.member] = time.monotonic()  # arrival, on our own clock
+            if beat.paused:
+                self.paused_members[beat.member] = beat.paused
+            else:
+                self.paused_members.pop(beat.member, None)
         else:
             self.online_members.pop(beat.member, None)
-        metrics.MEMBERS_ONLINE.set(len(self.online_members))
+            self.paused_members.pop(beat.member, None)
+        # qiao_committee_members_online/_paused: set by the health probe (freshness, this node's routes)

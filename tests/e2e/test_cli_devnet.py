@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
+import ssl
 import stat
 import subprocess
 import sys
@@ -17,10 +19,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 from web3 import HTTPProvider, Web3
 
+from committee.bls import get_backend
+from committee.keyfile import load_key_file
+from committee.threshold import partial_sign
 from relayer import devnet
+from relayer.config import load_config
+from relayer.messages import PartialMessage, partial_topic
+from relayer.types import BatchId, ChainId, Nonce, Route
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +49,7 @@ def cli(net: devnet.Devnet, *argv: str, member: int = 1, ok: bool = True) -> sub
     config = str(net.configs[member])
     words = list(argv)
     # `--config` goes after the verb (and sub-verb) words, before positional arguments
-    split = 2 if words[0] in {"transfers", "keys", "config"} else 1
+    split = 2 if words[0] in {"transfers", "batches", "keys", "config"} else 1
     full = [sys.executable, "-m", "relayer.cli", *words[:split], "--config", config, *words[split:]]
     out = subprocess.run(full, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
     if ok:
@@ -235,6 +244,136 @@ def test_retry_reports_what_it_did(net: devnet.Devnet) -> None:
     unknown = cli(net, "retry", str(C), str(E), "999", ok=False)
     assert unknown.returncode == 1
     assert "reobserve" in unknown.stderr
+
+
+def _lock(net: devnet.Devnet, amount: int) -> int:
+    """Lock on C without waiting for the mint; the transfer's nonce."""
+    dep = net.deployment
+    wc = Web3(HTTPProvider(dep.consortium_url))
+    admin, alice, bob = devnet.dev_account(0), devnet.dev_account(8), devnet.dev_account(9)
+    vault = wc.eth.contract(address=dep.vault.address, abi=dep.vault.abi)
+    asset = wc.eth.contract(address=dep.asset.address, abi=dep.asset.abi)
+    devnet.send(wc, admin, asset.functions.mint(alice.address, amount))
+    devnet.send(wc, alice, asset.functions.approve(vault.address, amount))
+    nonce = int(vault.functions.nextNonce(E).call())
+    devnet.send(wc, alice, vault.functions.lock(asset.address, E, bob.address, amount))
+    return nonce
+
+
+def _forge_partial_as(net: devnet.Devnet, member: int, liar: int, bid: BatchId, message: bytes) -> None:
+    """Publish, with `member`'s own broker credentials, a partial on the batch's exact message made
+    with `liar`'s key share: well formed, on the right batch, but not `member`'s signature."""
+    cfg = load_config(net.configs[member])
+    assert cfg.mqtt.password_file is not None
+    assert cfg.mqtt.tls_ca_file is not None
+    liar_cfg = load_config(net.configs[liar])
+    assert liar_cfg.committee.key_file is not None
+    share = load_key_file(liar_cfg.committee.key_file)
+    forged = partial_sign(share, message, get_backend("arkworks"))
+    payload = PartialMessage(member, bid, 1, b"\x00" * 32, message, forged).to_payload()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client.tls_set(ca_certs=str(cfg.mqtt.tls_ca_file), cert_reqs=ssl.CERT_REQUIRED)
+    client.username_pw_set(cfg.mqtt.username, cfg.mqtt.password_file.read_text().strip())
+    client.connect(cfg.mqtt.host, cfg.mqtt.port, keepalive=30)
+    client.loop_start()
+    try:
+        client.publish(partial_topic(cfg.mqtt.network, member), payload, qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_paused_members_do_not_count_and_the_batch_view_says_who_sent_a_valid_partial(
+    net: devnet.Devnet,
+) -> None:
+    """The 3 a.m. questions on real member processes: members 2 and 3 pause (local), member 4 is
+    down. Member 1 must not count 2 and 3 as online or in the margin (their heartbeats say paused),
+    and its view of the stuck batch lists per member: 1 valid (when), 2 and 3 none (paused),
+    4 invalid (why: a forged partial sent under its name) and then, once 2 and 3 resume, valid."""
+    for member in (2, 3):
+        cli(net, "pause", member=member)
+    net.nodes[4].stop()
+
+    def status() -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(cli(net, "status", "--json").stdout)
+        return result
+
+    devnet.wait_until(
+        lambda: status()["members_online"] == [1] and sorted(status()["members_paused"]) == ["2", "3"],
+        40,
+        "member 1 to see 2 and 3 paused and 4 gone",
+    )
+    seen = status()
+    assert seen["online"] == 1
+    assert seen["margin"] == 1 - 3
+    assert set(seen["members_paused"]["2"]) == {f"{C}->{E}", f"{E}->{C}"}
+    assert "paused" in cli(net, "status").stdout.splitlines()[0]
+    devnet.wait_until(lambda: net.metric(1, "qiao_committee_margin_members") == -2.0, 10, "margin metric")
+    assert net.metric(1, "qiao_committee_members_online") == 1.0
+    assert net.metric(1, "qiao_committee_members_paused") == 2.0
+    code, body = http(net.metrics_ports[1], "/readyz")
+    assert code == 503
+    assert json.loads(body)["checks"]["signing_margin"] is False
+
+    nonce = _lock(net, 7 * devnet.UNIT)
+
+    def shown() -> dict[str, Any]:
+        result: dict[str, Any] = json.loads(
+            cli(net, "transfers", "show", str(C), str(E), str(nonce), "--json").stdout
+        )
+        return result
+
+    devnet.wait_until(
+        lambda: shown()["state"] == "signed" and shown().get("batch") is not None, 60, "member 1 signs alone"
+    )
+    batch = shown()["batch"]
+    by_member = {p["member"]: p for p in batch["partials"]}
+    assert sorted(by_member) == [1, 2, 3, 4]
+    assert by_member[1]["partial"] == "valid"
+    assert by_member[1]["at"]
+    assert (by_member[2]["partial"], by_member[2]["heartbeat"]) == ("none", "paused")
+    assert (by_member[3]["partial"], by_member[3]["heartbeat"]) == ("none", "paused")
+    assert (by_member[4]["partial"], by_member[4]["heartbeat"]) == ("none", "offline")
+    assert batch["state"] == "pending"
+    assert (batch["valid"], batch["threshold"]) == (1, 3)
+
+    first, last = batch["first_nonce"], batch["last_nonce"]
+    with sqlite3.connect(f"file:{net.run_dir / 'node-1' / 'data' / 'qiao.sqlite3'}?mode=ro", uri=True) as db:
+        (message,) = db.execute(
+            "SELECT message FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+            (C, E, first),
+        ).fetchone()
+    bid = BatchId(Route(ChainId(C), ChainId(E)), Nonce(first), Nonce(last))
+    _forge_partial_as(net, 4, 3, bid, bytes(message))
+
+    def batch_view() -> dict[str, Any]:
+        out = cli(net, "batches", "show", str(C), str(E), str(first), "--json")
+        result: dict[str, Any] = json.loads(out.stdout)
+        return result
+
+    devnet.wait_until(
+        lambda: {p["member"]: p for p in batch_view()["partials"]}[4]["partial"] == "invalid",
+        30,
+        "member 1 to report member 4's forged partial invalid",
+    )
+    four = {p["member"]: p for p in batch_view()["partials"]}[4]
+    assert "public share" in four["why"], four
+    assert four["at"]
+    table = cli(net, "batches", "show", str(C), str(E), str(first)).stdout
+    assert "invalid" in table
+    assert "paused" in table
+    assert "valid" in table
+
+    for member in (2, 3):
+        cli(net, "resume", member=member)
+    net.restart(4)
+    devnet.wait_until(lambda: shown()["state"] == "executed", 90, "the batch executes once 2 and 3 resume")
+    batch = shown()["batch"]
+    assert set(batch["combined"]) <= {1, 2, 3, 4}
+    assert len(batch["combined"]) == 3
+    devnet.wait_until(lambda: status()["members_online"] == [1, 2, 3, 4], 40, "all four back online")
+    assert status()["members_paused"] == {}
+    assert status()["margin"] == 1
 
 
 def test_health_endpoints_and_metrics(net: devnet.Devnet) -> None:

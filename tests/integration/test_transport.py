@@ -95,3 +95,34 @@ async def test_transport_reconnects_after_the_broker_restarts(processes, tmp_pat
         assert received == [sample(1)]  # its own partial, published after reconnecting
     finally:
         await cancel_until_done(task)
+
+
+async def test_a_local_pause_reaches_the_others_heartbeat_view_and_a_resume_clears_it(
+    mosquitto_port: int, network: str
+) -> None:
+    cfg = MqttConfig("127.0.0.1", mosquitto_port, network, None, None)
+    sender, receiver = Transport(cfg, 1), Transport(cfg, 2)
+    route = Route(ChainId(7001), ChainId(7002))
+    paused: set[Route] = set()
+    sender.paused_routes = lambda: paused
+
+    async def ignore(msg: PartialMessage) -> None:
+        return None
+
+    async def until(predicate: object, what: str) -> None:
+        for _ in range(100):
+            if predicate():  # type: ignore[operator]
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(receiver.run(ignore)), tg.create_task(sender.run(ignore))]
+        await until(lambda: 1 in receiver.online_members, "member 1 online")
+        assert 1 not in receiver.paused_members
+        paused.add(route)  # what `relayer pause` does to the admin's set
+        await until(lambda: receiver.paused_members.get(1) == (route,), "member 1 seen paused")
+        assert 1 in receiver.online_members  # connected, but not counted (relayer.presence)
+        paused.clear()
+        await until(lambda: 1 not in receiver.paused_members, "member 1 seen resumed")
+        await cancel_until_done(*tasks)

@@ -28,6 +28,9 @@ class FakeOps:
     def members_online(self) -> list[int]:
         return self.online
 
+    def members_paused(self) -> dict[str, list[str]]:
+        return {}
+
     def margin(self) -> int:
         return len(self.online) - 3
 

@@ -9,6 +9,7 @@ import pytest
 
 from relayer.messages import (
     MAX_HEARTBEAT_BYTES,
+    MAX_PAUSED_ROUTES,
     MAX_PAYLOAD_BYTES,
     BadMessage,
     HeartbeatMessage,
@@ -98,6 +99,14 @@ def test_a_heartbeat_round_trips_through_its_payload() -> None:
     assert HeartbeatMessage.parse(heartbeat_topic(NET, 3), beat.to_payload(), NET) == beat
 
 
+def test_a_paused_members_heartbeat_carries_its_paused_routes() -> None:
+    routes = (Route(ChainId(7001), ChainId(7002)), Route(ChainId(7002), ChainId(7001)))
+    beat = HeartbeatMessage(3, "online", 1_700_000_000, routes)
+    assert json.loads(beat.to_payload())["paused"] == [[7001, 7002], [7002, 7001]]
+    assert HeartbeatMessage.parse(heartbeat_topic(NET, 3), beat.to_payload(), NET) == beat
+    assert "paused" not in json.loads(HeartbeatMessage(3, "online", 1).to_payload())  # as older builds
+
+
 def beat(**fields: object) -> bytes:
     data: dict[str, object] = {"member": 3, "status": "online", "ts": 1}
     data.update(fields)
@@ -113,6 +122,12 @@ def beat(**fields: object) -> bytes:
         (heartbeat_topic(NET, 3), beat(ts="now"), "ts: expected an integer"),
         (heartbeat_topic(NET, 3), beat(member=True), "member: expected an integer"),
         (heartbeat_topic(NET, 3), beat(extra=1), "unknown fields"),
+        (heartbeat_topic(NET, 3), beat(paused="all"), "paused: expected a list"),
+        (heartbeat_topic(NET, 3), beat(paused=[[1, 2]] * (MAX_PAUSED_ROUTES + 1)), "paused: expected a list"),
+        (heartbeat_topic(NET, 3), beat(paused=[[7001]]), "paused: expected .src, dst."),
+        (heartbeat_topic(NET, 3), beat(paused=[[7001, "x"]]), "paused: expected an integer"),
+        (heartbeat_topic(NET, 3), beat(paused=[[7001, 7001]]), "paused: route 7001->7001"),
+        (heartbeat_topic(NET, 3), beat(paused=[[0, 7001]]), "paused: expected an integer"),
         (heartbeat_topic(NET, 3), b" " * (MAX_HEARTBEAT_BYTES + 1), "exceeds"),
         (heartbeat_topic(NET, 3), b"\xff", "not JSON"),
         (heartbeat_topic(NET, 3), b'"online"', "not a JSON object"),

@@ -13,10 +13,18 @@ from committee.threshold import KeyShare, deal, partial_sign
 from relayer.messages import PartialMessage
 from relayer.partials import (
     PENDING_HORIZON,
+    Judgement,
+    MemberPartial,
     OwnBatch,
     PartialOutcome,
+    PartialStatus,
+    Received,
+    Rejection,
     StoredPartial,
     classify_partial,
+    combined_members,
+    judge_partial,
+    member_partials,
 )
 from relayer.types import BatchId, ChainId, Nonce, Route
 
@@ -143,3 +151,81 @@ def test_an_invalid_partial_first_never_blocks_the_members_valid_one_later() -> 
             if outcome.stored:
                 place = stored(msg)
         assert place == stored(partial(4))
+
+
+# ---- the reason in words, and the operator's per-member view of a batch -------------------------
+
+WHY: list[tuple[str, PartialMessage, OwnBatch | None, str]] = [
+    ("another-members-share", partial(2, signer=3), None, "does not verify against member 2's public share"),
+    ("another-message", partial(2, OTHER), PENDING, "signs another message than the batch this node cut"),
+    (
+        "another-last-nonce",
+        replace(GOOD, batch=BatchId(ROUTE, Nonce(5), Nonce(9))),
+        PENDING,
+        "signs nonces up to 9, the batch this node cut ends at 7",
+    ),
+    (
+        "wrong-key-epoch",
+        replace(GOOD, key_epoch=2),
+        PENDING,
+        "signed under key epoch 2; the committee key here",
+    ),
+    ("under-our-own-index", partial(OWN, OTHER), None, "claims this node's member index"),
+    ("after-aggregation", GOOD, DONE, "arrived after this node's batch was aggregated"),
+]
+
+
+@pytest.mark.parametrize(("case", "msg", "ours", "why"), WHY, ids=[c[0] for c in WHY])
+def test_a_refused_partial_says_why_in_words(
+    case: str, msg: PartialMessage, ours: OwnBatch | None, why: str
+) -> None:
+    judged = judge_partial(
+        msg, public=PUBLIC, routes=(ROUTE,), own_member=OWN, next_nonce=1, ours=ours, stored=None
+    )
+    assert why in judged.why
+
+
+def test_a_taken_partial_has_no_reason() -> None:
+    judged = judge_partial(
+        GOOD, public=PUBLIC, routes=(ROUTE,), own_member=OWN, next_nonce=1, ours=PENDING, stored=None
+    )
+    assert judged == Judgement(PartialOutcome.KEPT)
+
+
+def test_the_batch_view_lists_each_member_valid_invalid_or_none() -> None:
+    view = member_partials(
+        [1, 2, 3, 4],
+        last_nonce=7,
+        message=MESSAGE,
+        received=[Received(1, 7, MESSAGE, 10.0), Received(3, 9, MESSAGE, 11.0)],
+        rejected={
+            3: Rejection(PartialOutcome.INVALID, "older word", 5.0),
+            4: Rejection(PartialOutcome.INVALID, "does not verify against member 4's public share", 12.0),
+        },
+    )
+    assert view == [
+        MemberPartial(1, PartialStatus.VALID, 10.0, ""),
+        MemberPartial(2, PartialStatus.NONE, None, ""),
+        # stored before this node cut the batch, on another range: dropped when aggregating
+        MemberPartial(
+            3, PartialStatus.INVALID, 11.0, "signs nonces up to 9, the batch this node cut ends at 7"
+        ),
+        MemberPartial(
+            4, PartialStatus.INVALID, 12.0, "invalid: does not verify against member 4's public share"
+        ),
+    ]
+
+
+def test_after_execution_the_combined_members_are_shown_valid() -> None:
+    combined = combined_members(["signed by [1, 2, 4]"])
+    assert combined == [1, 2, 4]
+    view = member_partials(
+        [1, 2, 3, 4], last_nonce=7, message=MESSAGE, received=[], rejected={}, combined=combined
+    )
+    assert [v.partial for v in view] == [
+        PartialStatus.VALID,
+        PartialStatus.VALID,
+        PartialStatus.NONE,
+        PartialStatus.VALID,
+    ]
+    assert combined_members(["aggregated", "executed"]) == []

@@ -1,0 +1,62 @@
+"""How the CLI reports an error (`relayer.cli.failure`): text, what to do, exit status."""
+
+from __future__ import annotations
+
+import pytest
+
+from relayer.admin_client import AdminError
+from relayer.cli import DAEMON_HINT, CliError, Failure, failure
+from relayer.config import ConfigError
+from relayer.store import StoreError
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (CliError("no transfer", "check the nonce", 1), Failure("no transfer", "check the nonce", 1)),
+        (
+            AdminError("cannot reach the daemon on /x/admin.sock (No such file or directory); is ..."),
+            Failure(
+                "cannot reach the daemon on /x/admin.sock (No such file or directory); is ...", DAEMON_HINT, 1
+            ),
+        ),
+        (
+            AdminError("transaction 0x1 is in block 9, not final yet (head 9); wait and try again"),
+            Failure(
+                "transaction 0x1 is in block 9, not final yet (head 9); wait and try again",
+                "wait and try again",
+                1,
+            ),
+        ),
+        (
+            StoreError("/d/qiao.sqlite3: not a usable SQLite store"),
+            Failure(
+                "/d/qiao.sqlite3: not a usable SQLite store",
+                "see docs/OPERATIONS.md, 'A corrupted store' (runbook store-corrupt.md)",
+                2,
+            ),
+        ),
+    ],
+)
+def test_each_error_is_reported_with_a_hint_and_its_exit_status(exc: Exception, expected: Failure) -> None:
+    assert failure(exc) == expected
+
+
+def test_a_configuration_error_points_at_config_check_and_exits_2() -> None:
+    report = failure(ConfigError("node.toml", ["node.member_index: 0 must be >= 1"]))
+    assert report.code == 2
+    assert "node.member_index: 0 must be >= 1" in report.error
+    assert "relayer config check --config node.toml" in report.hint
+
+
+def test_a_daemon_refusal_without_a_fix_still_gets_a_hint() -> None:
+    report = failure(AdminError("unknown command 'x'"))
+    assert report.error == "unknown command 'x'"
+    assert report.hint
+    assert report.code == 1
+
+
+def test_an_unexpected_exception_is_an_internal_error() -> None:
+    report = failure(KeyError("result"))
+    assert report.error == "internal error: KeyError('result')"
+    assert "bug" in report.hint

@@ -123,7 +123,7 @@ class Ops:
     async def route_stats(self) -> dict[Route, tuple[int, float | None]]:
         rows = await self.rows(
             "SELECT src_chain_id, dst_chain_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM transfers "
-            "WHERE state NOT IN ('executed', 'failed') GROUP BY src_chain_id, dst_chain_id"
+            "WHERE state NOT IN ('executed', 'failed', 'refunded') GROUP BY src_chain_id, dst_chain_id"
         )
         out: dict[Route, tuple[int, float | None]] = {}
         for r in rows:
@@ -239,7 +239,7 @@ class Ops:
         if row["batch_first"] is not None and row["state"] == BatchState.FAILED:
             bid = await self._batch_id(route, int(row["batch_first"]))
             back = BatchState.AGGREGATED if row["signed"] else BatchState.PENDING
-            await self.node.store.set_batch_state(bid, back, "retried by operator")
+            await self.node.store.set_batch_state(bid, back, "retried by operator", retry=True)
             actions.append(f"batch {bid} back to {back}")
         reason = self.node.halted.get(route)
         if reason is not None and route not in self.paused:

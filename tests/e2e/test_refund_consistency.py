@@ -105,10 +105,13 @@ def test_a_refunded_transfer_has_one_state_history_and_gauge_on_every_member(tmp
             lambda: vault.functions.isRefunded(E, failed_nonce).call(), 90, "the refund on the source"
         )
 
-        # every member has recorded both facts: the batch executed and the refund final
+        # every member has recorded the facts: the batches executed and the refund final
         def settled() -> bool:
             stories = [story(net, m, failed_nonce) for m in net.nodes]
-            return all(s["batch"] == "executed" and s["refund"] == "refunded" for s in stories)
+            others = [story(net, m, fine_nonce) for m in net.nodes]
+            return all(s["batch"] == "executed" and s["refund"] == "refunded" for s in stories) and all(
+                s["batch"] == "executed" for s in others
+            )
 
         devnet.wait_until(settled, 90, "every member to record the batch executed and the refund final")
 
@@ -124,9 +127,9 @@ def test_a_refunded_transfer_has_one_state_history_and_gauge_on_every_member(tmp
             failed = [detail for state, detail in s["history"] if state == "failed"]  # type: ignore[union-attr]
             assert failed, f"member {member}: no `failed` in its history: {states}"
             assert "recipient not allowed on the destination" in failed[0], f"member {member}: {failed}"
-            assert {m: story(net, m, fine_nonce)["state"] for m in net.nodes} == dict.fromkeys(
-                net.nodes, "executed"
-            )
+        assert {m: story(net, m, fine_nonce)["state"] for m in net.nodes} == dict.fromkeys(
+            net.nodes, "executed"
+        )
 
         for member in net.nodes:
             out = subprocess.run(
@@ -151,6 +154,26 @@ def test_a_refunded_transfer_has_one_state_history_and_gauge_on_every_member(tmp
             rows = json.loads(out.stdout)
             assert [(r["nonce"], r["state"]) for r in rows] == [(failed_nonce, "refunded")], (
                 f"member {member}: {rows}"
+            )
+            status = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "relayer.cli",
+                    "status",
+                    "--config",
+                    str(net.configs[member]),
+                    "--json",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+                cwd=ROOT,
+            )
+            pending = {r["route"]: r["pending"] for r in json.loads(status.stdout)["routes"]}
+            assert pending[f"{C}->{E}"] == 0, (
+                f"member {member}: a refunded transfer counted pending: {pending}"
             )
 
         # the gauges count what each store holds (they are recomputed every second)

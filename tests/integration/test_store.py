@@ -169,8 +169,48 @@ async def test_a_failure_is_stored_with_the_cursor_and_a_refund_moves_the_transf
         assert (sent.tx.tx_hash, sent.tx.nonce, sent.tx.max_fee) == ("0xabc", 4, 10)
         await store.set_refund_state(ROUTE, 2, RefundState.REFUNDED, "refunded on the source (final)")
         assert (await store.counts_by_state()) == {"final": 1, "refunded": 1}
-        assert [s for s, _, _ in await store.history(ROUTE, 2)] == ["final", "refunded"]
+        history = await store.history(ROUTE, 2)
+        assert [s for s, _, _ in history] == ["final", "failed", "refunded"]
+        assert history[1][1].startswith(
+            "recipient not allowed on the destination (RecipientNotAllowed, reason 1)"
+        )
         assert await store.refunds([RefundState.SUBMITTED]) == []
+
+
+async def test_a_refunded_transfer_stays_refunded_when_its_batch_is_recorded_executed_later(
+    tmp_path: Path,
+) -> None:
+    """The order of issue 14: the refund seen final before this member records the batch executed."""
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"r" * 32, b"m" * 32)], 20, 3)
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, "signed by [1, 2, 3]", signature=b"s")
+        await store.record_scan(ROUTE.dst, 40, [], failures=[failure(2)])
+        await store.approve_refund(ROUTE, 2, 1, b"\x01" * 32, None)
+        await store.set_refund_state(ROUTE, 2, RefundState.REFUNDED, "refunded on the source (final)")
+        await store.set_batch_state(batch.id, BatchState.EXECUTED, "executed on-chain by another relayer")
+        assert (await store.counts_by_state()) == {"executed": 1, "refunded": 1}
+        states = [s for s, _, _ in await store.history(ROUTE, 2)]
+        assert states == ["final", "batched", "aggregated", "failed", "refunded"]
+        # an operator's retry of the executed batch moves nothing back either
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, "retried by operator", retry=True)
+        assert (await store.counts_by_state()) == {"executed": 1, "refunded": 1}
+
+
+async def test_a_transfer_stored_after_its_failure_is_recorded_failed_at_once(tmp_path: Path) -> None:
+    """A member whose source watcher lags sees the destination's failure first."""
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.dst, 40, [], failures=[failure(3)])
+        await store.record_scan(ROUTE.src, 20, events(3))
+        history = await store.history(ROUTE, 3)
+        assert [s for s, _, _ in history] == ["final", "failed"]
+        assert "recipient not allowed" in history[1][1]
+        batch = Batch((transfer(3),), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"r" * 32, b"m" * 32)], 20, 4)
+        assert (await store.counts_by_state()) == {"failed": 1}
+        [row] = await store.transfers()
+        assert row.state == TransferState.FAILED
 
 
 async def test_an_unknown_failure_cannot_be_approved(tmp_path: Path) -> None:

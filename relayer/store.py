@@ -28,7 +28,7 @@ from relayer.batching import Located
 from relayer.refunds import failure_words
 from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # version 2: failed transfers seen on their destination and their refunds (docs/PROTOCOL.md)
 REFUND_SCHEMA = """
@@ -69,9 +69,21 @@ CREATE TABLE IF NOT EXISTS refund_partials (
 );
 """
 REFUND_TABLES = ("refunds", "refund_partials")
+# version 3: routes an operator paused on this node (`relayer pause`), kept across restarts
+PAUSE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pauses (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    paused_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id)
+);
+"""
+PAUSE_TABLES = ("pauses",)
 # what a store of an older version needs to become this one: version -> SQL (run in one
 # transaction with the version bump); any other version is refused
-MIGRATIONS = {1: REFUND_SCHEMA}
+MIGRATIONS = {1: REFUND_SCHEMA + PAUSE_SCHEMA, 2: PAUSE_SCHEMA}
+# the tables each older version lacks
+ADDED_SINCE = {1: REFUND_TABLES + PAUSE_TABLES, 2: PAUSE_TABLES}
 
 SCHEMA = (
     """
@@ -177,6 +189,7 @@ CREATE TABLE IF NOT EXISTS partials (
 );
 """
     + REFUND_SCHEMA
+    + PAUSE_SCHEMA
 )
 # a new store is created in one transaction, so a crash during the first start leaves nothing half made
 SEED = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  # noqa: S608
@@ -361,8 +374,8 @@ def migration_from(version: str | None) -> int | None:
 
 def columns_before(version: int) -> dict[str, tuple[str, ...]]:
     """The tables (and columns) a store of schema `version` has."""
-    assert version == 1, version
-    return {k: v for k, v in expected_columns().items() if k not in REFUND_TABLES}
+    added = ADDED_SINCE[version]
+    return {k: v for k, v in expected_columns().items() if k not in added}
 
 
 def migration_script(version: int) -> str:
@@ -538,6 +551,13 @@ def open_error(path: Path, exc: BaseException) -> StoreError:
     return StoreError(f"{path}: not a usable SQLite store ({exc}); {remedy(path)}")
 
 
+def readonly_uri(path: Path) -> str:
+    """The SQLite URI that opens the existing store file at `path` read-only."""
+    if not path.exists():
+        raise StoreError(f"{path}: no store file; has this node ever run with this configuration?")
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 async def _schema_facts(db: aiosqlite.Connection) -> tuple[str | None, dict[str, tuple[str, ...]]]:
     """(meta's schema version or None, the columns of every table) of an open file."""
     names = await (await db.execute("SELECT name FROM sqlite_master WHERE type='table'")).fetchall()
@@ -609,6 +629,22 @@ class Store:
             except aiosqlite.DatabaseError as exc:
                 raise open_error(path, exc) from exc
             metrics.STORE_WRITABLE.set(1)
+            yield cls(db, path)
+        finally:
+            await db.close()
+
+    @classmethod
+    @asynccontextmanager
+    async def open_readonly(cls, path: Path) -> AsyncIterator[Store]:
+        """Read an existing store without changing it (no check, no migration, no creation): what
+        the operator CLI reads when the daemon does not answer. Every write through it fails."""
+        uri = readonly_uri(path)
+        try:
+            db = await aiosqlite.connect(uri, uri=True)
+        except Exception as exc:
+            raise StoreError(f"{path}: cannot open the store to read ({exc}); check its permissions") from exc
+        try:
+            db.row_factory = aiosqlite.Row
             yield cls(db, path)
         finally:
             await db.close()
@@ -1388,6 +1424,27 @@ class Store:
         return [(int(r["member"]), bytes(r["message"]), bytes(r["partial"])) for r in rows]
 
     # ---- operators -----------------------------------------------------------------------
+
+    async def pauses(self) -> dict[Route, float]:
+        """The routes an operator paused on this node, with when (unix time)."""
+        rows = await self._fetchall("SELECT src_chain_id, dst_chain_id, paused_at FROM pauses")
+        return {
+            Route(ChainId(r["src_chain_id"]), ChainId(r["dst_chain_id"])): float(r["paused_at"]) for r in rows
+        }
+
+    async def pause_routes(self, routes: Iterable[Route], at: float) -> None:
+        """Record routes paused (a route paused already keeps its first time)."""
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO pauses (src_chain_id, dst_chain_id, paused_at) VALUES (?, ?, ?)",
+                [(r.src, r.dst, at) for r in routes],
+            )
+
+    async def resume_routes(self, routes: Iterable[Route]) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "DELETE FROM pauses WHERE src_chain_id=? AND dst_chain_id=?", [(r.src, r.dst) for r in routes]
+            )
 
     async def transfers(self, state: TransferState | None = None, limit: int = 100) -> list[TransferRow]:
         sql = "SELECT * FROM transfers"

@@ -226,11 +226,36 @@ async def test_a_version_1_store_is_migrated_in_place_keeping_its_data(tmp_path:
     with sqlite3.connect(path) as db:  # what a version-1 build left behind
         db.execute("DROP TABLE refunds")
         db.execute("DROP TABLE refund_partials")
+        db.execute("DROP TABLE pauses")
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     async with Store.open(path) as store:
         assert await store.cursor(ROUTE.src) == 20
         await store.record_scan(ROUTE.dst, 30, [], failures=[failure(1)])
         assert len(await store.refunds([RefundState.OBSERVED])) == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+BACK = Route(ROUTE.dst, ROUTE.src)
+
+
+async def test_a_version_2_store_is_migrated_and_then_keeps_pauses_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.dst, 30, [], failures=[failure(1)])
+    with sqlite3.connect(path) as db:  # what a version-2 build (refunds, no pauses) left behind
+        db.execute("DROP TABLE pauses")
+        db.execute("UPDATE meta SET value='2' WHERE key='schema'")
+    async with Store.open(path) as store:
+        assert len(await store.refunds([RefundState.OBSERVED])) == 1
+        assert await store.pauses() == {}
+        await store.pause_routes([ROUTE], 1000.0)
+        await store.pause_routes([ROUTE, BACK], 2000.0)  # a paused route keeps its time
+    async with Store.open(path) as store:
+        assert await store.pauses() == {ROUTE: 1000.0, BACK: 2000.0}
+        await store.resume_routes([ROUTE])
+    async with Store.open(path) as store:
+        assert await store.pauses() == {BACK: 2000.0}
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
 
@@ -242,6 +267,7 @@ async def test_a_version_1_store_with_damaged_tables_is_refused_not_migrated(tmp
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE refunds")
         db.execute("DROP TABLE refund_partials")
+        db.execute("DROP TABLE pauses")
         db.execute("DROP TABLE signed")
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     with pytest.raises(StoreError, match="table 'signed' is missing"):

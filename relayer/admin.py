@@ -5,8 +5,10 @@ and reads one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": ".
 connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `retry`, `reobserve`,
 `pause`, `resume`, `reconcile`, `keys_show`, `ping`.
 
-Pause is local to this node: a paused route cuts no batches, signs nothing and submits nothing
-(the contracts have no guardian pause yet, so there is no on-chain pause to drive).
+Pause is local to this node and recorded in its store (it survives restarts): a paused route cuts
+no batches, signs nothing and submits nothing. `pause` with `on_chain` checks the guardian's key
+against every endpoint first, then also sends `QiaoEndpoint.pause()`, which stops every route
+through that endpoint; an on-chain resume needs the committee.
 """
 
 from __future__ import annotations
@@ -356,7 +358,10 @@ class Ops:
     ) -> tuple[Any, dict[ChainId, bool]]:
         """The guardian's account, checked against every endpoint's `guardian()`, and whether each
         endpoint is paused already. Raises AdminError before anything changes."""
-        key = read_secret_file(Path(guardian_key_file), "guardian key file")
+        try:
+            key = read_secret_file(Path(guardian_key_file), "guardian key file")
+        except ConfigError as exc:
+            raise AdminError(f"{exc}; nothing was paused") from None
         try:
             guardian = Account.from_key(key)
         except Exception:  # what eth_account raises for garbage varies; never echo the key
@@ -425,12 +430,11 @@ class Ops:
         tx_hash = await chain.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = await chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
         ok = receipt["status"] == 1
-        log.warning("operator_pause_on_chain", chain=chain.cfg.name, tx="0x" + bytes(tx_hash).hex(), ok=ok)
-        return {
-            "chain": chain.cfg.name,
-            "tx": "0x" + bytes(tx_hash).hex(),
-            "result": "paused" if ok else "reverted",
-        }
+        sent = "0x" + bytes(tx_hash).hex()
+        log.warning("operator_pause_on_chain", chain=chain.cfg.name, tx=sent, ok=ok)
+        if not ok:
+            raise RuntimeError(f"the pause transaction {sent} reverted")
+        return {"chain": chain.cfg.name, "tx": sent, "result": "paused"}
 
     async def resume(self, src: int | None, dst: int | None) -> dict[str, Any]:
         """Undo the local pause of routes (recorded in the store first); says what it resumed,

@@ -172,6 +172,7 @@ def test_pause_on_chain_with_a_wrong_or_unreadable_guardian_key_changes_nothing(
         )
         assert out.returncode == 1, out.stdout
         assert says in out.stderr
+        assert "nothing was paused" in out.stderr
         assert "not a key at all" not in out.stderr
         routes = status(net)
         assert all(r["paused"] is False for r in routes.values()), f"{key.name}: paused locally: {routes}"

@@ -5,8 +5,10 @@ and reads one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": ".
 connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `batch_show`, `retry`, `reobserve`,
 `pause`, `resume`, `reconcile`, `keys_show`, `ping`.
 
-Pause is local to this node: a paused route cuts no batches, signs nothing and submits nothing
-(the contracts have no guardian pause yet, so there is no on-chain pause to drive).
+Pause is local to this node and recorded in its store (it survives restarts): a paused route cuts
+no batches, signs nothing and submits nothing. `pause` with `on_chain` checks the guardian's key
+against every endpoint first, then also sends `QiaoEndpoint.pause()`, which stops every route
+through that endpoint; an on-chain resume needs the committee.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 import stat
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -88,6 +91,7 @@ class Ops:
         self.cfg = node.cfg
         self.account_address = account_address
         self.paused: set[Route] = set()
+        self.paused_at: dict[Route, float] = {}
         self.heads: dict[ChainId, int] = {}
         self.rpc_ok: dict[ChainId, bool] = {c: False for c in node.chains}
         self.last_supply: dict[str, Any] | None = None
@@ -100,6 +104,7 @@ class Ops:
         self._db = await aiosqlite.connect(uri, uri=True)
         self._db.row_factory = aiosqlite.Row
         try:
+            await self.load_pauses()
             yield self
         finally:
             await self._db.close()
@@ -140,7 +145,7 @@ class Ops:
     async def route_stats(self) -> dict[Route, tuple[int, float | None]]:
         rows = await self.rows(
             "SELECT src_chain_id, dst_chain_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM transfers "
-            "WHERE state NOT IN ('executed', 'failed') GROUP BY src_chain_id, dst_chain_id"
+            "WHERE state NOT IN ('executed', 'failed', 'refunded') GROUP BY src_chain_id, dst_chain_id"
         )
         out: dict[Route, tuple[int, float | None]] = {}
         for r in rows:
@@ -175,6 +180,8 @@ class Ops:
                     "pending": pending,
                     "oldest_pending_seconds": None if oldest is None else round(now - oldest, 1),
                     "paused": route in self.paused,
+                    "paused_since": _iso(self.paused_at.get(route)) if route in self.paused else None,
+                    "paused_on_chain": self.paused_on_chain(route),
                     "halted": self.node.halted.get(route) if route not in self.paused else None,
                 }
             )
@@ -283,7 +290,7 @@ class Ops:
         if row["batch_first"] is not None and row["state"] == BatchState.FAILED:
             bid = await self._batch_id(route, int(row["batch_first"]))
             back = BatchState.AGGREGATED if row["signed"] else BatchState.PENDING
-            await self.node.store.set_batch_state(bid, back, "retried by operator")
+            await self.node.store.set_batch_state(bid, back, "retried by operator", retry=True)
             actions.append(f"batch {bid} back to {back}")
         reason = self.node.halted.get(route)
         if reason is not None and route not in self.paused:
@@ -363,73 +370,149 @@ class Ops:
     def _routes(self, src: int | None, dst: int | None) -> list[Route]:
         return list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
 
-    def pause(self, src: int | None, dst: int | None) -> dict[str, Any]:
+    # ---- pause and resume ----------------------------------------------------------------
+
+    async def load_pauses(self) -> None:
+        """Apply the pauses recorded in the store (they survive restarts) before any work starts."""
+        recorded = await self.node.store.pauses()
+        for route, at in recorded.items():
+            if route in self.cfg.routes:
+                self._mark_paused(route, at)
+        if recorded:
+            log.warning("paused_from_store", routes=sorted(str(r) for r in recorded))
+
+    def _mark_paused(self, route: Route, at: float) -> None:
+        self.paused.add(route)
+        self.paused_at.setdefault(route, at)
+        self.node.halted.setdefault(route, PAUSED)
+        metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(1)
+
+    async def pause(self, src: int | None, dst: int | None) -> dict[str, Any]:
+        """Pause routes on this node: recorded in the store first (a restart keeps them paused)."""
         routes = self._routes(src, dst)
+        now = time.time()
+        await self.node.store.pause_routes(routes, now)
         for route in routes:
-            self.paused.add(route)
-            self.node.halted.setdefault(route, PAUSED)
-            metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(1)
+            self._mark_paused(route, now)
         log.warning("operator_pause", routes=[str(r) for r in routes])
         return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": []}
+
+    async def _guardian_checked(
+        self, chain_ids: list[ChainId], guardian_key_file: str
+    ) -> tuple[Any, dict[ChainId, bool]]:
+        """The guardian's account, checked against every endpoint's `guardian()`, and whether each
+        endpoint is paused already. Raises AdminError before anything changes."""
+        try:
+            key = read_secret_file(Path(guardian_key_file), "guardian key file")
+        except ConfigError as exc:
+            raise AdminError(f"{exc}; nothing was paused") from None
+        try:
+            guardian = Account.from_key(key)
+        except Exception:  # what eth_account raises for garbage varies; never echo the key
+            raise AdminError(
+                f"guardian key file {guardian_key_file}: not a private key (0x + 64 hex digits); "
+                "nothing was paused"
+            ) from None
+        already: dict[ChainId, bool] = {}
+        for chain_id in chain_ids:
+            chain = self.node.chains[chain_id]
+            endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
+            try:
+                already[chain_id] = bool(await endpoint.functions.paused().call())
+                on_chain_guardian = await endpoint.functions.guardian().call()
+            except Exception as exc:
+                raise AdminError(
+                    f"{chain.cfg.name}: cannot read the endpoint's guardian ({exc!r}); nothing was paused"
+                ) from exc
+            if not already[chain_id] and to_checksum_address(on_chain_guardian) != guardian.address:
+                raise AdminError(
+                    f"{chain.cfg.name}: the endpoint's guardian is {on_chain_guardian}, the key file holds "
+                    f"{guardian.address}; nothing was paused (neither here nor on-chain); use the "
+                    "guardian's key"
+                )
+        return guardian, already
 
     async def pause_on_chain(
         self, src: int | None, dst: int | None, guardian_key_file: str
     ) -> dict[str, Any]:
-        """Pause locally, then pause the endpoints of the chosen routes' chains from the guardian's
-        account (`QiaoEndpoint.pause`, guardian only, immediate)."""
-        out = self.pause(src, dst)
-        key = read_secret_file(Path(guardian_key_file), "guardian key file")
-        guardian = Account.from_key(key)
+        """Check the guardian's key against every endpoint first, then pause locally, then pause
+        the endpoints of the chosen routes' chains (`QiaoEndpoint.pause`, guardian only, immediate;
+        it stops every route through that endpoint). A failure after the local pause says what
+        was done."""
         chain_ids = sorted({c for r in self._routes(src, dst) for c in (r.src, r.dst)})
-        done = []
+        guardian, already = await self._guardian_checked(chain_ids, guardian_key_file)
+        out = await self.pause(src, dst)
+        done: list[dict[str, Any]] = []
         for chain_id in chain_ids:
             chain = self.node.chains[chain_id]
-            endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
-            if await endpoint.functions.paused().call():
+            if already[chain_id]:
                 done.append({"chain": chain.cfg.name, "tx": None, "result": "already paused"})
                 continue
-            on_chain_guardian = await endpoint.functions.guardian().call()
-            if to_checksum_address(on_chain_guardian) != guardian.address:
+            try:
+                done.append(await self._send_pause(chain, guardian))
+            except Exception as exc:
+                so_far = "; ".join(f"{c['chain']} {c['result']}" for c in done) or "none"
                 raise AdminError(
-                    f"{chain.cfg.name}: the endpoint's guardian is {on_chain_guardian}, the key file holds "
-                    f"{guardian.address}; use the guardian's key"
-                )
-            tx = await endpoint.functions.pause().build_transaction(
-                {
-                    "from": guardian.address,
-                    "nonce": await chain.w3.eth.get_transaction_count(guardian.address, "pending"),
-                    "chainId": chain.chain_id,
-                }
-            )
-            signed = guardian.sign_transaction(cast(dict[str, Any], tx))
-            tx_hash = await chain.w3.eth.send_raw_transaction(signed.raw_transaction)
-            receipt = await chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-            ok = receipt["status"] == 1
-            done.append(
-                {
-                    "chain": chain.cfg.name,
-                    "tx": "0x" + bytes(tx_hash).hex(),
-                    "result": "paused" if ok else "reverted",
-                }
-            )
-            log.warning(
-                "operator_pause_on_chain", chain=chain.cfg.name, tx="0x" + bytes(tx_hash).hex(), ok=ok
-            )
+                    f"{chain.cfg.name}: the on-chain pause failed ({exc!r}). Done so far: paused "
+                    f"locally on this node: {', '.join(out['paused'])}; on-chain: {so_far}. Run the "
+                    "same command again to retry (it skips what is paused already)"
+                ) from exc
         out["on_chain"] = done
         await self.endpoints_paused()
         return out
 
-    def resume(self, src: int | None, dst: int | None) -> dict[str, Any]:
+    async def _send_pause(self, chain: ChainClient, guardian: Any) -> dict[str, Any]:
+        endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
+        tx = await endpoint.functions.pause().build_transaction(
+            {
+                "from": guardian.address,
+                "nonce": await chain.w3.eth.get_transaction_count(guardian.address, "pending"),
+                "chainId": chain.chain_id,
+            }
+        )
+        signed = guardian.sign_transaction(cast(dict[str, Any], tx))
+        tx_hash = await chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = await chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+        ok = receipt["status"] == 1
+        sent = "0x" + bytes(tx_hash).hex()
+        log.warning("operator_pause_on_chain", chain=chain.cfg.name, tx=sent, ok=ok)
+        if not ok:
+            raise RuntimeError(f"the pause transaction {sent} reverted")
+        return {"chain": chain.cfg.name, "tx": sent, "result": "paused"}
+
+    async def resume(self, src: int | None, dst: int | None) -> dict[str, Any]:
+        """Undo the local pause of routes (recorded in the store first); says what it resumed,
+        what was not paused, what stays paused here, and which endpoints stay paused on-chain."""
         routes = self._routes(src, dst)
-        for route in routes:
-            if route in self.paused:
-                self.paused.discard(route)
-                if self.node.halted.get(route) == PAUSED:
-                    self.node.halted.pop(route)
-                metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(0)
+        resumed = [r for r in routes if r in self.paused]
+        await self.node.store.resume_routes(resumed)
+        for route in resumed:
+            self.paused.discard(route)
+            self.paused_at.pop(route, None)
+            if self.node.halted.get(route) == PAUSED:
+                self.node.halted.pop(route)
+            metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(0)
+            metrics.ROUTE_PAUSED_SECONDS.labels(str(route.src), str(route.dst)).set(0)
         self.node._wake.set()
-        log.warning("operator_resume", routes=[str(r) for r in routes])
-        return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": []}
+        log.warning("operator_resume", routes=[str(r) for r in resumed])
+        return {
+            "resumed": sorted(str(r) for r in resumed),
+            "not_paused": sorted(str(r) for r in routes if r not in resumed),
+            "paused": sorted(str(r) for r in self.paused),
+            "scope": "local",
+            "on_chain": [],
+            "still_paused_on_chain": sorted({c for r in routes for c in self.paused_on_chain(r)}),
+        }
+
+    def paused_on_chain(self, route: Route) -> list[str]:
+        """The chains of `route` whose endpoint is paused on-chain (last read): such a pause stops
+        every route through that endpoint."""
+        names = [self.cfg.chain_by_id(route.src).name, self.cfg.chain_by_id(route.dst).name]
+        return [n for n in names if self.on_chain_paused.get(n)]
+
+    def paused_seconds(self, now: float) -> dict[Route, float]:
+        """How long each locally paused route has been paused."""
+        return {r: max(0.0, now - at) for r, at in self.paused_at.items() if r in self.paused}
 
     async def endpoints_paused(self) -> dict[str, bool | None]:
         """Each chain's endpoint `paused()` (None when the contract has no pause)."""
@@ -599,9 +682,9 @@ class Ops:
                     )
                 )
                 if args.get("on_chain")
-                else self._async(lambda: self.pause(args.get("src"), args.get("dst")))
+                else (lambda: self.pause(args.get("src"), args.get("dst")))
             ),
-            "resume": self._async(lambda: self.resume(args.get("src"), args.get("dst"))),
+            "resume": lambda: self.resume(args.get("src"), args.get("dst")),
             "endpoints_paused": self.endpoints_paused,
             "reconcile": self.reconcile,
             "keys_show": self._async(self.keys_show),
@@ -664,7 +747,21 @@ def _clear_socket_path(path: Path) -> None:
     if path.exists() or path.is_symlink():
         if not stat.S_ISSOCK(path.lstat().st_mode):
             raise AdminError(f"{path} exists and is not a socket; move it away")
-        path.unlink()
+        if _answers(path):  # never take over a live daemon's socket (the data-dir lock keeps a
+            # second instance from getting here; this guards a socket shared some other way)
+            raise AdminError(f"{path}: another process listens on it; stop that process first")
+        path.unlink()  # a stale socket left by a process that is gone
+
+
+def _answers(path: Path) -> bool:
+    """Whether something accepts connections on the unix socket at `path`."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(2.0)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+        return True
 
 
 async def serve(ops: Ops, path: Path) -> asyncio.Server:
@@ -675,6 +772,9 @@ async def serve(ops: Ops, path: Path) -> asyncio.Server:
         cmd = "?"
         try:
             line = await within(10, reader.readline())
+            if not line:  # connected and left without a word (a liveness probe of the socket)
+                writer.close()
+                return
             if len(line) > MAX_REQUEST:
                 raise AdminError("request too large")
             req = json.loads(line)

@@ -12,6 +12,10 @@ class AdminError(Exception):
     """A request the daemon refuses, or the daemon cannot be reached; the message says why."""
 
 
+class DaemonUnreachable(AdminError):
+    """Nothing answers on the admin socket (the daemon is down, or the socket is not its own)."""
+
+
 def request(path: Path, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> Any:
     """The client side (blocking): send one request and return the result or raise AdminError."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
@@ -19,7 +23,7 @@ def request(path: Path, cmd: str, args: dict[str, Any] | None = None, timeout: f
         try:
             sock.connect(str(path))
         except OSError as exc:
-            raise AdminError(
+            raise DaemonUnreachable(
                 f"cannot reach the daemon on {path} ({exc.strerror}); is `relayer run` running "
                 "with this configuration, and are you its user?"
             ) from exc

@@ -25,13 +25,16 @@ def _load(path: str) -> NodeConfig:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from committee.keyfile import KeyFileError
-    from relayer import daemon, logs
+    from relayer import daemon, instance, logs
     from relayer.chain import RpcUnavailable
 
     cfg = _load(args.config)
     logs.configure(cfg.log_level)
     try:
         asyncio.run(daemon.run(cfg))
+    except instance.AlreadyRunning as exc:  # one line: the holder's PID and what to do
+        print(f"error: {exc}", file=sys.stderr)
+        return instance.EXIT_ALREADY_RUNNING
     except KeyFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -172,14 +175,43 @@ def cmd_status(args: argparse.Namespace) -> int:
             "paused",
             "halted",
         ]
-        return head + "\n" + _table(st["routes"], cols)
+        rows = [{**r, "paused": _pause_cell(r)} for r in st["routes"]]
+        return head + "\n" + _table(rows, cols)
 
     _print(st, args.json, human)
     return 0
 
 
+STORE_FILE = "store_file"  # `read_from` of output read from the store file (the daemon did not answer)
+DAEMON = "daemon"
+
+
+def reading_store_note(cfg: NodeConfig) -> str:
+    """The stderr line of a verb that reads the store file because the daemon does not answer."""
+    from relayer import instance
+
+    pid = instance.holder(cfg.data_dir)
+    if pid is not None:
+        who = f"PID {pid}" if pid > 0 else "a process"
+        why = f"the daemon ({who}) holds {cfg.data_dir} but does not answer on {admin_socket(cfg)}"
+        then = "what it had written; check its log"
+    else:
+        why = f"the daemon is not running (nothing holds {cfg.data_dir})"
+        then = "what it recorded before it stopped"
+    return f"note: {why}; reading the store file {cfg.store_path} directly: {then}"
+
+
+def _pause_cell(route: dict[str, Any]) -> str:
+    """The status table's PAUSED cell: `local`, `on-chain (ethereum)`, both, or `no`."""
+    parts = ["local"] if route.get("paused") else []
+    on_chain = route.get("paused_on_chain") or []
+    if on_chain:
+        parts.append(f"on-chain ({','.join(on_chain)})")
+    return " + ".join(parts) or "no"
+
+
 async def _transfers(cfg: NodeConfig, state: str | None, limit: int) -> list[dict[str, Any]]:
-    async with Store.open(cfg.store_path) as store:
+    async with Store.open_readonly(cfg.store_path) as store:
         rows = await store.transfers(TransferState(state) if state else None, limit)
     return [
         {
@@ -191,6 +223,7 @@ async def _transfers(cfg: NodeConfig, state: str | None, limit: int) -> list[dic
             "source_tx": r.tx_hash,
             "detail": r.detail,
             "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.updated_at)),
+            "read_from": STORE_FILE,
         }
         for r in rows
     ]
@@ -200,10 +233,13 @@ def cmd_transfers_list(args: argparse.Namespace) -> int:
     cfg = _load(args.config)
     try:
         rows = admin.request(admin_socket(cfg), "transfers_list", {"state": args.state, "limit": args.limit})
-    except admin.AdminError:
+        for row in rows:
+            row["read_from"] = DAEMON
+    except admin.DaemonUnreachable:
         if not cfg.store_path.exists():
             raise
-        rows = asyncio.run(_transfers(cfg, args.state, args.limit))  # the daemon is down: read the file
+        print(reading_store_note(cfg), file=sys.stderr)
+        rows = asyncio.run(_transfers(cfg, args.state, args.limit))
     _print(
         rows, args.json, lambda: _table(rows, ["route", "nonce", "state", "amount", "recipient", "updated"])
     )
@@ -212,7 +248,7 @@ def cmd_transfers_list(args: argparse.Namespace) -> int:
 
 async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, Any] | None:
     route = Route(ChainId(src), ChainId(dst))
-    async with Store.open(cfg.store_path) as store:
+    async with Store.open_readonly(cfg.store_path) as store:
         history = await store.history(route, nonce)
         if not history:
             return None
@@ -222,12 +258,12 @@ async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, An
         "route": str(route),
         "nonce": nonce,
         "batch_first_nonce": first,
+        "read_from": STORE_FILE,
         "history": [
             {"state": s, "detail": d, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(a))}
             for s, d, a in history
         ],
         "batch": batch,
-        "read_from": str(cfg.store_path),
     }
 
 
@@ -261,9 +297,11 @@ def cmd_transfers_show(args: argparse.Namespace) -> int:
         shown = admin.request(
             admin_socket(cfg), "transfers_show", {"src": args.src, "dst": args.dst, "nonce": args.nonce}
         )
-    except admin.AdminError as exc:
-        if "cannot reach the daemon" not in str(exc):
+        shown["read_from"] = DAEMON
+    except admin.DaemonUnreachable:
+        if not cfg.store_path.exists():
             raise
+        print(reading_store_note(cfg), file=sys.stderr)
         shown = asyncio.run(_show(cfg, args.src, args.dst, args.nonce))
     if shown is None:
         raise CliError(
@@ -285,7 +323,7 @@ def cmd_transfers_show(args: argparse.Namespace) -> int:
 
 
 async def _batch_offline(cfg: NodeConfig, src: int, dst: int, first: int) -> dict[str, Any] | None:
-    async with Store.open(cfg.store_path) as store:
+    async with Store.open_readonly(cfg.store_path) as store:
         return await _batch_from_store(cfg, store, Route(ChainId(src), ChainId(dst)), first)
 
 
@@ -311,19 +349,18 @@ def cmd_batches_show(args: argparse.Namespace) -> int:
             "batch_show",
             {"src": args.src, "dst": args.dst, "first_nonce": args.first_nonce},
         )
-    except admin.AdminError as exc:
-        if "cannot reach the daemon" not in str(exc) or not cfg.store_path.exists():
+        out["read_from"] = DAEMON
+    except admin.DaemonUnreachable:
+        if not cfg.store_path.exists():
             raise
+        print(reading_store_note(cfg) + " (refused partials are known only to the daemon)", file=sys.stderr)
         out = asyncio.run(_batch_offline(cfg, args.src, args.dst, args.first_nonce))
         if out is None:
             raise CliError(
                 f"no batch {args.src}->{args.dst} starting at nonce {args.first_nonce} in {cfg.store_path}",
                 "`relayer transfers show` names a transfer's batch (batch_first_nonce)",
             ) from None
-        print(
-            f"note: the daemon is down; read {cfg.store_path} (refused partials are not known)",
-            file=sys.stderr,
-        )
+        out["read_from"] = STORE_FILE
     _print(out, args.json, lambda: _batch_text(out))
     return 0
 
@@ -370,9 +407,11 @@ def cmd_pause(args: argparse.Namespace) -> int:
     out = _ask(args, "pause", **_route_args(args), **extra)
 
     def human() -> str:
-        text = f"paused (local to this node): {', '.join(out['paused']) or 'none'}"
+        text = f"paused (local to this node, kept across restarts): {', '.join(out['paused']) or 'none'}"
         for c in out["on_chain"]:
             text += f"\non-chain {c['chain']}: {c['result']}" + (f" (tx {c['tx']})" if c["tx"] else "")
+        if out["on_chain"]:
+            text += "\nan endpoint paused on-chain stops every route through it (see `relayer status`)"
         return text
 
     _print(out, args.json, human)
@@ -386,7 +425,21 @@ def cmd_resume(args: argparse.Namespace) -> int:
             "(QiaoEndpoint.resume); this CLI resumes locally only"
         )
     out = _ask(args, "resume", **_route_args(args))
-    _print(out, args.json, lambda: f"paused (local to this node): {', '.join(out['paused']) or 'none'}")
+
+    def human() -> str:
+        lines = [f"resumed (local to this node): {', '.join(out['resumed']) or 'nothing'}"]
+        if out["not_paused"]:
+            lines.append(f"not paused here: {', '.join(out['not_paused'])}")
+        lines.append(f"still paused here: {', '.join(out['paused']) or 'none'}")
+        if out["still_paused_on_chain"]:
+            lines.append(
+                f"still paused ON-CHAIN: the endpoint on {', '.join(out['still_paused_on_chain'])} "
+                "(every route through it is stopped; resuming it needs the committee's RESUME, "
+                "see deploy/runbooks/endpoint-paused.md)"
+            )
+        return "\n".join(lines)
+
+    _print(out, args.json, human)
     return 0
 
 
@@ -551,19 +604,32 @@ def build_parser() -> argparse.ArgumentParser:
     rt.add_argument("nonce", type=int)
     ro = verb(sub, "reobserve", cmd_reobserve, "read a source transaction again and store its transfers")
     ro.add_argument("tx", help="source transaction hash (0x...)")
-    for name, func, text in (
-        ("pause", cmd_pause, "stop batching, signing and submitting here; --on-chain: pause the endpoints"),
-        ("resume", cmd_resume, "undo pause"),
-    ):
-        pr = verb(sub, name, func, text)
+    pa = verb(
+        sub,
+        "pause",
+        cmd_pause,
+        "stop batching, signing and submitting on this node (kept across restarts); "
+        "--on-chain: also pause the endpoints",
+    )
+    re_ = verb(sub, "resume", cmd_resume, "undo this node's local pause and say what was resumed")
+    for pr in (pa, re_):
         pr.add_argument("--src", type=int, help="source chain id (default: every route)")
         pr.add_argument("--dst", type=int, help="destination chain id")
-        pr.add_argument(
-            "--on-chain",
-            action="store_true",
-            help="also pause the endpoint contracts from the guardian's account (pause only)",
-        )
-        pr.add_argument("--guardian-key-file", help="file with the guardian's private key (mode 0600)")
+    pa.add_argument(
+        "--on-chain",
+        action="store_true",
+        help="also pause the endpoint contracts of the routes' chains from the guardian's account "
+        "(the key is checked against every endpoint's guardian() before anything is paused); an "
+        "endpoint's pause stops every route through it",
+    )
+    pa.add_argument("--guardian-key-file", help="file with the guardian's private key (mode 0600)")
+    re_.add_argument(
+        "--on-chain",
+        action="store_true",
+        help="not done here: an on-chain resume needs the committee's threshold signature on a "
+        "RESUME message (QiaoEndpoint.resume), then a delay the guardian can cancel; with this flag "
+        "the command only says so and changes nothing",
+    )
     verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
     keys = sub.add_parser("keys", help="committee keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)

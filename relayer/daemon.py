@@ -19,7 +19,7 @@ from committee.bls import get_backend
 from committee.keyfile import load_key_file, load_public_file
 from committee.keystore import KeystoreError, load_keystore_share, read_password
 from committee.threshold import KeyShare
-from relayer import admin, metrics, sdnotify
+from relayer import admin, instance, metrics, sdnotify
 from relayer.aio import within
 from relayer.chain import ChainClient
 from relayer.config import ConfigError, NodeConfig, read_secret_file
@@ -36,6 +36,18 @@ GRACE_SECONDS = 10.0
 
 
 async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
+    """Run the node until `stop` (or SIGTERM/SIGINT). First of all it takes the data directory's
+    exclusive lock (relayer.instance): a second instance of the member is refused with
+    `AlreadyRunning` before it opens the store, the admin socket or the broker connection."""
+    try:
+        with instance.exclusive(cfg.data_dir):
+            await _run(cfg, stop)
+    except instance.AlreadyRunning as exc:  # raised only by taking the lock: nothing was touched
+        log.critical("already_running", member=cfg.member_index, holder_pid=exc.pid, lock=str(exc.lock_path))
+        raise
+
+
+async def _run(cfg: NodeConfig, stop: asyncio.Event | None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -100,13 +100,17 @@ class Health:
             labels = (str(route.src), str(route.dst))
             metrics.ROUTE_PENDING.labels(*labels).set(pending)
             metrics.ROUTE_OLDEST_PENDING.labels(*labels).set(0 if oldest is None else now - oldest)
+            metrics.ROUTE_PAUSED_SECONDS.labels(*labels).set(self.ops.paused_seconds(now).get(route, 0.0))
         await self._observe_latencies()
         self.readiness()
         if now - self._last_supply >= SUPPLY_INTERVAL and all(self.ops.rpc_ok.values()):
             self._last_supply = now
             try:
+                await self.ops.endpoints_paused()  # qiao_endpoint_paused, read from each paused()
+            except Exception as exc:
+                log.warning("endpoint_paused_check_error", error=repr(exc))
+            try:
                 await self.ops.supply_check()
-                await self.ops.endpoints_paused()
             except Exception as exc:
                 log.warning("supply_check_error", error=repr(exc))
 

@@ -101,6 +101,11 @@ ROUTE_OLDEST_PENDING = Gauge(
     "qiao_route_oldest_pending_seconds", "Age of the oldest transfer not executed", ["src", "dst"]
 )
 ROUTE_PAUSED = Gauge("qiao_route_paused", "1 while an operator paused the route", ["src", "dst"])
+ROUTE_PAUSED_SECONDS = Gauge(
+    "qiao_route_paused_seconds",
+    "How long an operator has paused the route on this node (0: not paused); survives restarts",
+    ["src", "dst"],
+)
 AGGREGATION_LATENCY = Histogram(
     "qiao_aggregation_latency_seconds",
     "From storing a final transfer to its batch's threshold signature",

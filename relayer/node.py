@@ -46,7 +46,13 @@ from relayer.partials import (
     judge_partial,
     mismatch,
 )
-from relayer.refunds import RefundDecision, RefundPartialOutcome, classify_refund_partial, decide_refund
+from relayer.refunds import (
+    RefundDecision,
+    RefundPartialOutcome,
+    classify_refund_partial,
+    decide_refund,
+    failure_words,
+)
 from relayer.store import (
     AnyBatch,
     BatchState,
@@ -56,6 +62,7 @@ from relayer.store import (
     StoredRefund,
     StoreError,
     StoreUnwritable,
+    TransferState,
 )
 from relayer.submitter import Submitter
 from relayer.transport import Transport
@@ -195,7 +202,13 @@ class Node:
         ]
         new = await self.store.record_scan(chain.chain_id, end + 1, events, end_hash, failures)
         for f in failures:
-            log.info("transfer_failed_final", route=str(f.route), nonce=f.nonce, reason=f.reason)
+            log.info(
+                "transfer_failed_final",
+                route=str(f.route),
+                nonce=f.nonce,
+                reason=f.reason,
+                why=failure_words(f.reason),
+            )
         if new:
             crashpoint("after_store")
         per_route: dict[Route, int] = {}
@@ -637,8 +650,8 @@ class Node:
         if time.monotonic() - self._last_gauges >= GAUGE_SECONDS:  # two table scans: not every tick
             self._last_gauges = time.monotonic()
             counts = await self.store.counts_by_state()
-            for state, n in counts.items():
-                metrics.TRANSFERS_BY_STATE.labels(state).set(n)
+            for ts in TransferState:  # a state with none left reads 0, not its last count
+                metrics.TRANSFERS_BY_STATE.labels(ts.value).set(counts.get(ts.value, 0))
             for batch_state in BatchState:
                 metrics.BATCHES_BY_STATE.labels(batch_state.value).set(0)
             for state, n in (await self.store.batch_counts_by_state()).items():

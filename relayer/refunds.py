@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, verify_partial
@@ -26,6 +26,39 @@ from relayer.messages import RefundPartialMessage
 from relayer.types import Route, Transfer
 
 STATUS_NONE, STATUS_DELIVERED, STATUS_QUEUED, STATUS_FAILED = 0, 1, 2, 3
+
+
+class FailureReason(IntEnum):
+    """`QiaoEndpoint.FailureReason`, the `reason` of a `TransferFailed` event (same numbers)."""
+
+    NONE = 0
+    RECIPIENT_NOT_ALLOWED = 1
+    TOKEN_FROZEN = 2
+    DELIVERY_REFUSED = 3
+    UNREGISTERED_TOKEN_PAIR = 4
+
+
+# the one table of why a destination did not deliver: (the contract's name, words for operators)
+FAILURE_REASONS: dict[FailureReason, tuple[str, str]] = {
+    FailureReason.NONE: ("None", "no failure"),
+    FailureReason.RECIPIENT_NOT_ALLOWED: ("RecipientNotAllowed", "recipient not allowed on the destination"),
+    FailureReason.TOKEN_FROZEN: ("TokenFrozen", "token frozen on the destination"),
+    FailureReason.DELIVERY_REFUSED: ("DeliveryRefused", "delivery refused by the destination's token"),
+    FailureReason.UNREGISTERED_TOKEN_PAIR: (
+        "UnregisteredTokenPair",
+        "token pair not registered on the destination",
+    ),
+}
+
+
+def failure_words(reason: int) -> str:
+    """Why the destination did not deliver a transfer, in words, with the contract's name and code:
+    'recipient not allowed on the destination (RecipientNotAllowed, reason 1)'."""
+    try:
+        name, words = FAILURE_REASONS[FailureReason(reason)]
+    except ValueError:
+        return f"unknown failure reason {reason} (this node knows 0-{max(FailureReason)}: a newer contract?)"
+    return f"{words} ({name}, reason {reason})"
 
 
 class RefundDecision(StrEnum):

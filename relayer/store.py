@@ -25,9 +25,10 @@ import structlog
 
 from relayer import metrics
 from relayer.batching import Located
+from relayer.refunds import failure_words
 from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # version 2: failed transfers seen on their destination and their refunds (docs/PROTOCOL.md)
 REFUND_SCHEMA = """
@@ -68,9 +69,21 @@ CREATE TABLE IF NOT EXISTS refund_partials (
 );
 """
 REFUND_TABLES = ("refunds", "refund_partials")
+# version 3: routes an operator paused on this node (`relayer pause`), kept across restarts
+PAUSE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pauses (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    paused_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id)
+);
+"""
+PAUSE_TABLES = ("pauses",)
 # what a store of an older version needs to become this one: version -> SQL (run in one
 # transaction with the version bump); any other version is refused
-MIGRATIONS = {1: REFUND_SCHEMA}
+MIGRATIONS = {1: REFUND_SCHEMA + PAUSE_SCHEMA, 2: PAUSE_SCHEMA}
+# the tables each older version lacks
+ADDED_SINCE = {1: REFUND_TABLES + PAUSE_TABLES, 2: PAUSE_TABLES}
 
 SCHEMA = (
     """
@@ -176,6 +189,7 @@ CREATE TABLE IF NOT EXISTS partials (
 );
 """
     + REFUND_SCHEMA
+    + PAUSE_SCHEMA
 )
 # a new store is created in one transaction, so a crash during the first start leaves nothing half made
 SEED = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  # noqa: S608
@@ -191,6 +205,39 @@ class TransferState(StrEnum):
     EXECUTED = "executed"
     FAILED = "failed"
     REFUNDED = "refunded"  # failed on the destination, paid back to the sender on the source
+
+
+# The order a transfer's state moves along, and never back: what each member records depends on the
+# order it learns the facts (its own receipt, another relayer's execution, the destination's
+# TransferFailed, the refund on the source), so the state is the latest of them in this order and
+# every member ends in the same one. `executed` means its batch executed on the destination; a
+# transfer the destination did not deliver moves on to `failed` (the reason in words) and then
+# `refunded`. A batch that reverts is also `failed`; an operator's `retry` puts it back.
+TRANSFER_ORDER: tuple[TransferState, ...] = (
+    TransferState.FINAL,
+    TransferState.BATCHED,
+    TransferState.SIGNED,
+    TransferState.AGGREGATED,
+    TransferState.SUBMITTED,
+    TransferState.EXECUTED,
+    TransferState.FAILED,
+    TransferState.REFUNDED,
+)
+RETRY_TARGETS = (TransferState.BATCHED, TransferState.AGGREGATED)
+
+
+def transfer_may_move(current: TransferState, proposed: TransferState, *, retry: bool = False) -> bool:
+    """Whether a transfer in state `current` may be recorded in `proposed` (the one rule).
+
+    Forward in TRANSFER_ORDER only. `submitted` may be recorded again (a replacement transaction,
+    with its own history line). An operator's retry (`retry`) may put a `failed` transfer back to
+    `batched` or `aggregated`; nothing ever leaves `refunded`.
+    """
+    if retry and current == TransferState.FAILED and proposed in RETRY_TARGETS:
+        return True
+    if current == proposed:
+        return proposed == TransferState.SUBMITTED
+    return TRANSFER_ORDER.index(proposed) > TRANSFER_ORDER.index(current)
 
 
 class RefundState(StrEnum):
@@ -240,6 +287,11 @@ def remedy(path: Path) -> str:
         "destination's executed bitmap keeps anything from executing twice); see "
         "docs/OPERATIONS.md, 'A corrupted store'"
     )
+
+
+def failure_detail(reason: int, block_number: int, tx_hash: str) -> str:
+    """A transfer's `failed` history line: why the destination did not deliver it, and where."""
+    return f"{failure_words(reason)}: TransferFailed in block {block_number}, tx {tx_hash}"
 
 
 def wal_checksum(data: bytes, big_endian: bool, s0: int = 0, s1: int = 0) -> tuple[int, int]:
@@ -322,8 +374,8 @@ def migration_from(version: str | None) -> int | None:
 
 def columns_before(version: int) -> dict[str, tuple[str, ...]]:
     """The tables (and columns) a store of schema `version` has."""
-    assert version == 1, version
-    return {k: v for k, v in expected_columns().items() if k not in REFUND_TABLES}
+    added = ADDED_SINCE[version]
+    return {k: v for k, v in expected_columns().items() if k not in added}
 
 
 def migration_script(version: int) -> str:
@@ -499,6 +551,13 @@ def open_error(path: Path, exc: BaseException) -> StoreError:
     return StoreError(f"{path}: not a usable SQLite store ({exc}); {remedy(path)}")
 
 
+def readonly_uri(path: Path) -> str:
+    """The SQLite URI that opens the existing store file at `path` read-only."""
+    if not path.exists():
+        raise StoreError(f"{path}: no store file; has this node ever run with this configuration?")
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 async def _schema_facts(db: aiosqlite.Connection) -> tuple[str | None, dict[str, tuple[str, ...]]]:
     """(meta's schema version or None, the columns of every table) of an open file."""
     names = await (await db.execute("SELECT name FROM sqlite_master WHERE type='table'")).fetchall()
@@ -570,6 +629,22 @@ class Store:
             except aiosqlite.DatabaseError as exc:
                 raise open_error(path, exc) from exc
             metrics.STORE_WRITABLE.set(1)
+            yield cls(db, path)
+        finally:
+            await db.close()
+
+    @classmethod
+    @asynccontextmanager
+    async def open_readonly(cls, path: Path) -> AsyncIterator[Store]:
+        """Read an existing store without changing it (no check, no migration, no creation): what
+        the operator CLI reads when the daemon does not answer. Every write through it fails."""
+        uri = readonly_uri(path)
+        try:
+            db = await aiosqlite.connect(uri, uri=True)
+        except Exception as exc:
+            raise StoreError(f"{path}: cannot open the store to read ({exc}); check its permissions") from exc
+        try:
+            db.row_factory = aiosqlite.Row
             yield cls(db, path)
         finally:
             await db.close()
@@ -654,6 +729,7 @@ class Store:
         new: list[Transfer] = []
         async with self.transaction() as db:
             for f in failures:
+                why = failure_detail(f.reason, f.block_number, f.tx_hash)
                 await db.execute(
                     "INSERT OR IGNORE INTO refunds (src_chain_id, dst_chain_id, nonce, reason, "
                     "block_number, block_hash, tx_hash, log_index, state, detail, created_at, "
@@ -668,11 +744,12 @@ class Store:
                         f.tx_hash,
                         f.log_index,
                         RefundState.OBSERVED,
-                        f"TransferFailed reason {f.reason} in block {f.block_number}",
+                        why,
                         now,
                         now,
                     ),
                 )
+                await self._move(db, f.route.src, f.route.dst, [f.nonce], TransferState.FAILED, why, now)
             # one query per route for what is stored already, one executemany for the rest: a
             # catch-up scan holds thousands of transfers (docs/BENCHMARKS.md)
             seen: dict[tuple[int, int, int], Transfer] = {}
@@ -746,6 +823,7 @@ class Store:
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 history,
             )
+            await self._fail_known(db, new, now)
             await db.execute(
                 "INSERT INTO cursors (chain_id, next_block, last_hash, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (chain_id) DO UPDATE SET next_block=excluded.next_block, "
@@ -769,6 +847,59 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?)",
             [(src, dst, n, state, detail, now) for n in nonces],
         )
+
+    async def _move(
+        self,
+        db: aiosqlite.Connection,
+        src: int,
+        dst: int,
+        nonces: Sequence[int],
+        state: TransferState,
+        detail: str,
+        now: float,
+        *,
+        retry: bool = False,
+    ) -> list[int]:
+        """Record `state` for those of the transfers (src, dst, nonces) it may move to (the one
+        place a transfer's state changes: `transfer_may_move`); returns the nonces moved."""
+        if not nonces:
+            return []
+        lo, hi = min(nonces), max(nonces)
+        wanted = set(nonces)
+        cur = await db.execute(
+            "SELECT nonce, state FROM transfers WHERE src_chain_id=? AND dst_chain_id=? "
+            "AND nonce BETWEEN ? AND ?",
+            (src, dst, lo, hi),
+        )
+        moved = [
+            int(r["nonce"])
+            for r in await cur.fetchall()
+            if int(r["nonce"]) in wanted and transfer_may_move(TransferState(r["state"]), state, retry=retry)
+        ]
+        await db.executemany(
+            "UPDATE transfers SET state=?, detail=?, updated_at=? "
+            "WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+            [(state, detail, now, src, dst, n) for n in moved],
+        )
+        await self._history(db, src, dst, moved, state, detail, now)
+        return moved
+
+    async def _fail_known(self, db: aiosqlite.Connection, new: Sequence[Transfer], now: float) -> None:
+        """Transfers stored after their destination's failure was (this node's source watcher
+        lagged): record them failed at once, with the reason."""
+        by_route: dict[tuple[int, int], list[int]] = {}
+        for t in new:
+            by_route.setdefault((t.src_chain_id, t.dst_chain_id), []).append(t.nonce)
+        for (src, dst), nonces in by_route.items():
+            cur = await db.execute(
+                "SELECT nonce, reason, block_number, tx_hash FROM refunds WHERE src_chain_id=? "
+                "AND dst_chain_id=? AND nonce BETWEEN ? AND ?",
+                (src, dst, min(nonces), max(nonces)),
+            )
+            for r in await cur.fetchall():
+                if int(r["nonce"]) in nonces:
+                    why = failure_detail(int(r["reason"]), int(r["block_number"]), str(r["tx_hash"]))
+                    await self._move(db, src, dst, [int(r["nonce"])], TransferState.FAILED, why, now)
 
     # ---- batching ------------------------------------------------------------------------
 
@@ -840,26 +971,16 @@ class Store:
         now: float,
         *,
         batch_first: bool = False,
+        retry: bool = False,
     ) -> None:
-        extra = ", batch_first=?" if batch_first else ""
-        args: list[Any] = [state, detail, now]
-        if batch_first:
-            args.append(bid.first_nonce)
-        args += [bid.route.src, bid.route.dst, bid.first_nonce, bid.last_nonce]
-        await db.execute(
-            f"UPDATE transfers SET state=?, detail=?, updated_at=?{extra} "  # noqa: S608
-            "WHERE src_chain_id=? AND dst_chain_id=? AND nonce BETWEEN ? AND ?",
-            tuple(args),
-        )
-        await self._history(
-            db,
-            bid.route.src,
-            bid.route.dst,
-            range(bid.first_nonce, bid.last_nonce + 1),
-            state,
-            detail,
-            now,
-        )
+        if batch_first:  # the batch a transfer belongs to is recorded whatever its state
+            await db.execute(
+                "UPDATE transfers SET batch_first=? "
+                "WHERE src_chain_id=? AND dst_chain_id=? AND nonce BETWEEN ? AND ?",
+                (bid.first_nonce, bid.route.src, bid.route.dst, bid.first_nonce, bid.last_nonce),
+            )
+        nonces = range(bid.first_nonce, bid.last_nonce + 1)
+        await self._move(db, bid.route.src, bid.route.dst, nonces, state, detail, now, retry=retry)
 
     async def _batch_from_row(self, row: aiosqlite.Row) -> StoredBatch:
         head = self._head_from_row(row)
@@ -996,14 +1117,8 @@ class Store:
                 ),
             )
             # a batch this node already saw aggregated or executed (from the others' partials,
-            # before its own signer ran) keeps its transfers' later state: states never go back
-            cur = await db.execute(
-                "SELECT state FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
-                (bid.route.src, bid.route.dst, bid.first_nonce),
-            )
-            batch_row = await cur.fetchone()
-            if batch_row is None or batch_row["state"] == BatchState.PENDING:
-                await self._set_transfer_state(db, bid, TransferState.SIGNED, f"signed {bid}", now)
+            # before its own signer ran) keeps its transfers' later state (transfer_may_move)
+            await self._set_transfer_state(db, bid, TransferState.SIGNED, f"signed {bid}", now)
         return partial
 
     async def signed_partial(self, bid: BatchId) -> bytes | None:
@@ -1080,7 +1195,10 @@ class Store:
         *,
         signature: bytes | None = None,
         tx_hash: str | None = None,
+        retry: bool = False,
     ) -> None:
+        """Move a batch to `state` and its transfers to the matching state (as far as they may
+        move: `transfer_may_move`); `retry` is an operator's retry of a failed batch."""
         now = time.time()
         transfer_state = {
             BatchState.AGGREGATED: TransferState.AGGREGATED,
@@ -1105,7 +1223,7 @@ class Store:
                     bid.first_nonce,
                 ),
             )
-            await self._set_transfer_state(db, bid, transfer_state, detail or str(state), now)
+            await self._set_transfer_state(db, bid, transfer_state, detail or str(state), now, retry=retry)
             if state == BatchState.EXECUTED:
                 await db.execute(
                     "DELETE FROM partials WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
@@ -1269,12 +1387,7 @@ class Store:
                 (state, detail, now, signature, route.src, route.dst, nonce),
             )
             if state == RefundState.REFUNDED:
-                await db.execute(
-                    "UPDATE transfers SET state=?, detail=?, updated_at=? "
-                    "WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
-                    (TransferState.REFUNDED, detail, now, route.src, route.dst, nonce),
-                )
-                await self._history(db, route.src, route.dst, [nonce], TransferState.REFUNDED, detail, now)
+                await self._move(db, route.src, route.dst, [nonce], TransferState.REFUNDED, detail, now)
                 await db.execute(
                     "DELETE FROM refund_partials WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
                     (route.src, route.dst, nonce),
@@ -1331,6 +1444,27 @@ class Store:
         return [(int(r["member"]), bytes(r["message"]), bytes(r["partial"])) for r in rows]
 
     # ---- operators -----------------------------------------------------------------------
+
+    async def pauses(self) -> dict[Route, float]:
+        """The routes an operator paused on this node, with when (unix time)."""
+        rows = await self._fetchall("SELECT src_chain_id, dst_chain_id, paused_at FROM pauses")
+        return {
+            Route(ChainId(r["src_chain_id"]), ChainId(r["dst_chain_id"])): float(r["paused_at"]) for r in rows
+        }
+
+    async def pause_routes(self, routes: Iterable[Route], at: float) -> None:
+        """Record routes paused (a route paused already keeps its first time)."""
+        async with self.transaction() as db:
+            await db.executemany(
+                "INSERT OR IGNORE INTO pauses (src_chain_id, dst_chain_id, paused_at) VALUES (?, ?, ?)",
+                [(r.src, r.dst, at) for r in routes],
+            )
+
+    async def resume_routes(self, routes: Iterable[Route]) -> None:
+        async with self.transaction() as db:
+            await db.executemany(
+                "DELETE FROM pauses WHERE src_chain_id=? AND dst_chain_id=?", [(r.src, r.dst) for r in routes]
+            )
 
     async def transfers(self, state: TransferState | None = None, limit: int = 100) -> list[TransferRow]:
         sql = "SELECT * FROM transfers"

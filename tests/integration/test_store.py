@@ -169,8 +169,48 @@ async def test_a_failure_is_stored_with_the_cursor_and_a_refund_moves_the_transf
         assert (sent.tx.tx_hash, sent.tx.nonce, sent.tx.max_fee) == ("0xabc", 4, 10)
         await store.set_refund_state(ROUTE, 2, RefundState.REFUNDED, "refunded on the source (final)")
         assert (await store.counts_by_state()) == {"final": 1, "refunded": 1}
-        assert [s for s, _, _ in await store.history(ROUTE, 2)] == ["final", "refunded"]
+        history = await store.history(ROUTE, 2)
+        assert [s for s, _, _ in history] == ["final", "failed", "refunded"]
+        assert history[1][1].startswith(
+            "recipient not allowed on the destination (RecipientNotAllowed, reason 1)"
+        )
         assert await store.refunds([RefundState.SUBMITTED]) == []
+
+
+async def test_a_refunded_transfer_stays_refunded_when_its_batch_is_recorded_executed_later(
+    tmp_path: Path,
+) -> None:
+    """The order of issue 14: the refund seen final before this member records the batch executed."""
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"r" * 32, b"m" * 32)], 20, 3)
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, "signed by [1, 2, 3]", signature=b"s")
+        await store.record_scan(ROUTE.dst, 40, [], failures=[failure(2)])
+        await store.approve_refund(ROUTE, 2, 1, b"\x01" * 32, None)
+        await store.set_refund_state(ROUTE, 2, RefundState.REFUNDED, "refunded on the source (final)")
+        await store.set_batch_state(batch.id, BatchState.EXECUTED, "executed on-chain by another relayer")
+        assert (await store.counts_by_state()) == {"executed": 1, "refunded": 1}
+        states = [s for s, _, _ in await store.history(ROUTE, 2)]
+        assert states == ["final", "batched", "aggregated", "failed", "refunded"]
+        # an operator's retry of the executed batch moves nothing back either
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, "retried by operator", retry=True)
+        assert (await store.counts_by_state()) == {"executed": 1, "refunded": 1}
+
+
+async def test_a_transfer_stored_after_its_failure_is_recorded_failed_at_once(tmp_path: Path) -> None:
+    """A member whose source watcher lags sees the destination's failure first."""
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.dst, 40, [], failures=[failure(3)])
+        await store.record_scan(ROUTE.src, 20, events(3))
+        history = await store.history(ROUTE, 3)
+        assert [s for s, _, _ in history] == ["final", "failed"]
+        assert "recipient not allowed" in history[1][1]
+        batch = Batch((transfer(3),), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"r" * 32, b"m" * 32)], 20, 4)
+        assert (await store.counts_by_state()) == {"failed": 1}
+        [row] = await store.transfers()
+        assert row.state == TransferState.FAILED
 
 
 async def test_an_unknown_failure_cannot_be_approved(tmp_path: Path) -> None:
@@ -186,11 +226,36 @@ async def test_a_version_1_store_is_migrated_in_place_keeping_its_data(tmp_path:
     with sqlite3.connect(path) as db:  # what a version-1 build left behind
         db.execute("DROP TABLE refunds")
         db.execute("DROP TABLE refund_partials")
+        db.execute("DROP TABLE pauses")
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     async with Store.open(path) as store:
         assert await store.cursor(ROUTE.src) == 20
         await store.record_scan(ROUTE.dst, 30, [], failures=[failure(1)])
         assert len(await store.refunds([RefundState.OBSERVED])) == 1
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
+
+
+BACK = Route(ROUTE.dst, ROUTE.src)
+
+
+async def test_a_version_2_store_is_migrated_and_then_keeps_pauses_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "v2.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.dst, 30, [], failures=[failure(1)])
+    with sqlite3.connect(path) as db:  # what a version-2 build (refunds, no pauses) left behind
+        db.execute("DROP TABLE pauses")
+        db.execute("UPDATE meta SET value='2' WHERE key='schema'")
+    async with Store.open(path) as store:
+        assert len(await store.refunds([RefundState.OBSERVED])) == 1
+        assert await store.pauses() == {}
+        await store.pause_routes([ROUTE], 1000.0)
+        await store.pause_routes([ROUTE, BACK], 2000.0)  # a paused route keeps its time
+    async with Store.open(path) as store:
+        assert await store.pauses() == {ROUTE: 1000.0, BACK: 2000.0}
+        await store.resume_routes([ROUTE])
+    async with Store.open(path) as store:
+        assert await store.pauses() == {BACK: 2000.0}
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
 
@@ -202,6 +267,7 @@ async def test_a_version_1_store_with_damaged_tables_is_refused_not_migrated(tmp
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE refunds")
         db.execute("DROP TABLE refund_partials")
+        db.execute("DROP TABLE pauses")
         db.execute("DROP TABLE signed")
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     with pytest.raises(StoreError, match="table 'signed' is missing"):

@@ -72,11 +72,12 @@ def test_this_builds_schema_is_accepted() -> None:
     ("version", "change", "says"),
     [
         (None, None, "no schema version"),
-        ("3", None, "schema version is '3'"),
+        ("4", None, "schema version is '4'"),
         ("garbage", None, "schema version is 'garbage'"),
-        ("2", ("drop", "signed"), "table 'signed' is missing"),
-        ("2", ("drop", "refunds"), "table 'refunds' is missing"),
-        ("2", ("columns", "transfers"), "table 'transfers' has columns"),
+        ("3", ("drop", "signed"), "table 'signed' is missing"),
+        ("3", ("drop", "refunds"), "table 'refunds' is missing"),
+        ("3", ("columns", "transfers"), "table 'transfers' has columns"),
+        ("3", ("drop", "pauses"), "table 'pauses' is missing"),
     ],
 )
 def test_a_file_that_is_not_this_builds_store_is_named(

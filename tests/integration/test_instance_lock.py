@@ -1,0 +1,58 @@
+"""The data directory's lock (relayer.instance): real files, real flock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from relayer import instance
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_second_holder_is_refused_with_the_first_ones_pid(tmp_path: Path) -> None:
+    with instance.exclusive(tmp_path / "data") as path:
+        assert path.read_text().strip() == str(os.getpid())
+        assert instance.holder(tmp_path / "data") == os.getpid()
+        with pytest.raises(instance.AlreadyRunning) as refused, instance.exclusive(tmp_path / "data"):
+            pass
+        assert refused.value.pid == os.getpid()
+        message = str(refused.value)
+        assert f"PID {os.getpid()}" in message
+        assert "\n" not in message
+        assert "stop it first" in message
+    assert instance.holder(tmp_path / "data") is None  # released with the block
+
+
+def test_a_lock_file_left_by_a_dead_process_is_not_a_holder(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / instance.LOCK_NAME).write_text("999999\n")  # written by a process long gone
+    assert instance.holder(data) is None
+    with instance.exclusive(data) as path:
+        assert path.read_text().strip() == str(os.getpid())
+
+
+def test_another_process_holding_the_lock_is_named(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    code = (
+        "import sys, time; from pathlib import Path; from relayer import instance\n"
+        f"with instance.exclusive(Path({str(data)!r})):\n"
+        "    print('held', flush=True); sys.stdin.readline()\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "held"
+        assert instance.holder(data) == child.pid
+        with pytest.raises(instance.AlreadyRunning, match=f"PID {child.pid}"), instance.exclusive(data):
+            pass
+    finally:
+        child.communicate("\n", timeout=10)
+    assert instance.holder(data) is None

@@ -8,6 +8,8 @@ import {QiaoEndpoint} from "../src/QiaoEndpoint.sol";
 import {WrappedToken} from "../src/WrappedToken.sol";
 import {TestAsset} from "../src/TestAsset.sol";
 import {RestrictedTestAsset} from "../src/RestrictedTestAsset.sol";
+import {QiaoVault} from "../src/QiaoVault.sol";
+import {QiaoGateway} from "../src/QiaoGateway.sol";
 
 /// @dev An ERC-20 whose transfer returns false instead of reverting (for a blocked recipient).
 contract FalseReturningToken is ERC20 {
@@ -24,6 +26,28 @@ contract FalseReturningToken is ERC20 {
     function transfer(address to, uint256 value) public override returns (bool) {
         if (refused[to]) return false;
         return super.transfer(to, value);
+    }
+}
+
+/// @dev An ERC-20 whose transfer returns nothing (USDT style): accepted like SafeERC20 does.
+contract NoReturnToken {
+    mapping(address account => uint256 balance) public balanceOf;
+
+    constructor() {
+        balanceOf[msg.sender] = 1_000_000 ether;
+    }
+
+    function transfer(address to, uint256 value) external {
+        balanceOf[msg.sender] -= value;
+        balanceOf[to] += value;
+    }
+}
+
+/// @dev A token whose transfer burns all the gas it is given.
+contract GasBurnerToken {
+    function transfer(address, uint256) external pure returns (bool) {
+        while (true) {}
+        return true;
     }
 }
 
@@ -349,6 +373,191 @@ contract Issue13Test is SignedActions {
         );
         gateway.registerToken(77, address(wrapped), address(0x7777));
         vm.assertEq(gateway.remoteTokenOf(77, address(wrapped)), address(0));
+    }
+
+    // ---------------------------------------------------------------- after the fix: the rules around them
+
+    function test_refundToFrozenSenderOnGateway_isRefusedWithTheSameErrorUntilUnfrozen() public {
+        mintTo(bob, 3 ether);
+        QiaoEndpoint.Transfer[] memory back = one(burnOnE(bob, mallory, 2 ether)); // not allowed on C
+        executeOnC(back, signForVault(back));
+        vm.assertEq(uint8(vault.transferStatus(CHAIN_E, 1)), uint8(QiaoEndpoint.TransferStatus.Failed));
+        vm.chainId(CHAIN_E);
+        vm.prank(owner);
+        registryE.setFrozen(bob, true);
+        bytes memory sig = signRefund(GROUP_SK, gateway, CHAIN_E, EPOCH, back[0]);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotAllowed.selector, bob));
+        gateway.refund(EPOCH, back[0], sig);
+        vm.prank(owner);
+        registryE.setFrozen(bob, false);
+        gateway.refund(EPOCH, back[0], sig);
+        vm.assertEq(wrapped.balanceOf(bob), 3 ether);
+        vm.assertEq(wrapped.totalSupply(), asset.balanceOf(address(vault)));
+    }
+
+    function test_refundWaitsForTheInboundBucket_andIsChargedToIt() public {
+        QiaoEndpoint.Transfer memory a = failedLockOnE(6 ether);
+        QiaoEndpoint.Transfer memory b = failedLockOnE(6 ether);
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        vault.setRateLimit(address(asset), QiaoEndpoint.Direction.Inbound, 10 ether, 1 ether);
+        vault.refund(EPOCH, a, signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, a));
+        vm.assertEq(vault.availableCapacity(address(asset), QiaoEndpoint.Direction.Inbound), 4 ether);
+        bytes memory sig = signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, b);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                QiaoEndpoint.RateLimited.selector, address(asset), QiaoEndpoint.Direction.Inbound, 4 ether, 6 ether
+            )
+        );
+        vault.refund(EPOCH, b, sig);
+        vm.warp(block.timestamp + 2);
+        vault.refund(EPOCH, b, sig); // the same signature, once the bucket has room
+        vm.assertTrue(vault.isRefunded(CHAIN_E, b.nonce));
+        vm.assertEq(vault.availableCapacity(address(asset), QiaoEndpoint.Direction.Inbound), 0);
+    }
+
+    function test_refundOfANonceInitiatedTowardAnotherChain_isRefused() public {
+        QiaoEndpoint.Transfer memory t = failedLockOnE(1 ether);
+        QiaoEndpoint.Transfer memory u = cp(t);
+        u.dstChainId = 77; // nonce 1 toward 77 was never assigned
+        vm.chainId(CHAIN_C);
+        bytes memory sig = signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, u);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotRefundable.selector, 77, 1));
+        vault.refund(EPOCH, u, sig);
+        u = cp(t);
+        u.recipient = bob; // another recipient than the one locked for
+        sig = signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, u);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotRefundable.selector, CHAIN_E, 1));
+        vault.refund(EPOCH, u, sig);
+    }
+
+    function test_vaultBatch_eachFailureKeepsItsOwnReason() public {
+        FalseReturningToken ft = new FalseReturningToken();
+        address remote = address(0xF00D);
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        vault.registerToken(CHAIN_E, address(ft), remote);
+        // forge-lint: disable-next-line(erc20-unchecked-transfer) -- OpenZeppelin ERC20 reverts on failure
+        ft.transfer(address(vault), 10 ether);
+        ft.refuse(carol);
+        QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](3);
+        ts[0] = QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 1, remote, address(ft), bob, carol, 1 ether); // refused
+        ts[1] = QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 2, remote, address(ft), bob, mallory, 1 ether); // not allowed
+        ts[2] = QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 3, remote, address(ft), bob, bob, 1 ether);
+        bytes memory sig = signForVault(ts);
+        vm.chainId(CHAIN_C);
+        vm.recordLogs();
+        vault.executeBatch(EPOCH, pack(ts), sig);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        vm.assertEq(reasonOf(logs, CHAIN_E, 1), REASON_DELIVERY_REFUSED);
+        vm.assertEq(reasonOf(logs, CHAIN_E, 2), uint8(QiaoEndpoint.FailureReason.RecipientNotAllowed));
+        vm.assertEq(reasonOf(logs, CHAIN_E, 3), 255); // delivered
+        vm.assertEq(ft.balanceOf(bob), 1 ether);
+        // executeTransfer-style single delivery (the rate-limited path) refuses the same way
+        vm.prank(owner);
+        vault.setRateLimit(address(ft), QiaoEndpoint.Direction.Inbound, 1 ether, 0);
+        QiaoEndpoint.Transfer[] memory two = new QiaoEndpoint.Transfer[](2);
+        two[0] = QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 4, remote, address(ft), bob, carol, 1 ether);
+        two[1] = QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 5, remote, address(ft), bob, carol, 1 ether);
+        sig = signForVault(two);
+        vm.recordLogs();
+        vault.executeBatch(EPOCH, pack(two), sig); // 2 > 1 of capacity: transfer by transfer
+        logs = vm.getRecordedLogs();
+        vm.assertEq(reasonOf(logs, CHAIN_E, 4), REASON_DELIVERY_REFUSED);
+        vm.assertEq(vault.availableCapacity(address(ft), QiaoEndpoint.Direction.Inbound), 1 ether); // given back
+    }
+
+    function test_vaultDelivery_tokenWithoutReturnValueIsPaid_tokenWithoutCodeIsRefused() public {
+        NoReturnToken nr = new NoReturnToken();
+        address remote = address(0xF00D);
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        vault.registerToken(CHAIN_E, address(nr), remote);
+        nr.transfer(address(vault), 10 ether);
+        QiaoEndpoint.Transfer[] memory ts =
+            one(QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 1, remote, address(nr), bob, carol, 1 ether));
+        executeOnC(ts, signForVault(ts));
+        vm.assertEq(nr.balanceOf(carol), 1 ether);
+        vm.etch(address(nr), ""); // the asset's code is gone
+        ts = one(QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 2, remote, address(nr), bob, carol, 1 ether));
+        bytes memory sig = signForVault(ts);
+        vm.chainId(CHAIN_C);
+        vm.expectEmit(address(vault));
+        emit QiaoEndpoint.TransferFailed(CHAIN_E, 2, QiaoEndpoint.FailureReason.DeliveryRefused);
+        vault.executeBatch(EPOCH, pack(ts), sig);
+    }
+
+    /// A relayer cannot make a delivery fail by sending too little gas (EIP-150's 63/64): the
+    /// vault reverts the whole call unless the asset gets all of DELIVERY_GAS; an asset that burns
+    /// all of it by itself has refused the delivery.
+    function test_gasStarvedDeliveryRevertsTheCall_gasBurningAssetIsRefused() public {
+        GasBurnerToken gb = new GasBurnerToken();
+        address remote = address(0xF00D);
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        vault.registerToken(CHAIN_E, address(gb), remote);
+        QiaoEndpoint.Transfer[] memory ts =
+            one(QiaoEndpoint.Transfer(CHAIN_E, CHAIN_C, 1, remote, address(gb), bob, carol, 1 ether));
+        bytes memory sig = signForVault(ts);
+        bytes memory call = abi.encodeCall(QiaoEndpoint.executeBatch, (EPOCH, pack(ts), sig));
+        vm.chainId(CHAIN_C);
+        (bool ok, bytes memory ret) = address(vault).call{gas: 450_000}(call);
+        vm.assertFalse(ok);
+        vm.assertEq(bytes4(ret), QiaoVault.InsufficientGasForDelivery.selector);
+        vm.assertFalse(vault.isExecuted(CHAIN_E, 1));
+        (ok,) = address(vault).call{gas: 1_000_000}(call);
+        vm.assertTrue(ok);
+        vm.assertEq(uint8(vault.transferStatus(CHAIN_E, 1)), uint8(QiaoEndpoint.TransferStatus.Failed));
+    }
+
+    function test_complianceUnfreezeDoesNotLiftBridgeFreeze_andBothShowInTheViews() public {
+        vm.chainId(CHAIN_E);
+        bytes32 freezeType = gateway.FREEZE_TYPEHASH();
+        gateway.applyFreeze(
+            EPOCH, bob, true, signAction(GROUP_SK, gateway, CHAIN_E, freezeType, EPOCH, abi.encode(bob, true))
+        );
+        (bool compliance, bool bridge) = registryE.freezesOf(bob);
+        vm.assertFalse(compliance);
+        vm.assertTrue(bridge);
+        vm.startPrank(owner);
+        registryE.setFrozen(bob, true);
+        registryE.setFrozen(bob, false); // the desk lifts its own freeze only
+        vm.stopPrank();
+        vm.assertFalse(registryE.isAllowed(bob));
+        address[] memory who = new address[](2);
+        who[0] = bob;
+        who[1] = carol;
+        vm.assertEq(registryE.allowedMask(who)[0], 2); // carol only
+        gateway.applyFreeze(
+            EPOCH, bob, false, signAction(GROUP_SK, gateway, CHAIN_E, freezeType, EPOCH, abi.encode(bob, false))
+        );
+        vm.assertTrue(registryE.isAllowed(bob));
+        vm.assertEq(registryE.allowedMask(who)[0], 3);
+        (bool allowed, bool frozen) = registryE.statusOf(bob);
+        vm.assertTrue(allowed);
+        vm.assertFalse(frozen);
+    }
+
+    function test_renounceOwnership_revertsForAnyone_onBothEndpoints() public {
+        vm.prank(owner);
+        vm.expectRevert(QiaoEndpoint.OwnershipCannotBeRenounced.selector);
+        vault.renounceOwnership();
+        vm.prank(alice);
+        vm.expectRevert(QiaoEndpoint.OwnershipCannotBeRenounced.selector);
+        gateway.renounceOwnership();
+        vm.assertEq(vault.owner(), owner);
+    }
+
+    function test_gatewayHomeChain_recordedAndOtherWrappedTokensStillRegister() public {
+        vm.chainId(CHAIN_E);
+        vm.assertEq(gateway.homeChainOf(address(wrapped)), CHAIN_C);
+        WrappedToken other = new WrappedToken("W77", "W77", address(gateway), registryE, owner);
+        vm.prank(owner);
+        gateway.registerToken(77, address(other), address(0x7777));
+        vm.assertEq(gateway.homeChainOf(address(other)), 77);
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(QiaoGateway.TokenPairedWithAnotherChain.selector, address(other), 77));
+        gateway.registerToken(CHAIN_C, address(other), address(0x8888));
     }
 
     function cp(QiaoEndpoint.Transfer memory t) internal pure returns (QiaoEndpoint.Transfer memory) {

@@ -20,14 +20,15 @@ import {KycRegistry} from "./KycRegistry.sol";
 ///        on its destination), {pauseWithSignature}, {resume}, {rotateKey}; the signature is the
 ///        authorisation of all the signed ones;
 ///      - the guardian (an operators' multisig): {pause}, immediately, never resume;
-///      - the owner (two-step): {registerToken}, {setRateLimit}, {setGuardian}.
+///      - the owner (two-step; it can never be renounced): {registerToken}, {setRateLimit}, {setGuardian}.
 ///
 ///      Transfer states on the destination, per (srcChainId, nonce): NONE -> DELIVERED, or
 ///      NONE -> QUEUED -> DELIVERED | FAILED, or NONE -> FAILED. A nonce leaves NONE once, by a
 ///      valid committee signature; `isExecuted` is true from then on ("consumed by a signature"),
 ///      {transferStatus} tells which. On the source, a FAILED transfer can be refunded once
 ///      (committee-signed), never a DELIVERED one: the committee signs a refund only for a final
-///      TransferFailed event.
+///      TransferFailed event; and only exactly the transfer the source recorded at lock / burn
+///      ({initiatedLeaf}), charged to the Inbound rate limit.
 ///
 ///      There is no initializer: all set-up is in the constructor, which runs once.
 abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransient {

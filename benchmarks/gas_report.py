@@ -164,6 +164,12 @@ def measure(
         procs.stop_all()
 
 
+# `lock` and `burn` as measured by this report on main before issue 13 (docs/GAS.md at 10a9fbd):
+# since then each records the transfer's leaf (one new storage slot) so that a refund must match it.
+LOCK_BEFORE_COMMITMENT = 64_520
+BURN_BEFORE_COMMITMENT = 69_527
+
+
 def render(f: Figures) -> str:
     lines = [
         "# Gas report",
@@ -217,6 +223,15 @@ def render(f: Figures) -> str:
         f"| `lock` (vault, C; not the first on the route) | {f.lock:,} |",
         f"| `burn` (gateway, E) | {f.burn:,} |",
         f"| `executeBatch` of {f.unlock_batch[0]} unlocks (vault, C) | {f.unlock_batch[1]:,} |",
+        "",
+        "**The refund commitment.** `lock` and `burn` record the transfer's leaf (docs/PROTOCOL.md,",
+        "refunds): a refund must match it exactly. It costs one new storage slot (22,100: 2,100 cold",
+        "plus 20,000 zero to non-zero) and the leaf's hash; measured against the figures before it",
+        f"(`lock` {LOCK_BEFORE_COMMITMENT:,}, `burn` {BURN_BEFORE_COMMITMENT:,}): `lock`"
+        f" {f.lock - LOCK_BEFORE_COMMITMENT:+,}, `burn` {f.burn - BURN_BEFORE_COMMITMENT:+,}.",
+        "The vault's unlocks now call the asset with a gas cap and read its reply themselves",
+        "(a refused delivery is recorded as failed, not a revert); the gateway's batch path is the",
+        "one the per-transfer target above measures.",
         "",
         "## Where the gas goes",
         "",

@@ -37,7 +37,10 @@ TRANSFER_INITIATED_TOPIC = (
 TRANSFER_FAILED_TOPIC = "0x" + keccak(text="TransferFailed(uint256,uint64,uint8)").hex()
 TRANSFER_STATUS_FAILED = 3  # QiaoEndpoint.TransferStatus { None, Delivered, Queued, Failed }
 TRANSFER_STATUS_DELIVERED = 1
-MAX_FAILURE_REASON = 255
+# QiaoEndpoint.FailureReason { None, RecipientNotAllowed, TokenFrozen, DeliveryRefused,
+# UnregisteredTokenPair }: a TransferFailed with a reason past the last one is malformed (a
+# contract this relayer does not know; update both together).
+MAX_FAILURE_REASON = 4
 BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (providers cap batch sizes)
 
 
@@ -402,7 +405,7 @@ class ChainClient:
                 raise ValueError("malformed indexed topics")
             reason = int.from_bytes(data, "big")
             if reason > MAX_FAILURE_REASON:
-                raise ValueError(f"reason {reason} is not a uint8")
+                raise ValueError(f"reason {reason} is not a known FailureReason (0..{MAX_FAILURE_REASON})")
             nonce = int.from_bytes(topics[2], "big")
             if nonce < 1:
                 raise ValueError("nonce 0")

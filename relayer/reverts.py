@@ -8,6 +8,14 @@ operator retries it. Only a revert that the same batch would always meet (a bad 
 expired key epoch, a malformed batch) is permanent.
 
 The decision is made from the revert data's 4-byte selector (`ContractLogicError.data`).
+
+A refund (`refund` on the transfer's source) has its own rule, `classify_refund_revert`: it is
+signed for a transfer that the source recorded and the destination failed, so only a revert that
+says the signed refund itself is wrong (no such transfer, a bad signature, an expired key epoch)
+is permanent. A refund the source cannot pay *now* waits and is sent again later, never marked
+refused: the Inbound bucket is short (`RateLimited`), the sender is not allowed or is frozen
+(`NotAllowed`), the wrapped token is frozen (`TokenIsFrozen`), or the asset itself refuses the
+sender (any other error: a restricted asset's own rule, which its issuer may lift).
 """
 
 from __future__ import annotations
@@ -50,3 +58,29 @@ def classify_revert(data: object) -> RevertKind:
     if sel in _TRANSIENT:
         return RevertKind.TRANSIENT
     return RevertKind.PERMANENT
+
+
+_REFUND_PERMANENT = {
+    selector("NotRefundable(uint256,uint64)"),  # no transfer initiated here with these fields
+    selector("InvalidSignature()"),
+    selector("InvalidSignatureLength(uint256)"),
+    selector("IdentitySignature()"),
+    selector("UnknownKeyEpoch(uint64)"),
+    selector("KeyEpochExpired(uint64)"),  # past the grace period: needs a refund signed anew
+    selector("AlreadyRefunded(uint256,uint64)"),  # (the submitter asks isRefunded first)
+}
+
+
+def classify_refund_revert(data: object) -> RevertKind:
+    """The kind of a revert of `refund` from its data: PERMANENT only when the signed refund
+    itself is wrong; TRANSIENT like a batch's (no data, a panic, reentrancy); WAIT otherwise,
+    including `RateLimited`, `NotAllowed`, `TokenIsFrozen`, `EnforcedPause` and an asset's own
+    error (a refund must never be lost to a condition its owner can lift)."""
+    if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
+        return RevertKind.TRANSIENT
+    sel = data[2:10].lower()
+    if sel in _REFUND_PERMANENT:
+        return RevertKind.PERMANENT
+    if sel in _TRANSIENT:
+        return RevertKind.TRANSIENT
+    return RevertKind.WAIT

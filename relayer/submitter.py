@@ -40,7 +40,7 @@ from relayer.chain import ChainClient
 from relayer.clock import Elapsed
 from relayer.config import RelayerConfig
 from relayer.faults import crashpoint
-from relayer.reverts import RevertKind, classify_revert
+from relayer.reverts import RevertKind, classify_refund_revert, classify_revert
 from relayer.store import AnyBatch, BatchState, RefundState, Store, StoredBatch, StoredRefund, TxRecord
 from relayer.types import Batch, BatchId, Transfer, execute_batch_args
 
@@ -153,7 +153,9 @@ class Submitter:
         self.committee_size = committee_size
         self._lock = asyncio.Lock()
         self._reverts: dict[tuple[int, int, int], int] = {}
-        self._waiting: set[tuple[int, int, int]] = set()  # batches held by an on-chain pause
+        self._waiting: set[tuple[int, int, int]] = (
+            set()
+        )  # batches held by a pause; refunds (-1, dst, nonce) waiting
         self._low_balance_reported = False
         self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
         self._followed: dict[BatchId, float] = {}  # when each batch in flight was last followed
@@ -269,15 +271,19 @@ class Submitter:
             ]
         )
         what = {"refund": f"{r.route}#{nonce}"}
+        key3 = (-1, dst, nonce)  # refunds counted apart from batches
         try:
             gas = await self._estimate(data)
         except ContractLogicError as exc:
             if await self.chain.is_refunded(dst, nonce, final=False):
                 return SubmitOutcome.SENT
-            kind = classify_revert(exc.data)
-            key3 = (-1, dst, nonce)  # refunds counted apart from batches
-            if kind is RevertKind.WAIT:
+            kind = classify_refund_revert(exc.data)
+            if kind is RevertKind.WAIT:  # the source cannot pay it now (bucket, KYC, freeze, pause)
+                if key3 not in self._waiting:
+                    self._waiting.add(key3)
+                    log.warning("refund_waits", **what, reason=str(exc))
                 return SubmitOutcome.NOT_READY
+            self._waiting.discard(key3)
             self._reverts[key3] = self._reverts.get(key3, 0) + 1
             if kind is RevertKind.TRANSIENT and self._reverts[key3] < MAX_REVERTS:
                 log.warning("refund_estimate_reverted", **what, error=str(exc))
@@ -285,6 +291,7 @@ class Submitter:
             await self.store.set_refund_state(r.route, nonce, RefundState.REFUSED, f"refund reverts: {exc}")
             log.error("refund_reverts", **what, error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
+        self._waiting.discard(key3)
 
         async def record(tx: TxRecord) -> None:
             await self.store.record_refund_tx(r.route, nonce, tx)

@@ -12,17 +12,25 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 ///      - COMPLIANCE_ROLE (the issuer's compliance desk) allows, disallows, freezes and unfreezes;
 ///      - FREEZER_ROLE (the gateway, carrying a committee-signed freeze from the consortium chain)
 ///        only freezes and unfreezes.
-///      Both flags of an account live in one storage slot, so one check costs one SLOAD.
+///      An account has two independent freeze flags: the compliance freeze (set and lifted by
+///      COMPLIANCE_ROLE, this chain's own desk) and the bridge freeze (set and lifted by
+///      FREEZER_ROLE, a decision carried from another chain). It is frozen while either is set,
+///      so an unfreeze carried by the committee never lifts this chain's own compliance freeze,
+///      and the desk's unfreeze never lifts a freeze decided on the consortium chain. A caller
+///      with both roles acts as the compliance desk.
+///      All flags of an account live in one storage slot, so one check costs one SLOAD.
 contract KycRegistry is AccessControl {
     /// @notice Role that manages the allow-list and freezes.
     bytes32 public constant COMPLIANCE_ROLE = keccak256("QIAO_COMPLIANCE_ROLE");
     /// @notice Role that may only freeze and unfreeze (granted to the gateway).
     bytes32 public constant FREEZER_ROLE = keccak256("QIAO_FREEZER_ROLE");
 
-    /// @dev Flags of an account, packed in one slot.
+    /// @dev Flags of an account, packed in one slot: `allowed` in the lowest byte, `frozen` (the
+    ///      compliance freeze) in the next, `bridgeFrozen` (FREEZER_ROLE) in the third.
     struct Status {
         bool allowed;
         bool frozen;
+        bool bridgeFrozen;
     }
 
     mapping(address account => Status status) private _status;
@@ -60,25 +68,28 @@ contract KycRegistry is AccessControl {
         }
     }
 
-    /// @notice Freezes or unfreezes `account`; COMPLIANCE_ROLE or FREEZER_ROLE.
-    /// @dev A frozen account can neither send nor receive; it keeps its allow-list entry.
+    /// @notice Freezes or unfreezes `account` for the caller's reason: COMPLIANCE_ROLE sets the
+    ///         compliance freeze, FREEZER_ROLE (without COMPLIANCE_ROLE) the bridge freeze.
+    /// @dev A frozen account can neither send nor receive; it keeps its allow-list entry. Each
+    ///      role lifts only its own freeze: the account stays frozen while the other one is set.
+    ///      {FrozenSet} reports the flag the caller set (`by` tells whose).
     /// @param account The address (not zero).
     /// @param frozen True to freeze.
     function setFrozen(address account, bool frozen) external {
-        if (!hasRole(COMPLIANCE_ROLE, msg.sender) && !hasRole(FREEZER_ROLE, msg.sender)) {
-            revert KycNotFreezer(msg.sender);
-        }
+        bool compliance = hasRole(COMPLIANCE_ROLE, msg.sender);
+        if (!compliance && !hasRole(FREEZER_ROLE, msg.sender)) revert KycNotFreezer(msg.sender);
         if (account == address(0)) revert KycZeroAddress();
-        _status[account].frozen = frozen;
+        if (compliance) _status[account].frozen = frozen;
+        else _status[account].bridgeFrozen = frozen;
         emit FrozenSet(account, frozen, msg.sender);
     }
 
-    /// @notice Whether `account` may hold, send and receive: allowed and not frozen.
+    /// @notice Whether `account` may hold, send and receive: allowed and frozen for no reason.
     /// @param account The address.
     /// @return ok True if allowed and not frozen (false for the zero address).
     function isAllowed(address account) external view returns (bool ok) {
         Status memory s = _status[account];
-        return s.allowed && !s.frozen;
+        return s.allowed && !s.frozen && !s.bridgeFrozen;
     }
 
     /// @notice {isAllowed} for many accounts in one call: bit (i % 256) of word (i / 256) of
@@ -95,12 +106,13 @@ contract KycRegistry is AccessControl {
                 // An address word with bits above 160 is malformed calldata: refused as the ABI
                 // decoder refuses it.
                 if shr(160, account) { revert(0, 0) }
-                // _status[account]: slot keccak256(account . _status.slot); Status{allowed, frozen}
-                // is packed in it, `allowed` in the lowest byte and `frozen` in the next.
+                // _status[account]: slot keccak256(account . _status.slot); Status{allowed, frozen,
+                // bridgeFrozen} is packed in it, one byte each from the lowest: allowed and
+                // neither freeze is exactly 1 in the low three bytes.
                 mstore(0x00, account)
                 mstore(0x20, _status.slot)
                 let status := sload(keccak256(0x00, 0x40))
-                if eq(and(status, 0xffff), 1) { word := or(word, shl(and(i, 0xff), 1)) }
+                if eq(and(status, 0xffffff), 1) { word := or(word, shl(and(i, 0xff), 1)) }
                 if or(eq(and(i, 0xff), 0xff), eq(add(i, 1), n)) {
                     mstore(add(mask, shl(5, add(shr(8, i), 1))), word)
                     word := 0
@@ -109,13 +121,22 @@ contract KycRegistry is AccessControl {
         }
     }
 
-    /// @notice The raw flags of `account`.
+    /// @notice The flags of `account`.
     /// @param account The address.
     /// @return allowed Whether it is on the allow-list.
-    /// @return frozen Whether it is frozen.
+    /// @return frozen Whether it is frozen, for either reason ({freezesOf} tells which).
     function statusOf(address account) external view returns (bool allowed, bool frozen) {
         Status memory s = _status[account];
-        return (s.allowed, s.frozen);
+        return (s.allowed, s.frozen || s.bridgeFrozen);
+    }
+
+    /// @notice The two freeze flags of `account`.
+    /// @param account The address.
+    /// @return compliance Frozen by this chain's compliance desk (COMPLIANCE_ROLE).
+    /// @return bridge Frozen by a decision carried from another chain (FREEZER_ROLE).
+    function freezesOf(address account) external view returns (bool compliance, bool bridge) {
+        Status memory s = _status[account];
+        return (s.frozen, s.bridgeFrozen);
     }
 
     function _setAllowed(address account, bool allowed) private {

@@ -20,14 +20,15 @@ import {KycRegistry} from "./KycRegistry.sol";
 ///        on its destination), {pauseWithSignature}, {resume}, {rotateKey}; the signature is the
 ///        authorisation of all the signed ones;
 ///      - the guardian (an operators' multisig): {pause}, immediately, never resume;
-///      - the owner (two-step): {registerToken}, {setRateLimit}, {setGuardian}.
+///      - the owner (two-step; it can never be renounced): {registerToken}, {setRateLimit}, {setGuardian}.
 ///
 ///      Transfer states on the destination, per (srcChainId, nonce): NONE -> DELIVERED, or
 ///      NONE -> QUEUED -> DELIVERED | FAILED, or NONE -> FAILED. A nonce leaves NONE once, by a
 ///      valid committee signature; `isExecuted` is true from then on ("consumed by a signature"),
 ///      {transferStatus} tells which. On the source, a FAILED transfer can be refunded once
 ///      (committee-signed), never a DELIVERED one: the committee signs a refund only for a final
-///      TransferFailed event.
+///      TransferFailed event; and only exactly the transfer the source recorded at lock / burn
+///      ({initiatedLeaf}), charged to the Inbound rate limit.
 ///
 ///      There is no initializer: all set-up is in the constructor, which runs once.
 abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransient {
@@ -81,11 +82,19 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         Failed
     }
 
-    /// @notice Why a transfer could not be delivered (event {TransferFailed}).
+    /// @notice Why a transfer could not be delivered (event {TransferFailed}). Values are part of
+    ///         the wire format (the relayer decodes them): new reasons are only ever appended.
+    /// @dev RecipientNotAllowed (1): not allowed or frozen in the destination's registry.
+    ///      TokenFrozen (2): (gateway) the whole wrapped token is frozen.
+    ///      DeliveryRefused (3): (vault) the asset's `transfer` reverted, returned false, returned
+    ///      something that is not a boolean, or the asset has no code.
+    ///      UnregisteredTokenPair (4): the transfer's token pair is not registered here.
     enum FailureReason {
         None,
         RecipientNotAllowed,
-        TokenFrozen
+        TokenFrozen,
+        DeliveryRefused,
+        UnregisteredTokenPair
     }
 
     /// @notice Direction of a rate limit: tokens leaving this chain (lock, burn) or arriving (unlock, mint).
@@ -164,6 +173,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     mapping(uint256 dstChainId => mapping(uint256 word => uint256 bits)) private _refunded;
     /// @dev Last nonce assigned per destination chain (0: none yet, so the first nonce is 1).
     mapping(uint256 dstChainId => uint64 nonce) private _lastNonce;
+    /// @dev Source side: the leaf of each transfer initiated here, recorded at lock / burn. A
+    ///      refund must present exactly these fields ({refund}).
+    mapping(uint256 dstChainId => mapping(uint64 nonce => bytes32 leaf)) private _initiated;
     /// @dev Token on `remoteChainId` paired with a local token.
     mapping(uint256 remoteChainId => mapping(address localToken => address remoteToken)) private _remoteTokens;
     /// @dev Local token paired with a token on `remoteChainId`.
@@ -234,8 +246,6 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error AlreadyExecuted(uint256 srcChainId, uint64 nonce);
     /// @notice Every transfer of the batch was already executed.
     error BatchAlreadyExecuted(uint256 srcChainId, uint64 firstNonce, uint64 lastNonce);
-    /// @notice (`srcToken` on `srcChainId`, `dstToken` here) is not a registered pair.
-    error UnregisteredTokenPair(uint256 srcChainId, address srcToken, address dstToken);
     /// @notice Transfer (`srcChainId`, `nonce`) has the zero address as recipient.
     error TransferZeroRecipient(uint256 srcChainId, uint64 nonce);
     /// @notice Transfer (`srcChainId`, `nonce`) has a zero amount.
@@ -254,7 +264,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error NotQueued(uint256 srcChainId, uint64 nonce);
     /// @notice The rate-limit bucket holds `available`, less than `amount`.
     error RateLimited(address token, Direction direction, uint256 available, uint256 amount);
-    /// @notice The transfer to refund was not initiated on this chain by this endpoint.
+    /// @notice No transfer toward `dstChainId` with `nonce` was initiated here with exactly these
+    ///         fields (source chain, tokens, sender, recipient, amount): nothing to refund.
     error NotRefundable(uint256 dstChainId, uint64 nonce);
     /// @notice The transfer was already refunded.
     error AlreadyRefunded(uint256 dstChainId, uint64 nonce);
@@ -292,6 +303,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error NotCurrentKeyEpoch(uint64 keyEpoch);
     /// @notice The key data contract could not be created.
     error KeyStoreFailed();
+    /// @notice Ownership cannot be renounced: transfers queued above the capacity, rate limits and
+    ///         registrations need an owner. Transfer it (two-step) instead.
+    error OwnershipCannotBeRenounced();
 
     /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
     /// @param guardian_ The address that may pause (not zero).
@@ -338,7 +352,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         if (_localTokens[remoteChainId][remoteToken] != address(0)) {
             revert TokenAlreadyRegistered(remoteChainId, remoteToken);
         }
-        _validateLocalToken(localToken);
+        _registerLocalToken(remoteChainId, localToken);
         _remoteTokens[remoteChainId][localToken] = remoteToken;
         _localTokens[remoteChainId][remoteToken] = localToken;
         emit TokenRegistered(remoteChainId, localToken, remoteToken);
@@ -366,6 +380,13 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         if (guardian_ == address(0)) revert ZeroAddress();
         _guardian = guardian_;
         emit GuardianSet(guardian_);
+    }
+
+    /// @notice Always reverts with {OwnershipCannotBeRenounced}: an endpoint without an owner could
+    ///         never raise a capacity for a transfer queued above it (stranded for good), nor
+    ///         register a token or replace the guardian. Use the two-step {transferOwnership}.
+    function renounceOwnership() public pure override {
+        revert OwnershipCannotBeRenounced();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -424,9 +445,10 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @dev Reverts as a whole on: a paused endpoint; an empty batch ({EmptyBatch}); an unknown or
     ///      expired key epoch; a batch for another chain; a first nonce of 0 or a range past
     ///      2^64 - 1; a malformed pair table or index; a zero recipient, zero or too large amount;
-    ///      an unregistered token pair; a signature that is not 128 bytes, the identity, not a
-    ///      valid point or failing the pairing check; a batch whose transfers were all consumed
-    ///      already ({BatchAlreadyExecuted}).
+    ///      a signature that is not 128 bytes, the identity, not a valid point or failing the
+    ///      pairing check; a batch whose transfers were all consumed already
+    ///      ({BatchAlreadyExecuted}). A transfer whose token pair is not registered here is
+    ///      recorded as failed (FailureReason.UnregisteredTokenPair), never reverts the batch.
     /// @param keyEpoch The key epoch whose group key signed the batch.
     /// @param batch The transfers, `firstNonce..firstNonce + n - 1`, in the packed form.
     /// @param signature The 128-byte EIP-2537 G1 BLS signature on {batchMessage}.
@@ -435,8 +457,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         nonReentrant
         whenNotPaused
     {
-        (bytes32 root, uint64 lastNonce, uint256 sum) = _verifyBatch(keyEpoch, batch, signature);
-        _executeVerified(batch, lastNonce, sum);
+        (bytes32 root, uint64 lastNonce, uint256 sum, uint256 unpaired) = _verifyBatch(keyEpoch, batch, signature);
+        _executeVerified(batch, lastNonce, sum, unpaired);
         emit BatchExecuted(batch.srcChainId, batch.firstNonce, lastNonce, root, keyEpoch);
     }
 
@@ -468,8 +490,11 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         bytes32 message = _batchMessage(t.srcChainId, keyEpoch, firstNonce, lastNonce, root);
         _checkSignature(keyEpoch, message, signature, true);
         _checkValues(t.srcChainId, t.nonce, t.recipient, t.amount);
-        _checkPair(t.srcChainId, t.srcToken, t.dstToken);
         if (!_consume(t.srcChainId, t.nonce)) revert AlreadyExecuted(t.srcChainId, t.nonce);
+        if (!_isPair(t.srcChainId, t.srcToken, t.dstToken)) {
+            _fail(t.srcChainId, t.nonce, FailureReason.UnregisteredTokenPair);
+            return;
+        }
         _process(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount, leaf);
     }
 
@@ -497,9 +522,17 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @notice Refunds a transfer initiated here that failed on its destination, on a committee
     ///         signature of the REFUND message. Pays `amount` of `srcToken` back to `sender`
     ///         (vault: from the locked balance; gateway: mints it back). Anyone may call it.
-    /// @dev Reverts with {NotRefundable} unless the transfer's source is this chain, its nonce was
-    ///      assigned and its token pair is registered; {AlreadyRefunded} the second time; a
-    ///      signature error; EnforcedPause when paused.
+    /// @dev The transfer must be exactly the one initiated here: its leaf (all eight fields) must
+    ///      equal the one recorded at lock / burn ({initiatedLeaf}), so neither the sender nor the
+    ///      amount nor anything else can differ from what was locked or burnt, even with the
+    ///      committee's key. The refund is charged to the Inbound bucket of `srcToken` (tokens
+    ///      arriving back on this chain, like an unlock or a mint) and gives the transfer's Outbound
+    ///      charge back. Reverts, with nothing recorded (so it can be sent again later), with
+    ///      {NotRefundable} (no such transfer initiated here), {AlreadyRefunded}, a signature error,
+    ///      EnforcedPause, {NotAllowed} while the sender is not allowed or is frozen in this chain's
+    ///      registry, {RateLimited} while the Inbound bucket holds less than the amount (a refund
+    ///      larger than the capacity waits until the owner raises it), or the token's own error
+    ///      (vault: an asset refusing the sender; gateway: a frozen wrapped token).
     /// @param keyEpoch The key epoch that signed (current, or previous within the grace period).
     /// @param t The failed transfer, exactly as emitted by {TransferInitiated}.
     /// @param signature BLS signature on {refundMessage}.
@@ -508,15 +541,22 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         nonReentrant
         whenNotPaused
     {
-        if (
-            t.srcChainId != block.chainid || t.nonce == 0 || t.nonce > _lastNonce[t.dstChainId]
-                || _remoteTokens[t.dstChainId][t.srcToken] != t.dstToken || t.dstToken == address(0)
-        ) revert NotRefundable(t.dstChainId, t.nonce);
-        _checkSignature(keyEpoch, refundMessage(keyEpoch, t), signature, true);
+        bytes32 leaf = _leaf(t);
+        if (t.srcChainId != block.chainid || _initiated[t.dstChainId][t.nonce] != leaf) {
+            revert NotRefundable(t.dstChainId, t.nonce);
+        }
         uint256 word = t.nonce >> 8;
         uint256 bit = uint256(1) << (t.nonce & 0xff);
         uint256 bits = _refunded[t.dstChainId][word];
         if (bits & bit != 0) revert AlreadyRefunded(t.dstChainId, t.nonce);
+        _checkSignature(keyEpoch, _refundMessage(keyEpoch, leaf), signature, true);
+        if (!registry.isAllowed(t.sender)) revert NotAllowed(t.sender);
+        if (!_take(t.srcToken, Direction.Inbound, t.amount)) {
+            revert RateLimited(
+                t.srcToken, Direction.Inbound, availableCapacity(t.srcToken, Direction.Inbound), t.amount
+            );
+        }
+        _give(t.srcToken, Direction.Outbound, t.amount);
         _refunded[t.dstChainId][word] = bits | bit;
         emit TransferRefunded(t.dstChainId, t.nonce, t.sender, t.amount);
         _refundTo(t.srcToken, t.sender, t.amount);
@@ -601,8 +641,18 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param keyEpoch The key epoch that signs.
     /// @param t The transfer.
     /// @return message keccak256(abi.encode(REFUND_TYPEHASH, VERSION, block.chainid, this, keyEpoch, leaf)).
-    function refundMessage(uint64 keyEpoch, Transfer calldata t) public view returns (bytes32 message) {
-        return keccak256(abi.encode(REFUND_TYPEHASH, VERSION, block.chainid, address(this), keyEpoch, _leaf(t)));
+    function refundMessage(uint64 keyEpoch, Transfer calldata t) external view returns (bytes32 message) {
+        return _refundMessage(keyEpoch, _leaf(t));
+    }
+
+    /// @notice The leaf of the transfer toward `dstChainId` with `nonce` initiated here, recorded
+    ///         at lock / burn (docs/PROTOCOL.md leaf formula); zero if none. {refund} pays only a
+    ///         transfer with exactly this leaf.
+    /// @param dstChainId The destination chain id of the transfer.
+    /// @param nonce The nonce.
+    /// @return leaf The recorded leaf, or zero.
+    function initiatedLeaf(uint256 dstChainId, uint64 nonce) external view returns (bytes32 leaf) {
+        return _initiated[dstChainId][nonce];
     }
 
     /// @notice The message of the next signed action of type `typehash` (PAUSE, RESUME, ROTATE,
@@ -723,17 +773,20 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @dev Delivers verified transfers of one registered local `token` (the inbound charge is
     ///      paid): `amounts[j]` to `to[j]` where it can. Returns a bitmap with bit (j % 256) of
     ///      word (j / 256) set for each transfer it did not deliver (exactly ceil(m / 256) words,
-    ///      no bit at or past m), and why those failed. Recipients and amounts are valid, m >= 1.
+    ///      no bit at or past m); `refused`, empty or of the same length, marks those of them the
+    ///      token itself refused (reason DeliveryRefused); `reason` is why the others failed.
+    ///      Recipients and amounts are valid, m >= 1.
     function _deliverBatch(address token, address[] memory to, uint256[] memory amounts)
         internal
         virtual
-        returns (uint256[] memory failed, FailureReason reason);
+        returns (uint256[] memory failed, uint256[] memory refused, FailureReason reason);
 
     /// @dev Pays a refund of `amount` of local `token` to `to` (vault: transfer out; gateway: mint).
     function _refundTo(address token, address to, uint256 amount) internal virtual;
 
-    /// @dev Extra checks on a local token at registration. Reverts to refuse.
-    function _validateLocalToken(address token) internal view virtual;
+    /// @dev Extra checks (and records) for a local token registered toward `remoteChainId`.
+    ///      Reverts to refuse.
+    function _registerLocalToken(uint256 remoteChainId, address token) internal virtual;
 
     /// @dev Source side, step 1 (before taking the tokens): not paused; sender allowed; amount,
     ///      recipient, registered token; consumes the outbound rate limit.
@@ -754,13 +807,33 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         }
     }
 
-    /// @dev Source side, step 2: assigns the next nonce toward `dstChainId` and emits {TransferInitiated}.
+    /// @dev Source side, step 2: assigns the next nonce toward `dstChainId`, records the transfer's
+    ///      leaf (what a refund must match) and emits {TransferInitiated}.
     /// @return nonce The nonce assigned (the first on a route is 1).
     function _initiate(uint256 dstChainId, address srcToken, address dstToken, address recipient, uint256 amount)
         internal
         returns (uint64 nonce)
     {
         nonce = ++_lastNonce[dstChainId];
+        bytes32 typehash = TRANSFER_TYPEHASH;
+        address sender = msg.sender;
+        bytes32 leaf;
+        assembly ("memory-safe") {
+            // The leaf preimage (288 bytes) in scratch memory past the free memory pointer.
+            let p := mload(0x40)
+            let m := 0xffffffffffffffffffffffffffffffffffffffff
+            mstore(p, typehash)
+            mstore(add(p, 0x20), chainid())
+            mstore(add(p, 0x40), dstChainId)
+            mstore(add(p, 0x60), nonce)
+            mstore(add(p, 0x80), and(srcToken, m))
+            mstore(add(p, 0xa0), and(dstToken, m))
+            mstore(add(p, 0xc0), and(sender, m))
+            mstore(add(p, 0xe0), and(recipient, m))
+            mstore(add(p, 0x100), amount)
+            leaf := keccak256(p, 0x120)
+        }
+        _initiated[dstChainId][nonce] = leaf;
         emit TransferInitiated(dstChainId, nonce, msg.sender, srcToken, dstToken, recipient, amount);
     }
 
@@ -805,6 +878,11 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
             return;
         }
         _give(token, Direction.Inbound, amount);
+        _fail(srcChainId, nonce, reason);
+    }
+
+    /// @dev Records a consumed transfer as failed (terminal here, refundable on its source).
+    function _fail(uint256 srcChainId, uint64 nonce, FailureReason reason) private {
         _markFailed(srcChainId, nonce);
         emit TransferFailed(srcChainId, nonce, reason);
     }
@@ -842,19 +920,18 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         if (amount > MAX_AMOUNT) revert TransferAmountTooLarge(srcChainId, nonce);
     }
 
-    /// @dev Reverts unless (srcToken on srcChainId, dstToken here) is a registered pair.
-    function _checkPair(uint256 srcChainId, address srcToken, address dstToken) private view {
-        if (dstToken == address(0) || _localTokens[srcChainId][srcToken] != dstToken) {
-            revert UnregisteredTokenPair(srcChainId, srcToken, dstToken);
-        }
+    /// @dev Whether (srcToken on srcChainId, dstToken here) is a registered pair.
+    function _isPair(uint256 srcChainId, address srcToken, address dstToken) private view returns (bool) {
+        return dstToken != address(0) && _localTokens[srcChainId][srcToken] == dstToken;
     }
 
     /// @dev Everything {executeBatch} checks before any effect: the batch's shape and values, the
-    ///      signature, the token pairs. Returns the root, the last nonce and the sum of the amounts.
+    ///      signature. Returns the root, the last nonce, the sum of the amounts, and `unpaired`: bit
+    ///      k set when the batch's pair k is not registered here (its transfers are recorded as failed).
     function _verifyBatch(uint64 keyEpoch, PackedBatch calldata batch, bytes calldata signature)
         private
         view
-        returns (bytes32 root, uint64 lastNonce, uint256 sum)
+        returns (bytes32 root, uint64 lastNonce, uint256 sum, uint256 unpaired)
     {
         (root, lastNonce, sum) = _packedRoot(batch);
         uint256 srcChainId = batch.srcChainId;
@@ -863,12 +940,12 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         );
         TokenPair[] calldata pairs = batch.pairs;
         for (uint256 k; k < pairs.length; ++k) {
-            _checkPair(srcChainId, pairs[k].srcToken, pairs[k].dstToken);
+            if (!_isPair(srcChainId, pairs[k].srcToken, pairs[k].dstToken)) unpaired |= uint256(1) << k;
         }
     }
 
-    /// @dev The effects of a verified batch.
-    function _executeVerified(PackedBatch calldata batch, uint64 lastNonce, uint256 sum) private {
+    /// @dev The effects of a verified batch (`unpaired`: see {_verifyBatch}).
+    function _executeVerified(PackedBatch calldata batch, uint64 lastNonce, uint256 sum, uint256 unpaired) private {
         uint256 srcChainId = batch.srcChainId;
         uint64 firstNonce = batch.firstNonce;
         // Pass 1 (effects only): set the consumed bits of the whole range (one SSTORE per bitmap
@@ -879,12 +956,12 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
 
         // Pass 2: charge the inbound bucket once for the whole batch when it has one token and
         // fits, and deliver all of it with one call (one mint call into the token); otherwise
-        // transfer by transfer (queueing what does not fit).
+        // transfer by transfer (queueing what does not fit, failing what has no registered pair).
         address token = batch.pairs[0].dstToken;
-        if (batch.pairs.length == 1 && _take(token, Direction.Inbound, total)) {
+        if (batch.pairs.length == 1 && unpaired == 0 && _take(token, Direction.Inbound, total)) {
             _deliverCharged(srcChainId, token, batch, before, anyConsumed, fresh);
         } else {
-            _processEach(srcChainId, batch, before, anyConsumed);
+            _processEach(srcChainId, batch, before, anyConsumed, unpaired);
         }
     }
 
@@ -949,10 +1026,11 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ) private {
         (address[] memory to, uint256[] memory amounts, uint64[] memory nonces) =
             _collectFresh(batch, before, anyConsumed, fresh);
-        (uint256[] memory failed, FailureReason reason) = _deliverBatch(token, to, amounts);
-        // The hook's contract ({_deliverBatch}); {_report} reads the bitmap without bounds checks.
+        (uint256[] memory failed, uint256[] memory refused, FailureReason reason) = _deliverBatch(token, to, amounts);
+        // The hook's contract ({_deliverBatch}); {_report} reads the bitmaps without bounds checks.
         assert(failed.length == (fresh + 255) >> 8);
-        uint256 giveBack = _report(srcChainId, to, amounts, nonces, failed, reason);
+        assert(refused.length == 0 || refused.length == failed.length);
+        uint256 giveBack = _report(srcChainId, to, amounts, nonces, failed, refused, reason);
         if (giveBack != 0) _give(token, Direction.Inbound, giveBack);
     }
 
@@ -999,15 +1077,17 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     }
 
     /// @dev One event per new transfer, in nonce order: {TransferExecuted} for a delivered one,
-    ///      {TransferFailed} for one `failed` marks (then recorded as failed); returns the sum of
-    ///      the failed amounts. The arrays have one element per transfer and `failed` its ceil(m /
-    ///      256) words ({_deliverCharged} checks it), so the reads below stay inside them.
+    ///      {TransferFailed} for one `failed` marks (then recorded as failed), with reason
+    ///      DeliveryRefused if `refused` marks it too, else `reason`; returns the sum of the failed
+    ///      amounts. The arrays have one element per transfer, `failed` its ceil(m / 256) words and
+    ///      `refused` as many or none ({_deliverCharged} checks it), so the reads stay inside them.
     function _report(
         uint256 srcChainId,
         address[] memory to,
         uint256[] memory amounts,
         uint64[] memory nonces,
         uint256[] memory failed,
+        uint256[] memory refused,
         FailureReason reason
     ) private returns (uint256 giveBack) {
         bytes32 executedTopic = TransferExecuted.selector;
@@ -1025,8 +1105,12 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
                     log3(data, 0x40, executedTopic, srcChainId, nonce)
                 }
                 default {
-                    // TransferFailed(srcChainId, nonce, reason)
-                    mstore(data, reason)
+                    // TransferFailed(srcChainId, nonce, reason), DeliveryRefused (3) where `refused` says so
+                    let why := reason
+                    if mload(refused) {
+                        if and(shr(and(j, 0xff), mload(add(refused, shl(5, add(shr(8, j), 1))))), 1) { why := 3 }
+                    }
+                    mstore(data, why)
                     log3(data, 0x20, failedTopic, srcChainId, nonce)
                     // No overflow: each amount is below 2^128, fewer than 2^64 of them.
                     giveBack := add(giveBack, mload(add(amounts, at)))
@@ -1040,19 +1124,28 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         }
     }
 
-    /// @dev Pass 2 otherwise: each new transfer charges its own bucket, then is delivered, failed
-    ///      or queued, in nonce order.
-    function _processEach(uint256 srcChainId, PackedBatch calldata batch, uint256[] memory before, bool anyConsumed)
-        private
-    {
+    /// @dev Pass 2 otherwise: each new transfer is failed if its pair is not registered
+    ///      (`unpaired`), else charges its own bucket, then is delivered, failed or queued, in nonce order.
+    function _processEach(
+        uint256 srcChainId,
+        PackedBatch calldata batch,
+        uint256[] memory before,
+        bool anyConsumed,
+        uint256 unpaired
+    ) private {
         PackedTransfer[] calldata ts = batch.transfers;
         uint64 firstNonce = batch.firstNonce;
         for (uint256 i; i < ts.length; ++i) {
             if (anyConsumed && !_wasFresh(before, firstNonce, i)) continue;
-            TokenPair calldata pair = batch.pairs[uint8(batch.pairOf[i])];
-            PackedTransfer calldata t = ts[i];
+            uint256 k = uint8(batch.pairOf[i]);
             // forge-lint: disable-next-line(unsafe-typecast) -- firstNonce + i <= lastNonce < 2^64
             uint64 nonce = uint64(firstNonce + i);
+            if ((unpaired >> k) & 1 == 1) {
+                _fail(srcChainId, nonce, FailureReason.UnregisteredTokenPair);
+                continue;
+            }
+            TokenPair calldata pair = batch.pairs[k];
+            PackedTransfer calldata t = ts[i];
             bytes32 leaf = keccak256(
                 abi.encode(
                     TRANSFER_TYPEHASH,
@@ -1134,7 +1227,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///      amounts. Reverts on: no transfer; another destination chain; first nonce 0 or a range
     ///      past 2^64 - 1; 0 or more than 256 pairs; not one pair index per transfer, or one out of
     ///      range; an address word with bits above 160; a zero recipient; a zero amount or one above
-    ///      MAX_AMOUNT. Token pairs are not looked up here (see {_checkPair}).
+    ///      MAX_AMOUNT. Token pairs are not looked up here (see {_verifyBatch}).
     function _packedRoot(PackedBatch calldata batch)
         private
         view
@@ -1296,6 +1389,11 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
                 root
             )
         );
+    }
+
+    /// @dev The REFUND message of the transfer whose leaf is `leaf` (docs/PROTOCOL.md).
+    function _refundMessage(uint64 keyEpoch, bytes32 leaf) private view returns (bytes32) {
+        return keccak256(abi.encode(REFUND_TYPEHASH, VERSION, block.chainid, address(this), keyEpoch, leaf));
     }
 
     /// @dev leaf = keccak256(abi.encode(TRANSFER_TYPEHASH, ...all eight fields...)), 288 bytes hashed.

@@ -17,6 +17,12 @@ contract QiaoGateway is QiaoEndpoint {
     error NotGatewayToken(address token);
     /// @notice `token` answered a batch mint with a report that does not fit the batch.
     error InvalidMintReport(address token);
+    /// @notice `token` is already paired with a token on `remoteChainId`; a wrapped token has one
+    ///         home chain (else tokens minted from one chain could unlock another chain's vault).
+    error TokenPairedWithAnotherChain(address token, uint256 remoteChainId);
+
+    /// @dev The remote chain each registered wrapped token is paired with (its home chain).
+    mapping(address wrappedToken => uint256 remoteChainId) private _homeChain;
 
     /// @dev {WrappedToken-mintBatchChecked} outcomes (the token's MINTED and TOKEN_FROZEN).
     uint8 private constant MINTED = 0;
@@ -64,6 +70,13 @@ contract QiaoGateway is QiaoEndpoint {
         registry.setFrozen(account, frozen);
     }
 
+    /// @notice The remote chain whose asset `wrappedToken` represents (0 if not registered).
+    /// @param wrappedToken A wrapped token of this gateway.
+    /// @return remoteChainId Its home chain.
+    function homeChainOf(address wrappedToken) external view returns (uint256 remoteChainId) {
+        return _homeChain[wrappedToken];
+    }
+
     /// @dev Mint of the wrapped token to the recipient, unless it or the token is frozen / not allowed.
     function _tryDeliver(address token, address recipient, uint256 amount) internal override returns (FailureReason) {
         uint8 outcome = WrappedToken(token).mintChecked(recipient, amount);
@@ -78,7 +91,7 @@ contract QiaoGateway is QiaoEndpoint {
     function _deliverBatch(address token, address[] memory to, uint256[] memory amounts)
         internal
         override
-        returns (uint256[] memory failed, FailureReason reason)
+        returns (uint256[] memory failed, uint256[] memory refused, FailureReason reason)
     {
         uint8 outcome;
         (outcome, failed) = WrappedToken(token).mintBatchChecked(to, amounts);
@@ -88,13 +101,13 @@ contract QiaoGateway is QiaoEndpoint {
         uint256 tail = m & 0xff; // bits used in the last word (0: all 256)
         uint256 lastMask = tail == 0 ? type(uint256).max : (uint256(1) << tail) - 1;
         if (failed[words - 1] & ~lastMask != 0) revert InvalidMintReport(token);
-        if (outcome == MINTED) return (failed, FailureReason.RecipientNotAllowed);
+        if (outcome == MINTED) return (failed, refused, FailureReason.RecipientNotAllowed);
         if (outcome != TOKEN_FROZEN) revert InvalidMintReport(token);
         for (uint256 k; k + 1 < words; ++k) {
             if (failed[k] != type(uint256).max) revert InvalidMintReport(token);
         }
         if (failed[words - 1] != lastMask) revert InvalidMintReport(token);
-        return (failed, FailureReason.TokenFrozen);
+        return (failed, refused, FailureReason.TokenFrozen);
     }
 
     /// @dev Refund of a burn that failed on the consortium chain: mints the burnt amount back.
@@ -102,12 +115,16 @@ contract QiaoGateway is QiaoEndpoint {
         WrappedToken(token).mint(to, amount);
     }
 
-    /// @dev Only a WrappedToken minted and burnt by this gateway can be registered.
-    function _validateLocalToken(address token) internal view override {
+    /// @dev Only a WrappedToken minted and burnt by this gateway can be registered, and toward
+    ///      one remote chain only ({TokenPairedWithAnotherChain}).
+    function _registerLocalToken(uint256 remoteChainId, address token) internal override {
         try WrappedToken(token).gateway() returns (address g) {
             if (g != address(this)) revert NotGatewayToken(token);
         } catch {
             revert NotGatewayToken(token);
         }
+        uint256 home = _homeChain[token];
+        if (home != 0 && home != remoteChainId) revert TokenPairedWithAnotherChain(token, home);
+        _homeChain[token] = remoteChainId;
     }
 }

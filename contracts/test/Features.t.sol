@@ -424,12 +424,18 @@ contract FeaturesTest is SignedActions {
         s1 = signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, u);
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotRefundable.selector, CHAIN_E, 1));
         vault.refund(EPOCH, u, s1);
-        // an inflated amount is a different leaf: the signature does not cover it
+        // an inflated amount is a different leaf: it matches no transfer initiated here (even
+        // signed by the committee's key), and the signature does not cover it either
         bytes memory good = signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, t);
         u = cp(t);
         u.amount = 2 ether;
-        vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotRefundable.selector, CHAIN_E, 1));
         vault.refund(EPOCH, u, good);
+        bytes memory signedInflated = signRefund(GROUP_SK, vault, CHAIN_C, EPOCH, u);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotRefundable.selector, CHAIN_E, 1));
+        vault.refund(EPOCH, u, signedInflated);
+        vm.assertEq(vault.initiatedLeaf(CHAIN_E, 1), refLeaf(t));
+        vm.assertEq(vault.initiatedLeaf(CHAIN_E, 2), bytes32(0));
         vm.assertFalse(vault.isRefunded(CHAIN_E, 1));
     }
 

@@ -19,6 +19,7 @@ contract BridgeHandler is SignedActions {
     QiaoEndpoint.Transfer[] internal failedOnE; // refundable on C
     QiaoEndpoint.Transfer[] internal failedOnC; // refundable on E
     QiaoEndpoint.Transfer[] public refunded;
+    QiaoEndpoint.Transfer[] internal initiated; // every lock and burn, both directions
     QiaoEndpoint.Transfer[] internal lastBatch;
     bytes internal lastBatchSig;
     bool internal lastBatchToE;
@@ -36,6 +37,7 @@ contract BridgeHandler is SignedActions {
     uint256 public forgedAccepted;
     uint256 public actedWhilePaused;
     uint256 public doubleProcessed;
+    uint256 public unmatchedRefundAccepted; // a refund (even signed by the group key) of a transfer not initiated
     mapping(bytes32 key => uint256 count) public processedCount;
 
     constructor() {
@@ -60,6 +62,7 @@ contract BridgeHandler is SignedActions {
         try vault.lock(address(asset), CHAIN_E, to, amount) returns (uint64 nonce) {
             if (paused) actedWhilePaused++;
             pendingToE.push(_t(CHAIN_C, CHAIN_E, nonce, address(asset), address(wrapped), alice, to, amount));
+            initiated.push(pendingToE[pendingToE.length - 1]);
             ghostLocked += amount;
         } catch {}
     }
@@ -75,6 +78,7 @@ contract BridgeHandler is SignedActions {
         try gateway.burn(address(wrapped), CHAIN_C, to, amount) returns (uint64 nonce) {
             if (paused) actedWhilePaused++;
             pendingToC.push(_t(CHAIN_E, CHAIN_C, nonce, address(wrapped), address(asset), bob, to, amount));
+            initiated.push(pendingToC[pendingToC.length - 1]);
             ghostBurned += amount;
         } catch {}
     }
@@ -180,9 +184,38 @@ contract BridgeHandler is SignedActions {
         try gateway.refund(EPOCH, t, sig) {
             if (paused) actedWhilePaused++;
             ghostRefundedOnE += t.amount;
+            ghostInboundE += t.amount; // a refund on E is charged to the gateway's Inbound bucket
             refunded.push(t);
             failedOnC[index] = failedOnC[failedOnC.length - 1];
             failedOnC.pop();
+        } catch {}
+    }
+
+    /// @dev A holder of the committee's key signs refunds of transfers that were not initiated
+    ///      as presented: an initiated one with another amount, sender or recipient, or a nonce
+    ///      never assigned, on either endpoint. None may ever pay.
+    function forgeRefund(uint256 kind, uint256 index, uint256 amount) external {
+        bool onE = kind % 2 == 1;
+        QiaoEndpoint e = onE ? QiaoEndpoint(gateway) : QiaoEndpoint(vault);
+        uint256 chain = onE ? CHAIN_E : CHAIN_C;
+        vm.chainId(chain);
+        QiaoEndpoint.Transfer memory t;
+        if (initiated.length > 0) t = initiated[index % initiated.length];
+        if (initiated.length == 0 || t.srcChainId != chain) {
+            // a nonce never assigned on this endpoint's route
+            t = onE
+                ? _t(CHAIN_E, CHAIN_C, 0, address(wrapped), address(asset), bob, carol, 1 ether)
+                : _t(CHAIN_C, CHAIN_E, 0, address(asset), address(wrapped), alice, bob, 1 ether);
+            t.nonce = e.nextNonce(t.dstChainId);
+        } else {
+            uint256 field = (kind / 2) % 3;
+            if (field == 0) t.amount = t.amount + bound(amount, 1, 100 ether);
+            if (field == 1) t.sender = address(0xBAD);
+            if (field == 2) t.recipient = address(0xBAD);
+        }
+        bytes memory sig = signRefund(GROUP_SK, e, chain, EPOCH, t);
+        try e.refund(EPOCH, t, sig) {
+            unmatchedRefundAccepted++;
         } catch {}
     }
 
@@ -263,6 +296,19 @@ contract BridgeHandler is SignedActions {
 
     function refundedAt(uint256 i) external view returns (QiaoEndpoint.Transfer memory) {
         return refunded[i];
+    }
+
+    function initiatedCount() external view returns (uint256) {
+        return initiated.length;
+    }
+
+    function initiatedAt(uint256 i) external view returns (QiaoEndpoint.Transfer memory) {
+        return initiated[i];
+    }
+
+    /// @dev The leaf of `t` (the reference encoding of the fixture).
+    function leafOf(QiaoEndpoint.Transfer memory t) external pure returns (bytes32) {
+        return refLeaf(t);
     }
 
     function inboundCapacity() external pure returns (uint256 capacity, uint256 rate) {
@@ -374,7 +420,7 @@ contract BridgeInvariantTest {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](15);
+        bytes4[] memory s = new bytes4[](16);
         s[0] = BridgeHandler.lock.selector;
         s[1] = BridgeHandler.burn.selector;
         s[2] = BridgeHandler.relayToE.selector;
@@ -390,10 +436,13 @@ contract BridgeInvariantTest {
         s[12] = BridgeHandler.forge.selector;
         s[13] = BridgeHandler.lock.selector;
         s[14] = BridgeHandler.relayToE.selector;
+        s[15] = BridgeHandler.forgeRefund.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), s);
     }
 
+    /// S3, under any sequence that includes honest refunds and refunds forged with the committee's
+    /// key ({BridgeHandler-forgeRefund}).
     /// forge-config: default.invariant.runs = 48
     /// forge-config: default.invariant.depth = 40
     function invariant_wrappedSupplyNeverExceedsLocked() public view {
@@ -444,6 +493,36 @@ contract BridgeInvariantTest {
         );
     }
 
+    /// Issue 13: refunds are bound to what was initiated. Every refund on record matches the leaf
+    /// its source recorded at lock / burn; none signed by the committee's key for a transfer not
+    /// initiated as presented ever paid; and per nonce, delivered + refunded <= 1.
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_noRefundWithoutAMatchingInitiatedTransfer() public view {
+        _assert(handler.unmatchedRefundAccepted() == 0, "a refund of a transfer not initiated was paid");
+        uint256 n = handler.refundedCount();
+        for (uint256 i; i < n; ++i) {
+            QiaoEndpoint.Transfer memory t = handler.refundedAt(i);
+            QiaoEndpoint src = t.srcChainId == 4242 ? vault : gateway;
+            _assert(src.initiatedLeaf(t.dstChainId, t.nonce) == handler.leafOf(t), "refund without its initiated leaf");
+        }
+    }
+
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_perNonceDeliveredPlusRefundedAtMostOne() public view {
+        uint256 n = handler.initiatedCount();
+        for (uint256 i; i < n; ++i) {
+            QiaoEndpoint.Transfer memory t = handler.initiatedAt(i);
+            QiaoEndpoint dst = t.srcChainId == 4242 ? gateway : vault;
+            QiaoEndpoint src = t.srcChainId == 4242 ? vault : gateway;
+            uint256 delivered =
+                dst.transferStatus(t.srcChainId, t.nonce) == QiaoEndpoint.TransferStatus.Delivered ? 1 : 0;
+            uint256 refundedHere = src.isRefunded(t.dstChainId, t.nonce) ? 1 : 0;
+            _assert(delivered + refundedHere <= 1, "a nonce both delivered and refunded");
+        }
+    }
+
     function _assert(bool ok, string memory what) internal pure {
         require(ok, what);
     }
@@ -477,6 +556,10 @@ contract BridgeHandlerSmokeTest {
         h.forge(1, 1);
         h.forge(2, 1);
         h.forge(4, 1);
+        for (uint256 k; k < 8; ++k) {
+            h.forgeRefund(k, k, 1 ether);
+        }
+        require(h.unmatchedRefundAccepted() == 0, "no unmatched refund");
         require(h.forgedAccepted() == 0 && h.doubleProcessed() == 0 && h.actedWhilePaused() == 0, "safety");
     }
 }

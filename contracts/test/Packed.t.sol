@@ -126,32 +126,36 @@ contract PackedBatchTest is BridgeFixture {
         gateway.batchMessage(EPOCH, b);
     }
 
-    function test_packed_unusedOrDuplicatePairsChangeNothingButMustBeRegistered() public {
+    function test_packed_unusedOrDuplicatePairsChangeNothing() public {
         (QiaoEndpoint.Transfer[] memory ts, bytes memory sig) = _signed(2);
         QiaoEndpoint.PackedBatch memory b = pack(ts);
-        // an extra, unregistered pair that no transfer uses: refused (every pair must be registered)
+        // an extra, unregistered pair that no transfer uses: the pair table is not signed (the
+        // leaves are), and an unregistered pair only fails the transfers that use it: none here
         QiaoEndpoint.TokenPair[] memory two = new QiaoEndpoint.TokenPair[](2);
         two[0] = b.pairs[0];
         two[1] = QiaoEndpoint.TokenPair(address(0xBAD), address(wrapped));
         b.pairs = two;
-        vm.expectRevert(
-            abi.encodeWithSelector(QiaoEndpoint.UnregisteredTokenPair.selector, CHAIN_C, address(0xBAD), address(wrapped))
-        );
-        gateway.executeBatch(EPOCH, b, sig);
-        // the registered pair twice, the second one used: same leaves, same signature, delivered
-        two[1] = two[0];
-        b.pairOf[1] = 0x01;
         gateway.executeBatch(EPOCH, b, sig);
         vm.assertEq(wrapped.balanceOf(bob), 3 ether);
+        // the registered pair twice, the second one used: same leaves, same signature, delivered
+        (ts, sig) = _signed(2);
+        b = pack(ts);
+        two = new QiaoEndpoint.TokenPair[](2);
+        two[0] = b.pairs[0];
+        two[1] = b.pairs[0];
+        b.pairs = two;
+        b.pairOf[1] = 0x01;
+        gateway.executeBatch(EPOCH, b, sig);
+        vm.assertEq(wrapped.balanceOf(bob), 6 ether);
     }
 
     function test_packed_rejectsZeroValues() public {
         (QiaoEndpoint.Transfer[] memory ts, bytes memory sig) = _signed(2);
         QiaoEndpoint.PackedBatch memory b = pack(ts);
         // zero token addresses in the pair, or a zero source chain, even when signed: no such
-        // pair is registered
+        // pair is registered, so each transfer is recorded as failed and nothing is minted
         for (uint256 k; k < 3; ++k) {
-            QiaoEndpoint.Transfer[] memory z = _copy(ts);
+            (QiaoEndpoint.Transfer[] memory z,) = _signed(2);
             for (uint256 i; i < z.length; ++i) {
                 if (k == 0) z[i].dstToken = address(0);
                 if (k == 1) z[i].srcToken = address(0);
@@ -159,12 +163,15 @@ contract PackedBatchTest is BridgeFixture {
             }
             bytes memory zsig = signForGateway(z);
             vm.chainId(CHAIN_E);
-            vm.expectRevert(
-                abi.encodeWithSelector(
-                    QiaoEndpoint.UnregisteredTokenPair.selector, z[0].srcChainId, z[0].srcToken, z[0].dstToken
-                )
+            vm.expectEmit(address(gateway));
+            emit QiaoEndpoint.TransferFailed(
+                z[0].srcChainId, z[0].nonce, QiaoEndpoint.FailureReason.UnregisteredTokenPair
             );
             gateway.executeBatch(EPOCH, pack(z), zsig);
+            vm.assertEq(
+                uint8(gateway.transferStatus(z[1].srcChainId, z[1].nonce)), uint8(QiaoEndpoint.TransferStatus.Failed)
+            );
+            vm.assertEq(wrapped.totalSupply(), 0);
         }
         // zero recipient, zero amount, amount above 2^128 - 1 (each in transfer 1 = nonce 2)
         b.transfers[1].recipient = address(0);
@@ -207,16 +214,6 @@ contract PackedBatchTest is BridgeFixture {
         vm.assertFalse(gateway.isExecuted(CHAIN_C, 1));
         (bool good,) = address(gateway).call(call);
         vm.assertTrue(good);
-    }
-
-    function _copy(QiaoEndpoint.Transfer[] memory ts) internal pure returns (QiaoEndpoint.Transfer[] memory c) {
-        c = new QiaoEndpoint.Transfer[](ts.length);
-        for (uint256 i; i < ts.length; ++i) {
-            QiaoEndpoint.Transfer memory t = ts[i];
-            c[i] = QiaoEndpoint.Transfer(
-                t.srcChainId, t.dstChainId, t.nonce, t.srcToken, t.dstToken, t.sender, t.recipient, t.amount
-            );
-        }
     }
 
     function _word(bytes memory b, uint256 at) internal pure returns (uint256 w) {

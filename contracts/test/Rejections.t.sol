@@ -370,53 +370,37 @@ contract RejectionsTest is BridgeFixture {
         gateway.executeBatch(EPOCH, pack(ts), sig);
     }
 
-    function test_execute_rejectsUnregisteredTokenPair() public {
-        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 1 ether));
+    function test_execute_unregisteredTokenPairIsRecordedFailedNotReverted() public {
         address stranger = address(new TestAsset("S", "S", owner));
-
-        // Unknown source token.
-        ts[0].srcToken = stranger;
-        bytes memory sig = signForGateway(ts);
-        vm.chainId(CHAIN_E);
-        vm.expectRevert(
-            abi.encodeWithSelector(QiaoEndpoint.UnregisteredTokenPair.selector, CHAIN_C, stranger, address(wrapped))
-        );
-        gateway.executeBatch(EPOCH, pack(ts), sig);
-
-        // Registered source token, but a destination token other than its pair.
-        ts[0].srcToken = address(asset);
-        ts[0].dstToken = stranger;
-        sig = signForGateway(ts);
-        vm.chainId(CHAIN_E);
-        vm.expectRevert(
-            abi.encodeWithSelector(QiaoEndpoint.UnregisteredTokenPair.selector, CHAIN_C, address(asset), stranger)
-        );
-        gateway.executeBatch(EPOCH, pack(ts), sig);
-
-        // Zero destination token.
-        ts[0].dstToken = address(0);
-        sig = signForGateway(ts);
-        vm.chainId(CHAIN_E);
-        vm.expectRevert(
-            abi.encodeWithSelector(QiaoEndpoint.UnregisteredTokenPair.selector, CHAIN_C, address(asset), address(0))
-        );
-        gateway.executeBatch(EPOCH, pack(ts), sig);
-
-        // The right pair, but from a source chain it is not registered for.
-        ts[0].dstToken = address(wrapped);
-        ts[0].srcChainId = 5;
-        sig = signForGateway(ts);
-        vm.chainId(CHAIN_E);
-        vm.expectRevert(
-            abi.encodeWithSelector(QiaoEndpoint.UnregisteredTokenPair.selector, 5, address(asset), address(wrapped))
-        );
-        gateway.executeBatch(EPOCH, pack(ts), sig);
+        // Unknown source token; a destination token other than its pair; a zero destination
+        // token; the right pair from a source chain it is not registered for. Each signed, each
+        // recorded as failed (reason UnregisteredTokenPair), nothing minted.
+        for (uint256 k; k < 4; ++k) {
+            QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 1 ether));
+            if (k == 0) ts[0].srcToken = stranger;
+            if (k == 1) ts[0].dstToken = stranger;
+            if (k == 2) ts[0].dstToken = address(0);
+            if (k == 3) ts[0].srcChainId = 5;
+            bytes memory sig = signForGateway(ts);
+            vm.chainId(CHAIN_E);
+            vm.expectEmit(address(gateway));
+            emit QiaoEndpoint.TransferFailed(
+                ts[0].srcChainId, ts[0].nonce, QiaoEndpoint.FailureReason.UnregisteredTokenPair
+            );
+            gateway.executeBatch(EPOCH, pack(ts), sig);
+            vm.assertEq(
+                uint8(gateway.transferStatus(ts[0].srcChainId, ts[0].nonce)), uint8(QiaoEndpoint.TransferStatus.Failed)
+            );
+            vm.assertEq(wrapped.totalSupply(), 0);
+        }
     }
 
     // ---------------------------------------------------------------- atomicity and reentrancy
 
-    function test_execute_isAtomicWhenOneDeliveryFails() public {
-        // The vault holds 1 ether but a (validly signed) batch asks it to pay 1 + 5 ether.
+    function test_execute_aDeliveryTheVaultCannotPayIsRecordedFailed_theOthersGoOn() public {
+        // The vault holds 1 ether but a (validly signed) batch asks it to pay 1 + 5 ether: the
+        // asset's transfer of 5 reverts (insufficient balance), which is recorded as a refused
+        // delivery; the first is paid, the batch does not revert.
         lockOnC(alice, bob, 1 ether);
         QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](2);
         for (uint256 i; i < 2; ++i) {
@@ -434,13 +418,13 @@ contract RejectionsTest is BridgeFixture {
         }
         bytes memory sig = signForVault(ts);
         vm.chainId(CHAIN_C);
-        vm.expectRevert(
-            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientBalance.selector, address(vault), 0, 5 ether)
-        );
+        vm.expectEmit(address(vault));
+        emit QiaoEndpoint.TransferFailed(CHAIN_E, 2, QiaoEndpoint.FailureReason.DeliveryRefused);
         vault.executeBatch(EPOCH, pack(ts), sig);
-        vm.assertFalse(vault.isExecuted(CHAIN_E, 1));
-        vm.assertFalse(vault.isExecuted(CHAIN_E, 2));
-        vm.assertEq(asset.balanceOf(carol), 0);
+        vm.assertEq(uint8(vault.transferStatus(CHAIN_E, 1)), uint8(QiaoEndpoint.TransferStatus.Delivered));
+        vm.assertEq(uint8(vault.transferStatus(CHAIN_E, 2)), uint8(QiaoEndpoint.TransferStatus.Failed));
+        vm.assertEq(asset.balanceOf(carol), 1 ether);
+        vm.assertEq(asset.balanceOf(address(vault)), 0);
     }
 
     function test_execute_reentrancyIsRefused() public {

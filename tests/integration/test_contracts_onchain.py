@@ -289,3 +289,63 @@ def test_the_deploy_command_with_the_testnet_profile(chains: tuple[str, str], tm
     assert gateway.functions.guardian().call() == guardian
     assert gateway.functions.owner().call() == devnet.dev_account(3).address
     assert data["chains"]["consortium"]["chain_id"] == devnet.CONSORTIUM_CHAIN_ID
+
+
+def test_a_refund_the_source_cannot_pay_now_reverts_in_a_way_the_relayer_waits_on(bridge) -> None:  # type: ignore[no-untyped-def]
+    """On a real chain: a forged amount is refused for good (NotRefundable); a frozen sender and
+    an Inbound bucket too small give reverts the submitter waits on, and the same signed refund
+    pays once they are lifted (issue 13)."""
+    import dataclasses
+
+    from relayer.encoding import refund_message
+    from relayer.reverts import RevertKind, classify_refund_revert
+
+    shares, dep = bridge
+    wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
+    admin, alice = devnet.dev_account(0), devnet.dev_account(8)
+    stranger = cs("0x" + "5b" * 20)  # never allow-listed on Ethereum
+    devnet.send(wc, admin, dep.asset.functions.mint(alice.address, 300))
+    devnet.send(wc, alice, dep.asset.functions.approve(dep.vault.address, 300))
+    nonce = dep.vault.functions.nextNonce(devnet.ETHEREUM_CHAIN_ID).call()
+    devnet.send(
+        wc, alice, dep.vault.functions.lock(dep.asset.address, devnet.ETHEREUM_CHAIN_ID, stranger, 300)
+    )
+    t = Transfer(
+        ChainId(devnet.CONSORTIUM_CHAIN_ID),
+        ChainId(devnet.ETHEREUM_CHAIN_ID),
+        Nonce(nonce),
+        cs(dep.asset.address),
+        cs(dep.wrapped.address),
+        alice.address,
+        stranger,
+        300,
+    )
+    batch = Batch((t,), cs(dep.gateway.address), 1)
+    sig = g1_to_eip2537(threshold_sign(shares, batch_message(batch), (1, 2, 3)))
+    devnet.send(we, devnet.dev_account(1), execute_batch_call(dep.gateway, batch, sig))
+    assert dep.gateway.functions.transferStatus(devnet.CONSORTIUM_CHAIN_ID, nonce).call() == 3
+
+    def revert_kind(transfer: Transfer) -> RevertKind:
+        signed = g1_to_eip2537(
+            threshold_sign(shares, refund_message(transfer, dep.vault.address, 1), (1, 2, 3))
+        )
+        with pytest.raises(ContractLogicError) as info:
+            dep.vault.functions.refund(1, transfer.as_abi_tuple(), signed).estimate_gas(
+                {"from": admin.address}
+            )
+        return classify_refund_revert(info.value.data)
+
+    # signed by the committee's key, but not the transfer that was locked: refused for good
+    assert revert_kind(dataclasses.replace(t, amount=3000)) is RevertKind.PERMANENT
+    # the sender frozen on C: wait
+    devnet.send(wc, admin, dep.registry_c.functions.setFrozen(alice.address, True))  # type: ignore[union-attr]
+    assert revert_kind(t) is RevertKind.WAIT
+    devnet.send(wc, admin, dep.registry_c.functions.setFrozen(alice.address, False))  # type: ignore[union-attr]
+    # the Inbound bucket smaller than the refund: wait
+    devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 100, 0))
+    assert revert_kind(t) is RevertKind.WAIT
+    devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 1000, 0))
+    before = dep.asset.functions.balanceOf(alice.address).call()
+    refund_sig = g1_to_eip2537(threshold_sign(shares, refund_message(t, dep.vault.address, 1), (2, 3, 4)))
+    devnet.send(wc, devnet.dev_account(2), dep.vault.functions.refund(1, t.as_abi_tuple(), refund_sig))
+    assert dep.asset.functions.balanceOf(alice.address).call() == before + 300

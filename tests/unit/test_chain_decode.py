@@ -102,6 +102,12 @@ def failure_entry(
     return entry
 
 
+@pytest.mark.parametrize("reason", [0, 1, 2, 3, 4])
+def test_every_failure_reason_of_the_contracts_decodes(reason: int) -> None:
+    failure = client().decode_failure(failure_entry(reason.to_bytes(32, "big")))
+    assert failure.reason == reason
+
+
 def test_a_valid_transfer_failed_log_becomes_a_failure_toward_this_chain() -> None:
     failure = client().decode_failure(failure_entry((1).to_bytes(32, "big")))
     assert (failure.route.src, failure.route.dst, failure.nonce, failure.reason) == (7002, 7001, 4, 1)
@@ -112,7 +118,8 @@ def test_a_valid_transfer_failed_log_becomes_a_failure_toward_this_chain() -> No
     ("entry", "reason"),
     [
         (failure_entry(b"\x00" * 31), "data of 31 bytes"),
-        (failure_entry((256).to_bytes(32, "big")), "not a uint8"),
+        (failure_entry((256).to_bytes(32, "big")), "not a known FailureReason"),
+        (failure_entry((5).to_bytes(32, "big")), "reason 5 is not a known FailureReason (0..4)"),
         (failure_entry((1).to_bytes(32, "big"), topics=2), "2 indexed topics"),
         (
             failure_entry((1).to_bytes(32, "big"), nonce=(2**64).to_bytes(32, "big")),

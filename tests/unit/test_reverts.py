@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_abi.abi import encode
 
-from relayer.reverts import RevertKind, classify_revert, selector
+from relayer.reverts import RevertKind, classify_refund_revert, classify_revert, selector
 
 
 def data(signature: str, types: list[str] | None = None, values: list[object] | None = None) -> str:
@@ -49,3 +49,53 @@ def test_a_revert_is_classified_by_its_selector(revert: object, kind: RevertKind
 def test_selectors_are_the_solidity_ones() -> None:
     assert selector("Panic(uint256)") == "4e487b71"
     assert selector("Error(string)") == "08c379a0"
+
+
+@pytest.mark.parametrize(
+    ("revert", "kind"),
+    [
+        # the source cannot pay it now: wait, never refused
+        (
+            data(
+                "RateLimited(address,uint8,uint256,uint256)",
+                ["address", "uint8", "uint256", "uint256"],
+                ["0x" + "11" * 20, 1, 10, 1000],
+            ),
+            RevertKind.WAIT,
+        ),
+        (data("NotAllowed(address)", ["address"], ["0x" + "22" * 20]), RevertKind.WAIT),
+        (data("TokenIsFrozen()"), RevertKind.WAIT),
+        (data("EnforcedPause()"), RevertKind.WAIT),
+        (
+            data("RecipientBlocked(address)", ["address"], ["0x" + "33" * 20]),
+            RevertKind.WAIT,
+        ),  # an asset's own
+        (data("Error(string)", ["string"], ["paused by issuer"]), RevertKind.WAIT),
+        # moving state, as for batches
+        (None, RevertKind.TRANSIENT),
+        ("0x", RevertKind.TRANSIENT),
+        (data("Panic(uint256)", ["uint256"], [0x11]), RevertKind.TRANSIENT),
+        (data("ReentrancyGuardReentrantCall()"), RevertKind.TRANSIENT),
+        # the signed refund itself is wrong
+        (data("NotRefundable(uint256,uint64)", ["uint256", "uint64"], [7002, 3]), RevertKind.PERMANENT),
+        (data("InvalidSignature()"), RevertKind.PERMANENT),
+        (data("InvalidSignatureLength(uint256)", ["uint256"], [96]), RevertKind.PERMANENT),
+        (data("IdentitySignature()"), RevertKind.PERMANENT),
+        (data("UnknownKeyEpoch(uint64)", ["uint64"], [9]), RevertKind.PERMANENT),
+        (data("KeyEpochExpired(uint64)", ["uint64"], [1]), RevertKind.PERMANENT),
+        (data("AlreadyRefunded(uint256,uint64)", ["uint256", "uint64"], [7002, 3]), RevertKind.PERMANENT),
+    ],
+)
+def test_a_refund_revert_waits_unless_the_signed_refund_itself_is_wrong(
+    revert: object, kind: RevertKind
+) -> None:
+    assert classify_refund_revert(revert) is kind
+
+
+def test_the_batch_rule_is_unchanged_for_the_reverts_a_refund_waits_on() -> None:
+    # a batch meets neither RateLimited (queued instead) nor NotAllowed (failed instead): an
+    # unknown error stays permanent for a batch
+    assert (
+        classify_revert(data("RecipientBlocked(address)", ["address"], ["0x" + "33" * 20]))
+        is RevertKind.PERMANENT
+    )

@@ -180,6 +180,48 @@ async def test_REVIEW_lb_fork_node_answering_getlogs_and_the_hash_batch_gets_a_f
         lb.close()
 
 
+async def test_REVIEW_random_lb_with_one_fork_node_never_gets_the_forked_amount_stored(
+    bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path
+) -> None:
+    """The same load balancer, but choosing the backend of each HTTP request at random (seeded),
+    like a plain round-robin/random balancer. A refused scan is simply retried, on the same
+    balancer, so the watcher keeps drawing until one draw is self-consistent: on the fork as
+    often as on the canonical node. Twelve fresh members (seeds 0..11) scan with the watcher's
+    own loop; SHOULD: none of them ever stores the fork's 9 units."""
+    import random
+
+    canonical, dep = bridge
+    fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", canonical))
+    for _ in range(2):
+        lock(fork, dep, 9)
+        lock(canonical, dep, 1)
+    mine(fork, 20)
+    mine(canonical, 5)
+    outcomes: dict[int, str] = {}
+    for seed in range(12):
+        rng = random.Random(seed)
+        lb = LoadBalancer(lambda body: fork if rng.random() < 0.5 else canonical)  # noqa: B023
+        try:
+            cfg = consortium_cfg(lb.url, dep.vault.address)
+            path = tmp_path / f"n{seed}.sqlite3"
+            async with Store.open(path) as store, ChainClient.connect(cfg) as chain:
+                node = node_for(tmp_path, cfg, store, chain)
+                task = asyncio.ensure_future(node.watch(chain))
+                for _ in range(100):  # until something is stored or the route halts
+                    if node.halted or await stored_amounts(store) or task.done():
+                        break
+                    await asyncio.sleep(0.05)
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+                amounts = await stored_amounts(store)
+                outcomes[seed] = "halted" if node.halted else str(amounts)
+        finally:
+            lb.close()
+    forked = {seed: o for seed, o in outcomes.items() if "9" in o}
+    assert not forked, f"members that stored the fork's lock: {forked} (all: {outcomes})"
+
+
 # ---- 2. one lying endpoint of several halts the route (decode runs before the canonical check)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from relayer import admin_client as admin
-from relayer.config import ConfigError, NodeConfig, load_config
+from relayer.config import ConfigError, NodeConfig, load_config, quorum_warnings
 from relayer.store import Store, StoreError, TransferState
 from relayer.types import ChainId, Route
 
@@ -51,10 +51,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         _print({"config": exc.source, "ok": False, "errors": exc.errors}, True, str)
         return 2
     problems = _secret_problems(cfg)
+    warnings = quorum_warnings(cfg)
     out = {
         "config": cfg.source,
         "ok": not problems,
         "errors": problems,
+        "warnings": warnings,
         "member_index": cfg.member_index,
         "data_dir": str(cfg.data_dir),
         "admin_socket": str(admin_socket(cfg)),
@@ -66,9 +68,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         if problems:
             lines = "\n".join(f"  - {p}" for p in problems)
             return f"{cfg.source}: {len(problems)} configuration error(s):\n{lines}"
+        notes = "".join(f"\n  warning: {w}" for w in warnings)
         return (
             f"{cfg.source}: OK ({len(cfg.chains)} chains, "
-            f"{len(cfg.routes)} routes, member {cfg.member_index})"
+            f"{len(cfg.routes)} routes, member {cfg.member_index}){notes}"
         )
 
     _print(out, args.json, human, stream=sys.stderr if problems and not args.json else sys.stdout)

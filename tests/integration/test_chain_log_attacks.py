@@ -1,8 +1,8 @@
-"""REVIEW (issue 13, points 8-9) -- attack tests written by the independent reviewer of r13.
-
-Every test here states the behaviour the bridge SHOULD have; each FAILS on b3c71a2, showing a hole
-the per-log canonical check leaves. They are not fixes. Real anvil chains, real SQLite store, a real
-HTTP load balancer in front of them (no mocks).
+"""Attacks on the watcher's log reads through RPC endpoints that serve another fork or lie (issue 13
+point 8, and the independent review of its first fix). Each test failed on b3c71a2 and passes since
+the watcher treats an inconsistency as evidence (the endpoint quarantined, the route halted when no
+trustworthy endpoint is left). Real anvil chains, a real SQLite store, a real HTTP load balancer in
+front of them (no mocks).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from web3 import HTTPProvider, Web3
 
 from committee.bls import get_backend
 from committee.threshold import deal
-from relayer import devnet
+from relayer import devnet, metrics
 from relayer.admin import AdminError, Ops
 from relayer.batching import BatchRule
 from relayer.chain import ChainClient
@@ -140,14 +140,14 @@ async def stored_amounts(store: Store) -> list[int]:
 # ---- 1. the log's block hash is checked against a hash that is not tied to the range's end hash
 
 
-async def test_REVIEW_lb_fork_node_answering_getlogs_and_the_hash_batch_gets_a_forked_amount_stored(
+async def test_a_balancer_sending_getlogs_and_the_hash_batch_to_a_fork_node_stores_no_forked_amount(
     bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path
 ) -> None:
     """A load balancer with one node on another fork (the scenario of issue 13 point 8). The node
     reads the range's end hash (before and after) from the canonical node, but its eth_getLogs and
     its eth_getBlockByNumber batch land on the fork node: the fork's log (9 units instead of 1) is
     judged "canonical" against the fork's own hash and stored, though the end hash the watcher
-    double-checked is the canonical chain's. SHOULD: nothing of the fork is stored (e.g. put `end`
+    double-checked is the canonical chain's. Stopped: nothing of the fork is stored (e.g. put `end`
     in the hash batch and require it equals end_hash)."""
     canonical, dep = bridge
     fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", canonical))
@@ -180,14 +180,14 @@ async def test_REVIEW_lb_fork_node_answering_getlogs_and_the_hash_batch_gets_a_f
         lb.close()
 
 
-async def test_REVIEW_random_lb_with_one_fork_node_never_gets_the_forked_amount_stored(
+async def test_a_random_balancer_with_one_fork_node_gets_no_member_to_store_the_forked_amount(
     bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path
 ) -> None:
     """The same load balancer, but choosing the backend of each HTTP request at random (seeded),
     like a plain round-robin/random balancer. A refused scan is simply retried, on the same
     balancer, so the watcher keeps drawing until one draw is self-consistent: on the fork as
     often as on the canonical node. Twelve fresh members (seeds 0..11) scan with the watcher's
-    own loop; SHOULD: none of them ever stores the fork's 9 units."""
+    own loop; Stopped: none of them ever stores the fork's 9 units."""
     import random
 
     canonical, dep = bridge
@@ -225,14 +225,14 @@ async def test_REVIEW_random_lb_with_one_fork_node_never_gets_the_forked_amount_
 # ---- 2. one lying endpoint of several halts the route (decode runs before the canonical check)
 
 
-async def test_REVIEW_one_lying_endpoint_of_two_cannot_halt_the_route_with_a_malformed_forked_log(
+async def test_one_lying_endpoint_of_two_cannot_halt_the_route_with_a_malformed_forked_log(
     bridge: tuple[str, Any],
 ) -> None:
     """Endpoints [liar, honest]. The liar serves the real log with another block hash (not
     canonical) AND a `data` one byte short. `_events.read` decodes before the canonical check and
     `ChainClient.call` re-raises MalformedEvent without trying the next endpoint, so the watcher
     halts the route at the first scan ("malformed event": the runbook says escalate to the
-    developers), though the second endpoint is honest. SHOULD: refused like any other lie, the
+    developers), though the second endpoint is honest. Stopped: refused like any other lie, the
     honest endpoint read."""
     url, dep = bridge
     for amount in (1, 2):
@@ -249,14 +249,14 @@ async def test_REVIEW_one_lying_endpoint_of_two_cannot_halt_the_route_with_a_mal
 
     with RpcProxy(url, rewrite=rewrite) as liar:
         async with ChainClient.connect(consortium_cfg((liar.url, url), dep.vault.address)) as chain:
-            observed = await chain.transfers(0, head)  # raises MalformedEvent on b3c71a2
+            observed = await chain.transfers(0, head)  # MalformedEvent on b3c71a2
             assert [o.located.transfer.amount for o in observed] == [1, 2]
 
 
 # ---- 3. a block the endpoint does not have (yet) counts as a lie and halts an honest member
 
 
-async def test_REVIEW_a_lagging_backend_that_lacks_the_log_block_does_not_halt_the_route(
+async def test_a_lagging_backend_that_lacks_the_log_block_does_not_halt_the_route(
     bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path
 ) -> None:
     """A consortium chain (`instant`: the final head is the head) behind a load balancer whose
@@ -265,7 +265,7 @@ async def test_REVIEW_a_lagging_backend_that_lacks_the_log_block_does_not_halt_t
     `null` for the lock's block. `_block_hashes` leaves it out, `judge_log` calls it NOT_CANONICAL,
     `qiao_logs_refused_total{reason="not_canonical"}` and the critical "serves another fork or
     lies" alert fire, and after 3 scans the honest member halts its routes until restarted.
-    SHOULD: a block the endpoint does not know is an RPC error to retry, not a lie."""
+    Stopped: a block the endpoint does not know is an RPC error to retry, not a lie."""
     url, dep = bridge
     lagging = devnet.start_anvil(processes, "anvil-lagging", C, tmp_path, 0, ("--fork-url", url))
     lock(url, dep, 1)
@@ -290,7 +290,7 @@ async def test_REVIEW_a_lagging_backend_that_lacks_the_log_block_does_not_halt_t
 # ---- 5. quorum 2 of 3 (the testnet profile): one forked endpoint, listed first, stops the member
 
 
-async def test_REVIEW_quorum_two_of_three_reads_the_two_agreeing_endpoints_past_a_forked_first_one(
+async def test_quorum_two_of_three_reads_the_two_agreeing_endpoints_past_a_forked_first_one(
     bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path
 ) -> None:
     """config/testnet.toml's consortium chain: quorum = 2 of three endpoints, "one lying or forked
@@ -299,7 +299,7 @@ async def test_REVIEW_quorum_two_of_three_reads_the_two_agreeing_endpoints_past_
     QuorumMismatch at the first honest endpoint instead of looking for two that agree, and the
     forked endpoint stays active (call() succeeded on it). Every scan fails the same way: the
     member's watcher never advances, with no alert (no rule on qiao_rpc_quorum_mismatches_total or
-    on qiao_chain_lag_blocks). SHOULD: the two honest endpoints agree, their logs are used."""
+    on qiao_chain_lag_blocks). Stopped: the two honest endpoints agree, their logs are used."""
     url, dep = bridge
     fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", url))
     lock(fork, dep, 9)
@@ -310,21 +310,27 @@ async def test_REVIEW_quorum_two_of_three_reads_the_two_agreeing_endpoints_past_
     with RpcProxy(url) as second_honest:
         cfg = consortium_cfg((fork, url, second_honest.url), dep.vault.address, quorum=2)
         async with ChainClient.connect(cfg) as chain:
+            before = metrics.QUORUM_MISMATCHES.labels("consortium")._value.get()
             observed = await chain.transfers(0, head)  # QuorumMismatch on b3c71a2, every time
             assert [o.located.transfer.amount for o in observed] == [1]
+            # the forked endpoint dissented: counted, quarantined, and no longer the active one
+            assert metrics.QUORUM_MISMATCHES.labels("consortium")._value.get() == before + 1
+            assert chain.active_url != fork
+            again = await chain.transfers(0, head)
+            assert [o.located.transfer.amount for o in again] == [1]
 
 
 # ---- 4. `relayer reobserve` stores a transfer that is not final under finality = "finalized"
 
 
-async def test_REVIEW_reobserve_refuses_a_transfer_above_the_finalized_tag(
+async def test_reobserve_refuses_a_transfer_above_the_finalized_tag(
     bridge: tuple[str, Any], tmp_path: Path
 ) -> None:
     """With `finality = "finalized"`, `finality_depth` is 0, and `Ops._reobserve_receipt` judges
     finality as `block <= head - finality_depth`: a lock in the newest block (far above the
     `finalized` tag) is stored, and once the watcher's cursor passes its block number it is
     batched and signed even if a reorg removed it. The receipt's blockHash is never checked
-    against the canonical block either. SHOULD: refused as not final (AdminError)."""
+    against the canonical block either. Stopped: refused as not final (AdminError)."""
     url, dep = bridge
     mine(url, 100)
     lock(url, dep, 7)
@@ -336,7 +342,7 @@ async def test_REVIEW_reobserve_refuses_a_transfer_above_the_finalized_tag(
         node = node_for(tmp_path, cfg, store, chain)
         logs = await chain.transfers(receipt_block, receipt_block)
         tx = logs[0].tx_hash
-        with contextlib.suppress(AdminError):  # the behaviour wanted: refused as not final
+        with pytest.raises(AdminError, match="not final yet"):
             await Ops(node).reobserve(tx)
         assert 7 not in await stored_amounts(store), "a transfer above the finalized tag was stored"
 

@@ -115,8 +115,10 @@ class ChainClient:
     Every call has a timeout and falls back to the next endpoint on failure; an endpoint that is
     connected but whose head stops moving (for `stall_after` seconds while another endpoint's head
     is higher) is treated as stalled and skipped. Every log read is checked against the block the
-    endpoint has at its number (`relayer.logcheck`; `LogsRefused` otherwise). With `quorum > 1`
-    the transfer logs a member signs over are read from that many endpoints and must be identical.
+    endpoint has at its number (`relayer.logcheck`), and the logs used are those `quorum`
+    endpoints agree on. An endpoint caught serving an inconsistent view (a refused reply, a
+    dissent from the quorum, another hash for a block read as final) is quarantined for
+    QUARANTINE_SECONDS; with none left, `Untrusted` (the watcher halts the chain's routes).
     """
 
     def __init__(self, cfg: ChainConfig, w3: AsyncWeb3[Any] | list[AsyncWeb3[Any]]) -> None:

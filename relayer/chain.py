@@ -168,10 +168,15 @@ class ChainClient:
     def chain_id(self) -> ChainId:
         return self.cfg.chain_id
 
-    async def call(self, fn: Callable[[_Endpoint], Awaitable[_T]], what: str) -> _T:
-        """Run `fn` on the active endpoint, falling back through the other trusted ones in order."""
+    async def call(self, fn: Callable[[_Endpoint], Awaitable[_T]], what: str, *, trusted: bool = False) -> _T:
+        """Run `fn` on the active endpoint, falling back through the others in order. `trusted`:
+        only endpoints not quarantined (the reads a member signs from: block hashes, logs); other
+        calls (heads, the submitter's transactions, status reads) may still use a quarantined
+        endpoint, so a chain whose log reads halted can still receive batches."""
         errors: list[str] = []
-        for index in self._trusted_order():
+        n = len(self._endpoints)
+        order = self._trusted_order() if trusted else [(self._active + k) % n for k in range(n)]
+        for index in order:
             ep = self._endpoints[index]
             try:
                 result = await within(self.cfg.rpc_timeout, fn(ep))
@@ -303,7 +308,7 @@ class ChainClient:
             self._check_final(ep, number, got)
             return got
 
-        got = await self.call(get, f"get_block({number})")
+        got = await self.call(get, f"get_block({number})", trusted=True)
         self._remember_final(number, got)
         return got
 
@@ -318,7 +323,7 @@ class ChainClient:
                 self._check_final(ep, number, got)
 
         if blocks:
-            await self.call(check, f"eth_getBlockByNumber({sorted(blocks)})")
+            await self.call(check, f"eth_getBlockByNumber({sorted(blocks)})", trusted=True)
 
     def _known_final(self, number: int) -> str | None:
         return self._final_hashes.get(number)

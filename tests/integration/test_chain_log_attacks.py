@@ -262,9 +262,9 @@ async def test_a_lagging_backend_that_lacks_the_log_block_does_not_halt_the_rout
     """A consortium chain (`instant`: the final head is the head) behind a load balancer whose
     second node lags: it has every block up to before the lock, none after. eth_getLogs and the
     single calls reach the up-to-date node, the block-hash batch the lagging one, which answers
-    `null` for the lock's block. `_block_hashes` leaves it out, `judge_log` calls it NOT_CANONICAL,
-    `qiao_logs_refused_total{reason="not_canonical"}` and the critical "serves another fork or
-    lies" alert fire, and after 3 scans the honest member halts its routes until restarted.
+    `null` for the lock's block. On b3c71a2 `_block_hashes` left it out, `judge_log` called it
+    NOT_CANONICAL, `qiao_logs_refused_total{reason="not_canonical"}` and the critical "serves
+    another fork or lies" alert fired, and after 3 scans the honest member halted its routes.
     Stopped: a block the endpoint does not know is an RPC error to retry, not a lie."""
     url, dep = bridge
     lagging = devnet.start_anvil(processes, "anvil-lagging", C, tmp_path, 0, ("--fork-url", url))

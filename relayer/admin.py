@@ -326,24 +326,31 @@ class Ops:
         raise AdminError(f"transaction {tx_hash} not found on any configured chain")
 
     async def _reobserve_receipt(self, chain: ChainClient, tx_hash: str, receipt: Any) -> dict[str, Any]:
+        """The transfers of the receipt's transaction, read again the way the watcher reads them:
+        final under the chain's finality rule (`final_head`), the receipt's block the canonical
+        one at its number, and the logs read under the chain's quorum and log checks."""
         block = int(receipt["blockNumber"])
-        head = await chain.head()
-        if block > head - chain.cfg.finality_depth:
-            raise AdminError(f"transaction {tx_hash} is in block {block}, not final yet (head {head})")
+        final = await chain.final_head()
+        if block > final:
+            raise AdminError(
+                f"transaction {tx_hash} is in block {block}, not final yet (final head {final} under "
+                f"finality {chain.cfg.finality!r}); run reobserve again once it is"
+            )
+        canonical = await chain.block_hash(block)
+        if _hex(receipt["blockHash"]).lower() != canonical.lower():
+            raise AdminError(
+                f"transaction {tx_hash}: its receipt names block {_hex(receipt['blockHash'])}, the "
+                f"chain's block {block} is {canonical}: not canonical, nothing stored"
+            )
         wanted = {r.dst for r in self.cfg.routes if r.src == chain.chain_id}
         found: list[dict[str, Any]] = []
         events = []
-        for entry in receipt["logs"]:
-            if to_checksum_address(entry["address"]) != chain.endpoint.address:
-                continue
-            topics = entry.get("topics") or []
-            if not topics or "0x" + bytes(topics[0]).hex() != chain._topic:
-                continue
-            try:
-                obs = chain.decode_transfer(entry)
-            except MalformedEvent as exc:
-                raise AdminError(str(exc)) from exc
-            if obs.located.transfer.dst_chain_id not in wanted:
+        try:
+            observed = await chain.transfers(block, block, end_hash=canonical)
+        except MalformedEvent as exc:
+            raise AdminError(str(exc)) from exc
+        for obs in observed:
+            if obs.tx_hash.lower() != tx_hash.lower() or obs.located.transfer.dst_chain_id not in wanted:
                 continue
             events.append((obs.located, obs.block_hash, obs.tx_hash, obs.log_index))
             found.append({"route": str(obs.located.transfer.route), "nonce": obs.located.transfer.nonce})
@@ -809,3 +816,10 @@ async def serve(ops: Ops, path: Path) -> asyncio.Server:
     os.chmod(path, 0o600)
     log.info("admin_socket_listening", path=str(path))
     return server
+
+
+def _hex(value: Any) -> str:
+    """A receipt field as 0x-hex (web3 gives HexBytes; a raw reply gives a string)."""
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    return str(value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from relayer.abi import ENDPOINT_ABI
 from relayer.aio import within
 from relayer.batching import Located
 from relayer.config import ChainConfig
-from relayer.logcheck import LogPlace, Refusal, blocks_to_check, judge_logs
+from relayer.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
 from relayer.store import ObservedFailure
 from relayer.types import ChainId, Nonce, Route, Transfer
 
@@ -42,6 +43,10 @@ TRANSFER_STATUS_DELIVERED = 1
 # contract this relayer does not know; update both together).
 MAX_FAILURE_REASON = 4
 BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (providers cap batch sizes)
+# an endpoint that served an inconsistent view (a refused reply, a dissent from the quorum, a final
+# block that changed) is not asked again for this long; with none left the watcher halts at once
+QUARANTINE_SECONDS = 900.0
+FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one that changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +61,29 @@ class MalformedEvent(Exception):
     """A log that claims to be a TransferInitiated but does not hold a valid transfer."""
 
 
-class LogsRefused(Exception):
-    """An endpoint's eth_getLogs reply holds a log a member may not use (`relayer.logcheck`):
-    nothing of the reply is stored; the watcher scans again and halts if it persists."""
+class Untrusted(Exception):
+    """Every endpoint of a chain is quarantined for serving an inconsistent view: the watcher
+    halts the chain's routes at once (an operator must look)."""
+
+
+class LogsRefused(Untrusted):
+    """Every endpoint asked answered and its eth_getLogs reply held a log a member may not use
+    (`relayer.logcheck`): nothing of the replies is stored, each endpoint is quarantined, and no
+    trustworthy endpoint is left."""
 
     def __init__(self, chain: str, url: str, refusal: Refusal) -> None:
         super().__init__(f"chain {chain}: {url} served {refusal.describe()}")
         self.refusal = refusal
+
+
+class FinalBlockChanged(Exception):
+    """An endpoint gave another hash for a block this client read before as final: a reorg
+    deeper than finality, or an endpoint (a load balancer) serving two views. The endpoint is
+    quarantined; `trusted_left` says whether another endpoint may still be read."""
+
+    def __init__(self, message: str, *, trusted_left: bool) -> None:
+        super().__init__(message)
+        self.trusted_left = trusted_left
 
 
 class QuorumMismatch(Exception):
@@ -85,6 +106,10 @@ class _Endpoint:
     last_head: int = -1
     head_since: float = field(default_factory=time.monotonic)
     failures: int = 0
+    quarantined_until: float = -1.0
+
+    def trusted(self, now: float) -> bool:
+        return now >= self.quarantined_until
 
 
 class ChainClient:
@@ -93,8 +118,10 @@ class ChainClient:
     Every call has a timeout and falls back to the next endpoint on failure; an endpoint that is
     connected but whose head stops moving (for `stall_after` seconds while another endpoint's head
     is higher) is treated as stalled and skipped. Every log read is checked against the block the
-    endpoint has at its number (`relayer.logcheck`; `LogsRefused` otherwise). With `quorum > 1`
-    the transfer logs a member signs over are read from that many endpoints and must be identical.
+    endpoint has at its number (`relayer.logcheck`), and the logs used are those `quorum`
+    endpoints agree on. An endpoint caught serving an inconsistent view (a refused reply, a
+    dissent from the quorum, another hash for a block read as final) is quarantined for
+    QUARANTINE_SECONDS; with none left, `Untrusted` (the watcher halts the chain's routes).
     """
 
     def __init__(self, cfg: ChainConfig, w3: AsyncWeb3[Any] | list[AsyncWeb3[Any]]) -> None:
@@ -106,8 +133,10 @@ class ChainClient:
             _Endpoint(url, one, one.eth.contract(address=address, abi=ENDPOINT_ABI))
             for url, one in zip(urls, w3s, strict=True)
         ]
+        metrics.zero_chain_counters(cfg.name)
         self._active = 0
         self._topic = TRANSFER_INITIATED_TOPIC
+        self._final_hashes: OrderedDict[int, str] = OrderedDict()
 
     @classmethod
     @asynccontextmanager
@@ -142,21 +171,20 @@ class ChainClient:
     def chain_id(self) -> ChainId:
         return self.cfg.chain_id
 
-    async def call(self, fn: Callable[[_Endpoint], Awaitable[_T]], what: str) -> _T:
-        """Run `fn` on the active endpoint, falling back through the others in order."""
+    async def call(self, fn: Callable[[_Endpoint], Awaitable[_T]], what: str, *, trusted: bool = False) -> _T:
+        """Run `fn` on the active endpoint, falling back through the others in order. `trusted`:
+        only endpoints not quarantined (the reads a member signs from: block hashes, logs); other
+        calls (heads, the submitter's transactions, status reads) may still use a quarantined
+        endpoint, so a chain whose log reads halted can still receive batches."""
         errors: list[str] = []
-        refused: LogsRefused | None = None
         n = len(self._endpoints)
-        for offset in range(n):
-            index = (self._active + offset) % n
+        order = self._trusted_order() if trusted else [(self._active + k) % n for k in range(n)]
+        for index in order:
             ep = self._endpoints[index]
             try:
                 result = await within(self.cfg.rpc_timeout, fn(ep))
-            except MalformedEvent:
-                raise  # the chain's data, not the endpoint's health: the watcher halts the route
-            except LogsRefused as exc:  # this endpoint serves another fork or lies: try the next
-                refused = exc
-                errors.append(f"{ep.url}: {exc}")
+            except (MalformedEvent, FinalBlockChanged):
+                raise  # the chain's data, or evidence (the endpoint is quarantined): the watcher decides
             except (ContractLogicError, ValueError) as exc:
                 if isinstance(exc, ContractLogicError) or "execution reverted" in str(exc):
                     raise  # deterministic: every endpoint would say the same
@@ -164,16 +192,53 @@ class ChainClient:
             except Exception as exc:
                 errors.append(f"{ep.url}: {exc!r}")
             else:
-                if index != self._active:
-                    log.warning("rpc_fallback", chain=self.cfg.name, to=ep.url, after=errors)
-                    self._active = index
-                    metrics.RPC_FALLBACKS.labels(self.cfg.name).inc()
+                self._use(index, errors)
                 return result
             ep.failures += 1
             metrics.RPC_ERRORS.labels(self.cfg.name).inc()
-        if refused is not None:
-            raise refused  # no endpoint served logs the member may use: the watcher counts it
         raise RpcUnavailable(f"chain {self.cfg.name}: {what} failed on every endpoint: {'; '.join(errors)}")
+
+    def _trusted_order(self) -> list[int]:
+        """The trusted endpoints, the active one first; `Untrusted` if every one is quarantined."""
+        n, now = len(self._endpoints), time.monotonic()
+        order = [(self._active + k) % n for k in range(n)]
+        trusted = [i for i in order if self._endpoints[i].trusted(now)]
+        if not trusted:
+            raise Untrusted(
+                f"chain {self.cfg.name}: every RPC endpoint is quarantined for serving an inconsistent "
+                "view (see the rpc_quarantined events); the routes from this chain halt"
+            )
+        return trusted
+
+    def _use(self, index: int, errors: list[str]) -> None:
+        if index != self._active:
+            log.warning("rpc_fallback", chain=self.cfg.name, to=self._endpoints[index].url, after=errors)
+            self._active = index
+            metrics.RPC_FALLBACKS.labels(self.cfg.name).inc()
+
+    def quarantine(self, ep: _Endpoint, reason: str, detail: str) -> bool:
+        """Set `ep` aside for QUARANTINE_SECONDS (logged and counted); True if a trusted endpoint
+        is left. An inconsistency is evidence against the endpoint, not a reason to ask it again."""
+        now = time.monotonic()
+        ep.quarantined_until = now + QUARANTINE_SECONDS
+        left = [i for i, other in enumerate(self._endpoints) if other.trusted(now)]
+        metrics.RPC_QUARANTINES.labels(self.cfg.name, reason).inc()
+        log.error(
+            "rpc_quarantined",
+            chain=self.cfg.name,
+            url=ep.url,
+            reason=reason,
+            seconds=QUARANTINE_SECONDS,
+            trusted_left=len(left),
+            detail=detail,
+        )
+        if left and not self._endpoints[self._active].trusted(now):
+            self._active = left[0]
+        return bool(left)
+
+    def quarantine_active(self, reason: str, detail: str) -> bool:
+        """`quarantine` the active endpoint (the one that just answered)."""
+        return self.quarantine(self._endpoints[self._active], reason, detail)
 
     async def check_chain_id(self) -> None:
         for ep in self._endpoints:
@@ -206,7 +271,7 @@ class ChainClient:
 
     async def _leave_stalled_endpoint(self, stalled_head: int) -> None:
         for index, ep in enumerate(self._endpoints):
-            if index == self._active:
+            if index == self._active or not ep.trusted(time.monotonic()):
                 continue
             try:
                 other = await within(self.cfg.rpc_timeout, self._head_of(ep))
@@ -237,119 +302,239 @@ class ChainClient:
         return await self.head() - self.cfg.finality_depth
 
     async def block_hash(self, number: int) -> str:
+        """The hash of block `number`, which the caller treats as final: remembered, and an
+        endpoint that later gives another hash for it is quarantined (`FinalBlockChanged`)."""
+
         async def get(ep: _Endpoint) -> str:
             block = await ep.w3.eth.get_block(number)
-            return _hex(block["hash"])
+            got = _hex(block["hash"])
+            self._check_final(ep, number, got)
+            return got
 
-        return await self.call(get, f"get_block({number})")
+        got = await self.call(get, f"get_block({number})", trusted=True)
+        self._remember_final(number, got)
+        return got
 
-    async def transfers(self, from_block: int, to_block: int) -> list[ObservedTransfer]:
-        """TransferInitiated events of the endpoint in [from_block, to_block], in log order.
+    async def recheck_final(self, blocks: dict[int, str]) -> None:
+        """Read the hashes of final `blocks` again (one batch): an endpoint that now gives another
+        hash for one of them is quarantined (`FinalBlockChanged`)."""
+        for number, block_hash in blocks.items():
+            self._remember_final(number, block_hash)
 
-        With `quorum > 1`, as many endpoints must return the same events, or QuorumMismatch."""
+        async def check(ep: _Endpoint) -> None:
+            for number, got in (await self._block_hashes(ep, tuple(sorted(blocks)))).items():
+                self._check_final(ep, number, got)
 
-        return await self._events(from_block, to_block, self._topic, self.decode_transfer)
+        if blocks:
+            await self.call(check, f"eth_getBlockByNumber({sorted(blocks)})", trusted=True)
 
-    async def failures(self, from_block: int, to_block: int) -> list[ObservedFailure]:
+    def _known_final(self, number: int) -> str | None:
+        return self._final_hashes.get(number)
+
+    def _check_final(self, ep: _Endpoint, number: int, got: str) -> None:
+        known = self._known_final(number)
+        if known is not None and known.lower() != got.lower():
+            detail = f"block {number} was {known} when read as final, {ep.url} now says {got}"
+            left = self.quarantine(ep, "final_block_changed", detail)
+            raise FinalBlockChanged(f"chain {self.cfg.name}: {detail}", trusted_left=left)
+
+    def _remember_final(self, number: int, block_hash: str) -> None:
+        self._final_hashes[number] = block_hash
+        self._final_hashes.move_to_end(number)
+        while len(self._final_hashes) > FINAL_HASHES_KEPT:
+            self._final_hashes.popitem(last=False)
+
+    async def transfers(
+        self, from_block: int, to_block: int, *, end_hash: str | None = None
+    ) -> list[ObservedTransfer]:
+        """TransferInitiated events in [from_block, to_block], in log order, read under the
+        chain's quorum (`_events`). `end_hash`: the hash of `to_block` the caller read, which the
+        endpoint's own block at `to_block` must equal."""
+
+        return await self._events(from_block, to_block, self._topic, self.decode_transfer, end_hash)
+
+    async def failures(
+        self, from_block: int, to_block: int, *, end_hash: str | None = None
+    ) -> list[ObservedFailure]:
         """TransferFailed events of the endpoint (this chain as destination) in [from_block,
-        to_block], in log order; read with the same quorum rule as transfers."""
-        return await self._events(from_block, to_block, TRANSFER_FAILED_TOPIC, self.decode_failure)
+        to_block], in log order; read with the same rules as transfers."""
+        return await self._events(from_block, to_block, TRANSFER_FAILED_TOPIC, self.decode_failure, end_hash)
 
     async def _events(
-        self, from_block: int, to_block: int, topic: str, decode: Callable[[Any], _T]
+        self,
+        from_block: int,
+        to_block: int,
+        topic: str,
+        decode: Callable[[Any], _T],
+        end_hash: str | None,
     ) -> list[_T]:
-        """The events of one topic in [from_block, to_block], every log checked (`relayer.logcheck`):
-        the endpoint's own, inside the range, not removed, well-formed hashes, and from the block
-        the endpoint has at that number (one JSON-RPC batch of block hashes, only when there are
-        logs). A reply that fails is refused (`LogsRefused`) and the next endpoint is tried."""
-
-        def params(ep: _Endpoint) -> Any:
-            return {
-                "address": ep.contract.address,
-                "fromBlock": hex(from_block),
-                "toBlock": hex(to_block),
-                "topics": [topic],
-            }
-
-        def refuse(ep: _Endpoint, places: list[LogPlace], canonical: dict[int, str] | None) -> None:
-            refusal = judge_logs(
-                places, endpoint=self.cfg.endpoint, first=from_block, last=to_block, canonical=canonical
-            )
-            if refusal is not None:
-                metrics.LOGS_REFUSED.labels(self.cfg.name, refusal.fault.value).inc()
-                log.warning(
-                    "logs_refused",
-                    chain=self.cfg.name,
-                    url=ep.url,
-                    reason=refusal.fault.value,
-                    block=refusal.place.block_number,
-                    block_hash=refusal.place.block_hash,
-                    canonical_hash=refusal.canonical_hash,
-                    detail=refusal.describe(),
-                )
-                raise LogsRefused(self.cfg.name, ep.url, refusal)
-
-        async def read(ep: _Endpoint) -> tuple[list[_T], list[LogPlace]]:
-            # the raw answer, decoded here: web3's log formatters (an AttributeDict and HexBytes
-            # per field) cost more than the decoding itself on a catch-up of thousands of logs
-            reply = await ep.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params(ep)])
-            if "error" in reply or not isinstance(reply.get("result"), list):
-                raise RpcReplyError(f"eth_getLogs: {reply.get('error', reply)!r}")
-            entries = reply["result"]
-            places = [LogPlace.of(e) for e in entries if isinstance(e, dict)]
-            refuse(ep, places, None)  # whose log, which blocks, removed, hash shapes: no RPC needed
-            return [decode(e) for e in entries], places
-
-        async def fetch(ep: _Endpoint) -> list[_T]:
-            return (await read(ep))[0]
-
-        async def fetch_canonical(ep: _Endpoint) -> list[_T]:
-            events, places = await read(ep)
-            if places:  # the common case, no log in the range, costs no more calls
-                refuse(ep, places, await self._block_hashes(ep, blocks_to_check(places)))
-            return events
-
-        first = await self.call(fetch_canonical, f"eth_getLogs({from_block}..{to_block})")
-        if self.cfg.quorum <= 1:
-            return first
-        agreeing, answers = 1, [self.active_url]
-        for index, ep in enumerate(self._endpoints):
-            if index == self._active or agreeing >= self.cfg.quorum:
-                continue
+        """The events of one topic in [from_block, to_block], from the answer `quorum` trusted
+        endpoints agree on. Each endpoint's reply is checked before anything is decoded
+        (`relayer.logcheck`): the endpoint's own logs, inside the range, not removed, well-formed
+        hashes, and from the block the endpoint has at that number, read in one JSON-RPC batch
+        that also holds `to_block`, whose hash must equal `end_hash` (only when there are logs).
+        A refused reply, or one that dissents from the quorum, quarantines its endpoint; a log
+        that does not decode is a refusal of its endpoint unless the quorum serves it
+        (`MalformedEvent`). `LogsRefused` only when every trusted endpoint answered and refused;
+        a block an endpoint does not have yet is an RPC error (retried), not a lie."""
+        quorum = max(1, self.cfg.quorum)
+        answers: list[tuple[int, tuple[Any, ...], list[_T] | MalformedEvent, dict[int, str]]] = []
+        refused: LogsRefused | None = None
+        errors: list[str] = []
+        winner: tuple[Any, ...] | None = None
+        for index in self._trusted_order():
+            ep = self._endpoints[index]
             try:
-                other = await within(self.cfg.rpc_timeout, fetch(ep))
-            except Exception as exc:
-                log.warning("quorum_read_failed", chain=self.cfg.name, url=ep.url, error=repr(exc))
+                read = await self._read_logs(ep, from_block, to_block, topic, decode, end_hash)
+                key, decoded, hashes = read
+            except LogsRefused as exc:
+                refused = exc
+                self.quarantine(ep, exc.refusal.fault.value, str(exc))
                 continue
-            if other != first:
+            except Exception as exc:
+                errors.append(f"{ep.url}: {exc!r}")
+                ep.failures += 1
+                metrics.RPC_ERRORS.labels(self.cfg.name).inc()
+                continue
+            answers.append((index, key, decoded, hashes))
+            good = [a for a in answers if a[1] == key and not isinstance(a[2], MalformedEvent)]
+            if len(good) >= quorum:
+                winner = key
+                break
+        if winner is None:
+            malformed = [a[2] for a in answers if isinstance(a[2], MalformedEvent)]
+            same = len({a[1] for a in answers}) == 1
+            if malformed and same and not errors and len(malformed) == len(answers) >= quorum:
+                raise malformed[0]  # every endpoint that answered serves it: the chain's data
+            if len({a[1] for a in answers}) > 1:
                 metrics.QUORUM_MISMATCHES.labels(self.cfg.name).inc()
                 raise QuorumMismatch(
-                    f"chain {self.cfg.name}: {ep.url} and {self.active_url} disagree on the logs of "
-                    f"blocks {from_block}..{to_block}"
+                    f"chain {self.cfg.name}: endpoints disagree on the logs of blocks "
+                    f"{from_block}..{to_block} and no {quorum} of them agree "
+                    f"({[self._endpoints[a[0]].url for a in answers]}); failed: {errors}"
                 )
-            agreeing += 1
-            answers.append(ep.url)
-        if agreeing < self.cfg.quorum:
-            raise QuorumMismatch(
-                f"chain {self.cfg.name}: only {agreeing} of the {self.cfg.quorum} endpoints needed "
-                f"answered for blocks {from_block}..{to_block} ({answers})"
+            if answers:
+                raise QuorumMismatch(
+                    f"chain {self.cfg.name}: only {len(answers)} endpoint(s) answered for blocks "
+                    f"{from_block}..{to_block}, {quorum} well-formed agreeing answers are needed; "
+                    f"failed: {errors}"
+                )
+            if refused is not None and not errors:
+                raise refused  # every trusted endpoint answered and refused: none is left
+            raise RpcUnavailable(
+                f"chain {self.cfg.name}: eth_getLogs({from_block}..{to_block}) failed on every "
+                f"trusted endpoint: {'; '.join(errors)}"
             )
-        return first
+        chosen: list[_T] | None = None
+        for index, key, decoded, hashes in answers:
+            ep = self._endpoints[index]
+            if key == winner and not isinstance(decoded, MalformedEvent):
+                if chosen is None:
+                    chosen = decoded
+                    self._use(index, errors)
+                    for number, block_hash in hashes.items():
+                        self._remember_final(number, block_hash)
+                continue
+            if isinstance(decoded, MalformedEvent):
+                metrics.LOGS_REFUSED.labels(self.cfg.name, LogFault.MALFORMED.value).inc()
+                self.quarantine(ep, LogFault.MALFORMED.value, str(decoded))
+            else:
+                metrics.QUORUM_MISMATCHES.labels(self.cfg.name).inc()
+                self.quarantine(
+                    ep,
+                    "quorum_dissent",
+                    f"its logs of blocks {from_block}..{to_block} differ from the quorum's",
+                )
+        assert chosen is not None  # the winner is a well-formed answer
+        return chosen
+
+    async def _read_logs(
+        self,
+        ep: _Endpoint,
+        from_block: int,
+        to_block: int,
+        topic: str,
+        decode: Callable[[Any], _T],
+        end_hash: str | None,
+    ) -> tuple[tuple[Any, ...], list[_T] | MalformedEvent, dict[int, str]]:
+        """One endpoint's checked reply: the key quorum answers are compared by, and the events
+        (or the MalformedEvent a log raised). `LogsRefused` if the reply may not be used."""
+        params = {
+            "address": ep.contract.address,
+            "fromBlock": hex(from_block),
+            "toBlock": hex(to_block),
+            "topics": [topic],
+        }
+        # the raw answer, decoded here: web3's log formatters (an AttributeDict and HexBytes per
+        # field) cost more than the decoding itself on a catch-up of thousands of logs
+        reply = await within(
+            self.cfg.rpc_timeout, ep.w3.provider.make_request(RPCEndpoint("eth_getLogs"), [params])
+        )
+        if "error" in reply or not isinstance(reply.get("result"), list):
+            raise RpcReplyError(f"eth_getLogs: {reply.get('error', reply)!r}")
+        entries = reply["result"]
+        places = [LogPlace.of(e if isinstance(e, dict) else {}) for e in entries]
+        self._refuse(ep, places, from_block, to_block, None)  # shapes: no RPC needed
+        hashes: dict[int, str] = {}
+        if places:  # the common case, no log in the range, costs no more calls
+            numbers = blocks_to_check(places)
+            if end_hash is not None and to_block not in numbers:
+                numbers = (*numbers, to_block)
+            hashes = await self._block_hashes(ep, numbers)
+            self._refuse(ep, places, from_block, to_block, hashes)
+            for number, got in hashes.items():  # a final block read before must not have changed
+                known = self._known_final(number)
+                if known is not None and known.lower() != got.lower():
+                    at = LogPlace(self.cfg.endpoint, number, got, "-", "-", False)
+                    self._reject(ep, Refusal(LogFault.NOT_CANONICAL, at, known))
+            if end_hash is not None and hashes[to_block].lower() != end_hash.lower():
+                end = LogPlace(self.cfg.endpoint, to_block, hashes[to_block], "-", "-", False)
+                self._reject(ep, Refusal(LogFault.END_MISMATCH, end, end_hash))
+        key = tuple(_log_key(e) for e in entries)
+        try:
+            return key, [decode(e) for e in entries], hashes
+        except MalformedEvent as exc:
+            return key, exc, hashes
+
+    def _refuse(
+        self,
+        ep: _Endpoint,
+        places: list[LogPlace],
+        first: int,
+        last: int,
+        canonical: dict[int, str] | None,
+    ) -> None:
+        refusal = judge_logs(places, endpoint=self.cfg.endpoint, first=first, last=last, canonical=canonical)
+        if refusal is not None:
+            self._reject(ep, refusal)
+
+    def _reject(self, ep: _Endpoint, refusal: Refusal) -> None:
+        metrics.LOGS_REFUSED.labels(self.cfg.name, refusal.fault.value).inc()
+        log.warning(
+            "logs_refused",
+            chain=self.cfg.name,
+            url=ep.url,
+            reason=refusal.fault.value,
+            block=refusal.place.block_number,
+            block_hash=refusal.place.block_hash,
+            canonical_hash=refusal.canonical_hash,
+            detail=refusal.describe(),
+        )
+        raise LogsRefused(self.cfg.name, ep.url, refusal)
 
     async def _block_hashes(self, ep: _Endpoint, numbers: tuple[int, ...]) -> dict[int, str]:
         """The hash of each block `numbers` names, as `ep` has it (JSON-RPC batches of
-        BLOCK_HASH_BATCH; one plain call for one block). A block the endpoint does not have is
-        left out, so a log from it is judged not canonical."""
-        wanted = set(numbers)
+        BLOCK_HASH_BATCH, each with its own timeout; one plain call for one block). A block the
+        endpoint does not have (yet) is an RpcReplyError, retried: not evidence of a lie."""
         out: dict[int, str] = {}
         for i in range(0, len(numbers), BLOCK_HASH_BATCH):
             chunk = numbers[i : i + BLOCK_HASH_BATCH]
             calls = [(RPCEndpoint("eth_getBlockByNumber"), [hex(n), False]) for n in chunk]
             replies: Any
             if len(calls) == 1:
-                replies = [await ep.w3.provider.make_request(*calls[0])]
+                replies = [await within(self.cfg.rpc_timeout, ep.w3.provider.make_request(*calls[0]))]
             else:
-                replies = await ep.w3.provider.make_batch_request(calls)
+                replies = await within(self.cfg.rpc_timeout, ep.w3.provider.make_batch_request(calls))
             if not isinstance(replies, list):
                 raise RpcReplyError(f"eth_getBlockByNumber batch: {replies!r}")
             for reply in replies:
@@ -357,13 +542,16 @@ class ChainClient:
                     raise RpcReplyError(f"eth_getBlockByNumber: {reply!r}")
                 block = reply.get("result")
                 if not isinstance(block, dict):
-                    continue  # unknown to this endpoint
+                    continue  # unknown to this endpoint: found missing below
                 try:
                     number = _int(block["number"])
                 except (KeyError, ValueError):
                     continue
-                if number in wanted:
+                if number in chunk:
                     out[number] = _hex(block.get("hash"))
+        missing = [n for n in numbers if n not in out]
+        if missing:
+            raise RpcReplyError(f"{ep.url} does not have block(s) {missing} yet: the range is read again")
         return out
 
     def decode_transfer(self, entry: Any) -> ObservedTransfer:
@@ -509,6 +697,22 @@ def _log_parts(entry: Any, topic: str, indexed: int, size: int, what: str) -> tu
     if len(data) != size:
         raise ValueError(f"data of {len(data)} bytes, expected {size}")
     return topics, data
+
+
+def _log_key(entry: Any) -> tuple[Any, ...]:
+    """What endpoints must agree on about one raw log (other fields vary between node clients)."""
+    if not isinstance(entry, dict):
+        return (repr(entry),)
+    topics = entry.get("topics")
+    return (
+        str(entry.get("address", "")).lower(),
+        str(entry.get("blockNumber", "")).lower(),
+        str(entry.get("blockHash", "")).lower(),
+        str(entry.get("transactionHash", "")).lower(),
+        str(entry.get("logIndex", "")).lower(),
+        tuple(str(t).lower() for t in topics) if isinstance(topics, list) else repr(topics),
+        str(entry.get("data", "")).lower(),
+    )
 
 
 def _malformed(chain: str, entry: Any, what: str, exc: Exception) -> MalformedEvent:

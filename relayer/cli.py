@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from relayer import admin_client as admin
-from relayer.config import ConfigError, NodeConfig, load_config
+from relayer.config import ConfigError, NodeConfig, load_config, quorum_warnings
 from relayer.store import Store, StoreError, TransferState
 from relayer.types import ChainId, Route
 
@@ -60,11 +60,13 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         return 2
     problems = _secret_problems(cfg)
     failed = failure(ConfigError(cfg.source, problems)) if problems else None
+    warnings = quorum_warnings(cfg)
     out = {
         **({"error": failed.error, "hint": failed.hint} if failed else {}),
         "config": cfg.source,
         "ok": not problems,
         "errors": problems,
+        "warnings": warnings,
         "member_index": cfg.member_index,
         "data_dir": str(cfg.data_dir),
         "admin_socket": str(admin_socket(cfg)),
@@ -76,9 +78,10 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         if problems:
             lines = "\n".join(f"  - {p}" for p in problems)
             return f"{cfg.source}: {len(problems)} configuration error(s):\n{lines}"
+        notes = "".join(f"\n  warning: {w}" for w in warnings)
         return (
             f"{cfg.source}: OK ({len(cfg.chains)} chains, "
-            f"{len(cfg.routes)} routes, member {cfg.member_index})"
+            f"{len(cfg.routes)} routes, member {cfg.member_index}){notes}"
         )
 
     _print(out, args.json, human, stream=sys.stderr if problems and not args.json else sys.stdout)

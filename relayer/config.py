@@ -399,6 +399,21 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
     )
 
 
+def quorum_warnings(cfg: NodeConfig) -> list[str]:
+    """Chains read with `quorum = 1` outside the devnet: one endpoint (or one node behind a
+    load balancer) that serves another fork, or rewrites an amount while keeping the real block
+    hash, is believed alone. Warned at start-up and by `config check`; not an error."""
+    if cfg.mqtt.network == "devnet":
+        return []
+    return [
+        f"chains.{name}: quorum = 1 on network {cfg.mqtt.network!r}: logs from one endpoint are "
+        "signed over unchecked by any other; list independent providers in rpcs and set quorum >= 2 "
+        "(docs/RELIABILITY.md, what the log checks cannot catch)"
+        for name, chain in cfg.chains.items()
+        if chain.quorum <= 1
+    ]
+
+
 def read_secret_file(path: Path, what: str) -> str:
     """Read a secret from a file that only its owner may read."""
     try:

@@ -22,7 +22,7 @@ from committee.threshold import KeyShare
 from relayer import admin, instance, metrics, sdnotify
 from relayer.aio import within
 from relayer.chain import ChainClient
-from relayer.config import ConfigError, NodeConfig, read_secret_file
+from relayer.config import ConfigError, NodeConfig, quorum_warnings, read_secret_file
 from relayer.health import Health
 from relayer.messages import PartialMessage, RefundPartialMessage
 from relayer.node import Node
@@ -97,6 +97,8 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None) -> None:
             log.critical("store_unusable", member=cfg.member_index, path=str(cfg.store_path), error=str(exc))
             raise
         chains: dict[ChainId, ChainClient] = {}
+        for warning in quorum_warnings(cfg):
+            log.warning("rpc_quorum_one", member=cfg.member_index, warning=warning)
         for chain_cfg in cfg.chains.values():
             client = await stack.enter_async_context(ChainClient.connect(chain_cfg))
             await client.check_chain_id()

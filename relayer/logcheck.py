@@ -23,6 +23,8 @@ class LogFault(Enum):
     WRONG_ADDRESS = "wrong_address"  # another contract's log
     REMOVED = "removed"  # `removed` is not false: a log of a block reorged out
     BAD_HASH = "bad_hash"  # a block or transaction hash that is not 32 bytes of hex
+    END_MISMATCH = "end_mismatch"  # its block at the range's end is not the one read before the logs
+    MALFORMED = "malformed"  # a log no other endpoint (of the quorum) serves that does not decode
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +67,8 @@ class Refusal:
             LogFault.WRONG_ADDRESS: f"it was emitted by {p.address}, not the endpoint",
             LogFault.REMOVED: f"removed is {p.removed!r}",
             LogFault.BAD_HASH: "a block or transaction hash is not 32 bytes of hex",
+            LogFault.END_MISMATCH: f"the range's last block was {known} when read before the logs",
+            LogFault.MALFORMED: "it is not a valid event, and the quorum of endpoints serves another log",
         }[self.fault]
         return f"{where}: {why}"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from relayer.logcheck import LogFault
+
 CHAIN_HEAD = Gauge("qiao_chain_head_block", "Latest block number seen", ["chain"])
 CHAIN_FINAL = Gauge("qiao_chain_final_block", "Highest block treated as final", ["chain"])
 CHAIN_SCANNED = Gauge("qiao_chain_scanned_block", "Highest block scanned for events", ["chain"])
@@ -18,6 +20,13 @@ LOGS_REFUSED = Counter(
     "eth_getLogs replies refused: a log not the endpoint's, out of range, removed or not canonical",
     ["chain", "reason"],
 )
+RPC_QUARANTINES = Counter(
+    "qiao_rpc_quarantines_total",
+    "RPC endpoints set aside for serving an inconsistent view (a refused reply, a dissent from the "
+    "quorum, a final block that changed)",
+    ["chain", "reason"],
+)
+QUARANTINE_REASONS = (*(f.value for f in LogFault), "quorum_dissent", "final_block_changed")
 FINALITY_STALLED_SECONDS = Gauge(
     "qiao_chain_finality_stalled_seconds",
     "Seconds the final head has not moved while the head has (0 while it moves)",
@@ -26,6 +35,20 @@ FINALITY_STALLED_SECONDS = Gauge(
 DEEP_REORGS = Counter(
     "qiao_deep_reorgs_total", "Reorgs that replaced a block already treated as final", ["chain"]
 )
+
+
+def zero_chain_counters(chain: str) -> None:
+    """Create a chain's evidence counters at 0 at start-up: prometheus_client creates a labelled
+    series at its first increment, so the first refusal would appear at 1 and increase() (what the
+    alerts use) would never see it."""
+    for fault in LogFault:
+        LOGS_REFUSED.labels(chain, fault.value)
+    for reason in QUARANTINE_REASONS:
+        RPC_QUARANTINES.labels(chain, reason)
+    DEEP_REORGS.labels(chain)
+    QUORUM_MISMATCHES.labels(chain)
+
+
 TRANSFERS_OBSERVED = Counter("qiao_transfers_observed_total", "Final transfers stored", ["src", "dst"])
 MALFORMED_EVENTS = Counter("qiao_malformed_events_total", "Undecodable transfer events", ["chain"])
 BATCHES_CUT = Counter("qiao_batches_cut_total", "Batches cut from final transfers", ["src", "dst"])

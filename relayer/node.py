@@ -30,7 +30,7 @@ from committee.threshold import (
 from relayer import metrics
 from relayer.aio import within
 from relayer.batching import NonceGap, plan_batches
-from relayer.chain import ChainClient, LogsRefused, MalformedEvent
+from relayer.chain import ChainClient, FinalBlockChanged, MalformedEvent, Untrusted
 from relayer.config import NodeConfig
 from relayer.encoding import batch_message, batch_root, refund_message
 from relayer.faults import crashpoint
@@ -73,7 +73,6 @@ log = structlog.get_logger(__name__)
 IDLE_TICK_SECONDS = 0.3  # the pipeline's and the submitters' loop period when nothing wakes them
 GAUGE_SECONDS = 1.0  # how often the per-state gauges are recomputed
 SCAN_STALL_SECONDS = 60.0  # a watcher scan taking longer is cancelled (and logged) and started again
-REFUSED_SCANS_BEFORE_HALT = 3  # scans in a row whose logs every endpoint served wrong halt the chain's routes
 # the final head standing still this long while the head grows is a finality stall (Ethereum
 # finalizes every epoch, 6.4 min; one missed epoch is 12.8 min): logged once, and alerted on
 FINALITY_STALL_SECONDS = 1200.0
@@ -105,7 +104,6 @@ class Node:
     _last_gauges: float = -math.inf
     finality_stall_seconds: float = FINALITY_STALL_SECONDS
     _finality: dict[ChainId, FinalityWatch] = field(default_factory=dict)
-    _refused_scans: dict[ChainId, int] = field(default_factory=dict)
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
     # flood of bad partials costs no disk and a restart forgets them (relayer.partials.Rejection)
     rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
@@ -125,33 +123,36 @@ class Node:
                     "watcher_scan_stalled", chain=name, seconds=limit, effect="cancelled; scanning again"
                 )
                 advanced = False
+            except FinalBlockChanged as exc:  # the endpoint is quarantined (rpc_quarantined)
+                if exc.trusted_left:
+                    advanced = False  # read again from another endpoint
+                else:
+                    self._deep_reorg(chain, exc)
+                    return
             except DeepReorg as exc:
-                metrics.DEEP_REORGS.labels(name).inc()
-                self._halt_source(chain, f"deep reorg: {exc}")
-                log.critical("deep_reorg", chain=name, error=str(exc))
+                self._deep_reorg(chain, exc)
                 return
             except (MalformedEvent, StoreError) as exc:
                 metrics.MALFORMED_EVENTS.labels(name).inc()
                 self._halt_source(chain, str(exc))
                 log.error("watcher_halted", chain=name, error=str(exc))
                 return
-            except LogsRefused as exc:  # counted and logged (logs_refused) by the chain client
-                scans = self._refused_scans.get(chain.chain_id, 0) + 1
-                self._refused_scans[chain.chain_id] = scans
-                if scans >= REFUSED_SCANS_BEFORE_HALT:
-                    self._halt_source(chain, f"logs refused {scans} scans in a row: {exc}")
-                    log.critical("logs_refused_halt", chain=name, scans=scans, error=str(exc))
-                    return
-                advanced = False
+            except Untrusted as exc:  # every endpoint quarantined (rpc_quarantined, logs_refused)
+                self._halt_source(chain, f"no trustworthy RPC endpoint left: {exc}")
+                log.critical("logs_refused_halt", chain=name, error=str(exc))
+                return
             except StoreUnwritable:  # the store said so once; the cursor stays, try again later
                 advanced = False
             except Exception as exc:  # RPC trouble: count, back off, go on from the cursor
                 log.warning("watcher_rpc_error", chain=name, error=repr(exc))
                 advanced = False
-            else:  # a scan whose logs were used (or that had none to read) ends a run of refusals
-                self._refused_scans.pop(chain.chain_id, None)
             if not advanced:
                 await asyncio.sleep(chain.cfg.poll_interval)
+
+    def _deep_reorg(self, chain: ChainClient, exc: Exception) -> None:
+        metrics.DEEP_REORGS.labels(chain.cfg.name).inc()
+        self._halt_source(chain, f"deep reorg: {exc}")
+        log.critical("deep_reorg", chain=chain.cfg.name, error=str(exc))
 
     def _halt_source(self, chain: ChainClient, reason: str) -> None:
         for route in self.cfg.routes:
@@ -163,10 +164,12 @@ class Node:
 
         The hash of the last scanned block is kept with the cursor: if the chain no longer has it,
         a block this node treated as final was replaced (a reorg deeper than finality) and
-        `DeepReorg` is raised. The range's last block hash is read before and after the logs, so a
-        reorg during the scan is retried rather than stored. Every log read must be the endpoint's,
-        inside the range and from the block the chain has at its number (`LogsRefused` otherwise:
-        nothing stored, the cursor stays).
+        `DeepReorg` is raised. The range's last block hash is read before the logs, must be the
+        one the log reply's block-hash batch holds, and is read again after: a final block that
+        changes is evidence against the endpoint that answered (quarantined; with none left,
+        `DeepReorg`). Every log read must be the endpoint's, inside the range and from the block
+        the chain has at its number (`relayer.chain`; the endpoint is quarantined otherwise and,
+        with no trustworthy endpoint left, `Untrusted` halts the routes).
         """
         head = await chain.head()
         final = await chain.final_head()
@@ -179,20 +182,35 @@ class Node:
             return False
         if cursor is not None and cursor > 0:
             known = await self.store.cursor_hash(chain.chain_id)
-            if known and await chain.block_hash(cursor - 1) != known:
-                raise DeepReorg(
-                    f"block {cursor - 1} of chain {chain.cfg.name} was {known} when final and is "
-                    f"{await chain.block_hash(cursor - 1)} now"
+            now_hash = await chain.block_hash(cursor - 1) if known else known
+            if now_hash != known:
+                detail = (
+                    f"block {cursor - 1} of chain {chain.cfg.name} was {known} when final, {now_hash} now"
                 )
+                if not chain.quarantine_active("final_block_changed", detail):
+                    raise DeepReorg(detail)
+                return False
         end = min(final, start + chain.cfg.max_block_range - 1)
         end_hash = await chain.block_hash(end)
-        observed = await chain.transfers(start, end)
+        observed = await chain.transfers(start, end, end_hash=end_hash)
         # failures of transfers toward this chain whose source this node watches itself
         sources = {r.src for r in self.cfg.routes if r.dst == chain.chain_id and r.src in self.chains}
-        failures = [f for f in await chain.failures(start, end) if f.route.src in sources] if sources else []
+        failures = (
+            [f for f in await chain.failures(start, end, end_hash=end_hash) if f.route.src in sources]
+            if sources
+            else []
+        )
+        # the blocks the logs came from are still the chain's once everything is read (a reorg,
+        # or a balancer answering from another node, shows here and quarantines the endpoint)
+        blocks = {o.located.block_number: o.block_hash for o in observed}
+        blocks.update({f.block_number: f.block_hash for f in failures})
+        await chain.recheck_final(blocks)
         crashpoint("after_observe")
-        if await chain.block_hash(end) != end_hash:
-            log.warning("reorg_during_scan", chain=chain.cfg.name, block=end)
+        after = await chain.block_hash(end)
+        if after != end_hash:  # a final block changed: evidence against the endpoint, not a retry
+            detail = f"block {end} of chain {chain.cfg.name} was {end_hash} before the logs, {after} after"
+            if not chain.quarantine_active("final_block_changed", detail):
+                raise DeepReorg(f"{detail} (a reorg deeper than finality, or an endpoint serving two views)")
             return False
         wanted = {r.dst for r in self.cfg.routes if r.src == chain.chain_id}
         events = [

@@ -43,64 +43,45 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    """The checks `run` makes before it starts (relayer.preflight), without starting anything;
+    with --online also what needs the chains."""
+    from relayer import preflight
+
     try:
         cfg = _load(args.config)
+        material = preflight.load_material(cfg)
+        if args.online:
+            problems = asyncio.run(preflight.check_online(cfg, material.public))
+            if problems:
+                raise ConfigError(cfg.source, problems)
     except ConfigError as exc:
         if not args.json:
-            raise
-        _print({"config": exc.source, "ok": False, "errors": exc.errors}, True, str)
+            print(exc, file=sys.stderr)
+        else:
+            _print({"config": exc.source, "ok": False, "errors": exc.errors}, True, str)
         return 2
-    problems = _secret_problems(cfg)
     out = {
         "config": cfg.source,
-        "ok": not problems,
-        "errors": problems,
+        "ok": True,
+        "online": bool(args.online),
+        "errors": [],
         "member_index": cfg.member_index,
+        "signer": material.share is not None,
         "data_dir": str(cfg.data_dir),
         "admin_socket": str(admin_socket(cfg)),
         "chains": {n: {"chain_id": c.chain_id, "rpc": c.rpc} for n, c in cfg.chains.items()},
         "routes": [str(r) for r in cfg.routes],
     }
-
-    def human() -> str:
-        if problems:
-            lines = "\n".join(f"  - {p}" for p in problems)
-            return f"{cfg.source}: {len(problems)} configuration error(s):\n{lines}"
-        return (
-            f"{cfg.source}: OK ({len(cfg.chains)} chains, "
-            f"{len(cfg.routes)} routes, member {cfg.member_index})"
-        )
-
-    _print(out, args.json, human, stream=sys.stderr if problems and not args.json else sys.stdout)
-    return 2 if problems else 0
-
-
-def _secret_problems(cfg: NodeConfig) -> list[str]:
-    """The secret files the configuration names must exist and be readable by their owner only."""
-    files = [
-        ("committee.public_file", cfg.committee.public_file, False),
-        ("committee.key_file", cfg.committee.key_file, True),
-        ("committee.keystore_file", cfg.committee.keystore_file, True),
-        ("committee.password_file", cfg.committee.password_file, True),
-        ("relayer.account_key_file", cfg.relayer.account_key_file, True),
-        ("mqtt.password_file", cfg.mqtt.password_file, True),
-    ]
-    problems = []
-    for path_name, path, secret in files:
-        if path is None:
-            continue
-        env = "QIAO_" + path_name.upper().replace(".", "__")
-        try:
-            mode = path.stat().st_mode
-        except OSError as exc:
-            problems.append(f"{path_name}: {path}: {exc.strerror}; create it or point {env} at it")
-            continue
-        if secret and mode & 0o077:
-            problems.append(
-                f"{path_name}: {path} is readable by group or others (mode {mode & 0o777:o}); "
-                f"run: chmod 600 {path}"
-            )
-    return problems
+    checked = "files and chains" if args.online else "files; --online also checks the chains"
+    _print(
+        out,
+        args.json,
+        lambda: (
+            f"{cfg.source}: OK ({len(cfg.chains)} chains, {len(cfg.routes)} routes, "
+            f"member {cfg.member_index}; checked {checked})"
+        ),
+    )
+    return 0
 
 
 def admin_socket(cfg: NodeConfig) -> Path:
@@ -342,7 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     verb(sub, "run", cmd_run, "run the node daemon", json_flag=False)
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True)
-    verb(config_sub, "check", cmd_config_check, "validate a configuration and list every error with its fix")
+    cc = verb(
+        config_sub,
+        "check",
+        cmd_config_check,
+        "validate a configuration and the files it names as `run` does, listing every error with its fix",
+    )
+    cc.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask the chains: chain ids, a Qiao endpoint at each endpoint address, key epoch and "
+        "group key equal to the committee file's",
+    )
 
     verb(sub, "status", cmd_status, "per route: heads, lag, pending, oldest pending; members online vs t")
 

@@ -298,6 +298,28 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devnet_transfer(args: argparse.Namespace) -> int:
+    """`relayer devnet lock|burn`: a transfer on a running devnet, from its deployment file."""
+    from relayer import devnet
+
+    try:
+        out = devnet.operator_transfer(Path(args.deployment), args.direction, args.amount, args.to, args.wait)
+    except (OSError, ValueError, KeyError, TimeoutError, RuntimeError) as exc:
+        print(f"error: devnet {args.direction}: {exc}", file=sys.stderr)
+        return 1
+
+    def human() -> str:
+        what = "locked" if out["direction"] == "lock" else "burned"
+        done = {True: "executed on the destination", None: "not waited for"}[out["executed"]]
+        return (
+            f"{what} {out['amount']} {out['token']} for {out['recipient']}: "
+            f"transfer {out['route']}#{out['nonce']} (tx {out['tx']}), {done}"
+        )
+
+    _print(out, args.json, human)
+    return 0
+
+
 def _print(obj: Any, as_json: bool, human: Any, stream: Any = None) -> None:
     print(json.dumps(obj, indent=2) if as_json else human(), file=stream or sys.stdout)
 
@@ -372,6 +394,28 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="committee keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True)
     verb(ksub, "show", cmd_keys_show, "this member's public key material (never the secret)")
+
+    dev = sub.add_parser("devnet", help="drive the local devnet (scripts/demo.sh --keep-running)")
+    dsub = dev.add_subparsers(dest="devnet_command", required=True)
+    for name, text in (
+        ("lock", "lock alice's TBILL on the consortium chain, minted as wTBILL on Ethereum (default to bob)"),
+        (
+            "burn",
+            "burn bob's wTBILL on Ethereum, unlocked as TBILL on the consortium chain (default to alice)",
+        ),
+    ):
+        d = dsub.add_parser(name, help=text, description=text)
+        d.add_argument("--deployment", required=True, help="the demo's deployment.json (printed at start)")
+        d.add_argument("--amount", required=True, help="in whole tokens, e.g. 5 or 0.25")
+        d.add_argument("--to", help="recipient address on the destination chain")
+        d.add_argument(
+            "--wait",
+            type=float,
+            default=120.0,
+            help="seconds to wait for the execution on the destination (0: do not wait; default 120)",
+        )
+        d.add_argument("--json", action="store_true", help="machine-readable output")
+        d.set_defaults(func=cmd_devnet_transfer, direction=name)
     return p
 
 

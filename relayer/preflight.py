@@ -96,10 +96,16 @@ def _share(cfg: NodeConfig, public: CommitteePublic | None, problems: list[str])
             return None
         try:
             password = read_password(c.password_file)
+        except KeystoreError as exc:
+            if c.password_file is None:  # neither a file nor the systemd credential
+                problems.append(f"committee.password_file: not set; {exc.problem}; {exc.fix}")
+            else:
+                problems.append(_key_file_problem("committee.password_file", exc))
+            return None
+        try:
             return load_keystore_share(c.keystore_file, password, public, cfg.member_index)
         except KeystoreError as exc:
-            which = "committee.password_file" if exc.path == c.password_file else "committee.keystore_file"
-            problems.append(_key_file_problem(which, exc))
+            problems.append(_key_file_problem("committee.keystore_file", exc))
             return None
     if c.key_file is None:
         return None

@@ -660,11 +660,17 @@ def operator_transfer(
     deployment file; with `wait` > 0, waits that long for the committee to execute it."""
     from relayer.deploy import load_deployment
 
+    units = _units(amount)
     data = json.loads(deployment.read_text())
     dep = load_deployment(deployment)
     wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
+    for w3, url in ((wc, dep.consortium_url), (we, dep.ethereum_url)):
+        if not w3.is_connected():
+            raise RuntimeError(
+                f"the chain at {url} does not answer; is `scripts/demo.sh --keep-running` of {deployment} "
+                "still running?"
+            )
     c_id, e_id = wc.eth.chain_id, we.eth.chain_id
-    units = _units(amount)
     if direction == "lock":
         sender, default_to = _key_of(data, "alice"), "bob"
         w3, endpoint, token = wc, dep.vault, dep.asset

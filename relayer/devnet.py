@@ -760,7 +760,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keystores", action="store_true", help="shares in EIP-2335 keystores")
     args = p.parse_args(argv)
     own_dir = args.run_dir is None
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-devnet-"))
+    # absolute: the members' configurations name their files relative to themselves otherwise
+    run_dir = (args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-devnet-"))).resolve()
     keep = args.keep_running or not own_dir
     print(f"devnet: run directory {run_dir} (configs, keys, stores, logs)", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -70,7 +70,7 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def start_demo(tmp_path: Path, *flags: str) -> Demo:
+def start_demo(tmp_path: Path, *flags: str, cwd: Path = ROOT) -> Demo:
     out_path = tmp_path / "demo.out"
     out = out_path.open("w")
     popen = subprocess.Popen(
@@ -78,7 +78,7 @@ def start_demo(tmp_path: Path, *flags: str) -> Demo:
         stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
-        cwd=ROOT,
+        cwd=cwd,
     )
     out.close()
     return Demo(popen, out_path)
@@ -104,10 +104,10 @@ def relayer(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 @pytest.fixture
 def kept(tmp_path: Path) -> Iterator[tuple[Demo, Path]]:
-    """`--keep-running --run-dir <tmp>/.devnet` beside a copy of config/: the layout the example
-    profile (config/devnet.example.toml) points at."""
+    """`--keep-running --run-dir .devnet` (relative, as the docs write it) beside a copy of
+    config/: the layout the example profile (config/devnet.example.toml) points at."""
     run_dir = tmp_path / ".devnet"
-    demo = start_demo(tmp_path, "--keep-running", "--run-dir", str(run_dir))
+    demo = start_demo(tmp_path, "--keep-running", "--run-dir", ".devnet", cwd=tmp_path)
     try:
         yield demo, run_dir
     finally:

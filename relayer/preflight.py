@@ -210,8 +210,10 @@ async def check_chains(
         p = f"chains.{chain_cfg.name}"
         answered = 0
         wrong_id = False
+        unanswered: list[str] = []
         for url, actual, error in await client.chain_ids():
             if actual is None:
+                unanswered.append(f"{url}: {error}")
                 if every_endpoint:
                     problems.append(f"{p}.rpc = {url!r} did not answer ({error}); check the URL and the node")
                 continue
@@ -224,7 +226,9 @@ async def check_chains(
                 )
         if answered == 0:
             if not every_endpoint:  # not a configuration error: `run` exits 1 and systemd retries
-                raise RpcUnavailable(f"chain {chain_cfg.name}: no RPC endpoint answered eth_chainId")
+                raise RpcUnavailable(
+                    f"chain {chain_cfg.name}: eth_chainId failed on every endpoint: {'; '.join(unanswered)}"
+                )
             continue
         if wrong_id:
             continue

@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
-# Qiao relayer node image: a build stage makes the wheels, the runtime stage holds only the
-# virtual environment, runs as an unprivileged user and reports health from /livez.
+# Qiao relayer node image: a build stage installs the node with scripts/install.sh (a virtual
+# environment at /opt/qiao, the daemon /opt/qiao/bin/relayer: the layout of the systemd unit and
+# docs/OPERATIONS.md); the runtime stage holds only that, runs as an unprivileged user and reports
+# health from /livez.
 #
 #   docker build -t qiao-relayer .
 #   docker run --read-only -v /srv/qiao/1:/var/lib/qiao -v /etc/qiao/1.toml:/etc/qiao/node.toml:ro \
@@ -15,9 +17,11 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY relayer ./relayer
 COPY committee ./committee
-RUN python -m venv /opt/qiao \
-    && /opt/qiao/bin/pip install --no-compile . \
-    && /opt/qiao/bin/relayer --help > /dev/null
+COPY scripts/install.sh ./scripts/install.sh
+COPY deploy ./deploy
+COPY config ./config
+COPY docs/OPERATIONS.md ./docs/OPERATIONS.md
+RUN bash scripts/install.sh --prefix /opt/qiao
 
 FROM python:3.11-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="qiao-relayer" \

@@ -48,6 +48,32 @@ BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (provide
 QUARANTINE_SECONDS = 900.0
 FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one that changes
 
+# the views of QiaoEndpoint that identify one (relayer.preflight checks them before a node runs)
+IDENTITY_ABI: list[dict[str, Any]] = [
+    {
+        "type": "function",
+        "name": "VERSION",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "string"}],
+    },
+    {
+        "type": "function",
+        "name": "currentKeyEpoch",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "uint64"}],
+    },
+    {
+        "type": "function",
+        "name": "groupKey",
+        "stateMutability": "view",
+        "inputs": [{"name": "keyEpoch", "type": "uint64"}],
+        "outputs": [{"name": "key", "type": "bytes"}],
+    },
+]
+ENDPOINT_VERSION = "QIAO-V1"
+
 
 @dataclass(frozen=True, slots=True)
 class ObservedTransfer:
@@ -240,18 +266,34 @@ class ChainClient:
         """`quarantine` the active endpoint (the one that just answered)."""
         return self.quarantine(self._endpoints[self._active], reason, detail)
 
-    async def check_chain_id(self) -> None:
+    async def chain_ids(self) -> list[tuple[str, int | None, str]]:
+        """Each endpoint's URL with the chain id it serves, or None and why it did not answer
+        (relayer.preflight judges them, for `run` and `config check --online` alike)."""
+        out: list[tuple[str, int | None, str]] = []
         for ep in self._endpoints:
             try:
-                actual = await within(self.cfg.rpc_timeout, ep.w3.eth.chain_id)
+                out.append((ep.url, int(await within(self.cfg.rpc_timeout, ep.w3.eth.chain_id)), ""))
             except Exception as exc:
                 log.warning("rpc_unreachable_at_start", chain=self.cfg.name, url=ep.url, error=repr(exc))
-                continue
-            if actual != self.cfg.chain_id:
-                raise RuntimeError(
-                    f"chains.{self.cfg.name}: {ep.url} serves chain id {actual}, configured "
-                    f"{self.cfg.chain_id}; fix the rpc or the chain_id"
-                )
+                out.append((ep.url, None, type(exc).__name__ + (f": {exc}" if str(exc) else "")))
+        return out
+
+    async def code(self) -> bytes:
+        """The runtime code at the endpoint address (empty: no contract there)."""
+
+        async def get(ep: _Endpoint) -> bytes:
+            return bytes(await ep.w3.eth.get_code(ep.contract.address))
+
+        return await self.call(get, "eth_getCode")
+
+    async def identity_call(self, fn: str, *args: Any) -> Any:
+        """A view of IDENTITY_ABI (VERSION, currentKeyEpoch, groupKey) on the endpoint."""
+
+        async def get(ep: _Endpoint) -> Any:
+            contract = ep.w3.eth.contract(address=ep.contract.address, abi=IDENTITY_ABI)
+            return await contract.functions[fn](*args).call()
+
+        return await self.call(get, fn)
 
     async def head(self) -> int:
         """The head, after checking the active endpoint is not stalled behind another one."""

@@ -49,71 +49,50 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    """The checks `run` makes before it starts (relayer.preflight), without starting anything;
+    with --online also what needs the chains."""
+    from relayer import preflight
+
     try:
         cfg = _load(args.config)
+        material = preflight.load_material(cfg)
+        if args.online:
+            problems = asyncio.run(preflight.check_online(cfg, material.public))
+            if problems:
+                raise ConfigError(cfg.source, problems)
     except ConfigError as exc:
         if not args.json:
-            raise
-        report = failure(exc)
-        out = {"config": exc.source, "ok": False, "errors": exc.errors}
-        _print({"error": report.error, "hint": report.hint, **out}, True, str)
+            print(exc, file=sys.stderr)
+        else:
+            report = failure(exc)
+            out = {"config": exc.source, "ok": False, "errors": exc.errors}
+            _print({"error": report.error, "hint": report.hint, **out}, True, str)
         return 2
-    problems = _secret_problems(cfg)
-    failed = failure(ConfigError(cfg.source, problems)) if problems else None
     warnings = quorum_warnings(cfg)
     out = {
-        **({"error": failed.error, "hint": failed.hint} if failed else {}),
         "config": cfg.source,
-        "ok": not problems,
-        "errors": problems,
+        "ok": True,
+        "online": bool(args.online),
+        "errors": [],
         "warnings": warnings,
         "member_index": cfg.member_index,
+        "signer": material.share is not None,
         "data_dir": str(cfg.data_dir),
         "admin_socket": str(admin_socket(cfg)),
         "chains": {n: {"chain_id": c.chain_id, "rpc": c.rpc} for n, c in cfg.chains.items()},
         "routes": [str(r) for r in cfg.routes],
     }
-
-    def human() -> str:
-        if problems:
-            lines = "\n".join(f"  - {p}" for p in problems)
-            return f"{cfg.source}: {len(problems)} configuration error(s):\n{lines}"
-        notes = "".join(f"\n  warning: {w}" for w in warnings)
-        return (
-            f"{cfg.source}: OK ({len(cfg.chains)} chains, "
-            f"{len(cfg.routes)} routes, member {cfg.member_index}){notes}"
-        )
-
-    _print(out, args.json, human, stream=sys.stderr if problems and not args.json else sys.stdout)
-    return 2 if problems else 0
-
-
-def _secret_problems(cfg: NodeConfig) -> list[str]:
-    """The secret files the configuration names must exist and be readable by their owner only."""
-    files = [
-        ("committee.public_file", cfg.committee.public_file, False),
-        ("committee.key_file", cfg.committee.key_file, True),
-        ("committee.keystore_file", cfg.committee.keystore_file, True),
-        ("committee.password_file", cfg.committee.password_file, True),
-        ("relayer.account_key_file", cfg.relayer.account_key_file, True),
-        ("mqtt.password_file", cfg.mqtt.password_file, True),
-    ]
-    problems = []
-    for path_name, path, secret in files:
-        if path is None:
-            continue
-        env = "QIAO_" + path_name.upper().replace(".", "__")
-        try:
-            mode = path.stat().st_mode
-        except OSError as exc:
-            problems.append(f"{path_name}: {path}: {exc.strerror}; create it or point {env} at it")
-            continue
-        if secret and mode & 0o077:
-            problems.append(
-                f"{path_name}: {path} is readable by group or others (mode {mode & 0o777:o}); "
-                f"run: chmod 600 {path}"
-            )
-    return problems
+    checked = "files and chains" if args.online else "files; --online also checks the chains"
+    notes = "".join(f"\n  warning: {w}" for w in warnings)
+    _print(
+        out,
+        args.json,
+        lambda: (
+            f"{cfg.source}: OK ({len(cfg.chains)} chains, {len(cfg.routes)} routes, "
+            f"member {cfg.member_index}; checked {checked}){notes}"
+        ),
+    )
+    return 0
 
 
 def admin_socket(cfg: NodeConfig) -> Path:
@@ -472,6 +451,28 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devnet_transfer(args: argparse.Namespace) -> int:
+    """`relayer devnet lock|burn`: a transfer on a running devnet, from its deployment file."""
+    from relayer import devnet
+
+    try:
+        out = devnet.operator_transfer(Path(args.deployment), args.direction, args.amount, args.to, args.wait)
+    except (OSError, ValueError, KeyError, TimeoutError, RuntimeError) as exc:
+        print(f"error: devnet {args.direction}: {exc}", file=sys.stderr)
+        return 1
+
+    def human() -> str:
+        what = "locked" if out["direction"] == "lock" else "burned"
+        done = {True: "executed on the destination", None: "not waited for"}[out["executed"]]
+        return (
+            f"{what} {out['amount']} {out['token']} for {out['recipient']}: "
+            f"transfer {out['route']}#{out['nonce']} (tx {out['tx']}), {done}"
+        )
+
+    _print(out, args.json, human)
+    return 0
+
+
 def _print(obj: Any, as_json: bool, human: Any, stream: Any = None) -> None:
     print(json.dumps(obj, indent=2) if as_json else human(), file=stream or sys.stdout)
 
@@ -572,7 +573,18 @@ def build_parser() -> argparse.ArgumentParser:
     verb(sub, "run", cmd_run, "run the node daemon", json_flag=False)
     config = sub.add_parser("config", help="configuration commands")
     config_sub = config.add_subparsers(dest="config_command", required=True, parser_class=_Parser)
-    verb(config_sub, "check", cmd_config_check, "validate a configuration and list every error with its fix")
+    cc = verb(
+        config_sub,
+        "check",
+        cmd_config_check,
+        "validate a configuration and the files it names as `run` does, listing every error with its fix",
+    )
+    cc.add_argument(
+        "--online",
+        action="store_true",
+        help="also ask the chains: chain ids, a Qiao endpoint at each endpoint address, key epoch and "
+        "group key equal to the committee file's",
+    )
 
     verb(sub, "status", cmd_status, "per route: heads, lag, pending, oldest pending; members online vs t")
 
@@ -637,6 +649,28 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="committee keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     verb(ksub, "show", cmd_keys_show, "this member's public key material (never the secret)")
+
+    dev = sub.add_parser("devnet", help="drive the local devnet (scripts/demo.sh --keep-running)")
+    dsub = dev.add_subparsers(dest="devnet_command", required=True, parser_class=_Parser)
+    for name, text in (
+        ("lock", "lock alice's TBILL on the consortium chain, minted as wTBILL on Ethereum (default to bob)"),
+        (
+            "burn",
+            "burn bob's wTBILL on Ethereum, unlocked as TBILL on the consortium chain (default to alice)",
+        ),
+    ):
+        d = dsub.add_parser(name, help=text, description=text)
+        d.add_argument("--deployment", required=True, help="the demo's deployment.json (printed at start)")
+        d.add_argument("--amount", required=True, help="in whole tokens, e.g. 5 or 0.25")
+        d.add_argument("--to", help="recipient address on the destination chain")
+        d.add_argument(
+            "--wait",
+            type=float,
+            default=120.0,
+            help="seconds to wait for the execution on the destination (0: do not wait; default 120)",
+        )
+        d.add_argument("--json", action="store_true", help="machine-readable output")
+        d.set_defaults(func=cmd_devnet_transfer, direction=name)
     return p
 
 

@@ -8,7 +8,9 @@ and reports every error with its path and the fix, so one start-up shows everyth
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,13 +26,19 @@ ENV_PREFIX = "QIAO_"
 
 
 class ConfigError(Exception):
-    """The configuration is invalid; `errors` lists every problem, one line each."""
+    """The configuration is invalid; `errors` lists every problem, one line each.
+
+    Each error names the key, its value and the fix on one line; the message puts the source in
+    front of every line (`node.toml: committee.window_blcks = 4: unknown key; did you mean ...`),
+    so the first line of the output already says what to change."""
 
     def __init__(self, source: str, errors: list[str]) -> None:
         self.source = source
         self.errors = errors
-        lines = "\n".join(f"  - {e}" for e in errors)
-        super().__init__(f"{source}: {len(errors)} configuration error(s):\n{lines}")
+        lines = [f"{source}: {e}" for e in errors]
+        if len(errors) > 1:
+            lines.append(f"{source}: {len(errors)} configuration errors")
+        super().__init__("\n".join(lines))
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +149,34 @@ class _Reader:
     def __init__(self, base_dir: Path) -> None:
         self.errors: list[str] = []
         self.base_dir = base_dir
+        # every table read, by id: (its dotted path, the table, the keys this parser knows in it)
+        self._tables: dict[int, tuple[str, Mapping[str, Any], set[str]]] = {}
+
+    def known(self, table: Mapping[str, Any], path: str) -> None:
+        """`path`'s last part is a key this parser reads from `table` (present or not)."""
+        prefix, _, key = path.rpartition(".")
+        entry = self._tables.setdefault(id(table), (prefix, table, set()))
+        entry[2].add(key)
+
+    def unknown_keys(self) -> list[str]:
+        """Every key of a table read that this parser never asked for: a misspelling or a key of
+        another version. Names the key, its value and the closest known key."""
+        problems = []
+        for prefix, table, known in self._tables.values():
+            for key in table:
+                if key in known:
+                    continue
+                path = f"{prefix}.{key}" if prefix else key
+                value = table[key]
+                shown = f"[{path}]" if isinstance(value, dict) else f"{path} = {_short(value)}"
+                close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
+                hint = (
+                    f"did you mean {prefix + '.' if prefix else ''}{close[0]}?"
+                    if close
+                    else f"remove it; known here: {', '.join(sorted(known))}"
+                )
+                problems.append(f"{shown}: unknown key; {hint}")
+        return problems
 
     def _env_name(self, path: str) -> str:
         return ENV_PREFIX + path.upper().replace(".", "__")
@@ -155,6 +191,7 @@ class _Reader:
         required: bool = True,
     ) -> Any:
         key = path.rsplit(".", 1)[-1]
+        self.known(table, path)
         if key not in table:
             if default is not ...:
                 return default
@@ -177,11 +214,34 @@ class _Reader:
         return p if p.is_absolute() else (self.base_dir / p)
 
     def table(self, raw: Mapping[str, Any], path: str) -> dict[str, Any]:
+        self.known(raw, path)
         value = raw.get(path.rsplit(".", 1)[-1], {})
         if not isinstance(value, dict):
             self.errors.append(f"{path}: expected a table, got {type(value).__name__}")
             return {}
         return value
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def address_problem(value: str) -> str | None:
+    """Why `value` is not a usable address, or None. All-lowercase (or all-uppercase) hex carries
+    no checksum and is accepted; mixed case is an EIP-55 checksum and must be right, so a mistyped
+    character is caught instead of pointing the node at the wrong contract."""
+    if not _ADDRESS.fullmatch(value):
+        return "is not an address (0x + 40 hex digits)"
+    digits = value[2:]
+    if digits in (digits.lower(), digits.upper()) or is_checksum_address(value):
+        return None
+    return (
+        "fails its EIP-55 checksum (a mistyped character?); copy the address again from the deployment file"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def load_config(path: Path, environ: Mapping[str, str] | None = None) -> NodeConfig:
@@ -263,7 +323,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
     low_balance = r.get(rel, "relayer.low_balance_eth", float, 0.1)
 
     chains: dict[str, ChainConfig] = {}
-    for name, table in r.table(raw, "chains").items():
+    for name, table in r.table(raw, "chains").items():  # chain names are the operator's
         p = f"chains.{name}"
         if not isinstance(table, dict):
             r.errors.append(f"{p}: expected a table")
@@ -271,6 +331,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         chain_id = r.get(table, f"{p}.chain_id", int)
         if isinstance(chain_id, int) and chain_id <= 0:
             r.errors.append(f"{p}.chain_id: {chain_id} must be positive")
+        r.known(table, f"{p}.rpc")
         raw_rpc = table.get("rpc")
         rpcs: tuple[str, ...] = ()
         if isinstance(raw_rpc, list):
@@ -294,12 +355,12 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         stall_after = r.get(table, f"{p}.stall_after", float, 60.0)
         endpoint = r.get(table, f"{p}.endpoint", str)
         if isinstance(endpoint, str):
-            try:
-                if not is_checksum_address(endpoint):
-                    endpoint = to_checksum_address(endpoint)
-            except ValueError:
-                r.errors.append(f"{p}.endpoint: {endpoint!r} is not an address (0x + 40 hex)")
+            problem = address_problem(endpoint)
+            if problem is not None:
+                r.errors.append(f"{p}.endpoint: {endpoint!r} {problem}")
                 endpoint = None
+            else:
+                endpoint = to_checksum_address(endpoint)
         depth = r.get(table, f"{p}.finality_depth", int, 0)
         if isinstance(depth, int) and depth < 0:
             r.errors.append(f"{p}.finality_depth: {depth} must be >= 0 (0 = instant finality)")
@@ -336,6 +397,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         r.errors.append(f"chains: chain ids must be distinct, got {sorted(ids)}")
 
     routes: list[Route] = []
+    r.known(raw, "routes")
     raw_routes = raw.get("routes", [])
     if not isinstance(raw_routes, list) or not raw_routes:
         r.errors.append('routes: missing; add [[routes]] tables with src = "<chain>", dst = "<chain>"')
@@ -356,6 +418,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
             except ValueError as exc:
                 r.errors.append(f"{p}: {exc}")
 
+    r.errors = r.unknown_keys() + r.errors  # a misspelled key explains the errors after it
     if r.errors:
         raise ConfigError(source, r.errors)
     assert data_dir is not None

@@ -13,16 +13,12 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 import structlog
-from eth_account import Account
 
 from committee.bls import get_backend
-from committee.keyfile import load_key_file, load_public_file
-from committee.keystore import KeystoreError, load_keystore_share, read_password
-from committee.threshold import KeyShare
-from relayer import admin, instance, metrics, sdnotify
+from relayer import admin, instance, metrics, preflight, sdnotify
 from relayer.aio import within
 from relayer.chain import ChainClient
-from relayer.config import ConfigError, NodeConfig, quorum_warnings, read_secret_file
+from relayer.config import ConfigError, NodeConfig, quorum_warnings
 from relayer.health import Health
 from relayer.messages import PartialMessage, RefundPartialMessage
 from relayer.node import Node
@@ -54,41 +50,11 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    public = load_public_file(cfg.committee.public_file)
-    share: KeyShare | None = None
-    if cfg.committee.keystore_file is not None:
-        # refuses a keystore readable by others, a wrong password, a share not matching the public file
-        try:
-            secret = read_password(cfg.committee.password_file)
-            share = load_keystore_share(cfg.committee.keystore_file, secret, public, cfg.member_index)
-        except KeystoreError as exc:
-            raise ConfigError(cfg.source, [f"committee.keystore_file: {exc}"]) from None
-        del secret
-    elif cfg.committee.key_file is not None:
-        share = load_key_file(cfg.committee.key_file)
-        if share.index != cfg.member_index:
-            raise ConfigError(
-                cfg.source,
-                [
-                    f"committee.key_file: holds the share of member {share.index}, but "
-                    f"node.member_index = {cfg.member_index}; point it at this member's key file"
-                ],
-            )
-        if share.public.group_public_key != public.group_public_key:
-            raise ConfigError(
-                cfg.source,
-                [
-                    "committee.key_file: its group key differs from committee.public_file's; "
-                    "both must come from the same key generation"
-                ],
-            )
-    if cfg.member_index not in public.public_shares and share is not None:
-        raise ConfigError(cfg.source, [f"node.member_index: {cfg.member_index} is not a member"])
+    # the files the configuration names, checked against each other (as `config check` does)
+    material = preflight.load_material(cfg)
+    public, share = material.public, material.share
     metrics.COMMITTEE_THRESHOLD.set(public.threshold)
-
-    password = None
-    if cfg.mqtt.password_file is not None:
-        password = read_secret_file(cfg.mqtt.password_file, "mqtt.password_file")
+    password = material.mqtt_password
 
     async with AsyncExitStack() as stack:
         try:
@@ -100,19 +66,11 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None) -> None:
         for warning in quorum_warnings(cfg):
             log.warning("rpc_quorum_one", member=cfg.member_index, warning=warning)
         for chain_cfg in cfg.chains.values():
-            client = await stack.enter_async_context(ChainClient.connect(chain_cfg))
-            await client.check_chain_id()
-            chains[chain_cfg.chain_id] = client
-        for dst in {r.dst for r in cfg.routes}:
-            on_chain = await chains[dst].key_epoch()
-            if on_chain != public.key_epoch:
-                raise ConfigError(
-                    cfg.source,
-                    [
-                        f"committee.public_file: key epoch {public.key_epoch}, but the endpoint on chain "
-                        f"{dst} is at epoch {on_chain}; use the committee file of the current key"
-                    ],
-                )
+            chains[chain_cfg.chain_id] = await stack.enter_async_context(ChainClient.connect(chain_cfg))
+        # chain ids, the endpoint contracts, key epoch and group key (as `config check --online`)
+        problems = await preflight.check_chains(cfg, public, chains, every_endpoint=False)
+        if problems:
+            raise ConfigError(cfg.source, problems)
         transport = Transport(cfg.mqtt, cfg.member_index, password, members=public.members)
         node = Node(
             cfg=cfg,
@@ -126,9 +84,8 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None) -> None:
         ops = admin.Ops(node)
         transport.paused_routes = lambda: ops.paused  # heartbeats say what this member paused
         if cfg.relayer.enabled:
-            assert cfg.relayer.account_key_file is not None
-            key = read_secret_file(cfg.relayer.account_key_file, "relayer.account_key_file")
-            account = Account.from_key(key)
+            account = material.account
+            assert account is not None
             ops.account_address = account.address
             # every destination (batches) and every source (refunds of failed transfers)
             for dst in {r.dst for r in cfg.routes} | {r.src for r in cfg.routes}:

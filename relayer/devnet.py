@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from web3 import HTTPProvider, Web3
+from web3.logs import DISCARD
 
 from committee.dkg_runner import local_dkg
 from committee.keyfile import write_key_file, write_public_file
@@ -369,6 +370,7 @@ class Devnet:
     broker: Process | None = None  # the devnet's own mosquitto (None with an outside broker)
     broker_conf: Path | None = None
     broker_ports: tuple[int, ...] = ()  # the members' TLS port and the tooling port
+    broker_ca: Path | None = None  # the CA the members verify the broker's TLS certificate with
 
     def stop_broker(self, sig: int = signal.SIGTERM) -> None:
         """Stop the devnet's mosquitto (members keep running and retry); `start_broker` brings it
@@ -448,12 +450,13 @@ def devnet(
         mqtt_extra: dict[int, str] = {}
         broker_proc: Process | None = None
         broker_conf: Path | None = None
+        broker_ca: Path | None = None
         if mqtt_port is not None:
             member_port = mqtt_port
         else:  # our own broker, configured as in production
             everyone = list(range(1, n + 1))
             files, member_port, mqtt_port = start_secure_mosquitto(procs, run_dir, network, everyone)
-            broker_proc, broker_conf = procs.items[-1], files.conf
+            broker_proc, broker_conf, broker_ca = procs.items[-1], files.conf, files.ca
             mqtt_extra = {
                 i: f'username = "{broker.username(i)}"\n'
                 f'password_file = "{files.passwords[broker.username(i)]}"\n'
@@ -501,6 +504,7 @@ def devnet(
             broker=broker_proc,
             broker_conf=broker_conf,
             broker_ports=(member_port, mqtt_port) if broker_proc is not None else (),
+            broker_ca=broker_ca,
         )
     finally:
         procs.stop_all()
@@ -580,6 +584,161 @@ def round_trip(
     )
 
 
+# ---- what an operator uses against a running devnet -------------------------------------------
+
+ACCOUNTS = {"admin": 0, "alice": 8, "bob": 9, "guardian": 10}  # dev_account indexes (deploy.devnet_profile)
+SECRET_PARTS = ("keys", "accounts", "broker")  # under the run directory; plus node-*/relayer.key
+
+
+def write_devnet_file(net: Devnet) -> Path:
+    """`<run_dir>/deployment.json`: the contracts (addresses, ABIs, start blocks: relayer.deploy's
+    file), the funded accounts with key files (mode 0600), each member's configuration, metrics URL
+    and relayer account, and the broker's members' port. `relayer devnet lock|burn` read it."""
+    accounts_dir = net.run_dir / "accounts"
+    accounts_dir.mkdir(exist_ok=True)
+    accounts = {}
+    for name, index in ACCOUNTS.items():
+        account = dev_account(index)
+        key_file = accounts_dir / f"{name}.key"
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write("0x" + bytes(account.key).hex() + "\n")
+        accounts[name] = {"address": account.address, "key_file": str(key_file)}
+    data = net.deployment.to_json()
+    data["devnet"] = {
+        "run_dir": str(net.run_dir),
+        "guardian": accounts["guardian"]["address"],
+        "accounts": accounts,
+        "members": {
+            str(i): {
+                "config": str(net.configs[i]),
+                "running": i in net.nodes,
+                "metrics_port": net.metrics_ports.get(i, 0),
+                "metrics_url": f"http://127.0.0.1:{net.metrics_ports[i]}/metrics"
+                if net.metrics_ports.get(i)
+                else None,
+                "relayer_account": dev_account(i).address,
+            }
+            for i in sorted(net.configs)
+        },
+        "broker": {
+            "host": "127.0.0.1",
+            "port": net.broker_ports[0] if net.broker_ports else net.mqtt_port,
+            "tls_ca_file": str(net.broker_ca) if net.broker_ca else None,
+        },
+    }
+    path = net.run_dir / "deployment.json"
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def _key_of(data: dict[str, Any], name: str) -> Any:
+    from eth_account import Account
+
+    key_file = Path(data["devnet"]["accounts"][name]["key_file"])
+    return Account.from_key(key_file.read_text().strip())
+
+
+def _units(amount: str) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(amount) * UNIT
+    except InvalidOperation:
+        raise ValueError(f"--amount {amount!r} is not a number; give whole tokens, e.g. --amount 5") from None
+    if value <= 0 or value != value.to_integral_value():
+        raise ValueError(f"--amount {amount}: must be > 0 with at most 18 decimals")
+    return int(value)
+
+
+def operator_transfer(
+    deployment: Path, direction: str, amount: str, to: str | None, wait: float
+) -> dict[str, Any]:
+    """A lock on the consortium chain (alice's TBILL to `to`, default bob, on Ethereum) or a burn
+    on Ethereum (bob's wTBILL to `to`, default alice, on the consortium chain), from the devnet's
+    deployment file; with `wait` > 0, waits that long for the committee to execute it."""
+    from relayer.deploy import load_deployment
+
+    units = _units(amount)
+    data = json.loads(deployment.read_text())
+    dep = load_deployment(deployment)
+    wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
+    for w3, url in ((wc, dep.consortium_url), (we, dep.ethereum_url)):
+        if not w3.is_connected():
+            raise RuntimeError(
+                f"the chain at {url} does not answer; is `scripts/demo.sh --keep-running` of {deployment} "
+                "still running?"
+            )
+    c_id, e_id = wc.eth.chain_id, we.eth.chain_id
+    if direction == "lock":
+        sender, default_to = _key_of(data, "alice"), "bob"
+        w3, endpoint, token = wc, dep.vault, dep.asset
+        dst_w3, dst_endpoint, src_id, dst_id = we, dep.gateway, c_id, e_id
+    else:
+        sender, default_to = _key_of(data, "bob"), "alice"
+        w3, endpoint, token = we, dep.gateway, dep.wrapped
+        dst_w3, dst_endpoint, src_id, dst_id = wc, dep.vault, e_id, c_id
+    recipient = Web3.to_checksum_address(to or data["devnet"]["accounts"][default_to]["address"])
+    endpoint = w3.eth.contract(address=endpoint.address, abi=endpoint.abi)
+    token = w3.eth.contract(address=token.address, abi=token.abi)
+    balance = token.functions.balanceOf(sender.address).call()
+    if balance < units:
+        if direction == "burn":
+            raise ValueError(
+                f"bob holds {balance / UNIT} wTBILL, less than {amount}; "
+                "lock more first (relayer devnet lock)"
+            )
+        send(w3, _key_of(data, "admin"), token.functions.mint(sender.address, units - balance))
+    send(w3, sender, token.functions.approve(endpoint.address, units))
+    fn = (
+        endpoint.functions.lock(token.address, dst_id, recipient, units)
+        if direction == "lock"
+        else endpoint.functions.burn(token.address, dst_id, recipient, units)
+    )
+    receipt = send(w3, sender, fn)
+    events = endpoint.events.TransferInitiated().process_receipt(receipt, errors=DISCARD)  # token logs
+    nonce = int(events[0]["args"]["nonce"])
+    out: dict[str, Any] = {
+        "direction": direction,
+        "route": f"{src_id}->{dst_id}",
+        "nonce": nonce,
+        "amount": amount,
+        "token": "TBILL" if direction == "lock" else "wTBILL",
+        "sender": sender.address,
+        "recipient": recipient,
+        "tx": "0x" + bytes(receipt["transactionHash"]).hex(),
+        "executed": None,
+    }
+    if wait > 0:
+        dst = dst_w3.eth.contract(address=dst_endpoint.address, abi=dst_endpoint.abi)
+        wait_until(
+            lambda: bool(dst.functions.isExecuted(src_id, nonce).call()),
+            wait,
+            f"transfer {src_id}->{dst_id}#{nonce} executed on the destination",
+            interval=0.5,
+        )
+        out["executed"] = True
+    return out
+
+
+def _remove_key_material(run_dir: Path) -> None:
+    """What a run left that could sign or spend: the shares, the account keys, the broker's
+    credentials and CA key. Logs, configurations and stores stay."""
+    for part in SECRET_PARTS:
+        shutil.rmtree(run_dir / part, ignore_errors=True)
+    for key in run_dir.glob("node-*/relayer.key"):
+        key.unlink(missing_ok=True)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM (and SIGINT) stop the demo the same way: raised once, so everything started is
+    stopped on the way out; a second signal during that is ignored."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="relayer.devnet", description=__doc__.split("\n")[0] if __doc__ else "")
     p.add_argument("--members", type=int, default=4, help="committee size n (default 4)")
@@ -600,8 +759,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep-running", action="store_true", help="leave everything running after the demo")
     p.add_argument("--keystores", action="store_true", help="shares in EIP-2335 keystores")
     args = p.parse_args(argv)
-    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-devnet-"))
-    print(f"devnet: run directory {run_dir} (configs, keys, stores, logs)")
+    own_dir = args.run_dir is None
+    # absolute: the members' configurations name their files relative to themselves otherwise
+    run_dir = (args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-devnet-"))).resolve()
+    keep = args.keep_running or not own_dir
+    print(f"devnet: run directory {run_dir} (configs, keys, stores, logs)", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    failed = True
     try:
         with devnet(
             run_dir,
@@ -610,29 +775,55 @@ def main(argv: list[str] | None = None) -> int:
             down=tuple(args.down),
             mqtt_port=args.mqtt_port,
             keystores=args.keystores,
+            metrics=True,
         ) as net:
             dep = net.deployment
             print(f"consortium chain {CONSORTIUM_CHAIN_ID}: {dep.consortium_url}  vault {dep.vault.address}")
             print(f"ethereum chain   {ETHEREUM_CHAIN_ID}: {dep.ethereum_url}  gateway {dep.gateway.address}")
             running = sorted(net.nodes)
-            print(f"broker 127.0.0.1:{net.mqtt_port}; members running {running} of {net.n}, t = {net.t}")
+            if net.broker_ca is not None:
+                broker_line = f"127.0.0.1:{net.broker_ports[0]} (TLS, a login per member; CA {net.broker_ca})"
+            else:
+                broker_line = f"127.0.0.1:{net.mqtt_port} (outside broker)"
+            print(f"broker {broker_line}; members running {running} of {net.n}, t = {net.t}")
+            for i in sorted(net.configs):
+                state = "" if i in net.nodes else " (not started)"
+                print(
+                    f"member {i}: config {net.configs[i]}, "
+                    f"metrics http://127.0.0.1:{net.metrics_ports[i]}/metrics{state}"
+                )
+            print(
+                f"deployment: {write_devnet_file(net)} (contracts, accounts and their key files)", flush=True
+            )
             result = round_trip(net, args.locks, args.burns)
             print(f"alice (consortium) TBILL balance : {result.sender_asset / UNIT:.0f}")
             print(f"bob (ethereum) wTBILL balance    : {result.recipient_wrapped / UNIT:.0f}")
             print(f"locked in the vault              : {result.vault_balance / UNIT:.0f} TBILL")
             print(f"wrapped supply on Ethereum       : {result.wrapped_supply / UNIT:.0f} wTBILL")
-            print(f"supply check (wrapped == locked) : {str(result.supply_ok).lower()}")
+            print(f"supply check (wrapped == locked) : {str(result.supply_ok).lower()}", flush=True)
+            failed = not result.supply_ok
             if args.keep_running:
-                print("devnet running; Ctrl-C stops it")
+                print("devnet running; Ctrl-C or SIGTERM stops it", flush=True)
                 with contextlib.suppress(KeyboardInterrupt):
-                    signal.pause()
+                    while True:
+                        signal.pause()
             return 0 if result.supply_ok else 1
+    except KeyboardInterrupt:
+        failed = False
+        print("devnet: stopped", file=sys.stderr)
+        return 130
     except TimeoutError as exc:
         print(f"devnet: {exc}; see the logs in {run_dir / 'logs'}", file=sys.stderr)
         return 1
     except (FileNotFoundError, RuntimeError) as exc:
         print(f"devnet: {exc}", file=sys.stderr)
         return 1
+    finally:
+        if not keep and not failed:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        elif not keep:  # keep the logs for the failure, not the keys
+            _remove_key_material(run_dir)
+            print(f"devnet: logs kept in {run_dir / 'logs'}; key material removed", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ def _verify(unit_text: str, name: str, tmp_path: Path) -> subprocess.CompletedPr
 def test_the_template_unit_verifies_cleanly_for_an_instance(tmp_path: Path) -> None:
     # ExecStart must exist for verify: point it at this checkout's entry point
     relayer = Path(sys.executable).parent / "relayer"
-    text = UNIT.read_text().replace("/opt/qiao/.venv/bin/relayer", str(relayer))
+    text = UNIT.read_text().replace("/opt/qiao/bin/relayer", str(relayer))
     out = _verify(text, "qiao-relayer@1.service", tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == "", out.stderr

@@ -86,8 +86,8 @@ def test_config_check_flags_secret_files_readable_by_others(tmp_path: Path) -> N
     out = _check(cfg, "--json")
     assert out.returncode == 2
     errors = json.loads(out.stdout)["errors"]
-    assert any(e.startswith("relayer.account_key_file:") and "chmod 600" in e for e in errors)
-    assert any(e.startswith("committee.key_file:") and "QIAO_COMMITTEE__KEY_FILE" in e for e in errors)
+    assert any(e.startswith("relayer.account_key_file = ") and "chmod 600" in e for e in errors)
+    assert any(e.startswith("committee.key_file = ") and "QIAO_COMMITTEE__KEY_FILE" in e for e in errors)
 
 
 def test_every_operator_verb_has_json_output() -> None:

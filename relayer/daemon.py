@@ -34,24 +34,25 @@ GRACE_SECONDS = 10.0
 async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
     """Run the node until `stop` (or SIGTERM/SIGINT). First of all it takes the data directory's
     exclusive lock (relayer.instance): a second instance of the member is refused with
-    `AlreadyRunning` before it opens the store, the admin socket or the broker connection."""
+    `AlreadyRunning` before it opens the store, the admin socket or the broker connection. Before
+    that, the files the configuration names are checked against each other (as `config check`
+    does): a configuration `run` refuses creates nothing, not even the data directory."""
+    material = preflight.load_material(cfg)
     try:
         with instance.exclusive(cfg.data_dir):
-            await _run(cfg, stop)
+            await _run(cfg, stop, material)
     except instance.AlreadyRunning as exc:  # raised only by taking the lock: nothing was touched
         log.critical("already_running", member=cfg.member_index, holder_pid=exc.pid, lock=str(exc.lock_path))
         raise
 
 
-async def _run(cfg: NodeConfig, stop: asyncio.Event | None) -> None:
+async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.Material) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
-    # the files the configuration names, checked against each other (as `config check` does)
-    material = preflight.load_material(cfg)
     public, share = material.public, material.share
     metrics.COMMITTEE_THRESHOLD.set(public.threshold)
     password = material.mqtt_password

@@ -46,6 +46,11 @@ ALLOWED = {
     "useradd": "creates a system user: root on a production host",
     "docker": "needs a Docker daemon and the built image (the Dockerfile is linted by hadolint in the tests)",
 }
+# the devnet demo's own commands and the shell around them ("Trying it on the devnet"): they start
+# and read the demo itself, which tests/e2e/test_demo_operable.py runs (demo.sh --keep-running
+# --run-dir, its metrics URL, `relayer devnet lock|burn`, config check against it)
+DEMO_REASON = "starts or reads the devnet demo itself: run by tests/e2e/test_demo_operable.py"
+DEMO_WORDS = re.compile(r"^(?:bash$|curl$|[A-Z_]+=\$\(|[a-z_]+\(\)$)")
 SYSTEM_PATH_REASON = "writes system paths (/etc, /opt, /var, /srv, /usr): root on a production host"
 MEMBER = 1  # the member the commands talk to
 DAEMON_MEMBER = 4  # stopped, then run by the documented `relayer run` command
@@ -89,6 +94,8 @@ def skip_reason(words: list[str]) -> str | None:
         return None  # its `relayer ...` part is run directly
     if name in ALLOWED:
         return ALLOWED[name]
+    if DEMO_WORDS.match(words[0]) and (words[0] != "bash" or words[1:2] == ["scripts/demo.sh"]):
+        return DEMO_REASON
     if name != "relayer" and any(w.startswith(SYSTEM_PATHS) for w in words):
         return SYSTEM_PATH_REASON
     return None
@@ -105,12 +112,15 @@ def variants(words: list[str]) -> list[list[str]]:
     return out
 
 
-def with_config(words: list[str], config: Path) -> list[str]:
-    """`relayer ...` as this test runs it: the documented --config replaced by the member's."""
+def with_config(words: list[str], config: Path, deployment: Path | None = None) -> list[str]:
+    """`relayer ...` as this test runs it: the documented --config replaced by the member's, and
+    the documented --deployment (the demo's deployment.json) by this devnet's."""
     start = next(i for i, w in enumerate(words) if Path(w).name == "relayer")
     argv = words[start + 1 :]
     if "--config" in argv:
         argv[argv.index("--config") + 1] = str(config)
+    if "--deployment" in argv and deployment is not None:
+        argv[argv.index("--deployment") + 1] = str(deployment)
     return [sys.executable, "-m", "relayer.cli", *argv]
 
 
@@ -169,6 +179,7 @@ def test_every_documented_operator_command_runs_and_exits_as_documented(net: dev
     skipped: list[tuple[str, str]] = []
     unknown: list[Doc] = []
     config = net.configs[MEMBER]
+    deployment = devnet.write_devnet_file(net)  # what `relayer devnet lock|burn --deployment` reads
     for doc in documented():
         words = shlex.split(doc.line)
         reason = skip_reason(words)
@@ -179,7 +190,7 @@ def test_every_documented_operator_command_runs_and_exits_as_documented(net: dev
             unknown.append(doc)
             continue
         for variant in variants(words):
-            argv = with_config(variant, config)
+            argv = with_config(variant, config, deployment)
             verb = argv[3:4]
             if verb == ["run"]:
                 argv[argv.index("--config") + 1] = str(net.configs[DAEMON_MEMBER])

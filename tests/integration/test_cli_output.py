@@ -41,7 +41,11 @@ def relayer(
         (["keys", "show", "--config", EXAMPLE, "--json"], 1, "cannot reach the daemon"),
         (["reconcile", "--config", EXAMPLE, "--json"], 1, "cannot reach the daemon"),
         (["status", "--config", "/nonexistent/node.toml", "--json"], 2, "/nonexistent/node.toml"),
-        (["transfers", "show", "--config", EXAMPLE, "--json", "7001", "7002", "5"], 1, "cannot reach the daemon"),
+        (
+            ["transfers", "show", "--config", EXAMPLE, "--json", "7001", "7002", "5"],
+            1,
+            "cannot reach the daemon",
+        ),
         (["transfers", "show", "--config", EXAMPLE, "--json", "7001", "7002"], 2, "nonce"),
         (["resume", "--config", EXAMPLE, "--json", "--on-chain"], 1, "threshold signature"),
         (["pause", "--config", EXAMPLE, "--json", "--src", "7001"], 2, "--src and --dst"),

@@ -14,8 +14,9 @@ signed for a transfer that the source recorded and the destination failed, so on
 says the signed refund itself is wrong (no such transfer, a bad signature, an expired key epoch)
 is permanent. A refund the source cannot pay *now* waits and is sent again later, never marked
 refused: the Inbound bucket is short (`RateLimited`), the sender is not allowed or is frozen
-(`NotAllowed`), the wrapped token is frozen (`TokenIsFrozen`), or the asset itself refuses the
-sender (any other error: a restricted asset's own rule, which its issuer may lift).
+(`NotAllowed`), the wrapped token is frozen (`TokenIsFrozen`), the asset itself refuses the
+sender (any other error, or none: a restricted asset's own rule, which its issuer may lift), or the
+key epoch is not known here yet (a rotation that reached the other chain first).
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ _REFUND_PERMANENT = {
     selector("InvalidSignature()"),
     selector("InvalidSignatureLength(uint256)"),
     selector("IdentitySignature()"),
-    selector("UnknownKeyEpoch(uint64)"),
     selector("KeyEpochExpired(uint64)"),  # past the grace period: needs a refund signed anew
     selector("AlreadyRefunded(uint256,uint64)"),  # (the submitter asks isRefunded first)
 }
@@ -73,14 +73,13 @@ _REFUND_PERMANENT = {
 
 def classify_refund_revert(data: object) -> RevertKind:
     """The kind of a revert of `refund` from its data: PERMANENT only when the signed refund
-    itself is wrong; TRANSIENT like a batch's (no data, a panic, reentrancy); WAIT otherwise,
-    including `RateLimited`, `NotAllowed`, `TokenIsFrozen`, `EnforcedPause` and an asset's own
-    error (a refund must never be lost to a condition its owner can lift)."""
+    itself is wrong; WAIT for everything else, including `RateLimited`, `NotAllowed`,
+    `TokenIsFrozen`, `EnforcedPause`, an asset's own error, a revert without data (an asset's
+    message-less `require`, a node that drops revert data), a panic, and `UnknownKeyEpoch` (a
+    rotation that reached the other chain first): a refund must never be lost to a condition that
+    can lift. Never TRANSIENT: a refund is not given up after a few reverts."""
     if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
-        return RevertKind.TRANSIENT
-    sel = data[2:10].lower()
-    if sel in _REFUND_PERMANENT:
+        return RevertKind.WAIT
+    if data[2:10].lower() in _REFUND_PERMANENT:
         return RevertKind.PERMANENT
-    if sel in _TRANSIENT:
-        return RevertKind.TRANSIENT
     return RevertKind.WAIT

@@ -67,8 +67,11 @@ def test_one_recipient_refused_by_the_asset_fails_alone_and_is_refunded_on_ether
         first = gateway.functions.nextNonce(c_id).call()
         for to in recipients:
             devnet.send(we, bob, gateway.functions.burn(rwrapped.address, c_id, to, unit))
-        assert rwrapped.functions.balanceOf(bob.address).call() == 0
         refused_nonce = first + 3
+        # every unit burnt; on a fast devnet the refused burn may already be refunded (read the
+        # balance first: isRefunded never goes back)
+        left = rwrapped.functions.balanceOf(bob.address).call()
+        assert left == 0 or (left == unit and gateway.functions.isRefunded(c_id, refused_nonce).call()), left
 
         devnet.wait_until(
             lambda: all(rasset.functions.balanceOf(to).call() == unit for to in recipients if to != blocked),

@@ -53,3 +53,22 @@ def port_open(port: int) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+LAYERS = ("unit", "integration", "e2e")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test is marked with the layer its directory names, and with no other layer."""
+    for item in items:
+        layer = next((p for p in Path(str(item.path)).parts if p in LAYERS), None)
+        if layer is None:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test lives in tests/unit, tests/integration or tests/e2e"
+            )
+        others = [m.name for m in item.iter_markers() if m.name in LAYERS and m.name != layer]
+        if others:
+            raise pytest.UsageError(
+                f"{item.nodeid}: in tests/{layer} but marked {others[0]}; move it or fix the mark"
+            )
+        item.add_marker(getattr(pytest.mark, layer))

@@ -157,7 +157,10 @@ class Submitter:
             set()
         )  # batches held by a pause; refunds (-1, dst, nonce) waiting
         self._low_balance_reported = False
-        self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
+        # stagger and receipt timeout survive a wall-clock step; batches and refunds are kept
+        # apart so each step forgets only its own events that are no longer in flight
+        self._elapsed = Elapsed()
+        self._refund_elapsed = Elapsed()
         self._followed: dict[BatchId, float] = {}  # when each batch in flight was last followed
         self._pending_seen: dict[BatchId, float] = {}  # another relayer's tx first seen pending
         self._balance_read = -math.inf
@@ -209,6 +212,8 @@ class Submitter:
         refunds = await self.store.refunds(
             [RefundState.AGGREGATED, RefundState.SUBMITTED], src=self.chain.chain_id, limit=50
         )
+        in_flight = {(r.route.dst, r.nonce) for r in refunds}
+        self._refund_elapsed.retain(lambda key: isinstance(key, tuple) and key[:2] in in_flight)
         for r in refunds:
             outcome = SubmitOutcome.RETRY
             try:
@@ -257,12 +262,12 @@ class Submitter:
                     metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
                     previous = None
                 else:
-                    key = ("refund", dst, nonce, r.tx.tx_hash)
-                    if self._elapsed.since(key, r.tx.sent_at) < self.cfg.receipt_timeout:
+                    key = (dst, nonce, r.tx.tx_hash)
+                    if self._refund_elapsed.since(key, r.tx.sent_at) < self.cfg.receipt_timeout:
                         return SubmitOutcome.SENT
                     tx_nonce = r.tx.nonce  # replace it, same nonce, fees bumped
         else:
-            waited = self._elapsed.since(("refund", dst, nonce, "aggregated"), r.updated_at)
+            waited = self._refund_elapsed.since((dst, nonce, "aggregated"), r.updated_at)
             if waited < self.rank(nonce) * self.cfg.stagger_seconds:
                 return SubmitOutcome.NOT_READY
         data = bytes.fromhex(

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from relayer import submitter as submitter_module
-from relayer.clock import Elapsed
 from relayer.config import RelayerConfig
-from relayer.store import RefundState, StoredRefund
-from relayer.submitter import Submitter
-from relayer.types import ChainId, Nonce, Route, Transfer
+from relayer.core.clock import Elapsed
+from relayer.core.states import RefundState, StoredRefund
+from relayer.core.types import ChainId, Nonce, Route, Transfer
+from relayer.pipeline import submitter as submitter_module
+from relayer.pipeline.submitter import Submitter
 
 SRC, DST = ChainId(31337), ChainId(31338)
 STAGGER = 10.0

@@ -22,7 +22,7 @@ import structlog
 
 from relayer import metrics
 from relayer.config import MqttConfig
-from relayer.messages import (
+from relayer.core.messages import (
     MAX_PAUSED_ROUTES,
     BadMessage,
     HeartbeatMessage,
@@ -33,7 +33,7 @@ from relayer.messages import (
     refund_topic,
     topic_root,
 )
-from relayer.types import Route
+from relayer.core.types import Route
 
 log = structlog.get_logger(__name__)
 

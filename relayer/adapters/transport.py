@@ -112,7 +112,11 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
     ) -> None:
         """Connect, subscribe and pump messages until cancelled, reconnecting with jittered backoff.
-        Refund partials go to `on_refund` (not subscribed without one)."""
+        Refund partials go to `on_refund` (not subscribed without one).
+
+        The backoff (0.5 s doubling to 10 s, times 0.5..1.5) starts again after every connection
+        that succeeded: a session never returns, so a retry library's "until the call succeeds"
+        would need this same counter kept beside it."""
         delay = 0.5
         hb_topic = heartbeat_topic(self.cfg.network, self.member)
         while True:

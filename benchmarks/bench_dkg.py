@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from committee.dkg import DkgMachine, DkgResult, SessionConfig, Timeouts, default_threshold
 from committee.dkg_runner import run_machines
 from committee.identity import Identity
-from relayer import devnet
+from harness import devnet
 
 DEFAULT_OUT = Path("benchmarks/results/dkg.json")
 TARGETS = {16: 15.0, 64: 180.0}

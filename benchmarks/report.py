@@ -463,7 +463,7 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
                 f"of its own. A batch of {largest} minting to fresh holders costs about {largest_gas / 1e6:.1f}M gas",
                 f"(docs/GAS.md), {'under' if largest_gas <= GAS_CAP else '**over**'} the per-transaction gas cap",
                 "of EIP-7825 (Ethereum since Osaka), 2^24 = 16,777,216; the batch rule allows at most 400",
-                "(`relayer.batching.MAX_BATCH_LIMIT`) to keep a margin for dearer transfers.",
+                "(`relayer.core.batching.MAX_BATCH_LIMIT`) to keep a margin for dearer transfers.",
                 "",
                 "| max_batch | backlog | whole drain | from the first broadcast | 10 % to 90 % | steady load offered -> delivered | peak RSS |",
                 "|---:|---:|---:|---:|---:|---:|---:|",

@@ -63,7 +63,7 @@ from eth_utils import keccak
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from relayer import devnet  # noqa: E402
+from harness import devnet  # noqa: E402
 
 C_ID, E_ID = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
 ROUTE = f"{C_ID}->{E_ID}"
@@ -828,7 +828,7 @@ FULL = Sizes(
     crypto_reference_repeat=1,
     crypto_backends=("arkworks", "py-ecc"),
     dkg_sizes=(4, 16, 64),
-    # 100 is the devnet's default; 400 is the batch rule's limit (relayer.batching.MAX_BATCH_LIMIT):
+    # 100 is the devnet's default; 400 is the batch rule's limit (relayer.core.batching.MAX_BATCH_LIMIT):
     # about 12.7M gas minting to fresh holders, under EIP-7825's per-transaction cap of 2^24.
     throughput_max_batches=(100, 400),
 )

@@ -13,10 +13,11 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, NoReturn
 
-from relayer import admin_client as admin
+from relayer.adapters.store import Store, StoreError
 from relayer.config import ConfigError, NodeConfig, load_config, quorum_warnings
-from relayer.store import Store, StoreError, TransferState
-from relayer.types import ChainId, Route
+from relayer.core.states import TransferState
+from relayer.core.types import ChainId, Route
+from relayer.ops import admin_client as admin
 
 
 def _load(path: str) -> NodeConfig:
@@ -25,8 +26,9 @@ def _load(path: str) -> NodeConfig:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from committee.keyfile import KeyFileError
-    from relayer import daemon, instance, logs
-    from relayer.chain import RpcUnavailable
+    from relayer import daemon, logs
+    from relayer.adapters import instance
+    from relayer.adapters.chain import RpcUnavailable
 
     cfg = _load(args.config)
     logs.configure(cfg.log_level)
@@ -49,9 +51,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    """The checks `run` makes before it starts (relayer.preflight), without starting anything;
+    """The checks `run` makes before it starts (relayer.ops.preflight), without starting anything;
     with --online also what needs the chains."""
-    from relayer import preflight
+    from relayer.ops import preflight
 
     try:
         cfg = _load(args.config)
@@ -170,7 +172,7 @@ DAEMON = "daemon"
 
 def reading_store_note(cfg: NodeConfig) -> str:
     """The stderr line of a verb that reads the store file because the daemon does not answer."""
-    from relayer import instance
+    from relayer.adapters import instance
 
     pid = instance.holder(cfg.data_dir)
     if pid is not None:
@@ -253,7 +255,7 @@ async def _batch_from_store(cfg: NodeConfig, store: Store, route: Route, first: 
     """The batch view without the daemon: valid partials from the store; refused ones and
     heartbeats are known only to a running daemon."""
     from committee.keyfile import KeyFileError, load_public_file
-    from relayer.batch_view import batch_report
+    from relayer.core.batch_view import batch_report
 
     try:
         public = load_public_file(cfg.committee.public_file)
@@ -453,10 +455,12 @@ def cmd_keys_show(args: argparse.Namespace) -> int:
 
 def cmd_devnet_transfer(args: argparse.Namespace) -> int:
     """`relayer devnet lock|burn`: a transfer on a running devnet, from its deployment file."""
-    from relayer import devnet
+    from relayer.provisioning import transfer
 
     try:
-        out = devnet.operator_transfer(Path(args.deployment), args.direction, args.amount, args.to, args.wait)
+        out = transfer.operator_transfer(
+            Path(args.deployment), args.direction, args.amount, args.to, args.wait
+        )
     except (OSError, ValueError, KeyError, TimeoutError, RuntimeError) as exc:
         print(f"error: devnet {args.direction}: {exc}", file=sys.stderr)
         return 1

@@ -19,8 +19,8 @@ from typing import Any
 
 from eth_utils.address import is_checksum_address, to_checksum_address
 
-from relayer.batching import BatchRule
-from relayer.types import ChainId, Route
+from relayer.core.batching import BatchRule
+from relayer.core.types import ChainId, Route
 
 ENV_PREFIX = "QIAO_"
 

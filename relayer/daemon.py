@@ -15,16 +15,18 @@ from contextlib import AsyncExitStack
 import structlog
 
 from committee.bls import get_backend
-from relayer import admin, instance, metrics, preflight, sdnotify
-from relayer.aio import within
-from relayer.chain import ChainClient
+from relayer import metrics
+from relayer.adapters import instance, sdnotify
+from relayer.adapters.aio import within
+from relayer.adapters.chain import ChainClient
+from relayer.adapters.store import Store, StoreError, StoreUnwritable
+from relayer.adapters.transport import Transport
 from relayer.config import ConfigError, NodeConfig, quorum_warnings
-from relayer.health import Health
-from relayer.messages import PartialMessage, RefundPartialMessage
-from relayer.node import Node
-from relayer.store import Store, StoreError, StoreUnwritable
-from relayer.transport import Transport
-from relayer.types import ChainId
+from relayer.core.messages import PartialMessage, RefundPartialMessage
+from relayer.core.types import ChainId
+from relayer.ops import admin, preflight
+from relayer.ops.health import Health
+from relayer.pipeline.node import Node
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +35,7 @@ GRACE_SECONDS = 10.0
 
 async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
     """Run the node until `stop` (or SIGTERM/SIGINT). First of all it takes the data directory's
-    exclusive lock (relayer.instance): a second instance of the member is refused with
+    exclusive lock (relayer.adapters.instance): a second instance of the member is refused with
     `AlreadyRunning` before it opens the store, the admin socket or the broker connection. Before
     that, the files the configuration names are checked against each other (as `config check`
     does): a configuration `run` refuses creates nothing, not even the data directory."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from relayer.logcheck import LogFault
+from relayer.core.logcheck import LogFault
 
 CHAIN_HEAD = Gauge("qiao_chain_head_block", "Latest block number seen", ["chain"])
 CHAIN_FINAL = Gauge("qiao_chain_final_block", "Highest block treated as final", ["chain"])

@@ -3,7 +3,7 @@
 #   - mosquitto, prometheus (promtool), systemd (systemd-analyze), openssl and faketime from
 #     Debian's packages (each if missing),
 #   - the npm toolchain (anvil, forge, solc-js, OpenZeppelin) from package-lock.json,
-#   - a Python virtual environment in .venv with the pinned packages,
+#   - a Python virtual environment in .venv with the pinned packages (and the harness on its path),
 #   - the contracts compiled by forge (offline, through tools/solc).
 # Safe to run again: each step is skipped when its result is already up to date.
 set -euo pipefail
@@ -68,6 +68,10 @@ if [ ! -f "$PY_STAMP" ] || [ "$(cat "$PY_STAMP")" != "$PY_SUM" ]; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
   echo "$PY_SUM" > "$PY_STAMP"
 fi
+# The development harness (harness/: devnet, soak) is not in the wheel; this venv finds it from any
+# directory (`python -m harness.devnet`), as it finds the editable relayer.
+PURELIB="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+echo "$ROOT" > "$PURELIB/qiao-harness.pth"
 
 # 4. contracts
 log "compiling contracts (forge build, offline)"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer import devnet
+from harness import devnet
 
 
 @pytest.fixture

@@ -31,12 +31,19 @@ from web3.logs import DISCARD
 from committee.bls import CURVE_ORDER, g1_to_eip2537, get_backend
 from committee.keyfile import load_key_file
 from committee.threshold import KeyShare, combine, partial_sign
-from relayer import broker, devnet
-from relayer.encoding import batch_message, batch_root, leaf_hash, merkle_proof
-from relayer.messages import MAX_PAYLOAD_BYTES, PartialMessage, heartbeat_topic, partial_topic, topic_root
-from relayer.reconciler import reconcile
-from relayer.submitter import execute_batch_call
-from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+from harness import devnet
+from relayer.core.encoding import batch_message, batch_root, leaf_hash, merkle_proof
+from relayer.core.messages import (
+    MAX_PAYLOAD_BYTES,
+    PartialMessage,
+    heartbeat_topic,
+    partial_topic,
+    topic_root,
+)
+from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+from relayer.ops.reconciler import reconcile
+from relayer.pipeline.submitter import execute_batch_call
+from relayer.provisioning import broker
 
 pytestmark = pytest.mark.e2e
 UNIT = 10**18

@@ -26,10 +26,10 @@ from web3 import HTTPProvider, Web3
 from committee.bls import get_backend
 from committee.keyfile import load_key_file
 from committee.threshold import partial_sign
-from relayer import devnet
+from harness import devnet
 from relayer.config import load_config
-from relayer.messages import PartialMessage, partial_topic
-from relayer.types import BatchId, ChainId, Nonce, Route
+from relayer.core.messages import PartialMessage, partial_topic
+from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 pytestmark = pytest.mark.e2e
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
-from relayer.faults import POINTS
-from relayer.reconciler import reconcile
-from relayer.submitter import turn
+from harness import devnet
+from relayer.ops.reconciler import reconcile
+from relayer.pipeline.crashpoints import POINTS
+from relayer.pipeline.submitter import turn
 
 pytestmark = pytest.mark.e2e
 UNIT = 10**18

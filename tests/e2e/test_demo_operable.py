@@ -1,4 +1,4 @@
-"""The demo as an operator uses it: `python -m relayer.devnet` (scripts/demo.sh) started for real,
+"""The demo as an operator uses it: `python -m harness.devnet` (scripts/demo.sh) started for real,
 observed through the ports and files it prints, driven with `relayer devnet lock|burn`, and stopped
 by SIGTERM with nothing left behind."""
 
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
+from harness import devnet
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +74,7 @@ def start_demo(tmp_path: Path, *flags: str, cwd: Path = ROOT) -> Demo:
     out_path = tmp_path / "demo.out"
     out = out_path.open("w")
     popen = subprocess.Popen(
-        [sys.executable, "-m", "relayer.devnet", "--locks", "2", "--burns", "1", *flags],
+        [sys.executable, "-m", "harness.devnet", "--locks", "2", "--burns", "1", *flags],
         stdout=out,
         stderr=subprocess.STDOUT,
         text=True,

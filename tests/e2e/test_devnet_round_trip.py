@@ -11,9 +11,9 @@ from pathlib import Path
 import paho.mqtt.publish as mqtt_publish
 import pytest
 
-from relayer import devnet
-from relayer.messages import partial_topic
-from relayer.reconciler import reconcile
+from harness import devnet
+from relayer.core.messages import partial_topic
+from relayer.ops.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +64,7 @@ def test_the_demo_command_completes_and_reports_the_supply_check(tmp_path: Path)
         [
             sys.executable,
             "-m",
-            "relayer.devnet",
+            "harness.devnet",
             "--locks",
             "20",
             "--burns",

@@ -21,8 +21,8 @@ from eth_utils.crypto import keccak
 from prometheus_client.parser import text_string_to_metric_families
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
-from relayer.reconciler import reconcile
+from harness import devnet
+from relayer.ops.reconciler import reconcile
 from tests.support.rpc_proxy import RpcProxy
 
 pytestmark = pytest.mark.e2e

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer import devnet
+from harness import devnet
 
 pytestmark = pytest.mark.e2e
 

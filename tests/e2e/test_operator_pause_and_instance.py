@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
+from harness import devnet
 from relayer.config import load_config
 
 pytestmark = pytest.mark.e2e

@@ -22,7 +22,7 @@ import pytest
 from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
+from harness import devnet
 from relayer.config import load_config
 
 pytestmark = pytest.mark.e2e

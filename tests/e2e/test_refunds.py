@@ -11,8 +11,8 @@ import pytest
 from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
-from relayer.reconciler import reconcile
+from harness import devnet
+from relayer.ops.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 

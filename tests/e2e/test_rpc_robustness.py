@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 import pytest
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
-from relayer.reconciler import reconcile
+from harness import devnet
+from relayer.ops.reconciler import reconcile
 from tests.support.proxy import TcpProxy
 
 pytestmark = pytest.mark.e2e

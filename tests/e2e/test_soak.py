@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer import devnet
+from harness import devnet
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +22,7 @@ def test_a_short_soak_with_every_kind_of_fault_ends_drained_with_no_violation(tm
         [
             sys.executable,
             "-m",
-            "relayer.soak",
+            "harness.soak",
             "--duration",
             "60",
             "--seed",

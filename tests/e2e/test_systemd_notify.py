@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet
-from relayer.reconciler import reconcile
+from harness import devnet
+from relayer.ops.reconciler import reconcile
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,8 @@ from eth_utils.address import to_checksum_address as cs
 
 from committee.bls import get_backend
 from committee.threshold import KeyShare, deal, partial_sign, verify
-from relayer.batching import BatchRule, Located
+from relayer.adapters.store import Store
+from relayer.adapters.transport import Transport
 from relayer.config import (
     ChainConfig,
     CommitteeConfig,
@@ -16,12 +17,12 @@ from relayer.config import (
     NodeConfig,
     RelayerConfig,
 )
-from relayer.encoding import batch_message, batch_root
-from relayer.messages import PartialMessage
-from relayer.node import Node
-from relayer.store import BatchState, Store
-from relayer.transport import Transport
-from relayer.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.core.batching import BatchRule, Located
+from relayer.core.encoding import batch_message, batch_root
+from relayer.core.messages import PartialMessage
+from relayer.core.states import BatchState
+from relayer.core.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.pipeline.node import Node
 
 ROUTE = Route(ChainId(7001), ChainId(7002))
 ADDR = cs("0x" + "ab" * 20)
@@ -97,7 +98,7 @@ async def test_a_partial_from_a_non_member_is_ignored(tmp_path: Path) -> None:
     shares = deal(4, 3)
     async with Store.open(tmp_path / "node.sqlite3") as store:
         node = make_node(tmp_path, store, shares[0])
-        from relayer.types import BatchId
+        from relayer.core.types import BatchId
 
         msg = PartialMessage(
             9, BatchId(ROUTE, Nonce(1), Nonce(1)), 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48

@@ -15,11 +15,12 @@ from eth_utils.address import to_checksum_address as cs
 
 from committee.keyfile import write_public_file
 from committee.threshold import deal
-from relayer.batch_view import batch_report
-from relayer.batching import Located
-from relayer.partials import PartialOutcome, Rejection
-from relayer.store import BatchState, Store
-from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+from relayer.adapters.store import Store
+from relayer.core.batch_view import batch_report
+from relayer.core.batching import Located
+from relayer.core.partials import PartialOutcome, Rejection
+from relayer.core.states import BatchState
+from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTE = Route(ChainId(7001), ChainId(7002))

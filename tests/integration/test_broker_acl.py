@@ -11,7 +11,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from relayer import broker, devnet
+from harness import devnet
+from relayer.provisioning import broker
 from tests.conftest import port_open
 
 pytestmark = pytest.mark.integration

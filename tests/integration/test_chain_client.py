@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from web3 import HTTPProvider, Web3
 
-from relayer import devnet, metrics
-from relayer.chain import ChainClient, LogsRefused, QuorumMismatch, RpcUnavailable
+from harness import devnet
+from relayer import metrics
+from relayer.adapters.chain import ChainClient, LogsRefused, QuorumMismatch, RpcUnavailable
 from relayer.config import ChainConfig
-from relayer.types import ChainId
+from relayer.core.types import ChainId
 from tests.support.rpc_proxy import RpcProxy
 
 ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"

@@ -23,15 +23,16 @@ from web3 import HTTPProvider, Web3
 
 from committee.bls import get_backend
 from committee.threshold import deal
-from relayer import devnet, metrics
-from relayer.admin import AdminError, Ops
-from relayer.batching import BatchRule
-from relayer.chain import ChainClient
+from harness import devnet
+from relayer import metrics
+from relayer.adapters.chain import ChainClient
+from relayer.adapters.store import Store
+from relayer.adapters.transport import Transport
 from relayer.config import ChainConfig, CommitteeConfig, MqttConfig, NodeConfig, RelayerConfig
-from relayer.node import Node
-from relayer.store import Store
-from relayer.transport import Transport
-from relayer.types import ChainId, Route
+from relayer.core.batching import BatchRule
+from relayer.core.types import ChainId, Route
+from relayer.ops.admin import AdminError, Ops
+from relayer.pipeline.node import Node
 from tests.support.rpc_proxy import RpcProxy
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,7 @@ import pytest
 
 from committee.keyfile import write_key_file, write_public_file
 from committee.threshold import deal
-from relayer import devnet
+from harness import devnet
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from web3.logs import DISCARD
 
 from committee.bls import g1_to_eip2537
 from committee.threshold import NotEnoughPartials, combine, deal, partial_sign, verify_partial
-from relayer import devnet
-from relayer.encoding import batch_message
-from relayer.submitter import execute_batch_call
-from relayer.types import Batch, ChainId, Nonce, Transfer, packed_batch
+from harness import devnet
+from relayer.core.encoding import batch_message
+from relayer.core.types import Batch, ChainId, Nonce, Transfer, packed_batch
+from relayer.pipeline.submitter import execute_batch_call
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def _abi_signature(item: dict) -> tuple:  # type: ignore[type-arg]
 
 @pytest.mark.parametrize("contract", ["QiaoVault", "QiaoGateway"])
 def test_the_relayer_abi_is_part_of_both_compiled_endpoints(contract: str) -> None:
-    from relayer.abi import ENDPOINT_ABI
+    from relayer.adapters.abi import ENDPOINT_ABI
 
     compiled = {_abi_signature(i) for i in devnet.artifact(contract)["abi"] if "name" in i}
     for item in ENDPOINT_ABI:
@@ -144,7 +144,7 @@ def test_the_relayer_abi_is_part_of_both_compiled_endpoints(contract: str) -> No
 
 
 def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from relayer.deploy import deploy_bridge, load_deployment
+    from relayer.provisioning.deploy import deploy_bridge, load_deployment
 
     out = tmp_path / "deployment.json"
     shares = deal(4, 3)
@@ -161,7 +161,7 @@ def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[
 
 
 def test_manual_execution_with_a_python_merkle_proof(bridge) -> None:  # type: ignore[no-untyped-def]
-    from relayer.encoding import leaf_hash, merkle_proof
+    from relayer.core.encoding import leaf_hash, merkle_proof
 
     shares, dep = bridge
     transfers = lock_transfers(dep, 5)
@@ -189,7 +189,7 @@ def test_manual_execution_with_a_python_merkle_proof(bridge) -> None:  # type: i
 
 
 def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge) -> None:  # type: ignore[no-untyped-def]
-    from relayer.encoding import refund_message
+    from relayer.core.encoding import refund_message
 
     shares, dep = bridge
     wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
@@ -219,7 +219,7 @@ def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge
     assert dep.gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, nonce).call()
     assert dep.wrapped.functions.totalSupply().call() == 0
 
-    # the refund message, computed in Python (relayer.encoding.refund_message), matches the contract's
+    # the refund message, computed in Python (relayer.core.encoding.refund_message), matches the contract's
     message = refund_message(t, dep.vault.address, 1)
     assert dep.vault.functions.refundMessage(1, t.as_abi_tuple()).call() == message
     refund_sig = g1_to_eip2537(threshold_sign(shares, message, (2, 3, 4)))
@@ -231,7 +231,7 @@ def test_a_transfer_to_a_recipient_not_allowed_fails_and_is_refunded_once(bridge
 
 
 def test_refund_message_matches_the_contracts_refund_message_view_on_both_endpoints(bridge) -> None:  # type: ignore[no-untyped-def]
-    from relayer.encoding import refund_message
+    from relayer.core.encoding import refund_message
 
     _, dep = bridge
     c2e = Transfer(
@@ -268,7 +268,7 @@ def test_the_deploy_command_with_the_testnet_profile(chains: tuple[str, str], tm
     import json
 
     from committee.keyfile import write_public_file
-    from relayer.deploy import main
+    from relayer.provisioning.deploy import main
 
     shares = deal(4, 3)
     public = tmp_path / "committee.json"
@@ -297,8 +297,8 @@ def test_a_refund_the_source_cannot_pay_now_reverts_in_a_way_the_relayer_waits_o
     pays once they are lifted (issue 13)."""
     import dataclasses
 
-    from relayer.encoding import refund_message
-    from relayer.reverts import RevertKind, classify_refund_revert
+    from relayer.core.encoding import refund_message
+    from relayer.core.reverts import RevertKind, classify_refund_revert
 
     shares, dep = bridge
     wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))

@@ -10,10 +10,10 @@ from committee.bls import g1_to_eip2537, g2_to_eip2537
 from committee.dkg_runner import local_dkg
 from committee.rotation import rotation_message, sign_rotation
 from committee.threshold import combine, partial_sign
-from relayer import devnet
-from relayer.encoding import batch_message
-from relayer.submitter import execute_batch_call
-from relayer.types import Batch
+from harness import devnet
+from relayer.core.encoding import batch_message
+from relayer.core.types import Batch
+from relayer.pipeline.submitter import execute_batch_call
 from tests.integration.test_contracts_onchain import lock_transfers
 
 pytestmark = pytest.mark.integration

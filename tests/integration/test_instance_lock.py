@@ -1,4 +1,4 @@
-"""The data directory's lock (relayer.instance): real files, real flock."""
+"""The data directory's lock (relayer.adapters.instance): real files, real flock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer import instance
+from relayer.adapters import instance
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ from committee.identity import Identity
 from committee.keyfile import load_public_file
 from committee.keystore import load_keystore_share
 from committee.threshold import CommitteePublic, KeyShare, combine, partial_sign
-from relayer import devnet
-from relayer.encoding import batch_message
-from relayer.types import Batch
+from harness import devnet
+from relayer.core.encoding import batch_message
+from relayer.core.types import Batch
 from tests.integration.test_contracts_onchain import execute, lock_transfers
 
 pytestmark = pytest.mark.integration

@@ -8,19 +8,17 @@ from pathlib import Path
 import pytest
 from eth_utils.address import to_checksum_address as cs
 
-from relayer.batching import Located
-from relayer.store import (
-    SCHEMA_VERSION,
+from relayer.adapters.store import SCHEMA_VERSION, Store, StoreError
+from relayer.core.batching import Located
+from relayer.core.states import (
     BatchState,
     Equivocation,
     ObservedFailure,
     RefundState,
-    Store,
-    StoreError,
     TransferState,
     TxRecord,
 )
-from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
 ROUTE = Route(ChainId(7001), ChainId(7002))
 ADDR = cs("0x" + "ab" * 20)

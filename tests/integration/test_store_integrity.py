@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from relayer import metrics
-from relayer.store import Store, StoreError, StoreUnwritable
-from relayer.types import ChainId
+from relayer.adapters.store import Store, StoreError, StoreUnwritable
+from relayer.core.types import ChainId
 
 CHAIN = ChainId(7001)
 

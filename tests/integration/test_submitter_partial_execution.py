@@ -16,14 +16,15 @@ from web3 import HTTPProvider, Web3
 
 from committee.bls import g1_to_eip2537
 from committee.threshold import deal, partial_sign
-from relayer import devnet
-from relayer.batching import Located
-from relayer.chain import ChainClient
+from harness import devnet
+from relayer.adapters.chain import ChainClient
+from relayer.adapters.store import Store
 from relayer.config import ChainConfig, RelayerConfig
-from relayer.encoding import batch_message, batch_root, leaf_hash, merkle_proof
-from relayer.store import BatchState, Store
-from relayer.submitter import SubmitOutcome, Submitter
-from relayer.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.core.batching import Located
+from relayer.core.encoding import batch_message, batch_root, leaf_hash, merkle_proof
+from relayer.core.states import BatchState
+from relayer.core.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.pipeline.submitter import SubmitOutcome, Submitter
 
 ROUTE = Route(ChainId(devnet.CONSORTIUM_CHAIN_ID), ChainId(devnet.ETHEREUM_CHAIN_ID))
 

@@ -24,11 +24,12 @@ from structlog.testing import capture_logs
 from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
 
-from relayer import devnet
-from relayer.chain import ChainClient
+from harness import devnet
+from relayer.adapters.chain import ChainClient
+from relayer.adapters.store import Store
 from relayer.config import RelayerConfig
-from relayer.store import BatchState, Store
-from relayer.submitter import SubmitOutcome, Submitter
+from relayer.core.states import BatchState
+from relayer.pipeline.submitter import SubmitOutcome, Submitter
 from tests.support.signed_batch import (
     AMOUNT,
     ROUTE,

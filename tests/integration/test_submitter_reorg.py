@@ -13,11 +13,12 @@ from web3 import HTTPProvider, Web3
 from web3.exceptions import TransactionNotFound
 from web3.types import TxReceipt
 
-from relayer import devnet
-from relayer.chain import ChainClient
+from harness import devnet
+from relayer.adapters.chain import ChainClient
+from relayer.adapters.store import Store
 from relayer.config import RelayerConfig
-from relayer.store import BatchState, Store
-from relayer.submitter import Submitter
+from relayer.core.states import BatchState
+from relayer.pipeline.submitter import Submitter
 from tests.support.signed_batch import AMOUNT, ROUTE, ethereum_config, lock_and_sign, store_aggregated
 
 FINALITY = 8  # blocks of 0.5 s: room to reorg the mint out before it is final

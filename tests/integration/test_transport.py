@@ -7,10 +7,10 @@ import asyncio
 import aiomqtt
 
 from relayer import metrics
+from relayer.adapters.transport import Transport
 from relayer.config import MqttConfig
-from relayer.messages import PartialMessage, partial_topic
-from relayer.transport import Transport
-from relayer.types import BatchId, ChainId, Nonce, Route
+from relayer.core.messages import PartialMessage, partial_topic
+from relayer.core.types import BatchId, ChainId, Nonce, Route
 from tests.support.tasks import cancel_until_done
 
 
@@ -62,7 +62,7 @@ async def test_partials_reach_other_members_and_garbage_is_dropped(mosquitto_por
 
 
 async def test_transport_reconnects_after_the_broker_restarts(processes, tmp_path, network: str) -> None:  # type: ignore[no-untyped-def]
-    from relayer import devnet
+    from harness import devnet
 
     broker_dir = tmp_path / "b1"
     broker_dir.mkdir()
@@ -122,7 +122,7 @@ async def test_a_local_pause_reaches_the_others_heartbeat_view_and_a_resume_clea
         assert 1 not in receiver.paused_members
         paused.add(route)  # what `relayer pause` does to the admin's set
         await until(lambda: receiver.paused_members.get(1) == (route,), "member 1 seen paused")
-        assert 1 in receiver.online_members  # connected, but not counted (relayer.presence)
+        assert 1 in receiver.online_members  # connected, but not counted (relayer.core.presence)
         paused.clear()
         await until(lambda: 1 not in receiver.paused_members, "member 1 seen resumed")
         await cancel_until_done(*tasks)

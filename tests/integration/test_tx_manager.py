@@ -19,12 +19,13 @@ from web3 import HTTPProvider, Web3
 
 from committee.bls import g1_to_eip2537
 from committee.threshold import KeyShare, deal, partial_sign
-from relayer import devnet
-from relayer.chain import ChainClient
+from harness import devnet
+from relayer.adapters.chain import ChainClient
+from relayer.adapters.store import Store
 from relayer.config import RelayerConfig
-from relayer.store import BatchState, Store
-from relayer.submitter import SubmitOutcome, Submitter
-from relayer.types import Batch
+from relayer.core.states import BatchState
+from relayer.core.types import Batch
+from relayer.pipeline.submitter import SubmitOutcome, Submitter
 from tests.support.signed_batch import ROUTE, ethereum_config, lock_and_sign, rpc, store_aggregated
 
 GWEI = 10**9

@@ -13,13 +13,14 @@ from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
 
 from committee.threshold import KeyShare, deal, partial_sign
-from relayer import devnet
-from relayer.batching import Located
+from harness import devnet
+from relayer.adapters.store import Store
 from relayer.config import ChainConfig
-from relayer.deploy import Deployment
-from relayer.encoding import batch_message, batch_root
-from relayer.store import BatchState, Store
-from relayer.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.core.batching import Located
+from relayer.core.encoding import batch_message, batch_root
+from relayer.core.states import BatchState
+from relayer.core.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.provisioning.deploy import Deployment
 
 ROUTE = Route(ChainId(devnet.CONSORTIUM_CHAIN_ID), ChainId(devnet.ETHEREUM_CHAIN_ID))
 AMOUNT = 777

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from relayer.aio import within
+from relayer.adapters.aio import within
 
 
 async def test_a_cancellation_arriving_as_the_awaited_call_completes_still_cancels() -> None:

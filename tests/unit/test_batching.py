@@ -9,8 +9,8 @@ from eth_utils.address import to_checksum_address as cs
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relayer.batching import BatchRule, Located, NonceGap, plan_batches
-from relayer.types import ChainId, Nonce, Transfer
+from relayer.core.batching import BatchRule, Located, NonceGap, plan_batches
+from relayer.core.types import ChainId, Nonce, Transfer
 
 
 def located(nonce: int, block: int) -> Located:

@@ -6,10 +6,15 @@ import pytest
 from eth_abi.abi import encode
 from web3 import AsyncWeb3
 
-from relayer.chain import TRANSFER_FAILED_TOPIC, TRANSFER_INITIATED_TOPIC, ChainClient, MalformedEvent
+from relayer.adapters.chain import (
+    TRANSFER_FAILED_TOPIC,
+    TRANSFER_INITIATED_TOPIC,
+    ChainClient,
+    MalformedEvent,
+)
 from relayer.config import ChainConfig
-from relayer.submitter import TX_GAS_CAP, gas_limit
-from relayer.types import ChainId
+from relayer.core.types import ChainId
+from relayer.pipeline.submitter import TX_GAS_CAP, gas_limit
 
 ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 TOKEN = "0x" + "11" * 20

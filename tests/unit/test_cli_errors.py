@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from relayer.admin_client import AdminError
+from relayer.adapters.store import StoreError
 from relayer.cli import DAEMON_HINT, CliError, Failure, failure
 from relayer.config import ConfigError
-from relayer.store import StoreError
+from relayer.ops.admin_client import AdminError
 
 
 @pytest.mark.parametrize(

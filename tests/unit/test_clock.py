@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from relayer.clock import Elapsed
+from relayer.core.clock import Elapsed
 
 
 class Clocks:

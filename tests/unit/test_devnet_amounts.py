@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from relayer.cli import build_parser
-from relayer.devnet import UNIT, _units
+from relayer.provisioning.transfer import UNIT, _units
 
 
 @pytest.mark.parametrize(

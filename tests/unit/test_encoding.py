@@ -8,7 +8,7 @@ from eth_utils.crypto import keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relayer.encoding import (
+from relayer.core.encoding import (
     BATCH_TYPEHASH,
     REFUND_TYPEHASH,
     TRANSFER_TYPEHASH,
@@ -20,7 +20,7 @@ from relayer.encoding import (
     merkle_root,
     refund_message,
 )
-from relayer.types import Batch, ChainId, Nonce, Transfer
+from relayer.core.types import Batch, ChainId, Nonce, Transfer
 
 A = "0x" + "11" * 20
 B = "0x" + "22" * 20

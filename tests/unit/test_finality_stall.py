@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from relayer.finality import FinalityEvent, FinalityWatch, observe_finality
+from relayer.core.finality import FinalityEvent, FinalityWatch, observe_finality
 
 STALL = 60.0
 

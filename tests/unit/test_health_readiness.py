@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from relayer.health import Health
-from relayer.sdnotify import watchdog_interval
+from relayer.adapters.sdnotify import watchdog_interval
+from relayer.ops.health import Health
 
 
 class FakeOps:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from relayer.logcheck import LogFault, LogPlace, blocks_to_check, judge_logs
+from relayer.core.logcheck import LogFault, LogPlace, blocks_to_check, judge_logs
 
 ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 CANON = {5: "0x" + "aa" * 32, 7: "0x" + "bb" * 32}

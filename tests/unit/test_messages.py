@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from relayer.messages import (
+from relayer.core.messages import (
     MAX_HEARTBEAT_BYTES,
     MAX_PAUSED_ROUTES,
     MAX_PAYLOAD_BYTES,
@@ -18,7 +18,7 @@ from relayer.messages import (
     partial_topic,
     topic_root,
 )
-from relayer.types import BatchId, ChainId, Nonce, Route
+from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 NET = "testnet"
 

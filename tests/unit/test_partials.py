@@ -10,8 +10,8 @@ import pytest
 
 from committee.bls import get_backend
 from committee.threshold import KeyShare, deal, partial_sign
-from relayer.messages import PartialMessage
-from relayer.partials import (
+from relayer.core.messages import PartialMessage
+from relayer.core.partials import (
     PENDING_HORIZON,
     Judgement,
     MemberPartial,
@@ -26,7 +26,7 @@ from relayer.partials import (
     judge_partial,
     member_partials,
 )
-from relayer.types import BatchId, ChainId, Nonce, Route
+from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 ROUTE = Route(ChainId(7001), ChainId(7002))
 OTHER_ROUTE = Route(ChainId(7001), ChainId(7003))

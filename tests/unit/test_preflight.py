@@ -1,4 +1,4 @@
-"""`config check` catches what `run` catches: one validation (relayer.preflight after
+"""`config check` catches what `run` catches: one validation (relayer.ops.preflight after
 relayer.config), a table of bad configurations, each judged by the first line of its error."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import pytest
 
 from committee.keyfile import write_key_file, write_public_file
 from committee.threshold import KeyShare, deal
-from relayer import daemon, preflight
+from relayer import daemon
 from relayer.config import ConfigError, load_config
+from relayer.ops import preflight
 
 ROOT = Path(__file__).resolve().parents[2]
 ACCOUNT_KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # anvil account 1

@@ -1,11 +1,11 @@
-"""Who counts as online and in the signing margin (relayer.presence)."""
+"""Who counts as online and in the signing margin (relayer.core.presence)."""
 
 from __future__ import annotations
 
 import pytest
 
-from relayer.presence import presence
-from relayer.types import ChainId, Route
+from relayer.core.presence import presence
+from relayer.core.types import ChainId, Route
 
 A = Route(ChainId(7001), ChainId(7002))
 B = Route(ChainId(7002), ChainId(7001))

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from relayer import metrics
 from relayer.config import load_config, quorum_warnings
-from relayer.logcheck import LogFault
+from relayer.core.logcheck import LogFault
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relayer.reconciler import Executed, Initiated, check
+from relayer.ops.reconciler import Executed, Initiated, check
 
 C, E = 7001, 7002
 BOB = "0x" + "b0" * 20

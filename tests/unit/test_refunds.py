@@ -8,9 +8,9 @@ import pytest
 from eth_utils.address import to_checksum_address as cs
 
 from committee.threshold import deal, partial_sign
-from relayer.encoding import refund_message
-from relayer.messages import BadMessage, RefundPartialMessage, partial_topic, refund_topic
-from relayer.refunds import (
+from relayer.core.encoding import refund_message
+from relayer.core.messages import BadMessage, RefundPartialMessage, partial_topic, refund_topic
+from relayer.core.refunds import (
     STATUS_DELIVERED,
     STATUS_FAILED,
     STATUS_NONE,
@@ -20,7 +20,7 @@ from relayer.refunds import (
     classify_refund_partial,
     decide_refund,
 )
-from relayer.types import ChainId, Nonce, Route, Transfer
+from relayer.core.types import ChainId, Nonce, Route, Transfer
 
 NET = "testnet"
 ROUTE = Route(ChainId(7001), ChainId(7002))

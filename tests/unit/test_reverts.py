@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from eth_abi.abi import encode
 
-from relayer.reverts import RevertKind, classify_refund_revert, classify_revert, selector
+from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, selector
 
 
 def data(signature: str, types: list[str] | None = None, values: list[object] | None = None) -> str:

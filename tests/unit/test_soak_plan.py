@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from relayer.soak import Planned, SoakConfig, plan
+from harness.soak import Planned, SoakConfig, plan
 
 
 def kinds(events: list[Planned]) -> set[tuple[str, str]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relayer.store import (
+from relayer.adapters.store import (
     SCHEMA_VERSION,
     expected_columns,
     quick_check_problem,

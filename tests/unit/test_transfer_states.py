@@ -1,5 +1,5 @@
-"""The one rule for a transfer's state (relayer.store.transfer_may_move) and the words for the
-destination's FailureReason (relayer.refunds.failure_words): pure, tables of cases."""
+"""The one rule for a transfer's state (relayer.core.states.transfer_may_move) and the words for the
+destination's FailureReason (relayer.core.refunds.failure_words): pure, tables of cases."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from relayer.refunds import FAILURE_REASONS, FailureReason, failure_words
-from relayer.store import TRANSFER_ORDER, TransferState, transfer_may_move
+from relayer.core.refunds import FAILURE_REASONS, FailureReason, failure_words
+from relayer.core.states import TRANSFER_ORDER, TransferState, transfer_may_move
 
 ROOT = Path(__file__).resolve().parents[2]
 S = TransferState

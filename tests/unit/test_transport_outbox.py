@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from relayer import metrics, transport
+from relayer import metrics
+from relayer.adapters import transport
+from relayer.adapters.transport import Transport
 from relayer.config import MqttConfig
-from relayer.messages import PartialMessage
-from relayer.transport import Transport
-from relayer.types import BatchId, ChainId, Nonce, Route
+from relayer.core.messages import PartialMessage
+from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 CFG = MqttConfig("127.0.0.1", 1, "unit", None, None)
 

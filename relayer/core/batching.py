@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from relayer.types import Transfer
+from relayer.core.types import Transfer
 
 MAX_BATCH_LIMIT = 400
 """The largest `max_batch`: executeBatch of 400 fresh-holder transfers is about 12.7M gas

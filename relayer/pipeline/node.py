@@ -28,15 +28,16 @@ from committee.threshold import (
     verify_partial,
 )
 from relayer import metrics
-from relayer.aio import within
-from relayer.batching import NonceGap, plan_batches
-from relayer.chain import ChainClient, FinalBlockChanged, MalformedEvent, Untrusted
+from relayer.adapters.aio import within
+from relayer.adapters.chain import ChainClient, FinalBlockChanged, MalformedEvent, Untrusted
+from relayer.adapters.store import Store, StoreError, StoreUnwritable
+from relayer.adapters.transport import Transport
 from relayer.config import NodeConfig
-from relayer.encoding import batch_message, batch_root, refund_message
-from relayer.faults import crashpoint
-from relayer.finality import FinalityEvent, FinalityWatch, observe_finality
-from relayer.messages import PartialMessage, RefundPartialMessage
-from relayer.partials import (
+from relayer.core.batching import NonceGap, plan_batches
+from relayer.core.encoding import batch_message, batch_root, refund_message
+from relayer.core.finality import FinalityEvent, FinalityWatch, observe_finality
+from relayer.core.messages import PartialMessage, RefundPartialMessage
+from relayer.core.partials import (
     REMEMBERED,
     Judgement,
     OwnBatch,
@@ -46,27 +47,17 @@ from relayer.partials import (
     judge_partial,
     mismatch,
 )
-from relayer.refunds import (
+from relayer.core.refunds import (
     RefundDecision,
     RefundPartialOutcome,
     classify_refund_partial,
     decide_refund,
     failure_words,
 )
-from relayer.store import (
-    AnyBatch,
-    BatchState,
-    Equivocation,
-    RefundState,
-    Store,
-    StoredRefund,
-    StoreError,
-    StoreUnwritable,
-    TransferState,
-)
-from relayer.submitter import Submitter
-from relayer.transport import Transport
-from relayer.types import Batch, BatchId, ChainId, Route
+from relayer.core.states import AnyBatch, BatchState, Equivocation, RefundState, StoredRefund, TransferState
+from relayer.core.types import Batch, BatchId, ChainId, Route
+from relayer.pipeline.crashpoints import crashpoint
+from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
 
@@ -105,7 +96,7 @@ class Node:
     finality_stall_seconds: float = FINALITY_STALL_SECONDS
     _finality: dict[ChainId, FinalityWatch] = field(default_factory=dict)
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
-    # flood of bad partials costs no disk and a restart forgets them (relayer.partials.Rejection)
+    # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
     rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
 
     # ---- watcher -------------------------------------------------------------------------
@@ -168,7 +159,7 @@ class Node:
         one the log reply's block-hash batch holds, and is read again after: a final block that
         changes is evidence against the endpoint that answered (quarantined; with none left,
         `DeepReorg`). Every log read must be the endpoint's, inside the range and from the block
-        the chain has at its number (`relayer.chain`; the endpoint is quarantined otherwise and,
+        the chain has at its number (`relayer.adapters.chain`; the endpoint is quarantined otherwise and,
         with no trustworthy endpoint left, `Untrusted` halts the routes).
         """
         head = await chain.head()
@@ -357,7 +348,7 @@ class Node:
     # ---- aggregation ---------------------------------------------------------------------
 
     async def on_partial(self, msg: PartialMessage) -> None:
-        """Judge a partial from the broker (relayer.partials), store it if it earns a place, and
+        """Judge a partial from the broker (relayer.core.partials), store it if it earns a place, and
         aggregate when it completes a batch this node cut. Counted once under its outcome."""
         judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
         try:
@@ -545,7 +536,7 @@ class Node:
                 log.info("transfer_refunded", route=str(r.route), nonce=r.nonce)
 
     async def on_refund_partial(self, msg: RefundPartialMessage) -> None:
-        """Judge a refund partial from the broker (relayer.refunds), keep it if it earns a place,
+        """Judge a refund partial from the broker (relayer.core.refunds), keep it if it earns a place,
         and aggregate when it completes a refund this node approved."""
         outcome = RefundPartialOutcome.INVALID
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from relayer.types import Route
+from relayer.core.types import Route
 
 
 @dataclass(frozen=True, slots=True)

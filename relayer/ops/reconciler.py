@@ -6,7 +6,7 @@
 - L1 (once faults stopped, `settled=True`) every source transfer is executed or refunded.
 
 `check` is pure (tested with tables of cases); `gather` reads the events and balances of a
-deployment. `python -m relayer.reconciler --deployment deployment.json [--settled] [--json]` prints
+deployment. `python -m relayer.ops.reconciler --deployment deployment.json [--settled] [--json]` prints
 the verdict and exits 1 on any violation.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from web3.contract import Contract
 
-from relayer.deploy import Deployment, load_deployment
+from relayer.provisioning.deploy import Deployment, load_deployment
 
 Key = tuple[int, int, int]  # (source chain id, destination chain id, nonce)
 
@@ -195,9 +195,11 @@ def reconcile(dep: Deployment, *, settled: bool) -> Verdict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="relayer.reconciler", description="check the bridge's invariants on-chain"
+        prog="relayer.ops.reconciler", description="check the bridge's invariants on-chain"
     )
-    p.add_argument("--deployment", type=Path, required=True, help="deployment file (relayer.deploy --out)")
+    p.add_argument(
+        "--deployment", type=Path, required=True, help="deployment file (relayer.provisioning.deploy --out)"
+    )
     p.add_argument(
         "--settled",
         action="store_true",

@@ -164,7 +164,7 @@ def packed_batch(batch: Batch) -> PackedBatchTuple:
     the route and the first nonce once (nonces are contiguous, so transfer i has firstNonce + i),
     the distinct token pairs in order of first appearance, one pair-index byte per transfer, and
     (sender, recipient, amount) per transfer. The contract rebuilds the eight-field transfers from
-    it, so the leaves and the signed message are those of `relayer.encoding.batch_message`."""
+    it, so the leaves and the signed message are those of `relayer.core.encoding.batch_message`."""
     pairs: list[TokenPairTuple] = []
     index: dict[TokenPairTuple, int] = {}
     pair_of = bytearray()
@@ -190,5 +190,5 @@ def packed_batch(batch: Batch) -> PackedBatchTuple:
 def execute_batch_args(batch: Batch, signature: bytes) -> tuple[int, PackedBatchTuple, bytes]:
     """The arguments of `executeBatch(keyEpoch, batch, signature)` for `batch`; `signature` is
     passed as given (the contract wants the 128-byte EIP-2537 form; see
-    `relayer.submitter.execute_batch_call` for the 48-byte wire form)."""
+    `relayer.pipeline.submitter.execute_batch_call` for the 48-byte wire form)."""
     return (batch.key_epoch, packed_batch(batch), signature)

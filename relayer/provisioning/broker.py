@@ -5,7 +5,8 @@ file with its directory and port replaced, which is what the devnet runs. `write
 writes `acl` (member i publishes only under its own id), `passwd` (hashed by `mosquitto_passwd`)
 and one password file per member (mode 0600) for `mqtt.password_file`.
 
-    python -m relayer.broker --network testnet --members 4 --out /etc/mosquitto/qiao [--self-signed]
+    python -m relayer.provisioning.broker --network testnet --members 4 \
+        --out /etc/mosquitto/qiao [--self-signed]
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
 PRODUCTION_DIR = "/etc/mosquitto/qiao/"
 CERT_BACKDATE = datetime.timedelta(days=1)
@@ -200,7 +201,9 @@ def prepare(
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="relayer.broker", description=__doc__.split("\n")[0] if __doc__ else "")
+    p = argparse.ArgumentParser(
+        prog="relayer.provisioning.broker", description=__doc__.split("\n")[0] if __doc__ else ""
+    )
     p.add_argument("--network", required=True, help="topic namespace, e.g. testnet")
     p.add_argument("--members", type=int, required=True, help="committee size n")
     p.add_argument("--out", type=Path, required=True, help="directory for acl, passwd, *.password")

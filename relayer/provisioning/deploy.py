@@ -28,7 +28,7 @@ from web3.contract import Contract
 from committee.bls import g2_to_eip2537
 from committee.keyfile import load_public_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "contracts" / "out"
 MNEMONIC = "test test test test test test test test test test test junk"
 UNIT = 10**18

@@ -26,9 +26,9 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from relayer import metrics
-from relayer.admin import Ops
-from relayer.aio import within
-from relayer.chain import ChainClient
+from relayer.adapters.aio import within
+from relayer.adapters.chain import ChainClient
+from relayer.ops.admin import Ops
 
 log = structlog.get_logger(__name__)
 

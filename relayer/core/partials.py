@@ -29,8 +29,8 @@ from enum import StrEnum
 
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, verify_partial
-from relayer.messages import PartialMessage
-from relayer.types import Route
+from relayer.core.messages import PartialMessage
+from relayer.core.types import Route
 
 PENDING_HORIZON = 100_000  # partials for nonces further ahead than this are dropped
 

@@ -20,13 +20,13 @@ from web3.exceptions import ContractLogicError
 from web3.types import BlockIdentifier, RPCEndpoint
 
 from relayer import metrics
-from relayer.abi import ENDPOINT_ABI
-from relayer.aio import within
-from relayer.batching import Located
+from relayer.adapters.abi import ENDPOINT_ABI
+from relayer.adapters.aio import within
 from relayer.config import ChainConfig
-from relayer.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
-from relayer.store import ObservedFailure
-from relayer.types import ChainId, Nonce, Route, Transfer
+from relayer.core.batching import Located
+from relayer.core.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
+from relayer.core.states import ObservedFailure
+from relayer.core.types import ChainId, Nonce, Route, Transfer
 
 log = structlog.get_logger(__name__)
 _T = TypeVar("_T")
@@ -48,7 +48,7 @@ BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (provide
 QUARANTINE_SECONDS = 900.0
 FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one that changes
 
-# the views of QiaoEndpoint that identify one (relayer.preflight checks them before a node runs)
+# the views of QiaoEndpoint that identify one (relayer.ops.preflight checks them before a node runs)
 IDENTITY_ABI: list[dict[str, Any]] = [
     {
         "type": "function",
@@ -94,7 +94,7 @@ class Untrusted(Exception):
 
 class LogsRefused(Untrusted):
     """Every endpoint asked answered and its eth_getLogs reply held a log a member may not use
-    (`relayer.logcheck`): nothing of the replies is stored, each endpoint is quarantined, and no
+    (`relayer.core.logcheck`): nothing of the replies is stored, each endpoint is quarantined, and no
     trustworthy endpoint is left."""
 
     def __init__(self, chain: str, url: str, refusal: Refusal) -> None:
@@ -144,7 +144,7 @@ class ChainClient:
     Every call has a timeout and falls back to the next endpoint on failure; an endpoint that is
     connected but whose head stops moving (for `stall_after` seconds while another endpoint's head
     is higher) is treated as stalled and skipped. Every log read is checked against the block the
-    endpoint has at its number (`relayer.logcheck`), and the logs used are those `quorum`
+    endpoint has at its number (`relayer.core.logcheck`), and the logs used are those `quorum`
     endpoints agree on. An endpoint caught serving an inconsistent view (a refused reply, a
     dissent from the quorum, another hash for a block read as final) is quarantined for
     QUARANTINE_SECONDS; with none left, `Untrusted` (the watcher halts the chain's routes).
@@ -268,7 +268,7 @@ class ChainClient:
 
     async def chain_ids(self) -> list[tuple[str, int | None, str]]:
         """Each endpoint's URL with the chain id it serves, or None and why it did not answer
-        (relayer.preflight judges them, for `run` and `config check --online` alike)."""
+        (relayer.ops.preflight judges them, for `run` and `config check --online` alike)."""
         out: list[tuple[str, int | None, str]] = []
         for ep in self._endpoints:
             try:
@@ -412,7 +412,7 @@ class ChainClient:
     ) -> list[_T]:
         """The events of one topic in [from_block, to_block], from the answer `quorum` trusted
         endpoints agree on. Each endpoint's reply is checked before anything is decoded
-        (`relayer.logcheck`): the endpoint's own logs, inside the range, not removed, well-formed
+        (`relayer.core.logcheck`): the endpoint's own logs, inside the range, not removed, well-formed
         hashes, and from the block the endpoint has at that number, read in one JSON-RPC batch
         that also holds `to_block`, whose hash must equal `end_hash` (only when there are logs).
         A refused reply, or one that dissents from the quorum, quarantines its endpoint; a log

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from relayer.types import BatchId, ChainId, Nonce, Route
+from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 MAX_PAYLOAD_BYTES = 2048
 MAX_HEARTBEAT_BYTES = 2048

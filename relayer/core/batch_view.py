@@ -10,11 +10,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, Protocol
 
-from relayer.partials import PartialStatus, Received, Rejection, combined_members, member_partials
-from relayer.store import BatchState, Store
-from relayer.types import Route
+from relayer.core.partials import PartialStatus, Received, Rejection, combined_members, member_partials
+from relayer.core.states import BatchHead, BatchState
+from relayer.core.types import Route
+
+
+class BatchRecords(Protocol):
+    """What the report reads of one batch (the store provides it)."""
+
+    async def batch_head(self, route: Route, first_nonce: int) -> BatchHead | None: ...
+
+    async def received_partials(
+        self, route: Route, first_nonce: int
+    ) -> list[tuple[int, int, bytes, float]]: ...
+
+    async def history(self, route: Route, nonce: int) -> list[tuple[str, str, float]]: ...
 
 
 def _iso(ts: float | None) -> str | None:
@@ -22,7 +34,7 @@ def _iso(ts: float | None) -> str | None:
 
 
 async def batch_report(
-    store: Store,
+    store: BatchRecords,
     route: Route,
     first_nonce: int,
     *,

@@ -31,16 +31,16 @@ from eth_utils.address import to_checksum_address
 
 from committee.threshold import MemberIndex
 from relayer import metrics
-from relayer.admin_client import AdminError, request
-from relayer.aio import within
-from relayer.batch_view import batch_report
-from relayer.chain import ChainClient, MalformedEvent
+from relayer.adapters.aio import within
+from relayer.adapters.chain import ChainClient, MalformedEvent
 from relayer.config import ConfigError, read_secret_file
-from relayer.node import Node
-from relayer.presence import Presence, presence
-from relayer.store import BatchState, TransferState
-from relayer.submitter import Submitter
-from relayer.types import BatchId, ChainId, Route
+from relayer.core.batch_view import batch_report
+from relayer.core.presence import Presence, presence
+from relayer.core.states import BatchState, TransferState
+from relayer.core.types import BatchId, ChainId, Route
+from relayer.ops.admin_client import AdminError, request
+from relayer.pipeline.node import Node
+from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
 
@@ -118,7 +118,7 @@ class Ops:
     # ---- committee -----------------------------------------------------------------------
 
     def presence(self) -> Presence:
-        """Members online, and those online but paused (relayer.presence)."""
+        """Members online, and those online but paused (relayer.core.presence)."""
         transport = self.node.transport
         return presence(
             transport.online_members,
@@ -245,7 +245,7 @@ class Ops:
 
     async def batch_show(self, src: int, dst: int, first_nonce: int) -> dict[str, Any]:
         """One batch this node cut, per member: a valid partial (when), an invalid one (why) or
-        none, with its heartbeat (relayer.batch_view)."""
+        none, with its heartbeat (relayer.core.batch_view)."""
         route = Route(ChainId(src), ChainId(dst))
         report = await self._batch(route, first_nonce)
         if report is None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
-from relayer.types import Batch, Transfer
+from relayer.core.types import Batch, Transfer
 
 VERSION = "QIAO-V1"
 TRANSFER_TYPEHASH = keccak(

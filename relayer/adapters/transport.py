@@ -22,7 +22,7 @@ import structlog
 
 from relayer import metrics
 from relayer.config import MqttConfig
-from relayer.messages import (
+from relayer.core.messages import (
     MAX_PAUSED_ROUTES,
     BadMessage,
     HeartbeatMessage,
@@ -33,7 +33,7 @@ from relayer.messages import (
     refund_topic,
     topic_root,
 )
-from relayer.types import Route
+from relayer.core.types import Route
 
 log = structlog.get_logger(__name__)
 
@@ -112,7 +112,11 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
     ) -> None:
         """Connect, subscribe and pump messages until cancelled, reconnecting with jittered backoff.
-        Refund partials go to `on_refund` (not subscribed without one)."""
+        Refund partials go to `on_refund` (not subscribed without one).
+
+        The backoff (0.5 s doubling to 10 s, times 0.5..1.5) starts again after every connection
+        that succeeded: a session never returns, so a retry library's "until the call succeeds"
+        would need this same counter kept beside it."""
         delay = 0.5
         hb_topic = heartbeat_topic(self.cfg.network, self.member)
         while True:

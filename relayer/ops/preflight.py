@@ -24,10 +24,10 @@ from committee.bls import get_backend
 from committee.keyfile import KeyFileError, load_key_file, load_public_file
 from committee.keystore import KeystoreError, load_keystore_share, read_password
 from committee.threshold import CommitteePublic, KeyShare
-from relayer.aio import within
-from relayer.chain import ENDPOINT_VERSION, ChainClient, RpcUnavailable
+from relayer.adapters.aio import within
+from relayer.adapters.chain import ENDPOINT_VERSION, ChainClient, RpcUnavailable
 from relayer.config import ConfigError, NodeConfig
-from relayer.types import ChainId
+from relayer.core.types import ChainId
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +184,7 @@ def load_material(cfg: NodeConfig) -> Material:
 
 
 class ChainView(Protocol):
-    """The calls `check_chains` makes on one chain (relayer.chain.ChainClient provides them)."""
+    """The calls `check_chains` makes on one chain (relayer.adapters.chain.ChainClient provides them)."""
 
     @property
     def chain_id(self) -> ChainId: ...

@@ -9,7 +9,7 @@ A member signs the REFUND message of a transfer only if
 A transfer the destination reports Delivered is never refunded (executed or refunded, never both);
 Queued may still become either, so it waits.
 
-A received refund partial is judged like a batch partial (`relayer.partials`): cheap checks first,
+A received refund partial is judged like a batch partial (`relayer.core.partials`): cheap checks first,
 the pairing check against the member's public share last, and it is kept only if it signs the
 REFUND message this node computes from its own transfer.
 """
@@ -22,8 +22,8 @@ from enum import IntEnum, StrEnum
 
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, verify_partial
-from relayer.messages import RefundPartialMessage
-from relayer.types import Route, Transfer
+from relayer.core.messages import RefundPartialMessage
+from relayer.core.types import Route, Transfer
 
 STATUS_NONE, STATUS_DELIVERED, STATUS_QUEUED, STATUS_FAILED = 0, 1, 2, 3
 

@@ -1,7 +1,7 @@
 """The chaos soak (issue 7): a bounded randomized session on the devnet, judged by the reconciler.
 
     bash scripts/soak.sh [--duration 600] [--seed N] [--rate 5] [--report soak.json]
-    python -m relayer.soak --help
+    python -m harness.soak --help
 
 It starts the devnet (n = 4, t = 3, finality depth 3), offers a steady load of transfers both
 ways (locks on the consortium chain from several senders to several recipients; burns on Ethereum
@@ -44,8 +44,8 @@ import requests
 from eth_utils.crypto import keccak
 from web3.contract import Contract
 
-from relayer import devnet
-from relayer.reconciler import reconcile
+from harness import devnet
+from relayer.ops.reconciler import reconcile
 
 C_ID, E_ID = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
 LOCKS, BURNS = f"{C_ID}->{E_ID}", f"{E_ID}->{C_ID}"
@@ -887,7 +887,7 @@ def _interrupted(signum: int, _frame: object) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     d = SoakConfig()
-    p = argparse.ArgumentParser(prog="relayer.soak", description=__doc__.split("\n")[0] if __doc__ else "")
+    p = argparse.ArgumentParser(prog="harness.soak", description=__doc__.split("\n")[0] if __doc__ else "")
     p.add_argument(
         "--duration", type=float, default=d.duration, help="seconds of load and faults (default 600)"
     )

@@ -15,18 +15,29 @@ import struct
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import aiosqlite
 import structlog
 
 from relayer import metrics
-from relayer.batching import Located
-from relayer.refunds import failure_words
-from relayer.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+from relayer.core.batching import Located
+from relayer.core.refunds import failure_words
+from relayer.core.states import (
+    BatchHead,
+    BatchState,
+    Equivocation,
+    ObservedFailure,
+    RefundState,
+    StoredBatch,
+    StoredRefund,
+    TransferRow,
+    TransferState,
+    TxRecord,
+    transfer_may_move,
+)
+from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 
 SCHEMA_VERSION = 3
 
@@ -196,68 +207,6 @@ SEED = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  
 CREATE = "\n".join(["BEGIN IMMEDIATE;", SCHEMA, SEED, "COMMIT;"])
 
 
-class TransferState(StrEnum):
-    FINAL = "final"
-    BATCHED = "batched"
-    SIGNED = "signed"
-    AGGREGATED = "aggregated"
-    SUBMITTED = "submitted"
-    EXECUTED = "executed"
-    FAILED = "failed"
-    REFUNDED = "refunded"  # failed on the destination, paid back to the sender on the source
-
-
-# The order a transfer's state moves along, and never back: what each member records depends on the
-# order it learns the facts (its own receipt, another relayer's execution, the destination's
-# TransferFailed, the refund on the source), so the state is the latest of them in this order and
-# every member ends in the same one. `executed` means its batch executed on the destination; a
-# transfer the destination did not deliver moves on to `failed` (the reason in words) and then
-# `refunded`. A batch that reverts is also `failed`; an operator's `retry` puts it back.
-TRANSFER_ORDER: tuple[TransferState, ...] = (
-    TransferState.FINAL,
-    TransferState.BATCHED,
-    TransferState.SIGNED,
-    TransferState.AGGREGATED,
-    TransferState.SUBMITTED,
-    TransferState.EXECUTED,
-    TransferState.FAILED,
-    TransferState.REFUNDED,
-)
-RETRY_TARGETS = (TransferState.BATCHED, TransferState.AGGREGATED)
-
-
-def transfer_may_move(current: TransferState, proposed: TransferState, *, retry: bool = False) -> bool:
-    """Whether a transfer in state `current` may be recorded in `proposed` (the one rule).
-
-    Forward in TRANSFER_ORDER only. `submitted` may be recorded again (a replacement transaction,
-    with its own history line). An operator's retry (`retry`) may put a `failed` transfer back to
-    `batched` or `aggregated`; nothing ever leaves `refunded`.
-    """
-    if retry and current == TransferState.FAILED and proposed in RETRY_TARGETS:
-        return True
-    if current == proposed:
-        return proposed == TransferState.SUBMITTED
-    return TRANSFER_ORDER.index(proposed) > TRANSFER_ORDER.index(current)
-
-
-class RefundState(StrEnum):
-    OBSERVED = "observed"  # a final TransferFailed on the destination
-    APPROVED = "approved"  # this node checked it (own transfer, destination Failed at its final
-    # head) and recorded the REFUND message (and its own partial, if a member)
-    AGGREGATED = "aggregated"  # threshold signature combined and verified
-    SUBMITTED = "submitted"  # a refund transaction was sent
-    REFUNDED = "refunded"  # the source reports it refunded (final)
-    REFUSED = "refused"  # the destination says Delivered: never refunded (an operator looks)
-
-
-class BatchState(StrEnum):
-    PENDING = "pending"  # cut from final transfers, not yet combined
-    AGGREGATED = "aggregated"  # threshold signature combined and verified
-    SUBMITTED = "submitted"  # a transaction carrying it was sent
-    EXECUTED = "executed"  # the destination reports it executed
-    FAILED = "failed"  # the destination refused it deterministically
-
-
 class StoreError(Exception):
     """The store file is unusable; the message says why and what to do."""
 
@@ -397,93 +346,6 @@ def unwritable_reason(exc: BaseException) -> str | None:
     return None
 
 
-class Equivocation(Exception):
-    """Signing this batch would contradict something this member already signed."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredBatch:
-    batch: Batch
-    root: bytes
-    message: bytes
-    state: BatchState
-    signature: bytes | None
-    tx_hash: str | None
-    created_at: float
-    updated_at: float
-
-    @property
-    def id(self) -> BatchId:
-        return self.batch.id
-
-    @property
-    def key_epoch(self) -> int:
-        return self.batch.key_epoch
-
-
-@dataclass(frozen=True, slots=True)
-class BatchHead:
-    """A stored batch without its transfers: what signing, aggregation and the submitter's
-    bookkeeping need (loading 100 transfers per look was most of a busy node's time)."""
-
-    id: BatchId
-    key_epoch: int
-    dst_contract: str
-    root: bytes
-    message: bytes
-    state: BatchState
-    signature: bytes | None
-    tx_hash: str | None
-    created_at: float
-    updated_at: float
-
-
-AnyBatch: TypeAlias = StoredBatch | BatchHead
-"""A stored batch with or without its transfers."""
-
-
-@dataclass(frozen=True, slots=True)
-class TxRecord:
-    """One signed transaction carrying a batch (replacements share the nonce)."""
-
-    tx_hash: str
-    chain_id: int
-    account: str
-    nonce: int
-    max_fee: int
-    priority_fee: int
-    sent_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ObservedFailure:
-    """A final `TransferFailed(srcChainId, nonce, reason)` of the destination endpoint."""
-
-    route: Route
-    nonce: int
-    reason: int
-    block_number: int
-    block_hash: str
-    tx_hash: str
-    log_index: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredRefund:
-    route: Route
-    nonce: int
-    reason: int
-    state: RefundState
-    key_epoch: int | None
-    message: bytes | None
-    partial: bytes | None  # this member's own partial
-    signature: bytes | None
-    tx: TxRecord | None  # the latest refund transaction sent
-    detail: str
-    created_at: float
-    updated_at: float
-
-
 def _refund_from_row(r: aiosqlite.Row) -> StoredRefund:
     route = Route(ChainId(r["src_chain_id"]), ChainId(r["dst_chain_id"]))
     tx = None
@@ -511,17 +373,6 @@ def _refund_from_row(r: aiosqlite.Row) -> StoredRefund:
         created_at=float(r["created_at"]),
         updated_at=float(r["updated_at"]),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class TransferRow:
-    transfer: Transfer
-    state: TransferState
-    block_number: int
-    tx_hash: str
-    detail: str
-    created_at: float
-    updated_at: float
 
 
 def _transfer_from_row(row: aiosqlite.Row) -> Transfer:

@@ -13,7 +13,7 @@ same nonce and fees raised by `fee_bump_percent`, never above the fee cap. If th
 another transaction of the same account, the batch goes back to be sent with a fresh nonce. A
 deterministic revert is recorded as a failure and never retried; a batch the endpoint refuses
 because it is paused waits for the resume, and a revert on state that moves (a race with another
-relayer, a reorg) is retried up to MAX_REVERTS times (`relayer.reverts`).
+relayer, a reorg) is retried up to MAX_REVERTS times (`relayer.core.reverts`).
 """
 
 from __future__ import annotations
@@ -36,13 +36,14 @@ from web3.types import TxParams
 
 from committee.bls import g1_to_eip2537
 from relayer import metrics
-from relayer.chain import ChainClient
-from relayer.clock import Elapsed
+from relayer.adapters.chain import ChainClient
+from relayer.adapters.store import Store
 from relayer.config import RelayerConfig
-from relayer.faults import crashpoint
-from relayer.reverts import RevertKind, classify_refund_revert, classify_revert
-from relayer.store import AnyBatch, BatchState, RefundState, Store, StoredBatch, StoredRefund, TxRecord
-from relayer.types import Batch, BatchId, Transfer, execute_batch_args
+from relayer.core.clock import Elapsed
+from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert
+from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
+from relayer.core.types import Batch, BatchId, Transfer, execute_batch_args
+from relayer.pipeline.crashpoints import crashpoint
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +60,7 @@ def execute_batch_call(endpoint: Any, batch: Batch, signature: bytes) -> Any:
 
     `signature` is the 48-byte compressed G1 wire form (converted to EIP-2537) or anything else,
     passed to the contract unchanged (the 128-byte EIP-2537 form; a malformed one is the
-    contract's to refuse). The batch goes packed (`relayer.types.execute_batch_args`)."""
+    contract's to refuse). The batch goes packed (`relayer.core.types.execute_batch_args`)."""
     if len(signature) == SIGNATURE_WIRE_LENGTH:
         signature = g1_to_eip2537(signature)
     return endpoint.functions.executeBatch(*execute_batch_args(batch, signature))
@@ -157,7 +158,10 @@ class Submitter:
             set()
         )  # batches held by a pause; refunds (-1, dst, nonce) waiting
         self._low_balance_reported = False
-        self._elapsed = Elapsed()  # stagger and receipt timeout survive a wall-clock step
+        # stagger and receipt timeout survive a wall-clock step; batches and refunds are kept
+        # apart so each step forgets only its own events that are no longer in flight
+        self._elapsed = Elapsed()
+        self._refund_elapsed = Elapsed()
         self._followed: dict[BatchId, float] = {}  # when each batch in flight was last followed
         self._pending_seen: dict[BatchId, float] = {}  # another relayer's tx first seen pending
         self._balance_read = -math.inf
@@ -209,6 +213,8 @@ class Submitter:
         refunds = await self.store.refunds(
             [RefundState.AGGREGATED, RefundState.SUBMITTED], src=self.chain.chain_id, limit=50
         )
+        in_flight = {(r.route.dst, r.nonce) for r in refunds}
+        self._refund_elapsed.retain(lambda key: isinstance(key, tuple) and key[:2] in in_flight)
         for r in refunds:
             outcome = SubmitOutcome.RETRY
             try:
@@ -257,12 +263,12 @@ class Submitter:
                     metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
                     previous = None
                 else:
-                    key = ("refund", dst, nonce, r.tx.tx_hash)
-                    if self._elapsed.since(key, r.tx.sent_at) < self.cfg.receipt_timeout:
+                    key = (dst, nonce, r.tx.tx_hash)
+                    if self._refund_elapsed.since(key, r.tx.sent_at) < self.cfg.receipt_timeout:
                         return SubmitOutcome.SENT
                     tx_nonce = r.tx.nonce  # replace it, same nonce, fees bumped
         else:
-            waited = self._elapsed.since(("refund", dst, nonce, "aggregated"), r.updated_at)
+            waited = self._refund_elapsed.since((dst, nonce, "aggregated"), r.updated_at)
             if waited < self.rank(nonce) * self.cfg.stagger_seconds:
                 return SubmitOutcome.NOT_READY
         data = bytes.fromhex(

@@ -1,6 +1,6 @@
 """The local devnet: two anvil chains, a mosquitto broker, the contracts, n members, a round trip.
 
-`python -m relayer.devnet` (what `scripts/demo.sh` runs) starts everything it needs on free ports,
+`python -m harness.devnet` (what `scripts/demo.sh` runs) starts everything it needs on free ports,
 deploys the contracts, deals the committee key, writes every member's configuration, starts the
 member processes, performs the scripted round trip (locks on the consortium chain minted on
 Ethereum, then burns on Ethereum unlocked on the consortium chain), prints balances and the supply
@@ -20,20 +20,18 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from web3 import HTTPProvider, Web3
-from web3.logs import DISCARD
 
 from committee.dkg_runner import local_dkg
 from committee.keyfile import write_key_file, write_public_file
 from committee.keystore import write_keystore
-from relayer import broker
-from relayer.deploy import (
+from relayer.provisioning import broker
+from relayer.provisioning.deploy import (
     ARTIFACTS,
     MNEMONIC,
     Deployment,
@@ -43,13 +41,23 @@ from relayer.deploy import (
     dev_account,
     send,
 )
+from relayer.provisioning.transfer import UNIT, wait_until
 
-__all__ = ["ARTIFACTS", "Deployment", "artifact", "deploy", "deploy_bridge", "dev_account", "send"]
+__all__ = [
+    "ARTIFACTS",
+    "UNIT",
+    "Deployment",
+    "artifact",
+    "deploy",
+    "deploy_bridge",
+    "dev_account",
+    "send",
+    "wait_until",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSORTIUM_CHAIN_ID = 7001
 ETHEREUM_CHAIN_ID = 7002
-UNIT = 10**18
 
 
 def free_port() -> int:
@@ -66,16 +74,6 @@ def tool(name: str) -> str:
     if found is None:
         raise FileNotFoundError(f"{name} not found; run scripts/bootstrap.sh first")
     return found
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            if predicate():
-                return
-        time.sleep(interval)
-    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 @dataclass
@@ -206,7 +204,7 @@ def _listening(ports: tuple[int, ...]) -> bool:
 # ---- contracts ---------------------------------------------------------------------------------
 
 
-# artifact, send, deploy, Deployment and deploy_bridge live in relayer.deploy (imported above).
+# artifact, send, deploy, Deployment and deploy_bridge live in relayer.provisioning.deploy (imported above).
 
 
 # ---- committee and node configuration ----------------------------------------------------------
@@ -285,7 +283,7 @@ def write_node_config(
         with os.fdopen(fd, "w") as fh:
             fh.write("0x" + bytes(dev_account(member).key).hex() + "\n")
     cfg = node_dir / "node.toml"
-    cfg.write_text(f"""# Devnet member {member}: written by relayer.devnet
+    cfg.write_text(f"""# Devnet member {member}: written by harness.devnet
 [node]
 member_index = {member}
 data_dir = "{node_dir / "data"}"
@@ -591,9 +589,10 @@ SECRET_PARTS = ("keys", "accounts", "broker")  # under the run directory; plus n
 
 
 def write_devnet_file(net: Devnet) -> Path:
-    """`<run_dir>/deployment.json`: the contracts (addresses, ABIs, start blocks: relayer.deploy's
-    file), the funded accounts with key files (mode 0600), each member's configuration, metrics URL
-    and relayer account, and the broker's members' port. `relayer devnet lock|burn` read it."""
+    """`<run_dir>/deployment.json`: the contracts (addresses, ABIs, start blocks: the file of
+    relayer.provisioning.deploy), the funded accounts with key files (mode 0600), each member's
+    configuration, metrics URL and relayer account, and the broker's members' port. `relayer devnet
+    lock|burn` read it."""
     accounts_dir = net.run_dir / "accounts"
     accounts_dir.mkdir(exist_ok=True)
     accounts = {}
@@ -633,95 +632,6 @@ def write_devnet_file(net: Devnet) -> Path:
     return path
 
 
-def _key_of(data: dict[str, Any], name: str) -> Any:
-    from eth_account import Account
-
-    key_file = Path(data["devnet"]["accounts"][name]["key_file"])
-    return Account.from_key(key_file.read_text().strip())
-
-
-def _units(amount: str) -> int:
-    from decimal import Decimal, InvalidOperation
-
-    try:
-        value = Decimal(amount) * UNIT
-    except InvalidOperation:
-        raise ValueError(f"--amount {amount!r} is not a number; give whole tokens, e.g. --amount 5") from None
-    if value <= 0 or value != value.to_integral_value():
-        raise ValueError(f"--amount {amount}: must be > 0 with at most 18 decimals")
-    return int(value)
-
-
-def operator_transfer(
-    deployment: Path, direction: str, amount: str, to: str | None, wait: float
-) -> dict[str, Any]:
-    """A lock on the consortium chain (alice's TBILL to `to`, default bob, on Ethereum) or a burn
-    on Ethereum (bob's wTBILL to `to`, default alice, on the consortium chain), from the devnet's
-    deployment file; with `wait` > 0, waits that long for the committee to execute it."""
-    from relayer.deploy import load_deployment
-
-    units = _units(amount)
-    data = json.loads(deployment.read_text())
-    dep = load_deployment(deployment)
-    wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
-    for w3, url in ((wc, dep.consortium_url), (we, dep.ethereum_url)):
-        if not w3.is_connected():
-            raise RuntimeError(
-                f"the chain at {url} does not answer; is `scripts/demo.sh --keep-running` of {deployment} "
-                "still running?"
-            )
-    c_id, e_id = wc.eth.chain_id, we.eth.chain_id
-    if direction == "lock":
-        sender, default_to = _key_of(data, "alice"), "bob"
-        w3, endpoint, token = wc, dep.vault, dep.asset
-        dst_w3, dst_endpoint, src_id, dst_id = we, dep.gateway, c_id, e_id
-    else:
-        sender, default_to = _key_of(data, "bob"), "alice"
-        w3, endpoint, token = we, dep.gateway, dep.wrapped
-        dst_w3, dst_endpoint, src_id, dst_id = wc, dep.vault, e_id, c_id
-    recipient = Web3.to_checksum_address(to or data["devnet"]["accounts"][default_to]["address"])
-    endpoint = w3.eth.contract(address=endpoint.address, abi=endpoint.abi)
-    token = w3.eth.contract(address=token.address, abi=token.abi)
-    balance = token.functions.balanceOf(sender.address).call()
-    if balance < units:
-        if direction == "burn":
-            raise ValueError(
-                f"bob holds {balance / UNIT} wTBILL, less than {amount}; "
-                "lock more first (relayer devnet lock)"
-            )
-        send(w3, _key_of(data, "admin"), token.functions.mint(sender.address, units - balance))
-    send(w3, sender, token.functions.approve(endpoint.address, units))
-    fn = (
-        endpoint.functions.lock(token.address, dst_id, recipient, units)
-        if direction == "lock"
-        else endpoint.functions.burn(token.address, dst_id, recipient, units)
-    )
-    receipt = send(w3, sender, fn)
-    events = endpoint.events.TransferInitiated().process_receipt(receipt, errors=DISCARD)  # token logs
-    nonce = int(events[0]["args"]["nonce"])
-    out: dict[str, Any] = {
-        "direction": direction,
-        "route": f"{src_id}->{dst_id}",
-        "nonce": nonce,
-        "amount": amount,
-        "token": "TBILL" if direction == "lock" else "wTBILL",
-        "sender": sender.address,
-        "recipient": recipient,
-        "tx": "0x" + bytes(receipt["transactionHash"]).hex(),
-        "executed": None,
-    }
-    if wait > 0:
-        dst = dst_w3.eth.contract(address=dst_endpoint.address, abi=dst_endpoint.abi)
-        wait_until(
-            lambda: bool(dst.functions.isExecuted(src_id, nonce).call()),
-            wait,
-            f"transfer {src_id}->{dst_id}#{nonce} executed on the destination",
-            interval=0.5,
-        )
-        out["executed"] = True
-    return out
-
-
 def _remove_key_material(run_dir: Path) -> None:
     """What a run left that could sign or spend: the shares, the account keys, the broker's
     credentials and CA key. Logs, configurations and stores stay."""
@@ -740,7 +650,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="relayer.devnet", description=__doc__.split("\n")[0] if __doc__ else "")
+    p = argparse.ArgumentParser(prog="harness.devnet", description=__doc__.split("\n")[0] if __doc__ else "")
     p.add_argument("--members", type=int, default=4, help="committee size n (default 4)")
     p.add_argument("--threshold", type=int, default=3, help="signing threshold t (default 3)")
     p.add_argument("--locks", type=int, default=20)

@@ -1,0 +1,1 @@
+"""The pure core: the protocol's data, rules and decisions, with no I/O (sockets, database, broker)."""

@@ -1,0 +1,173 @@
+"""The states a transfer, batch and refund move through, and the records the store keeps of them.
+
+Pure data and the one rule of how a transfer's state may move (`transfer_may_move`); the store
+(`relayer.adapters.store`) reads and writes them, the pipeline and operations read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TypeAlias
+
+from relayer.core.types import Batch, BatchId, Route, Transfer
+
+
+class TransferState(StrEnum):
+    FINAL = "final"
+    BATCHED = "batched"
+    SIGNED = "signed"
+    AGGREGATED = "aggregated"
+    SUBMITTED = "submitted"
+    EXECUTED = "executed"
+    FAILED = "failed"
+    REFUNDED = "refunded"  # failed on the destination, paid back to the sender on the source
+
+
+# The order a transfer's state moves along, and never back: what each member records depends on the
+# order it learns the facts (its own receipt, another relayer's execution, the destination's
+# TransferFailed, the refund on the source), so the state is the latest of them in this order and
+# every member ends in the same one. `executed` means its batch executed on the destination; a
+# transfer the destination did not deliver moves on to `failed` (the reason in words) and then
+# `refunded`. A batch that reverts is also `failed`; an operator's `retry` puts it back.
+TRANSFER_ORDER: tuple[TransferState, ...] = (
+    TransferState.FINAL,
+    TransferState.BATCHED,
+    TransferState.SIGNED,
+    TransferState.AGGREGATED,
+    TransferState.SUBMITTED,
+    TransferState.EXECUTED,
+    TransferState.FAILED,
+    TransferState.REFUNDED,
+)
+RETRY_TARGETS = (TransferState.BATCHED, TransferState.AGGREGATED)
+
+
+def transfer_may_move(current: TransferState, proposed: TransferState, *, retry: bool = False) -> bool:
+    """Whether a transfer in state `current` may be recorded in `proposed` (the one rule).
+
+    Forward in TRANSFER_ORDER only. `submitted` may be recorded again (a replacement transaction,
+    with its own history line). An operator's retry (`retry`) may put a `failed` transfer back to
+    `batched` or `aggregated`; nothing ever leaves `refunded`.
+    """
+    if retry and current == TransferState.FAILED and proposed in RETRY_TARGETS:
+        return True
+    if current == proposed:
+        return proposed == TransferState.SUBMITTED
+    return TRANSFER_ORDER.index(proposed) > TRANSFER_ORDER.index(current)
+
+
+class RefundState(StrEnum):
+    OBSERVED = "observed"  # a final TransferFailed on the destination
+    APPROVED = "approved"  # this node checked it (own transfer, destination Failed at its final
+    # head) and recorded the REFUND message (and its own partial, if a member)
+    AGGREGATED = "aggregated"  # threshold signature combined and verified
+    SUBMITTED = "submitted"  # a refund transaction was sent
+    REFUNDED = "refunded"  # the source reports it refunded (final)
+    REFUSED = "refused"  # the destination says Delivered: never refunded (an operator looks)
+
+
+class BatchState(StrEnum):
+    PENDING = "pending"  # cut from final transfers, not yet combined
+    AGGREGATED = "aggregated"  # threshold signature combined and verified
+    SUBMITTED = "submitted"  # a transaction carrying it was sent
+    EXECUTED = "executed"  # the destination reports it executed
+    FAILED = "failed"  # the destination refused it deterministically
+
+
+class Equivocation(Exception):
+    """Signing this batch would contradict something this member already signed."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBatch:
+    batch: Batch
+    root: bytes
+    message: bytes
+    state: BatchState
+    signature: bytes | None
+    tx_hash: str | None
+    created_at: float
+    updated_at: float
+
+    @property
+    def id(self) -> BatchId:
+        return self.batch.id
+
+    @property
+    def key_epoch(self) -> int:
+        return self.batch.key_epoch
+
+
+@dataclass(frozen=True, slots=True)
+class BatchHead:
+    """A stored batch without its transfers: what signing, aggregation and the submitter's
+    bookkeeping need (loading 100 transfers per look was most of a busy node's time)."""
+
+    id: BatchId
+    key_epoch: int
+    dst_contract: str
+    root: bytes
+    message: bytes
+    state: BatchState
+    signature: bytes | None
+    tx_hash: str | None
+    created_at: float
+    updated_at: float
+
+
+AnyBatch: TypeAlias = StoredBatch | BatchHead
+"""A stored batch with or without its transfers."""
+
+
+@dataclass(frozen=True, slots=True)
+class TxRecord:
+    """One signed transaction carrying a batch (replacements share the nonce)."""
+
+    tx_hash: str
+    chain_id: int
+    account: str
+    nonce: int
+    max_fee: int
+    priority_fee: int
+    sent_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedFailure:
+    """A final `TransferFailed(srcChainId, nonce, reason)` of the destination endpoint."""
+
+    route: Route
+    nonce: int
+    reason: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRefund:
+    route: Route
+    nonce: int
+    reason: int
+    state: RefundState
+    key_epoch: int | None
+    message: bytes | None
+    partial: bytes | None  # this member's own partial
+    signature: bytes | None
+    tx: TxRecord | None  # the latest refund transaction sent
+    detail: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRow:
+    transfer: Transfer
+    state: TransferState
+    block_number: int
+    tx_hash: str
+    detail: str
+    created_at: float
+    updated_at: float

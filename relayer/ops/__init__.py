@@ -1,0 +1,1 @@
+"""Operations: the admin socket and its client, health, preflight checks and the reconciler."""

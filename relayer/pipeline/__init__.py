@@ -1,0 +1,1 @@
+"""The node's pipeline: watch, batch, sign, aggregate and submit, wired by `node.Node`."""

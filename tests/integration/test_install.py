@@ -53,6 +53,17 @@ def test_the_install_puts_the_daemon_at_prefix_bin_relayer(prefix: Path) -> None
         cwd="/",
     )
     assert imported.stdout.startswith(str(prefix / "lib"))
+    # the wheel ships the daemon and the committee library, never the development harness
+    site = Path(imported.stdout.strip()).parents[1]
+    shipped = {p.name for p in site.iterdir() if (p / "__init__.py").is_file()}
+    assert {"relayer", "committee"} <= shipped
+    assert "harness" not in shipped
+    assert not list(site.rglob("harness/devnet.py"))
+    not_shipped = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", "import harness"], capture_output=True, text=True, cwd="/"
+    )
+    assert not_shipped.returncode != 0
+    assert "No module named 'harness'" in not_shipped.stderr
     assert (prefix / "share/qiao/doc/OPERATIONS.md").is_file()
     assert (prefix / "share/qiao/doc/runbooks/node-down.md").is_file()
 

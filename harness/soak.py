@@ -23,12 +23,12 @@ otherwise; 2 when the soak itself could not run.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import heapq
 import json
 import random
 import signal
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -45,6 +45,7 @@ from eth_utils.crypto import keccak
 from web3.contract import Contract
 
 from harness import devnet
+from relayer.adapters.store import Store
 from relayer.ops.reconciler import reconcile
 
 C_ID, E_ID = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
@@ -655,14 +656,14 @@ def on_chain(net: devnet.Devnet, rpcs: dict[str, Rpc]) -> OnChain:
 def store_states(net: devnet.Devnet, member: int) -> dict[str, dict[str, int]]:
     """Transfers and batches per state in a member's store (read-only; the member keeps running)."""
     path = net.run_dir / f"node-{member}" / "data" / "qiao.sqlite3"
-    out: dict[str, dict[str, int]] = {"transfers": {}, "batches": {}}
     if not path.exists():
-        return out
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as db:
-        for table in out:
-            rows = db.execute(f"SELECT state, COUNT(*) FROM {table} GROUP BY state").fetchall()  # noqa: S608
-            out[table] = {str(s): int(n) for s, n in rows}
-    return out
+        return {"transfers": {}, "batches": {}}
+
+    async def read() -> dict[str, dict[str, int]]:
+        async with Store.open_readonly(path) as store:
+            return await store.state_counts()
+
+    return asyncio.run(read())
 
 
 def tx_outcomes(rpcs: dict[str, Rpc], sent: list[SentTx]) -> dict[str, dict[str, int]]:

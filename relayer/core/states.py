@@ -75,6 +75,22 @@ class BatchState(StrEnum):
     FAILED = "failed"  # the destination refused it deterministically
 
 
+# the state a batch's transfers move to when the batch moves to a state (as far as each may move:
+# `transfer_may_move`); PENDING is an operator's retry of a batch that was never combined
+BATCH_TO_TRANSFER: dict[BatchState, TransferState] = {
+    BatchState.AGGREGATED: TransferState.AGGREGATED,
+    BatchState.SUBMITTED: TransferState.SUBMITTED,
+    BatchState.EXECUTED: TransferState.EXECUTED,
+    BatchState.FAILED: TransferState.FAILED,
+    BatchState.PENDING: TransferState.BATCHED,
+}
+
+
+def transfer_state_for(state: BatchState) -> TransferState:
+    """The state a batch's transfers are recorded in when the batch moves to `state`."""
+    return BATCH_TO_TRANSFER[state]
+
+
 class Equivocation(Exception):
     """Signing this batch would contradict something this member already signed."""
 
@@ -171,3 +187,25 @@ class TransferRow:
     detail: str
     created_at: float
     updated_at: float
+    batch_first: int | None = None  # the first nonce of the batch it is in (None: not batched)
+
+
+@dataclass(frozen=True, slots=True)
+class TransferBatch:
+    """The batch a stored transfer is in, as an operator's retry needs it."""
+
+    batch_first: int | None  # None: not batched yet
+    state: BatchState | None  # None: not batched, or its batch is not stored
+    signed: bool  # the batch carries a combined signature
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRange:
+    """What this member recorded signing for one batch (the signed-once guard's memory)."""
+
+    first_nonce: int
+    last_nonce: int
+    key_epoch: int
+    root: bytes
+    message: bytes
+    partial: bytes

@@ -24,7 +24,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
 
-import aiosqlite
 import structlog
 from eth_account import Account
 from eth_utils.address import to_checksum_address
@@ -33,6 +32,7 @@ from committee.threshold import MemberIndex
 from relayer import metrics
 from relayer.adapters.aio import within
 from relayer.adapters.chain import ChainClient, MalformedEvent
+from relayer.adapters.store import Store
 from relayer.config import ConfigError, read_secret_file
 from relayer.core.batch_view import batch_report
 from relayer.core.presence import Presence, presence
@@ -82,8 +82,8 @@ def _iso(ts: float | None) -> str | None:
 class Ops:
     """What the admin socket and the health endpoints see of a running node.
 
-    It reads the store through its own read-only SQLite connection (WAL lets readers run beside the
-    node's writer) and writes only through the node's `Store`.
+    It reads the store through its own read-only `Store` (WAL lets readers run beside the node's
+    writer) and writes only through the node's `Store`.
     """
 
     def __init__(self, node: Node, account_address: str | None = None) -> None:
@@ -96,24 +96,23 @@ class Ops:
         self.rpc_ok: dict[ChainId, bool] = {c: False for c in node.chains}
         self.last_supply: dict[str, Any] | None = None
         self.on_chain_paused: dict[str, bool | None] = {}
-        self._db: aiosqlite.Connection | None = None
+        self._reader: Store | None = None
 
     @contextlib.asynccontextmanager
     async def opened(self) -> AsyncIterator[Ops]:
-        uri = self.cfg.store_path.resolve().as_uri() + "?mode=ro"
-        self._db = await aiosqlite.connect(uri, uri=True)
-        self._db.row_factory = aiosqlite.Row
-        try:
-            await self.load_pauses()
-            yield self
-        finally:
-            await self._db.close()
-            self._db = None
+        async with Store.open_readonly(self.cfg.store_path) as reader:
+            self._reader = reader
+            try:
+                await self.load_pauses()
+                yield self
+            finally:
+                self._reader = None
 
-    async def rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-        assert self._db is not None, "use `async with ops.opened()`"
-        async with self._db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+    @property
+    def reader(self) -> Store:
+        """The read-only store (`async with ops.opened()`)."""
+        assert self._reader is not None, "use `async with ops.opened()`"
+        return self._reader
 
     # ---- committee -----------------------------------------------------------------------
 
@@ -143,18 +142,10 @@ class Ops:
     # ---- status --------------------------------------------------------------------------
 
     async def route_stats(self) -> dict[Route, tuple[int, float | None]]:
-        rows = await self.rows(
-            "SELECT src_chain_id, dst_chain_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM transfers "
-            "WHERE state NOT IN ('executed', 'failed', 'refunded') GROUP BY src_chain_id, dst_chain_id"
-        )
-        out: dict[Route, tuple[int, float | None]] = {}
-        for r in rows:
-            out[Route(ChainId(r["src_chain_id"]), ChainId(r["dst_chain_id"]))] = (int(r["n"]), r["oldest"])
-        return out
+        return await self.reader.pending_by_route()
 
     async def cursors(self) -> dict[ChainId, int]:
-        rows = await self.rows("SELECT chain_id, next_block FROM cursors")
-        return {ChainId(r["chain_id"]): int(r["next_block"]) for r in rows}
+        return await self.reader.cursors()
 
     async def status(self) -> dict[str, Any]:
         stats = await self.route_stats()
@@ -223,24 +214,21 @@ class Ops:
         history = await self.node.store.history(route, nonce)
         if not history:
             raise AdminError(f"no transfer {route}#{nonce} in this node's store")
-        rows = await self.rows(
-            "SELECT * FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?", (src, dst, nonce)
-        )
-        row = rows[0]
+        row = await self.reader.transfer_row(route, nonce)
+        if row is None:
+            raise AdminError(f"no transfer {route}#{nonce} in this node's store")
         return {
             "route": str(route),
             "nonce": nonce,
-            "state": row["state"],
-            "amount": row["amount"],
-            "sender": row["sender"],
-            "recipient": row["recipient"],
-            "source_tx": row["tx_hash"],
-            "block": row["block_number"],
-            "batch_first_nonce": row["batch_first"],
+            "state": str(row.state),
+            "amount": str(row.transfer.amount),
+            "sender": row.transfer.sender,
+            "recipient": row.transfer.recipient,
+            "source_tx": row.tx_hash,
+            "block": row.block_number,
+            "batch_first_nonce": row.batch_first,
             "history": [{"state": s, "detail": d, "at": _iso(a)} for s, d, a in history],
-            "batch": None
-            if row["batch_first"] is None
-            else await self._batch(route, int(row["batch_first"])),
+            "batch": None if row.batch_first is None else await self._batch(route, row.batch_first),
         }
 
     async def batch_show(self, src: int, dst: int, first_nonce: int) -> dict[str, Any]:
@@ -277,19 +265,13 @@ class Ops:
     async def retry(self, src: int, dst: int, nonce: int) -> dict[str, Any]:
         """Put a failed transfer's batch back in the pipeline and clear an error halt on its route."""
         route = self._route(src, dst)
-        rows = await self.rows(
-            "SELECT t.batch_first, b.state, b.signature IS NOT NULL AS signed FROM transfers t "
-            "LEFT JOIN batches b ON b.src_chain_id=t.src_chain_id AND b.dst_chain_id=t.dst_chain_id "
-            "AND b.first_nonce=t.batch_first WHERE t.src_chain_id=? AND t.dst_chain_id=? AND t.nonce=?",
-            (src, dst, nonce),
-        )
+        row = await self.reader.transfer_batch(route, nonce)
         actions: list[str] = []
-        if not rows:
+        if row is None:
             raise AdminError(f"no transfer {route}#{nonce} in this node's store; try `reobserve <tx>`")
-        row = rows[0]
-        if row["batch_first"] is not None and row["state"] == BatchState.FAILED:
-            bid = await self._batch_id(route, int(row["batch_first"]))
-            back = BatchState.AGGREGATED if row["signed"] else BatchState.PENDING
+        if row.batch_first is not None and row.state == BatchState.FAILED:
+            bid = await self._batch_id(route, row.batch_first)
+            back = BatchState.AGGREGATED if row.signed else BatchState.PENDING
             await self.node.store.set_batch_state(bid, back, "retried by operator", retry=True)
             actions.append(f"batch {bid} back to {back}")
         reason = self.node.halted.get(route)
@@ -546,11 +528,7 @@ class Ops:
         pairs = await self.supply_check()
         gaps = []
         for route in self.cfg.routes:
-            rows = await self.rows(
-                "SELECT nonce FROM transfers WHERE src_chain_id=? AND dst_chain_id=? ORDER BY nonce",
-                (route.src, route.dst),
-            )
-            nonces = [int(r["nonce"]) for r in rows]
+            nonces = await self.reader.stored_nonces(route)
             missing = sorted(set(range(1, (nonces[-1] if nonces else 0) + 1)) - set(nonces))
             src_chain = self.node.chains[route.src]
             on_chain_next = int(await src_chain.endpoint.functions.nextNonce(route.dst).call())
@@ -571,14 +549,11 @@ class Ops:
 
     async def supply_check(self) -> list[dict[str, Any]]:
         """For each token pair seen in the store: wrapped supply must not exceed the amount locked."""
-        rows = await self.rows(
-            "SELECT DISTINCT src_chain_id, dst_chain_id, src_token, dst_token FROM transfers"
-        )
         seen: set[tuple[int, str, int, str]] = set()
         out = []
-        for r in rows:
-            a = (int(r["src_chain_id"]), str(r["src_token"]))
-            b = (int(r["dst_chain_id"]), str(r["dst_token"]))
+        for src_chain, src_token, dst_chain, dst_token in await self.reader.token_pairs():
+            a = (src_chain, src_token)
+            b = (dst_chain, dst_token)
             key = (*min(a, b), *max(a, b))
             if key in seen:
                 continue

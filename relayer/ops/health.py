@@ -166,21 +166,12 @@ class Health:
 
     async def _observe_latencies(self) -> None:
         since = self._history_seen
-        rows = await self.ops.rows(
-            "SELECT h.state AS state, h.at AS at, t.created_at AS created, "
-            "(SELECT MAX(a.at) FROM transfer_history a WHERE a.src_chain_id=h.src_chain_id AND "
-            "a.dst_chain_id=h.dst_chain_id AND a.nonce=h.nonce AND a.state='aggregated') AS aggregated "
-            "FROM transfer_history h JOIN transfers t ON t.src_chain_id=h.src_chain_id AND "
-            "t.dst_chain_id=h.dst_chain_id AND t.nonce=h.nonce "
-            "WHERE h.at > ? AND h.state IN ('aggregated', 'executed') ORDER BY h.at",
-            (since,),
-        )
-        for r in rows:
-            self._history_seen = max(self._history_seen, float(r["at"]))
-            if r["state"] == "aggregated":
-                metrics.AGGREGATION_LATENCY.observe(max(0.0, float(r["at"]) - float(r["created"])))
-            elif r["aggregated"] is not None:
-                metrics.SUBMISSION_LATENCY.observe(max(0.0, float(r["at"]) - float(r["aggregated"])))
+        for state, at, created, aggregated in await self.ops.reader.latency_marks(since):
+            self._history_seen = max(self._history_seen, at)
+            if state == "aggregated":
+                metrics.AGGREGATION_LATENCY.observe(max(0.0, at - created))
+            elif aggregated is not None:
+                metrics.SUBMISSION_LATENCY.observe(max(0.0, at - aggregated))
 
     # ---- HTTP ----------------------------------------------------------------------------
 

@@ -1,0 +1,270 @@
+"""The store's schema: its tables, its version, and the migrations from older versions.
+
+A new store is created in one transaction; a store of an older version this build knows is
+migrated in one transaction; any other file is refused (`schema_problem` says why).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import aiosqlite
+import structlog
+
+log = structlog.get_logger(__name__)
+
+SCHEMA_VERSION = 3
+
+# version 2: failed transfers seen on their destination and their refunds (docs/PROTOCOL.md)
+REFUND_SCHEMA = """
+CREATE TABLE IF NOT EXISTS refunds (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    reason INTEGER NOT NULL,
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    key_epoch INTEGER,
+    message BLOB,
+    partial BLOB,
+    signature BLOB,
+    refund_tx TEXT,
+    refund_tx_nonce INTEGER,
+    max_fee TEXT,
+    priority_fee TEXT,
+    sent_at REAL,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS refunds_state ON refunds (state);
+CREATE TABLE IF NOT EXISTS refund_partials (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, nonce, member)
+);
+"""
+REFUND_TABLES = ("refunds", "refund_partials")
+# version 3: routes an operator paused on this node (`relayer pause`), kept across restarts
+PAUSE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pauses (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    paused_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id)
+);
+"""
+PAUSE_TABLES = ("pauses",)
+# what a store of an older version needs to become this one: version -> SQL (run in one
+# transaction with the version bump); any other version is refused
+MIGRATIONS = {1: REFUND_SCHEMA + PAUSE_SCHEMA, 2: PAUSE_SCHEMA}
+# the tables each older version lacks
+ADDED_SINCE = {1: REFUND_TABLES + PAUSE_TABLES, 2: PAUSE_TABLES}
+
+SCHEMA = (
+    """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cursors (
+    chain_id INTEGER PRIMARY KEY,
+    next_block INTEGER NOT NULL,
+    last_hash TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transfers (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    src_token TEXT NOT NULL,
+    dst_token TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    block_number INTEGER NOT NULL,
+    block_hash TEXT NOT NULL,
+    tx_hash TEXT NOT NULL,
+    log_index INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    batch_first INTEGER,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, nonce)
+);
+CREATE INDEX IF NOT EXISTS transfers_state ON transfers (state);
+CREATE TABLE IF NOT EXISTS transfer_history (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    nonce INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS transfer_history_key
+    ON transfer_history (src_chain_id, dst_chain_id, nonce);
+CREATE TABLE IF NOT EXISTS routes (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    batched_through_block INTEGER NOT NULL,
+    next_nonce INTEGER NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    dst_contract TEXT NOT NULL,
+    root BLOB NOT NULL,
+    message BLOB NOT NULL,
+    state TEXT NOT NULL,
+    signature BLOB,
+    tx_hash TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
+);
+CREATE INDEX IF NOT EXISTS batches_state ON batches (state);
+CREATE TABLE IF NOT EXISTS signed (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    signed_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
+);
+CREATE TABLE IF NOT EXISTS txs (
+    tx_hash TEXT PRIMARY KEY,
+    chain_id INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    nonce INTEGER NOT NULL,
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    max_fee TEXT NOT NULL,
+    priority_fee TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS txs_batch ON txs (src_chain_id, dst_chain_id, first_nonce);
+CREATE TABLE IF NOT EXISTS partials (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce, member)
+);
+"""
+    + REFUND_SCHEMA
+    + PAUSE_SCHEMA
+)
+# a new store is created in one transaction, so a crash during the first start leaves nothing half made
+SEED = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  # noqa: S608
+CREATE = "\n".join(["BEGIN IMMEDIATE;", SCHEMA, SEED, "COMMIT;"])
+
+
+def schema_problem(
+    version: str | None,
+    tables: Mapping[str, Sequence[str]],
+    expected: Mapping[str, Sequence[str]],
+) -> str | None:
+    """Whether an existing file is this build's store: `version` is meta's schema value (None if
+    absent), `tables` the columns of every table it has, `expected` those of SCHEMA. A file with no
+    tables is a new store (None)."""
+    if not tables:
+        return None
+    if version is None:
+        return "it has tables but no schema version: it is not a Qiao store, or lost its meta table"
+    if version.strip() != str(SCHEMA_VERSION):
+        return f"its schema version is {version!r}; this build reads version {SCHEMA_VERSION}"
+    for table, columns in expected.items():
+        if table not in tables:
+            return f"its table {table!r} is missing"
+        if list(tables[table]) != list(columns):
+            return f"its table {table!r} has columns {list(tables[table])}, not {list(columns)}"
+    return None
+
+
+@functools.cache
+def expected_columns() -> dict[str, tuple[str, ...]]:
+    """The columns of every table SCHEMA creates (in an in-memory database)."""
+    with contextlib.closing(sqlite3.connect(":memory:")) as db:
+        db.executescript(SCHEMA)
+        names = [str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: tuple(str(c[1]) for c in db.execute(f"PRAGMA table_info('{n}')")) for n in names}
+
+
+def migration_from(version: str | None) -> int | None:
+    """The older schema version `version` names, if this build migrates it; else None."""
+    if version is None or not version.strip().isdigit():
+        return None
+    number = int(version.strip())
+    return number if number in MIGRATIONS else None
+
+
+def columns_before(version: int) -> dict[str, tuple[str, ...]]:
+    """The tables (and columns) a store of schema `version` has."""
+    added = ADDED_SINCE[version]
+    return {k: v for k, v in expected_columns().items() if k not in added}
+
+
+def migration_script(version: int) -> str:
+    """One transaction: the tables added since `version`, and the new version number."""
+    bump = f"UPDATE meta SET value='{SCHEMA_VERSION}' WHERE key='schema';"  # noqa: S608
+    return "\n".join(["BEGIN IMMEDIATE;", MIGRATIONS[version], bump, "COMMIT;"])
+
+
+async def schema_facts(db: aiosqlite.Connection) -> tuple[str | None, dict[str, tuple[str, ...]]]:
+    """(meta's schema version or None, the columns of every table) of an open file."""
+    names = await (await db.execute("SELECT name FROM sqlite_master WHERE type='table'")).fetchall()
+    tables: dict[str, tuple[str, ...]] = {}
+    for (name,) in names:
+        info = await (await db.execute(f"PRAGMA table_info('{name}')")).fetchall()
+        tables[str(name)] = tuple(str(c[1]) for c in info)
+    version = None
+    if "meta" in tables:
+        row = await (await db.execute("SELECT value FROM meta WHERE key='schema'")).fetchone()
+        version = None if row is None else str(row[0])
+    return version, tables
+
+
+async def migrate_or_create(db: aiosqlite.Connection, path: Path) -> str | None:
+    """Make the open file at `path` this build's store: migrate an older version, create a new one.
+    Returns why the file is not a store this build can use (nothing changed then), or None."""
+    version, tables = await schema_facts(db)
+    migration = migration_from(version) if tables else None
+    if migration is not None:
+        problem = schema_problem(str(SCHEMA_VERSION), tables, columns_before(migration))
+        if problem is not None:
+            return problem
+        await db.executescript(migration_script(migration))
+        log.info("store_migrated", path=str(path), to=SCHEMA_VERSION)
+        version, tables = await schema_facts(db)
+    problem = schema_problem(version, tables, expected_columns())
+    if problem is not None:
+        return problem
+    if not tables:  # a new store: every table and the version, in one transaction
+        await db.executescript(CREATE)
+    return None

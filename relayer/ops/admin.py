@@ -32,7 +32,6 @@ import structlog
 from committee.threshold import MemberIndex
 from relayer import metrics
 from relayer.adapters.aio import within
-from relayer.adapters.chain import ChainClient, MalformedEvent
 from relayer.config import ConfigError
 from relayer.core.batch_view import batch_report
 from relayer.core.presence import Presence, presence
@@ -41,7 +40,8 @@ from relayer.core.types import BatchId, ChainId, Route
 from relayer.ops import endpoints
 from relayer.ops.admin_client import AdminError, request
 from relayer.ops.probes import ChainProbes
-from relayer.pipeline.halts import Halt, HaltKind
+from relayer.ops.reobserve import reobserve
+from relayer.pipeline.halts import Halt
 from relayer.pipeline.node import Node
 
 log = structlog.get_logger(__name__)
@@ -304,66 +304,9 @@ class Ops:
         return stored.batch.id
 
     async def reobserve(self, tx_hash: str) -> dict[str, Any]:
-        """Read a source transaction's receipt again and store any transfer it holds that is final."""
-        if not (tx_hash.startswith("0x") and len(tx_hash) == 66):
-            raise AdminError(f"{tx_hash!r} is not a transaction hash (0x + 64 hex)")
-        for chain in self.node.chains.values():
-            try:
-                receipt = await chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except Exception as exc:  # not on this chain
-                log.debug("reobserve_not_on_chain", chain=chain.cfg.name, error=repr(exc))
-                continue
-            return await self._reobserve_receipt(chain, tx_hash, receipt)
-        raise AdminError(f"transaction {tx_hash} not found on any configured chain")
-
-    async def _reobserve_receipt(self, chain: ChainClient, tx_hash: str, receipt: Any) -> dict[str, Any]:
-        """The transfers of the receipt's transaction, read again the way the watcher reads them:
-        final under the chain's finality rule (`final_head`), the receipt's block the canonical
-        one at its number, and the logs read under the chain's quorum and log checks."""
-        block = int(receipt["blockNumber"])
-        final = await chain.final_head()
-        if block > final:
-            raise AdminError(
-                f"transaction {tx_hash} is in block {block}, not final yet (final head {final} under "
-                f"finality {chain.cfg.finality!r}); run reobserve again once it is"
-            )
-        canonical = await chain.block_hash(block)
-        if _hex(receipt["blockHash"]).lower() != canonical.lower():
-            raise AdminError(
-                f"transaction {tx_hash}: its receipt names block {_hex(receipt['blockHash'])}, the "
-                f"chain's block {block} is {canonical}: not canonical, nothing stored"
-            )
-        wanted = {r.dst for r in self.cfg.routes if r.src == chain.chain_id}
-        found: list[dict[str, Any]] = []
-        events = []
-        try:
-            observed = await chain.transfers(block, block, end_hash=canonical)
-        except MalformedEvent as exc:
-            raise AdminError(str(exc)) from exc
-        for obs in observed:
-            if obs.tx_hash.lower() != tx_hash.lower() or obs.located.transfer.dst_chain_id not in wanted:
-                continue
-            events.append((obs.located, obs.block_hash, obs.tx_hash, obs.log_index))
-            found.append({"route": str(obs.located.transfer.route), "nonce": obs.located.transfer.nonce})
-        if not events:
-            raise AdminError(f"transaction {tx_hash} holds no transfer on a configured route")
-        cursor = await self.node.store.cursor(chain.chain_id)
-        keep = cursor if cursor is not None else chain.cfg.start_block
-        new = await self.node.store.record_scan(chain.chain_id, keep, events)
-        cleared = []
-        for route, halt in list(self.node.halts.halted.items()):
-            if route.src == chain.chain_id and halt.kind is HaltKind.NONCE_GAP:
-                self.node.clear_halt(route)
-                cleared.append(str(route))
-        self.node.wake()
-        log.info("operator_reobserve", tx=tx_hash, new=len(new), found=found)
-        return {
-            "tx": tx_hash,
-            "chain": chain.cfg.name,
-            "transfers": found,
-            "new": len(new),
-            "unhalted": cleared,
-        }
+        """Read a source transaction's receipt again and store any transfer it holds that is final
+        (relayer.ops.reobserve); clears the nonce-gap halts it may heal."""
+        return await reobserve(self.node, tx_hash)
 
     def _routes(self, src: int | None, dst: int | None) -> list[Route]:
         return list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
@@ -643,10 +586,3 @@ async def serve(ops: Ops, path: Path) -> asyncio.Server:
     os.chmod(path, 0o600)
     log.info("admin_socket_listening", path=str(path))
     return server
-
-
-def _hex(value: Any) -> str:
-    """A receipt field as 0x-hex (web3 gives HexBytes; a raw reply gives a string)."""
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    return str(value)

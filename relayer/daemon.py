@@ -26,7 +26,9 @@ from relayer.core.messages import PartialMessage, RefundPartialMessage
 from relayer.core.types import ChainId
 from relayer.ops import admin, preflight
 from relayer.ops.health import Health
+from relayer.ops.probes import ChainProbes
 from relayer.pipeline.node import Node
+from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
 
@@ -84,15 +86,16 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
             backend=get_backend("arkworks"),
             transport=transport,
         )
-        ops = admin.Ops(node)
-        transport.paused_routes = lambda: ops.paused  # heartbeats say what this member paused
+        ops = admin.Ops(node, probes=ChainProbes(chains))
+        transport.paused_routes = lambda: node.paused  # heartbeats say what this member paused
         if cfg.relayer.enabled:
             account = material.account
             assert account is not None
             ops.account_address = account.address
             # every destination (batches) and every source (refunds of failed transfers)
+            # (each stands by while a route into its chain is paused: Node.run_submitter)
             for dst in {r.dst for r in cfg.routes} | {r.src for r in cfg.routes}:
-                submitter = admin.PausableSubmitter(
+                node.submitters[dst] = Submitter(
                     chains[dst],
                     store,
                     account,
@@ -100,8 +103,6 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
                     cfg.member_index,
                     len(public.members),
                 )
-                submitter.ops = ops
-                node.submitters[dst] = submitter
         log.info(
             "node_started",
             member=cfg.member_index,

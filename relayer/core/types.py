@@ -10,7 +10,6 @@ from eth_utils.address import is_checksum_address
 
 ChainId = NewType("ChainId", int)
 Nonce = NewType("Nonce", int)
-MemberIndex = NewType("MemberIndex", int)
 
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1

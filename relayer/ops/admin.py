@@ -3,12 +3,14 @@
 Protocol: one JSON object per line each way. The client sends `{"cmd": "<verb>", "args": {...}}`
 and reads one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`, then the
 connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `batch_show`, `retry`, `reobserve`,
-`pause`, `resume`, `reconcile`, `keys_show`, `ping`.
+`pause`, `resume`, `endpoints_paused`, `reconcile`, `keys_show`, `ping`.
 
-Pause is local to this node and recorded in its store (it survives restarts): a paused route cuts
-no batches, signs nothing and submits nothing. `pause` with `on_chain` checks the guardian's key
-against every endpoint first, then also sends `QiaoEndpoint.pause()`, which stops every route
-through that endpoint; an on-chain resume needs the committee.
+There are two pauses. `pause` alone is local to this node and recorded in its store (it survives
+restarts): a paused route cuts no batches, signs nothing and submits nothing here
+(relayer.pipeline.halts). `pause` with `on_chain` is also the on-chain pause: it checks the
+guardian's key against every endpoint first, pauses locally, then sends `QiaoEndpoint.pause()`
+(relayer.ops.endpoints), which stops every route through that endpoint for every relayer;
+`resume` undoes only the local pause, an on-chain resume needs the committee.
 """
 
 from __future__ import annotations
@@ -20,59 +22,38 @@ import os
 import socket
 import stat
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import structlog
-from eth_account import Account
-from eth_utils.address import to_checksum_address
 
 from committee.threshold import MemberIndex
 from relayer import metrics
 from relayer.adapters.aio import within
-from relayer.adapters.chain import ChainClient, MalformedEvent
 from relayer.adapters.store import Store
-from relayer.config import ConfigError, read_secret_file
+from relayer.config import ConfigError
 from relayer.core.batch_view import batch_report
 from relayer.core.presence import Presence, presence
 from relayer.core.states import BatchState, TransferState
 from relayer.core.types import BatchId, ChainId, Route
+from relayer.ops import endpoints
 from relayer.ops.admin_client import AdminError, request
+from relayer.ops.probes import ChainProbes
+from relayer.ops.reobserve import reobserve
+from relayer.pipeline.halts import Halt
 from relayer.pipeline.node import Node
-from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["AdminError", "Ops", "PausableSubmitter", "request", "serve"]
+__all__ = ["AdminError", "Ops", "request", "serve"]
 
-PAUSED = "paused by operator"
 MAX_REQUEST = 64 * 1024
 HEARTBEAT_FRESH_SECONDS = 20.0
 
-ERC20_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "balanceOf",
-        "stateMutability": "view",
-        "inputs": [{"name": "a", "type": "address"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "type": "function",
-        "name": "totalSupply",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-    {
-        "type": "function",
-        "name": "gateway",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "address"}],
-    },
-]
+
+def _text(halt: Halt | None) -> str | None:
+    return None if halt is None else str(halt)
 
 
 def _iso(ts: float | None) -> str | None:
@@ -86,17 +67,31 @@ class Ops:
     writer) and writes only through the node's `Store`.
     """
 
-    def __init__(self, node: Node, account_address: str | None = None) -> None:
+    def __init__(
+        self, node: Node, account_address: str | None = None, probes: ChainProbes | None = None
+    ) -> None:
         self.node = node
         self.cfg = node.cfg
         self.account_address = account_address
-        self.paused: set[Route] = set()
-        self.paused_at: dict[Route, float] = {}
-        self.heads: dict[ChainId, int] = {}
-        self.rpc_ok: dict[ChainId, bool] = {c: False for c in node.chains}
+        self.probes = probes if probes is not None else ChainProbes(node.chains)
         self.last_supply: dict[str, Any] | None = None
         self.on_chain_paused: dict[str, bool | None] = {}
         self._reader: Store | None = None
+
+    @property
+    def paused(self) -> frozenset[Route]:
+        """The routes an operator paused on this node (relayer.pipeline.halts)."""
+        return self.node.paused
+
+    @property
+    def rpc_ok(self) -> Mapping[ChainId, bool]:
+        """Per chain, whether its RPC answered the last health probe."""
+        return self.probes.rpc_ok
+
+    @property
+    def heads(self) -> Mapping[ChainId, int]:
+        """Per chain, its head at the last health probe."""
+        return self.probes.heads
 
     @contextlib.asynccontextmanager
     async def opened(self) -> AsyncIterator[Ops]:
@@ -171,9 +166,9 @@ class Ops:
                     "pending": pending,
                     "oldest_pending_seconds": None if oldest is None else round(now - oldest, 1),
                     "paused": route in self.paused,
-                    "paused_since": _iso(self.paused_at.get(route)) if route in self.paused else None,
+                    "paused_since": _iso(self.node.paused_at.get(route)) if route in self.paused else None,
                     "paused_on_chain": self.paused_on_chain(route),
-                    "halted": self.node.halted.get(route) if route not in self.paused else None,
+                    "halted": None if route in self.paused else _text(self.node.halt_of(route)),
                 }
             )
         online = self.members_online()
@@ -274,11 +269,11 @@ class Ops:
             back = BatchState.AGGREGATED if row.signed else BatchState.PENDING
             await self.node.store.set_batch_state(bid, back, "retried by operator", retry=True)
             actions.append(f"batch {bid} back to {back}")
-        reason = self.node.halted.get(route)
-        if reason is not None and route not in self.paused:
-            self._unhalt(route)
-            actions.append(f"route halt cleared ({reason})")
-        self.node._wake.set()
+        halt = self.node.halt_of(route)
+        if halt is not None and route not in self.paused:
+            self.node.clear_halt(route)
+            actions.append(f"route halt cleared ({halt})")
+        self.node.wake()
         if not actions:
             actions.append("nothing to retry: the transfer is not failed and its route is not halted")
         log.info("operator_retry", route=str(route), nonce=nonce, actions=actions)
@@ -290,71 +285,10 @@ class Ops:
             raise AdminError(f"batch {route}#{first} is missing from the store")
         return stored.batch.id
 
-    def _unhalt(self, route: Route) -> None:
-        self.node.halted.pop(route, None)
-        metrics.ROUTE_HALTED.labels(str(route.src), str(route.dst)).set(0)
-
     async def reobserve(self, tx_hash: str) -> dict[str, Any]:
-        """Read a source transaction's receipt again and store any transfer it holds that is final."""
-        if not (tx_hash.startswith("0x") and len(tx_hash) == 66):
-            raise AdminError(f"{tx_hash!r} is not a transaction hash (0x + 64 hex)")
-        for chain in self.node.chains.values():
-            try:
-                receipt = await chain.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except Exception as exc:  # not on this chain
-                log.debug("reobserve_not_on_chain", chain=chain.cfg.name, error=repr(exc))
-                continue
-            return await self._reobserve_receipt(chain, tx_hash, receipt)
-        raise AdminError(f"transaction {tx_hash} not found on any configured chain")
-
-    async def _reobserve_receipt(self, chain: ChainClient, tx_hash: str, receipt: Any) -> dict[str, Any]:
-        """The transfers of the receipt's transaction, read again the way the watcher reads them:
-        final under the chain's finality rule (`final_head`), the receipt's block the canonical
-        one at its number, and the logs read under the chain's quorum and log checks."""
-        block = int(receipt["blockNumber"])
-        final = await chain.final_head()
-        if block > final:
-            raise AdminError(
-                f"transaction {tx_hash} is in block {block}, not final yet (final head {final} under "
-                f"finality {chain.cfg.finality!r}); run reobserve again once it is"
-            )
-        canonical = await chain.block_hash(block)
-        if _hex(receipt["blockHash"]).lower() != canonical.lower():
-            raise AdminError(
-                f"transaction {tx_hash}: its receipt names block {_hex(receipt['blockHash'])}, the "
-                f"chain's block {block} is {canonical}: not canonical, nothing stored"
-            )
-        wanted = {r.dst for r in self.cfg.routes if r.src == chain.chain_id}
-        found: list[dict[str, Any]] = []
-        events = []
-        try:
-            observed = await chain.transfers(block, block, end_hash=canonical)
-        except MalformedEvent as exc:
-            raise AdminError(str(exc)) from exc
-        for obs in observed:
-            if obs.tx_hash.lower() != tx_hash.lower() or obs.located.transfer.dst_chain_id not in wanted:
-                continue
-            events.append((obs.located, obs.block_hash, obs.tx_hash, obs.log_index))
-            found.append({"route": str(obs.located.transfer.route), "nonce": obs.located.transfer.nonce})
-        if not events:
-            raise AdminError(f"transaction {tx_hash} holds no transfer on a configured route")
-        cursor = await self.node.store.cursor(chain.chain_id)
-        keep = cursor if cursor is not None else chain.cfg.start_block
-        new = await self.node.store.record_scan(chain.chain_id, keep, events)
-        cleared = []
-        for route, reason in list(self.node.halted.items()):
-            if route.src == chain.chain_id and reason.startswith("nonce gap"):
-                self._unhalt(route)
-                cleared.append(str(route))
-        self.node._wake.set()
-        log.info("operator_reobserve", tx=tx_hash, new=len(new), found=found)
-        return {
-            "tx": tx_hash,
-            "chain": chain.cfg.name,
-            "transfers": found,
-            "new": len(new),
-            "unhalted": cleared,
-        }
+        """Read a source transaction's receipt again and store any transfer it holds that is final
+        (relayer.ops.reobserve); clears the nonce-gap halts it may heal."""
+        return await reobserve(self.node, tx_hash)
 
     def _routes(self, src: int | None, dst: int | None) -> list[Route]:
         return list(self.cfg.routes) if src is None else [self._route(src, dst or 0)]
@@ -371,9 +305,7 @@ class Ops:
             log.warning("paused_from_store", routes=sorted(str(r) for r in recorded))
 
     def _mark_paused(self, route: Route, at: float) -> None:
-        self.paused.add(route)
-        self.paused_at.setdefault(route, at)
-        self.node.halted.setdefault(route, PAUSED)
+        self.node.pause(route, at)
         metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(1)
 
     async def pause(self, src: int | None, dst: int | None) -> dict[str, Any]:
@@ -386,41 +318,6 @@ class Ops:
         log.warning("operator_pause", routes=[str(r) for r in routes])
         return {"paused": sorted(str(r) for r in self.paused), "scope": "local", "on_chain": []}
 
-    async def _guardian_checked(
-        self, chain_ids: list[ChainId], guardian_key_file: str
-    ) -> tuple[Any, dict[ChainId, bool]]:
-        """The guardian's account, checked against every endpoint's `guardian()`, and whether each
-        endpoint is paused already. Raises AdminError before anything changes."""
-        try:
-            key = read_secret_file(Path(guardian_key_file), "guardian key file")
-        except ConfigError as exc:
-            raise AdminError(f"{exc}; nothing was paused") from None
-        try:
-            guardian = Account.from_key(key)
-        except Exception:  # what eth_account raises for garbage varies; never echo the key
-            raise AdminError(
-                f"guardian key file {guardian_key_file}: not a private key (0x + 64 hex digits); "
-                "nothing was paused"
-            ) from None
-        already: dict[ChainId, bool] = {}
-        for chain_id in chain_ids:
-            chain = self.node.chains[chain_id]
-            endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
-            try:
-                already[chain_id] = bool(await endpoint.functions.paused().call())
-                on_chain_guardian = await endpoint.functions.guardian().call()
-            except Exception as exc:
-                raise AdminError(
-                    f"{chain.cfg.name}: cannot read the endpoint's guardian ({exc!r}); nothing was paused"
-                ) from exc
-            if not already[chain_id] and to_checksum_address(on_chain_guardian) != guardian.address:
-                raise AdminError(
-                    f"{chain.cfg.name}: the endpoint's guardian is {on_chain_guardian}, the key file holds "
-                    f"{guardian.address}; nothing was paused (neither here nor on-chain); use the "
-                    "guardian's key"
-                )
-        return guardian, already
-
     async def pause_on_chain(
         self, src: int | None, dst: int | None, guardian_key_file: str
     ) -> dict[str, Any]:
@@ -429,7 +326,7 @@ class Ops:
         it stops every route through that endpoint). A failure after the local pause says what
         was done."""
         chain_ids = sorted({c for r in self._routes(src, dst) for c in (r.src, r.dst)})
-        guardian, already = await self._guardian_checked(chain_ids, guardian_key_file)
+        guardian, already = await endpoints.guardian_checked(self.node.chains, chain_ids, guardian_key_file)
         out = await self.pause(src, dst)
         done: list[dict[str, Any]] = []
         for chain_id in chain_ids:
@@ -438,7 +335,7 @@ class Ops:
                 done.append({"chain": chain.cfg.name, "tx": None, "result": "already paused"})
                 continue
             try:
-                done.append(await self._send_pause(chain, guardian))
+                done.append(await endpoints.send_pause(chain, guardian))
             except Exception as exc:
                 so_far = "; ".join(f"{c['chain']} {c['result']}" for c in done) or "none"
                 raise AdminError(
@@ -450,25 +347,6 @@ class Ops:
         await self.endpoints_paused()
         return out
 
-    async def _send_pause(self, chain: ChainClient, guardian: Any) -> dict[str, Any]:
-        endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
-        tx = await endpoint.functions.pause().build_transaction(
-            {
-                "from": guardian.address,
-                "nonce": await chain.w3.eth.get_transaction_count(guardian.address, "pending"),
-                "chainId": chain.chain_id,
-            }
-        )
-        signed = guardian.sign_transaction(cast(dict[str, Any], tx))
-        tx_hash = await chain.w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = await chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
-        ok = receipt["status"] == 1
-        sent = "0x" + bytes(tx_hash).hex()
-        log.warning("operator_pause_on_chain", chain=chain.cfg.name, tx=sent, ok=ok)
-        if not ok:
-            raise RuntimeError(f"the pause transaction {sent} reverted")
-        return {"chain": chain.cfg.name, "tx": sent, "result": "paused"}
-
     async def resume(self, src: int | None, dst: int | None) -> dict[str, Any]:
         """Undo the local pause of routes (recorded in the store first); says what it resumed,
         what was not paused, what stays paused here, and which endpoints stay paused on-chain."""
@@ -476,13 +354,10 @@ class Ops:
         resumed = [r for r in routes if r in self.paused]
         await self.node.store.resume_routes(resumed)
         for route in resumed:
-            self.paused.discard(route)
-            self.paused_at.pop(route, None)
-            if self.node.halted.get(route) == PAUSED:
-                self.node.halted.pop(route)
+            self.node.resume(route)
             metrics.ROUTE_PAUSED.labels(str(route.src), str(route.dst)).set(0)
             metrics.ROUTE_PAUSED_SECONDS.labels(str(route.src), str(route.dst)).set(0)
-        self.node._wake.set()
+        self.node.wake()
         log.warning("operator_resume", routes=[str(r) for r in resumed])
         return {
             "resumed": sorted(str(r) for r in resumed),
@@ -501,25 +376,12 @@ class Ops:
 
     def paused_seconds(self, now: float) -> dict[Route, float]:
         """How long each locally paused route has been paused."""
-        return {r: max(0.0, now - at) for r, at in self.paused_at.items() if r in self.paused}
+        return {r: max(0.0, now - at) for r, at in self.node.paused_at.items()}
 
     async def endpoints_paused(self) -> dict[str, bool | None]:
         """Each chain's endpoint `paused()` (None when the contract has no pause)."""
-        out: dict[str, bool | None] = {}
-        for chain in self.node.chains.values():
-            endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
-            try:
-                value: bool | None = bool(await endpoint.functions.paused().call())
-            except Exception:
-                value = None
-            out[chain.cfg.name] = value
-            if value is not None:
-                metrics.ENDPOINT_PAUSED.labels(chain.cfg.name).set(1 if value else 0)
-        self.on_chain_paused = out
-        return out
-
-    def dst_paused(self, dst: ChainId) -> bool:
-        return any(r.dst == dst for r in self.paused)
+        self.on_chain_paused = await endpoints.endpoints_paused(self.node.chains)
+        return self.on_chain_paused
 
     # ---- reconcile -----------------------------------------------------------------------
 
@@ -558,7 +420,7 @@ class Ops:
             if key in seen:
                 continue
             seen.add(key)
-            result = await self._pair(a, b)
+            result = await endpoints.pair_supply(self.node.chains, a, b)
             if result is not None:
                 out.append(result)
         self.last_supply = {"at": time.time(), "pairs": out}
@@ -568,60 +430,6 @@ class Ops:
             metrics.SUPPLY_LOCKED_UNITS.labels(p["pair"]).set(int(p["locked"]))
             metrics.SUPPLY_WRAPPED_UNITS.labels(p["pair"]).set(int(p["wrapped"]))
         return out
-
-    async def _pair(self, a: tuple[int, str], b: tuple[int, str]) -> dict[str, Any] | None:
-        async def is_wrapped(side: tuple[int, str]) -> bool:
-            chain = self.node.chains.get(ChainId(side[0]))
-            if chain is None:
-                return False
-            token = chain.w3.eth.contract(address=to_checksum_address(side[1]), abi=ERC20_ABI)
-            try:
-                gateway = await token.functions.gateway().call()
-            except Exception:
-                return False
-            return bool(to_checksum_address(gateway) == chain.endpoint.address)
-
-        if await is_wrapped(b):
-            home, wrapped = a, b
-        elif await is_wrapped(a):
-            home, wrapped = b, a
-        else:
-            return None
-        hc = self.node.chains[ChainId(home[0])]
-        wc = self.node.chains[ChainId(wrapped[0])]
-        home_token = hc.w3.eth.contract(address=to_checksum_address(home[1]), abi=ERC20_ABI)
-        wrapped_token = wc.w3.eth.contract(address=to_checksum_address(wrapped[1]), abi=ERC20_ABI)
-        for chain, token in ((hc, home[1]), (wc, wrapped[1])):
-            await self._headroom(chain, token)
-        locked = int(await home_token.functions.balanceOf(hc.endpoint.address).call())
-        supply = int(await wrapped_token.functions.totalSupply().call())
-        pair = f"{hc.cfg.name}:{home[1][:10]}/{wc.cfg.name}:{wrapped[1][:10]}"
-        return {
-            "pair": pair,
-            "home_chain": hc.cfg.name,
-            "home_token": home[1],
-            "wrapped_chain": wc.cfg.name,
-            "wrapped_token": wrapped[1],
-            "locked": str(locked),
-            "wrapped": str(supply),
-            "in_flight": str(locked - supply),
-            "ok": supply <= locked,
-        }
-
-    async def _headroom(self, chain: ChainClient, token: str) -> None:
-        endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
-        for direction, name in ((0, "outbound"), (1, "inbound")):
-            try:
-                value = int(
-                    await endpoint.functions.availableCapacity(to_checksum_address(token), direction).call()
-                )
-            except Exception:  # a contract without rate limits
-                return
-            gauge = metrics.RATE_LIMIT_HEADROOM.labels(chain.cfg.name, token, name)
-            if value == UNLIMITED:
-                metrics.RATE_LIMIT_HEADROOM.remove(chain.cfg.name, token, name)
-            else:
-                gauge.set(value)
 
     # ---- keys ----------------------------------------------------------------------------
 
@@ -682,44 +490,6 @@ class Ops:
             return fn()
 
         return run
-
-
-ENDPOINT_OPS_ABI: list[dict[str, Any]] = [
-    {
-        "type": "function",
-        "name": "paused",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "bool"}],
-    },
-    {"type": "function", "name": "pause", "stateMutability": "nonpayable", "inputs": [], "outputs": []},
-    {
-        "type": "function",
-        "name": "guardian",
-        "stateMutability": "view",
-        "inputs": [],
-        "outputs": [{"name": "", "type": "address"}],
-    },
-    {
-        "type": "function",
-        "name": "availableCapacity",
-        "stateMutability": "view",
-        "inputs": [{"name": "token", "type": "address"}, {"name": "direction", "type": "uint8"}],
-        "outputs": [{"name": "", "type": "uint256"}],
-    },
-]
-UNLIMITED = 2**256 - 1
-
-
-class PausableSubmitter(Submitter):
-    """A submitter that stands by while an operator paused a route into its chain."""
-
-    ops: Ops | None = None
-
-    async def step(self) -> None:
-        if self.ops is not None and self.ops.dst_paused(self.chain.chain_id):
-            return
-        await super().step()
 
 
 def _clear_socket_path(path: Path) -> None:
@@ -791,10 +561,3 @@ async def serve(ops: Ops, path: Path) -> asyncio.Server:
     os.chmod(path, 0o600)
     log.info("admin_socket_listening", path=str(path))
     return server
-
-
-def _hex(value: Any) -> str:
-    """A receipt field as 0x-hex (web3 gives HexBytes; a raw reply gives a string)."""
-    if isinstance(value, bytes | bytearray):
-        return "0x" + bytes(value).hex()
-    return str(value)

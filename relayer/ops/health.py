@@ -39,6 +39,9 @@ REORG_WINDOW = 64
 
 
 class Health:
+    """The HTTP endpoints and the probe loop; what it probes goes to the `ChainProbes` it shares
+    with the admin side (`ops.probes`), never into the admin side's own fields."""
+
     def __init__(self, ops: Ops, alive: Callable[[], bool]) -> None:
         self.ops = ops
         self.alive = alive
@@ -126,12 +129,11 @@ class Health:
         except Exception as exc:
             if self.ops.rpc_ok.get(chain.chain_id, True):
                 log.warning("rpc_probe_failed", chain=name, error=repr(exc))
-            self.ops.rpc_ok[chain.chain_id] = False
+            self.ops.probes.down(chain.chain_id)
             metrics.CHAIN_UP.labels(name).set(0)
             metrics.RPC_ERRORS.labels(name).inc()
             return
-        self.ops.rpc_ok[chain.chain_id] = True
-        self.ops.heads[chain.chain_id] = number
+        self.ops.probes.up(chain.chain_id, number)
         metrics.CHAIN_UP.labels(name).set(1)
 
     async def _check_reorg(self, chain: ChainClient, number: int, block_hash: str) -> None:

@@ -115,13 +115,10 @@ def check(
         if key not in sources:
             add(Violation("S2", f"transfer {_name(key)} refunded without a source event"))
 
-    if wrapped_supply > locked:
-        add(Violation("S3", f"wrapped supply {wrapped_supply} exceeds the locked balance {locked}"))
+    verdict.violations.extend(supply_violations(wrapped_supply, locked, settled=settled))
     done = {e.key for e in executions} | set(refunds)
     pending = sorted(k for k in sources if k not in done)
     if settled:
-        if wrapped_supply != locked:
-            add(Violation("S3", f"settled, yet wrapped supply {wrapped_supply} != locked {locked}"))
         for key in pending:
             why = (
                 "failed and not refunded"
@@ -138,6 +135,18 @@ def check(
         "pending": len(pending),
     }
     return verdict
+
+
+def supply_violations(wrapped_supply: int, locked: int, *, settled: bool) -> list[Violation]:
+    """S3, the one supply check (used by `check` and by the running node's `reconcile` and
+    supply gauges): the wrapped supply never exceeds the amount locked, and equals it once
+    `settled` (nothing in flight)."""
+    found = []
+    if wrapped_supply > locked:
+        found.append(Violation("S3", f"wrapped supply {wrapped_supply} exceeds the locked balance {locked}"))
+    if settled and wrapped_supply != locked:
+        found.append(Violation("S3", f"settled, yet wrapped supply {wrapped_supply} != locked {locked}"))
+    return found
 
 
 def _name(key: Key) -> str:

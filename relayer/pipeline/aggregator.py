@@ -1,0 +1,181 @@
+"""The aggregator stage: judges the members' partials for batches this node cut and combines t of them.
+
+Each partial from the broker is judged (relayer.core.partials) and kept only if it earns a place;
+when t verified partials agree on a batch, their combined signature is checked and recorded and
+the submitter of the batch's destination is woken. Refused partials are remembered in memory for
+the operator's batch view (bounded; a restart forgets them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import structlog
+
+from committee.bls import BlsBackend
+from committee.threshold import CommitteePublic, NotEnoughPartials, combine, verify, verify_partial
+from relayer import metrics
+from relayer.config import NodeConfig
+from relayer.core.messages import PartialMessage
+from relayer.core.partials import (
+    REMEMBERED,
+    Judgement,
+    OwnBatch,
+    PartialOutcome,
+    Rejection,
+    StoredPartial,
+    judge_partial,
+    mismatch,
+)
+from relayer.core.states import BatchState
+from relayer.core.types import BatchId, ChainId, Route
+from relayer.pipeline.crashpoints import crashpoint
+from relayer.pipeline.ports import AggregateStore
+
+log = structlog.get_logger(__name__)
+
+REJECTIONS_KEPT = 10_000  # refused partials remembered for the operator's batch view (oldest go first)
+
+
+@dataclass
+class Aggregator:
+    """Judges and combines partials; `lock` is shared with the refund stage (one judge at a time:
+    the transport and the pipeline both call in), `wake_submitter` is told a batch's destination."""
+
+    cfg: NodeConfig
+    store: AggregateStore
+    public: CommitteePublic
+    backend: BlsBackend
+    lock: asyncio.Lock
+    wake_submitter: Callable[[ChainId], None]
+    _verified: dict[tuple[BatchId, int], bytes] = field(default_factory=dict)
+    # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
+    # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
+    rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
+
+    def forget(self, bid: BatchId) -> None:
+        """Drop the verified partials of a batch that no longer needs them (executed elsewhere)."""
+        for member in self.public.members:
+            self._verified.pop((bid, member), None)
+
+    async def on_partial(self, msg: PartialMessage) -> None:
+        """Judge a partial from the broker (relayer.core.partials), store it if it earns a place, and
+        aggregate when it completes a batch this node cut. Counted once under its outcome."""
+        judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
+        try:
+            async with self.lock:
+                judged = await self._judge_partial(msg)
+        finally:
+            outcome = judged.outcome
+            member = str(msg.member) if outcome != PartialOutcome.NOT_MEMBER else "unknown"
+            metrics.PARTIALS_RECEIVED.labels(member, outcome.value).inc()
+        if outcome in REMEMBERED:
+            self._remember_rejection(msg.batch, msg.member, judged)
+        if outcome == PartialOutcome.INVALID:
+            log.warning(
+                "partial_invalid", batch=str(msg.batch), member=msg.member, on="arrival", why=judged.why
+            )
+        elif outcome in (PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
+            log.warning("partial_refused", batch=str(msg.batch), member=msg.member, outcome=outcome.value)
+        if outcome == PartialOutcome.KEPT:
+            await self.try_aggregate(msg.batch)
+
+    def _remember_rejection(self, bid: BatchId, member: int, judged: Judgement) -> None:
+        key = (bid.route, bid.first_nonce, member)
+        self.rejections.pop(key, None)
+        self.rejections[key] = Rejection(judged.outcome, judged.why, time.time())
+        while len(self.rejections) > REJECTIONS_KEPT:
+            self.rejections.popitem(last=False)
+
+    def rejected_partials(self, route: Route, first_nonce: int) -> dict[int, Rejection]:
+        """Member -> the last partial this node refused from it for the batch (since it started)."""
+        return {m: r for (rt, first, m), r in self.rejections.items() if rt == route and first == first_nonce}
+
+    async def _judge_partial(self, msg: PartialMessage) -> Judgement:
+        ours: OwnBatch | None = None
+        stored: StoredPartial | None = None
+        next_nonce = 1
+        if msg.member in self.public.public_shares and msg.batch.route in self.cfg.routes:
+            _, next_nonce = await self.store.route_progress(msg.batch.route)
+            batch = await self.store.batch_head(msg.batch.route, msg.batch.first_nonce)
+            if batch is not None:
+                ours = OwnBatch(batch.id.last_nonce, batch.message, batch.state == BatchState.PENDING)
+            for member, last, message, partial in await self.store.partials_for(msg.batch):
+                if member == msg.member:
+                    stored = StoredPartial(last, message, partial)
+        judged = judge_partial(
+            msg,
+            public=self.public,
+            routes=self.cfg.routes,
+            own_member=self.cfg.member_index,
+            next_nonce=next_nonce,
+            ours=ours,
+            stored=stored,
+            backend=self.backend,
+        )
+        if judged.outcome.stored:
+            if stored is not None:  # the member's latest valid word replaces its earlier one
+                await self.store.drop_partial(msg.batch, msg.member)
+            await self.store.add_partial(msg.batch, msg.member, msg.message, msg.partial)
+            self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
+            if judged.outcome == PartialOutcome.KEPT:
+                self._verified[(msg.batch, msg.member)] = msg.partial
+        return judged
+
+    async def try_aggregate(self, bid: BatchId) -> bool:
+        """Combine t verified partials for a batch this node cut itself; True once aggregated."""
+        async with self.lock:  # the transport and the pipeline both call this
+            return await self._try_aggregate(bid)
+
+    async def _try_aggregate(self, bid: BatchId) -> bool:
+        stored = await self.store.batch_head(bid.route, bid.first_nonce)
+        if stored is None or stored.state != BatchState.PENDING:
+            return False
+        valid: dict[int, bytes] = {}
+        for member, last, message, partial in await self.store.partials_for(bid):
+            key = (stored.id, member)
+            if self._verified.get(key) == partial:
+                valid[member] = partial
+                continue
+            ok = (
+                last == stored.id.last_nonce
+                and message == stored.message
+                and verify_partial(self.public, member, stored.message, partial, self.backend)
+            )
+            if ok:
+                self._verified[key] = partial
+                valid[member] = partial
+            else:
+                why = mismatch(stored.id.last_nonce, stored.message, last, message) or (
+                    f"does not verify against member {member}'s public share"
+                )
+                metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
+                log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation", why=why)
+                self._remember_rejection(stored.id, member, Judgement(PartialOutcome.INVALID, why))
+                await self.store.drop_partial(bid, member)
+        if len(valid) < self.public.threshold:
+            return False
+        try:
+            signature = combine(self.public, valid, self.backend)
+        except NotEnoughPartials:
+            return False
+        if not verify(self.public.group_public_key, stored.message, signature, self.backend):
+            log.error("combined_signature_invalid", batch=str(bid), members=sorted(valid))
+            return False
+        await self.store.set_batch_state(
+            stored.id,
+            BatchState.AGGREGATED,
+            f"signed by {sorted(valid)[: self.public.threshold]}",
+            signature=signature,
+        )
+        for member in valid:
+            self._verified.pop((stored.id, member), None)
+        metrics.BATCHES_AGGREGATED.inc()
+        log.info("batch_aggregated", batch=str(stored.id), members=sorted(valid))
+        self.wake_submitter(stored.id.route.dst)
+        crashpoint("after_combine")
+        return True

@@ -1,0 +1,141 @@
+"""The small interfaces each pipeline stage needs from the store, the chains and the transport.
+
+The stages take these `Protocol`s, not the concrete `Store`, `ChainClient` and `Transport`, so each
+stage's needs are written down in one place and a stage can be driven by a fake in a test. The
+concrete adapters satisfy them structurally (mypy checks that where the node wires them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from relayer.core.batching import Located
+from relayer.core.messages import PartialMessage, RefundPartialMessage
+from relayer.core.states import BatchHead, BatchState, ObservedFailure, RefundState, StoredRefund
+from relayer.core.types import Batch, BatchId, ChainId, Route, Transfer
+
+
+class WatchStore(Protocol):
+    """What the watcher reads and writes: the durable scan cursor and the transfers it finds."""
+
+    async def cursor(self, chain_id: ChainId) -> int | None: ...
+
+    async def cursor_hash(self, chain_id: ChainId) -> str: ...
+
+    async def record_scan(
+        self,
+        chain_id: ChainId,
+        next_block: int,
+        events: list[tuple[Located, str, str, int]],
+        last_hash: str = "",
+        failures: Sequence[ObservedFailure] = (),
+    ) -> list[Transfer]: ...
+
+
+class BatchStore(Protocol):
+    """What the batcher reads and writes: scanned transfers in, cut batches out."""
+
+    async def cursor(self, chain_id: ChainId) -> int | None: ...
+
+    async def route_progress(self, route: Route) -> tuple[int, int]: ...
+
+    async def transfers_in_blocks(self, route: Route, first: int, last: int) -> list[Located]: ...
+
+    async def record_batches(
+        self,
+        route: Route,
+        batches: list[tuple[Batch, bytes, bytes]],
+        batched_through_block: int,
+        next_nonce: int,
+    ) -> None: ...
+
+
+class SignStore(Protocol):
+    """What the signer needs: the signed-once guard and this member's recorded partials."""
+
+    async def signed_partial(self, bid: BatchId) -> bytes | None: ...
+
+    async def record_signature(
+        self, bid: BatchId, key_epoch: int, root: bytes, message: bytes, partial: bytes
+    ) -> bytes: ...
+
+    async def add_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> bool: ...
+
+    async def batch_heads(
+        self, states: Iterable[BatchState], dst: ChainId | None = None, limit: int = 100
+    ) -> list[BatchHead]: ...
+
+
+class AggregateStore(Protocol):
+    """What the aggregator needs: batches this node cut, the partials kept for them, the verdict."""
+
+    async def route_progress(self, route: Route) -> tuple[int, int]: ...
+
+    async def batch_head(self, route: Route, first_nonce: int) -> BatchHead | None: ...
+
+    async def partials_for(self, bid: BatchId) -> list[tuple[int, int, bytes, bytes]]: ...
+
+    async def add_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> bool: ...
+
+    async def drop_partial(self, bid: BatchId, member: int) -> None: ...
+
+    async def set_batch_state(
+        self,
+        bid: BatchId,
+        state: BatchState,
+        detail: str = "",
+        *,
+        signature: bytes | None = None,
+        tx_hash: str | None = None,
+        retry: bool = False,
+    ) -> None: ...
+
+
+class RefundStore(Protocol):
+    """What the refund stage needs: failures seen final, their approval, partials and verdict."""
+
+    async def transfer(self, route: Route, nonce: int) -> Transfer | None: ...
+
+    async def refund(self, route: Route, nonce: int) -> StoredRefund | None: ...
+
+    async def refunds(
+        self, states: Iterable[RefundState], src: ChainId | None = None, limit: int = 100
+    ) -> list[StoredRefund]: ...
+
+    async def approve_refund(
+        self, route: Route, nonce: int, key_epoch: int, message: bytes, partial: bytes | None
+    ) -> bytes | None: ...
+
+    async def set_refund_state(
+        self, route: Route, nonce: int, state: RefundState, detail: str, *, signature: bytes | None = None
+    ) -> bool: ...
+
+    async def put_refund_partial(
+        self, route: Route, nonce: int, member: int, message: bytes, partial: bytes
+    ) -> None: ...
+
+    async def drop_refund_partial(self, route: Route, nonce: int, member: int) -> None: ...
+
+    async def refund_partials_for(self, route: Route, nonce: int) -> list[tuple[int, bytes, bytes]]: ...
+
+
+class PartialPublisher(Protocol):
+    """Where the signer sends this member's batch partials (the broker)."""
+
+    def publish_partial(self, msg: PartialMessage) -> None: ...
+
+
+class RefundPublisher(Protocol):
+    """Where the refund stage sends this member's refund partials (the broker)."""
+
+    def publish_refund(self, msg: RefundPartialMessage) -> None: ...
+
+
+class RefundChain(Protocol):
+    """What the refund stage asks a chain: a transfer's status on its destination, and whether
+    its refund is final on the source."""
+
+    async def transfer_status(self, src: ChainId, nonce: int) -> int | None: ...
+
+    async def is_refunded(self, dst: ChainId, nonce: int, *, final: bool = True) -> bool: ...

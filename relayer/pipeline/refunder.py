@@ -1,0 +1,219 @@
+"""The refund stage: approves, signs and aggregates refunds of transfers failed on their destination.
+
+A failure seen final is checked against the destination's status and this node's own copy of the
+transfer (relayer.core.refunds); an approved refund is recorded, then its partial published, and t
+agreeing partials are combined for the source chain's submitter. It is a pipeline of its own,
+beside the batch stages (merging the two is a later step).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from committee.bls import BlsBackend
+from committee.threshold import (
+    CommitteePublic,
+    KeyShare,
+    NotEnoughPartials,
+    combine,
+    partial_sign,
+    verify,
+    verify_partial,
+)
+from relayer import metrics
+from relayer.config import NodeConfig
+from relayer.core.encoding import refund_message
+from relayer.core.messages import RefundPartialMessage
+from relayer.core.refunds import RefundDecision, RefundPartialOutcome, classify_refund_partial, decide_refund
+from relayer.core.states import Equivocation, RefundState, StoredRefund
+from relayer.core.types import ChainId, Route
+from relayer.pipeline.halts import Halts
+from relayer.pipeline.ports import RefundChain, RefundPublisher, RefundStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Refunder:
+    """Refunds on every configured route; `lock` is the aggregator's (one judge at a time)."""
+
+    cfg: NodeConfig
+    store: RefundStore
+    chains: Mapping[ChainId, RefundChain]
+    public: CommitteePublic
+    share: KeyShare | None
+    backend: BlsBackend
+    publisher: RefundPublisher
+    halts: Halts
+    lock: asyncio.Lock
+    _verified: dict[tuple[Route, int, int], bytes] = field(default_factory=dict)
+
+    async def approve_refunds(self) -> None:
+        """Check every failure seen final and sign (record, then publish) its refund once."""
+        for r in await self.store.refunds([RefundState.OBSERVED], limit=100):
+            chain = self.chains.get(r.route.dst)
+            if chain is None or self.halts.stopped(r.route):
+                continue
+            own = await self.store.transfer(r.route, r.nonce)
+            try:
+                status = await chain.transfer_status(r.route.src, r.nonce)
+            except Exception as exc:
+                log.warning("refund_status_check_failed", route=str(r.route), nonce=r.nonce, error=repr(exc))
+                continue
+            verdict = decide_refund(own, status)
+            if verdict.decision is RefundDecision.REFUSE:
+                await self.store.set_refund_state(r.route, r.nonce, RefundState.REFUSED, verdict.why)
+                log.critical("refund_refused", route=str(r.route), nonce=r.nonce, why=verdict.why)
+                continue
+            if verdict.decision is RefundDecision.WAIT or own is None:
+                continue
+            src_endpoint = self.cfg.chain_by_id(r.route.src).endpoint
+            message = refund_message(own, src_endpoint, self.public.key_epoch)
+            partial = partial_sign(self.share, message, self.backend) if self.share is not None else None
+            try:
+                kept = await self.store.approve_refund(
+                    r.route, r.nonce, self.public.key_epoch, message, partial
+                )
+            except Equivocation as exc:
+                metrics.EQUIVOCATIONS_REFUSED.inc()
+                log.error("equivocation_refused", route=str(r.route), nonce=r.nonce, error=str(exc))
+                continue
+            log.info("refund_approved", route=str(r.route), nonce=r.nonce, signer=kept is not None)
+            if kept is not None:
+                metrics.REFUNDS_SIGNED.inc()
+                await self.store.put_refund_partial(r.route, r.nonce, self.cfg.member_index, message, kept)
+                self._publish_refund(r.route, r.nonce, self.public.key_epoch, message, kept)
+            await self.try_aggregate_refund(r.route, r.nonce)
+
+    def _publish_refund(self, route: Route, nonce: int, epoch: int, message: bytes, partial: bytes) -> None:
+        self.publisher.publish_refund(
+            RefundPartialMessage(self.cfg.member_index, route, nonce, epoch, message, partial)
+        )
+
+    async def republish_refunds(self) -> None:
+        """Re-publish this member's refund partials until the refund is final on the source."""
+        states = [RefundState.APPROVED, RefundState.AGGREGATED, RefundState.SUBMITTED]
+        for r in await self.store.refunds(states, limit=200):
+            if r.partial is not None and r.message is not None and r.key_epoch is not None:
+                self._publish_refund(r.route, r.nonce, r.key_epoch, r.message, r.partial)
+
+    async def sweep_refunded(self) -> None:
+        """Mark refunds that are final on their source (another relayer sent it, or this node
+        relays nothing), so nothing is re-published for them any longer."""
+        states = [RefundState.APPROVED, RefundState.AGGREGATED, RefundState.SUBMITTED]
+        for r in await self.store.refunds(states, limit=100):
+            chain = self.chains.get(r.route.src)
+            if chain is None:
+                continue
+            try:
+                done = await chain.is_refunded(r.route.dst, r.nonce)
+            except Exception as exc:
+                log.warning("refunded_check_failed", route=str(r.route), nonce=r.nonce, error=repr(exc))
+                continue
+            if done and await self.store.set_refund_state(
+                r.route, r.nonce, RefundState.REFUNDED, "refunded on the source (final)"
+            ):
+                metrics.REFUNDS_REFUNDED.labels(str(r.route.src)).inc()
+                log.info("transfer_refunded", route=str(r.route), nonce=r.nonce)
+
+    async def on_refund_partial(self, msg: RefundPartialMessage) -> None:
+        """Judge a refund partial from the broker (relayer.core.refunds), keep it if it earns a place,
+        and aggregate when it completes a refund this node approved."""
+        outcome = RefundPartialOutcome.INVALID
+        try:
+            async with self.lock:
+                outcome = await self._judge_refund_partial(msg)
+        finally:
+            member = str(msg.member) if outcome != RefundPartialOutcome.NOT_MEMBER else "unknown"
+            metrics.REFUND_PARTIALS_RECEIVED.labels(member, outcome.value).inc()
+        if outcome in (
+            RefundPartialOutcome.INVALID,
+            RefundPartialOutcome.NOT_MEMBER,
+            RefundPartialOutcome.OWN,
+        ):
+            log.warning(
+                "refund_partial_refused",
+                route=str(msg.route),
+                nonce=msg.nonce,
+                member=msg.member,
+                outcome=outcome.value,
+            )
+        if outcome == RefundPartialOutcome.KEPT:
+            await self.try_aggregate_refund(msg.route, msg.nonce)
+
+    async def _judge_refund_partial(self, msg: RefundPartialMessage) -> RefundPartialOutcome:
+        holds = False
+        expected: bytes | None = None
+        late = False
+        stored: tuple[bytes, bytes] | None = None
+        if msg.member in self.public.public_shares and msg.route in self.cfg.routes:
+            holds = await self.store.transfer(msg.route, msg.nonce) is not None
+            r = await self.store.refund(msg.route, msg.nonce)
+            if r is not None:
+                late = r.state not in (RefundState.OBSERVED, RefundState.APPROVED)
+                expected = r.message if r.state == RefundState.APPROVED else None
+            for member, message, partial in await self.store.refund_partials_for(msg.route, msg.nonce):
+                if member == msg.member:
+                    stored = (message, partial)
+        outcome = classify_refund_partial(
+            msg,
+            public=self.public,
+            routes=self.cfg.routes,
+            own_member=self.cfg.member_index,
+            holds_transfer=holds,
+            expected_message=expected,
+            late=late,
+            stored=stored,
+            backend=self.backend,
+        )
+        if outcome.stored:
+            await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
+            self._verified[(msg.route, msg.nonce, msg.member)] = msg.partial
+        return outcome
+
+    async def try_aggregate_refund(self, route: Route, nonce: int) -> bool:
+        async with self.lock:
+            r = await self.store.refund(route, nonce)
+            if r is None or r.state != RefundState.APPROVED or r.message is None:
+                return False
+            return await self._aggregate_refund(r, r.message)
+
+    async def _aggregate_refund(self, r: StoredRefund, message: bytes) -> bool:
+        valid: dict[int, bytes] = {}
+        for member, their_message, partial in await self.store.refund_partials_for(r.route, r.nonce):
+            key = (r.route, r.nonce, member)
+            if their_message == message and (
+                self._verified.get(key) == partial
+                or verify_partial(self.public, member, message, partial, self.backend)
+            ):
+                self._verified[key] = partial
+                valid[member] = partial
+            else:  # an early partial on another message, or one that does not verify
+                metrics.REFUND_PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
+                log.warning("refund_partial_invalid", route=str(r.route), nonce=r.nonce, member=member)
+                await self.store.drop_refund_partial(r.route, r.nonce, member)
+                self._verified.pop(key, None)
+        if len(valid) < self.public.threshold:
+            return False
+        try:
+            signature = combine(self.public, valid, self.backend)
+        except NotEnoughPartials:
+            return False
+        if not verify(self.public.group_public_key, message, signature, self.backend):
+            log.error("combined_refund_signature_invalid", route=str(r.route), nonce=r.nonce)
+            return False
+        await self.store.set_refund_state(
+            r.route,
+            r.nonce,
+            RefundState.AGGREGATED,
+            f"refund signed by {sorted(valid)[: self.public.threshold]}",
+            signature=signature,
+        )
+        for member in valid:
+            self._verified.pop((r.route, r.nonce, member), None)
+        log.info("refund_aggregated", route=str(r.route), nonce=r.nonce, members=sorted(valid))
+        return True

@@ -1,0 +1,83 @@
+"""The signer stage: a member signs each batch it cut itself once, records the partial, then publishes it.
+
+The signed-once guard (the store's `record_signature`) is written before anything leaves the
+node, so a crash between signing and publishing never signs twice; `republish` sends the recorded
+partials again until their batch executes, so a lost message heals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import structlog
+
+from committee.bls import BlsBackend
+from committee.threshold import KeyShare, partial_sign
+from relayer import metrics
+from relayer.core.messages import PartialMessage
+from relayer.core.states import AnyBatch, BatchState, Equivocation
+from relayer.pipeline.crashpoints import crashpoint
+from relayer.pipeline.ports import PartialPublisher, SignStore
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Signer:
+    """Signs as `member` with `share` (None on a node that holds no share: it signs nothing)."""
+
+    member: int
+    store: SignStore
+    share: KeyShare | None
+    backend: BlsBackend
+    publisher: PartialPublisher
+
+    async def sign(self, stored: AnyBatch) -> bool:
+        """Sign a batch this node cut itself, once.
+
+        The signed-once guard records the partial before it is published; a batch signed before a
+        restart is not signed again (the periodic re-publication sends the recorded partial).
+        Returns True if a new partial was made.
+        """
+        if self.share is None:
+            return False
+        bid = stored.id
+        if await self.store.signed_partial(bid) is not None:
+            return False
+        partial = partial_sign(self.share, stored.message, self.backend)
+        try:
+            kept = await self.store.record_signature(
+                bid, stored.key_epoch, stored.root, stored.message, partial
+            )
+        except Equivocation as exc:
+            metrics.EQUIVOCATIONS_REFUSED.inc()
+            log.error("equivocation_refused", batch=str(bid), error=str(exc))
+            return False
+        metrics.PARTIALS_SIGNED.inc()
+        log.info("batch_signed", batch=str(bid))
+        await self.store.add_partial(bid, self.member, stored.message, kept)
+        self._publish(stored, kept)
+        crashpoint("after_publish")
+        return True
+
+    def _publish(self, stored: AnyBatch, partial: bytes) -> None:
+        msg = PartialMessage(
+            member=self.member,
+            batch=stored.id,
+            key_epoch=stored.key_epoch,
+            root=stored.root,
+            message=stored.message,
+            partial=partial,
+        )
+        self.publisher.publish_partial(msg)
+
+    async def republish(self) -> None:
+        """Re-publish this member's partials for batches not yet executed (lost messages heal)."""
+        if self.share is None:
+            return
+        for stored in await self.store.batch_heads(
+            [BatchState.PENDING, BatchState.AGGREGATED, BatchState.SUBMITTED], limit=200
+        ):
+            partial = await self.store.signed_partial(stored.id)
+            if partial is not None:
+                self._publish(stored, partial)

@@ -191,6 +191,9 @@ class Submitter:
             self._followed = {bid: t for bid, t in self._followed.items() if bid in in_flight}
             self._pending_seen = {bid: t for bid, t in self._pending_seen.items() if bid in in_flight}
             self._pending_overdue &= in_flight
+            batch_keys = {(bid.route.src, bid.route.dst, bid.first_nonce) for bid in in_flight}
+            self._reverts = {k: n for k, n in self._reverts.items() if k[0] == -1 or k in batch_keys}
+            self._waiting = {k for k in self._waiting if k[0] == -1 or k in batch_keys}
             now = time.monotonic()
             for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
                 if stored.state == BatchState.SUBMITTED:
@@ -215,6 +218,8 @@ class Submitter:
         )
         in_flight = {(r.route.dst, r.nonce) for r in refunds}
         self._refund_elapsed.retain(lambda key: isinstance(key, tuple) and key[:2] in in_flight)
+        self._reverts = {k: n for k, n in self._reverts.items() if k[0] != -1 or k[1:] in in_flight}
+        self._waiting = {k for k in self._waiting if k[0] != -1 or k[1:] in in_flight}
         for r in refunds:
             outcome = SubmitOutcome.RETRY
             try:

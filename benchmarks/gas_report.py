@@ -21,9 +21,9 @@ from web3 import HTTPProvider, Web3
 from committee.bls import g1_to_eip2537
 from committee.threshold import KeyShare, combine, deal, partial_sign
 from harness import devnet
+from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message
 from relayer.core.types import Batch, ChainId, Nonce, Transfer
-from relayer.pipeline.submitter import execute_batch_call
 from relayer.provisioning.deploy import Deployment, deploy_bridge, dev_account, send
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@
 `executeBatch` and `batchMessage` take the batch packed (`QiaoEndpoint.PackedBatch`: route, first
 nonce and token pairs once; sender, recipient and amount per transfer): build the arguments with
 `relayer.core.types.execute_batch_args` / `packed_batch`, or the whole call with
-`relayer.pipeline.submitter.execute_batch_call`.
+`relayer.core.calldata.execute_batch_call`.
 
 Kept in the package so a deployed daemon needs no build tree; a test checks it against the ABI
 forge compiles from contracts/src.

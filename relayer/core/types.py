@@ -189,5 +189,5 @@ def packed_batch(batch: Batch) -> PackedBatchTuple:
 def execute_batch_args(batch: Batch, signature: bytes) -> tuple[int, PackedBatchTuple, bytes]:
     """The arguments of `executeBatch(keyEpoch, batch, signature)` for `batch`; `signature` is
     passed as given (the contract wants the 128-byte EIP-2537 form; see
-    `relayer.pipeline.submitter.execute_batch_call` for the 48-byte wire form)."""
+    `relayer.core.calldata.execute_batch_call` for the 48-byte wire form)."""
     return (batch.key_epoch, packed_batch(batch), signature)

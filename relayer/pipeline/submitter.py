@@ -1,130 +1,74 @@
-"""Submits aggregated batches to one destination chain: the transaction manager.
+"""The submit stage for one chain: sends its aggregated batches (and the refunds it is the source of).
 
 Relayers are staggered: for each batch the members take turns by rank (`batch_rank`: the first is
-given by a hash of the batch's route and first nonce, `turn`; refunds rotate by nonce, `rank`),
-each waiting `rank * stagger_seconds` after the batch was aggregated, and every relayer checks the
-contract's executed bitmap (and the node's pending state) before it sends, so normally one
-transaction lands and the others stand by, taking over only if it does not land.
+given by a hash of the batch's route and first nonce, `relayer.core.txmath.turn`; refunds rotate by
+nonce, `rank`), each waiting `rank * stagger_seconds` after the batch was aggregated, and every
+relayer checks the contract's executed bitmap (and the node's pending state) before it sends, so
+normally one transaction lands and the others stand by, taking over only if it does not land.
 
-The manager owns its account's nonces: a transaction is signed, recorded in the store, then
-broadcast, with the next nonce the chain reports as pending (so a dropped transaction's nonce is
-reused and no gap can form). A transaction not mined within `receipt_timeout` is replaced with the
-same nonce and fees raised by `fee_bump_percent`, never above the fee cap. If the nonce was used by
-another transaction of the same account, the batch goes back to be sent with a fresh nonce. A
-deterministic revert is recorded as a failure and never retried; a batch the endpoint refuses
-because it is paused waits for the resume, and a revert on state that moves (a race with another
-relayer, a reorg) is retried up to MAX_REVERTS times (`relayer.core.reverts`).
+The account's transactions go out through its `TxSender` (`relayer.adapters.txsender`): signed,
+recorded in the store, then broadcast, with the next nonce the chain reports as pending (so a
+dropped transaction's nonce is reused and no gap can form). This stage decides what to send and
+when: a transaction not mined within `receipt_timeout` is replaced with the same nonce and fees
+raised by `fee_bump_percent`, never above the fee cap (`relayer.core.txmath.send_fees`). If the
+nonce was used by another transaction of the same account, the batch goes back to be sent with a
+fresh nonce. A deterministic revert is recorded as a failure and never retried; a batch the
+endpoint refuses because it is paused waits for the resume, and a revert on state that moves (a race
+with another relayer, a reorg) is retried up to MAX_REVERTS times (`relayer.core.reverts`). What it
+remembers per batch or refund (revert counts, pause waits, timers) is forgotten once it is no
+longer in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
 import structlog
-from eth_abi.abi import encode as abi_encode
 from eth_account.signers.local import LocalAccount
-from eth_typing import HexStr
-from eth_utils.crypto import keccak
-from web3.exceptions import ContractLogicError, TransactionNotFound
-from web3.types import TxParams
 
-from committee.bls import g1_to_eip2537
 from relayer import metrics
 from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
+from relayer.adapters.txsender import Receipt, Reverted, TxSender
 from relayer.config import RelayerConfig
+from relayer.core.calldata import execute_batch_data, refund_data
 from relayer.core.clock import Elapsed
 from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert
 from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
-from relayer.core.types import Batch, BatchId, Transfer, execute_batch_args
+from relayer.core.txmath import batch_rank, refund_rank
+from relayer.core.types import BatchId
 from relayer.pipeline.crashpoints import crashpoint
 
 log = structlog.get_logger(__name__)
 
-GWEI = 10**9
 MAX_REVERTS = 3
 BALANCE_SECONDS = 2.0  # the account balance is read at most this often
 STEP_BATCHES = 200  # batches looked at per step; those not yet this relayer's turn cost no RPC
-SIGNATURE_WIRE_LENGTH = 48
 
 
-def execute_batch_call(endpoint: Any, batch: Batch, signature: bytes) -> Any:
-    """The `executeBatch` call of `batch` on `endpoint` (a web3 contract, sync or async, with
-    the endpoint ABI), ready to `.call()`, `.estimate_gas()` or `.build_transaction()`.
+@dataclass(frozen=True, slots=True)
+class BatchKey:
+    """A batch's revert count and pause wait are kept under its route and first nonce."""
 
-    `signature` is the 48-byte compressed G1 wire form (converted to EIP-2537) or anything else,
-    passed to the contract unchanged (the 128-byte EIP-2537 form; a malformed one is the
-    contract's to refuse). The batch goes packed (`relayer.core.types.execute_batch_args`)."""
-    if len(signature) == SIGNATURE_WIRE_LENGTH:
-        signature = g1_to_eip2537(signature)
-    return endpoint.functions.executeBatch(*execute_batch_args(batch, signature))
+    src: int
+    dst: int
+    first_nonce: int
 
-
-_PACKED_BATCH_TYPE = "(uint256,uint256,uint64,(address,address)[],bytes,(address,address,uint256)[])"
-_EXECUTE_BATCH_TYPES = ["uint64", _PACKED_BATCH_TYPE, "bytes"]
-EXECUTE_BATCH_SIGNATURE = f"executeBatch({','.join(_EXECUTE_BATCH_TYPES)})"
-EXECUTE_BATCH_SELECTOR = keccak(text=EXECUTE_BATCH_SIGNATURE)[:4]
+    @staticmethod
+    def of(bid: BatchId) -> BatchKey:
+        return BatchKey(bid.route.src, bid.route.dst, bid.first_nonce)
 
 
-def execute_batch_data(batch: Batch, signature: bytes) -> bytes:
-    """The calldata of `execute_batch_call(endpoint, batch, signature).build_transaction()`,
-    encoded with eth_abi directly: web3's encoder re-validated every address of a 100-transfer
-    batch with keccak twice per send and was most of a relayer's CPU (docs/BENCHMARKS.md)."""
-    if len(signature) == SIGNATURE_WIRE_LENGTH:
-        signature = g1_to_eip2537(signature)
-    epoch, (src, dst, first, pairs, pair_of, transfers), sig = execute_batch_args(batch, signature)
-    raw = [
-        epoch,
-        (
-            src,
-            dst,
-            first,
-            [(_address(a), _address(b)) for a, b in pairs],
-            pair_of,
-            [(_address(sender), _address(recipient), amount) for sender, recipient, amount in transfers],
-        ),
-        sig,
-    ]
-    return EXECUTE_BATCH_SELECTOR + abi_encode(_EXECUTE_BATCH_TYPES, raw)
+@dataclass(frozen=True, slots=True)
+class RefundKey:
+    """A refund's (its source is this chain) under its transfer's destination and nonce."""
 
-
-def _address(value: str) -> bytes:
-    """20 raw bytes of an address already checked when its Transfer was made."""
-    return bytes.fromhex(value[2:])
-
-
-TX_GAS_CAP = 2**24  # EIP-7825's per-transaction gas limit (Ethereum since Osaka)
-
-
-def gas_limit(estimate: int) -> int:
-    """The gas limit sent for an `estimate`: 20 % + 10,000 of headroom (state may move between
-    the estimate and inclusion), but never padded past EIP-7825's cap when the estimate itself is
-    under it: a limit over the cap is refused by the node, and the batch would be sent again and
-    again. An estimate over the cap is sent as it is (a chain without the cap may take it)."""
-    padded = int(estimate * 1.2) + 10_000
-    return min(padded, TX_GAS_CAP) if estimate <= TX_GAS_CAP else estimate
-
-
-def turn(route_src: int, route_dst: int, first_nonce: int, committee_size: int) -> int:
-    """Whose turn a batch is, in 0..n-1: spread evenly over the relayers by a hash of the batch's
-    route and first nonce (with `first_nonce mod n`, batches of 100 on a committee of 4 all fell
-    to the same relayer)."""
-    digest = hashlib.sha256(f"qiao-turn:{route_src}:{route_dst}:{first_nonce}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % committee_size
-
-
-def refund_call(endpoint: Any, key_epoch: int, transfer: Transfer, signature: bytes) -> Any:
-    """The `refund(keyEpoch, transfer, signature)` call on the transfer's source `endpoint`
-    (48-byte signatures are converted to EIP-2537 as for batches)."""
-    if len(signature) == SIGNATURE_WIRE_LENGTH:
-        signature = g1_to_eip2537(signature)
-    return endpoint.functions.refund(key_epoch, transfer.as_abi_tuple(), signature)
+    dst: int
+    nonce: int
 
 
 class SubmitOutcome(Enum):
@@ -152,11 +96,10 @@ class Submitter:
         self.cfg = cfg
         self.member_index = member_index
         self.committee_size = committee_size
+        self.sender = TxSender(chain, account, cfg)
         self._lock = asyncio.Lock()
-        self._reverts: dict[tuple[int, int, int], int] = {}
-        self._waiting: set[tuple[int, int, int]] = (
-            set()
-        )  # batches held by a pause; refunds (-1, dst, nonce) waiting
+        self._reverts: dict[BatchKey | RefundKey, int] = {}  # reverts seen, of those in flight
+        self._waiting: set[BatchKey | RefundKey] = set()  # batches held by a pause; refunds waiting
         self._low_balance_reported = False
         # stagger and receipt timeout survive a wall-clock step; batches and refunds are kept
         # apart so each step forgets only its own events that are no longer in flight
@@ -170,13 +113,14 @@ class Submitter:
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
-        return (self.member_index - first_nonce) % self.committee_size
+        return refund_rank(self.member_index, self.committee_size, first_nonce)
 
     def batch_rank(self, stored: AnyBatch) -> int:
-        """This relayer's place in the turns of a batch (`turn`): 0 sends at once."""
+        """This relayer's place in the turns of a batch (`relayer.core.txmath.turn`): 0 sends at once."""
         bid = stored.id
-        first = turn(bid.route.src, bid.route.dst, bid.first_nonce, self.committee_size)
-        return (self.member_index - 1 - first) % self.committee_size
+        return batch_rank(
+            self.member_index, self.committee_size, bid.route.src, bid.route.dst, bid.first_nonce
+        )
 
     async def step(self) -> None:
         """Handle every aggregated or submitted batch for this chain once: sends first, then the
@@ -191,6 +135,9 @@ class Submitter:
             self._followed = {bid: t for bid, t in self._followed.items() if bid in in_flight}
             self._pending_seen = {bid: t for bid, t in self._pending_seen.items() if bid in in_flight}
             self._pending_overdue &= in_flight
+            keys = {BatchKey.of(bid) for bid in in_flight}
+            self._reverts = {k: n for k, n in self._reverts.items() if isinstance(k, RefundKey) or k in keys}
+            self._waiting = {k for k in self._waiting if isinstance(k, RefundKey) or k in keys}
             now = time.monotonic()
             for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
                 if stored.state == BatchState.SUBMITTED:
@@ -215,6 +162,9 @@ class Submitter:
         )
         in_flight = {(r.route.dst, r.nonce) for r in refunds}
         self._refund_elapsed.retain(lambda key: isinstance(key, tuple) and key[:2] in in_flight)
+        keys = {RefundKey(dst, nonce) for dst, nonce in in_flight}
+        self._reverts = {k: n for k, n in self._reverts.items() if isinstance(k, BatchKey) or k in keys}
+        self._waiting = {k for k in self._waiting if isinstance(k, BatchKey) or k in keys}
         for r in refunds:
             outcome = SubmitOutcome.RETRY
             try:
@@ -247,62 +197,52 @@ class Submitter:
         tx_nonce: int | None = None
         if r.state == RefundState.SUBMITTED and r.tx is not None:
             previous = r.tx
-            try:
-                receipt = await self.chain.w3.eth.get_transaction_receipt(HexStr(r.tx.tx_hash))
-            except TransactionNotFound:
-                receipt = None
-            if receipt is not None and receipt["status"] == 1:
+            receipt = await self.sender.receipt(r.tx.tx_hash)
+            if receipt is not None and receipt.status == 1:
                 return SubmitOutcome.SENT  # mined; refunded once final (checked above)
             if receipt is not None:
                 log.warning("refund_tx_reverted", route=str(r.route), nonce=nonce, tx=r.tx.tx_hash)
                 previous = None  # a fresh transaction, a fresh nonce
+            elif not await self.sender.known(r.tx.tx_hash):
+                metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
+                previous = None
             else:
-                try:
-                    await self.chain.w3.eth.get_transaction(HexStr(r.tx.tx_hash))
-                except TransactionNotFound:
-                    metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
-                    previous = None
-                else:
-                    key = (dst, nonce, r.tx.tx_hash)
-                    if self._refund_elapsed.since(key, r.tx.sent_at) < self.cfg.receipt_timeout:
-                        return SubmitOutcome.SENT
-                    tx_nonce = r.tx.nonce  # replace it, same nonce, fees bumped
+                waited = self._refund_elapsed.since((dst, nonce, r.tx.tx_hash), r.tx.sent_at)
+                if waited < self.cfg.receipt_timeout:
+                    return SubmitOutcome.SENT
+                tx_nonce = r.tx.nonce  # replace it, same nonce, fees bumped
         else:
             waited = self._refund_elapsed.since((dst, nonce, "aggregated"), r.updated_at)
             if waited < self.rank(nonce) * self.cfg.stagger_seconds:
                 return SubmitOutcome.NOT_READY
-        data = bytes.fromhex(
-            refund_call(self.chain.endpoint, r.key_epoch, transfer, r.signature)._encode_transaction_data()[
-                2:
-            ]
-        )
+        data = refund_data(self.chain.endpoint, r.key_epoch, transfer, r.signature)
         what = {"refund": f"{r.route}#{nonce}"}
-        key3 = (-1, dst, nonce)  # refunds counted apart from batches
+        key = RefundKey(dst, nonce)
         try:
-            gas = await self._estimate(data)
-        except ContractLogicError as exc:
+            gas = await self.sender.estimate(data)
+        except Reverted as exc:
             if await self.chain.is_refunded(dst, nonce, final=False):
                 return SubmitOutcome.SENT
             kind = classify_refund_revert(exc.data)
             if kind is RevertKind.WAIT:  # the source cannot pay it now (bucket, KYC, freeze, pause)
-                if key3 not in self._waiting:
-                    self._waiting.add(key3)
+                if key not in self._waiting:
+                    self._waiting.add(key)
                     log.warning("refund_waits", **what, reason=str(exc))
                 return SubmitOutcome.NOT_READY
-            self._waiting.discard(key3)
-            self._reverts[key3] = self._reverts.get(key3, 0) + 1
-            if kind is RevertKind.TRANSIENT and self._reverts[key3] < MAX_REVERTS:
+            self._waiting.discard(key)
+            self._reverts[key] = self._reverts.get(key, 0) + 1
+            if kind is RevertKind.TRANSIENT and self._reverts[key] < MAX_REVERTS:
                 log.warning("refund_estimate_reverted", **what, error=str(exc))
                 return SubmitOutcome.RETRY
             await self.store.set_refund_state(r.route, nonce, RefundState.REFUSED, f"refund reverts: {exc}")
             log.error("refund_reverts", **what, error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
-        self._waiting.discard(key3)
+        self._waiting.discard(key)
 
         async def record(tx: TxRecord) -> None:
             await self.store.record_refund_tx(r.route, nonce, tx)
 
-        sent = await self._sign_and_send(data, gas, tx_nonce, previous, record, what)
+        sent = await self.sender.send(data, gas, tx_nonce, previous, record, what)
         if sent is None:
             return SubmitOutcome.NOT_READY
         metrics.REFUNDS_SUBMITTED.labels(str(self.chain.chain_id)).inc()
@@ -364,24 +304,6 @@ class Submitter:
             batch = full.batch
         return execute_batch_data(batch, stored.signature)
 
-    async def _estimate(self, data: bytes) -> int:
-        """eth_estimateGas of `data` sent to the endpoint (raises ContractLogicError on a revert)."""
-        params: TxParams = {
-            "from": self.account.address,
-            "to": self.chain.endpoint.address,
-            "data": HexStr("0x" + data.hex()),
-        }
-        return int(await self.chain.w3.eth.estimate_gas(params))
-
-    async def _fees(self) -> tuple[int, int, int]:
-        """(base fee, max fee, priority fee) for a new transaction, within the cap."""
-        latest = await self.chain.w3.eth.get_block("latest")
-        base_fee = int(latest.get("baseFeePerGas", 0) or 0)
-        priority = int(self.cfg.priority_fee_gwei * GWEI)
-        cap = int(self.cfg.max_fee_gwei * GWEI)
-        max_fee = min(2 * base_fee + priority, cap)
-        return base_fee, max_fee, min(priority, max_fee)
-
     async def _send(
         self, stored: AnyBatch, nonce: int | None, previous: TxRecord | None, defer: bool = False
     ) -> SubmitOutcome:
@@ -394,13 +316,13 @@ class Submitter:
             return SubmitOutcome.NOT_READY  # checked first too: an estimate is a full execution
         data = await self._calldata(stored)
         try:
-            gas = await self._estimate(data)
-        except ContractLogicError as exc:
+            gas = await self.sender.estimate(data)
+        except Reverted as exc:
             done = await self._executed_elsewhere(stored)
             if done is not None:
                 return done
             kind = classify_revert(exc.data)
-            key = (bid.route.src, bid.route.dst, bid.first_nonce)
+            key = BatchKey.of(bid)
             if kind is RevertKind.WAIT:  # paused on-chain: send once the committee resumes it
                 if key not in self._waiting:
                     self._waiting.add(key)
@@ -414,14 +336,14 @@ class Submitter:
             await self.store.set_batch_state(bid, BatchState.FAILED, f"reverts: {exc}")
             log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
-        self._waiting.discard((bid.route.src, bid.route.dst, bid.first_nonce))
+        self._waiting.discard(BatchKey.of(bid))
         if defer and await self._pending_elsewhere(stored):
             return SubmitOutcome.NOT_READY
 
         async def record(tx: TxRecord) -> None:
             await self.store.record_tx(bid, tx)
 
-        sent = await self._sign_and_send(data, gas, nonce, previous, record, {"batch": str(bid)})
+        sent = await self.sender.send(data, gas, nonce, previous, record, {"batch": str(bid)})
         if sent is None:
             return SubmitOutcome.NOT_READY
         crashpoint("after_send")
@@ -436,63 +358,6 @@ class Submitter:
         )
         return SubmitOutcome.SENT
 
-    async def _sign_and_send(
-        self,
-        data: bytes,
-        gas: int,
-        nonce: int | None,
-        previous: TxRecord | None,
-        record: Callable[[TxRecord], Awaitable[None]],
-        what: dict[str, str],
-    ) -> TxRecord | None:
-        """The shared send path of every transaction (`data` to the endpoint): EIP-1559 fees
-        within the cap (a replacement of `previous` bumped by `fee_bump_percent`), the account's
-        pending nonce unless `nonce` is given, signed, `record`ed before broadcast (a crash cannot
-        lose it), broadcast.
-        None when fees would exceed the cap (nothing is sent)."""
-        if nonce is None:  # both reads at once: one round trip fewer on every send
-            (base_fee, max_fee, priority), pending_nonce = await asyncio.gather(
-                self._fees(), self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
-            )
-            nonce = int(pending_nonce)
-        else:
-            base_fee, max_fee, priority = await self._fees()
-        cap = int(self.cfg.max_fee_gwei * GWEI)
-        if previous is not None:
-            bump = 100 + self.cfg.fee_bump_percent
-            max_fee = max(max_fee, previous.max_fee * bump // 100)
-            priority = max(priority, previous.priority_fee * bump // 100)
-            if max_fee > cap:
-                if previous.max_fee >= cap or cap * 100 < previous.max_fee * (100 + 10):
-                    metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
-                    log.warning("fee_cap_reached", **what, tx=previous.tx_hash, cap=cap)
-                    return None
-                max_fee = cap
-            priority = min(priority, max_fee)
-        if max_fee < base_fee:
-            metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
-            log.warning("base_fee_above_cap", **what, base_fee=base_fee, cap=cap)
-            return None
-        tx: dict[str, Any] = {
-            "type": 2,
-            "chainId": self.chain.chain_id,
-            "nonce": nonce,
-            "to": self.chain.endpoint.address,
-            "value": 0,
-            "data": data,
-            "gas": gas_limit(gas),
-            "maxFeePerGas": max_fee,
-            "maxPriorityFeePerGas": priority,
-        }
-        signed = self.account.sign_transaction(tx)
-        tx_hash = "0x" + bytes(signed.hash).hex()
-        tx_record = TxRecord(
-            tx_hash, self.chain.chain_id, self.account.address, nonce, max_fee, priority, time.time()
-        )
-        await record(tx_record)  # recorded before broadcast: a crash cannot lose it
-        await self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
-        return tx_record
-
     # ---- following a sent transaction ----------------------------------------------------
 
     async def _follow(self, stored: AnyBatch) -> SubmitOutcome | None:
@@ -502,12 +367,11 @@ class Submitter:
         if not records:
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, "no transaction on record")
             return None
-        w3 = self.chain.w3
         outcome = await self._receipts(stored, records)
         if outcome is not None:
             return outcome
         latest = records[-1]
-        confirmed = await w3.eth.get_transaction_count(self.account.address, "latest")
+        confirmed = await self.sender.confirmed_nonce()
         if confirmed > latest.nonce:
             # the nonce is used; look again in case ours was mined since the receipts were read
             outcome = await self._receipts(stored, records)
@@ -520,9 +384,7 @@ class Submitter:
                 bid, BatchState.AGGREGATED, f"nonce {latest.nonce} used elsewhere"
             )
             return None
-        try:
-            await w3.eth.get_transaction(HexStr(latest.tx_hash))
-        except TransactionNotFound:
+        if not await self.sender.known(latest.tx_hash):
             metrics.TXS_DROPPED.labels(str(self.chain.chain_id)).inc()
             log.warning("tx_dropped", batch=str(bid), tx=latest.tx_hash, nonce=latest.nonce)
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {latest.tx_hash} dropped")
@@ -537,27 +399,23 @@ class Submitter:
         """The outcome if one of the batch's transactions was mined, else None."""
         bid = stored.id
         for record in records:
-            try:
-                receipt = await self.chain.w3.eth.get_transaction_receipt(HexStr(record.tx_hash))
-            except TransactionNotFound:
+            receipt = await self.sender.receipt(record.tx_hash)
+            if receipt is None:
                 continue
-            if receipt["status"] == 1 and int(receipt["blockNumber"]) > await self.chain.final_head():
+            if receipt.status == 1 and receipt.block_number > await self.chain.final_head():
                 # mined, not final: a reorg below finality can still drop it (and then the
                 # transaction is gone, so it is sent again); executed once its block is final
                 return SubmitOutcome.SENT
-            metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt["gasUsed"])
-            metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
-                receipt["gasUsed"] * receipt["effectiveGasPrice"]
-            )
-            if receipt["status"] == 1:
+            self._count_fees(receipt)
+            if receipt.status == 1:
                 await self._executed(stored, f"executed by tx {record.tx_hash}")
-                log.info("batch_executed", batch=str(bid), tx=record.tx_hash, gas=receipt["gasUsed"])
+                log.info("batch_executed", batch=str(bid), tx=record.tx_hash, gas=receipt.gas_used)
                 crashpoint("after_receipt")
                 return SubmitOutcome.EXECUTED
             done = await self._executed_elsewhere(stored)
             if done is not None:
                 return done
-            key = (bid.route.src, bid.route.dst, bid.first_nonce)
+            key = BatchKey.of(bid)
             self._reverts[key] = self._reverts.get(key, 0) + 1
             if self._reverts[key] >= MAX_REVERTS:
                 await self.store.set_batch_state(bid, BatchState.FAILED, f"tx {record.tx_hash} reverted")
@@ -567,6 +425,12 @@ class Submitter:
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {record.tx_hash} reverted")
             return SubmitOutcome.RETRY
         return None
+
+    def _count_fees(self, receipt: Receipt) -> None:
+        metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt.gas_used)
+        metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
+            receipt.gas_used * receipt.effective_gas_price
+        )
 
     async def _executed_elsewhere(self, stored: AnyBatch) -> SubmitOutcome | None:
         """ALREADY_EXECUTED (recorded) if another transaction executed the batch and its block is
@@ -591,7 +455,7 @@ class Submitter:
         if time.monotonic() - self._balance_read < BALANCE_SECONDS:
             return
         self._balance_read = time.monotonic()
-        balance = await self.chain.w3.eth.get_balance(self.account.address)
+        balance = await self.sender.balance()
         metrics.ACCOUNT_BALANCE_WEI.labels(self.chain.cfg.name).set(balance)
         low = balance < int(self.cfg.low_balance_eth * 10**18)
         if low and not self._low_balance_reported:

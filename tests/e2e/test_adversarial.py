@@ -32,6 +32,7 @@ from committee.bls import CURVE_ORDER, g1_to_eip2537, get_backend
 from committee.keyfile import load_key_file
 from committee.threshold import KeyShare, combine, partial_sign
 from harness import devnet
+from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message, batch_root, leaf_hash, merkle_proof
 from relayer.core.messages import (
     MAX_PAYLOAD_BYTES,
@@ -42,7 +43,6 @@ from relayer.core.messages import (
 )
 from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 from relayer.ops.reconciler import reconcile
-from relayer.pipeline.submitter import execute_batch_call
 from relayer.provisioning import broker
 
 pytestmark = pytest.mark.e2e

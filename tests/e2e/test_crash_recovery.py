@@ -10,9 +10,9 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from harness import devnet
+from relayer.core.txmath import turn
 from relayer.ops.reconciler import reconcile
 from relayer.pipeline.crashpoints import POINTS
-from relayer.pipeline.submitter import turn
 
 pytestmark = pytest.mark.e2e
 UNIT = 10**18

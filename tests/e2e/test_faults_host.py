@@ -29,8 +29,8 @@ import pytest
 from web3 import HTTPProvider, Web3
 
 from harness import devnet
+from relayer.core.txmath import turn
 from relayer.ops.reconciler import reconcile
-from relayer.pipeline.submitter import turn
 
 pytestmark = pytest.mark.e2e
 UNIT = 10**18
@@ -275,7 +275,7 @@ def test_members_two_hours_ahead_and_behind_stay_online_sign_and_take_their_turn
         assert readyz(net, member)[1]["members_online"] == [1, 2, 3, 4]
     sent_before = {m: bridge.sent(m) for m in range(1, 5)}
     first = bridge.locks + 1
-    # one lock per batch, until each skewed member has been first in turn (relayer.pipeline.submitter.turn)
+    # one lock per batch, until each skewed member has been first in turn (relayer.core.txmath.turn)
     firsts: set[int] = set()
     while not set(skewed) <= firsts:
         bridge.lock(bridge.locks % 4 + 1)

@@ -317,7 +317,7 @@ def test_a_broker_stopped_mid_flow_and_restarted_executes_everything_once(bridge
 
 def test_a_partitioned_member_catches_up_once_the_partition_heals(bridge: Bridge) -> None:
     b = bridge
-    cut = 1  # if first in turn for one of these batches (pipeline.submitter.turn), the next takes over
+    cut = 1  # if first in turn for one of these batches (core.txmath.turn), the next takes over
     b.proxies[cut].stop()
     try:
         devnet.wait_until(lambda: not b.connected(cut), 60, f"member {cut} to lose the broker")

@@ -11,9 +11,9 @@ from web3.logs import DISCARD
 from committee.bls import g1_to_eip2537
 from committee.threshold import NotEnoughPartials, combine, deal, partial_sign, verify_partial
 from harness import devnet
+from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message
 from relayer.core.types import Batch, ChainId, Nonce, Transfer, packed_batch
-from relayer.pipeline.submitter import execute_batch_call
 
 
 @pytest.fixture

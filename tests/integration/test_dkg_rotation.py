@@ -11,9 +11,9 @@ from committee.dkg_runner import local_dkg
 from committee.rotation import rotation_message, sign_rotation
 from committee.threshold import combine, partial_sign
 from harness import devnet
+from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message
 from relayer.core.types import Batch
-from relayer.pipeline.submitter import execute_batch_call
 from tests.integration.test_contracts_onchain import lock_transfers
 
 pytestmark = pytest.mark.integration

@@ -13,8 +13,8 @@ from relayer.adapters.chain import (
     MalformedEvent,
 )
 from relayer.config import ChainConfig
+from relayer.core.txmath import TX_GAS_CAP, gas_limit
 from relayer.core.types import ChainId
-from relayer.pipeline.submitter import TX_GAS_CAP, gas_limit
 
 ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 TOKEN = "0x" + "11" * 20

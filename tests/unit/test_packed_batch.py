@@ -12,8 +12,9 @@ from web3 import Web3
 from committee.bls import g1_to_eip2537
 from committee.threshold import deal, partial_sign
 from relayer.adapters.abi import ENDPOINT_ABI
+from relayer.core.calldata import execute_batch_call, execute_batch_data
+from relayer.core.txmath import turn
 from relayer.core.types import Batch, ChainId, Nonce, Transfer, execute_batch_args, packed_batch
-from relayer.pipeline.submitter import execute_batch_call, execute_batch_data, turn
 
 GW = cs("0x" + "55" * 20)
 PACKED_TYPE = "(uint256,uint256,uint64,(address,address)[],bytes,(address,address,uint256)[])"

@@ -1,0 +1,158 @@
+"""One account's transaction sender on one chain: estimate, fees, nonce, sign, record, broadcast.
+
+It sends with the next nonce the chain reports as pending unless told to replace one (so a dropped
+transaction's nonce is reused and no gap can form), and hands every signed transaction to a
+`record` callback before broadcasting it, so a crash cannot lose a transaction that went out; it
+also reads receipts, the account's nonce and its balance. The sender owns no policy: which
+transaction to send, when, and what a revert means is the submitter's (`relayer.pipeline.submitter`);
+the fee arithmetic is pure (`relayer.core.txmath`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from eth_account.signers.local import LocalAccount
+from eth_typing import HexStr
+from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.types import TxParams
+
+from relayer import metrics
+from relayer.adapters.chain import ChainClient
+from relayer.config import RelayerConfig
+from relayer.core.states import TxRecord
+from relayer.core.txmath import FeeRefusal, Fees, fees, gwei, send_fees, transaction
+
+log = structlog.get_logger(__name__)
+
+
+class Reverted(Exception):
+    """A gas estimate the endpoint reverted; `data` is the revert data as the node gave it (a
+    0x-hex string, or None), for `relayer.core.reverts`. Its text is the node's error's."""
+
+    def __init__(self, message: str, data: object) -> None:
+        super().__init__(message)
+        self.data = data
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The fields of a mined transaction's receipt the submitter uses."""
+
+    status: int  # 1 executed, 0 reverted
+    block_number: int
+    gas_used: int
+    effective_gas_price: int
+
+
+class TxSender:
+    """Sends `account`'s transactions to `chain`'s endpoint contract."""
+
+    def __init__(self, chain: ChainClient, account: LocalAccount, cfg: RelayerConfig) -> None:
+        self.chain = chain
+        self.account = account
+        self.cfg = cfg
+
+    @property
+    def address(self) -> str:
+        return str(self.account.address)
+
+    async def estimate(self, data: bytes) -> int:
+        """eth_estimateGas of `data` sent to the endpoint; raises Reverted on a revert."""
+        params: TxParams = {
+            "from": self.account.address,
+            "to": self.chain.endpoint.address,
+            "data": HexStr("0x" + data.hex()),
+        }
+        try:
+            return int(await self.chain.w3.eth.estimate_gas(params))
+        except ContractLogicError as exc:
+            raise Reverted(str(exc), exc.data) from exc
+
+    async def fees(self) -> Fees:
+        """The fees of a new transaction at the latest block's base fee, within the cap."""
+        latest = await self.chain.w3.eth.get_block("latest")
+        base_fee = int(latest.get("baseFeePerGas", 0) or 0)
+        return fees(base_fee, gwei(self.cfg.priority_fee_gwei), gwei(self.cfg.max_fee_gwei))
+
+    async def confirmed_nonce(self) -> int:
+        """The account's next nonce as of the latest block (the nonces below it are used)."""
+        return int(await self.chain.w3.eth.get_transaction_count(self.account.address, "latest"))
+
+    async def send(
+        self,
+        data: bytes,
+        gas: int,
+        nonce: int | None,
+        previous: TxRecord | None,
+        record: Callable[[TxRecord], Awaitable[None]],
+        what: dict[str, str],
+    ) -> TxRecord | None:
+        """Send `data` to the endpoint with gas estimate `gas`: EIP-1559 fees within the cap (a
+        replacement of `previous` bumped by `fee_bump_percent`), the account's pending nonce
+        unless `nonce` is given, signed, `record`ed before broadcast (a crash cannot lose it),
+        broadcast. None when fees would exceed the cap (nothing is sent); `what` names the
+        transaction in the log."""
+        if nonce is None:  # both reads at once: one round trip fewer on every send
+            current, pending_nonce = await asyncio.gather(
+                self.fees(), self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
+            )
+            nonce = int(pending_nonce)
+        else:
+            current = await self.fees()
+        cap = gwei(self.cfg.max_fee_gwei)
+        fee = send_fees(current, cap, previous, self.cfg.fee_bump_percent)
+        if fee is FeeRefusal.CAP_REACHED:
+            assert previous is not None  # only a replacement is refused for its bump
+            metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
+            log.warning("fee_cap_reached", **what, tx=previous.tx_hash, cap=cap)
+            return None
+        if fee is FeeRefusal.BASE_FEE_ABOVE_CAP:
+            metrics.FEE_CAP_REACHED.labels(str(self.chain.chain_id)).inc()
+            log.warning("base_fee_above_cap", **what, base_fee=current.base_fee, cap=cap)
+            return None
+        assert isinstance(fee, Fees)
+        tx = transaction(self.chain.chain_id, nonce, self.chain.endpoint.address, data, gas, fee)
+        signed = self.account.sign_transaction(tx)
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        tx_record = TxRecord(
+            tx_hash,
+            self.chain.chain_id,
+            self.account.address,
+            nonce,
+            fee.max_fee,
+            fee.priority_fee,
+            time.time(),
+        )
+        await record(tx_record)  # recorded before broadcast: a crash cannot lose it
+        await self.chain.w3.eth.send_raw_transaction(signed.raw_transaction)
+        return tx_record
+
+    async def receipt(self, tx_hash: str) -> Receipt | None:
+        """The receipt of `tx_hash`, None while it is not mined (or not known)."""
+        try:
+            raw = await self.chain.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:
+            return None
+        return Receipt(
+            status=int(raw["status"]),
+            block_number=int(raw["blockNumber"]),
+            gas_used=int(raw["gasUsed"]),
+            effective_gas_price=int(raw["effectiveGasPrice"]),
+        )
+
+    async def known(self, tx_hash: str) -> bool:
+        """Whether the node knows `tx_hash` (pending or mined); False once it was dropped."""
+        try:
+            await self.chain.w3.eth.get_transaction(HexStr(tx_hash))
+        except TransactionNotFound:
+            return False
+        return True
+
+    async def balance(self) -> int:
+        """The account's balance in wei."""
+        return int(await self.chain.w3.eth.get_balance(self.account.address))

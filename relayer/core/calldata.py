@@ -1,0 +1,78 @@
+"""The calldata of the endpoint's `executeBatch` and `refund` calls, built without I/O.
+
+`execute_batch_call` and `refund_call` take a web3 contract (sync or async, with the endpoint ABI)
+and return the call, ready to `.call()`, `.estimate_gas()` or `.build_transaction()`;
+`execute_batch_data` encodes the same `executeBatch` calldata with eth_abi directly (the submitter's
+hot path). Signatures in the 48-byte compressed G1 wire form are converted to EIP-2537 first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
+
+from committee.bls import g1_to_eip2537
+from relayer.core.types import Batch, Transfer, execute_batch_args
+
+SIGNATURE_WIRE_LENGTH = 48
+
+
+def execute_batch_call(endpoint: Any, batch: Batch, signature: bytes) -> Any:
+    """The `executeBatch` call of `batch` on `endpoint` (a web3 contract, sync or async, with
+    the endpoint ABI), ready to `.call()`, `.estimate_gas()` or `.build_transaction()`.
+
+    `signature` is the 48-byte compressed G1 wire form (converted to EIP-2537) or anything else,
+    passed to the contract unchanged (the 128-byte EIP-2537 form; a malformed one is the
+    contract's to refuse). The batch goes packed (`relayer.core.types.execute_batch_args`)."""
+    if len(signature) == SIGNATURE_WIRE_LENGTH:
+        signature = g1_to_eip2537(signature)
+    return endpoint.functions.executeBatch(*execute_batch_args(batch, signature))
+
+
+_PACKED_BATCH_TYPE = "(uint256,uint256,uint64,(address,address)[],bytes,(address,address,uint256)[])"
+_EXECUTE_BATCH_TYPES = ["uint64", _PACKED_BATCH_TYPE, "bytes"]
+EXECUTE_BATCH_SIGNATURE = f"executeBatch({','.join(_EXECUTE_BATCH_TYPES)})"
+EXECUTE_BATCH_SELECTOR = keccak(text=EXECUTE_BATCH_SIGNATURE)[:4]
+
+
+def execute_batch_data(batch: Batch, signature: bytes) -> bytes:
+    """The calldata of `execute_batch_call(endpoint, batch, signature).build_transaction()`,
+    encoded with eth_abi directly: web3's encoder re-validated every address of a 100-transfer
+    batch with keccak twice per send and was most of a relayer's CPU (docs/BENCHMARKS.md)."""
+    if len(signature) == SIGNATURE_WIRE_LENGTH:
+        signature = g1_to_eip2537(signature)
+    epoch, (src, dst, first, pairs, pair_of, transfers), sig = execute_batch_args(batch, signature)
+    raw = [
+        epoch,
+        (
+            src,
+            dst,
+            first,
+            [(_address(a), _address(b)) for a, b in pairs],
+            pair_of,
+            [(_address(sender), _address(recipient), amount) for sender, recipient, amount in transfers],
+        ),
+        sig,
+    ]
+    return EXECUTE_BATCH_SELECTOR + abi_encode(_EXECUTE_BATCH_TYPES, raw)
+
+
+def _address(value: str) -> bytes:
+    """20 raw bytes of an address already checked when its Transfer was made."""
+    return bytes.fromhex(value[2:])
+
+
+def refund_call(endpoint: Any, key_epoch: int, transfer: Transfer, signature: bytes) -> Any:
+    """The `refund(keyEpoch, transfer, signature)` call on the transfer's source `endpoint`
+    (48-byte signatures are converted to EIP-2537 as for batches)."""
+    if len(signature) == SIGNATURE_WIRE_LENGTH:
+        signature = g1_to_eip2537(signature)
+    return endpoint.functions.refund(key_epoch, transfer.as_abi_tuple(), signature)
+
+
+def refund_data(endpoint: Any, key_epoch: int, transfer: Transfer, signature: bytes) -> bytes:
+    """The calldata of `refund_call(endpoint, key_epoch, transfer, signature)` (web3's encoder)."""
+    call = refund_call(endpoint, key_epoch, transfer, signature)
+    return bytes.fromhex(call._encode_transaction_data()[2:])

@@ -102,9 +102,94 @@ def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True, gas: int |
     return receipt
 
 
+class LinkError(ValueError):
+    """An artifact's bytecode cannot be linked: a library address is missing or malformed, or
+    the bytecode does not hold a library placeholder where the artifact says it does."""
+
+
+def link_bytecode(bytecode: dict[str, Any], libraries: dict[str, str]) -> str:
+    """The bytecode object of a forge artifact (`art["bytecode"]`) with every library placeholder
+    replaced by the library's address.
+
+    `bytecode["linkReferences"]` is `{source path: {library name: [{"start": byte offset,
+    "length": 20}, ...]}}`; at each offset the unlinked object holds a 40-character placeholder
+    (`__$<34 hex digits>$__`) that becomes the library's 20-byte address. `libraries` maps a
+    library name (or "path:name") to its address. Pure: no I/O.
+    """
+    obj = str(bytecode["object"])
+    prefix = "0x" if obj.startswith("0x") else ""
+    code = obj[len(prefix) :]
+    for path, names in (bytecode.get("linkReferences") or {}).items():
+        for lib, refs in names.items():
+            address = libraries.get(f"{path}:{lib}", libraries.get(lib))
+            if address is None:
+                raise LinkError(
+                    f"library {lib} ({path}) has no address: deploy it first and pass its address "
+                    f"(known: {', '.join(sorted(libraries)) or 'none'})"
+                )
+            hex_address = address[2:] if address.startswith("0x") else address
+            if len(hex_address) != 40 or any(c not in "0123456789abcdefABCDEF" for c in hex_address):
+                raise LinkError(f"library {lib}: {address!r} is not a 20-byte hex address")
+            for ref in refs:
+                start, length = int(ref["start"]), int(ref["length"])
+                if length != 20:
+                    raise LinkError(f"library {lib}: a link reference of {length} bytes (expected 20)")
+                at = 2 * start
+                placeholder = code[at : at + 40]
+                if len(placeholder) != 40 or not (
+                    placeholder.startswith("__$") and placeholder.endswith("$__")
+                ):
+                    raise LinkError(
+                        f"library {lib}: no placeholder at byte {start} of the bytecode "
+                        f"(found {placeholder!r}); the artifact is stale: run scripts/forge build"
+                    )
+                code = code[:at] + hex_address.lower() + code[at + 40 :]
+    if "__$" in code:
+        raise LinkError("the bytecode still holds a library placeholder that linkReferences does not list")
+    return prefix + code
+
+
+# Libraries deployed per chain, by (RPC endpoint, chain id): {library name: address}. Checked
+# against the chain's code before reuse (an anvil restarted on the same URL has none).
+_LIBRARIES: dict[tuple[str, int], dict[str, str]] = {}
+
+
+def _endpoint_key(w3: Web3) -> tuple[str, int]:
+    uri = str(getattr(w3.provider, "endpoint_uri", "") or id(w3.provider))
+    return uri, int(w3.eth.chain_id)
+
+
+def deploy_libraries(w3: Web3, account: LocalAccount, name: str) -> dict[str, str]:
+    """Deploys (once per chain) every external library `name`'s bytecode links, and the ones
+    those link in turn; returns {library name: address} for all libraries deployed on this chain."""
+    known = _LIBRARIES.setdefault(_endpoint_key(w3), {})
+    for lib, address in list(known.items()):
+        if w3.eth.get_code(Web3.to_checksum_address(address)) in (b"", None):
+            del known[lib]
+    refs = artifact(name)["bytecode"].get("linkReferences") or {}
+    for names in refs.values():
+        for lib in names:
+            if lib in known:
+                continue
+            deploy_libraries(w3, account, lib)
+            art = artifact(lib)
+            code = link_bytecode(art["bytecode"], known)
+            receipt = send(w3, account, w3.eth.contract(abi=art["abi"], bytecode=code).constructor())
+            known[lib] = receipt["contractAddress"]
+    return dict(known)
+
+
+def libraries_on(w3: Web3) -> dict[str, str]:
+    """The libraries deploy() has deployed on this chain so far: {name: address}."""
+    return dict(_LIBRARIES.get(_endpoint_key(w3), {}))
+
+
 def deploy(w3: Web3, account: LocalAccount, name: str, *args: Any) -> Contract:
+    """Deploys contract `name` from its forge artifact, first deploying and linking the external
+    libraries its bytecode needs (once per chain)."""
     art = artifact(name)
-    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]["object"])
+    libraries = deploy_libraries(w3, account, name) if art["bytecode"].get("linkReferences") else {}
+    factory = w3.eth.contract(abi=art["abi"], bytecode=link_bytecode(art["bytecode"], libraries))
     receipt = send(w3, account, factory.constructor(*args))
     contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
     return contract
@@ -122,6 +207,8 @@ class Deployment:
     ethereum_block: int
     registry_c: Contract | None = None
     registry_e: Contract | None = None
+    # External libraries the endpoints link, per chain ("consortium", "ethereum"): {name: address}.
+    libraries: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Addresses, ABIs and start blocks, as written to the deployment file."""
@@ -144,6 +231,7 @@ class Deployment:
                         "asset": entry(self.asset),
                         "registry": entry(self.registry_c),
                     },
+                    "libraries": dict(self.libraries.get("consortium", {})),
                 },
                 "ethereum": {
                     "chain_id": we.eth.chain_id,
@@ -155,6 +243,7 @@ class Deployment:
                         "wrapped": entry(self.wrapped),
                         "registry": entry(self.registry_e),
                     },
+                    "libraries": dict(self.libraries.get("ethereum", {})),
                 },
             },
         }
@@ -231,6 +320,7 @@ def deploy_bridge(
         we.eth.block_number,
         registry_c,
         registry_e,
+        {"consortium": libraries_on(wc), "ethereum": libraries_on(we)},
     )
     if out is not None:
         write_deployment(out, dep)
@@ -264,6 +354,7 @@ def load_deployment(path: Path) -> Deployment:
         int(e["start_block"]),
         at(wc, cc["registry"]),
         at(we, ec["registry"]),
+        {"consortium": dict(c.get("libraries", {})), "ethereum": dict(e.get("libraries", {}))},
     )
 
 

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {QiaoEndpoint} from "./QiaoEndpoint.sol";
 import {WrappedToken} from "./WrappedToken.sol";
 import {KycRegistry} from "./KycRegistry.sol";
+import {SignedActions} from "./endpoint/SignedActions.sol";
 
 /// @title QiaoGateway
 /// @notice Qiao endpoint on Ethereum (E): a committee-signed batch from the consortium chain mints
@@ -66,7 +67,7 @@ contract QiaoGateway is QiaoEndpoint {
     /// @param signature BLS signature on actionMessage(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen)).
     function applyFreeze(uint64 keyEpoch, address account, bool frozen, bytes calldata signature) external {
         if (account == address(0)) revert ZeroAddress();
-        _consumeAction(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen), signature);
+        SignedActions.consume(_keys, FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen), signature);
         registry.setFrozen(account, frozen);
     }
 

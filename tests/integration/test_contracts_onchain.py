@@ -158,6 +158,16 @@ def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[
         assert dep.registry_c.functions.isAllowed(who).call()  # type: ignore[union-attr]
         assert loaded.registry_e.functions.isAllowed(who).call()
     assert dep.gateway.functions.availableCapacity(dep.wrapped.address, 1).call() >= 10**9 * 10**18
+    # the endpoints' external libraries: deployed once per chain, recorded, and linked into the code
+    for chain, endpoint in (("consortium", loaded.vault), ("ethereum", loaded.gateway)):
+        libraries = loaded.libraries[chain]
+        assert {"SignedActions", "Refunds", "RateLimiter", "TokenPairs", "Views"} <= set(libraries)
+        w3 = endpoint.w3
+        code = w3.eth.get_code(endpoint.address).hex()
+        for address in libraries.values():
+            assert len(w3.eth.get_code(address)) > 0
+            assert address[2:].lower() in code
+        assert "__$" not in code
 
 
 def test_manual_execution_with_a_python_merkle_proof(bridge) -> None:  # type: ignore[no-untyped-def]

@@ -26,9 +26,12 @@ import {Views} from "./endpoint/Views.sol";
 ///      - anyone: {executeBatch} (a committee-signed batch), {executeTransfer} (one transfer of a
 ///        signed batch with its Merkle proof), {releaseQueued} (a transfer held by the rate limit,
 ///        once the bucket has room), {refund} (a committee-signed refund of a transfer that failed
-///        on its destination), {pauseWithSignature}, {resume}, {rotateKey}; the signature is the
-///        authorisation of all the signed ones;
-///      - the guardian (an operators' multisig): {pause}, immediately, never resume;
+///        on its destination), {pauseWithSignature} (immediate), {resume} and {rotateKey} (both
+///        scheduled: they take effect through {executePending}, which anyone may call, only
+///        {actionDelay} seconds later); the signature is the authorisation of all the signed ones;
+///      - the guardian (an operators' multisig): {pause}, immediately; {cancelPending} of a
+///        scheduled RESUME or ROTATE during its delay; {invalidateActions} (while paused) to void
+///        action signatures not submitted yet. It never resumes and moves no funds;
 ///      - the owner (two-step; it can never be renounced): {registerToken}, {setRateLimit}, {setGuardian}.
 ///
 ///      Transfer states on the destination, per (srcChainId, nonce): NONE -> DELIVERED, or
@@ -132,6 +135,26 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         Inbound
     }
 
+    /// @notice State of a scheduled committee action (RESUME or ROTATE), per action nonce.
+    enum PendingStatus {
+        None,
+        Pending,
+        Executed,
+        Cancelled
+    }
+
+    /// @notice A committee-signed RESUME or ROTATE waiting for its delay ({pendingAction}).
+    /// @dev `pauseCount`: the pause a RESUME was scheduled in (it lifts only that one); `keyData`:
+    ///      the new key's data contract (ROTATE).
+    struct PendingAction {
+        bytes32 typehash;
+        uint64 keyEpoch;
+        uint64 executableAt;
+        uint64 pauseCount;
+        PendingStatus status;
+        address keyData;
+    }
+
     /// @notice A token bucket: up to `capacity` units, refilled at `refillPerSecond`; capacity 0 = no limit.
     /// @dev `level` and `updatedAt` share a slot, so every charge is one SSTORE of a changed slot
     ///      whatever the time: its gas does not depend on when the transaction is mined.
@@ -140,6 +163,13 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         uint128 refillPerSecond;
         uint128 level;
         uint64 updatedAt;
+    }
+
+    /// @notice Bounds of a token's first-in first-out release queue: positions head..tail - 1 are
+    ///         queued; empty when head == tail.
+    struct Queue {
+        uint64 head;
+        uint64 tail;
     }
 
     /// @notice EIP-712-style type hash of a transfer leaf.
@@ -166,6 +196,14 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     uint256 public constant MAX_AMOUNT = Protocol.MAX_AMOUNT;
     /// @notice Longest nonce range {unexecutedCount} answers for (a relayer asks one batch at a time).
     uint64 public constant MAX_RANGE_QUERY = Protocol.MAX_RANGE_QUERY;
+    /// @notice Longest {actionDelay} a deployment may set (the shortest is 1 second).
+    uint64 public constant MAX_ACTION_DELAY = Protocol.MAX_ACTION_DELAY;
+    /// @notice Most action nonces one {invalidateActions} may skip (the counter can never be run out).
+    uint64 public constant MAX_ACTION_NONCE_SKIP = Protocol.MAX_ACTION_NONCE_SKIP;
+
+    /// @notice Seconds between a committee-signed RESUME or ROTATE and the moment {executePending}
+    ///         may apply it: the guardian's time to {cancelPending} it. Set at deployment.
+    uint64 public immutable actionDelay;
 
     /// @notice The allow-list of this chain.
     /// @notice The allow-list of this chain.
@@ -199,8 +237,22 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     event RateLimitSet(address indexed token, Direction indexed direction, uint128 capacity, uint128 refillPerSecond);
     /// @notice Emitted when the guardian changes.
     event GuardianSet(address indexed guardian);
-    /// @notice Emitted when a committee-signed action (pause, resume, rotate, freeze) is applied.
+    /// @notice Emitted when a committee signature of an action (pause, resume, rotate, freeze) is
+    ///         accepted and its action nonce consumed: pause and freeze take effect at once, resume
+    ///         and rotate are scheduled ({ActionScheduled}).
     event SignedActionApplied(bytes32 indexed typehash, uint64 indexed actionNonce, uint64 keyEpoch);
+    /// @notice A committee-signed RESUME or ROTATE (`newKeyHash`: keccak256 of the new key; zero for
+    ///         a RESUME) that {executePending} may apply from `executableAt` unless cancelled.
+    event ActionScheduled(
+        bytes32 indexed typehash, uint64 indexed actionNonce, uint64 keyEpoch, uint64 executableAt, bytes32 newKeyHash
+    );
+    /// @notice The guardian cancelled the scheduled action of `actionNonce`.
+    event ActionCancelled(bytes32 indexed typehash, uint64 indexed actionNonce);
+    /// @notice The scheduled action of `actionNonce` took effect.
+    event ActionExecuted(bytes32 indexed typehash, uint64 indexed actionNonce);
+    /// @notice The guardian moved the action nonce from `fromNonce` to `toNonce`: action signatures
+    ///         for the nonces in between can never be used.
+    event ActionsInvalidated(uint64 fromNonce, uint64 toNonce);
 
     // --- executeBatch rejections
     /// @notice The batch contains no transfer.
@@ -250,6 +302,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error InvalidProofLength(uint256 expected, uint256 given);
     /// @notice The transfer is not queued here with these fields.
     error NotQueued(uint256 srcChainId, uint64 nonce);
+    /// @notice The transfer is queued, but behind `headLeaf`: the queue is released in order
+    ///         (first in, first out); release the head first ({queueHead}).
+    error NotQueueHead(uint256 srcChainId, uint64 nonce, bytes32 headLeaf);
     /// @notice The rate-limit bucket holds `available`, less than `amount`.
     error RateLimited(address token, Direction direction, uint256 available, uint256 amount);
     /// @notice No transfer toward `dstChainId` with `nonce` was initiated here with exactly these
@@ -291,6 +346,17 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error NotCurrentKeyEpoch(uint64 keyEpoch);
     /// @notice The key data contract could not be created.
     error KeyStoreFailed();
+    /// @notice The action delay given at deployment is 0 or above {MAX_ACTION_DELAY}.
+    error InvalidActionDelay(uint64 delay);
+    /// @notice No action is pending under `actionNonce` (never scheduled, executed or cancelled).
+    error NoPendingAction(uint64 actionNonce);
+    /// @notice The pending action of `actionNonce` may run from `executableAt` only.
+    error ActionNotReady(uint64 actionNonce, uint64 executableAt);
+    /// @notice The pending action of `actionNonce` can no longer run: the key epoch that signed it
+    ///         is not the current one any more, or (RESUME) the pause it was signed to lift ended.
+    error PendingActionStale(uint64 actionNonce);
+    /// @notice {invalidateActions} must move the action nonce forward, by at most {MAX_ACTION_NONCE_SKIP}.
+    error InvalidActionNonce(uint64 current, uint64 upTo);
     /// @notice Ownership cannot be renounced: transfers queued above the capacity, rate limits and
     ///         registrations need an owner. Transfer it (two-step) instead.
     error OwnershipCannotBeRenounced();
@@ -300,10 +366,19 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param groupKeyG2 The committee's group public key, 256-byte EIP-2537 G2, stored as epoch 1.
     ///        Reverts with a {BLS} error if it is not a valid G2 subgroup point or is the identity.
     /// @param registry_ The KYC registry of this chain (a contract).
-    constructor(address initialOwner, address guardian_, bytes memory groupKeyG2, KycRegistry registry_)
-        Ownable(initialOwner)
-    {
+    /// @param actionDelay_ Seconds a committee-signed RESUME or ROTATE waits before it may take
+    ///        effect ({actionDelay}): 1 to {MAX_ACTION_DELAY} (devnet: seconds; a real network: at
+    ///        least a day, the guardian's time to react).
+    constructor(
+        address initialOwner,
+        address guardian_,
+        bytes memory groupKeyG2,
+        KycRegistry registry_,
+        uint64 actionDelay_
+    ) Ownable(initialOwner) {
         if (guardian_ == address(0) || address(registry_).code.length == 0) revert ZeroAddress();
+        if (actionDelay_ == 0 || actionDelay_ > MAX_ACTION_DELAY) revert InvalidActionDelay(actionDelay_);
+        actionDelay = actionDelay_;
         registry = registry_;
         _guardian = guardian_;
         emit GuardianSet(guardian_);
@@ -335,7 +410,11 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         _registerLocalToken(remoteChainId, localToken);
     }
 
-    /// @notice Sets the token bucket of `token` in `direction`; owner only. The bucket starts full.
+    /// @notice Sets the token bucket of `token` in `direction`; owner only. A new limit (where there
+    ///         was none) starts full; changing an existing one keeps what the bucket holds: its
+    ///         level is refilled at the old rate up to now, then capped at the new capacity
+    ///         (`min(level, capacity)`), and refills at the new rate from now. A rate change never
+    ///         refills a drained bucket, and a larger capacity fills at the rate, not at once.
     /// @dev capacity = 0 and refillPerSecond = 0 removes the limit; capacity 0 with a refill is refused.
     /// @param token The local token.
     /// @param direction Outbound (lock/burn) or Inbound (unlock/mint).
@@ -367,36 +446,89 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     // Pause, resume, key rotation (guardian and committee)
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Pauses the endpoint at once; guardian only. Only a committee-signed {resume} undoes it.
+    /// @notice Pauses the endpoint at once; guardian only. Only a committee-signed {resume},
+    ///         after its delay, undoes it.
     /// @dev Paused: lock/burn, executeBatch, executeTransfer, releaseQueued and refund revert with
-    ///      EnforcedPause. Signed actions (resume, rotate, freeze) still work.
+    ///      EnforcedPause. Signed actions (pause, resume, rotate, freeze), {executePending},
+    ///      {cancelPending} and {invalidateActions} still work.
     function pause() external onlyGuardian {
-        _pause();
+        _brake();
     }
 
-    /// @notice Pauses with a committee signature on the PAUSE message for the next action nonce.
+    /// @notice Pauses at once with a committee signature on the PAUSE message for the next action nonce.
     /// @param keyEpoch The current key epoch.
     /// @param signature The 128-byte BLS signature.
     function pauseWithSignature(uint64 keyEpoch, bytes calldata signature) external {
         SignedActions.consume(_keys, PAUSE_TYPEHASH, keyEpoch, "", signature);
-        _pause();
+        _brake();
     }
 
-    /// @notice Resumes with a committee signature on the RESUME message for the next action nonce.
+    /// @notice Schedules a resume, on a committee signature of the RESUME message for the next
+    ///         action nonce, while paused. It lifts the pause only through {executePending}, from
+    ///         {actionDelay} seconds later, unless the guardian cancels it first ({cancelPending}).
+    /// @dev Reverts with ExpectedPause when not paused, {NotCurrentKeyEpoch}, a signature error.
+    ///      Emits {SignedActionApplied} and {ActionScheduled}. A resume lifts only the pause it
+    ///      was scheduled in, and only while its key epoch is current ({PendingActionStale}).
     /// @param keyEpoch The current key epoch.
     /// @param signature The 128-byte BLS signature.
-    function resume(uint64 keyEpoch, bytes calldata signature) external {
-        SignedActions.consume(_keys, RESUME_TYPEHASH, keyEpoch, "", signature);
-        _unpause();
+    /// @return pendingNonce The action nonce the resume is pending under.
+    function resume(uint64 keyEpoch, bytes calldata signature) external returns (uint64 pendingNonce) {
+        _requirePaused();
+        return SignedActions.resume(_keys, _pending, keyEpoch, signature, actionDelay);
     }
 
-    /// @notice Installs `newGroupKey` as key epoch current + 1, signed by the current key.
-    /// @dev The previous epoch's signatures stay valid for {KEY_GRACE_PERIOD}; older epochs stop at once.
+    /// @notice Schedules the installation of `newGroupKey` as key epoch current + 1, on a signature
+    ///         of the current key. It takes effect only through {executePending}, from
+    ///         {actionDelay} seconds later, unless the guardian cancels it first: a stolen key
+    ///         cannot lock the committee out before the guardian reacts.
+    /// @dev Once executed, the previous epoch's signatures stay valid for {KEY_GRACE_PERIOD};
+    ///      older epochs stop at once; every other pending action of the old epoch becomes stale.
+    ///      Reverts on an invalid new key, the current key ({KeyUnchanged}), {NotCurrentKeyEpoch},
+    ///      a signature error. Emits {SignedActionApplied} and {ActionScheduled}.
     /// @param keyEpoch The current key epoch (the signer).
     /// @param newGroupKey The new 256-byte EIP-2537 G2 key (validated: on curve, in subgroup, not identity).
     /// @param signature BLS signature on the ROTATE message.
-    function rotateKey(uint64 keyEpoch, bytes calldata newGroupKey, bytes calldata signature) external {
-        SignedActions.rotateKey(_keys, keyEpoch, newGroupKey, signature);
+    /// @return pendingNonce The action nonce the rotation is pending under.
+    function rotateKey(uint64 keyEpoch, bytes calldata newGroupKey, bytes calldata signature)
+        external
+        returns (uint64 pendingNonce)
+    {
+        return SignedActions.rotateKey(_keys, _pending, keyEpoch, newGroupKey, signature, actionDelay);
+    }
+
+    /// @notice Applies the scheduled RESUME or ROTATE of `nonce` once its delay has passed.
+    ///         Anyone may call it.
+    /// @dev Reverts with {NoPendingAction} (never scheduled, executed already, or cancelled),
+    ///      {ActionNotReady} before `executableAt`, {PendingActionStale} if its key epoch is no
+    ///      longer the current one or (RESUME) the endpoint is not in the pause it was scheduled in.
+    ///      Works while paused. Emits {ActionExecuted}, then (ROTATE) {GroupKeySet} or (RESUME) Unpaused.
+    /// @param nonce The action nonce of the pending action ({ActionScheduled}).
+    function executePending(uint64 nonce) external {
+        if (SignedActions.executePending(_keys, _pending, nonce, paused())) _unpause();
+    }
+
+    /// @notice Cancels the scheduled RESUME or ROTATE of `nonce`; guardian only, paused or not.
+    /// @dev Reverts with {NoPendingAction} unless it is pending. Emits {ActionCancelled}.
+    /// @param nonce The action nonce of the pending action.
+    function cancelPending(uint64 nonce) external onlyGuardian {
+        SignedActions.cancelPending(_pending, nonce);
+    }
+
+    /// @notice Moves the action nonce forward to `upTo`; guardian only, while paused. Every action
+    ///         signature made for a nonce below `upTo` and not submitted yet (a leaked RESUME, a
+    ///         ROTATE signed by a stolen key) can then never be used; the committee signs again
+    ///         for the new nonce. Scheduled actions are not affected ({cancelPending} them).
+    /// @dev Reverts with ExpectedPause when not paused, {InvalidActionNonce} unless
+    ///      actionNonce() < upTo <= actionNonce() + {MAX_ACTION_NONCE_SKIP}. Emits {ActionsInvalidated}.
+    /// @param upTo The new action nonce.
+    function invalidateActions(uint64 upTo) external onlyGuardian whenPaused {
+        SignedActions.invalidateActions(_keys, upTo);
+    }
+
+    /// @dev Pauses (reverts with EnforcedPause if paused already) and counts the pause.
+    function _brake() private {
+        _pause();
+        ++_keys.pauseCount;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -423,6 +555,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         nonReentrant
         whenNotPaused
     {
+        // Before the leaves and the pairing check: a relayer that lost the race pays little.
+        _revertIfBatchConsumed(batch);
         (bytes32 root, uint64 lastNonce, uint256 sum, uint256 unpaired) = _verifyBatch(keyEpoch, batch, signature);
         _executeVerified(batch, lastNonce, sum, unpaired);
         emit BatchExecuted(batch.srcChainId, batch.firstNonce, lastNonce, root, keyEpoch);
@@ -451,6 +585,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         if (t.dstChainId != block.chainid) revert WrongDestinationChain(0, t.dstChainId);
         if (firstNonce == 0) revert ZeroNonce();
         if (t.nonce < firstNonce || t.nonce > lastNonce) revert NonceOutsideBatch(t.nonce, firstNonce, lastNonce);
+        // Before the proof and the pairing check: a relayer that lost the race pays little.
+        if (_bit(_executed[t.srcChainId], t.nonce)) revert AlreadyExecuted(t.srcChainId, t.nonce);
         bytes32 leaf = BatchCodec.transferLeaf(t);
         bytes32 root = BatchCodec.rootFromProof(leaf, t.nonce - firstNonce, uint256(lastNonce) - firstNonce + 1, proof);
         bytes32 message = BatchCodec.batchMessage(t.srcChainId, keyEpoch, firstNonce, lastNonce, root);
@@ -464,15 +600,17 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         _process(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount, leaf);
     }
 
-    /// @notice Delivers a transfer that the inbound rate limit queued, once the bucket has room.
-    ///         Anyone may call it; a transfer is released at most once.
+    /// @notice Delivers the transfer at the head of its token's release queue, once the inbound
+    ///         bucket has room. Anyone may call it; a transfer is released at most once, and the
+    ///         queue in order: first in, first out ({queueHead}).
     /// @dev Reverts with {NotQueued} unless (srcChainId, nonce) is queued with exactly these
-    ///      fields, {RateLimited} if the bucket holds less than the amount (a transfer larger than
-    ///      the capacity waits until the owner raises it), EnforcedPause when paused. If the
-    ///      recipient or the token became undeliverable meanwhile, the transfer is recorded as failed.
+    ///      fields, {NotQueueHead} if another transfer of the token is ahead of it, {RateLimited} if
+    ///      the bucket holds less than the amount (a transfer larger than the capacity, and all
+    ///      behind it, wait until the owner raises it), EnforcedPause when paused. If the recipient
+    ///      or the token became undeliverable meanwhile, the transfer is recorded as failed.
     /// @param t The queued transfer, with the fields that were signed.
     function releaseQueued(Transfer calldata t) external nonReentrant whenNotPaused {
-        RateLimiter.release(_queued, _buckets, t);
+        RateLimiter.release(_queued, _queues, _queueLeaves, _buckets, t);
         _deliverOrFail(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount);
     }
 
@@ -630,6 +768,25 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @return validUntil 0 before the first rotation.
     function previousKeyValidUntil() external view returns (uint64 validUntil) {
         return _keys.previousValidUntil;
+    }
+
+    /// @notice The scheduled action (RESUME or ROTATE) whose signature consumed `nonce`: its type
+    ///         hash, the key epoch that signed it, when {executePending} may apply it, the pause it
+    ///         lifts (RESUME), its status, and the new key's data contract (ROTATE).
+    /// @param nonce The action nonce.
+    /// @return action All zero (status None) if no action was scheduled under this nonce.
+    function pendingAction(uint64 nonce) external view returns (PendingAction memory action) {
+        return _pending[nonce];
+    }
+
+    /// @notice The transfer next in `token`'s release queue and how many are queued.
+    /// @param token The local token.
+    /// @return leaf The leaf of the head transfer (zero when the queue is empty): the one
+    ///         {releaseQueued} releases next; its fields are those of its {TransferQueued} event.
+    /// @return length How many transfers of `token` are queued.
+    function queueHead(address token) external view returns (bytes32 leaf, uint256 length) {
+        Queue memory q = _queues[token];
+        return (_queueLeaves[token][q.head], q.tail - q.head);
     }
 
     /// @notice The sequence number the next signed action (pause, resume, rotate, freeze) must carry.

@@ -20,6 +20,7 @@ import {RateLimiter} from "./RateLimiter.sol";
 abstract contract EndpointExecution is EndpointStorage {
     using KeyEpochs for KeyEpochs.Keys;
     using RateLimiter for QiaoEndpoint.Bucket;
+    using RateLimiter for QiaoEndpoint.Queue;
 
     /// @dev Delivers a verified transfer if it can (vault: unlock; gateway: mint) and returns
     ///      FailureReason.None, or delivers nothing and returns why. `token` is a registered
@@ -71,11 +72,14 @@ abstract contract EndpointExecution is EndpointStorage {
         (uint256 total, uint256 fresh) = _freshTotal(before, anyConsumed, batch, sum);
         if (total == 0) revert QiaoEndpoint.BatchAlreadyExecuted(srcChainId, firstNonce, lastNonce);
 
-        // Pass 2: charge the inbound bucket once for the whole batch when it has one token and
-        // fits, and deliver all of it with one call (one mint call into the token); otherwise
+        // Pass 2: charge the inbound bucket once for the whole batch when it has one token, nothing
+        // of that token is queued (first in, first out) and it fits, and deliver all of it with one call (one mint call into the token); otherwise
         // transfer by transfer (queueing what does not fit, failing what has no registered pair).
         address token = batch.pairs[0].dstToken;
-        if (batch.pairs.length == 1 && unpaired == 0 && _buckets[token][QiaoEndpoint.Direction.Inbound].take(total)) {
+        if (
+            batch.pairs.length == 1 && unpaired == 0 && _queues[token].queueEmpty()
+                && _buckets[token][QiaoEndpoint.Direction.Inbound].take(total)
+        ) {
             _deliverCharged(srcChainId, token, batch, before, anyConsumed, fresh);
         } else {
             _processEach(srcChainId, batch, before, anyConsumed, unpaired);
@@ -283,11 +287,14 @@ abstract contract EndpointExecution is EndpointStorage {
         }
     }
 
-    /// @dev Queue, deliver or fail a transfer just consumed (`leaf` is its leaf).
+    /// @dev Queue, deliver or fail a transfer just consumed (`leaf` is its leaf). It is queued
+    ///      behind any transfer of the token already queued, or when the bucket lacks room.
     function _process(uint256 srcChainId, uint64 nonce, address token, address recipient, uint256 amount, bytes32 leaf)
         internal
     {
-        if (!_buckets[token][QiaoEndpoint.Direction.Inbound].take(amount)) {
+        // First in, first out: behind anything already queued for the token, or over the limit.
+        if (!_queues[token].queueEmpty() || !_buckets[token][QiaoEndpoint.Direction.Inbound].take(amount)) {
+            RateLimiter.enqueue(_queues, _queueLeaves, token, leaf);
             _queued[srcChainId][nonce] = leaf;
             emit QiaoEndpoint.TransferQueued(srcChainId, nonce, leaf, amount);
             return;
@@ -342,5 +349,26 @@ abstract contract EndpointExecution is EndpointStorage {
     /// @dev Whether (srcToken on srcChainId, dstToken here) is a registered pair.
     function _isPair(uint256 srcChainId, address srcToken, address dstToken) internal view returns (bool) {
         return dstToken != address(0) && _localTokens[srcChainId][srcToken] == dstToken;
+    }
+
+    /// @dev Reverts with {QiaoEndpoint-BatchAlreadyExecuted} if every nonce of the batch's range
+    ///      was consumed, reading only the range and the bitmap: a relayer that lost the race to
+    ///      another pays neither the leaves nor the pairing check. A batch whose range is
+    ///      malformed (empty, for another chain, nonce 0, past 2^64 - 1) is left to
+    ///      {BatchCodec-packedRoot}'s errors. A new batch stops at its first nonce (one storage
+    ///      read, warm for {_consumeRange} after).
+    function _revertIfBatchConsumed(QiaoEndpoint.PackedBatch calldata batch) internal view {
+        uint256 n = batch.transfers.length;
+        uint256 firstNonce = batch.firstNonce;
+        if (n == 0 || firstNonce == 0 || batch.dstChainId != block.chainid) return;
+        uint256 lastNonce = firstNonce + n - 1;
+        if (lastNonce > type(uint64).max) return;
+        mapping(uint256 => uint256) storage bitmap = _executed[batch.srcChainId];
+        for (uint256 nonce = firstNonce; nonce <= lastNonce; ++nonce) {
+            // forge-lint: disable-next-line(unsafe-typecast) -- nonce <= lastNonce < 2^64
+            if (!_bit(bitmap, uint64(nonce))) return;
+        }
+        // forge-lint: disable-next-line(unsafe-typecast) -- both below 2^64 (checked above)
+        revert QiaoEndpoint.BatchAlreadyExecuted(batch.srcChainId, uint64(firstNonce), uint64(lastNonce));
     }
 }

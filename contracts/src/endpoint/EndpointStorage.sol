@@ -13,12 +13,13 @@ import {KeyEpochs} from "./KeyEpochs.sol";
 ///      storageLayout`; contracts/STORAGE.md has the table). The bases come first, in C3 order:
 ///      slot 0 Ownable._owner; slot 1 Ownable2Step._pendingOwner and Pausable._paused (packed);
 ///      ReentrancyGuardTransient keeps its lock in transient storage. Then this contract:
-///      2: _keys.current, _keys.previousValidUntil, _keys.actionNonce (three uint64, one slot)
+///      2: _keys.current, .previousValidUntil, .actionNonce, .pauseCount (four uint64, one slot)
 ///      3: _keys.keyData           4: _guardian
 ///      5: _executed               6: _failed               7: _queued
 ///      8: _refunded               9: _lastNonce           10: _initiated
 ///      11: _remoteTokens         12: _localTokens         13: _buckets
-///      and, in QiaoGateway only, 14: _homeChain. Nothing is upgradeable: the layout is fixed at
+///      14: _pending              15: _queues              16: _queueLeaves
+///      and, in QiaoGateway only, 17: _homeChain. Nothing is upgradeable: the layout is fixed at
 ///      deployment, written down here for audit and for reading the state from outside.
 abstract contract EndpointStorage {
     /// @dev Key epochs, the group key of each, and the action nonce ({KeyEpochs}).
@@ -44,4 +45,10 @@ abstract contract EndpointStorage {
     mapping(uint256 remoteChainId => mapping(address remoteToken => address localToken)) internal _localTokens;
     /// @dev Rate limit per local token and direction ({RateLimiter}).
     mapping(address token => mapping(QiaoEndpoint.Direction direction => QiaoEndpoint.Bucket bucket)) internal _buckets;
+    /// @dev Scheduled RESUME and ROTATE actions, by the action nonce their signature consumed ({SignedActions}).
+    mapping(uint64 actionNonce => QiaoEndpoint.PendingAction action) internal _pending;
+    /// @dev Release queue per local token (inbound): positions head..tail - 1 hold queued leaves ({RateLimiter}).
+    mapping(address token => QiaoEndpoint.Queue queue) internal _queues;
+    /// @dev Leaf at each position of a token's release queue (zero once released).
+    mapping(address token => mapping(uint256 position => bytes32 leaf)) internal _queueLeaves;
 }

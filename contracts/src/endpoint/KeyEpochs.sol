@@ -14,7 +14,7 @@ import {QiaoEndpoint} from "../QiaoEndpoint.sol";
 ///      stored as the code of a data contract: one EXTCODECOPY reads the 256 bytes instead of
 ///      nine SLOADs.
 library KeyEpochs {
-    /// @notice Key epochs and the action nonce. The three counters share one slot.
+    /// @notice Key epochs, the action nonce and the pause count. The four counters share one slot.
     struct Keys {
         /// @dev The key epoch of the newest group key.
         uint64 current;
@@ -22,6 +22,9 @@ library KeyEpochs {
         uint64 previousValidUntil;
         /// @dev Sequence number of the next signed action (pause, resume, rotate, freeze).
         uint64 actionNonce;
+        /// @dev How many times the endpoint was paused: a RESUME lifts only the pause it was
+        ///      scheduled in ({SignedActions-executePending}).
+        uint64 pauseCount;
         /// @dev Group public key per epoch, as the code of a data contract (0x00 || key).
         mapping(uint64 keyEpoch => address keyData) keyData;
     }

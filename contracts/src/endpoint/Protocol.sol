@@ -29,4 +29,6 @@ library Protocol {
     uint64 internal constant KEY_GRACE_PERIOD = 1 days;
     uint256 internal constant MAX_AMOUNT = type(uint128).max;
     uint64 internal constant MAX_RANGE_QUERY = 65_536;
+    uint64 internal constant MAX_ACTION_DELAY = 30 days;
+    uint64 internal constant MAX_ACTION_NONCE_SKIP = 1_000_000;
 }

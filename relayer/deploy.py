@@ -1,7 +1,8 @@
 """Deployment of the Qiao contracts: the path the devnet, the tests and a testnet profile share.
 
 `deploy_bridge` deploys on both chains a KYC registry, the endpoint (QiaoVault on the consortium
-chain, QiaoGateway on Ethereum), the asset (devnet only: a TestAsset) and the permissioned
+chain, QiaoGateway on Ethereum, with the profile's action delay: how long a committee-signed RESUME
+or ROTATE waits, the guardian's time to cancel it), the asset (devnet only: a TestAsset) and the permissioned
 WrappedToken; registers the token pair both ways; gives the gateway the registry's freezer role
 (committee-signed freezes); puts the profile's accounts on both allow-lists; sets the rate limits;
 and writes a deployment JSON (addresses, ABIs, start blocks) for the Python side.
@@ -33,6 +34,13 @@ ARTIFACTS = ROOT / "contracts" / "out"
 MNEMONIC = "test test test test test test test test test test test junk"
 UNIT = 10**18
 OUTBOUND, INBOUND = 0, 1
+DAY = 86_400
+# The endpoints' bounds on the action delay (QiaoEndpoint: 1 second .. MAX_ACTION_DELAY).
+MAX_ACTION_DELAY = 30 * DAY
+# A committee-signed RESUME or ROTATE waits this long on the devnet: seconds, so tests and the
+# demo move on (tests fast-forward anvil's clock); a real network waits at least a day.
+DEVNET_ACTION_DELAY = 2
+TESTNET_ACTION_DELAY = DAY
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -67,6 +75,19 @@ class Profile:
     limit: RateLimit = field(default_factory=lambda: RateLimit(10**9 * UNIT, 10**9 * UNIT // 86_400))
     deploy_test_asset: bool = True
     asset_address: str | None = None  # an existing asset on the consortium chain (testnet)
+    # Seconds between a committee-signed RESUME / ROTATE and when it may take effect; during them
+    # the guardian can cancel it (docs/OPERATIONS.md, "The committee's key is compromised").
+    action_delay: int = TESTNET_ACTION_DELAY
+    # The shortest delay this profile accepts: a day on anything but the devnet.
+    min_action_delay: int = TESTNET_ACTION_DELAY
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_action_delay <= self.action_delay <= MAX_ACTION_DELAY:
+            raise ValueError(
+                f"profile {self.name}: action delay {self.action_delay} s is outside "
+                f"{self.min_action_delay}..{MAX_ACTION_DELAY} s; the guardian needs time to cancel "
+                "a RESUME or ROTATE signed with a stolen key"
+            )
 
 
 def devnet_profile() -> Profile:
@@ -75,6 +96,8 @@ def devnet_profile() -> Profile:
         name="devnet",
         guardian=dev_account(10).address,
         allow=tuple(dev_account(i).address for i in range(12)),
+        action_delay=DEVNET_ACTION_DELAY,
+        min_action_delay=1,
     )
 
 
@@ -277,8 +300,9 @@ def deploy_bridge(
         asset = wc.eth.contract(
             address=Web3.to_checksum_address(profile.asset_address), abi=artifact("TestAsset")["abi"]
         )
-    vault = deploy(wc, admin, "QiaoVault", admin.address, guardian, key, registry_c.address)
-    gateway = deploy(we, admin, "QiaoGateway", admin.address, guardian, key, registry_e.address)
+    delay = profile.action_delay
+    vault = deploy(wc, admin, "QiaoVault", admin.address, guardian, key, registry_c.address, delay)
+    gateway = deploy(we, admin, "QiaoGateway", admin.address, guardian, key, registry_e.address, delay)
     wrapped = deploy(
         we,
         admin,
@@ -372,6 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--allow", action="append", default=[], help="an address for both allow-lists (repeatable)"
     )
     p.add_argument("--asset", help="testnet: the existing asset on the consortium chain")
+    p.add_argument(
+        "--action-delay",
+        type=int,
+        default=TESTNET_ACTION_DELAY,
+        help="testnet: seconds a committee-signed RESUME or ROTATE waits, the guardian's time to "
+        f"cancel it (at least {TESTNET_ACTION_DELAY}, at most {MAX_ACTION_DELAY})",
+    )
     p.add_argument("--out", type=Path, required=True, help="where the deployment JSON goes")
     args = p.parse_args(argv)
 
@@ -379,18 +410,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin = (
         Account.from_key(args.admin_key_file.read_text().strip()) if args.admin_key_file else dev_account(0)
     )
-    if args.profile == "devnet":
-        profile = devnet_profile()
-    else:
-        profile = Profile(
-            name="testnet",
-            guardian=args.guardian,
-            allow=tuple(args.allow),
-            limit=RateLimit(10**6 * UNIT, 10**6 * UNIT // 86_400),
-            deploy_test_asset=args.asset is None,
-            asset_address=args.asset,
-        )
     try:
+        if args.profile == "devnet":
+            profile = devnet_profile()
+        else:
+            profile = Profile(
+                name="testnet",
+                guardian=args.guardian,
+                allow=tuple(args.allow),
+                limit=RateLimit(10**6 * UNIT, 10**6 * UNIT // DAY),
+                deploy_test_asset=args.asset is None,
+                asset_address=args.asset,
+                action_delay=args.action_delay,
+            )
         dep = deploy_bridge(
             args.consortium_rpc, args.ethereum_rpc, group_key, admin=admin, profile=profile, out=args.out
         )

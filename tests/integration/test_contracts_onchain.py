@@ -367,6 +367,11 @@ def test_a_refund_the_source_cannot_pay_now_reverts_in_a_way_the_relayer_waits_o
     # the Inbound bucket smaller than the refund: wait
     devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 100, 0))
     assert revert_kind(t) is RevertKind.WAIT
+    # a larger capacity alone does not refill the bucket (setRateLimit keeps its level, issue 13
+    # point 4): remove the limit, then set a new one, which starts full
+    devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 1000, 0))
+    assert revert_kind(t) is RevertKind.WAIT
+    devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 0, 0))
     devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 1000, 0))
     before = dep.asset.functions.balanceOf(alice.address).call()
     refund_sig = g1_to_eip2537(threshold_sign(shares, refund_message(t, dep.vault.address, 1), (2, 3, 4)))

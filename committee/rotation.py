@@ -9,8 +9,11 @@ committee's threshold signature, under the current key epoch, on
 
 with newGroupKey the new group key in its 256-byte EIP-2537 form and actionNonce the endpoint's
 `actionNonce()` (every committee-signed action consumes one). This mirrors `actionMessage` in
-contracts/src/QiaoEndpoint.sol; the new key becomes epoch keyEpoch + 1. Each member signs the
-message with its current share (`partial_sign`), and any t partials combine (`combine`).
+contracts/src/QiaoEndpoint.sol. Each member signs the message with its current share
+(`partial_sign`), and any t partials combine (`combine`). `rotateKey` only schedules the rotation
+(event `ActionScheduled`); once the endpoint's `actionDelay()` has passed, anyone calls
+`executePending(actionNonce)` and the new key becomes epoch keyEpoch + 1, unless the guardian
+cancelled it meanwhile (docs/PROTOCOL.md, "Signed actions").
 """
 
 from __future__ import annotations

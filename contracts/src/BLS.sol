@@ -50,6 +50,15 @@ library BLS {
     uint256 internal constant G2_POINT_LENGTH = 256;
     uint256 internal constant MSM_SCALAR_LENGTH = 32;
 
+    /// @notice Gas given to the pairing precompile in {verify}. EIP-2537 (Prague) prices a check of
+    ///         k pairs at 32,600 * k + 37,700: 102,900 for the two pairs of a verification. A call
+    ///         that fails (a point not on the curve or not in the subgroup) consumes all the gas it
+    ///         was given, so without a cap an invalid signature burns 63/64 of the transaction's gas
+    ///         limit; with it, at most this much. The margin (about 45%) leaves room for a chain
+    ///         that prices the pairing higher; one above the cap would refuse every signature,
+    ///         which the deployment's first verification shows at once.
+    uint256 internal constant PAIRING_GAS_CAP = 150_000;
+
     /// @notice Domain separation tag of Qiao signatures (RFC 9380 section 3.1).
     bytes internal constant DST = "QIAO-V1_BLS_SIG_BLS12381G1_XMD:SHA-256_SSWU_RO_NUL_";
 
@@ -72,6 +81,9 @@ library BLS {
     error BLSPrecompileBadOutput(address precompile, uint256 length);
     /// @notice expand_message_xmd parameters outside RFC 9380's limits (DST 1..255 bytes, ell <= 255).
     error BLSInvalidExpandParameters(uint256 dstLength, uint256 lenInBytes);
+    /// @notice Less gas is left than the pairing check needs ({PAIRING_GAS_CAP}): the transaction's
+    ///         gas limit is too low, which says nothing about the signature. Send it with more gas.
+    error BLSInsufficientGas(uint256 needed, uint256 left);
     /// @notice A public key is not 256 bytes long.
     error BLSInvalidPublicKeyLength(uint256 length);
     /// @notice A public key is the point at infinity.
@@ -148,6 +160,9 @@ library BLS {
     ///      curve in the prime-order subgroup (the pairing precompile fails on those); the pairing
     ///      precompile returns anything but a 32-byte word; or the pairing equation does not hold.
     ///      The key is expected to have been checked once with {validatePublicKey} when stored.
+    ///      The pairing precompile gets at most {PAIRING_GAS_CAP} gas; it reverts with
+    ///      {BLSInsufficientGas} (not `false`) when less than that is left, so that a valid
+    ///      signature sent with too little gas is not reported as invalid.
     /// @param publicKey The 256-byte EIP-2537 G2 public key.
     /// @param message The 32-byte message that was signed (hashed with {hashToG1}).
     /// @param signature The 128-byte EIP-2537 G1 signature.
@@ -163,7 +178,10 @@ library BLS {
         if (isZero(publicKey) || isZero(signature)) return false;
         bytes memory h = hashToG1(abi.encodePacked(message));
         bytes memory input = bytes.concat(signature, NEG_G2_GENERATOR, h, publicKey);
-        (bool ok, bytes memory out) = PAIRING_CHECK.staticcall(input);
+        // The callee gets at most 63/64 of what is left (EIP-150): make sure that is the whole cap.
+        uint256 needed = PAIRING_GAS_CAP + PAIRING_GAS_CAP / 63 + 2_000;
+        if (gasleft() < needed) revert BLSInsufficientGas(needed, gasleft());
+        (bool ok, bytes memory out) = PAIRING_CHECK.staticcall{gas: PAIRING_GAS_CAP}(input);
         if (!ok || out.length != 32) return false;
         // casting to 'bytes32' is safe because out.length == 32 (checked above)
         // forge-lint: disable-next-line(unsafe-typecast)

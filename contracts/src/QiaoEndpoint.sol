@@ -7,6 +7,15 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {BLS} from "./BLS.sol";
 import {KycRegistry} from "./KycRegistry.sol";
+import {BatchCodec} from "./endpoint/BatchCodec.sol";
+import {Protocol} from "./endpoint/Protocol.sol";
+import {EndpointExecution} from "./endpoint/EndpointExecution.sol";
+import {KeyEpochs} from "./endpoint/KeyEpochs.sol";
+import {RateLimiter} from "./endpoint/RateLimiter.sol";
+import {Refunds} from "./endpoint/Refunds.sol";
+import {SignedActions} from "./endpoint/SignedActions.sol";
+import {TokenPairs} from "./endpoint/TokenPairs.sol";
+import {Views} from "./endpoint/Views.sol";
 
 /// @title QiaoEndpoint
 /// @notice The bridge-facing half shared by both Qiao endpoints: the vault on the consortium chain
@@ -17,9 +26,12 @@ import {KycRegistry} from "./KycRegistry.sol";
 ///      - anyone: {executeBatch} (a committee-signed batch), {executeTransfer} (one transfer of a
 ///        signed batch with its Merkle proof), {releaseQueued} (a transfer held by the rate limit,
 ///        once the bucket has room), {refund} (a committee-signed refund of a transfer that failed
-///        on its destination), {pauseWithSignature}, {resume}, {rotateKey}; the signature is the
-///        authorisation of all the signed ones;
-///      - the guardian (an operators' multisig): {pause}, immediately, never resume;
+///        on its destination), {pauseWithSignature} (immediate), {resume} and {rotateKey} (both
+///        scheduled: they take effect through {executePending}, which anyone may call, only
+///        {actionDelay} seconds later); the signature is the authorisation of all the signed ones;
+///      - the guardian (an operators' multisig): {pause}, immediately; {cancelPending} of a
+///        scheduled RESUME or ROTATE during its delay; {invalidateActions} (while paused) to void
+///        action signatures not submitted yet. It never resumes and moves no funds;
 ///      - the owner (two-step; it can never be renounced): {registerToken}, {setRateLimit}, {setGuardian}.
 ///
 ///      Transfer states on the destination, per (srcChainId, nonce): NONE -> DELIVERED, or
@@ -31,7 +43,27 @@ import {KycRegistry} from "./KycRegistry.sol";
 ///      ({initiatedLeaf}), charged to the Inbound rate limit.
 ///
 ///      There is no initializer: all set-up is in the constructor, which runs once.
-abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransient {
+///
+///      How the endpoint is put together (contracts/src/endpoint/, one part per file, each read
+///      whole; contracts/STORAGE.md): {EndpointStorage} (every storage variable, and the layout),
+///      {KeyEpochs} (group keys and signature checking), {RateLimiter} (token buckets),
+///      {BatchCodec} (leaves, roots, signed messages), {EndpointExecution} (batch and
+///      single-transfer execution, the destination's hot path), {SignedActions} (pause, resume,
+///      rotate, freeze), {Refunds} and {TokenPairs}. The hot paths (executeBatch,
+///      executeTransfer, lock / burn, signature checking) are internal code, inlined here; the
+///      rare ones ({SignedActions}, {Refunds}, {TokenPairs}, {RateLimiter-setRateLimit}) are
+///      external library functions that run by DELEGATECALL on this contract's storage, which
+///      keeps the endpoints well under EIP-170's 24,576 bytes (a deployment links the libraries:
+///      relayer/deploy.py). This file is the endpoint's whole interface: its types, constants,
+///      events and errors (declared here rather than in an inherited interface, because callers
+///      and the tests name them `QiaoEndpoint.X`, which Solidity resolves only for members
+///      declared in QiaoEndpoint itself; the parts emit and revert them qualified the same way),
+///      and every external function, each a few lines that call into the parts. That is why it
+///      is longer than the parts: it is the reference a caller reads.
+abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransient, EndpointExecution {
+    using KeyEpochs for KeyEpochs.Keys;
+    using RateLimiter for Bucket;
+
     /// @notice One cross-chain transfer, as emitted on the source chain and executed on the destination.
     struct Transfer {
         uint256 srcChainId;
@@ -103,6 +135,26 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         Inbound
     }
 
+    /// @notice State of a scheduled committee action (RESUME or ROTATE), per action nonce.
+    enum PendingStatus {
+        None,
+        Pending,
+        Executed,
+        Cancelled
+    }
+
+    /// @notice A committee-signed RESUME or ROTATE waiting for its delay ({pendingAction}).
+    /// @dev `pauseCount`: the pause a RESUME was scheduled in (it lifts only that one); `keyData`:
+    ///      the new key's data contract (ROTATE).
+    struct PendingAction {
+        bytes32 typehash;
+        uint64 keyEpoch;
+        uint64 executableAt;
+        uint64 pauseCount;
+        PendingStatus status;
+        address keyData;
+    }
+
     /// @notice A token bucket: up to `capacity` units, refilled at `refillPerSecond`; capacity 0 = no limit.
     /// @dev `level` and `updatedAt` share a slot, so every charge is one SSTORE of a changed slot
     ///      whatever the time: its gas does not depend on when the transaction is mined.
@@ -113,75 +165,49 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         uint64 updatedAt;
     }
 
+    /// @notice Bounds of a token's first-in first-out release queue: positions head..tail - 1 are
+    ///         queued; empty when head == tail.
+    struct Queue {
+        uint64 head;
+        uint64 tail;
+    }
+
     /// @notice EIP-712-style type hash of a transfer leaf.
-    bytes32 public constant TRANSFER_TYPEHASH = keccak256(
-        "QiaoTransfer(uint256 srcChainId,uint256 dstChainId,uint64 nonce,address srcToken,address dstToken,address sender,address recipient,uint256 amount)"
-    );
+    bytes32 public constant TRANSFER_TYPEHASH = Protocol.TRANSFER_TYPEHASH;
     /// @notice EIP-712-style type hash of the signed batch message.
-    bytes32 public constant BATCH_TYPEHASH = keccak256(
-        "QiaoBatch(string version,uint256 srcChainId,uint256 dstChainId,address dstContract,uint64 keyEpoch,uint64 firstNonce,uint64 lastNonce,bytes32 root)"
-    );
+    bytes32 public constant BATCH_TYPEHASH = Protocol.BATCH_TYPEHASH;
     /// @notice Type hash of a committee-signed refund of a failed transfer (signed for the source endpoint).
-    bytes32 public constant REFUND_TYPEHASH = keccak256(
-        "QiaoRefund(string version,uint256 chainId,address endpoint,uint64 keyEpoch,bytes32 transferLeaf)"
-    );
+    bytes32 public constant REFUND_TYPEHASH = Protocol.REFUND_TYPEHASH;
     /// @notice Type hash of a committee-signed pause.
-    bytes32 public constant PAUSE_TYPEHASH =
-        keccak256("QiaoPause(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce)");
+    bytes32 public constant PAUSE_TYPEHASH = Protocol.PAUSE_TYPEHASH;
     /// @notice Type hash of a committee-signed resume.
-    bytes32 public constant RESUME_TYPEHASH =
-        keccak256("QiaoResume(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce)");
+    bytes32 public constant RESUME_TYPEHASH = Protocol.RESUME_TYPEHASH;
     /// @notice Type hash of a key rotation signed by the current key.
-    bytes32 public constant ROTATE_TYPEHASH = keccak256(
-        "QiaoRotateKey(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,bytes32 newKeyHash)"
-    );
+    bytes32 public constant ROTATE_TYPEHASH = Protocol.ROTATE_TYPEHASH;
     /// @notice Type hash of a committee-signed freeze of an account (carried from C to E).
-    bytes32 public constant FREEZE_TYPEHASH = keccak256(
-        "QiaoFreeze(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address account,bool frozen)"
-    );
+    bytes32 public constant FREEZE_TYPEHASH = Protocol.FREEZE_TYPEHASH;
     /// @notice Protocol version, ABI-encoded as a dynamic `string` in every signed message.
-    string public constant VERSION = "QIAO-V1";
+    string public constant VERSION = Protocol.VERSION;
     /// @notice The key epoch of the group key given at deployment.
-    uint64 public constant INITIAL_KEY_EPOCH = 1;
+    uint64 public constant INITIAL_KEY_EPOCH = Protocol.INITIAL_KEY_EPOCH;
     /// @notice How long signatures of the previous key epoch stay valid after a rotation.
-    uint64 public constant KEY_GRACE_PERIOD = 1 days;
+    uint64 public constant KEY_GRACE_PERIOD = Protocol.KEY_GRACE_PERIOD;
     /// @notice Largest amount a transfer may carry (amounts must fit the rate-limit arithmetic).
-    uint256 public constant MAX_AMOUNT = type(uint128).max;
+    uint256 public constant MAX_AMOUNT = Protocol.MAX_AMOUNT;
     /// @notice Longest nonce range {unexecutedCount} answers for (a relayer asks one batch at a time).
-    uint64 public constant MAX_RANGE_QUERY = 65_536;
+    uint64 public constant MAX_RANGE_QUERY = Protocol.MAX_RANGE_QUERY;
+    /// @notice Longest {actionDelay} a deployment may set (the shortest is 1 second).
+    uint64 public constant MAX_ACTION_DELAY = Protocol.MAX_ACTION_DELAY;
+    /// @notice Most action nonces one {invalidateActions} may skip (the counter can never be run out).
+    uint64 public constant MAX_ACTION_NONCE_SKIP = Protocol.MAX_ACTION_NONCE_SKIP;
+
+    /// @notice Seconds between a committee-signed RESUME or ROTATE and the moment {executePending}
+    ///         may apply it: the guardian's time to {cancelPending} it. Set at deployment.
+    uint64 public immutable actionDelay;
 
     /// @notice The allow-list of this chain.
+    /// @notice The allow-list of this chain.
     KycRegistry public immutable registry;
-
-    /// @dev Current key epoch and the end of the previous epoch's grace period, in one slot.
-    uint64 private _currentKeyEpoch;
-    uint64 private _previousKeyValidUntil;
-    /// @dev Sequence number of the next signed action (pause, resume, rotate, freeze).
-    uint64 private _actionNonce;
-    /// @dev The guardian, which may pause.
-    address private _guardian;
-    /// @dev Group public key per epoch, stored as the code of a data contract (one EXTCODECOPY to
-    ///      read the 256 bytes instead of nine SLOADs).
-    mapping(uint64 keyEpoch => address keyData) private _keyData;
-    /// @dev Consumed bitmap: bit (nonce % 256) of word (nonce / 256), per source chain.
-    mapping(uint256 srcChainId => mapping(uint256 word => uint256 bits)) private _executed;
-    /// @dev Failed bitmap (subset of the consumed one).
-    mapping(uint256 srcChainId => mapping(uint256 word => uint256 bits)) private _failed;
-    /// @dev Leaf of each transfer held by the inbound rate limit (zero when not queued).
-    mapping(uint256 srcChainId => mapping(uint64 nonce => bytes32 leaf)) private _queued;
-    /// @dev Refunded bitmap on the source side, per destination chain.
-    mapping(uint256 dstChainId => mapping(uint256 word => uint256 bits)) private _refunded;
-    /// @dev Last nonce assigned per destination chain (0: none yet, so the first nonce is 1).
-    mapping(uint256 dstChainId => uint64 nonce) private _lastNonce;
-    /// @dev Source side: the leaf of each transfer initiated here, recorded at lock / burn. A
-    ///      refund must present exactly these fields ({refund}).
-    mapping(uint256 dstChainId => mapping(uint64 nonce => bytes32 leaf)) private _initiated;
-    /// @dev Token on `remoteChainId` paired with a local token.
-    mapping(uint256 remoteChainId => mapping(address localToken => address remoteToken)) private _remoteTokens;
-    /// @dev Local token paired with a token on `remoteChainId`.
-    mapping(uint256 remoteChainId => mapping(address remoteToken => address localToken)) private _localTokens;
-    /// @dev Rate limit per local token and direction.
-    mapping(address token => mapping(Direction direction => Bucket bucket)) private _buckets;
 
     /// @notice Emitted on the source chain by lock (vault) and burn (gateway); srcChainId = block.chainid.
     event TransferInitiated(
@@ -211,8 +237,22 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     event RateLimitSet(address indexed token, Direction indexed direction, uint128 capacity, uint128 refillPerSecond);
     /// @notice Emitted when the guardian changes.
     event GuardianSet(address indexed guardian);
-    /// @notice Emitted when a committee-signed action (pause, resume, rotate, freeze) is applied.
+    /// @notice Emitted when a committee signature of an action (pause, resume, rotate, freeze) is
+    ///         accepted and its action nonce consumed: pause and freeze take effect at once, resume
+    ///         and rotate are scheduled ({ActionScheduled}).
     event SignedActionApplied(bytes32 indexed typehash, uint64 indexed actionNonce, uint64 keyEpoch);
+    /// @notice A committee-signed RESUME or ROTATE (`newKeyHash`: keccak256 of the new key; zero for
+    ///         a RESUME) that {executePending} may apply from `executableAt` unless cancelled.
+    event ActionScheduled(
+        bytes32 indexed typehash, uint64 indexed actionNonce, uint64 keyEpoch, uint64 executableAt, bytes32 newKeyHash
+    );
+    /// @notice The guardian cancelled the scheduled action of `actionNonce`.
+    event ActionCancelled(bytes32 indexed typehash, uint64 indexed actionNonce);
+    /// @notice The scheduled action of `actionNonce` took effect.
+    event ActionExecuted(bytes32 indexed typehash, uint64 indexed actionNonce);
+    /// @notice The guardian moved the action nonce from `fromNonce` to `toNonce`: action signatures
+    ///         for the nonces in between can never be used.
+    event ActionsInvalidated(uint64 fromNonce, uint64 toNonce);
 
     // --- executeBatch rejections
     /// @notice The batch contains no transfer.
@@ -262,6 +302,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error InvalidProofLength(uint256 expected, uint256 given);
     /// @notice The transfer is not queued here with these fields.
     error NotQueued(uint256 srcChainId, uint64 nonce);
+    /// @notice The transfer is queued, but behind `headLeaf`: the queue is released in order
+    ///         (first in, first out); release the head first ({queueHead}).
+    error NotQueueHead(uint256 srcChainId, uint64 nonce, bytes32 headLeaf);
     /// @notice The rate-limit bucket holds `available`, less than `amount`.
     error RateLimited(address token, Direction direction, uint256 available, uint256 amount);
     /// @notice No transfer toward `dstChainId` with `nonce` was initiated here with exactly these
@@ -303,6 +346,17 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error NotCurrentKeyEpoch(uint64 keyEpoch);
     /// @notice The key data contract could not be created.
     error KeyStoreFailed();
+    /// @notice The action delay given at deployment is 0 or above {MAX_ACTION_DELAY}.
+    error InvalidActionDelay(uint64 delay);
+    /// @notice No action is pending under `actionNonce` (never scheduled, executed or cancelled).
+    error NoPendingAction(uint64 actionNonce);
+    /// @notice The pending action of `actionNonce` may run from `executableAt` only.
+    error ActionNotReady(uint64 actionNonce, uint64 executableAt);
+    /// @notice The pending action of `actionNonce` can no longer run: the key epoch that signed it
+    ///         is not the current one any more, or (RESUME) the pause it was signed to lift ended.
+    error PendingActionStale(uint64 actionNonce);
+    /// @notice {invalidateActions} must move the action nonce forward, by at most {MAX_ACTION_NONCE_SKIP}.
+    error InvalidActionNonce(uint64 current, uint64 upTo);
     /// @notice Ownership cannot be renounced: transfers queued above the capacity, rate limits and
     ///         registrations need an owner. Transfer it (two-step) instead.
     error OwnershipCannotBeRenounced();
@@ -312,16 +366,25 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param groupKeyG2 The committee's group public key, 256-byte EIP-2537 G2, stored as epoch 1.
     ///        Reverts with a {BLS} error if it is not a valid G2 subgroup point or is the identity.
     /// @param registry_ The KYC registry of this chain (a contract).
-    constructor(address initialOwner, address guardian_, bytes memory groupKeyG2, KycRegistry registry_)
-        Ownable(initialOwner)
-    {
+    /// @param actionDelay_ Seconds a committee-signed RESUME or ROTATE waits before it may take
+    ///        effect ({actionDelay}): 1 to {MAX_ACTION_DELAY} (devnet: seconds; a real network: at
+    ///        least a day, the guardian's time to react).
+    constructor(
+        address initialOwner,
+        address guardian_,
+        bytes memory groupKeyG2,
+        KycRegistry registry_,
+        uint64 actionDelay_
+    ) Ownable(initialOwner) {
         if (guardian_ == address(0) || address(registry_).code.length == 0) revert ZeroAddress();
+        if (actionDelay_ == 0 || actionDelay_ > MAX_ACTION_DELAY) revert InvalidActionDelay(actionDelay_);
+        actionDelay = actionDelay_;
         registry = registry_;
         _guardian = guardian_;
         emit GuardianSet(guardian_);
         BLS.validatePublicKey(groupKeyG2);
-        _keyData[INITIAL_KEY_EPOCH] = _storeKey(groupKeyG2);
-        _currentKeyEpoch = INITIAL_KEY_EPOCH;
+        _keys.keyData[INITIAL_KEY_EPOCH] = KeyEpochs.storeKey(groupKeyG2);
+        _keys.current = INITIAL_KEY_EPOCH;
         emit GroupKeySet(INITIAL_KEY_EPOCH, groupKeyG2);
     }
 
@@ -343,22 +406,15 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param localToken The token on this chain (vault: the asset; gateway: its WrappedToken).
     /// @param remoteToken The token on `remoteChainId`.
     function registerToken(uint256 remoteChainId, address localToken, address remoteToken) external onlyOwner {
-        if (remoteChainId == 0 || remoteChainId == block.chainid) revert InvalidRemoteChain(remoteChainId);
-        if (localToken == address(0) || remoteToken == address(0)) revert ZeroTokenAddress();
-        if (localToken.code.length == 0) revert TokenHasNoCode(localToken);
-        if (_remoteTokens[remoteChainId][localToken] != address(0)) {
-            revert TokenAlreadyRegistered(remoteChainId, localToken);
-        }
-        if (_localTokens[remoteChainId][remoteToken] != address(0)) {
-            revert TokenAlreadyRegistered(remoteChainId, remoteToken);
-        }
+        TokenPairs.register(_remoteTokens, _localTokens, remoteChainId, localToken, remoteToken);
         _registerLocalToken(remoteChainId, localToken);
-        _remoteTokens[remoteChainId][localToken] = remoteToken;
-        _localTokens[remoteChainId][remoteToken] = localToken;
-        emit TokenRegistered(remoteChainId, localToken, remoteToken);
     }
 
-    /// @notice Sets the token bucket of `token` in `direction`; owner only. The bucket starts full.
+    /// @notice Sets the token bucket of `token` in `direction`; owner only. A new limit (where there
+    ///         was none) starts full; changing an existing one keeps what the bucket holds: its
+    ///         level is refilled at the old rate up to now, then capped at the new capacity
+    ///         (`min(level, capacity)`), and refills at the new rate from now. A rate change never
+    ///         refills a drained bucket, and a larger capacity fills at the rate, not at once.
     /// @dev capacity = 0 and refillPerSecond = 0 removes the limit; capacity 0 with a refill is refused.
     /// @param token The local token.
     /// @param direction Outbound (lock/burn) or Inbound (unlock/mint).
@@ -368,10 +424,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         external
         onlyOwner
     {
-        if (token == address(0)) revert ZeroTokenAddress();
-        if (capacity == 0 && refillPerSecond != 0) revert InvalidRateLimit();
-        _buckets[token][direction] = Bucket(capacity, refillPerSecond, capacity, uint64(block.timestamp));
-        emit RateLimitSet(token, direction, capacity, refillPerSecond);
+        RateLimiter.setRateLimit(_buckets, token, direction, capacity, refillPerSecond);
     }
 
     /// @notice Replaces the guardian; owner only.
@@ -393,44 +446,89 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     // Pause, resume, key rotation (guardian and committee)
     // ------------------------------------------------------------------------------------------
 
-    /// @notice Pauses the endpoint at once; guardian only. Only a committee-signed {resume} undoes it.
+    /// @notice Pauses the endpoint at once; guardian only. Only a committee-signed {resume},
+    ///         after its delay, undoes it.
     /// @dev Paused: lock/burn, executeBatch, executeTransfer, releaseQueued and refund revert with
-    ///      EnforcedPause. Signed actions (resume, rotate, freeze) still work.
+    ///      EnforcedPause. Signed actions (pause, resume, rotate, freeze), {executePending},
+    ///      {cancelPending} and {invalidateActions} still work.
     function pause() external onlyGuardian {
-        _pause();
+        _brake();
     }
 
-    /// @notice Pauses with a committee signature on the PAUSE message for the next action nonce.
+    /// @notice Pauses at once with a committee signature on the PAUSE message for the next action nonce.
     /// @param keyEpoch The current key epoch.
     /// @param signature The 128-byte BLS signature.
     function pauseWithSignature(uint64 keyEpoch, bytes calldata signature) external {
-        _consumeAction(PAUSE_TYPEHASH, keyEpoch, "", signature);
-        _pause();
+        SignedActions.consume(_keys, PAUSE_TYPEHASH, keyEpoch, "", signature);
+        _brake();
     }
 
-    /// @notice Resumes with a committee signature on the RESUME message for the next action nonce.
+    /// @notice Schedules a resume, on a committee signature of the RESUME message for the next
+    ///         action nonce, while paused. It lifts the pause only through {executePending}, from
+    ///         {actionDelay} seconds later, unless the guardian cancels it first ({cancelPending}).
+    /// @dev Reverts with ExpectedPause when not paused, {NotCurrentKeyEpoch}, a signature error.
+    ///      Emits {SignedActionApplied} and {ActionScheduled}. A resume lifts only the pause it
+    ///      was scheduled in, and only while its key epoch is current ({PendingActionStale}).
     /// @param keyEpoch The current key epoch.
     /// @param signature The 128-byte BLS signature.
-    function resume(uint64 keyEpoch, bytes calldata signature) external {
-        _consumeAction(RESUME_TYPEHASH, keyEpoch, "", signature);
-        _unpause();
+    /// @return pendingNonce The action nonce the resume is pending under.
+    function resume(uint64 keyEpoch, bytes calldata signature) external returns (uint64 pendingNonce) {
+        _requirePaused();
+        return SignedActions.resume(_keys, _pending, keyEpoch, signature, actionDelay);
     }
 
-    /// @notice Installs `newGroupKey` as key epoch current + 1, signed by the current key.
-    /// @dev The previous epoch's signatures stay valid for {KEY_GRACE_PERIOD}; older epochs stop at once.
+    /// @notice Schedules the installation of `newGroupKey` as key epoch current + 1, on a signature
+    ///         of the current key. It takes effect only through {executePending}, from
+    ///         {actionDelay} seconds later, unless the guardian cancels it first: a stolen key
+    ///         cannot lock the committee out before the guardian reacts.
+    /// @dev Once executed, the previous epoch's signatures stay valid for {KEY_GRACE_PERIOD};
+    ///      older epochs stop at once; every other pending action of the old epoch becomes stale.
+    ///      Reverts on an invalid new key, the current key ({KeyUnchanged}), {NotCurrentKeyEpoch},
+    ///      a signature error. Emits {SignedActionApplied} and {ActionScheduled}.
     /// @param keyEpoch The current key epoch (the signer).
     /// @param newGroupKey The new 256-byte EIP-2537 G2 key (validated: on curve, in subgroup, not identity).
     /// @param signature BLS signature on the ROTATE message.
-    function rotateKey(uint64 keyEpoch, bytes calldata newGroupKey, bytes calldata signature) external {
-        BLS.validatePublicKey(newGroupKey);
-        bytes32 newHash = keccak256(newGroupKey);
-        if (newHash == keccak256(_loadKey(_currentKeyEpoch))) revert KeyUnchanged();
-        _consumeAction(ROTATE_TYPEHASH, keyEpoch, abi.encode(newHash), signature);
-        uint64 next = keyEpoch + 1;
-        _keyData[next] = _storeKey(newGroupKey);
-        _currentKeyEpoch = next;
-        _previousKeyValidUntil = uint64(block.timestamp) + KEY_GRACE_PERIOD;
-        emit GroupKeySet(next, newGroupKey);
+    /// @return pendingNonce The action nonce the rotation is pending under.
+    function rotateKey(uint64 keyEpoch, bytes calldata newGroupKey, bytes calldata signature)
+        external
+        returns (uint64 pendingNonce)
+    {
+        return SignedActions.rotateKey(_keys, _pending, keyEpoch, newGroupKey, signature, actionDelay);
+    }
+
+    /// @notice Applies the scheduled RESUME or ROTATE of `nonce` once its delay has passed.
+    ///         Anyone may call it.
+    /// @dev Reverts with {NoPendingAction} (never scheduled, executed already, or cancelled),
+    ///      {ActionNotReady} before `executableAt`, {PendingActionStale} if its key epoch is no
+    ///      longer the current one or (RESUME) the endpoint is not in the pause it was scheduled in.
+    ///      Works while paused. Emits {ActionExecuted}, then (ROTATE) {GroupKeySet} or (RESUME) Unpaused.
+    /// @param nonce The action nonce of the pending action ({ActionScheduled}).
+    function executePending(uint64 nonce) external {
+        if (SignedActions.executePending(_keys, _pending, nonce, paused())) _unpause();
+    }
+
+    /// @notice Cancels the scheduled RESUME or ROTATE of `nonce`; guardian only, paused or not.
+    /// @dev Reverts with {NoPendingAction} unless it is pending. Emits {ActionCancelled}.
+    /// @param nonce The action nonce of the pending action.
+    function cancelPending(uint64 nonce) external onlyGuardian {
+        SignedActions.cancelPending(_pending, nonce);
+    }
+
+    /// @notice Moves the action nonce forward to `upTo`; guardian only, while paused. Every action
+    ///         signature made for a nonce below `upTo` and not submitted yet (a leaked RESUME, a
+    ///         ROTATE signed by a stolen key) can then never be used; the committee signs again
+    ///         for the new nonce. Scheduled actions are not affected ({cancelPending} them).
+    /// @dev Reverts with ExpectedPause when not paused, {InvalidActionNonce} unless
+    ///      actionNonce() < upTo <= actionNonce() + {MAX_ACTION_NONCE_SKIP}. Emits {ActionsInvalidated}.
+    /// @param upTo The new action nonce.
+    function invalidateActions(uint64 upTo) external onlyGuardian whenPaused {
+        SignedActions.invalidateActions(_keys, upTo);
+    }
+
+    /// @dev Pauses (reverts with EnforcedPause if paused already) and counts the pause.
+    function _brake() private {
+        _pause();
+        ++_keys.pauseCount;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -457,6 +555,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         nonReentrant
         whenNotPaused
     {
+        // Before the leaves and the pairing check: a relayer that lost the race pays little.
+        _revertIfBatchConsumed(batch);
         (bytes32 root, uint64 lastNonce, uint256 sum, uint256 unpaired) = _verifyBatch(keyEpoch, batch, signature);
         _executeVerified(batch, lastNonce, sum, unpaired);
         emit BatchExecuted(batch.srcChainId, batch.firstNonce, lastNonce, root, keyEpoch);
@@ -485,10 +585,12 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         if (t.dstChainId != block.chainid) revert WrongDestinationChain(0, t.dstChainId);
         if (firstNonce == 0) revert ZeroNonce();
         if (t.nonce < firstNonce || t.nonce > lastNonce) revert NonceOutsideBatch(t.nonce, firstNonce, lastNonce);
-        bytes32 leaf = _leaf(t);
-        bytes32 root = _rootFromProof(leaf, t.nonce - firstNonce, uint256(lastNonce) - firstNonce + 1, proof);
-        bytes32 message = _batchMessage(t.srcChainId, keyEpoch, firstNonce, lastNonce, root);
-        _checkSignature(keyEpoch, message, signature, true);
+        // Before the proof and the pairing check: a relayer that lost the race pays little.
+        if (_bit(_executed[t.srcChainId], t.nonce)) revert AlreadyExecuted(t.srcChainId, t.nonce);
+        bytes32 leaf = BatchCodec.transferLeaf(t);
+        bytes32 root = BatchCodec.rootFromProof(leaf, t.nonce - firstNonce, uint256(lastNonce) - firstNonce + 1, proof);
+        bytes32 message = BatchCodec.batchMessage(t.srcChainId, keyEpoch, firstNonce, lastNonce, root);
+        _keys.checkSignature(keyEpoch, message, signature, true);
         _checkValues(t.srcChainId, t.nonce, t.recipient, t.amount);
         if (!_consume(t.srcChainId, t.nonce)) revert AlreadyExecuted(t.srcChainId, t.nonce);
         if (!_isPair(t.srcChainId, t.srcToken, t.dstToken)) {
@@ -498,20 +600,17 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         _process(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount, leaf);
     }
 
-    /// @notice Delivers a transfer that the inbound rate limit queued, once the bucket has room.
-    ///         Anyone may call it; a transfer is released at most once.
+    /// @notice Delivers the transfer at the head of its token's release queue, once the inbound
+    ///         bucket has room. Anyone may call it; a transfer is released at most once, and the
+    ///         queue in order: first in, first out ({queueHead}).
     /// @dev Reverts with {NotQueued} unless (srcChainId, nonce) is queued with exactly these
-    ///      fields, {RateLimited} if the bucket holds less than the amount (a transfer larger than
-    ///      the capacity waits until the owner raises it), EnforcedPause when paused. If the
-    ///      recipient or the token became undeliverable meanwhile, the transfer is recorded as failed.
+    ///      fields, {NotQueueHead} if another transfer of the token is ahead of it, {RateLimited} if
+    ///      the bucket holds less than the amount (a transfer larger than the capacity, and all
+    ///      behind it, wait until the owner raises it), EnforcedPause when paused. If the recipient
+    ///      or the token became undeliverable meanwhile, the transfer is recorded as failed.
     /// @param t The queued transfer, with the fields that were signed.
     function releaseQueued(Transfer calldata t) external nonReentrant whenNotPaused {
-        bytes32 leaf = _leaf(t);
-        if (_queued[t.srcChainId][t.nonce] != leaf) revert NotQueued(t.srcChainId, t.nonce);
-        if (!_take(t.dstToken, Direction.Inbound, t.amount)) {
-            revert RateLimited(t.dstToken, Direction.Inbound, availableCapacity(t.dstToken, Direction.Inbound), t.amount);
-        }
-        delete _queued[t.srcChainId][t.nonce];
+        RateLimiter.release(_queued, _queues, _queueLeaves, _buckets, t);
         _deliverOrFail(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount);
     }
 
@@ -541,24 +640,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         nonReentrant
         whenNotPaused
     {
-        bytes32 leaf = _leaf(t);
-        if (t.srcChainId != block.chainid || _initiated[t.dstChainId][t.nonce] != leaf) {
-            revert NotRefundable(t.dstChainId, t.nonce);
-        }
-        uint256 word = t.nonce >> 8;
-        uint256 bit = uint256(1) << (t.nonce & 0xff);
-        uint256 bits = _refunded[t.dstChainId][word];
-        if (bits & bit != 0) revert AlreadyRefunded(t.dstChainId, t.nonce);
-        _checkSignature(keyEpoch, _refundMessage(keyEpoch, leaf), signature, true);
-        if (!registry.isAllowed(t.sender)) revert NotAllowed(t.sender);
-        if (!_take(t.srcToken, Direction.Inbound, t.amount)) {
-            revert RateLimited(
-                t.srcToken, Direction.Inbound, availableCapacity(t.srcToken, Direction.Inbound), t.amount
-            );
-        }
-        _give(t.srcToken, Direction.Outbound, t.amount);
-        _refunded[t.dstChainId][word] = bits | bit;
-        emit TransferRefunded(t.dstChainId, t.nonce, t.sender, t.amount);
+        Refunds.authorize(_keys, _initiated, _refunded, _buckets, registry, keyEpoch, t, signature);
         _refundTo(t.srcToken, t.sender, t.amount);
     }
 
@@ -590,19 +672,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         view
         returns (uint256 count)
     {
-        if (firstNonce == 0 || lastNonce < firstNonce || lastNonce - firstNonce >= MAX_RANGE_QUERY) {
-            revert InvalidNonceRange(firstNonce, lastNonce);
-        }
-        mapping(uint256 => uint256) storage bitmap = _executed[srcChainId];
-        uint256 wordIndex = type(uint256).max;
-        uint256 bits;
-        for (uint256 nonce = firstNonce; nonce <= lastNonce; ++nonce) {
-            if (nonce >> 8 != wordIndex) {
-                wordIndex = nonce >> 8;
-                bits = bitmap[wordIndex];
-            }
-            if ((bits >> (nonce & 0xff)) & 1 == 0) ++count;
-        }
+        return Views.unexecutedCount(_executed[srcChainId], firstNonce, lastNonce);
     }
 
     /// @notice The state of transfer (`srcChainId`, `nonce`) on this destination.
@@ -610,10 +680,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param nonce The nonce.
     /// @return status None, Delivered, Queued or Failed.
     function transferStatus(uint256 srcChainId, uint64 nonce) external view returns (TransferStatus status) {
-        if (!_bit(_executed[srcChainId], nonce)) return TransferStatus.None;
-        if (_bit(_failed[srcChainId], nonce)) return TransferStatus.Failed;
-        if (_queued[srcChainId][nonce] != bytes32(0)) return TransferStatus.Queued;
-        return TransferStatus.Delivered;
+        return Views.transferStatus(_executed[srcChainId], _failed[srcChainId], _queued[srcChainId], nonce);
     }
 
     /// @notice Whether the transfer toward `dstChainId` with `nonce` was refunded on this chain.
@@ -633,8 +700,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param batch The batch in the packed form of {executeBatch}.
     /// @return message The 32-byte message hashed to G1 and signed.
     function batchMessage(uint64 keyEpoch, PackedBatch calldata batch) external view returns (bytes32 message) {
-        (bytes32 root, uint64 lastNonce,) = _packedRoot(batch);
-        return _batchMessage(batch.srcChainId, keyEpoch, batch.firstNonce, lastNonce, root);
+        (bytes32 root, uint64 lastNonce,) = BatchCodec.packedRoot(batch);
+        return BatchCodec.batchMessage(batch.srcChainId, keyEpoch, batch.firstNonce, lastNonce, root);
     }
 
     /// @notice The REFUND message for transfer `t` (initiated on this chain) under `keyEpoch`.
@@ -642,7 +709,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param t The transfer.
     /// @return message keccak256(abi.encode(REFUND_TYPEHASH, VERSION, block.chainid, this, keyEpoch, leaf)).
     function refundMessage(uint64 keyEpoch, Transfer calldata t) external view returns (bytes32 message) {
-        return _refundMessage(keyEpoch, _leaf(t));
+        return BatchCodec.refundMessage(keyEpoch, BatchCodec.transferLeaf(t));
     }
 
     /// @notice The leaf of the transfer toward `dstChainId` with `nonce` initiated here, recorded
@@ -666,9 +733,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         view
         returns (bytes32 message)
     {
-        return keccak256(
-            bytes.concat(abi.encode(typehash, VERSION, block.chainid, address(this), keyEpoch, _actionNonce), params)
-        );
+        return SignedActions.message(_keys, typehash, keyEpoch, params);
     }
 
     /// @notice Whether `signature` is a valid committee signature on `message` under `keyEpoch`
@@ -682,8 +747,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         view
         returns (bool valid)
     {
-        if (!_epochUsable(keyEpoch, true)) return false;
-        return BLS.verify(_loadKey(keyEpoch), message, signature);
+        if (!_keys.usable(keyEpoch, true)) return false;
+        return BLS.verify(_keys.loadKey(keyEpoch), message, signature);
     }
 
     /// @notice The nonce the next transfer toward `dstChainId` will get (1 for the first).
@@ -696,19 +761,38 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @notice The key epoch of the newest group key.
     /// @return keyEpoch The current key epoch.
     function currentKeyEpoch() external view returns (uint64 keyEpoch) {
-        return _currentKeyEpoch;
+        return _keys.current;
     }
 
     /// @notice Until when (unix seconds) signatures of epoch currentKeyEpoch() - 1 are accepted.
     /// @return validUntil 0 before the first rotation.
     function previousKeyValidUntil() external view returns (uint64 validUntil) {
-        return _previousKeyValidUntil;
+        return _keys.previousValidUntil;
+    }
+
+    /// @notice The scheduled action (RESUME or ROTATE) whose signature consumed `nonce`: its type
+    ///         hash, the key epoch that signed it, when {executePending} may apply it, the pause it
+    ///         lifts (RESUME), its status, and the new key's data contract (ROTATE).
+    /// @param nonce The action nonce.
+    /// @return action All zero (status None) if no action was scheduled under this nonce.
+    function pendingAction(uint64 nonce) external view returns (PendingAction memory action) {
+        return _pending[nonce];
+    }
+
+    /// @notice The transfer next in `token`'s release queue and how many are queued.
+    /// @param token The local token.
+    /// @return leaf The leaf of the head transfer (zero when the queue is empty): the one
+    ///         {releaseQueued} releases next; its fields are those of its {TransferQueued} event.
+    /// @return length How many transfers of `token` are queued.
+    function queueHead(address token) external view returns (bytes32 leaf, uint256 length) {
+        Queue memory q = _queues[token];
+        return (_queueLeaves[token][q.head], q.tail - q.head);
     }
 
     /// @notice The sequence number the next signed action (pause, resume, rotate, freeze) must carry.
     /// @return nonce The next action nonce.
     function actionNonce() external view returns (uint64 nonce) {
-        return _actionNonce;
+        return _keys.actionNonce;
     }
 
     /// @notice The guardian, which may pause.
@@ -722,8 +806,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param keyEpoch The key epoch.
     /// @return key The 256-byte EIP-2537 G2 group public key.
     function groupKey(uint64 keyEpoch) external view returns (bytes memory key) {
-        if (_keyData[keyEpoch] == address(0)) revert UnknownKeyEpoch(keyEpoch);
-        return _loadKey(keyEpoch);
+        if (_keys.keyData[keyEpoch] == address(0)) revert UnknownKeyEpoch(keyEpoch);
+        return _keys.loadKey(keyEpoch);
     }
 
     /// @notice The rate-limit bucket of `token` in `direction`, with its level refilled to now.
@@ -732,7 +816,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @return bucket Capacity, current level, refill rate, last update.
     function rateLimit(address token, Direction direction) external view returns (Bucket memory bucket) {
         bucket = _buckets[token][direction];
-        bucket.level = uint128(_refilled(bucket));
+        bucket.level = uint128(RateLimiter.refilled(bucket));
     }
 
     /// @notice How much of `token` can pass in `direction` now (type(uint256).max without a limit).
@@ -740,9 +824,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param direction The direction.
     /// @return available The bucket's level now.
     function availableCapacity(address token, Direction direction) public view returns (uint256 available) {
-        Bucket memory b = _buckets[token][direction];
-        if (b.capacity == 0) return type(uint256).max;
-        return _refilled(b);
+        return _buckets[token][direction].available();
     }
 
     /// @notice The token on `remoteChainId` paired with `localToken` (zero if none).
@@ -765,22 +847,6 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     // Hooks for the subclasses
     // ------------------------------------------------------------------------------------------
 
-    /// @dev Delivers a verified transfer if it can (vault: unlock; gateway: mint) and returns
-    ///      FailureReason.None, or delivers nothing and returns why. `token` is a registered
-    ///      local token; recipient and amount are valid.
-    function _tryDeliver(address token, address recipient, uint256 amount) internal virtual returns (FailureReason);
-
-    /// @dev Delivers verified transfers of one registered local `token` (the inbound charge is
-    ///      paid): `amounts[j]` to `to[j]` where it can. Returns a bitmap with bit (j % 256) of
-    ///      word (j / 256) set for each transfer it did not deliver (exactly ceil(m / 256) words,
-    ///      no bit at or past m); `refused`, empty or of the same length, marks those of them the
-    ///      token itself refused (reason DeliveryRefused); `reason` is why the others failed.
-    ///      Recipients and amounts are valid, m >= 1.
-    function _deliverBatch(address token, address[] memory to, uint256[] memory amounts)
-        internal
-        virtual
-        returns (uint256[] memory failed, uint256[] memory refused, FailureReason reason);
-
     /// @dev Pays a refund of `amount` of local `token` to `to` (vault: transfer out; gateway: mint).
     function _refundTo(address token, address to, uint256 amount) internal virtual;
 
@@ -802,9 +868,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         dstToken = _remoteTokens[dstChainId][srcToken];
         if (dstToken == address(0)) revert UnregisteredToken(dstChainId, srcToken);
         if (!registry.isAllowed(msg.sender)) revert NotAllowed(msg.sender);
-        if (!_take(srcToken, Direction.Outbound, amount)) {
-            revert RateLimited(srcToken, Direction.Outbound, availableCapacity(srcToken, Direction.Outbound), amount);
-        }
+        Bucket storage outbound = _buckets[srcToken][Direction.Outbound];
+        if (!outbound.take(amount)) revert RateLimited(srcToken, Direction.Outbound, outbound.available(), amount);
     }
 
     /// @dev Source side, step 2: assigns the next nonce toward `dstChainId`, records the transfer's
@@ -835,647 +900,5 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         }
         _initiated[dstChainId][nonce] = leaf;
         emit TransferInitiated(dstChainId, nonce, msg.sender, srcToken, dstToken, recipient, amount);
-    }
-
-    /// @dev Consumes the next action nonce after checking the committee signature of the action.
-    function _consumeAction(bytes32 typehash, uint64 keyEpoch, bytes memory params, bytes calldata signature)
-        internal
-    {
-        if (keyEpoch != _currentKeyEpoch) revert NotCurrentKeyEpoch(keyEpoch);
-        _checkSignature(keyEpoch, actionMessage(typehash, keyEpoch, params), signature, false);
-        uint64 used = _actionNonce++;
-        emit SignedActionApplied(typehash, used, keyEpoch);
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // Internals
-    // ------------------------------------------------------------------------------------------
-
-    /// @dev Queue, deliver or fail a transfer just consumed (`leaf` is its leaf).
-    function _process(
-        uint256 srcChainId,
-        uint64 nonce,
-        address token,
-        address recipient,
-        uint256 amount,
-        bytes32 leaf
-    ) private {
-        if (!_take(token, Direction.Inbound, amount)) {
-            _queued[srcChainId][nonce] = leaf;
-            emit TransferQueued(srcChainId, nonce, leaf, amount);
-            return;
-        }
-        _deliverOrFail(srcChainId, nonce, token, recipient, amount);
-    }
-
-    /// @dev Delivers (the inbound bucket was charged) or records a failure and gives the charge back.
-    function _deliverOrFail(uint256 srcChainId, uint64 nonce, address token, address recipient, uint256 amount)
-        private
-    {
-        FailureReason reason = _tryDeliver(token, recipient, amount);
-        if (reason == FailureReason.None) {
-            emit TransferExecuted(srcChainId, nonce, recipient, amount);
-            return;
-        }
-        _give(token, Direction.Inbound, amount);
-        _fail(srcChainId, nonce, reason);
-    }
-
-    /// @dev Records a consumed transfer as failed (terminal here, refundable on its source).
-    function _fail(uint256 srcChainId, uint64 nonce, FailureReason reason) private {
-        _markFailed(srcChainId, nonce);
-        emit TransferFailed(srcChainId, nonce, reason);
-    }
-
-    function _markFailed(uint256 srcChainId, uint64 nonce) private {
-        _failed[srcChainId][nonce >> 8] |= uint256(1) << (nonce & 0xff);
-    }
-
-    /// @dev Checks the signature against the key of `keyEpoch`; reverts on any problem.
-    function _checkSignature(uint64 keyEpoch, bytes32 message, bytes calldata signature, bool allowPrevious)
-        private
-        view
-    {
-        if (_keyData[keyEpoch] == address(0)) revert UnknownKeyEpoch(keyEpoch);
-        if (!_epochUsable(keyEpoch, allowPrevious)) revert KeyEpochExpired(keyEpoch);
-        if (signature.length != BLS.G1_POINT_LENGTH) revert InvalidSignatureLength(signature.length);
-        bytes memory sig = signature;
-        if (BLS.isZero(sig)) revert IdentitySignature();
-        if (!BLS.verify(_loadKey(keyEpoch), message, sig)) revert InvalidSignature();
-    }
-
-    /// @dev Current epoch, or (if allowed) the previous one before its grace period ends.
-    function _epochUsable(uint64 keyEpoch, bool allowPrevious) private view returns (bool) {
-        uint64 current = _currentKeyEpoch;
-        if (keyEpoch == current) return true;
-        // A one-day grace period: the seconds a block producer can shift the time do not matter.
-        // forge-lint: disable-next-line(block-timestamp)
-        return allowPrevious && keyEpoch != 0 && keyEpoch + 1 == current && block.timestamp <= _previousKeyValidUntil;
-    }
-
-    /// @dev Reverts on a zero recipient or a zero or too large amount.
-    function _checkValues(uint256 srcChainId, uint64 nonce, address recipient, uint256 amount) private pure {
-        if (recipient == address(0)) revert TransferZeroRecipient(srcChainId, nonce);
-        if (amount == 0) revert TransferZeroAmount(srcChainId, nonce);
-        if (amount > MAX_AMOUNT) revert TransferAmountTooLarge(srcChainId, nonce);
-    }
-
-    /// @dev Whether (srcToken on srcChainId, dstToken here) is a registered pair.
-    function _isPair(uint256 srcChainId, address srcToken, address dstToken) private view returns (bool) {
-        return dstToken != address(0) && _localTokens[srcChainId][srcToken] == dstToken;
-    }
-
-    /// @dev Everything {executeBatch} checks before any effect: the batch's shape and values, the
-    ///      signature. Returns the root, the last nonce, the sum of the amounts, and `unpaired`: bit
-    ///      k set when the batch's pair k is not registered here (its transfers are recorded as failed).
-    function _verifyBatch(uint64 keyEpoch, PackedBatch calldata batch, bytes calldata signature)
-        private
-        view
-        returns (bytes32 root, uint64 lastNonce, uint256 sum, uint256 unpaired)
-    {
-        (root, lastNonce, sum) = _packedRoot(batch);
-        uint256 srcChainId = batch.srcChainId;
-        _checkSignature(
-            keyEpoch, _batchMessage(srcChainId, keyEpoch, batch.firstNonce, lastNonce, root), signature, true
-        );
-        TokenPair[] calldata pairs = batch.pairs;
-        for (uint256 k; k < pairs.length; ++k) {
-            if (!_isPair(srcChainId, pairs[k].srcToken, pairs[k].dstToken)) unpaired |= uint256(1) << k;
-        }
-    }
-
-    /// @dev The effects of a verified batch (`unpaired`: see {_verifyBatch}).
-    function _executeVerified(PackedBatch calldata batch, uint64 lastNonce, uint256 sum, uint256 unpaired) private {
-        uint256 srcChainId = batch.srcChainId;
-        uint64 firstNonce = batch.firstNonce;
-        // Pass 1 (effects only): set the consumed bits of the whole range (one SSTORE per bitmap
-        // word) and find what is new. No external call happens before every bit is set.
-        (uint256[] memory before, bool anyConsumed) = _consumeRange(srcChainId, firstNonce, lastNonce);
-        (uint256 total, uint256 fresh) = _freshTotal(before, anyConsumed, batch, sum);
-        if (total == 0) revert BatchAlreadyExecuted(srcChainId, firstNonce, lastNonce);
-
-        // Pass 2: charge the inbound bucket once for the whole batch when it has one token and
-        // fits, and deliver all of it with one call (one mint call into the token); otherwise
-        // transfer by transfer (queueing what does not fit, failing what has no registered pair).
-        address token = batch.pairs[0].dstToken;
-        if (batch.pairs.length == 1 && unpaired == 0 && _take(token, Direction.Inbound, total)) {
-            _deliverCharged(srcChainId, token, batch, before, anyConsumed, fresh);
-        } else {
-            _processEach(srcChainId, batch, before, anyConsumed, unpaired);
-        }
-    }
-
-    /// @dev Pass 1 of executeBatch: sets the consumed bits of nonces `firstNonce..lastNonce`, one
-    ///      SSTORE per bitmap word that changes. Returns the words as they were before (word
-    ///      `k` is word `(firstNonce >> 8) + k` of the bitmap) and whether any nonce of the range
-    ///      was consumed already.
-    function _consumeRange(uint256 srcChainId, uint64 firstNonce, uint64 lastNonce)
-        private
-        returns (uint256[] memory before, bool anyConsumed)
-    {
-        mapping(uint256 => uint256) storage bitmap = _executed[srcChainId];
-        uint256 w0 = firstNonce >> 8;
-        uint256 w1 = lastNonce >> 8;
-        before = new uint256[](w1 - w0 + 1);
-        for (uint256 w = w0; w <= w1; ++w) {
-            uint256 lo = w == w0 ? firstNonce & 0xff : 0;
-            uint256 hi = w == w1 ? lastNonce & 0xff : 0xff;
-            // bits lo..hi of the word (hi - lo + 1 of them, at most 256)
-            uint256 mask = (type(uint256).max >> (0xff - (hi - lo))) << lo;
-            uint256 bits = bitmap[w];
-            before[w - w0] = bits;
-            if (bits & mask != 0) anyConsumed = true;
-            if (bits | mask != bits) bitmap[w] = bits | mask;
-        }
-    }
-
-    /// @dev Whether transfer `i` of a batch from `firstNonce` was new, from {_consumeRange}'s words.
-    function _wasFresh(uint256[] memory before, uint64 firstNonce, uint256 i) private pure returns (bool) {
-        uint256 nonce = uint256(firstNonce) + i;
-        return (before[(nonce >> 8) - (firstNonce >> 8)] >> (nonce & 0xff)) & 1 == 0;
-    }
-
-    /// @dev The sum of the amounts of the new transfers of `batch` and how many there are
-    ///      (`sum`: the sum of all its amounts, the answer when none was consumed before).
-    function _freshTotal(uint256[] memory before, bool anyConsumed, PackedBatch calldata batch, uint256 sum)
-        private
-        pure
-        returns (uint256 total, uint256 fresh)
-    {
-        PackedTransfer[] calldata ts = batch.transfers;
-        if (!anyConsumed) return (sum, ts.length);
-        uint64 firstNonce = batch.firstNonce;
-        for (uint256 i; i < ts.length; ++i) {
-            if (_wasFresh(before, firstNonce, i)) {
-                total += ts[i].amount;
-                ++fresh;
-            }
-        }
-    }
-
-    /// @dev Pass 2 when the inbound bucket was charged for all `fresh` new transfers of a
-    ///      one-token batch: one {_deliverBatch} call, then an event per transfer; what could not
-    ///      be delivered is recorded as failed and its charge given back (in one sum).
-    function _deliverCharged(
-        uint256 srcChainId,
-        address token,
-        PackedBatch calldata batch,
-        uint256[] memory before,
-        bool anyConsumed,
-        uint256 fresh
-    ) private {
-        (address[] memory to, uint256[] memory amounts, uint64[] memory nonces) =
-            _collectFresh(batch, before, anyConsumed, fresh);
-        (uint256[] memory failed, uint256[] memory refused, FailureReason reason) = _deliverBatch(token, to, amounts);
-        // The hook's contract ({_deliverBatch}); {_report} reads the bitmaps without bounds checks.
-        assert(failed.length == (fresh + 255) >> 8);
-        assert(refused.length == 0 || refused.length == failed.length);
-        uint256 giveBack = _report(srcChainId, to, amounts, nonces, failed, refused, reason);
-        if (giveBack != 0) _give(token, Direction.Inbound, giveBack);
-    }
-
-    /// @dev The recipients, amounts and nonces of the `fresh` new transfers of `batch` (its values
-    ///      were checked by {_packedRoot}; `fresh` was counted by {_freshTotal} with the same rule).
-    function _collectFresh(PackedBatch calldata batch, uint256[] memory before, bool anyConsumed, uint256 fresh)
-        private
-        pure
-        returns (address[] memory to, uint256[] memory amounts, uint64[] memory nonces)
-    {
-        PackedTransfer[] calldata ts = batch.transfers;
-        uint256 n = ts.length;
-        uint256 firstNonce = batch.firstNonce;
-        to = new address[](fresh);
-        amounts = new uint256[](fresh);
-        nonces = new uint64[](fresh);
-        uint256 j;
-        assembly ("memory-safe") {
-            let t := ts.offset // transfer i at t + 0x60 * i: sender, recipient, amount
-            let w0 := shr(8, firstNonce)
-            for { let i := 0 } lt(i, n) { i := add(i, 1) } {
-                let nonce := add(firstNonce, i)
-                // Skip a transfer consumed before this batch: its bit is set in the word as it
-                // was, before[(nonce >> 8) - w0] (within the array: nonce is in the batch's range).
-                if anyConsumed {
-                    let was := mload(add(before, shl(5, add(sub(shr(8, nonce), w0), 1))))
-                    if and(shr(and(nonce, 0xff), was), 1) { continue }
-                }
-                // Never more than `fresh` (see above); if it were, stop before writing past the
-                // arrays and fail the assert below.
-                if eq(j, fresh) {
-                    j := add(fresh, 1)
-                    break
-                }
-                j := add(j, 1) // element j - 1, at offset 0x20 * j past each array's length word
-                let at := shl(5, j)
-                let ti := add(t, mul(i, 0x60))
-                mstore(add(to, at), calldataload(add(ti, 0x20)))
-                mstore(add(amounts, at), calldataload(add(ti, 0x40)))
-                mstore(add(nonces, at), nonce)
-            }
-        }
-        assert(j == fresh);
-    }
-
-    /// @dev One event per new transfer, in nonce order: {TransferExecuted} for a delivered one,
-    ///      {TransferFailed} for one `failed` marks (then recorded as failed), with reason
-    ///      DeliveryRefused if `refused` marks it too, else `reason`; returns the sum of the failed
-    ///      amounts. The arrays have one element per transfer, `failed` its ceil(m / 256) words and
-    ///      `refused` as many or none ({_deliverCharged} checks it), so the reads stay inside them.
-    function _report(
-        uint256 srcChainId,
-        address[] memory to,
-        uint256[] memory amounts,
-        uint64[] memory nonces,
-        uint256[] memory failed,
-        uint256[] memory refused,
-        FailureReason reason
-    ) private returns (uint256 giveBack) {
-        bytes32 executedTopic = TransferExecuted.selector;
-        bytes32 failedTopic = TransferFailed.selector;
-        assembly ("memory-safe") {
-            let data := mload(0x40) // event data past the free memory pointer, not allocated
-            for { let j := 0 } lt(j, mload(to)) { j := add(j, 1) } {
-                let at := shl(5, add(j, 1))
-                let nonce := mload(add(nonces, at))
-                switch and(shr(and(j, 0xff), mload(add(failed, shl(5, add(shr(8, j), 1))))), 1)
-                case 0 {
-                    // TransferExecuted(srcChainId, nonce, recipient, amount)
-                    mstore(data, mload(add(to, at)))
-                    mstore(add(data, 0x20), mload(add(amounts, at)))
-                    log3(data, 0x40, executedTopic, srcChainId, nonce)
-                }
-                default {
-                    // TransferFailed(srcChainId, nonce, reason), DeliveryRefused (3) where `refused` says so
-                    let why := reason
-                    if mload(refused) {
-                        if and(shr(and(j, 0xff), mload(add(refused, shl(5, add(shr(8, j), 1))))), 1) { why := 3 }
-                    }
-                    mstore(data, why)
-                    log3(data, 0x20, failedTopic, srcChainId, nonce)
-                    // No overflow: each amount is below 2^128, fewer than 2^64 of them.
-                    giveBack := add(giveBack, mload(add(amounts, at)))
-                }
-            }
-        }
-        // Amounts are not zero: nothing to give back means nothing failed.
-        if (giveBack == 0) return 0;
-        for (uint256 j; j < to.length; ++j) {
-            if ((failed[j >> 8] >> (j & 0xff)) & 1 == 1) _markFailed(srcChainId, nonces[j]);
-        }
-    }
-
-    /// @dev Pass 2 otherwise: each new transfer is failed if its pair is not registered
-    ///      (`unpaired`), else charges its own bucket, then is delivered, failed or queued, in nonce order.
-    function _processEach(
-        uint256 srcChainId,
-        PackedBatch calldata batch,
-        uint256[] memory before,
-        bool anyConsumed,
-        uint256 unpaired
-    ) private {
-        PackedTransfer[] calldata ts = batch.transfers;
-        uint64 firstNonce = batch.firstNonce;
-        for (uint256 i; i < ts.length; ++i) {
-            if (anyConsumed && !_wasFresh(before, firstNonce, i)) continue;
-            uint256 k = uint8(batch.pairOf[i]);
-            // forge-lint: disable-next-line(unsafe-typecast) -- firstNonce + i <= lastNonce < 2^64
-            uint64 nonce = uint64(firstNonce + i);
-            if ((unpaired >> k) & 1 == 1) {
-                _fail(srcChainId, nonce, FailureReason.UnregisteredTokenPair);
-                continue;
-            }
-            TokenPair calldata pair = batch.pairs[k];
-            PackedTransfer calldata t = ts[i];
-            bytes32 leaf = keccak256(
-                abi.encode(
-                    TRANSFER_TYPEHASH,
-                    srcChainId,
-                    block.chainid,
-                    nonce,
-                    pair.srcToken,
-                    pair.dstToken,
-                    t.sender,
-                    t.recipient,
-                    t.amount
-                )
-            );
-            _process(srcChainId, nonce, pair.dstToken, t.recipient, t.amount, leaf);
-        }
-    }
-
-    /// @dev Sets the consumed bit; false if it was already set.
-    function _consume(uint256 srcChainId, uint64 nonce) private returns (bool) {
-        uint256 word = nonce >> 8;
-        uint256 bit = uint256(1) << (nonce & 0xff);
-        uint256 bits = _executed[srcChainId][word];
-        if (bits & bit != 0) return false;
-        _executed[srcChainId][word] = bits | bit;
-        return true;
-    }
-
-    function _bit(mapping(uint256 => uint256) storage bitmap, uint64 nonce) private view returns (bool) {
-        return (bitmap[nonce >> 8] >> (nonce & 0xff)) & 1 == 1;
-    }
-
-    /// @dev Takes `amount` from the bucket if it holds enough (always true without a limit).
-    function _take(address token, Direction direction, uint256 amount) private returns (bool) {
-        Bucket storage s = _buckets[token][direction];
-        Bucket memory b = s;
-        if (b.capacity == 0) return true;
-        uint256 level = _refilled(b);
-        if (level < amount) return false;
-        _setLevel(s, level - amount);
-        return true;
-    }
-
-    /// @dev Gives `amount` back to the bucket (a failed delivery), never above capacity.
-    function _give(address token, Direction direction, uint256 amount) private {
-        Bucket storage s = _buckets[token][direction];
-        Bucket memory b = s;
-        if (b.capacity == 0) return;
-        uint256 level = _refilled(b) + amount;
-        if (level > b.capacity) level = b.capacity;
-        _setLevel(s, level);
-    }
-
-    /// @dev Writes level and time in one SSTORE (they share a slot). `level` <= capacity < 2^128.
-    ///      The time never moves back: on a chain whose block time stepped back (a devnet reorg, a
-    ///      misbehaving consortium validator) the bucket keeps its later time, so no second is
-    ///      refilled twice.
-    function _setLevel(Bucket storage s, uint256 level) private {
-        assembly ("memory-safe") {
-            // slot of {level, updatedAt} is the struct's second slot: level in the low 128 bits,
-            // updatedAt (uint64) above it.
-            let slot := add(s.slot, 1)
-            let previous := and(shr(128, sload(slot)), 0xffffffffffffffff)
-            let at := timestamp()
-            if lt(at, previous) { at := previous }
-            sstore(slot, or(level, shl(128, at)))
-        }
-    }
-
-    /// @dev The bucket's level now: refilled for the seconds since its last charge (none if the
-    ///      block time is earlier than that charge, rather than an arithmetic panic that would stop
-    ///      every transfer of the token until the clock caught up).
-    function _refilled(Bucket memory b) private view returns (uint256) {
-        uint256 elapsed = block.timestamp > b.updatedAt ? block.timestamp - b.updatedAt : 0;
-        uint256 level = uint256(b.level) + elapsed * uint256(b.refillPerSecond);
-        return level > b.capacity ? b.capacity : level;
-    }
-
-    /// @dev Validates a packed batch and returns its Merkle root, its last nonce and the sum of its
-    ///      amounts. Reverts on: no transfer; another destination chain; first nonce 0 or a range
-    ///      past 2^64 - 1; 0 or more than 256 pairs; not one pair index per transfer, or one out of
-    ///      range; an address word with bits above 160; a zero recipient; a zero amount or one above
-    ///      MAX_AMOUNT. Token pairs are not looked up here (see {_verifyBatch}).
-    function _packedRoot(PackedBatch calldata batch)
-        private
-        view
-        returns (bytes32 root, uint64 lastNonce, uint256 sum)
-    {
-        uint256 n = batch.transfers.length;
-        if (n == 0) revert EmptyBatch();
-        if (batch.dstChainId != block.chainid) revert WrongDestinationChain(0, batch.dstChainId);
-        uint64 firstNonce = batch.firstNonce;
-        if (firstNonce == 0) revert ZeroNonce();
-        // In uint256, so that a range running past 2^64 - 1 is refused rather than wrapping.
-        if (uint256(firstNonce) + n - 1 > type(uint64).max) revert NonceRangeOverflow(firstNonce, n);
-        // forge-lint: disable-next-line(unsafe-typecast) -- checked just above
-        lastNonce = uint64(uint256(firstNonce) + n - 1);
-        uint256 pairCount = batch.pairs.length;
-        if (pairCount == 0 || pairCount > 256) revert InvalidPairCount(pairCount);
-        if (batch.pairOf.length != n) revert PairIndexLengthMismatch(n, batch.pairOf.length);
-
-        bytes32[] memory nodes = new bytes32[](n);
-        uint256 bad;
-        {
-            // Solidity checks, on access, that each array lies inside the calldata.
-            uint256 pairsOffset;
-            uint256 pairOfOffset;
-            uint256 transfersOffset;
-            {
-                TokenPair[] calldata pairs = batch.pairs;
-                assembly ("memory-safe") {
-                    pairsOffset := pairs.offset
-                }
-            }
-            {
-                bytes calldata pairOf = batch.pairOf;
-                assembly ("memory-safe") {
-                    pairOfOffset := pairOf.offset
-                }
-            }
-            {
-                PackedTransfer[] calldata ts = batch.transfers;
-                assembly ("memory-safe") {
-                    transfersOffset := ts.offset
-                }
-            }
-            uint256 p = _leafPreimage(batch.srcChainId, firstNonce);
-            (sum, bad) = _hashLeaves(pairsOffset, pairCount, pairOfOffset, transfersOffset, nodes, p);
-        }
-        if (bad != 0) _revertBadTransfer(batch.srcChainId, firstNonce, batch.pairOf, (bad >> 8) - 1, bad & 0xff);
-        root = _merkleRoot(nodes);
-    }
-
-    /// @dev Allocates the 288-byte leaf preimage of a batch (once per batch, reused for every
-    ///      leaf) and returns where: typehash, srcChainId, dstChainId, nonce, then the tokens,
-    ///      sender, recipient and amount that {_hashLeaves} writes. Allocated, not left past the
-    ///      free memory pointer: it lives across two assembly blocks, which "memory-safe" only
-    ///      allows for allocated memory (temporary memory past the pointer is valid within one block).
-    function _leafPreimage(uint256 srcChainId, uint64 firstNonce) private view returns (uint256 p) {
-        bytes32 typehash = TRANSFER_TYPEHASH;
-        assembly ("memory-safe") {
-            p := mload(0x40)
-            mstore(0x40, add(p, 0x120))
-            mstore(p, typehash)
-            mstore(add(p, 0x20), srcChainId)
-            mstore(add(p, 0x40), chainid())
-            mstore(add(p, 0x60), firstNonce)
-        }
-    }
-
-    /// @dev Hashes the leaves of a packed batch into `nodes` (one per transfer, nodes.length of
-    ///      them) with the preimage at `p` ({_leafPreimage}), checking each transfer's values.
-    ///      `pairsOffset`, `pairOfOffset` and `transfersOffset` are the calldata offsets of the
-    ///      batch's arrays, which Solidity has checked lie inside the calldata; `pairOf` has
-    ///      nodes.length bytes and the transfers nodes.length elements of three words, so every read
-    ///      is in bounds. Returns the sum of the amounts and, if a transfer is bad, `bad` =
-    ///      (1 + its index) << 8 | why (1: pair index out of range; 2: an address with bits above
-    ///      160; 3: zero recipient; 4: zero amount; 5: amount above MAX_AMOUNT), else 0.
-    function _hashLeaves(
-        uint256 pairsOffset,
-        uint256 pairCount,
-        uint256 pairOfOffset,
-        uint256 transfersOffset,
-        bytes32[] memory nodes,
-        uint256 p
-    ) private pure returns (uint256 sum, uint256 bad) {
-        uint256 maxAmount = MAX_AMOUNT;
-        assembly ("memory-safe") {
-            let current := 0x100 // the pair index whose tokens are in the preimage: none yet
-            for { let i := 0 } lt(i, mload(nodes)) { i := add(i, 1) } {
-                let k := byte(0, calldataload(add(pairOfOffset, i)))
-                if iszero(eq(k, current)) {
-                    if iszero(lt(k, pairCount)) {
-                        bad := or(shl(8, add(i, 1)), 1)
-                        break
-                    }
-                    // the pair's two words: srcToken, dstToken
-                    calldatacopy(add(p, 0x80), add(pairsOffset, shl(6, k)), 0x40)
-                    if shr(160, or(mload(add(p, 0x80)), mload(add(p, 0xa0)))) {
-                        bad := or(shl(8, add(i, 1)), 2)
-                        break
-                    }
-                    current := k
-                }
-                // the transfer's three words: sender, recipient, amount
-                let t := add(p, 0xc0)
-                calldatacopy(t, add(transfersOffset, mul(i, 0x60)), 0x60)
-                if shr(160, or(mload(t), mload(add(t, 0x20)))) {
-                    bad := or(shl(8, add(i, 1)), 2)
-                    break
-                }
-                if iszero(mload(add(t, 0x20))) {
-                    bad := or(shl(8, add(i, 1)), 3)
-                    break
-                }
-                t := mload(add(t, 0x40)) // the amount
-                if iszero(t) {
-                    bad := or(shl(8, add(i, 1)), 4)
-                    break
-                }
-                if gt(t, maxAmount) {
-                    bad := or(shl(8, add(i, 1)), 5)
-                    break
-                }
-                // No overflow: fewer than 2^64 transfers fit in calldata, each below 2^128.
-                sum := add(sum, t)
-                mstore(add(nodes, shl(5, add(i, 1))), keccak256(p, 0x120))
-                mstore(add(p, 0x60), add(mload(add(p, 0x60)), 1)) // the next transfer's nonce
-            }
-        }
-    }
-
-    /// @dev The revert for transfer `i` of a packed batch that {_packedRoot} found bad.
-    function _revertBadTransfer(uint256 srcChainId, uint64 firstNonce, bytes calldata pairOf, uint256 i, uint256 why)
-        private
-        pure
-    {
-        // forge-lint: disable-next-line(unsafe-typecast) -- i < n and firstNonce + n - 1 < 2^64
-        uint64 nonce = uint64(firstNonce + i);
-        if (why == 1) revert PairIndexOutOfRange(i, uint8(pairOf[i]));
-        if (why == 2) revert DirtyAddress(i);
-        if (why == 3) revert TransferZeroRecipient(srcChainId, nonce);
-        if (why == 4) revert TransferZeroAmount(srcChainId, nonce);
-        revert TransferAmountTooLarge(srcChainId, nonce);
-    }
-
-    function _batchMessage(uint256 srcChainId, uint64 keyEpoch, uint64 firstNonce, uint64 lastNonce, bytes32 root)
-        private
-        view
-        returns (bytes32)
-    {
-        return keccak256(
-            abi.encode(
-                BATCH_TYPEHASH,
-                VERSION,
-                srcChainId,
-                block.chainid,
-                address(this),
-                keyEpoch,
-                firstNonce,
-                lastNonce,
-                root
-            )
-        );
-    }
-
-    /// @dev The REFUND message of the transfer whose leaf is `leaf` (docs/PROTOCOL.md).
-    function _refundMessage(uint64 keyEpoch, bytes32 leaf) private view returns (bytes32) {
-        return keccak256(abi.encode(REFUND_TYPEHASH, VERSION, block.chainid, address(this), keyEpoch, leaf));
-    }
-
-    /// @dev leaf = keccak256(abi.encode(TRANSFER_TYPEHASH, ...all eight fields...)), 288 bytes hashed.
-    function _leaf(Transfer calldata t) private pure returns (bytes32 leaf) {
-        bytes32 typehash = TRANSFER_TYPEHASH;
-        assembly ("memory-safe") {
-            // The scratch area past the free memory pointer, not allocated: no memory growth per leaf.
-            let p := mload(0x40)
-            mstore(p, typehash)
-            calldatacopy(add(p, 0x20), t, 0x100)
-            leaf := keccak256(p, 0x120)
-        }
-    }
-
-    /// @dev Ordered binary Merkle root, in place: node = keccak256(left || right); an odd last node
-    ///      is carried up unchanged. `nodes` must be non-empty; one leaf is its own root.
-    function _merkleRoot(bytes32[] memory nodes) private pure returns (bytes32 root) {
-        assembly ("memory-safe") {
-            let base := add(nodes, 0x20)
-            let count := mload(nodes)
-            for {} gt(count, 1) {} {
-                let pairs := shr(1, count)
-                // node i of the next level = keccak256(node 2i || node 2i + 1): the two are
-                // adjacent in memory, and are read before node i (i <= 2i) is overwritten.
-                for { let i := 0 } lt(i, pairs) { i := add(i, 1) } {
-                    mstore(add(base, shl(5, i)), keccak256(add(base, shl(6, i)), 0x40))
-                }
-                // an odd last node is carried up unchanged
-                if and(count, 1) { mstore(add(base, shl(5, pairs)), mload(add(base, shl(5, sub(count, 1))))) }
-                count := add(pairs, and(count, 1))
-            }
-            root := mload(base)
-        }
-    }
-
-    /// @dev Root from a leaf at `index` of a batch of `count` leaves and its siblings (same rule).
-    function _rootFromProof(bytes32 leaf, uint256 index, uint256 count, bytes32[] calldata proof)
-        private
-        pure
-        returns (bytes32 node)
-    {
-        node = leaf;
-        uint256 used;
-        while (count > 1) {
-            if (index == count - 1 && count % 2 == 1) {
-                // Odd last node: carried up, no sibling at this level.
-            } else {
-                if (used >= proof.length) revert InvalidProofLength(used + 1, proof.length);
-                bytes32 sibling = proof[used++];
-                node = index % 2 == 0 ? _hashPair(node, sibling) : _hashPair(sibling, node);
-            }
-            index /= 2;
-            count = (count + 1) / 2;
-        }
-        if (used != proof.length) revert InvalidProofLength(used, proof.length);
-    }
-
-    function _hashPair(bytes32 a, bytes32 b) private pure returns (bytes32 h) {
-        assembly ("memory-safe") {
-            mstore(0x00, a)
-            mstore(0x20, b)
-            h := keccak256(0x00, 0x40)
-        }
-    }
-
-    /// @dev Stores `key` as the code of a new data contract: runtime = 0x00 (STOP) || key.
-    function _storeKey(bytes memory key) private returns (address data) {
-        // Init code (12 bytes): PUSH2 len; DUP1; PUSH1 12; PUSH1 0; CODECOPY; PUSH1 0; RETURN.
-        bytes memory runtime = bytes.concat(hex"00", key);
-        bytes memory init = bytes.concat(hex"61", bytes2(uint16(runtime.length)), hex"80600c6000396000f3", runtime);
-        assembly ("memory-safe") {
-            data := create(0, add(init, 0x20), mload(init))
-        }
-        if (data == address(0)) revert KeyStoreFailed();
-    }
-
-    /// @dev Reads the key of `keyEpoch` (256 bytes) from its data contract.
-    function _loadKey(uint64 keyEpoch) private view returns (bytes memory key) {
-        address data = _keyData[keyEpoch];
-        key = new bytes(BLS.G2_POINT_LENGTH);
-        assembly ("memory-safe") {
-            extcodecopy(data, add(key, 0x20), 1, 256)
-        }
     }
 }

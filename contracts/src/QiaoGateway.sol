@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {QiaoEndpoint} from "./QiaoEndpoint.sol";
 import {WrappedToken} from "./WrappedToken.sol";
 import {KycRegistry} from "./KycRegistry.sol";
+import {SignedActions} from "./endpoint/SignedActions.sol";
 
 /// @title QiaoGateway
 /// @notice Qiao endpoint on Ethereum (E): a committee-signed batch from the consortium chain mints
@@ -32,9 +33,14 @@ contract QiaoGateway is QiaoEndpoint {
     /// @param guardian_ The address that may pause.
     /// @param groupKeyG2 The committee's 256-byte EIP-2537 G2 group public key (key epoch 1).
     /// @param registry_ The KYC registry of Ethereum (the one the wrapped tokens consult).
-    constructor(address initialOwner, address guardian_, bytes memory groupKeyG2, KycRegistry registry_)
-        QiaoEndpoint(initialOwner, guardian_, groupKeyG2, registry_)
-    {}
+    /// @param actionDelay_ Seconds a committee-signed RESUME or ROTATE waits ({QiaoEndpoint-actionDelay}).
+    constructor(
+        address initialOwner,
+        address guardian_,
+        bytes memory groupKeyG2,
+        KycRegistry registry_,
+        uint64 actionDelay_
+    ) QiaoEndpoint(initialOwner, guardian_, groupKeyG2, registry_, actionDelay_) {}
 
     /// @notice Burns `amount` of `wrappedToken` from the caller and starts a transfer of the
     ///         underlying asset to `recipient` on `dstChainId`. No approval is needed.
@@ -66,7 +72,7 @@ contract QiaoGateway is QiaoEndpoint {
     /// @param signature BLS signature on actionMessage(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen)).
     function applyFreeze(uint64 keyEpoch, address account, bool frozen, bytes calldata signature) external {
         if (account == address(0)) revert ZeroAddress();
-        _consumeAction(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen), signature);
+        SignedActions.consume(_keys, FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen), signature);
         registry.setFrozen(account, frozen);
     }
 

@@ -44,9 +44,14 @@ contract QiaoVault is QiaoEndpoint {
     /// @param guardian_ The address that may pause.
     /// @param groupKeyG2 The committee's 256-byte EIP-2537 G2 group public key (key epoch 1).
     /// @param registry_ The KYC registry of the consortium chain.
-    constructor(address initialOwner, address guardian_, bytes memory groupKeyG2, KycRegistry registry_)
-        QiaoEndpoint(initialOwner, guardian_, groupKeyG2, registry_)
-    {}
+    /// @param actionDelay_ Seconds a committee-signed RESUME or ROTATE waits ({QiaoEndpoint-actionDelay}).
+    constructor(
+        address initialOwner,
+        address guardian_,
+        bytes memory groupKeyG2,
+        KycRegistry registry_,
+        uint64 actionDelay_
+    ) QiaoEndpoint(initialOwner, guardian_, groupKeyG2, registry_, actionDelay_) {}
 
     /// @notice Locks `amount` of `token` from the caller (who must be allowed in the registry and
     ///         have approved the vault) and starts a transfer of it to `recipient` on `dstChainId`.

@@ -274,7 +274,7 @@ contract ProtocolVectorTest is BridgeFixture {
         // vector was computed for behaves as a gateway deployed there.
         vm.chainId(CHAIN_E);
         registryE = new KycRegistry(owner);
-        QiaoGateway deployed = new QiaoGateway(owner, guardian, blsPublicKey(GROUP_SK), registryE);
+        QiaoGateway deployed = new QiaoGateway(owner, guardian, blsPublicKey(GROUP_SK), registryE, ACTION_DELAY);
         vm.etch(PY_GATEWAY, address(deployed).code);
         gateway = QiaoGateway(PY_GATEWAY);
     }

@@ -106,6 +106,8 @@ abstract contract SignedActions is BridgeFixture {
         }
     }
 
+    /// @dev Rotates the gateway's key to `newSk`'s: schedules the signed ROTATE, waits the
+    ///      delay, executes it.
     function rotateGateway(uint256 newSk) internal {
         bytes memory newKey = blsPublicKey(newSk);
         vm.chainId(CHAIN_E);
@@ -113,7 +115,18 @@ abstract contract SignedActions is BridgeFixture {
         uint256 signer = epoch == 1 ? GROUP_SK : (epoch == 2 ? OTHER_SK : 7);
         bytes memory sig =
             signAction(signer, gateway, CHAIN_E, gateway.ROTATE_TYPEHASH(), epoch, abi.encode(keccak256(newKey)));
-        gateway.rotateKey(epoch, newKey, sig);
+        uint64 actionNonce = gateway.rotateKey(epoch, newKey, sig);
+        vm.warp(block.timestamp + gateway.actionDelay());
+        gateway.executePending(actionNonce);
+    }
+
+    /// @dev Resumes `e` (on chain `chainId`) with the group key: schedules the signed RESUME,
+    ///      waits the delay, executes it.
+    function resumeNow(QiaoEndpoint e, uint256 chainId) internal {
+        vm.chainId(chainId);
+        uint64 actionNonce = e.resume(EPOCH, signAction(GROUP_SK, e, chainId, e.RESUME_TYPEHASH(), EPOCH, ""));
+        vm.warp(block.timestamp + e.actionDelay());
+        e.executePending(actionNonce);
     }
 }
 
@@ -169,7 +182,10 @@ contract FeaturesTest is SignedActions {
         vm.prank(guardian);
         gateway.pause();
         bytes memory sig = signAction(GROUP_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, "");
-        gateway.resume(EPOCH, sig);
+        uint64 actionNonce = gateway.resume(EPOCH, sig);
+        vm.assertTrue(gateway.paused());
+        vm.warp(block.timestamp + ACTION_DELAY);
+        gateway.executePending(actionNonce);
         vm.assertFalse(gateway.paused());
         vm.assertEq(gateway.actionNonce(), 1);
         vm.prank(guardian);
@@ -189,14 +205,13 @@ contract FeaturesTest is SignedActions {
         bytes memory pauseSig = signAction(GROUP_SK, gateway, CHAIN_E, pauseType, EPOCH, "");
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
         gateway.resume(EPOCH, pauseSig);
-        gateway.resume(EPOCH, signAction(GROUP_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, ""));
+        resumeNow(gateway, CHAIN_E);
         // signed for another chain id, another contract, another epoch: refused
         bytes memory otherChain = signAction(GROUP_SK, gateway, CHAIN_C, pauseType, EPOCH, "");
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
         gateway.pauseWithSignature(EPOCH, otherChain);
-        bytes memory otherContract = blsSign(
-            GROUP_SK, refActionMessage(pauseType, CHAIN_E, address(vault), EPOCH, gateway.actionNonce(), "")
-        );
+        bytes memory otherContract =
+            blsSign(GROUP_SK, refActionMessage(pauseType, CHAIN_E, address(vault), EPOCH, gateway.actionNonce(), ""));
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
         gateway.pauseWithSignature(EPOCH, otherContract);
         bytes memory epoch2 = signAction(GROUP_SK, gateway, CHAIN_E, pauseType, 2, "");
@@ -243,9 +258,9 @@ contract FeaturesTest is SignedActions {
 
     function test_deploy_rejectsZeroGuardianOrCodelessRegistry() public {
         vm.expectRevert(QiaoEndpoint.ZeroAddress.selector);
-        new QiaoVault(owner, address(0), groupPk, registryC);
+        new QiaoVault(owner, address(0), groupPk, registryC, ACTION_DELAY);
         vm.expectRevert(QiaoEndpoint.ZeroAddress.selector);
-        new QiaoGateway(owner, guardian, groupPk, KycRegistry(address(0x1234)));
+        new QiaoGateway(owner, guardian, groupPk, KycRegistry(address(0x1234)), ACTION_DELAY);
     }
 
     // ---------------------------------------------------------------- key rotation
@@ -258,10 +273,11 @@ contract FeaturesTest is SignedActions {
         bytes memory sigA1 = signFor(GROUP_SK, address(gateway), CHAIN_E, 1, a);
         bytes memory sigC1 = signFor(GROUP_SK, address(gateway), CHAIN_E, 1, c);
         vm.warp(1000);
-        rotateGateway(OTHER_SK);
+        rotateGateway(OTHER_SK); // executed at 1000 + ACTION_DELAY
         vm.assertEq(gateway.currentKeyEpoch(), 2);
         vm.assertEq(gateway.groupKey(2), blsPublicKey(OTHER_SK));
-        vm.assertEq(gateway.previousKeyValidUntil(), 1000 + GRACE);
+        uint256 rotatedAt = 1000 + ACTION_DELAY;
+        vm.assertEq(gateway.previousKeyValidUntil(), rotatedAt + GRACE);
         // a batch in flight under epoch 1 still executes during the grace period
         gateway.executeBatch(1, pack(a), sigA1);
         // the new key signs epoch 2
@@ -269,7 +285,7 @@ contract FeaturesTest is SignedActions {
         vm.chainId(CHAIN_E);
         gateway.executeBatch(2, pack(b), sigB2);
         // after the grace period epoch 1 is refused
-        vm.warp(1000 + GRACE + 1);
+        vm.warp(rotatedAt + GRACE + 1);
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.KeyEpochExpired.selector, 1));
         gateway.executeBatch(1, pack(c), sigC1);
         // the old key cannot sign for epoch 2
@@ -322,9 +338,13 @@ contract FeaturesTest is SignedActions {
         // a stale epoch
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotCurrentKeyEpoch.selector, 0));
         gateway.rotateKey(0, newKey, forged);
-        // replay of a used rotation
+        // replay of a used rotation: while pending, the nonce moved on; once executed, the key is current
         bytes memory good = signAction(GROUP_SK, gateway, CHAIN_E, rotateType, EPOCH, abi.encode(keccak256(newKey)));
+        uint64 actionNonce = gateway.rotateKey(EPOCH, newKey, good);
+        vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
         gateway.rotateKey(EPOCH, newKey, good);
+        vm.warp(block.timestamp + ACTION_DELAY);
+        gateway.executePending(actionNonce);
         vm.expectRevert(QiaoEndpoint.KeyUnchanged.selector);
         gateway.rotateKey(EPOCH, newKey, good);
         bytes memory third = blsPublicKey(7);
@@ -479,21 +499,29 @@ contract FeaturesTest is SignedActions {
         QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](3);
         ts[0] = lockOnC(alice, bob, 6 ether);
         ts[1] = lockOnC(alice, carol, 5 ether); // over the 4 left: queued
-        ts[2] = lockOnC(alice, bob, 3 ether); // fits: delivered
+        ts[2] = lockOnC(alice, bob, 3 ether); // would fit, but queues behind the one before it
         bytes memory sig = signForGateway(ts);
         vm.chainId(CHAIN_E);
         vm.expectEmit(address(gateway));
         emit QiaoEndpoint.TransferQueued(CHAIN_C, 2, refLeaf(ts[1]), 5 ether);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferQueued(CHAIN_C, 3, refLeaf(ts[2]), 3 ether);
         gateway.executeBatch(EPOCH, pack(ts), sig);
-        vm.assertEq(wrapped.totalSupply(), 9 ether);
+        vm.assertEq(wrapped.totalSupply(), 6 ether);
         vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, 2)), uint8(QiaoEndpoint.TransferStatus.Queued));
-        // not yet: 1 left
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, 3)), uint8(QiaoEndpoint.TransferStatus.Queued));
+        (bytes32 head, uint256 length) = gateway.queueHead(address(wrapped));
+        vm.assertEq(head, refLeaf(ts[1]));
+        vm.assertEq(length, 2);
+        // not yet: 4 left; and the later, smaller one cannot go first
         vm.expectRevert(
             abi.encodeWithSelector(
-                QiaoEndpoint.RateLimited.selector, address(wrapped), QiaoEndpoint.Direction.Inbound, 1 ether, 5 ether
+                QiaoEndpoint.RateLimited.selector, address(wrapped), QiaoEndpoint.Direction.Inbound, 4 ether, 5 ether
             )
         );
         gateway.releaseQueued(ts[1]);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueueHead.selector, CHAIN_C, 3, refLeaf(ts[1])));
+        gateway.releaseQueued(ts[2]);
         // wrong fields are refused
         QiaoEndpoint.Transfer memory fake = cp(ts[1]);
         fake.amount = 1 ether;
@@ -501,14 +529,19 @@ contract FeaturesTest is SignedActions {
         gateway.releaseQueued(fake);
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueued.selector, CHAIN_C, 1));
         gateway.releaseQueued(ts[0]);
-        // after 4 seconds anyone releases it, once
-        vm.warp(block.timestamp + 4);
+        // after 1 second anyone releases it, once; then the next one, in order
+        vm.warp(block.timestamp + 1);
         vm.prank(address(0x5EED));
         gateway.releaseQueued(ts[1]);
         vm.assertEq(wrapped.balanceOf(carol), 5 ether);
         vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, 2)), uint8(QiaoEndpoint.TransferStatus.Delivered));
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueued.selector, CHAIN_C, 2));
         gateway.releaseQueued(ts[1]);
+        vm.warp(block.timestamp + 3);
+        gateway.releaseQueued(ts[2]);
+        (head, length) = gateway.queueHead(address(wrapped));
+        vm.assertEq(head, bytes32(0));
+        vm.assertEq(length, 0);
         vm.assertEq(wrapped.totalSupply(), 14 ether);
     }
 

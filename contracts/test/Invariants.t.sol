@@ -38,6 +38,7 @@ contract BridgeHandler is SignedActions {
     uint256 public actedWhilePaused;
     uint256 public doubleProcessed;
     uint256 public unmatchedRefundAccepted; // a refund (even signed by the group key) of a transfer not initiated
+    uint256 public releasedOutOfOrder;
     mapping(bytes32 key => uint256 count) public processedCount;
 
     constructor() {
@@ -135,11 +136,26 @@ contract BridgeHandler is SignedActions {
         } catch {}
     }
 
+    /// @dev Releases the head of the queue (first in, first out), or tries another one (`index`
+    ///      odd), which must be refused.
     function release(uint256 index) external {
         if (queuedOnE.length == 0) return;
-        index %= queuedOnE.length;
-        QiaoEndpoint.Transfer memory t = queuedOnE[index];
         vm.chainId(CHAIN_E);
+        (bytes32 head,) = gateway.queueHead(address(wrapped));
+        uint256 at = index % queuedOnE.length;
+        if (index % 2 == 0) {
+            for (uint256 i; i < queuedOnE.length; ++i) {
+                if (refLeaf(queuedOnE[i]) == head) at = i;
+            }
+        }
+        index = at;
+        QiaoEndpoint.Transfer memory t = queuedOnE[index];
+        if (refLeaf(t) != head) {
+            try gateway.releaseQueued(t) {
+                releasedOutOfOrder++;
+            } catch {}
+            return;
+        }
         bool paused = gateway.paused();
         try gateway.releaseQueued(t) {
             if (paused) actedWhilePaused++;
@@ -238,7 +254,7 @@ contract BridgeHandler is SignedActions {
         vm.chainId(chain);
         QiaoEndpoint e = onE ? QiaoEndpoint(gateway) : QiaoEndpoint(vault);
         if (!e.paused()) return;
-        e.resume(EPOCH, signAction(GROUP_SK, e, chain, e.RESUME_TYPEHASH(), EPOCH, ""));
+        resumeNow(e, chain);
     }
 
     function warp(uint256 secondsAhead) external {
@@ -523,6 +539,12 @@ contract BridgeInvariantTest {
         }
     }
 
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_releaseQueueIsFirstInFirstOut() public view {
+        _assert(handler.releasedOutOfOrder() == 0, "a queued transfer was released before the head");
+    }
+
     function _assert(bool ok, string memory what) internal pure {
         require(ok, what);
     }
@@ -535,12 +557,16 @@ contract BridgeHandlerSmokeTest {
         BridgeHandler h = new BridgeHandler();
         h.lock(0, 20 ether); // bob: delivered
         h.lock(1, 20 ether); // carol: over the 10 left in the bucket, queued
-        h.lock(2, 5 ether); // dave, not allowed on E: failed, charge given back
+        h.lock(2, 5 ether); // dave, not allowed on E: queued behind carol (first in, first out)
         h.relayToE(3);
         require(h.ghostMinted() == 20 ether, "one delivered");
         h.warp(60);
+        h.release(1); // not the head: refused
+        require(h.ghostMinted() == 20 ether && h.releasedOutOfOrder() == 0, "queue jumped");
         h.release(0);
         require(h.ghostMinted() == 40 ether, "queued one released");
+        h.warp(60);
+        h.release(0); // dave: failed at release, charge given back
         h.refundOnC(0);
         require(h.ghostRefundedOnC() == 5 ether && h.refundedCount() == 1, "failed one refunded");
         h.burn(0, 1 ether);

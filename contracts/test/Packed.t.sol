@@ -372,7 +372,7 @@ contract PackedBatchTest is BridgeFixture {
     function test_packed_registryReplyOfTheWrongLength_isRefusedByTokenAndVault() public {
         ShortRegistry short = new ShortRegistry();
         vm.chainId(CHAIN_E);
-        QiaoGateway g = new QiaoGateway(owner, guardian, groupPk, KycRegistry(address(short)));
+        QiaoGateway g = new QiaoGateway(owner, guardian, groupPk, KycRegistry(address(short)), ACTION_DELAY);
         WrappedToken w = new WrappedToken("W", "W", address(g), KycRegistry(address(short)), owner);
         address[] memory to = new address[](1);
         to[0] = bob;
@@ -383,7 +383,7 @@ contract PackedBatchTest is BridgeFixture {
         w.mintBatchChecked(to, amounts);
 
         vm.chainId(CHAIN_C);
-        QiaoVault v = new QiaoVault(owner, guardian, groupPk, KycRegistry(address(short)));
+        QiaoVault v = new QiaoVault(owner, guardian, groupPk, KycRegistry(address(short)), ACTION_DELAY);
         vm.prank(owner);
         v.registerToken(CHAIN_E, address(asset), address(wrapped));
         vm.prank(owner);

@@ -693,7 +693,7 @@ contract RejectionsTest is BridgeFixture {
 
     function test_deploy_rejectsZeroOwner() public {
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableInvalidOwner.selector, address(0)));
-        new QiaoVault(address(0), guardian, groupPk, registryC);
+        new QiaoVault(address(0), guardian, groupPk, registryC, ACTION_DELAY);
     }
 
     // ---------------------------------------------------------------- tokens

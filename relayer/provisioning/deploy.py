@@ -1,12 +1,13 @@
 """Deployment of the Qiao contracts: the path the devnet, the tests and a testnet profile share.
 
 `deploy_bridge` deploys on both chains a KYC registry, the endpoint (QiaoVault on the consortium
-chain, QiaoGateway on Ethereum), the asset (devnet only: a TestAsset) and the permissioned
+chain, QiaoGateway on Ethereum, with the profile's action delay: how long a committee-signed RESUME
+or ROTATE waits, the guardian's time to cancel it), the asset (devnet only: a TestAsset) and the permissioned
 WrappedToken; registers the token pair both ways; gives the gateway the registry's freezer role
 (committee-signed freezes); puts the profile's accounts on both allow-lists; sets the rate limits;
 and writes a deployment JSON (addresses, ABIs, start blocks) for the Python side.
 
-`python -m relayer.deploy --consortium-rpc URL --ethereum-rpc URL --committee keys/committee.json
+`python -m relayer.provisioning.deploy --consortium-rpc URL --ethereum-rpc URL --committee keys/committee.json
 --admin-key-file FILE --out deployment.json [--profile testnet]` runs it against any two chains.
 """
 
@@ -33,6 +34,13 @@ ARTIFACTS = ROOT / "contracts" / "out"
 MNEMONIC = "test test test test test test test test test test test junk"
 UNIT = 10**18
 OUTBOUND, INBOUND = 0, 1
+DAY = 86_400
+# The endpoints' bounds on the action delay (QiaoEndpoint: 1 second .. MAX_ACTION_DELAY).
+MAX_ACTION_DELAY = 30 * DAY
+# A committee-signed RESUME or ROTATE waits this long on the devnet: seconds, so tests and the
+# demo move on (tests fast-forward anvil's clock); a real network waits at least a day.
+DEVNET_ACTION_DELAY = 2
+TESTNET_ACTION_DELAY = DAY
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -67,6 +75,19 @@ class Profile:
     limit: RateLimit = field(default_factory=lambda: RateLimit(10**9 * UNIT, 10**9 * UNIT // 86_400))
     deploy_test_asset: bool = True
     asset_address: str | None = None  # an existing asset on the consortium chain (testnet)
+    # Seconds between a committee-signed RESUME / ROTATE and when it may take effect; during them
+    # the guardian can cancel it (docs/OPERATIONS.md, "The committee's key is compromised").
+    action_delay: int = TESTNET_ACTION_DELAY
+    # The shortest delay this profile accepts: a day on anything but the devnet.
+    min_action_delay: int = TESTNET_ACTION_DELAY
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.min_action_delay <= self.action_delay <= MAX_ACTION_DELAY:
+            raise ValueError(
+                f"profile {self.name}: action delay {self.action_delay} s is outside "
+                f"{self.min_action_delay}..{MAX_ACTION_DELAY} s; the guardian needs time to cancel "
+                "a RESUME or ROTATE signed with a stolen key"
+            )
 
 
 def devnet_profile() -> Profile:
@@ -75,6 +96,8 @@ def devnet_profile() -> Profile:
         name="devnet",
         guardian=dev_account(10).address,
         allow=tuple(dev_account(i).address for i in range(12)),
+        action_delay=DEVNET_ACTION_DELAY,
+        min_action_delay=1,
     )
 
 
@@ -102,9 +125,94 @@ def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True, gas: int |
     return receipt
 
 
+class LinkError(ValueError):
+    """An artifact's bytecode cannot be linked: a library address is missing or malformed, or
+    the bytecode does not hold a library placeholder where the artifact says it does."""
+
+
+def link_bytecode(bytecode: dict[str, Any], libraries: dict[str, str]) -> str:
+    """The bytecode object of a forge artifact (`art["bytecode"]`) with every library placeholder
+    replaced by the library's address.
+
+    `bytecode["linkReferences"]` is `{source path: {library name: [{"start": byte offset,
+    "length": 20}, ...]}}`; at each offset the unlinked object holds a 40-character placeholder
+    (`__$<34 hex digits>$__`) that becomes the library's 20-byte address. `libraries` maps a
+    library name (or "path:name") to its address. Pure: no I/O.
+    """
+    obj = str(bytecode["object"])
+    prefix = "0x" if obj.startswith("0x") else ""
+    code = obj[len(prefix) :]
+    for path, names in (bytecode.get("linkReferences") or {}).items():
+        for lib, refs in names.items():
+            address = libraries.get(f"{path}:{lib}", libraries.get(lib))
+            if address is None:
+                raise LinkError(
+                    f"library {lib} ({path}) has no address: deploy it first and pass its address "
+                    f"(known: {', '.join(sorted(libraries)) or 'none'})"
+                )
+            hex_address = address[2:] if address.startswith("0x") else address
+            if len(hex_address) != 40 or any(c not in "0123456789abcdefABCDEF" for c in hex_address):
+                raise LinkError(f"library {lib}: {address!r} is not a 20-byte hex address")
+            for ref in refs:
+                start, length = int(ref["start"]), int(ref["length"])
+                if length != 20:
+                    raise LinkError(f"library {lib}: a link reference of {length} bytes (expected 20)")
+                at = 2 * start
+                placeholder = code[at : at + 40]
+                if len(placeholder) != 40 or not (
+                    placeholder.startswith("__$") and placeholder.endswith("$__")
+                ):
+                    raise LinkError(
+                        f"library {lib}: no placeholder at byte {start} of the bytecode "
+                        f"(found {placeholder!r}); the artifact is stale: run scripts/forge build"
+                    )
+                code = code[:at] + hex_address.lower() + code[at + 40 :]
+    if "__$" in code:
+        raise LinkError("the bytecode still holds a library placeholder that linkReferences does not list")
+    return prefix + code
+
+
+# Libraries deployed per chain, by (RPC endpoint, chain id): {library name: address}. Checked
+# against the chain's code before reuse (an anvil restarted on the same URL has none).
+_LIBRARIES: dict[tuple[str, int], dict[str, str]] = {}
+
+
+def _endpoint_key(w3: Web3) -> tuple[str, int]:
+    uri = str(getattr(w3.provider, "endpoint_uri", "") or id(w3.provider))
+    return uri, int(w3.eth.chain_id)
+
+
+def deploy_libraries(w3: Web3, account: LocalAccount, name: str) -> dict[str, str]:
+    """Deploys (once per chain) every external library `name`'s bytecode links, and the ones
+    those link in turn; returns {library name: address} for all libraries deployed on this chain."""
+    known = _LIBRARIES.setdefault(_endpoint_key(w3), {})
+    for lib, address in list(known.items()):
+        if w3.eth.get_code(Web3.to_checksum_address(address)) in (b"", None):
+            del known[lib]
+    refs = artifact(name)["bytecode"].get("linkReferences") or {}
+    for names in refs.values():
+        for lib in names:
+            if lib in known:
+                continue
+            deploy_libraries(w3, account, lib)
+            art = artifact(lib)
+            code = link_bytecode(art["bytecode"], known)
+            receipt = send(w3, account, w3.eth.contract(abi=art["abi"], bytecode=code).constructor())
+            known[lib] = receipt["contractAddress"]
+    return dict(known)
+
+
+def libraries_on(w3: Web3) -> dict[str, str]:
+    """The libraries deploy() has deployed on this chain so far: {name: address}."""
+    return dict(_LIBRARIES.get(_endpoint_key(w3), {}))
+
+
 def deploy(w3: Web3, account: LocalAccount, name: str, *args: Any) -> Contract:
+    """Deploys contract `name` from its forge artifact, first deploying and linking the external
+    libraries its bytecode needs (once per chain)."""
     art = artifact(name)
-    factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]["object"])
+    libraries = deploy_libraries(w3, account, name) if art["bytecode"].get("linkReferences") else {}
+    factory = w3.eth.contract(abi=art["abi"], bytecode=link_bytecode(art["bytecode"], libraries))
     receipt = send(w3, account, factory.constructor(*args))
     contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
     return contract
@@ -122,6 +230,8 @@ class Deployment:
     ethereum_block: int
     registry_c: Contract | None = None
     registry_e: Contract | None = None
+    # External libraries the endpoints link, per chain ("consortium", "ethereum"): {name: address}.
+    libraries: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Addresses, ABIs and start blocks, as written to the deployment file."""
@@ -144,6 +254,7 @@ class Deployment:
                         "asset": entry(self.asset),
                         "registry": entry(self.registry_c),
                     },
+                    "libraries": dict(self.libraries.get("consortium", {})),
                 },
                 "ethereum": {
                     "chain_id": we.eth.chain_id,
@@ -155,6 +266,7 @@ class Deployment:
                         "wrapped": entry(self.wrapped),
                         "registry": entry(self.registry_e),
                     },
+                    "libraries": dict(self.libraries.get("ethereum", {})),
                 },
             },
         }
@@ -188,8 +300,9 @@ def deploy_bridge(
         asset = wc.eth.contract(
             address=Web3.to_checksum_address(profile.asset_address), abi=artifact("TestAsset")["abi"]
         )
-    vault = deploy(wc, admin, "QiaoVault", admin.address, guardian, key, registry_c.address)
-    gateway = deploy(we, admin, "QiaoGateway", admin.address, guardian, key, registry_e.address)
+    delay = profile.action_delay
+    vault = deploy(wc, admin, "QiaoVault", admin.address, guardian, key, registry_c.address, delay)
+    gateway = deploy(we, admin, "QiaoGateway", admin.address, guardian, key, registry_e.address, delay)
     wrapped = deploy(
         we,
         admin,
@@ -231,6 +344,7 @@ def deploy_bridge(
         we.eth.block_number,
         registry_c,
         registry_e,
+        {"consortium": libraries_on(wc), "ethereum": libraries_on(we)},
     )
     if out is not None:
         write_deployment(out, dep)
@@ -264,11 +378,12 @@ def load_deployment(path: Path) -> Deployment:
         int(e["start_block"]),
         at(wc, cc["registry"]),
         at(we, ec["registry"]),
+        {"consortium": dict(c.get("libraries", {})), "ethereum": dict(e.get("libraries", {}))},
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="relayer.deploy", description=__doc__.split("\n")[0] if __doc__ else "")
+    p = argparse.ArgumentParser(prog="relayer.provisioning.deploy", description=__doc__.split("\n")[0] if __doc__ else "")
     p.add_argument("--consortium-rpc", required=True)
     p.add_argument("--ethereum-rpc", required=True)
     p.add_argument("--committee", type=Path, required=True, help="the committee's public file (group key)")
@@ -281,6 +396,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--allow", action="append", default=[], help="an address for both allow-lists (repeatable)"
     )
     p.add_argument("--asset", help="testnet: the existing asset on the consortium chain")
+    p.add_argument(
+        "--action-delay",
+        type=int,
+        default=TESTNET_ACTION_DELAY,
+        help="testnet: seconds a committee-signed RESUME or ROTATE waits, the guardian's time to "
+        f"cancel it (at least {TESTNET_ACTION_DELAY}, at most {MAX_ACTION_DELAY})",
+    )
     p.add_argument("--out", type=Path, required=True, help="where the deployment JSON goes")
     args = p.parse_args(argv)
 
@@ -288,23 +410,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin = (
         Account.from_key(args.admin_key_file.read_text().strip()) if args.admin_key_file else dev_account(0)
     )
-    if args.profile == "devnet":
-        profile = devnet_profile()
-    else:
-        profile = Profile(
-            name="testnet",
-            guardian=args.guardian,
-            allow=tuple(args.allow),
-            limit=RateLimit(10**6 * UNIT, 10**6 * UNIT // 86_400),
-            deploy_test_asset=args.asset is None,
-            asset_address=args.asset,
-        )
     try:
+        if args.profile == "devnet":
+            profile = devnet_profile()
+        else:
+            profile = Profile(
+                name="testnet",
+                guardian=args.guardian,
+                allow=tuple(args.allow),
+                limit=RateLimit(10**6 * UNIT, 10**6 * UNIT // DAY),
+                deploy_test_asset=args.asset is None,
+                asset_address=args.asset,
+                action_delay=args.action_delay,
+            )
         dep = deploy_bridge(
             args.consortium_rpc, args.ethereum_rpc, group_key, admin=admin, profile=profile, out=args.out
         )
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
-        print(f"relayer.deploy: {exc}", file=sys.stderr)
+        print(f"relayer.provisioning.deploy: {exc}", file=sys.stderr)
         return 1
     print(f"vault {dep.vault.address}  gateway {dep.gateway.address}  -> {args.out}")
     return 0

@@ -144,7 +144,7 @@ def test_the_relayer_abi_is_part_of_both_compiled_endpoints(contract: str) -> No
 
 
 def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from relayer.provisioning.deploy import deploy_bridge, load_deployment
+    from relayer.provisioning.deploy import DEVNET_ACTION_DELAY, deploy_bridge, load_deployment
 
     out = tmp_path / "deployment.json"
     shares = deal(4, 3)
@@ -158,6 +158,19 @@ def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[
         assert dep.registry_c.functions.isAllowed(who).call()  # type: ignore[union-attr]
         assert loaded.registry_e.functions.isAllowed(who).call()
     assert dep.gateway.functions.availableCapacity(dep.wrapped.address, 1).call() >= 10**9 * 10**18
+    # the endpoints' external libraries: deployed once per chain, recorded, and linked into the code
+    for chain, endpoint in (("consortium", loaded.vault), ("ethereum", loaded.gateway)):
+        libraries = loaded.libraries[chain]
+        assert {"SignedActions", "Refunds", "RateLimiter", "TokenPairs", "Views"} <= set(libraries)
+        w3 = endpoint.w3
+        code = w3.eth.get_code(endpoint.address).hex()
+        for address in libraries.values():
+            assert len(w3.eth.get_code(address)) > 0
+            assert address[2:].lower() in code
+        assert "__$" not in code
+    # the devnet's action delay, as the deployed endpoints report it: seconds (tests fast-forward past it)
+    assert loaded.vault.functions.actionDelay().call() == DEVNET_ACTION_DELAY
+    assert loaded.gateway.functions.actionDelay().call() == DEVNET_ACTION_DELAY
 
 
 def test_manual_execution_with_a_python_merkle_proof(bridge) -> None:  # type: ignore[no-untyped-def]
@@ -280,6 +293,9 @@ def test_the_deploy_command_with_the_testnet_profile(chains: tuple[str, str], tm
     argv = ["--consortium-rpc", chains[0], "--ethereum-rpc", chains[1], "--committee", str(public)]
     argv += ["--admin-key-file", str(key_file), "--profile", "testnet", "--guardian", guardian]
     argv += ["--allow", devnet.dev_account(7).address, "--out", str(out)]
+    # a testnet brake that a stolen key could release within a minute is refused, before any deployment
+    assert main([*argv, "--action-delay", "60"]) == 1
+    assert not out.exists()
     assert main(argv) == 0
     data = json.loads(out.read_text())
     gateway = Web3(HTTPProvider(chains[1])).eth.contract(
@@ -288,6 +304,13 @@ def test_the_deploy_command_with_the_testnet_profile(chains: tuple[str, str], tm
     )
     assert gateway.functions.guardian().call() == guardian
     assert gateway.functions.owner().call() == devnet.dev_account(3).address
+    # a committee-signed RESUME or ROTATE waits a day on the testnet profile
+    assert gateway.functions.actionDelay().call() == 86_400
+    vault = Web3(HTTPProvider(chains[0])).eth.contract(
+        address=data["chains"]["consortium"]["contracts"]["vault"]["address"],
+        abi=data["chains"]["consortium"]["contracts"]["vault"]["abi"],
+    )
+    assert vault.functions.actionDelay().call() == 86_400
     assert data["chains"]["consortium"]["chain_id"] == devnet.CONSORTIUM_CHAIN_ID
 
 
@@ -344,6 +367,11 @@ def test_a_refund_the_source_cannot_pay_now_reverts_in_a_way_the_relayer_waits_o
     # the Inbound bucket smaller than the refund: wait
     devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 100, 0))
     assert revert_kind(t) is RevertKind.WAIT
+    # a larger capacity alone does not refill the bucket (setRateLimit keeps its level, issue 13
+    # point 4): remove the limit, then set a new one, which starts full
+    devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 1000, 0))
+    assert revert_kind(t) is RevertKind.WAIT
+    devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 0, 0))
     devnet.send(wc, admin, dep.vault.functions.setRateLimit(dep.asset.address, 1, 1000, 0))
     before = dep.asset.functions.balanceOf(alice.address).call()
     refund_sig = g1_to_eip2537(threshold_sign(shares, refund_message(t, dep.vault.address, 1), (2, 3, 4)))

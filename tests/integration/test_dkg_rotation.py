@@ -1,4 +1,5 @@
-"""Rotation: a fresh DKG, the new key installed on-chain by a signature of the current key."""
+"""Rotation: a fresh DKG, the new key scheduled on-chain by a signature of the current key and
+installed once the action delay has passed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from harness import devnet
 from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message
 from relayer.core.types import Batch
+from relayer.provisioning.deploy import DEVNET_ACTION_DELAY
 from tests.integration.test_contracts_onchain import lock_transfers
+from tests.support.actions import execute_when_due, scheduled
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +44,19 @@ async def test_a_fresh_dkg_key_is_installed_by_the_current_key_and_then_signs(
     shares = [r.share for r in current if r.share is not None]
     signature = sign_rotation(shares[1:], devnet.ETHEREUM_CHAIN_ID, cs(gateway.address), nonce, new_key)
     we = Web3(HTTPProvider(dep.ethereum_url))
-    devnet.send(
+    receipt = devnet.send(
         we,
         devnet.dev_account(1),
         gateway.functions.rotateKey(1, g2_to_eip2537(new_key), g1_to_eip2537(signature)),
     )
+    # scheduled, not installed: the guardian may cancel it during the delay
+    pending_nonce, executable_at = scheduled(gateway, receipt)
+    assert pending_nonce == nonce
+    assert executable_at == we.eth.get_block(receipt["blockNumber"])["timestamp"] + devnet_delay(gateway)
+    assert gateway.functions.currentKeyEpoch().call() == 1
+    execute_when_due(we, devnet.dev_account(2), gateway, receipt)
     assert gateway.functions.currentKeyEpoch().call() == 2
+    assert gateway.functions.groupKey(2).call() == g2_to_eip2537(new_key)
     # the new committee signs a batch under epoch 2
     transfers = lock_transfers(dep, 1)
     batch = Batch(tuple(transfers), cs(gateway.address), 2)
@@ -54,3 +64,9 @@ async def test_a_fresh_dkg_key_is_installed_by_the_current_key_and_then_signs(
     partials = {s.index: partial_sign(s, batch_message(batch)) for s in new_shares[:3]}
     we_batch = execute_batch_call(gateway, batch, combine(fresh[0].public, partials))
     assert devnet.send(we, devnet.dev_account(2), we_batch)["status"] == 1
+
+
+def devnet_delay(gateway) -> int:  # type: ignore[no-untyped-def]
+    delay = int(gateway.functions.actionDelay().call())
+    assert delay == DEVNET_ACTION_DELAY
+    return delay

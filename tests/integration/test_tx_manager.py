@@ -26,6 +26,7 @@ from relayer.config import RelayerConfig
 from relayer.core.states import BatchState
 from relayer.core.types import Batch
 from relayer.pipeline.submitter import SubmitOutcome, Submitter
+from tests.support.actions import execute_when_due
 from tests.support.signed_batch import ROUTE, ethereum_config, lock_and_sign, rpc, store_aggregated
 
 GWEI = 10**9
@@ -171,10 +172,16 @@ async def test_a_batch_refused_by_a_paused_endpoint_waits_and_executes_after_the
     assert held is not None
     assert held.state == BatchState.AGGREGATED
     assert rig.we.eth.get_transaction_count(rig.account) == 0  # nothing was sent while paused
-    # the committee signs the RESUME action; anyone submits it
+    # the committee signs the RESUME action; anyone submits it; it waits the action delay (the
+    # guardian's time to cancel it), then anyone executes it
     message = gateway.functions.actionMessage(gateway.functions.RESUME_TYPEHASH().call(), 1, b"").call()
     resume = gateway.functions.resume(1, g1_to_eip2537(partial_sign(rig.share, message)))
-    devnet.send(rig.we, devnet.dev_account(4), resume)
+    receipt = devnet.send(rig.we, devnet.dev_account(4), resume)
+    assert gateway.functions.paused().call()
+    stored = await rig.store.batch(ROUTE, 1)
+    assert stored is not None
+    assert await rig.submitter.submit(stored) == SubmitOutcome.NOT_READY  # still paused
+    execute_when_due(rig.we, devnet.dev_account(4), gateway, receipt)
     assert not gateway.functions.paused().call()
     outcomes = await drive(rig)
     assert SubmitOutcome.DROP not in outcomes

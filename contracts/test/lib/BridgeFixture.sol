@@ -18,6 +18,8 @@ abstract contract BridgeFixture is QiaoTest {
     uint256 internal constant CHAIN_C = 4242;
     uint256 internal constant CHAIN_E = 11155111;
     uint64 internal constant EPOCH = 1;
+    /// @dev The delay of a committee-signed RESUME or ROTATE in the tests.
+    uint64 internal constant ACTION_DELAY = 1 hours;
 
     address internal owner = address(0x0A11CE);
     address internal alice = address(0xA1);
@@ -70,11 +72,11 @@ abstract contract BridgeFixture is QiaoTest {
     }
 
     function newVault(bytes memory key) internal returns (QiaoVault) {
-        return new QiaoVault(owner, guardian, key, registryC);
+        return new QiaoVault(owner, guardian, key, registryC, ACTION_DELAY);
     }
 
     function newGateway(bytes memory key) internal returns (QiaoGateway) {
-        return new QiaoGateway(owner, guardian, key, registryE);
+        return new QiaoGateway(owner, guardian, key, registryE, ACTION_DELAY);
     }
 
     /// @dev Puts `who` on the allow-list of both chains.

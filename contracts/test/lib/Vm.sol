@@ -69,5 +69,6 @@ interface Vm {
     function assertEq(string calldata left, string calldata right, string calldata error) external pure;
     function assertNotEq(bytes32 left, bytes32 right) external pure;
     function assertLt(uint256 left, uint256 right) external pure;
+    function assertLt(uint256 left, uint256 right, string calldata error) external pure;
     function assertGt(uint256 left, uint256 right) external pure;
 }

@@ -1,0 +1,41 @@
+"""The deployment profiles' action delay: the guardian's time to cancel a RESUME or ROTATE."""
+
+from __future__ import annotations
+
+import pytest
+
+from relayer.provisioning.deploy import (
+    DAY,
+    DEVNET_ACTION_DELAY,
+    MAX_ACTION_DELAY,
+    TESTNET_ACTION_DELAY,
+    Profile,
+    devnet_profile,
+)
+
+
+def test_the_devnet_waits_seconds_and_a_testnet_profile_at_least_a_day() -> None:
+    # (the delay the deployed endpoints report is checked on anvil: test_contracts_onchain.py)
+    assert devnet_profile().action_delay == DEVNET_ACTION_DELAY
+    assert Profile(name="testnet").action_delay == TESTNET_ACTION_DELAY >= DAY
+
+
+@pytest.mark.parametrize(
+    ("delay", "minimum", "ok"),
+    [
+        (DAY, DAY, True),
+        (MAX_ACTION_DELAY, DAY, True),
+        (DAY - 1, DAY, False),  # shorter than the profile allows
+        (60, DAY, False),
+        (MAX_ACTION_DELAY + 1, DAY, False),  # the endpoints refuse more than 30 days
+        (0, 1, False),
+        (2, 1, True),  # the devnet's bound
+        (0, 0, False),
+    ],
+)
+def test_a_profile_refuses_an_action_delay_out_of_bounds(delay: int, minimum: int, ok: bool) -> None:
+    if ok:
+        assert Profile(name="p", action_delay=delay, min_action_delay=minimum).action_delay == delay
+    else:
+        with pytest.raises(ValueError, match="action delay"):
+            Profile(name="p", action_delay=delay, min_action_delay=minimum)

@@ -383,7 +383,9 @@ def load_deployment(path: Path) -> Deployment:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="relayer.provisioning.deploy", description=__doc__.split("\n")[0] if __doc__ else "")
+    p = argparse.ArgumentParser(
+        prog="relayer.provisioning.deploy", description=__doc__.split("\n")[0] if __doc__ else ""
+    )
     p.add_argument("--consortium-rpc", required=True)
     p.add_argument("--ethereum-rpc", required=True)
     p.add_argument("--committee", type=Path, required=True, help="the committee's public file (group key)")

@@ -315,7 +315,7 @@ class PendingActionWatch:
             )
         self._remembered[chain.chain_id] = set(pending[-REMEMBERED_MAX:])
         view = EndpointPending(chain.cfg.name, number, chain_time, next_nonce, tuple(actions))
-        if actions:
+        if actions and set(pending) != remembered:  # logged when what is pending changes
             log.warning(
                 "endpoint_action_pending",
                 chain=chain.cfg.name,

@@ -49,6 +49,12 @@ def zero_chain_counters(chain: str) -> None:
     QUORUM_MISMATCHES.labels(chain)
 
 
+def zero_pending_actions(chain: str) -> None:
+    """A chain's pending-action gauges at 0 for both kinds, before the first read of its endpoint."""
+    for kind in PENDING_ACTION_KINDS:
+        ENDPOINT_PENDING_ACTIONS.labels(chain, kind).set(0)
+
+
 TRANSFERS_OBSERVED = Counter("qiao_transfers_observed_total", "Final transfers stored", ["src", "dst"])
 MALFORMED_EVENTS = Counter("qiao_malformed_events_total", "Undecodable transfer events", ["chain"])
 BATCHES_CUT = Counter("qiao_batches_cut_total", "Batches cut from final transfers", ["src", "dst"])
@@ -153,6 +159,18 @@ RATE_LIMIT_HEADROOM = Gauge(
     ["chain", "token", "direction"],
 )
 ENDPOINT_PAUSED = Gauge("qiao_endpoint_paused", "1 while the chain's endpoint contract is paused", ["chain"])
+ENDPOINT_PENDING_ACTIONS = Gauge(
+    "qiao_endpoint_pending_actions",
+    "Committee-signed RESUME or ROTATE actions scheduled on the endpoint, not executed or cancelled",
+    ["chain", "kind"],
+)
+ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
+    "qiao_endpoint_pending_action_executable_seconds",
+    "Seconds (chain time) until the earliest pending RESUME or ROTATE may be executed; negative: "
+    "executable already; absent: nothing pending",
+    ["chain"],
+)
+PENDING_ACTION_KINDS = ("resume", "rotate")
 READY = Gauge("qiao_ready", "1 when the readiness check passes")
 READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it holds", ["check"])
 WATCHDOG_PINGS = Counter("qiao_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd")

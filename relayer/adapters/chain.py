@@ -160,6 +160,7 @@ class ChainClient:
             for url, one in zip(urls, w3s, strict=True)
         ]
         metrics.zero_chain_counters(cfg.name)
+        metrics.zero_pending_actions(cfg.name)
         self._active = 0
         self._topic = TRANSFER_INITIATED_TOPIC
         self._final_hashes: OrderedDict[int, str] = OrderedDict()

@@ -76,6 +76,7 @@ class Ops:
         self.probes = probes if probes is not None else ChainProbes(node.chains)
         self.last_supply: dict[str, Any] | None = None
         self.on_chain_paused: dict[str, bool | None] = {}
+        self.pending_actions = endpoints.PendingActionWatch()
         self._reader: Store | None = None
 
     @property
@@ -382,6 +383,11 @@ class Ops:
         """Each chain's endpoint `paused()` (None when the contract has no pause)."""
         self.on_chain_paused = await endpoints.endpoints_paused(self.node.chains)
         return self.on_chain_paused
+
+    async def endpoints_pending_actions(self) -> dict[str, endpoints.EndpointPending]:
+        """Each chain's committee-signed RESUME and ROTATE actions waiting for their delay (the
+        last `endpoints.PENDING_WINDOW` action nonces, and those seen pending before)."""
+        return await self.pending_actions.read(self.node.chains)
 
     # ---- reconcile -----------------------------------------------------------------------
 

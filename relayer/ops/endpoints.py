@@ -6,7 +6,11 @@ socket's verbs call them (relayer.ops.admin) and the health loop refreshes their
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any, cast
 
@@ -63,6 +67,55 @@ ENDPOINT_OPS_ABI: list[dict[str, Any]] = [
         "stateMutability": "view",
         "inputs": [],
         "outputs": [{"name": "", "type": "address"}],
+    },
+    {
+        "type": "function",
+        "name": "cancelPending",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "nonce", "type": "uint64"}],
+        "outputs": [],
+    },
+    {
+        "type": "function",
+        "name": "actionNonce",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "nonce", "type": "uint64"}],
+    },
+    {
+        "type": "function",
+        "name": "pendingAction",
+        "stateMutability": "view",
+        "inputs": [{"name": "nonce", "type": "uint64"}],
+        "outputs": [
+            {
+                "name": "action",
+                "type": "tuple",
+                "internalType": "struct QiaoEndpoint.PendingAction",
+                "components": [
+                    {"name": "typehash", "type": "bytes32"},
+                    {"name": "keyEpoch", "type": "uint64"},
+                    {"name": "executableAt", "type": "uint64"},
+                    {"name": "pauseCount", "type": "uint64"},
+                    {"name": "status", "type": "uint8", "internalType": "enum QiaoEndpoint.PendingStatus"},
+                    {"name": "keyData", "type": "address"},
+                ],
+            }
+        ],
+    },
+    {
+        "type": "function",
+        "name": "RESUME_TYPEHASH",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "bytes32"}],
+    },
+    {
+        "type": "function",
+        "name": "ROTATE_TYPEHASH",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "bytes32"}],
     },
     {
         "type": "function",
@@ -144,6 +197,146 @@ async def endpoints_paused(chains: Mapping[ChainId, ChainClient]) -> dict[str, b
         if value is not None:
             metrics.ENDPOINT_PAUSED.labels(chain.cfg.name).set(1 if value else 0)
     return out
+
+
+# ---- committee-signed actions waiting for their delay -------------------------------------------
+
+PENDING_WINDOW = 32
+"""How many of the latest action nonces each read checks with `pendingAction(n)`: n from
+`actionNonce() - PENDING_WINDOW` to `actionNonce() - 1`. An action scheduled under an older nonce is
+seen only if an earlier read saw it pending (it is remembered until it is no longer pending): one
+scheduled and then pushed more than PENDING_WINDOW nonces back before any node read it (for
+example by a guardian's `invalidateActions` right after it) is not seen."""
+REMEMBERED_MAX = 256  # per chain: pending nonces remembered below the window, the highest kept
+PENDING_STATUS = 1  # QiaoEndpoint.PendingStatus.Pending
+
+
+class ActionKind(Enum):
+    RESUME = "resume"
+    ROTATE = "rotate"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledAction:
+    """One pending action, as `pendingAction(nonce)` returns it; kind None: a type hash that is
+    neither the endpoint's RESUME_TYPEHASH nor its ROTATE_TYPEHASH."""
+
+    nonce: int
+    kind: ActionKind | None
+    key_epoch: int
+    executable_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointPending:
+    """The pending actions of one endpoint, read at one block whose timestamp is `chain_time` (the
+    clock `executePending` is judged by)."""
+
+    chain: str
+    block: int
+    chain_time: int
+    action_nonce: int
+    actions: tuple[ScheduledAction, ...]
+
+    def count(self, kind: ActionKind) -> int:
+        return sum(1 for a in self.actions if a.kind is kind)
+
+    @property
+    def executable_in(self) -> int | None:
+        """Seconds until the earliest pending action may be executed (negative: it may be
+        already); None when nothing is pending."""
+        if not self.actions:
+            return None
+        return min(a.executable_at for a in self.actions) - self.chain_time
+
+
+class PendingActionWatch:
+    """Reads every endpoint's pending RESUME and ROTATE actions (the last PENDING_WINDOW action
+    nonces, plus those seen pending before) and exports `qiao_endpoint_pending_actions{chain,kind}`
+    and `qiao_endpoint_pending_action_executable_seconds{chain}` (removed when nothing is pending).
+    Read-only; a chain whose endpoint cannot be read is logged and keeps its last values."""
+
+    def __init__(self, window: int = PENDING_WINDOW) -> None:
+        self.window = window
+        self._remembered: dict[ChainId, set[int]] = {}
+        self._kinds: dict[ChainId, dict[bytes, ActionKind]] = {}
+
+    async def read(self, chains: Mapping[ChainId, ChainClient]) -> dict[str, EndpointPending]:
+        out: dict[str, EndpointPending] = {}
+        for chain in chains.values():
+            try:
+                view = await self._read_chain(chain)
+            except Exception as exc:
+                log.warning("endpoint_pending_actions_check_error", chain=chain.cfg.name, error=repr(exc))
+                continue
+            out[chain.cfg.name] = view
+            export_pending(view)
+        return out
+
+    async def _read_chain(self, chain: ChainClient) -> EndpointPending:
+        endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
+        kinds = self._kinds.get(chain.chain_id)
+        if kinds is None:
+            resume = bytes(await endpoint.functions.RESUME_TYPEHASH().call())
+            rotate = bytes(await endpoint.functions.ROTATE_TYPEHASH().call())
+            kinds = self._kinds[chain.chain_id] = {resume: ActionKind.RESUME, rotate: ActionKind.ROTATE}
+        head = await chain.w3.eth.get_block("latest")
+        number, chain_time = int(head["number"]), int(head["timestamp"])
+        next_nonce = int(await endpoint.functions.actionNonce().call(block_identifier=number))
+        remembered = self._remembered.get(chain.chain_id, set())
+        nonces = sorted(
+            {n for n in remembered if n < next_nonce}
+            | set(range(max(0, next_nonce - self.window), next_nonce))
+        )
+        rows = await asyncio.gather(
+            *(endpoint.functions.pendingAction(n).call(block_identifier=number) for n in nonces)
+        )
+        actions: list[ScheduledAction] = []
+        for nonce, row in zip(nonces, rows, strict=True):
+            typehash, key_epoch, executable_at, _pause_count, status, _key_data = row
+            if int(status) != PENDING_STATUS:
+                continue
+            kind = kinds.get(bytes(typehash))
+            if kind is None:
+                log.warning(
+                    "endpoint_pending_action_unknown_type",
+                    chain=chain.cfg.name,
+                    action_nonce=nonce,
+                    typehash="0x" + bytes(typehash).hex(),
+                )
+            actions.append(ScheduledAction(nonce, kind, int(key_epoch), int(executable_at)))
+        pending = sorted(a.nonce for a in actions)
+        if len(pending) > REMEMBERED_MAX:
+            log.warning(
+                "endpoint_pending_actions_too_many",
+                chain=chain.cfg.name,
+                pending=len(pending),
+                kept=REMEMBERED_MAX,
+            )
+        self._remembered[chain.chain_id] = set(pending[-REMEMBERED_MAX:])
+        view = EndpointPending(chain.cfg.name, number, chain_time, next_nonce, tuple(actions))
+        if actions and set(pending) != remembered:  # logged when what is pending changes
+            log.warning(
+                "endpoint_action_pending",
+                chain=chain.cfg.name,
+                actions=[
+                    (a.nonce, a.kind.value if a.kind else "unknown", a.key_epoch, a.executable_at)
+                    for a in actions
+                ],
+                executable_in=view.executable_in,
+            )
+        return view
+
+
+def export_pending(view: EndpointPending) -> None:
+    for kind in ActionKind:
+        metrics.ENDPOINT_PENDING_ACTIONS.labels(view.chain, kind.value).set(view.count(kind))
+    seconds = view.executable_in
+    if seconds is None:
+        with contextlib.suppress(KeyError):
+            metrics.ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS.remove(view.chain)
+    else:
+        metrics.ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS.labels(view.chain).set(seconds)
 
 
 async def pair_supply(

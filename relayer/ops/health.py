@@ -10,7 +10,8 @@ One small asyncio HTTP server on `metrics.host:metrics.port` serves:
 
 The probe loop reads each chain's head (RPC up, latency, lag, reorg depth), the committee's margin,
 per-route pending counts and ages, the store's state history (aggregation and submission latency),
-and runs the supply check periodically.
+and, every SUPPLY_INTERVAL, each endpoint's `paused()` and pending RESUME/ROTATE actions and the
+supply check.
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ class Health:
                 await self.ops.endpoints_paused()  # qiao_endpoint_paused, read from each paused()
             except Exception as exc:
                 log.warning("endpoint_paused_check_error", error=repr(exc))
+            try:
+                # qiao_endpoint_pending_actions and ..._executable_seconds, from pendingAction(n)
+                await self.ops.endpoints_pending_actions()
+            except Exception as exc:
+                log.warning("endpoint_pending_actions_check_error", error=repr(exc))
             try:
                 await self.ops.supply_check()
             except Exception as exc:

@@ -9,6 +9,9 @@ Every point that comes from outside goes through one parser per group and per ba
 checks, in this order: length, encoding (flag bits, field elements below p), on the curve, in the
 prime-order subgroup, not the identity. Anything else raises `InvalidPoint` saying what was wrong.
 `verify` never raises for malformed input: it returns False.
+
+Longer than the layout's ~500 lines: the two backends (reference and fast) stay side by side so
+that a reader can compare them function by function.
 """
 
 from __future__ import annotations

@@ -26,6 +26,9 @@ Every message is signed with the sender's Ed25519 identity key and names the ses
 hash of the session's parameters. Oversized, malformed, unsigned, foreign-session, unknown-sender,
 wrong-role, duplicate and stale messages are rejected and counted; a second, different message of
 the same type from the same sender is a conflict, and for a deal it disqualifies the dealer.
+
+Longer than the layout's ~500 lines: the DKG's phases are one state machine; its transitions are
+read in order.
 """
 
 from __future__ import annotations

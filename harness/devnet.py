@@ -5,6 +5,9 @@ deploys the contracts, deals the committee key, writes every member's configurat
 member processes, performs the scripted round trip (locks on the consortium chain minted on
 Ethereum, then burns on Ethereum unlocked on the consortium chain), prints balances and the supply
 check, and stops everything it started. The same pieces are used by the end-to-end tests.
+
+Longer than the layout's ~500 lines: the devnet is one script of steps (processes, chains, broker,
+contracts, committee, member configurations, the round trip) that the demo and the tests share.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ inside the replacement blocks), so the soak counts what exists on-chain (the end
 rather than what it sent: an orphaned lock that was not sent again is not a transfer. Exit status
 0 only with zero violations, the pipeline drained and no member that exited on its own; 1
 otherwise; 2 when the soak itself could not run.
+
+Longer than the layout's ~500 lines: the plan, the load, the fault injectors and the verdict of
+one soak run, read together when a soak fails.
 """
 
 from __future__ import annotations

@@ -1,4 +1,10 @@
-"""Reading and writing one chain through its JSON-RPC endpoint (web3.py, async)."""
+"""Reading and writing one chain through its JSON-RPC endpoint (web3.py, async).
+
+Longer than the layout's ~500 lines: `ChainClient` keeps the endpoint failover, the quorum of
+endpoints, the quarantine and the per-log checks (core.logcheck) together because each read goes
+through all of them; the endpoint selection could become its own module (noted for the next
+layout step).
+"""
 
 from __future__ import annotations
 

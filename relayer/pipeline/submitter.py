@@ -427,10 +427,14 @@ class Submitter:
         return None
 
     def _count_fees(self, receipt: Receipt) -> None:
+        """Count the gas and the fee of a mined transaction, each only if the receipt has it."""
+        if receipt.gas_used is None:
+            return
         metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt.gas_used)
-        metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
-            receipt.gas_used * receipt.effective_gas_price
-        )
+        if receipt.effective_gas_price is not None:
+            metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
+                receipt.gas_used * receipt.effective_gas_price
+            )
 
     async def _executed_elsewhere(self, stored: AnyBatch) -> SubmitOutcome | None:
         """ALREADY_EXECUTED (recorded) if another transaction executed the batch and its block is

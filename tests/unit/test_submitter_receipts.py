@@ -15,7 +15,7 @@ from relayer.adapters.txsender import Receipt, TxSender
 from relayer.config import RelayerConfig
 from relayer.core.states import BatchHead, BatchState, RefundState, StoredRefund, TxRecord
 from relayer.core.types import BatchId, Route
-from relayer.pipeline.submitter import SubmitOutcome, Submitter
+from relayer.pipeline.submitter import MAX_REVERTS, SubmitOutcome, Submitter
 from tests.unit.test_submitter_memory import DST, FakeChainCfg, FakeEndpoint, FakeStore, head, refund
 
 GWEI = 10**9
@@ -93,6 +93,9 @@ class Store(FakeStore):
         super().__init__()
         self.txs: dict[BatchId, list[TxRecord]] = {}
         self.refund_txs: list[TxRecord] = []
+
+    async def batch_heads(self, states: Any, dst: int, limit: int) -> list[BatchHead]:
+        return [h for h in self.heads if h.state in states]
 
     async def txs_for(self, bid: BatchId) -> list[TxRecord]:
         return sorted(self.txs.get(bid, []), key=lambda t: t.sent_at)
@@ -186,3 +189,67 @@ async def test_a_batch_receipt_without_effective_gas_price_executes_and_counts_o
     assert store.batch_states == [(bid, BatchState.EXECUTED)]
     assert counter(metrics.GAS_USED) == gas + 60_000
     assert counter(metrics.FEE_PAID_WEI) == fees  # no price in the receipt: no fee counted
+
+
+# ---- a reverted transaction counts once -------------------------------------------------
+
+
+async def test_a_revert_counts_once_while_the_batch_is_sent_again_and_pending() -> None:
+    chain = Chain()
+    store = Store()
+    store.heads = [_with_state(head(1), BatchState.SUBMITTED)]
+    bid = store.heads[0].id
+    reverted = tx("0x" + "cc" * 32, nonce=0, sent_at=1.0)
+    store.txs[bid] = [reverted]
+    chain.w3.eth.receipts[reverted.tx_hash] = {
+        "status": 0, "blockNumber": 7, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
+    }  # fmt: skip
+    chain.w3.eth.nonce = 1
+    sub = submitter(store, chain)
+
+    await sub.step()  # the revert is seen: back to be sent again
+    assert store.batch_states == [(bid, BatchState.AGGREGATED)]
+    await sub.step()  # sent again with a fresh nonce
+    assert [t.nonce for t in store.txs[bid]] == [0, 1]
+    assert store.heads[0].state == BatchState.SUBMITTED
+    pending = store.txs[bid][-1]
+    chain.w3.eth.known.add(pending.tx_hash)  # in the mempool, not mined
+
+    for _ in range(MAX_REVERTS + 1):  # followed while the new transaction is pending
+        await sub.step()
+    assert store.heads[0].state == BatchState.SUBMITTED
+    assert store.batch_states == [(bid, BatchState.AGGREGATED)]  # the old revert counted once
+    assert len(store.txs[bid]) == 2  # nothing else sent
+    assert len(chain.w3.eth.sent) == 1
+
+    # the new transaction executes the batch
+    chain.w3.eth.receipts[pending.tx_hash] = {
+        "status": 1, "blockNumber": 9, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
+    }  # fmt: skip
+    await sub.step()
+    assert store.batch_states == [(bid, BatchState.AGGREGATED), (bid, BatchState.EXECUTED)]
+
+
+async def test_each_genuinely_new_revert_counts_until_the_batch_fails() -> None:
+    chain = Chain()
+    store = Store()
+    store.heads = [_with_state(head(1), BatchState.SUBMITTED)]
+    bid = store.heads[0].id
+    store.txs[bid] = [tx("0x" + "dd" * 32, nonce=0, sent_at=1.0)]
+    chain.w3.eth.nonce = 1
+    sub = submitter(store, chain)
+    for n in range(MAX_REVERTS):
+        latest = store.txs[bid][-1]
+        chain.w3.eth.receipts[latest.tx_hash] = {
+            "status": 0, "blockNumber": 7 + n, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
+        }  # fmt: skip
+        await sub.step()  # this revert is seen
+        if n < MAX_REVERTS - 1:
+            assert store.heads[0].state == BatchState.AGGREGATED
+            await sub.step()  # and the batch is sent again
+            assert store.heads[0].state == BatchState.SUBMITTED
+    assert store.heads[0].state == BatchState.FAILED
+    assert len(store.txs[bid]) == MAX_REVERTS
+    assert [s for _, s in store.batch_states] == [BatchState.AGGREGATED] * (MAX_REVERTS - 1) + [
+        BatchState.FAILED
+    ]

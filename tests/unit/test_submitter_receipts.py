@@ -29,7 +29,8 @@ class ChainEth:
         self.receipts: dict[str, dict[str, Any]] = {}
         self.known: set[str] = set()
         self.sent: list[bytes] = []
-        self.nonce = 0  # the account's next nonce, mined ("latest") and pending alike
+        self.nonce = 0  # the account's next nonce, counting pending transactions
+        self.mined = 0  # the account's next nonce as of the latest block
 
     async def get_transaction_receipt(self, tx_hash: str) -> dict[str, Any]:
         if tx_hash not in self.receipts:
@@ -48,7 +49,7 @@ class ChainEth:
         return {"baseFeePerGas": GWEI}
 
     async def get_transaction_count(self, address: str, tag: str) -> int:
-        return self.nonce
+        return self.mined if tag == "latest" else self.nonce
 
     async def send_raw_transaction(self, raw: bytes) -> bytes:
         self.sent.append(bytes(raw))
@@ -160,7 +161,7 @@ async def test_a_reverted_refund_whose_receipt_has_no_effective_gas_price_is_sen
     store = Store()
     old = tx("0x" + "aa" * 32, nonce=0, sent_at=1.0)
     chain.w3.eth.receipts[old.tx_hash] = {"status": 0, "blockNumber": 7, "gasUsed": 50_000}
-    chain.w3.eth.nonce = 1
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
     r = refund(9)
     store.refunds_in_flight = [
         StoredRefund(
@@ -182,7 +183,7 @@ async def test_a_batch_receipt_without_effective_gas_price_executes_and_counts_o
     mined = tx("0x" + "bb" * 32, nonce=0, sent_at=1.0)
     store.txs[bid] = [mined]
     chain.w3.eth.receipts[mined.tx_hash] = {"status": 1, "blockNumber": 7, "gasUsed": 60_000}
-    chain.w3.eth.nonce = 1
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
     gas, fees = counter(metrics.GAS_USED), counter(metrics.FEE_PAID_WEI)
     sub = submitter(store, chain)
     assert await sub.submit(store.heads[0]) is SubmitOutcome.EXECUTED
@@ -204,7 +205,7 @@ async def test_a_revert_counts_once_while_the_batch_is_sent_again_and_pending() 
     chain.w3.eth.receipts[reverted.tx_hash] = {
         "status": 0, "blockNumber": 7, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
     }  # fmt: skip
-    chain.w3.eth.nonce = 1
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
     sub = submitter(store, chain)
 
     await sub.step()  # the revert is seen: back to be sent again
@@ -226,6 +227,7 @@ async def test_a_revert_counts_once_while_the_batch_is_sent_again_and_pending() 
     chain.w3.eth.receipts[pending.tx_hash] = {
         "status": 1, "blockNumber": 9, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
     }  # fmt: skip
+    chain.w3.eth.mined = 2
     await sub.step()
     assert store.batch_states == [(bid, BatchState.AGGREGATED), (bid, BatchState.EXECUTED)]
 
@@ -236,13 +238,14 @@ async def test_each_genuinely_new_revert_counts_until_the_batch_fails() -> None:
     store.heads = [_with_state(head(1), BatchState.SUBMITTED)]
     bid = store.heads[0].id
     store.txs[bid] = [tx("0x" + "dd" * 32, nonce=0, sent_at=1.0)]
-    chain.w3.eth.nonce = 1
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
     sub = submitter(store, chain)
     for n in range(MAX_REVERTS):
         latest = store.txs[bid][-1]
         chain.w3.eth.receipts[latest.tx_hash] = {
             "status": 0, "blockNumber": 7 + n, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
         }  # fmt: skip
+        chain.w3.eth.mined = latest.nonce + 1
         await sub.step()  # this revert is seen
         if n < MAX_REVERTS - 1:
             assert store.heads[0].state == BatchState.AGGREGATED

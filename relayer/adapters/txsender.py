@@ -41,12 +41,14 @@ class Reverted(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """The fields of a mined transaction's receipt the submitter uses."""
+    """The fields of a mined transaction's receipt the submitter uses. The fee fields are None
+    when the endpoint leaves them out (not every node reports `effectiveGasPrice`): only the
+    fee metrics read them, never a decision."""
 
     status: int  # 1 executed, 0 reverted
     block_number: int
-    gas_used: int
-    effective_gas_price: int
+    gas_used: int | None
+    effective_gas_price: int | None
 
 
 class TxSender:
@@ -138,11 +140,12 @@ class TxSender:
             raw = await self.chain.w3.eth.get_transaction_receipt(HexStr(tx_hash))
         except TransactionNotFound:
             return None
+        gas_used, price = raw.get("gasUsed"), raw.get("effectiveGasPrice")
         return Receipt(
             status=int(raw["status"]),
             block_number=int(raw["blockNumber"]),
-            gas_used=int(raw["gasUsed"]),
-            effective_gas_price=int(raw["effectiveGasPrice"]),
+            gas_used=None if gas_used is None else int(gas_used),
+            effective_gas_price=None if price is None else int(price),
         )
 
     async def known(self, tx_hash: str) -> bool:

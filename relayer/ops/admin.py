@@ -6,8 +6,10 @@ connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `batch_s
 `pause`, `resume`, `endpoints_paused`, `reconcile`, `keys_show`, `ping`.
 
 There are two pauses. `pause` alone is local to this node and recorded in its store (it survives
-restarts): a paused route cuts no batches, signs nothing and submits nothing here
-(relayer.pipeline.halts). `pause` with `on_chain` is also the on-chain pause: it checks the
+restarts): a paused route cuts no batches and signs nothing here (relayer.pipeline.halts), and
+this node's whole submitter for the route's destination chain stands by (`Node.run_submitter`):
+it sends no batch of any route into that chain, nor any refund whose source is that chain, until
+every route into it is resumed. `pause` with `on_chain` is also the on-chain pause: it checks the
 guardian's key against every endpoint first, pauses locally, then sends `QiaoEndpoint.pause()`
 (relayer.ops.endpoints), which stops every route through that endpoint for every relayer;
 `resume` undoes only the local pause, an on-chain resume needs the committee.

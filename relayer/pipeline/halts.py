@@ -80,7 +80,7 @@ class Halts:
 
     def texts(self) -> dict[Route, str]:
         """Route -> what an operator reads: the halt's text, or the pause's for a paused route
-        with no earlier halt (a pause never hides an error halt that came first)."""
+        that is not halted (a pause never hides an error halt, before or after it)."""
         out = {r: PAUSED_TEXT for r in self._paused}
         out.update({r: str(h) for r, h in self._halted.items()})
         return out
@@ -88,9 +88,11 @@ class Halts:
     # ---- changing ------------------------------------------------------------------------
 
     def halt(self, route: Route, halt: Halt) -> bool:
-        """Stop `route` on an error (counted and logged once); a stopped route keeps its first
-        reason. True if it was halted now."""
-        if self.stopped(route):
+        """Stop `route` on an error (counted and logged once); a halted route keeps its first
+        reason. A paused route is halted too: a pause never swallows an error (the stage that
+        raised it may have stopped, e.g. the source's watcher), so after the resume the route
+        stays halted and its reason is read first. True if it was halted now."""
+        if route in self._halted:
             return False
         self._halted[route] = halt
         metrics.ROUTE_HALTED.labels(str(route.src), str(route.dst)).set(1)

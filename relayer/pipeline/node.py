@@ -1,9 +1,13 @@
 """One Qiao node: builds the stages, wires them together and runs their loops.
 
-The stages share nothing but the store and the route halts (relayer.pipeline.halts): each loop
-reads durable state, does one step and writes the result in one transaction, so a crash anywhere
-resumes from the file. The stages live in their own modules; this one builds them, ticks them in
-order and owns the events that wake the loops.
+The stages keep their state in the store and read the route halts (relayer.pipeline.halts); each
+loop reads durable state, does one step and writes the result in one transaction, so a crash
+anywhere resumes from the file. Beside those they share what this module wires: the aggregator
+and the refunder hold one lock (the transport and the pipeline both judge partials, one at a
+time), the watcher wakes the pipeline when it stored something new, the aggregator wakes the
+submitter of a batch's destination chain when it aggregated one, and the tick signs and
+aggregates at once the batches the batcher just cut. The stages live in their own modules; this
+one builds them, ticks them in order and owns the events that wake the loops.
 """
 
 from __future__ import annotations

@@ -396,12 +396,19 @@ class Submitter:
         return await self._send(stored, nonce=latest.nonce, previous=latest)
 
     async def _receipts(self, stored: AnyBatch, records: list[TxRecord]) -> SubmitOutcome | None:
-        """The outcome if one of the batch's transactions was mined, else None."""
+        """The outcome if one of the batch's transactions was mined, else None.
+
+        A reverted transaction followed by one with another nonce was dealt with when it was
+        seen (the batch was sent again since, with a fresh nonce): it is passed over, so each
+        revert counts once and a batch sent again is not sent a third time while its new
+        transaction is pending."""
         bid = stored.id
-        for record in records:
+        for i, record in enumerate(records):
             receipt = await self.sender.receipt(record.tx_hash)
             if receipt is None:
                 continue
+            if receipt.status != 1 and any(r.nonce != record.nonce for r in records[i + 1 :]):
+                continue  # an earlier revert, counted already
             if receipt.status == 1 and receipt.block_number > await self.chain.final_head():
                 # mined, not final: a reorg below finality can still drop it (and then the
                 # transaction is gone, so it is sent again); executed once its block is final
@@ -427,10 +434,14 @@ class Submitter:
         return None
 
     def _count_fees(self, receipt: Receipt) -> None:
+        """Count the gas and the fee of a mined transaction, each only if the receipt has it."""
+        if receipt.gas_used is None:
+            return
         metrics.GAS_USED.labels(str(self.chain.chain_id)).inc(receipt.gas_used)
-        metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
-            receipt.gas_used * receipt.effective_gas_price
-        )
+        if receipt.effective_gas_price is not None:
+            metrics.FEE_PAID_WEI.labels(str(self.chain.chain_id)).inc(
+                receipt.gas_used * receipt.effective_gas_price
+            )
 
     async def _executed_elsewhere(self, stored: AnyBatch) -> SubmitOutcome | None:
         """ALREADY_EXECUTED (recorded) if another transaction executed the batch and its block is

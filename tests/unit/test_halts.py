@@ -1,12 +1,15 @@
 """Typed halts and pauses: the texts operators read stay the free strings they were, and the rules
-between a halt and a pause (the first reason stays; a pause never hides or loses an error halt)."""
+between a halt and a pause (the first error halt's reason stays; a pause never hides or swallows an error halt)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from relayer.core.types import ChainId, Route
 from relayer.pipeline.halts import PAUSED_TEXT, Halt, HaltKind, Halts
+from relayer.pipeline.watcher import DeepReorg, Watcher
 
 A = Route(ChainId(1), ChainId(2))
 B = Route(ChainId(2), ChainId(1))
@@ -29,15 +32,29 @@ def test_a_halt_reads_as_the_text_operators_always_saw(halt: Halt, text: str) ->
     assert not halts.stopped(B)
 
 
-def test_the_first_halt_stays_and_a_paused_route_takes_no_error_halt() -> None:
+def test_the_first_error_halt_stays() -> None:
     halts = Halts()
     assert halts.halt(A, Halt(HaltKind.NONCE_GAP, "first"))
     assert not halts.halt(A, Halt(HaltKind.DEEP_REORG, "second"))
     assert str(halts.halt_of(A)) == "nonce gap: first"
+    assert halts.texts() == {A: "nonce gap: first"}
+
+
+def test_a_pause_does_not_swallow_an_error_halt_raised_while_paused() -> None:
+    """The watcher of a source ends on a deep reorg: had the pause swallowed the halt, the route
+    would run again after the resume with nothing scanning its source and no reason shown."""
+    halts = Halts()
     halts.pause(B, 10.0)
-    assert not halts.halt(B, Halt(HaltKind.DEEP_REORG, "while paused"))
-    assert halts.halt_of(B) is None
-    assert halts.texts() == {A: "nonce gap: first", B: PAUSED_TEXT}
+    assert halts.texts() == {B: PAUSED_TEXT}
+    assert halts.halt(B, Halt(HaltKind.DEEP_REORG, "while paused"))
+    assert str(halts.halt_of(B)) == "deep reorg: while paused"
+    assert halts.texts() == {B: "deep reorg: while paused"}  # the halt, not the pause, is read
+    assert not halts.halt(B, Halt(HaltKind.NONCE_GAP, "later"))  # still the first reason
+    assert halts.resume(B)
+    assert halts.stopped(B)  # halted after the resume, and the operator reads why
+    assert halts.texts() == {B: "deep reorg: while paused"}
+    assert halts.clear(B) == Halt(HaltKind.DEEP_REORG, "while paused")
+    assert not halts.stopped(B)
 
 
 def test_a_pause_keeps_an_earlier_error_halt_and_resuming_does_not_clear_it() -> None:
@@ -63,3 +80,34 @@ def test_pauses_keep_their_first_time_and_name_the_destinations_that_stand_by() 
     halts.resume(A)
     assert not halts.dst_paused(ChainId(2))
     assert halts.texts() == {}
+
+
+class _Cfg:
+    routes = (A, B)
+
+
+class _ChainCfg:
+    name = "two"
+    rpc_timeout = 1.0
+    poll_interval = 0.0
+
+
+class _Chain:
+    chain_id = ChainId(2)  # the source of B
+    cfg = _ChainCfg()
+
+
+class _ReorgedWatcher(Watcher):
+    async def scan_once(self, chain: Any) -> bool:
+        raise DeepReorg("block 9 of chain two was 0xaa when final, 0xbb now")
+
+
+async def test_a_deep_reorg_found_while_the_route_is_paused_keeps_it_halted_after_the_resume() -> None:
+    halts = Halts()
+    halts.pause(B, 10.0)
+    watcher = _ReorgedWatcher(_Cfg(), None, {}, halts, lambda: None)  # type: ignore[arg-type]
+    await watcher.watch(_Chain())  # type: ignore[arg-type]  # returns: this source's scanning ends
+    assert halts.resume(B)
+    assert halts.stopped(B)
+    assert not halts.stopped(A)  # A's source is another chain
+    assert halts.texts() == {B: "deep reorg: block 9 of chain two was 0xaa when final, 0xbb now"}

@@ -1,0 +1,258 @@
+"""How the submitter reads receipts: the fee fields are optional (an endpoint may leave out
+`effectiveGasPrice`), and a reverted transaction of a batch counts as one revert, however often
+the batch is followed afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from eth_account import Account
+from web3.exceptions import TransactionNotFound
+
+from relayer import metrics
+from relayer.adapters.txsender import Receipt, TxSender
+from relayer.config import RelayerConfig
+from relayer.core.states import BatchHead, BatchState, RefundState, StoredRefund, TxRecord
+from relayer.core.types import BatchId, Route
+from relayer.pipeline.submitter import MAX_REVERTS, SubmitOutcome, Submitter
+from tests.unit.test_submitter_memory import DST, FakeChainCfg, FakeEndpoint, FakeStore, head, refund
+
+GWEI = 10**9
+
+
+class ChainEth:
+    """A chain's JSON-RPC as the submitter reads it: receipts and known transactions by hash,
+    gas estimates that succeed, sent transactions kept in `sent` (nonces in `nonces`)."""
+
+    def __init__(self) -> None:
+        self.receipts: dict[str, dict[str, Any]] = {}
+        self.known: set[str] = set()
+        self.sent: list[bytes] = []
+        self.nonce = 0  # the account's next nonce, counting pending transactions
+        self.mined = 0  # the account's next nonce as of the latest block
+
+    async def get_transaction_receipt(self, tx_hash: str) -> dict[str, Any]:
+        if tx_hash not in self.receipts:
+            raise TransactionNotFound(f"no receipt of {tx_hash}")
+        return self.receipts[tx_hash]
+
+    async def get_transaction(self, tx_hash: str) -> dict[str, Any]:
+        if tx_hash not in self.known and tx_hash not in self.receipts:
+            raise TransactionNotFound(f"no transaction {tx_hash}")
+        return {"hash": tx_hash}
+
+    async def estimate_gas(self, params: Any) -> int:
+        return 100_000
+
+    async def get_block(self, tag: str) -> dict[str, Any]:
+        return {"baseFeePerGas": GWEI}
+
+    async def get_transaction_count(self, address: str, tag: str) -> int:
+        return self.mined if tag == "latest" else self.nonce
+
+    async def send_raw_transaction(self, raw: bytes) -> bytes:
+        self.sent.append(bytes(raw))
+        self.nonce += 1
+        return b""
+
+
+class ChainW3:
+    def __init__(self) -> None:
+        self.eth = ChainEth()
+
+
+class Chain:
+    """The destination of the batches and the source of the refunds; nothing executed elsewhere,
+    nothing refunded, every block final up to `final`."""
+
+    chain_id = DST
+
+    def __init__(self) -> None:
+        self.cfg = FakeChainCfg()
+        self.endpoint = FakeEndpoint()
+        self.w3 = ChainW3()
+        self.final = 100
+
+    async def final_head(self) -> int:
+        return self.final
+
+    async def is_batch_executed(self, src: int, first: int, last: int, final: bool = True) -> bool:
+        return False
+
+    async def is_batch_pending(self, src: int, first: int, last: int) -> bool:
+        return False
+
+    async def is_refunded(self, dst: int, nonce: int, final: bool = True) -> bool:
+        return False
+
+
+class Store(FakeStore):
+    """FakeStore with the transactions of each batch and refund, as the real store keeps them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.txs: dict[BatchId, list[TxRecord]] = {}
+        self.refund_txs: list[TxRecord] = []
+
+    async def batch_heads(self, states: Any, dst: int, limit: int) -> list[BatchHead]:
+        return [h for h in self.heads if h.state in states]
+
+    async def txs_for(self, bid: BatchId) -> list[TxRecord]:
+        return sorted(self.txs.get(bid, []), key=lambda t: t.sent_at)
+
+    async def record_tx(self, bid: BatchId, tx: TxRecord) -> None:
+        self.txs.setdefault(bid, []).append(tx)
+        self._set_head(bid, BatchState.SUBMITTED)
+
+    async def set_batch_state(self, bid: BatchId, state: BatchState, detail: str = "") -> bool:
+        await super().set_batch_state(bid, state, detail)
+        self._set_head(bid, state)
+        return True
+
+    def _set_head(self, bid: BatchId, state: BatchState) -> None:
+        self.heads = [h if h.id != bid else _with_state(h, state) for h in self.heads]
+
+    async def record_refund_tx(self, route: Route, nonce: int, tx: TxRecord) -> None:
+        self.refund_txs.append(tx)
+
+
+def _with_state(h: BatchHead, state: BatchState) -> BatchHead:
+    return replace(h, state=state)
+
+
+def config() -> RelayerConfig:
+    return RelayerConfig(
+        enabled=True,
+        account_key_file=None,
+        stagger_seconds=0.0,
+        max_fee_gwei=100.0,
+        priority_fee_gwei=1.0,
+        receipt_timeout=30.0,
+    )
+
+
+def submitter(store: Store, chain: Chain) -> Submitter:
+    return Submitter(chain, store, Account.create(), config(), 1, 1)  # type: ignore[arg-type]
+
+
+def tx(tx_hash: str, nonce: int, sent_at: float) -> TxRecord:
+    return TxRecord(tx_hash, int(DST), "0x" + "66" * 20, nonce, 2 * GWEI, GWEI, sent_at)
+
+
+def counter(c: Any) -> float:
+    return float(c.labels(str(DST))._value.get())
+
+
+# ---- the fee fields are optional --------------------------------------------------------
+
+
+async def test_a_receipt_without_the_fee_fields_is_read() -> None:
+    chain = Chain()
+    chain.w3.eth.receipts["0xaa"] = {"status": 0, "blockNumber": 7}
+    sender = TxSender(chain, Account.create(), config())  # type: ignore[arg-type]
+    assert await sender.receipt("0xaa") == Receipt(
+        status=0, block_number=7, gas_used=None, effective_gas_price=None
+    )
+
+
+async def test_a_reverted_refund_whose_receipt_has_no_effective_gas_price_is_sent_again() -> None:
+    chain = Chain()
+    store = Store()
+    old = tx("0x" + "aa" * 32, nonce=0, sent_at=1.0)
+    chain.w3.eth.receipts[old.tx_hash] = {"status": 0, "blockNumber": 7, "gasUsed": 50_000}
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
+    r = refund(9)
+    store.refunds_in_flight = [
+        StoredRefund(
+            r.route, r.nonce, r.reason, RefundState.SUBMITTED, r.key_epoch, r.message, None,
+            r.signature, old, "", 0.0, 0.0,
+        )
+    ]  # fmt: skip
+    sub = submitter(store, chain)
+    assert await sub.submit_refund(store.refunds_in_flight[0]) is SubmitOutcome.SENT
+    assert [t.nonce for t in store.refund_txs] == [1]  # a fresh transaction, a fresh nonce
+    assert len(chain.w3.eth.sent) == 1
+
+
+async def test_a_batch_receipt_without_effective_gas_price_executes_and_counts_only_the_gas() -> None:
+    chain = Chain()
+    store = Store()
+    store.heads = [_with_state(head(1), BatchState.SUBMITTED)]
+    bid = store.heads[0].id
+    mined = tx("0x" + "bb" * 32, nonce=0, sent_at=1.0)
+    store.txs[bid] = [mined]
+    chain.w3.eth.receipts[mined.tx_hash] = {"status": 1, "blockNumber": 7, "gasUsed": 60_000}
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
+    gas, fees = counter(metrics.GAS_USED), counter(metrics.FEE_PAID_WEI)
+    sub = submitter(store, chain)
+    assert await sub.submit(store.heads[0]) is SubmitOutcome.EXECUTED
+    assert store.batch_states == [(bid, BatchState.EXECUTED)]
+    assert counter(metrics.GAS_USED) == gas + 60_000
+    assert counter(metrics.FEE_PAID_WEI) == fees  # no price in the receipt: no fee counted
+
+
+# ---- a reverted transaction counts once -------------------------------------------------
+
+
+async def test_a_revert_counts_once_while_the_batch_is_sent_again_and_pending() -> None:
+    chain = Chain()
+    store = Store()
+    store.heads = [_with_state(head(1), BatchState.SUBMITTED)]
+    bid = store.heads[0].id
+    reverted = tx("0x" + "cc" * 32, nonce=0, sent_at=1.0)
+    store.txs[bid] = [reverted]
+    chain.w3.eth.receipts[reverted.tx_hash] = {
+        "status": 0, "blockNumber": 7, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
+    }  # fmt: skip
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
+    sub = submitter(store, chain)
+
+    await sub.step()  # the revert is seen: back to be sent again
+    assert store.batch_states == [(bid, BatchState.AGGREGATED)]
+    await sub.step()  # sent again with a fresh nonce
+    assert [t.nonce for t in store.txs[bid]] == [0, 1]
+    assert store.heads[0].state == BatchState.SUBMITTED
+    pending = store.txs[bid][-1]
+    chain.w3.eth.known.add(pending.tx_hash)  # in the mempool, not mined
+
+    for _ in range(MAX_REVERTS + 1):  # followed while the new transaction is pending
+        await sub.step()
+    assert store.heads[0].state == BatchState.SUBMITTED
+    assert store.batch_states == [(bid, BatchState.AGGREGATED)]  # the old revert counted once
+    assert len(store.txs[bid]) == 2  # nothing else sent
+    assert len(chain.w3.eth.sent) == 1
+
+    # the new transaction executes the batch
+    chain.w3.eth.receipts[pending.tx_hash] = {
+        "status": 1, "blockNumber": 9, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
+    }  # fmt: skip
+    chain.w3.eth.mined = 2
+    await sub.step()
+    assert store.batch_states == [(bid, BatchState.AGGREGATED), (bid, BatchState.EXECUTED)]
+
+
+async def test_each_genuinely_new_revert_counts_until_the_batch_fails() -> None:
+    chain = Chain()
+    store = Store()
+    store.heads = [_with_state(head(1), BatchState.SUBMITTED)]
+    bid = store.heads[0].id
+    store.txs[bid] = [tx("0x" + "dd" * 32, nonce=0, sent_at=1.0)]
+    chain.w3.eth.nonce = chain.w3.eth.mined = 1
+    sub = submitter(store, chain)
+    for n in range(MAX_REVERTS):
+        latest = store.txs[bid][-1]
+        chain.w3.eth.receipts[latest.tx_hash] = {
+            "status": 0, "blockNumber": 7 + n, "gasUsed": 40_000, "effectiveGasPrice": GWEI,
+        }  # fmt: skip
+        chain.w3.eth.mined = latest.nonce + 1
+        await sub.step()  # this revert is seen
+        if n < MAX_REVERTS - 1:
+            assert store.heads[0].state == BatchState.AGGREGATED
+            await sub.step()  # and the batch is sent again
+            assert store.heads[0].state == BatchState.SUBMITTED
+    assert store.heads[0].state == BatchState.FAILED
+    assert len(store.txs[bid]) == MAX_REVERTS
+    assert [s for _, s in store.batch_states] == [BatchState.AGGREGATED] * (MAX_REVERTS - 1) + [
+        BatchState.FAILED
+    ]

@@ -171,7 +171,7 @@ class Ops:
                     "paused": route in self.paused,
                     "paused_since": _iso(self.node.paused_at.get(route)) if route in self.paused else None,
                     "paused_on_chain": self.paused_on_chain(route),
-                    "halted": None if route in self.paused else _text(self.node.halt_of(route)),
+                    "halted": _text(self.node.halt_of(route)),  # an error halt shows while paused too
                 }
             )
         online = self.members_online()

@@ -80,9 +80,8 @@ contract ReviewFixesTest is SignedActions {
         vm.assertEq(uint8(gateway.pendingAction(rot).status), CANCELLED, "the ROTATE still pending");
 
         vm.warp(block.timestamp + ACTION_DELAY);
-        QiaoEndpoint.Transfer memory f = QiaoEndpoint.Transfer(
-            CHAIN_C, CHAIN_E, 777, address(asset), address(wrapped), thief, bob, 1_000 ether
-        );
+        QiaoEndpoint.Transfer memory f =
+            QiaoEndpoint.Transfer(CHAIN_C, CHAIN_E, 777, address(asset), address(wrapped), thief, bob, 1_000 ether);
         QiaoEndpoint.Transfer[] memory fs = one(f);
         bytes memory sig = signForGateway(fs);
         Drainer d = new Drainer();

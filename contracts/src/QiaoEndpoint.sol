@@ -29,9 +29,10 @@ import {Views} from "./endpoint/Views.sol";
 ///        on its destination), {pauseWithSignature} (immediate), {resume} and {rotateKey} (both
 ///        scheduled: they take effect through {executePending}, which anyone may call, only
 ///        {actionDelay} seconds later); the signature is the authorisation of all the signed ones;
-///      - the guardian (an operators' multisig): {pause}, immediately; {cancelPending} of a
-///        scheduled RESUME or ROTATE during its delay; {invalidateActions} (while paused) to void
-///        action signatures not submitted yet. It never resumes and moves no funds;
+///      - the guardian (an operators' multisig): {pause}, immediately; {cancelAllPending} (every
+///        scheduled RESUME and ROTATE at once) or {cancelPending} (one) during their delay;
+///        {invalidateActions} (while paused) to void action signatures not submitted yet. It
+///        never resumes and moves no funds;
 ///      - the owner (two-step; it can never be renounced): {registerToken}, {setRateLimit}, {setGuardian}.
 ///
 ///      Transfer states on the destination, per (srcChainId, nonce): NONE -> DELIVERED, or
@@ -121,12 +122,16 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///      DeliveryRefused (3): (vault) the asset's `transfer` reverted, returned false, returned
     ///      something that is not a boolean, or the asset has no code.
     ///      UnregisteredTokenPair (4): the transfer's token pair is not registered here.
+    ///      ExceedsCapacity (5): the amount is larger than the capacity of the token's Inbound
+    ///      rate limit, so it could never pass: failed when it arrives, or when {releaseQueued}
+    ///      reaches it at the head of the queue after the capacity was lowered below it.
     enum FailureReason {
         None,
         RecipientNotAllowed,
         TokenFrozen,
         DeliveryRefused,
-        UnregisteredTokenPair
+        UnregisteredTokenPair,
+        ExceedsCapacity
     }
 
     /// @notice Direction of a rate limit: tokens leaving this chain (lock, burn) or arriving (unlock, mint).
@@ -253,6 +258,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @notice The guardian moved the action nonce from `fromNonce` to `toNonce`: action signatures
     ///         for the nonces in between can never be used.
     event ActionsInvalidated(uint64 fromNonce, uint64 toNonce);
+    /// @notice The guardian cancelled every scheduled action at once ({cancelAllPending}): none
+    ///         of action nonce below `belowActionNonce` can be executed any more.
+    event ActionsCancelled(uint64 belowActionNonce);
 
     // --- executeBatch rejections
     /// @notice The batch contains no transfer.
@@ -348,7 +356,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error KeyStoreFailed();
     /// @notice The action delay given at deployment is 0 or above {MAX_ACTION_DELAY}.
     error InvalidActionDelay(uint64 delay);
-    /// @notice No action is pending under `actionNonce` (never scheduled, executed or cancelled).
+    /// @notice No action is pending under `actionNonce` (never scheduled, executed, or cancelled
+    ///         alone or by {cancelAllPending}).
     error NoPendingAction(uint64 actionNonce);
     /// @notice The pending action of `actionNonce` may run from `executableAt` only.
     error ActionNotReady(uint64 actionNonce, uint64 executableAt);
@@ -357,8 +366,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error PendingActionStale(uint64 actionNonce);
     /// @notice {invalidateActions} must move the action nonce forward, by at most {MAX_ACTION_NONCE_SKIP}.
     error InvalidActionNonce(uint64 current, uint64 upTo);
-    /// @notice Ownership cannot be renounced: transfers queued above the capacity, rate limits and
-    ///         registrations need an owner. Transfer it (two-step) instead.
+    /// @notice Ownership cannot be renounced: rate limits, registrations and the guardian need an
+    ///         owner. Transfer it (two-step) instead.
     error OwnershipCannotBeRenounced();
 
     /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
@@ -389,7 +398,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     }
 
     modifier onlyGuardian() {
-        if (msg.sender != _guardian) revert NotGuardian(msg.sender);
+        _checkGuardian();
         _;
     }
 
@@ -436,8 +445,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     }
 
     /// @notice Always reverts with {OwnershipCannotBeRenounced}: an endpoint without an owner could
-    ///         never raise a capacity for a transfer queued above it (stranded for good), nor
-    ///         register a token or replace the guardian. Use the two-step {transferOwnership}.
+    ///         never change a rate limit (transfers queued behind a bucket without refill wait
+    ///         for the owner), nor register a token or replace the guardian. Use the two-step {transferOwnership}.
     function renounceOwnership() public pure override {
         revert OwnershipCannotBeRenounced();
     }
@@ -450,7 +459,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///         after its delay, undoes it.
     /// @dev Paused: lock/burn, executeBatch, executeTransfer, releaseQueued and refund revert with
     ///      EnforcedPause. Signed actions (pause, resume, rotate, freeze), {executePending},
-    ///      {cancelPending} and {invalidateActions} still work.
+    ///      {cancelAllPending}, {cancelPending} and {invalidateActions} still work.
     function pause() external onlyGuardian {
         _brake();
     }
@@ -481,8 +490,10 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///         of the current key. It takes effect only through {executePending}, from
     ///         {actionDelay} seconds later, unless the guardian cancels it first: a stolen key
     ///         cannot lock the committee out before the guardian reacts.
-    /// @dev Once executed, the previous epoch's signatures stay valid for {KEY_GRACE_PERIOD};
-    ///      older epochs stop at once; every other pending action of the old epoch becomes stale.
+    /// @dev Once executed, the previous epoch's signatures stay valid for batches and refunds for
+    ///      {KEY_GRACE_PERIOD}, or not at all if the ROTATE is executed while the endpoint is
+    ///      paused (the recovery from a stolen key: the stolen key ends at once); older epochs stop
+    ///      at once; every other pending action of the old epoch becomes stale.
     ///      Reverts on an invalid new key, the current key ({KeyUnchanged}), {NotCurrentKeyEpoch},
     ///      a signature error. Emits {SignedActionApplied} and {ActionScheduled}.
     /// @param keyEpoch The current key epoch (the signer).
@@ -498,8 +509,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
 
     /// @notice Applies the scheduled RESUME or ROTATE of `nonce` once its delay has passed.
     ///         Anyone may call it.
-    /// @dev Reverts with {NoPendingAction} (never scheduled, executed already, or cancelled),
-    ///      {ActionNotReady} before `executableAt`, {PendingActionStale} if its key epoch is no
+    /// @dev Reverts with {NoPendingAction} (never scheduled, executed already, or cancelled,
+    ///      alone or by {cancelAllPending}), {ActionNotReady} before `executableAt`, {PendingActionStale} if its key epoch is no
     ///      longer the current one or (RESUME) the endpoint is not in the pause it was scheduled in.
     ///      Works while paused. Emits {ActionExecuted}, then (ROTATE) {GroupKeySet} or (RESUME) Unpaused.
     /// @param nonce The action nonce of the pending action ({ActionScheduled}).
@@ -511,7 +522,16 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @dev Reverts with {NoPendingAction} unless it is pending. Emits {ActionCancelled}.
     /// @param nonce The action nonce of the pending action.
     function cancelPending(uint64 nonce) external onlyGuardian {
-        SignedActions.cancelPending(_pending, nonce);
+        SignedActions.cancelPending(_keys, _pending, nonce);
+    }
+
+    /// @notice Cancels every scheduled RESUME and ROTATE at once; guardian only, paused or not.
+    ///         Every action nonce below {actionNonce} can no longer be executed ({NoPendingAction}),
+    ///         however many a thief holding the group key scheduled; actions scheduled afterwards
+    ///         are not affected (the committee signs a new RESUME or ROTATE for the next nonce).
+    /// @dev One storage write; never reverts for the guardian. Emits {ActionsCancelled}.
+    function cancelAllPending() external onlyGuardian {
+        SignedActions.cancelAllPending(_keys);
     }
 
     /// @notice Moves the action nonce forward to `upTo`; guardian only, while paused. Every action
@@ -523,6 +543,12 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @param upTo The new action nonce.
     function invalidateActions(uint64 upTo) external onlyGuardian whenPaused {
         SignedActions.invalidateActions(_keys, upTo);
+    }
+
+    /// @dev Reverts with {NotGuardian} unless the caller is the guardian (a function rather than
+    ///      the modifier's body: its code is not repeated in every guardian function).
+    function _checkGuardian() private view {
+        if (msg.sender != _guardian) revert NotGuardian(msg.sender);
     }
 
     /// @dev Pauses (reverts with EnforcedPause if paused already) and counts the pause.
@@ -546,7 +572,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///      a signature that is not 128 bytes, the identity, not a valid point or failing the
     ///      pairing check; a batch whose transfers were all consumed already
     ///      ({BatchAlreadyExecuted}). A transfer whose token pair is not registered here is
-    ///      recorded as failed (FailureReason.UnregisteredTokenPair), never reverts the batch.
+    ///      recorded as failed (FailureReason.UnregisteredTokenPair), one larger than its token's
+    ///      Inbound capacity (it could never pass) as failed with FailureReason.ExceedsCapacity;
+    ///      neither reverts the batch.
     /// @param keyEpoch The key epoch whose group key signed the batch.
     /// @param batch The transfers, `firstNonce..firstNonce + n - 1`, in the packed form.
     /// @param signature The 128-byte EIP-2537 G1 BLS signature on {batchMessage}.
@@ -605,13 +633,16 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///         queue in order: first in, first out ({queueHead}).
     /// @dev Reverts with {NotQueued} unless (srcChainId, nonce) is queued with exactly these
     ///      fields, {NotQueueHead} if another transfer of the token is ahead of it, {RateLimited} if
-    ///      the bucket holds less than the amount (a transfer larger than the capacity, and all
-    ///      behind it, wait until the owner raises it), EnforcedPause when paused. If the recipient
-    ///      or the token became undeliverable meanwhile, the transfer is recorded as failed.
+    ///      the bucket holds less than the amount, EnforcedPause when paused. If the recipient
+    ///      or the token became undeliverable meanwhile, the transfer is recorded as failed; if its
+    ///      amount is now above the bucket's capacity (the owner lowered it), it could never pass:
+    ///      it is recorded as failed with FailureReason.ExceedsCapacity (refundable on its source)
+    ///      and leaves the queue, so the transfers behind it are not held up.
     /// @param t The queued transfer, with the fields that were signed.
     function releaseQueued(Transfer calldata t) external nonReentrant whenNotPaused {
-        RateLimiter.release(_queued, _queues, _queueLeaves, _buckets, t);
-        _deliverOrFail(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount);
+        if (RateLimiter.release(_failed, _queued, _queues, _queueLeaves, _buckets, t)) {
+            _deliverOrFail(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount);
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -772,11 +803,15 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
 
     /// @notice The scheduled action (RESUME or ROTATE) whose signature consumed `nonce`: its type
     ///         hash, the key epoch that signed it, when {executePending} may apply it, the pause it
-    ///         lifts (RESUME), its status, and the new key's data contract (ROTATE).
+    ///         lifts (RESUME), its status (Cancelled too when {cancelAllPending} cancelled it),
+    ///         and the new key's data contract (ROTATE).
     /// @param nonce The action nonce.
     /// @return action All zero (status None) if no action was scheduled under this nonce.
     function pendingAction(uint64 nonce) external view returns (PendingAction memory action) {
-        return _pending[nonce];
+        action = _pending[nonce];
+        if (action.status == PendingStatus.Pending && nonce < _keys.cancelledBelow) {
+            action.status = PendingStatus.Cancelled;
+        }
     }
 
     /// @notice The transfer next in `token`'s release queue and how many are queued.

@@ -459,31 +459,42 @@ contract BrakesTest is SignedActions {
 
     // ------------------------------------------------------------------ release queue
 
-    function test_queue_headLargerThanCapacity_holdsTheQueueUntilTheOwnerRaisesIt() public {
+    /// A transfer larger than the capacity could never pass: it is failed (ExceedsCapacity), not
+    /// queued, and does not hold up the next one (review C; it used to wait for the owner).
+    function test_queue_transferLargerThanCapacity_isFailed_theNextOnePasses() public {
         vm.chainId(CHAIN_E);
         vm.prank(owner);
         gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, 10 ether, 1 ether);
         QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](2);
         ts[0] = lockOnC(alice, carol, 50 ether); // larger than the capacity
         ts[1] = lockOnC(alice, bob, 1 ether);
-        executeOnE(ts, signForGateway(ts));
-        vm.warp(block.timestamp + 1 days);
-        vm.expectRevert(
-            abi.encodeWithSelector(
-                QiaoEndpoint.RateLimited.selector, address(wrapped), QiaoEndpoint.Direction.Inbound, 10 ether, 50 ether
-            )
-        );
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferFailed(CHAIN_C, 1, QiaoEndpoint.FailureReason.ExceedsCapacity);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferExecuted(CHAIN_C, 2, bob, 1 ether);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, 1)), uint8(QiaoEndpoint.TransferStatus.Failed));
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueued.selector, CHAIN_C, 1));
         gateway.releaseQueued(ts[0]);
-        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueueHead.selector, CHAIN_C, 2, refLeaf(ts[0])));
-        gateway.releaseQueued(ts[1]);
-        // a larger capacity fills at the rate, not at once
+        vm.assertEq(wrapped.totalSupply(), 1 ether);
+        // a larger capacity fills at the rate, not at once: a transfer within it waits its turn
         vm.prank(owner);
         gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, 100 ether, 1 ether);
-        vm.assertEq(gateway.availableCapacity(address(wrapped), QiaoEndpoint.Direction.Inbound), 10 ether);
+        vm.assertEq(gateway.availableCapacity(address(wrapped), QiaoEndpoint.Direction.Inbound), 9 ether);
+        QiaoEndpoint.Transfer memory t = lockOnC(alice, carol, 50 ether);
+        executeOnE(one(t), signForGateway(one(t)));
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, t.nonce)), uint8(QiaoEndpoint.TransferStatus.Queued));
         vm.warp(block.timestamp + 40);
-        gateway.releaseQueued(ts[0]);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                QiaoEndpoint.RateLimited.selector, address(wrapped), QiaoEndpoint.Direction.Inbound, 49 ether, 50 ether
+            )
+        );
+        gateway.releaseQueued(t);
         vm.warp(block.timestamp + 1);
-        gateway.releaseQueued(ts[1]);
+        gateway.releaseQueued(t);
         vm.assertEq(wrapped.totalSupply(), 51 ether);
     }
 

@@ -346,15 +346,17 @@ contract Issue13Test is SignedActions {
         vm.assertTrue(frozen);
     }
 
-    /// Renouncing ownership would strand a transfer queued above the bucket's capacity (only the
-    /// owner can raise it).
+    /// Renouncing ownership would strand a transfer queued behind a bucket without refill (only
+    /// the owner can change the limit).
     function test_renounceOwnershipCannotStrandQueue() public {
         vm.chainId(CHAIN_E);
         vm.prank(owner);
-        gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, 10 ether, 1 ether);
-        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 50 ether));
+        gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, 10 ether, 0);
+        QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](2);
+        ts[0] = lockOnC(alice, bob, 8 ether);
+        ts[1] = lockOnC(alice, bob, 5 ether);
         executeOnE(ts, signForGateway(ts));
-        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, 1)), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, 2)), uint8(QiaoEndpoint.TransferStatus.Queued));
         vm.prank(owner);
         vm.expectRevert(bytes4(keccak256("OwnershipCannotBeRenounced()")));
         gateway.renounceOwnership();

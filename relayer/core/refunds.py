@@ -36,6 +36,7 @@ class FailureReason(IntEnum):
     TOKEN_FROZEN = 2
     DELIVERY_REFUSED = 3
     UNREGISTERED_TOKEN_PAIR = 4
+    EXCEEDS_CAPACITY = 5
 
 
 # the one table of why a destination did not deliver: (the contract's name, words for operators)
@@ -47,6 +48,10 @@ FAILURE_REASONS: dict[FailureReason, tuple[str, str]] = {
     FailureReason.UNREGISTERED_TOKEN_PAIR: (
         "UnregisteredTokenPair",
         "token pair not registered on the destination",
+    ),
+    FailureReason.EXCEEDS_CAPACITY: (
+        "ExceedsCapacity",
+        "amount above the destination's inbound rate-limit capacity",
     ),
 }
 

@@ -77,6 +77,13 @@ ENDPOINT_OPS_ABI: list[dict[str, Any]] = [
     },
     {
         "type": "function",
+        "name": "cancelAllPending",
+        "stateMutability": "nonpayable",
+        "inputs": [],
+        "outputs": [],
+    },
+    {
+        "type": "function",
         "name": "actionNonce",
         "stateMutability": "view",
         "inputs": [],

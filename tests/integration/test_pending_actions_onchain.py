@@ -133,6 +133,35 @@ async def test_a_scheduled_resume_shows_until_the_guardian_cancels_it(
     assert executable_seconds(b.e_name) is None
 
 
+async def test_the_guardians_bulk_cancel_clears_every_scheduled_action(
+    bridge: tuple[Bridge, dict[ChainId, ChainClient]],
+) -> None:
+    """A thief with the group key schedules RESUME after RESUME; one cancelAllPending (through the
+    operations ABI) cancels them all, and the probe stops counting them."""
+    b, clients = bridge
+    gateway = b.dep.gateway
+    first, _ = b.schedule_resume()
+    message = gateway.functions.actionMessage(gateway.functions.RESUME_TYPEHASH().call(), 1, b"").call()
+    signature = g1_to_eip2537(threshold_sign(b.shares, message, (1, 2, 3)))
+    second, _ = scheduled(
+        gateway, devnet.send(b.we, devnet.dev_account(4), gateway.functions.resume(1, signature))
+    )
+    watch = PendingActionWatch()
+    assert [a.nonce for a in (await watch.read(clients))[b.e_name].actions] == [first, second]
+    assert pending(b.e_name, "resume") == 2
+
+    ops = b.we.eth.contract(address=gateway.address, abi=ENDPOINT_OPS_ABI)
+    receipt = devnet.send(b.we, devnet.dev_account(GUARDIAN), ops.functions.cancelAllPending())
+    assert receipt["status"] == 1
+    cancelled = gateway.events.ActionsCancelled().process_receipt(receipt)
+    assert [e["args"]["belowActionNonce"] for e in cancelled] == [second + 1]
+    assert [gateway.functions.pendingAction(n).call()[4] for n in (first, second)] == [3, 3]  # Cancelled
+    assert (await watch.read(clients))[b.e_name].actions == ()
+    assert pending(b.e_name, "resume") == 0
+    assert executable_seconds(b.e_name) is None
+    assert gateway.functions.paused().call()
+
+
 async def test_a_scheduled_rotation_counts_as_rotate(
     bridge: tuple[Bridge, dict[ChainId, ChainClient]],
 ) -> None:

@@ -79,7 +79,8 @@ def test_any_arrival_order_of_the_facts_ends_in_the_same_state() -> None:
         (2, "token frozen on the destination (TokenFrozen, reason 2)"),
         (3, "delivery refused by the destination's token (DeliveryRefused, reason 3)"),
         (4, "token pair not registered on the destination (UnregisteredTokenPair, reason 4)"),
-        (5, "unknown failure reason 5 (this node knows 0-4: a newer contract?)"),
+        (5, "amount above the destination's inbound rate-limit capacity (ExceedsCapacity, reason 5)"),
+        (6, "unknown failure reason 6 (this node knows 0-5: a newer contract?)"),
         (255, "unknown failure reason 255"),
     ],
 )
@@ -96,4 +97,5 @@ def test_the_table_matches_the_contracts_enum() -> None:
     assert names[:3] == ["None", "RecipientNotAllowed", "TokenFrozen"]
     for number, name in enumerate(names):
         assert FAILURE_REASONS[FailureReason(number)][0] == name
+    assert len(names) == len(FAILURE_REASONS) == len(FailureReason)
     assert all(words for _, words in FAILURE_REASONS.values())

@@ -288,12 +288,19 @@ abstract contract EndpointExecution is EndpointStorage {
     }
 
     /// @dev Queue, deliver or fail a transfer just consumed (`leaf` is its leaf). It is queued
-    ///      behind any transfer of the token already queued, or when the bucket lacks room.
+    ///      behind any transfer of the token already queued, or when the bucket lacks room; failed
+    ///      (ExceedsCapacity) instead if its amount is above the bucket's capacity: it could never
+    ///      pass, and would hold up every transfer of the token queued behind it.
     function _process(uint256 srcChainId, uint64 nonce, address token, address recipient, uint256 amount, bytes32 leaf)
         internal
     {
+        QiaoEndpoint.Bucket storage inbound = _buckets[token][QiaoEndpoint.Direction.Inbound];
         // First in, first out: behind anything already queued for the token, or over the limit.
-        if (!_queues[token].queueEmpty() || !_buckets[token][QiaoEndpoint.Direction.Inbound].take(amount)) {
+        if (!_queues[token].queueEmpty() || !inbound.take(amount)) {
+            if (inbound.exceedsCapacity(amount)) {
+                _fail(srcChainId, nonce, QiaoEndpoint.FailureReason.ExceedsCapacity);
+                return;
+            }
             RateLimiter.enqueue(_queues, _queueLeaves, token, leaf);
             _queued[srcChainId][nonce] = leaf;
             emit QiaoEndpoint.TransferQueued(srcChainId, nonce, leaf, amount);

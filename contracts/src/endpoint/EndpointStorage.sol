@@ -14,12 +14,12 @@ import {KeyEpochs} from "./KeyEpochs.sol";
 ///      slot 0 Ownable._owner; slot 1 Ownable2Step._pendingOwner and Pausable._paused (packed);
 ///      ReentrancyGuardTransient keeps its lock in transient storage. Then this contract:
 ///      2: _keys.current, .previousValidUntil, .actionNonce, .pauseCount (four uint64, one slot)
-///      3: _keys.keyData           4: _guardian
-///      5: _executed               6: _failed               7: _queued
-///      8: _refunded               9: _lastNonce           10: _initiated
-///      11: _remoteTokens         12: _localTokens         13: _buckets
-///      14: _pending              15: _queues              16: _queueLeaves
-///      and, in QiaoGateway only, 17: _homeChain. Nothing is upgradeable: the layout is fixed at
+///      3: _keys.keyData           4: _keys.cancelledBelow  5: _guardian
+///      6: _executed               7: _failed               8: _queued
+///      9: _refunded              10: _lastNonce           11: _initiated
+///      12: _remoteTokens         13: _localTokens         14: _buckets
+///      15: _pending              16: _queues              17: _queueLeaves
+///      and, in QiaoGateway only, 18: _homeChain. Nothing is upgradeable: the layout is fixed at
 ///      deployment, written down here for audit and for reading the state from outside.
 abstract contract EndpointStorage {
     /// @dev Key epochs, the group key of each, and the action nonce ({KeyEpochs}).

@@ -14,7 +14,8 @@ import {QiaoEndpoint} from "../QiaoEndpoint.sol";
 ///      stored as the code of a data contract: one EXTCODECOPY reads the 256 bytes instead of
 ///      nine SLOADs.
 library KeyEpochs {
-    /// @notice Key epochs, the action nonce and the pause count. The four counters share one slot.
+    /// @notice Key epochs, the action nonce, the pause count and the bulk-cancel cutoff. The first
+    ///         four counters share one slot.
     struct Keys {
         /// @dev The key epoch of the newest group key.
         uint64 current;
@@ -27,6 +28,9 @@ library KeyEpochs {
         uint64 pauseCount;
         /// @dev Group public key per epoch, as the code of a data contract (0x00 || key).
         mapping(uint64 keyEpoch => address keyData) keyData;
+        /// @dev Every action scheduled under a nonce below this one is cancelled (the guardian's
+        ///      {SignedActions-cancelAllPending}); 0 until the first bulk cancel.
+        uint64 cancelledBelow;
     }
 
     /// @dev Checks the signature against the key of `keyEpoch`; reverts on any problem.

@@ -9,7 +9,10 @@ import {BatchCodec} from "./BatchCodec.sol";
 ///         mint, refund). A bucket holds up to `capacity` units and refills at `refillPerSecond`;
 ///         capacity 0 means no limit. And the release queue of each token: a signed transfer the
 ///         Inbound bucket cannot take now waits, first in, first out, behind anything of the same
-///         token already waiting ({release}); later traffic never uses the refill ahead of it.
+///         token already waiting ({release}); later traffic never uses the refill ahead of it. A
+///         transfer larger than the capacity never waits: it could never pass, and would hold up
+///         every transfer of the token behind it; the endpoint records it as failed
+///         (FailureReason.ExceedsCapacity, refundable on its source).
 /// @dev Charging and giving back ({take}, {give}) are internal: they run on every lock, burn and
 ///      batch and stay inlined, as do {enqueue} and {queueEmpty}. Setting a limit
 ///      ({setRateLimit}) and releasing a queued transfer ({release}) are external functions: they
@@ -48,17 +51,22 @@ library RateLimiter {
     /// @notice The checks and effects of {QiaoEndpoint-releaseQueued} before the delivery: the
     ///         transfer is queued with exactly these fields, it is the head of its token's release
     ///         queue (first in, first out), and the Inbound bucket has room (charged); it leaves
-    ///         the queue. The endpoint then delivers it.
+    ///         the queue, and `deliver` is true: the endpoint then delivers it. A head whose amount
+    ///         is above the bucket's capacity (lowered since it was queued) can never pass: it
+    ///         leaves the queue uncharged and is recorded as failed here (`deliver` false; emits
+    ///         {QiaoEndpoint-TransferFailed} with FailureReason.ExceedsCapacity, refundable on its
+    ///         source), so it does not hold up the transfers behind it.
     /// @dev Reverts with {QiaoEndpoint-NotQueued}, {QiaoEndpoint-NotQueueHead} or
     ///      {QiaoEndpoint-RateLimited}. A queued transfer's dstToken is the local token it was
     ///      queued under (its pair was checked when it was queued).
     function release(
+        mapping(uint256 => mapping(uint256 => uint256)) storage failed,
         mapping(uint256 => mapping(uint64 => bytes32)) storage queued,
         mapping(address => QiaoEndpoint.Queue) storage queues,
         mapping(address => mapping(uint256 => bytes32)) storage queueLeaves,
         mapping(address => mapping(QiaoEndpoint.Direction => QiaoEndpoint.Bucket)) storage buckets,
         QiaoEndpoint.Transfer calldata t
-    ) external {
+    ) external returns (bool deliver) {
         bytes32 leaf = BatchCodec.transferLeaf(t);
         if (queued[t.srcChainId][t.nonce] != leaf) revert QiaoEndpoint.NotQueued(t.srcChainId, t.nonce);
         address token = t.dstToken;
@@ -67,12 +75,17 @@ library RateLimiter {
         bytes32 headLeaf = queueLeaves[token][head];
         if (headLeaf != leaf) revert QiaoEndpoint.NotQueueHead(t.srcChainId, t.nonce, headLeaf);
         QiaoEndpoint.Bucket storage inbound = buckets[token][QiaoEndpoint.Direction.Inbound];
-        if (!take(inbound, t.amount)) {
+        deliver = take(inbound, t.amount);
+        if (!deliver && !exceedsCapacity(inbound, t.amount)) {
             revert QiaoEndpoint.RateLimited(token, QiaoEndpoint.Direction.Inbound, available(inbound), t.amount);
         }
         delete queueLeaves[token][head];
         q.head = head + 1;
         delete queued[t.srcChainId][t.nonce];
+        if (!deliver) {
+            failed[t.srcChainId][t.nonce >> 8] |= uint256(1) << (t.nonce & 0xff);
+            emit QiaoEndpoint.TransferFailed(t.srcChainId, t.nonce, QiaoEndpoint.FailureReason.ExceedsCapacity);
+        }
     }
 
     /// @dev Puts `leaf` at the tail of `token`'s release queue.
@@ -92,6 +105,13 @@ library RateLimiter {
     function queueEmpty(QiaoEndpoint.Queue storage q) internal view returns (bool) {
         QiaoEndpoint.Queue memory m = q;
         return m.head == m.tail;
+    }
+
+    /// @dev Whether `amount` is larger than the bucket's capacity, so that it can never pass
+    ///      (never without a limit: capacity 0).
+    function exceedsCapacity(QiaoEndpoint.Bucket storage s, uint256 amount) internal view returns (bool) {
+        uint256 capacity = s.capacity;
+        return capacity != 0 && amount > capacity;
     }
 
     /// @dev Takes `amount` from the bucket if it holds enough (always true without a limit).

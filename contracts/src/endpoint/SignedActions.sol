@@ -11,7 +11,8 @@ import {KeyEpochs} from "./KeyEpochs.sol";
 ///         action nonce under the current key epoch, and consumes that nonce when accepted. PAUSE
 ///         and FREEZE act at once; RESUME and ROTATE are only scheduled, and take effect through
 ///         {executePending} after the endpoint's action delay, during which the guardian can
-///         {cancelPending} them; while paused, the guardian can also skip action nonces
+///         {cancelPending} them, one or all at once ({cancelAllPending}); while paused, the
+///         guardian can also skip action nonces
 ///         ({invalidateActions}) so that signatures not submitted yet are void.
 /// @dev External functions: they run by DELEGATECALL on the endpoint's storage (`keys` is the
 ///      endpoint's {KeyEpochs-Keys}), so their code (and their copy of the BLS verification) is
@@ -80,11 +81,13 @@ library SignedActions {
 
     /// @notice Applies the scheduled RESUME or ROTATE of `nonce` once its delay has passed.
     /// @dev Reverts with {QiaoEndpoint-NoPendingAction} (never scheduled, executed already, or
-    ///      cancelled), {QiaoEndpoint-ActionNotReady} before `executableAt`,
+    ///      cancelled, alone or by {cancelAllPending}), {QiaoEndpoint-ActionNotReady} before `executableAt`,
     ///      {QiaoEndpoint-PendingActionStale} if its key epoch is no longer the current one or
     ///      (RESUME) the endpoint is not `paused` in the pause it was scheduled in. A ROTATE
-    ///      installs the key here (emits {QiaoEndpoint-GroupKeySet}); for a RESUME the endpoint
-    ///      unpauses. Emits {QiaoEndpoint-ActionExecuted} first.
+    ///      installs the key here (emits {QiaoEndpoint-GroupKeySet}): the previous key stays
+    ///      valid for batches and refunds for KEY_GRACE_PERIOD, or not at all when the endpoint
+    ///      is `paused` (a recovery from a stolen key: the stolen key ends at once). For a RESUME
+    ///      the endpoint unpauses. Emits {QiaoEndpoint-ActionExecuted} first.
     /// @return isResume True for a RESUME (the endpoint must unpause).
     function executePending(
         KeyEpochs.Keys storage keys,
@@ -94,7 +97,9 @@ library SignedActions {
     ) external returns (bool isResume) {
         QiaoEndpoint.PendingAction storage p = pending[nonce];
         QiaoEndpoint.PendingAction memory a = p;
-        if (a.status != QiaoEndpoint.PendingStatus.Pending) revert QiaoEndpoint.NoPendingAction(nonce);
+        if (a.status != QiaoEndpoint.PendingStatus.Pending || nonce < keys.cancelledBelow) {
+            revert QiaoEndpoint.NoPendingAction(nonce);
+        }
         // forge-lint: disable-next-line(block-timestamp) -- a delay of seconds to days
         if (block.timestamp < a.executableAt) revert QiaoEndpoint.ActionNotReady(nonce, a.executableAt);
         isResume = a.typehash == Protocol.RESUME_TYPEHASH;
@@ -107,7 +112,10 @@ library SignedActions {
             uint64 next = a.keyEpoch + 1;
             keys.keyData[next] = a.keyData;
             keys.current = next;
-            keys.previousValidUntil = uint64(block.timestamp) + Protocol.KEY_GRACE_PERIOD;
+            // Paused: the rotation replaces a key that is not trusted any more; no grace, the
+            // previous key's last valid second is the one before this.
+            keys.previousValidUntil =
+                paused ? uint64(block.timestamp) - 1 : uint64(block.timestamp) + Protocol.KEY_GRACE_PERIOD;
             emit QiaoEndpoint.GroupKeySet(next, keys.loadKey(next));
         }
     }
@@ -115,11 +123,42 @@ library SignedActions {
     /// @notice Cancels the scheduled action of `nonce` (the endpoint checks the guardian).
     /// @dev Reverts with {QiaoEndpoint-NoPendingAction} unless it is pending. Emits
     ///      {QiaoEndpoint-ActionCancelled}.
-    function cancelPending(mapping(uint64 => QiaoEndpoint.PendingAction) storage pending, uint64 nonce) external {
+    function cancelPending(
+        KeyEpochs.Keys storage keys,
+        mapping(uint64 => QiaoEndpoint.PendingAction) storage pending,
+        uint64 nonce
+    ) external {
         QiaoEndpoint.PendingAction storage p = pending[nonce];
-        if (p.status != QiaoEndpoint.PendingStatus.Pending) revert QiaoEndpoint.NoPendingAction(nonce);
+        if (p.status != QiaoEndpoint.PendingStatus.Pending || nonce < keys.cancelledBelow) {
+            revert QiaoEndpoint.NoPendingAction(nonce);
+        }
         p.status = QiaoEndpoint.PendingStatus.Cancelled;
         emit QiaoEndpoint.ActionCancelled(p.typehash, nonce);
+    }
+
+    /// @notice Cancels every scheduled action at once (the endpoint checks the guardian): each
+    ///         action nonce below the current one, pending or not, can no longer be executed;
+    ///         actions scheduled afterwards (from the current action nonce on) are not affected.
+    /// @dev One SSTORE whatever the number of pending actions: the cutoff `cancelledBelow`, read
+    ///      by {executePending}, {cancelPending} and {pendingAction}. Never reverts (calling it
+    ///      again with nothing new pending only repeats the event). Emits {QiaoEndpoint-ActionsCancelled}.
+    function cancelAllPending(KeyEpochs.Keys storage keys) external {
+        uint64 below = keys.actionNonce;
+        keys.cancelledBelow = below;
+        emit QiaoEndpoint.ActionsCancelled(below);
+    }
+
+    /// @notice The scheduled action of `nonce` as stored, with status Cancelled if it was pending
+    ///         when the guardian cancelled every pending action ({cancelAllPending}).
+    function pendingAction(
+        KeyEpochs.Keys storage keys,
+        mapping(uint64 => QiaoEndpoint.PendingAction) storage pending,
+        uint64 nonce
+    ) external view returns (QiaoEndpoint.PendingAction memory a) {
+        a = pending[nonce];
+        if (a.status == QiaoEndpoint.PendingStatus.Pending && nonce < keys.cancelledBelow) {
+            a.status = QiaoEndpoint.PendingStatus.Cancelled;
+        }
     }
 
     /// @notice Moves the action nonce forward to `upTo` (the endpoint checks the guardian and the

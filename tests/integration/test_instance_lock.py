@@ -40,7 +40,7 @@ def test_a_lock_file_left_by_a_dead_process_is_not_a_holder(tmp_path: Path) -> N
 def test_another_process_holding_the_lock_is_named(tmp_path: Path) -> None:
     data = tmp_path / "data"
     code = (
-        "import sys, time; from pathlib import Path; from relayer import instance\n"
+        "import sys, time; from pathlib import Path; from relayer.adapters import instance\n"
         f"with instance.exclusive(Path({str(data)!r})):\n"
         "    print('held', flush=True); sys.stdin.readline()\n"
     )

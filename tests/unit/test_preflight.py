@@ -105,8 +105,8 @@ def key_file_from_another_committee(config: Path) -> None:
     write_key_file(path, other[0])
 
 
-GATEWAY = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
-BAD_CHECKSUM = "0xe7f1725e7734CE288F8367e1Bb143E90bb3F0512"  # one letter's case changed
+GATEWAY = "0x0165878A594ca255338adfa4d48449f69242Eb8F"
+BAD_CHECKSUM = "0x0165878a594ca255338adfa4d48449f69242Eb8F"  # one letter's case changed
 
 # (what is wrong, how to make it so, the start of the first error line, something it must say)
 CASES: list[tuple[str, Callable[[Path], None], str, str]] = [

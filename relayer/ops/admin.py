@@ -13,6 +13,10 @@ every route into it is resumed. `pause` with `on_chain` is also the on-chain pau
 guardian's key against every endpoint first, pauses locally, then sends `QiaoEndpoint.pause()`
 (relayer.ops.endpoints), which stops every route through that endpoint for every relayer;
 `resume` undoes only the local pause, an on-chain resume needs the committee.
+
+Longer than the layout's ~500 lines: one method per verb over the node's public state and the
+store's operator queries; reobserve and the on-chain pause already live apart (relayer.ops.reobserve,
+relayer.ops.endpoints), and the status view is the next candidate to move out.
 """
 
 from __future__ import annotations

@@ -342,6 +342,11 @@ dst = "ethereum"
 [[routes]]
 src = "ethereum"
 dst = "consortium"
+
+[actions]
+registry_from = "consortium"
+registry_to = ["ethereum"]
+proposal_ttl = 3600.0
 """)
     return cfg
 

@@ -97,6 +97,16 @@ class RelayerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionsConfig:
+    """Committee actions (relayer.core.items): whose KYC registry decisions are carried to which
+    gateways with no operator step, and how long an operator's proposal stays open."""
+
+    registry_from: str | None = None  # the chain (name) whose registry is the source of truth
+    registry_to: tuple[str, ...] = ()  # the chains whose gateway follows it
+    proposal_ttl: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     source: str
     member_index: int
@@ -109,6 +119,7 @@ class NodeConfig:
     relayer: RelayerConfig
     chains: dict[str, ChainConfig]
     routes: tuple[Route, ...]
+    actions: ActionsConfig = ActionsConfig()
 
     @property
     def store_path(self) -> Path:
@@ -418,6 +429,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
             except ValueError as exc:
                 r.errors.append(f"{p}: {exc}")
 
+    actions = _actions(r, raw, chains)
     r.errors = r.unknown_keys() + r.errors  # a misspelled key explains the errors after it
     if r.errors:
         raise ConfigError(source, r.errors)
@@ -459,7 +471,34 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         ),
         chains=chains,
         routes=tuple(routes),
+        actions=actions,
     )
+
+
+def _actions(r: _Reader, raw: dict[str, Any], chains: Mapping[str, ChainConfig]) -> ActionsConfig:
+    """The [actions] table: registry_from (a chain), registry_to (chains), proposal_ttl (seconds)."""
+    r.known(raw, "actions")
+    table = raw.get("actions", {})
+    if not isinstance(table, dict):
+        r.errors.append("actions: expected a table [actions]")
+        return ActionsConfig()
+    source = r.get(table, "actions.registry_from", str, None)
+    r.known(table, "actions.registry_to")
+    followers = table.get("registry_to", [])
+    if not isinstance(followers, list) or not all(isinstance(f, str) for f in followers):
+        r.errors.append('actions.registry_to: expected a list of chain names, e.g. ["ethereum"]')
+        followers = []
+    for name in [source, *followers]:
+        if isinstance(name, str) and name not in chains and name not in raw.get("chains", {}):
+            r.errors.append(f"actions: unknown chain {name!r}; define [chains.{name}]")
+    if (source is None) != (not followers):
+        r.errors.append("actions: set both registry_from and registry_to, or neither")
+    if isinstance(source, str) and source in followers:
+        r.errors.append(f"actions.registry_to: {source!r} cannot follow its own registry")
+    ttl = r.get(table, "actions.proposal_ttl", float, 3600.0)
+    if isinstance(ttl, float) and not 0 < ttl <= 7 * 24 * 3600:
+        r.errors.append(f"actions.proposal_ttl: {ttl} must be between 0 and 604800 seconds (7 days)")
+    return ActionsConfig(source, tuple(followers), ttl if isinstance(ttl, float) else 3600.0)
 
 
 def quorum_warnings(cfg: NodeConfig) -> list[str]:

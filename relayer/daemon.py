@@ -11,6 +11,7 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from typing import TypeVar
 
 import structlog
 
@@ -22,7 +23,6 @@ from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store, StoreError, StoreUnwritable
 from relayer.adapters.transport import Transport
 from relayer.config import ConfigError, NodeConfig, quorum_warnings
-from relayer.core.messages import PartialMessage, RefundPartialMessage
 from relayer.core.types import ChainId
 from relayer.ops import admin, preflight
 from relayer.ops.health import Health
@@ -31,6 +31,7 @@ from relayer.pipeline.node import Node
 from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
+_M = TypeVar("_M")
 
 GRACE_SECONDS = 10.0
 
@@ -149,7 +150,13 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
                 tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")  # returns on a halt
             loops.append(
                 tg.create_task(
-                    node.transport.run(_kept_on_full(node), _refund_kept_on_full(node)), name="transport"
+                    node.transport.run(
+                        _kept(node.on_partial),
+                        _kept(node.on_refund_partial),
+                        _kept(node.actions.on_partial),
+                        _kept(node.actions.on_proposal),
+                    ),
+                    name="transport",
                 )
             )
             draining = [tg.create_task(node.run_pipeline(stop), name="pipeline")]
@@ -190,26 +197,16 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
         enforcer.cancel()
 
 
-def _kept_on_full(node: Node) -> Callable[[PartialMessage], Awaitable[None]]:
-    """The transport's handler for partials: a store that cannot record one (disk full) drops it
-    rather than ending the transport and the daemon; its sender re-publishes it until the batch
-    executes, so it is kept once space is back."""
+def _kept(handle: Callable[[_M], Awaitable[None]]) -> Callable[[_M], Awaitable[None]]:
+    """A transport handler (partials, refund and action partials, proposals): a store that cannot
+    record one (disk full) drops it rather than ending the transport and the daemon; its sender
+    re-publishes it while it is open, so it is kept once space is back."""
 
-    async def on_partial(msg: PartialMessage) -> None:
+    async def on_message(msg: _M) -> None:
         with contextlib.suppress(StoreUnwritable):
-            await node.on_partial(msg)
+            await handle(msg)
 
-    return on_partial
-
-
-def _refund_kept_on_full(node: Node) -> Callable[[RefundPartialMessage], Awaitable[None]]:
-    """The same for refund partials (re-published until the refund is final on the source)."""
-
-    async def on_refund(msg: RefundPartialMessage) -> None:
-        with contextlib.suppress(StoreUnwritable):
-            await node.on_refund_partial(msg)
-
-    return on_refund
+    return on_message
 
 
 async def _enforce_cancel(tasks: list[asyncio.Task[None]], stop: asyncio.Event) -> None:

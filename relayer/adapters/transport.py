@@ -24,12 +24,16 @@ from relayer import metrics
 from relayer.config import MqttConfig
 from relayer.core.messages import (
     MAX_PAUSED_ROUTES,
+    ActionPartialMessage,
     BadMessage,
     HeartbeatMessage,
     PartialMessage,
+    ProposalMessage,
     RefundPartialMessage,
+    action_topic,
     heartbeat_topic,
     partial_topic,
+    proposal_topic,
     refund_topic,
     topic_root,
 )
@@ -76,6 +80,14 @@ class Transport:
         """Queue a refund partial (re-published from the store until the refund is final)."""
         self._enqueue(refund_topic(self.cfg.network, self.member), msg.to_payload(), False)
 
+    def publish_action(self, msg: ActionPartialMessage) -> None:
+        """Queue an action partial (re-published from the store while the action is open)."""
+        self._enqueue(action_topic(self.cfg.network, self.member), msg.to_payload(), False)
+
+    def publish_proposal(self, msg: ProposalMessage) -> None:
+        """Queue a proposal of this member's operator (re-published until it is settled or expires)."""
+        self._enqueue(proposal_topic(self.cfg.network, self.member), msg.to_payload(), False)
+
     @property
     def outbox_depth(self) -> int:
         return len(self._outbox)
@@ -110,9 +122,12 @@ class Transport:
         self,
         on_partial: Callable[[PartialMessage], Awaitable[None]],
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
+        on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None = None,
+        on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None = None,
     ) -> None:
         """Connect, subscribe and pump messages until cancelled, reconnecting with jittered backoff.
-        Refund partials go to `on_refund` (not subscribed without one).
+        Refund partials go to `on_refund`, action partials to `on_action`, proposals to
+        `on_proposal` (each not subscribed without its handler).
 
         The backoff (0.5 s doubling to 10 s, times 0.5..1.5) starts again after every connection
         that succeeded: a session never returns, so a retry library's "until the call succeeds"
@@ -140,6 +155,10 @@ class Transport:
                     await client.subscribe(f"{topic_root(self.cfg.network)}/heartbeat/+", qos=1)
                     if on_refund is not None:
                         await client.subscribe(f"{topic_root(self.cfg.network)}/refund/+", qos=1)
+                    if on_action is not None:
+                        await client.subscribe(f"{topic_root(self.cfg.network)}/action/+", qos=1)
+                    if on_proposal is not None:
+                        await client.subscribe(f"{topic_root(self.cfg.network)}/proposal/+", qos=1)
                     self.connected.set()
                     metrics.MQTT_CONNECTED.set(1)
                     log.info("mqtt_connected", host=self.cfg.host, port=self.cfg.port)
@@ -147,7 +166,7 @@ class Transport:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._pump_outbox(client))
                         tg.create_task(self._heartbeats(client, hb_topic))
-                        await self._receive(client, on_partial, on_refund)
+                        await self._receive(client, on_partial, on_refund, on_action, on_proposal)
             except* aiomqtt.MqttError as group:
                 self.connected.clear()
                 metrics.MQTT_CONNECTED.set(0)
@@ -182,14 +201,20 @@ class Transport:
         client: aiomqtt.Client,
         on_partial: Callable[[PartialMessage], Awaitable[None]],
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
+        on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None = None,
+        on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None = None,
     ) -> None:
-        heartbeat_prefix = f"{topic_root(self.cfg.network)}/heartbeat/"
-        refund_prefix = f"{topic_root(self.cfg.network)}/refund/"
+        root = topic_root(self.cfg.network)
+        heartbeat_prefix = f"{root}/heartbeat/"
+        refund_prefix = f"{root}/refund/"
         async for message in client.messages:
             topic = message.topic.value
             payload = message.payload if isinstance(message.payload, bytes) else b""
             if topic.startswith(heartbeat_prefix):
                 self._on_heartbeat(topic, payload)
+                continue
+            if topic.startswith(f"{root}/action/") or topic.startswith(f"{root}/proposal/"):
+                await self._on_action_topic(topic, payload, on_action, on_proposal)
                 continue
             if topic.startswith(refund_prefix):
                 try:
@@ -208,6 +233,27 @@ class Transport:
                 log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
                 continue
             await on_partial(parsed)
+
+    async def _on_action_topic(
+        self,
+        topic: str,
+        payload: bytes,
+        on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None,
+        on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None,
+    ) -> None:
+        try:
+            if topic.startswith(f"{topic_root(self.cfg.network)}/action/"):
+                action = ActionPartialMessage.parse(topic, payload, self.cfg.network)
+                if on_action is not None:
+                    await on_action(action)
+                return
+            proposal = ProposalMessage.parse(topic, payload, self.cfg.network)
+        except BadMessage as exc:
+            metrics.MQTT_MESSAGES_REJECTED.inc()
+            log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
+            return
+        if on_proposal is not None:
+            await on_proposal(proposal)
 
     def _on_heartbeat(self, topic: str, payload: bytes) -> None:
         try:

@@ -4,6 +4,8 @@ Topics live under `qiao/v1/<network>/`:
   partial/<member>    one member's partial signature over one batch (QoS 1)
   refund/<member>     one member's partial signature over the REFUND message of one failed transfer
   heartbeat/<member>  retained liveness, replaced by the broker's last-will on disconnect
+  action/<member>     one member's partial signature over one committee action for one action nonce
+  proposal/<member>   an action an operator of this member proposed (relayer.core.items)
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from relayer.core.items import PROPOSABLE, ActionKind, check_action_id
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 MAX_PAYLOAD_BYTES = 2048
@@ -34,6 +37,14 @@ def partial_topic(network: str, member: int) -> str:
 
 def refund_topic(network: str, member: int) -> str:
     return f"{topic_root(network)}/refund/{member}"
+
+
+def action_topic(network: str, member: int) -> str:
+    return f"{topic_root(network)}/action/{member}"
+
+
+def proposal_topic(network: str, member: int) -> str:
+    return f"{topic_root(network)}/proposal/{member}"
 
 
 def heartbeat_topic(network: str, member: int) -> str:
@@ -213,6 +224,163 @@ class RefundPartialMessage:
             key_epoch=_int_field(data, "epoch", 1, 2**64 - 1),
             message=_hex_field(data, "message", 32),
             partial=_hex_field(data, "partial", 48),
+        )
+
+
+def _checked(data: dict[str, Any], kind: str, allowed: set[str], topic: str, prefix: str) -> int:
+    """The member of a message of `kind` whose fields are `allowed`: its version, type and the
+    member in its payload and topic checked."""
+    topic_member = _topic_member(topic, prefix)
+    extra = set(data) - allowed
+    if extra:
+        raise BadMessage(f"unknown fields {sorted(extra)}")
+    if data.get("v") != PROTOCOL_VERSION or data.get("type") != kind:
+        raise BadMessage(f"unsupported version/type {data.get('v')!r}/{data.get('type')!r}")
+    member = _int_field(data, "member", 1, 1024)
+    if member != topic_member:
+        raise BadMessage(f"member {member} in payload, {topic_member} in topic")
+    return member
+
+
+def _action_id_field(data: dict[str, Any]) -> str:
+    try:
+        return check_action_id(data.get("id"))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise BadMessage(f"id: {exc}") from exc
+
+
+def _kind_field(data: dict[str, Any]) -> ActionKind:
+    try:
+        return ActionKind(str(data.get("kind")))
+    except ValueError as exc:
+        raise BadMessage(f"kind: expected one of {[k.value for k in ActionKind]}") from exc
+
+
+def _params_field(data: dict[str, Any]) -> bytes:
+    value = data.get("params")
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) > 2 + 2 * 128:
+        raise BadMessage("params: expected 0x-prefixed hex of at most 128 bytes")
+    try:
+        return bytes.fromhex(value[2:])
+    except ValueError as exc:
+        raise BadMessage("params: not hex") from exc
+
+
+def _time_field(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 < value < 2**40:
+        raise BadMessage(f"{key}: expected a unix time in seconds, got {value!r}")
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionPartialMessage:
+    """One member's partial signature on committee action `action_id` for action nonce `nonce` of
+    the endpoint on `chain_id` under `key_epoch`. The receiver recomputes the message from these
+    fields and its own configuration (the endpoint's address) and keeps the partial only if both
+    agree and it verifies against the member's public share."""
+
+    member: int
+    action_id: str
+    kind: ActionKind
+    chain_id: int
+    key_epoch: int
+    nonce: int
+    params: bytes
+    message: bytes
+    partial: bytes
+
+    def to_payload(self) -> bytes:
+        return json.dumps(
+            {
+                "v": PROTOCOL_VERSION,
+                "type": "action",
+                "member": self.member,
+                "id": self.action_id,
+                "kind": self.kind.value,
+                "chain": self.chain_id,
+                "epoch": self.key_epoch,
+                "nonce": self.nonce,
+                "params": "0x" + self.params.hex(),
+                "message": "0x" + self.message.hex(),
+                "partial": "0x" + self.partial.hex(),
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def parse(cls, topic: str, payload: bytes, network: str) -> ActionPartialMessage:
+        data = _load_object(payload, MAX_PAYLOAD_BYTES)
+        allowed = {
+            "v",
+            "type",
+            "member",
+            "id",
+            "kind",
+            "chain",
+            "epoch",
+            "nonce",
+            "params",
+            "message",
+            "partial",
+        }
+        member = _checked(data, "action", allowed, topic, f"{topic_root(network)}/action/")
+        return cls(
+            member=member,
+            action_id=_action_id_field(data),
+            kind=_kind_field(data),
+            chain_id=_int_field(data, "chain", 1, 2**64),
+            key_epoch=_int_field(data, "epoch", 1, 2**64 - 1),
+            nonce=_int_field(data, "nonce", 0, 2**64 - 1),
+            params=_params_field(data),
+            message=_hex_field(data, "message", 32),
+            partial=_hex_field(data, "partial", 48),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ProposalMessage:
+    """An action proposed by the operator of `member`: the others keep it as `proposed` until
+    their own operator approves it. Only a pause or a resume is proposed this way."""
+
+    member: int
+    action_id: str
+    kind: ActionKind
+    chain_id: int
+    created_at: float
+    expires_at: float
+
+    def to_payload(self) -> bytes:
+        return json.dumps(
+            {
+                "v": PROTOCOL_VERSION,
+                "type": "proposal",
+                "member": self.member,
+                "id": self.action_id,
+                "kind": self.kind.value,
+                "chain": self.chain_id,
+                "created": round(self.created_at, 3),
+                "expires": round(self.expires_at, 3),
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def parse(cls, topic: str, payload: bytes, network: str) -> ProposalMessage:
+        data = _load_object(payload, MAX_PAYLOAD_BYTES)
+        allowed = {"v", "type", "member", "id", "kind", "chain", "created", "expires"}
+        member = _checked(data, "proposal", allowed, topic, f"{topic_root(network)}/proposal/")
+        action_id = _action_id_field(data)
+        if not action_id.startswith(f"p{member}-"):
+            raise BadMessage(f"id {action_id!r} is not a proposal of member {member} (p{member}-...)")
+        kind = _kind_field(data)
+        if kind not in PROPOSABLE:
+            raise BadMessage(f"kind: only {[k.value for k in PROPOSABLE]} are proposed, not {kind.value}")
+        created, expires = _time_field(data, "created"), _time_field(data, "expires")
+        if expires <= created:
+            raise BadMessage("expires: must be after created")
+        return cls(
+            member, action_id, kind, _int_field(data, "chain", 1, 2**64), float(created), float(expires)
         )
 
 

@@ -34,6 +34,7 @@ from relayer.core.messages import PartialMessage, RefundPartialMessage
 from relayer.core.partials import Rejection
 from relayer.core.states import AnyBatch, BatchState, RefundState, TransferState
 from relayer.core.types import ChainId, Route
+from relayer.pipeline.actions import ActionStage
 from relayer.pipeline.aggregator import Aggregator
 from relayer.pipeline.batcher import Batcher
 from relayer.pipeline.halts import Halt, Halts
@@ -65,6 +66,7 @@ class Node:
     signer: Signer = field(init=False)
     aggregator: Aggregator = field(init=False)
     refunder: Refunder = field(init=False)
+    actions: ActionStage = field(init=False)
     _last_republish: float = 0.0
     _last_gauges: float = -math.inf
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -89,6 +91,17 @@ class Node:
             self.backend,
             self.transport,
             self.halts,
+            lock,
+        )
+        self.actions = ActionStage(
+            self.cfg,
+            self.store,
+            self.chains,
+            self.public,
+            self.share,
+            self.backend,
+            self.transport,
+            self.submitters,
             lock,
         )
 
@@ -163,11 +176,13 @@ class Node:
                 await self.aggregator.try_aggregate(stored.id)
         self.batcher.fresh.clear()
         await self.refunder.approve_refunds()
+        await self.actions.step()
         if periodic:
             self._last_republish = time.monotonic()
             await self.signer.republish()
             await self.refunder.sweep_refunded()
             await self.refunder.republish_refunds()
+            await self.actions.republish()
             for r in await self.store.refunds([RefundState.APPROVED], limit=100):
                 await self.refunder.try_aggregate_refund(r.route, r.nonce)
             await self.sweep_executed()
@@ -180,6 +195,7 @@ class Node:
                 metrics.BATCHES_BY_STATE.labels(batch_state.value).set(0)
             for state, n in (await self.store.batch_counts_by_state()).items():
                 metrics.BATCHES_BY_STATE.labels(state).set(n)
+            await self.actions.gauges()
 
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""

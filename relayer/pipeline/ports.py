@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from relayer.core.batching import Located
-from relayer.core.messages import PartialMessage, RefundPartialMessage
+from relayer.core.messages import ActionPartialMessage, PartialMessage, ProposalMessage, RefundPartialMessage
 from relayer.core.states import BatchHead, BatchState, ObservedFailure, RefundState, StoredRefund
 from relayer.core.types import Batch, BatchId, ChainId, Route, Transfer
 
@@ -139,3 +139,11 @@ class RefundChain(Protocol):
     async def transfer_status(self, src: ChainId, nonce: int) -> int | None: ...
 
     async def is_refunded(self, dst: ChainId, nonce: int, *, final: bool = True) -> bool: ...
+
+
+class ActionPublisher(Protocol):
+    """Where the action stage sends this member's action partials and proposals (the broker)."""
+
+    def publish_action(self, msg: ActionPartialMessage) -> None: ...
+
+    def publish_proposal(self, msg: ProposalMessage) -> None: ...

@@ -98,6 +98,9 @@ class Submitter:
         self.committee_size = committee_size
         self.sender = TxSender(chain, account, cfg)
         self._lock = asyncio.Lock()
+        # one sender of this account's transactions at a time (batches, refunds, actions): each
+        # takes the account's pending nonce, so two sending at once would pick the same one
+        self.send_lock = self._lock
         self._reverts: dict[BatchKey | RefundKey, int] = {}  # reverts seen, of those in flight
         self._waiting: set[BatchKey | RefundKey] = set()  # batches held by a pause; refunds waiting
         self._low_balance_reported = False

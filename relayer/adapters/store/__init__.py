@@ -11,6 +11,7 @@ partials received, the refunds of failed transfers, and every transfer's state w
 - `transfers`: the watch cursors and the final transfers (`record_scan`);
 - `batches`: batches, the signed-once guard, partials, batch transactions;
 - `refunds`: failures seen on the destination and their refunds;
+- `actions`: committee actions, their partials and the signed-once record of signed items;
 - `operator`: what the admin socket, the health probes and the soak harness read.
 The rules they apply (which moves a transfer may make, what the signed-once guard allows) are pure
 and live in `relayer.core.states` and `relayer.core.store_rules`.
@@ -18,6 +19,7 @@ and live in `relayer.core.states` and `relayer.core.store_rules`.
 
 from __future__ import annotations
 
+from relayer.adapters.store.actions import Actions
 from relayer.adapters.store.batches import Batches
 from relayer.adapters.store.connection import StoreError, StoreUnwritable, open_error, readonly_uri
 from relayer.adapters.store.integrity import (
@@ -53,5 +55,5 @@ __all__ = [
 ]
 
 
-class Store(Transfers, Batches, Refunds, Operator):
+class Store(Transfers, Batches, Refunds, Actions, Operator):
     """Async access to the node's SQLite file. Use as `async with Store.open(path) as store`."""

@@ -17,7 +17,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # version 2: failed transfers seen on their destination and their refunds (docs/PROTOCOL.md)
 REFUND_SCHEMA = """
@@ -68,11 +68,75 @@ CREATE TABLE IF NOT EXISTS pauses (
 );
 """
 PAUSE_TABLES = ("pauses",)
+# version 4: committee actions (relayer.core.items), their partials, and the one signed-once table
+# every signed action item goes through; the registry watcher's cursor is in `meta`
+ACTION_SCHEMA = """
+CREATE TABLE IF NOT EXISTS actions (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    chain_id INTEGER NOT NULL,
+    params BLOB NOT NULL,
+    origin TEXT NOT NULL,
+    proposer INTEGER NOT NULL,
+    position_a INTEGER NOT NULL,
+    position_b INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    approved_at REAL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    action_nonce INTEGER,
+    key_epoch INTEGER,
+    message BLOB,
+    signature BLOB,
+    tx_hash TEXT,
+    executable_at INTEGER,
+    sent_at REAL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS action_history (
+    id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS action_history_id ON action_history (id);
+CREATE TABLE IF NOT EXISTS action_partials (
+    id TEXT NOT NULL,
+    action_nonce INTEGER NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    member INTEGER NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    received_at REAL NOT NULL,
+    PRIMARY KEY (id, action_nonce, key_epoch, member)
+);
+CREATE TABLE IF NOT EXISTS signed_items (
+    kind TEXT NOT NULL,
+    chain_id INTEGER NOT NULL,
+    contract TEXT NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    signed_at REAL NOT NULL,
+    PRIMARY KEY (kind, chain_id, contract, key_epoch, item_id)
+);
+"""
+ACTION_TABLES = ("actions", "action_history", "action_partials", "signed_items")
 # what a store of an older version needs to become this one: version -> SQL (run in one
 # transaction with the version bump); any other version is refused
-MIGRATIONS = {1: REFUND_SCHEMA + PAUSE_SCHEMA, 2: PAUSE_SCHEMA}
+MIGRATIONS = {
+    1: REFUND_SCHEMA + PAUSE_SCHEMA + ACTION_SCHEMA,
+    2: PAUSE_SCHEMA + ACTION_SCHEMA,
+    3: ACTION_SCHEMA,
+}
 # the tables each older version lacks
-ADDED_SINCE = {1: REFUND_TABLES + PAUSE_TABLES, 2: PAUSE_TABLES}
+ADDED_SINCE = {
+    1: REFUND_TABLES + PAUSE_TABLES + ACTION_TABLES,
+    2: PAUSE_TABLES + ACTION_TABLES,
+    3: ACTION_TABLES,
+}
 
 SCHEMA = (
     """
@@ -179,6 +243,7 @@ CREATE TABLE IF NOT EXISTS partials (
 """
     + REFUND_SCHEMA
     + PAUSE_SCHEMA
+    + ACTION_SCHEMA
 )
 # a new store is created in one transaction, so a crash during the first start leaves nothing half made
 SEED = f"INSERT INTO meta (key, value) VALUES ('schema', '{SCHEMA_VERSION}');"  # noqa: S608

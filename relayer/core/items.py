@@ -1,0 +1,239 @@
+"""Committee actions as the pipeline carries them: what they are, their states, and the checks a
+member makes on its own before it signs one. Pure: no I/O.
+
+An action is one committee-signed call to one endpoint (docs/PROTOCOL.md, "Signed actions"):
+PAUSE, RESUME, ROTATE, FREEZE or ALLOW. It comes from one of two origins:
+
+- the consortium chain's KYC registry: a `FrozenSet` or `AllowedSet` event final on C becomes a
+  FREEZE or ALLOW for the gateway on E. Every member sees the event through its own watcher and
+  signs it with no operator step (its check: the event is final on its own view of C, from C's
+  registry); its id is derived from the event's position, so every member names it alike;
+- an operator: `relayer actions propose resume --chain ethereum` on one member publishes a
+  proposal; every member keeps it as `proposed` and signs only after its own operator approves it
+  (`relayer actions approve ID`), so t operators must agree. A proposal expires.
+
+An action is signed for the endpoint's next action nonce under its current key epoch, and the
+contract consumes that nonce when it accepts one. An action that lost the race for a nonce
+(another consumed it first) is signed again for the next nonce while its effect is still not
+on-chain; each (action, nonce) is one signed item, signed at most once (the store's signed-once
+rule, `signed_items`). Members sign the head of their own queue for an endpoint (`queue_order`):
+a pause first, then the registry's decisions in the consortium chain's order, then the other
+proposals oldest first, so a member that knows the same actions signs the same one.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+from relayer.core.types import ChainId
+
+
+class ActionKind(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    ROTATE = "rotate"
+    FREEZE = "freeze"
+    ALLOW = "allow"
+
+
+PROPOSABLE = (ActionKind.PAUSE, ActionKind.RESUME)  # what an operator may propose from the CLI
+DELAYED = (ActionKind.RESUME, ActionKind.ROTATE)  # scheduled on-chain, executed after the delay
+
+
+class ActionState(StrEnum):
+    PROPOSED = "proposed"  # known here, waiting for this member's operator
+    APPROVED = "approved"  # this member signs it (for the endpoint's current action nonce)
+    SUBMITTED = "submitted"  # this node sent the signed action; waiting for its outcome
+    SCHEDULED = "scheduled"  # a RESUME or ROTATE accepted on-chain, waiting out the delay
+    EXECUTED = "executed"  # its effect is on-chain
+    CANCELLED = "cancelled"  # the guardian cancelled it while it was scheduled
+    EXPIRED = "expired"  # a proposal not executed before it expired
+    REFUSED = "refused"  # this member will not sign it (the reason is in its detail)
+
+
+OPEN = (ActionState.PROPOSED, ActionState.APPROVED, ActionState.SUBMITTED, ActionState.SCHEDULED)
+SIGNING = (ActionState.APPROVED, ActionState.SUBMITTED)  # partials are made and taken for these
+CLOSED = (ActionState.EXECUTED, ActionState.CANCELLED, ActionState.EXPIRED, ActionState.REFUSED)
+
+
+class Origin(StrEnum):
+    REGISTRY = "registry"  # a decision of the consortium chain's KYC registry
+    OPERATOR = "operator"  # proposed by a member's operator
+
+
+class ActionRefused(Exception):
+    """An operator's request about an action that cannot be done; the text says why and what to do."""
+
+
+ACTION_ID = re.compile(r"^(r[0-9]{1,20}-[0-9]{1,20}-[0-9]{1,10}|p[0-9]{1,4}-[0-9a-f]{8})$")
+MAX_TTL_SECONDS = 7 * 24 * 3600
+
+
+def registry_action_id(chain_id: int, block_number: int, log_index: int) -> str:
+    """The id every member gives the action carrying the registry event at this position of C."""
+    return f"r{chain_id}-{block_number}-{log_index}"
+
+
+def proposal_id(member: int, random_hex: str) -> str:
+    return f"p{member}-{random_hex}"
+
+
+def check_action_id(text: str) -> str:
+    if not isinstance(text, str) or not ACTION_ID.match(text):
+        raise ValueError(f"{text!r} is not an action id (r<chain>-<block>-<log> or p<member>-<8 hex>)")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One action to sign for the endpoint of `chain_id`. `params` are its ABI-encoded fields
+    (relayer.core.encoding.action_params). `position` orders the registry's decisions as C did
+    (block, log index); an operator's proposal has (created_at, 0)."""
+
+    id: str
+    kind: ActionKind
+    chain_id: ChainId
+    params: bytes
+    origin: Origin
+    proposer: int  # the member whose operator proposed it; 0 for the registry's decisions
+    created_at: float
+    expires_at: float | None
+    position: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        check_action_id(self.id)
+        if self.chain_id <= 0:
+            raise ValueError(f"action {self.id}: chain id must be positive")
+        if self.kind in (ActionKind.FREEZE, ActionKind.ALLOW) and len(self.params) != 64:
+            raise ValueError(f"action {self.id}: a {self.kind} takes (address, bool), 64 bytes")
+        if self.kind in (ActionKind.PAUSE, ActionKind.RESUME) and self.params:
+            raise ValueError(f"action {self.id}: a {self.kind} has no parameters")
+
+    @property
+    def account(self) -> str | None:
+        """The account a FREEZE or ALLOW is about (lower-case hex)."""
+        if self.kind not in (ActionKind.FREEZE, ActionKind.ALLOW):
+            return None
+        return "0x" + self.params[12:32].hex()
+
+    @property
+    def flag(self) -> bool | None:
+        """The value a FREEZE or ALLOW sets."""
+        if self.kind not in (ActionKind.FREEZE, ActionKind.ALLOW):
+            return None
+        return self.params[63] == 1
+
+    def describe(self) -> str:
+        if self.kind is ActionKind.FREEZE:
+            return f"{'freeze' if self.flag else 'unfreeze'} {self.account}"
+        if self.kind is ActionKind.ALLOW:
+            return f"{'allow' if self.flag else 'disallow'} {self.account}"
+        return str(self.kind)
+
+
+def queue_order(a: Action) -> tuple[int, int, int, str]:
+    """Sort key of an endpoint's open actions: a pause first, then the registry's decisions in
+    C's order, then the other proposals oldest first (ties by id)."""
+    if a.kind is ActionKind.PAUSE:
+        return (0, int(a.created_at * 1000), 0, a.id)
+    if a.origin is Origin.REGISTRY:
+        return (1, a.position[0], a.position[1], a.id)
+    return (2, int(a.created_at * 1000), 0, a.id)
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointView:
+    """What a member reads of an endpoint before it signs an action for it."""
+
+    paused: bool
+    action_nonce: int
+    key_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlagView:
+    """The flag a FREEZE or ALLOW sets, as the destination's registry holds it now (the bridge
+    freeze for a FREEZE, the allow-list entry for an ALLOW)."""
+
+    value: bool
+
+
+class Decision(Enum):
+    SIGN = "sign"
+    DONE = "done"  # its effect is already on-chain: nothing to sign
+    WAIT = "wait"  # not now (the endpoint's state may change)
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    decision: Decision
+    why: str
+
+
+def decide(a: Action, endpoint: EndpointView, flag: FlagView | None, now: float) -> Verdict:
+    """What a member that approved `a` does with it now, from its own reads of the chain."""
+    if a.expires_at is not None and now >= a.expires_at:
+        return Verdict(Decision.REFUSE, "expired before it was executed")
+    if a.kind is ActionKind.PAUSE:
+        if endpoint.paused:
+            return Verdict(Decision.DONE, "the endpoint is paused")
+        return Verdict(Decision.SIGN, "the endpoint is not paused")
+    if a.kind is ActionKind.RESUME:
+        if not endpoint.paused:
+            return Verdict(Decision.WAIT, "the endpoint is not paused: nothing to resume")
+        return Verdict(Decision.SIGN, "the endpoint is paused")
+    if a.kind in (ActionKind.FREEZE, ActionKind.ALLOW):
+        if flag is None:
+            return Verdict(Decision.WAIT, "the destination's registry could not be read")
+        if flag.value == a.flag:
+            return Verdict(Decision.DONE, f"already so on the destination ({a.describe()})")
+        return Verdict(Decision.SIGN, f"{a.describe()} as the consortium chain's registry decided")
+    return Verdict(Decision.REFUSE, f"a {a.kind} is not carried by this build")
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """An action as this node's store holds it."""
+
+    action: Action
+    state: ActionState
+    detail: str
+    approved_at: float | None
+    action_nonce: int | None  # the nonce it was last signed for
+    key_epoch: int | None
+    message: bytes | None
+    signature: bytes | None
+    tx_hash: str | None
+    executable_at: int | None  # a scheduled RESUME/ROTATE: when it can be executed (chain time)
+    sent_at: float | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActionView:
+    """What an operator sees of an action (`relayer actions list|show`)."""
+
+    record: ActionRecord
+    signers: tuple[int, ...]  # members whose valid partial this node holds for its current nonce
+    threshold: int
+    approved_here: bool
+    onchain: str
+    history: tuple[tuple[str, str, float], ...]
+
+
+def onchain_text(state: ActionState, executable_at: int | None, chain_now: int | None) -> str:
+    """The on-chain side of an action in words."""
+    if state is ActionState.SCHEDULED and executable_at is not None:
+        if chain_now is not None and chain_now >= executable_at:
+            return "executable"
+        return f"pending delay until {executable_at}"
+    if state is ActionState.EXECUTED:
+        return "executed"
+    if state is ActionState.CANCELLED:
+        return "cancelled by the guardian"
+    if state is ActionState.SUBMITTED:
+        return "sent"
+    return ""

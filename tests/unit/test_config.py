@@ -132,3 +132,32 @@ def test_the_shipped_example_profile_is_valid() -> None:
     cfg = load_config(root / "config" / "devnet.example.toml", environ={})
     assert {c.chain_id for c in cfg.chains.values()} == {7001, 7002}
     assert len(cfg.routes) == 2
+
+
+def test_actions_name_the_source_registry_and_its_followers(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD), environ={})
+    assert cfg.actions.registry_from is None  # absent: nothing is carried
+    good = GOOD + '\n[actions]\nregistry_from = "consortium"\nregistry_to = ["ethereum"]\nproposal_ttl = 600\n'
+    cfg = load_config(write(tmp_path, good), environ={})
+    assert (cfg.actions.registry_from, cfg.actions.registry_to, cfg.actions.proposal_ttl) == (
+        "consortium",
+        ("ethereum",),
+        600.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "why"),
+    [
+        ('registry_from = "consortium"', "set both registry_from and registry_to, or neither"),
+        ('registry_from = "consortium"\nregistry_to = ["moon"]', "unknown chain 'moon'"),
+        ('registry_from = "consortium"\nregistry_to = ["consortium"]', "cannot follow its own registry"),
+        ('registry_from = "consortium"\nregistry_to = "ethereum"', "expected a list of chain names"),
+        ("proposal_ttl = 0", "must be between 0 and 604800 seconds"),
+        ("proposal_tll = 60", "did you mean actions.proposal_ttl?"),
+    ],
+)
+def test_bad_actions_are_reported(tmp_path: Path, table: str, why: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, GOOD + "\n[actions]\n" + table + "\n"), environ={})
+    assert why in str(err.value)

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 import pytest
 
+from relayer.core.items import ActionKind
 from relayer.core.messages import (
     MAX_HEARTBEAT_BYTES,
     MAX_PAUSED_ROUTES,
     MAX_PAYLOAD_BYTES,
+    ActionPartialMessage,
     BadMessage,
     HeartbeatMessage,
     PartialMessage,
+    ProposalMessage,
     heartbeat_topic,
     partial_topic,
     topic_root,
@@ -149,3 +153,82 @@ def test_a_payload_nested_past_the_parsers_depth_is_rejected(payload: bytes) -> 
             PartialMessage.parse(partial_topic(NET, 2), payload, NET)
     finally:
         sys.setrecursionlimit(limit)
+
+
+# ---- committee actions: partials and proposals ------------------------------------------
+
+
+def _action_partial(**kw: object) -> ActionPartialMessage:
+    base: dict[str, object] = {
+        "member": 2,
+        "action_id": "r7002-10-1",
+        "kind": ActionKind.FREEZE,
+        "chain_id": 7002,
+        "key_epoch": 1,
+        "nonce": 0,
+        "params": b"\x00" * 63 + b"\x01",
+        "message": b"\x11" * 32,
+        "partial": b"\x22" * 48,
+    }
+    base.update(kw)
+    return ActionPartialMessage(**base)  # type: ignore[arg-type]
+
+
+def test_action_partial_round_trip() -> None:
+    msg = _action_partial()
+    assert ActionPartialMessage.parse("qiao/v1/devnet/action/2", msg.to_payload(), "devnet") == msg
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"member": 3}, "member 3 in payload, 2 in topic"),
+        ({"kind": "mint"}, "kind: expected one of"),
+        ({"id": "../../etc"}, "not an action id"),
+        ({"params": "0x" + "00" * 129}, "params: expected"),
+        ({"partial": "0x" + "22" * 47}, "partial: expected 48 bytes"),
+        ({"nonce": -1}, "nonce: expected an integer"),
+        ({"type": "partial"}, "unsupported version/type"),
+        ({"extra": 1}, "unknown fields"),
+    ],
+)
+def test_a_bad_action_partial_is_refused_with_the_reason(change: dict[str, object], why: str) -> None:
+    data = json.loads(_action_partial().to_payload())
+    data.update(change)
+    with pytest.raises(BadMessage, match=re.escape(why)):
+        ActionPartialMessage.parse("qiao/v1/devnet/action/2", json.dumps(data).encode(), "devnet")
+
+
+def _proposal(**kw: object) -> ProposalMessage:
+    base: dict[str, object] = {
+        "member": 1,
+        "action_id": "p1-0123abcd",
+        "kind": ActionKind.RESUME,
+        "chain_id": 7002,
+        "created_at": 1000.0,
+        "expires_at": 4600.0,
+    }
+    base.update(kw)
+    return ProposalMessage(**base)  # type: ignore[arg-type]
+
+
+def test_proposal_round_trip() -> None:
+    msg = _proposal()
+    assert ProposalMessage.parse("qiao/v1/devnet/proposal/1", msg.to_payload(), "devnet") == msg
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"id": "p2-0123abcd"}, "is not a proposal of member 1"),
+        ({"kind": "freeze"}, "only ['pause', 'resume'] are proposed"),
+        ({"expires": 999}, "expires: must be after created"),
+        ({"created": True}, "created: expected a unix time"),
+        ({"chain": 0}, "chain: expected an integer"),
+    ],
+)
+def test_a_bad_proposal_is_refused_with_the_reason(change: dict[str, object], why: str) -> None:
+    data = json.loads(_proposal().to_payload())
+    data.update(change)
+    with pytest.raises(BadMessage, match=re.escape(why)):
+        ProposalMessage.parse("qiao/v1/devnet/proposal/1", json.dumps(data).encode(), "devnet")

@@ -72,12 +72,13 @@ def test_this_builds_schema_is_accepted() -> None:
     ("version", "change", "says"),
     [
         (None, None, "no schema version"),
-        ("4", None, "schema version is '4'"),
+        ("5", None, "schema version is '5'"),
         ("garbage", None, "schema version is 'garbage'"),
-        ("3", ("drop", "signed"), "table 'signed' is missing"),
-        ("3", ("drop", "refunds"), "table 'refunds' is missing"),
-        ("3", ("columns", "transfers"), "table 'transfers' has columns"),
-        ("3", ("drop", "pauses"), "table 'pauses' is missing"),
+        ("4", ("drop", "signed"), "table 'signed' is missing"),
+        ("4", ("drop", "refunds"), "table 'refunds' is missing"),
+        ("4", ("columns", "transfers"), "table 'transfers' has columns"),
+        ("4", ("drop", "pauses"), "table 'pauses' is missing"),
+        ("4", ("drop", "signed_items"), "table 'signed_items' is missing"),
     ],
 )
 def test_a_file_that_is_not_this_builds_store_is_named(

@@ -1,0 +1,134 @@
+"""Committee actions' pure rules: what an action is, the order members sign in, and what a member
+decides on its own before signing (relayer.core.items)."""
+
+from __future__ import annotations
+
+import pytest
+
+from relayer.core.items import (
+    Action,
+    ActionKind,
+    ActionState,
+    Decision,
+    EndpointView,
+    FlagView,
+    Origin,
+    check_action_id,
+    decide,
+    onchain_text,
+    queue_order,
+    registry_action_id,
+)
+from relayer.core.types import ChainId
+
+HOLDER = "0x" + "ab" * 20
+
+
+def flag_params(account: str, flag: bool) -> bytes:
+    return bytes(12) + bytes.fromhex(account[2:]) + bytes(31) + bytes([int(flag)])
+
+
+def action(kind: ActionKind = ActionKind.RESUME, **kw: object) -> Action:
+    base: dict[str, object] = {
+        "id": "p1-0123abcd",
+        "kind": kind,
+        "chain_id": ChainId(7002),
+        "params": b"",
+        "origin": Origin.OPERATOR,
+        "proposer": 1,
+        "created_at": 1000.0,
+        "expires_at": 2000.0,
+        "position": (1000000, 0),
+    }
+    base.update(kw)
+    return Action(**base)  # type: ignore[arg-type]
+
+
+def freeze(flag: bool = True, block: int = 10, log: int = 0) -> Action:
+    return action(
+        ActionKind.FREEZE,
+        id=registry_action_id(7002, block, log),
+        params=flag_params(HOLDER, flag),
+        origin=Origin.REGISTRY,
+        proposer=0,
+        expires_at=None,
+        position=(block, log),
+    )
+
+
+PAUSED = EndpointView(paused=True, action_nonce=3, key_epoch=1)
+RUNNING = EndpointView(paused=False, action_nonce=3, key_epoch=1)
+
+
+def test_ids_are_checked() -> None:
+    assert check_action_id("r7002-10-0") == "r7002-10-0"
+    assert check_action_id("p4-deadbeef") == "p4-deadbeef"
+    for bad in ("", "p1-DEADBEEF", "p1-123", "x1-0-0", "r1-2", "p1-deadbeef/../x", "r" + "9" * 30 + "-1-1"):
+        with pytest.raises(ValueError, match="not an action id"):
+            check_action_id(bad)
+
+
+def test_an_action_with_the_wrong_parameters_cannot_exist() -> None:
+    with pytest.raises(ValueError, match="64 bytes"):
+        action(ActionKind.FREEZE, params=b"\x01")
+    with pytest.raises(ValueError, match="no parameters"):
+        action(ActionKind.RESUME, params=b"\x00" * 32)
+    with pytest.raises(ValueError, match="chain id"):
+        action(chain_id=ChainId(0))
+
+
+def test_account_and_flag_of_a_registry_decision() -> None:
+    a = freeze(True)
+    assert a.account == HOLDER
+    assert a.flag is True
+    assert a.describe() == f"freeze {HOLDER}"
+    assert freeze(False).describe() == f"unfreeze {HOLDER}"
+    assert action().account is None
+
+
+def test_queue_order_pause_first_then_registry_in_chain_order_then_proposals() -> None:
+    later_freeze = freeze(block=12)
+    early_freeze = freeze(block=11, log=3)
+    resume = action(ActionKind.RESUME, created_at=10.0)
+    pause = action(ActionKind.PAUSE, id="p2-00000001", created_at=5000.0)
+    ordered = sorted([resume, later_freeze, pause, early_freeze], key=queue_order)
+    assert ordered == [pause, early_freeze, later_freeze, resume]
+
+
+def test_resume_is_signed_only_while_paused() -> None:
+    assert decide(action(), PAUSED, None, 1500.0).decision is Decision.SIGN
+    waiting = decide(action(), RUNNING, None, 1500.0)
+    assert waiting.decision is Decision.WAIT
+    assert "not paused" in waiting.why
+
+
+def test_a_proposal_past_its_expiry_is_refused() -> None:
+    verdict = decide(action(), PAUSED, None, 2000.0)
+    assert verdict.decision is Decision.REFUSE
+    assert "expired" in verdict.why
+
+
+def test_pause_is_done_once_the_endpoint_is_paused() -> None:
+    pause = action(ActionKind.PAUSE)
+    assert decide(pause, RUNNING, None, 1500.0).decision is Decision.SIGN
+    assert decide(pause, PAUSED, None, 1500.0).decision is Decision.DONE
+
+
+def test_a_registry_decision_already_on_the_destination_is_done_and_unknown_waits() -> None:
+    assert decide(freeze(True), RUNNING, FlagView(False), 0.0).decision is Decision.SIGN
+    assert decide(freeze(True), RUNNING, FlagView(True), 0.0).decision is Decision.DONE
+    assert decide(freeze(False), RUNNING, FlagView(True), 0.0).decision is Decision.SIGN
+    assert decide(freeze(True), RUNNING, None, 0.0).decision is Decision.WAIT
+
+
+def test_a_rotation_is_not_carried_by_this_build() -> None:
+    rotate = action(ActionKind.ROTATE, params=b"\x11" * 32)
+    assert decide(rotate, PAUSED, None, 1500.0).decision is Decision.REFUSE
+
+
+def test_onchain_text() -> None:
+    assert onchain_text(ActionState.SCHEDULED, 100, 50) == "pending delay until 100"
+    assert onchain_text(ActionState.SCHEDULED, 100, 100) == "executable"
+    assert onchain_text(ActionState.CANCELLED, None, None) == "cancelled by the guardian"
+    assert onchain_text(ActionState.EXECUTED, None, None) == "executed"
+    assert onchain_text(ActionState.APPROVED, None, None) == ""

@@ -137,7 +137,9 @@ def test_the_shipped_example_profile_is_valid() -> None:
 def test_actions_name_the_source_registry_and_its_followers(tmp_path: Path) -> None:
     cfg = load_config(write(tmp_path, GOOD), environ={})
     assert cfg.actions.registry_from is None  # absent: nothing is carried
-    good = GOOD + '\n[actions]\nregistry_from = "consortium"\nregistry_to = ["ethereum"]\nproposal_ttl = 600\n'
+    good = (
+        GOOD + '\n[actions]\nregistry_from = "consortium"\nregistry_to = ["ethereum"]\nproposal_ttl = 600\n'
+    )
     cfg = load_config(write(tmp_path, good), environ={})
     assert (cfg.actions.registry_from, cfg.actions.registry_to, cfg.actions.proposal_ttl) == (
         "consortium",

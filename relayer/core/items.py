@@ -237,3 +237,18 @@ def onchain_text(state: ActionState, executable_at: int | None, chain_now: int |
     if state is ActionState.SUBMITTED:
         return "sent"
     return ""
+
+
+def registry_difference(
+    account: str, src_allowed: bool, src_frozen: bool, dst_allowed: bool, dst_bridge_frozen: bool
+) -> str | None:
+    """How the follower's registry differs from the source's for `account` (None: it follows).
+    The follower's allow-list entry follows the source's; its bridge freeze follows the source's
+    freeze (for either reason there). The follower's own compliance freeze is a local restriction
+    and not compared."""
+    problems = []
+    if src_allowed != dst_allowed:
+        problems.append(f"allowed {src_allowed} on the source, {dst_allowed} here")
+    if src_frozen != dst_bridge_frozen:
+        problems.append(f"frozen {src_frozen} on the source, bridge-frozen {dst_bridge_frozen} here")
+    return f"{account}: " + "; ".join(problems) if problems else None

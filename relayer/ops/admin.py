@@ -418,8 +418,18 @@ class Ops:
                     "missing_nonces": missing[:100],
                 }
             )
-        ok = all(p["ok"] for p in pairs) and all(not g["missing_nonces"] for g in gaps)
-        return {"ok": ok, "supply": pairs, "routes": gaps}
+        registry = await self.node.actions.registry_mismatches()
+        open_actions = [
+            {"id": v.record.action.id, "kind": v.record.action.kind.value, "state": v.record.state.value}
+            for v in await self.node.actions.actions(limit=200)
+            if v.record.state.value in ("proposed", "approved", "submitted", "scheduled")
+        ]
+        ok = (
+            all(p["ok"] for p in pairs)
+            and all(not g["missing_nonces"] for g in gaps)
+            and not any(registry.values())
+        )
+        return {"ok": ok, "supply": pairs, "routes": gaps, "registry": registry, "open_actions": open_actions}
 
     async def supply_check(self) -> list[dict[str, Any]]:
         """For each token pair seen in the store: wrapped supply must not exceed the amount locked."""

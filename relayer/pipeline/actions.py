@@ -62,6 +62,7 @@ from relayer.core.items import (
     proposal_id,
     queue_order,
     registry_action_id,
+    registry_difference,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.states import Equivocation, TxRecord
@@ -655,6 +656,40 @@ class ActionStage:
         self.publisher.publish_proposal(
             ProposalMessage(self.cfg.member_index, a.id, a.kind, a.chain_id, a.created_at, a.expires_at)
         )
+
+    async def registry_mismatches(self) -> dict[str, list[str]]:
+        """Follower chain name -> the accounts whose allow-list entry or freeze differs from the
+        source registry's (both read at their final heads), among the accounts the registry's
+        decisions named and with no carried decision still open. Sets `qiao_registry_mismatches`."""
+        source = self.cfg.actions.registry_from
+        if source is None:
+            return {}
+        src = self.chains.get(self.cfg.chains[source].chain_id)
+        if src is None:
+            return {}
+        records = await self.store.action_records(
+            [ActionState.PROPOSED, ActionState.APPROVED, ActionState.SUBMITTED, ActionState.EXECUTED],
+            limit=2000,
+        )
+        out: dict[str, list[str]] = {}
+        for follower in self.cfg.actions.registry_to:
+            chain_id = self.cfg.chains[follower].chain_id
+            dst = self.chains.get(chain_id)
+            if dst is None:
+                continue
+            mine = [r for r in records if r.action.chain_id == chain_id and r.action.account is not None]
+            busy = {r.action.account for r in mine if r.state is not ActionState.EXECUTED}
+            accounts = sorted({r.action.account for r in mine if r.action.account not in busy} - {None})
+            found = []
+            for account in accounts[:500]:
+                assert account is not None
+                a, b = await src.registry_status(account), await dst.registry_status(account)
+                why = registry_difference(account, a.allowed, a.frozen, b.allowed, b.bridge_frozen)
+                if why is not None:
+                    found.append(why)
+            metrics.REGISTRY_MISMATCHES.labels(follower).set(len(found))
+            out[follower] = found
+        return out
 
     async def gauges(self) -> None:
         counts, oldest = await self.store.action_counts()

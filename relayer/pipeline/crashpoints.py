@@ -3,7 +3,9 @@
 `QIAO_CRASH_AT=<point>` makes the process kill itself with SIGKILL (as `kill -9` would) the first
 time it reaches that point; `QIAO_CRASH_MARKER=<file>` records that it did, so the restarted process
 (with the same environment) runs on. Points: after_observe, after_store, after_publish,
-after_combine, after_send, after_receipt.
+after_combine, after_send, after_receipt; for committee actions after_action_publish (signed,
+recorded and published), after_action_combine (threshold signature recorded), after_action_send
+(transaction recorded and broadcast).
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ import signal
 from pathlib import Path
 
 POINTS = frozenset(
-    {"after_observe", "after_store", "after_publish", "after_combine", "after_send", "after_receipt"}
+    {
+        "after_observe",
+        "after_store",
+        "after_publish",
+        "after_combine",
+        "after_send",
+        "after_receipt",
+        "after_action_publish",
+        "after_action_combine",
+        "after_action_send",
+    }
 )
 
 

@@ -47,6 +47,7 @@ log = structlog.get_logger(__name__)
 
 IDLE_TICK_SECONDS = 0.3  # the pipeline's and the submitters' loop period when nothing wakes them
 GAUGE_SECONDS = 1.0  # how often the per-state gauges are recomputed
+REGISTRY_CHECK_SECONDS = 30.0  # how often the follower registries are compared with the source
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Node:
     actions: ActionStage = field(init=False)
     _last_republish: float = 0.0
     _last_gauges: float = -math.inf
+    _last_registry_check: float = -math.inf
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
 
@@ -196,6 +198,12 @@ class Node:
             for state, n in (await self.store.batch_counts_by_state()).items():
                 metrics.BATCHES_BY_STATE.labels(state).set(n)
             await self.actions.gauges()
+        if time.monotonic() - self._last_registry_check >= REGISTRY_CHECK_SECONDS:
+            self._last_registry_check = time.monotonic()
+            try:
+                await self.actions.registry_mismatches()
+            except Exception as exc:  # a chain that does not answer: the next check reads again
+                log.warning("registry_check_failed", error=repr(exc))
 
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""

@@ -132,3 +132,14 @@ def test_onchain_text() -> None:
     assert onchain_text(ActionState.CANCELLED, None, None) == "cancelled by the guardian"
     assert onchain_text(ActionState.EXECUTED, None, None) == "executed"
     assert onchain_text(ActionState.APPROVED, None, None) == ""
+
+
+def test_registry_difference_compares_the_carried_flags_only() -> None:
+    from relayer.core.items import registry_difference
+
+    assert registry_difference(HOLDER, True, False, True, False) is None
+    assert registry_difference(HOLDER, True, True, True, True) is None
+    why = registry_difference(HOLDER, True, True, False, False)
+    assert why is not None
+    assert "allowed True on the source, False here" in why
+    assert "frozen True on the source, bridge-frozen False here" in why

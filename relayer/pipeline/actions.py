@@ -679,10 +679,9 @@ class ActionStage:
                 continue
             mine = [r for r in records if r.action.chain_id == chain_id and r.action.account is not None]
             busy = {r.action.account for r in mine if r.state is not ActionState.EXECUTED}
-            accounts = sorted({r.action.account for r in mine if r.action.account not in busy} - {None})
+            accounts = sorted({r.action.account or "" for r in mine if r.action.account not in busy} - {""})
             found = []
             for account in accounts[:500]:
-                assert account is not None
                 a, b = await src.registry_status(account), await dst.registry_status(account)
                 why = registry_difference(account, a.allowed, a.frozen, b.allowed, b.bridge_frozen)
                 if why is not None:

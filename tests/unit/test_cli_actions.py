@@ -2,14 +2,15 @@
 (relayer.ops.actions: the JSON shape, the refusals turned into errors that say what to do), and
 the text people read (relayer.ops.action_view).
 
-The node's action stage is written beside this module; until it exists the verbs run over `Stage`
-below, a small implementation of `ActionsPort` with the behaviour ITEMS.md gives the real one.
+The node's action stage is written beside this module; until it exists the verbs run over
+tests.support.action_stage.Stage, a small implementation of `ActionsPort` with the behaviour
+ITEMS.md gives the real one.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,12 @@ import pytest
 
 from relayer.cli import CliError, build_parser, failure, main
 from relayer.ops import action_view
-from relayer.ops.actions import ActionRefused, ActionVerbs, describe, onchain_fields
+from relayer.ops.actions import ActionVerbs, describe, onchain_fields
 from relayer.ops.admin_client import AdminError
+from tests.support.action_stage import T0, Action, Stage, View
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "config" / "devnet.example.toml")
-T0 = 1_767_322_800.0  # 2026-01-02T03:00:00Z
 HOLDER = "0x" + "ab" * 20
 FREEZE_PARAMS = bytes(12) + bytes.fromhex("ab" * 20) + bytes(31) + b"\x01"
 
@@ -117,83 +118,6 @@ def test_a_chain_not_in_the_configuration_is_refused_before_the_daemon_is_asked(
 
 
 # ---- the admin verbs over the action stage ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Action:
-    id: str
-    kind: str
-    chain_id: int
-    params: bytes
-    proposer: int
-
-
-@dataclass(frozen=True)
-class View:
-    action: Action
-    state: str
-    detail: str
-    created_at: float
-    expires_at: float | None
-    approved_here: bool = False
-    signers: tuple[int, ...] = ()
-    onchain: str = ""
-    action_nonce: int | None = None
-    tx_hash: str | None = None
-    history: tuple[tuple[str, str, float], ...] = ()
-
-
-@dataclass
-class Stage:
-    """ActionsPort as ITEMS.md describes the node's stage, for member `member`."""
-
-    member: int = 2
-    now: float = T0
-    views: dict[str, View] = field(default_factory=dict)
-    calls: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def add(self, view: View) -> View:
-        self.views[view.action.id] = view
-        return view
-
-    async def propose(self, kind: str, chain: str, ttl: float | None = None, /) -> Action:
-        self.calls.append(("propose", kind, chain, ttl))
-        if chain == "consortium" and kind == "resume":
-            raise ActionRefused("the endpoint on consortium is not paused")
-        action = Action(f"p{self.member}-0a1b2c3d", kind, 7002, b"", self.member)
-        expires = self.now + (ttl if ttl is not None else 86_400)
-        note = f"proposed by member {self.member}'s operator"
-        return self.add(
-            View(action, "proposed", note, self.now, expires, history=(("proposed", note, self.now),))
-        ).action
-
-    async def approve(self, action_id: str, /) -> Action:
-        self.calls.append(("approve", action_id))
-        view = self.views[action_id]
-        if view.expires_at is not None and self.now >= view.expires_at:
-            raise ActionRefused("it expired at its deadline; propose it again if it is still wanted")
-        if view.approved_here:
-            raise ActionRefused("already approved here")
-        history = (*view.history, ("approved", "approved by this member's operator", self.now))
-        new = replace(
-            view, state="approved", approved_here=True, signers=(*view.signers, self.member), history=history
-        )
-        return self.add(new).action
-
-    async def reject(self, action_id: str, /) -> Action:
-        self.calls.append(("reject", action_id))
-        view = self.views[action_id]
-        history = (*view.history, ("refused", "rejected by this member's operator", self.now))
-        return self.add(
-            replace(view, state="refused", detail="rejected by this member's operator", history=history)
-        ).action
-
-    async def actions(self, limit: int = 100, /) -> list[View]:
-        self.calls.append(("actions", limit))
-        return list(self.views.values())[:limit]
-
-    async def action(self, action_id: str, /) -> View | None:
-        return self.views.get(action_id)
 
 
 def verbs(stage: Stage | None) -> ActionVerbs:

@@ -171,6 +171,29 @@ ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
     ["chain"],
 )
 PENDING_ACTION_KINDS = ("resume", "rotate")
+ACTIONS = Gauge("qiao_actions", "Committee actions in this node's store by kind and state", ["kind", "state"])
+ACTION_OLDEST_OPEN_SECONDS = Gauge(
+    "qiao_action_oldest_open_seconds",
+    "Age of the oldest action of the kind still waiting for signatures or its submission (proposed, "
+    "approved or submitted; not scheduled on-chain, executed, cancelled, expired nor refused); 0: none",
+    ["kind"],
+)
+ACTION_PARTIALS_RECEIVED = Counter(
+    "qiao_action_partials_received", "Action partials received, by outcome", ["member", "outcome"]
+)
+ACTIONS_EXECUTED = Counter(
+    "qiao_actions_executed", "Committee actions seen executed on the chain's endpoint", ["chain", "kind"]
+)
+REGISTRY_CARRY_SECONDS = Histogram(
+    "qiao_registry_carry_seconds",
+    "From a registry event final on the consortium chain to its flag final on the other chain",
+    buckets=(5, 10, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600),
+)
+REGISTRY_MISMATCHES = Gauge(
+    "qiao_registry_mismatches",
+    "Accounts whose allow-list entry or carried freeze on the chain differs from the consortium chain's",
+    ["chain"],
+)
 READY = Gauge("qiao_ready", "1 when the readiness check passes")
 READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it holds", ["check"])
 WATCHDOG_PINGS = Counter("qiao_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd")

@@ -203,25 +203,3 @@ STORE_WRITABLE = Gauge("qiao_store_writable", "1 while the store's writes succee
 STORE_WRITE_FAILURES = Counter(
     "qiao_store_write_failures_total", "Store transactions the filesystem refused", ["reason"]
 )
-ACTIONS = Gauge("qiao_actions", "Committee actions in the store by kind and state", ["kind", "state"])
-ACTION_OLDEST_OPEN = Gauge(
-    "qiao_action_oldest_open_seconds",
-    "Age of the oldest action of the kind neither executed, cancelled, expired nor refused (0: none)",
-    ["kind"],
-)
-ACTION_PARTIALS_RECEIVED = Counter(
-    "qiao_action_partials_received_total", "Action partials received", ["member", "outcome"]
-)
-ACTIONS_EXECUTED = Counter(
-    "qiao_actions_executed_total", "Committee actions seen executed on-chain", ["chain", "kind"]
-)
-REGISTRY_CARRY_SECONDS = Histogram(
-    "qiao_registry_carry_seconds",
-    "From a registry decision seen final on the consortium chain to its flag set on the follower",
-    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
-)
-REGISTRY_MISMATCHES = Gauge(
-    "qiao_registry_mismatches",
-    "Accounts whose allow-list entry or freeze differs between the source registry and this chain's",
-    ["chain"],
-)

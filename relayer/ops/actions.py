@@ -38,6 +38,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from relayer.core.items import ActionRefused
 from relayer.ops.admin_client import AdminError
 
 if TYPE_CHECKING:
@@ -49,14 +50,6 @@ MAX_LIMIT = 1000
 MAX_ID_LENGTH = 64
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._-]*$")
 _PENDING_DELAY = re.compile(r"^pending delay until ([0-9]+)$")
-
-
-class ActionRefused(Exception):
-    """The action stage will not do what the operator asked (approve an expired proposal, propose
-    a resume of an endpoint that is not paused, …); the text says why and, after "; ", what to do.
-
-    Raised by the stage, turned into an AdminError here. It belongs in relayer.core.items (the
-    pipeline cannot import operations); it lives here only until that module exists."""
 
 
 class ActionLike(Protocol):
@@ -206,12 +199,10 @@ def _limit(value: Any) -> int:
 
 
 class ActionVerbs:
-    """The `actions.*` admin verbs of one node: `port` is its action stage (None when it runs
-    none), `chains` its configured chains (name -> chain id)."""
+    """The `actions.*` admin verbs of one node: `port` is its action stage, `chains` its
+    configured chains (name -> chain id)."""
 
-    def __init__(
-        self, port: ActionsPort | None, chains: Mapping[str, int], *, member: int, threshold: int
-    ) -> None:
+    def __init__(self, port: ActionsPort, chains: Mapping[str, int], *, member: int, threshold: int) -> None:
         self.port = port
         self.chains = dict(chains)
         self.names = {chain_id: name for name, chain_id in self.chains.items()}
@@ -220,7 +211,7 @@ class ActionVerbs:
 
     @classmethod
     def of(cls, node: Node) -> ActionVerbs:
-        port: ActionsPort | None = getattr(node, "actions", None)
+        port: ActionsPort = node.actions
         chains = {name: c.chain_id for name, c in node.cfg.chains.items()}
         return cls(port, chains, member=node.cfg.member_index, threshold=node.public.threshold)
 
@@ -295,11 +286,6 @@ class ActionVerbs:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _port(self) -> ActionsPort:
-        if self.port is None:
-            raise AdminError(
-                "this node runs no committee-action stage (node.actions); run a build with the "
-                "actions pipeline, or use another member's node"
-            )
         return self.port
 
     def _chain(self, chain: Any) -> str:

@@ -422,9 +422,9 @@ class Ops:
             )
         registry = await self.node.actions.registry_mismatches()
         open_actions = [
-            {"id": v.record.action.id, "kind": v.record.action.kind.value, "state": v.record.state.value}
+            {"id": v.action.id, "kind": v.action.kind.value, "state": v.state.value}
             for v in await self.node.actions.actions(limit=200)
-            if v.record.state.value in ("proposed", "approved", "submitted", "scheduled")
+            if v.state.value in ("proposed", "approved", "submitted", "scheduled")
         ]
         ok = (
             all(p["ok"] for p in pairs)

@@ -100,7 +100,7 @@ class ActionStage:
             raise ActionRefused(f"no chain {name!r} here; configured: {', '.join(sorted(self.cfg.chains))}")
         return chain.chain_id
 
-    async def propose(self, kind: str, chain: str, ttl: float | None = None) -> ActionRecord:
+    async def propose(self, kind: str, chain: str, ttl: float | None = None) -> Action:
         """Propose a pause or a resume of `chain`'s endpoint: recorded, approved by this member's
         operator (who proposed it), and published for the other members' operators."""
         try:
@@ -134,11 +134,9 @@ class ActionStage:
         )
         log.info("action_proposed", action=a.id, kind=a.kind.value, chain=chain, expires_at=a.expires_at)
         self._publish_proposal(a)
-        record = await self.store.action_record(a.id)
-        assert record is not None
-        return record
+        return a
 
-    async def approve(self, action_id: str) -> ActionRecord:
+    async def approve(self, action_id: str) -> Action:
         """This member's operator approves a proposal: this member signs it from now on."""
         record = await self._known(action_id)
         if record.state is not ActionState.PROPOSED:
@@ -149,9 +147,9 @@ class ActionStage:
             action_id, ActionState.APPROVED, "approved by this member's operator", approved_at=time.time()
         )
         log.info("action_approved", action=action_id, kind=record.action.kind.value)
-        return await self._known(action_id)
+        return record.action
 
-    async def reject(self, action_id: str) -> ActionRecord:
+    async def reject(self, action_id: str) -> Action:
         """This member's operator refuses a proposal: this member will not sign it."""
         record = await self._known(action_id)
         if record.state in CLOSED:
@@ -165,7 +163,7 @@ class ActionStage:
             action_id, ActionState.REFUSED, "rejected by this member's operator"
         )
         log.info("action_refused", action=action_id, why="rejected by this member's operator")
-        return await self._known(action_id)
+        return record.action
 
     async def _known(self, action_id: str) -> ActionRecord:
         record = await self.store.action_record(action_id)
@@ -189,11 +187,16 @@ class ActionStage:
                 except Exception:
                     chain_now = None
         return ActionView(
-            record=record,
-            signers=signers,
-            threshold=self.public.threshold,
+            action=record.action,
+            state=record.state,
+            detail=record.detail,
+            created_at=record.action.created_at,
+            expires_at=record.action.expires_at,
             approved_here=record.approved_at is not None,
+            signers=signers,
             onchain=onchain_text(record.state, record.executable_at, chain_now),
+            action_nonce=record.action_nonce,
+            tx_hash=record.tx_hash,
             history=tuple(await self.store.action_history(record.action.id)),
         )
 
@@ -696,6 +699,6 @@ class ActionStage:
             for state in ActionState:
                 metrics.ACTIONS.labels(kind.value, state.value).set(counts.get((kind.value, state.value), 0))
             first = oldest.get(kind.value)
-            metrics.ACTION_OLDEST_OPEN.labels(kind.value).set(
+            metrics.ACTION_OLDEST_OPEN_SECONDS.labels(kind.value).set(
                 0 if first is None else max(0.0, time.time() - first)
             )

@@ -2,14 +2,16 @@
 unix socket, `Ops.handle`, the `actions.*` verbs and back to the text and JSON people and scripts
 read; exit statuses and errors included.
 
-The node is real (its store, its admin socket); its action stage is the stand-in of
-tests.support.action_stage until the real one (relayer.pipeline.actions) exists.
+The node is real (its store, its admin socket, its action stage); it has no chains here, so
+nothing is signed: what is checked is what operators do and read.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import time
 from pathlib import Path
 
 import pytest
@@ -20,9 +22,10 @@ from relayer.adapters.store import Store
 from relayer.adapters.transport import Transport
 from relayer.cli import admin_socket, main
 from relayer.config import load_config
+from relayer.core.items import ActionKind
+from relayer.core.messages import ProposalMessage
 from relayer.ops.admin import Ops, serve
 from relayer.pipeline.node import Node
-from tests.support.action_stage import Stage
 
 pytestmark = pytest.mark.integration
 
@@ -59,42 +62,47 @@ async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
         async with Ops(node).opened() as ops:
             server = await serve(ops, admin_socket(cfg))
             try:
-                # a build without the action stage says so, under --json as one object
-                code, out, _ = await relayer(capsys, "actions", "list", "--json")
-                assert code == 1
-                assert "this node runs no committee-action stage" in json.loads(out)["error"]
-
-                node.actions = Stage(member=1)  # type: ignore[attr-defined]
                 code, out, _ = await relayer(
                     capsys, "actions", "propose", "resume", "--chain", "ethereum", "--ttl", "3600"
                 )
                 assert code == 0, out
-                assert out.startswith("proposed p1-0a1b2c3d: resume the endpoint on ethereum (state proposed")
-                assert "this member's approval: not yet (`relayer actions approve p1-0a1b2c3d`)" in out
+                mine = re.search(r"proposed (p1-[0-9a-f]{8}): resume the endpoint on ethereum", out)
+                assert mine is not None, out
+                ours = mine.group(1)
 
-                code, out, _ = await relayer(capsys, "actions", "approve", "p1-0a1b2c3d")
-                assert code == 0
-                assert "approved p1-0a1b2c3d" in out
-                assert "signers 1 of t=3" in out
-
-                code, _, err = await relayer(capsys, "actions", "approve", "p1-0a1b2c3d")
+                # proposing is this member's approval; a second approval is refused with the reason
+                code, _, err = await relayer(capsys, "actions", "approve", ours)
                 assert code == 1
-                assert "error: action p1-0a1b2c3d not approved: already approved here;" in err
+                assert f"error: action {ours} not approved" in err
+                assert "not waiting for an approval" in err
 
+                # another member's proposal, as the transport hands it over
+                await node.actions.on_proposal(
+                    ProposalMessage(2, "p2-0a1b2c3d", ActionKind.RESUME, 7002, time.time(), time.time() + 600)
+                )
                 code, out, _ = await relayer(capsys, "actions", "list", "--json")
                 assert code == 0
                 listed = json.loads(out)
                 assert (listed["member"], listed["threshold"]) == (1, 3)
-                [action] = listed["actions"]
-                assert (action["id"], action["state"], action["signers"]) == ("p1-0a1b2c3d", "approved", [1])
+                states = {a["id"]: (a["state"], a["approved_here"], a["proposer"]) for a in listed["actions"]}
+                assert states == {ours: ("approved", True, 1), "p2-0a1b2c3d": ("proposed", False, 2)}
+
+                code, out, _ = await relayer(capsys, "actions", "approve", "p2-0a1b2c3d")
+                assert code == 0, out
+                assert "approved p2-0a1b2c3d" in out
+                code, _, err = await relayer(capsys, "actions", "reject", "p2-0a1b2c3d")
+                assert code == 1
+                assert "signed it already" in err
 
                 code, out, _ = await relayer(capsys, "actions", "list")
                 assert out.split("\n")[0].split() == [
                     "ID", "KIND", "CHAIN", "STATE", "SIGNERS", "APPROVED", "HERE", "EXPIRES", "ON-CHAIN"
                 ]  # fmt: skip
 
-                code, out, _ = await relayer(capsys, "actions", "show", "p1-0a1b2c3d", "--json")
-                assert json.loads(out) == action
+                code, out, _ = await relayer(capsys, "actions", "show", "p2-0a1b2c3d", "--json")
+                shown = json.loads(out)
+                assert (shown["state"], shown["approved_here"]) == ("approved", True)
+                assert [h["state"] for h in shown["history"]] == ["proposed", "approved"]
 
                 code, out, err = await relayer(capsys, "actions", "show", "p4-ffffffff")
                 assert code == 1

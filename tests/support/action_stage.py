@@ -1,14 +1,14 @@
-"""A stand-in for the node's action stage (`node.actions`, relayer.pipeline.actions), written
-while the real one is: `Stage` implements relayer.ops.actions.ActionsPort with the behaviour
-ITEMS.md gives the real stage (propose, approve, reject, actions, action), over plain records.
-Replace it with the real stage once it exists."""
+"""A stand-in for the node's action stage in the unit tests of the admin verbs and their
+rendering (tests/unit/test_cli_actions.py: pure, no store, no socket): `Stage` implements
+relayer.ops.actions.ActionsPort over plain records. The real stage (relayer.pipeline.actions) is
+what tests/integration/test_actions_admin.py and the end-to-end tests drive."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from relayer.ops.actions import ActionRefused
+from relayer.core.items import ActionRefused
 
 T0 = 1_767_322_800.0  # 2026-01-02T03:00:00Z
 

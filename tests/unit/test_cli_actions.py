@@ -120,7 +120,7 @@ def test_a_chain_not_in_the_configuration_is_refused_before_the_daemon_is_asked(
 # ---- the admin verbs over the action stage ---------------------------------------------------
 
 
-def verbs(stage: Stage | None) -> ActionVerbs:
+def verbs(stage: Stage) -> ActionVerbs:
     return ActionVerbs(stage, {"consortium": 7001, "ethereum": 7002}, member=2, threshold=3)
 
 
@@ -284,11 +284,6 @@ async def test_bad_requests_are_refused_before_the_stage_is_asked(call: Any, say
         await call(verbs(stage))
     assert says in str(caught.value)
     assert stage.calls == []
-
-
-async def test_a_node_without_an_action_stage_says_so() -> None:
-    with pytest.raises(AdminError, match="this node runs no committee-action stage"):
-        await verbs(None).listing()
 
 
 async def test_the_admin_verbs_dispatch_with_the_request_args() -> None:

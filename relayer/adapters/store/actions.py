@@ -284,14 +284,16 @@ class Actions(StoreBase):
         return new
 
     async def action_counts(self) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
-        """((kind, state) -> number of actions, kind -> created_at of its oldest open action)."""
+        """((kind, state) -> number of actions, kind -> created_at of its oldest action still
+        proposed, approved or submitted)."""
         counts = {
             (str(r["kind"]), str(r["state"])): int(r["n"])
             for r in await self._fetchall(
                 "SELECT kind, state, COUNT(*) AS n FROM actions GROUP BY kind, state"
             )
         }
-        open_states = [s.value for s in ActionState if s not in CLOSED]
+        # waiting for signatures or a submission; a scheduled action waits out the endpoint's delay
+        open_states = [ActionState.PROPOSED.value, ActionState.APPROVED.value, ActionState.SUBMITTED.value]
         marks = ",".join("?" for _ in open_states)
         oldest = {
             str(r["kind"]): float(r["t"])

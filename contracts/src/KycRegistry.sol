@@ -13,11 +13,12 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 ///      - FREEZER_ROLE (the gateway, carrying committee-signed decisions from the consortium chain)
 ///        freezes and unfreezes, and allows and disallows one account at a time ({setAllowed}).
 ///      Which wins: the allow-list has one `allowed` flag, set by either role, and the last
-///      decision wins. On Ethereum the allow-list follows the consortium chain's, where the issuer
-///      keeps the single source of truth: a desk edit here is overwritten by the next decision
-///      carried from there (and the reconciler reports the difference meanwhile). This chain's
-///      desk restricts locally with its compliance freeze instead, which nothing carried lifts: a
-///      restriction wins over a carried permission.
+///      decision wins. On Ethereum the allow-list follows the consortium chain's: who passed KYC
+///      is the issuer's decision, kept on that chain as the single source of truth, so a desk
+///      edit here is overwritten by the next decision carried from there (the reconciler reports
+///      the difference meanwhile). This chain's desk restricts locally with its compliance freeze
+///      instead, which nothing carried lifts (neither an unfreeze nor an allow): a restriction
+///      wins, so a local order to stop an account holds whatever the other chain decides.
 ///      An account has two independent freeze flags: the compliance freeze (set and lifted by
 ///      COMPLIANCE_ROLE, this chain's own desk) and the bridge freeze (set and lifted by
 ///      FREEZER_ROLE, a decision carried from another chain). It is frozen while either is set,

@@ -74,6 +74,7 @@ from relayer.pipeline.submitter import Submitter
 log = structlog.get_logger(__name__)
 
 STEP_SECONDS = 1.0  # the stage reads the endpoints at most this often
+MAX_OPEN_PROPOSALS = 16  # per proposing member: a member flooding proposals cannot grow the store
 PENDING_STATUS = {0: "none", 1: "pending", 2: "executed", 3: "cancelled"}
 
 
@@ -220,7 +221,15 @@ class ActionStage:
             log.warning("action_proposal_refused", action=msg.action_id, why=f"unknown chain {msg.chain_id}")
             return
         now = time.time()
-        if msg.expires_at <= now:
+        if msg.expires_at <= now or await self.store.action_record(msg.action_id) is not None:
+            return
+        if await self.store.open_proposals(msg.member) >= MAX_OPEN_PROPOSALS:
+            log.warning(
+                "action_proposal_refused",
+                action=msg.action_id,
+                member=msg.member,
+                why=f"member {msg.member} has {MAX_OPEN_PROPOSALS} open proposals here already",
+            )
             return
         a = Action(
             id=msg.action_id,

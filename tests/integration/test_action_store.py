@@ -106,3 +106,18 @@ def test_registry_scan_records_actions_and_cursor_together(tmp_path: Path) -> No
             assert oldest["freeze"] > 0
 
     asyncio.run(run())
+
+
+def test_one_partial_per_member_and_action_whatever_the_nonce(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with Store.open(tmp_path / "qiao.sqlite3") as store:
+            await store.put_action(resume(), ActionState.PROPOSED, "proposed by member 1")
+            for nonce in range(50):  # a member signing every nonce of one action
+                await store.put_action_partial("p1-0123abcd", nonce, 1, 2, b"\x01" * 32, b"\x02" * 48)
+            await store.put_action_partial("p1-0123abcd", 3, 1, 3, b"\x01" * 32, b"\x03" * 48)
+            assert await store.action_partials("p1-0123abcd", 49, 1) == [(2, b"\x01" * 32, b"\x02" * 48)]
+            assert await store.action_partials("p1-0123abcd", 3, 1) == [(3, b"\x01" * 32, b"\x03" * 48)]
+            assert await store.open_proposals(1) == 1
+            assert await store.open_proposals(2) == 0
+
+    asyncio.run(run())

@@ -126,6 +126,16 @@ class Actions(StoreBase):
         args.append(limit)
         return [_record(r) for r in await self._fetchall(sql, args)]
 
+    async def open_proposals(self, proposer: int) -> int:
+        """How many actions proposed by `proposer`'s operator are still open here."""
+        open_states = [ActionState.PROPOSED.value, ActionState.APPROVED.value, ActionState.SUBMITTED.value]
+        rows = await self._fetchall(
+            f"SELECT COUNT(*) AS n FROM actions WHERE origin='operator' AND proposer=? "  # noqa: S608
+            f"AND state IN ({','.join('?' for _ in open_states)})",
+            [proposer, *open_states],
+        )
+        return int(rows[0]["n"])
+
     async def action_history(self, action_id: str) -> list[tuple[str, str, float]]:
         rows = await self._fetchall(
             "SELECT state, detail, at FROM action_history WHERE id=? ORDER BY at, rowid", (action_id,)
@@ -232,8 +242,11 @@ class Actions(StoreBase):
     async def put_action_partial(
         self, action_id: str, nonce: int, key_epoch: int, member: int, message: bytes, partial: bytes
     ) -> None:
-        """Keep a member's partial for the action at (nonce, epoch); its latest replaces an earlier one."""
+        """Keep a member's partial for the action at (nonce, epoch). One per member and action: its
+        latest word replaces any earlier one, for any nonce (a member signing many nonces of one
+        action cannot grow the store)."""
         async with self.transaction() as db:
+            await db.execute("DELETE FROM action_partials WHERE id=? AND member=?", (action_id, member))
             await db.execute(
                 "INSERT OR REPLACE INTO action_partials (id, action_nonce, key_epoch, member, message, "
                 "partial, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

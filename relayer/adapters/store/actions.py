@@ -154,8 +154,8 @@ class Actions(StoreBase):
         tx: tuple[str, float] | None = None,
         executable_at: int | None = None,
     ) -> bool:
-        """Move an action on, with a history line. A closed action (executed, cancelled, expired,
-        refused) never moves again: False then, or if there is no such action. `signing` is the
+        """Move an action on, with a history line (its partials stay: one per member, they say who
+        signed). A closed action (executed, cancelled, expired, refused) never moves again: False then, or if there is no such action. `signing` is the
         (action nonce, key epoch, message) it is now signed for (its signature is forgotten: it
         was for another nonce); `tx` the (hash, sent at) of the transaction this node sent."""
         now = time.time()
@@ -185,8 +185,6 @@ class Actions(StoreBase):
             await db.execute(f"UPDATE actions SET {', '.join(sets)} WHERE id=?", args)  # noqa: S608
             if ActionState(row["state"]) != state or signing is not None or tx is not None:
                 await _history(db, action_id, state, detail, now)
-            if state in CLOSED:
-                await db.execute("DELETE FROM action_partials WHERE id=?", (action_id,))
         return True
 
     # ---- the one signed-once rule --------------------------------------------------------

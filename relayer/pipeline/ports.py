@@ -104,7 +104,14 @@ class RefundStore(Protocol):
     ) -> list[StoredRefund]: ...
 
     async def approve_refund(
-        self, route: Route, nonce: int, key_epoch: int, message: bytes, partial: bytes | None
+        self,
+        route: Route,
+        nonce: int,
+        key_epoch: int,
+        message: bytes,
+        partial: bytes | None,
+        *,
+        contract: str = "",
     ) -> bytes | None: ...
 
     async def set_refund_state(

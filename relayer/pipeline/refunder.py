@@ -76,7 +76,7 @@ class Refunder:
             partial = partial_sign(self.share, message, self.backend) if self.share is not None else None
             try:
                 kept = await self.store.approve_refund(
-                    r.route, r.nonce, self.public.key_epoch, message, partial
+                    r.route, r.nonce, self.public.key_epoch, message, partial, contract=src_endpoint
                 )
             except Equivocation as exc:
                 metrics.EQUIVOCATIONS_REFUSED.inc()

@@ -1,7 +1,6 @@
-"""Committee actions (relayer.core.items): the actions, their history, the partials received, the
-registry watcher's cursor, and `signed_items`, the signed-once record every action item goes
-through: a member never signs two different messages for the same (kind, chain, contract, key
-epoch, item id), across restarts (it is written before the partial leaves the node).
+"""Committee actions (relayer.core.items): the actions, their history, the partials received and
+the registry watcher's cursor. What a member signs for an action goes through `signed_items`
+(`relayer.adapters.store.signed`), the signed-once record of every kind.
 """
 
 from __future__ import annotations
@@ -14,7 +13,6 @@ import aiosqlite
 
 from relayer.adapters.store.connection import StoreBase, StoreError
 from relayer.core.items import CLOSED, Action, ActionKind, ActionRecord, ActionState, Origin
-from relayer.core.states import Equivocation
 from relayer.core.types import ChainId
 
 
@@ -186,54 +184,6 @@ class Actions(StoreBase):
             if ActionState(row["state"]) != state or signing is not None or tx is not None:
                 await _history(db, action_id, state, detail, now)
         return True
-
-    # ---- the one signed-once rule --------------------------------------------------------
-
-    async def sign_item(
-        self,
-        kind: str,
-        chain_id: int,
-        contract: str,
-        key_epoch: int,
-        item_id: str,
-        message: bytes,
-        partial: bytes,
-    ) -> bytes:
-        """Record that this member signs `message` as item (kind, chain, contract, key epoch, item
-        id), before the partial is published. Signed once: the same message returns the partial
-        recorded first; another message raises `Equivocation` and records nothing."""
-        now = time.time()
-        async with self.transaction() as db:
-            cur = await db.execute(
-                "SELECT message, partial FROM signed_items WHERE kind=? AND chain_id=? AND contract=? "
-                "AND key_epoch=? AND item_id=?",
-                (kind, chain_id, contract.lower(), key_epoch, item_id),
-            )
-            row = await cur.fetchone()
-            if row is not None:
-                if bytes(row["message"]) != message:
-                    raise Equivocation(
-                        f"{kind} {item_id} on chain {chain_id} (epoch {key_epoch}) was signed with message "
-                        f"0x{bytes(row['message']).hex()}; refusing 0x{message.hex()}"
-                    )
-                return bytes(row["partial"])
-            await db.execute(
-                "INSERT INTO signed_items (kind, chain_id, contract, key_epoch, item_id, message, partial, "
-                "signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, chain_id, contract.lower(), key_epoch, item_id, message, partial, now),
-            )
-        return partial
-
-    async def signed_item(
-        self, kind: str, chain_id: int, contract: str, key_epoch: int, item_id: str
-    ) -> tuple[bytes, bytes] | None:
-        """(message, partial) this member signed as the item, if it did."""
-        rows = await self._fetchall(
-            "SELECT message, partial FROM signed_items WHERE kind=? AND chain_id=? AND contract=? "
-            "AND key_epoch=? AND item_id=?",
-            (kind, chain_id, contract.lower(), key_epoch, item_id),
-        )
-        return (bytes(rows[0]["message"]), bytes(rows[0]["partial"])) if rows else None
 
     # ---- partials ------------------------------------------------------------------------
 

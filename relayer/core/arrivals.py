@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, verify_partial
@@ -66,14 +67,20 @@ class Facts:
     known: bool = True  # this node knows the item (`kept`); False: `early`
 
 
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """The common part of a partial from the broker: who claims to have signed what, how."""
+class Arrival(Protocol):
+    """What every kind's partial message says: who claims to have signed what, how."""
 
-    member: int
-    key_epoch: int
-    message: bytes
-    partial: bytes
+    @property
+    def member(self) -> int: ...
+
+    @property
+    def key_epoch(self) -> int: ...
+
+    @property
+    def message(self) -> bytes: ...
+
+    @property
+    def partial(self) -> bytes: ...
 
 
 def judge_arrival(

@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic
-from relayer.core.arrivals import Arrival, Facts, Judgement, PartialOutcome, judge_arrival
+from relayer.core.arrivals import Facts, Judgement, PartialOutcome, judge_arrival
 from relayer.core.messages import PartialMessage
 from relayer.core.types import Route
 
@@ -97,11 +97,23 @@ def judge_partial(
     backend: BlsBackend | None = None,
 ) -> Judgement:
     """`classify_partial` with the reason in words."""
+    facts = batch_facts(msg, routes, next_nonce, ours, stored)
+    return judge_arrival(msg, facts, public=public, own_member=own_member, backend=backend)
+
+
+def batch_facts(
+    msg: PartialMessage,
+    routes: Collection[Route],
+    next_nonce: int,
+    ours: OwnBatch | None,
+    stored: StoredPartial | None,
+) -> Facts:
+    """What a batch partial is, as this node finds out on its own (`relayer.core.arrivals`)."""
     bid = msg.batch
     unknown_route = Judgement(PartialOutcome.UNKNOWN_ROUTE, f"route {bid.route} is not configured here")
     too_far = Judgement(PartialOutcome.TOO_FAR_AHEAD, f"nonce {bid.first_nonce} is too far ahead")
     wrong = None if ours is None else mismatch(ours.last_nonce, ours.message, bid.last_nonce, msg.message)
-    facts = Facts(
+    return Facts(
         scope=None if bid.route in routes else unknown_route,
         subject=None if bid.first_nonce <= next_nonce + PENDING_HORIZON else too_far,
         late=None if ours is None or ours.pending else "arrived after this node's batch was aggregated",
@@ -109,8 +121,6 @@ def judge_partial(
         mismatch=wrong,
         known=ours is not None,
     )
-    arrival = Arrival(msg.member, msg.key_epoch, msg.message, msg.partial)
-    return judge_arrival(arrival, facts, public=public, own_member=own_member, backend=backend)
 
 
 # ---- the operator's view of one batch: who sent a valid partial, who an invalid one, who none ----

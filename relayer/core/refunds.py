@@ -22,7 +22,7 @@ from enum import IntEnum, StrEnum
 
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic
-from relayer.core.arrivals import Arrival, Facts, Judgement, PartialOutcome, judge_arrival
+from relayer.core.arrivals import Facts, Judgement, PartialOutcome, judge_arrival
 from relayer.core.messages import RefundPartialMessage
 from relayer.core.types import Route, Transfer
 
@@ -109,6 +109,19 @@ def classify_refund_partial(
 ) -> RefundPartialOutcome:
     """The outcome for `msg`. `expected_message` is the REFUND message this node approved (None
     before it approved), `stored` the (message, partial) already kept for this member."""
+    facts = refund_facts(msg, routes, holds_transfer, expected_message, late, stored)
+    return judge_arrival(msg, facts, public=public, own_member=own_member, backend=backend).outcome
+
+
+def refund_facts(
+    msg: RefundPartialMessage,
+    routes: Collection[Route],
+    holds_transfer: bool,
+    expected_message: bytes | None,
+    late: bool,
+    stored: tuple[bytes, bytes] | None,
+) -> Facts:
+    """What a refund partial is, as this node finds out on its own (`relayer.core.arrivals`)."""
     unknown_route = Judgement(PartialOutcome.UNKNOWN_ROUTE, f"route {msg.route} is not configured here")
     unknown_transfer = Judgement(
         PartialOutcome.UNKNOWN_TRANSFER, f"this node holds no transfer {msg.route}#{msg.nonce} (yet)"
@@ -116,7 +129,7 @@ def classify_refund_partial(
     wrong = None
     if expected_message is not None and msg.message != expected_message:
         wrong = "signs another message than the refund this node approved"
-    facts = Facts(
+    return Facts(
         scope=None if msg.route in routes else unknown_route,
         subject=None if holds_transfer else unknown_transfer,
         late="the refund is aggregated, submitted, refunded or refused here" if late else None,
@@ -124,5 +137,3 @@ def classify_refund_partial(
         mismatch=wrong,
         known=expected_message is not None,
     )
-    arrival = Arrival(msg.member, msg.key_epoch, msg.message, msg.partial)
-    return judge_arrival(arrival, facts, public=public, own_member=own_member, backend=backend).outcome

@@ -20,21 +20,21 @@ from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic
 from relayer import metrics
 from relayer.config import NodeConfig
-from relayer.core.arrivals import Judgement, PartialOutcome
+from relayer.core.arrivals import Facts, Judgement, PartialOutcome
 from relayer.core.messages import PartialMessage
 from relayer.core.partials import (
     REMEMBERED,
     OwnBatch,
     Rejection,
     StoredPartial,
-    judge_partial,
+    batch_facts,
     mismatch,
 )
 from relayer.core.states import BatchState
 from relayer.core.types import BatchId, ChainId, Route
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import AggregateStore
-from relayer.pipeline.signing import Combiner, Offered, judge_counted
+from relayer.pipeline.signing import Combiner, Judge, Offered
 
 log = structlog.get_logger(__name__)
 
@@ -53,12 +53,16 @@ class Aggregator:
     lock: asyncio.Lock
     wake_submitter: Callable[[ChainId], None]
     combiner: Combiner = field(init=False)
+    judge: Judge = field(init=False)
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
     # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
     rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.combiner = Combiner(self.public, self.backend)
+        self.judge = Judge(
+            self.public, self.cfg.member_index, self.backend, self.lock, metrics.PARTIALS_RECEIVED
+        )
 
     def forget(self, bid: BatchId) -> None:
         """Drop the verified partials of a batch that no longer needs them (executed elsewhere)."""
@@ -67,9 +71,7 @@ class Aggregator:
     async def on_partial(self, msg: PartialMessage) -> None:
         """Judge a partial from the broker (relayer.core.partials), store it if it earns a place, and
         aggregate when it completes a batch this node cut. Counted once under its outcome."""
-        judged = await judge_counted(
-            self.lock, msg.member, lambda: self._judge_partial(msg), metrics.PARTIALS_RECEIVED
-        )
+        judged = await self.judge(msg, lambda: self._facts(msg), lambda j: self._keep(msg, j))
         outcome = judged.outcome
         if outcome in REMEMBERED:
             self._remember_rejection(msg.batch, msg.member, judged)
@@ -93,7 +95,7 @@ class Aggregator:
         """Member -> the last partial this node refused from it for the batch (since it started)."""
         return {m: r for (rt, first, m), r in self.rejections.items() if rt == route and first == first_nonce}
 
-    async def _judge_partial(self, msg: PartialMessage) -> Judgement:
+    async def _facts(self, msg: PartialMessage) -> Facts:
         ours: OwnBatch | None = None
         stored: StoredPartial | None = None
         next_nonce = 1
@@ -105,24 +107,14 @@ class Aggregator:
             for member, last, message, partial in await self.store.partials_for(msg.batch):
                 if member == msg.member:
                     stored = StoredPartial(last, message, partial)
-        judged = judge_partial(
-            msg,
-            public=self.public,
-            routes=self.cfg.routes,
-            own_member=self.cfg.member_index,
-            next_nonce=next_nonce,
-            ours=ours,
-            stored=stored,
-            backend=self.backend,
-        )
-        if judged.outcome.stored:
-            if stored is not None:  # the member's latest valid word replaces its earlier one
-                await self.store.drop_partial(msg.batch, msg.member)
-            await self.store.add_partial(msg.batch, msg.member, msg.message, msg.partial)
-            self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
-            if judged.outcome == PartialOutcome.KEPT:
-                self.combiner.verified(msg.batch, msg.member, msg.message, msg.partial)
-        return judged
+        return batch_facts(msg, self.cfg.routes, next_nonce, ours, stored)
+
+    async def _keep(self, msg: PartialMessage, judged: Judgement) -> None:
+        # the member's latest valid word replaces its earlier one
+        await self.store.put_partial(msg.batch, msg.member, msg.message, msg.partial)
+        self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
+        if judged.outcome == PartialOutcome.KEPT:
+            self.combiner.verified(msg.batch, msg.member, msg.message, msg.partial)
 
     async def try_aggregate(self, bid: BatchId) -> bool:
         """Combine t verified partials for a batch this node cut itself; True once aggregated."""

@@ -18,15 +18,15 @@ from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, KeyShare, partial_sign
 from relayer import metrics
 from relayer.config import NodeConfig
-from relayer.core.arrivals import Judgement, PartialOutcome
+from relayer.core.arrivals import Facts, PartialOutcome
 from relayer.core.encoding import refund_message
 from relayer.core.messages import RefundPartialMessage
-from relayer.core.refunds import RefundDecision, classify_refund_partial, decide_refund
+from relayer.core.refunds import RefundDecision, decide_refund, refund_facts
 from relayer.core.states import RefundState, StoredRefund
 from relayer.core.types import ChainId, Route
 from relayer.pipeline.halts import Halts
 from relayer.pipeline.ports import RefundChain, RefundPublisher, RefundStore
-from relayer.pipeline.signing import EQUIVOCATION, Combiner, Offered, judge_counted, signed_once
+from relayer.pipeline.signing import EQUIVOCATION, Combiner, Judge, Offered, signed_once
 
 log = structlog.get_logger(__name__)
 
@@ -45,9 +45,13 @@ class Refunder:
     halts: Halts
     lock: asyncio.Lock
     combiner: Combiner = field(init=False)
+    judge: Judge = field(init=False)
 
     def __post_init__(self) -> None:
         self.combiner = Combiner(self.public, self.backend)
+        self.judge = Judge(
+            self.public, self.cfg.member_index, self.backend, self.lock, metrics.REFUND_PARTIALS_RECEIVED
+        )
 
     async def approve_refunds(self) -> None:
         """Check every failure seen final and sign (record, then publish) its refund once."""
@@ -119,9 +123,7 @@ class Refunder:
     async def on_refund_partial(self, msg: RefundPartialMessage) -> None:
         """Judge a refund partial from the broker (relayer.core.refunds), keep it if it earns a place,
         and aggregate when it completes a refund this node approved."""
-        judged = await judge_counted(
-            self.lock, msg.member, lambda: self._judge_refund_partial(msg), metrics.REFUND_PARTIALS_RECEIVED
-        )
+        judged = await self.judge(msg, lambda: self._facts(msg), lambda _: self._keep(msg))
         outcome = judged.outcome
         if outcome in (PartialOutcome.INVALID, PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
             log.warning(
@@ -134,7 +136,7 @@ class Refunder:
         if outcome == PartialOutcome.KEPT:
             await self.try_aggregate_refund(msg.route, msg.nonce)
 
-    async def _judge_refund_partial(self, msg: RefundPartialMessage) -> Judgement:
+    async def _facts(self, msg: RefundPartialMessage) -> Facts:
         holds = False
         expected: bytes | None = None
         late = False
@@ -148,21 +150,11 @@ class Refunder:
             for member, message, partial in await self.store.refund_partials_for(msg.route, msg.nonce):
                 if member == msg.member:
                     stored = (message, partial)
-        outcome = classify_refund_partial(
-            msg,
-            public=self.public,
-            routes=self.cfg.routes,
-            own_member=self.cfg.member_index,
-            holds_transfer=holds,
-            expected_message=expected,
-            late=late,
-            stored=stored,
-            backend=self.backend,
-        )
-        if outcome.stored:
-            await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
-            self.combiner.verified((msg.route, msg.nonce), msg.member, msg.message, msg.partial)
-        return Judgement(outcome)
+        return refund_facts(msg, self.cfg.routes, holds, expected, late, stored)
+
+    async def _keep(self, msg: RefundPartialMessage) -> None:
+        await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
+        self.combiner.verified((msg.route, msg.nonce), msg.member, msg.message, msg.partial)
 
     async def try_aggregate_refund(self, route: Route, nonce: int) -> bool:
         async with self.lock:

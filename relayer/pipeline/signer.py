@@ -59,14 +59,7 @@ class Signer:
         return True
 
     def _publish(self, stored: AnyBatch, partial: bytes) -> None:
-        msg = PartialMessage(
-            member=self.member,
-            batch=stored.id,
-            key_epoch=stored.key_epoch,
-            root=stored.root,
-            message=stored.message,
-            partial=partial,
-        )
+        msg = PartialMessage(self.member, stored.id, stored.key_epoch, stored.root, stored.message, partial)
         self.publisher.publish_partial(msg)
 
     async def republish(self) -> None:

@@ -2,8 +2,8 @@
 
 - `signed_once`: record this member's partial through the signed-once rule before it is
   published (`relayer.core.signing`); an equivocation is refused, counted and logged.
-- `judge_counted`: judge a partial arriving from the broker (`relayer.core.arrivals`) under the
-  stages' shared lock, counted once under its outcome whatever happens.
+- `Judge`: judge a partial arriving from the broker by the steps every kind shares
+  (`relayer.core.arrivals`), keep it if it earns a place, count it once under its outcome.
 - `Combiner`: take the partials kept for one item, check each (a cache of those verified on
   arrival, else the pairing check against the member's public share), combine t of them, verify
   the group signature, and say which members were combined and which partials were not valid.
@@ -25,7 +25,7 @@ from prometheus_client import Counter
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, NotEnoughPartials, combine, verify, verify_partial
 from relayer import metrics
-from relayer.core.arrivals import Judgement, PartialOutcome
+from relayer.core.arrivals import Arrival, Facts, Judgement, PartialOutcome, judge_arrival
 from relayer.core.states import Equivocation
 
 log = structlog.get_logger(__name__)
@@ -52,20 +52,41 @@ async def signed_once(record: Awaitable[R], **ids: object) -> R | Literal[Refuse
         return EQUIVOCATION
 
 
-async def judge_counted(
-    lock: asyncio.Lock, member: int, judge: Callable[[], Awaitable[Judgement]], counter: Counter
-) -> Judgement:
-    """`judge()` under `lock` (the transport and the pipeline both judge, one at a time), counted
-    once in `counter` by (member, or "unknown" for a sender not in the committee, outcome); a
-    failure while judging counts as invalid."""
-    judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
-    try:
-        async with lock:
-            judged = await judge()
-    finally:
-        who = "unknown" if judged.outcome is PartialOutcome.NOT_MEMBER else str(member)
-        counter.labels(who, judged.outcome.value).inc()
-    return judged
+@dataclass(frozen=True)
+class Judge:
+    """Judges the partials of one kind arriving from the broker, the same way for every kind
+    (`relayer.core.arrivals`): under the stages' shared `lock` (the transport and the pipeline both
+    judge, one at a time), from the facts the kind finds itself, keeping what earns a place, and
+    counted once in `counter` by (member, or "unknown" for a sender not in the committee, outcome)."""
+
+    public: CommitteePublic
+    own_member: int
+    backend: BlsBackend
+    lock: asyncio.Lock
+    counter: Counter
+
+    async def __call__(
+        self,
+        arrival: Arrival,
+        facts: Callable[[], Awaitable[Facts]],
+        keep: Callable[[Judgement], Awaitable[None]],
+    ) -> Judgement:
+        """The judgement of `arrival`; `keep` stores it when it takes (or replaces) its member's
+        place. A failure while judging or keeping counts as invalid."""
+        judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
+        try:
+            async with self.lock:
+                found = await facts()
+                verdict = judge_arrival(
+                    arrival, found, public=self.public, own_member=self.own_member, backend=self.backend
+                )
+                if verdict.outcome.stored:
+                    await keep(verdict)
+                judged = verdict
+        finally:
+            who = "unknown" if judged.outcome is PartialOutcome.NOT_MEMBER else str(arrival.member)
+            self.counter.labels(who, judged.outcome.value).inc()
+        return judged
 
 
 @dataclass(frozen=True, slots=True)

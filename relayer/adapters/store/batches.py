@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 
+from relayer.adapters.store.connection import rows_in_states
 from relayer.adapters.store.ledger import move_batch, transfer_from_row
 from relayer.adapters.store.signed import SignedItems, sign_in
 from relayer.core.batching import Located
@@ -123,16 +124,7 @@ class Batches(SignedItems):
     def _batches_query(
         states: Iterable[BatchState], dst: ChainId | None, limit: int
     ) -> tuple[str, list[Any]]:
-        wanted = [str(s) for s in states]
-        marks = ",".join("?" for _ in wanted)
-        sql = f"SELECT * FROM batches WHERE state IN ({marks})"  # noqa: S608
-        args: list[Any] = list(wanted)
-        if dst is not None:
-            sql += " AND dst_chain_id=?"
-            args.append(dst)
-        sql += " ORDER BY created_at, first_nonce LIMIT ?"
-        args.append(limit)
-        return sql, args
+        return rows_in_states("batches", states, "created_at, first_nonce", limit, dst_chain_id=dst)
 
     @staticmethod
     def _head_from_row(row: aiosqlite.Row) -> BatchHead:
@@ -228,11 +220,19 @@ class Batches(SignedItems):
 
     async def add_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> bool:
         """Keep a received partial (one per member and batch). False if one was already kept."""
+        return await self._keep_partial("IGNORE", bid, member, message, partial)
+
+    async def put_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> None:
+        """Keep a member's partial for the batch's range (its latest word replaces an earlier one)."""
+        await self._keep_partial("REPLACE", bid, member, message, partial)
+
+    async def _keep_partial(
+        self, conflict: str, bid: BatchId, member: int, message: bytes, partial: bytes
+    ) -> bool:
         async with self.transaction() as db:
             cur = await db.execute(
-                "INSERT OR IGNORE INTO partials (src_chain_id, dst_chain_id, first_nonce, "
-                "last_nonce, member, message, partial, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR {conflict} INTO partials (src_chain_id, dst_chain_id, first_nonce, "  # noqa: S608
+                "last_nonce, member, message, partial, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     bid.route.src,
                     bid.route.dst,

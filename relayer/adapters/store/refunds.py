@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import aiosqlite
 
-from relayer.adapters.store.connection import StoreError
+from relayer.adapters.store.connection import StoreError, rows_in_states
 from relayer.adapters.store.ledger import move
 from relayer.adapters.store.signed import SignedItems, sign_in
 from relayer.core.signing import refund_item
@@ -109,15 +108,7 @@ class Refunds(SignedItems):
     async def refunds(
         self, states: Iterable[RefundState], src: ChainId | None = None, limit: int = 100
     ) -> list[StoredRefund]:
-        wanted = [str(s) for s in states]
-        marks = ",".join("?" for _ in wanted)
-        sql = f"SELECT * FROM refunds WHERE state IN ({marks})"  # noqa: S608
-        args: list[Any] = list(wanted)
-        if src is not None:
-            sql += " AND src_chain_id=?"
-            args.append(src)
-        sql += " ORDER BY created_at, nonce LIMIT ?"
-        args.append(limit)
+        sql, args = rows_in_states("refunds", states, "created_at, nonce", limit, src_chain_id=src)
         return [refund_from_row(r) for r in await self._fetchall(sql, args)]
 
     async def approve_refund(

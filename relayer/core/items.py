@@ -51,11 +51,18 @@ class ActionState(StrEnum):
     CANCELLED = "cancelled"  # the guardian cancelled it while it was scheduled
     EXPIRED = "expired"  # a proposal not executed before it expired
     REFUSED = "refused"  # this member will not sign it (the reason is in its detail)
+    SUPERSEDED = "superseded"  # a registry decision C made again later for the same account
 
 
 OPEN = (ActionState.PROPOSED, ActionState.APPROVED, ActionState.SUBMITTED, ActionState.SCHEDULED)
 SIGNING = (ActionState.APPROVED, ActionState.SUBMITTED)  # partials are made and taken for these
-CLOSED = (ActionState.EXECUTED, ActionState.CANCELLED, ActionState.EXPIRED, ActionState.REFUSED)
+CLOSED = (
+    ActionState.EXECUTED,
+    ActionState.CANCELLED,
+    ActionState.EXPIRED,
+    ActionState.REFUSED,
+    ActionState.SUPERSEDED,
+)
 
 
 class Origin(StrEnum):
@@ -173,9 +180,12 @@ class Verdict:
     why: str
 
 
-def decide(a: Action, endpoint: EndpointView, flag: FlagView | None, now: float) -> Verdict:
-    """What a member that approved `a` does with it now, from its own reads of the chain."""
-    if a.expires_at is not None and now >= a.expires_at:
+def decide(
+    a: Action, endpoint: EndpointView, flag: FlagView | None, now: float, *, expiring: bool = True
+) -> Verdict:
+    """What a member that approved `a` does with it now, from its own reads of the chain.
+    `expiring`: whether its expiry still applies (not once this node sent it: the chain decides)."""
+    if expiring and a.expires_at is not None and now >= a.expires_at:
         return Verdict(Decision.REFUSE, "expired before it was executed")
     if a.kind is ActionKind.PAUSE:
         if endpoint.paused:

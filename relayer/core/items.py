@@ -24,6 +24,7 @@ proposals oldest first, so a member that knows the same actions signs the same o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -267,3 +268,19 @@ def registry_difference(
     if src_frozen != dst_bridge_frozen:
         problems.append(f"frozen {src_frozen} on the source, bridge-frozen {dst_bridge_frozen} here")
     return f"{account}: " + "; ".join(problems) if problems else None
+
+
+def superseded(actions: Sequence[Action]) -> dict[str, str]:
+    """Registry decisions C made again later for the same account and flag: id -> the id of the
+    latest one (the follower carries C's latest decision, not each in turn)."""
+    latest: dict[tuple[ActionKind, str | None], Action] = {}
+    for a in actions:
+        if a.origin is Origin.REGISTRY:
+            key = (a.kind, a.account)
+            if key not in latest or a.position > latest[key].position:
+                latest[key] = a
+    return {
+        a.id: latest[(a.kind, a.account)].id
+        for a in actions
+        if a.origin is Origin.REGISTRY and latest[(a.kind, a.account)].id != a.id
+    }

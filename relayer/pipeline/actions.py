@@ -63,6 +63,7 @@ from relayer.core.items import (
     queue_order,
     registry_action_id,
     registry_difference,
+    superseded,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.reverts import revert_name
@@ -458,23 +459,15 @@ class ActionStage:
             sent = await self._advance(chain, r, view, now, may_send=not sent) or sent
 
     async def _supersede(self, records: list[ActionRecord]) -> list[ActionRecord]:
-        """Close every open registry decision of an account that C decided again later (final
-        too): the follower carries C's latest decision, not each one in turn. Returns the rest."""
-        latest: dict[tuple[ActionKind, str | None], ActionRecord] = {}
-        for r in records:
-            if r.action.origin is Origin.REGISTRY and r.state in SIGNING:
-                key = (r.action.kind, r.action.account)
-                if key not in latest or r.action.position > latest[key].action.position:
-                    latest[key] = r
+        """Close every approved registry decision of an account that C decided again later (final
+        too; relayer.core.items.superseded). Returns the rest."""
+        signing = [r for r in records if r.state in SIGNING]
+        newer = superseded([r.action for r in signing])
         kept = []
         for r in records:
-            newer = (
-                latest.get((r.action.kind, r.action.account)) if r.action.origin is Origin.REGISTRY else None
-            )
-            if newer is not None and newer is not r and r.state is ActionState.APPROVED:
-                await self._close(
-                    r, ActionState.SUPERSEDED, f"superseded by {newer.action.id}, a later decision of C"
-                )
+            latest = newer.get(r.action.id)
+            if latest is not None and r.state is ActionState.APPROVED:
+                await self._close(r, ActionState.SUPERSEDED, f"superseded by {latest}, a later decision of C")
                 continue
             kept.append(r)
         return kept

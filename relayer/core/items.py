@@ -24,6 +24,7 @@ proposals oldest first, so a member that knows the same actions signs the same o
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -51,11 +52,18 @@ class ActionState(StrEnum):
     CANCELLED = "cancelled"  # the guardian cancelled it while it was scheduled
     EXPIRED = "expired"  # a proposal not executed before it expired
     REFUSED = "refused"  # this member will not sign it (the reason is in its detail)
+    SUPERSEDED = "superseded"  # a registry decision C made again later for the same account
 
 
 OPEN = (ActionState.PROPOSED, ActionState.APPROVED, ActionState.SUBMITTED, ActionState.SCHEDULED)
 SIGNING = (ActionState.APPROVED, ActionState.SUBMITTED)  # partials are made and taken for these
-CLOSED = (ActionState.EXECUTED, ActionState.CANCELLED, ActionState.EXPIRED, ActionState.REFUSED)
+CLOSED = (
+    ActionState.EXECUTED,
+    ActionState.CANCELLED,
+    ActionState.EXPIRED,
+    ActionState.REFUSED,
+    ActionState.SUPERSEDED,
+)
 
 
 class Origin(StrEnum):
@@ -173,9 +181,12 @@ class Verdict:
     why: str
 
 
-def decide(a: Action, endpoint: EndpointView, flag: FlagView | None, now: float) -> Verdict:
-    """What a member that approved `a` does with it now, from its own reads of the chain."""
-    if a.expires_at is not None and now >= a.expires_at:
+def decide(
+    a: Action, endpoint: EndpointView, flag: FlagView | None, now: float, *, expiring: bool = True
+) -> Verdict:
+    """What a member that approved `a` does with it now, from its own reads of the chain.
+    `expiring`: whether its expiry still applies (not once this node sent it: the chain decides)."""
+    if expiring and a.expires_at is not None and now >= a.expires_at:
         return Verdict(Decision.REFUSE, "expired before it was executed")
     if a.kind is ActionKind.PAUSE:
         if endpoint.paused:
@@ -257,3 +268,19 @@ def registry_difference(
     if src_frozen != dst_bridge_frozen:
         problems.append(f"frozen {src_frozen} on the source, bridge-frozen {dst_bridge_frozen} here")
     return f"{account}: " + "; ".join(problems) if problems else None
+
+
+def superseded(actions: Sequence[Action]) -> dict[str, str]:
+    """Registry decisions C made again later for the same account and flag: id -> the id of the
+    latest one (the follower carries C's latest decision, not each in turn)."""
+    latest: dict[tuple[ActionKind, str | None], Action] = {}
+    for a in actions:
+        if a.origin is Origin.REGISTRY:
+            key = (a.kind, a.account)
+            if key not in latest or a.position > latest[key].position:
+                latest[key] = a
+    return {
+        a.id: latest[(a.kind, a.account)].id
+        for a in actions
+        if a.origin is Origin.REGISTRY and latest[(a.kind, a.account)].id != a.id
+    }

@@ -143,3 +143,34 @@ def test_registry_difference_compares_the_carried_flags_only() -> None:
     assert why is not None
     assert "allowed True on the source, False here" in why
     assert "frozen True on the source, bridge-frozen False here" in why
+
+
+def test_only_cs_latest_decision_per_account_and_flag_is_carried() -> None:
+    from relayer.core.items import superseded
+
+    first, again, last = freeze(True, block=5), freeze(False, block=7), freeze(True, block=9, log=2)
+    allow = action(
+        ActionKind.ALLOW,
+        id=registry_action_id(7002, 6, 0),
+        params=flag_params(HOLDER, True),
+        origin=Origin.REGISTRY,
+        proposer=0,
+        expires_at=None,
+        position=(6, 0),
+    )
+    other = action(
+        ActionKind.FREEZE,
+        id=registry_action_id(7002, 8, 0),
+        params=flag_params("0x" + "cd" * 20, True),
+        origin=Origin.REGISTRY,
+        proposer=0,
+        expires_at=None,
+        position=(8, 0),
+    )
+    assert superseded([last, first, allow, again, other, action()]) == {first.id: last.id, again.id: last.id}
+    assert superseded([first]) == {}
+
+
+def test_a_sent_action_does_not_expire() -> None:
+    verdict = decide(action(), PAUSED, None, 2000.0, expiring=False)
+    assert verdict.decision is Decision.SIGN

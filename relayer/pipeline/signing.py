@@ -134,6 +134,11 @@ class Combiner:
         for member in self.public.members if members is None else members:
             self._verified.pop((item, int(member)), None)
 
+    def forget_items(self, which: Callable[[Hashable], bool]) -> None:
+        """Drop what is remembered of every item `which` names (an action closed at any nonce)."""
+        for key in [k for k in self._verified if which(k[0])]:
+            del self._verified[key]
+
     def combine(self, item: Hashable, message: bytes, offered: Iterable[Offered]) -> Combined:
         """Check every offered partial against `message`, and combine t valid ones into the group
         signature, checked against the group key. What was verified is forgotten once combined."""

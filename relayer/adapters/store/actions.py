@@ -11,7 +11,7 @@ from typing import Any
 
 import aiosqlite
 
-from relayer.adapters.store.connection import StoreBase, StoreError
+from relayer.adapters.store.connection import StoreBase, StoreError, rows_in_states
 from relayer.core.items import CLOSED, Action, ActionKind, ActionRecord, ActionState, Origin
 from relayer.core.types import ChainId
 
@@ -111,17 +111,7 @@ class Actions(StoreBase):
         self, states: Iterable[ActionState] | None = None, chain_id: int | None = None, limit: int = 100
     ) -> list[ActionRecord]:
         """Actions in `states` (every state if None), newest first."""
-        sql = "SELECT * FROM actions WHERE 1=1"
-        args: list[Any] = []
-        if states is not None:
-            wanted = [str(s) for s in states]
-            sql += f" AND state IN ({','.join('?' for _ in wanted)})"
-            args += wanted
-        if chain_id is not None:
-            sql += " AND chain_id=?"
-            args.append(chain_id)
-        sql += " ORDER BY created_at DESC, id LIMIT ?"
-        args.append(limit)
+        sql, args = rows_in_states("actions", states, "created_at DESC, id", limit, chain_id=chain_id)
         return [_record(r) for r in await self._fetchall(sql, args)]
 
     async def open_actions(self) -> list[ActionRecord]:

@@ -19,9 +19,9 @@ from relayer.pipeline.node import Node
 from tests.integration.test_aggregation import GATEWAY, config
 
 E = ChainId(7002)
-RESUME = Action("p2-0123abcd", ActionKind.RESUME, E, b"", Origin.OPERATOR, 2, 1000.0, None, (1, 0))
+PAUSE = Action("p2-0123abcd", ActionKind.PAUSE, E, b"", Origin.OPERATOR, 2, 1000.0, None, (1, 0))
 NONCE = 4
-MESSAGE = action_message(ActionKind.RESUME, E, GATEWAY, 1, NONCE, b"")
+MESSAGE = action_message(ActionKind.PAUSE, E, GATEWAY, 1, NONCE, b"")
 
 
 def make_node(tmp_path: Path, store: Store, share: KeyShare) -> Node:
@@ -42,9 +42,9 @@ def partial(
 ) -> ActionPartialMessage:
     fields: dict[str, object] = {
         "member": member,
-        "action_id": RESUME.id,
-        "kind": RESUME.kind,
-        "chain_id": RESUME.chain_id,
+        "action_id": PAUSE.id,
+        "kind": PAUSE.kind,
+        "chain_id": PAUSE.chain_id,
         "key_epoch": 1,
         "nonce": NONCE,
         "params": b"",
@@ -65,12 +65,12 @@ async def test_forged_and_misplaced_action_partials_are_refused_and_t_valid_ones
     shares = deal(4, 3)
     async with Store.open(tmp_path / "node.sqlite3") as store:
         node = make_node(tmp_path, store, shares[0])
-        await store.put_action(RESUME, ActionState.APPROVED, "approved here", approved_at=1000.0)
-        await store.set_action_state(RESUME.id, ActionState.APPROVED, "signing", signing=(NONCE, 1, MESSAGE))
+        await store.put_action(PAUSE, ActionState.APPROVED, "approved here", approved_at=1000.0)
+        await store.set_action_state(PAUSE.id, ActionState.APPROVED, "signing", signing=(NONCE, 1, MESSAGE))
         own = await store.sign_item(
-            "resume", E, GATEWAY, 1, f"{RESUME.id}@{NONCE}", MESSAGE, partial_sign(shares[0], MESSAGE)
+            "pause", E, GATEWAY, 1, f"{PAUSE.id}@{NONCE}", MESSAGE, partial_sign(shares[0], MESSAGE)
         )
-        await store.put_action_partial(RESUME.id, NONCE, 1, 1, MESSAGE, own)
+        await store.put_action_partial(PAUSE.id, NONCE, 1, 1, MESSAGE, own)
         refused = [
             (partial(2, shares[2]), "2", "invalid"),  # member 3's signature on member 2's topic
             (partial(2, shares[1], key_epoch=2), "2", "wrong_epoch"),
@@ -88,16 +88,16 @@ async def test_forged_and_misplaced_action_partials_are_refused_and_t_valid_ones
             ("2", "wrong_epoch"): 1,
             ("unknown", "not_member"): 1,
         }
-        assert [m for m, _, _ in await store.action_partials(RESUME.id, NONCE, 1)] == [1]
+        assert [m for m, _, _ in await store.action_partials(PAUSE.id, NONCE, 1)] == [1]
 
         duplicates = counted("1", "duplicate")
         await node.actions.on_partial(partial(1, shares[0]))  # this member's own, back from the broker
         assert counted("1", "duplicate") == duplicates + 1
 
         await node.actions.on_partial(partial(3, shares[2]))
-        assert (await store.action_record(RESUME.id)).signature is None  # type: ignore[union-attr]
+        assert (await store.action_record(PAUSE.id)).signature is None  # type: ignore[union-attr]
         await node.actions.on_partial(partial(4, shares[3]))
-        done = await store.action_record(RESUME.id)
+        done = await store.action_record(PAUSE.id)
         assert done is not None
         assert done.signature is not None
         assert verify(shares[0].public.group_public_key, MESSAGE, done.signature)

@@ -48,6 +48,8 @@ class Figures:
     lock: int
     burn: int
     unlock_batch: tuple[int, int]
+    apply_freeze: int
+    apply_allow: int
 
 
 def lock_many(dep: Deployment, count: int, holders: list[str]) -> list[Transfer]:
@@ -73,6 +75,23 @@ def lock_many(dep: Deployment, count: int, holders: list[str]) -> list[Transfer]
             )
         )
     return out
+
+
+def carried_registry_actions(dep: Deployment, shares: Sequence[KeyShare]) -> tuple[int, int]:
+    """gasUsed of `applyFreeze` and `applyAllow` (gateway, E), each for a fresh account (its
+    registry slot zero to non-zero), signed for the next action nonce."""
+    we = Web3(HTTPProvider(dep.ethereum_url))
+    relayer = dev_account(1)
+    used = []
+    for name, typehash in (("applyFreeze", "FREEZE_TYPEHASH"), ("applyAllow", "ALLOW_TYPEHASH")):
+        account = cs("0x" + secrets.token_hex(20))
+        params = we.codec.encode(["address", "bool"], [account, True])
+        kind = getattr(dep.gateway.functions, typehash)().call()
+        message = dep.gateway.functions.actionMessage(kind, 1, params).call()
+        sig = sign(shares, bytes(message))
+        receipt = send(we, relayer, getattr(dep.gateway.functions, name)(1, account, True, sig))
+        used.append(int(receipt["gasUsed"]))
+    return used[0], used[1]
 
 
 def measure(
@@ -159,7 +178,8 @@ def measure(
             relayer,
             execute_batch_call(dep.vault, batch, sign(shares, batch_message(batch))),
         )
-        return Figures(verify, batches, lock_gas, burn_gas, (10, int(r["gasUsed"])))
+        freeze_gas, allow_gas = carried_registry_actions(dep, shares)
+        return Figures(verify, batches, lock_gas, burn_gas, (10, int(r["gasUsed"])), freeze_gas, allow_gas)
     finally:
         procs.stop_all()
 
@@ -223,6 +243,8 @@ def render(f: Figures) -> str:
         f"| `lock` (vault, C; not the first on the route) | {f.lock:,} |",
         f"| `burn` (gateway, E) | {f.burn:,} |",
         f"| `executeBatch` of {f.unlock_batch[0]} unlocks (vault, C) | {f.unlock_batch[1]:,} |",
+        f"| `applyFreeze` (gateway, E; a committee-signed FREEZE of a fresh account) | {f.apply_freeze:,} |",
+        f"| `applyAllow` (gateway, E; a committee-signed ALLOW of a fresh account) | {f.apply_allow:,} |",
         "",
         "**The refund commitment.** `lock` and `burn` record the transfer's leaf (docs/PROTOCOL.md,",
         "refunds): a refund must match it exactly. It costs one new storage slot (22,100: 2,100 cold",

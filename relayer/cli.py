@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import time
@@ -411,7 +412,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if args.on_chain:
         raise admin.AdminError(
             "an on-chain resume needs the committee's threshold signature on a RESUME message "
-            "(QiaoEndpoint.resume); this CLI resumes locally only"
+            "(QiaoEndpoint.resume), so `resume` resumes locally only; propose the RESUME to the "
+            "committee with `relayer actions propose resume --chain NAME` (t operators approve it, "
+            "see deploy/runbooks/resume-after-guardian-pause.md)"
         )
     out = _ask(args, "resume", **_route_args(args))
 
@@ -423,8 +426,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if out["still_paused_on_chain"]:
             lines.append(
                 f"still paused ON-CHAIN: the endpoint on {', '.join(out['still_paused_on_chain'])} "
-                "(every route through it is stopped; resuming it needs the committee's RESUME, "
-                "see deploy/runbooks/endpoint-paused.md)"
+                "(every route through it is stopped; resuming it needs the committee's RESUME: "
+                "`relayer actions propose resume --chain NAME`, see "
+                "deploy/runbooks/resume-after-guardian-pause.md)"
             )
         return "\n".join(lines)
 
@@ -450,6 +454,41 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
 
     _print(out, args.json, human)
     return 0 if out["ok"] else 1
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    """`relayer actions propose|approve|reject|list|show`: the admin verbs `actions.*`
+    (relayer.ops.actions), printed by relayer.ops.action_view."""
+    from relayer.ops import action_view
+
+    verb = args.actions_command
+    cfg = _load(args.config)
+    if verb == "propose":
+        if args.chain not in cfg.chains:
+            raise CliError(
+                f"--chain {args.chain}: no chain of that name in {cfg.source}",
+                f"give one of {', '.join(sorted(cfg.chains))} (the names under [chains])",
+                2,
+            )
+        req = {"kind": args.kind, "chain": args.chain, "ttl": args.ttl}
+    else:
+        req = {"limit": args.limit} if verb == "list" else {"id": args.id}
+    out = admin.request(admin_socket(cfg), f"actions.{verb}", req)
+    _print(out, args.json, lambda: action_view.text(verb, out))
+    return 0
+
+
+def _seconds(text: str) -> float:
+    """--ttl: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds > 0 (e.g. 21600 for six hours)"
+        )
+    return value
 
 
 def cmd_keys_show(args: argparse.Namespace) -> int:
@@ -651,10 +690,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--on-chain",
         action="store_true",
         help="not done here: an on-chain resume needs the committee's threshold signature on a "
-        "RESUME message (QiaoEndpoint.resume), then a delay the guardian can cancel; with this flag "
-        "the command only says so and changes nothing",
+        "RESUME message (QiaoEndpoint.resume), then a delay the guardian can cancel; propose it with "
+        "`relayer actions propose resume`; with this flag the command only says so and changes nothing",
     )
     verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
+    acts = sub.add_parser(
+        "actions",
+        help="committee actions: propose, approve or reject a resume or pause; list and show every action",
+    )
+    asub = acts.add_subparsers(dest="actions_command", required=True, parser_class=_Parser)
+    ap = verb(
+        asub,
+        "propose",
+        cmd_actions,
+        "propose a committee-signed RESUME or PAUSE of a chain's endpoint to every member; each member "
+        "signs it only after its own operator approves it, so t operators must agree",
+    )
+    ap.add_argument("kind", choices=["resume", "pause"], help="resume (after the delay) or pause (at once)")
+    ap.add_argument(
+        "--chain", required=True, help="the chain's name under [chains] in the TOML, e.g. ethereum"
+    )
+    ap.add_argument(
+        "--ttl",
+        type=_seconds,
+        help="seconds until the proposal expires unless executed (default: the node's)",
+    )
+    for name, text in (
+        (
+            "approve",
+            "this member's operator approves an action: the member signs it once its own checks hold",
+        ),
+        ("reject", "this member's operator refuses an action: the member never signs it"),
+        ("show", "one action: what it does, its state, who signed, its on-chain state and history"),
+    ):
+        v = verb(asub, name, cmd_actions, text)
+        v.add_argument("id", help="the action's id (the ID column of `relayer actions list`)")
+    al = verb(
+        asub,
+        "list",
+        cmd_actions,
+        "every action this node holds: proposals, the registry's freezes and allow-list changes, "
+        "who signed, approved here, expiry and on-chain state",
+    )
+    al.add_argument("--limit", type=int, default=100, help="at most this many (default 100, at most 1000)")
     keys = sub.add_parser("keys", help="committee keys")
     ksub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
     verb(ksub, "show", cmd_keys_show, "this member's public key material (never the secret)")

@@ -171,6 +171,29 @@ ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
     ["chain"],
 )
 PENDING_ACTION_KINDS = ("resume", "rotate")
+ACTIONS = Gauge("qiao_actions", "Committee actions in this node's store by kind and state", ["kind", "state"])
+ACTION_OLDEST_OPEN_SECONDS = Gauge(
+    "qiao_action_oldest_open_seconds",
+    "Age of the oldest action of the kind still waiting for signatures or its submission (proposed, "
+    "approved or submitted; not scheduled on-chain, executed, cancelled, expired nor refused); 0: none",
+    ["kind"],
+)
+ACTION_PARTIALS_RECEIVED = Counter(
+    "qiao_action_partials_received", "Action partials received, by outcome", ["member", "outcome"]
+)
+ACTIONS_EXECUTED = Counter(
+    "qiao_actions_executed", "Committee actions seen executed on the chain's endpoint", ["chain", "kind"]
+)
+REGISTRY_CARRY_SECONDS = Histogram(
+    "qiao_registry_carry_seconds",
+    "From a registry event final on the consortium chain to its flag final on the other chain",
+    buckets=(5, 10, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600),
+)
+REGISTRY_MISMATCHES = Gauge(
+    "qiao_registry_mismatches",
+    "Accounts whose allow-list entry or carried freeze on the chain differs from the consortium chain's",
+    ["chain"],
+)
 READY = Gauge("qiao_ready", "1 when the readiness check passes")
 READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it holds", ["check"])
 WATCHDOG_PINGS = Counter("qiao_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd")
@@ -179,26 +202,4 @@ BUILD_INFO = Gauge("qiao_build_info", "Always 1; the labels say what runs", ["ve
 STORE_WRITABLE = Gauge("qiao_store_writable", "1 while the store's writes succeed (0: disk full or failing)")
 STORE_WRITE_FAILURES = Counter(
     "qiao_store_write_failures_total", "Store transactions the filesystem refused", ["reason"]
-)
-ACTIONS = Gauge("qiao_actions", "Committee actions in the store by kind and state", ["kind", "state"])
-ACTION_OLDEST_OPEN = Gauge(
-    "qiao_action_oldest_open_seconds",
-    "Age of the oldest action of the kind neither executed, cancelled, expired nor refused (0: none)",
-    ["kind"],
-)
-ACTION_PARTIALS_RECEIVED = Counter(
-    "qiao_action_partials_received_total", "Action partials received", ["member", "outcome"]
-)
-ACTIONS_EXECUTED = Counter(
-    "qiao_actions_executed_total", "Committee actions seen executed on-chain", ["chain", "kind"]
-)
-REGISTRY_CARRY_SECONDS = Histogram(
-    "qiao_registry_carry_seconds",
-    "From a registry decision seen final on the consortium chain to its flag set on the follower",
-    buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
-)
-REGISTRY_MISMATCHES = Gauge(
-    "qiao_registry_mismatches",
-    "Accounts whose allow-list entry or freeze differs between the source registry and this chain's",
-    ["chain"],
 )

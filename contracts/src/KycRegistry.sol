@@ -10,8 +10,15 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 /// @dev Roles (OpenZeppelin AccessControl):
 ///      - DEFAULT_ADMIN_ROLE grants and revokes the roles;
 ///      - COMPLIANCE_ROLE (the issuer's compliance desk) allows, disallows, freezes and unfreezes;
-///      - FREEZER_ROLE (the gateway, carrying a committee-signed freeze from the consortium chain)
-///        only freezes and unfreezes.
+///      - FREEZER_ROLE (the gateway, carrying committee-signed decisions from the consortium chain)
+///        freezes and unfreezes, and allows and disallows one account at a time ({setAllowed}).
+///      Which wins: the allow-list has one `allowed` flag, set by either role, and the last
+///      decision wins. On Ethereum the allow-list follows the consortium chain's: who passed KYC
+///      is the issuer's decision, kept on that chain as the single source of truth, so a desk
+///      edit here is overwritten by the next decision carried from there (the reconciler reports
+///      the difference meanwhile). This chain's desk restricts locally with its compliance freeze
+///      instead, which nothing carried lifts (neither an unfreeze nor an allow): a restriction
+///      wins, so a local order to stop an account holds whatever the other chain decides.
 ///      An account has two independent freeze flags: the compliance freeze (set and lifted by
 ///      COMPLIANCE_ROLE, this chain's own desk) and the bridge freeze (set and lifted by
 ///      FREEZER_ROLE, a decision carried from another chain). It is frozen while either is set,
@@ -22,7 +29,8 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 contract KycRegistry is AccessControl {
     /// @notice Role that manages the allow-list and freezes.
     bytes32 public constant COMPLIANCE_ROLE = keccak256("QIAO_COMPLIANCE_ROLE");
-    /// @notice Role that may only freeze and unfreeze (granted to the gateway).
+    /// @notice Role that may freeze and unfreeze (its own flag) and set the allow-list flag
+    ///         (granted to the gateway).
     bytes32 public constant FREEZER_ROLE = keccak256("QIAO_FREEZER_ROLE");
 
     /// @dev Flags of an account, packed in one slot: `allowed` in the lowest byte, `frozen` (the
@@ -52,14 +60,19 @@ contract KycRegistry is AccessControl {
         _grantRole(COMPLIANCE_ROLE, admin);
     }
 
-    /// @notice Adds `account` to or removes it from the allow-list; COMPLIANCE_ROLE only.
+    /// @notice Adds `account` to or removes it from the allow-list; COMPLIANCE_ROLE or
+    ///         FREEZER_ROLE (an allow-list decision carried from the consortium chain).
+    /// @dev Both roles set the same flag: the last call wins (see the contract's notes). Reverts
+    ///      with AccessControlUnauthorizedAccount(caller, COMPLIANCE_ROLE) for a caller with
+    ///      neither role. {AllowedSet} names the caller in `by`.
     /// @param account The address (not zero).
     /// @param allowed True to allow.
-    function setAllowed(address account, bool allowed) external onlyRole(COMPLIANCE_ROLE) {
+    function setAllowed(address account, bool allowed) external {
+        if (!hasRole(FREEZER_ROLE, msg.sender)) _checkRole(COMPLIANCE_ROLE);
         _setAllowed(account, allowed);
     }
 
-    /// @notice {setAllowed} for many addresses; COMPLIANCE_ROLE only.
+    /// @notice {setAllowed} for many addresses; COMPLIANCE_ROLE only (the desk's bulk edit).
     /// @param accounts The addresses (none zero).
     /// @param allowed True to allow all of them, false to remove all of them.
     function setAllowedBatch(address[] calldata accounts, bool allowed) external onlyRole(COMPLIANCE_ROLE) {

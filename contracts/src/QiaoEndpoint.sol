@@ -458,7 +458,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @notice Pauses the endpoint at once; guardian only. Only a committee-signed {resume},
     ///         after its delay, undoes it.
     /// @dev Paused: lock/burn, executeBatch, executeTransfer, releaseQueued and refund revert with
-    ///      EnforcedPause. Signed actions (pause, resume, rotate, freeze), {executePending},
+    ///      EnforcedPause. Signed actions (pause, resume, rotate, freeze, allow), {executePending},
     ///      {cancelAllPending}, {cancelPending} and {invalidateActions} still work.
     function pause() external onlyGuardian {
         _brake();
@@ -754,7 +754,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     }
 
     /// @notice The message of the next signed action of type `typehash` (PAUSE, RESUME, ROTATE,
-    ///         FREEZE) with its type-specific fields ABI-encoded in `params`.
+    ///         FREEZE; ALLOW on the gateway) with its type-specific fields ABI-encoded in `params`.
     /// @param typehash One of the action type hashes.
     /// @param keyEpoch The key epoch that signs.
     /// @param params abi.encode of the extra fields ("" for pause and resume).
@@ -824,7 +824,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         return (_queueLeaves[token][q.head], q.tail - q.head);
     }
 
-    /// @notice The sequence number the next signed action (pause, resume, rotate, freeze) must carry.
+    /// @notice The sequence number the next signed action (pause, resume, rotate, freeze, allow) must carry.
     /// @return nonce The next action nonce.
     function actionNonce() external view returns (uint64 nonce) {
         return _keys.actionNonce;

@@ -5,14 +5,16 @@ import {QiaoEndpoint} from "./QiaoEndpoint.sol";
 import {WrappedToken} from "./WrappedToken.sol";
 import {KycRegistry} from "./KycRegistry.sol";
 import {SignedActions} from "./endpoint/SignedActions.sol";
+import {Protocol} from "./endpoint/Protocol.sol";
 
 /// @title QiaoGateway
 /// @notice Qiao endpoint on Ethereum (E): a committee-signed batch from the consortium chain mints
 ///         WrappedToken; `burn` destroys it and starts a transfer back (see {QiaoEndpoint}). A
-///         committee-signed freeze carries a freeze decided on the consortium chain to this chain.
+///         committee-signed FREEZE or ALLOW carries a freeze or an allow-list change decided on
+///         the consortium chain to this chain's registry.
 /// @dev Register pairs with `registerToken(remoteChainId, localWrappedToken, remoteAsset)`; the
-///      wrapped token must name this gateway as its minter. For {applyFreeze} the gateway needs
-///      the registry's FREEZER_ROLE.
+///      wrapped token must name this gateway as its minter. For {applyFreeze} and {applyAllow}
+///      the gateway needs the registry's FREEZER_ROLE.
 contract QiaoGateway is QiaoEndpoint {
     /// @notice `token` is not a WrappedToken whose gateway is this contract.
     error NotGatewayToken(address token);
@@ -21,6 +23,9 @@ contract QiaoGateway is QiaoEndpoint {
     /// @notice `token` is already paired with a token on `remoteChainId`; a wrapped token has one
     ///         home chain (else tokens minted from one chain could unlock another chain's vault).
     error TokenPairedWithAnotherChain(address token, uint256 remoteChainId);
+
+    /// @notice Type hash of a committee-signed allow-list change of an account (carried from C to E).
+    bytes32 public constant ALLOW_TYPEHASH = Protocol.ALLOW_TYPEHASH;
 
     /// @dev The remote chain each registered wrapped token is paired with (its home chain).
     mapping(address wrappedToken => uint256 remoteChainId) private _homeChain;
@@ -71,9 +76,22 @@ contract QiaoGateway is QiaoEndpoint {
     /// @param frozen True to freeze, false to unfreeze.
     /// @param signature BLS signature on actionMessage(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen)).
     function applyFreeze(uint64 keyEpoch, address account, bool frozen, bytes calldata signature) external {
-        if (account == address(0)) revert ZeroAddress();
-        SignedActions.consume(_keys, FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen), signature);
-        registry.setFrozen(account, frozen);
+        SignedActions.carry(_keys, registry, FREEZE_TYPEHASH, keyEpoch, account, frozen, signature);
+    }
+
+    /// @notice Adds `account` to (or removes it from) this chain's allow-list as decided on the
+    ///         consortium chain, on a committee signature of the ALLOW message for the next action
+    ///         nonce. Anyone may call it.
+    /// @dev Reverts on a zero account, a key epoch other than the current one, a bad signature.
+    ///      The registry keeps one `allowed` flag: this sets it whatever this chain's compliance
+    ///      desk set before (the allow-list follows the consortium chain's), but it never lifts
+    ///      a freeze ({KycRegistry}). Emits {SignedActionApplied} and the registry's AllowedSet.
+    /// @param keyEpoch The current key epoch.
+    /// @param account The account (not zero).
+    /// @param allowed True to allow, false to remove from the allow-list.
+    /// @param signature BLS signature on actionMessage(ALLOW_TYPEHASH, keyEpoch, abi.encode(account, allowed)).
+    function applyAllow(uint64 keyEpoch, address account, bool allowed, bytes calldata signature) external {
+        SignedActions.carry(_keys, registry, ALLOW_TYPEHASH, keyEpoch, account, allowed, signature);
     }
 
     /// @notice The remote chain whose asset `wrappedToken` represents (0 if not registered).

@@ -204,3 +204,74 @@ ENDPOINT_ABI: list[dict[str, Any]] = [
         "outputs": [{"name": "", "type": "bytes32"}],
     },
 ]
+
+
+def _fn(name: str, inputs: str = "", outputs: str = "", *, view: bool = False) -> dict[str, Any]:
+    """A function fragment from Solidity-like parameter lists ("uint64 keyEpoch, bytes signature")."""
+
+    def params(text: str) -> list[dict[str, str]]:
+        pairs = [p.split() for p in text.split(",") if p.strip()]
+        return [{"name": p[1] if len(p) > 1 else "", "type": p[0]} for p in pairs]
+
+    return {
+        "type": "function",
+        "name": name,
+        "stateMutability": "view" if view else "nonpayable",
+        "inputs": params(inputs),
+        "outputs": params(outputs),
+    }
+
+
+_PENDING_ACTION_OUTPUT: dict[str, Any] = {
+    "name": "action",
+    "type": "tuple",
+    "internalType": "struct QiaoEndpoint.PendingAction",
+    "components": [
+        {"name": "typehash", "type": "bytes32"},
+        {"name": "keyEpoch", "type": "uint64"},
+        {"name": "executableAt", "type": "uint64"},
+        {"name": "pauseCount", "type": "uint64"},
+        {"name": "status", "type": "uint8", "internalType": "enum QiaoEndpoint.PendingStatus"},
+        {"name": "keyData", "type": "address"},
+    ],
+}
+
+# committee-signed actions, on both endpoints (docs/PROTOCOL.md, "Signed actions"); the calldata
+# the relayer sends is built by relayer.core.calldata.action_call_data / execute_pending_data
+ENDPOINT_ABI += [
+    _fn("paused", "", "bool", view=True),
+    _fn("actionNonce", "", "uint64 nonce", view=True),
+    _fn("registry", "", "address", view=True),
+    _fn("actionMessage", "bytes32 typehash, uint64 keyEpoch, bytes params", "bytes32 message", view=True),
+    {**_fn("pendingAction", "uint64 nonce", view=True), "outputs": [_PENDING_ACTION_OUTPUT]},
+    _fn("pauseWithSignature", "uint64 keyEpoch, bytes signature"),
+    _fn("resume", "uint64 keyEpoch, bytes signature", "uint64 pendingNonce"),
+    _fn("rotateKey", "uint64 keyEpoch, bytes newGroupKey, bytes signature", "uint64 pendingNonce"),
+    _fn("executePending", "uint64 nonce"),
+]
+
+# the gateway's: the registry's decisions carried from the consortium chain
+GATEWAY_ABI: list[dict[str, Any]] = [
+    _fn("ALLOW_TYPEHASH", "", "bytes32", view=True),
+    _fn("applyFreeze", "uint64 keyEpoch, address account, bool frozen, bytes signature"),
+    _fn("applyAllow", "uint64 keyEpoch, address account, bool allowed, bytes signature"),
+]
+
+# KycRegistry (each endpoint's `registry()`): the flags, and the events the committee carries
+REGISTRY_ABI: list[dict[str, Any]] = [
+    _fn("statusOf", "address account", "bool allowed, bool frozen", view=True),
+    _fn("freezesOf", "address account", "bool compliance, bool bridge", view=True),
+    *(
+        {
+            "type": "event",
+            "name": name,
+            "anonymous": False,
+            "inputs": [
+                {"name": "account", "type": "address", "indexed": True},
+                {"name": flag, "type": "bool", "indexed": False},
+                {"name": "by", "type": "address", "indexed": True},
+            ],
+        }
+        for name, flag in (("AllowedSet", "allowed"), ("FrozenSet", "frozen"))
+    ),
+]

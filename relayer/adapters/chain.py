@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
+from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -26,11 +27,12 @@ from web3.exceptions import ContractLogicError
 from web3.types import BlockIdentifier, RPCEndpoint
 
 from relayer import metrics
-from relayer.adapters.abi import ENDPOINT_ABI
+from relayer.adapters.abi import ENDPOINT_ABI, REGISTRY_ABI
 from relayer.adapters.aio import within
 from relayer.config import ChainConfig
 from relayer.core.batching import Located
 from relayer.core.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
+from relayer.core.onchain import EndpointState, PendingActionView, RegistryEvent, RegistryStatus
 from relayer.core.states import ObservedFailure
 from relayer.core.types import ChainId, Nonce, Route, Transfer
 
@@ -54,6 +56,14 @@ BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (provide
 # block that changed) is not asked again for this long; with none left the watcher halts at once
 QUARANTINE_SECONDS = 900.0
 FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one that changes
+# the KYC registry's events the committee carries (RegistryEvent.kind by topic)
+REGISTRY_TOPICS = {
+    "0x" + keccak(text="FrozenSet(address,bool,address)").hex(): ("freeze", "FrozenSet"),
+    "0x" + keccak(text="AllowedSet(address,bool,address)").hex(): ("allow", "AllowedSet"),
+}
+# the endpoint's slot of `_keys.current`, `previousValidUntil`, `actionNonce` and `pauseCount`
+# (uint64 each, from the lowest bytes: contracts/STORAGE.md); pauseCount has no view
+KEYS_SLOT = 2
 
 # the views of QiaoEndpoint that identify one (relayer.ops.preflight checks them before a node runs)
 IDENTITY_ABI: list[dict[str, Any]] = [
@@ -131,6 +141,10 @@ class RpcUnavailable(Exception):
     """No endpoint of a chain answered."""
 
 
+class NotFinal(Exception):
+    """A read asked for at the final head, which is still before the endpoint's start block."""
+
+
 @dataclass
 class _Endpoint:
     url: str
@@ -171,6 +185,7 @@ class ChainClient:
         self._active = 0
         self._topic = TRANSFER_INITIATED_TOPIC
         self._final_hashes: OrderedDict[int, str] = OrderedDict()
+        self._registry: ChecksumAddress | None = None
 
     @classmethod
     @asynccontextmanager
@@ -414,11 +429,13 @@ class ChainClient:
         self,
         from_block: int,
         to_block: int,
-        topic: str,
+        topic: str | list[str],
         decode: Callable[[Any], _T],
         end_hash: str | None,
+        address: str | None = None,
     ) -> list[_T]:
-        """The events of one topic in [from_block, to_block], from the answer `quorum` trusted
+        """The events of one topic (or of any of a list of topics) of the endpoint (or of the
+        contract at `address`) in [from_block, to_block], from the answer `quorum` trusted
         endpoints agree on. Each endpoint's reply is checked before anything is decoded
         (`relayer.core.logcheck`): the endpoint's own logs, inside the range, not removed, well-formed
         hashes, and from the block the endpoint has at that number, read in one JSON-RPC batch
@@ -435,7 +452,7 @@ class ChainClient:
         for index in self._trusted_order():
             ep = self._endpoints[index]
             try:
-                read = await self._read_logs(ep, from_block, to_block, topic, decode, end_hash)
+                read = await self._read_logs(ep, from_block, to_block, topic, decode, end_hash, address)
                 key, decoded, hashes = read
             except LogsRefused as exc:
                 refused = exc
@@ -503,14 +520,15 @@ class ChainClient:
         ep: _Endpoint,
         from_block: int,
         to_block: int,
-        topic: str,
+        topic: str | list[str],
         decode: Callable[[Any], _T],
         end_hash: str | None,
+        address: str | None = None,
     ) -> tuple[tuple[Any, ...], list[_T] | MalformedEvent, dict[int, str]]:
         """One endpoint's checked reply: the key quorum answers are compared by, and the events
         (or the MalformedEvent a log raised). `LogsRefused` if the reply may not be used."""
         params = {
-            "address": ep.contract.address,
+            "address": address or ep.contract.address,
             "fromBlock": hex(from_block),
             "toBlock": hex(to_block),
             "topics": [topic],
@@ -524,14 +542,14 @@ class ChainClient:
             raise RpcReplyError(f"eth_getLogs: {reply.get('error', reply)!r}")
         entries = reply["result"]
         places = [LogPlace.of(e if isinstance(e, dict) else {}) for e in entries]
-        self._refuse(ep, places, from_block, to_block, None)  # shapes: no RPC needed
+        self._refuse(ep, places, from_block, to_block, None, address)  # shapes: no RPC needed
         hashes: dict[int, str] = {}
         if places:  # the common case, no log in the range, costs no more calls
             numbers = blocks_to_check(places)
             if end_hash is not None and to_block not in numbers:
                 numbers = (*numbers, to_block)
             hashes = await self._block_hashes(ep, numbers)
-            self._refuse(ep, places, from_block, to_block, hashes)
+            self._refuse(ep, places, from_block, to_block, hashes, address)
             for number, got in hashes.items():  # a final block read before must not have changed
                 known = self._known_final(number)
                 if known is not None and known.lower() != got.lower():
@@ -553,8 +571,10 @@ class ChainClient:
         first: int,
         last: int,
         canonical: dict[int, str] | None,
+        address: str | None = None,
     ) -> None:
-        refusal = judge_logs(places, endpoint=self.cfg.endpoint, first=first, last=last, canonical=canonical)
+        emitter = address or self.cfg.endpoint
+        refusal = judge_logs(places, endpoint=emitter, first=first, last=last, canonical=canonical)
         if refusal is not None:
             self._reject(ep, refusal)
 
@@ -729,6 +749,130 @@ class ChainClient:
 
         return await self.call(get, "currentKeyEpoch")
 
+    # ---- committee actions and the KYC registry (the values are relayer.core.onchain's) -------
+
+    async def _read_block(self, final: bool) -> int:
+        """The block a group of reads is pinned to: the final head, or the head."""
+        if not final:
+            return await self.head()
+        block = await self.final_head()
+        if block < self.cfg.start_block:
+            raise NotFinal(
+                f"chain {self.cfg.name}: the final head {block} is before the endpoint's start block "
+                f"{self.cfg.start_block}; read again once it is final"
+            )
+        return block
+
+    async def endpoint_state(self, *, final: bool = False) -> EndpointState:
+        """The endpoint's `paused()`, `actionNonce()` and `currentKeyEpoch()` at one block (the
+        final head if `final`, else the head), with its pause count from storage (KEYS_SLOT)."""
+        block = await self._read_block(final)
+
+        async def get(ep: _Endpoint) -> tuple[bool, int, int, int]:
+            f = ep.contract.functions
+            paused = bool(await f.paused().call(block_identifier=block))
+            nonce = int(await f.actionNonce().call(block_identifier=block))
+            epoch = int(await f.currentKeyEpoch().call(block_identifier=block))
+            slot = await ep.w3.eth.get_storage_at(ep.contract.address, KEYS_SLOT, block)
+            return paused, nonce, epoch, int.from_bytes(bytes(slot), "big")
+
+        paused, nonce, epoch, word = await self.call(get, "endpoint state")
+        current, _valid_until, slot_nonce, pause_count = ((word >> (64 * i)) & (2**64 - 1) for i in range(4))
+        if (current, slot_nonce) != (epoch, nonce):  # not the layout of contracts/STORAGE.md
+            log.warning("endpoint_storage_layout_unknown", chain=self.cfg.name, slot_word=hex(word))
+            return EndpointState(paused, nonce, epoch, None)
+        return EndpointState(paused, nonce, epoch, pause_count)
+
+    async def pending_action(self, nonce: int, *, final: bool = False) -> PendingActionView:
+        """`pendingAction(nonce)`: the RESUME or ROTATE scheduled under action nonce `nonce`."""
+        block = await self._read_block(final)
+
+        async def get(ep: _Endpoint) -> Any:
+            return await ep.contract.functions.pendingAction(nonce).call(block_identifier=block)
+
+        typehash, epoch, executable_at, pause_count, status, key_data = await self.call(get, "pendingAction")
+        return PendingActionView(
+            bytes(typehash), int(epoch), int(executable_at), int(status), str(key_data), int(pause_count)
+        )
+
+    async def registry_address(self) -> str:
+        """The endpoint's KYC registry (`registry()`, an immutable: read once)."""
+        if self._registry is None:
+
+            async def get(ep: _Endpoint) -> str:
+                return str(await ep.contract.functions.registry().call())
+
+            address = to_checksum_address(await self.call(get, "registry"))
+            if int(address, 16) == 0:
+                raise RpcReplyError(f"chain {self.cfg.name}: the endpoint's registry() is the zero address")
+            self._registry = address
+        return self._registry
+
+    async def registry_events(
+        self, first_block: int, last_block: int, *, end_hash: str | None = None
+    ) -> list[RegistryEvent]:
+        """The FrozenSet and AllowedSet events of the endpoint's registry in [first_block,
+        last_block], in log order, read and checked as transfers are (`_events`, quorum)."""
+        registry = await self.registry_address()
+        decode, topics = self.decode_registry_event, list(REGISTRY_TOPICS)
+        return await self._events(first_block, last_block, topics, decode, end_hash, registry)
+
+    def decode_registry_event(self, entry: Any) -> RegistryEvent:
+        """A FrozenSet or AllowedSet(account indexed, bool flag, by indexed), strictly: the topic
+        count, the address padding, a flag of exactly 0 or 1, a non-zero account."""
+        try:
+            listed = entry["topics"] if isinstance(entry["topics"], list) else []
+            first = "0x" + _bytes(listed[0]).hex() if listed else ""
+            kind, name = REGISTRY_TOPICS.get(first, ("", ""))
+            if not kind:
+                raise ValueError("its first topic is neither FrozenSet nor AllowedSet")
+            topics, data = _log_parts(entry, first, 2, 32, name)
+            if any(topics[1][:12]) or any(topics[2][:12]):
+                raise ValueError("an indexed address with non-zero padding")
+            flag = int.from_bytes(data, "big")
+            if flag > 1:
+                raise ValueError(f"flag {flag} is not a bool (0 or 1)")
+            if not any(topics[1]):
+                raise ValueError("the zero account (a registry refuses it)")
+            return RegistryEvent(
+                kind=kind,
+                account=_checksummed(topics[1][12:]),
+                flag=flag == 1,
+                block_number=_int(entry["blockNumber"]),
+                block_hash=_hex(entry["blockHash"]),
+                tx_hash=_hex(entry["transactionHash"]),
+                log_index=_int(entry["logIndex"]),
+                by=_checksummed(topics[2][12:]),
+            )
+        except Exception as exc:
+            raise _malformed(self.cfg.name, entry, "FrozenSet or AllowedSet", exc) from exc
+
+    async def registry_status(self, account: str, *, final: bool = True) -> RegistryStatus:
+        """`account`'s flags in the endpoint's registry (`statusOf` and `freezesOf`) at one block:
+        the final head by default, else the head."""
+        try:
+            who = to_checksum_address(account)
+        except ValueError:
+            raise ValueError(f"registry_status: {account!r} is not a 20-byte 0x address") from None
+        registry = await self.registry_address()
+        block = await self._read_block(final)
+
+        async def get(ep: _Endpoint) -> tuple[Any, Any]:
+            f = ep.w3.eth.contract(address=to_checksum_address(registry), abi=REGISTRY_ABI).functions
+            status = await f.statusOf(who).call(block_identifier=block)
+            return status, await f.freezesOf(who).call(block_identifier=block)
+
+        (allowed, frozen), (compliance, bridge) = await self.call(get, "registry status")
+        return RegistryStatus(bool(allowed), bool(frozen), bool(compliance), bool(bridge))
+
+    async def chain_time(self) -> int:
+        """The timestamp of the latest block (the clock the endpoint's action delay runs on)."""
+
+        async def get(ep: _Endpoint) -> int:
+            return int((await ep.w3.eth.get_block("latest"))["timestamp"])
+
+        return await self.call(get, "get_block(latest)")
+
 
 @functools.lru_cache(maxsize=1 << 16)
 def _checksummed(raw: bytes) -> str:
@@ -740,7 +884,7 @@ def _log_parts(entry: Any, topic: str, indexed: int, size: int, what: str) -> tu
     """The topics and data of a raw log of event `what`, with their shape checked."""
     topics = [_bytes(t) for t in entry["topics"]]
     if len(topics) != indexed + 1 or "0x" + topics[0].hex() != topic:
-        raise ValueError(f"expected the {what} signature and {indexed} indexed topics, got {len(topics)}")
+        raise ValueError(f"expected the {what} signature and {indexed} indexed topics, got {len(topics) - 1}")
     if any(len(t) != 32 for t in topics):
         raise ValueError("malformed indexed topics")
     data = _bytes(entry["data"])

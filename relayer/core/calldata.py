@@ -1,4 +1,5 @@
-"""The calldata of the endpoint's `executeBatch` and `refund` calls, built without I/O.
+"""The calldata of the endpoint's `executeBatch` and `refund` calls and of the committee-signed
+actions (`action_call_data`, `execute_pending_data`), built without I/O.
 
 `execute_batch_call` and `refund_call` take a web3 contract (sync or async, with the endpoint ABI)
 and return the call, ready to `.call()`, `.estimate_gas()` or `.build_transaction()`;
@@ -13,7 +14,8 @@ from typing import Any
 from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
-from committee.bls import g1_to_eip2537
+from committee.bls import g1_to_eip2537, g2_to_eip2537
+from relayer.core.encoding import check_action_params
 from relayer.core.types import Batch, Transfer, execute_batch_args
 
 SIGNATURE_WIRE_LENGTH = 48
@@ -76,3 +78,62 @@ def refund_data(endpoint: Any, key_epoch: int, transfer: Transfer, signature: by
     """The calldata of `refund_call(endpoint, key_epoch, transfer, signature)` (web3's encoder)."""
     call = refund_call(endpoint, key_epoch, transfer, signature)
     return bytes.fromhex(call._encode_transaction_data()[2:])
+
+
+# ---- committee-signed actions (docs/PROTOCOL.md, "Signed actions") -------------------------------
+
+_ACTION_CALLS: dict[str, tuple[str, list[str]]] = {
+    "pause": ("pauseWithSignature", ["uint64", "bytes"]),
+    "resume": ("resume", ["uint64", "bytes"]),
+    "rotate": ("rotateKey", ["uint64", "bytes", "bytes"]),
+    "freeze": ("applyFreeze", ["uint64", "address", "bool", "bytes"]),
+    "allow": ("applyAllow", ["uint64", "address", "bool", "bytes"]),
+}
+ACTION_SELECTORS: dict[str, bytes] = {
+    kind: keccak(text=f"{name}({','.join(types)})")[:4] for kind, (name, types) in _ACTION_CALLS.items()
+}
+EXECUTE_PENDING_SELECTOR = keccak(text="executePending(uint64)")[:4]
+G2_COMPRESSED_LENGTH = 96
+G2_EIP2537_LENGTH = 256
+
+
+def action_call_data(
+    kind: str, key_epoch: int, params: bytes, signature: bytes, *, new_key: bytes | None = None
+) -> bytes:
+    """The calldata that submits a signed action of `kind` to its endpoint: `pauseWithSignature`,
+    `resume`, `rotateKey`, `applyFreeze` (gateway) or `applyAllow` (gateway). `params` are the
+    signed fields (`relayer.core.encoding.action_params`); freeze and allow take the account and
+    flag from them. `new_key` (rotate only): the new group key, 96-byte compressed G2 or its
+    256-byte EIP-2537 form, whose keccak256 must be the hash in `params`. `signature` as for
+    batches (48-byte wire form converted to EIP-2537)."""
+    check_action_params(kind, params)  # the kind too
+    if (new_key is not None) != (kind == "rotate"):
+        raise ValueError(f"action_call_data({kind!r}): new_key is for rotate only, and rotate needs it")
+    if len(signature) == SIGNATURE_WIRE_LENGTH:
+        signature = g1_to_eip2537(signature)
+    args: list[Any]
+    if kind == "rotate":
+        assert new_key is not None
+        if len(new_key) == G2_COMPRESSED_LENGTH:
+            new_key = g2_to_eip2537(new_key)
+        if len(new_key) != G2_EIP2537_LENGTH:
+            raise ValueError(
+                f"action_call_data('rotate'): new_key of {len(new_key)} bytes; give the 96-byte "
+                "compressed G2 key or its 256-byte EIP-2537 form"
+            )
+        if keccak(new_key) != params:
+            raise ValueError("action_call_data('rotate'): keccak256(new_key) is not the hash in params")
+        args = [key_epoch, new_key, signature]
+    elif kind in ("freeze", "allow"):
+        args = [key_epoch, params[12:32], params[63] == 1, signature]
+    else:
+        args = [key_epoch, signature]
+    return ACTION_SELECTORS[kind] + abi_encode(_ACTION_CALLS[kind][1], args)
+
+
+def execute_pending_data(nonce: int) -> bytes:
+    """The calldata of `executePending(nonce)`: applies the RESUME or ROTATE scheduled under
+    action nonce `nonce` once the endpoint's delay has passed (anyone may send it)."""
+    if not 0 <= nonce < 2**64:
+        raise ValueError(f"execute_pending_data: action nonce {nonce} is not a uint64")
+    return EXECUTE_PENDING_SELECTOR + abi_encode(["uint64"], [nonce])

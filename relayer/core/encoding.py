@@ -169,3 +169,99 @@ def refund_message(t: Transfer, src_endpoint: str, key_epoch: int) -> bytes:
             [REFUND_TYPEHASH, VERSION, t.src_chain_id, src_endpoint, key_epoch, leaf_hash(t)],
         )
     )
+
+
+# ---- committee-signed actions (docs/PROTOCOL.md, "Signed actions") -------------------------------
+
+_ACTION_HEAD = "string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce"
+ACTION_TYPEHASHES: dict[str, bytes] = {
+    "pause": keccak(f"QiaoPause({_ACTION_HEAD})".encode()),
+    "resume": keccak(f"QiaoResume({_ACTION_HEAD})".encode()),
+    "rotate": keccak(f"QiaoRotateKey({_ACTION_HEAD},bytes32 newKeyHash)".encode()),
+    "freeze": keccak(f"QiaoFreeze({_ACTION_HEAD},address account,bool frozen)".encode()),
+    "allow": keccak(f"QiaoAllow({_ACTION_HEAD},address account,bool allowed)".encode()),
+}
+"""Each action kind's type hash, as the endpoint's PAUSE_TYPEHASH ... ALLOW_TYPEHASH (the gateway's)."""
+_PARAMS_SIZE = {"pause": 0, "resume": 0, "rotate": 32, "freeze": 64, "allow": 64}
+_UINT64 = 2**64
+
+
+def _action_kind(kind: str) -> str:
+    if kind not in ACTION_TYPEHASHES:
+        raise ValueError(f"{kind!r} is not an action kind (one of {', '.join(ACTION_TYPEHASHES)})")
+    return str(kind)
+
+
+def action_params(
+    kind: str, *, account: str | None = None, flag: bool | None = None, new_key_hash: bytes | None = None
+) -> bytes:
+    """The ABI-encoded fields of an action of `kind`: b"" for pause and resume,
+    abi.encode(bytes32 newKeyHash) for rotate (keccak256 of the new 256-byte EIP-2537 key),
+    abi.encode(address account, bool flag) for freeze (flag: frozen) and allow (flag: allowed)."""
+    kind = _action_kind(kind)
+    given = {"account": account, "flag": flag, "new_key_hash": new_key_hash}
+    wanted = {"rotate": {"new_key_hash"}, "freeze": {"account", "flag"}, "allow": {"account", "flag"}}
+    needed = wanted.get(kind, set())
+    extra = sorted(k for k, v in given.items() if v is not None and k not in needed)
+    missing = sorted(k for k in needed if given[k] is None)
+    if extra or missing:
+        raise ValueError(
+            f"action_params({kind!r}): takes {sorted(needed) or 'no fields'}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unexpected {extra}" if extra else "")
+        )
+    if kind == "rotate":
+        if not isinstance(new_key_hash, bytes) or len(new_key_hash) != 32:
+            raise ValueError(
+                "action_params('rotate'): new_key_hash must be the 32-byte keccak256 of the new key"
+            )
+        return new_key_hash
+    if kind in ("freeze", "allow"):
+        if not isinstance(flag, bool):
+            raise ValueError(f"action_params({kind!r}): flag must be a bool, not {flag!r}")
+        try:
+            word = _address_word(account) if isinstance(account, str) and account.startswith("0x") else b""
+        except ValueError:
+            word = b""
+        if not any(word):
+            raise ValueError(f"action_params({kind!r}): account {account!r} is not a non-zero 0x address")
+        return word + int(flag).to_bytes(32, "big")
+    return b""
+
+
+def action_message(
+    kind: str, chain_id: int, endpoint: str, key_epoch: int, action_nonce: int, params: bytes
+) -> bytes:
+    """The 32-byte message of an action of `kind` for `endpoint` on `chain_id`, signed under
+    `key_epoch` for the endpoint's action nonce `action_nonce` (`params` from `action_params`):
+    keccak256(abi.encode(TYPEHASH, "QIAO-V1", chainId, endpoint, keyEpoch, actionNonce) || params),
+    the endpoint's `actionMessage(typehash, keyEpoch, params)` while `actionNonce()` is `action_nonce`."""
+    kind = _action_kind(kind)
+    if not 0 < chain_id < 2**256:
+        raise ValueError(f"action_message: chain id {chain_id} is not a positive uint256")
+    if not 1 <= key_epoch < _UINT64:
+        raise ValueError(f"action_message: key epoch {key_epoch} is not a valid epoch (1 .. 2^64 - 1)")
+    if not 0 <= action_nonce < _UINT64:
+        raise ValueError(f"action_message: action nonce {action_nonce} is not a uint64")
+    check_action_params(kind, params)
+    head = encode(
+        ["bytes32", "string", "uint256", "address", "uint64", "uint64"],
+        [ACTION_TYPEHASHES[kind], VERSION, chain_id, endpoint, key_epoch, action_nonce],
+    )
+    return keccak(head + params)
+
+
+def check_action_params(kind: str, params: bytes) -> None:
+    """Raises ValueError unless `kind` is an action kind and `params` has the shape
+    `action_params` gives it (the contract would hash anything)."""
+    kind = _action_kind(kind)
+    if not isinstance(params, bytes) or len(params) != _PARAMS_SIZE[kind]:
+        size = len(params) if isinstance(params, bytes) else type(params).__name__
+        raise ValueError(
+            f"{kind} params must be {_PARAMS_SIZE[kind]} bytes (as action_params makes them), got {size}"
+        )
+    if kind in ("freeze", "allow"):
+        if any(params[:12]) or not any(params[12:32]):
+            raise ValueError(f"{kind} params: the first word is not a non-zero address")
+        if params[32:] not in (bytes(32), (1).to_bytes(32, "big")):
+            raise ValueError(f"{kind} params: the second word is not a bool (0 or 1)")

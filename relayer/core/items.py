@@ -214,13 +214,18 @@ class ActionRecord:
 
 @dataclass(frozen=True, slots=True)
 class ActionView:
-    """What an operator sees of an action (`relayer actions list|show`)."""
+    """What an operator sees of an action (`relayer actions list|show`, relayer.ops.actions)."""
 
-    record: ActionRecord
-    signers: tuple[int, ...]  # members whose valid partial this node holds for its current nonce
-    threshold: int
+    action: Action
+    state: ActionState
+    detail: str
+    created_at: float
+    expires_at: float | None
     approved_here: bool
+    signers: tuple[int, ...]  # members whose valid partial this node holds for its current nonce
     onchain: str
+    action_nonce: int | None
+    tx_hash: str | None
     history: tuple[tuple[str, str, float], ...]
 
 

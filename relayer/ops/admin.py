@@ -3,7 +3,8 @@
 Protocol: one JSON object per line each way. The client sends `{"cmd": "<verb>", "args": {...}}`
 and reads one reply, `{"ok": true, "result": ...}` or `{"ok": false, "error": "..."}`, then the
 connection closes. Verbs: `status`, `transfers_list`, `transfers_show`, `batch_show`, `retry`, `reobserve`,
-`pause`, `resume`, `endpoints_paused`, `reconcile`, `keys_show`, `ping`.
+`pause`, `resume`, `endpoints_paused`, `reconcile`, `keys_show`, `ping`, and the committee
+actions' `actions.propose|approve|reject|list|show` (relayer.ops.actions).
 
 There are two pauses. `pause` alone is local to this node and recorded in its store (it survives
 restarts): a paused route cuts no batches and signs nothing here (relayer.pipeline.halts), and
@@ -44,6 +45,7 @@ from relayer.core.presence import Presence, presence
 from relayer.core.states import BatchState, TransferState
 from relayer.core.types import BatchId, ChainId, Route
 from relayer.ops import endpoints
+from relayer.ops.actions import ActionVerbs
 from relayer.ops.admin_client import AdminError, request
 from relayer.ops.probes import ChainProbes
 from relayer.ops.reobserve import reobserve
@@ -420,9 +422,9 @@ class Ops:
             )
         registry = await self.node.actions.registry_mismatches()
         open_actions = [
-            {"id": v.record.action.id, "kind": v.record.action.kind.value, "state": v.record.state.value}
+            {"id": v.action.id, "kind": v.action.kind.value, "state": v.state.value}
             for v in await self.node.actions.actions(limit=200)
-            if v.record.state.value in ("proposed", "approved", "submitted", "scheduled")
+            if v.state.value in ("proposed", "approved", "submitted", "scheduled")
         ]
         ok = (
             all(p["ok"] for p in pairs)
@@ -500,6 +502,7 @@ class Ops:
             "endpoints_paused": self.endpoints_paused,
             "reconcile": self.reconcile,
             "keys_show": self._async(self.keys_show),
+            **ActionVerbs.of(self.node).handlers(args),
         }
         handler = handlers.get(cmd)
         if handler is None:

@@ -74,6 +74,7 @@ from relayer.pipeline.submitter import Submitter
 log = structlog.get_logger(__name__)
 
 STEP_SECONDS = 1.0  # the stage reads the endpoints at most this often
+MAX_OPEN_PROPOSALS = 16  # per proposing member: a member flooding proposals cannot grow the store
 PENDING_STATUS = {0: "none", 1: "pending", 2: "executed", 3: "cancelled"}
 
 
@@ -100,7 +101,7 @@ class ActionStage:
             raise ActionRefused(f"no chain {name!r} here; configured: {', '.join(sorted(self.cfg.chains))}")
         return chain.chain_id
 
-    async def propose(self, kind: str, chain: str, ttl: float | None = None) -> ActionRecord:
+    async def propose(self, kind: str, chain: str, ttl: float | None = None) -> Action:
         """Propose a pause or a resume of `chain`'s endpoint: recorded, approved by this member's
         operator (who proposed it), and published for the other members' operators."""
         try:
@@ -134,11 +135,9 @@ class ActionStage:
         )
         log.info("action_proposed", action=a.id, kind=a.kind.value, chain=chain, expires_at=a.expires_at)
         self._publish_proposal(a)
-        record = await self.store.action_record(a.id)
-        assert record is not None
-        return record
+        return a
 
-    async def approve(self, action_id: str) -> ActionRecord:
+    async def approve(self, action_id: str) -> Action:
         """This member's operator approves a proposal: this member signs it from now on."""
         record = await self._known(action_id)
         if record.state is not ActionState.PROPOSED:
@@ -149,9 +148,9 @@ class ActionStage:
             action_id, ActionState.APPROVED, "approved by this member's operator", approved_at=time.time()
         )
         log.info("action_approved", action=action_id, kind=record.action.kind.value)
-        return await self._known(action_id)
+        return record.action
 
-    async def reject(self, action_id: str) -> ActionRecord:
+    async def reject(self, action_id: str) -> Action:
         """This member's operator refuses a proposal: this member will not sign it."""
         record = await self._known(action_id)
         if record.state in CLOSED:
@@ -165,7 +164,7 @@ class ActionStage:
             action_id, ActionState.REFUSED, "rejected by this member's operator"
         )
         log.info("action_refused", action=action_id, why="rejected by this member's operator")
-        return await self._known(action_id)
+        return record.action
 
     async def _known(self, action_id: str) -> ActionRecord:
         record = await self.store.action_record(action_id)
@@ -189,11 +188,16 @@ class ActionStage:
                 except Exception:
                     chain_now = None
         return ActionView(
-            record=record,
-            signers=signers,
-            threshold=self.public.threshold,
+            action=record.action,
+            state=record.state,
+            detail=record.detail,
+            created_at=record.action.created_at,
+            expires_at=record.action.expires_at,
             approved_here=record.approved_at is not None,
+            signers=signers,
             onchain=onchain_text(record.state, record.executable_at, chain_now),
+            action_nonce=record.action_nonce,
+            tx_hash=record.tx_hash,
             history=tuple(await self.store.action_history(record.action.id)),
         )
 
@@ -217,7 +221,15 @@ class ActionStage:
             log.warning("action_proposal_refused", action=msg.action_id, why=f"unknown chain {msg.chain_id}")
             return
         now = time.time()
-        if msg.expires_at <= now:
+        if msg.expires_at <= now or await self.store.action_record(msg.action_id) is not None:
+            return
+        if await self.store.open_proposals(msg.member) >= MAX_OPEN_PROPOSALS:
+            log.warning(
+                "action_proposal_refused",
+                action=msg.action_id,
+                member=msg.member,
+                why=f"member {msg.member} has {MAX_OPEN_PROPOSALS} open proposals here already",
+            )
             return
         a = Action(
             id=msg.action_id,
@@ -679,10 +691,9 @@ class ActionStage:
                 continue
             mine = [r for r in records if r.action.chain_id == chain_id and r.action.account is not None]
             busy = {r.action.account for r in mine if r.state is not ActionState.EXECUTED}
-            accounts = sorted({r.action.account for r in mine if r.action.account not in busy} - {None})
+            accounts = sorted({r.action.account or "" for r in mine if r.action.account not in busy} - {""})
             found = []
             for account in accounts[:500]:
-                assert account is not None
                 a, b = await src.registry_status(account), await dst.registry_status(account)
                 why = registry_difference(account, a.allowed, a.frozen, b.allowed, b.bridge_frozen)
                 if why is not None:
@@ -697,6 +708,6 @@ class ActionStage:
             for state in ActionState:
                 metrics.ACTIONS.labels(kind.value, state.value).set(counts.get((kind.value, state.value), 0))
             first = oldest.get(kind.value)
-            metrics.ACTION_OLDEST_OPEN.labels(kind.value).set(
+            metrics.ACTION_OLDEST_OPEN_SECONDS.labels(kind.value).set(
                 0 if first is None else max(0.0, time.time() - first)
             )

@@ -2,8 +2,9 @@
 
 `deploy/mosquitto/mosquitto.conf` is the production configuration; `render_config` gives the same
 file with its directory and port replaced, which is what the devnet runs. `write_committee_files`
-writes `acl` (member i publishes only under its own id), `passwd` (hashed by `mosquitto_passwd`)
-and one password file per member (mode 0600) for `mqtt.password_file`.
+writes `acl` (member i publishes its partials, refund partials, action partials, proposals and
+heartbeat only under its own id, and reads everyone's), `passwd` (hashed by `mosquitto_passwd`) and
+one password file per member (mode 0600) for `mqtt.password_file`.
 
     python -m relayer.provisioning.broker --network testnet --members 4 \
         --out /etc/mosquitto/qiao [--self-signed]
@@ -54,9 +55,13 @@ def acl_text(network: str, members: list[int], admins: tuple[str, ...] = ()) -> 
             f"user {username(m)}",
             f"topic read {root}/partial/+",
             f"topic read {root}/refund/+",
+            f"topic read {root}/action/+",
+            f"topic read {root}/proposal/+",
             f"topic read {root}/heartbeat/+",
             f"topic write {root}/partial/{m}",
             f"topic write {root}/refund/{m}",
+            f"topic write {root}/action/{m}",
+            f"topic write {root}/proposal/{m}",
             f"topic write {root}/heartbeat/{m}",
             "",
         ]

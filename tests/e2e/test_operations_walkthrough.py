@@ -257,7 +257,36 @@ def placeholders(net: devnet.Devnet, tmp: Path) -> dict[str, list[str]]:
         "S": ["executed"],
         "N": ["3"],
         "F": [str(key)],
+        # `actions propose KIND --chain NAME`: a pause of Ethereum's endpoint proposed on member 1 only
+        # is never signed (t = 3 operators must approve), so the devnet keeps running
+        "KIND": ["pause"],
+        "NAME": ["ethereum"],
+        "SECONDS": ["3600"],
     }
+
+
+def proposed(net: devnet.Devnet) -> str:
+    """A fresh action to approve, reject or show: a pause proposed on member 1 (its id)."""
+    config = str(net.configs[MEMBER])
+    out = run_cli(
+        [
+            sys.executable,
+            "-m",
+            "relayer.cli",
+            "actions",
+            "propose",
+            "pause",
+            "--config",
+            config,
+            "--json",
+            "--chain",
+            "ethereum",
+        ]
+    )
+    assert out.returncode == 0, (
+        f"`relayer actions propose pause` exited {out.returncode}\n{out.stdout}\n{out.stderr}"
+    )
+    return str(json.loads(out.stdout)["id"])
 
 
 def substitute(words: list[str], values: dict[str, list[str]]) -> list[str]:
@@ -281,11 +310,19 @@ def test_every_verb_of_the_operator_table_runs_with_and_without_json(
     rows = verb_table()
     assert {"status", "reconcile", "keys show"} <= set(rows), rows
     values = placeholders(net, tmp_path)
-    runs = [substitute(v, values) for row in rows for v in variants(row.split())]
+    # an action's ID is a fresh proposal for each run (approving or rejecting one twice is refused)
+    runs = [
+        v if v[0] == "actions" and "ID" in v else substitute(v, values)
+        for row in rows
+        for v in variants(row.split())
+    ]
     runs.sort(key=lambda v: "--on-chain" in v)
-    for words in runs:
+    for planned in runs:
         for form in ([], ["--json"]):
-            split = 2 if words[0] in {"transfers", "batches", "keys", "config"} else 1
+            words = planned
+            if words[0] == "actions" and "ID" in words:
+                words = [proposed(net) if w == "ID" else w for w in words]
+            split = 2 if words[0] in {"transfers", "batches", "keys", "config", "actions"} else 1
             argv = [
                 sys.executable,
                 "-m",
@@ -305,4 +342,4 @@ def test_every_verb_of_the_operator_table_runs_with_and_without_json(
                 json.loads(out.stdout)
             else:
                 assert out.stdout.strip(), f"`relayer {shown}` printed nothing"
-        print(f"ran: relayer {' '.join(words)} (and --json)")
+        print(f"ran: relayer {' '.join(planned)} (and --json)")

@@ -63,7 +63,7 @@ def test_signed_once_across_a_restart(tmp_path: Path) -> None:
     assert kept == (b"\x01" * 32, b"\x02" * 48)
 
 
-def test_a_closed_action_never_moves_and_its_partials_go(tmp_path: Path) -> None:
+def test_a_closed_action_never_moves(tmp_path: Path) -> None:
     async def run() -> None:
         async with Store.open(tmp_path / "qiao.sqlite3") as store:
             assert await store.put_action(resume(), ActionState.PROPOSED, "proposed by member 1")
@@ -81,7 +81,7 @@ def test_a_closed_action_never_moves_and_its_partials_go(tmp_path: Path) -> None
             assert record.state is ActionState.EXPIRED
             assert record.action_nonce == 4
             assert record.approved_at == 2.0
-            assert await store.action_partials("p1-0123abcd", 4, 1) == []
+            assert len(await store.action_partials("p1-0123abcd", 4, 1)) == 1  # who signed stays
             states = [s for s, _, _ in await store.action_history("p1-0123abcd")]
             assert states == ["proposed", "approved", "approved", "expired"]
             assert not await store.set_action_state("p9-00000000", ActionState.APPROVED, "unknown")
@@ -104,5 +104,20 @@ def test_registry_scan_records_actions_and_cursor_together(tmp_path: Path) -> No
             counts, oldest = await store.action_counts()
             assert counts[("freeze", "approved")] == 2
             assert oldest["freeze"] > 0
+
+    asyncio.run(run())
+
+
+def test_one_partial_per_member_and_action_whatever_the_nonce(tmp_path: Path) -> None:
+    async def run() -> None:
+        async with Store.open(tmp_path / "qiao.sqlite3") as store:
+            await store.put_action(resume(), ActionState.PROPOSED, "proposed by member 1")
+            for nonce in range(50):  # a member signing every nonce of one action
+                await store.put_action_partial("p1-0123abcd", nonce, 1, 2, b"\x01" * 32, b"\x02" * 48)
+            await store.put_action_partial("p1-0123abcd", 3, 1, 3, b"\x01" * 32, b"\x03" * 48)
+            assert await store.action_partials("p1-0123abcd", 49, 1) == [(2, b"\x01" * 32, b"\x02" * 48)]
+            assert await store.action_partials("p1-0123abcd", 3, 1) == [(3, b"\x01" * 32, b"\x03" * 48)]
+            assert await store.open_proposals(1) == 1
+            assert await store.open_proposals(2) == 0
 
     asyncio.run(run())

@@ -1,5 +1,6 @@
 """The production broker configuration on a real mosquitto: TLS only, one credential per member,
-and a member may publish only under its own id."""
+and a member may publish only under its own id (partials, refund and action partials, proposals,
+heartbeats), and reads every member's."""
 
 from __future__ import annotations
 
@@ -41,11 +42,19 @@ async def test_members_publish_only_under_their_own_id_over_tls(
                 "partial/1",
                 "heartbeat/1",
                 "refund/1",
+                "action/1",
+                "proposal/1",
                 "partial/2",
                 "heartbeat/2",
                 "refund/2",
+                "action/2",
+                "proposal/2",
                 "partial/3",
                 "refund/3",
+                "action/3",
+                "proposal/3",
+                "action",
+                "proposal/1/x",
             ):
                 await writer.publish(f"qiao/v1/acl-test/{topic}", b"x", qos=1)
 
@@ -56,8 +65,10 @@ async def test_members_publish_only_under_their_own_id_over_tls(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(collect(), 3)
     assert sorted(got) == [
+        "qiao/v1/acl-test/action/1",
         "qiao/v1/acl-test/heartbeat/1",
         "qiao/v1/acl-test/partial/1",
+        "qiao/v1/acl-test/proposal/1",
         "qiao/v1/acl-test/refund/1",
     ]
 

@@ -24,6 +24,9 @@ library Protocol {
     bytes32 internal constant FREEZE_TYPEHASH = keccak256(
         "QiaoFreeze(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address account,bool frozen)"
     );
+    bytes32 internal constant ALLOW_TYPEHASH = keccak256(
+        "QiaoAllow(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address account,bool allowed)"
+    );
     string internal constant VERSION = "QIAO-V1";
     uint64 internal constant INITIAL_KEY_EPOCH = 1;
     uint64 internal constant KEY_GRACE_PERIOD = 1 days;

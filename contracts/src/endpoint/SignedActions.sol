@@ -5,11 +5,12 @@ import {BLS} from "../BLS.sol";
 import {QiaoEndpoint} from "../QiaoEndpoint.sol";
 import {Protocol} from "./Protocol.sol";
 import {KeyEpochs} from "./KeyEpochs.sol";
+import {KycRegistry} from "../KycRegistry.sol";
 
 /// @title SignedActions
-/// @notice Committee-signed actions (PAUSE, RESUME, ROTATE, FREEZE): each is signed for the next
-///         action nonce under the current key epoch, and consumes that nonce when accepted. PAUSE
-///         and FREEZE act at once; RESUME and ROTATE are only scheduled, and take effect through
+/// @notice Committee-signed actions (PAUSE, RESUME, ROTATE, FREEZE, ALLOW): each is signed for the
+///         next action nonce under the current key epoch, and consumes that nonce when accepted.
+///         PAUSE, FREEZE and ALLOW act at once; RESUME and ROTATE are only scheduled, and take effect through
 ///         {executePending} after the endpoint's action delay, during which the guardian can
 ///         {cancelPending} them, one or all at once ({cancelAllPending}); while paused, the
 ///         guardian can also skip action nonces
@@ -37,6 +38,26 @@ library SignedActions {
         keys.checkSignature(keyEpoch, message(keys, typehash, keyEpoch, params), signature, false);
         used = keys.actionNonce++;
         emit QiaoEndpoint.SignedActionApplied(typehash, used, keyEpoch);
+    }
+
+    /// @notice Applies a FREEZE or an ALLOW of `account` carried from another chain (the gateway):
+    ///         checks the committee signature of `typehash` with abi.encode(account, flag) for the
+    ///         next action nonce, consumes it, then sets the registry's bridge freeze (FREEZE) or
+    ///         allow-list flag (ALLOW) as the endpoint, which holds the registry's FREEZER_ROLE.
+    /// @dev Reverts with {QiaoEndpoint-ZeroAddress} on a zero account, then as {consume}.
+    function carry(
+        KeyEpochs.Keys storage keys,
+        KycRegistry registry,
+        bytes32 typehash,
+        uint64 keyEpoch,
+        address account,
+        bool flag,
+        bytes calldata signature
+    ) external {
+        if (account == address(0)) revert QiaoEndpoint.ZeroAddress();
+        consume(keys, typehash, keyEpoch, abi.encode(account, flag), signature);
+        if (typehash == Protocol.FREEZE_TYPEHASH) registry.setFrozen(account, flag);
+        else registry.setAllowed(account, flag);
     }
 
     /// @notice Schedules a RESUME signed for the next action nonce: it lifts the pause only through

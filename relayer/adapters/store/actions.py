@@ -126,6 +126,16 @@ class Actions(StoreBase):
         args.append(limit)
         return [_record(r) for r in await self._fetchall(sql, args)]
 
+    async def open_proposals(self, proposer: int) -> int:
+        """How many actions proposed by `proposer`'s operator are still open here."""
+        open_states = [ActionState.PROPOSED.value, ActionState.APPROVED.value, ActionState.SUBMITTED.value]
+        rows = await self._fetchall(
+            f"SELECT COUNT(*) AS n FROM actions WHERE origin='operator' AND proposer=? "  # noqa: S608
+            f"AND state IN ({','.join('?' for _ in open_states)})",
+            [proposer, *open_states],
+        )
+        return int(rows[0]["n"])
+
     async def action_history(self, action_id: str) -> list[tuple[str, str, float]]:
         rows = await self._fetchall(
             "SELECT state, detail, at FROM action_history WHERE id=? ORDER BY at, rowid", (action_id,)
@@ -144,8 +154,8 @@ class Actions(StoreBase):
         tx: tuple[str, float] | None = None,
         executable_at: int | None = None,
     ) -> bool:
-        """Move an action on, with a history line. A closed action (executed, cancelled, expired,
-        refused) never moves again: False then, or if there is no such action. `signing` is the
+        """Move an action on, with a history line (its partials stay: one per member, they say who
+        signed). A closed action (executed, cancelled, expired, refused) never moves again: False then, or if there is no such action. `signing` is the
         (action nonce, key epoch, message) it is now signed for (its signature is forgotten: it
         was for another nonce); `tx` the (hash, sent at) of the transaction this node sent."""
         now = time.time()
@@ -175,8 +185,6 @@ class Actions(StoreBase):
             await db.execute(f"UPDATE actions SET {', '.join(sets)} WHERE id=?", args)  # noqa: S608
             if ActionState(row["state"]) != state or signing is not None or tx is not None:
                 await _history(db, action_id, state, detail, now)
-            if state in CLOSED:
-                await db.execute("DELETE FROM action_partials WHERE id=?", (action_id,))
         return True
 
     # ---- the one signed-once rule --------------------------------------------------------
@@ -232,8 +240,11 @@ class Actions(StoreBase):
     async def put_action_partial(
         self, action_id: str, nonce: int, key_epoch: int, member: int, message: bytes, partial: bytes
     ) -> None:
-        """Keep a member's partial for the action at (nonce, epoch); its latest replaces an earlier one."""
+        """Keep a member's partial for the action at (nonce, epoch). One per member and action: its
+        latest word replaces any earlier one, for any nonce (a member signing many nonces of one
+        action cannot grow the store)."""
         async with self.transaction() as db:
+            await db.execute("DELETE FROM action_partials WHERE id=? AND member=?", (action_id, member))
             await db.execute(
                 "INSERT OR REPLACE INTO action_partials (id, action_nonce, key_epoch, member, message, "
                 "partial, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -284,14 +295,16 @@ class Actions(StoreBase):
         return new
 
     async def action_counts(self) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
-        """((kind, state) -> number of actions, kind -> created_at of its oldest open action)."""
+        """((kind, state) -> number of actions, kind -> created_at of its oldest action still
+        proposed, approved or submitted)."""
         counts = {
             (str(r["kind"]), str(r["state"])): int(r["n"])
             for r in await self._fetchall(
                 "SELECT kind, state, COUNT(*) AS n FROM actions GROUP BY kind, state"
             )
         }
-        open_states = [s.value for s in ActionState if s not in CLOSED]
+        # waiting for signatures or a submission; a scheduled action waits out the endpoint's delay
+        open_states = [ActionState.PROPOSED.value, ActionState.APPROVED.value, ActionState.SUBMITTED.value]
         marks = ",".join("?" for _ in open_states)
         oldest = {
             str(r["kind"]): float(r["t"])

@@ -212,7 +212,9 @@ class ActionStage:
 
     async def on_proposal(self, msg: ProposalMessage) -> None:
         """Keep another member's proposal as `proposed` (this member's operator decides)."""
-        if msg.member == self.cfg.member_index or msg.member not in self.public.public_shares:
+        if msg.member == self.cfg.member_index:
+            return  # its own, back from the broker
+        if msg.member not in self.public.public_shares:
             log.warning("action_proposal_refused", action=msg.action_id, member=msg.member)
             return
         try:
@@ -257,7 +259,7 @@ class ActionStage:
         finally:
             member = str(msg.member) if msg.member in self.public.public_shares else "unknown"
             metrics.ACTION_PARTIALS_RECEIVED.labels(member, outcome).inc()
-        if outcome not in ("kept", "duplicate", "late", "unknown_action"):
+        if outcome not in ("kept", "duplicate", "late", "unknown_action", "own"):  # own: back from the broker
             log.warning("action_partial_refused", action=msg.action_id, member=msg.member, outcome=outcome)
         if outcome == "kept":
             record = await self.store.action_record(msg.action_id)

@@ -24,6 +24,7 @@ proposals oldest first, so a member that knows the same actions signs the same o
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -141,6 +142,28 @@ def queue_order(a: Action) -> tuple[int, int, int, str]:
     if a.origin is Origin.REGISTRY:
         return (1, a.position[0], a.position[1], a.id)
     return (2, int(a.created_at * 1000), 0, a.id)
+
+
+def superseded(actions: Iterable[Action]) -> dict[str, Action]:
+    """The registry's decisions a later decision of the registry on the same account and flag
+    replaces, for the same endpoint: id -> that latest decision. The follower's registry takes
+    the registry's latest decision, so an earlier one is not signed once a later one is known:
+    a member that was down while the registry decided twice (allowed, then removed) would
+    otherwise find the first not on the follower, sign it for a later nonce and keep it open for
+    ever; with t such members it would put the first decision back. Every member orders the
+    decisions alike (their position on the consortium chain)."""
+    registry = [a for a in actions if a.origin is Origin.REGISTRY]
+    latest: dict[tuple[int, ActionKind, str | None], Action] = {}
+    for a in registry:
+        key = (a.chain_id, a.kind, a.account)
+        if key not in latest or a.position > latest[key].position:
+            latest[key] = a
+    out = {}
+    for a in registry:
+        last = latest[(a.chain_id, a.kind, a.account)]
+        if last.id != a.id:
+            out[a.id] = last
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,7 @@ from relayer.core.items import (
     queue_order,
     registry_action_id,
     registry_difference,
+    superseded,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.states import Equivocation, TxRecord
@@ -388,8 +389,10 @@ class ActionStage:
         view = EndpointView(state.paused, state.action_nonce, state.key_epoch)
         now = time.time()
         heads: set[tuple[ActionKind, str | None]] = set()  # the registry's oldest open decision per account
+        replaced = superseded(r.action for r in records)
         for r in records:
             a = r.action
+            newer = replaced.get(a.id)
             if r.state is ActionState.PROPOSED:
                 if a.expires_at is not None and now >= a.expires_at:
                     await self._close(
@@ -400,9 +403,12 @@ class ActionStage:
                 await self._follow_scheduled(chain, r)
                 continue
             if r.action_nonce is not None and r.action_nonce < view.action_nonce:
-                r = await self._settle(chain, r, view)
+                r = await self._settle(chain, r, view, newer)
                 if r.state is not ActionState.APPROVED:
                     continue
+            if newer is not None:
+                await self._supersede(r, newer)
+                continue
             if a.origin is Origin.REGISTRY:
                 key = (a.kind, a.account)
                 if key in heads:
@@ -562,9 +568,12 @@ class ActionStage:
             )
             crashpoint("after_action_send")
 
-    async def _settle(self, chain: ChainClient, r: ActionRecord, view: EndpointView) -> ActionRecord:
+    async def _settle(
+        self, chain: ChainClient, r: ActionRecord, view: EndpointView, newer: Action | None = None
+    ) -> ActionRecord:
         """The endpoint used the nonce `r` was signed for: its effect is on-chain, or another
-        action took the nonce and `r` is signed again for the current one."""
+        action took the nonce and `r` is signed again for the current one (unless the registry
+        decided again on its account since: `newer`, `superseded`)."""
         a = r.action
         assert r.action_nonce is not None
         if a.kind in (ActionKind.RESUME, ActionKind.ROTATE):
@@ -589,6 +598,9 @@ class ActionStage:
             if flag is not None and flag.value == a.flag:
                 await self._executed(r, f"{a.describe()} applied (action nonce {r.action_nonce})")
                 return await self.store.action_record(a.id) or r
+        if newer is not None:
+            await self._supersede(r, newer)
+            return await self.store.action_record(a.id) or r
         await self.store.set_action_state(
             a.id,
             ActionState.APPROVED,
@@ -637,6 +649,15 @@ class ActionStage:
             sent = await submitter.sender.send(data, gas, None, None, record, {"action": r.action.id})
         if sent is not None:
             log.info("action_execute_sent", action=r.action.id, nonce=r.action_nonce, tx=sent.tx_hash)
+
+    async def _supersede(self, r: ActionRecord, newer: Action) -> None:
+        """Close a registry decision a later one on the same account replaces (never signed again)."""
+        await self._close(
+            r,
+            ActionState.EXPIRED,
+            f"superseded by {newer.id} ({newer.describe()}), the registry's later decision on "
+            f"{r.action.account}: the follower takes the latest",
+        )
 
     async def _executed(self, r: ActionRecord, why: str) -> None:
         if await self.store.set_action_state(r.action.id, ActionState.EXECUTED, why):

@@ -77,6 +77,8 @@ class Chains:
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devnet.Devnet]:
     with devnet.devnet(tmp_path_factory.mktemp("actions") / "n", block_time=0.5, metrics=True) as running:
+        for m in running.nodes:
+            wait_ready(running, m)
         yield running
 
 

@@ -45,6 +45,7 @@ from relayer.core.calldata import action_call_data, execute_pending_data
 from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params
 from relayer.core.items import (
     CLOSED,
+    DELAYED,
     PROPOSABLE,
     SIGNING,
     Action,
@@ -398,6 +399,8 @@ class ActionStage:
                     await self._close(
                         r, ActionState.EXPIRED, "expired before this member's operator approved it"
                     )
+                else:
+                    await self._follow_proposed(chain, r, view)
                 continue
             if r.state is ActionState.SCHEDULED:
                 await self._follow_scheduled(chain, r)
@@ -607,6 +610,32 @@ class ActionStage:
             f"action nonce {r.action_nonce} was used by another action; signing again",
         )
         return await self.store.action_record(a.id) or r
+
+    async def _follow_proposed(self, chain: ChainClient, r: ActionRecord, view: EndpointView) -> None:
+        """A proposal this member's operator has not decided on, carried by the others without
+        it: its outcome on-chain closes it here too (left open, it would wait for an approval that
+        no longer matters until it expires, and count as pending). Seen through the partials this
+        node kept for it: signed for a nonce the endpoint has used, where the endpoint holds an
+        action of its kind."""
+        a = r.action
+        for nonce, _epoch in await self.store.action_partial_nonces(a.id):
+            if nonce >= view.action_nonce:
+                continue
+            without = f"at action nonce {nonce}, without this member's approval"
+            if a.kind is ActionKind.PAUSE and view.paused:
+                await self._executed(r, f"the endpoint is paused ({without})")
+                return
+            if a.kind in DELAYED:
+                pending = await chain.pending_action(nonce)
+                if pending.typehash != ACTION_TYPEHASHES[a.kind.value]:
+                    continue  # the nonce went to another action
+                status = PENDING_STATUS.get(pending.status, "none")
+                if status == "executed":
+                    await self._executed(r, f"executed after the delay ({without})")
+                    return
+                if status == "cancelled":
+                    await self._close(r, ActionState.CANCELLED, f"cancelled by the guardian ({without})")
+                    return
 
     async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> None:
         assert r.action_nonce is not None

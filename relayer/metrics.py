@@ -159,6 +159,9 @@ RATE_LIMIT_HEADROOM = Gauge(
     ["chain", "token", "direction"],
 )
 ENDPOINT_PAUSED = Gauge("qiao_endpoint_paused", "1 while the chain's endpoint contract is paused", ["chain"])
+ENDPOINT_KEY_EPOCH = Gauge(
+    "qiao_endpoint_key_epoch", "The key epoch the chain's endpoint verifies signatures under", ["chain"]
+)
 ENDPOINT_PENDING_ACTIONS = Gauge(
     "qiao_endpoint_pending_actions",
     "Committee-signed RESUME or ROTATE actions scheduled on the endpoint, not executed or cancelled",

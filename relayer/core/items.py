@@ -24,7 +24,7 @@ proposals oldest first, so a member that knows the same actions signs the same o
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -52,11 +52,18 @@ class ActionState(StrEnum):
     CANCELLED = "cancelled"  # the guardian cancelled it while it was scheduled
     EXPIRED = "expired"  # a proposal not executed before it expired
     REFUSED = "refused"  # this member will not sign it (the reason is in its detail)
+    SUPERSEDED = "superseded"  # a registry decision C made again later for the same account
 
 
 OPEN = (ActionState.PROPOSED, ActionState.APPROVED, ActionState.SUBMITTED, ActionState.SCHEDULED)
 SIGNING = (ActionState.APPROVED, ActionState.SUBMITTED)  # partials are made and taken for these
-CLOSED = (ActionState.EXECUTED, ActionState.CANCELLED, ActionState.EXPIRED, ActionState.REFUSED)
+CLOSED = (
+    ActionState.EXECUTED,
+    ActionState.CANCELLED,
+    ActionState.EXPIRED,
+    ActionState.REFUSED,
+    ActionState.SUPERSEDED,
+)
 
 
 class Origin(StrEnum):
@@ -144,28 +151,6 @@ def queue_order(a: Action) -> tuple[int, int, int, str]:
     return (2, int(a.created_at * 1000), 0, a.id)
 
 
-def superseded(actions: Iterable[Action]) -> dict[str, Action]:
-    """The registry's decisions a later decision of the registry on the same account and flag
-    replaces, for the same endpoint: id -> that latest decision. The follower's registry takes
-    the registry's latest decision, so an earlier one is not signed once a later one is known:
-    a member that was down while the registry decided twice (allowed, then removed) would
-    otherwise find the first not on the follower, sign it for a later nonce and keep it open for
-    ever; with t such members it would put the first decision back. Every member orders the
-    decisions alike (their position on the consortium chain)."""
-    registry = [a for a in actions if a.origin is Origin.REGISTRY]
-    latest: dict[tuple[int, ActionKind, str | None], Action] = {}
-    for a in registry:
-        key = (a.chain_id, a.kind, a.account)
-        if key not in latest or a.position > latest[key].position:
-            latest[key] = a
-    out = {}
-    for a in registry:
-        last = latest[(a.chain_id, a.kind, a.account)]
-        if last.id != a.id:
-            out[a.id] = last
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class EndpointView:
     """What a member reads of an endpoint before it signs an action for it."""
@@ -196,9 +181,12 @@ class Verdict:
     why: str
 
 
-def decide(a: Action, endpoint: EndpointView, flag: FlagView | None, now: float) -> Verdict:
-    """What a member that approved `a` does with it now, from its own reads of the chain."""
-    if a.expires_at is not None and now >= a.expires_at:
+def decide(
+    a: Action, endpoint: EndpointView, flag: FlagView | None, now: float, *, expiring: bool = True
+) -> Verdict:
+    """What a member that approved `a` does with it now, from its own reads of the chain.
+    `expiring`: whether its expiry still applies (not once this node sent it: the chain decides)."""
+    if expiring and a.expires_at is not None and now >= a.expires_at:
         return Verdict(Decision.REFUSE, "expired before it was executed")
     if a.kind is ActionKind.PAUSE:
         if endpoint.paused:
@@ -280,3 +268,19 @@ def registry_difference(
     if src_frozen != dst_bridge_frozen:
         problems.append(f"frozen {src_frozen} on the source, bridge-frozen {dst_bridge_frozen} here")
     return f"{account}: " + "; ".join(problems) if problems else None
+
+
+def superseded(actions: Sequence[Action]) -> dict[str, str]:
+    """Registry decisions C made again later for the same account and flag: id -> the id of the
+    latest one (the follower carries C's latest decision, not each in turn)."""
+    latest: dict[tuple[ActionKind, str | None], Action] = {}
+    for a in actions:
+        if a.origin is Origin.REGISTRY:
+            key = (a.kind, a.account)
+            if key not in latest or a.position > latest[key].position:
+                latest[key] = a
+    return {
+        a.id: latest[(a.kind, a.account)].id
+        for a in actions
+        if a.origin is Origin.REGISTRY and latest[(a.kind, a.account)].id != a.id
+    }

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils.crypto import keccak
+
 from relayer.core.items import PROPOSABLE, ActionKind, check_action_id
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 
@@ -338,10 +340,17 @@ class ActionPartialMessage:
         )
 
 
+PROPOSAL_DOMAIN = b"QIAO-V1-PROPOSAL\x00"
+
+
 @dataclass(frozen=True, slots=True)
 class ProposalMessage:
     """An action proposed by the operator of `member`: the others keep it as `proposed` until
-    their own operator approves it. Only a pause or a resume is proposed this way."""
+    their own operator approves it. Only a pause or a resume is proposed this way. `params` are
+    the action's signed fields (relayer.core.encoding.action_params); `sig` is the member's BLS
+    signature with its key share on `digest()` (its partial on a message no contract accepts:
+    the domain tag keeps it apart from every on-chain message), so a proposal cannot be forged
+    in another member's name even through a misconfigured broker."""
 
     member: int
     action_id: str
@@ -349,26 +358,34 @@ class ProposalMessage:
     chain_id: int
     created_at: float
     expires_at: float
+    params: bytes = b""
+    sig: bytes = b""
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "v": PROTOCOL_VERSION,
+            "type": "proposal",
+            "member": self.member,
+            "id": self.action_id,
+            "kind": self.kind.value,
+            "chain": self.chain_id,
+            "created": round(self.created_at, 3),
+            "expires": round(self.expires_at, 3),
+            "params": "0x" + self.params.hex(),
+        }
+
+    def digest(self) -> bytes:
+        """What `sig` signs: keccak256(domain tag || the canonical JSON of every other field)."""
+        body = json.dumps(self._fields(), separators=(",", ":"), sort_keys=True).encode()
+        return keccak(PROPOSAL_DOMAIN + body)
 
     def to_payload(self) -> bytes:
-        return json.dumps(
-            {
-                "v": PROTOCOL_VERSION,
-                "type": "proposal",
-                "member": self.member,
-                "id": self.action_id,
-                "kind": self.kind.value,
-                "chain": self.chain_id,
-                "created": round(self.created_at, 3),
-                "expires": round(self.expires_at, 3),
-            },
-            separators=(",", ":"),
-        ).encode()
+        return json.dumps({**self._fields(), "sig": "0x" + self.sig.hex()}, separators=(",", ":")).encode()
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> ProposalMessage:
         data = _load_object(payload, MAX_PAYLOAD_BYTES)
-        allowed = {"v", "type", "member", "id", "kind", "chain", "created", "expires"}
+        allowed = {"v", "type", "member", "id", "kind", "chain", "created", "expires", "params", "sig"}
         member = _checked(data, "proposal", allowed, topic, f"{topic_root(network)}/proposal/")
         action_id = _action_id_field(data)
         if not action_id.startswith(f"p{member}-"):
@@ -380,7 +397,14 @@ class ProposalMessage:
         if expires <= created:
             raise BadMessage("expires: must be after created")
         return cls(
-            member, action_id, kind, _int_field(data, "chain", 1, 2**64), float(created), float(expires)
+            member,
+            action_id,
+            kind,
+            _int_field(data, "chain", 1, 2**64),
+            created,
+            expires,
+            _params_field(data),
+            _hex_field(data, "sig", 48),
         )
 
 

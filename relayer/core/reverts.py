@@ -83,3 +83,26 @@ def classify_refund_revert(data: object) -> RevertKind:
     if data[2:10].lower() in _REFUND_PERMANENT:
         return RevertKind.PERMANENT
     return RevertKind.WAIT
+
+
+_ACTION_ERRORS = {
+    selector(sig): sig.split("(")[0]
+    for sig in (
+        "PendingActionStale(uint64)",
+        "NoPendingAction(uint64)",
+        "ActionNotReady(uint64,uint64)",
+        "NotCurrentKeyEpoch(uint64)",
+        "ExpectedPause()",
+        "EnforcedPause()",
+        "KeyUnchanged()",
+        "InvalidActionNonce(uint64,uint64)",
+    )
+}
+
+
+def revert_name(data: object) -> str:
+    """The name of a committee action's revert error from its data (its 4-byte selector), or the
+    data itself when it is not one of them (a signature error, another contract's)."""
+    if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
+        return f"revert data {data!r}"
+    return _ACTION_ERRORS.get(data[2:10].lower(), f"revert data {data[:74]}")

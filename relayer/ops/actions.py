@@ -8,7 +8,8 @@ up here too. This module checks the request, calls the stage through `ActionsPor
 makes, nothing more), turns the stage's refusal (`ActionRefused`) into an error that says what to
 do, and gives every action the same JSON shape (`ActionVerbs.action_json`):
 
-    id             "p2-0a1b2c3d" (an operator's proposal) or "r7002-118-0" (a registry event, carried to chain 7002)
+    id             "p2-0a1b2c3d" (an operator's proposal) or "r7002-118-0" (a registry event
+                   carried to chain 7002)
     kind           pause | resume | rotate | freeze | allow
     what           the action in words: "resume the endpoint", "freeze 0xab…", "disallow 0xcd…"
     chain          the chain's name in this node's configuration; chain_id its id

@@ -192,17 +192,18 @@ async def send_pause(chain: ChainClient, guardian: Any) -> dict[str, Any]:
 
 
 async def endpoints_paused(chains: Mapping[ChainId, ChainClient]) -> dict[str, bool | None]:
-    """Each chain's endpoint `paused()` (None when the contract has no pause)."""
+    """Each chain's endpoint `paused()` (None when the contract has no pause); exports it and the
+    endpoint's key epoch (beside `qiao_dkg_key_epoch`, the key this member holds)."""
     out: dict[str, bool | None] = {}
     for chain in chains.values():
-        endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)
         try:
-            value: bool | None = bool(await endpoint.functions.paused().call())
+            state = await chain.endpoint_state()
         except Exception:
-            value = None
-        out[chain.cfg.name] = value
-        if value is not None:
-            metrics.ENDPOINT_PAUSED.labels(chain.cfg.name).set(1 if value else 0)
+            out[chain.cfg.name] = None
+            continue
+        out[chain.cfg.name] = state.paused
+        metrics.ENDPOINT_PAUSED.labels(chain.cfg.name).set(1 if state.paused else 0)
+        metrics.ENDPOINT_KEY_EPOCH.labels(chain.cfg.name).set(state.key_epoch)
     return out
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 
 import structlog
 
@@ -67,6 +67,7 @@ from relayer.core.items import (
     superseded,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
+from relayer.core.reverts import revert_name
 from relayer.core.states import Equivocation, TxRecord
 from relayer.core.types import ChainId
 from relayer.pipeline.crashpoints import crashpoint
@@ -76,7 +77,8 @@ from relayer.pipeline.submitter import Submitter
 log = structlog.get_logger(__name__)
 
 STEP_SECONDS = 1.0  # the stage reads the endpoints at most this often
-MAX_OPEN_PROPOSALS = 16  # per proposing member: a member flooding proposals cannot grow the store
+SIGN_WINDOW = 4  # approved actions of one endpoint signed per nonce, first in the queue first
+PROPOSALS_PER_DAY = 32  # kept per proposing member: a member flooding proposals cannot grow the store
 PENDING_STATUS = {0: "none", 1: "pending", 2: "executed", 3: "cancelled"}
 
 
@@ -94,6 +96,8 @@ class ActionStage:
     _last_step: float = -1e18
     _aggregated_at: dict[str, float] = field(default_factory=dict)
     _due_seen: dict[str, float] = field(default_factory=dict)
+    _sent: dict[str, TxRecord] = field(default_factory=dict)  # action -> this node's last transaction
+    _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
 
     # ---- what operators do (relayer actions ...) -----------------------------------------
 
@@ -120,6 +124,7 @@ class ActionStage:
         ttl = self.cfg.actions.proposal_ttl if ttl is None else ttl
         if not 0 < ttl <= 7 * 24 * 3600:
             raise ActionRefused(f"--ttl {ttl}: must be between 0 and 604800 seconds")
+        await self._check_endpoint(k, chain_id)
         now = time.time()
         a = Action(
             id=proposal_id(self.cfg.member_index, secrets.token_hex(4)),
@@ -139,6 +144,23 @@ class ActionStage:
         self._publish_proposal(a)
         return a
 
+    async def _check_endpoint(self, kind: ActionKind, chain_id: ChainId) -> None:
+        """A resume is proposed and approved only while the endpoint is paused, a pause only while
+        it is not: an approval given in advance would sign for a pause that has not happened."""
+        chain = self.chains.get(chain_id)
+        if chain is None:
+            raise ActionRefused(f"this node does not read chain {chain_id}; use a member that does")
+        try:
+            paused = (await chain.endpoint_state()).paused
+        except Exception as exc:
+            raise ActionRefused(
+                f"cannot read the endpoint on {chain.cfg.name} ({exc!r}); try again when its RPC answers"
+            ) from exc
+        if kind is ActionKind.RESUME and not paused:
+            raise ActionRefused(f"the endpoint on {chain.cfg.name} is not paused: there is nothing to resume")
+        if kind is ActionKind.PAUSE and paused:
+            raise ActionRefused(f"the endpoint on {chain.cfg.name} is paused already")
+
     async def approve(self, action_id: str) -> Action:
         """This member's operator approves a proposal: this member signs it from now on."""
         record = await self._known(action_id)
@@ -146,6 +168,7 @@ class ActionStage:
             raise ActionRefused(f"action {action_id} is {record.state}, not waiting for an approval")
         if record.action.expires_at is not None and time.time() >= record.action.expires_at:
             raise ActionRefused(f"action {action_id} expired; propose it again if it is still needed")
+        await self._check_endpoint(record.action.kind, record.action.chain_id)
         await self.store.set_action_state(
             action_id, ActionState.APPROVED, "approved by this member's operator", approved_at=time.time()
         )
@@ -213,39 +236,46 @@ class ActionStage:
     # ---- what arrives from the broker ------------------------------------------------------
 
     async def on_proposal(self, msg: ProposalMessage) -> None:
-        """Keep another member's proposal as `proposed` (this member's operator decides)."""
+        """Keep another member's proposal as `proposed` (this member's operator decides) if it is
+        signed with that member's key share; at most PROPOSALS_PER_DAY per member are kept."""
+        why = None
         if msg.member == self.cfg.member_index:
             return  # its own, back from the broker
         if msg.member not in self.public.public_shares:
-            log.warning("action_proposal_refused", action=msg.action_id, member=msg.member)
-            return
-        try:
-            self.cfg.chain_by_id(msg.chain_id)
-        except KeyError:
-            log.warning("action_proposal_refused", action=msg.action_id, why=f"unknown chain {msg.chain_id}")
+            why = f"member {msg.member} is not in the committee"
+        elif msg.chain_id not in {c.chain_id for c in self.cfg.chains.values()}:
+            why = f"unknown chain {msg.chain_id}"
+        elif not verify_partial(self.public, msg.member, msg.digest(), msg.sig, self.backend):
+            why = f"not signed with member {msg.member}'s key share"
+        if why is not None:
+            log.warning("action_proposal_refused", action=msg.action_id, member=msg.member, why=why)
             return
         now = time.time()
         if msg.expires_at <= now or await self.store.action_record(msg.action_id) is not None:
-            return
-        if await self.store.open_proposals(msg.member) >= MAX_OPEN_PROPOSALS:
+            return  # expired, or known (a re-publication)
+        if await self.store.proposals_since(msg.member, now - 86_400) >= PROPOSALS_PER_DAY:
             log.warning(
                 "action_proposal_refused",
                 action=msg.action_id,
                 member=msg.member,
-                why=f"member {msg.member} has {MAX_OPEN_PROPOSALS} open proposals here already",
+                why=f"member {msg.member} proposed {PROPOSALS_PER_DAY} actions in the last day already",
             )
             return
-        a = Action(
-            id=msg.action_id,
-            kind=msg.kind,
-            chain_id=ChainId(msg.chain_id),
-            params=b"",
-            origin=Origin.OPERATOR,
-            proposer=msg.member,
-            created_at=msg.created_at,
-            expires_at=min(msg.expires_at, now + 7 * 24 * 3600),
-            position=(int(msg.created_at * 1000), 0),
-        )
+        try:
+            a = Action(
+                id=msg.action_id,
+                kind=msg.kind,
+                chain_id=ChainId(msg.chain_id),
+                params=msg.params,
+                origin=Origin.OPERATOR,
+                proposer=msg.member,
+                created_at=now,  # this node's clock: the proposer's cannot age it
+                expires_at=min(msg.expires_at, now + 7 * 24 * 3600),
+                position=(int(now * 1000), 0),
+            )
+        except ValueError as exc:
+            log.warning("action_proposal_refused", action=msg.action_id, member=msg.member, why=str(exc))
+            return
         if await self.store.put_action(
             a, ActionState.PROPOSED, f"proposed by member {msg.member}; waiting for this member's operator"
         ):
@@ -300,17 +330,20 @@ class ActionStage:
     # ---- the step --------------------------------------------------------------------------
 
     async def step(self, *, force: bool = False) -> None:
-        """One pass over the registry and every endpoint with open actions (at most every STEP_SECONDS)."""
+        """One pass over the registry and every endpoint with open actions (at most every
+        STEP_SECONDS). The registry's trouble (its chain down) does not stop the endpoints, and one
+        endpoint's trouble does not stop the others."""
         if not force and time.monotonic() - self._last_step < STEP_SECONDS:
             return
         self._last_step = time.monotonic()
-        await self.scan_registry()
-        open_records = await self.store.action_records(
-            [ActionState.PROPOSED, ActionState.APPROVED, ActionState.SUBMITTED, ActionState.SCHEDULED],
-            limit=1000,
-        )
+        try:
+            await self.scan_registry()
+        except Exception as exc:
+            source = self.cfg.actions.registry_from or "?"
+            metrics.RPC_ERRORS.labels(source).inc()
+            log.warning("registry_scan_failed", chain=source, error=repr(exc))
         by_chain: dict[ChainId, list[ActionRecord]] = {}
-        for r in open_records:
+        for r in await self.store.open_actions():
             by_chain.setdefault(r.action.chain_id, []).append(r)
         for chain_id, records in by_chain.items():
             chain = self.chains.get(chain_id)
@@ -318,7 +351,7 @@ class ActionStage:
                 continue
             try:
                 await self._endpoint_step(chain, sorted(records, key=lambda r: queue_order(r.action)))
-            except Exception as exc:  # one endpoint's trouble does not stop the others
+            except Exception as exc:
                 metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
                 log.warning("action_step_failed", chain=chain.cfg.name, error=repr(exc))
 
@@ -386,14 +419,19 @@ class ActionStage:
         await self.store.record_registry_scan(src_cfg.chain_id, last + 1, actions, detail)
 
     async def _endpoint_step(self, chain: ChainClient, records: list[ActionRecord]) -> None:
+        """`records`: the endpoint's open actions in queue order (relayer.core.items.queue_order)."""
         state = await chain.endpoint_state()
         view = EndpointView(state.paused, state.action_nonce, state.key_epoch)
         now = time.time()
+        records = await self._supersede(records)
+        scheduled_resume = any(
+            r.state is ActionState.SCHEDULED and r.action.kind is ActionKind.RESUME for r in records
+        )
         heads: set[tuple[ActionKind, str | None]] = set()  # the registry's oldest open decision per account
-        replaced = superseded(r.action for r in records)
+        signed_now = 0
+        sent = False
         for r in records:
             a = r.action
-            newer = replaced.get(a.id)
             if r.state is ActionState.PROPOSED:
                 if a.expires_at is not None and now >= a.expires_at:
                     await self._close(
@@ -406,43 +444,76 @@ class ActionStage:
                 await self._follow_scheduled(chain, r)
                 continue
             if r.action_nonce is not None and r.action_nonce < view.action_nonce:
-                r = await self._settle(chain, r, view, newer)
-                if r.state is not ActionState.APPROVED:
-                    continue
-            if newer is not None:
-                await self._supersede(r, newer)
-                continue
+                settled = await self._settle(chain, r)
+                if settled is None or settled.state is not ActionState.APPROVED:
+                    continue  # not final yet, or its effect is on-chain
+                r = settled
             if a.origin is Origin.REGISTRY:
                 key = (a.kind, a.account)
                 if key in heads:
                     continue  # an older decision on the same account and flag goes first
                 heads.add(key)
-            await self._advance(chain, r, view, now)
+            if a.kind is ActionKind.RESUME and scheduled_resume:
+                why = "a resume of this pause is scheduled already"
+                if r.detail != why:
+                    await self.store.set_action_state(a.id, r.state, why)
+                continue
+            if signed_now >= SIGN_WINDOW:
+                continue  # the first ones in the queue first; the others in a later step
+            signed_now += 1
+            sent = await self._advance(chain, r, view, now, may_send=not sent) or sent
 
-    async def _flag(self, chain: ChainClient, a: Action) -> FlagView | None:
+    async def _supersede(self, records: list[ActionRecord]) -> list[ActionRecord]:
+        """Close every approved registry decision of an account that C decided again later (final
+        too; relayer.core.items.superseded). Returns the rest."""
+        signing = [r for r in records if r.state in SIGNING]
+        newer = superseded([r.action for r in signing])
+        kept = []
+        for r in records:
+            latest = newer.get(r.action.id)
+            if latest is not None and r.state is ActionState.APPROVED:
+                await self._close(r, ActionState.SUPERSEDED, f"superseded by {latest}, a later decision of C")
+                continue
+            kept.append(r)
+        return kept
+
+    async def _flag(self, chain: ChainClient, a: Action, *, final: bool) -> FlagView | None:
         if a.account is None:
             return None
         try:
-            status = await chain.registry_status(a.account, final=False)
+            status = await chain.registry_status(a.account, final=final)
         except Exception as exc:
             log.warning("registry_read_failed", chain=chain.cfg.name, account=a.account, error=repr(exc))
             return None
         return FlagView(status.bridge_frozen if a.kind is ActionKind.FREEZE else status.allowed)
 
-    async def _advance(self, chain: ChainClient, r: ActionRecord, view: EndpointView, now: float) -> None:
+    async def _advance(
+        self, chain: ChainClient, r: ActionRecord, view: EndpointView, now: float, *, may_send: bool
+    ) -> bool:
+        """Sign, combine and (if `may_send`) send `r` for the endpoint's current nonce. True if a
+        transaction went out (one per endpoint and step: only one action can take the nonce)."""
         a = r.action
-        verdict = decide(a, view, await self._flag(chain, a), now)
+        # a proposal expires until this node sent it; once sent, the chain decides (settled above)
+        verdict = decide(
+            a, view, await self._flag(chain, a, final=False), now, expiring=r.state is ActionState.APPROVED
+        )
         if verdict.decision is Decision.DONE:
-            await self._executed(r, verdict.why)
-            return
+            final = await chain.endpoint_state(final=True)
+            flag = await self._flag(chain, a, final=True)
+            again = decide(
+                a, EndpointView(final.paused, final.action_nonce, final.key_epoch), flag, now, expiring=False
+            )
+            if again.decision is Decision.DONE:
+                await self._executed(r, again.why)
+            return False
         if verdict.decision is Decision.REFUSE:
             state = ActionState.EXPIRED if "expired" in verdict.why else ActionState.REFUSED
             await self._close(r, state, verdict.why)
-            return
+            return False
         if verdict.decision is Decision.WAIT:
-            if r.detail != verdict.why and r.state is ActionState.APPROVED and r.action_nonce is None:
+            if r.detail != verdict.why and r.state is ActionState.APPROVED:
                 await self.store.set_action_state(a.id, r.state, verdict.why)
-            return
+            return False
         if view.key_epoch != self.public.key_epoch:
             why = (
                 f"the endpoint is at key epoch {view.key_epoch}; "
@@ -450,14 +521,31 @@ class ActionStage:
             )
             if r.detail != why:
                 await self.store.set_action_state(a.id, r.state, why)
-            return
-        if r.action_nonce != view.action_nonce or r.key_epoch != view.key_epoch:
+            return False
+        if (
+            r.action_nonce != view.action_nonce
+            or r.key_epoch != view.key_epoch
+            or await self._unsigned(r, view)
+        ):
             r = await self._sign(r, view)
         if r.signature is None:
             await self._try_combine(r)
             r = await self.store.action_record(a.id) or r
-        if r.signature is not None:
-            await self._submit(chain, r, view)
+        if r.signature is not None and may_send:
+            return await self._submit(chain, r)
+        return False
+
+    async def _unsigned(self, r: ActionRecord, view: EndpointView) -> bool:
+        """Whether this member (a signer) has not signed `r` for the current nonce yet: a crash
+        between recording the nonce and signing leaves it so."""
+        if self.share is None:
+            return False
+        endpoint = self.cfg.chain_by_id(r.action.chain_id).endpoint
+        item = f"{r.action.id}@{view.action_nonce}"
+        return (
+            await self.store.signed_item(r.action.kind, r.action.chain_id, endpoint, view.key_epoch, item)
+            is None
+        )
 
     async def _sign(self, r: ActionRecord, view: EndpointView) -> ActionRecord:
         a = r.action
@@ -515,12 +603,14 @@ class ActionStage:
         if not verify(self.public.group_public_key, r.message, signature, self.backend):
             log.error("combined_action_signature_invalid", action=r.action.id, members=sorted(valid))
             return False
-        await self.store.set_action_state(
+        if not await self.store.set_action_state(
             r.action.id,
             r.state,
             f"signed by {sorted(valid)[: self.public.threshold]} for action nonce {r.action_nonce}",
             signature=signature,
-        )
+            expect=(r.state, r.action_nonce, r.message),
+        ):
+            return False  # it moved on meanwhile (signed again for another nonce, sent, settled)
         self._aggregated_at[r.action.id] = time.monotonic()
         log.info("action_aggregated", action=r.action.id, nonce=r.action_nonce, members=sorted(valid))
         crashpoint("after_action_combine")
@@ -532,57 +622,81 @@ class ActionStage:
         order = members[start:] + members[:start]
         return order.index(self.cfg.member_index) if self.cfg.member_index in order else len(order)
 
-    async def _submit(self, chain: ChainClient, r: ActionRecord, view: EndpointView) -> None:
+    async def _submit(self, chain: ChainClient, r: ActionRecord) -> bool:
+        """Send the signed action once it is this member's turn; follow a transaction sent: a
+        transaction not mined within `receipt_timeout` is replaced (same account nonce, fees
+        bumped). True if a transaction went out."""
         submitter = self.submitters.get(chain.chain_id)
         if submitter is None or r.signature is None or r.key_epoch is None or r.action_nonce is None:
-            return
+            return False
         a = r.action
+        previous = self._sent.get(a.id)
         if r.state is ActionState.SUBMITTED and r.tx_hash is not None:
             receipt = await submitter.sender.receipt(r.tx_hash)
             waited = time.time() - (r.sent_at or 0)
-            if receipt is None and waited < self.cfg.relayer.receipt_timeout:
-                return
             if receipt is not None and receipt.status == 1:
-                return  # the nonce is used: the next step settles it
+                return False  # the nonce is used: a later step settles it at the final head
+            if receipt is None and waited < self.cfg.relayer.receipt_timeout:
+                return False
+            if receipt is not None:
+                previous = None  # reverted (the nonce was taken meanwhile): a fresh transaction
         else:
             since = self._aggregated_at.setdefault(a.id, time.monotonic())
             if time.monotonic() - since < self._rank(r.action_nonce) * self.cfg.relayer.stagger_seconds:
-                return
+                return False
         data = action_call_data(a.kind, r.key_epoch, a.params, r.signature)
+
+        async def record(tx: TxRecord) -> None:
+            await self.store.set_action_state(
+                a.id,
+                ActionState.SUBMITTED,
+                f"tx {tx.tx_hash} for action nonce {r.action_nonce}",
+                tx=(tx.tx_hash, tx.sent_at),
+            )
+
+        sent = await self._send(submitter, data, record, {"action": a.id}, previous)
+        if sent is None:
+            return False
+        self._sent[a.id] = sent
+        log.info("action_submitted", action=a.id, kind=a.kind.value, tx=sent.tx_hash, nonce=r.action_nonce)
+        crashpoint("after_action_send")
+        return True
+
+    async def _send(
+        self,
+        submitter: Submitter,
+        data: bytes,
+        record: Callable[[TxRecord], Awaitable[None]],
+        what: dict[str, str],
+        previous: TxRecord | None,
+    ) -> TxRecord | None:
+        """Estimate and send `data` through the chain's submitter (one sender of the account at a
+        time); a replacement of `previous` if it is still unmined. None if it reverts (logged with
+        its error's selector) or the fees are above the cap."""
         async with submitter.send_lock:
+            if previous is not None and await submitter.sender.confirmed_nonce() > previous.nonce:
+                previous = None  # its nonce is used (by it or another): not a replacement
             try:
                 gas = await submitter.sender.estimate(data)
             except Reverted as exc:
-                log.warning("action_estimate_reverted", action=a.id, nonce=r.action_nonce, error=str(exc))
-                return
-
-            async def record(tx: TxRecord) -> None:
-                await self.store.set_action_state(
-                    a.id,
-                    ActionState.SUBMITTED,
-                    f"tx {tx.tx_hash} for action nonce {r.action_nonce}",
-                    tx=(tx.tx_hash, tx.sent_at),
-                )
-
-            sent = await submitter.sender.send(data, gas, None, None, record, {"action": a.id})
-        if sent is not None:
-            log.info(
-                "action_submitted", action=a.id, kind=a.kind.value, tx=sent.tx_hash, nonce=r.action_nonce
+                log.warning("action_estimate_reverted", **what, error=revert_name(exc.data))
+                return None
+            return await submitter.sender.send(
+                data, gas, None if previous is None else previous.nonce, previous, record, what
             )
-            crashpoint("after_action_send")
 
-    async def _settle(
-        self, chain: ChainClient, r: ActionRecord, view: EndpointView, newer: Action | None = None
-    ) -> ActionRecord:
-        """The endpoint used the nonce `r` was signed for: its effect is on-chain, or another
-        action took the nonce and `r` is signed again for the current one (unless the registry
-        decided again on its account since: `newer`, `superseded`)."""
+    async def _settle(self, chain: ChainClient, r: ActionRecord) -> ActionRecord | None:
+        """The endpoint used the nonce `r` was signed for: once that is final, its effect is
+        on-chain (executed; a RESUME or ROTATE scheduled), or another action took the nonce and `r`
+        is signed again for the current one. None while the nonce's use is not final."""
         a = r.action
         assert r.action_nonce is not None
+        final = await chain.endpoint_state(final=True)
+        if final.action_nonce <= r.action_nonce:
+            return None  # used in a block not final yet: a reorg may still undo it
         if a.kind in (ActionKind.RESUME, ActionKind.ROTATE):
-            pending = await chain.pending_action(r.action_nonce)
-            ours = pending.typehash == ACTION_TYPEHASHES[a.kind.value]
-            if ours and pending.status != 0:
+            pending = await chain.pending_action(r.action_nonce, final=True)
+            if pending.typehash == ACTION_TYPEHASHES[a.kind.value] and pending.status != 0:
                 await self.store.set_action_state(
                     a.id,
                     ActionState.SCHEDULED,
@@ -593,40 +707,43 @@ class ActionStage:
                     "action_scheduled", action=a.id, nonce=r.action_nonce, executable_at=pending.executable_at
                 )
                 return await self.store.action_record(a.id) or r
-        elif a.kind is ActionKind.PAUSE and view.paused:
+        elif a.kind is ActionKind.PAUSE and final.paused:
             await self._executed(r, f"the endpoint is paused (action nonce {r.action_nonce})")
             return await self.store.action_record(a.id) or r
         elif a.kind in (ActionKind.FREEZE, ActionKind.ALLOW):
-            flag = await self._flag(chain, a)
-            if flag is not None and flag.value == a.flag:
+            flag = await self._flag(chain, a, final=True)
+            if flag is None:
+                return None
+            if flag.value == a.flag:
                 await self._executed(r, f"{a.describe()} applied (action nonce {r.action_nonce})")
                 return await self.store.action_record(a.id) or r
-        if newer is not None:
-            await self._supersede(r, newer)
-            return await self.store.action_record(a.id) or r
         await self.store.set_action_state(
             a.id,
             ActionState.APPROVED,
             f"action nonce {r.action_nonce} was used by another action; signing again",
         )
+        self._sent.pop(a.id, None)
         return await self.store.action_record(a.id) or r
 
     async def _follow_proposed(self, chain: ChainClient, r: ActionRecord, view: EndpointView) -> None:
         """A proposal this member's operator has not decided on, carried by the others without
         it: its outcome on-chain closes it here too (left open, it would wait for an approval that
         no longer matters until it expires, and count as pending). Seen through the partials this
-        node kept for it: signed for a nonce the endpoint has used, where the endpoint holds an
-        action of its kind."""
+        node kept for it: signed for a nonce the endpoint has used (read at the final head), where
+        the endpoint holds an action of its kind."""
         a = r.action
         for nonce, _epoch in await self.store.action_partial_nonces(a.id):
             if nonce >= view.action_nonce:
                 continue
+            final = await chain.endpoint_state(final=True)
+            if nonce >= final.action_nonce:
+                continue
             without = f"at action nonce {nonce}, without this member's approval"
-            if a.kind is ActionKind.PAUSE and view.paused:
+            if a.kind is ActionKind.PAUSE and final.paused:
                 await self._executed(r, f"the endpoint is paused ({without})")
                 return
             if a.kind in DELAYED:
-                pending = await chain.pending_action(nonce)
+                pending = await chain.pending_action(nonce, final=True)
                 if pending.typehash != ACTION_TYPEHASHES[a.kind.value]:
                     continue  # the nonce went to another action
                 status = PENDING_STATUS.get(pending.status, "none")
@@ -638,8 +755,10 @@ class ActionStage:
                     return
 
     async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> None:
+        """A scheduled RESUME or ROTATE: executed or cancelled (read at the final head), or
+        executed by this node (`executePending`) once its delay is over and it is its turn."""
         assert r.action_nonce is not None
-        pending = await chain.pending_action(r.action_nonce)
+        pending = await chain.pending_action(r.action_nonce, final=True)
         status = PENDING_STATUS.get(pending.status, "none")
         if status == "executed":
             await self._executed(r, f"executed after the delay (action nonce {r.action_nonce})")
@@ -647,12 +766,18 @@ class ActionStage:
         if status in ("cancelled", "none"):
             await self._close(r, ActionState.CANCELLED, "cancelled by the guardian during the delay")
             return
-        now = await chain.chain_time()
-        if now < pending.executable_at:
+        if await chain.chain_time() < pending.executable_at:
             return
         submitter = self.submitters.get(chain.chain_id)
         if submitter is None:
             return
+        sent = self._executing.get(r.action.id)
+        if sent is not None:
+            receipt = await submitter.sender.receipt(sent.tx_hash)
+            if receipt is not None and receipt.status == 1:
+                return  # executed: final in a later step
+            if receipt is None and time.time() - sent.sent_at < self.cfg.relayer.receipt_timeout:
+                return
         seen = self._due_seen.setdefault(r.action.id, time.monotonic())
         if time.monotonic() - seen < self._rank(r.action_nonce) * self.cfg.relayer.stagger_seconds:
             return
@@ -661,32 +786,24 @@ class ActionStage:
             try:
                 gas = await submitter.sender.estimate(data)
             except Reverted as exc:
-                text = str(exc)
-                if "PendingActionStale" in text or "Stale" in text:
+                name = revert_name(exc.data)
+                if name == "PendingActionStale":
                     await self._close(
                         r,
                         ActionState.CANCELLED,
-                        f"stale: the pause it resumed ended or the key changed ({text})",
+                        "stale: the endpoint left the pause it resumed, or its key epoch changed",
                     )
                 else:
-                    log.warning("action_execute_reverted", action=r.action.id, error=text)
+                    log.warning("action_execute_reverted", action=r.action.id, error=name)
                 return
 
             async def record(tx: TxRecord) -> None:
                 return None
 
-            sent = await submitter.sender.send(data, gas, None, None, record, {"action": r.action.id})
-        if sent is not None:
-            log.info("action_execute_sent", action=r.action.id, nonce=r.action_nonce, tx=sent.tx_hash)
-
-    async def _supersede(self, r: ActionRecord, newer: Action) -> None:
-        """Close a registry decision a later one on the same account replaces (never signed again)."""
-        await self._close(
-            r,
-            ActionState.EXPIRED,
-            f"superseded by {newer.id} ({newer.describe()}), the registry's later decision on "
-            f"{r.action.account}: the follower takes the latest",
-        )
+            tx = await submitter.sender.send(data, gas, None, None, record, {"action": r.action.id})
+        if tx is not None:
+            self._executing[r.action.id] = tx
+            log.info("action_execute_sent", action=r.action.id, nonce=r.action_nonce, tx=tx.tx_hash)
 
     async def _executed(self, r: ActionRecord, why: str) -> None:
         if await self.store.set_action_state(r.action.id, ActionState.EXECUTED, why):
@@ -704,6 +821,8 @@ class ActionStage:
     def _forget(self, action_id: str) -> None:
         self._aggregated_at.pop(action_id, None)
         self._due_seen.pop(action_id, None)
+        self._sent.pop(action_id, None)
+        self._executing.pop(action_id, None)
 
     # ---- publishing ------------------------------------------------------------------------
 
@@ -715,11 +834,13 @@ class ActionStage:
         )
 
     def _publish_proposal(self, a: Action) -> None:
-        if a.expires_at is None or a.expires_at <= time.time():
+        if a.expires_at is None or a.expires_at <= time.time() or self.share is None:
             return
-        self.publisher.publish_proposal(
-            ProposalMessage(self.cfg.member_index, a.id, a.kind, a.chain_id, a.created_at, a.expires_at)
+        msg = ProposalMessage(
+            self.cfg.member_index, a.id, a.kind, a.chain_id, a.created_at, a.expires_at, a.params
         )
+        sig = partial_sign(self.share, msg.digest(), self.backend)
+        self.publisher.publish_proposal(replace(msg, sig=sig))
 
     async def registry_mismatches(self) -> dict[str, list[str]]:
         """Follower chain name -> the accounts whose allow-list entry or freeze differs from the

@@ -178,7 +178,10 @@ class Node:
                 await self.aggregator.try_aggregate(stored.id)
         self.batcher.fresh.clear()
         await self.refunder.approve_refunds()
-        await self.actions.step()
+        try:
+            await self.actions.step()
+        except Exception as exc:  # the actions' trouble never stops batches and refunds
+            log.warning("action_stage_failed", error=repr(exc))
         if periodic:
             self._last_republish = time.monotonic()
             await self.signer.republish()

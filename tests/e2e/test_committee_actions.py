@@ -216,7 +216,7 @@ def test_an_allow_list_change_on_the_consortium_chain_reaches_ethereum_with_no_o
     assert chains.registry_e.functions.statusOf(x).call() == [False, False]
     assert signed_items(net, 4, allow_id) == []
     first = held(net, 4)[allow_id]
-    assert first["state"] == "expired", first
+    assert first["state"] == "superseded", first
     assert f"superseded by {remove_id}" in first["detail"], first
 
     carried = chains.registry_e.events.AllowedSet().get_logs(

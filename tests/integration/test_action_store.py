@@ -119,7 +119,9 @@ def test_one_partial_per_member_and_action_whatever_the_nonce(tmp_path: Path) ->
             assert await store.action_partials("p1-0123abcd", 3, 1) == [(3, b"\x01" * 32, b"\x03" * 48)]
             assert await store.action_partial_nonces("p1-0123abcd") == [(3, 1), (49, 1)]
             assert await store.action_partial_nonces("p9-00000000") == []
-            assert await store.open_proposals(1) == 1
-            assert await store.open_proposals(2) == 0
+            assert await store.proposals_since(1, 0.0) == 1
+            assert await store.proposals_since(1, 2000.0) == 0
+            assert await store.proposals_since(2, 0.0) == 0
+            assert [r.action.id for r in await store.open_actions()] == ["p1-0123abcd"]
 
     asyncio.run(run())

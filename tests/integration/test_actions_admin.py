@@ -9,15 +9,19 @@ nothing is signed: what is checked is what operators do and read.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 import time
 from pathlib import Path
 
 import pytest
+from web3 import HTTPProvider, Web3
 
 from committee.bls import get_backend
-from committee.threshold import deal
+from committee.threshold import deal, partial_sign
+from harness import devnet
+from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
 from relayer.adapters.transport import Transport
 from relayer.cli import admin_socket, main
@@ -42,18 +46,26 @@ async def relayer(capsys: pytest.CaptureFixture[str], *words: str) -> tuple[int,
 
 
 async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    chains: tuple[str, str],
 ) -> None:
     data = tmp_path / "data"
     monkeypatch.setenv("QIAO_NODE__DATA_DIR", str(data))
     cfg = load_config(Path(EXAMPLE), environ={"QIAO_NODE__DATA_DIR": str(data)})
-    share = deal(4, 3)[0]
+    shares = deal(4, 3)
+    share = shares[0]
+    # the example configuration names the devnet's addresses: a fresh deployment lands there
+    dep = devnet.deploy_bridge(chains[0], chains[1], share.public.group_public_key)
+    assert dep.gateway.address == cfg.chains["ethereum"].endpoint
+    e_cfg = dataclasses.replace(cfg.chains["ethereum"], rpc=dep.ethereum_url, rpcs=(dep.ethereum_url,))
     data.mkdir()
-    async with Store.open(cfg.store_path) as store:
+    async with Store.open(cfg.store_path) as store, ChainClient.connect(e_cfg) as ethereum:
         node = Node(
             cfg=cfg,
             store=store,
-            chains={},
+            chains={ethereum.chain_id: ethereum},
             public=share.public,
             share=share,
             backend=get_backend(),
@@ -62,6 +74,15 @@ async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
         async with Ops(node).opened() as ops:
             server = await serve(ops, admin_socket(cfg))
             try:
+                # nothing to resume while the gateway runs: refused with the reason
+                code, _, err = await relayer(
+                    capsys, "actions", "propose", "resume", "--chain", "ethereum", "--ttl", "3600"
+                )
+                assert code == 1
+                assert "the endpoint on ethereum is not paused: there is nothing to resume" in err
+
+                guardian = devnet.dev_account(devnet.ACCOUNTS["guardian"])
+                devnet.send(Web3(HTTPProvider(dep.ethereum_url)), guardian, dep.gateway.functions.pause())
                 code, out, _ = await relayer(
                     capsys, "actions", "propose", "resume", "--chain", "ethereum", "--ttl", "3600"
                 )
@@ -76,10 +97,14 @@ async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
                 assert f"error: action {ours} not approved" in err
                 assert "not waiting for an approval" in err
 
-                # another member's proposal, as the transport hands it over
-                await node.actions.on_proposal(
-                    ProposalMessage(2, "p2-0a1b2c3d", ActionKind.RESUME, 7002, time.time(), time.time() + 600)
+                # another member's proposal, as the transport hands it over: signed with its share
+                proposal = ProposalMessage(
+                    2, "p2-0a1b2c3d", ActionKind.RESUME, 7002, time.time(), time.time() + 600
                 )
+                forged = dataclasses.replace(proposal, action_id="p2-0a1b2c3e", sig=b"\x01" * 48)
+                await node.actions.on_proposal(forged)  # not member 2's signature: not kept
+                signed = partial_sign(shares[1], proposal.digest(), get_backend())
+                await node.actions.on_proposal(dataclasses.replace(proposal, sig=signed))
                 code, out, _ = await relayer(capsys, "actions", "list", "--json")
                 assert code == 0
                 listed = json.loads(out)

@@ -18,7 +18,6 @@ from relayer.core.items import (
     onchain_text,
     queue_order,
     registry_action_id,
-    superseded,
 )
 from relayer.core.types import ChainId
 
@@ -146,39 +145,32 @@ def test_registry_difference_compares_the_carried_flags_only() -> None:
     assert "frozen True on the source, bridge-frozen False here" in why
 
 
-def test_a_registry_decision_is_superseded_by_the_latest_on_the_same_account_and_flag() -> None:
-    frozen, lifted, again = freeze(True, 10), freeze(False, 12, 1), freeze(True, 12, 3)
-    other = action(
-        ActionKind.FREEZE,
-        id=registry_action_id(7002, 11, 0),
-        params=flag_params("0x" + "cd" * 20, True),
-        origin=Origin.REGISTRY,
-        proposer=0,
-        expires_at=None,
-        position=(11, 0),
-    )
+def test_only_cs_latest_decision_per_account_and_flag_is_carried() -> None:
+    from relayer.core.items import superseded
+
+    first, again, last = freeze(True, block=5), freeze(False, block=7), freeze(True, block=9, log=2)
     allow = action(
         ActionKind.ALLOW,
-        id=registry_action_id(7002, 9, 0),
+        id=registry_action_id(7002, 6, 0),
         params=flag_params(HOLDER, True),
         origin=Origin.REGISTRY,
         proposer=0,
         expires_at=None,
-        position=(9, 0),
+        position=(6, 0),
     )
-    resumes = [action(), action(id="p2-0123abcd")]  # proposals are never superseded
-    found = superseded([again, other, lifted, allow, frozen, *resumes])
-    assert found == {frozen.id: again, lifted.id: again}
-    assert superseded([frozen]) == {}
-    # the same account on another endpoint is another decision
-    elsewhere = action(
+    other = action(
         ActionKind.FREEZE,
-        id=registry_action_id(7003, 13, 0),
-        chain_id=ChainId(7003),
-        params=flag_params(HOLDER, False),
+        id=registry_action_id(7002, 8, 0),
+        params=flag_params("0x" + "cd" * 20, True),
         origin=Origin.REGISTRY,
         proposer=0,
         expires_at=None,
-        position=(13, 0),
+        position=(8, 0),
     )
-    assert superseded([frozen, elsewhere]) == {}
+    assert superseded([last, first, allow, again, other, action()]) == {first.id: last.id, again.id: last.id}
+    assert superseded([first]) == {}
+
+
+def test_a_sent_action_does_not_expire() -> None:
+    verdict = decide(action(), PAUSED, None, 2000.0, expiring=False)
+    assert verdict.decision is Decision.SIGN

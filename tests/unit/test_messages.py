@@ -207,6 +207,8 @@ def _proposal(**kw: object) -> ProposalMessage:
         "chain_id": 7002,
         "created_at": 1000.0,
         "expires_at": 4600.0,
+        "params": b"",
+        "sig": b"\x33" * 48,
     }
     base.update(kw)
     return ProposalMessage(**base)  # type: ignore[arg-type]
@@ -217,6 +219,18 @@ def test_proposal_round_trip() -> None:
     assert ProposalMessage.parse("qiao/v1/devnet/proposal/1", msg.to_payload(), "devnet") == msg
 
 
+def test_a_proposals_digest_covers_every_field_but_its_signature() -> None:
+    msg = _proposal()
+    assert _proposal(sig=b"\x44" * 48).digest() == msg.digest()
+    for change in (
+        {"expires_at": 4601.0},
+        {"kind": ActionKind.PAUSE},
+        {"chain_id": 7001},
+        {"params": b"\x01"},
+    ):
+        assert _proposal(**change).digest() != msg.digest(), change
+
+
 @pytest.mark.parametrize(
     ("change", "why"),
     [
@@ -225,6 +239,7 @@ def test_proposal_round_trip() -> None:
         ({"expires": 999}, "expires: must be after created"),
         ({"created": True}, "created: expected a unix time"),
         ({"chain": 0}, "chain: expected an integer"),
+        ({"sig": "0x" + "33" * 47}, "sig: expected 48 bytes"),
     ],
 )
 def test_a_bad_proposal_is_refused_with_the_reason(change: dict[str, object], why: str) -> None:

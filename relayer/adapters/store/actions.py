@@ -126,13 +126,21 @@ class Actions(StoreBase):
         args.append(limit)
         return [_record(r) for r in await self._fetchall(sql, args)]
 
-    async def open_proposals(self, proposer: int) -> int:
-        """How many actions proposed by `proposer`'s operator are still open here."""
-        open_states = [ActionState.PROPOSED.value, ActionState.APPROVED.value, ActionState.SUBMITTED.value]
+    async def open_actions(self) -> list[ActionRecord]:
+        """Every action not closed (proposed, approved, submitted, scheduled), oldest first."""
+        closed = [s.value for s in CLOSED]
         rows = await self._fetchall(
-            f"SELECT COUNT(*) AS n FROM actions WHERE origin='operator' AND proposer=? "  # noqa: S608
-            f"AND state IN ({','.join('?' for _ in open_states)})",
-            [proposer, *open_states],
+            f"SELECT * FROM actions WHERE state NOT IN ({','.join('?' for _ in closed)}) "  # noqa: S608
+            "ORDER BY position_a, position_b, id",
+            closed,
+        )
+        return [_record(r) for r in rows]
+
+    async def proposals_since(self, proposer: int, since: float) -> int:
+        """How many proposals of `proposer`'s operator this node recorded since `since` (any state)."""
+        rows = await self._fetchall(
+            "SELECT COUNT(*) AS n FROM actions WHERE origin='operator' AND proposer=? AND created_at>=?",
+            (proposer, since),
         )
         return int(rows[0]["n"])
 
@@ -153,17 +161,27 @@ class Actions(StoreBase):
         signature: bytes | None = None,
         tx: tuple[str, float] | None = None,
         executable_at: int | None = None,
+        expect: tuple[ActionState, int | None, bytes | None] | None = None,
     ) -> bool:
         """Move an action on, with a history line (its partials stay: one per member, they say who
-        signed). A closed action (executed, cancelled, expired, refused) never moves again: False then, or if there is no such action. `signing` is the
+        signed). A closed action (executed, cancelled, expired, refused, superseded) never moves
+        again: False then, or if there is no such action. `signing` is the
         (action nonce, key epoch, message) it is now signed for (its signature is forgotten: it
-        was for another nonce); `tx` the (hash, sent at) of the transaction this node sent."""
+        was for another nonce); `tx` the (hash, sent at) of the transaction this node sent;
+        `expect` the (state, nonce, message) it must still have (else False, nothing changes)."""
         now = time.time()
         async with self.transaction() as db:
-            cur = await db.execute("SELECT state FROM actions WHERE id=?", (action_id,))
+            cur = await db.execute(
+                "SELECT state, action_nonce, message FROM actions WHERE id=?", (action_id,)
+            )
             row = await cur.fetchone()
             if row is None or ActionState(row["state"]) in CLOSED:
                 return False
+            if expect is not None:
+                message = None if row["message"] is None else bytes(row["message"])
+                nonce = None if row["action_nonce"] is None else int(row["action_nonce"])
+                if (ActionState(row["state"]), nonce, message) != expect:
+                    return False
             sets = ["state=?", "detail=?", "updated_at=?"]
             args: list[Any] = [state, detail, now]
             if approved_at is not None:

@@ -423,7 +423,7 @@ class ActionStage:
         state = await chain.endpoint_state()
         view = EndpointView(state.paused, state.action_nonce, state.key_epoch)
         now = time.time()
-        records = await self._supersede(records)
+        records, later = await self._supersede(records, view)
         scheduled_resume = any(
             r.state is ActionState.SCHEDULED and r.action.kind is ActionKind.RESUME for r in records
         )
@@ -448,6 +448,11 @@ class ActionStage:
                 if settled is None or settled.state is not ActionState.APPROVED:
                     continue  # not final yet, or its effect is on-chain
                 r = settled
+                if a.id in later:  # not what used the nonce, and C decided again since
+                    await self._close(
+                        r, ActionState.SUPERSEDED, f"superseded by {later[a.id]}, a later decision of C"
+                    )
+                    continue
             if a.origin is Origin.REGISTRY:
                 key = (a.kind, a.account)
                 if key in heads:
@@ -463,19 +468,24 @@ class ActionStage:
             signed_now += 1
             sent = await self._advance(chain, r, view, now, may_send=not sent) or sent
 
-    async def _supersede(self, records: list[ActionRecord]) -> list[ActionRecord]:
+    async def _supersede(
+        self, records: list[ActionRecord], view: EndpointView
+    ) -> tuple[list[ActionRecord], dict[str, str]]:
         """Close every approved registry decision of an account that C decided again later (final
-        too; relayer.core.items.superseded). Returns the rest."""
+        too; relayer.core.items.superseded). One signed for a nonce the endpoint has used since is
+        settled first (it may be the one that used it: executed, not superseded). Returns the
+        rest, and the superseded ones among them (id -> the later decision's id)."""
         signing = [r for r in records if r.state in SIGNING]
         newer = superseded([r.action for r in signing])
         kept = []
         for r in records:
             latest = newer.get(r.action.id)
-            if latest is not None and r.state is ActionState.APPROVED:
+            used = r.action_nonce is not None and r.action_nonce < view.action_nonce
+            if latest is not None and r.state is ActionState.APPROVED and not used:
                 await self._close(r, ActionState.SUPERSEDED, f"superseded by {latest}, a later decision of C")
                 continue
             kept.append(r)
-        return kept
+        return kept, newer
 
     async def _flag(self, chain: ChainClient, a: Action, *, final: bool) -> FlagView | None:
         if a.account is None:

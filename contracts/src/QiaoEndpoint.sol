@@ -185,7 +185,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     bytes32 public constant REFUND_TYPEHASH = Protocol.REFUND_TYPEHASH;
     /// @notice Type hash of a committee-signed pause.
     bytes32 public constant PAUSE_TYPEHASH = Protocol.PAUSE_TYPEHASH;
-    /// @notice Type hash of a committee-signed resume.
+    /// @notice Type hash of a committee-signed resume (signed for one pause and until a deadline).
     bytes32 public constant RESUME_TYPEHASH = Protocol.RESUME_TYPEHASH;
     /// @notice Type hash of a key rotation signed by the current key.
     bytes32 public constant ROTATE_TYPEHASH = Protocol.ROTATE_TYPEHASH;
@@ -366,6 +366,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     error PendingActionStale(uint64 actionNonce);
     /// @notice {invalidateActions} must move the action nonce forward, by at most {MAX_ACTION_NONCE_SKIP}.
     error InvalidActionNonce(uint64 current, uint64 upTo);
+    /// @notice The signed action was submitted after `deadline`, the last second it was signed
+    ///         for (a RESUME: the operators' proposal expired); the committee signs it again.
+    error ActionExpired(uint64 deadline);
     /// @notice Ownership cannot be renounced: rate limits, registrations and the guardian need an
     ///         owner. Transfer it (two-step) instead.
     error OwnershipCannotBeRenounced();
@@ -473,17 +476,25 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     }
 
     /// @notice Schedules a resume, on a committee signature of the RESUME message for the next
-    ///         action nonce, while paused. It lifts the pause only through {executePending}, from
+    ///         action nonce, the current pause ({pauseCount}) and `deadline`, while paused and
+    ///         until `deadline`. It lifts the pause only through {executePending}, from
     ///         {actionDelay} seconds later, unless the guardian cancels it first ({cancelPending}).
-    /// @dev Reverts with ExpectedPause when not paused, {NotCurrentKeyEpoch}, a signature error.
-    ///      Emits {SignedActionApplied} and {ActionScheduled}. A resume lifts only the pause it
-    ///      was scheduled in, and only while its key epoch is current ({PendingActionStale}).
+    /// @dev Reverts with ExpectedPause when not paused, {ActionExpired} after `deadline`,
+    ///      {NotCurrentKeyEpoch}, a signature error ({InvalidSignature} also for a RESUME signed
+    ///      during an earlier pause or for another deadline). Emits {SignedActionApplied} and
+    ///      {ActionScheduled}. A resume lifts only the pause it was scheduled in, and only while
+    ///      its key epoch is current ({PendingActionStale}); the deadline bounds its submission,
+    ///      not its execution.
     /// @param keyEpoch The current key epoch.
+    /// @param deadline The last second (block timestamp) the RESUME may be submitted, as signed.
     /// @param signature The 128-byte BLS signature.
     /// @return pendingNonce The action nonce the resume is pending under.
-    function resume(uint64 keyEpoch, bytes calldata signature) external returns (uint64 pendingNonce) {
+    function resume(uint64 keyEpoch, uint64 deadline, bytes calldata signature)
+        external
+        returns (uint64 pendingNonce)
+    {
         _requirePaused();
-        return SignedActions.resume(_keys, _pending, keyEpoch, signature, actionDelay);
+        return SignedActions.resume(_keys, _pending, keyEpoch, deadline, signature, actionDelay);
     }
 
     /// @notice Schedules the installation of `newGroupKey` as key epoch current + 1, on a signature
@@ -757,7 +768,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///         FREEZE; ALLOW on the gateway) with its type-specific fields ABI-encoded in `params`.
     /// @param typehash One of the action type hashes.
     /// @param keyEpoch The key epoch that signs.
-    /// @param params abi.encode of the extra fields ("" for pause and resume).
+    /// @param params abi.encode of the extra fields ("" for pause; (pauseCount, deadline) for resume).
     /// @return message The 32-byte message.
     function actionMessage(bytes32 typehash, uint64 keyEpoch, bytes memory params)
         public
@@ -828,6 +839,13 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @return nonce The next action nonce.
     function actionNonce() external view returns (uint64 nonce) {
         return _keys.actionNonce;
+    }
+
+    /// @notice How many times the endpoint was paused (by the guardian or a signed PAUSE): the
+    ///         pause a RESUME is signed for.
+    /// @return count The pause count (the current pause's, while paused).
+    function pauseCount() external view returns (uint64 count) {
+        return _keys.pauseCount;
     }
 
     /// @notice The guardian, which may pause.

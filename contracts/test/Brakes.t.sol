@@ -34,9 +34,11 @@ contract BrakesAttackTest is SignedActions {
     }
 
     function _resume(QiaoEndpoint e, uint256 chainId, uint256 sk, address caller) internal returns (bool ok) {
-        bytes memory sig = signAction(sk, e, chainId, e.RESUME_TYPEHASH(), e.currentKeyEpoch(), "");
+        uint64 deadline = resumeDeadline();
+        bytes memory sig = signResume(sk, e, chainId, e.currentKeyEpoch(), deadline);
         vm.prank(caller);
-        (ok,) = address(e).call(abi.encodeWithSignature("resume(uint64,bytes)", e.currentKeyEpoch(), sig));
+        (ok,) =
+            address(e).call(abi.encodeWithSignature("resume(uint64,uint64,bytes)", e.currentKeyEpoch(), deadline, sig));
     }
 
     function _rotate(QiaoEndpoint e, uint256 chainId, uint256 signerSk, bytes memory newKey, address caller)
@@ -104,7 +106,8 @@ contract BrakesAttackTest is SignedActions {
         vm.chainId(CHAIN_E);
         vm.prank(guardian);
         gateway.pause();
-        bytes memory leaked = signAction(GROUP_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, "");
+        uint64 deadline = resumeDeadline();
+        bytes memory leaked = signResume(GROUP_SK, gateway, CHAIN_E, EPOCH, deadline);
         uint64 upTo = gateway.actionNonce() + 1;
         vm.prank(guardian);
         (bool ok,) = address(gateway).call(abi.encodeWithSignature("invalidateActions(uint64)", upTo));
@@ -112,7 +115,7 @@ contract BrakesAttackTest is SignedActions {
         vm.assertEq(gateway.actionNonce(), upTo);
         vm.prank(attacker);
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.resume(EPOCH, leaked);
+        gateway.resume(EPOCH, deadline, leaked);
         vm.assertTrue(gateway.paused());
     }
 
@@ -245,7 +248,8 @@ contract BrakesTest is SignedActions {
     function _scheduleResume() internal returns (uint64) {
         vm.chainId(CHAIN_E);
         uint64 epoch = gateway.currentKeyEpoch();
-        return gateway.resume(epoch, signAction(GROUP_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), epoch, ""));
+        uint64 deadline = resumeDeadline();
+        return gateway.resume(epoch, deadline, signResume(GROUP_SK, gateway, CHAIN_E, epoch, deadline));
     }
 
     function _scheduleRotate(bytes memory newKey) internal returns (uint64) {
@@ -305,9 +309,10 @@ contract BrakesTest is SignedActions {
 
     function test_resume_refusedWhenNotPaused() public {
         vm.chainId(CHAIN_E);
-        bytes memory sig = signAction(GROUP_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, "");
+        uint64 deadline = resumeDeadline();
+        bytes memory sig = signResume(GROUP_SK, gateway, CHAIN_E, EPOCH, deadline);
         vm.expectRevert(Pausable.ExpectedPause.selector);
-        gateway.resume(EPOCH, sig);
+        gateway.resume(EPOCH, deadline, sig);
         vm.assertEq(gateway.actionNonce(), 0);
     }
 

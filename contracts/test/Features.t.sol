@@ -70,6 +70,29 @@ abstract contract SignedActions is BridgeFixture {
         return blsSign(sk, refActionMessage(typehash, chainId, address(e), epoch, e.actionNonce(), params));
     }
 
+    /// @dev How long after now the RESUMEs of the tests may be submitted (their signed deadline).
+    uint64 internal constant RESUME_WINDOW = 1 days;
+
+    /// @dev A deadline RESUME_WINDOW from now.
+    function resumeDeadline() internal view returns (uint64) {
+        return uint64(block.timestamp) + RESUME_WINDOW;
+    }
+
+    /// @dev abi.encode(pauseCount, deadline): the params of a RESUME for `e`'s current pause.
+    function resumeParams(QiaoEndpoint e, uint64 deadline) internal view returns (bytes memory) {
+        return abi.encode(e.pauseCount(), deadline);
+    }
+
+    /// @dev A RESUME of `e` signed by `sk` under `epoch` for its next action nonce and current
+    ///      pause, to be submitted by `deadline`.
+    function signResume(uint256 sk, QiaoEndpoint e, uint256 chainId, uint64 epoch, uint64 deadline)
+        internal
+        view
+        returns (bytes memory)
+    {
+        return signAction(sk, e, chainId, e.RESUME_TYPEHASH(), epoch, resumeParams(e, deadline));
+    }
+
     function signRefund(uint256 sk, QiaoEndpoint e, uint256 chainId, uint64 epoch, QiaoEndpoint.Transfer memory t)
         internal
         view
@@ -124,7 +147,8 @@ abstract contract SignedActions is BridgeFixture {
     ///      waits the delay, executes it.
     function resumeNow(QiaoEndpoint e, uint256 chainId) internal {
         vm.chainId(chainId);
-        uint64 actionNonce = e.resume(EPOCH, signAction(GROUP_SK, e, chainId, e.RESUME_TYPEHASH(), EPOCH, ""));
+        uint64 deadline = resumeDeadline();
+        uint64 actionNonce = e.resume(EPOCH, deadline, signResume(GROUP_SK, e, chainId, EPOCH, deadline));
         vm.warp(block.timestamp + e.actionDelay());
         e.executePending(actionNonce);
     }
@@ -170,10 +194,11 @@ contract FeaturesTest is SignedActions {
         vm.prank(guardian);
         gateway.pause();
         // resume needs a signature: a forged one is refused, whoever sends it
-        bytes memory forged = signAction(OTHER_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, "");
+        uint64 deadline = resumeDeadline();
+        bytes memory forged = signResume(OTHER_SK, gateway, CHAIN_E, EPOCH, deadline);
         vm.prank(guardian);
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.resume(EPOCH, forged);
+        gateway.resume(EPOCH, deadline, forged);
         vm.assertTrue(gateway.paused());
     }
 
@@ -181,8 +206,9 @@ contract FeaturesTest is SignedActions {
         vm.chainId(CHAIN_E);
         vm.prank(guardian);
         gateway.pause();
-        bytes memory sig = signAction(GROUP_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, "");
-        uint64 actionNonce = gateway.resume(EPOCH, sig);
+        uint64 deadline = resumeDeadline();
+        bytes memory sig = signResume(GROUP_SK, gateway, CHAIN_E, EPOCH, deadline);
+        uint64 actionNonce = gateway.resume(EPOCH, deadline, sig);
         vm.assertTrue(gateway.paused());
         vm.warp(block.timestamp + ACTION_DELAY);
         gateway.executePending(actionNonce);
@@ -190,9 +216,9 @@ contract FeaturesTest is SignedActions {
         vm.assertEq(gateway.actionNonce(), 1);
         vm.prank(guardian);
         gateway.pause();
-        // the same signature again: the action nonce moved on
+        // the same signature again: the action nonce (and the pause) moved on
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.resume(EPOCH, sig);
+        gateway.resume(EPOCH, deadline, sig);
         vm.assertTrue(gateway.paused());
     }
 
@@ -204,7 +230,7 @@ contract FeaturesTest is SignedActions {
         gateway.pause();
         bytes memory pauseSig = signAction(GROUP_SK, gateway, CHAIN_E, pauseType, EPOCH, "");
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.resume(EPOCH, pauseSig);
+        gateway.resume(EPOCH, resumeDeadline(), pauseSig);
         resumeNow(gateway, CHAIN_E);
         // signed for another chain id, another contract, another epoch: refused
         bytes memory otherChain = signAction(GROUP_SK, gateway, CHAIN_C, pauseType, EPOCH, "");

@@ -289,8 +289,9 @@ contract BridgeHandler is SignedActions {
         } else if (kind == 3) {
             vm.chainId(CHAIN_E);
             if (!gateway.paused()) return;
-            bytes memory sig = signAction(OTHER_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), EPOCH, "");
-            try gateway.resume(EPOCH, sig) {
+            uint64 deadline = resumeDeadline();
+            bytes memory sig = signResume(OTHER_SK, gateway, CHAIN_E, EPOCH, deadline);
+            try gateway.resume(EPOCH, deadline, sig) {
                 forgedAccepted++;
             } catch {}
         } else if (kind == 4 && pendingToE.length > 0) {

@@ -26,8 +26,12 @@ contract ReviewFixesTest is SignedActions {
     uint8 internal constant CANCELLED = 3;
     uint8 internal constant EXCEEDS_CAPACITY = 5;
 
-    function _resumeSig() internal view returns (bytes memory) {
-        return signAction(GROUP_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), gateway.currentKeyEpoch(), "");
+    /// @dev Schedules a RESUME of the group key on the gateway, sent by `caller`.
+    function _resume(address caller) internal returns (uint64) {
+        uint64 deadline = resumeDeadline();
+        bytes memory sig = signResume(GROUP_SK, gateway, CHAIN_E, gateway.currentKeyEpoch(), deadline);
+        vm.prank(caller);
+        return gateway.resume(EPOCH, deadline, sig);
     }
 
     /// @dev The guardian's bulk cancel (by selector, so this file compiles against an endpoint
@@ -62,8 +66,7 @@ contract ReviewFixesTest is SignedActions {
         gateway.pause();
         uint64[] memory ns = new uint64[](20);
         for (uint256 i; i < 20; ++i) {
-            vm.prank(thief);
-            ns[i] = gateway.resume(EPOCH, _resumeSig());
+            ns[i] = _resume(thief);
         }
         // and a ROTATE to a key of the thief's
         bytes memory thiefKey = blsPublicKey(99);
@@ -98,7 +101,7 @@ contract ReviewFixesTest is SignedActions {
         vm.assertEq(gateway.currentKeyEpoch(), EPOCH);
 
         // the committee's RESUME signed after the cancel (a later action nonce) still works
-        uint64 honest = gateway.resume(EPOCH, _resumeSig());
+        uint64 honest = _resume(address(this));
         vm.warp(block.timestamp + ACTION_DELAY);
         gateway.executePending(honest);
         vm.assertFalse(gateway.paused());
@@ -285,7 +288,8 @@ contract ReviewFixesTest is SignedActions {
         vm.assertFalse(gateway.verifySignature(EPOCH, bytes32(uint256(1)), forgedSig));
 
         // the new key resumes
-        uint64 res = gateway.resume(2, signAction(OTHER_SK, gateway, CHAIN_E, gateway.RESUME_TYPEHASH(), 2, ""));
+        uint64 deadline = resumeDeadline();
+        uint64 res = gateway.resume(2, deadline, signResume(OTHER_SK, gateway, CHAIN_E, 2, deadline));
         vm.warp(block.timestamp + ACTION_DELAY);
         gateway.executePending(res);
         vm.assertFalse(gateway.paused());

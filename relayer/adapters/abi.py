@@ -241,11 +241,12 @@ _PENDING_ACTION_OUTPUT: dict[str, Any] = {
 ENDPOINT_ABI += [
     _fn("paused", "", "bool", view=True),
     _fn("actionNonce", "", "uint64 nonce", view=True),
+    _fn("pauseCount", "", "uint64 count", view=True),
     _fn("registry", "", "address", view=True),
     _fn("actionMessage", "bytes32 typehash, uint64 keyEpoch, bytes params", "bytes32 message", view=True),
     {**_fn("pendingAction", "uint64 nonce", view=True), "outputs": [_PENDING_ACTION_OUTPUT]},
     _fn("pauseWithSignature", "uint64 keyEpoch, bytes signature"),
-    _fn("resume", "uint64 keyEpoch, bytes signature", "uint64 pendingNonce"),
+    _fn("resume", "uint64 keyEpoch, uint64 deadline, bytes signature", "uint64 pendingNonce"),
     _fn("rotateKey", "uint64 keyEpoch, bytes newGroupKey, bytes signature", "uint64 pendingNonce"),
     _fn("executePending", "uint64 nonce"),
 ]

@@ -61,10 +61,6 @@ REGISTRY_TOPICS = {
     "0x" + keccak(text="FrozenSet(address,bool,address)").hex(): ("freeze", "FrozenSet"),
     "0x" + keccak(text="AllowedSet(address,bool,address)").hex(): ("allow", "AllowedSet"),
 }
-# the endpoint's slot of `_keys.current`, `previousValidUntil`, `actionNonce` and `pauseCount`
-# (uint64 each, from the lowest bytes: contracts/STORAGE.md); pauseCount has no view
-KEYS_SLOT = 2
-
 # the views of QiaoEndpoint that identify one (relayer.ops.preflight checks them before a node runs)
 IDENTITY_ABI: list[dict[str, Any]] = [
     {
@@ -764,8 +760,8 @@ class ChainClient:
         return block
 
     async def endpoint_state(self, *, final: bool = False) -> EndpointState:
-        """The endpoint's `paused()`, `actionNonce()` and `currentKeyEpoch()` at one block (the
-        final head if `final`, else the head), with its pause count from storage (KEYS_SLOT)."""
+        """The endpoint's `paused()`, `actionNonce()`, `currentKeyEpoch()` and `pauseCount()` at
+        one block (the final head if `final`, else the head)."""
         block = await self._read_block(final)
 
         async def get(ep: _Endpoint) -> tuple[bool, int, int, int]:
@@ -773,15 +769,10 @@ class ChainClient:
             paused = bool(await f.paused().call(block_identifier=block))
             nonce = int(await f.actionNonce().call(block_identifier=block))
             epoch = int(await f.currentKeyEpoch().call(block_identifier=block))
-            slot = await ep.w3.eth.get_storage_at(ep.contract.address, KEYS_SLOT, block)
-            return paused, nonce, epoch, int.from_bytes(bytes(slot), "big")
+            pause_count = int(await f.pauseCount().call(block_identifier=block))
+            return paused, nonce, epoch, pause_count
 
-        paused, nonce, epoch, word = await self.call(get, "endpoint state")
-        current, _valid_until, slot_nonce, pause_count = ((word >> (64 * i)) & (2**64 - 1) for i in range(4))
-        if (current, slot_nonce) != (epoch, nonce):  # not the layout of contracts/STORAGE.md
-            log.warning("endpoint_storage_layout_unknown", chain=self.cfg.name, slot_word=hex(word))
-            return EndpointState(paused, nonce, epoch, None)
-        return EndpointState(paused, nonce, epoch, pause_count)
+        return EndpointState(*await self.call(get, "endpoint state"))
 
     async def pending_action(self, nonce: int, *, final: bool = False) -> PendingActionView:
         """`pendingAction(nonce)`: the RESUME or ROTATE scheduled under action nonce `nonce`."""

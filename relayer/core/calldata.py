@@ -15,7 +15,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from committee.bls import g1_to_eip2537, g2_to_eip2537
-from relayer.core.encoding import check_action_params
+from relayer.core.encoding import check_action_params, resume_fields
 from relayer.core.types import Batch, Transfer, execute_batch_args
 
 SIGNATURE_WIRE_LENGTH = 48
@@ -84,7 +84,7 @@ def refund_data(endpoint: Any, key_epoch: int, transfer: Transfer, signature: by
 
 _ACTION_CALLS: dict[str, tuple[str, list[str]]] = {
     "pause": ("pauseWithSignature", ["uint64", "bytes"]),
-    "resume": ("resume", ["uint64", "bytes"]),
+    "resume": ("resume", ["uint64", "uint64", "bytes"]),
     "rotate": ("rotateKey", ["uint64", "bytes", "bytes"]),
     "freeze": ("applyFreeze", ["uint64", "address", "bool", "bytes"]),
     "allow": ("applyAllow", ["uint64", "address", "bool", "bytes"]),
@@ -102,10 +102,11 @@ def action_call_data(
 ) -> bytes:
     """The calldata that submits a signed action of `kind` to its endpoint: `pauseWithSignature`,
     `resume`, `rotateKey`, `applyFreeze` (gateway) or `applyAllow` (gateway). `params` are the
-    signed fields (`relayer.core.encoding.action_params`); freeze and allow take the account and
-    flag from them. `new_key` (rotate only): the new group key, 96-byte compressed G2 or its
-    256-byte EIP-2537 form, whose keccak256 must be the hash in `params`. `signature` as for
-    batches (48-byte wire form converted to EIP-2537)."""
+    signed fields (`relayer.core.encoding.action_params`); resume takes its deadline from them
+    (the pause count is the endpoint's own), freeze and allow the account and flag. `new_key`
+    (rotate only): the new group key, 96-byte compressed G2 or its 256-byte EIP-2537 form, whose
+    keccak256 must be the hash in `params`. `signature` as for batches (48-byte wire form
+    converted to EIP-2537)."""
     check_action_params(kind, params)  # the kind too
     if (new_key is not None) != (kind == "rotate"):
         raise ValueError(f"action_call_data({kind!r}): new_key is for rotate only, and rotate needs it")
@@ -124,6 +125,8 @@ def action_call_data(
         if keccak(new_key) != params:
             raise ValueError("action_call_data('rotate'): keccak256(new_key) is not the hash in params")
         args = [key_epoch, new_key, signature]
+    elif kind == "resume":
+        args = [key_epoch, resume_fields(params)[1], signature]
     elif kind in ("freeze", "allow"):
         args = [key_epoch, params[12:32], params[63] == 1, signature]
     else:

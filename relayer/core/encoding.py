@@ -176,13 +176,20 @@ def refund_message(t: Transfer, src_endpoint: str, key_epoch: int) -> bytes:
 _ACTION_HEAD = "string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce"
 ACTION_TYPEHASHES: dict[str, bytes] = {
     "pause": keccak(f"QiaoPause({_ACTION_HEAD})".encode()),
-    "resume": keccak(f"QiaoResume({_ACTION_HEAD})".encode()),
+    "resume": keccak(f"QiaoResume({_ACTION_HEAD},uint64 pauseCount,uint64 deadline)".encode()),
     "rotate": keccak(f"QiaoRotateKey({_ACTION_HEAD},bytes32 newKeyHash)".encode()),
     "freeze": keccak(f"QiaoFreeze({_ACTION_HEAD},address account,bool frozen)".encode()),
     "allow": keccak(f"QiaoAllow({_ACTION_HEAD},address account,bool allowed)".encode()),
 }
 """Each action kind's type hash, as the endpoint's PAUSE_TYPEHASH ... ALLOW_TYPEHASH (the gateway's)."""
-_PARAMS_SIZE = {"pause": 0, "resume": 0, "rotate": 32, "freeze": 64, "allow": 64}
+_PARAMS_SIZE = {"pause": 0, "resume": 64, "rotate": 32, "freeze": 64, "allow": 64}
+_PARAMS_SHAPE = {
+    "pause": "no fields",
+    "resume": "abi.encode(uint64 pauseCount, uint64 deadline)",
+    "rotate": "abi.encode(bytes32 newKeyHash)",
+    "freeze": "abi.encode(address account, bool frozen)",
+    "allow": "abi.encode(address account, bool allowed)",
+}
 _UINT64 = 2**64
 
 
@@ -193,14 +200,34 @@ def _action_kind(kind: str) -> str:
 
 
 def action_params(
-    kind: str, *, account: str | None = None, flag: bool | None = None, new_key_hash: bytes | None = None
+    kind: str,
+    *,
+    account: str | None = None,
+    flag: bool | None = None,
+    new_key_hash: bytes | None = None,
+    pause_count: int | None = None,
+    deadline: int | None = None,
 ) -> bytes:
-    """The ABI-encoded fields of an action of `kind`: b"" for pause and resume,
-    abi.encode(bytes32 newKeyHash) for rotate (keccak256 of the new 256-byte EIP-2537 key),
-    abi.encode(address account, bool flag) for freeze (flag: frozen) and allow (flag: allowed)."""
+    """The ABI-encoded fields of an action of `kind`: b"" for pause;
+    abi.encode(uint64 pauseCount, uint64 deadline) for resume (the endpoint's `pauseCount()` in
+    the pause it lifts, at least 1, and the last block timestamp it may be submitted at: the
+    proposal's expiry); abi.encode(bytes32 newKeyHash) for rotate (keccak256 of the new 256-byte
+    EIP-2537 key); abi.encode(address account, bool flag) for freeze (flag: frozen) and allow
+    (flag: allowed)."""
     kind = _action_kind(kind)
-    given = {"account": account, "flag": flag, "new_key_hash": new_key_hash}
-    wanted = {"rotate": {"new_key_hash"}, "freeze": {"account", "flag"}, "allow": {"account", "flag"}}
+    given = {
+        "account": account,
+        "flag": flag,
+        "new_key_hash": new_key_hash,
+        "pause_count": pause_count,
+        "deadline": deadline,
+    }
+    wanted = {
+        "resume": {"pause_count", "deadline"},
+        "rotate": {"new_key_hash"},
+        "freeze": {"account", "flag"},
+        "allow": {"account", "flag"},
+    }
     needed = wanted.get(kind, set())
     extra = sorted(k for k, v in given.items() if v is not None and k not in needed)
     missing = sorted(k for k in needed if given[k] is None)
@@ -210,6 +237,16 @@ def action_params(
             + (f"; missing {missing}" if missing else "")
             + (f"; unexpected {extra}" if extra else "")
         )
+    if kind == "resume":
+        words = b""
+        for name, value, least in (("pause_count", pause_count, 1), ("deadline", deadline, 0)):
+            if not isinstance(value, int) or isinstance(value, bool) or not least <= value < _UINT64:
+                raise ValueError(
+                    f"action_params('resume'): {name} {value!r} is not a uint64"
+                    + (" >= 1 (the endpoint's pauseCount() while it is paused)" if least else "")
+                )
+            words += value.to_bytes(32, "big")
+        return words
     if kind == "rotate":
         if not isinstance(new_key_hash, bytes) or len(new_key_hash) != 32:
             raise ValueError(
@@ -258,10 +295,23 @@ def check_action_params(kind: str, params: bytes) -> None:
     if not isinstance(params, bytes) or len(params) != _PARAMS_SIZE[kind]:
         size = len(params) if isinstance(params, bytes) else type(params).__name__
         raise ValueError(
-            f"{kind} params must be {_PARAMS_SIZE[kind]} bytes (as action_params makes them), got {size}"
+            f"{kind} params must be {_PARAMS_SIZE[kind]} bytes ({_PARAMS_SHAPE[kind]}, as "
+            f"action_params makes them), got {size}"
         )
+    if kind == "resume":
+        if any(params[:24]) or any(params[32:56]):
+            raise ValueError("resume params: a word is not a uint64 (pauseCount, deadline)")
+        if not any(params[24:32]):
+            raise ValueError("resume params: pause count 0; a RESUME is for a pause (count >= 1)")
     if kind in ("freeze", "allow"):
         if any(params[:12]) or not any(params[12:32]):
             raise ValueError(f"{kind} params: the first word is not a non-zero address")
         if params[32:] not in (bytes(32), (1).to_bytes(32, "big")):
             raise ValueError(f"{kind} params: the second word is not a bool (0 or 1)")
+
+
+def resume_fields(params: bytes) -> tuple[int, int]:
+    """(pause count, deadline) of a RESUME's `params` (as `action_params("resume", ...)` makes
+    them); ValueError if they are not a RESUME's."""
+    check_action_params("resume", params)
+    return int.from_bytes(params[:32], "big"), int.from_bytes(params[32:], "big")

@@ -38,22 +38,22 @@ def _address(what: str, value: str) -> None:
 @dataclass(frozen=True, slots=True)
 class EndpointState:
     """An endpoint's pause flag and action counters at one block. `pause_count`: how many pauses
-    it has had (the one a scheduled RESUME lifts is in its PendingActionView), read from the
-    storage slot contracts/STORAGE.md documents; None when that slot does not hold the values
-    the views return (a contract of another layout)."""
+    it has had (`pauseCount()`): a RESUME is signed for the current one (its params), and the
+    one a scheduled RESUME lifts is in its PendingActionView."""
 
     paused: bool
     action_nonce: int
     key_epoch: int
-    pause_count: int | None
+    pause_count: int
 
     def __post_init__(self) -> None:
         _uint64("action nonce", self.action_nonce)
         _uint64("key epoch", self.key_epoch)
         if self.key_epoch < 1:
             raise ValueError("key epoch 0: an endpoint's epochs start at 1")
-        if self.pause_count is not None:
-            _uint64("pause count", self.pause_count)
+        _uint64("pause count", self.pause_count)
+        if self.paused and self.pause_count < 1:
+            raise ValueError("paused with pause count 0: every pause counts (pauseCount() >= 1)")
 
 
 @dataclass(frozen=True, slots=True)

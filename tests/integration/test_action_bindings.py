@@ -106,7 +106,7 @@ async def test_action_message_is_the_contracts_for_every_kind_on_both_endpoints(
     account = cs("0x" + secrets.token_hex(20))
     params = {
         "pause": action_params("pause"),
-        "resume": action_params("resume"),
+        "resume": action_params("resume", pause_count=3, deadline=2**40),
         "rotate": action_params("rotate", new_key_hash=keccak(b"a new key")),
         "freeze": action_params("freeze", account=account, flag=True),
         "allow": action_params("allow", account=account, flag=False),
@@ -208,7 +208,9 @@ async def test_a_scheduled_resume_shows_in_the_reads_and_executes_with_our_calld
     state = await e.endpoint_state(final=True)
     assert (state.paused, state.action_nonce, state.pause_count) == (True, 1, 1)
 
-    resume_receipt = bridge.submit(action_call_data("resume", 1, b"", bridge.sign("resume", b"")))
+    # the RESUME of this pause (its pause count), to be submitted within ten minutes of chain time
+    resume = action_params("resume", pause_count=state.pause_count, deadline=await e.chain_time() + 600)
+    resume_receipt = bridge.submit(action_call_data("resume", 1, resume, bridge.sign("resume", resume)))
     mined_at = bridge.we.eth.get_block(resume_receipt["blockNumber"])["timestamp"]
     pending = await e.pending_action(1)
     assert pending.kind == "resume"
@@ -238,3 +240,43 @@ async def test_a_scheduled_resume_shows_in_the_reads_and_executes_with_our_calld
     assert (pending.kind, pending.status, pending.key_epoch) == ("rotate", PendingStatus.PENDING, 1)
     assert int(pending.key_data, 16) != 0
     assert gateway.functions.currentKeyEpoch().call() == 1
+
+
+def revert_selector(err: pytest.ExceptionInfo[ContractLogicError]) -> bytes:
+    data = err.value.data
+    assert isinstance(data, str), data
+    return bytes.fromhex(data[2:10])
+
+
+async def test_a_resume_is_refused_for_another_pause_and_after_its_deadline(bridge: Bridge) -> None:
+    """The RESUME message names the pause it lifts and its deadline (docs/PROTOCOL.md): a RESUME
+    signed during an earlier pause, or sent after its deadline, is refused and consumes nothing."""
+    e, gateway = bridge.e, bridge.dep.gateway
+    devnet.send(bridge.we, devnet.dev_account(GUARDIAN), gateway.functions.pause())
+    state = await e.endpoint_state()
+    assert (state.paused, state.pause_count, gateway.functions.pauseCount().call()) == (True, 1, 1)
+    now = await e.chain_time()
+    invalid_signature = keccak(text="InvalidSignature()")[:4]
+
+    # signed for another pause (the next one): not a signature on this pause's message
+    other_pause = action_params("resume", pause_count=2, deadline=now + 600)
+    with pytest.raises(ContractLogicError) as err:
+        bridge.submit(action_call_data("resume", 1, other_pause, bridge.sign("resume", other_pause)))
+    assert revert_selector(err) == invalid_signature
+
+    # signed until `deadline`, sent once the chain's time is past it
+    soon = action_params("resume", pause_count=1, deadline=now + 30)
+    late = action_call_data("resume", 1, soon, bridge.sign("resume", soon))
+    bridge.we.provider.make_request("evm_increaseTime", [60])  # type: ignore[arg-type]
+    bridge.we.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    with pytest.raises(ContractLogicError) as err:
+        bridge.submit(late)
+    assert revert_selector(err) == keccak(text="ActionExpired(uint64)")[:4]
+    assert int.from_bytes(bytes.fromhex(str(err.value.data)[10:]), "big") == now + 30
+
+    assert (await e.endpoint_state()).action_nonce == 0  # nothing consumed
+    # the RESUME of this pause, in time, is scheduled
+    ok = action_params("resume", pause_count=1, deadline=await e.chain_time() + 600)
+    bridge.submit(action_call_data("resume", 1, ok, bridge.sign("resume", ok)))
+    pending = await e.pending_action(0)
+    assert (pending.kind, pending.status, pending.pause_count) == ("resume", PendingStatus.PENDING, 1)

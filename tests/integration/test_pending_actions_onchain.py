@@ -10,6 +10,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address as cs
@@ -26,7 +27,7 @@ from relayer.core.types import ChainId
 from relayer.ops.endpoints import ENDPOINT_OPS_ABI, ActionKind, PendingActionWatch
 from relayer.provisioning.deploy import devnet_profile
 from tests.integration.test_contracts_onchain import _abi_signature, threshold_sign
-from tests.support.actions import scheduled
+from tests.support.actions import resume_call, resume_message, resume_params, scheduled
 
 pytestmark = pytest.mark.integration
 
@@ -53,10 +54,15 @@ class Bridge:
         """The guardian pauses the gateway; the committee's RESUME is scheduled: (nonce, executableAt)."""
         gateway = self.dep.gateway
         devnet.send(self.we, devnet.dev_account(GUARDIAN), gateway.functions.pause())
-        message = gateway.functions.actionMessage(gateway.functions.RESUME_TYPEHASH().call(), 1, b"").call()
+        return scheduled(gateway, self.send_resume())
+
+    def send_resume(self) -> Any:
+        """The committee's RESUME of the current pause, signed by members 1..3 and sent: the receipt."""
+        gateway = self.dep.gateway
+        params = resume_params(self.we, gateway)
+        message = resume_message(gateway, 1, params)
         signature = g1_to_eip2537(threshold_sign(self.shares, message, (1, 2, 3)))
-        receipt = devnet.send(self.we, devnet.dev_account(4), gateway.functions.resume(1, signature))
-        return scheduled(gateway, receipt)
+        return devnet.send(self.we, devnet.dev_account(4), resume_call(gateway, 1, params, signature))
 
 
 @pytest.fixture
@@ -141,11 +147,7 @@ async def test_the_guardians_bulk_cancel_clears_every_scheduled_action(
     b, clients = bridge
     gateway = b.dep.gateway
     first, _ = b.schedule_resume()
-    message = gateway.functions.actionMessage(gateway.functions.RESUME_TYPEHASH().call(), 1, b"").call()
-    signature = g1_to_eip2537(threshold_sign(b.shares, message, (1, 2, 3)))
-    second, _ = scheduled(
-        gateway, devnet.send(b.we, devnet.dev_account(4), gateway.functions.resume(1, signature))
-    )
+    second, _ = scheduled(gateway, b.send_resume())
     watch = PendingActionWatch()
     assert [a.nonce for a in (await watch.read(clients))[b.e_name].actions] == [first, second]
     assert pending(b.e_name, "resume") == 2

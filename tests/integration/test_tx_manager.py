@@ -26,7 +26,7 @@ from relayer.config import RelayerConfig
 from relayer.core.states import BatchState
 from relayer.core.types import Batch
 from relayer.pipeline.submitter import SubmitOutcome, Submitter
-from tests.support.actions import execute_when_due
+from tests.support.actions import execute_when_due, resume_call, resume_message, resume_params
 from tests.support.signed_batch import ROUTE, ethereum_config, lock_and_sign, rpc, store_aggregated
 
 GWEI = 10**9
@@ -174,8 +174,9 @@ async def test_a_batch_refused_by_a_paused_endpoint_waits_and_executes_after_the
     assert rig.we.eth.get_transaction_count(rig.account) == 0  # nothing was sent while paused
     # the committee signs the RESUME action; anyone submits it; it waits the action delay (the
     # guardian's time to cancel it), then anyone executes it
-    message = gateway.functions.actionMessage(gateway.functions.RESUME_TYPEHASH().call(), 1, b"").call()
-    resume = gateway.functions.resume(1, g1_to_eip2537(partial_sign(rig.share, message)))
+    params = resume_params(rig.we, gateway)
+    signature = g1_to_eip2537(partial_sign(rig.share, resume_message(gateway, 1, params)))
+    resume = resume_call(gateway, 1, params, signature)
     receipt = devnet.send(rig.we, devnet.dev_account(4), resume)
     assert gateway.functions.paused().call()
     stored = await rig.store.batch(ROUTE, 1)

@@ -1,4 +1,5 @@
-"""Committee-signed RESUME and ROTATE on a real anvil endpoint: schedule, wait the delay, execute.
+"""Committee-signed RESUME and ROTATE on a real anvil endpoint: sign (a RESUME for the endpoint's
+current pause and until a deadline), schedule, wait the delay, execute.
 
 Both only schedule the action (`ActionScheduled`); `executePending` applies it once the endpoint's
 action delay has passed (docs/PROTOCOL.md, "Signed actions"). On the devnet the delay is seconds;
@@ -14,6 +15,28 @@ from web3 import Web3
 from web3.contract import Contract
 
 from harness import devnet
+from relayer.core.encoding import action_params, resume_fields
+
+RESUME_WINDOW = 3_600  # seconds of chain time a test's RESUME may be submitted in (its deadline)
+
+
+def resume_params(w3: Web3, endpoint: Contract, window: int = RESUME_WINDOW) -> bytes:
+    """The params of a RESUME of `endpoint`'s current pause (`pauseCount()`) that may be submitted
+    until `window` seconds after the latest block's timestamp (its signed deadline)."""
+    deadline = int(w3.eth.get_block("latest")["timestamp"]) + window
+    pause_count = int(endpoint.functions.pauseCount().call())
+    return action_params("resume", pause_count=pause_count, deadline=deadline)
+
+
+def resume_message(endpoint: Contract, key_epoch: int, params: bytes) -> bytes:
+    """The endpoint's own RESUME message for its next action nonce (`actionMessage`)."""
+    typehash = endpoint.functions.RESUME_TYPEHASH().call()
+    return bytes(endpoint.functions.actionMessage(typehash, key_epoch, params).call())
+
+
+def resume_call(endpoint: Contract, key_epoch: int, params: bytes, signature: bytes) -> Any:
+    """`resume(keyEpoch, deadline, signature)` with the deadline the RESUME `params` were signed for."""
+    return endpoint.functions.resume(key_epoch, resume_fields(params)[1], signature)
 
 
 def scheduled(endpoint: Contract, receipt: Any) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from relayer.adapters.abi import ENDPOINT_ABI, GATEWAY_ABI
 from relayer.adapters.chain import REGISTRY_TOPICS, ChainClient, MalformedEvent
 from relayer.config import ChainConfig
 from relayer.core.calldata import action_call_data, execute_pending_data
-from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params
+from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params, resume_fields
 from relayer.core.onchain import EndpointState, PendingActionView, RegistryEvent, RegistryStatus
 from relayer.core.types import ChainId
 
@@ -29,12 +29,13 @@ ACCOUNT = cs("0x" + "a1" * 20)
 HEAD = "string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce"
 TYPE_STRINGS = {
     "pause": f"QiaoPause({HEAD})",
-    "resume": f"QiaoResume({HEAD})",
+    "resume": f"QiaoResume({HEAD},uint64 pauseCount,uint64 deadline)",
     "rotate": f"QiaoRotateKey({HEAD},bytes32 newKeyHash)",
     "freeze": f"QiaoFreeze({HEAD},address account,bool frozen)",
     "allow": f"QiaoAllow({HEAD},address account,bool allowed)",
 }
 SIG128 = b"\x07" * 128
+DEADLINE = 1_900_000_000
 
 
 def reference_message(
@@ -59,6 +60,8 @@ def params_of(kind: str) -> bytes:
         return action_params(kind, new_key_hash=b"\x42" * 32)
     if kind in ("freeze", "allow"):
         return action_params(kind, account=ACCOUNT, flag=True)
+    if kind == "resume":
+        return action_params(kind, pause_count=2, deadline=DEADLINE)
     return action_params(kind)
 
 
@@ -74,7 +77,11 @@ def test_each_kind_has_its_type_hash_and_the_contracts_message(kind: str) -> Non
 
 
 def test_action_params_are_the_abi_encoding() -> None:
-    assert action_params("pause") == action_params("resume") == b""
+    assert action_params("pause") == b""
+    for count, deadline in ((1, 0), (2, DEADLINE), (2**64 - 1, 2**64 - 1)):
+        params = action_params("resume", pause_count=count, deadline=deadline)
+        assert params == encode(["uint64", "uint64"], [count, deadline])
+        assert resume_fields(params) == (count, deadline)
     assert action_params("rotate", new_key_hash=b"\x01" * 32) == encode(["bytes32"], [b"\x01" * 32])
     for kind in ("freeze", "allow"):
         for flag in (True, False):
@@ -107,6 +114,16 @@ def test_the_rotation_message_of_the_committee_package_agrees() -> None:
         ("allow", {"account": "0x1234", "flag": True}, "not a non-zero 0x address"),
         ("allow", {"account": "11" * 20, "flag": True}, "not a non-zero 0x address"),
         ("freeze", {"account": ACCOUNT, "flag": 1}, "must be a bool"),
+        ("resume", {}, "missing ['deadline', 'pause_count']"),
+        ("resume", {"pause_count": 1}, "missing ['deadline']"),
+        ("pause", {"pause_count": 1, "deadline": DEADLINE}, "unexpected ['deadline', 'pause_count']"),
+        ("allow", {"account": ACCOUNT, "flag": True, "deadline": 5}, "unexpected ['deadline']"),
+        ("resume", {"pause_count": 0, "deadline": DEADLINE}, "pause_count 0 is not a uint64 >= 1"),
+        ("resume", {"pause_count": 2**64, "deadline": DEADLINE}, "pause_count 18446744073709551616"),
+        ("resume", {"pause_count": 1, "deadline": -1}, "deadline -1 is not a uint64"),
+        ("resume", {"pause_count": 1, "deadline": 2**64}, "deadline 18446744073709551616 is not"),
+        ("resume", {"pause_count": True, "deadline": DEADLINE}, "pause_count True is not"),
+        ("resume", {"pause_count": 1, "deadline": 1.5e9}, "deadline 1500000000.0 is not"),
     ],
 )
 def test_action_params_refuse_what_does_not_fit_the_kind(
@@ -125,6 +142,10 @@ def test_action_params_refuse_what_does_not_fit_the_kind(
         (("allow", 1, GW, 1, 2**64, params_of("allow")), "is not a uint64"),
         (("allow", 0, GW, 1, 0, params_of("allow")), "chain id 0"),
         (("pause", 1, GW, 1, 0, b"\x00"), "pause params must be 0 bytes"),
+        (("resume", 1, GW, 1, 0, b""), "resume params must be 64 bytes (abi.encode(uint64 pauseCount"),
+        (("resume", 1, GW, 1, 0, b"\x01" + params_of("resume")[1:]), "a word is not a uint64"),
+        (("resume", 1, GW, 1, 0, params_of("resume")[:32] + b"\x01" + bytes(31)), "a word is not a uint64"),
+        (("resume", 1, GW, 1, 0, bytes(32) + params_of("resume")[32:]), "pause count 0"),
         (("rotate", 1, GW, 1, 0, b""), "rotate params must be 32 bytes"),
         (("freeze", 1, GW, 1, 0, params_of("allow")[:63]), "freeze params must be 64 bytes"),
         (("allow", 1, GW, 1, 0, b"\x01" + params_of("allow")[1:]), "not a non-zero address"),
@@ -144,7 +165,7 @@ def web3_call_data(kind: str, epoch: int, signature: bytes, new_key: bytes | Non
     fns = Web3().eth.contract(address=GW, abi=ENDPOINT_ABI + GATEWAY_ABI).functions
     call = {
         "pause": lambda: fns.pauseWithSignature(epoch, signature),
-        "resume": lambda: fns.resume(epoch, signature),
+        "resume": lambda: fns.resume(epoch, DEADLINE, signature),
         "rotate": lambda: fns.rotateKey(epoch, new_key, signature),
         "freeze": lambda: fns.applyFreeze(epoch, ACCOUNT, True, signature),
         "allow": lambda: fns.applyAllow(epoch, ACCOUNT, True, signature),
@@ -185,6 +206,22 @@ def test_action_call_data_refuses_a_mismatched_or_missing_key() -> None:
         action_call_data("allow", 1, params_of("allow"), SIG128, new_key=key)
     with pytest.raises(ValueError, match="allow params must be 64 bytes"):
         action_call_data("allow", 1, b"", SIG128)
+    with pytest.raises(ValueError, match="resume params must be 64 bytes"):
+        action_call_data("resume", 1, b"", SIG128)
+
+
+def test_a_resume_carries_the_deadline_it_was_signed_for() -> None:
+    """The deadline travels in the calldata (the endpoint rebuilds the message from it and its own
+    pause count): two RESUMEs that differ only in their deadline differ in both."""
+    early = action_params("resume", pause_count=4, deadline=DEADLINE)
+    later = action_params("resume", pause_count=4, deadline=DEADLINE + 1)
+    assert action_message("resume", 1, GW, 1, 0, early) != action_message("resume", 1, GW, 1, 0, later)
+    other_pause = action_params("resume", pause_count=5, deadline=DEADLINE)
+    assert action_message("resume", 1, GW, 1, 0, early) != action_message("resume", 1, GW, 1, 0, other_pause)
+    data = action_call_data("resume", 1, later, SIG128)
+    assert int.from_bytes(data[4 + 32 : 4 + 64], "big") == DEADLINE + 1
+    # the pause count is not sent: the calldata of two pauses' RESUMEs differs only by the signature
+    assert action_call_data("resume", 1, other_pause, SIG128) == action_call_data("resume", 1, early, SIG128)
 
 
 def test_execute_pending_data() -> None:
@@ -198,7 +235,12 @@ def test_execute_pending_data() -> None:
 
 
 def test_onchain_values_check_themselves() -> None:
-    EndpointState(True, 0, 1, None)
+    EndpointState(True, 0, 1, 1)
+    EndpointState(False, 0, 1, 0)
+    with pytest.raises(ValueError, match="paused with pause count 0"):
+        EndpointState(True, 0, 1, 0)
+    with pytest.raises(ValueError, match="pause count -1"):
+        EndpointState(False, 0, 1, -1)
     with pytest.raises(ValueError, match="key epoch 0"):
         EndpointState(False, 0, 0, 0)
     with pytest.raises(ValueError, match="action nonce -1"):

@@ -23,8 +23,9 @@ library KeyEpochs {
         uint64 previousValidUntil;
         /// @dev Sequence number of the next signed action (pause, resume, rotate, freeze).
         uint64 actionNonce;
-        /// @dev How many times the endpoint was paused: a RESUME lifts only the pause it was
-        ///      scheduled in ({SignedActions-executePending}).
+        /// @dev How many times the endpoint was paused: a RESUME is signed for one pause (its
+        ///      message carries this count, {SignedActions-resume}) and lifts only the pause it
+        ///      was scheduled in ({SignedActions-executePending}).
         uint64 pauseCount;
         /// @dev Group public key per epoch, as the code of a data contract (0x00 || key).
         mapping(uint64 keyEpoch => address keyData) keyData;

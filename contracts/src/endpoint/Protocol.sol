@@ -16,8 +16,9 @@ library Protocol {
         keccak256("QiaoRefund(string version,uint256 chainId,address endpoint,uint64 keyEpoch,bytes32 transferLeaf)");
     bytes32 internal constant PAUSE_TYPEHASH =
         keccak256("QiaoPause(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce)");
-    bytes32 internal constant RESUME_TYPEHASH =
-        keccak256("QiaoResume(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce)");
+    bytes32 internal constant RESUME_TYPEHASH = keccak256(
+        "QiaoResume(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,uint64 pauseCount,uint64 deadline)"
+    );
     bytes32 internal constant ROTATE_TYPEHASH = keccak256(
         "QiaoRotateKey(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,bytes32 newKeyHash)"
     );

@@ -60,19 +60,26 @@ library SignedActions {
         else registry.setAllowed(account, flag);
     }
 
-    /// @notice Schedules a RESUME signed for the next action nonce: it lifts the pause only through
+    /// @notice Schedules a RESUME signed for the next action nonce, for the endpoint's current
+    ///         pause (its pause count) and until `deadline`: it lifts the pause only through
     ///         {executePending}, `delay` seconds later, unless the guardian cancels it first.
-    /// @dev The endpoint checks that it is paused. Emits {QiaoEndpoint-SignedActionApplied} and
-    ///      {QiaoEndpoint-ActionScheduled}.
+    /// @dev The endpoint checks that it is paused. The signed params are
+    ///      abi.encode(keys.pauseCount, deadline): a RESUME signed during an earlier pause, or for
+    ///      another deadline, does not verify ({QiaoEndpoint-InvalidSignature}). Reverts with
+    ///      {QiaoEndpoint-ActionExpired} after `deadline` (before the signature is checked), then as
+    ///      {consume}. Emits {QiaoEndpoint-SignedActionApplied} and {QiaoEndpoint-ActionScheduled}.
     /// @return nonce The action nonce the resume is pending under.
     function resume(
         KeyEpochs.Keys storage keys,
         mapping(uint64 => QiaoEndpoint.PendingAction) storage pending,
         uint64 keyEpoch,
+        uint64 deadline,
         bytes calldata signature,
         uint64 delay
     ) external returns (uint64 nonce) {
-        nonce = consume(keys, Protocol.RESUME_TYPEHASH, keyEpoch, "", signature);
+        // forge-lint: disable-next-line(block-timestamp) -- a deadline of minutes to days
+        if (block.timestamp > deadline) revert QiaoEndpoint.ActionExpired(deadline);
+        nonce = consume(keys, Protocol.RESUME_TYPEHASH, keyEpoch, abi.encode(keys.pauseCount, deadline), signature);
         _schedule(keys, pending, Protocol.RESUME_TYPEHASH, nonce, keyEpoch, address(0), bytes32(0), delay);
     }
 

@@ -42,10 +42,11 @@ from relayer.adapters.store import Store
 from relayer.adapters.txsender import Reverted
 from relayer.config import NodeConfig
 from relayer.core.calldata import action_call_data, execute_pending_data
-from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params
+from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params, resume_fields
 from relayer.core.items import (
     CLOSED,
     DELAYED,
+    MAX_TTL_SECONDS,
     PROPOSABLE,
     SIGNING,
     Action,
@@ -67,6 +68,7 @@ from relayer.core.items import (
     superseded,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
+from relayer.core.onchain import EndpointState
 from relayer.core.reverts import revert_name
 from relayer.core.states import Equivocation, TxRecord
 from relayer.core.types import ChainId
@@ -124,17 +126,21 @@ class ActionStage:
         ttl = self.cfg.actions.proposal_ttl if ttl is None else ttl
         if not 0 < ttl <= 7 * 24 * 3600:
             raise ActionRefused(f"--ttl {ttl}: must be between 0 and 604800 seconds")
-        await self._check_endpoint(k, chain_id)
+        state = await self._check_endpoint(k, chain_id)
         now = time.time()
+        deadline = int(now + ttl)
+        params = b""
+        if k is ActionKind.RESUME:  # bound to this pause and to its deadline on-chain
+            params = action_params(k, pause_count=state.pause_count, deadline=deadline)
         a = Action(
             id=proposal_id(self.cfg.member_index, secrets.token_hex(4)),
             kind=k,
             chain_id=chain_id,
-            params=b"",
+            params=params,
             origin=Origin.OPERATOR,
             proposer=self.cfg.member_index,
             created_at=now,
-            expires_at=now + ttl,
+            expires_at=float(deadline),
             position=(int(now * 1000), 0),
         )
         await self.store.put_action(
@@ -144,22 +150,31 @@ class ActionStage:
         self._publish_proposal(a)
         return a
 
-    async def _check_endpoint(self, kind: ActionKind, chain_id: ChainId) -> None:
-        """A resume is proposed and approved only while the endpoint is paused, a pause only while
-        it is not: an approval given in advance would sign for a pause that has not happened."""
+    async def _check_endpoint(
+        self, kind: ActionKind, chain_id: ChainId, pause_count: int | None = None
+    ) -> EndpointState:
+        """A resume is proposed and approved only while the endpoint is paused (in the pause it was
+        proposed for: `pause_count`), a pause only while it is not: an approval given in advance
+        would sign for a pause that has not happened."""
         chain = self.chains.get(chain_id)
         if chain is None:
             raise ActionRefused(f"this node does not read chain {chain_id}; use a member that does")
         try:
-            paused = (await chain.endpoint_state()).paused
+            state = await chain.endpoint_state()
         except Exception as exc:
             raise ActionRefused(
                 f"cannot read the endpoint on {chain.cfg.name} ({exc!r}); try again when its RPC answers"
             ) from exc
-        if kind is ActionKind.RESUME and not paused:
+        if kind is ActionKind.RESUME and not state.paused:
             raise ActionRefused(f"the endpoint on {chain.cfg.name} is not paused: there is nothing to resume")
-        if kind is ActionKind.PAUSE and paused:
+        if kind is ActionKind.RESUME and pause_count is not None and pause_count != state.pause_count:
+            raise ActionRefused(
+                f"it resumes pause #{pause_count} of the endpoint on {chain.cfg.name}, which is in pause "
+                f"#{state.pause_count} now: propose a resume of this pause if it is to be lifted"
+            )
+        if kind is ActionKind.PAUSE and state.paused:
             raise ActionRefused(f"the endpoint on {chain.cfg.name} is paused already")
+        return state
 
     async def approve(self, action_id: str) -> Action:
         """This member's operator approves a proposal: this member signs it from now on."""
@@ -168,7 +183,7 @@ class ActionStage:
             raise ActionRefused(f"action {action_id} is {record.state}, not waiting for an approval")
         if record.action.expires_at is not None and time.time() >= record.action.expires_at:
             raise ActionRefused(f"action {action_id} expired; propose it again if it is still needed")
-        await self._check_endpoint(record.action.kind, record.action.chain_id)
+        await self._check_endpoint(record.action.kind, record.action.chain_id, record.action.pause_count)
         await self.store.set_action_state(
             action_id, ActionState.APPROVED, "approved by this member's operator", approved_at=time.time()
         )
@@ -262,6 +277,15 @@ class ActionStage:
             )
             return
         try:
+            expires = msg.expires_at
+            if msg.kind is ActionKind.RESUME:
+                expires = float(resume_fields(msg.params)[1])  # the deadline it is signed with
+                if expires > msg.expires_at or expires > now + MAX_TTL_SECONDS:
+                    raise ValueError(
+                        f"its signed deadline {int(expires)} is later than it says or a week away"
+                    )
+            elif expires > now + MAX_TTL_SECONDS:
+                raise ValueError("it expires more than a week from now")
             a = Action(
                 id=msg.action_id,
                 kind=msg.kind,
@@ -270,7 +294,7 @@ class ActionStage:
                 origin=Origin.OPERATOR,
                 proposer=msg.member,
                 created_at=now,  # this node's clock: the proposer's cannot age it
-                expires_at=min(msg.expires_at, now + 7 * 24 * 3600),
+                expires_at=expires,
                 position=(int(now * 1000), 0),
             )
         except ValueError as exc:
@@ -421,7 +445,7 @@ class ActionStage:
     async def _endpoint_step(self, chain: ChainClient, records: list[ActionRecord]) -> None:
         """`records`: the endpoint's open actions in queue order (relayer.core.items.queue_order)."""
         state = await chain.endpoint_state()
-        view = EndpointView(state.paused, state.action_nonce, state.key_epoch)
+        view = EndpointView(state.paused, state.action_nonce, state.key_epoch, state.pause_count)
         now = time.time()
         records, later = await self._supersede(records, view)
         scheduled_resume = any(
@@ -511,7 +535,11 @@ class ActionStage:
             final = await chain.endpoint_state(final=True)
             flag = await self._flag(chain, a, final=True)
             again = decide(
-                a, EndpointView(final.paused, final.action_nonce, final.key_epoch), flag, now, expiring=False
+                a,
+                EndpointView(final.paused, final.action_nonce, final.key_epoch, final.pause_count),
+                flag,
+                now,
+                expiring=False,
             )
             if again.decision is Decision.DONE:
                 await self._executed(r, again.why)
@@ -665,7 +693,10 @@ class ActionStage:
             )
 
         sent = await self._send(submitter, data, record, {"action": a.id}, previous)
-        if sent is None:
+        if sent == "ActionExpired":  # a RESUME past its signed deadline: the chain refuses it for good
+            await self._close(r, ActionState.EXPIRED, "its signed deadline passed before it was accepted")
+            return False
+        if not isinstance(sent, TxRecord):
             return False
         self._sent[a.id] = sent
         log.info("action_submitted", action=a.id, kind=a.kind.value, tx=sent.tx_hash, nonce=r.action_nonce)
@@ -679,18 +710,19 @@ class ActionStage:
         record: Callable[[TxRecord], Awaitable[None]],
         what: dict[str, str],
         previous: TxRecord | None,
-    ) -> TxRecord | None:
+    ) -> TxRecord | str | None:
         """Estimate and send `data` through the chain's submitter (one sender of the account at a
-        time); a replacement of `previous` if it is still unmined. None if it reverts (logged with
-        its error's selector) or the fees are above the cap."""
+        time); a replacement of `previous` if it is still unmined. The revert's error name if the
+        estimate reverts; None if the fees are above the cap."""
         async with submitter.send_lock:
             if previous is not None and await submitter.sender.confirmed_nonce() > previous.nonce:
                 previous = None  # its nonce is used (by it or another): not a replacement
             try:
                 gas = await submitter.sender.estimate(data)
             except Reverted as exc:
-                log.warning("action_estimate_reverted", **what, error=revert_name(exc.data))
-                return None
+                name = revert_name(exc.data)
+                log.warning("action_estimate_reverted", **what, error=name)
+                return name
             return await submitter.sender.send(
                 data, gas, None if previous is None else previous.nonce, previous, record, what
             )

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from relayer.adapters.store import Equivocation, Store
+from relayer.core.encoding import action_params
 from relayer.core.items import Action, ActionKind, ActionState, Origin, registry_action_id
 from relayer.core.types import ChainId
 
@@ -17,8 +18,9 @@ GATEWAY = "0x0165878A594ca255338adfa4d48449f69242Eb8F"
 
 
 def resume(action_id: str = "p1-0123abcd") -> Action:
+    params = action_params("resume", pause_count=1, deadline=5000)
     return Action(
-        action_id, ActionKind.RESUME, ChainId(7002), b"", Origin.OPERATOR, 1, 1000.0, 5000.0, (1, 0)
+        action_id, ActionKind.RESUME, ChainId(7002), params, Origin.OPERATOR, 1, 1000.0, 5000.0, (1, 0)
     )
 
 

@@ -2,6 +2,7 @@
 
 One devnet for the module, its scenarios in an order that leaves each one a known endpoint:
 1. an allow-list change on the consortium chain reaches Ethereum's registry with no operator step;
+   a member killed before C decided twice on one account takes only C's latest decision;
 2. an issuer freeze on C is applied on E with no operator step (the carry time from the freeze's
    finality on C to the flag on E is printed: docs/BENCHMARKS.md), a lock to the frozen holder is
    refused on E and refunded on C, and the unfreeze follows;
@@ -9,7 +10,7 @@ One devnet for the module, its scenarios in an order that leaves each one a know
    sent) and restarted: every action completes once, the action nonce moves by one per action;
 4. the guardian pauses the gateway; a resume proposed by member 1's operator and approved by
    member 2's schedules nothing; member 3's approval schedules it and the relayers execute it
-   after the delay;
+   after the delay (member 4, which never approved it, sees it executed too);
 5. the guardian pauses again; a byzantine member proposes a resume nobody approves: nothing is
    scheduled, its proposal shows `proposed` on the others, then `expired`. The module ends paused.
 
@@ -50,7 +51,7 @@ BOB = devnet.dev_account(devnet.ACCOUNTS["bob"])
 FINALITY_DEPTH = 1  # write_node_config's default
 STAGGER = 2.0  # write_node_config's stagger_seconds: the wait between members' turns to send
 WAIT = 120.0  # for anything the committee does (generous: shared 2-core machines)
-PENDING, EXECUTED = 1, 2  # QiaoEndpoint.PendingStatus
+EXECUTED = 2  # QiaoEndpoint.PendingStatus
 
 
 @dataclass

@@ -45,6 +45,7 @@ from relayer.core.calldata import action_call_data, execute_pending_data
 from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params, resume_fields
 from relayer.core.items import (
     CLOSED,
+    DELAYED,
     MAX_TTL_SECONDS,
     PROPOSABLE,
     SIGNING,
@@ -253,8 +254,10 @@ class ActionStage:
         """Keep another member's proposal as `proposed` (this member's operator decides) if it is
         signed with that member's key share; at most PROPOSALS_PER_DAY per member are kept."""
         why = None
-        if msg.member == self.cfg.member_index or msg.member not in self.public.public_shares:
-            why = f"member {msg.member} is this node or not in the committee"
+        if msg.member == self.cfg.member_index:
+            return  # its own, back from the broker
+        if msg.member not in self.public.public_shares:
+            why = f"member {msg.member} is not in the committee"
         elif msg.chain_id not in {c.chain_id for c in self.cfg.chains.values()}:
             why = f"unknown chain {msg.chain_id}"
         elif not verify_partial(self.public, msg.member, msg.digest(), msg.sig, self.backend):
@@ -312,7 +315,7 @@ class ActionStage:
         finally:
             member = str(msg.member) if msg.member in self.public.public_shares else "unknown"
             metrics.ACTION_PARTIALS_RECEIVED.labels(member, outcome).inc()
-        if outcome not in ("kept", "duplicate", "late", "unknown_action"):
+        if outcome not in ("kept", "duplicate", "late", "unknown_action", "own"):  # own: back from the broker
             log.warning("action_partial_refused", action=msg.action_id, member=msg.member, outcome=outcome)
         if outcome == "kept":
             record = await self.store.action_record(msg.action_id)
@@ -444,7 +447,7 @@ class ActionStage:
         state = await chain.endpoint_state()
         view = EndpointView(state.paused, state.action_nonce, state.key_epoch, state.pause_count)
         now = time.time()
-        records = await self._supersede(records)
+        records, later = await self._supersede(records, view)
         scheduled_resume = any(
             r.state is ActionState.SCHEDULED and r.action.kind is ActionKind.RESUME for r in records
         )
@@ -458,6 +461,8 @@ class ActionStage:
                     await self._close(
                         r, ActionState.EXPIRED, "expired before this member's operator approved it"
                     )
+                else:
+                    await self._follow_proposed(chain, r, view)
                 continue
             if r.state is ActionState.SCHEDULED:
                 await self._follow_scheduled(chain, r)
@@ -467,6 +472,11 @@ class ActionStage:
                 if settled is None or settled.state is not ActionState.APPROVED:
                     continue  # not final yet, or its effect is on-chain
                 r = settled
+                if a.id in later:  # not what used the nonce, and C decided again since
+                    await self._close(
+                        r, ActionState.SUPERSEDED, f"superseded by {later[a.id]}, a later decision of C"
+                    )
+                    continue
             if a.origin is Origin.REGISTRY:
                 key = (a.kind, a.account)
                 if key in heads:
@@ -482,19 +492,24 @@ class ActionStage:
             signed_now += 1
             sent = await self._advance(chain, r, view, now, may_send=not sent) or sent
 
-    async def _supersede(self, records: list[ActionRecord]) -> list[ActionRecord]:
+    async def _supersede(
+        self, records: list[ActionRecord], view: EndpointView
+    ) -> tuple[list[ActionRecord], dict[str, str]]:
         """Close every approved registry decision of an account that C decided again later (final
-        too; relayer.core.items.superseded). Returns the rest."""
+        too; relayer.core.items.superseded). One signed for a nonce the endpoint has used since is
+        settled first (it may be the one that used it: executed, not superseded). Returns the
+        rest, and the superseded ones among them (id -> the later decision's id)."""
         signing = [r for r in records if r.state in SIGNING]
         newer = superseded([r.action for r in signing])
         kept = []
         for r in records:
             latest = newer.get(r.action.id)
-            if latest is not None and r.state is ActionState.APPROVED:
+            used = r.action_nonce is not None and r.action_nonce < view.action_nonce
+            if latest is not None and r.state is ActionState.APPROVED and not used:
                 await self._close(r, ActionState.SUPERSEDED, f"superseded by {latest}, a later decision of C")
                 continue
             kept.append(r)
-        return kept
+        return kept, newer
 
     async def _flag(self, chain: ChainClient, a: Action, *, final: bool) -> FlagView | None:
         if a.account is None:
@@ -751,6 +766,35 @@ class ActionStage:
         )
         self._sent.pop(a.id, None)
         return await self.store.action_record(a.id) or r
+
+    async def _follow_proposed(self, chain: ChainClient, r: ActionRecord, view: EndpointView) -> None:
+        """A proposal this member's operator has not decided on, carried by the others without
+        it: its outcome on-chain closes it here too (left open, it would wait for an approval that
+        no longer matters until it expires, and count as pending). Seen through the partials this
+        node kept for it: signed for a nonce the endpoint has used (read at the final head), where
+        the endpoint holds an action of its kind."""
+        a = r.action
+        for nonce, _epoch in await self.store.action_partial_nonces(a.id):
+            if nonce >= view.action_nonce:
+                continue
+            final = await chain.endpoint_state(final=True)
+            if nonce >= final.action_nonce:
+                continue
+            without = f"at action nonce {nonce}, without this member's approval"
+            if a.kind is ActionKind.PAUSE and final.paused:
+                await self._executed(r, f"the endpoint is paused ({without})")
+                return
+            if a.kind in DELAYED:
+                pending = await chain.pending_action(nonce, final=True)
+                if pending.typehash != ACTION_TYPEHASHES[a.kind.value]:
+                    continue  # the nonce went to another action
+                status = PENDING_STATUS.get(pending.status, "none")
+                if status == "executed":
+                    await self._executed(r, f"executed after the delay ({without})")
+                    return
+                if status == "cancelled":
+                    await self._close(r, ActionState.CANCELLED, f"cancelled by the guardian ({without})")
+                    return
 
     async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> None:
         """A scheduled RESUME or ROTATE: executed or cancelled (read at the final head), or

@@ -119,6 +119,8 @@ def test_one_partial_per_member_and_action_whatever_the_nonce(tmp_path: Path) ->
             await store.put_action_partial("p1-0123abcd", 3, 1, 3, b"\x01" * 32, b"\x03" * 48)
             assert await store.action_partials("p1-0123abcd", 49, 1) == [(2, b"\x01" * 32, b"\x02" * 48)]
             assert await store.action_partials("p1-0123abcd", 3, 1) == [(3, b"\x01" * 32, b"\x03" * 48)]
+            assert await store.action_partial_nonces("p1-0123abcd") == [(3, 1), (49, 1)]
+            assert await store.action_partial_nonces("p9-00000000") == []
             assert await store.proposals_since(1, 0.0) == 1
             assert await store.proposals_since(1, 2000.0) == 0
             assert await store.proposals_since(2, 0.0) == 0

@@ -56,12 +56,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 LAYERS = ("unit", "integration", "e2e")
+TESTS = Path(__file__).resolve().parent
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Every test is marked with the layer its directory names, and with no other layer."""
     for item in items:
-        layer = next((p for p in Path(str(item.path)).parts if p in LAYERS), None)
+        # the path under tests/ only: a checkout's own path may hold "e2e" (a worktree so named)
+        path = Path(str(item.path))
+        under = path.relative_to(TESTS).parts if path.is_relative_to(TESTS) else path.parts
+        layer = next((p for p in under if p in LAYERS), None)
         if layer is None:
             raise pytest.UsageError(
                 f"{item.nodeid}: a test lives in tests/unit, tests/integration or tests/e2e"

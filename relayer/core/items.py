@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from relayer.core.arrivals import Facts, Judgement, PartialOutcome
+from relayer.core.encoding import resume_fields
 from relayer.core.types import ChainId
 
 
@@ -117,8 +118,12 @@ class Action:
             raise ValueError(f"action {self.id}: chain id must be positive")
         if self.kind in (ActionKind.FREEZE, ActionKind.ALLOW) and len(self.params) != 64:
             raise ValueError(f"action {self.id}: a {self.kind} takes (address, bool), 64 bytes")
-        if self.kind in (ActionKind.PAUSE, ActionKind.RESUME) and self.params:
-            raise ValueError(f"action {self.id}: a {self.kind} has no parameters")
+        if self.kind is ActionKind.PAUSE and self.params:
+            raise ValueError(f"action {self.id}: a pause has no parameters")
+        if self.kind is ActionKind.RESUME:
+            _, deadline = resume_fields(self.params)  # ValueError unless (pause count, deadline)
+            if self.expires_at != float(deadline):
+                raise ValueError(f"action {self.id}: a resume expires at its signed deadline {deadline}")
 
     @property
     def account(self) -> str | None:
@@ -126,6 +131,11 @@ class Action:
         if self.kind not in (ActionKind.FREEZE, ActionKind.ALLOW):
             return None
         return "0x" + self.params[12:32].hex()
+
+    @property
+    def pause_count(self) -> int | None:
+        """The pause a RESUME lifts (the endpoint's `pauseCount()` when it was proposed)."""
+        return resume_fields(self.params)[0] if self.kind is ActionKind.RESUME else None
 
     @property
     def flag(self) -> bool | None:
@@ -159,6 +169,7 @@ class EndpointView:
     paused: bool
     action_nonce: int
     key_epoch: int
+    pause_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,9 +205,13 @@ def decide(
             return Verdict(Decision.DONE, "the endpoint is paused")
         return Verdict(Decision.SIGN, "the endpoint is not paused")
     if a.kind is ActionKind.RESUME:
-        if not endpoint.paused:
-            return Verdict(Decision.WAIT, "the endpoint is not paused: nothing to resume")
-        return Verdict(Decision.SIGN, "the endpoint is paused")
+        if endpoint.pause_count != a.pause_count or not endpoint.paused:
+            return Verdict(
+                Decision.REFUSE,
+                f"the pause it was proposed for (#{a.pause_count}) ended; propose again if the endpoint "
+                "is to be resumed",
+            )
+        return Verdict(Decision.SIGN, f"the endpoint is in pause #{a.pause_count}")
     if a.kind in (ActionKind.FREEZE, ActionKind.ALLOW):
         if flag is None:
             return Verdict(Decision.WAIT, "the destination's registry could not be read")

@@ -96,6 +96,7 @@ _ACTION_ERRORS = {
         "EnforcedPause()",
         "KeyUnchanged()",
         "InvalidActionNonce(uint64,uint64)",
+        "ActionExpired(uint64)",
     )
 }
 

@@ -35,9 +35,11 @@ from relayer.adapters.txsender import Reverted
 from relayer.config import NodeConfig
 from relayer.core.arrivals import Facts, PartialOutcome
 from relayer.core.calldata import action_call_data, execute_pending_data
-from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params
+from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params, resume_fields
 from relayer.core.items import (
     CLOSED,
+    DELAYED,
+    MAX_TTL_SECONDS,
     PROPOSABLE,
     SIGNING,
     Action,
@@ -60,6 +62,7 @@ from relayer.core.items import (
     superseded,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
+from relayer.core.onchain import EndpointState
 from relayer.core.reverts import revert_name
 from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
@@ -135,17 +138,21 @@ class ActionStage:
         ttl = self.cfg.actions.proposal_ttl if ttl is None else ttl
         if not 0 < ttl <= 7 * 24 * 3600:
             raise ActionRefused(f"--ttl {ttl}: must be between 0 and 604800 seconds")
-        await self._check_endpoint(k, chain_id)
+        state = await self._check_endpoint(k, chain_id)
         now = time.time()
+        deadline = int(now + ttl)
+        params = b""
+        if k is ActionKind.RESUME:  # bound to this pause and to its deadline on-chain
+            params = action_params(k, pause_count=state.pause_count, deadline=deadline)
         a = Action(
             id=proposal_id(self.cfg.member_index, secrets.token_hex(4)),
             kind=k,
             chain_id=chain_id,
-            params=b"",
+            params=params,
             origin=Origin.OPERATOR,
             proposer=self.cfg.member_index,
             created_at=now,
-            expires_at=now + ttl,
+            expires_at=float(deadline),
             position=(int(now * 1000), 0),
         )
         await self.store.put_action(
@@ -155,22 +162,31 @@ class ActionStage:
         self._publish_proposal(a)
         return a
 
-    async def _check_endpoint(self, kind: ActionKind, chain_id: ChainId) -> None:
-        """A resume is proposed and approved only while the endpoint is paused, a pause only while
-        it is not: an approval given in advance would sign for a pause that has not happened."""
+    async def _check_endpoint(
+        self, kind: ActionKind, chain_id: ChainId, pause_count: int | None = None
+    ) -> EndpointState:
+        """A resume is proposed and approved only while the endpoint is paused (in the pause it was
+        proposed for: `pause_count`), a pause only while it is not: an approval given in advance
+        would sign for a pause that has not happened."""
         chain = self.chains.get(chain_id)
         if chain is None:
             raise ActionRefused(f"this node does not read chain {chain_id}; use a member that does")
         try:
-            paused = (await chain.endpoint_state()).paused
+            state = await chain.endpoint_state()
         except Exception as exc:
             raise ActionRefused(
                 f"cannot read the endpoint on {chain.cfg.name} ({exc!r}); try again when its RPC answers"
             ) from exc
-        if kind is ActionKind.RESUME and not paused:
+        if kind is ActionKind.RESUME and not state.paused:
             raise ActionRefused(f"the endpoint on {chain.cfg.name} is not paused: there is nothing to resume")
-        if kind is ActionKind.PAUSE and paused:
+        if kind is ActionKind.RESUME and pause_count is not None and pause_count != state.pause_count:
+            raise ActionRefused(
+                f"it resumes pause #{pause_count} of the endpoint on {chain.cfg.name}, which is in pause "
+                f"#{state.pause_count} now: propose a resume of this pause if it is to be lifted"
+            )
+        if kind is ActionKind.PAUSE and state.paused:
             raise ActionRefused(f"the endpoint on {chain.cfg.name} is paused already")
+        return state
 
     async def approve(self, action_id: str) -> Action:
         """This member's operator approves a proposal: this member signs it from now on."""
@@ -179,7 +195,7 @@ class ActionStage:
             raise ActionRefused(f"action {action_id} is {record.state}, not waiting for an approval")
         if record.action.expires_at is not None and time.time() >= record.action.expires_at:
             raise ActionRefused(f"action {action_id} expired; propose it again if it is still needed")
-        await self._check_endpoint(record.action.kind, record.action.chain_id)
+        await self._check_endpoint(record.action.kind, record.action.chain_id, record.action.pause_count)
         await self.store.set_action_state(
             action_id, ActionState.APPROVED, "approved by this member's operator", approved_at=time.time()
         )
@@ -250,8 +266,10 @@ class ActionStage:
         """Keep another member's proposal as `proposed` (this member's operator decides) if it is
         signed with that member's key share; at most PROPOSALS_PER_DAY per member are kept."""
         why = None
-        if msg.member == self.cfg.member_index or msg.member not in self.public.public_shares:
-            why = f"member {msg.member} is this node or not in the committee"
+        if msg.member == self.cfg.member_index:
+            return  # its own, back from the broker
+        if msg.member not in self.public.public_shares:
+            why = f"member {msg.member} is not in the committee"
         elif msg.chain_id not in {c.chain_id for c in self.cfg.chains.values()}:
             why = f"unknown chain {msg.chain_id}"
         elif not verify_partial(self.public, msg.member, msg.digest(), msg.sig, self.backend):
@@ -271,6 +289,15 @@ class ActionStage:
             )
             return
         try:
+            expires = msg.expires_at
+            if msg.kind is ActionKind.RESUME:
+                expires = float(resume_fields(msg.params)[1])  # the deadline it is signed with
+                if expires > msg.expires_at or expires > now + MAX_TTL_SECONDS:
+                    raise ValueError(
+                        f"its signed deadline {int(expires)} is later than it says or a week away"
+                    )
+            elif expires > now + MAX_TTL_SECONDS:
+                raise ValueError("it expires more than a week from now")
             a = Action(
                 id=msg.action_id,
                 kind=msg.kind,
@@ -279,7 +306,7 @@ class ActionStage:
                 origin=Origin.OPERATOR,
                 proposer=msg.member,
                 created_at=now,  # this node's clock: the proposer's cannot age it
-                expires_at=min(msg.expires_at, now + 7 * 24 * 3600),
+                expires_at=expires,
                 position=(int(now * 1000), 0),
             )
         except ValueError as exc:
@@ -419,9 +446,9 @@ class ActionStage:
     async def _endpoint_step(self, chain: ChainClient, records: list[ActionRecord]) -> None:
         """`records`: the endpoint's open actions in queue order (relayer.core.items.queue_order)."""
         state = await chain.endpoint_state()
-        view = EndpointView(state.paused, state.action_nonce, state.key_epoch)
+        view = EndpointView(state.paused, state.action_nonce, state.key_epoch, state.pause_count)
         now = time.time()
-        records = await self._supersede(records)
+        records, later = await self._supersede(records, view)
         scheduled_resume = any(
             r.state is ActionState.SCHEDULED and r.action.kind is ActionKind.RESUME for r in records
         )
@@ -435,6 +462,8 @@ class ActionStage:
                     await self._close(
                         r, ActionState.EXPIRED, "expired before this member's operator approved it"
                     )
+                else:
+                    await self._follow_proposed(chain, r, view)
                 continue
             if r.state is ActionState.SCHEDULED:
                 await self._follow_scheduled(chain, r)
@@ -444,6 +473,11 @@ class ActionStage:
                 if settled is None or settled.state is not ActionState.APPROVED:
                     continue  # not final yet, or its effect is on-chain
                 r = settled
+                if a.id in later:  # not what used the nonce, and C decided again since
+                    await self._close(
+                        r, ActionState.SUPERSEDED, f"superseded by {later[a.id]}, a later decision of C"
+                    )
+                    continue
             if a.origin is Origin.REGISTRY:
                 key = (a.kind, a.account)
                 if key in heads:
@@ -459,19 +493,24 @@ class ActionStage:
             signed_now += 1
             sent = await self._advance(chain, r, view, now, may_send=not sent) or sent
 
-    async def _supersede(self, records: list[ActionRecord]) -> list[ActionRecord]:
+    async def _supersede(
+        self, records: list[ActionRecord], view: EndpointView
+    ) -> tuple[list[ActionRecord], dict[str, str]]:
         """Close every approved registry decision of an account that C decided again later (final
-        too; relayer.core.items.superseded). Returns the rest."""
+        too; relayer.core.items.superseded). One signed for a nonce the endpoint has used since is
+        settled first (it may be the one that used it: executed, not superseded). Returns the
+        rest, and the superseded ones among them (id -> the later decision's id)."""
         signing = [r for r in records if r.state in SIGNING]
         newer = superseded([r.action for r in signing])
         kept = []
         for r in records:
             latest = newer.get(r.action.id)
-            if latest is not None and r.state is ActionState.APPROVED:
+            used = r.action_nonce is not None and r.action_nonce < view.action_nonce
+            if latest is not None and r.state is ActionState.APPROVED and not used:
                 await self._close(r, ActionState.SUPERSEDED, f"superseded by {latest}, a later decision of C")
                 continue
             kept.append(r)
-        return kept
+        return kept, newer
 
     async def _flag(self, chain: ChainClient, a: Action, *, final: bool) -> FlagView | None:
         if a.account is None:
@@ -497,7 +536,11 @@ class ActionStage:
             final = await chain.endpoint_state(final=True)
             flag = await self._flag(chain, a, final=True)
             again = decide(
-                a, EndpointView(final.paused, final.action_nonce, final.key_epoch), flag, now, expiring=False
+                a,
+                EndpointView(final.paused, final.action_nonce, final.key_epoch, final.pause_count),
+                flag,
+                now,
+                expiring=False,
             )
             if again.decision is Decision.DONE:
                 await self._executed(r, again.why)
@@ -640,7 +683,10 @@ class ActionStage:
             )
 
         sent = await self._send(submitter, data, record, {"action": a.id}, previous)
-        if sent is None:
+        if sent == "ActionExpired":  # a RESUME past its signed deadline: the chain refuses it for good
+            await self._close(r, ActionState.EXPIRED, "its signed deadline passed before it was accepted")
+            return False
+        if not isinstance(sent, TxRecord):
             return False
         self._sent[a.id] = sent
         log.info("action_submitted", action=a.id, kind=a.kind.value, tx=sent.tx_hash, nonce=r.action_nonce)
@@ -654,18 +700,19 @@ class ActionStage:
         record: Callable[[TxRecord], Awaitable[None]],
         what: dict[str, str],
         previous: TxRecord | None,
-    ) -> TxRecord | None:
+    ) -> TxRecord | str | None:
         """Estimate and send `data` through the chain's submitter (one sender of the account at a
-        time); a replacement of `previous` if it is still unmined. None if it reverts (logged with
-        its error's selector) or the fees are above the cap."""
+        time); a replacement of `previous` if it is still unmined. The revert's error name if the
+        estimate reverts; None if the fees are above the cap."""
         async with submitter.send_lock:
             if previous is not None and await submitter.sender.confirmed_nonce() > previous.nonce:
                 previous = None  # its nonce is used (by it or another): not a replacement
             try:
                 gas = await submitter.sender.estimate(data)
             except Reverted as exc:
-                log.warning("action_estimate_reverted", **what, error=revert_name(exc.data))
-                return None
+                name = revert_name(exc.data)
+                log.warning("action_estimate_reverted", **what, error=name)
+                return name
             return await submitter.sender.send(
                 data, gas, None if previous is None else previous.nonce, previous, record, what
             )
@@ -709,6 +756,35 @@ class ActionStage:
         )
         self._sent.pop(a.id, None)
         return await self.store.action_record(a.id) or r
+
+    async def _follow_proposed(self, chain: ChainClient, r: ActionRecord, view: EndpointView) -> None:
+        """A proposal this member's operator has not decided on, carried by the others without
+        it: its outcome on-chain closes it here too (left open, it would wait for an approval that
+        no longer matters until it expires, and count as pending). Seen through the partials this
+        node kept for it: signed for a nonce the endpoint has used (read at the final head), where
+        the endpoint holds an action of its kind."""
+        a = r.action
+        for nonce, _epoch in await self.store.action_partial_nonces(a.id):
+            if nonce >= view.action_nonce:
+                continue
+            final = await chain.endpoint_state(final=True)
+            if nonce >= final.action_nonce:
+                continue
+            without = f"at action nonce {nonce}, without this member's approval"
+            if a.kind is ActionKind.PAUSE and final.paused:
+                await self._executed(r, f"the endpoint is paused ({without})")
+                return
+            if a.kind in DELAYED:
+                pending = await chain.pending_action(nonce, final=True)
+                if pending.typehash != ACTION_TYPEHASHES[a.kind.value]:
+                    continue  # the nonce went to another action
+                status = PENDING_STATUS.get(pending.status, "none")
+                if status == "executed":
+                    await self._executed(r, f"executed after the delay ({without})")
+                    return
+                if status == "cancelled":
+                    await self._close(r, ActionState.CANCELLED, f"cancelled by the guardian ({without})")
+                    return
 
     async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> None:
         """A scheduled RESUME or ROTATE: executed or cancelled (read at the final head), or

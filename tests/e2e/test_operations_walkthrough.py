@@ -24,6 +24,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -266,27 +267,31 @@ def placeholders(net: devnet.Devnet, tmp: Path) -> dict[str, list[str]]:
 
 
 def proposed(net: devnet.Devnet) -> str:
-    """A fresh action to approve, reject or show: a pause proposed on member 1 (its id)."""
-    config = str(net.configs[MEMBER])
-    out = run_cli(
-        [
+    """A fresh action for member 1's operator to approve, reject or show: a pause proposed on
+    member 2 (proposing is that member's approval), once member 1 has it (its id)."""
+
+    def cli(member: int, *words: str) -> subprocess.CompletedProcess[str]:
+        argv = [
             sys.executable,
             "-m",
             "relayer.cli",
             "actions",
-            "propose",
-            "pause",
+            words[0],
             "--config",
-            config,
-            "--json",
-            "--chain",
-            "ethereum",
+            str(net.configs[member]),
         ]
-    )
+        return run_cli([*argv, "--json", *words[1:]])
+
+    out = cli(2, "propose", "pause", "--chain", "ethereum")
     assert out.returncode == 0, (
         f"`relayer actions propose pause` exited {out.returncode}\n{out.stdout}\n{out.stderr}"
     )
-    return str(json.loads(out.stdout)["id"])
+    action_id = str(json.loads(out.stdout)["id"])
+    deadline = time.monotonic() + 60
+    while cli(MEMBER, "show", action_id).returncode != 0:
+        assert time.monotonic() < deadline, f"member {MEMBER} never learnt proposal {action_id}"
+        time.sleep(0.5)
+    return action_id
 
 
 def substitute(words: list[str], values: dict[str, list[str]]) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from relayer.adapters.store import Equivocation, Store
+from relayer.core.encoding import action_params
 from relayer.core.items import Action, ActionKind, ActionState, Origin, registry_action_id
 from relayer.core.types import ChainId
 
@@ -17,8 +18,9 @@ GATEWAY = "0x0165878A594ca255338adfa4d48449f69242Eb8F"
 
 
 def resume(action_id: str = "p1-0123abcd") -> Action:
+    params = action_params("resume", pause_count=1, deadline=5000)
     return Action(
-        action_id, ActionKind.RESUME, ChainId(7002), b"", Origin.OPERATOR, 1, 1000.0, 5000.0, (1, 0)
+        action_id, ActionKind.RESUME, ChainId(7002), params, Origin.OPERATOR, 1, 1000.0, 5000.0, (1, 0)
     )
 
 
@@ -117,6 +119,8 @@ def test_one_partial_per_member_and_action_whatever_the_nonce(tmp_path: Path) ->
             await store.put_action_partial("p1-0123abcd", 3, 1, 3, b"\x01" * 32, b"\x03" * 48)
             assert await store.action_partials("p1-0123abcd", 49, 1) == [(2, b"\x01" * 32, b"\x02" * 48)]
             assert await store.action_partials("p1-0123abcd", 3, 1) == [(3, b"\x01" * 32, b"\x03" * 48)]
+            assert await store.action_partial_nonces("p1-0123abcd") == [(3, 1), (49, 1)]
+            assert await store.action_partial_nonces("p9-00000000") == []
             assert await store.proposals_since(1, 0.0) == 1
             assert await store.proposals_since(1, 2000.0) == 0
             assert await store.proposals_since(2, 0.0) == 0

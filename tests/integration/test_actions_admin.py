@@ -26,6 +26,7 @@ from relayer.adapters.store import Store
 from relayer.adapters.transport import Transport
 from relayer.cli import admin_socket, main
 from relayer.config import load_config
+from relayer.core.encoding import action_params
 from relayer.core.items import ActionKind
 from relayer.core.messages import ProposalMessage
 from relayer.ops.admin import Ops, serve
@@ -98,8 +99,10 @@ async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
                 assert "not waiting for an approval" in err
 
                 # another member's proposal, as the transport hands it over: signed with its share
+                deadline = int(time.time()) + 600
+                params = action_params("resume", pause_count=1, deadline=deadline)
                 proposal = ProposalMessage(
-                    2, "p2-0a1b2c3d", ActionKind.RESUME, 7002, time.time(), time.time() + 600
+                    2, "p2-0a1b2c3d", ActionKind.RESUME, 7002, time.time(), float(deadline), params
                 )
                 forged = dataclasses.replace(proposal, action_id="p2-0a1b2c3e", sig=b"\x01" * 48)
                 await node.actions.on_proposal(forged)  # not member 2's signature: not kept

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from relayer.core.encoding import action_params
 from relayer.core.items import (
     Action,
     ActionKind,
@@ -33,7 +34,7 @@ def action(kind: ActionKind = ActionKind.RESUME, **kw: object) -> Action:
         "id": "p1-0123abcd",
         "kind": kind,
         "chain_id": ChainId(7002),
-        "params": b"",
+        "params": action_params("resume", pause_count=1, deadline=2000) if kind is ActionKind.RESUME else b"",
         "origin": Origin.OPERATOR,
         "proposer": 1,
         "created_at": 1000.0,
@@ -56,8 +57,8 @@ def freeze(flag: bool = True, block: int = 10, log: int = 0) -> Action:
     )
 
 
-PAUSED = EndpointView(paused=True, action_nonce=3, key_epoch=1)
-RUNNING = EndpointView(paused=False, action_nonce=3, key_epoch=1)
+PAUSED = EndpointView(paused=True, action_nonce=3, key_epoch=1, pause_count=1)
+RUNNING = EndpointView(paused=False, action_nonce=3, key_epoch=1, pause_count=1)
 
 
 def test_ids_are_checked() -> None:
@@ -72,7 +73,7 @@ def test_an_action_with_the_wrong_parameters_cannot_exist() -> None:
     with pytest.raises(ValueError, match="64 bytes"):
         action(ActionKind.FREEZE, params=b"\x01")
     with pytest.raises(ValueError, match="no parameters"):
-        action(ActionKind.RESUME, params=b"\x00" * 32)
+        action(ActionKind.PAUSE, params=b"\x00" * 32)
     with pytest.raises(ValueError, match="chain id"):
         action(chain_id=ChainId(0))
 
@@ -95,11 +96,19 @@ def test_queue_order_pause_first_then_registry_in_chain_order_then_proposals() -
     assert ordered == [pause, early_freeze, later_freeze, resume]
 
 
-def test_resume_is_signed_only_while_paused() -> None:
+def test_resume_is_signed_only_in_the_pause_it_was_proposed_for() -> None:
     assert decide(action(), PAUSED, None, 1500.0).decision is Decision.SIGN
-    waiting = decide(action(), RUNNING, None, 1500.0)
-    assert waiting.decision is Decision.WAIT
-    assert "not paused" in waiting.why
+    for later in (RUNNING, EndpointView(paused=True, action_nonce=3, key_epoch=1, pause_count=2)):
+        refused = decide(action(), later, None, 1500.0)
+        assert refused.decision is Decision.REFUSE
+        assert "the pause it was proposed for (#1) ended" in refused.why
+
+
+def test_a_resume_expires_at_its_signed_deadline() -> None:
+    with pytest.raises(ValueError, match="expires at its signed deadline 2000"):
+        action(expires_at=3000.0)
+    with pytest.raises(ValueError, match="resume params must be 64 bytes"):
+        action(params=b"")
 
 
 def test_a_proposal_past_its_expiry_is_refused() -> None:

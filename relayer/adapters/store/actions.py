@@ -220,6 +220,14 @@ class Actions(StoreBase):
         )
         return [(int(r["member"]), bytes(r["message"]), bytes(r["partial"])) for r in rows]
 
+    async def action_partial_nonces(self, action_id: str) -> list[tuple[int, int]]:
+        """The (action nonce, key epoch) pairs this node holds partials for, for the action."""
+        rows = await self._fetchall(
+            "SELECT DISTINCT action_nonce, key_epoch FROM action_partials WHERE id=? ORDER BY action_nonce",
+            (action_id,),
+        )
+        return [(int(r["action_nonce"]), int(r["key_epoch"])) for r in rows]
+
     async def drop_action_partial(self, action_id: str, nonce: int, key_epoch: int, member: int) -> None:
         async with self.transaction() as db:
             await db.execute(

@@ -68,7 +68,7 @@ from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import ActionPublisher
-from relayer.pipeline.signing import EQUIVOCATION, Combiner, Judge, Offered, signed_once
+from relayer.pipeline.signing import EQUIVOCATION, Offered, Partials, signed_once
 from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
@@ -104,13 +104,11 @@ class ActionStage:
     _due_seen: dict[str, float] = field(default_factory=dict)
     _sent: dict[str, TxRecord] = field(default_factory=dict)  # action -> this node's last transaction
     _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
-    combiner: Combiner = field(init=False)
-    judge: Judge = field(init=False)
+    partials: Partials = field(init=False)
 
     def __post_init__(self) -> None:
-        self.combiner = Combiner(self.public, self.backend)
-        self.judge = Judge(
-            self.public, self.cfg.member_index, self.backend, self.lock, metrics.ACTION_PARTIALS_RECEIVED
+        self.partials = Partials(
+            self.public, self.backend, self.cfg.member_index, self.lock, metrics.ACTION_PARTIALS_RECEIVED
         )
 
     # ---- what operators do (relayer actions ...) -----------------------------------------
@@ -320,7 +318,7 @@ class ActionStage:
     async def on_partial(self, msg: ActionPartialMessage) -> None:
         """Keep a member's partial if it is that member's valid signature on exactly the item this
         node would sign (recomputed here), then try to combine (judged as every kind's partials)."""
-        judged = await self.judge(msg, lambda: self._facts(msg), lambda _: self._keep(msg))
+        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda _: self._keep(msg))
         outcome = judged.outcome
         if outcome not in QUIET:
             log.warning(
@@ -350,7 +348,7 @@ class ActionStage:
             msg.action_id, msg.nonce, msg.key_epoch, msg.member, msg.message, msg.partial
         )
         item = (msg.action_id, msg.nonce, msg.key_epoch)
-        self.combiner.verified(item, msg.member, msg.message, msg.partial)
+        self.partials.verified(item, msg.member, msg.message, msg.partial)
 
     # ---- the step --------------------------------------------------------------------------
 
@@ -626,7 +624,7 @@ class ActionStage:
         offered = [
             Offered(member, message, partial) for member, message, partial in kept if message == r.message
         ]
-        combined = self.combiner.combine(item, r.message, offered)
+        combined = self.partials.combine(item, r.message, offered)
         if combined.unverified:
             log.error("combined_action_signature_invalid", action=r.action.id, members=list(combined.valid))
         if combined.signature is None:
@@ -851,7 +849,7 @@ class ActionStage:
         self._forget(r.action.id)
 
     def _forget(self, action_id: str) -> None:
-        self.combiner.forget_items(lambda item: isinstance(item, tuple) and item[0] == action_id)
+        self.partials.forget_items(lambda item: isinstance(item, tuple) and item[0] == action_id)
         self._aggregated_at.pop(action_id, None)
         self._due_seen.pop(action_id, None)
         self._sent.pop(action_id, None)

@@ -34,7 +34,7 @@ from relayer.core.states import BatchState
 from relayer.core.types import BatchId, ChainId, Route
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import AggregateStore
-from relayer.pipeline.signing import Combiner, Judge, Offered
+from relayer.pipeline.signing import Offered, Partials
 
 log = structlog.get_logger(__name__)
 
@@ -52,26 +52,24 @@ class Aggregator:
     backend: BlsBackend
     lock: asyncio.Lock
     wake_submitter: Callable[[ChainId], None]
-    combiner: Combiner = field(init=False)
-    judge: Judge = field(init=False)
+    partials: Partials = field(init=False)
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
     # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
     rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
-        self.combiner = Combiner(self.public, self.backend)
-        self.judge = Judge(
-            self.public, self.cfg.member_index, self.backend, self.lock, metrics.PARTIALS_RECEIVED
+        self.partials = Partials(
+            self.public, self.backend, self.cfg.member_index, self.lock, metrics.PARTIALS_RECEIVED
         )
 
     def forget(self, bid: BatchId) -> None:
         """Drop the verified partials of a batch that no longer needs them (executed elsewhere)."""
-        self.combiner.forget(bid)
+        self.partials.forget(bid)
 
     async def on_partial(self, msg: PartialMessage) -> None:
         """Judge a partial from the broker (relayer.core.partials), store it if it earns a place, and
         aggregate when it completes a batch this node cut. Counted once under its outcome."""
-        judged = await self.judge(msg, lambda: self._facts(msg), lambda j: self._keep(msg, j))
+        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda j: self._keep(msg, j))
         outcome = judged.outcome
         if outcome in REMEMBERED:
             self._remember_rejection(msg.batch, msg.member, judged)
@@ -114,7 +112,7 @@ class Aggregator:
         await self.store.put_partial(msg.batch, msg.member, msg.message, msg.partial)
         self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
         if judged.outcome == PartialOutcome.KEPT:
-            self.combiner.verified(msg.batch, msg.member, msg.message, msg.partial)
+            self.partials.verified(msg.batch, msg.member, msg.message, msg.partial)
 
     async def try_aggregate(self, bid: BatchId) -> bool:
         """Combine t verified partials for a batch this node cut itself; True once aggregated."""
@@ -130,7 +128,7 @@ class Aggregator:
             Offered(member, message, partial, mismatch(last, stored.message, their_last, message))
             for member, their_last, message, partial in await self.store.partials_for(bid)
         ]
-        combined = self.combiner.combine(stored.id, stored.message, offered)
+        combined = self.partials.combine(stored.id, stored.message, offered)
         for member, why in combined.invalid:
             metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
             log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation", why=why)

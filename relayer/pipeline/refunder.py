@@ -26,7 +26,7 @@ from relayer.core.states import RefundState, StoredRefund
 from relayer.core.types import ChainId, Route
 from relayer.pipeline.halts import Halts
 from relayer.pipeline.ports import RefundChain, RefundPublisher, RefundStore
-from relayer.pipeline.signing import EQUIVOCATION, Combiner, Judge, Offered, signed_once
+from relayer.pipeline.signing import EQUIVOCATION, Offered, Partials, signed_once
 
 log = structlog.get_logger(__name__)
 
@@ -44,13 +44,11 @@ class Refunder:
     publisher: RefundPublisher
     halts: Halts
     lock: asyncio.Lock
-    combiner: Combiner = field(init=False)
-    judge: Judge = field(init=False)
+    partials: Partials = field(init=False)
 
     def __post_init__(self) -> None:
-        self.combiner = Combiner(self.public, self.backend)
-        self.judge = Judge(
-            self.public, self.cfg.member_index, self.backend, self.lock, metrics.REFUND_PARTIALS_RECEIVED
+        self.partials = Partials(
+            self.public, self.backend, self.cfg.member_index, self.lock, metrics.REFUND_PARTIALS_RECEIVED
         )
 
     async def approve_refunds(self) -> None:
@@ -123,7 +121,7 @@ class Refunder:
     async def on_refund_partial(self, msg: RefundPartialMessage) -> None:
         """Judge a refund partial from the broker (relayer.core.refunds), keep it if it earns a place,
         and aggregate when it completes a refund this node approved."""
-        judged = await self.judge(msg, lambda: self._facts(msg), lambda _: self._keep(msg))
+        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda _: self._keep(msg))
         outcome = judged.outcome
         if outcome in (PartialOutcome.INVALID, PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
             log.warning(
@@ -154,7 +152,7 @@ class Refunder:
 
     async def _keep(self, msg: RefundPartialMessage) -> None:
         await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
-        self.combiner.verified((msg.route, msg.nonce), msg.member, msg.message, msg.partial)
+        self.partials.verified((msg.route, msg.nonce), msg.member, msg.message, msg.partial)
 
     async def try_aggregate_refund(self, route: Route, nonce: int) -> bool:
         async with self.lock:
@@ -166,7 +164,7 @@ class Refunder:
     async def _aggregate_refund(self, r: StoredRefund, message: bytes) -> bool:
         kept = await self.store.refund_partials_for(r.route, r.nonce)
         offered = [Offered(member, their_message, partial) for member, their_message, partial in kept]
-        combined = self.combiner.combine((r.route, r.nonce), message, offered)
+        combined = self.partials.combine((r.route, r.nonce), message, offered)
         for member, _ in combined.invalid:  # an early partial on another message, or one that does not verify
             metrics.REFUND_PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
             log.warning("refund_partial_invalid", route=str(r.route), nonce=r.nonce, member=member)

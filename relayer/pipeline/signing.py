@@ -2,11 +2,12 @@
 
 - `signed_once`: record this member's partial through the signed-once rule before it is
   published (`relayer.core.signing`); an equivocation is refused, counted and logged.
-- `Judge`: judge a partial arriving from the broker by the steps every kind shares
-  (`relayer.core.arrivals`), keep it if it earns a place, count it once under its outcome.
 - `Combiner`: take the partials kept for one item, check each (a cache of those verified on
   arrival, else the pairing check against the member's public share), combine t of them, verify
-  the group signature, and say which members were combined and which partials were not valid.
+  the group signature, and say which members were combined and which partials were not valid;
+- `Partials`: a stage's partials of its kind: the Combiner, and `judge` for one arriving from the
+  broker by the steps every kind shares (`relayer.core.arrivals`), kept if it earns a place and
+  counted once under its outcome.
 
 Each kind keeps its own checks (what makes a partial its item's), records, metrics and log lines.
 """
@@ -52,43 +53,6 @@ async def signed_once(record: Awaitable[R], **ids: object) -> R | Literal[Refuse
         return EQUIVOCATION
 
 
-@dataclass(frozen=True)
-class Judge:
-    """Judges the partials of one kind arriving from the broker, the same way for every kind
-    (`relayer.core.arrivals`): under the stages' shared `lock` (the transport and the pipeline both
-    judge, one at a time), from the facts the kind finds itself, keeping what earns a place, and
-    counted once in `counter` by (member, or "unknown" for a sender not in the committee, outcome)."""
-
-    public: CommitteePublic
-    own_member: int
-    backend: BlsBackend
-    lock: asyncio.Lock
-    counter: Counter
-
-    async def __call__(
-        self,
-        arrival: Arrival,
-        facts: Callable[[], Awaitable[Facts]],
-        keep: Callable[[Judgement], Awaitable[None]],
-    ) -> Judgement:
-        """The judgement of `arrival`; `keep` stores it when it takes (or replaces) its member's
-        place. A failure while judging or keeping counts as invalid."""
-        judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
-        try:
-            async with self.lock:
-                found = await facts()
-                verdict = judge_arrival(
-                    arrival, found, public=self.public, own_member=self.own_member, backend=self.backend
-                )
-                if verdict.outcome.stored:
-                    await keep(verdict)
-                judged = verdict
-        finally:
-            who = "unknown" if judged.outcome is PartialOutcome.NOT_MEMBER else str(arrival.member)
-            self.counter.labels(who, judged.outcome.value).inc()
-        return judged
-
-
 @dataclass(frozen=True, slots=True)
 class Offered:
     """A partial the store keeps for `member`, offered for combining an item; `mismatch` is why the
@@ -123,7 +87,7 @@ class Combiner:
 
     public: CommitteePublic
     backend: BlsBackend
-    _verified: dict[tuple[Hashable, int], tuple[bytes, bytes]] = field(default_factory=dict)
+    _verified: dict[tuple[Hashable, int], tuple[bytes, bytes]] = field(default_factory=dict, init=False)
 
     def verified(self, item: Hashable, member: int, message: bytes, partial: bytes) -> None:
         """`partial` was checked as `member`'s signature on `message` (on arrival)."""
@@ -170,3 +134,39 @@ class Combiner:
             return Combined(None, members, tuple(invalid), t, unverified=True)
         self.forget(item, members)
         return Combined(signature, members, tuple(invalid), t)
+
+
+@dataclass
+class Partials(Combiner):
+    """The partials of one kind as a stage handles them: each arriving one judged the same way for
+    every kind (`relayer.core.arrivals`) under the stages' shared `lock` (the transport and the
+    pipeline both judge, one at a time), from the facts the kind finds itself, kept if it earns a
+    place, and counted once in `counter` by (member, or "unknown" for a sender not in the
+    committee, outcome); t of them combined (`Combiner`)."""
+
+    own_member: int
+    lock: asyncio.Lock
+    counter: Counter
+
+    async def judge(
+        self,
+        arrival: Arrival,
+        facts: Callable[[], Awaitable[Facts]],
+        keep: Callable[[Judgement], Awaitable[None]],
+    ) -> Judgement:
+        """The judgement of `arrival`; `keep` stores it when it takes (or replaces) its member's
+        place. A failure while judging or keeping counts as invalid."""
+        judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
+        try:
+            async with self.lock:
+                found = await facts()
+                verdict = judge_arrival(
+                    arrival, found, public=self.public, own_member=self.own_member, backend=self.backend
+                )
+                if verdict.outcome.stored:
+                    await keep(verdict)
+                judged = verdict
+        finally:
+            who = "unknown" if judged.outcome is PartialOutcome.NOT_MEMBER else str(arrival.member)
+            self.counter.labels(who, judged.outcome.value).inc()
+        return judged

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
+from relayer.core.arrivals import Facts, Judgement, PartialOutcome
 from relayer.core.encoding import resume_fields
 from relayer.core.types import ChainId
 
@@ -299,3 +300,33 @@ def superseded(actions: Sequence[Action]) -> dict[str, str]:
         for a in actions
         if a.origin is Origin.REGISTRY and latest[(a.kind, a.account)].id != a.id
     }
+
+
+def action_facts(
+    record: ActionRecord | None,
+    kind: ActionKind,
+    chain_id: int,
+    params: bytes,
+    message: bytes,
+    expected: bytes | None,
+    duplicate: bool,
+) -> Facts:
+    """What an action partial is, as this node finds out on its own (relayer.core.arrivals): the
+    action it holds by that id (None: a proposal not seen yet, or a registry event not final
+    here), the message this node computes for it at the partial's nonce and key epoch
+    (`expected`), and whether the store keeps exactly that partial for the member already."""
+    if record is None:
+        why = "no such action here (a proposal not seen yet, or a registry event not final here)"
+        return Facts(subject=Judgement(PartialOutcome.UNKNOWN_ACTION, why))
+    a = record.action
+    wrong = None
+    if kind is not a.kind or chain_id != a.chain_id or params != a.params:
+        wrong = f"claims another action than {a.id} here ({kind} on chain {chain_id})"
+    elif expected != message:
+        wrong = f"signs another message than {a.id} at its nonce and key epoch here"
+    late = record.state in CLOSED or record.state is ActionState.SCHEDULED
+    return Facts(
+        late=f"{a.id} is {record.state} here" if late else None,
+        duplicate=duplicate,
+        mismatch=wrong,
+    )

@@ -110,48 +110,24 @@ class PartialMessage:
     partial: bytes
 
     def to_payload(self) -> bytes:
-        return json.dumps(
-            {
-                "v": PROTOCOL_VERSION,
-                "type": "partial",
-                "member": self.member,
-                "src": self.batch.route.src,
-                "dst": self.batch.route.dst,
-                "first": self.batch.first_nonce,
-                "last": self.batch.last_nonce,
-                "epoch": self.key_epoch,
-                "root": "0x" + self.root.hex(),
-                "message": "0x" + self.message.hex(),
-                "partial": "0x" + self.partial.hex(),
-            },
-            separators=(",", ":"),
-        ).encode()
+        route, first, last = self.batch.route, self.batch.first_nonce, self.batch.last_nonce
+        return _payload(
+            "partial",
+            self.member,
+            src=route.src,
+            dst=route.dst,
+            first=first,
+            last=last,
+            epoch=self.key_epoch,
+            root=_hex(self.root),
+            message=_hex(self.message),
+            partial=_hex(self.partial),
+        )
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> PartialMessage:
-        topic_member = _topic_member(topic, f"{topic_root(network)}/partial/")
-        data = _load_object(payload, MAX_PAYLOAD_BYTES)
-        allowed = {
-            "v",
-            "type",
-            "member",
-            "src",
-            "dst",
-            "first",
-            "last",
-            "epoch",
-            "root",
-            "message",
-            "partial",
-        }
-        extra = set(data) - allowed
-        if extra:
-            raise BadMessage(f"unknown fields {sorted(extra)}")
-        if data.get("v") != PROTOCOL_VERSION or data.get("type") != "partial":
-            raise BadMessage(f"unsupported version/type {data.get('v')!r}/{data.get('type')!r}")
-        member = _int_field(data, "member", 1, 1024)
-        if member != topic_member:
-            raise BadMessage(f"member {member} in payload, {topic_member} in topic")
+        allowed = {"src", "dst", "first", "last", "epoch", "root", "message", "partial"}
+        member, data = _envelope(topic, payload, "partial", allowed, f"{topic_root(network)}/partial/")
         try:
             batch = BatchId(
                 Route(ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))),
@@ -185,34 +161,21 @@ class RefundPartialMessage:
     partial: bytes
 
     def to_payload(self) -> bytes:
-        return json.dumps(
-            {
-                "v": PROTOCOL_VERSION,
-                "type": "refund",
-                "member": self.member,
-                "src": self.route.src,
-                "dst": self.route.dst,
-                "nonce": self.nonce,
-                "epoch": self.key_epoch,
-                "message": "0x" + self.message.hex(),
-                "partial": "0x" + self.partial.hex(),
-            },
-            separators=(",", ":"),
-        ).encode()
+        return _payload(
+            "refund",
+            self.member,
+            src=self.route.src,
+            dst=self.route.dst,
+            nonce=self.nonce,
+            epoch=self.key_epoch,
+            message=_hex(self.message),
+            partial=_hex(self.partial),
+        )
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> RefundPartialMessage:
-        topic_member = _topic_member(topic, f"{topic_root(network)}/refund/")
-        data = _load_object(payload, MAX_PAYLOAD_BYTES)
-        allowed = {"v", "type", "member", "src", "dst", "nonce", "epoch", "message", "partial"}
-        extra = set(data) - allowed
-        if extra:
-            raise BadMessage(f"unknown fields {sorted(extra)}")
-        if data.get("v") != PROTOCOL_VERSION or data.get("type") != "refund":
-            raise BadMessage(f"unsupported version/type {data.get('v')!r}/{data.get('type')!r}")
-        member = _int_field(data, "member", 1, 1024)
-        if member != topic_member:
-            raise BadMessage(f"member {member} in payload, {topic_member} in topic")
+        allowed = {"src", "dst", "nonce", "epoch", "message", "partial"}
+        member, data = _envelope(topic, payload, "refund", allowed, f"{topic_root(network)}/refund/")
         try:
             route = Route(
                 ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))
@@ -227,6 +190,25 @@ class RefundPartialMessage:
             message=_hex_field(data, "message", 32),
             partial=_hex_field(data, "partial", 48),
         )
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + value.hex()
+
+
+def _payload(message_type: str, member: int, /, **fields: object) -> bytes:
+    """A signed item's partial as JSON: version, type and member first, then its fields in order."""
+    head = {"v": PROTOCOL_VERSION, "type": message_type, "member": member}
+    return json.dumps(head | fields, separators=(",", ":")).encode()
+
+
+def _envelope(
+    topic: str, payload: bytes, kind: str, fields: set[str], prefix: str
+) -> tuple[int, dict[str, Any]]:
+    """(member, fields) of a message of `kind` on `topic` (checked first) whose own fields are `fields`."""
+    _topic_member(topic, prefix)
+    data = _load_object(payload, MAX_PAYLOAD_BYTES)
+    return _checked(data, kind, fields | {"v", "type", "member"}, topic, prefix), data
 
 
 def _checked(data: dict[str, Any], kind: str, allowed: set[str], topic: str, prefix: str) -> int:
@@ -293,22 +275,18 @@ class ActionPartialMessage:
     partial: bytes
 
     def to_payload(self) -> bytes:
-        return json.dumps(
-            {
-                "v": PROTOCOL_VERSION,
-                "type": "action",
-                "member": self.member,
-                "id": self.action_id,
-                "kind": self.kind.value,
-                "chain": self.chain_id,
-                "epoch": self.key_epoch,
-                "nonce": self.nonce,
-                "params": "0x" + self.params.hex(),
-                "message": "0x" + self.message.hex(),
-                "partial": "0x" + self.partial.hex(),
-            },
-            separators=(",", ":"),
-        ).encode()
+        return _payload(
+            "action",
+            self.member,
+            id=self.action_id,
+            kind=self.kind.value,
+            chain=self.chain_id,
+            epoch=self.key_epoch,
+            nonce=self.nonce,
+            params=_hex(self.params),
+            message=_hex(self.message),
+            partial=_hex(self.partial),
+        )
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> ActionPartialMessage:

@@ -1,20 +1,18 @@
-"""What a node does with a partial signature received from the broker: one pure decision.
+"""What a node does with a batch partial received from the broker: the batch's own checks.
 
-Anyone who can reach the broker can send anything, and a member of the committee can be malicious,
-so a partial is judged before it takes a place in the store. The store keeps one partial per
-member and batch; the rules below make sure that place can never be taken by something that would
-keep a later valid partial of the same member out:
+A batch partial is judged by the steps every kind shares (`relayer.core.arrivals`); what a batch
+adds is what it finds out on its own. The store keeps one partial per member and batch; these
+rules make sure that place can never be taken by something that would keep a later valid partial
+of the same member out:
 
-- a partial that is not the member's valid signature (pairing check against its public share) on
-  the message it claims is `INVALID` at once: garbage, points off the curve or outside the
-  subgroup, the identity, another member's signature;
 - once this node has cut the batch itself, only a partial on exactly that batch (same last nonce,
   same message) is `KEPT`; a valid signature on anything else (another batch, a fabricated
   transfer, another key epoch) is `INVALID`;
 - before this node has cut the batch, a valid signature is kept as `EARLY` and checked again when
   the batch is cut; a later `EARLY` or `KEPT` partial of the same member replaces it (its latest
   word wins, so an earlier bad one never blocks a good one);
-- after the batch is aggregated or executed, a partial is `LATE` and not kept.
+- after the batch is aggregated or executed, a partial is `LATE` and not kept; one for nonces too
+  far ahead of this node's is `TOO_FAR_AHEAD`, one on a route not configured here `UNKNOWN_ROUTE`.
 
 Every received partial is counted once under its outcome (`qiao_partials_received_total`); an
 `EARLY` partial found not to match when the batch is cut is counted `invalid` then too.
@@ -28,29 +26,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from committee.bls import BlsBackend
-from committee.threshold import CommitteePublic, verify_partial
+from committee.threshold import CommitteePublic
+from relayer.core.arrivals import Facts, Judgement, PartialOutcome, judge_arrival
 from relayer.core.messages import PartialMessage
 from relayer.core.types import Route
 
 PENDING_HORIZON = 100_000  # partials for nonces further ahead than this are dropped
-
-
-class PartialOutcome(StrEnum):
-    KEPT = "kept"  # a valid partial on the batch this node cut: stored for aggregation
-    EARLY = "early"  # a valid signature for a batch this node has not cut yet: stored, checked later
-    DUPLICATE = "duplicate"  # exactly the partial already stored (a re-publication, an echo)
-    LATE = "late"  # this node's batch is already aggregated, submitted, executed or failed
-    OWN = "own"  # claims this node's own member index but is not the partial it signed
-    INVALID = "invalid"  # not the member's signature on what it claims, or not the batch this node cut
-    NOT_MEMBER = "not_member"
-    UNKNOWN_ROUTE = "unknown_route"
-    WRONG_EPOCH = "wrong_epoch"
-    TOO_FAR_AHEAD = "too_far_ahead"
-
-    @property
-    def stored(self) -> bool:
-        """Whether the partial takes (or replaces) the member's place in the store."""
-        return self in (PartialOutcome.KEPT, PartialOutcome.EARLY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +50,6 @@ class StoredPartial:
     last_nonce: int
     message: bytes
     partial: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Judgement:
-    """A partial's outcome and, when it is not taken, why in words (for the operator's batch view)."""
-
-    outcome: PartialOutcome
-    why: str = ""
 
 
 def mismatch(ours_last: int, ours_message: bytes, last: int, message: bytes) -> str | None:
@@ -124,35 +97,30 @@ def judge_partial(
     backend: BlsBackend | None = None,
 ) -> Judgement:
     """`classify_partial` with the reason in words."""
-    if msg.member not in public.public_shares:
-        return Judgement(PartialOutcome.NOT_MEMBER, f"member {msg.member} is not in the committee")
-    if msg.batch.route not in routes:
-        return Judgement(PartialOutcome.UNKNOWN_ROUTE, f"route {msg.batch.route} is not configured here")
-    if msg.key_epoch != public.key_epoch:
-        return Judgement(
-            PartialOutcome.WRONG_EPOCH,
-            f"signed under key epoch {msg.key_epoch}; the committee key here is epoch {public.key_epoch}",
-        )
-    if msg.batch.first_nonce > next_nonce + PENDING_HORIZON:
-        return Judgement(PartialOutcome.TOO_FAR_AHEAD, f"nonce {msg.batch.first_nonce} is too far ahead")
-    if ours is not None and not ours.pending:
-        return Judgement(PartialOutcome.LATE, "arrived after this node's batch was aggregated")
-    if stored == StoredPartial(msg.batch.last_nonce, msg.message, msg.partial):
-        return Judgement(PartialOutcome.DUPLICATE)
-    if msg.member == own_member:
-        # this node never takes anyone's word for its own partial
-        return Judgement(
-            PartialOutcome.OWN, "claims this node's member index but is not the partial it signed"
-        )
-    if ours is not None:
-        wrong = mismatch(ours.last_nonce, ours.message, msg.batch.last_nonce, msg.message)
-        if wrong is not None:
-            return Judgement(PartialOutcome.INVALID, wrong)
-    if not verify_partial(public, msg.member, msg.message, msg.partial, backend):
-        return Judgement(
-            PartialOutcome.INVALID, f"does not verify against member {msg.member}'s public share"
-        )
-    return Judgement(PartialOutcome.KEPT if ours is not None else PartialOutcome.EARLY)
+    facts = batch_facts(msg, routes, next_nonce, ours, stored)
+    return judge_arrival(msg, facts, public=public, own_member=own_member, backend=backend)
+
+
+def batch_facts(
+    msg: PartialMessage,
+    routes: Collection[Route],
+    next_nonce: int,
+    ours: OwnBatch | None,
+    stored: StoredPartial | None,
+) -> Facts:
+    """What a batch partial is, as this node finds out on its own (`relayer.core.arrivals`)."""
+    bid = msg.batch
+    unknown_route = Judgement(PartialOutcome.UNKNOWN_ROUTE, f"route {bid.route} is not configured here")
+    too_far = Judgement(PartialOutcome.TOO_FAR_AHEAD, f"nonce {bid.first_nonce} is too far ahead")
+    wrong = None if ours is None else mismatch(ours.last_nonce, ours.message, bid.last_nonce, msg.message)
+    return Facts(
+        scope=None if bid.route in routes else unknown_route,
+        subject=None if bid.first_nonce <= next_nonce + PENDING_HORIZON else too_far,
+        late=None if ours is None or ours.pending else "arrived after this node's batch was aggregated",
+        duplicate=stored == StoredPartial(bid.last_nonce, msg.message, msg.partial),
+        mismatch=wrong,
+        known=ours is not None,
+    )
 
 
 # ---- the operator's view of one batch: who sent a valid partial, who an invalid one, who none ----

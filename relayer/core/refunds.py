@@ -9,9 +9,9 @@ A member signs the REFUND message of a transfer only if
 A transfer the destination reports Delivered is never refunded (executed or refunded, never both);
 Queued may still become either, so it waits.
 
-A received refund partial is judged like a batch partial (`relayer.core.partials`): cheap checks first,
-the pairing check against the member's public share last, and it is kept only if it signs the
-REFUND message this node computes from its own transfer.
+A received refund partial is judged by the steps every kind shares (`relayer.core.arrivals`): cheap
+checks first, the pairing check against the member's public share last, and it is kept only if it
+signs the REFUND message this node computes from its own transfer.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 from committee.bls import BlsBackend
-from committee.threshold import CommitteePublic, verify_partial
+from committee.threshold import CommitteePublic
+from relayer.core.arrivals import Facts, Judgement, PartialOutcome, judge_arrival
 from relayer.core.messages import RefundPartialMessage
 from relayer.core.types import Route, Transfer
 
@@ -91,21 +92,7 @@ def decide_refund(own: Transfer | None, status: int | None) -> Verdict:
     return Verdict(RefundDecision.SIGN, "own final transfer, Failed at the destination's final head")
 
 
-class RefundPartialOutcome(StrEnum):
-    KEPT = "kept"  # a valid partial on the REFUND message this node computed: kept for aggregation
-    EARLY = "early"  # valid, for a transfer this node holds but has not approved yet: kept, checked later
-    DUPLICATE = "duplicate"
-    LATE = "late"  # already aggregated, submitted, refunded or refused here
-    OWN = "own"
-    INVALID = "invalid"  # not the member's signature, or not the message this node computed
-    NOT_MEMBER = "not_member"
-    UNKNOWN_ROUTE = "unknown_route"
-    WRONG_EPOCH = "wrong_epoch"
-    UNKNOWN_TRANSFER = "unknown_transfer"  # this node holds no such transfer (yet): dropped
-
-    @property
-    def stored(self) -> bool:
-        return self in (RefundPartialOutcome.KEPT, RefundPartialOutcome.EARLY)
+RefundPartialOutcome = PartialOutcome  # a refund partial's outcomes are every kind's (relayer.core.arrivals)
 
 
 def classify_refund_partial(
@@ -122,22 +109,31 @@ def classify_refund_partial(
 ) -> RefundPartialOutcome:
     """The outcome for `msg`. `expected_message` is the REFUND message this node approved (None
     before it approved), `stored` the (message, partial) already kept for this member."""
-    if msg.member not in public.public_shares:
-        return RefundPartialOutcome.NOT_MEMBER
-    if msg.route not in routes:
-        return RefundPartialOutcome.UNKNOWN_ROUTE
-    if msg.key_epoch != public.key_epoch:
-        return RefundPartialOutcome.WRONG_EPOCH
-    if not holds_transfer:
-        return RefundPartialOutcome.UNKNOWN_TRANSFER
-    if late:
-        return RefundPartialOutcome.LATE
-    if stored == (msg.message, msg.partial):
-        return RefundPartialOutcome.DUPLICATE
-    if msg.member == own_member:
-        return RefundPartialOutcome.OWN
+    facts = refund_facts(msg, routes, holds_transfer, expected_message, late, stored)
+    return judge_arrival(msg, facts, public=public, own_member=own_member, backend=backend).outcome
+
+
+def refund_facts(
+    msg: RefundPartialMessage,
+    routes: Collection[Route],
+    holds_transfer: bool,
+    expected_message: bytes | None,
+    late: bool,
+    stored: tuple[bytes, bytes] | None,
+) -> Facts:
+    """What a refund partial is, as this node finds out on its own (`relayer.core.arrivals`)."""
+    unknown_route = Judgement(PartialOutcome.UNKNOWN_ROUTE, f"route {msg.route} is not configured here")
+    unknown_transfer = Judgement(
+        PartialOutcome.UNKNOWN_TRANSFER, f"this node holds no transfer {msg.route}#{msg.nonce} (yet)"
+    )
+    wrong = None
     if expected_message is not None and msg.message != expected_message:
-        return RefundPartialOutcome.INVALID
-    if not verify_partial(public, msg.member, msg.message, msg.partial, backend):
-        return RefundPartialOutcome.INVALID
-    return RefundPartialOutcome.KEPT if expected_message is not None else RefundPartialOutcome.EARLY
+        wrong = "signs another message than the refund this node approved"
+    return Facts(
+        scope=None if msg.route in routes else unknown_route,
+        subject=None if holds_transfer else unknown_transfer,
+        late="the refund is aggregated, submitted, refunded or refused here" if late else None,
+        duplicate=stored == (msg.message, msg.partial),
+        mismatch=wrong,
+        known=expected_message is not None,
+    )

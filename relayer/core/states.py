@@ -92,7 +92,8 @@ def transfer_state_for(state: BatchState) -> TransferState:
 
 
 class Equivocation(Exception):
-    """Signing this batch would contradict something this member already signed."""
+    """Signing this item would contradict something this member already signed
+    (`relayer.core.signing.signed_once`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,15 +198,3 @@ class TransferBatch:
     batch_first: int | None  # None: not batched yet
     state: BatchState | None  # None: not batched, or its batch is not stored
     signed: bool  # the batch carries a combined signature
-
-
-@dataclass(frozen=True, slots=True)
-class SignedRange:
-    """What this member recorded signing for one batch (the signed-once guard's memory)."""
-
-    first_nonce: int
-    last_nonce: int
-    key_epoch: int
-    root: bytes
-    message: bytes
-    partial: bytes

@@ -27,20 +27,13 @@ from dataclasses import dataclass, field, replace
 import structlog
 
 from committee.bls import BlsBackend
-from committee.threshold import (
-    CommitteePublic,
-    KeyShare,
-    NotEnoughPartials,
-    combine,
-    partial_sign,
-    verify,
-    verify_partial,
-)
+from committee.threshold import CommitteePublic, KeyShare, partial_sign, verify_partial
 from relayer import metrics
 from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
 from relayer.adapters.txsender import Reverted
 from relayer.config import NodeConfig
+from relayer.core.arrivals import Facts, PartialOutcome
 from relayer.core.calldata import action_call_data, execute_pending_data
 from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params, resume_fields
 from relayer.core.items import (
@@ -59,6 +52,7 @@ from relayer.core.items import (
     EndpointView,
     FlagView,
     Origin,
+    action_facts,
     decide,
     onchain_text,
     proposal_id,
@@ -70,10 +64,11 @@ from relayer.core.items import (
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.onchain import EndpointState
 from relayer.core.reverts import revert_name
-from relayer.core.states import Equivocation, TxRecord
+from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import ActionPublisher
+from relayer.pipeline.signing import EQUIVOCATION, Offered, Partials, signed_once
 from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
@@ -82,6 +77,15 @@ STEP_SECONDS = 1.0  # the stage reads the endpoints at most this often
 SIGN_WINDOW = 4  # approved actions of one endpoint signed per nonce, first in the queue first
 PROPOSALS_PER_DAY = 32  # kept per proposing member: a member flooding proposals cannot grow the store
 PENDING_STATUS = {0: "none", 1: "pending", 2: "executed", 3: "cancelled"}
+# partials not logged as refused: taken, heard again, after the fact, or this member's own back from
+# the broker
+QUIET = (
+    PartialOutcome.KEPT,
+    PartialOutcome.DUPLICATE,
+    PartialOutcome.LATE,
+    PartialOutcome.UNKNOWN_ACTION,
+    PartialOutcome.OWN,
+)
 
 
 @dataclass
@@ -100,6 +104,12 @@ class ActionStage:
     _due_seen: dict[str, float] = field(default_factory=dict)
     _sent: dict[str, TxRecord] = field(default_factory=dict)  # action -> this node's last transaction
     _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
+    partials: Partials = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.partials = Partials(
+            self.public, self.backend, self.cfg.member_index, self.lock, metrics.ACTION_PARTIALS_RECEIVED
+        )
 
     # ---- what operators do (relayer actions ...) -----------------------------------------
 
@@ -307,49 +317,38 @@ class ActionStage:
 
     async def on_partial(self, msg: ActionPartialMessage) -> None:
         """Keep a member's partial if it is that member's valid signature on exactly the item this
-        node would sign (recomputed here), then try to combine."""
-        outcome = "invalid"
-        try:
-            async with self.lock:
-                outcome = await self._judge(msg)
-        finally:
-            member = str(msg.member) if msg.member in self.public.public_shares else "unknown"
-            metrics.ACTION_PARTIALS_RECEIVED.labels(member, outcome).inc()
-        if outcome not in ("kept", "duplicate", "late", "unknown_action", "own"):  # own: back from the broker
-            log.warning("action_partial_refused", action=msg.action_id, member=msg.member, outcome=outcome)
-        if outcome == "kept":
+        node would sign (recomputed here), then try to combine (judged as every kind's partials)."""
+        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda _: self._keep(msg))
+        outcome = judged.outcome
+        if outcome not in QUIET:
+            log.warning(
+                "action_partial_refused", action=msg.action_id, member=msg.member, outcome=outcome.value
+            )
+        if outcome is PartialOutcome.KEPT:
             record = await self.store.action_record(msg.action_id)
             if record is not None:
                 await self._try_combine(record)
 
-    async def _judge(self, msg: ActionPartialMessage) -> str:
-        if msg.member not in self.public.public_shares:
-            return "not_member"
-        if msg.member == self.cfg.member_index:
-            return "own"
-        if msg.key_epoch != self.public.key_epoch:
-            return "wrong_epoch"
+    async def _facts(self, msg: ActionPartialMessage) -> Facts:
+        if msg.member not in self.public.public_shares or msg.key_epoch != self.public.key_epoch:
+            return Facts()  # refused by the common steps before anything is read
         record = await self.store.action_record(msg.action_id)
-        if record is None:
-            return "unknown_action"  # a proposal not seen yet, or a registry event not final here
-        if record.state in CLOSED or record.state is ActionState.SCHEDULED:
-            return "late"
-        a = record.action
-        if msg.kind is not a.kind or msg.chain_id != a.chain_id or msg.params != a.params:
-            return "invalid"
-        endpoint = self.cfg.chain_by_id(a.chain_id).endpoint
-        expected = action_message(a.kind, a.chain_id, endpoint, msg.key_epoch, msg.nonce, a.params)
-        if expected != msg.message:
-            return "invalid"
-        for member, message, partial in await self.store.action_partials(a.id, msg.nonce, msg.key_epoch):
-            if member == msg.member and message == msg.message and partial == msg.partial:
-                return "duplicate"
-        if not verify_partial(self.public, msg.member, msg.message, msg.partial, self.backend):
-            return "invalid"
+        expected = None
+        duplicate = False
+        if record is not None:
+            a = record.action
+            endpoint = self.cfg.chain_by_id(a.chain_id).endpoint
+            expected = action_message(a.kind, a.chain_id, endpoint, msg.key_epoch, msg.nonce, a.params)
+            kept = await self.store.action_partials(a.id, msg.nonce, msg.key_epoch)
+            duplicate = (msg.member, msg.message, msg.partial) in kept
+        return action_facts(record, msg.kind, msg.chain_id, msg.params, msg.message, expected, duplicate)
+
+    async def _keep(self, msg: ActionPartialMessage) -> None:
         await self.store.put_action_partial(
-            a.id, msg.nonce, msg.key_epoch, msg.member, msg.message, msg.partial
+            msg.action_id, msg.nonce, msg.key_epoch, msg.member, msg.message, msg.partial
         )
-        return "kept"
+        item = (msg.action_id, msg.nonce, msg.key_epoch)
+        self.partials.verified(item, msg.member, msg.message, msg.partial)
 
     # ---- the step --------------------------------------------------------------------------
 
@@ -597,19 +596,12 @@ class ActionStage:
         )
         if self.share is not None:
             item = f"{a.id}@{view.action_nonce}"
-            try:
-                kept = await self.store.sign_item(
-                    a.kind,
-                    a.chain_id,
-                    endpoint,
-                    view.key_epoch,
-                    item,
-                    message,
-                    partial_sign(self.share, message, self.backend),
-                )
-            except Equivocation as exc:
-                metrics.EQUIVOCATIONS_REFUSED.inc()
-                log.error("equivocation_refused", action=a.id, error=str(exc))
+            partial = partial_sign(self.share, message, self.backend)
+            record = self.store.sign_item(
+                a.kind, a.chain_id, endpoint, view.key_epoch, item, message, partial
+            )
+            kept = await signed_once(record, action=a.id)
+            if kept is EQUIVOCATION:
                 return await self.store.action_record(a.id) or r
             await self.store.put_action_partial(
                 a.id, view.action_nonce, view.key_epoch, self.cfg.member_index, message, kept
@@ -626,31 +618,27 @@ class ActionStage:
             return False
         if r.action_nonce is None or r.key_epoch is None or r.message is None:
             return False
-        valid: dict[int, bytes] = {}
-        for member, message, partial in await self.store.action_partials(
-            r.action.id, r.action_nonce, r.key_epoch
-        ):
-            if message == r.message:
-                valid[member] = partial
-        if len(valid) < self.public.threshold:
-            return False
-        try:
-            signature = combine(self.public, valid, self.backend)
-        except NotEnoughPartials:
-            return False
-        if not verify(self.public.group_public_key, r.message, signature, self.backend):
-            log.error("combined_action_signature_invalid", action=r.action.id, members=sorted(valid))
+        kept = await self.store.action_partials(r.action.id, r.action_nonce, r.key_epoch)
+        item = (r.action.id, r.action_nonce, r.key_epoch)
+        # each kept partial was checked on arrival against this item's message; any other is left aside
+        offered = [
+            Offered(member, message, partial) for member, message, partial in kept if message == r.message
+        ]
+        combined = self.partials.combine(item, r.message, offered)
+        if combined.unverified:
+            log.error("combined_action_signature_invalid", action=r.action.id, members=list(combined.valid))
+        if combined.signature is None:
             return False
         if not await self.store.set_action_state(
             r.action.id,
             r.state,
-            f"signed by {sorted(valid)[: self.public.threshold]} for action nonce {r.action_nonce}",
-            signature=signature,
+            f"signed by {list(combined.members)} for action nonce {r.action_nonce}",
+            signature=combined.signature,
             expect=(r.state, r.action_nonce, r.message),
         ):
             return False  # it moved on meanwhile (signed again for another nonce, sent, settled)
         self._aggregated_at[r.action.id] = time.monotonic()
-        log.info("action_aggregated", action=r.action.id, nonce=r.action_nonce, members=sorted(valid))
+        log.info("action_aggregated", action=r.action.id, nonce=r.action_nonce, members=list(combined.valid))
         crashpoint("after_action_combine")
         return True
 
@@ -861,6 +849,7 @@ class ActionStage:
         self._forget(r.action.id)
 
     def _forget(self, action_id: str) -> None:
+        self.partials.forget_items(lambda item: isinstance(item, tuple) and item[0] == action_id)
         self._aggregated_at.pop(action_id, None)
         self._due_seen.pop(action_id, None)
         self._sent.pop(action_id, None)

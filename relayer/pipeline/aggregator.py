@@ -17,24 +17,24 @@ from dataclasses import dataclass, field
 import structlog
 
 from committee.bls import BlsBackend
-from committee.threshold import CommitteePublic, NotEnoughPartials, combine, verify, verify_partial
+from committee.threshold import CommitteePublic
 from relayer import metrics
 from relayer.config import NodeConfig
+from relayer.core.arrivals import Facts, Judgement, PartialOutcome
 from relayer.core.messages import PartialMessage
 from relayer.core.partials import (
     REMEMBERED,
-    Judgement,
     OwnBatch,
-    PartialOutcome,
     Rejection,
     StoredPartial,
-    judge_partial,
+    batch_facts,
     mismatch,
 )
 from relayer.core.states import BatchState
 from relayer.core.types import BatchId, ChainId, Route
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import AggregateStore
+from relayer.pipeline.signing import Offered, Partials
 
 log = structlog.get_logger(__name__)
 
@@ -52,27 +52,25 @@ class Aggregator:
     backend: BlsBackend
     lock: asyncio.Lock
     wake_submitter: Callable[[ChainId], None]
-    _verified: dict[tuple[BatchId, int], bytes] = field(default_factory=dict)
+    partials: Partials = field(init=False)
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
     # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
     rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
 
+    def __post_init__(self) -> None:
+        self.partials = Partials(
+            self.public, self.backend, self.cfg.member_index, self.lock, metrics.PARTIALS_RECEIVED
+        )
+
     def forget(self, bid: BatchId) -> None:
         """Drop the verified partials of a batch that no longer needs them (executed elsewhere)."""
-        for member in self.public.members:
-            self._verified.pop((bid, member), None)
+        self.partials.forget(bid)
 
     async def on_partial(self, msg: PartialMessage) -> None:
         """Judge a partial from the broker (relayer.core.partials), store it if it earns a place, and
         aggregate when it completes a batch this node cut. Counted once under its outcome."""
-        judged = Judgement(PartialOutcome.INVALID, "the node failed while judging it")
-        try:
-            async with self.lock:
-                judged = await self._judge_partial(msg)
-        finally:
-            outcome = judged.outcome
-            member = str(msg.member) if outcome != PartialOutcome.NOT_MEMBER else "unknown"
-            metrics.PARTIALS_RECEIVED.labels(member, outcome.value).inc()
+        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda j: self._keep(msg, j))
+        outcome = judged.outcome
         if outcome in REMEMBERED:
             self._remember_rejection(msg.batch, msg.member, judged)
         if outcome == PartialOutcome.INVALID:
@@ -95,7 +93,7 @@ class Aggregator:
         """Member -> the last partial this node refused from it for the batch (since it started)."""
         return {m: r for (rt, first, m), r in self.rejections.items() if rt == route and first == first_nonce}
 
-    async def _judge_partial(self, msg: PartialMessage) -> Judgement:
+    async def _facts(self, msg: PartialMessage) -> Facts:
         ours: OwnBatch | None = None
         stored: StoredPartial | None = None
         next_nonce = 1
@@ -107,24 +105,14 @@ class Aggregator:
             for member, last, message, partial in await self.store.partials_for(msg.batch):
                 if member == msg.member:
                     stored = StoredPartial(last, message, partial)
-        judged = judge_partial(
-            msg,
-            public=self.public,
-            routes=self.cfg.routes,
-            own_member=self.cfg.member_index,
-            next_nonce=next_nonce,
-            ours=ours,
-            stored=stored,
-            backend=self.backend,
-        )
-        if judged.outcome.stored:
-            if stored is not None:  # the member's latest valid word replaces its earlier one
-                await self.store.drop_partial(msg.batch, msg.member)
-            await self.store.add_partial(msg.batch, msg.member, msg.message, msg.partial)
-            self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
-            if judged.outcome == PartialOutcome.KEPT:
-                self._verified[(msg.batch, msg.member)] = msg.partial
-        return judged
+        return batch_facts(msg, self.cfg.routes, next_nonce, ours, stored)
+
+    async def _keep(self, msg: PartialMessage, judged: Judgement) -> None:
+        # the member's latest valid word replaces its earlier one
+        await self.store.put_partial(msg.batch, msg.member, msg.message, msg.partial)
+        self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
+        if judged.outcome == PartialOutcome.KEPT:
+            self.partials.verified(msg.batch, msg.member, msg.message, msg.partial)
 
     async def try_aggregate(self, bid: BatchId) -> bool:
         """Combine t verified partials for a batch this node cut itself; True once aggregated."""
@@ -135,47 +123,29 @@ class Aggregator:
         stored = await self.store.batch_head(bid.route, bid.first_nonce)
         if stored is None or stored.state != BatchState.PENDING:
             return False
-        valid: dict[int, bytes] = {}
-        for member, last, message, partial in await self.store.partials_for(bid):
-            key = (stored.id, member)
-            if self._verified.get(key) == partial:
-                valid[member] = partial
-                continue
-            ok = (
-                last == stored.id.last_nonce
-                and message == stored.message
-                and verify_partial(self.public, member, stored.message, partial, self.backend)
-            )
-            if ok:
-                self._verified[key] = partial
-                valid[member] = partial
-            else:
-                why = mismatch(stored.id.last_nonce, stored.message, last, message) or (
-                    f"does not verify against member {member}'s public share"
-                )
-                metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
-                log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation", why=why)
-                self._remember_rejection(stored.id, member, Judgement(PartialOutcome.INVALID, why))
-                await self.store.drop_partial(bid, member)
-        if len(valid) < self.public.threshold:
-            return False
-        try:
-            signature = combine(self.public, valid, self.backend)
-        except NotEnoughPartials:
-            return False
-        if not verify(self.public.group_public_key, stored.message, signature, self.backend):
-            log.error("combined_signature_invalid", batch=str(bid), members=sorted(valid))
+        last = stored.id.last_nonce
+        offered = [
+            Offered(member, message, partial, mismatch(last, stored.message, their_last, message))
+            for member, their_last, message, partial in await self.store.partials_for(bid)
+        ]
+        combined = self.partials.combine(stored.id, stored.message, offered)
+        for member, why in combined.invalid:
+            metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
+            log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation", why=why)
+            self._remember_rejection(stored.id, member, Judgement(PartialOutcome.INVALID, why))
+            await self.store.drop_partial(bid, member)
+        if combined.unverified:
+            log.error("combined_signature_invalid", batch=str(bid), members=list(combined.valid))
+        if combined.signature is None:
             return False
         await self.store.set_batch_state(
             stored.id,
             BatchState.AGGREGATED,
-            f"signed by {sorted(valid)[: self.public.threshold]}",
-            signature=signature,
+            f"signed by {list(combined.members)}",
+            signature=combined.signature,
         )
-        for member in valid:
-            self._verified.pop((stored.id, member), None)
         metrics.BATCHES_AGGREGATED.inc()
-        log.info("batch_aggregated", batch=str(stored.id), members=sorted(valid))
+        log.info("batch_aggregated", batch=str(stored.id), members=list(combined.valid))
         self.wake_submitter(stored.id.route.dst)
         crashpoint("after_combine")
         return True

@@ -76,7 +76,7 @@ class AggregateStore(Protocol):
 
     async def partials_for(self, bid: BatchId) -> list[tuple[int, int, bytes, bytes]]: ...
 
-    async def add_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> bool: ...
+    async def put_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> None: ...
 
     async def drop_partial(self, bid: BatchId, member: int) -> None: ...
 
@@ -104,7 +104,14 @@ class RefundStore(Protocol):
     ) -> list[StoredRefund]: ...
 
     async def approve_refund(
-        self, route: Route, nonce: int, key_epoch: int, message: bytes, partial: bytes | None
+        self,
+        route: Route,
+        nonce: int,
+        key_epoch: int,
+        message: bytes,
+        partial: bytes | None,
+        *,
+        contract: str = "",
     ) -> bytes | None: ...
 
     async def set_refund_state(

@@ -2,8 +2,8 @@
 
 A failure seen final is checked against the destination's status and this node's own copy of the
 transfer (relayer.core.refunds); an approved refund is recorded, then its partial published, and t
-agreeing partials are combined for the source chain's submitter. It is a pipeline of its own,
-beside the batch stages (merging the two is a later step).
+agreeing partials are combined for the source chain's submitter. Signing once, judging partials
+and combining them are the steps every kind shares (relayer.pipeline.signing).
 """
 
 from __future__ import annotations
@@ -15,24 +15,18 @@ from dataclasses import dataclass, field
 import structlog
 
 from committee.bls import BlsBackend
-from committee.threshold import (
-    CommitteePublic,
-    KeyShare,
-    NotEnoughPartials,
-    combine,
-    partial_sign,
-    verify,
-    verify_partial,
-)
+from committee.threshold import CommitteePublic, KeyShare, partial_sign
 from relayer import metrics
 from relayer.config import NodeConfig
+from relayer.core.arrivals import Facts, PartialOutcome
 from relayer.core.encoding import refund_message
 from relayer.core.messages import RefundPartialMessage
-from relayer.core.refunds import RefundDecision, RefundPartialOutcome, classify_refund_partial, decide_refund
-from relayer.core.states import Equivocation, RefundState, StoredRefund
+from relayer.core.refunds import RefundDecision, decide_refund, refund_facts
+from relayer.core.states import RefundState, StoredRefund
 from relayer.core.types import ChainId, Route
 from relayer.pipeline.halts import Halts
 from relayer.pipeline.ports import RefundChain, RefundPublisher, RefundStore
+from relayer.pipeline.signing import EQUIVOCATION, Offered, Partials, signed_once
 
 log = structlog.get_logger(__name__)
 
@@ -50,7 +44,12 @@ class Refunder:
     publisher: RefundPublisher
     halts: Halts
     lock: asyncio.Lock
-    _verified: dict[tuple[Route, int, int], bytes] = field(default_factory=dict)
+    partials: Partials = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.partials = Partials(
+            self.public, self.backend, self.cfg.member_index, self.lock, metrics.REFUND_PARTIALS_RECEIVED
+        )
 
     async def approve_refunds(self) -> None:
         """Check every failure seen final and sign (record, then publish) its refund once."""
@@ -74,13 +73,12 @@ class Refunder:
             src_endpoint = self.cfg.chain_by_id(r.route.src).endpoint
             message = refund_message(own, src_endpoint, self.public.key_epoch)
             partial = partial_sign(self.share, message, self.backend) if self.share is not None else None
-            try:
-                kept = await self.store.approve_refund(
-                    r.route, r.nonce, self.public.key_epoch, message, partial
-                )
-            except Equivocation as exc:
-                metrics.EQUIVOCATIONS_REFUSED.inc()
-                log.error("equivocation_refused", route=str(r.route), nonce=r.nonce, error=str(exc))
+            epoch = self.public.key_epoch
+            record = self.store.approve_refund(
+                r.route, r.nonce, epoch, message, partial, contract=src_endpoint
+            )
+            kept = await signed_once(record, route=str(r.route), nonce=r.nonce)
+            if kept is EQUIVOCATION:
                 continue
             log.info("refund_approved", route=str(r.route), nonce=r.nonce, signer=kept is not None)
             if kept is not None:
@@ -123,18 +121,9 @@ class Refunder:
     async def on_refund_partial(self, msg: RefundPartialMessage) -> None:
         """Judge a refund partial from the broker (relayer.core.refunds), keep it if it earns a place,
         and aggregate when it completes a refund this node approved."""
-        outcome = RefundPartialOutcome.INVALID
-        try:
-            async with self.lock:
-                outcome = await self._judge_refund_partial(msg)
-        finally:
-            member = str(msg.member) if outcome != RefundPartialOutcome.NOT_MEMBER else "unknown"
-            metrics.REFUND_PARTIALS_RECEIVED.labels(member, outcome.value).inc()
-        if outcome in (
-            RefundPartialOutcome.INVALID,
-            RefundPartialOutcome.NOT_MEMBER,
-            RefundPartialOutcome.OWN,
-        ):
+        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda _: self._keep(msg))
+        outcome = judged.outcome
+        if outcome in (PartialOutcome.INVALID, PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
             log.warning(
                 "refund_partial_refused",
                 route=str(msg.route),
@@ -142,10 +131,10 @@ class Refunder:
                 member=msg.member,
                 outcome=outcome.value,
             )
-        if outcome == RefundPartialOutcome.KEPT:
+        if outcome == PartialOutcome.KEPT:
             await self.try_aggregate_refund(msg.route, msg.nonce)
 
-    async def _judge_refund_partial(self, msg: RefundPartialMessage) -> RefundPartialOutcome:
+    async def _facts(self, msg: RefundPartialMessage) -> Facts:
         holds = False
         expected: bytes | None = None
         late = False
@@ -159,21 +148,11 @@ class Refunder:
             for member, message, partial in await self.store.refund_partials_for(msg.route, msg.nonce):
                 if member == msg.member:
                     stored = (message, partial)
-        outcome = classify_refund_partial(
-            msg,
-            public=self.public,
-            routes=self.cfg.routes,
-            own_member=self.cfg.member_index,
-            holds_transfer=holds,
-            expected_message=expected,
-            late=late,
-            stored=stored,
-            backend=self.backend,
-        )
-        if outcome.stored:
-            await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
-            self._verified[(msg.route, msg.nonce, msg.member)] = msg.partial
-        return outcome
+        return refund_facts(msg, self.cfg.routes, holds, expected, late, stored)
+
+    async def _keep(self, msg: RefundPartialMessage) -> None:
+        await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
+        self.partials.verified((msg.route, msg.nonce), msg.member, msg.message, msg.partial)
 
     async def try_aggregate_refund(self, route: Route, nonce: int) -> bool:
         async with self.lock:
@@ -183,37 +162,23 @@ class Refunder:
             return await self._aggregate_refund(r, r.message)
 
     async def _aggregate_refund(self, r: StoredRefund, message: bytes) -> bool:
-        valid: dict[int, bytes] = {}
-        for member, their_message, partial in await self.store.refund_partials_for(r.route, r.nonce):
-            key = (r.route, r.nonce, member)
-            if their_message == message and (
-                self._verified.get(key) == partial
-                or verify_partial(self.public, member, message, partial, self.backend)
-            ):
-                self._verified[key] = partial
-                valid[member] = partial
-            else:  # an early partial on another message, or one that does not verify
-                metrics.REFUND_PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
-                log.warning("refund_partial_invalid", route=str(r.route), nonce=r.nonce, member=member)
-                await self.store.drop_refund_partial(r.route, r.nonce, member)
-                self._verified.pop(key, None)
-        if len(valid) < self.public.threshold:
-            return False
-        try:
-            signature = combine(self.public, valid, self.backend)
-        except NotEnoughPartials:
-            return False
-        if not verify(self.public.group_public_key, message, signature, self.backend):
+        kept = await self.store.refund_partials_for(r.route, r.nonce)
+        offered = [Offered(member, their_message, partial) for member, their_message, partial in kept]
+        combined = self.partials.combine((r.route, r.nonce), message, offered)
+        for member, _ in combined.invalid:  # an early partial on another message, or one that does not verify
+            metrics.REFUND_PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
+            log.warning("refund_partial_invalid", route=str(r.route), nonce=r.nonce, member=member)
+            await self.store.drop_refund_partial(r.route, r.nonce, member)
+        if combined.unverified:
             log.error("combined_refund_signature_invalid", route=str(r.route), nonce=r.nonce)
+        if combined.signature is None:
             return False
         await self.store.set_refund_state(
             r.route,
             r.nonce,
             RefundState.AGGREGATED,
-            f"refund signed by {sorted(valid)[: self.public.threshold]}",
-            signature=signature,
+            f"refund signed by {list(combined.members)}",
+            signature=combined.signature,
         )
-        for member in valid:
-            self._verified.pop((r.route, r.nonce, member), None)
-        log.info("refund_aggregated", route=str(r.route), nonce=r.nonce, members=sorted(valid))
+        log.info("refund_aggregated", route=str(r.route), nonce=r.nonce, members=list(combined.valid))
         return True

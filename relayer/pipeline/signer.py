@@ -1,8 +1,9 @@
 """The signer stage: a member signs each batch it cut itself once, records the partial, then publishes it.
 
-The signed-once guard (the store's `record_signature`) is written before anything leaves the
-node, so a crash between signing and publishing never signs twice; `republish` sends the recorded
-partials again until their batch executes, so a lost message heals.
+The signed-once rule (the store's `record_signature`, through `signed_items` as every kind) is
+written before anything leaves the node, so a crash between signing and publishing never signs
+twice; `republish` sends the recorded partials again until their batch executes, so a lost message
+heals.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from committee.bls import BlsBackend
 from committee.threshold import KeyShare, partial_sign
 from relayer import metrics
 from relayer.core.messages import PartialMessage
-from relayer.core.states import AnyBatch, BatchState, Equivocation
+from relayer.core.states import AnyBatch, BatchState
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import PartialPublisher, SignStore
+from relayer.pipeline.signing import EQUIVOCATION, signed_once
 
 log = structlog.get_logger(__name__)
 
@@ -45,13 +47,9 @@ class Signer:
         if await self.store.signed_partial(bid) is not None:
             return False
         partial = partial_sign(self.share, stored.message, self.backend)
-        try:
-            kept = await self.store.record_signature(
-                bid, stored.key_epoch, stored.root, stored.message, partial
-            )
-        except Equivocation as exc:
-            metrics.EQUIVOCATIONS_REFUSED.inc()
-            log.error("equivocation_refused", batch=str(bid), error=str(exc))
+        record = self.store.record_signature(bid, stored.key_epoch, stored.root, stored.message, partial)
+        kept = await signed_once(record, batch=str(bid))
+        if kept is EQUIVOCATION:
             return False
         metrics.PARTIALS_SIGNED.inc()
         log.info("batch_signed", batch=str(bid))
@@ -61,14 +59,7 @@ class Signer:
         return True
 
     def _publish(self, stored: AnyBatch, partial: bytes) -> None:
-        msg = PartialMessage(
-            member=self.member,
-            batch=stored.id,
-            key_epoch=stored.key_epoch,
-            root=stored.root,
-            message=stored.message,
-            partial=partial,
-        )
+        msg = PartialMessage(self.member, stored.id, stored.key_epoch, stored.root, stored.message, partial)
         self.publisher.publish_partial(msg)
 
     async def republish(self) -> None:

@@ -273,3 +273,94 @@ async def test_a_version_1_store_with_damaged_tables_is_refused_not_migrated(tmp
             pass
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == ("1",)
+
+
+async def test_a_batch_range_signed_under_one_key_epoch_is_never_signed_under_another(tmp_path: Path) -> None:
+    """The signed-once rule of a batch holds across key epochs: the route's nonces it took are
+    never signed again with anything else (another range starting there, or overlapping it)."""
+    path = tmp_path / "s.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2, 3, 4))
+        batch = Batch((transfer(1), transfer(2), transfer(3)), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"\x01" * 32, b"\x02" * 32)], 19, 4)
+        assert (
+            await store.record_signature(batch.id, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48)
+            == b"\x03" * 48
+        )
+    async with Store.open(path) as store:
+        for bid in (batch.id, BatchId(ROUTE, Nonce(1), Nonce(2)), BatchId(ROUTE, Nonce(3), Nonce(4))):
+            with pytest.raises(Equivocation, match="signed earlier under key epoch 1"):
+                await store.record_signature(bid, 2, b"\x01" * 32, b"\x04" * 32, b"\x09" * 48)
+        assert await store.signed_partial(batch.id) == b"\x03" * 48
+        assert await store.signed_partial(BatchId(ROUTE, Nonce(1), Nonce(2))) is None
+
+
+V4_SIGNED_ITEMS = """
+CREATE TABLE signed_items (
+    kind TEXT NOT NULL,
+    chain_id INTEGER NOT NULL,
+    contract TEXT NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    signed_at REAL NOT NULL,
+    PRIMARY KEY (kind, chain_id, contract, key_epoch, item_id)
+)
+"""
+
+
+async def test_a_version_4_store_keeps_what_it_signed_after_the_migration_to_signed_items(
+    tmp_path: Path,
+) -> None:
+    """A version-4 build recorded signed batches in `signed` and signed refunds in `refunds` only;
+    after the upgrade the one signed-once rule (`signed_items`) knows them: the same batch and
+    refund give back their partials, anything else is refused, under any key epoch."""
+    path = tmp_path / "v4.sqlite3"
+    batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2, 3))
+        await store.record_batches(ROUTE, [(batch, b"\x01" * 32, b"\x02" * 32)], 19, 3)
+        await store.record_scan(ROUTE.dst, 40, [], failures=[failure(3)])
+        await store.sign_item("resume", 7002, ADDR, 1, "p1-0123abcd@4", b"\x05" * 32, b"\x06" * 48)
+    with sqlite3.connect(path) as db:  # what a version-4 build left behind
+        db.execute(
+            "INSERT INTO signed VALUES (?, ?, 1, 2, 1, ?, ?, ?, 100.0)",
+            (ROUTE.src, ROUTE.dst, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48),
+        )
+        db.execute(
+            "UPDATE refunds SET state='approved', key_epoch=1, message=?, partial=? WHERE nonce=3",
+            (b"\x07" * 32, b"\x08" * 48),
+        )
+        rows = db.execute(
+            "SELECT kind, chain_id, contract, key_epoch, item_id, message, partial, signed_at FROM signed_items"
+        ).fetchall()
+        db.execute("DROP TABLE signed_items")
+        db.execute(V4_SIGNED_ITEMS)
+        db.executemany("INSERT INTO signed_items VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        db.execute("UPDATE meta SET value='4' WHERE key='schema'")
+    async with Store.open(path) as store:
+        assert await store.signed_partial(batch.id) == b"\x03" * 48
+        assert (
+            await store.record_signature(batch.id, 1, b"\x01" * 32, b"\x02" * 32, b"\x09" * 48)
+            == b"\x03" * 48
+        )
+        for bid, epoch, root, message in [
+            (batch.id, 1, b"\x0a" * 32, b"\x0b" * 32),  # another root
+            (batch.id, 2, b"\x01" * 32, b"\x0c" * 32),  # another key epoch
+            (BatchId(ROUTE, Nonce(2), Nonce(3)), 1, b"\x01" * 32, b"\x02" * 32),  # overlapping
+        ]:
+            with pytest.raises(Equivocation, match="overlaps 1-2"):
+                await store.record_signature(bid, epoch, root, message, b"\x09" * 48)
+        again = await store.approve_refund(ROUTE, 3, 1, b"\x07" * 32, b"\x09" * 48, contract=ADDR)
+        assert again == b"\x08" * 48
+        with pytest.raises(Equivocation):
+            await store.approve_refund(ROUTE, 3, 2, b"\x0d" * 32, b"\x09" * 48, contract=ADDR)
+        # the actions a version-4 build signed keep their rule too
+        with pytest.raises(Equivocation, match="refusing 0x0e0e"):
+            await store.sign_item("resume", 7002, ADDR, 1, "p1-0123abcd@4", b"\x0e" * 32, b"\x06" * 48)
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
+        assert db.execute(
+            "SELECT COUNT(*) FROM signed_items WHERE kind IN ('batch', 'refund')"
+        ).fetchone() == (2,)

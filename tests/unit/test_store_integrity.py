@@ -72,13 +72,14 @@ def test_this_builds_schema_is_accepted() -> None:
     ("version", "change", "says"),
     [
         (None, None, "no schema version"),
-        ("5", None, "schema version is '5'"),
+        ("6", None, "schema version is '6'"),
         ("garbage", None, "schema version is 'garbage'"),
-        ("4", ("drop", "signed"), "table 'signed' is missing"),
-        ("4", ("drop", "refunds"), "table 'refunds' is missing"),
-        ("4", ("columns", "transfers"), "table 'transfers' has columns"),
-        ("4", ("drop", "pauses"), "table 'pauses' is missing"),
-        ("4", ("drop", "signed_items"), "table 'signed_items' is missing"),
+        ("5", ("drop", "signed"), "table 'signed' is missing"),
+        ("5", ("drop", "refunds"), "table 'refunds' is missing"),
+        ("5", ("columns", "transfers"), "table 'transfers' has columns"),
+        ("5", ("drop", "pauses"), "table 'pauses' is missing"),
+        ("5", ("drop", "signed_items"), "table 'signed_items' is missing"),
+        ("5", ("columns", "signed_items"), "table 'signed_items' has columns"),
     ],
 )
 def test_a_file_that_is_not_this_builds_store_is_named(

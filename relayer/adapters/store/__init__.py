@@ -9,12 +9,13 @@ partials received, the refunds of failed transfers, and every transfer's state w
 - `schema`: the tables, the version and the migrations; `integrity`: the WAL header and quick check;
 - `ledger`: the one place a transfer's state changes (with its history line);
 - `transfers`: the watch cursors and the final transfers (`record_scan`);
-- `batches`: batches, the signed-once guard, partials, batch transactions;
+- `signed`: `signed_items`, the one signed-once record of every kind (batches, refunds, actions);
+- `batches`: batches, what this member signed of them, partials, batch transactions;
 - `refunds`: failures seen on the destination and their refunds;
-- `actions`: committee actions, their partials and the signed-once record of signed items;
+- `actions`: committee actions and their partials;
 - `operator`: what the admin socket, the health probes and the soak harness read.
-The rules they apply (which moves a transfer may make, what the signed-once guard allows) are pure
-and live in `relayer.core.states` and `relayer.core.store_rules`.
+The rules they apply (which moves a transfer may make, what the signed-once rule allows) are pure
+and live in `relayer.core.states`, `relayer.core.signing` and `relayer.core.store_rules`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from relayer.adapters.store.integrity import (
 from relayer.adapters.store.operator import Operator
 from relayer.adapters.store.refunds import Refunds
 from relayer.adapters.store.schema import SCHEMA, SCHEMA_VERSION, expected_columns, schema_problem
+from relayer.adapters.store.signed import SignedItems
 from relayer.adapters.store.transfers import Transfers
 from relayer.core.states import Equivocation
 from relayer.core.store_rules import failure_detail, remedy
@@ -55,5 +57,5 @@ __all__ = [
 ]
 
 
-class Store(Transfers, Batches, Refunds, Actions, Operator):
+class Store(Transfers, Batches, Refunds, Actions, SignedItems, Operator):
     """Async access to the node's SQLite file. Use as `async with Store.open(path) as store`."""

@@ -1,7 +1,6 @@
-"""Committee actions (relayer.core.items): the actions, their history, the partials received, the
-registry watcher's cursor, and `signed_items`, the signed-once record every action item goes
-through: a member never signs two different messages for the same (kind, chain, contract, key
-epoch, item id), across restarts (it is written before the partial leaves the node).
+"""Committee actions (relayer.core.items): the actions, their history, the partials received and
+the registry watcher's cursor. What a member signs for an action goes through `signed_items`
+(`relayer.adapters.store.signed`), the signed-once record of every kind.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from typing import Any
 
 import aiosqlite
 
-from relayer.adapters.store.connection import StoreBase, StoreError
+from relayer.adapters.store.connection import StoreBase, StoreError, rows_in_states
 from relayer.core.items import CLOSED, Action, ActionKind, ActionRecord, ActionState, Origin
-from relayer.core.states import Equivocation
 from relayer.core.types import ChainId
 
 
@@ -113,17 +111,7 @@ class Actions(StoreBase):
         self, states: Iterable[ActionState] | None = None, chain_id: int | None = None, limit: int = 100
     ) -> list[ActionRecord]:
         """Actions in `states` (every state if None), newest first."""
-        sql = "SELECT * FROM actions WHERE 1=1"
-        args: list[Any] = []
-        if states is not None:
-            wanted = [str(s) for s in states]
-            sql += f" AND state IN ({','.join('?' for _ in wanted)})"
-            args += wanted
-        if chain_id is not None:
-            sql += " AND chain_id=?"
-            args.append(chain_id)
-        sql += " ORDER BY created_at DESC, id LIMIT ?"
-        args.append(limit)
+        sql, args = rows_in_states("actions", states, "created_at DESC, id", limit, chain_id=chain_id)
         return [_record(r) for r in await self._fetchall(sql, args)]
 
     async def open_actions(self) -> list[ActionRecord]:
@@ -204,54 +192,6 @@ class Actions(StoreBase):
             if ActionState(row["state"]) != state or signing is not None or tx is not None:
                 await _history(db, action_id, state, detail, now)
         return True
-
-    # ---- the one signed-once rule --------------------------------------------------------
-
-    async def sign_item(
-        self,
-        kind: str,
-        chain_id: int,
-        contract: str,
-        key_epoch: int,
-        item_id: str,
-        message: bytes,
-        partial: bytes,
-    ) -> bytes:
-        """Record that this member signs `message` as item (kind, chain, contract, key epoch, item
-        id), before the partial is published. Signed once: the same message returns the partial
-        recorded first; another message raises `Equivocation` and records nothing."""
-        now = time.time()
-        async with self.transaction() as db:
-            cur = await db.execute(
-                "SELECT message, partial FROM signed_items WHERE kind=? AND chain_id=? AND contract=? "
-                "AND key_epoch=? AND item_id=?",
-                (kind, chain_id, contract.lower(), key_epoch, item_id),
-            )
-            row = await cur.fetchone()
-            if row is not None:
-                if bytes(row["message"]) != message:
-                    raise Equivocation(
-                        f"{kind} {item_id} on chain {chain_id} (epoch {key_epoch}) was signed with message "
-                        f"0x{bytes(row['message']).hex()}; refusing 0x{message.hex()}"
-                    )
-                return bytes(row["partial"])
-            await db.execute(
-                "INSERT INTO signed_items (kind, chain_id, contract, key_epoch, item_id, message, partial, "
-                "signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (kind, chain_id, contract.lower(), key_epoch, item_id, message, partial, now),
-            )
-        return partial
-
-    async def signed_item(
-        self, kind: str, chain_id: int, contract: str, key_epoch: int, item_id: str
-    ) -> tuple[bytes, bytes] | None:
-        """(message, partial) this member signed as the item, if it did."""
-        rows = await self._fetchall(
-            "SELECT message, partial FROM signed_items WHERE kind=? AND chain_id=? AND contract=? "
-            "AND key_epoch=? AND item_id=?",
-            (kind, chain_id, contract.lower(), key_epoch, item_id),
-        )
-        return (bytes(rows[0]["message"]), bytes(rows[0]["partial"])) if rows else None
 
     # ---- partials ------------------------------------------------------------------------
 

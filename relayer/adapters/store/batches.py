@@ -1,7 +1,7 @@
 """The batches: cut from final transfers, signed once, their partials, states and transactions.
 
 A batch moves its transfers with it (`relayer.core.states.transfer_state_for`); what this member
-signs is recorded before it is published and never contradicted (`relayer.core.store_rules`).
+signs is recorded before it is published and never contradicted (`relayer.core.signing`).
 """
 
 from __future__ import annotations
@@ -12,23 +12,23 @@ from typing import Any
 
 import aiosqlite
 
-from relayer.adapters.store.connection import StoreBase
+from relayer.adapters.store.connection import rows_in_states
 from relayer.adapters.store.ledger import move_batch, transfer_from_row
+from relayer.adapters.store.signed import SignedItems, sign_in
 from relayer.core.batching import Located
+from relayer.core.signing import batch_item, route_sequence
 from relayer.core.states import (
     BatchHead,
     BatchState,
-    SignedRange,
     StoredBatch,
     TransferState,
     TxRecord,
     transfer_state_for,
 )
-from relayer.core.store_rules import signed_before
 from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route
 
 
-class Batches(StoreBase):
+class Batches(SignedItems):
     """The batches of every route, from cut to executed (or failed)."""
 
     # ---- batching ------------------------------------------------------------------------
@@ -124,16 +124,7 @@ class Batches(StoreBase):
     def _batches_query(
         states: Iterable[BatchState], dst: ChainId | None, limit: int
     ) -> tuple[str, list[Any]]:
-        wanted = [str(s) for s in states]
-        marks = ",".join("?" for _ in wanted)
-        sql = f"SELECT * FROM batches WHERE state IN ({marks})"  # noqa: S608
-        args: list[Any] = list(wanted)
-        if dst is not None:
-            sql += " AND dst_chain_id=?"
-            args.append(dst)
-        sql += " ORDER BY created_at, first_nonce LIMIT ?"
-        args.append(limit)
-        return sql, args
+        return rows_in_states("batches", states, "created_at, first_nonce", limit, dst_chain_id=dst)
 
     @staticmethod
     def _head_from_row(row: aiosqlite.Row) -> BatchHead:
@@ -176,7 +167,7 @@ class Batches(StoreBase):
         row = await self._batch_row(route, first_nonce)
         return await self._batch_from_row(row) if row is not None else None
 
-    # ---- signing (the signed-once guard) -------------------------------------------------
+    # ---- signing (the signed-once rule, relayer.core.signing) -----------------------------
 
     async def record_signature(
         self, bid: BatchId, key_epoch: int, root: bytes, message: bytes, partial: bytes
@@ -185,29 +176,22 @@ class Batches(StoreBase):
 
         Returns the partial to publish: the one recorded earlier if this exact batch was already
         signed (a restart re-publishes, never re-signs). Raises `Equivocation` if any overlapping
-        nonce range on the route was signed with anything else.
+        nonce range on the route was signed with anything else, under any key epoch (the batch is
+        a signed item: `relayer.core.signing.batch_item`).
         """
         now = time.time()
         async with self.transaction() as db:
             cur = await db.execute(
-                "SELECT * FROM signed WHERE src_chain_id=? AND dst_chain_id=? "
-                "AND first_nonce <= ? AND last_nonce >= ?",
-                (bid.route.src, bid.route.dst, bid.last_nonce, bid.first_nonce),
+                "SELECT dst_contract FROM batches WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+                (bid.route.src, bid.route.dst, bid.first_nonce),
             )
-            overlapping = [
-                SignedRange(
-                    first_nonce=int(row["first_nonce"]),
-                    last_nonce=int(row["last_nonce"]),
-                    key_epoch=int(row["key_epoch"]),
-                    root=bytes(row["root"]),
-                    message=bytes(row["message"]),
-                    partial=bytes(row["partial"]),
-                )
-                for row in await cur.fetchall()
-            ]
-            earlier = signed_before(bid, key_epoch, root, message, overlapping)
-            if earlier is not None:
-                return earlier
+            row = await cur.fetchone()
+            contract = "" if row is None else str(row["dst_contract"])
+            item = batch_item(bid, contract, key_epoch, root, message)
+            kept, new = await sign_in(db, item, partial, now)
+            if not new:
+                return kept
+            # what operators and tests read: the ranges this member signed (not a guard of its own)
             await db.execute(
                 "INSERT INTO signed (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
                 "key_epoch, root, message, partial, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -229,24 +213,26 @@ class Batches(StoreBase):
         return partial
 
     async def signed_partial(self, bid: BatchId) -> bytes | None:
-        rows = await self._fetchall(
-            "SELECT partial, last_nonce FROM signed WHERE src_chain_id=? AND dst_chain_id=? "
-            "AND first_nonce=?",
-            (bid.route.src, bid.route.dst, bid.first_nonce),
-        )
-        if not rows or rows[0]["last_nonce"] != bid.last_nonce:
-            return None
-        return bytes(rows[0]["partial"])
+        """The partial this member signed for exactly `bid`, if it did."""
+        return await self.signed_on_span("batch", route_sequence(bid.route), bid.first_nonce, bid.last_nonce)
 
     # ---- aggregation ---------------------------------------------------------------------
 
     async def add_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> bool:
         """Keep a received partial (one per member and batch). False if one was already kept."""
+        return await self._keep_partial("IGNORE", bid, member, message, partial)
+
+    async def put_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> None:
+        """Keep a member's partial for the batch's range (its latest word replaces an earlier one)."""
+        await self._keep_partial("REPLACE", bid, member, message, partial)
+
+    async def _keep_partial(
+        self, conflict: str, bid: BatchId, member: int, message: bytes, partial: bytes
+    ) -> bool:
         async with self.transaction() as db:
             cur = await db.execute(
-                "INSERT OR IGNORE INTO partials (src_chain_id, dst_chain_id, first_nonce, "
-                "last_nonce, member, message, partial, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR {conflict} INTO partials (src_chain_id, dst_chain_id, first_nonce, "  # noqa: S608
+                "last_nonce, member, message, partial, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     bid.route.src,
                     bid.route.dst,

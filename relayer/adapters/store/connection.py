@@ -51,6 +51,25 @@ def open_error(path: Path, exc: BaseException) -> StoreError:
     return StoreError(f"{path}: not a usable SQLite store ({exc}); {remedy(path)}")
 
 
+def rows_in_states(
+    table: str, states: Iterable[str] | None, order: str, limit: int, **equal: object
+) -> tuple[str, list[Any]]:
+    """The query (SQL, arguments) of `table`'s rows in one of `states` (any state if None) whose
+    columns equal `equal` (a None value is no condition), in `order`, at most `limit`. `table`,
+    `order` and the column names are this package's constants, never input."""
+    sql = f"SELECT * FROM {table} WHERE 1=1"  # noqa: S608
+    args: list[Any] = []
+    if states is not None:
+        wanted = [str(s) for s in states]
+        sql += f" AND state IN ({','.join('?' for _ in wanted)})"
+        args += wanted
+    for column, value in equal.items():
+        if value is not None:
+            sql += f" AND {column}=?"
+            args.append(value)
+    return f"{sql} ORDER BY {order} LIMIT ?", [*args, limit]
+
+
 def readonly_uri(path: Path) -> str:
     """The SQLite URI that opens the existing store file at `path` read-only."""
     if not path.exists():

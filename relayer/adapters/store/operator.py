@@ -7,9 +7,8 @@ harness read the store only through these (usually on a read-only `Store.open_re
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from relayer.adapters.store.connection import StoreBase
+from relayer.adapters.store.connection import StoreBase, rows_in_states
 from relayer.adapters.store.ledger import transfer_row
 from relayer.core.states import BatchState, TransferBatch, TransferRow, TransferState
 from relayer.core.types import ChainId, Route
@@ -40,13 +39,8 @@ class Operator(StoreBase):
             )
 
     async def transfers(self, state: TransferState | None = None, limit: int = 100) -> list[TransferRow]:
-        sql = "SELECT * FROM transfers"
-        args: list[Any] = []
-        if state is not None:
-            sql += " WHERE state=?"
-            args.append(state)
-        sql += " ORDER BY created_at DESC, nonce DESC LIMIT ?"
-        args.append(limit)
+        states = None if state is None else [state]
+        sql, args = rows_in_states("transfers", states, "created_at DESC, nonce DESC", limit)
         return [transfer_row(r) for r in await self._fetchall(sql, args)]
 
     async def history(self, route: Route, nonce: int) -> list[tuple[str, str, float]]:

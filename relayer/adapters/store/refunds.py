@@ -1,7 +1,7 @@
 """The refund path's records: failures seen on the destination, approvals, partials, transactions.
 
 A transfer its destination did not deliver (`TransferFailed`) is recorded by the source watcher's
-scan (`observe_failures`), approved once (the signed-once guard of `relayer.core.store_rules`),
+scan (`observe_failures`), approved once (the signed-once rule of `relayer.core.signing`),
 aggregated, sent, and finally refunded, which also moves the transfer to `refunded`.
 """
 
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import aiosqlite
 
-from relayer.adapters.store.connection import StoreBase, StoreError
+from relayer.adapters.store.connection import StoreError, rows_in_states
 from relayer.adapters.store.ledger import move
+from relayer.adapters.store.signed import SignedItems, sign_in
+from relayer.core.signing import refund_item
 from relayer.core.states import ObservedFailure, RefundState, StoredRefund, TransferState, TxRecord
-from relayer.core.store_rules import check_refund_message, failure_detail
+from relayer.core.store_rules import failure_detail
 from relayer.core.types import ChainId, Route, Transfer
 
 
@@ -94,7 +95,7 @@ def refund_from_row(r: aiosqlite.Row) -> StoredRefund:
     )
 
 
-class Refunds(StoreBase):
+class Refunds(SignedItems):
     """The refunds of failed transfers, from approval to the refund on the source."""
 
     async def refund(self, route: Route, nonce: int) -> StoredRefund | None:
@@ -107,36 +108,43 @@ class Refunds(StoreBase):
     async def refunds(
         self, states: Iterable[RefundState], src: ChainId | None = None, limit: int = 100
     ) -> list[StoredRefund]:
-        wanted = [str(s) for s in states]
-        marks = ",".join("?" for _ in wanted)
-        sql = f"SELECT * FROM refunds WHERE state IN ({marks})"  # noqa: S608
-        args: list[Any] = list(wanted)
-        if src is not None:
-            sql += " AND src_chain_id=?"
-            args.append(src)
-        sql += " ORDER BY created_at, nonce LIMIT ?"
-        args.append(limit)
+        sql, args = rows_in_states("refunds", states, "created_at, nonce", limit, src_chain_id=src)
         return [refund_from_row(r) for r in await self._fetchall(sql, args)]
 
     async def approve_refund(
-        self, route: Route, nonce: int, key_epoch: int, message: bytes, partial: bytes | None
+        self,
+        route: Route,
+        nonce: int,
+        key_epoch: int,
+        message: bytes,
+        partial: bytes | None,
+        *,
+        contract: str = "",
     ) -> bytes | None:
         """Record, before anything is published, that this node checked the failed transfer and
-        signs (or, with no share, accepts) its REFUND `message`. Signed once: if it was approved
-        before, the partial recorded then is returned and nothing changes."""
+        signs (or, with no share, accepts) its REFUND `message` for the source endpoint
+        `contract`. Signed once (`relayer.core.signing.refund_item`, under any key epoch): if it
+        was approved before, the partial recorded then is returned and nothing changes; another
+        message raises `Equivocation`."""
         now = time.time()
         async with self.transaction() as db:
             cur = await db.execute(
-                "SELECT * FROM refunds WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                "SELECT state, partial FROM refunds WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
                 (route.src, route.dst, nonce),
             )
             row = await cur.fetchone()
             if row is None:
                 raise StoreError(f"no failure of transfer {route}#{nonce} on record")
-            if row["state"] != RefundState.OBSERVED:
-                approved = None if row["message"] is None else bytes(row["message"])
-                check_refund_message(route, nonce, approved, message)
-                return None if row["partial"] is None else bytes(row["partial"])
+            approved = row["state"] != RefundState.OBSERVED
+            recorded = None if row["partial"] is None else bytes(row["partial"])
+            if approved and (recorded is None or partial is None):
+                return recorded  # approved before with no share here, or none now: nothing to sign
+            kept = partial
+            if partial is not None:
+                item = refund_item(route, nonce, contract, key_epoch, message)
+                kept, _ = await sign_in(db, item, partial, now)
+            if approved:
+                return kept
             await db.execute(
                 "UPDATE refunds SET state=?, key_epoch=?, message=?, partial=?, detail=?, updated_at=? "
                 "WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
@@ -144,7 +152,7 @@ class Refunds(StoreBase):
                     RefundState.APPROVED,
                     key_epoch,
                     message,
-                    partial,
+                    kept,
                     "checked: own transfer, Failed at the destination's final head",
                     now,
                     route.src,
@@ -152,7 +160,7 @@ class Refunds(StoreBase):
                     nonce,
                 ),
             )
-        return partial
+        return kept
 
     async def set_refund_state(
         self, route: Route, nonce: int, state: RefundState, detail: str, *, signature: bytes | None = None

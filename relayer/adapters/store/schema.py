@@ -17,7 +17,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # version 2: failed transfers seen on their destination and their refunds (docs/PROTOCOL.md)
 REFUND_SCHEMA = """
@@ -120,23 +120,58 @@ CREATE TABLE IF NOT EXISTS signed_items (
     message BLOB NOT NULL,
     partial BLOB NOT NULL,
     signed_at REAL NOT NULL,
+    sequence TEXT,
+    span_first INTEGER,
+    span_last INTEGER,
+    content BLOB,
     PRIMARY KEY (kind, chain_id, contract, key_epoch, item_id)
 );
+CREATE INDEX IF NOT EXISTS signed_items_span ON signed_items (kind, sequence, span_first);
 """
 ACTION_TABLES = ("actions", "action_history", "action_partials", "signed_items")
+# version 5: every kind goes through `signed_items` (relayer.core.signing); a batch or a refund
+# names the span of its route's nonces it takes. A version-4 store's `signed_items` gains the span
+# columns; every store's signed batches (`signed`) and signed refund approvals (`refunds`) are
+# copied in, so what a member signed before the upgrade is never contradicted after it.
+SIGNED_ITEMS_V4 = ("kind", "chain_id", "contract", "key_epoch", "item_id", "message", "partial", "signed_at")
+SPAN_COLUMNS = """
+ALTER TABLE signed_items ADD COLUMN sequence TEXT;
+ALTER TABLE signed_items ADD COLUMN span_first INTEGER;
+ALTER TABLE signed_items ADD COLUMN span_last INTEGER;
+ALTER TABLE signed_items ADD COLUMN content BLOB;
+CREATE INDEX IF NOT EXISTS signed_items_span ON signed_items (kind, sequence, span_first);
+"""
+SIGNED_INTO_ITEMS = """
+INSERT OR IGNORE INTO signed_items (kind, chain_id, contract, key_epoch, item_id, message, partial,
+    signed_at, sequence, span_first, span_last, content)
+SELECT 'batch', s.dst_chain_id, lower(COALESCE(b.dst_contract, '')), s.key_epoch,
+    s.src_chain_id || ':' || s.first_nonce, s.message, s.partial, s.signed_at,
+    s.src_chain_id || ':' || s.dst_chain_id, s.first_nonce, s.last_nonce, s.root
+FROM signed s LEFT JOIN batches b ON b.src_chain_id = s.src_chain_id
+    AND b.dst_chain_id = s.dst_chain_id AND b.first_nonce = s.first_nonce;
+INSERT OR IGNORE INTO signed_items (kind, chain_id, contract, key_epoch, item_id, message, partial,
+    signed_at, sequence, span_first, span_last, content)
+SELECT 'refund', src_chain_id, '', key_epoch, src_chain_id || ':' || dst_chain_id || ':' || nonce,
+    message, partial, updated_at, src_chain_id || ':' || dst_chain_id, nonce, nonce, X''
+FROM refunds WHERE message IS NOT NULL AND partial IS NOT NULL AND key_epoch IS NOT NULL;
+"""
 # what a store of an older version needs to become this one: version -> SQL (run in one
 # transaction with the version bump); any other version is refused
 MIGRATIONS = {
-    1: REFUND_SCHEMA + PAUSE_SCHEMA + ACTION_SCHEMA,
-    2: PAUSE_SCHEMA + ACTION_SCHEMA,
-    3: ACTION_SCHEMA,
+    1: REFUND_SCHEMA + PAUSE_SCHEMA + ACTION_SCHEMA + SIGNED_INTO_ITEMS,
+    2: PAUSE_SCHEMA + ACTION_SCHEMA + SIGNED_INTO_ITEMS,
+    3: ACTION_SCHEMA + SIGNED_INTO_ITEMS,
+    4: SPAN_COLUMNS + SIGNED_INTO_ITEMS,
 }
 # the tables each older version lacks
-ADDED_SINCE = {
+ADDED_SINCE: dict[int, tuple[str, ...]] = {
     1: REFUND_TABLES + PAUSE_TABLES + ACTION_TABLES,
     2: PAUSE_TABLES + ACTION_TABLES,
     3: ACTION_TABLES,
+    4: (),
 }
+# the tables an older version has with other columns than this one
+CHANGED_SINCE: dict[int, dict[str, tuple[str, ...]]] = {4: {"signed_items": SIGNED_ITEMS_V4}}
 
 SCHEMA = (
     """
@@ -203,6 +238,7 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
 );
 CREATE INDEX IF NOT EXISTS batches_state ON batches (state);
+-- the batches this member signed, for operators' queries; the signed-once rule reads signed_items
 CREATE TABLE IF NOT EXISTS signed (
     src_chain_id INTEGER NOT NULL,
     dst_chain_id INTEGER NOT NULL,
@@ -292,7 +328,8 @@ def migration_from(version: str | None) -> int | None:
 def columns_before(version: int) -> dict[str, tuple[str, ...]]:
     """The tables (and columns) a store of schema `version` has."""
     added = ADDED_SINCE[version]
-    return {k: v for k, v in expected_columns().items() if k not in added}
+    before = {k: v for k, v in expected_columns().items() if k not in added}
+    return before | CHANGED_SINCE.get(version, {})
 
 
 def migration_script(version: int) -> str:

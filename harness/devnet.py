@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -23,25 +24,28 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
+from web3.types import RPCEndpoint
 
 from committee.dkg_runner import local_dkg
 from committee.keyfile import write_key_file, write_public_file
 from committee.keystore import write_keystore
 from relayer.provisioning import broker
+from relayer.provisioning import deploy as provisioning
 from relayer.provisioning.deploy import (
     ARTIFACTS,
     MNEMONIC,
     Deployment,
+    Profile,
     artifact,
     deploy,
-    deploy_bridge,
-    dev_account,
     send,
 )
 from relayer.provisioning.transfer import UNIT, wait_until
@@ -207,7 +211,58 @@ def _listening(ports: tuple[int, ...]) -> bool:
 # ---- contracts ---------------------------------------------------------------------------------
 
 
-# artifact, send, deploy, Deployment and deploy_bridge live in relayer.provisioning.deploy (imported above).
+# artifact, send, deploy and Deployment live in relayer.provisioning.deploy (imported above).
+
+# Anvil's development accounts and the devnet profile (which names twelve of them), derived from
+# the mnemonic once per process: each derivation is a PBKDF2, and the tests ask for them often.
+dev_account = functools.cache(provisioning.dev_account)
+_devnet_profile = functools.cache(provisioning.devnet_profile)
+
+
+@contextlib.contextmanager
+def mined_at_once(*urls: str, poll: float = 0.01) -> Iterator[None]:
+    """While the block runs, a transaction waiting in these anvil chains' pools is mined at once
+    (`evm_mine`) instead of at the chain's next interval block; interval mining goes on as set, and
+    block timestamps stay the wall clock's. For set-up whose transactions each wait for the one
+    before (a deployment: ~20 of them, ~20 block times otherwise) while nothing else uses the chains."""
+    chains = [Web3(HTTPProvider(url)) for url in urls]
+    stop = threading.Event()
+
+    def mine() -> None:
+        while not stop.wait(poll):
+            for w3 in chains:
+                with contextlib.suppress(Exception):  # a chain stopping under us: the set-up will say
+                    status = w3.provider.make_request(RPCEndpoint("txpool_status"), [])["result"]
+                    if int(status["pending"], 16):
+                        w3.provider.make_request(RPCEndpoint("evm_mine"), [])
+
+    thread = threading.Thread(target=mine, name="mined-at-once", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def deploy_bridge(
+    consortium_url: str,
+    ethereum_url: str,
+    group_public_key: bytes,
+    *,
+    admin: LocalAccount | None = None,
+    profile: Profile | None = None,
+    out: Path | None = None,
+) -> Deployment:
+    """`relayer.provisioning.deploy.deploy_bridge` on two anvil chains, its transactions mined at
+    once (`mined_at_once`): the same contracts, calls and order, in seconds instead of ~20 blocks.
+    `relayer deploy` and the tests of that function itself go through the real one."""
+    admin = admin or dev_account(0)
+    profile = profile or _devnet_profile()
+    with mined_at_once(consortium_url, ethereum_url):
+        return provisioning.deploy_bridge(
+            consortium_url, ethereum_url, group_public_key, admin=admin, profile=profile, out=out
+        )
 
 
 # ---- committee and node configuration ----------------------------------------------------------

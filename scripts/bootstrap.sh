@@ -54,7 +54,14 @@ fi
 # The foundry packages ship their binaries inside the package; make sure they are executable.
 chmod +x node_modules/@foundry-rs/*-linux-*/bin/* 2>/dev/null || true
 
-# 3. Python virtual environment, reinstalled only when pyproject.toml changed
+# 3. contracts, compiled in the background while step 4 sets up Python: on a fresh clone each takes
+#    about a minute on one core (forge through solc-js, pip); forge skips what is up to date.
+log "compiling contracts (forge build, offline, in the background)"
+"$ROOT/scripts/forge" build --quiet &
+FORGE_PID=$!
+trap 'kill "$FORGE_PID" 2>/dev/null || true' EXIT  # a failed step below stops the build too
+
+# 4. Python virtual environment, reinstalled only when pyproject.toml changed
 PY="$(need_python)"
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv"
@@ -73,7 +80,10 @@ fi
 PURELIB="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 echo "$ROOT" > "$PURELIB/qiao-harness.pth"
 
-# 4. contracts
-log "compiling contracts (forge build, offline)"
-"$ROOT/scripts/forge" build --quiet
+# 5. the contracts of step 3
+if ! wait "$FORGE_PID"; then
+  log "forge build failed (its errors are above); fix the contracts and run scripts/bootstrap.sh again"
+  exit 1
+fi
+trap - EXIT
 log "ready"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test: set-up (idempotent), lint, types, the Solidity tests, then pytest (unit, integration
 # against real anvil chains and a real mosquitto, and the end-to-end devnet round trips).
-# Extra arguments go to pytest, e.g. `scripts/test.sh -k batching`.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k batching` (or `-n 0`: no workers).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -19,4 +19,22 @@ promtool check rules deploy/prometheus/qiao-alerts.yml
 echo "== forge test"
 scripts/forge test
 echo "== pytest"
-.venv/bin/pytest "$@"
+# One worker per core (pytest-xdist; QIAO_TEST_WORKERS=N to choose, 0 for none): most of a test's
+# time is spent waiting on chains and processes. --dist loadscope keeps a module's tests on one
+# worker, in order, so a module-scoped devnet is started once; --no-loadscope-reorder hands the
+# modules out in collection order (the long end-to-end ones first, the short unit ones last, so
+# both workers finish together). A failure's report names its worker.
+# The temporary files go under a short directory of this run's own: under xdist pytest's default
+# (/tmp/pytest-of-<user>/pytest-<n>/popen-gw<i>/<test>/...) is ten characters deeper, and the
+# path of a member's admin socket (a unix socket) must stay under 108 bytes. Removed when every
+# test passed, kept and named when one failed (the devnets' logs are there).
+TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
+status=0
+.venv/bin/pytest -n "${QIAO_TEST_WORKERS:-auto}" --dist loadscope --no-loadscope-reorder \
+  --basetemp "$TEST_TMP" "$@" || status=$?
+if [ "$status" -eq 0 ]; then
+  rm -rf "$TEST_TMP"
+else
+  echo "== pytest exited $status; its temporary files (devnet logs, stores) are kept in $TEST_TMP"
+fi
+exit "$status"

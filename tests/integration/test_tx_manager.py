@@ -82,10 +82,14 @@ def assert_no_nonce_gap(rig: Rig) -> None:
 
 
 async def test_a_fee_spike_above_the_cap_waits_then_the_stuck_tx_is_replaced_up_to_the_cap(rig: Rig) -> None:
+    # no block until the spike is set: an interval block in between would execute the transaction
+    # at the tiny fees it was sent with (seen under load, with 0.5 s blocks)
+    rpc(rig.we, "anvil_setIntervalMining", 0)
     stored = await rig.store.batch(ROUTE, 1)
     assert stored is not None
     assert await rig.submitter.submit(stored) == SubmitOutcome.SENT  # at the current, tiny fees
     rpc(rig.we, "anvil_setNextBlockBaseFeePerGas", hex(400 * GWEI))  # far above the 50 gwei cap
+    rpc(rig.we, "anvil_setIntervalMining", 1)
     outcomes = await drive(rig, limit=90)
     assert SubmitOutcome.NOT_READY in outcomes  # held back while the base fee was above the cap
     txs = await rig.store.txs_for(rig.batch.id)

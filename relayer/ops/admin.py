@@ -46,7 +46,7 @@ from relayer.core.states import BatchState, TransferState
 from relayer.core.types import BatchId, ChainId, Route
 from relayer.ops import endpoints
 from relayer.ops.actions import ActionVerbs
-from relayer.ops.admin_client import AdminError, request
+from relayer.ops.admin_client import AdminError, request, socket_path_problem
 from relayer.ops.probes import ChainProbes
 from relayer.ops.reobserve import reobserve
 from relayer.pipeline.halts import Halt
@@ -543,6 +543,9 @@ def _answers(path: Path) -> bool:
 
 async def serve(ops: Ops, path: Path) -> asyncio.Server:
     """Listen on the unix socket at `path`, mode 0600 (only the node's user may talk to it)."""
+    problem = socket_path_problem(path)
+    if problem is not None:
+        raise AdminError(problem)
     _clear_socket_path(path)
 
     async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -16,8 +16,25 @@ class DaemonUnreachable(AdminError):
     """Nothing answers on the admin socket (the daemon is down, or the socket is not its own)."""
 
 
+MAX_SOCKET_PATH = 107  # bytes of a unix socket address's path on Linux (sun_path, NUL included: 108)
+
+
+def socket_path_problem(path: Path) -> str | None:
+    """Why the admin socket cannot live at `path` (a unix socket's path has at most 107 bytes), or None."""
+    size = len(str(path).encode())
+    if size <= MAX_SOCKET_PATH:
+        return None
+    return (
+        f"the admin socket path {path} is {size} bytes; a unix socket allows {MAX_SOCKET_PATH}: "
+        "set [node] data_dir to a shorter path (and without '..' parts)"
+    )
+
+
 def request(path: Path, cmd: str, args: dict[str, Any] | None = None, timeout: float = 60.0) -> Any:
     """The client side (blocking): send one request and return the result or raise AdminError."""
+    problem = socket_path_problem(path)
+    if problem is not None:
+        raise DaemonUnreachable(problem)
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(timeout)
         try:

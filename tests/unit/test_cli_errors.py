@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from relayer.adapters.store import StoreError
@@ -60,3 +62,17 @@ def test_an_unexpected_exception_is_an_internal_error() -> None:
     report = failure(KeyError("result"))
     assert report.error == "internal error: KeyError('result')"
     assert "bug" in report.hint
+
+
+def test_an_admin_socket_path_too_long_for_unix_is_named_with_the_fix() -> None:
+    from relayer.ops.admin_client import DaemonUnreachable, request, socket_path_problem
+
+    short = Path("/run/qiao/admin.sock")
+    assert socket_path_problem(short) is None
+    deep = Path("/tmp/" + "d" * 120 + "/admin.sock")
+    problem = socket_path_problem(deep)
+    assert problem is not None
+    assert "a unix socket allows 107" in problem
+    assert "set [node] data_dir to a shorter path" in problem
+    with pytest.raises(DaemonUnreachable, match="a unix socket allows 107"):
+        request(deep, "status")  # refused before any socket is made

@@ -16,9 +16,11 @@ An action is signed for the endpoint's next action nonce under its current key e
 contract consumes that nonce when it accepts one. An action that lost the race for a nonce
 (another consumed it first) is signed again for the next nonce while its effect is still not
 on-chain; each (action, nonce) is one signed item, signed at most once (the store's signed-once
-rule, `signed_items`). Members sign the head of their own queue for an endpoint (`queue_order`):
-a pause first, then the registry's decisions in the consortium chain's order, then the other
-proposals oldest first, so a member that knows the same actions signs the same one.
+rule, `signed_items`). Members sign the first few approved actions of their own queue for an
+endpoint (`queue_order`: a pause first, then the registry's decisions in the consortium chain's
+order, then the other proposals oldest first; for the registry, only the oldest open decision per
+account and flag), so members that know the same actions sign the same ones, and one a member's
+operator has not approved does not hold back the others.
 """
 
 from __future__ import annotations

@@ -39,13 +39,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from relayer.core.items import ActionRefused
+from relayer.core.items import PROPOSABLE, ActionRefused
 from relayer.ops.admin_client import AdminError
 
 if TYPE_CHECKING:
     from relayer.pipeline.node import Node
 
-PROPOSABLE = ("pause", "resume")  # what an operator may propose; the registry's decisions carry themselves
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_ID_LENGTH = 64

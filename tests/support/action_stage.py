@@ -39,7 +39,7 @@ class View:
 
 @dataclass
 class Stage:
-    """ActionsPort as ITEMS.md describes the node's stage, for member `member`."""
+    """ActionsPort as relayer.pipeline.actions.ActionStage implements it, for member `member`."""
 
     member: int = 2
     now: float = T0

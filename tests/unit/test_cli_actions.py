@@ -2,9 +2,8 @@
 (relayer.ops.actions: the JSON shape, the refusals turned into errors that say what to do), and
 the text people read (relayer.ops.action_view).
 
-The node's action stage is written beside this module; until it exists the verbs run over
-tests.support.action_stage.Stage, a small implementation of `ActionsPort` with the behaviour
-ITEMS.md gives the real one.
+The verbs run here over tests.support.action_stage.Stage, a small implementation of `ActionsPort`
+(pure: no store, no socket); tests/integration/test_actions_admin.py drives the real stage.
 """
 
 from __future__ import annotations

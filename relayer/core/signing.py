@@ -7,10 +7,14 @@ nonces first..last of its route, a refund the one nonce of the transfer it refun
 
 The rule: a member never signs two different messages for the same (kind, domain, id), and never
 two different items of one kind on a common position of a span, under any key epoch. So a batch
-range signed once is never signed again with another range, root, message or key epoch, and a
-refund is approved with one message. The store (`relayer.adapters.store.signed`) reads what this
-member signed before that could collide with an item, and records the item only if `signed_once`
-says so, in the transaction that writes the kind's own records, before the partial is published.
+range signed once is never signed again with another range, root or message, and a refund is
+approved with one message per key epoch. The one exception is a re-key (`rekeyed`): the same item,
+span and content signed again under a later key epoch, for an endpoint that no longer accepts the
+epoch it was first signed under (relayer.core.keyring).
+
+The store (`relayer.adapters.store.signed`) reads what this member signed before that could
+collide with an item, and records the item only if `signed_once` says so, in the transaction that
+writes the kind's own records, before the partial is published.
 """
 
 from __future__ import annotations
@@ -103,15 +107,32 @@ def signed_once(item: SignedItem, earlier: Iterable[tuple[SignedItem, bytes]]) -
     same (kind, domain, id) as `item` or, of its kind, on a position of its span. Returns the
     partial recorded for this very item (publish it again, never sign again), or None when nothing
     collides (sign and record it). Raises `Equivocation` if any of them is another message, was
-    signed under another key epoch (its partial is another key's) or, on a span, takes another
-    range or commits to other content."""
+    signed under another key epoch (its partial is another key's; a re-key to a later epoch,
+    `rekeyed`, excepted) or, on a span, takes another range or commits to other content."""
     again: bytes | None = None
     for before, partial in earlier:
         if (before.message, before.key_epoch, before.span) == (item.message, item.key_epoch, item.span):
             again = partial
             continue
+        if rekeyed(item, before):
+            continue
         raise Equivocation(_collision(item, before))
     return again
+
+
+def rekeyed(item: SignedItem, before: SignedItem) -> bool:
+    """Whether `item` signs again, under a later key epoch, exactly what `before` signed: the same
+    kind, span and content (a batch's root; a refund's one nonce). An endpoint that stopped
+    accepting the old epoch (a rotation's grace period over, or a rotation while paused) is given
+    the same transfers under its current key: no other range or content, and the contract's
+    executed and refunded bitmaps let each nonce take effect once, whichever epoch signed it."""
+    return (
+        item.kind == before.kind
+        and item.span is not None
+        and item.span == before.span
+        and item.key_epoch > before.key_epoch
+        and (item.chain_id, item.contract, item.item_id) == (before.chain_id, before.contract, before.item_id)
+    )
 
 
 def _collision(item: SignedItem, before: SignedItem) -> str:

@@ -339,6 +339,7 @@ class ActionView:
     action_nonce: int | None
     tx_hash: str | None
     history: tuple[tuple[str, str, float], ...]
+    new_key_epoch: int | None = None  # a ROTATE: the epoch of the key it installs, if held here
 
 
 def onchain_text(state: ActionState, executable_at: int | None, chain_now: int | None) -> str:

@@ -122,9 +122,9 @@ class ActionsPort(Protocol):
     positional, so the stage may name them as it likes."""
 
     async def propose(self, kind: str, chain: str, ttl: float | None = None, /) -> ActionLike:
-        """Record a proposal of `kind` (pause or resume) for the endpoint of the chain named `chain`
-        and publish it to the other members; `ttl` seconds until it expires (None: the stage's
-        default). Raises ActionRefused."""
+        """Record a proposal of `kind` (pause or resume; a rotate goes to `propose_rotation`) for the
+        endpoint of the chain named `chain` and publish it to the other members; `ttl` seconds until
+        it expires (None: the stage's default). Raises ActionRefused."""
         ...
 
     async def propose_rotation(self, chain: str | None, ttl: float | None = None, /) -> Sequence[ActionLike]:

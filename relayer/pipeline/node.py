@@ -206,6 +206,7 @@ class Node:
         for route in self.cfg.routes:
             if not self.halts.stopped(route):
                 await self.batcher.rekey(route)
+        await self.refunder.rekey()
 
     async def tick(self) -> None:
         """One pass of batching, signing and aggregation over every route."""

@@ -193,7 +193,7 @@ class Batches(SignedItems):
                 return kept
             # what operators and tests read: the ranges this member signed (not a guard of its own)
             await db.execute(
-                "INSERT INTO signed (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
+                "INSERT OR REPLACE INTO signed (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
                 "key_epoch, root, message, partial, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     bid.route.src,

@@ -409,7 +409,7 @@ async def test_a_version_4_store_keeps_what_it_signed_after_the_migration_to_sig
         )
         for bid, epoch, root, message in [
             (batch.id, 1, b"\x0a" * 32, b"\x0b" * 32),  # another root
-            (batch.id, 2, b"\x01" * 32, b"\x0c" * 32),  # another key epoch
+            (batch.id, 2, b"\x0d" * 32, b"\x0c" * 32),  # another key epoch and root
             (BatchId(ROUTE, Nonce(2), Nonce(3)), 1, b"\x01" * 32, b"\x02" * 32),  # overlapping
         ]:
             with pytest.raises(Equivocation, match="overlaps 1-2"):

@@ -88,7 +88,7 @@ class Node:
         keyring = self.keyring
         self.epochs = EndpointEpochs(keyring)
         # until each endpoint is read (`refresh_epochs`): the epoch the configuration calls current
-        self.epochs.seed({chain: keyring.first.epoch for chain in self.chains})
+        self.epochs.seed({c.chain_id: keyring.first.epoch for c in self.cfg.chains.values()})
         self.watcher = Watcher(
             self.cfg, self.store, self.chains, self.halts, self.wake, self.finality_stall_seconds
         )
@@ -206,6 +206,7 @@ class Node:
         for route in self.cfg.routes:
             if not self.halts.stopped(route):
                 await self.batcher.rekey(route)
+        await self.refunder.rekey()
 
     async def tick(self) -> None:
         """One pass of batching, signing and aggregation over every route."""

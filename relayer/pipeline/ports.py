@@ -132,6 +132,18 @@ class RefundStore(Protocol):
 
     async def drop_refund_partial(self, route: Route, nonce: int, member: int) -> None: ...
 
+    async def rekey_refund(
+        self,
+        route: Route,
+        nonce: int,
+        key_epoch: int,
+        message: bytes,
+        partial: bytes | None,
+        *,
+        contract: str,
+        detail: str,
+    ) -> bytes | bool | None: ...
+
     async def refund_partials_for(self, route: Route, nonce: int) -> list[tuple[int, bytes, bytes]]: ...
 
 

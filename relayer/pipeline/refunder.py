@@ -91,6 +91,42 @@ class Refunder:
                 self._publish_refund(r.route, r.nonce, epoch, message, kept)
             await self.try_aggregate_refund(r.route, r.nonce)
 
+    async def rekey(self) -> int:
+        """Approve again, under the source's current key epoch, the refunds approved under an older
+        one and not sent: those not yet combined always (the members that approved just before
+        and just after the source switched agree again on one message), combined ones only once
+        the source no longer accepts their epoch (relayer.core.keyring). Returns how many."""
+        done = 0
+        for r in await self.store.refunds([RefundState.APPROVED, RefundState.AGGREGATED], limit=200):
+            epoch = self.epochs.cut_epoch(r.route.src)
+            if epoch is None or r.key_epoch is None or r.key_epoch >= epoch or self.halts.stopped(r.route):
+                continue
+            if r.state == RefundState.AGGREGATED and self.epochs.accepts(r.route.src, r.key_epoch):
+                continue
+            own = await self.store.transfer(r.route, r.nonce)
+            if own is None:
+                continue
+            src_endpoint = self.cfg.chain_by_id(r.route.src).endpoint
+            message = refund_message(own, src_endpoint, epoch)
+            share = self.keyring.share(epoch)
+            partial = partial_sign(share, message, self.backend) if share is not None else None
+            detail = f"re-keyed from key epoch {r.key_epoch} to {epoch}, the source's"
+            record = self.store.rekey_refund(
+                r.route, r.nonce, epoch, message, partial, contract=src_endpoint, detail=detail
+            )
+            kept = await signed_once(record, route=str(r.route), nonce=r.nonce)
+            if kept is EQUIVOCATION or kept is False:
+                continue
+            done += 1
+            log.warning(
+                "refund_rekeyed", route=str(r.route), nonce=r.nonce, old_epoch=r.key_epoch, new_epoch=epoch
+            )
+            if isinstance(kept, bytes):
+                await self.store.put_refund_partial(r.route, r.nonce, self.cfg.member_index, message, kept)
+                self._publish_refund(r.route, r.nonce, epoch, message, kept)
+            self.partials.forget((r.route, r.nonce))
+        return done
+
     def _publish_refund(self, route: Route, nonce: int, epoch: int, message: bytes, partial: bytes) -> None:
         self.publisher.publish_refund(
             RefundPartialMessage(self.cfg.member_index, route, nonce, epoch, message, partial)

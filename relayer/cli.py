@@ -65,7 +65,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         cfg = _load(args.config)
         material = preflight.load_material(cfg)
         if args.online:
-            problems = asyncio.run(preflight.check_online(cfg, material.public))
+            problems = asyncio.run(preflight.check_online(cfg, material.keyring))
             if problems:
                 raise ConfigError(cfg.source, problems)
     except ConfigError as exc:

@@ -63,6 +63,18 @@ class ChainConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class NextKeyConfig:
+    """`[committee.next]`: the next key epoch's committee file and this member's share of it, from
+    the DKG the members ran for a key rotation (docs/OPERATIONS.md, "Rotating the committee key").
+    Loaded beside the current key, so the node switches to it live when an endpoint installs it."""
+
+    public_file: Path
+    key_file: Path | None = None
+    keystore_file: Path | None = None
+    password_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CommitteeConfig:
     public_file: Path
     key_file: Path | None  # None: this node relays only and holds no share
@@ -72,6 +84,7 @@ class CommitteeConfig:
     # unset, the systemd credential qiao-keystore-password
     keystore_file: Path | None = None
     password_file: Path | None = None
+    next: NextKeyConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +307,22 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
     keystore_password_file = r.path(comm, "committee.password_file", required=False)
     if key_file is not None and keystore_file is not None:
         r.errors.append("committee: set key_file or keystore_file, not both")
+    next_key: NextKeyConfig | None = None
+    if "next" in comm:
+        nxt = r.table(comm, "committee.next")
+        next_public = r.path(nxt, "committee.next.public_file")
+        next_key_file = r.path(nxt, "committee.next.key_file", required=False)
+        next_keystore = r.path(nxt, "committee.next.keystore_file", required=False)
+        next_password = r.path(nxt, "committee.next.password_file", required=False)
+        if next_key_file is not None and next_keystore is not None:
+            r.errors.append("committee.next: set key_file or keystore_file, not both")
+        if (next_key_file is None and next_keystore is None) != (key_file is None and keystore_file is None):
+            r.errors.append(
+                "committee.next: a member holds a share of both keys or of neither; set "
+                "committee.next.key_file (or keystore_file) beside committee.key_file, or remove both"
+            )
+        if next_public is not None:
+            next_key = NextKeyConfig(next_public, next_key_file, next_keystore, next_password)
     window_blocks = r.get(comm, "committee.window_blocks", int, 4)
     max_batch = r.get(comm, "committee.max_batch", int, 100)
     republish = r.get(comm, "committee.republish_interval", float, 5.0)
@@ -450,6 +479,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
             republish_interval=republish,
             keystore_file=keystore_file,
             password_file=keystore_password_file,
+            next=next_key,
         ),
         mqtt=MqttConfig(
             host=mqtt_host,

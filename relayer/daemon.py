@@ -74,7 +74,7 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
         for chain_cfg in cfg.chains.values():
             chains[chain_cfg.chain_id] = await stack.enter_async_context(ChainClient.connect(chain_cfg))
         # chain ids, the endpoint contracts, key epoch and group key (as `config check --online`)
-        problems = await preflight.check_chains(cfg, public, chains, every_endpoint=False)
+        problems = await preflight.check_chains(cfg, material.keyring, chains, every_endpoint=False)
         if problems:
             raise ConfigError(cfg.source, problems)
         transport = Transport(cfg.mqtt, cfg.member_index, password, members=public.members)
@@ -86,7 +86,9 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
             share=share,
             backend=get_backend("arkworks"),
             transport=transport,
+            keyring=material.keyring,
         )
+        await node.refresh_epochs(force=True)  # what each endpoint accepts, before anything is cut
         ops = admin.Ops(node, probes=ChainProbes(chains))
         transport.paused_routes = lambda: node.paused  # heartbeats say what this member paused
         if cfg.relayer.enabled:
@@ -110,9 +112,12 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
             routes=[str(r) for r in cfg.routes],
             relayer=cfg.relayer.enabled,
             signer=share is not None,
+            key_epochs=list(material.keyring.epochs),
         )
         metrics.COMMITTEE_SIZE.set(len(public.members))
         metrics.DKG_KEY_EPOCH.set(public.key_epoch)
+        for epoch in material.keyring.epochs:
+            metrics.MEMBER_KEY_EPOCHS_HELD.labels(str(epoch)).set(1)
         metrics.DKG_SHARE_LOADED.set(1 if share is not None else 0)
         metrics.BUILD_INFO.labels(_version(), str(cfg.member_index)).set(1)
         await stack.enter_async_context(ops.opened())

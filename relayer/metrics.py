@@ -123,7 +123,24 @@ COMMITTEE_SIZE = Gauge("qiao_committee_members", "Committee size n")
 COMMITTEE_MARGIN = Gauge(
     "qiao_committee_margin_members", "Members online minus the threshold (below 0: cannot sign)"
 )
-DKG_KEY_EPOCH = Gauge("qiao_dkg_key_epoch", "Key epoch of the committee key this node holds")
+DKG_KEY_EPOCH = Gauge(
+    "qiao_dkg_key_epoch", "Key epoch of the committee key this node's configuration calls current"
+)
+MEMBER_KEY_EPOCHS_HELD = Gauge(
+    "qiao_member_key_epochs_held",
+    "1 for each key epoch this member holds a committee key of (two during a key rotation)",
+    ["epoch"],
+)
+MEMBER_SIGNING_EPOCH = Gauge(
+    "qiao_member_signing_epoch",
+    "The key epoch this member signs new batches, refunds and actions for the chain's endpoint under "
+    "(the endpoint's current epoch); -1 when it holds no key of that epoch and signs nothing there",
+    ["chain"],
+)
+BATCHES_REKEYED = Counter(
+    "qiao_batches_rekeyed_total",
+    "Batches signed again under the destination's current key epoch because it no longer accepts theirs",
+)
 DKG_SHARE_LOADED = Gauge("qiao_dkg_share_loaded", "1 when this node holds a key share (a signer)")
 ROUTE_PENDING = Gauge("qiao_route_pending_transfers", "Transfers stored but not executed", ["src", "dst"])
 ROUTE_OLDEST_PENDING = Gauge(

@@ -170,6 +170,13 @@ ENDPOINT_ABI: list[dict[str, Any]] = [
     },
     {
         "type": "function",
+        "name": "previousKeyValidUntil",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "validUntil", "type": "uint64"}],
+    },
+    {
+        "type": "function",
         "name": "refund",
         "stateMutability": "nonpayable",
         "inputs": [

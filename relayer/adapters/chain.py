@@ -31,6 +31,7 @@ from relayer.adapters.abi import ENDPOINT_ABI, REGISTRY_ABI
 from relayer.adapters.aio import within
 from relayer.config import ChainConfig
 from relayer.core.batching import Located
+from relayer.core.keyring import EndpointKey
 from relayer.core.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
 from relayer.core.onchain import EndpointState, PendingActionView, RegistryEvent, RegistryStatus
 from relayer.core.states import ObservedFailure
@@ -758,6 +759,21 @@ class ChainClient:
                 f"{self.cfg.start_block}; read again once it is final"
             )
         return block
+
+    async def endpoint_key(self) -> EndpointKey:
+        """The endpoint's `currentKeyEpoch()` and `previousKeyValidUntil()` at the head, with the
+        head's timestamp (what it accepts: relayer.core.keyring)."""
+
+        async def get(ep: _Endpoint) -> EndpointKey:
+            block = await ep.w3.eth.get_block("latest")
+            number = int(block["number"])
+            f = ep.contract.functions
+            epoch = int(await f.currentKeyEpoch().call(block_identifier=number))
+            until = int(await f.previousKeyValidUntil().call(block_identifier=number))
+            return EndpointKey(epoch, until, int(block["timestamp"]))
+
+        key: EndpointKey = await self.call(get, "key epoch")
+        return key
 
     async def endpoint_state(self, *, final: bool = False) -> EndpointState:
         """The endpoint's `paused()`, `actionNonce()`, `currentKeyEpoch()` and `pauseCount()` at

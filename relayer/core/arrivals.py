@@ -25,6 +25,7 @@ from typing import Protocol
 
 from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, verify_partial
+from relayer.core.keyring import Keyring, as_keyring
 
 
 class PartialOutcome(StrEnum):
@@ -87,20 +88,25 @@ def judge_arrival(
     arrival: Arrival,
     facts: Facts,
     *,
-    public: CommitteePublic,
+    public: CommitteePublic | Keyring,
     own_member: int,
     backend: BlsBackend | None = None,
 ) -> Judgement:
-    """The outcome of an arriving partial, and why in words (the steps of this module)."""
+    """The outcome of an arriving partial, and why in words (the steps of this module).
+    `public`: the committee of one key epoch, or the member's keyring (during a rotation it holds
+    two: a partial is checked against the key epoch it says it was signed under)."""
+    keyring = as_keyring(public)
     member = arrival.member
-    if member not in public.public_shares:
+    if not keyring.is_member(member):
         return Judgement(PartialOutcome.NOT_MEMBER, f"member {member} is not in the committee")
     if facts.scope is not None:
         return facts.scope
-    if arrival.key_epoch != public.key_epoch:
+    committee = keyring.public(arrival.key_epoch)
+    if committee is None:
+        held = " and ".join(str(e) for e in keyring.epochs)
         return Judgement(
             PartialOutcome.WRONG_EPOCH,
-            f"signed under key epoch {arrival.key_epoch}; the committee key here is epoch {public.key_epoch}",
+            f"signed under key epoch {arrival.key_epoch}; the committee key here is epoch {held}",
         )
     if facts.subject is not None:
         return facts.subject
@@ -114,7 +120,7 @@ def judge_arrival(
         )
     if facts.mismatch is not None:
         return Judgement(PartialOutcome.INVALID, facts.mismatch)
-    if not verify_partial(public, member, arrival.message, arrival.partial, backend):
+    if not verify_partial(committee, member, arrival.message, arrival.partial, backend):
         why = f"does not verify against member {member}'s public share"
         return Judgement(PartialOutcome.INVALID, why)
     return Judgement(PartialOutcome.KEPT if facts.known else PartialOutcome.EARLY)

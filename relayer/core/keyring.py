@@ -12,7 +12,7 @@ live, endpoint by endpoint, at the moment each endpoint installs the new key:
   still execute within the endpoint's grace period;
 - an item whose epoch the endpoint no longer accepts (grace over, or a rotation while paused,
   which ends the old key at once) is re-keyed: signed again, same content, under the current epoch
-  (`EndpointEpochs.accepts`).
+  (`EndpointEpochs.accepts`, as of the endpoint's last read).
 
 Pure: no I/O. The pipeline feeds `EndpointEpochs` from its reads of each endpoint.
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from committee.threshold import CommitteePublic, KeyShare
 from relayer.core.types import ChainId
 
-__all__ = ["EndpointEpochs", "EndpointKey", "EpochKey", "Keyring", "KeyringError"]
+__all__ = ["EndpointEpochs", "EndpointKey", "EpochKey", "Keyring", "KeyringError", "as_keyring"]
 
 
 class KeyringError(ValueError):
@@ -122,19 +122,20 @@ class Keyring:
 
 @dataclass(frozen=True, slots=True)
 class EndpointKey:
-    """What one endpoint accepts: its current epoch, and until when (chain time, seconds) the
-    previous one still signs batches and refunds (`previousKeyValidUntil()`; 0 before the first
-    rotation)."""
+    """What one endpoint accepts, as read at chain time `chain_time` (its latest block's
+    timestamp): its current epoch, and until when (chain time, seconds) the previous one still
+    signs batches and refunds (`previousKeyValidUntil()`; 0 before the first rotation)."""
 
     current: int
     previous_valid_until: int = 0
+    chain_time: int = 0
 
-    def accepts(self, epoch: int, chain_time: float) -> bool:
-        """Whether a batch or refund signed under `epoch` executes here at `chain_time`
+    def accepts(self, epoch: int) -> bool:
+        """Whether a batch or refund signed under `epoch` executes here, as of the read
         (contracts/src/endpoint/KeyEpochs.sol `usable` with the grace period allowed)."""
         if epoch == self.current:
             return True
-        return epoch != 0 and epoch + 1 == self.current and chain_time <= self.previous_valid_until
+        return epoch != 0 and epoch + 1 == self.current and self.chain_time <= self.previous_valid_until
 
 
 @dataclass
@@ -166,8 +167,13 @@ class EndpointEpochs:
             return None
         return current
 
-    def accepts(self, chain: ChainId, epoch: int, chain_time: float) -> bool:
+    def accepts(self, chain: ChainId, epoch: int) -> bool:
         """Whether `chain`'s endpoint, as last read, still accepts an item signed under `epoch`
         (unknown endpoint: assume it does; the submitter's revert says otherwise)."""
         key = self.known.get(chain)
-        return True if key is None else key.accepts(epoch, chain_time)
+        return True if key is None else key.accepts(epoch)
+
+
+def as_keyring(keys: CommitteePublic | Keyring) -> Keyring:
+    """`keys` as a keyring: a committee of one key epoch (no share) becomes a keyring of one."""
+    return keys if isinstance(keys, Keyring) else Keyring.single(keys, None)

@@ -41,16 +41,25 @@ TRANSFER_ORDER: tuple[TransferState, ...] = (
     TransferState.REFUNDED,
 )
 RETRY_TARGETS = (TransferState.BATCHED, TransferState.AGGREGATED)
+# what a re-keyed batch's transfers may come back from (relayer.core.keyring): signed or combined
+# under a key epoch the destination no longer accepts, or refused by it for that reason
+REKEY_SOURCES = (TransferState.SIGNED, TransferState.AGGREGATED, TransferState.FAILED)
 
 
-def transfer_may_move(current: TransferState, proposed: TransferState, *, retry: bool = False) -> bool:
+def transfer_may_move(
+    current: TransferState, proposed: TransferState, *, retry: bool = False, rekey: bool = False
+) -> bool:
     """Whether a transfer in state `current` may be recorded in `proposed` (the one rule).
 
     Forward in TRANSFER_ORDER only. `submitted` may be recorded again (a replacement transaction,
     with its own history line). An operator's retry (`retry`) may put a `failed` transfer back to
-    `batched` or `aggregated`; nothing ever leaves `refunded`.
+    `batched` or `aggregated`; a re-key of its batch (`rekey`: the destination no longer accepts
+    the key epoch it was signed under) puts a `signed`, `aggregated` or `failed` one back to
+    `batched`; nothing ever leaves `refunded` or `executed`.
     """
     if retry and current == TransferState.FAILED and proposed in RETRY_TARGETS:
+        return True
+    if rekey and current in REKEY_SOURCES and proposed == TransferState.BATCHED:
         return True
     if current == proposed:
         return proposed == TransferState.SUBMITTED

@@ -4,7 +4,8 @@
 file, the member's share, the submitting account's key, the broker password, the broker's CA) and
 checks each against the others, without a network. `check_chains` asks each chain what only it can
 say: its chain id on every RPC endpoint, that the endpoint address holds a Qiao endpoint, and that
-its current key epoch and group key are the committee file's. Both collect every problem and raise
+its current key epoch and group key are those of a committee file it names (the current one, or
+during a rotation `[committee.next]`). Both collect every problem and raise
 one `ConfigError`; each problem names the key, its value and the fix on one line.
 """
 
@@ -27,6 +28,7 @@ from committee.threshold import CommitteePublic, KeyShare
 from relayer.adapters.aio import within
 from relayer.adapters.chain import ENDPOINT_VERSION, ChainClient, RpcUnavailable
 from relayer.config import ConfigError, NodeConfig
+from relayer.core.keyring import EpochKey, Keyring, KeyringError, as_keyring
 from relayer.core.types import ChainId
 
 
@@ -39,6 +41,7 @@ class Material:
     share: KeyShare | None
     account: LocalAccount | None
     mqtt_password: str | None
+    keyring: Keyring  # the current key epoch and, with [committee.next], the next one
 
 
 def _env(path: str) -> str:
@@ -78,59 +81,94 @@ def _key_file_problem(key: str, exc: KeyFileError) -> str:
     return f"{key} = {str(exc.path)!r}: {exc.problem}; {exc.fix}"
 
 
-def _share(cfg: NodeConfig, public: CommitteePublic | None, problems: list[str]) -> KeyShare | None:
-    """This member's share, checked against the committee (`public`; None: unreadable, so only
-    the share's file itself is checked)."""
+@dataclass(frozen=True, slots=True)
+class _KeyFiles:
+    """Where one key epoch's files are, and the configuration keys that name them."""
+
+    prefix: str  # "committee" or "committee.next"
+    public_file: Path
+    key_file: Path | None
+    keystore_file: Path | None
+    password_file: Path | None
+
+
+def _key_files(cfg: NodeConfig) -> list[_KeyFiles]:
     c = cfg.committee
-    if c.keystore_file is not None:
-        problem = file_problem("committee.keystore_file", c.keystore_file, secret=True)
+    files = [_KeyFiles("committee", c.public_file, c.key_file, c.keystore_file, c.password_file)]
+    if c.next is not None:
+        n = c.next
+        files.append(_KeyFiles("committee.next", n.public_file, n.key_file, n.keystore_file, n.password_file))
+    return files
+
+
+def _public(files: _KeyFiles, problems: list[str]) -> CommitteePublic | None:
+    key = f"{files.prefix}.public_file"
+    problem = file_problem(key, files.public_file, secret=False)
+    if problem is not None:
+        problems.append(problem)
+        return None
+    try:
+        return load_public_file(files.public_file)
+    except KeyFileError as exc:
+        problems.append(_key_file_problem(key, exc))
+        return None
+
+
+def _share(
+    member_index: int, files: _KeyFiles, public: CommitteePublic | None, problems: list[str]
+) -> KeyShare | None:
+    """This member's share of one key epoch, checked against its committee (`public`; None:
+    unreadable, so only the share's file itself is checked)."""
+    p = files.prefix
+    if files.keystore_file is not None:
+        problem = file_problem(f"{p}.keystore_file", files.keystore_file, secret=True)
         if problem is not None:
             problems.append(problem)
             return None
-        if c.password_file is not None:
-            problem = file_problem("committee.password_file", c.password_file, secret=True)
+        if files.password_file is not None:
+            problem = file_problem(f"{p}.password_file", files.password_file, secret=True)
             if problem is not None:
                 problems.append(problem)
                 return None
         if public is None:
             return None
         try:
-            password = read_password(c.password_file)
+            password = read_password(files.password_file)
         except KeystoreError as exc:
-            if c.password_file is None:  # neither a file nor the systemd credential
-                problems.append(f"committee.password_file: not set; {exc.problem}; {exc.fix}")
+            if files.password_file is None:  # neither a file nor the systemd credential
+                problems.append(f"{p}.password_file: not set; {exc.problem}; {exc.fix}")
             else:
-                problems.append(_key_file_problem("committee.password_file", exc))
+                problems.append(_key_file_problem(f"{p}.password_file", exc))
             return None
         try:
-            return load_keystore_share(c.keystore_file, password, public, cfg.member_index)
+            return load_keystore_share(files.keystore_file, password, public, member_index)
         except KeystoreError as exc:
-            problems.append(_key_file_problem("committee.keystore_file", exc))
+            problems.append(_key_file_problem(f"{p}.keystore_file", exc))
             return None
-    if c.key_file is None:
+    if files.key_file is None:
         return None
-    problem = file_problem("committee.key_file", c.key_file, secret=True)
+    problem = file_problem(f"{p}.key_file", files.key_file, secret=True)
     if problem is not None:
         problems.append(problem)
         return None
     if public is None:
         return None
     try:
-        share = load_key_file(c.key_file)
+        share = load_key_file(files.key_file)
     except KeyFileError as exc:
-        problems.append(_key_file_problem("committee.key_file", exc))
+        problems.append(_key_file_problem(f"{p}.key_file", exc))
         return None
-    if share.index != cfg.member_index:
+    if share.index != member_index:
         problems.append(
-            f"node.member_index = {cfg.member_index}, but committee.key_file = {str(c.key_file)!r} holds "
+            f"node.member_index = {member_index}, but {p}.key_file = {str(files.key_file)!r} holds "
             f"the share of member {share.index}; set member_index = {share.index} or point key_file at "
-            f"member {cfg.member_index}'s key file"
+            f"member {member_index}'s key file"
         )
         return None
     if share.public.group_public_key != public.group_public_key:
         problems.append(
-            f"committee.key_file = {str(c.key_file)!r}: its group key differs from committee.public_file "
-            f"= {str(c.public_file)!r}; use both files from the same key generation"
+            f"{p}.key_file = {str(files.key_file)!r}: its group key differs from {p}.public_file "
+            f"= {str(files.public_file)!r}; use both files from the same key generation"
         )
         return None
     return share
@@ -139,24 +177,33 @@ def _share(cfg: NodeConfig, public: CommitteePublic | None, problems: list[str])
 def load_material(cfg: NodeConfig) -> Material:
     """Read and check every file the configuration names; raises `ConfigError` with every problem."""
     problems: list[str] = []
-    public: CommitteePublic | None = None
-    c = cfg.committee
-    problem = file_problem("committee.public_file", c.public_file, secret=False)
-    if problem is not None:
-        problems.append(problem)
-    else:
-        try:
-            public = load_public_file(c.public_file)
-        except KeyFileError as exc:
-            problems.append(_key_file_problem("committee.public_file", exc))
-    share = _share(cfg, public, problems)
-    holds_share = c.key_file is not None or c.keystore_file is not None
-    if public is not None and holds_share and cfg.member_index not in public.public_shares:
-        problems.append(
-            f"node.member_index = {cfg.member_index} is not a member of the committee in "
-            f"committee.public_file = {str(c.public_file)!r} (members {list(public.members)}); "
-            "set this member's index"
-        )
+    keys: list[EpochKey] = []
+    for files in _key_files(cfg):
+        public = _public(files, problems)
+        share = _share(cfg.member_index, files, public, problems)
+        holds_share = files.key_file is not None or files.keystore_file is not None
+        if public is not None and holds_share and cfg.member_index not in public.public_shares:
+            problems.append(
+                f"node.member_index = {cfg.member_index} is not a member of the committee in "
+                f"{files.prefix}.public_file = {str(files.public_file)!r} (members {list(public.members)}); "
+                "set this member's index"
+            )
+        if public is not None:
+            keys.append(EpochKey(public, share))
+    keyring: Keyring | None = None
+    if keys and len(keys) == len(_key_files(cfg)):
+        nxt = cfg.committee.next
+        where = "" if nxt is None else f"committee.next.public_file = {str(nxt.public_file)!r}: "
+        if len(keys) == 2 and keys[1].epoch <= keys[0].epoch:
+            problems.append(
+                f"{where}key epoch {keys[1].epoch} is not after committee.public_file's {keys[0].epoch}; "
+                f"the next key is epoch {keys[0].epoch + 1} (dkg new --key-epoch {keys[0].epoch + 1})"
+            )
+        else:
+            try:
+                keyring = Keyring(keys)
+            except KeyringError as exc:
+                problems.append(f"{where}{exc}")
 
     account: LocalAccount | None = None
     if cfg.relayer.enabled and cfg.relayer.account_key_file is not None:
@@ -179,8 +226,11 @@ def load_material(cfg: NodeConfig) -> Material:
             problems.append(problem)
     if problems:
         raise ConfigError(cfg.source, problems)
-    assert public is not None
-    return Material(public=public, share=share, account=account, mqtt_password=mqtt_password)
+    assert keyring is not None
+    first = keyring.first
+    return Material(
+        public=first.public, share=first.share, account=account, mqtt_password=mqtt_password, keyring=keyring
+    )
 
 
 class ChainView(Protocol):
@@ -197,14 +247,18 @@ class ChainView(Protocol):
 
 
 async def check_chains(
-    cfg: NodeConfig, public: CommitteePublic, chains: Mapping[ChainId, ChainView], *, every_endpoint: bool
+    cfg: NodeConfig,
+    public: CommitteePublic | Keyring,
+    chains: Mapping[ChainId, ChainView],
+    *,
+    every_endpoint: bool,
 ) -> list[str]:
     """What only the chains can say, for every configured chain: the chain id behind each RPC
     endpoint, a Qiao endpoint at `endpoint`, its key epoch and group key equal to the committee
     file's. `every_endpoint`: an unreachable RPC endpoint is a problem (`config check --online`);
     otherwise it is left to the fallback as long as one endpoint of the chain answers (`run`)."""
     problems: list[str] = []
-    expected_key = get_backend("arkworks").g2_to_eip2537(public.group_public_key)
+    keyring = as_keyring(public)
     for chain_cfg in cfg.chains.values():
         client = chains[chain_cfg.chain_id]
         p = f"chains.{chain_cfg.name}"
@@ -232,13 +286,11 @@ async def check_chains(
             continue
         if wrong_id:
             continue
-        problems += await _endpoint_problems(p, chain_cfg.endpoint, client, public, expected_key)
+        problems += await _endpoint_problems(p, chain_cfg.endpoint, client, keyring)
     return problems
 
 
-async def _endpoint_problems(
-    p: str, address: str, client: ChainView, public: CommitteePublic, expected_key: bytes
-) -> list[str]:
+async def _endpoint_problems(p: str, address: str, client: ChainView, keyring: Keyring) -> list[str]:
     where = f"{p}.endpoint = {address!r}"
     fix = "set it to the QiaoVault (consortium) or QiaoGateway (Ethereum) address from the deployment file"
     try:
@@ -254,21 +306,25 @@ async def _endpoint_problems(
     if version != ENDPOINT_VERSION:
         return [f"{where}: the contract there is not a Qiao endpoint ({ENDPOINT_VERSION}); {fix}"]
     epoch = int(await client.identity_call("currentKeyEpoch"))
-    if epoch != public.key_epoch:
+    key = keyring.get(epoch)
+    held = " and ".join(str(e) for e in keyring.epochs)
+    which = "committee.public_file" if epoch <= keyring.first.epoch else "committee.next.public_file"
+    if key is None:
         return [
-            f"committee.public_file: key epoch {public.key_epoch}, but {where} is at key epoch {epoch}; "
-            "use the committee file of the current key"
+            f"committee.public_file: key epoch {held}, but {where} is at key epoch {epoch}; "
+            "use the committee file of the current key (during a rotation, the next one as [committee.next])"
         ]
+    expected_key = get_backend("arkworks").g2_to_eip2537(key.public.group_public_key)
     on_chain = bytes(await client.identity_call("groupKey", epoch))
     if on_chain != expected_key:
         return [
-            f"committee.public_file: its group key differs from the one {where} verifies at key epoch "
+            f"{which}: its group key differs from the one {where} verifies at key epoch "
             f"{epoch}; use the committee file of the key this endpoint was deployed or rotated with"
         ]
     return []
 
 
-async def check_online(cfg: NodeConfig, public: CommitteePublic) -> list[str]:
+async def check_online(cfg: NodeConfig, public: CommitteePublic | Keyring) -> list[str]:
     """`config check --online`: connect to every chain as `run` does and run `check_chains`."""
     async with AsyncExitStack() as stack:
         clients: dict[ChainId, ChainView] = {}

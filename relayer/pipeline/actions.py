@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 import structlog
 
 from committee.bls import BlsBackend
-from committee.threshold import CommitteePublic, KeyShare, partial_sign, verify_partial
+from committee.threshold import partial_sign, verify_partial
 from relayer import metrics
 from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
@@ -61,6 +61,7 @@ from relayer.core.items import (
     registry_difference,
     superseded,
 )
+from relayer.core.keyring import EndpointEpochs, Keyring
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.onchain import EndpointState
 from relayer.core.reverts import revert_name
@@ -93,8 +94,8 @@ class ActionStage:
     cfg: NodeConfig
     store: Store
     chains: Mapping[ChainId, ChainClient]
-    public: CommitteePublic
-    share: KeyShare | None
+    keyring: Keyring  # the key epochs this member holds (relayer.core.keyring)
+    epochs: EndpointEpochs  # the key epoch each endpoint is at, as last read
     backend: BlsBackend
     publisher: ActionPublisher
     submitters: Mapping[ChainId, Submitter]
@@ -108,7 +109,7 @@ class ActionStage:
 
     def __post_init__(self) -> None:
         self.partials = Partials(
-            self.public, self.backend, self.cfg.member_index, self.lock, metrics.ACTION_PARTIALS_RECEIVED
+            self.keyring, self.backend, self.cfg.member_index, self.lock, metrics.ACTION_PARTIALS_RECEIVED
         )
 
     # ---- what operators do (relayer actions ...) -----------------------------------------
@@ -266,11 +267,15 @@ class ActionStage:
         why = None
         if msg.member == self.cfg.member_index:
             return  # its own, back from the broker
-        if msg.member not in self.public.public_shares:
+        if not self.keyring.is_member(msg.member):
             why = f"member {msg.member} is not in the committee"
         elif msg.chain_id not in {c.chain_id for c in self.cfg.chains.values()}:
             why = f"unknown chain {msg.chain_id}"
-        elif not verify_partial(self.public, msg.member, msg.digest(), msg.sig, self.backend):
+        elif not any(  # signed with the proposer's share of a key epoch this member holds too
+            verify_partial(k.public, msg.member, msg.digest(), msg.sig, self.backend)
+            for k in map(self.keyring.get, self.keyring.epochs)
+            if k is not None
+        ):
             why = f"not signed with member {msg.member}'s key share"
         if why is not None:
             log.warning("action_proposal_refused", action=msg.action_id, member=msg.member, why=why)
@@ -330,7 +335,7 @@ class ActionStage:
                 await self._try_combine(record)
 
     async def _facts(self, msg: ActionPartialMessage) -> Facts:
-        if msg.member not in self.public.public_shares or msg.key_epoch != self.public.key_epoch:
+        if not self.keyring.is_member(msg.member) or not self.keyring.holds(msg.key_epoch):
             return Facts()  # refused by the common steps before anything is read
         record = await self.store.action_record(msg.action_id)
         expected = None
@@ -385,7 +390,7 @@ class ActionStage:
             a = r.action
             if a.origin is Origin.OPERATOR and a.proposer == self.cfg.member_index:
                 self._publish_proposal(a)
-            if r.action_nonce is None or r.key_epoch is None or self.share is None:
+            if r.action_nonce is None or r.key_epoch is None or self.keyring.share(r.key_epoch) is None:
                 continue
             endpoint = self.cfg.chain_by_id(a.chain_id).endpoint
             signed = await self.store.signed_item(
@@ -551,11 +556,9 @@ class ActionStage:
             if r.detail != verdict.why and r.state is ActionState.APPROVED:
                 await self.store.set_action_state(a.id, r.state, verdict.why)
             return False
-        if view.key_epoch != self.public.key_epoch:
-            why = (
-                f"the endpoint is at key epoch {view.key_epoch}; "
-                f"this member's key is epoch {self.public.key_epoch}"
-            )
+        if not self.keyring.holds(view.key_epoch):
+            held = " and ".join(str(e) for e in self.keyring.epochs)
+            why = f"the endpoint is at key epoch {view.key_epoch}; this member's key is epoch {held}"
             if r.detail != why:
                 await self.store.set_action_state(a.id, r.state, why)
             return False
@@ -575,7 +578,7 @@ class ActionStage:
     async def _unsigned(self, r: ActionRecord, view: EndpointView) -> bool:
         """Whether this member (a signer) has not signed `r` for the current nonce yet: a crash
         between recording the nonce and signing leaves it so."""
-        if self.share is None:
+        if self.keyring.share(view.key_epoch) is None:
             return False
         endpoint = self.cfg.chain_by_id(r.action.chain_id).endpoint
         item = f"{r.action.id}@{view.action_nonce}"
@@ -594,9 +597,10 @@ class ActionStage:
             f"signing for action nonce {view.action_nonce} (key epoch {view.key_epoch})",
             signing=(view.action_nonce, view.key_epoch, message),
         )
-        if self.share is not None:
+        share = self.keyring.share(view.key_epoch)
+        if share is not None:
             item = f"{a.id}@{view.action_nonce}"
-            partial = partial_sign(self.share, message, self.backend)
+            partial = partial_sign(share, message, self.backend)
             record = self.store.sign_item(
                 a.kind, a.chain_id, endpoint, view.key_epoch, item, message, partial
             )
@@ -624,7 +628,7 @@ class ActionStage:
         offered = [
             Offered(member, message, partial) for member, message, partial in kept if message == r.message
         ]
-        combined = self.partials.combine(item, r.message, offered)
+        combined = self.partials.combine(item, r.message, offered, r.key_epoch)
         if combined.unverified:
             log.error("combined_action_signature_invalid", action=r.action.id, members=list(combined.valid))
         if combined.signature is None:
@@ -643,7 +647,7 @@ class ActionStage:
         return True
 
     def _rank(self, nonce: int) -> int:
-        members = [int(m) for m in sorted(self.public.public_shares)]
+        members = [int(m) for m in self.keyring.members]
         start = nonce % len(members)
         order = members[start:] + members[:start]
         return order.index(self.cfg.member_index) if self.cfg.member_index in order else len(order)
@@ -865,12 +869,13 @@ class ActionStage:
         )
 
     def _publish_proposal(self, a: Action) -> None:
-        if a.expires_at is None or a.expires_at <= time.time() or self.share is None:
+        share = self.keyring.first.share
+        if a.expires_at is None or a.expires_at <= time.time() or share is None:
             return
         msg = ProposalMessage(
             self.cfg.member_index, a.id, a.kind, a.chain_id, a.created_at, a.expires_at, a.params
         )
-        sig = partial_sign(self.share, msg.digest(), self.backend)
+        sig = partial_sign(share, msg.digest(), self.backend)
         self.publisher.publish_proposal(replace(msg, sig=sig))
 
     async def registry_mismatches(self) -> dict[str, list[str]]:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import structlog
 
 from committee.bls import BlsBackend
-from committee.threshold import CommitteePublic
 from relayer import metrics
 from relayer.config import NodeConfig
 from relayer.core.arrivals import Facts, Judgement, PartialOutcome
+from relayer.core.keyring import Keyring
 from relayer.core.messages import PartialMessage
 from relayer.core.partials import (
     REMEMBERED,
@@ -48,7 +48,7 @@ class Aggregator:
 
     cfg: NodeConfig
     store: AggregateStore
-    public: CommitteePublic
+    public: Keyring  # the key epochs this member holds (relayer.core.keyring)
     backend: BlsBackend
     lock: asyncio.Lock
     wake_submitter: Callable[[ChainId], None]
@@ -97,7 +97,7 @@ class Aggregator:
         ours: OwnBatch | None = None
         stored: StoredPartial | None = None
         next_nonce = 1
-        if msg.member in self.public.public_shares and msg.batch.route in self.cfg.routes:
+        if self.public.is_member(msg.member) and msg.batch.route in self.cfg.routes:
             _, next_nonce = await self.store.route_progress(msg.batch.route)
             batch = await self.store.batch_head(msg.batch.route, msg.batch.first_nonce)
             if batch is not None:
@@ -128,7 +128,7 @@ class Aggregator:
             Offered(member, message, partial, mismatch(last, stored.message, their_last, message))
             for member, their_last, message, partial in await self.store.partials_for(bid)
         ]
-        combined = self.partials.combine(stored.id, stored.message, offered)
+        combined = self.partials.combine(stored.id, stored.message, offered, stored.key_epoch)
         for member, why in combined.invalid:
             metrics.PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
             log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation", why=why)

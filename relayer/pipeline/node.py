@@ -30,6 +30,7 @@ from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store, StoreUnwritable
 from relayer.adapters.transport import Transport
 from relayer.config import NodeConfig
+from relayer.core.keyring import EndpointEpochs, Keyring
 from relayer.core.messages import PartialMessage, RefundPartialMessage
 from relayer.core.partials import Rejection
 from relayer.core.states import AnyBatch, BatchState, RefundState, TransferState
@@ -48,6 +49,7 @@ log = structlog.get_logger(__name__)
 IDLE_TICK_SECONDS = 0.3  # the pipeline's and the submitters' loop period when nothing wakes them
 GAUGE_SECONDS = 1.0  # how often the per-state gauges are recomputed
 REGISTRY_CHECK_SECONDS = 30.0  # how often the follower registries are compared with the source
+EPOCH_CHECK_SECONDS = 5.0  # how often each endpoint's key epoch is read (a rotation switches live)
 
 
 @dataclass
@@ -62,6 +64,10 @@ class Node:
     submitters: dict[ChainId, Submitter] = field(default_factory=dict)
     halts: Halts = field(default_factory=Halts)
     finality_stall_seconds: float = FINALITY_STALL_SECONDS
+    # the key epochs this member holds (None: `public` and `share`, one epoch); with the next
+    # key's files configured ([committee.next]) it switches live at a rotation (relayer.core.keyring)
+    keyring: Keyring | None = None
+    epochs: EndpointEpochs = field(init=False)
     watcher: Watcher = field(init=False)
     batcher: Batcher = field(init=False)
     signer: Signer = field(init=False)
@@ -71,25 +77,30 @@ class Node:
     _last_republish: float = 0.0
     _last_gauges: float = -math.inf
     _last_registry_check: float = -math.inf
+    _last_epoch_check: float = -math.inf
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lock = asyncio.Lock()  # the transport and the pipeline both judge and aggregate
+        if self.keyring is None:
+            self.keyring = Keyring.single(self.public, self.share)
+        keyring = self.keyring
+        self.epochs = EndpointEpochs(keyring)
+        # until each endpoint is read (`refresh_epochs`): the epoch the configuration calls current
+        self.epochs.seed({c.chain_id: keyring.first.epoch for c in self.cfg.chains.values()})
         self.watcher = Watcher(
             self.cfg, self.store, self.chains, self.halts, self.wake, self.finality_stall_seconds
         )
-        self.batcher = Batcher(self.cfg, self.store, self.public, self.halts)
-        self.signer = Signer(self.cfg.member_index, self.store, self.share, self.backend, self.transport)
-        self.aggregator = Aggregator(
-            self.cfg, self.store, self.public, self.backend, lock, self._wake_submitter
-        )
+        self.batcher = Batcher(self.cfg, self.store, self.epochs, self.halts)
+        self.signer = Signer(self.cfg.member_index, self.store, keyring, self.backend, self.transport)
+        self.aggregator = Aggregator(self.cfg, self.store, keyring, self.backend, lock, self._wake_submitter)
         self.refunder = Refunder(
             self.cfg,
             self.store,
             self.chains,
-            self.public,
-            self.share,
+            keyring,
+            self.epochs,
             self.backend,
             self.transport,
             self.halts,
@@ -99,8 +110,8 @@ class Node:
             self.cfg,
             self.store,
             self.chains,
-            self.public,
-            self.share,
+            keyring,
+            self.epochs,
             self.backend,
             self.transport,
             self.submitters,
@@ -165,8 +176,41 @@ class Node:
 
     # ---- the main loop -------------------------------------------------------------------
 
+    async def refresh_epochs(self, *, force: bool = False) -> None:
+        """Read each endpoint's key epoch (at most every EPOCH_CHECK_SECONDS): a rotation executed
+        on an endpoint moves what this member signs there to the new epoch at once, if it holds
+        that key; then re-key the batches an endpoint no longer accepts."""
+        if not force and time.monotonic() - self._last_epoch_check < EPOCH_CHECK_SECONDS:
+            return
+        self._last_epoch_check = time.monotonic()
+        for chain_id, chain in self.chains.items():
+            try:
+                key = await chain.endpoint_key()
+            except Exception as exc:  # the next check reads again; until then the last read holds
+                metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
+                log.warning("key_epoch_read_failed", chain=chain.cfg.name, error=repr(exc))
+                continue
+            before = self.epochs.current(chain_id)
+            if self.epochs.update(chain_id, key) and before is not None:
+                log.warning(
+                    "endpoint_key_epoch_changed",
+                    chain=chain.cfg.name,
+                    old_epoch=before,
+                    new_epoch=key.current,
+                    held=list(self.epochs.keyring.epochs),
+                    signing=self.epochs.cut_epoch(chain_id),
+                )
+            signing = self.epochs.cut_epoch(chain_id)
+            metrics.ENDPOINT_KEY_EPOCH.labels(chain.cfg.name).set(key.current)
+            metrics.MEMBER_SIGNING_EPOCH.labels(chain.cfg.name).set(-1 if signing is None else signing)
+        for route in self.cfg.routes:
+            if not self.halts.stopped(route):
+                await self.batcher.rekey(route)
+        await self.refunder.rekey()
+
     async def tick(self) -> None:
         """One pass of batching, signing and aggregation over every route."""
+        await self.refresh_epochs()
         for route in self.cfg.routes:
             await self.batcher.cut_batches(route)
         periodic = time.monotonic() - self._last_republish >= self.cfg.committee.republish_interval

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from relayer.core.batching import Located
 from relayer.core.messages import ActionPartialMessage, PartialMessage, ProposalMessage, RefundPartialMessage
-from relayer.core.states import BatchHead, BatchState, ObservedFailure, RefundState, StoredRefund
+from relayer.core.states import BatchHead, BatchState, ObservedFailure, RefundState, StoredBatch, StoredRefund
 from relayer.core.types import Batch, BatchId, ChainId, Route, Transfer
 
 
@@ -50,11 +50,19 @@ class BatchStore(Protocol):
         next_nonce: int,
     ) -> None: ...
 
+    async def batch_heads(
+        self, states: Iterable[BatchState], dst: ChainId | None = None, limit: int = 100
+    ) -> list[BatchHead]: ...
+
+    async def batch(self, route: Route, first_nonce: int) -> StoredBatch | None: ...
+
+    async def rekey_batch(self, bid: BatchId, key_epoch: int, message: bytes, detail: str) -> bool: ...
+
 
 class SignStore(Protocol):
     """What the signer needs: the signed-once guard and this member's recorded partials."""
 
-    async def signed_partial(self, bid: BatchId) -> bytes | None: ...
+    async def signed_partial(self, bid: BatchId, key_epoch: int | None = None) -> bytes | None: ...
 
     async def record_signature(
         self, bid: BatchId, key_epoch: int, root: bytes, message: bytes, partial: bytes
@@ -123,6 +131,18 @@ class RefundStore(Protocol):
     ) -> None: ...
 
     async def drop_refund_partial(self, route: Route, nonce: int, member: int) -> None: ...
+
+    async def rekey_refund(
+        self,
+        route: Route,
+        nonce: int,
+        key_epoch: int,
+        message: bytes,
+        partial: bytes | None,
+        *,
+        contract: str,
+        detail: str,
+    ) -> bytes | bool | None: ...
 
     async def refund_partials_for(self, route: Route, nonce: int) -> list[tuple[int, bytes, bytes]]: ...
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 import structlog
 
 from committee.bls import BlsBackend
-from committee.threshold import CommitteePublic, KeyShare, partial_sign
+from committee.threshold import partial_sign
 from relayer import metrics
 from relayer.config import NodeConfig
 from relayer.core.arrivals import Facts, PartialOutcome
 from relayer.core.encoding import refund_message
+from relayer.core.keyring import EndpointEpochs, Keyring
 from relayer.core.messages import RefundPartialMessage
 from relayer.core.refunds import RefundDecision, decide_refund, refund_facts
 from relayer.core.states import RefundState, StoredRefund
@@ -38,8 +39,8 @@ class Refunder:
     cfg: NodeConfig
     store: RefundStore
     chains: Mapping[ChainId, RefundChain]
-    public: CommitteePublic
-    share: KeyShare | None
+    keyring: Keyring  # the key epochs this member holds (relayer.core.keyring)
+    epochs: EndpointEpochs  # the epoch each endpoint is at: a refund is signed under its source's
     backend: BlsBackend
     publisher: RefundPublisher
     halts: Halts
@@ -48,7 +49,7 @@ class Refunder:
 
     def __post_init__(self) -> None:
         self.partials = Partials(
-            self.public, self.backend, self.cfg.member_index, self.lock, metrics.REFUND_PARTIALS_RECEIVED
+            self.keyring, self.backend, self.cfg.member_index, self.lock, metrics.REFUND_PARTIALS_RECEIVED
         )
 
     async def approve_refunds(self) -> None:
@@ -71,9 +72,12 @@ class Refunder:
             if verdict.decision is RefundDecision.WAIT or own is None:
                 continue
             src_endpoint = self.cfg.chain_by_id(r.route.src).endpoint
-            message = refund_message(own, src_endpoint, self.public.key_epoch)
-            partial = partial_sign(self.share, message, self.backend) if self.share is not None else None
-            epoch = self.public.key_epoch
+            epoch = self.epochs.cut_epoch(r.route.src)
+            if epoch is None:  # the source is at a key epoch this member holds no key of
+                continue
+            message = refund_message(own, src_endpoint, epoch)
+            share = self.keyring.share(epoch)
+            partial = partial_sign(share, message, self.backend) if share is not None else None
             record = self.store.approve_refund(
                 r.route, r.nonce, epoch, message, partial, contract=src_endpoint
             )
@@ -84,8 +88,44 @@ class Refunder:
             if kept is not None:
                 metrics.REFUNDS_SIGNED.inc()
                 await self.store.put_refund_partial(r.route, r.nonce, self.cfg.member_index, message, kept)
-                self._publish_refund(r.route, r.nonce, self.public.key_epoch, message, kept)
+                self._publish_refund(r.route, r.nonce, epoch, message, kept)
             await self.try_aggregate_refund(r.route, r.nonce)
+
+    async def rekey(self) -> int:
+        """Approve again, under the source's current key epoch, the refunds approved under an older
+        one and not sent: those not yet combined always (the members that approved just before
+        and just after the source switched agree again on one message), combined ones only once
+        the source no longer accepts their epoch (relayer.core.keyring). Returns how many."""
+        done = 0
+        for r in await self.store.refunds([RefundState.APPROVED, RefundState.AGGREGATED], limit=200):
+            epoch = self.epochs.cut_epoch(r.route.src)
+            if epoch is None or r.key_epoch is None or r.key_epoch >= epoch or self.halts.stopped(r.route):
+                continue
+            if r.state == RefundState.AGGREGATED and self.epochs.accepts(r.route.src, r.key_epoch):
+                continue
+            own = await self.store.transfer(r.route, r.nonce)
+            if own is None:
+                continue
+            src_endpoint = self.cfg.chain_by_id(r.route.src).endpoint
+            message = refund_message(own, src_endpoint, epoch)
+            share = self.keyring.share(epoch)
+            partial = partial_sign(share, message, self.backend) if share is not None else None
+            detail = f"re-keyed from key epoch {r.key_epoch} to {epoch}, the source's"
+            record = self.store.rekey_refund(
+                r.route, r.nonce, epoch, message, partial, contract=src_endpoint, detail=detail
+            )
+            kept = await signed_once(record, route=str(r.route), nonce=r.nonce)
+            if kept is EQUIVOCATION or kept is False:
+                continue
+            done += 1
+            log.warning(
+                "refund_rekeyed", route=str(r.route), nonce=r.nonce, old_epoch=r.key_epoch, new_epoch=epoch
+            )
+            if isinstance(kept, bytes):
+                await self.store.put_refund_partial(r.route, r.nonce, self.cfg.member_index, message, kept)
+                self._publish_refund(r.route, r.nonce, epoch, message, kept)
+            self.partials.forget((r.route, r.nonce))
+        return done
 
     def _publish_refund(self, route: Route, nonce: int, epoch: int, message: bytes, partial: bytes) -> None:
         self.publisher.publish_refund(
@@ -139,7 +179,7 @@ class Refunder:
         expected: bytes | None = None
         late = False
         stored: tuple[bytes, bytes] | None = None
-        if msg.member in self.public.public_shares and msg.route in self.cfg.routes:
+        if self.keyring.is_member(msg.member) and msg.route in self.cfg.routes:
             holds = await self.store.transfer(msg.route, msg.nonce) is not None
             r = await self.store.refund(msg.route, msg.nonce)
             if r is not None:
@@ -164,7 +204,7 @@ class Refunder:
     async def _aggregate_refund(self, r: StoredRefund, message: bytes) -> bool:
         kept = await self.store.refund_partials_for(r.route, r.nonce)
         offered = [Offered(member, their_message, partial) for member, their_message, partial in kept]
-        combined = self.partials.combine((r.route, r.nonce), message, offered)
+        combined = self.partials.combine((r.route, r.nonce), message, offered, r.key_epoch)
         for member, _ in combined.invalid:  # an early partial on another message, or one that does not verify
             metrics.REFUND_PARTIALS_RECEIVED.labels(str(member), "invalid").inc()
             log.warning("refund_partial_invalid", route=str(r.route), nonce=r.nonce, member=member)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import structlog
 
 from committee.bls import BlsBackend
-from committee.threshold import KeyShare, partial_sign
+from committee.threshold import partial_sign
 from relayer import metrics
+from relayer.core.keyring import Keyring
 from relayer.core.messages import PartialMessage
 from relayer.core.states import AnyBatch, BatchState
 from relayer.pipeline.crashpoints import crashpoint
@@ -26,11 +27,12 @@ log = structlog.get_logger(__name__)
 
 @dataclass
 class Signer:
-    """Signs as `member` with `share` (None on a node that holds no share: it signs nothing)."""
+    """Signs as `member` with its share of each batch's key epoch (`keyring`; a node that holds no
+    share signs nothing)."""
 
     member: int
     store: SignStore
-    share: KeyShare | None
+    keyring: Keyring
     backend: BlsBackend
     publisher: PartialPublisher
 
@@ -41,12 +43,13 @@ class Signer:
         restart is not signed again (the periodic re-publication sends the recorded partial).
         Returns True if a new partial was made.
         """
-        if self.share is None:
+        share = self.keyring.share(stored.key_epoch)
+        if share is None:
             return False
         bid = stored.id
-        if await self.store.signed_partial(bid) is not None:
+        if await self.store.signed_partial(bid, stored.key_epoch) is not None:
             return False
-        partial = partial_sign(self.share, stored.message, self.backend)
+        partial = partial_sign(share, stored.message, self.backend)
         record = self.store.record_signature(bid, stored.key_epoch, stored.root, stored.message, partial)
         kept = await signed_once(record, batch=str(bid))
         if kept is EQUIVOCATION:
@@ -64,11 +67,11 @@ class Signer:
 
     async def republish(self) -> None:
         """Re-publish this member's partials for batches not yet executed (lost messages heal)."""
-        if self.share is None:
+        if all(self.keyring.share(e) is None for e in self.keyring.epochs):
             return
         for stored in await self.store.batch_heads(
             [BatchState.PENDING, BatchState.AGGREGATED, BatchState.SUBMITTED], limit=200
         ):
-            partial = await self.store.signed_partial(stored.id)
+            partial = await self.store.signed_partial(stored.id, stored.key_epoch)
             if partial is not None:
                 self._publish(stored, partial)

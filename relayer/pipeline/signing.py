@@ -3,8 +3,9 @@
 - `signed_once`: record this member's partial through the signed-once rule before it is
   published (`relayer.core.signing`); an equivocation is refused, counted and logged.
 - `Combiner`: take the partials kept for one item, check each (a cache of those verified on
-  arrival, else the pairing check against the member's public share), combine t of them, verify
-  the group signature, and say which members were combined and which partials were not valid;
+  arrival, else the pairing check against the member's public share of the item's key epoch),
+  combine t of them, verify the group signature, and say which members were combined and which
+  partials were not valid;
 - `Partials`: a stage's partials of its kind: the Combiner, and `judge` for one arriving from the
   broker by the steps every kind shares (`relayer.core.arrivals`), kept if it earns a place and
   counted once under its outcome.
@@ -27,6 +28,7 @@ from committee.bls import BlsBackend
 from committee.threshold import CommitteePublic, NotEnoughPartials, combine, verify, verify_partial
 from relayer import metrics
 from relayer.core.arrivals import Arrival, Facts, Judgement, PartialOutcome, judge_arrival
+from relayer.core.keyring import Keyring, as_keyring
 from relayer.core.states import Equivocation
 
 log = structlog.get_logger(__name__)
@@ -83,11 +85,18 @@ class Combined:
 @dataclass
 class Combiner:
     """Combines t partials of an item, remembering which partials were verified already (keyed by
-    the item and member; bounded by the items still collecting: `forget` one when it is done)."""
+    the item and member; bounded by the items still collecting: `forget` one when it is done).
 
-    public: CommitteePublic
+    `public`: the committee of one key epoch, or the member's keyring (relayer.core.keyring): an
+    item is checked and combined under the key epoch it was signed in."""
+
+    public: CommitteePublic | Keyring
     backend: BlsBackend
     _verified: dict[tuple[Hashable, int], tuple[bytes, bytes]] = field(default_factory=dict, init=False)
+    keyring: Keyring = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.keyring = as_keyring(self.public)
 
     def verified(self, item: Hashable, member: int, message: bytes, partial: bytes) -> None:
         """`partial` was checked as `member`'s signature on `message` (on arrival)."""
@@ -95,7 +104,7 @@ class Combiner:
 
     def forget(self, item: Hashable, members: Iterable[int] | None = None) -> None:
         """Drop what is remembered of `item` (of `members` only, if given)."""
-        for member in self.public.members if members is None else members:
+        for member in self.keyring.members if members is None else members:
             self._verified.pop((item, int(member)), None)
 
     def forget_items(self, which: Callable[[Hashable], bool]) -> None:
@@ -103,9 +112,17 @@ class Combiner:
         for key in [k for k in self._verified if which(k[0])]:
             del self._verified[key]
 
-    def combine(self, item: Hashable, message: bytes, offered: Iterable[Offered]) -> Combined:
+    def combine(
+        self, item: Hashable, message: bytes, offered: Iterable[Offered], key_epoch: int | None = None
+    ) -> Combined:
         """Check every offered partial against `message`, and combine t valid ones into the group
-        signature, checked against the group key. What was verified is forgotten once combined."""
+        signature, checked against the group key of `key_epoch` (None: the keyring's first). What
+        was verified is forgotten once combined."""
+        key = self.keyring.first if key_epoch is None else self.keyring.get(key_epoch)
+        if key is None:
+            unheld = f"signed under key epoch {key_epoch}; this member holds {list(self.keyring.epochs)}"
+            return Combined(None, (), tuple((o.member, unheld) for o in offered), 0)
+        public = key.public
         valid: dict[int, bytes] = {}
         invalid: list[tuple[int, str]] = []
         for o in offered:
@@ -113,7 +130,7 @@ class Combiner:
             if why is None and o.message != message:
                 why = "signs another message than the item this node would sign"
             if why is None and self._verified.get((item, o.member)) != (message, o.partial):
-                if verify_partial(self.public, o.member, message, o.partial, self.backend):
+                if verify_partial(public, o.member, message, o.partial, self.backend):
                     self.verified(item, o.member, message, o.partial)
                 else:
                     why = f"does not verify against member {o.member}'s public share"
@@ -122,15 +139,15 @@ class Combiner:
             else:
                 invalid.append((o.member, why))
                 self.forget(item, [o.member])
-        t = self.public.threshold
+        t = public.threshold
         members = tuple(sorted(valid))
         if len(valid) < t:
             return Combined(None, members, tuple(invalid), t)
         try:
-            signature = combine(self.public, valid, self.backend)
+            signature = combine(public, valid, self.backend)
         except NotEnoughPartials:
             return Combined(None, members, tuple(invalid), t)
-        if not verify(self.public.group_public_key, message, signature, self.backend):
+        if not verify(public.group_public_key, message, signature, self.backend):
             return Combined(None, members, tuple(invalid), t, unverified=True)
         self.forget(item, members)
         return Combined(signature, members, tuple(invalid), t)
@@ -161,7 +178,7 @@ class Partials(Combiner):
             async with self.lock:
                 found = await facts()
                 verdict = judge_arrival(
-                    arrival, found, public=self.public, own_member=self.own_member, backend=self.backend
+                    arrival, found, public=self.keyring, own_member=self.own_member, backend=self.backend
                 )
                 if verdict.outcome.stored:
                     await keep(verdict)

@@ -288,11 +288,73 @@ async def test_a_batch_range_signed_under_one_key_epoch_is_never_signed_under_an
             == b"\x03" * 48
         )
     async with Store.open(path) as store:
-        for bid in (batch.id, BatchId(ROUTE, Nonce(1), Nonce(2)), BatchId(ROUTE, Nonce(3), Nonce(4))):
+        for bid in (BatchId(ROUTE, Nonce(1), Nonce(2)), BatchId(ROUTE, Nonce(3), Nonce(4))):
             with pytest.raises(Equivocation, match="signed earlier under key epoch 1"):
                 await store.record_signature(bid, 2, b"\x01" * 32, b"\x04" * 32, b"\x09" * 48)
+        with pytest.raises(Equivocation, match="signed earlier under key epoch 1"):  # other content
+            await store.record_signature(batch.id, 2, b"\x0a" * 32, b"\x04" * 32, b"\x09" * 48)
         assert await store.signed_partial(batch.id) == b"\x03" * 48
         assert await store.signed_partial(BatchId(ROUTE, Nonce(1), Nonce(2))) is None
+
+
+async def test_a_batch_is_rekeyed_with_the_same_transfers_and_root_and_signed_again(tmp_path: Path) -> None:
+    """A key rotation: the batch, not yet combined, takes the destination's new epoch and a new
+    message; its old partials go; this member signs it once more (a re-key, not an equivocation),
+    across a restart; an executed batch is never re-keyed."""
+    path = tmp_path / "s.sqlite3"
+    root = b"\x01" * 32
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2, 3))
+        batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+        done = Batch((transfer(3),), ADDR, 1)
+        await store.record_batches(
+            ROUTE, [(batch, root, b"\x02" * 32), (done, b"\x05" * 32, b"\x06" * 32)], 19, 4
+        )
+        await store.record_signature(batch.id, 1, root, b"\x02" * 32, b"\x03" * 48)
+        await store.add_partial(batch.id, 2, b"\x02" * 32, b"\x04" * 48)
+        await store.set_batch_state(done.id, BatchState.EXECUTED, "done")
+        assert await store.rekey_batch(batch.id, 2, b"\x12" * 32, "re-keyed from key epoch 1 to 2")
+        assert not await store.rekey_batch(batch.id, 2, b"\x13" * 32, "again")  # has epoch 2 already
+        assert not await store.rekey_batch(done.id, 2, b"\x16" * 32, "executed")
+    async with Store.open(path) as store:
+        stored = await store.batch(ROUTE, 1)
+        assert stored is not None
+        assert (stored.key_epoch, stored.message, stored.root, stored.state) == (
+            2,
+            b"\x12" * 32,
+            root,
+            BatchState.PENDING,
+        )
+        assert await store.partials_for(batch.id) == []
+        states = {t.transfer.nonce: t.state for t in await store.transfers()}
+        assert states == {1: TransferState.BATCHED, 2: TransferState.BATCHED, 3: TransferState.EXECUTED}
+        assert await store.signed_partial(batch.id, 2) is None
+        assert await store.signed_partial(batch.id, 1) == b"\x03" * 48
+        assert await store.record_signature(batch.id, 2, root, b"\x12" * 32, b"\x07" * 48) == b"\x07" * 48
+        assert await store.signed_partial(batch.id, 2) == b"\x07" * 48
+        with pytest.raises(Equivocation):  # and never back under epoch 1 with another message
+            await store.record_signature(batch.id, 1, root, b"\x22" * 32, b"\x08" * 48)
+        assert (await store.batch(ROUTE, 3)).key_epoch == 1  # type: ignore[union-attr]
+
+
+async def test_a_refund_not_sent_is_approved_again_under_the_sources_new_epoch(tmp_path: Path) -> None:
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        await store.record_scan(ROUTE.dst, 40, [], failures=[failure(1), failure(2)])
+        await store.approve_refund(ROUTE, 1, 1, b"\x01" * 32, b"\x02" * 48, contract=ADDR)
+        await store.put_refund_partial(ROUTE, 1, 3, b"\x01" * 32, b"\x03" * 48)
+        kept = await store.rekey_refund(ROUTE, 1, 2, b"\x11" * 32, b"\x12" * 48, contract=ADDR, detail="rk")
+        assert kept == b"\x12" * 48
+        r = await store.refund(ROUTE, 1)
+        assert r is not None
+        assert (r.state, r.key_epoch, r.message, r.partial) == (RefundState.APPROVED, 2, b"\x11" * 32, kept)
+        assert await store.refund_partials_for(ROUTE, 1) == []
+        # not again at the same epoch, and never a refund only observed (not approved) or sent
+        assert (
+            await store.rekey_refund(ROUTE, 1, 2, b"\x21" * 32, b"\x22" * 48, contract=ADDR, detail="x")
+            is False
+        )
+        assert await store.rekey_refund(ROUTE, 2, 2, b"\x31" * 32, None, contract=ADDR, detail="x") is False
 
 
 V4_SIGNED_ITEMS = """
@@ -347,7 +409,7 @@ async def test_a_version_4_store_keeps_what_it_signed_after_the_migration_to_sig
         )
         for bid, epoch, root, message in [
             (batch.id, 1, b"\x0a" * 32, b"\x0b" * 32),  # another root
-            (batch.id, 2, b"\x01" * 32, b"\x0c" * 32),  # another key epoch
+            (batch.id, 2, b"\x0d" * 32, b"\x0c" * 32),  # another key epoch and root
             (BatchId(ROUTE, Nonce(2), Nonce(3)), 1, b"\x01" * 32, b"\x02" * 32),  # overlapping
         ]:
             with pytest.raises(Equivocation, match="overlaps 1-2"):

@@ -275,3 +275,54 @@ def test_a_lowercase_address_has_no_checksum_and_is_accepted(tmp_path: Path, sha
     edit(GATEWAY, GATEWAY.lower())(config)
     cfg = load_config(config, environ={})
     assert cfg.chains["ethereum"].endpoint == GATEWAY
+
+
+def with_next(config: Path, shares: list[KeyShare], *, share_index: int = 0, key_file: bool = True) -> None:
+    """Add `[committee.next]`: the committee of `shares` and this member's share of it."""
+    keys = config.parent / "keys" / "next"
+    keys.mkdir(exist_ok=True)
+    write_public_file(keys / "committee.json", shares[0].public)
+    write_key_file(keys / "member-1.json", shares[share_index])
+    table = '\n[committee.next]\npublic_file = "keys/next/committee.json"\n'
+    if key_file:
+        table += 'key_file = "keys/next/member-1.json"\n'
+    config.write_text(config.read_text() + table)
+
+
+def test_the_next_key_of_a_rotation_is_loaded_beside_the_current_one(
+    tmp_path: Path, shares: list[KeyShare]
+) -> None:
+    config = node_dir(tmp_path, shares)
+    following = deal(4, 3, key_epoch=2, rng=random.Random(8))
+    with_next(config, following)
+    material = preflight.load_material(load_config(config, environ={}))
+    assert material.keyring.epochs == (1, 2)
+    assert material.keyring.share(2) == following[0]
+    assert material.share == shares[0]  # the configuration's current key stays the first
+
+
+@pytest.mark.parametrize(
+    ("what", "epoch", "share_index", "key_file", "says"),
+    [
+        (
+            "the same epoch again",
+            1,
+            0,
+            True,
+            "is not after committee.public_file's 1; the next key is epoch 2",
+        ),
+        ("an epoch skipped", 3, 0, True, "are not consecutive"),
+        ("the share of another member", 2, 1, True, "holds the share of member 2"),
+        ("no share of the next key", 2, 0, False, "a member holds a share of both keys or of neither"),
+    ],
+)
+def test_a_next_key_that_cannot_follow_is_refused_with_its_fix(
+    tmp_path: Path, shares: list[KeyShare], what: str, epoch: int, share_index: int, key_file: bool, says: str
+) -> None:
+    config = node_dir(tmp_path, shares)
+    with_next(
+        config, deal(4, 3, key_epoch=epoch, rng=random.Random(8)), share_index=share_index, key_file=key_file
+    )
+    with pytest.raises(ConfigError) as exc:
+        preflight.load_material(load_config(config, environ={}))
+    assert any(says in e for e in exc.value.errors), (what, exc.value.errors)

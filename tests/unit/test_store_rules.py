@@ -49,8 +49,12 @@ def test_a_refund_is_approved_with_one_message() -> None:
     assert signed_once(refund_item(ROUTE, 3, GATEWAY, 1, b"m"), [(approved, b"p")]) == b"p"
     with pytest.raises(Equivocation, match="message 0x6d; refusing to sign content 0x, message 0x78"):
         signed_once(refund_item(ROUTE, 3, GATEWAY, 1, b"x"), [(approved, b"p")])
-    with pytest.raises(Equivocation):  # under another key epoch too
-        signed_once(refund_item(ROUTE, 3, GATEWAY, 2, b"x"), [(approved, b"p")])
+    # under a later key epoch it is a re-key (the source rotated): one nonce, refunded once on-chain
+    assert signed_once(refund_item(ROUTE, 3, GATEWAY, 2, b"x"), [(approved, b"p")]) is None
+    with pytest.raises(Equivocation):  # never back to an earlier epoch
+        signed_once(refund_item(ROUTE, 3, GATEWAY, 1, b"y"), [(refund_item(ROUTE, 3, GATEWAY, 2, b"x"), b"p")])
+    with pytest.raises(Equivocation):  # nor another nonce's refund on another contract
+        signed_once(refund_item(ROUTE, 3, "0x" + "22" * 20, 2, b"x"), [(approved, b"p")])
 
 
 @pytest.mark.parametrize(

@@ -193,7 +193,7 @@ class Batches(SignedItems):
                 return kept
             # what operators and tests read: the ranges this member signed (not a guard of its own)
             await db.execute(
-                "INSERT INTO signed (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
+                "INSERT OR REPLACE INTO signed (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
                 "key_epoch, root, message, partial, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     bid.route.src,
@@ -212,9 +212,48 @@ class Batches(SignedItems):
             await move_batch(db, bid, TransferState.SIGNED, f"signed {bid}", now)
         return partial
 
-    async def signed_partial(self, bid: BatchId) -> bytes | None:
-        """The partial this member signed for exactly `bid`, if it did."""
-        return await self.signed_on_span("batch", route_sequence(bid.route), bid.first_nonce, bid.last_nonce)
+    async def signed_partial(self, bid: BatchId, key_epoch: int | None = None) -> bytes | None:
+        """The partial this member signed for exactly `bid` (under `key_epoch`, if given), if it did."""
+        return await self.signed_on_span(
+            "batch", route_sequence(bid.route), bid.first_nonce, bid.last_nonce, key_epoch
+        )
+
+    async def rekey_batch(self, bid: BatchId, key_epoch: int, message: bytes, detail: str) -> bool:
+        """Give batch `bid` (not executed, not in flight) a new key epoch and its message under it:
+        same transfers, range and root; the batch back to pending, its kept partials (of the old
+        message) dropped, its transfers back to batched (relayer.core.keyring: the destination no
+        longer accepts the epoch it was signed under). Only a pending or aggregated batch, or one
+        that failed because the destination refused its key epoch (KeyEpochExpired). False if the
+        batch is anything else or unknown, or has that epoch already."""
+        now = time.time()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "UPDATE batches SET key_epoch=?, message=?, state=?, signature=NULL, detail=?, updated_at=? "
+                "WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=? AND key_epoch<? "
+                "AND (state IN (?, ?) OR (state=? AND detail LIKE '%KeyEpochExpired%'))",
+                (
+                    key_epoch,
+                    message,
+                    BatchState.PENDING,
+                    detail,
+                    now,
+                    bid.route.src,
+                    bid.route.dst,
+                    bid.first_nonce,
+                    key_epoch,
+                    BatchState.PENDING,
+                    BatchState.AGGREGATED,
+                    BatchState.FAILED,
+                ),
+            )
+            if not cur.rowcount:
+                return False
+            await db.execute(
+                "DELETE FROM partials WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+                (bid.route.src, bid.route.dst, bid.first_nonce),
+            )
+            await move_batch(db, bid, TransferState.BATCHED, detail, now, rekey=True)
+        return True
 
     # ---- aggregation ---------------------------------------------------------------------
 

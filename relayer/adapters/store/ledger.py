@@ -68,6 +68,7 @@ async def move(
     now: float,
     *,
     retry: bool = False,
+    rekey: bool = False,
 ) -> list[int]:
     """Record `state` for those of the transfers (src, dst, nonces) it may move to (the one
     place a transfer's state changes: `transfer_may_move`); returns the nonces moved."""
@@ -83,7 +84,8 @@ async def move(
     moved = [
         int(r["nonce"])
         for r in await cur.fetchall()
-        if int(r["nonce"]) in wanted and transfer_may_move(TransferState(r["state"]), state, retry=retry)
+        if int(r["nonce"]) in wanted
+        and transfer_may_move(TransferState(r["state"]), state, retry=retry, rekey=rekey)
     ]
     await db.executemany(
         "UPDATE transfers SET state=?, detail=?, updated_at=? "
@@ -103,6 +105,7 @@ async def move_batch(
     *,
     batch_first: bool = False,
     retry: bool = False,
+    rekey: bool = False,
 ) -> None:
     """Move the transfers of batch `bid` to `state` (as far as each may move); `batch_first` also
     records which batch they are in (whatever their state)."""
@@ -113,4 +116,4 @@ async def move_batch(
             (bid.first_nonce, bid.route.src, bid.route.dst, bid.first_nonce, bid.last_nonce),
         )
     nonces = range(bid.first_nonce, bid.last_nonce + 1)
-    await move(db, bid.route.src, bid.route.dst, nonces, state, detail, now, retry=retry)
+    await move(db, bid.route.src, bid.route.dst, nonces, state, detail, now, retry=retry, rekey=rekey)

@@ -162,6 +162,53 @@ class Refunds(SignedItems):
             )
         return kept
 
+    async def rekey_refund(
+        self,
+        route: Route,
+        nonce: int,
+        key_epoch: int,
+        message: bytes,
+        partial: bytes | None,
+        *,
+        contract: str,
+        detail: str,
+    ) -> bytes | bool | None:
+        """Approve an approved or combined refund (not sent) again under a later `key_epoch` (the
+        source endpoint rotated: relayer.core.keyring): its REFUND `message` under that epoch and
+        this member's `partial` (None: no share here), through the signed-once rule (a re-key of
+        the same nonce, `relayer.core.signing.rekeyed`); its kept partials and signature dropped.
+        Returns the partial to publish (None: no share), or False if the refund is in no such
+        state or has that epoch already."""
+        now = time.time()
+        async with self.transaction() as db:
+            cur = await db.execute(
+                "SELECT state, key_epoch FROM refunds WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (route.src, route.dst, nonce),
+            )
+            row = await cur.fetchone()
+            if (
+                row is None
+                or row["state"] not in (RefundState.APPROVED, RefundState.AGGREGATED)
+                or row["key_epoch"] is None
+                or int(row["key_epoch"]) >= key_epoch
+            ):
+                return False
+            kept = partial
+            if partial is not None:
+                kept, _ = await sign_in(
+                    db, refund_item(route, nonce, contract, key_epoch, message), partial, now
+                )
+            await db.execute(
+                "UPDATE refunds SET state=?, key_epoch=?, message=?, partial=?, signature=NULL, detail=?, "
+                "updated_at=? WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (RefundState.APPROVED, key_epoch, message, kept, detail, now, route.src, route.dst, nonce),
+            )
+            await db.execute(
+                "DELETE FROM refund_partials WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (route.src, route.dst, nonce),
+            )
+        return kept
+
     async def set_refund_state(
         self, route: Route, nonce: int, state: RefundState, detail: str, *, signature: bytes | None = None
     ) -> bool:

@@ -104,11 +104,14 @@ class SignedItems(StoreBase):
         )
         return (bytes(rows[0]["message"]), bytes(rows[0]["partial"])) if rows else None
 
-    async def signed_on_span(self, kind: str, sequence: str, first: int, last: int) -> bytes | None:
+    async def signed_on_span(
+        self, kind: str, sequence: str, first: int, last: int, key_epoch: int | None = None
+    ) -> bytes | None:
         """The partial this member signed as the item of `kind` taking exactly positions
-        `first`..`last` of `sequence` (under any key epoch), if it did."""
+        `first`..`last` of `sequence` (under `key_epoch`, or any key epoch if None), if it did."""
         rows = await self._fetchall(
-            "SELECT partial FROM signed_items WHERE kind=? AND sequence=? AND span_first=? AND span_last=?",
-            (kind, sequence, first, last),
+            "SELECT partial FROM signed_items WHERE kind=? AND sequence=? AND span_first=? AND span_last=? "
+            "AND (? IS NULL OR key_epoch=?)",
+            (kind, sequence, first, last, key_epoch, key_epoch),
         )
         return bytes(rows[0]["partial"]) if rows else None

@@ -464,7 +464,14 @@ def cmd_actions(args: argparse.Namespace) -> int:
     verb = args.actions_command
     cfg = _load(args.config)
     if verb == "propose":
-        if args.chain not in cfg.chains:
+        if args.chain is None and args.kind != "rotate":
+            raise CliError(
+                f"--chain is needed to propose a {args.kind}",
+                f"give one of {', '.join(sorted(cfg.chains))} (the names under [chains]); only a "
+                "rotate goes to every endpoint without it",
+                2,
+            )
+        if args.chain is not None and args.chain not in cfg.chains:
             raise CliError(
                 f"--chain {args.chain}: no chain of that name in {cfg.source}",
                 f"give one of {', '.join(sorted(cfg.chains))} (the names under [chains])",
@@ -696,19 +703,27 @@ def build_parser() -> argparse.ArgumentParser:
     verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
     acts = sub.add_parser(
         "actions",
-        help="committee actions: propose, approve or reject a resume or pause; list and show every action",
+        help="committee actions: propose, approve or reject a resume, pause or key rotation; list and show "
+        "every action",
     )
     asub = acts.add_subparsers(dest="actions_command", required=True, parser_class=_Parser)
     ap = verb(
         asub,
         "propose",
         cmd_actions,
-        "propose a committee-signed RESUME or PAUSE of a chain's endpoint to every member; each member "
-        "signs it only after its own operator approves it, so t operators must agree",
+        "propose a committee-signed RESUME, PAUSE or ROTATE of a chain's endpoint to every member; each "
+        "member signs it only after its own operator approves it, so t operators must agree",
     )
-    ap.add_argument("kind", choices=["resume", "pause"], help="resume (after the delay) or pause (at once)")
     ap.add_argument(
-        "--chain", required=True, help="the chain's name under [chains] in the TOML, e.g. ethereum"
+        "kind",
+        choices=["resume", "pause", "rotate"],
+        help="resume (after the delay), pause (at once) or rotate (to this member's [committee.next] key, "
+        "after the delay; deploy/runbooks/key-rotation.md)",
+    )
+    ap.add_argument(
+        "--chain",
+        help="the chain's name under [chains] in the TOML, e.g. ethereum (needed for resume and pause; "
+        "a rotate without it is proposed for every configured endpoint, one action each)",
     )
     ap.add_argument(
         "--ttl",

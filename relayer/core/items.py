@@ -26,7 +26,7 @@ operator has not approved does not hold back the others.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -43,7 +43,7 @@ class ActionKind(StrEnum):
     ALLOW = "allow"
 
 
-PROPOSABLE = (ActionKind.PAUSE, ActionKind.RESUME)  # what an operator may propose from the CLI
+PROPOSABLE = (ActionKind.PAUSE, ActionKind.RESUME, ActionKind.ROTATE)  # what an operator proposes (CLI)
 DELAYED = (ActionKind.RESUME, ActionKind.ROTATE)  # scheduled on-chain, executed after the delay
 
 
@@ -122,6 +122,8 @@ class Action:
             raise ValueError(f"action {self.id}: a {self.kind} takes (address, bool), 64 bytes")
         if self.kind is ActionKind.PAUSE and self.params:
             raise ValueError(f"action {self.id}: a pause has no parameters")
+        if self.kind is ActionKind.ROTATE and len(self.params) != 32:
+            raise ValueError(f"action {self.id}: a rotate takes the new key's hash, 32 bytes")
         if self.kind is ActionKind.RESUME:
             _, deadline = resume_fields(self.params)  # ValueError unless (pause count, deadline)
             if self.expires_at != float(deadline):
@@ -146,7 +148,14 @@ class Action:
             return None
         return self.params[63] == 1
 
+    @property
+    def new_key_hash(self) -> bytes | None:
+        """The keccak256 of the 256-byte EIP-2537 key a ROTATE installs."""
+        return self.params if self.kind is ActionKind.ROTATE else None
+
     def describe(self) -> str:
+        if self.kind is ActionKind.ROTATE:
+            return f"rotate to the key with hash 0x{self.params.hex()}"
         if self.kind is ActionKind.FREEZE:
             return f"{'freeze' if self.flag else 'unfreeze'} {self.account}"
         if self.kind is ActionKind.ALLOW:
@@ -182,6 +191,27 @@ class FlagView:
     value: bool
 
 
+@dataclass(frozen=True, slots=True)
+class HeldKey:
+    """A key epoch this member holds, as a ROTATE names it (by the keccak256 of its 256-byte
+    EIP-2537 form): its epoch, its 96-byte group key, and whether this member holds a share of it
+    (it took part in the DKG that made it)."""
+
+    epoch: int
+    group_key: bytes
+    has_share: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RotationView:
+    """What a member knows, besides the endpoint, before it approves or signs a ROTATE: the keys
+    it holds by hash, and another ROTATE of the same endpoint that goes first (scheduled, or
+    approved here and older), by id."""
+
+    keys: Mapping[bytes, HeldKey]
+    other: str | None = None
+
+
 class Decision(Enum):
     SIGN = "sign"
     DONE = "done"  # its effect is already on-chain: nothing to sign
@@ -195,11 +225,62 @@ class Verdict:
     why: str
 
 
+def decide_rotation(a: Action, endpoint: EndpointView, rotation: RotationView | None) -> Verdict:
+    """A member's own check of a ROTATE (before its operator's approval counts, and before each
+    signature): it holds the key the ROTATE installs, that key is the endpoint's next epoch, it
+    holds a share of it (so it took part in the DKG that made it), and no other ROTATE of the
+    endpoint goes first (one rotation per endpoint at a time)."""
+    digest = "0x" + a.params.hex()
+    held = None if rotation is None else rotation.keys.get(a.params)
+    if held is not None and held.epoch == endpoint.key_epoch:
+        return Verdict(Decision.DONE, f"the endpoint is at key epoch {held.epoch} (key {digest}) already")
+    if held is None:
+        return Verdict(
+            Decision.REFUSE,
+            f"this member holds no key epoch whose key hashes to {digest}: it rotates only to a key "
+            f"it helped generate; run the DKG for epoch {endpoint.key_epoch + 1} with the other members, "
+            "configure its result as [committee.next] and restart, then approve a rotation to that key "
+            "(deploy/runbooks/key-rotation.md)",
+        )
+    if held.epoch != endpoint.key_epoch + 1:
+        return Verdict(
+            Decision.REFUSE,
+            f"key {digest} is key epoch {held.epoch} here, and the endpoint is at key epoch "
+            f"{endpoint.key_epoch}: a rotation installs epoch {endpoint.key_epoch + 1}; run the DKG with "
+            f"--key-epoch {endpoint.key_epoch + 1} and propose a rotation to its key",
+        )
+    if not held.has_share:
+        return Verdict(
+            Decision.REFUSE,
+            f"this member holds no share of key {digest} (epoch {held.epoch}): it rotates only to a "
+            f"key it helped generate; run the DKG for epoch {held.epoch} with the other members and "
+            "configure this member's share as [committee.next] (key_file or keystore_file)",
+        )
+    assert rotation is not None
+    if rotation.other is not None:
+        return Verdict(
+            Decision.REFUSE,
+            f"rotation {rotation.other} of this endpoint goes first (one rotation per endpoint at a "
+            f"time); `relayer actions show {rotation.other}` shows it, and if it is cancelled propose "
+            "again",
+        )
+    return Verdict(
+        Decision.SIGN, f"rotate to key epoch {held.epoch}, this member's share of it from the DKG is held"
+    )
+
+
 def decide(
-    a: Action, endpoint: EndpointView, flag: FlagView | None, now: float, *, expiring: bool = True
+    a: Action,
+    endpoint: EndpointView,
+    flag: FlagView | None,
+    now: float,
+    *,
+    expiring: bool = True,
+    rotation: RotationView | None = None,
 ) -> Verdict:
     """What a member that approved `a` does with it now, from its own reads of the chain.
-    `expiring`: whether its expiry still applies (not once this node sent it: the chain decides)."""
+    `expiring`: whether its expiry still applies (not once this node sent it: the chain decides).
+    `rotation`: for a ROTATE, the keys this member holds and any other rotation going first."""
     if expiring and a.expires_at is not None and now >= a.expires_at:
         return Verdict(Decision.REFUSE, "expired before it was executed")
     if a.kind is ActionKind.PAUSE:
@@ -220,6 +301,8 @@ def decide(
         if flag.value == a.flag:
             return Verdict(Decision.DONE, f"already so on the destination ({a.describe()})")
         return Verdict(Decision.SIGN, f"{a.describe()} as the consortium chain's registry decided")
+    if a.kind is ActionKind.ROTATE:
+        return decide_rotation(a, endpoint, rotation)
     return Verdict(Decision.REFUSE, f"a {a.kind} is not carried by this build")
 
 
@@ -256,6 +339,7 @@ class ActionView:
     action_nonce: int | None
     tx_hash: str | None
     history: tuple[tuple[str, str, float], ...]
+    new_key_epoch: int | None = None  # a ROTATE: the epoch of the key it installs, if held here
 
 
 def onchain_text(state: ActionState, executable_at: int | None, chain_now: int | None) -> str:

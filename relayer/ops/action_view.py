@@ -19,7 +19,7 @@ RUNBOOK = {
     "pause": "deploy/runbooks/committee-pause.md",
     "freeze": "deploy/runbooks/registry-carry.md",
     "allow": "deploy/runbooks/registry-carry.md",
-    "rotate": "deploy/runbooks/signed-action-pending.md",
+    "rotate": "deploy/runbooks/key-rotation.md",
 }
 CLOSED = ("executed", "cancelled", "expired", "refused")
 DONE = {"propose": "proposed", "approve": "approved", "reject": "rejected"}
@@ -67,7 +67,7 @@ def list_text(out: dict[str, Any]) -> str:
     if not actions:
         return (
             f"no committee actions on this node (member {out['member']}); an operator proposes one "
-            "with `relayer actions propose {resume,pause} --chain NAME`"
+            "with `relayer actions propose {resume,pause,rotate} --chain NAME`"
         )
     waiting = [a["id"] for a in actions if a["state"] == "proposed" and a["origin"] == "operator"]
     text = table([row(a) for a in actions], COLUMNS)
@@ -94,6 +94,11 @@ def next_step(a: dict[str, Any]) -> str | None:
             return (
                 f"nothing: it will not execute; if the {kind} is still wanted, propose it again "
                 f"(`relayer actions propose {kind} --chain {a['chain']}`, {runbook})"
+            )
+        if state == "executed" and kind == "rotate":
+            return (
+                f"the endpoint on {a['chain']} is at the new key epoch; once every endpoint is, move "
+                f"[committee.next] to [committee] on every member and restart at leisure ({runbook})"
             )
         return None
     if state == "proposed":
@@ -185,4 +190,6 @@ def text(verb: str, out: Any) -> str:
         return list_text(out)
     if verb == "show":
         return show_text(out)
+    if verb == "propose" and "actions" in out:  # a rotate: one action per endpoint
+        return "\n\n".join(result_text(verb, a) for a in out["actions"])
     return result_text(verb, out)

@@ -1,7 +1,8 @@
 """The operator's side of committee actions: the admin verbs `actions.propose`, `actions.approve`,
 `actions.reject`, `actions.list` and `actions.show` over the node's action stage (`node.actions`).
 
-An operator proposes a RESUME or a PAUSE of one chain's endpoint on one member; every member keeps
+An operator proposes a RESUME or a PAUSE of one chain's endpoint, or a ROTATE of one endpoint or of
+every configured endpoint to the key the member holds as `[committee.next]`, on one member; every member keeps
 the proposal and signs it only after its own operator approves it, so t operators must agree. The
 registry's FREEZE and ALLOW decisions carried from the consortium chain need no operator and show
 up here too. This module checks the request, calls the stage through `ActionsPort` (the calls it
@@ -11,7 +12,10 @@ do, and gives every action the same JSON shape (`ActionVerbs.action_json`):
     id             "p2-0a1b2c3d" (an operator's proposal) or "r7002-118-0" (a registry event
                    carried to chain 7002)
     kind           pause | resume | rotate | freeze | allow
-    what           the action in words: "resume the endpoint", "freeze 0xab…", "disallow 0xcd…"
+    what           the action in words: "resume the endpoint", "freeze 0xab…", "disallow 0xcd…",
+                   "rotate to key epoch 2 (key hash 0x…)"
+    new_key_epoch  a rotate's key epoch, as this member holds its key (null: not held here, or
+                   another kind)
     chain          the chain's name in this node's configuration; chain_id its id
     params         the ABI-encoded parameters, 0x-hex ("0x" for pause and resume)
     account, flag  a freeze's or allow's account and value (null for the other kinds)
@@ -27,6 +31,8 @@ do, and gives every action the same JSON shape (`ActionVerbs.action_json`):
     tx_hash        the transaction that carried it (null before)
     history        [{"state", "detail", "at" (ISO)}], oldest first
     member         the member whose node answered (signers and approved_here are its view)
+
+`actions.propose` of a rotate answers {"member", "threshold", "actions": [one shape per endpoint]}.
 
 `relayer.ops.action_view` renders it for people.
 """
@@ -107,15 +113,24 @@ class ActionViewLike(Protocol):
     @property
     def history(self) -> Sequence[tuple[str, str, float]]: ...  # (state, detail, unix time), oldest first
 
+    @property
+    def new_key_epoch(self) -> int | None: ...  # a rotate: the key epoch it installs, if held here
+
 
 class ActionsPort(Protocol):
     """The calls this module makes on the node's action stage (`node.actions`). Parameters are
     positional, so the stage may name them as it likes."""
 
     async def propose(self, kind: str, chain: str, ttl: float | None = None, /) -> ActionLike:
-        """Record a proposal of `kind` (pause or resume) for the endpoint of the chain named `chain`
-        and publish it to the other members; `ttl` seconds until it expires (None: the stage's
-        default). Raises ActionRefused."""
+        """Record a proposal of `kind` (pause or resume; a rotate goes to `propose_rotation`) for the
+        endpoint of the chain named `chain` and publish it to the other members; `ttl` seconds until
+        it expires (None: the stage's default). Raises ActionRefused."""
+        ...
+
+    async def propose_rotation(self, chain: str | None, ttl: float | None = None, /) -> Sequence[ActionLike]:
+        """Record a ROTATE of the endpoint of the chain named `chain` (None: one for every
+        configured chain) to the key this member holds as `[committee.next]`, and publish each.
+        Raises ActionRefused (no next key, an endpoint not at the epoch before it, a rotation open)."""
         ...
 
     async def approve(self, action_id: str, /) -> ActionLike:
@@ -140,9 +155,11 @@ def iso(ts: float | None) -> str | None:
     return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
-def describe(kind: str, params: bytes) -> tuple[str, str | None, bool | None]:
+def describe(
+    kind: str, params: bytes, new_key_epoch: int | None = None
+) -> tuple[str, str | None, bool | None]:
     """An action in words, and the account and flag of a freeze or an allow
-    (params = abi.encode(address, bool))."""
+    (params = abi.encode(address, bool)); a rotate's key epoch as this member holds its key."""
     if kind in ("freeze", "allow") and len(params) == 64:
         account, flag = "0x" + params[12:32].hex(), params[63] == 1
         words = {("freeze", True): "freeze", ("freeze", False): "unfreeze"}
@@ -151,7 +168,9 @@ def describe(kind: str, params: bytes) -> tuple[str, str | None, bool | None]:
     if kind in ("pause", "resume"):
         return f"{kind} the endpoint", None, None
     if kind == "rotate" and len(params) == 32:
-        return f"rotate the key to the key hash 0x{params.hex()}", None, None
+        if new_key_epoch is None:
+            return f"rotate to a key this member does not hold (key hash 0x{params.hex()})", None, None
+        return f"rotate to key epoch {new_key_epoch} (key hash 0x{params.hex()})", None, None
     return str(kind), None, None
 
 
@@ -230,9 +249,11 @@ class ActionVerbs:
     async def propose(self, kind: Any, chain: Any, ttl: Any = None) -> dict[str, Any]:
         if kind not in PROPOSABLE:
             raise AdminError(
-                f"an operator proposes a pause or a resume, not {kind!r}; freezes and allow-list "
-                "changes are carried from the consortium chain's registry without a proposal"
+                f"an operator proposes a pause, a resume or a rotate, not {kind!r}; freezes and "
+                "allow-list changes are carried from the consortium chain's registry without a proposal"
             )
+        if kind == "rotate":
+            return await self.propose_rotation(chain, ttl)
         name = self._chain(chain)
         seconds = _ttl(ttl)
         port = self._port()
@@ -245,6 +266,26 @@ class ActionVerbs:
                 "`relayer actions list` shows the actions this node already holds",
             ) from exc
         return await self._shown(port, action.id)
+
+    async def propose_rotation(self, chain: Any, ttl: Any = None) -> dict[str, Any]:
+        """A ROTATE of one chain's endpoint, or of every configured one (`chain` None)."""
+        name = None if chain is None else self._chain(chain)
+        seconds = _ttl(ttl)
+        port = self._port()
+        try:
+            actions = await port.propose_rotation(name, seconds)
+        except ActionRefused as exc:
+            where = "every endpoint" if name is None else f"the endpoint on {name}"
+            raise _refusal(
+                f"the rotation of {where} was not proposed",
+                exc,
+                "deploy/runbooks/key-rotation.md says what must hold first",
+            ) from exc
+        return {
+            "member": self.member,
+            "threshold": self.threshold,
+            "actions": [await self._shown(port, a.id) for a in actions],
+        }
 
     async def approve(self, action_id: Any) -> dict[str, Any]:
         aid = _action_id(action_id)
@@ -313,7 +354,8 @@ class ActionVerbs:
         """An action's JSON shape (the module's docstring)."""
         a = view.action
         kind = str(a.kind)
-        what, account, flag = describe(kind, a.params)
+        new_key_epoch = view.new_key_epoch if kind == "rotate" else None
+        what, account, flag = describe(kind, a.params, new_key_epoch)
         onchain, executable_at = onchain_fields(view.onchain)
         return {
             "id": a.id,
@@ -324,6 +366,7 @@ class ActionVerbs:
             "params": "0x" + a.params.hex(),
             "account": account,
             "flag": flag,
+            "new_key_epoch": new_key_epoch,
             "origin": "registry" if a.proposer == 0 else "operator",
             "proposer": a.proposer or None,
             "state": str(view.state),

@@ -472,6 +472,21 @@ class Ops:
             "key_file": None if self.cfg.committee.key_file is None else str(self.cfg.committee.key_file),
             "public_file": str(self.cfg.committee.public_file),
             "relayer_account": self.account_address,
+            # a key rotation: every key epoch held, and the one each endpoint is signed for now
+            "key_epochs_held": {
+                str(e): {
+                    "group_public_key": "0x" + bytes(k.public.group_public_key).hex(),
+                    "signer": k.share is not None,
+                }
+                for e in self.node.epochs.keyring.epochs
+                if (k := self.node.epochs.keyring.get(e)) is not None
+            },
+            "signing_epoch": {
+                c.name: self.node.epochs.cut_epoch(c.chain_id) for c in self.cfg.chains.values()
+            },
+            "endpoint_epoch": {
+                c.name: self.node.epochs.current(c.chain_id) for c in self.cfg.chains.values()
+            },
         }
 
     # ---- dispatch ------------------------------------------------------------------------

@@ -11,8 +11,13 @@ Each step, for every endpoint with open actions:
    nonce and key epoch: recorded in `signed_items` first, then published;
 4. t verified partials on the same item are combined, checked, and sent by this node's relayer
    account (members take turns by rank, as for batches);
-5. a scheduled RESUME is executed once its delay is over (`executePending`), unless the guardian
-   cancelled it.
+5. a scheduled RESUME or ROTATE is executed once its delay is over (`executePending`), unless the
+   guardian cancelled it.
+
+A ROTATE (`relayer actions propose rotate`) installs the key this member holds as `[committee.next]`
+(the keyring's last epoch, from the DKG the members ran); each member signs it only for a key epoch
+it holds a share of (relayer.core.items.decide_rotation), and a relayer submits `rotateKey` with the
+new key found in its own keyring by the hash the action carries.
 Everything is read back from the store and the chains at each step, so a crash anywhere resumes.
 """
 
@@ -25,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 import structlog
+from eth_utils.crypto import keccak
 
 from committee.bls import BlsBackend
 from committee.threshold import partial_sign, verify_partial
@@ -40,6 +46,7 @@ from relayer.core.items import (
     CLOSED,
     DELAYED,
     MAX_TTL_SECONDS,
+    OPEN,
     PROPOSABLE,
     SIGNING,
     Action,
@@ -51,9 +58,13 @@ from relayer.core.items import (
     Decision,
     EndpointView,
     FlagView,
+    HeldKey,
     Origin,
+    RotationView,
+    Verdict,
     action_facts,
     decide,
+    decide_rotation,
     onchain_text,
     proposal_id,
     queue_order,
@@ -106,11 +117,19 @@ class ActionStage:
     _sent: dict[str, TxRecord] = field(default_factory=dict)  # action -> this node's last transaction
     _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
     partials: Partials = field(init=False)
+    held_keys: dict[bytes, HeldKey] = field(init=False)  # keccak(256-byte key) -> the epoch held
 
     def __post_init__(self) -> None:
         self.partials = Partials(
             self.keyring, self.backend, self.cfg.member_index, self.lock, metrics.ACTION_PARTIALS_RECEIVED
         )
+        self.held_keys = {}
+        for epoch in self.keyring.epochs:
+            key = self.keyring.get(epoch)
+            assert key is not None
+            group_key = bytes(key.public.group_public_key)
+            digest = keccak(self.backend.g2_to_eip2537(group_key))
+            self.held_keys[digest] = HeldKey(epoch, group_key, key.share is not None)
 
     # ---- what operators do (relayer actions ...) -----------------------------------------
 
@@ -121,8 +140,10 @@ class ActionStage:
         return chain.chain_id
 
     async def propose(self, kind: str, chain: str, ttl: float | None = None) -> Action:
-        """Propose a pause or a resume of `chain`'s endpoint: recorded, approved by this member's
-        operator (who proposed it), and published for the other members' operators."""
+        """Propose a pause, a resume or a rotation of `chain`'s endpoint: recorded, approved by this
+        member's operator (who proposed it), and published for the other members' operators."""
+        if kind == ActionKind.ROTATE.value:
+            return (await self.propose_rotation(chain, ttl))[0]
         try:
             k = ActionKind(kind)
         except ValueError as exc:
@@ -134,15 +155,77 @@ class ActionStage:
                 f"a {k} is not proposed by an operator; propose one of {[p.value for p in PROPOSABLE]}"
             )
         chain_id = self._chain_named(chain)
-        ttl = self.cfg.actions.proposal_ttl if ttl is None else ttl
-        if not 0 < ttl <= 7 * 24 * 3600:
-            raise ActionRefused(f"--ttl {ttl}: must be between 0 and 604800 seconds")
+        ttl = self._ttl(ttl)
         state = await self._check_endpoint(k, chain_id)
         now = time.time()
         deadline = int(now + ttl)
         params = b""
         if k is ActionKind.RESUME:  # bound to this pause and to its deadline on-chain
             params = action_params(k, pause_count=state.pause_count, deadline=deadline)
+        return await self._proposed(k, chain_id, params, now, deadline)
+
+    def _ttl(self, ttl: float | None) -> float:
+        ttl = self.cfg.actions.proposal_ttl if ttl is None else ttl
+        if not 0 < ttl <= MAX_TTL_SECONDS:
+            raise ActionRefused(f"--ttl {ttl}: must be between 0 and {MAX_TTL_SECONDS} seconds")
+        return ttl
+
+    async def propose_rotation(self, chain: str | None, ttl: float | None = None) -> list[Action]:
+        """Propose rotating the endpoint of `chain` (None: of every configured chain, one action
+        each) to the key this member holds as `[committee.next]` (the keyring's last epoch), which
+        must be each endpoint's current epoch + 1. Every endpoint is checked before any is proposed."""
+        names = sorted(self.cfg.chains) if chain is None else [chain]
+        chain_ids = [self._chain_named(name) for name in names]
+        ttl = self._ttl(ttl)
+        if len(self.keyring.epochs) < 2:
+            raise ActionRefused(
+                f"this member holds only key epoch {self.keyring.first.epoch}: there is no next key to "
+                f"rotate to; run the DKG for epoch {self.keyring.first.epoch + 1} with the other members, "
+                "add its result as [committee.next] to every member's configuration and restart them one "
+                "at a time (deploy/runbooks/key-rotation.md)"
+            )
+        target = self.keyring.last
+        params = action_params(
+            ActionKind.ROTATE, new_key_hash=keccak(self.backend.g2_to_eip2537(target.public.group_public_key))
+        )
+        for name, chain_id in zip(names, chain_ids, strict=True):
+            state = await self._check_endpoint(ActionKind.ROTATE, chain_id)
+            if target.epoch != state.key_epoch + 1:
+                raise ActionRefused(
+                    f"the endpoint on {name} is at key epoch {state.key_epoch} and this member's next key "
+                    f"([committee.next]) is epoch {target.epoch}: a rotation installs epoch "
+                    f"{state.key_epoch + 1}; configure the key of that epoch as [committee.next], or "
+                    "propose for the endpoints at the epoch before it (--chain)"
+                )
+            others = [r for r in await self.store.open_actions() if self._rotation_of(r, chain_id)]
+            view = EndpointView(state.paused, state.action_nonce, state.key_epoch, state.pause_count)
+            probe = Action(
+                id=proposal_id(self.cfg.member_index, "00000000"),
+                kind=ActionKind.ROTATE,
+                chain_id=chain_id,
+                params=params,
+                origin=Origin.OPERATOR,
+                proposer=self.cfg.member_index,
+                created_at=0.0,
+                expires_at=None,
+                position=(0, 0),
+            )
+            verdict = decide_rotation(
+                probe, view, RotationView(self.held_keys, others[0].action.id if others else None)
+            )
+            if verdict.decision is not Decision.SIGN:
+                raise ActionRefused(f"the endpoint on {name}: {verdict.why}")
+        now = time.time()
+        deadline = int(now + ttl)
+        return [await self._proposed(ActionKind.ROTATE, c, params, now, deadline) for c in chain_ids]
+
+    @staticmethod
+    def _rotation_of(r: ActionRecord, chain_id: ChainId, *, states: tuple[ActionState, ...] = OPEN) -> bool:
+        return r.action.kind is ActionKind.ROTATE and r.action.chain_id == chain_id and r.state in states
+
+    async def _proposed(
+        self, k: ActionKind, chain_id: ChainId, params: bytes, now: float, deadline: int
+    ) -> Action:
         a = Action(
             id=proposal_id(self.cfg.member_index, secrets.token_hex(4)),
             kind=k,
@@ -157,7 +240,13 @@ class ActionStage:
         await self.store.put_action(
             a, ActionState.APPROVED, "proposed and approved by this member's operator", approved_at=now
         )
-        log.info("action_proposed", action=a.id, kind=a.kind.value, chain=chain, expires_at=a.expires_at)
+        log.info(
+            "action_proposed",
+            action=a.id,
+            kind=a.kind.value,
+            chain=self.cfg.chain_by_id(chain_id).name,
+            expires_at=a.expires_at,
+        )
         self._publish_proposal(a)
         return a
 
@@ -194,7 +283,26 @@ class ActionStage:
             raise ActionRefused(f"action {action_id} is {record.state}, not waiting for an approval")
         if record.action.expires_at is not None and time.time() >= record.action.expires_at:
             raise ActionRefused(f"action {action_id} expired; propose it again if it is still needed")
-        await self._check_endpoint(record.action.kind, record.action.chain_id, record.action.pause_count)
+        state = await self._check_endpoint(
+            record.action.kind, record.action.chain_id, record.action.pause_count
+        )
+        if record.action.kind is ActionKind.ROTATE:
+            # this member's own check before its operator's approval counts (and before each signature)
+            view = EndpointView(state.paused, state.action_nonce, state.key_epoch, state.pause_count)
+            approved = [
+                r
+                for r in await self.store.open_actions()
+                if r.action.id != action_id
+                and self._rotation_of(
+                    r,
+                    record.action.chain_id,
+                    states=(ActionState.APPROVED, ActionState.SUBMITTED, ActionState.SCHEDULED),
+                )
+            ]
+            other = approved[0].action.id if approved else None
+            verdict = decide_rotation(record.action, view, RotationView(self.held_keys, other))
+            if verdict.decision is not Decision.SIGN:
+                raise ActionRefused(verdict.why)
         await self.store.set_action_state(
             action_id, ActionState.APPROVED, "approved by this member's operator", approved_at=time.time()
         )
@@ -238,6 +346,7 @@ class ActionStage:
                     chain_now = await chain.chain_time()
                 except Exception:
                     chain_now = None
+        held = self.held_keys.get(record.action.params) if record.action.kind is ActionKind.ROTATE else None
         return ActionView(
             action=record.action,
             state=record.state,
@@ -250,6 +359,7 @@ class ActionStage:
             action_nonce=record.action_nonce,
             tx_hash=record.tx_hash,
             history=tuple(await self.store.action_history(record.action.id)),
+            new_key_epoch=held.epoch if held is not None else None,
         )
 
     async def actions(self, limit: int = 100) -> list[ActionView]:
@@ -494,7 +604,25 @@ class ActionStage:
             if signed_now >= SIGN_WINDOW:
                 continue  # the first ones in the queue first; the others in a later step
             signed_now += 1
-            sent = await self._advance(chain, r, view, now, may_send=not sent) or sent
+            rotation = None
+            if a.kind is ActionKind.ROTATE:
+                rotation = RotationView(self.held_keys, self._rotation_first(r, records))
+            sent = await self._advance(chain, r, view, now, may_send=not sent, rotation=rotation) or sent
+
+    @staticmethod
+    def _rotation_first(r: ActionRecord, records: list[ActionRecord]) -> str | None:
+        """Another ROTATE of the endpoint that goes before `r` (`records` in queue order): one
+        scheduled, or one this member signs that is ahead in the queue; one rotation at a time."""
+        ahead = True
+        for other in records:
+            if other.action.id == r.action.id:
+                ahead = False
+                continue
+            if other.action.kind is not ActionKind.ROTATE:
+                continue
+            if other.state is ActionState.SCHEDULED or (ahead and other.state in SIGNING):
+                return other.action.id
+        return None
 
     async def _supersede(
         self, records: list[ActionRecord], view: EndpointView
@@ -526,14 +654,27 @@ class ActionStage:
         return FlagView(status.bridge_frozen if a.kind is ActionKind.FREEZE else status.allowed)
 
     async def _advance(
-        self, chain: ChainClient, r: ActionRecord, view: EndpointView, now: float, *, may_send: bool
+        self,
+        chain: ChainClient,
+        r: ActionRecord,
+        view: EndpointView,
+        now: float,
+        *,
+        may_send: bool,
+        rotation: RotationView | None = None,
     ) -> bool:
         """Sign, combine and (if `may_send`) send `r` for the endpoint's current nonce. True if a
-        transaction went out (one per endpoint and step: only one action can take the nonce)."""
+        transaction went out (one per endpoint and step: only one action can take the nonce).
+        `rotation`: for a ROTATE, the keys this member holds and any rotation going first."""
         a = r.action
         # a proposal expires until this node sent it; once sent, the chain decides (settled above)
-        verdict = decide(
-            a, view, await self._flag(chain, a, final=False), now, expiring=r.state is ActionState.APPROVED
+        verdict: Verdict = decide(
+            a,
+            view,
+            await self._flag(chain, a, final=False),
+            now,
+            expiring=r.state is ActionState.APPROVED,
+            rotation=rotation,
         )
         if verdict.decision is Decision.DONE:
             final = await chain.endpoint_state(final=True)
@@ -544,6 +685,7 @@ class ActionStage:
                 flag,
                 now,
                 expiring=False,
+                rotation=rotation,
             )
             if again.decision is Decision.DONE:
                 await self._executed(r, again.why)
@@ -674,7 +816,19 @@ class ActionStage:
             since = self._aggregated_at.setdefault(a.id, time.monotonic())
             if time.monotonic() - since < self._rank(r.action_nonce) * self.cfg.relayer.stagger_seconds:
                 return False
-        data = action_call_data(a.kind, r.key_epoch, a.params, r.signature)
+        new_key = None
+        if a.kind is ActionKind.ROTATE:
+            held = self.held_keys.get(a.params)
+            if held is None:  # decided before signing; a relayer-only node may still hold the partials
+                log.warning(
+                    "rotate_key_unknown",
+                    action=a.id,
+                    key_hash="0x" + a.params.hex(),
+                    why="this node's keyring holds no key with that hash; another member submits it",
+                )
+                return False
+            new_key = held.group_key
+        data = action_call_data(a.kind, r.key_epoch, a.params, r.signature, new_key=new_key)
 
         async def record(tx: TxRecord) -> None:
             await self.store.set_action_state(

@@ -41,6 +41,7 @@ from relayer.core.messages import (
     partial_topic,
     topic_root,
 )
+from relayer.core.signing import route_sequence
 from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
 from relayer.ops.reconciler import reconcile
 from relayer.provisioning import broker
@@ -175,8 +176,8 @@ class Bridge:
         """(first, last) -> root of every C->E batch the member signed."""
         with self.db(member) as db:
             rows = db.execute(
-                "SELECT first_nonce, last_nonce, root FROM signed WHERE src_chain_id=? AND dst_chain_id=?",
-                (C, E),
+                "SELECT span_first, span_last, content FROM signed_items WHERE kind='batch' AND sequence=?",
+                (route_sequence(Route(C, E)),),
             ).fetchall()
         return {(int(f), int(la)): bytes(r) for f, la, r in rows}
 

@@ -148,6 +148,9 @@ def test_keys_show_never_prints_the_secret(net: devnet.Devnet) -> None:
     assert keys["members"] == 4
     assert keys["signer"] is True
     assert keys["key_epoch"] == 1
+    assert keys["key_epochs_held"] == {"1": {"group_public_key": keys["group_public_key"], "signer": True}}
+    assert set(keys["signing_epoch"].values()) == {1}  # every endpoint, signed for under epoch 1
+    assert keys["endpoint_epoch"] == keys["signing_epoch"]
     assert keys["group_public_key"].startswith("0x")
     assert len(keys["group_public_key"]) == 2 + 192
     assert keys["relayer_account"] == devnet.dev_account(1).address

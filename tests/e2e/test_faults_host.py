@@ -285,7 +285,12 @@ def test_members_two_hours_ahead_and_behind_stay_online_sign_and_take_their_turn
     batches = store_rows(net, 3, f"SELECT first_nonce FROM batches WHERE first_nonce >= {first}")
     assert len(batches) == bridge.locks - first + 1, batches
     for member in skewed:
-        signed = store_rows(net, member, f"SELECT first_nonce FROM signed WHERE first_nonce >= {first}")
+        signed = store_rows(  # one row per batch (route and first nonce), whatever key epochs signed it
+            net,
+            member,
+            "SELECT span_first FROM signed_items WHERE kind='batch' "
+            f"AND span_first >= {first} GROUP BY sequence, span_first",
+        )
         assert sorted(signed) == sorted(batches), f"member {member} did not sign every batch"
         assert bridge.sent(member) > sent_before[member], f"member {member} never took its turn"
         assert bridge.sent(member) - sent_before[member] <= len(batches), f"member {member} resubmits"
@@ -366,10 +371,11 @@ def test_a_member_whose_disk_fills_stops_signing_says_so_and_resumes_once_space_
         devnet.wait_until(lambda: ready(net, victim), 30, "member 3 ready again")
         assert net.metric(victim, "qiao_store_writable") == 1.0
         assert "store_writable_again" in log_since(net, victim, mark)
-        signed_before = len(store_rows(net, victim, "SELECT * FROM signed"))
+        signed_sql = "SELECT * FROM signed_items WHERE kind='batch'"
+        signed_before = len(store_rows(net, victim, signed_sql))
         bridge.lock(8)
         devnet.wait_until(
-            lambda: len(store_rows(net, victim, "SELECT * FROM signed")) > signed_before,
+            lambda: len(store_rows(net, victim, signed_sql)) > signed_before,
             60,
             "member 3 signing new batches again",
         )

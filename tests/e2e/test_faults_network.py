@@ -92,10 +92,17 @@ class Bridge:
             return dict(rows.fetchall())
 
     def signed(self, member: int) -> set[tuple[int, int, int, int, str]]:
-        """(src, dst, first, last, root) of every batch this member signed."""
+        """(src, dst, first, last, root) of every batch this member signed (its span of the route
+        `<src>:<dst>` and its content, in `signed_items`)."""
         with self.db(member) as db:
-            rows = db.execute("SELECT src_chain_id, dst_chain_id, first_nonce, last_nonce, root FROM signed")
-            return {(a, b, c, d, bytes(r).hex()) for a, b, c, d, r in rows.fetchall()}
+            rows = db.execute(
+                "SELECT sequence, span_first, span_last, content FROM signed_items WHERE kind='batch'"
+            ).fetchall()
+        out = set()
+        for sequence, first, last, root in rows:
+            src, dst = (int(c) for c in str(sequence).split(":"))
+            out.add((src, dst, int(first), int(last), bytes(root).hex()))
+        return out
 
     def batches(self, member: int) -> set[tuple[int, int, int, int, str]]:
         """(src, dst, first, last, root) of every batch this member cut."""
@@ -106,13 +113,19 @@ class Bridge:
     def signed_through(self, member: int) -> int:
         """The last nonce this member has signed a batch for (0 if none)."""
         with self.db(member) as db:
-            (last,) = db.execute("SELECT COALESCE(MAX(last_nonce), 0) FROM signed").fetchone()
+            (last,) = db.execute(
+                "SELECT COALESCE(MAX(span_last), 0) FROM signed_items WHERE kind='batch'"
+            ).fetchone()
             return int(last)
 
     def signed_from(self, member: int, first_nonce: int) -> int:
         """How many batches from `first_nonce` on this member signed."""
         with self.db(member) as db:
-            (n,) = db.execute("SELECT COUNT(*) FROM signed WHERE first_nonce >= ?", (first_nonce,)).fetchone()
+            (n,) = db.execute(  # one per batch (route and first nonce), whatever key epochs signed it
+                "SELECT COUNT(DISTINCT sequence || '#' || span_first) FROM signed_items "
+                "WHERE kind='batch' AND span_first >= ?",
+                (first_nonce,),
+            ).fetchone()
             return int(n)
 
     def stale_partials(self, member: int) -> int:

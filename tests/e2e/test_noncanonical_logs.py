@@ -22,6 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from web3 import HTTPProvider, Web3
 
 from harness import devnet
+from relayer.core.signing import route_sequence
+from relayer.core.types import ChainId, Route
 from relayer.ops.reconciler import reconcile
 from tests.support.rpc_proxy import RpcProxy
 
@@ -52,14 +54,14 @@ def rows(net: devnet.Devnet, member: int, sql: str, args: tuple[Any, ...] = ()) 
 
 
 def signed_by(net: devnet.Devnet, member: int, nonces: list[int]) -> list[tuple[Any, ...]]:
-    """The batches `member` recorded signing (C->E) that hold any of `nonces`."""
+    """The batches `member` recorded signing (C->E) that hold any of `nonces` (their nonce ranges)."""
     return [
         r
         for r in rows(
             net,
             member,
-            "SELECT first_nonce, last_nonce FROM signed WHERE src_chain_id=? AND dst_chain_id=?",
-            (C, E),
+            "SELECT DISTINCT span_first, span_last FROM signed_items WHERE kind='batch' AND sequence=?",
+            (route_sequence(Route(ChainId(C), ChainId(E))),),
         )
         if any(r[0] <= n <= r[1] for n in nonces)
     ]

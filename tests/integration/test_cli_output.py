@@ -56,10 +56,12 @@ def relayer(
             "--chain nowhere",
         ),
         (
-            ["actions", "propose", "rotate", "--config", EXAMPLE, "--json", "--chain", "ethereum"],
+            ["actions", "propose", "freeze", "--config", EXAMPLE, "--json", "--chain", "ethereum"],
             2,
             "invalid choice",
         ),
+        (["actions", "propose", "rotate", "--config", EXAMPLE, "--json"], 1, "cannot reach the daemon"),
+        (["actions", "propose", "resume", "--config", EXAMPLE, "--json"], 2, "--chain is needed"),
         (["actions", "approve", "--config", EXAMPLE, "--json"], 2, "id"),
         (["pause", "--config", EXAMPLE, "--json", "--src", "7001"], 2, "--src and --dst"),
         (["config", "check", "--config", EXAMPLE, "--json"], 2, "configuration error"),

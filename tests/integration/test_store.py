@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address as cs
@@ -217,6 +219,53 @@ async def test_an_unknown_failure_cannot_be_approved(tmp_path: Path) -> None:
             await store.approve_refund(ROUTE, 9, 1, b"\x01" * 32, None)
 
 
+def tables(path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def schema_version(path: Path) -> str:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return str(db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0])
+
+
+def signed_batches(path: Path, signed_at: bool = False) -> list[tuple[Any, ...]]:
+    """Every batch this member signed, as `signed_items` holds it, in the columns of a version-5
+    store's `signed` (src, dst, first, last, key epoch, root, message, partial[, signed at])."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute(
+            "SELECT CAST(substr(sequence, 1, instr(sequence, ':') - 1) AS INTEGER), chain_id, span_first, "
+            f"span_last, key_epoch, content, message, partial{', signed_at' if signed_at else ''} "
+            "FROM signed_items WHERE kind='batch' ORDER BY span_first, key_epoch"
+        ).fetchall()
+
+
+# the table every store up to version 5 has: each batch this member signed (version 6 dropped it)
+SIGNED_TABLE = """
+CREATE TABLE signed (
+    src_chain_id INTEGER NOT NULL,
+    dst_chain_id INTEGER NOT NULL,
+    first_nonce INTEGER NOT NULL,
+    last_nonce INTEGER NOT NULL,
+    key_epoch INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    message BLOB NOT NULL,
+    partial BLOB NOT NULL,
+    signed_at REAL NOT NULL,
+    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
+)
+"""
+
+
+def as_version_5(path: Path, signed: list[tuple[Any, ...]]) -> None:
+    """Make the store at `path` what a version-5 build left behind: `signed` holding `signed`."""
+    with sqlite3.connect(path) as db:
+        db.execute(SIGNED_TABLE)
+        db.executemany("INSERT INTO signed VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", signed)
+        db.execute("UPDATE meta SET value='5' WHERE key='schema'")
+    db.close()
+
+
 async def test_a_version_1_store_is_migrated_in_place_keeping_its_data(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
     async with Store.open(path) as store:
@@ -225,6 +274,7 @@ async def test_a_version_1_store_is_migrated_in_place_keeping_its_data(tmp_path:
         db.execute("DROP TABLE refunds")
         db.execute("DROP TABLE refund_partials")
         db.execute("DROP TABLE pauses")
+        db.execute(SIGNED_TABLE)
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     async with Store.open(path) as store:
         assert await store.cursor(ROUTE.src) == 20
@@ -232,6 +282,7 @@ async def test_a_version_1_store_is_migrated_in_place_keeping_its_data(tmp_path:
         assert len(await store.refunds([RefundState.OBSERVED])) == 1
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM meta WHERE key='schema'").fetchone() == (str(SCHEMA_VERSION),)
+    assert "signed" not in tables(path)
 
 
 BACK = Route(ROUTE.dst, ROUTE.src)
@@ -243,6 +294,7 @@ async def test_a_version_2_store_is_migrated_and_then_keeps_pauses_across_restar
         await store.record_scan(ROUTE.dst, 30, [], failures=[failure(1)])
     with sqlite3.connect(path) as db:  # what a version-2 build (refunds, no pauses) left behind
         db.execute("DROP TABLE pauses")
+        db.execute(SIGNED_TABLE)
         db.execute("UPDATE meta SET value='2' WHERE key='schema'")
     async with Store.open(path) as store:
         assert len(await store.refunds([RefundState.OBSERVED])) == 1
@@ -265,8 +317,7 @@ async def test_a_version_1_store_with_damaged_tables_is_refused_not_migrated(tmp
     with sqlite3.connect(path) as db:
         db.execute("DROP TABLE refunds")
         db.execute("DROP TABLE refund_partials")
-        db.execute("DROP TABLE pauses")
-        db.execute("DROP TABLE signed")
+        db.execute("DROP TABLE pauses")  # and no `signed`, which every version up to 5 has
         db.execute("UPDATE meta SET value='1' WHERE key='schema'")
     with pytest.raises(StoreError, match="table 'signed' is missing"):
         async with Store.open(path):
@@ -357,6 +408,126 @@ async def test_a_refund_not_sent_is_approved_again_under_the_sources_new_epoch(t
         assert await store.rekey_refund(ROUTE, 2, 2, b"\x31" * 32, None, contract=ADDR, detail="x") is False
 
 
+async def test_a_batch_signed_again_under_a_later_key_epoch_is_recorded_beside_the_first(
+    tmp_path: Path,
+) -> None:
+    """A re-key (relayer.core.signing.rekeyed): the same range and root signed under a later key
+    epoch is a second row of `signed_items` and the first one stays, so every partial this member
+    published is on record; the same again gives back its partial."""
+    path = tmp_path / "s.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"\x01" * 32, b"\x02" * 32)], 19, 3)
+        await store.record_signature(batch.id, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48)
+        assert (
+            await store.record_signature(batch.id, 2, b"\x01" * 32, b"\x04" * 32, b"\x05" * 48)
+            == b"\x05" * 48
+        )
+    async with Store.open(path) as store:
+        assert (
+            await store.record_signature(batch.id, 2, b"\x01" * 32, b"\x04" * 32, b"\x09" * 48)
+            == b"\x05" * 48
+        )
+    assert sorted(signed_batches(path)) == [
+        (ROUTE.src, ROUTE.dst, 1, 2, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48),
+        (ROUTE.src, ROUTE.dst, 1, 2, 2, b"\x01" * 32, b"\x04" * 32, b"\x05" * 48),
+    ]
+
+
+A, B = BatchId(ROUTE, Nonce(1), Nonce(2)), BatchId(ROUTE, Nonce(3), Nonce(3))
+
+
+async def two_signed_batches(path: Path) -> None:
+    """Batches A (nonces 1-2) and B (3) cut and signed under key epoch 1."""
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2, 3))
+        cut = [
+            (Batch((transfer(1), transfer(2)), ADDR, 1), b"\x01" * 32, b"\x02" * 32),
+            (Batch((transfer(3),), ADDR, 1), b"\x04" * 32, b"\x05" * 32),
+        ]
+        await store.record_batches(ROUTE, cut, 19, 4)
+        await store.record_signature(A, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48)
+        await store.record_signature(B, 1, b"\x04" * 32, b"\x05" * 32, b"\x06" * 48)
+
+
+async def test_a_version_5_store_drops_signed_and_forgets_nothing_it_recorded(tmp_path: Path) -> None:
+    """A version-5 build recorded each signed batch in `signed_items` and in `signed`. Version 6
+    drops `signed`; a row of it with no counterpart in `signed_items` (B here, recorded in `signed`
+    alone) is copied in first, so the rule still knows B: it gives back B's partial and refuses
+    anything else on its nonce, and every field of each row is kept."""
+    path = tmp_path / "v5.sqlite3"
+    await two_signed_batches(path)
+    written = signed_batches(path, signed_at=True)  # what version 5 also wrote into `signed`
+    assert len(written) == 2
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM signed_items WHERE item_id=?", (f"{ROUTE.src}:3",))
+    db.close()
+    as_version_5(path, written)
+    assert signed_batches(path) == [w[:-1] for w in written[:1]]
+    async with Store.open(path) as store:
+        assert await store.signed_partial(A) == b"\x03" * 48
+        assert await store.signed_partial(B) == b"\x06" * 48
+        assert await store.record_signature(B, 1, b"\x04" * 32, b"\x05" * 32, b"\x09" * 48) == b"\x06" * 48
+        with pytest.raises(Equivocation, match="overlaps 3-3 signed earlier under key epoch 1"):
+            await store.record_signature(B, 1, b"\x0a" * 32, b"\x0b" * 32, b"\x09" * 48)
+        with pytest.raises(Equivocation, match="overlaps 3-3 signed earlier under key epoch 1"):
+            await store.record_signature(
+                BatchId(ROUTE, Nonce(3), Nonce(4)), 1, b"\x04" * 32, b"\x05" * 32, b"\x09" * 48
+            )
+    assert schema_version(path) == "6"
+    assert "signed" not in tables(path)
+    assert signed_batches(path, signed_at=True) == written
+    with contextlib.closing(sqlite3.connect(path)) as db:  # B's endpoint, from its batch
+        assert db.execute(
+            "SELECT contract FROM signed_items WHERE item_id=?", (f"{ROUTE.src}:3",)
+        ).fetchone() == (ADDR.lower(),)
+    async with Store.open(path) as store:  # and it opens again as this build's store
+        assert await store.signed_partial(B) == b"\x06" * 48
+
+
+async def test_a_version_5_store_whose_two_records_of_a_batch_disagree_is_refused_and_left_as_it_was(
+    tmp_path: Path,
+) -> None:
+    """If `signed` says this member signed A with another partial than `signed_items` holds for the
+    same batch and key epoch, the row cannot be copied (its place is taken) and dropping `signed`
+    would lose it: the store is refused, naming the batch, and nothing of the migration is kept
+    (not even B, copied before the check)."""
+    path = tmp_path / "v5.sqlite3"
+    await two_signed_batches(path)
+    written = signed_batches(path, signed_at=True)
+    with sqlite3.connect(path) as db:
+        db.execute("DELETE FROM signed_items WHERE item_id=?", (f"{ROUTE.src}:3",))
+    db.close()
+    disagreeing = [(*written[0][:7], b"\x07" * 48, written[0][8]), written[1]]
+    as_version_5(path, disagreeing)
+    with pytest.raises(StoreError) as refused:
+        async with Store.open(path):
+            pass
+    message = str(refused.value)
+    assert "its table 'signed' records 1 signed batch(es)" in message
+    assert f"{ROUTE}#1-2 (key epoch 1)" in message
+    assert "left at version 5" in message
+    assert "restore v5.sqlite3 from a backup" in message
+    assert schema_version(path) == "5"
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("SELECT * FROM signed ORDER BY first_nonce").fetchall() == disagreeing
+    assert signed_batches(path, signed_at=True) == written[:1]
+
+
+async def test_a_new_store_has_no_signed_table_and_records_a_signed_batch_in_signed_items(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "new.sqlite3"
+    await two_signed_batches(path)
+    assert schema_version(path) == "6"
+    assert "signed" not in tables(path)
+    assert signed_batches(path) == [
+        (ROUTE.src, ROUTE.dst, 1, 2, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48),
+        (ROUTE.src, ROUTE.dst, 3, 3, 1, b"\x04" * 32, b"\x05" * 32, b"\x06" * 48),
+    ]
+
+
 V4_SIGNED_ITEMS = """
 CREATE TABLE signed_items (
     kind TEXT NOT NULL,
@@ -386,6 +557,7 @@ async def test_a_version_4_store_keeps_what_it_signed_after_the_migration_to_sig
         await store.record_scan(ROUTE.dst, 40, [], failures=[failure(3)])
         await store.sign_item("resume", 7002, ADDR, 1, "p1-0123abcd@4", b"\x05" * 32, b"\x06" * 48)
     with sqlite3.connect(path) as db:  # what a version-4 build left behind
+        db.execute(SIGNED_TABLE)
         db.execute(
             "INSERT INTO signed VALUES (?, ?, 1, 2, 1, ?, ?, ?, 100.0)",
             (ROUTE.src, ROUTE.dst, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48),
@@ -426,3 +598,4 @@ async def test_a_version_4_store_keeps_what_it_signed_after_the_migration_to_sig
         assert db.execute(
             "SELECT COUNT(*) FROM signed_items WHERE kind IN ('batch', 'refund')"
         ).fetchone() == (2,)
+    assert "signed" not in tables(path)

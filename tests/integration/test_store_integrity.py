@@ -91,9 +91,10 @@ def altered_columns(path: Path) -> None:
         db.execute("ALTER TABLE transfers ADD COLUMN note TEXT")
 
 
-def lost_signed_table(path: Path) -> None:
+def lost_signed_items_table(path: Path) -> None:
+    """The record of what this member signed is gone: signing from the file could equivocate."""
     with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE signed")
+        db.execute("DROP TABLE signed_items")
 
 
 @pytest.mark.parametrize(
@@ -104,7 +105,7 @@ def lost_signed_table(path: Path) -> None:
         (truncated, "integrity check|malformed"),
         (foreign_tables, "table 'cursors' is missing"),
         (altered_columns, "table 'transfers' has columns"),
-        (lost_signed_table, "table 'signed' is missing"),
+        (lost_signed_items_table, "table 'signed_items' is missing"),
     ],
 )
 async def test_a_damaged_store_file_is_refused_naming_the_file_and_the_remedy(

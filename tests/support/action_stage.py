@@ -11,6 +11,7 @@ from typing import Any
 from relayer.core.items import ActionRefused
 
 T0 = 1_767_322_800.0  # 2026-01-02T03:00:00Z
+NEXT_KEY_HASH = b"\x22" * 32  # the hash of the key the stand-in member holds as [committee.next]
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class View:
     action_nonce: int | None = None
     tx_hash: str | None = None
     history: tuple[tuple[str, str, float], ...] = ()
+    new_key_epoch: int | None = None
 
 
 @dataclass
@@ -47,6 +49,7 @@ class Stage:
     next_id: int = 0x0A1B2C3D
     views: dict[str, View] = field(default_factory=dict)
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    next_epoch: bool = True  # whether it holds a [committee.next] key
 
     def add(self, view: View) -> View:
         self.views[view.action.id] = view
@@ -63,6 +66,38 @@ class Stage:
         return self.add(
             View(action, "proposed", note, self.now, expires, history=(("proposed", note, self.now),))
         ).action
+
+    async def propose_rotation(self, chain: str | None, ttl: float | None = None, /) -> list[Action]:
+        """As the real stage: one ROTATE per endpoint (every configured one without `chain`), to the
+        key epoch 2 this member holds; the consortium's endpoint is refused when `next_epoch` is off."""
+        self.calls.append(("propose_rotation", chain, ttl))
+        names = sorted(self.chains) if chain is None else [chain]
+        if not self.next_epoch:
+            raise ActionRefused(
+                "this member holds only key epoch 1: there is no next key to rotate to; run the DKG for "
+                "epoch 2 with the other members, add its result as [committee.next]"
+            )
+        out = []
+        for name in names:
+            action = Action(
+                f"p{self.member}-{self.next_id:08x}", "rotate", self.chains[name], NEXT_KEY_HASH, 2
+            )
+            self.next_id += 1
+            expires = self.now + (ttl if ttl is not None else 86_400)
+            note = "proposed and approved by this member's operator"
+            view = View(
+                action,
+                "approved",
+                note,
+                self.now,
+                expires,
+                approved_here=True,
+                signers=(self.member,),
+                history=(("approved", note, self.now),),
+                new_key_epoch=2,
+            )
+            out.append(self.add(view).action)
+        return out
 
     async def approve(self, action_id: str, /) -> Action:
         self.calls.append(("approve", action_id))

@@ -19,7 +19,7 @@ from relayer.cli import CliError, build_parser, failure, main
 from relayer.ops import action_view
 from relayer.ops.actions import ActionVerbs, describe, onchain_fields
 from relayer.ops.admin_client import AdminError
-from tests.support.action_stage import T0, Action, Stage, View
+from tests.support.action_stage import NEXT_KEY_HASH, T0, Action, Stage, View
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "config" / "devnet.example.toml")
@@ -45,12 +45,29 @@ def test_propose_takes_the_kind_the_chain_and_a_ttl_in_seconds() -> None:
     assert parse("propose", "pause", "--config", "n.toml", "--chain", "consortium").ttl is None
 
 
+def test_a_rotate_is_proposed_for_one_endpoint_or_for_every_endpoint() -> None:
+    one = parse("propose", "rotate", "--config", "n.toml", "--chain", "ethereum", "--ttl", "3600")
+    assert (one.kind, one.chain, one.ttl) == ("rotate", "ethereum", 3600.0)
+    every = parse("propose", "rotate", "--config", "n.toml")
+    assert (every.kind, every.chain, every.ttl) == ("rotate", None, None)
+
+
+def test_a_resume_without_a_chain_is_refused_before_the_daemon_is_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QIAO_NODE__DATA_DIR", str(tmp_path / "no-daemon-here"))
+    code = main(["actions", "propose", "resume", "--config", EXAMPLE])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error: --chain is needed to propose a resume" in err
+    assert "only a rotate goes to every endpoint without it" in err
+
+
 @pytest.mark.parametrize(
     ("words", "says"),
     [
         (["propose", "freeze", "--chain", "ethereum"], "invalid choice: 'freeze'"),
-        (["propose", "rotate", "--chain", "ethereum"], "invalid choice: 'rotate'"),
-        (["propose", "resume"], "--chain"),
+        (["propose", "rotate", "--chain", "ethereum", "--ttl", "0"], "'0' is not a number of seconds > 0"),
         (["propose", "resume", "--chain", "ethereum", "--ttl", "0"], "'0' is not a number of seconds > 0"),
         (
             ["propose", "resume", "--chain", "ethereum", "--ttl", "-60"],
@@ -144,6 +161,7 @@ async def test_a_proposal_comes_back_in_the_json_shape_of_every_action() -> None
         "params": "0x",
         "account": None,
         "flag": None,
+        "new_key_epoch": None,
         "origin": "operator",
         "proposer": 2,
         "state": "proposed",
@@ -185,12 +203,16 @@ async def test_a_registry_freeze_shows_its_account_flag_origin_and_the_end_of_it
         ("allow", FREEZE_PARAMS, f"allow {HOLDER}"),
         ("allow", FREEZE_PARAMS[:-1] + b"\x00", f"disallow {HOLDER}"),
         ("pause", b"", "pause the endpoint"),
-        ("rotate", b"\x11" * 32, "rotate the key to the key hash 0x" + "11" * 32),
+        ("rotate", b"\x11" * 32, "rotate to a key this member does not hold (key hash 0x" + "11" * 32 + ")"),
         ("freeze", b"\x01", "freeze"),  # malformed params: the kind alone, no account made up
     ],
 )
 def test_each_kind_is_described_in_words(kind: str, params: bytes, words: str) -> None:
     assert describe(kind, params)[0] == words
+
+
+def test_a_rotation_is_described_by_the_key_epoch_it_installs() -> None:
+    assert describe("rotate", b"\x11" * 32, 3)[0] == "rotate to key epoch 3 (key hash 0x" + "11" * 32 + ")"
 
 
 @pytest.mark.parametrize(
@@ -243,6 +265,51 @@ async def test_a_refusal_that_says_what_to_do_keeps_its_own_advice() -> None:
     assert failure(caught.value).hint == "propose it again if it is still wanted"
 
 
+async def test_a_rotation_without_a_chain_is_one_action_per_endpoint_each_described() -> None:
+    stage = Stage()
+    out = await verbs(stage).propose("rotate", None, 3600)
+    assert stage.calls == [("propose_rotation", None, 3600.0)]
+    assert (out["member"], out["threshold"]) == (2, 3)
+    assert [(a["chain"], a["kind"], a["state"]) for a in out["actions"]] == [
+        ("consortium", "rotate", "approved"),
+        ("ethereum", "rotate", "approved"),
+    ]
+    assert len({a["id"] for a in out["actions"]}) == 2
+    first = out["actions"][0]
+    assert first["what"] == f"rotate to key epoch 2 (key hash 0x{NEXT_KEY_HASH.hex()})"
+    assert (first["new_key_epoch"], first["params"]) == (2, "0x" + NEXT_KEY_HASH.hex())
+    text = action_view.text("propose", out)
+    for a in out["actions"]:
+        assert f"proposed {a['id']}: rotate to key epoch 2 (key hash 0x" in text
+    assert "deploy/runbooks/key-rotation.md" in text
+
+
+async def test_a_rotation_of_one_endpoint_is_one_action() -> None:
+    stage = Stage()
+    out = await verbs(stage).propose("rotate", "ethereum")
+    assert stage.calls == [("propose_rotation", "ethereum", None)]
+    assert [a["chain_id"] for a in out["actions"]] == [7002]
+
+
+async def test_a_rotation_without_a_next_key_says_to_run_the_dkg() -> None:
+    with pytest.raises(AdminError) as caught:
+        await verbs(Stage(next_epoch=False)).propose("rotate", None)
+    text = str(caught.value)
+    assert text.startswith(
+        "the rotation of every endpoint was not proposed: this member holds only key epoch 1"
+    )
+    assert "run the DKG for epoch 2" in text
+
+
+def test_an_executed_rotation_says_to_move_next_to_current() -> None:
+    view = View(
+        Action("p2-0a1b2c3d", "rotate", 7002, NEXT_KEY_HASH, 2), "executed", "", T0, T0 + 600, new_key_epoch=2
+    )
+    text = action_view.show_text(as_json(view))
+    assert "action p2-0a1b2c3d: rotate to key epoch 2 (key hash 0x" in text
+    assert "move [committee.next] to [committee] on every member" in text
+
+
 async def test_a_proposal_the_stage_refuses_says_so() -> None:
     with pytest.raises(
         AdminError,
@@ -254,8 +321,13 @@ async def test_a_proposal_the_stage_refuses_says_so() -> None:
 @pytest.mark.parametrize(
     ("call", "says"),
     [
-        (lambda v: v.propose("freeze", "ethereum"), "an operator proposes a pause or a resume, not 'freeze'"),
-        (lambda v: v.propose("rotate", "ethereum"), "not 'rotate'"),
+        (
+            lambda v: v.propose("freeze", "ethereum"),
+            "an operator proposes a pause, a resume or a rotate, not 'freeze'",
+        ),
+        (lambda v: v.propose("resume", None), "no chain named None"),
+        (lambda v: v.propose("rotate", "etherium"), "no chain named 'etherium'"),
+        (lambda v: v.propose("rotate", None, 0), "ttl 0 is not a number of seconds > 0"),
         (
             lambda v: v.propose("resume", "etherium"),
             "no chain named 'etherium' in this node's configuration; give one of consortium, ethereum",
@@ -344,7 +416,7 @@ def test_list_names_the_proposals_waiting_for_this_operator() -> None:
 def test_an_empty_list_says_how_to_propose() -> None:
     text = action_view.list_text({"member": 4, "threshold": 3, "actions": []})
     assert text.startswith("no committee actions on this node (member 4)")
-    assert "`relayer actions propose {resume,pause} --chain NAME`" in text
+    assert "`relayer actions propose {resume,pause,rotate} --chain NAME`" in text
 
 
 def test_show_prints_every_field_the_history_and_what_is_left() -> None:

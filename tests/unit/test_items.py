@@ -13,7 +13,9 @@ from relayer.core.items import (
     Decision,
     EndpointView,
     FlagView,
+    HeldKey,
     Origin,
+    RotationView,
     check_action_id,
     decide,
     onchain_text,
@@ -130,9 +132,72 @@ def test_a_registry_decision_already_on_the_destination_is_done_and_unknown_wait
     assert decide(freeze(True), RUNNING, None, 0.0).decision is Decision.WAIT
 
 
-def test_a_rotation_is_not_carried_by_this_build() -> None:
-    rotate = action(ActionKind.ROTATE, params=b"\x11" * 32)
-    assert decide(rotate, PAUSED, None, 1500.0).decision is Decision.REFUSE
+NEXT_HASH = b"\x22" * 32
+NEXT = HeldKey(epoch=2, group_key=b"\x02" * 96, has_share=True)
+CURRENT = HeldKey(epoch=1, group_key=b"\x01" * 96, has_share=True)
+HELD = RotationView({b"\x11" * 32: CURRENT, NEXT_HASH: NEXT})
+
+
+def rotate(**kw: object) -> Action:
+    return action(ActionKind.ROTATE, params=NEXT_HASH, **kw)
+
+
+def test_a_rotation_to_the_next_key_this_member_has_a_share_of_is_signed() -> None:
+    verdict = decide(rotate(), RUNNING, None, 1500.0, rotation=HELD)
+    assert verdict.decision is Decision.SIGN
+    assert "key epoch 2" in verdict.why
+    assert rotate().describe() == f"rotate to the key with hash 0x{NEXT_HASH.hex()}"
+    assert rotate().new_key_hash == NEXT_HASH
+
+
+def test_a_rotation_takes_a_key_hash() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        action(ActionKind.ROTATE, params=b"\x22" * 31)
+
+
+def test_a_rotation_to_a_key_this_member_does_not_hold_is_refused() -> None:
+    for rotation in (None, RotationView({b"\x11" * 32: CURRENT})):
+        verdict = decide(rotate(), RUNNING, None, 1500.0, rotation=rotation)
+        assert verdict.decision is Decision.REFUSE
+        assert f"holds no key epoch whose key hashes to 0x{NEXT_HASH.hex()}" in verdict.why
+        assert "run the DKG for epoch 2" in verdict.why
+        assert "[committee.next]" in verdict.why
+
+
+def test_a_rotation_to_a_key_that_is_not_the_endpoints_next_epoch_is_refused() -> None:
+    at_two = EndpointView(paused=False, action_nonce=3, key_epoch=0, pause_count=0)
+    verdict = decide(rotate(), at_two, None, 1500.0, rotation=HELD)
+    assert verdict.decision is Decision.REFUSE
+    assert "is key epoch 2 here, and the endpoint is at key epoch 0" in verdict.why
+    assert "--key-epoch 1" in verdict.why
+    ahead = EndpointView(paused=False, action_nonce=3, key_epoch=3, pause_count=0)
+    assert decide(rotate(), ahead, None, 1500.0, rotation=HELD).decision is Decision.REFUSE
+
+
+def test_a_rotation_to_a_key_this_member_holds_no_share_of_is_refused() -> None:
+    public_only = RotationView({NEXT_HASH: HeldKey(2, b"\x02" * 96, has_share=False)})
+    verdict = decide(rotate(), RUNNING, None, 1500.0, rotation=public_only)
+    assert verdict.decision is Decision.REFUSE
+    assert f"holds no share of key 0x{NEXT_HASH.hex()} (epoch 2)" in verdict.why
+    assert "run the DKG for epoch 2" in verdict.why
+
+
+def test_a_second_rotation_of_the_same_endpoint_is_refused() -> None:
+    busy = RotationView(HELD.keys, other="p3-00000001")
+    verdict = decide(rotate(), RUNNING, None, 1500.0, rotation=busy)
+    assert verdict.decision is Decision.REFUSE
+    assert "rotation p3-00000001 of this endpoint goes first" in verdict.why
+
+
+def test_a_rotation_the_endpoint_has_installed_is_done() -> None:
+    at_next = EndpointView(paused=False, action_nonce=4, key_epoch=2, pause_count=0)
+    assert decide(rotate(), at_next, None, 1500.0, rotation=HELD).decision is Decision.DONE
+
+
+def test_a_rotation_past_its_expiry_is_refused_until_sent() -> None:
+    assert decide(rotate(), RUNNING, None, 2000.0, rotation=HELD).decision is Decision.REFUSE
+    sent = decide(rotate(), RUNNING, None, 2000.0, rotation=HELD, expiring=False)
+    assert sent.decision is Decision.SIGN
 
 
 def test_onchain_text() -> None:

@@ -34,3 +34,11 @@ def test_a_transfer_stuck_at_signed_with_a_positive_margin_has_a_path() -> None:
     leads = set(re.findall(r"`([a-z0-9-]+\.md)`", step))
     assert leads - {"committee-margin-zero.md"}, "margin 1: the only way out is committee-margin-zero.md"
     assert {"broker-disconnected.md", "invalid-partials.md", "node-down.md"} <= leads
+
+
+def test_every_runbook_relayer_actions_names_exists() -> None:
+    from relayer.ops.action_view import RUNBOOK
+
+    for kind, path in RUNBOOK.items():
+        assert (ROOT / path).exists(), f"`relayer actions` names {path} for a {kind}, which does not exist"
+    assert RUNBOOK["rotate"] == "deploy/runbooks/key-rotation.md"

@@ -18,6 +18,7 @@ from relayer.adapters.store import (
     wal_checksum,
     wal_problem,
 )
+from relayer.adapters.store.schema import MIGRATIONS, SIGNED_COLUMNS, columns_before, signed_left_problem
 
 
 def wal_header(magic: int = 0x377F0682, version: int = 3007000, page_size: int = 4096) -> bytes:
@@ -72,14 +73,14 @@ def test_this_builds_schema_is_accepted() -> None:
     ("version", "change", "says"),
     [
         (None, None, "no schema version"),
-        ("6", None, "schema version is '6'"),
+        ("7", None, "schema version is '7'"),
+        ("5", None, "schema version is '5'"),
         ("garbage", None, "schema version is 'garbage'"),
-        ("5", ("drop", "signed"), "table 'signed' is missing"),
-        ("5", ("drop", "refunds"), "table 'refunds' is missing"),
-        ("5", ("columns", "transfers"), "table 'transfers' has columns"),
-        ("5", ("drop", "pauses"), "table 'pauses' is missing"),
-        ("5", ("drop", "signed_items"), "table 'signed_items' is missing"),
-        ("5", ("columns", "signed_items"), "table 'signed_items' has columns"),
+        ("6", ("drop", "refunds"), "table 'refunds' is missing"),
+        ("6", ("columns", "transfers"), "table 'transfers' has columns"),
+        ("6", ("drop", "pauses"), "table 'pauses' is missing"),
+        ("6", ("drop", "signed_items"), "table 'signed_items' is missing"),
+        ("6", ("columns", "signed_items"), "table 'signed_items' has columns"),
     ],
 )
 def test_a_file_that_is_not_this_builds_store_is_named(
@@ -93,6 +94,30 @@ def test_a_file_that_is_not_this_builds_store_is_named(
     problem = schema_problem(version, tables, expected_columns())
     assert problem is not None
     assert says in problem
+
+
+def test_signed_is_a_table_of_every_older_version_and_not_of_this_one() -> None:
+    """Version 6 dropped `signed`; a store of any version it migrates must still have it (its rows
+    are checked against `signed_items` before it is dropped)."""
+    assert "signed" not in expected_columns()
+    assert "signed_items" in expected_columns()
+    for version in MIGRATIONS:
+        assert columns_before(version)["signed"] == SIGNED_COLUMNS
+    assert columns_before(5) == {**expected_columns(), "signed": SIGNED_COLUMNS}
+
+
+def test_rows_of_signed_left_without_a_counterpart_refuse_the_migration_naming_them() -> None:
+    assert signed_left_problem([], 5) is None
+    rows = [(7001, 7002, 1, 2, 1), (7001, 7002, 3, 3, 1), (7002, 7001, 1, 4, 2), (7002, 7001, 5, 5, 2)]
+    problem = signed_left_problem(rows, 5)
+    assert problem is not None
+    assert problem.startswith("its table 'signed' records 4 signed batch(es)")
+    assert (
+        "7001->7002#1-2 (key epoch 1), 7001->7002#3-3 (key epoch 1), 7002->7001#1-4 (key epoch 2)" in problem
+    )
+    assert "and 1 more" in problem
+    assert "7002->7001#5-5" not in problem
+    assert "left at version 5" in problem
 
 
 def test_the_remedy_names_the_files_and_both_ways_out() -> None:

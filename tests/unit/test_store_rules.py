@@ -52,7 +52,9 @@ def test_a_refund_is_approved_with_one_message() -> None:
     # under a later key epoch it is a re-key (the source rotated): one nonce, refunded once on-chain
     assert signed_once(refund_item(ROUTE, 3, GATEWAY, 2, b"x"), [(approved, b"p")]) is None
     with pytest.raises(Equivocation):  # never back to an earlier epoch
-        signed_once(refund_item(ROUTE, 3, GATEWAY, 1, b"y"), [(refund_item(ROUTE, 3, GATEWAY, 2, b"x"), b"p")])
+        signed_once(
+            refund_item(ROUTE, 3, GATEWAY, 1, b"y"), [(refund_item(ROUTE, 3, GATEWAY, 2, b"x"), b"p")]
+        )
     with pytest.raises(Equivocation):  # nor another nonce's refund on another contract
         signed_once(refund_item(ROUTE, 3, "0x" + "22" * 20, 2, b"x"), [(approved, b"p")])
 

@@ -191,22 +191,6 @@ class Batches(SignedItems):
             kept, new = await sign_in(db, item, partial, now)
             if not new:
                 return kept
-            # what operators and tests read: the ranges this member signed (not a guard of its own)
-            await db.execute(
-                "INSERT OR REPLACE INTO signed (src_chain_id, dst_chain_id, first_nonce, last_nonce, "
-                "key_epoch, root, message, partial, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    bid.route.src,
-                    bid.route.dst,
-                    bid.first_nonce,
-                    bid.last_nonce,
-                    key_epoch,
-                    root,
-                    message,
-                    partial,
-                    now,
-                ),
-            )
             # a batch this node already saw aggregated or executed (from the others' partials,
             # before its own signer ran) keeps its transfers' later state (transfer_may_move)
             await move_batch(db, bid, TransferState.SIGNED, f"signed {bid}", now)

@@ -17,7 +17,7 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # version 2: failed transfers seen on their destination and their refunds (docs/PROTOCOL.md)
 REFUND_SCHEMA = """
@@ -155,13 +155,53 @@ SELECT 'refund', src_chain_id, '', key_epoch, src_chain_id || ':' || dst_chain_i
     message, partial, updated_at, src_chain_id || ':' || dst_chain_id, nonce, nonce, X''
 FROM refunds WHERE message IS NOT NULL AND partial IS NOT NULL AND key_epoch IS NOT NULL;
 """
+# version 6: the table `signed` (the batches a member signed, kept beside `signed_items` as a record
+# only since version 5) is dropped; `signed_items` alone records them (kind 'batch'). A row of
+# `signed` that has no counterpart there (the same batch, key epoch, root, message and partial) is
+# copied in first, as version 5 did; if one still has none (another record of the same batch and
+# key epoch holds its place), the migration is refused and the file left as it was.
+SIGNED_COLUMNS = (
+    "src_chain_id",
+    "dst_chain_id",
+    "first_nonce",
+    "last_nonce",
+    "key_epoch",
+    "root",
+    "message",
+    "partial",
+    "signed_at",
+)
+SIGNED_WITHOUT_COUNTERPART = """NOT EXISTS (SELECT 1 FROM signed_items i WHERE i.kind = 'batch'
+    AND i.chain_id = s.dst_chain_id AND i.key_epoch = s.key_epoch
+    AND i.item_id = s.src_chain_id || ':' || s.first_nonce
+    AND i.sequence = s.src_chain_id || ':' || s.dst_chain_id
+    AND i.span_first = s.first_nonce AND i.span_last = s.last_nonce
+    AND i.content = s.root AND i.message = s.message AND i.partial = s.partial)"""
+SIGNED_MISSING_INTO_ITEMS = f"""
+INSERT OR IGNORE INTO signed_items (kind, chain_id, contract, key_epoch, item_id, message, partial,
+    signed_at, sequence, span_first, span_last, content)
+SELECT 'batch', s.dst_chain_id, lower(COALESCE(b.dst_contract, '')), s.key_epoch,
+    s.src_chain_id || ':' || s.first_nonce, s.message, s.partial, s.signed_at,
+    s.src_chain_id || ':' || s.dst_chain_id, s.first_nonce, s.last_nonce, s.root
+FROM signed s LEFT JOIN batches b ON b.src_chain_id = s.src_chain_id
+    AND b.dst_chain_id = s.dst_chain_id AND b.first_nonce = s.first_nonce
+WHERE {SIGNED_WITHOUT_COUNTERPART};
+"""  # noqa: S608
+# the rows of `signed` still without a counterpart, read in the migration's transaction before
+# `signed` is dropped
+SIGNED_LEFT = f"""
+SELECT s.src_chain_id, s.dst_chain_id, s.first_nonce, s.last_nonce, s.key_epoch FROM signed s
+WHERE {SIGNED_WITHOUT_COUNTERPART} ORDER BY s.src_chain_id, s.dst_chain_id, s.first_nonce
+"""  # noqa: S608
+SIGNED_SHOWN = 3  # of the rows without a counterpart, in the error message
 # what a store of an older version needs to become this one: version -> SQL (run in one
-# transaction with the version bump); any other version is refused
+# transaction with the check of `signed`, its drop and the version bump); any other version is refused
 MIGRATIONS = {
     1: REFUND_SCHEMA + PAUSE_SCHEMA + ACTION_SCHEMA + SIGNED_INTO_ITEMS,
     2: PAUSE_SCHEMA + ACTION_SCHEMA + SIGNED_INTO_ITEMS,
     3: ACTION_SCHEMA + SIGNED_INTO_ITEMS,
     4: SPAN_COLUMNS + SIGNED_INTO_ITEMS,
+    5: SIGNED_MISSING_INTO_ITEMS,
 }
 # the tables each older version lacks
 ADDED_SINCE: dict[int, tuple[str, ...]] = {
@@ -169,9 +209,12 @@ ADDED_SINCE: dict[int, tuple[str, ...]] = {
     2: PAUSE_TABLES + ACTION_TABLES,
     3: ACTION_TABLES,
     4: (),
+    5: (),
 }
 # the tables an older version has with other columns than this one
 CHANGED_SINCE: dict[int, dict[str, tuple[str, ...]]] = {4: {"signed_items": SIGNED_ITEMS_V4}}
+# the tables every older version has that this one dropped
+DROPPED: dict[str, tuple[str, ...]] = {"signed": SIGNED_COLUMNS}
 
 SCHEMA = (
     """
@@ -238,19 +281,6 @@ CREATE TABLE IF NOT EXISTS batches (
     PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
 );
 CREATE INDEX IF NOT EXISTS batches_state ON batches (state);
--- the batches this member signed, for operators' queries; the signed-once rule reads signed_items
-CREATE TABLE IF NOT EXISTS signed (
-    src_chain_id INTEGER NOT NULL,
-    dst_chain_id INTEGER NOT NULL,
-    first_nonce INTEGER NOT NULL,
-    last_nonce INTEGER NOT NULL,
-    key_epoch INTEGER NOT NULL,
-    root BLOB NOT NULL,
-    message BLOB NOT NULL,
-    partial BLOB NOT NULL,
-    signed_at REAL NOT NULL,
-    PRIMARY KEY (src_chain_id, dst_chain_id, first_nonce)
-);
 CREATE TABLE IF NOT EXISTS txs (
     tx_hash TEXT PRIMARY KEY,
     chain_id INTEGER NOT NULL,
@@ -329,13 +359,46 @@ def columns_before(version: int) -> dict[str, tuple[str, ...]]:
     """The tables (and columns) a store of schema `version` has."""
     added = ADDED_SINCE[version]
     before = {k: v for k, v in expected_columns().items() if k not in added}
-    return before | CHANGED_SINCE.get(version, {})
+    return before | CHANGED_SINCE.get(version, {}) | DROPPED
 
 
-def migration_script(version: int) -> str:
-    """One transaction: the tables added since `version`, and the new version number."""
-    bump = f"UPDATE meta SET value='{SCHEMA_VERSION}' WHERE key='schema';"  # noqa: S608
-    return "\n".join(["BEGIN IMMEDIATE;", MIGRATIONS[version], bump, "COMMIT;"])
+def signed_left_problem(rows: Sequence[Sequence[int]], version: int) -> str | None:
+    """Why `signed` cannot be dropped: `rows` are (src, dst, first nonce, last nonce, key epoch) of
+    its rows that have no counterpart in `signed_items` once the migration copied what it could."""
+    if not rows:
+        return None
+    shown = ", ".join(f"{s}->{d}#{f}-{la} (key epoch {e})" for s, d, f, la, e in rows[:SIGNED_SHOWN])
+    more = f" and {len(rows) - SIGNED_SHOWN} more" if len(rows) > SIGNED_SHOWN else ""
+    return (
+        f"its table 'signed' records {len(rows)} signed batch(es) that 'signed_items' holds otherwise "
+        f"(another range, root, message or partial for the same batch and key epoch): {shown}{more}. The two "
+        "records of what this member signed disagree, so the migration that drops 'signed' was not "
+        f"made: the file is left at version {version} (a build of schema 5 still runs on it)"
+    )
+
+
+async def migrate(db: aiosqlite.Connection, version: int) -> str | None:
+    """Migrate the open store from `version`, in one transaction: the tables added since, what
+    `signed` holds copied into `signed_items`, `signed` dropped, the new version number. Returns why
+    it cannot be done (nothing changed then: `signed_left_problem`), or None."""
+    # executescript commits an open transaction before it runs, so the script opens the
+    # transaction and the check, the drop and the commit follow statement by statement
+    try:
+        await db.executescript("\n".join(["BEGIN IMMEDIATE;", MIGRATIONS[version]]))
+        left = await (await db.execute(SIGNED_LEFT)).fetchall()
+        problem = signed_left_problem([tuple(int(c) for c in r) for r in left], version)
+        if problem is not None:
+            await db.execute("ROLLBACK")
+            return problem
+        await db.execute("DROP TABLE signed")
+        await db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
+        await db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                await db.execute("ROLLBACK")
+        raise
+    return None
 
 
 async def schema_facts(db: aiosqlite.Connection) -> tuple[str | None, dict[str, tuple[str, ...]]]:
@@ -361,7 +424,9 @@ async def migrate_or_create(db: aiosqlite.Connection, path: Path) -> str | None:
         problem = schema_problem(str(SCHEMA_VERSION), tables, columns_before(migration))
         if problem is not None:
             return problem
-        await db.executescript(migration_script(migration))
+        problem = await migrate(db, migration)
+        if problem is not None:
+            return problem
         log.info("store_migrated", path=str(path), to=SCHEMA_VERSION)
         version, tables = await schema_facts(db)
     problem = schema_problem(version, tables, expected_columns())

@@ -370,6 +370,30 @@ def set_next_key(config: Path, public_file: Path | None, key_file: Path | None =
     config.write_text(text)
 
 
+def set_current_key(config: Path, public_file: Path, key_file: Path) -> None:
+    """Point a member's `[committee]` at another key epoch's public file and this member's share
+    of it (after a rotation: the key the endpoints are at now), keeping the table's other lines
+    and any `[committee.next]`. Takes effect when the member starts again."""
+    text = config.read_text()
+    head, mark, tail = text.partition(NEXT_KEY_MARK)
+    lines, out, inside = head.splitlines(), [], False
+    for line in lines:
+        if line.startswith("["):
+            inside = line.strip() == "[committee]"
+        key = line.split("=", 1)[0].strip()
+        if inside and key in ("key_file", "keystore_file", "password_file"):
+            continue
+        if inside and key == "public_file":
+            out += [f'public_file = "{public_file}"', *_share_config(key_file).splitlines()]
+            continue
+        out.append(line)
+    text = "\n".join(out) + "\n" + mark + tail
+    loaded = tomllib.loads(text)["committee"]
+    if loaded.get("public_file") != str(public_file):
+        raise ValueError(f"set_current_key: {config} has no [committee] public_file line to replace")
+    config.write_text(text)
+
+
 def write_node_config(
     run_dir: Path,
     member: int,
@@ -605,6 +629,32 @@ class Devnet:
         self.wait_ready(member, timeout)
         return code
 
+    def roll_keys(
+        self,
+        current: CommitteeKey | None,
+        next_key: CommitteeKey | None,
+        members: list[int] | None = None,
+        *,
+        between: Callable[[int], None] | None = None,
+    ) -> dict[int, int]:
+        """A rolling restart onto other keys: one member at a time (the others keep signing: t of
+        n stay up while n - t >= 1), its configuration's `[committee]` pointed at `current` (None:
+        left as it is) and its `[committee.next]` at `next_key` (None: removed), each with the
+        member's own share, then `graceful_restart`. `between(member)` runs after each member is
+        ready (a test's check). Returns each member's exit code."""
+        codes = {}
+        for m in members if members is not None else sorted(self.nodes):
+            if current is not None:
+                set_current_key(self.configs[m], current.public_file, current.key_files[m])
+            if next_key is None:
+                set_next_key(self.configs[m], None)
+            else:
+                set_next_key(self.configs[m], next_key.public_file, next_key.key_files[m])
+            codes[m] = self.graceful_restart(m)
+            if between is not None:
+                between(m)
+        return codes
+
     def roll_next_key(
         self,
         key: CommitteeKey,
@@ -612,17 +662,9 @@ class Devnet:
         *,
         between: Callable[[int], None] | None = None,
     ) -> dict[int, int]:
-        """A rolling restart onto `key` as `[committee.next]`: one member at a time (the others
-        keep signing: t of n stay up while n - t >= 1), its configuration given the key's public
-        file and its own share, then `graceful_restart`. `between(member)` runs after each
-        member is ready (a test's check). Returns each member's exit code."""
-        codes = {}
-        for m in members if members is not None else sorted(self.nodes):
-            set_next_key(self.configs[m], key.public_file, key.key_files[m])
-            codes[m] = self.graceful_restart(m)
-            if between is not None:
-                between(m)
-        return codes
+        """The rolling restart before a rotation: `key` (the members' DKG for the next epoch) as
+        every member's `[committee.next]`, `[committee]` unchanged (`roll_keys`)."""
+        return self.roll_keys(None, key, members, between=between)
 
     def metric(self, member: int, name: str, labels: dict[str, str] | None = None) -> float | None:
         """One sample from a member's /metrics (needs `metrics=True`), None if absent."""

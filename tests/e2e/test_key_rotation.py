@@ -21,12 +21,19 @@ consortium chain (C -> E) and burns on Ethereum (E -> C) every fraction of a sec
 6. everything sent is delivered exactly once (TransferExecuted and BatchExecuted per nonce),
    balances and the locked amount equal the wrapped supply, the reconciler's verdict is clean.
 
+Then, on from there, the recovery from a stolen key: the members roll onto [committee] = epoch 2
+and [committee.next] = epoch 3; the guardian pauses Ethereum's endpoint; batches toward it are
+combined under epoch 2 and wait; the committee rotates that endpoint alone while it is paused,
+which ends epoch 2 there at once; every member re-keys the waiting batches to epoch 3; three
+operators resume the endpoint and the re-keyed batches execute under epoch 3, each transfer once.
+
 Timeouts are generous (shared 2-core machines); the assertions are on outcomes only.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -59,6 +66,7 @@ UNIT = devnet.UNIT
 ADMIN = devnet.dev_account(devnet.ACCOUNTS["admin"])
 ALICE = devnet.dev_account(devnet.ACCOUNTS["alice"])
 BOB = devnet.dev_account(devnet.ACCOUNTS["bob"])
+GUARDIAN = devnet.dev_account(devnet.ACCOUNTS["guardian"])
 STRANGER = devnet.dev_account(5)  # no member's account: calls executePending as anyone may
 WAIT = 120.0  # for anything the committee does (generous: shared 2-core machines)
 FUND = 1000 * UNIT  # bob's wrapped tokens before the traffic starts: what the burns spend
@@ -94,6 +102,13 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devnet.Devnet]:
         for m in running.nodes:
             running.wait_ready(m)
         yield running
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[int, devnet.CommitteeKey]:
+    """The committee keys the scenarios made, by key epoch (the second scenario rotates on from
+    the first one's)."""
+    return {}
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +187,8 @@ class Traffic:
     burned: int = 0
     sent: Counter[tuple[str, str]] = field(default_factory=Counter)  # (phase, "lock"|"burn") -> count
     error: BaseException | None = None
+    entered: list[tuple[str, float]] = field(default_factory=list)  # (phase, monotonic) in order
+    burns: bool = True  # off while Ethereum's endpoint is paused (a burn there reverts)
     _stop: threading.Event = field(default_factory=threading.Event)
     _mutex: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
@@ -191,7 +208,7 @@ class Traffic:
             self._last[C] = devnet.send(self._wc, ALICE, lock, wait=False)
             self.locked += UNIT
             self.sent[(self.phase, "lock")] += 1
-            if self.burned + UNIT <= FUND:
+            if self.burns and self.burned + UNIT <= FUND:
                 burn = self._gateway.functions.burn(self.chains.wrapped.address, C, ALICE.address, UNIT)
                 self._last[E] = devnet.send(self._we, BOB, burn, wait=False)
                 self.burned += UNIT
@@ -205,6 +222,7 @@ class Traffic:
             except BaseException as exc:  # raised again by check/stop: a sender that died fails the test
                 self.error = exc
 
+        self.entered.append((self.phase, time.monotonic()))
         self._thread = threading.Thread(target=run, name="traffic", daemon=True)
         self._thread.start()
 
@@ -212,7 +230,16 @@ class Traffic:
         self.check()
         with self._mutex:
             self.phase = phase
+            self.entered.append((phase, time.monotonic()))
         self._send_both()
+
+    def stop_burns(self) -> None:
+        """No more burns until `burns` is set again; returns once the last one sent is mined."""
+        with self._mutex:
+            self.burns = False
+            last = self._last.get(E)
+        if last is not None:
+            assert self._we.eth.wait_for_transaction_receipt(last, timeout=60)["status"] == 1
 
     def stop(self) -> None:
         """Stop sending; return once everything sent is mined (each account's last transaction:
@@ -224,6 +251,11 @@ class Traffic:
         for chain, tx_hash in self._last.items():
             w3 = self._wc if chain == C else self._we
             assert w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)["status"] == 1
+
+    def durations(self) -> str:
+        """How long each step took (for the log: the module's share of the CI budget)."""
+        ends = [t for _, t in self.entered[1:]] + [time.monotonic()]
+        return ", ".join(f"{p} {end - t:.1f}s" for (p, t), end in zip(self.entered, ends, strict=True))
 
     def check(self) -> None:
         if self.error is not None:
@@ -274,11 +306,62 @@ def batches(net: devnet.Devnet, chains: Chains, dst: int) -> list[Executed]:
     ]
 
 
+def assert_delivered_once(net: devnet.Devnet, chains: Chains, final: dict[int, int]) -> None:
+    """Every transfer below `final[src]` executed exactly once (its TransferExecuted, and one
+    BatchExecuted range holding it), none refused."""
+    dep = net.deployment
+    for src, dst in ((C, E), (E, C)):
+        endpoint = chains.endpoint(dst)
+        start = dep.ethereum_block if dst == E else dep.consortium_block
+        route = f"{CHAIN_NAMES[src]} -> {CHAIN_NAMES[dst]}"
+        executed = Counter(
+            int(e.args.nonce) for e in events(endpoint, "TransferExecuted", start, srcChainId=src)
+        )
+        assert sorted(executed) == list(range(1, final[src])), route
+        assert set(executed.values()) == {1}, f"{route}: executed twice: {executed.most_common(3)}"
+        covered = Counter(n for b in batches(net, chains, dst) for n in range(b.first, b.last + 1))
+        assert sorted(covered) == list(range(1, final[src])), route
+        assert set(covered.values()) == {1}, f"{route}: in two batches: {covered.most_common(3)}"
+        assert not events(endpoint, "TransferFailed", start), route
+
+
+@dataclass(frozen=True)
+class Balances:
+    bob_wrapped: int
+    alice_asset: int
+    locked: int  # the vault's balance of the asset
+    supply: int  # the wrapped token's total supply
+
+    @classmethod
+    def read(cls, chains: Chains) -> Balances:
+        return cls(
+            int(chains.wrapped.functions.balanceOf(BOB.address).call()),
+            int(chains.asset.functions.balanceOf(ALICE.address).call()),
+            int(chains.asset.functions.balanceOf(chains.vault.address).call()),
+            int(chains.wrapped.functions.totalSupply().call()),
+        )
+
+
+def assert_settled(net: devnet.Devnet, chains: Chains, before: Balances, traffic: Traffic) -> None:
+    """Balances moved by exactly what the traffic sent, the locked amount equals the wrapped
+    supply, the reconciler's verdict is clean, every member is alive and never equivocated."""
+    now = Balances.read(chains)
+    assert now.bob_wrapped == before.bob_wrapped + traffic.locked - traffic.burned
+    assert now.alice_asset == before.alice_asset - traffic.locked + traffic.burned
+    assert now.locked == now.supply
+    assert now.locked == before.locked + traffic.locked - traffic.burned
+    verdict = reconcile(net.deployment, settled=True)
+    assert verdict.ok, verdict.violations
+    for m in net.nodes:
+        assert net.nodes[m].popen.poll() is None, f"member {m} died; see {net.nodes[m].log_path}"
+        assert not net.nodes[m].events("equivocation_refused"), m
+
+
 # ---- the scenario -----------------------------------------------------------------------------------
 
 
 def test_a_key_rotation_with_transfers_in_flight_loses_nothing_and_executes_nothing_twice(
-    net: devnet.Devnet, chains: Chains
+    net: devnet.Devnet, chains: Chains, keys: dict[int, devnet.CommitteeKey]
 ) -> None:
     dep = net.deployment
     assert net.committee is not None
@@ -293,7 +376,7 @@ def test_a_key_rotation_with_transfers_in_flight_loses_nothing_and_executes_noth
     devnet.wait_until(
         lambda: chains.wrapped.functions.balanceOf(BOB.address).call() == FUND, WAIT, "bob's funds minted"
     )
-    alice_start = int(chains.asset.functions.balanceOf(ALICE.address).call())
+    start_balances = Balances.read(chains)
     traffic = Traffic(chains)
     traffic.start()
     try:
@@ -304,6 +387,7 @@ def test_a_key_rotation_with_transfers_in_flight_loses_nothing_and_executes_noth
         traffic.enter("dkg")
         new = net.next_committee()
         assert new.key_epoch == 2
+        keys[2] = new
         assert sorted(new.key_files) == [1, 2, 3, 4]
         for path in [*new.key_files.values()]:
             assert path.parent == net.run_dir / "keys" / "next"
@@ -416,20 +500,9 @@ def test_a_key_rotation_with_transfers_in_flight_loses_nothing_and_executes_noth
     wait_delivered(chains, final, "sent in every phase")
     for phase in ("before", "dkg", "rolling restart", "proposal", "rotation", "grace", "switched", "after"):
         assert traffic.sent[(phase, "lock")] >= 1, f"no lock sent during {phase}: {traffic.sent}"
-    for src, dst in ((C, E), (E, C)):
-        endpoint = chains.endpoint(dst)
-        start = dep.ethereum_block if dst == E else dep.consortium_block
-        executed = Counter(
-            int(e.args.nonce) for e in events(endpoint, "TransferExecuted", start, srcChainId=src)
-        )
-        assert sorted(executed) == list(range(1, final[src])), f"{CHAIN_NAMES[src]} -> {CHAIN_NAMES[dst]}"
-        assert set(executed.values()) == {1}, f"a nonce executed twice: {executed.most_common(3)}"
-        covered = Counter(n for b in batches(net, chains, dst) for n in range(b.first, b.last + 1))
-        assert sorted(covered) == list(range(1, final[src]))
-        assert set(covered.values()) == {1}
-        assert not events(endpoint, "TransferFailed", start)
-        # signed under epoch 2: every batch holding a transfer sent after the members said so
-        for b in batches(net, chains, dst):
+    assert_delivered_once(net, chains, final)
+    for dst, src in ((E, C), (C, E)):  # signed under epoch 2: every batch holding a transfer sent
+        for b in batches(net, chains, dst):  # after the members said they sign under epoch 2
             if b.last >= after[src]:
                 assert b.key_epoch == 2, b
     # the grace period: a batch signed under epoch 1 executed after E's key moved to 2
@@ -437,20 +510,11 @@ def test_a_key_rotation_with_transfers_in_flight_loses_nothing_and_executes_noth
     assert late, "no batch signed under epoch 1 executed on Ethereum after its key moved to epoch 2"
     print(f"batches signed under epoch 1 executed on E after its switch (grace period): {late}")
 
-    burned, locked = traffic.burned, FUND + traffic.locked
-    assert chains.wrapped.functions.balanceOf(BOB.address).call() == locked - burned
-    assert chains.asset.functions.balanceOf(ALICE.address).call() == alice_start - traffic.locked + burned
-    assert chains.asset.functions.balanceOf(chains.vault.address).call() == locked - burned
-    assert chains.wrapped.functions.totalSupply().call() == locked - burned
-    verdict = reconcile(dep, settled=True)
-    assert verdict.ok, verdict.violations
-    for m in net.nodes:
-        assert net.nodes[m].popen.poll() is None, f"member {m} died; see {net.nodes[m].log_path}"
-        assert not net.nodes[m].events("equivocation_refused"), m
+    assert_settled(net, chains, start_balances, traffic)
     four = held(net, 4)[rotations[E]]
     assert four["approved_here"] is False, four
     assert 4 not in four["signers"], four
-    print(f"transfers sent per phase: {dict(traffic.sent)}")
+    print(f"transfers sent per phase: {dict(traffic.sent)}; steps: {traffic.durations()}")
 
 
 def rotation_scheduled_on_e(chains: Chains, mine: Any) -> Any:
@@ -509,3 +573,149 @@ def wait_for_batch_in_pool(chains: Chains) -> tuple[str, int, int, int]:
 
     devnet.wait_until(waiting, WAIT, "a batch signed under epoch 1 waiting in Ethereum's pool")
     return found[0]
+
+
+# ---- a rotation while the endpoint is paused ----------------------------------------------------
+
+
+def stored_batches(net: devnet.Devnet, member: int, dst: int) -> list[tuple[int, int, int, str]]:
+    """(first nonce, last nonce, key epoch, state) of every batch toward `dst` in a member's store."""
+    path = net.admin_socket(member).parent / "qiao.sqlite3"
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT first_nonce, last_nonce, key_epoch, state FROM batches WHERE dst_chain_id = ?", (dst,)
+        ).fetchall()
+    return [(int(a), int(b), int(e), str(s)) for a, b, e, s in rows]
+
+
+def test_a_rotation_while_paused_ends_the_old_key_at_once_and_the_batches_it_signed_are_re_keyed(
+    net: devnet.Devnet, chains: Chains, keys: dict[int, devnet.CommitteeKey]
+) -> None:
+    """The recovery from a stolen key: the guardian pauses Ethereum's endpoint; batches toward it
+    are cut and combined under epoch 2 and wait; the committee rotates that endpoint alone to
+    epoch 3 while it is paused, which ends epoch 2 there at once (no grace period); every member
+    re-keys the waiting batches to epoch 3 (same transfers); three operators resume the endpoint
+    (a RESUME signed under epoch 3) and the re-keyed batches execute, each transfer once."""
+    dep = net.deployment
+    assert 2 in keys, "the first scenario's rotation to key epoch 2 did not happen"
+    for chain in (C, E):
+        assert chains.endpoint(chain).functions.currentKeyEpoch().call() == 2
+    assert not chains.gateway.functions.paused().call()
+    start_balances = Balances.read(chains)
+    traffic = Traffic(chains, phase="epoch 2")
+    traffic.start()
+    try:
+        # the DKG for epoch 3; each member's [committee] moves to epoch 2, its [committee.next] to 3
+        traffic.enter("dkg")
+        k3 = net.next_committee(3, subdir="epoch3")
+        keys[3] = k3
+        traffic.enter("rolling restart")
+        codes = net.roll_keys(keys[2], k3)
+        assert codes == {1: 0, 2: 0, 3: 0, 4: 0}, f"a member did not stop cleanly on SIGTERM: {codes}"
+
+        # the guardian pauses E: batches toward it are cut and combined under epoch 2, and wait
+        traffic.stop_burns()
+        traffic.every = 2.0  # locks keep coming, slower: a backlog of many batches only slows the test
+        devnet.send(chains.we, GUARDIAN, chains.gateway.functions.pause())
+        paused_from = marks(chains)[C]  # every lock from this nonce on waits for the resume
+        traffic.enter("paused")
+
+        def combined_under_two(m: int) -> bool:
+            return any(
+                last >= paused_from and epoch == 2 and state in ("aggregated", "submitted")
+                for _first, last, epoch, state in stored_batches(net, m, E)
+            )
+
+        for m in sorted(net.nodes):
+            devnet.wait_until(
+                lambda m=m: combined_under_two(m), WAIT, f"member {m} to combine a batch under epoch 2"
+            )
+        waiting = {
+            first
+            for m in net.nodes
+            for first, last, epoch, state in stored_batches(net, m, E)
+            if epoch == 2 and state != "executed" and last >= paused_from
+        }
+
+        # Ethereum's endpoint alone rotates to epoch 3 while paused
+        traffic.enter("rotation while paused")
+        proposed = json.loads(
+            ok(cli(net, "actions", "propose", "rotate", "--chain", "ethereum", "--json", member=1))
+        )
+        [rotation] = proposed["actions"]
+        assert rotation["chain_id"] == E, rotation
+        assert rotation["params"] == "0x" + keccak(g2_to_eip2537(k3.group_public_key)).hex()
+        wait_states(net, [2, 3], [rotation["id"]], "proposed")
+        for m in (2, 3):
+            ok(cli(net, "actions", "approve", rotation["id"], "--json", member=m))
+        devnet.wait_until(
+            lambda: chains.gateway.functions.currentKeyEpoch().call() == 3, WAIT, "the gateway at key epoch 3"
+        )
+        [key_set] = events(chains.gateway, "GroupKeySet", dep.ethereum_block, keyEpoch=3)
+        assert key_set.args.groupKey == g2_to_eip2537(k3.group_public_key)
+        switched_at = int(chains.we.eth.get_block(key_set["blockNumber"])["timestamp"])
+        assert chains.gateway.functions.previousKeyValidUntil().call() == switched_at - 1  # no grace
+        assert chains.gateway.functions.paused().call()
+        assert chains.vault.functions.currentKeyEpoch().call() == 2  # the vault was not rotated
+
+        # every member re-keys the batches waiting under epoch 2 to epoch 3: same transfers
+        def re_keyed(m: int) -> bool:
+            rows = {first: (epoch, state) for first, _last, epoch, state in stored_batches(net, m, E)}
+            return all(rows[f][0] == 3 or rows[f][1] == "executed" for f in waiting if f in rows)
+
+        for m in sorted(net.nodes):
+            devnet.wait_until(lambda m=m: re_keyed(m), WAIT, f"member {m} to re-key its epoch 2 batches")
+            moved = [e for e in net.nodes[m].events("batch_rekeyed") if e.get("new_epoch") == 3]
+            assert moved, f"member {m} logged no batch re-keyed to epoch 3"
+            assert {e.get("old_epoch") for e in moved} == {2}, moved
+            devnet.wait_until(
+                lambda m=m: net.metric(m, "qiao_member_signing_epoch", {"chain": "ethereum"}) == 3,
+                60,
+                f"member {m} signing under epoch 3 for Ethereum",
+            )
+            assert net.metric(m, "qiao_member_signing_epoch", {"chain": "consortium"}) == 2
+        assert chains.gateway.functions.paused().call()  # the re-keyed batches wait for the resume
+
+        # three operators resume it: a RESUME signed under epoch 3
+        traffic.enter("resume")
+        proposed = json.loads(
+            ok(cli(net, "actions", "propose", "resume", "--chain", "ethereum", "--json", member=1))
+        )
+        wait_states(net, [2, 3], [proposed["id"]], "proposed")
+        for m in (2, 3):
+            ok(cli(net, "actions", "approve", proposed["id"], "--json", member=m))
+        devnet.wait_until(
+            lambda: not chains.gateway.functions.paused().call(), WAIT, "the gateway resumed by the committee"
+        )
+        traffic.burns, traffic.every = True, 0.6
+        traffic.enter("resumed")
+        for m in sorted(net.nodes):
+            devnet.wait_until(
+                lambda m=m: (
+                    net.metric(m, "qiao_endpoint_key_epoch", {"chain": "ethereum"}) == 3
+                    and net.metric(m, "qiao_member_key_epochs_held", {"epoch": "3"}) == 1
+                ),
+                60,
+                f"member {m}'s metrics at key epoch 3 on Ethereum",
+            )
+        after = marks(chains)
+        devnet.wait_until(
+            lambda: marks(chains)[C] >= after[C] + 3 and marks(chains)[E] >= after[E] + 3,
+            60,
+            "transfers sent after the resume",
+        )
+    finally:
+        traffic.stop()
+
+    final = marks(chains)
+    wait_delivered(chains, final, "sent around the rotation while paused")
+    assert_delivered_once(net, chains, final)
+    on_e = batches(net, chains, E)
+    after_switch = [b for b in on_e if b.at > position(key_set)]
+    assert after_switch, "nothing executed on Ethereum after its rotation"
+    assert {b.key_epoch for b in after_switch} == {3}, after_switch  # epoch 2 ended at once
+    assert {b.key_epoch for b in on_e if b.last >= paused_from} == {3}
+    assert {b.first for b in after_switch} >= waiting, "a batch waiting under epoch 2 executed otherwise"
+    assert_settled(net, chains, start_balances, traffic)
+    print(f"batches re-keyed from epoch 2 and executed under 3 after the resume: {sorted(waiting)}")
+    print(f"transfers sent per phase: {dict(traffic.sent)}; steps: {traffic.durations()}")

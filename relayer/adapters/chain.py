@@ -761,18 +761,20 @@ class ChainClient:
         return block
 
     async def endpoint_key(self) -> EndpointKey:
-        """The endpoint's `currentKeyEpoch()` and `previousKeyValidUntil()` at the head, with the
-        head's timestamp (what it accepts: relayer.core.keyring)."""
+        """The endpoint's `currentKeyEpoch()` and `previousKeyValidUntil()` at the final head, with
+        its timestamp (what it accepts: relayer.core.keyring), from an endpoint not quarantined:
+        what a member signs under follows it, so a head that is reorged away or an RPC caught
+        lying must not move it."""
+        number = await self._read_block(True)
 
         async def get(ep: _Endpoint) -> EndpointKey:
-            block = await ep.w3.eth.get_block("latest")
-            number = int(block["number"])
+            block = await ep.w3.eth.get_block(number)
             f = ep.contract.functions
             epoch = int(await f.currentKeyEpoch().call(block_identifier=number))
             until = int(await f.previousKeyValidUntil().call(block_identifier=number))
             return EndpointKey(epoch, until, int(block["timestamp"]))
 
-        key: EndpointKey = await self.call(get, "key epoch")
+        key: EndpointKey = await self.call(get, "key epoch", trusted=True)
         return key
 
     async def endpoint_state(self, *, final: bool = False) -> EndpointState:

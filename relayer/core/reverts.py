@@ -97,13 +97,16 @@ _ACTION_ERRORS = {
         "KeyUnchanged()",
         "InvalidActionNonce(uint64,uint64)",
         "ActionExpired(uint64)",
+        "KeyEpochExpired(uint64)",  # a batch or refund signed under an epoch the endpoint no longer accepts
+        "UnknownKeyEpoch(uint64)",
     )
 }
 
 
 def revert_name(data: object) -> str:
-    """The name of a committee action's revert error from its data (its 4-byte selector), or the
-    data itself when it is not one of them (a signature error, another contract's)."""
+    """The name of a committee action's revert error, or of a key epoch's, from its data (its 4-byte
+    selector), or the data itself when it is not one of them (a signature error, another
+    contract's)."""
     if not isinstance(data, str) or not data.startswith("0x") or len(data) < 10:
         return f"revert data {data!r}"
     return _ACTION_ERRORS.get(data[2:10].lower(), f"revert data {data[:74]}")

@@ -78,11 +78,12 @@ class Node:
     _last_gauges: float = -math.inf
     _last_registry_check: float = -math.inf
     _last_epoch_check: float = -math.inf
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        lock = asyncio.Lock()  # the transport and the pipeline both judge and aggregate
+        lock = self._lock  # the transport and the pipeline both judge and aggregate
         if self.keyring is None:
             self.keyring = Keyring.single(self.public, self.share)
         keyring = self.keyring
@@ -203,10 +204,13 @@ class Node:
             signing = self.epochs.cut_epoch(chain_id)
             metrics.ENDPOINT_KEY_EPOCH.labels(chain.cfg.name).set(key.current)
             metrics.MEMBER_SIGNING_EPOCH.labels(chain.cfg.name).set(-1 if signing is None else signing)
-        for route in self.cfg.routes:
-            if not self.halts.stopped(route):
-                await self.batcher.rekey(route)
-        await self.refunder.rekey()
+        # under the aggregators' lock: a batch or refund is never re-keyed between an aggregator's
+        # read of it and its write of the combined signature
+        async with self._lock:
+            for route in self.cfg.routes:
+                if not self.halts.stopped(route):
+                    await self.batcher.rekey(route)
+            await self.refunder.rekey()
 
     async def tick(self) -> None:
         """One pass of batching, signing and aggregation over every route."""

@@ -37,7 +37,7 @@ from relayer.adapters.txsender import Receipt, Reverted, TxSender
 from relayer.config import RelayerConfig
 from relayer.core.calldata import execute_batch_data, refund_data
 from relayer.core.clock import Elapsed
-from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert
+from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, revert_name
 from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
 from relayer.core.txmath import batch_rank, refund_rank
 from relayer.core.types import BatchId
@@ -237,6 +237,13 @@ class Submitter:
             if kind is RevertKind.TRANSIENT and self._reverts[key] < MAX_REVERTS:
                 log.warning("refund_estimate_reverted", **what, error=str(exc))
                 return SubmitOutcome.RETRY
+            if revert_name(exc.data).startswith("KeyEpochExpired"):
+                # signed under an epoch the source no longer accepts: approved again under its
+                # current one (Refunder.rekey), never refused for it
+                await self.store.set_refund_state(
+                    r.route, nonce, RefundState.AGGREGATED, f"refund reverts {revert_name(exc.data)}: re-key"
+                )
+                return SubmitOutcome.DROP
             await self.store.set_refund_state(r.route, nonce, RefundState.REFUSED, f"refund reverts: {exc}")
             log.error("refund_reverts", **what, error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
@@ -336,7 +343,9 @@ class Submitter:
                 if self._reverts[key] < MAX_REVERTS:
                     log.warning("batch_estimate_reverted", batch=str(bid), error=str(exc))
                     return SubmitOutcome.RETRY
-            await self.store.set_batch_state(bid, BatchState.FAILED, f"reverts: {exc}")
+            await self.store.set_batch_state(
+                bid, BatchState.FAILED, f"reverts {revert_name(exc.data)}: {exc}"
+            )
             log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
             return SubmitOutcome.DROP
         self._waiting.discard(BatchKey.of(bid))

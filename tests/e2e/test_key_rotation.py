@@ -92,9 +92,6 @@ class Chains:
     def endpoint(self, chain: int) -> Contract:
         return self.vault if chain == C else self.gateway
 
-    def w3(self, chain: int) -> Web3:
-        return self.wc if chain == C else self.we
-
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devnet.Devnet]:

@@ -18,6 +18,7 @@ import pytest
 from eth_utils.address import to_checksum_address as cs
 from prometheus_client import REGISTRY
 from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractCustomError
 
 from committee.threshold import partial_sign
 from harness import devnet
@@ -186,3 +187,24 @@ def test_a_lying_source_rpc_does_not_curse_an_honest_route(
         assert store.actions() == []
         assert store.count("mismatch") == 0
         assert len(store.pending()) == 2  # kept, and checked again every round
+
+
+def test_the_sentinel_signs_locally_and_sends_with_eip1559_fees(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    """`Sentinel.transact`, the path every curse and veto takes: its own key signs a type-2
+    transaction, sent through its RPC; a reverting call raises instead of counting as sent."""
+    key = devnet.dev_account(6)
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    sentinel = Sentinel(cfg, Store(cfg.store), key)
+    w3 = Web3(HTTPProvider(honest_rpcs["consortium"][0]))
+    spender = devnet.dev_account(5).address
+    asset = w3.eth.contract(address=signed.dep.asset.address, abi=signed.dep.asset.abi)
+    tx_hash = sentinel.transact(w3, ROUTE.src, asset.functions.approve(spender, 12345))
+    tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    assert tx["type"] == 2
+    assert tx["from"] == key.address
+    assert tx["maxPriorityFeePerGas"] == Web3.to_wei(cfg.priority_fee_gwei, "gwei")
+    assert asset.functions.allowance(key.address, spender).call() == 12345
+    with pytest.raises(ContractCustomError):  # ERC20InsufficientBalance, at the estimate
+        sentinel.transact(w3, ROUTE.src, asset.functions.transfer(spender, 10**30))  # key holds no asset

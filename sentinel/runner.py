@@ -240,7 +240,9 @@ class Sentinel:
                           error=f"{type(exc).__name__}: {exc}")  # fmt: skip
                 continue
             self.store.record_action(chain_id, action, target, sent)
-            (metrics.CURSES_SENT if action == "curse" else metrics.VETOES_SENT).labels(reader.cfg.name).inc()
+            counter = metrics.CURSES_SENT if action == "curse" else metrics.VETOES_SENT
+            if sent.startswith("0x"):  # not "already-cursed" or "window-closed"
+                counter.labels(reader.cfg.name).inc()
             log.warning(
                 "sentinel_action_sent", chain=reader.cfg.name, action=action, target=target[:80], tx=sent
             )
@@ -249,6 +251,8 @@ class Sentinel:
         w3, _ = reader.primary()
         ep = reader.endpoint(w3)
         if action == "curse":
+            if self._already_cursed(ep, int(target)):
+                return "already-cursed"  # by other sentinels' votes: nothing to add
             fn = ep.functions.curse(int(target))
         else:
             d = json.loads(target)
@@ -262,6 +266,13 @@ class Sentinel:
                 return "window-closed"
             fn = ep.functions.veto(t.as_abi_tuple())
         return self.transact(w3, reader.cfg.chain_id, fn)
+
+    @staticmethod
+    def _already_cursed(endpoint: Any, remote: int) -> bool:
+        try:
+            return bool(endpoint.functions.isCursed(remote).call())
+        except Exception:  # an endpoint without curses: the curse itself will say so
+            return False
 
     def transact(self, w3: Web3, chain_id: int, fn: Any) -> str:
         """Sign locally and send with EIP-1559 fees; wait for the receipt; raise unless it succeeded."""

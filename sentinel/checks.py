@@ -221,10 +221,13 @@ def judge(
     views: Sequence[RpcView],
     configured_rpcs: int,
     destination_final: Sequence[bool],
+    scanned_to: int | None = None,
 ) -> Evidence:
     """The evidence rule of the module docstring. `local`: the store's source transfers for the
     record's nonces (as `check_record` had them); `views`: one per configured source RPC;
-    `destination_final`: per configured destination RPC, whether it shows the record's log final."""
+    `destination_final`: per configured destination RPC, whether it shows the record's log final;
+    `scanned_to`: the last source block the sentinel's store has scanned (a transfer final on every
+    RPC but above it is not in the store yet: wait; at or below it, the store missed it)."""
     if len(destination_final) < MIN_RPCS or not all(destination_final):
         return Evidence(
             Verdict.INSUFFICIENT,
@@ -246,6 +249,12 @@ def judge(
     final = views[0].final
     backed = _backs(record, final, local)
     if backed is None:
+        if (
+            any(t is None for t in local)
+            and scanned_to is not None
+            and scanned_to < min(v.final_block for v in views)
+        ):
+            return Evidence(Verdict.PENDING, f"the store has scanned the source to block {scanned_to} only")
         return Evidence(
             Verdict.INSUFFICIENT,
             "the sentinel's stored source transfer does not match the leaf every RPC shows",

@@ -167,6 +167,7 @@ class Sentinel:
             src_reader.nonce_views(r.dst_chain_id, nonces),
             len(src_reader.cfg.rpcs),
             dst_reader.log_final_everywhere(stored.tx_hash, stored.log_index),
+            self.store.cursor(r.src_chain_id),
         )
         if evidence.verdict in (Verdict.BACKED, Verdict.PENDING):
             log.info(

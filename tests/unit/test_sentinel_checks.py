@@ -233,6 +233,19 @@ def test_a_store_that_disagrees_with_every_rpc_is_not_evidence() -> None:
     assert e.verdict is Verdict.INSUFFICIENT
 
 
+def test_a_source_transfer_final_everywhere_but_not_scanned_yet_waits() -> None:
+    """Every RPC's final head (block 90) holds the transfer; the store scanned the source to block
+    80 only, so it lacks it: wait for the scan. Scanned to 90 and still missing, the store's log
+    RPC hid it: that is no evidence either way."""
+    real = transfer(4)
+    views = [view("a", [present(real)]), view("b", [present(real)])]
+    assert judge(executed(real), [None], views, 2, FINAL_EVERYWHERE, scanned_to=80).verdict is Verdict.PENDING
+    assert (
+        judge(executed(real), [None], views, 2, FINAL_EVERYWHERE, scanned_to=90).verdict
+        is Verdict.INSUFFICIENT
+    )
+
+
 def test_a_forged_batch_is_judged_by_the_leaves_every_rpc_shows() -> None:
     real = [transfer(1), transfer(2)]
     forged = [transfer(1), transfer(2, 5)]

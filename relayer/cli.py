@@ -134,6 +134,17 @@ def _pairs(obj: dict[str, Any], keys: list[str] | None = None) -> str:
     return "\n".join(f"{k.ljust(width)}  {obj.get(k)}" for k in keys)
 
 
+def _items_line(items: dict[str, dict[str, int]] | None) -> str:
+    """`relayer status`'s line of signed items per kind and phase (the phases with any), open first."""
+    if not items:
+        return ""
+    parts = []
+    for kind, phases in items.items():
+        shown = ", ".join(f"{phase} {n}" for phase, n in phases.items() if n)
+        parts.append(f"{kind}: {shown or 'none'}")
+    return "\nitems  " + "; ".join(parts)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     st = _ask(args, "status")
 
@@ -166,7 +177,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "halted",
         ]
         rows = [{**r, "paused": _pause_cell(r)} for r in st["routes"]]
-        return head + "\n" + _table(rows, cols)
+        return head + "\n" + _table(rows, cols) + _items_line(st.get("items"))
 
     _print(st, args.json, human)
     return 0

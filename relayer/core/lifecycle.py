@@ -127,6 +127,20 @@ def phase_counts(kind: ItemKind, by_state: Mapping[str, int]) -> dict[Phase, int
     return out
 
 
+def item_phases(by_kind: Mapping[ItemKind, Mapping[str, int]]) -> dict[str, dict[str, int]]:
+    """{kind: {phase: count}} from each kind's counts per state (`phase_counts`), as `relayer
+    status` shows them and `qiao_signed_items` exports them."""
+    return {kind.value: {p.value: n for p, n in phase_counts(kind, s).items()} for kind, s in by_kind.items()}
+
+
+def states_of_every_kind(counts: Mapping[tuple[str, str], int]) -> dict[str, int]:
+    """Counts per (action kind, state) summed per state: every committee action is one item kind."""
+    out: dict[str, int] = {}
+    for (_, state), n in counts.items():
+        out[state] = out.get(state, 0) + n
+    return out
+
+
 class OutcomeKind(StrEnum):
     CONFIRMED = "confirmed"  # its effect is on-chain, final: by this relayer's transaction or another's
     SENT = "sent"  # a transaction of this relayer is in flight (sent now, or waiting for its receipt)

@@ -82,6 +82,7 @@ from relayer.core.lifecycle import (
     retry,
     scheduled,
     sent,
+    states_of_every_kind,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.onchain import EndpointState
@@ -1092,7 +1093,9 @@ class ActionStage:
             out[follower] = found
         return out
 
-    async def gauges(self) -> None:
+    async def gauges(self) -> dict[str, int]:
+        """Set the actions' gauges; returns the number of actions per state, every kind together
+        (for `qiao_signed_items`)."""
         counts, oldest = await self.store.action_counts()
         for kind in ActionKind:
             for state in ActionState:
@@ -1101,3 +1104,4 @@ class ActionStage:
             metrics.ACTION_OLDEST_OPEN_SECONDS.labels(kind.value).set(
                 0 if first is None else max(0.0, time.time() - first)
             )
+        return states_of_every_kind(counts)

@@ -16,6 +16,7 @@ from relayer.core.lifecycle import (
     OutcomeKind,
     Phase,
     confirmed,
+    item_phases,
     not_ready,
     phase_counts,
     phase_of,
@@ -23,6 +24,7 @@ from relayer.core.lifecycle import (
     retry,
     scheduled,
     sent,
+    states_of_every_kind,
 )
 from relayer.core.states import BatchState, RefundState
 
@@ -107,6 +109,22 @@ def test_phase_counts_sum_states_and_name_every_phase() -> None:
     assert phase_counts(ItemKind.BATCH, {}) == dict.fromkeys(Phase, 0)
     with pytest.raises(ValueError):
         phase_counts(ItemKind.REFUND, {"pending": 1})
+
+
+def test_item_phases_name_every_kind_and_phase_and_sum_the_action_kinds() -> None:
+    actions = states_of_every_kind(
+        {("resume", "scheduled"): 1, ("rotate", "scheduled"): 1, ("freeze", "executed"): 4}
+    )
+    assert actions == {"scheduled": 2, "executed": 4}
+    items = item_phases(
+        {ItemKind.BATCH: {"pending": 2, "aggregated": 1}, ItemKind.REFUND: {}, ItemKind.ACTION: actions}
+    )
+    assert items["batch"]["collecting"] == 2
+    assert items["batch"]["signed"] == 1
+    assert items["action"]["scheduled"] == 2
+    assert items["action"]["done"] == 4
+    assert items["refund"] == {p.value: 0 for p in Phase}
+    assert all(set(phases) == {p.value for p in Phase} for phases in items.values())
 
 
 def test_outcome_labels_are_the_submitters_metric_labels() -> None:

@@ -3,6 +3,9 @@ exactly one phase, and the one outcome type keeps the submitters' metric labels.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from relayer.core.items import CLOSED, OPEN, ActionState
@@ -82,6 +85,25 @@ def test_the_mapping_table() -> None:
     }
     got = {kind: {str(s): phase_of(kind, s) for s in STATES[kind]} for kind in ItemKind}
     assert got == expected
+
+
+def test_protocol_md_shows_the_mapping() -> None:
+    # docs/PROTOCOL.md's table: one row per phase, the states of each kind in backquotes (a state
+    # in parentheses is a note, not the mapping)
+    text = (Path(__file__).resolve().parents[2] / "docs" / "PROTOCOL.md").read_text()
+    section = text.split("### The lifecycle of a signed item", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    shown: dict[ItemKind, dict[str, Phase]] = {kind: {} for kind in ItemKind}
+    for row in rows[: len(Phase)]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        phase = Phase(cells[0].strip("`"))
+        for kind, cell in zip((ItemKind.BATCH, ItemKind.REFUND, ItemKind.ACTION), cells[2:5], strict=True):
+            if cell.startswith("("):
+                continue
+            for state in re.findall(r"`([a-z_]+)`", cell):
+                shown[kind][state] = phase
+    assert [Phase(r.split("`")[1]) for r in rows[: len(Phase)]] == list(Phase)
+    assert shown == {kind: {str(s): p for s, p in PHASES[kind].items()} for kind in ItemKind}
 
 
 def test_an_actions_open_and_closed_states_agree_with_the_phases() -> None:

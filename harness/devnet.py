@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +37,9 @@ from web3 import HTTPProvider, Web3
 from web3.types import RPCEndpoint
 
 from committee.dkg_runner import local_dkg
-from committee.keyfile import write_key_file, write_public_file
+from committee.keyfile import load_public_file, write_key_file, write_public_file
 from committee.keystore import write_keystore
+from relayer.ops import admin_client
 from relayer.provisioning import broker
 from relayer.provisioning import deploy as provisioning
 from relayer.provisioning.deploy import (
@@ -245,6 +248,33 @@ def mined_at_once(*urls: str, poll: float = 0.01) -> Iterator[None]:
         thread.join()
 
 
+@contextlib.contextmanager
+def mining_held(url: str, resume_every: int = 1) -> Iterator[Callable[[], int]]:
+    """While the block runs, the anvil chain at `url` mines no block of its own: transactions wait
+    in its pool and its clock (the latest block's timestamp, which an endpoint's action delay runs
+    on) stands still. The block gets a function that mines one block now (`evm_mine`, timestamped
+    with the wall clock) and returns its number; in that block anvil orders the pool by priority
+    fee. On exit the chain mines every `resume_every` seconds again (anvil's
+    evm_setIntervalMining takes whole seconds: a devnet started at 0.5 s goes on at 1 s)."""
+    w3 = Web3(HTTPProvider(url))
+
+    def rpc(method: str, *params: Any) -> Any:
+        reply = w3.provider.make_request(RPCEndpoint(method), list(params))
+        if "error" in reply:
+            raise RuntimeError(f"{method} on {url}: {reply['error']}")
+        return reply.get("result")
+
+    def mine() -> int:
+        rpc("evm_mine")
+        return int(w3.eth.block_number)
+
+    rpc("evm_setIntervalMining", 0)
+    try:
+        yield mine
+    finally:
+        rpc("evm_setIntervalMining", resume_every)
+
+
 def deploy_bridge(
     consortium_url: str,
     ethereum_url: str,
@@ -269,15 +299,26 @@ def deploy_bridge(
 
 
 def write_committee(
-    run_dir: Path, n: int, t: int, *, mqtt_port: int, network: str = "devnet", keystores: bool = False
+    run_dir: Path,
+    n: int,
+    t: int,
+    *,
+    mqtt_port: int,
+    network: str = "devnet",
+    keystores: bool = False,
+    key_epoch: int = 1,
+    subdir: str = "",
 ) -> tuple[bytes, list[Path], Path]:
     """The committee key by a DKG of the n members over the devnet's broker (in-process state
     machines, see committee.dkg: each member derives its own share, nothing holds the group
     secret). Writes each share, mode 0600, as a key file or, with `keystores`, as an EIP-2335
-    keystore `member-<i>.keystore.json` beside its password file; and the public file."""
-    keys_dir = run_dir / "keys"
+    keystore `member-<i>.keystore.json` beside its password file; and the public file, all under
+    `keys/` or `keys/<subdir>/` (a later key epoch's DKG: `Devnet.next_committee`)."""
+    keys_dir = run_dir / "keys" / subdir if subdir else run_dir / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True)
-    results = asyncio.run(local_dkg(n, t, host="127.0.0.1", port=mqtt_port, network=network))
+    results = asyncio.run(
+        local_dkg(n, t, host="127.0.0.1", port=mqtt_port, network=network, key_epoch=key_epoch)
+    )
     key_files = []
     for result in results:
         share = result.share
@@ -306,6 +347,51 @@ def _share_config(key_file: Path) -> str:
         password = key_file.with_name(key_file.name.removesuffix(".keystore.json") + ".password")
         return f'keystore_file = "{key_file}"\npassword_file = "{password}"'
     return f'key_file = "{key_file}"'
+
+
+NEXT_KEY_MARK = "# [committee.next]: the next key epoch's key, written by harness.devnet (set_next_key)"
+
+
+def set_next_key(config: Path, public_file: Path | None, key_file: Path | None = None) -> None:
+    """Give a member's configuration the `[committee.next]` table (the next key epoch's public
+    file and this member's share of it, from the members' DKG: docs/DKG.md), replacing one this
+    function wrote before; `public_file=None` removes it. The table goes at the end of the file,
+    after the marker line (TOML lets a sub-table follow other tables). Takes effect when the member
+    starts again (`Devnet.graceful_restart`)."""
+    text = config.read_text()
+    head, _, _ = text.partition(NEXT_KEY_MARK)
+    text = head.rstrip("\n") + "\n"
+    if public_file is not None:
+        if key_file is None:
+            raise ValueError(f"set_next_key: {config}: a next key needs this member's share (key_file)")
+        table = f'[committee.next]\npublic_file = "{public_file}"\n{_share_config(key_file)}'
+        text += f"\n{NEXT_KEY_MARK}\n{table}\n"
+    tomllib.loads(text)  # a table this function broke would otherwise show as the member's start-up error
+    config.write_text(text)
+
+
+def set_current_key(config: Path, public_file: Path, key_file: Path) -> None:
+    """Point a member's `[committee]` at another key epoch's public file and this member's share
+    of it (after a rotation: the key the endpoints are at now), keeping the table's other lines
+    and any `[committee.next]`. Takes effect when the member starts again."""
+    text = config.read_text()
+    head, mark, tail = text.partition(NEXT_KEY_MARK)
+    lines, out, inside = head.splitlines(), [], False
+    for line in lines:
+        if line.startswith("["):
+            inside = line.strip() == "[committee]"
+        key = line.split("=", 1)[0].strip()
+        if inside and key in ("key_file", "keystore_file", "password_file"):
+            continue
+        if inside and key == "public_file":
+            out += [f'public_file = "{public_file}"', *_share_config(key_file).splitlines()]
+            continue
+        out.append(line)
+    text = "\n".join(out) + "\n" + mark + tail
+    loaded = tomllib.loads(text)["committee"]
+    if loaded.get("public_file") != str(public_file):
+        raise ValueError(f"set_current_key: {config} has no [committee] public_file line to replace")
+    config.write_text(text)
 
 
 def write_node_config(
@@ -417,6 +503,17 @@ def start_node(
     )
 
 
+@dataclass(frozen=True)
+class CommitteeKey:
+    """A committee key from a DKG of the devnet's members: its key epoch, group public key
+    (96-byte compressed G2), public file and each member's share file (member -> path)."""
+
+    key_epoch: int
+    group_public_key: bytes
+    public_file: Path
+    key_files: dict[int, Path]
+
+
 @dataclass
 class Devnet:
     run_dir: Path
@@ -432,6 +529,8 @@ class Devnet:
     broker_conf: Path | None = None
     broker_ports: tuple[int, ...] = ()  # the members' TLS port and the tooling port
     broker_ca: Path | None = None  # the CA the members verify the broker's TLS certificate with
+    network: str = "devnet"
+    committee: CommitteeKey | None = None  # the key of the members' first DKG (key epoch 1)
 
     def stop_broker(self, sig: int = signal.SIGTERM) -> None:
         """Stop the devnet's mosquitto (members keep running and retry); `start_broker` brings it
@@ -457,6 +556,115 @@ class Devnet:
             old.stop()
         self.nodes[member] = start_node(self.procs, member, self.configs[member], self.run_dir / "logs", env)
         return self.nodes[member]
+
+    # ---- a key rotation: the next epoch's DKG and a rolling restart onto it ---------------
+
+    def next_committee(self, key_epoch: int | None = None, *, subdir: str = "next") -> CommitteeKey:
+        """A fresh DKG of the devnet's n members (threshold t) for `key_epoch` (default: the
+        devnet's committee key epoch + 1), over the devnet's broker as the first one: each share
+        under `keys/<subdir>/member-<i>.json` (mode 0600; keystores if the devnet uses them),
+        the public file `keys/<subdir>/committee.json`. A second call with another `subdir` makes
+        another key for the same epoch (a key some member did not help generate)."""
+        if key_epoch is None:
+            if self.committee is None:
+                raise RuntimeError("this devnet does not know its committee key: give key_epoch")
+            key_epoch = self.committee.key_epoch + 1
+        keystores = self.committee is not None and any(
+            p.name.endswith(".keystore.json") for p in self.committee.key_files.values()
+        )
+        group_key, key_files, public_file = write_committee(
+            self.run_dir,
+            self.n,
+            self.t,
+            mqtt_port=self.mqtt_port,
+            network=self.network,
+            keystores=keystores,
+            key_epoch=key_epoch,
+            subdir=subdir,
+        )
+        return CommitteeKey(key_epoch, group_key, public_file, dict(enumerate(key_files, start=1)))
+
+    def admin_socket(self, member: int) -> Path:
+        """The member's admin socket (`<data_dir>/admin.sock`, from its configuration)."""
+        node = tomllib.loads(self.configs[member].read_text())["node"]
+        return Path(node["data_dir"]) / "admin.sock"
+
+    def wait_ready(self, member: int, timeout: float = 90.0) -> None:
+        """Until the member's daemon answers on its admin socket (its pipeline runs) and is
+        connected to the broker; a daemon that exits meanwhile raises RuntimeError with the
+        end of its log (a configuration it refused says why there)."""
+        proc = self.nodes[member]
+        sock = self.admin_socket(member)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                tail = "\n".join(proc.log_path.read_text(errors="replace").splitlines()[-15:])
+                raise RuntimeError(
+                    f"member {member} exited with {proc.popen.returncode} while starting; "
+                    f"the end of {proc.log_path}:\n{tail}"
+                )
+            with contextlib.suppress(admin_client.AdminError, OSError, ValueError):
+                if admin_client.request(sock, "status", timeout=10).get("broker_connected"):
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"timed out after {timeout:.0f}s waiting for member {member} to answer on {sock}")
+
+    def graceful_restart(self, member: int, timeout: float = 90.0) -> int:
+        """One step of a rolling restart: SIGTERM, wait until the daemon exited (it finishes its
+        current step first), start it again with the same configuration file (re-read: a
+        `[committee.next]` added meanwhile takes effect), wait until it is ready. Returns the
+        old process's exit code. A daemon that does not exit within `timeout` is killed and
+        TimeoutError raised: a rolling restart that needs SIGKILL is not graceful."""
+        proc = self.nodes[member]
+        if proc.popen.poll() is None:
+            proc.popen.send_signal(signal.SIGTERM)
+            try:
+                proc.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.popen.kill()
+                proc.popen.wait(5)
+                raise TimeoutError(f"member {member} did not exit within {timeout:.0f}s of SIGTERM") from None
+        code = int(proc.popen.returncode)
+        self.nodes[member] = start_node(self.procs, member, self.configs[member], self.run_dir / "logs")
+        self.wait_ready(member, timeout)
+        return code
+
+    def roll_keys(
+        self,
+        current: CommitteeKey | None,
+        next_key: CommitteeKey | None,
+        members: list[int] | None = None,
+        *,
+        between: Callable[[int], None] | None = None,
+    ) -> dict[int, int]:
+        """A rolling restart onto other keys: one member at a time (the others keep signing: t of
+        n stay up while n - t >= 1), its configuration's `[committee]` pointed at `current` (None:
+        left as it is) and its `[committee.next]` at `next_key` (None: removed), each with the
+        member's own share, then `graceful_restart`. `between(member)` runs after each member is
+        ready (a test's check). Returns each member's exit code."""
+        codes = {}
+        for m in members if members is not None else sorted(self.nodes):
+            if current is not None:
+                set_current_key(self.configs[m], current.public_file, current.key_files[m])
+            if next_key is None:
+                set_next_key(self.configs[m], None)
+            else:
+                set_next_key(self.configs[m], next_key.public_file, next_key.key_files[m])
+            codes[m] = self.graceful_restart(m)
+            if between is not None:
+                between(m)
+        return codes
+
+    def roll_next_key(
+        self,
+        key: CommitteeKey,
+        members: list[int] | None = None,
+        *,
+        between: Callable[[int], None] | None = None,
+    ) -> dict[int, int]:
+        """The rolling restart before a rotation: `key` (the members' DKG for the next epoch) as
+        every member's `[committee.next]`, `[committee]` unchanged (`roll_keys`)."""
+        return self.roll_keys(None, key, members, between=between)
 
     def metric(self, member: int, name: str, labels: dict[str, str] | None = None) -> float | None:
         """One sample from a member's /metrics (needs `metrics=True`), None if absent."""
@@ -566,6 +774,13 @@ def devnet(
             broker_conf=broker_conf,
             broker_ports=(member_port, mqtt_port) if broker_proc is not None else (),
             broker_ca=broker_ca,
+            network=network,
+            committee=CommitteeKey(
+                int(load_public_file(public_path).key_epoch),
+                group_key,
+                public_path,
+                dict(enumerate(key_files, start=1)),
+            ),
         )
     finally:
         procs.stop_all()

@@ -42,6 +42,15 @@ class Span:
                 f"span {self.sequence!r} {self.first}-{self.last}: need a name and first <= last"
             )
 
+    def same(self, other: Span | None) -> bool:
+        """The same positions committing to the same content; an empty content (a refund approved
+        by a build that did not record its transfer's leaf) matches any."""
+        return (
+            other is not None
+            and (self.sequence, self.first, self.last) == (other.sequence, other.first, other.last)
+            and (self.content == other.content or not self.content or not other.content)
+        )
+
     def overlaps(self, other: Span) -> bool:
         return self.sequence == other.sequence and self.first <= other.last and other.first <= self.last
 
@@ -83,9 +92,12 @@ def batch_item(bid: BatchId, dst_contract: str, key_epoch: int, root: bytes, mes
     )
 
 
-def refund_item(route: Route, nonce: int, src_contract: str, key_epoch: int, message: bytes) -> SignedItem:
+def refund_item(
+    route: Route, nonce: int, src_contract: str, key_epoch: int, message: bytes, leaf: bytes = b""
+) -> SignedItem:
     """The refund of transfer `nonce` of `route`: id `<src>:<dst>:<nonce>` on its source's
-    endpoint; it takes that one nonce of the route under any key epoch."""
+    endpoint; it takes that one nonce of the route under any key epoch, committing to the
+    transfer's `leaf` (its leaf hash: a re-key under a later epoch refunds the same transfer)."""
     return SignedItem(
         "refund",
         route.src,
@@ -93,7 +105,7 @@ def refund_item(route: Route, nonce: int, src_contract: str, key_epoch: int, mes
         key_epoch,
         f"{route.src}:{route.dst}:{nonce}",
         message,
-        Span(route_sequence(route), nonce, nonce),
+        Span(route_sequence(route), nonce, nonce, leaf),
     )
 
 
@@ -111,7 +123,8 @@ def signed_once(item: SignedItem, earlier: Iterable[tuple[SignedItem, bytes]]) -
     `rekeyed`, excepted) or, on a span, takes another range or commits to other content."""
     again: bytes | None = None
     for before, partial in earlier:
-        if (before.message, before.key_epoch, before.span) == (item.message, item.key_epoch, item.span):
+        same_span = before.span == item.span or (item.span is not None and item.span.same(before.span))
+        if (before.message, before.key_epoch) == (item.message, item.key_epoch) and same_span:
             again = partial
             continue
         if rekeyed(item, before):
@@ -129,7 +142,7 @@ def rekeyed(item: SignedItem, before: SignedItem) -> bool:
     return (
         item.kind == before.kind
         and item.span is not None
-        and item.span == before.span
+        and item.span.same(before.span)
         and item.key_epoch > before.key_epoch
         and (item.chain_id, item.contract, item.item_id) == (before.chain_id, before.contract, before.item_id)
     )

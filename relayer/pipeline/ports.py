@@ -120,6 +120,7 @@ class RefundStore(Protocol):
         partial: bytes | None,
         *,
         contract: str = "",
+        leaf: bytes = b"",
     ) -> bytes | None: ...
 
     async def set_refund_state(
@@ -142,6 +143,7 @@ class RefundStore(Protocol):
         *,
         contract: str,
         detail: str,
+        leaf: bytes = b"",
     ) -> bytes | bool | None: ...
 
     async def refund_partials_for(self, route: Route, nonce: int) -> list[tuple[int, bytes, bytes]]: ...

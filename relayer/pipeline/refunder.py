@@ -19,7 +19,7 @@ from committee.threshold import partial_sign
 from relayer import metrics
 from relayer.config import NodeConfig
 from relayer.core.arrivals import Facts, PartialOutcome
-from relayer.core.encoding import refund_message
+from relayer.core.encoding import leaf_hash, refund_message
 from relayer.core.keyring import EndpointEpochs, Keyring
 from relayer.core.messages import RefundPartialMessage
 from relayer.core.refunds import RefundDecision, decide_refund, refund_facts
@@ -79,7 +79,7 @@ class Refunder:
             share = self.keyring.share(epoch)
             partial = partial_sign(share, message, self.backend) if share is not None else None
             record = self.store.approve_refund(
-                r.route, r.nonce, epoch, message, partial, contract=src_endpoint
+                r.route, r.nonce, epoch, message, partial, contract=src_endpoint, leaf=leaf_hash(own)
             )
             kept = await signed_once(record, route=str(r.route), nonce=r.nonce)
             if kept is EQUIVOCATION:
@@ -112,7 +112,14 @@ class Refunder:
             partial = partial_sign(share, message, self.backend) if share is not None else None
             detail = f"re-keyed from key epoch {r.key_epoch} to {epoch}, the source's"
             record = self.store.rekey_refund(
-                r.route, r.nonce, epoch, message, partial, contract=src_endpoint, detail=detail
+                r.route,
+                r.nonce,
+                epoch,
+                message,
+                partial,
+                contract=src_endpoint,
+                detail=detail,
+                leaf=leaf_hash(own),
             )
             kept = await signed_once(record, route=str(r.route), nonce=r.nonce)
             if kept is EQUIVOCATION or kept is False:

@@ -152,3 +152,14 @@ def test_a_rekeyed_batch_transfers_go_back_to_batched_and_nothing_else_does() ->
         assert not transfer_may_move(state, TransferState.BATCHED)
     for state in (TransferState.SUBMITTED, TransferState.EXECUTED, TransferState.REFUNDED):
         assert not transfer_may_move(state, TransferState.BATCHED, rekey=True)
+
+
+def test_a_refund_rekey_refunds_the_same_transfer_only() -> None:
+    leaf, other = b"\x0a" * 32, b"\x0b" * 32
+    approved = refund_item(ROUTE, 3, GATEWAY, 1, b"r1", leaf)
+    assert signed_once(refund_item(ROUTE, 3, GATEWAY, 2, b"r2", leaf), [(approved, b"p")]) is None
+    with pytest.raises(Equivocation):  # another transfer's data under the nonce: never
+        signed_once(refund_item(ROUTE, 3, GATEWAY, 2, b"r3", other), [(approved, b"p")])
+    # an approval recorded before leaves were (empty content) is the same item when seen again
+    legacy = refund_item(ROUTE, 3, GATEWAY, 1, b"r1")
+    assert signed_once(refund_item(ROUTE, 3, GATEWAY, 1, b"r1", leaf), [(legacy, b"p")]) == b"p"

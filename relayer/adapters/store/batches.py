@@ -363,9 +363,11 @@ class Batches(SignedItems):
                     tx.sent_at,
                 ),
             )
-            await db.execute(
+            # a batch re-keyed meanwhile (its signature dropped: Batcher.rekey) stays pending: the
+            # transaction carries the old epoch's signature, which the endpoint no longer accepts
+            cur = await db.execute(
                 "UPDATE batches SET state=?, tx_hash=?, detail=?, updated_at=? "
-                "WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=?",
+                "WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=? AND signature IS NOT NULL",
                 (
                     BatchState.SUBMITTED,
                     tx.tx_hash,
@@ -376,7 +378,8 @@ class Batches(SignedItems):
                     bid.first_nonce,
                 ),
             )
-            await move_batch(db, bid, TransferState.SUBMITTED, f"tx {tx.tx_hash} nonce {tx.nonce}", now)
+            if cur.rowcount:
+                await move_batch(db, bid, TransferState.SUBMITTED, f"tx {tx.tx_hash} nonce {tx.nonce}", now)
 
     async def txs_for(self, bid: BatchId) -> list[TxRecord]:
         rows = await self._fetchall(

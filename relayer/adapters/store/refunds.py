@@ -120,6 +120,7 @@ class Refunds(SignedItems):
         partial: bytes | None,
         *,
         contract: str = "",
+        leaf: bytes = b"",
     ) -> bytes | None:
         """Record, before anything is published, that this node checked the failed transfer and
         signs (or, with no share, accepts) its REFUND `message` for the source endpoint
@@ -141,7 +142,7 @@ class Refunds(SignedItems):
                 return recorded  # approved before with no share here, or none now: nothing to sign
             kept = partial
             if partial is not None:
-                item = refund_item(route, nonce, contract, key_epoch, message)
+                item = refund_item(route, nonce, contract, key_epoch, message, leaf)
                 kept, _ = await sign_in(db, item, partial, now)
             if approved:
                 return kept
@@ -172,6 +173,7 @@ class Refunds(SignedItems):
         *,
         contract: str,
         detail: str,
+        leaf: bytes = b"",
     ) -> bytes | bool | None:
         """Approve an approved or combined refund (not sent) again under a later `key_epoch` (the
         source endpoint rotated: relayer.core.keyring): its REFUND `message` under that epoch and
@@ -196,7 +198,7 @@ class Refunds(SignedItems):
             kept = partial
             if partial is not None:
                 kept, _ = await sign_in(
-                    db, refund_item(route, nonce, contract, key_epoch, message), partial, now
+                    db, refund_item(route, nonce, contract, key_epoch, message, leaf), partial, now
                 )
             await db.execute(
                 "UPDATE refunds SET state=?, key_epoch=?, message=?, partial=?, signature=NULL, detail=?, "

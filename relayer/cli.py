@@ -652,7 +652,12 @@ def build_parser() -> argparse.ArgumentParser:
         "group key equal to the committee file's",
     )
 
-    verb(sub, "status", cmd_status, "per route: heads, lag, pending, oldest pending; members online vs t")
+    verb(
+        sub,
+        "status",
+        cmd_status,
+        "per route: heads, lag, pending, oldest pending; members online vs t; signed items by phase",
+    )
 
     transfers = sub.add_parser("transfers", help="inspect transfers")
     tsub = transfers.add_subparsers(dest="transfers_command", required=True, parser_class=_Parser)

@@ -153,7 +153,7 @@ def test_a_forged_batch_is_found_with_the_evidence_of_every_rpc(
 
 
 def test_a_lying_source_rpc_does_not_curse_an_honest_route(
-    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The sentinel's first consortium RPC (the one it scans logs through) hides every log and
     answers every call with zero: the store misses alice's lock, so bob's mint looks unbacked. The
@@ -187,6 +187,10 @@ def test_a_lying_source_rpc_does_not_curse_an_honest_route(
         assert store.actions() == []
         assert store.count("mismatch") == 0
         assert len(store.pending()) == 2  # kept, and checked again every round
+    logged = capsys.readouterr().out
+    assert "sentinel_evidence_insufficient" in logged
+    assert "the source RPCs disagree" in logged
+    assert "sentinel_mismatch" not in logged
 
 
 def test_the_sentinel_signs_locally_and_sends_with_eip1559_fees(

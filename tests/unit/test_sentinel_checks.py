@@ -285,3 +285,39 @@ def test_supply_excess_needs_every_rpc_in_consecutive_checks() -> None:
 def test_supply_confirmations_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         supply_verdict([], 0)
+
+
+states = st.sampled_from(
+    [ABSENT, present(transfer(6)), present(transfer(6, 1)), present(transfer(6, recipient=MALLORY))]
+)
+rpc_views = st.one_of(
+    st.builds(
+        lambda f, la, b: view("r", [f], [la], b), states, states, st.integers(min_value=0, max_value=100)
+    ),
+    st.just(RpcView("r", error="timeout")),
+)
+
+
+@given(
+    views=st.lists(rpc_views, min_size=0, max_size=4),
+    configured=st.integers(min_value=0, max_value=4),
+    destination=st.lists(st.booleans(), min_size=0, max_size=4),
+    claimed=st.booleans(),
+)
+def test_a_curse_only_on_complete_agreeing_final_evidence(
+    views: list[RpcView], configured: int, destination: list[bool], claimed: bool
+) -> None:
+    """Whatever the RPCs answer: UNBACKED only if every configured source RPC (two or more)
+    answered with the same final state, that state does not back the record, no latest head backs
+    it, and the destination event is final on every destination RPC (two or more)."""
+    record = executed(transfer(6), claimed=claimed)
+    e = judge(record, [transfer(6)], views, configured, destination)
+    if e.verdict is Verdict.UNBACKED:
+        assert len(destination) >= 2
+        assert all(destination)
+        assert configured >= 2
+        assert len(views) >= configured
+        assert all(v.error is None for v in views)
+        assert len({v.final for v in views}) == 1
+        assert views[0].final[0] != present(transfer(6))
+        assert all(v.latest[0] != present(transfer(6)) for v in views)

@@ -581,6 +581,27 @@ contract SentinelsTest is SignedActions {
         vm.assertTrue(gateway.paused(), "an UNCURSE lifted a pause");
     }
 
+    // ------------------------------------------------------------------ the fallback
+
+    /// @dev The fallback forwards only to the module: a selector neither has reverts without
+    ///      data, ether is refused, and the owner's functions are the endpoint's own.
+    function test_fallback_unknownSelectorReverts_noEther_ownershipStillCannotBeRenounced() public {
+        vm.chainId(CHAIN_E);
+        (bool ok, bytes memory ret) =
+            address(gateway).call(abi.encodeWithSignature("mintTo(address,uint256)", bob, 1));
+        vm.assertFalse(ok);
+        vm.assertEq(ret.length, 0);
+        vm.deal(address(this), 1 ether);
+        (ok,) = address(gateway).call{value: 1 ether}("");
+        vm.assertFalse(ok);
+        (ok,) = address(gateway).call{value: 1}(abi.encodeWithSignature("isCursed(uint256)", CHAIN_C));
+        vm.assertFalse(ok, "the fallback took ether");
+        vm.prank(owner);
+        vm.expectRevert(QiaoEndpoint.OwnershipCannotBeRenounced.selector);
+        gateway.renounceOwnership();
+        vm.assertEq(gateway.owner(), owner);
+    }
+
     // ------------------------------------------------------------------ gas (docs/GAS.md)
 
     /// @dev Gas of the held-transfer path as forge measures it (calls, not transactions: no

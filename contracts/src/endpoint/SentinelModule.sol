@@ -31,6 +31,12 @@ contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
     /// @dev Only for the layout: the endpoint's owner is the one `onlyOwner` reads.
     constructor() Ownable(msg.sender) {}
 
+    /// @dev As the endpoint's own ({QiaoEndpoint-renounceOwnership}; the endpoint's selector is
+    ///      dispatched before its fallback, so this one is never reached through it).
+    function renounceOwnership() public pure override {
+        revert QiaoEndpoint.OwnershipCannotBeRenounced();
+    }
+
     // ------------------------------------------------------------------------------------------
     // The owner's settings
     // ------------------------------------------------------------------------------------------

@@ -134,6 +134,17 @@ def _pairs(obj: dict[str, Any], keys: list[str] | None = None) -> str:
     return "\n".join(f"{k.ljust(width)}  {obj.get(k)}" for k in keys)
 
 
+def _items_line(items: dict[str, dict[str, int]] | None) -> str:
+    """`relayer status`'s line of signed items per kind and phase (the phases with any), open first."""
+    if not items:
+        return ""
+    parts = []
+    for kind, phases in items.items():
+        shown = ", ".join(f"{phase} {n}" for phase, n in phases.items() if n)
+        parts.append(f"{kind}: {shown or 'none'}")
+    return "\nitems  " + "; ".join(parts)
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     st = _ask(args, "status")
 
@@ -166,7 +177,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             "halted",
         ]
         rows = [{**r, "paused": _pause_cell(r)} for r in st["routes"]]
-        return head + "\n" + _table(rows, cols)
+        return head + "\n" + _table(rows, cols) + _items_line(st.get("items"))
 
     _print(st, args.json, human)
     return 0
@@ -641,7 +652,12 @@ def build_parser() -> argparse.ArgumentParser:
         "group key equal to the committee file's",
     )
 
-    verb(sub, "status", cmd_status, "per route: heads, lag, pending, oldest pending; members online vs t")
+    verb(
+        sub,
+        "status",
+        cmd_status,
+        "per route: heads, lag, pending, oldest pending; members online vs t; signed items by phase",
+    )
 
     transfers = sub.add_parser("transfers", help="inspect transfers")
     tsub = transfers.add_subparsers(dest="transfers_command", required=True, parser_class=_Parser)

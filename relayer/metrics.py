@@ -94,6 +94,12 @@ TRANSFER_LATENCY = Histogram(
 )
 TRANSFERS_BY_STATE = Gauge("qiao_transfers", "Transfers in the store by state", ["state"])
 BATCHES_BY_STATE = Gauge("qiao_batches", "Batches in the store by state (the pipeline's queues)", ["state"])
+SIGNED_ITEMS = Gauge(
+    "qiao_signed_items",
+    "Signed items in the store by kind (batch, refund, action) and phase, one set of phases for every "
+    "kind (relayer.core.lifecycle)",
+    ["kind", "phase"],
+)
 MQTT_CONNECTED = Gauge("qiao_mqtt_connected", "1 while connected to the broker")
 MQTT_RECONNECTS = Counter("qiao_mqtt_reconnects_total", "Broker connection losses")
 MQTT_MESSAGES_REJECTED = Counter("qiao_mqtt_messages_rejected_total", "MQTT messages dropped as malformed")

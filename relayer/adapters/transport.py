@@ -16,6 +16,7 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
+from typing import Any
 
 import aiomqtt
 import structlog
@@ -206,54 +207,33 @@ class Transport:
     ) -> None:
         root = topic_root(self.cfg.network)
         heartbeat_prefix = f"{root}/heartbeat/"
-        refund_prefix = f"{root}/refund/"
+        # each kind a member signs (and the proposals): its topic, how it is parsed, who takes it;
+        # anything else under the root is a batch partial
+        kinds: list[tuple[str, Callable[[str, bytes, str], Any], Callable[[Any], Awaitable[None]] | None]] = [
+            (f"{root}/refund/", RefundPartialMessage.parse, on_refund),
+            (f"{root}/action/", ActionPartialMessage.parse, on_action),
+            (f"{root}/proposal/", ProposalMessage.parse, on_proposal),
+        ]
         async for message in client.messages:
             topic = message.topic.value
             payload = message.payload if isinstance(message.payload, bytes) else b""
             if topic.startswith(heartbeat_prefix):
                 self._on_heartbeat(topic, payload)
                 continue
-            if topic.startswith(f"{root}/action/") or topic.startswith(f"{root}/proposal/"):
-                await self._on_action_topic(topic, payload, on_action, on_proposal)
-                continue
-            if topic.startswith(refund_prefix):
-                try:
-                    refund = RefundPartialMessage.parse(topic, payload, self.cfg.network)
-                except BadMessage as exc:
-                    metrics.MQTT_MESSAGES_REJECTED.inc()
-                    log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
-                    continue
-                if on_refund is not None:
-                    await on_refund(refund)
-                continue
+            parse: Callable[[str, bytes, str], Any] = PartialMessage.parse
+            handle: Callable[[Any], Awaitable[None]] | None = on_partial
+            for prefix, kind_parse, kind_handle in kinds:
+                if topic.startswith(prefix):
+                    parse, handle = kind_parse, kind_handle
+                    break
             try:
-                parsed = PartialMessage.parse(topic, payload, self.cfg.network)
+                parsed = parse(topic, payload, self.cfg.network)
             except BadMessage as exc:
                 metrics.MQTT_MESSAGES_REJECTED.inc()
                 log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
                 continue
-            await on_partial(parsed)
-
-    async def _on_action_topic(
-        self,
-        topic: str,
-        payload: bytes,
-        on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None,
-        on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None,
-    ) -> None:
-        try:
-            if topic.startswith(f"{topic_root(self.cfg.network)}/action/"):
-                action = ActionPartialMessage.parse(topic, payload, self.cfg.network)
-                if on_action is not None:
-                    await on_action(action)
-                return
-            proposal = ProposalMessage.parse(topic, payload, self.cfg.network)
-        except BadMessage as exc:
-            metrics.MQTT_MESSAGES_REJECTED.inc()
-            log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
-            return
-        if on_proposal is not None:
-            await on_proposal(proposal)
+            if handle is not None:
+                await handle(parsed)
 
     def _on_heartbeat(self, topic: str, payload: bytes) -> None:
         try:

@@ -41,6 +41,7 @@ from relayer.adapters.aio import within
 from relayer.adapters.store import Store
 from relayer.config import ConfigError
 from relayer.core.batch_view import batch_report
+from relayer.core.lifecycle import ItemKind, item_phases, states_of_every_kind
 from relayer.core.presence import Presence, presence
 from relayer.core.states import BatchState, TransferState
 from relayer.core.types import BatchId, ChainId, Route
@@ -151,6 +152,17 @@ class Ops:
     async def cursors(self) -> dict[ChainId, int]:
         return await self.reader.cursors()
 
+    async def items(self) -> dict[str, dict[str, int]]:
+        """Signed items per kind and phase (relayer.core.lifecycle): one count query per kind."""
+        actions, _ = await self.reader.action_counts()
+        return item_phases(
+            {
+                ItemKind.BATCH: await self.reader.batch_counts_by_state(),
+                ItemKind.REFUND: await self.reader.refund_counts_by_state(),
+                ItemKind.ACTION: states_of_every_kind(actions),
+            }
+        )
+
     async def status(self) -> dict[str, Any]:
         stats = await self.route_stats()
         cursors = await self.cursors()
@@ -193,6 +205,7 @@ class Ops:
             "broker_connected": self.node.transport.connected.is_set(),
             "rpc_ok": {self.cfg.chain_by_id(c).name: ok for c, ok in self.rpc_ok.items()},
             "endpoint_paused": self.on_chain_paused,
+            "items": await self.items(),
         }
 
     # ---- transfers -----------------------------------------------------------------------

@@ -73,6 +73,17 @@ from relayer.core.items import (
     superseded,
 )
 from relayer.core.keyring import EndpointEpochs, Keyring
+from relayer.core.lifecycle import (
+    Outcome,
+    OutcomeKind,
+    confirmed,
+    not_ready,
+    refused,
+    retry,
+    scheduled,
+    sent,
+    states_of_every_kind,
+)
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.onchain import EndpointState
 from relayer.core.reverts import revert_name
@@ -567,7 +578,7 @@ class ActionStage:
         )
         heads: set[tuple[ActionKind, str | None]] = set()  # the registry's oldest open decision per account
         signed_now = 0
-        sent = False
+        went_out = False
         for r in records:
             a = r.action
             if r.state is ActionState.PROPOSED:
@@ -583,9 +594,11 @@ class ActionStage:
                 continue
             if r.action_nonce is not None and r.action_nonce < view.action_nonce:
                 settled = await self._settle(chain, r)
-                if settled is None or settled.state is not ActionState.APPROVED:
+                if settled.kind is not OutcomeKind.RETRY:
                     continue  # not final yet, or its effect is on-chain
-                r = settled
+                r = await self.store.action_record(a.id) or r  # approved again, for the next nonce
+                if r.state is not ActionState.APPROVED:
+                    continue  # it moved on meanwhile
                 if a.id in later:  # not what used the nonce, and C decided again since
                     await self._close(
                         r, ActionState.SUPERSEDED, f"superseded by {later[a.id]}, a later decision of C"
@@ -607,7 +620,11 @@ class ActionStage:
             rotation = None
             if a.kind is ActionKind.ROTATE:
                 rotation = RotationView(self.held_keys, self._rotation_first(r, records))
-            sent = await self._advance(chain, r, view, now, may_send=not sent, rotation=rotation) or sent
+            before = self._sent.get(a.id)
+            outcome = await self._advance(chain, r, view, now, may_send=not went_out, rotation=rotation)
+            # one new transaction per endpoint and step (only one action can take the nonce); one
+            # still in flight from an earlier step does not hold back the others
+            went_out = went_out or (outcome.kind is OutcomeKind.SENT and self._sent.get(a.id) is not before)
 
     @staticmethod
     def _rotation_first(r: ActionRecord, records: list[ActionRecord]) -> str | None:
@@ -662,10 +679,10 @@ class ActionStage:
         *,
         may_send: bool,
         rotation: RotationView | None = None,
-    ) -> bool:
-        """Sign, combine and (if `may_send`) send `r` for the endpoint's current nonce. True if a
-        transaction went out (one per endpoint and step: only one action can take the nonce).
-        `rotation`: for a ROTATE, the keys this member holds and any rotation going first."""
+    ) -> Outcome:
+        """Sign, combine and (if `may_send`) send `r` for the endpoint's current nonce; its
+        outcome (`_submit`'s once it is signed and may be sent). `rotation`: for a ROTATE, the
+        keys this member holds and any rotation going first."""
         a = r.action
         # a proposal expires until this node sent it; once sent, the chain decides (settled above)
         verdict: Verdict = decide(
@@ -689,21 +706,22 @@ class ActionStage:
             )
             if again.decision is Decision.DONE:
                 await self._executed(r, again.why)
-            return False
+                return confirmed(again.why, ours=False)
+            return not_ready(f"{verdict.why}, not final yet")
         if verdict.decision is Decision.REFUSE:
             state = ActionState.EXPIRED if "expired" in verdict.why else ActionState.REFUSED
             await self._close(r, state, verdict.why)
-            return False
+            return refused(verdict.why)
         if verdict.decision is Decision.WAIT:
             if r.detail != verdict.why and r.state is ActionState.APPROVED:
                 await self.store.set_action_state(a.id, r.state, verdict.why)
-            return False
+            return not_ready(verdict.why)
         if not self.keyring.holds(view.key_epoch):
             held = " and ".join(str(e) for e in self.keyring.epochs)
             why = f"the endpoint is at key epoch {view.key_epoch}; this member's key is epoch {held}"
             if r.detail != why:
                 await self.store.set_action_state(a.id, r.state, why)
-            return False
+            return not_ready(why)
         if (
             r.action_nonce != view.action_nonce
             or r.key_epoch != view.key_epoch
@@ -713,9 +731,11 @@ class ActionStage:
         if r.signature is None:
             await self._try_combine(r)
             r = await self.store.action_record(a.id) or r
-        if r.signature is not None and may_send:
-            return await self._submit(chain, r)
-        return False
+        if r.signature is None:
+            return not_ready(f"collecting partials for action nonce {r.action_nonce}")
+        if not may_send:
+            return not_ready("another action of this endpoint went out in this step")
+        return await self._submit(chain, r)
 
     async def _unsigned(self, r: ActionRecord, view: EndpointView) -> bool:
         """Whether this member (a signer) has not signed `r` for the current nonce yet: a crash
@@ -794,28 +814,30 @@ class ActionStage:
         order = members[start:] + members[:start]
         return order.index(self.cfg.member_index) if self.cfg.member_index in order else len(order)
 
-    async def _submit(self, chain: ChainClient, r: ActionRecord) -> bool:
+    async def _submit(self, chain: ChainClient, r: ActionRecord) -> Outcome:
         """Send the signed action once it is this member's turn; follow a transaction sent: a
         transaction not mined within `receipt_timeout` is replaced (same account nonce, fees
-        bumped). True if a transaction went out."""
+        bumped). SENT while this node's transaction is in flight (`_sent` holds the one that
+        went out last); its effect is settled from the chain (`_settle`)."""
         submitter = self.submitters.get(chain.chain_id)
         if submitter is None or r.signature is None or r.key_epoch is None or r.action_nonce is None:
-            return False
+            return not_ready("no relayer account for this chain here, or not signed")
         a = r.action
         previous = self._sent.get(a.id)
         if r.state is ActionState.SUBMITTED and r.tx_hash is not None:
             receipt = await submitter.sender.receipt(r.tx_hash)
             waited = time.time() - (r.sent_at or 0)
             if receipt is not None and receipt.status == 1:
-                return False  # the nonce is used: a later step settles it at the final head
+                # the nonce is used: a later step settles it at the final head
+                return sent(f"tx {r.tx_hash} mined; settled once final")
             if receipt is None and waited < self.cfg.relayer.receipt_timeout:
-                return False
+                return sent(f"tx {r.tx_hash} waits for its receipt")
             if receipt is not None:
                 previous = None  # reverted (the nonce was taken meanwhile): a fresh transaction
         else:
             since = self._aggregated_at.setdefault(a.id, time.monotonic())
             if time.monotonic() - since < self._rank(r.action_nonce) * self.cfg.relayer.stagger_seconds:
-                return False
+                return not_ready("not this relayer's turn yet")
         new_key = None
         if a.kind is ActionKind.ROTATE:
             held = self.held_keys.get(a.params)
@@ -826,7 +848,7 @@ class ActionStage:
                     key_hash="0x" + a.params.hex(),
                     why="this node's keyring holds no key with that hash; another member submits it",
                 )
-                return False
+                return not_ready("this node's keyring holds no key with that hash; another member submits it")
             new_key = held.group_key
         data = action_call_data(a.kind, r.key_epoch, a.params, r.signature, new_key=new_key)
 
@@ -838,16 +860,19 @@ class ActionStage:
                 tx=(tx.tx_hash, tx.sent_at),
             )
 
-        sent = await self._send(submitter, data, record, {"action": a.id}, previous)
-        if sent == "ActionExpired":  # a RESUME past its signed deadline: the chain refuses it for good
-            await self._close(r, ActionState.EXPIRED, "its signed deadline passed before it was accepted")
-            return False
-        if not isinstance(sent, TxRecord):
-            return False
-        self._sent[a.id] = sent
-        log.info("action_submitted", action=a.id, kind=a.kind.value, tx=sent.tx_hash, nonce=r.action_nonce)
+        tx = await self._send(submitter, data, record, {"action": a.id}, previous)
+        if tx == "ActionExpired":  # a RESUME past its signed deadline: the chain refuses it for good
+            why = "its signed deadline passed before it was accepted"
+            await self._close(r, ActionState.EXPIRED, why)
+            return refused(why)
+        if isinstance(tx, str):  # logged by _send; the nonce may have moved on (settled next step)
+            return retry(f"estimate reverts {tx}")
+        if tx is None:
+            return not_ready("fees above the cap")
+        self._sent[a.id] = tx
+        log.info("action_submitted", action=a.id, kind=a.kind.value, tx=tx.tx_hash, nonce=r.action_nonce)
         crashpoint("after_action_send")
-        return True
+        return sent(f"tx {tx.tx_hash} for action nonce {r.action_nonce}")
 
     async def _send(
         self,
@@ -873,15 +898,17 @@ class ActionStage:
                 data, gas, None if previous is None else previous.nonce, previous, record, what
             )
 
-    async def _settle(self, chain: ChainClient, r: ActionRecord) -> ActionRecord | None:
+    async def _settle(self, chain: ChainClient, r: ActionRecord) -> Outcome:
         """The endpoint used the nonce `r` was signed for: once that is final, its effect is
-        on-chain (executed; a RESUME or ROTATE scheduled), or another action took the nonce and `r`
-        is signed again for the current one. None while the nonce's use is not final."""
+        on-chain (CONFIRMED: executed; SCHEDULED: a RESUME or ROTATE waiting out its delay), or
+        another action took the nonce and `r` is approved again, to be signed for the current one
+        (RETRY). NOT_READY while the nonce's use is not final."""
         a = r.action
         assert r.action_nonce is not None
         final = await chain.endpoint_state(final=True)
         if final.action_nonce <= r.action_nonce:
-            return None  # used in a block not final yet: a reorg may still undo it
+            # used in a block not final yet: a reorg may still undo it
+            return not_ready(f"action nonce {r.action_nonce} used in a block not final yet")
         if a.kind in (ActionKind.RESUME, ActionKind.ROTATE):
             pending = await chain.pending_action(r.action_nonce, final=True)
             if pending.typehash == ACTION_TYPEHASHES[a.kind.value] and pending.status != 0:
@@ -894,24 +921,23 @@ class ActionStage:
                 log.info(
                     "action_scheduled", action=a.id, nonce=r.action_nonce, executable_at=pending.executable_at
                 )
-                return await self.store.action_record(a.id) or r
+                return scheduled(f"executable at {pending.executable_at}")
         elif a.kind is ActionKind.PAUSE and final.paused:
-            await self._executed(r, f"the endpoint is paused (action nonce {r.action_nonce})")
-            return await self.store.action_record(a.id) or r
+            why = f"the endpoint is paused (action nonce {r.action_nonce})"
+            await self._executed(r, why)
+            return confirmed(why, ours=False)
         elif a.kind in (ActionKind.FREEZE, ActionKind.ALLOW):
             flag = await self._flag(chain, a, final=True)
             if flag is None:
-                return None
+                return not_ready("the destination's registry could not be read")
             if flag.value == a.flag:
-                await self._executed(r, f"{a.describe()} applied (action nonce {r.action_nonce})")
-                return await self.store.action_record(a.id) or r
-        await self.store.set_action_state(
-            a.id,
-            ActionState.APPROVED,
-            f"action nonce {r.action_nonce} was used by another action; signing again",
-        )
+                why = f"{a.describe()} applied (action nonce {r.action_nonce})"
+                await self._executed(r, why)
+                return confirmed(why, ours=False)
+        why = f"action nonce {r.action_nonce} was used by another action; signing again"
+        await self.store.set_action_state(a.id, ActionState.APPROVED, why)
         self._sent.pop(a.id, None)
-        return await self.store.action_record(a.id) or r
+        return retry(why)
 
     async def _follow_proposed(self, chain: ChainClient, r: ActionRecord, view: EndpointView) -> None:
         """A proposal this member's operator has not decided on, carried by the others without
@@ -942,33 +968,36 @@ class ActionStage:
                     await self._close(r, ActionState.CANCELLED, f"cancelled by the guardian ({without})")
                     return
 
-    async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> None:
+    async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> Outcome:
         """A scheduled RESUME or ROTATE: executed or cancelled (read at the final head), or
-        executed by this node (`executePending`) once its delay is over and it is its turn."""
+        executed by this node (`executePending`) once its delay is over and it is its turn.
+        SCHEDULED while the delay runs; a cancelled or stale one is REFUSED (it never executes)."""
         assert r.action_nonce is not None
         pending = await chain.pending_action(r.action_nonce, final=True)
         status = PENDING_STATUS.get(pending.status, "none")
         if status == "executed":
-            await self._executed(r, f"executed after the delay (action nonce {r.action_nonce})")
-            return
+            why = f"executed after the delay (action nonce {r.action_nonce})"
+            await self._executed(r, why)
+            return confirmed(why, ours=False)
         if status in ("cancelled", "none"):
-            await self._close(r, ActionState.CANCELLED, "cancelled by the guardian during the delay")
-            return
+            why = "cancelled by the guardian during the delay"
+            await self._close(r, ActionState.CANCELLED, why)
+            return refused(why)
         if await chain.chain_time() < pending.executable_at:
-            return
+            return scheduled(f"executable at {pending.executable_at}")
         submitter = self.submitters.get(chain.chain_id)
         if submitter is None:
-            return
-        sent = self._executing.get(r.action.id)
-        if sent is not None:
-            receipt = await submitter.sender.receipt(sent.tx_hash)
+            return not_ready("no relayer account for this chain here")
+        executing = self._executing.get(r.action.id)
+        if executing is not None:
+            receipt = await submitter.sender.receipt(executing.tx_hash)
             if receipt is not None and receipt.status == 1:
-                return  # executed: final in a later step
-            if receipt is None and time.time() - sent.sent_at < self.cfg.relayer.receipt_timeout:
-                return
+                return sent(f"tx {executing.tx_hash} executed it; final in a later step")
+            if receipt is None and time.time() - executing.sent_at < self.cfg.relayer.receipt_timeout:
+                return sent(f"tx {executing.tx_hash} waits for its receipt")
         seen = self._due_seen.setdefault(r.action.id, time.monotonic())
         if time.monotonic() - seen < self._rank(r.action_nonce) * self.cfg.relayer.stagger_seconds:
-            return
+            return not_ready("not this relayer's turn to execute it yet")
         data = execute_pending_data(r.action_nonce)
         async with submitter.send_lock:
             try:
@@ -976,22 +1005,21 @@ class ActionStage:
             except Reverted as exc:
                 name = revert_name(exc.data)
                 if name == "PendingActionStale":
-                    await self._close(
-                        r,
-                        ActionState.CANCELLED,
-                        "stale: the endpoint left the pause it resumed, or its key epoch changed",
-                    )
-                else:
-                    log.warning("action_execute_reverted", action=r.action.id, error=name)
-                return
+                    why = "stale: the endpoint left the pause it resumed, or its key epoch changed"
+                    await self._close(r, ActionState.CANCELLED, why)
+                    return refused(why)
+                log.warning("action_execute_reverted", action=r.action.id, error=name)
+                return retry(f"executePending reverts {name}")
 
             async def record(tx: TxRecord) -> None:
                 return None
 
             tx = await submitter.sender.send(data, gas, None, None, record, {"action": r.action.id})
-        if tx is not None:
-            self._executing[r.action.id] = tx
-            log.info("action_execute_sent", action=r.action.id, nonce=r.action_nonce, tx=tx.tx_hash)
+        if tx is None:
+            return not_ready("fees above the cap")
+        self._executing[r.action.id] = tx
+        log.info("action_execute_sent", action=r.action.id, nonce=r.action_nonce, tx=tx.tx_hash)
+        return sent(f"tx {tx.tx_hash} executes it")
 
     async def _executed(self, r: ActionRecord, why: str) -> None:
         if await self.store.set_action_state(r.action.id, ActionState.EXECUTED, why):
@@ -1065,7 +1093,9 @@ class ActionStage:
             out[follower] = found
         return out
 
-    async def gauges(self) -> None:
+    async def gauges(self) -> dict[str, int]:
+        """Set the actions' gauges; returns the number of actions per state, every kind together
+        (for `qiao_signed_items`)."""
         counts, oldest = await self.store.action_counts()
         for kind in ActionKind:
             for state in ActionState:
@@ -1074,3 +1104,4 @@ class ActionStage:
             metrics.ACTION_OLDEST_OPEN_SECONDS.labels(kind.value).set(
                 0 if first is None else max(0.0, time.time() - first)
             )
+        return states_of_every_kind(counts)

@@ -31,6 +31,7 @@ from relayer.adapters.store import Store, StoreUnwritable
 from relayer.adapters.transport import Transport
 from relayer.config import NodeConfig
 from relayer.core.keyring import EndpointEpochs, Keyring
+from relayer.core.lifecycle import ItemKind, item_phases
 from relayer.core.messages import PartialMessage, RefundPartialMessage
 from relayer.core.partials import Rejection
 from relayer.core.states import AnyBatch, BatchState, RefundState, TransferState
@@ -239,16 +240,27 @@ class Node:
             for r in await self.store.refunds([RefundState.APPROVED], limit=100):
                 await self.refunder.try_aggregate_refund(r.route, r.nonce)
             await self.sweep_executed()
-        if time.monotonic() - self._last_gauges >= GAUGE_SECONDS:  # two table scans: not every tick
+        if time.monotonic() - self._last_gauges >= GAUGE_SECONDS:  # four table scans: not every tick
             self._last_gauges = time.monotonic()
             counts = await self.store.counts_by_state()
             for ts in TransferState:  # a state with none left reads 0, not its last count
                 metrics.TRANSFERS_BY_STATE.labels(ts.value).set(counts.get(ts.value, 0))
             for batch_state in BatchState:
                 metrics.BATCHES_BY_STATE.labels(batch_state.value).set(0)
-            for state, n in (await self.store.batch_counts_by_state()).items():
+            batches = await self.store.batch_counts_by_state()
+            for state, n in batches.items():
                 metrics.BATCHES_BY_STATE.labels(state).set(n)
-            await self.actions.gauges()
+            refunds = await self.store.refund_counts_by_state()
+            actions = await self.actions.gauges()
+            by_kind = {ItemKind.BATCH: batches, ItemKind.REFUND: refunds, ItemKind.ACTION: actions}
+            try:
+                phases_by_kind = item_phases(by_kind)
+            except ValueError as exc:  # a state this build has no phase for: the other gauges stand
+                log.warning("signed_items_gauge_failed", error=str(exc))
+                phases_by_kind = {}
+            for kind, phases in phases_by_kind.items():  # every phase, 0 when none
+                for phase, n in phases.items():
+                    metrics.SIGNED_ITEMS.labels(kind, phase).set(n)
         if time.monotonic() - self._last_registry_check >= REGISTRY_CHECK_SECONDS:
             self._last_registry_check = time.monotonic()
             try:

@@ -25,7 +25,6 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from enum import Enum
 
 import structlog
 from eth_account.signers.local import LocalAccount
@@ -37,6 +36,7 @@ from relayer.adapters.txsender import Receipt, Reverted, TxSender
 from relayer.config import RelayerConfig
 from relayer.core.calldata import execute_batch_data, refund_data
 from relayer.core.clock import Elapsed
+from relayer.core.lifecycle import Outcome, confirmed, not_ready, refused, retry, sent
 from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, revert_name
 from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
 from relayer.core.txmath import batch_rank, refund_rank
@@ -69,15 +69,6 @@ class RefundKey:
 
     dst: int
     nonce: int
-
-
-class SubmitOutcome(Enum):
-    EXECUTED = "executed"  # our transaction executed the batch
-    ALREADY_EXECUTED = "already_executed"  # another relayer did
-    SENT = "sent"  # a transaction is in flight
-    NOT_READY = "not_ready"  # not this relayer's turn, or fees above the cap
-    RETRY = "retry"  # transient trouble; try again later
-    DROP = "drop"  # the destination refuses the batch deterministically
 
 
 class Submitter:
@@ -147,13 +138,13 @@ class Submitter:
                     if now - self._followed.get(stored.id, -math.inf) < self.chain.cfg.poll_interval:
                         continue
                     self._followed[stored.id] = now
-                outcome = SubmitOutcome.RETRY
+                outcome = retry("the step raised")
                 try:
                     outcome = await self.submit(stored)
                 except Exception as exc:
                     log.warning("submit_error", batch=str(stored.id), error=repr(exc))
                 finally:
-                    metrics.SUBMISSIONS.labels(str(self.chain.chain_id), outcome.value).inc()
+                    metrics.SUBMISSIONS.labels(str(self.chain.chain_id), outcome.label).inc()
             if time.monotonic() - self._refunds_stepped >= self.chain.cfg.poll_interval:
                 self._refunds_stepped = time.monotonic()  # not on every aggregation wake-up
                 await self.refund_step()
@@ -169,15 +160,15 @@ class Submitter:
         self._reverts = {k: n for k, n in self._reverts.items() if isinstance(k, BatchKey) or k in keys}
         self._waiting = {k for k in self._waiting if isinstance(k, BatchKey) or k in keys}
         for r in refunds:
-            outcome = SubmitOutcome.RETRY
+            outcome = retry("the step raised")
             try:
                 outcome = await self.submit_refund(r)
             except Exception as exc:
                 log.warning("refund_submit_error", route=str(r.route), nonce=r.nonce, error=repr(exc))
             finally:
-                metrics.REFUND_SUBMISSIONS.labels(str(self.chain.chain_id), outcome.value).inc()
+                metrics.REFUND_SUBMISSIONS.labels(str(self.chain.chain_id), outcome.label).inc()
 
-    async def submit_refund(self, r: StoredRefund) -> SubmitOutcome:
+    async def submit_refund(self, r: StoredRefund) -> Outcome:
         """Send `refund(keyEpoch, transfer, signature)` on the source, once it is this relayer's
         turn, unless the source already refunded it; a refund is recorded refunded only once the
         block that refunded it is final."""
@@ -188,21 +179,20 @@ class Submitter:
             ):
                 metrics.REFUNDS_REFUNDED.labels(str(self.chain.chain_id)).inc()
                 log.info("transfer_refunded", route=str(r.route), nonce=nonce)
-            return (
-                SubmitOutcome.EXECUTED if r.state == RefundState.SUBMITTED else SubmitOutcome.ALREADY_EXECUTED
-            )
+            return confirmed("refunded on the source (final)", ours=r.state == RefundState.SUBMITTED)
         if await self.chain.is_refunded(dst, nonce, final=False):
-            return SubmitOutcome.SENT  # refunded in a block not final yet: wait for it
+            return sent("refunded in a block not final yet")  # wait for it
         transfer = await self.store.transfer(r.route, nonce)
         if transfer is None or r.signature is None or r.key_epoch is None:
-            return SubmitOutcome.DROP  # cannot happen: a refund is aggregated only from its own transfer
+            # cannot happen: a refund is aggregated only from its own transfer
+            return refused("no stored transfer, signature or key epoch for it")
         previous: TxRecord | None = None
         tx_nonce: int | None = None
         if r.state == RefundState.SUBMITTED and r.tx is not None:
             previous = r.tx
             receipt = await self.sender.receipt(r.tx.tx_hash)
             if receipt is not None and receipt.status == 1:
-                return SubmitOutcome.SENT  # mined; refunded once final (checked above)
+                return sent(f"tx {r.tx.tx_hash} mined; refunded once final")  # checked above
             if receipt is not None:
                 log.warning("refund_tx_reverted", route=str(r.route), nonce=nonce, tx=r.tx.tx_hash)
                 previous = None  # a fresh transaction, a fresh nonce
@@ -212,12 +202,12 @@ class Submitter:
             else:
                 waited = self._refund_elapsed.since((dst, nonce, r.tx.tx_hash), r.tx.sent_at)
                 if waited < self.cfg.receipt_timeout:
-                    return SubmitOutcome.SENT
+                    return sent(f"tx {r.tx.tx_hash} waits for its receipt")
                 tx_nonce = r.tx.nonce  # replace it, same nonce, fees bumped
         else:
             waited = self._refund_elapsed.since((dst, nonce, "aggregated"), r.updated_at)
             if waited < self.rank(nonce) * self.cfg.stagger_seconds:
-                return SubmitOutcome.NOT_READY
+                return not_ready("not this relayer's turn yet")
         data = refund_data(self.chain.endpoint, r.key_epoch, transfer, r.signature)
         what = {"refund": f"{r.route}#{nonce}"}
         key = RefundKey(dst, nonce)
@@ -225,41 +215,41 @@ class Submitter:
             gas = await self.sender.estimate(data)
         except Reverted as exc:
             if await self.chain.is_refunded(dst, nonce, final=False):
-                return SubmitOutcome.SENT
+                return sent("refunded in a block not final yet")
             kind = classify_refund_revert(exc.data)
             if kind is RevertKind.WAIT:  # the source cannot pay it now (bucket, KYC, freeze, pause)
                 if key not in self._waiting:
                     self._waiting.add(key)
                     log.warning("refund_waits", **what, reason=str(exc))
-                return SubmitOutcome.NOT_READY
+                return not_ready(f"the source cannot pay it now: {revert_name(exc.data)}")
             self._waiting.discard(key)
             self._reverts[key] = self._reverts.get(key, 0) + 1
             if kind is RevertKind.TRANSIENT and self._reverts[key] < MAX_REVERTS:
                 log.warning("refund_estimate_reverted", **what, error=str(exc))
-                return SubmitOutcome.RETRY
+                return retry(f"estimate reverts {revert_name(exc.data)}")
             if revert_name(exc.data).startswith("KeyEpochExpired"):
                 # signed under an epoch the source no longer accepts: approved again under its
                 # current one (Refunder.rekey), never refused for it
                 await self.store.set_refund_state(
                     r.route, nonce, RefundState.AGGREGATED, f"refund reverts {revert_name(exc.data)}: re-key"
                 )
-                return SubmitOutcome.DROP
+                return refused(f"refund reverts {revert_name(exc.data)}: re-key")
             await self.store.set_refund_state(r.route, nonce, RefundState.REFUSED, f"refund reverts: {exc}")
             log.error("refund_reverts", **what, error=str(exc), kind=kind.value)
-            return SubmitOutcome.DROP
+            return refused(f"refund reverts: {exc}")
         self._waiting.discard(key)
 
         async def record(tx: TxRecord) -> None:
             await self.store.record_refund_tx(r.route, nonce, tx)
 
-        sent = await self.sender.send(data, gas, tx_nonce, previous, record, what)
-        if sent is None:
-            return SubmitOutcome.NOT_READY
+        tx = await self.sender.send(data, gas, tx_nonce, previous, record, what)
+        if tx is None:
+            return not_ready("fees above the cap")
         metrics.REFUNDS_SUBMITTED.labels(str(self.chain.chain_id)).inc()
-        log.info("refund_submitted", **what, tx=sent.tx_hash, nonce=sent.nonce, replaces=previous is not None)
-        return SubmitOutcome.SENT
+        log.info("refund_submitted", **what, tx=tx.tx_hash, nonce=tx.nonce, replaces=previous is not None)
+        return sent(f"tx {tx.tx_hash}")
 
-    async def submit(self, stored: AnyBatch) -> SubmitOutcome:
+    async def submit(self, stored: AnyBatch) -> Outcome:
         bid = stored.id
         ours = stored.state == BatchState.SUBMITTED
         if ours:
@@ -270,7 +260,7 @@ class Submitter:
         # RPC before it: the bitmap is read once the turn comes, just before sending)
         waited = self._elapsed.since((bid, "aggregated"), stored.updated_at)
         if not ours and waited < self.batch_rank(stored) * self.cfg.stagger_seconds:
-            return SubmitOutcome.NOT_READY
+            return not_ready("not this relayer's turn yet")
         done = await self._executed_elsewhere(stored)
         if done is not None:
             return done
@@ -316,14 +306,15 @@ class Submitter:
 
     async def _send(
         self, stored: AnyBatch, nonce: int | None, previous: TxRecord | None, defer: bool = False
-    ) -> SubmitOutcome:
+    ) -> Outcome:
         """Estimate, sign and send the batch. With `defer`, hold back (NOT_READY) while another
         relayer's transaction for it is pending: checked before the estimate (a full execution of
         the batch, wasted on one that is pending elsewhere) and again after it (the slow part,
         during which another relayer may have sent), so two relayers rarely send the same batch."""
         bid = stored.id
         if defer and await self._pending_elsewhere(stored):
-            return SubmitOutcome.NOT_READY  # checked first too: an estimate is a full execution
+            # checked first too: an estimate is a full execution
+            return not_ready("another relayer's transaction for it is pending")
         data = await self._calldata(stored)
         try:
             gas = await self.sender.estimate(data)
@@ -337,42 +328,42 @@ class Submitter:
                 if key not in self._waiting:
                     self._waiting.add(key)
                     log.warning("batch_waits_for_endpoint", batch=str(bid), reason=str(exc))
-                return SubmitOutcome.NOT_READY
+                return not_ready(f"the endpoint refuses it for now: {revert_name(exc.data)}")
             if kind is RevertKind.TRANSIENT:
                 self._reverts[key] = self._reverts.get(key, 0) + 1
                 if self._reverts[key] < MAX_REVERTS:
                     log.warning("batch_estimate_reverted", batch=str(bid), error=str(exc))
-                    return SubmitOutcome.RETRY
+                    return retry(f"estimate reverts {revert_name(exc.data)}")
             await self.store.set_batch_state(
                 bid, BatchState.FAILED, f"reverts {revert_name(exc.data)}: {exc}"
             )
             log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
-            return SubmitOutcome.DROP
+            return refused(f"reverts {revert_name(exc.data)}")
         self._waiting.discard(BatchKey.of(bid))
         if defer and await self._pending_elsewhere(stored):
-            return SubmitOutcome.NOT_READY
+            return not_ready("another relayer's transaction for it is pending")
 
         async def record(tx: TxRecord) -> None:
             await self.store.record_tx(bid, tx)
 
-        sent = await self.sender.send(data, gas, nonce, previous, record, {"batch": str(bid)})
-        if sent is None:
-            return SubmitOutcome.NOT_READY
+        tx = await self.sender.send(data, gas, nonce, previous, record, {"batch": str(bid)})
+        if tx is None:
+            return not_ready("fees above the cap")
         crashpoint("after_send")
         event = "batch_resubmitted" if previous is not None else "batch_submitted"
         log.info(
             event,
             batch=str(bid),
-            tx=sent.tx_hash,
-            nonce=sent.nonce,
-            max_fee=sent.max_fee,
-            priority_fee=sent.priority_fee,
+            tx=tx.tx_hash,
+            nonce=tx.nonce,
+            max_fee=tx.max_fee,
+            priority_fee=tx.priority_fee,
         )
-        return SubmitOutcome.SENT
+        return sent(f"tx {tx.tx_hash}")
 
     # ---- following a sent transaction ----------------------------------------------------
 
-    async def _follow(self, stored: AnyBatch) -> SubmitOutcome | None:
+    async def _follow(self, stored: AnyBatch) -> Outcome | None:
         """Check the batch's transactions; None means 'not landed, decide again'."""
         bid = stored.id
         records = await self.store.txs_for(bid)
@@ -402,12 +393,12 @@ class Submitter:
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {latest.tx_hash} dropped")
             return None
         if self._elapsed.since((bid, latest.tx_hash), latest.sent_at) < self.cfg.receipt_timeout:
-            return SubmitOutcome.SENT
+            return sent(f"tx {latest.tx_hash} waits for its receipt")
         if await self.chain.is_batch_executed(bid.route.src, bid.first_nonce, bid.last_nonce, final=False):
             return None  # the caller records it; our transaction will revert or be replaced later
         return await self._send(stored, nonce=latest.nonce, previous=latest)
 
-    async def _receipts(self, stored: AnyBatch, records: list[TxRecord]) -> SubmitOutcome | None:
+    async def _receipts(self, stored: AnyBatch, records: list[TxRecord]) -> Outcome | None:
         """The outcome if one of the batch's transactions was mined, else None.
 
         A reverted transaction followed by one with another nonce was dealt with when it was
@@ -424,13 +415,13 @@ class Submitter:
             if receipt.status == 1 and receipt.block_number > await self.chain.final_head():
                 # mined, not final: a reorg below finality can still drop it (and then the
                 # transaction is gone, so it is sent again); executed once its block is final
-                return SubmitOutcome.SENT
+                return sent(f"tx {record.tx_hash} mined in a block not final yet")
             self._count_fees(receipt)
             if receipt.status == 1:
                 await self._executed(stored, f"executed by tx {record.tx_hash}")
                 log.info("batch_executed", batch=str(bid), tx=record.tx_hash, gas=receipt.gas_used)
                 crashpoint("after_receipt")
-                return SubmitOutcome.EXECUTED
+                return confirmed(f"executed by tx {record.tx_hash}", ours=True)
             done = await self._executed_elsewhere(stored)
             if done is not None:
                 return done
@@ -439,10 +430,10 @@ class Submitter:
             if self._reverts[key] >= MAX_REVERTS:
                 await self.store.set_batch_state(bid, BatchState.FAILED, f"tx {record.tx_hash} reverted")
                 log.error("batch_failed", batch=str(bid), tx=record.tx_hash)
-                return SubmitOutcome.DROP
+                return refused(f"tx {record.tx_hash} reverted, {MAX_REVERTS} reverts")
             log.warning("batch_tx_reverted", batch=str(bid), tx=record.tx_hash)
             await self.store.set_batch_state(bid, BatchState.AGGREGATED, f"tx {record.tx_hash} reverted")
-            return SubmitOutcome.RETRY
+            return retry(f"tx {record.tx_hash} reverted")
         return None
 
     def _count_fees(self, receipt: Receipt) -> None:
@@ -455,9 +446,9 @@ class Submitter:
                 receipt.gas_used * receipt.effective_gas_price
             )
 
-    async def _executed_elsewhere(self, stored: AnyBatch) -> SubmitOutcome | None:
-        """ALREADY_EXECUTED (recorded) if another transaction executed the batch and its block is
-        final; NOT_READY while that block is not final yet (nothing is sent meanwhile: if a
+    async def _executed_elsewhere(self, stored: AnyBatch) -> Outcome | None:
+        """CONFIRMED, not ours (recorded), if another transaction executed the batch and its block
+        is final; NOT_READY while that block is not final yet (nothing is sent meanwhile: if a
         reorg drops that transaction, the batch is sent again); None if it is not executed."""
         bid = stored.id
         if not await self.chain.is_batch_executed(
@@ -466,8 +457,8 @@ class Submitter:
             return None
         if await self.chain.is_batch_executed(bid.route.src, bid.first_nonce, bid.last_nonce):
             await self._executed(stored, "executed on-chain by another relayer")
-            return SubmitOutcome.ALREADY_EXECUTED
-        return SubmitOutcome.NOT_READY
+            return confirmed("executed on-chain by another relayer", ours=False)
+        return not_ready("executed in a block not final yet")
 
     async def _executed(self, stored: AnyBatch, detail: str) -> None:
         await self.store.set_batch_state(stored.id, BatchState.EXECUTED, detail)

@@ -22,8 +22,6 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,10 +37,10 @@ from harness import devnet
 from relayer.config import load_config
 from relayer.ops import admin_client
 from relayer.pipeline.crashpoints import POINTS
+from tests.support.member_cli import cli, ok
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 C, E = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
 ADMIN = devnet.dev_account(devnet.ACCOUNTS["admin"])  # COMPLIANCE_ROLE on both registries
 GUARDIAN = devnet.dev_account(devnet.ACCOUNTS["guardian"])
@@ -106,20 +104,6 @@ def chains(net: devnet.Devnet) -> Chains:
 
 
 # ---- the CLI against a member's admin socket ---------------------------------------------------
-
-
-def cli(net: devnet.Devnet, *argv: str, member: int) -> subprocess.CompletedProcess[str]:
-    words = list(argv)
-    split = 2 if words[0] in {"actions", "transfers", "keys", "config"} else 1
-    full = [sys.executable, "-m", "relayer.cli", *words[:split], "--config", str(net.configs[member])]
-    return subprocess.run(
-        full + words[split:], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
-    )
-
-
-def ok(out: subprocess.CompletedProcess[str]) -> str:
-    assert out.returncode == 0, f"rc {out.returncode}\n{out.stdout}\n{out.stderr}"
-    return out.stdout
 
 
 def actions(net: devnet.Devnet, member: int) -> dict[str, dict[str, Any]]:

@@ -34,14 +34,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,10 +53,10 @@ from harness import devnet
 from relayer.core.calldata import EXECUTE_BATCH_SELECTOR
 from relayer.ops import admin_client
 from relayer.ops.reconciler import reconcile
+from tests.support.member_cli import cli, ok
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 C, E = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
 CHAIN_NAMES = {C: "consortium", E: "ethereum"}
 UNIT = devnet.UNIT
@@ -117,20 +114,6 @@ def chains(net: devnet.Devnet) -> Chains:
         return w3.eth.contract(address=c.address, abi=c.abi)
 
     return Chains(wc, we, on(wc, dep.vault), on(we, dep.gateway), on(wc, dep.asset), on(we, dep.wrapped))
-
-
-def cli(net: devnet.Devnet, *argv: str, member: int) -> subprocess.CompletedProcess[str]:
-    words = list(argv)
-    split = 2 if words[0] in {"actions", "transfers", "keys", "config"} else 1
-    full = [sys.executable, "-m", "relayer.cli", *words[:split], "--config", str(net.configs[member])]
-    return subprocess.run(
-        full + words[split:], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
-    )
-
-
-def ok(out: subprocess.CompletedProcess[str]) -> str:
-    assert out.returncode == 0, f"rc {out.returncode}\n{out.stdout}\n{out.stderr}"
-    return out.stdout
 
 
 def held(net: devnet.Devnet, member: int) -> dict[str, dict[str, Any]]:

@@ -24,6 +24,7 @@ from web3 import HTTPProvider, Web3
 
 from harness import devnet
 from relayer.config import load_config
+from relayer.core.lifecycle import ItemKind, item_phases
 
 pytestmark = pytest.mark.e2e
 
@@ -77,10 +78,15 @@ def story(net: devnet.Devnet, member: int, nonce: int) -> dict[str, object]:
     }
 
 
-def counts(net: devnet.Devnet, member: int) -> dict[str, int]:
+def counts(net: devnet.Devnet, member: int, table: str = "transfers") -> dict[str, int]:
     with store_of(net, member) as db:
-        rows = db.execute("SELECT state, COUNT(*) AS n FROM transfers GROUP BY state").fetchall()
+        rows = db.execute(f"SELECT state, COUNT(*) AS n FROM {table} GROUP BY state").fetchall()
     return {r["state"]: int(r["n"]) for r in rows}
+
+
+def refund_phases(net: devnet.Devnet, member: int) -> dict[str, int]:
+    """The member's refunds per phase (relayer.core.lifecycle), from its store."""
+    return item_phases({ItemKind.REFUND: counts(net, member, "refunds")})["refund"]
 
 
 def test_a_refunded_transfer_has_one_state_history_and_gauge_on_every_member(tmp_path: Path) -> None:
@@ -171,7 +177,9 @@ def test_a_refunded_transfer_has_one_state_history_and_gauge_on_every_member(tmp
                 check=True,
                 cwd=ROOT,
             )
-            pending = {r["route"]: r["pending"] for r in json.loads(status.stdout)["routes"]}
+            shown = json.loads(status.stdout)
+            assert sum(shown["items"]["refund"].values()) == 1, f"member {member}: {shown['items']}"
+            pending = {r["route"]: r["pending"] for r in shown["routes"]}
             assert pending[f"{C}->{E}"] == 0, (
                 f"member {member}: a refunded transfer counted pending: {pending}"
             )
@@ -179,8 +187,12 @@ def test_a_refunded_transfer_has_one_state_history_and_gauge_on_every_member(tmp
         # the gauges count what each store holds (they are recomputed every second)
         def gauges_match(member: int) -> bool:
             held = counts(net, member)
+            refunds = refund_phases(net, member)
             return all(
                 (net.metric(member, "qiao_transfers", {"state": s}) or 0.0) == held.get(s, 0) for s in STATES
+            ) and all(
+                net.metric(member, "qiao_signed_items", {"kind": "refund", "phase": p}) == n
+                for p, n in refunds.items()
             )
 
         for member in net.nodes:
@@ -188,8 +200,13 @@ def test_a_refunded_transfer_has_one_state_history_and_gauge_on_every_member(tmp
                 devnet.wait_until(lambda member=member: gauges_match(member), 20, "gauges")  # type: ignore[misc]
             except TimeoutError:
                 gauges = {s: net.metric(member, "qiao_transfers", {"state": s}) for s in STATES}
+                phases = {
+                    p: net.metric(member, "qiao_signed_items", {"kind": "refund", "phase": p})
+                    for p in refund_phases(net, member)
+                }
                 pytest.fail(
-                    f"member {member}: qiao_transfers {gauges} but its store holds {counts(net, member)}"
+                    f"member {member}: qiao_transfers {gauges} but its store holds {counts(net, member)}; "
+                    f"qiao_signed_items of refunds {phases}, its refunds by phase {refund_phases(net, member)}"
                 )
         for member, proc in net.nodes.items():
             assert proc.popen.poll() is None, f"member {member} died; see {proc.log_path}"

@@ -118,6 +118,12 @@ async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
                 code, out, _ = await relayer(capsys, "actions", "approve", "p2-0a1b2c3d")
                 assert code == 0, out
                 assert "approved p2-0a1b2c3d" in out
+                # both approved: collecting partials, as `relayer status` counts signed items by phase
+                code, out, _ = await relayer(capsys, "status", "--json")
+                assert code == 0, out
+                assert json.loads(out)["items"]["action"]["collecting"] == 2
+                code, out, _ = await relayer(capsys, "status")
+                assert "items  batch: none; refund: none; action: collecting 2" in out
                 code, _, err = await relayer(capsys, "actions", "reject", "p2-0a1b2c3d")
                 assert code == 1
                 assert "signed it already" in err

@@ -26,6 +26,7 @@ from relayer.core.keyring import EpochKey, Keyring
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.pipeline.node import Node
 from relayer.pipeline.submitter import Submitter
+from relayer.provisioning.deploy import devnet_profile
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,10 @@ async def test_t_members_rotate_the_gateway_to_the_key_of_their_dkg_and_one_with
     tmp_path: Path, chains: tuple[str, str]
 ) -> None:
     current, new = deal(4, 3, key_epoch=1), deal(4, 3, key_epoch=2)
-    dep = devnet.deploy_bridge(chains[0], chains[1], current[0].public.group_public_key)
+    # a delay of ten minutes (the test moves the chain's clock past it): no member may execute the
+    # rotation before member 1 has seen it scheduled, however slow a loaded machine runs the steps
+    profile = dataclasses.replace(devnet_profile(), action_delay=600)
+    dep = devnet.deploy_bridge(chains[0], chains[1], current[0].public.group_public_key, profile=profile)
     w3 = Web3(HTTPProvider(dep.ethereum_url))
     gateway = dep.gateway
     assert gateway.functions.currentKeyEpoch().call() == 1

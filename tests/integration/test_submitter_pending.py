@@ -28,8 +28,9 @@ from harness import devnet
 from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
 from relayer.config import RelayerConfig
+from relayer.core.lifecycle import Outcome, OutcomeKind
 from relayer.core.states import BatchState
-from relayer.pipeline.submitter import SubmitOutcome, Submitter
+from relayer.pipeline.submitter import Submitter
 from tests.support.signed_batch import (
     AMOUNT,
     ROUTE,
@@ -55,7 +56,7 @@ class Relayer:
         assert stored is not None
         return stored.state
 
-    async def submit(self) -> SubmitOutcome:
+    async def submit(self) -> Outcome:
         stored = await self.store.batch(ROUTE, 1)
         assert stored is not None
         return await self.submitter.submit(stored)
@@ -142,7 +143,7 @@ async def test_a_relayer_sends_nothing_while_another_relayers_transaction_for_th
         for _ in range(3):
             await b.submitter.step()
             await asyncio.sleep(0.3)
-        assert await b.submit() == SubmitOutcome.NOT_READY
+        assert (await b.submit()).kind is OutcomeKind.NOT_READY
         assert await b.state() == BatchState.AGGREGATED
         assert await b.store.txs_for(signed.batch.id) == []
         assert we.eth.get_transaction_count(b.address, "pending") == 0

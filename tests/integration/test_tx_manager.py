@@ -23,9 +23,10 @@ from harness import devnet
 from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
 from relayer.config import RelayerConfig
+from relayer.core.lifecycle import Outcome, OutcomeKind
 from relayer.core.states import BatchState
 from relayer.core.types import Batch
-from relayer.pipeline.submitter import SubmitOutcome, Submitter
+from relayer.pipeline.submitter import Submitter
 from tests.support.actions import execute_when_due, resume_call, resume_message, resume_params
 from tests.support.signed_batch import ROUTE, ethereum_config, lock_and_sign, rpc, store_aggregated
 
@@ -62,7 +63,7 @@ async def rig(chains: tuple[str, str], tmp_path: Path) -> AsyncIterator[Rig]:
         )
 
 
-async def drive(rig: Rig, limit: float = 60) -> list[SubmitOutcome]:
+async def drive(rig: Rig, limit: float = 60) -> list[Outcome]:
     outcomes = []
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -87,11 +88,12 @@ async def test_a_fee_spike_above_the_cap_waits_then_the_stuck_tx_is_replaced_up_
     rpc(rig.we, "anvil_setIntervalMining", 0)
     stored = await rig.store.batch(ROUTE, 1)
     assert stored is not None
-    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT  # at the current, tiny fees
+    assert (await rig.submitter.submit(stored)).kind is OutcomeKind.SENT  # at the current, tiny fees
     rpc(rig.we, "anvil_setNextBlockBaseFeePerGas", hex(400 * GWEI))  # far above the 50 gwei cap
     rpc(rig.we, "anvil_setIntervalMining", 1)
     outcomes = await drive(rig, limit=90)
-    assert SubmitOutcome.NOT_READY in outcomes  # held back while the base fee was above the cap
+    # held back while the base fee was above the cap
+    assert OutcomeKind.NOT_READY in [o.kind for o in outcomes]
     txs = await rig.store.txs_for(rig.batch.id)
     assert len(txs) >= 2
     assert len({t.nonce for t in txs}) == 1  # replacements reuse the nonce
@@ -105,12 +107,12 @@ async def test_a_dropped_transaction_is_sent_again_with_the_same_nonce(rig: Rig)
     rpc(rig.we, "anvil_setIntervalMining", 0)
     stored = await rig.store.batch(ROUTE, 1)
     assert stored is not None
-    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT
+    assert (await rig.submitter.submit(stored)).kind is OutcomeKind.SENT
     [first] = await rig.store.txs_for(rig.batch.id)
     rpc(rig.we, "anvil_dropTransaction", first.tx_hash)
     stored = await rig.store.batch(ROUTE, 1)
     assert stored is not None
-    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT  # noticed the drop, sent again
+    assert (await rig.submitter.submit(stored)).kind is OutcomeKind.SENT  # noticed the drop, sent again
     rpc(rig.we, "anvil_setIntervalMining", 1)
     await drive(rig)
     # the node had forgotten it; the same signed transaction was broadcast again (same hash)
@@ -125,7 +127,7 @@ async def test_a_nonce_taken_by_another_sender_is_resynced(rig: Rig) -> None:
     rpc(rig.we, "anvil_setIntervalMining", 0)
     stored = await rig.store.batch(ROUTE, 1)
     assert stored is not None
-    assert await rig.submitter.submit(stored) == SubmitOutcome.SENT
+    assert (await rig.submitter.submit(stored)).kind is OutcomeKind.SENT
     # the same key used elsewhere: a transfer with the same nonce and higher fees replaces ours
     other = devnet.dev_account(3)
     tx = {
@@ -156,7 +158,7 @@ async def test_a_batch_that_reverts_deterministically_is_failed_not_retried(rig:
     stored = await rig.store.batch(ROUTE, 1)
     assert stored is not None
     outcome = await rig.submitter.submit(stored)
-    assert outcome == SubmitOutcome.DROP
+    assert outcome.kind is OutcomeKind.REFUSED
     after = await rig.store.batch(ROUTE, 1)
     assert after is not None
     assert after.state == BatchState.FAILED
@@ -171,7 +173,7 @@ async def test_a_batch_refused_by_a_paused_endpoint_waits_and_executes_after_the
     for _ in range(2 * 3):  # more rounds than MAX_REVERTS: a pause never fails the batch
         stored = await rig.store.batch(ROUTE, 1)
         assert stored is not None
-        assert await rig.submitter.submit(stored) == SubmitOutcome.NOT_READY
+        assert (await rig.submitter.submit(stored)).kind is OutcomeKind.NOT_READY
     held = await rig.store.batch(ROUTE, 1)
     assert held is not None
     assert held.state == BatchState.AGGREGATED
@@ -185,10 +187,10 @@ async def test_a_batch_refused_by_a_paused_endpoint_waits_and_executes_after_the
     assert gateway.functions.paused().call()
     stored = await rig.store.batch(ROUTE, 1)
     assert stored is not None
-    assert await rig.submitter.submit(stored) == SubmitOutcome.NOT_READY  # still paused
+    assert (await rig.submitter.submit(stored)).kind is OutcomeKind.NOT_READY  # still paused
     execute_when_due(rig.we, devnet.dev_account(4), gateway, receipt)
     assert not gateway.functions.paused().call()
     outcomes = await drive(rig)
-    assert SubmitOutcome.DROP not in outcomes
+    assert OutcomeKind.REFUSED not in [o.kind for o in outcomes]
     assert gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, 1).call()
     assert_no_nonce_gap(rig)

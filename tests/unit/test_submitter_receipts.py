@@ -13,9 +13,10 @@ from web3.exceptions import TransactionNotFound
 from relayer import metrics
 from relayer.adapters.txsender import Receipt, TxSender
 from relayer.config import RelayerConfig
+from relayer.core.lifecycle import OutcomeKind, confirmed
 from relayer.core.states import BatchHead, BatchState, RefundState, StoredRefund, TxRecord
 from relayer.core.types import BatchId, Route
-from relayer.pipeline.submitter import MAX_REVERTS, SubmitOutcome, Submitter
+from relayer.pipeline.submitter import MAX_REVERTS, Submitter
 from tests.unit.test_submitter_memory import DST, FakeChainCfg, FakeEndpoint, FakeStore, head, refund
 
 GWEI = 10**9
@@ -170,7 +171,7 @@ async def test_a_reverted_refund_whose_receipt_has_no_effective_gas_price_is_sen
         )
     ]  # fmt: skip
     sub = submitter(store, chain)
-    assert await sub.submit_refund(store.refunds_in_flight[0]) is SubmitOutcome.SENT
+    assert (await sub.submit_refund(store.refunds_in_flight[0])).kind is OutcomeKind.SENT
     assert [t.nonce for t in store.refund_txs] == [1]  # a fresh transaction, a fresh nonce
     assert len(chain.w3.eth.sent) == 1
 
@@ -186,7 +187,7 @@ async def test_a_batch_receipt_without_effective_gas_price_executes_and_counts_o
     chain.w3.eth.nonce = chain.w3.eth.mined = 1
     gas, fees = counter(metrics.GAS_USED), counter(metrics.FEE_PAID_WEI)
     sub = submitter(store, chain)
-    assert await sub.submit(store.heads[0]) is SubmitOutcome.EXECUTED
+    assert await sub.submit(store.heads[0]) == confirmed(f"executed by tx {mined.tx_hash}", ours=True)
     assert store.batch_states == [(bid, BatchState.EXECUTED)]
     assert counter(metrics.GAS_USED) == gas + 60_000
     assert counter(metrics.FEE_PAID_WEI) == fees  # no price in the receipt: no fee counted

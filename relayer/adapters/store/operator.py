@@ -55,6 +55,10 @@ class Operator(StoreBase):
         rows = await self._fetchall("SELECT state, COUNT(*) AS n FROM batches GROUP BY state")
         return {r["state"]: int(r["n"]) for r in rows}
 
+    async def refund_counts_by_state(self) -> dict[str, int]:
+        rows = await self._fetchall("SELECT state, COUNT(*) AS n FROM refunds GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
     async def counts_by_state(self) -> dict[str, int]:
         rows = await self._fetchall("SELECT state, COUNT(*) AS n FROM transfers GROUP BY state")
         return {r["state"]: int(r["n"]) for r in rows}

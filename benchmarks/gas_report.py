@@ -50,6 +50,7 @@ class Figures:
     unlock_batch: tuple[int, int]
     apply_freeze: int
     apply_allow: int
+    held: tuple[int, int] = (0, 0)  # (executeBatch that holds one transfer, its releaseQueued)
 
 
 def lock_many(dep: Deployment, count: int, holders: list[str]) -> list[Transfer]:
@@ -75,6 +76,31 @@ def lock_many(dep: Deployment, count: int, holders: list[str]) -> list[Transfer]
             )
         )
     return out
+
+
+def held_transfer(dep: Deployment, shares: Sequence[KeyShare]) -> tuple[int, int]:
+    """gasUsed of the held-transfer path on the gateway (E): a batch of one transfer at the token's
+    challenge threshold, which holds it instead of minting, and its `releaseQueued` after the
+    challenge window (anvil's clock moved past it), which mints to a fresh holder."""
+    we = Web3(HTTPProvider(dep.ethereum_url))
+    admin, relayer = dev_account(0), dev_account(1)
+    send(we, admin, dep.gateway.functions.setChallenge(dep.wrapped.address, 10**18))
+    holder = cs("0x" + secrets.token_hex(20))
+    send(we, admin, dep.registry_e.functions.setAllowedBatch([holder], True))  # type: ignore[union-attr]
+    (t,) = lock_many(dep, 1, [holder])
+    batch = Batch((t,), cs(dep.gateway.address), 1)
+    hold = int(
+        send(we, relayer, execute_batch_call(dep.gateway, batch, sign(shares, batch_message(batch))))[
+            "gasUsed"
+        ]
+    )
+    assert dep.wrapped.functions.balanceOf(holder).call() == 0
+    period = int(dep.gateway.functions.challengePeriod().call())
+    we.provider.make_request("evm_increaseTime", [period])  # type: ignore[arg-type]
+    we.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    release = int(send(we, relayer, dep.gateway.functions.releaseQueued(t.as_abi_tuple()))["gasUsed"])
+    assert dep.wrapped.functions.balanceOf(holder).call() == 10**18
+    return hold, release
 
 
 def carried_registry_actions(dep: Deployment, shares: Sequence[KeyShare]) -> tuple[int, int]:
@@ -178,8 +204,11 @@ def measure(
             relayer,
             execute_batch_call(dep.vault, batch, sign(shares, batch_message(batch))),
         )
+        held = held_transfer(dep, shares)
         freeze_gas, allow_gas = carried_registry_actions(dep, shares)
-        return Figures(verify, batches, lock_gas, burn_gas, (10, int(r["gasUsed"])), freeze_gas, allow_gas)
+        return Figures(
+            verify, batches, lock_gas, burn_gas, (10, int(r["gasUsed"])), freeze_gas, allow_gas, held
+        )
     finally:
         procs.stop_all()
 
@@ -245,6 +274,16 @@ def render(f: Figures) -> str:
         f"| `executeBatch` of {f.unlock_batch[0]} unlocks (vault, C) | {f.unlock_batch[1]:,} |",
         f"| `applyFreeze` (gateway, E; a committee-signed FREEZE of a fresh account) | {f.apply_freeze:,} |",
         f"| `applyAllow` (gateway, E; a committee-signed ALLOW of a fresh account) | {f.apply_allow:,} |",
+        f"| `executeBatch` of 1 transfer held for its challenge window (gateway, E) | {f.held[0]:,} |",
+        f"| `releaseQueued` of that held transfer after the window (a fresh holder) | {f.held[1]:,} |",
+        "",
+        '**The held-transfer path** (docs/PROTOCOL.md, "Sentinels"): a transfer at or above its',
+        "token's challenge threshold is not minted by its batch; the batch records its leaf and",
+        "release time (two new slots) and emits TransferHeld; after the window anyone's",
+        f"`releaseQueued` charges the rate limit and mints. Together {f.held[0] + f.held[1]:,},",
+        f"against {f.batches[0][1]:,} for a batch of one minted at once. Every batch also reads the",
+        "route's curse flag and the token's challenge threshold (two cold slots, 4,200 per batch),",
+        "and `lock` and `burn` the route's curse flag (one cold slot, 2,100 of their increase below).",
         "",
         "**The refund commitment.** `lock` and `burn` record the transfer's leaf (docs/PROTOCOL.md,",
         "refunds): a refund must match it exactly. It costs one new storage slot (22,100: 2,100 cold",

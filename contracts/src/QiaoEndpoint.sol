@@ -13,6 +13,7 @@ import {EndpointExecution} from "./endpoint/EndpointExecution.sol";
 import {KeyEpochs} from "./endpoint/KeyEpochs.sol";
 import {RateLimiter} from "./endpoint/RateLimiter.sol";
 import {Refunds} from "./endpoint/Refunds.sol";
+import {SentinelModule} from "./endpoint/SentinelModule.sol";
 import {SignedActions} from "./endpoint/SignedActions.sol";
 import {TokenPairs} from "./endpoint/TokenPairs.sol";
 import {Views} from "./endpoint/Views.sol";
@@ -33,7 +34,11 @@ import {Views} from "./endpoint/Views.sol";
 ///        scheduled RESUME and ROTATE at once) or {cancelPending} (one) during their delay;
 ///        {invalidateActions} (while paused) to void action signatures not submitted yet. It
 ///        never resumes and moves no funds;
-///      - the owner (two-step; it can never be renounced): {registerToken}, {setRateLimit}, {setGuardian}.
+///      - the owner (two-step; it can never be renounced): {registerToken}, {setRateLimit}, {setGuardian},
+///        and the sentinels' settings (setSentinel, setCurseQuorum, setChallenge, setChallengePeriod);
+///      - a registered sentinel: curse (a route) and veto (a transfer held for its challenge
+///        window), nothing else; the committee lifts a curse by a signed {uncurse}-style action
+///        (UNCURSE, scheduled like RESUME). These run in {SentinelModule} through {fallback}.
 ///
 ///      Transfer states on the destination, per (srcChainId, nonce): NONE -> DELIVERED, or
 ///      NONE -> QUEUED -> DELIVERED | FAILED, or NONE -> FAILED. A nonce leaves NONE once, by a
@@ -125,13 +130,15 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///      ExceedsCapacity (5): the amount is larger than the capacity of the token's Inbound
     ///      rate limit, so it could never pass: failed when it arrives, or when {releaseQueued}
     ///      reaches it at the head of the queue after the capacity was lowered below it.
+    ///      Vetoed (6): a sentinel vetoed it inside its challenge window ({veto}).
     enum FailureReason {
         None,
         RecipientNotAllowed,
         TokenFrozen,
         DeliveryRefused,
         UnregisteredTokenPair,
-        ExceedsCapacity
+        ExceedsCapacity,
+        Vetoed
     }
 
     /// @notice Direction of a rate limit: tokens leaving this chain (lock, burn) or arriving (unlock, mint).
@@ -148,9 +155,10 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         Cancelled
     }
 
-    /// @notice A committee-signed RESUME or ROTATE waiting for its delay ({pendingAction}).
-    /// @dev `pauseCount`: the pause a RESUME was scheduled in (it lifts only that one); `keyData`:
-    ///      the new key's data contract (ROTATE).
+    /// @notice A committee-signed RESUME, ROTATE or UNCURSE waiting for its delay ({pendingAction}).
+    /// @dev `pauseCount`: the pause a RESUME was scheduled in (it lifts only that one), or the
+    ///      curse number an UNCURSE lifts (its route is in its signed params); `keyData`: the new key's
+    ///      data contract (ROTATE).
     struct PendingAction {
         bytes32 typehash;
         uint64 keyEpoch;
@@ -168,6 +176,14 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         uint128 refillPerSecond;
         uint128 level;
         uint64 updatedAt;
+    }
+
+    /// @notice The curse state of one route ({curse}): `count` curses so far (the current one's
+    ///         number while `cursed`), `votes` toward the next one.
+    struct Curse {
+        uint64 count;
+        uint8 votes;
+        bool cursed;
     }
 
     /// @notice Bounds of a token's first-in first-out release queue: positions head..tail - 1 are
@@ -191,6 +207,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     bytes32 public constant ROTATE_TYPEHASH = Protocol.ROTATE_TYPEHASH;
     /// @notice Type hash of a committee-signed freeze of an account (carried from C to E).
     bytes32 public constant FREEZE_TYPEHASH = Protocol.FREEZE_TYPEHASH;
+    /// @notice Type hash of a committee-signed lifting of one curse of one route ({uncurse}).
+    bytes32 public constant UNCURSE_TYPEHASH = Protocol.UNCURSE_TYPEHASH;
     /// @notice Protocol version, ABI-encoded as a dynamic `string` in every signed message.
     string public constant VERSION = Protocol.VERSION;
     /// @notice The key epoch of the group key given at deployment.
@@ -211,8 +229,10 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     uint64 public immutable actionDelay;
 
     /// @notice The allow-list of this chain.
-    /// @notice The allow-list of this chain.
     KycRegistry public immutable registry;
+
+    /// @dev The code of the sentinels' functions ({fallback}), created with the endpoint.
+    address private immutable _sentinelModule;
 
     /// @notice Emitted on the source chain by lock (vault) and burn (gateway); srcChainId = block.chainid.
     event TransferInitiated(
@@ -261,6 +281,26 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @notice The guardian cancelled every scheduled action at once ({cancelAllPending}): none
     ///         of action nonce below `belowActionNonce` can be executed any more.
     event ActionsCancelled(uint64 belowActionNonce);
+    /// @notice The owner registered (`enabled`) or removed a sentinel.
+    event SentinelSet(address indexed sentinel, bool enabled);
+    /// @notice The owner set how many sentinel votes curse a route.
+    event CurseQuorumSet(uint8 k);
+    /// @notice The owner set `token`'s challenge threshold (0: no transfer of it is held).
+    event ChallengeThresholdSet(address indexed token, uint256 threshold);
+    /// @notice The owner set the challenge period (seconds a held transfer waits).
+    event ChallengePeriodSet(uint64 period);
+    /// @notice A sentinel voted to curse the route with `remoteChainId`.
+    event CurseVoted(uint256 indexed remoteChainId, address indexed sentinel);
+    /// @notice The route with `remoteChainId` is cursed (curse number `curseCount`): every entry
+    ///         point of it reverts with {RouteIsCursed} until an UNCURSE of this curse is executed.
+    event RouteCursed(uint256 indexed remoteChainId, uint64 curseCount);
+    /// @notice A committee-signed UNCURSE lifted curse number `curseCount` of the route.
+    event RouteUncursed(uint256 indexed remoteChainId, uint64 curseCount);
+    /// @notice A transfer at or above its token's challenge threshold is held until
+    ///         `releaseAfter` ({releaseQueued} then); a sentinel may {veto} it before.
+    event TransferHeld(uint256 indexed srcChainId, uint64 nonce, bytes32 leaf, uint256 amount, uint64 releaseAfter);
+    /// @notice `sentinel` vetoed a held transfer: it failed (FailureReason.Vetoed), refundable on its source.
+    event TransferVetoed(uint256 indexed srcChainId, uint64 nonce, address sentinel);
 
     // --- executeBatch rejections
     /// @notice The batch contains no transfer.
@@ -369,6 +409,27 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     /// @notice The signed action was submitted after `deadline`, the last second it was signed
     ///         for (a RESUME: the operators' proposal expired); the committee signs it again.
     error ActionExpired(uint64 deadline);
+    /// @notice The route with `remoteChainId` is cursed by the sentinels: nothing of it moves
+    ///         until a committee-signed UNCURSE is executed ({uncurse}). Nothing is lost: wait.
+    error RouteIsCursed(uint256 remoteChainId);
+    /// @notice The caller is not a registered sentinel.
+    error NotSentinel(address caller);
+    /// @notice `sentinel` already voted toward the route's next curse.
+    error AlreadyVoted(uint256 remoteChainId, address sentinel);
+    /// @notice The route is not cursed: there is nothing to lift.
+    error RouteNotCursed(uint256 remoteChainId);
+    /// @notice An UNCURSE for curse `given` of a route whose current curse is `current`.
+    error CurseCountMismatch(uint256 remoteChainId, uint64 current, uint64 given);
+    /// @notice The transfer is not held for a challenge window here with these fields.
+    error NotHeld(uint256 srcChainId, uint64 nonce);
+    /// @notice The held transfer's challenge window runs until `releaseAfter`: release it from then.
+    error ChallengeWindowOpen(uint256 srcChainId, uint64 nonce, uint64 releaseAfter);
+    /// @notice The held transfer's challenge window ended at `releaseAfter`: too late to veto.
+    error ChallengeWindowClosed(uint256 srcChainId, uint64 nonce, uint64 releaseAfter);
+    /// @notice A curse quorum must be at least 1.
+    error InvalidCurseQuorum(uint8 k);
+    /// @notice A challenge period must be 1 to {MAX_CHALLENGE_PERIOD} seconds.
+    error InvalidChallengePeriod(uint64 period);
     /// @notice Ownership cannot be renounced: rate limits, registrations and the guardian need an
     ///         owner. Transfer it (two-step) instead.
     error OwnershipCannotBeRenounced();
@@ -392,6 +453,11 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         if (actionDelay_ == 0 || actionDelay_ > MAX_ACTION_DELAY) revert InvalidActionDelay(actionDelay_);
         actionDelay = actionDelay_;
         registry = registry_;
+        // One sentinel's vote curses; a held transfer waits as long as a signed action, until
+        // the owner sets a challenge period ({setChallengePeriod}; the deployment does).
+        _curseQuorum = 1;
+        _challengePeriod = actionDelay_;
+        _sentinelModule = address(new SentinelModule());
         _guardian = guardian_;
         emit GuardianSet(guardian_);
         BLS.validatePublicKey(groupKeyG2);
@@ -518,15 +584,15 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         return SignedActions.rotateKey(_keys, _pending, keyEpoch, newGroupKey, signature, actionDelay);
     }
 
-    /// @notice Applies the scheduled RESUME or ROTATE of `nonce` once its delay has passed.
-    ///         Anyone may call it.
+    /// @notice Applies the scheduled RESUME, ROTATE or UNCURSE of `nonce` once its delay has
+    ///         passed. Anyone may call it.
     /// @dev Reverts with {NoPendingAction} (never scheduled, executed already, or cancelled,
     ///      alone or by {cancelAllPending}), {ActionNotReady} before `executableAt`, {PendingActionStale} if its key epoch is no
     ///      longer the current one or (RESUME) the endpoint is not in the pause it was scheduled in.
     ///      Works while paused. Emits {ActionExecuted}, then (ROTATE) {GroupKeySet} or (RESUME) Unpaused.
     /// @param nonce The action nonce of the pending action ({ActionScheduled}).
     function executePending(uint64 nonce) external {
-        if (SignedActions.executePending(_keys, _pending, nonce, paused())) _unpause();
+        if (SignedActions.executePending(_keys, _pending, _uncurseRoutes, _curses, nonce, paused())) _unpause();
     }
 
     /// @notice Cancels the scheduled RESUME or ROTATE of `nonce`; guardian only, paused or not.
@@ -556,6 +622,35 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         SignedActions.invalidateActions(_keys, upTo);
     }
 
+    // ------------------------------------------------------------------------------------------
+    // Sentinels: curse, veto, the committee's UNCURSE, the challenge window ({SentinelModule})
+    // ------------------------------------------------------------------------------------------
+
+    /// @notice Every call this contract does not implement goes to {SentinelModule}, run by
+    ///         DELEGATECALL on this endpoint's storage: the sentinels' functions (setSentinel,
+    ///         setCurseQuorum, setChallenge, setChallengePeriod, curse, veto, uncurse) and views
+    ///         (isSentinel, isCursed, curseCount, curseQuorum, challengeThreshold, challengePeriod,
+    ///         heldUntil); call them through `SentinelModule(endpoint)` (its ABI is the endpoint's
+    ///         too: relayer/provisioning/deploy.py merges it). A selector neither has reverts
+    ///         without data, as before. Not payable.
+    /// @dev The module's code is not part of the endpoint's (EIP-170); it is created by the
+    ///      constructor, so its address is fixed with the endpoint and nobody can change it.
+    fallback() external {
+        address module = _sentinelModule;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
+
+    /// @dev Reverts with {RouteIsCursed} while the route with `remoteChainId` is cursed.
+    function _requireUncursed(uint256 remoteChainId) internal view {
+        if (_curses[remoteChainId].cursed) revert RouteIsCursed(remoteChainId);
+    }
+
     /// @dev Reverts with {NotGuardian} unless the caller is the guardian (a function rather than
     ///      the modifier's body: its code is not repeated in every guardian function).
     function _checkGuardian() private view {
@@ -577,7 +672,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///         ({TransferQueued}) or recorded as failed ({TransferFailed}); a failure never
     ///         reverts the batch. Transfers already consumed (e.g. one executed alone with a
     ///         proof) are skipped.
-    /// @dev Reverts as a whole on: a paused endpoint; an empty batch ({EmptyBatch}); an unknown or
+    /// @dev Reverts as a whole on: a paused endpoint; a cursed route from the batch's source
+    ///      ({RouteIsCursed}); an empty batch ({EmptyBatch}); an unknown or
     ///      expired key epoch; a batch for another chain; a first nonce of 0 or a range past
     ///      2^64 - 1; a malformed pair table or index; a zero recipient, zero or too large amount;
     ///      a signature that is not 128 bytes, the identity, not a valid point or failing the
@@ -585,7 +681,8 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///      ({BatchAlreadyExecuted}). A transfer whose token pair is not registered here is
     ///      recorded as failed (FailureReason.UnregisteredTokenPair), one larger than its token's
     ///      Inbound capacity (it could never pass) as failed with FailureReason.ExceedsCapacity;
-    ///      neither reverts the batch.
+    ///      neither reverts the batch. One at or above its token's challenge threshold is held
+    ///      ({TransferHeld}) for the challenge period: a sentinel may veto it meanwhile.
     /// @param keyEpoch The key epoch whose group key signed the batch.
     /// @param batch The transfers, `firstNonce..firstNonce + n - 1`, in the packed form.
     /// @param signature The 128-byte EIP-2537 G1 BLS signature on {batchMessage}.
@@ -594,6 +691,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         nonReentrant
         whenNotPaused
     {
+        _requireUncursed(batch.srcChainId);
         // Before the leaves and the pairing check: a relayer that lost the race pays little.
         _revertIfBatchConsumed(batch);
         (bytes32 root, uint64 lastNonce, uint256 sum, uint256 unpaired) = _verifyBatch(keyEpoch, batch, signature);
@@ -621,6 +719,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         bytes32[] calldata proof,
         bytes calldata signature
     ) external nonReentrant whenNotPaused {
+        _requireUncursed(t.srcChainId);
         if (t.dstChainId != block.chainid) revert WrongDestinationChain(0, t.dstChainId);
         if (firstNonce == 0) revert ZeroNonce();
         if (t.nonce < firstNonce || t.nonce > lastNonce) revert NonceOutsideBatch(t.nonce, firstNonce, lastNonce);
@@ -641,9 +740,12 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
 
     /// @notice Delivers the transfer at the head of its token's release queue, once the inbound
     ///         bucket has room. Anyone may call it; a transfer is released at most once, and the
-    ///         queue in order: first in, first out ({queueHead}).
-    /// @dev Reverts with {NotQueued} unless (srcChainId, nonce) is queued with exactly these
-    ///      fields, {NotQueueHead} if another transfer of the token is ahead of it, {RateLimited} if
+    ///         queue in order: first in, first out ({queueHead}). A transfer held for its
+    ///         challenge window ({TransferHeld}: not in the FIFO order) is released on its own once
+    ///         the window is over ({ChallengeWindowOpen} before), as if it arrived then: delivered,
+    ///         or put at the tail of its token's queue, or failed with ExceedsCapacity.
+    /// @dev Reverts with {RouteIsCursed} while the route from the transfer's source is cursed,
+    ///      {NotQueued} unless (srcChainId, nonce) is queued with exactly these fields, {NotQueueHead} if another transfer of the token is ahead of it, {RateLimited} if
     ///      the bucket holds less than the amount, EnforcedPause when paused. If the recipient
     ///      or the token became undeliverable meanwhile, the transfer is recorded as failed; if its
     ///      amount is now above the bucket's capacity (the owner lowered it), it could never pass:
@@ -651,7 +753,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///      and leaves the queue, so the transfers behind it are not held up.
     /// @param t The queued transfer, with the fields that were signed.
     function releaseQueued(Transfer calldata t) external nonReentrant whenNotPaused {
-        if (RateLimiter.release(_failed, _queued, _queues, _queueLeaves, _buckets, t)) {
+        if (RateLimiter.release(_curses, _failed, _queued, _heldUntil, _queues, _queueLeaves, _buckets, t)) {
             _deliverOrFail(t.srcChainId, t.nonce, t.dstToken, t.recipient, t.amount);
         }
     }
@@ -669,6 +771,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     ///      committee's key. The refund is charged to the Inbound bucket of `srcToken` (tokens
     ///      arriving back on this chain, like an unlock or a mint) and gives the transfer's Outbound
     ///      charge back. Reverts, with nothing recorded (so it can be sent again later), with
+    ///      {RouteIsCursed} (the route toward its destination is cursed),
     ///      {NotRefundable} (no such transfer initiated here), {AlreadyRefunded}, a signature error,
     ///      EnforcedPause, {NotAllowed} while the sender is not allowed or is frozen in this chain's
     ///      registry, {RateLimited} while the Inbound bucket holds less than the amount (a refund
@@ -682,7 +785,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         nonReentrant
         whenNotPaused
     {
-        Refunds.authorize(_keys, _initiated, _refunded, _buckets, registry, keyEpoch, t, signature);
+        Refunds.authorize(_curses, _keys, _initiated, _refunded, _buckets, registry, keyEpoch, t, signature);
         _refundTo(t.srcToken, t.sender, t.amount);
     }
 
@@ -915,6 +1018,7 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
         returns (address dstToken)
     {
         _requireNotPaused();
+        _requireUncursed(dstChainId);
         if (amount == 0) revert ZeroAmount();
         if (amount > MAX_AMOUNT) revert AmountTooLarge(amount);
         if (recipient == address(0)) revert ZeroRecipient();

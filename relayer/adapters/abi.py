@@ -258,6 +258,53 @@ ENDPOINT_ABI += [
     _fn("executePending", "uint64 nonce"),
 ]
 
+# the sentinels' curse and challenge window (docs/PROTOCOL.md, "Sentinels: curse, veto and the
+# challenge window"): the state the relayer reports, the committee's UNCURSE, and the events of a
+# cursed route and of a held transfer (a held transfer's status is Queued)
+ENDPOINT_ABI += [
+    _fn("isCursed", "uint256 remoteChainId", "bool cursed", view=True),
+    _fn("curseCount", "uint256 remoteChainId", "uint64 count", view=True),
+    _fn("heldUntil", "uint256 srcChainId, uint64 nonce", "uint64 releaseAfter", view=True),
+    _fn("challengeThreshold", "address token", "uint256 threshold", view=True),
+    _fn("challengePeriod", "", "uint64 period", view=True),
+    _fn(
+        "uncurse",
+        "uint64 keyEpoch, uint256 remoteChainId, uint64 curseCount, bytes signature",
+        "uint64 pendingNonce",
+    ),
+    {**_fn("releaseQueued"), "inputs": [_TRANSFER_INPUT]},
+    {
+        "type": "event",
+        "name": "RouteCursed",
+        "anonymous": False,
+        "inputs": [
+            {"name": "remoteChainId", "type": "uint256", "indexed": True},
+            {"name": "curseCount", "type": "uint64", "indexed": False},
+        ],
+    },
+    {
+        "type": "event",
+        "name": "RouteUncursed",
+        "anonymous": False,
+        "inputs": [
+            {"name": "remoteChainId", "type": "uint256", "indexed": True},
+            {"name": "curseCount", "type": "uint64", "indexed": False},
+        ],
+    },
+    {
+        "type": "event",
+        "name": "TransferHeld",
+        "anonymous": False,
+        "inputs": [
+            {"name": "srcChainId", "type": "uint256", "indexed": True},
+            {"name": "nonce", "type": "uint64", "indexed": False},
+            {"name": "leaf", "type": "bytes32", "indexed": False},
+            {"name": "amount", "type": "uint256", "indexed": False},
+            {"name": "releaseAfter", "type": "uint64", "indexed": False},
+        ],
+    },
+]
+
 # the gateway's: the registry's decisions carried from the consortium chain
 GATEWAY_ABI: list[dict[str, Any]] = [
     _fn("ALLOW_TYPEHASH", "", "bytes32", view=True),

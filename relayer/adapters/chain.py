@@ -48,10 +48,10 @@ TRANSFER_FAILED_TOPIC = "0x" + keccak(text="TransferFailed(uint256,uint64,uint8)
 TRANSFER_STATUS_FAILED = 3  # QiaoEndpoint.TransferStatus { None, Delivered, Queued, Failed }
 TRANSFER_STATUS_DELIVERED = 1
 # QiaoEndpoint.FailureReason { None, RecipientNotAllowed, TokenFrozen, DeliveryRefused,
-# UnregisteredTokenPair, ExceedsCapacity }: a TransferFailed with a reason past the last one is
+# UnregisteredTokenPair, ExceedsCapacity, Vetoed }: a TransferFailed with a reason past the last one is
 # malformed (a contract this relayer does not know; update both together, and
 # relayer.core.refunds.FailureReason).
-MAX_FAILURE_REASON = 5
+MAX_FAILURE_REASON = 6
 BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (providers cap batch sizes)
 # an endpoint that served an inconsistent view (a refused reply, a dissent from the quorum, a final
 # block that changed) is not asked again for this long; with none left the watcher halts at once

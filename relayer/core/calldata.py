@@ -15,7 +15,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from committee.bls import g1_to_eip2537, g2_to_eip2537
-from relayer.core.encoding import check_action_params, resume_fields
+from relayer.core.encoding import check_action_params, resume_fields, uncurse_fields
 from relayer.core.types import Batch, Transfer, execute_batch_args
 
 SIGNATURE_WIRE_LENGTH = 48
@@ -88,6 +88,7 @@ _ACTION_CALLS: dict[str, tuple[str, list[str]]] = {
     "rotate": ("rotateKey", ["uint64", "bytes", "bytes"]),
     "freeze": ("applyFreeze", ["uint64", "address", "bool", "bytes"]),
     "allow": ("applyAllow", ["uint64", "address", "bool", "bytes"]),
+    "uncurse": ("uncurse", ["uint64", "uint256", "uint64", "bytes"]),
 }
 ACTION_SELECTORS: dict[str, bytes] = {
     kind: keccak(text=f"{name}({','.join(types)})")[:4] for kind, (name, types) in _ACTION_CALLS.items()
@@ -101,9 +102,10 @@ def action_call_data(
     kind: str, key_epoch: int, params: bytes, signature: bytes, *, new_key: bytes | None = None
 ) -> bytes:
     """The calldata that submits a signed action of `kind` to its endpoint: `pauseWithSignature`,
-    `resume`, `rotateKey`, `applyFreeze` (gateway) or `applyAllow` (gateway). `params` are the
-    signed fields (`relayer.core.encoding.action_params`); resume takes its deadline from them
-    (the pause count is the endpoint's own), freeze and allow the account and flag. `new_key`
+    `resume`, `rotateKey`, `applyFreeze` (gateway), `applyAllow` (gateway) or `uncurse`. `params`
+    are the signed fields (`relayer.core.encoding.action_params`); resume takes its deadline from
+    them (the pause count is the endpoint's own), freeze and allow the account and flag, uncurse
+    the route's remote chain id and the curse count. `new_key`
     (rotate only): the new group key, 96-byte compressed G2 or its 256-byte EIP-2537 form, whose
     keccak256 must be the hash in `params`. `signature` as for batches (48-byte wire form
     converted to EIP-2537)."""
@@ -129,13 +131,15 @@ def action_call_data(
         args = [key_epoch, resume_fields(params)[1], signature]
     elif kind in ("freeze", "allow"):
         args = [key_epoch, params[12:32], params[63] == 1, signature]
+    elif kind == "uncurse":
+        args = [key_epoch, *uncurse_fields(params), signature]
     else:
         args = [key_epoch, signature]
     return ACTION_SELECTORS[kind] + abi_encode(_ACTION_CALLS[kind][1], args)
 
 
 def execute_pending_data(nonce: int) -> bytes:
-    """The calldata of `executePending(nonce)`: applies the RESUME or ROTATE scheduled under
+    """The calldata of `executePending(nonce)`: applies the RESUME, ROTATE or UNCURSE scheduled under
     action nonce `nonce` once the endpoint's delay has passed (anyone may send it)."""
     if not 0 <= nonce < 2**64:
         raise ValueError(f"execute_pending_data: action nonce {nonce} is not a uint64")

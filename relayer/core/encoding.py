@@ -180,15 +180,18 @@ ACTION_TYPEHASHES: dict[str, bytes] = {
     "rotate": keccak(f"QiaoRotateKey({_ACTION_HEAD},bytes32 newKeyHash)".encode()),
     "freeze": keccak(f"QiaoFreeze({_ACTION_HEAD},address account,bool frozen)".encode()),
     "allow": keccak(f"QiaoAllow({_ACTION_HEAD},address account,bool allowed)".encode()),
+    "uncurse": keccak(f"QiaoUncurse({_ACTION_HEAD},uint256 remoteChainId,uint64 curseCount)".encode()),
 }
-"""Each action kind's type hash, as the endpoint's PAUSE_TYPEHASH ... ALLOW_TYPEHASH (the gateway's)."""
-_PARAMS_SIZE = {"pause": 0, "resume": 64, "rotate": 32, "freeze": 64, "allow": 64}
+"""Each action kind's type hash, as the endpoint's PAUSE_TYPEHASH ... ALLOW_TYPEHASH (the
+gateway's), UNCURSE_TYPEHASH (a route cursed by the sentinels, lifted after the action delay)."""
+_PARAMS_SIZE = {"pause": 0, "resume": 64, "rotate": 32, "freeze": 64, "allow": 64, "uncurse": 64}
 _PARAMS_SHAPE = {
     "pause": "no fields",
     "resume": "abi.encode(uint64 pauseCount, uint64 deadline)",
     "rotate": "abi.encode(bytes32 newKeyHash)",
     "freeze": "abi.encode(address account, bool frozen)",
     "allow": "abi.encode(address account, bool allowed)",
+    "uncurse": "abi.encode(uint256 remoteChainId, uint64 curseCount)",
 }
 _UINT64 = 2**64
 
@@ -207,13 +210,17 @@ def action_params(
     new_key_hash: bytes | None = None,
     pause_count: int | None = None,
     deadline: int | None = None,
+    remote_chain_id: int | None = None,
+    curse_count: int | None = None,
 ) -> bytes:
     """The ABI-encoded fields of an action of `kind`: b"" for pause;
     abi.encode(uint64 pauseCount, uint64 deadline) for resume (the endpoint's `pauseCount()` in
     the pause it lifts, at least 1, and the last block timestamp it may be submitted at: the
     proposal's expiry); abi.encode(bytes32 newKeyHash) for rotate (keccak256 of the new 256-byte
     EIP-2537 key); abi.encode(address account, bool flag) for freeze (flag: frozen) and allow
-    (flag: allowed)."""
+    (flag: allowed); abi.encode(uint256 remoteChainId, uint64 curseCount) for uncurse (the cursed
+    route's remote chain id and the endpoint's `curseCount(remoteChainId)`, at least 1: the curse
+    it lifts)."""
     kind = _action_kind(kind)
     given = {
         "account": account,
@@ -221,12 +228,15 @@ def action_params(
         "new_key_hash": new_key_hash,
         "pause_count": pause_count,
         "deadline": deadline,
+        "remote_chain_id": remote_chain_id,
+        "curse_count": curse_count,
     }
     wanted = {
         "resume": {"pause_count", "deadline"},
         "rotate": {"new_key_hash"},
         "freeze": {"account", "flag"},
         "allow": {"account", "flag"},
+        "uncurse": {"remote_chain_id", "curse_count"},
     }
     needed = wanted.get(kind, set())
     extra = sorted(k for k, v in given.items() if v is not None and k not in needed)
@@ -247,6 +257,25 @@ def action_params(
                 )
             words += value.to_bytes(32, "big")
         return words
+    if kind == "uncurse":
+        if (
+            not isinstance(remote_chain_id, int)
+            or isinstance(remote_chain_id, bool)
+            or not 0 < remote_chain_id < 2**256
+        ):
+            raise ValueError(
+                f"action_params('uncurse'): remote_chain_id {remote_chain_id!r} is not a positive uint256"
+            )
+        if (
+            not isinstance(curse_count, int)
+            or isinstance(curse_count, bool)
+            or not 1 <= curse_count < _UINT64
+        ):
+            raise ValueError(
+                f"action_params('uncurse'): curse_count {curse_count!r} is not a uint64 >= 1 "
+                "(the endpoint's curseCount(remoteChainId) while the route is cursed)"
+            )
+        return remote_chain_id.to_bytes(32, "big") + curse_count.to_bytes(32, "big")
     if kind == "rotate":
         if not isinstance(new_key_hash, bytes) or len(new_key_hash) != 32:
             raise ValueError(
@@ -303,6 +332,11 @@ def check_action_params(kind: str, params: bytes) -> None:
             raise ValueError("resume params: a word is not a uint64 (pauseCount, deadline)")
         if not any(params[24:32]):
             raise ValueError("resume params: pause count 0; a RESUME is for a pause (count >= 1)")
+    if kind == "uncurse":
+        if not any(params[:32]):
+            raise ValueError("uncurse params: remote chain id 0")
+        if any(params[32:56]) or not any(params[56:64]):
+            raise ValueError("uncurse params: the second word is not a uint64 curse count >= 1")
     if kind in ("freeze", "allow"):
         if any(params[:12]) or not any(params[12:32]):
             raise ValueError(f"{kind} params: the first word is not a non-zero address")
@@ -314,4 +348,11 @@ def resume_fields(params: bytes) -> tuple[int, int]:
     """(pause count, deadline) of a RESUME's `params` (as `action_params("resume", ...)` makes
     them); ValueError if they are not a RESUME's."""
     check_action_params("resume", params)
+    return int.from_bytes(params[:32], "big"), int.from_bytes(params[32:], "big")
+
+
+def uncurse_fields(params: bytes) -> tuple[int, int]:
+    """(remote chain id, curse count) of an UNCURSE's `params` (as `action_params("uncurse", ...)`
+    makes them); ValueError if they are not an UNCURSE's."""
+    check_action_params("uncurse", params)
     return int.from_bytes(params[:32], "big"), int.from_bytes(params[32:], "big")

@@ -38,6 +38,7 @@ class FailureReason(IntEnum):
     DELIVERY_REFUSED = 3
     UNREGISTERED_TOKEN_PAIR = 4
     EXCEEDS_CAPACITY = 5
+    VETOED = 6
 
 
 # the one table of why a destination did not deliver: (the contract's name, words for operators)
@@ -53,6 +54,10 @@ FAILURE_REASONS: dict[FailureReason, tuple[str, str]] = {
     FailureReason.EXCEEDS_CAPACITY: (
         "ExceedsCapacity",
         "amount above the destination's inbound rate-limit capacity",
+    ),
+    FailureReason.VETOED: (
+        "Vetoed",
+        "vetoed by a sentinel during its challenge window on the destination",
     ),
 }
 

@@ -17,6 +17,10 @@ refused: the Inbound bucket is short (`RateLimited`), the sender is not allowed 
 (`NotAllowed`), the wrapped token is frozen (`TokenIsFrozen`), the asset itself refuses the
 sender (any other error, or none: a restricted asset's own rule, which its issuer may lift), or the
 key epoch is not known here yet (a rotation that reached the other chain first).
+
+A route cursed by the sentinels (`RouteIsCursed`) stops every entry point of that route until the
+committee's signed UNCURSE is executed after the action delay: a batch or a refund meeting it
+waits, like a pause; nothing about it is wrong and nothing is lost.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ def selector(signature: str) -> str:
     return keccak(text=signature)[:4].hex()
 
 
-_WAIT = {selector("EnforcedPause()")}
+ROUTE_IS_CURSED = selector("RouteIsCursed(uint256)")
+_WAIT = {selector("EnforcedPause()"), ROUTE_IS_CURSED}
 _TRANSIENT = {
     selector("BatchAlreadyExecuted(uint256,uint64,uint64)"),  # executed in a block not yet seen
     selector("ReentrancyGuardReentrantCall()"),
@@ -74,7 +79,7 @@ _REFUND_PERMANENT = {
 def classify_refund_revert(data: object) -> RevertKind:
     """The kind of a revert of `refund` from its data: PERMANENT only when the signed refund
     itself is wrong; WAIT for everything else, including `RateLimited`, `NotAllowed`,
-    `TokenIsFrozen`, `EnforcedPause`, an asset's own error, a revert without data (an asset's
+    `TokenIsFrozen`, `EnforcedPause`, `RouteIsCursed`, an asset's own error, a revert without data (an asset's
     message-less `require`, a node that drops revert data), a panic, and `UnknownKeyEpoch` (a
     rotation that reached the other chain first): a refund must never be lost to a condition that
     can lift. Never TRANSIENT: a refund is not given up after a few reverts."""
@@ -99,6 +104,9 @@ _ACTION_ERRORS = {
         "ActionExpired(uint64)",
         "KeyEpochExpired(uint64)",  # a batch or refund signed under an epoch the endpoint no longer accepts
         "UnknownKeyEpoch(uint64)",
+        "RouteIsCursed(uint256)",  # the sentinels cursed the route: an UNCURSE lifts it
+        "RouteNotCursed(uint256)",  # an UNCURSE for a route not (or no longer) cursed
+        "CurseCountMismatch(uint256,uint64,uint64)",  # an UNCURSE signed for another curse of the route
     )
 }
 

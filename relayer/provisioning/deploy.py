@@ -2,10 +2,12 @@
 
 `deploy_bridge` deploys on both chains a KYC registry, the endpoint (QiaoVault on the consortium
 chain, QiaoGateway on Ethereum, with the profile's action delay: how long a committee-signed RESUME
-or ROTATE waits, the guardian's time to cancel it), the asset (devnet only: a TestAsset) and the permissioned
-WrappedToken; registers the token pair both ways; gives the gateway the registry's freezer role
-(committee-signed freezes); puts the profile's accounts on both allow-lists; sets the rate limits;
-and writes a deployment JSON (addresses, ABIs, start blocks) for the Python side.
+or ROTATE waits, the guardian's time to cancel it; and its challenge period: how long a transfer at
+or above its token's challenge threshold is held for a sentinel's veto), the asset (devnet only:
+a TestAsset) and the permissioned WrappedToken; registers the token pair both ways; gives the
+gateway the registry's freezer role (committee-signed freezes); puts the profile's accounts on
+both allow-lists; sets the rate limits; and writes a deployment JSON (addresses, ABIs, start
+blocks) for the Python side.
 
 `python -m relayer.provisioning.deploy --consortium-rpc URL --ethereum-rpc URL --committee keys/committee.json
 --admin-key-file FILE --out deployment.json [--profile testnet]` runs it against any two chains.
@@ -41,6 +43,14 @@ MAX_ACTION_DELAY = 30 * DAY
 # demo move on (tests fast-forward anvil's clock); a real network waits at least a day.
 DEVNET_ACTION_DELAY = 2
 TESTNET_ACTION_DELAY = DAY
+# A transfer at or above its token's challenge threshold is held this long for a sentinel's veto
+# (docs/PROTOCOL.md, "Sentinels"): seconds on the devnet, hours on a real network. The endpoints
+# accept 1 second .. MAX_CHALLENGE_PERIOD.
+MAX_CHALLENGE_PERIOD = 30 * DAY
+DEVNET_CHALLENGE_PERIOD = 5
+TESTNET_CHALLENGE_PERIOD = 6 * 3600
+# The endpoints whose ABI includes their SentinelModule's functions (reached through the fallback).
+ENDPOINTS = ("QiaoVault", "QiaoGateway")
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -80,8 +90,22 @@ class Profile:
     action_delay: int = TESTNET_ACTION_DELAY
     # The shortest delay this profile accepts: a day on anything but the devnet.
     min_action_delay: int = TESTNET_ACTION_DELAY
+    # Seconds a transfer at or above its token's challenge threshold is held for a sentinel's veto.
+    challenge_period: int = TESTNET_CHALLENGE_PERIOD
+    # The challenge threshold set for the bridged token on both endpoints, in token units; 0 holds
+    # nothing (the owner sets it later with setChallenge).
+    challenge_threshold: int = 0
 
     def __post_init__(self) -> None:
+        if not 1 <= self.challenge_period <= MAX_CHALLENGE_PERIOD:
+            raise ValueError(
+                f"profile {self.name}: challenge period {self.challenge_period} s is outside "
+                f"1..{MAX_CHALLENGE_PERIOD} s (the sentinels' time to veto a held transfer)"
+            )
+        if not 0 <= self.challenge_threshold < 2**256:
+            raise ValueError(
+                f"profile {self.name}: challenge threshold {self.challenge_threshold} is not a uint256"
+            )
         if not 1 <= self.min_action_delay <= self.action_delay <= MAX_ACTION_DELAY:
             raise ValueError(
                 f"profile {self.name}: action delay {self.action_delay} s is outside "
@@ -98,6 +122,7 @@ def devnet_profile() -> Profile:
         allow=tuple(dev_account(i).address for i in range(12)),
         action_delay=DEVNET_ACTION_DELAY,
         min_action_delay=1,
+        challenge_period=DEVNET_CHALLENGE_PERIOD,
     )
 
 
@@ -107,6 +132,18 @@ def artifact(name: str) -> dict[str, Any]:
         raise FileNotFoundError(f"{path} missing; run scripts/bootstrap.sh (forge build) first")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def endpoint_abi(name: str) -> list[dict[str, Any]]:
+    """The ABI of contract `name`; for an endpoint (QiaoVault, QiaoGateway) with its
+    SentinelModule's functions added, which the endpoint runs from its fallback (setSentinel,
+    curse, veto, uncurse, isCursed, ...): web3 handles and the deployment file then know them."""
+    abi: list[dict[str, Any]] = list(artifact(name)["abi"])
+    if name not in ENDPOINTS:
+        return abi
+    have = {e.get("name") for e in abi if e.get("type") == "function"}
+    module = artifact("SentinelModule")["abi"]
+    return abi + [e for e in module if e.get("type") == "function" and e.get("name") not in have]
 
 
 def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True, gas: int | None = None) -> Any:
@@ -214,7 +251,7 @@ def deploy(w3: Web3, account: LocalAccount, name: str, *args: Any) -> Contract:
     libraries = deploy_libraries(w3, account, name) if art["bytecode"].get("linkReferences") else {}
     factory = w3.eth.contract(abi=art["abi"], bytecode=link_bytecode(art["bytecode"], libraries))
     receipt = send(w3, account, factory.constructor(*args))
-    contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+    contract: Contract = w3.eth.contract(address=receipt["contractAddress"], abi=endpoint_abi(name))
     return contract
 
 
@@ -313,6 +350,11 @@ def deploy_bridge(
         registry_e.address,
         admin.address,
     )
+    for w3, endpoint in ((wc, vault), (we, gateway)):
+        send(w3, admin, endpoint.functions.setChallengePeriod(profile.challenge_period))
+    if profile.challenge_threshold:
+        send(wc, admin, vault.functions.setChallenge(asset.address, profile.challenge_threshold))
+        send(we, admin, gateway.functions.setChallenge(wrapped.address, profile.challenge_threshold))
     send(wc, admin, vault.functions.registerToken(e_id, asset.address, wrapped.address))
     send(we, admin, gateway.functions.registerToken(c_id, wrapped.address, asset.address))
     freezer = registry_e.functions.FREEZER_ROLE().call()
@@ -405,6 +447,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="testnet: seconds a committee-signed RESUME or ROTATE waits, the guardian's time to "
         f"cancel it (at least {TESTNET_ACTION_DELAY}, at most {MAX_ACTION_DELAY})",
     )
+    p.add_argument(
+        "--challenge-period",
+        type=int,
+        default=TESTNET_CHALLENGE_PERIOD,
+        help="testnet: seconds a transfer at or above the challenge threshold is held for a "
+        f"sentinel's veto (1 .. {MAX_CHALLENGE_PERIOD}; default {TESTNET_CHALLENGE_PERIOD})",
+    )
+    p.add_argument(
+        "--challenge-threshold",
+        type=int,
+        default=0,
+        help="testnet: the smallest amount (token units) held for the challenge period; 0 holds nothing",
+    )
     p.add_argument("--out", type=Path, required=True, help="where the deployment JSON goes")
     args = p.parse_args(argv)
 
@@ -424,6 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 deploy_test_asset=args.asset is None,
                 asset_address=args.asset,
                 action_delay=args.action_delay,
+                challenge_period=args.challenge_period,
+                challenge_threshold=args.challenge_threshold,
             )
         dep = deploy_bridge(
             args.consortium_rpc, args.ethereum_rpc, group_key, admin=admin, profile=profile, out=args.out

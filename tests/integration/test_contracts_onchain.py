@@ -137,14 +137,21 @@ def _abi_signature(item: dict) -> tuple:  # type: ignore[type-arg]
 @pytest.mark.parametrize("contract", ["QiaoVault", "QiaoGateway"])
 def test_the_relayer_abi_is_part_of_both_compiled_endpoints(contract: str) -> None:
     from relayer.adapters.abi import ENDPOINT_ABI
+    from relayer.provisioning.deploy import endpoint_abi
 
-    compiled = {_abi_signature(i) for i in devnet.artifact(contract)["abi"] if "name" in i}
+    # the endpoint's own ABI and its SentinelModule's functions, which it runs from its fallback
+    compiled = {_abi_signature(i) for i in endpoint_abi(contract) if "name" in i}
     for item in ENDPOINT_ABI:
         assert _abi_signature(item) in compiled, item["name"]
 
 
 def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[str, str], tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from relayer.provisioning.deploy import DEVNET_ACTION_DELAY, deploy_bridge, load_deployment
+    from relayer.provisioning.deploy import (
+        DEVNET_ACTION_DELAY,
+        DEVNET_CHALLENGE_PERIOD,
+        deploy_bridge,
+        load_deployment,
+    )
 
     out = tmp_path / "deployment.json"
     shares = deal(4, 3)
@@ -152,6 +159,12 @@ def test_deploy_writes_a_deployment_file_the_python_side_can_load(chains: tuple[
     loaded = load_deployment(out)
     assert loaded.vault.address == dep.vault.address
     assert loaded.gateway.functions.currentKeyEpoch().call() == 1
+    # the sentinels' functions (the endpoints' SentinelModule) are in the file's ABI, and the
+    # profile's challenge period is set on both endpoints
+    for endpoint in (loaded.vault, loaded.gateway):
+        assert endpoint.functions.challengePeriod().call() == DEVNET_CHALLENGE_PERIOD
+        assert endpoint.functions.curseQuorum().call() == 1
+        assert not endpoint.functions.isCursed(12345).call()
     assert loaded.registry_e is not None
     for i in (1, 2, 3, 4, 8, 9):  # relayers and the demo accounts are allow-listed on both chains
         who = devnet.dev_account(i).address

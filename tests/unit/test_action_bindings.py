@@ -20,7 +20,13 @@ from relayer.adapters.abi import ENDPOINT_ABI, GATEWAY_ABI
 from relayer.adapters.chain import REGISTRY_TOPICS, ChainClient, MalformedEvent
 from relayer.config import ChainConfig
 from relayer.core.calldata import action_call_data, execute_pending_data
-from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params, resume_fields
+from relayer.core.encoding import (
+    ACTION_TYPEHASHES,
+    action_message,
+    action_params,
+    resume_fields,
+    uncurse_fields,
+)
 from relayer.core.onchain import EndpointState, PendingActionView, RegistryEvent, RegistryStatus
 from relayer.core.types import ChainId
 
@@ -33,6 +39,7 @@ TYPE_STRINGS = {
     "rotate": f"QiaoRotateKey({HEAD},bytes32 newKeyHash)",
     "freeze": f"QiaoFreeze({HEAD},address account,bool frozen)",
     "allow": f"QiaoAllow({HEAD},address account,bool allowed)",
+    "uncurse": f"QiaoUncurse({HEAD},uint256 remoteChainId,uint64 curseCount)",
 }
 SIG128 = b"\x07" * 128
 DEADLINE = 1_900_000_000
@@ -62,6 +69,8 @@ def params_of(kind: str) -> bytes:
         return action_params(kind, account=ACCOUNT, flag=True)
     if kind == "resume":
         return action_params(kind, pause_count=2, deadline=DEADLINE)
+    if kind == "uncurse":
+        return action_params(kind, remote_chain_id=4242, curse_count=3)
     return action_params(kind)
 
 
@@ -73,7 +82,7 @@ def test_each_kind_has_its_type_hash_and_the_contracts_message(kind: str) -> Non
     assert got == reference_message(kind, 11155111, GW, 3, 17, params)
     assert action_message(kind, 11155111, GW, 3, 18, params) != got  # the nonce is signed
     assert action_message(kind, 4242, GW, 3, 17, params) != got  # the chain
-    assert len(set(ACTION_TYPEHASHES.values())) == 5
+    assert len(set(ACTION_TYPEHASHES.values())) == 6
 
 
 def test_action_params_are_the_abi_encoding() -> None:
@@ -88,6 +97,10 @@ def test_action_params_are_the_abi_encoding() -> None:
             assert action_params(kind, account=ACCOUNT, flag=flag) == encode(
                 ["address", "bool"], [ACCOUNT, flag]
             )
+    for remote, count in ((1, 1), (4242, 7), (2**256 - 1, 2**64 - 1)):
+        params = action_params("uncurse", remote_chain_id=remote, curse_count=count)
+        assert params == encode(["uint256", "uint64"], [remote, count])
+        assert uncurse_fields(params) == (remote, count)
     # a lower-case account is the same address
     assert action_params("allow", account=ACCOUNT.lower(), flag=True) == params_of("allow")
 
@@ -124,6 +137,11 @@ def test_the_rotation_message_of_the_committee_package_agrees() -> None:
         ("resume", {"pause_count": 1, "deadline": 2**64}, "deadline 18446744073709551616 is not"),
         ("resume", {"pause_count": True, "deadline": DEADLINE}, "pause_count True is not"),
         ("resume", {"pause_count": 1, "deadline": 1.5e9}, "deadline 1500000000.0 is not"),
+        ("uncurse", {"remote_chain_id": 4242}, "missing ['curse_count']"),
+        ("uncurse", {"remote_chain_id": 0, "curse_count": 1}, "remote_chain_id 0 is not a positive uint256"),
+        ("uncurse", {"remote_chain_id": 4242, "curse_count": 0}, "curse_count 0 is not a uint64 >= 1"),
+        ("uncurse", {"remote_chain_id": 4242, "curse_count": 2**64}, "curse_count 18446744073709551616"),
+        ("pause", {"remote_chain_id": 4242}, "unexpected ['remote_chain_id']"),
     ],
 )
 def test_action_params_refuse_what_does_not_fit_the_kind(
@@ -152,6 +170,10 @@ def test_action_params_refuse_what_does_not_fit_the_kind(
         (("allow", 1, GW, 1, 0, bytes(64)), "not a non-zero address"),
         (("allow", 1, GW, 1, 0, params_of("allow")[:63] + b"\x02"), "not a bool"),
         (("mint", 1, GW, 1, 0, b""), "not an action kind"),
+        (("uncurse", 1, GW, 1, 0, b""), "uncurse params must be 64 bytes (abi.encode(uint256 remoteChainId"),
+        (("uncurse", 1, GW, 1, 0, bytes(32) + params_of("uncurse")[32:]), "remote chain id 0"),
+        (("uncurse", 1, GW, 1, 0, params_of("uncurse")[:32] + bytes(32)), "not a uint64 curse count >= 1"),
+        (("uncurse", 1, GW, 1, 0, params_of("uncurse")[:32] + b"\x01" + bytes(31)), "not a uint64 curse"),
     ],
 )
 def test_action_message_refuses_bad_input(args: tuple[Any, ...], says: str) -> None:
@@ -169,6 +191,7 @@ def web3_call_data(kind: str, epoch: int, signature: bytes, new_key: bytes | Non
         "rotate": lambda: fns.rotateKey(epoch, new_key, signature),
         "freeze": lambda: fns.applyFreeze(epoch, ACCOUNT, True, signature),
         "allow": lambda: fns.applyAllow(epoch, ACCOUNT, True, signature),
+        "uncurse": lambda: fns.uncurse(epoch, 4242, 3, signature),
     }[kind]()
     return bytes.fromhex(call._encode_transaction_data()[2:])
 

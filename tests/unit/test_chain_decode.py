@@ -124,7 +124,7 @@ def test_a_valid_transfer_failed_log_becomes_a_failure_toward_this_chain() -> No
     [
         (failure_entry(b"\x00" * 31), "data of 31 bytes"),
         (failure_entry((256).to_bytes(32, "big")), "not a known FailureReason"),
-        (failure_entry((6).to_bytes(32, "big")), "reason 6 is not a known FailureReason (0..5)"),
+        (failure_entry((7).to_bytes(32, "big")), "reason 7 is not a known FailureReason (0..6)"),
         (failure_entry((1).to_bytes(32, "big"), topics=2), "2 indexed topics"),
         (
             failure_entry((1).to_bytes(32, "big"), nonce=(2**64).to_bytes(32, "big")),

@@ -17,6 +17,8 @@ def data(signature: str, types: list[str] | None = None, values: list[object] | 
     [
         (data("EnforcedPause()"), RevertKind.WAIT),
         (data("EnforcedPause()").upper().replace("0X", "0x"), RevertKind.WAIT),
+        # the sentinels cursed the route: the batch waits for the committee's UNCURSE, like a pause
+        (data("RouteIsCursed(uint256)", ["uint256"], [4242]), RevertKind.WAIT),
         (
             data(
                 "BatchAlreadyExecuted(uint256,uint64,uint64)", ["uint256", "uint64", "uint64"], [7001, 1, 5]
@@ -65,6 +67,7 @@ def test_selectors_are_the_solidity_ones() -> None:
         (data("NotAllowed(address)", ["address"], ["0x" + "22" * 20]), RevertKind.WAIT),
         (data("TokenIsFrozen()"), RevertKind.WAIT),
         (data("EnforcedPause()"), RevertKind.WAIT),
+        (data("RouteIsCursed(uint256)", ["uint256"], [11155111]), RevertKind.WAIT),
         (
             data("RecipientBlocked(address)", ["address"], ["0x" + "33" * 20]),
             RevertKind.WAIT,

@@ -80,7 +80,8 @@ def test_any_arrival_order_of_the_facts_ends_in_the_same_state() -> None:
         (3, "delivery refused by the destination's token (DeliveryRefused, reason 3)"),
         (4, "token pair not registered on the destination (UnregisteredTokenPair, reason 4)"),
         (5, "amount above the destination's inbound rate-limit capacity (ExceedsCapacity, reason 5)"),
-        (6, "unknown failure reason 6 (this node knows 0-5: a newer contract?)"),
+        (6, "vetoed by a sentinel during its challenge window on the destination (Vetoed, reason 6)"),
+        (7, "unknown failure reason 7 (this node knows 0-6: a newer contract?)"),
         (255, "unknown failure reason 255"),
     ],
 )

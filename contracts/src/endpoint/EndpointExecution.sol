@@ -73,12 +73,16 @@ abstract contract EndpointExecution is EndpointStorage {
         if (total == 0) revert QiaoEndpoint.BatchAlreadyExecuted(srcChainId, firstNonce, lastNonce);
 
         // Pass 2: charge the inbound bucket once for the whole batch when it has one token, nothing
-        // of that token is queued (first in, first out) and it fits, and deliver all of it with one call (one mint call into the token); otherwise
-        // transfer by transfer (queueing what does not fit, failing what has no registered pair).
+        // of that token is queued (first in, first out), none of its transfers reaches the
+        // token's challenge threshold (the whole batch's sum is below it) and it fits, and deliver
+        // all of it with one call (one mint call into the token); otherwise transfer by transfer
+        // (holding what reaches the threshold, queueing what does not fit, failing what has no
+        // registered pair).
         address token = batch.pairs[0].dstToken;
+        uint256 threshold = _challengeThreshold[token];
         if (
-            batch.pairs.length == 1 && unpaired == 0 && _queues[token].queueEmpty()
-                && _buckets[token][QiaoEndpoint.Direction.Inbound].take(total)
+            batch.pairs.length == 1 && unpaired == 0 && (threshold == 0 || sum < threshold)
+                && _queues[token].queueEmpty() && _buckets[token][QiaoEndpoint.Direction.Inbound].take(total)
         ) {
             _deliverCharged(srcChainId, token, batch, before, anyConsumed, fresh);
         } else {
@@ -287,13 +291,22 @@ abstract contract EndpointExecution is EndpointStorage {
         }
     }
 
-    /// @dev Queue, deliver or fail a transfer just consumed (`leaf` is its leaf). It is queued
-    ///      behind any transfer of the token already queued, or when the bucket lacks room; failed
-    ///      (ExceedsCapacity) instead if its amount is above the bucket's capacity: it could never
-    ///      pass, and would hold up every transfer of the token queued behind it.
+    /// @dev Hold, queue, deliver or fail a transfer just consumed (`leaf` is its leaf). At or
+    ///      above its token's challenge threshold it is held for the challenge period: its leaf is
+    ///      recorded in {_queued} (status Queued) with a release time, outside the token's FIFO
+    ///      queue, and nothing is charged; {QiaoEndpoint-releaseQueued} admits it after the
+    ///      window ({RateLimiter-release}), unless a sentinel vetoes it first.
     function _process(uint256 srcChainId, uint64 nonce, address token, address recipient, uint256 amount, bytes32 leaf)
         internal
     {
+        uint256 threshold = _challengeThreshold[token];
+        if (threshold != 0 && amount >= threshold) {
+            RateLimiter.hold(_queued, _heldUntil, srcChainId, nonce, leaf, amount, _challengePeriod);
+            return;
+        }
+        // Otherwise it is queued behind any transfer of the token already queued, or when the
+        // bucket lacks room; failed (ExceedsCapacity) instead if its amount is above the bucket's
+        // capacity: it could never pass, and would hold up every transfer of the token behind it.
         QiaoEndpoint.Bucket storage inbound = _buckets[token][QiaoEndpoint.Direction.Inbound];
         // First in, first out: behind anything already queued for the token, or over the limit.
         if (!_queues[token].queueEmpty() || !inbound.take(amount)) {

@@ -19,7 +19,10 @@ import {KeyEpochs} from "./KeyEpochs.sol";
 ///      9: _refunded              10: _lastNonce           11: _initiated
 ///      12: _remoteTokens         13: _localTokens         14: _buckets
 ///      15: _pending              16: _queues              17: _queueLeaves
-///      and, in QiaoGateway only, 18: _homeChain. Nothing is upgradeable: the layout is fixed at
+///      18: _sentinels            19: _curses              20: _curseVotes
+///      21: _curseQuorum, _challengePeriod (packed)        22: _challengeThreshold
+///      23: _heldUntil            24: _uncurseRoutes
+///      and, in QiaoGateway only, 25: _homeChain. Nothing is upgradeable: the layout is fixed at
 ///      deployment, written down here for audit and for reading the state from outside.
 abstract contract EndpointStorage {
     /// @dev Key epochs, the group key of each, and the action nonce ({KeyEpochs}).
@@ -51,4 +54,22 @@ abstract contract EndpointStorage {
     mapping(address token => QiaoEndpoint.Queue queue) internal _queues;
     /// @dev Leaf at each position of a token's release queue (zero once released).
     mapping(address token => mapping(uint256 position => bytes32 leaf)) internal _queueLeaves;
+    /// @dev Sentinels registered by the owner: each may curse a route and veto a held transfer ({Sentinels}).
+    mapping(address sentinel => bool enabled) internal _sentinels;
+    /// @dev Curse state per route, by the remote chain id ({Sentinels}).
+    mapping(uint256 remoteChainId => QiaoEndpoint.Curse curse) internal _curses;
+    /// @dev Votes toward curse number `round` (the route's curseCount + 1 while it is not cursed).
+    mapping(uint256 remoteChainId => mapping(uint64 round => mapping(address sentinel => bool voted))) internal
+        _curseVotes;
+    /// @dev How many sentinel votes curse a route (k of m; 1 from the constructor).
+    uint8 internal _curseQuorum;
+    /// @dev Seconds a transfer at or above its token's challenge threshold is held before release.
+    uint64 internal _challengePeriod;
+    /// @dev Per local token: a transfer of at least this amount is held for the challenge period (0: never).
+    mapping(address token => uint256 threshold) internal _challengeThreshold;
+    /// @dev Release time of each transfer held for its challenge window (0: not held). A held
+    ///      transfer's leaf is in {_queued} too (status Queued) but not in its token's FIFO queue.
+    mapping(uint256 srcChainId => mapping(uint64 nonce => uint64 releaseAfter)) internal _heldUntil;
+    /// @dev The route a scheduled UNCURSE lifts, by its action nonce (its curseCount is in {_pending}).
+    mapping(uint64 actionNonce => uint256 remoteChainId) internal _uncurseRoutes;
 }

@@ -28,6 +28,9 @@ library Protocol {
     bytes32 internal constant ALLOW_TYPEHASH = keccak256(
         "QiaoAllow(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address account,bool allowed)"
     );
+    bytes32 internal constant UNCURSE_TYPEHASH = keccak256(
+        "QiaoUncurse(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,uint256 remoteChainId,uint64 curseCount)"
+    );
     string internal constant VERSION = "QIAO-V1";
     uint64 internal constant INITIAL_KEY_EPOCH = 1;
     uint64 internal constant KEY_GRACE_PERIOD = 1 days;
@@ -35,4 +38,5 @@ library Protocol {
     uint64 internal constant MAX_RANGE_QUERY = 65_536;
     uint64 internal constant MAX_ACTION_DELAY = 30 days;
     uint64 internal constant MAX_ACTION_NONCE_SKIP = 1_000_000;
+    uint64 internal constant MAX_CHALLENGE_PERIOD = 30 days;
 }

@@ -56,19 +56,30 @@ library RateLimiter {
     ///         leaves the queue uncharged and is recorded as failed here (`deliver` false; emits
     ///         {QiaoEndpoint-TransferFailed} with FailureReason.ExceedsCapacity, refundable on its
     ///         source), so it does not hold up the transfers behind it.
-    /// @dev Reverts with {QiaoEndpoint-NotQueued}, {QiaoEndpoint-NotQueueHead} or
+    ///      A transfer held for its challenge window (`heldUntil` set; outside the FIFO queue)
+    ///      is released once its window is over ({QiaoEndpoint-ChallengeWindowOpen} before): it
+    ///      stops being held and is admitted as if it arrived now: delivered (`deliver` true) if
+    ///      nothing of its token is queued and the bucket has room (charged), else put at the tail
+    ///      of the queue ({QiaoEndpoint-TransferQueued}), or failed (ExceedsCapacity) if it could
+    ///      never pass.
+    /// @dev Reverts with {QiaoEndpoint-RouteIsCursed} while the route from the transfer's source
+    ///      is cursed, {QiaoEndpoint-NotQueued}, {QiaoEndpoint-NotQueueHead} or
     ///      {QiaoEndpoint-RateLimited}. A queued transfer's dstToken is the local token it was
     ///      queued under (its pair was checked when it was queued).
     function release(
+        mapping(uint256 => QiaoEndpoint.Curse) storage curses,
         mapping(uint256 => mapping(uint256 => uint256)) storage failed,
         mapping(uint256 => mapping(uint64 => bytes32)) storage queued,
+        mapping(uint256 => mapping(uint64 => uint64)) storage heldUntil,
         mapping(address => QiaoEndpoint.Queue) storage queues,
         mapping(address => mapping(uint256 => bytes32)) storage queueLeaves,
         mapping(address => mapping(QiaoEndpoint.Direction => QiaoEndpoint.Bucket)) storage buckets,
         QiaoEndpoint.Transfer calldata t
     ) external returns (bool deliver) {
+        if (curses[t.srcChainId].cursed) revert QiaoEndpoint.RouteIsCursed(t.srcChainId);
         bytes32 leaf = BatchCodec.transferLeaf(t);
         if (queued[t.srcChainId][t.nonce] != leaf) revert QiaoEndpoint.NotQueued(t.srcChainId, t.nonce);
+        if (heldUntil[t.srcChainId][t.nonce] != 0) return _releaseHeld(failed, queued, heldUntil, queues, queueLeaves, buckets, t, leaf);
         address token = t.dstToken;
         QiaoEndpoint.Queue storage q = queues[token];
         uint64 head = q.head;
@@ -86,6 +97,59 @@ library RateLimiter {
             failed[t.srcChainId][t.nonce >> 8] |= uint256(1) << (t.nonce & 0xff);
             emit QiaoEndpoint.TransferFailed(t.srcChainId, t.nonce, QiaoEndpoint.FailureReason.ExceedsCapacity);
         }
+    }
+
+    /// @dev {release} of a held transfer (`leaf` is its leaf, held until `heldUntil`).
+    function _releaseHeld(
+        mapping(uint256 => mapping(uint256 => uint256)) storage failed,
+        mapping(uint256 => mapping(uint64 => bytes32)) storage queued,
+        mapping(uint256 => mapping(uint64 => uint64)) storage heldUntil,
+        mapping(address => QiaoEndpoint.Queue) storage queues,
+        mapping(address => mapping(uint256 => bytes32)) storage queueLeaves,
+        mapping(address => mapping(QiaoEndpoint.Direction => QiaoEndpoint.Bucket)) storage buckets,
+        QiaoEndpoint.Transfer calldata t,
+        bytes32 leaf
+    ) private returns (bool deliver) {
+        uint256 src = t.srcChainId;
+        uint64 nonce = t.nonce;
+        uint64 releaseAfter = heldUntil[src][nonce];
+        // forge-lint: disable-next-line(block-timestamp) -- a window of seconds to days
+        if (block.timestamp < releaseAfter) revert QiaoEndpoint.ChallengeWindowOpen(src, nonce, releaseAfter);
+        delete heldUntil[src][nonce];
+        address token = t.dstToken;
+        QiaoEndpoint.Bucket storage inbound = buckets[token][QiaoEndpoint.Direction.Inbound];
+        // As a transfer that arrives now: first in, first out behind the token's queue.
+        if (queueEmpty(queues[token]) && take(inbound, t.amount)) {
+            delete queued[src][nonce];
+            return true;
+        }
+        if (exceedsCapacity(inbound, t.amount)) {
+            delete queued[src][nonce];
+            failed[src][nonce >> 8] |= uint256(1) << (nonce & 0xff);
+            emit QiaoEndpoint.TransferFailed(src, nonce, QiaoEndpoint.FailureReason.ExceedsCapacity);
+            return false;
+        }
+        enqueue(queues, queueLeaves, token, leaf); // its leaf stays in `queued`
+        emit QiaoEndpoint.TransferQueued(src, nonce, leaf, t.amount);
+        return false;
+    }
+
+    /// @notice Holds a transfer that reaches its token's challenge threshold for `period`
+    ///         seconds: its leaf is recorded in `queued` (status Queued) with its release time,
+    ///         outside the token's FIFO queue; nothing is charged. Emits {QiaoEndpoint-TransferHeld}.
+    function hold(
+        mapping(uint256 => mapping(uint64 => bytes32)) storage queued,
+        mapping(uint256 => mapping(uint64 => uint64)) storage heldUntil,
+        uint256 srcChainId,
+        uint64 nonce,
+        bytes32 leaf,
+        uint256 amount,
+        uint64 period
+    ) external {
+        uint64 releaseAfter = uint64(block.timestamp) + period;
+        queued[srcChainId][nonce] = leaf;
+        heldUntil[srcChainId][nonce] = releaseAfter;
+        emit QiaoEndpoint.TransferHeld(srcChainId, nonce, leaf, amount, releaseAfter);
     }
 
     /// @dev Puts `leaf` at the tail of `token`'s release queue.

@@ -20,8 +20,10 @@ library Refunds {
     ///         leaf equals the one recorded at lock / burn, not refunded yet, the signature, the
     ///         sender allowed, the Inbound charge (and the Outbound charge given back); then marks
     ///         it refunded and emits {QiaoEndpoint-TransferRefunded}. Reverts with the errors
-    ///         {QiaoEndpoint-refund} lists, recording nothing.
+    ///         {QiaoEndpoint-refund} lists, recording nothing, first {QiaoEndpoint-RouteIsCursed}
+    ///         while the route toward the transfer's destination is cursed.
     function authorize(
+        mapping(uint256 => QiaoEndpoint.Curse) storage curses,
         KeyEpochs.Keys storage keys,
         mapping(uint256 => mapping(uint64 => bytes32)) storage initiated,
         mapping(
@@ -33,6 +35,7 @@ library Refunds {
         QiaoEndpoint.Transfer calldata t,
         bytes calldata signature
     ) external {
+        if (curses[t.dstChainId].cursed) revert QiaoEndpoint.RouteIsCursed(t.dstChainId);
         bytes32 leaf = BatchCodec.transferLeaf(t);
         if (t.srcChainId != block.chainid || initiated[t.dstChainId][t.nonce] != leaf) {
             revert QiaoEndpoint.NotRefundable(t.dstChainId, t.nonce);

@@ -107,11 +107,13 @@ library SignedActions {
         _schedule(keys, pending, Protocol.ROTATE_TYPEHASH, nonce, keyEpoch, keyData, newHash, delay);
     }
 
-    /// @notice Applies the scheduled RESUME or ROTATE of `nonce` once its delay has passed.
+    /// @notice Applies the scheduled RESUME, ROTATE or UNCURSE of `nonce` once its delay has passed.
     /// @dev Reverts with {QiaoEndpoint-NoPendingAction} (never scheduled, executed already, or
     ///      cancelled, alone or by {cancelAllPending}), {QiaoEndpoint-ActionNotReady} before `executableAt`,
     ///      {QiaoEndpoint-PendingActionStale} if its key epoch is no longer the current one or
-    ///      (RESUME) the endpoint is not `paused` in the pause it was scheduled in. A ROTATE
+    ///      (RESUME) the endpoint is not `paused` in the pause it was scheduled in, or (UNCURSE)
+    ///      the route ({SentinelModule-uncurse}: `uncurseRoutes`) is not in the curse it was
+    ///      signed for. An UNCURSE lifts the route's curse (emits {QiaoEndpoint-RouteUncursed}). A ROTATE
     ///      installs the key here (emits {QiaoEndpoint-GroupKeySet}): the previous key stays
     ///      valid for batches and refunds for KEY_GRACE_PERIOD, or not at all when the endpoint
     ///      is `paused` (a recovery from a stolen key: the stolen key ends at once). For a RESUME
@@ -120,6 +122,8 @@ library SignedActions {
     function executePending(
         KeyEpochs.Keys storage keys,
         mapping(uint64 => QiaoEndpoint.PendingAction) storage pending,
+        mapping(uint64 => uint256) storage uncurseRoutes,
+        mapping(uint256 => QiaoEndpoint.Curse) storage curses,
         uint64 nonce,
         bool paused
     ) external returns (bool isResume) {
@@ -133,6 +137,17 @@ library SignedActions {
         isResume = a.typehash == Protocol.RESUME_TYPEHASH;
         if (a.keyEpoch != keys.current || (isResume && (!paused || a.pauseCount != keys.pauseCount))) {
             revert QiaoEndpoint.PendingActionStale(nonce);
+        }
+        if (a.typehash == Protocol.UNCURSE_TYPEHASH) {
+            // `pauseCount` holds the curse number the UNCURSE was signed for
+            uint256 remoteChainId = uncurseRoutes[nonce];
+            QiaoEndpoint.Curse storage c = curses[remoteChainId];
+            if (!c.cursed || c.count != a.pauseCount) revert QiaoEndpoint.PendingActionStale(nonce);
+            p.status = QiaoEndpoint.PendingStatus.Executed;
+            c.cursed = false;
+            emit QiaoEndpoint.ActionExecuted(a.typehash, nonce);
+            emit QiaoEndpoint.RouteUncursed(remoteChainId, a.pauseCount);
+            return false;
         }
         p.status = QiaoEndpoint.PendingStatus.Executed;
         emit QiaoEndpoint.ActionExecuted(a.typehash, nonce);

@@ -1,7 +1,8 @@
 """A sentinel on real anvil chains with the bridge deployed: it scans an honest lock -> batch -> mint and
 finds nothing; it finds a batch the committee signed for a transfer that never happened (the test
-holds the committee's share) with the evidence of every RPC; and a lying source RPC does not make it
-curse an honest route.
+holds the committee's share) with the evidence of every RPC, and its curse lands on both endpoints
+(lock and executeBatch of the route then revert RouteIsCursed); a large forged transfer held for its
+challenge window is vetoed inside it; and a lying source RPC does not make it curse an honest route.
 
 The two RPCs of each chain are two loopback proxies (tests/support/rpc_proxy.py) in front of the
 same anvil: honest ones pass every reply through, the liar rewrites the source's logs and calls.
@@ -25,6 +26,7 @@ from harness import devnet
 from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message
 from relayer.core.types import Batch, ChainId, Nonce, Transfer
+from sentinel import abi
 from sentinel.config import SentinelConfig, parse
 from sentinel.runner import Sentinel
 from sentinel.store import Store
@@ -212,3 +214,106 @@ def test_the_sentinel_signs_locally_and_sends_with_eip1559_fees(
     assert asset.functions.allowance(key.address, spender).call() == 12345
     with pytest.raises(ContractCustomError):  # ERC20InsufficientBalance, at the estimate
         sentinel.transact(w3, ROUTE.src, asset.functions.transfer(spender, 10**30))  # key holds no asset
+
+
+# ---- the curse and the veto on the endpoints ------------------------------------------------------
+
+OWNER_ABI: list[dict[str, Any]] = [
+    abi._fn("setSentinel", ["address", "bool"], [], view=False),
+    abi._fn("setChallenge", ["address", "uint256"], [], view=False),
+    abi._fn("setChallengePeriod", ["uint64"], [], view=False),
+    abi._fn("heldUntil", ["uint256", "uint64"], ["uint64"]),
+    *abi.ENDPOINT_ABI,
+]
+SENTINEL_KEY = 6
+ROUTE_IS_CURSED = Web3.keccak(text="RouteIsCursed(uint256)")[:4].hex()
+
+
+def sentinel_view(w3: Web3, address: str) -> Any:
+    return w3.eth.contract(address=cs(address), abi=OWNER_ABI)
+
+
+def register(signed: SignedBatch) -> tuple[Any, Any]:
+    """The owner registers the sentinel's key on both endpoints."""
+    admin, key = devnet.dev_account(0), devnet.dev_account(SENTINEL_KEY)
+    wc, we = Web3(HTTPProvider(signed.dep.consortium_url)), Web3(HTTPProvider(signed.dep.ethereum_url))
+    vault, gateway = (
+        sentinel_view(wc, signed.dep.vault.address),
+        sentinel_view(we, signed.dep.gateway.address),
+    )
+    devnet.send(wc, admin, vault.functions.setSentinel(key.address, True))
+    devnet.send(we, admin, gateway.functions.setSentinel(key.address, True))
+    return vault, gateway
+
+
+def forged_batch(signed: SignedBatch, nonce: int, amount: int) -> Batch:
+    mallory = devnet.dev_account(7)
+    forged = Transfer(
+        ChainId(ROUTE.src), ChainId(ROUTE.dst), Nonce(nonce), cs(signed.dep.asset.address),
+        cs(signed.dep.wrapped.address), mallory.address, mallory.address, amount,
+    )  # fmt: skip
+    return Batch((forged,), cs(signed.dep.gateway.address), 1)
+
+
+def execute(signed: SignedBatch, batch: Batch) -> Any:
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    signature = partial_sign(signed.share, batch_message(batch))
+    return devnet.send(we, devnet.dev_account(1), execute_batch_call(signed.dep.gateway, batch, signature))
+
+
+def reverts_route_is_cursed(call: Callable[[], Any]) -> None:
+    with pytest.raises(ContractCustomError) as info:
+        call()
+    assert ROUTE_IS_CURSED in str(info.value)
+
+
+def test_the_sentinel_curses_a_forged_route_and_every_entry_point_stops(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    vault, gateway = register(signed)
+    assert not gateway.functions.isCursed(ROUTE.src).call()
+    forged = forged_batch(signed, 2, 10**6)
+    execute(signed, forged)
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    rounds_until(
+        sentinel,
+        lambda: len(store.actions()) == 2 and all(tx.startswith("0x") for *_, tx in store.actions()),
+        "both curses sent",
+    )
+    assert gateway.functions.isCursed(ROUTE.src).call()
+    assert vault.functions.isCursed(ROUTE.dst).call()
+    # every entry point of the route stops: a new lock toward Ethereum, a batch from the consortium chain
+    wc = Web3(HTTPProvider(signed.dep.consortium_url))
+    alice = devnet.dev_account(8)
+    lock = signed.dep.vault.functions.lock(signed.dep.asset.address, ROUTE.dst, alice.address, 5)
+    reverts_route_is_cursed(lambda: lock.estimate_gas({"from": alice.address, "chainId": wc.eth.chain_id}))
+    another = forged_batch(signed, 3, 1)
+    signature = partial_sign(signed.share, batch_message(another))
+    call = execute_batch_call(signed.dep.gateway, another, signature)
+    reverts_route_is_cursed(lambda: call.estimate_gas({"from": devnet.dev_account(1).address}))
+
+
+def test_a_large_forged_transfer_is_held_and_vetoed_inside_its_window(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    _, gateway = register(signed)
+    admin = devnet.dev_account(0)
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    devnet.send(we, admin, gateway.functions.setChallengePeriod(3600))
+    devnet.send(we, admin, gateway.functions.setChallenge(signed.dep.wrapped.address, 10**5))
+    forged = forged_batch(signed, 2, 10**6)
+    execute(signed, forged)
+    assert gateway.functions.heldUntil(ROUTE.src, 2).call() > 0
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    rounds_until(
+        sentinel,
+        lambda: any(a == "veto" and tx.startswith("0x") for _, a, _, tx in store.actions()),
+        "the veto sent",
+    )
+    assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
+    mallory = devnet.dev_account(7)
+    assert signed.dep.wrapped.functions.balanceOf(mallory.address).call() == 0

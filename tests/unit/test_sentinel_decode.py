@@ -83,6 +83,7 @@ def test_the_event_topics_are_those_of_the_relayers_abi() -> None:
     assert signature("TransferExecuted") == abi.TRANSFER_EXECUTED
     assert signature("TransferQueued") == abi.TRANSFER_QUEUED
     assert signature("TransferFailed") == abi.TRANSFER_FAILED
+    assert signature("TransferHeld") == abi.TRANSFER_HELD
 
 
 @given(batch=batches(), held=st.booleans())

@@ -277,11 +277,16 @@ def test_the_sentinel_curses_a_forged_route_and_every_entry_point_stops(
     cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
     store = Store(cfg.store)
     sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    sent = {
+        chain: metric("qiao_sentinel_curses_sent_total", chain=chain) for chain in ("consortium", "ethereum")
+    }
     rounds_until(
         sentinel,
         lambda: len(store.actions()) == 2 and all(tx.startswith("0x") for *_, tx in store.actions()),
         "both curses sent",
     )
+    for chain, before in sent.items():
+        assert metric("qiao_sentinel_curses_sent_total", chain=chain) == before + 1
     assert gateway.functions.isCursed(ROUTE.src).call()
     assert vault.functions.isCursed(ROUTE.dst).call()
     # every entry point of the route stops: a new lock toward Ethereum, a batch from the consortium chain

@@ -17,6 +17,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY relayer ./relayer
 COPY committee ./committee
+COPY sentinel ./sentinel
 COPY scripts/install.sh ./scripts/install.sh
 COPY deploy ./deploy
 COPY config ./config

@@ -45,7 +45,7 @@ trap 'rm -rf "$WORK"' EXIT
 if [ -z "$WHEEL" ]; then
   echo "install.sh: building the wheel from $ROOT"
   mkdir "$WORK/src"  # a copy: the build leaves nothing in the source tree
-  cp -r "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/relayer" "$ROOT/committee" "$WORK/src/"
+  cp -r "$ROOT/pyproject.toml" "$ROOT/README.md" "$ROOT/relayer" "$ROOT/committee" "$ROOT/sentinel" "$WORK/src/"
   find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
   "$PY" -m pip wheel --quiet --no-deps --wheel-dir "$WORK" "$WORK/src" >/dev/null
   WHEEL="$(ls "$WORK"/qiao-*.whl)"
@@ -57,10 +57,12 @@ mkdir -p "$PREFIX"
 "$PY" -m venv "$PREFIX"
 "$PREFIX/bin/python" -m pip install --quiet --no-compile --upgrade "$WHEEL"
 "$PREFIX/bin/relayer" --help >/dev/null
+"$PREFIX/bin/qiao-sentinel" --help >/dev/null
 
 SHARE="$PREFIX/share/qiao"
 mkdir -p "$SHARE/systemd" "$SHARE/config" "$SHARE/doc"
 sed "s#/opt/qiao#$PREFIX#g" "$ROOT/deploy/systemd/qiao-relayer@.service" > "$SHARE/systemd/qiao-relayer@.service"
+sed "s#/opt/qiao#$PREFIX#g" "$ROOT/deploy/systemd/qiao-sentinel.service" > "$SHARE/systemd/qiao-sentinel.service"
 cp "$ROOT"/config/*.toml "$SHARE/config/"
 cp "$ROOT"/docs/OPERATIONS.md "$SHARE/doc/"
 rm -rf "$SHARE/doc/runbooks"

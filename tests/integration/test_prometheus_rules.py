@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from relayer import metrics
+from sentinel import metrics as sentinel_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ needs_promtool = pytest.mark.integration  # promtool comes with Debian's prometh
 
 def _metric_names() -> set[str]:
     names = set()
-    for value in vars(metrics).values():
+    for value in [*vars(metrics).values(), *vars(sentinel_metrics).values()]:
         name = getattr(value, "_name", None)
         kind = getattr(value, "_type", None)
         if isinstance(name, str):
@@ -98,7 +99,8 @@ def test_rules_and_dashboard_use_only_metrics_the_node_exports() -> None:
 
 def test_the_docs_table_lists_every_metric() -> None:
     doc = (ROOT / "docs" / "OPERATIONS.md").read_text()
-    base = {v._name for v in vars(metrics).values() if isinstance(getattr(v, "_name", None), str)}
+    exported = [*vars(metrics).values(), *vars(sentinel_metrics).values()]
+    base = {v._name for v in exported if isinstance(getattr(v, "_name", None), str)}
     missing = sorted(n for n in base if f"`{n}" not in doc)
     assert not missing, f"docs/OPERATIONS.md does not list {missing}"
 

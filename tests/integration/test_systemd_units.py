@@ -56,3 +56,29 @@ def test_the_unit_is_notify_with_watchdog_restart_hardening_and_credentials() ->
         assert required in lines, required
     assert any(line.startswith("LoadCredential=member-keystore.json:") for line in lines)
     assert any(line.startswith("TimeoutStopSec=") for line in lines)
+
+
+SENTINEL_UNIT = ROOT / "deploy" / "systemd" / "qiao-sentinel.service"
+
+
+def test_the_sentinel_unit_verifies_cleanly(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "qiao-sentinel"
+    text = SENTINEL_UNIT.read_text().replace("/opt/qiao/bin/qiao-sentinel", str(script))
+    out = _verify(text, "qiao-sentinel.service", tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "", out.stderr
+
+
+def test_the_sentinel_unit_checks_first_and_takes_its_password_as_a_credential() -> None:
+    lines = {line.strip() for line in SENTINEL_UNIT.read_text().splitlines()}
+    for required in (
+        "ExecStartPre=/opt/qiao/bin/qiao-sentinel check --config /etc/qiao-sentinel/sentinel.toml",
+        "ExecStart=/opt/qiao/bin/qiao-sentinel run --config /etc/qiao-sentinel/sentinel.toml",
+        "Restart=on-failure",
+        "RestartPreventExitStatus=2",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "StateDirectory=qiao-sentinel",
+        "LoadCredential=sentinel-password:/etc/qiao-sentinel/credentials/sentinel.password",
+    ):
+        assert required in lines, required

@@ -110,7 +110,26 @@ def test_operations_never_import_the_daemon_or_the_cli() -> None:
 
 
 def test_nothing_shipped_imports_the_harness() -> None:
-    assert offending(("relayer", "committee"), ("harness",)) == []
+    assert offending(("relayer", "committee", "sentinel"), ("harness",)) == []
+
+
+def test_the_sentinel_is_independent_of_the_relayer_and_the_committee() -> None:
+    """A second line of defence shares only the protocol's definitions (types, leaf encoding) with
+    the relayer, never its pipeline, adapters or operations, nor the committee's code."""
+    forbidden = ("relayer.pipeline", "relayer.adapters", "relayer.ops", "relayer.provisioning", "committee")
+    assert offending(("sentinel",), (*forbidden, "harness")) == []
+
+
+def test_the_sentinel_checks_are_pure() -> None:
+    assert offending(("sentinel",), IO_LIBRARIES, within="sentinel/checks.py") == []
+    assert (
+        offending(
+            ("sentinel",),
+            ("sentinel.chain", "sentinel.store", "sentinel.runner"),
+            within="sentinel/checks.py",
+        )
+        == []
+    )
 
 
 def test_sql_lives_in_the_store_adapter_only() -> None:

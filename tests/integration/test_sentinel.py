@@ -1,0 +1,324 @@
+"""A sentinel on real anvil chains with the bridge deployed: it scans an honest lock -> batch -> mint and
+finds nothing; it finds a batch the committee signed for a transfer that never happened (the test
+holds the committee's share) with the evidence of every RPC, and its curse lands on both endpoints
+(lock and executeBatch of the route then revert RouteIsCursed); a large forged transfer held for its
+challenge window is vetoed inside it; and a lying source RPC does not make it curse an honest route.
+
+The two RPCs of each chain are two loopback proxies (tests/support/rpc_proxy.py) in front of the
+same anvil: honest ones pass every reply through, the liar rewrites the source's logs and calls.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eth_utils.address import to_checksum_address as cs
+from prometheus_client import REGISTRY
+from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractCustomError
+
+from committee.threshold import partial_sign
+from harness import devnet
+from relayer.core.calldata import execute_batch_call
+from relayer.core.encoding import batch_message
+from relayer.core.types import Batch, ChainId, Nonce, Transfer
+from sentinel import abi
+from sentinel.config import SentinelConfig, parse
+from sentinel.runner import Sentinel
+from sentinel.store import Store
+from tests.support.rpc_proxy import RpcProxy
+from tests.support.signed_batch import ROUTE, SignedBatch, lock_and_sign
+
+pytestmark = pytest.mark.integration
+
+FORGED_AMOUNT = 10**6
+ROUTE_LABEL = f"{ROUTE.src}->{ROUTE.dst}"
+
+
+def sentinel_config(
+    tmp_path: Path, signed: SignedBatch, rpcs: dict[str, list[str]], act: bool = False
+) -> SentinelConfig:
+    dep = signed.dep
+    chain = {"finality": "depth", "confirmations": 2, "max_block_range": 500}
+    raw: dict[str, Any] = {
+        "sentinel": {"name": "test", "store": "sentinel.sqlite3", "keystore_file": "k.json",
+                     "password_file": "p", "act": act, "poll_interval": 0.2, "supply_confirmations": 2},
+        "metrics": {"port": 0},
+        "chains": {
+            "consortium": {**chain, "chain_id": ROUTE.src, "rpcs": rpcs["consortium"], "endpoint": cs(dep.vault.address),
+                           "start_block": dep.consortium_block},
+            "ethereum": {**chain, "chain_id": ROUTE.dst, "rpcs": rpcs["ethereum"], "endpoint": cs(dep.gateway.address),
+                         "start_block": dep.ethereum_block},
+        },
+        "pairs": [{"home_chain": "consortium", "home_token": cs(dep.asset.address), "wrapped_chain": "ethereum",
+                   "wrapped_token": cs(dep.wrapped.address)}],
+    }  # fmt: skip
+    return parse(raw, "test", tmp_path)
+
+
+@pytest.fixture
+def signed(chains: tuple[str, str]) -> SignedBatch:
+    """The bridge deployed, alice's lock of 777 to bob, the batch signed and executed on Ethereum."""
+    s = lock_and_sign(chains)
+    we = Web3(HTTPProvider(s.dep.ethereum_url))
+    devnet.send(we, devnet.dev_account(1), execute_batch_call(s.dep.gateway, s.batch, s.signature))
+    return s
+
+
+@pytest.fixture
+def honest_rpcs(signed: SignedBatch) -> Iterator[dict[str, list[str]]]:
+    proxies = [RpcProxy(url) for url in (signed.dep.consortium_url,) * 2 + (signed.dep.ethereum_url,) * 2]
+    yield {"consortium": [p.url for p in proxies[:2]], "ethereum": [p.url for p in proxies[2:]]}
+    for p in proxies:
+        p.close()
+
+
+def rounds_until(sentinel: Sentinel, done: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Runs the sentinel's rounds (the chains mine every 0.5 s) until `done`, or fails naming `what`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sentinel.round()
+        if done():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"after {timeout}s: {what}; findings {sentinel.store.findings()}")
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def forge(signed: SignedBatch) -> Transfer:
+    """The colluding committee's batch: nonce 2 on the route, never locked, 10^6 wrapped to mallory,
+    signed with the committee's (1-of-1) key and executed on Ethereum."""
+    mallory = devnet.dev_account(7)
+    forged = Transfer(
+        ChainId(ROUTE.src), ChainId(ROUTE.dst), Nonce(2), cs(signed.dep.asset.address),
+        cs(signed.dep.wrapped.address), mallory.address, mallory.address, FORGED_AMOUNT,
+    )  # fmt: skip
+    batch = Batch((forged,), cs(signed.dep.gateway.address), 1)
+    signature = partial_sign(signed.share, batch_message(batch))
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    devnet.send(we, devnet.dev_account(1), execute_batch_call(signed.dep.gateway, batch, signature))
+    assert signed.dep.wrapped.functions.balanceOf(mallory.address).call() == FORGED_AMOUNT
+    return forged
+
+
+def test_an_honest_flow_is_checked_and_nothing_is_found(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs)
+    checked = metric("qiao_sentinel_transfers_checked_total", route=ROUTE_LABEL)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, None)
+    # the batch's BatchExecuted and bob's TransferExecuted, both matched against alice's final lock
+    rounds_until(sentinel, lambda: store.count("ok") == 2 and not store.pending(), "both records checked")
+    for _ in range(3):  # and a few more rounds of supply checks at later heads
+        sentinel.round()
+    assert store.findings() == []
+    assert store.actions() == []
+    assert store.count("mismatch") == 0
+    assert metric("qiao_sentinel_transfers_checked_total", route=ROUTE_LABEL) == checked + 1
+    assert metric("qiao_sentinel_last_check_timestamp_seconds") > 0
+
+
+def test_a_forged_batch_is_found_with_the_evidence_of_every_rpc(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    forged = forge(signed)
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, None)
+    before = metric("qiao_sentinel_mismatches_total", route=ROUTE_LABEL, kind="unbacked")
+    rounds_until(sentinel, lambda: store.count("mismatch") == 2, "the forged batch and transfer found")
+    findings = [f for f in store.findings() if f["kind"] == "unbacked"]
+    assert len(findings) == 2, store.findings()
+    for f in findings:
+        assert f["route"] == ROUTE_LABEL
+        assert f["verdict"] == "unbacked"
+        assert "every one of 2 source RPCs" in f["reason"], f
+    assert any(f"nonce {forged.nonce}" in f["detail"] or "[2]" in f["detail"] for f in findings)
+    assert metric("qiao_sentinel_mismatches_total", route=ROUTE_LABEL, kind="unbacked") == before + 2
+    # the honest transfer (nonce 1) is still fine
+    assert store.count("ok") == 2
+    # the curse is wanted on both ends of the route (sent when act = true and the key is registered)
+    wanted = {(chain, action, target) for chain, action, target, _ in store.actions()}
+    assert wanted == {(ROUTE.dst, "curse", str(ROUTE.src)), (ROUTE.src, "curse", str(ROUTE.dst))}
+    # and the wrapped supply now exceeds what the vault holds: found after two consecutive checks
+    rounds_until(
+        sentinel, lambda: any(f["kind"] == "supply" for f in store.findings()), "the supply excess found"
+    )
+
+
+def test_a_lying_source_rpc_does_not_curse_an_honest_route(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The sentinel's first consortium RPC (the one it scans logs through) hides every log and
+    answers every call with zero: the store misses alice's lock, so bob's mint looks unbacked. The
+    other RPC shows the lock: the RPCs disagree, so the sentinel raises the mismatch metric with
+    kind evidence_insufficient and curses nothing."""
+
+    def lie(method: str, params: list[Any], result: Any) -> Any:
+        if method == "eth_getLogs":
+            return []
+        if method == "eth_call":
+            return "0x" + "00" * 32
+        return result
+
+    with RpcProxy(signed.dep.consortium_url, rewrite=lie) as liar:
+        rpcs = {"consortium": [liar.url, honest_rpcs["consortium"][0]], "ethereum": honest_rpcs["ethereum"]}
+        cfg = sentinel_config(tmp_path, signed, rpcs)
+        store = Store(cfg.store)
+        sentinel = Sentinel(cfg, store, None)
+        before = metric("qiao_sentinel_mismatches_total", route=ROUTE_LABEL, kind="evidence_insufficient")
+        rounds_until(
+            sentinel,
+            lambda: (
+                metric("qiao_sentinel_mismatches_total", route=ROUTE_LABEL, kind="evidence_insufficient")
+                >= before + 2
+            ),
+            "the suspicion reported as insufficient evidence",
+        )
+        for _ in range(4):
+            sentinel.round()
+        assert store.findings() == []
+        assert store.actions() == []
+        assert store.count("mismatch") == 0
+        assert len(store.pending()) == 2  # kept, and checked again every round
+    logged = capsys.readouterr().out
+    assert "sentinel_evidence_insufficient" in logged
+    assert "the source RPCs disagree" in logged
+    assert "sentinel_mismatch" not in logged
+
+
+def test_the_sentinel_signs_locally_and_sends_with_eip1559_fees(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    """`Sentinel.transact`, the path every curse and veto takes: its own key signs a type-2
+    transaction, sent through its RPC; a reverting call raises instead of counting as sent."""
+    key = devnet.dev_account(6)
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    sentinel = Sentinel(cfg, Store(cfg.store), key)
+    w3 = Web3(HTTPProvider(honest_rpcs["consortium"][0]))
+    spender = devnet.dev_account(5).address
+    asset = w3.eth.contract(address=signed.dep.asset.address, abi=signed.dep.asset.abi)
+    tx_hash = sentinel.transact(w3, ROUTE.src, asset.functions.approve(spender, 12345))
+    tx = w3.eth.get_transaction(tx_hash)  # type: ignore[arg-type]
+    assert tx["type"] == 2
+    assert tx["from"] == key.address
+    assert tx["maxPriorityFeePerGas"] == Web3.to_wei(cfg.priority_fee_gwei, "gwei")
+    assert asset.functions.allowance(key.address, spender).call() == 12345
+    with pytest.raises(ContractCustomError):  # ERC20InsufficientBalance, at the estimate
+        sentinel.transact(w3, ROUTE.src, asset.functions.transfer(spender, 10**30))  # key holds no asset
+
+
+# ---- the curse and the veto on the endpoints ------------------------------------------------------
+
+OWNER_ABI: list[dict[str, Any]] = [
+    abi._fn("setSentinel", ["address", "bool"], [], view=False),
+    abi._fn("setChallenge", ["address", "uint256"], [], view=False),
+    abi._fn("setChallengePeriod", ["uint64"], [], view=False),
+    abi._fn("heldUntil", ["uint256", "uint64"], ["uint64"]),
+    *abi.ENDPOINT_ABI,
+]
+SENTINEL_KEY = 6
+ROUTE_IS_CURSED = Web3.keccak(text="RouteIsCursed(uint256)")[:4].hex()
+
+
+def sentinel_view(w3: Web3, address: str) -> Any:
+    return w3.eth.contract(address=cs(address), abi=OWNER_ABI)
+
+
+def register(signed: SignedBatch) -> tuple[Any, Any]:
+    """The owner registers the sentinel's key on both endpoints."""
+    admin, key = devnet.dev_account(0), devnet.dev_account(SENTINEL_KEY)
+    wc, we = Web3(HTTPProvider(signed.dep.consortium_url)), Web3(HTTPProvider(signed.dep.ethereum_url))
+    vault, gateway = (
+        sentinel_view(wc, signed.dep.vault.address),
+        sentinel_view(we, signed.dep.gateway.address),
+    )
+    devnet.send(wc, admin, vault.functions.setSentinel(key.address, True))
+    devnet.send(we, admin, gateway.functions.setSentinel(key.address, True))
+    return vault, gateway
+
+
+def forged_batch(signed: SignedBatch, nonce: int, amount: int) -> Batch:
+    mallory = devnet.dev_account(7)
+    forged = Transfer(
+        ChainId(ROUTE.src), ChainId(ROUTE.dst), Nonce(nonce), cs(signed.dep.asset.address),
+        cs(signed.dep.wrapped.address), mallory.address, mallory.address, amount,
+    )  # fmt: skip
+    return Batch((forged,), cs(signed.dep.gateway.address), 1)
+
+
+def execute(signed: SignedBatch, batch: Batch) -> Any:
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    signature = partial_sign(signed.share, batch_message(batch))
+    return devnet.send(we, devnet.dev_account(1), execute_batch_call(signed.dep.gateway, batch, signature))
+
+
+def reverts_route_is_cursed(call: Callable[[], Any]) -> None:
+    with pytest.raises(ContractCustomError) as info:
+        call()
+    assert ROUTE_IS_CURSED in str(info.value)
+
+
+def test_the_sentinel_curses_a_forged_route_and_every_entry_point_stops(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    vault, gateway = register(signed)
+    assert not gateway.functions.isCursed(ROUTE.src).call()
+    forged = forged_batch(signed, 2, 10**6)
+    execute(signed, forged)
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    sent = {
+        chain: metric("qiao_sentinel_curses_sent_total", chain=chain) for chain in ("consortium", "ethereum")
+    }
+    rounds_until(
+        sentinel,
+        lambda: len(store.actions()) == 2 and all(tx.startswith("0x") for *_, tx in store.actions()),
+        "both curses sent",
+    )
+    for chain, before in sent.items():
+        assert metric("qiao_sentinel_curses_sent_total", chain=chain) == before + 1
+    assert gateway.functions.isCursed(ROUTE.src).call()
+    assert vault.functions.isCursed(ROUTE.dst).call()
+    # every entry point of the route stops: a new lock toward Ethereum, a batch from the consortium chain
+    wc = Web3(HTTPProvider(signed.dep.consortium_url))
+    alice = devnet.dev_account(8)
+    lock = signed.dep.vault.functions.lock(signed.dep.asset.address, ROUTE.dst, alice.address, 5)
+    reverts_route_is_cursed(lambda: lock.estimate_gas({"from": alice.address, "chainId": wc.eth.chain_id}))
+    another = forged_batch(signed, 3, 1)
+    signature = partial_sign(signed.share, batch_message(another))
+    call = execute_batch_call(signed.dep.gateway, another, signature)
+    reverts_route_is_cursed(lambda: call.estimate_gas({"from": devnet.dev_account(1).address}))
+
+
+def test_a_large_forged_transfer_is_held_and_vetoed_inside_its_window(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    _, gateway = register(signed)
+    admin = devnet.dev_account(0)
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    devnet.send(we, admin, gateway.functions.setChallengePeriod(3600))
+    devnet.send(we, admin, gateway.functions.setChallenge(signed.dep.wrapped.address, 10**5))
+    forged = forged_batch(signed, 2, 10**6)
+    execute(signed, forged)
+    assert gateway.functions.heldUntil(ROUTE.src, 2).call() > 0
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    rounds_until(
+        sentinel,
+        lambda: any(a == "veto" and tx.startswith("0x") for _, a, _, tx in store.actions()),
+        "the veto sent",
+    )
+    assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
+    mallory = devnet.dev_account(7)
+    assert signed.dep.wrapped.functions.balanceOf(mallory.address).call() == 0

@@ -39,6 +39,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -568,6 +569,32 @@ def stored_batches(net: devnet.Devnet, member: int, dst: int) -> list[tuple[int,
     return [(int(a), int(b), int(e), str(s)) for a, b, e, s in rows]
 
 
+def crash_marker(net: devnet.Devnet, point: str) -> Path:
+    return net.run_dir / f"crashed-{point}"
+
+
+def armed(net: devnet.Devnet, member: int, point: str) -> None:
+    """Restart `member` so that it kills itself (SIGKILL) the first time it reaches `point`."""
+    marker = crash_marker(net, point)
+    net.restart(member, {"QIAO_CRASH_AT": point, "QIAO_CRASH_MARKER": str(marker)})
+    net.wait_ready(member)
+
+
+def killed_and_restarted(net: devnet.Devnet, member: int, point: str) -> None:
+    """Until `member` killed itself at `point`; then start it again (the marker left behind makes
+    the crashpoint inert) and wait until it is ready."""
+    marker = crash_marker(net, point)
+    devnet.wait_until(
+        lambda: marker.exists() and net.nodes[member].popen.poll() is not None,
+        WAIT,
+        f"member {member} killed at {point}",
+    )
+    assert marker.read_text() == point
+    assert net.nodes[member].popen.returncode == -9, net.nodes[member].popen.returncode
+    net.restart(member, {"QIAO_CRASH_AT": point, "QIAO_CRASH_MARKER": str(marker)})
+    net.wait_ready(member)
+
+
 def test_a_rotation_while_paused_ends_the_old_key_at_once_and_the_batches_it_signed_are_re_keyed(
     net: devnet.Devnet, chains: Chains, keys: dict[int, devnet.CommitteeKey]
 ) -> None:
@@ -575,7 +602,9 @@ def test_a_rotation_while_paused_ends_the_old_key_at_once_and_the_batches_it_sig
     are cut and combined under epoch 2 and wait; the committee rotates that endpoint alone to
     epoch 3 while it is paused, which ends epoch 2 there at once (no grace period); every member
     re-keys the waiting batches to epoch 3 (same transfers); three operators resume the endpoint
-    (a RESUME signed under epoch 3) and the re-keyed batches execute, each transfer once."""
+    (a RESUME signed under epoch 3) and the re-keyed batches execute, each transfer once. One
+    member is killed with SIGKILL right after publishing its partial of the rotation, another
+    right after combining the resume: both complete, once."""
     dep = net.deployment
     assert 2 in keys, "the first scenario's rotation to key epoch 2 did not happen"
     for chain in (C, E):
@@ -626,11 +655,16 @@ def test_a_rotation_while_paused_ends_the_old_key_at_once_and_the_batches_it_sig
         assert rotation["chain_id"] == E, rotation
         assert rotation["params"] == "0x" + keccak(g2_to_eip2537(k3.group_public_key)).hex()
         wait_states(net, [2, 3], [rotation["id"]], "proposed")
-        for m in (2, 3):
-            ok(cli(net, "actions", "approve", rotation["id"], "--json", member=m))
+        # member 2 signs the rotation and is killed with SIGKILL right after publishing its partial
+        armed(net, 2, "after_action_publish")
+        cli(net, "actions", "approve", rotation["id"], "--json", member=2)  # it may die answering
+        killed_and_restarted(net, 2, "after_action_publish")
+        ok(cli(net, "actions", "approve", rotation["id"], "--json", member=3))
         devnet.wait_until(
             lambda: chains.gateway.functions.currentKeyEpoch().call() == 3, WAIT, "the gateway at key epoch 3"
         )
+        wait_states(net, list(net.nodes), [rotation["id"]], "executed")
+        assert held(net, 2)[rotation["id"]]["action_nonce"] is not None
         [key_set] = events(chains.gateway, "GroupKeySet", dep.ethereum_block, keyEpoch=3)
         assert key_set.args.groupKey == g2_to_eip2537(k3.group_public_key)
         switched_at = int(chains.we.eth.get_block(key_set["blockNumber"])["timestamp"])
@@ -661,12 +695,16 @@ def test_a_rotation_while_paused_ends_the_old_key_at_once_and_the_batches_it_sig
         proposed = json.loads(
             ok(cli(net, "actions", "propose", "resume", "--chain", "ethereum", "--json", member=1))
         )
+        # member 3 combines the resume and is killed with SIGKILL before it sends it
+        armed(net, 3, "after_action_combine")
         wait_states(net, [2, 3], [proposed["id"]], "proposed")
-        for m in (2, 3):
-            ok(cli(net, "actions", "approve", proposed["id"], "--json", member=m))
+        ok(cli(net, "actions", "approve", proposed["id"], "--json", member=2))
+        cli(net, "actions", "approve", proposed["id"], "--json", member=3)
+        killed_and_restarted(net, 3, "after_action_combine")
         devnet.wait_until(
             lambda: not chains.gateway.functions.paused().call(), WAIT, "the gateway resumed by the committee"
         )
+        wait_states(net, list(net.nodes), [proposed["id"]], "executed")
         traffic.burns, traffic.every = True, 0.6
         traffic.enter("resumed")
         for m in sorted(net.nodes):

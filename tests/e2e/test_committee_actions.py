@@ -11,7 +11,8 @@ One devnet for the module, its scenarios in an order that leaves each one a know
 4. the guardian pauses the gateway; a resume proposed by member 1's operator and approved by
    member 2's schedules nothing; member 3's approval schedules it and the relayers execute it
    after the delay (member 4, which never approved it, sees it executed too);
-5. the guardian pauses again; a byzantine member proposes a resume nobody approves: nothing is
+5. three operators pause it (a committee PAUSE), a signer killed with SIGKILL right after
+   publishing; then a byzantine member proposes a resume nobody approves: nothing is
    scheduled, its proposal shows `proposed` on the others, then `expired`. The module ends paused.
 
 Timeouts are generous (shared 2-core machines); the assertions are on outcomes only.
@@ -467,6 +468,36 @@ def test_a_resume_after_the_guardians_pause_needs_three_operators_and_executes_a
     assert 4 not in four["signers"]
     assert "without this member's approval" in four["detail"], four
     assert all(e.get("action") != pid for e in net.nodes[4].events("action_signed"))
+
+
+def test_a_committee_pause_whose_signer_is_killed_with_sigkill_after_publishing_takes_effect_once(
+    net: devnet.Devnet, chains: Chains, tmp_path: Path
+) -> None:
+    """Three operators pause the gateway (PAUSE takes effect at once, no delay); member 2 is killed
+    with SIGKILL right after publishing its partial: restarted, it signed that nonce once and
+    sees the pause executed."""
+    assert not chains.paused()
+    nonce = chains.action_nonce()
+    point = "after_action_publish"
+    marker = tmp_path / f"crashed-pause-{point}"
+    net.restart(2, {"QIAO_CRASH_AT": point, "QIAO_CRASH_MARKER": str(marker)})
+    wait_ready(net, 2)
+    proposed = json.loads(
+        ok(cli(net, "actions", "propose", "pause", "--chain", "ethereum", "--json", member=1))
+    )
+    pid = proposed["id"]
+    assert proposed["kind"] == "pause"
+    devnet.wait_until(
+        lambda: all(state_on(net, m, pid) == "proposed" for m in (2, 3)),
+        60,
+        "the proposal on members 2 and 3",
+    )
+    cli(net, "actions", "approve", pid, "--json", member=2)  # it may die before it answers
+    ok(cli(net, "actions", "approve", pid, "--json", member=3))
+    killed_and_restarted(net, chains, [2], point, marker, nonce, pid)
+    assert chains.paused()
+    applied = chains.gateway.events.SignedActionApplied().get_logs(from_block=net.deployment.ethereum_block)
+    assert [int(e.args.actionNonce) for e in applied].count(nonce) == 1
 
 
 # ---- 5. a byzantine member's resume nobody approves ---------------------------------------------

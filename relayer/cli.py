@@ -153,13 +153,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         broker = "connected" if st["broker_connected"] else "DISCONNECTED"
         paused = [k for k, v in st.get("endpoint_paused", {}).items() if v]
         rpc += f"; endpoint PAUSED on {', '.join(paused)}" if paused else ""
-        cursed = [
-            f"{chain} with {remote} (curse #{c['curse_count']})"
-            for chain, routes in sorted((st.get("route_curses") or {}).items())
-            for remote, c in sorted(routes.items())
-            if c["cursed"]
-        ]
-        rpc += f"; route CURSED on {', '.join(cursed)}" if cursed else ""
+        rpc += _cursed_note(st.get("route_curses"))
         held = st.get("members_paused") or {}
         paused_members = (
             "; paused (not counted): " + ", ".join(f"{m} ({', '.join(r)})" for m, r in sorted(held.items()))
@@ -217,6 +211,18 @@ def _pause_cell(route: dict[str, Any]) -> str:
     if on_chain:
         parts.append(f"on-chain ({','.join(on_chain)})")
     return " + ".join(parts) or "no"
+
+
+def _cursed_note(route_curses: dict[str, dict[str, dict[str, Any]]] | None) -> str:
+    """The status head's note of the routes the sentinels cursed, per endpoint, with the curse
+    number (what `relayer actions propose uncurse` lifts); "" when none is (or an older daemon)."""
+    cursed = [
+        f"{chain} with {remote} (curse #{c['curse_count']})"
+        for chain, routes in sorted((route_curses or {}).items())
+        for remote, c in sorted(routes.items())
+        if c.get("cursed")
+    ]
+    return f"; route CURSED on {', '.join(cursed)}" if cursed else ""
 
 
 def _curse_cell(route: dict[str, Any]) -> str:

@@ -403,7 +403,7 @@ class Ops:
         """The endpoints (chain names) whose route with the other end of `route` is cursed (last
         read): the source's stops the lock or burn, the destination's the execution."""
         src, dst = self.cfg.chain_by_id(route.src).name, self.cfg.chain_by_id(route.dst).name
-        return [c.chain for c in self.curses if c.cursed and (c.chain, c.remote) in ((src, dst), (dst, src))]
+        return endpoints.cursed_on(self.curses, src, dst)
 
     def curse_table(self) -> dict[str, dict[str, dict[str, Any]]]:
         """Endpoint (chain name) -> remote chain name -> {cursed, curse_count, remote_chain_id}, for

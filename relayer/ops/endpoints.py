@@ -229,6 +229,13 @@ class RouteCurse:
     curse_count: int
 
 
+def cursed_on(curses: list[RouteCurse], src: str, dst: str) -> list[str]:
+    """The endpoints (chain names) whose curse stops the route from `src` to `dst`: the source's
+    curse of its route with `dst` (lock, burn, refunds) and the destination's of its route with
+    `src` (execution, release)."""
+    return [c.chain for c in curses if c.cursed and (c.chain, c.remote) in ((src, dst), (dst, src))]
+
+
 async def routes_cursed(
     chains: Mapping[ChainId, ChainClient], remotes: Mapping[ChainId, Mapping[ChainId, str]]
 ) -> list[RouteCurse]:

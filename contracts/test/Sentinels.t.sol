@@ -470,9 +470,7 @@ contract SentinelsTest is SignedActions {
         vm.warp(releaseAfter + 1 days); // the curse outlasts the window
         vm.prank(s2);
         _s(gateway).veto(forged);
-        vm.assertEq(
-            uint8(gateway.transferStatus(CHAIN_C, forged.nonce)), uint8(QiaoEndpoint.TransferStatus.Failed)
-        );
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, forged.nonce)), uint8(QiaoEndpoint.TransferStatus.Failed));
         _uncurseGatewayNow();
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueued.selector, CHAIN_C, forged.nonce));
         gateway.releaseQueued(forged);
@@ -559,9 +557,7 @@ contract SentinelsTest is SignedActions {
         vm.assertEq(p.pauseCount, 1);
         vm.assertEq(p.executableAt, uint64(block.timestamp) + ACTION_DELAY);
         vm.warp(block.timestamp + ACTION_DELAY - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(QiaoEndpoint.ActionNotReady.selector, n, uint64(block.timestamp) + 1)
-        );
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.ActionNotReady.selector, n, uint64(block.timestamp) + 1));
         gateway.executePending(n);
         vm.assertTrue(_s(gateway).isCursed(CHAIN_C));
         // the guardian cancels it
@@ -638,8 +634,7 @@ contract SentinelsTest is SignedActions {
     ///      data, ether is refused, and the owner's functions are the endpoint's own.
     function test_fallback_unknownSelectorReverts_noEther_ownershipStillCannotBeRenounced() public {
         vm.chainId(CHAIN_E);
-        (bool ok, bytes memory ret) =
-            address(gateway).call(abi.encodeWithSignature("mintTo(address,uint256)", bob, 1));
+        (bool ok, bytes memory ret) = address(gateway).call(abi.encodeWithSignature("mintTo(address,uint256)", bob, 1));
         vm.assertFalse(ok);
         vm.assertEq(ret.length, 0);
         vm.deal(address(this), 1 ether);

@@ -4,9 +4,10 @@ would), against a real anvil gateway: a sentinel key the owner registered curses
 with the consortium chain; a signed batch of that route waits (`RouteIsCursed`); one operator
 proposes the UNCURSE (the curse number read from the endpoint), two others approve, the stages
 sign, combine and send `uncurse`; it is scheduled, executed after the action delay, and the batch
-then goes through. A proposal for a curse that has not happened is refused by the members'
-operators; two UNCURSEs of two routes racing for one action nonce are each recognised by their
-route and curse, not by their type hash; the guardian cancels one and nothing is lifted."""
+then goes through; `relayer status` (the admin verb) names the cursed route meanwhile. A proposal
+for a curse that has not happened is refused by the members' operators; two UNCURSEs of two routes
+racing for one action nonce are each recognised by their route and curse, not by their type hash;
+the guardian cancels one and nothing is lifted."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from relayer.core.messages import ActionPartialMessage, ProposalMessage
 from relayer.core.types import Batch, ChainId, Nonce, Transfer
 from relayer.ops import endpoints
 from relayer.ops.actions import ActionVerbs
+from relayer.ops.admin import Ops
 from relayer.pipeline.node import Node
 from relayer.pipeline.submitter import Submitter
 from relayer.provisioning.deploy import Deployment, devnet_profile, endpoint_abi
@@ -132,22 +134,26 @@ async def committee(tmp_path: Path, chains: tuple[str, str]) -> AsyncIterator[Co
     wire = Wire()
     nodes: list[Node] = []
     async with contextlib.AsyncExitStack() as stack:
-        stores = [
-            await stack.enter_async_context(Store.open(tmp_path / f"m{m}.sqlite3")) for m in range(1, 5)
-        ]
+        stores: list[Store] = []
         client = None
-        for member, store in enumerate(stores, start=1):
+        for member in range(1, 5):
             cfg = load_config(EXAMPLE, environ={"QIAO_NODE__DATA_DIR": str(tmp_path / f"d{member}")})
             e_cfg = dataclasses.replace(
                 cfg.chains["ethereum"], rpc=dep.ethereum_url, rpcs=(dep.ethereum_url,)
             )
+            c_cfg = dataclasses.replace(
+                cfg.chains["consortium"], rpc=dep.consortium_url, rpcs=(dep.consortium_url,)
+            )
             assert e_cfg.endpoint == gateway.address
+            # both chains configured (the route, `relayer status`); the stage reads only the gateway
             cfg = dataclasses.replace(
                 cfg,
                 member_index=member,
-                chains={"ethereum": e_cfg},
+                chains={"consortium": c_cfg, "ethereum": e_cfg},
                 relayer=dataclasses.replace(cfg.relayer, stagger_seconds=0.0),
             )
+            store = await stack.enter_async_context(Store.open(cfg.store_path))
+            stores.append(store)
             client = await stack.enter_async_context(ChainClient.connect(e_cfg))
             mine = shares[member - 1]
             node = Node(
@@ -227,6 +233,20 @@ async def test_t_operators_lift_a_curse_after_the_delay_and_the_waiting_batch_go
             ("other", True, 1),
         }
         assert gauge("ethereum", "consortium") == 1
+        # `relayer status` (the admin verb) names the cursed route on the gateway
+        async with Ops(n1).opened() as ops:
+            await ops.routes_cursed()
+            st = await ops.status()
+        assert st["route_curses"]["ethereum"]["consortium"] == {
+            "cursed": True,
+            "curse_count": 1,
+            "remote_chain_id": C,
+        }
+        # both ways: the gateway's curse stops executions from the consortium chain and burns toward it
+        assert {r["route"]: r["cursed_on"] for r in st["routes"]} == {
+            f"{C}->{devnet.ETHEREUM_CHAIN_ID}": ["ethereum"],
+            f"{devnet.ETHEREUM_CHAIN_ID}->{C}": ["ethereum"],
+        }
 
         # the batch waits: the endpoint refuses it for now, nothing is marked failed
         waited = await submit()
@@ -257,7 +277,7 @@ async def test_t_operators_lift_a_curse_after_the_delay_and_the_waiting_batch_go
         # remote given by its chain id); a second proposal of the same curse is refused
         shown = await verbs.propose("uncurse", "ethereum", 3600, str(C))
         assert (shown["kind"], shown["curse_count"], shown["remote_chain_id"]) == ("uncurse", 1, C)
-        assert shown["what"] == f"lift curse #1 of the route with chain {C}"
+        assert shown["what"] == "lift curse #1 of the route with consortium"
         first = shown["id"]
         with pytest.raises(ActionRefused, match=f"uncurse {first} of this curse is approved already"):
             await n1.actions.propose_uncurse("ethereum", C, 3600)

@@ -1064,7 +1064,7 @@ class ActionStage:
         return await chain.uncurse_route(nonce, final=True) == a.remote_chain_id
 
     async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> Outcome:
-        """A scheduled RESUME or ROTATE: executed or cancelled (read at the final head), or
+        """A scheduled RESUME, ROTATE or UNCURSE: executed or cancelled (read at the final head), or
         executed by this node (`executePending`) once its delay is over and it is its turn.
         SCHEDULED while the delay runs; a cancelled or stale one is REFUSED (it never executes)."""
         assert r.action_nonce is not None

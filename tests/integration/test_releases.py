@@ -34,6 +34,7 @@ from relayer.adapters.transport import Transport
 from relayer.config import load_config
 from relayer.core.states import TransferState
 from relayer.core.types import ChainId, Route
+from relayer.ops.admin import Ops
 from relayer.pipeline.node import Node
 from relayer.pipeline.submitter import Submitter
 from relayer.provisioning.deploy import Deployment, devnet_profile
@@ -135,8 +136,9 @@ async def bridge(tmp_path: Path, chains: tuple[str, str]) -> AsyncIterator[Bridg
         chains={"consortium": c_cfg, "ethereum": e_cfg},
         relayer=dataclasses.replace(cfg.relayer, stagger_seconds=0.0),
     )
+    cfg.data_dir.mkdir(parents=True)
     async with (
-        Store.open(tmp_path / "node.sqlite3") as store,
+        Store.open(cfg.store_path) as store,
         ChainClient.connect(c_cfg) as c_client,
         ChainClient.connect(e_cfg) as e_client,
     ):
@@ -170,6 +172,13 @@ async def test_a_held_transfer_is_released_after_its_window_and_a_false_veto_is_
         assert "held for its challenge window until" in row.detail, row.detail
         held_until = int(gateway.functions.heldUntil(ROUTE.src, 1).call())
         assert f"heldUntil {held_until}" in row.detail
+        # what operators see: `relayer status` counts it held on its route, `transfers list` shows it
+        async with Ops(b.node).opened() as ops:
+            (route,) = [r for r in (await ops.status())["routes"] if r["route"] == str(ROUTE)]
+            assert (route["held"], route["queued"], route["pending"]) == (1, 0, 0)
+            (listed,) = await ops.transfers_list("held", 10)
+            assert (listed["nonce"], listed["state"]) == (1, "held")
+            assert f"heldUntil {held_until}" in listed["detail"]
         sent = metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="held")
         for _ in range(5):
             await b.step()

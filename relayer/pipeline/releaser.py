@@ -44,6 +44,10 @@ from relayer.pipeline.submitter import Submitter
 log = structlog.get_logger(__name__)
 
 STEP_RELEASES = 100  # kept transfers looked at per step, oldest nonce first
+# a held transfer inside its window is read again at most this often (and at its end): a window
+# lasts hours on a real network; a chain whose clock jumps (a devnet moved forward) is followed
+# within this time
+WINDOW_RECHECK_SECONDS = 30.0
 Key = tuple[Route, int]
 
 
@@ -61,8 +65,12 @@ class Releaser:
     stagger_seconds: float
     receipt_timeout: float
     poll_interval: float
+    window_recheck: float = WINDOW_RECHECK_SECONDS
     _ready_since: dict[Key, float] = field(default_factory=dict)  # first seen releasable
     _sent: dict[Key, TxRecord] = field(default_factory=dict)  # this relayer's last release tx
+    # a held transfer whose window is open is not read again before its end (monotonic time; a
+    # window lasts hours on a real network, and a veto inside it reaches the store as a failure)
+    _window_ends: dict[Key, float] = field(default_factory=dict)
     _stepped: float = -math.inf
 
     @property
@@ -82,6 +90,7 @@ class Releaser:
         keys = {(r.transfer.route, r.transfer.nonce) for r in rows}
         self._ready_since = {k: t for k, t in self._ready_since.items() if k in keys}
         self._sent = {k: tx for k, tx in self._sent.items() if k in keys}
+        self._window_ends = {k: t for k, t in self._window_ends.items() if k in keys}
         for row in rows:
             t = row.transfer
             try:
@@ -99,6 +108,8 @@ class Releaser:
         otherwise decide from the latest block whether `releaseQueued` passes, and send it on
         this relayer's turn."""
         key = (t.route, t.nonce)
+        if time.monotonic() < self._window_ends.get(key, -math.inf):
+            return not_ready("held: its challenge window is open")
         final = await self.chain.transfer_status(t.src_chain_id, t.nonce)
         if final == STATUS_DELIVERED:
             ours = key in self._sent
@@ -120,6 +131,9 @@ class Releaser:
         verdict = decide_release(facts)
         if verdict.decision is not ReleaseDecision.SEND:
             self._ready_since.pop(key, None)
+            if facts.held_until > facts.now and verdict.decision is ReleaseDecision.WAIT:
+                wait = min(facts.held_until - facts.now, self.window_recheck)
+                self._window_ends[key] = time.monotonic() + wait
             return not_ready(verdict.why)
         since = self._ready_since.setdefault(key, time.monotonic())
         submitter = self.submitters.get(self.chain.chain_id)

@@ -3,8 +3,9 @@ one node of a 1-of-1 committee (its real store, watcher, batcher, signer, aggreg
 submitters and release stage, driven step by step) carries alice's locks to Ethereum.
 
 - A lock at the challenge threshold is held for its challenge window: the node records it `held`
-  (until when), does not release it while the window is open, and releases it once it is over;
-  bob receives it and the transfer is `released`.
+  (until when), `relayer status` counts it held, it is not released while the window is open, and
+  once it is over the relayer whose turn it is releases it, the other (30 s later in the turns)
+  sends nothing; bob receives it and the transfer is `released`.
 - A sentinel's false veto of a REAL held transfer: it is never delivered, the destination records
   it failed (Vetoed, reason 6), and the committee refunds it on the source: alice has every unit
   back, the transfer is `refunded`.
@@ -36,6 +37,7 @@ from relayer.core.states import TransferState
 from relayer.core.types import ChainId, Route
 from relayer.ops.admin import Ops
 from relayer.pipeline.node import Node
+from relayer.pipeline.releaser import Releaser
 from relayer.pipeline.submitter import Submitter
 from relayer.provisioning.deploy import Deployment, devnet_profile
 
@@ -58,6 +60,7 @@ class Bridge:
     clients: list[ChainClient]
     wc: Web3
     we: Web3
+    others: list[Releaser] = dataclasses.field(default_factory=list)  # other members' stages
 
     async def step(self) -> None:
         """One pass of every stage, as the daemon's loops run them."""
@@ -66,7 +69,7 @@ class Bridge:
         await self.node.tick()
         for sub in self.node.submitters.values():
             await sub.step()
-        for releaser in self.node.releasers.values():
+        for releaser in [*self.node.releasers.values(), *self.others]:
             await releaser.step(force=True)
 
     async def until(self, done: Callable[[], Any], what: str, rounds: int = 300) -> None:
@@ -98,6 +101,12 @@ class Bridge:
     def pass_time(self, seconds: int) -> None:
         self.we.provider.make_request("evm_increaseTime", [seconds])  # type: ignore[arg-type]
         self.we.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+
+
+def turns(b: Bridge, member: int, submitters: dict[ChainId, Submitter]) -> Releaser:
+    """A release stage of member `member` of a committee of 2, relayers 30 s apart."""
+    chain = b.clients[1]
+    return Releaser(chain, b.store, submitters, member, 2, 30.0, 30.0, 0.1, window_recheck=0.0)
 
 
 def metric(name: str, **labels: str) -> float:
@@ -156,6 +165,8 @@ async def bridge(tmp_path: Path, chains: tuple[str, str]) -> AsyncIterator[Bridg
             node.submitters[client.chain_id] = Submitter(
                 client, store, devnet.dev_account(1), cfg.relayer, 1, 1
             )
+        for releaser in node.releasers.values():
+            releaser.window_recheck = 0.0  # the test moves the chain's clock past a window at once
         yield Bridge(dep, node, store, clients, wc, we)
 
 
@@ -186,12 +197,20 @@ async def test_a_held_transfer_is_released_after_its_window_and_a_false_veto_is_
         assert b.wrapped_of_bob() == 0
         assert gateway.functions.transferStatus(ROUTE.src, 1).call() == 2  # queued (held)
         assert metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="held") == sent
-        # its window over: the node releases it, bob has it, the transfer is released
+        # two relayers take turns (members 1 and 2 of 2, 30 s apart): for nonce 1 member 1 goes first
+        e_client = b.clients[1]
+        second = Submitter(e_client, b.store, devnet.dev_account(2), b.node.cfg.relayer, 2, 2)
+        b.node.releasers = {ROUTE.dst: turns(b, 1, b.node.submitters)}
+        b.others = [turns(b, 2, {ROUTE.dst: second})]
+        sent_by_second = b.we.eth.get_transaction_count(devnet.dev_account(2).address)
+        # its window over: the first relayer releases it, bob has it, the transfer is released
         b.pass_time(PERIOD + 1)
         await b.until(lambda: _is(b, 1, TransferState.RELEASED), "transfer 1 released")
         assert b.wrapped_of_bob() == THRESHOLD
         assert gateway.functions.transferStatus(ROUTE.src, 1).call() == 1  # delivered
         assert metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="held") == sent + 1
+        # the second relayer, whose turn had not come, sent nothing
+        assert b.we.eth.get_transaction_count(devnet.dev_account(2).address) == sent_by_second
         history = [s for s, _, _ in await b.store.history(ROUTE, 1)]
         # (`executed` is recorded only if the batch's execution is learnt before its TransferHeld)
         assert history[-2:] == ["held", "released"], history

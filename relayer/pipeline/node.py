@@ -121,6 +121,7 @@ class Node:
                 self.cfg.relayer.stagger_seconds,
                 self.cfg.relayer.receipt_timeout,
                 self.chains[dst].cfg.poll_interval,
+                self.chains[dst].cfg.name,
             )
             for dst in sorted(destinations)
         }

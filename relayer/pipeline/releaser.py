@@ -65,6 +65,7 @@ class Releaser:
     stagger_seconds: float
     receipt_timeout: float
     poll_interval: float
+    chain_name: str = ""  # the `chain` label of its metrics (the configured name)
     window_recheck: float = WINDOW_RECHECK_SECONDS
     _ready_since: dict[Key, float] = field(default_factory=dict)  # first seen releasable
     _sent: dict[Key, TxRecord] = field(default_factory=dict)  # this relayer's last release tx
@@ -75,7 +76,7 @@ class Releaser:
 
     @property
     def name(self) -> str:
-        return str(self.chain.chain_id)
+        return self.chain_name or str(self.chain.chain_id)
 
     def rank(self, nonce: int) -> int:
         """This relayer's place in the turns of releasing transfer `nonce`: 0 sends at once."""

@@ -106,7 +106,7 @@ class Bridge:
 def turns(b: Bridge, member: int, submitters: dict[ChainId, Submitter]) -> Releaser:
     """A release stage of member `member` of a committee of 2, relayers 30 s apart."""
     chain = b.clients[1]
-    return Releaser(chain, b.store, submitters, member, 2, 30.0, 30.0, 0.1, window_recheck=0.0)
+    return Releaser(chain, b.store, submitters, member, 2, 30.0, 30.0, 0.1, "ethereum", window_recheck=0.0)
 
 
 def metric(name: str, **labels: str) -> float:
@@ -190,13 +190,13 @@ async def test_a_held_transfer_is_released_after_its_window_and_a_false_veto_is_
             (listed,) = await ops.transfers_list("held", 10)
             assert (listed["nonce"], listed["state"]) == (1, "held")
             assert f"heldUntil {held_until}" in listed["detail"]
-        sent = metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="held")
+        sent = metric("qiao_releases_sent_total", chain="ethereum", reason="held")
         for _ in range(5):
             await b.step()
         assert await b.state(1) == TransferState.HELD
         assert b.wrapped_of_bob() == 0
         assert gateway.functions.transferStatus(ROUTE.src, 1).call() == 2  # queued (held)
-        assert metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="held") == sent
+        assert metric("qiao_releases_sent_total", chain="ethereum", reason="held") == sent
         # two relayers take turns (members 1 and 2 of 2, 30 s apart): for nonce 1 member 1 goes first
         e_client = b.clients[1]
         second = Submitter(e_client, b.store, devnet.dev_account(2), b.node.cfg.relayer, 2, 2)
@@ -208,7 +208,7 @@ async def test_a_held_transfer_is_released_after_its_window_and_a_false_veto_is_
         await b.until(lambda: _is(b, 1, TransferState.RELEASED), "transfer 1 released")
         assert b.wrapped_of_bob() == THRESHOLD
         assert gateway.functions.transferStatus(ROUTE.src, 1).call() == 1  # delivered
-        assert metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="held") == sent + 1
+        assert metric("qiao_releases_sent_total", chain="ethereum", reason="held") == sent + 1
         # the second relayer, whose turn had not come, sent nothing
         assert b.we.eth.get_transaction_count(devnet.dev_account(2).address) == sent_by_second
         history = [s for s, _, _ in await b.store.history(ROUTE, 1)]
@@ -237,7 +237,7 @@ async def test_a_held_transfer_is_released_after_its_window_and_a_false_veto_is_
         b.pass_time(PERIOD + 1)
         for _ in range(3):
             await b.step()
-        assert metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="held") == sent + 1
+        assert metric("qiao_releases_sent_total", chain="ethereum", reason="held") == sent + 1
         assert b.wrapped_of_bob() == THRESHOLD
 
 
@@ -258,10 +258,10 @@ async def test_queued_transfers_are_released_in_order_once_the_bucket_has_room(
         b.lock(600)
         b.lock(700)
         await b.until(lambda: _both(b, (2, 3), TransferState.QUEUED), "transfers 2 and 3 queued", rounds=400)
-        sent = metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="queued")
+        sent = metric("qiao_releases_sent_total", chain="ethereum", reason="queued")
         for _ in range(3):  # no room yet: nothing is sent
             await b.step()
-        assert metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="queued") == sent
+        assert metric("qiao_releases_sent_total", chain="ethereum", reason="queued") == sent
         assert b.wrapped_of_bob() == 900
         b.pass_time(2000)  # the bucket is full again: 2 passes, then 3 once refilled
         await b.until(lambda: _is(b, 2, TransferState.RELEASED), "transfer 2 released")
@@ -269,7 +269,7 @@ async def test_queued_transfers_are_released_in_order_once_the_bucket_has_room(
         b.pass_time(2000)
         await b.until(lambda: _is(b, 3, TransferState.RELEASED), "transfer 3 released")
         assert b.wrapped_of_bob() == 2200
-        assert metric("qiao_releases_sent_total", chain=str(ROUTE.dst), reason="queued") == sent + 2
+        assert metric("qiao_releases_sent_total", chain="ethereum", reason="queued") == sent + 2
         assert gateway.functions.queueHead(b.dep.wrapped.address).call()[1] == 0
 
 

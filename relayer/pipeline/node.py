@@ -122,6 +122,7 @@ class Node:
                 self.cfg.relayer.receipt_timeout,
                 self.chains[dst].cfg.poll_interval,
                 self.chains[dst].cfg.name,
+                self.halts,
             )
             for dst in sorted(destinations)
         }

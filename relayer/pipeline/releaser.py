@@ -9,6 +9,8 @@ held, after its window and while the route is not cursed; queued, at its token's
 with room in the bucket; never while the endpoint is paused), and records `released` once the
 destination delivered it at its final head. A transfer failed instead (a sentinel's veto inside
 the window, or a failure at its release) goes the refund path (`relayer.pipeline.refunder`).
+Nothing is released on a route halted or paused on this node (a deep reorg of its source, an
+operator's pause).
 
 Relayers take turns as for refunds: member m's rank for transfer nonce k is (m - k) mod n and it
 sends `rank * stagger_seconds` after it first saw the release possible, unless the transfer was
@@ -38,6 +40,7 @@ from relayer.core.refunds import STATUS_DELIVERED, STATUS_FAILED, STATUS_QUEUED
 from relayer.core.releases import ReleaseDecision, classify_release_revert, decide_release, release_rank
 from relayer.core.states import TxRecord
 from relayer.core.types import ChainId, Route, Transfer
+from relayer.pipeline.halts import Halts
 from relayer.pipeline.ports import ReleaseChain, ReleaseStore
 from relayer.pipeline.submitter import Submitter
 
@@ -66,6 +69,7 @@ class Releaser:
     receipt_timeout: float
     poll_interval: float
     chain_name: str = ""  # the `chain` label of its metrics (the configured name)
+    halts: Halts = field(default_factory=Halts)  # a route halted or paused here is left alone
     window_recheck: float = WINDOW_RECHECK_SECONDS
     _ready_since: dict[Key, float] = field(default_factory=dict)  # first seen releasable
     _sent: dict[Key, TxRecord] = field(default_factory=dict)  # this relayer's last release tx
@@ -109,6 +113,9 @@ class Releaser:
         otherwise decide from the latest block whether `releaseQueued` passes, and send it on
         this relayer's turn."""
         key = (t.route, t.nonce)
+        if self.halts.stopped(t.route):  # a deep reorg of its source, an operator's pause
+            self._ready_since.pop(key, None)
+            return not_ready(f"route {t.route} is halted or paused on this node")
         if time.monotonic() < self._window_ends.get(key, -math.inf):
             return not_ready("held: its challenge window is open")
         final = await self.chain.transfer_status(t.src_chain_id, t.nonce)

@@ -9,8 +9,8 @@ submitters and release stage, driven step by step) carries alice's locks to Ethe
 - A sentinel's false veto of a REAL held transfer: it is never delivered, the destination records
   it failed (Vetoed, reason 6), and the committee refunds it on the source: alice has every unit
   back, the transfer is `refunded`.
-- A transfer the inbound rate limit queued is released once the bucket has room, and one behind
-  it in the queue after it.
+- A transfer the inbound rate limit queued is released once the bucket has room (not while an
+  operator paused the route on the node), and the one behind it in the queue after it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,12 @@ async def test_queued_transfers_are_released_in_order_once_the_bucket_has_room(
         assert metric("qiao_releases_sent_total", chain="ethereum", reason="queued") == sent
         assert b.wrapped_of_bob() == 900
         b.pass_time(2000)  # the bucket is full again: 2 passes, then 3 once refilled
+        b.node.pause(ROUTE, time.time())  # but not while an operator paused the route here
+        for _ in range(3):
+            await b.step()
+        assert metric("qiao_releases_sent_total", chain="ethereum", reason="queued") == sent
+        assert await b.state(2) == TransferState.QUEUED
+        assert b.node.resume(ROUTE)
         await b.until(lambda: _is(b, 2, TransferState.RELEASED), "transfer 2 released")
         assert b.wrapped_of_bob() >= 1500
         b.pass_time(2000)

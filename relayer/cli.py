@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -174,6 +175,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "lag_blocks",
             "pending",
             "oldest_pending_seconds",
+            "held",
+            "queued",
             "paused",
             "cursed",
             "halted",
@@ -261,10 +264,24 @@ def cmd_transfers_list(args: argparse.Namespace) -> int:
             raise
         print(reading_store_note(cfg), file=sys.stderr)
         rows = asyncio.run(_transfers(cfg, args.state, args.limit))
+    shown = [{**r, "state": _state_cell(r)} for r in rows]
     _print(
-        rows, args.json, lambda: _table(rows, ["route", "nonce", "state", "amount", "recipient", "updated"])
+        rows, args.json, lambda: _table(shown, ["route", "nonce", "state", "amount", "recipient", "updated"])
     )
     return 0
+
+
+HELD_UNTIL = re.compile(r"\(heldUntil (\d+)\)")
+
+
+def _state_cell(row: dict[str, Any]) -> str:
+    """`transfers list`'s STATE cell: the state, and until when a held transfer waits (its detail
+    names the endpoint's `heldUntil`: relayer.adapters.store.releases)."""
+    state = str(row["state"])
+    found = HELD_UNTIL.search(str(row.get("detail", ""))) if state == "held" else None
+    if found is None:
+        return state
+    return f"held until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(int(found.group(1))))}"
 
 
 async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, Any] | None:

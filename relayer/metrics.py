@@ -152,6 +152,21 @@ ROUTE_PENDING = Gauge("qiao_route_pending_transfers", "Transfers stored but not 
 ROUTE_OLDEST_PENDING = Gauge(
     "qiao_route_oldest_pending_seconds", "Age of the oldest transfer not executed", ["src", "dst"]
 )
+# transfers a destination executed and keeps: held for a challenge window, or queued by its rate
+# limit (relayer.pipeline.releaser); their counts are qiao_transfers{state="held"|"queued"}
+RELEASES_SENT = Counter(
+    "qiao_releases_sent_total", "releaseQueued transactions this relayer sent", ["chain", "reason"]
+)
+TRANSFERS_RELEASED = Counter(
+    "qiao_transfers_released_total",
+    "Held or queued transfers delivered on their destination (final)",
+    ["src", "dst"],
+)
+RELEASE_OVERDUE_SECONDS = Gauge(
+    "qiao_release_overdue_seconds",
+    "How long the longest-waiting transfer releaseQueued would deliver now is not released (0: none)",
+    ["chain"],
+)
 ROUTE_PAUSED = Gauge("qiao_route_paused", "1 while an operator paused the route", ["src", "dst"])
 ROUTE_PAUSED_SECONDS = Gauge(
     "qiao_route_paused_seconds",

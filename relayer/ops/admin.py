@@ -166,6 +166,7 @@ class Ops:
 
     async def status(self) -> dict[str, Any]:
         stats = await self.route_stats()
+        kept = await self.reader.waiting_counts()  # held / queued on their destination
         cursors = await self.cursors()
         now = time.time()
         routes = []
@@ -187,6 +188,8 @@ class Ops:
                     "lag_blocks": lag,
                     "pending": pending,
                     "oldest_pending_seconds": None if oldest is None else round(now - oldest, 1),
+                    "held": kept.get(route, {}).get("held", 0),
+                    "queued": kept.get(route, {}).get("queued", 0),
                     "paused": route in self.paused,
                     "paused_since": _iso(self.node.paused_at.get(route)) if route in self.paused else None,
                     "paused_on_chain": self.paused_on_chain(route),

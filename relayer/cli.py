@@ -151,6 +151,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     def human() -> str:
         rpc = ", ".join(f"{k} {'ok' if v else 'DOWN'}" for k, v in st["rpc_ok"].items())
         broker = "connected" if st["broker_connected"] else "DISCONNECTED"
+        reached = st.get("brokers") or {}
+        if len(reached) > 1:  # several brokers: which ones, and how many are expected
+            up = sum(1 for ok in reached.values() if ok)
+            names = ", ".join(f"{name} {'ok' if ok else 'DOWN'}" for name, ok in reached.items())
+            below = " BELOW MINIMUM" if up < st.get("min_brokers", 1) else ""
+            broker = f"{up}/{len(reached)} (min {st.get('min_brokers', 1)}{below}: {names})"
         paused = [k for k, v in st.get("endpoint_paused", {}).items() if v]
         rpc += f"; endpoint PAUSED on {', '.join(paused)}" if paused else ""
         held = st.get("members_paused") or {}

@@ -8,8 +8,8 @@ import pytest
 from relayer import metrics
 from relayer.adapters import transport
 from relayer.adapters.transport import Transport
-from relayer.config import MqttConfig
-from relayer.core.messages import PartialMessage
+from relayer.config import BrokerConfig, MqttConfig
+from relayer.core.messages import HeartbeatMessage, PartialMessage, heartbeat_topic
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 CFG = MqttConfig("127.0.0.1", 1, "unit", None, None)
@@ -46,7 +46,90 @@ async def test_the_outbox_sends_in_order_and_drops_the_oldest_distinct_message_w
     assert metrics.MQTT_OUTBOX_DROPPED._value.get() - dropped == 1
     sent = [
         PartialMessage.parse(topic, payload, "unit")
-        for topic, payload, _ in [await t._next_message() for _ in range(3)]
+        for topic, payload, _ in [await t.links[0].next_message() for _ in range(3)]
     ]
     assert [m.batch.first_nonce for m in sent] == [2, 3, 4]
     assert t.outbox_depth == 0
+
+
+THREE = MqttConfig(
+    "127.0.0.1",
+    1,
+    "unit",
+    None,
+    None,
+    brokers=(
+        BrokerConfig("a", "127.0.0.1", 1),
+        BrokerConfig("b", "127.0.0.1", 2),
+        BrokerConfig("c", "127.0.0.1", 3),
+    ),
+    min_brokers=2,
+)
+
+
+async def test_every_message_waits_in_each_brokers_own_outbox() -> None:
+    t = Transport(THREE, 1, {"a": "pa", "c": "pc"})
+    assert [(link.name, link.password) for link in t.links] == [("a", "pa"), ("b", None), ("c", "pc")]
+    t.publish_partial(partial(1))
+    t.publish_partial(partial(2))
+    await t.links[0].next_message()  # broker a took one; b and c are away
+    assert [len(link.outbox) for link in t.links] == [1, 2, 2]
+    assert t.outbox_depth == 2  # the deepest
+
+
+def test_a_single_password_is_every_brokers() -> None:
+    assert [link.password for link in Transport(THREE, 1, "secret").links] == ["secret"] * 3
+
+
+def beat(member: int, status: str = "online", brokers: tuple[str, ...] = ()) -> bytes:
+    return HeartbeatMessage(member, status, 1, (), brokers).to_payload()
+
+
+def test_a_member_is_online_while_any_broker_carries_its_heartbeat() -> None:
+    t = Transport(THREE, 1)
+    topic = heartbeat_topic("unit", 2)
+    t._on_heartbeat("a", topic, beat(2, brokers=("a", "b")))
+    t._on_heartbeat("b", topic, beat(2, brokers=("a", "b")))
+    assert 2 in t.online_members
+    assert t.member_brokers[2] == ("a", "b")
+    t._on_heartbeat("b", topic, beat(2, "offline"))  # its last-will on broker b: it lost b only
+    assert 2 in t.online_members
+    t._on_heartbeat("a", topic, beat(2, brokers=("a",)))
+    assert t.member_brokers[2] == ("a",)
+    t._on_heartbeat("a", topic, beat(2, "offline"))  # and now a as well
+    assert 2 not in t.online_members
+    assert 2 not in t.member_brokers
+
+
+def test_what_a_lost_broker_said_about_the_members_is_forgotten() -> None:
+    t = Transport(THREE, 1)
+    t._on_heartbeat("b", heartbeat_topic("unit", 2), beat(2))
+    t._on_heartbeat("c", heartbeat_topic("unit", 3), beat(3))
+    for link in t.links:
+        t._link_state(link, True)
+    assert t.connected.is_set()
+    assert set(t.online_members) == {2, 3}
+    t._link_state(t.links[1], False)  # this node lost broker b: member 2 was seen through b only
+    assert set(t.online_members) == {3}
+    assert t.connected.is_set()
+    assert t.brokers_connected == {"a": True, "b": False, "c": True}
+    assert metrics.BROKER_CONNECTED.labels("b")._value.get() == 0
+    assert metrics.BROKER_CONNECTED.labels("a")._value.get() == 1
+    assert metrics.BROKER_MIN_CONNECTED._value.get() == 2
+    t._link_state(t.links[0], False)
+    t._link_state(t.links[2], False)
+    assert not t.connected.is_set()
+    assert metrics.MQTT_CONNECTED._value.get() == 0
+
+
+def test_a_heartbeat_names_the_brokers_reached_only_with_several() -> None:
+    many = Transport(THREE, 1)
+    many._link_state(many.links[0], True)
+    many._link_state(many.links[2], True)
+    assert HeartbeatMessage.parse(heartbeat_topic("unit", 1), many._heartbeat("online"), "unit").brokers == (
+        "a",
+        "c",
+    )
+    one = Transport(CFG, 1)
+    one._link_state(one.links[0], True)
+    assert "brokers" not in one._heartbeat("online").decode()  # reads as before to older builds

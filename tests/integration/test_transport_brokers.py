@@ -101,7 +101,7 @@ async def until(predicate: Callable[[], bool], what: str) -> None:
 
 
 def copies_dropped(*names: str) -> float:
-    return sum(metrics.BROKER_COPIES_DROPPED.labels(n)._value.get() for n in names)
+    return sum(float(metrics.BROKER_COPIES_DROPPED.labels(n)._value.get()) for n in names)
 
 
 class Inbox:

@@ -3,13 +3,18 @@ oldest goes when it is full, messages leave in the order they came."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from relayer import metrics
 from relayer.adapters import transport
 from relayer.adapters.transport import Transport
 from relayer.config import BrokerConfig, MqttConfig
-from relayer.core.messages import HeartbeatMessage, PartialMessage, heartbeat_topic
+from relayer.core.messages import HeartbeatMessage, PartialMessage, heartbeat_topic, partial_topic
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 CFG = MqttConfig("127.0.0.1", 1, "unit", None, None)
@@ -133,3 +138,56 @@ def test_a_heartbeat_names_the_brokers_reached_only_with_several() -> None:
     one = Transport(CFG, 1)
     one._link_state(one.links[0], True)
     assert "brokers" not in one._heartbeat("online").decode()  # reads as before to older builds
+
+
+class FakeClient:
+    """What `_receive` reads of an aiomqtt client: `messages`, an async iterator."""
+
+    def __init__(self, messages: list[tuple[str, bytes]]) -> None:
+        self._messages = messages
+
+    @property
+    def messages(self) -> Any:
+        async def stream() -> Any:
+            for topic, payload in self._messages:
+                yield SimpleNamespace(topic=SimpleNamespace(value=topic), payload=payload)
+
+        return stream()
+
+
+async def test_a_flooding_broker_takes_turns_with_the_others() -> None:
+    """Messages are handled one at a time, the brokers taking turns: a broker pouring out forged
+    partials (each one a pairing check for the receiver) does not hold back another's."""
+    t = Transport(THREE, 1, dedup_window=60.0)
+    flood = [
+        (partial_topic("unit", 3), replace(partial(1000 + i), member=3).to_payload()) for i in range(500)
+    ]
+    honest = [(partial_topic("unit", 2), replace(partial(i), member=2).to_payload()) for i in range(1, 6)]
+    handled: list[int] = []
+
+    async def on_partial(msg: PartialMessage) -> None:
+        handled.append(msg.batch.first_nonce)
+        await asyncio.sleep(0)  # the work of judging it
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(t._receive(t.links[0], FakeClient(flood), on_partial))  # type: ignore[arg-type]
+        tg.create_task(t._receive(t.links[1], FakeClient(honest), on_partial))  # type: ignore[arg-type]
+    assert len(handled) == 505
+    last_honest = max(handled.index(n) for n in range(1, 6))
+    assert last_honest < 12, handled[:20]  # interleaved, not after the 500
+
+
+async def test_copies_through_each_broker_are_handed_over_once() -> None:
+    t = Transport(THREE, 1, dedup_window=60.0)
+    one = [(partial_topic("unit", 2), replace(partial(i), member=2).to_payload()) for i in range(1, 4)]
+    handled: list[int] = []
+    dropped = {n: metrics.BROKER_COPIES_DROPPED.labels(n)._value.get() for n in ("a", "b", "c")}
+
+    async def on_partial(msg: PartialMessage) -> None:
+        handled.append(msg.batch.first_nonce)
+
+    async with asyncio.TaskGroup() as tg:
+        for link, order in zip(t.links, (one, one[::-1], one), strict=True):
+            tg.create_task(t._receive(link, FakeClient(order), on_partial))  # type: ignore[arg-type]
+    assert sorted(handled) == [1, 2, 3]
+    assert sum(metrics.BROKER_COPIES_DROPPED.labels(n)._value.get() - dropped[n] for n in dropped) == 6

@@ -50,7 +50,7 @@ def zero_chain_counters(chain: str) -> None:
 
 
 def zero_pending_actions(chain: str) -> None:
-    """A chain's pending-action gauges at 0 for both kinds, before the first read of its endpoint."""
+    """A chain's pending-action gauges at 0 for every kind, before the first read of its endpoint."""
     for kind in PENDING_ACTION_KINDS:
         ENDPOINT_PENDING_ACTIONS.labels(chain, kind).set(0)
 
@@ -202,16 +202,22 @@ ENDPOINT_KEY_EPOCH = Gauge(
 )
 ENDPOINT_PENDING_ACTIONS = Gauge(
     "qiao_endpoint_pending_actions",
-    "Committee-signed RESUME or ROTATE actions scheduled on the endpoint, not executed or cancelled",
+    "Committee-signed RESUME, ROTATE or UNCURSE actions scheduled on the endpoint, not executed or cancelled",
     ["chain", "kind"],
 )
 ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
     "qiao_endpoint_pending_action_executable_seconds",
-    "Seconds (chain time) until the earliest pending RESUME or ROTATE may be executed; negative: "
+    "Seconds (chain time) until the earliest pending RESUME, ROTATE or UNCURSE may be executed; negative: "
     "executable already; absent: nothing pending",
     ["chain"],
 )
-PENDING_ACTION_KINDS = ("resume", "rotate")
+PENDING_ACTION_KINDS = ("resume", "rotate", "uncurse")
+ROUTE_CURSED = Gauge(
+    "qiao_route_cursed",
+    "1 while the sentinels' curse stops the chain's endpoint's route with the remote chain (every entry "
+    "point of it reverts RouteIsCursed until the committee's UNCURSE executes), read at the final head",
+    ["chain", "remote"],
+)
 ACTIONS = Gauge("qiao_actions", "Committee actions in this node's store by kind and state", ["kind", "state"])
 ACTION_OLDEST_OPEN_SECONDS = Gauge(
     "qiao_action_oldest_open_seconds",

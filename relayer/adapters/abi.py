@@ -264,6 +264,7 @@ ENDPOINT_ABI += [
 ENDPOINT_ABI += [
     _fn("isCursed", "uint256 remoteChainId", "bool cursed", view=True),
     _fn("curseCount", "uint256 remoteChainId", "uint64 count", view=True),
+    _fn("uncurseRoute", "uint64 nonce", "uint256 remoteChainId", view=True),
     _fn("heldUntil", "uint256 srcChainId, uint64 nonce", "uint64 releaseAfter", view=True),
     _fn("challengeThreshold", "address token", "uint256 threshold", view=True),
     _fn("challengePeriod", "", "uint64 period", view=True),

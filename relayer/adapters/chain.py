@@ -33,7 +33,13 @@ from relayer.config import ChainConfig
 from relayer.core.batching import Located
 from relayer.core.keyring import EndpointKey
 from relayer.core.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
-from relayer.core.onchain import EndpointState, PendingActionView, RegistryEvent, RegistryStatus
+from relayer.core.onchain import (
+    CurseView,
+    EndpointState,
+    PendingActionView,
+    RegistryEvent,
+    RegistryStatus,
+)
 from relayer.core.states import ObservedFailure
 from relayer.core.types import ChainId, Nonce, Route, Transfer
 
@@ -803,6 +809,30 @@ class ChainClient:
         return PendingActionView(
             bytes(typehash), int(epoch), int(executable_at), int(status), str(key_data), int(pause_count)
         )
+
+    async def route_curse(self, remote_chain_id: int, *, final: bool = False) -> CurseView:
+        """The sentinels' curse of the endpoint's route with `remote_chain_id`: `isCursed(remote)`
+        and `curseCount(remote)` at one block (the final head if `final`, else the head)."""
+        block = await self._read_block(final)
+
+        async def get(ep: _Endpoint) -> tuple[bool, int]:
+            f = ep.contract.functions
+            cursed = bool(await f.isCursed(remote_chain_id).call(block_identifier=block))
+            count = int(await f.curseCount(remote_chain_id).call(block_identifier=block))
+            return cursed, count
+
+        return CurseView(*await self.call(get, "route curse"))
+
+    async def uncurse_route(self, nonce: int, *, final: bool = False) -> int:
+        """`uncurseRoute(nonce)`: the remote chain id of the route the UNCURSE scheduled under
+        action nonce `nonce` lifts (0: no UNCURSE was scheduled under it)."""
+        block = await self._read_block(final)
+
+        async def get(ep: _Endpoint) -> int:
+            return int(await ep.contract.functions.uncurseRoute(nonce).call(block_identifier=block))
+
+        remote: int = await self.call(get, "uncurseRoute")
+        return remote
 
     async def registry_address(self) -> str:
         """The endpoint's KYC registry (`registry()`, an immutable: read once)."""

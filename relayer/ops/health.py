@@ -37,6 +37,7 @@ log = structlog.get_logger(__name__)
 PROBE_INTERVAL = 2.0
 PROBE_TIMEOUT = 3.0
 SUPPLY_INTERVAL = 15.0
+CURSE_INTERVAL = 5.0  # seconds between reads of every route's curse (a few calls per route)
 REORG_WINDOW = 64
 
 
@@ -50,6 +51,7 @@ class Health:
         self._hashes: dict[int, dict[int, str]] = {}
         self._history_seen = time.time()
         self._last_supply = 0.0
+        self._last_curses = 0.0
 
     # ---- checks --------------------------------------------------------------------------
 
@@ -109,6 +111,12 @@ class Health:
             metrics.ROUTE_PAUSED_SECONDS.labels(*labels).set(self.ops.paused_seconds(now).get(route, 0.0))
         await self._observe_latencies()
         self.readiness()
+        if now - self._last_curses >= CURSE_INTERVAL:
+            self._last_curses = now
+            try:
+                await self.ops.routes_cursed()  # qiao_route_cursed, from isCursed at the final head
+            except Exception as exc:
+                log.warning("route_curse_check_error", error=repr(exc))
         if now - self._last_supply >= SUPPLY_INTERVAL and all(self.ops.rpc_ok.values()):
             self._last_supply = now
             try:

@@ -253,7 +253,7 @@ def test_a_proposals_digest_covers_every_field_but_its_signature() -> None:
     ("change", "why"),
     [
         ({"id": "p2-0123abcd"}, "is not a proposal of member 1"),
-        ({"kind": "freeze"}, "only ['pause', 'resume', 'rotate'] are proposed"),
+        ({"kind": "freeze"}, "only ['pause', 'resume', 'rotate', 'uncurse'] are proposed"),
         ({"expires": 999}, "expires: must be after created"),
         ({"created": True}, "created: expected a unix time"),
         ({"chain": 0}, "chain: expected an integer"),

@@ -146,12 +146,25 @@ def _items_line(items: dict[str, dict[str, int]] | None) -> str:
     return "\nitems  " + "; ".join(parts)
 
 
+def broker_cell(st: dict[str, Any]) -> str:
+    """`status`'s broker: connected or not; with several brokers, how many of how many (and the
+    minimum), and each by name."""
+    reached = st.get("brokers") or {}
+    if len(reached) < 2:
+        return "connected" if st["broker_connected"] else "DISCONNECTED"
+    up = sum(1 for ok in reached.values() if ok)
+    minimum = st.get("min_brokers", 1)
+    names = ", ".join(f"{name} {'ok' if ok else 'DOWN'}" for name, ok in reached.items())
+    below = " BELOW MINIMUM" if up < minimum else ""
+    return f"{up}/{len(reached)} (min {minimum}{below}: {names})"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     st = _ask(args, "status")
 
     def human() -> str:
         rpc = ", ".join(f"{k} {'ok' if v else 'DOWN'}" for k, v in st["rpc_ok"].items())
-        broker = "connected" if st["broker_connected"] else "DISCONNECTED"
+        broker = broker_cell(st)
         paused = [k for k, v in st.get("endpoint_paused", {}).items() if v]
         rpc += f"; endpoint PAUSED on {', '.join(paused)}" if paused else ""
         rpc += _cursed_note(st.get("route_curses"))

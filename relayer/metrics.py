@@ -100,10 +100,25 @@ SIGNED_ITEMS = Gauge(
     "kind (relayer.core.lifecycle)",
     ["kind", "phase"],
 )
-MQTT_CONNECTED = Gauge("qiao_mqtt_connected", "1 while connected to the broker")
+MQTT_CONNECTED = Gauge(
+    "qiao_mqtt_connected", "1 while connected to the broker (to at least one, with several)"
+)
+BROKER_CONNECTED = Gauge(
+    "qiao_broker_connected", "1 while connected to this broker ([mqtt] or [[mqtt.brokers]])", ["broker"]
+)
+BROKER_MIN_CONNECTED = Gauge(
+    "qiao_broker_min_connected", "Brokers this node must reach (mqtt.min_brokers); fewer alerts"
+)
+BROKER_COPIES_DROPPED = Counter(
+    "qiao_broker_copies_dropped_total",
+    "Copies of a message already received (through another broker, or redelivered) dropped unhandled",
+    ["broker"],
+)
 MQTT_RECONNECTS = Counter("qiao_mqtt_reconnects_total", "Broker connection losses")
 MQTT_MESSAGES_REJECTED = Counter("qiao_mqtt_messages_rejected_total", "MQTT messages dropped as malformed")
-MQTT_OUTBOX_DEPTH = Gauge("qiao_mqtt_outbox_depth", "Messages waiting to be published")
+MQTT_OUTBOX_DEPTH = Gauge(
+    "qiao_mqtt_outbox_depth", "Messages waiting to be published (the deepest broker outbox, with several)"
+)
 MQTT_OUTBOX_DROPPED = Counter("qiao_mqtt_outbox_dropped_total", "Messages dropped from a full outbox")
 MEMBERS_ONLINE = Gauge(
     "qiao_committee_members_online", "Members whose heartbeat is online and names no route paused"

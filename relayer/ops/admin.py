@@ -145,6 +145,19 @@ class Ops:
     def margin(self) -> int:
         return self.presence().margin
 
+    def brokers(self) -> dict[str, Any]:
+        """The brokers this node reaches, how many it must, and the brokers each member online
+        says it reaches (members configured with several brokers name them in their heartbeats)."""
+        transport = self.node.transport
+        online = set(self.presence().online) | {int(m) for m in self.members_paused()}
+        return {
+            "brokers": transport.brokers_connected,
+            "min_brokers": transport.cfg.min_brokers,
+            "members_brokers": {
+                str(m): list(names) for m, names in sorted(transport.member_brokers.items()) if m in online
+            },
+        }
+
     # ---- status --------------------------------------------------------------------------
 
     async def route_stats(self) -> dict[Route, tuple[int, float | None]]:
@@ -208,6 +221,7 @@ class Ops:
             "members": len(self.node.public.members),
             "margin": len(online) - self.node.public.threshold,
             "broker_connected": self.node.transport.connected.is_set(),
+            **self.brokers(),
             "rpc_ok": {self.cfg.chain_by_id(c).name: ok for c, ok in self.rpc_ok.items()},
             "endpoint_paused": self.on_chain_paused,
             "route_curses": self.curse_table(),

@@ -3,7 +3,8 @@
 One small asyncio HTTP server on `metrics.host:metrics.port` serves:
 - `GET /metrics`: every `qiao_*` metric (Prometheus text format);
 - `GET /livez`: 200 while the event loop answers and every pipeline loop is running, else 503;
-- `GET /readyz`: 200 only while every chain's RPC answered the last probe, the broker is connected,
+- `GET /readyz`: 200 only while every chain's RPC answered the last probe, a broker is connected
+  (one of them, with several: the body names each and what every member online says it reaches),
   the store's last write succeeded (not a full disk) and at least t members are online (the
   signing margin is not negative), else 503. It turns false again as soon as any of them is
   lost. The body is JSON naming each check.
@@ -76,6 +77,7 @@ class Health:
             "members_online": self.ops.members_online(),
             "members_paused": self.ops.members_paused(),
             "threshold": self.ops.node.public.threshold,
+            **self.ops.brokers(),  # which brokers this node reaches, and each member online says it does
         }
 
     # ---- probe loop ----------------------------------------------------------------------

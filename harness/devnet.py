@@ -1181,10 +1181,8 @@ def _pairs_demo(net: Devnet, locks: int, burns: int) -> bool:
     print(f"alice (consortium) TBILL balance : {result.sender_asset / UNIT:.0f}")
     for name, pair in result.pairs.items():
         holder = "bob" if name == "ethereum" else "carol"
-        print(
-            f"{holder} ({name}) wTBILL balance{' ' * max(0, 13 - len(name) - len(holder))}: "
-            f"{pair.recipient_wrapped / UNIT:.0f}"
-        )
+        label = f"{holder} ({name}) wTBILL balance"
+        print(f"{label:<33}: {pair.recipient_wrapped / UNIT:.0f}")
     print(f"locked in the vault              : {result.vault_balance / UNIT:.0f} TBILL")
     for name, pair in result.pairs.items():
         print(

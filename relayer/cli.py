@@ -501,11 +501,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     out = _ask(args, "reconcile")
 
     def human() -> str:
-        supply = (
-            _table(out["supply"], ["pair", "locked", "wrapped", "in_flight", "ok"])
-            if out["supply"]
-            else "no token pair seen yet"
-        )
+        shared = any("wrapped_total" in p for p in out["supply"])  # one vault, several wrapped chains
+        cols = ["pair", "locked", "wrapped", *(["wrapped_total"] if shared else []), "in_flight", "ok"]
+        supply = _table(out["supply"], cols) if out["supply"] else "no token pair seen yet"
         routes = _table(
             out["routes"],
             ["route", "stored", "stored_last_nonce", "chain_last_nonce", "not_yet_stored", "missing_nonces"],

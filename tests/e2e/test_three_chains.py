@@ -6,6 +6,9 @@ on C backs both wrapped tokens, and the supply is reconciled per pair."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import sqlite3
 import subprocess
 import sys
 import tomllib
@@ -71,6 +74,21 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devnet.Devnet]:
     run_dir = tmp_path_factory.mktemp("three")
     with devnet.devnet(run_dir / "n", block_time=0.5, chains=3) as running:
         yield running
+
+
+def store_row(net: devnet.Devnet, member: int, what: str, nonce: int = 0) -> Any:
+    """From a member's store (read-only): its L2 scan cursor (the next block it scans), or the
+    state of transfer L2 -> C `nonce` (None: not stored)."""
+    path = net.run_dir / f"node-{member}" / "data" / "qiao.sqlite3"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        if what == "cursor":
+            row = db.execute("SELECT next_block FROM cursors WHERE chain_id=?", (L,)).fetchone()
+        else:
+            row = db.execute(
+                "SELECT state FROM transfers WHERE src_chain_id=? AND dst_chain_id=? AND nonce=?",
+                (L, C, nonce),
+            ).fetchone()
+    return None if row is None else row[0]
 
 
 def executed_nonces(gateway_or_vault: Any, start: int, src: int) -> list[int]:
@@ -177,6 +195,23 @@ def test_transfers_both_ways_on_both_routes_at_once_execute_each_nonce_once_with
         (L, want_l, want_l),
     }
     assert verdict.counts["executed"] == 38
+    # a member's `relayer reconcile`: both pairs of the vault token, judged by their summed supply
+    answer = subprocess.run(
+        [sys.executable, "-m", "relayer.cli", "reconcile", "--config", str(net.configs[1]), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=devnet.ROOT,
+    )
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    supply = {p["wrapped_chain"]: p for p in json.loads(answer.stdout)["supply"]}
+    assert set(supply) == {"ethereum", devnet.L2}
+    assert (supply["ethereum"]["wrapped"], supply[devnet.L2]["wrapped"]) == (str(want_e), str(want_l))
+    for p in supply.values():
+        assert p["locked"] == p["wrapped_total"] == str(want_e + want_l)  # the vault's one balance
+        assert p["in_flight"] == "0"
+        assert p["ok"] is True
     # the operator's reconciler, from the deployment file (the L2 listed beside Ethereum)
     out = subprocess.run(
         [
@@ -235,11 +270,27 @@ def test_a_burn_on_the_l2_waits_for_the_finalized_tag_while_the_other_route_move
             120,
             "the lock toward Ethereum minted",
         )
-        # ...while the burn on the L2, mined but not final, is not executed on C
+        # ...and every member has scanned the L2 up to its finalized tag, just below the burn's
+        # block, and stored nothing of the burn: mined, not final, not seen
+        devnet.wait_until(
+            lambda: all(store_row(net, m, "cursor") == burn_block for m in net.nodes),
+            60,
+            "every member scanned the L2 through its finalized tag",
+        )
+        assert all(store_row(net, m, "transfer", next_l) is None for m in net.nodes)
         assert next_l not in executed_nonces(vault, dep.consortium_block, L)
         alice_before = int(asset.functions.balanceOf(ALICE.address).call())
-        mine()  # the finalized tag reaches the burn's block
+        mine()  # the finalized tag reaches the burn's block: every member observes it now
         assert int(wl.eth.get_block("finalized")["number"]) == burn_block
+        devnet.wait_until(
+            lambda: all(store_row(net, m, "transfer", next_l) is not None for m in net.nodes),
+            60,
+            "every member observed the burn once final",
+        )
+        # the batch rule cuts a window of blocks once all of it is final: mine to the window's end
+        window = int(tomllib.loads(net.configs[1].read_text())["committee"]["window_blocks"])
+        while int(wl.eth.get_block("finalized")["number"]) < (burn_block // window + 1) * window - 1:
+            mine()
         devnet.wait_until(
             lambda: next_l in executed_nonces(vault, dep.consortium_block, L),
             120,

@@ -12,11 +12,12 @@ process runs: the attackers are the committee (t shares pooled, harness.sentinel
 
 The attack, as fast as it can: on every new Ethereum block it reads how much the inbound bucket
 holds (`availableCapacity`) and submits one forged batch consortium -> ethereum that takes all of
-it, in transfers one wei below the threshold (never held), at most `--per-batch` transfers a batch
-(more cost more gas than a block holds). It goes on until the route is cursed (a batch reverts
-RouteIsCursed, or `isCursed`). Measured: the Ethereum block of the first forged execution and of
-the RouteCursed event, the seconds between their timestamps, and the value minted to the attacker
-(what left the bridge: queued or held forged transfers never deliver once the route is cursed).
+it, in transfers one wei below the threshold (never held) and one for the rest, at most
+`per_batch` (100) transfers a batch (a few hundred fill a block's gas). It goes on until the route
+is cursed (a batch reverts RouteIsCursed, or `isCursed`). Measured: the Ethereum block of the
+first forged execution and of the RouteCursed event, the seconds between their timestamps, and the
+value minted to the attacker (what left the bridge: queued or held forged transfers never deliver
+once the route is cursed).
 
 The bound each run is compared with (docs/BENCHMARKS.md, "Maximum loss"):
 
@@ -75,11 +76,40 @@ SWEEPS: dict[str, list[Params]] = {
     "threshold": [replace(BASELINE, threshold=th, capacity=5000, refill=50) for th in (2, 10)],
     "poll": [replace(BASELINE, poll=p, refill=10) for p in (0.5, 4.0)],
     "block_time": [replace(BASELINE, block_time=b, refill=10) for b in (0.5, 2.0)],
+    "confirmations": [replace(BASELINE, confirmations=c, refill=10) for c in (0, 6)],
 }
 
 
 def say(msg: str) -> None:
     print(f"[max-loss {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def forged_amounts(available: int, piece: int, per_batch: int) -> list[int]:
+    """Transfers of at most `piece` (one wei below the threshold) that take all of `available`, at
+    most `per_batch` of them."""
+    full, rest = divmod(available, piece)
+    amounts = [piece] * min(full, per_batch)
+    if rest and full < per_batch:
+        amounts.append(rest)
+    return amounts
+
+
+def sentinel_timeline(log: Path) -> dict[str, Any]:
+    """From the sentinel's log: how many records it judged unbacked before its first curse went
+    out, and the seconds (log resolution: 1 s) from the first such finding to that curse."""
+    findings, first, sent = 0, None, None
+    for line in log.read_text(errors="replace").splitlines():
+        stamp = line[:19]
+        if "sentinel_mismatch" in line and sent is None:
+            findings += 1
+            first = first or stamp
+        elif "sentinel_action_sent" in line and "action=curse" in line and sent is None:
+            sent = stamp
+    seconds = None
+    if first and sent:
+        fmt = "%Y-%m-%d %H:%M:%S"
+        seconds = time.mktime(time.strptime(sent, fmt)) - time.mktime(time.strptime(first, fmt))
+    return {"findings_before_curse": findings, "finding_to_curse_seconds": seconds}
 
 
 def one_run(p: Params, work: Path, timeout: float = 180.0) -> dict[str, Any]:
@@ -130,10 +160,11 @@ def one_run(p: Params, work: Path, timeout: float = 180.0) -> dict[str, Any]:
             if gateway.functions.isCursed(C).call():
                 break
             available = int(gateway.functions.availableCapacity(dep.wrapped.address, INBOUND).call())
-            count = min(p.per_batch, available // piece)
-            if count == 0:
+            amounts = forged_amounts(available, piece, p.per_batch)
+            if not amounts:
                 continue
-            batch = colluders.forge(nonce, [piece] * count)
+            count = len(amounts)
+            batch = colluders.forge(nonce, amounts)
             try:
                 receipt = colluders.submit(batch)
             except (ContractCustomError, ContractLogicError, RuntimeError) as exc:
@@ -146,7 +177,7 @@ def one_run(p: Params, work: Path, timeout: float = 180.0) -> dict[str, Any]:
                 level0 = available
             nonce += count
             batches += 1
-            submitted += count * piece
+            submitted += sum(amounts)
         else:
             raise TimeoutError(f"no curse within {timeout:.0f}s; see {logs}")
         assert first_block is not None, "no forged batch executed"
@@ -165,6 +196,7 @@ def one_run(p: Params, work: Path, timeout: float = 180.0) -> dict[str, Any]:
         bound_bucket = level0 + p.refill * UNIT * seconds
         bound_threshold = (blocks + 1) * p.per_batch * piece
         sentinel.stop()
+        timeline = sentinel_timeline(sentinel.log_path)
         return {
             "params": asdict(p),
             "first_block": first_block,
@@ -177,6 +209,7 @@ def one_run(p: Params, work: Path, timeout: float = 180.0) -> dict[str, Any]:
             "batches": batches,
             "submitted_units": submitted / UNIT,
             "consortium_head": int(wc.eth.block_number),
+            **timeline,
             "load_average": [round(x, 2) for x in os.getloadavg()],
         }
     finally:

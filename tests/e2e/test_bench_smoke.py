@@ -39,6 +39,11 @@ def test_the_benchmark_command_with_tiny_sizes_writes_a_report_of_positive_figur
     assert [b["size"] for b in gas["batches"]] == [1, 2]
     assert all(positive(b["gas_used"]) and positive(b["per_transfer"]) for b in gas["batches"])
     assert all(positive(v["gas"]) for v in gas["verification"])
+    # the m-of-n ECDSA reference is measured in the same run: one ecrecover per signature
+    multisig = gas["multisig_reference"]
+    assert [r["signers"] for r in multisig] == ["4-of-7", "13-of-19", "21-of-31"]
+    assert all(positive(r["gas"]) and r["deliver_gas"] > r["gas"] for r in multisig)
+    assert multisig[0]["gas"] < multisig[1]["gas"] < multisig[2]["gas"]
 
     (net,) = report["devnets"]
     assert net["n"] == 4

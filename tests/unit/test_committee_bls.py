@@ -170,6 +170,26 @@ def test_weighted_sums_are_the_same_in_both_backends(scalars: list[int]) -> None
     assert ARK.g2_weighted_sum(g2_points, scalars) == PY.g2_weighted_sum(g2_points, scalars)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("x", [0, 1, 2, 64, CURVE_ORDER - 1])
+def test_a_committed_polynomial_at_x_is_the_weighted_sum_of_powers(backend: BlsBackend, x: int) -> None:
+    coefficients = [ARK.public_key(k + 3) for k in range(5)]
+    powers = [pow(x, k, CURVE_ORDER) for k in range(5)]
+    assert backend.g2_polynomial_at(coefficients, x) == ARK.g2_weighted_sum(coefficients, powers)
+    # (k + 3)·G2 evaluated: the public key of the scalar polynomial at x
+    assert backend.g2_polynomial_at(coefficients, x) == ARK.public_key(
+        sum((k + 3) * p for k, p in enumerate(powers)) % CURVE_ORDER
+    )
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_polynomial_needs_a_coefficient_and_a_scalar_in_range(backend: BlsBackend) -> None:
+    with pytest.raises(ValueError, match="at least one coefficient"):
+        backend.g2_polynomial_at([], 1)
+    with pytest.raises(ValueError, match="scalar out of range"):
+        backend.g2_polynomial_at([ARK.public_key(1)], CURVE_ORDER)
+
+
 def test_weighted_sum_is_the_sum_of_multiples() -> None:
     p, q = ARK.sign(3, MESSAGE), ARK.sign(5, MESSAGE)
     assert ARK.g1_weighted_sum([p, q], [2, 1]) == ARK.sign(11, MESSAGE)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from committee.bls import default_backend
+from committee.bls import CURVE_ORDER, default_backend
 from committee.dkg import (
     DkgMachine,
     DkgResult,
@@ -263,6 +263,27 @@ def test_a_dealer_whose_commitments_do_not_match_its_shares_is_excluded() -> Non
         if out.type is not MessageType.DEAL:
             return out.data
         return resign(ids[3], out.data, lambda p: p["body"]["commitments"].__setitem__(1, "0x" + wrong.hex()))
+
+    deliver(machines, {"m4": bad_commitments})
+    for m in machines[:3]:
+        assert m.result is not None, m.failure
+        assert m.result.qualified == (1, 2, 3)
+        assert "does not match its commitments" in m.result.excluded[4]
+
+
+def test_commitments_that_vanish_at_a_receiver_are_refused_not_a_crash() -> None:
+    """Commitments chosen so that C(1) is the identity (a0 + a1 + a2 = 0): member 1's batched
+    share check meets the identity among its points; the dealer is accused and excluded, and
+    member 1 finishes like the others."""
+    config, ids = make_config(4)
+    machines = [DkgMachine(config, i) for i in ids]
+    vanishing = [CURVE_ORDER - 12, 5, 7]
+    commitments = ["0x" + BLS.public_key(a).hex() for a in vanishing]
+
+    def bad_commitments(out: Outgoing) -> bytes | None:
+        if out.type is not MessageType.DEAL:
+            return out.data
+        return resign(ids[3], out.data, lambda p: p["body"].__setitem__("commitments", commitments))
 
     deliver(machines, {"m4": bad_commitments})
     for m in machines[:3]:

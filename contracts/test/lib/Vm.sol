@@ -21,6 +21,7 @@ interface Vm {
     function chainId(uint256 newChainId) external;
     function label(address account, string calldata newLabel) external;
     function addr(uint256 privateKey) external pure returns (address keyAddr);
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
     function assume(bool condition) external pure;
     function etch(address target, bytes calldata newRuntimeBytecode) external;
     function mockCallRevert(address callee, bytes calldata data, bytes calldata revertData) external;

@@ -74,7 +74,7 @@ SWEEPS: dict[str, list[Params]] = {
     "refill": [replace(BASELINE, refill=r) for r in (10, 50)],
     "capacity": [replace(BASELINE, capacity=c) for c in (200, 5000)],
     "threshold": [replace(BASELINE, threshold=th, capacity=5000, refill=50) for th in (2, 10)],
-    "poll": [replace(BASELINE, poll=p, refill=10) for p in (0.5, 4.0)],
+    "poll": [replace(BASELINE, poll=p, refill=10) for p in (0.5, 4.0, 8.0, 16.0)],
     "block_time": [replace(BASELINE, block_time=b, refill=10) for b in (0.5, 2.0)],
     "confirmations": [replace(BASELINE, confirmations=c, refill=10) for c in (0, 6)],
 }
@@ -224,6 +224,7 @@ def summary(runs: list[dict[str, Any]], key: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="benchmarks.max_loss", description=(__doc__ or "").split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="runs of the baseline (the headline), default 3")
+    ap.add_argument("--repeat-sweeps", type=int, default=1, help="runs of each other point, default 1")
     ap.add_argument("--only", nargs="+", choices=list(SWEEPS), default=list(SWEEPS), help="which sweeps")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="where max_loss.json goes")
     ap.add_argument("--keep", action="store_true", help="keep the run directories (logs)")
@@ -242,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for sweep in args.only:
             runs = []
-            for i, p in enumerate(SWEEPS[sweep] * (args.repeat if sweep == "baseline" else 1)):
+            repeat = args.repeat if sweep == "baseline" else args.repeat_sweeps
+            for i, p in enumerate(SWEEPS[sweep] * repeat):
                 say(f"{sweep} {i + 1}: {p}")
                 r = one_run(p, work / f"{sweep}-{i}")
                 say(

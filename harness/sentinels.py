@@ -30,7 +30,7 @@ from eth_utils.address import to_checksum_address as cs
 from prometheus_client.parser import text_string_to_metric_families
 from web3 import HTTPProvider, Web3
 
-from committee.keyfile import load_key_file, load_public_file
+from committee.keyfile import load_key_file
 from committee.threshold import KeyShare, combine, partial_sign
 from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message
@@ -219,7 +219,3 @@ class Colluders:
         sender = sender or dev_account(MALLORY_ACCOUNT)
         call = execute_batch_call(self.dep.gateway, batch, self.sign(batch))
         return send(self.dep.gateway.w3, sender, call, wait=wait)
-
-
-def public_threshold(public_file: Path) -> int:
-    return int(load_public_file(public_file).threshold)

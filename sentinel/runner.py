@@ -269,8 +269,10 @@ class Sentinel:
             d = json.loads(target)
             t = transfer_from(d)
             now = int(w3.eth.get_block("latest")["timestamp"])
-            if now >= int(d["release_after"]):
-                # outside the window a veto reverts; the route's curse keeps releaseQueued from delivering it
+            # After the window the endpoint takes a veto only while the route is cursed (the curse
+            # is sent first, so it normally is): a held forgery left alone would be released the
+            # moment an UNCURSE lifts the curse.
+            if now >= int(d["release_after"]) and not self._already_cursed(ep, t.src_chain_id):
                 log.error(
                     "sentinel_veto_window_closed", nonce=t.nonce, release_after=d["release_after"], now=now
                 )

@@ -322,3 +322,62 @@ def test_a_large_forged_transfer_is_held_and_vetoed_inside_its_window(
     assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
     mallory = devnet.dev_account(7)
     assert signed.dep.wrapped.functions.balanceOf(mallory.address).call() == 0
+
+
+def test_the_curse_goes_out_on_the_first_unbacked_record_not_after_judging_the_whole_backlog(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A colluding committee that forges many small transfers at once must not buy time: every
+    record the sentinel judges costs reads on every RPC (the maximum-loss benchmark measured about
+    0.1 to 0.2 s a record), and the curse used to be sent only at the end of the round, after the
+    whole backlog was judged. It is sent as soon as one record is unbacked on every RPC's evidence."""
+    vault, gateway = register(signed)
+    mallory = devnet.dev_account(7)
+    forged = tuple(
+        Transfer(
+            ChainId(ROUTE.src), ChainId(ROUTE.dst), Nonce(n), cs(signed.dep.asset.address),
+            cs(signed.dep.wrapped.address), mallory.address, mallory.address, 1,
+        )
+        for n in range(2, 32)
+    )  # fmt: skip
+    execute(signed, Batch(forged, cs(signed.dep.gateway.address), 1))
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    capsys.readouterr()
+    rounds_until(sentinel, lambda: gateway.functions.isCursed(ROUTE.src).call(), "the route cursed")
+    assert vault.functions.isCursed(ROUTE.dst).call()
+    logged = capsys.readouterr().out.splitlines()
+    sent = next(i for i, line in enumerate(logged) if "sentinel_action_sent" in line)
+    judged_before = [line for line in logged[:sent] if "sentinel_mismatch" in line]
+    assert len(judged_before) == 1, f"{len(judged_before)} records judged before the curse went out"
+    # and the rest of the backlog is judged all the same: every forged record is a finding
+    rounds_until(sentinel, lambda: store.count("mismatch") >= len(forged), "every forged record judged")
+
+
+def test_a_held_forgery_found_after_its_window_is_vetoed_once_the_route_is_cursed(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    """A sentinel that finds a held forgery only after its window (it was down, or far behind) must
+    still veto it: the endpoint takes a veto past the window while the route is cursed, and a
+    forgery left held would be released by the relayers the moment an UNCURSE lifts the curse."""
+    _, gateway = register(signed)
+    admin = devnet.dev_account(0)
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    devnet.send(we, admin, gateway.functions.setChallengePeriod(1))
+    devnet.send(we, admin, gateway.functions.setChallenge(signed.dep.wrapped.address, 10**5))
+    execute(signed, forged_batch(signed, 2, 10**6))
+    until = gateway.functions.heldUntil(ROUTE.src, 2).call()
+    assert until > 0
+    devnet.wait_until(lambda: we.eth.get_block("latest")["timestamp"] > until, 30, "the window over")
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    rounds_until(
+        sentinel,
+        lambda: any(a == "veto" and tx for _, a, _, tx in store.actions()),
+        "the veto tried",
+    )
+    assert gateway.functions.isCursed(ROUTE.src).call()
+    assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
+    assert gateway.functions.heldUntil(ROUTE.src, 2).call() == 0

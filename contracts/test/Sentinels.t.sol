@@ -459,6 +459,55 @@ contract SentinelsTest is SignedActions {
         vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, b.nonce)), uint8(QiaoEndpoint.TransferStatus.Failed));
     }
 
+    /// @dev The window does not close on a cursed route (review R1): a forged transfer held when
+    ///      its route was cursed stays vetoable past its window for as long as the curse lasts,
+    ///      so lifting the curse never hands it to whoever calls releaseQueued first.
+    function test_veto_aCursedRoutesHeldTransfer_afterItsWindow_neverReleased() public {
+        QiaoEndpoint.Transfer memory forged = _sendToE(2 * THRESHOLD);
+        vm.chainId(CHAIN_E);
+        uint64 releaseAfter = _s(gateway).heldUntil(CHAIN_C, forged.nonce);
+        _curse(gateway, s1, CHAIN_C);
+        vm.warp(releaseAfter + 1 days); // the curse outlasts the window
+        vm.prank(s2);
+        _s(gateway).veto(forged);
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, forged.nonce)), uint8(QiaoEndpoint.TransferStatus.Failed));
+        _uncurseGatewayNow();
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueued.selector, CHAIN_C, forged.nonce));
+        gateway.releaseQueued(forged);
+        vm.assertEq(wrapped.balanceOf(bob), 0, "a vetoed transfer was delivered");
+        // once the curse is lifted, a held transfer's window is closed again for a veto
+        QiaoEndpoint.Transfer memory later = _sendToE(THRESHOLD);
+        uint64 laterAfter = _s(gateway).heldUntil(CHAIN_C, later.nonce);
+        vm.warp(laterAfter);
+        vm.prank(s1);
+        vm.expectRevert(
+            abi.encodeWithSelector(QiaoEndpoint.ChallengeWindowClosed.selector, CHAIN_C, later.nonce, laterAfter)
+        );
+        _s(gateway).veto(later);
+    }
+
+    /// @dev Review R4: when the owner lowers the quorum to the votes already cast (a sentinel is
+    ///      down), a voter's repeated call curses the route instead of reverting AlreadyVoted.
+    function test_curse_aLoweredQuorum_isAppliedByAVoterCallingAgain() public {
+        vm.chainId(CHAIN_E);
+        vm.prank(owner);
+        _s(gateway).setCurseQuorum(3);
+        _curse(gateway, s1, CHAIN_C);
+        _curse(gateway, s2, CHAIN_C);
+        vm.assertFalse(_s(gateway).isCursed(CHAIN_C));
+        vm.prank(s1);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.AlreadyVoted.selector, CHAIN_C, s1));
+        _s(gateway).curse(CHAIN_C); // 2 of 3: a second call is still refused
+        vm.prank(owner);
+        _s(gateway).setCurseQuorum(2);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.RouteCursed(CHAIN_C, 1);
+        vm.prank(s1);
+        _s(gateway).curse(CHAIN_C);
+        vm.assertTrue(_s(gateway).isCursed(CHAIN_C));
+        vm.assertEq(_s(gateway).curseCount(CHAIN_C), 1);
+    }
+
     /// @dev A false veto loses no money: the vetoed transfer is Failed(Vetoed) on E, and the
     ///      committee's ordinary refund pays it back to its sender on C, once.
     function test_vetoedTransfer_isRefundedOnItsSource() public {
@@ -508,9 +557,7 @@ contract SentinelsTest is SignedActions {
         vm.assertEq(p.pauseCount, 1);
         vm.assertEq(p.executableAt, uint64(block.timestamp) + ACTION_DELAY);
         vm.warp(block.timestamp + ACTION_DELAY - 1);
-        vm.expectRevert(
-            abi.encodeWithSelector(QiaoEndpoint.ActionNotReady.selector, n, uint64(block.timestamp) + 1)
-        );
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.ActionNotReady.selector, n, uint64(block.timestamp) + 1));
         gateway.executePending(n);
         vm.assertTrue(_s(gateway).isCursed(CHAIN_C));
         // the guardian cancels it
@@ -587,8 +634,7 @@ contract SentinelsTest is SignedActions {
     ///      data, ether is refused, and the owner's functions are the endpoint's own.
     function test_fallback_unknownSelectorReverts_noEther_ownershipStillCannotBeRenounced() public {
         vm.chainId(CHAIN_E);
-        (bool ok, bytes memory ret) =
-            address(gateway).call(abi.encodeWithSignature("mintTo(address,uint256)", bob, 1));
+        (bool ok, bytes memory ret) = address(gateway).call(abi.encodeWithSignature("mintTo(address,uint256)", bob, 1));
         vm.assertFalse(ok);
         vm.assertEq(ret.length, 0);
         vm.deal(address(this), 1 ether);

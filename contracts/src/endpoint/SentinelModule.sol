@@ -99,7 +99,8 @@ contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
     ///         {uncurse} is executed.
     /// @dev Reverts with {QiaoEndpoint-NotSentinel}, {QiaoEndpoint-InvalidRemoteChain} (zero or
     ///      this chain), {QiaoEndpoint-RouteIsCursed} (cursed already: nothing to add),
-    ///      {QiaoEndpoint-AlreadyVoted}. Votes count toward one curse (number curseCount + 1), so
+    ///      {QiaoEndpoint-AlreadyVoted} (unless the votes cast already reach a quorum the owner
+    ///      lowered: then the call curses). Votes count toward one curse (number curseCount + 1), so
     ///      none carries over past an UNCURSE. Works while paused. Emits
     ///      {QiaoEndpoint-CurseVoted}, then {QiaoEndpoint-RouteCursed} on the deciding vote.
     /// @param remoteChainId The remote chain id of the route.
@@ -112,10 +113,15 @@ contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
         if (c.cursed) revert QiaoEndpoint.RouteIsCursed(remoteChainId);
         uint64 round = c.count + 1;
         mapping(address => bool) storage voted = _curseVotes[remoteChainId][round];
-        if (voted[msg.sender]) revert QiaoEndpoint.AlreadyVoted(remoteChainId, msg.sender);
-        voted[msg.sender] = true;
-        emit QiaoEndpoint.CurseVoted(remoteChainId, msg.sender);
-        uint8 tally = c.votes + 1;
+        uint8 tally = c.votes;
+        if (!voted[msg.sender]) {
+            voted[msg.sender] = true;
+            emit QiaoEndpoint.CurseVoted(remoteChainId, msg.sender);
+            tally += 1;
+        } else if (tally < _curseQuorum) {
+            revert QiaoEndpoint.AlreadyVoted(remoteChainId, msg.sender);
+        }
+        // else: a voter calling again after the owner lowered the quorum to the votes cast curses
         if (tally < _curseQuorum) {
             c.votes = tally;
             return;
@@ -127,11 +133,13 @@ contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
     }
 
     /// @notice A registered sentinel's veto of transfer `t`, held for its challenge window and
-    ///         inside it: it is never delivered, and is recorded failed (FailureReason.Vetoed), so
-    ///         the committee refunds it on its source (a false veto costs a round trip, no money).
+    ///         inside it, or at any time while its route is cursed: it is never delivered, and is
+    ///         recorded failed (FailureReason.Vetoed), so the committee refunds it on its source (a
+    ///         false veto costs a round trip, no money).
     /// @dev Reverts with {QiaoEndpoint-NotSentinel}, {QiaoEndpoint-NotHeld} unless `t` is held
     ///      with exactly these fields, {QiaoEndpoint-ChallengeWindowClosed} from its release time
-    ///      on. Works while paused or cursed (it only ever stops a delivery). Emits
+    ///      on unless its route is cursed. Works while paused or cursed (it only ever stops a
+    ///      delivery). Emits
     ///      {QiaoEndpoint-TransferFailed} and {QiaoEndpoint-TransferVetoed}.
     /// @param t The held transfer, with the fields that were signed.
     function veto(QiaoEndpoint.Transfer calldata t) external {
@@ -142,8 +150,12 @@ contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
         if (releaseAfter == 0 || _queued[src][nonce] != BatchCodec.transferLeaf(t)) {
             revert QiaoEndpoint.NotHeld(src, nonce);
         }
+        // The window does not close while the route is cursed: lifting the curse must never hand a
+        // held forgery to whoever calls releaseQueued first.
         // forge-lint: disable-next-line(block-timestamp) -- a window of seconds to days
-        if (block.timestamp >= releaseAfter) revert QiaoEndpoint.ChallengeWindowClosed(src, nonce, releaseAfter);
+        if (block.timestamp >= releaseAfter && !_curses[src].cursed) {
+            revert QiaoEndpoint.ChallengeWindowClosed(src, nonce, releaseAfter);
+        }
         delete _heldUntil[src][nonce];
         delete _queued[src][nonce];
         _failed[src][nonce >> 8] |= uint256(1) << (nonce & 0xff);

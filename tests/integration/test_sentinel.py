@@ -529,3 +529,29 @@ def test_a_forged_held_transfer_sent_through_a_contract_is_vetoed(
     )
     assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
     assert signed.dep.wrapped.functions.balanceOf(devnet.dev_account(7).address).call() == 0
+
+
+def test_a_forged_held_transfer_past_its_window_is_vetoed_while_its_route_is_cursed(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    """R1 (sentinel side). The window (1 s) is over before the sentinel sees the forged held
+    transfer final: it curses the route, and the endpoint takes its veto while the route is cursed,
+    so lifting the curse later can never hand the forgery to the first caller of releaseQueued."""
+    gateway = hold_large_transfers(signed)
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    devnet.send(we, devnet.dev_account(0), gateway.functions.setChallengePeriod(1))
+    execute(signed, forged_batch(signed, 2, 10**6))
+    release_after = gateway.functions.heldUntil(ROUTE.src, 2).call()
+    assert release_after > 0
+    cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
+    store = Store(cfg.store)
+    sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))
+    rounds_until(
+        sentinel,
+        lambda: any(a == "veto" and tx.startswith("0x") for _, a, _, tx in store.actions()),
+        "the veto sent",
+    )
+    assert we.eth.get_block("latest")["timestamp"] >= release_after  # sent after the window
+    assert gateway.functions.isCursed(ROUTE.src).call()
+    assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
+    assert signed.dep.wrapped.functions.balanceOf(devnet.dev_account(7).address).call() == 0

@@ -555,3 +555,31 @@ def test_a_forged_held_transfer_past_its_window_is_vetoed_while_its_route_is_cur
     assert gateway.functions.isCursed(ROUTE.src).call()
     assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
     assert signed.dep.wrapped.functions.balanceOf(devnet.dev_account(7).address).call() == 0
+
+
+def test_an_rpc_that_freezes_its_head_shows_as_lag(
+    tmp_path: Path, signed: SignedBatch, honest_rpcs: dict[str, list[str]]
+) -> None:
+    """S3 (the scan). The first consortium RPC reports block 3 as its head forever: the sentinel
+    scans no further than every RPC holds final, and its lag is measured against the highest final
+    head any RPC reports, so the frozen scan shows (QiaoSentinelLagging) instead of a lag of 0."""
+
+    def frozen(method: str, params: list[Any], result: Any) -> Any:
+        return hex(3) if method == "eth_blockNumber" else result
+
+    with RpcProxy(signed.dep.consortium_url, rewrite=frozen) as liar:
+        rpcs = {"consortium": [liar.url, honest_rpcs["consortium"][0]], "ethereum": honest_rpcs["ethereum"]}
+        cfg = sentinel_config(tmp_path, signed, rpcs)
+        store = Store(cfg.store)
+        sentinel = Sentinel(cfg, store, None)
+        wc = Web3(HTTPProvider(signed.dep.consortium_url))
+        for _ in range(2):
+            sentinel.round()
+        before = wc.eth.block_number
+        sentinel.round()
+        after = wc.eth.block_number
+        assert store.cursor(ROUTE.src) is None  # the frozen final head (1) is below the start block
+        lag = metric("qiao_sentinel_lag_blocks", chain="consortium")
+        start = signed.dep.consortium_block  # lag: the honest RPC's final head (2 confirmations) - start + 1
+        assert before - 2 - start + 1 <= lag <= after - 2 - start + 1
+        assert store.count("ok") == 0  # alice's lock is not scanned: bob's mint is not passed either

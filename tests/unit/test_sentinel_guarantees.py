@@ -10,6 +10,8 @@ import dataclasses
 
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address
+from hypothesis import given
+from hypothesis import strategies as st
 
 from relayer.core.calldata import execute_batch_data
 from relayer.core.encoding import leaf_hash
@@ -231,10 +233,10 @@ def status(final: int, latest: int | None = None, rpcs: int = 2) -> list[StatusV
 def test_a_refund_of_a_delivered_transfer_is_cursed() -> None:
     """A colluding committee signs a REFUND on the source of a transfer delivered (or held, or never
     arrived) on the destination: the sender keeps the wrapped tokens and gets the asset back."""
-    for st in (Status.DELIVERED, Status.QUEUED, Status.NONE):
-        e = judge_refund(status(st), 2)
-        assert e.verdict is Verdict.UNBACKED, st
-        assert st.name in e.reason
+    for shown in (Status.DELIVERED, Status.QUEUED, Status.NONE):
+        e = judge_refund(status(shown), 2)
+        assert e.verdict is Verdict.UNBACKED, shown
+        assert shown.name in e.reason
     assert judge_refund(status(Status.FAILED), 2).verdict is Verdict.BACKED
 
 
@@ -256,3 +258,39 @@ def test_a_refund_log_decodes_to_its_record() -> None:
     assert record == Refunded(SRC, DST, 7, ALICE, 500)
     assert record_from(record_json(record)) == record
     assert abi.TRANSFER_REFUNDED in abi.ALL_TOPICS
+
+
+_t = forged(7, 10**24)
+_real = Queued(SRC, DST, 7, leaf_hash(_t), _t.amount, True, 99, _t)
+_shown = st.sampled_from(
+    [
+        None,
+        _real,
+        dataclasses.replace(_real, claimed=None),
+        dataclasses.replace(_real, leaf=b"\x66" * 32),
+        dataclasses.replace(_real, amount=1),
+        Executed(SRC, DST, 7, MALLORY, _t.amount, _t),
+        Executed(SRC, DST, 7, MALLORY, _t.amount, dataclasses.replace(_t, dst_token=DEAR_DST)),
+    ]
+)
+
+
+@given(rebuilt=st.lists(_shown, max_size=4), configured=st.integers(min_value=0, max_value=4))
+def test_a_record_is_one_every_configured_rpc_shows(
+    rebuilt: list[Queued | Executed | None], configured: int
+) -> None:
+    """Whatever the RPCs show: a record comes back only if every configured RPC (two or more)
+    showed it final, all alike but for a held transfer's rebuilt fields, and those fields only
+    with the leaf every RPC's log shows."""
+    record, _ = agree(rebuilt, configured)
+    if record is None:
+        return
+    assert configured >= 2
+    assert len(rebuilt) >= configured
+    assert all(r is not None for r in rebuilt)
+    if isinstance(record, Queued):
+        assert all(isinstance(r, Queued) and dataclasses.replace(r, claimed=None) == dataclasses.replace(
+            record, claimed=None) for r in rebuilt)  # fmt: skip
+        assert record.claimed is None or leaf_hash(record.claimed) == record.leaf
+    else:
+        assert all(r == record for r in rebuilt)

@@ -591,7 +591,7 @@ def cmd_devnet_transfer(args: argparse.Namespace) -> int:
 
     try:
         out = transfer.operator_transfer(
-            Path(args.deployment), args.direction, args.amount, args.to, args.wait
+            Path(args.deployment), args.direction, args.amount, args.to, args.wait, chain=args.chain
         )
     except (OSError, ValueError, KeyError, TimeoutError, RuntimeError) as exc:
         print(f"error: devnet {args.direction}: {exc}", file=sys.stderr)
@@ -857,6 +857,12 @@ def build_parser() -> argparse.ArgumentParser:
         d.add_argument("--deployment", required=True, help="the demo's deployment.json (printed at start)")
         d.add_argument("--amount", required=True, help="in whole tokens, e.g. 5 or 0.25")
         d.add_argument("--to", help="recipient address on the destination chain")
+        d.add_argument(
+            "--chain",
+            default="ethereum",
+            help="the wrapped chain: ethereum (default), or a further one of the deployment "
+            "(l2 with scripts/demo.sh --chains 3)",
+        )
         d.add_argument(
             "--wait",
             type=float,

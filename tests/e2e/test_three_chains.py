@@ -301,3 +301,27 @@ def test_a_burn_on_the_l2_waits_for_the_finalized_tag_while_the_other_route_move
     verdict = reconcile(dep, settled=True)
     assert all(p.wrapped == p.locked for p in verdict.pairs), verdict.pairs
     assert Counter(executed_nonces(vault, dep.consortium_block, L))[next_l] == 1
+
+
+def test_an_operator_moves_tokens_on_the_l2_route_by_hand(net: devnet.Devnet) -> None:
+    deployment = str(devnet.write_devnet_file(net))
+
+    def devnet_cli(*words: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "relayer.cli", "devnet", *words, "--deployment", deployment, "--json"]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=200, check=False, cwd=devnet.ROOT)
+
+    locked = devnet_cli("lock", "--chain", "l2", "--amount", "2")
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    lock = json.loads(locked.stdout)
+    assert (lock["route"], lock["executed"]) == (f"{C}->{L}", True)
+    burned = devnet_cli("burn", "--chain", "l2", "--amount", "1")
+    assert burned.returncode == 0, burned.stdout + burned.stderr
+    burn = json.loads(burned.stdout)
+    assert (burn["route"], burn["executed"]) == (f"{L}->{C}", True)
+    unknown = devnet_cli("lock", "--chain", "base", "--amount", "1")
+    assert unknown.returncode == 1
+    assert "--chain 'base': not a wrapped chain" in unknown.stdout + unknown.stderr
+    assert "ethereum, l2" in unknown.stdout + unknown.stderr
+    devnet.wait_until(
+        lambda: reconcile(net.deployment, settled=True).ok, 60, "the reconciler's verdict settled"
+    )

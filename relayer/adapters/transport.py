@@ -9,7 +9,9 @@ re-published from its store until the batch executes, so a lost message only del
 With several brokers (`[[mqtt.brokers]]`), every message goes to each of them and the receiver keeps
 the first copy (relayer.core.dedup); losing a broker loses nothing while another carries the
 messages. Heartbeats are tracked per broker: a member whose last-will says "offline" on one broker
-is still online while another carries its heartbeats.
+is still online while another carries its heartbeats. The brokers may replicate to each other (the
+nodes of a NATS cluster, bridged mosquittos): each is then listed as its own broker, and what they
+replicate is more copies, dropped the same way; each broker gets its own client identifier.
 
 Each broker's outbox holds each distinct message once: while the broker is away, the periodic
 re-publication of the same partials does not fill it with copies (which would push out other
@@ -187,6 +189,13 @@ class Transport:
             return ()
         return tuple(link.name for link in self.links if link.connected.is_set())
 
+    def _client_id(self, link: BrokerLink) -> str:
+        """The MQTT client identifier on `link`: with several brokers, one per broker. Nodes of one
+        cluster (NATS) hold a session by its identifier cluster-wide: a second connection with
+        the same identifier through another node is refused while the first lives."""
+        base = f"qiao-{self.cfg.network}-member-{self.member}"
+        return base if len(self.links) < 2 else f"{base}-{link.name}"
+
     def _link_state(self, link: BrokerLink, up: bool) -> None:
         if up:
             link.connected.set()
@@ -237,7 +246,7 @@ class Transport:
                 async with aiomqtt.Client(
                     hostname=cfg.host,
                     port=cfg.port,
-                    identifier=f"qiao-{self.cfg.network}-member-{self.member}",
+                    identifier=self._client_id(link),
                     username=cfg.username,
                     password=link.password,
                     keepalive=10,

@@ -631,6 +631,8 @@ class Devnet:
     # the further brokers of a devnet started with `extra_brokers` (each its own CA and passwords),
     # by name; the members list the devnet's broker first, as "main", then these
     extra_brokers: dict[str, Process] = field(default_factory=dict)
+    # with `cluster`: the brokers the members use instead (NATS nodes or bridged mosquittos)
+    cluster: BrokerSet | None = None
     network: str = "devnet"
     committee: CommitteeKey | None = None  # the key of the members' first DKG (key epoch 1)
 
@@ -802,6 +804,7 @@ def devnet(
     keystores: bool = False,
     mqtt_port_for: Callable[[int, int], int] | None = None,
     extra_brokers: int = 0,
+    cluster: str | None = None,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
 
@@ -811,7 +814,10 @@ def devnet(
     `mqtt_port_for(member, port)` the port a member connects to instead of the broker's (a proxy
     in front of it, to partition that member). `extra_brokers` starts that many more brokers (the
     production configuration, each with its own CA and passwords, named b2, b3, ...): every member
-    then lists all of them in `[[mqtt.brokers]]`, the devnet's own broker first as "main"."""
+    then lists all of them in `[[mqtt.brokers]]`, the devnet's own broker first as "main".
+    `cluster` ("nats" or "bridged") has the members use, instead of the devnet's broker, every node
+    of a three-node NATS cluster or both of two bridged mosquittos (`Devnet.cluster`); the devnet's
+    broker still carries the key generation."""
     options = node_options or {}
     metrics_ports = {i: free_port() if metrics else 0 for i in range(1, n + 1)}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -862,6 +868,18 @@ def devnet(
                         )
                     )
             mqtt_brokers = {i: "\n".join(t) for i, t in tables.items()}
+        brokers_set: BrokerSet | None = None
+        if cluster is not None:
+            if extra_brokers or broker_proc is None:
+                raise ValueError("cluster needs the devnet's own broker and no extra_brokers")
+            everyone = list(range(1, n + 1))
+            starts = {"nats": start_nats_cluster, "bridged": start_bridged_mosquittos}
+            if cluster not in starts:
+                raise ValueError(f"cluster: {cluster!r} is not one of {sorted(starts)}")
+            (run_dir / cluster).mkdir(exist_ok=True)
+            brokers_set = starts[cluster](procs, run_dir / cluster, network, everyone)
+            mqtt_extra = {}
+            mqtt_brokers = {i: brokers_set.tables(i) for i in everyone}
         group_key, key_files, public_path = write_committee(
             run_dir, n, t, mqtt_port=port, network=network, keystores=keystores
         )
@@ -905,6 +923,7 @@ def devnet(
             broker_ports=(member_port, mqtt_port) if broker_proc is not None else (),
             broker_ca=broker_ca,
             extra_brokers=extras,
+            cluster=brokers_set,
             network=network,
             committee=CommitteeKey(
                 int(load_public_file(public_path).key_epoch),

@@ -65,6 +65,16 @@ HEARTBEAT_CHECK_SECONDS = 0.5  # how soon a local pause or resume reaches the ot
 DEDUP_WINDOW_SECONDS = 2.0
 
 
+def _honour_cancel() -> None:
+    """Raise the cancellation a library call swallowed. aiomqtt waits for each acknowledgement with
+    asyncio.wait_for, which on Python 3.11 returns the result when it arrives together with a
+    cancellation and drops the cancellation; the loop would then wait for its next message, and a
+    stop (whose TaskGroup cancels each child once) would hang. The task still counts the request."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 @dataclass(slots=True)
 class _Beat:
     """A member's last heartbeat through one broker, timed on arrival (our own clock)."""
@@ -266,6 +276,7 @@ class Transport:
                         await client.subscribe(f"{root}/action/+", qos=1)
                     if on_proposal is not None:
                         await client.subscribe(f"{root}/proposal/+", qos=1)
+                    _honour_cancel()
                     self._link_state(link, True)
                     log.info("mqtt_connected", broker=link.name, host=cfg.host, port=cfg.port)
                     delay = 0.5
@@ -298,6 +309,7 @@ class Transport:
                 link.enqueue(topic, payload, retain, first=True)
                 metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
                 raise
+            _honour_cancel()  # acknowledged, but a stop asked meanwhile
 
     async def _heartbeats(self, client: aiomqtt.Client, topic: str) -> None:
         """Every HEARTBEAT_SECONDS, and at once when this node's paused routes or the brokers it
@@ -306,6 +318,7 @@ class Transport:
             paused = frozenset(self.paused_routes())
             reached = self._reached()
             await client.publish(topic, self._heartbeat("online", paused), qos=1, retain=True)
+            _honour_cancel()
             for _ in range(round(HEARTBEAT_SECONDS / HEARTBEAT_CHECK_SECONDS)):
                 await asyncio.sleep(HEARTBEAT_CHECK_SECONDS)
                 if frozenset(self.paused_routes()) != paused or self._reached() != reached:

@@ -52,11 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     keygen = sub.add_parser("keygen", help="create a new key in an encrypted keystore")
     keygen.add_argument("--keystore", type=Path, required=True)
     keygen.add_argument("--password-file", type=Path, required=True)
+    keygen.add_argument("--force", action="store_true", help="replace an existing keystore (its key is lost)")
     args = parser.parse_args(argv)
 
     if args.command == "keygen":
         try:
-            print(write_keystore(args.keystore, args.password_file))
+            print(write_keystore(args.keystore, args.password_file, force=args.force))
         except KeystoreError as exc:
             print(exc, file=sys.stderr)
             return EXIT_CONFIG

@@ -51,9 +51,17 @@ def load_account(keystore: Path, password_file: Path) -> LocalAccount:
     return account
 
 
-def write_keystore(keystore: Path, password_file: Path, key: bytes | None = None) -> str:
+def write_keystore(
+    keystore: Path, password_file: Path, key: bytes | None = None, *, force: bool = False
+) -> str:
     """A new (or the given) key encrypted into `keystore` (mode 0600) with the password file's
-    password; returns the address (register it with the owner's setSentinel)."""
+    password; returns the address (register it with the owner's setSentinel). An existing file is
+    refused unless `force`: it may hold the registered key, and overwriting it would lose it."""
+    if keystore.exists() and not force:
+        raise KeystoreError(
+            f"{keystore}: exists; it may hold the key registered on the endpoints. Move it aside, "
+            "or pass --force to replace it (the old key is then lost)"
+        )
     password = read_password(password_file)
     account = Account.from_key(key) if key is not None else Account.create()
     keystore.write_text(json.dumps(Account.encrypt(account.key, password)))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relayer.core.types import ChainId, Nonce, Transfer
-from sentinel.checks import BatchExecuted, Executed, Queued, Record
+from sentinel.checks import BatchExecuted, Executed, Queued, Record, Refunded
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cursors (chain_id INTEGER PRIMARY KEY, block INTEGER NOT NULL);
@@ -53,9 +53,15 @@ def record_json(r: Record) -> str:
         d: dict[str, Any] = {"kind": "batch", "src": r.src_chain_id, "dst": r.dst_chain_id,
                              "first": r.first_nonce, "last": r.last_nonce, "root": r.root.hex(),
                              "epoch": r.key_epoch}  # fmt: skip
+    elif isinstance(r, Refunded):
+        d = {"kind": "refunded", "src": r.src_chain_id, "dst": r.dst_chain_id, "nonce": r.nonce,
+             "sender": r.sender, "amount": str(r.amount)}  # fmt: skip
+        return json.dumps(d, sort_keys=True)
     elif isinstance(r, Executed):
         d = {"kind": "executed", "src": r.src_chain_id, "dst": r.dst_chain_id, "nonce": r.nonce,
              "recipient": r.recipient, "amount": str(r.amount)}  # fmt: skip
+        if r.in_batch:
+            d["in_batch"] = True
     else:
         d = {"kind": "queued", "src": r.src_chain_id, "dst": r.dst_chain_id, "nonce": r.nonce,
              "leaf": r.leaf.hex(), "amount": str(r.amount), "held": r.held,
@@ -70,8 +76,11 @@ def record_from(text: str) -> Record:
     claimed = transfer_from(d["claimed"]) if "claimed" in d else None
     if d["kind"] == "batch":
         return BatchExecuted(d["src"], d["dst"], d["first"], d["last"], bytes.fromhex(d["root"]), d["epoch"])
+    if d["kind"] == "refunded":
+        return Refunded(d["src"], d["dst"], d["nonce"], d["sender"], int(d["amount"]))
     if d["kind"] == "executed":
-        return Executed(d["src"], d["dst"], d["nonce"], d["recipient"], int(d["amount"]), claimed)
+        batched = bool(d.get("in_batch", False))
+        return Executed(d["src"], d["dst"], d["nonce"], d["recipient"], int(d["amount"]), claimed, batched)
     return Queued(
         d["src"], d["dst"], d["nonce"], bytes.fromhex(d["leaf"]), int(d["amount"]), d["held"],
         d["release_after"], claimed,

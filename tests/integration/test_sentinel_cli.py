@@ -107,3 +107,27 @@ def test_run_serves_metrics_survives_dead_rpcs_and_stops_on_sigterm(tmp_path: Pa
             proc.kill()
     assert proc.returncode == 0, output
     assert "sentinel_round_failed" in output
+
+
+def test_keygen_refuses_to_overwrite_a_keystore_unless_forced(tmp_path: Path) -> None:
+    """The keystore may hold the key registered on the endpoints: a second `keygen` must not lose it."""
+    config = setup(tmp_path)
+    keystore = tmp_path / "sentinel.keystore.json"
+    before = keystore.read_text()
+    argv = [
+        SCRIPT,
+        "keygen",
+        "--keystore",
+        str(keystore),
+        "--password-file",
+        str(tmp_path / "sentinel.password"),
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, check=False)
+    assert out.returncode == 2
+    assert f"{keystore}: exists" in out.stderr
+    assert "pass --force to replace it" in out.stderr
+    assert keystore.read_text() == before
+    out = subprocess.run([*argv, "--force"], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert keystore.read_text() != before
+    assert config.exists()

@@ -22,6 +22,7 @@ from sentinel.checks import (
     RpcView,
     SupplyRead,
     Verdict,
+    agree,
     check_record,
     judge,
     supply_excess,
@@ -41,8 +42,8 @@ def transfer(nonce: int = 1, amount: int = 777, recipient: str = BOB, dst_token:
     return Transfer(ChainId(SRC), ChainId(DST), Nonce(nonce), A, dst_token, ALICE, recipient, amount)
 
 
-def executed(t: Transfer, claimed: bool = False) -> Executed:
-    return Executed(SRC, DST, t.nonce, t.recipient.lower(), t.amount, t if claimed else None)
+def executed(t: Transfer, claimed: bool = False, in_batch: bool = False) -> Executed:
+    return Executed(SRC, DST, t.nonce, t.recipient.lower(), t.amount, t if claimed else None, in_batch)
 
 
 def queued(t: Transfer, held: bool = False) -> Queued:
@@ -76,7 +77,7 @@ nonces = st.integers(min_value=1, max_value=2**32)
 @given(nonce=nonces, amount=amounts)
 def test_an_honest_record_matches(nonce: int, amount: int) -> None:
     t = transfer(nonce, amount)
-    assert check_record(executed(t), [t]) is None
+    assert check_record(executed(t, in_batch=True), [t]) is None
     assert check_record(executed(t, claimed=True), [t]) is None
     assert check_record(queued(t), [t]) is None
     assert check_record(queued(t, held=True), [t]) is None
@@ -94,7 +95,7 @@ def test_a_forged_nonce_is_unbacked(nonce: int) -> None:
 @given(amount=amounts, other=amounts)
 def test_another_amount_is_found(amount: int, other: int) -> None:
     real, forged = transfer(amount=amount), transfer(amount=other)
-    finding = check_record(executed(forged), [real])
+    finding = check_record(executed(forged, in_batch=True), [real])
     assert (finding is None) == (amount == other)
     if finding is not None:
         assert finding.kind is Kind.AMOUNT
@@ -155,21 +156,16 @@ def test_check_record_refuses_the_wrong_number_of_sources() -> None:
 # ---- evidence -------------------------------------------------------------------------------------
 
 
-FINAL_EVERYWHERE = [True, True]
-
-
 def test_a_forged_nonce_on_every_rpc_is_cursed() -> None:
     forged = transfer(5)
     views = [view("a", [ABSENT]), view("b", [ABSENT])]
-    e = judge(executed(forged), [None], views, 2, FINAL_EVERYWHERE)
+    e = judge(executed(forged), [None], views, 2)
     assert e.verdict is Verdict.UNBACKED
 
 
 def test_a_single_rpc_never_curses() -> None:
     forged = transfer(5)
-    e = judge(executed(forged), [None], [view("a", [ABSENT])], 1, [True])
-    assert e.verdict is Verdict.INSUFFICIENT
-    e = judge(executed(forged), [None], [view("a", [ABSENT])], 1, FINAL_EVERYWHERE)
+    e = judge(executed(forged), [None], [view("a", [ABSENT])], 1)
     assert e.verdict is Verdict.INSUFFICIENT
 
 
@@ -183,21 +179,24 @@ def test_a_lying_rpc_does_not_curse_an_honest_route(liar: int, lie: str) -> None
             "error": RpcView("liar", error="timeout")}  # fmt: skip
     views = [view(f"rpc{i}", [honest]) for i in range(3)]
     views[liar] = lies[lie]
-    e = judge(executed(real), [None], views, 3, [True, True, True])
+    e = judge(executed(real), [None], views, 3)
     assert e.verdict is Verdict.INSUFFICIENT
 
 
 def test_every_configured_rpc_must_answer() -> None:
     forged = transfer(5)
-    e = judge(executed(forged), [None], [view("a", [ABSENT]), view("b", [ABSENT])], 3, FINAL_EVERYWHERE)
+    e = judge(executed(forged), [None], [view("a", [ABSENT]), view("b", [ABSENT])], 3)
     assert e.verdict is Verdict.INSUFFICIENT
 
 
-def test_a_destination_event_not_final_everywhere_never_curses() -> None:
-    forged = transfer(5)
-    views = [view("a", [ABSENT]), view("b", [ABSENT])]
-    assert judge(executed(forged), [None], views, 2, [True, False]).verdict is Verdict.INSUFFICIENT
-    assert judge(executed(forged), [None], views, 2, [True]).verdict is Verdict.INSUFFICIENT
+def test_a_destination_record_not_final_on_every_rpc_is_no_record() -> None:
+    forged = executed(transfer(5))
+    record, why = agree([forged, None], 2)
+    assert record is None
+    assert "final on 1 of 2 RPCs" in why
+    assert agree([forged], 2)[0] is None  # an RPC did not answer
+    assert agree([forged], 1)[0] is None  # a single RPC never makes a record
+    assert agree([forged, forged], 2) == (forged, "")
 
 
 def test_a_source_not_yet_final_waits() -> None:
@@ -205,23 +204,24 @@ def test_a_source_not_yet_final_waits() -> None:
     rule is stricter than the committee's): wait, do not curse."""
     real = transfer(4)
     views = [view("a", [ABSENT], [present(real)]), view("b", [ABSENT], [present(real)])]
-    assert judge(executed(real, claimed=True), [None], views, 2, FINAL_EVERYWHERE).verdict is Verdict.PENDING
-    assert judge(queued(real), [None], views, 2, FINAL_EVERYWHERE).verdict is Verdict.PENDING
+    assert judge(executed(real, claimed=True), [None], views, 2).verdict is Verdict.PENDING
+    assert judge(queued(real), [None], views, 2).verdict is Verdict.PENDING
 
 
 def test_a_record_backed_at_the_final_head_is_backed() -> None:
     real = transfer(4)
     views = [view("a", [present(real)]), view("b", [present(real)])]
-    assert judge(queued(real), [None], views, 2, FINAL_EVERYWHERE).verdict is Verdict.BACKED
-    assert judge(executed(real), [real], views, 2, FINAL_EVERYWHERE).verdict is Verdict.BACKED
+    assert judge(queued(real), [None], views, 2).verdict is Verdict.BACKED
+    assert judge(executed(real, in_batch=True), [real], views, 2).verdict is Verdict.BACKED
+    assert judge(executed(real, claimed=True), [None], views, 2).verdict is Verdict.BACKED
 
 
 def test_another_amount_on_a_real_nonce_is_cursed_when_every_rpc_confirms_the_source() -> None:
     real = transfer(2, 10)
     forged = transfer(2, 10**24)
     views = [view("a", [present(real)]), view("b", [present(real)])]
-    assert judge(executed(forged), [real], views, 2, FINAL_EVERYWHERE).verdict is Verdict.UNBACKED
-    assert judge(queued(forged, held=True), [real], views, 2, FINAL_EVERYWHERE).verdict is Verdict.UNBACKED
+    assert judge(executed(forged), [real], views, 2).verdict is Verdict.UNBACKED
+    assert judge(queued(forged, held=True), [real], views, 2).verdict is Verdict.UNBACKED
 
 
 def test_a_store_that_disagrees_with_every_rpc_is_not_evidence() -> None:
@@ -229,7 +229,7 @@ def test_a_store_that_disagrees_with_every_rpc_is_not_evidence() -> None:
     sentinel cannot tell what the record should be, so it does not curse."""
     stored, onchain = transfer(2, 10), transfer(2, 11)
     views = [view("a", [present(onchain)]), view("b", [present(onchain)])]
-    e = judge(executed(transfer(2, 12)), [stored], views, 2, FINAL_EVERYWHERE)
+    e = judge(executed(transfer(2, 12)), [stored], views, 2)
     assert e.verdict is Verdict.INSUFFICIENT
 
 
@@ -239,21 +239,18 @@ def test_a_source_transfer_final_everywhere_but_not_scanned_yet_waits() -> None:
     RPC hid it: that is no evidence either way."""
     real = transfer(4)
     views = [view("a", [present(real)]), view("b", [present(real)])]
-    assert judge(executed(real), [None], views, 2, FINAL_EVERYWHERE, scanned_to=80).verdict is Verdict.PENDING
-    assert (
-        judge(executed(real), [None], views, 2, FINAL_EVERYWHERE, scanned_to=90).verdict
-        is Verdict.INSUFFICIENT
-    )
+    assert judge(executed(real), [None], views, 2, scanned_to=80).verdict is Verdict.PENDING
+    assert judge(executed(real), [None], views, 2, scanned_to=90).verdict is Verdict.INSUFFICIENT
 
 
 def test_a_forged_batch_is_judged_by_the_leaves_every_rpc_shows() -> None:
     real = [transfer(1), transfer(2)]
     forged = [transfer(1), transfer(2, 5)]
     views = [view(u, [present(t) for t in real]) for u in ("a", "b")]
-    assert judge(batch(forged), [*real], views, 2, FINAL_EVERYWHERE).verdict is Verdict.UNBACKED
-    assert judge(batch(real), [*real], views, 2, FINAL_EVERYWHERE).verdict is Verdict.BACKED
+    assert judge(batch(forged), [*real], views, 2).verdict is Verdict.UNBACKED
+    assert judge(batch(real), [*real], views, 2).verdict is Verdict.BACKED
     beyond = [view(u, [present(real[0]), ABSENT]) for u in ("a", "b")]
-    assert judge(batch(real), [real[0], None], beyond, 2, FINAL_EVERYWHERE).verdict is Verdict.UNBACKED
+    assert judge(batch(real), [real[0], None], beyond, 2).verdict is Verdict.UNBACKED
 
 
 # ---- supply ---------------------------------------------------------------------------------------
@@ -301,20 +298,26 @@ rpc_views = st.one_of(
 @given(
     views=st.lists(rpc_views, min_size=0, max_size=4),
     configured=st.integers(min_value=0, max_value=4),
-    destination=st.lists(st.booleans(), min_size=0, max_size=4),
     claimed=st.booleans(),
+    in_batch=st.booleans(),
 )
 def test_a_curse_only_on_complete_agreeing_final_evidence(
-    views: list[RpcView], configured: int, destination: list[bool], claimed: bool
+    views: list[RpcView], configured: int, claimed: bool, in_batch: bool
 ) -> None:
     """Whatever the RPCs answer: UNBACKED only if every configured source RPC (two or more)
-    answered with the same final state, that state does not back the record, no latest head backs
-    it, and the destination event is final on every destination RPC (two or more)."""
-    record = executed(transfer(6), claimed=claimed)
-    e = judge(record, [transfer(6)], views, configured, destination)
+    answered with the same final state, that state does not back the record and no latest head
+    backs it; BACKED only if every one answered with the same final state that backs it."""
+    record = executed(transfer(6), claimed=claimed, in_batch=in_batch)
+    e = judge(record, [transfer(6)], views, configured)
+    if e.verdict in (Verdict.UNBACKED, Verdict.BACKED):
+        assert configured >= 2
+        assert len(views) >= configured
+        assert all(v.error is None for v in views)
+        assert len({v.final for v in views}) == 1
+    if e.verdict is Verdict.BACKED:
+        assert views[0].final[0] == present(transfer(6))
+        assert claimed or in_batch  # the token pair shown by the calldata or a batch's root
     if e.verdict is Verdict.UNBACKED:
-        assert len(destination) >= 2
-        assert all(destination)
         assert configured >= 2
         assert len(views) >= configured
         assert all(v.error is None for v in views)

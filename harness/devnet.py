@@ -413,9 +413,11 @@ def write_node_config(
     relayer_extra: str = "",
     chain_extra: str = "",
     mqtt_extra: str = "",
+    mqtt_brokers: str = "",
 ) -> Path:
     """One member's TOML. `*_rpc` replace the chains' endpoints (a TOML string or list), the
-    `*_extra` strings add lines to the [relayer] table and to both chain tables (tests use them)."""
+    `*_extra` strings add lines to the [relayer] table and to both chain tables (tests use them).
+    `mqtt_brokers` (`[[mqtt.brokers]]` tables) replaces the single broker at `mqtt_port`."""
     c_rpc = consortium_rpc or f'"{dep.consortium_url}"'
     e_rpc = ethereum_rpc or f'"{dep.ethereum_url}"'
 
@@ -427,6 +429,7 @@ def write_node_config(
         with os.fdopen(fd, "w") as fh:
             fh.write("0x" + bytes(dev_account(member).key).hex() + "\n")
     cfg = node_dir / "node.toml"
+    mqtt_address = "" if mqtt_brokers else f'host = "127.0.0.1"\nport = {mqtt_port}\n'
     cfg.write_text(f"""# Devnet member {member}: written by harness.devnet
 [node]
 member_index = {member}
@@ -445,10 +448,9 @@ max_batch = {max_batch}
 republish_interval = 2.0
 
 [mqtt]
-host = "127.0.0.1"
-port = {mqtt_port}
-network = "{network}"
+{mqtt_address}network = "{network}"
 {mqtt_extra}
+{mqtt_brokers}
 
 [relayer]
 enabled = true
@@ -529,6 +531,9 @@ class Devnet:
     broker_conf: Path | None = None
     broker_ports: tuple[int, ...] = ()  # the members' TLS port and the tooling port
     broker_ca: Path | None = None  # the CA the members verify the broker's TLS certificate with
+    # the further brokers of a devnet started with `extra_brokers` (each its own CA and passwords),
+    # by name; the members list the devnet's broker first, as "main", then these
+    extra_brokers: dict[str, Process] = field(default_factory=dict)
     network: str = "devnet"
     committee: CommitteeKey | None = None  # the key of the members' first DKG (key epoch 1)
 
@@ -699,6 +704,7 @@ def devnet(
     rpc_for: Callable[[str, str], str] | None = None,
     keystores: bool = False,
     mqtt_port_for: Callable[[int, int], int] | None = None,
+    extra_brokers: int = 0,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
 
@@ -706,7 +712,9 @@ def devnet(
     variables to some members' processes, `anvil_args` to both chains; `rpc_for(chain, url)` may
     return the TOML value the members use instead of the chain's URL (a proxy, a list);
     `mqtt_port_for(member, port)` the port a member connects to instead of the broker's (a proxy
-    in front of it, to partition that member)."""
+    in front of it, to partition that member). `extra_brokers` starts that many more brokers (the
+    production configuration, each with its own CA and passwords, named b2, b3, ...): every member
+    then lists all of them in `[[mqtt.brokers]]`, the devnet's own broker first as "main"."""
     options = node_options or {}
     metrics_ports = {i: free_port() if metrics else 0 for i in range(1, n + 1)}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -733,6 +741,30 @@ def devnet(
                 for i in everyone
             }
         port = mqtt_port
+        extras: dict[str, Process] = {}
+        mqtt_brokers: dict[int, str] = {}
+        if extra_brokers:
+            if broker_proc is None:
+                raise ValueError("extra_brokers needs the devnet's own broker (no mqtt_port)")
+            everyone = list(range(1, n + 1))
+            tables = {i: [_broker_table("main", member_port, mqtt_extra[i])] for i in everyone}
+            mqtt_extra = {}
+            for k in range(2, extra_brokers + 2):
+                name = f"b{k}"
+                (run_dir / name).mkdir(exist_ok=True)
+                more, more_port, _ = start_secure_mosquitto(procs, run_dir / name, network, everyone)
+                extras[name] = procs.items[-1]
+                for i in everyone:
+                    tables[i].append(
+                        _broker_table(
+                            name,
+                            more_port,
+                            f'username = "{broker.username(i)}"\n'
+                            f'password_file = "{more.passwords[broker.username(i)]}"\n'
+                            f'tls_ca_file = "{more.ca}"',
+                        )
+                    )
+            mqtt_brokers = {i: "\n".join(t) for i, t in tables.items()}
         group_key, key_files, public_path = write_committee(
             run_dir, n, t, mqtt_port=port, network=network, keystores=keystores
         )
@@ -754,6 +786,7 @@ def devnet(
                 network=network,
                 metrics_port=metrics_ports[i],
                 mqtt_extra=mqtt_extra.get(i, ""),
+                mqtt_brokers=mqtt_brokers.get(i, ""),
                 **options,
             )
             for i in range(1, n + 1)
@@ -774,6 +807,7 @@ def devnet(
             broker_conf=broker_conf,
             broker_ports=(member_port, mqtt_port) if broker_proc is not None else (),
             broker_ca=broker_ca,
+            extra_brokers=extras,
             network=network,
             committee=CommitteeKey(
                 int(load_public_file(public_path).key_epoch),
@@ -784,6 +818,11 @@ def devnet(
         )
     finally:
         procs.stop_all()
+
+
+def _broker_table(name: str, port: int, credential: str) -> str:
+    """One `[[mqtt.brokers]]` table of a member's TOML."""
+    return f'[[mqtt.brokers]]\nname = "{name}"\nhost = "127.0.0.1"\nport = {port}\n{credential}\n'
 
 
 # ---- the scripted round trip -------------------------------------------------------------------

@@ -12,6 +12,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -145,14 +146,28 @@ def _items_line(items: dict[str, dict[str, int]] | None) -> str:
     return "\nitems  " + "; ".join(parts)
 
 
+def broker_cell(st: dict[str, Any]) -> str:
+    """`status`'s broker: connected or not; with several brokers, how many of how many (and the
+    minimum), and each by name."""
+    reached = st.get("brokers") or {}
+    if len(reached) < 2:
+        return "connected" if st["broker_connected"] else "DISCONNECTED"
+    up = sum(1 for ok in reached.values() if ok)
+    minimum = st.get("min_brokers", 1)
+    names = ", ".join(f"{name} {'ok' if ok else 'DOWN'}" for name, ok in reached.items())
+    below = " BELOW MINIMUM" if up < minimum else ""
+    return f"{up}/{len(reached)} (min {minimum}{below}: {names})"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     st = _ask(args, "status")
 
     def human() -> str:
         rpc = ", ".join(f"{k} {'ok' if v else 'DOWN'}" for k, v in st["rpc_ok"].items())
-        broker = "connected" if st["broker_connected"] else "DISCONNECTED"
+        broker = broker_cell(st)
         paused = [k for k, v in st.get("endpoint_paused", {}).items() if v]
         rpc += f"; endpoint PAUSED on {', '.join(paused)}" if paused else ""
+        rpc += _cursed_note(st.get("route_curses"))
         held = st.get("members_paused") or {}
         paused_members = (
             "; paused (not counted): " + ", ".join(f"{m} ({', '.join(r)})" for m, r in sorted(held.items()))
@@ -173,10 +188,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             "lag_blocks",
             "pending",
             "oldest_pending_seconds",
+            "held",
+            "queued",
             "paused",
+            "cursed",
             "halted",
         ]
-        rows = [{**r, "paused": _pause_cell(r)} for r in st["routes"]]
+        rows = [{**r, "paused": _pause_cell(r), "cursed": _curse_cell(r)} for r in st["routes"]]
         return head + "\n" + _table(rows, cols) + _items_line(st.get("items"))
 
     _print(st, args.json, human)
@@ -211,6 +229,24 @@ def _pause_cell(route: dict[str, Any]) -> str:
     return " + ".join(parts) or "no"
 
 
+def _cursed_note(route_curses: dict[str, dict[str, dict[str, Any]]] | None) -> str:
+    """The status head's note of the routes the sentinels cursed, per endpoint, with the curse
+    number (what `relayer actions propose uncurse` lifts); "" when none is (or an older daemon)."""
+    cursed = [
+        f"{chain} with {remote} (curse #{c['curse_count']})"
+        for chain, routes in sorted((route_curses or {}).items())
+        for remote, c in sorted(routes.items())
+        if c.get("cursed")
+    ]
+    return f"; route CURSED on {', '.join(cursed)}" if cursed else ""
+
+
+def _curse_cell(route: dict[str, Any]) -> str:
+    """The status table's CURSED cell: the endpoints whose curse stops the route, or `no`."""
+    on = route.get("cursed_on") or []
+    return f"on-chain ({','.join(on)})" if on else "no"
+
+
 async def _transfers(cfg: NodeConfig, state: str | None, limit: int) -> list[dict[str, Any]]:
     async with Store.open_readonly(cfg.store_path) as store:
         rows = await store.transfers(TransferState(state) if state else None, limit)
@@ -241,10 +277,24 @@ def cmd_transfers_list(args: argparse.Namespace) -> int:
             raise
         print(reading_store_note(cfg), file=sys.stderr)
         rows = asyncio.run(_transfers(cfg, args.state, args.limit))
+    shown = [{**r, "state": _state_cell(r)} for r in rows]
     _print(
-        rows, args.json, lambda: _table(rows, ["route", "nonce", "state", "amount", "recipient", "updated"])
+        rows, args.json, lambda: _table(shown, ["route", "nonce", "state", "amount", "recipient", "updated"])
     )
     return 0
+
+
+HELD_UNTIL = re.compile(r"\(heldUntil (\d+)\)")
+
+
+def _state_cell(row: dict[str, Any]) -> str:
+    """`transfers list`'s STATE cell: the state, and until when a held transfer waits (its detail
+    names the endpoint's `heldUntil`: relayer.adapters.store.releases)."""
+    state = str(row["state"])
+    found = HELD_UNTIL.search(str(row.get("detail", ""))) if state == "held" else None
+    if found is None:
+        return state
+    return f"held until {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(int(found.group(1))))}"
 
 
 async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, Any] | None:
@@ -477,7 +527,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
     if verb == "propose":
         if args.chain is None and args.kind != "rotate":
             raise CliError(
-                f"--chain is needed to propose a {args.kind}",
+                f"--chain is needed to propose {'an' if args.kind == 'uncurse' else 'a'} {args.kind}",
                 f"give one of {', '.join(sorted(cfg.chains))} (the names under [chains]); only a "
                 "rotate goes to every endpoint without it",
                 2,
@@ -488,7 +538,29 @@ def cmd_actions(args: argparse.Namespace) -> int:
                 f"give one of {', '.join(sorted(cfg.chains))} (the names under [chains])",
                 2,
             )
+        if args.kind == "uncurse" and args.remote is None:
+            raise CliError(
+                "--remote is needed to propose an uncurse",
+                "give the cursed route's other end: a chain name under [chains] or a chain id "
+                "(`relayer status` shows the cursed routes per endpoint)",
+                2,
+            )
+        if args.kind != "uncurse" and args.remote is not None:
+            raise CliError(
+                f"--remote is for an uncurse, not a {args.kind}",
+                f"leave it out, or propose `uncurse --chain {args.chain or 'NAME'} --remote {args.remote}`",
+                2,
+            )
+        remote = args.remote
+        if remote is not None and remote not in cfg.chains and (not remote.isdigit() or int(remote) == 0):
+            raise CliError(
+                f"--remote {remote}: neither a chain name in {cfg.source} nor a chain id",
+                f"give one of {', '.join(sorted(cfg.chains))} or the remote chain's id (digits)",
+                2,
+            )
         req = {"kind": args.kind, "chain": args.chain, "ttl": args.ttl}
+        if remote is not None:
+            req["remote"] = remote
     else:
         req = {"limit": args.limit} if verb == "list" else {"id": args.id}
     out = admin.request(admin_socket(cfg), f"actions.{verb}", req)
@@ -719,27 +791,33 @@ def build_parser() -> argparse.ArgumentParser:
     verb(sub, "reconcile", cmd_reconcile, "supply check per token pair and nonce gaps per route")
     acts = sub.add_parser(
         "actions",
-        help="committee actions: propose, approve or reject a resume, pause or key rotation; list and show "
-        "every action",
+        help="committee actions: propose, approve or reject a resume, pause, key rotation or uncurse; list "
+        "and show every action",
     )
     asub = acts.add_subparsers(dest="actions_command", required=True, parser_class=_Parser)
     ap = verb(
         asub,
         "propose",
         cmd_actions,
-        "propose a committee-signed RESUME, PAUSE or ROTATE of a chain's endpoint to every member; each "
-        "member signs it only after its own operator approves it, so t operators must agree",
+        "propose a committee-signed RESUME, PAUSE, ROTATE or UNCURSE of a chain's endpoint to every "
+        "member; each member signs it only after its own operator approves it, so t operators must agree",
     )
     ap.add_argument(
         "kind",
-        choices=["resume", "pause", "rotate"],
-        help="resume (after the delay), pause (at once) or rotate (to this member's [committee.next] key, "
-        "after the delay; deploy/runbooks/key-rotation.md)",
+        choices=["resume", "pause", "rotate", "uncurse"],
+        help="resume (after the delay), pause (at once), rotate (to this member's [committee.next] key, "
+        "after the delay; deploy/runbooks/key-rotation.md) or uncurse (lift the sentinels' curse of the "
+        "route with --remote, after the delay; deploy/runbooks/route-cursed.md)",
     )
     ap.add_argument(
         "--chain",
-        help="the chain's name under [chains] in the TOML, e.g. ethereum (needed for resume and pause; "
-        "a rotate without it is proposed for every configured endpoint, one action each)",
+        help="the chain's name under [chains] in the TOML, e.g. ethereum (needed for resume, pause and "
+        "uncurse; a rotate without it is proposed for every configured endpoint, one action each)",
+    )
+    ap.add_argument(
+        "--remote",
+        help="uncurse only: the cursed route's other end, a chain name under [chains] or a chain id "
+        "(the curse it lifts is read from the endpoint: curseCount(remote))",
     )
     ap.add_argument(
         "--ttl",

@@ -20,6 +20,7 @@ from typing import Any
 from eth_utils.address import is_checksum_address, to_checksum_address
 
 from relayer.core.batching import BatchRule
+from relayer.core.messages import BROKER_NAME, MAX_BROKERS
 from relayer.core.types import ChainId, Route
 
 ENV_PREFIX = "QIAO_"
@@ -88,13 +89,43 @@ class CommitteeConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class MqttConfig:
+class BrokerConfig:
+    """One MQTT broker a member connects to: its address, TLS and this member's credential there.
+    `name` labels its metric and heartbeat entry (the same broker should carry the same name on
+    every member: `qiao_broker_connected{broker=...}`)."""
+
+    name: str
     host: str
+    port: int
+    username: str | None = None
+    password_file: Path | None = None
+    tls_ca_file: Path | None = None  # set: connect over TLS and verify the broker against this CA
+
+
+@dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """`[mqtt]`: the topic namespace and the brokers. One broker (`host`, `port`, `username`,
+    `password_file`, `tls_ca_file` in `[mqtt]` itself, the original form) or several
+    (`[[mqtt.brokers]]`, each with its own address, TLS and credential): a member publishes to
+    every one and keeps the first copy of each message (docs/PROTOCOL.md, "Brokers")."""
+
+    host: str  # with `brokers`: the first broker's
     port: int
     network: str
     username: str | None
     password_file: Path | None
     tls_ca_file: Path | None = None  # set: connect over TLS and verify the broker against this CA
+    brokers: tuple[BrokerConfig, ...] = ()  # [[mqtt.brokers]]; empty: the one broker above
+    min_brokers: int = 1  # fewer brokers reached than this: qiao_broker_min_connected alerts
+
+    @property
+    def endpoints(self) -> tuple[BrokerConfig, ...]:
+        """Every broker, in the configured order (the single-broker form as one named host:port)."""
+        if self.brokers:
+            return self.brokers
+        name = f"{self.host}:{self.port}"
+        credential = (self.username, self.password_file, self.tls_ca_file)
+        return (BrokerConfig(name, self.host, self.port, *credential),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +251,9 @@ class _Reader:
             if default is not ...:
                 return default
             if required:
-                self.errors.append(f"{path}: missing; set it or {self._env_name(path)}")
+                # an entry of a list ([[routes]], [[mqtt.brokers]]) has no environment variable
+                where = "" if "[" in path else f" or {self._env_name(path)}"
+                self.errors.append(f"{path}: missing; set it{where}")
             return None
         value = table[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
@@ -334,16 +367,10 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
             r.errors.append(f"committee: {exc}")
 
     mqtt = r.table(raw, "mqtt")
-    mqtt_host = r.get(mqtt, "mqtt.host", str, "127.0.0.1")
-    mqtt_port = r.get(mqtt, "mqtt.port", int, 1883)
-    if isinstance(mqtt_port, int) and not 1 <= mqtt_port <= 65535:
-        r.errors.append(f"mqtt.port: {mqtt_port} is not a TCP port")
     network = r.get(mqtt, "mqtt.network", str)
     if isinstance(network, str) and (not network or any(c in network for c in "/#+ ")):
         r.errors.append(f"mqtt.network: {network!r} must be non-empty without '/', '#', '+' or spaces")
-    mqtt_user = r.get(mqtt, "mqtt.username", str, None)
-    mqtt_password_file = r.path(mqtt, "mqtt.password_file", required=False)
-    mqtt_tls_ca_file = r.path(mqtt, "mqtt.tls_ca_file", required=False)
+    brokers = _brokers(r, mqtt)
 
     rel = r.table(raw, "relayer")
     enabled = r.get(rel, "relayer.enabled", bool, False)
@@ -481,14 +508,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
             password_file=keystore_password_file,
             next=next_key,
         ),
-        mqtt=MqttConfig(
-            host=mqtt_host,
-            port=mqtt_port,
-            network=network,
-            username=mqtt_user,
-            password_file=mqtt_password_file,
-            tls_ca_file=mqtt_tls_ca_file,
-        ),
+        mqtt=_mqtt_config(network, brokers),
         relayer=RelayerConfig(
             enabled=enabled,
             account_key_file=account_key_file,
@@ -502,6 +522,117 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         chains=chains,
         routes=tuple(routes),
         actions=actions,
+    )
+
+
+_SINGLE_BROKER_KEYS = ("host", "port", "username", "password_file", "tls_ca_file")
+
+
+def _broker(r: _Reader, table: Mapping[str, Any], p: str, name: Any) -> BrokerConfig | None:
+    """One broker's address, TLS and credential from `table` (the `[mqtt]` table itself in the
+    single-broker form, or one `[[mqtt.brokers]]` entry), its errors under the path `p`."""
+    host = r.get(table, f"{p}.host", str, "127.0.0.1" if p == "mqtt" else ...)
+    if isinstance(host, str) and (not host or any(c.isspace() or c == "/" for c in host)):
+        r.errors.append(f"{p}.host: {host!r} is not a host name or address")
+        host = None
+    port = r.get(table, f"{p}.port", int, 1883)
+    if isinstance(port, int) and not 1 <= port <= 65535:
+        r.errors.append(f"{p}.port: {port} is not a TCP port")
+        port = None
+    username = r.get(table, f"{p}.username", str, None)
+    password_file = r.path(table, f"{p}.password_file", required=False)
+    tls_ca_file = r.path(table, f"{p}.tls_ca_file", required=False)
+    if name is None and isinstance(host, str) and isinstance(port, int):
+        name = f"{host}:{port}"
+    if not isinstance(host, str) or not isinstance(port, int) or not isinstance(name, str):
+        return None
+    return BrokerConfig(name, host, port, username, password_file, tls_ca_file)
+
+
+def _brokers(r: _Reader, mqtt: Mapping[str, Any]) -> tuple[list[BrokerConfig], int | None, bool]:
+    """The brokers of `[mqtt]` (one in `[mqtt]` itself, or a list in `[[mqtt.brokers]]`) and how
+    many a member must reach before it alerts (`mqtt.min_brokers`, default: every one listed), and
+    whether they came as a list."""
+    r.known(mqtt, "mqtt.brokers")
+    raw = mqtt.get("brokers")
+    brokers: list[BrokerConfig] = []
+    if raw is None:
+        single = _broker(r, mqtt, "mqtt", None)
+        brokers = [single] if single is not None else []
+        count = 1
+    else:
+        count = len(raw) if isinstance(raw, list) else 0
+        both = [k for k in _SINGLE_BROKER_KEYS if k in mqtt]
+        if both:
+            r.errors.append(
+                f"mqtt.{both[0]}: set in [mqtt] beside [[mqtt.brokers]]; a broker's {', '.join(both)} go "
+                "in its own [[mqtt.brokers]] entry (remove them from [mqtt])"
+            )
+            for key in both:  # reported once, above
+                r.known(mqtt, f"mqtt.{key}")
+        if not isinstance(raw, list) or not raw or not all(isinstance(b, dict) for b in raw):
+            r.errors.append(
+                'mqtt.brokers: expected [[mqtt.brokers]] tables, each with name = "...", host = "...", '
+                "port = ...; or remove it and set mqtt.host / mqtt.port for one broker"
+            )
+            raw = []
+        if len(raw) > MAX_BROKERS:
+            r.errors.append(f"mqtt.brokers: {len(raw)} brokers; at most {MAX_BROKERS}")
+        names: dict[str, int] = {}
+        for i, table in enumerate(raw):
+            p = f"mqtt.brokers[{i}]"
+            name = r.get(table, f"{p}.name", str, None)
+            if isinstance(name, str) and not BROKER_NAME.fullmatch(name):
+                r.errors.append(
+                    f"{p}.name: {name!r} must be 1-64 letters, digits, '.', '_', ':' or '-' (it labels "
+                    "qiao_broker_connected and the heartbeats)"
+                )
+                continue
+            broker = _broker(r, table, p, name)
+            if broker is None:
+                continue
+            if not BROKER_NAME.fullmatch(broker.name):
+                r.errors.append(f'{p}: its default name {broker.name!r} is not usable; set name = "..."')
+                continue
+            if broker.name in names:
+                r.errors.append(
+                    f"{p}.name: {broker.name!r} is also mqtt.brokers[{names[broker.name]}]'s name; give "
+                    "each broker its own name"
+                )
+                continue
+            address = (broker.host, broker.port)
+            same = next((j for j, b in enumerate(brokers) if (b.host, b.port) == address), None)
+            if same is not None:
+                r.errors.append(
+                    f"{p}: {broker.host}:{broker.port} is also {brokers[same].name!r}'s address; list each "
+                    "broker once"
+                )
+                continue
+            names[broker.name] = i
+            brokers.append(broker)
+    minimum = r.get(mqtt, "mqtt.min_brokers", int, max(1, count))
+    if isinstance(minimum, int) and not 1 <= minimum <= max(1, count):
+        r.errors.append(
+            f"mqtt.min_brokers: {minimum} must be between 1 and the number of brokers configured ({count})"
+        )
+        minimum = None
+    return brokers, minimum, raw is not None
+
+
+def _mqtt_config(network: str, brokers: tuple[list[BrokerConfig], int | None, bool]) -> MqttConfig:
+    listed, minimum, as_list = brokers
+    assert listed
+    assert minimum is not None
+    first = listed[0]
+    return MqttConfig(
+        host=first.host,
+        port=first.port,
+        network=network,
+        username=first.username,
+        password_file=first.password_file,
+        tls_ca_file=first.tls_ca_file,
+        brokers=tuple(listed) if as_list else (),
+        min_brokers=minimum,
     )
 
 

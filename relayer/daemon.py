@@ -21,7 +21,7 @@ from relayer.adapters import instance, sdnotify
 from relayer.adapters.aio import within
 from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store, StoreError, StoreUnwritable
-from relayer.adapters.transport import Transport
+from relayer.adapters.transport import DEDUP_WINDOW_SECONDS, Transport
 from relayer.config import ConfigError, NodeConfig, quorum_warnings
 from relayer.core.types import ChainId
 from relayer.ops import admin, preflight
@@ -60,7 +60,7 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
 
     public, share = material.public, material.share
     metrics.COMMITTEE_THRESHOLD.set(public.threshold)
-    password = material.mqtt_password
+    passwords = material.mqtt_passwords
 
     async with AsyncExitStack() as stack:
         try:
@@ -77,7 +77,14 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
         problems = await preflight.check_chains(cfg, material.keyring, chains, every_endpoint=False)
         if problems:
             raise ConfigError(cfg.source, problems)
-        transport = Transport(cfg.mqtt, cfg.member_index, password, members=public.members)
+        transport = Transport(
+            cfg.mqtt,
+            cfg.member_index,
+            passwords,
+            members=public.members,
+            # copies through several brokers are dropped for less than a re-publication interval
+            dedup_window=min(DEDUP_WINDOW_SECONDS, cfg.committee.republish_interval / 2),
+        )
         node = Node(
             cfg=cfg,
             store=store,

@@ -50,7 +50,7 @@ def zero_chain_counters(chain: str) -> None:
 
 
 def zero_pending_actions(chain: str) -> None:
-    """A chain's pending-action gauges at 0 for both kinds, before the first read of its endpoint."""
+    """A chain's pending-action gauges at 0 for every kind, before the first read of its endpoint."""
     for kind in PENDING_ACTION_KINDS:
         ENDPOINT_PENDING_ACTIONS.labels(chain, kind).set(0)
 
@@ -100,10 +100,25 @@ SIGNED_ITEMS = Gauge(
     "kind (relayer.core.lifecycle)",
     ["kind", "phase"],
 )
-MQTT_CONNECTED = Gauge("qiao_mqtt_connected", "1 while connected to the broker")
+MQTT_CONNECTED = Gauge(
+    "qiao_mqtt_connected", "1 while connected to the broker (to at least one, with several)"
+)
+BROKER_CONNECTED = Gauge(
+    "qiao_broker_connected", "1 while connected to this broker ([mqtt] or [[mqtt.brokers]])", ["broker"]
+)
+BROKER_MIN_CONNECTED = Gauge(
+    "qiao_broker_min_connected", "Brokers this node must reach (mqtt.min_brokers); fewer alerts"
+)
+BROKER_COPIES_DROPPED = Counter(
+    "qiao_broker_copies_dropped_total",
+    "Copies of a message already received (through another broker, or redelivered) dropped unhandled",
+    ["broker"],
+)
 MQTT_RECONNECTS = Counter("qiao_mqtt_reconnects_total", "Broker connection losses")
 MQTT_MESSAGES_REJECTED = Counter("qiao_mqtt_messages_rejected_total", "MQTT messages dropped as malformed")
-MQTT_OUTBOX_DEPTH = Gauge("qiao_mqtt_outbox_depth", "Messages waiting to be published")
+MQTT_OUTBOX_DEPTH = Gauge(
+    "qiao_mqtt_outbox_depth", "Messages waiting to be published (the deepest broker outbox, with several)"
+)
 MQTT_OUTBOX_DROPPED = Counter("qiao_mqtt_outbox_dropped_total", "Messages dropped from a full outbox")
 MEMBERS_ONLINE = Gauge(
     "qiao_committee_members_online", "Members whose heartbeat is online and names no route paused"
@@ -152,6 +167,21 @@ ROUTE_PENDING = Gauge("qiao_route_pending_transfers", "Transfers stored but not 
 ROUTE_OLDEST_PENDING = Gauge(
     "qiao_route_oldest_pending_seconds", "Age of the oldest transfer not executed", ["src", "dst"]
 )
+# transfers a destination executed and keeps: held for a challenge window, or queued by its rate
+# limit (relayer.pipeline.releaser); their counts are qiao_transfers{state="held"|"queued"}
+RELEASES_SENT = Counter(
+    "qiao_releases_sent_total", "releaseQueued transactions this relayer sent", ["chain", "reason"]
+)
+TRANSFERS_RELEASED = Counter(
+    "qiao_transfers_released_total",
+    "Held or queued transfers delivered on their destination (final)",
+    ["src", "dst"],
+)
+RELEASE_OVERDUE_SECONDS = Gauge(
+    "qiao_release_overdue_seconds",
+    "How long the longest-waiting transfer releaseQueued would deliver now is not released (0: none)",
+    ["chain"],
+)
 ROUTE_PAUSED = Gauge("qiao_route_paused", "1 while an operator paused the route", ["src", "dst"])
 ROUTE_PAUSED_SECONDS = Gauge(
     "qiao_route_paused_seconds",
@@ -187,16 +217,22 @@ ENDPOINT_KEY_EPOCH = Gauge(
 )
 ENDPOINT_PENDING_ACTIONS = Gauge(
     "qiao_endpoint_pending_actions",
-    "Committee-signed RESUME or ROTATE actions scheduled on the endpoint, not executed or cancelled",
+    "Committee-signed RESUME, ROTATE or UNCURSE actions scheduled on the endpoint, not executed or cancelled",
     ["chain", "kind"],
 )
 ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
     "qiao_endpoint_pending_action_executable_seconds",
-    "Seconds (chain time) until the earliest pending RESUME or ROTATE may be executed; negative: "
+    "Seconds (chain time) until the earliest pending RESUME, ROTATE or UNCURSE may be executed; negative: "
     "executable already; absent: nothing pending",
     ["chain"],
 )
-PENDING_ACTION_KINDS = ("resume", "rotate")
+PENDING_ACTION_KINDS = ("resume", "rotate", "uncurse")
+ROUTE_CURSED = Gauge(
+    "qiao_route_cursed",
+    "1 while the sentinels' curse stops the chain's endpoint's route with the remote chain (every entry "
+    "point of it reverts RouteIsCursed until the committee's UNCURSE executes), read at the final head",
+    ["chain", "remote"],
+)
 ACTIONS = Gauge("qiao_actions", "Committee actions in this node's store by kind and state", ["kind", "state"])
 ACTION_OLDEST_OPEN_SECONDS = Gauge(
     "qiao_action_oldest_open_seconds",

@@ -551,10 +551,13 @@ contract SentinelsTest is SignedActions {
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.RouteIsCursed.selector, CHAIN_C));
         _s(gateway).curse(CHAIN_C);
 
+        vm.assertEq(_s(gateway).uncurseRoute(gateway.actionNonce()), 0, "a route before any UNCURSE");
         uint64 n = _s(gateway).uncurse(EPOCH, CHAIN_C, 1, _uncurseSig(gateway, CHAIN_E, CHAIN_C, 1));
         QiaoEndpoint.PendingAction memory p = gateway.pendingAction(n);
         vm.assertEq(p.typehash, gateway.UNCURSE_TYPEHASH());
         vm.assertEq(p.pauseCount, 1);
+        vm.assertEq(_s(gateway).uncurseRoute(n), CHAIN_C, "the route the UNCURSE lifts");
+        vm.assertEq(_s(vault).uncurseRoute(n), 0, "another endpoint's storage");
         vm.assertEq(p.executableAt, uint64(block.timestamp) + ACTION_DELAY);
         vm.warp(block.timestamp + ACTION_DELAY - 1);
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.ActionNotReady.selector, n, uint64(block.timestamp) + 1));

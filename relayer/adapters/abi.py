@@ -264,6 +264,7 @@ ENDPOINT_ABI += [
 ENDPOINT_ABI += [
     _fn("isCursed", "uint256 remoteChainId", "bool cursed", view=True),
     _fn("curseCount", "uint256 remoteChainId", "uint64 count", view=True),
+    _fn("uncurseRoute", "uint64 nonce", "uint256 remoteChainId", view=True),
     _fn("heldUntil", "uint256 srcChainId, uint64 nonce", "uint64 releaseAfter", view=True),
     _fn("challengeThreshold", "address token", "uint256 threshold", view=True),
     _fn("challengePeriod", "", "uint64 period", view=True),
@@ -273,6 +274,35 @@ ENDPOINT_ABI += [
         "uint64 pendingNonce",
     ),
     {**_fn("releaseQueued"), "inputs": [_TRANSFER_INPUT]},
+    # what the release stage reads of a kept transfer's token (relayer.core.releases)
+    _fn("queueHead", "address token", "bytes32 leaf, uint256 length", view=True),
+    {
+        **_fn("availableCapacity", "", "uint256 available", view=True),
+        "inputs": [
+            {"name": "token", "type": "address"},
+            {"name": "direction", "type": "uint8", "internalType": "enum QiaoEndpoint.Direction"},
+        ],
+    },
+    {
+        **_fn("rateLimit", "", "", view=True),
+        "inputs": [
+            {"name": "token", "type": "address"},
+            {"name": "direction", "type": "uint8", "internalType": "enum QiaoEndpoint.Direction"},
+        ],
+        "outputs": [
+            {
+                "name": "bucket",
+                "type": "tuple",
+                "internalType": "struct QiaoEndpoint.Bucket",
+                "components": [
+                    {"name": "capacity", "type": "uint128"},
+                    {"name": "refillPerSecond", "type": "uint128"},
+                    {"name": "level", "type": "uint128"},
+                    {"name": "updatedAt", "type": "uint64"},
+                ],
+            }
+        ],
+    },
     {
         "type": "event",
         "name": "RouteCursed",

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from eth_typing import ChecksumAddress
@@ -33,8 +33,15 @@ from relayer.config import ChainConfig
 from relayer.core.batching import Located
 from relayer.core.keyring import EndpointKey
 from relayer.core.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
-from relayer.core.onchain import EndpointState, PendingActionView, RegistryEvent, RegistryStatus
-from relayer.core.states import ObservedFailure
+from relayer.core.onchain import (
+    CurseView,
+    EndpointState,
+    PendingActionView,
+    RegistryEvent,
+    RegistryStatus,
+)
+from relayer.core.releases import ReleaseFacts
+from relayer.core.states import ObservedFailure, ObservedWait, WaitReason
 from relayer.core.types import ChainId, Nonce, Route, Transfer
 
 log = structlog.get_logger(__name__)
@@ -45,8 +52,14 @@ TRANSFER_INITIATED_TOPIC = (
 )
 
 TRANSFER_FAILED_TOPIC = "0x" + keccak(text="TransferFailed(uint256,uint64,uint8)").hex()
+# a transfer its destination executed and keeps: held for its challenge window, or queued by the
+# rate limit (relayer.core.releases)
+TRANSFER_HELD_TOPIC = "0x" + keccak(text="TransferHeld(uint256,uint64,bytes32,uint256,uint64)").hex()
+TRANSFER_QUEUED_TOPIC = "0x" + keccak(text="TransferQueued(uint256,uint64,bytes32,uint256)").hex()
 TRANSFER_STATUS_FAILED = 3  # QiaoEndpoint.TransferStatus { None, Delivered, Queued, Failed }
 TRANSFER_STATUS_DELIVERED = 1
+TRANSFER_STATUS_QUEUED = 2
+INBOUND = 1  # QiaoEndpoint.Direction { Outbound, Inbound }
 # QiaoEndpoint.FailureReason { None, RecipientNotAllowed, TokenFrozen, DeliveryRefused,
 # UnregisteredTokenPair, ExceedsCapacity, Vetoed }: a TransferFailed with a reason past the last one is
 # malformed (a contract this relayer does not know; update both together, and
@@ -422,6 +435,15 @@ class ChainClient:
         to_block], in log order; read with the same rules as transfers."""
         return await self._events(from_block, to_block, TRANSFER_FAILED_TOPIC, self.decode_failure, end_hash)
 
+    async def outcomes(
+        self, from_block: int, to_block: int, *, end_hash: str | None = None
+    ) -> list[ObservedFailure | ObservedWait]:
+        """What the endpoint (this chain as destination) did with transfers it executed without
+        delivering them in [from_block, to_block], in log order: TransferFailed, TransferHeld and
+        TransferQueued, in one read with the same rules as transfers."""
+        topics = [TRANSFER_FAILED_TOPIC, TRANSFER_HELD_TOPIC, TRANSFER_QUEUED_TOPIC]
+        return await self._events(from_block, to_block, topics, self.decode_outcome, end_hash)
+
     async def _events(
         self,
         from_block: int,
@@ -676,6 +698,92 @@ class ChainClient:
         except Exception as exc:
             raise _malformed(self.cfg.name, entry, "TransferFailed", exc) from exc
 
+    def decode_outcome(self, entry: Any) -> ObservedFailure | ObservedWait:
+        """A TransferFailed, TransferHeld or TransferQueued of this chain's endpoint, by its topic."""
+        topics = entry.get("topics") if isinstance(entry, dict) else None
+        first = _hex(topics[0]).lower() if isinstance(topics, list) and topics else ""
+        if first == TRANSFER_HELD_TOPIC:
+            return self.decode_wait(entry, WaitReason.HELD)
+        if first == TRANSFER_QUEUED_TOPIC:
+            return self.decode_wait(entry, WaitReason.QUEUED)
+        return self.decode_failure(entry)
+
+    def decode_wait(self, entry: Any, reason: WaitReason) -> ObservedWait:
+        """A TransferHeld(srcChainId indexed; nonce, leaf, amount, releaseAfter) or
+        TransferQueued(srcChainId indexed, nonce indexed; leaf, amount) of this chain's endpoint."""
+        name = "TransferHeld" if reason is WaitReason.HELD else "TransferQueued"
+        try:
+            if reason is WaitReason.HELD:
+                topics, data = _log_parts(entry, TRANSFER_HELD_TOPIC, 1, 128, name)
+                words = [data[i : i + 32] for i in range(0, 128, 32)]
+                nonce_word, leaf, amount_word, after_word = words
+            else:
+                topics, data = _log_parts(entry, TRANSFER_QUEUED_TOPIC, 2, 64, name)
+                nonce_word, leaf, amount_word = topics[2], data[:32], data[32:]
+                after_word = bytes(32)
+            if any(nonce_word[:24]) or any(after_word[:24]):
+                raise ValueError("a uint64 word with non-zero padding")
+            nonce = int.from_bytes(nonce_word, "big")
+            if nonce < 1:
+                raise ValueError("nonce 0")
+            amount = int.from_bytes(amount_word, "big")
+            if amount < 1:
+                raise ValueError("amount 0")
+            return ObservedWait(
+                route=Route(ChainId(int.from_bytes(topics[1], "big")), self.chain_id),
+                nonce=nonce,
+                reason=reason,
+                leaf=bytes(leaf),
+                amount=amount,
+                release_after=int.from_bytes(after_word, "big"),
+                block_number=_int(entry["blockNumber"]),
+                block_hash=_hex(entry["blockHash"]),
+                tx_hash=_hex(entry["transactionHash"]),
+                log_index=_int(entry["logIndex"]),
+            )
+        except Exception as exc:
+            raise _malformed(self.cfg.name, entry, name, exc) from exc
+
+    async def release_facts(self, t: Transfer, leaf: bytes, *, block: int | str = "latest") -> ReleaseFacts:
+        """What the endpoint reports of kept transfer `t` (`leaf` its leaf) at `block`, for
+        `relayer.core.releases.decide_release`: its status, release time, the pause, the route's
+        curse, its token's queue head and inbound bucket, and the block's timestamp."""
+
+        async def get(ep: _Endpoint) -> ReleaseFacts:
+            # every read at one block: the latest block's number, fixed once
+            number = int(await ep.w3.eth.block_number) if block == "latest" else cast(BlockIdentifier, block)
+            f = ep.contract.functions
+            src, nonce, token = t.src_chain_id, t.nonce, t.dst_token
+            status = int(await f.transferStatus(src, nonce).call(block_identifier=number))
+            held = int(await f.heldUntil(src, nonce).call(block_identifier=number))
+            paused = bool(await f.paused().call(block_identifier=number))
+            cursed = bool(await f.isCursed(src).call(block_identifier=number))
+            head: bytes | None = None
+            available = capacity = 0
+            if status == TRANSFER_STATUS_QUEUED and not held:
+                head_leaf, _ = await f.queueHead(token).call(block_identifier=number)
+                head = bytes(head_leaf)
+                available = int(await f.availableCapacity(token, INBOUND).call(block_identifier=number))
+                capacity = int((await f.rateLimit(token, INBOUND).call(block_identifier=number))[0])
+            now = int((await ep.w3.eth.get_block(number))["timestamp"])
+            return ReleaseFacts(status, held, paused, cursed, leaf, t.amount, head, available, capacity, now)
+
+        facts: ReleaseFacts = await self.call(get, "release facts")
+        return facts
+
+    async def kept_at(self, src: ChainId, nonce: int, block: int | str) -> tuple[int, int]:
+        """The endpoint's `transferStatus(src, nonce)` and `heldUntil(src, nonce)` at `block`
+        ("pending": with the node's mempool applied, where another relayer's release shows)."""
+        at = cast(BlockIdentifier, block)
+
+        async def get(ep: _Endpoint) -> tuple[int, int]:
+            f = ep.contract.functions
+            status = int(await f.transferStatus(src, nonce).call(block_identifier=at))
+            return status, int(await f.heldUntil(src, nonce).call(block_identifier=at))
+
+        kept: tuple[int, int] = await self.call(get, f"transferStatus({block})")
+        return kept
+
     async def transfer_status(self, src: ChainId, nonce: int) -> int | None:
         """The endpoint's `transferStatus(src, nonce)` as of this chain's final head (None if the
         final head is before the endpoint's start block)."""
@@ -803,6 +911,30 @@ class ChainClient:
         return PendingActionView(
             bytes(typehash), int(epoch), int(executable_at), int(status), str(key_data), int(pause_count)
         )
+
+    async def route_curse(self, remote_chain_id: int, *, final: bool = False) -> CurseView:
+        """The sentinels' curse of the endpoint's route with `remote_chain_id`: `isCursed(remote)`
+        and `curseCount(remote)` at one block (the final head if `final`, else the head)."""
+        block = await self._read_block(final)
+
+        async def get(ep: _Endpoint) -> tuple[bool, int]:
+            f = ep.contract.functions
+            cursed = bool(await f.isCursed(remote_chain_id).call(block_identifier=block))
+            count = int(await f.curseCount(remote_chain_id).call(block_identifier=block))
+            return cursed, count
+
+        return CurseView(*await self.call(get, "route curse"))
+
+    async def uncurse_route(self, nonce: int, *, final: bool = False) -> int:
+        """`uncurseRoute(nonce)`: the remote chain id of the route the UNCURSE scheduled under
+        action nonce `nonce` lifts (0: no UNCURSE was scheduled under it)."""
+        block = await self._read_block(final)
+
+        async def get(ep: _Endpoint) -> int:
+            return int(await ep.contract.functions.uncurseRoute(nonce).call(block_identifier=block))
+
+        remote: int = await self.call(get, "uncurseRoute")
+        return remote
 
     async def registry_address(self) -> str:
         """The endpoint's KYC registry (`registry()`, an immutable: read once)."""

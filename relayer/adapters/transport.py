@@ -1,10 +1,17 @@
-"""The committee's transport over MQTT (aiomqtt, QoS 1), with reconnects and a bounded outbox.
+"""The committee's transport over MQTT (aiomqtt, QoS 1): one or several brokers, each with its own
+connection, reconnects and bounded outbox.
 
-The broker can delay or drop, never forge: every partial is verified by its receiver against the
-sender's public share, and everything a member published is re-published from its store until the
-batch executes, so a lost message only delays.
+A broker can delay, drop, duplicate or reorder, never forge what counts: every partial is verified
+by its receiver against the sender's public share, and everything a member published is
+re-published from its store until the batch executes, so a lost message only delays
+(docs/PROTOCOL.md, "Brokers").
 
-The outbox holds each distinct message once: while the broker is away, the periodic
+With several brokers (`[[mqtt.brokers]]`), every message goes to each of them and the receiver keeps
+the first copy (relayer.core.dedup); losing a broker loses nothing while another carries the
+messages. Heartbeats are tracked per broker: a member whose last-will says "offline" on one broker
+is still online while another carries its heartbeats.
+
+Each broker's outbox holds each distinct message once: while the broker is away, the periodic
 re-publication of the same partials does not fill it with copies (which would push out other
 messages and flood the committee with duplicates on reconnecting).
 """
@@ -15,14 +22,16 @@ import asyncio
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
 import structlog
 
 from relayer import metrics
-from relayer.config import MqttConfig
+from relayer.config import BrokerConfig, MqttConfig
+from relayer.core.dedup import Dedup, content_key
 from relayer.core.messages import (
     MAX_PAUSED_ROUTES,
     ActionPartialMessage,
@@ -49,6 +58,54 @@ OUTBOX_SIZE = 1000
 INBOX_SIZE = 10_000
 HEARTBEAT_SECONDS = 5.0
 HEARTBEAT_CHECK_SECONDS = 0.5  # how soon a local pause or resume reaches the others' heartbeat view
+# copies of one message through several brokers within this long are handed over once; shorter than
+# the re-publication interval (the daemon passes the smaller), see relayer.core.dedup
+DEDUP_WINDOW_SECONDS = 2.0
+
+
+@dataclass(slots=True)
+class _Beat:
+    """A member's last heartbeat through one broker, timed on arrival (our own clock)."""
+
+    online: bool
+    at: float
+    paused: tuple[Route, ...]
+    brokers: tuple[str, ...]
+
+
+@dataclass(eq=False)
+class BrokerLink:
+    """One broker: its configuration and credential, its own outbox, whether it is connected."""
+
+    cfg: BrokerConfig
+    password: str | None = None
+    outbox: OrderedDict[tuple[str, bytes], bool] = field(default_factory=OrderedDict)  # -> retain
+    queued: asyncio.Event = field(default_factory=asyncio.Event)  # set while the outbox is not empty
+    connected: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    def enqueue(self, topic: str, payload: bytes, retain: bool, *, first: bool = False) -> None:
+        """Queue a message unless the same one is already waiting; `first` puts it at the head
+        (a message whose publication failed goes out first on the next connection)."""
+        key = (topic, payload)
+        if key not in self.outbox:
+            if len(self.outbox) >= OUTBOX_SIZE:
+                self.outbox.popitem(last=False)
+                metrics.MQTT_OUTBOX_DROPPED.inc()
+            self.outbox[key] = retain
+        if first:
+            self.outbox.move_to_end(key, last=False)
+        self.queued.set()
+
+    async def next_message(self) -> tuple[str, bytes, bool]:
+        while not self.outbox:
+            self.queued.clear()
+            await self.queued.wait()
+        (topic, payload), retain = self.outbox.popitem(last=False)
+        return topic, payload, retain
 
 
 class Transport:
@@ -56,18 +113,31 @@ class Transport:
         self,
         cfg: MqttConfig,
         member: int,
-        password: str | None = None,
+        passwords: Mapping[str, str] | str | None = None,
         members: Collection[int] | None = None,
+        dedup_window: float = DEDUP_WINDOW_SECONDS,
     ) -> None:
+        """`passwords`: broker name -> this member's password there (a single string: the
+        password of every broker, as with one broker)."""
         self.cfg = cfg
         self.member = member
-        self._password = password
         self._members = frozenset(members) if members is not None else None  # None: not checked
-        self._outbox: OrderedDict[tuple[str, bytes], bool] = OrderedDict()  # (topic, payload) -> retain
-        self._queued = asyncio.Event()  # set while the outbox is not empty
-        self.connected = asyncio.Event()
+
+        def password(b: BrokerConfig) -> str | None:
+            return passwords if isinstance(passwords, str) or passwords is None else passwords.get(b.name)
+
+        self.links = tuple(BrokerLink(b, password(b)) for b in cfg.endpoints)
+        self._dedup = Dedup(dedup_window)
+        self._handling = asyncio.Lock()  # one message handled at a time, whichever broker brought it
+        self.connected = asyncio.Event()  # set while at least one broker is connected
         self.online_members: dict[int, float] = {}  # member -> time.monotonic() of its last beat
         self.paused_members: dict[int, tuple[Route, ...]] = {}  # member -> routes its beat says paused
+        # member -> the brokers its last heartbeat says it reaches (members using several brokers)
+        self.member_brokers: dict[int, tuple[str, ...]] = {}
+        self._beats: dict[int, dict[str, _Beat]] = {}  # member -> broker -> its last beat there
+        for link in self.links:
+            metrics.BROKER_CONNECTED.labels(link.name).set(0)
+        metrics.BROKER_MIN_CONNECTED.set(cfg.min_brokers)
         # the routes this node paused locally, put in its heartbeats (the daemon points it at the
         # admin's pause set); a change is announced within HEARTBEAT_CHECK_SECONDS
         self.paused_routes: Callable[[], Collection[Route]] = tuple
@@ -91,33 +161,44 @@ class Transport:
 
     @property
     def outbox_depth(self) -> int:
-        return len(self._outbox)
+        """The deepest broker outbox (each broker has its own; one that is away holds the most)."""
+        return max(len(link.outbox) for link in self.links)
 
-    def _enqueue(self, topic: str, payload: bytes, retain: bool, *, first: bool = False) -> None:
-        """Queue a message unless the same one is already waiting; `first` puts it at the head
-        (a message whose publication failed goes out first on the next connection)."""
-        key = (topic, payload)
-        if key not in self._outbox:
-            if len(self._outbox) >= OUTBOX_SIZE:
-                self._outbox.popitem(last=False)
-                metrics.MQTT_OUTBOX_DROPPED.inc()
-            self._outbox[key] = retain
-        if first:
-            self._outbox.move_to_end(key, last=False)
-        self._queued.set()
-        metrics.MQTT_OUTBOX_DEPTH.set(len(self._outbox))
+    @property
+    def brokers_connected(self) -> dict[str, bool]:
+        """Broker name -> connected now, in the configured order."""
+        return {link.name: link.connected.is_set() for link in self.links}
 
-    async def _next_message(self) -> tuple[str, bytes, bool]:
-        while not self._outbox:
-            self._queued.clear()
-            await self._queued.wait()
-        (topic, payload), retain = self._outbox.popitem(last=False)
-        metrics.MQTT_OUTBOX_DEPTH.set(len(self._outbox))
-        return topic, payload, retain
+    def _enqueue(self, topic: str, payload: bytes, retain: bool) -> None:
+        """Queue a message for every broker."""
+        for link in self.links:
+            link.enqueue(topic, payload, retain)
+        metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
 
     def _heartbeat(self, status: str, paused: Collection[Route] = ()) -> bytes:
         routes = tuple(sorted(paused, key=lambda r: (r.src, r.dst)))[:MAX_PAUSED_ROUTES]
-        return HeartbeatMessage(self.member, status, int(time.time()), routes).to_payload()
+        reached = self._reached() if status == "online" else ()
+        return HeartbeatMessage(self.member, status, int(time.time()), routes, reached).to_payload()
+
+    def _reached(self) -> tuple[str, ...]:
+        """The brokers this member reaches, for its heartbeat: named only when it uses several
+        (a single-broker heartbeat reads as before to older builds)."""
+        if len(self.links) < 2:
+            return ()
+        return tuple(link.name for link in self.links if link.connected.is_set())
+
+    def _link_state(self, link: BrokerLink, up: bool) -> None:
+        if up:
+            link.connected.set()
+        else:
+            link.connected.clear()
+            self._forget_beats_via(link.name)
+        metrics.BROKER_CONNECTED.labels(link.name).set(1 if up else 0)
+        if any(other.connected.is_set() for other in self.links):
+            self.connected.set()
+        else:
+            self.connected.clear()
+        metrics.MQTT_CONNECTED.set(1 if self.connected.is_set() else 0)
 
     async def run(
         self,
@@ -126,79 +207,104 @@ class Transport:
         on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None = None,
         on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None = None,
     ) -> None:
-        """Connect, subscribe and pump messages until cancelled, reconnecting with jittered backoff.
-        Refund partials go to `on_refund`, action partials to `on_action`, proposals to
-        `on_proposal` (each not subscribed without its handler).
+        """Connect to every broker, subscribe and pump messages until cancelled, each broker
+        reconnecting on its own. Refund partials go to `on_refund`, action partials to
+        `on_action`, proposals to `on_proposal` (each not subscribed without its handler)."""
+        handlers = (on_partial, on_refund, on_action, on_proposal)
+        async with asyncio.TaskGroup() as tg:
+            for link in self.links:
+                tg.create_task(self._run_link(link, *handlers), name=f"broker:{link.name}")
+
+    async def _run_link(
+        self,
+        link: BrokerLink,
+        on_partial: Callable[[PartialMessage], Awaitable[None]],
+        on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None,
+        on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None,
+        on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None,
+    ) -> None:
+        """One broker's session loop, reconnecting with jittered backoff.
 
         The backoff (0.5 s doubling to 10 s, times 0.5..1.5) starts again after every connection
         that succeeded: a session never returns, so a retry library's "until the call succeeds"
         would need this same counter kept beside it."""
         delay = 0.5
         hb_topic = heartbeat_topic(self.cfg.network, self.member)
+        cfg = link.cfg
+        root = topic_root(self.cfg.network)
         while True:
             try:
                 async with aiomqtt.Client(
-                    hostname=self.cfg.host,
-                    port=self.cfg.port,
+                    hostname=cfg.host,
+                    port=cfg.port,
                     identifier=f"qiao-{self.cfg.network}-member-{self.member}",
-                    username=self.cfg.username,
-                    password=self._password,
+                    username=cfg.username,
+                    password=link.password,
                     keepalive=10,
                     max_queued_incoming_messages=INBOX_SIZE,
                     will=aiomqtt.Will(hb_topic, self._heartbeat("offline"), qos=1, retain=True),
                     tls_params=(
-                        aiomqtt.TLSParameters(ca_certs=str(self.cfg.tls_ca_file))
-                        if self.cfg.tls_ca_file is not None
+                        aiomqtt.TLSParameters(ca_certs=str(cfg.tls_ca_file))
+                        if cfg.tls_ca_file is not None
                         else None
                     ),
                 ) as client:
-                    await client.subscribe(f"{topic_root(self.cfg.network)}/partial/+", qos=1)
-                    await client.subscribe(f"{topic_root(self.cfg.network)}/heartbeat/+", qos=1)
+                    await client.subscribe(f"{root}/partial/+", qos=1)
+                    await client.subscribe(f"{root}/heartbeat/+", qos=1)
                     if on_refund is not None:
-                        await client.subscribe(f"{topic_root(self.cfg.network)}/refund/+", qos=1)
+                        await client.subscribe(f"{root}/refund/+", qos=1)
                     if on_action is not None:
-                        await client.subscribe(f"{topic_root(self.cfg.network)}/action/+", qos=1)
+                        await client.subscribe(f"{root}/action/+", qos=1)
                     if on_proposal is not None:
-                        await client.subscribe(f"{topic_root(self.cfg.network)}/proposal/+", qos=1)
-                    self.connected.set()
-                    metrics.MQTT_CONNECTED.set(1)
-                    log.info("mqtt_connected", host=self.cfg.host, port=self.cfg.port)
+                        await client.subscribe(f"{root}/proposal/+", qos=1)
+                    self._link_state(link, True)
+                    log.info("mqtt_connected", broker=link.name, host=cfg.host, port=cfg.port)
                     delay = 0.5
                     async with asyncio.TaskGroup() as tg:
-                        tg.create_task(self._pump_outbox(client))
+                        tg.create_task(self._pump_outbox(link, client))
                         tg.create_task(self._heartbeats(client, hb_topic))
-                        await self._receive(client, on_partial, on_refund, on_action, on_proposal)
+                        await self._receive(link, client, on_partial, on_refund, on_action, on_proposal)
             except* aiomqtt.MqttError as group:
-                self.connected.clear()
-                metrics.MQTT_CONNECTED.set(0)
+                self._link_state(link, False)
                 metrics.MQTT_RECONNECTS.inc()
-                log.warning("mqtt_disconnected", error=str(group.exceptions[0]), retry_in=delay)
+                log.warning(
+                    "mqtt_disconnected",
+                    broker=link.name,
+                    error=str(group.exceptions[0]),
+                    retry_in=delay,
+                    brokers_connected=sum(self.brokers_connected.values()),
+                )
             await asyncio.sleep(delay * random.uniform(0.5, 1.5))
             delay = min(delay * 2, 10.0)
 
-    async def _pump_outbox(self, client: aiomqtt.Client) -> None:
+    async def _pump_outbox(self, link: BrokerLink, client: aiomqtt.Client) -> None:
         while True:
-            topic, payload, retain = await self._next_message()
+            topic, payload, retain = await link.next_message()
+            metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
             try:
                 await client.publish(topic, payload, qos=1, retain=retain)
             except (aiomqtt.MqttError, asyncio.CancelledError):
                 # not acknowledged (the connection broke, or went while waiting for the ack):
                 # keep it for the next connection
-                self._enqueue(topic, payload, retain, first=True)
+                link.enqueue(topic, payload, retain, first=True)
+                metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
                 raise
 
     async def _heartbeats(self, client: aiomqtt.Client, topic: str) -> None:
-        """Every HEARTBEAT_SECONDS, and at once when this node's paused routes change."""
+        """Every HEARTBEAT_SECONDS, and at once when this node's paused routes or the brokers it
+        reaches change."""
         while True:
             paused = frozenset(self.paused_routes())
+            reached = self._reached()
             await client.publish(topic, self._heartbeat("online", paused), qos=1, retain=True)
             for _ in range(round(HEARTBEAT_SECONDS / HEARTBEAT_CHECK_SECONDS)):
                 await asyncio.sleep(HEARTBEAT_CHECK_SECONDS)
-                if frozenset(self.paused_routes()) != paused:
+                if frozenset(self.paused_routes()) != paused or self._reached() != reached:
                     break
 
     async def _receive(
         self,
+        link: BrokerLink,
         client: aiomqtt.Client,
         on_partial: Callable[[PartialMessage], Awaitable[None]],
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
@@ -218,39 +324,75 @@ class Transport:
             topic = message.topic.value
             payload = message.payload if isinstance(message.payload, bytes) else b""
             if topic.startswith(heartbeat_prefix):
-                self._on_heartbeat(topic, payload)
+                self._on_heartbeat(link.name, topic, payload)
                 continue
-            parse: Callable[[str, bytes, str], Any] = PartialMessage.parse
-            handle: Callable[[Any], Awaitable[None]] | None = on_partial
-            for prefix, kind_parse, kind_handle in kinds:
-                if topic.startswith(prefix):
-                    parse, handle = kind_parse, kind_handle
-                    break
-            try:
-                parsed = parse(topic, payload, self.cfg.network)
-            except BadMessage as exc:
-                metrics.MQTT_MESSAGES_REJECTED.inc()
-                log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
+            if not self._dedup.first(content_key(topic, payload), time.monotonic()):
+                metrics.BROKER_COPIES_DROPPED.labels(link.name).inc()
                 continue
-            if handle is not None:
-                await handle(parsed)
+            async with self._handling:
+                await self._handle(topic, payload, kinds, on_partial)
 
-    def _on_heartbeat(self, topic: str, payload: bytes) -> None:
+    async def _handle(
+        self,
+        topic: str,
+        payload: bytes,
+        kinds: list[tuple[str, Callable[[str, bytes, str], Any], Callable[[Any], Awaitable[None]] | None]],
+        on_partial: Callable[[PartialMessage], Awaitable[None]],
+    ) -> None:
+        """Parse one message (the first copy) and hand it to its kind's handler."""
+        parse: Callable[[str, bytes, str], Any] = PartialMessage.parse
+        handle: Callable[[Any], Awaitable[None]] | None = on_partial
+        for prefix, kind_parse, kind_handle in kinds:
+            if topic.startswith(prefix):
+                parse, handle = kind_parse, kind_handle
+                break
+        try:
+            parsed = parse(topic, payload, self.cfg.network)
+        except BadMessage as exc:
+            metrics.MQTT_MESSAGES_REJECTED.inc()
+            log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
+            return
+        if handle is not None:
+            await handle(parsed)
+
+    def _on_heartbeat(self, broker: str, topic: str, payload: bytes) -> None:
         try:
             beat = HeartbeatMessage.parse(topic, payload, self.cfg.network)
             if self._members is not None and beat.member not in self._members:
                 raise BadMessage(f"heartbeat of {beat.member}, not a member of the committee")
         except BadMessage as exc:
             metrics.MQTT_MESSAGES_REJECTED.inc()
-            log.warning("mqtt_message_rejected", topic=topic, reason=str(exc))
+            log.warning("mqtt_message_rejected", topic=topic, reason=str(exc), broker=broker)
             return
-        if beat.status == "online":
-            self.online_members[beat.member] = time.monotonic()  # arrival, on our own clock
-            if beat.paused:
-                self.paused_members[beat.member] = beat.paused
-            else:
-                self.paused_members.pop(beat.member, None)
+        now = time.monotonic()  # arrival, on our own clock
+        seen = self._beats.setdefault(beat.member, {})
+        seen[broker] = _Beat(beat.status == "online", now, beat.paused, beat.brokers)
+        self._member_view(beat.member)
+
+    def _forget_beats_via(self, broker: str) -> None:
+        """This node lost `broker`: what it said about the members is no longer kept up to date."""
+        for member, seen in list(self._beats.items()):
+            if seen.pop(broker, None) is not None:
+                self._member_view(member)
+
+    def _member_view(self, member: int) -> None:
+        """A member is online while its last heartbeat through any broker says so (its last-will
+        on one broker it lost says nothing about the others); its paused routes and brokers are
+        those of its latest online beat."""
+        online = [b for b in self._beats.get(member, {}).values() if b.online]
+        if not online:
+            self.online_members.pop(member, None)
+            self.paused_members.pop(member, None)
+            self.member_brokers.pop(member, None)
+            return
+        latest = max(online, key=lambda b: b.at)
+        self.online_members[member] = latest.at
+        if latest.paused:
+            self.paused_members[member] = latest.paused
         else:
-            self.online_members.pop(beat.member, None)
-            self.paused_members.pop(beat.member, None)
+            self.paused_members.pop(member, None)
+        if latest.brokers:
+            self.member_brokers[member] = latest.brokers
+        else:
+            self.member_brokers.pop(member, None)
         # qiao_committee_members_online/_paused: set by the health probe (freshness, this node's routes)

@@ -1,5 +1,5 @@
-"""The calldata of the endpoint's `executeBatch` and `refund` calls and of the committee-signed
-actions (`action_call_data`, `execute_pending_data`), built without I/O.
+"""The calldata of the endpoint's `executeBatch`, `refund` and `releaseQueued` calls and of the
+committee-signed actions (`action_call_data`, `execute_pending_data`), built without I/O.
 
 `execute_batch_call` and `refund_call` take a web3 contract (sync or async, with the endpoint ABI)
 and return the call, ready to `.call()`, `.estimate_gas()` or `.build_transaction()`;
@@ -78,6 +78,28 @@ def refund_data(endpoint: Any, key_epoch: int, transfer: Transfer, signature: by
     """The calldata of `refund_call(endpoint, key_epoch, transfer, signature)` (web3's encoder)."""
     call = refund_call(endpoint, key_epoch, transfer, signature)
     return bytes.fromhex(call._encode_transaction_data()[2:])
+
+
+_TRANSFER_TYPE = "(uint256,uint256,uint64,address,address,address,address,uint256)"
+RELEASE_QUEUED_SELECTOR = keccak(text=f"releaseQueued({_TRANSFER_TYPE})")[:4]
+
+
+def release_data(transfer: Transfer) -> bytes:
+    """The calldata of `releaseQueued(t)`: delivers a transfer its destination held for its
+    challenge window or queued by its rate limit, with the fields that were signed (anyone may
+    send it; relayer.core.releases)."""
+    t = transfer
+    raw = (
+        t.src_chain_id,
+        t.dst_chain_id,
+        t.nonce,
+        _address(t.src_token),
+        _address(t.dst_token),
+        _address(t.sender),
+        _address(t.recipient),
+        t.amount,
+    )
+    return RELEASE_QUEUED_SELECTOR + abi_encode([_TRANSFER_TYPE], [raw])
 
 
 # ---- committee-signed actions (docs/PROTOCOL.md, "Signed actions") -------------------------------

@@ -2,7 +2,7 @@
 member makes on its own before it signs one. Pure: no I/O.
 
 An action is one committee-signed call to one endpoint (docs/PROTOCOL.md, "Signed actions"):
-PAUSE, RESUME, ROTATE, FREEZE or ALLOW. It comes from one of two origins:
+PAUSE, RESUME, ROTATE, UNCURSE, FREEZE or ALLOW. It comes from one of two origins:
 
 - the consortium chain's KYC registry: a `FrozenSet` or `AllowedSet` event final on C becomes a
   FREEZE or ALLOW for the gateway on E. Every member sees the event through its own watcher and
@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from relayer.core.arrivals import Facts, Judgement, PartialOutcome
-from relayer.core.encoding import resume_fields
+from relayer.core.encoding import resume_fields, uncurse_fields
+from relayer.core.onchain import CurseView
 from relayer.core.types import ChainId
 
 
@@ -41,17 +42,19 @@ class ActionKind(StrEnum):
     ROTATE = "rotate"
     FREEZE = "freeze"
     ALLOW = "allow"
+    UNCURSE = "uncurse"  # lifts one curse of one route (the sentinels'), after the delay
 
 
-PROPOSABLE = (ActionKind.PAUSE, ActionKind.RESUME, ActionKind.ROTATE)  # what an operator proposes (CLI)
-DELAYED = (ActionKind.RESUME, ActionKind.ROTATE)  # scheduled on-chain, executed after the delay
+# what an operator proposes (CLI)
+PROPOSABLE = (ActionKind.PAUSE, ActionKind.RESUME, ActionKind.ROTATE, ActionKind.UNCURSE)
+DELAYED = (ActionKind.RESUME, ActionKind.ROTATE, ActionKind.UNCURSE)  # scheduled, executed after the delay
 
 
 class ActionState(StrEnum):
     PROPOSED = "proposed"  # known here, waiting for this member's operator
     APPROVED = "approved"  # this member signs it (for the endpoint's current action nonce)
     SUBMITTED = "submitted"  # this node sent the signed action; waiting for its outcome
-    SCHEDULED = "scheduled"  # a RESUME or ROTATE accepted on-chain, waiting out the delay
+    SCHEDULED = "scheduled"  # a RESUME, ROTATE or UNCURSE accepted on-chain, waiting out the delay
     EXECUTED = "executed"  # its effect is on-chain
     CANCELLED = "cancelled"  # the guardian cancelled it while it was scheduled
     EXPIRED = "expired"  # a proposal not executed before it expired
@@ -128,6 +131,10 @@ class Action:
             _, deadline = resume_fields(self.params)  # ValueError unless (pause count, deadline)
             if self.expires_at != float(deadline):
                 raise ValueError(f"action {self.id}: a resume expires at its signed deadline {deadline}")
+        if self.kind is ActionKind.UNCURSE:
+            remote, _ = uncurse_fields(self.params)  # ValueError unless (remote chain id, curse count)
+            if remote == self.chain_id:
+                raise ValueError(f"action {self.id}: an uncurse names a remote chain, not the endpoint's own")
 
     @property
     def account(self) -> str | None:
@@ -140,6 +147,16 @@ class Action:
     def pause_count(self) -> int | None:
         """The pause a RESUME lifts (the endpoint's `pauseCount()` when it was proposed)."""
         return resume_fields(self.params)[0] if self.kind is ActionKind.RESUME else None
+
+    @property
+    def remote_chain_id(self) -> int | None:
+        """The remote chain of the route an UNCURSE lifts the curse of."""
+        return uncurse_fields(self.params)[0] if self.kind is ActionKind.UNCURSE else None
+
+    @property
+    def curse_count(self) -> int | None:
+        """The curse an UNCURSE lifts (the endpoint's `curseCount(remote)` when it was proposed)."""
+        return uncurse_fields(self.params)[1] if self.kind is ActionKind.UNCURSE else None
 
     @property
     def flag(self) -> bool | None:
@@ -160,6 +177,8 @@ class Action:
             return f"{'freeze' if self.flag else 'unfreeze'} {self.account}"
         if self.kind is ActionKind.ALLOW:
             return f"{'allow' if self.flag else 'disallow'} {self.account}"
+        if self.kind is ActionKind.UNCURSE:
+            return f"lift curse #{self.curse_count} of the route with chain {self.remote_chain_id}"
         return str(self.kind)
 
 
@@ -269,6 +288,36 @@ def decide_rotation(a: Action, endpoint: EndpointView, rotation: RotationView | 
     )
 
 
+def decide_uncurse(a: Action, curse: CurseView | None) -> Verdict:
+    """A member's own check of an UNCURSE (before its operator's approval counts, and before each
+    signature): the route is cursed, in exactly the curse the UNCURSE names. One for a curse
+    lifted already, for a later curse (cursed again since) or for a curse that has not happened
+    (a signature made in advance would lift the next curse as soon as a sentinel placed it) is
+    refused, saying why and what to do."""
+    remote, count = uncurse_fields(a.params)
+    route = f"the route with chain {remote}"
+    if curse is None:
+        return Verdict(Decision.WAIT, f"the curse of {route} could not be read")
+    if curse.cursed and curse.count == count:
+        return Verdict(Decision.SIGN, f"{route} is in curse #{count}")
+    if not curse.cursed and curse.count == count:
+        why = f"curse #{count} of {route} is lifted already: there is nothing to lift"
+    elif curse.count > count:
+        state = "cursed" if curse.cursed else "not cursed"
+        why = (
+            f"{route} was cursed again since (curse #{curse.count}, {state} now): this UNCURSE lifts "
+            f"only curse #{count}; read the sentinel's evidence for curse #{curse.count} "
+            "(deploy/runbooks/route-cursed.md) and propose an uncurse of it if it is to be lifted"
+        )
+    else:
+        why = (
+            f"{route} has had {curse.count} curse(s) and this UNCURSE is for curse #{count}, which "
+            "has not happened: members never sign a lifting in advance; reject it, and check which "
+            "member proposed it (`relayer actions show ID`)"
+        )
+    return Verdict(Decision.REFUSE, why)
+
+
 def decide(
     a: Action,
     endpoint: EndpointView,
@@ -277,10 +326,12 @@ def decide(
     *,
     expiring: bool = True,
     rotation: RotationView | None = None,
+    curse: CurseView | None = None,
 ) -> Verdict:
     """What a member that approved `a` does with it now, from its own reads of the chain.
     `expiring`: whether its expiry still applies (not once this node sent it: the chain decides).
-    `rotation`: for a ROTATE, the keys this member holds and any other rotation going first."""
+    `rotation`: for a ROTATE, the keys this member holds and any other rotation going first.
+    `curse`: for an UNCURSE, its route's curse as the endpoint holds it (None: not read)."""
     if expiring and a.expires_at is not None and now >= a.expires_at:
         return Verdict(Decision.REFUSE, "expired before it was executed")
     if a.kind is ActionKind.PAUSE:
@@ -303,6 +354,8 @@ def decide(
         return Verdict(Decision.SIGN, f"{a.describe()} as the consortium chain's registry decided")
     if a.kind is ActionKind.ROTATE:
         return decide_rotation(a, endpoint, rotation)
+    if a.kind is ActionKind.UNCURSE:
+        return decide_uncurse(a, curse)
     return Verdict(Decision.REFUSE, f"a {a.kind} is not carried by this build")
 
 
@@ -319,7 +372,7 @@ class ActionRecord:
     message: bytes | None
     signature: bytes | None
     tx_hash: str | None
-    executable_at: int | None  # a scheduled RESUME/ROTATE: when it can be executed (chain time)
+    executable_at: int | None  # a scheduled RESUME/ROTATE/UNCURSE: when it can be executed (chain time)
     sent_at: float | None
     updated_at: float
 

@@ -144,7 +144,7 @@ def states_of_every_kind(counts: Mapping[tuple[str, str], int]) -> dict[str, int
 class OutcomeKind(StrEnum):
     CONFIRMED = "confirmed"  # its effect is on-chain, final: by this relayer's transaction or another's
     SENT = "sent"  # a transaction of this relayer is in flight (sent now, or waiting for its receipt)
-    SCHEDULED = "scheduled"  # accepted on-chain, waiting out the endpoint's delay (RESUME, ROTATE)
+    SCHEDULED = "scheduled"  # accepted on-chain, waiting out the endpoint's delay (RESUME, ROTATE, UNCURSE)
     NOT_READY = "not_ready"  # not now: not this relayer's turn, paused, fees above the cap, not final yet
     RETRY = "retry"  # transient trouble (a race, a reorg, a nonce taken): decided again in a later step
     REFUSED = "refused"  # deterministic: the chain or this member refuses it for good; never retried

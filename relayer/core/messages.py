@@ -11,6 +11,7 @@ Topics live under `qiao/v1/<network>/`:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,8 @@ from relayer.core.types import BatchId, ChainId, Nonce, Route
 MAX_PAYLOAD_BYTES = 2048
 MAX_HEARTBEAT_BYTES = 2048
 MAX_PAUSED_ROUTES = 64  # routes a heartbeat may name paused
+MAX_BROKERS = 16  # brokers a member may use, and a heartbeat may name
+BROKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # a broker's name in config and heartbeats
 PROTOCOL_VERSION = 1
 
 
@@ -396,30 +399,43 @@ class HeartbeatMessage:
     `paused` lists the routes the member paused locally (`relayer pause`): it signs nothing on
     them, so the others do not count it in their signing margin. The field is left out when
     nothing is paused, so a heartbeat of an unpaused member reads the same to older builds.
+
+    `brokers` names the brokers the member reaches, when it is configured with several
+    (`[[mqtt.brokers]]`); left out with one broker, so that configuration reads the same to older
+    builds (which refuse a heartbeat with a field they do not know).
+
+    Heartbeats are not signed: a broker (or anyone its ACL lets publish there) can forge one. They
+    feed only the operators' view of who is online (status, readiness, the margin gauge), never
+    what is signed or submitted (docs/PROTOCOL.md, "Brokers").
     """
 
     member: int
     status: str
     ts: int
     paused: tuple[Route, ...] = ()
+    brokers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.status not in HEARTBEAT_STATUSES:
             raise ValueError(f"heartbeat status {self.status!r} is not one of {HEARTBEAT_STATUSES}")
         if len(self.paused) > MAX_PAUSED_ROUTES:
             raise ValueError(f"{len(self.paused)} paused routes; at most {MAX_PAUSED_ROUTES}")
+        if len(self.brokers) > MAX_BROKERS or not all(BROKER_NAME.fullmatch(b) for b in self.brokers):
+            raise ValueError(f"brokers {self.brokers!r}: at most {MAX_BROKERS} names like 'broker-a'")
 
     def to_payload(self) -> bytes:
         data: dict[str, Any] = {"member": self.member, "status": self.status, "ts": self.ts}
         if self.paused:
             data["paused"] = [[r.src, r.dst] for r in self.paused]
+        if self.brokers:
+            data["brokers"] = list(self.brokers)
         return json.dumps(data).encode()
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> HeartbeatMessage:
         member = _topic_member(topic, f"{topic_root(network)}/heartbeat/")
         data = _load_object(payload, MAX_HEARTBEAT_BYTES)
-        extra = set(data) - {"member", "status", "ts", "paused"}
+        extra = set(data) - {"member", "status", "ts", "paused", "brokers"}
         if extra:
             raise BadMessage(f"unknown fields {sorted(extra)}")
         if _int_field(data, "member", 1, 1024) != member:
@@ -432,7 +448,19 @@ class HeartbeatMessage:
             status=str(status),
             ts=_int_field(data, "ts", 0, 2**63 - 1),
             paused=_paused_field(data),
+            brokers=_brokers_field(data),
         )
+
+
+def _brokers_field(data: dict[str, Any]) -> tuple[str, ...]:
+    raw = data.get("brokers", [])
+    if (
+        not isinstance(raw, list)
+        or len(raw) > MAX_BROKERS
+        or not all(isinstance(b, str) and BROKER_NAME.fullmatch(b) for b in raw)
+    ):
+        raise BadMessage(f"brokers: expected a list of at most {MAX_BROKERS} broker names")
+    return tuple(raw)
 
 
 def _paused_field(data: dict[str, Any]) -> tuple[Route, ...]:

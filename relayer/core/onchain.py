@@ -86,6 +86,21 @@ class PendingActionView:
         return next((k for k, h in ACTION_TYPEHASHES.items() if h == self.typehash), None)
 
 
+@dataclass(frozen=True, slots=True)
+class CurseView:
+    """One route of an endpoint as the sentinels left it: `isCursed(remote)` and
+    `curseCount(remote)` (the number of the current curse while cursed)."""
+
+    cursed: bool
+    count: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or not 0 <= self.count < 2**64:
+            raise ValueError(f"curse count {self.count!r} is not a uint64")
+        if self.cursed and self.count < 1:
+            raise ValueError("cursed with curse count 0: every curse counts (curseCount() >= 1)")
+
+
 REGISTRY_EVENT_KINDS = ("freeze", "allow")
 
 

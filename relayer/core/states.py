@@ -20,6 +20,9 @@ class TransferState(StrEnum):
     AGGREGATED = "aggregated"
     SUBMITTED = "submitted"
     EXECUTED = "executed"
+    HELD = "held"  # executed, held on the destination for its challenge window (TransferHeld)
+    QUEUED = "queued"  # executed, waiting in its token's release queue on the destination (TransferQueued)
+    RELEASED = "released"  # delivered on the destination by `releaseQueued`, after a hold or the queue
     FAILED = "failed"
     REFUNDED = "refunded"  # failed on the destination, paid back to the sender on the source
 
@@ -28,8 +31,12 @@ class TransferState(StrEnum):
 # order it learns the facts (its own receipt, another relayer's execution, the destination's
 # TransferFailed, the refund on the source), so the state is the latest of them in this order and
 # every member ends in the same one. `executed` means its batch executed on the destination; a
-# transfer the destination did not deliver moves on to `failed` (the reason in words) and then
-# `refunded`. A batch that reverts is also `failed`; an operator's `retry` puts it back.
+# transfer the destination held for its challenge window moves on to `held` (until when, in its
+# detail), one it queued behind the rate limit to `queued` (a held one the release queues goes from
+# `held` to `queued`), and either to `released` once `releaseQueued` delivered it; a transfer the
+# destination did not deliver (when its batch ran, when it was released, or vetoed while held)
+# moves on to `failed` (the reason in words) and then `refunded`. A batch that reverts is also
+# `failed`; an operator's `retry` puts it back.
 TRANSFER_ORDER: tuple[TransferState, ...] = (
     TransferState.FINAL,
     TransferState.BATCHED,
@@ -37,6 +44,21 @@ TRANSFER_ORDER: tuple[TransferState, ...] = (
     TransferState.AGGREGATED,
     TransferState.SUBMITTED,
     TransferState.EXECUTED,
+    TransferState.HELD,
+    TransferState.QUEUED,
+    TransferState.RELEASED,
+    TransferState.FAILED,
+    TransferState.REFUNDED,
+)
+# states in which a transfer waits on its destination after its batch executed: neither delivered
+# nor failed, not the pipeline's backlog either (relayer.pipeline.releaser releases them)
+WAITING_STATES = (TransferState.HELD, TransferState.QUEUED)
+# states in which nothing is left for the pipeline to carry (a `pending` transfer is in none of them)
+SETTLED_STATES = (
+    TransferState.EXECUTED,
+    TransferState.HELD,
+    TransferState.QUEUED,
+    TransferState.RELEASED,
     TransferState.FAILED,
     TransferState.REFUNDED,
 )
@@ -55,7 +77,7 @@ def transfer_may_move(
     with its own history line). An operator's retry (`retry`) may put a `failed` transfer back to
     `batched` or `aggregated`; a re-key of its batch (`rekey`: the destination no longer accepts
     the key epoch it was signed under) puts a `signed`, `aggregated` or `failed` one back to
-    `batched`; nothing ever leaves `refunded` or `executed`.
+    `batched`; nothing ever goes back from `executed` or a later state.
     """
     if retry and current == TransferState.FAILED and proposed in RETRY_TARGETS:
         return True
@@ -166,6 +188,32 @@ class ObservedFailure:
     route: Route
     nonce: int
     reason: int
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+class WaitReason(StrEnum):
+    """Why a destination keeps a transfer it executed instead of delivering it (one release queue,
+    two reasons: docs/PROTOCOL.md, "Sentinels: curse, veto and the challenge window")."""
+
+    HELD = "held"  # at or above its token's challenge threshold: held for the challenge period
+    QUEUED = "queued"  # its token's inbound rate limit had no room: first in, first out
+
+
+@dataclass(frozen=True, slots=True)
+class ObservedWait:
+    """A final `TransferHeld(srcChainId, nonce, leaf, amount, releaseAfter)` or
+    `TransferQueued(srcChainId, nonce, leaf, amount)` of the destination endpoint
+    (`release_after` is 0 for a queued one)."""
+
+    route: Route
+    nonce: int
+    reason: WaitReason
+    leaf: bytes
+    amount: int
+    release_after: int
     block_number: int
     block_hash: str
     tx_hash: str

@@ -20,6 +20,7 @@ RUNBOOK = {
     "freeze": "deploy/runbooks/registry-carry.md",
     "allow": "deploy/runbooks/registry-carry.md",
     "rotate": "deploy/runbooks/key-rotation.md",
+    "uncurse": "deploy/runbooks/route-cursed.md",
 }
 CLOSED = ("executed", "cancelled", "expired", "refused")
 DONE = {"propose": "proposed", "approve": "approved", "reject": "rejected"}
@@ -67,7 +68,8 @@ def list_text(out: dict[str, Any]) -> str:
     if not actions:
         return (
             f"no committee actions on this node (member {out['member']}); an operator proposes one "
-            "with `relayer actions propose {resume,pause,rotate} --chain NAME`"
+            "with `relayer actions propose {resume,pause,rotate} --chain NAME` (an uncurse also "
+            "names the cursed route: `--remote REMOTE`)"
         )
     waiting = [a["id"] for a in actions if a["state"] == "proposed" and a["origin"] == "operator"]
     text = table([row(a) for a in actions], COLUMNS)
@@ -91,9 +93,17 @@ def next_step(a: dict[str, Any]) -> str | None:
     runbook = RUNBOOK.get(kind, "deploy/runbooks/action-proposal-pending.md")
     if state in CLOSED:
         if state in ("cancelled", "expired") and a["origin"] == "operator":
+            again = f"relayer actions propose {kind} --chain {a['chain']}"
+            if kind == "uncurse":
+                again += f" --remote {a.get('remote') or a.get('remote_chain_id')}"
             return (
                 f"nothing: it will not execute; if the {kind} is still wanted, propose it again "
-                f"(`relayer actions propose {kind} --chain {a['chain']}`, {runbook})"
+                f"(`{again}`, {runbook})"
+            )
+        if state == "executed" and kind == "uncurse":
+            return (
+                f"the route is open again on {a['chain']}: batches and refunds waiting on it go through; "
+                f"check `relayer status` shows it uncursed on every endpoint ({runbook})"
             )
         if state == "executed" and kind == "rotate":
             return (

@@ -1,8 +1,10 @@
 """The operator's side of committee actions: the admin verbs `actions.propose`, `actions.approve`,
 `actions.reject`, `actions.list` and `actions.show` over the node's action stage (`node.actions`).
 
-An operator proposes a RESUME or a PAUSE of one chain's endpoint, or a ROTATE of one endpoint or of
-every configured endpoint to the key the member holds as `[committee.next]`, on one member; every member keeps
+An operator proposes a RESUME or a PAUSE of one chain's endpoint, a ROTATE of one endpoint or of
+every configured endpoint to the key the member holds as `[committee.next]`, or an UNCURSE of one
+route of one endpoint (the route's remote chain, by name or id; the curse it lifts is read from the
+endpoint), on one member; every member keeps
 the proposal and signs it only after its own operator approves it, so t operators must agree. The
 registry's FREEZE and ALLOW decisions carried from the consortium chain need no operator and show
 up here too. This module checks the request, calls the stage through `ActionsPort` (the calls it
@@ -11,13 +13,15 @@ do, and gives every action the same JSON shape (`ActionVerbs.action_json`):
 
     id             "p2-0a1b2c3d" (an operator's proposal) or "r7002-118-0" (a registry event
                    carried to chain 7002)
-    kind           pause | resume | rotate | freeze | allow
+    kind           pause | resume | rotate | uncurse | freeze | allow
     what           the action in words: "resume the endpoint", "freeze 0xab…", "disallow 0xcd…",
-                   "rotate to key epoch 2 (key hash 0x…)"
+                   "rotate to key epoch 2 (key hash 0x…)", "lift curse #1 of the route with consortium"
+    remote_chain_id, curse_count  an uncurse's route (its remote chain id; `remote` its name here, or
+                   null) and the curse it lifts (null for the other kinds)
     new_key_epoch  a rotate's key epoch, as this member holds its key (null: not held here, or
                    another kind)
     chain          the chain's name in this node's configuration; chain_id its id
-    params         the ABI-encoded parameters, 0x-hex ("0x" for pause and resume)
+    params         the ABI-encoded parameters, 0x-hex ("0x" for pause)
     account, flag  a freeze's or allow's account and value (null for the other kinds)
     origin         "operator" or "registry"; proposer the member whose operator proposed it (null)
     state          proposed | approved | submitted | scheduled | executed | cancelled | expired | refused
@@ -65,7 +69,7 @@ class ActionLike(Protocol):
     def id(self) -> str: ...
 
     @property
-    def kind(self) -> str: ...  # an ActionKind (a StrEnum): pause, resume, rotate, freeze, allow
+    def kind(self) -> str: ...  # an ActionKind (a StrEnum): pause, resume, rotate, uncurse, freeze, allow
 
     @property
     def chain_id(self) -> int: ...  # the chain whose endpoint it is for
@@ -133,6 +137,12 @@ class ActionsPort(Protocol):
         Raises ActionRefused (no next key, an endpoint not at the epoch before it, a rotation open)."""
         ...
 
+    async def propose_uncurse(self, chain: str, remote: int, ttl: float | None = None, /) -> ActionLike:
+        """Record an UNCURSE of the route of the endpoint of the chain named `chain` whose remote
+        chain id is `remote`, for the curse the endpoint holds now (`curseCount(remote)`), and
+        publish it. Raises ActionRefused (the route not cursed, one open already for that curse)."""
+        ...
+
     async def approve(self, action_id: str, /) -> ActionLike:
         """This member's operator approves the action: the member signs it when its own checks
         hold. Raises ActionRefused (unknown, expired, closed, its checks fail)."""
@@ -156,10 +166,11 @@ def iso(ts: float | None) -> str | None:
 
 
 def describe(
-    kind: str, params: bytes, new_key_epoch: int | None = None
+    kind: str, params: bytes, new_key_epoch: int | None = None, names: Mapping[int, str] | None = None
 ) -> tuple[str, str | None, bool | None]:
     """An action in words, and the account and flag of a freeze or an allow
-    (params = abi.encode(address, bool)); a rotate's key epoch as this member holds its key."""
+    (params = abi.encode(address, bool)); a rotate's key epoch as this member holds its key; an
+    uncurse's route by its remote chain's name in `names` (chain id -> name), else its id."""
     if kind in ("freeze", "allow") and len(params) == 64:
         account, flag = "0x" + params[12:32].hex(), params[63] == 1
         words = {("freeze", True): "freeze", ("freeze", False): "unfreeze"}
@@ -167,11 +178,38 @@ def describe(
         return f"{words[(kind, flag)]} {account}", account, flag
     if kind in ("pause", "resume"):
         return f"{kind} the endpoint", None, None
+    if kind == "uncurse":
+        remote, count = uncurse_of(params)
+        if remote is not None:
+            where = (names or {}).get(remote, f"chain {remote}")
+            return f"lift curse #{count} of the route with {where}", None, None
     if kind == "rotate" and len(params) == 32:
         if new_key_epoch is None:
             return f"rotate to a key this member does not hold (key hash 0x{params.hex()})", None, None
         return f"rotate to key epoch {new_key_epoch} (key hash 0x{params.hex()})", None, None
     return str(kind), None, None
+
+
+def uncurse_of(params: bytes) -> tuple[int | None, int | None]:
+    """(remote chain id, curse count) of an uncurse's params = abi.encode(uint256, uint64)."""
+    if len(params) != 64:
+        return None, None
+    return int.from_bytes(params[:32], "big"), int.from_bytes(params[32:], "big")
+
+
+def remote_chain(value: Any, chains: Mapping[str, int]) -> int:
+    """`--remote` of an uncurse: a configured chain's name, or a chain id (digits)."""
+    if isinstance(value, str) and value in chains:
+        return chains[value]
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.isdigit() and 0 < int(value) < 2**256:
+        return int(value)
+    raise AdminError(
+        f"--remote {value!r} names no chain: give the cursed route's other end, one of "
+        f"{', '.join(sorted(chains))} (the names under [chains]) or its chain id; `relayer status` "
+        "shows the cursed routes"
+    )
 
 
 def onchain_fields(onchain: str) -> tuple[str, str | None]:
@@ -237,7 +275,9 @@ class ActionVerbs:
     def handlers(self, args: Mapping[str, Any]) -> dict[str, Callable[[], Awaitable[Any]]]:
         """The verbs for Ops.handle, each bound to the request's `args`."""
         return {
-            "actions.propose": lambda: self.propose(args.get("kind"), args.get("chain"), args.get("ttl")),
+            "actions.propose": lambda: self.propose(
+                args.get("kind"), args.get("chain"), args.get("ttl"), args.get("remote")
+            ),
             "actions.approve": lambda: self.approve(args.get("id")),
             "actions.reject": lambda: self.reject(args.get("id")),
             "actions.list": lambda: self.listing(args.get("limit", DEFAULT_LIMIT)),
@@ -246,12 +286,16 @@ class ActionVerbs:
 
     # ---- the verbs -------------------------------------------------------------------------
 
-    async def propose(self, kind: Any, chain: Any, ttl: Any = None) -> dict[str, Any]:
+    async def propose(self, kind: Any, chain: Any, ttl: Any = None, remote: Any = None) -> dict[str, Any]:
         if kind not in PROPOSABLE:
             raise AdminError(
-                f"an operator proposes a pause, a resume or a rotate, not {kind!r}; freezes and "
-                "allow-list changes are carried from the consortium chain's registry without a proposal"
+                f"an operator proposes a pause, a resume, a rotate or an uncurse, not {kind!r}; freezes "
+                "and allow-list changes are carried from the consortium chain's registry without a proposal"
             )
+        if kind == "uncurse":
+            return await self.propose_uncurse(chain, remote, ttl)
+        if remote is not None:
+            raise AdminError(f"--remote is for an uncurse (the cursed route's other end), not a {kind}")
         if kind == "rotate":
             return await self.propose_rotation(chain, ttl)
         name = self._chain(chain)
@@ -286,6 +330,28 @@ class ActionVerbs:
             "threshold": self.threshold,
             "actions": [await self._shown(port, a.id) for a in actions],
         }
+
+    async def propose_uncurse(self, chain: Any, remote: Any, ttl: Any = None) -> dict[str, Any]:
+        """An UNCURSE of the route of `chain`'s endpoint with `remote` (a name or a chain id)."""
+        name = self._chain(chain)
+        if remote is None:
+            raise AdminError(
+                "an uncurse needs --remote: the cursed route's other end (a chain name or id); "
+                "`relayer status` shows the cursed routes"
+            )
+        remote_id = remote_chain(remote, self.chains)
+        seconds = _ttl(ttl)
+        port = self._port()
+        try:
+            action = await port.propose_uncurse(name, remote_id, seconds)
+        except ActionRefused as exc:
+            where = self.names.get(remote_id, f"chain {remote_id}")
+            raise _refusal(
+                f"the uncurse of the route of {name} with {where} was not proposed",
+                exc,
+                "deploy/runbooks/route-cursed.md says what to check first",
+            ) from exc
+        return await self._shown(port, action.id)
 
     async def approve(self, action_id: Any) -> dict[str, Any]:
         aid = _action_id(action_id)
@@ -355,7 +421,8 @@ class ActionVerbs:
         a = view.action
         kind = str(a.kind)
         new_key_epoch = view.new_key_epoch if kind == "rotate" else None
-        what, account, flag = describe(kind, a.params, new_key_epoch)
+        what, account, flag = describe(kind, a.params, new_key_epoch, self.names)
+        remote, curse_count = uncurse_of(a.params) if kind == "uncurse" else (None, None)
         onchain, executable_at = onchain_fields(view.onchain)
         return {
             "id": a.id,
@@ -367,6 +434,9 @@ class ActionVerbs:
             "account": account,
             "flag": flag,
             "new_key_epoch": new_key_epoch,
+            "remote_chain_id": remote,
+            "remote": None if remote is None else self.names.get(remote),
+            "curse_count": curse_count,
             "origin": "registry" if a.proposer == 0 else "operator",
             "proposer": a.proposer or None,
             "state": str(view.state),

@@ -85,6 +85,7 @@ class Ops:
         self.probes = probes if probes is not None else ChainProbes(node.chains)
         self.last_supply: dict[str, Any] | None = None
         self.on_chain_paused: dict[str, bool | None] = {}
+        self.curses: list[endpoints.RouteCurse] = []  # every route's curse on each endpoint, last read
         self.pending_actions = endpoints.PendingActionWatch()
         self._reader: Store | None = None
 
@@ -144,6 +145,19 @@ class Ops:
     def margin(self) -> int:
         return self.presence().margin
 
+    def brokers(self) -> dict[str, Any]:
+        """The brokers this node reaches, how many it must, and the brokers each member online
+        says it reaches (members configured with several brokers name them in their heartbeats)."""
+        transport = self.node.transport
+        online = set(self.presence().online) | {int(m) for m in self.members_paused()}
+        return {
+            "brokers": transport.brokers_connected,
+            "min_brokers": transport.cfg.min_brokers,
+            "members_brokers": {
+                str(m): list(names) for m, names in sorted(transport.member_brokers.items()) if m in online
+            },
+        }
+
     # ---- status --------------------------------------------------------------------------
 
     async def route_stats(self) -> dict[Route, tuple[int, float | None]]:
@@ -165,6 +179,7 @@ class Ops:
 
     async def status(self) -> dict[str, Any]:
         stats = await self.route_stats()
+        kept = await self.reader.waiting_counts()  # held / queued on their destination
         cursors = await self.cursors()
         now = time.time()
         routes = []
@@ -186,9 +201,12 @@ class Ops:
                     "lag_blocks": lag,
                     "pending": pending,
                     "oldest_pending_seconds": None if oldest is None else round(now - oldest, 1),
+                    "held": kept.get(route, {}).get("held", 0),
+                    "queued": kept.get(route, {}).get("queued", 0),
                     "paused": route in self.paused,
                     "paused_since": _iso(self.node.paused_at.get(route)) if route in self.paused else None,
                     "paused_on_chain": self.paused_on_chain(route),
+                    "cursed_on": self.cursed_on(route),
                     "halted": _text(self.node.halt_of(route)),  # an error halt shows while paused too
                 }
             )
@@ -203,8 +221,10 @@ class Ops:
             "members": len(self.node.public.members),
             "margin": len(online) - self.node.public.threshold,
             "broker_connected": self.node.transport.connected.is_set(),
+            **self.brokers(),
             "rpc_ok": {self.cfg.chain_by_id(c).name: ok for c, ok in self.rpc_ok.items()},
             "endpoint_paused": self.on_chain_paused,
+            "route_curses": self.curse_table(),
             "items": await self.items(),
         }
 
@@ -395,6 +415,38 @@ class Ops:
         every route through that endpoint."""
         names = [self.cfg.chain_by_id(route.src).name, self.cfg.chain_by_id(route.dst).name]
         return [n for n in names if self.on_chain_paused.get(n)]
+
+    def cursed_on(self, route: Route) -> list[str]:
+        """The endpoints (chain names) whose route with the other end of `route` is cursed (last
+        read): the source's stops the lock or burn, the destination's the execution."""
+        src, dst = self.cfg.chain_by_id(route.src).name, self.cfg.chain_by_id(route.dst).name
+        return endpoints.cursed_on(self.curses, src, dst)
+
+    def curse_table(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """Endpoint (chain name) -> remote chain name -> {cursed, curse_count, remote_chain_id}, for
+        every configured route, as last read at the final head."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for c in self.curses:
+            out.setdefault(c.chain, {})[c.remote] = {
+                "cursed": c.cursed,
+                "curse_count": c.curse_count,
+                "remote_chain_id": c.remote_chain_id,
+            }
+        return out
+
+    def route_remotes(self) -> dict[ChainId, dict[ChainId, str]]:
+        """Each chain -> the chains it has a configured route with (either way), by id, with names."""
+        out: dict[ChainId, dict[ChainId, str]] = {}
+        for route in self.cfg.routes:
+            for here, there in ((route.src, route.dst), (route.dst, route.src)):
+                out.setdefault(here, {})[there] = self.cfg.chain_by_id(there).name
+        return out
+
+    async def routes_cursed(self) -> list[endpoints.RouteCurse]:
+        """Every configured route's curse on each endpoint (`isCursed`, `curseCount` at the final
+        head); sets `qiao_route_cursed`."""
+        self.curses = await endpoints.routes_cursed(self.node.chains, self.route_remotes())
+        return self.curses
 
     def paused_seconds(self, now: float) -> dict[Route, float]:
         """How long each locally paused route has been paused."""

@@ -126,6 +126,13 @@ ENDPOINT_OPS_ABI: list[dict[str, Any]] = [
     },
     {
         "type": "function",
+        "name": "UNCURSE_TYPEHASH",
+        "stateMutability": "view",
+        "inputs": [],
+        "outputs": [{"name": "", "type": "bytes32"}],
+    },
+    {
+        "type": "function",
         "name": "availableCapacity",
         "stateMutability": "view",
         "inputs": [{"name": "token", "type": "address"}, {"name": "direction", "type": "uint8"}],
@@ -207,6 +214,50 @@ async def endpoints_paused(chains: Mapping[ChainId, ChainClient]) -> dict[str, b
     return out
 
 
+# ---- the sentinels' curses ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCurse:
+    """One route of one endpoint as the sentinels left it, read at the final head: `remote` the
+    route's other end (its name here), `cursed` and `curse_count` (`isCursed`, `curseCount`)."""
+
+    chain: str
+    remote: str
+    remote_chain_id: int
+    cursed: bool
+    curse_count: int
+
+
+def cursed_on(curses: list[RouteCurse], src: str, dst: str) -> list[str]:
+    """The endpoints (chain names) whose curse stops the route from `src` to `dst`: the source's
+    curse of its route with `dst` (lock, burn, refunds) and the destination's of its route with
+    `src` (execution, release)."""
+    return [c.chain for c in curses if c.cursed and (c.chain, c.remote) in ((src, dst), (dst, src))]
+
+
+async def routes_cursed(
+    chains: Mapping[ChainId, ChainClient], remotes: Mapping[ChainId, Mapping[ChainId, str]]
+) -> list[RouteCurse]:
+    """The curse of every configured route on each endpoint (`remotes`: chain -> the chains it has
+    routes with, by id, and their names), read at the final head; exports `qiao_route_cursed`. A
+    chain whose endpoint cannot be read is logged and keeps its last values."""
+    out: list[RouteCurse] = []
+    for chain_id, others in remotes.items():
+        chain = chains.get(chain_id)
+        if chain is None:
+            continue
+        for remote_id, remote in sorted(others.items()):
+            try:
+                curse = await chain.route_curse(remote_id, final=True)
+            except Exception as exc:
+                log.warning("route_curse_check_error", chain=chain.cfg.name, remote=remote, error=repr(exc))
+                continue
+            metrics.ROUTE_CURSED.labels(chain.cfg.name, remote).set(1 if curse.cursed else 0)
+            out.append(RouteCurse(chain.cfg.name, remote, remote_id, curse.cursed, curse.count))
+    return out
+
+
 # ---- committee-signed actions waiting for their delay -------------------------------------------
 
 PENDING_WINDOW = 32
@@ -222,12 +273,13 @@ PENDING_STATUS = 1  # QiaoEndpoint.PendingStatus.Pending
 class ActionKind(Enum):
     RESUME = "resume"
     ROTATE = "rotate"
+    UNCURSE = "uncurse"
 
 
 @dataclass(frozen=True, slots=True)
 class ScheduledAction:
     """One pending action, as `pendingAction(nonce)` returns it; kind None: a type hash that is
-    neither the endpoint's RESUME_TYPEHASH nor its ROTATE_TYPEHASH."""
+    none of the endpoint's RESUME_TYPEHASH, ROTATE_TYPEHASH and UNCURSE_TYPEHASH."""
 
     nonce: int
     kind: ActionKind | None
@@ -259,7 +311,7 @@ class EndpointPending:
 
 
 class PendingActionWatch:
-    """Reads every endpoint's pending RESUME and ROTATE actions (the last PENDING_WINDOW action
+    """Reads every endpoint's pending RESUME, ROTATE and UNCURSE actions (the last PENDING_WINDOW action
     nonces, plus those seen pending before) and exports `qiao_endpoint_pending_actions{chain,kind}`
     and `qiao_endpoint_pending_action_executable_seconds{chain}` (removed when nothing is pending).
     Read-only; a chain whose endpoint cannot be read is logged and keeps its last values."""
@@ -287,7 +339,12 @@ class PendingActionWatch:
         if kinds is None:
             resume = bytes(await endpoint.functions.RESUME_TYPEHASH().call())
             rotate = bytes(await endpoint.functions.ROTATE_TYPEHASH().call())
-            kinds = self._kinds[chain.chain_id] = {resume: ActionKind.RESUME, rotate: ActionKind.ROTATE}
+            uncurse = bytes(await endpoint.functions.UNCURSE_TYPEHASH().call())
+            kinds = self._kinds[chain.chain_id] = {
+                resume: ActionKind.RESUME,
+                rotate: ActionKind.ROTATE,
+                uncurse: ActionKind.UNCURSE,
+            }
         head = await chain.w3.eth.get_block("latest")
         number, chain_time = int(head["number"]), int(head["timestamp"])
         next_nonce = int(await endpoint.functions.actionNonce().call(block_identifier=number))

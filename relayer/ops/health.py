@@ -3,7 +3,8 @@
 One small asyncio HTTP server on `metrics.host:metrics.port` serves:
 - `GET /metrics`: every `qiao_*` metric (Prometheus text format);
 - `GET /livez`: 200 while the event loop answers and every pipeline loop is running, else 503;
-- `GET /readyz`: 200 only while every chain's RPC answered the last probe, the broker is connected,
+- `GET /readyz`: 200 only while every chain's RPC answered the last probe, a broker is connected
+  (one of them, with several: the body names each and what every member online says it reaches),
   the store's last write succeeded (not a full disk) and at least t members are online (the
   signing margin is not negative), else 503. It turns false again as soon as any of them is
   lost. The body is JSON naming each check.
@@ -36,6 +37,7 @@ log = structlog.get_logger(__name__)
 PROBE_INTERVAL = 2.0
 PROBE_TIMEOUT = 3.0
 SUPPLY_INTERVAL = 15.0
+CURSE_INTERVAL = 5.0  # seconds between reads of every route's curse (a few calls per route)
 REORG_WINDOW = 64
 
 
@@ -49,6 +51,7 @@ class Health:
         self._hashes: dict[int, dict[int, str]] = {}
         self._history_seen = time.time()
         self._last_supply = 0.0
+        self._last_curses = 0.0
 
     # ---- checks --------------------------------------------------------------------------
 
@@ -74,6 +77,7 @@ class Health:
             "members_online": self.ops.members_online(),
             "members_paused": self.ops.members_paused(),
             "threshold": self.ops.node.public.threshold,
+            **self.ops.brokers(),  # which brokers this node reaches, and each member online says it does
         }
 
     # ---- probe loop ----------------------------------------------------------------------
@@ -107,6 +111,12 @@ class Health:
             metrics.ROUTE_PAUSED_SECONDS.labels(*labels).set(self.ops.paused_seconds(now).get(route, 0.0))
         await self._observe_latencies()
         self.readiness()
+        if now - self._last_curses >= CURSE_INTERVAL:
+            self._last_curses = now
+            try:
+                await self.ops.routes_cursed()  # qiao_route_cursed, from isCursed at the final head
+            except Exception as exc:
+                log.warning("route_curse_check_error", error=repr(exc))
         if now - self._last_supply >= SUPPLY_INTERVAL and all(self.ops.rpc_ok.values()):
             self._last_supply = now
             try:

@@ -35,12 +35,12 @@ from relayer.core.types import ChainId
 @dataclass(frozen=True, slots=True)
 class Material:
     """What the node's files hold, checked: the committee, this member's share (None: relay only),
-    the submitting account (None: relaying disabled) and the broker password."""
+    the submitting account (None: relaying disabled) and the broker passwords (by broker name)."""
 
     public: CommitteePublic
     share: KeyShare | None
     account: LocalAccount | None
-    mqtt_password: str | None
+    mqtt_passwords: dict[str, str]  # broker name -> this member's password there (if it has one)
     keyring: Keyring  # the current key epoch and, with [committee.next], the next one
 
 
@@ -217,19 +217,27 @@ def load_material(cfg: NodeConfig) -> Material:
                     f"relayer.account_key_file = {str(path)!r} does not hold a private key; "
                     "write the submitting account's key as 0x + 64 hex digits"
                 )
-    mqtt_password = None
-    if cfg.mqtt.password_file is not None:
-        mqtt_password = _read_secret("mqtt.password_file", cfg.mqtt.password_file, problems)
-    if cfg.mqtt.tls_ca_file is not None:
-        problem = file_problem("mqtt.tls_ca_file", cfg.mqtt.tls_ca_file, secret=False)
-        if problem is not None:
-            problems.append(problem)
+    mqtt_passwords: dict[str, str] = {}
+    for i, broker in enumerate(cfg.mqtt.endpoints):
+        where = f"mqtt.brokers[{i}]" if cfg.mqtt.brokers else "mqtt"
+        if broker.password_file is not None:
+            password = _read_secret(f"{where}.password_file", broker.password_file, problems)
+            if password is not None:
+                mqtt_passwords[broker.name] = password
+        if broker.tls_ca_file is not None:
+            problem = file_problem(f"{where}.tls_ca_file", broker.tls_ca_file, secret=False)
+            if problem is not None:
+                problems.append(problem)
     if problems:
         raise ConfigError(cfg.source, problems)
     assert keyring is not None
     first = keyring.first
     return Material(
-        public=first.public, share=first.share, account=account, mqtt_password=mqtt_password, keyring=keyring
+        public=first.public,
+        share=first.share,
+        account=account,
+        mqtt_passwords=mqtt_passwords,
+        keyring=keyring,
     )
 
 

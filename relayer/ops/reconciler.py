@@ -3,7 +3,9 @@
 - S1 each transfer is executed at most once, refunded at most once, never both;
 - S2 nothing is executed without a canonical source event with the same recipient and amount;
 - S3 wrapped supply on Ethereum <= the amount locked in the vault (equal when nothing is in flight);
-- L1 (once faults stopped, `settled=True`) every source transfer is executed or refunded.
+- L1 (once faults stopped, `settled=True`) every source transfer is executed or refunded; one
+  still pending says why: failed and not refunded, queued by the rate limit, held for its
+  challenge window until T (the relayers release it after T), or neither.
 
 `check` is pure (tested with tables of cases); `gather` reads the events and balances of a
 deployment. `python -m relayer.ops.reconciler --deployment deployment.json [--settled] [--json]` prints
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -79,12 +82,16 @@ def check(
     locked: int,
     *,
     settled: bool,
+    held: Iterable[tuple[Key, int]] = (),
 ) -> Verdict:
-    """Judge the invariants on what the chains report (pure)."""
+    """Judge the invariants on what the chains report (pure). `held`: (transfer, releaseAfter) of
+    each `TransferHeld` (a transfer held for its challenge window; released later, it is executed
+    or queued, vetoed, it is failed)."""
     sources = {i.key: i for i in initiated}
     executions = list(executed)
     refunds = list(refunded)
     failures, queue = set(failed), set(queued)
+    holds = dict(held)
     verdict = Verdict(wrapped_supply=wrapped_supply, locked=locked)
     add = verdict.violations.append
 
@@ -120,11 +127,15 @@ def check(
     pending = sorted(k for k in sources if k not in done)
     if settled:
         for key in pending:
-            why = (
-                "failed and not refunded"
-                if key in failures
-                else ("queued by the rate limit" if key in queue else "neither executed nor refunded")
-            )
+            if key in failures:
+                why = "failed and not refunded"
+            elif key in queue:
+                why = "queued by the rate limit"
+            elif key in holds:
+                until = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(holds[key]))
+                why = f"held for its challenge window until {until} (heldUntil {holds[key]})"
+            else:
+                why = "neither executed nor refunded"
             add(Violation("L1", f"transfer {_name(key)} {why}"))
     verdict.counts = {
         "initiated": len(sources),
@@ -132,6 +143,7 @@ def check(
         "refunded": len(refunds),
         "failed": len(failures),
         "queued": len(queue),
+        "held": len(holds),
         "pending": len(pending),
     }
     return verdict
@@ -169,6 +181,7 @@ def gather(dep: Deployment) -> dict[str, Any]:
     refunded: list[Key] = []
     failed: list[Key] = []
     queued: list[Key] = []
+    held: list[tuple[Key, int]] = []
     for (contract, start), here in zip(endpoints, chain_ids, strict=True):
         for ev in _events(contract, "TransferInitiated", start):
             a = ev["args"]
@@ -187,12 +200,16 @@ def gather(dep: Deployment) -> dict[str, Any]:
             failed.append((int(ev["args"]["srcChainId"]), here, int(ev["args"]["nonce"])))
         for ev in _events(contract, "TransferQueued", start):
             queued.append((int(ev["args"]["srcChainId"]), here, int(ev["args"]["nonce"])))
+        for ev in _events(contract, "TransferHeld", start):
+            a = ev["args"]
+            held.append(((int(a["srcChainId"]), here, int(a["nonce"])), int(a["releaseAfter"])))
     return {
         "initiated": initiated,
         "executed": executed,
         "refunded": refunded,
         "failed": failed,
         "queued": queued,
+        "held": held,
         "wrapped_supply": int(dep.wrapped.functions.totalSupply().call()),
         "locked": int(dep.asset.functions.balanceOf(dep.vault.address).call()),
     }

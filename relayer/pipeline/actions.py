@@ -11,13 +11,18 @@ Each step, for every endpoint with open actions:
    nonce and key epoch: recorded in `signed_items` first, then published;
 4. t verified partials on the same item are combined, checked, and sent by this node's relayer
    account (members take turns by rank, as for batches);
-5. a scheduled RESUME or ROTATE is executed once its delay is over (`executePending`), unless the
-   guardian cancelled it.
+5. a scheduled RESUME, ROTATE or UNCURSE is executed once its delay is over (`executePending`),
+   unless the guardian cancelled it.
 
 A ROTATE (`relayer actions propose rotate`) installs the key this member holds as `[committee.next]`
 (the keyring's last epoch, from the DKG the members ran); each member signs it only for a key epoch
 it holds a share of (relayer.core.items.decide_rotation), and a relayer submits `rotateKey` with the
 new key found in its own keyring by the hash the action carries.
+An UNCURSE (`relayer actions propose uncurse --chain N --remote M`) lifts one curse the sentinels
+put on one route of an endpoint: it names the route's remote chain and the curse number
+(`curseCount(remote)` when proposed); each member signs it only while the route is in exactly that
+curse (relayer.core.items.decide_uncurse), and it is recognised on-chain by those two fields
+(`pendingAction(n).pauseCount`, `uncurseRoute(n)`), not only by its type hash.
 Everything is read back from the store and the chains at each step, so a crash anywhere resumes.
 """
 
@@ -65,6 +70,7 @@ from relayer.core.items import (
     action_facts,
     decide,
     decide_rotation,
+    decide_uncurse,
     onchain_text,
     proposal_id,
     queue_order,
@@ -85,7 +91,7 @@ from relayer.core.lifecycle import (
     states_of_every_kind,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
-from relayer.core.onchain import EndpointState
+from relayer.core.onchain import CurseView, EndpointState, PendingActionView
 from relayer.core.reverts import revert_name
 from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
@@ -165,6 +171,11 @@ class ActionStage:
             raise ActionRefused(
                 f"a {k} is not proposed by an operator; propose one of {[p.value for p in PROPOSABLE]}"
             )
+        if k is ActionKind.UNCURSE:
+            raise ActionRefused(
+                "an uncurse names the cursed route: propose it with its remote chain "
+                "(`relayer actions propose uncurse --chain NAME --remote REMOTE`)"
+            )
         chain_id = self._chain_named(chain)
         ttl = self._ttl(ttl)
         state = await self._check_endpoint(k, chain_id)
@@ -174,6 +185,57 @@ class ActionStage:
         if k is ActionKind.RESUME:  # bound to this pause and to its deadline on-chain
             params = action_params(k, pause_count=state.pause_count, deadline=deadline)
         return await self._proposed(k, chain_id, params, now, deadline)
+
+    async def propose_uncurse(self, chain: str, remote: int, ttl: float | None = None) -> Action:
+        """Propose lifting the curse the sentinels put on the route of `chain`'s endpoint with
+        remote chain id `remote`: the curse is read from the endpoint now (`isCursed`,
+        `curseCount`) and signed into the action, so it lifts that curse and no later one."""
+        chain_id = self._chain_named(chain)
+        if isinstance(remote, bool) or not isinstance(remote, int) or not 0 < remote < 2**256:
+            raise ActionRefused(f"remote chain {remote!r} is not a chain id (a positive integer)")
+        if remote == chain_id:
+            raise ActionRefused(
+                f"--remote names the other end of the route; {remote} is {chain}'s own chain id"
+            )
+        ttl = self._ttl(ttl)
+        client = self.chains.get(chain_id)
+        if client is None:
+            raise ActionRefused(f"this node does not read chain {chain_id}; use a member that does")
+        curse = await self._read_curse(client, remote, final=False)
+        route = f"the route of the endpoint on {chain} with chain {remote}"
+        if curse is None:
+            raise ActionRefused(f"cannot read the curse of {route}; try again when its RPC answers")
+        if not curse.cursed:
+            raise ActionRefused(
+                f"{route} is not cursed (it had {curse.count} curse(s)): there is nothing to lift; "
+                "`relayer status` shows the cursed routes"
+            )
+        params = action_params(ActionKind.UNCURSE, remote_chain_id=remote, curse_count=curse.count)
+        for r in await self.store.open_actions():
+            if (
+                r.action.kind is ActionKind.UNCURSE
+                and r.action.chain_id == chain_id
+                and r.action.params == params
+            ):
+                raise ActionRefused(
+                    f"uncurse {r.action.id} of this curse is {r.state} already; "
+                    f"approve that one (`relayer actions show {r.action.id}`)"
+                )
+        now = time.time()
+        return await self._proposed(ActionKind.UNCURSE, chain_id, params, now, int(now + ttl))
+
+    async def _read_curse(self, chain: ChainClient, remote: int, *, final: bool) -> CurseView | None:
+        try:
+            return await chain.route_curse(remote, final=final)
+        except Exception as exc:
+            log.warning("route_curse_read_failed", chain=chain.cfg.name, remote=remote, error=repr(exc))
+            return None
+
+    async def _curse_of(self, chain: ChainClient, a: Action, *, final: bool) -> CurseView | None:
+        """An UNCURSE's route's curse as the endpoint holds it (None for another kind, or unread)."""
+        if a.remote_chain_id is None:
+            return None
+        return await self._read_curse(chain, a.remote_chain_id, final=final)
 
     def _ttl(self, ttl: float | None) -> float:
         ttl = self.cfg.actions.proposal_ttl if ttl is None else ttl
@@ -312,6 +374,12 @@ class ActionStage:
             ]
             other = approved[0].action.id if approved else None
             verdict = decide_rotation(record.action, view, RotationView(self.held_keys, other))
+            if verdict.decision is not Decision.SIGN:
+                raise ActionRefused(verdict.why)
+        if record.action.kind is ActionKind.UNCURSE:
+            # this member's own check before its operator's approval counts (and before each signature)
+            client = self.chains[record.action.chain_id]  # _check_endpoint read it
+            verdict = decide_uncurse(record.action, await self._curse_of(client, record.action, final=False))
             if verdict.decision is not Decision.SIGN:
                 raise ActionRefused(verdict.why)
         await self.store.set_action_state(
@@ -576,6 +644,11 @@ class ActionStage:
         scheduled_resume = any(
             r.state is ActionState.SCHEDULED and r.action.kind is ActionKind.RESUME for r in records
         )
+        scheduled_uncurse = {  # the curses an UNCURSE scheduled here lifts: one is enough
+            r.action.params
+            for r in records
+            if r.state is ActionState.SCHEDULED and r.action.kind is ActionKind.UNCURSE
+        }
         heads: set[tuple[ActionKind, str | None]] = set()  # the registry's oldest open decision per account
         signed_now = 0
         went_out = False
@@ -611,6 +684,11 @@ class ActionStage:
                 heads.add(key)
             if a.kind is ActionKind.RESUME and scheduled_resume:
                 why = "a resume of this pause is scheduled already"
+                if r.detail != why:
+                    await self.store.set_action_state(a.id, r.state, why)
+                continue
+            if a.kind is ActionKind.UNCURSE and a.params in scheduled_uncurse:
+                why = "an uncurse of this curse is scheduled already"
                 if r.detail != why:
                     await self.store.set_action_state(a.id, r.state, why)
                 continue
@@ -692,6 +770,7 @@ class ActionStage:
             now,
             expiring=r.state is ActionState.APPROVED,
             rotation=rotation,
+            curse=await self._curse_of(chain, a, final=False),
         )
         if verdict.decision is Decision.DONE:
             final = await chain.endpoint_state(final=True)
@@ -703,6 +782,7 @@ class ActionStage:
                 now,
                 expiring=False,
                 rotation=rotation,
+                curse=await self._curse_of(chain, a, final=True),
             )
             if again.decision is Decision.DONE:
                 await self._executed(r, again.why)
@@ -909,9 +989,9 @@ class ActionStage:
         if final.action_nonce <= r.action_nonce:
             # used in a block not final yet: a reorg may still undo it
             return not_ready(f"action nonce {r.action_nonce} used in a block not final yet")
-        if a.kind in (ActionKind.RESUME, ActionKind.ROTATE):
+        if a.kind in DELAYED:
             pending = await chain.pending_action(r.action_nonce, final=True)
-            if pending.typehash == ACTION_TYPEHASHES[a.kind.value] and pending.status != 0:
+            if await self._pending_is(chain, a, r.action_nonce, pending) and pending.status != 0:
                 await self.store.set_action_state(
                     a.id,
                     ActionState.SCHEDULED,
@@ -958,7 +1038,7 @@ class ActionStage:
                 return
             if a.kind in DELAYED:
                 pending = await chain.pending_action(nonce, final=True)
-                if pending.typehash != ACTION_TYPEHASHES[a.kind.value]:
+                if not await self._pending_is(chain, a, nonce, pending):
                     continue  # the nonce went to another action
                 status = PENDING_STATUS.get(pending.status, "none")
                 if status == "executed":
@@ -968,8 +1048,23 @@ class ActionStage:
                     await self._close(r, ActionState.CANCELLED, f"cancelled by the guardian ({without})")
                     return
 
+    async def _pending_is(
+        self, chain: ChainClient, a: Action, nonce: int, pending: PendingActionView
+    ) -> bool:
+        """Whether the action scheduled under `nonce` (`pending`, read at the final head) is `a`:
+        its type hash, and for an UNCURSE its signed fields too, the curse number
+        (`pendingAction(n).pauseCount`) and the route (`uncurseRoute(n)`): an UNCURSE of another
+        route or curse that took the nonce is not this one, which is then signed again."""
+        if pending.typehash != ACTION_TYPEHASHES[a.kind.value]:
+            return False
+        if a.kind is not ActionKind.UNCURSE:
+            return True
+        if pending.pause_count != a.curse_count:
+            return False
+        return await chain.uncurse_route(nonce, final=True) == a.remote_chain_id
+
     async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> Outcome:
-        """A scheduled RESUME or ROTATE: executed or cancelled (read at the final head), or
+        """A scheduled RESUME, ROTATE or UNCURSE: executed or cancelled (read at the final head), or
         executed by this node (`executePending`) once its delay is over and it is its turn.
         SCHEDULED while the delay runs; a cancelled or stale one is REFUSED (it never executes)."""
         assert r.action_nonce is not None
@@ -1005,7 +1100,14 @@ class ActionStage:
             except Reverted as exc:
                 name = revert_name(exc.data)
                 if name == "PendingActionStale":
-                    why = "stale: the endpoint left the pause it resumed, or its key epoch changed"
+                    why = {
+                        ActionKind.UNCURSE: "stale: the route is no longer in the curse it lifts "
+                        "(lifted by another UNCURSE), or the endpoint's key epoch changed",
+                        ActionKind.ROTATE: "stale: the endpoint's key epoch changed",
+                    }.get(
+                        r.action.kind,
+                        "stale: the endpoint left the pause it resumed, or its key epoch changed",
+                    )
                     await self._close(r, ActionState.CANCELLED, why)
                     return refused(why)
                 log.warning("action_execute_reverted", action=r.action.id, error=name)

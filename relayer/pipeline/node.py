@@ -41,6 +41,7 @@ from relayer.pipeline.aggregator import Aggregator
 from relayer.pipeline.batcher import Batcher
 from relayer.pipeline.halts import Halt, Halts
 from relayer.pipeline.refunder import Refunder
+from relayer.pipeline.releaser import Releaser
 from relayer.pipeline.signer import Signer
 from relayer.pipeline.submitter import Submitter
 from relayer.pipeline.watcher import FINALITY_STALL_SECONDS, Watcher
@@ -75,6 +76,7 @@ class Node:
     aggregator: Aggregator = field(init=False)
     refunder: Refunder = field(init=False)
     actions: ActionStage = field(init=False)
+    releasers: dict[ChainId, Releaser] = field(init=False)  # one per destination chain
     _last_republish: float = 0.0
     _last_gauges: float = -math.inf
     _last_registry_check: float = -math.inf
@@ -108,6 +110,22 @@ class Node:
             self.halts,
             lock,
         )
+        destinations = {r.dst for r in self.cfg.routes if r.dst in self.chains}
+        self.releasers = {
+            dst: Releaser(
+                self.chains[dst],
+                self.store,
+                self.submitters,
+                self.cfg.member_index,
+                len(keyring.members),
+                self.cfg.relayer.stagger_seconds,
+                self.cfg.relayer.receipt_timeout,
+                self.chains[dst].cfg.poll_interval,
+                self.chains[dst].cfg.name,
+                self.halts,
+            )
+            for dst in sorted(destinations)
+        }
         self.actions = ActionStage(
             self.cfg,
             self.store,
@@ -240,6 +258,9 @@ class Node:
             for r in await self.store.refunds([RefundState.APPROVED], limit=100):
                 await self.refunder.try_aggregate_refund(r.route, r.nonce)
             await self.sweep_executed()
+            for dst, releaser in self.releasers.items():
+                if dst not in self.submitters:  # a relayer's submit loop runs its own (run_submitter)
+                    await self._release_step(releaser)
         if time.monotonic() - self._last_gauges >= GAUGE_SECONDS:  # four table scans: not every tick
             self._last_gauges = time.monotonic()
             counts = await self.store.counts_by_state()
@@ -287,6 +308,14 @@ class Node:
                 self._observe_latency(stored)
 
     @staticmethod
+    async def _release_step(releaser: Releaser) -> None:
+        """One step of a destination's release stage; its trouble never stops the loop it runs in."""
+        try:
+            await releaser.step()
+        except Exception as exc:
+            log.warning("release_stage_failed", chain=releaser.name, error=repr(exc))
+
+    @staticmethod
     def _observe_latency(stored: AnyBatch) -> None:
         metrics.TRANSFER_LATENCY.observe(max(0.0, time.time() - stored.created_at))
 
@@ -322,6 +351,9 @@ class Node:
             try:
                 if not self.halts.dst_paused(submitter.chain.chain_id):  # stands by while paused
                     await submitter.step()
+                    releaser = self.releasers.get(submitter.chain.chain_id)
+                    if releaser is not None:
+                        await self._release_step(releaser)
                 await submitter.report_balance()
             except Exception as exc:
                 log.exception("submitter_error", chain=submitter.chain.cfg.name, error=repr(exc))

@@ -12,7 +12,17 @@ from typing import Protocol
 
 from relayer.core.batching import Located
 from relayer.core.messages import ActionPartialMessage, PartialMessage, ProposalMessage, RefundPartialMessage
-from relayer.core.states import BatchHead, BatchState, ObservedFailure, RefundState, StoredBatch, StoredRefund
+from relayer.core.releases import ReleaseFacts
+from relayer.core.states import (
+    BatchHead,
+    BatchState,
+    ObservedFailure,
+    ObservedWait,
+    RefundState,
+    StoredBatch,
+    StoredRefund,
+    TransferRow,
+)
 from relayer.core.types import Batch, BatchId, ChainId, Route, Transfer
 
 
@@ -30,7 +40,31 @@ class WatchStore(Protocol):
         events: list[tuple[Located, str, str, int]],
         last_hash: str = "",
         failures: Sequence[ObservedFailure] = (),
+        waits: Sequence[ObservedWait] = (),
     ) -> list[Transfer]: ...
+
+
+class ReleaseStore(Protocol):
+    """What the release stage reads and writes: the transfers their destination keeps."""
+
+    async def waiting(self, dst: int, limit: int = 100) -> list[TransferRow]: ...
+
+    async def mark_released(self, route: Route, nonce: int, detail: str) -> bool: ...
+
+
+class ReleaseChain(Protocol):
+    """What the release stage reads of a destination chain."""
+
+    @property
+    def chain_id(self) -> ChainId: ...
+
+    async def release_facts(
+        self, t: Transfer, leaf: bytes, *, block: int | str = "latest"
+    ) -> ReleaseFacts: ...
+
+    async def transfer_status(self, src: ChainId, nonce: int) -> int | None: ...
+
+    async def kept_at(self, src: ChainId, nonce: int, block: int | str) -> tuple[int, int]: ...
 
 
 class BatchStore(Protocol):

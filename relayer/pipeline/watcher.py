@@ -22,6 +22,7 @@ from relayer.adapters.store import StoreError, StoreUnwritable
 from relayer.config import NodeConfig
 from relayer.core.finality import FinalityEvent, FinalityWatch, observe_finality
 from relayer.core.refunds import failure_words
+from relayer.core.states import ObservedFailure, ObservedWait
 from relayer.core.types import ChainId, Route
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.halts import Halt, HaltKind, Halts
@@ -134,17 +135,20 @@ class Watcher:
         end = min(final, start + chain.cfg.max_block_range - 1)
         end_hash = await chain.block_hash(end)
         observed = await chain.transfers(start, end, end_hash=end_hash)
-        # failures of transfers toward this chain whose source this node watches itself
+        # failures of transfers toward this chain whose source this node watches itself, and those
+        # it holds for their challenge window or queues by its rate limit (one read)
         sources = {r.src for r in self.cfg.routes if r.dst == chain.chain_id and r.src in self.chains}
-        failures = (
-            [f for f in await chain.failures(start, end, end_hash=end_hash) if f.route.src in sources]
+        outcomes = (
+            [o for o in await chain.outcomes(start, end, end_hash=end_hash) if o.route.src in sources]
             if sources
             else []
         )
+        failures = [o for o in outcomes if isinstance(o, ObservedFailure)]
+        waits = [o for o in outcomes if isinstance(o, ObservedWait)]
         # the blocks the logs came from are still the chain's once everything is read (a reorg,
         # or a balancer answering from another node, shows here and quarantines the endpoint)
         blocks = {o.located.block_number: o.block_hash for o in observed}
-        blocks.update({f.block_number: f.block_hash for f in failures})
+        blocks.update({o.block_number: o.block_hash for o in outcomes})
         await chain.recheck_final(blocks)
         crashpoint("after_observe")
         after = await chain.block_hash(end)
@@ -159,7 +163,15 @@ class Watcher:
             for o in observed
             if o.located.transfer.dst_chain_id in wanted
         ]
-        new = await self.store.record_scan(chain.chain_id, end + 1, events, end_hash, failures)
+        new = await self.store.record_scan(chain.chain_id, end + 1, events, end_hash, failures, waits)
+        for w in waits:
+            log.info(
+                "transfer_kept_final",
+                route=str(w.route),
+                nonce=w.nonce,
+                reason=w.reason.value,
+                release_after=w.release_after or None,
+            )
         for f in failures:
             log.info(
                 "transfer_failed_final",

@@ -49,6 +49,11 @@ TESTNET_ACTION_DELAY = DAY
 MAX_CHALLENGE_PERIOD = 30 * DAY
 DEVNET_CHALLENGE_PERIOD = 5
 TESTNET_CHALLENGE_PERIOD = 6 * 3600
+# The amount from which a transfer is held on a testnet deployment unless `--challenge-threshold`
+# says otherwise: a thousandth of the default daily inbound capacity (10^9 units), so a single
+# large transfer always waits for the sentinels while everyday transfers pass at once. The devnet
+# holds nothing unless a test asks (its tests and demo count on immediate delivery).
+TESTNET_CHALLENGE_THRESHOLD = 10**6 * UNIT
 # The endpoints whose ABI includes their SentinelModule's functions (reached through the fallback).
 ENDPOINTS = ("QiaoVault", "QiaoGateway")
 
@@ -94,7 +99,7 @@ class Profile:
     challenge_period: int = TESTNET_CHALLENGE_PERIOD
     # The challenge threshold set for the bridged token on both endpoints, in token units; 0 holds
     # nothing (the owner sets it later with setChallenge).
-    challenge_threshold: int = 0
+    challenge_threshold: int = TESTNET_CHALLENGE_THRESHOLD
 
     def __post_init__(self) -> None:
         if not 1 <= self.challenge_period <= MAX_CHALLENGE_PERIOD:
@@ -123,6 +128,7 @@ def devnet_profile() -> Profile:
         action_delay=DEVNET_ACTION_DELAY,
         min_action_delay=1,
         challenge_period=DEVNET_CHALLENGE_PERIOD,
+        challenge_threshold=0,
     )
 
 
@@ -457,8 +463,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--challenge-threshold",
         type=int,
-        default=0,
-        help="testnet: the smallest amount (token units) held for the challenge period; 0 holds nothing",
+        default=TESTNET_CHALLENGE_THRESHOLD,
+        help="testnet: the smallest amount (token base units) held for the challenge period; 0 holds "
+        f"nothing (default {TESTNET_CHALLENGE_THRESHOLD}: a thousandth of the default daily capacity)",
     )
     p.add_argument("--out", type=Path, required=True, help="where the deployment JSON goes")
     args = p.parse_args(argv)

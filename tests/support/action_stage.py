@@ -50,6 +50,7 @@ class Stage:
     views: dict[str, View] = field(default_factory=dict)
     calls: list[tuple[Any, ...]] = field(default_factory=list)
     next_epoch: bool = True  # whether it holds a [committee.next] key
+    cursed: dict[tuple[str, int], int] = field(default_factory=lambda: {("ethereum", 7001): 1})
 
     def add(self, view: View) -> View:
         self.views[view.action.id] = view
@@ -98,6 +99,34 @@ class Stage:
             )
             out.append(self.add(view).action)
         return out
+
+    async def propose_uncurse(self, chain: str, remote: int, ttl: float | None = None, /) -> Action:
+        """As the real stage: the curse the endpoint holds now (`cursed`: (chain, remote) -> curse
+        count) is signed into the action; a route that is not cursed is refused."""
+        self.calls.append(("propose_uncurse", chain, remote, ttl))
+        count = self.cursed.get((chain, remote))
+        if count is None:
+            raise ActionRefused(
+                f"the route of the endpoint on {chain} with chain {remote} is not cursed (it had 0 "
+                "curse(s)): there is nothing to lift; `relayer status` shows the cursed routes"
+            )
+        params = remote.to_bytes(32, "big") + count.to_bytes(32, "big")
+        action = Action(
+            f"p{self.member}-{self.next_id:08x}", "uncurse", self.chains[chain], params, self.member
+        )
+        self.next_id += 1
+        expires = self.now + (ttl if ttl is not None else 86_400)
+        note = "proposed and approved by this member's operator"
+        view = View(
+            action,
+            "approved",
+            note,
+            self.now,
+            expires,
+            approved_here=True,
+            history=(("approved", note, self.now),),
+        )
+        return self.add(view).action
 
     async def approve(self, action_id: str, /) -> Action:
         self.calls.append(("approve", action_id))

@@ -162,6 +162,9 @@ async def test_a_proposal_comes_back_in_the_json_shape_of_every_action() -> None
         "account": None,
         "flag": None,
         "new_key_epoch": None,
+        "remote_chain_id": None,
+        "remote": None,
+        "curse_count": None,
         "origin": "operator",
         "proposer": 2,
         "state": "proposed",
@@ -323,7 +326,7 @@ async def test_a_proposal_the_stage_refuses_says_so() -> None:
     [
         (
             lambda v: v.propose("freeze", "ethereum"),
-            "an operator proposes a pause, a resume or a rotate, not 'freeze'",
+            "an operator proposes a pause, a resume, a rotate or an uncurse, not 'freeze'",
         ),
         (lambda v: v.propose("resume", None), "no chain named None"),
         (lambda v: v.propose("rotate", "etherium"), "no chain named 'etherium'"),
@@ -516,3 +519,143 @@ def test_approve_and_reject_say_what_became_of_the_action() -> None:
         "rejected p2-0a1b2c3d: resume the endpoint on ethereum (state refused, signers none of t=3, "
         "expires 2026-01-02T09:00:00Z)"
     )
+
+
+# ---- uncurse: lifting the sentinels' curse of one route -------------------------------------------
+
+UNCURSE_PARAMS = (7001).to_bytes(32, "big") + (1).to_bytes(32, "big")
+
+
+def test_an_uncurse_takes_the_endpoints_chain_and_the_cursed_routes_remote() -> None:
+    args = parse("propose", "uncurse", "--config", "n.toml", "--chain", "ethereum", "--remote", "consortium")
+    assert (args.kind, args.chain, args.remote, args.ttl) == ("uncurse", "ethereum", "consortium", None)
+    by_id = parse("propose", "uncurse", "--config", "n.toml", "--chain", "ethereum", "--remote", "7001")
+    assert by_id.remote == "7001"
+    assert parse("propose", "resume", "--config", "n.toml", "--chain", "ethereum").remote is None
+
+
+@pytest.mark.parametrize(
+    ("words", "error", "hint"),
+    [
+        (
+            ["--chain", "ethereum"],
+            "error: --remote is needed to propose an uncurse",
+            "hint: give the cursed route's other end: a chain name under [chains] or a chain id",
+        ),
+        (
+            ["--chain", "ethereum", "--remote", "moon"],
+            "error: --remote moon: neither a chain name in",
+            "hint: give one of consortium, ethereum or the remote chain's id (digits)",
+        ),
+        (
+            ["--chain", "ethereum", "--remote", "0"],
+            "error: --remote 0: neither a chain name",
+            "hint: give one",
+        ),
+        (["--remote", "consortium"], "error: --chain is needed to propose an uncurse", "hint: give one of"),
+    ],
+)
+def test_a_bad_uncurse_is_refused_before_the_daemon_is_asked(
+    words: list[str],
+    error: str,
+    hint: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("QIAO_NODE__DATA_DIR", str(tmp_path / "no-daemon-here"))
+    code = main(["actions", "propose", "uncurse", "--config", EXAMPLE, *words])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert error in err
+    assert hint in err
+
+
+def test_a_remote_for_another_kind_is_refused_before_the_daemon_is_asked(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("QIAO_NODE__DATA_DIR", str(tmp_path / "no-daemon-here"))
+    code = main(
+        ["actions", "propose", "resume", "--config", EXAMPLE, "--chain", "ethereum", "--remote", "consortium"]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "error: --remote is for an uncurse, not a resume" in err
+    assert "uncurse --chain ethereum --remote consortium" in err
+
+
+@pytest.mark.parametrize("remote", ["consortium", "7001", 7001])
+async def test_an_uncurse_is_proposed_for_the_route_named_by_its_remote(remote: Any) -> None:
+    stage = Stage()
+    out = await verbs(stage).propose("uncurse", "ethereum", None, remote)
+    assert stage.calls == [("propose_uncurse", "ethereum", 7001, None)]
+    assert (out["kind"], out["chain"], out["state"]) == ("uncurse", "ethereum", "approved")
+    assert out["what"] == "lift curse #1 of the route with consortium"
+    assert (out["remote_chain_id"], out["remote"], out["curse_count"]) == (7001, "consortium", 1)
+    assert out["params"] == "0x" + UNCURSE_PARAMS.hex()
+
+
+async def test_an_uncurse_of_a_route_that_is_not_cursed_says_so_and_where_to_look() -> None:
+    with pytest.raises(AdminError) as caught:
+        await verbs(Stage()).propose("uncurse", "consortium", None, "ethereum")
+    text = str(caught.value)
+    assert text.startswith("the uncurse of the route of consortium with ethereum was not proposed: ")
+    assert "is not cursed (it had 0 curse(s)): there is nothing to lift" in text
+    assert "`relayer status` shows the cursed routes" in text
+
+
+@pytest.mark.parametrize(
+    ("call", "says"),
+    [
+        (lambda v: v.propose("uncurse", "ethereum"), "an uncurse needs --remote"),
+        (lambda v: v.propose("uncurse", "ethereum", None, "moon"), "--remote 'moon' names no chain"),
+        (lambda v: v.propose("uncurse", "ethereum", None, "0"), "--remote '0' names no chain"),
+        (lambda v: v.propose("uncurse", "ethereum", None, -3), "--remote -3 names no chain"),
+        (lambda v: v.propose("uncurse", "ethereum", None, True), "--remote True names no chain"),
+        (lambda v: v.propose("uncurse", "etherium", None, "consortium"), "no chain named 'etherium'"),
+        (lambda v: v.propose("uncurse", "ethereum", 0, "consortium"), "ttl 0 is not a number"),
+        (lambda v: v.propose("resume", "ethereum", None, "consortium"), "--remote is for an uncurse"),
+    ],
+)
+async def test_a_bad_uncurse_request_is_refused_before_the_stage_is_asked(call: Any, says: str) -> None:
+    stage = Stage()
+    with pytest.raises(AdminError) as caught:
+        await call(verbs(stage))
+    assert says in str(caught.value)
+    assert stage.calls == []
+
+
+async def test_the_propose_verb_passes_the_remote_from_the_request() -> None:
+    stage = Stage()
+    handlers = verbs(stage).handlers({"kind": "uncurse", "chain": "ethereum", "remote": "consortium"})
+    out = await handlers["actions.propose"]()
+    assert stage.calls == [("propose_uncurse", "ethereum", 7001, None)]
+    assert out["curse_count"] == 1
+
+
+def test_an_uncurse_is_described_by_its_route_and_curse() -> None:
+    assert describe("uncurse", UNCURSE_PARAMS)[0] == "lift curse #1 of the route with chain 7001"
+    assert describe("uncurse", UNCURSE_PARAMS, None, {7001: "consortium"})[0] == (
+        "lift curse #1 of the route with consortium"
+    )
+    assert describe("uncurse", b"\x01")[0] == "uncurse"  # malformed params: the kind alone
+
+
+def uncurse_view(**changes: Any) -> View:
+    action = Action("p2-0a1b2c3d", "uncurse", 7002, UNCURSE_PARAMS, 2)
+    view = View(action, "approved", "", T0, T0 + 21600, approved_here=True, signers=(1, 2))
+    return replace(view, **changes)
+
+
+def test_the_next_step_of_an_uncurse_names_its_runbook_and_route() -> None:
+    assert "deploy/runbooks/route-cursed.md" in (
+        action_view.next_step(as_json(uncurse_view(state="proposed"))) or ""
+    )
+    again = action_view.next_step(as_json(uncurse_view(state="cancelled")))
+    assert again is not None
+    assert "`relayer actions propose uncurse --chain ethereum --remote consortium`" in again
+    done = action_view.next_step(as_json(uncurse_view(state="executed")))
+    assert done is not None
+    assert "the route is open again on ethereum" in done
+    shown = action_view.show_text(as_json(uncurse_view()))
+    assert "action p2-0a1b2c3d: lift curse #1 of the route with consortium on ethereum (chain 7002)" in shown

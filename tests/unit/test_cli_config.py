@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from relayer.cli import build_parser
+import pytest
+
+from relayer.cli import broker_cell, build_parser
 from relayer.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,3 +110,22 @@ def test_every_operator_verb_has_json_output() -> None:
         split = 2 if words[0] in {"transfers", "keys", "config"} else 1
         args = parser.parse_args([*words[:split], "--config", "x.toml", "--json", *words[split:]])
         assert args.json is True, words
+
+
+@pytest.mark.parametrize(
+    ("st", "shown"),
+    [
+        ({"broker_connected": True}, "connected"),
+        ({"broker_connected": False, "brokers": {"127.0.0.1:1883": False}}, "DISCONNECTED"),
+        (
+            {"broker_connected": True, "brokers": {"a": True, "b": False, "c": True}, "min_brokers": 2},
+            "2/3 (min 2: a ok, b DOWN, c ok)",
+        ),
+        (
+            {"broker_connected": True, "brokers": {"a": True, "b": False, "c": False}, "min_brokers": 2},
+            "1/3 (min 2 BELOW MINIMUM: a ok, b DOWN, c DOWN)",
+        ),
+    ],
+)
+def test_status_names_each_broker_when_there_are_several(st: dict[str, object], shown: str) -> None:
+    assert broker_cell(st) == shown

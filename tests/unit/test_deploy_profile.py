@@ -13,6 +13,7 @@ from relayer.provisioning.deploy import (
     MAX_CHALLENGE_PERIOD,
     TESTNET_ACTION_DELAY,
     TESTNET_CHALLENGE_PERIOD,
+    TESTNET_CHALLENGE_THRESHOLD,
     Profile,
     devnet_profile,
 )
@@ -49,6 +50,8 @@ def test_the_devnet_holds_for_seconds_and_a_testnet_profile_for_hours() -> None:
     assert devnet_profile().challenge_period == DEVNET_CHALLENGE_PERIOD < 60
     assert Profile(name="testnet").challenge_period == TESTNET_CHALLENGE_PERIOD >= 3600
     assert devnet_profile().challenge_threshold == 0  # nothing held unless asked
+    # a testnet deployment holds large transfers by default: the sentinels' window is not opt-in
+    assert Profile(name="testnet").challenge_threshold == TESTNET_CHALLENGE_THRESHOLD > 0
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,9 @@ class FakeOps:
     def margin(self) -> int:
         return len(self.online) - 3
 
+    def brokers(self) -> dict[str, Any]:
+        return {"brokers": {"a": True, "b": False}, "min_brokers": 2, "members_brokers": {"2": ["a"]}}
+
 
 def health(ops: FakeOps, alive: bool = True) -> Health:
     return Health(ops, lambda: alive)  # type: ignore[arg-type]
@@ -93,3 +96,11 @@ def test_margin_zero_is_still_ready_and_dead_loops_are_not_live() -> None:
 )
 def test_watchdog_interval_is_half_of_watchdog_usec(env: dict[str, str], expected: float | None) -> None:
     assert watchdog_interval(env) == expected
+
+
+def test_readiness_says_which_brokers_this_node_and_each_member_reach() -> None:
+    ready, detail = health(FakeOps()).readiness()
+    assert ready  # one broker of two is enough to work: the alert says it is below the minimum
+    assert detail["brokers"] == {"a": True, "b": False}
+    assert detail["min_brokers"] == 2
+    assert detail["members_brokers"] == {"2": ["a"]}

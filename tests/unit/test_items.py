@@ -7,6 +7,8 @@ import pytest
 
 from relayer.core.encoding import action_params
 from relayer.core.items import (
+    DELAYED,
+    PROPOSABLE,
     Action,
     ActionKind,
     ActionState,
@@ -18,10 +20,12 @@ from relayer.core.items import (
     RotationView,
     check_action_id,
     decide,
+    decide_uncurse,
     onchain_text,
     queue_order,
     registry_action_id,
 )
+from relayer.core.onchain import CurseView
 from relayer.core.types import ChainId
 
 HOLDER = "0x" + "ab" * 20
@@ -248,3 +252,80 @@ def test_only_cs_latest_decision_per_account_and_flag_is_carried() -> None:
 def test_a_sent_action_does_not_expire() -> None:
     verdict = decide(action(), PAUSED, None, 2000.0, expiring=False)
     assert verdict.decision is Decision.SIGN
+
+
+# ---- UNCURSE: lifting one curse of one route (the sentinels') --------------------------------------
+
+
+def uncurse(count: int = 2, remote: int = 7001, **kw: object) -> Action:
+    params = action_params("uncurse", remote_chain_id=remote, curse_count=count)
+    return action(ActionKind.UNCURSE, params=params, **kw)
+
+
+def test_an_uncurse_names_its_route_and_the_curse_it_lifts() -> None:
+    a = uncurse(count=2, remote=7001)
+    assert (a.remote_chain_id, a.curse_count) == (7001, 2)
+    assert a.describe() == "lift curse #2 of the route with chain 7001"
+    assert ActionKind.UNCURSE in (*PROPOSABLE, *DELAYED)
+    assert action(ActionKind.PAUSE).remote_chain_id is None
+    assert action().curse_count is None
+
+
+def test_an_uncurse_with_the_wrong_parameters_cannot_exist() -> None:
+    with pytest.raises(ValueError, match="uncurse params must be 64 bytes"):
+        action(ActionKind.UNCURSE, params=b"\x01" * 32)
+    with pytest.raises(ValueError, match="curse count >= 1"):
+        action(ActionKind.UNCURSE, params=(7001).to_bytes(32, "big") + bytes(32))
+    with pytest.raises(ValueError, match="remote chain id 0"):
+        action(ActionKind.UNCURSE, params=bytes(32) + (1).to_bytes(32, "big"))
+    with pytest.raises(ValueError, match="not the endpoint's own"):
+        uncurse(remote=7002)  # the action is for the endpoint on 7002
+
+
+@pytest.mark.parametrize(
+    ("curse", "decision", "why"),
+    [
+        (CurseView(cursed=True, count=2), Decision.SIGN, "the route with chain 7001 is in curse #2"),
+        (
+            CurseView(cursed=False, count=2),
+            Decision.REFUSE,
+            "curse #2 of the route with chain 7001 is lifted",
+        ),
+        (CurseView(cursed=True, count=3), Decision.REFUSE, "cursed again since (curse #3, cursed now)"),
+        (CurseView(cursed=False, count=3), Decision.REFUSE, "cursed again since (curse #3, not cursed now)"),
+        (CurseView(cursed=True, count=1), Decision.REFUSE, "curse #2, which has not happened"),
+        (CurseView(cursed=False, count=1), Decision.REFUSE, "never sign a lifting in advance"),
+        (CurseView(cursed=False, count=0), Decision.REFUSE, "has had 0 curse(s)"),
+        (None, Decision.WAIT, "could not be read"),
+    ],
+)
+def test_an_uncurse_is_signed_only_while_the_route_is_in_exactly_its_curse(
+    curse: CurseView | None, decision: Decision, why: str
+) -> None:
+    for verdict in (decide_uncurse(uncurse(), curse), decide(uncurse(), RUNNING, None, 1500.0, curse=curse)):
+        assert verdict.decision is decision
+        assert why in verdict.why
+
+
+def test_a_refused_uncurse_says_what_to_do() -> None:
+    later = decide_uncurse(uncurse(), CurseView(cursed=True, count=3))
+    assert "propose an uncurse of it" in later.why
+    assert "deploy/runbooks/route-cursed.md" in later.why
+    early = decide_uncurse(uncurse(), CurseView(cursed=True, count=1))
+    assert "reject it" in early.why
+
+
+def test_an_uncurse_ignores_the_pause_and_expires_until_sent() -> None:
+    cursed = CurseView(cursed=True, count=2)
+    assert decide(uncurse(), PAUSED, None, 1500.0, curse=cursed).decision is Decision.SIGN
+    expired = decide(uncurse(), RUNNING, None, 2000.0, curse=cursed)
+    assert (expired.decision, expired.why) == (Decision.REFUSE, "expired before it was executed")
+    sent = decide(uncurse(), RUNNING, None, 2000.0, expiring=False, curse=cursed)
+    assert sent.decision is Decision.SIGN
+
+
+def test_a_curse_view_checks_itself() -> None:
+    with pytest.raises(ValueError, match="cursed with curse count 0"):
+        CurseView(cursed=True, count=0)
+    with pytest.raises(ValueError, match="not a uint64"):
+        CurseView(cursed=False, count=-1)

@@ -10,6 +10,7 @@ import pytest
 
 from relayer.core.items import ActionKind
 from relayer.core.messages import (
+    MAX_BROKERS,
     MAX_HEARTBEAT_BYTES,
     MAX_PAUSED_ROUTES,
     MAX_PAYLOAD_BYTES,
@@ -111,6 +112,19 @@ def test_a_paused_members_heartbeat_carries_its_paused_routes() -> None:
     assert "paused" not in json.loads(HeartbeatMessage(3, "online", 1).to_payload())  # as older builds
 
 
+def test_a_heartbeat_names_the_brokers_its_member_reaches_and_omits_none() -> None:
+    hb = HeartbeatMessage(3, "online", 1_700_000_000, (), ("bank-a", "10.0.0.7:1883"))
+    assert json.loads(hb.to_payload())["brokers"] == ["bank-a", "10.0.0.7:1883"]
+    assert HeartbeatMessage.parse(heartbeat_topic(NET, 3), hb.to_payload(), NET) == hb
+    assert "brokers" not in json.loads(HeartbeatMessage(3, "online", 1).to_payload())  # as older builds
+
+
+@pytest.mark.parametrize("brokers", [("bad name",), ("",), tuple(f"b{i}" for i in range(MAX_BROKERS + 1))])
+def test_a_heartbeat_with_bad_broker_names_cannot_be_made(brokers: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="brokers"):
+        HeartbeatMessage(3, "online", 1, (), brokers)
+
+
 def beat(**fields: object) -> bytes:
     data: dict[str, object] = {"member": 3, "status": "online", "ts": 1}
     data.update(fields)
@@ -132,6 +146,10 @@ def beat(**fields: object) -> bytes:
         (heartbeat_topic(NET, 3), beat(paused=[[7001, "x"]]), "paused: expected an integer"),
         (heartbeat_topic(NET, 3), beat(paused=[[7001, 7001]]), "paused: route 7001->7001"),
         (heartbeat_topic(NET, 3), beat(paused=[[0, 7001]]), "paused: expected an integer"),
+        (heartbeat_topic(NET, 3), beat(brokers="a"), "brokers: expected a list"),
+        (heartbeat_topic(NET, 3), beat(brokers=[1]), "brokers: expected a list"),
+        (heartbeat_topic(NET, 3), beat(brokers=["a b"]), "brokers: expected a list"),
+        (heartbeat_topic(NET, 3), beat(brokers=["a"] * (MAX_BROKERS + 1)), "brokers: expected a list"),
         (heartbeat_topic(NET, 3), b" " * (MAX_HEARTBEAT_BYTES + 1), "exceeds"),
         (heartbeat_topic(NET, 3), b"\xff", "not JSON"),
         (heartbeat_topic(NET, 3), b'"online"', "not a JSON object"),
@@ -235,7 +253,7 @@ def test_a_proposals_digest_covers_every_field_but_its_signature() -> None:
     ("change", "why"),
     [
         ({"id": "p2-0123abcd"}, "is not a proposal of member 1"),
-        ({"kind": "freeze"}, "only ['pause', 'resume', 'rotate'] are proposed"),
+        ({"kind": "freeze"}, "only ['pause', 'resume', 'rotate', 'uncurse'] are proposed"),
         ({"expires": 999}, "expires: must be after created"),
         ({"created": True}, "created: expected a unix time"),
         ({"chain": 0}, "chain: expected an integer"),

@@ -326,3 +326,57 @@ def test_a_next_key_that_cannot_follow_is_refused_with_its_fix(
     with pytest.raises(ConfigError) as exc:
         preflight.load_material(load_config(config, environ={}))
     assert any(says in e for e in exc.value.errors), (what, exc.value.errors)
+
+
+BROKERS = """[mqtt]
+network = "devnet"
+
+[[mqtt.brokers]]
+name = "bank-a"
+host = "127.0.0.1"
+port = 1883
+username = "member-1"
+password_file = "a.password"
+
+[[mqtt.brokers]]
+name = "bank-b"
+host = "127.0.0.1"
+port = 1884
+username = "member-1"
+password_file = "b.password"
+tls_ca_file = "b-ca.crt"
+"""
+
+
+def with_brokers(config: Path) -> Path:
+    text = config.read_text()
+    start = text.index("[mqtt]")
+    end = text.index("[relayer]")
+    config.write_text(text[:start] + BROKERS + "\n" + text[end:])
+    for name, secret in (("a.password", "pa"), ("b.password", "pb")):
+        (config.parent / name).write_text(secret + "\n")
+        (config.parent / name).chmod(0o600)
+    (config.parent / "b-ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    return config
+
+
+def test_each_brokers_password_is_read_from_its_own_file(tmp_path: Path, shares: list[KeyShare]) -> None:
+    config = with_brokers(node_dir(tmp_path, shares))
+    material = preflight.load_material(load_config(config, environ={}))
+    assert material.mqtt_passwords == {"bank-a": "pa", "bank-b": "pb"}
+
+
+@pytest.mark.parametrize(
+    ("spoil", "expected"),
+    [
+        (lambda d: (d / "b.password").chmod(0o644), "mqtt.brokers[1].password_file"),
+        (lambda d: (d / "a.password").unlink(), "mqtt.brokers[0].password_file = "),
+        (lambda d: (d / "b-ca.crt").unlink(), "mqtt.brokers[1].tls_ca_file = "),
+    ],
+)
+def test_a_brokers_bad_file_is_refused_under_its_own_path(
+    tmp_path: Path, shares: list[KeyShare], spoil: Callable[[Path], None], expected: str
+) -> None:
+    config = with_brokers(node_dir(tmp_path, shares))
+    spoil(tmp_path)
+    assert first_error(config).startswith(expected)

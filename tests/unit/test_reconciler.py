@@ -101,3 +101,23 @@ def test_a_failed_then_refunded_transfer_settles() -> None:
 def test_a_refund_of_a_transfer_that_never_failed_is_a_violation() -> None:
     facts = {"initiated": [lock(1)], "refunded": [(C, E, 1)], "wrapped_supply": 0, "locked": 0}
     assert ("S1", f"transfer {C}->{E}#1 refunded without a failure on its destination") in judge(**facts)
+
+
+def test_a_held_transfer_is_pending_with_its_release_time_and_settles_once_released() -> None:
+    """A transfer held for its challenge window is pending, named as held until T (not 'neither
+    executed nor refunded'); released into the queue it is queued; vetoed, failed; delivered, done."""
+    until = 1796300000  # 2026-12-03T12:13:20Z
+    base = {"initiated": [lock(1, 500)], "held": [((C, E, 1), until)], "wrapped_supply": 0, "locked": 500}
+    assert judge(**base, settled=False) == []
+    violations = judge(**base)
+    assert (
+        "L1",
+        f"transfer {C}->{E}#1 held for its challenge window until 2026-12-03T12:13:20Z (heldUntil {until})",
+    ) in violations
+    assert not any("neither executed nor refunded" in d for _, d in violations)
+    assert ("L1", f"transfer {C}->{E}#1 queued by the rate limit") in judge(**base, queued=[(C, E, 1)])
+    assert ("L1", f"transfer {C}->{E}#1 failed and not refunded") in judge(**base, failed=[(C, E, 1)])
+    released = {**base, "executed": [mint(1, 500)], "wrapped_supply": 500}
+    assert judge(**released) == []
+    verdict = check(**{**released, "refunded": [], "failed": [], "queued": []}, settled=True)  # type: ignore[arg-type]
+    assert verdict.counts["held"] == 1

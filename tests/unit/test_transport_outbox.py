@@ -3,13 +3,18 @@ oldest goes when it is full, messages leave in the order they came."""
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
+from types import SimpleNamespace
+from typing import Any
+
 import pytest
 
 from relayer import metrics
 from relayer.adapters import transport
 from relayer.adapters.transport import Transport
-from relayer.config import MqttConfig
-from relayer.core.messages import PartialMessage
+from relayer.config import BrokerConfig, MqttConfig
+from relayer.core.messages import HeartbeatMessage, PartialMessage, heartbeat_topic, partial_topic
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 CFG = MqttConfig("127.0.0.1", 1, "unit", None, None)
@@ -46,7 +51,143 @@ async def test_the_outbox_sends_in_order_and_drops_the_oldest_distinct_message_w
     assert metrics.MQTT_OUTBOX_DROPPED._value.get() - dropped == 1
     sent = [
         PartialMessage.parse(topic, payload, "unit")
-        for topic, payload, _ in [await t._next_message() for _ in range(3)]
+        for topic, payload, _ in [await t.links[0].next_message() for _ in range(3)]
     ]
     assert [m.batch.first_nonce for m in sent] == [2, 3, 4]
     assert t.outbox_depth == 0
+
+
+THREE = MqttConfig(
+    "127.0.0.1",
+    1,
+    "unit",
+    None,
+    None,
+    brokers=(
+        BrokerConfig("a", "127.0.0.1", 1),
+        BrokerConfig("b", "127.0.0.1", 2),
+        BrokerConfig("c", "127.0.0.1", 3),
+    ),
+    min_brokers=2,
+)
+
+
+async def test_every_message_waits_in_each_brokers_own_outbox() -> None:
+    t = Transport(THREE, 1, {"a": "pa", "c": "pc"})
+    assert [(link.name, link.password) for link in t.links] == [("a", "pa"), ("b", None), ("c", "pc")]
+    t.publish_partial(partial(1))
+    t.publish_partial(partial(2))
+    await t.links[0].next_message()  # broker a took one; b and c are away
+    assert [len(link.outbox) for link in t.links] == [1, 2, 2]
+    assert t.outbox_depth == 2  # the deepest
+
+
+def test_a_single_password_is_every_brokers() -> None:
+    assert [link.password for link in Transport(THREE, 1, "secret").links] == ["secret"] * 3
+
+
+def beat(member: int, status: str = "online", brokers: tuple[str, ...] = ()) -> bytes:
+    return HeartbeatMessage(member, status, 1, (), brokers).to_payload()
+
+
+def test_a_member_is_online_while_any_broker_carries_its_heartbeat() -> None:
+    t = Transport(THREE, 1)
+    topic = heartbeat_topic("unit", 2)
+    t._on_heartbeat("a", topic, beat(2, brokers=("a", "b")))
+    t._on_heartbeat("b", topic, beat(2, brokers=("a", "b")))
+    assert 2 in t.online_members
+    assert t.member_brokers.get(2) == ("a", "b")
+    t._on_heartbeat("b", topic, beat(2, "offline"))  # its last-will on broker b: it lost b only
+    assert 2 in t.online_members
+    t._on_heartbeat("a", topic, beat(2, brokers=("a",)))
+    assert t.member_brokers.get(2) == ("a",)  # the latest beat's view
+    t._on_heartbeat("a", topic, beat(2, "offline"))  # and now a as well
+    assert 2 not in t.online_members
+    assert 2 not in t.member_brokers
+
+
+def test_what_a_lost_broker_said_about_the_members_is_forgotten() -> None:
+    t = Transport(THREE, 1)
+    t._on_heartbeat("b", heartbeat_topic("unit", 2), beat(2))
+    t._on_heartbeat("c", heartbeat_topic("unit", 3), beat(3))
+    for link in t.links:
+        t._link_state(link, True)
+    assert t.connected.is_set()
+    assert set(t.online_members) == {2, 3}
+    t._link_state(t.links[1], False)  # this node lost broker b: member 2 was seen through b only
+    assert set(t.online_members) == {3}
+    assert t.connected.is_set()
+    assert t.brokers_connected == {"a": True, "b": False, "c": True}
+    assert metrics.BROKER_CONNECTED.labels("b")._value.get() == 0
+    assert metrics.BROKER_CONNECTED.labels("a")._value.get() == 1
+    assert metrics.BROKER_MIN_CONNECTED._value.get() == 2
+    t._link_state(t.links[0], False)
+    t._link_state(t.links[2], False)
+    assert not t.connected.is_set()
+    assert metrics.MQTT_CONNECTED._value.get() == 0
+
+
+def test_a_heartbeat_names_the_brokers_reached_only_with_several() -> None:
+    many = Transport(THREE, 1)
+    many._link_state(many.links[0], True)
+    many._link_state(many.links[2], True)
+    assert HeartbeatMessage.parse(heartbeat_topic("unit", 1), many._heartbeat("online"), "unit").brokers == (
+        "a",
+        "c",
+    )
+    one = Transport(CFG, 1)
+    one._link_state(one.links[0], True)
+    assert "brokers" not in one._heartbeat("online").decode()  # reads as before to older builds
+
+
+class FakeClient:
+    """What `_receive` reads of an aiomqtt client: `messages`, an async iterator."""
+
+    def __init__(self, messages: list[tuple[str, bytes]]) -> None:
+        self._messages = messages
+
+    @property
+    def messages(self) -> Any:
+        async def stream() -> Any:
+            for topic, payload in self._messages:
+                yield SimpleNamespace(topic=SimpleNamespace(value=topic), payload=payload)
+
+        return stream()
+
+
+async def test_a_flooding_broker_takes_turns_with_the_others() -> None:
+    """Messages are handled one at a time, the brokers taking turns: a broker pouring out forged
+    partials (each one a pairing check for the receiver) does not hold back another's."""
+    t = Transport(THREE, 1, dedup_window=60.0)
+    flood = [
+        (partial_topic("unit", 3), replace(partial(1000 + i), member=3).to_payload()) for i in range(500)
+    ]
+    honest = [(partial_topic("unit", 2), replace(partial(i), member=2).to_payload()) for i in range(1, 6)]
+    handled: list[int] = []
+
+    async def on_partial(msg: PartialMessage) -> None:
+        handled.append(msg.batch.first_nonce)
+        await asyncio.sleep(0)  # the work of judging it
+
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(t._receive(t.links[0], FakeClient(flood), on_partial))  # type: ignore[arg-type]
+        tg.create_task(t._receive(t.links[1], FakeClient(honest), on_partial))  # type: ignore[arg-type]
+    assert len(handled) == 505
+    last_honest = max(handled.index(n) for n in range(1, 6))
+    assert last_honest < 12, handled[:20]  # interleaved, not after the 500
+
+
+async def test_copies_through_each_broker_are_handed_over_once() -> None:
+    t = Transport(THREE, 1, dedup_window=60.0)
+    one = [(partial_topic("unit", 2), replace(partial(i), member=2).to_payload()) for i in range(1, 4)]
+    handled: list[int] = []
+    dropped = {n: metrics.BROKER_COPIES_DROPPED.labels(n)._value.get() for n in ("a", "b", "c")}
+
+    async def on_partial(msg: PartialMessage) -> None:
+        handled.append(msg.batch.first_nonce)
+
+    async with asyncio.TaskGroup() as tg:
+        for link, order in zip(t.links, (one, one[::-1], one), strict=True):
+            tg.create_task(t._receive(link, FakeClient(order), on_partial))  # type: ignore[arg-type]
+    assert sorted(handled) == [1, 2, 3]
+    assert sum(metrics.BROKER_COPIES_DROPPED.labels(n)._value.get() - dropped[n] for n in dropped) == 6

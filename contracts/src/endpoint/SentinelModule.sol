@@ -228,6 +228,16 @@ contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
         return _curses[remoteChainId].count;
     }
 
+    /// @notice The route a committee-signed UNCURSE scheduled under action nonce `nonce` lifts
+    ///         (its curse number is `pendingAction(nonce).pauseCount`): what the relayers match
+    ///         against the UNCURSE they signed, so that one taking the nonce for another route is
+    ///         not mistaken for theirs.
+    /// @param nonce The action nonce.
+    /// @return remoteChainId The remote chain id of the route, or 0 if no UNCURSE was scheduled under it.
+    function uncurseRoute(uint64 nonce) external view returns (uint256 remoteChainId) {
+        return _uncurseRoutes[nonce];
+    }
+
     /// @notice How many sentinel votes curse a route.
     /// @return k The quorum.
     function curseQuorum() external view returns (uint8 k) {

@@ -12,6 +12,7 @@ partials received, the refunds of failed transfers, and every transfer's state w
 - `signed`: `signed_items`, the one signed-once record of every kind (batches, refunds, actions);
 - `batches`: batches, what this member signed of them, partials, batch transactions;
 - `refunds`: failures seen on the destination and their refunds;
+- `releases`: transfers the destination holds for a challenge window or queues by its rate limit;
 - `actions`: committee actions and their partials;
 - `operator`: what the admin socket, the health probes and the soak harness read.
 The rules they apply (which moves a transfer may make, what the signed-once rule allows) are pure
@@ -31,6 +32,7 @@ from relayer.adapters.store.integrity import (
 )
 from relayer.adapters.store.operator import Operator
 from relayer.adapters.store.refunds import Refunds
+from relayer.adapters.store.releases import Releases
 from relayer.adapters.store.schema import SCHEMA, SCHEMA_VERSION, expected_columns, schema_problem
 from relayer.adapters.store.signed import SignedItems
 from relayer.adapters.store.transfers import Transfers
@@ -57,5 +59,5 @@ __all__ = [
 ]
 
 
-class Store(Transfers, Batches, Refunds, Actions, SignedItems, Operator):
+class Store(Transfers, Batches, Refunds, Releases, Actions, SignedItems, Operator):
     """Async access to the node's SQLite file. Use as `async with Store.open(path) as store`."""

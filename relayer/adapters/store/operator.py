@@ -76,10 +76,13 @@ class Operator(StoreBase):
         return transfer_row(rows[0]) if rows else None
 
     async def pending_by_route(self) -> dict[Route, tuple[int, float | None]]:
-        """Per route: (transfers not yet executed, failed or refunded, when the oldest of them was stored)."""
+        """Per route: (transfers not yet executed, failed or refunded, when the oldest of them was
+        stored). One the destination executed and holds or queues is not pending here: it waits
+        on the destination, not in the pipeline (`waiting_counts`, `relayer status`)."""
         rows = await self._fetchall(
             "SELECT src_chain_id, dst_chain_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM transfers "
-            "WHERE state NOT IN ('executed', 'failed', 'refunded') GROUP BY src_chain_id, dst_chain_id"
+            "WHERE state NOT IN ('executed', 'held', 'queued', 'released', 'failed', 'refunded') "
+            "GROUP BY src_chain_id, dst_chain_id"
         )
         out: dict[Route, tuple[int, float | None]] = {}
         for r in rows:

@@ -1,7 +1,8 @@
 """The watch cursor and the final transfers: what each chain's watcher scanned, and what it found.
 
 `record_scan` stores one scan in one transaction: the destination failures it saw (through
-`refunds.observe_failures`), the new transfers (a transfer seen again with other fields is a
+`refunds.observe_failures`), the transfers the destination holds or queues
+(`releases.observe_waits`), the new transfers (a transfer seen again with other fields is a
 conflict), the failures already known for them, and the chain's cursor.
 """
 
@@ -16,8 +17,9 @@ import aiosqlite
 from relayer.adapters.store.connection import StoreBase, StoreError
 from relayer.adapters.store.ledger import transfer_from_row
 from relayer.adapters.store.refunds import fail_known, observe_failures
+from relayer.adapters.store.releases import observe_waits
 from relayer.core.batching import Located
-from relayer.core.states import ObservedFailure, TransferState
+from relayer.core.states import ObservedFailure, ObservedWait, TransferState
 from relayer.core.types import ChainId, Route, Transfer
 
 # (located transfer, block hash, tx hash, log index): one TransferInitiated a watcher found
@@ -45,9 +47,10 @@ class Transfers(StoreBase):
         events: list[ScanEvent],
         last_hash: str = "",
         failures: Sequence[ObservedFailure] = (),
+        waits: Sequence[ObservedWait] = (),
     ) -> list[Transfer]:
-        """Store final transfers, final failures of transfers toward this chain, and advance the
-        cursor, in one transaction.
+        """Store final transfers, final failures of transfers toward this chain, the transfers it
+        holds or queues (`waits`), and advance the cursor, in one transaction.
 
         `events` are (located transfer, block hash, tx hash, log index). Returns the transfers that
         were new. A transfer already stored with different fields is a conflict and raises; a
@@ -55,6 +58,7 @@ class Transfers(StoreBase):
         """
         now = time.time()
         async with self.transaction() as db:
+            await observe_waits(db, waits, now)  # before the failures: a held one may be vetoed after
             await observe_failures(db, failures, now)
             seen = await _stored(db, events)
             new, rows, history = _new_transfers(events, seen, now)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
 
@@ -28,6 +29,7 @@ from relayer.core.types import Batch, ChainId, Nonce, Transfer
 from relayer.provisioning.deploy import Deployment, deploy, deploy_bridge, dev_account, send
 
 ROOT = Path(__file__).resolve().parent.parent
+ZERO_ADDRESS = "0x" + "00" * 20
 BATCH_SIZES = (1, 10, 100, 400)
 COMMITTEES = ((4, 3), (7, 5), (16, 11))
 # The reference m-of-n ECDSA verifier (contracts/src/reference/MultisigReceiver.sol), as (m, n).
@@ -55,6 +57,7 @@ class Figures:
     apply_allow: int
     held: tuple[int, int] = (0, 0)  # (executeBatch that holds one transfer, its releaseQueued)
     multisig: list[tuple[int, int, int, int]] = field(default_factory=list)  # (m, n, verify, deliver)
+    token: list[tuple[str, int]] = field(default_factory=list)  # (operation, gasUsed) of the ERC-3643 token
 
 
 def lock_many(dep: Deployment, count: int, holders: list[str]) -> list[Transfer]:
@@ -147,6 +150,59 @@ def carried_registry_actions(dep: Deployment, shares: Sequence[KeyShare]) -> tup
     return used[0], used[1]
 
 
+def fresh_allowed(dep: Deployment, count: int) -> list[str]:
+    """`count` fresh addresses put on E's allow-list (their token balance slots are zero)."""
+    we = Web3(HTTPProvider(dep.ethereum_url))
+    holders: list[str] = [cs("0x" + secrets.token_hex(20)) for _ in range(count)]
+    send(we, dev_account(0), dep.registry_e.functions.setAllowedBatch(holders, True))  # type: ignore[union-attr]
+    return holders
+
+
+def token_operations(
+    dep: Deployment, shares: Sequence[KeyShare], holder: LocalAccount
+) -> list[tuple[str, int]]:
+    """gasUsed of the wrapped token's own operations on E (docs/PROTOCOL.md, "The wrapped token:
+    ERC-3643"), in this order: a holder's transfer while no holder is restricted on the token;
+    the agent's partial freeze of that holder; the same transfer while it is restricted (the
+    token reads both parties' ERC-3643 slot); a mint batch of 10 while a holder is restricted
+    (against the batch of 10 above); a wallet freeze; a forced transfer that releases frozen
+    tokens; the recovery of a wallet; a batchTransfer to 10. Every receiver is a fresh holder.
+    `holder` holds at least 0.5 token and nothing of it is frozen."""
+    we = Web3(HTTPProvider(dep.ethereum_url))
+    agent, relayer = dev_account(0), dev_account(1)  # the deployer is the token's first agent
+    token = dep.wrapped.functions
+    a, b, c, d = fresh_allowed(dep, 4)
+    unit = 10**15
+    out: list[tuple[str, int]] = []
+
+    def used(label: str, account: LocalAccount, fn: object) -> None:
+        out.append((label, int(send(we, account, fn)["gasUsed"])))
+
+    used("`transfer` (no holder restricted on the token)", holder, token.transfer(a, unit))
+    used(
+        "`freezePartialTokens` (agent; the holder's first freeze)",
+        agent,
+        token.freezePartialTokens(holder.address, 100 * unit),
+    )
+    used("`transfer` (sender with frozen tokens)", holder, token.transfer(b, unit))
+    holders = fresh_allowed(dep, 10)
+    batch = Batch(tuple(lock_many(dep, 10, holders)), cs(dep.gateway.address), 1)
+    receipt = send(we, relayer, execute_batch_call(dep.gateway, batch, sign(shares, batch_message(batch))))
+    assert all(dep.wrapped.functions.balanceOf(h).call() == 10**18 for h in holders)
+    out.append(("`executeBatch` of 10 mints while a holder is restricted (gateway)", int(receipt["gasUsed"])))
+    used("`setAddressFrozen` (agent)", agent, token.setAddressFrozen(a, True))
+    balance = int(token.balanceOf(holder.address).call())
+    used(
+        "`forcedTransfer` releasing frozen tokens (agent)",
+        agent,
+        token.forcedTransfer(holder.address, c, balance - 50 * unit),
+    )
+    used("`recoveryAddress` of a frozen wallet (agent)", agent, token.recoveryAddress(a, d, ZERO_ADDRESS))
+    receivers = fresh_allowed(dep, 10)
+    used("`batchTransfer` to 10 (a holder)", dev_account(8), token.batchTransfer(receivers, [unit] * 10))
+    return out
+
+
 def measure(
     run_dir: Path,
     batch_sizes: Sequence[int] = BATCH_SIZES,
@@ -234,6 +290,14 @@ def measure(
         )
         held = held_transfer(dep, shares)
         freeze_gas, allow_gas = carried_registry_actions(dep, shares)
+        # alice (dev account 8) gets 1 token on E for the batchTransfer of token_operations;
+        # held_transfer turned the challenge window on for 1 token: off again, so mints are minted
+        send(we, admin, dep.gateway.functions.setChallenge(dep.wrapped.address, 0))
+        send(we, admin, dep.registry_e.functions.setAllowedBatch([alice.address], True))  # type: ignore[union-attr]
+        give = lock_many(dep, 1, [alice.address])
+        batch = Batch(tuple(give), cs(dep.gateway.address), 1)
+        send(we, relayer, execute_batch_call(dep.gateway, batch, sign(shares, batch_message(batch))))
+        token = token_operations(dep, shares, bob)
         multisig = [(m, n, *multisig_reference(e_url, m, n)) for m, n in multisigs]
         return Figures(
             verify,
@@ -245,6 +309,7 @@ def measure(
             allow_gas,
             held,
             multisig,
+            token,
         )
     finally:
         procs.stop_all()
@@ -254,6 +319,10 @@ def measure(
 # since then each records the transfer's leaf (one new storage slot) so that a refund must match it.
 LOCK_BEFORE_COMMITMENT = 64_520
 BURN_BEFORE_COMMITMENT = 69_527
+# The batch of 100 and `burn` as measured by this report on main before the ERC-3643 interface of the
+# wrapped token (docs/GAS.md at d42909f).
+BATCH_100_BEFORE_ERC3643 = 3_339_115
+BURN_BEFORE_ERC3643 = 94_484
 
 
 def multisig_section(f: Figures) -> list[str]:
@@ -304,6 +373,48 @@ def multisig_section(f: Figures) -> list[str]:
         "KYC check and the rate limit, which the reference does not do).",
         "",
     ]
+    return lines
+
+
+def token_section(f: Figures) -> list[str]:
+    """The wrapped token's own operations (ERC-3643), from this run."""
+    if not f.token:
+        return []
+    lines = [
+        "## The wrapped token (ERC-3643)",
+        "",
+        'The token\'s own operations on E (docs/PROTOCOL.md, "The wrapped token: ERC-3643"), in',
+        "the order measured; every receiver is a fresh holder (its balance slot zero to non-zero).",
+        "The token reads a holder's ERC-3643 slot (wallet freeze, frozen tokens) only while some",
+        "holder is restricted: a count kept in the slot of the pause flag, which every balance",
+        "change reads anyway. While one is, a transfer reads two more cold slots and a mint one",
+        "per recipient.",
+        "",
+        "| operation | gasUsed |",
+        "|---|---:|",
+    ]
+    lines += [f"| {label} | {g:,} |" for label, g in f.token]
+    restricted = dict(f.token).get("`executeBatch` of 10 mints while a holder is restricted (gateway)")
+    if restricted is not None and len(f.batches) > 1:
+        size, g = f.batches[1]
+        lines += [
+            "",
+            f"The batch of {size} while a holder is restricted costs {restricted - g:+,} against the",
+            f"batch of {size} above ({(restricted - g) // size:+,} per transfer): the recipients' ERC-3643",
+            "slots, one cold read each.",
+        ]
+    batch100 = dict(f.batches).get(100)
+    if batch100 is not None:
+        lines += [
+            "",
+            "With no holder restricted, against this report before the ERC-3643 interface (batch of",
+            f"100: {BATCH_100_BEFORE_ERC3643:,}; `burn`: {BURN_BEFORE_ERC3643:,}): the batch of 100"
+            f" {batch100 - BATCH_100_BEFORE_ERC3643:+,} ({(batch100 - BATCH_100_BEFORE_ERC3643) // 100:+,}"
+            f" per transfer), `burn` {f.burn - BURN_BEFORE_ERC3643:+,}: the count's read and the",
+            "recipient loop's decoding (a few tens of gas either way also come from the calldata of",
+            "the random addresses).",
+        ]
+    lines.append("")
     return lines
 
 
@@ -383,6 +494,7 @@ def render(f: Figures) -> str:
         "(a refused delivery is recorded as failed, not a revert); the gateway's batch path is the",
         "one the per-transfer target above measures.",
         "",
+        *token_section(f),
         "## Where the gas goes",
         "",
         "Per batch (paid once): the 21,000 base; the BLS check (the pairing precompile, 37,700 +",

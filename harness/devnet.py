@@ -46,7 +46,7 @@ from committee.dkg_runner import local_dkg
 from committee.keyfile import load_public_file, write_key_file, write_public_file
 from committee.keystore import write_keystore
 from relayer.ops import admin_client
-from relayer.provisioning import broker
+from relayer.provisioning import broker, nats_cluster
 from relayer.provisioning import deploy as provisioning
 from relayer.provisioning.deploy import (
     ARTIFACTS,
@@ -215,6 +215,103 @@ def start_secure_mosquitto(
 
     wait_until(listening, 15, f"mosquitto on ports {tls_port} (TLS) and {tooling_port}")
     return files, tls_port, tooling_port
+
+
+@dataclass
+class Server:
+    """A broker process that a test can stop and start again on the same ports and files."""
+
+    name: str
+    procs: Processes
+    argv: list[str]
+    log_dir: Path
+    ports: tuple[int, ...]  # the ports it listens on (the members' first)
+    proc: Process
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.stop(sig)
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.proc.stop()
+        self.proc = self.procs.start(self.name, self.argv, self.log_dir)
+        wait_until(lambda: _listening(self.ports), timeout, f"{self.name} on ports {self.ports}")
+
+
+def _start_server(
+    procs: Processes, name: str, argv: list[str], log_dir: Path, ports: tuple[int, ...]
+) -> Server:
+    server = Server(name, procs, argv, log_dir, ports, procs.start(name, argv, log_dir))
+    wait_until(lambda: _listening(ports), 30, f"{name} on ports {ports}")
+    return server
+
+
+@dataclass
+class BrokerSet:
+    """Brokers the members reach as several `[[mqtt.brokers]]` (each a node of one cluster or one of
+    bridged brokers), by name, with each member's credential there."""
+
+    servers: dict[str, Server]
+    ca: dict[str, Path]  # broker name -> the CA its TLS certificate is verified with
+    passwords: dict[str, dict[str, Path]]  # broker name -> user -> password file
+
+    def tables(self, member: int, names: tuple[str, ...] | None = None) -> str:
+        """Member `member`'s `[[mqtt.brokers]]` tables for the brokers `names` (default: all)."""
+        out = []
+        for name in names or tuple(self.servers):
+            user = broker.username(member)
+            credential = (
+                f'username = "{user}"\npassword_file = "{self.passwords[name][user]}"\n'
+                f'tls_ca_file = "{self.ca[name]}"'
+            )
+            out.append(_broker_table(name, self.servers[name].port, credential))
+        return "\n".join(out)
+
+
+def start_nats_cluster(
+    procs: Processes, run_dir: Path, network: str, members: list[int], nodes: int = 3
+) -> BrokerSet:
+    """A NATS cluster of `nodes` nodes on this host with the production node configuration
+    (deploy/nats/nats-server.conf: TLS, mutual TLS between nodes, a user per member), reached through
+    its MQTT listeners, named nats-1, nats-2, ... . Its MQTT listeners answer once the cluster has
+    formed (JetStream needs a quorum); the members' transports retry until then."""
+    ports = {i: nats_cluster.NodePorts(free_port(), free_port(), free_port()) for i in range(1, nodes + 1)}
+    files = nats_cluster.prepare(run_dir, network, members, ports)
+    binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
+    servers: dict[str, Server] = {}
+    for i, conf in files.confs.items():
+        name = f"nats-{i}"
+        argv = [binary, "-c", str(conf)]
+        listens = (ports[i].mqtt, ports[i].client)
+        servers[name] = Server(name, procs, argv, run_dir, listens, procs.start(name, argv, run_dir))
+    for s in servers.values():  # started together: each waits for the others' routes
+        wait_until(functools.partial(_listening, s.ports), 30, f"{s.name} on ports {s.ports}")
+    names = tuple(servers)
+    return BrokerSet(servers, dict.fromkeys(names, files.ca), dict.fromkeys(names, files.passwords))
+
+
+def start_bridged_mosquittos(procs: Processes, run_dir: Path, network: str, members: list[int]) -> BrokerSet:
+    """Two production-configured mosquittos (each its own CA and passwords), "bridge-a" and
+    "bridge-b", bridged to each other as in deploy/mosquitto/bridge.conf: bridge-b connects to
+    bridge-a (as the user `bridge`, which may read and write the network's topics there) and carries
+    the network's topics both ways."""
+    servers: dict[str, Server] = {}
+    ca: dict[str, Path] = {}
+    passwords: dict[str, dict[str, Path]] = {}
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    a_dir, b_dir = run_dir / "bridge-a", run_dir / "bridge-b"
+    a_port, b_port = free_port(), free_port()
+    a = broker.prepare(a_dir, network, members, a_port, admins=(broker.BRIDGE_USER,))
+    b = broker.prepare(b_dir, network, members, b_port)
+    with b.conf.open("a") as fh:
+        fh.write(broker.render_bridge(network, "127.0.0.1", a_port, a.ca, a.passwords[broker.BRIDGE_USER]))
+    for name, files, port in (("bridge-a", a, a_port), ("bridge-b", b, b_port)):
+        servers[name] = _start_server(procs, name, [binary, "-c", str(files.conf)], run_dir, (port,))
+        ca[name], passwords[name] = files.ca, files.passwords
+    return BrokerSet(servers, ca, passwords)
 
 
 def _listening(ports: tuple[int, ...]) -> bool:
@@ -583,6 +680,8 @@ class Devnet:
     # the further brokers of a devnet started with `extra_brokers` (each its own CA and passwords),
     # by name; the members list the devnet's broker first, as "main", then these
     extra_brokers: dict[str, Process] = field(default_factory=dict)
+    # with `cluster`: the brokers the members use instead (NATS nodes or bridged mosquittos)
+    cluster: BrokerSet | None = None
     network: str = "devnet"
     committee: CommitteeKey | None = None  # the key of the members' first DKG (key epoch 1)
 
@@ -754,6 +853,7 @@ def devnet(
     keystores: bool = False,
     mqtt_port_for: Callable[[int, int], int] | None = None,
     extra_brokers: int = 0,
+    cluster: str | None = None,
     chains: int = 2,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
@@ -765,6 +865,9 @@ def devnet(
     in front of it, to partition that member). `extra_brokers` starts that many more brokers (the
     production configuration, each with its own CA and passwords, named b2, b3, ...): every member
     then lists all of them in `[[mqtt.brokers]]`, the devnet's own broker first as "main".
+    `cluster` ("nats" or "bridged") has the members use, instead of the devnet's broker, every node
+    of a three-node NATS cluster or both of two bridged mosquittos (`Devnet.cluster`); the devnet's
+    broker still carries the key generation.
     `chains=3` adds the L2-like third chain (`L2`, chain id 7003, its `finalized` tag lagging the
     head by 2 * L2_SLOTS_PER_EPOCH blocks) with its gateway and wrapped token; every member serves
     its routes with the consortium chain beside Ethereum's."""
@@ -824,6 +927,18 @@ def devnet(
                         )
                     )
             mqtt_brokers = {i: "\n".join(t) for i, t in tables.items()}
+        brokers_set: BrokerSet | None = None
+        if cluster is not None:
+            if extra_brokers or broker_proc is None:
+                raise ValueError("cluster needs the devnet's own broker and no extra_brokers")
+            everyone = list(range(1, n + 1))
+            starts = {"nats": start_nats_cluster, "bridged": start_bridged_mosquittos}
+            if cluster not in starts:
+                raise ValueError(f"cluster: {cluster!r} is not one of {sorted(starts)}")
+            (run_dir / cluster).mkdir(exist_ok=True)
+            brokers_set = starts[cluster](procs, run_dir / cluster, network, everyone)
+            mqtt_extra = {}
+            mqtt_brokers = {i: brokers_set.tables(i) for i in everyone}
         group_key, key_files, public_path = write_committee(
             run_dir, n, t, mqtt_port=port, network=network, keystores=keystores
         )
@@ -867,6 +982,7 @@ def devnet(
             broker_ports=(member_port, mqtt_port) if broker_proc is not None else (),
             broker_ca=broker_ca,
             extra_brokers=extras,
+            cluster=brokers_set,
             network=network,
             committee=CommitteeKey(
                 int(load_public_file(public_path).key_epoch),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything Qiao needs on a fresh Debian machine:
-#   - mosquitto, prometheus (promtool), systemd (systemd-analyze), openssl and faketime from
-#     Debian's packages (each if missing),
+#   - mosquitto, nats-server, prometheus (promtool), systemd (systemd-analyze), openssl and faketime
+#     from Debian's packages (each if missing),
 #   - the npm toolchain (anvil, forge, solc-js, OpenZeppelin) from package-lock.json,
 #   - a Python virtual environment in .venv with the pinned packages (and the harness on its path),
 #   - the contracts compiled by forge (offline, through tools/solc).
@@ -23,11 +23,13 @@ need_python() {
 }
 
 # 1. Debian packages, each only if missing: mosquitto (the broker; tests and the devnet start
-#    their own instances), prometheus (promtool and a real server for the alert tests), systemd
+#    their own instances), nats-server (the clustered broker through its MQTT listener:
+#    deploy/nats/, tests/integration/test_transport_clusters.py), prometheus (promtool and a real server for the alert tests), systemd
 #    (systemd-analyze verify on the units), openssl (to inspect the broker's certificates) and
 #    faketime (libfaketime: the clock-skew fault test runs a member with its clock off).
 APT_MISSING=()
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then APT_MISSING+=(mosquitto); fi
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then APT_MISSING+=(nats-server); fi
 if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then APT_MISSING+=(prometheus); fi
 if ! command -v systemd-analyze >/dev/null 2>&1; then APT_MISSING+=(systemd); fi
 if ! command -v openssl >/dev/null 2>&1; then APT_MISSING+=(openssl); fi

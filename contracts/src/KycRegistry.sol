@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC3643Verifier} from "./interfaces/IERC3643.sol";
 
 /// @title KycRegistry
 /// @notice The allow-list of one chain: which addresses passed KYC and which are frozen. The
@@ -26,7 +27,9 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 ///      and the desk's unfreeze never lifts a freeze decided on the consortium chain. A caller
 ///      with both roles acts as the compliance desk.
 ///      All flags of an account live in one storage slot, so one check costs one SLOAD.
-contract KycRegistry is AccessControl {
+///      For ERC-3643 it is the WrappedToken's identity registry: {isVerified} ({isAllowed}) and
+///      {contains} (on the allow-list, frozen or not).
+contract KycRegistry is AccessControl, IERC3643Verifier {
     /// @notice Role that manages the allow-list and freezes.
     bytes32 public constant COMPLIANCE_ROLE = keccak256("QIAO_COMPLIANCE_ROLE");
     /// @notice Role that may freeze and unfreeze (its own flag) and set the allow-list flag
@@ -103,6 +106,28 @@ contract KycRegistry is AccessControl {
     function isAllowed(address account) external view returns (bool ok) {
         Status memory s = _status[account];
         return s.allowed && !s.frozen && !s.bridgeFrozen;
+    }
+
+    /// @notice ERC-3643's identity check: whether `userAddress` may hold and receive, the same
+    ///         answer as {isAllowed} (allowed and frozen for no reason).
+    /// @param userAddress The address.
+    /// @return ok True if allowed and not frozen.
+    function isVerified(address userAddress) external view returns (bool ok) {
+        Status memory s = _status[userAddress];
+        return s.allowed && !s.frozen && !s.bridgeFrozen;
+    }
+
+    /// @notice ERC-3643's identity registry lookup: whether `userAddress` is on the allow-list
+    ///         (whatever its freezes).
+    /// @param userAddress The address.
+    /// @return listed True if on the allow-list.
+    function contains(address userAddress) external view returns (bool listed) {
+        return _status[userAddress].allowed;
+    }
+
+    /// @notice ERC-165: IERC3643Verifier, IAccessControl, IERC165.
+    function supportsInterface(bytes4 interfaceId) public view override returns (bool) {
+        return interfaceId == type(IERC3643Verifier).interfaceId || super.supportsInterface(interfaceId);
     }
 
     /// @notice {isAllowed} for many accounts in one call: bit (i % 256) of word (i / 256) of

@@ -51,7 +51,8 @@ contract QiaoGateway is QiaoEndpoint {
     ///         underlying asset to `recipient` on `dstChainId`. No approval is needed.
     /// @dev Reverts with EnforcedPause, {ZeroAmount}, {AmountTooLarge}, {ZeroRecipient},
     ///      {UnregisteredToken}, {NotAllowed}, {RateLimited} (outbound bucket) or the token's errors
-    ///      (ERC20InsufficientBalance, TokenIsFrozen). Emits {TransferInitiated} with srcToken =
+    ///      (ERC20InsufficientBalance, TokenIsFrozen, AddressIsFrozen, AmountAboveFreeBalance: only
+    ///      the free balance burns). Emits {TransferInitiated} with srcToken =
     ///      `wrappedToken` and dstToken = the registered asset on `dstChainId`.
     /// @param wrappedToken The registered WrappedToken.
     /// @param dstChainId The destination chain id.

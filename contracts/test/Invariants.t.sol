@@ -235,6 +235,30 @@ contract BridgeHandler is SignedActions {
         } catch {}
     }
 
+    /// @dev ERC-3643 agent actions on E (the token's admin is its first agent), between the two
+    ///      holders: freeze or unfreeze part of bob's balance, a forced transfer between bob and
+    ///      carol (releasing frozen tokens as needed), bob's wallet frozen or unfrozen. Burns and
+    ///      deliveries meet them; none changes the supply.
+    function issuerAction(uint256 kind, uint256 amount) external {
+        vm.chainId(CHAIN_E);
+        kind %= 4;
+        vm.startPrank(owner);
+        if (kind == 0) {
+            uint256 free = wrapped.balanceOf(bob) - wrapped.getFrozenTokens(bob);
+            if (free > 0) wrapped.freezePartialTokens(bob, bound(amount, 1, free));
+        } else if (kind == 1) {
+            uint256 held = wrapped.getFrozenTokens(bob);
+            if (held > 0) wrapped.unfreezePartialTokens(bob, bound(amount, 1, held));
+        } else if (kind == 2) {
+            (address from, address to) = amount % 2 == 0 ? (bob, carol) : (carol, bob);
+            uint256 balance = wrapped.balanceOf(from);
+            if (balance > 0 && registryE.isVerified(to)) wrapped.forcedTransfer(from, to, bound(amount, 1, balance));
+        } else {
+            wrapped.setAddressFrozen(bob, !wrapped.isFrozen(bob));
+        }
+        vm.stopPrank();
+    }
+
     function toggleDaveOnE() external {
         (bool allowed,) = registryE.statusOf(dave);
         vm.prank(owner);
@@ -405,6 +429,7 @@ contract BridgeHandler is SignedActions {
 interface IBalance {
     function balanceOf(address) external view returns (uint256);
     function totalSupply() external view returns (uint256);
+    function getFrozenTokens(address) external view returns (uint256);
 }
 
 /// @notice Invariants S1 and S3 of DESIGN.md section 7, signature-only state changes, pause and
@@ -437,7 +462,7 @@ contract BridgeInvariantTest {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory s = new bytes4[](16);
+        bytes4[] memory s = new bytes4[](17);
         s[0] = BridgeHandler.lock.selector;
         s[1] = BridgeHandler.burn.selector;
         s[2] = BridgeHandler.relayToE.selector;
@@ -454,6 +479,7 @@ contract BridgeInvariantTest {
         s[13] = BridgeHandler.lock.selector;
         s[14] = BridgeHandler.relayToE.selector;
         s[15] = BridgeHandler.forgeRefund.selector;
+        s[16] = BridgeHandler.issuerAction.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), s);
     }
@@ -540,6 +566,17 @@ contract BridgeInvariantTest {
         }
     }
 
+    /// The wrapped token's frozen tokens never exceed a holder's balance, whatever the agents, the
+    /// burns toward C and the deliveries did ({BridgeHandler-issuerAction}).
+    /// forge-config: default.invariant.runs = 48
+    /// forge-config: default.invariant.depth = 40
+    function invariant_frozenTokensWithinBalance() public view {
+        address[2] memory holders = [address(0xB0B), address(0xCA401)]; // bob, carol (BridgeFixture)
+        for (uint256 i; i < 2; ++i) {
+            _assert(wrapped.getFrozenTokens(holders[i]) <= wrapped.balanceOf(holders[i]), "frozen > balance");
+        }
+    }
+
     /// forge-config: default.invariant.runs = 48
     /// forge-config: default.invariant.depth = 40
     function invariant_releaseQueueIsFirstInFirstOut() public view {
@@ -588,5 +625,21 @@ contract BridgeHandlerSmokeTest {
         }
         require(h.unmatchedRefundAccepted() == 0, "no unmatched refund");
         require(h.forgedAccepted() == 0 && h.doubleProcessed() == 0 && h.actedWhilePaused() == 0, "safety");
+    }
+
+    /// @dev The agents' actions are not vacuous: a partial freeze of bob, then a forced transfer
+    ///      of more than his free balance, which releases what it needs.
+    function test_handlerIssuerActionsReachTheToken() public {
+        BridgeHandler h = new BridgeHandler();
+        (,,, address w) = h.contracts();
+        IBalance wrapped = IBalance(w);
+        h.lock(0, 10 ether); // bob
+        h.relayToE(1);
+        require(wrapped.balanceOf(address(0xB0B)) == 10 ether, "bob minted");
+        h.issuerAction(0, 6 ether); // freeze 6 of bob's 10
+        require(wrapped.getFrozenTokens(address(0xB0B)) == 6 ether, "partial freeze");
+        h.issuerAction(2, 8 ether); // force 8 from bob to carol: 4 free, 4 released
+        require(wrapped.balanceOf(address(0xB0B)) == 2 ether, "forced transfer");
+        require(wrapped.getFrozenTokens(address(0xB0B)) == 2 ether, "frozen tokens released as needed");
     }
 }

@@ -9,7 +9,9 @@ re-published from its store until the batch executes, so a lost message only del
 With several brokers (`[[mqtt.brokers]]`), every message goes to each of them and the receiver keeps
 the first copy (relayer.core.dedup); losing a broker loses nothing while another carries the
 messages. Heartbeats are tracked per broker: a member whose last-will says "offline" on one broker
-is still online while another carries its heartbeats.
+is still online while another carries its heartbeats. The brokers may replicate to each other (the
+nodes of a NATS cluster, bridged mosquittos): each is then listed as its own broker, and what they
+replicate is more copies, dropped the same way; each broker gets its own client identifier.
 
 Each broker's outbox holds each distinct message once: while the broker is away, the periodic
 re-publication of the same partials does not fill it with copies (which would push out other
@@ -61,6 +63,16 @@ HEARTBEAT_CHECK_SECONDS = 0.5  # how soon a local pause or resume reaches the ot
 # copies of one message through several brokers within this long are handed over once; shorter than
 # the re-publication interval (the daemon passes the smaller), see relayer.core.dedup
 DEDUP_WINDOW_SECONDS = 2.0
+
+
+def _honour_cancel() -> None:
+    """Raise the cancellation a library call swallowed. aiomqtt waits for each acknowledgement with
+    asyncio.wait_for, which on Python 3.11 returns the result when it arrives together with a
+    cancellation and drops the cancellation; the loop would then wait for its next message, and a
+    stop (whose TaskGroup cancels each child once) would hang. The task still counts the request."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @dataclass(slots=True)
@@ -187,6 +199,13 @@ class Transport:
             return ()
         return tuple(link.name for link in self.links if link.connected.is_set())
 
+    def _client_id(self, link: BrokerLink) -> str:
+        """The MQTT client identifier on `link`: with several brokers, one per broker. Nodes of one
+        cluster (NATS) hold a session by its identifier cluster-wide: a second connection with
+        the same identifier through another node is refused while the first lives."""
+        base = f"qiao-{self.cfg.network}-member-{self.member}"
+        return base if len(self.links) < 2 else f"{base}-{link.name}"
+
     def _link_state(self, link: BrokerLink, up: bool) -> None:
         if up:
             link.connected.set()
@@ -237,7 +256,7 @@ class Transport:
                 async with aiomqtt.Client(
                     hostname=cfg.host,
                     port=cfg.port,
-                    identifier=f"qiao-{self.cfg.network}-member-{self.member}",
+                    identifier=self._client_id(link),
                     username=cfg.username,
                     password=link.password,
                     keepalive=10,
@@ -257,6 +276,7 @@ class Transport:
                         await client.subscribe(f"{root}/action/+", qos=1)
                     if on_proposal is not None:
                         await client.subscribe(f"{root}/proposal/+", qos=1)
+                    _honour_cancel()
                     self._link_state(link, True)
                     log.info("mqtt_connected", broker=link.name, host=cfg.host, port=cfg.port)
                     delay = 0.5
@@ -289,6 +309,7 @@ class Transport:
                 link.enqueue(topic, payload, retain, first=True)
                 metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
                 raise
+            _honour_cancel()  # acknowledged, but a stop asked meanwhile
 
     async def _heartbeats(self, client: aiomqtt.Client, topic: str) -> None:
         """Every HEARTBEAT_SECONDS, and at once when this node's paused routes or the brokers it
@@ -297,6 +318,7 @@ class Transport:
             paused = frozenset(self.paused_routes())
             reached = self._reached()
             await client.publish(topic, self._heartbeat("online", paused), qos=1, retain=True)
+            _honour_cancel()
             for _ in range(round(HEARTBEAT_SECONDS / HEARTBEAT_CHECK_SECONDS)):
                 await asyncio.sleep(HEARTBEAT_CHECK_SECONDS)
                 if frozenset(self.paused_routes()) != paused or self._reached() != reached:

@@ -14,7 +14,8 @@ signed for a transfer that the source recorded and the destination failed, so on
 says the signed refund itself is wrong (no such transfer, a bad signature, an expired key epoch)
 is permanent. A refund the source cannot pay *now* waits and is sent again later, never marked
 refused: the Inbound bucket is short (`RateLimited`), the sender is not allowed or is frozen
-(`NotAllowed`), the wrapped token is frozen (`TokenIsFrozen`), the asset itself refuses the
+(`NotAllowed`), the wrapped token is frozen (`TokenIsFrozen`) or the sender's wallet is frozen on
+it (`AddressIsFrozen`, an ERC-3643 agent's freeze), the asset itself refuses the
 sender (any other error, or none: a restricted asset's own rule, which its issuer may lift), or the
 key epoch is not known here yet (a rotation that reached the other chain first).
 

@@ -30,6 +30,8 @@ from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_CONF = ROOT / "deploy" / "mosquitto" / "mosquitto.conf"
+BRIDGE_CONF = ROOT / "deploy" / "mosquitto" / "bridge.conf"
+BRIDGE_USER = "bridge"  # the user one bridged broker logs in to the other as
 PRODUCTION_DIR = "/etc/mosquitto/qiao/"
 CERT_BACKDATE = datetime.timedelta(days=1)
 CERT_LIFETIME = datetime.timedelta(days=7)
@@ -187,6 +189,23 @@ def render_config(
     if os.geteuid() == 0:  # mosquitto started as root drops to its own user, which cannot read these
         text += "user root\n"
     return text
+
+
+def render_bridge(network: str, host: str, port: int, ca: Path, password_file: Path) -> str:
+    """deploy/mosquitto/bridge.conf for the broker that connects to the one at `host`:`port`
+    (verified with `ca`, logging in as BRIDGE_USER with the password in `password_file`)."""
+    text = BRIDGE_CONF.read_text()
+    replacements = {
+        "address mqtt.bank-a.example:8883\n": f"address {host}:{port}\n",
+        "bridge_cafile /etc/mosquitto/qiao/bank-a-ca.crt\n": f"bridge_cafile {ca}\n",
+        "remote_password BRIDGE_PASSWORD\n": f"remote_password {password_file.read_text().strip()}\n",
+        "topic qiao/v1/testnet/# both 1\n": f"topic qiao/v1/{network}/# both 1\n",
+    }
+    for old, new in replacements.items():
+        if old not in text:
+            raise ValueError(f"{BRIDGE_CONF} no longer has {old!r}: update render_bridge")
+        text = text.replace(old, new)
+    return "\n" + text
 
 
 def prepare(

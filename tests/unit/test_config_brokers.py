@@ -167,3 +167,22 @@ def test_every_bad_entry_is_reported_at_once(tmp_path: Path) -> None:
 def test_a_missing_entry_key_names_no_environment_variable(tmp_path: Path) -> None:
     text = errors(tmp_path, THREE.replace('host = "10.0.0.7"', 'name = "c"'))
     assert text.endswith("mqtt.brokers[2].host: missing; set it"), text
+
+
+@pytest.mark.parametrize(
+    ("fragment", "names"),
+    [
+        ("independent.toml", ("bank-a", "bank-b", "bank-c")),
+        ("bridged.toml", ("bank-a", "bank-b")),
+        ("nats-cluster.toml", ("nats-1", "nats-2", "nats-3")),
+    ],
+)
+def test_the_deployments_member_configurations_load(
+    tmp_path: Path, fragment: str, names: tuple[str, ...]
+) -> None:
+    """deploy/mqtt/: a member's [mqtt] for each of the three broker deployments (docs/OPERATIONS.md)."""
+    text = (Path(__file__).resolve().parents[2] / "deploy" / "mqtt" / fragment).read_text()
+    mqtt = load(tmp_path, text).mqtt  # type: ignore[attr-defined]
+    assert tuple(b.name for b in mqtt.endpoints) == names
+    assert mqtt.min_brokers == 2
+    assert all(b.tls_ca_file is not None and b.username == "member-1" for b in mqtt.endpoints)

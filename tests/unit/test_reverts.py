@@ -66,6 +66,8 @@ def test_selectors_are_the_solidity_ones() -> None:
         ),
         (data("NotAllowed(address)", ["address"], ["0x" + "22" * 20]), RevertKind.WAIT),
         (data("TokenIsFrozen()"), RevertKind.WAIT),
+        # the sender's wallet frozen on the ERC-3643 token (an agent's setAddressFrozen)
+        (data("AddressIsFrozen(address)", ["address"], ["0x" + "44" * 20]), RevertKind.WAIT),
         (data("EnforcedPause()"), RevertKind.WAIT),
         (data("RouteIsCursed(uint256)", ["uint256"], [11155111]), RevertKind.WAIT),
         (

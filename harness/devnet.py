@@ -1,5 +1,11 @@
 """The local devnet: two anvil chains, a mosquitto broker, the contracts, n members, a round trip.
 
+With `chains=3` (`scripts/demo.sh --chains 3`) a third chain joins: an L2-like anvil chain (id
+7003) whose `finalized` tag lags its head by 2 * L2_SLOTS_PER_EPOCH blocks, with its own gateway
+and wrapped token of the same asset; the members watch it by that tag (`finality = "finalized"`)
+and serve the routes consortium<->ethereum and consortium<->l2 with one committee and one set of
+processes, by configuration only.
+
 `python -m harness.devnet` (what `scripts/demo.sh` runs) starts everything it needs on free ports,
 deploys the contracts, deals the committee key, writes every member's configuration, starts the
 member processes, performs the scripted round trip (locks on the consortium chain minted on
@@ -47,6 +53,7 @@ from relayer.provisioning.deploy import (
     MNEMONIC,
     Deployment,
     Profile,
+    Spoke,
     artifact,
     deploy,
     send,
@@ -68,6 +75,12 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 CONSORTIUM_CHAIN_ID = 7001
 ETHEREUM_CHAIN_ID = 7002
+L2_CHAIN_ID = 7003
+L2 = "l2"  # the third chain's name in the deployment file and the members' [chains.l2]
+# anvil's `finalized` tag is the head minus two epochs of slots (its `safe` tag one epoch): with 3
+# slots the L2's finalized head lags its head by 6 blocks, as an L2's lags until its batch is final
+# on L1. The members watch it with finality = "finalized" and wait for the tag.
+L2_SLOTS_PER_EPOCH = 3
 
 
 def free_port() -> int:
@@ -380,16 +393,23 @@ def deploy_bridge(
     admin: LocalAccount | None = None,
     profile: Profile | None = None,
     out: Path | None = None,
+    spokes: dict[str, str] | None = None,
 ) -> Deployment:
-    """`relayer.provisioning.deploy.deploy_bridge` on two anvil chains, its transactions mined at
-    once (`mined_at_once`): the same contracts, calls and order, in seconds instead of ~20 blocks.
-    `relayer deploy` and the tests of that function itself go through the real one."""
+    """`relayer.provisioning.deploy.deploy_bridge` on two anvil chains (and `deploy_spoke` on each
+    of `spokes`, name -> URL), its transactions mined at once (`mined_at_once`): the same
+    contracts, calls and order, in seconds instead of ~20 blocks. `relayer deploy` and the tests
+    of that function itself go through the real one."""
     admin = admin or dev_account(0)
     profile = profile or _devnet_profile()
-    with mined_at_once(consortium_url, ethereum_url):
-        return provisioning.deploy_bridge(
-            consortium_url, ethereum_url, group_public_key, admin=admin, profile=profile, out=out
+    with mined_at_once(consortium_url, ethereum_url, *(spokes or {}).values()):
+        dep = provisioning.deploy_bridge(
+            consortium_url, ethereum_url, group_public_key, admin=admin, profile=profile
         )
+        for name, url in (spokes or {}).items():
+            provisioning.deploy_spoke(dep, name, url, group_public_key, admin=admin, profile=profile)
+    if out is not None:
+        provisioning.write_deployment(out, dep)
+    return dep
 
 
 # ---- committee and node configuration ----------------------------------------------------------
@@ -514,7 +534,10 @@ def write_node_config(
 ) -> Path:
     """One member's TOML. `*_rpc` replace the chains' endpoints (a TOML string or list), the
     `*_extra` strings add lines to the [relayer] table and to both chain tables (tests use them).
-    `mqtt_brokers` (`[[mqtt.brokers]]` tables) replaces the single broker at `mqtt_port`."""
+    `mqtt_brokers` (`[[mqtt.brokers]]` tables) replaces the single broker at `mqtt_port`. Each
+    spoke of the deployment (a third chain) gets its `[chains.<name>]` table, watched by its
+    `finalized` tag, its two routes with the consortium chain and a place in `registry_to`: the
+    same processes serve it, by configuration only."""
     c_rpc = consortium_rpc or f'"{dep.consortium_url}"'
     e_rpc = ethereum_rpc or f'"{dep.ethereum_url}"'
 
@@ -575,6 +598,7 @@ start_block = {dep.ethereum_block}
 poll_interval = {poll_interval}
 {chain_extra}
 
+{"".join(_spoke_tables(spoke, poll_interval) for spoke in dep.spokes.values())}
 [[routes]]
 src = "consortium"
 dst = "ethereum"
@@ -582,13 +606,38 @@ dst = "ethereum"
 [[routes]]
 src = "ethereum"
 dst = "consortium"
-
+{"".join(_spoke_routes(name) for name in dep.spokes)}
 [actions]
 registry_from = "consortium"
-registry_to = ["ethereum"]
+registry_to = {json.dumps(["ethereum", *dep.spokes])}
 proposal_ttl = 3600.0
 """)
     return cfg
+
+
+def _spoke_tables(spoke: Spoke, poll_interval: float) -> str:
+    """A spoke's `[chains.<name>]`: an L2-like chain, final by its `finalized` tag (which lags)."""
+    return f"""
+[chains.{spoke.name}]
+chain_id = {spoke.chain_id}
+rpc = "{spoke.url}"
+endpoint = "{spoke.gateway.address}"
+finality = "finalized"            # the tag lags the head (an L2 waits for its batch on L1)
+start_block = {spoke.block}
+poll_interval = {poll_interval}
+"""
+
+
+def _spoke_routes(name: str) -> str:
+    return f"""
+[[routes]]
+src = "consortium"
+dst = "{name}"
+
+[[routes]]
+src = "{name}"
+dst = "consortium"
+"""
 
 
 def start_node(
@@ -805,6 +854,7 @@ def devnet(
     mqtt_port_for: Callable[[int, int], int] | None = None,
     extra_brokers: int = 0,
     cluster: str | None = None,
+    chains: int = 2,
 ) -> Iterator[Devnet]:
     """Start the whole devnet; everything started is stopped when the block exits.
 
@@ -817,7 +867,12 @@ def devnet(
     then lists all of them in `[[mqtt.brokers]]`, the devnet's own broker first as "main".
     `cluster` ("nats" or "bridged") has the members use, instead of the devnet's broker, every node
     of a three-node NATS cluster or both of two bridged mosquittos (`Devnet.cluster`); the devnet's
-    broker still carries the key generation."""
+    broker still carries the key generation.
+    `chains=3` adds the L2-like third chain (`L2`, chain id 7003, its `finalized` tag lagging the
+    head by 2 * L2_SLOTS_PER_EPOCH blocks) with its gateway and wrapped token; every member serves
+    its routes with the consortium chain beside Ethereum's."""
+    if chains not in (2, 3):
+        raise ValueError(f"chains={chains}: the devnet runs 2 chains (C, E) or 3 (C, E and the L2)")
     options = node_options or {}
     metrics_ports = {i: free_port() if metrics else 0 for i in range(1, n + 1)}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -827,6 +882,10 @@ def devnet(
     try:
         c_url = start_anvil(procs, "anvil-consortium", CONSORTIUM_CHAIN_ID, logs, block_time, anvil_args)
         e_url = start_anvil(procs, "anvil-ethereum", ETHEREUM_CHAIN_ID, logs, block_time, anvil_args)
+        spokes: dict[str, str] = {}
+        if chains == 3:
+            lag = ("--slots-in-an-epoch", str(L2_SLOTS_PER_EPOCH))
+            spokes[L2] = start_anvil(procs, "anvil-l2", L2_CHAIN_ID, logs, block_time, (*anvil_args, *lag))
         mqtt_extra: dict[int, str] = {}
         broker_proc: Process | None = None
         broker_conf: Path | None = None
@@ -883,7 +942,7 @@ def devnet(
         group_key, key_files, public_path = write_committee(
             run_dir, n, t, mqtt_port=port, network=network, keystores=keystores
         )
-        dep = deploy_bridge(c_url, e_url, group_key)
+        dep = deploy_bridge(c_url, e_url, group_key, spokes=spokes)
         if rpc_for is not None:
             options = {
                 "consortium_rpc": rpc_for("consortium", c_url),
@@ -1015,6 +1074,156 @@ def round_trip(
     )
 
 
+@dataclass
+class PairTrip:
+    """One route pair's figures after `round_trip_pairs`: the wrapped chain, what went each way,
+    its recipient's wrapped balance, its wrapped supply and what the vault holds for it (by the
+    reconciler's per-pair count)."""
+
+    chain: str
+    locked_total: int
+    burned_total: int
+    recipient_wrapped: int
+    wrapped_supply: int
+    locked_for_it: int
+
+    @property
+    def supply_ok(self) -> bool:
+        return self.wrapped_supply == self.locked_for_it
+
+
+@dataclass
+class PairsRoundTrip:
+    pairs: dict[str, PairTrip]
+    vault_balance: int
+    sender_asset: int
+    reconciled: bool  # the reconciler's verdict, settled: every invariant, per pair
+
+    @property
+    def supply_ok(self) -> bool:
+        return (
+            self.reconciled
+            and all(p.supply_ok for p in self.pairs.values())
+            and sum(p.wrapped_supply for p in self.pairs.values()) == self.vault_balance
+        )
+
+
+# Who holds the wrapped token on each wrapped chain in the scripted round trips (dev_account indexes):
+# bob on Ethereum, carol on the L2; alice locks on the consortium chain and receives the unlocks.
+HOLDERS = {"ethereum": 9, L2: 11}
+
+
+def wrapped_contracts(net: Devnet) -> dict[str, tuple[Web3, Any, Any, int]]:
+    """Every wrapped chain of the devnet: name -> (web3, gateway, wrapped token, chain id)."""
+    out = {}
+    for name, (gateway, token) in net.deployment.wrapped_chains().items():
+        w3 = gateway.w3
+        out[name] = (w3, gateway, token, int(w3.eth.chain_id))
+    return out
+
+
+def lock_toward(net: Devnet, chain_ids: dict[str, int], amounts: dict[str, list[int]]) -> Any:
+    """Alice locks on the consortium chain toward each wrapped chain, interleaved (`amounts`:
+    chain name -> the amounts, each to that chain's holder); mints and approves what it needs first.
+    Returns the last transaction's hash (not waited for)."""
+    dep = net.deployment
+    wc = Web3(HTTPProvider(dep.consortium_url))
+    admin, alice = dev_account(0), dev_account(8)
+    vault = wc.eth.contract(address=dep.vault.address, abi=dep.vault.abi)
+    asset = wc.eth.contract(address=dep.asset.address, abi=dep.asset.abi)
+    total = sum(sum(a) for a in amounts.values())
+    send(wc, admin, asset.functions.mint(alice.address, total))
+    send(wc, alice, asset.functions.approve(vault.address, total))
+    last: Any = None
+    for i in range(max(len(a) for a in amounts.values())):
+        for name, chain_amounts in amounts.items():
+            if i < len(chain_amounts):
+                holder = dev_account(HOLDERS[name]).address
+                fn = vault.functions.lock(asset.address, chain_ids[name], holder, chain_amounts[i])
+                last = send(wc, alice, fn, wait=False)
+    return last
+
+
+def burn_from(net: Devnet, amounts: dict[str, list[int]]) -> dict[str, Any]:
+    """Each wrapped chain's holder burns these amounts toward alice on the consortium chain (chain
+    name -> amounts); the chains' transactions go out together. Returns each chain's last hash."""
+    alice = dev_account(8)
+    wrapped = wrapped_contracts(net)
+    last: dict[str, Any] = {}
+    for i in range(max((len(a) for a in amounts.values()), default=0)):
+        for name, chain_amounts in amounts.items():
+            if i < len(chain_amounts):
+                w3, gateway, token, _ = wrapped[name]
+                fn = gateway.functions.burn(
+                    token.address, CONSORTIUM_CHAIN_ID, alice.address, chain_amounts[i]
+                )
+                last[name] = send(w3, dev_account(HOLDERS[name]), fn, wait=False)
+    return last
+
+
+def round_trip_pairs(
+    net: Devnet, locks: int = 10, burns: int = 5, timeout: float = 180.0, say: Callable[[str], None] = print
+) -> PairsRoundTrip:
+    """The scripted round trip on every route pair at once (the devnet with `chains=3`): alice
+    locks `locks` times toward each wrapped chain (interleaved), every mint is awaited, then each
+    chain's holder burns `burns` times back to alice (the chains together); the supply is
+    reconciled per pair."""
+    from relayer.ops.reconciler import reconcile  # the operator's check, not the harness's own
+
+    dep = net.deployment
+    wc = Web3(HTTPProvider(dep.consortium_url))
+    alice = dev_account(8)
+    asset = wc.eth.contract(address=dep.asset.address, abi=dep.asset.abi)
+    vault = wc.eth.contract(address=dep.vault.address, abi=dep.vault.abi)
+    wrapped = wrapped_contracts(net)
+    chain_ids = {name: w[3] for name, w in wrapped.items()}
+    lock_amounts = {name: [(i + 1) * UNIT for i in range(locks)] for name in wrapped}
+    burn_amounts = {name: [(i + 1) * UNIT for i in range(burns)] for name in wrapped}
+    routes = ", ".join(f"consortium->{name}" for name in wrapped)
+    say(f"alice locks {locks} times toward each wrapped chain ({routes}), interleaved")
+    wc.eth.wait_for_transaction_receipt(lock_toward(net, chain_ids, lock_amounts), timeout=60)
+    for name, (_, _, token, _) in wrapped.items():
+        holder = dev_account(HOLDERS[name]).address
+        want = sum(lock_amounts[name])
+        wait_until(
+            functools.partial(lambda t, h, w: t.functions.balanceOf(h).call() == w, token, holder, want),
+            timeout,
+            f"{want / UNIT:.0f} wTBILL minted on {name}",
+        )
+        say(f"{name}: {want / UNIT:.0f} wTBILL minted to {holder}")
+    before = asset.functions.balanceOf(alice.address).call()
+    burned = sum(sum(a) for a in burn_amounts.values())
+    say(f"each holder burns {burns} times back to alice ({', '.join(f'{n}->consortium' for n in wrapped)})")
+    for name, tx in burn_from(net, burn_amounts).items():
+        wrapped[name][0].eth.wait_for_transaction_receipt(tx, timeout=60)
+    wait_until(
+        lambda: asset.functions.balanceOf(alice.address).call() == before + burned,
+        timeout,
+        f"{burned / UNIT:.0f} TBILL unlocked to alice on the consortium chain",
+    )
+    verdict = reconcile(dep, settled=True)
+    by_chain = {p.wrapped_chain: p for p in verdict.pairs}
+    pairs = {}
+    for name, (_, _, token, chain_id) in wrapped.items():
+        pair = by_chain.get(chain_id)
+        pairs[name] = PairTrip(
+            chain=name,
+            locked_total=sum(lock_amounts[name]),
+            burned_total=sum(burn_amounts[name]),
+            recipient_wrapped=int(token.functions.balanceOf(dev_account(HOLDERS[name]).address).call()),
+            wrapped_supply=int(token.functions.totalSupply().call()),
+            locked_for_it=pair.locked if pair is not None else int(verdict.locked),
+        )
+    for v in verdict.violations:
+        say(f"reconciler: {v.invariant}: {v.detail}")
+    return PairsRoundTrip(
+        pairs=pairs,
+        vault_balance=int(asset.functions.balanceOf(vault.address).call()),
+        sender_asset=int(asset.functions.balanceOf(alice.address).call()),
+        reconciled=verdict.ok,
+    )
+
+
 # ---- what an operator uses against a running devnet -------------------------------------------
 
 ACCOUNTS = {"admin": 0, "alice": 8, "bob": 9, "guardian": 10}  # dev_account indexes (deploy.devnet_profile)
@@ -1082,6 +1291,24 @@ def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def _pairs_demo(net: Devnet, locks: int, burns: int) -> bool:
+    """The three-chain round trip of the demo (`--chains 3`), printed per pair."""
+    result = round_trip_pairs(net, locks, burns)
+    print(f"alice (consortium) TBILL balance : {result.sender_asset / UNIT:.0f}")
+    for name, pair in result.pairs.items():
+        holder = "bob" if name == "ethereum" else "carol"
+        label = f"{holder} ({name}) wTBILL balance"
+        print(f"{label:<33}: {pair.recipient_wrapped / UNIT:.0f}")
+    print(f"locked in the vault              : {result.vault_balance / UNIT:.0f} TBILL")
+    for name, pair in result.pairs.items():
+        print(
+            f"pair consortium<->{name}: wrapped supply {pair.wrapped_supply / UNIT:.0f} wTBILL, "
+            f"locked for it {pair.locked_for_it / UNIT:.0f} TBILL, check {str(pair.supply_ok).lower()}"
+        )
+    print(f"supply check (per pair, and the sum == locked) : {str(result.supply_ok).lower()}", flush=True)
+    return result.supply_ok
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="harness.devnet", description=__doc__.split("\n")[0] if __doc__ else "")
     p.add_argument("--members", type=int, default=4, help="committee size n (default 4)")
@@ -1101,6 +1328,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--keep-running", action="store_true", help="leave everything running after the demo")
     p.add_argument("--keystores", action="store_true", help="shares in EIP-2335 keystores")
+    p.add_argument(
+        "--chains",
+        type=int,
+        choices=(2, 3),
+        default=2,
+        help="3 adds an L2-like chain (id 7003, its finalized tag lagging its head) with its own "
+        "gateway and wrapped token: the round trip then runs on consortium<->ethereum and "
+        "consortium<->l2 at once, one committee and one set of member processes",
+    )
     args = p.parse_args(argv)
     own_dir = args.run_dir is None
     # absolute: the members' configurations name their files relative to themselves otherwise
@@ -1119,10 +1355,17 @@ def main(argv: list[str] | None = None) -> int:
             mqtt_port=args.mqtt_port,
             keystores=args.keystores,
             metrics=True,
+            chains=args.chains,
         ) as net:
             dep = net.deployment
             print(f"consortium chain {CONSORTIUM_CHAIN_ID}: {dep.consortium_url}  vault {dep.vault.address}")
             print(f"ethereum chain   {ETHEREUM_CHAIN_ID}: {dep.ethereum_url}  gateway {dep.gateway.address}")
+            for spoke in dep.spokes.values():
+                lag = 2 * L2_SLOTS_PER_EPOCH
+                print(
+                    f"{spoke.name} chain         {spoke.chain_id}: {spoke.url}  "
+                    f"gateway {spoke.gateway.address} (finalized tag {lag} blocks behind its head)"
+                )
             running = sorted(net.nodes)
             if net.broker_ca is not None:
                 broker_line = f"127.0.0.1:{net.broker_ports[0]} (TLS, a login per member; CA {net.broker_ca})"
@@ -1138,6 +1381,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"deployment: {write_devnet_file(net)} (contracts, accounts and their key files)", flush=True
             )
+            if args.chains == 3:
+                ok = _pairs_demo(net, args.locks, args.burns)
+                if args.keep_running:
+                    print("devnet running; Ctrl-C or SIGTERM stops it", flush=True)
+                    with contextlib.suppress(KeyboardInterrupt):
+                        while True:
+                            signal.pause()
+                failed = not ok
+                return 0 if ok else 1
             result = round_trip(net, args.locks, args.burns)
             print(f"alice (consortium) TBILL balance : {result.sender_asset / UNIT:.0f}")
             print(f"bob (ethereum) wTBILL balance    : {result.recipient_wrapped / UNIT:.0f}")

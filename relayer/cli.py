@@ -501,11 +501,9 @@ def cmd_reconcile(args: argparse.Namespace) -> int:
     out = _ask(args, "reconcile")
 
     def human() -> str:
-        supply = (
-            _table(out["supply"], ["pair", "locked", "wrapped", "in_flight", "ok"])
-            if out["supply"]
-            else "no token pair seen yet"
-        )
+        shared = any("wrapped_total" in p for p in out["supply"])  # one vault, several wrapped chains
+        cols = ["pair", "locked", "wrapped", *(["wrapped_total"] if shared else []), "in_flight", "ok"]
+        supply = _table(out["supply"], cols) if out["supply"] else "no token pair seen yet"
         routes = _table(
             out["routes"],
             ["route", "stored", "stored_last_nonce", "chain_last_nonce", "not_yet_stored", "missing_nonces"],
@@ -593,7 +591,7 @@ def cmd_devnet_transfer(args: argparse.Namespace) -> int:
 
     try:
         out = transfer.operator_transfer(
-            Path(args.deployment), args.direction, args.amount, args.to, args.wait
+            Path(args.deployment), args.direction, args.amount, args.to, args.wait, chain=args.chain
         )
     except (OSError, ValueError, KeyError, TimeoutError, RuntimeError) as exc:
         print(f"error: devnet {args.direction}: {exc}", file=sys.stderr)
@@ -859,6 +857,12 @@ def build_parser() -> argparse.ArgumentParser:
         d.add_argument("--deployment", required=True, help="the demo's deployment.json (printed at start)")
         d.add_argument("--amount", required=True, help="in whole tokens, e.g. 5 or 0.25")
         d.add_argument("--to", help="recipient address on the destination chain")
+        d.add_argument(
+            "--chain",
+            default="ethereum",
+            help="the wrapped chain: ethereum (default), or a further one of the deployment "
+            "(l2 with scripts/demo.sh --chains 3)",
+        )
         d.add_argument(
             "--wait",
             type=float,

@@ -450,6 +450,32 @@ async def pair_supply(
     }
 
 
+def shared_backing(pairs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Judge together the pairs whose home token sits in one endpoint: a vault that backs several
+    wrapped chains (a third chain beside Ethereum) holds one balance for all of them, so each such
+    pair is judged by the sum of their wrapped supplies against it (`wrapped_total`, `shared_with`,
+    `in_flight` of the whole group). Pure; pairs of a home token paired once are left as they are.
+    The per-pair split of that balance comes from the events: `python -m relayer.ops.reconciler`."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pair in pairs:
+        groups.setdefault((pair["home_chain"], str(pair["home_token"]).lower()), []).append(pair)
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        total = sum(int(p["wrapped"]) for p in group)
+        locked = max(int(p["locked"]) for p in group)  # read one pair after another: the latest
+        ok = not supply_violations(total, locked, settled=False)
+        for pair in group:
+            pair.update(
+                locked=str(locked),
+                wrapped_total=str(total),
+                shared_with=[q["pair"] for q in group if q is not pair],
+                in_flight=str(locked - total),
+                ok=ok,
+            )
+    return pairs
+
+
 async def headroom(chain: ChainClient, token: str) -> None:
     """Export the endpoint's rate-limit headroom for `token`, both directions (none: unlimited)."""
     endpoint = chain.w3.eth.contract(address=chain.endpoint.address, abi=ENDPOINT_OPS_ABI)

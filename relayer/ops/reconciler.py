@@ -3,6 +3,10 @@
 - S1 each transfer is executed at most once, refunded at most once, never both;
 - S2 nothing is executed without a canonical source event with the same recipient and amount;
 - S3 wrapped supply on Ethereum <= the amount locked in the vault (equal when nothing is in flight);
+  with more than one wrapped chain (a third chain: `Deployment.spokes`) the vault's balance backs
+  all of them, so S3 is also judged per pair: each chain's wrapped supply <= what the consortium
+  chain's events say is locked for it (locked toward it, less refunded, less unlocked from it),
+  besides the sum of the wrapped supplies <= the vault's balance;
 - L1 (once faults stopped, `settled=True`) every source transfer is executed or refunded; one
   still pending says why: failed and not refunded, queued by the rate limit, held for its
   challenge window until T (the relayers release it after T), or neither.
@@ -19,7 +23,7 @@ import json
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,12 +55,29 @@ class Violation:
     detail: str
 
 
+@dataclass(frozen=True, slots=True)
+class PairSupply:
+    """One token pair of a vault with several wrapped chains: the wrapped chain's supply and what
+    the home chain's events say is locked for it (locked toward it, less refunded, less unlocked
+    from it)."""
+
+    home: int  # the vault's chain id
+    wrapped_chain: int
+    wrapped: int
+    locked: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.home}<->{self.wrapped_chain}"
+
+
 @dataclass
 class Verdict:
     violations: list[Violation] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    wrapped_supply: int = 0
-    locked: int = 0
+    wrapped_supply: int = 0  # every wrapped chain's, summed
+    locked: int = 0  # the vault's balance
+    pairs: list[PairSupply] = field(default_factory=list)  # judged per pair (several wrapped chains)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +90,9 @@ class Verdict:
             "counts": self.counts,
             "wrapped_supply": str(self.wrapped_supply),
             "locked": str(self.locked),
+            "pairs": [
+                {"pair": p.name, "wrapped": str(p.wrapped), "locked": str(p.locked)} for p in self.pairs
+            ],
         }
 
 
@@ -83,10 +107,13 @@ def check(
     *,
     settled: bool,
     held: Iterable[tuple[Key, int]] = (),
+    home: int | None = None,
+    wrapped_by_chain: Mapping[int, int] | None = None,
 ) -> Verdict:
     """Judge the invariants on what the chains report (pure). `held`: (transfer, releaseAfter) of
     each `TransferHeld` (a transfer held for its challenge window; released later, it is executed
-    or queued, vetoed, it is failed)."""
+    or queued, vetoed, it is failed). `wrapped_by_chain` (wrapped chain id -> its wrapped supply)
+    with more than one chain: the vault on `home` backs them all, and S3 is judged per pair too."""
     sources = {i.key: i for i in initiated}
     executions = list(executed)
     refunds = list(refunded)
@@ -123,6 +150,11 @@ def check(
             add(Violation("S2", f"transfer {_name(key)} refunded without a source event"))
 
     verdict.violations.extend(supply_violations(wrapped_supply, locked, settled=settled))
+    if home is not None and wrapped_by_chain is not None and len(wrapped_by_chain) > 1:
+        verdict.pairs = pair_supplies(home, wrapped_by_chain, sources.values(), executions, refunds)
+        for pair in verdict.pairs:
+            for v in supply_violations(pair.wrapped, pair.locked, settled=settled):
+                add(Violation(v.invariant, f"pair {pair.name}: {v.detail}"))
     done = {e.key for e in executions} | set(refunds)
     pending = sorted(k for k in sources if k not in done)
     if settled:
@@ -161,6 +193,30 @@ def supply_violations(wrapped_supply: int, locked: int, *, settled: bool) -> lis
     return found
 
 
+def pair_supplies(
+    home: int,
+    wrapped_by_chain: Mapping[int, int],
+    initiated: Iterable[Initiated],
+    executed: Iterable[Executed],
+    refunded: Iterable[Key],
+) -> list[PairSupply]:
+    """Per wrapped chain X: its supply, and the amount the vault on `home` holds for it by the
+    events: locked toward X, less the locks refunded on `home`, less what was unlocked on `home`
+    from X (pure). A burn on X refunded on X mints back there and never reached the vault."""
+    sources = {i.key: i for i in initiated}
+    locked = dict.fromkeys(wrapped_by_chain, 0)
+    for key, source in sources.items():
+        if key[0] == home and key[1] in locked:
+            locked[key[1]] += source.amount
+    for key in refunded:
+        if key[0] == home and key[1] in locked and key in sources:
+            locked[key[1]] -= sources[key].amount
+    for e in executed:
+        if e.key[1] == home and e.key[0] in locked:
+            locked[e.key[0]] -= e.amount
+    return [PairSupply(home, chain, wrapped_by_chain[chain], locked[chain]) for chain in sorted(locked)]
+
+
 def _name(key: Key) -> str:
     return f"{key[0]}->{key[1]}#{key[2]}"
 
@@ -173,9 +229,11 @@ def _events(contract: Contract, name: str, from_block: int) -> list[Any]:
 
 
 def gather(dep: Deployment) -> dict[str, Any]:
-    """Every bridge event of both endpoints since deployment, and the supply figures."""
+    """Every bridge event of every endpoint (the vault, Ethereum's gateway and each spoke's) since
+    deployment, and the supply figures: of each wrapped chain and of the vault."""
     endpoints = [(dep.vault, dep.consortium_block), (dep.gateway, dep.ethereum_block)]
-    chain_ids = [int(dep.vault.w3.eth.chain_id), int(dep.gateway.w3.eth.chain_id)]
+    endpoints += [(spoke.gateway, spoke.block) for spoke in dep.spokes.values()]
+    chain_ids = [int(contract.w3.eth.chain_id) for contract, _ in endpoints]
     initiated: list[Initiated] = []
     executed: list[Executed] = []
     refunded: list[Key] = []
@@ -203,6 +261,10 @@ def gather(dep: Deployment) -> dict[str, Any]:
         for ev in _events(contract, "TransferHeld", start):
             a = ev["args"]
             held.append(((int(a["srcChainId"]), here, int(a["nonce"])), int(a["releaseAfter"])))
+    wrapped_by_chain = {
+        int(gateway.w3.eth.chain_id): int(token.functions.totalSupply().call())
+        for gateway, token in dep.wrapped_chains().values()
+    }
     return {
         "initiated": initiated,
         "executed": executed,
@@ -210,8 +272,10 @@ def gather(dep: Deployment) -> dict[str, Any]:
         "failed": failed,
         "queued": queued,
         "held": held,
-        "wrapped_supply": int(dep.wrapped.functions.totalSupply().call()),
+        "wrapped_supply": sum(wrapped_by_chain.values()),
         "locked": int(dep.asset.functions.balanceOf(dep.vault.address).call()),
+        "home": chain_ids[0],
+        "wrapped_by_chain": wrapped_by_chain,
     }
 
 
@@ -244,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"reconcile: {'OK' if verdict.ok else 'VIOLATIONS'}  {verdict.counts}")
         print(f"wrapped supply {verdict.wrapped_supply}  locked {verdict.locked}")
+        for pair in verdict.pairs:
+            print(f"  pair {pair.name}: wrapped {pair.wrapped}  locked for it {pair.locked}")
         for v in verdict.violations:
             print(f"  {v.invariant}: {v.detail}")
     return 0 if verdict.ok else 1

@@ -9,8 +9,15 @@ gateway the registry's freezer role (committee-signed freezes); puts the profile
 both allow-lists; sets the rate limits; and writes a deployment JSON (addresses, ABIs, start
 blocks) for the Python side.
 
+A further chain with a gateway of its own (a third chain: an L2 beside Ethereum) is a *spoke*:
+`deploy_spoke` deploys its registry, gateway and a second WrappedToken of the same asset, registers
+the pair on the vault and on the new gateway, and adds it to the deployment (its JSON lists it under
+`chains.<name>` like `ethereum`). The vault then holds the asset locked for every wrapped chain;
+the reconciler checks the supply of each pair (docs/OPERATIONS.md, "More than two chains").
+
 `python -m relayer.provisioning.deploy --consortium-rpc URL --ethereum-rpc URL --committee keys/committee.json
---admin-key-file FILE --out deployment.json [--profile testnet]` runs it against any two chains.
+--admin-key-file FILE --out deployment.json [--profile testnet] [--spoke NAME=RPC ...]` runs it
+against any two chains (and each spoke).
 """
 
 from __future__ import annotations
@@ -262,6 +269,38 @@ def deploy(w3: Web3, account: LocalAccount, name: str, *args: Any) -> Contract:
 
 
 @dataclass
+class Spoke:
+    """A further wrapped chain of the consortium chain's asset: its gateway, its own WrappedToken and
+    KYC registry (a third chain, e.g. an L2 beside Ethereum), deployed by `deploy_spoke`."""
+
+    name: str  # the chain's name in the deployment file and in the members' [chains.<name>]
+    url: str
+    gateway: Contract
+    wrapped: Contract
+    registry: Contract
+    block: int  # the block the members start scanning from
+    libraries: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def chain_id(self) -> int:
+        return int(self.gateway.w3.eth.chain_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "rpc": self.url,
+            "start_block": self.block,
+            "endpoint": self.gateway.address,
+            "contracts": {
+                "gateway": {"address": self.gateway.address, "abi": self.gateway.abi},
+                "wrapped": {"address": self.wrapped.address, "abi": self.wrapped.abi},
+                "registry": {"address": self.registry.address, "abi": self.registry.abi},
+            },
+            "libraries": dict(self.libraries),
+        }
+
+
+@dataclass
 class Deployment:
     consortium_url: str
     ethereum_url: str
@@ -275,6 +314,15 @@ class Deployment:
     registry_e: Contract | None = None
     # External libraries the endpoints link, per chain ("consortium", "ethereum"): {name: address}.
     libraries: dict[str, dict[str, str]] = field(default_factory=dict)
+    # further wrapped chains of the asset (deploy_spoke), by name; empty: the two-chain bridge
+    spokes: dict[str, Spoke] = field(default_factory=dict)
+
+    def wrapped_chains(self) -> dict[str, tuple[Contract, Contract]]:
+        """Every chain holding a wrapped token of the asset: name -> (its gateway, the token);
+        Ethereum first, then the spokes."""
+        out = {"ethereum": (self.gateway, self.wrapped)}
+        out.update({name: (s.gateway, s.wrapped) for name, s in self.spokes.items()})
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """Addresses, ABIs and start blocks, as written to the deployment file."""
@@ -311,6 +359,7 @@ class Deployment:
                     },
                     "libraries": dict(self.libraries.get("ethereum", {})),
                 },
+                **{name: spoke.to_json() for name, spoke in self.spokes.items()},
             },
         }
 
@@ -399,6 +448,67 @@ def deploy_bridge(
     return dep
 
 
+def deploy_spoke(
+    dep: Deployment,
+    name: str,
+    url: str,
+    group_public_key: bytes,
+    *,
+    admin: LocalAccount | None = None,
+    profile: Profile | None = None,
+) -> Spoke:
+    """A further chain for the consortium chain's asset (a third chain): on it a KYC registry, a
+    QiaoGateway and a WrappedToken of the asset, set up as `deploy_bridge` sets up Ethereum's
+    (challenge period and threshold, the registry's freezer role for the gateway, the allow-list,
+    the rate limits); the pair registered both ways (on the vault toward this chain, on the new
+    gateway toward the consortium chain). Adds the spoke to `dep.spokes` and returns it."""
+    admin = admin or dev_account(0)
+    profile = profile or devnet_profile()
+    if name in ("consortium", "ethereum") or name in dep.spokes:
+        raise ValueError(f"spoke {name!r}: the deployment already has a chain of that name; choose another")
+    wc = dep.vault.w3
+    ws = Web3(HTTPProvider(url))
+    c_id, s_id = int(wc.eth.chain_id), int(ws.eth.chain_id)
+    taken = {c_id: "consortium", int(dep.gateway.w3.eth.chain_id): "ethereum"}
+    taken.update({spoke.chain_id: other for other, spoke in dep.spokes.items()})
+    if s_id in taken:
+        raise ValueError(f"spoke {name!r}: {url} has chain id {s_id}, already the chain {taken[s_id]!r}'s")
+    key = g2_to_eip2537(group_public_key)
+    guardian = profile.guardian or admin.address
+    registry = deploy(ws, admin, "KycRegistry", admin.address)
+    delay = profile.action_delay
+    gateway = deploy(ws, admin, "QiaoGateway", admin.address, guardian, key, registry.address, delay)
+    wrapped = deploy(
+        ws,
+        admin,
+        "WrappedToken",
+        f"Wrapped {profile.asset_name}",
+        f"w{profile.asset_symbol}",
+        gateway.address,
+        registry.address,
+        admin.address,
+    )
+    send(ws, admin, gateway.functions.setChallengePeriod(profile.challenge_period))
+    if profile.challenge_threshold:
+        send(ws, admin, gateway.functions.setChallenge(wrapped.address, profile.challenge_threshold))
+    send(wc, admin, dep.vault.functions.registerToken(s_id, dep.asset.address, wrapped.address))
+    send(ws, admin, gateway.functions.registerToken(c_id, wrapped.address, dep.asset.address))
+    send(ws, admin, registry.functions.grantRole(registry.functions.FREEZER_ROLE().call(), gateway.address))
+    allow = list(dict.fromkeys(Web3.to_checksum_address(a) for a in profile.allow))
+    if allow:
+        send(ws, admin, registry.functions.setAllowedBatch(allow, True))
+    lim = profile.limit
+    for direction in (OUTBOUND, INBOUND):
+        send(
+            ws,
+            admin,
+            gateway.functions.setRateLimit(wrapped.address, direction, lim.capacity, lim.refill_per_second),
+        )
+    spoke = Spoke(name, url, gateway, wrapped, registry, int(ws.eth.block_number), libraries_on(ws))
+    dep.spokes[name] = spoke
+    return spoke
+
+
 def write_deployment(path: Path, dep: Deployment) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(dep.to_json(), indent=2) + "\n")
@@ -427,6 +537,31 @@ def load_deployment(path: Path) -> Deployment:
         at(wc, cc["registry"]),
         at(we, ec["registry"]),
         {"consortium": dict(c.get("libraries", {})), "ethereum": dict(e.get("libraries", {}))},
+        {
+            name: _load_spoke(name, chain)
+            for name, chain in data["chains"].items()
+            if name not in ("consortium", "ethereum")
+        },
+    )
+
+
+def _load_spoke(name: str, chain: dict[str, Any]) -> Spoke:
+    """A spoke (a further wrapped chain) of a deployment file back into contract handles."""
+    w3 = Web3(HTTPProvider(chain["rpc"]))
+    cc = chain["contracts"]
+
+    def at(item: dict[str, Any]) -> Contract:
+        contract: Contract = w3.eth.contract(address=item["address"], abi=item["abi"])
+        return contract
+
+    return Spoke(
+        name,
+        chain["rpc"],
+        at(cc["gateway"]),
+        at(cc["wrapped"]),
+        at(cc["registry"]),
+        int(chain["start_block"]),
+        dict(chain.get("libraries", {})),
     )
 
 
@@ -467,8 +602,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="testnet: the smallest amount (token base units) held for the challenge period; 0 holds "
         f"nothing (default {TESTNET_CHALLENGE_THRESHOLD}: a thousandth of the default daily capacity)",
     )
+    p.add_argument(
+        "--spoke",
+        action="append",
+        default=[],
+        metavar="NAME=RPC",
+        help="a further chain with its own gateway and wrapped token of the asset (e.g. l2=http://...); "
+        "repeatable; the members name it [chains.NAME]",
+    )
     p.add_argument("--out", type=Path, required=True, help="where the deployment JSON goes")
     args = p.parse_args(argv)
+    spokes = []
+    for item in args.spoke:
+        spoke_name, sep, spoke_url = item.partition("=")
+        if not sep or not spoke_name or not spoke_url.startswith(("http://", "https://")):
+            p.error(f"--spoke {item!r}: expected NAME=RPC, e.g. l2=http://127.0.0.1:8547")
+        spokes.append((spoke_name, spoke_url))
 
     group_key = load_public_file(args.committee).group_public_key
     admin = (
@@ -489,13 +638,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 challenge_period=args.challenge_period,
                 challenge_threshold=args.challenge_threshold,
             )
-        dep = deploy_bridge(
-            args.consortium_rpc, args.ethereum_rpc, group_key, admin=admin, profile=profile, out=args.out
-        )
+        dep = deploy_bridge(args.consortium_rpc, args.ethereum_rpc, group_key, admin=admin, profile=profile)
+        for spoke_name, spoke_url in spokes:
+            deploy_spoke(dep, spoke_name, spoke_url, group_key, admin=admin, profile=profile)
+        write_deployment(args.out, dep)
     except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"relayer.provisioning.deploy: {exc}", file=sys.stderr)
         return 1
-    print(f"vault {dep.vault.address}  gateway {dep.gateway.address}  -> {args.out}")
+    more = "".join(f"  {n} gateway {s.gateway.address}" for n, s in dep.spokes.items())
+    print(f"vault {dep.vault.address}  gateway {dep.gateway.address}{more}  -> {args.out}")
     return 0
 
 

@@ -51,16 +51,24 @@ def _units(amount: str) -> int:
 
 
 def operator_transfer(
-    deployment: Path, direction: str, amount: str, to: str | None, wait: float
+    deployment: Path, direction: str, amount: str, to: str | None, wait: float, *, chain: str = "ethereum"
 ) -> dict[str, Any]:
-    """A lock on the consortium chain (alice's TBILL to `to`, default bob, on Ethereum) or a burn
-    on Ethereum (bob's wTBILL to `to`, default alice, on the consortium chain), from the devnet's
-    deployment file; with `wait` > 0, waits that long for the committee to execute it."""
+    """A lock on the consortium chain (alice's TBILL to `to`, default bob, on the wrapped chain
+    `chain`: Ethereum, or a further chain of the deployment such as the L2 of `--chains 3`) or a
+    burn on that chain (bob's wTBILL to `to`, default alice, on the consortium chain), from the
+    devnet's deployment file; with `wait` > 0, waits that long for the committee to execute it."""
     units = _units(amount)
     data = json.loads(deployment.read_text())
     dep = load_deployment(deployment)
-    wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(dep.ethereum_url))
-    for w3, url in ((wc, dep.consortium_url), (we, dep.ethereum_url)):
+    wrapped_chains = dep.wrapped_chains()
+    if chain not in wrapped_chains:
+        raise ValueError(
+            f"--chain {chain!r}: not a wrapped chain of {deployment}; it has {', '.join(wrapped_chains)}"
+        )
+    gateway, wrapped = wrapped_chains[chain]
+    wrapped_url = dep.ethereum_url if chain == "ethereum" else dep.spokes[chain].url
+    wc, we = Web3(HTTPProvider(dep.consortium_url)), Web3(HTTPProvider(wrapped_url))
+    for w3, url in ((wc, dep.consortium_url), (we, wrapped_url)):
         if not w3.is_connected():
             raise RuntimeError(
                 f"the chain at {url} does not answer; is `scripts/demo.sh --keep-running` of {deployment} "
@@ -70,10 +78,10 @@ def operator_transfer(
     if direction == "lock":
         sender, default_to = _key_of(data, "alice"), "bob"
         w3, endpoint, token = wc, dep.vault, dep.asset
-        dst_w3, dst_endpoint, src_id, dst_id = we, dep.gateway, c_id, e_id
+        dst_w3, dst_endpoint, src_id, dst_id = we, gateway, c_id, e_id
     else:
         sender, default_to = _key_of(data, "bob"), "alice"
-        w3, endpoint, token = we, dep.gateway, dep.wrapped
+        w3, endpoint, token = we, gateway, wrapped
         dst_w3, dst_endpoint, src_id, dst_id = wc, dep.vault, e_id, c_id
     recipient = Web3.to_checksum_address(to or data["devnet"]["accounts"][default_to]["address"])
     endpoint = w3.eth.contract(address=endpoint.address, abi=endpoint.abi)

@@ -163,3 +163,43 @@ def test_bad_actions_are_reported(tmp_path: Path, table: str, why: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, GOOD + "\n[actions]\n" + table + "\n"), environ={})
     assert why in str(err.value)
+
+
+THIRD_CHAIN = """
+[chains.l2]
+chain_id = 7003
+rpc = "http://127.0.0.1:8547"
+endpoint = "0x0165878a594ca255338adfa4d48449f69242eb8f"
+finality = "finalized"
+
+[[routes]]
+src = "ethereum"
+dst = "consortium"
+
+[[routes]]
+src = "consortium"
+dst = "l2"
+
+[[routes]]
+src = "l2"
+dst = "consortium"
+
+[actions]
+registry_from = "consortium"
+registry_to = ["ethereum", "l2"]
+"""
+
+
+def test_a_third_chain_and_its_routes_are_configuration_only(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD + THIRD_CHAIN), environ={})
+    assert [str(r) for r in cfg.routes] == ["7001->7002", "7002->7001", "7001->7003", "7003->7001"]
+    assert cfg.chains["l2"].finality == "finalized"
+    assert cfg.chain_by_id(7003).name == "l2"
+    assert cfg.actions.registry_to == ("ethereum", "l2")
+
+
+def test_a_route_to_a_chain_not_configured_names_the_table_to_add(tmp_path: Path) -> None:
+    text = GOOD + '\n[[routes]]\nsrc = "consortium"\ndst = "l2"\n'
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), environ={})
+    assert "routes[1].dst: unknown chain 'l2'; define [chains.l2]" in str(err.value)

@@ -121,3 +121,103 @@ def test_a_held_transfer_is_pending_with_its_release_time_and_settles_once_relea
     assert judge(**released) == []
     verdict = check(**{**released, "refunded": [], "failed": [], "queued": []}, settled=True)  # type: ignore[arg-type]
     assert verdict.counts["held"] == 1
+
+
+# ---- a vault backing two wrapped chains (a third chain: Ethereum and an L2) --------------------
+
+L = 7003
+ALICE = "0x" + "a1" * 20
+
+
+def to(dst: int, nonce: int, amount: int) -> Initiated:
+    return Initiated((C, dst, nonce), BOB, amount)
+
+
+def minted(dst: int, nonce: int, amount: int) -> Executed:
+    return Executed((C, dst, nonce), BOB, amount)
+
+
+def burnt(src: int, nonce: int, amount: int) -> Initiated:
+    return Initiated((src, C, nonce), ALICE, amount)
+
+
+def unlocked(src: int, nonce: int, amount: int) -> Executed:
+    return Executed((src, C, nonce), ALICE, amount)
+
+
+# both pairs: 10 locked toward E (nonce 1), 30 toward L (nonce 1), 4 burnt on E and unlocked
+TWO_PAIRS = {
+    "initiated": [to(E, 1, 10), to(L, 1, 30), burnt(E, 1, 4)],
+    "executed": [minted(E, 1, 10), minted(L, 1, 30), unlocked(E, 1, 4)],
+    "home": C,
+}
+
+
+@pytest.mark.parametrize(
+    ("wrapped", "locked", "settled", "expected"),
+    [
+        ({E: 6, L: 30}, 36, True, []),  # exact per pair and in sum
+        ({E: 6, L: 30}, 36, False, []),
+        # the L2 minted 5 more than locked for it; the sum is still backed (E's share pays for it)
+        ({E: 1, L: 35}, 36, False, [("S3", f"pair {C}<->{L}")]),
+        (
+            {E: 1, L: 35},
+            36,
+            True,
+            [("S3", f"pair {C}<->{E}"), ("S3", f"pair {C}<->{L}"), ("S3", f"pair {C}<->{L}")],
+        ),
+        # a vault short of both: the sum check and each pair's stand
+        ({E: 6, L: 30}, 30, False, [("S3", "wrapped supply 36 exceeds")]),
+    ],
+)
+def test_a_vault_backing_two_wrapped_chains_is_judged_per_pair(
+    wrapped: dict[int, int], locked: int, settled: bool, expected: list[tuple[str, str]]
+) -> None:
+    found = judge(
+        **TWO_PAIRS,
+        wrapped_by_chain=wrapped,
+        wrapped_supply=sum(wrapped.values()),
+        locked=locked,
+        settled=settled,
+    )
+    assert len(found) == len(expected), found
+    for (inv, detail), (want_inv, want_start) in zip(found, expected, strict=True):
+        assert inv == want_inv, (inv, detail)
+        assert detail.startswith(want_start), (inv, detail)
+
+
+def test_per_pair_locked_counts_refunds_and_in_flight_transfers() -> None:
+    # toward L: 30 minted, 7 locked still in flight, 5 refunded after failing; from L: 2 burnt in
+    # flight (not unlocked yet), 3 burnt and refunded on L (minted back there, never unlocked)
+    facts = {
+        "initiated": [to(L, 1, 30), to(L, 2, 7), to(L, 3, 5), burnt(L, 1, 2), burnt(L, 2, 3)],
+        "executed": [minted(L, 1, 30)],
+        "refunded": [(C, L, 3), (L, C, 2)],
+        "failed": [(C, L, 3), (L, C, 2)],
+        "queued": [],
+        "home": C,
+        "wrapped_by_chain": {E: 0, L: 28},  # 30 minted, 2 burnt
+        "wrapped_supply": 28,
+        "locked": 37,
+        "settled": False,
+    }
+    verdict = check(**facts)  # type: ignore[arg-type]
+    assert verdict.ok, verdict.violations
+    assert [(p.wrapped_chain, p.wrapped, p.locked) for p in verdict.pairs] == [(E, 0, 0), (L, 28, 37)]
+
+
+def test_one_wrapped_chain_keeps_the_vault_balance_check_alone() -> None:
+    verdict = check(  # type: ignore[arg-type]
+        initiated=[lock(1)],
+        executed=[mint(1)],
+        refunded=[],
+        failed=[],
+        queued=[],
+        wrapped_supply=10,
+        locked=10,
+        settled=True,
+        home=C,
+        wrapped_by_chain={E: 10},
+    )
+    assert verdict.ok
+    assert verdict.pairs == []

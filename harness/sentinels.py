@@ -92,9 +92,12 @@ def write_sentinel_config(
     supply_confirmations: int = 2,
     metrics_port: int = 0,
     act: bool = True,
+    consortium_rpcs: list[str] | None = None,
 ) -> Path:
     """`directory/sentinel.toml` for `dep`, with the key (default: dev account SENTINEL_ACCOUNT)
-    in `sentinel.keystore.json` and its password in `sentinel.password` (mode 0600)."""
+    in `sentinel.keystore.json` and its password in `sentinel.password` (mode 0600). Each chain is
+    read through two RPC URLs of its node (127.0.0.1 and localhost), or the consortium chain through
+    `consortium_rpcs` (a test's lying proxy beside an honest URL)."""
     key = key or dev_account(SENTINEL_ACCOUNT)
     directory.mkdir(parents=True, exist_ok=True)
     password_file = directory / "sentinel.password"
@@ -109,6 +112,8 @@ def write_sentinel_config(
 
     def rpcs(url: str) -> str:
         return json.dumps([url, url.replace("127.0.0.1", "localhost")])
+
+    consortium = json.dumps(consortium_rpcs) if consortium_rpcs else rpcs(dep.consortium_url)
 
     chain = f'finality = "depth"\nconfirmations = {confirmations}\nmax_block_range = 500\nrpc_timeout = 5.0'
     cfg = directory / "sentinel.toml"
@@ -128,7 +133,7 @@ port = {metrics_port}
 
 [chains.consortium]
 chain_id = {dep.vault.w3.eth.chain_id}
-rpcs = {rpcs(dep.consortium_url)}
+rpcs = {consortium}
 endpoint = "{cs(dep.vault.address)}"
 start_block = {dep.consortium_block}
 {chain}

@@ -620,7 +620,9 @@ def test_a_byzantine_member_gets_nothing_executed_and_never_stalls_the_honest_me
                 20,
                 f"member {m} to count member 4's invalid partials",
             )
-            assert b.partials(m, BYZANTINE, "wrong_epoch") >= epoch_before[m] + 2 * 2
+            # the wrong-epoch partial of each round is counted at least once: its second publication
+            # is byte-identical, so within the brokers' dedup window (2 s) it is a copy, dropped uncounted
+            assert b.partials(m, BYZANTINE, "wrong_epoch") >= epoch_before[m] + 2
             assert b.log_events(m, "partial_invalid")
             # what the honest members signed is exactly the real batches
             roots = b.signed_roots(m)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import devnet
+from harness import devnet, sentinels
 
 pytestmark = pytest.mark.e2e
 
@@ -248,6 +248,15 @@ def placeholders(net: devnet.Devnet, tmp: Path) -> dict[str, list[str]]:
     key.write_text("0x" + bytes(devnet.dev_account(10).key).hex())
     key.chmod(0o600)
     c, e = str(devnet.CONSORTIUM_CHAIN_ID), str(devnet.ETHEREUM_CHAIN_ID)
+    # `actions propose uncurse --chain NAME --remote REMOTE` needs a cursed route: a sentinel (a
+    # test key the owner registers) curses Ethereum's route from the consortium chain. Proposed on
+    # member 1 only, the UNCURSE is never signed, so the route stays cursed: this test runs last.
+    dep = net.deployment
+    sentinel = devnet.dev_account(sentinels.SENTINEL_ACCOUNT)
+    sentinels.register_sentinel(dep, sentinel.address)
+    _, gateway = sentinels.endpoints(dep)
+    devnet.send(gateway.w3, sentinel, gateway.functions.curse(devnet.CONSORTIUM_CHAIN_ID))
+    assert gateway.functions.isCursed(devnet.CONSORTIUM_CHAIN_ID).call()
     return {
         "SRC": [c],
         "DST": [e],
@@ -262,6 +271,7 @@ def placeholders(net: devnet.Devnet, tmp: Path) -> dict[str, list[str]]:
         # is never signed (t = 3 operators must approve), so the devnet keeps running
         "KIND": ["pause"],
         "NAME": ["ethereum"],
+        "REMOTE": ["consortium"],
         "SECONDS": ["3600"],
     }
 
@@ -322,6 +332,7 @@ def test_every_verb_of_the_operator_table_runs_with_and_without_json(
         for v in variants(row.split())
     ]
     runs.sort(key=lambda v: "--on-chain" in v)
+    uncurse_proposed = False
     for planned in runs:
         for form in ([], ["--json"]):
             words = planned
@@ -340,9 +351,15 @@ def test_every_verb_of_the_operator_table_runs_with_and_without_json(
             ]
             out = run_cli(argv)
             shown = " ".join([*words, *form])
+            if words[:3] == ["actions", "propose", "uncurse"] and uncurse_proposed:
+                # one UNCURSE per curse: every later proposal of it is refused, naming the open one
+                assert out.returncode != 0, f"`relayer {shown}` proposed a second uncurse of one curse"
+                assert "of this curse is" in out.stdout + out.stderr, out.stdout + out.stderr
+                continue
             assert out.returncode == 0, (
                 f"`relayer {shown}` exited {out.returncode}\n{out.stdout}\n{out.stderr}"
             )
+            uncurse_proposed = uncurse_proposed or words[:3] == ["actions", "propose", "uncurse"]
             if form:
                 json.loads(out.stdout)
             else:

@@ -12,6 +12,9 @@ scenarios run in an order that leaves each the bridge it needs:
    test is "a healthy sentinel fires nothing; a stopped one fires QiaoSentinelDown" in
    deploy/prometheus/qiao-alerts.test.yml, fires on exactly that), transfers go on both ways; started
    again, it catches up from its store and finds nothing;
+3b. the sentinel restarted behind a lying consortium RPC (it hides every log and answers every call
+   with zero, so the lock behind a mint looks absent) beside an honest one: the two disagree, so
+   it reports insufficient evidence and curses nothing, and the honest transfer is delivered;
 4. a colluding committee (the test holds t = 3 shares) signs and submits a batch of transfers that
    never happened, small ones and a large one: the sentinel curses the route within a few blocks
    (printed), vetoes the large one inside its window (never delivered, not after the window either),
@@ -37,6 +40,7 @@ from web3.exceptions import ContractCustomError
 from harness import devnet
 from harness import sentinels as sh
 from relayer.core.types import ChainId, Nonce, Transfer
+from tests.support.rpc_proxy import RpcProxy
 
 pytestmark = pytest.mark.e2e
 
@@ -257,6 +261,64 @@ def test_a_sentinel_killed_changes_nothing_for_the_bridge(bridge: Bridge) -> Non
     wait_checked(b, E_TO_C, 1, "the unlock made while it was down")
     assert b.findings() == 0
     assert b.cursed() == (False, False)
+
+
+# ---- 3b. a sentinel behind a lying RPC ------------------------------------------------------------
+
+
+def test_a_sentinel_behind_a_lying_rpc_does_not_curse_an_honest_route(bridge: Bridge) -> None:
+    """The evidence a curse needs (docs/OPERATIONS.md, "Sentinels"): every configured RPC of the
+    source, at its own final head, agreeing that the nonce is absent or another transfer. A provider
+    that lies (here: no logs, every call zero) only makes the RPCs disagree: the sentinel waits and
+    raises evidence_insufficient (QiaoSentinelEvidenceInsufficient), and sends nothing."""
+    b = bridge
+
+    def lie(method: str, params: list[Any], result: Any) -> Any:
+        if method == "eth_getLogs":
+            return []
+        if method == "eth_call":
+            return "0x" + "00" * 32
+        return result
+
+    b.sentinel.popen.send_signal(signal.SIGTERM)
+    b.sentinel.popen.wait(30)
+    honest_config = b.sentinel_config
+    dep = b.net.deployment
+    with RpcProxy(dep.consortium_url, rewrite=lie) as liar:
+        b.sentinel_config = sh.write_sentinel_config(
+            b.net.run_dir / "sentinel-lied-to", dep, poll_interval=1.0, metrics_port=b.metrics_port,
+            consortium_rpcs=[liar.url, dep.consortium_url],
+        )  # fmt: skip
+        try:
+            b.start_sentinel()
+            bob0 = b.wrapped.functions.balanceOf(BOB.address).call()
+            b.lock(11 * UNIT)
+            devnet.wait_until(
+                lambda: b.wrapped.functions.balanceOf(BOB.address).call() == bob0 + 11 * UNIT,
+                WAIT,
+                "the honest lock minted",
+            )
+            devnet.wait_until(
+                lambda: (
+                    (
+                        b.metric("qiao_sentinel_mismatches_total", route=C_TO_E, kind="evidence_insufficient")
+                        or 0
+                    )
+                    >= 1
+                ),
+                WAIT,
+                "the lie reported as insufficient evidence",
+            )
+            assert (b.metric("qiao_sentinel_curses_sent_total") or 0) == 0
+            assert (b.metric("qiao_sentinel_vetoes_sent_total") or 0) == 0
+            assert not b.sentinel.events("sentinel_mismatch")
+            assert b.cursed() == (False, False)
+            assert b.supply_exact()
+        finally:
+            b.sentinel.popen.send_signal(signal.SIGTERM)
+            b.sentinel.popen.wait(30)
+            b.sentinel_config = honest_config
+    b.start_sentinel()  # honest again for what follows
 
 
 # ---- 4. a colluding committee -------------------------------------------------------------------

@@ -24,6 +24,7 @@ def member_config(tmp_path: Path) -> Path:
         gateway=SimpleNamespace(address="0x" + "22" * 20),
         consortium_block=1,
         ethereum_block=1,
+        spokes={},  # no third chain
     )
     keys = tmp_path / "keys"
     return devnet.write_node_config(

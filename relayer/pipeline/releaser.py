@@ -46,7 +46,7 @@ from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
 
-STEP_RELEASES = 100  # kept transfers looked at per step, oldest nonce first
+STEP_RELEASES = 100  # kept transfers looked at per step, every group's head first (Store.waiting)
 # a held transfer inside its window is read again at most this often (and at its end): a window
 # lasts hours on a real network; a chain whose clock jumps (a devnet moved forward) is followed
 # within this time

@@ -606,3 +606,52 @@ def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.2) -
     start = time.monotonic()
     devnet.wait_until(condition, timeout, what, interval)
     return time.monotonic() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m harness.netns`: build the topology, print where everything is, keep it running
+    until Ctrl-C or SIGTERM, then remove it."""
+    import argparse
+    import tempfile
+
+    p = argparse.ArgumentParser(prog="harness.netns", description=(__doc__ or "").split("\n")[0])
+    p.add_argument("--members", type=int, default=4)
+    p.add_argument("--threshold", type=int, default=3)
+    p.add_argument("--brokers", type=int, default=2)
+    p.add_argument("--delay", type=float, default=0.0, help="one-way delay to brokers and chains, seconds")
+    p.add_argument("--run-dir", type=Path, help="configs, keys, stores and logs (default: a temp dir)")
+    args = p.parse_args(argv)
+    if reason := unavailable():
+        print(f"harness.netns: {reason}", file=sys.stderr)
+        return 2
+    run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-netns-"))
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        with topology(
+            run_dir, n=args.members, t=args.threshold, brokers=args.brokers, delay=args.delay
+        ) as topo:
+            for role, ns in topo.fabric.namespaces.items():
+                print(f"{role:>3}: namespace {ns.name}, management address {ns.addr}")
+            print(f"chains: consortium {topo.chain_url('c')}, ethereum {topo.chain_url('e')}")
+            for i in sorted(topo.configs):
+                print(f"member {i}: config {topo.configs[i]}, delay proxy control {topo.proxies[i]}")
+            print(
+                f"logs in {run_dir / 'logs'}; partition with `ip -n <namespace> link set dev to-<peer> down`"
+            )
+            print("running; Ctrl-C or SIGTERM removes it", flush=True)
+            while True:
+                signal.pause()
+    except KeyboardInterrupt:
+        print("harness.netns: stopped, namespaces removed", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -142,3 +142,14 @@ async def test_without_a_delay_the_line_is_a_plain_copy() -> None:
     await asyncio.wait_for(delay_proxy.delay_line(reader, sink, route), 5)  # type: ignore[arg-type]
     assert [data for _, data in sink.writes] == [b"abc"]
     assert sink.eof_at is not None
+
+
+def test_without_root_the_topology_says_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 1000)
+    assert netns.unavailable() == "network namespaces need root (this runs as uid 1000)"
+
+
+def test_without_iproute2_the_topology_says_why_it_cannot_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(netns.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(netns, "_ip", lambda: None)
+    assert netns.unavailable() == "the `ip` command (iproute2) is not installed"

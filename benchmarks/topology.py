@@ -5,23 +5,25 @@ the next executed batch.
     bash scripts/bench.sh topology [--runs 3] [--locks 15] [--gap 1.0] [--out benchmarks/results]
     python -m benchmarks.topology ...
 
-Each run builds two topologies (every member, broker and chain in its own network namespace, the
-members reaching brokers and chains over their own veth links through their delay proxies; n = 4,
-t = 3, anvil chains mining a block a second, the batch window, finality depth and poll interval of
-benchmarks/run.py): one with a single broker, one with three independent brokers. On each, locks
-are sent one every `gap` seconds, first with no added delay, then with a one-way delay of 50 ms
-between every member and every broker (the chains' RPC stays undelayed: the figure is the
-brokers'). The relayer overhead of each lock is benchmarks/run.py's: from the first sight of the
-block that makes the lock batchable to the earliest `batch_submitted` among the members.
+Two topologies (every member, broker and chain in its own network namespace, the members reaching
+brokers and chains over their own veth links through their delay proxies; n = 4, t = 3, anvil
+chains mining a block a second, the batch window, finality depth and poll interval of
+benchmarks/run.py): one with a single broker, then one with three independent brokers. Each is
+built once, waits for every member's `node_ready` and a warm-up batch, then runs `--runs` rounds
+of: `--locks` locks one every `--gap` seconds with no added delay; the same with a one-way delay of
+50 ms between every member and every broker (the chains' RPC stays undelayed: the figure is the
+brokers'); on the three-broker topology, one broker's loss. The relayer overhead of each lock is
+benchmarks/run.py's: from the first sight of the block that makes the lock batchable to the
+earliest `batch_submitted` among the members; each round gives its p50 and p99, and the summary
+min / median / max of those over the rounds.
 
-A broker's loss (three-broker topology): every member's link to one broker is taken down (a
-partition: no reset, the members notice by their keepalive) and one lock is sent at once; measured
-from the cut to the first sight of the block holding its mint on Ethereum, beside the same lock ->
-mint time with every broker up. Each broker in turn, healed (and every member back on it) before
-the next.
+A broker's loss: every member's link to one broker (b1, b2, b3 in turn) is taken down (a partition:
+no reset, the members notice by their keepalive) and one lock is sent at once; measured from the
+cut to the first sight of the block holding its mint on Ethereum (compare with the round's lock ->
+mint p50 with every broker up). Healed, and every member back on it, before the next round.
 
 Writes <out>/topology.json: every run's figures and the load average (`os.getloadavg`, the figures
-of `uptime`) before and after each part. Nothing here asserts a limit.
+of `uptime`) before and after each phase. Nothing here asserts a limit.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from benchmarks.run import (
     say,
     summarise_latency,
     transfer_timings,
+    wait_ready,
 )
 from harness import devnet, netns
 
@@ -63,6 +66,14 @@ NODE_OPTIONS = {
 
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
+
+
+def warm_up(load: Load, locks: int = 2) -> None:
+    """A couple of locks executed before anything is timed: the first batch of a fresh committee
+    pays for its connections, caches and the relayers' first transactions."""
+    before = load.executed()
+    load.send(locks)
+    devnet.wait_until(lambda: load.executed() >= before + locks, 180, "the warm-up locks minted")
 
 
 def latency_phase(
@@ -117,23 +128,36 @@ def broker_loss(topo: netns.Topology, load: Load, clock: HeadClock, broker_name:
     }
 
 
-def one_topology(work: Path, brokers: int, locks: int, gap: float, losses: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"brokers": brokers}
+def one_topology(work: Path, brokers: int, runs: int, locks: int, gap: float, losses: bool) -> dict[str, Any]:
+    """One topology with `brokers` brokers; `runs` rounds of: the latency phase with no delay, the
+    same with 50 ms one way between members and brokers, and (with `losses`) one broker's loss
+    (b1, b2, ... in turn)."""
+    out: dict[str, Any] = {"brokers": brokers, "runs": []}
     say(f"topology with {brokers} broker(s): building (namespaces, chains, brokers, DKG, members)")
     started = time.time()
     with netns.topology(work, n=4, t=3, brokers=brokers, block_time=1.0, node_options=NODE_OPTIONS) as topo:
+        wait_ready(topo, {})  # type: ignore[arg-type]  # each member's node_ready: its catch-up scan done
         out["start_seconds"] = round(time.time() - started, 1)
         load = Load(topo)  # type: ignore[arg-type]  # a Devnet for what Load reads: deployment, t
         with HeadClock({"c": topo.chain_url("c"), "e": topo.chain_url("e")}) as clock:
-            out["no_delay"] = latency_phase(topo, load, clock, locks, gap)
-            say(f"  no delay: overhead {out['no_delay']['relayer_overhead_ms']}")
-            topo.set_delay(WAN_DELAY, routes=topo.brokers)
-            out["wan_50ms"] = latency_phase(topo, load, clock, locks, gap)
-            say(f"  50 ms one-way to the brokers: overhead {out['wan_50ms']['relayer_overhead_ms']}")
-            topo.set_delay(0.0)
-            if losses:
-                out["broker_loss"] = [broker_loss(topo, load, clock, b) for b in topo.brokers]
-                say(f"  broker loss -> executed: {[x['seconds_to_executed'] for x in out['broker_loss']]} s")
+            warm_up(load)
+            for i in range(runs):
+                run: dict[str, Any] = {}
+                out["runs"].append(run)
+                run["no_delay"] = latency_phase(topo, load, clock, locks, gap)
+                say(f"  {brokers} broker(s), run {i + 1}: {run['no_delay']['relayer_overhead_ms']}")
+                topo.set_delay(WAN_DELAY, routes=topo.brokers)
+                try:
+                    warm_up(load, 1)  # a batch through the slow links before the timed ones
+                    run["wan_50ms"] = latency_phase(topo, load, clock, locks, gap)
+                finally:
+                    topo.set_delay(0.0)
+                say(f"  {brokers} broker(s), run {i + 1}, 50 ms: {run['wan_50ms']['relayer_overhead_ms']}")
+                if losses:
+                    name = topo.brokers[i % len(topo.brokers)]
+                    run["broker_loss"] = broker_loss(topo, load, clock, name)
+                    lost = run["broker_loss"]["seconds_to_executed"]
+                    say(f"  run {i + 1}: {name} lost -> executed in {lost} s")
     return out
 
 
@@ -148,30 +172,29 @@ def spread(values: list[float]) -> dict[str, float] | None:
     }
 
 
-def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+def summary(report: dict[str, Any]) -> dict[str, Any]:
     """min / median / max over the runs of each run's figure."""
     out: dict[str, Any] = {}
-    for brokers in ("one", "three"):
+    for key in ("one", "three"):
+        runs = report.get(key, {}).get("runs", [])
         for phase in ("no_delay", "wan_50ms"):
             for p in ("p50", "p99"):
-                vals = [r[brokers][phase]["relayer_overhead_ms"].get(p) for r in runs if brokers in r]
-                out[f"overhead_{p}_ms/{brokers}_broker(s)/{phase}"] = spread(
-                    [v for v in vals if v is not None]
-                )
-            vals = [r[brokers][phase]["lock_to_mint_ms"].get("p50") for r in runs if brokers in r]
-            out[f"lock_to_mint_p50_ms/{brokers}_broker(s)/{phase}"] = spread(
-                [v for v in vals if v is not None]
-            )
-    losses = [
-        x["seconds_to_executed"] * 1000 for r in runs for x in r.get("three", {}).get("broker_loss", [])
-    ]
-    out["broker_loss_to_executed_ms"] = spread(losses)
+                vals = [r[phase]["relayer_overhead_ms"].get(p) for r in runs if phase in r]
+                out[f"{key}/{phase}/overhead_{p}_ms"] = spread([v for v in vals if v is not None])
+            vals = [r[phase]["lock_to_mint_ms"].get("p50") for r in runs if phase in r]
+            out[f"{key}/{phase}/lock_to_mint_p50_ms"] = spread([v for v in vals if v is not None])
+            las = [a for r in runs if phase in r for pair in r[phase]["load_average"] for a in pair[:1]]
+            out[f"{key}/{phase}/load_average_1min"] = spread(las)
+    losses = [r["broker_loss"]["seconds_to_executed"] * 1000 for r in report.get("three", {}).get("runs", [])]
+    out["three/broker_loss_to_executed_ms"] = spread([x for x in losses])
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="benchmarks.topology", description=(__doc__ or "").split("\n")[0])
-    ap.add_argument("--runs", type=int, default=3, help="runs of each topology, default 3")
+    ap.add_argument(
+        "--runs", type=int, default=3, help="rounds of every measurement on each topology, default 3"
+    )
     ap.add_argument("--locks", type=int, default=15, help="locks per latency phase, default 15")
     ap.add_argument("--gap", type=float, default=1.0, help="seconds between locks, default 1.0")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results"), help="where topology.json goes")
@@ -187,20 +210,15 @@ def main(argv: list[str] | None = None) -> int:
         "cpus": os.cpu_count(),
         "load_average_at_start": load_average(),
         "wan_delay_one_way_s": WAN_DELAY,
-        "runs": [],
+        "runs": args.runs,
     }
     out = args.out / "topology.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        for i in range(args.runs):
-            run: dict[str, Any] = {}
-            report["runs"].append(run)
-            say(f"run {i + 1} of {args.runs}")
-            run["one"] = one_topology(work / f"run{i}-one", 1, args.locks, args.gap, losses=False)
-            out.write_text(json.dumps(report, indent=1) + "\n")
-            run["three"] = one_topology(work / f"run{i}-three", 3, args.locks, args.gap, losses=True)
-            out.write_text(json.dumps(report, indent=1) + "\n")
-        report["summary"] = summary(report["runs"])
+        report["one"] = one_topology(work / "one", 1, args.runs, args.locks, args.gap, losses=False)
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        report["three"] = one_topology(work / "three", 3, args.runs, args.locks, args.gap, losses=True)
+        report["summary"] = summary(report)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -564,19 +564,21 @@ def topology(
 
 
 def stop_together(procs: devnet.Processes, timeout: float = 15.0) -> None:
-    """SIGTERM to every process at once (the members drain their work together, not one after
-    another), then wait; what is still running after `timeout` is killed."""
-    for proc in reversed(procs.items):
-        if proc.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.popen.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    for proc in reversed(procs.items):
-        try:
-            proc.popen.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.popen.kill()
-            proc.popen.wait(5)
+    """Stop the members all at once (SIGTERM: they finish their current step while their proxies,
+    brokers and chains still answer), then their delay proxies, then the brokers and chains; what
+    is still running `timeout` after its SIGTERM is killed."""
+    groups = (
+        [p for p in procs.items if p.name.startswith("member-")],
+        [p for p in procs.items if p.name.startswith("proxy-")],
+        [p for p in procs.items if not p.name.startswith(("member-", "proxy-"))],
+    )
+    for group in groups:
+        for proc in group:
+            if proc.popen.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.popen.send_signal(signal.SIGTERM)
+        for proc in group:
+            proc.wait_stopped(timeout)
 
 
 def wait_members(topo: Topology, timeout: float) -> None:

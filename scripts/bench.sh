@@ -11,7 +11,7 @@
 # `bash scripts/bench.sh topology [--runs 3] [--locks 15]`: the committee as a multi-host deployment
 # in network namespaces (benchmarks/topology.py; needs root and iproute2): relayer overhead with
 # 50 ms one way between members and brokers, one broker against three, and the time from a
-# broker's loss to the next executed batch (about five minutes a run; writes
+# broker's loss to the next executed batch (about ten minutes with --runs 3; writes
 # benchmarks/results/topology.json, figures in docs/BENCHMARKS.md "Multi-host topology").
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -626,6 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     if reason := unavailable():
         print(f"harness.netns: {reason}", file=sys.stderr)
         return 2
+    own_dir = args.run_dir is None  # a temporary one is removed at exit, keys and all
     run_dir = args.run_dir or Path(tempfile.mkdtemp(prefix="qiao-netns-"))
 
     def interrupt(signum: int, frame: Any) -> None:
@@ -652,6 +653,9 @@ def main(argv: list[str] | None = None) -> int:
                 signal.pause()
     except KeyboardInterrupt:
         print("harness.netns: stopped, namespaces removed", file=sys.stderr)
+    finally:
+        if own_dir:
+            shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 

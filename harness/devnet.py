@@ -563,7 +563,8 @@ def write_node_config(
     same processes serve it, by configuration only."""
     c_rpc = consortium_rpc or f'"{dep.consortium_url}"'
     e_rpc = ethereum_rpc or f'"{dep.ethereum_url}"'
-    c_ws, e_ws = (ws_line(dep.consortium_url, push), ws_line(dep.ethereum_url, push))
+    c_ws = ws_line(_single_url(consortium_rpc) or dep.consortium_url, push)
+    e_ws = ws_line(_single_url(ethereum_rpc) or dep.ethereum_url, push)
 
     node_dir = run_dir / f"node-{member}"
     node_dir.mkdir(parents=True, exist_ok=True)
@@ -637,6 +638,15 @@ registry_to = {json.dumps(["ethereum", *dep.spokes])}
 proposal_ttl = 3600.0
 """)
     return cfg
+
+
+def _single_url(rpc_toml: str | None) -> str | None:
+    """The URL of an `rpc` override that is one TOML string (a proxy in front of the chain, the
+    netns topology's delay proxy): the member's `ws` goes the same way. None for a list or none."""
+    if rpc_toml is None:
+        return None
+    value = tomllib.loads(f"v = {rpc_toml}")["v"]
+    return value if isinstance(value, str) else None
 
 
 def ws_line(http_url: str, push: bool) -> str:

@@ -9,6 +9,14 @@ from relayer.core.logcheck import LogFault
 CHAIN_HEAD = Gauge("qiao_chain_head_block", "Latest block number seen", ["chain"])
 CHAIN_FINAL = Gauge("qiao_chain_final_block", "Highest block treated as final", ["chain"])
 CHAIN_SCANNED = Gauge("qiao_chain_scanned_block", "Highest block scanned for events", ["chain"])
+CHAIN_SUBSCRIPTION_UP = Gauge(
+    "qiao_chain_subscription_up",
+    "1 while the chain's new-heads subscription (ws) is open, 0 while it is down (the watcher polls)",
+    ["chain"],
+)
+CHAIN_HEADS_PUSHED = Counter(
+    "qiao_chain_heads_pushed_total", "New heads pushed by the chain's ws subscription", ["chain"]
+)
 RPC_ERRORS = Counter("qiao_rpc_errors_total", "Failed RPC interactions", ["chain"])
 RPC_FALLBACKS = Counter("qiao_rpc_fallbacks_total", "Switches to another RPC endpoint", ["chain"])
 RPC_STALLS = Counter("qiao_rpc_stalls_total", "RPC endpoints left because their head stopped", ["chain"])

@@ -2,12 +2,17 @@
 member makes on its own before it signs one. Pure: no I/O.
 
 An action is one committee-signed call to one endpoint (docs/PROTOCOL.md, "Signed actions"):
-PAUSE, RESUME, ROTATE, UNCURSE, FREEZE or ALLOW. It comes from one of two origins:
+PAUSE, RESUME, ROTATE, UNCURSE, FREEZE, ALLOW or ISSUER. It comes from one of three origins:
 
 - the consortium chain's KYC registry: a `FrozenSet` or `AllowedSet` event final on C becomes a
   FREEZE or ALLOW for the gateway on E. Every member sees the event through its own watcher and
   signs it with no operator step (its check: the event is final on its own view of C, from C's
   registry); its id is derived from the event's position, so every member names it alike;
+- the consortium chain's issuer registry (`IssuerRegistry`, issue 19): an `IssuerAction` event
+  final on C becomes an ISSUER action (origin ISSUER) for each gateway that has the asset's
+  wrapped token, signed like the registry's with no operator step; it is the token's next
+  decision in C's numbering or waits (`decide_issuer`), and the members keep C's order around it
+  (an issuer decision is signed once every earlier decision of C is closed);
 - an operator: `relayer actions propose resume --chain ethereum` on one member publishes a
   proposal; every member keeps it as `proposed` and signs only after its own operator approves it
   (`relayer actions approve ID`), so t operators must agree. A proposal expires.

@@ -364,8 +364,10 @@ def test_issuer_decisions_on_the_consortium_chain_are_applied_on_ethereum_and_a_
         f"\nissuer carry: suspension final on C (depth {FINALITY_DEPTH}) -> suspended on E in "
         f"{status_on_e - final_on_c:.2f} s (devnet n=4 t=3, block time 0.5 s, after two earlier decisions)"
     )
-    # in C's order: the freeze, then the forced transfer (releasing 1 of the 2 frozen), then the status
-    assert chains.wrapped.functions.getFrozenTokens(bob).call() == unit
+    # in C's order: the freeze, then the forced transfer (within bob's free balance: the 2 frozen
+    # stay frozen), then the status
+    assert chains.wrapped.functions.getFrozenTokens(bob).call() == 2 * unit
+    assert chains.wrapped.functions.balanceOf(bob).call() == bob_before + 4 * unit
     assert chains.wrapped.functions.balanceOf(alice).call() == alice_before + unit
     assert chains.gateway.functions.issuerSequence(chains.wrapped.address).call() == 3
     assert chains.action_nonce() == before + 3

@@ -121,6 +121,10 @@ class Process:
         if self.popen.poll() is not None:
             return
         self.popen.send_signal(sig)
+        self.wait_stopped(timeout)
+
+    def wait_stopped(self, timeout: float = 15.0) -> None:
+        """Wait for the process (signalled already) to exit; SIGKILL it after `timeout`."""
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -142,8 +146,18 @@ class Processes:
         return proc
 
     def stop_all(self) -> None:
-        for proc in reversed(self.items):
-            proc.stop()
+        """SIGTERM the members (and any other daemon) all at once and wait for them, then the
+        chains and brokers they were using: one by one, four members took four exits' time."""
+        infrastructure = ("anvil", "mosquitto", "nats")
+        for group in (
+            [p for p in reversed(self.items) if not p.name.startswith(infrastructure)],
+            [p for p in reversed(self.items) if p.name.startswith(infrastructure)],
+        ):
+            for proc in group:
+                if proc.popen.poll() is None:
+                    proc.popen.send_signal(signal.SIGTERM)
+            for proc in group:
+                proc.wait_stopped()
 
 
 def start_anvil(
@@ -425,16 +439,18 @@ def write_committee(
     keystores: bool = False,
     key_epoch: int = 1,
     subdir: str = "",
+    mqtt_host: str = "127.0.0.1",
 ) -> tuple[bytes, list[Path], Path]:
-    """The committee key by a DKG of the n members over the devnet's broker (in-process state
-    machines, see committee.dkg: each member derives its own share, nothing holds the group
-    secret). Writes each share, mode 0600, as a key file or, with `keystores`, as an EIP-2335
-    keystore `member-<i>.keystore.json` beside its password file; and the public file, all under
-    `keys/` or `keys/<subdir>/` (a later key epoch's DKG: `Devnet.next_committee`)."""
+    """The committee key by a DKG of the n members over the devnet's broker (plaintext, at
+    `mqtt_host`:`mqtt_port`; in-process state machines, see committee.dkg: each member derives its
+    own share, nothing holds the group secret). Writes each share, mode 0600, as a key file or,
+    with `keystores`, as an EIP-2335 keystore `member-<i>.keystore.json` beside its password file;
+    and the public file, all under `keys/` or `keys/<subdir>/` (a later key epoch's DKG:
+    `Devnet.next_committee`)."""
     keys_dir = run_dir / "keys" / subdir if subdir else run_dir / "keys"
     keys_dir.mkdir(parents=True, exist_ok=True)
     results = asyncio.run(
-        local_dkg(n, t, host="127.0.0.1", port=mqtt_port, network=network, key_epoch=key_epoch)
+        local_dkg(n, t, host=mqtt_host, port=mqtt_port, network=network, key_epoch=key_epoch)
     )
     key_files = []
     for result in results:
@@ -525,6 +541,7 @@ def write_node_config(
     poll_interval: float = 0.3,
     finality_depth: int = 1,
     metrics_port: int = 0,
+    metrics_host: str = "127.0.0.1",
     consortium_rpc: str | None = None,
     ethereum_rpc: str | None = None,
     relayer_extra: str = "",
@@ -557,7 +574,7 @@ data_dir = "{node_dir / "data"}"
 log_level = "info"
 
 [metrics]
-host = "127.0.0.1"
+host = "{metrics_host}"
 port = {metrics_port}
 
 [committee]

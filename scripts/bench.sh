@@ -7,6 +7,12 @@
 # `bash scripts/bench.sh max-loss [--repeat 3] [--only baseline refill ...]`: the maximum loss a
 # colluding committee inflicts before a sentinel's curse lands (benchmarks/max_loss.py; about five
 # minutes; writes benchmarks/results/max_loss.json, figures in docs/BENCHMARKS.md "Maximum loss").
+#
+# `bash scripts/bench.sh topology [--runs 3] [--locks 15]`: the committee as a multi-host deployment
+# in network namespaces (benchmarks/topology.py; needs root and iproute2): relayer overhead with
+# 50 ms one way between members and brokers, one broker against three, and the time from a
+# broker's loss to the next executed batch (about ten minutes with --runs 3; writes
+# benchmarks/results/topology.json, figures in docs/BENCHMARKS.md "Multi-host topology").
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,5 +20,9 @@ bash scripts/bootstrap.sh
 if [[ "${1:-}" == "max-loss" ]]; then
   shift
   exec .venv/bin/python -m benchmarks.max_loss "$@"
+fi
+if [[ "${1:-}" == "topology" ]]; then
+  shift
+  exec .venv/bin/python -m benchmarks.topology "$@"
 fi
 exec .venv/bin/python -m benchmarks.run "$@"

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
+import aiohttp
 import structlog
 from eth_typing import ChecksumAddress
 from eth_utils.address import to_checksum_address
@@ -78,6 +79,7 @@ BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (provide
 # an endpoint that served an inconsistent view (a refused reply, a dissent from the quorum, a final
 # block that changed) is not asked again for this long; with none left the watcher halts at once
 QUARANTINE_SECONDS = 900.0
+KEEPALIVE_SECONDS = 15.0  # an idle pooled RPC connection is closed after this (servers time out later)
 FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one that changes
 # the KYC registry's events the committee carries (RegistryEvent.kind by topic)
 ISSUER_ACTION_TOPIC = (
@@ -219,6 +221,17 @@ class ChainClient:
             for url in cfg.endpoints
         ]
         try:
+            for provider in providers:
+                # web3's own session closes the connection after every request (force_close): a
+                # new TCP connection per call was a fifth of an idle member's CPU. One pooled,
+                # kept-alive session per RPC instead; a connection the server closed is replaced
+                # on the next call (an error on the call in flight, like any RPC error).
+                await provider.cache_async_session(
+                    aiohttp.ClientSession(
+                        raise_for_status=True,
+                        connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+                    )
+                )
             yield cls(cfg, [AsyncWeb3(p) for p in providers])
         finally:
             for provider in providers:

@@ -348,11 +348,19 @@ class Transport:
             if topic.startswith(heartbeat_prefix):
                 self._on_heartbeat(link.name, topic, payload)
                 continue
-            if not self._dedup.first(content_key(topic, payload), time.monotonic()):
-                metrics.BROKER_COPIES_DROPPED.labels(link.name).inc()
-                continue
+            key = content_key(topic, payload)
+            # judged inside the lock: a copy from another broker waits for the first one's handling,
+            # and is dropped only if that succeeded; a failed handling forgets the first copy, so the
+            # next copy is handed over (a message is lost only if every broker's copy fails)
             async with self._handling:
-                await self._handle(topic, payload, kinds, on_partial)
+                if not self._dedup.first(key, time.monotonic()):
+                    metrics.BROKER_COPIES_DROPPED.labels(link.name).inc()
+                    continue
+                try:
+                    await self._handle(topic, payload, kinds, on_partial)
+                except Exception as exc:
+                    self._dedup.forget(key)
+                    log.error("mqtt_message_handling_failed", topic=topic, broker=link.name, error=repr(exc))
 
     async def _handle(
         self,

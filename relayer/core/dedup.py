@@ -55,6 +55,11 @@ class Dedup:
             self._seen.popitem(last=False)
         return True
 
+    def forget(self, key: bytes) -> None:
+        """`key`'s first copy could not be used (its handling failed): the next copy, from
+        another broker, is handed over as a first."""
+        self._seen.pop(key, None)
+
     def _expire(self, now: float) -> None:
         # entries are in the order of their first copy, so the expired ones are at the front
         while self._seen:

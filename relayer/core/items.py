@@ -223,6 +223,19 @@ def describe_issuer(f: IssuerFields) -> str:
     return f"issuer decision #{f.sequence} on {f.token}: {what}"
 
 
+def same_subject(a: Action, b: Action) -> bool:
+    """Whether two actions of a delayed kind do the same thing to the same endpoint, so that
+    they are duplicates of each other: two RESUMEs of the same pause (whatever their deadlines),
+    two UNCURSEs of the same curse of the same route, two ROTATEs to the same key. A member
+    approves and signs at most one of them, and the guardian's cancel of one closes them all:
+    a duplicate signed after that cancel would schedule again what the guardian stopped."""
+    if a.kind not in DELAYED or a.kind is not b.kind or a.chain_id != b.chain_id or a.id == b.id:
+        return False
+    if a.kind is ActionKind.RESUME:
+        return a.pause_count == b.pause_count
+    return a.params == b.params
+
+
 def queue_order(a: Action) -> tuple[int, int, int, str]:
     """Sort key of an endpoint's open actions: a pause first, then the registry's decisions in
     C's order, then the other proposals oldest first (ties by id)."""

@@ -86,6 +86,7 @@ from relayer.core.items import (
     queue_order,
     registry_action_id,
     registry_difference,
+    same_subject,
     superseded,
 )
 from relayer.core.keyring import EndpointEpochs, Keyring
@@ -116,6 +117,8 @@ STEP_SECONDS = 1.0  # the stage reads the endpoints at most this often
 SIGN_WINDOW = 4  # approved actions of one endpoint signed per nonce, first in the queue first
 PROPOSALS_PER_DAY = 32  # kept per proposing member: a member flooding proposals cannot grow the store
 PENDING_STATUS = {0: "none", 1: "pending", 2: "executed", 3: "cancelled"}
+# what two duplicates of a delayed kind have in common (relayer.core.items.same_subject)
+SUBJECT = {ActionKind.RESUME: "pause", ActionKind.UNCURSE: "curse", ActionKind.ROTATE: "key"}
 # partials not logged as refused: taken, heard again, after the fact, or this member's own back from
 # the broker
 QUIET = (
@@ -143,6 +146,7 @@ class ActionStage:
     _due_seen: dict[str, float] = field(default_factory=dict)
     _sent: dict[str, TxRecord] = field(default_factory=dict)  # action -> this node's last transaction
     _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
+    _closed_now: set[str] = field(default_factory=set)  # duplicates closed during this endpoint step
     partials: Partials = field(init=False)
     held_keys: dict[bytes, HeldKey] = field(init=False)  # keccak(256-byte key) -> the epoch held
 
@@ -221,16 +225,6 @@ class ActionStage:
                 "`relayer status` shows the cursed routes"
             )
         params = action_params(ActionKind.UNCURSE, remote_chain_id=remote, curse_count=curse.count)
-        for r in await self.store.open_actions():
-            if (
-                r.action.kind is ActionKind.UNCURSE
-                and r.action.chain_id == chain_id
-                and r.action.params == params
-            ):
-                raise ActionRefused(
-                    f"uncurse {r.action.id} of this curse is {r.state} already; "
-                    f"approve that one (`relayer actions show {r.action.id}`)"
-                )
         now = time.time()
         return await self._proposed(ActionKind.UNCURSE, chain_id, params, now, int(now + ttl))
 
@@ -320,6 +314,13 @@ class ActionStage:
             expires_at=float(deadline),
             position=(int(now * 1000), 0),
         )
+        duplicates = await self._duplicates(a)  # one open RESUME of a pause, UNCURSE of a curse, ...
+        if duplicates:
+            r = duplicates[0]
+            raise ActionRefused(
+                f"{k} {r.action.id} of this {SUBJECT[k]} is {r.state} already; "
+                f"approve that one (`relayer actions show {r.action.id}`)"
+            )
         await self.store.put_action(
             a, ActionState.APPROVED, "proposed and approved by this member's operator", approved_at=now
         )
@@ -332,6 +333,13 @@ class ActionStage:
         )
         self._publish_proposal(a)
         return a
+
+    async def _duplicates(self, a: Action, states: tuple[ActionState, ...] = OPEN) -> list[ActionRecord]:
+        """The other actions open here (in `states`) that do what `a` does
+        (relayer.core.items.same_subject)."""
+        if a.kind not in DELAYED:
+            return []
+        return [r for r in await self.store.open_actions() if r.state in states and same_subject(r.action, a)]
 
     async def _check_endpoint(
         self, kind: ActionKind, chain_id: ChainId, pause_count: int | None = None
@@ -366,6 +374,16 @@ class ActionStage:
             raise ActionRefused(f"action {action_id} is {record.state}, not waiting for an approval")
         if record.action.expires_at is not None and time.time() >= record.action.expires_at:
             raise ActionRefused(f"action {action_id} expired; propose it again if it is still needed")
+        signed = await self._duplicates(record.action, (*SIGNING, ActionState.SCHEDULED))
+        if signed:
+            k, first = record.action.kind, signed[0]
+            raise ActionRefused(
+                f"{k} {first.action.id} of the same {SUBJECT[k]} is {first.state} here already: this "
+                f"member approves and signs one {k} of a {SUBJECT[k]}, and {action_id} is a duplicate "
+                f"of it (proposed at the same time, or by a member that did not have it yet); reject it "
+                f"(`relayer actions reject {action_id}`) and approve {first.action.id} on the members "
+                "that have not"
+            )
         state = await self._check_endpoint(
             record.action.kind, record.action.chain_id, record.action.pause_count
         )
@@ -514,9 +532,20 @@ class ActionStage:
         except ValueError as exc:
             log.warning("action_proposal_refused", action=msg.action_id, member=msg.member, why=str(exc))
             return
-        if await self.store.put_action(
-            a, ActionState.PROPOSED, f"proposed by member {msg.member}; waiting for this member's operator"
-        ):
+        detail = f"proposed by member {msg.member}; waiting for this member's operator"
+        duplicates = await self._duplicates(a)
+        if duplicates:
+            # kept, not dropped: its outcome on-chain (a guardian's cancel) closes its duplicates here
+            # too; this member's operator cannot approve it while the other is signed here
+            first = duplicates[0].action.id
+            detail = (
+                f"proposed by member {msg.member}; a duplicate of {a.kind} {first}, open here, of the "
+                f"same {SUBJECT[a.kind]}: approve only one of them (`relayer actions show {first}`)"
+            )
+            log.warning(
+                "action_proposal_duplicate", action=a.id, member=msg.member, kind=a.kind.value, of=first
+            )
+        if await self.store.put_action(a, ActionState.PROPOSED, detail):
             log.info("action_proposed", action=a.id, kind=a.kind.value, by=msg.member, chain=msg.chain_id)
 
     async def on_partial(self, msg: ActionPartialMessage) -> None:
@@ -721,8 +750,11 @@ class ActionStage:
         went_out = False
         c_open = False  # an earlier decision of C (registry or issuer) is open
         issuer_open = False  # an earlier issuer decision is open
+        self._closed_now.clear()
         for r in records:
             a = r.action
+            if a.id in self._closed_now:
+                continue  # closed with a duplicate the guardian cancelled, earlier in this step
             # C's order around the issuer's decisions: one waits for every earlier decision of C,
             # and every later decision of C waits for it (the registry's own keep their order per
             # account and flag). Settling below is not held back.
@@ -1261,6 +1293,24 @@ class ActionStage:
         if await self.store.set_action_state(r.action.id, state, why):
             log.info(f"action_{state.value}", action=r.action.id, kind=r.action.kind.value, why=why)
         self._forget(r.action.id)
+        if state is ActionState.CANCELLED:
+            await self._close_duplicates(r.action, why)
+
+    async def _close_duplicates(self, a: Action, why: str) -> None:
+        """`a` (a RESUME, ROTATE or UNCURSE) was cancelled on-chain: every other action open here
+        that does the same (relayer.core.items.same_subject) is closed with it. Left open, a
+        duplicate approved here would be signed for the next action nonce and scheduled again,
+        and the guardian's cancel would stop nothing; doing it again takes a new proposal and t
+        operators' approvals."""
+        for other in await self._duplicates(a):
+            detail = (
+                f"closed with {a.id}, a {a.kind} of the same {SUBJECT[a.kind]}: {why}; a duplicate is "
+                "not signed again after that; propose again if it is still to be done"
+            )
+            if await self.store.set_action_state(other.action.id, ActionState.CANCELLED, detail):
+                log.info("action_cancelled", action=other.action.id, kind=a.kind.value, why=detail)
+            self._forget(other.action.id)
+            self._closed_now.add(other.action.id)
 
     def _forget(self, action_id: str) -> None:
         self.partials.forget_items(lambda item: isinstance(item, tuple) and item[0] == action_id)

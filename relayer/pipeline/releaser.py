@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -46,11 +46,15 @@ from relayer.pipeline.submitter import Submitter
 
 log = structlog.get_logger(__name__)
 
-STEP_RELEASES = 100  # kept transfers looked at per step, oldest nonce first
+STEP_RELEASES = 100  # kept transfers looked at per step, every group's head first (Store.waiting)
 # a held transfer inside its window is read again at most this often (and at its end): a window
 # lasts hours on a real network; a chain whose clock jumps (a devnet moved forward) is followed
 # within this time
 WINDOW_RECHECK_SECONDS = 30.0
+# a release transaction that reverted (mined, status 0) is sent again after a backoff per transfer:
+# the first wait, doubled at each further revert up to the cap; reset once one is mined or delivered
+REVERT_BACKOFF_SECONDS = 5.0
+REVERT_BACKOFF_MAX_SECONDS = 600.0
 Key = tuple[Route, int]
 
 
@@ -76,6 +80,9 @@ class Releaser:
     # a held transfer whose window is open is not read again before its end (monotonic time; a
     # window lasts hours on a real network, and a veto inside it reaches the store as a failure)
     _window_ends: dict[Key, float] = field(default_factory=dict)
+    _reverts: dict[Key, int] = field(default_factory=dict)  # this relayer's release txs that reverted
+    _retry_at: dict[Key, float] = field(default_factory=dict)  # not sent again before (clock())
+    clock: Callable[[], float] = time.monotonic  # the backoff's clock
     _stepped: float = -math.inf
 
     @property
@@ -96,6 +103,8 @@ class Releaser:
         self._ready_since = {k: t for k, t in self._ready_since.items() if k in keys}
         self._sent = {k: tx for k, tx in self._sent.items() if k in keys}
         self._window_ends = {k: t for k, t in self._window_ends.items() if k in keys}
+        self._reverts = {k: n for k, n in self._reverts.items() if k in keys}
+        self._retry_at = {k: t for k, t in self._retry_at.items() if k in keys}
         for row in rows:
             t = row.transfer
             try:
@@ -154,8 +163,17 @@ class Releaser:
                 return sent(f"tx {previous.tx_hash} waits for its receipt")
             if receipt is not None:  # mined (a held one may have joined the queue) or reverted
                 self._sent.pop(key, None)
+                if receipt.status == 1:
+                    self._reverts.pop(key, None)
+                    self._retry_at.pop(key, None)
+                else:
+                    self._reverted(key, t, previous.tx_hash)
                 previous = None
         if previous is None:
+            wait = self._retry_at.get(key, -math.inf) - self.clock()
+            if wait > 0:
+                n = self._reverts.get(key, 0)
+                return not_ready(f"its release transaction reverted {n} time(s); next try in {wait:.0f} s")
             if time.monotonic() - since < self.rank(t.nonce) * self.stagger_seconds:
                 return not_ready("not this relayer's turn yet")
             status, held = await self.chain.kept_at(t.src_chain_id, t.nonce, "pending")
@@ -199,6 +217,19 @@ class Releaser:
         log.info("release_sent", **what, reason=reason, tx=tx.tx_hash, replaces=previous is not None)
         return sent(f"tx {tx.tx_hash}")
 
+    def _reverted(self, key: Key, t: Transfer, tx_hash: str) -> None:
+        """This relayer's release transaction of `t` reverted: not sent again before a backoff,
+        doubled at each revert in a row (REVERT_BACKOFF_SECONDS .. REVERT_BACKOFF_MAX_SECONDS)."""
+        n = self._reverts.get(key, 0) + 1
+        self._reverts[key] = n
+        wait = min(REVERT_BACKOFF_MAX_SECONDS, REVERT_BACKOFF_SECONDS * 2 ** min(n - 1, 30))
+        self._retry_at[key] = self.clock() + wait
+        log.warning(
+            "release_reverted", route=str(t.route), nonce=t.nonce, tx=tx_hash, reverts=n, retry_in=wait
+        )
+
     def _forget(self, key: Key) -> None:
         self._ready_since.pop(key, None)
         self._sent.pop(key, None)
+        self._reverts.pop(key, None)
+        self._retry_at.pop(key, None)

@@ -172,11 +172,15 @@ def _usage(*, cert_sign: bool) -> x509.KeyUsage:
 
 
 def render_config(
-    directory: Path, port: int, host: str = "127.0.0.1", tooling_port: int | None = None
+    directory: Path,
+    port: int,
+    host: str = "127.0.0.1",
+    tooling_port: int | None = None,
+    tooling_host: str = "127.0.0.1",
 ) -> str:
     """The production configuration with its file directory and listener replaced.
 
-    `tooling_port` (devnet only) adds a second, plaintext listener on 127.0.0.1 with anonymous
+    `tooling_port` (devnet only) adds a second, plaintext listener on `tooling_host` with anonymous
     access for the devnet's own tools (the key generation run, tests that play a stranger on the
     broker); the members use the production listener.
     """
@@ -184,7 +188,7 @@ def render_config(
     text = text.replace("listener 8883\n", f"listener {port} {host}\n")
     if tooling_port is not None:
         text = text.replace("per_listener_settings false\n", "per_listener_settings true\n")
-        text += f"\n# devnet tooling listener (not in production)\nlistener {tooling_port} 127.0.0.1\n"
+        text += f"\n# devnet tooling listener (not in production)\nlistener {tooling_port} {tooling_host}\n"
         text += "allow_anonymous true\n"
     if os.geteuid() == 0:  # mosquitto started as root drops to its own user, which cannot read these
         text += "user root\n"
@@ -215,12 +219,18 @@ def prepare(
     port: int,
     admins: tuple[str, ...] = (),
     tooling_port: int | None = None,
+    *,
+    host: str = "127.0.0.1",
+    tooling_host: str = "127.0.0.1",
 ) -> BrokerFiles:
-    """Everything a devnet broker needs: CA, certificate, passwd, acl and the configuration."""
+    """Everything a devnet broker needs: CA, certificate, passwd, acl and the configuration; the
+    members' listener on `host`, the tooling one (if any) on `tooling_host`."""
     ca = write_self_signed(directory)
     passwords = write_committee_files(directory, network, members, admins)
     conf = directory / "mosquitto.conf"
-    conf.write_text(render_config(directory, port, tooling_port=tooling_port))
+    conf.write_text(
+        render_config(directory, port, host, tooling_port=tooling_port, tooling_host=tooling_host)
+    )
     return BrokerFiles(directory, conf, ca, passwords)
 
 

@@ -115,16 +115,18 @@ async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
                 states = {a["id"]: (a["state"], a["approved_here"], a["proposer"]) for a in listed["actions"]}
                 assert states == {ours: ("approved", True, 1), "p2-0a1b2c3d": ("proposed", False, 2)}
 
-                code, out, _ = await relayer(capsys, "actions", "approve", "p2-0a1b2c3d")
-                assert code == 0, out
-                assert "approved p2-0a1b2c3d" in out
-                # both approved: collecting partials, as `relayer status` counts signed items by phase
+                # member 2's resume of the same pause is a duplicate of ours: one is approved here
+                code, out, err = await relayer(capsys, "actions", "approve", "p2-0a1b2c3d")
+                assert code == 1, out
+                assert f"resume {ours} of the same pause is approved here already" in err
+                assert "`relayer actions reject p2-0a1b2c3d`" in err
+                # ours approved: collecting partials, as `relayer status` counts signed items by phase
                 code, out, _ = await relayer(capsys, "status", "--json")
                 assert code == 0, out
-                assert json.loads(out)["items"]["action"]["collecting"] == 2
+                assert json.loads(out)["items"]["action"]["collecting"] == 1
                 code, out, _ = await relayer(capsys, "status")
-                assert "items  batch: none; refund: none; action: collecting 2" in out
-                code, _, err = await relayer(capsys, "actions", "reject", "p2-0a1b2c3d")
+                assert "items  batch: none; refund: none; action: checking 1, collecting 1" in out, out
+                code, _, err = await relayer(capsys, "actions", "reject", ours)
                 assert code == 1
                 assert "signed it already" in err
 
@@ -135,8 +137,12 @@ async def test_operators_propose_approve_list_and_show_through_the_admin_socket(
 
                 code, out, _ = await relayer(capsys, "actions", "show", "p2-0a1b2c3d", "--json")
                 shown = json.loads(out)
-                assert (shown["state"], shown["approved_here"]) == ("approved", True)
-                assert [h["state"] for h in shown["history"]] == ["proposed", "approved"]
+                assert (shown["state"], shown["approved_here"]) == ("proposed", False)
+                assert f"a duplicate of resume {ours}" in shown["detail"], shown["detail"]
+                code, out, _ = await relayer(capsys, "actions", "reject", "p2-0a1b2c3d")
+                assert code == 0, out
+                code, out, _ = await relayer(capsys, "actions", "show", "p2-0a1b2c3d", "--json")
+                assert [h["state"] for h in json.loads(out)["history"]] == ["proposed", "refused"]
 
                 code, out, err = await relayer(capsys, "actions", "show", "p4-ffffffff")
                 assert code == 1

@@ -13,6 +13,7 @@ from relayer import metrics
 from relayer.adapters.chain import ChainClient, LogsRefused, QuorumMismatch, RpcUnavailable
 from relayer.config import ChainConfig
 from relayer.core.types import ChainId
+from tests.support.proxy import TcpProxy
 from tests.support.rpc_proxy import RpcProxy
 
 ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -51,6 +52,29 @@ async def test_finalized_finality_follows_the_chains_finalized_tag(anvil: str) -
     async with ChainClient.connect(config((anvil,), finality="finalized")) as chain:
         assert await chain.final_head() == tag
         assert await chain.final_head() < await chain.head()
+
+
+async def test_reads_reuse_one_kept_alive_connection_and_survive_the_server_closing_it(anvil: str) -> None:
+    # web3's own session opens a TCP connection per call; ours keeps them alive
+    proxy = TcpProxy(int(anvil.rsplit(":", 1)[1]))
+    try:
+        async with ChainClient.connect(config((proxy.url,))) as chain:
+            for _ in range(20):
+                assert await chain.head() == 100
+            assert proxy.accepted == 1
+            proxy.stop()  # the server side closes every open connection
+            proxy.start()
+            heads = []
+            for _ in range(3):  # the call on the closed connection may fail once, never more
+                try:
+                    heads.append(await chain.head())
+                except RpcUnavailable:
+                    continue
+            assert heads
+            assert heads[-1] == 100
+            assert proxy.accepted == 2
+    finally:
+        proxy.stop()
 
 
 async def test_a_dead_first_endpoint_falls_back_to_the_next(anvil: str) -> None:

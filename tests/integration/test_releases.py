@@ -37,6 +37,7 @@ from relayer.config import load_config
 from relayer.core.states import TransferState
 from relayer.core.types import ChainId, Route
 from relayer.ops.admin import Ops
+from relayer.pipeline import releaser as release_stage
 from relayer.pipeline.node import Node
 from relayer.pipeline.releaser import Releaser
 from relayer.pipeline.submitter import Submitter
@@ -278,6 +279,36 @@ async def test_queued_transfers_are_released_in_order_once_the_bucket_has_room(
         assert b.wrapped_of_bob() == 2200
         assert metric("qiao_releases_sent_total", chain="ethereum", reason="queued") == sent + 2
         assert gateway.functions.queueHead(b.dep.wrapped.address).call()[1] == 0
+
+
+async def test_a_backlog_of_held_transfers_does_not_starve_a_releasable_one_behind_them(
+    tmp_path: Path, chains: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More held transfers than the release stage looks at in one step (STEP_RELEASES, 3 here
+    instead of 100 to keep the test short), their windows open for days, come before (by nonce)
+    a queued transfer of the route whose bucket has room again: it is released all the same
+    (each group of kept transfers, by source, token and reason, is looked at from its head every
+    step, whatever another group's backlog)."""
+    monkeypatch.setattr(release_stage, "STEP_RELEASES", 3)
+    async with bridge(tmp_path, chains) as b:
+        gateway, admin = b.dep.gateway, devnet.dev_account(0)
+        devnet.send(b.we, admin, gateway.functions.setChallengePeriod(30 * 86400))
+        devnet.send(b.we, admin, gateway.functions.setRateLimit(b.dep.wrapped.address, INBOUND, 1000, 1))
+        backlog = 5
+        for _ in range(backlog):
+            b.lock(THRESHOLD)
+        b.lock(900)  # executed: the bucket holds 100 after it
+        b.lock(600)  # queued
+        queued = backlog + 2
+        await b.until(lambda: _is(b, queued, TransferState.QUEUED), f"transfer {queued} queued", rounds=400)
+        assert await b.state(backlog) == TransferState.HELD
+        assert await b.state(backlog + 1) == TransferState.EXECUTED
+        b.pass_time(2000)  # the bucket is full again; the held transfers' windows are open for days
+        await b.until(
+            lambda: _is(b, queued, TransferState.RELEASED), f"transfer {queued} released", rounds=30
+        )
+        assert b.wrapped_of_bob() == 1500
+        assert await b.state(1) == TransferState.HELD
 
 
 async def _is(b: Bridge, nonce: int, state: TransferState) -> bool:

@@ -216,3 +216,37 @@ async def test_members_sharing_no_broker_exchange_nothing(brokers: Brokers, netw
         await cancel_until_done(*tasks)
     assert not to_two.got
     assert 1 not in two.online_members
+
+
+class FailsFirst(Inbox):
+    """A handler whose first attempt at each message fails (a store that could not write)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: Counter[tuple[int, int]] = Counter()
+
+    async def __call__(self, msg: PartialMessage) -> None:
+        key = (msg.member, msg.batch.first_nonce)
+        if not self.failed[key]:
+            self.failed[key] += 1
+            raise RuntimeError("database is locked")
+        await super().__call__(msg)
+
+
+async def test_a_message_whose_handling_failed_is_handled_from_another_brokers_copy(
+    brokers: Brokers, network: str
+) -> None:
+    names = ("plain-a", "plain-b")
+    sender, receiver = brokers.transport(1, network, names), brokers.transport(2, network, names)
+    inbox = FailsFirst()
+    tasks = [asyncio.create_task(receiver.run(inbox)), asyncio.create_task(sender.run(Inbox()))]
+    try:
+        await until(lambda: all(sender.brokers_connected.values()), "the sender on every broker")
+        await until(lambda: all(receiver.brokers_connected.values()), "the receiver on every broker")
+        sender.publish_partial(partial(1, 7))
+        # the first copy's handling fails: the second broker's copy is handed over, not dropped
+        await until(lambda: inbox.of(1)[7] == 1, "the message handled from the other broker's copy")
+        assert inbox.failed[(1, 7)] == 1
+        assert all(receiver.brokers_connected.values())  # the failure did not end the session
+    finally:
+        await cancel_until_done(*tasks)

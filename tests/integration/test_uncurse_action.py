@@ -386,5 +386,96 @@ async def test_the_guardian_cancels_a_scheduled_uncurse_and_the_route_stays_curs
         assert again.id != action.id
 
 
+@pytest.mark.parametrize("kind", ["uncurse", "resume"])
+async def test_a_guardian_cancel_closes_every_duplicate_and_none_is_scheduled_again(
+    tmp_path: Path, chains: tuple[str, str], kind: str
+) -> None:
+    """An UNCURSE (or a RESUME) is scheduled; a duplicate of it (the same curse; the same pause,
+    another deadline) arrives from member 4, and the operators of members 1-3 approve it too: it
+    waits while the first is scheduled. The guardian cancels the first: the duplicate must not be
+    signed for the next action nonce and scheduled again (the guardian's cancel circumvented).
+    Each member approves one of them only (the duplicate's approval is refused, naming the other),
+    and the cancel closes both on every member."""
+    async with committee(tmp_path, chains) as c:
+        n1, n2, n3, _ = c.nodes
+        now = time.time()
+        if kind == "uncurse":
+            c.curse(C)
+            action = await n1.actions.propose_uncurse("ethereum", C, 3600)
+            params = action.params  # the same curse of the same route
+            subject = "curse"
+        else:
+            devnet.send(c.w3, devnet.dev_account(GUARDIAN), c.gateway.functions.pause())
+            action = await n1.actions.propose("resume", "ethereum", 3600)
+            pauses = c.gateway.functions.pauseCount().call()
+            params = action_params("resume", pause_count=pauses, deadline=int(now + 3000))  # the same pause
+            subject = "pause"
+        await c.wire.deliver(c.nodes)
+        await n2.actions.approve(action.id)
+        await n3.actions.approve(action.id)
+        await c.run_until(c.state_is(1, action.id, ActionState.SCHEDULED), "scheduled")
+        record = await c.stores[0].action_record(action.id)
+        assert record is not None
+        assert record.action_nonce is not None
+        cancelled = record.action_nonce
+
+        # member 4's duplicate (proposed before it had the first, or on purpose)
+        dup = ProposalMessage(4, "p4-00d0b1e5", ActionKind(kind), c.client.chain_id, now, now + 3000, params)
+        dup = dataclasses.replace(dup, sig=partial_sign(c.shares[3], dup.digest()))
+        for node in (n1, n2, n3):
+            await node.actions.on_proposal(dup)
+        refused: dict[int, str] = {}
+        for member, node in ((1, n1), (2, n2), (3, n3)):
+            try:
+                await node.actions.approve(dup.action_id)
+            except ActionRefused as exc:
+                refused[member] = str(exc)
+        for _ in range(3):  # it waits while the first is scheduled
+            for node in c.nodes:
+                await node.actions.step(force=True)
+            await c.wire.deliver(c.nodes)
+            c.mine()
+
+        devnet.send(c.w3, devnet.dev_account(GUARDIAN), c.gateway.functions.cancelPending(cancelled))
+
+        async def closed_everywhere() -> bool:
+            moved = c.gateway.functions.actionNonce().call()
+            assert moved == cancelled + 1, (
+                f"the guardian cancelled the {kind} at action nonce {cancelled}, and its duplicate "
+                f"took action nonce {moved - 1} since: the cancel was circumvented"
+            )
+            for store in c.stores:
+                for i in (action.id, dup.action_id):
+                    r = await store.action_record(i)
+                    if r is not None and r.state is not ActionState.CANCELLED:
+                        return False
+            return True
+
+        await c.run_until(closed_everywhere, "both cancelled on every member", rounds=40)
+        for _ in range(10):  # and nothing comes back
+            await c.run_until(closed_everywhere, "both cancelled on every member", rounds=1)
+        if kind == "uncurse":
+            assert c.gateway.functions.isCursed(C).call()
+        else:
+            assert c.gateway.functions.paused().call()
+        # the duplicate's approval was refused on every member, naming the one it duplicates
+        assert set(refused) == {1, 2, 3}, refused
+        for why in refused.values():
+            assert f"{kind} {action.id} of the same {subject} is scheduled here already" in why, why
+            assert f"`relayer actions reject {dup.action_id}`" in why, why
+        for store in c.stores[:3]:
+            r = await store.action_record(dup.action_id)
+            assert r is not None
+            assert f"closed with {action.id}, a {kind} of the same {subject}" in r.detail, r.detail
+            assert "cancelled by the guardian" in r.detail, r.detail
+        # a new proposal is a new decision of t operators: possible again
+        again = await (
+            n2.actions.propose_uncurse("ethereum", C, 3600)
+            if kind == "uncurse"
+            else n2.actions.propose("resume", "ethereum", 3600)
+        )
+        assert again.id not in (action.id, dup.action_id)
+
+
 async def _all(*checks: Callable[[], Awaitable[bool]]) -> bool:
     return all([await check() for check in checks])

@@ -35,6 +35,9 @@ class FakeStore:
     async def action_record(self, action_id: str) -> ActionRecord | None:
         return None
 
+    async def open_actions(self) -> list[ActionRecord]:
+        return []  # no duplicate to close with a cancelled action
+
 
 @dataclass
 class FakeChain:

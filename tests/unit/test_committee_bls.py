@@ -14,6 +14,8 @@ from py_ecc.optimized_bls12_381.optimized_curve import (
     G1,
     G2,
     b2,
+    curve_order,
+    field_modulus,
     is_inf,
     is_on_curve,
     multiply,
@@ -27,13 +29,13 @@ from committee.bls import (
     ArkworksBackend,
     BlsBackend,
     InvalidPoint,
-    PyEccBackend,
     eip2537_to_g1,
     eip2537_to_g2,
     g1_to_eip2537,
     g2_to_eip2537,
     get_backend,
 )
+from committee.bls_reference import PyEccBackend
 
 ARK = ArkworksBackend()
 PY = PyEccBackend()
@@ -411,3 +413,22 @@ def test_invalid_eip2537_g1_is_rejected(backend: BlsBackend, case: str, data: by
 def test_invalid_eip2537_g2_is_rejected(backend: BlsBackend, case: str, data: bytes, reason: str) -> None:
     with pytest.raises(InvalidPoint, match=reason):
         backend.eip2537_to_g2(data)
+
+
+def test_the_constants_written_as_literals_are_py_eccs() -> None:
+    assert curve_order == CURVE_ORDER
+    assert field_modulus == FIELD_MODULUS
+
+
+def test_importing_the_relayer_does_not_import_py_ecc() -> None:
+    # py_ecc's import computes tables for seconds: every CLI call paid for it. (A member process
+    # still does: eth_account imports eth_keyfile, which imports py_ecc for BLS keystores.)
+    import subprocess
+    import sys
+
+    code = "import sys, relayer.cli; print(sorted(m for m in sys.modules if m.startswith('py_ecc')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    reference = "import sys, committee.bls as b; b.get_backend('py-ecc'); print('py_ecc' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", reference], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "True"

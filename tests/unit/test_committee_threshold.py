@@ -11,7 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from committee.bls import CURVE_ORDER, ArkworksBackend, InvalidPoint, PyEccBackend
+from committee.bls import CURVE_ORDER, ArkworksBackend, InvalidPoint
+from committee.bls_reference import PyEccBackend
 from committee.threshold import (
     KeyEpoch,
     KeyShare,

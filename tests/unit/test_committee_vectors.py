@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from committee.bls import DST, ArkworksBackend, PyEccBackend
+from committee.bls import DST, ArkworksBackend
+from committee.bls_reference import PyEccBackend
 from committee.vectors import build_vectors, main, render_vectors
 
 VECTORS_FILE = Path(__file__).resolve().parents[2] / "contracts" / "vectors" / "bls_vectors.json"

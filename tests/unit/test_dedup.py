@@ -63,3 +63,13 @@ def test_expired_entries_are_let_go() -> None:
 def test_invalid_settings_are_refused(window: float, capacity: int) -> None:
     with pytest.raises(ValueError, match="must be"):
         Dedup(window=window, capacity=capacity)
+
+
+def test_a_forgotten_first_copy_lets_the_next_copy_through() -> None:
+    seen = Dedup(window=2.0)
+    key = content_key("t", b"p")
+    assert seen.first(key, 0.0) is True
+    seen.forget(key)  # its handling failed
+    assert seen.first(key, 0.5) is True  # another broker's copy is handed over
+    assert seen.first(key, 0.6) is False
+    seen.forget(content_key("t", b"never seen"))  # nothing to forget: no error

@@ -24,6 +24,7 @@ from relayer.core.items import (
     onchain_text,
     queue_order,
     registry_action_id,
+    same_subject,
 )
 from relayer.core.onchain import CurseView
 from relayer.core.types import ChainId
@@ -329,3 +330,37 @@ def test_a_curse_view_checks_itself() -> None:
         CurseView(cursed=True, count=0)
     with pytest.raises(ValueError, match="not a uint64"):
         CurseView(cursed=False, count=-1)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        # the same pause, another deadline: duplicates
+        (
+            action(),
+            action(
+                id="p2-0123abcd",
+                params=action_params("resume", pause_count=1, deadline=1900),
+                expires_at=1900.0,
+            ),
+            True,
+        ),
+        (
+            action(),
+            action(id="p2-0123abcd", params=action_params("resume", pause_count=2, deadline=2000)),
+            False,
+        ),
+        (action(), action(id="p2-0123abcd", chain_id=ChainId(7001)), False),
+        (action(), action(), False),  # itself
+        (uncurse(2), uncurse(2, id="p2-0123abcd"), True),
+        (uncurse(2), uncurse(3, id="p2-0123abcd"), False),  # another curse
+        (uncurse(2), uncurse(2, remote=999, id="p2-0123abcd"), False),  # another route
+        (rotate(), rotate(id="p2-0123abcd"), True),
+        (rotate(), action(ActionKind.ROTATE, id="p2-0123abcd", params=b"\x02" * 32), False),  # another key
+        (action(ActionKind.PAUSE), action(ActionKind.PAUSE, id="p2-0123abcd"), False),  # not delayed
+        (uncurse(2), rotate(id="p2-0123abcd"), False),
+    ],
+)
+def test_duplicates_of_a_delayed_action_do_the_same_thing(a: Action, b: Action, same: bool) -> None:
+    assert same_subject(a, b) is same
+    assert same_subject(b, a) is same

@@ -156,3 +156,48 @@ async def test_while_the_window_is_open_nothing_is_read_again_before_it_ends() -
     assert "until 1000" in (await releaser.release(T)).detail
     chain.facts = OVER  # the window is over on the chain, but the stage waits (at most 30 s)
     assert "window is open" in (await releaser.release(T)).detail
+
+
+@dataclasses.dataclass
+class Mined:
+    status: int
+    block_number: int = 1
+    gas_used: int | None = None
+
+
+@dataclasses.dataclass
+class MinedSender(Sender):
+    """Each release transaction is mined at once, reverted while `reverting`."""
+
+    reverting: bool = True
+
+    async def receipt(self, tx_hash: str) -> Mined:  # type: ignore[override]
+        return Mined(0 if self.reverting else 1)
+
+
+async def test_a_reverted_release_is_sent_again_only_after_a_growing_bounded_backoff() -> None:
+    sender = MinedSender()
+    releaser = stage(Chain(), Store(), Submitter(sender))
+    now = [1000.0]
+    releaser.clock = lambda: now[0]
+    assert (await releaser.release(T)).kind is OutcomeKind.SENT
+    waits = []
+    for _ in range(9):  # each one reverts: not sent again before its backoff, which doubles
+        outcome = await releaser.release(T)  # its receipt: reverted
+        assert outcome.kind is OutcomeKind.NOT_READY, outcome.detail
+        assert "reverted" in outcome.detail
+        sent = len(sender.sent)
+        start = now[0]
+        while (await releaser.release(T)).kind is not OutcomeKind.SENT:
+            assert len(sender.sent) == sent
+            now[0] += 1.0
+        waits.append(now[0] - start)
+    assert waits[:4] == [5.0, 10.0, 20.0, 40.0]
+    assert max(waits) == 600.0  # bounded
+    # once one is mined (not reverted), the next revert waits the first backoff again
+    sender.reverting = False
+    assert (await releaser.release(T)).kind is OutcomeKind.SENT  # mined: no wait before the next
+    sender.reverting = True
+    outcome = await releaser.release(T)
+    assert outcome.kind is OutcomeKind.NOT_READY
+    assert "reverted 1 time(s); next try in 5 s" in outcome.detail

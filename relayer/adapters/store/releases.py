@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import aiosqlite
 
-from relayer.adapters.store.connection import StoreBase, rows_in_states
+from relayer.adapters.store.connection import StoreBase
 from relayer.adapters.store.ledger import move, transfer_row
 from relayer.core.states import WAITING_STATES, ObservedWait, TransferRow, TransferState, WaitReason
 from relayer.core.types import ChainId, Route
@@ -44,9 +44,19 @@ class Releases(StoreBase):
     """The transfers kept on their destination, as the release stage reads and settles them."""
 
     async def waiting(self, dst: int, limit: int = 100) -> list[TransferRow]:
-        """Transfers toward chain `dst` that its endpoint holds or queues, oldest nonce first."""
-        sql, args = rows_in_states("transfers", WAITING_STATES, "nonce ASC", limit, dst_chain_id=dst)
-        return [transfer_row(r) for r in await self._fetchall(sql, args)]
+        """Transfers toward chain `dst` that its endpoint holds or queues, at most `limit`, taken
+        from every group of them by its head: a group is one source chain, destination token and
+        state (held or queued), in nonce order; every group's first, then every group's second,
+        and so on. A group whose transfers cannot pass (a cursed route, a token at its rate limit,
+        windows open) does not hide another group's behind its backlog."""
+        states = [str(s) for s in WAITING_STATES]
+        sql = (
+            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER ("  # noqa: S608 (constants only)
+            "PARTITION BY src_chain_id, dst_token, state ORDER BY nonce) AS place "
+            f"FROM transfers WHERE dst_chain_id=? AND state IN ({','.join('?' for _ in states)})) "
+            "ORDER BY place, src_chain_id, dst_token, state LIMIT ?"
+        )
+        return [transfer_row(r) for r in await self._fetchall(sql, [dst, *states, limit])]
 
     async def mark_released(self, route: Route, nonce: int, detail: str) -> bool:
         """Record that the destination delivered a held or queued transfer (final); False if it

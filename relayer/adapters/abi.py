@@ -368,6 +368,30 @@ ISSUER_MODULE_ABI: list[dict[str, Any]] = [
     _fn("ISSUER_TYPEHASH", "", "bytes32 typehash", view=True),
     _fn("issuerSequence", "address token", "uint64 sequence", view=True),
     _fn("issuerActionFailed", "address token, uint64 sequence", "bool failed", view=True),
+    {
+        "type": "function",
+        "name": "applyIssuerAction",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "keyEpoch", "type": "uint64"},
+            {
+                "name": "a",
+                "type": "tuple",
+                "internalType": "struct IssuerModule.IssuerAction",
+                "components": [
+                    {"name": "token", "type": "address"},
+                    {"name": "sequence", "type": "uint64"},
+                    {"name": "op", "type": "uint8"},
+                    {"name": "account", "type": "address"},
+                    {"name": "to", "type": "address"},
+                    {"name": "amount", "type": "uint256"},
+                    {"name": "asOf", "type": "uint64"},
+                ],
+            },
+            {"name": "signature", "type": "bytes"},
+        ],
+        "outputs": [{"name": "applied", "type": "bool"}],
+    },
 ]
 
 # IssuerRegistry on the consortium chain: the issuer's register of record, and its one event

@@ -636,6 +636,7 @@ dst = "consortium"
 registry_from = "consortium"
 registry_to = {json.dumps(["ethereum", *dep.spokes])}
 proposal_ttl = 3600.0
+{f'issuer_registry = "{dep.issuer.address}"' if dep.issuer is not None else ""}
 """)
     return cfg
 

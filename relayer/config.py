@@ -152,6 +152,10 @@ class ActionsConfig:
     registry_from: str | None = None  # the chain (name) whose registry is the source of truth
     registry_to: tuple[str, ...] = ()  # the chains whose gateway follows it
     proposal_ttl: float = 3600.0
+    # the issuer's register of record (IssuerRegistry) on registry_from: its decisions (freezes,
+    # forced transfers, recovery, the asset's status and NAV) are carried to registry_to too
+    issuer_registry: str | None = None
+    nav_max_age: float = 2 * 86400.0  # a NAV older than this (seconds) is reported stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -689,7 +693,28 @@ def _actions(r: _Reader, raw: dict[str, Any], chains: Mapping[str, ChainConfig])
     ttl = r.get(table, "actions.proposal_ttl", float, 3600.0)
     if isinstance(ttl, float) and not 0 < ttl <= 7 * 24 * 3600:
         r.errors.append(f"actions.proposal_ttl: {ttl} must be between 0 and 604800 seconds (7 days)")
-    return ActionsConfig(source, tuple(followers), ttl if isinstance(ttl, float) else 3600.0)
+    issuer = r.get(table, "actions.issuer_registry", str, None)
+    if isinstance(issuer, str):
+        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", issuer) or int(issuer, 16) == 0:
+            r.errors.append(
+                f"actions.issuer_registry: {issuer!r} is not a non-zero 0x address (the IssuerRegistry "
+                "on registry_from; `relayer devnet deploy` writes it)"
+            )
+            issuer = None
+        elif source is None:
+            r.errors.append(
+                "actions.issuer_registry: set registry_from and registry_to too (where it is, where to)"
+            )
+    nav_age = r.get(table, "actions.nav_max_age", float, 2 * 86400.0)
+    if isinstance(nav_age, float) and not nav_age > 0:
+        r.errors.append(f"actions.nav_max_age: {nav_age} must be a positive number of seconds")
+    return ActionsConfig(
+        source,
+        tuple(followers),
+        ttl if isinstance(ttl, float) else 3600.0,
+        issuer if isinstance(issuer, str) else None,
+        nav_age if isinstance(nav_age, float) and nav_age > 0 else 2 * 86400.0,
+    )
 
 
 def quorum_warnings(cfg: NodeConfig) -> list[str]:

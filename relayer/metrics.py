@@ -264,6 +264,26 @@ REGISTRY_MISMATCHES = Gauge(
     "Accounts whose allow-list entry or carried freeze on the chain differs from the consortium chain's",
     ["chain"],
 )
+ISSUER_ACTIONS_FAILED = Counter(
+    "qiao_issuer_actions_failed_total",
+    "Issuer decisions carried from the consortium chain that the wrapped token refused (IssuerActionFailed)",
+    ["chain"],
+)
+ASSET_STATUS_MISMATCH = Gauge(
+    "qiao_asset_status_mismatch",
+    "1 while the asset's status on the wrapped token differs from the consortium chain's issuer registry",
+    ["chain", "token"],
+)
+NAV_AGE_SECONDS = Gauge(
+    "qiao_nav_age_seconds",
+    "Age of the NAV per unit the wrapped token holds (now minus its timestamp; -1 before the first)",
+    ["chain", "token"],
+)
+NAV_STALE = Gauge(
+    "qiao_nav_stale",
+    "1 while the wrapped token's NAV is older than actions.nav_max_age (or there is none)",
+    ["chain", "token"],
+)
 READY = Gauge("qiao_ready", "1 when the readiness check passes")
 READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it holds", ["check"])
 WATCHDOG_PINGS = Counter("qiao_watchdog_pings_total", "WATCHDOG=1 notifications sent to systemd")

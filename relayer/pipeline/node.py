@@ -290,6 +290,7 @@ class Node:
             self._last_registry_check = time.monotonic()
             try:
                 await self.actions.registry_mismatches()
+                await self.actions.asset_mismatches()
             except Exception as exc:  # a chain that does not answer: the next check reads again
                 log.warning("registry_check_failed", error=repr(exc))
 

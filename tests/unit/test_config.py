@@ -247,3 +247,21 @@ def test_the_shipped_profiles_push_heads_where_the_node_offers_it() -> None:
     example = load_config(root / "config" / "devnet.example.toml", environ={})
     for chain in example.chains.values():  # anvil serves WebSocket on its HTTP port
         assert chain.ws == "ws" + chain.rpc.removeprefix("http")
+
+
+def test_the_issuer_registry_and_the_nav_age_are_read_and_checked(tmp_path: Path) -> None:
+    base = GOOD + '\n[actions]\nregistry_from = "consortium"\nregistry_to = ["ethereum"]\n'
+
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        return load_config(write(tmp_path, text), environ={})
+
+    cfg = parse(base + 'issuer_registry = "0x' + "12" * 20 + '"\nnav_max_age = 3600\n')
+    assert (cfg.actions.issuer_registry, cfg.actions.nav_max_age) == ("0x" + "12" * 20, 3600.0)
+    assert parse(base).actions.issuer_registry is None
+    for bad, why in (
+        ('issuer_registry = "0x12"', "is not a non-zero 0x address"),
+        ('issuer_registry = "0x' + "00" * 20 + '"', "is not a non-zero 0x address"),
+        ("nav_max_age = 0", "must be a positive number of seconds"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            parse(base + bad + "\n")

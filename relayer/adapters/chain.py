@@ -939,6 +939,23 @@ class ChainClient:
             bytes(typehash), int(epoch), int(executable_at), int(status), str(key_data), int(pause_count)
         )
 
+    async def key_data_hash(self, key_data: str, *, final: bool = False) -> bytes | None:
+        """keccak256 of the key a ROTATE's data contract holds (`pendingAction(n).keyData`: its code
+        is 0x00 then the 256-byte key), what the ROTATE signed as its params; None if no key is
+        there (the zero address, or code of another length)."""
+        if int(key_data, 16) == 0:
+            return None
+        block = await self._read_block(final)
+        who = to_checksum_address(key_data)
+
+        async def get(ep: _Endpoint) -> bytes:
+            return bytes(await ep.w3.eth.get_code(who, block_identifier=block))
+
+        code: bytes = await self.call(get, "eth_getCode(keyData)")
+        if len(code) != 257 or code[0] != 0:
+            return None
+        return keccak(code[1:])
+
     async def route_curse(self, remote_chain_id: int, *, final: bool = False) -> CurseView:
         """The sentinels' curse of the endpoint's route with `remote_chain_id`: `isCursed(remote)`
         and `curseCount(remote)` at one block (the final head if `final`, else the head)."""

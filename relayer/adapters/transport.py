@@ -442,9 +442,10 @@ class Transport:
             return
         try:
             beat = HeartbeatMessage.parse(topic, payload, self.cfg.network)
-        except BadMessage as exc:
+        except BadMessage as exc:  # a malformed message, like any other (an unsigned heartbeat too)
+            metrics.MQTT_MESSAGES_REJECTED.inc()
             metrics.HEARTBEATS_REFUSED.labels("malformed").inc()
-            log.warning("heartbeat_refused", topic=topic, reason="malformed", why=str(exc), broker=broker)
+            log.warning("mqtt_message_rejected", topic=topic, reason=str(exc), broker=broker)
             return
         members = self._members if self._members is not None else keys.keyring.members
         now = time.monotonic()  # arrival, on our own clock
@@ -458,7 +459,9 @@ class Transport:
         )
         if verdict.refused:
             metrics.HEARTBEATS_REFUSED.labels(verdict.value).inc()
-            log.warning(
+            # an older heartbeat is also what replicating brokers (a NATS cluster, a bridge) and a
+            # retained message after a reconnect deliver in good faith: worth less than a warning
+            (log.info if verdict is Verdict.REPLAY else log.warning)(
                 "heartbeat_refused",
                 member=beat.member,
                 reason=verdict.value,

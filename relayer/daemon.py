@@ -87,6 +87,7 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
             dedup_window=min(DEDUP_WINDOW_SECONDS, cfg.committee.republish_interval / 2),
             # heartbeats signed with this member's share, verified against the others' public shares
             keys=HeartbeatKeys(material.keyring, get_backend("arkworks")),
+            run=instance.next_run(cfg.data_dir),  # under the data directory's lock (`run`)
         )
         node = Node(
             cfg=cfg,

@@ -134,14 +134,17 @@ class Transport:
         members: Collection[int] | None = None,
         dedup_window: float = DEDUP_WINDOW_SECONDS,
         keys: HeartbeatKeys | None = None,
+        run: int = 0,
     ) -> None:
         """`passwords`: broker name -> this member's password there (a single string: the
         password of every broker, as with one broker). `keys`: the committee's keys, to sign this
         member's heartbeats (with its share, if it holds one) and verify the others'; without
-        them the transport neither publishes nor subscribes to heartbeats."""
+        them the transport neither publishes nor subscribes to heartbeats. `run`: this start's run
+        number (relayer.adapters.instance.next_run), in its heartbeats."""
         self.cfg = cfg
         self.member = member
         self.keys = keys
+        self._run = run
         self._seq = 0  # the last heartbeat's seq (relayer.core.heartbeats)
         # this member's clock for its heartbeats: the wall clock at start, advanced by the
         # monotonic clock (a wall-clock step while running changes nothing)
@@ -165,6 +168,7 @@ class Transport:
         # lost, so a broker that reconnects cannot replay what it carried before
         self._seqs: dict[tuple[int, str], int] = {}
         self._baselines: dict[int, Baseline] = {}  # member -> smallest delay of its heartbeats
+        self._runs: dict[int, int] = {}  # member -> its latest run accepted
         for link in self.links:
             metrics.BROKER_CONNECTED.labels(link.name).set(0)
         metrics.BROKER_MIN_CONNECTED.set(cfg.min_brokers)
@@ -226,7 +230,9 @@ class Transport:
             return last[2]
         wall0, mono0 = self._clock_anchor
         self._seq = max(self._seq + 1, int((wall0 + time.monotonic() - mono0) * 1000))
-        beat = HeartbeatMessage(self.member, status, self._seq // 1000, self._seq, routes, reached)
+        beat = HeartbeatMessage(
+            self.member, status, self._seq // 1000, self._seq, routes, reached, run=self._run
+        )
         signed = self.keys.sign(beat, self.cfg.network)
         if signed is None:
             return None
@@ -452,6 +458,7 @@ class Transport:
         verdict, why = judge(
             beat,
             member_known=beat.member in members and keys.keyring.is_member(beat.member),
+            last_run=self._runs.get(beat.member),
             last_seq=self._seqs.get((beat.member, broker)),
             baseline=self._baselines.get(beat.member),
             arrival=now,
@@ -474,6 +481,11 @@ class Transport:
             return  # the same heartbeat again: its arrival time stays the first one's
         online = beat.status == "online"
         if online:
+            if beat.run != self._runs.get(beat.member):  # a new run of the member: afresh
+                self._runs[beat.member] = beat.run
+                self._baselines.pop(beat.member, None)
+                for key in [k for k in self._seqs if k[0] == beat.member]:
+                    del self._seqs[key]
             self._seqs[(beat.member, broker)] = beat.seq
             base = self._baselines.get(beat.member)
             self._baselines[beat.member] = (

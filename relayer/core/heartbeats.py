@@ -3,9 +3,11 @@ judges one, pure (no I/O, no clock: the caller passes the times).
 
 A heartbeat is signed with the member's BLS key share, like a proposal (relayer.core.messages,
 `HeartbeatMessage.digest`), and verified against the member's public share in the committee public
-file: no new key material. `seq` is the member's clock in milliseconds when it made the heartbeat
-(its wall clock at start, advanced by its monotonic clock, raised by one when needed: strictly
-rising, and a wall-clock step on the member changes nothing in flight).
+file: no new key material. `run` counts the member's starts (relayer.adapters.instance.next_run)
+and `seq` is the member's clock in milliseconds when it made the heartbeat (its wall clock at
+start, advanced by its monotonic clock, raised by one when needed: strictly rising within a run,
+and a wall-clock step on the member changes nothing in flight). (run, seq) orders a member's
+heartbeats whatever its clock does across restarts.
 
 A receiver never compares that clock with its own (a member hours off still counts: docs/
 OPERATIONS.md, "A wrong clock"); it compares each heartbeat's delay with the member's best one:
@@ -14,6 +16,8 @@ the smallest delay of its heartbeats accepted so far (their clock offset plus th
 transit), allowed to rise by BASELINE_DRIFT for the clocks' drift. An `online` heartbeat is accepted only if
 
 - its member is in the committee and the signature verifies under a key epoch the receiver holds;
+- its `run` is not below the member's latest run seen (a later run starts its `seq` and timing
+  afresh: the member restarted, perhaps with its clock set back);
 - its `seq` is above the last one accepted from that member through that broker (equal: a copy,
   which changes nothing, so re-delivering the latest heartbeat does not refresh it);
 - it is at most MAX_LATE_SECONDS later than the baseline: a broker holding heartbeats back to
@@ -113,6 +117,7 @@ def judge(
     beat: HeartbeatMessage,
     *,
     member_known: bool,
+    last_run: int | None,
     last_seq: int | None,
     baseline: Baseline | None,
     arrival: float,
@@ -120,15 +125,20 @@ def judge(
 ) -> tuple[Verdict, str]:
     """The verdict on one heartbeat received through one broker, and why (for the log).
 
-    `last_seq`: the `seq` of the last online heartbeat accepted from this member through this
-    broker (None: none yet); `baseline`: the smallest `delay` of the member's accepted online
-    heartbeats (None: none yet); `arrival`: the receiver's monotonic clock now; `verifies`: the
-    signature check (HeartbeatKeys.verifies), called last (a pairing, after the cheap checks).
-    On ACCEPTED of an online heartbeat the caller records its `seq` and the baseline `lowered` by it
-    (or `first_baseline`)."""
+    `last_run`: the member's latest run accepted (None: none yet); `last_seq`: the `seq` of the
+    last online heartbeat of that run accepted through this broker (None: none yet); `baseline`:
+    the smallest `delay` of the member's accepted online heartbeats (None: none yet); `arrival`:
+    the receiver's monotonic clock now; `verifies`: the signature check (HeartbeatKeys.verifies),
+    called last (a pairing, after the cheap checks). On ACCEPTED of an online heartbeat the caller
+    records its `seq` and the baseline `lowered` by it (or `first_baseline`); on a later run it
+    first forgets the member's seqs and baseline."""
     if not member_known:
         return Verdict.NOT_MEMBER, f"member {beat.member} is not in the committee"
     if beat.status == "online":
+        if last_run is not None and beat.run < last_run:
+            return Verdict.REPLAY, f"run {beat.run} is earlier than the member's run {last_run}"
+        if last_run is None or beat.run > last_run:  # a new run: order and timing start afresh
+            last_seq, baseline = None, None
         if last_seq is not None and beat.seq < last_seq:
             return Verdict.REPLAY, f"seq {beat.seq} is below {last_seq}, already accepted through this broker"
         if last_seq is not None and beat.seq == last_seq:

@@ -406,15 +406,16 @@ class HeartbeatMessage:
     Signed (security review F6): `sig` is the member's BLS signature with its key share on
     `digest(network)`, a domain-separated digest of every other field and the network (its
     partial on a message no contract accepts), verified by the receiver against the member's
-    public share (relayer.core.heartbeats). `seq` rises with every heartbeat the member makes
-    (its clock in milliseconds, raised by one when needed): a receiver refuses a heartbeat whose
-    `seq` is below the last it accepted from that member through that broker (a replay), and one
-    whose `ts` is too far from its own clock (relayer.core.heartbeats.MAX_SKEW_SECONDS). The
+    public share (relayer.core.heartbeats). `run` counts the member's starts (kept in its data
+    directory) and `seq` rises with every heartbeat within a run (its clock in milliseconds): a
+    receiver refuses a heartbeat of an earlier run, or whose `seq` is below the last it accepted
+    from that member through that broker (a replay), or that arrives much later than the member's
+    heartbeats usually do (held back or recorded: relayer.core.heartbeats). The
     last-will ("offline") is made and signed when the member connects, so it is old when it is
     delivered: an offline heartbeat is taken as advisory, never checked for age or order, and can
     only make the member look offline through that broker (what a broker can do anyway by
     withholding its heartbeats). Builds before the signature refuse these heartbeats (unknown
-    fields `seq`, `sig`) and are refused by them (docs/OPERATIONS.md, "Upgrading to signed
+    fields `run`, `seq`, `sig`) and are refused by them (docs/OPERATIONS.md, "Upgrading to signed
     heartbeats"). Heartbeats feed only the operators' view of who is online (status, readiness,
     the margin gauge), never what is signed or submitted (docs/PROTOCOL.md, "Brokers").
     """
@@ -426,6 +427,7 @@ class HeartbeatMessage:
     paused: tuple[Route, ...] = ()
     brokers: tuple[str, ...] = ()
     sig: bytes = b""
+    run: int = 0
 
     def __post_init__(self) -> None:
         if self.status not in HEARTBEAT_STATUSES:
@@ -436,7 +438,13 @@ class HeartbeatMessage:
             raise ValueError(f"brokers {self.brokers!r}: at most {MAX_BROKERS} names like 'broker-a'")
 
     def _fields(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"member": self.member, "status": self.status, "ts": self.ts, "seq": self.seq}
+        data: dict[str, Any] = {
+            "member": self.member,
+            "status": self.status,
+            "ts": self.ts,
+            "run": self.run,
+            "seq": self.seq,
+        }
         if self.paused:
             data["paused"] = [[r.src, r.dst] for r in self.paused]
         if self.brokers:
@@ -456,7 +464,7 @@ class HeartbeatMessage:
     def parse(cls, topic: str, payload: bytes, network: str) -> HeartbeatMessage:
         member = _topic_member(topic, f"{topic_root(network)}/heartbeat/")
         data = _load_object(payload, MAX_HEARTBEAT_BYTES)
-        extra = set(data) - {"member", "status", "ts", "seq", "paused", "brokers", "sig"}
+        extra = set(data) - {"member", "status", "ts", "run", "seq", "paused", "brokers", "sig"}
         if extra:
             raise BadMessage(f"unknown fields {sorted(extra)}")
         if _int_field(data, "member", 1, 1024) != member:
@@ -464,8 +472,10 @@ class HeartbeatMessage:
         status = data.get("status")
         if status not in HEARTBEAT_STATUSES:
             raise BadMessage(f"status: expected one of {HEARTBEAT_STATUSES}, got {status!r}")
-        if "sig" not in data or "seq" not in data:
-            raise BadMessage("unsigned heartbeat (no seq/sig): a build before signed heartbeats, or forged")
+        if not {"sig", "seq", "run"} <= set(data):
+            raise BadMessage(
+                "unsigned heartbeat (no run/seq/sig): a build before signed heartbeats, or forged"
+            )
         return cls(
             member=member,
             status=str(status),
@@ -474,6 +484,7 @@ class HeartbeatMessage:
             paused=_paused_field(data),
             brokers=_brokers_field(data),
             sig=_hex_field(data, "sig", 48),
+            run=_int_field(data, "run", 0, 2**63 - 1),
         )
 
 

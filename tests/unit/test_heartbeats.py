@@ -35,9 +35,9 @@ def keys(member: int | None, shares: list = SHARES) -> HeartbeatKeys:  # type: i
 
 
 def signed(
-    member: int, status: str = "online", *, seq: int = 10_000, by: int | None = None
+    member: int, status: str = "online", *, seq: int = 10_000, by: int | None = None, run: int = 1
 ) -> HeartbeatMessage:
-    beat = HeartbeatMessage(member, status, seq // 1000, seq, (Route(ChainId(7001), ChainId(7002)),))
+    beat = HeartbeatMessage(member, status, seq // 1000, seq, (Route(ChainId(7001), ChainId(7002)),), run=run)
     if by is None:  # the member itself
         out = keys(member).sign(beat, NET)
         assert out is not None
@@ -88,6 +88,7 @@ def verdict(
     return judge(
         beat,
         member_known=member,
+        last_run=None if last is None else 1,
         last_seq=last,
         baseline=None if baseline is None else Baseline(baseline, arrival),
         arrival=arrival,
@@ -142,5 +143,34 @@ def test_the_baseline_falls_to_the_best_delay_and_rises_only_by_the_drift_allowe
     later = 86_400.0
     for extra, expected in ((20.0, Verdict.ACCEPTED), (40.0, Verdict.STALE)):
         beat = signed(2, seq=int((later - 2.0 - extra) * 1000))
-        got = judge(beat, member_known=True, last_seq=1, baseline=base, arrival=later, verifies=lambda: True)
+        got = judge(
+            beat,
+            member_known=True,
+            last_run=1,
+            last_seq=1,
+            baseline=base,
+            arrival=later,
+            verifies=lambda: True,
+        )
         assert got[0] is expected, extra
+
+
+def test_a_later_run_of_the_member_starts_afresh_and_an_earlier_one_is_a_replay() -> None:
+    base = Baseline(-5.0, 5.0)
+
+    def run_verdict(beat: HeartbeatMessage) -> Verdict:
+        return judge(
+            beat,
+            member_known=True,
+            last_run=2,
+            last_seq=10_000,
+            baseline=base,
+            arrival=5.0,
+            verifies=lambda: keys(1).verifies(beat, NET),
+        )[0]
+
+    # restarted with its clock set back an hour: a lower seq, a delay an hour longer, yet new
+    assert run_verdict(signed(2, seq=10_000 - 3_600_000, run=3)) is Verdict.ACCEPTED
+    assert run_verdict(signed(2, seq=20_000, run=1)) is Verdict.REPLAY  # a recording of an earlier run
+    assert run_verdict(signed(2, seq=10_000 - 3_600_000, run=3, by=3)) is Verdict.SIGNATURE
+    assert run_verdict(signed(2, seq=10_000 - 3_600_000, run=2)) is Verdict.REPLAY

@@ -130,6 +130,7 @@ def test_the_heartbeat_digest_covers_every_field_and_the_network() -> None:
         replace(hb, status="offline"),
         replace(hb, ts=hb.ts + 1),
         replace(hb, seq=6),
+        replace(hb, run=2),
         replace(hb, paused=()),
         replace(hb, brokers=("b",)),
     ]
@@ -145,7 +146,14 @@ def test_a_heartbeat_with_bad_broker_names_cannot_be_made(brokers: tuple[str, ..
 
 
 def beat(drop: tuple[str, ...] = (), **fields: object) -> bytes:
-    data: dict[str, object] = {"member": 3, "status": "online", "ts": 1, "seq": 1, "sig": "0x" + SIG.hex()}
+    data: dict[str, object] = {
+        "member": 3,
+        "status": "online",
+        "ts": 1,
+        "run": 1,
+        "seq": 1,
+        "sig": "0x" + SIG.hex(),
+    }
     data.update(fields)
     for key in drop:
         del data[key]
@@ -162,7 +170,9 @@ def beat(drop: tuple[str, ...] = (), **fields: object) -> bytes:
         (heartbeat_topic(NET, 3), beat(member=True), "member: expected an integer"),
         (heartbeat_topic(NET, 3), beat(extra=1), "unknown fields"),
         (heartbeat_topic(NET, 3), beat(drop=("sig",)), "unsigned heartbeat"),
-        (heartbeat_topic(NET, 3), beat(drop=("seq", "sig")), "unsigned heartbeat"),  # a build before
+        (heartbeat_topic(NET, 3), beat(drop=("run", "seq", "sig")), "unsigned heartbeat"),  # a build before
+        (heartbeat_topic(NET, 3), beat(drop=("run",)), "unsigned heartbeat"),
+        (heartbeat_topic(NET, 3), beat(run="2"), "run: expected an integer"),
         (heartbeat_topic(NET, 3), beat(sig="0x00"), "sig: expected 48 bytes"),
         (heartbeat_topic(NET, 3), beat(seq=-1), "seq: expected an integer"),
         (heartbeat_topic(NET, 3), beat(paused="all"), "paused: expected a list"),

@@ -87,7 +87,6 @@ class _Beat:
     at: float
     paused: tuple[Route, ...]
     brokers: tuple[str, ...]
-    seq: int
 
 
 @dataclass(eq=False)
@@ -492,7 +491,7 @@ class Transport:
                 first_baseline(beat, now) if base is None else base.lowered(beat, now)
             )
         seen = self._beats.setdefault(beat.member, {})
-        seen[broker] = _Beat(online, now, beat.paused, beat.brokers, beat.seq)
+        seen[broker] = _Beat(online, now, beat.paused, beat.brokers)
         self._member_view(beat.member)
 
     def _forget_beats_via(self, broker: str) -> None:

@@ -147,8 +147,7 @@ def judge(
         if late > MAX_LATE_SECONDS:
             return Verdict.STALE, (
                 f"arrived {late:.0f} s later than this member's heartbeats do (at most "
-                f"{MAX_LATE_SECONDS:.0f} s): held back or recorded by a broker, or the member's clock "
-                "was set back before it restarted"
+                f"{MAX_LATE_SECONDS:.0f} s): held back or recorded by a broker"
             )
     if not verifies():
         return Verdict.SIGNATURE, f"not signed with member {beat.member}'s key share"

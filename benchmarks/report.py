@@ -49,6 +49,17 @@ def _max_batch(d: dict[str, Any]) -> int:
     return int(d.get("max_batch") or 100)
 
 
+def _chain_settings(devnets: list[dict[str, Any]]) -> str:
+    """How the members followed the chains: poll interval, and new heads pushed or not (reports
+    from before `push` was recorded polled only)."""
+    settings = sorted({(float(d.get("poll_interval") or 0.1), bool(d.get("push"))) for d in devnets})
+    return ", ".join(
+        f"the members poll each chain every {poll:g} s"
+        + (" and new heads are pushed (ws)" if push else ", no push")
+        for poll, push in settings
+    )
+
+
 def throughput_runs(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Every n = 4 devnet that drained a backlog (the latency devnet's and report["throughput_runs"]),
     one per max_batch, smallest first."""
@@ -407,7 +418,7 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
             "## Latency",
             "",
             "Both chains mine a block a second; batch window 2 blocks, finality depth 1 (the devnet's",
-            f"settings), max_batch {', '.join(sorted({str(_max_batch(d)) for d in devnets}))}. Block times are the wall time a 20 ms poller first saw each block. *Overhead* runs",
+            f"settings), max_batch {', '.join(sorted({str(_max_batch(d)) for d in devnets}))}; {_chain_settings(devnets)}. Block times are the wall time a 20 ms poller first saw each block. *Overhead* runs",
             "from the block that makes the lock batchable (its window's last block + the finality depth)",
             "to the earliest `batch_submitted` log line among the members (the mint's broadcast).",
             "",

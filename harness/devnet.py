@@ -81,6 +81,9 @@ L2 = "l2"  # the third chain's name in the deployment file and the members' [cha
 # slots the L2's finalized head lags its head by 6 blocks, as an L2's lags until its batch is final
 # on L1. The members watch it with finality = "finalized" and wait for the tag.
 L2_SLOTS_PER_EPOCH = 3
+# the members' poll interval of each chain: the fallback, since every chain's `ws` pushes new heads
+# (write_node_config's `push`); the demo, the e2e tests and the benchmark run with it
+POLL_INTERVAL = 0.3
 
 
 def free_port() -> int:
@@ -538,7 +541,7 @@ def write_node_config(
     network: str,
     window_blocks: int = 2,
     max_batch: int = 100,
-    poll_interval: float = 0.3,
+    poll_interval: float = POLL_INTERVAL,
     finality_depth: int = 1,
     metrics_port: int = 0,
     metrics_host: str = "127.0.0.1",
@@ -548,8 +551,11 @@ def write_node_config(
     chain_extra: str = "",
     mqtt_extra: str = "",
     mqtt_brokers: str = "",
+    push: bool = True,
 ) -> Path:
-    """One member's TOML. `*_rpc` replace the chains' endpoints (a TOML string or list), the
+    """One member's TOML. With `push` (the default) each chain's `ws` is its anvil's WebSocket
+    endpoint (anvil serves it on the HTTP port): new heads are pushed, polling is the fallback.
+    `*_rpc` replace the chains' endpoints (a TOML string or list), the
     `*_extra` strings add lines to the [relayer] table and to both chain tables (tests use them).
     `mqtt_brokers` (`[[mqtt.brokers]]` tables) replaces the single broker at `mqtt_port`. Each
     spoke of the deployment (a third chain) gets its `[chains.<name>]` table, watched by its
@@ -557,6 +563,8 @@ def write_node_config(
     same processes serve it, by configuration only."""
     c_rpc = consortium_rpc or f'"{dep.consortium_url}"'
     e_rpc = ethereum_rpc or f'"{dep.ethereum_url}"'
+    c_ws = ws_line(_single_url(consortium_rpc) or dep.consortium_url, push)
+    e_ws = ws_line(_single_url(ethereum_rpc) or dep.ethereum_url, push)
 
     node_dir = run_dir / f"node-{member}"
     node_dir.mkdir(parents=True, exist_ok=True)
@@ -600,7 +608,7 @@ receipt_timeout = 30.0
 [chains.consortium]
 chain_id = {CONSORTIUM_CHAIN_ID}
 rpc = {c_rpc}
-endpoint = "{dep.vault.address}"
+{c_ws}endpoint = "{dep.vault.address}"
 finality_depth = {finality_depth}
 start_block = {dep.consortium_block}
 poll_interval = {poll_interval}
@@ -609,13 +617,13 @@ poll_interval = {poll_interval}
 [chains.ethereum]
 chain_id = {ETHEREUM_CHAIN_ID}
 rpc = {e_rpc}
-endpoint = "{dep.gateway.address}"
+{e_ws}endpoint = "{dep.gateway.address}"
 finality_depth = {finality_depth}
 start_block = {dep.ethereum_block}
 poll_interval = {poll_interval}
 {chain_extra}
 
-{"".join(_spoke_tables(spoke, poll_interval) for spoke in dep.spokes.values())}
+{"".join(_spoke_tables(spoke, poll_interval, push) for spoke in dep.spokes.values())}
 [[routes]]
 src = "consortium"
 dst = "ethereum"
@@ -628,17 +636,35 @@ dst = "consortium"
 registry_from = "consortium"
 registry_to = {json.dumps(["ethereum", *dep.spokes])}
 proposal_ttl = 3600.0
+{f'issuer_registry = "{dep.issuer.address}"' if dep.issuer is not None else ""}
 """)
     return cfg
 
 
-def _spoke_tables(spoke: Spoke, poll_interval: float) -> str:
+def _single_url(rpc_toml: str | None) -> str | None:
+    """The URL of an `rpc` override that is one TOML string (a proxy in front of the chain, the
+    netns topology's delay proxy): the member's `ws` goes the same way. None for a list or none."""
+    if rpc_toml is None:
+        return None
+    value = tomllib.loads(f"v = {rpc_toml}")["v"]
+    return value if isinstance(value, str) else None
+
+
+def ws_line(http_url: str, push: bool) -> str:
+    """The `ws = ...` line of a chain table for the anvil at `http_url` (its WebSocket endpoint is
+    the same host and port), or nothing without `push`."""
+    if not push:
+        return ""
+    return f'ws = "{"ws" + http_url.removeprefix("http")}"\n'
+
+
+def _spoke_tables(spoke: Spoke, poll_interval: float, push: bool = True) -> str:
     """A spoke's `[chains.<name>]`: an L2-like chain, final by its `finalized` tag (which lags)."""
     return f"""
 [chains.{spoke.name}]
 chain_id = {spoke.chain_id}
 rpc = "{spoke.url}"
-endpoint = "{spoke.gateway.address}"
+{ws_line(spoke.url, push)}endpoint = "{spoke.gateway.address}"
 finality = "finalized"            # the tag lags the head (an L2 waits for its batch on L1)
 start_block = {spoke.block}
 poll_interval = {poll_interval}

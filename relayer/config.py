@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from eth_utils.address import is_checksum_address, to_checksum_address
 
@@ -57,6 +58,9 @@ class ChainConfig:
     quorum: int = 1  # endpoints that must return identical logs before they are stored
     rpc_timeout: float = 10.0
     stall_after: float = 60.0  # an endpoint whose head does not move for this long is stalled
+    # the node's WebSocket endpoint: new heads pushed by eth_subscribe wake the watcher at once
+    # (a wake-up only: what is read and stored still comes from `rpcs`); None: poll only
+    ws: str | None = None
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -148,6 +152,10 @@ class ActionsConfig:
     registry_from: str | None = None  # the chain (name) whose registry is the source of truth
     registry_to: tuple[str, ...] = ()  # the chains whose gateway follows it
     proposal_ttl: float = 3600.0
+    # the issuer's register of record (IssuerRegistry) on registry_from: its decisions (freezes,
+    # forced transfers, recovery, the asset's status and NAV) are carried to registry_to too
+    issuer_registry: str | None = None
+    nav_max_age: float = 2 * 86400.0  # a NAV older than this (seconds) is reported stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,6 +304,26 @@ def address_problem(value: str) -> str | None:
     )
 
 
+def ws_url_problem(value: str) -> str | None:
+    """Why `value` is not a usable WebSocket URL for a chain's `ws`, or None."""
+    fix = (
+        "; give the node's WebSocket endpoint (anvil and geth serve it, e.g. ws://127.0.0.1:8545 or "
+        "wss://host/path), or remove ws to poll only"
+    )
+    try:
+        url = urlsplit(value)
+        port = url.port  # a port that is not a number raises here
+    except ValueError as exc:
+        return f"is not a URL ({exc}){fix}"
+    if url.scheme not in ("ws", "wss"):
+        return f"must be a ws:// or wss:// URL, not {url.scheme or 'scheme-less'}{fix}"
+    if not url.hostname:
+        return f"has no host{fix}"
+    if port == 0:
+        return f"has port 0{fix}"
+    return None
+
+
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -412,6 +440,11 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
         for url in rpcs:
             if not url.startswith(("http://", "https://")):
                 r.errors.append(f"{p}.rpc: {url!r} must be an http(s) URL")
+        ws = r.get(table, f"{p}.ws", str, None)
+        if isinstance(ws, str):
+            problem = ws_url_problem(ws)
+            if problem is not None:
+                r.errors.append(f"{p}.ws: {ws!r} {problem}")
         finality = r.get(table, f"{p}.finality", str, "depth")
         if isinstance(finality, str) and finality not in {"depth", "instant", "finalized"}:
             r.errors.append(f"{p}.finality: {finality!r} must be depth, instant or finalized")
@@ -456,6 +489,7 @@ def parse_config(raw: dict[str, Any], source: str, base_dir: Path) -> NodeConfig
                 quorum=quorum,
                 rpc_timeout=rpc_timeout,
                 stall_after=stall_after,
+                ws=ws,
             )
     if not raw.get("chains"):
         r.errors.append("chains: no chain configured; add [chains.<name>] tables")
@@ -659,7 +693,28 @@ def _actions(r: _Reader, raw: dict[str, Any], chains: Mapping[str, ChainConfig])
     ttl = r.get(table, "actions.proposal_ttl", float, 3600.0)
     if isinstance(ttl, float) and not 0 < ttl <= 7 * 24 * 3600:
         r.errors.append(f"actions.proposal_ttl: {ttl} must be between 0 and 604800 seconds (7 days)")
-    return ActionsConfig(source, tuple(followers), ttl if isinstance(ttl, float) else 3600.0)
+    issuer = r.get(table, "actions.issuer_registry", str, None)
+    if isinstance(issuer, str):
+        if not re.fullmatch(r"0x[0-9a-fA-F]{40}", issuer) or int(issuer, 16) == 0:
+            r.errors.append(
+                f"actions.issuer_registry: {issuer!r} is not a non-zero 0x address (the IssuerRegistry "
+                "on registry_from; `relayer devnet deploy` writes it)"
+            )
+            issuer = None
+        elif source is None:
+            r.errors.append(
+                "actions.issuer_registry: set registry_from and registry_to too (where it is, where to)"
+            )
+    nav_age = r.get(table, "actions.nav_max_age", float, 2 * 86400.0)
+    if isinstance(nav_age, float) and not nav_age > 0:
+        r.errors.append(f"actions.nav_max_age: {nav_age} must be a positive number of seconds")
+    return ActionsConfig(
+        source,
+        tuple(followers),
+        ttl if isinstance(ttl, float) else 3600.0,
+        issuer if isinstance(issuer, str) else None,
+        nav_age if isinstance(nav_age, float) and nav_age > 0 else 2 * 86400.0,
+    )
 
 
 def quorum_warnings(cfg: NodeConfig) -> list[str]:

@@ -20,6 +20,7 @@ from relayer import metrics
 from relayer.adapters import instance, sdnotify
 from relayer.adapters.aio import within
 from relayer.adapters.chain import ChainClient
+from relayer.adapters.heads import HeadFeed
 from relayer.adapters.store import Store, StoreError, StoreUnwritable
 from relayer.adapters.transport import DEDUP_WINDOW_SECONDS, Transport
 from relayer.config import ConfigError, NodeConfig, quorum_warnings
@@ -164,6 +165,9 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
         async with asyncio.TaskGroup() as tg:
             for chain in node.chains.values():
                 tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")  # returns on a halt
+                if chain.cfg.ws is not None:  # pushed heads wake the watcher; it polls without them
+                    feed = HeadFeed(chain.cfg, _waking(node, chain.chain_id))
+                    tg.create_task(feed.run(), name=f"heads-{chain.cfg.name}")
             loops.append(
                 tg.create_task(
                     node.transport.run(
@@ -211,6 +215,16 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
         pass
     finally:
         enforcer.cancel()
+
+
+def _waking(node: Node, chain_id: ChainId) -> Callable[[int], None]:
+    """A head feed's callback: each head pushed wakes the chain's watcher (its number is not used:
+    the scan reads the head again through the chain's RPCs)."""
+
+    def on_head(_number: int) -> None:
+        node.head_pushed(chain_id)
+
+    return on_head
 
 
 def _kept(handle: Callable[[_M], Awaitable[None]]) -> Callable[[_M], Awaitable[None]]:

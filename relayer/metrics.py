@@ -9,6 +9,14 @@ from relayer.core.logcheck import LogFault
 CHAIN_HEAD = Gauge("qiao_chain_head_block", "Latest block number seen", ["chain"])
 CHAIN_FINAL = Gauge("qiao_chain_final_block", "Highest block treated as final", ["chain"])
 CHAIN_SCANNED = Gauge("qiao_chain_scanned_block", "Highest block scanned for events", ["chain"])
+CHAIN_SUBSCRIPTION_UP = Gauge(
+    "qiao_chain_subscription_up",
+    "1 while the chain's new-heads subscription (ws) is open, 0 while it is down (the watcher polls)",
+    ["chain"],
+)
+CHAIN_HEADS_PUSHED = Counter(
+    "qiao_chain_heads_pushed_total", "New heads pushed by the chain's ws subscription", ["chain"]
+)
 RPC_ERRORS = Counter("qiao_rpc_errors_total", "Failed RPC interactions", ["chain"])
 RPC_FALLBACKS = Counter("qiao_rpc_fallbacks_total", "Switches to another RPC endpoint", ["chain"])
 RPC_STALLS = Counter("qiao_rpc_stalls_total", "RPC endpoints left because their head stopped", ["chain"])
@@ -260,6 +268,26 @@ REGISTRY_MISMATCHES = Gauge(
     "qiao_registry_mismatches",
     "Accounts whose allow-list entry or carried freeze on the chain differs from the consortium chain's",
     ["chain"],
+)
+ISSUER_ACTIONS_FAILED = Counter(
+    "qiao_issuer_actions_failed_total",
+    "Issuer decisions carried from the consortium chain that the wrapped token refused (IssuerActionFailed)",
+    ["chain"],
+)
+ASSET_STATUS_MISMATCH = Gauge(
+    "qiao_asset_status_mismatch",
+    "1 while the asset's status on the wrapped token differs from the consortium chain's issuer registry",
+    ["chain", "token"],
+)
+NAV_AGE_SECONDS = Gauge(
+    "qiao_nav_age_seconds",
+    "Age of the NAV per unit the wrapped token holds (now minus its timestamp; -1 before the first)",
+    ["chain", "token"],
+)
+NAV_STALE = Gauge(
+    "qiao_nav_stale",
+    "1 while the wrapped token's NAV is older than actions.nav_max_age (or there is none)",
+    ["chain", "token"],
 )
 READY = Gauge("qiao_ready", "1 when the readiness check passes")
 READY_CHECK = Gauge("qiao_ready_check", "Each readiness condition, 1 when it holds", ["check"])

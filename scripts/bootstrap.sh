@@ -26,7 +26,8 @@ need_python() {
 #    their own instances), nats-server (the clustered broker through its MQTT listener:
 #    deploy/nats/, tests/integration/test_transport_clusters.py), prometheus (promtool and a real server for the alert tests), systemd
 #    (systemd-analyze verify on the units), openssl (to inspect the broker's certificates) and
-#    faketime (libfaketime: the clock-skew fault test runs a member with its clock off).
+#    faketime (libfaketime: the clock-skew fault test runs a member with its clock off) and iproute2
+#    (`ip netns`: the multi-host topology, harness/netns.py, tests/e2e/test_topology.py).
 APT_MISSING=()
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then APT_MISSING+=(mosquitto); fi
 if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then APT_MISSING+=(nats-server); fi
@@ -34,6 +35,7 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
 if ! command -v systemd-analyze >/dev/null 2>&1; then APT_MISSING+=(systemd); fi
 if ! command -v openssl >/dev/null 2>&1; then APT_MISSING+=(openssl); fi
 if ! compgen -G "/usr/lib/*/faketime/libfaketime.so.1" >/dev/null; then APT_MISSING+=(faketime); fi
+if ! command -v ip >/dev/null 2>&1 && [ ! -x /usr/sbin/ip ]; then APT_MISSING+=(iproute2); fi
 if [ "${#APT_MISSING[@]}" -gt 0 ]; then
   log "installing Debian packages: ${APT_MISSING[*]}"
   if [ "$(id -u)" -eq 0 ]; then SUDO=""; else SUDO="sudo"; fi

@@ -40,8 +40,20 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     uint8 public constant MINTED = 0;
     /// @notice {mintChecked}: the recipient is not allowed or is frozen.
     uint8 public constant RECIPIENT_NOT_ALLOWED = 1;
-    /// @notice {mintChecked}: the token is frozen.
+    /// @notice {mintChecked}: the token is frozen, or the asset defaulted or matured (no new
+    ///         mint: the transfer fails and is refunded on the consortium chain).
     uint8 public constant TOKEN_FROZEN = 2;
+
+    /// @notice Asset status codes, as the issuer records them on the consortium chain
+    ///         ({IssuerRegistry}) and the gateway carries them here ({setAssetStatus}).
+    uint8 public constant ASSET_ACTIVE = 0;
+    /// @notice Suspended: no transfer, mint or burn; a batch minting it reverts and is retried
+    ///         after the suspension (in-flight transfers wait, none is lost).
+    uint8 public constant ASSET_SUSPENDED = 1;
+    /// @notice Defaulted: no transfer and no new mint; holders burn toward C (redemption).
+    uint8 public constant ASSET_DEFAULTED = 2;
+    /// @notice Matured (redeeming): burn only, as defaulted.
+    uint8 public constant ASSET_MATURED = 3;
 
     /// @dev A holder's ERC-3643 state: the wallet freeze and the frozen part of its balance, in
     ///      one slot (one read per party of a transfer).
@@ -60,6 +72,11 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     /// @dev How many holders have a wallet freeze or frozen tokens; in the slot of `frozen`, so a
     ///      transfer reads the holders' ERC-3643 state only while some holder is restricted.
     uint64 private _restricted;
+    /// @dev The asset's status (ASSET_*), in the same slot: the hot paths read it with `frozen`.
+    uint8 private _assetStatus;
+    /// @dev The asset's NAV per unit (18 decimals) and its timestamp, as carried from C.
+    uint192 private _navPerUnit;
+    uint64 private _navAsOf;
     mapping(address account => Holder holder) private _holders;
     string private _tokenName;
     string private _tokenSymbol;
@@ -67,6 +84,10 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
 
     /// @notice The whole token was frozen (true) or unfrozen (false).
     event TokenFrozenSet(bool frozen, address indexed by);
+    /// @notice The asset's status changed (ASSET_*), as decided on the consortium chain.
+    event AssetStatusSet(uint8 status);
+    /// @notice The asset's NAV per unit (18 decimals) as of `asOf` (unix seconds), from C.
+    event NavSet(uint256 navPerUnit, uint64 asOf);
 
     /// @notice The caller is not the gateway.
     error OnlyGateway(address caller);
@@ -117,6 +138,14 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     error FixedAtDeployment();
     /// @notice A name or symbol is empty.
     error EmptyString();
+    /// @notice The asset is suspended: nothing moves, mints wait (a batch reverts and is retried).
+    error AssetSuspended();
+    /// @notice The asset is defaulted or matured (`status`): no transfer, only burns toward C.
+    error AssetNotActive(uint8 status);
+    /// @notice `status` is not an asset status code (0..3).
+    error InvalidAssetStatus(uint8 status);
+    /// @notice A NAV of zero, above 2^192 - 1, or with a timestamp not after the last one.
+    error InvalidNav(uint256 navPerUnit, uint64 asOf);
 
     /// @param name_ ERC-20 name.
     /// @param symbol_ ERC-20 symbol.
@@ -201,12 +230,15 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
 
     /// @notice Mints `amount` to `to` if it can be delivered, else mints nothing and says why;
     ///         gateway only. Never reverts because of the recipient or the freeze, so a batch
-    ///         can record an undeliverable transfer as failed and go on.
+    ///         can record an undeliverable transfer as failed and go on; reverts with
+    ///         {AssetSuspended} while the asset is suspended (the transfer waits: nothing is
+    ///         consumed, the batch is executed again after the suspension).
     /// @param to The receiver.
     /// @param amount The amount.
     /// @return outcome {MINTED}, {RECIPIENT_NOT_ALLOWED} (not allowed in the registry, or its
     ///         wallet frozen on this token) or {TOKEN_FROZEN}.
     function mintChecked(address to, uint256 amount) external onlyGateway returns (uint8 outcome) {
+        if (_assetStatus != ASSET_ACTIVE) return _inactiveMint();
         if (frozen) return TOKEN_FROZEN;
         if (!registry.isAllowed(to)) return RECIPIENT_NOT_ALLOWED;
         if (_restricted != 0 && _holders[to].frozen) return RECIPIENT_NOT_ALLOWED;
@@ -221,7 +253,9 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     ///         because of a recipient or the freeze.
     /// @dev One registry call for every recipient's KYC status ({KycRegistry-allowedMask}). A
     ///      recipient may appear more than once; each entry is minted (or refused) on its own.
-    ///      The token's wallet freezes are read only while some holder is restricted.
+    ///      The token's wallet freezes are read only while some holder is restricted. Reverts
+    ///      with {AssetSuspended} while the asset is suspended (the whole batch waits); a
+    ///      defaulted or matured asset answers {TOKEN_FROZEN} (no new mint).
     /// @param to The receivers (at least one).
     /// @param amounts The amounts, one per receiver.
     /// @return outcome {MINTED} (`refused` says to whom not) or {TOKEN_FROZEN} (nothing minted,
@@ -237,7 +271,8 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
         if (amounts.length != n) revert LengthMismatch(n, amounts.length);
         uint256 words = (n + 255) >> 8;
         refused = new uint256[](words);
-        if (frozen) {
+        if (frozen || _assetStatus != ASSET_ACTIVE) {
+            _inactiveMint();
             for (uint256 k; k < words; ++k) {
                 refused[k] = type(uint256).max;
             }
@@ -298,6 +333,48 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
         for (uint256 i; i < toList.length; ++i) {
             _transfer(msg.sender, toList[i], amounts[i]);
         }
+    }
+
+    // ------------------------------------------------------------------ gateway: asset status and NAV
+
+    /// @notice Sets the asset's status as the issuer decided it on the consortium chain; gateway
+    ///         only (carried by the committee, IssuerModule). ACTIVE: as usual; SUSPENDED: no
+    ///         transfer, mint or burn ({AssetSuspended}; a batch minting it reverts and is
+    ///         retried later); DEFAULTED and MATURED: no transfer and no new mint (a delivery
+    ///         fails and is refunded on C), burns toward C only. Forced transfers and recovery,
+    ///         the issuer's own orders, are not stopped by the status.
+    /// @param status ASSET_ACTIVE (0) .. ASSET_MATURED (3); {InvalidAssetStatus} otherwise.
+    function setAssetStatus(uint8 status) external onlyGateway {
+        if (status > ASSET_MATURED) revert InvalidAssetStatus(status);
+        _assetStatus = status;
+        emit AssetStatusSet(status);
+    }
+
+    /// @notice Records the asset's NAV per unit as of `asOf`, as the issuer recorded it on the
+    ///         consortium chain; gateway only. Reverts with {InvalidNav} for a zero NAV, one
+    ///         above 2^192 - 1, or a timestamp not after the last one.
+    /// @param navPerUnit The NAV of one token (18 decimals).
+    /// @param asOf Its timestamp (unix seconds).
+    function setNav(uint256 navPerUnit, uint64 asOf) external onlyGateway {
+        if (navPerUnit == 0 || navPerUnit > type(uint192).max || asOf <= _navAsOf) {
+            revert InvalidNav(navPerUnit, asOf);
+        }
+        // forge-lint: disable-next-line(unsafe-typecast) -- checked just above
+        _navPerUnit = uint192(navPerUnit);
+        _navAsOf = asOf;
+        emit NavSet(navPerUnit, asOf);
+    }
+
+    /// @notice The asset's status (ASSET_ACTIVE .. ASSET_MATURED).
+    function assetStatus() external view returns (uint8 status) {
+        return _assetStatus;
+    }
+
+    /// @notice The asset's last NAV per unit (18 decimals) and its timestamp (zeros before the
+    ///         first). How old a NAV may be before it is reported stale is the relayer's
+    ///         setting (`actions.nav_max_age`): the token only keeps what C recorded.
+    function nav() external view returns (uint256 navPerUnit, uint64 asOf) {
+        return (_navPerUnit, _navAsOf);
     }
 
     // ------------------------------------------------------------------ agents: freezes
@@ -516,7 +593,7 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     ///         paused, both verified in the registry, neither wallet frozen, `amount` within the
     ///         free balance of `from`).
     function canTransfer(address from, address to, uint256 amount) external view returns (bool) {
-        if (frozen || from == address(0) || to == address(0)) return false;
+        if (frozen || _assetStatus != ASSET_ACTIVE || from == address(0) || to == address(0)) return false;
         if (!registry.isAllowed(from) || !registry.isAllowed(to)) return false;
         Holder memory h = _holders[from];
         if (h.frozen || _holders[to].frozen) return false;
@@ -528,7 +605,7 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     /// @param account The address.
     /// @return ok True if a mint or transfer to `account` would pass the checks.
     function canReceive(address account) external view returns (bool ok) {
-        return !frozen && registry.isAllowed(account) && !_holders[account].frozen;
+        return !frozen && _assetStatus == ASSET_ACTIVE && registry.isAllowed(account) && !_holders[account].frozen;
     }
 
     /// @notice ERC-165: IERC3643, IAgentRole, IERC20, IERC20Metadata, IAccessControl, IERC165.
@@ -544,10 +621,28 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     ///      party not allowed, a frozen wallet and an amount above the sender's free balance.
     function _update(address from, address to, uint256 value) internal override {
         if (frozen) revert TokenIsFrozen();
+        if (_assetStatus != ASSET_ACTIVE) _checkAssetStatus(from, to);
         if (from != address(0) && !registry.isAllowed(from)) revert NotAllowed(from);
         if (to != address(0) && !registry.isAllowed(to)) revert NotAllowed(to);
         if (_restricted != 0) _checkHolders(from, to, value);
         super._update(from, to, value);
+    }
+
+    /// @dev The asset-status part of {_update} (status not ACTIVE): suspended, nothing moves;
+    ///      defaulted or matured, only burns (redemption toward C) and the gateway's refund mints
+    ///      (a burn that failed on C given back) pass, never a transfer between holders.
+    function _checkAssetStatus(address from, address to) private view {
+        uint8 status = _assetStatus;
+        if (status == ASSET_SUSPENDED) revert AssetSuspended();
+        if (from != address(0) && to != address(0)) revert AssetNotActive(status);
+    }
+
+    /// @dev A new delivery while the asset is not ACTIVE: suspended, revert (the batch stays
+    ///      unexecuted and is retried after the suspension); otherwise nothing is minted
+    ///      ({TOKEN_FROZEN}: the transfer fails and is refunded on C).
+    function _inactiveMint() private view returns (uint8 outcome) {
+        if (_assetStatus == ASSET_SUSPENDED) revert AssetSuspended();
+        return TOKEN_FROZEN;
     }
 
     /// @dev The ERC-3643 part of {_update}: wallet freezes and the free balance.

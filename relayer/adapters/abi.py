@@ -340,6 +340,8 @@ GATEWAY_ABI: list[dict[str, Any]] = [
     _fn("ALLOW_TYPEHASH", "", "bytes32", view=True),
     _fn("applyFreeze", "uint64 keyEpoch, address account, bool frozen, bytes signature"),
     _fn("applyAllow", "uint64 keyEpoch, address account, bool allowed, bytes signature"),
+    _fn("localTokenOf", "uint256 remoteChainId, address remoteToken", "address token", view=True),
+    _fn("remoteTokenOf", "uint256 remoteChainId, address localToken", "address token", view=True),
 ]
 
 # KycRegistry (each endpoint's `registry()`): the flags, and the events the committee carries
@@ -359,4 +361,63 @@ REGISTRY_ABI: list[dict[str, Any]] = [
         }
         for name, flag in (("AllowedSet", "allowed"), ("FrozenSet", "frozen"))
     ),
+]
+
+# IssuerModule, run by the gateway from its fallback: the issuer's decisions carried from C
+ISSUER_MODULE_ABI: list[dict[str, Any]] = [
+    _fn("ISSUER_TYPEHASH", "", "bytes32 typehash", view=True),
+    _fn("issuerSequence", "address token", "uint64 sequence", view=True),
+    _fn("issuerActionFailed", "address token, uint64 sequence", "bool failed", view=True),
+    {
+        "type": "function",
+        "name": "applyIssuerAction",
+        "stateMutability": "nonpayable",
+        "inputs": [
+            {"name": "keyEpoch", "type": "uint64"},
+            {
+                "name": "a",
+                "type": "tuple",
+                "internalType": "struct IssuerModule.IssuerAction",
+                "components": [
+                    {"name": "token", "type": "address"},
+                    {"name": "sequence", "type": "uint64"},
+                    {"name": "op", "type": "uint8"},
+                    {"name": "account", "type": "address"},
+                    {"name": "to", "type": "address"},
+                    {"name": "amount", "type": "uint256"},
+                    {"name": "asOf", "type": "uint64"},
+                ],
+            },
+            {"name": "signature", "type": "bytes"},
+        ],
+        "outputs": [{"name": "applied", "type": "bool"}],
+    },
+]
+
+# IssuerRegistry on the consortium chain: the issuer's register of record, and its one event
+ISSUER_REGISTRY_ABI: list[dict[str, Any]] = [
+    _fn("sequenceOf", "address asset", "uint64 sequence", view=True),
+    _fn("assetStatus", "address asset", "uint8 status", view=True),
+    _fn("navOf", "address asset", "uint256 navPerUnit, uint64 asOf", view=True),
+    {
+        "type": "event",
+        "name": "IssuerAction",
+        "anonymous": False,
+        "inputs": [
+            {"name": "asset", "type": "address", "indexed": True},
+            {"name": "sequence", "type": "uint64", "indexed": True},
+            {"name": "op", "type": "uint8", "indexed": False},
+            {"name": "account", "type": "address", "indexed": False},
+            {"name": "to", "type": "address", "indexed": False},
+            {"name": "amount", "type": "uint256", "indexed": False},
+            {"name": "asOf", "type": "uint64", "indexed": False},
+            {"name": "by", "type": "address", "indexed": True},
+        ],
+    },
+]
+
+# WrappedToken: the asset's status and NAV as carried to it
+TOKEN_ASSET_ABI: list[dict[str, Any]] = [
+    _fn("assetStatus", "", "uint8 status", view=True),
+    _fn("nav", "", "uint256 navPerUnit, uint64 asOf", view=True),
 ]

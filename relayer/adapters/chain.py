@@ -28,15 +28,24 @@ from web3.exceptions import ContractLogicError
 from web3.types import BlockIdentifier, RPCEndpoint
 
 from relayer import metrics
-from relayer.adapters.abi import ENDPOINT_ABI, REGISTRY_ABI
+from relayer.adapters.abi import (
+    ENDPOINT_ABI,
+    GATEWAY_ABI,
+    ISSUER_MODULE_ABI,
+    ISSUER_REGISTRY_ABI,
+    REGISTRY_ABI,
+    TOKEN_ASSET_ABI,
+)
 from relayer.adapters.aio import within
 from relayer.config import ChainConfig
 from relayer.core.batching import Located
 from relayer.core.keyring import EndpointKey
 from relayer.core.logcheck import LogFault, LogPlace, Refusal, blocks_to_check, judge_logs
 from relayer.core.onchain import (
+    AssetState,
     CurseView,
     EndpointState,
+    IssuerEvent,
     PendingActionView,
     RegistryEvent,
     RegistryStatus,
@@ -73,6 +82,9 @@ QUARANTINE_SECONDS = 900.0
 KEEPALIVE_SECONDS = 15.0  # an idle pooled RPC connection is closed after this (servers time out later)
 FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one that changes
 # the KYC registry's events the committee carries (RegistryEvent.kind by topic)
+ISSUER_ACTION_TOPIC = (
+    "0x" + keccak(text="IssuerAction(address,uint64,uint8,address,address,uint256,uint64,address)").hex()
+)
 REGISTRY_TOPICS = {
     "0x" + keccak(text="FrozenSet(address,bool,address)").hex(): ("freeze", "FrozenSet"),
     "0x" + keccak(text="AllowedSet(address,bool,address)").hex(): ("allow", "AllowedSet"),
@@ -378,8 +390,10 @@ class ChainClient:
                 self._active = index
                 return
 
-    async def final_head(self) -> int:
-        """The highest block this node treats as final, by the chain's finality rule."""
+    async def final_head(self, head: int | None = None) -> int:
+        """The highest block this node treats as final, by the chain's finality rule. `head`: the
+        head the caller just read (`head()`), which a depth rule then counts from instead of
+        asking again (one RPC less per scan)."""
         if self.cfg.finality == "finalized":
 
             async def finalized(ep: _Endpoint) -> int:
@@ -387,7 +401,7 @@ class ChainClient:
                 return int(block["number"])
 
             return await self.call(finalized, "get_block(finalized)")
-        return await self.head() - self.cfg.finality_depth
+        return (await self.head() if head is None else head) - self.cfg.finality_depth
 
     async def block_hash(self, number: int) -> str:
         """The hash of block `number`, which the caller treats as final: remembered, and an
@@ -1018,6 +1032,125 @@ class ChainClient:
 
         (allowed, frozen), (compliance, bridge) = await self.call(get, "registry status")
         return RegistryStatus(bool(allowed), bool(frozen), bool(compliance), bool(bridge))
+
+    # ---- the issuer's decisions, the asset's status and NAV (issue 19) ---------------------------
+
+    async def issuer_events(
+        self, registry: str, first_block: int, last_block: int, *, end_hash: str | None = None
+    ) -> list[IssuerEvent]:
+        """The IssuerAction events of the issuer registry at `registry` in [first_block,
+        last_block], in log order, read and checked as transfers are (`_events`, quorum)."""
+        address = to_checksum_address(registry)
+        return await self._events(
+            first_block, last_block, ISSUER_ACTION_TOPIC, self.decode_issuer_event, end_hash, address
+        )
+
+    def decode_issuer_event(self, entry: Any) -> IssuerEvent:
+        """An IssuerAction(asset indexed, sequence indexed, op, account, to, amount, asOf, by
+        indexed), strictly: topic count, padding, an op of one byte, uint64 sequence and asOf."""
+        try:
+            topics, data = _log_parts(entry, ISSUER_ACTION_TOPIC, 3, 160, "IssuerAction")
+            words = [data[i : i + 32] for i in range(0, 160, 32)]
+            if any(topics[1][:12]) or any(topics[3][:12]) or any(words[1][:12]) or any(words[2][:12]):
+                raise ValueError("an address with non-zero padding")
+            if any(topics[2][:24]) or any(words[4][:24]) or any(words[0][:31]):
+                raise ValueError("a number wider than its type")
+            return IssuerEvent(
+                asset=_checksummed(topics[1][12:]),
+                sequence=int.from_bytes(topics[2], "big"),
+                op=words[0][31],
+                account=_checksummed(words[1][12:]),
+                to=_checksummed(words[2][12:]),
+                amount=int.from_bytes(words[3], "big"),
+                as_of=int.from_bytes(words[4], "big"),
+                by=_checksummed(topics[3][12:]),
+                block_number=_int(entry["blockNumber"]),
+                block_hash=_hex(entry["blockHash"]),
+                tx_hash=_hex(entry["transactionHash"]),
+                log_index=_int(entry["logIndex"]),
+            )
+        except Exception as exc:
+            raise _malformed(self.cfg.name, entry, "IssuerAction", exc) from exc
+
+    async def local_token_of(self, remote_chain_id: int, remote_token: str) -> str:
+        """`localTokenOf(remote, token)` at the final head: the token of this endpoint paired with
+        `remote_token` on `remote_chain_id` (the zero address if none)."""
+        block = await self._read_block(True)
+        who = to_checksum_address(remote_token)
+
+        async def get(ep: _Endpoint) -> str:
+            f = ep.w3.eth.contract(address=ep.contract.address, abi=GATEWAY_ABI).functions
+            return str(await f.localTokenOf(remote_chain_id, who).call(block_identifier=block))
+
+        token: str = await self.call(get, "localTokenOf")
+        return to_checksum_address(token)
+
+    async def remote_token_of(self, remote_chain_id: int, local_token: str) -> str:
+        """`remoteTokenOf(remote, token)` at the final head: the token on `remote_chain_id` paired
+        with this endpoint's `local_token` (the zero address if none)."""
+        block = await self._read_block(True)
+        who = to_checksum_address(local_token)
+
+        async def get(ep: _Endpoint) -> str:
+            f = ep.w3.eth.contract(address=ep.contract.address, abi=GATEWAY_ABI).functions
+            return str(await f.remoteTokenOf(remote_chain_id, who).call(block_identifier=block))
+
+        token: str = await self.call(get, "remoteTokenOf")
+        return to_checksum_address(token)
+
+    async def issuer_sequence(self, token: str, *, final: bool = False) -> int:
+        """`issuerSequence(token)` (IssuerModule, through the gateway's fallback): the number of
+        the issuer's last decision applied (or recorded failed) for `token` here."""
+        block = await self._read_block(final)
+        who = to_checksum_address(token)
+
+        async def get(ep: _Endpoint) -> int:
+            f = ep.w3.eth.contract(address=ep.contract.address, abi=ISSUER_MODULE_ABI).functions
+            return int(await f.issuerSequence(who).call(block_identifier=block))
+
+        sequence: int = await self.call(get, "issuerSequence")
+        return sequence
+
+    async def issuer_action_failed(self, token: str, sequence: int) -> bool:
+        """`issuerActionFailed(token, sequence)` at the final head: whether the token refused it."""
+        block = await self._read_block(True)
+        who = to_checksum_address(token)
+
+        async def get(ep: _Endpoint) -> bool:
+            f = ep.w3.eth.contract(address=ep.contract.address, abi=ISSUER_MODULE_ABI).functions
+            return bool(await f.issuerActionFailed(who, sequence).call(block_identifier=block))
+
+        failed: bool = await self.call(get, "issuerActionFailed")
+        return failed
+
+    async def token_asset_state(self, token: str) -> AssetState:
+        """A wrapped token's `assetStatus()` and `nav()` at the final head."""
+        block = await self._read_block(True)
+        who = to_checksum_address(token)
+
+        async def get(ep: _Endpoint) -> AssetState:
+            f = ep.w3.eth.contract(address=who, abi=TOKEN_ASSET_ABI).functions
+            status = int(await f.assetStatus().call(block_identifier=block))
+            nav, as_of = await f.nav().call(block_identifier=block)
+            return AssetState(status, int(nav), int(as_of))
+
+        state: AssetState = await self.call(get, "token asset state")
+        return state
+
+    async def issuer_asset_state(self, registry: str, asset: str) -> AssetState:
+        """An asset's `assetStatus(asset)` and `navOf(asset)` in the issuer registry at
+        `registry` (the consortium chain's), at the final head."""
+        block = await self._read_block(True)
+        at, who = to_checksum_address(registry), to_checksum_address(asset)
+
+        async def get(ep: _Endpoint) -> AssetState:
+            f = ep.w3.eth.contract(address=at, abi=ISSUER_REGISTRY_ABI).functions
+            status = int(await f.assetStatus(who).call(block_identifier=block))
+            nav, as_of = await f.navOf(who).call(block_identifier=block)
+            return AssetState(status, int(nav), int(as_of))
+
+        state: AssetState = await self.call(get, "issuer asset state")
+        return state
 
     async def chain_time(self) -> int:
         """The timestamp of the latest block (the clock the endpoint's action delay runs on)."""

@@ -15,7 +15,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 from committee.bls import g1_to_eip2537, g2_to_eip2537
-from relayer.core.encoding import check_action_params, resume_fields, uncurse_fields
+from relayer.core.encoding import check_action_params, issuer_fields, resume_fields, uncurse_fields
 from relayer.core.types import Batch, Transfer, execute_batch_args
 
 SIGNATURE_WIRE_LENGTH = 48
@@ -111,6 +111,10 @@ _ACTION_CALLS: dict[str, tuple[str, list[str]]] = {
     "freeze": ("applyFreeze", ["uint64", "address", "bool", "bytes"]),
     "allow": ("applyAllow", ["uint64", "address", "bool", "bytes"]),
     "uncurse": ("uncurse", ["uint64", "uint256", "uint64", "bytes"]),
+    "issuer": (
+        "applyIssuerAction",
+        ["uint64", "(address,uint64,uint8,address,address,uint256,uint64)", "bytes"],
+    ),
 }
 ACTION_SELECTORS: dict[str, bytes] = {
     kind: keccak(text=f"{name}({','.join(types)})")[:4] for kind, (name, types) in _ACTION_CALLS.items()
@@ -124,7 +128,8 @@ def action_call_data(
     kind: str, key_epoch: int, params: bytes, signature: bytes, *, new_key: bytes | None = None
 ) -> bytes:
     """The calldata that submits a signed action of `kind` to its endpoint: `pauseWithSignature`,
-    `resume`, `rotateKey`, `applyFreeze` (gateway), `applyAllow` (gateway) or `uncurse`. `params`
+    `resume`, `rotateKey`, `applyFreeze` (gateway), `applyAllow` (gateway), `uncurse` or
+    `applyIssuerAction` (gateway, IssuerModule). `params`
     are the signed fields (`relayer.core.encoding.action_params`); resume takes its deadline from
     them (the pause count is the endpoint's own), freeze and allow the account and flag, uncurse
     the route's remote chain id and the curse count. `new_key`
@@ -155,6 +160,9 @@ def action_call_data(
         args = [key_epoch, params[12:32], params[63] == 1, signature]
     elif kind == "uncurse":
         args = [key_epoch, *uncurse_fields(params), signature]
+    elif kind == "issuer":
+        f = issuer_fields(params)
+        args = [key_epoch, (f.token, f.sequence, f.op, f.account, f.to, f.amount, f.as_of), signature]
     else:
         args = [key_epoch, signature]
     return ACTION_SELECTORS[kind] + abi_encode(_ACTION_CALLS[kind][1], args)

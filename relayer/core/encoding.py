@@ -6,6 +6,7 @@ Pure functions: no I/O, no state.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
@@ -181,10 +182,23 @@ ACTION_TYPEHASHES: dict[str, bytes] = {
     "freeze": keccak(f"QiaoFreeze({_ACTION_HEAD},address account,bool frozen)".encode()),
     "allow": keccak(f"QiaoAllow({_ACTION_HEAD},address account,bool allowed)".encode()),
     "uncurse": keccak(f"QiaoUncurse({_ACTION_HEAD},uint256 remoteChainId,uint64 curseCount)".encode()),
+    "issuer": keccak(
+        f"QiaoIssuerAction({_ACTION_HEAD},address token,uint64 sequence,uint8 op,address account,"
+        "address to,uint256 amount,uint64 asOf)".encode()
+    ),
 }
 """Each action kind's type hash, as the endpoint's PAUSE_TYPEHASH ... ALLOW_TYPEHASH (the
-gateway's), UNCURSE_TYPEHASH (a route cursed by the sentinels, lifted after the action delay)."""
-_PARAMS_SIZE = {"pause": 0, "resume": 64, "rotate": 32, "freeze": 64, "allow": 64, "uncurse": 64}
+gateway's), UNCURSE_TYPEHASH (a route cursed by the sentinels, lifted after the action delay),
+ISSUER_TYPEHASH (the gateway's IssuerModule: an issuer's decision recorded on C)."""
+_PARAMS_SIZE = {
+    "pause": 0,
+    "resume": 64,
+    "rotate": 32,
+    "freeze": 64,
+    "allow": 64,
+    "uncurse": 64,
+    "issuer": 224,
+}
 _PARAMS_SHAPE = {
     "pause": "no fields",
     "resume": "abi.encode(uint64 pauseCount, uint64 deadline)",
@@ -192,6 +206,8 @@ _PARAMS_SHAPE = {
     "freeze": "abi.encode(address account, bool frozen)",
     "allow": "abi.encode(address account, bool allowed)",
     "uncurse": "abi.encode(uint256 remoteChainId, uint64 curseCount)",
+    "issuer": "abi.encode(address token, uint64 sequence, uint8 op, address account, address to, "
+    "uint256 amount, uint64 asOf)",
 }
 _UINT64 = 2**64
 
@@ -337,6 +353,8 @@ def check_action_params(kind: str, params: bytes) -> None:
             raise ValueError("uncurse params: remote chain id 0")
         if any(params[32:56]) or not any(params[56:64]):
             raise ValueError("uncurse params: the second word is not a uint64 curse count >= 1")
+    if kind == "issuer":
+        issuer_fields(params)  # ValueError unless an issuer decision's seven words
     if kind in ("freeze", "allow"):
         if any(params[:12]) or not any(params[12:32]):
             raise ValueError(f"{kind} params: the first word is not a non-zero address")
@@ -356,3 +374,101 @@ def uncurse_fields(params: bytes) -> tuple[int, int]:
     makes them); ValueError if they are not an UNCURSE's."""
     check_action_params("uncurse", params)
     return int.from_bytes(params[:32], "big"), int.from_bytes(params[32:], "big")
+
+
+# ---- the issuer's decisions (docs/PROTOCOL.md, "Issuer actions, asset status and NAV") ------------
+
+ISSUER_OPS = {
+    1: "freeze_wallet",
+    2: "unfreeze_wallet",
+    3: "freeze_partial",
+    4: "unfreeze_partial",
+    5: "forced_transfer",
+    6: "recovery",
+    7: "set_status",
+    8: "set_nav",
+}
+"""IssuerRegistry's OP_* codes (part of the signed message: only ever appended)."""
+ASSET_STATUSES = {0: "active", 1: "suspended", 2: "defaulted", 3: "matured"}
+"""The asset status codes of IssuerRegistry and WrappedToken."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerFields:
+    """The seven signed fields of an issuer decision (IssuerModule.IssuerAction): the wrapped
+    token on the destination, the decision's number on C for its asset, the operation, the holder
+    (or lost wallet), the receiver (or new wallet), the amount (tokens, a status code or a NAV per
+    unit) and the NAV's timestamp. Addresses, numbers and codes only: nothing personal."""
+
+    token: str
+    sequence: int
+    op: int
+    account: str
+    to: str
+    amount: int
+    as_of: int
+
+    def encode(self) -> bytes:
+        return b"".join(
+            (
+                _address_word(self.token),
+                self.sequence.to_bytes(32, "big"),
+                self.op.to_bytes(32, "big"),
+                _address_word(self.account),
+                _address_word(self.to),
+                self.amount.to_bytes(32, "big"),
+                self.as_of.to_bytes(32, "big"),
+            )
+        )
+
+
+def issuer_params(
+    *, token: str, sequence: int, op: int, account: str, to: str, amount: int, as_of: int
+) -> bytes:
+    """abi.encode(address token, uint64 sequence, uint8 op, address account, address to,
+    uint256 amount, uint64 asOf): the params of an ISSUER action, checked as the contract reads
+    them (a known op, a non-zero token, sequence >= 1)."""
+    for name, value, bound in (("sequence", sequence, _UINT64), ("op", op, 256), ("as_of", as_of, _UINT64)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < bound:
+            raise ValueError(f"issuer_params: {name} {value!r} out of range")
+    if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount < 2**256:
+        raise ValueError(f"issuer_params: amount {amount!r} is not a uint256")
+    params = IssuerFields(token, sequence, op, account, to, amount, as_of).encode()
+    issuer_fields(params)
+    return params
+
+
+def issuer_fields(params: bytes) -> IssuerFields:
+    """The fields of an ISSUER action's `params`; ValueError if they are not seven well-formed
+    words (addresses padded, sequence and asOf uint64, op a known uint8, token non-zero,
+    sequence >= 1)."""
+    if not isinstance(params, bytes) or len(params) != 224:
+        raise ValueError(f"issuer params must be 224 bytes ({_PARAMS_SHAPE['issuer']})")
+    words = [params[i : i + 32] for i in range(0, 224, 32)]
+    for index in (0, 3, 4):
+        if any(words[index][:12]):
+            raise ValueError(f"issuer params: word {index} is not an address")
+    if not any(words[0]):
+        raise ValueError("issuer params: the token is the zero address")
+    for index in (1, 6):
+        if any(words[index][:24]):
+            raise ValueError(f"issuer params: word {index} is not a uint64")
+    sequence = int.from_bytes(words[1], "big")
+    if sequence == 0:
+        raise ValueError("issuer params: sequence 0 (the issuer's decisions are numbered from 1)")
+    op = int.from_bytes(words[2], "big")
+    if op not in ISSUER_OPS:
+        raise ValueError(f"issuer params: op {op} is not one of {sorted(ISSUER_OPS)}")
+
+    def address(word: bytes) -> str:
+        return "0x" + word[12:].hex()
+
+    return IssuerFields(
+        token=address(words[0]),
+        sequence=sequence,
+        op=op,
+        account=address(words[3]),
+        to=address(words[4]),
+        amount=int.from_bytes(words[5], "big"),
+        as_of=int.from_bytes(words[6], "big"),
+    )

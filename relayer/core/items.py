@@ -2,12 +2,17 @@
 member makes on its own before it signs one. Pure: no I/O.
 
 An action is one committee-signed call to one endpoint (docs/PROTOCOL.md, "Signed actions"):
-PAUSE, RESUME, ROTATE, UNCURSE, FREEZE or ALLOW. It comes from one of two origins:
+PAUSE, RESUME, ROTATE, UNCURSE, FREEZE, ALLOW or ISSUER. It comes from one of three origins:
 
 - the consortium chain's KYC registry: a `FrozenSet` or `AllowedSet` event final on C becomes a
   FREEZE or ALLOW for the gateway on E. Every member sees the event through its own watcher and
   signs it with no operator step (its check: the event is final on its own view of C, from C's
   registry); its id is derived from the event's position, so every member names it alike;
+- the consortium chain's issuer registry (`IssuerRegistry`, issue 19): an `IssuerAction` event
+  final on C becomes an ISSUER action (origin ISSUER) for each gateway that has the asset's
+  wrapped token, signed like the registry's with no operator step; it is the token's next
+  decision in C's numbering or waits (`decide_issuer`), and the members keep C's order around it
+  (an issuer decision is signed once every earlier decision of C is closed);
 - an operator: `relayer actions propose resume --chain ethereum` on one member publishes a
   proposal; every member keeps it as `proposed` and signs only after its own operator approves it
   (`relayer actions approve ID`), so t operators must agree. A proposal expires.
@@ -31,8 +36,15 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from relayer.core.arrivals import Facts, Judgement, PartialOutcome
-from relayer.core.encoding import resume_fields, uncurse_fields
-from relayer.core.onchain import CurseView
+from relayer.core.encoding import (
+    ASSET_STATUSES,
+    ISSUER_OPS,
+    IssuerFields,
+    issuer_fields,
+    resume_fields,
+    uncurse_fields,
+)
+from relayer.core.onchain import AssetState, CurseView
 from relayer.core.types import ChainId
 
 
@@ -43,6 +55,7 @@ class ActionKind(StrEnum):
     FREEZE = "freeze"
     ALLOW = "allow"
     UNCURSE = "uncurse"  # lifts one curse of one route (the sentinels'), after the delay
+    ISSUER = "issuer"  # an issuer's decision recorded on C (IssuerRegistry), applied by IssuerModule
 
 
 # what an operator proposes (CLI)
@@ -76,6 +89,7 @@ CLOSED = (
 class Origin(StrEnum):
     REGISTRY = "registry"  # a decision of the consortium chain's KYC registry
     OPERATOR = "operator"  # proposed by a member's operator
+    ISSUER = "issuer"  # a decision of the consortium chain's issuer registry (IssuerRegistry)
 
 
 class ActionRefused(Exception):
@@ -131,6 +145,10 @@ class Action:
             _, deadline = resume_fields(self.params)  # ValueError unless (pause count, deadline)
             if self.expires_at != float(deadline):
                 raise ValueError(f"action {self.id}: a resume expires at its signed deadline {deadline}")
+        if self.kind is ActionKind.ISSUER:
+            issuer_fields(self.params)  # ValueError unless an issuer decision's seven words
+            if self.origin is not Origin.ISSUER:
+                raise ValueError(f"action {self.id}: an issuer decision comes from C's issuer registry only")
         if self.kind is ActionKind.UNCURSE:
             remote, _ = uncurse_fields(self.params)  # ValueError unless (remote chain id, curse count)
             if remote == self.chain_id:
@@ -142,6 +160,11 @@ class Action:
         if self.kind not in (ActionKind.FREEZE, ActionKind.ALLOW):
             return None
         return "0x" + self.params[12:32].hex()
+
+    @property
+    def issuer(self) -> IssuerFields | None:
+        """The fields of an ISSUER action (token, sequence, op, account, to, amount, asOf)."""
+        return issuer_fields(self.params) if self.kind is ActionKind.ISSUER else None
 
     @property
     def pause_count(self) -> int | None:
@@ -179,7 +202,25 @@ class Action:
             return f"{'allow' if self.flag else 'disallow'} {self.account}"
         if self.kind is ActionKind.UNCURSE:
             return f"lift curse #{self.curse_count} of the route with chain {self.remote_chain_id}"
+        if self.kind is ActionKind.ISSUER:
+            return describe_issuer(issuer_fields(self.params))
         return str(self.kind)
+
+
+def describe_issuer(f: IssuerFields) -> str:
+    """An issuer decision in words (its number on C, what it does to which token)."""
+    op = ISSUER_OPS[f.op]
+    what = {
+        "freeze_wallet": f"freeze wallet {f.account}",
+        "unfreeze_wallet": f"unfreeze wallet {f.account}",
+        "freeze_partial": f"freeze {f.amount} of {f.account}",
+        "unfreeze_partial": f"unfreeze {f.amount} of {f.account}",
+        "forced_transfer": f"force {f.amount} from {f.account} to {f.to}",
+        "recovery": f"recover wallet {f.account} to {f.to}",
+        "set_status": f"set the asset status to {ASSET_STATUSES.get(f.amount, f'code {f.amount}')}",
+        "set_nav": f"set the NAV per unit to {f.amount} as of {f.as_of}",
+    }[op]
+    return f"issuer decision #{f.sequence} on {f.token}: {what}"
 
 
 def same_subject(a: Action, b: Action) -> bool:
@@ -200,7 +241,7 @@ def queue_order(a: Action) -> tuple[int, int, int, str]:
     C's order, then the other proposals oldest first (ties by id)."""
     if a.kind is ActionKind.PAUSE:
         return (0, int(a.created_at * 1000), 0, a.id)
-    if a.origin is Origin.REGISTRY:
+    if a.origin in (Origin.REGISTRY, Origin.ISSUER):
         return (1, a.position[0], a.position[1], a.id)
     return (2, int(a.created_at * 1000), 0, a.id)
 
@@ -242,6 +283,31 @@ class RotationView:
 
     keys: Mapping[bytes, HeldKey]
     other: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerView:
+    """The destination's record of an ISSUER action's token: the number of the last decision
+    applied (or recorded failed) there (IssuerModule.issuerSequence)."""
+
+    applied: int
+
+
+def decide_issuer(a: Action, issuer: IssuerView | None) -> Verdict:
+    """A member's own check of an ISSUER action: it is the token's next decision on the
+    destination (the module refuses one out of turn), or applied already. A token that has had no
+    decision here takes its first one at any number (it joined after the issuer's first ones)."""
+    f = issuer_fields(a.params)
+    if issuer is None:
+        return Verdict(Decision.WAIT, "the destination's issuer record could not be read")
+    if issuer.applied >= f.sequence:
+        return Verdict(Decision.DONE, f"decision #{f.sequence} of {f.token} is applied on the destination")
+    if issuer.applied != 0 and issuer.applied + 1 != f.sequence:
+        return Verdict(
+            Decision.WAIT,
+            f"decision #{issuer.applied + 1} of {f.token} goes first (C's order); this is #{f.sequence}",
+        )
+    return Verdict(Decision.SIGN, f"{describe_issuer(f)}, as the issuer decided on the consortium chain")
 
 
 class Decision(Enum):
@@ -340,11 +406,13 @@ def decide(
     expiring: bool = True,
     rotation: RotationView | None = None,
     curse: CurseView | None = None,
+    issuer: IssuerView | None = None,
 ) -> Verdict:
     """What a member that approved `a` does with it now, from its own reads of the chain.
     `expiring`: whether its expiry still applies (not once this node sent it: the chain decides).
     `rotation`: for a ROTATE, the keys this member holds and any other rotation going first.
-    `curse`: for an UNCURSE, its route's curse as the endpoint holds it (None: not read)."""
+    `curse`: for an UNCURSE, its route's curse as the endpoint holds it (None: not read).
+    `issuer`: for an ISSUER action, its token's record on the destination (None: not read)."""
     if expiring and a.expires_at is not None and now >= a.expires_at:
         return Verdict(Decision.REFUSE, "expired before it was executed")
     if a.kind is ActionKind.PAUSE:
@@ -369,6 +437,8 @@ def decide(
         return decide_rotation(a, endpoint, rotation)
     if a.kind is ActionKind.UNCURSE:
         return decide_uncurse(a, curse)
+    if a.kind is ActionKind.ISSUER:
+        return decide_issuer(a, issuer)
     return Verdict(Decision.REFUSE, f"a {a.kind} is not carried by this build")
 
 
@@ -436,6 +506,29 @@ def registry_difference(
     if src_frozen != dst_bridge_frozen:
         problems.append(f"frozen {src_frozen} on the source, bridge-frozen {dst_bridge_frozen} here")
     return f"{account}: " + "; ".join(problems) if problems else None
+
+
+def asset_difference(token: str, source: AssetState, follower: AssetState) -> str | None:
+    """How a wrapped token's asset status and NAV differ from the issuer registry's on the
+    source (None: it follows)."""
+    problems = []
+    if source.status != follower.status:
+        c = ASSET_STATUSES.get(source.status, str(source.status))
+        e = ASSET_STATUSES.get(follower.status, str(follower.status))
+        problems.append(f"status {c} on the source, {e} here")
+    if (source.nav_per_unit, source.nav_as_of) != (follower.nav_per_unit, follower.nav_as_of):
+        problems.append(
+            f"NAV {source.nav_per_unit} as of {source.nav_as_of} on the source, "
+            f"{follower.nav_per_unit} as of {follower.nav_as_of} here"
+        )
+    return f"{token}: " + "; ".join(problems) if problems else None
+
+
+def nav_age(state: AssetState, now: float) -> float | None:
+    """Seconds since the NAV's timestamp (None: no NAV recorded yet)."""
+    if state.nav_as_of == 0:
+        return None
+    return max(0.0, now - state.nav_as_of)
 
 
 def superseded(actions: Sequence[Action]) -> dict[str, str]:

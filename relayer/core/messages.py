@@ -245,8 +245,8 @@ def _kind_field(data: dict[str, Any]) -> ActionKind:
 
 def _params_field(data: dict[str, Any]) -> bytes:
     value = data.get("params")
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) > 2 + 2 * 128:
-        raise BadMessage("params: expected 0x-prefixed hex of at most 128 bytes")
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) > 2 + 2 * 256:
+        raise BadMessage("params: expected 0x-prefixed hex of at most 256 bytes")
     try:
         return bytes.fromhex(value[2:])
     except ValueError as exc:

@@ -154,3 +154,56 @@ class RegistryStatus:
     def usable(self) -> bool:
         """The registry's `isAllowed`: allowed and frozen for no reason."""
         return self.allowed and not self.frozen
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerEvent:
+    """An `IssuerAction` of the consortium chain's issuer registry: decision number `sequence` of
+    `asset` (operation `op`, relayer.core.encoding.ISSUER_OPS, with its fields), taken by `by`, at
+    its place in the chain."""
+
+    asset: str
+    sequence: int
+    op: int
+    account: str
+    to: str
+    amount: int
+    as_of: int
+    by: str
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+    def __post_init__(self) -> None:
+        for what, value in (
+            ("asset", self.asset),
+            ("account", self.account),
+            ("to", self.to),
+            ("by", self.by),
+        ):
+            _address(f"issuer event {what}", value)
+        for what, number in (
+            ("sequence", self.sequence),
+            ("as of", self.as_of),
+            ("block number", self.block_number),
+            ("log index", self.log_index),
+        ):
+            _uint64(f"issuer event {what}", number)
+        if isinstance(self.op, bool) or not isinstance(self.op, int) or not 0 <= self.op < 256:
+            raise ValueError(f"issuer event op {self.op!r} is not a uint8")
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or not 0 <= self.amount < 2**256:
+            raise ValueError(f"issuer event amount {self.amount!r} is not a uint256")
+        for what, value in (("block hash", self.block_hash), ("transaction hash", self.tx_hash)):
+            if not isinstance(value, str) or not _HASH.fullmatch(value):
+                raise ValueError(f"issuer event {what} {value!r} is not 32 bytes of 0x hex")
+
+
+@dataclass(frozen=True, slots=True)
+class AssetState:
+    """An asset's status code (relayer.core.encoding.ASSET_STATUSES) and NAV per unit with its
+    timestamp, as one chain holds them (C's IssuerRegistry, or a wrapped token on E)."""
+
+    status: int
+    nav_per_unit: int
+    nav_as_of: int

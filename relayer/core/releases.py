@@ -118,6 +118,8 @@ RELEASE_ERRORS: dict[str, tuple[str, ReleaseDecision]] = {
         ("RouteIsCursed(uint256)", ReleaseDecision.WAIT),
         ("EnforcedPause()", ReleaseDecision.WAIT),
         ("ReentrancyGuardReentrantCall()", ReleaseDecision.WAIT),
+        # the issuer suspended the asset on C: the mint waits for the suspension's end
+        ("AssetSuspended()", ReleaseDecision.WAIT),
     )
 }
 

@@ -21,7 +21,9 @@ key epoch is not known here yet (a rotation that reached the other chain first).
 
 A route cursed by the sentinels (`RouteIsCursed`) stops every entry point of that route until the
 committee's signed UNCURSE is executed after the action delay: a batch or a refund meeting it
-waits, like a pause; nothing about it is wrong and nothing is lost.
+waits, like a pause; nothing about it is wrong and nothing is lost. So does one whose wrapped
+token's asset the issuer suspended on the consortium chain (`AssetSuspended`): its mints wait for
+the suspension to be lifted (docs/PROTOCOL.md, "Issuer actions, asset status and NAV").
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ def selector(signature: str) -> str:
 
 
 ROUTE_IS_CURSED = selector("RouteIsCursed(uint256)")
-_WAIT = {selector("EnforcedPause()"), ROUTE_IS_CURSED}
+ASSET_SUSPENDED = selector("AssetSuspended()")  # the wrapped token's asset is suspended on C
+_WAIT = {selector("EnforcedPause()"), ROUTE_IS_CURSED, ASSET_SUSPENDED}
 _TRANSIENT = {
     selector("BatchAlreadyExecuted(uint256,uint64,uint64)"),  # executed in a block not yet seen
     selector("ReentrancyGuardReentrantCall()"),

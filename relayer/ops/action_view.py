@@ -21,6 +21,7 @@ RUNBOOK = {
     "allow": "deploy/runbooks/registry-carry.md",
     "rotate": "deploy/runbooks/key-rotation.md",
     "uncurse": "deploy/runbooks/route-cursed.md",
+    "issuer": "deploy/runbooks/asset-status.md",
 }
 CLOSED = ("executed", "cancelled", "expired", "refused")
 DONE = {"propose": "proposed", "approve": "approved", "reject": "rejected"}

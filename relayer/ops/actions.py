@@ -49,7 +49,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from relayer.core.items import PROPOSABLE, ActionRefused
+from relayer.core.encoding import issuer_fields
+from relayer.core.items import PROPOSABLE, ActionRefused, describe_issuer
 from relayer.ops.admin_client import AdminError
 
 if TYPE_CHECKING:
@@ -178,6 +179,13 @@ def describe(
         return f"{words[(kind, flag)]} {account}", account, flag
     if kind in ("pause", "resume"):
         return f"{kind} the endpoint", None, None
+    if kind == "issuer":
+        try:
+            fields = issuer_fields(params)
+        except ValueError:
+            return "issuer decision (malformed params)", None, None
+        holder = None if int(fields.account, 16) == 0 else fields.account
+        return describe_issuer(fields), holder, None
     if kind == "uncurse":
         remote, count = uncurse_of(params)
         if remote is not None:
@@ -437,7 +445,7 @@ class ActionVerbs:
             "remote_chain_id": remote,
             "remote": None if remote is None else self.names.get(remote),
             "curse_count": curse_count,
-            "origin": "registry" if a.proposer == 0 else "operator",
+            "origin": ("issuer" if kind == "issuer" else "registry") if a.proposer == 0 else "operator",
             "proposer": a.proposer or None,
             "state": str(view.state),
             "detail": view.detail,

@@ -486,6 +486,7 @@ class Ops:
                 }
             )
         registry = await self.node.actions.registry_mismatches()
+        assets = await self.node.actions.asset_mismatches()
         open_actions = [
             {"id": v.action.id, "kind": v.action.kind.value, "state": v.state.value}
             for v in await self.node.actions.actions(limit=200)
@@ -495,8 +496,16 @@ class Ops:
             all(p["ok"] for p in pairs)
             and all(not g["missing_nonces"] for g in gaps)
             and not any(registry.values())
+            and not any(assets.values())
         )
-        return {"ok": ok, "supply": pairs, "routes": gaps, "registry": registry, "open_actions": open_actions}
+        return {
+            "ok": ok,
+            "supply": pairs,
+            "routes": gaps,
+            "registry": registry,
+            "assets": assets,
+            "open_actions": open_actions,
+        }
 
     async def supply_check(self) -> list[dict[str, Any]]:
         """For each token pair seen in the store: wrapped supply must not exceed the amount locked;

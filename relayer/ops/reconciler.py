@@ -7,6 +7,9 @@
   all of them, so S3 is also judged per pair: each chain's wrapped supply <= what the consortium
   chain's events say is locked for it (locked toward it, less refunded, less unlocked from it),
   besides the sum of the wrapped supplies <= the vault's balance;
+- A1 (once settled) each wrapped token's asset status (active, suspended, defaulted, matured) is
+  the one the issuer recorded on the consortium chain (IssuerRegistry); while decisions are in
+  flight a difference is reported as pending (`pending_status`), not as a violation;
 - L1 (once faults stopped, `settled=True`) every source transfer is executed or refunded; one
   still pending says why: failed and not refunded, queued by the rate limit, held for its
   challenge window until T (the relayers release it after T), or neither.
@@ -109,11 +112,13 @@ def check(
     held: Iterable[tuple[Key, int]] = (),
     home: int | None = None,
     wrapped_by_chain: Mapping[int, int] | None = None,
+    asset_status: Iterable[tuple[int, int, int]] = (),
 ) -> Verdict:
     """Judge the invariants on what the chains report (pure). `held`: (transfer, releaseAfter) of
     each `TransferHeld` (a transfer held for its challenge window; released later, it is executed
     or queued, vetoed, it is failed). `wrapped_by_chain` (wrapped chain id -> its wrapped supply)
-    with more than one chain: the vault on `home` backs them all, and S3 is judged per pair too."""
+    with more than one chain: the vault on `home` backs them all, and S3 is judged per pair too.
+    `asset_status`: (wrapped chain id, status on C, status on that chain) for A1."""
     sources = {i.key: i for i in initiated}
     executions = list(executed)
     refunds = list(refunded)
@@ -155,6 +160,15 @@ def check(
         for pair in verdict.pairs:
             for v in supply_violations(pair.wrapped, pair.locked, settled=settled):
                 add(Violation(v.invariant, f"pair {pair.name}: {v.detail}"))
+    statuses = list(asset_status)
+    differ = [(chain, on_c, on_e) for chain, on_c, on_e in statuses if on_c != on_e]
+    if settled:
+        for chain, on_c, on_e in differ:
+            add(
+                Violation(
+                    "A1", f"asset status {on_c} on the consortium chain, {on_e} on the token of {chain}"
+                )
+            )
     done = {e.key for e in executions} | set(refunds)
     pending = sorted(k for k in sources if k not in done)
     if settled:
@@ -177,6 +191,7 @@ def check(
         "queued": len(queue),
         "held": len(holds),
         "pending": len(pending),
+        "pending_status": len(differ),
     }
     return verdict
 
@@ -265,7 +280,14 @@ def gather(dep: Deployment) -> dict[str, Any]:
         int(gateway.w3.eth.chain_id): int(token.functions.totalSupply().call())
         for gateway, token in dep.wrapped_chains().values()
     }
+    asset_status = []
+    if dep.issuer is not None:
+        c_status = int(dep.issuer.functions.assetStatus(dep.asset.address).call())
+        for gateway, token in dep.wrapped_chains().values():
+            e_status = int(token.functions.assetStatus().call())
+            asset_status.append((int(gateway.w3.eth.chain_id), c_status, e_status))
     return {
+        "asset_status": asset_status,
         "initiated": initiated,
         "executed": executed,
         "refunded": refunded,

@@ -46,7 +46,14 @@ from relayer.adapters.txsender import Reverted
 from relayer.config import NodeConfig
 from relayer.core.arrivals import Facts, PartialOutcome
 from relayer.core.calldata import action_call_data, execute_pending_data
-from relayer.core.encoding import ACTION_TYPEHASHES, action_message, action_params, resume_fields
+from relayer.core.encoding import (
+    ACTION_TYPEHASHES,
+    ISSUER_OPS,
+    action_message,
+    action_params,
+    issuer_params,
+    resume_fields,
+)
 from relayer.core.items import (
     CLOSED,
     DELAYED,
@@ -64,13 +71,16 @@ from relayer.core.items import (
     EndpointView,
     FlagView,
     HeldKey,
+    IssuerView,
     Origin,
     RotationView,
     Verdict,
     action_facts,
+    asset_difference,
     decide,
     decide_rotation,
     decide_uncurse,
+    nav_age,
     onchain_text,
     proposal_id,
     queue_order,
@@ -661,8 +671,65 @@ class ActionStage:
                     tx=e.tx_hash,
                     to=follower,
                 )
+        actions += await self._issuer_actions(chain, first, last, now)
         detail = f"the consortium chain's registry decided it (final on {source}); no operator step"
         await self.store.record_registry_scan(src_cfg.chain_id, last + 1, actions, detail)
+
+    async def _issuer_actions(self, chain: ChainClient, first: int, last: int, now: float) -> list[Action]:
+        """The ISSUER actions carrying the issuer registry's final decisions in [first, last] to
+        every follower that has the asset's wrapped token (`localTokenOf` there, final); none for
+        a follower that does not bridge the asset. A follower that cannot be read fails the scan
+        (retried from the same block: nothing is skipped)."""
+        registry = self.cfg.actions.issuer_registry
+        if registry is None:
+            return []
+        events = await chain.issuer_events(registry, first, last)
+        actions = []
+        tokens: dict[tuple[ChainId, str], str] = {}
+        for e in events:
+            for follower in self.cfg.actions.registry_to:
+                dst = self.cfg.chains[follower].chain_id
+                client = self.chains.get(dst)
+                if client is None:
+                    raise RuntimeError(f"no client for {follower}: the issuer's decisions cannot be carried")
+                if (dst, e.asset) not in tokens:
+                    tokens[(dst, e.asset)] = await client.local_token_of(chain.chain_id, e.asset)
+                token = tokens[(dst, e.asset)]
+                if int(token, 16) == 0:
+                    log.warning("issuer_event_unbridged", asset=e.asset, sequence=e.sequence, to=follower)
+                    continue
+                params = issuer_params(
+                    token=token,
+                    sequence=e.sequence,
+                    op=e.op,
+                    account=e.account,
+                    to=e.to,
+                    amount=e.amount,
+                    as_of=e.as_of,
+                )
+                actions.append(
+                    Action(
+                        id=registry_action_id(dst, e.block_number, e.log_index),
+                        kind=ActionKind.ISSUER,
+                        chain_id=dst,
+                        params=params,
+                        origin=Origin.ISSUER,
+                        proposer=0,
+                        created_at=now,
+                        expires_at=None,
+                        position=(e.block_number, e.log_index),
+                    )
+                )
+                log.info(
+                    "issuer_event_seen",
+                    asset=e.asset,
+                    sequence=e.sequence,
+                    op=ISSUER_OPS.get(e.op, e.op),
+                    block=e.block_number,
+                    tx=e.tx_hash,
+                    to=follower,
+                )
+        return actions
 
     async def _endpoint_step(self, chain: ChainClient, records: list[ActionRecord]) -> None:
         """`records`: the endpoint's open actions in queue order (relayer.core.items.queue_order)."""
@@ -681,11 +748,21 @@ class ActionStage:
         heads: set[tuple[ActionKind, str | None]] = set()  # the registry's oldest open decision per account
         signed_now = 0
         went_out = False
+        c_open = False  # an earlier decision of C (registry or issuer) is open
+        issuer_open = False  # an earlier issuer decision is open
         self._closed_now.clear()
         for r in records:
             a = r.action
             if a.id in self._closed_now:
                 continue  # closed with a duplicate the guardian cancelled, earlier in this step
+            # C's order around the issuer's decisions: one waits for every earlier decision of C,
+            # and every later decision of C waits for it (the registry's own keep their order per
+            # account and flag). Settling below is not held back.
+            waits_for_c = False
+            if a.origin in (Origin.REGISTRY, Origin.ISSUER) and r.state in SIGNING:
+                waits_for_c = issuer_open or (a.origin is Origin.ISSUER and c_open)
+                c_open = True
+                issuer_open = issuer_open or a.origin is Origin.ISSUER
             if r.state is ActionState.PROPOSED:
                 if a.expires_at is not None and now >= a.expires_at:
                     await self._close(
@@ -709,6 +786,11 @@ class ActionStage:
                         r, ActionState.SUPERSEDED, f"superseded by {later[a.id]}, a later decision of C"
                     )
                     continue
+            if waits_for_c:
+                why = "an earlier decision of the consortium chain goes first (C's order)"
+                if r.detail != why and r.state is ActionState.APPROVED:
+                    await self.store.set_action_state(a.id, r.state, why)
+                continue
             if a.origin is Origin.REGISTRY:
                 key = (a.kind, a.account)
                 if key in heads:
@@ -770,6 +852,37 @@ class ActionStage:
             kept.append(r)
         return kept, newer
 
+    async def _issuer_of(self, chain: ChainClient, a: Action, *, final: bool) -> IssuerView | None:
+        """An ISSUER action's token record on the destination (None for another kind, or unread)."""
+        f = a.issuer
+        if f is None:
+            return None
+        try:
+            return IssuerView(await chain.issuer_sequence(f.token, final=final))
+        except Exception as exc:
+            log.warning("issuer_read_failed", chain=chain.cfg.name, token=f.token, error=repr(exc))
+            return None
+
+    async def _issuer_outcome(self, chain: ChainClient, a: Action) -> str:
+        """How an ISSUER action applied on the destination ended, in words: applied, or refused by
+        the token (IssuerActionFailed; counted in `qiao_issuer_actions_failed_total`, logged)."""
+        f = a.issuer
+        assert f is not None
+        if await chain.issuer_action_failed(f.token, f.sequence):
+            metrics.ISSUER_ACTIONS_FAILED.labels(chain.cfg.name).inc()
+            log.warning(
+                "issuer_action_failed",
+                action=a.id,
+                token=f.token,
+                sequence=f.sequence,
+                why="the token refused it (IssuerActionFailed has the error); the issuer decides again on C",
+            )
+            return (
+                f"{a.describe()}: consumed in its turn but REFUSED by the token (IssuerActionFailed "
+                "has its error); the issuer decides again on C"
+            )
+        return f"{a.describe()} applied"
+
     async def _flag(self, chain: ChainClient, a: Action, *, final: bool) -> FlagView | None:
         if a.account is None:
             return None
@@ -803,6 +916,7 @@ class ActionStage:
             expiring=r.state is ActionState.APPROVED,
             rotation=rotation,
             curse=await self._curse_of(chain, a, final=False),
+            issuer=await self._issuer_of(chain, a, final=False),
         )
         if verdict.decision is Decision.DONE:
             final = await chain.endpoint_state(final=True)
@@ -815,9 +929,11 @@ class ActionStage:
                 expiring=False,
                 rotation=rotation,
                 curse=await self._curse_of(chain, a, final=True),
+                issuer=await self._issuer_of(chain, a, final=True),
             )
             if again.decision is Decision.DONE:
-                await self._executed(r, again.why)
+                why = again.why if a.kind is not ActionKind.ISSUER else await self._issuer_outcome(chain, a)
+                await self._executed(r, why)
                 return confirmed(again.why, ours=False)
             return not_ready(f"{verdict.why}, not final yet")
         if verdict.decision is Decision.REFUSE:
@@ -1046,6 +1162,16 @@ class ActionStage:
                 why = f"{a.describe()} applied (action nonce {r.action_nonce})"
                 await self._executed(r, why)
                 return confirmed(why, ours=False)
+        elif a.kind is ActionKind.ISSUER:
+            issuer = await self._issuer_of(chain, a, final=True)
+            if issuer is None:
+                return not_ready("the destination's issuer record could not be read")
+            f = a.issuer
+            assert f is not None
+            if issuer.applied >= f.sequence:
+                why = await self._issuer_outcome(chain, a)
+                await self._executed(r, why)
+                return confirmed(why, ours=False)
         why = f"action nonce {r.action_nonce} was used by another action; signing again"
         await self.store.set_action_state(a.id, ActionState.APPROVED, why)
         self._sent.pop(a.id, None)
@@ -1242,6 +1368,52 @@ class ActionStage:
                 if why is not None:
                     found.append(why)
             metrics.REGISTRY_MISMATCHES.labels(follower).set(len(found))
+            out[follower] = found
+        return out
+
+    async def asset_mismatches(self) -> dict[str, list[str]]:
+        """Follower chain name -> the wrapped tokens whose asset status differs from the issuer
+        registry's on the source (both at their final heads), among the tokens the issuer's
+        decisions named, with none of its decisions still open; and each token's NAV age (stale
+        beyond `actions.nav_max_age`). Sets `qiao_asset_status_mismatch`, `qiao_nav_age_seconds`
+        and `qiao_nav_stale`."""
+        source, registry = self.cfg.actions.registry_from, self.cfg.actions.issuer_registry
+        if source is None or registry is None:
+            return {}
+        src = self.chains.get(self.cfg.chains[source].chain_id)
+        if src is None:
+            return {}
+        records = await self.store.action_records(
+            [ActionState.APPROVED, ActionState.SUBMITTED, ActionState.EXECUTED], limit=2000
+        )
+        now = time.time()
+        out: dict[str, list[str]] = {}
+        for follower in self.cfg.actions.registry_to:
+            chain_id = self.cfg.chains[follower].chain_id
+            dst = self.chains.get(chain_id)
+            if dst is None:
+                continue
+            mine = [r for r in records if r.action.chain_id == chain_id and r.action.issuer is not None]
+            busy = {
+                r.action.issuer.token for r in mine if r.state is not ActionState.EXECUTED and r.action.issuer
+            }
+            tokens = sorted({r.action.issuer.token for r in mine if r.action.issuer} - busy)
+            found = []
+            for token in tokens[:100]:
+                asset = await dst.remote_token_of(src.chain_id, token)
+                c_state = await src.issuer_asset_state(registry, asset)
+                e_state = await dst.token_asset_state(token)
+                why = asset_difference(token, c_state, e_state)
+                metrics.ASSET_STATUS_MISMATCH.labels(follower, token).set(
+                    int(c_state.status != e_state.status)
+                )
+                if why is not None:
+                    found.append(why)
+                age = nav_age(e_state, now)
+                metrics.NAV_AGE_SECONDS.labels(follower, token).set(-1 if age is None else age)
+                metrics.NAV_STALE.labels(follower, token).set(
+                    1 if age is None or age > self.cfg.actions.nav_max_age else 0
+                )
             out[follower] = found
         return out
 

@@ -179,6 +179,10 @@ class Node:
     async def watch(self, chain: ChainClient) -> None:
         await self.watcher.watch(chain)
 
+    def head_pushed(self, chain_id: ChainId) -> None:
+        """A new head of `chain_id` was pushed over its ws subscription: its watcher scans now."""
+        self.watcher.head_pushed(chain_id)
+
     async def scan_once(self, chain: ChainClient) -> bool:
         return await self.watcher.scan_once(chain)
 
@@ -286,6 +290,7 @@ class Node:
             self._last_registry_check = time.monotonic()
             try:
                 await self.actions.registry_mismatches()
+                await self.actions.asset_mismatches()
             except Exception as exc:  # a chain that does not answer: the next check reads again
                 log.warning("registry_check_failed", error=repr(exc))
 

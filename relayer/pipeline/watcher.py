@@ -9,6 +9,7 @@ from that chain (relayer.pipeline.halts).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -51,12 +52,22 @@ class Watcher:
     wake: Callable[[], None]
     finality_stall_seconds: float = FINALITY_STALL_SECONDS
     _finality: dict[ChainId, FinalityWatch] = field(default_factory=dict)
+    _pushed: dict[ChainId, asyncio.Event] = field(default_factory=dict)
+
+    def head_pushed(self, chain_id: ChainId) -> None:
+        """A new head of `chain_id` was pushed (relayer.adapters.heads): scan it now instead of at
+        the next poll. A wake-up only: the scan reads everything again through the chain's RPCs."""
+        self._pushed.setdefault(chain_id, asyncio.Event()).set()
 
     async def watch(self, chain: ChainClient) -> None:
-        """Scan final blocks for transfer events from the durable cursor, forever."""
+        """Scan final blocks for transfer events from the durable cursor, forever: again at once
+        while the cursor moves, else when a head is pushed or after `poll_interval`, whichever is
+        first (with no subscription, or one that dropped, that is a poll)."""
         name = chain.cfg.name
         limit = max(SCAN_STALL_SECONDS, 6 * chain.cfg.rpc_timeout)
+        pushed = self._pushed.setdefault(chain.chain_id, asyncio.Event())
         while True:
+            pushed.clear()  # a head pushed from here on, during the scan, wakes the next wait
             try:
                 advanced = await within(limit, self.scan_once(chain))
             except TimeoutError:  # every RPC has its own timeout: a scan this long is stuck somewhere
@@ -89,7 +100,8 @@ class Watcher:
                 log.warning("watcher_rpc_error", chain=name, error=repr(exc))
                 advanced = False
             if not advanced:
-                await asyncio.sleep(chain.cfg.poll_interval)
+                with contextlib.suppress(TimeoutError):
+                    await within(chain.cfg.poll_interval, pushed.wait())
 
     def _deep_reorg(self, chain: ChainClient, exc: Exception) -> None:
         metrics.DEEP_REORGS.labels(chain.cfg.name).inc()
@@ -114,7 +126,7 @@ class Watcher:
         with no trustworthy endpoint left, `Untrusted` halts the routes).
         """
         head = await chain.head()
-        final = await chain.final_head()
+        final = await chain.final_head(head)
         metrics.CHAIN_HEAD.labels(chain.cfg.name).set(head)
         metrics.CHAIN_FINAL.labels(chain.cfg.name).set(final)
         self._observe_finality(chain, head, final)

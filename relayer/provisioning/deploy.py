@@ -154,9 +154,17 @@ def endpoint_abi(name: str) -> list[dict[str, Any]]:
     abi: list[dict[str, Any]] = list(artifact(name)["abi"])
     if name not in ENDPOINTS:
         return abi
-    have = {e.get("name") for e in abi if e.get("type") == "function"}
-    module = artifact("SentinelModule")["abi"]
-    return abi + [e for e in module if e.get("type") == "function" and e.get("name") not in have]
+    # the SentinelModule, and the IssuerModule behind it (both run from the endpoint's fallback):
+    # their functions, and the IssuerModule's events (emitted by the endpoint)
+    for module in ("SentinelModule", "IssuerModule"):
+        have = {(e.get("type"), e.get("name")) for e in abi}
+        abi += [
+            e
+            for e in artifact(module)["abi"]
+            if (e.get("type") == "function" or (module == "IssuerModule" and e.get("type") == "event"))
+            and (e.get("type"), e.get("name")) not in have
+        ]
+    return abi
 
 
 def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True, gas: int | None = None) -> Any:
@@ -316,6 +324,8 @@ class Deployment:
     libraries: dict[str, dict[str, str]] = field(default_factory=dict)
     # further wrapped chains of the asset (deploy_spoke), by name; empty: the two-chain bridge
     spokes: dict[str, Spoke] = field(default_factory=dict)
+    # the issuer's register of record on the consortium chain (IssuerRegistry; issue 19)
+    issuer: Contract | None = None
 
     def wrapped_chains(self) -> dict[str, tuple[Contract, Contract]]:
         """Every chain holding a wrapped token of the asset: name -> (its gateway, the token);
@@ -344,6 +354,7 @@ class Deployment:
                         "vault": entry(self.vault),
                         "asset": entry(self.asset),
                         "registry": entry(self.registry_c),
+                        **({"issuer": entry(self.issuer)} if self.issuer is not None else {}),
                     },
                     "libraries": dict(self.libraries.get("consortium", {})),
                 },
@@ -384,6 +395,7 @@ def deploy_bridge(
 
     registry_c = deploy(wc, admin, "KycRegistry", admin.address)
     registry_e = deploy(we, admin, "KycRegistry", admin.address)
+    issuer = deploy(wc, admin, "IssuerRegistry", admin.address)
     if profile.deploy_test_asset:
         asset = deploy(wc, admin, "TestAsset", profile.asset_name, profile.asset_symbol, admin.address)
     else:
@@ -414,6 +426,8 @@ def deploy_bridge(
     send(we, admin, gateway.functions.registerToken(c_id, wrapped.address, asset.address))
     freezer = registry_e.functions.FREEZER_ROLE().call()
     send(we, admin, registry_e.functions.grantRole(freezer, gateway.address))
+    # the gateway applies the issuer's decisions carried from C through the token's agent functions
+    send(we, admin, wrapped.functions.addAgent(gateway.address))
     allow = list(dict.fromkeys(Web3.to_checksum_address(a) for a in profile.allow))
     if allow:
         send(wc, admin, registry_c.functions.setAllowedBatch(allow, True))
@@ -442,6 +456,7 @@ def deploy_bridge(
         registry_c,
         registry_e,
         {"consortium": libraries_on(wc), "ethereum": libraries_on(we)},
+        issuer=issuer,
     )
     if out is not None:
         write_deployment(out, dep)
@@ -494,6 +509,7 @@ def deploy_spoke(
     send(wc, admin, dep.vault.functions.registerToken(s_id, dep.asset.address, wrapped.address))
     send(ws, admin, gateway.functions.registerToken(c_id, wrapped.address, dep.asset.address))
     send(ws, admin, registry.functions.grantRole(registry.functions.FREEZER_ROLE().call(), gateway.address))
+    send(ws, admin, wrapped.functions.addAgent(gateway.address))
     allow = list(dict.fromkeys(Web3.to_checksum_address(a) for a in profile.allow))
     if allow:
         send(ws, admin, registry.functions.setAllowedBatch(allow, True))
@@ -542,6 +558,7 @@ def load_deployment(path: Path) -> Deployment:
             for name, chain in data["chains"].items()
             if name not in ("consortium", "ethereum")
         },
+        at(wc, cc["issuer"]) if "issuer" in cc else None,
     )
 
 

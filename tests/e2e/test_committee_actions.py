@@ -5,7 +5,9 @@ One devnet for the module, its scenarios in an order that leaves each one a know
    a member killed before C decided twice on one account takes only C's latest decision;
 2. an issuer freeze on C is applied on E with no operator step (the carry time from the freeze's
    finality on C to the flag on E is printed: docs/BENCHMARKS.md), a lock to the frozen holder is
-   refused on E and refunded on C, and the unfreeze follows;
+   refused on E and refunded on C, and the unfreeze follows; then the issuer's decisions in
+   IssuerRegistry (a partial freeze, a forced transfer, a suspension) apply on E in C's order, a
+   lock made during the suspension waits and is delivered once C lifts it (issue 19);
 3. members killed with SIGKILL at each of the action crashpoints (signed and published, combined,
    sent) and restarted: every action completes once, the action nonce moves by one per action;
 4. the guardian pauses the gateway; a resume proposed by member 1's operator and approved by
@@ -33,6 +35,7 @@ import pytest
 from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
+from web3.exceptions import ContractLogicError
 
 from harness import devnet
 from relayer.config import load_config
@@ -312,6 +315,90 @@ def test_an_issuer_freeze_on_the_consortium_chain_is_applied_on_ethereum_and_a_l
         WAIT,
         "the next lock to the holder minted",
     )
+
+
+# ---- 2b. the issuer's decisions on C (issue 19): in C's order, a suspension and a mint waiting --
+
+
+def test_issuer_decisions_on_the_consortium_chain_are_applied_on_ethereum_and_a_suspension_holds_mints(
+    net: devnet.Devnet, chains: Chains
+) -> None:
+    """The issuer partially freezes bob's tokens and forces a transfer to alice on C, then suspends
+    the asset: E applies them in C's order with no operator step (the time from the suspension
+    final on C to the status on E is printed), transfers stop on E, a lock made during the
+    suspension is neither delivered nor failed nor refunded, and is delivered once C lifts it."""
+    assert net.deployment.issuer is not None
+    issuer = chains.wc.eth.contract(address=net.deployment.issuer.address, abi=net.deployment.issuer.abi)
+    asset, unit = chains.asset.address, devnet.UNIT
+    bob, alice = BOB.address, ALICE.address
+    # bob holds 5 on E
+    devnet.send(chains.wc, ADMIN, chains.asset.functions.mint(ALICE.address, 6 * unit))
+    devnet.send(chains.wc, ALICE, chains.asset.functions.approve(chains.vault.address, 6 * unit))
+    bob_before = chains.wrapped.functions.balanceOf(bob).call()
+    alice_before = chains.wrapped.functions.balanceOf(alice).call()
+    devnet.send(chains.wc, ALICE, chains.vault.functions.lock(asset, E, bob, 5 * unit))
+    devnet.wait_until(
+        lambda: chains.wrapped.functions.balanceOf(bob).call() == bob_before + 5 * unit, WAIT, "bob's mint"
+    )
+    before = chains.action_nonce()
+
+    receipts = [
+        devnet.send(chains.wc, ADMIN, issuer.functions.freezePartialTokens(asset, bob, 2 * unit)),
+        devnet.send(chains.wc, ADMIN, issuer.functions.forcedTransfer(asset, bob, alice, unit)),
+        devnet.send(chains.wc, ADMIN, issuer.functions.setAssetStatus(asset, 1)),
+    ]
+    ids = [registry_action_id(r, issuer.events.IssuerAction) for r in receipts]
+    suspended = receipts[-1]
+    final_on_c = status_on_e = None
+    deadline = time.monotonic() + WAIT
+    while status_on_e is None and time.monotonic() < deadline:
+        now = time.monotonic()
+        if final_on_c is None and chains.wc.eth.block_number >= suspended["blockNumber"] + FINALITY_DEPTH:
+            final_on_c = now
+        if chains.wrapped.functions.assetStatus().call() == 1:
+            status_on_e = now
+        time.sleep(0.05)
+    assert final_on_c is not None, "the suspension never final on the consortium chain"
+    assert status_on_e is not None, "the suspension did not reach Ethereum"
+    print(
+        f"\nissuer carry: suspension final on C (depth {FINALITY_DEPTH}) -> suspended on E in "
+        f"{status_on_e - final_on_c:.2f} s (devnet n=4 t=3, block time 0.5 s, after two earlier decisions)"
+    )
+    # in C's order: the freeze, then the forced transfer (within bob's free balance: the 2 frozen
+    # stay frozen), then the status
+    assert chains.wrapped.functions.getFrozenTokens(bob).call() == 2 * unit
+    assert chains.wrapped.functions.balanceOf(bob).call() == bob_before + 4 * unit
+    assert chains.wrapped.functions.balanceOf(alice).call() == alice_before + unit
+    assert chains.gateway.functions.issuerSequence(chains.wrapped.address).call() == 3
+    assert chains.action_nonce() == before + 3
+    wait_states(net, list(net.nodes), ids, "executed")
+    for m in net.nodes:
+        a = held(net, m)[ids[2]]
+        assert (a["kind"], a["origin"], a["approved_here"]) == ("issuer", "issuer", True)
+
+    # suspended: nothing moves on E
+    assert not chains.wrapped.functions.canTransfer(bob, alice, 1).call()
+    with pytest.raises(ContractLogicError):
+        chains.wrapped.functions.transfer(alice, 1).estimate_gas({"from": bob})
+    # a lock during the suspension waits: neither delivered, nor failed, nor refunded
+    nonce = chains.vault.functions.nextNonce(E).call()
+    devnet.send(chains.wc, ALICE, chains.vault.functions.lock(asset, E, alice, unit))
+    time.sleep(10 * STAGGER)  # the relayers try it meanwhile (AssetSuspended: they wait)
+    assert chains.gateway.functions.transferStatus(C, nonce).call() == 0  # None: not consumed
+    assert not chains.vault.functions.isRefunded(E, nonce).call()
+
+    # the issuer lifts the suspension on C: E follows and the waiting lock is delivered
+    lifted = devnet.send(chains.wc, ADMIN, issuer.functions.setAssetStatus(asset, 0))
+    lift_id = registry_action_id(lifted, issuer.events.IssuerAction)
+    devnet.wait_until(
+        lambda: chains.wrapped.functions.balanceOf(alice).call() == alice_before + 2 * unit,
+        WAIT,
+        "the lock made during the suspension delivered after it",
+    )
+    assert chains.gateway.functions.transferStatus(C, nonce).call() == 1  # Delivered
+    wait_states(net, list(net.nodes), [lift_id], "executed")
+    assert chains.action_nonce() == before + 4
+    assert chains.wrapped.functions.assetStatus().call() == issuer.functions.assetStatus(asset).call() == 0
 
 
 # ---- 3. SIGKILL in the middle of an action -----------------------------------------------------

@@ -16,7 +16,7 @@ from web3 import AsyncWeb3, Web3
 from committee.bls import g1_to_eip2537, g2_to_eip2537
 from committee.rotation import ROTATE_TYPEHASH, rotation_message
 from committee.threshold import deal, partial_sign
-from relayer.adapters.abi import ENDPOINT_ABI, GATEWAY_ABI
+from relayer.adapters.abi import ENDPOINT_ABI, GATEWAY_ABI, ISSUER_MODULE_ABI
 from relayer.adapters.chain import REGISTRY_TOPICS, ChainClient, MalformedEvent
 from relayer.config import ChainConfig
 from relayer.core.calldata import action_call_data, execute_pending_data
@@ -24,6 +24,7 @@ from relayer.core.encoding import (
     ACTION_TYPEHASHES,
     action_message,
     action_params,
+    issuer_params,
     resume_fields,
     uncurse_fields,
 )
@@ -40,6 +41,8 @@ TYPE_STRINGS = {
     "freeze": f"QiaoFreeze({HEAD},address account,bool frozen)",
     "allow": f"QiaoAllow({HEAD},address account,bool allowed)",
     "uncurse": f"QiaoUncurse({HEAD},uint256 remoteChainId,uint64 curseCount)",
+    "issuer": f"QiaoIssuerAction({HEAD},address token,uint64 sequence,uint8 op,address account,address to,"
+    "uint256 amount,uint64 asOf)",
 }
 SIG128 = b"\x07" * 128
 DEADLINE = 1_900_000_000
@@ -71,6 +74,8 @@ def params_of(kind: str) -> bytes:
         return action_params(kind, pause_count=2, deadline=DEADLINE)
     if kind == "uncurse":
         return action_params(kind, remote_chain_id=4242, curse_count=3)
+    if kind == "issuer":
+        return issuer_params(token=GW, sequence=4, op=5, account=ACCOUNT, to=GW, amount=9, as_of=0)
     return action_params(kind)
 
 
@@ -82,7 +87,7 @@ def test_each_kind_has_its_type_hash_and_the_contracts_message(kind: str) -> Non
     assert got == reference_message(kind, 11155111, GW, 3, 17, params)
     assert action_message(kind, 11155111, GW, 3, 18, params) != got  # the nonce is signed
     assert action_message(kind, 4242, GW, 3, 17, params) != got  # the chain
-    assert len(set(ACTION_TYPEHASHES.values())) == 6
+    assert len(set(ACTION_TYPEHASHES.values())) == 7
 
 
 def test_action_params_are_the_abi_encoding() -> None:
@@ -184,7 +189,7 @@ def test_action_message_refuses_bad_input(args: tuple[Any, ...], says: str) -> N
 
 def web3_call_data(kind: str, epoch: int, signature: bytes, new_key: bytes | None = None) -> bytes:
     """The same call, encoded by web3 from relayer.adapters.abi's fragments."""
-    fns = Web3().eth.contract(address=GW, abi=ENDPOINT_ABI + GATEWAY_ABI).functions
+    fns = Web3().eth.contract(address=GW, abi=ENDPOINT_ABI + GATEWAY_ABI + ISSUER_MODULE_ABI).functions
     call = {
         "pause": lambda: fns.pauseWithSignature(epoch, signature),
         "resume": lambda: fns.resume(epoch, DEADLINE, signature),
@@ -192,6 +197,7 @@ def web3_call_data(kind: str, epoch: int, signature: bytes, new_key: bytes | Non
         "freeze": lambda: fns.applyFreeze(epoch, ACCOUNT, True, signature),
         "allow": lambda: fns.applyAllow(epoch, ACCOUNT, True, signature),
         "uncurse": lambda: fns.uncurse(epoch, 4242, 3, signature),
+        "issuer": lambda: fns.applyIssuerAction(epoch, (GW, 4, 5, ACCOUNT, GW, 9, 0), signature),
     }[kind]()
     return bytes.fromhex(call._encode_transaction_data()[2:])
 

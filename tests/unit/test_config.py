@@ -203,3 +203,65 @@ def test_a_route_to_a_chain_not_configured_names_the_table_to_add(tmp_path: Path
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text), environ={})
     assert "routes[1].dst: unknown chain 'l2'; define [chains.l2]" in str(err.value)
+
+
+def test_a_chain_polls_only_unless_it_names_a_ws_endpoint(tmp_path: Path) -> None:
+    cfg = load_config(write(tmp_path, GOOD), environ={})
+    assert cfg.chains["consortium"].ws is None
+    pushed = GOOD.replace(
+        'rpc = "http://127.0.0.1:8546"\n',
+        'rpc = "http://127.0.0.1:8546"\nws = "wss://node.example:8546/ws"\n',
+    )
+    cfg = load_config(write(tmp_path, pushed), environ={})
+    assert cfg.chains["ethereum"].ws == "wss://node.example:8546/ws"
+    assert cfg.chains["consortium"].ws is None  # per chain
+    env = {"QIAO_CHAINS__CONSORTIUM__WS": "ws://127.0.0.1:8545"}
+    assert load_config(write(tmp_path, GOOD), environ=env).chains["consortium"].ws == "ws://127.0.0.1:8545"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"http://127.0.0.1:8545"', "must be a ws:// or wss:// URL, not http"),
+        ('"127.0.0.1:8545"', "must be a ws:// or wss:// URL"),
+        ('"ws://:8545"', "has no host"),
+        ('"ws://127.0.0.1:port"', "is not a URL"),
+        ('"ws://127.0.0.1:0"', "has port 0"),
+        ('["ws://127.0.0.1:8545"]', "expected str, got list"),
+    ],
+)
+def test_a_bad_ws_url_is_refused_with_the_fix(tmp_path: Path, value: str, problem: str) -> None:
+    bad = GOOD.replace('rpc = "http://127.0.0.1:8545"\n', f'rpc = "http://127.0.0.1:8545"\nws = {value}\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, bad), environ={})
+    assert len(info.value.errors) == 1, info.value.errors
+    line = info.value.errors[0]
+    assert line.startswith("chains.consortium.ws: "), line
+    assert problem in line
+    if "expected" not in problem:
+        assert "or remove ws to poll only" in line  # what to do about it
+
+
+def test_the_shipped_profiles_push_heads_where_the_node_offers_it() -> None:
+    root = Path(__file__).resolve().parents[2]
+    example = load_config(root / "config" / "devnet.example.toml", environ={})
+    for chain in example.chains.values():  # anvil serves WebSocket on its HTTP port
+        assert chain.ws == "ws" + chain.rpc.removeprefix("http")
+
+
+def test_the_issuer_registry_and_the_nav_age_are_read_and_checked(tmp_path: Path) -> None:
+    base = GOOD + '\n[actions]\nregistry_from = "consortium"\nregistry_to = ["ethereum"]\n'
+
+    def parse(text: str):  # type: ignore[no-untyped-def]
+        return load_config(write(tmp_path, text), environ={})
+
+    cfg = parse(base + 'issuer_registry = "0x' + "12" * 20 + '"\nnav_max_age = 3600\n')
+    assert (cfg.actions.issuer_registry, cfg.actions.nav_max_age) == ("0x" + "12" * 20, 3600.0)
+    assert parse(base).actions.issuer_registry is None
+    for bad, why in (
+        ('issuer_registry = "0x12"', "is not a non-zero 0x address"),
+        ('issuer_registry = "0x' + "00" * 20 + '"', "is not a non-zero 0x address"),
+        ("nav_max_age = 0", "must be a positive number of seconds"),
+    ):
+        with pytest.raises(ConfigError, match=why):
+            parse(base + bad + "\n")

@@ -238,7 +238,7 @@ def test_action_partial_round_trip() -> None:
         ({"member": 3}, "member 3 in payload, 2 in topic"),
         ({"kind": "mint"}, "kind: expected one of"),
         ({"id": "../../etc"}, "not an action id"),
-        ({"params": "0x" + "00" * 129}, "params: expected"),
+        ({"params": "0x" + "00" * 257}, "params: expected"),
         ({"partial": "0x" + "22" * 47}, "partial: expected 48 bytes"),
         ({"nonce": -1}, "nonce: expected an integer"),
         ({"type": "partial"}, "unsupported version/type"),

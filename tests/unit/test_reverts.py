@@ -19,6 +19,9 @@ def data(signature: str, types: list[str] | None = None, values: list[object] | 
         (data("EnforcedPause()").upper().replace("0X", "0x"), RevertKind.WAIT),
         # the sentinels cursed the route: the batch waits for the committee's UNCURSE, like a pause
         (data("RouteIsCursed(uint256)", ["uint256"], [4242]), RevertKind.WAIT),
+        # the issuer suspended the asset on C: the batch's mints wait for the suspension's end,
+        # never failed (a FAILED batch would strand its transfers: issue 19)
+        (data("AssetSuspended()"), RevertKind.WAIT),
         (
             data(
                 "BatchAlreadyExecuted(uint256,uint64,uint64)", ["uint256", "uint64", "uint64"], [7001, 1, 5]

@@ -31,6 +31,9 @@ library Protocol {
     bytes32 internal constant UNCURSE_TYPEHASH = keccak256(
         "QiaoUncurse(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,uint256 remoteChainId,uint64 curseCount)"
     );
+    bytes32 internal constant ISSUER_TYPEHASH = keccak256(
+        "QiaoIssuerAction(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address token,uint64 sequence,uint8 op,address account,address to,uint256 amount,uint64 asOf)"
+    );
     string internal constant VERSION = "QIAO-V1";
     uint64 internal constant INITIAL_KEY_EPOCH = 1;
     uint64 internal constant KEY_GRACE_PERIOD = 1 days;

@@ -6,6 +6,7 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {QiaoEndpoint} from "../QiaoEndpoint.sol";
 import {BatchCodec} from "./BatchCodec.sol";
+import {IssuerModule} from "./IssuerModule.sol";
 import {EndpointStorage} from "./EndpointStorage.sol";
 import {Protocol} from "./Protocol.sol";
 import {SignedActions} from "./SignedActions.sol";
@@ -28,8 +29,33 @@ import {SignedActions} from "./SignedActions.sol";
 ///      a held transfer ({RateLimiter-release}) and the execution of an UNCURSE
 ///      ({SignedActions-executePending}) are the endpoint's and its libraries'.
 contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
+    /// @dev The issuer's module ({IssuerModule}), created with this one: the selectors neither
+    ///      the endpoint nor this module has go there ({fallback}).
+    address private immutable _issuerModule;
+
     /// @dev Only for the layout: the endpoint's owner is the one `onlyOwner` reads.
-    constructor() Ownable(msg.sender) {}
+    constructor() Ownable(msg.sender) {
+        _issuerModule = address(new IssuerModule());
+    }
+
+    /// @notice The selectors neither the endpoint nor this module has go on to {IssuerModule}
+    ///         (applyIssuerAction, issuerSequence, issuerActionFailed, ISSUER_TYPEHASH), run by
+    ///         DELEGATECALL: still on the endpoint's storage, in the endpoint's context (this
+    ///         code itself runs by DELEGATECALL from the endpoint). A selector none has reverts
+    ///         without data, as before. Not payable.
+    /// @dev A second module behind the first, rather than a dispatch in the endpoint's fallback:
+    ///      the endpoint has no room left (EIP-170), and this costs its callers one more
+    ///      DELEGATECALL (a few hundred gas) on rare calls only; the hot paths are untouched.
+    fallback() external {
+        address module = _issuerModule;
+        assembly ("memory-safe") {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
+    }
 
     /// @dev As the endpoint's own ({QiaoEndpoint-renounceOwnership}; the endpoint's selector is
     ///      dispatched before its fallback, so this one is never reached through it).

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {SignedActions} from "./Features.t.sol";
+import {QiaoEndpoint} from "../src/QiaoEndpoint.sol";
+import {WrappedToken} from "../src/WrappedToken.sol";
+import {IssuerRegistry} from "../src/IssuerRegistry.sol";
+import {IssuerModule} from "../src/endpoint/IssuerModule.sol";
+
+/// @notice Issue 19, points 2 and 3: the issuer's decisions recorded on the consortium chain
+///         ({IssuerRegistry}) and applied to the wrapped token on Ethereum by the gateway
+///         ({IssuerModule}, behind the endpoint's fallback) on a committee-signed ISSUER action,
+///         in C's order; the asset's status and NAV on the token and what the status stops.
+///         Every refused call leaves the state (and the action nonce) as it was.
+contract IssuerTest is SignedActions {
+    IssuerRegistry internal issuerC;
+    IssuerModule internal module; // the gateway, through its fallback
+    address internal regulator = address(0x2E6);
+    address internal stranger = address(0x5712A);
+    address internal dave = address(0xDA7E); // never allowed on E
+
+    uint8 internal constant FREEZE_WALLET = 1;
+    uint8 internal constant UNFREEZE_WALLET = 2;
+    uint8 internal constant FREEZE_PARTIAL = 3;
+    uint8 internal constant UNFREEZE_PARTIAL = 4;
+    uint8 internal constant FORCED = 5;
+    uint8 internal constant RECOVERY = 6;
+    uint8 internal constant STATUS = 7;
+    uint8 internal constant NAV = 8;
+
+    event IssuerAction(
+        address indexed asset,
+        uint64 indexed sequence,
+        uint8 op,
+        address account,
+        address to,
+        uint256 amount,
+        uint64 asOf,
+        address indexed by
+    );
+    event IssuerActionApplied(address indexed token, uint64 indexed sequence, uint8 op);
+    event IssuerActionFailed(address indexed token, uint64 indexed sequence, uint8 op, bytes reason);
+
+    function setUp() public override {
+        super.setUp();
+        vm.chainId(CHAIN_C);
+        issuerC = new IssuerRegistry(owner);
+        vm.startPrank(owner);
+        issuerC.grantRole(issuerC.REGULATOR_ROLE(), regulator);
+        vm.stopPrank();
+        vm.chainId(CHAIN_E);
+        vm.prank(owner);
+        wrapped.addAgent(address(gateway));
+        module = IssuerModule(address(gateway));
+        vm.warp(1_700_000_000);
+        vm.prank(address(gateway));
+        wrapped.mint(bob, 100 ether);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    function action(uint64 sequence, uint8 op, address account, address to, uint256 amount, uint64 asOf)
+        internal
+        view
+        returns (IssuerModule.IssuerAction memory)
+    {
+        return IssuerModule.IssuerAction(address(wrapped), sequence, op, account, to, amount, asOf);
+    }
+
+    function sign(IssuerModule.IssuerAction memory a) internal view returns (bytes memory) {
+        return signAction(GROUP_SK, gateway, CHAIN_E, module.ISSUER_TYPEHASH(), EPOCH, abi.encode(a));
+    }
+
+    function apply_(IssuerModule.IssuerAction memory a) internal returns (bool) {
+        return module.applyIssuerAction(EPOCH, a, sign(a));
+    }
+
+    /// @dev Applies the next decision of the token (its sequence follows the last applied).
+    function next(uint8 op, address account, address to, uint256 amount, uint64 asOf) internal returns (bool) {
+        return apply_(action(module.issuerSequence(address(wrapped)) + 1, op, account, to, amount, asOf));
+    }
+
+    function setStatus(uint8 status) internal {
+        vm.assertTrue(next(STATUS, address(0), address(0), status, 0), "status not applied");
+    }
+
+    function unauthorized(address who, bytes32 role) internal pure returns (bytes memory) {
+        return abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, who, role);
+    }
+
+    // ------------------------------------------------------------------ the message
+
+    function test_issuerTypehash_isTheDocumentedTypeString() public view {
+        vm.assertEq(
+            module.ISSUER_TYPEHASH(),
+            keccak256(
+                "QiaoIssuerAction(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address token,uint64 sequence,uint8 op,address account,address to,uint256 amount,uint64 asOf)"
+            )
+        );
+    }
+
+    // ------------------------------------------------------------------ IssuerRegistry on C
+
+    function test_registry_recordsEachDecisionNumberedPerAsset() public {
+        vm.chainId(CHAIN_C);
+        vm.startPrank(owner);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 1, FREEZE_WALLET, bob, address(0), 0, 0, owner);
+        issuerC.setAddressFrozen(address(asset), bob, true);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 2, UNFREEZE_WALLET, bob, address(0), 0, 0, owner);
+        issuerC.setAddressFrozen(address(asset), bob, false);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 3, FREEZE_PARTIAL, bob, address(0), 5, 0, owner);
+        issuerC.freezePartialTokens(address(asset), bob, 5);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 4, UNFREEZE_PARTIAL, bob, address(0), 5, 0, owner);
+        issuerC.unfreezePartialTokens(address(asset), bob, 5);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 5, FORCED, bob, carol, 7, 0, owner);
+        issuerC.forcedTransfer(address(asset), bob, carol, 7);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 6, RECOVERY, bob, carol, 0, 0, owner);
+        issuerC.recoveryAddress(address(asset), bob, carol);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 7, STATUS, address(0), address(0), 1, 0, owner);
+        issuerC.setAssetStatus(address(asset), 1);
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(asset), 8, NAV, address(0), address(0), 1.02 ether, 1_699_999_000, owner);
+        issuerC.setNav(address(asset), 1.02 ether, 1_699_999_000);
+        // another asset has its own numbers
+        vm.expectEmit(address(issuerC));
+        emit IssuerAction(address(0xA55E7), 1, FREEZE_WALLET, bob, address(0), 0, 0, owner);
+        issuerC.setAddressFrozen(address(0xA55E7), bob, true);
+        vm.stopPrank();
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 8);
+        vm.assertEq(issuerC.assetStatus(address(asset)), 1);
+        (uint256 nav, uint64 asOf) = issuerC.navOf(address(asset));
+        vm.assertEq(nav, 1.02 ether);
+        vm.assertEq(asOf, 1_699_999_000);
+    }
+
+    function test_registry_refusesStrangers() public {
+        vm.chainId(CHAIN_C);
+        bytes32 issuerRole = issuerC.ISSUER_ROLE();
+        vm.startPrank(stranger);
+        vm.expectRevert(unauthorized(stranger, issuerRole));
+        issuerC.setAddressFrozen(address(asset), bob, true);
+        vm.expectRevert(unauthorized(stranger, issuerRole));
+        issuerC.freezePartialTokens(address(asset), bob, 1);
+        vm.expectRevert(unauthorized(stranger, issuerRole));
+        issuerC.unfreezePartialTokens(address(asset), bob, 1);
+        vm.expectRevert(unauthorized(stranger, issuerRole));
+        issuerC.forcedTransfer(address(asset), bob, carol, 1);
+        vm.expectRevert(unauthorized(stranger, issuerRole));
+        issuerC.recoveryAddress(address(asset), bob, carol);
+        vm.expectRevert(unauthorized(stranger, issuerRole));
+        issuerC.setAssetStatus(address(asset), 1);
+        vm.expectRevert(unauthorized(stranger, issuerRole));
+        issuerC.setNav(address(asset), 1 ether, 1);
+        vm.stopPrank();
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 0, "a refused call recorded a decision");
+    }
+
+    function test_registry_regulatorFreezesForcesAndSuspendsOnly() public {
+        vm.chainId(CHAIN_C);
+        bytes32 issuerRole = issuerC.ISSUER_ROLE();
+        vm.startPrank(regulator);
+        issuerC.setAddressFrozen(address(asset), bob, true);
+        issuerC.freezePartialTokens(address(asset), bob, 1);
+        issuerC.unfreezePartialTokens(address(asset), bob, 1);
+        issuerC.forcedTransfer(address(asset), bob, carol, 1);
+        issuerC.setAssetStatus(address(asset), 1); // suspend
+        issuerC.setAssetStatus(address(asset), 0); // lift its suspension
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 6);
+        vm.expectRevert(unauthorized(regulator, issuerRole));
+        issuerC.recoveryAddress(address(asset), bob, carol);
+        vm.expectRevert(unauthorized(regulator, issuerRole));
+        issuerC.setNav(address(asset), 1 ether, 1);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusNotAllowed.selector, regulator, 2));
+        issuerC.setAssetStatus(address(asset), 2);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusNotAllowed.selector, regulator, 3));
+        issuerC.setAssetStatus(address(asset), 3);
+        vm.stopPrank();
+        vm.prank(owner);
+        issuerC.setAssetStatus(address(asset), 2); // the issuer declares a default
+        vm.prank(regulator);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusNotAllowed.selector, regulator, 0));
+        issuerC.setAssetStatus(address(asset), 0); // the regulator lifts only a suspension
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 7);
+    }
+
+    function test_registry_refusesBadInput() public {
+        vm.chainId(CHAIN_C);
+        vm.startPrank(owner);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAddress.selector);
+        issuerC.setAddressFrozen(address(0), bob, true);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAddress.selector);
+        issuerC.setAddressFrozen(address(asset), address(0), true);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAmount.selector);
+        issuerC.freezePartialTokens(address(asset), bob, 0);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAmount.selector);
+        issuerC.unfreezePartialTokens(address(asset), bob, 0);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAddress.selector);
+        issuerC.forcedTransfer(address(asset), bob, address(0), 1);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.IssuerSameAccount.selector, bob));
+        issuerC.forcedTransfer(address(asset), bob, bob, 1);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAmount.selector);
+        issuerC.forcedTransfer(address(asset), bob, carol, 0);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.IssuerSameAccount.selector, bob));
+        issuerC.recoveryAddress(address(asset), bob, bob);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAddress.selector);
+        issuerC.recoveryAddress(address(asset), address(0), bob);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.InvalidStatus.selector, 4));
+        issuerC.setAssetStatus(address(asset), 4);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusUnchanged.selector, 0));
+        issuerC.setAssetStatus(address(asset), 0);
+        vm.expectRevert(IssuerRegistry.IssuerZeroAmount.selector);
+        issuerC.setNav(address(asset), 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StaleNav.selector, 0, 0));
+        issuerC.setNav(address(asset), 1 ether, 0);
+        uint64 future = uint64(block.timestamp) + 1;
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StaleNav.selector, future, 0));
+        issuerC.setNav(address(asset), 1 ether, future);
+        issuerC.setNav(address(asset), 1 ether, 100);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StaleNav.selector, 100, 100));
+        issuerC.setNav(address(asset), 1 ether, 100);
+        issuerC.setAssetStatus(address(asset), 3); // matured: final
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.AssetMatured.selector, address(asset)));
+        issuerC.setAssetStatus(address(asset), 0);
+        vm.stopPrank();
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 2, "only the two valid decisions are recorded");
+        vm.expectRevert(IssuerRegistry.IssuerZeroAddress.selector);
+        new IssuerRegistry(address(0));
+    }
+
+    // ------------------------------------------------------------------ applied on E
+
+    function test_module_appliesEveryOperationThroughTheAgentFunctions() public {
+        vm.expectEmit(address(gateway));
+        emit IssuerActionApplied(address(wrapped), 1, FREEZE_WALLET);
+        vm.assertTrue(next(FREEZE_WALLET, bob, address(0), 0, 0));
+        vm.assertTrue(wrapped.isFrozen(bob));
+        vm.assertTrue(next(UNFREEZE_WALLET, bob, address(0), 0, 0));
+        vm.assertFalse(wrapped.isFrozen(bob));
+        vm.assertTrue(next(FREEZE_PARTIAL, bob, address(0), 30 ether, 0));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 30 ether);
+        vm.assertTrue(next(UNFREEZE_PARTIAL, bob, address(0), 10 ether, 0));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 20 ether);
+        vm.assertTrue(next(FORCED, bob, carol, 90 ether, 0)); // releases 10 of the frozen 20
+        vm.assertEq(wrapped.balanceOf(carol), 90 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 10 ether);
+        vm.assertTrue(next(RECOVERY, bob, alice, 0, 0)); // bob lost his wallet; alice is his new one
+        vm.assertEq(wrapped.balanceOf(bob), 0);
+        vm.assertEq(wrapped.balanceOf(alice), 10 ether);
+        vm.assertEq(wrapped.getFrozenTokens(alice), 10 ether);
+        vm.expectEmit(address(wrapped));
+        emit WrappedToken.AssetStatusSet(2);
+        vm.assertTrue(next(STATUS, address(0), address(0), 2, 0));
+        vm.assertEq(wrapped.assetStatus(), 2);
+        vm.expectEmit(address(wrapped));
+        emit WrappedToken.NavSet(0.4 ether, 1_699_990_000);
+        vm.assertTrue(next(NAV, address(0), address(0), 0.4 ether, 1_699_990_000));
+        (uint256 nav, uint64 asOf) = wrapped.nav();
+        vm.assertEq(nav, 0.4 ether);
+        vm.assertEq(asOf, 1_699_990_000);
+        vm.assertEq(module.issuerSequence(address(wrapped)), 8);
+        vm.assertEq(gateway.actionNonce(), 8, "one action nonce per decision");
+    }
+
+    function test_module_refusesOutOfTurnAndReplay() public {
+        vm.assertTrue(apply_(action(5, FREEZE_WALLET, bob, address(0), 0, 0))); // first here: any number
+        IssuerModule.IssuerAction memory skip = action(7, UNFREEZE_WALLET, bob, address(0), 0, 0);
+        bytes memory sig = sign(skip);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.IssuerSequence.selector, address(wrapped), 6, 7));
+        module.applyIssuerAction(EPOCH, skip, sig);
+        IssuerModule.IssuerAction memory again = action(5, UNFREEZE_WALLET, bob, address(0), 0, 0);
+        sig = sign(again);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.IssuerSequence.selector, address(wrapped), 6, 5));
+        module.applyIssuerAction(EPOCH, again, sig);
+        IssuerModule.IssuerAction memory zero = action(0, UNFREEZE_WALLET, bob, address(0), 0, 0);
+        sig = sign(zero);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.IssuerSequence.selector, address(wrapped), 6, 0));
+        module.applyIssuerAction(EPOCH, zero, sig);
+        vm.assertEq(gateway.actionNonce(), 1, "a refused decision consumed an action nonce");
+        vm.assertTrue(wrapped.isFrozen(bob), "a refused decision changed the token");
+        vm.assertTrue(apply_(action(6, UNFREEZE_WALLET, bob, address(0), 0, 0)));
+        vm.assertFalse(wrapped.isFrozen(bob));
+    }
+
+    function test_module_refusesBadSignatureOpAndToken() public {
+        IssuerModule.IssuerAction memory a = action(1, FREEZE_WALLET, bob, address(0), 0, 0);
+        // signed for another account
+        bytes memory other = sign(action(1, FREEZE_WALLET, carol, address(0), 0, 0));
+        vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
+        module.applyIssuerAction(EPOCH, a, other);
+        // signed as a FREEZE (another message kind) with the same words
+        bytes memory asFreeze = signAction(GROUP_SK, gateway, CHAIN_E, gateway.FREEZE_TYPEHASH(), EPOCH, abi.encode(a));
+        vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
+        module.applyIssuerAction(EPOCH, a, asFreeze);
+        // signed by another key
+        bytes memory wrongKey = signAction(GROUP_SK + 1, gateway, CHAIN_E, module.ISSUER_TYPEHASH(), EPOCH, abi.encode(a));
+        vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
+        module.applyIssuerAction(EPOCH, a, wrongKey);
+        bytes memory good = sign(a);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotCurrentKeyEpoch.selector, 2));
+        module.applyIssuerAction(2, a, good);
+        IssuerModule.IssuerAction memory badOp = action(1, 9, bob, address(0), 0, 0);
+        bytes memory sig = sign(badOp);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.InvalidIssuerOp.selector, 9));
+        module.applyIssuerAction(EPOCH, badOp, sig);
+        badOp.op = 0;
+        sig = sign(badOp);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.InvalidIssuerOp.selector, 0));
+        module.applyIssuerAction(EPOCH, badOp, sig);
+        IssuerModule.IssuerAction memory stray = a;
+        stray.token = address(asset); // not a wrapped token of this gateway
+        sig = sign(stray);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NotIssuerToken.selector, address(asset)));
+        module.applyIssuerAction(EPOCH, stray, sig);
+        vm.assertEq(gateway.actionNonce(), 0, "a refused decision consumed an action nonce");
+        vm.assertFalse(wrapped.isFrozen(bob));
+        vm.assertEq(module.issuerSequence(address(wrapped)), 0);
+    }
+
+    function test_module_vaultRefusesEveryToken() public {
+        vm.chainId(CHAIN_C);
+        IssuerModule onVault = IssuerModule(address(vault));
+        IssuerModule.IssuerAction memory a = action(1, FREEZE_WALLET, bob, address(0), 0, 0);
+        a.token = address(asset);
+        bytes memory sig =
+            signAction(GROUP_SK, vault, CHAIN_C, Protocol_ISSUER_TYPEHASH(), EPOCH, abi.encode(a));
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NotIssuerToken.selector, address(asset)));
+        onVault.applyIssuerAction(EPOCH, a, sig);
+    }
+
+    function Protocol_ISSUER_TYPEHASH() internal view returns (bytes32) {
+        return module.ISSUER_TYPEHASH();
+    }
+
+    function test_module_decisionTheTokenRefusesIsRecordedFailedAndTheNextGoesOn() public {
+        // a forced transfer above bob's balance on E: consumed in its turn, recorded failed
+        bytes memory reason = abi.encodeWithSignature(
+            "ERC20InsufficientBalance(address,uint256,uint256)", bob, 100 ether, 500 ether
+        );
+        vm.expectEmit(address(gateway));
+        emit IssuerActionFailed(address(wrapped), 1, FORCED, reason);
+        vm.assertFalse(next(FORCED, bob, carol, 500 ether, 0));
+        vm.assertTrue(module.issuerActionFailed(address(wrapped), 1));
+        vm.assertEq(module.issuerSequence(address(wrapped)), 1);
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether, "a failed forced transfer moved tokens");
+        // to an address not allowed on E
+        vm.assertFalse(next(FORCED, bob, dave, 1 ether, 0));
+        // an unknown status code
+        vm.assertFalse(next(STATUS, address(0), address(0), 4, 0));
+        vm.assertFalse(next(STATUS, address(0), address(0), 1000, 0));
+        vm.assertEq(wrapped.assetStatus(), 0);
+        // the next decision applies
+        vm.assertTrue(next(FREEZE_WALLET, bob, address(0), 0, 0));
+        vm.assertFalse(module.issuerActionFailed(address(wrapped), 5));
+        vm.assertTrue(wrapped.isFrozen(bob));
+    }
+
+    function test_module_withoutAgentRoleRecordsFailed() public {
+        vm.prank(owner);
+        wrapped.removeAgent(address(gateway));
+        vm.assertFalse(next(FREEZE_WALLET, bob, address(0), 0, 0));
+        vm.assertFalse(wrapped.isFrozen(bob));
+    }
+
+    function test_module_starvedTokenCallReverts() public {
+        IssuerModule.IssuerAction memory a = action(1, FORCED, bob, carol, 1 ether, 0);
+        bytes memory sig = sign(a);
+        bytes memory data = abi.encodeCall(IssuerModule.applyIssuerAction, (EPOCH, a, sig));
+        // from little gas up: every call that fails reverts whole (nothing changes); the first
+        // that goes through must be the applied decision, never a failure recorded by starving it
+        uint256 low = 100_000;
+        uint256 high = 2_000_000;
+        bool sawOutOfGas;
+        for (uint256 g = low; g < high; g += 5_000) {
+            (bool ok, bytes memory ret) = address(gateway).call{gas: g}(data);
+            if (!ok && ret.length == 4 && bytes4(ret) == IssuerModule.IssuerActionOutOfGas.selector) {
+                sawOutOfGas = true;
+            }
+            if (ok) {
+                vm.assertFalse(module.issuerActionFailed(address(wrapped), 1), "starved into a recorded failure");
+                vm.assertEq(wrapped.balanceOf(carol), 1 ether);
+                break;
+            }
+        }
+        vm.assertTrue(sawOutOfGas, "no gas limit made the token call run out");
+    }
+
+    function test_module_worksWhileTheEndpointIsPaused() public {
+        vm.prank(guardian);
+        gateway.pause();
+        vm.assertTrue(next(FREEZE_WALLET, bob, address(0), 0, 0));
+        vm.assertTrue(wrapped.isFrozen(bob));
+    }
+
+    // ------------------------------------------------------------------ status on the token
+
+    function test_token_statusAndNavOnlyFromTheGateway() public {
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.OnlyGateway.selector, owner));
+        vm.prank(owner);
+        wrapped.setAssetStatus(1);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.OnlyGateway.selector, owner));
+        vm.prank(owner);
+        wrapped.setNav(1 ether, 1);
+        vm.startPrank(address(gateway));
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.InvalidAssetStatus.selector, 4));
+        wrapped.setAssetStatus(4);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.InvalidNav.selector, 0, 1));
+        wrapped.setNav(0, 1);
+        uint256 tooBig = uint256(type(uint192).max) + 1;
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.InvalidNav.selector, tooBig, 1));
+        wrapped.setNav(tooBig, 1);
+        wrapped.setNav(1 ether, 10);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.InvalidNav.selector, 2 ether, 10));
+        wrapped.setNav(2 ether, 10);
+        vm.stopPrank();
+        vm.assertEq(wrapped.assetStatus(), 0);
+        (uint256 nav, uint64 asOf) = wrapped.nav();
+        vm.assertEq(nav, 1 ether);
+        vm.assertEq(asOf, 10);
+    }
+
+    function test_suspended_noTransferNoBurnAndInFlightMintWaits() public {
+        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 5 ether));
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        vm.assertFalse(wrapped.canTransfer(bob, carol, 1));
+        vm.assertFalse(wrapped.canReceive(carol));
+        vm.prank(bob);
+        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+        wrapped.transfer(carol, 1 ether);
+        vm.prank(bob);
+        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+        gateway.burn(address(wrapped), CHAIN_C, bob, 1 ether);
+        // the batch reverts whole: nothing consumed, nothing refunded, it waits
+        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertFalse(gateway.isExecuted(CHAIN_C, ts[0].nonce), "a suspended mint consumed the transfer");
+        // single-transfer execution waits the same way
+        bytes32[] memory proof = new bytes32[](0);
+        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+        gateway.executeTransfer(EPOCH, ts[0], ts[0].nonce, ts[0].nonce, proof, sig);
+        // the suspension is lifted on C: the same batch is delivered
+        setStatus(0);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertEq(wrapped.balanceOf(bob), 105 ether);
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, ts[0].nonce)), uint8(QiaoEndpoint.TransferStatus.Delivered));
+    }
+
+    function test_suspended_refundWaits() public {
+        QiaoEndpoint.Transfer memory t = burnOnE(bob, bob, 1 ether);
+        setStatus(1);
+        bytes memory sig = blsSign(
+            GROUP_SK,
+            keccak256(abi.encode(gateway.REFUND_TYPEHASH(), "QIAO-V1", CHAIN_E, address(gateway), EPOCH, refLeaf(t)))
+        );
+        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+        gateway.refund(EPOCH, t, sig);
+        vm.assertFalse(gateway.isRefunded(CHAIN_C, t.nonce), "a suspended refund was recorded");
+        setStatus(0);
+        gateway.refund(EPOCH, t, sig);
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether);
+    }
+
+    function test_defaulted_onlyRedemptionBurns() public {
+        setStatus(2);
+        vm.assertFalse(wrapped.canTransfer(bob, carol, 1));
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AssetNotActive.selector, 2));
+        wrapped.transfer(carol, 1 ether);
+        vm.prank(bob);
+        wrapped.approve(carol, 1 ether);
+        vm.prank(carol);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AssetNotActive.selector, 2));
+        wrapped.transferFrom(bob, carol, 1 ether);
+        // redemption: the burn toward C goes
+        QiaoEndpoint.Transfer memory t = burnOnE(bob, bob, 40 ether);
+        vm.assertEq(wrapped.balanceOf(bob), 60 ether);
+        vm.assertEq(t.amount, 40 ether);
+        // a mint arriving from C fails (refunded on C), it does not revert
+        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 5 ether));
+        executeOnE(ts, signForGateway(ts));
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, ts[0].nonce)), uint8(QiaoEndpoint.TransferStatus.Failed));
+        vm.assertEq(wrapped.balanceOf(bob), 60 ether);
+    }
+
+    function test_matured_burnOnly() public {
+        setStatus(3);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AssetNotActive.selector, 3));
+        wrapped.transfer(carol, 1 ether);
+        burnOnE(bob, bob, 100 ether);
+        vm.assertEq(wrapped.balanceOf(bob), 0);
+        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, carol, 5 ether));
+        executeOnE(ts, signForGateway(ts));
+        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, ts[0].nonce)), uint8(QiaoEndpoint.TransferStatus.Failed));
+        vm.assertEq(wrapped.balanceOf(carol), 0);
+    }
+
+    function test_forcedTransferAndRecoveryStillApplyWhenNotActive() public {
+        setStatus(2);
+        vm.assertTrue(next(FORCED, bob, carol, 10 ether, 0));
+        vm.assertTrue(next(RECOVERY, bob, alice, 0, 0));
+        vm.assertEq(wrapped.balanceOf(carol), 10 ether);
+        vm.assertEq(wrapped.balanceOf(alice), 90 ether);
+    }
+}

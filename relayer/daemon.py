@@ -24,6 +24,7 @@ from relayer.adapters.heads import HeadFeed
 from relayer.adapters.store import Store, StoreError, StoreUnwritable
 from relayer.adapters.transport import DEDUP_WINDOW_SECONDS, Transport
 from relayer.config import ConfigError, NodeConfig, quorum_warnings
+from relayer.core.heartbeats import HeartbeatKeys
 from relayer.core.types import ChainId
 from relayer.ops import admin, preflight
 from relayer.ops.health import Health
@@ -85,6 +86,9 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
             members=public.members,
             # copies through several brokers are dropped for less than a re-publication interval
             dedup_window=min(DEDUP_WINDOW_SECONDS, cfg.committee.republish_interval / 2),
+            # heartbeats signed with this member's share, verified against the others' public shares
+            keys=HeartbeatKeys(material.keyring, get_backend("arkworks")),
+            run=instance.next_run(cfg.data_dir),  # under the data directory's lock (`run`)
         )
         node = Node(
             cfg=cfg,

@@ -124,6 +124,11 @@ BROKER_COPIES_DROPPED = Counter(
 )
 MQTT_RECONNECTS = Counter("qiao_mqtt_reconnects_total", "Broker connection losses")
 MQTT_MESSAGES_REJECTED = Counter("qiao_mqtt_messages_rejected_total", "MQTT messages dropped as malformed")
+HEARTBEATS_REFUSED = Counter(
+    "qiao_heartbeats_refused_total",
+    "Members' heartbeats refused (relayer.core.heartbeats), by reason",
+    ["reason"],
+)
 MQTT_OUTBOX_DEPTH = Gauge(
     "qiao_mqtt_outbox_depth", "Messages waiting to be published (the deepest broker outbox, with several)"
 )

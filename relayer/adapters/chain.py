@@ -939,6 +939,23 @@ class ChainClient:
             bytes(typehash), int(epoch), int(executable_at), int(status), str(key_data), int(pause_count)
         )
 
+    async def key_data_hash(self, key_data: str, *, final: bool = False) -> bytes | None:
+        """keccak256 of the key a ROTATE's data contract holds (`pendingAction(n).keyData`: its code
+        is 0x00 then the 256-byte key), what the ROTATE signed as its params; None if no key is
+        there (the zero address, or code of another length)."""
+        if int(key_data, 16) == 0:
+            return None
+        block = await self._read_block(final)
+        who = to_checksum_address(key_data)
+
+        async def get(ep: _Endpoint) -> bytes:
+            return bytes(await ep.w3.eth.get_code(who, block_identifier=block))
+
+        code: bytes = await self.call(get, "eth_getCode(keyData)")
+        if len(code) != 257 or code[0] != 0:
+            return None
+        return keccak(code[1:])
+
     async def route_curse(self, remote_chain_id: int, *, final: bool = False) -> CurseView:
         """The sentinels' curse of the endpoint's route with `remote_chain_id`: `isCursed(remote)`
         and `curseCount(remote)` at one block (the final head if `final`, else the head)."""
@@ -1074,7 +1091,8 @@ class ChainClient:
 
     async def local_token_of(self, remote_chain_id: int, remote_token: str) -> str:
         """`localTokenOf(remote, token)` at the final head: the token of this endpoint paired with
-        `remote_token` on `remote_chain_id` (the zero address if none)."""
+        `remote_token` on `remote_chain_id` (the zero address if none), from an endpoint not
+        quarantined: a member signs from it."""
         block = await self._read_block(True)
         who = to_checksum_address(remote_token)
 
@@ -1082,7 +1100,7 @@ class ChainClient:
             f = ep.w3.eth.contract(address=ep.contract.address, abi=GATEWAY_ABI).functions
             return str(await f.localTokenOf(remote_chain_id, who).call(block_identifier=block))
 
-        token: str = await self.call(get, "localTokenOf")
+        token: str = await self.call(get, "localTokenOf", trusted=True)
         return to_checksum_address(token)
 
     async def remote_token_of(self, remote_chain_id: int, local_token: str) -> str:
@@ -1100,7 +1118,8 @@ class ChainClient:
 
     async def issuer_sequence(self, token: str, *, final: bool = False) -> int:
         """`issuerSequence(token)` (IssuerModule, through the gateway's fallback): the number of
-        the issuer's last decision applied (or recorded failed) for `token` here."""
+        the issuer's last decision applied (or recorded failed) for `token` here, from an endpoint
+        not quarantined: a member signs from it."""
         block = await self._read_block(final)
         who = to_checksum_address(token)
 
@@ -1108,11 +1127,12 @@ class ChainClient:
             f = ep.w3.eth.contract(address=ep.contract.address, abi=ISSUER_MODULE_ABI).functions
             return int(await f.issuerSequence(who).call(block_identifier=block))
 
-        sequence: int = await self.call(get, "issuerSequence")
+        sequence: int = await self.call(get, "issuerSequence", trusted=True)
         return sequence
 
     async def issuer_action_failed(self, token: str, sequence: int) -> bool:
-        """`issuerActionFailed(token, sequence)` at the final head: whether the token refused it."""
+        """`issuerActionFailed(token, sequence)` at the final head: whether the token refused it
+        (from an endpoint not quarantined: a member signs from it)."""
         block = await self._read_block(True)
         who = to_checksum_address(token)
 
@@ -1120,7 +1140,7 @@ class ChainClient:
             f = ep.w3.eth.contract(address=ep.contract.address, abi=ISSUER_MODULE_ABI).functions
             return bool(await f.issuerActionFailed(who, sequence).call(block_identifier=block))
 
-        failed: bool = await self.call(get, "issuerActionFailed")
+        failed: bool = await self.call(get, "issuerActionFailed", trusted=True)
         return failed
 
     async def token_asset_state(self, token: str) -> AssetState:

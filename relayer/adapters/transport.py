@@ -9,9 +9,12 @@ re-published from its store until the batch executes, so a lost message only del
 With several brokers (`[[mqtt.brokers]]`), every message goes to each of them and the receiver keeps
 the first copy (relayer.core.dedup); losing a broker loses nothing while another carries the
 messages. Heartbeats are tracked per broker: a member whose last-will says "offline" on one broker
-is still online while another carries its heartbeats. The brokers may replicate to each other (the
-nodes of a NATS cluster, bridged mosquittos): each is then listed as its own broker, and what they
-replicate is more copies, dropped the same way; each broker gets its own client identifier.
+is still online while another carries its heartbeats. Heartbeats are signed with the member's key
+share and judged by relayer.core.heartbeats (signature, order per broker, delay); a transport
+without the committee's keys (`keys=None`) takes no part in heartbeats. The brokers may replicate
+to each other (the nodes of a NATS cluster, bridged mosquittos): each is then listed as its own
+broker, and what they replicate is more copies, dropped the same way; each broker gets its own
+client identifier.
 
 Each broker's outbox holds each distinct message once: while the broker is away, the periodic
 re-publication of the same partials does not fill it with copies (which would push out other
@@ -34,6 +37,7 @@ import structlog
 from relayer import metrics
 from relayer.config import BrokerConfig, MqttConfig
 from relayer.core.dedup import Dedup, content_key
+from relayer.core.heartbeats import Baseline, HeartbeatKeys, Verdict, first_baseline, judge
 from relayer.core.messages import (
     MAX_PAUSED_ROUTES,
     ActionPartialMessage,
@@ -128,11 +132,23 @@ class Transport:
         passwords: Mapping[str, str] | str | None = None,
         members: Collection[int] | None = None,
         dedup_window: float = DEDUP_WINDOW_SECONDS,
+        keys: HeartbeatKeys | None = None,
+        run: int = 0,
     ) -> None:
         """`passwords`: broker name -> this member's password there (a single string: the
-        password of every broker, as with one broker)."""
+        password of every broker, as with one broker). `keys`: the committee's keys, to sign this
+        member's heartbeats (with its share, if it holds one) and verify the others'; without
+        them the transport neither publishes nor subscribes to heartbeats. `run`: this start's run
+        number (relayer.adapters.instance.next_run), in its heartbeats."""
         self.cfg = cfg
         self.member = member
+        self.keys = keys
+        self._run = run
+        self._seq = 0  # the last heartbeat's seq (relayer.core.heartbeats)
+        # this member's clock for its heartbeats: the wall clock at start, advanced by the
+        # monotonic clock (a wall-clock step while running changes nothing)
+        self._clock_anchor = (time.time(), time.monotonic())
+        self._last_online: tuple[float, tuple[object, ...], bytes] | None = None
         self._members = frozenset(members) if members is not None else None  # None: not checked
 
         def password(b: BrokerConfig) -> str | None:
@@ -147,6 +163,11 @@ class Transport:
         # member -> the brokers its last heartbeat says it reaches (members using several brokers)
         self.member_brokers: dict[int, tuple[str, ...]] = {}
         self._beats: dict[int, dict[str, _Beat]] = {}  # member -> broker -> its last beat there
+        # (member, broker) -> seq of the last online heartbeat accepted: kept when the broker is
+        # lost, so a broker that reconnects cannot replay what it carried before
+        self._seqs: dict[tuple[int, str], int] = {}
+        self._baselines: dict[int, Baseline] = {}  # member -> smallest delay of its heartbeats
+        self._runs: dict[int, int] = {}  # member -> its latest run accepted
         for link in self.links:
             metrics.BROKER_CONNECTED.labels(link.name).set(0)
         metrics.BROKER_MIN_CONNECTED.set(cfg.min_brokers)
@@ -187,10 +208,37 @@ class Transport:
             link.enqueue(topic, payload, retain)
         metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
 
-    def _heartbeat(self, status: str, paused: Collection[Route] = ()) -> bytes:
+    def _heartbeat(self, status: str, paused: Collection[Route] = ()) -> bytes | None:
+        """This member's heartbeat, signed (None without a key share: nothing to publish). An
+        online heartbeat made less than HEARTBEAT_CHECK_SECONDS ago with the same content is
+        reused, so the heartbeats each broker's loop publishes at the same time are one (same
+        `seq`): copies crossing between replicating brokers are then copies, not older beats."""
+        if self.keys is None:
+            return None
         routes = tuple(sorted(paused, key=lambda r: (r.src, r.dst)))[:MAX_PAUSED_ROUTES]
         reached = self._reached() if status == "online" else ()
-        return HeartbeatMessage(self.member, status, int(time.time()), routes, reached).to_payload()
+        content = (status, routes, reached)
+        now = time.monotonic()
+        last = self._last_online
+        if (
+            status == "online"
+            and last is not None
+            and last[1] == content
+            and now - last[0] < HEARTBEAT_CHECK_SECONDS
+        ):
+            return last[2]
+        wall0, mono0 = self._clock_anchor
+        self._seq = max(self._seq + 1, int((wall0 + time.monotonic() - mono0) * 1000))
+        beat = HeartbeatMessage(
+            self.member, status, self._seq // 1000, self._seq, routes, reached, run=self._run
+        )
+        signed = self.keys.sign(beat, self.cfg.network)
+        if signed is None:
+            return None
+        payload = signed.to_payload()
+        if status == "online":
+            self._last_online = (now, content, payload)
+        return payload
 
     def _reached(self) -> tuple[str, ...]:
         """The brokers this member reaches, for its heartbeat: named only when it uses several
@@ -252,6 +300,8 @@ class Transport:
         cfg = link.cfg
         root = topic_root(self.cfg.network)
         while True:
+            offline = self._heartbeat("offline")  # signed now: relayer.core.heartbeats on wills
+            will = None if offline is None else aiomqtt.Will(hb_topic, offline, qos=1, retain=True)
             try:
                 async with aiomqtt.Client(
                     hostname=cfg.host,
@@ -261,7 +311,7 @@ class Transport:
                     password=link.password,
                     keepalive=10,
                     max_queued_incoming_messages=INBOX_SIZE,
-                    will=aiomqtt.Will(hb_topic, self._heartbeat("offline"), qos=1, retain=True),
+                    will=will,
                     tls_params=(
                         aiomqtt.TLSParameters(ca_certs=str(cfg.tls_ca_file))
                         if cfg.tls_ca_file is not None
@@ -269,7 +319,8 @@ class Transport:
                     ),
                 ) as client:
                     await client.subscribe(f"{root}/partial/+", qos=1)
-                    await client.subscribe(f"{root}/heartbeat/+", qos=1)
+                    if self.keys is not None:
+                        await client.subscribe(f"{root}/heartbeat/+", qos=1)
                     if on_refund is not None:
                         await client.subscribe(f"{root}/refund/+", qos=1)
                     if on_action is not None:
@@ -317,7 +368,10 @@ class Transport:
         while True:
             paused = frozenset(self.paused_routes())
             reached = self._reached()
-            await client.publish(topic, self._heartbeat("online", paused), qos=1, retain=True)
+            payload = self._heartbeat("online", paused)
+            if payload is None:
+                return  # no key share: this node makes no heartbeats
+            await client.publish(topic, payload, qos=1, retain=True)
             _honour_cancel()
             for _ in range(round(HEARTBEAT_SECONDS / HEARTBEAT_CHECK_SECONDS)):
                 await asyncio.sleep(HEARTBEAT_CHECK_SECONDS)
@@ -386,17 +440,58 @@ class Transport:
             await handle(parsed)
 
     def _on_heartbeat(self, broker: str, topic: str, payload: bytes) -> None:
+        """Judge one heartbeat (relayer.core.heartbeats) and, if accepted, record it as this
+        broker's word on its member; a refused one is logged (`heartbeat_refused`) and counted."""
+        keys = self.keys
+        if keys is None:
+            return
         try:
             beat = HeartbeatMessage.parse(topic, payload, self.cfg.network)
-            if self._members is not None and beat.member not in self._members:
-                raise BadMessage(f"heartbeat of {beat.member}, not a member of the committee")
-        except BadMessage as exc:
+        except BadMessage as exc:  # a malformed message, like any other (an unsigned heartbeat too)
             metrics.MQTT_MESSAGES_REJECTED.inc()
+            metrics.HEARTBEATS_REFUSED.labels("malformed").inc()
             log.warning("mqtt_message_rejected", topic=topic, reason=str(exc), broker=broker)
             return
+        members = self._members if self._members is not None else keys.keyring.members
         now = time.monotonic()  # arrival, on our own clock
+        verdict, why = judge(
+            beat,
+            member_known=beat.member in members and keys.keyring.is_member(beat.member),
+            last_run=self._runs.get(beat.member),
+            last_seq=self._seqs.get((beat.member, broker)),
+            baseline=self._baselines.get(beat.member),
+            arrival=now,
+            verifies=lambda: keys.verifies(beat, self.cfg.network),
+        )
+        if verdict.refused:
+            metrics.HEARTBEATS_REFUSED.labels(verdict.value).inc()
+            # an older heartbeat is also what replicating brokers (a NATS cluster, a bridge) and a
+            # retained message after a reconnect deliver in good faith: worth less than a warning
+            (log.info if verdict is Verdict.REPLAY else log.warning)(
+                "heartbeat_refused",
+                member=beat.member,
+                reason=verdict.value,
+                why=why,
+                broker=broker,
+                seq=beat.seq,
+            )
+            return
+        if verdict is Verdict.COPY:
+            return  # the same heartbeat again: its arrival time stays the first one's
+        online = beat.status == "online"
+        if online:
+            if beat.run != self._runs.get(beat.member):  # a new run of the member: afresh
+                self._runs[beat.member] = beat.run
+                self._baselines.pop(beat.member, None)
+                for key in [k for k in self._seqs if k[0] == beat.member]:
+                    del self._seqs[key]
+            self._seqs[(beat.member, broker)] = beat.seq
+            base = self._baselines.get(beat.member)
+            self._baselines[beat.member] = (
+                first_baseline(beat, now) if base is None else base.lowered(beat, now)
+            )
         seen = self._beats.setdefault(beat.member, {})
-        seen[broker] = _Beat(beat.status == "online", now, beat.paused, beat.brokers)
+        seen[broker] = _Beat(online, now, beat.paused, beat.brokers)
         self._member_view(beat.member)
 
     def _forget_beats_via(self, broker: str) -> None:

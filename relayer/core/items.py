@@ -555,11 +555,18 @@ def action_facts(
     message: bytes,
     expected: bytes | None,
     duplicate: bool,
+    *,
+    nonce: int | None = None,
+    endpoint_nonce: int | None = None,
 ) -> Facts:
     """What an action partial is, as this node finds out on its own (relayer.core.arrivals): the
     action it holds by that id (None: a proposal not seen yet, or a registry event not final
     here), the message this node computes for it at the partial's nonce and key epoch
-    (`expected`), and whether the store keeps exactly that partial for the member already."""
+    (`expected`), and whether the store keeps exactly that partial for the member already.
+    `nonce`: the action nonce the partial signs for; `endpoint_nonce`: the endpoint's action
+    nonce as this node last read it. A partial for a nonce below it is late: that nonce was used
+    before it arrived, so it can sign nothing that still matters, and kept, it would tie the
+    action to whatever used that nonce (an old cancelled action of its kind: review #15)."""
     if record is None:
         why = "no such action here (a proposal not seen yet, or a registry event not final here)"
         return Facts(subject=Judgement(PartialOutcome.UNKNOWN_ACTION, why))
@@ -569,9 +576,18 @@ def action_facts(
         wrong = f"claims another action than {a.id} here ({kind} on chain {chain_id})"
     elif expected != message:
         wrong = f"signs another message than {a.id} at its nonce and key epoch here"
-    late = record.state in CLOSED or record.state is ActionState.SCHEDULED
+    late = (
+        f"{a.id} is {record.state} here"
+        if record.state in CLOSED or record.state is ActionState.SCHEDULED
+        else None
+    )
+    if late is None and nonce is not None and endpoint_nonce is not None and nonce < endpoint_nonce:
+        late = (
+            f"signed for action nonce {nonce}, used on the endpoint before it arrived (its action "
+            f"nonce is {endpoint_nonce} here)"
+        )
     return Facts(
-        late=f"{a.id} is {record.state} here" if late else None,
+        late=late,
         duplicate=duplicate,
         mismatch=wrong,
     )

@@ -390,6 +390,7 @@ class ProposalMessage:
 
 
 HEARTBEAT_STATUSES = ("online", "offline")
+HEARTBEAT_DOMAIN = b"QIAO-V1-HEARTBEAT\x00"
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,23 +398,36 @@ class HeartbeatMessage:
     """A member's retained liveness message (its last-will says "offline").
 
     `paused` lists the routes the member paused locally (`relayer pause`): it signs nothing on
-    them, so the others do not count it in their signing margin. The field is left out when
-    nothing is paused, so a heartbeat of an unpaused member reads the same to older builds.
+    them, so the others do not count it in their signing margin. Left out when nothing is paused.
 
     `brokers` names the brokers the member reaches, when it is configured with several
-    (`[[mqtt.brokers]]`); left out with one broker, so that configuration reads the same to older
-    builds (which refuse a heartbeat with a field they do not know).
+    (`[[mqtt.brokers]]`); left out with one broker.
 
-    Heartbeats are not signed: a broker (or anyone its ACL lets publish there) can forge one. They
-    feed only the operators' view of who is online (status, readiness, the margin gauge), never
-    what is signed or submitted (docs/PROTOCOL.md, "Brokers").
+    Signed (security review F6): `sig` is the member's BLS signature with its key share on
+    `digest(network)`, a domain-separated digest of every other field and the network (its
+    partial on a message no contract accepts), verified by the receiver against the member's
+    public share (relayer.core.heartbeats). `run` counts the member's starts (kept in its data
+    directory) and `seq` rises with every heartbeat within a run (its clock in milliseconds): a
+    receiver refuses a heartbeat of an earlier run, or whose `seq` is below the last it accepted
+    from that member through that broker (a replay), or that arrives much later than the member's
+    heartbeats usually do (held back or recorded: relayer.core.heartbeats). The
+    last-will ("offline") is made and signed when the member connects, so it is old when it is
+    delivered: an offline heartbeat is taken as advisory, never checked for age or order, and can
+    only make the member look offline through that broker (what a broker can do anyway by
+    withholding its heartbeats). Builds before the signature refuse these heartbeats (unknown
+    fields `run`, `seq`, `sig`) and are refused by them (docs/OPERATIONS.md, "Upgrading to signed
+    heartbeats"). Heartbeats feed only the operators' view of who is online (status, readiness,
+    the margin gauge), never what is signed or submitted (docs/PROTOCOL.md, "Brokers").
     """
 
     member: int
     status: str
     ts: int
+    seq: int = 0
     paused: tuple[Route, ...] = ()
     brokers: tuple[str, ...] = ()
+    sig: bytes = b""
+    run: int = 0
 
     def __post_init__(self) -> None:
         if self.status not in HEARTBEAT_STATUSES:
@@ -423,19 +437,34 @@ class HeartbeatMessage:
         if len(self.brokers) > MAX_BROKERS or not all(BROKER_NAME.fullmatch(b) for b in self.brokers):
             raise ValueError(f"brokers {self.brokers!r}: at most {MAX_BROKERS} names like 'broker-a'")
 
-    def to_payload(self) -> bytes:
-        data: dict[str, Any] = {"member": self.member, "status": self.status, "ts": self.ts}
+    def _fields(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "member": self.member,
+            "status": self.status,
+            "ts": self.ts,
+            "run": self.run,
+            "seq": self.seq,
+        }
         if self.paused:
             data["paused"] = [[r.src, r.dst] for r in self.paused]
         if self.brokers:
             data["brokers"] = list(self.brokers)
-        return json.dumps(data).encode()
+        return data
+
+    def digest(self, network: str) -> bytes:
+        """What `sig` signs: keccak256(domain tag || network || 0x00 || the canonical JSON of
+        every other field). The network keeps a heartbeat of one network out of another."""
+        body = json.dumps(self._fields(), separators=(",", ":"), sort_keys=True).encode()
+        return keccak(HEARTBEAT_DOMAIN + network.encode() + b"\x00" + body)
+
+    def to_payload(self) -> bytes:
+        return json.dumps({**self._fields(), "sig": _hex(self.sig)}).encode()
 
     @classmethod
     def parse(cls, topic: str, payload: bytes, network: str) -> HeartbeatMessage:
         member = _topic_member(topic, f"{topic_root(network)}/heartbeat/")
         data = _load_object(payload, MAX_HEARTBEAT_BYTES)
-        extra = set(data) - {"member", "status", "ts", "paused", "brokers"}
+        extra = set(data) - {"member", "status", "ts", "run", "seq", "paused", "brokers", "sig"}
         if extra:
             raise BadMessage(f"unknown fields {sorted(extra)}")
         if _int_field(data, "member", 1, 1024) != member:
@@ -443,12 +472,19 @@ class HeartbeatMessage:
         status = data.get("status")
         if status not in HEARTBEAT_STATUSES:
             raise BadMessage(f"status: expected one of {HEARTBEAT_STATUSES}, got {status!r}")
+        if not {"sig", "seq", "run"} <= set(data):
+            raise BadMessage(
+                "unsigned heartbeat (no run/seq/sig): a build before signed heartbeats, or forged"
+            )
         return cls(
             member=member,
             status=str(status),
             ts=_int_field(data, "ts", 0, 2**63 - 1),
+            seq=_int_field(data, "seq", 0, 2**63 - 1),
             paused=_paused_field(data),
             brokers=_brokers_field(data),
+            sig=_hex_field(data, "sig", 48),
+            run=_int_field(data, "run", 0, 2**63 - 1),
         )
 
 

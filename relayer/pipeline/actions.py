@@ -102,7 +102,7 @@ from relayer.core.lifecycle import (
     states_of_every_kind,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
-from relayer.core.onchain import CurseView, EndpointState, PendingActionView
+from relayer.core.onchain import CurseView, EndpointState, PendingActionView, PendingStatus
 from relayer.core.reverts import revert_name
 from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
@@ -146,6 +146,7 @@ class ActionStage:
     _due_seen: dict[str, float] = field(default_factory=dict)
     _sent: dict[str, TxRecord] = field(default_factory=dict)  # action -> this node's last transaction
     _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
+    _nonce_seen: dict[int, int] = field(default_factory=dict)  # chain id -> endpoint's action nonce
     _closed_now: set[str] = field(default_factory=set)  # duplicates closed during this endpoint step
     partials: Partials = field(init=False)
     held_keys: dict[bytes, HeldKey] = field(init=False)  # keccak(256-byte key) -> the epoch held
@@ -574,7 +575,35 @@ class ActionStage:
             expected = action_message(a.kind, a.chain_id, endpoint, msg.key_epoch, msg.nonce, a.params)
             kept = await self.store.action_partials(a.id, msg.nonce, msg.key_epoch)
             duplicate = (msg.member, msg.message, msg.partial) in kept
-        return action_facts(record, msg.kind, msg.chain_id, msg.params, msg.message, expected, duplicate)
+        used = await self._endpoint_nonce(record.action.chain_id) if record is not None else None
+        return action_facts(
+            record,
+            msg.kind,
+            msg.chain_id,
+            msg.params,
+            msg.message,
+            expected,
+            duplicate,
+            nonce=msg.nonce,
+            endpoint_nonce=used,
+        )
+
+    async def _endpoint_nonce(self, chain_id: int) -> int | None:
+        """The endpoint's action nonce as this node last read it (each endpoint step reads it);
+        read now if no step has yet. None if it cannot be read (then no partial is late for it)."""
+        seen = self._nonce_seen.get(chain_id)
+        if seen is not None:
+            return seen
+        chain = self.chains.get(ChainId(chain_id))
+        if chain is None:
+            return None
+        try:
+            state = await chain.endpoint_state()
+        except Exception as exc:
+            log.warning("action_nonce_unread", chain=chain_id, error=repr(exc))
+            return None
+        self._nonce_seen[chain_id] = max(self._nonce_seen.get(chain_id, 0), state.action_nonce)
+        return self._nonce_seen[chain_id]
 
     async def _keep(self, msg: ActionPartialMessage) -> None:
         await self.store.put_action_partial(
@@ -735,6 +764,7 @@ class ActionStage:
         """`records`: the endpoint's open actions in queue order (relayer.core.items.queue_order)."""
         state = await chain.endpoint_state()
         view = EndpointView(state.paused, state.action_nonce, state.key_epoch, state.pause_count)
+        self._nonce_seen[chain.chain_id] = state.action_nonce  # partials for a nonce below are late
         now = time.time()
         records, later = await self._supersede(records, view)
         scheduled_resume = any(
@@ -1207,19 +1237,26 @@ class ActionStage:
                     return
 
     async def _pending_is(
-        self, chain: ChainClient, a: Action, nonce: int, pending: PendingActionView
+        self, chain: ChainClient, a: Action, nonce: int, pending: PendingActionView, *, final: bool = True
     ) -> bool:
-        """Whether the action scheduled under `nonce` (`pending`, read at the final head) is `a`:
-        its type hash, and for an UNCURSE its signed fields too, the curse number
-        (`pendingAction(n).pauseCount`) and the route (`uncurseRoute(n)`): an UNCURSE of another
-        route or curse that took the nonce is not this one, which is then signed again."""
+        """Whether the action scheduled under `nonce` (`pending`, read at the final head, or at the
+        head if not `final`) is `a`:
+        its type hash and its subject. A RESUME: the pause it lifts (`pendingAction(n).pauseCount`);
+        a ROTATE: the key (the hash of the key its `keyData` contract holds); an UNCURSE: the curse
+        number (`pendingAction(n).pauseCount`) and the route (`uncurseRoute(n)`). Another pause's
+        RESUME, another key's ROTATE, another route's or curse's UNCURSE that took the nonce is not
+        `a`: its outcome (executed, cancelled) says nothing of `a`, which is then signed again."""
         if pending.typehash != ACTION_TYPEHASHES[a.kind.value]:
             return False
+        if a.kind is ActionKind.RESUME:
+            return pending.pause_count == a.pause_count
+        if a.kind is ActionKind.ROTATE:
+            return await chain.key_data_hash(pending.key_data, final=final) == a.new_key_hash
         if a.kind is not ActionKind.UNCURSE:
             return True
         if pending.pause_count != a.curse_count:
             return False
-        return await chain.uncurse_route(nonce, final=True) == a.remote_chain_id
+        return await chain.uncurse_route(nonce, final=final) == a.remote_chain_id
 
     async def _follow_scheduled(self, chain: ChainClient, r: ActionRecord) -> Outcome:
         """A scheduled RESUME, ROTATE or UNCURSE: executed or cancelled (read at the final head), or
@@ -1235,6 +1272,7 @@ class ActionStage:
         if status in ("cancelled", "none"):
             why = "cancelled by the guardian during the delay"
             await self._close(r, ActionState.CANCELLED, why)
+            await self._close_duplicates(chain, r, why)
             return refused(why)
         if await chain.chain_time() < pending.executable_at:
             return scheduled(f"executable at {pending.executable_at}")
@@ -1267,6 +1305,7 @@ class ActionStage:
                         "stale: the endpoint left the pause it resumed, or its key epoch changed",
                     )
                     await self._close(r, ActionState.CANCELLED, why)
+                    await self._close_duplicates(chain, r, why)
                     return refused(why)
                 log.warning("action_execute_reverted", action=r.action.id, error=name)
                 return retry(f"executePending reverts {name}")
@@ -1293,16 +1332,35 @@ class ActionStage:
         if await self.store.set_action_state(r.action.id, state, why):
             log.info(f"action_{state.value}", action=r.action.id, kind=r.action.kind.value, why=why)
         self._forget(r.action.id)
-        if state is ActionState.CANCELLED:
-            await self._close_duplicates(r.action, why)
 
-    async def _close_duplicates(self, a: Action, why: str) -> None:
-        """`a` (a RESUME, ROTATE or UNCURSE) was cancelled on-chain: every other action open here
-        that does the same (relayer.core.items.same_subject) is closed with it. Left open, a
-        duplicate approved here would be signed for the next action nonce and scheduled again,
-        and the guardian's cancel would stop nothing; doing it again takes a new proposal and t
-        operators' approvals."""
+    async def _close_duplicates(self, chain: ChainClient, r: ActionRecord, why: str) -> None:
+        """`r` (a RESUME, ROTATE or UNCURSE this node signed and saw scheduled at its own action
+        nonce) was cancelled on-chain (or went stale): every other action open here that does the
+        same (relayer.core.items.same_subject) is closed with it. Left open, a duplicate approved
+        here would be signed for the next action nonce and scheduled again, and the guardian's
+        cancel would stop nothing; doing it again takes a new proposal and t operators' approvals.
+        Only this node's own record closes duplicates: a peer's proposal followed through the
+        partials it sent (`_follow_proposed`) is that peer's word, not this node's (review #15).
+        A duplicate signed for a nonce of its own that is still pending on-chain there is not
+        closed: marked cancelled here it would stay executable by anyone; it stays followed, and
+        an error says the guardian must cancel it too (review #16)."""
+        a = r.action
         for other in await self._duplicates(a):
+            if other.action_nonce is not None:
+                pending = await chain.pending_action(other.action_nonce)
+                if pending.status == PendingStatus.PENDING and await self._pending_is(
+                    chain, other.action, other.action_nonce, pending, final=False
+                ):
+                    log.error(
+                        "action_duplicate_still_scheduled",
+                        action=other.action.id,
+                        kind=a.kind.value,
+                        nonce=other.action_nonce,
+                        cancelled=a.id,
+                        why=f"duplicate still scheduled at nonce {other.action_nonce}: the guardian "
+                        f"must cancel it too (it cancelled {a.id} at action nonce {r.action_nonce})",
+                    )
+                    continue
             detail = (
                 f"closed with {a.id}, a {a.kind} of the same {SUBJECT[a.kind]}: {why}; a duplicate is "
                 "not signed again after that; propose again if it is still to be done"

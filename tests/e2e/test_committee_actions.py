@@ -7,7 +7,10 @@ One devnet for the module, its scenarios in an order that leaves each one a know
    finality on C to the flag on E is printed: docs/BENCHMARKS.md), a lock to the frozen holder is
    refused on E and refunded on C, and the unfreeze follows; then the issuer's decisions in
    IssuerRegistry (a partial freeze, a forced transfer, a suspension) apply on E in C's order, a
-   lock made during the suspension waits and is delivered once C lifts it (issue 19);
+   lock made during the suspension waits and is delivered once C lifts it (issue 19); the recovery
+   of a lost wallet moves its tokens and freezes on E; a default makes the token burn-only there (a
+   redemption unlocks on C, a later lock is refunded on C) and leaves it defaulted (nothing after
+   uses the wrapped token);
 3. members killed with SIGKILL at each of the action crashpoints (signed and published, combined,
    sent) and restarted: every action completes once, the action nonce moves by one per action;
 4. the guardian pauses the gateway; a resume proposed by member 1's operator and approved by
@@ -33,6 +36,7 @@ from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address as cs
+from eth_utils.crypto import keccak
 from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
@@ -54,6 +58,7 @@ FINALITY_DEPTH = 1  # write_node_config's default
 STAGGER = 2.0  # write_node_config's stagger_seconds: the wait between members' turns to send
 WAIT = 120.0  # for anything the committee does (generous: shared 2-core machines)
 EXECUTED = 2  # QiaoEndpoint.PendingStatus
+ASSET_NOT_ACTIVE = "0x" + keccak(b"AssetNotActive(uint8)")[:4].hex()  # WrappedToken's error
 
 
 @dataclass
@@ -399,6 +404,155 @@ def test_issuer_decisions_on_the_consortium_chain_are_applied_on_ethereum_and_a_
     wait_states(net, list(net.nodes), [lift_id], "executed")
     assert chains.action_nonce() == before + 4
     assert chains.wrapped.functions.assetStatus().call() == issuer.functions.assetStatus(asset).call() == 0
+
+
+# ---- 2c. the recovery of a lost wallet, then a default (issue 19) -------------------------------
+
+
+def issuer_on_c(net: devnet.Devnet, chains: Chains) -> Contract:
+    assert net.deployment.issuer is not None
+    return chains.wc.eth.contract(address=net.deployment.issuer.address, abi=net.deployment.issuer.abi)
+
+
+def deliver(chains: Chains, holder: str, amount: int) -> None:
+    """Alice locks `amount` on C for `holder` on E; returns once it is minted there."""
+    before = chains.wrapped.functions.balanceOf(holder).call()
+    devnet.send(chains.wc, ADMIN, chains.asset.functions.mint(ALICE.address, amount))
+    devnet.send(chains.wc, ALICE, chains.asset.functions.approve(chains.vault.address, amount))
+    devnet.send(chains.wc, ALICE, chains.vault.functions.lock(chains.asset.address, E, holder, amount))
+    devnet.wait_until(
+        lambda: chains.wrapped.functions.balanceOf(holder).call() == before + amount,
+        WAIT,
+        f"the lock to {holder} minted on Ethereum",
+    )
+
+
+def carry_seconds(chains: Chains, receipt: Any, applied: Callable[[], bool], what: str) -> float:
+    """Seconds from the block that makes `receipt` final on C (FINALITY_DEPTH) to the first read
+    of `applied()` true on E (polled every 50 ms)."""
+    final_on_c = on_e = None
+    deadline = time.monotonic() + WAIT
+    while on_e is None and time.monotonic() < deadline:
+        now = time.monotonic()
+        if final_on_c is None and chains.wc.eth.block_number >= receipt["blockNumber"] + FINALITY_DEPTH:
+            final_on_c = now
+        if applied():
+            on_e = now
+        time.sleep(0.05)
+    assert final_on_c is not None, f"the {what} never final on the consortium chain"
+    assert on_e is not None, f"the {what} did not reach Ethereum"
+    return on_e - final_on_c
+
+
+def test_the_recovery_of_a_lost_wallet_on_the_consortium_chain_moves_its_tokens_and_freezes_on_ethereum(
+    net: devnet.Devnet, chains: Chains
+) -> None:
+    """A holder's wallet holding 5 (2 of them frozen by the issuer) is lost: the issuer freezes it
+    and records its recovery to the holder's new wallet on C. On E, as ERC-3643's recoveryAddress
+    (WrappedToken): the whole balance and the 2 frozen tokens move to the new wallet and the wallet
+    freeze follows it; the lost wallet ends empty with nothing frozen, its wallet freeze kept, still
+    on the allow-list (removing it is the compliance desk's). The supply does not change."""
+    issuer = issuer_on_c(net, chains)
+    asset, unit, w = chains.asset.address, devnet.UNIT, chains.wrapped.functions
+    # allowed on both chains by the devnet profile, used by no other scenario of the module
+    lost, new = devnet.dev_account(6).address, devnet.dev_account(7).address
+    assert chains.registry_e.functions.statusOf(new).call() == [True, False]  # verified: recovery needs it
+    assert w.balanceOf(lost).call() == w.balanceOf(new).call() == 0
+    deliver(chains, lost, 5 * unit)
+    supply = w.totalSupply().call()
+    first = chains.gateway.functions.issuerSequence(chains.wrapped.address).call() + 1
+
+    receipts = [
+        devnet.send(chains.wc, ADMIN, issuer.functions.freezePartialTokens(asset, lost, 2 * unit)),
+        devnet.send(chains.wc, ADMIN, issuer.functions.setAddressFrozen(asset, lost, True)),
+        devnet.send(chains.wc, ADMIN, issuer.functions.recoveryAddress(asset, lost, new)),
+    ]
+    ids = [registry_action_id(r, issuer.events.IssuerAction) for r in receipts]
+    carry = carry_seconds(chains, receipts[-1], lambda: w.balanceOf(new).call() == 5 * unit, "recovery")
+    print(
+        f"\nissuer carry: recovery final on C (depth {FINALITY_DEPTH}) -> balance moved on E in "
+        f"{carry:.2f} s (devnet n=4 t=3, block time 0.5 s, after two earlier decisions)"
+    )
+    assert (w.balanceOf(new).call(), w.getFrozenTokens(new).call(), w.isFrozen(new).call()) == (
+        5 * unit,
+        2 * unit,
+        True,
+    )
+    assert (w.balanceOf(lost).call(), w.getFrozenTokens(lost).call(), w.isFrozen(lost).call()) == (0, 0, True)
+    assert chains.registry_e.functions.statusOf(lost).call() == [True, False]
+    assert w.totalSupply().call() == supply
+    assert not w.canReceive(new).call()  # frozen like the lost wallet was: the issuer unfreezes it
+    recovered = chains.wrapped.events.RecoverySuccess().get_logs(from_block=net.deployment.ethereum_block)
+    assert [tuple(e.args.values()) for e in recovered] == [(lost, new, cs("0x" + "00" * 20))]
+    moved = chains.wrapped.events.TokensFrozen().get_logs(
+        from_block=net.deployment.ethereum_block, argument_filters={"userAddress": new}
+    )
+    assert [e.args.amount for e in moved] == [2 * unit]  # the lost wallet's, moved by the recovery
+    last = chains.gateway.functions.issuerSequence(chains.wrapped.address).call()
+    assert last == first + 2 == issuer.functions.sequenceOf(asset).call()
+    for seq in range(first, last + 1):
+        assert not chains.gateway.functions.issuerActionFailed(chains.wrapped.address, seq).call(), seq
+    wait_states(net, list(net.nodes), ids, "executed")
+    for m in net.nodes:
+        a = held(net, m)[ids[2]]
+        assert (a["kind"], a["origin"], a["approved_here"]) == ("issuer", "issuer", True)
+
+
+def test_a_default_on_the_consortium_chain_makes_the_token_burn_only_and_redemptions_unlock_on_it(
+    net: devnet.Devnet, chains: Chains
+) -> None:
+    """The issuer records a default on C: once carried, a holder's transfer on E reverts
+    (AssetNotActive(2)); a burn toward C (a redemption) still goes through and the committee
+    unlocks it on C; a lock toward E made after the default fails there (TokenFrozen) and is
+    refunded on C (docs/PROTOCOL.md, "Asset status on the wrapped token"). The asset stays
+    defaulted: no later scenario of the module uses the wrapped token."""
+    issuer = issuer_on_c(net, chains)
+    asset, unit, w = chains.asset.address, devnet.UNIT, chains.wrapped.functions
+    bob, alice = BOB.address, ALICE.address
+    deliver(chains, bob, 3 * unit)  # bob's free balance is at least 3 (2b froze 2 others)
+
+    defaulted = devnet.send(chains.wc, ADMIN, issuer.functions.setAssetStatus(asset, 2))
+    default_id = registry_action_id(defaulted, issuer.events.IssuerAction)
+    carry = carry_seconds(chains, defaulted, lambda: w.assetStatus().call() == 2, "default")
+    print(
+        f"\nissuer carry: default final on C (depth {FINALITY_DEPTH}) -> defaulted on E in "
+        f"{carry:.2f} s (devnet n=4 t=3, block time 0.5 s, the only decision in flight)"
+    )
+    wait_states(net, list(net.nodes), [default_id], "executed")
+    assert issuer.functions.assetStatus(asset).call() == 2
+
+    # no transfer between holders
+    assert not w.canTransfer(bob, alice, unit).call()
+    with pytest.raises(ContractLogicError) as refused:
+        w.transfer(alice, unit).estimate_gas({"from": bob})
+    assert str(refused.value.data) == ASSET_NOT_ACTIVE + (2).to_bytes(32, "big").hex()
+
+    # a redemption burnt on E and, meanwhile, a lock toward E made on C after the default
+    bob_on_c = chains.asset.functions.balanceOf(bob).call()
+    bob_on_e, supply = w.balanceOf(bob).call(), w.totalSupply().call()
+    devnet.send(chains.we, BOB, chains.gateway.functions.burn(chains.wrapped.address, C, bob, 2 * unit))
+    assert (w.balanceOf(bob).call(), w.totalSupply().call()) == (bob_on_e - 2 * unit, supply - 2 * unit)
+    devnet.send(chains.wc, ADMIN, chains.asset.functions.mint(alice, unit))
+    devnet.send(chains.wc, ALICE, chains.asset.functions.approve(chains.vault.address, unit))
+    alice_on_c = chains.asset.functions.balanceOf(alice).call()
+    nonce = chains.vault.functions.nextNonce(E).call()
+    devnet.send(chains.wc, ALICE, chains.vault.functions.lock(asset, E, bob, unit))
+    devnet.wait_until(
+        lambda: chains.asset.functions.balanceOf(bob).call() == bob_on_c + 2 * unit,
+        WAIT,
+        "the redemption unlocked to bob on C",
+    )
+    devnet.wait_until(
+        lambda: chains.vault.functions.isRefunded(E, nonce).call(), WAIT, "the lock refunded on C"
+    )
+    failed = chains.gateway.events.TransferFailed().get_logs(
+        from_block=net.deployment.ethereum_block, argument_filters={"srcChainId": C, "nonce": nonce}
+    )
+    assert [e.args.reason for e in failed] == [2]  # FailureReason.TokenFrozen
+    assert chains.gateway.functions.transferStatus(C, nonce).call() == 3  # Failed
+    assert chains.asset.functions.balanceOf(alice).call() == alice_on_c
+    assert w.balanceOf(bob).call() == bob_on_e - 2 * unit  # nothing minted
+    assert w.assetStatus().call() == 2
 
 
 # ---- 3. SIGKILL in the middle of an action -----------------------------------------------------

@@ -56,3 +56,15 @@ def test_another_process_holding_the_lock_is_named(tmp_path: Path) -> None:
     finally:
         child.communicate("\n", timeout=10)
     assert instance.holder(data) is None
+
+
+def test_each_start_takes_the_next_run_number_and_a_damaged_file_is_named(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with instance.exclusive(data):
+        assert [instance.next_run(data) for _ in range(3)] == [1, 2, 3]
+    assert (data / instance.RUN_NAME).read_text() == "3\n"
+    assert not (data / "qiao.tmp").exists()
+    (data / instance.RUN_NAME).write_text("garbage")
+    with pytest.raises(ValueError, match=r"qiao\.run: expected the last run number, found 'garbage'"):
+        instance.next_run(data)
+    assert (data / instance.RUN_NAME).read_text() == "garbage"  # left for the operator

@@ -11,6 +11,7 @@ from relayer.adapters.transport import Transport
 from relayer.config import MqttConfig
 from relayer.core.messages import PartialMessage, partial_topic
 from relayer.core.types import BatchId, ChainId, Nonce, Route
+from tests.support.heartbeat_keys import keys
 from tests.support.tasks import cancel_until_done
 
 
@@ -27,7 +28,7 @@ def sample(member: int) -> PartialMessage:
 
 async def test_partials_reach_other_members_and_garbage_is_dropped(mosquitto_port: int, network: str) -> None:
     cfg = MqttConfig("127.0.0.1", mosquitto_port, network, None, None)
-    sender, receiver = Transport(cfg, 1), Transport(cfg, 2)
+    sender, receiver = Transport(cfg, 1, keys=keys(1)), Transport(cfg, 2, keys=keys(2))
     got: list[PartialMessage] = []
     arrived = asyncio.Event()
 
@@ -69,7 +70,7 @@ async def test_transport_reconnects_after_the_broker_restarts(processes, tmp_pat
     port = devnet.start_mosquitto(processes, broker_dir)
     broker = processes.items[-1]
     cfg = MqttConfig("127.0.0.1", port, network, None, None)
-    transport = Transport(cfg, 1)
+    transport = Transport(cfg, 1, keys=keys(1))
     received: list[PartialMessage] = []
 
     async def on_partial(msg: PartialMessage) -> None:
@@ -101,7 +102,7 @@ async def test_a_local_pause_reaches_the_others_heartbeat_view_and_a_resume_clea
     mosquitto_port: int, network: str
 ) -> None:
     cfg = MqttConfig("127.0.0.1", mosquitto_port, network, None, None)
-    sender, receiver = Transport(cfg, 1), Transport(cfg, 2)
+    sender, receiver = Transport(cfg, 1, keys=keys(1)), Transport(cfg, 2, keys=keys(2))
     route = Route(ChainId(7001), ChainId(7002))
     paused: set[Route] = set()
     sender.paused_routes = lambda: paused

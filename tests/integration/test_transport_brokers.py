@@ -20,6 +20,7 @@ from relayer.config import BrokerConfig, MqttConfig
 from relayer.core.messages import PartialMessage
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 from relayer.provisioning import broker as provisioning
+from tests.support.heartbeat_keys import keys
 from tests.support.tasks import cancel_until_done
 
 # copies through local brokers arrive within milliseconds; a long window keeps a loaded machine
@@ -64,7 +65,7 @@ class Brokers:
 
     def transport(self, member: int, network: str, names: tuple[str, ...]) -> Transport:
         cfg, passwords = self.config(member, network, names)
-        return Transport(cfg, member, passwords, members=[1, 2, 3], dedup_window=WINDOW)
+        return Transport(cfg, member, passwords, members=[1, 2, 3], dedup_window=WINDOW, keys=keys(member))
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ from relayer.config import BrokerConfig, MqttConfig
 from relayer.core.messages import PartialMessage
 from relayer.provisioning import broker as provisioning
 from tests.integration.test_transport_brokers import WINDOW, Inbox, copies_dropped, partial, until
+from tests.support.heartbeat_keys import keys
 from tests.support.tasks import cancel_until_done
 
 NODES = ("nats-1", "nats-2", "nats-3")
@@ -52,7 +53,7 @@ def transport(brokers: devnet.BrokerSet, member: int, network: str, names: tuple
         min_brokers=1,
     )
     passwords = {name: brokers.passwords[name][user].read_text().strip() for name in names}
-    return Transport(cfg, member, passwords, members=[1, 2, 3], dedup_window=WINDOW)
+    return Transport(cfg, member, passwords, members=[1, 2, 3], dedup_window=WINDOW, keys=keys(member))
 
 
 @pytest.fixture

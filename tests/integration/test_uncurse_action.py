@@ -30,7 +30,7 @@ from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
 from relayer.adapters.transport import Transport
 from relayer.config import load_config
-from relayer.core.encoding import action_params, batch_message
+from relayer.core.encoding import action_message, action_params, batch_message
 from relayer.core.items import ActionKind, ActionRefused, ActionState
 from relayer.core.keyring import EpochKey, Keyring
 from relayer.core.lifecycle import OutcomeKind
@@ -475,6 +475,90 @@ async def test_a_guardian_cancel_closes_every_duplicate_and_none_is_scheduled_ag
             else n2.actions.propose("resume", "ethereum", 3600)
         )
         assert again.id not in (action.id, dup.action_id)
+
+
+async def test_a_members_partial_for_an_old_cancelled_nonce_does_not_close_a_scheduled_resume(
+    tmp_path: Path, chains: tuple[str, str]
+) -> None:
+    """Review #15 (attack): the guardian once cancelled a RESUME at action nonce N. A legitimate
+    RESUME X is scheduled later (at N + 1). Byzantine member 4 publishes Y, a copy of X (the same
+    pause), and its own valid partial for Y at the old nonce N. Before the fix, every honest member
+    followed Y through that partial, found "cancelled" at N (a RESUME's type hash), closed Y, and with
+    it X, its duplicate: a scheduled RESUME closed everywhere by one member. Now the partial is late
+    (N was used before it arrived), a peer's proposal closes no duplicates, and X executes."""
+    async with committee(tmp_path, chains) as c:
+        n1, n2, n3, _ = c.nodes
+        devnet.send(c.w3, devnet.dev_account(GUARDIAN), c.gateway.functions.pause())
+        first = await n1.actions.propose("resume", "ethereum", 3600)
+        await c.wire.deliver(c.nodes)
+        await n2.actions.approve(first.id)
+        await n3.actions.approve(first.id)
+        await c.run_until(c.state_is(1, first.id, ActionState.SCHEDULED), "the first scheduled")
+        record = await c.stores[0].action_record(first.id)
+        assert record is not None
+        assert record.action_nonce is not None
+        old = record.action_nonce
+        devnet.send(c.w3, devnet.dev_account(GUARDIAN), c.gateway.functions.cancelPending(old))
+
+        async def first_closed() -> bool:
+            for store in c.stores[:3]:
+                r = await store.action_record(first.id)
+                if r is None or r.state is not ActionState.CANCELLED:
+                    return False
+            return True
+
+        await c.run_until(first_closed, "the first cancelled on members 1-3")
+
+        # the legitimate RESUME X of the same pause, scheduled at a later nonce
+        x = await n2.actions.propose("resume", "ethereum", 3600)
+        await c.wire.deliver(c.nodes)
+        await n1.actions.approve(x.id)
+        await n3.actions.approve(x.id)
+
+        async def x_scheduled() -> bool:
+            for member in (1, 2, 3):
+                if not await c.state_is(member, x.id, ActionState.SCHEDULED)():
+                    return False
+            return True
+
+        await c.run_until(x_scheduled, "X scheduled on members 1-3")
+        assert c.gateway.functions.actionNonce().call() > old + 1
+
+        # member 4's copy Y, and its own valid partial for Y at the old, cancelled nonce
+        now = time.time()
+        pauses = c.gateway.functions.pauseCount().call()
+        params = action_params("resume", pause_count=pauses, deadline=int(now + 3000))
+        y = ProposalMessage(4, "p4-0bad0c0b", ActionKind.RESUME, c.client.chain_id, now, now + 3000, params)
+        y = dataclasses.replace(y, sig=partial_sign(c.shares[3], y.digest()))
+        epoch = c.gateway.functions.currentKeyEpoch().call()
+        message = action_message("resume", c.client.chain_id, c.gateway.address, epoch, old, params)
+        forged = ActionPartialMessage(
+            4, y.action_id, ActionKind.RESUME, c.client.chain_id, epoch, old, params, message,
+            partial_sign(c.shares[3], message),
+        )  # fmt: skip
+        for node in (n1, n2, n3):
+            await node.actions.on_proposal(y)
+            await node.actions.on_partial(forged)
+        for _ in range(5):
+            for node in c.nodes:
+                await node.actions.step(force=True)
+            await c.wire.deliver(c.nodes)
+            c.mine()
+        for member, store in enumerate(c.stores[:3], start=1):
+            r = await store.action_record(x.id)
+            assert r is not None
+            assert r.state is ActionState.SCHEDULED, (
+                f"member {member}: the scheduled RESUME {x.id} is {r.state} ({r.detail}): one member's "
+                f"partial for an old cancelled nonce closed it"
+            )
+            assert not await store.action_partial_nonces(y.action_id), "the late partial was kept"
+        # and X executes after its delay
+        c.mine(700)
+
+        async def x_executed() -> bool:
+            return not c.gateway.functions.paused().call()
+
+        await c.run_until(x_executed, "X executed")
 
 
 async def _all(*checks: Callable[[], Awaitable[bool]]) -> bool:

@@ -11,6 +11,7 @@ from relayer.core.items import (
     PROPOSABLE,
     Action,
     ActionKind,
+    ActionRecord,
     ActionState,
     Decision,
     EndpointView,
@@ -18,6 +19,7 @@ from relayer.core.items import (
     HeldKey,
     Origin,
     RotationView,
+    action_facts,
     check_action_id,
     decide,
     decide_uncurse,
@@ -364,3 +366,40 @@ def test_a_curse_view_checks_itself() -> None:
 def test_duplicates_of_a_delayed_action_do_the_same_thing(a: Action, b: Action, same: bool) -> None:
     assert same_subject(a, b) is same
     assert same_subject(b, a) is same
+
+
+@pytest.mark.parametrize(
+    ("state", "nonce", "endpoint_nonce", "late"),
+    [
+        (ActionState.PROPOSED, 4, 7, "signed for action nonce 4, used on the endpoint before it arrived"),
+        (ActionState.APPROVED, 6, 7, "signed for action nonce 6, used on the endpoint before it arrived"),
+        (ActionState.PROPOSED, 7, 7, None),  # the nonce the endpoint is at: in time
+        (ActionState.PROPOSED, 8, 7, None),
+        (ActionState.PROPOSED, 4, None, None),  # the endpoint's nonce not read here: no fact
+        (ActionState.SCHEDULED, 7, 7, "is scheduled here"),
+    ],
+)
+def test_an_action_partial_for_a_nonce_the_endpoint_used_already_is_late(
+    state: ActionState, nonce: int, endpoint_nonce: int | None, late: str | None
+) -> None:
+    """Review #15: a member's valid partial for an old action nonce (one whose action of the same
+    kind the guardian once cancelled) would tie a proposal to that old outcome; it is late."""
+    a = action()
+    record = ActionRecord(a, state, "", None, None, None, None, None, None, None, None, 0.0)
+    message = b"\x01" * 32
+    facts = action_facts(
+        record,
+        a.kind,
+        a.chain_id,
+        a.params,
+        message,
+        message,
+        False,
+        nonce=nonce,
+        endpoint_nonce=endpoint_nonce,
+    )
+    if late is None:
+        assert facts.late is None
+    else:
+        assert facts.late is not None
+        assert late in facts.late, facts.late

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -99,35 +100,63 @@ def test_a_partial_topic_must_end_in_an_ascii_member_index() -> None:
             PartialMessage.parse(f"{topic_root(NET)}/partial/{tail}", sample().to_payload(), NET)
 
 
+SIG = b"\x07" * 48  # parsing checks the shape; the signature is checked by relayer.core.heartbeats
+
+
 def test_a_heartbeat_round_trips_through_its_payload() -> None:
-    beat = HeartbeatMessage(3, "online", 1_700_000_000)
+    beat = HeartbeatMessage(3, "online", 1_700_000_000, 1_700_000_000_123, sig=SIG)
     assert HeartbeatMessage.parse(heartbeat_topic(NET, 3), beat.to_payload(), NET) == beat
 
 
 def test_a_paused_members_heartbeat_carries_its_paused_routes() -> None:
     routes = (Route(ChainId(7001), ChainId(7002)), Route(ChainId(7002), ChainId(7001)))
-    beat = HeartbeatMessage(3, "online", 1_700_000_000, routes)
+    beat = HeartbeatMessage(3, "online", 1_700_000_000, 5, routes, sig=SIG)
     assert json.loads(beat.to_payload())["paused"] == [[7001, 7002], [7002, 7001]]
     assert HeartbeatMessage.parse(heartbeat_topic(NET, 3), beat.to_payload(), NET) == beat
-    assert "paused" not in json.loads(HeartbeatMessage(3, "online", 1).to_payload())  # as older builds
+    assert "paused" not in json.loads(HeartbeatMessage(3, "online", 1).to_payload())
 
 
 def test_a_heartbeat_names_the_brokers_its_member_reaches_and_omits_none() -> None:
-    hb = HeartbeatMessage(3, "online", 1_700_000_000, (), ("bank-a", "10.0.0.7:1883"))
+    hb = HeartbeatMessage(3, "online", 1_700_000_000, 5, (), ("bank-a", "10.0.0.7:1883"), SIG)
     assert json.loads(hb.to_payload())["brokers"] == ["bank-a", "10.0.0.7:1883"]
     assert HeartbeatMessage.parse(heartbeat_topic(NET, 3), hb.to_payload(), NET) == hb
-    assert "brokers" not in json.loads(HeartbeatMessage(3, "online", 1).to_payload())  # as older builds
+    assert "brokers" not in json.loads(HeartbeatMessage(3, "online", 1).to_payload())
+
+
+def test_the_heartbeat_digest_covers_every_field_and_the_network() -> None:
+    hb = HeartbeatMessage(3, "online", 1_700_000_000, 5, (Route(ChainId(7001), ChainId(7002)),), ("a",))
+    others = [
+        replace(hb, member=4),
+        replace(hb, status="offline"),
+        replace(hb, ts=hb.ts + 1),
+        replace(hb, seq=6),
+        replace(hb, run=2),
+        replace(hb, paused=()),
+        replace(hb, brokers=("b",)),
+    ]
+    digests = {hb.digest(NET), hb.digest("other"), *(o.digest(NET) for o in others)}
+    assert len(digests) == 2 + len(others)
+    assert replace(hb, sig=SIG).digest(NET) == hb.digest(NET)  # the signature is not signed
 
 
 @pytest.mark.parametrize("brokers", [("bad name",), ("",), tuple(f"b{i}" for i in range(MAX_BROKERS + 1))])
 def test_a_heartbeat_with_bad_broker_names_cannot_be_made(brokers: tuple[str, ...]) -> None:
     with pytest.raises(ValueError, match="brokers"):
-        HeartbeatMessage(3, "online", 1, (), brokers)
+        HeartbeatMessage(3, "online", 1, 1, (), brokers)
 
 
-def beat(**fields: object) -> bytes:
-    data: dict[str, object] = {"member": 3, "status": "online", "ts": 1}
+def beat(drop: tuple[str, ...] = (), **fields: object) -> bytes:
+    data: dict[str, object] = {
+        "member": 3,
+        "status": "online",
+        "ts": 1,
+        "run": 1,
+        "seq": 1,
+        "sig": "0x" + SIG.hex(),
+    }
     data.update(fields)
+    for key in drop:
+        del data[key]
     return json.dumps(data).encode()
 
 
@@ -140,6 +169,12 @@ def beat(**fields: object) -> bytes:
         (heartbeat_topic(NET, 3), beat(ts="now"), "ts: expected an integer"),
         (heartbeat_topic(NET, 3), beat(member=True), "member: expected an integer"),
         (heartbeat_topic(NET, 3), beat(extra=1), "unknown fields"),
+        (heartbeat_topic(NET, 3), beat(drop=("sig",)), "unsigned heartbeat"),
+        (heartbeat_topic(NET, 3), beat(drop=("run", "seq", "sig")), "unsigned heartbeat"),  # a build before
+        (heartbeat_topic(NET, 3), beat(drop=("run",)), "unsigned heartbeat"),
+        (heartbeat_topic(NET, 3), beat(run="2"), "run: expected an integer"),
+        (heartbeat_topic(NET, 3), beat(sig="0x00"), "sig: expected 48 bytes"),
+        (heartbeat_topic(NET, 3), beat(seq=-1), "seq: expected an integer"),
         (heartbeat_topic(NET, 3), beat(paused="all"), "paused: expected a list"),
         (heartbeat_topic(NET, 3), beat(paused=[[1, 2]] * (MAX_PAUSED_ROUTES + 1)), "paused: expected a list"),
         (heartbeat_topic(NET, 3), beat(paused=[[7001]]), "paused: expected .src, dst."),

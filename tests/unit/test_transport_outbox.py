@@ -4,20 +4,34 @@ oldest goes when it is full, messages leave in the order they came."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
+import time
 from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from committee.bls import get_backend
+from committee.threshold import deal
 from relayer import metrics
 from relayer.adapters import transport
 from relayer.adapters.transport import Transport
 from relayer.config import BrokerConfig, MqttConfig
+from relayer.core.heartbeats import HeartbeatKeys
+from relayer.core.keyring import Keyring
 from relayer.core.messages import HeartbeatMessage, PartialMessage, heartbeat_topic, partial_topic
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 CFG = MqttConfig("127.0.0.1", 1, "unit", None, None)
+SHARES = deal(3, 2, rng=random.Random(7))
+SEQ = itertools.count(1)
+
+
+def keys(member: int) -> HeartbeatKeys:
+    """Member `member`'s keys in a committee of 3 (t = 2)."""
+    return HeartbeatKeys(Keyring.single(SHARES[0].public, SHARES[member - 1]), get_backend("arkworks"))
 
 
 def partial(first: int) -> PartialMessage:
@@ -87,11 +101,16 @@ def test_a_single_password_is_every_brokers() -> None:
 
 
 def beat(member: int, status: str = "online", brokers: tuple[str, ...] = ()) -> bytes:
-    return HeartbeatMessage(member, status, 1, (), brokers).to_payload()
+    """A heartbeat of `member`, signed with its share, newer than every one made before."""
+    signed = keys(member).sign(
+        HeartbeatMessage(member, status, int(time.time()), next(SEQ), (), brokers), "unit"
+    )
+    assert signed is not None
+    return signed.to_payload()
 
 
 def test_a_member_is_online_while_any_broker_carries_its_heartbeat() -> None:
-    t = Transport(THREE, 1)
+    t = Transport(THREE, 1, keys=keys(1))
     topic = heartbeat_topic("unit", 2)
     t._on_heartbeat("a", topic, beat(2, brokers=("a", "b")))
     t._on_heartbeat("b", topic, beat(2, brokers=("a", "b")))
@@ -107,7 +126,7 @@ def test_a_member_is_online_while_any_broker_carries_its_heartbeat() -> None:
 
 
 def test_what_a_lost_broker_said_about_the_members_is_forgotten() -> None:
-    t = Transport(THREE, 1)
+    t = Transport(THREE, 1, keys=keys(1))
     t._on_heartbeat("b", heartbeat_topic("unit", 2), beat(2))
     t._on_heartbeat("c", heartbeat_topic("unit", 3), beat(3))
     for link in t.links:
@@ -128,16 +147,18 @@ def test_what_a_lost_broker_said_about_the_members_is_forgotten() -> None:
 
 
 def test_a_heartbeat_names_the_brokers_reached_only_with_several() -> None:
-    many = Transport(THREE, 1)
+    many = Transport(THREE, 1, keys=keys(1))
     many._link_state(many.links[0], True)
     many._link_state(many.links[2], True)
-    assert HeartbeatMessage.parse(heartbeat_topic("unit", 1), many._heartbeat("online"), "unit").brokers == (
+    assert HeartbeatMessage.parse(
+        heartbeat_topic("unit", 1), many._heartbeat("online") or b"", "unit"
+    ).brokers == (
         "a",
         "c",
     )
-    one = Transport(CFG, 1)
+    one = Transport(CFG, 1, keys=keys(1))
     one._link_state(one.links[0], True)
-    assert "brokers" not in one._heartbeat("online").decode()  # reads as before to older builds
+    assert "brokers" not in (one._heartbeat("online") or b"").decode()  # reads as before to older builds
 
 
 class FakeClient:
@@ -191,3 +212,50 @@ async def test_copies_through_each_broker_are_handed_over_once() -> None:
             tg.create_task(t._receive(link, FakeClient(order), on_partial))  # type: ignore[arg-type]
     assert sorted(handled) == [1, 2, 3]
     assert sum(metrics.BROKER_COPIES_DROPPED.labels(n)._value.get() - dropped[n] for n in dropped) == 6
+
+
+def test_a_forged_heartbeat_is_refused_and_counted_and_a_redelivery_does_not_refresh() -> None:
+    t = Transport(THREE, 1, keys=keys(1))
+    topic = heartbeat_topic("unit", 2)
+    before = metrics.HEARTBEATS_REFUSED.labels("signature")._value.get()
+    forged = HeartbeatMessage(2, "online", int(time.time()), next(SEQ), sig=b"\x01" * 48).to_payload()
+    t._on_heartbeat("a", topic, forged)
+    assert 2 not in t.online_members
+    assert metrics.HEARTBEATS_REFUSED.labels("signature")._value.get() == before + 1
+    real = beat(2)
+    t._on_heartbeat("a", topic, real)
+    first = t.online_members[2]
+    t._on_heartbeat("a", topic, real)  # the same heartbeat again, later: not fresher
+    assert t.online_members[2] == first
+    t._on_heartbeat("b", topic, beat(2, "offline"))  # a last will: offline through b only
+    t._on_heartbeat("a", topic, beat(2, "offline"))
+    assert 2 not in t.online_members
+    t._on_heartbeat("a", topic, real)  # the last online heartbeat again: stays offline
+    assert 2 not in t.online_members
+
+
+def test_a_transport_without_keys_makes_and_believes_no_heartbeats() -> None:
+    t = Transport(THREE, 1)
+    assert t._heartbeat("online") is None
+    assert t._heartbeat("offline") is None
+    t._on_heartbeat("a", heartbeat_topic("unit", 2), beat(2))
+    assert 2 not in t.online_members
+
+
+def test_a_relay_only_node_makes_no_heartbeat_but_believes_the_members() -> None:
+    t = Transport(
+        THREE, 1, keys=HeartbeatKeys(Keyring.single(SHARES[0].public, None), get_backend("arkworks"))
+    )
+    assert t._heartbeat("online") is None
+    t._on_heartbeat("a", heartbeat_topic("unit", 2), beat(2))
+    assert 2 in t.online_members
+
+
+def test_successive_heartbeats_rise_and_those_made_together_are_one() -> None:
+    t = Transport(THREE, 1, keys=keys(1))
+    first = t._heartbeat("online")
+    assert t._heartbeat("online") == first  # another broker's loop, at the same moment
+    will = t._heartbeat("offline")
+    topic = heartbeat_topic("unit", 1)
+    seqs = [HeartbeatMessage.parse(topic, p or b"", "unit").seq for p in (first, will)]
+    assert seqs[0] < seqs[1]

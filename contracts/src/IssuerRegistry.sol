@@ -23,6 +23,9 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 ///      This contract cannot check balances on Ethereum: a decision that cannot be applied there
 ///      (a forced transfer above the holder's balance) is recorded as failed by the gateway
 ///      (IssuerModule's IssuerActionFailed), in its turn, and the issuer decides again.
+///      The roles are global across assets: whoever holds ISSUER_ROLE or REGULATOR_ROLE here
+///      decides for every asset this registry records (an issuer of fund A could force-transfer
+///      fund B). Deploy one IssuerRegistry per issuer; never share one between issuers.
 contract IssuerRegistry is AccessControl {
     /// @notice Role of the issuer's agents: every decision.
     bytes32 public constant ISSUER_ROLE = keccak256("QIAO_ISSUER_ROLE");
@@ -49,6 +52,7 @@ contract IssuerRegistry is AccessControl {
     struct Asset {
         uint64 sequence;
         uint8 status;
+        uint8 suspendedFrom; // the status a suspension was made from (while SUSPENDED)
         uint64 navAsOf;
         uint256 navPerUnit;
     }
@@ -82,11 +86,14 @@ contract IssuerRegistry is AccessControl {
     error StatusUnchanged(uint8 status);
     /// @notice The asset matured: its status never changes again.
     error AssetMatured(address asset);
-    /// @notice The caller may not set `status` (the regulator sets only SUSPENDED and ACTIVE,
-    ///         and lifts only a suspension).
+    /// @notice The caller may not set `status` (the regulator suspends only an ACTIVE asset and
+    ///         lifts only a suspension made from ACTIVE: never a default or a maturity).
     error StatusNotAllowed(address caller, uint8 status);
     /// @notice The NAV's timestamp `asOf` is not after the last one (`last`) or is in the future.
     error StaleNav(uint64 asOf, uint64 last);
+    /// @notice `navPerUnit` is above `max` (type(uint192).max), the largest NAV the wrapped token
+    ///         stores: record it in 18 decimals, within that bound.
+    error NavTooLarge(uint256 navPerUnit, uint256 max);
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE and ISSUER_ROLE (not zero).
     constructor(address admin) {
@@ -144,18 +151,23 @@ contract IssuerRegistry is AccessControl {
     }
 
     /// @notice Sets `asset`'s status: ACTIVE (0), SUSPENDED (1), DEFAULTED (2) or MATURED (3,
-    ///         final). ISSUER_ROLE any; REGULATOR_ROLE only SUSPENDED, and ACTIVE from SUSPENDED.
+    ///         final). ISSUER_ROLE any; REGULATOR_ROLE only SUSPENDED from ACTIVE, and ACTIVE from
+    ///         a suspension made from ACTIVE (so the regulator can never lift a default, not even
+    ///         through a suspension).
     function setAssetStatus(address asset, uint8 status) external {
         if (status > MATURED) revert InvalidStatus(status);
         uint8 current = _assets[asset].status;
         if (current == MATURED) revert AssetMatured(asset);
         if (status == current) revert StatusUnchanged(status);
+        Asset storage a = _assets[asset];
         if (!hasRole(ISSUER_ROLE, msg.sender)) {
             if (!hasRole(REGULATOR_ROLE, msg.sender)) _checkRole(ISSUER_ROLE);
-            bool allowed = status == SUSPENDED || (status == ACTIVE && current == SUSPENDED);
+            bool allowed = (status == SUSPENDED && current == ACTIVE)
+                || (status == ACTIVE && current == SUSPENDED && a.suspendedFrom == ACTIVE);
             if (!allowed) revert StatusNotAllowed(msg.sender, status);
         }
-        _assets[asset].status = status;
+        if (status == SUSPENDED) a.suspendedFrom = current;
+        a.status = status;
         _record(asset, OP_SET_STATUS, address(0), address(0), status, 0);
     }
 
@@ -163,6 +175,7 @@ contract IssuerRegistry is AccessControl {
     ///         seconds, after the last one and not in the future); ISSUER_ROLE only.
     function setNav(address asset, uint256 navPerUnit, uint64 asOf) external onlyRole(ISSUER_ROLE) {
         if (navPerUnit == 0) revert IssuerZeroAmount();
+        if (navPerUnit > type(uint192).max) revert NavTooLarge(navPerUnit, type(uint192).max);
         Asset storage a = _assets[asset];
         // forge-lint: disable-next-line(block-timestamp) -- a valuation date, not a deadline
         if (asOf <= a.navAsOf || asOf > block.timestamp) revert StaleNav(asOf, a.navAsOf);

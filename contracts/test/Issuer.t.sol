@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {SignedActions} from "./Features.t.sol";
 import {QiaoEndpoint} from "../src/QiaoEndpoint.sol";
 import {WrappedToken} from "../src/WrappedToken.sol";
@@ -191,6 +192,51 @@ contract IssuerTest is SignedActions {
         vm.assertEq(issuerC.sequenceOf(address(asset)), 7);
     }
 
+    /// @dev Attack (review, MEDIUM): the regulator may not lift a default in two steps
+    ///      (DEFAULTED -> SUSPENDED by the regulator, then SUSPENDED -> ACTIVE).
+    function test_registry_regulatorCannotLiftADefaultThroughASuspension() public {
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        issuerC.setAssetStatus(address(asset), 2); // the issuer declares a default
+        vm.startPrank(regulator);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusNotAllowed.selector, regulator, 1));
+        issuerC.setAssetStatus(address(asset), 1); // suspends only an ACTIVE asset
+        vm.stopPrank();
+        vm.assertEq(issuerC.assetStatus(address(asset)), 2, "the regulator changed a default");
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 1, "a refused call recorded a decision");
+    }
+
+    /// @dev Attack (review, MEDIUM), the other path: the issuer suspends a DEFAULTED asset; the
+    ///      regulator may not lift that suspension (it was not made from ACTIVE).
+    function test_registry_regulatorLiftsOnlyASuspensionMadeFromActive() public {
+        vm.chainId(CHAIN_C);
+        vm.startPrank(owner);
+        issuerC.setAssetStatus(address(asset), 2); // default
+        issuerC.setAssetStatus(address(asset), 1); // the issuer suspends the defaulted asset
+        vm.stopPrank();
+        vm.prank(regulator);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusNotAllowed.selector, regulator, 0));
+        issuerC.setAssetStatus(address(asset), 0);
+        vm.assertEq(issuerC.assetStatus(address(asset)), 1);
+        // the issuer lifts it back to ACTIVE, then suspends from ACTIVE: the regulator may lift that
+        vm.startPrank(owner);
+        issuerC.setAssetStatus(address(asset), 0);
+        issuerC.setAssetStatus(address(asset), 1);
+        vm.stopPrank();
+        vm.prank(regulator);
+        issuerC.setAssetStatus(address(asset), 0);
+        vm.assertEq(issuerC.assetStatus(address(asset)), 0);
+        // a regulator's suspension from ACTIVE after a default was lifted by the issuer: liftable
+        vm.prank(owner);
+        issuerC.setAssetStatus(address(asset), 2);
+        vm.prank(owner);
+        issuerC.setAssetStatus(address(asset), 1); // suspended from DEFAULTED again
+        vm.prank(regulator);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusNotAllowed.selector, regulator, 0));
+        issuerC.setAssetStatus(address(asset), 0);
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 7);
+    }
+
     function test_registry_refusesBadInput() public {
         vm.chainId(CHAIN_C);
         vm.startPrank(owner);
@@ -233,6 +279,21 @@ contract IssuerTest is SignedActions {
         vm.assertEq(issuerC.sequenceOf(address(asset)), 2, "only the two valid decisions are recorded");
         vm.expectRevert(IssuerRegistry.IssuerZeroAddress.selector);
         new IssuerRegistry(address(0));
+    }
+
+    /// @dev Review (LOW): a NAV above uint192 (what the wrapped token stores) is refused on C,
+    ///      where the issuer can correct it, instead of failing on E.
+    function test_registry_refusesANavTheTokenCannotHold() public {
+        vm.chainId(CHAIN_C);
+        uint256 tooBig = uint256(type(uint192).max) + 1;
+        vm.startPrank(owner);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.NavTooLarge.selector, tooBig, uint256(type(uint192).max)));
+        issuerC.setNav(address(asset), tooBig, 100);
+        vm.assertEq(issuerC.sequenceOf(address(asset)), 0, "a refused NAV recorded a decision");
+        issuerC.setNav(address(asset), type(uint192).max, 100); // the largest the token holds
+        vm.stopPrank();
+        (uint256 nav,) = issuerC.navOf(address(asset));
+        vm.assertEq(nav, type(uint192).max);
     }
 
     // ------------------------------------------------------------------ applied on E
@@ -392,11 +453,49 @@ contract IssuerTest is SignedActions {
         vm.assertTrue(sawOutOfGas, "no gas limit made the token call run out");
     }
 
-    function test_module_worksWhileTheEndpointIsPaused() public {
+    /// @dev While the guardian's pause holds, the decisions that only restrict (freezes, partial
+    ///      freezes, status, NAV) still apply.
+    function test_module_restrictionsApplyWhileTheEndpointIsPaused() public {
         vm.prank(guardian);
         gateway.pause();
         vm.assertTrue(next(FREEZE_WALLET, bob, address(0), 0, 0));
         vm.assertTrue(wrapped.isFrozen(bob));
+        vm.assertTrue(next(UNFREEZE_WALLET, bob, address(0), 0, 0));
+        vm.assertTrue(next(FREEZE_PARTIAL, bob, address(0), 10 ether, 0));
+        vm.assertTrue(next(UNFREEZE_PARTIAL, bob, address(0), 5 ether, 0));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 5 ether);
+        setStatus(1);
+        vm.assertTrue(next(NAV, address(0), address(0), 1 ether, 1_699_990_000));
+        vm.assertEq(wrapped.assetStatus(), 1);
+        vm.assertEq(module.issuerSequence(address(wrapped)), 6);
+    }
+
+    /// @dev Attack (review, HIGH): a stolen committee key signs forced transfers (or recoveries)
+    ///      of every holder's balance; the guardian's pause must stop them. They revert with the
+    ///      endpoint's EnforcedPause and nothing is consumed: the decision waits for the resume and
+    ///      is then applied in its turn (re-signed for the action nonce of the time).
+    function test_module_forcedTransferAndRecoveryWaitWhileTheEndpointIsPaused() public {
+        vm.prank(guardian);
+        gateway.pause();
+        IssuerModule.IssuerAction memory seize = action(1, FORCED, bob, carol, 100 ether, 0);
+        bytes memory sig = sign(seize);
+        vm.expectRevert(Pausable.EnforcedPause.selector);
+        module.applyIssuerAction(EPOCH, seize, sig);
+        IssuerModule.IssuerAction memory recover = action(1, RECOVERY, bob, carol, 0, 0);
+        sig = sign(recover);
+        vm.expectRevert(Pausable.EnforcedPause.selector);
+        module.applyIssuerAction(EPOCH, recover, sig);
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether, "a forced transfer moved tokens while paused");
+        vm.assertEq(wrapped.balanceOf(carol), 0);
+        vm.assertEq(gateway.actionNonce(), 0, "a refused decision consumed an action nonce");
+        vm.assertEq(module.issuerSequence(address(wrapped)), 0, "a refused decision consumed its number");
+        vm.assertFalse(module.issuerActionFailed(address(wrapped), 1));
+        // the resume lets them through, in their turn
+        resumeNow(gateway, CHAIN_E);
+        vm.assertTrue(apply_(action(1, FORCED, bob, carol, 40 ether, 0)));
+        vm.assertTrue(apply_(action(2, RECOVERY, bob, alice, 0, 0)));
+        vm.assertEq(wrapped.balanceOf(carol), 40 ether);
+        vm.assertEq(wrapped.balanceOf(alice), 60 ether);
     }
 
     // ------------------------------------------------------------------ status on the token

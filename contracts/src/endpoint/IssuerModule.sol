@@ -96,8 +96,11 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
     }
 
     /// @notice Applies decision `a` of the issuer, on a committee signature of the ISSUER message
-    ///         for the next action nonce; anyone may call it, paused or not.
-    /// @dev Reverts with {InvalidIssuerOp}, {NotIssuerToken}, {IssuerSequence} (a token's first
+    ///         for the next action nonce; anyone may call it. While the endpoint is paused only
+    ///         the decisions that restrict apply (freezes, partial freezes, status, NAV): a forced
+    ///         transfer or a recovery reverts with EnforcedPause, unconsumed, and waits for the
+    ///         resume (the token's later decisions wait behind it, in C's order).
+    /// @dev Reverts with EnforcedPause (above), {InvalidIssuerOp}, {NotIssuerToken}, {IssuerSequence} (a token's first
     ///      decision here may have any number from 1: a token registered after the issuer's first
     ///      decisions on C starts where it joins; after it, exactly the next number),
     ///      {QiaoEndpoint-NotCurrentKeyEpoch}, a signature error, {IssuerActionOutOfGas}; with
@@ -113,6 +116,9 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         returns (bool applied)
     {
         bytes memory call = _tokenCall(a);
+        // Moving balances waits out the guardian's pause (a stolen key could otherwise seize
+        // every holder's balance while the pause stops nothing); what only restricts still goes.
+        if (a.op == OP_FORCED_TRANSFER || a.op == OP_RECOVERY) _requireNotPaused();
         address token = a.token;
         _requireGatewayToken(token);
         IssuerState storage s = _state();

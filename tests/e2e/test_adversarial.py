@@ -765,6 +765,7 @@ def test_forged_and_replayed_batches_revert_on_the_destination_and_change_nothin
     alone = b.lock(6 * UNIT)
     b.wait_executed(alone.nonce)
     lead, _ = b.lock_many([7 * UNIT, 8 * UNIT])
+    b.wait_executed(lead.nonce)  # both: in two batches, the second may execute first
     b.wait_executed(lead.nonce + 1)
     batches = {(f, la): sig for m in b.honest for f, la, sig in b.aggregated(m)}
     (f, la), signature = max(

@@ -390,10 +390,8 @@ class ChainClient:
                 self._active = index
                 return
 
-    async def final_head(self, head: int | None = None) -> int:
-        """The highest block this node treats as final, by the chain's finality rule. `head`: the
-        head the caller just read (`head()`), which a depth rule then counts from instead of
-        asking again (one RPC less per scan)."""
+    async def final_head(self) -> int:
+        """The highest block this node treats as final, by the chain's finality rule."""
         if self.cfg.finality == "finalized":
 
             async def finalized(ep: _Endpoint) -> int:
@@ -401,7 +399,7 @@ class ChainClient:
                 return int(block["number"])
 
             return await self.call(finalized, "get_block(finalized)")
-        return (await self.head() if head is None else head) - self.cfg.finality_depth
+        return await self.head() - self.cfg.finality_depth
 
     async def block_hash(self, number: int) -> str:
         """The hash of block `number`, which the caller treats as final: remembered, and an

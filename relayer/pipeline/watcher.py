@@ -126,7 +126,7 @@ class Watcher:
         with no trustworthy endpoint left, `Untrusted` halts the routes).
         """
         head = await chain.head()
-        final = await chain.final_head(head)
+        final = await chain.final_head()
         metrics.CHAIN_HEAD.labels(chain.cfg.name).set(head)
         metrics.CHAIN_FINAL.labels(chain.cfg.name).set(final)
         self._observe_finality(chain, head, final)

@@ -243,14 +243,3 @@ async def test_a_log_outside_the_range_asked_or_of_another_contract_is_refused(
                 with pytest.raises(LogsRefused):
                     await chain.transfers(0, head)
         assert refused(reason) == before + 1, reason
-
-
-async def test_a_depth_final_head_counts_from_the_head_just_read_without_asking_again(anvil: str) -> None:
-    with RpcProxy(anvil) as proxy:
-        async with ChainClient.connect(config((proxy.url,))) as chain:
-            head = await chain.head()
-            asked = proxy.calls.get("eth_blockNumber", 0)
-            assert await chain.final_head(head) == head - 5
-            assert proxy.calls.get("eth_blockNumber", 0) == asked  # the scan's one head read serves both
-            assert await chain.final_head() == head - 5
-            assert proxy.calls.get("eth_blockNumber", 0) == asked + 1

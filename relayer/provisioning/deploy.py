@@ -395,7 +395,6 @@ def deploy_bridge(
 
     registry_c = deploy(wc, admin, "KycRegistry", admin.address)
     registry_e = deploy(we, admin, "KycRegistry", admin.address)
-    issuer = deploy(wc, admin, "IssuerRegistry", admin.address)
     if profile.deploy_test_asset:
         asset = deploy(wc, admin, "TestAsset", profile.asset_name, profile.asset_symbol, admin.address)
     else:
@@ -444,6 +443,8 @@ def deploy_bridge(
             admin,
             gateway.functions.setRateLimit(wrapped.address, direction, lim.capacity, lim.refill_per_second),
         )
+    # deployed last so that the other contracts keep the addresses the example profile names
+    issuer = deploy(wc, admin, "IssuerRegistry", admin.address)
     dep = Deployment(
         consortium_url,
         ethereum_url,

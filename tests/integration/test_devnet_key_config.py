@@ -25,6 +25,7 @@ def member_config(tmp_path: Path) -> Path:
         consortium_block=1,
         ethereum_block=1,
         spokes={},  # no third chain
+        issuer=None,  # no issuer registry
     )
     keys = tmp_path / "keys"
     return devnet.write_node_config(

@@ -498,6 +498,16 @@ contract IssuerTest is SignedActions {
         vm.assertEq(wrapped.balanceOf(alice), 60 ether);
     }
 
+    /// @dev Attack (issue 19 review #2): a stolen or colluding group key signs a forced transfer
+    ///      of a holder's balance; applied, it must only be scheduled (the guardian's window to
+    ///      cancel it), the amount frozen on the holder at once (#7), nothing moved yet.
+    function test_attack_forcedTransferDoesNotMoveAtOnce() public {
+        next(FORCED, bob, carol, 40 ether, 0);
+        vm.assertEq(wrapped.balanceOf(carol), 0, "a forced transfer moved tokens with no delay");
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 40 ether, "the forced amount is not frozen during the delay");
+    }
+
     // ------------------------------------------------------------------ status on the token
 
     function test_token_statusAndNavOnlyFromTheGateway() public {

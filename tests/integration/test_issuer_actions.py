@@ -17,13 +17,13 @@ from web3.logs import DISCARD
 
 from harness import devnet
 from relayer.adapters.abi import GATEWAY_ABI, ISSUER_MODULE_ABI, ISSUER_REGISTRY_ABI, TOKEN_ASSET_ABI
-from relayer.core.calldata import action_call_data, execute_batch_data
+from relayer.core.calldata import action_call_data, execute_batch_data, execute_issuer_data
 from relayer.core.encoding import ACTION_TYPEHASHES, action_message, batch_message, issuer_params
 from relayer.core.items import asset_difference, nav_age
-from relayer.core.onchain import IssuerEvent
+from relayer.core.onchain import IssuerEvent, IssuerScheduleStatus
 from relayer.core.reverts import RevertKind, classify_revert
 from relayer.core.types import Batch, ChainId, Nonce, Transfer
-from tests.integration.test_action_bindings import ADMIN, Bridge
+from tests.integration.test_action_bindings import ADMIN, DELAY, Bridge
 from tests.integration.test_action_bindings import bridge as deployed  # noqa: F401  (a fixture)
 from tests.integration.test_contracts_onchain import _abi_signature, threshold_sign
 
@@ -128,10 +128,31 @@ async def test_issuer_decisions_on_c_are_read_carried_and_applied_on_e_in_order(
     assert await bridge.e.issuer_sequence(token) == 1
     with pytest.raises(ContractLogicError):
         _carry(bridge, events[2], token)
-    _carry(bridge, events[1], token)  # forced transfer: 45 of bob's 50, 5 of them frozen released
+    # the forced transfer (45 of bob's 50) is only scheduled: its number is consumed, the 40 of
+    # bob's 50 not frozen yet are frozen at once (the 10 the issuer froze cover the rest), nothing
+    # moves before the endpoint's delay
+    _carry(bridge, events[1], token)
+    assert await bridge.e.issuer_sequence(token) == 2
+    scheduled = await bridge.e.issuer_scheduled(token, 2)
+    assert scheduled.status is IssuerScheduleStatus.PENDING
+    assert (scheduled.account, scheduled.to) == (cs(BOB.address), cs(ALICE.address))
+    assert (scheduled.amount, scheduled.held) == (45 * 10**18, 40 * 10**18)
+    assert scheduled.executable_at >= await bridge.e.chain_time() + DELAY - 5
+    assert wrapped.functions.balanceOf(ALICE.address).call() == 0
+    assert wrapped.functions.getFrozenTokens(BOB.address).call() == 50 * 10**18
+    # bob cannot move them away meanwhile, nor burn them toward C
+    assert not wrapped.functions.canTransfer(BOB.address, ALICE.address, 1).call()
+    with pytest.raises(ContractLogicError):
+        bridge.submit(execute_issuer_data(token, 2))  # not before the delay
+    bridge.we.provider.make_request("evm_increaseTime", [DELAY])  # type: ignore[arg-type]
+    bridge.we.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    bridge.submit(execute_issuer_data(token, 2))  # anyone; 5 of the issuer's frozen 10 released
     assert wrapped.functions.balanceOf(ALICE.address).call() == 45 * 10**18
     assert wrapped.functions.getFrozenTokens(BOB.address).call() == 5 * 10**18
+    assert (await bridge.e.issuer_scheduled(token, 2)).status is IssuerScheduleStatus.EXECUTED
     assert not await bridge.e.issuer_action_failed(token, 2)
+    with pytest.raises(ContractLogicError):
+        bridge.submit(execute_issuer_data(token, 2))  # once
 
     # C suspended the asset; E does not know yet: the statuses differ
     c_state = await bridge.c.issuer_asset_state(issuer.address, dep.asset.address)
@@ -194,6 +215,7 @@ async def test_a_decision_the_token_refuses_is_recorded_failed_and_the_next_appl
     assert [(ev["args"]["sequence"], ev["args"]["op"]) for ev in failed] == [(1, 5)]
     assert await bridge.e.issuer_action_failed(token, 1)
     assert await bridge.e.issuer_sequence(token) == 1
+    assert (await bridge.e.issuer_scheduled(token, 1)).status is IssuerScheduleStatus.NONE  # refused at once
     _carry(bridge, freeze, token)
     assert dep.wrapped.functions.isFrozen(BOB.address).call()
     assert not await bridge.e.issuer_action_failed(token, 2)

@@ -966,7 +966,6 @@ class ActionStage:
         a = r.action
         f = a.issuer
         assert f is not None
-        assert r.action_nonce is not None
         d = await chain.issuer_scheduled(f.token, f.sequence, final=True)
         if d.status is IssuerScheduleStatus.EXECUTED:
             why = f"{a.describe()}: executed after the delay"
@@ -995,7 +994,11 @@ class ActionStage:
             await self._close(r, ActionState.CANCELLED, why)
             return refused(why)
 
-        return await self._send_execute(chain, r, execute_issuer_data(f.token, f.sequence), refusal)
+        # the nonce its signature used on-chain: a member that found it applied before signing it
+        # has none of its own, and every member must give it the same turn
+        return await self._send_execute(
+            chain, r, d.action_nonce, execute_issuer_data(f.token, f.sequence), refusal
+        )
 
     async def _flag(self, chain: ChainClient, a: Action, *, final: bool) -> FlagView | None:
         if a.account is None:
@@ -1377,20 +1380,22 @@ class ActionStage:
             await self._close_duplicates(chain, r, why)
             return refused(why)
 
-        return await self._send_execute(chain, r, execute_pending_data(r.action_nonce), refusal)
+        nonce = r.action_nonce
+        return await self._send_execute(chain, r, nonce, execute_pending_data(nonce), refusal)
 
     async def _send_execute(
         self,
         chain: ChainClient,
         r: ActionRecord,
+        nonce: int,
         data: bytes,
         refusal: Callable[[str], Awaitable[Outcome | None]],
     ) -> Outcome:
-        """Send `data` (the execution of scheduled action `r`, which anyone may send) from this
-        node's relayer account when it is its turn (members take turns by rank), unless a
-        transaction of this node executing it is in flight. A revert of the estimate goes to
-        `refusal` (its error name): its outcome, or RETRY when it returns None."""
-        assert r.action_nonce is not None
+        """Send `data` (the execution of scheduled action `r`, whose signature used action nonce
+        `nonce`; anyone may send it) from this node's relayer account when it is its turn
+        (members take turns by the nonce's rank), unless a transaction of this node executing it
+        is in flight. A revert of the estimate goes to `refusal` (its error name): its outcome, or
+        RETRY when it returns None."""
         submitter = self.submitters.get(chain.chain_id)
         if submitter is None:
             return not_ready("no relayer account for this chain here")
@@ -1402,7 +1407,7 @@ class ActionStage:
             if receipt is None and time.time() - executing.sent_at < self.cfg.relayer.receipt_timeout:
                 return sent(f"tx {executing.tx_hash} waits for its receipt")
         seen = self._due_seen.setdefault(r.action.id, time.monotonic())
-        if time.monotonic() - seen < self._rank(r.action_nonce) * self.cfg.relayer.stagger_seconds:
+        if time.monotonic() - seen < self._rank(nonce) * self.cfg.relayer.stagger_seconds:
             return not_ready("not this relayer's turn to execute it yet")
         async with submitter.send_lock:
             try:
@@ -1422,7 +1427,7 @@ class ActionStage:
         if tx is None:
             return not_ready("fees above the cap")
         self._executing[r.action.id] = tx
-        log.info("action_execute_sent", action=r.action.id, nonce=r.action_nonce, tx=tx.tx_hash)
+        log.info("action_execute_sent", action=r.action.id, nonce=nonce, tx=tx.tx_hash)
         return sent(f"tx {tx.tx_hash} executes it")
 
     async def _executed(self, r: ActionRecord, why: str) -> None:

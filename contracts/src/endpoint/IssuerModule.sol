@@ -258,13 +258,13 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         _requireNotPaused();
         // forge-lint: disable-next-line(block-timestamp) -- a delay of seconds to days
         if (block.timestamp < d.executableAt) revert IssuerActionNotReady(token, sequence, d.executableAt);
+        d.status = ScheduledStatus.Executed; // before the token's calls: it ends once, whatever they do
         _release(s, token, d);
         bytes memory call = d.op == OP_FORCED_TRANSFER
             ? abi.encodeCall(WrappedToken.forcedTransfer, (d.account, d.to, d.amount))
             : abi.encodeCall(WrappedToken.recoveryAddress, (d.account, d.to, address(0)));
         (bool ok, bytes memory reason) = _callToken(token, call);
         if (ok) {
-            d.status = ScheduledStatus.Executed;
             emit IssuerActionApplied(token, sequence, d.op);
             return true;
         }
@@ -399,8 +399,8 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
 
     /// @dev Ends scheduled decision `d` as cancelled: its hold released, recorded failed.
     function _cancel(IssuerState storage s, address token, uint64 sequence, Scheduled storage d) private {
+        d.status = ScheduledStatus.Cancelled; // before the token's call: it ends once
         _release(s, token, d);
-        d.status = ScheduledStatus.Cancelled;
         s.failed[token][sequence] = true;
         emit IssuerActionCancelled(token, sequence, d.op);
     }

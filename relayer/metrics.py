@@ -230,7 +230,8 @@ ENDPOINT_KEY_EPOCH = Gauge(
 )
 ENDPOINT_PENDING_ACTIONS = Gauge(
     "qiao_endpoint_pending_actions",
-    "Committee-signed RESUME, ROTATE or UNCURSE actions scheduled on the endpoint, not executed or cancelled",
+    "Committee-signed RESUME, ROTATE or UNCURSE actions, or issuer forced transfers and recoveries, "
+    "scheduled on the endpoint, not executed or cancelled",
     ["chain", "kind"],
 )
 ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(

@@ -590,6 +590,14 @@ contract IssuerTest is SignedActions {
         (uint256 reserved, bool recovering) = module.issuerHold(address(wrapped), bob);
         vm.assertEq(reserved, 40 ether);
         vm.assertFalse(recovering);
+        // the watchers find it by its action nonce; a nonce another action used names nothing
+        (address token, uint64 sequence) = module.issuerActionAt(0);
+        vm.assertEq(token, address(wrapped));
+        vm.assertEq(sequence, 1);
+        vm.assertTrue(next(FREEZE_WALLET, carol, address(0), 0, 0));
+        (token, sequence) = module.issuerActionAt(1);
+        vm.assertEq(token, address(0));
+        vm.assertEq(sequence, 0);
     }
 
     /// @dev Attack (review #7): the holder sees the forced transfer coming and moves or burns

@@ -99,12 +99,19 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         bool recovering;
     }
 
+    /// @dev The decision a forced move scheduled under an action nonce is (for the watchers).
+    struct ScheduledRef {
+        address token;
+        uint64 sequence;
+    }
+
     /// @custom:storage-location erc7201:qiao.storage.IssuerModule
     struct IssuerState {
         mapping(address token => uint64 sequence) applied;
         mapping(address token => mapping(uint64 sequence => bool failed)) failed;
         mapping(address token => mapping(uint64 sequence => Scheduled scheduled)) scheduled;
         mapping(address token => mapping(address account => Hold hold)) holds;
+        mapping(uint64 actionNonce => ScheduledRef ref) byNonce;
     }
 
     /// @dev keccak256(abi.encode(uint256(keccak256("qiao.storage.IssuerModule")) - 1)) & ~bytes32(uint256(0xff))
@@ -312,6 +319,17 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         }
     }
 
+    /// @notice The forced transfer or recovery whose signature consumed action nonce `nonce`, if one
+    ///         was scheduled under it: what the nodes' watch of the endpoint's scheduled actions
+    ///         reads beside `pendingAction(nonce)` (a stolen key's forced move submitted by hand is
+    ///         seen too, not only the ones the members' pipeline carried).
+    /// @return token The wrapped token (zero if no forced move was scheduled under `nonce`).
+    /// @return sequence Its decision number ({issuerActionScheduled}).
+    function issuerActionAt(uint64 nonce) external view returns (address token, uint64 sequence) {
+        ScheduledRef storage r = _state().byNonce[nonce];
+        return (r.token, r.sequence);
+    }
+
     /// @notice The tokens of `account` that scheduled forced transfers or a recovery of `token`
     ///         hold (frozen until they end), and whether a recovery of the wallet is scheduled.
     function issuerHold(address token, address account) external view returns (uint256 reserved, bool recovering) {
@@ -358,6 +376,7 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         uint64 executableAt = uint64(block.timestamp) + QiaoEndpoint(address(this)).actionDelay();
         s.scheduled[a.token][a.sequence] =
             Scheduled(a.account, a.op, ScheduledStatus.Pending, executableAt, a.to, nonce, amount, held);
+        s.byNonce[nonce] = ScheduledRef(a.token, a.sequence);
         emit IssuerActionScheduled(a.token, a.sequence, a.op, a.account, held, executableAt, nonce);
         return (true, "");
     }

@@ -125,7 +125,7 @@ def test_the_message_and_the_call_are_the_contracts_forms() -> None:
     ("applied", "decision"),
     [
         (None, Decision.WAIT),  # not read
-        (0, Decision.SIGN),  # the token's first decision here: any number
+        (0, Decision.WAIT),  # nothing consumed here: #1 goes first (never skipped, review #5/#6)
         (2, Decision.SIGN),  # the next one
         (1, Decision.WAIT),  # #2 goes first
         (3, Decision.DONE),
@@ -136,6 +136,11 @@ def test_a_member_signs_only_the_next_decision(applied: int | None, decision: De
     view = None if applied is None else IssuerView(applied)
     verdict = decide(action(3), EndpointView(False, 0, 1), None, 0.0, issuer=view)
     assert verdict.decision is decision, verdict.why
+
+
+def test_a_tokens_first_decision_here_is_number_one() -> None:
+    first = decide(action(1), EndpointView(False, 0, 1), None, 0.0, issuer=IssuerView(0))
+    assert first.decision is Decision.SIGN, first.why
 
 
 def test_the_queue_keeps_cs_order_across_the_registry_and_the_issuer() -> None:

@@ -85,6 +85,7 @@ FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one tha
 ISSUER_ACTION_TOPIC = (
     "0x" + keccak(text="IssuerAction(address,uint64,uint8,address,address,uint256,uint64,address)").hex()
 )
+TOKEN_REGISTERED_TOPIC = "0x" + keccak(text="TokenRegistered(uint256,address,address)").hex()
 REGISTRY_TOPICS = {
     "0x" + keccak(text="FrozenSet(address,bool,address)").hex(): ("freeze", "FrozenSet"),
     "0x" + keccak(text="AllowedSet(address,bool,address)").hex(): ("allow", "AllowedSet"),
@@ -1086,6 +1087,41 @@ class ChainClient:
             )
         except Exception as exc:
             raise _malformed(self.cfg.name, entry, "IssuerAction", exc) from exc
+
+    async def token_registrations(self, first_block: int, last_block: int) -> list[tuple[int, str, str]]:
+        """The endpoint's `TokenRegistered(remoteChainId, localToken, remoteToken)` events in
+        [first_block, last_block], read and checked as transfers are (`_events`, quorum): (remote
+        chain id, local token, remote token) in log order. Pairs never change once registered."""
+        return await self._events(
+            first_block, last_block, TOKEN_REGISTERED_TOPIC, self.decode_registration, None
+        )
+
+    def decode_registration(self, entry: Any) -> tuple[int, str, str]:
+        """A TokenRegistered(remoteChainId indexed, localToken indexed, remoteToken indexed)."""
+        try:
+            topics, _ = _log_parts(entry, TOKEN_REGISTERED_TOPIC, 3, 0, "TokenRegistered")
+            if any(topics[2][:12]) or any(topics[3][:12]):
+                raise ValueError("an address with non-zero padding")
+            return (
+                int.from_bytes(topics[1], "big"),
+                _checksummed(topics[2][12:]),
+                _checksummed(topics[3][12:]),
+            )
+        except Exception as exc:
+            raise _malformed(self.cfg.name, entry, "TokenRegistered", exc) from exc
+
+    async def issuer_registry_sequence(self, registry: str, asset: str) -> int:
+        """`sequenceOf(asset)` of the issuer registry at `registry` at the final head: the number
+        of the issuer's last decision about `asset` (0: none)."""
+        block = await self._read_block(True)
+        at, who = to_checksum_address(registry), to_checksum_address(asset)
+
+        async def get(ep: _Endpoint) -> int:
+            f = ep.w3.eth.contract(address=at, abi=ISSUER_REGISTRY_ABI).functions
+            return int(await f.sequenceOf(who).call(block_identifier=block))
+
+        sequence: int = await self.call(get, "sequenceOf")
+        return sequence
 
     async def local_token_of(self, remote_chain_id: int, remote_token: str) -> str:
         """`localTokenOf(remote, token)` at the final head: the token of this endpoint paired with

@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from relayer.core.items import Action
-from relayer.core.onchain import IssuerEvent
+from relayer.core.items import Action, asset_difference
+from relayer.core.onchain import AssetState, IssuerEvent
 from relayer.core.types import ChainId
 
 ZERO_ADDRESS = "0x" + "00" * 20
@@ -145,3 +145,22 @@ def c_order_waits(items: Iterable[OrderItem]) -> set[str]:
             waits.add(it.id)
         open_accounts_any |= accounts
     return waits
+
+
+def pair_difference(
+    token: str, source: AssetState, follower: AssetState, source_sequence: int, follower_sequence: int
+) -> str | None:
+    """How a registered pair's wrapped token differs from the issuer registry on the source (None:
+    it follows): its asset status and NAV (relayer.core.items.asset_difference), and the number of
+    the asset's last decision on the source against the last one consumed on the follower (below:
+    decisions not carried yet, or skipped; above: the follower consumed a decision C never took)."""
+    problems = []
+    status = asset_difference(token, source, follower)
+    if status is not None:
+        problems.append(status.split(": ", 1)[1])
+    if source_sequence != follower_sequence:
+        problems.append(
+            f"the issuer's last decision is #{source_sequence} on the source, #{follower_sequence} is the "
+            "last consumed here"
+        )
+    return f"{token}: " + "; ".join(problems) if problems else None

@@ -77,11 +77,9 @@ from relayer.core.items import (
     RotationView,
     Verdict,
     action_facts,
-    asset_difference,
     decide,
     decide_rotation,
     decide_uncurse,
-    nav_age,
     onchain_text,
     proposal_id,
     queue_order,
@@ -107,7 +105,9 @@ from relayer.core.onchain import CurseView, EndpointState, PendingActionView, Pe
 from relayer.core.reverts import revert_name
 from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
+from relayer.pipeline import issuer_check
 from relayer.pipeline.crashpoints import crashpoint
+from relayer.pipeline.issuer_check import RegisteredPairs
 from relayer.pipeline.ports import ActionPublisher
 from relayer.pipeline.signing import EQUIVOCATION, Offered, Partials, signed_once
 from relayer.pipeline.submitter import Submitter
@@ -149,6 +149,7 @@ class ActionStage:
     _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
     _nonce_seen: dict[int, int] = field(default_factory=dict)  # chain id -> endpoint's action nonce
     _closed_now: set[str] = field(default_factory=set)  # duplicates closed during this endpoint step
+    _pairs: RegisteredPairs = field(default_factory=RegisteredPairs)  # the gateways' pairs, as read
     partials: Partials = field(init=False)
     held_keys: dict[bytes, HeldKey] = field(init=False)  # keccak(256-byte key) -> the epoch held
 
@@ -1455,10 +1456,10 @@ class ActionStage:
         return out
 
     async def asset_mismatches(self) -> dict[str, list[str]]:
-        """Follower chain name -> the wrapped tokens whose asset status differs from the issuer
-        registry's on the source (both at their final heads), among the tokens the issuer's
-        decisions named, with none of its decisions still open; and each token's NAV age (stale
-        beyond `actions.nav_max_age`). Sets `qiao_asset_status_mismatch`, `qiao_nav_age_seconds`
+        """Follower chain name -> how each wrapped token its gateway paired with an asset of the
+        source differs from the issuer registry there (status, NAV, last decision's number; both
+        at their final heads), skipping a token with a decision still open or waiting for its pair
+        (relayer.pipeline.issuer_check). Sets `qiao_asset_status_mismatch`, `qiao_nav_age_seconds`
         and `qiao_nav_stale`."""
         source, registry = self.cfg.actions.registry_from, self.cfg.actions.issuer_registry
         if source is None or registry is None:
@@ -1466,35 +1467,24 @@ class ActionStage:
         src = self.chains.get(self.cfg.chains[source].chain_id)
         if src is None:
             return {}
-        records = await self.store.action_records(list(ActionState), limit=5000)
-        now = time.time()
-        out: dict[str, list[str]] = {}
-        for follower in self.cfg.actions.registry_to:
-            chain_id = self.cfg.chains[follower].chain_id
-            dst = self.chains.get(chain_id)
-            if dst is None:
-                continue
-            mine = [r for r in records if r.action.chain_id == chain_id and r.action.issuer is not None]
-            busy = {r.action.issuer.token for r in mine if r.state in OPEN and r.action.issuer}
-            tokens = sorted({r.action.issuer.token for r in mine if r.action.issuer} - busy)
-            found = []
-            for token in tokens[:100]:
-                asset = await dst.remote_token_of(src.chain_id, token)
-                c_state = await src.issuer_asset_state(registry, asset)
-                e_state = await dst.token_asset_state(token)
-                why = asset_difference(token, c_state, e_state)
-                metrics.ASSET_STATUS_MISMATCH.labels(follower, token).set(
-                    int(c_state.status != e_state.status)
-                )
-                if why is not None:
-                    found.append(why)
-                age = nav_age(e_state, now)
-                metrics.NAV_AGE_SECONDS.labels(follower, token).set(-1 if age is None else age)
-                metrics.NAV_STALE.labels(follower, token).set(
-                    1 if age is None or age > self.cfg.actions.nav_max_age else 0
-                )
-            out[follower] = found
-        return out
+        followers = {
+            f: client
+            for f in self.cfg.actions.registry_to
+            if (client := self.chains.get(self.cfg.chains[f].chain_id)) is not None
+        }
+        busy: dict[ChainId, set[str]] = {}
+        for r in await self.store.action_records(list(OPEN), limit=5000):
+            if r.action.issuer is not None:
+                busy.setdefault(r.action.chain_id, set()).add(r.action.issuer.token)
+        for w in await self.store.issuer_waiting(src.chain_id):
+            for client in followers.values():
+                if client.chain_id == w.chain_id:
+                    busy.setdefault(w.chain_id, set()).add(
+                        await client.local_token_of(src.chain_id, w.event.asset)
+                    )
+        return await issuer_check.asset_mismatches(
+            followers, src, registry, self._pairs, busy, self.cfg.actions.nav_max_age, time.time()
+        )
 
     async def gauges(self) -> dict[str, int]:
         """Set the actions' gauges; returns the number of actions per state, every kind together

@@ -32,6 +32,7 @@ from relayer.config import NodeConfig, load_config
 from relayer.core.calldata import action_call_data
 from relayer.core.encoding import action_message
 from relayer.core.items import ActionKind, ActionState, IssuerView, decide_issuer
+from relayer.ops.reconciler import reconcile
 from relayer.pipeline.node import Node
 from relayer.provisioning.deploy import deploy, send
 from tests.integration.test_action_bindings import send_data
@@ -199,6 +200,23 @@ async def test_members_that_see_the_pair_at_different_scans_carry_every_decision
     assert len(failed) == 1
     assert "REFUSED by the token, not applied" in failed[0].detail
 
-    # the reconciler's comparison: E follows C for the asset (status and NAV)
+    # the reconciler's comparison covers every registered pair: E follows C for both assets
     mismatches = await one.node.actions.asset_mismatches()
     assert mismatches == {"ethereum": []}
+    # the issuer suspends the first asset, whose token no carried decision ever named; not carried
+    # (no scan): the difference is reported for that token, status and numbers
+    send(wc, admin, issuer.functions.setAssetStatus(dep.asset.address, 1))
+    wait_blocks(wc, 2)
+    (why,) = (await one.node.actions.asset_mismatches())["ethereum"]
+    assert why.startswith(f"{cs(dep.wrapped.address)}: status suspended on the source, active here"), why
+    assert "#1 on the source, #0 is the last consumed here" in why
+    # the deployment's reconciler (A1) reads every registered pair too: the second asset's pair
+    # (registered after the deployment) agrees, the first one differs
+    pending = reconcile(dep, settled=False)
+    assert pending.ok
+    assert pending.counts["pending_status"] == 1
+    settled = reconcile(dep, settled=True)
+    assert [v.detail for v in settled.violations if v.invariant == "A1"] == [
+        f"token {cs(dep.wrapped.address)} of {E_ID}: asset status 1 on the consortium chain, 0 here; "
+        "the issuer's last decision is #1 on the consortium chain, #0 the last consumed here"
+    ]

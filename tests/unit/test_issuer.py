@@ -24,7 +24,7 @@ from relayer.core.items import (
 )
 from relayer.core.onchain import AssetState
 from relayer.core.types import ChainId
-from relayer.ops.reconciler import check
+from relayer.ops.reconciler import AssetPair, check
 
 TOKEN = "0x" + "11" * 20
 BOB = "0x" + "b0" * 20
@@ -181,3 +181,20 @@ def test_the_reconciler_reports_a_status_difference_once_settled() -> None:
     settled = check([], [], [], [], [], 0, 0, settled=True, asset_status=statuses)
     assert [v.invariant for v in settled.violations] == ["A1"]
     assert check([], [], [], [], [], 0, 0, settled=True, asset_status=[(7002, 2, 2)]).ok
+
+
+def test_the_reconciler_compares_every_registered_pairs_status_and_last_decision() -> None:
+    pairs = [
+        AssetPair(7002, TOKEN, 1, 1, 3, 3),  # carried
+        AssetPair(7002, ALICE, 0, 0, 2, 0),  # decisions of C never consumed on E (dropped, skipped)
+        AssetPair(7002, BOB, 1, 0, 1, 1),  # consumed, status differs (a refused status change)
+    ]
+    pending = check([], [], [], [], [], 0, 0, settled=False, asset_pairs=pairs)
+    assert pending.ok
+    assert pending.counts["pending_status"] == 2
+    settled = check([], [], [], [], [], 0, 0, settled=True, asset_pairs=pairs)
+    assert [v.detail for v in settled.violations] == [
+        f"token {ALICE} of 7002: the issuer's last decision is #2 on the consortium chain, #0 the last consumed here",
+        f"token {BOB} of 7002: asset status 1 on the consortium chain, 0 here",
+    ]
+    assert check([], [], [], [], [], 0, 0, settled=True, asset_pairs=pairs[:1]).ok

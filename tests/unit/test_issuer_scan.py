@@ -170,3 +170,30 @@ def test_order_items_of_actions() -> None:
     item = order_item(allow)
     assert (item.issuer, item.token) == (False, None)
     assert {a.lower() for a in item.accounts} == {BOB}
+
+
+@pytest.mark.parametrize(
+    ("c", "e", "c_seq", "e_seq", "words"),
+    [
+        ((0, 0, 0), (0, 0, 0), 0, 0, None),  # a pair nobody decided about
+        ((1, 5, 9), (1, 5, 9), 4, 4, None),  # carried
+        ((1, 5, 9), (0, 5, 9), 4, 4, ["status suspended on the source, active here"]),
+        ((0, 5, 9), (0, 5, 9), 4, 2, ["#4 on the source, #2 is the last consumed here"]),  # not carried
+        ((0, 5, 9), (0, 5, 9), 4, 6, ["#4 on the source, #6 is the last consumed here"]),  # C never took it
+        ((2, 5, 9), (0, 4, 8), 3, 1, ["status defaulted on the source, active here", "NAV 5 as of 9", "#3"]),
+    ],
+)
+def test_a_registered_pairs_difference_names_status_nav_and_numbers(
+    c: tuple[int, int, int], e: tuple[int, int, int], c_seq: int, e_seq: int, words: list[str] | None
+) -> None:
+    from relayer.core.issuer_scan import pair_difference
+    from relayer.core.onchain import AssetState
+
+    why = pair_difference(TOKEN, AssetState(*c), AssetState(*e), c_seq, e_seq)
+    if words is None:
+        assert why is None
+        return
+    assert why is not None
+    assert why.startswith(f"{TOKEN}: ")
+    for w in words:
+        assert w in why, why

@@ -11,8 +11,8 @@ PAUSE, RESUME, ROTATE, UNCURSE, FREEZE, ALLOW or ISSUER. It comes from one of th
 - the consortium chain's issuer registry (`IssuerRegistry`, issue 19): an `IssuerAction` event
   final on C becomes an ISSUER action (origin ISSUER) for each gateway that has the asset's
   wrapped token, signed like the registry's with no operator step; it is the token's next
-  decision in C's numbering or waits (`decide_issuer`), and the members keep C's order around it
-  (an issuer decision is signed once every earlier decision of C is closed);
+  decision in C's numbering or waits (`decide_issuer`: #1 first, never one skipped), and the
+  members keep C's order around it per token and per account (relayer.core.issuer_scan);
 - an operator: `relayer actions propose resume --chain ethereum` on one member publishes a
   proposal; every member keeps it as `proposed` and signs only after its own operator approves it
   (`relayer actions approve ID`), so t operators must agree. A proposal expires.

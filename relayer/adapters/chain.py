@@ -85,6 +85,7 @@ FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one tha
 ISSUER_ACTION_TOPIC = (
     "0x" + keccak(text="IssuerAction(address,uint64,uint8,address,address,uint256,uint64,address)").hex()
 )
+ISSUER_APPLIED_TOPIC = "0x" + keccak(text="IssuerActionApplied(address,uint64,uint8)").hex()
 TOKEN_REGISTERED_TOPIC = "0x" + keccak(text="TokenRegistered(uint256,address,address)").hex()
 REGISTRY_TOPICS = {
     "0x" + keccak(text="FrozenSet(address,bool,address)").hex(): ("freeze", "FrozenSet"),
@@ -1109,6 +1110,32 @@ class ChainClient:
             )
         except Exception as exc:
             raise _malformed(self.cfg.name, entry, "TokenRegistered", exc) from exc
+
+    async def issuer_action_applied(self, token: str, sequence: int) -> bool:
+        """Whether the gateway emitted `IssuerActionApplied(token, sequence)` up to the final head
+        (read and checked as transfers are), reading back from the final head in
+        `max_block_range` steps down to `start_block`: a decision just applied is found at once;
+        one whose turn passed without it (skipped) costs one full read, once."""
+        who = to_checksum_address(token)
+        last = await self.final_head()
+        while last >= self.cfg.start_block:
+            first = max(self.cfg.start_block, last - self.cfg.max_block_range + 1)
+            decode = self.decode_issuer_applied
+            for t, s in await self._events(first, last, ISSUER_APPLIED_TOPIC, decode, None):
+                if (t, s) == (who, sequence):
+                    return True
+            last = first - 1
+        return False
+
+    def decode_issuer_applied(self, entry: Any) -> tuple[str, int]:
+        """An IssuerActionApplied(token indexed, sequence indexed, op): (token, sequence)."""
+        try:
+            topics, _ = _log_parts(entry, ISSUER_APPLIED_TOPIC, 2, 32, "IssuerActionApplied")
+            if any(topics[1][:12]) or any(topics[2][:24]):
+                raise ValueError("an address with non-zero padding, or a number wider than uint64")
+            return (_checksummed(topics[1][12:]), int.from_bytes(topics[2], "big"))
+        except Exception as exc:
+            raise _malformed(self.cfg.name, entry, "IssuerActionApplied", exc) from exc
 
     async def issuer_registry_sequence(self, registry: str, asset: str) -> int:
         """`sequenceOf(asset)` of the issuer registry at `registry` at the final head: the number

@@ -918,9 +918,10 @@ class ActionStage:
 
     async def _issuer_done(self, chain: ChainClient, r: ActionRecord) -> str:
         """Close an ISSUER action whose turn on the destination is consumed (final), as what it
-        is: EXECUTED if the token applied it; FAILED if the token refused it (IssuerActionFailed;
-        counted in `qiao_issuer_actions_failed_total`, logged), never reported as applied.
-        Returns the words recorded."""
+        is: EXECUTED if the token applied it (IssuerActionApplied); FAILED if the token refused it
+        (IssuerActionFailed) or its turn passed without it (skipped: the token's decisions there
+        started at a later number), each counted in `qiao_issuer_actions_failed_total` and logged;
+        never reported as applied. Returns the words recorded."""
         a = r.action
         f = a.issuer
         assert f is not None
@@ -931,6 +932,15 @@ class ActionStage:
                 "(IssuerActionFailed has its error); the issuer decides again on C"
             )
             log.warning("issuer_action_failed", action=a.id, token=f.token, sequence=f.sequence, why=why)
+            await self._close(r, ActionState.FAILED, why)
+            return why
+        if not await chain.issuer_action_applied(f.token, f.sequence):
+            why = (
+                f"{a.describe()}: SKIPPED, not applied: its turn on the destination passed without it "
+                "(the token's decisions there went on from a later number); the issuer decides again on C"
+            )
+            log.error("issuer_action_skipped", action=a.id, token=f.token, sequence=f.sequence, why=why)
+            metrics.ISSUER_ACTIONS_FAILED.labels(chain.cfg.name).inc()
             await self._close(r, ActionState.FAILED, why)
             return why
         why = f"{a.describe()} applied"

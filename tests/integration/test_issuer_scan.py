@@ -220,3 +220,41 @@ async def test_members_that_see_the_pair_at_different_scans_carry_every_decision
         f"token {cs(dep.wrapped.address)} of {E_ID}: asset status 1 on the consortium chain, 0 here; "
         "the issuer's last decision is #1 on the consortium chain, #0 the last consumed here"
     ]
+
+    # #9, skipped: the issuer records #2 (a NAV) for the first asset, and someone gets #2 applied on
+    # E first (the module takes a token's first decision at any number; no honest member signs it,
+    # `decide_issuer`): #1's turn is gone. Carried and settled, #1 is `failed` (skipped), never
+    # `executed`; #2 is executed
+    send(
+        wc,
+        admin,
+        issuer.functions.setNav(dep.asset.address, 2 * 10**18, wc.eth.get_block("latest")["timestamp"]),
+    )
+    wait_blocks(wc, 2)
+    await one.node.actions.scan_registry()
+    mine = sorted(
+        (
+            r
+            for r in await one.node.store.action_records(list(ActionState))
+            if r.action.issuer is not None and cs(r.action.issuer.token) == cs(dep.wrapped.address)
+        ),
+        key=lambda r: r.action.position,
+    )
+    assert [r.action.issuer.sequence for r in mine if r.action.issuer] == [1, 2]
+    second = mine[1]
+    assert decide_issuer(second.action, IssuerView(0)).decision.value == "wait"  # a member does not sign it
+    nonce = dep.gateway.functions.actionNonce().call()
+    message = action_message("issuer", E_ID, cs(dep.gateway.address), 1, nonce, second.action.params)
+    signature = threshold_sign(shares, message, (1, 2, 3))
+    send_data(we, devnet.dev_account(RELAYER), dep.gateway.address, action_call_data("issuer", 1, second.action.params, signature))  # fmt: skip
+    wait_blocks(we, 2)
+    for r in mine:
+        await one.node.actions._settle(e, dataclasses.replace(r, action_nonce=0))
+    closed = {
+        rec.action.issuer.sequence: (rec.state.value, rec.detail)
+        for rec in await one.node.store.action_records(list(ActionState))
+        if rec.action.issuer is not None and cs(rec.action.issuer.token) == cs(dep.wrapped.address)
+    }
+    assert closed[2][0] == "executed"
+    assert closed[1][0] == "failed"
+    assert "SKIPPED, not applied" in closed[1][1]

@@ -272,8 +272,8 @@ REGISTRY_MISMATCHES = Gauge(
 )
 ISSUER_ACTIONS_FAILED = Counter(
     "qiao_issuer_actions_failed_total",
-    "Issuer decisions carried from the consortium chain not applied on the token: refused (IssuerActionFailed) "
-    "or skipped (their turn passed without them)",
+    "Issuer decisions carried from the consortium chain not applied on the token: "
+    "refused (IssuerActionFailed) or skipped (their turn passed without them)",
     ["chain"],
 )
 ISSUER_DECISIONS_WAITING = Gauge(

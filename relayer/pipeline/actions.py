@@ -720,9 +720,13 @@ class ActionStage:
         registry = self.cfg.actions.issuer_registry
         if registry is None:
             return [], None
-        waiting = await self.store.issuer_waiting(chain.chain_id)
         events = await chain.issuer_events(registry, first, last) if first <= last else []
         followers = [self.cfg.chains[f].chain_id for f in self.cfg.actions.registry_to]
+        # kept for a chain no longer among the followers: left as they are (not read, not dropped)
+        waiting: list[WaitingDecision] = []
+        elsewhere: list[WaitingDecision] = []
+        for w in await self.store.issuer_waiting(chain.chain_id):
+            (waiting if w.chain_id in followers else elsewhere).append(w)
         tokens: dict[tuple[ChainId, str], str] = {}
         for dst, asset in [(w.chain_id, w.event.asset) for w in waiting] + [
             (d, e.asset) for e in events for d in followers
@@ -734,6 +738,7 @@ class ActionStage:
                 raise RuntimeError(f"no client for chain {dst}: the issuer's decisions cannot be carried")
             tokens[(dst, asset)] = await client.local_token_of(chain.chain_id, asset)
         carried, still = plan_issuer_scan(waiting, events, followers, tokens)
+        still += elsewhere
         names = {c.chain_id: c.name for c in self.cfg.chains.values()}
         held = {(w.chain_id, w.position) for w in waiting}
         for w in still:

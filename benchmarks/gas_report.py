@@ -323,6 +323,10 @@ BURN_BEFORE_COMMITMENT = 69_527
 # wrapped token (docs/GAS.md at d42909f).
 BATCH_100_BEFORE_ERC3643 = 3_339_115
 BURN_BEFORE_ERC3643 = 94_484
+# The batches of 1 and 100 as measured by this report on main before the gateway read the asset's
+# status to queue a suspended token's transfers (docs/GAS.md at dbb7709).
+BATCH_1_BEFORE_STATUS_CHECK = 282_399
+BATCH_100_BEFORE_STATUS_CHECK = 3_344_535
 
 
 def multisig_section(f: Figures) -> list[str]:
@@ -463,6 +467,15 @@ def render(f: Figures) -> str:
         verdict,
         "",
         f"Marginal cost of one more transfer (from the 10 and 100 batches): {marginal:,} gas.",
+        "",
+        "**The asset-status check.** Before delivering, the gateway reads the token's `assetStatus()`",
+        "(a transfer of a suspended asset waits in the token's release queue instead of reverting its",
+        'batch: docs/PROTOCOL.md, "Issuer actions, asset status and NAV"): one STATICCALL per',
+        "batch of one pair (per transfer otherwise) into the token, whose account and status slot the",
+        "mint reads next anyway. Against this report before it (batch of 1:",
+        f"{BATCH_1_BEFORE_STATUS_CHECK:,}; batch of 100: {BATCH_100_BEFORE_STATUS_CHECK:,}): the batch of 1"
+        f" {f.batches[0][1] - BATCH_1_BEFORE_STATUS_CHECK:+,}, the batch of 100"
+        f" {g100 - BATCH_100_BEFORE_STATUS_CHECK:+,}.",
         "",
         *multisig_section(f),
         "## Other operations",

@@ -9,9 +9,9 @@ import {KycRegistry} from "../src/KycRegistry.sol";
 import {WrappedToken} from "../src/WrappedToken.sol";
 
 /// @notice Issue 16: the allow-list carried from the consortium chain to Ethereum. The gateway
-///         applies a committee-signed ALLOW ({QiaoGateway-applyAllow}) to the registry on E as its
-///         FREEZER_ROLE; the registry keeps one `allowed` flag (the last decision wins, so E's
-///         allow-list follows C's), and E's desk restricts locally with its compliance freeze,
+///         applies a committee-signed ALLOW ({IssuerModule-applyAllow}, behind its fallback) to
+///         the registry on E as its FREEZER_ROLE; the registry keeps one `allowed` flag (the last
+///         decision wins, so E's allow-list follows C's), and E's desk restricts locally with its compliance freeze,
 ///         which nothing carried lifts. Every refused call leaves the flag and the action nonce as
 ///         they were.
 contract AllowTest is SignedActions {

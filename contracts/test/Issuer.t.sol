@@ -779,7 +779,8 @@ contract IssuerTest is SignedActions {
     }
 
     /// @dev A transfer at the challenge threshold is held, not queued, while suspended; its
-    ///      release after the window reverts (a wait, no effect) until the suspension is lifted.
+    ///      release after the window (nothing of the token queued: it would be delivered)
+    ///      reverts (a wait, no effect) until the suspension is lifted.
     function test_suspended_heldTransferReleaseWaitsForTheLift() public {
         vm.startPrank(owner);
         SentinelModule(address(gateway)).setChallenge(address(wrapped), 10 ether);

@@ -802,6 +802,35 @@ contract IssuerTest is SignedActions {
         vm.assertEq(wrapped.balanceOf(bob), 120 ether);
     }
 
+    /// @dev While suspended with a transfer of the token queued, a held transfer's release after
+    ///      its window joins the queue behind it (as any held release does when the token has a
+    ///      queue); both are delivered in order after the lift.
+    function test_suspended_heldTransferReleasedBehindAQueueJoinsIt() public {
+        vm.startPrank(owner);
+        SentinelModule(address(gateway)).setChallenge(address(wrapped), 10 ether);
+        SentinelModule(address(gateway)).setChallengePeriod(1 hours);
+        vm.stopPrank();
+        QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](2);
+        ts[0] = lockOnC(alice, bob, 20 ether); // held
+        ts[1] = lockOnC(alice, carol, 1 ether); // queued (suspended)
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertEq(queueLength(address(wrapped)), 1);
+        vm.warp(block.timestamp + 1 hours + 1);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferQueued(CHAIN_C, ts[0].nonce, refLeaf(ts[0]), 20 ether);
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(queueLength(address(wrapped)), 2);
+        vm.assertEq(SentinelModule(address(gateway)).heldUntil(CHAIN_C, ts[0].nonce), 0);
+        setStatus(0);
+        gateway.releaseQueued(ts[1]);
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(wrapped.balanceOf(bob), 120 ether);
+        vm.assertEq(wrapped.balanceOf(carol), 1 ether);
+    }
+
     /// @dev A transfer larger than the inbound capacity fails at once, suspended or not (it
     ///      could never pass, and would hold up the queue behind it).
     function test_suspended_aTransferAboveTheCapacityStillFails() public {

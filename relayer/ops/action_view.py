@@ -23,7 +23,7 @@ RUNBOOK = {
     "uncurse": "deploy/runbooks/route-cursed.md",
     "issuer": "deploy/runbooks/asset-status.md",
 }
-CLOSED = ("executed", "cancelled", "expired", "refused")
+CLOSED = ("executed", "cancelled", "expired", "refused", "superseded", "failed")
 DONE = {"propose": "proposed", "approve": "approved", "reject": "rejected"}
 
 
@@ -105,6 +105,12 @@ def next_step(a: dict[str, Any]) -> str | None:
             return (
                 f"the route is open again on {a['chain']}: batches and refunds waiting on it go through; "
                 f"check `relayer status` shows it uncursed on every endpoint ({runbook})"
+            )
+        if state == "failed":
+            return (
+                f"nothing on-chain: its turn on {a['chain']} is consumed and the token did not apply it "
+                f"(`relayer actions show {aid}` says why); the issuer decides again on the consortium "
+                f"chain if it still wants it ({runbook})"
             )
         if state == "executed" and kind == "rotate":
             return (

@@ -323,6 +323,13 @@ BURN_BEFORE_COMMITMENT = 69_527
 # wrapped token (docs/GAS.md at d42909f).
 BATCH_100_BEFORE_ERC3643 = 3_339_115
 BURN_BEFORE_ERC3643 = 94_484
+# The batches of 1 and 100 as measured by this report on main before the gateway read the asset's
+# status to queue a suspended token's transfers (docs/GAS.md at dbb7709).
+BATCH_1_BEFORE_STATUS_CHECK = 282_399
+BATCH_100_BEFORE_STATUS_CHECK = 3_344_535
+# `applyFreeze` and `applyAllow` when they were the gateway's own functions (docs/GAS.md at dbb7709).
+APPLY_FREEZE_IN_GATEWAY = 204_422
+APPLY_ALLOW_IN_GATEWAY = 202_059
 
 
 def multisig_section(f: Figures) -> list[str]:
@@ -464,6 +471,15 @@ def render(f: Figures) -> str:
         "",
         f"Marginal cost of one more transfer (from the 10 and 100 batches): {marginal:,} gas.",
         "",
+        "**The asset-status check.** Before delivering, the gateway reads the token's `assetStatus()`",
+        "(a transfer of a suspended asset waits in the token's release queue instead of reverting its",
+        'batch: docs/PROTOCOL.md, "Issuer actions, asset status and NAV"): one STATICCALL per',
+        "batch of one pair (per transfer otherwise) into the token, whose account and status slot the",
+        "mint reads next anyway. Against this report before it (batch of 1:",
+        f"{BATCH_1_BEFORE_STATUS_CHECK:,}; batch of 100: {BATCH_100_BEFORE_STATUS_CHECK:,}): the batch of 1"
+        f" {f.batches[0][1] - BATCH_1_BEFORE_STATUS_CHECK:+,}, the batch of 100"
+        f" {g100 - BATCH_100_BEFORE_STATUS_CHECK:+,}.",
+        "",
         *multisig_section(f),
         "## Other operations",
         "",
@@ -472,8 +488,10 @@ def render(f: Figures) -> str:
         f"| `lock` (vault, C; not the first on the route) | {f.lock:,} |",
         f"| `burn` (gateway, E) | {f.burn:,} |",
         f"| `executeBatch` of {f.unlock_batch[0]} unlocks (vault, C) | {f.unlock_batch[1]:,} |",
-        f"| `applyFreeze` (gateway, E; a committee-signed FREEZE of a fresh account) | {f.apply_freeze:,} |",
-        f"| `applyAllow` (gateway, E; a committee-signed ALLOW of a fresh account) | {f.apply_allow:,} |",
+        "| `applyFreeze` (gateway's IssuerModule, E; a committee-signed FREEZE of a fresh account)"
+        f" | {f.apply_freeze:,} |",
+        "| `applyAllow` (gateway's IssuerModule, E; a committee-signed ALLOW of a fresh account)"
+        f" | {f.apply_allow:,} |",
         f"| `executeBatch` of 1 transfer held for its challenge window (gateway, E) | {f.held[0]:,} |",
         f"| `releaseQueued` of that held transfer after the window (a fresh holder) | {f.held[1]:,} |",
         "",
@@ -484,6 +502,15 @@ def render(f: Figures) -> str:
         f"against {f.batches[0][1]:,} for a batch of one minted at once. Every batch also reads the",
         "route's curse flag and the token's challenge threshold (two cold slots, 4,200 per batch),",
         "and `lock` and `burn` the route's curse flag (one cold slot, 2,100 of their increase below).",
+        "",
+        "**FREEZE and ALLOW run in the IssuerModule.** They moved out of the gateway to make room",
+        "(EIP-170) for the asset-status check above; the gateway's fallback reaches them through its",
+        "SentinelModule (two DELEGATECALLs into cold accounts) and they read the registry and check",
+        "that the endpoint is a gateway with two calls to itself. Against this report before",
+        f"(`applyFreeze` {APPLY_FREEZE_IN_GATEWAY:,}, `applyAllow` {APPLY_ALLOW_IN_GATEWAY:,}):"
+        f" `applyFreeze` {f.apply_freeze - APPLY_FREEZE_IN_GATEWAY:+,},"
+        f" `applyAllow` {f.apply_allow - APPLY_ALLOW_IN_GATEWAY:+,},",
+        "on a rare call (one per registry decision carried).",
         "",
         "**The refund commitment.** `lock` and `burn` record the transfer's leaf (docs/PROTOCOL.md,",
         "refunds): a refund must match it exactly. It costs one new storage slot (22,100: 2,100 cold",

@@ -166,7 +166,7 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
             for chain in node.chains.values():
                 tg.create_task(node.watch(chain), name=f"watch-{chain.cfg.name}")  # returns on a halt
                 if chain.cfg.ws is not None:  # pushed heads wake the watcher; it polls without them
-                    feed = HeadFeed(chain.cfg, _waking(node, chain.chain_id))
+                    feed = HeadFeed(chain.cfg, _waking(node, chain.chain_id), _pushing(node, chain.chain_id))
                     tg.create_task(feed.run(), name=f"heads-{chain.cfg.name}")
             loops.append(
                 tg.create_task(
@@ -225,6 +225,15 @@ def _waking(node: Node, chain_id: ChainId) -> Callable[[int], None]:
         node.head_pushed(chain_id)
 
     return on_head
+
+
+def _pushing(node: Node, chain_id: ChainId) -> Callable[[bool], None]:
+    """A head feed's state callback: while its subscription is up the chain's watcher polls less."""
+
+    def on_state(up: bool) -> None:
+        node.push_state(chain_id, up)
+
+    return on_state
 
 
 def _kept(handle: Callable[[_M], Awaitable[None]]) -> Callable[[_M], Awaitable[None]]:

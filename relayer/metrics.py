@@ -55,6 +55,7 @@ def zero_chain_counters(chain: str) -> None:
         RPC_QUARANTINES.labels(chain, reason)
     DEEP_REORGS.labels(chain)
     QUORUM_MISMATCHES.labels(chain)
+    ISSUER_ACTIONS_FAILED.labels(chain)  # QiaoIssuerDecisionRefused sees the first refusal
 
 
 def zero_pending_actions(chain: str) -> None:
@@ -272,8 +273,13 @@ REGISTRY_MISMATCHES = Gauge(
 )
 ISSUER_ACTIONS_FAILED = Counter(
     "qiao_issuer_actions_failed_total",
-    "Issuer decisions carried from the consortium chain that the wrapped token refused (IssuerActionFailed)",
+    "Issuer decisions carried from the consortium chain not applied on the token: "
+    "refused (IssuerActionFailed) or skipped (their turn passed without them)",
     ["chain"],
+)
+ISSUER_DECISIONS_WAITING = Gauge(
+    "qiao_issuer_decisions_waiting",
+    "Issuer decisions final on the consortium chain waiting for their asset's token pair on a follower",
 )
 ASSET_STATUS_MISMATCH = Gauge(
     "qiao_asset_status_mismatch",

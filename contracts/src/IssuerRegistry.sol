@@ -157,9 +157,10 @@ contract IssuerRegistry is AccessControl {
     }
 
     /// @notice Sets `asset`'s status: ACTIVE (0), SUSPENDED (1), DEFAULTED (2) or MATURED (3,
-    ///         final). ISSUER_ROLE any; REGULATOR_ROLE only SUSPENDED from ACTIVE, and ACTIVE from
-    ///         a suspension made from ACTIVE (so the regulator can never lift a default, not even
-    ///         through a suspension).
+    ///         final). ISSUER_ROLE any, a default included (DEFAULTED -> ACTIVE: a court-ordered
+    ///         restructuring can cure a default); REGULATOR_ROLE only SUSPENDED from ACTIVE, and
+    ///         ACTIVE from a suspension made from ACTIVE (so the regulator can never lift a
+    ///         default, not even through a suspension).
     function setAssetStatus(address asset, uint8 status) external {
         if (status > MATURED) revert InvalidStatus(status);
         uint8 current = _assets[asset].status;

@@ -668,9 +668,9 @@ abstract contract QiaoEndpoint is Ownable2Step, Pausable, ReentrancyGuardTransie
     // ------------------------------------------------------------------------------------------
 
     /// @notice Executes a batch of transfers signed by the committee. Each transfer not yet
-    ///         consumed is delivered (unlock / mint), queued by the inbound rate limit
-    ///         ({TransferQueued}) or recorded as failed ({TransferFailed}); a failure never
-    ///         reverts the batch. Transfers already consumed (e.g. one executed alone with a
+    ///         consumed is delivered (unlock / mint), queued by the inbound rate limit or, on
+    ///         the gateway, while its token's asset is suspended ({TransferQueued}), or recorded
+    ///         as failed ({TransferFailed}); a failure never reverts the batch. Transfers already consumed (e.g. one executed alone with a
     ///         proof) are skipped.
     /// @dev Reverts as a whole on: a paused endpoint; a cursed route from the batch's source
     ///      ({RouteIsCursed}); an empty batch ({EmptyBatch}); an unknown or

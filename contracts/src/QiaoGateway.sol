@@ -4,16 +4,17 @@ pragma solidity 0.8.30;
 import {QiaoEndpoint} from "./QiaoEndpoint.sol";
 import {WrappedToken} from "./WrappedToken.sol";
 import {KycRegistry} from "./KycRegistry.sol";
-import {SignedActions} from "./endpoint/SignedActions.sol";
-import {Protocol} from "./endpoint/Protocol.sol";
 
 /// @title QiaoGateway
 /// @notice Qiao endpoint on Ethereum (E): a committee-signed batch from the consortium chain mints
 ///         WrappedToken; `burn` destroys it and starts a transfer back (see {QiaoEndpoint}). A
 ///         committee-signed FREEZE or ALLOW carries a freeze or an allow-list change decided on
-///         the consortium chain to this chain's registry.
+///         the consortium chain to this chain's registry (applyFreeze, applyAllow and
+///         ALLOW_TYPEHASH: in {IssuerModule}, run from the fallback; the gateway is at EIP-170's
+///         limit). While the issuer has suspended a token's asset, its transfers wait in the
+///         token's release queue ({_deliveryWaits}).
 /// @dev Register pairs with `registerToken(remoteChainId, localWrappedToken, remoteAsset)`; the
-///      wrapped token must name this gateway as its minter. For {applyFreeze} and {applyAllow}
+///      wrapped token must name this gateway as its minter. For applyFreeze and applyAllow
 ///      the gateway needs the registry's FREEZER_ROLE.
 contract QiaoGateway is QiaoEndpoint {
     /// @notice `token` is not a WrappedToken whose gateway is this contract.
@@ -24,15 +25,14 @@ contract QiaoGateway is QiaoEndpoint {
     ///         home chain (else tokens minted from one chain could unlock another chain's vault).
     error TokenPairedWithAnotherChain(address token, uint256 remoteChainId);
 
-    /// @notice Type hash of a committee-signed allow-list change of an account (carried from C to E).
-    bytes32 public constant ALLOW_TYPEHASH = Protocol.ALLOW_TYPEHASH;
-
     /// @dev The remote chain each registered wrapped token is paired with (its home chain).
     mapping(address wrappedToken => uint256 remoteChainId) private _homeChain;
 
     /// @dev {WrappedToken-mintBatchChecked} outcomes (the token's MINTED and TOKEN_FROZEN).
     uint8 private constant MINTED = 0;
     uint8 private constant TOKEN_FROZEN = 2;
+    /// @dev {WrappedToken-assetStatus} of a suspended asset (the token's ASSET_SUSPENDED).
+    uint8 private constant ASSET_SUSPENDED = 1;
 
     /// @param initialOwner Owner (registration, rate limits, guardian; two-step ownership transfer).
     /// @param guardian_ The address that may pause.
@@ -69,37 +69,18 @@ contract QiaoGateway is QiaoEndpoint {
         nonce = _initiate(dstChainId, wrappedToken, dstToken, recipient, amount);
     }
 
-    /// @notice Applies a freeze (or unfreeze) of `account` decided on the consortium chain, on a
-    ///         committee signature of the FREEZE message for the next action nonce. Anyone may call it.
-    /// @dev Reverts on a zero account, a key epoch other than the current one, a bad signature.
-    /// @param keyEpoch The current key epoch.
-    /// @param account The account (not zero).
-    /// @param frozen True to freeze, false to unfreeze.
-    /// @param signature BLS signature on actionMessage(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen)).
-    function applyFreeze(uint64 keyEpoch, address account, bool frozen, bytes calldata signature) external {
-        SignedActions.carry(_keys, registry, FREEZE_TYPEHASH, keyEpoch, account, frozen, signature);
-    }
-
-    /// @notice Adds `account` to (or removes it from) this chain's allow-list as decided on the
-    ///         consortium chain, on a committee signature of the ALLOW message for the next action
-    ///         nonce. Anyone may call it.
-    /// @dev Reverts on a zero account, a key epoch other than the current one, a bad signature.
-    ///      The registry keeps one `allowed` flag: this sets it whatever this chain's compliance
-    ///      desk set before (the allow-list follows the consortium chain's), but it never lifts
-    ///      a freeze ({KycRegistry}). Emits {SignedActionApplied} and the registry's AllowedSet.
-    /// @param keyEpoch The current key epoch.
-    /// @param account The account (not zero).
-    /// @param allowed True to allow, false to remove from the allow-list.
-    /// @param signature BLS signature on actionMessage(ALLOW_TYPEHASH, keyEpoch, abi.encode(account, allowed)).
-    function applyAllow(uint64 keyEpoch, address account, bool allowed, bytes calldata signature) external {
-        SignedActions.carry(_keys, registry, ALLOW_TYPEHASH, keyEpoch, account, allowed, signature);
-    }
-
     /// @notice The remote chain whose asset `wrappedToken` represents (0 if not registered).
     /// @param wrappedToken A wrapped token of this gateway.
     /// @return remoteChainId Its home chain.
     function homeChainOf(address wrappedToken) external view returns (uint256 remoteChainId) {
         return _homeChain[wrappedToken];
+    }
+
+    /// @dev A transfer of a token whose asset the issuer suspended waits in the token's release
+    ///      queue (the token refuses every mint until the suspension is lifted: {releaseQueued}
+    ///      reverts with its AssetSuspended meanwhile); the other transfers of its batch go on.
+    function _deliveryWaits(address token) internal view override returns (bool) {
+        return WrappedToken(token).assetStatus() == ASSET_SUSPENDED;
     }
 
     /// @dev Mint of the wrapped token to the recipient, unless it or the token is frozen / not allowed.

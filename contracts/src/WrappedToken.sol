@@ -231,8 +231,8 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     /// @notice Mints `amount` to `to` if it can be delivered, else mints nothing and says why;
     ///         gateway only. Never reverts because of the recipient or the freeze, so a batch
     ///         can record an undeliverable transfer as failed and go on; reverts with
-    ///         {AssetSuspended} while the asset is suspended (the transfer waits: nothing is
-    ///         consumed, the batch is executed again after the suspension).
+    ///         {AssetSuspended} while the asset is suspended (the gateway does not deliver then:
+    ///         it queues the transfer, and its release reverts here until the suspension is lifted).
     /// @param to The receiver.
     /// @param amount The amount.
     /// @return outcome {MINTED}, {RECIPIENT_NOT_ALLOWED} (not allowed in the registry, or its
@@ -254,8 +254,9 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
     /// @dev One registry call for every recipient's KYC status ({KycRegistry-allowedMask}). A
     ///      recipient may appear more than once; each entry is minted (or refused) on its own.
     ///      The token's wallet freezes are read only while some holder is restricted. Reverts
-    ///      with {AssetSuspended} while the asset is suspended (the whole batch waits); a
-    ///      defaulted or matured asset answers {TOKEN_FROZEN} (no new mint).
+    ///      with {AssetSuspended} while the asset is suspended (the gateway queues a suspended
+    ///      token's transfers instead of calling this); a defaulted or matured asset answers
+    ///      {TOKEN_FROZEN} (no new mint).
     /// @param to The receivers (at least one).
     /// @param amounts The amounts, one per receiver.
     /// @return outcome {MINTED} (`refused` says to whom not) or {TOKEN_FROZEN} (nothing minted,
@@ -339,8 +340,8 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
 
     /// @notice Sets the asset's status as the issuer decided it on the consortium chain; gateway
     ///         only (carried by the committee, IssuerModule). ACTIVE: as usual; SUSPENDED: no
-    ///         transfer, mint or burn ({AssetSuspended}; a batch minting it reverts and is
-    ///         retried later); DEFAULTED and MATURED: no transfer and no new mint (a delivery
+    ///         transfer, mint or burn ({AssetSuspended}; the gateway queues the transfers
+    ///         minting it and releases them after the lift); DEFAULTED and MATURED: no transfer and no new mint (a delivery
     ///         fails and is refunded on C), burns toward C only. Forced transfers and recovery,
     ///         the issuer's own orders, are not stopped by the status.
     /// @param status ASSET_ACTIVE (0) .. ASSET_MATURED (3); {InvalidAssetStatus} otherwise.
@@ -637,8 +638,8 @@ contract WrappedToken is ERC20, AccessControl, IERC3643, IAgentRole {
         if (from != address(0) && to != address(0)) revert AssetNotActive(status);
     }
 
-    /// @dev A new delivery while the asset is not ACTIVE: suspended, revert (the batch stays
-    ///      unexecuted and is retried after the suspension); otherwise nothing is minted
+    /// @dev A new delivery while the asset is not ACTIVE: suspended, revert (the gateway's
+    ///      release of a queued transfer waits for the lift); otherwise nothing is minted
     ///      ({TOKEN_FROZEN}: the transfer fails and is refunded on C).
     function _inactiveMint() private view returns (uint8 outcome) {
         if (_assetStatus == ASSET_SUSPENDED) revert AssetSuspended();

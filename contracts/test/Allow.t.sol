@@ -4,13 +4,14 @@ pragma solidity 0.8.30;
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {SignedActions} from "./Features.t.sol";
 import {QiaoEndpoint} from "../src/QiaoEndpoint.sol";
+import {IssuerModule} from "../src/endpoint/IssuerModule.sol";
 import {KycRegistry} from "../src/KycRegistry.sol";
 import {WrappedToken} from "../src/WrappedToken.sol";
 
 /// @notice Issue 16: the allow-list carried from the consortium chain to Ethereum. The gateway
-///         applies a committee-signed ALLOW ({QiaoGateway-applyAllow}) to the registry on E as its
-///         FREEZER_ROLE; the registry keeps one `allowed` flag (the last decision wins, so E's
-///         allow-list follows C's), and E's desk restricts locally with its compliance freeze,
+///         applies a committee-signed ALLOW ({IssuerModule-applyAllow}, behind its fallback) to
+///         the registry on E as its FREEZER_ROLE; the registry keeps one `allowed` flag (the last
+///         decision wins, so E's allow-list follows C's), and E's desk restricts locally with its compliance freeze,
 ///         which nothing carried lifts. Every refused call leaves the flag and the action nonce as
 ///         they were.
 contract AllowTest is SignedActions {
@@ -28,12 +29,12 @@ contract AllowTest is SignedActions {
     // ------------------------------------------------------------------ helpers
 
     function _signAllow(address account, bool allowed) internal view returns (bytes memory) {
-        return signAction(GROUP_SK, gateway, CHAIN_E, gateway.ALLOW_TYPEHASH(), EPOCH, abi.encode(account, allowed));
+        return signAction(GROUP_SK, gateway, CHAIN_E, IssuerModule(address(gateway)).ALLOW_TYPEHASH(), EPOCH, abi.encode(account, allowed));
     }
 
     /// @dev Signs and applies a carried ALLOW for the next action nonce.
     function _carryAllow(address account, bool allowed) internal {
-        gateway.applyAllow(EPOCH, account, allowed, _signAllow(account, allowed));
+        IssuerModule(address(gateway)).applyAllow(EPOCH, account, allowed, _signAllow(account, allowed));
     }
 
     function _allowedFlag(address account) internal view returns (bool allowed) {
@@ -50,19 +51,19 @@ contract AllowTest is SignedActions {
 
     function test_allowTypehash_isTheDocumentedTypeString() public view {
         vm.assertEq(
-            gateway.ALLOW_TYPEHASH(),
+            IssuerModule(address(gateway)).ALLOW_TYPEHASH(),
             keccak256(
                 "QiaoAllow(string version,uint256 chainId,address endpoint,uint64 keyEpoch,uint64 actionNonce,address account,bool allowed)"
             )
         );
-        vm.assertTrue(gateway.ALLOW_TYPEHASH() != gateway.FREEZE_TYPEHASH());
+        vm.assertTrue(IssuerModule(address(gateway)).ALLOW_TYPEHASH() != gateway.FREEZE_TYPEHASH());
     }
 
     function test_actionMessage_ofAllow_equalsTheReference() public view {
         bytes memory params = abi.encode(dave, true);
         vm.assertEq(
-            gateway.actionMessage(gateway.ALLOW_TYPEHASH(), EPOCH, params),
-            refActionMessage(gateway.ALLOW_TYPEHASH(), CHAIN_E, address(gateway), EPOCH, gateway.actionNonce(), params)
+            gateway.actionMessage(IssuerModule(address(gateway)).ALLOW_TYPEHASH(), EPOCH, params),
+            refActionMessage(IssuerModule(address(gateway)).ALLOW_TYPEHASH(), CHAIN_E, address(gateway), EPOCH, gateway.actionNonce(), params)
         );
     }
 
@@ -73,11 +74,11 @@ contract AllowTest is SignedActions {
         vm.assertFalse(registryE.isAllowed(dave));
         bytes memory sig = _signAllow(dave, true);
         vm.expectEmit(address(gateway));
-        emit QiaoEndpoint.SignedActionApplied(gateway.ALLOW_TYPEHASH(), nonce, EPOCH);
+        emit QiaoEndpoint.SignedActionApplied(IssuerModule(address(gateway)).ALLOW_TYPEHASH(), nonce, EPOCH);
         vm.expectEmit(address(registryE));
         emit KycRegistry.AllowedSet(dave, true, address(gateway));
         vm.prank(alice); // anyone may submit it
-        gateway.applyAllow(EPOCH, dave, true, sig);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, sig);
         vm.assertTrue(registryE.isAllowed(dave));
         vm.assertEq(gateway.actionNonce(), nonce + 1);
         vm.assertTrue(wrapped.canReceive(dave));
@@ -108,9 +109,9 @@ contract AllowTest is SignedActions {
     function test_applyAllow_refusesASignatureByAnotherKey() public {
         uint64 nonce = gateway.actionNonce();
         bytes memory forged =
-            signAction(OTHER_SK, gateway, CHAIN_E, gateway.ALLOW_TYPEHASH(), EPOCH, abi.encode(dave, true));
+            signAction(OTHER_SK, gateway, CHAIN_E, IssuerModule(address(gateway)).ALLOW_TYPEHASH(), EPOCH, abi.encode(dave, true));
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, dave, true, forged);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, forged);
         _assertUnchanged(false, nonce);
     }
 
@@ -118,9 +119,9 @@ contract AllowTest is SignedActions {
         uint64 nonce = gateway.actionNonce();
         bytes memory sig = _signAllow(dave, true);
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, carol, true, sig); // another account
+        IssuerModule(address(gateway)).applyAllow(EPOCH, carol, true, sig); // another account
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, dave, false, sig); // the other flag
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, false, sig); // the other flag
         _assertUnchanged(false, nonce);
         vm.assertTrue(registryE.isAllowed(carol));
     }
@@ -130,10 +131,10 @@ contract AllowTest is SignedActions {
         bytes memory params = abi.encode(dave, true);
         bytes memory freezeSig = signAction(GROUP_SK, gateway, CHAIN_E, gateway.FREEZE_TYPEHASH(), EPOCH, params);
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, dave, true, freezeSig);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, freezeSig);
         bytes memory allowSig = _signAllow(dave, true);
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyFreeze(EPOCH, dave, true, allowSig);
+        IssuerModule(address(gateway)).applyFreeze(EPOCH, dave, true, allowSig);
         _assertUnchanged(false, nonce);
         (bool compliance, bool bridge) = registryE.freezesOf(dave);
         vm.assertFalse(compliance || bridge);
@@ -142,17 +143,17 @@ contract AllowTest is SignedActions {
     function test_applyAllow_refusesASignatureForAnotherChainOrEndpoint() public {
         uint64 nonce = gateway.actionNonce();
         bytes memory params = abi.encode(dave, true);
-        bytes32 allowType = gateway.ALLOW_TYPEHASH();
+        bytes32 allowType = IssuerModule(address(gateway)).ALLOW_TYPEHASH();
         bytes memory otherChain = blsSign(
             GROUP_SK, refActionMessage(allowType, CHAIN_C, address(gateway), EPOCH, gateway.actionNonce(), params)
         );
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, dave, true, otherChain);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, otherChain);
         bytes memory otherEndpoint = blsSign(
             GROUP_SK, refActionMessage(allowType, CHAIN_E, address(vault), EPOCH, gateway.actionNonce(), params)
         );
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, dave, true, otherEndpoint);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, otherEndpoint);
         _assertUnchanged(false, nonce);
     }
 
@@ -160,21 +161,21 @@ contract AllowTest is SignedActions {
         uint64 nonce = gateway.actionNonce();
         bytes memory sig = _signAllow(dave, true);
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotCurrentKeyEpoch.selector, uint64(2)));
-        gateway.applyAllow(2, dave, true, sig);
+        IssuerModule(address(gateway)).applyAllow(2, dave, true, sig);
         vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotCurrentKeyEpoch.selector, uint64(0)));
-        gateway.applyAllow(0, dave, true, sig);
+        IssuerModule(address(gateway)).applyAllow(0, dave, true, sig);
         _assertUnchanged(false, nonce);
     }
 
     function test_applyAllow_replayIsRefused_theNonceWasConsumed() public {
         bytes memory sig = _signAllow(dave, true);
-        gateway.applyAllow(EPOCH, dave, true, sig);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, sig);
         uint64 nonce = gateway.actionNonce();
         // the desk removes dave; replaying the carried allow must not put him back
         vm.prank(owner);
         registryE.setAllowed(dave, false);
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, dave, true, sig);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, sig);
         _assertUnchanged(false, nonce);
     }
 
@@ -183,7 +184,7 @@ contract AllowTest is SignedActions {
         _carryAllow(carol, false); // consumes the nonce the first signature was made for
         uint64 nonce = gateway.actionNonce();
         vm.expectRevert(QiaoEndpoint.InvalidSignature.selector);
-        gateway.applyAllow(EPOCH, dave, true, sig);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, sig);
         _assertUnchanged(false, nonce);
     }
 
@@ -191,7 +192,7 @@ contract AllowTest is SignedActions {
         uint64 nonce = gateway.actionNonce();
         bytes memory sig = _signAllow(address(0), true);
         vm.expectRevert(QiaoEndpoint.ZeroAddress.selector);
-        gateway.applyAllow(EPOCH, address(0), true, sig);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, address(0), true, sig);
         vm.assertEq(gateway.actionNonce(), nonce);
         vm.assertFalse(_allowedFlag(address(0)));
     }
@@ -207,7 +208,7 @@ contract AllowTest is SignedActions {
                 IAccessControl.AccessControlUnauthorizedAccount.selector, address(gateway), registryE.COMPLIANCE_ROLE()
             )
         );
-        gateway.applyAllow(EPOCH, dave, true, sig);
+        IssuerModule(address(gateway)).applyAllow(EPOCH, dave, true, sig);
         _assertUnchanged(false, nonce);
     }
 
@@ -262,7 +263,7 @@ contract AllowTest is SignedActions {
         // carried again (allow, disallow, allow) and unfreezes from C: still frozen by the desk
         _carryAllow(dave, false);
         _carryAllow(dave, true);
-        gateway.applyFreeze(
+        IssuerModule(address(gateway)).applyFreeze(
             EPOCH,
             dave,
             false,
@@ -276,7 +277,7 @@ contract AllowTest is SignedActions {
     }
 
     function test_carriedAllow_neverLiftsABridgeFreeze() public {
-        gateway.applyFreeze(
+        IssuerModule(address(gateway)).applyFreeze(
             EPOCH,
             dave,
             true,

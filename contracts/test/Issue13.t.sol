@@ -5,6 +5,7 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {Vm} from "./lib/Vm.sol";
 import {SignedActions} from "./Features.t.sol";
 import {QiaoEndpoint} from "../src/QiaoEndpoint.sol";
+import {IssuerModule} from "../src/endpoint/IssuerModule.sol";
 import {WrappedToken} from "../src/WrappedToken.sol";
 import {TestAsset} from "../src/TestAsset.sol";
 import {RestrictedTestAsset} from "../src/RestrictedTestAsset.sol";
@@ -338,7 +339,7 @@ contract Issue13Test is SignedActions {
         vm.prank(owner);
         registryE.setFrozen(bob, true); // Ethereum's compliance desk
         bytes32 freezeType = gateway.FREEZE_TYPEHASH();
-        gateway.applyFreeze(
+        IssuerModule(address(gateway)).applyFreeze(
             EPOCH, bob, false, signAction(GROUP_SK, gateway, CHAIN_E, freezeType, EPOCH, abi.encode(bob, false))
         );
         vm.assertFalse(registryE.isAllowed(bob));
@@ -515,7 +516,7 @@ contract Issue13Test is SignedActions {
     function test_complianceUnfreezeDoesNotLiftBridgeFreeze_andBothShowInTheViews() public {
         vm.chainId(CHAIN_E);
         bytes32 freezeType = gateway.FREEZE_TYPEHASH();
-        gateway.applyFreeze(
+        IssuerModule(address(gateway)).applyFreeze(
             EPOCH, bob, true, signAction(GROUP_SK, gateway, CHAIN_E, freezeType, EPOCH, abi.encode(bob, true))
         );
         (bool compliance, bool bridge) = registryE.freezesOf(bob);
@@ -530,7 +531,7 @@ contract Issue13Test is SignedActions {
         who[0] = bob;
         who[1] = carol;
         vm.assertEq(registryE.allowedMask(who)[0], 2); // carol only
-        gateway.applyFreeze(
+        IssuerModule(address(gateway)).applyFreeze(
             EPOCH, bob, false, signAction(GROUP_SK, gateway, CHAIN_E, freezeType, EPOCH, abi.encode(bob, false))
         );
         vm.assertTrue(registryE.isAllowed(bob));

@@ -8,6 +8,8 @@ import {QiaoEndpoint} from "../src/QiaoEndpoint.sol";
 import {WrappedToken} from "../src/WrappedToken.sol";
 import {IssuerRegistry} from "../src/IssuerRegistry.sol";
 import {IssuerModule} from "../src/endpoint/IssuerModule.sol";
+import {SentinelModule} from "../src/endpoint/SentinelModule.sol";
+import {TestAsset} from "../src/TestAsset.sol";
 
 /// @notice Issue 19, points 2 and 3: the issuer's decisions recorded on the consortium chain
 ///         ({IssuerRegistry}) and applied to the wrapped token on Ethereum by the gateway
@@ -263,6 +265,36 @@ contract IssuerTest is SignedActions {
         vm.assertEq(issuerC.sequenceOf(address(asset)), 7);
     }
 
+    /// @dev The issuer may cure a default (DEFAULTED -> ACTIVE: a court-ordered restructuring);
+    ///      the regulator may not; MATURED is final for everyone. E applies what C decided.
+    function test_registry_issuerMayCureADefault_regulatorMayNot_maturityIsFinal() public {
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        issuerC.setAssetStatus(address(asset), 2);
+        vm.prank(regulator);
+        vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.StatusNotAllowed.selector, regulator, 0));
+        issuerC.setAssetStatus(address(asset), 0);
+        vm.assertEq(issuerC.assetStatus(address(asset)), 2);
+        vm.prank(owner);
+        issuerC.setAssetStatus(address(asset), 0); // the issuer cures the default
+        vm.assertEq(issuerC.assetStatus(address(asset)), 0);
+        vm.startPrank(owner);
+        issuerC.setAssetStatus(address(asset), 3);
+        for (uint8 s = 0; s < 3; ++s) {
+            vm.expectRevert(abi.encodeWithSelector(IssuerRegistry.AssetMatured.selector, address(asset)));
+            issuerC.setAssetStatus(address(asset), s);
+        }
+        vm.stopPrank();
+        vm.assertEq(issuerC.assetStatus(address(asset)), 3);
+        // on E the cure is carried like any status: transfers move again
+        vm.chainId(CHAIN_E);
+        setStatus(2);
+        setStatus(0);
+        vm.prank(bob);
+        wrapped.transfer(carol, 1 ether);
+        vm.assertEq(wrapped.balanceOf(carol), 1 ether);
+    }
+
     function test_registry_refusesBadInput() public {
         vm.chainId(CHAIN_C);
         vm.startPrank(owner);
@@ -420,6 +452,35 @@ contract IssuerTest is SignedActions {
             signAction(GROUP_SK, vault, CHAIN_C, Protocol_ISSUER_TYPEHASH(), EPOCH, abi.encode(a));
         vm.expectRevert(abi.encodeWithSelector(IssuerModule.NotIssuerToken.selector, address(asset)));
         onVault.applyIssuerAction(EPOCH, a, sig);
+    }
+
+    /// @dev applyFreeze and applyAllow moved from the gateway into the module (for room): a vault
+    ///      still has neither (it reverts without data, as before), even with a valid signature
+    ///      and the registry's FREEZER_ROLE, and consumes nothing.
+    function test_module_vaultHasNoApplyFreezeOrApplyAllow() public {
+        vm.chainId(CHAIN_C);
+        vm.startPrank(owner);
+        registryC.grantRole(registryC.FREEZER_ROLE(), address(vault));
+        vm.stopPrank();
+        IssuerModule onVault = IssuerModule(address(vault));
+        uint64 nonceBefore = vault.actionNonce();
+        bytes memory freezeSig =
+            signAction(GROUP_SK, vault, CHAIN_C, vault.FREEZE_TYPEHASH(), EPOCH, abi.encode(bob, true));
+        vm.expectRevert(bytes(""));
+        onVault.applyFreeze(EPOCH, bob, true, freezeSig);
+        bytes memory allowSig =
+            signAction(GROUP_SK, vault, CHAIN_C, module.ALLOW_TYPEHASH(), EPOCH, abi.encode(dave, true));
+        vm.expectRevert(bytes(""));
+        onVault.applyAllow(EPOCH, dave, true, allowSig);
+        vm.assertEq(vault.actionNonce(), nonceBefore);
+        vm.assertFalse(registryC.isAllowed(dave));
+        vm.assertTrue(registryC.isAllowed(bob));
+        // the gateway applies it through its fallback
+        vm.chainId(CHAIN_E);
+        bytes memory onE =
+            signAction(GROUP_SK, gateway, CHAIN_E, gateway.FREEZE_TYPEHASH(), EPOCH, abi.encode(bob, true));
+        module.applyFreeze(EPOCH, bob, true, onE);
+        vm.assertFalse(registryE.isAllowed(bob));
     }
 
     function Protocol_ISSUER_TYPEHASH() internal view returns (bytes32) {
@@ -862,10 +923,7 @@ contract IssuerTest is SignedActions {
         vm.assertEq(asOf, 10);
     }
 
-    function test_suspended_noTransferNoBurnAndInFlightMintWaits() public {
-        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 5 ether));
-        bytes memory sig = signForGateway(ts);
-        vm.chainId(CHAIN_E);
+    function test_suspended_noTransferNoBurn() public {
         setStatus(1);
         vm.assertFalse(wrapped.canTransfer(bob, carol, 1));
         vm.assertFalse(wrapped.canReceive(carol));
@@ -875,19 +933,254 @@ contract IssuerTest is SignedActions {
         vm.prank(bob);
         vm.expectRevert(WrappedToken.AssetSuspended.selector);
         gateway.burn(address(wrapped), CHAIN_C, bob, 1 ether);
-        // the batch reverts whole: nothing consumed, nothing refunded, it waits
-        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+    }
+
+    // ------------------------------------------------------------------ suspended: deliveries wait in the queue
+
+    TestAsset internal asset2;
+    WrappedToken internal wrapped2;
+
+    /// @dev A second registered pair (asset2 on C, wrapped2 on E), active, for mixed batches.
+    function secondPair() internal {
+        vm.chainId(CHAIN_C);
+        asset2 = new TestAsset("Second", "SEC", owner);
+        vm.chainId(CHAIN_E);
+        wrapped2 = new WrappedToken("Wrapped Second", "wSEC", address(gateway), registryE, owner);
+        vm.chainId(CHAIN_C);
+        vm.prank(owner);
+        vault.registerToken(CHAIN_E, address(asset2), address(wrapped2));
+        vm.prank(owner);
+        asset2.mint(alice, 1_000 ether);
+        vm.prank(alice);
+        asset2.approve(address(vault), type(uint256).max);
+        vm.chainId(CHAIN_E);
+        vm.prank(owner);
+        gateway.registerToken(CHAIN_C, address(wrapped2), address(asset2));
+    }
+
+    function lockOnC2(address recipient, uint256 amount) internal returns (QiaoEndpoint.Transfer memory t) {
+        vm.chainId(CHAIN_C);
+        vm.prank(alice);
+        uint64 nonce = vault.lock(address(asset2), CHAIN_E, recipient, amount);
+        t = QiaoEndpoint.Transfer(CHAIN_C, CHAIN_E, nonce, address(asset2), address(wrapped2), alice, recipient, amount);
+        vm.chainId(CHAIN_E);
+    }
+
+    function statusOf(QiaoEndpoint.Transfer memory t) internal view returns (QiaoEndpoint.TransferStatus) {
+        return gateway.transferStatus(t.srcChainId, t.nonce);
+    }
+
+    function queueLength(address token) internal view returns (uint256 length) {
+        (, length) = gateway.queueHead(token);
+    }
+
+    function inboundLevel(address token) internal view returns (uint256) {
+        return gateway.rateLimit(token, QiaoEndpoint.Direction.Inbound).level;
+    }
+
+    /// @dev Attack (issue 19 review, HIGH): a suspension of one asset reverted every batch that
+    ///      held a transfer of it, so a batch mixing tokens delivered none of them, and anyone
+    ///      could keep a route halted by locking a little of the suspended asset in each batch.
+    ///      Now the suspended token's transfers are consumed and queued (nothing charged), the
+    ///      other token's delivered; released in order once the suspension is lifted.
+    function test_suspended_mixedBatchDeliversTheOtherTokenAndQueuesTheSuspendedOne() public {
+        secondPair();
+        vm.startPrank(owner);
+        gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, 50 ether, 0);
+        gateway.setRateLimit(address(wrapped2), QiaoEndpoint.Direction.Inbound, 50 ether, 0);
+        vm.stopPrank();
+        QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](3);
+        ts[0] = lockOnC(alice, bob, 5 ether); // the suspended asset
+        ts[1] = lockOnC2(carol, 7 ether); // the other asset
+        ts[2] = lockOnC(alice, carol, 3 ether); // the suspended asset again
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferQueued(CHAIN_C, ts[0].nonce, refLeaf(ts[0]), 5 ether);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferExecuted(CHAIN_C, ts[1].nonce, carol, 7 ether);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferQueued(CHAIN_C, ts[2].nonce, refLeaf(ts[2]), 3 ether);
         gateway.executeBatch(EPOCH, pack(ts), sig);
-        vm.assertFalse(gateway.isExecuted(CHAIN_C, ts[0].nonce), "a suspended mint consumed the transfer");
-        // single-transfer execution waits the same way
-        bytes32[] memory proof = new bytes32[](0);
+        vm.assertEq(wrapped2.balanceOf(carol), 7 ether, "the other token was not delivered");
+        vm.assertEq(uint8(statusOf(ts[1])), uint8(QiaoEndpoint.TransferStatus.Delivered));
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(uint8(statusOf(ts[2])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(queueLength(address(wrapped)), 2);
+        vm.assertEq(queueLength(address(wrapped2)), 0);
+        vm.assertEq(inboundLevel(address(wrapped)), 50 ether, "a suspended transfer was charged");
+        vm.assertEq(inboundLevel(address(wrapped2)), 43 ether);
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether);
+        vm.assertEq(wrapped.totalSupply(), 100 ether);
+
+        // while suspended a release reverts, with no effect
         vm.expectRevert(WrappedToken.AssetSuspended.selector);
-        gateway.executeTransfer(EPOCH, ts[0], ts[0].nonce, ts[0].nonce, proof, sig);
-        // the suspension is lifted on C: the same batch is delivered
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(queueLength(address(wrapped)), 2);
+        vm.assertEq(inboundLevel(address(wrapped)), 50 ether);
+
+        // lifted: released in order, first in first out
         setStatus(0);
-        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.expectRevert(
+            abi.encodeWithSelector(QiaoEndpoint.NotQueueHead.selector, CHAIN_C, ts[2].nonce, refLeaf(ts[0]))
+        );
+        gateway.releaseQueued(ts[2]);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferExecuted(CHAIN_C, ts[0].nonce, bob, 5 ether);
+        gateway.releaseQueued(ts[0]);
+        gateway.releaseQueued(ts[2]);
         vm.assertEq(wrapped.balanceOf(bob), 105 ether);
-        vm.assertEq(uint8(gateway.transferStatus(CHAIN_C, ts[0].nonce)), uint8(QiaoEndpoint.TransferStatus.Delivered));
+        vm.assertEq(wrapped.balanceOf(carol), 3 ether);
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Delivered));
+        vm.assertEq(uint8(statusOf(ts[2])), uint8(QiaoEndpoint.TransferStatus.Delivered));
+        vm.assertEq(queueLength(address(wrapped)), 0);
+        vm.assertEq(inboundLevel(address(wrapped)), 42 ether);
+        // the same batch again: nothing left to execute
+        vm.expectRevert(
+            abi.encodeWithSelector(QiaoEndpoint.BatchAlreadyExecuted.selector, CHAIN_C, ts[0].nonce, ts[2].nonce)
+        );
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+    }
+
+    /// @dev A one-token batch (the charged fast path) while suspended: queued, not charged,
+    ///      not reverted; a batch after the lift waits behind it (first in, first out).
+    function test_suspended_oneTokenBatchIsQueuedUnchargedAndLaterTrafficWaitsBehindIt() public {
+        vm.prank(owner);
+        gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, 50 ether, 0);
+        QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](2);
+        ts[0] = lockOnC(alice, bob, 5 ether);
+        ts[1] = lockOnC(alice, carol, 6 ether);
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertTrue(gateway.isExecuted(CHAIN_C, ts[0].nonce));
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(uint8(statusOf(ts[1])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(inboundLevel(address(wrapped)), 50 ether, "charged while suspended");
+        vm.assertEq(wrapped.totalSupply(), 100 ether);
+        setStatus(0);
+        // a new batch after the lift does not pass the queued ones
+        QiaoEndpoint.Transfer[] memory later = one(lockOnC(alice, bob, 1 ether));
+        executeOnE(later, signForGateway(later));
+        vm.assertEq(uint8(statusOf(later[0])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(queueLength(address(wrapped)), 3);
+        gateway.releaseQueued(ts[0]);
+        gateway.releaseQueued(ts[1]);
+        gateway.releaseQueued(later[0]);
+        vm.assertEq(wrapped.balanceOf(bob), 106 ether);
+        vm.assertEq(wrapped.balanceOf(carol), 6 ether);
+        vm.assertEq(inboundLevel(address(wrapped)), 38 ether);
+    }
+
+    /// @dev Single-transfer execution (Merkle proof) while suspended: queued the same way.
+    function test_suspended_executeTransferIsQueuedAndReleasedAfterTheLift() public {
+        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 5 ether));
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        bytes32[] memory proof = new bytes32[](0);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferQueued(CHAIN_C, ts[0].nonce, refLeaf(ts[0]), 5 ether);
+        gateway.executeTransfer(EPOCH, ts[0], ts[0].nonce, ts[0].nonce, proof, sig);
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.AlreadyExecuted.selector, CHAIN_C, ts[0].nonce));
+        gateway.executeTransfer(EPOCH, ts[0], ts[0].nonce, ts[0].nonce, proof, sig);
+        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+        gateway.releaseQueued(ts[0]);
+        setStatus(0);
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(wrapped.balanceOf(bob), 105 ether);
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Delivered));
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotQueued.selector, CHAIN_C, ts[0].nonce));
+        gateway.releaseQueued(ts[0]);
+    }
+
+    /// @dev Queued during a suspension, then the issuer declares a default (or maturity): the
+    ///      release records it failed (refundable on C), as a delivery to a defaulted asset does.
+    function test_suspended_thenDefaulted_theQueuedTransferFailsAtRelease() public {
+        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 5 ether));
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        setStatus(2);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferFailed(CHAIN_C, ts[0].nonce, QiaoEndpoint.FailureReason.TokenFrozen);
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Failed));
+        vm.assertEq(queueLength(address(wrapped)), 0);
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether);
+    }
+
+    /// @dev A transfer at the challenge threshold is held, not queued, while suspended; its
+    ///      release after the window (nothing of the token queued: it would be delivered)
+    ///      reverts (a wait, no effect) until the suspension is lifted.
+    function test_suspended_heldTransferReleaseWaitsForTheLift() public {
+        vm.startPrank(owner);
+        SentinelModule(address(gateway)).setChallenge(address(wrapped), 10 ether);
+        SentinelModule(address(gateway)).setChallengePeriod(1 hours);
+        vm.stopPrank();
+        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 20 ether));
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertEq(uint8(statusOf(ts[0])), uint8(QiaoEndpoint.TransferStatus.Queued));
+        vm.assertEq(queueLength(address(wrapped)), 0, "a held transfer entered the FIFO queue");
+        vm.warp(block.timestamp + 1 hours + 1);
+        vm.expectRevert(WrappedToken.AssetSuspended.selector);
+        gateway.releaseQueued(ts[0]);
+        vm.assertTrue(SentinelModule(address(gateway)).heldUntil(CHAIN_C, ts[0].nonce) != 0, "no longer held");
+        setStatus(0);
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(wrapped.balanceOf(bob), 120 ether);
+    }
+
+    /// @dev While suspended with a transfer of the token queued, a held transfer's release after
+    ///      its window joins the queue behind it (as any held release does when the token has a
+    ///      queue); both are delivered in order after the lift.
+    function test_suspended_heldTransferReleasedBehindAQueueJoinsIt() public {
+        vm.startPrank(owner);
+        SentinelModule(address(gateway)).setChallenge(address(wrapped), 10 ether);
+        SentinelModule(address(gateway)).setChallengePeriod(1 hours);
+        vm.stopPrank();
+        QiaoEndpoint.Transfer[] memory ts = new QiaoEndpoint.Transfer[](2);
+        ts[0] = lockOnC(alice, bob, 20 ether); // held
+        ts[1] = lockOnC(alice, carol, 1 ether); // queued (suspended)
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertEq(queueLength(address(wrapped)), 1);
+        vm.warp(block.timestamp + 1 hours + 1);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferQueued(CHAIN_C, ts[0].nonce, refLeaf(ts[0]), 20 ether);
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(queueLength(address(wrapped)), 2);
+        vm.assertEq(SentinelModule(address(gateway)).heldUntil(CHAIN_C, ts[0].nonce), 0);
+        setStatus(0);
+        gateway.releaseQueued(ts[1]);
+        gateway.releaseQueued(ts[0]);
+        vm.assertEq(wrapped.balanceOf(bob), 120 ether);
+        vm.assertEq(wrapped.balanceOf(carol), 1 ether);
+    }
+
+    /// @dev A transfer larger than the inbound capacity fails at once, suspended or not (it
+    ///      could never pass, and would hold up the queue behind it).
+    function test_suspended_aTransferAboveTheCapacityStillFails() public {
+        vm.prank(owner);
+        gateway.setRateLimit(address(wrapped), QiaoEndpoint.Direction.Inbound, 10 ether, 1 ether);
+        QiaoEndpoint.Transfer[] memory ts = one(lockOnC(alice, bob, 11 ether));
+        bytes memory sig = signForGateway(ts);
+        vm.chainId(CHAIN_E);
+        setStatus(1);
+        vm.expectEmit(address(gateway));
+        emit QiaoEndpoint.TransferFailed(CHAIN_C, ts[0].nonce, QiaoEndpoint.FailureReason.ExceedsCapacity);
+        gateway.executeBatch(EPOCH, pack(ts), sig);
+        vm.assertEq(queueLength(address(wrapped)), 0);
     }
 
     function test_suspended_refundWaits() public {

@@ -335,11 +335,8 @@ ENDPOINT_ABI += [
     },
 ]
 
-# the gateway's: the registry's decisions carried from the consortium chain
+# the gateway's own: its token pairs
 GATEWAY_ABI: list[dict[str, Any]] = [
-    _fn("ALLOW_TYPEHASH", "", "bytes32", view=True),
-    _fn("applyFreeze", "uint64 keyEpoch, address account, bool frozen, bytes signature"),
-    _fn("applyAllow", "uint64 keyEpoch, address account, bool allowed, bytes signature"),
     _fn("localTokenOf", "uint256 remoteChainId, address remoteToken", "address token", view=True),
     _fn("remoteTokenOf", "uint256 remoteChainId, address localToken", "address token", view=True),
 ]
@@ -363,8 +360,12 @@ REGISTRY_ABI: list[dict[str, Any]] = [
     ),
 ]
 
-# IssuerModule, run by the gateway from its fallback: the issuer's decisions carried from C
+# IssuerModule, run by the gateway from its fallback: the issuer's decisions carried from C, and
+# the KYC registry's (FREEZE, ALLOW; moved here from the gateway for room, same selectors)
 ISSUER_MODULE_ABI: list[dict[str, Any]] = [
+    _fn("ALLOW_TYPEHASH", "", "bytes32 typehash", view=True),
+    _fn("applyFreeze", "uint64 keyEpoch, address account, bool frozen, bytes signature"),
+    _fn("applyAllow", "uint64 keyEpoch, address account, bool allowed, bytes signature"),
     _fn("ISSUER_TYPEHASH", "", "bytes32 typehash", view=True),
     _fn("issuerSequence", "address token", "uint64 sequence", view=True),
     _fn("issuerActionFailed", "address token, uint64 sequence", "bool failed", view=True),

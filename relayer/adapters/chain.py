@@ -87,6 +87,8 @@ FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one tha
 ISSUER_ACTION_TOPIC = (
     "0x" + keccak(text="IssuerAction(address,uint64,uint8,address,address,uint256,uint64,address)").hex()
 )
+ISSUER_APPLIED_TOPIC = "0x" + keccak(text="IssuerActionApplied(address,uint64,uint8)").hex()
+TOKEN_REGISTERED_TOPIC = "0x" + keccak(text="TokenRegistered(uint256,address,address)").hex()
 REGISTRY_TOPICS = {
     "0x" + keccak(text="FrozenSet(address,bool,address)").hex(): ("freeze", "FrozenSet"),
     "0x" + keccak(text="AllowedSet(address,bool,address)").hex(): ("allow", "AllowedSet"),
@@ -1088,6 +1090,67 @@ class ChainClient:
             )
         except Exception as exc:
             raise _malformed(self.cfg.name, entry, "IssuerAction", exc) from exc
+
+    async def token_registrations(self, first_block: int, last_block: int) -> list[tuple[int, str, str]]:
+        """The endpoint's `TokenRegistered(remoteChainId, localToken, remoteToken)` events in
+        [first_block, last_block], read and checked as transfers are (`_events`, quorum): (remote
+        chain id, local token, remote token) in log order. Pairs never change once registered."""
+        return await self._events(
+            first_block, last_block, TOKEN_REGISTERED_TOPIC, self.decode_registration, None
+        )
+
+    def decode_registration(self, entry: Any) -> tuple[int, str, str]:
+        """A TokenRegistered(remoteChainId indexed, localToken indexed, remoteToken indexed)."""
+        try:
+            topics, _ = _log_parts(entry, TOKEN_REGISTERED_TOPIC, 3, 0, "TokenRegistered")
+            if any(topics[2][:12]) or any(topics[3][:12]):
+                raise ValueError("an address with non-zero padding")
+            return (
+                int.from_bytes(topics[1], "big"),
+                _checksummed(topics[2][12:]),
+                _checksummed(topics[3][12:]),
+            )
+        except Exception as exc:
+            raise _malformed(self.cfg.name, entry, "TokenRegistered", exc) from exc
+
+    async def issuer_action_applied(self, token: str, sequence: int) -> bool:
+        """Whether the gateway emitted `IssuerActionApplied(token, sequence)` up to the final head
+        (read and checked as transfers are), reading back from the final head in
+        `max_block_range` steps down to `start_block`: a decision just applied is found at once;
+        one whose turn passed without it (skipped) costs one full read, once."""
+        who = to_checksum_address(token)
+        last = await self.final_head()
+        while last >= self.cfg.start_block:
+            first = max(self.cfg.start_block, last - self.cfg.max_block_range + 1)
+            decode = self.decode_issuer_applied
+            for t, s in await self._events(first, last, ISSUER_APPLIED_TOPIC, decode, None):
+                if (t, s) == (who, sequence):
+                    return True
+            last = first - 1
+        return False
+
+    def decode_issuer_applied(self, entry: Any) -> tuple[str, int]:
+        """An IssuerActionApplied(token indexed, sequence indexed, op): (token, sequence)."""
+        try:
+            topics, _ = _log_parts(entry, ISSUER_APPLIED_TOPIC, 2, 32, "IssuerActionApplied")
+            if any(topics[1][:12]) or any(topics[2][:24]):
+                raise ValueError("an address with non-zero padding, or a number wider than uint64")
+            return (_checksummed(topics[1][12:]), int.from_bytes(topics[2], "big"))
+        except Exception as exc:
+            raise _malformed(self.cfg.name, entry, "IssuerActionApplied", exc) from exc
+
+    async def issuer_registry_sequence(self, registry: str, asset: str) -> int:
+        """`sequenceOf(asset)` of the issuer registry at `registry` at the final head: the number
+        of the issuer's last decision about `asset` (0: none)."""
+        block = await self._read_block(True)
+        at, who = to_checksum_address(registry), to_checksum_address(asset)
+
+        async def get(ep: _Endpoint) -> int:
+            f = ep.w3.eth.contract(address=at, abi=ISSUER_REGISTRY_ABI).functions
+            return int(await f.sequenceOf(who).call(block_identifier=block))
+
+        sequence: int = await self.call(get, "sequenceOf")
+        return sequence
 
     async def local_token_of(self, remote_chain_id: int, remote_token: str) -> str:
         """`localTokenOf(remote, token)` at the final head: the token of this endpoint paired with

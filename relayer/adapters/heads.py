@@ -44,12 +44,18 @@ class HeadFeed:
     `qiao_chain_subscription_up{chain} 0`, and tried again after a backoff (BACKOFF_FIRST doubling
     to BACKOFF_MAX; reset once a subscription was up)."""
 
-    def __init__(self, cfg: ChainConfig, on_head: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        cfg: ChainConfig,
+        on_head: Callable[[int], None],
+        on_state: Callable[[bool], None] | None = None,
+    ) -> None:
         if cfg.ws is None:
             raise ValueError(f"chain {cfg.name}: no ws URL configured")
         self.cfg = cfg
         self.url = cfg.ws
         self.on_head = on_head
+        self.on_state = on_state  # told True when a subscription is up, False when it drops
         self.up = False
         self.subscriptions = 0  # subscriptions opened so far (each reconnect counts)
         self.heads = 0  # heads pushed so far
@@ -123,11 +129,15 @@ class HeadFeed:
         self.up = True
         self.subscriptions += 1
         metrics.CHAIN_SUBSCRIPTION_UP.labels(self.cfg.name).set(1)
+        if self.on_state is not None:
+            self.on_state(True)
         log.info("chain_subscription_up", chain=self.cfg.name, url=self.url, subscriptions=self.subscriptions)
 
     def _set_down(self) -> None:
         self.up = False
         metrics.CHAIN_SUBSCRIPTION_UP.labels(self.cfg.name).set(0)
+        if self.on_state is not None:
+            self.on_state(False)
 
 
 def _head_number(message: Any) -> int | None:

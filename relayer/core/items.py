@@ -11,8 +11,8 @@ PAUSE, RESUME, ROTATE, UNCURSE, FREEZE, ALLOW or ISSUER. It comes from one of th
 - the consortium chain's issuer registry (`IssuerRegistry`, issue 19): an `IssuerAction` event
   final on C becomes an ISSUER action (origin ISSUER) for each gateway that has the asset's
   wrapped token, signed like the registry's with no operator step; it is the token's next
-  decision in C's numbering or waits (`decide_issuer`), and the members keep C's order around it
-  (an issuer decision is signed once every earlier decision of C is closed);
+  decision in C's numbering or waits (`decide_issuer`: #1 first, never one skipped), and the
+  members keep C's order around it per token and per account (relayer.core.issuer_scan);
 - an operator: `relayer actions propose resume --chain ethereum` on one member publishes a
   proposal; every member keeps it as `proposed` and signs only after its own operator approves it
   (`relayer actions approve ID`), so t operators must agree. A proposal expires.
@@ -77,6 +77,9 @@ class ActionState(StrEnum):
     EXPIRED = "expired"  # a proposal not executed before it expired
     REFUSED = "refused"  # this member will not sign it (the reason is in its detail)
     SUPERSEDED = "superseded"  # a registry decision C made again later for the same account
+    # consumed on-chain in its turn but not applied: an ISSUER decision the token refused
+    # (IssuerActionFailed), or one the endpoint passed without applying it (its turn is gone)
+    FAILED = "failed"
 
 
 OPEN = (ActionState.PROPOSED, ActionState.APPROVED, ActionState.SUBMITTED, ActionState.SCHEDULED)
@@ -87,6 +90,7 @@ CLOSED = (
     ActionState.EXPIRED,
     ActionState.REFUSED,
     ActionState.SUPERSEDED,
+    ActionState.FAILED,
 )
 
 
@@ -306,14 +310,19 @@ class IssuerView:
 
 def decide_issuer(a: Action, issuer: IssuerView | None) -> Verdict:
     """A member's own check of an ISSUER action: it is the token's next decision on the
-    destination (the module refuses one out of turn), or applied already. A token that has had no
-    decision here takes its first one at any number (it joined after the issuer's first ones)."""
+    destination, or its turn there is consumed already (applied, or refused by the token). The
+    module takes a token's first decision at any number, but a member signs decision #n only once
+    #n-1 is consumed, and #1 first: every decision of the asset is carried, from #1, even those C
+    recorded before the token's pair was registered (relayer.core.issuer_scan), so signing a later
+    one first would skip the earlier ones for good (out of turn for ever after it)."""
     f = issuer_fields(a.params)
     if issuer is None:
         return Verdict(Decision.WAIT, "the destination's issuer record could not be read")
     if issuer.applied >= f.sequence:
-        return Verdict(Decision.DONE, f"decision #{f.sequence} of {f.token} is applied on the destination")
-    if issuer.applied != 0 and issuer.applied + 1 != f.sequence:
+        return Verdict(
+            Decision.DONE, f"decision #{f.sequence} of {f.token}: its turn is consumed on the destination"
+        )
+    if issuer.applied + 1 != f.sequence:
         return Verdict(
             Decision.WAIT,
             f"decision #{issuer.applied + 1} of {f.token} goes first (C's order); this is #{f.sequence}",
@@ -497,6 +506,8 @@ def onchain_text(state: ActionState, executable_at: int | None, chain_now: int |
         return f"pending delay until {executable_at}"
     if state is ActionState.EXECUTED:
         return "executed"
+    if state is ActionState.FAILED:
+        return "consumed, not applied"
     if state is ActionState.CANCELLED:
         return "cancelled by the guardian"
     if state is ActionState.SUBMITTED:

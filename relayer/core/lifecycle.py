@@ -93,6 +93,7 @@ PHASES: Mapping[ItemKind, Mapping[str, Phase]] = {
         ActionState.SCHEDULED: Phase.SCHEDULED,
         ActionState.EXECUTED: Phase.DONE,
         ActionState.REFUSED: Phase.FAILED,
+        ActionState.FAILED: Phase.FAILED,
         ActionState.CANCELLED: Phase.CLOSED,
         ActionState.EXPIRED: Phase.CLOSED,
         ActionState.SUPERSEDED: Phase.CLOSED,

@@ -22,8 +22,9 @@ key epoch is not known here yet (a rotation that reached the other chain first).
 A route cursed by the sentinels (`RouteIsCursed`) stops every entry point of that route until the
 committee's signed UNCURSE is executed after the action delay: a batch or a refund meeting it
 waits, like a pause; nothing about it is wrong and nothing is lost. So does one whose wrapped
-token's asset the issuer suspended on the consortium chain (`AssetSuspended`): its mints wait for
-the suspension to be lifted (docs/PROTOCOL.md, "Issuer actions, asset status and NAV").
+token's asset the issuer suspended on the consortium chain (`AssetSuspended`: a refund mint; a
+batch's transfers of that token are queued by the gateway instead, and their releases wait for the
+suspension to be lifted: docs/PROTOCOL.md, "Issuer actions, asset status and NAV").
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ RUNBOOK = {
 }
 # a forced transfer or recovery waiting out the endpoint's delay (IssuerModule), and its cancel
 ISSUER_MOVE_RUNBOOK = "deploy/runbooks/issuer-forced-move-pending.md"
-CLOSED = ("executed", "cancelled", "expired", "refused")
+CLOSED = ("executed", "cancelled", "expired", "refused", "superseded", "failed")
 DONE = {"propose": "proposed", "approve": "approved", "reject": "rejected"}
 
 
@@ -107,6 +107,12 @@ def next_step(a: dict[str, Any]) -> str | None:
             return (
                 f"the route is open again on {a['chain']}: batches and refunds waiting on it go through; "
                 f"check `relayer status` shows it uncursed on every endpoint ({runbook})"
+            )
+        if state == "failed":
+            return (
+                f"nothing on-chain: its turn on {a['chain']} is consumed and the token did not apply it "
+                f"(`relayer actions show {aid}` says why); the issuer decides again on the consortium "
+                f"chain if it still wants it ({runbook})"
             )
         if state == "executed" and kind == "rotate":
             return (

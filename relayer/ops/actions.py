@@ -25,12 +25,14 @@ do, and gives every action the same JSON shape (`ActionVerbs.action_json`):
     account, flag  a freeze's or allow's account and value (null for the other kinds)
     origin         "operator" or "registry"; proposer the member whose operator proposed it (null)
     state          proposed | approved | submitted | scheduled | executed | cancelled | expired | refused
-    detail         why it is in that state (the refusal's reason for `refused`)
+    detail         why it is in that state (the refusal's reason for `refused`; for `failed`, an
+                   issuer decision consumed on E but refused by the token, or skipped)
     created_at     ISO 8601 UTC; expires_at likewise, or null when it does not expire
     approved_here  whether this member's operator approved it
     signers        members whose valid partial this node holds (itself included); threshold t
     onchain        "", "sent", "pending delay until <ISO time>", "executable", "executed",
-                   "cancelled by the guardian"; executable_at the ISO time of a pending delay's end
+                   "consumed, not applied", "cancelled by the guardian"; executable_at the ISO
+                   time of a pending delay's end
     action_nonce   the endpoint's action nonce it was last signed for (null before)
     tx_hash        the transaction that carried it (null before)
     history        [{"state", "detail", "at" (ISO)}], oldest first

@@ -7,9 +7,11 @@
   all of them, so S3 is also judged per pair: each chain's wrapped supply <= what the consortium
   chain's events say is locked for it (locked toward it, less refunded, less unlocked from it),
   besides the sum of the wrapped supplies <= the vault's balance;
-- A1 (once settled) each wrapped token's asset status (active, suspended, defaulted, matured) is
-  the one the issuer recorded on the consortium chain (IssuerRegistry); while decisions are in
-  flight a difference is reported as pending (`pending_status`), not as a violation;
+- A1 (once settled) every registered pair's wrapped token has the asset status (active, suspended,
+  defaulted, matured) the issuer recorded for its asset on the consortium chain (IssuerRegistry),
+  and its gateway has consumed the asset's last decision there (`issuerSequence(token)` equals
+  `sequenceOf(asset)`: none dropped or skipped); while decisions are in flight a difference is
+  reported as pending (`pending_status`), not as a violation;
 - L1 (once faults stopped, `settled=True`) every source transfer is executed or refunded; one
   still pending says why: failed and not refunded, queued by the rate limit, held for its
   challenge window until T (the relayers release it after T), or neither.
@@ -74,6 +76,30 @@ class PairSupply:
         return f"{self.home}<->{self.wrapped_chain}"
 
 
+@dataclass(frozen=True, slots=True)
+class AssetPair:
+    """One registered pair as A1 reads it: the wrapped chain, its token, the asset status and the
+    number of the asset's last decision on the consortium chain and there."""
+
+    chain: int
+    token: str
+    c_status: int
+    e_status: int
+    c_sequence: int
+    e_sequence: int
+
+    def difference(self) -> str | None:
+        problems = []
+        if self.c_status != self.e_status:
+            problems.append(f"asset status {self.c_status} on the consortium chain, {self.e_status} here")
+        if self.c_sequence != self.e_sequence:
+            problems.append(
+                f"the issuer's last decision is #{self.c_sequence} on the consortium chain, "
+                f"#{self.e_sequence} the last consumed here"
+            )
+        return f"token {self.token} of {self.chain}: " + "; ".join(problems) if problems else None
+
+
 @dataclass
 class Verdict:
     violations: list[Violation] = field(default_factory=list)
@@ -113,12 +139,14 @@ def check(
     home: int | None = None,
     wrapped_by_chain: Mapping[int, int] | None = None,
     asset_status: Iterable[tuple[int, int, int]] = (),
+    asset_pairs: Iterable[AssetPair] = (),
 ) -> Verdict:
     """Judge the invariants on what the chains report (pure). `held`: (transfer, releaseAfter) of
     each `TransferHeld` (a transfer held for its challenge window; released later, it is executed
     or queued, vetoed, it is failed). `wrapped_by_chain` (wrapped chain id -> its wrapped supply)
     with more than one chain: the vault on `home` backs them all, and S3 is judged per pair too.
-    `asset_status`: (wrapped chain id, status on C, status on that chain) for A1."""
+    `asset_status`: (wrapped chain id, status on C, status on that chain) for A1; `asset_pairs`:
+    every registered pair's status and last decision's number on both sides, for A1."""
     sources = {i.key: i for i in initiated}
     executions = list(executed)
     refunds = list(refunded)
@@ -162,6 +190,7 @@ def check(
                 add(Violation(v.invariant, f"pair {pair.name}: {v.detail}"))
     statuses = list(asset_status)
     differ = [(chain, on_c, on_e) for chain, on_c, on_e in statuses if on_c != on_e]
+    pair_differences = [why for p in asset_pairs if (why := p.difference()) is not None]
     if settled:
         for chain, on_c, on_e in differ:
             add(
@@ -169,6 +198,8 @@ def check(
                     "A1", f"asset status {on_c} on the consortium chain, {on_e} on the token of {chain}"
                 )
             )
+        for why in pair_differences:
+            add(Violation("A1", why))
     done = {e.key for e in executions} | set(refunds)
     pending = sorted(k for k in sources if k not in done)
     if settled:
@@ -191,7 +222,7 @@ def check(
         "queued": len(queue),
         "held": len(holds),
         "pending": len(pending),
-        "pending_status": len(differ),
+        "pending_status": len(differ) + len(pair_differences),
     }
     return verdict
 
@@ -280,14 +311,8 @@ def gather(dep: Deployment) -> dict[str, Any]:
         int(gateway.w3.eth.chain_id): int(token.functions.totalSupply().call())
         for gateway, token in dep.wrapped_chains().values()
     }
-    asset_status = []
-    if dep.issuer is not None:
-        c_status = int(dep.issuer.functions.assetStatus(dep.asset.address).call())
-        for gateway, token in dep.wrapped_chains().values():
-            e_status = int(token.functions.assetStatus().call())
-            asset_status.append((int(gateway.w3.eth.chain_id), c_status, e_status))
     return {
-        "asset_status": asset_status,
+        "asset_pairs": _asset_pairs(dep, chain_ids[0]),
         "initiated": initiated,
         "executed": executed,
         "refunded": refunded,
@@ -299,6 +324,35 @@ def gather(dep: Deployment) -> dict[str, Any]:
         "home": chain_ids[0],
         "wrapped_by_chain": wrapped_by_chain,
     }
+
+
+def _asset_pairs(dep: Deployment, home: int) -> list[AssetPair]:
+    """A1's reads: every pair each wrapped chain's gateway registered with the consortium chain
+    (the deployment's own, and every `TokenRegistered` since), its token's asset status and its
+    gateway's `issuerSequence`, against the issuer registry's `assetStatus` and `sequenceOf`."""
+    if dep.issuer is None:
+        return []
+    out = []
+    starts = {"ethereum": dep.ethereum_block} | {name: s.block for name, s in dep.spokes.items()}
+    for name, (gateway, wrapped) in dep.wrapped_chains().items():
+        chain = int(gateway.w3.eth.chain_id)
+        pairs = {wrapped.address: dep.asset.address}
+        for ev in _events(gateway, "TokenRegistered", starts[name]):
+            if int(ev["args"]["remoteChainId"]) == home:
+                pairs[ev["args"]["localToken"]] = ev["args"]["remoteToken"]
+        for token, asset in sorted(pairs.items()):
+            contract = gateway.w3.eth.contract(address=token, abi=wrapped.abi)
+            out.append(
+                AssetPair(
+                    chain,
+                    token,
+                    int(dep.issuer.functions.assetStatus(asset).call()),
+                    int(contract.functions.assetStatus().call()),
+                    int(dep.issuer.functions.sequenceOf(asset).call()),
+                    int(gateway.functions.issuerSequence(token).call()),
+                )
+            )
+    return out
 
 
 def reconcile(dep: Deployment, *, settled: bool) -> Verdict:

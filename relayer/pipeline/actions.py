@@ -56,6 +56,7 @@ from relayer.core.encoding import (
     issuer_params,
     resume_fields,
 )
+from relayer.core.issuer_scan import WaitingDecision, c_order_waits, order_item, plan_issuer_scan
 from relayer.core.items import (
     CLOSED,
     DELAYED,
@@ -78,11 +79,9 @@ from relayer.core.items import (
     RotationView,
     Verdict,
     action_facts,
-    asset_difference,
     decide,
     decide_rotation,
     decide_uncurse,
-    nav_age,
     onchain_text,
     proposal_id,
     queue_order,
@@ -114,7 +113,9 @@ from relayer.core.onchain import (
 from relayer.core.reverts import revert_name
 from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
+from relayer.pipeline import issuer_check
 from relayer.pipeline.crashpoints import crashpoint
+from relayer.pipeline.issuer_check import RegisteredPairs
 from relayer.pipeline.ports import ActionPublisher
 from relayer.pipeline.signing import EQUIVOCATION, Offered, Partials, signed_once
 from relayer.pipeline.submitter import Submitter
@@ -156,6 +157,7 @@ class ActionStage:
     _executing: dict[str, TxRecord] = field(default_factory=dict)  # action -> its executePending
     _nonce_seen: dict[int, int] = field(default_factory=dict)  # chain id -> endpoint's action nonce
     _closed_now: set[str] = field(default_factory=set)  # duplicates closed during this endpoint step
+    _pairs: RegisteredPairs = field(default_factory=RegisteredPairs)  # the gateways' pairs, as read
     partials: Partials = field(init=False)
     held_keys: dict[bytes, HeldKey] = field(init=False)  # keccak(256-byte key) -> the epoch held
 
@@ -676,10 +678,10 @@ class ActionStage:
         cursor = await self.store.registry_cursor(src_cfg.chain_id)
         first = src_cfg.start_block if cursor is None else cursor
         final = await chain.final_head()
-        if first > final:
+        if first > final and not await self.store.issuer_waiting(src_cfg.chain_id):
             return
-        last = min(final, first + src_cfg.max_block_range - 1)
-        events = await chain.registry_events(first, last)
+        last = min(final, first + src_cfg.max_block_range - 1)  # below `first`: only what waits
+        events = await chain.registry_events(first, last) if first <= last else []
         now = time.time()
         actions = []
         for e in events:
@@ -708,65 +710,92 @@ class ActionStage:
                     tx=e.tx_hash,
                     to=follower,
                 )
-        actions += await self._issuer_actions(chain, first, last, now)
+        issuer_actions, waiting = await self._issuer_actions(chain, first, last, now)
         detail = f"the consortium chain's registry decided it (final on {source}); no operator step"
-        await self.store.record_registry_scan(src_cfg.chain_id, last + 1, actions, detail)
+        await self.store.record_registry_scan(
+            src_cfg.chain_id, max(first, last + 1), actions + issuer_actions, detail, waiting
+        )
 
-    async def _issuer_actions(self, chain: ChainClient, first: int, last: int, now: float) -> list[Action]:
-        """The ISSUER actions carrying the issuer registry's final decisions in [first, last] to
-        every follower that has the asset's wrapped token (`localTokenOf` there, final); none for
-        a follower that does not bridge the asset. A follower that cannot be read fails the scan
-        (retried from the same block: nothing is skipped)."""
+    async def _issuer_actions(
+        self, chain: ChainClient, first: int, last: int, now: float
+    ) -> tuple[list[Action], list[WaitingDecision] | None]:
+        """The ISSUER actions carrying the issuer registry's final decisions in [first, last], and
+        those that waited in earlier scans, to every follower that has the asset's wrapped token
+        (`localTokenOf` there, final, trusted); and the decisions that still wait for their
+        asset's pair (relayer.core.issuer_scan: never dropped, carried in C's order once the pair
+        is registered; None without an issuer registry). A follower that cannot be read fails
+        the scan (retried from the same block: nothing is skipped)."""
         registry = self.cfg.actions.issuer_registry
         if registry is None:
-            return []
-        events = await chain.issuer_events(registry, first, last)
-        actions = []
+            return [], None
+        events = await chain.issuer_events(registry, first, last) if first <= last else []
+        followers = [self.cfg.chains[f].chain_id for f in self.cfg.actions.registry_to]
+        # kept for a chain no longer among the followers: left as they are (not read, not dropped)
+        waiting: list[WaitingDecision] = []
+        elsewhere: list[WaitingDecision] = []
+        for w in await self.store.issuer_waiting(chain.chain_id):
+            (waiting if w.chain_id in followers else elsewhere).append(w)
         tokens: dict[tuple[ChainId, str], str] = {}
-        for e in events:
-            for follower in self.cfg.actions.registry_to:
-                dst = self.cfg.chains[follower].chain_id
-                client = self.chains.get(dst)
-                if client is None:
-                    raise RuntimeError(f"no client for {follower}: the issuer's decisions cannot be carried")
-                if (dst, e.asset) not in tokens:
-                    tokens[(dst, e.asset)] = await client.local_token_of(chain.chain_id, e.asset)
-                token = tokens[(dst, e.asset)]
-                if int(token, 16) == 0:
-                    log.warning("issuer_event_unbridged", asset=e.asset, sequence=e.sequence, to=follower)
-                    continue
-                params = issuer_params(
-                    token=token,
-                    sequence=e.sequence,
-                    op=e.op,
-                    account=e.account,
-                    to=e.to,
-                    amount=e.amount,
-                    as_of=e.as_of,
+        for dst, asset in [(w.chain_id, w.event.asset) for w in waiting] + [
+            (d, e.asset) for e in events for d in followers
+        ]:
+            if (dst, asset) in tokens:
+                continue
+            client = self.chains.get(dst)
+            if client is None:
+                raise RuntimeError(f"no client for chain {dst}: the issuer's decisions cannot be carried")
+            tokens[(dst, asset)] = await client.local_token_of(chain.chain_id, asset)
+        carried, still = plan_issuer_scan(waiting, events, followers, tokens)
+        still += elsewhere
+        names = {c.chain_id: c.name for c in self.cfg.chains.values()}
+        held = {(w.chain_id, w.position) for w in waiting}
+        for w in still:
+            if (w.chain_id, w.position) not in held:
+                log.warning(
+                    "issuer_event_waits_for_pair",
+                    asset=w.event.asset,
+                    sequence=w.event.sequence,
+                    to=names.get(w.chain_id, w.chain_id),
+                    why="the asset's token pair is not registered there (at its final head): "
+                    "carried in C's order once it is",
                 )
-                actions.append(
-                    Action(
-                        id=registry_action_id(dst, e.block_number, e.log_index),
-                        kind=ActionKind.ISSUER,
-                        chain_id=dst,
-                        params=params,
-                        origin=Origin.ISSUER,
-                        proposer=0,
-                        created_at=now,
-                        expires_at=None,
-                        position=(e.block_number, e.log_index),
-                    )
+        metrics.ISSUER_DECISIONS_WAITING.set(len(still))
+        actions = []
+        for c in carried:
+            e = c.event
+            params = issuer_params(
+                token=c.token,
+                sequence=e.sequence,
+                op=e.op,
+                account=e.account,
+                to=e.to,
+                amount=e.amount,
+                as_of=e.as_of,
+            )
+            actions.append(
+                Action(
+                    id=registry_action_id(c.chain_id, e.block_number, e.log_index),
+                    kind=ActionKind.ISSUER,
+                    chain_id=c.chain_id,
+                    params=params,
+                    origin=Origin.ISSUER,
+                    proposer=0,
+                    created_at=now,
+                    expires_at=None,
+                    position=(e.block_number, e.log_index),
                 )
-                log.info(
-                    "issuer_event_seen",
-                    asset=e.asset,
-                    sequence=e.sequence,
-                    op=ISSUER_OPS.get(e.op, e.op),
-                    block=e.block_number,
-                    tx=e.tx_hash,
-                    to=follower,
-                )
-        return actions
+            )
+            log.info(
+                "issuer_event_seen",
+                asset=e.asset,
+                sequence=e.sequence,
+                op=ISSUER_OPS.get(e.op, e.op),
+                block=e.block_number,
+                tx=e.tx_hash,
+                to=names.get(c.chain_id, c.chain_id),
+                waited=(c.chain_id, (e.block_number, e.log_index)) in held,
+            )
+        return actions, still
 
     async def _endpoint_step(self, chain: ChainClient, records: list[ActionRecord]) -> None:
         """`records`: the endpoint's open actions in queue order (relayer.core.items.queue_order)."""
@@ -786,21 +815,20 @@ class ActionStage:
         heads: set[tuple[ActionKind, str | None]] = set()  # the registry's oldest open decision per account
         signed_now = 0
         went_out = False
-        c_open = False  # an earlier decision of C (registry or issuer) is open
-        issuer_open = False  # an earlier issuer decision is open
+        # C's order per subject (relayer.core.issuer_scan.c_order_waits): per token, and per account
+        waits_c = c_order_waits(
+            order_item(r.action)
+            for r in records
+            if r.action.origin in (Origin.REGISTRY, Origin.ISSUER) and r.state in SIGNING
+        )
         self._closed_now.clear()
         for r in records:
             a = r.action
             if a.id in self._closed_now:
                 continue  # closed with a duplicate the guardian cancelled, earlier in this step
-            # C's order around the issuer's decisions: one waits for every earlier decision of C,
-            # and every later decision of C waits for it (the registry's own keep their order per
-            # account and flag). Settling below is not held back.
-            waits_for_c = False
-            if a.origin in (Origin.REGISTRY, Origin.ISSUER) and r.state in SIGNING:
-                waits_for_c = issuer_open or (a.origin is Origin.ISSUER and c_open)
-                c_open = True
-                issuer_open = issuer_open or a.origin is Origin.ISSUER
+            # C's order around the issuer's decisions, per token and per account (the registry's
+            # own keep their order per account and flag). Settling below is not held back.
+            waits_for_c = a.id in waits_c
             if r.state is ActionState.PROPOSED:
                 if a.expires_at is not None and now >= a.expires_at:
                     await self._close(
@@ -825,7 +853,7 @@ class ActionStage:
                     )
                     continue
             if waits_for_c:
-                why = "an earlier decision of the consortium chain goes first (C's order)"
+                why = "an earlier decision of C on the same token or account goes first (C's order)"
                 if r.detail != why and r.state is ActionState.APPROVED:
                     await self.store.set_action_state(a.id, r.state, why)
                 continue
@@ -901,31 +929,42 @@ class ActionStage:
             log.warning("issuer_read_failed", chain=chain.cfg.name, token=f.token, error=repr(exc))
             return None
 
-    async def _issuer_outcome(self, chain: ChainClient, a: Action) -> str:
-        """How an ISSUER action applied on the destination ended, in words: applied, or refused by
-        the token (IssuerActionFailed; counted in `qiao_issuer_actions_failed_total`, logged)."""
+    async def _issuer_done(self, chain: ChainClient, r: ActionRecord) -> str:
+        """Close an ISSUER action whose turn on the destination is consumed (final), as what it
+        is: EXECUTED if the token applied it (IssuerActionApplied); FAILED if the token refused it
+        (IssuerActionFailed) or its turn passed without it (skipped: the token's decisions there
+        started at a later number), each counted in `qiao_issuer_actions_failed_total` and logged;
+        never reported as applied. Returns the words recorded."""
+        a = r.action
         f = a.issuer
         assert f is not None
         if await chain.issuer_action_failed(f.token, f.sequence):
             metrics.ISSUER_ACTIONS_FAILED.labels(chain.cfg.name).inc()
-            log.warning(
-                "issuer_action_failed",
-                action=a.id,
-                token=f.token,
-                sequence=f.sequence,
-                why="the token refused it (IssuerActionFailed has the error); the issuer decides again on C",
+            why = (
+                f"{a.describe()}: consumed in its turn but REFUSED by the token, not applied "
+                "(IssuerActionFailed has its error); the issuer decides again on C"
             )
-            return (
-                f"{a.describe()}: consumed in its turn but REFUSED by the token (IssuerActionFailed "
-                "has its error); the issuer decides again on C"
+            log.warning("issuer_action_failed", action=a.id, token=f.token, sequence=f.sequence, why=why)
+            await self._close(r, ActionState.FAILED, why)
+            return why
+        if not await chain.issuer_action_applied(f.token, f.sequence):
+            why = (
+                f"{a.describe()}: SKIPPED, not applied: its turn on the destination passed without it "
+                "(the token's decisions there went on from a later number); the issuer decides again on C"
             )
-        return f"{a.describe()} applied"
+            log.error("issuer_action_skipped", action=a.id, token=f.token, sequence=f.sequence, why=why)
+            metrics.ISSUER_ACTIONS_FAILED.labels(chain.cfg.name).inc()
+            await self._close(r, ActionState.FAILED, why)
+            return why
+        why = f"{a.describe()} applied"
+        await self._executed(r, why)
+        return why
 
-    async def _issuer_done(self, chain: ChainClient, r: ActionRecord) -> Outcome:
-        """An ISSUER action consumed on the destination (its number applied, at the final head):
-        applied, or refused by the token (closed EXECUTED, the detail says which); a forced
-        transfer or recovery the module scheduled is SCHEDULED here until it is executed after the
-        delay (`_follow_issuer`)."""
+    async def _issuer_consumed(self, chain: ChainClient, r: ActionRecord) -> Outcome:
+        """An ISSUER action whose turn on the destination is consumed (final): a forced transfer or
+        recovery the module scheduled is SCHEDULED here until it is executed after the delay
+        (`_follow_issuer`); any other is closed as `_issuer_done` finds it (applied, refused,
+        skipped)."""
         a = r.action
         f = a.issuer
         assert f is not None
@@ -948,13 +987,7 @@ class ActionStage:
                     executable_at=d.executable_at,
                 )
                 return scheduled(f"executable at {d.executable_at}")
-            if d.status is IssuerScheduleStatus.EXECUTED:
-                why = f"{a.describe()}: executed after the delay"
-                await self._executed(r, why)
-                return confirmed(why, ours=False)
-        why = await self._issuer_outcome(chain, a)
-        await self._executed(r, why)
-        return confirmed(why, ours=False)
+        return confirmed(await self._issuer_done(chain, r), ours=False)
 
     async def _follow_issuer(self, chain: ChainClient, r: ActionRecord) -> Outcome:
         """A forced transfer or recovery the gateway's IssuerModule scheduled: executed, refused by
@@ -972,9 +1005,8 @@ class ActionStage:
             await self._executed(r, why)
             return confirmed(why, ours=False)
         if d.status in (IssuerScheduleStatus.FAILED, IssuerScheduleStatus.NONE):
-            why = await self._issuer_outcome(chain, a)
-            await self._executed(r, why)
-            return confirmed(why, ours=False)
+            # refused by the token at execution (or at once): FAILED, as `_issuer_done` says
+            return confirmed(await self._issuer_done(chain, r), ours=False)
         if d.status is IssuerScheduleStatus.PENDING:
             if await chain.chain_time() < d.executable_at:
                 return scheduled(f"executable at {d.executable_at}")
@@ -1050,7 +1082,7 @@ class ActionStage:
             )
             if again.decision is Decision.DONE:
                 if a.kind is ActionKind.ISSUER:
-                    return await self._issuer_done(chain, r)
+                    return await self._issuer_consumed(chain, r)
                 await self._executed(r, again.why)
                 return confirmed(again.why, ours=False)
             return not_ready(f"{verdict.why}, not final yet")
@@ -1287,7 +1319,7 @@ class ActionStage:
             f = a.issuer
             assert f is not None
             if issuer.applied >= f.sequence:
-                return await self._issuer_done(chain, r)
+                return await self._issuer_consumed(chain, r)
         why = f"action nonce {r.action_nonce} was used by another action; signing again"
         await self.store.set_action_state(a.id, ActionState.APPROVED, why)
         self._sent.pop(a.id, None)
@@ -1540,10 +1572,10 @@ class ActionStage:
         return out
 
     async def asset_mismatches(self) -> dict[str, list[str]]:
-        """Follower chain name -> the wrapped tokens whose asset status differs from the issuer
-        registry's on the source (both at their final heads), among the tokens the issuer's
-        decisions named, with none of its decisions still open; and each token's NAV age (stale
-        beyond `actions.nav_max_age`). Sets `qiao_asset_status_mismatch`, `qiao_nav_age_seconds`
+        """Follower chain name -> how each wrapped token its gateway paired with an asset of the
+        source differs from the issuer registry there (status, NAV, last decision's number; both
+        at their final heads), skipping a token with a decision still open or waiting for its pair
+        (relayer.pipeline.issuer_check). Sets `qiao_asset_status_mismatch`, `qiao_nav_age_seconds`
         and `qiao_nav_stale`."""
         source, registry = self.cfg.actions.registry_from, self.cfg.actions.issuer_registry
         if source is None or registry is None:
@@ -1551,39 +1583,24 @@ class ActionStage:
         src = self.chains.get(self.cfg.chains[source].chain_id)
         if src is None:
             return {}
-        records = await self.store.action_records(
-            [ActionState.APPROVED, ActionState.SUBMITTED, ActionState.EXECUTED], limit=2000
+        followers = {
+            f: client
+            for f in self.cfg.actions.registry_to
+            if (client := self.chains.get(self.cfg.chains[f].chain_id)) is not None
+        }
+        busy: dict[ChainId, set[str]] = {}
+        for r in await self.store.action_records(list(OPEN), limit=5000):
+            if r.action.issuer is not None:
+                busy.setdefault(r.action.chain_id, set()).add(r.action.issuer.token)
+        for w in await self.store.issuer_waiting(src.chain_id):
+            for client in followers.values():
+                if client.chain_id == w.chain_id:
+                    busy.setdefault(w.chain_id, set()).add(
+                        await client.local_token_of(src.chain_id, w.event.asset)
+                    )
+        return await issuer_check.asset_mismatches(
+            followers, src, registry, self._pairs, busy, self.cfg.actions.nav_max_age, time.time()
         )
-        now = time.time()
-        out: dict[str, list[str]] = {}
-        for follower in self.cfg.actions.registry_to:
-            chain_id = self.cfg.chains[follower].chain_id
-            dst = self.chains.get(chain_id)
-            if dst is None:
-                continue
-            mine = [r for r in records if r.action.chain_id == chain_id and r.action.issuer is not None]
-            busy = {
-                r.action.issuer.token for r in mine if r.state is not ActionState.EXECUTED and r.action.issuer
-            }
-            tokens = sorted({r.action.issuer.token for r in mine if r.action.issuer} - busy)
-            found = []
-            for token in tokens[:100]:
-                asset = await dst.remote_token_of(src.chain_id, token)
-                c_state = await src.issuer_asset_state(registry, asset)
-                e_state = await dst.token_asset_state(token)
-                why = asset_difference(token, c_state, e_state)
-                metrics.ASSET_STATUS_MISMATCH.labels(follower, token).set(
-                    int(c_state.status != e_state.status)
-                )
-                if why is not None:
-                    found.append(why)
-                age = nav_age(e_state, now)
-                metrics.NAV_AGE_SECONDS.labels(follower, token).set(-1 if age is None else age)
-                metrics.NAV_STALE.labels(follower, token).set(
-                    1 if age is None or age > self.cfg.actions.nav_max_age else 0
-                )
-            out[follower] = found
-        return out
 
     async def gauges(self) -> dict[str, int]:
         """Set the actions' gauges; returns the number of actions per state, every kind together

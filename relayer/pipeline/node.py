@@ -183,6 +183,10 @@ class Node:
         """A new head of `chain_id` was pushed over its ws subscription: its watcher scans now."""
         self.watcher.head_pushed(chain_id)
 
+    def push_state(self, chain_id: ChainId, up: bool) -> None:
+        """`chain_id`'s head subscription went up or down: its watcher polls less or more."""
+        self.watcher.push_state(chain_id, up)
+
     async def scan_once(self, chain: ChainClient) -> bool:
         return await self.watcher.scan_once(chain)
 

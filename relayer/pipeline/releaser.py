@@ -17,7 +17,9 @@ sends `rank * stagger_seconds` after it first saw the release possible, unless t
 released meanwhile (read at the latest block, then with the node's pending state: another
 relayer's transaction on its way). Every revert the endpoint gives a release (NotQueued: done
 already; not the queue head, bucket short, window open, cursed, paused: later) is a reason to
-wait, never an alarm. What it remembers (when each release became possible, the transaction it
+wait, never an alarm: a transfer of an asset the issuer suspended is queued by its batch and its
+release reverts `AssetSuspended` until the suspension is lifted, then passes at the next step.
+What it remembers (when each release became possible, the transaction it
 sent) is in memory: after a restart it decides again from the chain, and a second release the
 endpoint refuses (NotQueued), so a transfer is released at most once.
 """
@@ -202,6 +204,9 @@ class Releaser:
                     self._forget(key)
                     why = f"releaseQueued reverts {r.name}: released or failed already"
                     return confirmed(why, ours=False)
+                # not releasable after all (its asset suspended by the issuer, a race for the
+                # queue head...): the turns start again when it is, and it is tried every step
+                self._ready_since.pop(key, None)
                 return not_ready(f"releaseQueued reverts {r.name}")
 
             async def record(tx: TxRecord) -> None:

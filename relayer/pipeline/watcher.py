@@ -31,6 +31,11 @@ from relayer.pipeline.ports import WatchStore
 
 log = structlog.get_logger(__name__)
 
+# While a chain's head subscription is up, its pushed heads wake the watcher and polling is only the
+# safety net (a subscription that stays open but stops pushing): the watcher then polls no more often
+# than every PUSHED_POLL_SECONDS (or its `poll_interval`, if longer). Without a subscription, or
+# once it drops, it polls every `poll_interval` again.
+PUSHED_POLL_SECONDS = 2.0
 SCAN_STALL_SECONDS = 60.0  # a watcher scan taking longer is cancelled (and logged) and started again
 # the final head standing still this long while the head grows is a finality stall (Ethereum
 # finalizes every epoch, 6.4 min; one missed epoch is 12.8 min): logged once, and alerted on
@@ -53,16 +58,32 @@ class Watcher:
     finality_stall_seconds: float = FINALITY_STALL_SECONDS
     _finality: dict[ChainId, FinalityWatch] = field(default_factory=dict)
     _pushed: dict[ChainId, asyncio.Event] = field(default_factory=dict)
+    _push_up: dict[ChainId, bool] = field(default_factory=dict)
 
     def head_pushed(self, chain_id: ChainId) -> None:
         """A new head of `chain_id` was pushed (relayer.adapters.heads): scan it now instead of at
         the next poll. A wake-up only: the scan reads everything again through the chain's RPCs."""
         self._pushed.setdefault(chain_id, asyncio.Event()).set()
 
+    def push_state(self, chain_id: ChainId, up: bool) -> None:
+        """Whether `chain_id`'s head subscription is up: while it is, the watcher waits for its
+        pushed heads and polls only every PUSHED_POLL_SECONDS; once it drops, every
+        `poll_interval` again (woken at once, so the first poll does not wait out the longer one)."""
+        was = self._push_up.get(chain_id, False)
+        self._push_up[chain_id] = up
+        if was and not up:
+            self._pushed.setdefault(chain_id, asyncio.Event()).set()
+
+    def poll_wait(self, chain: ChainClient) -> float:
+        """How long the watcher of `chain` waits for a pushed head before it polls."""
+        if self._push_up.get(chain.chain_id, False):
+            return max(chain.cfg.poll_interval, PUSHED_POLL_SECONDS)
+        return chain.cfg.poll_interval
+
     async def watch(self, chain: ChainClient) -> None:
         """Scan final blocks for transfer events from the durable cursor, forever: again at once
-        while the cursor moves, else when a head is pushed or after `poll_interval`, whichever is
-        first (with no subscription, or one that dropped, that is a poll)."""
+        while the cursor moves, else when a head is pushed or after `poll_wait`, whichever is
+        first (with no subscription, or one that dropped, that is a poll every `poll_interval`)."""
         name = chain.cfg.name
         limit = max(SCAN_STALL_SECONDS, 6 * chain.cfg.rpc_timeout)
         pushed = self._pushed.setdefault(chain.chain_id, asyncio.Event())
@@ -101,7 +122,7 @@ class Watcher:
                 advanced = False
             if not advanced:
                 with contextlib.suppress(TimeoutError):
-                    await within(chain.cfg.poll_interval, pushed.wait())
+                    await within(self.poll_wait(chain), pushed.wait())
 
     def _deep_reorg(self, chain: ChainClient, exc: Exception) -> None:
         metrics.DEEP_REORGS.labels(chain.cfg.name).inc()

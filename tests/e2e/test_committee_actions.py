@@ -8,9 +8,9 @@ One devnet for the module, its scenarios in an order that leaves each one a know
    refused on E and refunded on C, and the unfreeze follows; then the issuer's decisions in
    IssuerRegistry (a partial freeze, a forced transfer, a suspension) apply on E in C's order (the
    forced transfer scheduled, its amount held on the holder, and executed by the relayers after the
-   endpoint's action delay), a lock made during the suspension waits and is delivered once C lifts
-   it (issue 19); the recovery of a lost wallet (scheduled and executed after the delay likewise)
-   moves its tokens and freezes on E; a default makes the token burn-only there (a
+   endpoint's action delay), a lock made during the suspension is queued on E and released once C
+   lifts it (issue 19); the recovery of a lost wallet (scheduled and executed after the delay
+   likewise) moves its tokens and freezes on E; a default makes the token burn-only there (a
    redemption unlocks on C, a later lock is refunded on C) and leaves it defaulted (nothing after
    uses the wrapped token);
 3. members killed with SIGKILL at each of the action crashpoints (signed and published, combined,
@@ -344,7 +344,8 @@ def test_issuer_decisions_on_the_consortium_chain_are_applied_on_ethereum_and_a_
     """The issuer partially freezes bob's tokens and forces a transfer to alice on C, then suspends
     the asset: E applies them in C's order with no operator step (the time from the suspension
     final on C to the status on E is printed), transfers stop on E, a lock made during the
-    suspension is neither delivered nor failed nor refunded, and is delivered once C lifts it."""
+    suspension is queued on E (neither delivered nor failed nor refunded), and the relayers
+    release it once C lifts the suspension."""
     assert net.deployment.issuer is not None
     issuer = chains.wc.eth.contract(address=net.deployment.issuer.address, abi=net.deployment.issuer.abi)
     asset, unit = chains.asset.address, devnet.UNIT
@@ -408,22 +409,34 @@ def test_issuer_decisions_on_the_consortium_chain_are_applied_on_ethereum_and_a_
     assert not chains.wrapped.functions.canTransfer(bob, alice, 1).call()
     with pytest.raises(ContractLogicError):
         chains.wrapped.functions.transfer(alice, 1).estimate_gas({"from": bob})
-    # a lock during the suspension waits: neither delivered, nor failed, nor refunded
+    # a lock during the suspension waits: its batch executes and queues it in the token's release
+    # queue; neither delivered, nor failed, nor refunded
     nonce = chains.vault.functions.nextNonce(E).call()
     devnet.send(chains.wc, ALICE, chains.vault.functions.lock(asset, E, alice, unit))
-    time.sleep(10 * STAGGER)  # the relayers try it meanwhile (AssetSuspended: they wait)
-    assert chains.gateway.functions.transferStatus(C, nonce).call() == 0  # None: not consumed
+    devnet.wait_until(
+        lambda: chains.gateway.functions.transferStatus(C, nonce).call() == 2,  # Queued
+        WAIT,
+        "the lock made during the suspension queued on E",
+    )
+    assert chains.gateway.functions.queueHead(chains.wrapped.address).call()[1] == 1
+    time.sleep(10 * STAGGER)  # the relayers try to release it meanwhile (AssetSuspended: they wait)
+    assert chains.gateway.functions.transferStatus(C, nonce).call() == 2  # still Queued
+    assert chains.wrapped.functions.balanceOf(alice).call() == alice_before + unit
     assert not chains.vault.functions.isRefunded(E, nonce).call()
 
-    # the issuer lifts the suspension on C: E follows and the waiting lock is delivered
+    # the issuer lifts the suspension on C: E follows and the relayers release the waiting lock
     lifted = devnet.send(chains.wc, ADMIN, issuer.functions.setAssetStatus(asset, 0))
     lift_id = registry_action_id(lifted, issuer.events.IssuerAction)
     devnet.wait_until(
         lambda: chains.wrapped.functions.balanceOf(alice).call() == alice_before + 2 * unit,
         WAIT,
-        "the lock made during the suspension delivered after it",
+        "the lock made during the suspension released after it",
     )
     assert chains.gateway.functions.transferStatus(C, nonce).call() == 1  # Delivered
+    assert chains.gateway.functions.queueHead(chains.wrapped.address).call()[1] == 0
+    released = [e for m in net.nodes.values() for e in m.events("release_sent")]
+    assert any(e.get("release") == f"{C}->{E}#{nonce}" for e in released), released
+    assert not chains.vault.functions.isRefunded(E, nonce).call()
     wait_states(net, list(net.nodes), [lift_id], "executed")
     assert chains.action_nonce() == before + 4
     assert chains.wrapped.functions.assetStatus().call() == issuer.functions.assetStatus(asset).call() == 0

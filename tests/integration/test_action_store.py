@@ -127,3 +127,34 @@ def test_one_partial_per_member_and_action_whatever_the_nonce(tmp_path: Path) ->
             assert [r.action.id for r in await store.open_actions()] == ["p1-0123abcd"]
 
     asyncio.run(run())
+
+
+def test_issuer_decisions_waiting_for_their_pair_are_kept_with_the_cursor(tmp_path: Path) -> None:
+    """Review #5: a decision whose asset has no token pair on the follower yet is kept (not
+    dropped) in the scan's transaction, read back after a restart, and replaced by the next scan's
+    list (empty once carried)."""
+    from relayer.core.issuer_scan import WaitingDecision
+    from relayer.core.onchain import IssuerEvent
+
+    def waiting(sequence: int, block: int) -> WaitingDecision:
+        e = IssuerEvent(
+            "0x" + "aa" * 20, sequence, 5, "0x" + "b0" * 20, "0x" + "a1" * 20, 2**255, 2**63, "0x" + "cc" * 20,
+            block, "0x" + "01" * 32, "0x" + "02" * 32, 3,
+        )  # fmt: skip
+        return WaitingDecision(ChainId(7002), e)
+
+    async def run() -> None:
+        path = tmp_path / "qiao.sqlite3"
+        async with Store.open(path) as store:
+            assert await store.issuer_waiting(7001) == []
+            held = [waiting(1, 11), waiting(2, 12)]
+            await store.record_registry_scan(7001, 20, [freeze(11)], "carried", held)
+        async with Store.open(path) as store:  # a restart
+            assert await store.issuer_waiting(7001) == held
+            await store.record_registry_scan(7001, 25, [], "carried")  # no issuer registry: kept
+            assert await store.issuer_waiting(7001) == held
+            await store.record_registry_scan(7001, 30, [], "carried", [])
+            assert await store.issuer_waiting(7001) == []
+            assert await store.registry_cursor(7001) == 30
+
+    asyncio.run(run())

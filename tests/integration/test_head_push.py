@@ -26,7 +26,7 @@ from relayer.config import ChainConfig, CommitteeConfig, MqttConfig, NodeConfig,
 from relayer.core.batching import BatchRule
 from relayer.core.types import ChainId, Route
 from relayer.pipeline.halts import Halts
-from relayer.pipeline.watcher import Watcher
+from relayer.pipeline.watcher import PUSHED_POLL_SECONDS, Watcher
 from tests.support.proxy import TcpProxy
 
 C, E = ChainId(devnet.CONSORTIUM_CHAIN_ID), ChainId(devnet.ETHEREUM_CHAIN_ID)
@@ -103,6 +103,7 @@ class Watching:
     watcher: Watcher
     feed: HeadFeed
     scans: list[int]  # the cursor after each scan that moved it
+    polls: list[float]  # the loop time of every scan, moved or not
 
 
 @contextlib.asynccontextmanager
@@ -110,20 +111,23 @@ async def watching(tmp_path: Path, cfg: ChainConfig) -> AsyncIterator[Watching]:
     """The watcher of `cfg`'s chain and its head feed, running as the daemon runs them."""
     async with Store.open(tmp_path / "node.sqlite3") as store, ChainClient.connect(cfg) as chain:
         scans: list[int] = []
+        polls: list[float] = []
         watcher = Watcher(node_config(tmp_path, cfg), store, {C: chain}, Halts(), wake=lambda: None)
         scan_once = watcher.scan_once
 
         async def counted(c: ChainClient) -> bool:
+            polls.append(asyncio.get_running_loop().time())
             moved = await scan_once(c)
             if moved:
                 scans.append(int(await store.cursor(C) or 0))
             return moved
 
         watcher.scan_once = counted  # type: ignore[method-assign]
-        feed = HeadFeed(cfg, lambda _number: watcher.head_pushed(C))
+        # wired as the daemon wires them: heads wake the watcher, the subscription's state sets its poll
+        feed = HeadFeed(cfg, lambda _number: watcher.head_pushed(C), lambda up: watcher.push_state(C, up))
         tasks = [asyncio.create_task(watcher.watch(chain)), asyncio.create_task(feed.run())]
         try:
-            yield Watching(store, watcher, feed, scans)
+            yield Watching(store, watcher, feed, scans, polls)
         finally:
             for task in tasks:
                 task.cancel()
@@ -233,6 +237,43 @@ async def test_a_dropped_subscription_misses_no_transfer_and_comes_back(
     assert downs[0]["url"] == cfg.ws
     assert "polls every 0.5 s" in downs[0]["effect"]
     assert len(ups) == 2
+
+
+async def test_while_the_subscription_is_up_polling_is_only_the_safety_net(
+    bridge: Bridge, tmp_path: Path
+) -> None:
+    """With heads pushed, the watcher does not also poll every `poll_interval` (0.1 s here): it
+    polls at most every PUSHED_POLL_SECONDS; once the subscription drops it polls every
+    `poll_interval` again, and it is back to the safety net when the subscription is."""
+    ws_port = int(bridge.url.rsplit(":", 1)[1])
+    proxy = TcpProxy(ws_port)
+    cfg = chain_config(bridge, f"ws://127.0.0.1:{proxy.port}", poll_interval=0.1)
+    try:
+        async with watching(tmp_path, cfg) as w:
+            chain = w.watcher.chains[C]
+            await until(lambda: w.feed.up, "the subscription is up")
+            assert w.watcher.poll_wait(chain) == PUSHED_POLL_SECONDS
+            await until(lambda: len(w.polls) >= 1, "the first scan")
+            # no block is mined (automine, no transaction): nothing is pushed, so every scan in
+            # this window is a poll; at 0.1 s that would be ~40 of them
+            start = asyncio.get_running_loop().time()
+            before = len(w.polls)
+            await asyncio.sleep(2 * PUSHED_POLL_SECONDS)
+            window = asyncio.get_running_loop().time() - start
+            polled = len(w.polls) - before
+            assert polled <= window / PUSHED_POLL_SECONDS + 1, (polled, window)
+
+            proxy.stop()
+            await until(lambda: not w.feed.up, "the subscription noticed the cut")
+            assert w.watcher.poll_wait(chain) == 0.1
+            before = len(w.polls)
+            await until(lambda: len(w.polls) >= before + 5, "polls every poll_interval again")
+
+            proxy.start()
+            await until(lambda: w.feed.up, "the subscription is back")
+            assert w.watcher.poll_wait(chain) == PUSHED_POLL_SECONDS
+    finally:
+        proxy.stop()
 
 
 async def test_a_ws_endpoint_of_another_chain_is_refused(

@@ -2,8 +2,9 @@
 the chain client as the members read them (`issuer_events`, `local_token_of`), carried as ISSUER
 actions signed by three of four shares and sent with `action_call_data`, applied to the wrapped
 token on E by the gateway's IssuerModule in C's order; the asset status and NAV reads that the
-stale-NAV and C/E-difference checks use; and a suspended asset's batch reverting with
-`AssetSuspended` (classified WAIT: retried, never failed) until C lifts the suspension."""
+stale-NAV and C/E-difference checks use; and a suspended asset's mint queued by its batch, its
+release reverting with `AssetSuspended` (classified WAIT: retried, never failed) until C lifts
+the suspension."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from web3.logs import DISCARD
 
 from harness import devnet
 from relayer.adapters.abi import GATEWAY_ABI, ISSUER_MODULE_ABI, ISSUER_REGISTRY_ABI, TOKEN_ASSET_ABI
-from relayer.core.calldata import action_call_data, execute_batch_data, execute_issuer_data
+from relayer.core.calldata import action_call_data, execute_batch_data, execute_issuer_data, release_data
 from relayer.core.encoding import ACTION_TYPEHASHES, action_message, batch_message, issuer_params
 from relayer.core.items import asset_difference, nav_age
 from relayer.core.onchain import IssuerEvent, IssuerScheduleStatus
-from relayer.core.reverts import RevertKind, classify_revert
+from relayer.core.refunds import STATUS_DELIVERED, STATUS_QUEUED
+from relayer.core.releases import ReleaseDecision, classify_release_revert
 from relayer.core.types import Batch, ChainId, Nonce, Transfer
 from relayer.ops.endpoints import PendingActionWatch
 from tests.integration.test_action_bindings import ADMIN, DELAY, GUARDIAN, Bridge
@@ -170,7 +172,8 @@ async def test_issuer_decisions_on_c_are_read_carried_and_applied_on_e_in_order(
     assert asset_difference(token, c_state, e_state) is None
     assert nav_age(e_state, nav_at + 100.0) == 100.0
 
-    # suspended: a batch of mints from C reverts whole with AssetSuspended, which the relayer waits on
+    # suspended: the batch executes, its mint waits in the token's release queue (nothing charged),
+    # and releasing it reverts with AssetSuspended, which the releaser waits on
     devnet.send(
         wc,
         ALICE,
@@ -179,20 +182,26 @@ async def test_issuer_decisions_on_c_are_read_carried_and_applied_on_e_in_order(
     second = dataclasses.replace(transfer, nonce=Nonce(2), amount=7 * 10**18)
     batch2 = Batch((second,), cs(gateway.address), 1)
     sig2 = threshold_sign(bridge.shares, batch_message(batch2), (1, 2, 3))
-    data = execute_batch_data(batch2, sig2)
+    receipt = bridge.submit(execute_batch_data(batch2, sig2))
+    queued = gateway.events.TransferQueued().process_receipt(receipt, errors=DISCARD)
+    assert [(ev["args"]["nonce"], ev["args"]["amount"]) for ev in queued] == [(2, 7 * 10**18)]
+    assert gateway.functions.transferStatus(devnet.CONSORTIUM_CHAIN_ID, 2).call() == STATUS_QUEUED
+    release = release_data(second)
     with pytest.raises(ContractLogicError) as caught:
-        bridge.submit(data)
-    assert classify_revert(caught.value.data) is RevertKind.WAIT
-    assert not gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, 2).call()
+        bridge.submit(release)
+    assert classify_release_revert(caught.value.data).decision is ReleaseDecision.WAIT
+    assert classify_release_revert(caught.value.data).name == "AssetSuspended"
+    assert gateway.functions.transferStatus(devnet.CONSORTIUM_CHAIN_ID, 2).call() == STATUS_QUEUED
 
-    # C lifts the suspension; once carried, the same signed batch is delivered
+    # C lifts the suspension; once carried, the queued transfer is released
     first = wc.eth.block_number + 1
     devnet.send(wc, admin, issuer.functions.setAssetStatus(dep.asset.address, 0))
     (lift,) = await bridge.c.issuer_events(issuer.address, first, wc.eth.block_number)
     assert lift.sequence == 5
     _carry(bridge, lift, token)
-    bridge.submit(data)
+    bridge.submit(release)
     assert wrapped.functions.balanceOf(BOB.address).call() == 5 * 10**18 + 7 * 10**18
+    assert gateway.functions.transferStatus(devnet.CONSORTIUM_CHAIN_ID, 2).call() == STATUS_DELIVERED
     assert we.eth.block_number > 0
 
 

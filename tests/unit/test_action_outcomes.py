@@ -217,19 +217,19 @@ def test_a_scheduled_forced_transfer_waits_then_goes_out_without_a_nonce_of_its_
 
 
 @pytest.mark.parametrize(
-    ("status", "failed", "words"),
+    ("status", "failed", "state", "words"),
     [
-        (IssuerScheduleStatus.EXECUTED, False, "executed after the delay"),
-        (IssuerScheduleStatus.FAILED, True, "REFUSED by the token"),
+        (IssuerScheduleStatus.EXECUTED, False, ActionState.EXECUTED, "executed after the delay"),
+        (IssuerScheduleStatus.FAILED, True, ActionState.FAILED, "REFUSED by the token"),
     ],
 )
 def test_a_scheduled_forced_transfer_ends_executed_or_refused(
-    status: IssuerScheduleStatus, failed: bool, words: str
+    status: IssuerScheduleStatus, failed: bool, state: ActionState, words: str
 ) -> None:
     store = FakeStore()
     chain = IssuerChain(endpoint(NONCE + 1, paused=False), resume_view(PENDING), failed=failed)
     chain.scheduled = issuer_view(status)
     out = run(stage(store)._follow_scheduled(chain, forced(ActionState.SCHEDULED, None)))  # type: ignore[arg-type]
     assert out.kind is OutcomeKind.CONFIRMED
-    assert store.states[-1][1] is ActionState.EXECUTED
+    assert store.states[-1][1] is state
     assert words in store.states[-1][2]

@@ -27,7 +27,7 @@ from relayer.core.items import (
 from relayer.core.onchain import AssetState, IssuerScheduledView, IssuerScheduleStatus
 from relayer.core.types import ChainId
 from relayer.ops.action_view import next_step
-from relayer.ops.reconciler import check
+from relayer.ops.reconciler import AssetPair, check
 
 TOKEN = "0x" + "11" * 20
 BOB = "0x" + "b0" * 20
@@ -128,7 +128,7 @@ def test_the_message_and_the_call_are_the_contracts_forms() -> None:
     ("applied", "decision"),
     [
         (None, Decision.WAIT),  # not read
-        (0, Decision.SIGN),  # the token's first decision here: any number
+        (0, Decision.WAIT),  # nothing consumed here: #1 goes first (never skipped, review #5/#6)
         (2, Decision.SIGN),  # the next one
         (1, Decision.WAIT),  # #2 goes first
         (3, Decision.DONE),
@@ -139,6 +139,11 @@ def test_a_member_signs_only_the_next_decision(applied: int | None, decision: De
     view = None if applied is None else IssuerView(applied)
     verdict = decide(action(3), EndpointView(False, 0, 1), None, 0.0, issuer=view)
     assert verdict.decision is decision, verdict.why
+
+
+def test_a_tokens_first_decision_here_is_number_one() -> None:
+    first = decide(action(1), EndpointView(False, 0, 1), None, 0.0, issuer=IssuerView(0))
+    assert first.decision is Decision.SIGN, first.why
 
 
 def test_the_queue_keeps_cs_order_across_the_registry_and_the_issuer() -> None:
@@ -238,3 +243,20 @@ def test_a_scheduled_issuer_action_names_the_guardians_cancel() -> None:
     resume = next_step(a | {"kind": "resume", "origin": "operator"})
     assert resume is not None
     assert "cancelPending(4)" in resume
+
+
+def test_the_reconciler_compares_every_registered_pairs_status_and_last_decision() -> None:
+    pairs = [
+        AssetPair(7002, TOKEN, 1, 1, 3, 3),  # carried
+        AssetPair(7002, ALICE, 0, 0, 2, 0),  # decisions of C never consumed on E (dropped, skipped)
+        AssetPair(7002, BOB, 1, 0, 1, 1),  # consumed, status differs (a refused status change)
+    ]
+    pending = check([], [], [], [], [], 0, 0, settled=False, asset_pairs=pairs)
+    assert pending.ok
+    assert pending.counts["pending_status"] == 2
+    settled = check([], [], [], [], [], 0, 0, settled=True, asset_pairs=pairs)
+    assert [v.detail for v in settled.violations] == [
+        f"token {ALICE} of 7002: the issuer's last decision is #2 on the consortium chain, #0 the last consumed here",
+        f"token {BOB} of 7002: asset status 1 on the consortium chain, 0 here",
+    ]
+    assert check([], [], [], [], [], 0, 0, settled=True, asset_pairs=pairs[:1]).ok

@@ -81,6 +81,7 @@ def test_the_mapping_table() -> None:
             "cancelled": Phase.CLOSED,
             "expired": Phase.CLOSED,
             "superseded": Phase.CLOSED,
+            "failed": Phase.FAILED,
         },
     }
     got = {kind: {str(s): phase_of(kind, s) for s in STATES[kind]} for kind in ItemKind}

@@ -132,6 +132,29 @@ async def test_a_not_queued_revert_is_done_and_the_others_wait_nothing_is_sent()
         assert waits.sender.sent == []
 
 
+async def test_a_release_of_a_suspended_asset_waits_and_is_sent_once_the_suspension_is_lifted() -> None:
+    sub = Submitter(Sender(revert=_error("AssetSuspended()")))
+    chain = Chain()
+    # member 4 has rank 1 for nonce 3: it sends one stagger after it first sees the release possible
+    releaser = stage(chain, Store(), sub, member=4, stagger=0.05)
+    assert "turn" in (await releaser.release(T)).detail
+    await asyncio.sleep(0.06)
+    outcome = await releaser.release(T)  # its turn: the estimate reverts, suspended
+    assert outcome.kind is OutcomeKind.NOT_READY
+    assert "AssetSuspended" in outcome.detail
+    assert sub.sender.sent == []
+    # its turn starts again from when the release can pass, not from the suspension's start
+    assert "turn" in (await releaser.release(T)).detail
+    sub.sender.revert = None  # lifted
+    await asyncio.sleep(0.06)
+    for _ in range(3):  # tried again at every step
+        outcome = await releaser.release(T)
+        if outcome.kind is OutcomeKind.SENT:
+            break
+    assert outcome.kind is OutcomeKind.SENT
+    assert len(sub.sender.sent) == 1
+
+
 async def test_a_transfer_is_recorded_released_only_when_delivered_at_the_final_head() -> None:
     store, sub = Store(), Submitter()
     releaser = stage(Chain(facts=dataclasses.replace(OVER, status=1), final=2), store, sub)

@@ -112,6 +112,8 @@ def _revert(signature: str, *args: object, types: tuple[str, ...] = ()) -> str:
         (_revert("ChallengeWindowOpen(uint256,uint64,uint64)"), D.WAIT, "ChallengeWindowOpen", True),
         (_revert("RouteIsCursed(uint256)"), D.WAIT, "RouteIsCursed", True),
         (_revert("EnforcedPause()"), D.WAIT, "EnforcedPause", True),
+        # the issuer suspended the asset: queued until the suspension is lifted, then released
+        (_revert("AssetSuspended()"), D.WAIT, "AssetSuspended", True),
         # anything else waits too (never given up), but is not one the endpoint gives a release
         (_revert("Panic(uint256)"), D.WAIT, "revert data", False),
         (None, D.WAIT, "revert data None", False),

@@ -19,8 +19,8 @@ def data(signature: str, types: list[str] | None = None, values: list[object] | 
         (data("EnforcedPause()").upper().replace("0X", "0x"), RevertKind.WAIT),
         # the sentinels cursed the route: the batch waits for the committee's UNCURSE, like a pause
         (data("RouteIsCursed(uint256)", ["uint256"], [4242]), RevertKind.WAIT),
-        # the issuer suspended the asset on C: the batch's mints wait for the suspension's end,
-        # never failed (a FAILED batch would strand its transfers: issue 19)
+        # the issuer suspended the asset on C: a refund mint waits for the suspension's end, never
+        # failed (the gateway queues a batch's transfers of it; a FAILED item would strand them)
         (data("AssetSuspended()"), RevertKind.WAIT),
         (
             data(

@@ -41,6 +41,15 @@ abstract contract EndpointExecution is EndpointStorage {
         virtual
         returns (uint256[] memory failed, uint256[] memory refused, QiaoEndpoint.FailureReason reason);
 
+    /// @dev Whether deliveries of registered local `token` must wait now (gateway: its asset is
+    ///      suspended by the issuer). A new transfer of it is then queued in its token's release
+    ///      queue ({TransferQueued}), charging nothing, instead of being delivered, so the other
+    ///      transfers of its batch go on; {QiaoEndpoint-releaseQueued} delivers it once the wait
+    ///      is over (until then the delivery reverts, with no effect). False by default (vault).
+    function _deliveryWaits(address) internal view virtual returns (bool) {
+        return false;
+    }
+
     /// @dev Everything {executeBatch} checks before any effect: the batch's shape and values, the
     ///      signature. Returns the root, the last nonce, the sum of the amounts, and `unpaired`: bit
     ///      k set when the batch's pair k is not registered here (its transfers are recorded as failed).
@@ -74,7 +83,8 @@ abstract contract EndpointExecution is EndpointStorage {
 
         // Pass 2: charge the inbound bucket once for the whole batch when it has one token, nothing
         // of that token is queued (first in, first out), none of its transfers reaches the
-        // token's challenge threshold (the whole batch's sum is below it) and it fits, and deliver
+        // token's challenge threshold (the whole batch's sum is below it), its deliveries need not
+        // wait ({_deliveryWaits}) and it fits, and deliver
         // all of it with one call (one mint call into the token); otherwise transfer by transfer
         // (holding what reaches the threshold, queueing what does not fit, failing what has no
         // registered pair).
@@ -82,7 +92,8 @@ abstract contract EndpointExecution is EndpointStorage {
         uint256 threshold = _challengeThreshold[token];
         if (
             batch.pairs.length == 1 && unpaired == 0 && (threshold == 0 || sum < threshold)
-                && _queues[token].queueEmpty() && _buckets[token][QiaoEndpoint.Direction.Inbound].take(total)
+                && _queues[token].queueEmpty() && !_deliveryWaits(token)
+                && _buckets[token][QiaoEndpoint.Direction.Inbound].take(total)
         ) {
             _deliverCharged(srcChainId, token, batch, before, anyConsumed, fresh);
         } else {
@@ -295,7 +306,9 @@ abstract contract EndpointExecution is EndpointStorage {
     ///      above its token's challenge threshold it is held for the challenge period: its leaf is
     ///      recorded in {_queued} (status Queued) with a release time, outside the token's FIFO
     ///      queue, and nothing is charged; {QiaoEndpoint-releaseQueued} admits it after the
-    ///      window ({RateLimiter-release}), unless a sentinel vetoes it first.
+    ///      window ({RateLimiter-release}), unless a sentinel vetoes it first. Below it, while
+    ///      the token's deliveries wait ({_deliveryWaits}: its asset is suspended) it is queued,
+    ///      charging nothing, and released after the wait like any queued transfer.
     function _process(uint256 srcChainId, uint64 nonce, address token, address recipient, uint256 amount, bytes32 leaf)
         internal
     {
@@ -304,12 +317,13 @@ abstract contract EndpointExecution is EndpointStorage {
             RateLimiter.hold(_queued, _heldUntil, srcChainId, nonce, leaf, amount, _challengePeriod);
             return;
         }
-        // Otherwise it is queued behind any transfer of the token already queued, or when the
-        // bucket lacks room; failed (ExceedsCapacity) instead if its amount is above the bucket's
+        // Otherwise it is queued behind any transfer of the token already queued, while the
+        // token's deliveries wait (before the bucket: nothing is charged), or when the bucket
+        // lacks room; failed (ExceedsCapacity) instead if its amount is above the bucket's
         // capacity: it could never pass, and would hold up every transfer of the token behind it.
         QiaoEndpoint.Bucket storage inbound = _buckets[token][QiaoEndpoint.Direction.Inbound];
         // First in, first out: behind anything already queued for the token, or over the limit.
-        if (!_queues[token].queueEmpty() || !inbound.take(amount)) {
+        if (!_queues[token].queueEmpty() || _deliveryWaits(token) || !inbound.take(amount)) {
             if (inbound.exceedsCapacity(amount)) {
                 _fail(srcChainId, nonce, QiaoEndpoint.FailureReason.ExceedsCapacity);
                 return;

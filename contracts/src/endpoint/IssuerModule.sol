@@ -6,6 +6,7 @@ import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {QiaoEndpoint} from "../QiaoEndpoint.sol";
 import {WrappedToken} from "../WrappedToken.sol";
+import {KycRegistry} from "../KycRegistry.sol";
 import {EndpointStorage} from "./EndpointStorage.sol";
 import {Protocol} from "./Protocol.sol";
 import {SignedActions} from "./SignedActions.sol";
@@ -297,6 +298,41 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         _cancel(s, token, sequence, d);
     }
 
+    /// @notice Applies a freeze (or unfreeze) of `account` decided on the consortium chain, on a
+    ///         committee signature of the FREEZE message for the next action nonce, to the
+    ///         gateway's registry (the gateway holds its FREEZER_ROLE). Anyone may call it.
+    /// @dev Gateway only (a vault reverts without data, as it did before this moved here from
+    ///      the gateway for room). Reverts on a zero account, a key epoch other than the current
+    ///      one, a bad signature. Emits {QiaoEndpoint-SignedActionApplied} and the registry's FrozenSet.
+    /// @param keyEpoch The current key epoch.
+    /// @param account The account (not zero).
+    /// @param frozen True to freeze, false to unfreeze.
+    /// @param signature BLS signature on actionMessage(FREEZE_TYPEHASH, keyEpoch, abi.encode(account, frozen)).
+    function applyFreeze(uint64 keyEpoch, address account, bool frozen, bytes calldata signature) external {
+        SignedActions.carry(_keys, _gatewayRegistry(), Protocol.FREEZE_TYPEHASH, keyEpoch, account, frozen, signature);
+    }
+
+    /// @notice Adds `account` to (or removes it from) the gateway's allow-list as decided on the
+    ///         consortium chain, on a committee signature of the ALLOW message for the next action
+    ///         nonce. Anyone may call it.
+    /// @dev Gateway only, as {applyFreeze}. Reverts on a zero account, a key epoch other than the
+    ///      current one, a bad signature. The registry keeps one `allowed` flag: this sets it
+    ///      whatever this chain's compliance desk set before (the allow-list follows the
+    ///      consortium chain's), but it never lifts a freeze ({KycRegistry}). Emits
+    ///      {QiaoEndpoint-SignedActionApplied} and the registry's AllowedSet.
+    /// @param keyEpoch The current key epoch.
+    /// @param account The account (not zero).
+    /// @param allowed True to allow, false to remove from the allow-list.
+    /// @param signature BLS signature on actionMessage(ALLOW_TYPEHASH, keyEpoch, abi.encode(account, allowed)).
+    function applyAllow(uint64 keyEpoch, address account, bool allowed, bytes calldata signature) external {
+        SignedActions.carry(_keys, _gatewayRegistry(), Protocol.ALLOW_TYPEHASH, keyEpoch, account, allowed, signature);
+    }
+
+    /// @notice Type hash of a committee-signed allow-list change of an account (carried from C to E).
+    function ALLOW_TYPEHASH() external pure returns (bytes32 typehash) {
+        return Protocol.ALLOW_TYPEHASH;
+    }
+
     /// @notice The number of the last decision applied (or failed) for `token` (0: none yet).
     function issuerSequence(address token) external view returns (uint64 sequence) {
         return _state().applied[token];
@@ -469,6 +505,16 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
             if (home != 0) return;
         } catch {}
         revert NotIssuerToken(token);
+    }
+
+    /// @dev The endpoint's registry, if the endpoint is a gateway (it answers `homeChainOf`);
+    ///      on a vault, reverts without data, as a selector no part has.
+    function _gatewayRegistry() private view returns (KycRegistry) {
+        try IHomeChain(address(this)).homeChainOf(address(0)) returns (uint256) {
+            return QiaoEndpoint(address(this)).registry();
+        } catch {
+            revert();
+        }
     }
 
     function _state() private pure returns (IssuerState storage s) {

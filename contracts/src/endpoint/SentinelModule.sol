@@ -39,7 +39,8 @@ contract SentinelModule is Ownable2Step, Pausable, EndpointStorage {
     }
 
     /// @notice The selectors neither the endpoint nor this module has go on to {IssuerModule}
-    ///         (applyIssuerAction, issuerSequence, issuerActionFailed, ISSUER_TYPEHASH), run by
+    ///         (applyIssuerAction, issuerSequence, issuerActionFailed, ISSUER_TYPEHASH, and on a
+    ///         gateway applyFreeze, applyAllow, ALLOW_TYPEHASH), run by
     ///         DELEGATECALL: still on the endpoint's storage, in the endpoint's context (this
     ///         code itself runs by DELEGATECALL from the endpoint). A selector none has reverts
     ///         without data, as before. Not payable.

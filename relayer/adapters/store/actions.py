@@ -5,6 +5,8 @@ the registry watcher's cursor. What a member signs for an action goes through `s
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -12,7 +14,9 @@ from typing import Any
 import aiosqlite
 
 from relayer.adapters.store.connection import StoreBase, StoreError, rows_in_states
+from relayer.core.issuer_scan import WaitingDecision
 from relayer.core.items import CLOSED, Action, ActionKind, ActionRecord, ActionState, Origin
+from relayer.core.onchain import IssuerEvent
 from relayer.core.types import ChainId
 
 
@@ -242,10 +246,17 @@ class Actions(StoreBase):
         return int(rows[0]["value"]) if rows else None
 
     async def record_registry_scan(
-        self, chain_id: int, next_block: int, actions: Sequence[Action], detail: str
+        self,
+        chain_id: int,
+        next_block: int,
+        actions: Sequence[Action],
+        detail: str,
+        waiting: Sequence[WaitingDecision] | None = None,
     ) -> list[Action]:
         """Record the actions carrying the registry events final on `chain_id` up to `next_block`
-        and move the cursor, in one transaction; returns those that were new."""
+        and move the cursor, in one transaction; returns those that were new. `waiting` (if
+        given): every issuer decision of C that waits for its asset's token pair on a follower
+        (relayer.core.issuer_scan), replacing the list kept so far, in the same transaction."""
         if next_block < 0:
             raise StoreError(f"registry cursor {next_block} for chain {chain_id} is negative")
         now = time.time()
@@ -258,7 +269,25 @@ class Actions(StoreBase):
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                 (f"registry_cursor:{chain_id}", str(next_block)),
             )
+            if waiting is not None:
+                rows = [{"chain_id": int(w.chain_id), **dataclasses.asdict(w.event)} for w in waiting]
+                await db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (f"issuer_waiting:{chain_id}", json.dumps(rows)),
+                )
         return new
+
+    async def issuer_waiting(self, chain_id: int) -> list[WaitingDecision]:
+        """The issuer decisions final on `chain_id` (C) that wait for their asset's token pair on
+        a follower, in C's order (kept with the registry's cursor; none if never recorded)."""
+        rows = await self._fetchall("SELECT value FROM meta WHERE key=?", (f"issuer_waiting:{chain_id}",))
+        if not rows:
+            return []
+        out = []
+        for item in json.loads(str(rows[0]["value"])):
+            dst = ChainId(int(item.pop("chain_id")))
+            out.append(WaitingDecision(dst, IssuerEvent(**item)))
+        return out
 
     async def action_counts(self) -> tuple[dict[tuple[str, str], int], dict[str, float]]:
         """((kind, state) -> number of actions, kind -> created_at of its oldest action still

@@ -368,9 +368,12 @@ def mined_at_once(*urls: str, poll: float = 0.01) -> Iterator[None]:
 
     thread = threading.Thread(target=mine, name="mined-at-once", daemon=True)
     thread.start()
+    receipt_poll = provisioning.RECEIPT_POLL_SECONDS
+    provisioning.RECEIPT_POLL_SECONDS = poll  # each receipt is there a poll after the send
     try:
         yield
     finally:
+        provisioning.RECEIPT_POLL_SECONDS = receipt_poll
         stop.set()
         thread.join()
 

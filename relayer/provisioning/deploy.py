@@ -23,6 +23,7 @@ against any two chains (and each spoke).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -66,7 +67,13 @@ ENDPOINTS = ("QiaoVault", "QiaoGateway")
 
 Account.enable_unaudited_hdwallet_features()
 
+# How often `send` asks for a transaction's receipt: web3's default, which suits a public RPC's
+# rate limits. The devnet harness, whose chains mine a deployment's transactions at once, asks
+# more often while it deploys (harness.devnet.mined_at_once).
+RECEIPT_POLL_SECONDS = 0.1
 
+
+@functools.cache  # the key derivation is pure Python (~50 ms each); the accounts never change
 def dev_account(index: int) -> LocalAccount:
     """Anvil's well-known development accounts (never use them outside a devnet)."""
     account: LocalAccount = Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
@@ -177,7 +184,7 @@ def send(w3: Web3, account: LocalAccount, fn: Any, wait: bool = True, gas: int |
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     if not wait:
         return tx_hash
-    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=RECEIPT_POLL_SECONDS)
     if receipt["status"] != 1:
         raise RuntimeError(f"transaction {tx_hash.hex()} reverted")
     return receipt

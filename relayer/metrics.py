@@ -241,7 +241,7 @@ ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
     "executable already; absent: nothing pending",
     ["chain"],
 )
-PENDING_ACTION_KINDS = ("resume", "rotate", "uncurse")
+PENDING_ACTION_KINDS = ("resume", "rotate", "uncurse", "issuer")
 ROUTE_CURSED = Gauge(
     "qiao_route_cursed",
     "1 while the sentinels' curse stops the chain's endpoint's route with the remote chain (every entry "

@@ -303,18 +303,26 @@ class RotationView:
 @dataclass(frozen=True, slots=True)
 class IssuerView:
     """The destination's record of an ISSUER action's token: the number of the last decision
-    applied (or recorded failed) there (IssuerModule.issuerSequence)."""
+    applied (or recorded failed) there (IssuerModule.issuerSequence); and `lowest_open`, the
+    lowest number above it among the ISSUER actions this member holds open for the same token
+    and chain (None: none but the one judged)."""
 
     applied: int
+    lowest_open: int | None = None
 
 
 def decide_issuer(a: Action, issuer: IssuerView | None) -> Verdict:
     """A member's own check of an ISSUER action: it is the token's next decision on the
     destination, or its turn there is consumed already (applied, or refused by the token). The
-    module takes a token's first decision at any number, but a member signs decision #n only once
-    #n-1 is consumed, and #1 first: every decision of the asset is carried, from #1, even those C
-    recorded before the token's pair was registered (relayer.core.issuer_scan), so signing a later
-    one first would skip the earlier ones for good (out of turn for ever after it)."""
+    module takes a token's first decision at any number, then only the next one. A member signs
+    the lowest-numbered decision above the last consumed one among those it holds open for the
+    token: every decision C recorded before the token's pair was registered is held (waiting, then
+    carried in order: relayer.core.issuer_scan), so none of those is skipped; and a decision the
+    member never held (C recorded it before this chain became a follower, before the configured
+    start block, or an older build dropped it) does not stall every later one for ever (review of
+    issue 19, finding 1 of the second review). Members scanning the same registry from the same
+    start block hold the same decisions, so they agree on which goes first; a skipped number shows
+    as a difference of the last decision's number in the reconciler (relayer.pipeline.issuer_check)."""
     f = issuer_fields(a.params)
     if issuer is None:
         return Verdict(Decision.WAIT, "the destination's issuer record could not be read")
@@ -322,10 +330,12 @@ def decide_issuer(a: Action, issuer: IssuerView | None) -> Verdict:
         return Verdict(
             Decision.DONE, f"decision #{f.sequence} of {f.token}: its turn is consumed on the destination"
         )
-    if issuer.applied + 1 != f.sequence:
+    first = f.sequence if issuer.lowest_open is None else min(issuer.lowest_open, f.sequence)
+    if first != f.sequence:
         return Verdict(
             Decision.WAIT,
-            f"decision #{issuer.applied + 1} of {f.token} goes first (C's order); this is #{f.sequence}",
+            f"decision #{first} of {f.token} goes first (C's order; #{issuer.applied} is the last "
+            f"consumed on the destination); this is #{f.sequence}",
         )
     return Verdict(Decision.SIGN, f"{describe_issuer(f)}, as the issuer decided on the consortium chain")
 

@@ -924,10 +924,20 @@ class ActionStage:
         if f is None:
             return None
         try:
-            return IssuerView(await chain.issuer_sequence(f.token, final=final))
+            applied = await chain.issuer_sequence(f.token, final=final)
         except Exception as exc:
             log.warning("issuer_read_failed", chain=chain.cfg.name, token=f.token, error=repr(exc))
             return None
+        held = [
+            o.action.issuer.sequence
+            for o in await self.store.open_actions()
+            if o.action.kind is ActionKind.ISSUER
+            and o.action.chain_id == a.chain_id
+            and o.action.issuer is not None
+            and o.action.issuer.token == f.token
+            and o.action.issuer.sequence > applied
+        ]
+        return IssuerView(applied, min(held) if held else None)
 
     async def _issuer_done(self, chain: ChainClient, r: ActionRecord) -> str:
         """Close an ISSUER action whose turn on the destination is consumed (final), as what it

@@ -125,18 +125,26 @@ def test_the_message_and_the_call_are_the_contracts_forms() -> None:
 
 
 @pytest.mark.parametrize(
-    ("applied", "decision"),
+    ("applied", "lowest_open", "decision"),
     [
-        (None, Decision.WAIT),  # not read
-        (0, Decision.WAIT),  # nothing consumed here: #1 goes first (never skipped, review #5/#6)
-        (2, Decision.SIGN),  # the next one
-        (1, Decision.WAIT),  # #2 goes first
-        (3, Decision.DONE),
-        (9, Decision.DONE),
+        (None, None, Decision.WAIT),  # not read
+        (0, 1, Decision.WAIT),  # nothing consumed here and #1 held: #1 goes first (review #5/#6)
+        (2, 3, Decision.SIGN),  # the next one
+        (1, 2, Decision.WAIT),  # #2 held: it goes first
+        (3, None, Decision.DONE),
+        (9, None, Decision.DONE),
+        # #1 and #2 never held here (C recorded them before this chain followed the asset, or
+        # before the start block): the lowest one held goes first instead of waiting for ever for
+        # a #1 no member will ever sign (second review of issue 19, finding 1)
+        (0, 3, Decision.SIGN),
+        (0, None, Decision.SIGN),
+        (1, 3, Decision.SIGN),
     ],
 )
-def test_a_member_signs_only_the_next_decision(applied: int | None, decision: Decision) -> None:
-    view = None if applied is None else IssuerView(applied)
+def test_a_member_signs_the_lowest_decision_it_holds_above_the_last_consumed(
+    applied: int | None, lowest_open: int | None, decision: Decision
+) -> None:
+    view = None if applied is None else IssuerView(applied, lowest_open)
     verdict = decide(action(3), EndpointView(False, 0, 1), None, 0.0, issuer=view)
     assert verdict.decision is decision, verdict.why
 

@@ -499,7 +499,8 @@ contract IssuerTest is SignedActions {
         vm.assertEq(wrapped.balanceOf(bob), 100 ether, "a failed forced transfer moved tokens");
         vm.assertEq(wrapped.getFrozenTokens(bob), 0, "a refused forced transfer froze tokens");
         vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.None));
-        // to an address not allowed on E: scheduled, refused by the token at execution, the hold released
+        // to an address not allowed on E: scheduled, refused by the token at execution; the hold
+        // ends but its tokens stay frozen (an ordinary partial freeze the issuer lifts on C)
         vm.assertTrue(next(FORCED, bob, dave, 1 ether, 0));
         vm.assertEq(wrapped.getFrozenTokens(bob), 1 ether);
         vm.expectEmit(address(gateway));
@@ -509,9 +510,9 @@ contract IssuerTest is SignedActions {
         vm.assertFalse(executeLater(2));
         vm.assertTrue(module.issuerActionFailed(address(wrapped), 2));
         vm.assertEq(uint8(status(2)), uint8(IssuerModule.ScheduledStatus.Failed));
-        vm.assertEq(wrapped.getFrozenTokens(bob), 0, "a failed forced transfer kept its hold");
+        vm.assertEq(wrapped.getFrozenTokens(bob), 1 ether, "a failed forced transfer freed its tokens");
         (uint256 reserved,) = module.issuerHold(address(wrapped), bob);
-        vm.assertEq(reserved, 0);
+        vm.assertEq(reserved, 0, "a failed forced transfer kept its hold");
         // an unknown status code
         vm.assertFalse(next(STATUS, address(0), address(0), 4, 0));
         vm.assertFalse(next(STATUS, address(0), address(0), 1000, 0));
@@ -892,8 +893,40 @@ contract IssuerTest is SignedActions {
         vm.assertTrue(next(RECOVERY, bob, dave, 0, 0));
         vm.assertFalse(executeLater(2));
         vm.assertEq(uint8(status(2)), uint8(IssuerModule.ScheduledStatus.Failed));
-        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+        // refused at execution: what it held stays frozen (an ordinary partial freeze now, no hold)
+        vm.assertEq(wrapped.getFrozenTokens(bob), 100 ether);
+        (uint256 reserved, bool recovering) = module.issuerHold(address(wrapped), bob);
+        vm.assertEq(reserved, 0);
+        vm.assertFalse(recovering);
         vm.assertEq(wrapped.balanceOf(bob), 100 ether);
+        vm.assertTrue(next(UNFREEZE_PARTIAL, bob, address(0), 100 ether, 0)); // the issuer lifts it on C
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+    }
+
+    /// @dev Attack (second review of issue 19, MEDIUM 2): a scheduled forced transfer that fails at
+    ///      its execution (the receiver frozen on E meanwhile, or the token paused when someone
+    ///      calls execute) must not hand the holder the tokens C ordered moved: they stay frozen
+    ///      until the issuer decides again on C.
+    function test_attack_aFailedExecutionDoesNotFreeTheHeldTokens() public {
+        vm.assertTrue(next(FORCED, bob, carol, 40 ether, 0));
+        vm.prank(owner);
+        registryE.setFrozen(carol, true); // E's desk, or a KYC freeze carried from C
+        vm.assertFalse(executeLater(1));
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Failed));
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 61 ether, 60 ether));
+        wrapped.transfer(alice, 61 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 40 ether);
+        // the token paused by its agents when anyone calls execute: the same
+        vm.assertTrue(next(FORCED, bob, alice, 20 ether, 0));
+        vm.prank(owner);
+        wrapped.pause();
+        vm.assertFalse(executeLater(2));
+        vm.prank(owner);
+        wrapped.unpause();
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 41 ether, 40 ether));
+        wrapped.transfer(alice, 41 ether);
     }
 
     // ------------------------------------------------------------------ status on the token

@@ -250,7 +250,8 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
     ///      {IssuerActionNotReady} before its `executableAt`, {IssuerActionOutOfGas}. A move the
     ///      token refuses (the holder's balance was taken by another order, a paused token, a
     ///      receiver no longer verified...) is recorded failed ({IssuerActionFailed},
-    ///      {issuerActionFailed}), the hold released: the issuer decides again on C. Emits
+    ///      {issuerActionFailed}); what it held stays frozen on the holder as an ordinary partial
+    ///      freeze (no hold any more): the issuer decides again on C (moves it, or unfreezes it). Emits
     ///      {IssuerActionApplied}, {IssuerActionFailed} or {IssuerActionCancelled}.
     /// @param token The wrapped token.
     /// @param sequence The decision's number on C.
@@ -267,7 +268,7 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         // forge-lint: disable-next-line(block-timestamp) -- a delay of seconds to days
         if (block.timestamp < d.executableAt) revert IssuerActionNotReady(token, sequence, d.executableAt);
         d.status = ScheduledStatus.Executed; // before the token's calls: it ends once, whatever they do
-        _release(s, token, d);
+        uint256 released = _release(s, token, d);
         bytes memory call = d.op == OP_FORCED_TRANSFER
             ? abi.encodeCall(WrappedToken.forcedTransfer, (d.account, d.to, d.amount))
             : abi.encodeCall(WrappedToken.recoveryAddress, (d.account, d.to, address(0)));
@@ -278,6 +279,13 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
         }
         d.status = ScheduledStatus.Failed;
         s.failed[token][sequence] = true;
+        // What it held stays frozen, as an ordinary partial freeze (no hold any more): a refusal
+        // anyone can bring about (the token paused by its agents when execute is called, the
+        // receiver frozen meanwhile) must not hand the holder the tokens C ordered moved. The
+        // issuer lifts it on C (UNFREEZE_PARTIAL) or orders the move again.
+        if (released != 0) {
+            _callToken(token, abi.encodeCall(WrappedToken.freezePartialTokens, (d.account, released)));
+        }
         emit IssuerActionFailed(token, sequence, d.op, reason);
         return false;
     }
@@ -463,15 +471,18 @@ contract IssuerModule is Ownable2Step, Pausable, EndpointStorage {
     /// @dev Releases what scheduled decision `d` holds: its reservation, and the tokens it froze
     ///      (as many as are still frozen: an agent of the token may have released some itself).
     ///      A token refusing the unfreeze does not stop the release (a cancel must always go).
-    function _release(IssuerState storage s, address token, Scheduled storage d) private {
+    function _release(IssuerState storage s, address token, Scheduled storage d) private returns (uint256 held) {
         address account = d.account;
         Hold storage h = s.holds[token][account];
         h.reserved -= d.amount;
         if (d.op == OP_RECOVERY) h.recovering = false;
-        uint256 held = d.held;
+        held = d.held;
         uint256 frozenTokens = WrappedToken(token).getFrozenTokens(account);
         if (held > frozenTokens) held = frozenTokens;
-        if (held != 0) _callToken(token, abi.encodeCall(WrappedToken.unfreezePartialTokens, (account, held)));
+        if (held != 0) {
+            (bool ok,) = _callToken(token, abi.encodeCall(WrappedToken.unfreezePartialTokens, (account, held)));
+            if (!ok) held = 0; // nothing was unfrozen
+        }
     }
 
     /// @dev Whether unfreezing `amount` of `account`'s tokens would leave fewer frozen than the

@@ -231,7 +231,8 @@ ENDPOINT_KEY_EPOCH = Gauge(
 )
 ENDPOINT_PENDING_ACTIONS = Gauge(
     "qiao_endpoint_pending_actions",
-    "Committee-signed RESUME, ROTATE or UNCURSE actions scheduled on the endpoint, not executed or cancelled",
+    "Committee-signed RESUME, ROTATE or UNCURSE actions, or issuer forced transfers and recoveries, "
+    "scheduled on the endpoint, not executed or cancelled",
     ["chain", "kind"],
 )
 ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
@@ -240,7 +241,7 @@ ENDPOINT_PENDING_ACTION_EXECUTABLE_SECONDS = Gauge(
     "executable already; absent: nothing pending",
     ["chain"],
 )
-PENDING_ACTION_KINDS = ("resume", "rotate", "uncurse")
+PENDING_ACTION_KINDS = ("resume", "rotate", "uncurse", "issuer")
 ROUTE_CURSED = Gauge(
     "qiao_route_cursed",
     "1 while the sentinels' curse stops the chain's endpoint's route with the remote chain (every entry "

@@ -23,6 +23,10 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 ///      This contract cannot check balances on Ethereum: a decision that cannot be applied there
 ///      (a forced transfer above the holder's balance) is recorded as failed by the gateway
 ///      (IssuerModule's IssuerActionFailed), in its turn, and the issuer decides again.
+///      Forced transfers and recoveries move balances: on Ethereum they are only scheduled when
+///      applied (the tokens they take frozen on the holder at once) and move after the gateway's
+///      action delay, during which the guardian may cancel them (IssuerModule's
+///      executeIssuerAction, cancelIssuerAction); a cancelled one is recorded failed there.
 ///      The roles are global across assets: whoever holds ISSUER_ROLE or REGULATOR_ROLE here
 ///      decides for every asset this registry records (an issuer of fund A could force-transfer
 ///      fund B). Deploy one IssuerRegistry per issuer; never share one between issuers.
@@ -128,7 +132,8 @@ contract IssuerRegistry is AccessControl {
     }
 
     /// @notice Orders `amount` of `asset`'s wrapped token moved from `from` to `to` (a court's or
-    ///         a regulator's order); ISSUER_ROLE or REGULATOR_ROLE.
+    ///         a regulator's order); ISSUER_ROLE or REGULATOR_ROLE. On Ethereum the amount is
+    ///         frozen on `from` when the order arrives and moved after the gateway's action delay.
     function forcedTransfer(address asset, address from, address to, uint256 amount) external {
         _checkIssuerOrRegulator();
         _requireAccount(from);
@@ -139,7 +144,8 @@ contract IssuerRegistry is AccessControl {
     }
 
     /// @notice Orders the whole balance of the lost wallet `lostWallet` moved to the holder's
-    ///         `newWallet` (with its freezes); ISSUER_ROLE only (the issuer knows its holder).
+    ///         `newWallet` (with its freezes); ISSUER_ROLE only (the issuer knows its holder). On
+    ///         Ethereum the balance is frozen when the order arrives and moved after the delay.
     function recoveryAddress(address asset, address lostWallet, address newWallet)
         external
         onlyRole(ISSUER_ROLE)

@@ -44,6 +44,16 @@ contract IssuerTest is SignedActions {
     );
     event IssuerActionApplied(address indexed token, uint64 indexed sequence, uint8 op);
     event IssuerActionFailed(address indexed token, uint64 indexed sequence, uint8 op, bytes reason);
+    event IssuerActionScheduled(
+        address indexed token,
+        uint64 indexed sequence,
+        uint8 op,
+        address account,
+        uint256 held,
+        uint64 executableAt,
+        uint64 actionNonce
+    );
+    event IssuerActionCancelled(address indexed token, uint64 indexed sequence, uint8 op);
 
     function setUp() public override {
         super.setUp();
@@ -82,6 +92,22 @@ contract IssuerTest is SignedActions {
     /// @dev Applies the next decision of the token (its sequence follows the last applied).
     function next(uint8 op, address account, address to, uint256 amount, uint64 asOf) internal returns (bool) {
         return apply_(action(module.issuerSequence(address(wrapped)) + 1, op, account, to, amount, asOf));
+    }
+
+    /// @dev Waits out the endpoint's action delay, then executes scheduled decision `sequence`.
+    function executeLater(uint64 sequence) internal returns (bool) {
+        vm.warp(block.timestamp + gateway.actionDelay());
+        return module.executeIssuerAction(address(wrapped), sequence);
+    }
+
+    /// @dev Applies the next decision (a forced transfer or recovery), then executes it after the delay.
+    function nextExecuted(uint8 op, address account, address to, uint256 amount) internal returns (bool) {
+        vm.assertTrue(next(op, account, to, amount, 0), "not scheduled");
+        return executeLater(module.issuerSequence(address(wrapped)));
+    }
+
+    function status(uint64 sequence) internal view returns (IssuerModule.ScheduledStatus) {
+        return module.issuerActionScheduled(address(wrapped), sequence).status;
     }
 
     function setStatus(uint8 status) internal {
@@ -341,10 +367,10 @@ contract IssuerTest is SignedActions {
         vm.assertEq(wrapped.getFrozenTokens(bob), 30 ether);
         vm.assertTrue(next(UNFREEZE_PARTIAL, bob, address(0), 10 ether, 0));
         vm.assertEq(wrapped.getFrozenTokens(bob), 20 ether);
-        vm.assertTrue(next(FORCED, bob, carol, 90 ether, 0)); // releases 10 of the frozen 20
+        vm.assertTrue(nextExecuted(FORCED, bob, carol, 90 ether)); // releases 10 of the frozen 20
         vm.assertEq(wrapped.balanceOf(carol), 90 ether);
         vm.assertEq(wrapped.getFrozenTokens(bob), 10 ether);
-        vm.assertTrue(next(RECOVERY, bob, alice, 0, 0)); // bob lost his wallet; alice is his new one
+        vm.assertTrue(nextExecuted(RECOVERY, bob, alice, 0)); // bob lost his wallet; alice is his new one
         vm.assertEq(wrapped.balanceOf(bob), 0);
         vm.assertEq(wrapped.balanceOf(alice), 10 ether);
         vm.assertEq(wrapped.getFrozenTokens(alice), 10 ether);
@@ -359,7 +385,7 @@ contract IssuerTest is SignedActions {
         vm.assertEq(nav, 0.4 ether);
         vm.assertEq(asOf, 1_699_990_000);
         vm.assertEq(module.issuerSequence(address(wrapped)), 8);
-        vm.assertEq(gateway.actionNonce(), 8, "one action nonce per decision");
+        vm.assertEq(gateway.actionNonce(), 8, "one action nonce per decision (none to execute)");
     }
 
     function test_module_refusesOutOfTurnAndReplay() public {
@@ -463,17 +489,29 @@ contract IssuerTest is SignedActions {
 
     function test_module_decisionTheTokenRefusesIsRecordedFailedAndTheNextGoesOn() public {
         // a forced transfer above bob's balance on E: consumed in its turn, recorded failed
-        bytes memory reason = abi.encodeWithSignature(
-            "ERC20InsufficientBalance(address,uint256,uint256)", bob, 100 ether, 500 ether
-        );
+        bytes memory reason =
+            abi.encodeWithSelector(IssuerModule.IssuerAmountUnavailable.selector, bob, 100 ether, 500 ether);
         vm.expectEmit(address(gateway));
         emit IssuerActionFailed(address(wrapped), 1, FORCED, reason);
         vm.assertFalse(next(FORCED, bob, carol, 500 ether, 0));
         vm.assertTrue(module.issuerActionFailed(address(wrapped), 1));
         vm.assertEq(module.issuerSequence(address(wrapped)), 1);
         vm.assertEq(wrapped.balanceOf(bob), 100 ether, "a failed forced transfer moved tokens");
-        // to an address not allowed on E
-        vm.assertFalse(next(FORCED, bob, dave, 1 ether, 0));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0, "a refused forced transfer froze tokens");
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.None));
+        // to an address not allowed on E: scheduled, refused by the token at execution, the hold released
+        vm.assertTrue(next(FORCED, bob, dave, 1 ether, 0));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 1 ether);
+        vm.expectEmit(address(gateway));
+        emit IssuerActionFailed(
+            address(wrapped), 2, FORCED, abi.encodeWithSelector(WrappedToken.NotAllowed.selector, dave)
+        );
+        vm.assertFalse(executeLater(2));
+        vm.assertTrue(module.issuerActionFailed(address(wrapped), 2));
+        vm.assertEq(uint8(status(2)), uint8(IssuerModule.ScheduledStatus.Failed));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0, "a failed forced transfer kept its hold");
+        (uint256 reserved,) = module.issuerHold(address(wrapped), bob);
+        vm.assertEq(reserved, 0);
         // an unknown status code
         vm.assertFalse(next(STATUS, address(0), address(0), 4, 0));
         vm.assertFalse(next(STATUS, address(0), address(0), 1000, 0));
@@ -492,7 +530,7 @@ contract IssuerTest is SignedActions {
     }
 
     function test_module_starvedTokenCallReverts() public {
-        IssuerModule.IssuerAction memory a = action(1, FORCED, bob, carol, 1 ether, 0);
+        IssuerModule.IssuerAction memory a = action(1, FREEZE_PARTIAL, bob, address(0), 1 ether, 0);
         bytes memory sig = sign(a);
         bytes memory data = abi.encodeCall(IssuerModule.applyIssuerAction, (EPOCH, a, sig));
         // from little gas up: every call that fails reverts whole (nothing changes); the first
@@ -507,11 +545,43 @@ contract IssuerTest is SignedActions {
             }
             if (ok) {
                 vm.assertFalse(module.issuerActionFailed(address(wrapped), 1), "starved into a recorded failure");
-                vm.assertEq(wrapped.balanceOf(carol), 1 ether);
+                vm.assertEq(wrapped.getFrozenTokens(bob), 1 ether);
                 break;
             }
         }
         vm.assertTrue(sawOutOfGas, "no gas limit made the token call run out");
+    }
+
+    /// @dev The same for scheduling a forced transfer (its freeze), for executing it (the
+    ///      release and the move) and for a cancel's release: starving a call never records a
+    ///      failure nor leaves a hold behind.
+    function test_module_starvedScheduleAndExecuteRevert() public {
+        IssuerModule.IssuerAction memory a = action(1, FORCED, bob, carol, 1 ether, 0);
+        bytes memory data = abi.encodeCall(IssuerModule.applyIssuerAction, (EPOCH, a, sign(a)));
+        vm.assertTrue(starve(data), "no gas limit made the freeze run out");
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Pending));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 1 ether);
+        vm.warp(block.timestamp + gateway.actionDelay());
+        vm.assertTrue(starve(abi.encodeCall(IssuerModule.executeIssuerAction, (address(wrapped), 1))));
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Executed));
+        vm.assertEq(wrapped.balanceOf(carol), 1 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+    }
+
+    /// @dev Calls the gateway with `data` from little gas up until it goes through; true if some
+    ///      limit made it revert with IssuerActionOutOfGas. Fails if it records a failure.
+    function starve(bytes memory data) internal returns (bool sawOutOfGas) {
+        for (uint256 g = 10_000; g < 2_000_000; g += 1_000) {
+            (bool ok, bytes memory ret) = address(gateway).call{gas: g}(data);
+            if (!ok && ret.length == 4 && bytes4(ret) == IssuerModule.IssuerActionOutOfGas.selector) {
+                sawOutOfGas = true;
+            }
+            if (ok) {
+                vm.assertFalse(module.issuerActionFailed(address(wrapped), 1), "starved into a recorded failure");
+                return sawOutOfGas;
+            }
+        }
+        vm.assertTrue(false, "never went through");
     }
 
     /// @dev While the guardian's pause holds, the decisions that only restrict (freezes, partial
@@ -532,31 +602,298 @@ contract IssuerTest is SignedActions {
     }
 
     /// @dev Attack (review, HIGH): a stolen committee key signs forced transfers (or recoveries)
-    ///      of every holder's balance; the guardian's pause must stop them. They revert with the
-    ///      endpoint's EnforcedPause and nothing is consumed: the decision waits for the resume and
-    ///      is then applied in its turn (re-signed for the action nonce of the time).
+    ///      of every holder's balance; the guardian's pause must stop them. While paused they are
+    ///      only scheduled (the tokens frozen on the holder: that only restricts, and the asset's
+    ///      later decisions go on); executing one reverts with the endpoint's EnforcedPause, and
+    ///      it waits for the resume.
     function test_module_forcedTransferAndRecoveryWaitWhileTheEndpointIsPaused() public {
         vm.prank(guardian);
         gateway.pause();
-        IssuerModule.IssuerAction memory seize = action(1, FORCED, bob, carol, 100 ether, 0);
-        bytes memory sig = sign(seize);
+        vm.assertTrue(apply_(action(1, FORCED, bob, carol, 40 ether, 0)));
+        vm.assertTrue(apply_(action(2, RECOVERY, bob, alice, 0, 0)) == false, "a recovery beside a forced transfer");
+        vm.assertTrue(apply_(action(3, FREEZE_WALLET, carol, address(0), 0, 0)), "a later decision was blocked");
+        vm.assertEq(wrapped.getFrozenTokens(bob), 40 ether);
+        vm.warp(block.timestamp + gateway.actionDelay());
         vm.expectRevert(Pausable.EnforcedPause.selector);
-        module.applyIssuerAction(EPOCH, seize, sig);
-        IssuerModule.IssuerAction memory recover = action(1, RECOVERY, bob, carol, 0, 0);
-        sig = sign(recover);
-        vm.expectRevert(Pausable.EnforcedPause.selector);
-        module.applyIssuerAction(EPOCH, recover, sig);
+        module.executeIssuerAction(address(wrapped), 1);
         vm.assertEq(wrapped.balanceOf(bob), 100 ether, "a forced transfer moved tokens while paused");
         vm.assertEq(wrapped.balanceOf(carol), 0);
-        vm.assertEq(gateway.actionNonce(), 0, "a refused decision consumed an action nonce");
-        vm.assertEq(module.issuerSequence(address(wrapped)), 0, "a refused decision consumed its number");
-        vm.assertFalse(module.issuerActionFailed(address(wrapped), 1));
-        // the resume lets them through, in their turn
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Pending));
+        // the resume lets it through
         resumeNow(gateway, CHAIN_E);
-        vm.assertTrue(apply_(action(1, FORCED, bob, carol, 40 ether, 0)));
-        vm.assertTrue(apply_(action(2, RECOVERY, bob, alice, 0, 0)));
+        vm.assertTrue(module.executeIssuerAction(address(wrapped), 1));
         vm.assertEq(wrapped.balanceOf(carol), 40 ether);
-        vm.assertEq(wrapped.balanceOf(alice), 60 ether);
+        vm.assertEq(wrapped.balanceOf(bob), 60 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+    }
+
+    // ------------------------------------------------------------------ forced moves: delayed (review #2, #7)
+
+    /// @dev Attack (issue 19 review #2): a stolen or colluding group key signs a forced transfer
+    ///      of a holder's balance; applied, it must only be scheduled (the guardian's window to
+    ///      cancel it), the amount frozen on the holder at once (#7), nothing moved yet.
+    function test_attack_forcedTransferDoesNotMoveAtOnce() public {
+        uint64 at = uint64(block.timestamp) + gateway.actionDelay();
+        vm.expectEmit(address(gateway));
+        emit IssuerActionScheduled(address(wrapped), 1, FORCED, bob, 40 ether, at, 0);
+        next(FORCED, bob, carol, 40 ether, 0);
+        vm.assertEq(wrapped.balanceOf(carol), 0, "a forced transfer moved tokens with no delay");
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 40 ether, "the forced amount is not frozen during the delay");
+        IssuerModule.Scheduled memory d = module.issuerActionScheduled(address(wrapped), 1);
+        vm.assertEq(uint8(d.status), uint8(IssuerModule.ScheduledStatus.Pending));
+        vm.assertEq(d.executableAt, at);
+        vm.assertEq(d.amount, 40 ether);
+        vm.assertEq(d.held, 40 ether);
+        vm.assertEq(d.actionNonce, 0);
+        vm.assertEq(module.issuerSequence(address(wrapped)), 1, "the number is consumed: later decisions go on");
+        vm.assertFalse(module.issuerActionFailed(address(wrapped), 1));
+        (uint256 reserved, bool recovering) = module.issuerHold(address(wrapped), bob);
+        vm.assertEq(reserved, 40 ether);
+        vm.assertFalse(recovering);
+        // the watchers find it by its action nonce; a nonce another action used names nothing
+        (address token, uint64 sequence) = module.issuerActionAt(0);
+        vm.assertEq(token, address(wrapped));
+        vm.assertEq(sequence, 1);
+        vm.assertTrue(next(FREEZE_WALLET, carol, address(0), 0, 0));
+        (token, sequence) = module.issuerActionAt(1);
+        vm.assertEq(token, address(0));
+        vm.assertEq(sequence, 0);
+    }
+
+    /// @dev Attack (review #7): the holder sees the forced transfer coming and moves or burns
+    ///      (toward C) the tokens during the delay. The scheduled amount is frozen: only the rest
+    ///      moves, and the execution takes the whole amount.
+    function test_attack_holderCannotFrontRunAScheduledForcedTransfer() public {
+        next(FORCED, bob, carol, 40 ether, 0);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 61 ether, 60 ether));
+        wrapped.transfer(alice, 61 ether);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 100 ether, 60 ether));
+        gateway.burn(address(wrapped), CHAIN_C, bob, 100 ether);
+        vm.prank(bob);
+        wrapped.approve(alice, 100 ether);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 61 ether, 60 ether));
+        wrapped.transferFrom(bob, alice, 61 ether);
+        vm.prank(bob);
+        wrapped.transfer(alice, 60 ether); // the rest is bob's to move
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 1, 0));
+        gateway.burn(address(wrapped), CHAIN_C, bob, 1);
+        vm.assertTrue(executeLater(1));
+        vm.assertEq(wrapped.balanceOf(carol), 40 ether, "the holder got the forced amount away");
+        vm.assertEq(wrapped.balanceOf(bob), 0);
+    }
+
+    /// @dev Attack (review #7), a recovery: whoever holds the lost wallet's key cannot empty it
+    ///      during the delay; the execution moves the whole balance, with the issuer's freezes.
+    function test_attack_lostWalletCannotBeEmptiedDuringARecovery() public {
+        vm.assertTrue(next(FREEZE_PARTIAL, bob, address(0), 30 ether, 0));
+        vm.assertTrue(next(RECOVERY, bob, alice, 0, 0));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 100 ether, "the lost wallet's balance is not held");
+        (uint256 reserved, bool recovering) = module.issuerHold(address(wrapped), bob);
+        vm.assertEq(reserved, 100 ether);
+        vm.assertTrue(recovering);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 1, 0));
+        wrapped.transfer(carol, 1);
+        vm.prank(bob);
+        vm.expectRevert(abi.encodeWithSelector(WrappedToken.AmountAboveFreeBalance.selector, bob, 1, 0));
+        gateway.burn(address(wrapped), CHAIN_C, bob, 1);
+        vm.assertTrue(executeLater(2));
+        vm.assertEq(wrapped.balanceOf(bob), 0);
+        vm.assertEq(wrapped.balanceOf(alice), 100 ether);
+        vm.assertEq(wrapped.getFrozenTokens(alice), 30 ether, "the issuer's own freeze goes with the wallet");
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+        vm.assertFalse(wrapped.isFrozen(alice));
+        (reserved, recovering) = module.issuerHold(address(wrapped), bob);
+        vm.assertEq(reserved, 0);
+        vm.assertFalse(recovering);
+    }
+
+    function test_execute_beforeTheDelayReverts_twiceReverts_unknownReverts() public {
+        next(FORCED, bob, carol, 40 ether, 0);
+        uint64 at = uint64(block.timestamp) + gateway.actionDelay();
+        vm.warp(at - 1);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.IssuerActionNotReady.selector, address(wrapped), 1, at));
+        module.executeIssuerAction(address(wrapped), 1);
+        vm.assertEq(wrapped.balanceOf(carol), 0);
+        vm.warp(at);
+        vm.expectEmit(address(gateway));
+        emit IssuerActionApplied(address(wrapped), 1, FORCED);
+        vm.prank(stranger); // anyone may execute it
+        vm.assertTrue(module.executeIssuerAction(address(wrapped), 1));
+        vm.assertEq(wrapped.balanceOf(carol), 40 ether);
+        vm.assertEq(wrapped.balanceOf(bob), 60 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0, "the hold stayed after the execution");
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Executed));
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(wrapped), 1));
+        module.executeIssuerAction(address(wrapped), 1);
+        vm.assertEq(wrapped.balanceOf(carol), 40 ether, "executed twice");
+        // never scheduled: another op, a number not applied, another token
+        vm.assertTrue(next(FREEZE_WALLET, carol, address(0), 0, 0));
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(wrapped), 2));
+        module.executeIssuerAction(address(wrapped), 2);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(wrapped), 3));
+        module.executeIssuerAction(address(wrapped), 3);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(asset), 1));
+        module.executeIssuerAction(address(asset), 1);
+    }
+
+    function test_guardianCancelReleasesTheHoldAndRecordsItFailed() public {
+        next(FORCED, bob, carol, 40 ether, 0);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotGuardian.selector, stranger));
+        vm.prank(stranger);
+        module.cancelIssuerAction(address(wrapped), 1);
+        vm.expectRevert(abi.encodeWithSelector(QiaoEndpoint.NotGuardian.selector, owner));
+        vm.prank(owner);
+        module.cancelIssuerAction(address(wrapped), 1);
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Pending), "a stranger cancelled it");
+        vm.expectEmit(address(gateway));
+        emit IssuerActionCancelled(address(wrapped), 1, FORCED);
+        vm.prank(guardian);
+        module.cancelIssuerAction(address(wrapped), 1);
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Cancelled));
+        vm.assertTrue(module.issuerActionFailed(address(wrapped), 1), "a cancelled decision is not recorded failed");
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0, "the cancel kept the hold");
+        (uint256 reserved,) = module.issuerHold(address(wrapped), bob);
+        vm.assertEq(reserved, 0);
+        vm.prank(guardian);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(wrapped), 1));
+        module.cancelIssuerAction(address(wrapped), 1);
+        vm.warp(block.timestamp + gateway.actionDelay());
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(wrapped), 1));
+        module.executeIssuerAction(address(wrapped), 1);
+        vm.assertEq(wrapped.balanceOf(carol), 0);
+        vm.prank(bob);
+        wrapped.transfer(alice, 100 ether); // free again
+        // an executed one cannot be cancelled
+        vm.prank(alice);
+        wrapped.transfer(bob, 100 ether);
+        vm.assertTrue(nextExecuted(FORCED, bob, carol, 1 ether));
+        vm.prank(guardian);
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(wrapped), 2));
+        module.cancelIssuerAction(address(wrapped), 2);
+        vm.assertEq(wrapped.balanceOf(carol), 1 ether);
+    }
+
+    function test_guardianCancelWorksWhilePausedAndCancelsARecovery() public {
+        next(RECOVERY, bob, alice, 0, 0);
+        vm.startPrank(guardian);
+        gateway.pause();
+        module.cancelIssuerAction(address(wrapped), 1);
+        vm.stopPrank();
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+        (uint256 reserved, bool recovering) = module.issuerHold(address(wrapped), bob);
+        vm.assertEq(reserved, 0);
+        vm.assertFalse(recovering);
+        vm.assertEq(wrapped.balanceOf(alice), 0);
+    }
+
+    /// @dev The guardian's cancelAllPending (a stolen key: every scheduled action at once) covers
+    ///      the scheduled forced moves: none executes; anyone closes them, releasing the hold,
+    ///      paused or not; one scheduled after the cut-off is not affected.
+    function test_cancelAllPendingCancelsScheduledForcedMoves() public {
+        next(FORCED, bob, carol, 40 ether, 0);
+        next(FORCED, bob, carol, 10 ether, 0);
+        vm.startPrank(guardian);
+        gateway.pause();
+        gateway.cancelAllPending();
+        vm.stopPrank();
+        vm.assertEq(uint8(status(1)), uint8(IssuerModule.ScheduledStatus.Cancelled), "the view shows it pending");
+        vm.warp(block.timestamp + gateway.actionDelay());
+        vm.expectEmit(address(gateway));
+        emit IssuerActionCancelled(address(wrapped), 1, FORCED);
+        vm.assertFalse(module.executeIssuerAction(address(wrapped), 1)); // while paused: only closed
+        resumeNow(gateway, CHAIN_E);
+        vm.assertFalse(module.executeIssuerAction(address(wrapped), 2));
+        vm.assertEq(wrapped.balanceOf(carol), 0, "a cancelled forced transfer moved tokens");
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+        vm.assertTrue(module.issuerActionFailed(address(wrapped), 1));
+        vm.assertTrue(module.issuerActionFailed(address(wrapped), 2));
+        vm.expectRevert(abi.encodeWithSelector(IssuerModule.NoScheduledIssuerAction.selector, address(wrapped), 1));
+        module.executeIssuerAction(address(wrapped), 1);
+        // scheduled after the cut-off: executes
+        vm.assertTrue(nextExecuted(FORCED, bob, carol, 5 ether));
+        vm.assertEq(wrapped.balanceOf(carol), 5 ether);
+    }
+
+    /// @dev What the scheduled moves hold stays held: a second forced transfer takes only what the
+    ///      first left, a recovery waits for the forced transfer (and the reverse), and the
+    ///      issuer's partial unfreeze cannot release held tokens. Each refusal is recorded failed
+    ///      in its turn, and changes nothing.
+    function test_heldTokensStayHeldAgainstLaterDecisions() public {
+        vm.assertTrue(next(FREEZE_PARTIAL, bob, address(0), 30 ether, 0)); // #1: the issuer's own
+        vm.assertTrue(next(FORCED, bob, carol, 90 ether, 0)); // #2: holds 70 more (30 were frozen)
+        vm.assertEq(wrapped.getFrozenTokens(bob), 100 ether);
+        vm.assertEq(module.issuerActionScheduled(address(wrapped), 2).held, 70 ether);
+        vm.expectEmit(address(gateway));
+        emit IssuerActionFailed(
+            address(wrapped),
+            3,
+            FORCED,
+            abi.encodeWithSelector(IssuerModule.IssuerAmountUnavailable.selector, bob, 10 ether, 11 ether)
+        );
+        vm.assertFalse(next(FORCED, bob, carol, 11 ether, 0)); // #3
+        vm.expectEmit(address(gateway));
+        emit IssuerActionFailed(
+            address(wrapped), 4, RECOVERY, abi.encodeWithSelector(IssuerModule.IssuerActionPending.selector, bob)
+        );
+        vm.assertFalse(next(RECOVERY, bob, alice, 0, 0)); // #4
+        vm.expectEmit(address(gateway));
+        emit IssuerActionFailed(
+            address(wrapped),
+            5,
+            UNFREEZE_PARTIAL,
+            abi.encodeWithSelector(IssuerModule.IssuerTokensHeld.selector, bob, 100 ether, 90 ether)
+        );
+        vm.assertFalse(next(UNFREEZE_PARTIAL, bob, address(0), 11 ether, 0)); // #5
+        vm.assertTrue(next(UNFREEZE_PARTIAL, bob, address(0), 10 ether, 0)); // #6: not held
+        vm.assertEq(wrapped.getFrozenTokens(bob), 90 ether);
+        vm.assertTrue(next(FORCED, bob, carol, 10 ether, 0)); // #7: the 10 left
+        vm.assertEq(wrapped.getFrozenTokens(bob), 100 ether);
+        vm.warp(block.timestamp + gateway.actionDelay());
+        vm.assertTrue(module.executeIssuerAction(address(wrapped), 7)); // any order
+        vm.assertTrue(module.executeIssuerAction(address(wrapped), 2));
+        vm.assertEq(wrapped.balanceOf(carol), 100 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+        // a recovery scheduled: no forced transfer from the wallet beside it
+        vm.prank(carol);
+        wrapped.transfer(bob, 50 ether);
+        vm.assertTrue(next(RECOVERY, bob, alice, 0, 0)); // #8
+        vm.prank(carol);
+        wrapped.transfer(bob, 5 ether); // arrives after: free
+        vm.assertFalse(next(FORCED, bob, carol, 5 ether, 0)); // #9
+        vm.assertTrue(module.issuerActionFailed(address(wrapped), 9));
+        vm.assertFalse(next(RECOVERY, bob, carol, 0, 0)); // #10: one recovery at a time
+        vm.assertTrue(executeLater(8));
+        vm.assertEq(wrapped.balanceOf(alice), 55 ether);
+    }
+
+    /// @dev A forced transfer of tokens the issuer froze first (the usual order: freeze, then
+    ///      the court's order) holds nothing more, and the execution releases only what it takes.
+    function test_forcedTransferOfFrozenTokensHoldsNothingMore() public {
+        vm.assertTrue(next(FREEZE_PARTIAL, bob, address(0), 100 ether, 0));
+        vm.assertTrue(next(FORCED, bob, carol, 60 ether, 0));
+        vm.assertEq(module.issuerActionScheduled(address(wrapped), 2).held, 0);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 100 ether);
+        vm.assertTrue(executeLater(2));
+        vm.assertEq(wrapped.balanceOf(carol), 60 ether);
+        vm.assertEq(wrapped.getFrozenTokens(bob), 40 ether);
+    }
+
+    /// @dev A recovery of an empty wallet is refused at once (nothing to hold); one the token
+    ///      refuses at execution (the new wallet not verified) is recorded failed, its hold released.
+    function test_recoveryRefusedAtOnceOrAtExecution() public {
+        vm.assertFalse(next(RECOVERY, carol, alice, 0, 0));
+        vm.assertTrue(module.issuerActionFailed(address(wrapped), 1));
+        vm.assertTrue(next(RECOVERY, bob, dave, 0, 0));
+        vm.assertFalse(executeLater(2));
+        vm.assertEq(uint8(status(2)), uint8(IssuerModule.ScheduledStatus.Failed));
+        vm.assertEq(wrapped.getFrozenTokens(bob), 0);
+        vm.assertEq(wrapped.balanceOf(bob), 100 ether);
     }
 
     // ------------------------------------------------------------------ status on the token
@@ -898,8 +1235,8 @@ contract IssuerTest is SignedActions {
 
     function test_forcedTransferAndRecoveryStillApplyWhenNotActive() public {
         setStatus(2);
-        vm.assertTrue(next(FORCED, bob, carol, 10 ether, 0));
-        vm.assertTrue(next(RECOVERY, bob, alice, 0, 0));
+        vm.assertTrue(nextExecuted(FORCED, bob, carol, 10 ether));
+        vm.assertTrue(nextExecuted(RECOVERY, bob, alice, 0));
         vm.assertEq(wrapped.balanceOf(carol), 10 ether);
         vm.assertEq(wrapped.balanceOf(alice), 90 ether);
     }

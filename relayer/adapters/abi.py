@@ -370,6 +370,29 @@ ISSUER_MODULE_ABI: list[dict[str, Any]] = [
     _fn("issuerSequence", "address token", "uint64 sequence", view=True),
     _fn("issuerActionFailed", "address token, uint64 sequence", "bool failed", view=True),
     {
+        **_fn("issuerActionScheduled", "address token, uint64 sequence", view=True),
+        "outputs": [
+            {
+                "name": "d",
+                "type": "tuple",
+                "internalType": "struct IssuerModule.Scheduled",
+                "components": [
+                    {"name": "account", "type": "address"},
+                    {"name": "op", "type": "uint8"},
+                    {"name": "status", "type": "uint8", "internalType": "enum IssuerModule.ScheduledStatus"},
+                    {"name": "executableAt", "type": "uint64"},
+                    {"name": "to", "type": "address"},
+                    {"name": "actionNonce", "type": "uint64"},
+                    {"name": "amount", "type": "uint256"},
+                    {"name": "held", "type": "uint256"},
+                ],
+            }
+        ],
+    },
+    _fn("issuerHold", "address token, address account", "uint256 reserved, bool recovering", view=True),
+    _fn("executeIssuerAction", "address token, uint64 sequence", "bool executed"),
+    _fn("cancelIssuerAction", "address token, uint64 sequence"),
+    {
         "type": "function",
         "name": "applyIssuerAction",
         "stateMutability": "nonpayable",

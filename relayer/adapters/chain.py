@@ -46,6 +46,8 @@ from relayer.core.onchain import (
     CurseView,
     EndpointState,
     IssuerEvent,
+    IssuerScheduledView,
+    IssuerScheduleStatus,
     PendingActionView,
     RegistryEvent,
     RegistryStatus,
@@ -1203,6 +1205,30 @@ class ChainClient:
 
         failed: bool = await self.call(get, "issuerActionFailed", trusted=True)
         return failed
+
+    async def issuer_scheduled(self, token: str, sequence: int, *, final: bool = True) -> IssuerScheduledView:
+        """`issuerActionScheduled(token, sequence)` (IssuerModule) at the final head (or the head):
+        the forced transfer or recovery decision `sequence` of `token` scheduled, and its status
+        (from an endpoint not quarantined: a member acts on it)."""
+        block = await self._read_block(final)
+        who = to_checksum_address(token)
+
+        async def get(ep: _Endpoint) -> Any:
+            f = ep.w3.eth.contract(address=ep.contract.address, abi=ISSUER_MODULE_ABI).functions
+            return await f.issuerActionScheduled(who, sequence).call(block_identifier=block)
+
+        account, _op, status, executable_at, to, nonce, amount, held = await self.call(
+            get, "issuerActionScheduled", trusted=True
+        )
+        return IssuerScheduledView(
+            IssuerScheduleStatus(int(status)),
+            int(executable_at),
+            int(nonce),
+            str(account),
+            str(to),
+            int(amount),
+            int(held),
+        )
 
     async def token_asset_state(self, token: str) -> AssetState:
         """A wrapped token's `assetStatus()` and `nav()` at the final head."""

@@ -120,6 +120,7 @@ ACTION_SELECTORS: dict[str, bytes] = {
     kind: keccak(text=f"{name}({','.join(types)})")[:4] for kind, (name, types) in _ACTION_CALLS.items()
 }
 EXECUTE_PENDING_SELECTOR = keccak(text="executePending(uint64)")[:4]
+EXECUTE_ISSUER_SELECTOR = keccak(text="executeIssuerAction(address,uint64)")[:4]
 G2_COMPRESSED_LENGTH = 96
 G2_EIP2537_LENGTH = 256
 
@@ -174,3 +175,15 @@ def execute_pending_data(nonce: int) -> bytes:
     if not 0 <= nonce < 2**64:
         raise ValueError(f"execute_pending_data: action nonce {nonce} is not a uint64")
     return EXECUTE_PENDING_SELECTOR + abi_encode(["uint64"], [nonce])
+
+
+def execute_issuer_data(token: str, sequence: int) -> bytes:
+    """The calldata of `executeIssuerAction(token, sequence)` (gateway, IssuerModule): moves the
+    tokens of the forced transfer or recovery scheduled by decision `sequence` of `token` once
+    the endpoint's delay has passed, or closes it if the guardian cancelled every scheduled
+    action (anyone may send it)."""
+    if not 0 < sequence < 2**64:
+        raise ValueError(f"execute_issuer_data: decision number {sequence} is not a positive uint64")
+    if not isinstance(token, str) or len(token) != 42 or not token.startswith("0x"):
+        raise ValueError(f"execute_issuer_data: token {token!r} is not a 0x address")
+    return EXECUTE_ISSUER_SELECTOR + abi_encode(["address", "uint64"], [token, sequence])

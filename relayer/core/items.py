@@ -61,13 +61,17 @@ class ActionKind(StrEnum):
 # what an operator proposes (CLI)
 PROPOSABLE = (ActionKind.PAUSE, ActionKind.RESUME, ActionKind.ROTATE, ActionKind.UNCURSE)
 DELAYED = (ActionKind.RESUME, ActionKind.ROTATE, ActionKind.UNCURSE)  # scheduled, executed after the delay
+# the issuer's decisions that move balances: IssuerModule schedules them (their tokens held on the
+# holder) and `executeIssuerAction` moves them after the endpoint's delay, unless the guardian
+# cancels them (docs/PROTOCOL.md, "Issuer actions, asset status and NAV")
+DELAYED_ISSUER_OPS = ("forced_transfer", "recovery")
 
 
 class ActionState(StrEnum):
     PROPOSED = "proposed"  # known here, waiting for this member's operator
     APPROVED = "approved"  # this member signs it (for the endpoint's current action nonce)
     SUBMITTED = "submitted"  # this node sent the signed action; waiting for its outcome
-    SCHEDULED = "scheduled"  # a RESUME, ROTATE or UNCURSE accepted on-chain, waiting out the delay
+    SCHEDULED = "scheduled"  # a RESUME, ROTATE, UNCURSE, forced transfer or recovery waiting out the delay
     EXECUTED = "executed"  # its effect is on-chain
     CANCELLED = "cancelled"  # the guardian cancelled it while it was scheduled
     EXPIRED = "expired"  # a proposal not executed before it expired
@@ -169,6 +173,13 @@ class Action:
     def issuer(self) -> IssuerFields | None:
         """The fields of an ISSUER action (token, sequence, op, account, to, amount, asOf)."""
         return issuer_fields(self.params) if self.kind is ActionKind.ISSUER else None
+
+    @property
+    def delayed_issuer(self) -> bool:
+        """Whether this is an ISSUER action that IssuerModule schedules (a forced transfer or a
+        recovery): applied, it waits out the endpoint's delay, then `executeIssuerAction`."""
+        f = self.issuer
+        return f is not None and ISSUER_OPS.get(f.op) in DELAYED_ISSUER_OPS
 
     @property
     def pause_count(self) -> int | None:
@@ -464,7 +475,7 @@ class ActionRecord:
     message: bytes | None
     signature: bytes | None
     tx_hash: str | None
-    executable_at: int | None  # a scheduled RESUME/ROTATE/UNCURSE: when it can be executed (chain time)
+    executable_at: int | None  # a scheduled action: when it can be executed (chain time)
     sent_at: float | None
     updated_at: float
 

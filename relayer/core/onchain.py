@@ -86,6 +86,42 @@ class PendingActionView:
         return next((k for k, h in ACTION_TYPEHASHES.items() if h == self.typehash), None)
 
 
+class IssuerScheduleStatus(IntEnum):
+    """IssuerModule.ScheduledStatus: the state of a forced transfer or recovery it scheduled."""
+
+    NONE = 0  # never scheduled (another op, refused at once, or not applied yet)
+    PENDING = 1  # waiting out the delay (or the endpoint's pause); its tokens held on the holder
+    EXECUTED = 2  # the tokens moved
+    CANCELLED = 3  # by the guardian (alone, or with every scheduled action: then executing it closes it)
+    FAILED = 4  # the token refused the move at execution; the hold was released
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerScheduledView:
+    """`issuerActionScheduled(token, sequence)` of a gateway (IssuerModule): a forced transfer or
+    recovery scheduled by its ISSUER action, when it may be executed, and its status. `held`:
+    the tokens it froze on `account` until it ends."""
+
+    status: IssuerScheduleStatus
+    executable_at: int
+    action_nonce: int
+    account: str
+    to: str
+    amount: int
+    held: int
+
+    def __post_init__(self) -> None:
+        if self.status not in tuple(IssuerScheduleStatus):
+            raise ValueError(f"issuer schedule status {self.status!r} is not 0 none .. 4 failed")
+        _uint64("issuer schedule executableAt", self.executable_at)
+        _uint64("issuer schedule action nonce", self.action_nonce)
+        _address("issuer schedule account", self.account)
+        _address("issuer schedule receiver", self.to)
+        for what, value in (("amount", self.amount), ("held", self.held)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**256:
+                raise ValueError(f"issuer schedule {what} {value!r} is not a uint256")
+
+
 @dataclass(frozen=True, slots=True)
 class CurseView:
     """One route of an endpoint as the sentinels left it: `isCursed(remote)` and

@@ -23,6 +23,8 @@ RUNBOOK = {
     "uncurse": "deploy/runbooks/route-cursed.md",
     "issuer": "deploy/runbooks/asset-status.md",
 }
+# a forced transfer or recovery waiting out the endpoint's delay (IssuerModule), and its cancel
+ISSUER_MOVE_RUNBOOK = "deploy/runbooks/issuer-forced-move-pending.md"
 CLOSED = ("executed", "cancelled", "expired", "refused", "superseded", "failed")
 DONE = {"propose": "proposed", "approve": "approved", "reject": "rejected"}
 
@@ -136,6 +138,13 @@ def next_step(a: dict[str, Any]) -> str | None:
         if state == "approved":
             return "t partials held: a relayer combines them and submits the action"
         return "sent: waiting for the transaction's outcome on the chain"
+    if state == "scheduled" and kind == "issuer":
+        return (
+            "the gateway holds the tokens it takes (frozen on the holder) while the endpoint's delay "
+            "runs, then a relayer executes it (`executeIssuerAction(token, sequence)`; anyone may); the "
+            "guardian can still cancel it with `cancelIssuerAction(token, sequence)` "
+            f"({ISSUER_MOVE_RUNBOOK})"
+        )
     if state == "scheduled":
         nonce = a["action_nonce"] if a["action_nonce"] is not None else "<actionNonce>"
         return (

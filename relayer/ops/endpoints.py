@@ -19,6 +19,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 
 from relayer import metrics
+from relayer.adapters.abi import ISSUER_MODULE_ABI
 from relayer.adapters.chain import ChainClient
 from relayer.config import ConfigError, read_secret_file
 from relayer.core.types import ChainId
@@ -274,6 +275,22 @@ class ActionKind(Enum):
     RESUME = "resume"
     ROTATE = "rotate"
     UNCURSE = "uncurse"
+    ISSUER = "issuer"  # an issuer's forced transfer or recovery the gateway's IssuerModule scheduled
+
+
+ISSUER_PENDING = 1  # IssuerModule.ScheduledStatus.Pending (a cancelAllPending cut-off reads Cancelled)
+# the module's lookup of a forced move by the action nonce its signature used (both endpoints run the
+# module behind their fallback; a vault's answers are always empty)
+_ISSUER_AT_ABI = [
+    {
+        "type": "function",
+        "name": "issuerActionAt",
+        "stateMutability": "view",
+        "inputs": [{"name": "nonce", "type": "uint64"}],
+        "outputs": [{"name": "token", "type": "address"}, {"name": "sequence", "type": "uint64"}],
+    },
+    *(f for f in ISSUER_MODULE_ABI if f.get("name") == "issuerActionScheduled"),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +337,9 @@ class PendingActionWatch:
         self.window = window
         self._remembered: dict[ChainId, set[int]] = {}
         self._kinds: dict[ChainId, dict[bytes, ActionKind]] = {}
+        # per chain: used action nonces known to hold no pending forced move (a nonce's use never
+        # changes, nor does a forced move that ended); the ones below the window are dropped
+        self._not_issuer: dict[ChainId, set[int]] = {}
 
     async def read(self, chains: Mapping[ChainId, ChainClient]) -> dict[str, EndpointPending]:
         out: dict[str, EndpointPending] = {}
@@ -357,8 +377,11 @@ class PendingActionWatch:
             *(endpoint.functions.pendingAction(n).call(block_identifier=number) for n in nonces)
         )
         actions: list[ScheduledAction] = []
+        others = []
         for nonce, row in zip(nonces, rows, strict=True):
             typehash, key_epoch, executable_at, _pause_count, status, _key_data = row
+            if int(status) == 0:
+                others.append(nonce)  # not a RESUME, ROTATE or UNCURSE: perhaps a forced move
             if int(status) != PENDING_STATUS:
                 continue
             kind = kinds.get(bytes(typehash))
@@ -370,6 +393,8 @@ class PendingActionWatch:
                     typehash="0x" + bytes(typehash).hex(),
                 )
             actions.append(ScheduledAction(nonce, kind, int(key_epoch), int(executable_at)))
+        actions += await self._issuer_moves(chain, number, others, min(nonces, default=next_nonce))
+        actions.sort(key=lambda a: a.nonce)
         pending = sorted(a.nonce for a in actions)
         if len(pending) > REMEMBERED_MAX:
             log.warning(
@@ -391,6 +416,35 @@ class PendingActionWatch:
                 executable_in=view.executable_in,
             )
         return view
+
+    async def _issuer_moves(
+        self, chain: ChainClient, block: int, nonces: list[int], lowest: int
+    ) -> list[ScheduledAction]:
+        """The forced transfers and recoveries the gateway's IssuerModule scheduled under
+        `nonces` (used, with no RESUME, ROTATE or UNCURSE) and still pending at `block`: each
+        counted as kind ISSUER, whoever submitted it (a stolen key's by hand too)."""
+        module = chain.w3.eth.contract(address=chain.endpoint.address, abi=_ISSUER_AT_ABI)
+        done = self._not_issuer.setdefault(chain.chain_id, set())
+        done.difference_update({n for n in done if n < lowest})
+        found: list[ScheduledAction] = []
+        try:
+            for nonce in nonces:
+                if nonce in done:
+                    continue
+                f = module.functions
+                token, sequence = await f.issuerActionAt(nonce).call(block_identifier=block)
+                if int(token, 16) == 0:
+                    done.add(nonce)
+                    continue
+                d = await f.issuerActionScheduled(token, sequence).call(block_identifier=block)
+                _account, _op, status, executable_at, _to, _nonce, _amount, _held = d
+                if int(status) != ISSUER_PENDING:
+                    done.add(nonce)
+                    continue
+                found.append(ScheduledAction(nonce, ActionKind.ISSUER, 0, int(executable_at)))
+        except Exception as exc:  # an endpoint deployed before the module had the lookup
+            log.warning("endpoint_issuer_moves_check_error", chain=chain.cfg.name, error=repr(exc))
+        return found
 
 
 def export_pending(view: EndpointPending) -> None:

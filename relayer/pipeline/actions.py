@@ -12,7 +12,9 @@ Each step, for every endpoint with open actions:
 4. t verified partials on the same item are combined, checked, and sent by this node's relayer
    account (members take turns by rank, as for batches);
 5. a scheduled RESUME, ROTATE or UNCURSE is executed once its delay is over (`executePending`),
-   unless the guardian cancelled it.
+   unless the guardian cancelled it; so is an issuer's forced transfer or recovery, which the
+   gateway's IssuerModule schedules (`executeIssuerAction`; its tokens are held on the holder
+   meanwhile), or closed if the guardian cancelled it with every scheduled action.
 
 A ROTATE (`relayer actions propose rotate`) installs the key this member holds as `[committee.next]`
 (the keyring's last epoch, from the DKG the members ran); each member signs it only for a key epoch
@@ -45,7 +47,7 @@ from relayer.adapters.store import Store
 from relayer.adapters.txsender import Reverted
 from relayer.config import NodeConfig
 from relayer.core.arrivals import Facts, PartialOutcome
-from relayer.core.calldata import action_call_data, execute_pending_data
+from relayer.core.calldata import action_call_data, execute_issuer_data, execute_pending_data
 from relayer.core.encoding import (
     ACTION_TYPEHASHES,
     ISSUER_OPS,
@@ -101,7 +103,13 @@ from relayer.core.lifecycle import (
     states_of_every_kind,
 )
 from relayer.core.messages import ActionPartialMessage, ProposalMessage
-from relayer.core.onchain import CurseView, EndpointState, PendingActionView, PendingStatus
+from relayer.core.onchain import (
+    CurseView,
+    EndpointState,
+    IssuerScheduleStatus,
+    PendingActionView,
+    PendingStatus,
+)
 from relayer.core.reverts import revert_name
 from relayer.core.states import TxRecord
 from relayer.core.types import ChainId
@@ -952,6 +960,78 @@ class ActionStage:
         await self._executed(r, why)
         return why
 
+    async def _issuer_consumed(self, chain: ChainClient, r: ActionRecord) -> Outcome:
+        """An ISSUER action whose turn on the destination is consumed (final): a forced transfer or
+        recovery the module scheduled is SCHEDULED here until it is executed after the delay
+        (`_follow_issuer`); any other is closed as `_issuer_done` finds it (applied, refused,
+        skipped)."""
+        a = r.action
+        f = a.issuer
+        assert f is not None
+        if a.delayed_issuer:
+            d = await chain.issuer_scheduled(f.token, f.sequence, final=True)
+            if d.status in (IssuerScheduleStatus.PENDING, IssuerScheduleStatus.CANCELLED):
+                why = (
+                    f"{a.describe()}: scheduled, {d.amount} of {d.account} held; executable at "
+                    f"{d.executable_at} unless the guardian cancels it "
+                    f"(cancelIssuerAction({f.token}, {f.sequence}))"
+                )
+                await self.store.set_action_state(
+                    a.id, ActionState.SCHEDULED, why, executable_at=d.executable_at
+                )
+                log.info(
+                    "issuer_action_scheduled",
+                    action=a.id,
+                    token=f.token,
+                    sequence=f.sequence,
+                    executable_at=d.executable_at,
+                )
+                return scheduled(f"executable at {d.executable_at}")
+        return confirmed(await self._issuer_done(chain, r), ours=False)
+
+    async def _follow_issuer(self, chain: ChainClient, r: ActionRecord) -> Outcome:
+        """A forced transfer or recovery the gateway's IssuerModule scheduled: executed, refused by
+        the token at execution, or cancelled by the guardian (read at the final head), or executed
+        by this node (`executeIssuerAction`) once its delay is over, the endpoint is not paused
+        and it is its turn. One the guardian cut off with `cancelAllPending` still holds the
+        holder's tokens until someone calls `executeIssuerAction`, which then only releases them:
+        this node sends it too, and closes the action once it is closed on-chain."""
+        a = r.action
+        f = a.issuer
+        assert f is not None
+        d = await chain.issuer_scheduled(f.token, f.sequence, final=True)
+        if d.status is IssuerScheduleStatus.EXECUTED:
+            why = f"{a.describe()}: executed after the delay"
+            await self._executed(r, why)
+            return confirmed(why, ours=False)
+        if d.status in (IssuerScheduleStatus.FAILED, IssuerScheduleStatus.NONE):
+            # refused by the token at execution (or at once): FAILED, as `_issuer_done` says
+            return confirmed(await self._issuer_done(chain, r), ours=False)
+        if d.status is IssuerScheduleStatus.PENDING:
+            if await chain.chain_time() < d.executable_at:
+                return scheduled(f"executable at {d.executable_at}")
+            if (await chain.endpoint_state()).paused:
+                return not_ready("the endpoint is paused: the forced move executes after the resume")
+
+        async def refusal(name: str) -> Outcome | None:
+            if name != "NoScheduledIssuerAction":
+                return None
+            if d.status is not IssuerScheduleStatus.CANCELLED:
+                return not_ready("ended on-chain, not final yet")
+            why = (
+                f"{a.describe()}: cancelled by the guardian during its delay, the holder's tokens "
+                "released; the issuer decides again on C if the order still stands"
+            )
+            log.warning("issuer_action_cancelled", action=a.id, token=f.token, sequence=f.sequence, why=why)
+            await self._close(r, ActionState.CANCELLED, why)
+            return refused(why)
+
+        # the nonce its signature used on-chain: a member that found it applied before signing it
+        # has none of its own, and every member must give it the same turn
+        return await self._send_execute(
+            chain, r, d.action_nonce, execute_issuer_data(f.token, f.sequence), refusal
+        )
+
     async def _flag(self, chain: ChainClient, a: Action, *, final: bool) -> FlagView | None:
         if a.account is None:
             return None
@@ -1002,11 +1082,9 @@ class ActionStage:
             )
             if again.decision is Decision.DONE:
                 if a.kind is ActionKind.ISSUER:
-                    why = await self._issuer_done(chain, r)
-                else:
-                    why = again.why
-                    await self._executed(r, why)
-                return confirmed(why, ours=False)
+                    return await self._issuer_consumed(chain, r)
+                await self._executed(r, again.why)
+                return confirmed(again.why, ours=False)
             return not_ready(f"{verdict.why}, not final yet")
         if verdict.decision is Decision.REFUSE:
             state = ActionState.EXPIRED if "expired" in verdict.why else ActionState.REFUSED
@@ -1241,8 +1319,7 @@ class ActionStage:
             f = a.issuer
             assert f is not None
             if issuer.applied >= f.sequence:
-                why = await self._issuer_done(chain, r)
-                return confirmed(why, ours=False)
+                return await self._issuer_consumed(chain, r)
         why = f"action nonce {r.action_nonce} was used by another action; signing again"
         await self.store.set_action_state(a.id, ActionState.APPROVED, why)
         self._sent.pop(a.id, None)
@@ -1303,6 +1380,8 @@ class ActionStage:
         """A scheduled RESUME, ROTATE or UNCURSE: executed or cancelled (read at the final head), or
         executed by this node (`executePending`) once its delay is over and it is its turn.
         SCHEDULED while the delay runs; a cancelled or stale one is REFUSED (it never executes)."""
+        if r.action.kind is ActionKind.ISSUER:
+            return await self._follow_issuer(chain, r)
         assert r.action_nonce is not None
         pending = await chain.pending_action(r.action_nonce, final=True)
         status = PENDING_STATUS.get(pending.status, "none")
@@ -1317,6 +1396,38 @@ class ActionStage:
             return refused(why)
         if await chain.chain_time() < pending.executable_at:
             return scheduled(f"executable at {pending.executable_at}")
+
+        async def refusal(name: str) -> Outcome | None:
+            if name != "PendingActionStale":
+                return None
+            why = {
+                ActionKind.UNCURSE: "stale: the route is no longer in the curse it lifts "
+                "(lifted by another UNCURSE), or the endpoint's key epoch changed",
+                ActionKind.ROTATE: "stale: the endpoint's key epoch changed",
+            }.get(
+                r.action.kind,
+                "stale: the endpoint left the pause it resumed, or its key epoch changed",
+            )
+            await self._close(r, ActionState.CANCELLED, why)
+            await self._close_duplicates(chain, r, why)
+            return refused(why)
+
+        nonce = r.action_nonce
+        return await self._send_execute(chain, r, nonce, execute_pending_data(nonce), refusal)
+
+    async def _send_execute(
+        self,
+        chain: ChainClient,
+        r: ActionRecord,
+        nonce: int,
+        data: bytes,
+        refusal: Callable[[str], Awaitable[Outcome | None]],
+    ) -> Outcome:
+        """Send `data` (the execution of scheduled action `r`, whose signature used action nonce
+        `nonce`; anyone may send it) from this node's relayer account when it is its turn
+        (members take turns by the nonce's rank), unless a transaction of this node executing it
+        is in flight. A revert of the estimate goes to `refusal` (its error name): its outcome, or
+        RETRY when it returns None."""
         submitter = self.submitters.get(chain.chain_id)
         if submitter is None:
             return not_ready("no relayer account for this chain here")
@@ -1328,28 +1439,18 @@ class ActionStage:
             if receipt is None and time.time() - executing.sent_at < self.cfg.relayer.receipt_timeout:
                 return sent(f"tx {executing.tx_hash} waits for its receipt")
         seen = self._due_seen.setdefault(r.action.id, time.monotonic())
-        if time.monotonic() - seen < self._rank(r.action_nonce) * self.cfg.relayer.stagger_seconds:
+        if time.monotonic() - seen < self._rank(nonce) * self.cfg.relayer.stagger_seconds:
             return not_ready("not this relayer's turn to execute it yet")
-        data = execute_pending_data(r.action_nonce)
         async with submitter.send_lock:
             try:
                 gas = await submitter.sender.estimate(data)
             except Reverted as exc:
                 name = revert_name(exc.data)
-                if name == "PendingActionStale":
-                    why = {
-                        ActionKind.UNCURSE: "stale: the route is no longer in the curse it lifts "
-                        "(lifted by another UNCURSE), or the endpoint's key epoch changed",
-                        ActionKind.ROTATE: "stale: the endpoint's key epoch changed",
-                    }.get(
-                        r.action.kind,
-                        "stale: the endpoint left the pause it resumed, or its key epoch changed",
-                    )
-                    await self._close(r, ActionState.CANCELLED, why)
-                    await self._close_duplicates(chain, r, why)
-                    return refused(why)
+                outcome = await refusal(name)
+                if outcome is not None:
+                    return outcome
                 log.warning("action_execute_reverted", action=r.action.id, error=name)
-                return retry(f"executePending reverts {name}")
+                return retry(f"the execution reverts {name}")
 
             async def record(tx: TxRecord) -> None:
                 return None
@@ -1358,7 +1459,7 @@ class ActionStage:
         if tx is None:
             return not_ready("fees above the cap")
         self._executing[r.action.id] = tx
-        log.info("action_execute_sent", action=r.action.id, nonce=r.action_nonce, tx=tx.tx_hash)
+        log.info("action_execute_sent", action=r.action.id, nonce=nonce, tx=tx.tx_hash)
         return sent(f"tx {tx.tx_hash} executes it")
 
     async def _executed(self, r: ActionRecord, why: str) -> None:

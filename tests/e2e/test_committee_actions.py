@@ -6,9 +6,11 @@ One devnet for the module, its scenarios in an order that leaves each one a know
 2. an issuer freeze on C is applied on E with no operator step (the carry time from the freeze's
    finality on C to the flag on E is printed: docs/BENCHMARKS.md), a lock to the frozen holder is
    refused on E and refunded on C, and the unfreeze follows; then the issuer's decisions in
-   IssuerRegistry (a partial freeze, a forced transfer, a suspension) apply on E in C's order, a
-   lock made during the suspension is queued on E and released once C lifts it (issue 19); the recovery
-   of a lost wallet moves its tokens and freezes on E; a default makes the token burn-only there (a
+   IssuerRegistry (a partial freeze, a forced transfer, a suspension) apply on E in C's order (the
+   forced transfer scheduled, its amount held on the holder, and executed by the relayers after the
+   endpoint's action delay), a lock made during the suspension is queued on E and released once C
+   lifts it (issue 19); the recovery of a lost wallet (scheduled and executed after the delay
+   likewise) moves its tokens and freezes on E; a default makes the token burn-only there (a
    redemption unlocks on C, a later lock is refunded on C) and leaves it defaulted (nothing after
    uses the wrapped token);
 3. members killed with SIGKILL at each of the action crashpoints (signed and published, combined,
@@ -148,6 +150,17 @@ def wait_states(
 def wait_ready(net: devnet.Devnet, member: int) -> None:
     """The member's daemon answers on its admin socket (its pipeline is running)."""
     devnet.wait_until(lambda: held(net, member) is not None, 90, f"member {member}'s daemon to answer")
+
+
+def scheduled_issuer_moves(chains: Chains, first: int) -> list[tuple[int, int, str, int, int]]:
+    """The gateway's IssuerActionScheduled events from decision `first` on: (sequence, op,
+    account, held, executableAt - the scheduling block's time)."""
+    out = []
+    for e in chains.gateway.events.IssuerActionScheduled().get_logs(from_block=0):
+        if e.args.sequence >= first:
+            at = chains.we.eth.get_block(e.blockNumber)["timestamp"]
+            out.append((e.args.sequence, e.args.op, e.args.account, e.args.held, e.args.executableAt - at))
+    return out
 
 
 def registry_action_id(receipt: Any, event: Callable[[], Any]) -> str:
@@ -370,8 +383,18 @@ def test_issuer_decisions_on_the_consortium_chain_are_applied_on_ethereum_and_a_
         f"\nissuer carry: suspension final on C (depth {FINALITY_DEPTH}) -> suspended on E in "
         f"{status_on_e - final_on_c:.2f} s (devnet n=4 t=3, block time 0.5 s, after two earlier decisions)"
     )
-    # in C's order: the freeze, then the forced transfer (within bob's free balance: the 2 frozen
-    # stay frozen), then the status
+    # in C's order: the freeze, then the forced transfer, then the status. The forced transfer was
+    # only scheduled: the unit it takes held on bob at once, moved by a relayer's
+    # executeIssuerAction after the endpoint's action delay (the suspension does not stop it)
+    first = chains.gateway.functions.issuerSequence(chains.wrapped.address).call() - 2
+    delay = chains.gateway.functions.actionDelay().call()
+    assert scheduled_issuer_moves(chains, first) == [(first + 1, 5, bob, unit, delay)]
+    devnet.wait_until(
+        lambda: chains.wrapped.functions.balanceOf(alice).call() == alice_before + unit,
+        WAIT,
+        "the forced transfer executed after the delay",
+    )
+    # within bob's free balance: the 2 the issuer froze stay frozen, the hold is released
     assert chains.wrapped.functions.getFrozenTokens(bob).call() == 2 * unit
     assert chains.wrapped.functions.balanceOf(bob).call() == bob_before + 4 * unit
     assert chains.wrapped.functions.balanceOf(alice).call() == alice_before + unit
@@ -482,10 +505,14 @@ def test_the_recovery_of_a_lost_wallet_on_the_consortium_chain_moves_its_tokens_
     ]
     ids = [registry_action_id(r, issuer.events.IssuerAction) for r in receipts]
     carry = carry_seconds(chains, receipts[-1], lambda: w.balanceOf(new).call() == 5 * unit, "recovery")
+    delay = chains.gateway.functions.actionDelay().call()
     print(
         f"\nissuer carry: recovery final on C (depth {FINALITY_DEPTH}) -> balance moved on E in "
-        f"{carry:.2f} s (devnet n=4 t=3, block time 0.5 s, after two earlier decisions)"
+        f"{carry:.2f} s (devnet n=4 t=3, block time 0.5 s, after two earlier decisions; scheduled, "
+        f"executed after the endpoint's {delay} s action delay)"
     )
+    # scheduled first: the 3 not frozen yet held on the lost wallet (the issuer's 2 were)
+    assert scheduled_issuer_moves(chains, first) == [(first + 2, 6, lost, 3 * unit, delay)]
     assert (w.balanceOf(new).call(), w.getFrozenTokens(new).call(), w.isFrozen(new).call()) == (
         5 * unit,
         2 * unit,

@@ -13,19 +13,21 @@ from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address as cs
+from prometheus_client import REGISTRY
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from harness import devnet
 from relayer.adapters.abi import GATEWAY_ABI, ISSUER_MODULE_ABI, ISSUER_REGISTRY_ABI, TOKEN_ASSET_ABI
-from relayer.core.calldata import action_call_data, execute_batch_data, release_data
+from relayer.core.calldata import action_call_data, execute_batch_data, execute_issuer_data, release_data
 from relayer.core.encoding import ACTION_TYPEHASHES, action_message, batch_message, issuer_params
 from relayer.core.items import asset_difference, nav_age
-from relayer.core.onchain import IssuerEvent
+from relayer.core.onchain import IssuerEvent, IssuerScheduleStatus
 from relayer.core.refunds import STATUS_DELIVERED, STATUS_QUEUED
 from relayer.core.releases import ReleaseDecision, classify_release_revert
 from relayer.core.types import Batch, ChainId, Nonce, Transfer
-from tests.integration.test_action_bindings import ADMIN, Bridge
+from relayer.ops.endpoints import PendingActionWatch
+from tests.integration.test_action_bindings import ADMIN, DELAY, GUARDIAN, Bridge
 from tests.integration.test_action_bindings import bridge as deployed  # noqa: F401  (a fixture)
 from tests.integration.test_contracts_onchain import _abi_signature, threshold_sign
 
@@ -130,10 +132,31 @@ async def test_issuer_decisions_on_c_are_read_carried_and_applied_on_e_in_order(
     assert await bridge.e.issuer_sequence(token) == 1
     with pytest.raises(ContractLogicError):
         _carry(bridge, events[2], token)
-    _carry(bridge, events[1], token)  # forced transfer: 45 of bob's 50, 5 of them frozen released
+    # the forced transfer (45 of bob's 50) is only scheduled: its number is consumed, the 40 of
+    # bob's 50 not frozen yet are frozen at once (the 10 the issuer froze cover the rest), nothing
+    # moves before the endpoint's delay
+    _carry(bridge, events[1], token)
+    assert await bridge.e.issuer_sequence(token) == 2
+    scheduled = await bridge.e.issuer_scheduled(token, 2)
+    assert scheduled.status is IssuerScheduleStatus.PENDING
+    assert (scheduled.account, scheduled.to) == (cs(BOB.address), cs(ALICE.address))
+    assert (scheduled.amount, scheduled.held) == (45 * 10**18, 40 * 10**18)
+    assert scheduled.executable_at >= await bridge.e.chain_time() + DELAY - 5
+    assert wrapped.functions.balanceOf(ALICE.address).call() == 0
+    assert wrapped.functions.getFrozenTokens(BOB.address).call() == 50 * 10**18
+    # bob cannot move them away meanwhile, nor burn them toward C
+    assert not wrapped.functions.canTransfer(BOB.address, ALICE.address, 1).call()
+    with pytest.raises(ContractLogicError):
+        bridge.submit(execute_issuer_data(token, 2))  # not before the delay
+    bridge.we.provider.make_request("evm_increaseTime", [DELAY])  # type: ignore[arg-type]
+    bridge.we.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
+    bridge.submit(execute_issuer_data(token, 2))  # anyone; 5 of the issuer's frozen 10 released
     assert wrapped.functions.balanceOf(ALICE.address).call() == 45 * 10**18
     assert wrapped.functions.getFrozenTokens(BOB.address).call() == 5 * 10**18
+    assert (await bridge.e.issuer_scheduled(token, 2)).status is IssuerScheduleStatus.EXECUTED
     assert not await bridge.e.issuer_action_failed(token, 2)
+    with pytest.raises(ContractLogicError):
+        bridge.submit(execute_issuer_data(token, 2))  # once
 
     # C suspended the asset; E does not know yet: the statuses differ
     c_state = await bridge.c.issuer_asset_state(issuer.address, dep.asset.address)
@@ -203,6 +226,78 @@ async def test_a_decision_the_token_refuses_is_recorded_failed_and_the_next_appl
     assert [(ev["args"]["sequence"], ev["args"]["op"]) for ev in failed] == [(1, 5)]
     assert await bridge.e.issuer_action_failed(token, 1)
     assert await bridge.e.issuer_sequence(token) == 1
+    assert (await bridge.e.issuer_scheduled(token, 1)).status is IssuerScheduleStatus.NONE  # refused at once
     _carry(bridge, freeze, token)
     assert dep.wrapped.functions.isFrozen(BOB.address).call()
     assert not await bridge.e.issuer_action_failed(token, 2)
+
+
+def _mint_on_e(bridge: Bridge, holder: str, amount: int, nonce: int = 1) -> None:
+    """`amount` locked on C by alice for `holder`, delivered on E by a batch three shares signed."""
+    dep, wc = bridge.dep, bridge.wc
+    devnet.send(wc, devnet.dev_account(ADMIN), dep.asset.functions.mint(ALICE.address, amount))
+    devnet.send(wc, ALICE, dep.asset.functions.approve(dep.vault.address, amount))
+    devnet.send(
+        wc, ALICE, dep.vault.functions.lock(dep.asset.address, devnet.ETHEREUM_CHAIN_ID, holder, amount)
+    )
+    transfer = Transfer(
+        ChainId(devnet.CONSORTIUM_CHAIN_ID),
+        ChainId(devnet.ETHEREUM_CHAIN_ID),
+        Nonce(nonce),
+        cs(dep.asset.address),
+        cs(dep.wrapped.address),
+        cs(ALICE.address),
+        cs(holder),
+        amount,
+    )
+    batch = Batch((transfer,), cs(dep.gateway.address), 1)
+    bridge.submit(execute_batch_data(batch, threshold_sign(bridge.shares, batch_message(batch), (1, 2, 3))))
+
+
+async def test_a_forced_transfer_submitted_by_hand_is_seen_pending_by_the_endpoint_watch_until_cancelled(
+    deployed: Bridge,  # noqa: F811 (the fixture)
+) -> None:
+    """A stolen key's forced transfer, submitted straight to the gateway (no member's pipeline
+    carried it): every node's endpoint watch counts it as a pending action of kind issuer (what
+    pages QiaoSignedActionPending), with its time left; the guardian's cancelIssuerAction releases
+    the hold and the watch sees nothing pending any more."""
+    bridge = deployed
+    dep = bridge.dep
+    issuer, wrapped, gateway = dep.issuer, dep.wrapped, dep.gateway
+    assert issuer is not None
+    _mint_on_e(bridge, BOB.address, 20 * 10**18)
+    first = bridge.wc.eth.block_number + 1
+    devnet.send(
+        bridge.wc,
+        devnet.dev_account(ADMIN),
+        issuer.functions.forcedTransfer(dep.asset.address, BOB.address, ALICE.address, 20 * 10**18),
+    )
+    (order,) = await bridge.c.issuer_events(issuer.address, first, bridge.wc.eth.block_number)
+    token = cs(wrapped.address)
+    _carry(bridge, order, token)
+    assert wrapped.functions.getFrozenTokens(BOB.address).call() == 20 * 10**18
+    chains = {ChainId(devnet.ETHEREUM_CHAIN_ID): bridge.e}
+    name = bridge.e.cfg.name
+
+    def gauge(metric: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(metric, {"chain": name, **labels})
+
+    seen = (await PendingActionWatch().read(chains))[name]
+    assert [(a.kind.value if a.kind else None, a.nonce) for a in seen.actions] == [("issuer", 0)]
+    assert gauge("qiao_endpoint_pending_actions", kind="issuer") == 1
+    assert gauge("qiao_endpoint_pending_actions", kind="resume") == 0
+    left = gauge("qiao_endpoint_pending_action_executable_seconds")
+    assert left is not None
+    assert DELAY - 60 < left <= DELAY
+    # not the guardian: refused; the guardian: released, recorded failed, seen no more
+    with pytest.raises(ContractLogicError):
+        gateway.functions.cancelIssuerAction(token, order.sequence).call({"from": ALICE.address})
+    devnet.send(
+        bridge.we, devnet.dev_account(GUARDIAN), gateway.functions.cancelIssuerAction(token, order.sequence)
+    )
+    assert (await bridge.e.issuer_scheduled(token, order.sequence)).status is IssuerScheduleStatus.CANCELLED
+    assert await bridge.e.issuer_action_failed(token, order.sequence)
+    assert wrapped.functions.getFrozenTokens(BOB.address).call() == 0
+    assert (await PendingActionWatch().read(chains))[name].actions == ()
+    assert gauge("qiao_endpoint_pending_actions", kind="issuer") == 0
+    assert gauge("qiao_endpoint_pending_action_executable_seconds") is None

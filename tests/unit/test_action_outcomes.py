@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from committee.bls import get_backend
 from committee.threshold import deal
 from relayer.config import load_config
-from relayer.core.encoding import ACTION_TYPEHASHES, action_params
+from relayer.core.encoding import ACTION_TYPEHASHES, action_params, issuer_params
 from relayer.core.items import Action, ActionKind, ActionRecord, ActionState, Origin
 from relayer.core.keyring import EndpointEpochs, EpochKey, Keyring
 from relayer.core.lifecycle import OutcomeKind
-from relayer.core.onchain import EndpointState, PendingActionView
+from relayer.core.onchain import EndpointState, IssuerScheduledView, IssuerScheduleStatus, PendingActionView
 from relayer.core.types import ChainId
 from relayer.pipeline.actions import ActionStage
 
@@ -146,3 +148,88 @@ def test_settling_reads_the_final_head_schedules_confirms_or_signs_again() -> No
     out = run(s._settle(FakeChain(endpoint(NONCE + 1, paused=True), none), pause))  # type: ignore[arg-type]
     assert out.kind is OutcomeKind.CONFIRMED
     assert store.states[-1][1] is ActionState.EXECUTED
+
+
+# ---- an issuer's forced transfer, scheduled by the gateway's IssuerModule (review #2) -------------
+
+TOKEN, BOB, ALICE = "0x" + "11" * 20, "0x" + "b0" * 20, "0x" + "a1" * 20
+
+
+@dataclass
+class IssuerChain(FakeChain):
+    """The gateway's IssuerModule as the stage reads it: decision #3 of TOKEN, a forced transfer."""
+
+    scheduled: IssuerScheduledView | None = None
+    failed: bool = False
+    applied: int = 3
+    cfg: Any = field(default_factory=lambda: type("Cfg", (), {"name": "ethereum"})())
+
+    async def issuer_scheduled(self, token: str, sequence: int, *, final: bool = True) -> IssuerScheduledView:
+        assert (token, sequence) == (TOKEN, 3)
+        assert self.scheduled is not None
+        return self.scheduled
+
+    async def issuer_action_failed(self, token: str, sequence: int) -> bool:
+        return self.failed
+
+    async def issuer_sequence(self, token: str, *, final: bool = False) -> int:
+        return self.applied
+
+
+def forced(state: ActionState, nonce: int | None) -> ActionRecord:
+    params = issuer_params(token=TOKEN, sequence=3, op=5, account=BOB, to=ALICE, amount=7, as_of=0)
+    a = Action("r7002-10-1", ActionKind.ISSUER, ChainId(7002), params, Origin.ISSUER, 0, 1.0, None, (10, 1))
+    return ActionRecord(a, state, "", 1.0, nonce, 1, None, None, None, None, None, 1.0)
+
+
+def issuer_view(status: IssuerScheduleStatus, executable_at: int = 1_100) -> IssuerScheduledView:
+    return IssuerScheduledView(status, executable_at, NONCE, BOB, ALICE, 7, 7)
+
+
+def test_an_applied_forced_transfer_is_scheduled_not_executed() -> None:
+    store = FakeStore()
+    chain = IssuerChain(endpoint(NONCE + 1, paused=False), resume_view(PENDING))
+    chain.scheduled = issuer_view(IssuerScheduleStatus.PENDING)
+    out = run(stage(store)._settle(chain, forced(ActionState.SUBMITTED, NONCE)))  # type: ignore[arg-type]
+    assert out.kind is OutcomeKind.SCHEDULED
+    assert store.states[-1][1] is ActionState.SCHEDULED
+    assert "cancelIssuerAction" in store.states[-1][2]
+
+
+def test_a_scheduled_forced_transfer_waits_then_goes_out_without_a_nonce_of_its_own() -> None:
+    """A member that found it applied before it signed it holds no action nonce for it: it still
+    takes its turn by the nonce used on-chain (the e2e's member 4 failed on an assertion here)."""
+    store = FakeStore()
+    s = stage(store)
+    r = forced(ActionState.SCHEDULED, None)
+    chain = IssuerChain(endpoint(NONCE + 1, paused=False), resume_view(PENDING), now=1_000)
+    chain.scheduled = issuer_view(IssuerScheduleStatus.PENDING)
+    assert run(s._follow_scheduled(chain, r)).kind is OutcomeKind.SCHEDULED  # type: ignore[arg-type]
+    chain.now = 1_200
+    chain.state = endpoint(NONCE + 1, paused=True)
+    paused = run(s._follow_scheduled(chain, r))  # type: ignore[arg-type]
+    assert (paused.kind, "paused" in paused.detail) == (OutcomeKind.NOT_READY, True)
+    chain.state = endpoint(NONCE + 1, paused=False)
+    due = run(s._follow_scheduled(chain, r))  # type: ignore[arg-type]
+    assert due.kind is OutcomeKind.NOT_READY  # no relayer account for the chain on this node
+    assert "relayer account" in due.detail
+    assert store.states == []
+
+
+@pytest.mark.parametrize(
+    ("status", "failed", "state", "words"),
+    [
+        (IssuerScheduleStatus.EXECUTED, False, ActionState.EXECUTED, "executed after the delay"),
+        (IssuerScheduleStatus.FAILED, True, ActionState.FAILED, "REFUSED by the token"),
+    ],
+)
+def test_a_scheduled_forced_transfer_ends_executed_or_refused(
+    status: IssuerScheduleStatus, failed: bool, state: ActionState, words: str
+) -> None:
+    store = FakeStore()
+    chain = IssuerChain(endpoint(NONCE + 1, paused=False), resume_view(PENDING), failed=failed)
+    chain.scheduled = issuer_view(status)
+    out = run(stage(store)._follow_scheduled(chain, forced(ActionState.SCHEDULED, None)))  # type: ignore[arg-type]
+    assert out.kind is OutcomeKind.CONFIRMED
+    assert store.states[-1][1] is state
+    assert words in store.states[-1][2]

@@ -4,11 +4,13 @@ comparison, the NAV age, the config, and the reconciler's A1."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from eth_abi.abi import decode
 from eth_utils.crypto import keccak
 
-from relayer.core.calldata import ACTION_SELECTORS, action_call_data
+from relayer.core.calldata import ACTION_SELECTORS, action_call_data, execute_issuer_data
 from relayer.core.encoding import ACTION_TYPEHASHES, action_message, issuer_fields, issuer_params
 from relayer.core.items import (
     Action,
@@ -22,8 +24,9 @@ from relayer.core.items import (
     nav_age,
     queue_order,
 )
-from relayer.core.onchain import AssetState
+from relayer.core.onchain import AssetState, IssuerScheduledView, IssuerScheduleStatus
 from relayer.core.types import ChainId
+from relayer.ops.action_view import next_step
 from relayer.ops.reconciler import AssetPair, check
 
 TOKEN = "0x" + "11" * 20
@@ -181,6 +184,65 @@ def test_the_reconciler_reports_a_status_difference_once_settled() -> None:
     settled = check([], [], [], [], [], 0, 0, settled=True, asset_status=statuses)
     assert [v.invariant for v in settled.violations] == ["A1"]
     assert check([], [], [], [], [], 0, 0, settled=True, asset_status=[(7002, 2, 2)]).ok
+
+
+# ---- forced transfers and recoveries: scheduled, executed after the delay (review #2, #7) ----------
+
+
+def test_only_forced_transfers_and_recoveries_are_delayed() -> None:
+    delayed = {
+        op
+        for op in range(1, 9)
+        if dataclasses.replace(action(), params=params(op=op, amount=0 if op == 6 else 7)).delayed_issuer
+    }
+    assert delayed == {5, 6}
+
+
+def test_the_execution_call_is_the_contracts_form() -> None:
+    data = execute_issuer_data(TOKEN, 3)
+    assert data[:4] == keccak(text="executeIssuerAction(address,uint64)")[:4]
+    assert decode(["address", "uint64"], data[4:]) == (TOKEN, 3)
+    for bad in (0, 2**64):
+        with pytest.raises(ValueError, match="not a positive uint64"):
+            execute_issuer_data(TOKEN, bad)
+    with pytest.raises(ValueError, match="not a 0x address"):
+        execute_issuer_data("0x1234", 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"status": 5}, "not 0 none .. 4 failed"),
+        ({"executable_at": 2**64}, "executableAt"),
+        ({"account": "0x12"}, "account"),
+        ({"held": -1}, "held"),
+        ({"amount": 2**256}, "amount"),
+    ],
+)
+def test_a_scheduled_view_checks_itself(change: dict[str, object], why: str) -> None:
+    good: dict[str, object] = {
+        "status": IssuerScheduleStatus.PENDING,
+        "executable_at": 10,
+        "action_nonce": 2,
+        "account": BOB,
+        "to": ALICE,
+        "amount": 7,
+        "held": 7,
+    }
+    IssuerScheduledView(**good)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=why):
+        IssuerScheduledView(**(good | change))  # type: ignore[arg-type]
+
+
+def test_a_scheduled_issuer_action_names_the_guardians_cancel() -> None:
+    a = {"id": "r7002-10-1", "state": "scheduled", "kind": "issuer", "origin": "issuer", "action_nonce": 4}
+    text = next_step(a)
+    assert text is not None
+    assert "cancelIssuerAction(token, sequence)" in text
+    assert "deploy/runbooks/issuer-forced-move-pending.md" in text
+    resume = next_step(a | {"kind": "resume", "origin": "operator"})
+    assert resume is not None
+    assert "cancelPending(4)" in resume
 
 
 def test_the_reconciler_compares_every_registered_pairs_status_and_last_decision() -> None:

@@ -53,6 +53,28 @@ def chains(processes: devnet.Processes, tmp_path: Path) -> tuple[str, str]:
     return c, e
 
 
+@pytest.fixture(scope="module")
+def module_processes() -> Iterator[devnet.Processes]:
+    """Processes shared by every test of a module (its chains, set up once: `module_chains`)."""
+    procs = devnet.Processes()
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_chains(
+    module_processes: devnet.Processes, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, str]:
+    """Two anvil chains (consortium, ethereum) mining every 0.5 s, for a whole module: the module
+    deploys once on them and gives each test a fresh copy (tests/support/snapshots.py)."""
+    logs = tmp_path_factory.mktemp("module-logs")
+    c = devnet.start_anvil(module_processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5)
+    e = devnet.start_anvil(module_processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5)
+    return c, e
+
+
 def port_open(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0

@@ -31,6 +31,7 @@ from relayer.core.onchain import PendingStatus
 from relayer.core.types import ChainId
 from relayer.provisioning.deploy import devnet_profile
 from tests.integration.test_contracts_onchain import _abi_signature, threshold_sign
+from tests.support.snapshots import Snapshots
 
 pytestmark = pytest.mark.integration
 
@@ -75,11 +76,22 @@ def send_data(w3: Web3, account: LocalAccount, to: str, data: bytes) -> Any:
     return receipt
 
 
-@pytest.fixture
-async def bridge(chains: tuple[str, str]) -> AsyncIterator[Bridge]:
+@pytest.fixture(scope="module")
+def deployed(module_chains: tuple[str, str]) -> tuple[devnet.Deployment, Any, Snapshots]:
+    """The bridge (action delay DELAY) with a 3-of-4 committee, deployed once for the module."""
     shares = deal(4, 3)
     profile = dataclasses.replace(devnet_profile(), action_delay=DELAY)
-    dep = devnet.deploy_bridge(chains[0], chains[1], shares[0].public.group_public_key, profile=profile)
+    dep = devnet.deploy_bridge(
+        module_chains[0], module_chains[1], shares[0].public.group_public_key, profile=profile
+    )
+    return dep, shares, Snapshots(*module_chains)
+
+
+@pytest.fixture
+async def bridge(deployed: tuple[devnet.Deployment, Any, Snapshots]) -> AsyncIterator[Bridge]:
+    """The module's bridge as deployed (the chains and their clock reverted to it), this test's clients."""
+    dep, shares, snapshots = deployed
+    snapshots.fresh()
     suffix = uuid.uuid4().hex[:8]
 
     def config(name: str, chain_id: int, url: str, endpoint: str) -> ChainConfig:

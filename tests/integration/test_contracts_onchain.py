@@ -14,12 +14,22 @@ from harness import devnet
 from relayer.core.calldata import execute_batch_call
 from relayer.core.encoding import batch_message
 from relayer.core.types import Batch, ChainId, Nonce, Transfer, packed_batch
+from tests.support.snapshots import Snapshots
+
+
+@pytest.fixture(scope="module")
+def deployed(module_chains: tuple[str, str]):  # type: ignore[no-untyped-def]
+    """The bridge with a 3-of-4 committee, deployed once for the module."""
+    shares = deal(4, 3)
+    dep = devnet.deploy_bridge(module_chains[0], module_chains[1], shares[0].public.group_public_key)
+    return shares, dep, Snapshots(*module_chains)
 
 
 @pytest.fixture
-def bridge(chains: tuple[str, str]):  # type: ignore[no-untyped-def]
-    shares = deal(4, 3)
-    dep = devnet.deploy_bridge(chains[0], chains[1], shares[0].public.group_public_key)
+def bridge(deployed):  # type: ignore[no-untyped-def]
+    """The module's bridge as deployed: the chains reverted to it before each test."""
+    shares, dep, snapshots = deployed
+    snapshots.fresh()
     return shares, dep
 
 

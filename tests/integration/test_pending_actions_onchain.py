@@ -28,6 +28,7 @@ from relayer.ops.endpoints import ENDPOINT_OPS_ABI, ActionKind, PendingActionWat
 from relayer.provisioning.deploy import devnet_profile
 from tests.integration.test_contracts_onchain import _abi_signature, threshold_sign
 from tests.support.actions import resume_call, resume_message, resume_params, scheduled
+from tests.support.snapshots import Snapshots
 
 pytestmark = pytest.mark.integration
 
@@ -36,12 +37,8 @@ GUARDIAN = 10  # devnet_profile's guardian account
 
 
 class Bridge:
-    def __init__(self, chains: tuple[str, str]) -> None:
-        self.shares = deal(4, 3)
-        profile = dataclasses.replace(devnet_profile(), action_delay=DELAY)
-        self.dep = devnet.deploy_bridge(
-            chains[0], chains[1], self.shares[0].public.group_public_key, profile=profile
-        )
+    def __init__(self, shares: Any, dep: devnet.Deployment) -> None:
+        self.shares, self.dep = shares, dep
         self.wc = Web3(HTTPProvider(self.dep.consortium_url))
         self.we = Web3(HTTPProvider(self.dep.ethereum_url))
         suffix = uuid.uuid4().hex[:8]
@@ -65,9 +62,25 @@ class Bridge:
         return devnet.send(self.we, devnet.dev_account(4), resume_call(gateway, 1, params, signature))
 
 
+@pytest.fixture(scope="module")
+def deployed(module_chains: tuple[str, str]) -> tuple[Any, devnet.Deployment, Snapshots]:
+    """The bridge (action delay DELAY) with a 3-of-4 committee, deployed once for the module."""
+    shares = deal(4, 3)
+    profile = dataclasses.replace(devnet_profile(), action_delay=DELAY)
+    dep = devnet.deploy_bridge(
+        module_chains[0], module_chains[1], shares[0].public.group_public_key, profile=profile
+    )
+    return shares, dep, Snapshots(*module_chains)
+
+
 @pytest.fixture
-async def bridge(chains: tuple[str, str]) -> AsyncIterator[tuple[Bridge, dict[ChainId, ChainClient]]]:
-    b = Bridge(chains)
+async def bridge(
+    deployed: tuple[Any, devnet.Deployment, Snapshots],
+) -> AsyncIterator[tuple[Bridge, dict[ChainId, ChainClient]]]:
+    """The module's bridge as deployed (the chains reverted to it), this test's clients and metric names."""
+    shares, dep, snapshots = deployed
+    snapshots.fresh()
+    b = Bridge(shares, dep)
     async with AsyncExitStack() as stack:
         clients = {
             ChainId(devnet.CONSORTIUM_CHAIN_ID): await stack.enter_async_context(

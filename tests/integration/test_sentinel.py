@@ -33,6 +33,7 @@ from sentinel.runner import Sentinel
 from sentinel.store import Store
 from tests.support.rpc_proxy import RpcProxy
 from tests.support.signed_batch import ROUTE, SignedBatch, lock_and_sign
+from tests.support.snapshots import Snapshots
 
 pytestmark = pytest.mark.integration
 
@@ -61,12 +62,21 @@ def sentinel_config(
     return parse(raw, "test", tmp_path)
 
 
-@pytest.fixture
-def signed(chains: tuple[str, str]) -> SignedBatch:
-    """The bridge deployed, alice's lock of 777 to bob, the batch signed and executed on Ethereum."""
-    s = lock_and_sign(chains)
+@pytest.fixture(scope="module")
+def executed(module_chains: tuple[str, str]) -> tuple[SignedBatch, Snapshots]:
+    """The bridge deployed, alice's lock of 777 to bob, the batch signed and executed on Ethereum:
+    once for the module."""
+    s = lock_and_sign(module_chains)
     we = Web3(HTTPProvider(s.dep.ethereum_url))
     devnet.send(we, devnet.dev_account(1), execute_batch_call(s.dep.gateway, s.batch, s.signature))
+    return s, Snapshots(*module_chains)
+
+
+@pytest.fixture
+def signed(executed: tuple[SignedBatch, Snapshots]) -> SignedBatch:
+    """The module's set-up, the chains reverted to it before each test."""
+    s, snapshots = executed
+    snapshots.fresh()
     return s
 
 

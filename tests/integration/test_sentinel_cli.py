@@ -4,6 +4,7 @@ reason), `keygen` writes a keystore, `run` serves its metrics, keeps going while
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,22 +16,41 @@ import pytest
 
 from harness import devnet
 
-pytestmark = pytest.mark.integration
+# every test runs on its copy of a keystore made by `keygen` (the `keyed` fixture)
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("keyed")]
 
 SCRIPT = str(Path(sys.executable).parent / "qiao-sentinel")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def setup(tmp_path: Path, metrics_port: int = 0, rpc_port: int | None = None) -> Path:
-    """The devnet profile, with its key made by `keygen` and its store and metrics port moved."""
-    password = tmp_path / "sentinel.password"
+@pytest.fixture(scope="module")
+def made_by_keygen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A password file and the keystore `keygen` made with it, once for the module: each `keygen`
+    is a process and a scrypt at the keystore's real work factor (n = 2^18), seconds on a loaded
+    machine. Each test works on its own copy (`setup`)."""
+    made = tmp_path_factory.mktemp("keygen")
+    password = made / "sentinel.password"
     password.write_text("pw\n")
     password.chmod(0o600)
     out = subprocess.run(
-        [SCRIPT, "keygen", "--keystore", str(tmp_path / "sentinel.keystore.json"), "--password-file", str(password)],
+        [SCRIPT, "keygen", "--keystore", str(made / "sentinel.keystore.json"), "--password-file", str(password)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert out.stdout.strip().startswith("0x")
+    return made
+
+
+@pytest.fixture
+def keyed(made_by_keygen: Path, tmp_path: Path) -> Path:
+    """This test's copy of the module's password file and keystore, in its tmp_path (mode 0600)."""
+    for name in ("sentinel.password", "sentinel.keystore.json"):
+        shutil.copy2(made_by_keygen / name, tmp_path / name)
+    return tmp_path
+
+
+def setup(tmp_path: Path, metrics_port: int = 0, rpc_port: int | None = None) -> Path:
+    """The devnet profile, with its key made by `keygen` (the `keyed` copy in tmp_path) and its
+    store and metrics port moved."""
     text = (
         (ROOT / "config" / "sentinel.devnet.toml")
         .read_text()

@@ -290,6 +290,24 @@ class HeldKey:
     has_share: bool
 
 
+def carried_action(
+    kind: ActionKind, chain_id: ChainId, params: bytes, origin: Origin, position: tuple[int, int], now: float
+) -> Action:
+    """The action every member makes of a decision C recorded at `position` (block, log index):
+    the same id, kind, chain, parameters and place on every member, for `chain_id`'s endpoint."""
+    return Action(
+        id=registry_action_id(chain_id, *position),
+        kind=kind,
+        chain_id=chain_id,
+        params=params,
+        origin=origin,
+        proposer=0,
+        created_at=now,
+        expires_at=None,
+        position=position,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RotationView:
     """What a member knows, besides the endpoint, before it approves or signs a ROTATE: the keys

@@ -79,13 +79,13 @@ from relayer.core.items import (
     RotationView,
     Verdict,
     action_facts,
+    carried_action,
     decide,
     decide_rotation,
     decide_uncurse,
     onchain_text,
     proposal_id,
     queue_order,
-    registry_action_id,
     registry_difference,
     same_subject,
     superseded,
@@ -688,19 +688,9 @@ class ActionStage:
             kind = ActionKind.FREEZE if e.kind == "freeze" else ActionKind.ALLOW
             for follower in self.cfg.actions.registry_to:
                 dst = self.cfg.chains[follower].chain_id
-                actions.append(
-                    Action(
-                        id=registry_action_id(dst, e.block_number, e.log_index),
-                        kind=kind,
-                        chain_id=dst,
-                        params=action_params(kind, account=e.account, flag=e.flag),
-                        origin=Origin.REGISTRY,
-                        proposer=0,
-                        created_at=now,
-                        expires_at=None,
-                        position=(e.block_number, e.log_index),
-                    )
-                )
+                params = action_params(kind, account=e.account, flag=e.flag)
+                position = (e.block_number, e.log_index)
+                actions.append(carried_action(kind, dst, params, Origin.REGISTRY, position, now))
                 log.info(
                     "registry_event_seen",
                     kind=kind.value,
@@ -772,18 +762,9 @@ class ActionStage:
                 amount=e.amount,
                 as_of=e.as_of,
             )
+            position = (e.block_number, e.log_index)
             actions.append(
-                Action(
-                    id=registry_action_id(c.chain_id, e.block_number, e.log_index),
-                    kind=ActionKind.ISSUER,
-                    chain_id=c.chain_id,
-                    params=params,
-                    origin=Origin.ISSUER,
-                    proposer=0,
-                    created_at=now,
-                    expires_at=None,
-                    position=(e.block_number, e.log_index),
-                )
+                carried_action(ActionKind.ISSUER, c.chain_id, params, Origin.ISSUER, position, now)
             )
             log.info(
                 "issuer_event_seen",

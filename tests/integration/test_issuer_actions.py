@@ -27,8 +27,14 @@ from relayer.core.refunds import STATUS_DELIVERED, STATUS_QUEUED
 from relayer.core.releases import ReleaseDecision, classify_release_revert
 from relayer.core.types import Batch, ChainId, Nonce, Transfer
 from relayer.ops.endpoints import PendingActionWatch
-from tests.integration.test_action_bindings import ADMIN, DELAY, GUARDIAN, Bridge
-from tests.integration.test_action_bindings import bridge as deployed  # noqa: F401  (a fixture)
+from tests.integration.test_action_bindings import (
+    ADMIN,
+    DELAY,
+    GUARDIAN,
+    Bridge,
+    deployed,  # noqa: F401  (the fixture `bound` uses)
+)
+from tests.integration.test_action_bindings import bridge as bound  # noqa: F401  (a fixture)
 from tests.integration.test_contracts_onchain import _abi_signature, threshold_sign
 
 pytestmark = pytest.mark.integration
@@ -65,8 +71,8 @@ def _carry(bridge: Bridge, e: IssuerEvent, token: str) -> Any:
     return bridge.submit(action_call_data("issuer", 1, params, bridge.sign("issuer", params)))
 
 
-async def test_issuer_decisions_on_c_are_read_carried_and_applied_on_e_in_order(deployed: Bridge) -> None:  # noqa: F811 (the fixture)
-    bridge = deployed
+async def test_issuer_decisions_on_c_are_read_carried_and_applied_on_e_in_order(bound: Bridge) -> None:  # noqa: F811 (the fixture)
+    bridge = bound
     dep, wc, we = bridge.dep, bridge.wc, bridge.we
     issuer, wrapped, gateway = dep.issuer, dep.wrapped, dep.gateway
     assert issuer is not None
@@ -206,9 +212,9 @@ async def test_issuer_decisions_on_c_are_read_carried_and_applied_on_e_in_order(
 
 
 async def test_a_decision_the_token_refuses_is_recorded_failed_and_the_next_applies(
-    deployed: Bridge,  # noqa: F811 (the fixture)
+    bound: Bridge,  # noqa: F811 (the fixture)
 ) -> None:
-    bridge = deployed
+    bridge = bound
     dep = bridge.dep
     issuer = dep.issuer
     assert issuer is not None
@@ -255,13 +261,13 @@ def _mint_on_e(bridge: Bridge, holder: str, amount: int, nonce: int = 1) -> None
 
 
 async def test_a_forced_transfer_submitted_by_hand_is_seen_pending_by_the_endpoint_watch_until_cancelled(
-    deployed: Bridge,  # noqa: F811 (the fixture)
+    bound: Bridge,  # noqa: F811 (the fixture)
 ) -> None:
     """A stolen key's forced transfer, submitted straight to the gateway (no member's pipeline
     carried it): every node's endpoint watch counts it as a pending action of kind issuer (what
     pages QiaoSignedActionPending), with its time left; the guardian's cancelIssuerAction releases
     the hold and the watch sees nothing pending any more."""
-    bridge = deployed
+    bridge = bound
     dep = bridge.dep
     issuer, wrapped, gateway = dep.issuer, dep.wrapped, dep.gateway
     assert issuer is not None

@@ -1,7 +1,7 @@
 """Qiao benchmarks on the local devnet: latency, throughput, gas, crypto, DKG and memory.
 
     bash scripts/bench.sh [--quick] [--out benchmarks/results] [--skip-dkg-64] [--sections ...]
-                          [--max-batches 100 400]
+                          [--max-batches 100 400] [--members 4 7 16] [--drain-members 4 16] [--repeat 3]
     python -m benchmarks.run ...
 
 Writes <out>/report.json (every figure, raw samples included) and, unless --no-docs, the Markdown
@@ -10,14 +10,14 @@ targets of issue 8 are reported beside the measured figures.
 
 How each figure is measured:
 
-* Latency (devnet, n = 4 and n = 7, both chains mining a block a second): a thread polls both
-  chains' heads every 20 ms and records the wall time each block is first seen. Locks are sent at
-  a light steady rate. Lock mined -> mint mined is the first-seen time of the mint's block minus
-  that of the lock's block. The relayer's overhead runs from the first-seen time of the block that
-  makes the lock batchable (the last block of its batch window plus the finality depth) to the
-  earliest `batch_submitted` log line (the mint transaction's broadcast) among the members.
-  The stages between come from the members' log lines (transfer_final, batch_cut, batch_signed,
-  batch_aggregated, batch_submitted), earliest member each.
+* Latency (devnet, n = 4 and n = 7 unless --members says otherwise, both chains mining a block a
+  second): a thread polls both chains' heads every 20 ms and records the wall time each block is
+  first seen. Locks are sent at a light steady rate. Lock mined -> mint mined is the first-seen time
+  of the mint's block minus that of the lock's block. The relayer's overhead runs from the
+  first-seen time of the block that makes the lock batchable (the last block of its batch window
+  plus the finality depth) to the earliest `batch_submitted` log line (the mint transaction's broadcast)
+  among the members. The stages between come from the members' log lines (transfer_final, batch_cut,
+  batch_signed, batch_aggregated, batch_submitted), earliest member each.
 * Throughput (n = 4): the members are stopped, a backlog of final locks is mined in blocks of
   1,000 (eth_sendTransaction of the unlocked dev account, automine off, evm_mine), the members
   start again and the executed count (the recipient's balance, 1 wei per transfer) is sampled
@@ -26,9 +26,17 @@ How each figure is measured:
   committee's max_batch (signing, partials, aggregation and submission are paid per batch), so it
   is measured at each size of --max-batches: the first on the n = 4 devnet of the latency runs
   (report["devnets"]), each further one on a fresh n = 4 devnet with a short latency part
-  (report["throughput_runs"]).
-* Memory: VmHWM (and a VmRSS timeline) from /proc/<pid>/status of each member process, from the
-  restart before the backlog to the end of the steady load.
+  (report["throughput_runs"]). Other committee sizes drain at the first max_batch (--drain-members):
+  a size among --members on its latency devnet, any other on a devnet of its own.
+* CPU and memory per member (report[...]["resources"], per part: latency, drain, drain + steady
+  load): utime + stime from /proc/<pid>/stat over the part's window (CPU seconds and % of one core),
+  VmHWM (the peak since the process started) and VmRSS at the end from /proc/<pid>/status, for each
+  member and, apart, the chains and the broker; "memory" keeps the VmHWM and a VmRSS timeline of the
+  throughput runs. The committee sizes are n = 3f + 1 with t = 2f + 1, as the devnet deals them.
+* Repetitions (--repeat K): each latency and throughput configuration runs K times, interleaved
+  (all once, then all again); each devnet records its run number and the 1-minute load average at
+  its start and end, and the report gives each headline figure's min / median / max and judges a
+  target on the median.
 * Gas: benchmarks/gas_report.py's measurement (receipts on anvil) with more batch sizes and
   committees, plus the gas of the relayers' own executeBatch receipts during the drain.
 * Crypto and DKG: benchmarks/bench_crypto.py and benchmarks/bench_dkg.py.

@@ -392,6 +392,19 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
                     _verdict(_median(measured), targets[key]),
                 )
             )
+    for n, runs in lat_groups.items():
+        if n != 4:
+            rows.append(
+                (
+                    f"relayer overhead p50 / p99, n = {n}",
+                    " / ".join(
+                        _spread([d["latency"]["relayer_overhead_ms"].get(p) for d in runs], " ms")
+                        for p in ("p50", "p99")
+                    ),
+                    "-",
+                    "measured",
+                )
+            )
     four = {mb: runs for (n, mb), runs in groups.items() if n == 4}
     if four:
         cells, medians = [], {}

@@ -1057,7 +1057,7 @@ def run(sizes: Sizes, sections: Sequence[str], work: Path, out: Path) -> dict[st
             if key == "devnets":
                 say(f"run {rep} of {sizes.repeat}: n = {n}")
             else:
-                say(f"run {rep} of {sizes.repeat}: n = {n} drains at max_batch {max_batch}  alone")
+                say(f"run {rep} of {sizes.repeat}: n = {n} drains at max_batch {max_batch} (own devnet)")
             result = bench_devnet(
                 work / (name if sizes.repeat == 1 else f"{name}-run-{rep}"),
                 n,
@@ -1133,7 +1133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         metavar="N",
         help="committee sizes that drain a backlog at the first --max-batches (4); one among --members "
-        "drains on its latency devnet, any other  alone",
+        "drains on its latency devnet, any other on a devnet of its own",
     )
     p.add_argument(
         "--repeat",

@@ -169,6 +169,9 @@ def test_each_committee_size_gets_its_drain_and_a_table_of_cpu_and_memory_per_me
     page = render.markdown(a_report(devnets, [drain_run(31, 1, 100.0)]), [])
     assert "310/s (min 300, max 320, 2 runs)" in target_row(page, "backlog drain, n = 16")
     assert "100/s" in target_row(page, "backlog drain, n = 31")
+    assert "100 ms (min 100, max 100, 2 runs) / 300 ms" in target_row(
+        page, "relayer overhead p50 / p99, n = 16"
+    )
     # the median of the largest members (180, 210) is over 200: missed, whatever the better run
     assert target_row(page, "peak RSS per member (VmHWM), n = 16").startswith(
         "| peak RSS per member (VmHWM), n = 16, largest member of a run | 195 MB"

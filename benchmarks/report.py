@@ -111,6 +111,14 @@ def _spread(values: Sequence[float | None], unit: str = "", digits: int = 0) -> 
     )
 
 
+def _timed_out(d: dict[str, Any]) -> str:
+    """A latency part whose locks were not all minted in time (a large committee on a loaded machine)."""
+    late = d["latency"].get("timed_out")
+    if not late:
+        return ""
+    return f" (**only {late['minted']} of {d['latency']['locks']} minted in {late['seconds']} s**)"
+
+
 def _load(d: dict[str, Any]) -> str:
     """The 1-minute load average at a run's start and end (older reports did not record it)."""
     load = d.get("load_1min") or {}
@@ -520,7 +528,7 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
                 lines.append(
                     f"| {d['n']} | {d['t']} | "
                     + (f"{_run_no(d)} | {_load(d)} | " if repeated else "")
-                    + f"{e.get('count', 0)} | {_fmt(e.get('p50'))} / {_fmt(e.get('p95'))} / "
+                    + f"{e.get('count', 0)}{_timed_out(d)} | {_fmt(e.get('p50'))} / {_fmt(e.get('p95'))} / "
                     f"{_fmt(e.get('p99'))} ms | {_fmt(o.get('p50'))} / {_fmt(o.get('p95'))} / {_fmt(o.get('p99'))} ms "
                     f"| {d.get('member_start_seconds', '-')} s |"
                 )

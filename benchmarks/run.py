@@ -713,9 +713,16 @@ def bench_devnet(
                     load.send(1)
                     time.sleep(latency_gap)
                 last = first + latency_locks - 1
-                devnet.wait_until(
-                    lambda: load.executed() >= latency_locks, 120 + 5 * latency_locks, "latency locks minted"
-                )
+                # a large committee on a loaded machine is given longer; a run that still times out
+                # records how many were minted (and the members' CPU and memory) instead of failing
+                timeout = 120 + 5 * latency_locks + 20 * n
+                timed_out = False
+                try:
+                    devnet.wait_until(
+                        lambda: load.executed() >= latency_locks, timeout, "latency locks minted"
+                    )
+                except TimeoutError:
+                    timed_out = True
                 time.sleep(1.5)
             out["resources"]["latency"] = usage.summary()
             say(f"n = {n}: latency window, per member {usage.summary()['per_member']}")
@@ -723,8 +730,11 @@ def bench_devnet(
             rows = transfer_timings(load, clock, events, first, last, from_c, from_e)
             out["latency"] = summarise_latency(rows) | {"locks": latency_locks, "gap_seconds": latency_gap}
             lat = out["latency"]
+            if timed_out:
+                lat["timed_out"] = {"seconds": timeout, "minted": load.executed()}
+                say(f"n = {n}: only {load.executed()} of {latency_locks} latency locks minted in {timeout} s")
             say(f"n = {n}: lock->mint {lat['lock_to_mint_ms']}, overhead {lat['relayer_overhead_ms']}")
-            if backlog <= 0:
+            if backlog <= 0 or timed_out:
                 out["load_1min"]["end"] = load_1min()
                 return out
 

@@ -196,3 +196,11 @@ def test_merging_reports_keeps_each_run_apart() -> None:
     )
     assert [(d["n"], d["run"]) for d in merged["devnets"]] == [(4, 1), (4, 2), (7, 1)]
     assert [(d["n"], d["run"]) for d in merged["throughput_runs"]] == [(16, 1), (16, 2)]
+
+
+def test_a_latency_part_that_timed_out_says_how_many_were_minted() -> None:
+    d = latency_run(31, 1, 90_000.0)
+    d["latency"]["locks"] = 10
+    d["latency"]["timed_out"] = {"seconds": 790, "minted": 4}
+    page = render.markdown(a_report([d], []), [])
+    assert "(**only 4 of 10 minted in 790 s**)" in page

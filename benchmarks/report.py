@@ -111,6 +111,13 @@ def _spread(values: Sequence[float | None], unit: str = "", digits: int = 0) -> 
     )
 
 
+def _end_load(report: dict[str, Any]) -> str:
+    """The load average at a run's end; a report saved before its run ended (interrupted: the
+    report is written after each devnet) has none."""
+    end = report.get("load_average_at_end")
+    return str(end[0]) if end else "- (the run was interrupted)"
+
+
 def _timed_out(d: dict[str, Any]) -> str:
     """A latency part whose locks were not all minted in time (a large committee on a loaded machine)."""
     late = d["latency"].get("timed_out")
@@ -366,15 +373,15 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
         "",
         f"Measured {report['when']} on {report['cpus']} cores ({report['machine']}, Python "
         f"{report['python']}), load average {report['load_average_at_start'][0]} at the start and "
-        f"{report['load_average_at_end'][0]} at the end (of the last run when several were merged); "
-        f"{report['seconds'] / 60:.0f} min of benchmarks in all.",
+        f"{_end_load(report)} at the end (of the last run when several were merged); "
+        f"{(report.get('seconds') or 0) / 60:.0f} min of benchmarks in all.",
         "",
     ]
     if len(report.get("runs", [])) > 1:
         lines += ["The sections were run separately:", ""]
         lines += [
-            f"- {', '.join(r['sections'])}: from {r['when']}, {r['seconds'] / 60:.0f} min, load average "
-            f"{r['load_average_at_start'][0]} -> {r['load_average_at_end'][0]}"
+            f"- {', '.join(r['sections'])}: from {r['when']}, {(r.get('seconds') or 0) / 60:.0f} min, load average "
+            f"{r['load_average_at_start'][0]} -> {_end_load(r)}"
             for r in report["runs"]
         ]
         lines += [""]

@@ -125,6 +125,7 @@ def a_report(devnets: list[dict[str, Any]], throughput_runs: list[dict[str, Any]
         "load_average_at_start": [1.0],
         "load_average_at_end": [2.0],
         "seconds": 60,
+        "sections": ["latency", "throughput"],
         "targets": run.TARGETS,
         "devnets": devnets,
         "throughput_runs": throughput_runs,
@@ -204,3 +205,12 @@ def test_a_latency_part_that_timed_out_says_how_many_were_minted() -> None:
     d["latency"]["timed_out"] = {"seconds": 790, "minted": 4}
     page = render.markdown(a_report([d], []), [])
     assert "(**only 4 of 10 minted in 790 s**)" in page
+
+
+def test_a_report_saved_before_its_run_ended_renders() -> None:
+    """The report is written after each devnet: a run stopped midway (n = 31 on a loaded machine)
+    leaves one without its end."""
+    partial = a_report([latency_run(31, 1, 90_000.0)], [])
+    del partial["load_average_at_end"], partial["seconds"]
+    page = render.markdown(render.merge([partial, a_report([latency_run(4, 1, 90.0)], [])]), [])
+    assert "- (the run was interrupted)" in page

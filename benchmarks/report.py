@@ -738,10 +738,10 @@ RESOURCE_FIGURES = (
 def _resources(report: dict[str, Any]) -> list[str]:
     """One table per committee size: each part's CPU and memory per member, min / median / max
     over the members (of every run of that size), with the chains' and the broker's CPU apart."""
-    by_n: dict[int, list[dict[str, Any]]] = {}
+    by_n: dict[tuple[int, int], list[dict[str, Any]]] = {}
     for d in [*report.get("devnets", []), *(report.get("throughput_runs") or [])]:
         if d.get("resources"):
-            by_n.setdefault(int(d["n"]), []).append(d)
+            by_n.setdefault((int(d["n"]), _max_batch(d)), []).append(d)
     if not by_n:
         return []
     lines = [
@@ -756,13 +756,14 @@ def _resources(report: dict[str, Any]) -> list[str]:
         "are given apart: CPU % of a core, median over the runs.",
         "",
     ]
-    for n in sorted(by_n):
-        runs = by_n[n]
+    for n, mb in sorted(by_n):
+        runs = by_n[(n, mb)]
+        several = len({k for m, k in by_n if m == n}) > 1
         others = sorted(
             {name for d in runs for part in d["resources"].values() for name in part.get("others", {})}
         )
         lines += [
-            f"### n = {n}",
+            f"### n = {n}" + (f", max_batch {mb}" if several else ""),
             "",
             "| part | runs | window | "
             + " | ".join(label for _, label, _ in RESOURCE_FIGURES)

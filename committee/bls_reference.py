@@ -46,6 +46,7 @@ from committee.bls import (
     FIELD_MODULUS,
     G1_LEN,
     InvalidPoint,
+    _check_combination,
     _check_polynomial,
     _check_scalar,
     _check_weights,
@@ -184,6 +185,18 @@ class PyEccBackend:
         total = Z2
         for c in reversed(coefficients):
             total = add(multiply(total, x), self._parse_g2(c))
+        return self._g2_bytes(total)
+
+    def g2_polynomials_combined(
+        self, polynomials: Sequence[Sequence[bytes]], xs: Sequence[int], weights: Sequence[int]
+    ) -> bytes:
+        _check_combination(polynomials, xs, weights)
+        total = Z2
+        for coefficients, x, weight in zip(polynomials, xs, weights, strict=True):
+            value = Z2
+            for c in reversed(coefficients):
+                value = add(multiply(value, x), self._parse_g2(c))
+            total = add(total, multiply(value, weight))
         return self._g2_bytes(total)
 
     @staticmethod

@@ -281,10 +281,17 @@ def _parse_g2_cached(raw: bytes) -> Any:
     except ValueError as exc:
         raise InvalidPoint(f"G2 point: not on the curve ({exc})") from exc
     ArkworksBackend._finish(point, ark.G2Point, raw, "G2 point")
+    _remember_g2(raw, point)
+    return point
+
+
+def _remember_g2(raw: bytes, point: Any) -> None:
+    """Remember a point known valid: parsed and checked, or computed here from valid points
+    (a public key, a committed polynomial's value that is not the identity; `raw` is then the
+    point's own canonical encoding), so that a later parse of the same bytes is a lookup."""
     if len(_G2_CHECKED) >= _G2_CHECKED_MAX:
         _G2_CHECKED.clear()
     _G2_CHECKED[raw] = point
-    return point
 
 
 _COMB_BITS: Final = 4
@@ -375,7 +382,10 @@ class ArkworksBackend:
         return bytes(self._hash(message, dst).to_compressed_bytes())
 
     def public_key(self, secret: int) -> bytes:
-        return bytes(_g2_generator_times(_check_scalar(secret, secret=True)).to_compressed_bytes())
+        point = _g2_generator_times(_check_scalar(secret, secret=True))
+        raw = bytes(point.to_compressed_bytes())
+        _remember_g2(raw, point)  # secret·G2 with 0 < secret < r: in the subgroup, not the identity
+        return raw
 
     def sign(self, secret: int, message: bytes) -> bytes:
         point = self._hash(message) * _ark_scalar(_check_scalar(secret, secret=True))
@@ -407,7 +417,11 @@ class ArkworksBackend:
 
     def g2_polynomial_at(self, coefficients: Sequence[bytes], x: int) -> bytes:
         _check_polynomial(coefficients, x)
-        return bytes(self._horner(coefficients, x).to_compressed_bytes())
+        point = self._horner(coefficients, x)
+        raw = bytes(point.to_compressed_bytes())
+        if raw != G2_IDENTITY:  # a sum of checked points: in the subgroup
+            _remember_g2(raw, point)
+        return raw
 
     def g2_polynomials_combined(
         self, polynomials: Sequence[Sequence[bytes]], xs: Sequence[int], weights: Sequence[int]

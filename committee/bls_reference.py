@@ -187,6 +187,11 @@ class PyEccBackend:
             total = add(multiply(total, x), self._parse_g2(c))
         return self._g2_bytes(total)
 
+    def g2_polynomial_values(self, coefficients: Sequence[bytes], n: int) -> list[bytes]:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        return [self.g2_polynomial_at(coefficients, x) for x in range(1, n + 1)]
+
     def g2_polynomials_combined(
         self, polynomials: Sequence[Sequence[bytes]], xs: Sequence[int], weights: Sequence[int]
     ) -> bytes:

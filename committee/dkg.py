@@ -781,7 +781,8 @@ class DkgMachine:
                 "the reshared group key differs from the current one", self._frozen_faults()
             )
             return
-        shares = {MemberIndex(m): self.bls.g2_polynomial_at(aggregated, m) for m in range(1, cfg.n + 1)}
+        values = self.bls.g2_polynomial_values(aggregated, cfg.n)
+        shares = {MemberIndex(m): value for m, value in enumerate(values, start=1)}
         epoch = cfg.key_epoch if cfg.old_public is None else cfg.old_public.key_epoch
         try:
             public = CommitteePublic(

@@ -323,7 +323,7 @@ def _g2_comb() -> list[tuple[Any, ...]]:
 def _g2_generator_times(scalar: int) -> Any:
     """scalar·G2 for 0 < scalar < r by a fixed-base comb: a table of b·2^(4i)·G2 (64 rows of 15
     points, 0.4 MB, built on first use in a few ms) turns the product into at most 63 additions,
-    about seven times faster than the generic scalar multiplication (1.2 ms), which a DKG dealer
+    several times faster than the generic scalar multiplication (about 1 ms), which a DKG dealer
     does once per coefficient (t of them). Same point, so the same bytes. Like arkworks' own
     multiplication (and Python's integers) it is not constant-time: the table row read depends
     on the secret's digits, as the generic double-and-add's additions do on its bits."""
@@ -433,7 +433,7 @@ class ArkworksBackend:
         """By Horner's rule at 1..t (t = len(coefficients)), then by forward differences: the
         (t-1)-th difference of a polynomial of degree t-1 is constant, so each further value is
         t - 1 additions instead of t - 1 multiplications by x and additions (at n = 64, t = 43
-        about a third of the work of Horner's rule at every x)."""
+        a quarter less time than Horner's rule at every x: 21 ms instead of 28)."""
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError(f"n must be a positive int, got {n!r}")
         _check_polynomial(coefficients, n)

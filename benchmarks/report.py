@@ -499,16 +499,18 @@ def markdown(report: dict[str, Any], images: list[str]) -> str:
                     _verdict(max(vals), targets[key]),
                 )
             )
-    dkg16 = next((r for r in report.get("dkg", []) if r["n"] == 16), None)
-    if dkg16:
-        rows.append(
-            (
-                "DKG n = 16",
-                f"{dkg16['wall_seconds']} s",
-                "<= 15 s",
-                _verdict(dkg16["wall_seconds"], targets["dkg_16_s"]),
+    for dkg in report.get("dkg", []):
+        # a report of the first targets judges n = 16, today's n = 64 (both in 15 s)
+        key = "dkg_64_s" if "dkg_64_s" in targets else "dkg_16_s"
+        if dkg["n"] == int(key.split("_")[1]):
+            rows.append(
+                (
+                    f"DKG n = {dkg['n']}",
+                    f"{dkg['wall_seconds']} s ({dkg.get('cpu_seconds', '?')} s CPU)",
+                    f"<= {targets[key]:g} s",
+                    _verdict(dkg["wall_seconds"], targets[key]),
+                )
             )
-        )
     lines += ["## Targets", "", "| figure | measured | target | |", "|---|---:|---:|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines += [""]

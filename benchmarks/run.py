@@ -81,14 +81,14 @@ WINDOW_BLOCKS, FINALITY_DEPTH = 2, 1  # the devnet's batch window and finality r
 # use the members' default configuration (Sizes.poll_interval, Sizes.push)
 POLL_INTERVAL = 0.1
 TARGETS = {
-    "overhead_p50_ms": 300.0,
-    "overhead_p99_ms": 1500.0,
+    "overhead_p50_ms": 100.0,  # issue 20 (the first targets were 300 and 1,500 ms)
+    "overhead_p99_ms": 300.0,
     "drain_tps": 1000.0,
     "gas_per_transfer_at_100": 35_000,
     "verify_gas": 140_000,
     "partial_sign_ms": 1.0,
     "partial_verify_ms": 3.0,
-    "dkg_16_s": 15.0,
+    "dkg_64_s": 15.0,  # issue 20 (the first target was n = 16 in 15 s)
     "rss_mb": 200.0,
 }
 # Published per-signature multisig verification (a widely used multisig verifier), gas.

@@ -1169,6 +1169,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="write docs/BENCHMARKS.md and docs/benchmarks/*.png (default: on unless --quick)",
     )
+    p.add_argument(
+        "--profile-seconds",
+        type=int,
+        help="py-spy's profile of member 1 during each drain (60; 0: none, so repeated drains "
+        "neither share a core with the profiler nor wait for it)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the devnets' run directories (logs, stores)")
     args = p.parse_args(argv)
     sizes = QUICK if args.quick else FULL
@@ -1185,6 +1191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["drain_timeout"] = args.drain_timeout
     if args.latency_locks is not None:
         overrides["latency_locks"] = args.latency_locks
+    if args.profile_seconds is not None:
+        if args.profile_seconds < 0:
+            p.error(f"--profile-seconds {args.profile_seconds}: must be 0 (no profile) or more")
+        overrides["profile_seconds"] = args.profile_seconds
     if args.max_batches:
         overrides["throughput_max_batches"] = tuple(dict.fromkeys(args.max_batches))  # in order, once each
     if args.members:

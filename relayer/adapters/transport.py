@@ -46,11 +46,13 @@ from relayer.core.messages import (
     PartialMessage,
     ProposalMessage,
     RefundPartialMessage,
+    SentMessage,
     action_topic,
     heartbeat_topic,
     partial_topic,
     proposal_topic,
     refund_topic,
+    sent_topic,
     topic_root,
 )
 from relayer.core.types import Route
@@ -192,6 +194,10 @@ class Transport:
         """Queue a proposal of this member's operator (re-published until it is settled or expires)."""
         self._enqueue(proposal_topic(self.cfg.network, self.member), msg.to_payload(), False)
 
+    def publish_sent(self, msg: SentMessage) -> None:
+        """Queue a notice that this member's relayer sent a batch (a hint, published once)."""
+        self._enqueue(sent_topic(self.cfg.network, self.member), msg.to_payload(), False)
+
     @property
     def outbox_depth(self) -> int:
         """The deepest broker outbox (each broker has its own; one that is away holds the most)."""
@@ -273,11 +279,13 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
         on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None = None,
         on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None = None,
+        on_sent: Callable[[SentMessage], Awaitable[None]] | None = None,
     ) -> None:
         """Connect to every broker, subscribe and pump messages until cancelled, each broker
         reconnecting on its own. Refund partials go to `on_refund`, action partials to
-        `on_action`, proposals to `on_proposal` (each not subscribed without its handler)."""
-        handlers = (on_partial, on_refund, on_action, on_proposal)
+        `on_action`, proposals to `on_proposal`, sent-batch notices to `on_sent` (each not
+        subscribed without its handler)."""
+        handlers = (on_partial, on_refund, on_action, on_proposal, on_sent)
         async with asyncio.TaskGroup() as tg:
             for link in self.links:
                 tg.create_task(self._run_link(link, *handlers), name=f"broker:{link.name}")
@@ -289,6 +297,7 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None,
         on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None,
         on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None,
+        on_sent: Callable[[SentMessage], Awaitable[None]] | None = None,
     ) -> None:
         """One broker's session loop, reconnecting with jittered backoff.
 
@@ -327,6 +336,8 @@ class Transport:
                         await client.subscribe(f"{root}/action/+", qos=1)
                     if on_proposal is not None:
                         await client.subscribe(f"{root}/proposal/+", qos=1)
+                    if on_sent is not None:
+                        await client.subscribe(f"{root}/sent/+", qos=1)
                     _honour_cancel()
                     self._link_state(link, True)
                     log.info("mqtt_connected", broker=link.name, host=cfg.host, port=cfg.port)
@@ -334,7 +345,9 @@ class Transport:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._pump_outbox(link, client))
                         tg.create_task(self._heartbeats(client, hb_topic))
-                        await self._receive(link, client, on_partial, on_refund, on_action, on_proposal)
+                        await self._receive(
+                            link, client, on_partial, on_refund, on_action, on_proposal, on_sent
+                        )
             except* aiomqtt.MqttError as group:
                 self._link_state(link, False)
                 metrics.MQTT_RECONNECTS.inc()
@@ -386,6 +399,7 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
         on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None = None,
         on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None = None,
+        on_sent: Callable[[SentMessage], Awaitable[None]] | None = None,
     ) -> None:
         root = topic_root(self.cfg.network)
         heartbeat_prefix = f"{root}/heartbeat/"
@@ -395,6 +409,7 @@ class Transport:
             (f"{root}/refund/", RefundPartialMessage.parse, on_refund),
             (f"{root}/action/", ActionPartialMessage.parse, on_action),
             (f"{root}/proposal/", ProposalMessage.parse, on_proposal),
+            (f"{root}/sent/", SentMessage.parse, on_sent),
         ]
         async for message in client.messages:
             topic = message.topic.value

@@ -1,0 +1,134 @@
+"""Another relayer's "sent batch X in tx H" notice (relayer.core.notices) on a real anvil that mines
+only when told to: a genuine one holds the next relayer back, a forged one does not stall the batch.
+
+Two relayers of a committee of 2, each with its own store, account and member index, stagger 0
+(both turns have come), as in test_submitter_pending. The notice is handed to the submitter as the
+transport would (`Submitter.on_sent`); the transport's part is in test_transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+from web3 import HTTPProvider, Web3
+
+from harness import devnet
+from relayer.core.lifecycle import OutcomeKind
+from relayer.core.messages import SentMessage
+from relayer.core.states import BatchState
+from tests.integration.test_submitter_pending import (
+    FINALITY,
+    executions,
+    mempool,
+    mine,
+    receipt_status,
+    relayer,
+)
+from tests.support.signed_batch import AMOUNT, SignedBatch, lock_and_sign, rpc
+
+
+@pytest.fixture
+def signed(chains: tuple[str, str]) -> SignedBatch:
+    return lock_and_sign(chains)
+
+
+@pytest.fixture
+def we(signed: SignedBatch) -> Web3:
+    """The destination chain, no longer mining by itself (blocks come from `mine`)."""
+    w3 = Web3(HTTPProvider(signed.dep.ethereum_url))
+    rpc(w3, "evm_setAutomine", False)
+    rpc(w3, "anvil_setIntervalMining", 0)
+    return w3
+
+
+def notice(signed: SignedBatch, member: int, tx_hash: str) -> SentMessage:
+    return SentMessage(member, signed.batch.id, bytes.fromhex(tx_hash.removeprefix("0x")))
+
+
+async def test_a_forged_notice_for_a_batch_does_not_stall_it(
+    signed: SignedBatch, we: Web3, tmp_path: Path
+) -> None:
+    """A notice naming a transaction the node does not know (made up) holds the relayer back for
+    at most the grace after it, however long its receipt timeout, and however many forged notices
+    follow: then it sends, and the batch lands."""
+    async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=3600.0) as b:
+        b.submitter.on_sent(notice(signed, 1, "0x" + "5a" * 32))
+        deadline = time.monotonic() + 10.0
+        with capture_logs() as logs:
+            while await b.state() == BatchState.AGGREGATED and time.monotonic() < deadline:
+                b.submitter.on_sent(notice(signed, 1, f"0x{int(time.monotonic() * 1e6):064x}"))
+                await b.submitter.step()
+                await asyncio.sleep(0.1)
+        assert await b.state() == BatchState.SUBMITTED, "a forged notice stalled the batch"
+        assert any(e["event"] == "sent_notice_dismissed" for e in logs)
+        [own] = await b.store.txs_for(signed.batch.id)
+        mine(we, 1 + FINALITY)
+        assert receipt_status(we, own.tx_hash) == 1
+        await b.submitter.step()
+        assert await b.state() == BatchState.EXECUTED
+    assert executions(signed, we) == [own.tx_hash]
+    assert signed.dep.wrapped.functions.balanceOf(signed.transfer.recipient).call() == AMOUNT
+
+
+async def test_a_notice_naming_a_real_transaction_that_is_not_the_batchs_is_dismissed(
+    signed: SignedBatch, we: Web3, tmp_path: Path
+) -> None:
+    """The forger names a real pending transaction (a plain transfer): not this batch's
+    executeBatch to the endpoint, so it holds nothing back, on the first step."""
+    other = devnet.dev_account(5)
+    tx = other.sign_transaction(
+        {
+            "to": other.address,
+            "value": 1,
+            "gas": 21_000,
+            "maxFeePerGas": 10**11,
+            "maxPriorityFeePerGas": 10**9,
+            "nonce": we.eth.get_transaction_count(other.address),
+            "chainId": we.eth.chain_id,
+        }
+    )
+    unrelated = "0x" + bytes(we.eth.send_raw_transaction(tx.raw_transaction)).hex()
+    async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=3600.0) as b:
+        b.submitter.on_sent(notice(signed, 1, unrelated))
+        with capture_logs() as logs:
+            await b.submitter.step()
+        assert [e["reason"] for e in logs if e["event"] == "sent_notice_dismissed"] == ["not_to_the_endpoint"]
+        assert await b.state() == BatchState.SUBMITTED
+        [own] = await b.store.txs_for(signed.batch.id)
+        assert mempool(we)[b.address.lower()] == [own.tx_hash]
+
+
+async def test_a_genuine_notice_holds_the_next_relayer_until_the_batch_is_executed(
+    signed: SignedBatch, we: Web3, tmp_path: Path
+) -> None:
+    """A announces the transaction it sends (before broadcasting it); B, given the notice, sends
+    nothing while it is pending, and records the batch executed by another once it is final."""
+    announced: list[SentMessage] = []
+    async with (
+        relayer(signed, tmp_path / "a.sqlite3", member=1, account=3, receipt_timeout=30.0) as a,
+        relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b,
+    ):
+        a.submitter.announce = announced.append
+        await a.submitter.step()
+        [sent] = await a.store.txs_for(signed.batch.id)
+        assert announced == [notice(signed, 1, sent.tx_hash)]
+        a.submitter.on_sent(announced[0])  # its own notice, back from the broker: ignored
+        b.submitter.on_sent(announced[0])
+        with capture_logs() as logs:
+            for _ in range(3):
+                await b.submitter.step()
+                assert (await b.submit()).kind is OutcomeKind.NOT_READY
+        assert not [e for e in logs if e["event"] == "sent_notice_dismissed"]
+        assert await b.store.txs_for(signed.batch.id) == []
+        mine(we, 1 + FINALITY)
+        await b.submitter.step()
+        assert await b.state() == BatchState.EXECUTED
+        assert (await b.store.history(signed.batch.id.route, 1))[-1][
+            1
+        ] == "executed on-chain by another relayer"
+    assert executions(signed, we) == [sent.tx_hash]
+    assert we.eth.get_transaction_count(b.address, "pending") == 0

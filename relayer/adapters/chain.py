@@ -220,7 +220,14 @@ class ChainClient:
     async def connect(cls, cfg: ChainConfig) -> AsyncIterator[ChainClient]:
         providers = [
             AsyncHTTPProvider(
-                url, request_kwargs={"timeout": cfg.rpc_timeout}, exception_retry_configuration=None
+                url,
+                request_kwargs={"timeout": cfg.rpc_timeout},
+                exception_retry_configuration=None,
+                # web3's validation asks eth_chainId before every eth_call, estimate and
+                # broadcast (eight of a send's fifteen requests); an endpoint's chain id does not
+                # change (checked at start, `config check --online`), so it is asked once
+                cache_allowed_requests=True,
+                cacheable_requests={RPCEndpoint("eth_chainId")},
             )
             for url in cfg.endpoints
         ]

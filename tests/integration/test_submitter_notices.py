@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 from web3 import HTTPProvider, Web3
 
 from harness import devnet
+from relayer.adapters.chain import ChainClient
 from relayer.core.lifecycle import OutcomeKind
 from relayer.core.messages import SentMessage
 from relayer.core.states import BatchState
@@ -132,3 +134,45 @@ async def test_a_genuine_notice_holds_the_next_relayer_until_the_batch_is_execut
         ] == "executed on-chain by another relayer"
     assert executions(signed, we) == [sent.tx_hash]
     assert we.eth.get_transaction_count(b.address, "pending") == 0
+
+
+def count_rpcs(chain: ChainClient) -> list[str]:
+    """Record the JSON-RPC methods the chain client sends to the node from now on, in order
+    (below web3's request cache: what goes over the wire)."""
+    methods: list[str] = []
+    provider = chain.w3.provider
+    inner = provider._make_request  # type: ignore[attr-defined]
+
+    async def make_request(method: Any, request_data: bytes) -> bytes:
+        methods.append(str(method))
+        return await inner(method, request_data)  # type: ignore[no-any-return]
+
+    provider._make_request = make_request  # type: ignore[attr-defined]
+    return methods
+
+
+async def test_a_send_costs_six_rpcs_in_four_round_trips(
+    signed: SignedBatch, we: Web3, tmp_path: Path
+) -> None:
+    """The send path's RPCs (relayer.pipeline.submitter): the pending state (not executed there, so
+    not in the latest block either), the estimate with the fees and the nonce read beside it, the
+    pending state again just before signing, the broadcast; the chain id is asked once per endpoint,
+    not before each call. Before: fifteen, one after the other but for the fees and nonce (the
+    latest block's bitmap read apart, the fees and nonce after the estimate, and eth_chainId
+    eight times)."""
+    async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
+        await b.submitter.chain.w3.eth.chain_id  # asked once per endpoint, then cached
+        methods = count_rpcs(b.submitter.chain)
+        assert (await b.submit()).kind is OutcomeKind.SENT
+    assert sorted(methods) == sorted(
+        [
+            "eth_call",  # unexecutedCount at "pending"
+            "eth_estimateGas",
+            "eth_getBlockByNumber",  # the base fee } beside the estimate
+            "eth_getTransactionCount",  # the nonce  }
+            "eth_call",  # unexecutedCount at "pending", again
+            "eth_sendRawTransaction",
+        ]
+    )
+    assert methods[0] == "eth_call"
+    assert methods[-2:] == ["eth_call", "eth_sendRawTransaction"]

@@ -25,7 +25,7 @@ import asyncio
 import math
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -121,6 +121,10 @@ class Submitter:
         self._notices: OrderedDict[BatchId, tuple[int, str, float]] = OrderedDict()
         self._notice_verdicts: dict[BatchId, tuple[str, Verdict]] = {}
         self._notice_dismissed: set[tuple[BatchId, str]] = set()  # logged once
+        # the pending state of a step's batches whose turn has come, read in one JSON-RPC batch
+        # at the step's start, and when; used for at most a poll interval
+        self._pending_read: dict[BatchId, bool] = {}
+        self._pending_read_at = -math.inf
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -151,6 +155,7 @@ class Submitter:
             keys = {BatchKey.of(bid) for bid in in_flight}
             self._reverts = {k: n for k, n in self._reverts.items() if isinstance(k, RefundKey) or k in keys}
             self._waiting = {k for k in self._waiting if isinstance(k, RefundKey) or k in keys}
+            await self._read_pending_of(batches)
             now = time.monotonic()
             for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
                 if stored.state == BatchState.SUBMITTED:
@@ -281,12 +286,13 @@ class Submitter:
                 return done
             return await self._send(stored, nonce=None, previous=None)
         # wait for our turn (no RPC before it: the bitmap is read once the turn comes)
-        waited = self._elapsed.since((bid, "aggregated"), stored.updated_at)
-        if waited < self.batch_rank(stored) * self.cfg.stagger_seconds:
+        if not self._turn_came(stored):
             return not_ready("not this relayer's turn yet")
         # one read of the pending state first: a batch not executed there is not executed in the
         # latest block either (the bitmap only fills), so the latest block is read only if it is
-        pending = await self._read_pending(stored)
+        pending = self._pending_read.pop(bid, None)
+        if pending is None or time.monotonic() - self._pending_read_at >= self.chain.cfg.poll_interval:
+            pending = await self._read_pending(stored)
         if pending is not False:
             done = await self._executed_elsewhere(stored)
             if done is not None:
@@ -294,6 +300,25 @@ class Submitter:
         if await self._noticed(stored, pending) or self._holds_for_pending(stored, pending is True):
             return not_ready("another relayer's transaction for it is pending")
         return await self._send(stored, nonce=None, previous=None, defer=True)
+
+    def _turn_came(self, stored: AnyBatch) -> bool:
+        waited = self._elapsed.since((stored.id, "aggregated"), stored.updated_at)
+        return waited >= self.batch_rank(stored) * self.cfg.stagger_seconds
+
+    async def _read_pending_of(self, batches: Sequence[AnyBatch]) -> None:
+        """Read the pending state of every aggregated batch whose turn has come, in one JSON-RPC
+        batch (`submit` reads a batch's own if this one is older than a poll interval)."""
+        due = [b.id for b in batches if b.state == BatchState.AGGREGATED and self._turn_came(b)]
+        self._pending_read = {}
+        if len(due) < 2:
+            return
+        try:
+            read = await self.chain.batches_pending([(b.route.src, b.first_nonce, b.last_nonce) for b in due])
+        except Exception as exc:  # each batch's own read, as without it
+            log.warning("pending_state_unavailable", batches=len(due), error=repr(exc))
+            return
+        self._pending_read = dict(zip(due, read, strict=True))
+        self._pending_read_at = time.monotonic()
 
     def on_sent(self, msg: SentMessage) -> None:
         """Take another relayer's notice that it sent a batch to this chain (a hint: `_noticed`)."""

@@ -141,13 +141,13 @@ def count_rpcs(chain: ChainClient) -> list[str]:
     (below web3's request cache: what goes over the wire)."""
     methods: list[str] = []
     provider = chain.w3.provider
-    inner = provider._make_request  # type: ignore[attr-defined]
+    inner = provider._make_request
 
     async def make_request(method: Any, request_data: bytes) -> bytes:
         methods.append(str(method))
         return await inner(method, request_data)  # type: ignore[no-any-return]
 
-    provider._make_request = make_request  # type: ignore[attr-defined]
+    provider._make_request = make_request
     return methods
 
 
@@ -176,3 +176,35 @@ async def test_a_send_costs_six_rpcs_in_four_round_trips(
     )
     assert methods[0] == "eth_call"
     assert methods[-2:] == ["eth_call", "eth_sendRawTransaction"]
+
+
+async def test_the_pending_state_of_many_batches_is_read_in_one_json_rpc_batch(
+    signed: SignedBatch, we: Web3, tmp_path: Path
+) -> None:
+    """`ChainClient.batches_pending` answers as `is_batch_pending` does for each batch, in one
+    request: the batch A sent is executed in the pending state, a range never executed is not."""
+    src = signed.batch.id.route.src
+    async with (
+        relayer(signed, tmp_path / "a.sqlite3", member=1, account=3, receipt_timeout=30.0) as a,
+        relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b,
+    ):
+        chain = b.submitter.chain
+        ranges = [(src, 1, 1), (src, 2, 5), (src, 1, 2)]
+        assert await chain.batches_pending(ranges) == [False, False, False]
+        await a.submitter.step()  # sent, in the mempool
+        await chain.w3.eth.chain_id
+        methods = count_rpcs(chain)
+        provider = chain.w3.provider
+        inner = provider.make_batch_request
+        batches: list[int] = []
+
+        async def make_batch_request(calls: Any) -> Any:
+            batches.append(len(calls))
+            return await inner(calls)
+
+        provider.make_batch_request = make_batch_request
+        got = await chain.batches_pending(ranges)
+        assert (methods, batches) == ([], [3])  # one JSON-RPC batch of three eth_calls
+        assert got == [True, False, False]
+        assert got == [await chain.is_batch_pending(*r) for r in ranges]
+        assert await chain.batches_pending([]) == []

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +89,29 @@ class _Beat:
     at: float
     paused: tuple[Route, ...]
     brokers: tuple[str, ...]
+
+
+class NoticesFirst(asyncio.Queue[aiomqtt.Message]):
+    """The incoming queue of a broker's client: sent-batch notices are handed over ahead of the
+    messages waiting (under a backlog hundreds of partials wait, each judged in turn, and a notice
+    behind them would arrive after the relayer it should hold back has sent). The size bound
+    counts both."""
+
+    def _init(self, maxsize: int) -> None:
+        self._queue: deque[aiomqtt.Message] = deque()
+        self._notices: deque[aiomqtt.Message] = deque()
+
+    def qsize(self) -> int:
+        return len(self._queue) + len(self._notices)
+
+    def empty(self) -> bool:
+        return not self._queue and not self._notices
+
+    def _put(self, item: aiomqtt.Message) -> None:
+        (self._notices if "/sent/" in item.topic.value else self._queue).append(item)
+
+    def _get(self) -> aiomqtt.Message:
+        return self._notices.popleft() if self._notices else self._queue.popleft()
 
 
 @dataclass(eq=False)
@@ -195,8 +218,10 @@ class Transport:
         self._enqueue(proposal_topic(self.cfg.network, self.member), msg.to_payload(), False)
 
     def publish_sent(self, msg: SentMessage) -> None:
-        """Queue a notice that this member's relayer sent a batch (a hint, published once)."""
-        self._enqueue(sent_topic(self.cfg.network, self.member), msg.to_payload(), False)
+        """Queue a notice that this member's relayer sent a batch (a hint, published once), ahead of
+        the partials waiting: it is worth something only if it arrives before the next relayer
+        sends."""
+        self._enqueue(sent_topic(self.cfg.network, self.member), msg.to_payload(), False, first=True)
 
     @property
     def outbox_depth(self) -> int:
@@ -208,10 +233,10 @@ class Transport:
         """Broker name -> connected now, in the configured order."""
         return {link.name: link.connected.is_set() for link in self.links}
 
-    def _enqueue(self, topic: str, payload: bytes, retain: bool) -> None:
-        """Queue a message for every broker."""
+    def _enqueue(self, topic: str, payload: bytes, retain: bool, *, first: bool = False) -> None:
+        """Queue a message for every broker (`first`: ahead of what waits)."""
         for link in self.links:
-            link.enqueue(topic, payload, retain)
+            link.enqueue(topic, payload, retain, first=first)
         metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
 
     def _heartbeat(self, status: str, paused: Collection[Route] = ()) -> bytes | None:
@@ -320,6 +345,7 @@ class Transport:
                     password=link.password,
                     keepalive=10,
                     max_queued_incoming_messages=INBOX_SIZE,
+                    queue_type=NoticesFirst,
                     will=will,
                     tls_params=(
                         aiomqtt.TLSParameters(ca_certs=str(cfg.tls_ca_file))

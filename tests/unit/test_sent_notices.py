@@ -4,10 +4,13 @@ than the limit from the first notice for the batch (relayer.core.notices)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+import aiomqtt
 import pytest
 
+from relayer.adapters.transport import NoticesFirst
 from relayer.core.messages import BadMessage, SentMessage, sent_topic
 from relayer.core.notices import TxView, Verdict, holds, judge
 from relayer.core.types import BatchId, ChainId, Nonce, Route
@@ -98,3 +101,22 @@ def test_a_notice_holds_for_the_limit_from_the_first_notice_and_never_longer() -
     assert not holds(100.0, 160.0, 60.0)
     assert not holds(100.0, 10_000.0, 60.0)
     assert not holds(100.0, 100.0, 0.0)  # no wait at all when the limit is 0
+
+
+async def test_the_incoming_queue_hands_notices_over_before_the_partials_waiting() -> None:
+    """A notice behind hundreds of partials (each judged in turn) would come too late to hold the
+    next relayer back: the broker client's queue hands notices first, in their own order, and
+    bounds both together."""
+
+    def message(kind: str, n: int) -> aiomqtt.Message:
+        return aiomqtt.Message(f"qiao/v1/{NET}/{kind}/1", str(n).encode(), 1, False, n, None)
+
+    queue = NoticesFirst(maxsize=4)
+    for m in (message("partial", 1), message("partial", 2), message("sent", 3), message("sent", 4)):
+        queue.put_nowait(m)
+    assert queue.full()
+    with pytest.raises(asyncio.QueueFull):
+        queue.put_nowait(message("sent", 5))
+    got = [(await queue.get()).payload for _ in range(4)]
+    assert got == [b"3", b"4", b"1", b"2"]
+    assert queue.empty()

@@ -209,7 +209,7 @@ class SentMessage:
 
     member: int
     batch: BatchId
-    tx_hash: bytes  # 32 bytes
+    tx_hash: bytes  # 32 bytes; all zero: a claim, sent before the estimate (no transaction yet)
 
     def to_payload(self) -> bytes:
         route = self.batch.route

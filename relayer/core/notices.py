@@ -13,6 +13,12 @@ is not authenticated, so a notice is a hint, never a fact: it holds a relayer ba
   do not extend it, so forged notices cannot stall a batch for ever.
 
 Past either, the relayer goes on as without a notice: bitmap, pending state, send.
+
+A relayer also claims a batch before its estimate (a notice without a transaction, and the same
+once signed while its node may not know the transaction yet): that holds back only a relayer whose
+turn comes after the claimant's, and for at most a grace from the first notice (`claim_holds`), so
+two relayers claiming at once do not both stand back, and forged claims delay a batch by the grace
+at most.
 """
 
 from __future__ import annotations
@@ -54,3 +60,10 @@ def holds(first_notice_at: float, now: float, limit: float) -> bool:
     """Whether a notice first received at `first_notice_at` may still hold a relayer back at
     `now` (monotonic seconds): for `limit` seconds, never longer."""
     return now - first_notice_at < limit
+
+
+def claim_holds(claimant_rank: int, own_rank: int, first_notice_at: float, now: float, grace: float) -> bool:
+    """Whether a claim (or a transaction the node does not know yet) by the relayer of
+    `claimant_rank` holds back this relayer of `own_rank` at `now`: only if the claimant's turn
+    comes first, and for `grace` seconds from the first notice for the batch."""
+    return claimant_rank < own_rank and holds(first_notice_at, now, grace)

@@ -40,7 +40,7 @@ from relayer.core.calldata import execute_batch_data, refund_data
 from relayer.core.clock import Elapsed
 from relayer.core.lifecycle import Outcome, OutcomeKind, confirmed, not_ready, refused, retry, sent
 from relayer.core.messages import SentMessage
-from relayer.core.notices import Verdict, holds, judge
+from relayer.core.notices import Verdict, claim_holds, holds, judge
 from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, revert_name
 from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
 from relayer.core.txmath import batch_rank, refund_rank
@@ -53,10 +53,12 @@ MAX_REVERTS = 3
 BALANCE_SECONDS = 2.0  # the account balance is read at most this often
 STEP_BATCHES = 200  # batches looked at per step; those not yet this relayer's turn cost no RPC
 MAX_NOTICES = 10_000  # other relayers' "sent batch X in tx H" notices kept (the oldest go first)
-# a notice goes out as the transaction is signed, just before it is broadcast: for this long after
-# the first notice for a batch, a transaction the node does not know yet still holds (then it is
-# taken for forged or lost, and the relayer goes on as without a notice)
+# a relayer claims a batch (a notice without a transaction: CLAIM) before its estimate, and names
+# the transaction once signed, just before broadcasting it: a claim, or a transaction the node does
+# not know yet, holds a relayer that ranks after the claimant for at most max(this, stagger) after
+# the first notice for the batch (then it is taken for forged or lost: as without a notice)
 NOTICE_GRACE_SECONDS = 1.0
+CLAIM = bytes(32)  # the tx hash of a claim: no transaction yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,9 +337,11 @@ class Submitter:
         """True while another relayer's notice says it sent the batch in a transaction the node
         holds pending (`pending`: the pending state just read), with exactly this batch's
         calldata, for at most `receipt_timeout` from the first notice for it
-        (relayer.core.notices), or one the node does not know yet within NOTICE_GRACE_SECONDS of
-        it: a forged or stale notice holds nothing back. The transaction is looked up once per
-        hash (one RPC); a mined or dropped one shows in the pending state at once."""
+        (relayer.core.notices); a claim (no transaction yet), or a transaction the node does not
+        know yet, by a relayer whose turn comes first, within the grace (NOTICE_GRACE_SECONDS, or
+        the stagger if longer) of the first notice: a forged or stale notice holds nothing back
+        for longer. The transaction is looked up once per hash (one RPC); a mined or dropped one
+        shows in the pending state at once."""
         bid = stored.id
         notice = self._notices.get(bid)
         if notice is None:
@@ -347,6 +351,11 @@ class Submitter:
         if not holds(first, now, self.cfg.receipt_timeout):
             self._dismiss(bid, member, tx_hash, "the notice is older than the receipt timeout")
             return False
+        claimant = batch_rank(member, self.committee_size, bid.route.src, bid.route.dst, bid.first_nonce)
+        grace = max(NOTICE_GRACE_SECONDS, self.cfg.stagger_seconds)
+        claim_held = claim_holds(claimant, self.batch_rank(stored), first, now, grace)
+        if tx_hash == "0x" + CLAIM.hex():  # claimed, not sent yet: the earlier turn goes first
+            return claim_held
         checked = self._notice_verdicts.get(bid)
         if checked is not None and checked[0] == tx_hash:
             verdict = checked[1]
@@ -357,7 +366,7 @@ class Submitter:
                 log.warning("sent_notice_unchecked", batch=str(bid), tx=tx_hash, error=repr(exc))
                 return False
             verdict = judge(view, self.chain.endpoint.address, await self._calldata(stored))
-            if verdict is Verdict.UNKNOWN and holds(first, now, NOTICE_GRACE_SECONDS):
+            if verdict is Verdict.UNKNOWN and claim_held:
                 return True  # announced just before its broadcast: looked up again next time
             self._notice_verdicts[bid] = (tx_hash, verdict)
         if verdict is Verdict.PENDING:
@@ -424,6 +433,8 @@ class Submitter:
         relayers rarely send the same batch. The fees and the nonce are read while the estimate
         runs."""
         bid = stored.id
+        if defer and self.announce is not None:  # claimed: a relayer of a later turn holds back
+            self.announce(SentMessage(self.member_index, bid, CLAIM))
         data = await self._calldata(stored)
         quoting = asyncio.ensure_future(self.sender.quote(nonce is None))
         try:

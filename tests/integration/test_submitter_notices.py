@@ -22,6 +22,7 @@ from relayer.adapters.chain import ChainClient
 from relayer.core.lifecycle import OutcomeKind
 from relayer.core.messages import SentMessage
 from relayer.core.states import BatchState
+from relayer.core.txmath import batch_rank
 from tests.integration.test_submitter_pending import (
     FINALITY,
     executions,
@@ -117,9 +118,11 @@ async def test_a_genuine_notice_holds_the_next_relayer_until_the_batch_is_execut
         a.submitter.announce = announced.append
         await a.submitter.step()
         [sent] = await a.store.txs_for(signed.batch.id)
-        assert announced == [notice(signed, 1, sent.tx_hash)]
-        a.submitter.on_sent(announced[0])  # its own notice, back from the broker: ignored
+        # a claim before the estimate, then the transaction once signed
+        assert announced == [notice(signed, 1, "0x" + "00" * 32), notice(signed, 1, sent.tx_hash)]
+        a.submitter.on_sent(announced[1])  # its own notice, back from the broker: ignored
         b.submitter.on_sent(announced[0])
+        b.submitter.on_sent(announced[1])
         with capture_logs() as logs:
             for _ in range(3):
                 await b.submitter.step()
@@ -208,3 +211,34 @@ async def test_the_pending_state_of_many_batches_is_read_in_one_json_rpc_batch(
         assert got == [True, False, False]
         assert got == [await chain.is_batch_pending(*r) for r in ranges]
         assert await chain.batches_pending([]) == []
+
+
+async def test_of_two_relayers_claiming_a_batch_at_once_the_later_turn_stands_back(
+    signed: SignedBatch, we: Web3, tmp_path: Path
+) -> None:
+    """Both turns have come (stagger 0) and both claim the batch before their estimates: the
+    relayer whose turn comes later holds back on the other's claim; the earlier one sends. The
+    batch is sent once."""
+    async with (
+        relayer(signed, tmp_path / "1.sqlite3", member=1, account=3, receipt_timeout=30.0) as one,
+        relayer(signed, tmp_path / "2.sqlite3", member=2, account=4, receipt_timeout=30.0) as two,
+    ):
+        bid = signed.batch.id
+        first, later = sorted(
+            (one, two),
+            key=lambda r: batch_rank(
+                r.submitter.member_index, 2, bid.route.src, bid.route.dst, bid.first_nonce
+            ),
+        )
+        claims: list[SentMessage] = []
+        for r in (first, later):
+            r.submitter.announce = claims.append
+            r.submitter.on_sent(notice(signed, 3 - r.submitter.member_index, "0x" + "00" * 32))
+        assert (await later.submit()).kind is OutcomeKind.NOT_READY  # the other's claim comes first
+        assert (await first.submit()).kind is OutcomeKind.SENT  # the later turn's claim: no wait
+        assert await later.store.txs_for(signed.batch.id) == []
+        [sent] = await first.store.txs_for(signed.batch.id)
+        mine(we, 1 + FINALITY)
+        await later.submitter.step()
+        assert await later.state() == BatchState.EXECUTED
+    assert executions(signed, we) == [sent.tx_hash]

@@ -12,7 +12,7 @@ import pytest
 
 from relayer.adapters.transport import NoticesFirst
 from relayer.core.messages import BadMessage, SentMessage, sent_topic
-from relayer.core.notices import TxView, Verdict, holds, judge
+from relayer.core.notices import TxView, Verdict, claim_holds, holds, judge
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 
 NET = "testnet"
@@ -120,3 +120,12 @@ async def test_the_incoming_queue_hands_notices_over_before_the_partials_waiting
     got = [(await queue.get()).payload for _ in range(4)]
     assert got == [b"3", b"4", b"1", b"2"]
     assert queue.empty()
+
+
+def test_a_claim_holds_back_only_a_later_turn_and_only_for_the_grace() -> None:
+    """Two relayers claiming at once: the later turn stands back, the earlier one does not (no one
+    waits for the other); a forged claim delays a batch by the grace at most."""
+    assert claim_holds(0, 1, 100.0, 100.5, 2.0)
+    assert not claim_holds(1, 0, 100.0, 100.5, 2.0)  # the claimant's turn comes after ours
+    assert not claim_holds(1, 1, 100.0, 100.5, 2.0)
+    assert not claim_holds(0, 1, 100.0, 102.0, 2.0)  # past the grace from the first notice

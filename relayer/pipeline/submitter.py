@@ -5,6 +5,10 @@ given by a hash of the batch's route and first nonce, `relayer.core.txmath.turn`
 nonce, `rank`), each waiting `rank * stagger_seconds` after the batch was aggregated, and every
 relayer checks the contract's executed bitmap (and the node's pending state) before it sends, so
 normally one transaction lands and the others stand by, taking over only if it does not land.
+Under a backlog several turns come at once: a relayer announces on the broker the batch it is
+about to send and then its transaction (`announce`, relayer.core.messages.SentMessage), and one
+whose turn comes later holds back on it, within the bounds relayer.core.notices sets (an
+unauthenticated hint: a forged notice delays a batch by a grace at most).
 
 The account's transactions go out through its `TxSender` (`relayer.adapters.txsender`): signed,
 recorded in the store, then broadcast, with the next nonce the chain reports as pending (so a

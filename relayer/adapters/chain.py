@@ -876,8 +876,10 @@ class ChainClient:
     async def is_batch_pending(self, src: ChainId, first: int, last: int) -> bool:
         """Whether the node's pending state (its mempool applied on the latest block) has every
         transfer of the range executed: another relayer's transaction for the batch is on its
-        way. A node without a pending state answers for the latest block, which is merely
-        cautious (the caller has checked that one already)."""
+        way, or it executed already. A node without a pending state answers for the latest
+        block (the submitter then reads the final bitmap before it holds back). A node whose
+        pending state lags the latest block may say "not executed" of an executed batch: the
+        send's estimate then reverts and the final bitmap records it (`_executed_elsewhere`)."""
 
         async def get(ep: _Endpoint) -> bool:
             fn = ep.contract.functions.unexecutedCount(src, first, last)
@@ -906,12 +908,7 @@ class ChainClient:
                     for src, first, last in ranges[i : i + PENDING_READ_BATCH]
                 ]
                 replies: Any = await ep.w3.provider.make_batch_request(calls)
-                if not isinstance(replies, list) or len(replies) != len(calls):
-                    raise RpcReplyError(f"unexecutedCount(pending) batch: {replies!r}")
-                for reply in replies:
-                    if not isinstance(reply, dict) or "error" in reply:
-                        raise RpcReplyError(f"unexecutedCount(pending): {reply!r}")
-                    out.append(_int(reply.get("result")) == 0)
+                out += _pending_replies(replies, len(calls))
             return out
 
         if not ranges:
@@ -1376,3 +1373,29 @@ def _hex(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
     return str(value)
+
+
+def _pending_replies(replies: Any, count: int) -> list[bool]:
+    """The `unexecutedCount(...)` results of a JSON-RPC batch of `count` calls (True: none left
+    unexecuted), in the order asked. web3 numbers a batch's requests consecutively and sorts the
+    replies by id, so the ids must be consecutive, each once, or the replies cannot be matched to
+    the batches: an RPC that drops, repeats or invents a reply is refused, as is a result that is
+    not one 32-byte word."""
+    if not isinstance(replies, list) or len(replies) != count:
+        raise RpcReplyError(f"unexecutedCount(pending) batch: {count} replies expected, got {replies!r:.200}")
+    ids = [r.get("id") if isinstance(r, dict) else None for r in replies]
+    first = ids[0] if count else 0
+    if not isinstance(first, int) or ids != list(range(first, first + count)):
+        raise RpcReplyError(f"unexecutedCount(pending) batch: reply ids {ids} do not match the requests")
+    out: list[bool] = []
+    for reply in replies:
+        result = reply.get("result")
+        if (
+            "error" in reply
+            or not isinstance(result, str)
+            or len(result) != 66
+            or not result.startswith("0x")
+        ):
+            raise RpcReplyError(f"unexecutedCount(pending): not one 32-byte word: {reply!r:.200}")
+        out.append(int(result, 16) == 0)
+    return out

@@ -91,15 +91,25 @@ class _Beat:
     brokers: tuple[str, ...]
 
 
+NOTICES_QUEUED = 256  # sent-batch notices waiting in a broker client's queue; more are dropped
+NOTICES_IN_A_ROW = 4  # notices handed over ahead of a waiting partial or heartbeat, then one of those
+
+
 class NoticesFirst(asyncio.Queue[aiomqtt.Message]):
     """The incoming queue of a broker's client: sent-batch notices are handed over ahead of the
     messages waiting (under a backlog hundreds of partials wait, each judged in turn, and a notice
     behind them would arrive after the relayer it should hold back has sent). The size bound
-    counts both."""
+    counts both.
+
+    A notice is only a hint and anyone who can publish can send one, so notices never starve the
+    rest: at most NOTICES_IN_A_ROW go ahead of a waiting message, and at most NOTICES_QUEUED wait
+    (a notice beyond that is dropped, never a partial: a flood of notices costs only notices)."""
 
     def _init(self, maxsize: int) -> None:
         self._queue: deque[aiomqtt.Message] = deque()
         self._notices: deque[aiomqtt.Message] = deque()
+        self._in_a_row = 0
+        self.notices_dropped = 0
 
     def qsize(self) -> int:
         return len(self._queue) + len(self._notices)
@@ -107,11 +117,25 @@ class NoticesFirst(asyncio.Queue[aiomqtt.Message]):
     def empty(self) -> bool:
         return not self._queue and not self._notices
 
+    def put_nowait(self, item: aiomqtt.Message) -> None:
+        if _is_notice(item) and len(self._notices) >= NOTICES_QUEUED:
+            self.notices_dropped += 1  # a flood of notices: drop this one, keep the queue for the rest
+            return
+        super().put_nowait(item)
+
     def _put(self, item: aiomqtt.Message) -> None:
-        (self._notices if "/sent/" in item.topic.value else self._queue).append(item)
+        (self._notices if _is_notice(item) else self._queue).append(item)
 
     def _get(self) -> aiomqtt.Message:
-        return self._notices.popleft() if self._notices else self._queue.popleft()
+        if self._notices and (not self._queue or self._in_a_row < NOTICES_IN_A_ROW):
+            self._in_a_row += 1
+            return self._notices.popleft()
+        self._in_a_row = 0
+        return self._queue.popleft()
+
+
+def _is_notice(item: aiomqtt.Message) -> bool:
+    return "/sent/" in item.topic.value
 
 
 @dataclass(eq=False)

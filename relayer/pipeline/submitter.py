@@ -125,6 +125,12 @@ class Submitter:
         # other relayers' notices (relayer.core.notices): batch -> (member, tx hash, when the
         # FIRST notice for the batch came, monotonic), and the verdict on the tx last checked
         self._notices: OrderedDict[BatchId, tuple[int, str, float]] = OrderedDict()
+        # when this relayer first consulted a notice for each batch in flight: the hold is
+        # measured from it and it is kept while the batch is in flight, so neither a notice sent
+        # long before the batch was due nor one re-sent after a flood pushed the batch's entry out
+        # of `_notices` restarts the clock (review N1)
+        self._notice_first: dict[BatchId, float] = {}
+        self._claimed: dict[BatchId, float] = {}  # when this relayer last claimed each batch
         self._notice_verdicts: dict[BatchId, tuple[str, Verdict]] = {}
         self._notice_dismissed: set[tuple[BatchId, str]] = set()  # logged once
         # the pending state of a step's batches whose turn has come, read in one JSON-RPC batch
@@ -157,6 +163,8 @@ class Submitter:
             self._pending_seen = {bid: t for bid, t in self._pending_seen.items() if bid in in_flight}
             self._pending_overdue &= in_flight
             self._notice_verdicts = {b: v for b, v in self._notice_verdicts.items() if b in in_flight}
+            self._notice_first = {b: t for b, t in self._notice_first.items() if b in in_flight}
+            self._claimed = {b: t for b, t in self._claimed.items() if b in in_flight}
             self._notice_dismissed = {k for k in self._notice_dismissed if k[0] in in_flight}
             keys = {BatchKey.of(bid) for bid in in_flight}
             self._reverts = {k: n for k, n in self._reverts.items() if isinstance(k, RefundKey) or k in keys}
@@ -331,8 +339,20 @@ class Submitter:
         if msg.member == self.member_index or msg.batch.route.dst != self.chain.chain_id:
             return
         tx_hash = "0x" + msg.tx_hash.hex()
-        earlier = self._notices.pop(msg.batch, None)
-        first = earlier[2] if earlier is not None else time.monotonic()  # never extended
+        earlier = self._notices.get(msg.batch)
+        # a claim never replaces a transaction's notice, nor a claim by an earlier turn (a forged
+        # claim by a late turn would free the relayers the earlier claim holds back)
+        if (
+            earlier is not None
+            and msg.tx_hash == CLAIM
+            and (
+                earlier[1] != "0x" + CLAIM.hex()
+                or self._rank_of(earlier[0], msg.batch) <= self._rank_of(msg.member, msg.batch)
+            )
+        ):
+            return
+        self._notices.pop(msg.batch, None)
+        first = earlier[2] if earlier is not None else time.monotonic()
         self._notices[msg.batch] = (msg.member, tx_hash, first)
         while len(self._notices) > MAX_NOTICES:
             self._notices.popitem(last=False)
@@ -350,12 +370,13 @@ class Submitter:
         notice = self._notices.get(bid)
         if notice is None:
             return False
-        member, tx_hash, first = notice
+        member, tx_hash, _ = notice
         now = time.monotonic()
+        first = self._notice_first.setdefault(bid, now)  # never restarted while in flight
         if not holds(first, now, self.cfg.receipt_timeout):
             self._dismiss(bid, member, tx_hash, "the notice is older than the receipt timeout")
             return False
-        claimant = batch_rank(member, self.committee_size, bid.route.src, bid.route.dst, bid.first_nonce)
+        claimant = self._rank_of(member, bid)
         grace = max(NOTICE_GRACE_SECONDS, self.cfg.stagger_seconds)
         claim_held = claim_holds(claimant, self.batch_rank(stored), first, now, grace)
         if tx_hash == "0x" + CLAIM.hex():  # claimed, not sent yet: the earlier turn goes first
@@ -378,6 +399,22 @@ class Submitter:
         if verdict is not Verdict.MINED:
             self._dismiss(bid, member, tx_hash, verdict.value)
         return False
+
+    def _claim_due(self, bid: BatchId) -> bool:
+        """Whether to claim the batch now: not while the endpoint refuses it for a wait (a pause,
+        a curse, a suspension: every relayer would claim every due batch on every step), and at
+        most once per grace (a claim holds for a grace from the first one; more add only
+        traffic) (review N3)."""
+        if BatchKey.of(bid) in self._waiting:
+            return False
+        now = time.monotonic()
+        if now - self._claimed.get(bid, -math.inf) < max(NOTICE_GRACE_SECONDS, self.cfg.stagger_seconds):
+            return False
+        self._claimed[bid] = now
+        return True
+
+    def _rank_of(self, member: int, bid: BatchId) -> int:
+        return batch_rank(member, self.committee_size, bid.route.src, bid.route.dst, bid.first_nonce)
 
     def _dismiss(self, bid: BatchId, member: int, tx_hash: str, reason: str) -> None:
         if (bid, tx_hash) not in self._notice_dismissed:
@@ -437,8 +474,8 @@ class Submitter:
         relayers rarely send the same batch. The fees and the nonce are read while the estimate
         runs."""
         bid = stored.id
-        if defer and self.announce is not None:  # claimed: a relayer of a later turn holds back
-            self.announce(SentMessage(self.member_index, bid, CLAIM))
+        if defer and self.announce is not None and self._claim_due(bid):
+            self.announce(SentMessage(self.member_index, bid, CLAIM))  # a relayer of a later turn holds back
         data = await self._calldata(stored)
         quoting = asyncio.ensure_future(self.sender.quote(nonce is None))
         try:

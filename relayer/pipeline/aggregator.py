@@ -23,6 +23,7 @@ from relayer.core.arrivals import Facts, Judgement, PartialOutcome
 from relayer.core.keyring import Keyring
 from relayer.core.messages import PartialMessage
 from relayer.core.partials import (
+    PENDING_HORIZON,
     REMEMBERED,
     OwnBatch,
     Rejection,
@@ -56,6 +57,7 @@ class Aggregator:
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
     # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
     rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
+    _next_nonces: dict[Route, int] = field(default_factory=dict)  # per route, as last read (`_next_nonce`)
 
     def __post_init__(self) -> None:
         self.partials = Partials(
@@ -69,7 +71,10 @@ class Aggregator:
     async def on_partial(self, msg: PartialMessage) -> None:
         """Judge a partial from the broker (relayer.core.partials), store it if it earns a place, and
         aggregate when it completes a batch this node cut. Counted once under its outcome."""
-        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda j: self._keep(msg, j))
+        kept: set[int] = set()  # the members whose partials the store keeps for the batch, this one too
+        judged = await self.partials.judge(
+            msg, lambda: self._facts(msg, kept), lambda j: self._keep(msg, j, kept)
+        )
         outcome = judged.outcome
         if outcome in REMEMBERED:
             self._remember_rejection(msg.batch, msg.member, judged)
@@ -79,8 +84,14 @@ class Aggregator:
             )
         elif outcome in (PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
             log.warning("partial_refused", batch=str(msg.batch), member=msg.member, outcome=outcome.value)
-        if outcome == PartialOutcome.KEPT:
+        if outcome == PartialOutcome.KEPT and self._may_complete(msg, kept):
             await self.try_aggregate(msg.batch)
+
+    def _may_complete(self, msg: PartialMessage, kept: set[int]) -> bool:
+        """Whether the store may now keep t partials for the batch (fewer cannot combine: the
+        aggregation's reads are skipped; the tick tries again whenever this node signs a batch)."""
+        committee = self.public.public(msg.key_epoch)
+        return committee is None or len(kept) >= committee.threshold
 
     def _remember_rejection(self, bid: BatchId, member: int, judged: Judgement) -> None:
         key = (bid.route, bid.first_nonce, member)
@@ -93,23 +104,34 @@ class Aggregator:
         """Member -> the last partial this node refused from it for the batch (since it started)."""
         return {m: r for (rt, first, m), r in self.rejections.items() if rt == route and first == first_nonce}
 
-    async def _facts(self, msg: PartialMessage) -> Facts:
+    async def _next_nonce(self, route: Route, first_nonce: int) -> int:
+        """The route's next nonce to batch, as far as judging `first_nonce` needs it: it only grows,
+        so the last one read answers until a partial is further ahead than it allows."""
+        known = self._next_nonces.get(route, 1)
+        if first_nonce > known + PENDING_HORIZON:
+            _, known = await self.store.route_progress(route)
+            self._next_nonces[route] = known
+        return known
+
+    async def _facts(self, msg: PartialMessage, kept: set[int]) -> Facts:
         ours: OwnBatch | None = None
         stored: StoredPartial | None = None
         next_nonce = 1
         if self.public.is_member(msg.member) and msg.batch.route in self.cfg.routes:
-            _, next_nonce = await self.store.route_progress(msg.batch.route)
-            batch = await self.store.batch_head(msg.batch.route, msg.batch.first_nonce)
+            next_nonce = await self._next_nonce(msg.batch.route, msg.batch.first_nonce)
+            batch, partials = await self.store.batch_and_partials(msg.batch)
             if batch is not None:
                 ours = OwnBatch(batch.id.last_nonce, batch.message, batch.state == BatchState.PENDING)
-            for member, last, message, partial in await self.store.partials_for(msg.batch):
+            for member, last, message, partial in partials:
+                kept.add(member)
                 if member == msg.member:
                     stored = StoredPartial(last, message, partial)
         return batch_facts(msg, self.cfg.routes, next_nonce, ours, stored)
 
-    async def _keep(self, msg: PartialMessage, judged: Judgement) -> None:
+    async def _keep(self, msg: PartialMessage, judged: Judgement, kept: set[int]) -> None:
         # the member's latest valid word replaces its earlier one
         await self.store.put_partial(msg.batch, msg.member, msg.message, msg.partial)
+        kept.add(msg.member)
         self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
         if judged.outcome == PartialOutcome.KEPT:
             self.partials.verified(msg.batch, msg.member, msg.message, msg.partial)
@@ -120,13 +142,13 @@ class Aggregator:
             return await self._try_aggregate(bid)
 
     async def _try_aggregate(self, bid: BatchId) -> bool:
-        stored = await self.store.batch_head(bid.route, bid.first_nonce)
+        stored, partials = await self.store.batch_and_partials(bid)
         if stored is None or stored.state != BatchState.PENDING:
             return False
         last = stored.id.last_nonce
         offered = [
             Offered(member, message, partial, mismatch(last, stored.message, their_last, message))
-            for member, their_last, message, partial in await self.store.partials_for(bid)
+            for member, their_last, message, partial in partials
         ]
         combined = self.partials.combine(stored.id, stored.message, offered, stored.key_epoch)
         for member, why in combined.invalid:

@@ -8,7 +8,8 @@ heals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -17,10 +18,11 @@ from committee.threshold import partial_sign
 from relayer import metrics
 from relayer.core.keyring import Keyring
 from relayer.core.messages import PartialMessage
-from relayer.core.states import AnyBatch, BatchState
+from relayer.core.states import AnyBatch, BatchState, Equivocation
+from relayer.core.types import BatchId
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import PartialPublisher, SignStore
-from relayer.pipeline.signing import EQUIVOCATION, signed_once
+from relayer.pipeline.signing import refused
 
 log = structlog.get_logger(__name__)
 
@@ -35,6 +37,9 @@ class Signer:
     keyring: Keyring
     backend: BlsBackend
     publisher: PartialPublisher
+    # (batch, key epoch) this process has recorded as signed (or found signed): a tick does not ask
+    # the store again for each pending batch; bounded by the pending batches (`sign_pending`)
+    _signed: set[tuple[BatchId, int]] = field(default_factory=set, init=False)
 
     async def sign(self, stored: AnyBatch) -> bool:
         """Sign a batch this node cut itself, once.
@@ -43,23 +48,44 @@ class Signer:
         restart is not signed again (the periodic re-publication sends the recorded partial).
         Returns True if a new partial was made.
         """
-        share = self.keyring.share(stored.key_epoch)
-        if share is None:
-            return False
-        bid = stored.id
-        if await self.store.signed_partial(bid, stored.key_epoch) is not None:
-            return False
-        partial = partial_sign(share, stored.message, self.backend)
-        record = self.store.record_signature(bid, stored.key_epoch, stored.root, stored.message, partial)
-        kept = await signed_once(record, batch=str(bid))
-        if kept is EQUIVOCATION:
-            return False
-        metrics.PARTIALS_SIGNED.inc()
-        log.info("batch_signed", batch=str(bid))
-        await self.store.add_partial(bid, self.member, stored.message, kept)
-        self._publish(stored, kept)
-        crashpoint("after_publish")
-        return True
+        return stored.id in await self.sign_all([stored])
+
+    async def sign_pending(self, pending: Sequence[AnyBatch]) -> set[BatchId]:
+        """`sign_all` of the pending batches a tick sees; what is remembered as signed is bounded by them."""
+        made = await self.sign_all(pending)
+        self._signed.intersection_update((b.id, b.key_epoch) for b in pending)
+        return made
+
+    async def sign_all(self, batches: Sequence[AnyBatch]) -> set[BatchId]:
+        """Sign each batch not signed yet: every signature is recorded (signed-once rule) in one store
+        transaction, then the new ones are published. Returns the batches given a new partial."""
+        todo: list[tuple[AnyBatch, bytes]] = []
+        for stored in batches:
+            share = self.keyring.share(stored.key_epoch)
+            if share is None or (stored.id, stored.key_epoch) in self._signed:
+                continue
+            todo.append((stored, partial_sign(share, stored.message, self.backend)))
+        if not todo:
+            return set()
+        recorded = await self.store.record_signatures(
+            self.member, [(s.id, s.key_epoch, s.root, s.message, p) for s, p in todo]
+        )
+        made: set[BatchId] = set()
+        for (stored, _), result in zip(todo, recorded, strict=True):
+            if isinstance(result, Equivocation):
+                refused(result, batch=str(stored.id))
+                continue
+            self._signed.add((stored.id, stored.key_epoch))
+            partial, new = result
+            if not new:
+                continue  # signed before a restart: the periodic re-publication sends it
+            metrics.PARTIALS_SIGNED.inc()
+            log.info("batch_signed", batch=str(stored.id))
+            self._publish(stored, partial)
+            made.add(stored.id)
+        if made:
+            crashpoint("after_publish")
+        return made
 
     def _publish(self, stored: AnyBatch, partial: bytes) -> None:
         msg = PartialMessage(self.member, stored.id, stored.key_epoch, stored.root, stored.message, partial)

@@ -143,3 +143,46 @@ async def test_partials_before_the_cut_never_block_a_members_valid_one(tmp_path:
         assert done.state == BatchState.AGGREGATED
         await node.on_partial(from_member(3, message))  # late: not kept
         assert [m for m, *_ in await store.partials_for(batch.id)] == [1, 2, 4]
+
+
+async def test_a_ticks_batches_are_signed_together_once_and_not_again_after_a_restart(tmp_path: Path) -> None:
+    shares = deal(4, 3)
+    path = tmp_path / "node.sqlite3"
+    async with Store.open(path) as store:
+        node = make_node(tmp_path, store, shares[0])
+        events = [
+            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
+            for n in range(1, 13)
+        ]
+        await store.record_scan(ROUTE.src, 6, events)
+        assert await node.cut_batches(ROUTE) == 2  # max_batch 10: 1-10 and 11-12
+        pending = await store.batch_heads([BatchState.PENDING])
+        assert await node.signer.sign_pending(pending) == {b.id for b in pending}
+        assert await node.signer.sign_pending(pending) == set()  # once
+        for b in pending:
+            [(member, _, message, partial)] = await store.partials_for(b.id)
+            assert (member, message) == (1, b.message)
+            assert await store.signed_partial(b.id) == partial
+    async with Store.open(path) as store:  # a restart forgets what it remembered: the store answers
+        node = make_node(tmp_path, store, shares[0])
+        assert await node.signer.sign_pending(await store.batch_heads([BatchState.PENDING])) == set()
+
+
+async def test_a_partial_far_ahead_is_judged_against_the_routes_progress_read_again(tmp_path: Path) -> None:
+    """The aggregator remembers the route's next nonce; a partial further ahead than the remembered
+    value allows is judged against the store's current one, not refused on the stale one."""
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        node = make_node(tmp_path, store, shares[0])
+        from relayer.core.types import BatchId
+
+        def far(first: int) -> PartialMessage:
+            message = b"\x02" * 32
+            bid = BatchId(ROUTE, Nonce(first), Nonce(first))
+            return PartialMessage(2, bid, 1, b"\x01" * 32, message, partial_sign(shares[1], message))
+
+        await node.on_partial(far(150_000))
+        assert await store.count_partials() == 0  # too far ahead of nonce 1
+        await store.record_batches(ROUTE, [], 6, 60_000)  # the route moved on
+        await node.on_partial(far(150_000))
+        assert await store.count_partials() == 1  # kept (early): within the horizon of 60,000

@@ -250,7 +250,7 @@ class Node:
             for b in await self.store.batch_heads([BatchState.PENDING], limit=500)
             if not self.halts.stopped(b.id.route)
         ]
-        signed_now = await self.signer.sign_pending(pending)  # one store transaction for all of them
+        signed_now = await self.signer.sign_all(pending)  # one store transaction for all of them
         for stored in pending:
             if stored.id in signed_now or periodic or stored.id in self.batcher.fresh:
                 await self.aggregator.try_aggregate(stored.id)

@@ -26,6 +26,8 @@ from relayer.pipeline.signing import refused
 
 log = structlog.get_logger(__name__)
 
+REMEMBERED_SIGNATURES = 2_000  # recorded partials kept in memory before `republish` prunes them
+
 
 @dataclass
 class Signer:
@@ -37,9 +39,10 @@ class Signer:
     keyring: Keyring
     backend: BlsBackend
     publisher: PartialPublisher
-    # (batch, key epoch) this process has recorded as signed (or found signed): a tick does not ask
-    # the store again for each pending batch; bounded by the pending batches (`sign_pending`)
-    _signed: set[tuple[BatchId, int]] = field(default_factory=set, init=False)
+    # (batch, key epoch) -> the partial recorded for it, as this process recorded or read it: a tick
+    # does not ask the store again for each pending batch, nor a re-publication for each partial
+    # (bounded: `republish` keeps those of the batches it re-publishes once there are many)
+    _signed: dict[tuple[BatchId, int], bytes] = field(default_factory=dict, init=False)
 
     async def sign(self, stored: AnyBatch) -> bool:
         """Sign a batch this node cut itself, once.
@@ -49,12 +52,6 @@ class Signer:
         Returns True if a new partial was made.
         """
         return stored.id in await self.sign_all([stored])
-
-    async def sign_pending(self, pending: Sequence[AnyBatch]) -> set[BatchId]:
-        """`sign_all` of the pending batches a tick sees; what is remembered as signed is bounded by them."""
-        made = await self.sign_all(pending)
-        self._signed.intersection_update((b.id, b.key_epoch) for b in pending)
-        return made
 
     async def sign_all(self, batches: Sequence[AnyBatch]) -> set[BatchId]:
         """Sign each batch not signed yet: every signature is recorded (signed-once rule) in one store
@@ -75,8 +72,8 @@ class Signer:
             if isinstance(result, Equivocation):
                 refused(result, batch=str(stored.id))
                 continue
-            self._signed.add((stored.id, stored.key_epoch))
             partial, new = result
+            self._signed[(stored.id, stored.key_epoch)] = partial
             if not new:
                 continue  # signed before a restart: the periodic re-publication sends it
             metrics.PARTIALS_SIGNED.inc()
@@ -95,9 +92,18 @@ class Signer:
         """Re-publish this member's partials for batches not yet executed (lost messages heal)."""
         if all(self.keyring.share(e) is None for e in self.keyring.epochs):
             return
-        for stored in await self.store.batch_heads(
+        heads = await self.store.batch_heads(
             [BatchState.PENDING, BatchState.AGGREGATED, BatchState.SUBMITTED], limit=200
-        ):
-            partial = await self.store.signed_partial(stored.id, stored.key_epoch)
+        )
+        for stored in heads:
+            key = (stored.id, stored.key_epoch)
+            partial = self._signed.get(key)
+            if partial is None:
+                partial = await self.store.signed_partial(stored.id, stored.key_epoch)
+                if partial is not None:
+                    self._signed[key] = partial
             if partial is not None:
                 self._publish(stored, partial)
+        if len(self._signed) > REMEMBERED_SIGNATURES:
+            wanted = {(b.id, b.key_epoch) for b in heads}
+            self._signed = {k: v for k, v in self._signed.items() if k in wanted}

@@ -157,15 +157,15 @@ async def test_a_ticks_batches_are_signed_together_once_and_not_again_after_a_re
         await store.record_scan(ROUTE.src, 6, events)
         assert await node.cut_batches(ROUTE) == 2  # max_batch 10: 1-10 and 11-12
         pending = await store.batch_heads([BatchState.PENDING])
-        assert await node.signer.sign_pending(pending) == {b.id for b in pending}
-        assert await node.signer.sign_pending(pending) == set()  # once
+        assert await node.signer.sign_all(pending) == {b.id for b in pending}
+        assert await node.signer.sign_all(pending) == set()  # once
         for b in pending:
             [(member, _, message, partial)] = await store.partials_for(b.id)
             assert (member, message) == (1, b.message)
             assert await store.signed_partial(b.id) == partial
     async with Store.open(path) as store:  # a restart forgets what it remembered: the store answers
         node = make_node(tmp_path, store, shares[0])
-        assert await node.signer.sign_pending(await store.batch_heads([BatchState.PENDING])) == set()
+        assert await node.signer.sign_all(await store.batch_heads([BatchState.PENDING])) == set()
 
 
 async def test_a_partial_far_ahead_is_judged_against_the_routes_progress_read_again(tmp_path: Path) -> None:

@@ -300,29 +300,27 @@ class Batches(SignedItems):
     async def _keep_partial(
         self, conflict: str, bid: BatchId, member: int, message: bytes, partial: bytes
     ) -> bool:
-        async with self.transaction() as db:
-            cur = await db.execute(
-                f"INSERT OR {conflict} INTO partials (src_chain_id, dst_chain_id, first_nonce, "  # noqa: S608
-                "last_nonce, member, message, partial, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    bid.route.src,
-                    bid.route.dst,
-                    bid.first_nonce,
-                    bid.last_nonce,
-                    member,
-                    message,
-                    partial,
-                    time.time(),
-                ),
-            )
-            return bool(cur.rowcount)
+        changed = await self.write_one(
+            f"INSERT OR {conflict} INTO partials (src_chain_id, dst_chain_id, first_nonce, "  # noqa: S608
+            "last_nonce, member, message, partial, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                bid.route.src,
+                bid.route.dst,
+                bid.first_nonce,
+                bid.last_nonce,
+                member,
+                message,
+                partial,
+                time.time(),
+            ),
+        )
+        return bool(changed)
 
     async def drop_partial(self, bid: BatchId, member: int) -> None:
-        async with self.transaction() as db:
-            await db.execute(
-                "DELETE FROM partials WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=? AND member=?",
-                (bid.route.src, bid.route.dst, bid.first_nonce, member),
-            )
+        await self.write_one(
+            "DELETE FROM partials WHERE src_chain_id=? AND dst_chain_id=? AND first_nonce=? AND member=?",
+            (bid.route.src, bid.route.dst, bid.first_nonce, member),
+        )
 
     async def partials_for(self, bid: BatchId) -> list[tuple[int, int, bytes, bytes]]:
         """(member, last nonce, message, partial) of every partial kept for the batch's range."""

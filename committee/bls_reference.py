@@ -46,6 +46,7 @@ from committee.bls import (
     FIELD_MODULUS,
     G1_LEN,
     InvalidPoint,
+    _check_combination,
     _check_polynomial,
     _check_scalar,
     _check_weights,
@@ -184,6 +185,23 @@ class PyEccBackend:
         total = Z2
         for c in reversed(coefficients):
             total = add(multiply(total, x), self._parse_g2(c))
+        return self._g2_bytes(total)
+
+    def g2_polynomial_values(self, coefficients: Sequence[bytes], n: int) -> list[bytes]:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive int, got {n!r}")
+        return [self.g2_polynomial_at(coefficients, x) for x in range(1, n + 1)]
+
+    def g2_polynomials_combined(
+        self, polynomials: Sequence[Sequence[bytes]], xs: Sequence[int], weights: Sequence[int]
+    ) -> bytes:
+        _check_combination(polynomials, xs, weights)
+        total = Z2
+        for coefficients, x, weight in zip(polynomials, xs, weights, strict=True):
+            value = Z2
+            for c in reversed(coefficients):
+                value = add(multiply(value, x), self._parse_g2(c))
+            total = add(total, multiply(value, weight))
         return self._g2_bytes(total)
 
     @staticmethod

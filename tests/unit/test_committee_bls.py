@@ -184,6 +184,64 @@ def test_a_committed_polynomial_at_x_is_the_weighted_sum_of_powers(backend: BlsB
     )
 
 
+@pytest.mark.parametrize(
+    "secret", [1, 2, 15, 16, 17, 255, 256, 2**128 - 1, 2**252, CURVE_ORDER - 2, CURVE_ORDER - 1]
+)
+def test_the_comb_public_key_is_the_generic_product(secret: int) -> None:
+    """arkworks' public key comes from a fixed-base table of G2's multiples (digit boundaries,
+    the largest scalars); the multiexp path multiplies G2 generically."""
+    g2 = ARK.public_key(1)
+    assert ARK.public_key(secret) == ARK.g2_weighted_sum([g2], [secret])
+
+
+@pytest.mark.parametrize(("t", "n"), [(1, 1), (1, 4), (3, 2), (3, 3), (3, 4), (4, 10), (43, 64)])
+def test_a_committed_polynomials_values_at_1_to_n_are_its_values_one_by_one(t: int, n: int) -> None:
+    """arkworks extends the first t values by forward differences: the same bytes as Horner's
+    rule at every x, with n below, at and above t (the reference backend is Horner's rule)."""
+    coefficients = [ARK.public_key(7 * k + 2) for k in range(t)]
+    expected = [ARK.g2_polynomial_at(coefficients, x) for x in range(1, n + 1)]
+    assert ARK.g2_polynomial_values(coefficients, n) == expected
+    if (t, n) == (3, 2):  # the reference is slow (a subgroup check per coefficient and value)
+        assert PY.g2_polynomial_values(coefficients, n) == expected
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_polynomial_values_keep_an_identity_and_need_a_positive_n(backend: BlsBackend) -> None:
+    vanishing = [ARK.public_key(CURVE_ORDER - 12), ARK.public_key(5), ARK.public_key(7)]  # P(1) = O
+    for n in (0, -1, True):
+        with pytest.raises(ValueError, match="positive int"):
+            backend.g2_polynomial_values(vanishing, n)
+    if backend is ARK:
+        values = ARK.g2_polynomial_values(vanishing, 5)
+        assert values[0] == bytes([0xC0]) + bytes(95)
+        assert values == [ARK.g2_polynomial_at(vanishing, x) for x in range(1, 6)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_combination_of_committed_polynomials_is_the_weighted_sum_of_their_values(
+    backend: BlsBackend,
+) -> None:
+    polynomials = [[ARK.public_key(k + 3 + 10 * i) for k in range(2)] for i in range(3)]
+    xs, weights = [1, 7, 64], [5, CURVE_ORDER - 2, 1 << 127]
+    values = [backend.g2_polynomial_at(p, x) for p, x in zip(polynomials, xs, strict=True)]
+    assert backend.g2_polynomials_combined(polynomials, xs, weights) == ARK.g2_weighted_sum(values, weights)
+    g = ARK.public_key(1)
+    with pytest.raises(ValueError, match="2 polynomials, 1 points"):
+        backend.g2_polynomials_combined([[g], [g]], [1], [1, 1])
+    with pytest.raises(ValueError, match="no polynomials"):
+        backend.g2_polynomials_combined([], [], [])
+    with pytest.raises(ValueError, match="scalar out of range"):
+        backend.g2_polynomials_combined([[g]], [1], [CURVE_ORDER])
+    if backend is not ARK:
+        return  # the reference is slow; the cases below are arkworks' (multiexp) edge cases
+    # the sum cancels: P(1) - P(1) is the identity, not an error
+    cancel = backend.g2_polynomials_combined([polynomials[0]] * 2, [1, 1], [1, CURVE_ORDER - 1])
+    assert cancel == bytes([0xC0]) + bytes(95)
+    # a polynomial that vanishes at 1 (-12 + 5 + 7 = 0): its value adds nothing
+    vanishing = [ARK.public_key(CURVE_ORDER - 12), ARK.public_key(5), ARK.public_key(7)]
+    assert backend.g2_polynomials_combined([vanishing, [g]], [1, 0], [9, 3]) == ARK.public_key(3)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_polynomial_needs_a_coefficient_and_a_scalar_in_range(backend: BlsBackend) -> None:
     with pytest.raises(ValueError, match="at least one coefficient"):

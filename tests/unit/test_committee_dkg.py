@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from itertools import combinations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,8 +24,8 @@ from committee.dkg import (
     Timeouts,
     default_threshold,
 )
-from committee.identity import Identity
-from committee.threshold import KeyShare, interpolate
+from committee.identity import Identity, seal_share, share_binding
+from committee.threshold import KeyShare, evaluate_polynomial, interpolate
 
 Filter = Callable[[Outgoing], bytes | None]
 BLS = default_backend()
@@ -290,6 +292,64 @@ def test_commitments_that_vanish_at_a_receiver_are_refused_not_a_crash() -> None
         assert m.result is not None, m.failure
         assert m.result.qualified == (1, 2, 3)
         assert "does not match its commitments" in m.result.excluded[4]
+
+
+def forged_deal(
+    config: SessionConfig, dealer: Identity, index: int, coefficients: list[int], offsets: dict[int, int]
+) -> Callable[[Outgoing], bytes | None]:
+    """A filter replacing `dealer`'s deal by one for `coefficients`, with f(j) + offsets[j] sealed
+    to receiver j: valid commitments, correctly encrypted shares, some of them wrong."""
+    ephemeral = X25519PrivateKey.generate()
+    shares = {}
+    for j, name in enumerate(config.receivers, start=1):
+        value = (evaluate_polynomial(coefficients, j) + offsets.get(j, 0)) % CURVE_ORDER
+        binding = share_binding(config.session_id, index, j)
+        sealed = seal_share(ephemeral, config.identities[name].encrypt_key, binding, value, os.urandom(12))
+        shares[str(j)] = "0x" + sealed.hex()
+    body = {
+        "commitments": ["0x" + BLS.public_key(c).hex() for c in coefficients],
+        "ephemeral": "0x" + ephemeral.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
+        "shares": shares,
+    }
+
+    def replace(out: Outgoing) -> bytes | None:
+        if out.type is not MessageType.DEAL:
+            return out.data
+        return resign(dealer, out.data, lambda p: p.__setitem__("body", body))
+
+    return replace
+
+
+def test_wrong_shares_among_many_valid_ones_are_caught_and_blamed_on_their_dealers() -> None:
+    """Member 2 receives 7 shares in one batched check; dealers 5 and 6 collude and send it shares
+    off by +d and -d, so that an unweighted sum (every rho = 1) would still match. Member 2 must
+    accuse exactly dealers 5 and 6 (the per-dealer fallback names them), nobody else does, and
+    both are excluded when their justifications (their real polynomials) do not match the forged
+    commitments."""
+    config, ids = make_config(7)
+    machines = [DkgMachine(config, i) for i in ids]
+    t = config.threshold
+    d = 1234567
+    complaints: dict[str, dict[str, str]] = {}
+
+    def record(out: Outgoing) -> bytes | None:
+        if out.type is MessageType.COMPLAINT:
+            complaints["m2"] = json.loads(json.loads(out.data)["payload"])["body"]["accuse"]
+        return out.data
+
+    filters: dict[str, Filter] = {
+        "m2": record,
+        "m5": forged_deal(config, ids[4], 5, [k + 11 for k in range(t)], {2: d}),
+        "m6": forged_deal(config, ids[5], 6, [k + 23 for k in range(t)], {2: CURVE_ORDER - d}),
+    }
+    deliver(machines, filters)
+    assert set(complaints["m2"]) == {"5", "6"}
+    assert all(r == "share does not match the commitments" for r in complaints["m2"].values())
+    for m in machines[:4]:
+        assert m.result is not None, m.failure
+        assert m.result.qualified == (1, 2, 3, 4, 7)
+        assert "justification for members [2] does not match" in m.result.excluded[5]
+        assert "justification for members [2] does not match" in m.result.excluded[6]
 
 
 def test_a_falsely_accused_dealer_justifies_and_stays_qualified() -> None:

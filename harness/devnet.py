@@ -346,6 +346,31 @@ def _listening(ports: tuple[int, ...]) -> bool:
 # Anvil's development accounts and the devnet profile (which names twelve of them), derived from
 # the mnemonic once per process: each derivation is a PBKDF2, and the tests ask for them often.
 dev_account = functools.cache(provisioning.dev_account)
+
+# A member's relayer account: anvil funds its first twelve development accounts, and from index 8 on
+# they are alice's, bob's and the guardian's (ACCOUNTS below). Members 1..7 use their own index;
+# members from 8 on (committees of 16, 31) use index RELAYER_ACCOUNT_BASE + member instead, which
+# `devnet` funds on every chain with RELAYER_FUNDS wei (anvil_setBalance).
+RELAYER_ACCOUNT_BASE = 100
+FIRST_SHARED_INDEX = 8
+RELAYER_FUNDS = 10_000 * 10**18
+
+
+def relayer_account(member: int) -> LocalAccount:
+    """The relayer account (the key of `node-<member>/relayer.key`) of devnet member `member`."""
+    return dev_account(member if member < FIRST_SHARED_INDEX else RELAYER_ACCOUNT_BASE + member)
+
+
+def fund_relayers(urls: list[str], members: range) -> None:
+    """Give the relayer accounts anvil does not fund (members from FIRST_SHARED_INDEX on) their ether."""
+    for url in urls:
+        w3 = Web3(HTTPProvider(url))
+        for member in members:
+            if member >= FIRST_SHARED_INDEX:
+                address = relayer_account(member).address
+                w3.provider.make_request(RPCEndpoint("anvil_setBalance"), [address, hex(RELAYER_FUNDS)])
+
+
 _devnet_profile = functools.cache(provisioning.devnet_profile)
 
 
@@ -575,7 +600,7 @@ def write_node_config(
     if not account_file.exists():
         fd = os.open(account_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write("0x" + bytes(dev_account(member).key).hex() + "\n")
+            fh.write("0x" + bytes(relayer_account(member).key).hex() + "\n")
     cfg = node_dir / "node.toml"
     mqtt_address = "" if mqtt_brokers else f'host = "127.0.0.1"\nport = {mqtt_port}\n'
     cfg.write_text(f"""# Devnet member {member}: written by harness.devnet
@@ -985,6 +1010,7 @@ def devnet(
             brokers_set = starts[cluster](procs, run_dir / cluster, network, everyone)
             mqtt_extra = {}
             mqtt_brokers = {i: brokers_set.tables(i) for i in everyone}
+        fund_relayers([c_url, e_url, *spokes.values()], range(1, n + 1))
         group_key, key_files, public_path = write_committee(
             run_dir, n, t, mqtt_port=port, network=network, keystores=keystores
         )
@@ -1305,7 +1331,7 @@ def write_devnet_file(net: Devnet) -> Path:
                 "metrics_url": f"http://127.0.0.1:{net.metrics_ports[i]}/metrics"
                 if net.metrics_ports.get(i)
                 else None,
-                "relayer_account": dev_account(i).address,
+                "relayer_account": relayer_account(i).address,
             }
             for i in sorted(net.configs)
         },

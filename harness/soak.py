@@ -577,7 +577,7 @@ class Injector:
     def _reorg(self, p: Planned) -> None:
         side = self.load.c if p.chain == "consortium" else self.load.e
         rpc = self.rpcs[p.chain]
-        relayers = {devnet.dev_account(i).address.lower() for i in range(1, self.cfg.n + 1)}
+        relayers = {devnet.relayer_account(i).address.lower() for i in range(1, self.cfg.n + 1)}
         ours = {s.lower() for s in side.senders}
         with side.lock:
             head = rpc.head()

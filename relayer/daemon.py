@@ -118,6 +118,7 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
                     cfg.member_index,
                     len(public.members),
                 )
+                node.submitters[dst].announce = transport.publish_sent
         log.info(
             "node_started",
             member=cfg.member_index,
@@ -175,6 +176,7 @@ async def _run_tasks(node: Node, stop: asyncio.Event, ops: admin.Ops | None = No
                         _kept(node.on_refund_partial),
                         _kept(node.actions.on_partial),
                         _kept(node.actions.on_proposal),
+                        node.on_sent,
                     ),
                     name="transport",
                 )

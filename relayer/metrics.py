@@ -91,6 +91,16 @@ SUBMISSIONS = Counter("qiao_submissions_total", "Batch submissions by outcome", 
 FEE_CAP_REACHED = Counter(
     "qiao_fee_cap_reached_total", "Submissions held back because fees would exceed the cap", ["dst"]
 )
+DUPLICATE_SENDS = Counter(
+    "qiao_duplicate_sends_total",
+    "This relayer's batch transactions that reverted because another relayer's executed the batch first",
+    ["dst"],
+)
+SENT_NOTICES_DISMISSED = Counter(
+    "qiao_sent_notices_dismissed_total",
+    "Other relayers' sent-batch notices not waited for (unknown tx, not the batch's, or too old)",
+    ["dst"],
+)
 NONCE_RESYNCS = Counter("qiao_nonce_resyncs_total", "Transactions whose nonce another sender used", ["dst"])
 TXS_DROPPED = Counter("qiao_txs_dropped_total", "Sent transactions the node no longer knows", ["dst"])
 GAS_USED = Counter("qiao_gas_used_total", "Gas used by this relayer's transactions", ["dst"])

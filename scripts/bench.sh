@@ -4,6 +4,11 @@
 # docs/benchmarks/. Not part of scripts/test.sh; takes about ten minutes on an idle machine (--skip-dkg-64 saves
 # a few minutes, --quick runs tiny sizes in about a minute). Options: python -m benchmarks.run --help
 #
+# Committee sizes and repetitions: `--members 4 7 16` (latency per size; n = 3f + 1, t = 2f + 1),
+# `--drain-members 4 7 16` (a backlog drained per size at the first --max-batches), `--repeat 3`
+# (each configuration three times, interleaved: figures as min / median / max, targets on the
+# median, the load average of each run). CPU and memory per member are recorded for every run.
+#
 # `bash scripts/bench.sh max-loss [--repeat 3] [--only baseline refill ...]`: the maximum loss a
 # colluding committee inflicts before a sentinel's curse lands (benchmarks/max_loss.py; about five
 # minutes; writes benchmarks/results/max_loss.json, figures in docs/BENCHMARKS.md "Maximum loss").

@@ -81,6 +81,7 @@ INBOUND = 1  # QiaoEndpoint.Direction { Outbound, Inbound }
 # relayer.core.refunds.FailureReason).
 MAX_FAILURE_REASON = 6
 BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (providers cap batch sizes)
+PENDING_READ_BATCH = 100  # batches whose pending-state bitmap one JSON-RPC batch reads
 # an endpoint that served an inconsistent view (a refused reply, a dissent from the quorum, a final
 # block that changed) is not asked again for this long; with none left the watcher halts at once
 QUARANTINE_SECONDS = 900.0
@@ -259,7 +260,14 @@ class ChainClient:
         providers = []
         for url, session in zip(cfg.endpoints, sessions, strict=True):
             provider = AsyncHTTPProvider(
-                url, request_kwargs={"timeout": cfg.rpc_timeout}, exception_retry_configuration=None
+                url,
+                request_kwargs={"timeout": cfg.rpc_timeout},
+                exception_retry_configuration=None,
+                # web3's validation asks eth_chainId before every eth_call, estimate and
+                # broadcast (eight of a send's fifteen requests); an endpoint's chain id does not
+                # change (checked at start, `config check --online`), so it is asked once
+                cache_allowed_requests=True,
+                cacheable_requests={RPCEndpoint("eth_chainId")},
             )
             provider._request_session_manager = _PooledSession(session)
             providers.append(provider)
@@ -913,6 +921,39 @@ class ChainClient:
             return int(await fn.call(block_identifier="pending")) == 0
 
         return await self.call(get, "unexecutedCount(pending)")
+
+    async def batches_pending(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
+        """`is_batch_pending` of many batches (src, first, last), in JSON-RPC batches of
+        PENDING_READ_BATCH: one round trip for the bitmaps of a step's batches, not one each."""
+
+        async def get(ep: _Endpoint) -> list[bool]:
+            out: list[bool] = []
+            for i in range(0, len(ranges), PENDING_READ_BATCH):
+                calls = [
+                    (
+                        RPCEndpoint("eth_call"),
+                        [
+                            {
+                                "to": ep.contract.address,
+                                "data": ep.contract.encode_abi("unexecutedCount", [src, first, last]),
+                            },
+                            "pending",
+                        ],
+                    )
+                    for src, first, last in ranges[i : i + PENDING_READ_BATCH]
+                ]
+                replies: Any = await ep.w3.provider.make_batch_request(calls)
+                if not isinstance(replies, list) or len(replies) != len(calls):
+                    raise RpcReplyError(f"unexecutedCount(pending) batch: {replies!r}")
+                for reply in replies:
+                    if not isinstance(reply, dict) or "error" in reply:
+                        raise RpcReplyError(f"unexecutedCount(pending): {reply!r}")
+                    out.append(_int(reply.get("result")) == 0)
+            return out
+
+        if not ranges:
+            return []
+        return await self.call(get, "unexecutedCount(pending) batch")
 
     async def key_epoch(self) -> int:
         async def get(ep: _Endpoint) -> int:

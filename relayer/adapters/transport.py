@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,11 +46,13 @@ from relayer.core.messages import (
     PartialMessage,
     ProposalMessage,
     RefundPartialMessage,
+    SentMessage,
     action_topic,
     heartbeat_topic,
     partial_topic,
     proposal_topic,
     refund_topic,
+    sent_topic,
     topic_root,
 )
 from relayer.core.types import Route
@@ -87,6 +89,29 @@ class _Beat:
     at: float
     paused: tuple[Route, ...]
     brokers: tuple[str, ...]
+
+
+class NoticesFirst(asyncio.Queue[aiomqtt.Message]):
+    """The incoming queue of a broker's client: sent-batch notices are handed over ahead of the
+    messages waiting (under a backlog hundreds of partials wait, each judged in turn, and a notice
+    behind them would arrive after the relayer it should hold back has sent). The size bound
+    counts both."""
+
+    def _init(self, maxsize: int) -> None:
+        self._queue: deque[aiomqtt.Message] = deque()
+        self._notices: deque[aiomqtt.Message] = deque()
+
+    def qsize(self) -> int:
+        return len(self._queue) + len(self._notices)
+
+    def empty(self) -> bool:
+        return not self._queue and not self._notices
+
+    def _put(self, item: aiomqtt.Message) -> None:
+        (self._notices if "/sent/" in item.topic.value else self._queue).append(item)
+
+    def _get(self) -> aiomqtt.Message:
+        return self._notices.popleft() if self._notices else self._queue.popleft()
 
 
 @dataclass(eq=False)
@@ -192,6 +217,12 @@ class Transport:
         """Queue a proposal of this member's operator (re-published until it is settled or expires)."""
         self._enqueue(proposal_topic(self.cfg.network, self.member), msg.to_payload(), False)
 
+    def publish_sent(self, msg: SentMessage) -> None:
+        """Queue a notice that this member's relayer sent a batch (a hint, published once), ahead of
+        the partials waiting: it is worth something only if it arrives before the next relayer
+        sends."""
+        self._enqueue(sent_topic(self.cfg.network, self.member), msg.to_payload(), False, first=True)
+
     @property
     def outbox_depth(self) -> int:
         """The deepest broker outbox (each broker has its own; one that is away holds the most)."""
@@ -202,10 +233,10 @@ class Transport:
         """Broker name -> connected now, in the configured order."""
         return {link.name: link.connected.is_set() for link in self.links}
 
-    def _enqueue(self, topic: str, payload: bytes, retain: bool) -> None:
-        """Queue a message for every broker."""
+    def _enqueue(self, topic: str, payload: bytes, retain: bool, *, first: bool = False) -> None:
+        """Queue a message for every broker (`first`: ahead of what waits)."""
         for link in self.links:
-            link.enqueue(topic, payload, retain)
+            link.enqueue(topic, payload, retain, first=first)
         metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
 
     def _heartbeat(self, status: str, paused: Collection[Route] = ()) -> bytes | None:
@@ -273,11 +304,13 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
         on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None = None,
         on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None = None,
+        on_sent: Callable[[SentMessage], Awaitable[None]] | None = None,
     ) -> None:
         """Connect to every broker, subscribe and pump messages until cancelled, each broker
         reconnecting on its own. Refund partials go to `on_refund`, action partials to
-        `on_action`, proposals to `on_proposal` (each not subscribed without its handler)."""
-        handlers = (on_partial, on_refund, on_action, on_proposal)
+        `on_action`, proposals to `on_proposal`, sent-batch notices to `on_sent` (each not
+        subscribed without its handler)."""
+        handlers = (on_partial, on_refund, on_action, on_proposal, on_sent)
         async with asyncio.TaskGroup() as tg:
             for link in self.links:
                 tg.create_task(self._run_link(link, *handlers), name=f"broker:{link.name}")
@@ -289,6 +322,7 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None,
         on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None,
         on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None,
+        on_sent: Callable[[SentMessage], Awaitable[None]] | None = None,
     ) -> None:
         """One broker's session loop, reconnecting with jittered backoff.
 
@@ -311,6 +345,7 @@ class Transport:
                     password=link.password,
                     keepalive=10,
                     max_queued_incoming_messages=INBOX_SIZE,
+                    queue_type=NoticesFirst,
                     will=will,
                     tls_params=(
                         aiomqtt.TLSParameters(ca_certs=str(cfg.tls_ca_file))
@@ -327,6 +362,8 @@ class Transport:
                         await client.subscribe(f"{root}/action/+", qos=1)
                     if on_proposal is not None:
                         await client.subscribe(f"{root}/proposal/+", qos=1)
+                    if on_sent is not None:
+                        await client.subscribe(f"{root}/sent/+", qos=1)
                     _honour_cancel()
                     self._link_state(link, True)
                     log.info("mqtt_connected", broker=link.name, host=cfg.host, port=cfg.port)
@@ -334,7 +371,9 @@ class Transport:
                     async with asyncio.TaskGroup() as tg:
                         tg.create_task(self._pump_outbox(link, client))
                         tg.create_task(self._heartbeats(client, hb_topic))
-                        await self._receive(link, client, on_partial, on_refund, on_action, on_proposal)
+                        await self._receive(
+                            link, client, on_partial, on_refund, on_action, on_proposal, on_sent
+                        )
             except* aiomqtt.MqttError as group:
                 self._link_state(link, False)
                 metrics.MQTT_RECONNECTS.inc()
@@ -386,6 +425,7 @@ class Transport:
         on_refund: Callable[[RefundPartialMessage], Awaitable[None]] | None = None,
         on_action: Callable[[ActionPartialMessage], Awaitable[None]] | None = None,
         on_proposal: Callable[[ProposalMessage], Awaitable[None]] | None = None,
+        on_sent: Callable[[SentMessage], Awaitable[None]] | None = None,
     ) -> None:
         root = topic_root(self.cfg.network)
         heartbeat_prefix = f"{root}/heartbeat/"
@@ -395,6 +435,7 @@ class Transport:
             (f"{root}/refund/", RefundPartialMessage.parse, on_refund),
             (f"{root}/action/", ActionPartialMessage.parse, on_action),
             (f"{root}/proposal/", ProposalMessage.parse, on_proposal),
+            (f"{root}/sent/", SentMessage.parse, on_sent),
         ]
         async for message in client.messages:
             topic = message.topic.value

@@ -24,6 +24,7 @@ from web3.types import TxParams
 from relayer import metrics
 from relayer.adapters.chain import ChainClient
 from relayer.config import RelayerConfig
+from relayer.core.notices import TxView
 from relayer.core.states import TxRecord
 from relayer.core.txmath import FeeRefusal, Fees, fees, gwei, send_fees, transaction
 
@@ -49,6 +50,15 @@ class Receipt:
     block_number: int
     gas_used: int | None
     effective_gas_price: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What a send needs from the node besides the gas: the fees and, for a new transaction, the
+    account's pending nonce; read together, while the estimate runs (`TxSender.quote`)."""
+
+    fees: Fees
+    pending_nonce: int | None
 
 
 class TxSender:
@@ -85,6 +95,16 @@ class TxSender:
         """The account's next nonce as of the latest block (the nonces below it are used)."""
         return int(await self.chain.w3.eth.get_transaction_count(self.account.address, "latest"))
 
+    async def quote(self, with_nonce: bool) -> Quote:
+        """The fees and (`with_nonce`) the pending nonce, both reads at once. Read under the
+        account's send lock, it stays right until the send: nothing else sends meanwhile."""
+        if not with_nonce:
+            return Quote(await self.fees(), None)
+        current, pending_nonce = await asyncio.gather(
+            self.fees(), self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
+        )
+        return Quote(current, int(pending_nonce))
+
     async def send(
         self,
         data: bytes,
@@ -93,19 +113,20 @@ class TxSender:
         previous: TxRecord | None,
         record: Callable[[TxRecord], Awaitable[None]],
         what: dict[str, str],
+        quote: Quote | None = None,
     ) -> TxRecord | None:
         """Send `data` to the endpoint with gas estimate `gas`: EIP-1559 fees within the cap (a
         replacement of `previous` bumped by `fee_bump_percent`), the account's pending nonce
         unless `nonce` is given, signed, `record`ed before broadcast (a crash cannot lose it),
         broadcast. None when fees would exceed the cap (nothing is sent); `what` names the
-        transaction in the log."""
-        if nonce is None:  # both reads at once: one round trip fewer on every send
-            current, pending_nonce = await asyncio.gather(
-                self.fees(), self.chain.w3.eth.get_transaction_count(self.account.address, "pending")
-            )
-            nonce = int(pending_nonce)
-        else:
-            current = await self.fees()
+        transaction in the log. A `quote` read beforehand (under the same send lock) saves
+        reading the fees and nonce here."""
+        if quote is None or (nonce is None and quote.pending_nonce is None):
+            quote = await self.quote(nonce is None)
+        current = quote.fees
+        if nonce is None:
+            assert quote.pending_nonce is not None
+            nonce = quote.pending_nonce
         cap = gwei(self.cfg.max_fee_gwei)
         fee = send_fees(current, cap, previous, self.cfg.fee_bump_percent)
         if fee is FeeRefusal.CAP_REACHED:
@@ -155,6 +176,17 @@ class TxSender:
         except TransactionNotFound:
             return False
         return True
+
+    async def view(self, tx_hash: str) -> TxView | None:
+        """What the node says of `tx_hash` (recipient, input, mined or not); None if unknown."""
+        try:
+            raw = await self.chain.w3.eth.get_transaction(HexStr(tx_hash))
+        except TransactionNotFound:
+            return None
+        to, data = raw.get("to"), raw.get("input", b"")
+        if isinstance(data, str):
+            data = bytes.fromhex(data.removeprefix("0x"))
+        return TxView(None if to is None else str(to), bytes(data), raw.get("blockNumber") is not None)
 
     async def balance(self) -> int:
         """The account's balance in wei."""

@@ -6,6 +6,8 @@ Topics live under `qiao/v1/<network>/`:
   heartbeat/<member>  retained liveness, replaced by the broker's last-will on disconnect
   action/<member>     one member's partial signature over one committee action for one action nonce
   proposal/<member>   an action an operator of this member proposed (relayer.core.items)
+  sent/<member>       a notice: this member's relayer sent batch X in transaction H (a hint only,
+                      unauthenticated: relayer.core.notices says how far a receiver trusts it)
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ def action_topic(network: str, member: int) -> str:
 
 def proposal_topic(network: str, member: int) -> str:
     return f"{topic_root(network)}/proposal/{member}"
+
+
+def sent_topic(network: str, member: int) -> str:
+    return f"{topic_root(network)}/sent/{member}"
 
 
 def heartbeat_topic(network: str, member: int) -> str:
@@ -193,6 +199,43 @@ class RefundPartialMessage:
             message=_hex_field(data, "message", 32),
             partial=_hex_field(data, "partial", 48),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A relayer's notice: "I sent batch `batch` in transaction `tx_hash`", so the next relayer in
+    turn waits for that transaction instead of racing it. Nothing signs it: a receiver treats it
+    as a hint it checks against its node and bounds in time (relayer.core.notices)."""
+
+    member: int
+    batch: BatchId
+    tx_hash: bytes  # 32 bytes; all zero: a claim, sent before the estimate (no transaction yet)
+
+    def to_payload(self) -> bytes:
+        route = self.batch.route
+        return _payload(
+            "sent",
+            self.member,
+            src=route.src,
+            dst=route.dst,
+            first=self.batch.first_nonce,
+            last=self.batch.last_nonce,
+            tx=_hex(self.tx_hash),
+        )
+
+    @classmethod
+    def parse(cls, topic: str, payload: bytes, network: str) -> SentMessage:
+        allowed = {"src", "dst", "first", "last", "tx"}
+        member, data = _envelope(topic, payload, "sent", allowed, f"{topic_root(network)}/sent/")
+        try:
+            batch = BatchId(
+                Route(ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))),
+                Nonce(_int_field(data, "first", 1, 2**64 - 1)),
+                Nonce(_int_field(data, "last", 1, 2**64 - 1)),
+            )
+        except ValueError as exc:
+            raise BadMessage(str(exc)) from exc
+        return cls(member=member, batch=batch, tx_hash=_hex_field(data, "tx", 32))
 
 
 def _hex(value: bytes) -> str:

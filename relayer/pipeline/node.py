@@ -32,7 +32,7 @@ from relayer.adapters.transport import Transport
 from relayer.config import NodeConfig
 from relayer.core.keyring import EndpointEpochs, Keyring
 from relayer.core.lifecycle import ItemKind, item_phases
-from relayer.core.messages import PartialMessage, RefundPartialMessage
+from relayer.core.messages import PartialMessage, RefundPartialMessage, SentMessage
 from relayer.core.partials import Rejection
 from relayer.core.states import AnyBatch, BatchState, RefundState, TransferState
 from relayer.core.types import ChainId, Route
@@ -201,6 +201,12 @@ class Node:
 
     async def on_refund_partial(self, msg: RefundPartialMessage) -> None:
         await self.refunder.on_refund_partial(msg)
+
+    async def on_sent(self, msg: SentMessage) -> None:
+        """Another relayer's "sent batch X in tx H" notice, to the submitter of X's destination."""
+        submitter = self.submitters.get(msg.batch.route.dst)
+        if submitter is not None:
+            submitter.on_sent(msg)
 
     # ---- the main loop -------------------------------------------------------------------
 

@@ -5,6 +5,10 @@ given by a hash of the batch's route and first nonce, `relayer.core.txmath.turn`
 nonce, `rank`), each waiting `rank * stagger_seconds` after the batch was aggregated, and every
 relayer checks the contract's executed bitmap (and the node's pending state) before it sends, so
 normally one transaction lands and the others stand by, taking over only if it does not land.
+Under a backlog several turns come at once: a relayer announces on the broker the batch it is
+about to send and then its transaction (`announce`, relayer.core.messages.SentMessage), and one
+whose turn comes later holds back on it, within the bounds relayer.core.notices sets (an
+unauthenticated hint: a forged notice delays a batch by a grace at most).
 
 The account's transactions go out through its `TxSender` (`relayer.adapters.txsender`): signed,
 recorded in the store, then broadcast, with the next nonce the chain reports as pending (so a
@@ -24,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -32,11 +38,13 @@ from eth_account.signers.local import LocalAccount
 from relayer import metrics
 from relayer.adapters.chain import ChainClient
 from relayer.adapters.store import Store
-from relayer.adapters.txsender import Receipt, Reverted, TxSender
+from relayer.adapters.txsender import Quote, Receipt, Reverted, TxSender
 from relayer.config import RelayerConfig
 from relayer.core.calldata import execute_batch_data, refund_data
 from relayer.core.clock import Elapsed
-from relayer.core.lifecycle import Outcome, confirmed, not_ready, refused, retry, sent
+from relayer.core.lifecycle import Outcome, OutcomeKind, confirmed, not_ready, refused, retry, sent
+from relayer.core.messages import SentMessage
+from relayer.core.notices import Verdict, claim_holds, holds, judge
 from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, revert_name
 from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
 from relayer.core.txmath import batch_rank, refund_rank
@@ -48,6 +56,13 @@ log = structlog.get_logger(__name__)
 MAX_REVERTS = 3
 BALANCE_SECONDS = 2.0  # the account balance is read at most this often
 STEP_BATCHES = 200  # batches looked at per step; those not yet this relayer's turn cost no RPC
+MAX_NOTICES = 10_000  # other relayers' "sent batch X in tx H" notices kept (the oldest go first)
+# a relayer claims a batch (a notice without a transaction: CLAIM) before its estimate, and names
+# the transaction once signed, just before broadcasting it: a claim, or a transaction the node does
+# not know yet, holds a relayer that ranks after the claimant for at most max(this, stagger) after
+# the first notice for the batch (then it is taken for forged or lost: as without a notice)
+NOTICE_GRACE_SECONDS = 1.0
+CLAIM = bytes(32)  # the tx hash of a claim: no transaction yet
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +119,18 @@ class Submitter:
         self._balance_read = -math.inf
         self._refunds_stepped = -math.inf
         self._pending_overdue: set[BatchId] = set()  # warned once: pending elsewhere too long
+        # publishes this relayer's "sent batch X in tx H" notices (the daemon points it at the
+        # transport); None: no notices are published
+        self.announce: Callable[[SentMessage], None] | None = None
+        # other relayers' notices (relayer.core.notices): batch -> (member, tx hash, when the
+        # FIRST notice for the batch came, monotonic), and the verdict on the tx last checked
+        self._notices: OrderedDict[BatchId, tuple[int, str, float]] = OrderedDict()
+        self._notice_verdicts: dict[BatchId, tuple[str, Verdict]] = {}
+        self._notice_dismissed: set[tuple[BatchId, str]] = set()  # logged once
+        # the pending state of a step's batches whose turn has come, read in one JSON-RPC batch
+        # at the step's start, and when; used for at most a poll interval
+        self._pending_read: dict[BatchId, bool] = {}
+        self._pending_read_at = -math.inf
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -129,9 +156,12 @@ class Submitter:
             self._followed = {bid: t for bid, t in self._followed.items() if bid in in_flight}
             self._pending_seen = {bid: t for bid, t in self._pending_seen.items() if bid in in_flight}
             self._pending_overdue &= in_flight
+            self._notice_verdicts = {b: v for b, v in self._notice_verdicts.items() if b in in_flight}
+            self._notice_dismissed = {k for k in self._notice_dismissed if k[0] in in_flight}
             keys = {BatchKey.of(bid) for bid in in_flight}
             self._reverts = {k: n for k, n in self._reverts.items() if isinstance(k, RefundKey) or k in keys}
             self._waiting = {k for k in self._waiting if isinstance(k, RefundKey) or k in keys}
+            await self._read_pending_of(batches)
             now = time.monotonic()
             for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
                 if stored.state == BatchState.SUBMITTED:
@@ -256,28 +286,121 @@ class Submitter:
             outcome = await self._follow(stored)
             if outcome is not None:
                 return outcome
-        # our own transaction did not land: send again at once; otherwise wait for our turn (no
-        # RPC before it: the bitmap is read once the turn comes, just before sending)
-        waited = self._elapsed.since((bid, "aggregated"), stored.updated_at)
-        if not ours and waited < self.batch_rank(stored) * self.cfg.stagger_seconds:
+            # our own transaction did not land: send again at once
+            done = await self._executed_elsewhere(stored)
+            if done is not None:
+                return done
+            return await self._send(stored, nonce=None, previous=None)
+        # wait for our turn (no RPC before it: the bitmap is read once the turn comes)
+        if not self._turn_came(stored):
             return not_ready("not this relayer's turn yet")
-        done = await self._executed_elsewhere(stored)
-        if done is not None:
-            return done
-        return await self._send(stored, nonce=None, previous=None, defer=not ours)
+        # one read of the pending state first: a batch not executed there is not executed in the
+        # latest block either (the bitmap only fills), so the latest block is read only if it is
+        pending = self._pending_read.pop(bid, None)
+        if pending is None or time.monotonic() - self._pending_read_at >= self.chain.cfg.poll_interval:
+            pending = await self._read_pending(stored)
+        if pending is not False:
+            done = await self._executed_elsewhere(stored)
+            if done is not None:
+                return done
+        if await self._noticed(stored, pending) or self._holds_for_pending(stored, pending is True):
+            return not_ready("another relayer's transaction for it is pending")
+        return await self._send(stored, nonce=None, previous=None, defer=True)
 
-    async def _pending_elsewhere(self, stored: AnyBatch) -> bool:
+    def _turn_came(self, stored: AnyBatch) -> bool:
+        waited = self._elapsed.since((stored.id, "aggregated"), stored.updated_at)
+        return waited >= self.batch_rank(stored) * self.cfg.stagger_seconds
+
+    async def _read_pending_of(self, batches: Sequence[AnyBatch]) -> None:
+        """Read the pending state of every aggregated batch whose turn has come, in one JSON-RPC
+        batch (`submit` reads a batch's own if this one is older than a poll interval)."""
+        due = [b.id for b in batches if b.state == BatchState.AGGREGATED and self._turn_came(b)]
+        self._pending_read = {}
+        if len(due) < 2:
+            return
+        try:
+            read = await self.chain.batches_pending([(b.route.src, b.first_nonce, b.last_nonce) for b in due])
+        except Exception as exc:  # each batch's own read, as without it
+            log.warning("pending_state_unavailable", batches=len(due), error=repr(exc))
+            return
+        self._pending_read = dict(zip(due, read, strict=True))
+        self._pending_read_at = time.monotonic()
+
+    def on_sent(self, msg: SentMessage) -> None:
+        """Take another relayer's notice that it sent a batch to this chain (a hint: `_noticed`)."""
+        if msg.member == self.member_index or msg.batch.route.dst != self.chain.chain_id:
+            return
+        tx_hash = "0x" + msg.tx_hash.hex()
+        earlier = self._notices.pop(msg.batch, None)
+        first = earlier[2] if earlier is not None else time.monotonic()  # never extended
+        self._notices[msg.batch] = (msg.member, tx_hash, first)
+        while len(self._notices) > MAX_NOTICES:
+            self._notices.popitem(last=False)
+
+    async def _noticed(self, stored: AnyBatch, pending: bool | None) -> bool:
+        """True while another relayer's notice says it sent the batch in a transaction the node
+        holds pending (`pending`: the pending state just read), with exactly this batch's
+        calldata, for at most `receipt_timeout` from the first notice for it
+        (relayer.core.notices); a claim (no transaction yet), or a transaction the node does not
+        know yet, by a relayer whose turn comes first, within the grace (NOTICE_GRACE_SECONDS, or
+        the stagger if longer) of the first notice: a forged or stale notice holds nothing back
+        for longer. The transaction is looked up once per hash (one RPC); a mined or dropped one
+        shows in the pending state at once."""
+        bid = stored.id
+        notice = self._notices.get(bid)
+        if notice is None:
+            return False
+        member, tx_hash, first = notice
+        now = time.monotonic()
+        if not holds(first, now, self.cfg.receipt_timeout):
+            self._dismiss(bid, member, tx_hash, "the notice is older than the receipt timeout")
+            return False
+        claimant = batch_rank(member, self.committee_size, bid.route.src, bid.route.dst, bid.first_nonce)
+        grace = max(NOTICE_GRACE_SECONDS, self.cfg.stagger_seconds)
+        claim_held = claim_holds(claimant, self.batch_rank(stored), first, now, grace)
+        if tx_hash == "0x" + CLAIM.hex():  # claimed, not sent yet: the earlier turn goes first
+            return claim_held
+        checked = self._notice_verdicts.get(bid)
+        if checked is not None and checked[0] == tx_hash:
+            verdict = checked[1]
+        else:
+            try:
+                view = await self.sender.view(tx_hash)
+            except Exception as exc:
+                log.warning("sent_notice_unchecked", batch=str(bid), tx=tx_hash, error=repr(exc))
+                return False
+            verdict = judge(view, self.chain.endpoint.address, await self._calldata(stored))
+            if verdict is Verdict.UNKNOWN and claim_held:
+                return True  # announced just before its broadcast: looked up again next time
+            self._notice_verdicts[bid] = (tx_hash, verdict)
+        if verdict is Verdict.PENDING:
+            return pending is not False  # still pending: not mined (reverted) or dropped since
+        if verdict is not Verdict.MINED:
+            self._dismiss(bid, member, tx_hash, verdict.value)
+        return False
+
+    def _dismiss(self, bid: BatchId, member: int, tx_hash: str, reason: str) -> None:
+        if (bid, tx_hash) not in self._notice_dismissed:
+            self._notice_dismissed.add((bid, tx_hash))
+            metrics.SENT_NOTICES_DISMISSED.labels(str(self.chain.chain_id)).inc()
+            log.warning("sent_notice_dismissed", batch=str(bid), member=member, tx=tx_hash, reason=reason)
+
+    async def _read_pending(self, stored: AnyBatch) -> bool | None:
+        """Whether the node's pending state has the batch executed; None if the node cannot say."""
+        bid = stored.id
+        try:
+            return await self.chain.is_batch_pending(bid.route.src, bid.first_nonce, bid.last_nonce)
+        except Exception as exc:  # a node without a pending state may refuse the tag: send as before
+            log.warning("pending_state_unavailable", batch=str(bid), error=repr(exc))
+            return None
+
+    def _holds_for_pending(self, stored: AnyBatch, pending: bool) -> bool:
         """True while another relayer's transaction executing the batch waits in the mempool,
         for at most `receipt_timeout` from when this relayer first saw it: under a backlog the
         relayer whose turn it was may send late, and a second copy would only revert and burn
         gas. After the timeout (a transaction stuck underpriced, its sender gone) this relayer
         sends its own."""
         bid = stored.id
-        try:
-            pending = await self.chain.is_batch_pending(bid.route.src, bid.first_nonce, bid.last_nonce)
-        except Exception as exc:  # a node without a pending state may refuse the tag: send as before
-            log.warning("pending_state_unavailable", batch=str(bid), error=repr(exc))
-            pending = False
         if not pending:
             self._pending_seen.pop(bid, None)
             return False
@@ -307,46 +430,43 @@ class Submitter:
     async def _send(
         self, stored: AnyBatch, nonce: int | None, previous: TxRecord | None, defer: bool = False
     ) -> Outcome:
-        """Estimate, sign and send the batch. With `defer`, hold back (NOT_READY) while another
-        relayer's transaction for it is pending: checked before the estimate (a full execution of
-        the batch, wasted on one that is pending elsewhere) and again after it (the slow part,
-        during which another relayer may have sent), so two relayers rarely send the same batch."""
+        """Estimate, sign and send the batch. With `defer` (the caller checked the pending state
+        just before: an estimate is a full execution), hold back (NOT_READY) if another relayer
+        sent it meanwhile: checked again after the estimate (the slow part, during which another
+        relayer may have sent; its notice is read first, then the pending state), so two
+        relayers rarely send the same batch. The fees and the nonce are read while the estimate
+        runs."""
         bid = stored.id
-        if defer and await self._pending_elsewhere(stored):
-            # checked first too: an estimate is a full execution
-            return not_ready("another relayer's transaction for it is pending")
+        if defer and self.announce is not None:  # claimed: a relayer of a later turn holds back
+            self.announce(SentMessage(self.member_index, bid, CLAIM))
         data = await self._calldata(stored)
+        quoting = asyncio.ensure_future(self.sender.quote(nonce is None))
         try:
             gas = await self.sender.estimate(data)
-        except Reverted as exc:
+        except BaseException as exc:
+            quoting.cancel()
+            if not isinstance(exc, Reverted):
+                raise
             done = await self._executed_elsewhere(stored)
             if done is not None:
                 return done
-            kind = classify_revert(exc.data)
-            key = BatchKey.of(bid)
-            if kind is RevertKind.WAIT:  # paused on-chain: send once the committee resumes it
-                if key not in self._waiting:
-                    self._waiting.add(key)
-                    log.warning("batch_waits_for_endpoint", batch=str(bid), reason=str(exc))
-                return not_ready(f"the endpoint refuses it for now: {revert_name(exc.data)}")
-            if kind is RevertKind.TRANSIENT:
-                self._reverts[key] = self._reverts.get(key, 0) + 1
-                if self._reverts[key] < MAX_REVERTS:
-                    log.warning("batch_estimate_reverted", batch=str(bid), error=str(exc))
-                    return retry(f"estimate reverts {revert_name(exc.data)}")
-            await self.store.set_batch_state(
-                bid, BatchState.FAILED, f"reverts {revert_name(exc.data)}: {exc}"
-            )
-            log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
-            return refused(f"reverts {revert_name(exc.data)}")
+            return await self._estimate_reverted(stored, exc)
+        try:
+            quote: Quote = await quoting
+        finally:
+            quoting.cancel()
         self._waiting.discard(BatchKey.of(bid))
-        if defer and await self._pending_elsewhere(stored):
-            return not_ready("another relayer's transaction for it is pending")
+        if defer:
+            pending = await self._read_pending(stored)
+            if await self._noticed(stored, pending) or self._holds_for_pending(stored, pending is True):
+                return not_ready("another relayer's transaction for it is pending")
 
         async def record(tx: TxRecord) -> None:
+            if self.announce is not None:  # first: the others hold back while it is recorded and sent
+                self.announce(SentMessage(self.member_index, bid, bytes.fromhex(tx.tx_hash[2:])))
             await self.store.record_tx(bid, tx)
 
-        tx = await self.sender.send(data, gas, nonce, previous, record, {"batch": str(bid)})
+        tx = await self.sender.send(data, gas, nonce, previous, record, {"batch": str(bid)}, quote)
         if tx is None:
             return not_ready("fees above the cap")
         crashpoint("after_send")
@@ -360,6 +480,25 @@ class Submitter:
             priority_fee=tx.priority_fee,
         )
         return sent(f"tx {tx.tx_hash}")
+
+    async def _estimate_reverted(self, stored: AnyBatch, exc: Reverted) -> Outcome:
+        """The outcome of an estimate that reverted on a batch not executed elsewhere."""
+        bid = stored.id
+        kind = classify_revert(exc.data)
+        key = BatchKey.of(bid)
+        if kind is RevertKind.WAIT:  # paused on-chain: send once the committee resumes it
+            if key not in self._waiting:
+                self._waiting.add(key)
+                log.warning("batch_waits_for_endpoint", batch=str(bid), reason=str(exc))
+            return not_ready(f"the endpoint refuses it for now: {revert_name(exc.data)}")
+        if kind is RevertKind.TRANSIENT:
+            self._reverts[key] = self._reverts.get(key, 0) + 1
+            if self._reverts[key] < MAX_REVERTS:
+                log.warning("batch_estimate_reverted", batch=str(bid), error=str(exc))
+                return retry(f"estimate reverts {revert_name(exc.data)}")
+        await self.store.set_batch_state(bid, BatchState.FAILED, f"reverts {revert_name(exc.data)}: {exc}")
+        log.error("batch_reverts", batch=str(bid), error=str(exc), kind=kind.value)
+        return refused(f"reverts {revert_name(exc.data)}")
 
     # ---- following a sent transaction ----------------------------------------------------
 
@@ -424,6 +563,9 @@ class Submitter:
                 return confirmed(f"executed by tx {record.tx_hash}", ours=True)
             done = await self._executed_elsewhere(stored)
             if done is not None:
+                if done.kind is OutcomeKind.CONFIRMED:  # ours reverted: another executed it first
+                    metrics.DUPLICATE_SENDS.labels(str(self.chain.chain_id)).inc()
+                    log.info("batch_sent_twice", batch=str(bid), tx=record.tx_hash)
                 return done
             key = BatchKey.of(bid)
             self._reverts[key] = self._reverts.get(key, 0) + 1

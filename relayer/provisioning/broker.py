@@ -60,11 +60,13 @@ def acl_text(network: str, members: list[int], admins: tuple[str, ...] = ()) -> 
             f"topic read {root}/action/+",
             f"topic read {root}/proposal/+",
             f"topic read {root}/heartbeat/+",
+            f"topic read {root}/sent/+",
             f"topic write {root}/partial/{m}",
             f"topic write {root}/refund/{m}",
             f"topic write {root}/action/{m}",
             f"topic write {root}/proposal/{m}",
             f"topic write {root}/heartbeat/{m}",
+            f"topic write {root}/sent/{m}",
             "",
         ]
     for admin in admins:  # devnet only: a test user that may write anywhere under the network

@@ -61,6 +61,17 @@ def test_the_benchmark_command_with_tiny_sizes_writes_a_report_of_positive_figur
     assert positive(net["sustained"]["delivered_tps"])
     assert sorted(net["memory"]["vmhwm_mb"]) == ["1", "2", "3", "4"]
     assert all(positive(v) for v in net["memory"]["vmhwm_mb"].values())
+    # CPU and memory of every member in each part, the chains and the broker apart, and the load
+    assert net["run"] == 1
+    assert set(net["load_1min"]) == {"start", "end"}
+    assert set(net["resources"]) == {"latency", "drain", "throughput"}
+    for part in net["resources"].values():
+        assert sorted(part["members"]) == ["1", "2", "3", "4"]
+        # (the quick drain lasts a second or less: a member may not have used a clock tick in it)
+        assert all(m["cpu_s"] >= 0 and positive(m["vmhwm_mb"]) for m in part["members"].values())
+        assert part["per_member"]["cpu_pct"]["min"] <= part["per_member"]["cpu_pct"]["median"]
+        assert {"anvil-consortium", "anvil-ethereum", "mosquitto"} <= set(part["others"])
+    assert all(positive(m["cpu_s"]) for m in net["resources"]["latency"]["members"].values())
 
     # the report renders without further throughput runs (into tmp_path, never docs/)
     from benchmarks import report as render
@@ -70,3 +81,5 @@ def test_the_benchmark_command_with_tiny_sizes_writes_a_report_of_positive_figur
     assert "throughput.png" in images
     assert "### max_batch = 100" in page
     assert "at max_batch 100" in page
+    assert "## CPU and memory per member" in page
+    assert "### n = 4" in page

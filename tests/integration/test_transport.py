@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import aiomqtt
+from structlog.testing import capture_logs
 
 from relayer import metrics
 from relayer.adapters.transport import Transport
 from relayer.config import MqttConfig
-from relayer.core.messages import PartialMessage, partial_topic
+from relayer.core.messages import PartialMessage, SentMessage, partial_topic, sent_topic
 from relayer.core.types import BatchId, ChainId, Nonce, Route
 from tests.support.heartbeat_keys import keys
 from tests.support.tasks import cancel_until_done
@@ -60,6 +61,47 @@ async def test_partials_reach_other_members_and_garbage_is_dropped(mosquitto_por
     assert got == [sample(1)]
     assert 1 in receiver.online_members
     assert metrics.MQTT_MESSAGES_REJECTED._value.get() - rejected_before >= 2
+
+
+async def test_sent_notices_reach_the_others_and_malformed_ones_are_logged_and_dropped(
+    mosquitto_port: int, network: str
+) -> None:
+    """A relayer's "sent batch X in tx H" notice reaches the other members' `on_sent`; a malformed
+    one (not JSON, a short hash, a member that is not its topic's) is logged with its reason and
+    never handed over."""
+    cfg = MqttConfig("127.0.0.1", mosquitto_port, network, None, None)
+    sender, receiver = Transport(cfg, 1, keys=keys(1)), Transport(cfg, 2, keys=keys(2))
+    notice = SentMessage(1, sample(1).batch, b"\x07" * 32)
+    got: list[SentMessage] = []
+    arrived = asyncio.Event()
+
+    async def on_sent(msg: SentMessage) -> None:
+        got.append(msg)
+        arrived.set()
+
+    async def ignore(msg: PartialMessage) -> None:
+        return None
+
+    good = notice.to_payload()
+    bad = [b"{not json", good.replace(b"07" * 32, b"07" * 31), good.replace(b'"member":1', b'"member":2')]
+    with capture_logs() as logs:
+        async with asyncio.TaskGroup() as tg:
+            t1 = tg.create_task(receiver.run(ignore, on_sent=on_sent))
+            t2 = tg.create_task(sender.run(ignore))
+            await asyncio.wait_for(receiver.connected.wait(), 10)
+            await asyncio.wait_for(sender.connected.wait(), 10)
+            async with aiomqtt.Client("127.0.0.1", mosquitto_port) as raw:
+                for payload in bad:
+                    await raw.publish(sent_topic(network, 1), payload, qos=1)
+            sender.publish_sent(notice)
+            await asyncio.wait_for(arrived.wait(), 10)
+            await cancel_until_done(t1, t2)
+    assert got == [notice]
+    rejected = [e for e in logs if e["event"] == "mqtt_message_rejected"]
+    assert [e["topic"] for e in rejected] == [sent_topic(network, 1)] * 3
+    assert "payload is not JSON" in rejected[0]["reason"]
+    assert "tx: expected 32 bytes" in rejected[1]["reason"]
+    assert "member 2 in payload, 1 in topic" in rejected[2]["reason"]
 
 
 async def test_transport_reconnects_after_the_broker_restarts(processes, tmp_path, network: str) -> None:  # type: ignore[no-untyped-def]

@@ -19,10 +19,13 @@ from typing import Any, TypeVar, cast
 
 import aiohttp
 import structlog
-from eth_typing import ChecksumAddress
+from eth_abi.abi import encode as abi_encode
+from eth_typing import URI, ChecksumAddress
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3._utils.http import DEFAULT_HTTP_TIMEOUT
+from web3._utils.http_session_manager import HTTPSessionManager
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
 from web3.types import BlockIdentifier, RPCEndpoint
@@ -82,6 +85,28 @@ PENDING_READ_BATCH = 100  # batches whose pending-state bitmap one JSON-RPC batc
 # an endpoint that served an inconsistent view (a refused reply, a dissent from the quorum, a final
 # block that changed) is not asked again for this long; with none left the watcher halts at once
 QUARANTINE_SECONDS = 900.0
+
+
+class _PooledSession(HTTPSessionManager):
+    """web3's HTTP session manager posting every request through one session of the node's own,
+    with no lookup (web3's takes a threading lock through the event loop's thread pool per call)."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        super().__init__()
+        self._session = session
+
+    async def async_make_post_request(
+        self, endpoint_uri: URI, data: bytes | dict[str, Any], **kwargs: Any
+    ) -> bytes:
+        timeout = kwargs.pop("timeout", DEFAULT_HTTP_TIMEOUT)
+        if not isinstance(timeout, aiohttp.ClientTimeout):
+            timeout = aiohttp.ClientTimeout(total=float(timeout))
+        async with self._session.post(endpoint_uri, data=data, timeout=timeout, **kwargs) as response:
+            response.raise_for_status()
+            return await response.read()
+
+
+UNEXECUTED_COUNT = keccak(text="unexecutedCount(uint256,uint64,uint64)")[:4]
 KEEPALIVE_SECONDS = 15.0  # an idle pooled RPC connection is closed after this (servers time out later)
 FINAL_HASHES_KEPT = 4096  # hashes of final blocks remembered, to notice one that changes
 # the KYC registry's events the committee carries (RegistryEvent.kind by topic)
@@ -219,8 +244,22 @@ class ChainClient:
     @classmethod
     @asynccontextmanager
     async def connect(cls, cfg: ChainConfig) -> AsyncIterator[ChainClient]:
-        providers = [
-            AsyncHTTPProvider(
+        # web3's own session closes the connection after every request (force_close): a new TCP
+        # connection per call was a fifth of an idle member's CPU. One pooled, kept-alive session
+        # per RPC instead; a connection the server closed is replaced on the next call (an error
+        # on the call in flight, like any RPC error). It is posted to directly (`_PooledSession`):
+        # web3 looks its cached session up under a lock taken through a thread pool, a thread hop
+        # on every call (a tenth of a busy member's CPU under a backlog).
+        sessions = [
+            aiohttp.ClientSession(
+                raise_for_status=True,
+                connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
+            )
+            for _ in cfg.endpoints
+        ]
+        providers = []
+        for url, session in zip(cfg.endpoints, sessions, strict=True):
+            provider = AsyncHTTPProvider(
                 url,
                 request_kwargs={"timeout": cfg.rpc_timeout},
                 exception_retry_configuration=None,
@@ -230,25 +269,14 @@ class ChainClient:
                 cache_allowed_requests=True,
                 cacheable_requests={RPCEndpoint("eth_chainId")},
             )
-            for url in cfg.endpoints
-        ]
+            provider._request_session_manager = _PooledSession(session)
+            providers.append(provider)
         try:
-            for provider in providers:
-                # web3's own session closes the connection after every request (force_close): a
-                # new TCP connection per call was a fifth of an idle member's CPU. One pooled,
-                # kept-alive session per RPC instead; a connection the server closed is replaced
-                # on the next call (an error on the call in flight, like any RPC error).
-                await provider.cache_async_session(
-                    aiohttp.ClientSession(
-                        raise_for_status=True,
-                        connector=aiohttp.TCPConnector(keepalive_timeout=KEEPALIVE_SECONDS),
-                    )
-                )
             yield cls(cfg, [AsyncWeb3(p) for p in providers])
         finally:
-            for provider in providers:
+            for session in sessions:
                 with contextlib.suppress(Exception):
-                    await provider.disconnect()
+                    await session.close()
 
     # the active endpoint, for the submitter's transaction calls
     @property
@@ -857,10 +885,19 @@ class ChainClient:
         first: a user may have executed part of a batch by hand with a Merkle proof, and the
         rest still needs the batch."""
 
+        # a raw eth_call: the relayers ask this for every batch under a backlog, and web3's
+        # contract call (ABI lookup, formatters, middlewares) cost more than the request itself
+        data = (
+            "0x" + (UNEXECUTED_COUNT + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])).hex()
+        )
+
         def at(block: BlockIdentifier) -> Callable[[_Endpoint], Awaitable[bool]]:
+            tag = hex(block) if isinstance(block, int) else str(block)
+
             async def get(ep: _Endpoint) -> bool:
-                fn = ep.contract.functions.unexecutedCount(src, first, last)
-                return int(await fn.call(block_identifier=block)) == 0
+                call = {"to": ep.contract.address, "data": data}
+                reply = await ep.w3.provider.make_request(RPCEndpoint("eth_call"), [call, tag])
+                return _uint_reply(reply, "unexecutedCount") == 0
 
             return get
 
@@ -1367,6 +1404,23 @@ def _int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{value!r} is not a quantity")
     return value
+
+
+def _uint_reply(reply: Any, what: str) -> int:
+    """The uint256 a raw eth_call `reply` returns; a revert raises ContractLogicError as web3's
+    contract call does (deterministic: `ChainClient.call` asks no other endpoint)."""
+    if not isinstance(reply, dict):
+        raise RpcReplyError(f"{what}: {reply!r}")
+    error = reply.get("error")
+    if error is not None:
+        message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+        if "revert" in message:
+            raise ContractLogicError(f"{what}: {message}")
+        raise RpcReplyError(f"{what}: {message}")
+    result = reply.get("result")
+    if not isinstance(result, str) or not result.startswith("0x") or len(result) != 66:
+        raise RpcReplyError(f"{what}: not one 32-byte word: {str(result)[:80]!r}")
+    return int(result, 16)
 
 
 def _hex(value: Any) -> str:

@@ -23,6 +23,7 @@ from relayer.core.arrivals import Facts, Judgement, PartialOutcome
 from relayer.core.keyring import Keyring
 from relayer.core.messages import PartialMessage
 from relayer.core.partials import (
+    PENDING_HORIZON,
     REMEMBERED,
     OwnBatch,
     Rejection,
@@ -30,7 +31,7 @@ from relayer.core.partials import (
     batch_facts,
     mismatch,
 )
-from relayer.core.states import BatchState
+from relayer.core.states import BatchHead, BatchState
 from relayer.core.types import BatchId, ChainId, Route
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import AggregateStore
@@ -38,6 +39,7 @@ from relayer.pipeline.signing import Offered, Partials
 
 log = structlog.get_logger(__name__)
 
+KEPT_REMEMBERED = 20_000  # partials (and aggregated batches) the store keeps, mirrored in memory
 REJECTIONS_KEPT = 10_000  # refused partials remembered for the operator's batch view (oldest go first)
 
 
@@ -56,6 +58,12 @@ class Aggregator:
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
     # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
     rejections: OrderedDict[tuple[Route, int, int], Rejection] = field(default_factory=OrderedDict)
+    _next_nonces: dict[Route, int] = field(default_factory=dict)  # per route, as last read (`_next_nonce`)
+    # what the store keeps per (route, first nonce, member), as this node last read or wrote it, and
+    # the batches it aggregated: a re-published partial it holds already is answered from memory
+    # (`_known_again`); bounded, the oldest go first (a miss only costs the store's read)
+    _kept: OrderedDict[tuple[Route, int, int], StoredPartial] = field(default_factory=OrderedDict)
+    _aggregated: OrderedDict[tuple[Route, int], None] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self.partials = Partials(
@@ -65,11 +73,52 @@ class Aggregator:
     def forget(self, bid: BatchId) -> None:
         """Drop the verified partials of a batch that no longer needs them (executed elsewhere)."""
         self.partials.forget(bid)
+        for member in self.public.members:
+            self._kept.pop((bid.route, bid.first_nonce, int(member)), None)
+        self._aggregated.pop((bid.route, bid.first_nonce), None)
+
+    def _note_kept(self, bid: BatchId, member: int, stored: StoredPartial | None) -> None:
+        key = (bid.route, bid.first_nonce, member)
+        self._kept.pop(key, None)
+        if stored is not None:
+            self._kept[key] = stored
+            while len(self._kept) > KEPT_REMEMBERED:
+                self._kept.popitem(last=False)
+
+    def _reconcile(
+        self, bid: BatchId, stored: BatchHead | None, partials: list[tuple[int, int, bytes, bytes]]
+    ) -> None:
+        """Make what is remembered of a batch what the store says (each aggregation attempt, and
+        the tick tries every pending batch every re-publication interval): a partial the store
+        dropped by any path is taken again at its next re-publication."""
+        held = {m: StoredPartial(last, message, partial) for m, last, message, partial in partials}
+        for member in self.public.members:
+            self._note_kept(bid, int(member), held.get(int(member)))
+        if stored is not None and stored.state == BatchState.PENDING:
+            self._aggregated.pop((bid.route, bid.first_nonce), None)
+
+    def _known_again(self, msg: PartialMessage) -> Facts | None:
+        """The facts of a partial exactly like the one the store keeps for its member (a
+        re-publication, an echo), from memory: a duplicate, or late if this node aggregated the
+        batch. None: not known so (the store is read). Only ever an answer that keeps nothing: the
+        store holds these very bytes already (or dropped them with a batch that executed or was
+        re-keyed, which no longer needs them)."""
+        bid = msg.batch
+        if self._kept.get((bid.route, bid.first_nonce, msg.member)) != StoredPartial(
+            bid.last_nonce, msg.message, msg.partial
+        ):
+            return None
+        late = "arrived after this node's batch was aggregated"
+        aggregated = (bid.route, bid.first_nonce) in self._aggregated
+        return Facts(late=late if aggregated else None, duplicate=True)
 
     async def on_partial(self, msg: PartialMessage) -> None:
         """Judge a partial from the broker (relayer.core.partials), store it if it earns a place, and
         aggregate when it completes a batch this node cut. Counted once under its outcome."""
-        judged = await self.partials.judge(msg, lambda: self._facts(msg), lambda j: self._keep(msg, j))
+        kept: set[int] = set()  # the members whose partials the store keeps for the batch, this one too
+        judged = await self.partials.judge(
+            msg, lambda: self._facts(msg, kept), lambda j: self._keep(msg, j, kept)
+        )
         outcome = judged.outcome
         if outcome in REMEMBERED:
             self._remember_rejection(msg.batch, msg.member, judged)
@@ -79,8 +128,14 @@ class Aggregator:
             )
         elif outcome in (PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
             log.warning("partial_refused", batch=str(msg.batch), member=msg.member, outcome=outcome.value)
-        if outcome == PartialOutcome.KEPT:
+        if outcome == PartialOutcome.KEPT and self._may_complete(msg, kept):
             await self.try_aggregate(msg.batch)
+
+    def _may_complete(self, msg: PartialMessage, kept: set[int]) -> bool:
+        """Whether the store may now keep t partials for the batch (fewer cannot combine: the
+        aggregation's reads are skipped; the tick tries again whenever this node signs a batch)."""
+        committee = self.public.public(msg.key_epoch)
+        return committee is None or len(kept) >= committee.threshold
 
     def _remember_rejection(self, bid: BatchId, member: int, judged: Judgement) -> None:
         key = (bid.route, bid.first_nonce, member)
@@ -93,23 +148,39 @@ class Aggregator:
         """Member -> the last partial this node refused from it for the batch (since it started)."""
         return {m: r for (rt, first, m), r in self.rejections.items() if rt == route and first == first_nonce}
 
-    async def _facts(self, msg: PartialMessage) -> Facts:
+    async def _next_nonce(self, route: Route, first_nonce: int) -> int:
+        """The route's next nonce to batch, as far as judging `first_nonce` needs it: it only grows,
+        so the last one read answers until a partial is further ahead than it allows."""
+        known = self._next_nonces.get(route, 1)
+        if first_nonce > known + PENDING_HORIZON:
+            _, known = await self.store.route_progress(route)
+            self._next_nonces[route] = known
+        return known
+
+    async def _facts(self, msg: PartialMessage, kept: set[int]) -> Facts:
         ours: OwnBatch | None = None
         stored: StoredPartial | None = None
         next_nonce = 1
         if self.public.is_member(msg.member) and msg.batch.route in self.cfg.routes:
-            _, next_nonce = await self.store.route_progress(msg.batch.route)
-            batch = await self.store.batch_head(msg.batch.route, msg.batch.first_nonce)
+            again = self._known_again(msg)
+            if again is not None:
+                return again
+            next_nonce = await self._next_nonce(msg.batch.route, msg.batch.first_nonce)
+            batch, partials = await self.store.batch_and_partials(msg.batch)
             if batch is not None:
                 ours = OwnBatch(batch.id.last_nonce, batch.message, batch.state == BatchState.PENDING)
-            for member, last, message, partial in await self.store.partials_for(msg.batch):
+            for member, last, message, partial in partials:
+                kept.add(member)
                 if member == msg.member:
                     stored = StoredPartial(last, message, partial)
+            self._note_kept(msg.batch, msg.member, stored)
         return batch_facts(msg, self.cfg.routes, next_nonce, ours, stored)
 
-    async def _keep(self, msg: PartialMessage, judged: Judgement) -> None:
+    async def _keep(self, msg: PartialMessage, judged: Judgement, kept: set[int]) -> None:
         # the member's latest valid word replaces its earlier one
         await self.store.put_partial(msg.batch, msg.member, msg.message, msg.partial)
+        kept.add(msg.member)
+        self._note_kept(msg.batch, msg.member, StoredPartial(msg.batch.last_nonce, msg.message, msg.partial))
         self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
         if judged.outcome == PartialOutcome.KEPT:
             self.partials.verified(msg.batch, msg.member, msg.message, msg.partial)
@@ -120,13 +191,14 @@ class Aggregator:
             return await self._try_aggregate(bid)
 
     async def _try_aggregate(self, bid: BatchId) -> bool:
-        stored = await self.store.batch_head(bid.route, bid.first_nonce)
+        stored, partials = await self.store.batch_and_partials(bid)
+        self._reconcile(bid, stored, partials)
         if stored is None or stored.state != BatchState.PENDING:
             return False
         last = stored.id.last_nonce
         offered = [
             Offered(member, message, partial, mismatch(last, stored.message, their_last, message))
-            for member, their_last, message, partial in await self.store.partials_for(bid)
+            for member, their_last, message, partial in partials
         ]
         combined = self.partials.combine(stored.id, stored.message, offered, stored.key_epoch)
         for member, why in combined.invalid:
@@ -134,6 +206,7 @@ class Aggregator:
             log.warning("partial_invalid", batch=str(bid), member=member, on="aggregation", why=why)
             self._remember_rejection(stored.id, member, Judgement(PartialOutcome.INVALID, why))
             await self.store.drop_partial(bid, member)
+            self._note_kept(bid, member, None)
         if combined.unverified:
             log.error("combined_signature_invalid", batch=str(bid), members=list(combined.valid))
         if combined.signature is None:
@@ -145,6 +218,9 @@ class Aggregator:
             signature=combined.signature,
         )
         metrics.BATCHES_AGGREGATED.inc()
+        self._aggregated[(bid.route, bid.first_nonce)] = None
+        while len(self._aggregated) > KEPT_REMEMBERED:
+            self._aggregated.popitem(last=False)
         log.info("batch_aggregated", batch=str(stored.id), members=list(combined.valid))
         self.wake_submitter(stored.id.route.dst)
         crashpoint("after_combine")

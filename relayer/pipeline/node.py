@@ -251,11 +251,14 @@ class Node:
         for route in self.cfg.routes:
             await self.batcher.cut_batches(route)
         periodic = time.monotonic() - self._last_republish >= self.cfg.committee.republish_interval
-        for stored in await self.store.batch_heads([BatchState.PENDING], limit=500):
-            if self.halts.stopped(stored.id.route):
-                continue
-            signed_now = await self.signer.sign(stored)
-            if signed_now or periodic or stored.id in self.batcher.fresh:
+        pending = [
+            b
+            for b in await self.store.batch_heads([BatchState.PENDING], limit=500)
+            if not self.halts.stopped(b.id.route)
+        ]
+        signed_now = await self.signer.sign_all(pending)  # one store transaction for all of them
+        for stored in pending:
+            if stored.id in signed_now or periodic or stored.id in self.batcher.fresh:
                 await self.aggregator.try_aggregate(stored.id)
         self.batcher.fresh.clear()
         await self.refunder.approve_refunds()

@@ -16,6 +16,7 @@ from relayer.core.releases import ReleaseFacts
 from relayer.core.states import (
     BatchHead,
     BatchState,
+    Equivocation,
     ObservedFailure,
     ObservedWait,
     RefundState,
@@ -98,11 +99,9 @@ class SignStore(Protocol):
 
     async def signed_partial(self, bid: BatchId, key_epoch: int | None = None) -> bytes | None: ...
 
-    async def record_signature(
-        self, bid: BatchId, key_epoch: int, root: bytes, message: bytes, partial: bytes
-    ) -> bytes: ...
-
-    async def add_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> bool: ...
+    async def record_signatures(
+        self, member: int, signed: Sequence[tuple[BatchId, int, bytes, bytes, bytes]]
+    ) -> list[tuple[bytes, bool] | Equivocation]: ...
 
     async def batch_heads(
         self, states: Iterable[BatchState], dst: ChainId | None = None, limit: int = 100
@@ -114,9 +113,9 @@ class AggregateStore(Protocol):
 
     async def route_progress(self, route: Route) -> tuple[int, int]: ...
 
-    async def batch_head(self, route: Route, first_nonce: int) -> BatchHead | None: ...
-
-    async def partials_for(self, bid: BatchId) -> list[tuple[int, int, bytes, bytes]]: ...
+    async def batch_and_partials(
+        self, bid: BatchId
+    ) -> tuple[BatchHead | None, list[tuple[int, int, bytes, bytes]]]: ...
 
     async def put_partial(self, bid: BatchId, member: int, message: bytes, partial: bytes) -> None: ...
 

@@ -8,7 +8,8 @@ heals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -17,12 +18,15 @@ from committee.threshold import partial_sign
 from relayer import metrics
 from relayer.core.keyring import Keyring
 from relayer.core.messages import PartialMessage
-from relayer.core.states import AnyBatch, BatchState
+from relayer.core.states import AnyBatch, BatchState, Equivocation
+from relayer.core.types import BatchId
 from relayer.pipeline.crashpoints import crashpoint
 from relayer.pipeline.ports import PartialPublisher, SignStore
-from relayer.pipeline.signing import EQUIVOCATION, signed_once
+from relayer.pipeline.signing import refused
 
 log = structlog.get_logger(__name__)
+
+REMEMBERED_SIGNATURES = 2_000  # recorded partials kept in memory before `republish` prunes them
 
 
 @dataclass
@@ -35,6 +39,10 @@ class Signer:
     keyring: Keyring
     backend: BlsBackend
     publisher: PartialPublisher
+    # (batch, key epoch) -> the partial recorded for it, as this process recorded or read it: a tick
+    # does not ask the store again for each pending batch, nor a re-publication for each partial
+    # (bounded: `republish` keeps those of the batches it re-publishes once there are many)
+    _signed: dict[tuple[BatchId, int], bytes] = field(default_factory=dict, init=False)
 
     async def sign(self, stored: AnyBatch) -> bool:
         """Sign a batch this node cut itself, once.
@@ -43,23 +51,38 @@ class Signer:
         restart is not signed again (the periodic re-publication sends the recorded partial).
         Returns True if a new partial was made.
         """
-        share = self.keyring.share(stored.key_epoch)
-        if share is None:
-            return False
-        bid = stored.id
-        if await self.store.signed_partial(bid, stored.key_epoch) is not None:
-            return False
-        partial = partial_sign(share, stored.message, self.backend)
-        record = self.store.record_signature(bid, stored.key_epoch, stored.root, stored.message, partial)
-        kept = await signed_once(record, batch=str(bid))
-        if kept is EQUIVOCATION:
-            return False
-        metrics.PARTIALS_SIGNED.inc()
-        log.info("batch_signed", batch=str(bid))
-        await self.store.add_partial(bid, self.member, stored.message, kept)
-        self._publish(stored, kept)
-        crashpoint("after_publish")
-        return True
+        return stored.id in await self.sign_all([stored])
+
+    async def sign_all(self, batches: Sequence[AnyBatch]) -> set[BatchId]:
+        """Sign each batch not signed yet: every signature is recorded (signed-once rule) in one store
+        transaction, then the new ones are published. Returns the batches given a new partial."""
+        todo: list[tuple[AnyBatch, bytes]] = []
+        for stored in batches:
+            share = self.keyring.share(stored.key_epoch)
+            if share is None or (stored.id, stored.key_epoch) in self._signed:
+                continue
+            todo.append((stored, partial_sign(share, stored.message, self.backend)))
+        if not todo:
+            return set()
+        recorded = await self.store.record_signatures(
+            self.member, [(s.id, s.key_epoch, s.root, s.message, p) for s, p in todo]
+        )
+        made: set[BatchId] = set()
+        for (stored, _), result in zip(todo, recorded, strict=True):
+            if isinstance(result, Equivocation):
+                refused(result, batch=str(stored.id))
+                continue
+            partial, new = result
+            self._signed[(stored.id, stored.key_epoch)] = partial
+            if not new:
+                continue  # signed before a restart: the periodic re-publication sends it
+            metrics.PARTIALS_SIGNED.inc()
+            log.info("batch_signed", batch=str(stored.id))
+            self._publish(stored, partial)
+            made.add(stored.id)
+        if made:
+            crashpoint("after_publish")
+        return made
 
     def _publish(self, stored: AnyBatch, partial: bytes) -> None:
         msg = PartialMessage(self.member, stored.id, stored.key_epoch, stored.root, stored.message, partial)
@@ -69,9 +92,18 @@ class Signer:
         """Re-publish this member's partials for batches not yet executed (lost messages heal)."""
         if all(self.keyring.share(e) is None for e in self.keyring.epochs):
             return
-        for stored in await self.store.batch_heads(
+        heads = await self.store.batch_heads(
             [BatchState.PENDING, BatchState.AGGREGATED, BatchState.SUBMITTED], limit=200
-        ):
-            partial = await self.store.signed_partial(stored.id, stored.key_epoch)
+        )
+        for stored in heads:
+            key = (stored.id, stored.key_epoch)
+            partial = self._signed.get(key)
+            if partial is None:
+                partial = await self.store.signed_partial(stored.id, stored.key_epoch)
+                if partial is not None:
+                    self._signed[key] = partial
             if partial is not None:
                 self._publish(stored, partial)
+        if len(self._signed) > REMEMBERED_SIGNATURES:
+            wanted = {(b.id, b.key_epoch) for b in heads}
+            self._signed = {k: v for k, v in self._signed.items() if k in wanted}

@@ -50,9 +50,14 @@ async def signed_once(record: Awaitable[R], **ids: object) -> R | Literal[Refuse
     try:
         return await record
     except Equivocation as exc:
-        metrics.EQUIVOCATIONS_REFUSED.inc()
-        log.error("equivocation_refused", **ids, error=str(exc))
-        return EQUIVOCATION
+        return refused(exc, **ids)
+
+
+def refused(exc: Equivocation, **ids: object) -> Literal[Refused.EQUIVOCATION]:
+    """Count and log a signature the signed-once rule refused (`exc`), named by `ids`."""
+    metrics.EQUIVOCATIONS_REFUSED.inc()
+    log.error("equivocation_refused", **ids, error=str(exc))
+    return Refused.EQUIVOCATION
 
 
 @dataclass(frozen=True, slots=True)

@@ -143,3 +143,102 @@ async def test_partials_before_the_cut_never_block_a_members_valid_one(tmp_path:
         assert done.state == BatchState.AGGREGATED
         await node.on_partial(from_member(3, message))  # late: not kept
         assert [m for m, *_ in await store.partials_for(batch.id)] == [1, 2, 4]
+
+
+async def test_a_ticks_batches_are_signed_together_once_and_not_again_after_a_restart(tmp_path: Path) -> None:
+    shares = deal(4, 3)
+    path = tmp_path / "node.sqlite3"
+    async with Store.open(path) as store:
+        node = make_node(tmp_path, store, shares[0])
+        events = [
+            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
+            for n in range(1, 13)
+        ]
+        await store.record_scan(ROUTE.src, 6, events)
+        assert await node.cut_batches(ROUTE) == 2  # max_batch 10: 1-10 and 11-12
+        pending = await store.batch_heads([BatchState.PENDING])
+        assert await node.signer.sign_all(pending) == {b.id for b in pending}
+        assert await node.signer.sign_all(pending) == set()  # once
+        for b in pending:
+            [(member, _, message, partial)] = await store.partials_for(b.id)
+            assert (member, message) == (1, b.message)
+            assert await store.signed_partial(b.id) == partial
+    async with Store.open(path) as store:  # a restart forgets what it remembered: the store answers
+        node = make_node(tmp_path, store, shares[0])
+        assert await node.signer.sign_all(await store.batch_heads([BatchState.PENDING])) == set()
+
+
+async def test_a_partial_far_ahead_is_judged_against_the_routes_progress_read_again(tmp_path: Path) -> None:
+    """The aggregator remembers the route's next nonce; a partial further ahead than the remembered
+    value allows is judged against the store's current one, not refused on the stale one."""
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        node = make_node(tmp_path, store, shares[0])
+        from relayer.core.types import BatchId
+
+        def far(first: int) -> PartialMessage:
+            message = b"\x02" * 32
+            bid = BatchId(ROUTE, Nonce(first), Nonce(first))
+            return PartialMessage(2, bid, 1, b"\x01" * 32, message, partial_sign(shares[1], message))
+
+        await node.on_partial(far(150_000))
+        assert await store.count_partials() == 0  # too far ahead of nonce 1
+        await store.record_batches(ROUTE, [], 6, 60_000)  # the route moved on
+        await node.on_partial(far(150_000))
+        assert await store.count_partials() == 1  # kept (early): within the horizon of 60,000
+
+
+def received(member: int, outcome: str) -> float:
+    from relayer import metrics
+
+    return metrics.PARTIALS_RECEIVED.labels(str(member), outcome)._value.get()
+
+
+async def test_republished_partials_are_duplicates_then_late_and_junk_never_displaces_a_valid_one(
+    tmp_path: Path,
+) -> None:
+    """Re-publications are answered from what the aggregator remembers of the store; a junk partial
+    claiming a member whose valid partial is kept is refused and leaves it in place; once the store
+    drops the batch's partials (re-keyed, say), the member's new partial is kept and counts."""
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        node = make_node(tmp_path, store, shares[0])
+        events = [
+            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
+            for n in (1, 2, 3)
+        ]
+        await store.record_scan(ROUTE.src, 6, events)
+        assert await node.cut_batches(ROUTE) == 1
+        [stored] = await store.batches([BatchState.PENDING])
+        bid = stored.batch.id
+
+        def from_member(member: int, signer: KeyShare, message: bytes = stored.message) -> PartialMessage:
+            return PartialMessage(member, bid, 1, stored.root, message, partial_sign(signer, message))
+
+        valid2 = from_member(2, shares[1])
+        await node.on_partial(valid2)
+        dup, invalid = received(2, "duplicate"), received(2, "invalid")
+        await node.on_partial(from_member(2, shares[2]))  # member 3's signature under member 2's name
+        await node.on_partial(valid2)
+        assert received(2, "invalid") == invalid + 1
+        assert received(2, "duplicate") == dup + 1
+        assert [(m, p) for m, _, _, p in await store.partials_for(bid)] == [(2, valid2.partial)]
+
+        # the store drops the member's partial behind the aggregator's back: what it remembers
+        # heals at the next aggregation attempt (the tick makes one for every pending batch every
+        # re-publication interval), so the member's next re-publication is taken again
+        await store.drop_partial(bid, 2)
+        await node.on_partial(valid2)
+        assert await store.partials_for(bid) == []  # remembered as kept: not stored
+        assert not await node.aggregator.try_aggregate(bid)
+        await node.on_partial(valid2)
+        assert [m for m, *_ in await store.partials_for(bid)] == [2]
+        await node.on_partial(from_member(3, shares[2]))
+        assert await node.sign(stored)
+        assert await node.aggregator.try_aggregate(bid)  # as the tick does after signing
+        done = await store.batch(ROUTE, 1)
+        assert done is not None
+        assert done.state == BatchState.AGGREGATED
+        late = received(2, "late")
+        await node.on_partial(valid2)  # a re-publication after the aggregation
+        assert received(2, "late") == late + 1

@@ -46,6 +46,54 @@ async def test_scan_results_and_cursor_survive_a_restart(tmp_path: Path) -> None
         assert (await store.counts_by_state()) == {"final": 4}
 
 
+async def test_a_ticks_signatures_are_recorded_together_and_an_equivocation_is_refused_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.sqlite3"
+    first, clash, third = (BatchId(ROUTE, Nonce(a), Nonce(b)) for a, b in ((1, 2), (2, 3), (4, 4)))
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 20, events(1, 2, 3, 4))
+        out = await store.record_signatures(
+            1,
+            [
+                (first, 1, b"\x01" * 32, b"\x02" * 32, b"\x03" * 48),
+                (clash, 1, b"\x04" * 32, b"\x05" * 32, b"\x06" * 48),  # overlaps the first: refused
+                (third, 1, b"\x07" * 32, b"\x08" * 32, b"\x09" * 48),
+            ],
+        )
+        assert out[0] == (b"\x03" * 48, True)
+        assert isinstance(out[1], Equivocation)
+        assert out[2] == (b"\x09" * 48, True)
+        # each new partial is kept as this member's own, in the same transaction
+        assert [m for m, *_ in await store.partials_for(first)] == [1]
+        assert await store.partials_for(clash) == []
+        assert [m for m, *_ in await store.partials_for(third)] == [1]
+    async with Store.open(path) as store:  # after a restart: the recorded partial, nothing new
+        assert await store.signed_partial(clash) is None
+        [again] = await store.record_signatures(1, [(first, 1, b"\x01" * 32, b"\x02" * 32, b"\x0a" * 48)])
+        assert again == (b"\x03" * 48, False)
+        with pytest.raises(Equivocation):
+            await store.record_signature(clash, 1, b"\x04" * 32, b"\x05" * 32, b"\x06" * 48)
+
+
+async def test_a_batch_and_its_partials_are_read_together(tmp_path: Path) -> None:
+    bid = BatchId(ROUTE, Nonce(1), Nonce(2))
+    async with Store.open(tmp_path / "s.sqlite3") as store:
+        assert await store.batch_and_partials(bid) == (None, [])
+        await store.put_partial(bid, 3, b"\x02" * 32, b"\x03" * 48)  # before the cut
+        await store.put_partial(bid, 2, b"\x04" * 32, b"\x05" * 48)
+        head, partials = await store.batch_and_partials(bid)
+        assert head is None
+        assert partials == await store.partials_for(bid)
+        assert [m for m, *_ in partials] == [2, 3]
+        await store.record_scan(ROUTE.src, 20, events(1, 2))
+        batch = Batch((transfer(1), transfer(2)), cs("0x" + "cd" * 20), 1)
+        await store.record_batches(ROUTE, [(batch, b"\x01" * 32, b"\x02" * 32)], 20, 3)
+        head, partials = await store.batch_and_partials(bid)
+        assert head == await store.batch_head(ROUTE, 1)
+        assert partials == await store.partials_for(bid)
+
+
 async def test_a_transfer_seen_again_with_other_fields_is_a_conflict(tmp_path: Path) -> None:
     async with Store.open(tmp_path / "s.sqlite3") as store:
         await store.record_scan(ROUTE.src, 20, events(1))

@@ -165,3 +165,26 @@ async def test_a_full_filesystem_fails_the_write_keeps_nothing_and_recovers_by_i
         assert store.writable
         assert metrics.STORE_WRITABLE._value.get() == 1
         assert await store.cursor(CHAIN) == 11
+
+
+async def test_a_partial_kept_on_a_full_filesystem_fails_keeps_nothing_and_recovers(tmp_path: Path) -> None:
+    """`write_one` (a received partial: one statement, its own transaction) fails closed like
+    `transaction()` does."""
+    from relayer.core.types import BatchId, ChainId, Nonce, Route
+
+    bid = BatchId(Route(ChainId(7001), ChainId(7002)), Nonce(1), Nonce(1))
+    async with Store.open(tmp_path / "qiao.sqlite3") as store:
+        db = store._db
+        row = await (await db.execute("PRAGMA page_count")).fetchone()
+        assert row is not None
+        await db.execute(f"PRAGMA max_page_count = {int(row[0])}")
+        with pytest.raises(StoreUnwritable, match="disk full"):  # a page more than the file has
+            await store.put_partial(bid, 1, b"\x02" * 32, b"\x03" * 20_000)
+        assert not store.writable
+        assert metrics.STORE_WRITABLE._value.get() == 0
+        kept = await store.count_partials()
+        await db.execute("PRAGMA max_page_count = 1073741823")  # space is back
+        await store.put_partial(bid, 200, b"\x02" * 32, b"\x03" * 48)
+        assert store.writable
+        assert metrics.STORE_WRITABLE._value.get() == 1
+        assert await store.count_partials() == kept + 1

@@ -11,8 +11,10 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
 from eth_utils.address import to_checksum_address as cs
 from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractLogicError
 
 from committee.bls import g1_to_eip2537
 from committee.threshold import deal, partial_sign
@@ -78,6 +80,11 @@ async def test_a_batch_partly_executed_by_hand_is_still_sent_for_the_rest(
         await store.record_batches(ROUTE, [(batch, batch_root(batch), message)], last_block, 4)
         await store.set_batch_state(batch.id, BatchState.AGGREGATED, signature=signature)
         assert not await chain.is_batch_executed(ROUTE.src, 1, 3, final=False)
+        assert not await chain.is_batch_executed(ROUTE.src, 2, 3, final=False)  # 2 and 3 are not
+        assert await chain.is_batch_executed(ROUTE.src, 1, 1, final=False)  # 1 was, by hand
+        too_long = dep.gateway.functions.MAX_RANGE_QUERY().call() + 1
+        with pytest.raises(ContractLogicError):  # a revert, as web3's contract call raises it
+            await chain.is_batch_executed(ROUTE.src, 1, too_long, final=False)
         submitter = Submitter(chain, store, devnet.dev_account(3), rcfg, 1, 1)
         outcomes = []
         deadline = time.monotonic() + 90

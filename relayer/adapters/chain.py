@@ -24,11 +24,12 @@ from eth_typing import URI, ChecksumAddress
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
 from web3._utils.http import DEFAULT_HTTP_TIMEOUT
 from web3._utils.http_session_manager import HTTPSessionManager
 from web3.contract import AsyncContract
 from web3.exceptions import ContractLogicError
-from web3.types import BlockIdentifier, RPCEndpoint
+from web3.types import BlockIdentifier, RPCEndpoint, RPCResponse
 
 from relayer import metrics
 from relayer.adapters.abi import (
@@ -1407,15 +1408,17 @@ def _int(value: Any) -> int:
 
 
 def _uint_reply(reply: Any, what: str) -> int:
-    """The uint256 a raw eth_call `reply` returns; a revert raises ContractLogicError as web3's
-    contract call does (deterministic: `ChainClient.call` asks no other endpoint)."""
+    """The uint256 a raw eth_call `reply` returns; a revert raises ContractLogicError, classified
+    by web3's own rule for eth_call (the error's code 3, its data, "execution reverted"), as its
+    contract call does (deterministic: `ChainClient.call` asks no other endpoint); any other error
+    is the endpoint's (RpcReplyError: the next endpoint is asked)."""
     if not isinstance(reply, dict):
         raise RpcReplyError(f"{what}: {reply!r}")
     error = reply.get("error")
     if error is not None:
+        if isinstance(error, dict):
+            raise_contract_logic_error_on_revert(cast(RPCResponse, reply))
         message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
-        if "revert" in message:
-            raise ContractLogicError(f"{what}: {message}")
         raise RpcReplyError(f"{what}: {message}")
     result = reply.get("result")
     if not isinstance(result, str) or not result.startswith("0x") or len(result) != 66:

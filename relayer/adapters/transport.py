@@ -244,8 +244,14 @@ class Transport:
     def publish_sent(self, msg: SentMessage) -> None:
         """Queue a notice that this member's relayer sent a batch (a hint, published once), ahead of
         the partials waiting: it is worth something only if it arrives before the next relayer
-        sends."""
-        self._enqueue(sent_topic(self.cfg.network, self.member), msg.to_payload(), False, first=True)
+        sends. Only to the brokers connected now: by the time one that is away is back the notice
+        is stale, and it would sit in that broker's outbox beside the partials it waits to send
+        (and count in its depth)."""
+        topic, payload = sent_topic(self.cfg.network, self.member), msg.to_payload()
+        for link in self.links:
+            if link.connected.is_set():
+                link.enqueue(topic, payload, False, first=True)
+        metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
 
     @property
     def outbox_depth(self) -> int:
@@ -315,6 +321,10 @@ class Transport:
         else:
             link.connected.clear()
             self._forget_beats_via(link.name)
+            # the sent-batch notices waiting for it are stale by the time it is back
+            for key in [k for k in link.outbox if "/sent/" in k[0]]:
+                del link.outbox[key]
+            metrics.MQTT_OUTBOX_DEPTH.set(self.outbox_depth)
         metrics.BROKER_CONNECTED.labels(link.name).set(1 if up else 0)
         if any(other.connected.is_set() for other in self.links):
             self.connected.set()

@@ -170,6 +170,11 @@ class StoreBase:
         same guarantees as `transaction()` with one round trip to SQLite's thread instead of
         three. Returns the rows it changed."""
         async with self._lock:
+            if self._db.in_transaction:
+                # a transaction whose ROLLBACK failed is still open: a statement now would run
+                # inside it, say it changed a row and mark the store writable, and commit nothing
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute("ROLLBACK")
             try:
                 cursor = await self._db.execute(sql, tuple(args))
             except sqlite3.Error as exc:

@@ -137,14 +137,7 @@ class PartialMessage:
     def parse(cls, topic: str, payload: bytes, network: str) -> PartialMessage:
         allowed = {"src", "dst", "first", "last", "epoch", "root", "message", "partial"}
         member, data = _envelope(topic, payload, "partial", allowed, f"{topic_root(network)}/partial/")
-        try:
-            batch = BatchId(
-                Route(ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))),
-                Nonce(_int_field(data, "first", 1, 2**64 - 1)),
-                Nonce(_int_field(data, "last", 1, 2**64 - 1)),
-            )
-        except ValueError as exc:
-            raise BadMessage(str(exc)) from exc
+        batch = _batch_field(data)
         return cls(
             member=member,
             batch=batch,
@@ -227,15 +220,20 @@ class SentMessage:
     def parse(cls, topic: str, payload: bytes, network: str) -> SentMessage:
         allowed = {"src", "dst", "first", "last", "tx"}
         member, data = _envelope(topic, payload, "sent", allowed, f"{topic_root(network)}/sent/")
-        try:
-            batch = BatchId(
-                Route(ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))),
-                Nonce(_int_field(data, "first", 1, 2**64 - 1)),
-                Nonce(_int_field(data, "last", 1, 2**64 - 1)),
-            )
-        except ValueError as exc:
-            raise BadMessage(str(exc)) from exc
+        batch = _batch_field(data)
         return cls(member=member, batch=batch, tx_hash=_hex_field(data, "tx", 32))
+
+
+def _batch_field(data: dict[str, Any]) -> BatchId:
+    """The batch a message names by its `src`, `dst`, `first` and `last` fields."""
+    try:
+        return BatchId(
+            Route(ChainId(_int_field(data, "src", 1, 2**64)), ChainId(_int_field(data, "dst", 1, 2**64))),
+            Nonce(_int_field(data, "first", 1, 2**64 - 1)),
+            Nonce(_int_field(data, "last", 1, 2**64 - 1)),
+        )
+    except ValueError as exc:
+        raise BadMessage(str(exc)) from exc
 
 
 def _hex(value: bytes) -> str:

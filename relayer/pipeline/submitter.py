@@ -122,9 +122,9 @@ class Submitter:
         # publishes this relayer's "sent batch X in tx H" notices (the daemon points it at the
         # transport); None: no notices are published
         self.announce: Callable[[SentMessage], None] | None = None
-        # other relayers' notices (relayer.core.notices): batch -> (member, tx hash, when the
-        # FIRST notice for the batch came, monotonic), and the verdict on the tx last checked
-        self._notices: OrderedDict[BatchId, tuple[int, str, float]] = OrderedDict()
+        # other relayers' notices (relayer.core.notices): batch -> (member, tx hash), and the
+        # verdict on the tx last checked
+        self._notices: OrderedDict[BatchId, tuple[int, str]] = OrderedDict()
         # when this relayer first consulted a notice for each batch in flight: the hold is
         # measured from it and it is kept while the batch is in flight, so neither a notice sent
         # long before the batch was due nor one re-sent after a flood pushed the batch's entry out
@@ -352,8 +352,7 @@ class Submitter:
         ):
             return
         self._notices.pop(msg.batch, None)
-        first = earlier[2] if earlier is not None else time.monotonic()
-        self._notices[msg.batch] = (msg.member, tx_hash, first)
+        self._notices[msg.batch] = (msg.member, tx_hash)
         while len(self._notices) > MAX_NOTICES:
             self._notices.popitem(last=False)
 
@@ -370,7 +369,7 @@ class Submitter:
         notice = self._notices.get(bid)
         if notice is None:
             return False
-        member, tx_hash, _ = notice
+        member, tx_hash = notice
         now = time.monotonic()
         first = self._notice_first.setdefault(bid, now)  # never restarted while in flight
         if not holds(first, now, self.cfg.receipt_timeout):

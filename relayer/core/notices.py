@@ -9,14 +9,16 @@ is not authenticated, so a notice is a hint, never a fact: it holds a relayer ba
   `executeBatch` calldata, and not mined yet (`judge`); a mined one is left to the executed bitmap,
   which says whether it executed the batch; and
 - less than `limit` (the relayer's `receipt_timeout`, what it would give its own transaction) has
-  passed since the FIRST notice for the batch arrived (`holds`): later notices, with other hashes,
-  do not extend it, so forged notices cannot stall a batch for ever.
+  passed since the relayer first consulted a notice for the batch (`holds`; the moment is kept
+  while the batch is in flight): later notices, with other hashes, or the same one sent again after
+  a flood pushed it out of the relayer's table, do not extend it, so forged notices cannot stall a
+  batch for ever.
 
 Past either, the relayer goes on as without a notice: bitmap, pending state, send.
 
 A relayer also claims a batch before its estimate (a notice without a transaction, and the same
 once signed while its node may not know the transaction yet): that holds back only a relayer whose
-turn comes after the claimant's, and for at most a grace from the first notice (`claim_holds`), so
+turn comes after the claimant's, and for at most a grace from that moment (`claim_holds`), so
 two relayers claiming at once do not both stand back, and forged claims delay a batch by the grace
 at most.
 """
@@ -65,5 +67,6 @@ def holds(first_notice_at: float, now: float, limit: float) -> bool:
 def claim_holds(claimant_rank: int, own_rank: int, first_notice_at: float, now: float, grace: float) -> bool:
     """Whether a claim (or a transaction the node does not know yet) by the relayer of
     `claimant_rank` holds back this relayer of `own_rank` at `now`: only if the claimant's turn
-    comes first, and for `grace` seconds from the first notice for the batch."""
+    comes first, and for `grace` seconds from `first_notice_at` (when this relayer first
+    consulted a notice for the batch)."""
     return claimant_rank < own_rank and holds(first_notice_at, now, grace)

@@ -60,7 +60,7 @@ MAX_NOTICES = 10_000  # other relayers' "sent batch X in tx H" notices kept (the
 # a relayer claims a batch (a notice without a transaction: CLAIM) before its estimate, and names
 # the transaction once signed, just before broadcasting it: a claim, or a transaction the node does
 # not know yet, holds a relayer that ranks after the claimant for at most max(this, stagger) after
-# the first notice for the batch (then it is taken for forged or lost: as without a notice)
+# it first consulted a notice for the batch (then it is taken for forged or lost: as without one)
 NOTICE_GRACE_SECONDS = 1.0
 CLAIM = bytes(32)  # the tx hash of a claim: no transaction yet
 
@@ -359,12 +359,12 @@ class Submitter:
     async def _noticed(self, stored: AnyBatch, pending: bool | None) -> bool:
         """True while another relayer's notice says it sent the batch in a transaction the node
         holds pending (`pending`: the pending state just read), with exactly this batch's
-        calldata, for at most `receipt_timeout` from the first notice for it
-        (relayer.core.notices); a claim (no transaction yet), or a transaction the node does not
-        know yet, by a relayer whose turn comes first, within the grace (NOTICE_GRACE_SECONDS, or
-        the stagger if longer) of the first notice: a forged or stale notice holds nothing back
-        for longer. The transaction is looked up once per hash (one RPC); a mined or dropped one
-        shows in the pending state at once."""
+        calldata, for at most `receipt_timeout` from when this relayer first consulted a notice
+        for it (`_notice_first`, kept while the batch is in flight: relayer.core.notices); a claim
+        (no transaction yet), or a transaction the node does not know yet, by a relayer whose turn
+        comes first, within the grace (NOTICE_GRACE_SECONDS, or the stagger if longer) of that
+        moment: a forged or stale notice holds nothing back for longer. The transaction is looked
+        up once per hash (one RPC); a mined or dropped one shows in the pending state at once."""
         bid = stored.id
         notice = self._notices.get(bid)
         if notice is None:

@@ -45,6 +45,7 @@ from web3.types import RPCEndpoint
 from committee.dkg_runner import local_dkg
 from committee.keyfile import load_public_file, write_key_file, write_public_file
 from committee.keystore import write_keystore
+from harness import ports
 from relayer.ops import admin_client
 from relayer.provisioning import broker, nats_cluster
 from relayer.provisioning import deploy as provisioning
@@ -87,9 +88,8 @@ POLL_INTERVAL = 0.3
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port for a server to listen on, handed to no other process (harness/ports.py)."""
+    return ports.free_port()
 
 
 def tool(name: str) -> str:

@@ -7,6 +7,8 @@ import contextlib
 import socket
 import threading
 
+from harness.ports import free_port
+
 
 class TcpProxy:
     def __init__(self, target_port: int, port: int = 0) -> None:
@@ -14,7 +16,9 @@ class TcpProxy:
         self._listener: socket.socket | None = None
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
-        self.port = port
+        # a port of harness/ports.py's, not the kernel's bind(0): `start` after `stop` binds it
+        # again, and one of the ephemeral range may meanwhile be an outgoing connection's
+        self.port = port or free_port()
         self.accepted = 0  # connections carried so far (each reconnect through the proxy counts)
         self._silent = False  # blackholed: bytes are read and discarded both ways
         self.start()

@@ -18,7 +18,6 @@ range is too small) it falls back to the kernel's choice.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import socket
@@ -110,13 +109,3 @@ def free_port() -> int:
             if bindable(port):
                 return port
     return kernel_port()  # the whole block bound: not expected, but not a reason to fail
-
-
-def release() -> None:
-    """Give this process's block back (the tests of this module; otherwise the process's exit does)."""
-    global _block
-    with _guard:
-        if _block is not None and _block.pid == os.getpid():
-            with contextlib.suppress(OSError):
-                _block.lock.close()
-        _block = None

@@ -48,16 +48,21 @@ def test_shallow_reorg_executes_the_reincluded_lock_once_and_the_dropped_one_nev
         lock = lambda amount: vault.functions.lock(  # noqa: E731
             asset.address, devnet.ETHEREUM_CHAIN_ID, bob.address, amount
         )
-        tx_a = devnet.send(wc, alice, lock(1 * UNIT), wait=False)
-        receipt = devnet.send(wc, alice, lock(2 * UNIT))
-        # A may land a block before B on a loaded machine: the reorg reaches the older of the two
-        first = min(wc.eth.wait_for_transaction_receipt(tx_a)["blockNumber"], receipt["blockNumber"])
-        depth = wc.eth.block_number - first + 1
-        assert depth < 3, "the locks became final before the reorg; the machine is too slow"
-        tx_b = lock(2 * UNIT).build_transaction({"from": alice.address, "gas": 300_000})
-        request = {"from": alice.address, "to": tx_b["to"], "data": tx_b["data"], "gas": hex(300_000)}
-        result = wc.provider.make_request("anvil_reorg", [depth, [[request, 0]]])  # type: ignore[arg-type]
-        assert "error" not in result, result
+        # the consortium chain's mining held from the locks to the reorg: both locks land in one
+        # block, the head, and the reorg drops it one block deep, however slow the machine (with
+        # the chain mining meanwhile, a loaded machine could see the locks final before the reorg)
+        with devnet.mining_held(dep.consortium_url) as mine:
+            tx_a = devnet.send(wc, alice, lock(1 * UNIT), wait=False)
+            tx_b0 = devnet.send(wc, alice, lock(2 * UNIT), wait=False)
+            first = mine()
+            landed = {wc.eth.wait_for_transaction_receipt(tx)["blockNumber"] for tx in (tx_a, tx_b0)}
+            assert landed == {first}
+            depth = wc.eth.block_number - first + 1
+            assert depth == 1  # not final: finality depth 3
+            tx_b = lock(2 * UNIT).build_transaction({"from": alice.address, "gas": 300_000})
+            request = {"from": alice.address, "to": tx_b["to"], "data": tx_b["data"], "gas": hex(300_000)}
+            result = wc.provider.make_request("anvil_reorg", [depth, [[request, 0]]])  # type: ignore[arg-type]
+            assert "error" not in result, result
         assert vault.functions.nextNonce(devnet.ETHEREUM_CHAIN_ID).call() == 2  # only B exists now
         devnet.wait_until(lambda: wrapped.functions.balanceOf(bob.address).call() == 2 * UNIT, 90, "B minted")
         time.sleep(6)  # long enough for a wrong second mint to show up

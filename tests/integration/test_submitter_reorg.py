@@ -21,7 +21,7 @@ from relayer.core.states import BatchState
 from relayer.pipeline.submitter import Submitter
 from tests.support.signed_batch import AMOUNT, ROUTE, ethereum_config, lock_and_sign, store_aggregated
 
-FINALITY = 8  # blocks of 0.5 s: room to reorg the mint out before it is final
+FINALITY = 8  # blocks: the mint, one block deep when reorged out, is far from final
 
 
 async def test_a_mint_reorged_out_below_finality_is_not_recorded_executed_and_is_sent_again(
@@ -47,25 +47,26 @@ async def test_a_mint_reorged_out_below_finality_is_not_recorded_executed_and_is
             assert after is not None
             return after.state
 
-        # the mint is sent and mined, and stays "submitted" while its block is not final
-        deadline = time.monotonic() + 60
-        mined = None
-        while mined is None and time.monotonic() < deadline:
+        # the mint is sent and mined, and stays "submitted" while its block is not final; Ethereum's
+        # mining held from the send to the reorg, so that the mint is one block deep when it is
+        # reorged out however slow the machine (mining on, a loaded machine could see it final)
+        with devnet.mining_held(dep.ethereum_url) as mine:
             assert await step() == BatchState.SUBMITTED
             (record,) = await store.txs_for(batch.id)
+            assert receipt_of(we, record.tx_hash) is None
+            mine()
             mined = receipt_of(we, record.tx_hash)
-            await asyncio.sleep(0.2)
-        assert mined is not None
-        assert mined["status"] == 1
-        assert await step() == BatchState.SUBMITTED
-        assert gateway.functions.isExecuted(ROUTE.src, 1).call()
+            assert mined is not None
+            assert mined["status"] == 1
+            assert await step() == BatchState.SUBMITTED
+            assert gateway.functions.isExecuted(ROUTE.src, 1).call()
 
-        # a reorg below finality drops it
-        depth = we.eth.block_number - mined["blockNumber"] + 1
-        assert depth < FINALITY, "the mint became final before the reorg; the machine is too slow"
-        result = we.provider.make_request("anvil_reorg", [depth, []])  # type: ignore[arg-type]
-        assert "error" not in result, result
-        assert not gateway.functions.isExecuted(ROUTE.src, 1).call()
+            # a reorg below finality drops it
+            depth = we.eth.block_number - mined["blockNumber"] + 1
+            assert depth == 1 < FINALITY
+            result = we.provider.make_request("anvil_reorg", [depth, []])  # type: ignore[arg-type]
+            assert "error" not in result, result
+            assert not gateway.functions.isExecuted(ROUTE.src, 1).call()
 
         # the submitter sends it again; it is recorded executed once that block is final
         deadline = time.monotonic() + 90

@@ -258,21 +258,21 @@ class ChainClient:
             )
             for _ in cfg.endpoints
         ]
-        providers = []
-        for url, session in zip(cfg.endpoints, sessions, strict=True):
-            provider = AsyncHTTPProvider(
-                url,
-                request_kwargs={"timeout": cfg.rpc_timeout},
-                exception_retry_configuration=None,
-                # web3's validation asks eth_chainId before every eth_call, estimate and
-                # broadcast (eight of a send's fifteen requests); an endpoint's chain id does not
-                # change (checked at start, `config check --online`), so it is asked once
-                cache_allowed_requests=True,
-                cacheable_requests={RPCEndpoint("eth_chainId")},
-            )
-            provider._request_session_manager = _PooledSession(session)
-            providers.append(provider)
-        try:
+        try:  # the sessions are closed whatever fails from here on (a provider refusing its URL too)
+            providers = []
+            for url, session in zip(cfg.endpoints, sessions, strict=True):
+                provider = AsyncHTTPProvider(
+                    url,
+                    request_kwargs={"timeout": cfg.rpc_timeout},
+                    exception_retry_configuration=None,
+                    # web3's validation asks eth_chainId before every eth_call, estimate and
+                    # broadcast (eight of a send's fifteen requests); an endpoint's chain id does not
+                    # change (checked at start, `config check --online`), so it is asked once
+                    cache_allowed_requests=True,
+                    cacheable_requests={RPCEndpoint("eth_chainId")},
+                )
+                provider._request_session_manager = _PooledSession(session)
+                providers.append(provider)
             yield cls(cfg, [AsyncWeb3(p) for p in providers])
         finally:
             for session in sessions:

@@ -1242,19 +1242,6 @@ class ChainClient:
         token: str = await self.call(get, "localTokenOf", trusted=True)
         return to_checksum_address(token)
 
-    async def remote_token_of(self, remote_chain_id: int, local_token: str) -> str:
-        """`remoteTokenOf(remote, token)` at the final head: the token on `remote_chain_id` paired
-        with this endpoint's `local_token` (the zero address if none)."""
-        block = await self._read_block(True)
-        who = to_checksum_address(local_token)
-
-        async def get(ep: _Endpoint) -> str:
-            f = ep.w3.eth.contract(address=ep.contract.address, abi=GATEWAY_ABI).functions
-            return str(await f.remoteTokenOf(remote_chain_id, who).call(block_identifier=block))
-
-        token: str = await self.call(get, "remoteTokenOf")
-        return to_checksum_address(token)
-
     async def issuer_sequence(self, token: str, *, final: bool = False) -> int:
         """`issuerSequence(token)` (IssuerModule, through the gateway's fallback): the number of
         the issuer's last decision applied (or recorded failed) for `token` here, from an endpoint

@@ -175,9 +175,15 @@ def test_the_kept_demo_is_observable_drivable_and_stops_on_sigterm(kept: tuple[D
     shutil.copy(ROOT / "config" / "devnet.example.toml", example)
     offline = relayer("config", "check", "--config", str(example))
     assert offline.returncode == 0, offline.stderr
+    # this run's chains, over HTTP and WebSocket (anvil serves both on one port): `--online`
+    # subscribes on each chain's ws too
     rpcs = {
-        "QIAO_CHAINS__CONSORTIUM__RPC": data["chains"]["consortium"]["rpc"],
-        "QIAO_CHAINS__ETHEREUM__RPC": data["chains"]["ethereum"]["rpc"],
+        f"QIAO_CHAINS__{name.upper()}__{key}": url
+        for name in ("consortium", "ethereum")
+        for key, url in (
+            ("RPC", data["chains"][name]["rpc"]),
+            ("WS", data["chains"][name]["rpc"].replace("http://", "ws://", 1)),
+        )
     }
     online = relayer("config", "check", "--online", "--config", str(example), env=rpcs)
     assert online.returncode == 0, online.stderr

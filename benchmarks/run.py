@@ -511,12 +511,18 @@ class ProcessSampler:
 
     def _sample(self) -> None:
         now = round(time.time() - self.t0, 1)
+        # each process read once per sample: a pid under two keys gets one reading (its CPU time
+        # would otherwise have moved on between the two)
+        cpus: dict[int, float | None] = {}
+        rsss: dict[int, float | None] = {}
         for key, pid in self._all():
-            cpu = proc_cpu_seconds(pid)
+            if pid not in cpus:
+                cpus[pid], rsss[pid] = proc_cpu_seconds(pid), proc_status_kb(pid, "VmRSS")
+            cpu = cpus[pid]
             if cpu is not None:
                 self.cpu_first.setdefault(key, cpu)
                 self.cpu_last[key] = cpu
-            kb = proc_status_kb(pid, "VmRSS")
+            kb = rsss[pid]
             if kb is not None:
                 self.rss_end[key] = round(kb / 1024, 1)
                 if isinstance(key, int):

@@ -63,7 +63,7 @@ class Sender:
         devnet.send(self.we, self.admin, fn)
 
     def holders(self, count: int, allowed: bool) -> list[str]:
-        out = [cs("0x" + secrets.token_hex(20)) for _ in range(count)]
+        out: list[str] = [cs("0x" + secrets.token_hex(20)) for _ in range(count)]
         if allowed:
             for i in range(0, count, 200):
                 self.admin_send(self.signed.dep.registry_e.functions.setAllowedBatch(out[i : i + 200], True))  # type: ignore[union-attr]

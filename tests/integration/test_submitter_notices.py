@@ -23,6 +23,7 @@ from relayer.core.lifecycle import OutcomeKind
 from relayer.core.messages import SentMessage
 from relayer.core.states import BatchState
 from relayer.core.txmath import batch_rank
+from relayer.pipeline import submitter as submitter_module
 from tests.integration.test_submitter_pending import (
     FINALITY,
     executions,
@@ -245,3 +246,23 @@ async def test_of_two_relayers_claiming_a_batch_at_once_the_later_turn_stands_ba
         await later.submitter.step()
         assert await later.state() == BatchState.EXECUTED
     assert executions(signed, we) == [sent.tx_hash]
+
+
+async def test_a_bound_too_low_for_the_batch_is_caught_by_the_check_and_the_batch_estimated(
+    signed: SignedBatch, we: Web3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a computed gas bound forced far too low, the send's eth_call (run with that limit)
+    fails: nothing is broadcast with it; the batch is estimated (eth_estimateGas) and sent with
+    the estimate's limit, and executes."""
+    monkeypatch.setattr(submitter_module, "batch_gas_bound", lambda *_: 60_000)
+    async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
+        await b.submitter.chain.w3.eth.chain_id
+        methods = count_rpcs(b.submitter.chain)
+        with capture_logs() as logs:
+            assert (await b.submit()).kind is OutcomeKind.SENT
+        [own] = await b.store.txs_for(signed.batch.id)
+    assert [e["bound"] for e in logs if e["event"] == "batch_gas_bound_unchecked"] == [60_000]
+    assert methods == ["eth_estimateGas", "eth_sendRawTransaction"]
+    assert int(we.eth.get_transaction(own.tx_hash)["gas"]) > 60_000  # type: ignore[arg-type]
+    mine(we, 1 + FINALITY)
+    assert receipt_status(we, own.tx_hash) == 1

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from eth_account import Account
-from eth_account.typed_transactions import TypedTransaction
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from structlog.testing import capture_logs
 from web3.exceptions import TransactionNotFound
@@ -19,8 +19,8 @@ from relayer.adapters.txsender import Receipt, TxSender
 from relayer.config import RelayerConfig
 from relayer.core.lifecycle import OutcomeKind, confirmed
 from relayer.core.states import BatchHead, BatchState, RefundState, StoredRefund, TxRecord
-from relayer.core.types import BatchId, Route
 from relayer.core.txmath import gas_limit
+from relayer.core.types import BatchId, Route
 from relayer.pipeline.submitter import MAX_REVERTS, Submitter
 from tests.unit.test_submitter_memory import DST, FakeChainCfg, FakeEndpoint, FakeStore, head, refund
 

@@ -524,14 +524,7 @@ class Submitter:
             if held is not None:
                 return held
         if reads.call_error is not None or bound > reads.block_gas_limit:
-            log.info(
-                "batch_gas_bound_unchecked",
-                batch=str(bid),
-                bound=bound,
-                block_gas_limit=reads.block_gas_limit,
-                error=str(reads.call_error)[:200],
-            )
-            return await self._send_estimated(stored, data, nonce, previous, quote)
+            return await self._send_estimated(stored, data, nonce, previous, quote, bound)
         self._waiting.discard(key)
         tx = await self._broadcast(stored, data, bound, nonce, previous, quote, exact=True)
         if tx is not None:
@@ -545,10 +538,13 @@ class Submitter:
         nonce: int | None,
         previous: TxRecord | None,
         quote: Quote | None = None,
+        failed_bound: int | None = None,
     ) -> Outcome:
         """Send the batch with a gas limit from `eth_estimateGas` (`relayer.core.txmath.gas_limit`);
         a revert of the estimate decides the batch's outcome (`_estimate_reverted`). The fees and
-        the nonce are read while the estimate runs, unless `quote` has them."""
+        the nonce are read while the estimate runs, unless `quote` has them. `failed_bound`: the
+        computed limit whose check failed (logged if the estimate then succeeds: the bound was
+        short for this batch)."""
         quoting = None if quote is not None else asyncio.ensure_future(self.sender.quote(nonce is None))
         try:
             gas = await self.sender.estimate(data)
@@ -567,6 +563,8 @@ class Submitter:
             finally:
                 quoting.cancel()
         self._waiting.discard(BatchKey.of(stored.id))
+        if failed_bound is not None:
+            log.warning("batch_gas_bound_short", batch=str(stored.id), bound=failed_bound, estimate=gas)
         tx = await self._broadcast(stored, data, gas, nonce, previous, quote)
         return self._sent(stored, tx, previous)
 

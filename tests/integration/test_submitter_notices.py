@@ -261,7 +261,7 @@ async def test_a_bound_too_low_for_the_batch_is_caught_by_the_check_and_the_batc
         with capture_logs() as logs:
             assert (await b.submit()).kind is OutcomeKind.SENT
         [own] = await b.store.txs_for(signed.batch.id)
-    assert [e["bound"] for e in logs if e["event"] == "batch_gas_bound_unchecked"] == [60_000]
+    assert [e["bound"] for e in logs if e["event"] == "batch_gas_bound_short"] == [60_000]
     assert methods == ["eth_estimateGas", "eth_sendRawTransaction"]
     assert int(we.eth.get_transaction(own.tx_hash)["gas"]) > 60_000  # type: ignore[arg-type]
     mine(we, 1 + FINALITY)

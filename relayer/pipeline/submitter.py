@@ -137,6 +137,10 @@ class Submitter:
         # at the step's start, and when; used for at most a poll interval
         self._pending_read: dict[BatchId, bool] = {}
         self._pending_read_at = -math.inf
+        # when the node's aggregator first kept t partials of a batch (wall clock; None: not seen):
+        # the turns count from it, as the aggregation's turns do (relayer.pipeline.aggregator), so
+        # a relayer that aggregated a batch only when its turn came sends it at once
+        self.quorum_at: Callable[[BatchId], float | None] = lambda bid: None
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -316,7 +320,9 @@ class Submitter:
         return await self._send(stored, nonce=None, previous=None, defer=True)
 
     def _turn_came(self, stored: AnyBatch) -> bool:
-        waited = self._elapsed.since((stored.id, "aggregated"), stored.updated_at)
+        quorum = self.quorum_at(stored.id)
+        start = stored.updated_at if quorum is None else min(quorum, stored.updated_at)
+        waited = self._elapsed.since((stored.id, "aggregated"), start)
         return waited >= self.batch_rank(stored) * self.cfg.stagger_seconds
 
     async def _read_pending_of(self, batches: Sequence[AnyBatch]) -> None:

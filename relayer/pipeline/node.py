@@ -85,6 +85,9 @@ class Node:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
+    # batches whose turn to aggregate came here while the pending state had them executed: when
+    # first seen so (monotonic); forgotten once aggregated or seen unexecuted (`_not_sent_yet`)
+    _sent_seen: dict[BatchId, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lock = self._lock  # the transport and the pipeline both judge and aggregate
@@ -293,6 +296,9 @@ class Node:
         ]
         for stored in await self._not_sent_yet(tries):
             await self.aggregator.try_aggregate(stored.id)
+        if periodic:  # only batches still pending here are held back
+            held = {b.id for b in pending}
+            self._sent_seen = {b: t for b, t in self._sent_seen.items() if b in held}
         self.batcher.fresh.clear()
         await self.refunder.approve_refunds()
         try:
@@ -346,7 +352,9 @@ class Node:
         they executed), so this one does not combine them (the sweep records them executed once
         final; if that transaction is dropped, the next periodic pass finds them unexecuted). The
         pending states are read in one JSON-RPC batch per destination; a node that cannot say
-        leaves them to be aggregated, as before."""
+        leaves them to be aggregated, as before. A batch is held back so for at most
+        `receipt_timeout` from the first sight (as the submitter holds back for another relayer's
+        pending transaction): then it is aggregated and the submitter's own rules apply."""
         late: dict[ChainId, list[BatchHead]] = {}
         for stored in batches:
             bid = stored.id
@@ -365,7 +373,16 @@ class Node:
                 metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
                 log.warning("pending_state_unavailable", batches=len(group), error=repr(exc))
                 continue
-            skip.update(b.id for b, executed in zip(group, done, strict=True) if executed)
+            now = time.monotonic()
+            for b, executed in zip(group, done, strict=True):
+                if not executed:
+                    self._sent_seen.pop(b.id, None)
+                    continue
+                # held back for at most the receipt timeout from the first sight (a transaction
+                # kept pending underpriced, its sender gone, must not hold the batch for ever)
+                seen = self._sent_seen.setdefault(b.id, now)
+                if now - seen < self.cfg.relayer.receipt_timeout:
+                    skip.add(b.id)
         return [b for b in batches if b.id not in skip]
 
     async def sweep_executed(self) -> None:

@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except instance.AlreadyRunning as exc:  # one line: the holder's PID and what to do
         print(f"error: {exc}", file=sys.stderr)
         return instance.EXIT_ALREADY_RUNNING
-    except KeyFileError as exc:
+    except (KeyFileError, instance.RunFileDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RpcUnavailable as exc:  # a start-up check found no endpoint of a chain reachable

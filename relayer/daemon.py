@@ -47,13 +47,20 @@ async def run(cfg: NodeConfig, stop: asyncio.Event | None = None) -> None:
     material = preflight.load_material(cfg)
     try:
         with instance.exclusive(cfg.data_dir):
-            await _run(cfg, stop, material)
+            try:
+                run_number = instance.next_run(cfg.data_dir)  # under the lock, before anything opens
+            except instance.RunFileDamaged as exc:
+                log.critical("run_file_damaged", member=cfg.member_index, error=str(exc))
+                raise
+            await _run(cfg, stop, material, run_number)
     except instance.AlreadyRunning as exc:  # raised only by taking the lock: nothing was touched
         log.critical("already_running", member=cfg.member_index, holder_pid=exc.pid, lock=str(exc.lock_path))
         raise
 
 
-async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.Material) -> None:
+async def _run(
+    cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.Material, run_number: int
+) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,7 +95,7 @@ async def _run(cfg: NodeConfig, stop: asyncio.Event | None, material: preflight.
             dedup_window=min(DEDUP_WINDOW_SECONDS, cfg.committee.republish_interval / 2),
             # heartbeats signed with this member's share, verified against the others' public shares
             keys=HeartbeatKeys(material.keyring, get_backend("arkworks")),
-            run=instance.next_run(cfg.data_dir),  # under the data directory's lock (`run`)
+            run=run_number,  # this start's number (instance.next_run, under the data directory's lock)
         )
         node = Node(
             cfg=cfg,

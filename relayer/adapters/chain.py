@@ -258,21 +258,21 @@ class ChainClient:
             )
             for _ in cfg.endpoints
         ]
-        providers = []
-        for url, session in zip(cfg.endpoints, sessions, strict=True):
-            provider = AsyncHTTPProvider(
-                url,
-                request_kwargs={"timeout": cfg.rpc_timeout},
-                exception_retry_configuration=None,
-                # web3's validation asks eth_chainId before every eth_call, estimate and
-                # broadcast (eight of a send's fifteen requests); an endpoint's chain id does not
-                # change (checked at start, `config check --online`), so it is asked once
-                cache_allowed_requests=True,
-                cacheable_requests={RPCEndpoint("eth_chainId")},
-            )
-            provider._request_session_manager = _PooledSession(session)
-            providers.append(provider)
-        try:
+        try:  # the sessions are closed whatever fails from here on (a provider refusing its URL too)
+            providers = []
+            for url, session in zip(cfg.endpoints, sessions, strict=True):
+                provider = AsyncHTTPProvider(
+                    url,
+                    request_kwargs={"timeout": cfg.rpc_timeout},
+                    exception_retry_configuration=None,
+                    # web3's validation asks eth_chainId before every eth_call, estimate and
+                    # broadcast (eight of a send's fifteen requests); an endpoint's chain id does not
+                    # change (checked at start, `config check --online`), so it is asked once
+                    cache_allowed_requests=True,
+                    cacheable_requests={RPCEndpoint("eth_chainId")},
+                )
+                provider._request_session_manager = _PooledSession(session)
+                providers.append(provider)
             yield cls(cfg, [AsyncWeb3(p) for p in providers])
         finally:
             for session in sessions:
@@ -1277,19 +1277,6 @@ class ChainClient:
             return str(await f.localTokenOf(remote_chain_id, who).call(block_identifier=block))
 
         token: str = await self.call(get, "localTokenOf", trusted=True)
-        return to_checksum_address(token)
-
-    async def remote_token_of(self, remote_chain_id: int, local_token: str) -> str:
-        """`remoteTokenOf(remote, token)` at the final head: the token on `remote_chain_id` paired
-        with this endpoint's `local_token` (the zero address if none)."""
-        block = await self._read_block(True)
-        who = to_checksum_address(local_token)
-
-        async def get(ep: _Endpoint) -> str:
-            f = ep.w3.eth.contract(address=ep.contract.address, abi=GATEWAY_ABI).functions
-            return str(await f.remoteTokenOf(remote_chain_id, who).call(block_identifier=block))
-
-        token: str = await self.call(get, "remoteTokenOf")
         return to_checksum_address(token)
 
     async def issuer_sequence(self, token: str, *, final: bool = False) -> int:

@@ -33,7 +33,12 @@ PING_SECONDS = 10.0
 
 
 class WrongChain(Exception):
-    """The WebSocket endpoint serves another chain than the one configured (its chain id)."""
+    """The WebSocket endpoint serves another chain than the one configured; `served` is the chain
+    id it reported."""
+
+    def __init__(self, message: str, served: int) -> None:
+        super().__init__(message)
+        self.served = served
 
 
 class HeadFeed:
@@ -93,27 +98,8 @@ class HeadFeed:
     async def _follow(self) -> None:
         """One connection: connect, check the chain id, subscribe, and wake on every pushed head
         until the connection ends (returns) or fails (raises)."""
-        timeout = self.cfg.rpc_timeout
-        provider = WebSocketProvider(
-            self.url,
-            websocket_kwargs={
-                "ping_interval": PING_SECONDS,
-                "ping_timeout": PING_SECONDS,
-                "open_timeout": timeout,
-            },
-            max_connection_retries=1,  # this loop retries, with its own backoff and log lines
-            request_timeout=timeout,
-        )
-        w3 = AsyncWeb3(provider)
+        provider, w3 = await subscribed(self.cfg)
         try:
-            await within(timeout, provider.connect())
-            chain_id = int(await within(timeout, w3.eth.chain_id))
-            if chain_id != self.cfg.chain_id:
-                raise WrongChain(
-                    f"{self.url} serves chain id {chain_id}, chain {self.cfg.name} is {self.cfg.chain_id}; "
-                    "fix its ws URL"
-                )
-            await within(timeout, w3.eth.subscribe("newHeads"))
             self._set_up()
             async for message in w3.socket.process_subscriptions():
                 number = _head_number(message)
@@ -138,6 +124,59 @@ class HeadFeed:
         metrics.CHAIN_SUBSCRIPTION_UP.labels(self.cfg.name).set(0)
         if self.on_state is not None:
             self.on_state(False)
+
+
+async def subscribed(cfg: ChainConfig) -> tuple[WebSocketProvider, AsyncWeb3[Any]]:
+    """A connection to `cfg.ws` whose chain id was checked, subscribed to new heads; the caller
+    disconnects the provider. Raises WrongChain, or the connection's own error, each within the
+    chain's rpc_timeout per step (nothing is left open then)."""
+    assert cfg.ws is not None
+    timeout = cfg.rpc_timeout
+    provider = WebSocketProvider(
+        cfg.ws,
+        websocket_kwargs={
+            "ping_interval": PING_SECONDS,
+            "ping_timeout": PING_SECONDS,
+            "open_timeout": timeout,
+        },
+        max_connection_retries=1,  # HeadFeed.run retries, with its own backoff and log lines
+        request_timeout=timeout,
+    )
+    w3 = AsyncWeb3(provider)
+    try:
+        await within(timeout, provider.connect())
+        chain_id = int(await within(timeout, w3.eth.chain_id))
+        if chain_id != cfg.chain_id:
+            raise WrongChain(
+                f"{cfg.ws} serves chain id {chain_id}, chain {cfg.name} is {cfg.chain_id}; fix its ws URL",
+                chain_id,
+            )
+        await within(timeout, w3.eth.subscribe("newHeads"))
+    except BaseException:
+        await provider.disconnect()
+        raise
+    return provider, w3
+
+
+async def probe(cfg: ChainConfig) -> str | None:
+    """What is wrong with chain `cfg`'s `ws` for `config check --online`, or None when it serves
+    the configured chain and takes a newHeads subscription (opened, then closed again)."""
+    where = f"chains.{cfg.name}.ws = {cfg.ws!r}"
+    try:
+        provider, _ = await subscribed(cfg)
+    except WrongChain as exc:
+        return (
+            f"{where} serves chain id {exc.served}, but chains.{cfg.name}.chain_id = {cfg.chain_id}; "
+            "fix the ws URL (the node of this chain's rpc)"
+        )
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return (
+            f"{where} did not take a newHeads subscription ({reason}); check the URL and that the "
+            "node serves WebSocket subscriptions, or remove ws to poll only"
+        )
+    await provider.disconnect()
+    return None
 
 
 def _head_number(message: Any) -> int | None:

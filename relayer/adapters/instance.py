@@ -96,18 +96,23 @@ def exclusive(data_dir: Path) -> Iterator[Path]:
 RUN_NAME = "qiao.run"
 
 
+class RunFileDamaged(Exception):
+    """`<data_dir>/qiao.run` holds something other than a run number; the text names the file and
+    what to do (`relayer run` prints it as one line and exits 2: a restart cannot mend it)."""
+
+
 def next_run(data_dir: Path) -> int:
     """This start's run number: one more than the last start's, kept in `<data_dir>/qiao.run`
     (written atomically: a temporary file, fsync, rename). Signed heartbeats carry it so that the
     others order this run's heartbeats after the previous run's whatever the clock says
     (relayer.core.heartbeats). Call it while holding the data directory's lock. A missing file
-    starts at 1; an unreadable one is an error that names the file and what to do."""
+    starts at 1; an unreadable one raises RunFileDamaged, naming the file and what to do."""
     path = data_dir / RUN_NAME
     last = 0
     if path.exists():
         text = path.read_text().strip()
         if not text.isdigit():
-            raise ValueError(
+            raise RunFileDamaged(
                 f"{path}: expected the last run number, found {text[:40]!r}; write the number of "
                 "times this member has been started (any number above the last one it used, e.g. "
                 "the current unix time) into it, or delete it if no other member has seen it yet"

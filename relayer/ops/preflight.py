@@ -11,6 +11,7 @@ one `ConfigError`; each problem names the key, its value and the fix on one line
 
 from __future__ import annotations
 
+import asyncio
 import stat
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -25,6 +26,7 @@ from committee.bls import get_backend
 from committee.keyfile import KeyFileError, load_key_file, load_public_file
 from committee.keystore import KeystoreError, load_keystore_share, read_password
 from committee.threshold import CommitteePublic, KeyShare
+from relayer.adapters import heads
 from relayer.adapters.aio import within
 from relayer.adapters.chain import ENDPOINT_VERSION, ChainClient, RpcUnavailable
 from relayer.config import ConfigError, NodeConfig
@@ -333,9 +335,12 @@ async def _endpoint_problems(p: str, address: str, client: ChainView, keyring: K
 
 
 async def check_online(cfg: NodeConfig, public: CommitteePublic | Keyring) -> list[str]:
-    """`config check --online`: connect to every chain as `run` does and run `check_chains`."""
+    """`config check --online`: connect to every chain as `run` does and run `check_chains`; then
+    subscribe to new heads on each chain's `ws` (heads.probe) as `run`'s head feed will."""
     async with AsyncExitStack() as stack:
         clients: dict[ChainId, ChainView] = {}
         for chain_cfg in cfg.chains.values():
             clients[chain_cfg.chain_id] = await stack.enter_async_context(ChainClient.connect(chain_cfg))
-        return await within(120.0, check_chains(cfg, public, clients, every_endpoint=True))
+        problems = await within(120.0, check_chains(cfg, public, clients, every_endpoint=True))
+    probes = await asyncio.gather(*(heads.probe(c) for c in cfg.chains.values() if c.ws is not None))
+    return problems + [p for p in probes if p is not None]

@@ -36,6 +36,10 @@ log = structlog.get_logger(__name__)
 # than every PUSHED_POLL_SECONDS (or its `poll_interval`, if longer). Without a subscription, or
 # once it drops, it polls every `poll_interval` again.
 PUSHED_POLL_SECONDS = 2.0
+# Pushed heads wake at most one scan per `poll_interval`, and at least one per PUSH_GAP_MAX_SECONDS
+# whatever the poll_interval: a node pushing a flood of heads cannot make the watcher read the RPCs
+# more often than polling would, and a chain polled rarely still scans its pushed heads promptly.
+PUSH_GAP_MAX_SECONDS = 1.0
 SCAN_STALL_SECONDS = 60.0  # a watcher scan taking longer is cancelled (and logged) and started again
 # the final head standing still this long while the head grows is a finality stall (Ethereum
 # finalizes every epoch, 6.4 min; one missed epoch is 12.8 min): logged once, and alerted on
@@ -83,10 +87,14 @@ class Watcher:
     async def watch(self, chain: ChainClient) -> None:
         """Scan final blocks for transfer events from the durable cursor, forever: again at once
         while the cursor moves, else when a head is pushed or after `poll_wait`, whichever is
-        first (with no subscription, or one that dropped, that is a poll every `poll_interval`)."""
+        first (with no subscription, or one that dropped, that is a poll every `poll_interval`).
+        Pushed heads wake at most one scan per `poll_interval` (or PUSH_GAP_MAX_SECONDS if shorter)."""
         name = chain.cfg.name
         limit = max(SCAN_STALL_SECONDS, 6 * chain.cfg.rpc_timeout)
         pushed = self._pushed.setdefault(chain.chain_id, asyncio.Event())
+        loop = asyncio.get_running_loop()
+        gap = min(chain.cfg.poll_interval, PUSH_GAP_MAX_SECONDS)
+        woken_at = -gap  # when the last scan a push woke started
         while True:
             pushed.clear()  # a head pushed from here on, during the scan, wakes the next wait
             try:
@@ -123,6 +131,11 @@ class Watcher:
             if not advanced:
                 with contextlib.suppress(TimeoutError):
                     await within(self.poll_wait(chain), pushed.wait())
+                if pushed.is_set():  # a flood of pushes waits out the gap (PUSH_GAP_MAX_SECONDS)
+                    rest = woken_at + gap - loop.time()
+                    if rest > 0:
+                        await asyncio.sleep(rest)
+                    woken_at = loop.time()
 
     def _deep_reorg(self, chain: ChainClient, exc: Exception) -> None:
         metrics.DEEP_REORGS.labels(chain.cfg.name).inc()

@@ -86,6 +86,35 @@ def test_a_second_instance_of_a_member_is_refused_naming_the_holder_and_the_firs
     assert first.popen.poll() is None
 
 
+def test_a_damaged_run_file_stops_the_start_with_one_line_before_anything_is_opened(
+    net: devnet.Devnet, tmp_path: Path
+) -> None:
+    """`qiao.run` (the start counter signed into heartbeats) holding garbage: `relayer run` exits 2
+    with one line naming the file and the remedy, before it opens the store, a chain or a broker."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "qiao.run").write_text("garbage\n")
+    own = f'data_dir = "{load_config(net.configs[1]).data_dir}"'
+    assert own in net.configs[1].read_text()
+    config = tmp_path / "node.toml"
+    config.write_text(net.configs[1].read_text().replace(own, f'data_dir = "{data}"'))
+    env = {**os.environ, "QIAO_METRICS__PORT": str(devnet.free_port())}
+    out = subprocess.run(
+        [sys.executable, "-m", "relayer.cli", "run", "--config", str(config)],
+        capture_output=True, text=True, timeout=120, check=False, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    assert "Traceback" not in out.stderr
+    errors = [line for line in out.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, out.stderr
+    assert f"{data / 'qiao.run'}: expected the last run number, found 'garbage'" in errors[0]
+    assert "run_file_damaged" in out.stdout + out.stderr  # the log says it too
+    for never in ("node_started", "mqtt_connected"):
+        assert never not in out.stdout + out.stderr
+    assert sorted(p.name for p in data.iterdir()) == ["qiao.lock", "qiao.run"]  # no store was made
+    assert (data / "qiao.run").read_text() == "garbage\n"  # left for the operator
+
+
 def test_the_cli_says_when_it_reads_the_store_file_instead_of_the_daemon(net: devnet.Devnet) -> None:
     from_daemon = cli(net, "transfers", "list", "--json", member=4)
     rows = json.loads(ok(from_daemon))

@@ -62,6 +62,11 @@ def relayer(*argv: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def ws(http_url: str) -> str:
+    """The WebSocket URL of the anvil at `http_url` (anvil serves both on one port)."""
+    return "ws" + http_url.removeprefix("http")
+
+
 def replace(config: Path, old: str, new: str) -> None:
     text = config.read_text()
     assert old in text, old
@@ -118,6 +123,18 @@ CASES: list[tuple[str, Callable[[Path, devnet.Deployment], None], str]] = [
         "the committee file of another epoch",
         later_epoch,
         "committee.public_file: key epoch 2, but chains.consortium.endpoint = ",
+    ),
+    (
+        "a ws of another chain",
+        lambda c, d: replace(c, f'ws = "{ws(d.ethereum_url)}"', f'ws = "{ws(d.consortium_url)}"'),
+        "chains.ethereum.ws = 'ws://127.0.0.1:",
+    ),
+    (
+        "a ws that does not answer",
+        lambda c, d: replace(
+            c, f'ws = "{ws(d.consortium_url)}"', f'ws = "ws://127.0.0.1:{devnet.free_port()}"'
+        ),
+        "chains.consortium.ws = 'ws://127.0.0.1:",
     ),
     (
         "an rpc that does not answer",

@@ -276,6 +276,33 @@ async def test_while_the_subscription_is_up_polling_is_only_the_safety_net(
         proxy.stop()
 
 
+async def test_a_flood_of_pushed_heads_scans_no_more_often_than_polling_would(
+    bridge: Bridge, tmp_path: Path
+) -> None:
+    """A ws node that pushes heads as fast as it can (a lying or broken node: the feed passes each
+    one on) wakes the watcher at most once per `poll_interval`: it cannot make the watcher read the
+    chain's RPCs harder than polling without a subscription does. Pushed heads still scan at once."""
+    cfg = chain_config(bridge, ws_of(bridge.url), poll_interval=0.25)
+    async with watching(tmp_path, cfg) as w:
+        await until(lambda: w.feed.up, "the subscription is up")
+        await until(lambda: len(w.polls) >= 1, "the first scan")
+        loop = asyncio.get_running_loop()
+        start, before = loop.time(), len(w.polls)
+        while loop.time() - start < 2.0:  # a push every millisecond, as the feed would pass them on
+            w.watcher.head_pushed(C)
+            await asyncio.sleep(0.001)
+        window = loop.time() - start
+        flooded = len(w.polls) - before
+        assert flooded <= window / 0.25 + 2, (flooded, window)
+        assert flooded >= 2  # the pushes did wake it (the safety-net poll alone is every 2 s)
+
+        await asyncio.sleep(0.3)  # past the last push-woken scan's poll_interval
+        amount_before = len(w.scans)
+        await asyncio.to_thread(bridge.lock, 5)
+        await asyncio.to_thread(bridge.mine)  # the lock's block made final: pushed, scanned
+        await until(lambda: len(w.scans) > amount_before, "the pushed head scanned")
+
+
 async def test_a_ws_endpoint_of_another_chain_is_refused(
     bridge: Bridge, processes: devnet.Processes, tmp_path: Path
 ) -> None:

@@ -65,6 +65,8 @@ def test_each_start_takes_the_next_run_number_and_a_damaged_file_is_named(tmp_pa
     assert (data / instance.RUN_NAME).read_text() == "3\n"
     assert not (data / "qiao.tmp").exists()
     (data / instance.RUN_NAME).write_text("garbage")
-    with pytest.raises(ValueError, match=r"qiao\.run: expected the last run number, found 'garbage'"):
+    with pytest.raises(
+        instance.RunFileDamaged, match=r"qiao\.run: expected the last run number, found 'garbage'"
+    ):
         instance.next_run(data)
     assert (data / instance.RUN_NAME).read_text() == "garbage"  # left for the operator

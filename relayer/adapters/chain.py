@@ -1007,6 +1007,43 @@ class ChainClient:
 
         return await self.call(get, "send reads batch")
 
+    async def batches_executed(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
+        """`is_batch_executed` (as of the final head) of many batches (src, first, last): the
+        final head once, then the bitmaps at it in JSON-RPC batches of PENDING_READ_BATCH (the
+        executed sweep's reads, one round trip instead of two eth_calls per batch)."""
+        if not ranges:
+            return []
+        final_head = await self.final_head()
+        if final_head < self.cfg.start_block:
+            return [False] * len(ranges)
+        tag = hex(final_head)
+
+        async def get(ep: _Endpoint) -> list[bool]:
+            out: list[bool] = []
+            for i in range(0, len(ranges), PENDING_READ_BATCH):
+                calls = [
+                    (
+                        RPCEndpoint("eth_call"),
+                        [
+                            {
+                                "to": ep.contract.address,
+                                "data": "0x"
+                                + (
+                                    UNEXECUTED_COUNT
+                                    + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])
+                                ).hex(),
+                            },
+                            tag,
+                        ],
+                    )
+                    for src, first, last in ranges[i : i + PENDING_READ_BATCH]
+                ]
+                replies: Any = await ep.w3.provider.make_batch_request(calls)
+                out += _pending_replies(replies, len(calls))
+            return out
+
+        return await self.call(get, "unexecutedCount(final) batch")
+
     async def key_epoch(self) -> int:
         async def get(ep: _Endpoint) -> int:
             return int(await ep.contract.functions.currentKeyEpoch().call())

@@ -143,6 +143,10 @@ class Submitter:
         self._estimate_next: set[BatchKey] = set()
         self._bounded: dict[tuple[BatchId, str], int] = {}
         self._block_gas_limit: int | None = None  # the latest block's, as last read
+        # when the node's aggregator first kept t partials of a batch (wall clock; None: not seen):
+        # the turns count from it, as the aggregation's turns do (relayer.pipeline.aggregator), so
+        # a relayer that aggregated a batch only when its turn came sends it at once
+        self.quorum_at: Callable[[BatchId], float | None] = lambda bid: None
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -338,7 +342,9 @@ class Submitter:
         return None
 
     def _turn_came(self, stored: AnyBatch) -> bool:
-        waited = self._elapsed.since((stored.id, "aggregated"), stored.updated_at)
+        quorum = self.quorum_at(stored.id)
+        start = stored.updated_at if quorum is None else min(quorum, stored.updated_at)
+        waited = self._elapsed.since((stored.id, "aggregated"), start)
         return waited >= self.batch_rank(stored) * self.cfg.stagger_seconds
 
     async def _read_pending_of(self, batches: Sequence[AnyBatch]) -> None:

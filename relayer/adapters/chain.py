@@ -148,6 +148,21 @@ ENDPOINT_VERSION = "QIAO-V1"
 
 
 @dataclass(frozen=True, slots=True)
+class SendReads:
+    """What a send reads from the node in one JSON-RPC batch (`ChainClient.send_reads`): the
+    transaction's own `eth_call` at the pending state with the gas limit it would be sent with (its
+    error reply, None if it ran to the end), the latest block's base fee and gas limit, the
+    account's pending nonce if asked, and whether the batch's range is executed in the pending
+    state if asked (None: not asked, or the node could not say)."""
+
+    call_error: dict[str, Any] | None
+    base_fee: int
+    block_gas_limit: int
+    pending_nonce: int | None
+    pending: bool | None
+
+
+@dataclass(frozen=True, slots=True)
 class ObservedTransfer:
     located: Located
     block_hash: str
@@ -953,6 +968,82 @@ class ChainClient:
             return []
         return await self.call(get, "unexecutedCount(pending) batch")
 
+    async def send_reads(
+        self,
+        sender: str,
+        data: bytes,
+        gas: int,
+        *,
+        nonce: bool,
+        pending_range: tuple[ChainId, int, int] | None = None,
+    ) -> SendReads:
+        """In one JSON-RPC batch (one round trip): `data` sent by `sender` to the endpoint with
+        `gas`, run by `eth_call` at the pending state (the check that it would not revert, and
+        that `gas` suffices: one execution, where an estimate may take several), the latest
+        block (base fee, gas limit), `sender`'s pending nonce if `nonce`, and `unexecutedCount`
+        of `pending_range` at the pending state if given."""
+
+        async def get(ep: _Endpoint) -> SendReads:
+            to = ep.contract.address
+            calls: list[tuple[RPCEndpoint, Any]] = [
+                (
+                    RPCEndpoint("eth_call"),
+                    [{"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(gas)}, "pending"],
+                ),
+                (RPCEndpoint("eth_getBlockByNumber"), ["latest", False]),
+            ]
+            if nonce:
+                calls.append((RPCEndpoint("eth_getTransactionCount"), [sender, "pending"]))
+            if pending_range is not None:
+                src, first, last = pending_range
+                unexecuted = UNEXECUTED_COUNT + abi_encode(
+                    ["uint256", "uint64", "uint64"], [src, first, last]
+                )
+                calls.append(
+                    (RPCEndpoint("eth_call"), [{"to": to, "data": "0x" + unexecuted.hex()}, "pending"])
+                )
+            replies: Any = await ep.w3.provider.make_batch_request(calls)
+            return _send_replies(replies, nonce=nonce, pending=pending_range is not None)
+
+        return await self.call(get, "send reads batch")
+
+    async def batches_executed(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
+        """`is_batch_executed` (as of the final head) of many batches (src, first, last): the
+        final head once, then the bitmaps at it in JSON-RPC batches of PENDING_READ_BATCH (the
+        executed sweep's reads, one round trip instead of two eth_calls per batch)."""
+        if not ranges:
+            return []
+        final_head = await self.final_head()
+        if final_head < self.cfg.start_block:
+            return [False] * len(ranges)
+        tag = hex(final_head)
+
+        async def get(ep: _Endpoint) -> list[bool]:
+            out: list[bool] = []
+            for i in range(0, len(ranges), PENDING_READ_BATCH):
+                calls = [
+                    (
+                        RPCEndpoint("eth_call"),
+                        [
+                            {
+                                "to": ep.contract.address,
+                                "data": "0x"
+                                + (
+                                    UNEXECUTED_COUNT
+                                    + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])
+                                ).hex(),
+                            },
+                            tag,
+                        ],
+                    )
+                    for src, first, last in ranges[i : i + PENDING_READ_BATCH]
+                ]
+                replies: Any = await ep.w3.provider.make_batch_request(calls)
+                out += _pending_replies(replies, len(calls))
+            return out
+
+        return await self.call(get, "unexecutedCount(final) batch")
+
     async def key_epoch(self) -> int:
         async def get(ep: _Endpoint) -> int:
             return int(await ep.contract.functions.currentKeyEpoch().call())
@@ -1419,20 +1510,62 @@ def _hex(value: Any) -> str:
     return str(value)
 
 
-def _pending_replies(replies: Any, count: int) -> list[bool]:
-    """The `unexecutedCount(...)` results of a JSON-RPC batch of `count` calls (True: none left
-    unexecuted), in the order asked. web3 numbers a batch's requests consecutively and sorts the
-    replies by id, so the ids must be consecutive, each once, or the replies cannot be matched to
-    the batches: an RPC that drops, repeats or invents a reply is refused, as is a result that is
-    not one 32-byte word."""
+def _batch_replies(replies: Any, count: int, what: str) -> list[dict[str, Any]]:
+    """The replies of a JSON-RPC batch of `count` requests, in the order asked. web3 numbers a
+    batch's requests consecutively and sorts the replies by id, so the ids must be consecutive,
+    each once, or the replies cannot be matched to the requests: an RPC that drops, repeats or
+    invents a reply is refused."""
     if not isinstance(replies, list) or len(replies) != count:
-        raise RpcReplyError(f"unexecutedCount(pending) batch: {count} replies expected, got {replies!r:.200}")
+        raise RpcReplyError(f"{what}: {count} replies expected, got {replies!r:.200}")
     ids = [r.get("id") if isinstance(r, dict) else None for r in replies]
     first = ids[0] if count else 0
     if not isinstance(first, int) or ids != list(range(first, first + count)):
-        raise RpcReplyError(f"unexecutedCount(pending) batch: reply ids {ids} do not match the requests")
+        raise RpcReplyError(f"{what}: reply ids {ids} do not match the requests")
+    return cast(list[dict[str, Any]], replies)
+
+
+def _send_replies(replies: Any, *, nonce: bool, pending: bool) -> SendReads:
+    """`ChainClient.send_reads`' replies, checked: the call's error is passed on as the node gave
+    it (the submitter decides what it means); the block must have a gas limit (a base fee is 0
+    before London); the nonce a quantity; the pending read one word, or an error (a node
+    without a pending state: None, as `Submitter._read_pending` takes it). Anything else is the
+    endpoint's error (RpcReplyError)."""
+    count = 2 + int(nonce) + int(pending)
+    call, block, *rest = _batch_replies(replies, count, "send reads batch")
+    error = call.get("error")
+    if error is None and not isinstance(call.get("result"), str):
+        raise RpcReplyError(f"send reads batch: the call's reply {call!r:.200}")
+    header = block.get("result")
+    if "error" in block or not isinstance(header, dict):
+        raise RpcReplyError(f"send reads batch: the latest block {block!r:.200}")
+    base_fee = _int(header.get("baseFeePerGas") or 0)
+    block_gas_limit = _int(header.get("gasLimit"))
+    pending_nonce = None
+    if nonce:
+        reply = rest.pop(0)
+        if "error" in reply:
+            raise RpcReplyError(f"send reads batch: the nonce {reply!r:.200}")
+        pending_nonce = _int(reply.get("result"))
+    executed = None
+    if pending:
+        reply = rest.pop(0)
+        if "error" not in reply:
+            executed = _uint_reply(reply, "unexecutedCount(pending)") == 0
+    return SendReads(
+        error if error is None else (error if isinstance(error, dict) else {"message": str(error)}),
+        base_fee,
+        block_gas_limit,
+        pending_nonce,
+        executed,
+    )
+
+
+def _pending_replies(replies: Any, count: int) -> list[bool]:
+    """The `unexecutedCount(...)` results of a JSON-RPC batch of `count` calls (True: none left
+    unexecuted), in the order asked (`_batch_replies`); a result that is not one 32-byte word is
+    refused."""
     out: list[bool] = []
-    for reply in replies:
+    for reply in _batch_replies(replies, count, "unexecutedCount(pending) batch"):
         result = reply.get("result")
         if (
             "error" in reply

@@ -22,11 +22,12 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.types import TxParams
 
 from relayer import metrics
-from relayer.adapters.chain import ChainClient
+from relayer.adapters.chain import ChainClient, SendReads
 from relayer.config import RelayerConfig
 from relayer.core.notices import TxView
 from relayer.core.states import TxRecord
 from relayer.core.txmath import FeeRefusal, Fees, fees, gwei, send_fees, transaction
+from relayer.core.types import ChainId
 
 log = structlog.get_logger(__name__)
 
@@ -105,6 +106,18 @@ class TxSender:
         )
         return Quote(current, int(pending_nonce))
 
+    async def checked_quote(
+        self, data: bytes, gas: int, with_nonce: bool, pending_range: tuple[ChainId, int, int] | None
+    ) -> tuple[SendReads, Quote]:
+        """In one round trip (`ChainClient.send_reads`): `data` run by `eth_call` with gas limit
+        `gas` at the pending state, the fees, the pending nonce (`with_nonce`) and the pending
+        state of `pending_range`. Read under the account's send lock, like `quote`."""
+        reads = await self.chain.send_reads(
+            self.account.address, data, gas, nonce=with_nonce, pending_range=pending_range
+        )
+        current = fees(reads.base_fee, gwei(self.cfg.priority_fee_gwei), gwei(self.cfg.max_fee_gwei))
+        return reads, Quote(current, reads.pending_nonce)
+
     async def send(
         self,
         data: bytes,
@@ -114,13 +127,15 @@ class TxSender:
         record: Callable[[TxRecord], Awaitable[None]],
         what: dict[str, str],
         quote: Quote | None = None,
+        exact: bool = False,
     ) -> TxRecord | None:
         """Send `data` to the endpoint with gas estimate `gas`: EIP-1559 fees within the cap (a
         replacement of `previous` bumped by `fee_bump_percent`), the account's pending nonce
         unless `nonce` is given, signed, `record`ed before broadcast (a crash cannot lose it),
         broadcast. None when fees would exceed the cap (nothing is sent); `what` names the
         transaction in the log. A `quote` read beforehand (under the same send lock) saves
-        reading the fees and nonce here."""
+        reading the fees and nonce here. With `exact`, `gas` is the gas limit itself (a bound
+        the caller checked), not an estimate to pad."""
         if quote is None or (nonce is None and quote.pending_nonce is None):
             quote = await self.quote(nonce is None)
         current = quote.fees
@@ -139,7 +154,7 @@ class TxSender:
             log.warning("base_fee_above_cap", **what, base_fee=current.base_fee, cap=cap)
             return None
         assert isinstance(fee, Fees)
-        tx = transaction(self.chain.chain_id, nonce, self.chain.endpoint.address, data, gas, fee)
+        tx = transaction(self.chain.chain_id, nonce, self.chain.endpoint.address, data, gas, fee, exact=exact)
         signed = self.account.sign_transaction(tx)
         tx_hash = "0x" + bytes(signed.hash).hex()
         tx_record = TxRecord(

@@ -35,6 +35,46 @@ def gas_limit(estimate: int) -> int:
     return min(padded, TX_GAS_CAP) if estimate <= TX_GAS_CAP else estimate
 
 
+# An upper bound of `executeBatch`'s gas, computed from the batch instead of estimated (an
+# estimate executes the batch at least once more on the node, and may several times): the
+# 21,000 base, the calldata as priced, a fixed part (the BLS pairing check with its gas guard,
+# hash-to-G1, the key epoch, the first bitmap and bucket slots) and a part per token pair and
+# per transfer, each the worst branch the endpoint's contracts take (a transfer held for its
+# challenge window or queued by the rate limit: two fresh storage slots and an event; a
+# delivery to a fresh holder with the KYC check; a failure), with a margin. Checked against
+# gasUsed on the real contracts for every branch by tests/integration/test_batch_gas_bound.py.
+# The send still runs the transaction once (`eth_call` with this limit) before broadcasting it:
+# a limit that does not suffice is caught there and the batch is estimated instead.
+BATCH_GAS_FIXED = 300_000
+BATCH_GAS_PER_PAIR = 12_000
+BATCH_GAS_PER_TRANSFER = 55_000
+
+
+def calldata_gas(data: bytes) -> int:
+    """The calldata's intrinsic gas (4 per zero byte, 16 per other byte; EIP-7623's floor is
+    below a batch's execution gas and never applies)."""
+    zeros = data.count(0)
+    return 4 * zeros + 16 * (len(data) - zeros)
+
+
+def batch_gas_need(transfers: int, pairs: int, data: bytes) -> int:
+    """The most gas an `executeBatch` of `transfers` transfers over `pairs` token pairs with
+    calldata `data` takes (see BATCH_GAS_FIXED)."""
+    return (
+        21_000
+        + calldata_gas(data)
+        + BATCH_GAS_FIXED
+        + BATCH_GAS_PER_PAIR * pairs
+        + BATCH_GAS_PER_TRANSFER * transfers
+    )
+
+
+def batch_gas_bound(transfers: int, pairs: int, data: bytes, block_gas_limit: int) -> int:
+    """The gas limit to send such a batch with: `batch_gas_need`, never above the block's gas
+    limit nor EIP-7825's cap (a batch that needs more fails the send's check and is estimated)."""
+    return min(batch_gas_need(transfers, pairs, data), block_gas_limit, TX_GAS_CAP)
+
+
 def turn(route_src: int, route_dst: int, first_nonce: int, committee_size: int) -> int:
     """Whose turn a batch is, in 0..n-1: spread evenly over the relayers by a hash of the batch's
     route and first nonce (with `first_nonce mod n`, batches of 100 on a committee of 4 all fell
@@ -98,8 +138,11 @@ def send_fees(current: Fees, cap: int, previous: TxRecord | None, bump_percent: 
     return Fees(current.base_fee, max_fee, priority)
 
 
-def transaction(chain_id: int, nonce: int, to: str, data: bytes, estimate: int, fee: Fees) -> dict[str, Any]:
-    """The unsigned EIP-1559 transaction sending `data` to `to`, its gas limit from `estimate`."""
+def transaction(
+    chain_id: int, nonce: int, to: str, data: bytes, estimate: int, fee: Fees, *, exact: bool = False
+) -> dict[str, Any]:
+    """The unsigned EIP-1559 transaction sending `data` to `to`, its gas limit from `estimate`
+    (`gas_limit`), or `estimate` itself if `exact` (a bound already: `batch_gas_bound`)."""
     return {
         "type": 2,
         "chainId": chain_id,
@@ -107,7 +150,7 @@ def transaction(chain_id: int, nonce: int, to: str, data: bytes, estimate: int, 
         "to": to,
         "value": 0,
         "data": data,
-        "gas": gas_limit(estimate),
+        "gas": estimate if exact else gas_limit(estimate),
         "maxFeePerGas": fee.max_fee,
         "maxPriorityFeePerGas": fee.priority_fee,
     }

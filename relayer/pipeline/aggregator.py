@@ -4,6 +4,14 @@ Each partial from the broker is judged (relayer.core.partials) and kept only if 
 when t verified partials agree on a batch, their combined signature is checked and recorded and
 the submitter of the batch's destination is woken. Refused partials are remembered in memory for
 the operator's batch view (bounded; a restart forgets them).
+
+Aggregation goes by turn (issue 20): a relayer combines a batch at once only if it is the first in
+the batch's turns (`relayer.core.txmath.batch_rank`, the submitter's); a relayer of rank r waits
+r * stagger from the moment t partials were kept here (the quorum, not its own aggregation: the
+submitter counts its stagger from the same moment, `quorum_at`), and then combines only if the
+batch is not sent or executed by then (the node reads the pending state first, `Node.tick`). So
+under a backlog one member in n combines and verifies each batch, not all n. Partials are still
+judged on arrival by every member, so what the store keeps is what it kept before.
 """
 
 from __future__ import annotations
@@ -54,6 +62,11 @@ class Aggregator:
     backend: BlsBackend
     lock: asyncio.Lock
     wake_submitter: Callable[[ChainId], None]
+    # seconds after the quorum that this node's turn to aggregate a batch comes (rank * stagger of
+    # the batch's turns, relayer.core.txmath.batch_rank); 0: at once (a node that relays nothing
+    # to the batch's destination aggregates as soon as it can, as it always did)
+    turn_delay: Callable[[BatchId], float] = lambda bid: 0.0
+    wake: Callable[[], None] | None = None  # the pipeline's tick, run when a turn comes
     partials: Partials = field(init=False)
     # the last partial refused per (route, first nonce, member), why and when: in memory only, so a
     # flood of bad partials costs no disk and a restart forgets them (relayer.core.partials.Rejection)
@@ -64,6 +77,10 @@ class Aggregator:
     # (`_known_again`); bounded, the oldest go first (a miss only costs the store's read)
     _kept: OrderedDict[tuple[Route, int, int], StoredPartial] = field(default_factory=OrderedDict)
     _aggregated: OrderedDict[tuple[Route, int], None] = field(default_factory=OrderedDict)
+    # when t partials were first kept here for a batch (wall clock): the turns count from it
+    _quorum: OrderedDict[tuple[Route, int], float] = field(default_factory=OrderedDict)
+    # batches waiting for this node's turn to aggregate them: when it comes (wall clock)
+    _turns: dict[tuple[Route, int], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.partials = Partials(
@@ -76,6 +93,53 @@ class Aggregator:
         for member in self.public.members:
             self._kept.pop((bid.route, bid.first_nonce, int(member)), None)
         self._aggregated.pop((bid.route, bid.first_nonce), None)
+        self._quorum.pop((bid.route, bid.first_nonce), None)
+        self._turns.pop((bid.route, bid.first_nonce), None)
+
+    # ---- turns ---------------------------------------------------------------------------
+
+    def quorum_at(self, bid: BatchId) -> float | None:
+        """When t partials were first kept here for the batch (wall clock), or None if not seen
+        since this node started: the submitter counts its stagger from it."""
+        return self._quorum.get((bid.route, bid.first_nonce))
+
+    def _note_quorum(self, bid: BatchId) -> float:
+        """Note the batch's quorum (the first time only); the seconds until this node's turn."""
+        key = (bid.route, bid.first_nonce)
+        at = self._quorum.get(key)
+        if at is None:
+            at = self._quorum[key] = time.time()
+            while len(self._quorum) > KEPT_REMEMBERED:
+                self._quorum.popitem(last=False)
+        delay = self.turn_delay(bid)
+        left = at + delay - time.time()
+        if left > 0:
+            if key not in self._turns and self.wake is not None:
+                asyncio.get_running_loop().call_later(left, self.wake)
+            self._turns[key] = at + delay
+        return left
+
+    def turns_come(self) -> set[tuple[Route, int]]:
+        """The batches (route, first nonce) whose turn to aggregate came here since last asked,
+        and forgets them: the tick tries each once (then the periodic pass, as any other)."""
+        now = time.time()
+        come = {key for key, due in self._turns.items() if due <= now}
+        for key in come:
+            del self._turns[key]
+        return come
+
+    def waits_for_turn(self, bid: BatchId) -> bool:
+        """Whether the batch has its quorum here and this node's turn to aggregate it is still to
+        come (nothing to try before: `turns_come` names it when it comes)."""
+        at = self.quorum_at(bid)
+        return at is not None and at + self.turn_delay(bid) > time.time()
+
+    def turn_came_later(self, bid: BatchId) -> bool:
+        """Whether this node's turn to aggregate the batch came after another relayer's (its rank
+        is not first, and its quorum was seen here): the batch may be sent already."""
+        delay = self.turn_delay(bid)
+        at = self.quorum_at(bid)
+        return delay > 0 and at is not None and at + delay <= time.time()
 
     def _note_kept(self, bid: BatchId, member: int, stored: StoredPartial | None) -> None:
         key = (bid.route, bid.first_nonce, member)
@@ -128,7 +192,11 @@ class Aggregator:
             )
         elif outcome in (PartialOutcome.NOT_MEMBER, PartialOutcome.OWN):
             log.warning("partial_refused", batch=str(msg.batch), member=msg.member, outcome=outcome.value)
-        if outcome == PartialOutcome.KEPT and self._may_complete(msg, kept):
+        if (
+            outcome == PartialOutcome.KEPT
+            and self._may_complete(msg, kept)
+            and self._note_quorum(msg.batch) <= 0  # this node's turn (or it relays nothing there)
+        ):
             await self.try_aggregate(msg.batch)
 
     def _may_complete(self, msg: PartialMessage, kept: set[int]) -> bool:
@@ -195,6 +263,13 @@ class Aggregator:
         self._reconcile(bid, stored, partials)
         if stored is None or stored.state != BatchState.PENDING:
             return False
+        committee = self.public.public(stored.key_epoch)
+        if (
+            committee is not None
+            and len(partials) >= committee.threshold
+            and self._note_quorum(stored.id) > 0
+        ):
+            return False  # not this node's turn yet: the relayer whose turn it is combines it
         last = stored.id.last_nonce
         offered = [
             Offered(member, message, partial, mismatch(last, stored.message, their_last, message))

@@ -34,8 +34,9 @@ from relayer.core.keyring import EndpointEpochs, Keyring
 from relayer.core.lifecycle import ItemKind, item_phases
 from relayer.core.messages import PartialMessage, RefundPartialMessage, SentMessage
 from relayer.core.partials import Rejection
-from relayer.core.states import AnyBatch, BatchState, RefundState, TransferState
-from relayer.core.types import ChainId, Route
+from relayer.core.states import AnyBatch, BatchHead, BatchState, RefundState, TransferState
+from relayer.core.txmath import batch_rank
+from relayer.core.types import BatchId, ChainId, Route
 from relayer.pipeline.actions import ActionStage
 from relayer.pipeline.aggregator import Aggregator
 from relayer.pipeline.batcher import Batcher
@@ -84,6 +85,9 @@ class Node:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
+    # batches whose turn to aggregate came here while the pending state had them executed: when
+    # first seen so (monotonic); forgotten once aggregated or seen unexecuted (`_not_sent_yet`)
+    _sent_seen: dict[BatchId, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lock = self._lock  # the transport and the pipeline both judge and aggregate
@@ -98,7 +102,16 @@ class Node:
         )
         self.batcher = Batcher(self.cfg, self.store, self.epochs, self.halts)
         self.signer = Signer(self.cfg.member_index, self.store, keyring, self.backend, self.transport)
-        self.aggregator = Aggregator(self.cfg, self.store, keyring, self.backend, lock, self._wake_submitter)
+        self.aggregator = Aggregator(
+            self.cfg,
+            self.store,
+            keyring,
+            self.backend,
+            lock,
+            self._wake_submitter,
+            turn_delay=self._turn_delay,
+            wake=self.wake,
+        )
         self.refunder = Refunder(
             self.cfg,
             self.store,
@@ -173,6 +186,18 @@ class Node:
     def rejected_partials(self, route: Route, first_nonce: int) -> dict[int, Rejection]:
         """Member -> the last partial this node refused from it for the batch (since it started)."""
         return self.aggregator.rejected_partials(route, first_nonce)
+
+    def _turn_delay(self, bid: BatchId) -> float:
+        """Seconds after a batch's quorum that this node's turn to aggregate it comes: its rank in
+        the batch's turns (the submitter's, relayer.core.txmath.batch_rank) times the stagger, if
+        it relays to the batch's destination; else 0 (it aggregates as soon as it can)."""
+        submitter = self.submitters.get(bid.route.dst)
+        if submitter is None:
+            return 0.0
+        rank = batch_rank(
+            submitter.member_index, submitter.committee_size, bid.route.src, bid.route.dst, bid.first_nonce
+        )
+        return rank * submitter.cfg.stagger_seconds
 
     # ---- the stages, as the daemon and the tests drive them ------------------------------
 
@@ -257,9 +282,23 @@ class Node:
             if not self.halts.stopped(b.id.route)
         ]
         signed_now = await self.signer.sign_all(pending)  # one store transaction for all of them
-        for stored in pending:
-            if stored.id in signed_now or periodic or stored.id in self.batcher.fresh:
-                await self.aggregator.try_aggregate(stored.id)
+        turns = self.aggregator.turns_come()
+        tries = [
+            stored
+            for stored in pending
+            if (
+                stored.id in signed_now
+                or periodic
+                or stored.id in self.batcher.fresh
+                or (stored.id.route, stored.id.first_nonce) in turns
+            )
+            and not self.aggregator.waits_for_turn(stored.id)  # asked again when it comes
+        ]
+        for stored in await self._not_sent_yet(tries):
+            await self.aggregator.try_aggregate(stored.id)
+        if periodic:  # only batches still pending here are held back
+            held = {b.id for b in pending}
+            self._sent_seen = {b: t for b, t in self._sent_seen.items() if b in held}
         self.batcher.fresh.clear()
         await self.refunder.approve_refunds()
         try:
@@ -307,23 +346,67 @@ class Node:
             except Exception as exc:  # a chain that does not answer: the next check reads again
                 log.warning("registry_check_failed", error=repr(exc))
 
+    async def _not_sent_yet(self, batches: list[BatchHead]) -> list[BatchHead]:
+        """`batches` less those whose turn to aggregate came here (not first in their turns)
+        while the destination's pending state has them executed: another relayer sent them (or
+        they executed), so this one does not combine them (the sweep records them executed once
+        final; if that transaction is dropped, the next periodic pass finds them unexecuted). The
+        pending states are read in one JSON-RPC batch per destination; a node that cannot say
+        leaves them to be aggregated, as before. A batch is held back so for at most
+        `receipt_timeout` from the first sight (as the submitter holds back for another relayer's
+        pending transaction): then it is aggregated and the submitter's own rules apply."""
+        late: dict[ChainId, list[BatchHead]] = {}
+        for stored in batches:
+            bid = stored.id
+            if bid.route.dst in self.chains and self.aggregator.turn_came_later(bid):
+                late.setdefault(bid.route.dst, []).append(stored)
+        if not late:
+            return batches
+        skip: set[BatchId] = set()
+        for dst, group in late.items():
+            chain = self.chains[dst]
+            try:
+                done = await chain.batches_pending(
+                    [(b.id.route.src, b.id.first_nonce, b.id.last_nonce) for b in group]
+                )
+            except Exception as exc:  # aggregated as without the check
+                metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
+                log.warning("pending_state_unavailable", batches=len(group), error=repr(exc))
+                continue
+            now = time.monotonic()
+            for b, executed in zip(group, done, strict=True):
+                if not executed:
+                    self._sent_seen.pop(b.id, None)
+                    continue
+                # held back for at most the receipt timeout from the first sight (a transaction
+                # kept pending underpriced, its sender gone, must not hold the batch for ever)
+                seen = self._sent_seen.setdefault(b.id, now)
+                if now - seen < self.cfg.relayer.receipt_timeout:
+                    skip.add(b.id)
+        return [b for b in batches if b.id not in skip]
+
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""
+        by_dst: dict[ChainId, list[BatchHead]] = {}
         for stored in await self.store.batch_heads([BatchState.PENDING], limit=100):
-            bid = stored.id
-            chain = self.chains.get(bid.route.dst)
-            if chain is None:
-                continue
+            if stored.id.route.dst in self.chains:
+                by_dst.setdefault(stored.id.route.dst, []).append(stored)
+        for dst, group in by_dst.items():  # one JSON-RPC batch per destination
+            chain = self.chains[dst]
             try:
-                done = await chain.is_batch_executed(bid.route.src, bid.first_nonce, bid.last_nonce)
+                done = await chain.batches_executed(
+                    [(b.id.route.src, b.id.first_nonce, b.id.last_nonce) for b in group]
+                )
             except Exception as exc:
                 metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
-                log.warning("executed_check_failed", batch=str(bid), error=repr(exc))
+                log.warning("executed_check_failed", batches=len(group), error=repr(exc))
                 continue
-            if done:
-                await self.store.set_batch_state(bid, BatchState.EXECUTED, "executed by another relayer")
-                self.aggregator.forget(bid)  # verified partials it no longer needs
-                self._observe_latency(stored)
+            for stored, executed in zip(group, done, strict=True):
+                if executed:
+                    bid = stored.id
+                    await self.store.set_batch_state(bid, BatchState.EXECUTED, "executed by another relayer")
+                    self.aggregator.forget(bid)  # verified partials it no longer needs
+                    self._observe_latency(stored)
 
     @staticmethod
     async def _release_step(releaser: Releaser) -> None:
@@ -363,6 +446,7 @@ class Node:
         While an operator paused a route into the chain, the submitter stands by (its balance is
         still reported)."""
         wake = self._submit_wake.setdefault(submitter.chain.chain_id, asyncio.Event())
+        submitter.quorum_at = self.aggregator.quorum_at  # its stagger counts from the quorum too
         interval = max(IDLE_TICK_SECONDS, submitter.chain.cfg.poll_interval)
         while not stop.is_set():
             wake.clear()

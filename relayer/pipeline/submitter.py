@@ -47,8 +47,8 @@ from relayer.core.messages import SentMessage
 from relayer.core.notices import Verdict, claim_holds, holds, judge
 from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, revert_name
 from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
-from relayer.core.txmath import batch_rank, refund_rank
-from relayer.core.types import BatchId
+from relayer.core.txmath import batch_gas_bound, batch_rank, refund_rank
+from relayer.core.types import Batch, BatchId
 from relayer.pipeline.crashpoints import crashpoint
 
 log = structlog.get_logger(__name__)
@@ -137,6 +137,16 @@ class Submitter:
         # at the step's start, and when; used for at most a poll interval
         self._pending_read: dict[BatchId, bool] = {}
         self._pending_read_at = -math.inf
+        # batches sent with the computed gas bound (`batch_gas_bound`) whose transaction reverted
+        # once mined: sent with an estimate from then on, while in flight; and the limit of each
+        # transaction sent with the bound, to tell an out-of-gas revert
+        self._estimate_next: set[BatchKey] = set()
+        self._bounded: dict[tuple[BatchId, str], int] = {}
+        self._block_gas_limit: int | None = None  # the latest block's, as last read
+        # when the node's aggregator first kept t partials of a batch (wall clock; None: not seen):
+        # the turns count from it, as the aggregation's turns do (relayer.pipeline.aggregator), so
+        # a relayer that aggregated a batch only when its turn came sends it at once
+        self.quorum_at: Callable[[BatchId], float | None] = lambda bid: None
 
     def rank(self, first_nonce: int) -> int:
         """This relayer's place in the turns of a refund of `first_nonce`: 0 sends at once."""
@@ -169,6 +179,8 @@ class Submitter:
             keys = {BatchKey.of(bid) for bid in in_flight}
             self._reverts = {k: n for k, n in self._reverts.items() if isinstance(k, RefundKey) or k in keys}
             self._waiting = {k for k in self._waiting if isinstance(k, RefundKey) or k in keys}
+            self._estimate_next &= keys
+            self._bounded = {k: g for k, g in self._bounded.items() if k[0] in in_flight}
             await self._read_pending_of(batches)
             now = time.monotonic()
             for stored in sorted(batches, key=lambda b: b.state != BatchState.AGGREGATED):
@@ -302,21 +314,37 @@ class Submitter:
         # wait for our turn (no RPC before it: the bitmap is read once the turn comes)
         if not self._turn_came(stored):
             return not_ready("not this relayer's turn yet")
-        # one read of the pending state first: a batch not executed there is not executed in the
-        # latest block either (the bitmap only fills), so the latest block is read only if it is
+        # the pending state comes first: a batch not executed there is not executed in the latest
+        # block either (the bitmap only fills), so the latest block is read only if it is. It is
+        # the step's read if fresh, or read apart when another relayer's notice must be judged on
+        # it before this one claims the batch; otherwise it is read with the send's own reads
+        # (`_send`, one round trip)
         pending = self._pending_read.pop(bid, None)
         if pending is None or time.monotonic() - self._pending_read_at >= self.chain.cfg.poll_interval:
+            if bid not in self._notices:
+                return await self._send(stored, nonce=None, previous=None, defer=True)
             pending = await self._read_pending(stored)
+        held = await self._held(stored, pending)
+        if held is not None:
+            return held
+        return await self._send(stored, nonce=None, previous=None, defer=True)
+
+    async def _held(self, stored: AnyBatch, pending: bool | None) -> Outcome | None:
+        """The outcome if the batch, given its pending state, is executed elsewhere or another
+        relayer's transaction for it is pending (noticed, or seen in the pending state); None
+        if this relayer may send it."""
         if pending is not False:
             done = await self._executed_elsewhere(stored)
             if done is not None:
                 return done
         if await self._noticed(stored, pending) or self._holds_for_pending(stored, pending is True):
             return not_ready("another relayer's transaction for it is pending")
-        return await self._send(stored, nonce=None, previous=None, defer=True)
+        return None
 
     def _turn_came(self, stored: AnyBatch) -> bool:
-        waited = self._elapsed.since((stored.id, "aggregated"), stored.updated_at)
+        quorum = self.quorum_at(stored.id)
+        start = stored.updated_at if quorum is None else min(quorum, stored.updated_at)
+        waited = self._elapsed.since((stored.id, "aggregated"), start)
         return waited >= self.batch_rank(stored) * self.cfg.stagger_seconds
 
     async def _read_pending_of(self, batches: Sequence[AnyBatch]) -> None:
@@ -452,64 +480,128 @@ class Submitter:
 
     # ---- sending ---------------------------------------------------------------------------
 
-    async def _calldata(self, stored: AnyBatch) -> bytes:
-        """The `executeBatch` calldata; the transfers are loaded only now, for a batch being sent."""
-        assert stored.signature is not None
+    async def _batch(self, stored: AnyBatch) -> Batch:
+        """The batch with its transfers, loaded only now, for a batch being sent."""
         if isinstance(stored, StoredBatch):
-            batch = stored.batch
-        else:
-            full = await self.store.batch(stored.id.route, stored.id.first_nonce)
-            assert full is not None  # batches are never deleted
-            batch = full.batch
-        return execute_batch_data(batch, stored.signature)
+            return stored.batch
+        full = await self.store.batch(stored.id.route, stored.id.first_nonce)
+        assert full is not None  # batches are never deleted
+        return full.batch
+
+    async def _calldata(self, stored: AnyBatch) -> bytes:
+        """The `executeBatch` calldata."""
+        assert stored.signature is not None
+        return execute_batch_data(await self._batch(stored), stored.signature)
 
     async def _send(
         self, stored: AnyBatch, nonce: int | None, previous: TxRecord | None, defer: bool = False
     ) -> Outcome:
-        """Estimate, sign and send the batch. With `defer` (the caller checked the pending state
-        just before: an estimate is a full execution), hold back (NOT_READY) if another relayer
-        sent it meanwhile: checked again after the estimate (the slow part, during which another
-        relayer may have sent; its notice is read first, then the pending state), so two
-        relayers rarely send the same batch. The fees and the nonce are read while the estimate
-        runs."""
+        """Check, sign and send the batch, in two round trips: one JSON-RPC batch of reads, then
+        the broadcast. The reads: the transaction itself run once by `eth_call` at the pending
+        state with the gas limit it is sent with (`batch_gas_bound`, computed from the batch: no
+        estimate), the fees and (a new transaction) the pending nonce, and with `defer` the
+        batch's pending state. With `defer`, hold back (NOT_READY) if another relayer sent it
+        (its notice is read, then the pending state) or it is executed already. If the call does
+        not run through (a revert, a bound that would not suffice, a bound over the block's gas
+        limit), or a transaction of the batch sent with the bound reverted once mined, the batch
+        is estimated instead (`_send_estimated`: the estimate decides, as it always did), so no
+        transaction is broadcast that the node saw revert."""
         bid = stored.id
+        key = BatchKey.of(bid)
         if defer and self.announce is not None and self._claim_due(bid):
             self.announce(SentMessage(self.member_index, bid, CLAIM))  # a relayer of a later turn holds back
-        data = await self._calldata(stored)
-        quoting = asyncio.ensure_future(self.sender.quote(nonce is None))
+        assert stored.signature is not None
+        batch = await self._batch(stored)
+        data = execute_batch_data(batch, stored.signature)
+        if key in self._estimate_next:
+            if defer:
+                held = await self._held(stored, await self._read_pending(stored))
+                if held is not None:
+                    return held
+            return await self._send_estimated(stored, data, nonce, previous)
+        pairs = len({(t.src_token, t.dst_token) for t in batch.transfers})
+        limit = self._block_gas_limit if self._block_gas_limit is not None else 2**63
+        bound = batch_gas_bound(len(batch.transfers), pairs, data, limit)
+        pending_range = (bid.route.src, bid.first_nonce, bid.last_nonce) if defer else None
+        reads, quote = await self.sender.checked_quote(data, bound, nonce is None, pending_range)
+        self._block_gas_limit = reads.block_gas_limit
+        if defer:
+            held = await self._held(stored, reads.pending)
+            if held is not None:
+                return held
+        if reads.call_error is not None or bound > reads.block_gas_limit:
+            return await self._send_estimated(stored, data, nonce, previous, quote, bound)
+        self._waiting.discard(key)
+        tx = await self._broadcast(stored, data, bound, nonce, previous, quote, exact=True)
+        if tx is not None:
+            self._bounded[(bid, tx.tx_hash)] = bound
+        return self._sent(stored, tx, previous)
+
+    async def _send_estimated(
+        self,
+        stored: AnyBatch,
+        data: bytes,
+        nonce: int | None,
+        previous: TxRecord | None,
+        quote: Quote | None = None,
+        failed_bound: int | None = None,
+    ) -> Outcome:
+        """Send the batch with a gas limit from `eth_estimateGas` (`relayer.core.txmath.gas_limit`);
+        a revert of the estimate decides the batch's outcome (`_estimate_reverted`). The fees and
+        the nonce are read while the estimate runs, unless `quote` has them. `failed_bound`: the
+        computed limit whose check failed (logged if the estimate then succeeds: the bound was
+        short for this batch)."""
+        quoting = None if quote is not None else asyncio.ensure_future(self.sender.quote(nonce is None))
         try:
             gas = await self.sender.estimate(data)
         except BaseException as exc:
-            quoting.cancel()
+            if quoting is not None:
+                quoting.cancel()
             if not isinstance(exc, Reverted):
                 raise
             done = await self._executed_elsewhere(stored)
             if done is not None:
                 return done
             return await self._estimate_reverted(stored, exc)
-        try:
-            quote: Quote = await quoting
-        finally:
-            quoting.cancel()
-        self._waiting.discard(BatchKey.of(bid))
-        if defer:
-            pending = await self._read_pending(stored)
-            if await self._noticed(stored, pending) or self._holds_for_pending(stored, pending is True):
-                return not_ready("another relayer's transaction for it is pending")
+        if quoting is not None:
+            try:
+                quote = await quoting
+            finally:
+                quoting.cancel()
+        self._waiting.discard(BatchKey.of(stored.id))
+        if failed_bound is not None:
+            log.warning("batch_gas_bound_short", batch=str(stored.id), bound=failed_bound, estimate=gas)
+        tx = await self._broadcast(stored, data, gas, nonce, previous, quote)
+        return self._sent(stored, tx, previous)
+
+    async def _broadcast(
+        self,
+        stored: AnyBatch,
+        data: bytes,
+        gas: int,
+        nonce: int | None,
+        previous: TxRecord | None,
+        quote: Quote | None,
+        exact: bool = False,
+    ) -> TxRecord | None:
+        """Sign, record (announcing it first) and broadcast; None if the fees are above the cap."""
+        bid = stored.id
 
         async def record(tx: TxRecord) -> None:
             if self.announce is not None:  # first: the others hold back while it is recorded and sent
                 self.announce(SentMessage(self.member_index, bid, bytes.fromhex(tx.tx_hash[2:])))
             await self.store.record_tx(bid, tx)
 
-        tx = await self.sender.send(data, gas, nonce, previous, record, {"batch": str(bid)}, quote)
+        return await self.sender.send(data, gas, nonce, previous, record, {"batch": str(bid)}, quote, exact)
+
+    def _sent(self, stored: AnyBatch, tx: TxRecord | None, previous: TxRecord | None) -> Outcome:
         if tx is None:
             return not_ready("fees above the cap")
         crashpoint("after_send")
         event = "batch_resubmitted" if previous is not None else "batch_submitted"
         log.info(
             event,
-            batch=str(bid),
+            batch=str(stored.id),
             tx=tx.tx_hash,
             nonce=tx.nonce,
             max_fee=tx.max_fee,
@@ -604,6 +696,13 @@ class Submitter:
                     log.info("batch_sent_twice", batch=str(bid), tx=record.tx_hash)
                 return done
             key = BatchKey.of(bid)
+            # reverted, not executed elsewhere: from now on the batch is sent with an estimate,
+            # whether or not its gas bound ran out (all of it used: out of gas; or one of the
+            # contracts' gas guards, InsufficientGasForDelivery or BLSInsufficientGas)
+            self._estimate_next.add(key)
+            bound = self._bounded.get((bid, record.tx_hash))
+            if bound is not None and receipt.gas_used is not None and receipt.gas_used >= bound:
+                log.error("batch_out_of_gas", batch=str(bid), tx=record.tx_hash, gas_limit=bound)
             self._reverts[key] = self._reverts.get(key, 0) + 1
             if self._reverts[key] >= MAX_REVERTS:
                 await self.store.set_batch_state(bid, BatchState.FAILED, f"tx {record.tx_hash} reverted")

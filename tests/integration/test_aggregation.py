@@ -242,3 +242,99 @@ async def test_republished_partials_are_duplicates_then_late_and_junk_never_disp
         late = received(2, "late")
         await node.on_partial(valid2)  # a re-publication after the aggregation
         assert received(2, "late") == late + 1
+
+
+class _PendingChain:
+    """A destination chain whose pending state says every batch executed, or none (`executed`)."""
+
+    def __init__(self, executed: bool) -> None:
+        from types import SimpleNamespace
+
+        self.executed = executed
+        self.cfg = SimpleNamespace(name="e", poll_interval=0.1)
+        self.chain_id = ROUTE.dst
+        self.reads: list[int] = []
+
+    async def batches_pending(self, ranges: list[tuple[int, int, int]]) -> list[bool]:
+        self.reads.append(len(ranges))
+        return [self.executed] * len(ranges)
+
+
+async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pending_send_holds_it_for_a_timeout(
+    tmp_path: Path,
+) -> None:
+    """Member 2 is second in the turns of batch 1..3 (relayer.core.txmath.batch_rank): with t
+    partials kept it does not combine at once; when its turn comes (rank * stagger after the
+    quorum) it reads the destination's pending state first and does not combine a batch another
+    relayer sent, but only for `receipt_timeout` (a transaction kept pending for ever must not
+    hold the batch): then it combines it."""
+    from types import SimpleNamespace
+
+    from relayer.core.txmath import batch_rank
+
+    assert batch_rank(2, 4, ROUTE.src, ROUTE.dst, 1) == 1
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        cfg = config(tmp_path, 2)  # stagger 1.0 s, receipt timeout 10 s
+        chain = _PendingChain(executed=True)
+        node = Node(
+            cfg=cfg,
+            store=store,
+            chains={ROUTE.dst: chain},  # type: ignore[dict-item]
+            public=shares[1].public,
+            share=shares[1],
+            backend=get_backend(),
+            transport=Transport(cfg.mqtt, cfg.member_index),
+        )
+        node.submitters[ROUTE.dst] = SimpleNamespace(  # type: ignore[assignment]
+            member_index=2, committee_size=4, cfg=cfg.relayer
+        )
+        events = [
+            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
+            for n in (1, 2, 3)
+        ]
+        await store.record_scan(ROUTE.src, 6, events)
+        assert await node.cut_batches(ROUTE) == 1
+        [stored] = await store.batches([BatchState.PENDING])
+        assert await node.sign(stored)
+        for member in (1, 3):
+            await node.on_partial(
+                PartialMessage(
+                    member,
+                    stored.batch.id,
+                    1,
+                    stored.root,
+                    stored.message,
+                    partial_sign(shares[member - 1], stored.message),
+                )
+            )
+        assert len(await store.partials_for(stored.batch.id)) == 3  # judged and kept on arrival
+
+        async def state() -> BatchState:
+            batch = await store.batch(ROUTE, 1)
+            assert batch is not None
+            return batch.state
+
+        assert await state() == BatchState.PENDING
+        quorum = node.aggregator.quorum_at(stored.batch.id)
+        assert quorum is not None
+        assert node.aggregator.waits_for_turn(stored.batch.id)
+        await node.aggregator.try_aggregate(stored.batch.id)  # the periodic pass: not yet
+        assert await state() == BatchState.PENDING
+
+        key = (ROUTE, 1)
+        node.aggregator._quorum[key] = quorum - 1.5  # the turn came (stagger 1.0 s)
+        node.aggregator._turns[key] = quorum - 0.5
+        await node.tick()
+        assert chain.reads  # the pending state was read
+        assert await state() == BatchState.PENDING  # another relayer sent it
+        assert node.aggregator.quorum_at(stored.batch.id) == quorum - 1.5  # the clock never restarts
+
+        node._sent_seen[stored.batch.id] -= cfg.relayer.receipt_timeout  # still pending, too long
+        node._last_republish = 0.0  # the periodic pass
+        await node.tick()
+        done = await store.batch(ROUTE, 1)
+        assert done is not None
+        assert done.state == BatchState.AGGREGATED
+        assert done.signature is not None
+        assert verify(shares[0].public.group_public_key, stored.message, done.signature)

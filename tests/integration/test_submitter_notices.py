@@ -23,6 +23,7 @@ from relayer.core.lifecycle import OutcomeKind
 from relayer.core.messages import SentMessage
 from relayer.core.states import BatchState
 from relayer.core.txmath import batch_rank
+from relayer.pipeline import submitter as submitter_module
 from tests.integration.test_submitter_pending import (
     FINALITY,
     executions,
@@ -154,31 +155,34 @@ def count_rpcs(chain: ChainClient) -> list[str]:
     return methods
 
 
-async def test_a_send_costs_six_rpcs_in_four_round_trips(
+async def test_a_send_costs_five_rpcs_in_two_round_trips(
     signed: SignedBatch, we: Web3, tmp_path: Path
 ) -> None:
-    """The send path's RPCs (relayer.pipeline.submitter): the pending state (not executed there, so
-    not in the latest block either), the estimate with the fees and the nonce read beside it, the
-    pending state again just before signing, the broadcast; the chain id is asked once per endpoint,
-    not before each call. Before: fifteen, one after the other but for the fees and nonce (the
-    latest block's bitmap read apart, the fees and nonce after the estimate, and eth_chainId
-    eight times)."""
+    """The send path's RPCs (relayer.pipeline.submitter): one JSON-RPC batch (the transaction run
+    by eth_call at the pending state with the gas limit it is sent with, computed from the batch:
+    no estimate; the latest block for the base fee; the pending nonce; the batch's pending
+    state), then the broadcast. Before: six in four round trips (the pending state; the estimate
+    with the fees and nonce beside it; the pending state again; the broadcast); before that,
+    fifteen, one after the other but for the fees and nonce."""
     async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
-        await b.submitter.chain.w3.eth.chain_id  # asked once per endpoint, then cached
-        methods = count_rpcs(b.submitter.chain)
+        chain = b.submitter.chain
+        await chain.w3.eth.chain_id  # asked once per endpoint, then cached
+        methods = count_rpcs(chain)
+        provider = chain.w3.provider
+        inner = provider.make_batch_request
+        batches: list[list[str]] = []
+
+        async def make_batch_request(calls: Any) -> Any:
+            batches.append([str(method) for method, _ in calls])
+            return await inner(calls)
+
+        provider.make_batch_request = make_batch_request
         assert (await b.submit()).kind is OutcomeKind.SENT
-    assert sorted(methods) == sorted(
-        [
-            "eth_call",  # unexecutedCount at "pending"
-            "eth_estimateGas",
-            "eth_getBlockByNumber",  # the base fee } beside the estimate
-            "eth_getTransactionCount",  # the nonce  }
-            "eth_call",  # unexecutedCount at "pending", again
-            "eth_sendRawTransaction",
-        ]
-    )
-    assert methods[0] == "eth_call"
-    assert methods[-2:] == ["eth_call", "eth_sendRawTransaction"]
+        [own] = await b.store.txs_for(signed.batch.id)
+    assert batches == [["eth_call", "eth_getBlockByNumber", "eth_getTransactionCount", "eth_call"]]
+    assert methods == ["eth_sendRawTransaction"]
+    mine(we, 1 + FINALITY)
+    assert receipt_status(we, own.tx_hash) == 1
 
 
 async def test_the_pending_state_of_many_batches_is_read_in_one_json_rpc_batch(
@@ -242,3 +246,23 @@ async def test_of_two_relayers_claiming_a_batch_at_once_the_later_turn_stands_ba
         await later.submitter.step()
         assert await later.state() == BatchState.EXECUTED
     assert executions(signed, we) == [sent.tx_hash]
+
+
+async def test_a_bound_too_low_for_the_batch_is_caught_by_the_check_and_the_batch_estimated(
+    signed: SignedBatch, we: Web3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a computed gas bound forced far too low, the send's eth_call (run with that limit)
+    fails: nothing is broadcast with it; the batch is estimated (eth_estimateGas) and sent with
+    the estimate's limit, and executes."""
+    monkeypatch.setattr(submitter_module, "batch_gas_bound", lambda *_: 60_000)
+    async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
+        await b.submitter.chain.w3.eth.chain_id
+        methods = count_rpcs(b.submitter.chain)
+        with capture_logs() as logs:
+            assert (await b.submit()).kind is OutcomeKind.SENT
+        [own] = await b.store.txs_for(signed.batch.id)
+    assert [e["bound"] for e in logs if e["event"] == "batch_gas_bound_short"] == [60_000]
+    assert methods == ["eth_estimateGas", "eth_sendRawTransaction"]
+    assert int(we.eth.get_transaction(own.tx_hash)["gas"]) > 60_000  # type: ignore[arg-type]
+    mine(we, 1 + FINALITY)
+    assert receipt_status(we, own.tx_hash) == 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from web3.exceptions import ContractLogicError
 
-from relayer.adapters.chain import RpcReplyError, _uint_reply
+from relayer.adapters.chain import RpcReplyError, SendReads, _send_replies, _uint_reply
 
 WORD = "0x" + "00" * 31 + "07"
 
@@ -45,3 +45,56 @@ def test_a_revert_is_a_contract_logic_error(error: dict[str, object]) -> None:
 def test_anything_else_is_the_endpoints_error(reply: object) -> None:
     with pytest.raises(RpcReplyError):
         _uint_reply(reply, "x")
+
+
+# ---- the send's reads, one JSON-RPC batch (ChainClient.send_reads) ------------------------
+
+BLOCK = {"baseFeePerGas": "0x3b9aca00", "gasLimit": "0x1c9c380", "number": "0x7"}
+
+
+def send_batch(*replies: dict[str, object], first: int = 5) -> list[dict[str, object]]:
+    return [{"jsonrpc": "2.0", "id": first + i} | r for i, r in enumerate(replies)]
+
+
+def test_the_sends_reads_are_matched_to_their_requests() -> None:
+    got = _send_replies(
+        send_batch({"result": "0x"}, {"result": BLOCK}, {"result": "0x2a"}, {"result": WORD}),
+        nonce=True,
+        pending=True,
+    )
+    assert got == SendReads(None, 10**9, 30_000_000, 42, False)
+    zero = "0x" + "00" * 32
+    got = _send_replies(
+        send_batch({"result": "0x"}, {"result": BLOCK}, {"result": zero}), nonce=False, pending=True
+    )
+    assert (got.pending_nonce, got.pending) == (None, True)
+
+
+def test_the_calls_error_is_passed_on_and_a_pending_state_the_node_cannot_give_is_none() -> None:
+    revert = {"code": 3, "message": "execution reverted", "data": "0xdeadbeef"}
+    got = _send_replies(
+        send_batch(
+            {"error": revert}, {"result": BLOCK}, {"error": {"code": -32000, "message": "no pending"}}
+        ),
+        nonce=False,
+        pending=True,
+    )
+    assert (got.call_error, got.pending) == (revert, None)
+
+
+@pytest.mark.parametrize(
+    "replies",
+    [
+        send_batch({"result": "0x"}, {"result": BLOCK}),  # one reply short
+        send_batch({"result": "0x"}, {"result": BLOCK}, {"result": "0x1"})[::-1],  # out of order
+        send_batch({"result": None}, {"result": BLOCK}, {"result": "0x1"}),  # no call result
+        send_batch({"result": "0x"}, {"result": None}, {"result": "0x1"}),  # no block
+        send_batch({"result": "0x"}, {"result": {"baseFeePerGas": "0x1"}}, {"result": "0x1"}),  # no gas limit
+        send_batch(
+            {"result": "0x"}, {"result": BLOCK}, {"error": {"code": -32000, "message": "x"}}
+        ),  # no nonce
+    ],
+)
+def test_a_send_batch_reply_that_does_not_fit_is_the_endpoints_error(replies: object) -> None:
+    with pytest.raises((RpcReplyError, ValueError)):
+        _send_replies(replies, nonce=True, pending=False)

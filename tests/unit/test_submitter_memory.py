@@ -8,6 +8,7 @@ from eth_account import Account
 from eth_utils.address import to_checksum_address
 from web3.exceptions import ContractLogicError
 
+from relayer.adapters.chain import SendReads
 from relayer.config import RelayerConfig
 from relayer.core.reverts import selector
 from relayer.core.states import BatchHead, BatchState, RefundState, StoredBatch, StoredRefund
@@ -80,6 +81,15 @@ class FakeChain:
 
     async def is_batch_pending(self, src: int, first: int, last: int) -> bool:
         return False
+
+    async def send_reads(
+        self, sender: str, data: bytes, gas: int, *, nonce: bool, pending_range: Any = None
+    ) -> SendReads:
+        """The send's check reverts as the estimate does (without data); nothing pending."""
+        error = {"code": 3, "message": "execution reverted"}
+        return SendReads(
+            error, 10**9, 30_000_000, 0 if nonce else None, None if pending_range is None else False
+        )
 
     async def is_refunded(self, dst: int, nonce: int, final: bool = True) -> bool:
         return False

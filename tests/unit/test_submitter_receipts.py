@@ -8,13 +8,18 @@ from dataclasses import replace
 from typing import Any
 
 from eth_account import Account
+from eth_account.typed_transactions.typed_transaction import TypedTransaction
+from hexbytes import HexBytes
+from structlog.testing import capture_logs
 from web3.exceptions import TransactionNotFound
 
 from relayer import metrics
+from relayer.adapters.chain import SendReads
 from relayer.adapters.txsender import Receipt, TxSender
 from relayer.config import RelayerConfig
 from relayer.core.lifecycle import OutcomeKind, confirmed
 from relayer.core.states import BatchHead, BatchState, RefundState, StoredRefund, TxRecord
+from relayer.core.txmath import gas_limit
 from relayer.core.types import BatchId, Route
 from relayer.pipeline.submitter import MAX_REVERTS, Submitter
 from tests.unit.test_submitter_memory import DST, FakeChainCfg, FakeEndpoint, FakeStore, head, refund
@@ -32,6 +37,7 @@ class ChainEth:
         self.sent: list[bytes] = []
         self.nonce = 0  # the account's next nonce, counting pending transactions
         self.mined = 0  # the account's next nonce as of the latest block
+        self.estimates = 0  # eth_estimateGas calls
 
     async def get_transaction_receipt(self, tx_hash: str) -> dict[str, Any]:
         if tx_hash not in self.receipts:
@@ -44,6 +50,7 @@ class ChainEth:
         return {"hash": tx_hash}
 
     async def estimate_gas(self, params: Any) -> int:
+        self.estimates += 1
         return 100_000
 
     async def get_block(self, tag: str) -> dict[str, Any]:
@@ -74,6 +81,7 @@ class Chain:
         self.endpoint = FakeEndpoint()
         self.w3 = ChainW3()
         self.final = 100
+        self.checked: list[int] = []  # the gas limits the sends' checks ran with
 
     async def final_head(self) -> int:
         return self.final
@@ -83,6 +91,14 @@ class Chain:
 
     async def is_batch_pending(self, src: int, first: int, last: int) -> bool:
         return False
+
+    async def send_reads(
+        self, sender: str, data: bytes, gas: int, *, nonce: bool, pending_range: Any = None
+    ) -> SendReads:
+        """The send's check runs through with any limit (`checked` records each); nothing pending."""
+        self.checked.append(gas)
+        nonce_now = self.w3.eth.nonce if nonce else None
+        return SendReads(None, GWEI, 30_000_000, nonce_now, None if pending_range is None else False)
 
     async def is_refunded(self, dst: int, nonce: int, final: bool = True) -> bool:
         return False
@@ -257,3 +273,40 @@ async def test_each_genuinely_new_revert_counts_until_the_batch_fails() -> None:
     assert [s for _, s in store.batch_states] == [BatchState.AGGREGATED] * (MAX_REVERTS - 1) + [
         BatchState.FAILED
     ]
+
+
+# ---- a transaction sent with the computed gas bound that runs out of gas ----------------
+
+
+async def test_a_batch_whose_bounded_transaction_ran_out_of_gas_is_sent_with_an_estimate() -> None:
+    """A batch is sent with the computed bound and no estimate; its transaction is mined reverted
+    having used all its gas (the bound was too low for the state it met): the submitter notices,
+    and sends the batch again with a gas limit from eth_estimateGas, not the bound."""
+    chain = Chain()
+    store = Store()
+    store.heads = [head(1)]
+    bid = store.heads[0].id
+    sub = submitter(store, chain)
+    await sub.step()
+    [first] = store.txs[bid]
+    [bound] = chain.checked
+    assert chain.w3.eth.estimates == 0  # sent with the bound, checked by one call
+    assert decoded_gas(chain.w3.eth.sent[0]) == bound
+    chain.w3.eth.receipts[first.tx_hash] = {
+        "status": 0, "blockNumber": 7, "gasUsed": bound, "effectiveGasPrice": GWEI,
+    }  # fmt: skip
+    chain.w3.eth.mined = 1
+    with capture_logs() as logs:
+        await sub.step()  # the revert is seen: out of gas, back to be sent again
+    assert [e["gas_limit"] for e in logs if e["event"] == "batch_out_of_gas"] == [bound]
+    assert store.heads[0].state == BatchState.AGGREGATED
+    await sub.step()  # sent again: estimated
+    assert chain.w3.eth.estimates == 1
+    assert chain.checked == [bound]
+    assert decoded_gas(chain.w3.eth.sent[1]) == gas_limit(100_000)
+    assert [t.nonce for t in store.txs[bid]] == [0, 1]
+
+
+def decoded_gas(raw: bytes) -> int:
+    """The gas limit of a signed EIP-1559 transaction."""
+    return int(TypedTransaction.from_bytes(HexBytes(raw)).as_dict()["gas"])

@@ -893,6 +893,22 @@ class ChainClient:
 
         return await self.call(get, "isRefunded")
 
+    async def delivery_gas(self) -> int | None:
+        """The endpoint's `DELIVERY_GAS()`: the gas each delivery's call into the asset gets on a
+        vault (which also checks, before each delivery, that this much is left); None on an
+        endpoint that has no such constant (the gateway delivers by minting its own token).
+        Raises on an RPC failure (the caller does not know then)."""
+
+        async def get(ep: _Endpoint) -> int | None:
+            call: Any = {"to": ep.contract.address, "data": "0x" + keccak(text="DELIVERY_GAS()")[:4].hex()}
+            try:
+                raw = bytes(await ep.w3.eth.call(call))
+            except ContractLogicError:
+                return None
+            return int.from_bytes(raw, "big") if len(raw) == 32 else None
+
+        return await self.call(get, "DELIVERY_GAS")
+
     async def is_batch_executed(self, src: ChainId, first: int, last: int, *, final: bool = True) -> bool:
         """Whether the endpoint consumed every transfer (src, first..last), by default as of the
         final head: an execution that a reorg below finality can still undo is not one yet (it

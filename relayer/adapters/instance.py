@@ -13,6 +13,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,14 +111,15 @@ def next_run(data_dir: Path) -> int:
     path = data_dir / RUN_NAME
     last = 0
     if path.exists():
-        text = path.read_text().strip()
-        if not text.isdigit():
+        raw = path.read_bytes().strip()
+        if re.fullmatch(rb"[0-9]{1,30}", raw) is None:  # ASCII digits only (not "²", not bytes)
+            found = raw[:40].decode(errors="replace")
             raise RunFileDamaged(
-                f"{path}: expected the last run number, found {text[:40]!r}; write the number of "
+                f"{path}: expected the last run number, found {found!r}; write the number of "
                 "times this member has been started (any number above the last one it used, e.g. "
                 "the current unix time) into it, or delete it if no other member has seen it yet"
             )
-        last = int(text)
+        last = int(raw)
     run = last + 1
     tmp = path.with_suffix(".tmp")
     with tmp.open("w") as fh:

@@ -77,9 +77,11 @@ class Aggregator:
     # (`_known_again`); bounded, the oldest go first (a miss only costs the store's read)
     _kept: OrderedDict[tuple[Route, int, int], StoredPartial] = field(default_factory=OrderedDict)
     _aggregated: OrderedDict[tuple[Route, int], None] = field(default_factory=OrderedDict)
-    # when t partials were first kept here for a batch (wall clock): the turns count from it
-    _quorum: OrderedDict[tuple[Route, int], float] = field(default_factory=OrderedDict)
-    # batches waiting for this node's turn to aggregate them: when it comes (wall clock)
+    # when t partials were first kept here for a batch: (wall clock, monotonic clock); the turns
+    # count from the monotonic one (a clock stepped back must not hold a batch back), the
+    # submitter's stagger from the wall one (`quorum_at`, beside the store's wall-clock times)
+    _quorum: OrderedDict[tuple[Route, int], tuple[float, float]] = field(default_factory=OrderedDict)
+    # batches waiting for this node's turn to aggregate them: when it comes (monotonic clock)
     _turns: dict[tuple[Route, int], float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,18 +103,24 @@ class Aggregator:
     def quorum_at(self, bid: BatchId) -> float | None:
         """When t partials were first kept here for the batch (wall clock), or None if not seen
         since this node started: the submitter counts its stagger from it."""
-        return self._quorum.get((bid.route, bid.first_nonce))
+        seen = self._quorum.get((bid.route, bid.first_nonce))
+        return None if seen is None else seen[0]
+
+    def _quorum_mono(self, bid: BatchId) -> float | None:
+        seen = self._quorum.get((bid.route, bid.first_nonce))
+        return None if seen is None else seen[1]
 
     def _note_quorum(self, bid: BatchId) -> float:
         """Note the batch's quorum (the first time only); the seconds until this node's turn."""
         key = (bid.route, bid.first_nonce)
-        at = self._quorum.get(key)
-        if at is None:
-            at = self._quorum[key] = time.time()
+        seen = self._quorum.get(key)
+        if seen is None:
+            seen = self._quorum[key] = (time.time(), time.monotonic())
             while len(self._quorum) > KEPT_REMEMBERED:
                 self._quorum.popitem(last=False)
+        at = seen[1]
         delay = self.turn_delay(bid)
-        left = at + delay - time.time()
+        left = at + delay - time.monotonic()
         if left > 0:
             if key not in self._turns and self.wake is not None:
                 asyncio.get_running_loop().call_later(left, self.wake)
@@ -122,7 +130,7 @@ class Aggregator:
     def turns_come(self) -> set[tuple[Route, int]]:
         """The batches (route, first nonce) whose turn to aggregate came here since last asked,
         and forgets them: the tick tries each once (then the periodic pass, as any other)."""
-        now = time.time()
+        now = time.monotonic()
         come = {key for key, due in self._turns.items() if due <= now}
         for key in come:
             del self._turns[key]
@@ -131,15 +139,15 @@ class Aggregator:
     def waits_for_turn(self, bid: BatchId) -> bool:
         """Whether the batch has its quorum here and this node's turn to aggregate it is still to
         come (nothing to try before: `turns_come` names it when it comes)."""
-        at = self.quorum_at(bid)
-        return at is not None and at + self.turn_delay(bid) > time.time()
+        at = self._quorum_mono(bid)
+        return at is not None and at + self.turn_delay(bid) > time.monotonic()
 
     def turn_came_later(self, bid: BatchId) -> bool:
         """Whether this node's turn to aggregate the batch came after another relayer's (its rank
         is not first, and its quorum was seen here): the batch may be sent already."""
         delay = self.turn_delay(bid)
-        at = self.quorum_at(bid)
-        return delay > 0 and at is not None and at + delay <= time.time()
+        at = self._quorum_mono(bid)
+        return delay > 0 and at is not None and at + delay <= time.monotonic()
 
     def _note_kept(self, bid: BatchId, member: int, stored: StoredPartial | None) -> None:
         key = (bid.route, bid.first_nonce, member)

@@ -143,6 +143,7 @@ class Submitter:
         self._estimate_next: set[BatchKey] = set()
         self._bounded: dict[tuple[BatchId, str], int] = {}
         self._block_gas_limit: int | None = None  # the latest block's, as last read
+        self._mints: bool | None = None  # whether the endpoint delivers by minting (`_bound_applies`)
         # when the node's aggregator first kept t partials of a batch (wall clock; None: not seen):
         # the turns count from it, as the aggregation's turns do (relayer.pipeline.aggregator), so
         # a relayer that aggregated a batch only when its turn came sends it at once
@@ -513,7 +514,7 @@ class Submitter:
         assert stored.signature is not None
         batch = await self._batch(stored)
         data = execute_batch_data(batch, stored.signature)
-        if key in self._estimate_next:
+        if key in self._estimate_next or not await self._bound_applies():
             if defer:
                 held = await self._held(stored, await self._read_pending(stored))
                 if held is not None:
@@ -536,6 +537,21 @@ class Submitter:
         if tx is not None:
             self._bounded[(bid, tx.tx_hash)] = bound
         return self._sent(stored, tx, previous)
+
+    async def _bound_applies(self) -> bool:
+        """Whether batches to this endpoint may go with the computed gas bound: only where its
+        deliveries are mints (the gateway). A vault delivers by calling the asset with its
+        DELIVERY_GAS and checks that much is left before each delivery, so a batch whose check
+        passed down a cheaper branch (recipient not allowed yet, bucket empty) could revert for
+        gas once the state changed: its batches are estimated. Asked of the endpoint once; not
+        known (an RPC failure): estimated this time."""
+        if self._mints is None:
+            try:
+                self._mints = await self.chain.delivery_gas() is None
+            except Exception as exc:
+                log.warning("delivery_gas_unknown", chain=self.chain.cfg.name, error=repr(exc))
+                return False
+        return self._mints
 
     async def _send_estimated(
         self,

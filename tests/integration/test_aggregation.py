@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
+import pytest
 from eth_utils.address import to_checksum_address as cs
 
 from committee.bls import get_backend
@@ -22,6 +25,7 @@ from relayer.core.encoding import batch_message, batch_root
 from relayer.core.messages import PartialMessage
 from relayer.core.states import BatchState
 from relayer.core.types import Batch, ChainId, Nonce, Route, Transfer
+from relayer.pipeline import aggregator as aggregator_module
 from relayer.pipeline.node import Node
 
 ROUTE = Route(ChainId(7001), ChainId(7002))
@@ -323,8 +327,9 @@ async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pen
         assert await state() == BatchState.PENDING
 
         key = (ROUTE, 1)
-        node.aggregator._quorum[key] = quorum - 1.5  # the turn came (stagger 1.0 s)
-        node.aggregator._turns[key] = quorum - 0.5
+        wall, mono = node.aggregator._quorum[key]
+        node.aggregator._quorum[key] = (wall - 1.5, mono - 1.5)  # the turn came (stagger 1.0 s)
+        node.aggregator._turns[key] = mono - 0.5
         await node.tick()
         assert chain.reads  # the pending state was read
         assert await state() == BatchState.PENDING  # another relayer sent it
@@ -338,3 +343,47 @@ async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pen
         assert done.state == BatchState.AGGREGATED
         assert done.signature is not None
         assert verify(shares[0].public.group_public_key, stored.message, done.signature)
+
+
+async def test_a_wall_clock_stepped_back_does_not_hold_a_later_turn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review: the turns were timed on the wall clock. Stepped back an hour (NTP) after the quorum,
+    a later turn's `waits_for_turn` stayed true for that hour, even on the periodic pass, while the
+    turn's relayer (rank 0) was down. Timed on the monotonic clock, the turn comes after the stagger."""
+    from types import SimpleNamespace
+
+    from relayer.core.txmath import batch_rank
+
+    assert batch_rank(2, 4, ROUTE.src, ROUTE.dst, 1) == 1
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        cfg = config(tmp_path, 2)  # stagger 1 s
+        chain = _PendingChain(executed=False)  # nothing sent: rank 0 is down
+        node = Node(
+            cfg=cfg, store=store, chains={ROUTE.dst: chain}, public=shares[1].public,  # type: ignore[dict-item]
+            share=shares[1], backend=get_backend(), transport=Transport(cfg.mqtt, cfg.member_index),
+        )  # fmt: skip
+        node.submitters[ROUTE.dst] = SimpleNamespace(member_index=2, committee_size=4, cfg=cfg.relayer)  # type: ignore[assignment]
+        events = [
+            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
+            for n in (1, 2, 3)
+        ]
+        await store.record_scan(ROUTE.src, 6, events)
+        assert await node.cut_batches(ROUTE) == 1
+        [stored] = await store.batches([BatchState.PENDING])
+        assert await node.sign(stored)
+        for member in (1, 3):
+            partial = partial_sign(shares[member - 1], stored.message)
+            await node.on_partial(
+                PartialMessage(member, stored.batch.id, 1, stored.root, stored.message, partial)
+            )
+        assert node.aggregator.waits_for_turn(stored.batch.id)
+        real = time.time
+        monkeypatch.setattr(aggregator_module.time, "time", lambda: real() - 3600)  # stepped back 1 h
+        await asyncio.sleep(1.2)  # the stagger (1 s) has passed on the monotonic clock
+        node._last_republish = 0.0  # the periodic pass
+        await node.tick()
+        batch = await store.batch(ROUTE, 1)
+        assert batch is not None
+        assert batch.state == BatchState.AGGREGATED, node.aggregator.waits_for_turn(stored.batch.id)

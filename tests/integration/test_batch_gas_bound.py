@@ -14,7 +14,7 @@ token pairs, the unregistered ones failing transfer by transfer.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from eth_utils.address import to_checksum_address as cs
@@ -22,10 +22,13 @@ from web3 import HTTPProvider, Web3
 
 from committee.threshold import partial_sign
 from harness import devnet
+from relayer.adapters.chain import ChainClient
+from relayer.config import ChainConfig, RelayerConfig
 from relayer.core.calldata import execute_batch_data
 from relayer.core.encoding import batch_message
 from relayer.core.txmath import batch_gas_need
-from relayer.core.types import Batch, Nonce, Transfer
+from relayer.core.types import Batch, ChainId, Nonce, Transfer
+from relayer.pipeline.submitter import Submitter
 from tests.support.signed_batch import ROUTE, SignedBatch, lock_and_sign
 
 SIZES = (1, 2, 10, 100, 255, 256, 257, 400)
@@ -162,3 +165,27 @@ def test_the_bound_covers_every_branch_of_every_size_and_is_not_far_above_gas_us
             assert need <= MOST_OVER * mint[n], f"{n}: the bound {need} is far above {mint[n]}"
         if n >= 100:  # the worst branch of a large batch: within a margin
             assert need <= 1.15 * worst[n], f"{case}, {n}: the bound {need} is far above {worst[n]}"
+
+
+async def test_only_an_endpoint_that_delivers_by_minting_is_sent_with_the_bound(signed: SignedBatch) -> None:
+    """The vault calls the asset with DELIVERY_GAS per delivery and checks that much is left before
+    each one, so a batch checked down a cheaper branch (a recipient not yet allowed, an empty
+    bucket) could revert for gas once the state changed: the submitter estimates batches into the
+    vault (Submitter._bound_applies) and sends with the bound only to the gateway."""
+    dep = signed.dep
+    for name, chain_id, url, endpoint, expected in (
+        ("consortium", devnet.CONSORTIUM_CHAIN_ID, dep.consortium_url, dep.vault.address, 300_000),
+        ("ethereum", devnet.ETHEREUM_CHAIN_ID, dep.ethereum_url, dep.gateway.address, None),
+    ):
+        cfg = ChainConfig(name, ChainId(chain_id), url, endpoint, 0, 0, 1.0, 500)
+        async with ChainClient.connect(cfg) as chain:
+            assert await chain.delivery_gas() == expected, name
+            submitter = Submitter(
+                chain,
+                cast(Any, None),
+                devnet.dev_account(7),
+                RelayerConfig(True, None, 1.0, 100.0, 1.0, 10.0),
+                1,
+                1,
+            )
+            assert await submitter._bound_applies() is (expected is None), name

@@ -70,3 +70,13 @@ def test_each_start_takes_the_next_run_number_and_a_damaged_file_is_named(tmp_pa
     ):
         instance.next_run(data)
     assert (data / instance.RUN_NAME).read_text() == "garbage"  # left for the operator
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage", "\u00b2".encode(), b"", b"-3"])
+def test_a_run_file_of_anything_but_ascii_digits_is_named_damaged(tmp_path: Path, content: bytes) -> None:
+    """Torn or corrupted bytes (not UTF-8), a Unicode digit that str.isdigit() accepts, an empty or
+    negative number: each is RunFileDamaged (one error line, exit 2), never a traceback."""
+    (tmp_path / instance.RUN_NAME).write_bytes(content)
+    with pytest.raises(instance.RunFileDamaged, match=r"qiao\.run: expected the last run number"):
+        instance.next_run(tmp_path)
+    assert (tmp_path / instance.RUN_NAME).read_bytes() == content  # left for the operator

@@ -167,6 +167,7 @@ async def test_a_send_costs_five_rpcs_in_two_round_trips(
     async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
         chain = b.submitter.chain
         await chain.w3.eth.chain_id  # asked once per endpoint, then cached
+        assert await b.submitter._bound_applies()  # the gateway: asked once per submitter, then kept
         methods = count_rpcs(chain)
         provider = chain.w3.provider
         inner = provider.make_batch_request
@@ -257,6 +258,7 @@ async def test_a_bound_too_low_for_the_batch_is_caught_by_the_check_and_the_batc
     monkeypatch.setattr(submitter_module, "batch_gas_bound", lambda *_: 60_000)
     async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
         await b.submitter.chain.w3.eth.chain_id
+        assert await b.submitter._bound_applies()  # the gateway (asked once, then kept)
         methods = count_rpcs(b.submitter.chain)
         with capture_logs() as logs:
             assert (await b.submit()).kind is OutcomeKind.SENT

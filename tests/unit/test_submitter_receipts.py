@@ -103,6 +103,9 @@ class Chain:
     async def is_refunded(self, dst: int, nonce: int, final: bool = True) -> bool:
         return False
 
+    async def delivery_gas(self) -> int | None:
+        return None  # a gateway: it delivers by minting, so the computed bound applies
+
 
 class Store(FakeStore):
     """FakeStore with the transactions of each batch and refund, as the real store keeps them."""

@@ -514,7 +514,9 @@ class Submitter:
         assert stored.signature is not None
         batch = await self._batch(stored)
         data = execute_batch_data(batch, stored.signature)
-        if key in self._estimate_next or not await self._bound_applies():
+        # a replacement is estimated: at the pending state its own transaction, still pending,
+        # has executed the batch, so the bound's check would always fail
+        if previous is not None or key in self._estimate_next or not await self._bound_applies():
             if defer:
                 held = await self._held(stored, await self._read_pending(stored))
                 if held is not None:

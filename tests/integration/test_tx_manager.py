@@ -194,3 +194,39 @@ async def test_a_batch_refused_by_a_paused_endpoint_waits_and_executes_after_the
     assert OutcomeKind.REFUSED not in [o.kind for o in outcomes]
     assert gateway.functions.isExecuted(devnet.CONSORTIUM_CHAIN_ID, 1).call()
     assert_no_nonce_gap(rig)
+
+
+async def test_a_replacement_of_its_own_stuck_transaction_is_estimated_without_a_false_warning(
+    chains: tuple[str, str], tmp_path: Path
+) -> None:
+    """Review: a replacement (the same nonce, fees bumped) ran the computed bound's check at the
+    pending state, where the relayer's own pending transaction has executed the batch already: the
+    check always failed (`BatchAlreadyExecuted`) and `batch_gas_bound_short` was logged although
+    the bound was not short. A replacement goes straight to the estimate, as before the bound."""
+    from structlog.testing import capture_logs
+
+    signed = lock_and_sign(chains)
+    rcfg = RelayerConfig(True, None, 0.0, 50.0, 1.0, 2.0, fee_bump_percent=25)  # receipt timeout 2 s
+    we = Web3(HTTPProvider(signed.dep.ethereum_url))
+    async with (
+        Store.open(tmp_path / "s.sqlite3") as store,
+        ChainClient.connect(ethereum_config(signed.dep)) as chain,
+    ):
+        await store_aggregated(store, signed)
+        submitter = Submitter(chain, store, devnet.dev_account(3), rcfg, 1, 1)
+        rpc(we, "anvil_setIntervalMining", 0)  # nothing mined: the first transaction stays pending
+        try:
+            stored = await store.batch(ROUTE, 1)
+            assert stored is not None
+            with capture_logs() as logs:
+                assert (await submitter.submit(stored)).kind is OutcomeKind.SENT
+                await asyncio.sleep(2.5)  # past the receipt timeout
+                stored = await store.batch(ROUTE, 1)
+                assert stored is not None
+                await submitter.submit(stored)
+            txs = await store.txs_for(signed.batch.id)
+            assert len(txs) == 2  # replaced, same nonce
+            assert txs[0].nonce == txs[1].nonce
+            assert [e for e in logs if e["event"] == "batch_gas_bound_short"] == []
+        finally:
+            rpc(we, "evm_mine")

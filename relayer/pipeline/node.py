@@ -354,7 +354,8 @@ class Node:
         pending states are read in one JSON-RPC batch per destination; a node that cannot say
         leaves them to be aggregated, as before. A batch is held back so for at most
         `receipt_timeout` from the first sight (as the submitter holds back for another relayer's
-        pending transaction): then it is aggregated and the submitter's own rules apply."""
+        pending transaction) unless the latest block has it executed (mined, only not final yet):
+        then it is aggregated and the submitter's own rules apply."""
         late: dict[ChainId, list[BatchHead]] = {}
         for stored in batches:
             bid = stored.id
@@ -381,9 +382,23 @@ class Node:
                 # held back for at most the receipt timeout from the first sight (a transaction
                 # kept pending underpriced, its sender gone, must not hold the batch for ever)
                 seen = self._sent_seen.setdefault(b.id, now)
-                if now - seen < self.cfg.relayer.receipt_timeout:
+                if now - seen < self.cfg.relayer.receipt_timeout or await self._mined(chain, b):
                     skip.add(b.id)
         return [b for b in batches if b.id not in skip]
+
+    @staticmethod
+    async def _mined(chain: ChainClient, b: BatchHead) -> bool:
+        """Whether the batch is executed in the latest block: mined, waiting for finality (the
+        sweep marks it executed once final), not a transaction pending for ever; a node that
+        cannot say lets the hold lapse."""
+        try:
+            return await chain.is_batch_executed(
+                b.id.route.src, b.id.first_nonce, b.id.last_nonce, final=False
+            )
+        except Exception as exc:
+            metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
+            log.warning("executed_check_failed", batch=str(b.id), error=repr(exc))
+            return False
 
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""

@@ -263,15 +263,25 @@ class _PendingChain:
         self.reads.append(len(ranges))
         return [self.executed] * len(ranges)
 
+    async def is_batch_executed(self, src: int, first: int, last: int, *, final: bool = True) -> bool:
+        """Executed in the latest block (`mined`: the other relayer's transaction is in a block
+        that is not final yet); never final here."""
+        return self.mined and not final
 
+    mined = False
+
+
+@pytest.mark.parametrize("mined", [False, True])
 async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pending_send_holds_it_for_a_timeout(
-    tmp_path: Path,
+    tmp_path: Path, mined: bool
 ) -> None:
     """Member 2 is second in the turns of batch 1..3 (relayer.core.txmath.batch_rank): with t
     partials kept it does not combine at once; when its turn comes (rank * stagger after the
     quorum) it reads the destination's pending state first and does not combine a batch another
     relayer sent, but only for `receipt_timeout` (a transaction kept pending for ever must not
-    hold the batch): then it combines it."""
+    hold the batch): then it combines it. `mined`: the other relayer's transaction is in the latest
+    block, only not final (Ethereum's finality is longer than the timeout): the hold stays until
+    the block goes away (review: it lapsed, and every later turn combined every batch)."""
     from types import SimpleNamespace
 
     from relayer.core.txmath import batch_rank
@@ -281,6 +291,7 @@ async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pen
     async with Store.open(tmp_path / "node.sqlite3") as store:
         cfg = config(tmp_path, 2)  # stagger 1.0 s, receipt timeout 10 s
         chain = _PendingChain(executed=True)
+        chain.mined = mined
         node = Node(
             cfg=cfg,
             store=store,
@@ -338,6 +349,11 @@ async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pen
         node._sent_seen[stored.batch.id] -= cfg.relayer.receipt_timeout  # still pending, too long
         node._last_republish = 0.0  # the periodic pass
         await node.tick()
+        if mined:
+            assert await state() == BatchState.PENDING  # mined, waiting for finality: still held
+            chain.mined = False  # its block reorged away
+            node._last_republish = 0.0
+            await node.tick()
         done = await store.batch(ROUTE, 1)
         assert done is not None
         assert done.state == BatchState.AGGREGATED

@@ -343,7 +343,9 @@ def judge(
         )
     if backed:
         return Evidence(Verdict.BACKED, "every source RPC's final head backs the record")
-    if any(_backs(record, v.latest, local) for v in views):
+    # a latest head that may back it (None: amount and recipient match, the token pair is not
+    # verifiable) is not evidence against it: only heads that cannot back it allow a curse
+    if any(_backs(record, v.latest, local) is not False for v in views):
         return Evidence(Verdict.PENDING, "a source RPC's latest head backs the record; not final yet")
     return Evidence(
         Verdict.UNBACKED,

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 from eth_utils.address import to_checksum_address
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from relayer.core.encoding import leaf_hash, merkle_root
@@ -300,6 +300,12 @@ rpc_views = st.one_of(
     configured=st.integers(min_value=0, max_value=4),
     claimed=st.booleans(),
     in_batch=st.booleans(),
+)
+@example(  # found by hypothesis: a latest head that may back it (the token pair not verifiable)
+    views=[view("r", [ABSENT], [ABSENT], 0), view("r", [ABSENT], [present(transfer(6))], 0)],
+    configured=2,
+    claimed=False,
+    in_batch=False,
 )
 def test_a_curse_only_on_complete_agreeing_final_evidence(
     views: list[RpcView], configured: int, claimed: bool, in_batch: bool

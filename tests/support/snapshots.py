@@ -29,8 +29,11 @@ class Snapshots:
 
     def __init__(self, *urls: str) -> None:
         self._chains = [Web3(HTTPProvider(url)) for url in urls]
-        self._ids = [_rpc(w3, "evm_snapshot") for w3 in self._chains]
+        # each head read before its snapshot: interval mining may mine a block between the two, and
+        # a head read after would be one above the snapshot's (CI: "at block 17 after the revert,
+        # set up at 18")
         self._heads = [int(w3.eth.block_number) for w3 in self._chains]
+        self._ids = [_rpc(w3, "evm_snapshot") for w3 in self._chains]
 
     def fresh(self) -> None:
         """Every chain back to the snapshot, with nothing waiting in its pool; snapshotted again."""

@@ -14,15 +14,16 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
 from eth_account.signers.local import LocalAccount
 from eth_typing import HexStr
 from web3.exceptions import ContractLogicError, TransactionNotFound
-from web3.types import TxParams
+from web3.types import RPCEndpoint, TxParams
 
 from relayer import metrics
-from relayer.adapters.chain import ChainClient, SendReads
+from relayer.adapters.chain import ChainClient, RpcReplyError, SendReads
 from relayer.config import RelayerConfig
 from relayer.core.notices import TxView
 from relayer.core.states import TxRecord
@@ -60,6 +61,51 @@ class Quote:
 
     fees: Fees
     pending_nonce: int | None
+
+
+def _quantity(raw: dict[str, Any], field: str, tx_hash: str) -> int:
+    value = raw.get(field)
+    if isinstance(value, str) and value.startswith("0x"):
+        try:
+            return int(value, 16)
+        except ValueError:
+            pass
+    raise RpcReplyError(
+        f"eth_getTransactionReceipt({tx_hash}): {field} is {value!r:.80}, not a hex quantity; "
+        "the node's answer is malformed (check the RPC endpoint)"
+    )
+
+
+def _optional_quantity(raw: dict[str, Any], field: str, tx_hash: str) -> int | None:
+    return None if raw.get(field) is None else _quantity(raw, field, tx_hash)
+
+
+def receipt_of_reply(reply: Any, tx_hash: str) -> Receipt | None:
+    """The `Receipt` in a raw `eth_getTransactionReceipt` reply; None when its result is null (not
+    mined, or not known). An error, a receipt of another transaction or a field that is not a hex
+    quantity raises RpcReplyError (nothing decided on it: the submitter's step is retried)."""
+    if not isinstance(reply, dict):
+        raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): not a JSON-RPC reply: {reply!r:.120}")
+    error = reply.get("error")
+    if error is not None:
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): {message}")
+    raw = reply.get("result")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): result is {raw!r:.120}, not a receipt")
+    got = raw.get("transactionHash")
+    if got is not None and str(got).lower() != tx_hash.lower():
+        raise RpcReplyError(
+            f"eth_getTransactionReceipt({tx_hash}): the node answered with the receipt of {got}"
+        )
+    return Receipt(
+        status=_quantity(raw, "status", tx_hash),
+        block_number=_quantity(raw, "blockNumber", tx_hash),
+        gas_used=_optional_quantity(raw, "gasUsed", tx_hash),
+        effective_gas_price=_optional_quantity(raw, "effectiveGasPrice", tx_hash),
+    )
 
 
 class TxSender:
@@ -171,26 +217,27 @@ class TxSender:
         return tx_record
 
     async def receipt(self, tx_hash: str) -> Receipt | None:
-        """The receipt of `tx_hash`, None while it is not mined (or not known)."""
-        try:
-            raw = await self.chain.w3.eth.get_transaction_receipt(HexStr(tx_hash))
-        except TransactionNotFound:
-            return None
-        gas_used, price = raw.get("gasUsed"), raw.get("effectiveGasPrice")
-        return Receipt(
-            status=int(raw["status"]),
-            block_number=int(raw["blockNumber"]),
-            gas_used=None if gas_used is None else int(gas_used),
-            effective_gas_price=None if price is None else int(price),
-        )
+        """The receipt of `tx_hash`, None while it is not mined (or not known).
+
+        A raw request, read by `receipt_of_reply`: a batch's receipt carries a log per mint (100
+        to 400), and web3's formatters turned every one into an AttributeDict of HexBytes that
+        nothing reads; under a backlog each transaction in flight is followed every poll until
+        its block is final (12 % of a member's CPU in a drain, benchmarks/notes.md)."""
+        reply = await self.chain.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"), [tx_hash])
+        return receipt_of_reply(reply, tx_hash)
 
     async def known(self, tx_hash: str) -> bool:
         """Whether the node knows `tx_hash` (pending or mined); False once it was dropped."""
-        try:
-            await self.chain.w3.eth.get_transaction(HexStr(tx_hash))
-        except TransactionNotFound:
-            return False
-        return True
+        # raw: a batch's transaction carries its calldata (tens of kB), which web3 would format
+        reply = await self.chain.w3.provider.make_request(RPCEndpoint("eth_getTransactionByHash"), [tx_hash])
+        if not isinstance(reply, dict) or reply.get("error") is not None:
+            raise RpcReplyError(f"eth_getTransactionByHash({tx_hash}): {reply!r:.200}")
+        found = reply.get("result")
+        if found is not None and not isinstance(found, dict):
+            raise RpcReplyError(
+                f"eth_getTransactionByHash({tx_hash}): result is {found!r:.120}, not a transaction"
+            )
+        return found is not None
 
     async def view(self, tx_hash: str) -> TxView | None:
         """What the node says of `tx_hash` (recipient, input, mined or not); None if unknown."""

@@ -4,18 +4,19 @@ the batch is followed afterwards."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from eth_account import Account
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
 from structlog.testing import capture_logs
-from web3.exceptions import TransactionNotFound
 
 from relayer import metrics
-from relayer.adapters.chain import SendReads
-from relayer.adapters.txsender import Receipt, TxSender
+from relayer.adapters.chain import RpcReplyError, SendReads
+from relayer.adapters.txsender import Receipt, TxSender, receipt_of_reply
 from relayer.config import RelayerConfig
 from relayer.core.lifecycle import OutcomeKind, confirmed
 from relayer.core.states import BatchHead, BatchState, RefundState, StoredRefund, TxRecord
@@ -39,16 +40,6 @@ class ChainEth:
         self.mined = 0  # the account's next nonce as of the latest block
         self.estimates = 0  # eth_estimateGas calls
 
-    async def get_transaction_receipt(self, tx_hash: str) -> dict[str, Any]:
-        if tx_hash not in self.receipts:
-            raise TransactionNotFound(f"no receipt of {tx_hash}")
-        return self.receipts[tx_hash]
-
-    async def get_transaction(self, tx_hash: str) -> dict[str, Any]:
-        if tx_hash not in self.known and tx_hash not in self.receipts:
-            raise TransactionNotFound(f"no transaction {tx_hash}")
-        return {"hash": tx_hash}
-
     async def estimate_gas(self, params: Any) -> int:
         self.estimates += 1
         return 100_000
@@ -65,9 +56,27 @@ class ChainEth:
         return b""
 
 
+class ChainProvider:
+    """The raw requests (`TxSender.receipt`): `eth.receipts` as a node sends them, in hex."""
+
+    def __init__(self, eth: ChainEth) -> None:
+        self.eth = eth
+
+    async def make_request(self, method: str, params: list[Any]) -> dict[str, Any]:
+        if method == "eth_getTransactionByHash":
+            known = params[0] in self.eth.known or params[0] in self.eth.receipts
+            return {"jsonrpc": "2.0", "id": 1, "result": {"hash": params[0]} if known else None}
+        assert method == "eth_getTransactionReceipt"
+        found = self.eth.receipts.get(params[0])
+        if found is None:
+            return {"jsonrpc": "2.0", "id": 1, "result": None}
+        return {"jsonrpc": "2.0", "id": 1, "result": {k: hex(v) for k, v in found.items()}}
+
+
 class ChainW3:
     def __init__(self) -> None:
         self.eth = ChainEth()
+        self.provider = ChainProvider(self.eth)
 
 
 class Chain:
@@ -174,6 +183,32 @@ async def test_a_receipt_without_the_fee_fields_is_read() -> None:
     assert await sender.receipt("0xaa") == Receipt(
         status=0, block_number=7, gas_used=None, effective_gas_price=None
     )
+
+
+def test_a_raw_receipt_is_read_and_a_malformed_one_refused_with_what_was_wrong() -> None:
+    """`receipt_of_reply`: a node's hex fields; null while not mined; an error, a receipt of
+    another transaction, a field that is not a hex quantity: RpcReplyError naming it."""
+    mine = "0x" + "ab" * 32
+    full = {"transactionHash": mine, "status": "0x1", "blockNumber": "0x2a", "gasUsed": "0x5208"}
+    assert receipt_of_reply({"result": full | {"effectiveGasPrice": "0x3b9aca00"}}, mine) == Receipt(
+        status=1, block_number=42, gas_used=21_000, effective_gas_price=GWEI
+    )
+    assert receipt_of_reply({"result": full}, mine.upper().replace("0X", "0x")) == Receipt(
+        1, 42, 21_000, None
+    )
+    assert receipt_of_reply({"result": None}, mine) is None
+    bad = [
+        ("not a reply", "not a JSON-RPC reply"),
+        ({"error": {"code": -32000, "message": "header not found"}}, "header not found"),
+        ({"result": "0x1"}, "not a receipt"),
+        ({"result": full | {"transactionHash": "0x" + "cd" * 32}}, "the receipt of 0xcdcd"),
+        ({"result": {k: v for k, v in full.items() if k != "status"}}, "status is None"),
+        ({"result": full | {"blockNumber": 42}}, "blockNumber is 42, not a hex quantity"),
+        ({"result": full | {"gasUsed": "0xzz"}}, "gasUsed is '0xzz'"),
+    ]
+    for reply, says in bad:
+        with pytest.raises(RpcReplyError, match=re.escape(says)):
+            receipt_of_reply(reply, mine)
 
 
 async def test_a_reverted_refund_whose_receipt_has_no_effective_gas_price_is_sent_again() -> None:

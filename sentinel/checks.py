@@ -259,6 +259,18 @@ def _backs(record: Record, states: Sequence[NonceState], local: Sequence[Transfe
     return True if record.in_batch else None  # the token pair: only a batch's root shows it
 
 
+def _may_back(record: Record, states: Sequence[NonceState], local: Sequence[Transfer | None]) -> bool:
+    """Whether a (latest) head may back `record`: it does, or it holds the very source transfer the
+    sentinel knows (its leaf) with the record's amount and recipient and only the token pair is not
+    verifiable. A head holding some other transfer at that nonce, or one the sentinel cannot name,
+    is no reason to wait: a forger would start a tiny transfer at the nonce it forges a large
+    delivery of, to hold the curse back until the source is final."""
+    backed = _backs(record, states, local)
+    if backed is not None:
+        return backed
+    return all(t is not None and leaf_hash(t) == s.leaf for t, s in zip(local, states, strict=False))
+
+
 def agree(rebuilt: Sequence[Record | None], configured_rpcs: int) -> tuple[Record | None, str]:
     """Step 1 of the rule: the record every configured RPC of its chain rebuilt from its own final
     receipt and transaction (None: that RPC does not show the log final, or failed). Returns the
@@ -343,9 +355,7 @@ def judge(
         )
     if backed:
         return Evidence(Verdict.BACKED, "every source RPC's final head backs the record")
-    # a latest head that may back it (None: amount and recipient match, the token pair is not
-    # verifiable) is not evidence against it: only heads that cannot back it allow a curse
-    if any(_backs(record, v.latest, local) is not False for v in views):
+    if any(_may_back(record, v.latest, local) for v in views):
         return Evidence(Verdict.PENDING, "a source RPC's latest head backs the record; not final yet")
     return Evidence(
         Verdict.UNBACKED,

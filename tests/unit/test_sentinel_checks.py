@@ -284,6 +284,22 @@ def test_supply_confirmations_must_be_positive() -> None:
         supply_verdict([], 0)
 
 
+def test_a_tiny_transfer_at_the_forged_nonce_in_the_latest_head_does_not_hold_the_curse() -> None:
+    """Review of the PENDING rule: a forger starts a tiny transfer at nonce N on the source and
+    forges a large delivery of N. The final head has nothing at N (the sentinel knows no source
+    transfer), the latest head has the tiny one: evidence against the record, not a reason to wait
+    until the source is final (while the forged mint can be spent)."""
+    forged = dataclasses.replace(executed(transfer(6)), amount=10**24, recipient=MALLORY)
+    tiny = present(transfer(6, 1))
+    views = [view("r", [ABSENT], [tiny], 0), view("r", [ABSENT], [tiny], 0)]
+    assert judge(forged, [None], views, 2).verdict is Verdict.UNBACKED
+    # the record's own transfer in the latest head, known to the sentinel: not final yet, wait
+    honest = [view("r", [ABSENT], [present(transfer(6))], 0)] * 2
+    assert judge(executed(transfer(6)), [transfer(6)], honest, 2).verdict is Verdict.PENDING
+    # the same head, but the record says another recipient: evidence against it
+    assert judge(forged, [transfer(6)], honest, 2).verdict is Verdict.UNBACKED
+
+
 states = st.sampled_from(
     [ABSENT, present(transfer(6)), present(transfer(6, 1)), present(transfer(6, recipient=MALLORY))]
 )

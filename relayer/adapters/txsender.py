@@ -82,15 +82,18 @@ def _optional_quantity(raw: dict[str, Any], field: str, tx_hash: str) -> int | N
 
 def receipt_of_reply(reply: Any, tx_hash: str) -> Receipt | None:
     """The `Receipt` in a raw `eth_getTransactionReceipt` reply; None when its result is null (not
-    mined, or not known). An error, a receipt of another transaction or a field that is not a hex
-    quantity raises RpcReplyError (nothing decided on it: the submitter's step is retried)."""
+    mined, or not known) or its block number is null (a node answering for a pending transaction).
+    An error, a reply with no result, a receipt of another transaction or a field that is not a
+    hex quantity raises RpcReplyError (nothing decided on it: the submitter's step is retried)."""
     if not isinstance(reply, dict):
         raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): not a JSON-RPC reply: {reply!r:.120}")
     error = reply.get("error")
     if error is not None:
         message = error.get("message", error) if isinstance(error, dict) else error
         raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): {message}")
-    raw = reply.get("result")
+    if "result" not in reply:  # not "not mined": a reply without an answer (a proxy's, a limiter's)
+        raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): neither result nor error: {reply!r:.120}")
+    raw = reply["result"]
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -100,6 +103,8 @@ def receipt_of_reply(reply: Any, tx_hash: str) -> Receipt | None:
         raise RpcReplyError(
             f"eth_getTransactionReceipt({tx_hash}): the node answered with the receipt of {got}"
         )
+    if raw.get("blockNumber") is None:
+        return None  # a node that answers for a pending transaction: not mined yet
     return Receipt(
         status=_quantity(raw, "status", tx_hash),
         block_number=_quantity(raw, "blockNumber", tx_hash),
@@ -230,9 +235,10 @@ class TxSender:
         """Whether the node knows `tx_hash` (pending or mined); False once it was dropped."""
         # raw: a batch's transaction carries its calldata (tens of kB), which web3 would format
         reply = await self.chain.w3.provider.make_request(RPCEndpoint("eth_getTransactionByHash"), [tx_hash])
-        if not isinstance(reply, dict) or reply.get("error") is not None:
+        # an error, or a reply without a result, is no answer: never "dropped" (that re-sends)
+        if not isinstance(reply, dict) or reply.get("error") is not None or "result" not in reply:
             raise RpcReplyError(f"eth_getTransactionByHash({tx_hash}): {reply!r:.200}")
-        found = reply.get("result")
+        found = reply["result"]
         if found is not None and not isinstance(found, dict):
             raise RpcReplyError(
                 f"eth_getTransactionByHash({tx_hash}): result is {found!r:.120}, not a transaction"

@@ -197,9 +197,12 @@ def test_a_raw_receipt_is_read_and_a_malformed_one_refused_with_what_was_wrong()
         1, 42, 21_000, None
     )
     assert receipt_of_reply({"result": None}, mine) is None
+    assert receipt_of_reply({"result": full | {"blockNumber": None}}, mine) is None  # pending
     bad = [
         ("not a reply", "not a JSON-RPC reply"),
         ({"error": {"code": -32000, "message": "header not found"}}, "header not found"),
+        ({"jsonrpc": "2.0", "id": 1}, "neither result nor error"),
+        ({"message": "rate limited"}, "neither result nor error"),
         ({"result": "0x1"}, "not a receipt"),
         ({"result": full | {"transactionHash": "0x" + "cd" * 32}}, "the receipt of 0xcdcd"),
         ({"result": {k: v for k, v in full.items() if k != "status"}}, "status is None"),
@@ -209,6 +212,24 @@ def test_a_raw_receipt_is_read_and_a_malformed_one_refused_with_what_was_wrong()
     for reply, says in bad:
         with pytest.raises(RpcReplyError, match=re.escape(says)):
             receipt_of_reply(reply, mine)
+
+
+async def test_a_transaction_is_dropped_only_on_a_null_result_never_on_a_reply_without_one() -> None:
+    """`TxSender.known`: False only when the node answers null (then the batch is sent again); an
+    error or a reply with no result (a proxy's, a rate limiter's) raises, so nothing is re-sent."""
+    chain = Chain()
+    sender = TxSender(chain, Account.create(), config())  # type: ignore[arg-type]
+    chain.w3.eth.known.add("0xaa")
+    assert await sender.known("0xaa") is True
+    assert await sender.known("0xbb") is False
+    for reply in ({"jsonrpc": "2.0", "id": 1}, {"error": {"message": "busy"}}, "oops", {"result": "0x1"}):
+
+        async def answer(method: str, params: list[Any], reply: Any = reply) -> Any:
+            return reply
+
+        chain.w3.provider.make_request = answer  # type: ignore[method-assign]
+        with pytest.raises(RpcReplyError, match="eth_getTransactionByHash"):
+            await sender.known("0xaa")
 
 
 async def test_a_reverted_refund_whose_receipt_has_no_effective_gas_price_is_sent_again() -> None:

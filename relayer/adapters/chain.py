@@ -959,6 +959,17 @@ class ChainClient:
     async def batches_pending(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
         """`is_batch_pending` of many batches (src, first, last), in JSON-RPC batches of
         PENDING_READ_BATCH: one round trip for the bitmaps of a step's batches, not one each."""
+        return await self._all_executed_at(ranges, "pending", "unexecutedCount(pending) batch")
+
+    async def batches_mined(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
+        """`is_batch_executed(final=False)` of many batches: executed in the latest block (mined,
+        perhaps not final), in JSON-RPC batches as `batches_pending`."""
+        return await self._all_executed_at(ranges, "latest", "unexecutedCount(latest) batch")
+
+    async def _all_executed_at(
+        self, ranges: list[tuple[ChainId, int, int]], tag: str, what: str
+    ) -> list[bool]:
+        """Per range (src, first, last): `unexecutedCount` is 0 at block `tag`."""
 
         async def get(ep: _Endpoint) -> list[bool]:
             out: list[bool] = []
@@ -969,20 +980,24 @@ class ChainClient:
                         [
                             {
                                 "to": ep.contract.address,
-                                "data": ep.contract.encode_abi("unexecutedCount", [src, first, last]),
+                                "data": "0x"
+                                + (
+                                    UNEXECUTED_COUNT
+                                    + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])
+                                ).hex(),
                             },
-                            "pending",
+                            tag,
                         ],
                     )
                     for src, first, last in ranges[i : i + PENDING_READ_BATCH]
                 ]
                 replies: Any = await ep.w3.provider.make_batch_request(calls)
-                out += _pending_replies(replies, len(calls))
+                out += _pending_replies(replies, len(calls), what)
             return out
 
         if not ranges:
             return []
-        return await self.call(get, "unexecutedCount(pending) batch")
+        return await self.call(get, what)
 
     async def send_reads(
         self,
@@ -1032,33 +1047,7 @@ class ChainClient:
         final_head = await self.final_head()
         if final_head < self.cfg.start_block:
             return [False] * len(ranges)
-        tag = hex(final_head)
-
-        async def get(ep: _Endpoint) -> list[bool]:
-            out: list[bool] = []
-            for i in range(0, len(ranges), PENDING_READ_BATCH):
-                calls = [
-                    (
-                        RPCEndpoint("eth_call"),
-                        [
-                            {
-                                "to": ep.contract.address,
-                                "data": "0x"
-                                + (
-                                    UNEXECUTED_COUNT
-                                    + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])
-                                ).hex(),
-                            },
-                            tag,
-                        ],
-                    )
-                    for src, first, last in ranges[i : i + PENDING_READ_BATCH]
-                ]
-                replies: Any = await ep.w3.provider.make_batch_request(calls)
-                out += _pending_replies(replies, len(calls))
-            return out
-
-        return await self.call(get, "unexecutedCount(final) batch")
+        return await self._all_executed_at(ranges, hex(final_head), "unexecutedCount(final) batch")
 
     async def key_epoch(self) -> int:
         async def get(ep: _Endpoint) -> int:
@@ -1576,12 +1565,12 @@ def _send_replies(replies: Any, *, nonce: bool, pending: bool) -> SendReads:
     )
 
 
-def _pending_replies(replies: Any, count: int) -> list[bool]:
+def _pending_replies(replies: Any, count: int, what: str = "unexecutedCount(pending) batch") -> list[bool]:
     """The `unexecutedCount(...)` results of a JSON-RPC batch of `count` calls (True: none left
     unexecuted), in the order asked (`_batch_replies`); a result that is not one 32-byte word is
     refused."""
     out: list[bool] = []
-    for reply in _batch_replies(replies, count, "unexecutedCount(pending) batch"):
+    for reply in _batch_replies(replies, count, what):
         result = reply.get("result")
         if (
             "error" in reply
@@ -1589,6 +1578,6 @@ def _pending_replies(replies: Any, count: int) -> list[bool]:
             or len(result) != 66
             or not result.startswith("0x")
         ):
-            raise RpcReplyError(f"unexecutedCount(pending): not one 32-byte word: {reply!r:.200}")
+            raise RpcReplyError(f"{what}: not one 32-byte word: {reply!r:.200}")
         out.append(int(result, 16) == 0)
     return out

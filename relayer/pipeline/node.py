@@ -375,6 +375,7 @@ class Node:
                 log.warning("pending_state_unavailable", batches=len(group), error=repr(exc))
                 continue
             now = time.monotonic()
+            expired: list[BatchHead] = []
             for b, executed in zip(group, done, strict=True):
                 if not executed:
                     self._sent_seen.pop(b.id, None)
@@ -382,23 +383,30 @@ class Node:
                 # held back for at most the receipt timeout from the first sight (a transaction
                 # kept pending underpriced, its sender gone, must not hold the batch for ever)
                 seen = self._sent_seen.setdefault(b.id, now)
-                if now - seen < self.cfg.relayer.receipt_timeout or await self._mined(chain, b):
+                if now - seen < self.cfg.relayer.receipt_timeout:
                     skip.add(b.id)
+                else:
+                    expired.append(b)
+            skip |= await self._mined(chain, expired)
         return [b for b in batches if b.id not in skip]
 
     @staticmethod
-    async def _mined(chain: ChainClient, b: BatchHead) -> bool:
-        """Whether the batch is executed in the latest block: mined, waiting for finality (the
-        sweep marks it executed once final), not a transaction pending for ever; a node that
-        cannot say lets the hold lapse."""
+    async def _mined(chain: ChainClient, group: list[BatchHead]) -> set[BatchId]:
+        """Those of `group` executed in the latest block: mined, waiting for finality (the sweep
+        marks them executed once final), not a transaction pending for ever; one JSON-RPC batch.
+        A node that cannot say lets their hold lapse."""
+        if not group:
+            return set()
         try:
-            return await chain.is_batch_executed(
-                b.id.route.src, b.id.first_nonce, b.id.last_nonce, final=False
-            )
+            ranges: list[tuple[ChainId, int, int]] = [
+                (b.id.route.src, b.id.first_nonce, b.id.last_nonce) for b in group
+            ]
+            mined = await chain.batches_mined(ranges)
         except Exception as exc:
             metrics.RPC_ERRORS.labels(chain.cfg.name).inc()
-            log.warning("executed_check_failed", batch=str(b.id), error=repr(exc))
-            return False
+            log.warning("executed_check_failed", batches=len(group), error=repr(exc))
+            return set()
+        return {b.id for b, m in zip(group, mined, strict=True) if m}
 
     async def sweep_executed(self) -> None:
         """Mark batches that someone else executed (this node may relay nothing)."""

@@ -263,10 +263,10 @@ class _PendingChain:
         self.reads.append(len(ranges))
         return [self.executed] * len(ranges)
 
-    async def is_batch_executed(self, src: int, first: int, last: int, *, final: bool = True) -> bool:
+    async def batches_mined(self, ranges: list[tuple[int, int, int]]) -> list[bool]:
         """Executed in the latest block (`mined`: the other relayer's transaction is in a block
-        that is not final yet); never final here."""
-        return self.mined and not final
+        that is not final yet)."""
+        return [self.mined] * len(ranges)
 
     mined = False
 

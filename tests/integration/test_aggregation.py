@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eth_utils.address import to_checksum_address as cs
@@ -63,17 +64,23 @@ def make_node(tmp_path: Path, store: Store, share: KeyShare) -> Node:
     )
 
 
+async def _one_batch_of_three(node: Node, store: Store) -> Any:
+    """Transfers 1..3 of ROUTE final on the node's store, cut into one batch: the stored batch."""
+    events = [
+        (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
+        for n in (1, 2, 3)
+    ]
+    await store.record_scan(ROUTE.src, 6, events)
+    assert await node.cut_batches(ROUTE) == 1
+    [stored] = await store.batches([BatchState.PENDING])
+    return stored
+
+
 async def test_forged_partials_are_dropped_and_t_valid_ones_aggregate(tmp_path: Path) -> None:
     shares = deal(4, 3)
     async with Store.open(tmp_path / "node.sqlite3") as store:
         node = make_node(tmp_path, store, shares[0])
-        events = [
-            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
-            for n in (1, 2, 3)
-        ]
-        await store.record_scan(ROUTE.src, 6, events)
-        assert await node.cut_batches(ROUTE) == 1
-        [stored] = await store.batches([BatchState.PENDING])
+        stored = await _one_batch_of_three(node, store)
         assert await node.sign(stored)  # member 1 signs and keeps its own partial
         assert not await node.sign(stored)  # ... once
 
@@ -207,13 +214,7 @@ async def test_republished_partials_are_duplicates_then_late_and_junk_never_disp
     shares = deal(4, 3)
     async with Store.open(tmp_path / "node.sqlite3") as store:
         node = make_node(tmp_path, store, shares[0])
-        events = [
-            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
-            for n in (1, 2, 3)
-        ]
-        await store.record_scan(ROUTE.src, 6, events)
-        assert await node.cut_batches(ROUTE) == 1
-        [stored] = await store.batches([BatchState.PENDING])
+        stored = await _one_batch_of_three(node, store)
         bid = stored.batch.id
 
         def from_member(member: int, signer: KeyShare, message: bytes = stored.message) -> PartialMessage:
@@ -271,6 +272,31 @@ class _PendingChain:
     mined = False
 
 
+async def _second_turn_with_t_partials(
+    cfg: Any, store: Store, chain: _PendingChain, shares: Any
+) -> tuple[Node, Any]:
+    """Member 2's node, second in the turns of batch 1..3 (relayer.core.txmath.batch_rank), with
+    the batch cut, signed and the partials of members 1 and 3 judged on arrival: t kept."""
+    from types import SimpleNamespace
+
+    from relayer.core.txmath import batch_rank
+
+    assert batch_rank(2, 4, ROUTE.src, ROUTE.dst, 1) == 1
+    node = Node(
+        cfg=cfg, store=store, chains={ROUTE.dst: chain}, public=shares[1].public,  # type: ignore[dict-item]
+        share=shares[1], backend=get_backend(), transport=Transport(cfg.mqtt, cfg.member_index),
+    )  # fmt: skip
+    node.submitters[ROUTE.dst] = SimpleNamespace(member_index=2, committee_size=4, cfg=cfg.relayer)  # type: ignore[assignment]
+    stored = await _one_batch_of_three(node, store)
+    assert await node.sign(stored)
+    for member in (1, 3):
+        partial = partial_sign(shares[member - 1], stored.message)
+        await node.on_partial(
+            PartialMessage(member, stored.batch.id, 1, stored.root, stored.message, partial)
+        )
+    return node, stored
+
+
 @pytest.mark.parametrize("mined", [False, True])
 async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pending_send_holds_it_for_a_timeout(
     tmp_path: Path, mined: bool
@@ -282,47 +308,12 @@ async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pen
     hold the batch): then it combines it. `mined`: the other relayer's transaction is in the latest
     block, only not final (Ethereum's finality is longer than the timeout): the hold stays until
     the block goes away (review: it lapsed, and every later turn combined every batch)."""
-    from types import SimpleNamespace
-
-    from relayer.core.txmath import batch_rank
-
-    assert batch_rank(2, 4, ROUTE.src, ROUTE.dst, 1) == 1
     shares = deal(4, 3)
     async with Store.open(tmp_path / "node.sqlite3") as store:
         cfg = config(tmp_path, 2)  # stagger 1.0 s, receipt timeout 10 s
         chain = _PendingChain(executed=True)
         chain.mined = mined
-        node = Node(
-            cfg=cfg,
-            store=store,
-            chains={ROUTE.dst: chain},  # type: ignore[dict-item]
-            public=shares[1].public,
-            share=shares[1],
-            backend=get_backend(),
-            transport=Transport(cfg.mqtt, cfg.member_index),
-        )
-        node.submitters[ROUTE.dst] = SimpleNamespace(  # type: ignore[assignment]
-            member_index=2, committee_size=4, cfg=cfg.relayer
-        )
-        events = [
-            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
-            for n in (1, 2, 3)
-        ]
-        await store.record_scan(ROUTE.src, 6, events)
-        assert await node.cut_batches(ROUTE) == 1
-        [stored] = await store.batches([BatchState.PENDING])
-        assert await node.sign(stored)
-        for member in (1, 3):
-            await node.on_partial(
-                PartialMessage(
-                    member,
-                    stored.batch.id,
-                    1,
-                    stored.root,
-                    stored.message,
-                    partial_sign(shares[member - 1], stored.message),
-                )
-            )
+        node, stored = await _second_turn_with_t_partials(cfg, store, chain, shares)
         assert len(await store.partials_for(stored.batch.id)) == 3  # judged and kept on arrival
 
         async def state() -> BatchState:
@@ -367,33 +358,11 @@ async def test_a_wall_clock_stepped_back_does_not_hold_a_later_turn(
     """Review: the turns were timed on the wall clock. Stepped back an hour (NTP) after the quorum,
     a later turn's `waits_for_turn` stayed true for that hour, even on the periodic pass, while the
     turn's relayer (rank 0) was down. Timed on the monotonic clock, the turn comes after the stagger."""
-    from types import SimpleNamespace
-
-    from relayer.core.txmath import batch_rank
-
-    assert batch_rank(2, 4, ROUTE.src, ROUTE.dst, 1) == 1
     shares = deal(4, 3)
     async with Store.open(tmp_path / "node.sqlite3") as store:
         cfg = config(tmp_path, 2)  # stagger 1 s
         chain = _PendingChain(executed=False)  # nothing sent: rank 0 is down
-        node = Node(
-            cfg=cfg, store=store, chains={ROUTE.dst: chain}, public=shares[1].public,  # type: ignore[dict-item]
-            share=shares[1], backend=get_backend(), transport=Transport(cfg.mqtt, cfg.member_index),
-        )  # fmt: skip
-        node.submitters[ROUTE.dst] = SimpleNamespace(member_index=2, committee_size=4, cfg=cfg.relayer)  # type: ignore[assignment]
-        events = [
-            (Located(Transfer(ROUTE.src, ROUTE.dst, Nonce(n), ADDR, ADDR, ADDR, ADDR, n), 5), "0xb", "0xt", n)
-            for n in (1, 2, 3)
-        ]
-        await store.record_scan(ROUTE.src, 6, events)
-        assert await node.cut_batches(ROUTE) == 1
-        [stored] = await store.batches([BatchState.PENDING])
-        assert await node.sign(stored)
-        for member in (1, 3):
-            partial = partial_sign(shares[member - 1], stored.message)
-            await node.on_partial(
-                PartialMessage(member, stored.batch.id, 1, stored.root, stored.message, partial)
-            )
+        node, stored = await _second_turn_with_t_partials(cfg, store, chain, shares)
         assert node.aggregator.waits_for_turn(stored.batch.id)
         real = time.time
         monkeypatch.setattr(aggregator_module.time, "time", lambda: real() - 3600)  # stepped back 1 h

@@ -4,27 +4,12 @@ batches as of the final head in one JSON-RPC batch, answering as `is_batch_execu
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import pytest
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 
+from tests.integration.test_submitter_notices import count_batches
 from tests.integration.test_submitter_pending import FINALITY, mine, relayer
-from tests.support.signed_batch import SignedBatch, lock_and_sign, rpc
-
-
-@pytest.fixture
-def signed(chains: tuple[str, str]) -> SignedBatch:
-    return lock_and_sign(chains)
-
-
-@pytest.fixture
-def we(signed: SignedBatch) -> Web3:
-    """The destination chain, no longer mining by itself (blocks come from `mine`)."""
-    w3 = Web3(HTTPProvider(signed.dep.ethereum_url))
-    rpc(w3, "evm_setAutomine", False)
-    rpc(w3, "anvil_setIntervalMining", 0)
-    return w3
+from tests.support.signed_batch import SignedBatch
 
 
 async def test_the_final_bitmaps_of_many_batches_are_read_in_one_json_rpc_batch(
@@ -42,15 +27,7 @@ async def test_the_final_bitmaps_of_many_batches_are_read_in_one_json_rpc_batch(
         assert await chain.is_batch_executed(src, 1, 1, final=False)
         assert await chain.batches_executed(ranges) == [False, False, False]  # not final yet
         mine(we, FINALITY)
-        provider = chain.w3.provider
-        inner = provider.make_batch_request
-        batches: list[int] = []
-
-        async def make_batch_request(calls: Any) -> Any:
-            batches.append(len(calls))
-            return await inner(calls)
-
-        provider.make_batch_request = make_batch_request
+        batches = count_batches(chain)
         got = await chain.batches_executed(ranges)
         assert batches == [3]
         assert got == [True, False, False]

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 
 from harness import devnet
 from relayer.adapters.chain import ChainClient
@@ -32,21 +32,7 @@ from tests.integration.test_submitter_pending import (
     receipt_status,
     relayer,
 )
-from tests.support.signed_batch import AMOUNT, SignedBatch, lock_and_sign, rpc
-
-
-@pytest.fixture
-def signed(chains: tuple[str, str]) -> SignedBatch:
-    return lock_and_sign(chains)
-
-
-@pytest.fixture
-def we(signed: SignedBatch) -> Web3:
-    """The destination chain, no longer mining by itself (blocks come from `mine`)."""
-    w3 = Web3(HTTPProvider(signed.dep.ethereum_url))
-    rpc(w3, "evm_setAutomine", False)
-    rpc(w3, "anvil_setIntervalMining", 0)
-    return w3
+from tests.support.signed_batch import AMOUNT, SignedBatch
 
 
 def notice(signed: SignedBatch, member: int, tx_hash: str) -> SentMessage:
@@ -140,6 +126,20 @@ async def test_a_genuine_notice_holds_the_next_relayer_until_the_batch_is_execut
     assert we.eth.get_transaction_count(b.address, "pending") == 0
 
 
+def count_batches(chain: ChainClient) -> list[int]:
+    """Record the size of each JSON-RPC batch the chain client sends from now on, in order."""
+    batches: list[int] = []
+    provider = chain.w3.provider
+    inner = provider.make_batch_request
+
+    async def make_batch_request(calls: Any) -> Any:
+        batches.append(len(calls))
+        return await inner(calls)
+
+    provider.make_batch_request = make_batch_request  # type: ignore[method-assign]
+    return batches
+
+
 def count_rpcs(chain: ChainClient) -> list[str]:
     """Record the JSON-RPC methods the chain client sends to the node from now on, in order
     (below web3's request cache: what goes over the wire)."""
@@ -202,15 +202,7 @@ async def test_the_pending_state_of_many_batches_is_read_in_one_json_rpc_batch(
         await a.submitter.step()  # sent, in the mempool
         await chain.w3.eth.chain_id
         methods = count_rpcs(chain)
-        provider = chain.w3.provider
-        inner = provider.make_batch_request
-        batches: list[int] = []
-
-        async def make_batch_request(calls: Any) -> Any:
-            batches.append(len(calls))
-            return await inner(calls)
-
-        provider.make_batch_request = make_batch_request
+        batches = count_batches(chain)
         got = await chain.batches_pending(ranges)
         assert (methods, batches) == ([], [3])  # one JSON-RPC batch of three eth_calls
         assert got == [True, False, False]

@@ -18,10 +18,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 from eth_typing import HexStr
 from structlog.testing import capture_logs
-from web3 import HTTPProvider, Web3
+from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from harness import devnet
@@ -36,7 +35,6 @@ from tests.support.signed_batch import (
     ROUTE,
     SignedBatch,
     ethereum_config,
-    lock_and_sign,
     rpc,
     store_aggregated,
 )
@@ -75,20 +73,6 @@ async def relayer(
     ):
         await store_aggregated(store, signed)
         yield Relayer(Submitter(chain, store, key, cfg, member, COMMITTEE), store, key.address)
-
-
-@pytest.fixture
-def signed(chains: tuple[str, str]) -> SignedBatch:
-    return lock_and_sign(chains)
-
-
-@pytest.fixture
-def we(signed: SignedBatch) -> Web3:
-    """The destination chain, no longer mining by itself (blocks come from `mine`)."""
-    w3 = Web3(HTTPProvider(signed.dep.ethereum_url))
-    rpc(w3, "evm_setAutomine", False)
-    rpc(w3, "anvil_setIntervalMining", 0)
-    return w3
 
 
 def mine(we: Web3, blocks: int = 1) -> None:

@@ -268,7 +268,7 @@ def _may_back(record: Record, states: Sequence[NonceState], local: Sequence[Tran
     backed = _backs(record, states, local)
     if backed is not None:
         return backed
-    return all(t is not None and leaf_hash(t) == s.leaf for t, s in zip(local, states, strict=False))
+    return all(t is not None and leaf_hash(t) == s.leaf for t, s in zip(local, states, strict=True))
 
 
 def agree(rebuilt: Sequence[Record | None], configured_rpcs: int) -> tuple[Record | None, str]:

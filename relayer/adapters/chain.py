@@ -1565,7 +1565,7 @@ def _send_replies(replies: Any, *, nonce: bool, pending: bool) -> SendReads:
     )
 
 
-def _pending_replies(replies: Any, count: int, what: str = "unexecutedCount(pending) batch") -> list[bool]:
+def _pending_replies(replies: Any, count: int, what: str) -> list[bool]:
     """The `unexecutedCount(...)` results of a JSON-RPC batch of `count` calls (True: none left
     unexecuted), in the order asked (`_batch_replies`); a result that is not one 32-byte word is
     refused."""

@@ -80,20 +80,27 @@ def _optional_quantity(raw: dict[str, Any], field: str, tx_hash: str) -> int | N
     return None if raw.get(field) is None else _quantity(raw, field, tx_hash)
 
 
+def _rpc_result(reply: Any, what: str) -> Any:
+    """The `result` of a raw JSON-RPC reply. An error, or a reply with no result at all (a
+    proxy's, a rate limiter's), is no answer: RpcReplyError, never read as a null result ("not
+    mined", "dropped": the submitter would send again)."""
+    if not isinstance(reply, dict):
+        raise RpcReplyError(f"{what}: not a JSON-RPC reply: {reply!r:.120}")
+    error = reply.get("error")
+    if error is not None:
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise RpcReplyError(f"{what}: {message}")
+    if "result" not in reply:
+        raise RpcReplyError(f"{what}: neither result nor error: {reply!r:.120}")
+    return reply["result"]
+
+
 def receipt_of_reply(reply: Any, tx_hash: str) -> Receipt | None:
     """The `Receipt` in a raw `eth_getTransactionReceipt` reply; None when its result is null (not
     mined, or not known) or its block number is null (a node answering for a pending transaction).
     An error, a reply with no result, a receipt of another transaction or a field that is not a
     hex quantity raises RpcReplyError (nothing decided on it: the submitter's step is retried)."""
-    if not isinstance(reply, dict):
-        raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): not a JSON-RPC reply: {reply!r:.120}")
-    error = reply.get("error")
-    if error is not None:
-        message = error.get("message", error) if isinstance(error, dict) else error
-        raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): {message}")
-    if "result" not in reply:  # not "not mined": a reply without an answer (a proxy's, a limiter's)
-        raise RpcReplyError(f"eth_getTransactionReceipt({tx_hash}): neither result nor error: {reply!r:.120}")
-    raw = reply["result"]
+    raw = _rpc_result(reply, f"eth_getTransactionReceipt({tx_hash})")
     if raw is None:
         return None
     if not isinstance(raw, dict):
@@ -235,10 +242,7 @@ class TxSender:
         """Whether the node knows `tx_hash` (pending or mined); False once it was dropped."""
         # raw: a batch's transaction carries its calldata (tens of kB), which web3 would format
         reply = await self.chain.w3.provider.make_request(RPCEndpoint("eth_getTransactionByHash"), [tx_hash])
-        # an error, or a reply without a result, is no answer: never "dropped" (that re-sends)
-        if not isinstance(reply, dict) or reply.get("error") is not None or "result" not in reply:
-            raise RpcReplyError(f"eth_getTransactionByHash({tx_hash}): {reply!r:.200}")
-        found = reply["result"]
+        found = _rpc_result(reply, f"eth_getTransactionByHash({tx_hash})")
         if found is not None and not isinstance(found, dict):
             raise RpcReplyError(
                 f"eth_getTransactionByHash({tx_hash}): result is {found!r:.120}, not a transaction"

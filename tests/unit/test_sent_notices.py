@@ -255,7 +255,8 @@ def test_a_batched_pending_read_refuses_replies_it_cannot_match_to_its_requests(
     repeated or invented, or a result that is not one 32-byte word, is refused, not matched to the
     wrong batch (review N5)."""
     zero, one = "0x" + "00" * 32, "0x" + "00" * 31 + "01"
-    assert _pending_replies([{"id": 7, "result": zero}, {"id": 8, "result": one}], 2) == [True, False]
+    what = "unexecutedCount(pending) batch"
+    assert _pending_replies([{"id": 7, "result": zero}, {"id": 8, "result": one}], 2, what) == [True, False]
     for replies in (
         [{"id": 7, "result": zero}, {"id": 7, "result": one}],  # repeated
         [{"id": 7, "result": zero}, {"id": 9, "result": one}],  # one missing, one invented
@@ -265,4 +266,4 @@ def test_a_batched_pending_read_refuses_replies_it_cannot_match_to_its_requests(
         [{"id": 7, "result": zero}],
     ):
         with pytest.raises(RpcReplyError):
-            _pending_replies(replies, 2)
+            _pending_replies(replies, 2, what)

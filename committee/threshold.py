@@ -367,8 +367,9 @@ def combine(
     indices that are not members are ignored. Raises `NotEnoughPartials` with fewer than t
     known indices, and `InvalidPoint` if a chosen partial is not a valid G1 point.
 
-    It does not check the partials against the public shares: the caller must have checked each
-    one with `verify_partial` first (a bad partial yields a signature that fails `verify`).
+    It does not check the partials against the public shares: the caller checks each one with
+    `verify_partial` first, or checks the result with `verify` (a bad partial yields a signature
+    that fails it, and then each partial is checked to find the bad one).
     """
     available = {MemberIndex(i): partial for i, partial in partials.items() if i in public.public_shares}
     known = sorted(available)

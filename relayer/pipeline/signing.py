@@ -24,7 +24,7 @@ from typing import Literal, TypeVar
 import structlog
 from prometheus_client import Counter
 
-from committee.bls import BlsBackend
+from committee.bls import BlsBackend, InvalidPoint
 from committee.threshold import CommitteePublic, NotEnoughPartials, combine, verify, verify_partial
 from relayer import metrics
 from relayer.core.arrivals import Arrival, Facts, Judgement, PartialOutcome, judge_arrival
@@ -120,42 +120,71 @@ class Combiner:
     def combine(
         self, item: Hashable, message: bytes, offered: Iterable[Offered], key_epoch: int | None = None
     ) -> Combined:
-        """Check every offered partial against `message`, and combine t valid ones into the group
-        signature, checked against the group key of `key_epoch` (None: the keyring's first). What
-        was verified is forgotten once combined."""
+        """Combine t valid offered partials on `message` into the group signature, checked
+        against the group key of `key_epoch` (None: the keyring's first). What was verified is
+        forgotten once combined.
+
+        A partial verified before (on arrival: `verified`) is not checked again. The others (this
+        node's own partial, one kept before the item was known here, any after a restart) are
+        checked together first: the t lowest members' partials are combined and the group
+        signature verified, one pairing check for all of them. Only if that signature fails, or
+        fewer than t partials are on offer, is each unverified partial checked against its
+        member's public share, so an invalid one is named and left out. A partial of a member
+        above the t combined is then neither used nor checked."""
         key = self.keyring.first if key_epoch is None else self.keyring.get(key_epoch)
         if key is None:
             unheld = f"signed under key epoch {key_epoch}; this member holds {list(self.keyring.epochs)}"
             return Combined(None, (), tuple((o.member, unheld) for o in offered), 0)
         public = key.public
+        t = public.threshold
         valid: dict[int, bytes] = {}
+        unchecked: dict[int, bytes] = {}
         invalid: list[tuple[int, str]] = []
         for o in offered:
             why = o.mismatch
             if why is None and o.message != message:
                 why = "signs another message than the item this node would sign"
-            if why is None and self._verified.get((item, o.member)) != (message, o.partial):
-                if verify_partial(public, o.member, message, o.partial, self.backend):
-                    self.verified(item, o.member, message, o.partial)
-                else:
-                    why = f"does not verify against member {o.member}'s public share"
-            if why is None:
-                valid[o.member] = o.partial
-            else:
+            if why is not None:
                 invalid.append((o.member, why))
                 self.forget(item, [o.member])
-        t = public.threshold
+            elif self._verified.get((item, o.member)) == (message, o.partial):
+                valid[o.member] = o.partial
+            else:
+                unchecked[o.member] = o.partial
+        if unchecked and len(valid) + len(unchecked) >= t:
+            lowest = dict(sorted({**valid, **unchecked}.items())[:t])
+            signature = self._group_signature(public, lowest, message)
+            if signature is not None:
+                members = tuple(sorted(valid.keys() | lowest.keys()))
+                self.forget(item, members)
+                return Combined(signature, members, tuple(invalid), t)
+        for member, partial in unchecked.items():
+            if verify_partial(public, member, message, partial, self.backend):
+                self.verified(item, member, message, partial)
+                valid[member] = partial
+            else:
+                invalid.append((member, f"does not verify against member {member}'s public share"))
+                self.forget(item, [member])
         members = tuple(sorted(valid))
         if len(valid) < t:
             return Combined(None, members, tuple(invalid), t)
-        try:
-            signature = combine(public, valid, self.backend)
-        except NotEnoughPartials:
-            return Combined(None, members, tuple(invalid), t)
-        if not verify(public.group_public_key, message, signature, self.backend):
+        signature = self._group_signature(public, valid, message)
+        if signature is None:
             return Combined(None, members, tuple(invalid), t, unverified=True)
         self.forget(item, members)
         return Combined(signature, members, tuple(invalid), t)
+
+    def _group_signature(
+        self, public: CommitteePublic, partials: dict[int, bytes], message: bytes
+    ) -> bytes | None:
+        """The group signature combined from `partials` (t lowest members), if it verifies."""
+        try:
+            signature = combine(public, partials, self.backend)
+        except (NotEnoughPartials, InvalidPoint):  # an unchecked partial that is not a G1 point
+            return None
+        if not verify(public.group_public_key, message, signature, self.backend):
+            return None
+        return signature
 
 
 @dataclass

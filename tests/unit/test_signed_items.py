@@ -104,3 +104,59 @@ def test_the_group_signature_is_checked_before_it_is_used() -> None:
     assert done.signature is None
     assert done.unverified
     assert done.members == (1, 2, 3)
+
+
+class CountingBackend:
+    """The real backend, counting its pairing checks (`verify`: a partial's or the group's)."""
+
+    def __init__(self) -> None:
+        self.inner = get_backend()
+        self.verifies = 0
+
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        self.verifies += 1
+        return self.inner.verify(public_key, message, signature)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_unverified_partials_are_checked_together_by_the_group_signature() -> None:
+    """This node's own partial and others not verified on arrival cost one pairing check in all
+    when they combine into a valid signature, not one each and then the group's."""
+    backend = CountingBackend()
+    combiner = Combiner(PUBLIC, backend)  # type: ignore[arg-type]
+    combiner.verified("item", 3, MESSAGE, offered(3).partial)  # verified on arrival
+    done = combiner.combine("item", MESSAGE, [offered(4), offered(1), offered(2), offered(3)])
+    assert done.signature is not None
+    assert verify(PUBLIC.group_public_key, MESSAGE, done.signature)
+    assert (done.members, done.invalid) == ((1, 2, 3), ())
+    assert backend.verifies == 1
+    # member 4's partial was neither used nor checked: not named valid
+    assert done.valid == (1, 2, 3)
+
+
+def test_a_bad_unverified_partial_fails_the_group_signature_and_is_then_found_and_left_out() -> None:
+    backend = CountingBackend()
+    combiner = Combiner(PUBLIC, backend)  # type: ignore[arg-type]
+    outside = b"\x80" + bytes(47)  # not a point of the subgroup: combining it fails outright
+    for bad in (offered(1, signer=4).partial, outside):
+        backend.verifies = 0
+        done = combiner.combine(
+            "item", MESSAGE, [Offered(1, MESSAGE, bad), offered(2), offered(3), offered(4)]
+        )
+        assert done.signature is not None
+        assert verify(PUBLIC.group_public_key, MESSAGE, done.signature)
+        assert done.members == (2, 3, 4)
+        assert done.invalid == ((1, "does not verify against member 1's public share"),)
+        # the optimistic group check (when the bad partial is a point), each of the four, the group
+        assert backend.verifies == (1 if bad != outside else 0) + 4 + 1
+
+
+def test_fewer_than_t_partials_on_offer_are_each_checked_so_a_bad_one_is_named() -> None:
+    backend = CountingBackend()
+    combiner = Combiner(PUBLIC, backend)  # type: ignore[arg-type]
+    done = combiner.combine("item", MESSAGE, [offered(1), offered(2, signer=3)])
+    assert done.signature is None
+    assert (done.valid, done.invalid) == ((1,), ((2, "does not verify against member 2's public share"),))
+    assert backend.verifies == 2

@@ -127,10 +127,12 @@ class Combiner:
         A partial verified before (on arrival: `verified`) is not checked again. The others (this
         node's own partial, one kept before the item was known here, any after a restart) are
         checked together first: the t lowest members' partials are combined and the group
-        signature verified, one pairing check for all of them. Only if that signature fails, or
-        fewer than t partials are on offer, is each unverified partial checked against its
-        member's public share, so an invalid one is named and left out. A partial of a member
-        above the t combined is then neither used nor checked."""
+        signature verified, one pairing check for all of them. Only if that signature fails is
+        each unverified partial checked against its member's public share, so an invalid one is
+        named and left out. With fewer than t on offer nothing is combined and nothing checked
+        (a node tries each batch it signs at once, with its own partial alone); a partial that
+        does not claim the item (`mismatch`, another message) is named at once, without a
+        pairing check. A partial of a member above the t combined is neither used nor checked."""
         key = self.keyring.first if key_epoch is None else self.keyring.get(key_epoch)
         if key is None:
             unheld = f"signed under key epoch {key_epoch}; this member holds {list(self.keyring.epochs)}"
@@ -151,7 +153,9 @@ class Combiner:
                 valid[o.member] = o.partial
             else:
                 unchecked[o.member] = o.partial
-        if unchecked and len(valid) + len(unchecked) >= t:
+        if len(valid) + len(unchecked) < t:  # nothing to combine yet: checked once t are on offer
+            return Combined(None, tuple(sorted(valid)), tuple(invalid), t)
+        if unchecked:
             lowest = dict(sorted({**valid, **unchecked}.items())[:t])
             signature = self._group_signature(public, lowest, message)
             if signature is not None:

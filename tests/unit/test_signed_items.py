@@ -82,15 +82,14 @@ def test_invalid_partials_are_named_with_why_and_fewer_than_t_valid_make_nothing
         MESSAGE,
         [
             offered(1),
-            offered(2, message=OTHER),
+            offered(2),
             offered(3, signer=4),
             Offered(4, MESSAGE, offered(4).partial, "signs nonces up to 9"),
         ],
     )
     assert done.signature is None
-    assert done.valid == (1,)
+    assert done.valid == (1, 2)
     assert dict(done.invalid) == {
-        2: "signs another message than the item this node would sign",
         3: "does not verify against member 3's public share",
         4: "signs nonces up to 9",
     }
@@ -153,10 +152,17 @@ def test_a_bad_unverified_partial_fails_the_group_signature_and_is_then_found_an
         assert backend.verifies == (1 if bad != outside else 0) + 4 + 1
 
 
-def test_fewer_than_t_partials_on_offer_are_each_checked_so_a_bad_one_is_named() -> None:
+def test_with_fewer_than_t_on_offer_nothing_is_combined_or_checked_and_a_mismatch_is_named() -> None:
+    """A node tries to combine each batch as soon as it signs it, with its own partial alone: no
+    pairing check then; the partials are checked once t are on offer."""
     backend = CountingBackend()
     combiner = Combiner(PUBLIC, backend)  # type: ignore[arg-type]
-    done = combiner.combine("item", MESSAGE, [offered(1), offered(2, signer=3)])
+    done = combiner.combine("item", MESSAGE, [offered(1), offered(2, signer=3), offered(4, message=OTHER)])
     assert done.signature is None
-    assert (done.valid, done.invalid) == ((1,), ((2, "does not verify against member 2's public share"),))
-    assert backend.verifies == 2
+    assert done.valid == ()
+    assert done.invalid == ((4, "signs another message than the item this node would sign"),)
+    assert backend.verifies == 0
+    # with a third partial on offer, the bad one is found and named
+    done = combiner.combine("item", MESSAGE, [offered(1), offered(2, signer=3), offered(3)])
+    assert done.signature is None
+    assert (done.valid, done.invalid) == ((1, 3), ((2, "does not verify against member 2's public share"),))

@@ -647,3 +647,50 @@ async def test_a_version_4_store_keeps_what_it_signed_after_the_migration_to_sig
             "SELECT COUNT(*) FROM signed_items WHERE kind IN ('batch', 'refund')"
         ).fetchone() == (2,)
     assert "signed" not in tables(path)
+
+
+async def test_the_health_probes_reads_find_their_rows_by_index_and_count_only_the_pipeline(
+    tmp_path: Path,
+) -> None:
+    """The health probe reads the pending transfers per route and the history since its last look
+    every 2 s: each by an index, not a scan of every transfer and state change ever stored (which
+    grows with every transfer the node relays). A store made before the history's time index
+    gets it when opened."""
+    from relayer.adapters.store.operator import LATENCY_MARKS, PENDING_BY_ROUTE, PIPELINE_STATES
+
+    path = tmp_path / "s.sqlite3"
+    async with Store.open(path) as store:
+        await store.record_scan(ROUTE.src, 30, events(*range(1, 13)))
+        batch = Batch((transfer(1), transfer(2)), ADDR, 1)
+        await store.record_batches(ROUTE, [(batch, b"\x01" * 32, b"\x02" * 32)], 19, 3)
+        await store.set_batch_state(batch.id, BatchState.AGGREGATED, signature=b"\x05" * 48)
+        since = (await store.latency_marks(0.0))[0][1] - 1
+        await store.set_batch_state(batch.id, BatchState.EXECUTED, "done")
+    with contextlib.closing(sqlite3.connect(path)) as db:  # the other states, as the stages set them
+        states = ["held", "queued", "released", "failed", "refunded", "signed", "submitted"]
+        for nonce, state in enumerate(states, start=3):
+            db.execute("UPDATE transfers SET state=? WHERE nonce=?", (state, nonce))
+        db.execute("DROP INDEX transfer_history_at")  # as a store made before the index was
+        db.commit()
+    async with Store.open(path) as store:
+        # final (10, 11, 12), signed (8) and submitted (9): five in the pipeline, oldest nonce 8's time
+        pending = await store.pending_by_route()
+        assert list(pending) == [ROUTE]
+        assert pending[ROUTE][0] == 5
+        marks = await store.latency_marks(since)
+        assert [(state, aggregated is not None) for state, _, _, aggregated in marks] == [
+            ("aggregated", True),
+            ("aggregated", True),
+            ("executed", True),
+            ("executed", True),
+        ]
+        assert await store.latency_marks(marks[-1][1]) == []
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        plans = {
+            "pending": db.execute(f"EXPLAIN QUERY PLAN {PENDING_BY_ROUTE}", PIPELINE_STATES).fetchall(),
+            "history": db.execute(f"EXPLAIN QUERY PLAN {LATENCY_MARKS}", (since,)).fetchall(),
+        }
+    steps = {name: " / ".join(str(row[-1]) for row in plan) for name, plan in plans.items()}
+    assert "SEARCH transfers USING INDEX transfers_state" in steps["pending"], steps
+    assert "SEARCH h USING INDEX transfer_history_at" in steps["history"], steps
+    assert "SCAN" not in steps["pending"] + steps["history"], steps

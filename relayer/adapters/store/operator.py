@@ -13,6 +13,26 @@ from relayer.adapters.store.ledger import transfer_row
 from relayer.core.states import BatchState, TransferBatch, TransferRow, TransferState
 from relayer.core.types import ChainId, Route
 
+# the states of a transfer still in this node's pipeline (`pending_by_route`): not yet executed on
+# its destination, nor failed or refunded
+_OUT_OF_THE_PIPELINE = ("executed", "held", "queued", "released", "failed", "refunded")
+PIPELINE_STATES = tuple(s.value for s in TransferState if s.value not in _OUT_OF_THE_PIPELINE)
+# The health probe's two reads, every 2 s (`pending_by_route`, `latency_marks`): each finds its rows
+# by an index (the transfers in the pipeline by their state, the history since the last look by its
+# time), where a scan of every transfer and state change ever stored would grow with them
+PENDING_BY_ROUTE = (
+    "SELECT src_chain_id, dst_chain_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM transfers "  # noqa: S608
+    f"WHERE state IN ({','.join('?' for _ in PIPELINE_STATES)}) GROUP BY src_chain_id, dst_chain_id"
+)
+LATENCY_MARKS = (
+    "SELECT h.state AS state, h.at AS at, t.created_at AS created, "
+    "(SELECT MAX(a.at) FROM transfer_history a WHERE a.src_chain_id=h.src_chain_id AND "
+    "a.dst_chain_id=h.dst_chain_id AND a.nonce=h.nonce AND a.state='aggregated') AS aggregated "
+    "FROM transfer_history h JOIN transfers t ON t.src_chain_id=h.src_chain_id AND "
+    "t.dst_chain_id=h.dst_chain_id AND t.nonce=h.nonce "
+    "WHERE h.at > ? AND h.state IN ('aggregated', 'executed') ORDER BY h.at"
+)
+
 
 class Operator(StoreBase):
     """The operator's and the health probes' reads, and the pauses an operator records."""
@@ -79,11 +99,7 @@ class Operator(StoreBase):
         """Per route: (transfers not yet executed, failed or refunded, when the oldest of them was
         stored). One the destination executed and holds or queues is not pending here: it waits
         on the destination, not in the pipeline (`waiting_counts`, `relayer status`)."""
-        rows = await self._fetchall(
-            "SELECT src_chain_id, dst_chain_id, COUNT(*) AS n, MIN(created_at) AS oldest FROM transfers "
-            "WHERE state NOT IN ('executed', 'held', 'queued', 'released', 'failed', 'refunded') "
-            "GROUP BY src_chain_id, dst_chain_id"
-        )
+        rows = await self._fetchall(PENDING_BY_ROUTE, PIPELINE_STATES)
         out: dict[Route, tuple[int, float | None]] = {}
         for r in rows:
             out[Route(ChainId(r["src_chain_id"]), ChainId(r["dst_chain_id"]))] = (int(r["n"]), r["oldest"])
@@ -133,15 +149,7 @@ class Operator(StoreBase):
     async def latency_marks(self, since: float) -> list[tuple[str, float, float, float | None]]:
         """Transfers that reached `aggregated` or `executed` after `since`, oldest first: (state,
         at, when the transfer was stored, when it was last aggregated or None)."""
-        rows = await self._fetchall(
-            "SELECT h.state AS state, h.at AS at, t.created_at AS created, "
-            "(SELECT MAX(a.at) FROM transfer_history a WHERE a.src_chain_id=h.src_chain_id AND "
-            "a.dst_chain_id=h.dst_chain_id AND a.nonce=h.nonce AND a.state='aggregated') AS aggregated "
-            "FROM transfer_history h JOIN transfers t ON t.src_chain_id=h.src_chain_id AND "
-            "t.dst_chain_id=h.dst_chain_id AND t.nonce=h.nonce "
-            "WHERE h.at > ? AND h.state IN ('aggregated', 'executed') ORDER BY h.at",
-            (since,),
-        )
+        rows = await self._fetchall(LATENCY_MARKS, (since,))
         return [
             (
                 str(r["state"]),

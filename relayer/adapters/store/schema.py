@@ -216,6 +216,14 @@ CHANGED_SINCE: dict[int, dict[str, tuple[str, ...]]] = {4: {"signed_items": SIGN
 # the tables every older version has that this one dropped
 DROPPED: dict[str, tuple[str, ...]] = {"signed": SIGNED_COLUMNS}
 
+# indexes added after a schema version was released: in SCHEMA for a new store, and created on
+# every open of an existing one (an index changes no table, so no version number; a build without
+# it reads the file as before). transfer_history_at: the health probe's reads of the history since
+# its last look (every 2 s), a search instead of a scan of every state change ever recorded
+LATER_INDEXES = """
+CREATE INDEX IF NOT EXISTS transfer_history_at ON transfer_history (at);
+"""
+
 SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -256,7 +264,9 @@ CREATE TABLE IF NOT EXISTS transfer_history (
 );
 CREATE INDEX IF NOT EXISTS transfer_history_key
     ON transfer_history (src_chain_id, dst_chain_id, nonce);
-CREATE TABLE IF NOT EXISTS routes (
+"""
+    + LATER_INDEXES
+    + """CREATE TABLE IF NOT EXISTS routes (
     src_chain_id INTEGER NOT NULL,
     dst_chain_id INTEGER NOT NULL,
     batched_through_block INTEGER NOT NULL,
@@ -434,4 +444,6 @@ async def migrate_or_create(db: aiosqlite.Connection, path: Path) -> str | None:
         return problem
     if not tables:  # a new store: every table and the version, in one transaction
         await db.executescript(CREATE)
+    else:
+        await db.executescript(LATER_INDEXES)
     return None

@@ -620,7 +620,7 @@ class ActionStage:
             msg.action_id, msg.nonce, msg.key_epoch, msg.member, msg.message, msg.partial
         )
         item = (msg.action_id, msg.nonce, msg.key_epoch)
-        self.partials.verified(item, msg.member, msg.message, msg.partial)
+        self.partials.verified(item, msg.member, msg.message, msg.partial, msg.key_epoch)
 
     # ---- the step --------------------------------------------------------------------------
 

@@ -259,7 +259,7 @@ class Aggregator:
         self._note_kept(msg.batch, msg.member, StoredPartial(msg.batch.last_nonce, msg.message, msg.partial))
         self.rejections.pop((msg.batch.route, msg.batch.first_nonce, msg.member), None)
         if judged.outcome == PartialOutcome.KEPT:
-            self.partials.verified(msg.batch, msg.member, msg.message, msg.partial)
+            self.partials.verified(msg.batch, msg.member, msg.message, msg.partial, msg.key_epoch)
 
     async def try_aggregate(self, bid: BatchId) -> bool:
         """Combine t verified partials for a batch this node cut itself; True once aggregated."""

@@ -199,7 +199,7 @@ class Refunder:
 
     async def _keep(self, msg: RefundPartialMessage) -> None:
         await self.store.put_refund_partial(msg.route, msg.nonce, msg.member, msg.message, msg.partial)
-        self.partials.verified((msg.route, msg.nonce), msg.member, msg.message, msg.partial)
+        self.partials.verified((msg.route, msg.nonce), msg.member, msg.message, msg.partial, msg.key_epoch)
 
     async def try_aggregate_refund(self, route: Route, nonce: int) -> bool:
         async with self.lock:

@@ -97,15 +97,18 @@ class Combiner:
 
     public: CommitteePublic | Keyring
     backend: BlsBackend
-    _verified: dict[tuple[Hashable, int], tuple[bytes, bytes]] = field(default_factory=dict, init=False)
+    _verified: dict[tuple[Hashable, int], tuple[bytes, bytes, int]] = field(default_factory=dict, init=False)
     keyring: Keyring = field(init=False)
 
     def __post_init__(self) -> None:
         self.keyring = as_keyring(self.public)
 
-    def verified(self, item: Hashable, member: int, message: bytes, partial: bytes) -> None:
-        """`partial` was checked as `member`'s signature on `message` (on arrival)."""
-        self._verified[(item, member)] = (message, partial)
+    def verified(self, item: Hashable, member: int, message: bytes, partial: bytes, key_epoch: int) -> None:
+        """`partial` was checked as `member`'s signature on `message` under `key_epoch`'s key (on
+        arrival: the epoch the partial claims). It counts as checked only when the item is
+        combined under that same epoch: a member's share of another epoch signing the item's
+        message is a valid signature there, and no partial of this one."""
+        self._verified[(item, member)] = (message, partial, key_epoch)
 
     def forget(self, item: Hashable, members: Iterable[int] | None = None) -> None:
         """Drop what is remembered of `item` (of `members` only, if given)."""
@@ -149,7 +152,7 @@ class Combiner:
             if why is not None:
                 invalid.append((o.member, why))
                 self.forget(item, [o.member])
-            elif self._verified.get((item, o.member)) == (message, o.partial):
+            elif self._verified.get((item, o.member)) == (message, o.partial, key.epoch):
                 valid[o.member] = o.partial
             else:
                 unchecked[o.member] = o.partial
@@ -164,7 +167,7 @@ class Combiner:
                 return Combined(signature, members, tuple(invalid), t)
         for member, partial in unchecked.items():
             if verify_partial(public, member, message, partial, self.backend):
-                self.verified(item, member, message, partial)
+                self.verified(item, member, message, partial, key.epoch)
                 valid[member] = partial
             else:
                 invalid.append((member, f"does not verify against member {member}'s public share"))

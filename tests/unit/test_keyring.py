@@ -131,6 +131,27 @@ def test_an_item_combines_under_its_own_epoch_only() -> None:
     assert all("key epoch 5" in why for _, why in unheld.invalid)
 
 
+def test_attack_a_partial_checked_under_the_epoch_it_claims_is_not_taken_as_checked_under_another() -> None:
+    """During a rotation a malicious member 3 signs the new epoch's item with its OLD share and
+    claims epoch 1: on arrival that is its valid signature under epoch 1. Remembered as checked for
+    the item whatever the epoch, it was then trusted when the item combined under epoch 2: every
+    combination failed and nobody was named, so the item never combined while t valid partials were
+    on offer (found by the review of the optimistic combination, older than it)."""
+    ring = both()
+    combiner = Combiner(ring, get_backend())
+    forged = partial_sign(OLD[2], MESSAGE)
+    claimed = Sent(3, 1, MESSAGE, forged)
+    judged = judge_arrival(claimed, Facts(), public=ring, own_member=1, backend=get_backend())
+    assert judged.outcome is PartialOutcome.KEPT  # a valid signature under the epoch it claims
+    combiner.verified("item", 3, MESSAGE, forged, claimed.key_epoch)  # as the stages record it
+    offered = [Offered(m, MESSAGE, partial_sign(NEW[m - 1], MESSAGE)) for m in (1, 2, 4)]
+    done = combiner.combine("item", MESSAGE, [*offered, Offered(3, MESSAGE, forged)], key_epoch=2)
+    assert done.invalid == ((3, "does not verify against member 3's public share"),)
+    assert done.signature is not None
+    assert verify(NEW[0].public.group_public_key, MESSAGE, done.signature)
+    assert done.members == (1, 2, 4)
+
+
 def test_a_rekey_signs_the_same_span_and_content_under_a_later_epoch_only() -> None:
     bid = BatchId(ROUTE, 1, 4)
     first = batch_item(bid, GATEWAY, 1, b"root", b"m1")

@@ -98,7 +98,7 @@ def test_invalid_partials_are_named_with_why_and_fewer_than_t_valid_make_nothing
 def test_the_group_signature_is_checked_before_it_is_used() -> None:
     combiner = Combiner(PUBLIC, get_backend())
     # a partial remembered as verified that is not the member's (as a bug would) never slips through
-    combiner.verified("item", 3, MESSAGE, offered(3, signer=4).partial)
+    combiner.verified("item", 3, MESSAGE, offered(3, signer=4).partial, PUBLIC.key_epoch)
     done = combiner.combine("item", MESSAGE, [offered(1), offered(2), offered(3, signer=4)])
     assert done.signature is None
     assert done.unverified
@@ -125,7 +125,7 @@ def test_unverified_partials_are_checked_together_by_the_group_signature() -> No
     when they combine into a valid signature, not one each and then the group's."""
     backend = CountingBackend()
     combiner = Combiner(PUBLIC, backend)  # type: ignore[arg-type]
-    combiner.verified("item", 3, MESSAGE, offered(3).partial)  # verified on arrival
+    combiner.verified("item", 3, MESSAGE, offered(3).partial, PUBLIC.key_epoch)  # verified on arrival
     done = combiner.combine("item", MESSAGE, [offered(4), offered(1), offered(2), offered(3)])
     assert done.signature is not None
     assert verify(PUBLIC.group_public_key, MESSAGE, done.signature)

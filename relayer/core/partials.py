@@ -144,7 +144,9 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class Received:
-    """A partial the store keeps for a member (it passed the pairing check on arrival)."""
+    """A partial the store keeps for a member: another member's passed the pairing check on
+    arrival (under the key epoch it claims); this node's own is the signature it made, checked
+    with the others when they combine (`relayer.pipeline.signing.Combiner`)."""
 
     member: int
     last_nonce: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -188,3 +189,38 @@ async def test_a_partial_kept_on_a_full_filesystem_fails_keeps_nothing_and_recov
         assert store.writable
         assert metrics.STORE_WRITABLE._value.get() == 1
         assert await store.count_partials() == kept + 1
+
+
+async def test_an_index_added_later_that_a_full_disk_refuses_at_open_is_made_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """A store made before `transfer_history_at` gets it when opened; a full filesystem refusing it
+    then is logged and the open goes on (the node starts and waits for space, as on any refused
+    write), and the next start creates it."""
+    import aiosqlite
+    from structlog.testing import capture_logs
+
+    from relayer.adapters.store.schema import _later_indexes
+
+    path = tmp_path / "qiao.sqlite3"
+    await filled(path)
+    with contextlib.closing(sqlite3.connect(path)) as made_before:
+        made_before.execute("DROP INDEX transfer_history_at")
+        made_before.execute("VACUUM")  # no free page left for the index to take
+    async with aiosqlite.connect(path) as db:  # as Store.open's connection, its file capped
+        row = await (await db.execute("PRAGMA page_count")).fetchone()
+        assert row is not None
+        await db.execute(f"PRAGMA max_page_count = {int(row[0])}")
+        with capture_logs() as logs:
+            await _later_indexes(db, path)
+    assert [e["event"] for e in logs] == ["store_index_not_created"]
+    assert "full" in logs[0]["error"]
+    assert "transfer_history_at" not in indexes(path)
+    async with Store.open(path) as store:  # space is back
+        assert await store.cursor(CHAIN) == 42
+    assert "transfer_history_at" in indexes(path)
+
+
+def indexes(path: Path) -> set[str]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}

@@ -445,5 +445,20 @@ async def migrate_or_create(db: aiosqlite.Connection, path: Path) -> str | None:
     if not tables:  # a new store: every table and the version, in one transaction
         await db.executescript(CREATE)
     else:
-        await db.executescript(LATER_INDEXES)
+        await _later_indexes(db, path)
     return None
+
+
+async def _later_indexes(db: aiosqlite.Connection, path: Path) -> None:
+    """Create LATER_INDEXES on an existing store. One that cannot be created now (a full or failing
+    disk) does not keep the node from starting, where it waits for space as on any refused write:
+    its reads are slower without it, and the next start creates it."""
+    try:
+        await db.executescript(LATER_INDEXES)
+    except sqlite3.OperationalError as exc:
+        log.warning(
+            "store_index_not_created",
+            path=str(path),
+            error=str(exc),
+            effect="the health probe's reads scan the history until the next start creates it",
+        )

@@ -53,6 +53,9 @@ IDLE_TICK_SECONDS = 0.3  # the pipeline's and the submitters' loop period when n
 GAUGE_SECONDS = 1.0  # how often the per-state gauges are recomputed
 REGISTRY_CHECK_SECONDS = 30.0  # how often the follower registries are compared with the source
 EPOCH_CHECK_SECONDS = 5.0  # how often each endpoint's key epoch is read (a rotation switches live)
+# a batch a later turn holds back for another relayer's pending transaction is read at the pending
+# state again this long after it was last read so, not at every pass (`Node._still_held`)
+HELD_REREAD_SECONDS = 10.0
 
 
 @dataclass
@@ -88,6 +91,9 @@ class Node:
     # batches whose turn to aggregate came here while the pending state had them executed: when
     # first seen so (monotonic); forgotten once aggregated or seen unexecuted (`_not_sent_yet`)
     _sent_seen: dict[BatchId, float] = field(default_factory=dict)
+    # when each of those was last read executed at the pending state (monotonic): read again only
+    # HELD_REREAD_SECONDS later, not at every pass (`_not_sent_yet`)
+    _held_read: dict[BatchId, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lock = self._lock  # the transport and the pipeline both judge and aggregate
@@ -299,6 +305,7 @@ class Node:
         if periodic:  # only batches still pending here are held back
             held = {b.id for b in pending}
             self._sent_seen = {b: t for b, t in self._sent_seen.items() if b in held}
+            self._held_read = {b: t for b, t in self._held_read.items() if b in held}
         self.batcher.fresh.clear()
         await self.refunder.approve_refunds()
         try:
@@ -355,15 +362,20 @@ class Node:
         leaves them to be aggregated, as before. A batch is held back so for at most
         `receipt_timeout` from the first sight (as the submitter holds back for another relayer's
         pending transaction) unless the latest block has it executed (mined, only not final yet):
-        then it is aggregated and the submitter's own rules apply."""
+        then it is aggregated and the submitter's own rules apply. A held batch is read again
+        HELD_REREAD_SECONDS after its last read, not at every pass (`_still_held`)."""
         late: dict[ChainId, list[BatchHead]] = {}
+        skip: set[BatchId] = set()
+        now = time.monotonic()
         for stored in batches:
             bid = stored.id
             if bid.route.dst in self.chains and self.aggregator.turn_came_later(bid):
-                late.setdefault(bid.route.dst, []).append(stored)
+                if self._still_held(bid, now):
+                    skip.add(bid)  # read executed at the pending state a moment ago: still held
+                else:
+                    late.setdefault(bid.route.dst, []).append(stored)
         if not late:
-            return batches
-        skip: set[BatchId] = set()
+            return [b for b in batches if b.id not in skip]
         for dst, group in late.items():
             chain = self.chains[dst]
             try:
@@ -379,16 +391,30 @@ class Node:
             for b, executed in zip(group, done, strict=True):
                 if not executed:
                     self._sent_seen.pop(b.id, None)
+                    self._held_read.pop(b.id, None)
                     continue
                 # held back for at most the receipt timeout from the first sight (a transaction
                 # kept pending underpriced, its sender gone, must not hold the batch for ever)
                 seen = self._sent_seen.setdefault(b.id, now)
+                self._held_read[b.id] = now
                 if now - seen < self.cfg.relayer.receipt_timeout:
                     skip.add(b.id)
                 else:
                     expired.append(b)
             skip |= await self._mined(chain, expired)
         return [b for b in batches if b.id not in skip]
+
+    def _still_held(self, bid: BatchId, now: float) -> bool:
+        """Whether the batch was read executed at the pending state (another relayer's
+        transaction waiting) less than HELD_REREAD_SECONDS ago, inside its hold: it is not read
+        again at every pass. A node re-reading every held batch every pass made one `eth_call`
+        at the pending tag per batch every 2 s, and an anvil builds its pending block afresh,
+        executing every waiting transaction, for each (benchmarks/notes.md, fifth round); a
+        transaction dropped meanwhile is taken over at most HELD_REREAD_SECONDS later."""
+        seen, read = self._sent_seen.get(bid), self._held_read.get(bid)
+        if seen is None or read is None:
+            return False
+        return now - read < HELD_REREAD_SECONDS and now - seen < self.cfg.relayer.receipt_timeout
 
     @staticmethod
     async def _mined(chain: ChainClient, group: list[BatchHead]) -> set[BatchId]:

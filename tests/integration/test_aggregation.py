@@ -352,6 +352,43 @@ async def test_a_later_turn_aggregates_when_its_turn_comes_unless_sent_and_a_pen
         assert verify(shares[0].public.group_public_key, stored.message, done.signature)
 
 
+async def test_a_held_batch_is_read_at_the_pending_state_again_only_after_a_while_and_a_dropped_send_is_taken_over(
+    tmp_path: Path,
+) -> None:
+    """A later turn holding a batch for another relayer's pending transaction read its pending
+    state again at every pass (every 2 s, one call at the pending tag per held batch, each of which
+    makes an anvil execute every transaction in its pool). It reads it again HELD_REREAD_SECONDS
+    after the last read; when the transaction is gone by then (dropped), it combines the batch."""
+    from relayer.pipeline.node import HELD_REREAD_SECONDS
+
+    shares = deal(4, 3)
+    async with Store.open(tmp_path / "node.sqlite3") as store:
+        cfg = config(tmp_path, 2)  # stagger 1.0 s, receipt timeout 10 s
+        chain = _PendingChain(executed=True)
+        node, stored = await _second_turn_with_t_partials(cfg, store, chain, shares)
+        key, bid = (ROUTE, 1), stored.batch.id
+        wall, mono = node.aggregator._quorum[key]
+        node.aggregator._quorum[key] = (wall - 1.5, mono - 1.5)  # the turn came (stagger 1.0 s)
+        node.aggregator._turns[key] = mono - 0.5
+        await node.tick()
+        assert chain.reads == [1]  # read: another relayer's transaction is pending
+        for _ in range(3):  # periodic passes inside the re-read interval: no read, still held
+            node._last_republish = 0.0
+            await node.tick()
+        assert chain.reads == [1]
+        assert (await store.batch(ROUTE, 1)).state == BatchState.PENDING  # type: ignore[union-attr]
+        chain.executed = False  # the transaction was dropped
+        node._held_read[bid] -= HELD_REREAD_SECONDS
+        node._last_republish = 0.0
+        await node.tick()
+        assert chain.reads == [1, 1]
+        done = await store.batch(ROUTE, 1)
+        assert done is not None
+        assert done.state == BatchState.AGGREGATED
+        assert bid not in node._sent_seen
+        assert bid not in node._held_read
+
+
 async def test_a_wall_clock_stepped_back_does_not_hold_a_later_turn(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

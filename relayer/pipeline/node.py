@@ -89,11 +89,9 @@ class Node:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _submit_wake: dict[ChainId, asyncio.Event] = field(default_factory=dict)
     # batches whose turn to aggregate came here while the pending state had them executed: when
-    # first seen so (monotonic); forgotten once aggregated or seen unexecuted (`_not_sent_yet`)
-    _sent_seen: dict[BatchId, float] = field(default_factory=dict)
-    # when each of those was last read executed at the pending state (monotonic): read again only
-    # HELD_REREAD_SECONDS later, not at every pass (`_not_sent_yet`)
-    _held_read: dict[BatchId, float] = field(default_factory=dict)
+    # first seen so and when last read so (monotonic; read again only HELD_REREAD_SECONDS later);
+    # forgotten once aggregated or seen unexecuted (`_not_sent_yet`)
+    _sent_seen: dict[BatchId, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         lock = self._lock  # the transport and the pipeline both judge and aggregate
@@ -305,7 +303,6 @@ class Node:
         if periodic:  # only batches still pending here are held back
             held = {b.id for b in pending}
             self._sent_seen = {b: t for b, t in self._sent_seen.items() if b in held}
-            self._held_read = {b: t for b, t in self._held_read.items() if b in held}
         self.batcher.fresh.clear()
         await self.refunder.approve_refunds()
         try:
@@ -391,12 +388,11 @@ class Node:
             for b, executed in zip(group, done, strict=True):
                 if not executed:
                     self._sent_seen.pop(b.id, None)
-                    self._held_read.pop(b.id, None)
                     continue
                 # held back for at most the receipt timeout from the first sight (a transaction
                 # kept pending underpriced, its sender gone, must not hold the batch for ever)
-                seen = self._sent_seen.setdefault(b.id, now)
-                self._held_read[b.id] = now
+                seen = self._sent_seen.get(b.id, (now, now))[0]
+                self._sent_seen[b.id] = (seen, now)
                 if now - seen < self.cfg.relayer.receipt_timeout:
                     skip.add(b.id)
                 else:
@@ -411,9 +407,9 @@ class Node:
         at the pending tag per batch every 2 s, and an anvil builds its pending block afresh,
         executing every waiting transaction, for each (benchmarks/notes.md, fifth round); a
         transaction dropped meanwhile is taken over at most HELD_REREAD_SECONDS later."""
-        seen, read = self._sent_seen.get(bid), self._held_read.get(bid)
-        if seen is None or read is None:
+        if bid not in self._sent_seen:
             return False
+        seen, read = self._sent_seen[bid]
         return now - read < HELD_REREAD_SECONDS and now - seen < self.cfg.relayer.receipt_timeout
 
     @staticmethod

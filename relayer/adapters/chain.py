@@ -39,6 +39,7 @@ from relayer.adapters.abi import (
     ISSUER_REGISTRY_ABI,
     REGISTRY_ABI,
     TOKEN_ASSET_ABI,
+    UNEXECUTED_COUNTS_CODE,
 )
 from relayer.adapters.aio import within
 from relayer.config import ChainConfig
@@ -82,7 +83,9 @@ INBOUND = 1  # QiaoEndpoint.Direction { Outbound, Inbound }
 # relayer.core.refunds.FailureReason).
 MAX_FAILURE_REASON = 6
 BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (providers cap batch sizes)
-PENDING_READ_BATCH = 100  # batches whose pending-state bitmap one JSON-RPC batch reads
+# ranges one call of the UnexecutedCounts reader answers (its input is creation code, which
+# EIP-3860 bounds: 501 ranges at most); more go as several calls in one JSON-RPC batch
+RANGES_PER_READ = 100
 # an endpoint that served an inconsistent view (a refused reply, a dissent from the quorum, a final
 # block that changed) is not asked again for this long; with none left the watcher halts at once
 QUARANTINE_SECONDS = 900.0
@@ -151,15 +154,14 @@ ENDPOINT_VERSION = "QIAO-V1"
 class SendReads:
     """What a send reads from the node in one JSON-RPC batch (`ChainClient.send_reads`): the
     transaction's own `eth_call` at the pending state with the gas limit it would be sent with (its
-    error reply, None if it ran to the end), the latest block's base fee and gas limit, the
-    account's pending nonce if asked, and whether the batch's range is executed in the pending
-    state if asked (None: not asked, or the node could not say)."""
+    error reply, None if it ran to the end: whether the batch is executed in the pending state
+    follows from it, `relayer.core.reverts.executed_per_check`), the latest block's base fee and
+    gas limit, and the account's pending nonce if asked."""
 
     call_error: dict[str, Any] | None
     base_fee: int
     block_gas_limit: int
     pending_nonce: int | None
-    pending: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -957,62 +959,52 @@ class ChainClient:
         return await self.call(get, "unexecutedCount(pending)")
 
     async def batches_pending(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
-        """`is_batch_pending` of many batches (src, first, last), in JSON-RPC batches of
-        PENDING_READ_BATCH: one round trip for the bitmaps of a step's batches, not one each."""
-        return await self._all_executed_at(ranges, "pending", "unexecutedCount(pending) batch")
+        """`is_batch_pending` of many batches (src, first, last), in one call at the pending tag
+        (`_all_executed_at`): a node like anvil builds its pending block afresh for each such
+        call, running every transaction in its pool, so one call for a step's batches is one
+        build, not one per batch."""
+        return await self._all_executed_at(ranges, "pending", "unexecutedCount(pending) read")
 
     async def batches_mined(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
         """`is_batch_executed(final=False)` of many batches: executed in the latest block (mined,
-        perhaps not final), in JSON-RPC batches as `batches_pending`."""
-        return await self._all_executed_at(ranges, "latest", "unexecutedCount(latest) batch")
+        perhaps not final), in one call as `batches_pending`."""
+        return await self._all_executed_at(ranges, "latest", "unexecutedCount(latest) read")
 
     async def _all_executed_at(
         self, ranges: list[tuple[ChainId, int, int]], tag: str, what: str
     ) -> list[bool]:
-        """Per range (src, first, last): `unexecutedCount` is 0 at block `tag`."""
+        """Per range (src, first, last): `unexecutedCount` is 0 at block `tag`. All of them in one
+        `eth_call` (RANGES_PER_READ ranges a call; more in one JSON-RPC batch of such calls): the
+        UnexecutedCounts reader's creation code run without a `to` address, whose constructor asks
+        the endpoint for each range and returns the counts (contracts/src/reader). Its reply is
+        checked to hold exactly one count per range asked (`_counts_reply`)."""
 
         async def get(ep: _Endpoint) -> list[bool]:
+            chunks = [ranges[i : i + RANGES_PER_READ] for i in range(0, len(ranges), RANGES_PER_READ)]
+            calls = [
+                (
+                    RPCEndpoint("eth_call"),
+                    [{"data": "0x" + unexecuted_counts_call(ep.contract.address, chunk).hex()}, tag],
+                )
+                for chunk in chunks
+            ]
+            replies: Any = await ep.w3.provider.make_batch_request(calls)
             out: list[bool] = []
-            for i in range(0, len(ranges), PENDING_READ_BATCH):
-                calls = [
-                    (
-                        RPCEndpoint("eth_call"),
-                        [
-                            {
-                                "to": ep.contract.address,
-                                "data": "0x"
-                                + (
-                                    UNEXECUTED_COUNT
-                                    + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])
-                                ).hex(),
-                            },
-                            tag,
-                        ],
-                    )
-                    for src, first, last in ranges[i : i + PENDING_READ_BATCH]
-                ]
-                replies: Any = await ep.w3.provider.make_batch_request(calls)
-                out += _pending_replies(replies, len(calls), what)
+            for reply, chunk in zip(_batch_replies(replies, len(calls), what), chunks, strict=True):
+                out += [count == 0 for count in _counts_reply(reply, len(chunk), what)]
             return out
 
         if not ranges:
             return []
         return await self.call(get, what)
 
-    async def send_reads(
-        self,
-        sender: str,
-        data: bytes,
-        gas: int,
-        *,
-        nonce: bool,
-        pending_range: tuple[ChainId, int, int] | None = None,
-    ) -> SendReads:
+    async def send_reads(self, sender: str, data: bytes, gas: int, *, nonce: bool) -> SendReads:
         """In one JSON-RPC batch (one round trip): `data` sent by `sender` to the endpoint with
         `gas`, run by `eth_call` at the pending state (the check that it would not revert, and
-        that `gas` suffices: one execution, where an estimate may take several), the latest
-        block (base fee, gas limit), `sender`'s pending nonce if `nonce`, and `unexecutedCount`
-        of `pending_range` at the pending state if given."""
+        that `gas` suffices: one execution, where an estimate may take several; its outcome also
+        says whether the batch is executed in the pending state), the latest block (base fee, gas
+        limit) and `sender`'s pending nonce if `nonce`. One call at the pending tag: a node like
+        anvil builds its pending block afresh for each, running every transaction in its pool."""
 
         async def get(ep: _Endpoint) -> SendReads:
             to = ep.contract.address
@@ -1025,22 +1017,14 @@ class ChainClient:
             ]
             if nonce:
                 calls.append((RPCEndpoint("eth_getTransactionCount"), [sender, "pending"]))
-            if pending_range is not None:
-                src, first, last = pending_range
-                unexecuted = UNEXECUTED_COUNT + abi_encode(
-                    ["uint256", "uint64", "uint64"], [src, first, last]
-                )
-                calls.append(
-                    (RPCEndpoint("eth_call"), [{"to": to, "data": "0x" + unexecuted.hex()}, "pending"])
-                )
             replies: Any = await ep.w3.provider.make_batch_request(calls)
-            return _send_replies(replies, nonce=nonce, pending=pending_range is not None)
+            return _send_replies(replies, nonce=nonce)
 
         return await self.call(get, "send reads batch")
 
     async def batches_executed(self, ranges: list[tuple[ChainId, int, int]]) -> list[bool]:
         """`is_batch_executed` (as of the final head) of many batches (src, first, last): the
-        final head once, then the bitmaps at it in JSON-RPC batches of PENDING_READ_BATCH (the
+        final head once, then the bitmaps at it in one call (`_all_executed_at`; the
         executed sweep's reads, one round trip instead of two eth_calls per batch)."""
         if not ranges:
             return []
@@ -1529,13 +1513,11 @@ def _batch_replies(replies: Any, count: int, what: str) -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], replies)
 
 
-def _send_replies(replies: Any, *, nonce: bool, pending: bool) -> SendReads:
+def _send_replies(replies: Any, *, nonce: bool) -> SendReads:
     """`ChainClient.send_reads`' replies, checked: the call's error is passed on as the node gave
     it (the submitter decides what it means); the block must have a gas limit (a base fee is 0
-    before London); the nonce a quantity; the pending read one word, or an error (a node
-    without a pending state: None, as `Submitter._read_pending` takes it). Anything else is the
-    endpoint's error (RpcReplyError)."""
-    count = 2 + int(nonce) + int(pending)
+    before London); the nonce a quantity. Anything else is the endpoint's error (RpcReplyError)."""
+    count = 2 + int(nonce)
     call, block, *rest = _batch_replies(replies, count, "send reads batch")
     error = call.get("error")
     if error is None and not isinstance(call.get("result"), str):
@@ -1551,33 +1533,41 @@ def _send_replies(replies: Any, *, nonce: bool, pending: bool) -> SendReads:
         if "error" in reply:
             raise RpcReplyError(f"send reads batch: the nonce {reply!r:.200}")
         pending_nonce = _int(reply.get("result"))
-    executed = None
-    if pending:
-        reply = rest.pop(0)
-        if "error" not in reply:
-            executed = _uint_reply(reply, "unexecutedCount(pending)") == 0
     return SendReads(
         error if error is None else (error if isinstance(error, dict) else {"message": str(error)}),
         base_fee,
         block_gas_limit,
         pending_nonce,
-        executed,
     )
 
 
-def _pending_replies(replies: Any, count: int, what: str) -> list[bool]:
-    """The `unexecutedCount(...)` results of a JSON-RPC batch of `count` calls (True: none left
-    unexecuted), in the order asked (`_batch_replies`); a result that is not one 32-byte word is
-    refused."""
-    out: list[bool] = []
-    for reply in _batch_replies(replies, count, what):
-        result = reply.get("result")
-        if (
-            "error" in reply
-            or not isinstance(result, str)
-            or len(result) != 66
-            or not result.startswith("0x")
-        ):
-            raise RpcReplyError(f"{what}: not one 32-byte word: {reply!r:.200}")
-        out.append(int(result, 16) == 0)
-    return out
+def unexecuted_counts_call(endpoint: str, ranges: list[tuple[ChainId, int, int]]) -> bytes:
+    """The data of an `eth_call` without a `to` address that answers `unexecutedCount` of each
+    range (src, first, last) at `endpoint`: the UnexecutedCounts reader's creation code with its
+    constructor's arguments (contracts/src/reader/UnexecutedCounts.sol)."""
+    return UNEXECUTED_COUNTS_CODE + abi_encode(
+        ["address", "(uint256,uint64,uint64)[]"], [endpoint, [tuple(r) for r in ranges]]
+    )
+
+
+def _counts_reply(reply: dict[str, Any], count: int, what: str) -> list[int]:
+    """The counts of an UnexecutedCounts call's reply: `abi.encode(uint256[])` with exactly
+    `count` entries, in the order asked. An error, or a result of any other shape (another
+    length, another offset, odd hex), is refused (RpcReplyError): never matched to the wrong
+    batches."""
+    result = reply.get("result")
+    size = 64 + 32 * count
+    if (
+        "error" in reply
+        or not isinstance(result, str)
+        or not result.startswith("0x")
+        or len(result) != 2 + 2 * size
+    ):
+        raise RpcReplyError(f"{what}: not {count} counts: {reply!r:.200}")
+    try:
+        words = [int(result[2 + 64 * i : 2 + 64 * (i + 1)], 16) for i in range(size // 32)]
+    except ValueError:
+        raise RpcReplyError(f"{what}: not hex: {reply!r:.200}") from None
+    if words[0] != 32 or words[1] != count:
+        raise RpcReplyError(f"{what}: not {count} counts: {reply!r:.200}")
+    return words[2:]

@@ -28,7 +28,6 @@ from relayer.config import RelayerConfig
 from relayer.core.notices import TxView
 from relayer.core.states import TxRecord
 from relayer.core.txmath import FeeRefusal, Fees, fees, gwei, send_fees, transaction
-from relayer.core.types import ChainId
 
 log = structlog.get_logger(__name__)
 
@@ -164,15 +163,11 @@ class TxSender:
         )
         return Quote(current, int(pending_nonce))
 
-    async def checked_quote(
-        self, data: bytes, gas: int, with_nonce: bool, pending_range: tuple[ChainId, int, int] | None
-    ) -> tuple[SendReads, Quote]:
+    async def checked_quote(self, data: bytes, gas: int, with_nonce: bool) -> tuple[SendReads, Quote]:
         """In one round trip (`ChainClient.send_reads`): `data` run by `eth_call` with gas limit
-        `gas` at the pending state, the fees, the pending nonce (`with_nonce`) and the pending
-        state of `pending_range`. Read under the account's send lock, like `quote`."""
-        reads = await self.chain.send_reads(
-            self.account.address, data, gas, nonce=with_nonce, pending_range=pending_range
-        )
+        `gas` at the pending state, the fees and the pending nonce (`with_nonce`). Read under the
+        account's send lock, like `quote`."""
+        reads = await self.chain.send_reads(self.account.address, data, gas, nonce=with_nonce)
         current = fees(reads.base_fee, gwei(self.cfg.priority_fee_gwei), gwei(self.cfg.max_fee_gwei))
         return reads, Quote(current, reads.pending_nonce)
 

@@ -29,6 +29,7 @@ suspension to be lifted: docs/PROTOCOL.md, "Issuer actions, asset status and NAV
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 
 from eth_utils.crypto import keccak
@@ -46,10 +47,11 @@ def selector(signature: str) -> str:
 
 
 ROUTE_IS_CURSED = selector("RouteIsCursed(uint256)")
+BATCH_ALREADY_EXECUTED = selector("BatchAlreadyExecuted(uint256,uint64,uint64)")
 ASSET_SUSPENDED = selector("AssetSuspended()")  # the wrapped token's asset is suspended on C
 _WAIT = {selector("EnforcedPause()"), ROUTE_IS_CURSED, ASSET_SUSPENDED}
 _TRANSIENT = {
-    selector("BatchAlreadyExecuted(uint256,uint64,uint64)"),  # executed in a block not yet seen
+    BATCH_ALREADY_EXECUTED,  # executed in a block not yet seen
     selector("ReentrancyGuardReentrantCall()"),
     selector("Panic(uint256)"),  # arithmetic on state of the moment (e.g. a block time stepping back)
 }
@@ -69,6 +71,33 @@ def classify_revert(data: object) -> RevertKind:
     if sel in _TRANSIENT:
         return RevertKind.TRANSIENT
     return RevertKind.PERMANENT
+
+
+def revert_data(error: object) -> object:
+    """The revert data of a JSON-RPC error object (`{"code", "message", "data"}`), as
+    `classify_revert` takes it: its `data`, or the `data` nested in it (some nodes wrap it);
+    None when it has none."""
+    if not isinstance(error, Mapping):
+        return None
+    data = error.get("data")
+    if isinstance(data, Mapping):
+        data = data.get("data")
+    return data
+
+
+def executed_per_check(call_error: object) -> bool | None:
+    """Whether a batch is executed in the state its `executeBatch` was checked on by `eth_call`
+    (the send's check, at the pending tag), from the call's outcome: False if it ran through (a
+    transfer of it is still to be consumed there), True if it reverted with BatchAlreadyExecuted
+    (every transfer consumed: another relayer's transaction is pending, or mined), None if it
+    reverted for another reason (a pause, a curse, gas) before saying: read it apart. The endpoint
+    checks the batch's consumption before its signature, after only the pause and the curse."""
+    if call_error is None:
+        return False
+    data = revert_data(call_error)
+    if isinstance(data, str) and data[:10].lower() == "0x" + BATCH_ALREADY_EXECUTED:
+        return True
+    return None
 
 
 _REFUND_PERMANENT = {

@@ -45,7 +45,13 @@ from relayer.core.clock import Elapsed
 from relayer.core.lifecycle import Outcome, OutcomeKind, confirmed, not_ready, refused, retry, sent
 from relayer.core.messages import SentMessage
 from relayer.core.notices import Verdict, claim_holds, holds, judge
-from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, revert_name
+from relayer.core.reverts import (
+    RevertKind,
+    classify_refund_revert,
+    classify_revert,
+    executed_per_check,
+    revert_name,
+)
 from relayer.core.states import AnyBatch, BatchState, RefundState, StoredBatch, StoredRefund, TxRecord
 from relayer.core.txmath import batch_gas_bound, batch_rank, refund_rank
 from relayer.core.types import Batch, BatchId
@@ -500,9 +506,11 @@ class Submitter:
         """Check, sign and send the batch, in two round trips: one JSON-RPC batch of reads, then
         the broadcast. The reads: the transaction itself run once by `eth_call` at the pending
         state with the gas limit it is sent with (`batch_gas_bound`, computed from the batch: no
-        estimate), the fees and (a new transaction) the pending nonce, and with `defer` the
-        batch's pending state. With `defer`, hold back (NOT_READY) if another relayer sent it
-        (its notice is read, then the pending state) or it is executed already. If the call does
+        estimate), the fees and (a new transaction) the pending nonce. The call's outcome also
+        gives the batch's pending state (`executed_per_check`: it ran, or it reverted with
+        BatchAlreadyExecuted; read apart only after another revert). With `defer`, hold back
+        (NOT_READY) if another relayer sent it (its notice is read, then the pending state) or it
+        is executed already. If the call does
         not run through (a revert, a bound that would not suffice, a bound over the block's gas
         limit), or a transaction of the batch sent with the bound reverted once mined, the batch
         is estimated instead (`_send_estimated`: the estimate decides, as it always did), so no
@@ -525,11 +533,15 @@ class Submitter:
         pairs = len({(t.src_token, t.dst_token) for t in batch.transfers})
         limit = self._block_gas_limit if self._block_gas_limit is not None else 2**63
         bound = batch_gas_bound(len(batch.transfers), pairs, data, limit)
-        pending_range = (bid.route.src, bid.first_nonce, bid.last_nonce) if defer else None
-        reads, quote = await self.sender.checked_quote(data, bound, nonce is None, pending_range)
+        reads, quote = await self.sender.checked_quote(data, bound, nonce is None)
         self._block_gas_limit = reads.block_gas_limit
         if defer:
-            held = await self._held(stored, reads.pending)
+            # the check says whether the pending state has the batch executed, unless it
+            # reverted before the endpoint looked (a pause, a curse): then it is read apart
+            pending = executed_per_check(reads.call_error)
+            if pending is None:
+                pending = await self._read_pending(stored)
+            held = await self._held(stored, pending)
             if held is not None:
                 return held
         if reads.call_error is not None or bound > reads.block_gas_limit:

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 from web3 import Web3
+from web3.types import RPCEndpoint
 
 from harness import devnet
-from relayer.adapters.chain import ChainClient
+from relayer.adapters.chain import RANGES_PER_READ, ChainClient, unexecuted_counts_call
 from relayer.core.lifecycle import OutcomeKind
 from relayer.core.messages import SentMessage
 from relayer.core.states import BatchState
@@ -155,15 +156,15 @@ def count_rpcs(chain: ChainClient) -> list[str]:
     return methods
 
 
-async def test_a_send_costs_five_rpcs_in_two_round_trips(
+async def test_a_send_costs_four_rpcs_in_two_round_trips(
     signed: SignedBatch, we: Web3, tmp_path: Path
 ) -> None:
     """The send path's RPCs (relayer.pipeline.submitter): one JSON-RPC batch (the transaction run
     by eth_call at the pending state with the gas limit it is sent with, computed from the batch:
-    no estimate; the latest block for the base fee; the pending nonce; the batch's pending
-    state), then the broadcast. Before: six in four round trips (the pending state; the estimate
-    with the fees and nonce beside it; the pending state again; the broadcast); before that,
-    fifteen, one after the other but for the fees and nonce."""
+    no estimate, its outcome also the batch's pending state; the latest block for the base fee;
+    the pending nonce), then the broadcast. Before: five, the batch's pending state read by a
+    call of its own (each call at the pending tag makes anvil execute its whole pool); before
+    that, six in four round trips; before that, fifteen."""
     async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
         chain = b.submitter.chain
         await chain.w3.eth.chain_id  # asked once per endpoint, then cached
@@ -180,17 +181,18 @@ async def test_a_send_costs_five_rpcs_in_two_round_trips(
         provider.make_batch_request = make_batch_request
         assert (await b.submit()).kind is OutcomeKind.SENT
         [own] = await b.store.txs_for(signed.batch.id)
-    assert batches == [["eth_call", "eth_getBlockByNumber", "eth_getTransactionCount", "eth_call"]]
+    assert batches == [["eth_call", "eth_getBlockByNumber", "eth_getTransactionCount"]]
     assert methods == ["eth_sendRawTransaction"]
     mine(we, 1 + FINALITY)
     assert receipt_status(we, own.tx_hash) == 1
 
 
-async def test_the_pending_state_of_many_batches_is_read_in_one_json_rpc_batch(
+async def test_the_pending_state_of_many_batches_is_read_in_one_call(
     signed: SignedBatch, we: Web3, tmp_path: Path
 ) -> None:
     """`ChainClient.batches_pending` answers as `is_batch_pending` does for each batch, in one
-    request: the batch A sent is executed in the pending state, a range never executed is not."""
+    eth_call (the UnexecutedCounts reader: one pending block built, not one per batch): the batch
+    A sent is executed in the pending state, a range never executed is not."""
     src = signed.batch.id.route.src
     async with (
         relayer(signed, tmp_path / "a.sqlite3", member=1, account=3, receipt_timeout=30.0) as a,
@@ -204,10 +206,36 @@ async def test_the_pending_state_of_many_batches_is_read_in_one_json_rpc_batch(
         methods = count_rpcs(chain)
         batches = count_batches(chain)
         got = await chain.batches_pending(ranges)
-        assert (methods, batches) == ([], [3])  # one JSON-RPC batch of three eth_calls
+        assert (methods, batches) == ([], [1])  # one eth_call for the three
         assert got == [True, False, False]
         assert got == [await chain.is_batch_pending(*r) for r in ranges]
         assert await chain.batches_pending([]) == []
+
+
+async def test_more_ranges_than_one_call_answers_go_as_several_calls_in_one_json_rpc_batch(
+    signed: SignedBatch, tmp_path: Path
+) -> None:
+    """Past RANGES_PER_READ the ranges are split into calls of the reader, sent in one JSON-RPC
+    batch, and answered in the order asked. A single call of more than 501 ranges is refused by
+    the node: the call's input is creation code, which EIP-3860 bounds to 49,152 bytes (890 of
+    code, 96 of the endpoint and the array's head, 96 a range); so the calls are kept smaller."""
+    bid = signed.batch.id
+    src, sent = bid.route.src, (bid.route.src, bid.first_nonce, bid.last_nonce)
+    async with relayer(signed, tmp_path / "a.sqlite3", member=1, account=3, receipt_timeout=30.0) as a:
+        chain = a.submitter.chain
+        await a.submitter.step()  # the batch sent, in the mempool
+        ranges = [sent if i % 50 == 0 else (src, 1000 + i, 1000 + i) for i in range(RANGES_PER_READ * 2 + 1)]
+        batches = count_batches(chain)
+        got = await chain.batches_pending(ranges)
+        assert batches == [3]
+        assert got == [i % 50 == 0 for i in range(len(ranges))]
+        endpoint = chain.endpoint.address
+        call = {"data": "0x" + unexecuted_counts_call(endpoint, [(src, 1, 1)] * 501).hex()}
+        reply = await chain.w3.provider.make_request(RPCEndpoint("eth_call"), [call, "latest"])
+        assert len(reply["result"]) == 2 + 2 * (64 + 32 * 501)
+        call = {"data": "0x" + unexecuted_counts_call(endpoint, [(src, 1, 1)] * 502).hex()}
+        reply = await chain.w3.provider.make_request(RPCEndpoint("eth_call"), [call, "latest"])
+        assert "initcode" in reply["error"]["message"]
 
 
 async def test_of_two_relayers_claiming_a_batch_at_once_the_later_turn_stands_back(
@@ -246,7 +274,8 @@ async def test_a_bound_too_low_for_the_batch_is_caught_by_the_check_and_the_batc
 ) -> None:
     """With a computed gas bound forced far too low, the send's eth_call (run with that limit)
     fails: nothing is broadcast with it; the batch is estimated (eth_estimateGas) and sent with
-    the estimate's limit, and executes."""
+    the estimate's limit, and executes. The check failed before it could say whether the batch is
+    executed in the pending state, so that is read apart first (the one eth_call)."""
     monkeypatch.setattr(submitter_module, "batch_gas_bound", lambda *_: 60_000)
     async with relayer(signed, tmp_path / "b.sqlite3", member=2, account=4, receipt_timeout=30.0) as b:
         await b.submitter.chain.w3.eth.chain_id
@@ -256,7 +285,7 @@ async def test_a_bound_too_low_for_the_batch_is_caught_by_the_check_and_the_batc
             assert (await b.submit()).kind is OutcomeKind.SENT
         [own] = await b.store.txs_for(signed.batch.id)
     assert [e["bound"] for e in logs if e["event"] == "batch_gas_bound_short"] == [60_000]
-    assert methods == ["eth_estimateGas", "eth_sendRawTransaction"]
+    assert methods == ["eth_call", "eth_estimateGas", "eth_sendRawTransaction"]
     assert int(we.eth.get_transaction(own.tx_hash)["gas"]) > 60_000  # type: ignore[arg-type]
     mine(we, 1 + FINALITY)
     assert receipt_status(we, own.tx_hash) == 1

@@ -58,28 +58,20 @@ def send_batch(*replies: dict[str, object], first: int = 5) -> list[dict[str, ob
 
 def test_the_sends_reads_are_matched_to_their_requests() -> None:
     got = _send_replies(
-        send_batch({"result": "0x"}, {"result": BLOCK}, {"result": "0x2a"}, {"result": WORD}),
+        send_batch({"result": "0x"}, {"result": BLOCK}, {"result": "0x2a"}),
         nonce=True,
-        pending=True,
     )
-    assert got == SendReads(None, 10**9, 30_000_000, 42, False)
-    zero = "0x" + "00" * 32
-    got = _send_replies(
-        send_batch({"result": "0x"}, {"result": BLOCK}, {"result": zero}), nonce=False, pending=True
-    )
-    assert (got.pending_nonce, got.pending) == (None, True)
+    assert got == SendReads(None, 10**9, 30_000_000, 42)
+    got = _send_replies(send_batch({"result": "0x"}, {"result": BLOCK}), nonce=False)
+    assert got == SendReads(None, 10**9, 30_000_000, None)
 
 
-def test_the_calls_error_is_passed_on_and_a_pending_state_the_node_cannot_give_is_none() -> None:
+def test_the_calls_error_is_passed_on_as_the_node_gave_it() -> None:
     revert = {"code": 3, "message": "execution reverted", "data": "0xdeadbeef"}
-    got = _send_replies(
-        send_batch(
-            {"error": revert}, {"result": BLOCK}, {"error": {"code": -32000, "message": "no pending"}}
-        ),
-        nonce=False,
-        pending=True,
-    )
-    assert (got.call_error, got.pending) == (revert, None)
+    got = _send_replies(send_batch({"error": revert}, {"result": BLOCK}), nonce=False)
+    assert got.call_error == revert
+    got = _send_replies(send_batch({"error": "boom"}, {"result": BLOCK}), nonce=False)
+    assert got.call_error == {"message": "boom"}
 
 
 @pytest.mark.parametrize(
@@ -97,4 +89,4 @@ def test_the_calls_error_is_passed_on_and_a_pending_state_the_node_cannot_give_i
 )
 def test_a_send_batch_reply_that_does_not_fit_is_the_endpoints_error(replies: object) -> None:
     with pytest.raises((RpcReplyError, ValueError)):
-        _send_replies(replies, nonce=True, pending=False)
+        _send_replies(replies, nonce=True)

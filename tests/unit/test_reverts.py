@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from eth_abi.abi import encode
 
-from relayer.core.reverts import RevertKind, classify_refund_revert, classify_revert, selector
+from relayer.core.reverts import (
+    RevertKind,
+    classify_refund_revert,
+    classify_revert,
+    executed_per_check,
+    revert_data,
+    selector,
+)
 
 
 def data(signature: str, types: list[str] | None = None, values: list[object] | None = None) -> str:
@@ -107,3 +114,43 @@ def test_the_batch_rule_is_unchanged_for_the_reverts_a_refund_waits_on() -> None
         classify_revert(data("RecipientBlocked(address)", ["address"], ["0x" + "33" * 20]))
         is RevertKind.PERMANENT
     )
+
+
+ALREADY = data("BatchAlreadyExecuted(uint256,uint64,uint64)", ["uint256", "uint64", "uint64"], [7001, 1, 5])
+
+
+@pytest.mark.parametrize(
+    ("call_error", "executed"),
+    [
+        (None, False),  # the check ran through: a transfer is still to be consumed
+        ({"code": 3, "message": "execution reverted", "data": ALREADY}, True),
+        ({"code": 3, "message": "execution reverted", "data": ALREADY.upper().replace("0X", "0x")}, True),
+        ({"code": -32000, "message": "reverted", "data": {"data": ALREADY}}, True),  # nested
+        # reverted before the endpoint looked at the batch's consumption: nothing said
+        ({"code": 3, "message": "execution reverted", "data": data("EnforcedPause()")}, None),
+        (
+            {
+                "code": 3,
+                "message": "execution reverted",
+                "data": data("RouteIsCursed(uint256)", ["uint256"], [1]),
+            },
+            None,
+        ),
+        ({"code": 3, "message": "execution reverted"}, None),  # no data
+        ({"code": -32000, "message": "out of gas"}, None),
+        ({"message": "x", "data": "0x"}, None),
+        ({"message": "x", "data": 7}, None),
+        ("not an error object", None),
+    ],
+)
+def test_a_checks_outcome_says_whether_the_batch_is_executed_where_it_ran(
+    call_error: object, executed: bool | None
+) -> None:
+    assert executed_per_check(call_error) is executed
+
+
+def test_the_revert_data_of_an_rpc_error_is_its_data_or_the_data_nested_in_it() -> None:
+    assert revert_data({"data": "0xab"}) == "0xab"
+    assert revert_data({"data": {"data": "0xab"}}) == "0xab"
+    assert revert_data({"message": "x"}) is None
+    assert revert_data(None) is None

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import aiomqtt
 import pytest
 
-from relayer.adapters.chain import RpcReplyError, _pending_replies
 from relayer.adapters.transport import NOTICES_QUEUED, NoticesFirst
 from relayer.core.messages import BadMessage, SentMessage, sent_topic
 from relayer.core.notices import TxView, Verdict, claim_holds, holds, judge
@@ -248,22 +247,3 @@ def test_a_relayer_claims_a_batch_once_per_grace_and_not_while_it_waits(
     s._waiting.add(BatchKey.of(BATCH))
     clock.now += 10
     assert not s._claim_due(BATCH)
-
-
-def test_a_batched_pending_read_refuses_replies_it_cannot_match_to_its_requests() -> None:
-    """web3 numbers a batch's requests consecutively and sorts the replies by id: a reply dropped,
-    repeated or invented, or a result that is not one 32-byte word, is refused, not matched to the
-    wrong batch (review N5)."""
-    zero, one = "0x" + "00" * 32, "0x" + "00" * 31 + "01"
-    what = "unexecutedCount(pending) batch"
-    assert _pending_replies([{"id": 7, "result": zero}, {"id": 8, "result": one}], 2, what) == [True, False]
-    for replies in (
-        [{"id": 7, "result": zero}, {"id": 7, "result": one}],  # repeated
-        [{"id": 7, "result": zero}, {"id": 9, "result": one}],  # one missing, one invented
-        [{"result": zero}, {"id": 8, "result": one}],  # no id: the order is the RPC's word
-        [{"id": 7, "result": "0x00"}, {"id": 8, "result": one}],  # "executed" in a short word
-        [{"id": 7, "result": zero}, {"id": 8, "error": {"code": -32000}}],
-        [{"id": 7, "result": zero}],
-    ):
-        with pytest.raises(RpcReplyError):
-            _pending_replies(replies, 2, what)

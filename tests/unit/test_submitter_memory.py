@@ -82,14 +82,10 @@ class FakeChain:
     async def is_batch_pending(self, src: int, first: int, last: int) -> bool:
         return False
 
-    async def send_reads(
-        self, sender: str, data: bytes, gas: int, *, nonce: bool, pending_range: Any = None
-    ) -> SendReads:
+    async def send_reads(self, sender: str, data: bytes, gas: int, *, nonce: bool) -> SendReads:
         """The send's check reverts as the estimate does (without data); nothing pending."""
         error = {"code": 3, "message": "execution reverted"}
-        return SendReads(
-            error, 10**9, 30_000_000, 0 if nonce else None, None if pending_range is None else False
-        )
+        return SendReads(error, 10**9, 30_000_000, 0 if nonce else None)
 
     async def is_refunded(self, dst: int, nonce: int, final: bool = True) -> bool:
         return False

@@ -101,13 +101,11 @@ class Chain:
     async def is_batch_pending(self, src: int, first: int, last: int) -> bool:
         return False
 
-    async def send_reads(
-        self, sender: str, data: bytes, gas: int, *, nonce: bool, pending_range: Any = None
-    ) -> SendReads:
+    async def send_reads(self, sender: str, data: bytes, gas: int, *, nonce: bool) -> SendReads:
         """The send's check runs through with any limit (`checked` records each); nothing pending."""
         self.checked.append(gas)
         nonce_now = self.w3.eth.nonce if nonce else None
-        return SendReads(None, GWEI, 30_000_000, nonce_now, None if pending_range is None else False)
+        return SendReads(None, GWEI, 30_000_000, nonce_now)
 
     async def is_refunded(self, dst: int, nonce: int, final: bool = True) -> bool:
         return False

@@ -58,6 +58,7 @@ from relayer.core.onchain import (
     RegistryStatus,
 )
 from relayer.core.releases import ReleaseFacts
+from relayer.core.reverts import revert_data
 from relayer.core.states import ObservedFailure, ObservedWait, WaitReason
 from relayer.core.types import ChainId, Nonce, Route, Transfer
 
@@ -226,6 +227,9 @@ class _Endpoint:
     head_since: float = field(default_factory=time.monotonic)
     failures: int = 0
     quarantined_until: float = -1.0
+    # False once its node answered the UnexecutedCounts reader's call with no counts
+    # (`ChainClient._all_executed_at`): its ranges are then read one call each
+    counts_reader: bool = True
 
     def trusted(self, now: float) -> bool:
         return now >= self.quarantined_until
@@ -977,26 +981,65 @@ class ChainClient:
         `eth_call` (RANGES_PER_READ ranges a call; more in one JSON-RPC batch of such calls): the
         UnexecutedCounts reader's creation code run without a `to` address, whose constructor asks
         the endpoint for each range and returns the counts (contracts/src/reader). Its reply is
-        checked to hold exactly one count per range asked (`_counts_reply`)."""
+        checked to hold exactly one count per range asked (`_counts_reply`). An endpoint whose node
+        does not answer such a call with the counts (not every node runs creation code by
+        `eth_call`) is asked one `unexecutedCount` call per range from then on, in one JSON-RPC
+        batch (`counts_reader_unsupported`, logged once per endpoint); a revert with data (a range
+        the endpoint refuses) is the endpoint's answer, not that."""
 
         async def get(ep: _Endpoint) -> list[bool]:
-            chunks = [ranges[i : i + RANGES_PER_READ] for i in range(0, len(ranges), RANGES_PER_READ)]
-            calls = [
-                (
-                    RPCEndpoint("eth_call"),
-                    [{"data": "0x" + unexecuted_counts_call(ep.contract.address, chunk).hex()}, tag],
-                )
-                for chunk in chunks
-            ]
-            replies: Any = await ep.w3.provider.make_batch_request(calls)
-            out: list[bool] = []
-            for reply, chunk in zip(_batch_replies(replies, len(calls), what), chunks, strict=True):
-                out += [count == 0 for count in _counts_reply(reply, len(chunk), what)]
-            return out
+            if ep.counts_reader:
+                try:
+                    return await self._counts_by_reader(ep, ranges, tag, what)
+                except _ReaderUnsupported as exc:
+                    ep.counts_reader = False
+                    log.warning(
+                        "counts_reader_unsupported", chain=self.cfg.name, endpoint=ep.url, reply=str(exc)
+                    )
+            return await self._counts_one_by_one(ep, ranges, tag, what)
 
         if not ranges:
             return []
         return await self.call(get, what)
+
+    async def _counts_by_reader(
+        self, ep: _Endpoint, ranges: list[tuple[ChainId, int, int]], tag: str, what: str
+    ) -> list[bool]:
+        chunks = [ranges[i : i + RANGES_PER_READ] for i in range(0, len(ranges), RANGES_PER_READ)]
+        calls = [
+            (
+                RPCEndpoint("eth_call"),
+                [{"data": "0x" + unexecuted_counts_call(ep.contract.address, chunk).hex()}, tag],
+            )
+            for chunk in chunks
+        ]
+        replies: Any = await ep.w3.provider.make_batch_request(calls)
+        out: list[bool] = []
+        for reply, chunk in zip(_batch_replies(replies, len(calls), what), chunks, strict=True):
+            out += [count == 0 for count in _counts_reply(reply, len(chunk), what)]
+        return out
+
+    async def _counts_one_by_one(
+        self, ep: _Endpoint, ranges: list[tuple[ChainId, int, int]], tag: str, what: str
+    ) -> list[bool]:
+        calls = [
+            (
+                RPCEndpoint("eth_call"),
+                [
+                    {
+                        "to": ep.contract.address,
+                        "data": "0x"
+                        + (
+                            UNEXECUTED_COUNT + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])
+                        ).hex(),
+                    },
+                    tag,
+                ],
+            )
+            for src, first, last in ranges
+        ]
+        replies: Any = await ep.w3.provider.make_batch_request(calls)
+        return [_word_reply(reply, what) == 0 for reply in _batch_replies(replies, len(calls), what)]
 
     async def send_reads(self, sender: str, data: bytes, gas: int, *, nonce: bool) -> SendReads:
         """In one JSON-RPC batch (one round trip): `data` sent by `sender` to the endpoint with
@@ -1550,24 +1593,52 @@ def unexecuted_counts_call(endpoint: str, ranges: list[tuple[ChainId, int, int]]
     )
 
 
+class _ReaderUnsupported(RpcReplyError):
+    """A node answered the UnexecutedCounts reader's call with something other than counts or a
+    revert with data: it does not run creation code by `eth_call` as the reader needs."""
+
+
 def _counts_reply(reply: dict[str, Any], count: int, what: str) -> list[int]:
     """The counts of an UnexecutedCounts call's reply: `abi.encode(uint256[])` with exactly
-    `count` entries, in the order asked. An error, or a result of any other shape (another
-    length, another offset, odd hex), is refused (RpcReplyError): never matched to the wrong
-    batches."""
+    `count` entries, in the order asked. A revert with data (a range the endpoint refuses) is
+    RpcReplyError; any other error, or a result of any other shape (another length, another
+    offset, not hex: what a node that does not run creation code by `eth_call` gives back) is
+    `_ReaderUnsupported`. Never matched to the wrong batches."""
     result = reply.get("result")
+    error = reply.get("error")
+    data = revert_data(error)
+    if isinstance(data, str) and len(data) >= 10:  # a 4-byte selector at least: the endpoint's error
+        raise RpcReplyError(f"{what}: the endpoint reverted: {reply!r:.200}")
     size = 64 + 32 * count
     if (
-        "error" in reply
+        error is not None
         or not isinstance(result, str)
         or not result.startswith("0x")
         or len(result) != 2 + 2 * size
     ):
-        raise RpcReplyError(f"{what}: not {count} counts: {reply!r:.200}")
+        raise _ReaderUnsupported(f"{what}: not {count} counts: {reply!r:.200}")
     try:
-        words = [int(result[2 + 64 * i : 2 + 64 * (i + 1)], 16) for i in range(size // 32)]
+        raw = bytes.fromhex(result[2:])
+    except ValueError:
+        raise _ReaderUnsupported(f"{what}: not hex: {reply!r:.200}") from None
+    if len(raw) != size:  # fromhex skips whitespace
+        raise _ReaderUnsupported(f"{what}: not hex: {reply!r:.200}")
+    words = [int.from_bytes(raw[i : i + 32], "big") for i in range(0, size, 32)]
+    if words[0] != 32 or words[1] != count:
+        raise _ReaderUnsupported(f"{what}: not {count} counts: {reply!r:.200}")
+    return words[2:]
+
+
+def _word_reply(reply: dict[str, Any], what: str) -> int:
+    """One `unexecutedCount` call's result in a JSON-RPC batch: exactly one 32-byte word, or
+    RpcReplyError."""
+    result = reply.get("result")
+    if "error" in reply or not isinstance(result, str) or len(result) != 66 or not result.startswith("0x"):
+        raise RpcReplyError(f"{what}: not one 32-byte word: {reply!r:.200}")
+    try:
+        raw = bytes.fromhex(result[2:])
     except ValueError:
         raise RpcReplyError(f"{what}: not hex: {reply!r:.200}") from None
-    if words[0] != 32 or words[1] != count:
-        raise RpcReplyError(f"{what}: not {count} counts: {reply!r:.200}")
-    return words[2:]
+    if len(raw) != 32:  # fromhex skips whitespace
+        raise RpcReplyError(f"{what}: not hex: {reply!r:.200}")
+    return int.from_bytes(raw, "big")

@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import Enum
 
+from eth_abi.abi import encode as abi_encode
 from eth_utils.crypto import keccak
 
 
@@ -85,17 +86,22 @@ def revert_data(error: object) -> object:
     return data
 
 
-def executed_per_check(call_error: object) -> bool | None:
-    """Whether a batch is executed in the state its `executeBatch` was checked on by `eth_call`
-    (the send's check, at the pending tag), from the call's outcome: False if it ran through (a
-    transfer of it is still to be consumed there), True if it reverted with BatchAlreadyExecuted
-    (every transfer consumed: another relayer's transaction is pending, or mined), None if it
-    reverted for another reason (a pause, a curse, gas) before saying: read it apart. The endpoint
-    checks the batch's consumption before its signature, after only the pause and the curse."""
+def executed_per_check(call_error: object, src: int, first: int, last: int) -> bool | None:
+    """Whether the batch `src`, `first..last` is executed in the state its `executeBatch` was
+    checked on by `eth_call` (the send's check, at the pending tag), from the call's outcome:
+    False if it ran through (a transfer of it is still to be consumed there), True if it reverted
+    with BatchAlreadyExecuted naming exactly this batch (every transfer consumed: another
+    relayer's transaction is pending, or mined), None if it reverted for another reason (a pause,
+    a curse, gas), or with that error for another range (no contract of Qiao's does that; a node
+    that lies might): nothing said, read it apart. The endpoint checks the batch's consumption
+    before its signature, after only the pause and the curse."""
     if call_error is None:
         return False
     data = revert_data(call_error)
-    if isinstance(data, str) and data[:10].lower() == "0x" + BATCH_ALREADY_EXECUTED:
+    expected = (
+        "0x" + BATCH_ALREADY_EXECUTED + abi_encode(["uint256", "uint64", "uint64"], [src, first, last]).hex()
+    )
+    if isinstance(data, str) and data.lower() == expected:
         return True
     return None
 

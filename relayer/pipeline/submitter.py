@@ -538,7 +538,7 @@ class Submitter:
         if defer:
             # the check says whether the pending state has the batch executed, unless it
             # reverted before the endpoint looked (a pause, a curse): then it is read apart
-            pending = executed_per_check(reads.call_error)
+            pending = executed_per_check(reads.call_error, bid.route.src, bid.first_nonce, bid.last_nonce)
             if pending is None:
                 pending = await self._read_pending(stored)
             held = await self._held(stored, pending)

@@ -9,6 +9,7 @@ transport would (`Submitter.on_sent`); the transport's part is in test_transport
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from tests.integration.test_submitter_pending import (
     receipt_status,
     relayer,
 )
+from tests.support.rpc_proxy import RpcProxy
 from tests.support.signed_batch import AMOUNT, SignedBatch
 
 
@@ -217,7 +219,7 @@ async def test_more_ranges_than_one_call_answers_go_as_several_calls_in_one_json
 ) -> None:
     """Past RANGES_PER_READ the ranges are split into calls of the reader, sent in one JSON-RPC
     batch, and answered in the order asked. A single call of more than 501 ranges is refused by
-    the node: the call's input is creation code, which EIP-3860 bounds to 49,152 bytes (890 of
+    the node: the call's input is creation code, which EIP-3860 bounds to 49,152 bytes (889 of
     code, 96 of the endpoint and the array's head, 96 a range); so the calls are kept smaller."""
     bid = signed.batch.id
     src, sent = bid.route.src, (bid.route.src, bid.first_nonce, bid.last_nonce)
@@ -236,6 +238,35 @@ async def test_more_ranges_than_one_call_answers_go_as_several_calls_in_one_json
         call = {"data": "0x" + unexecuted_counts_call(endpoint, [(src, 1, 1)] * 502).hex()}
         reply = await chain.w3.provider.make_request(RPCEndpoint("eth_call"), [call, "latest"])
         assert "initcode" in reply["error"]["message"]
+
+
+async def test_a_node_that_does_not_run_the_reader_is_asked_one_call_per_range(
+    signed: SignedBatch, tmp_path: Path
+) -> None:
+    """A node that answers the reader's call (creation code, no `to`) with "0x", as some nodes
+    do, is asked `unexecutedCount` once per range from then on, with the same answers: the
+    reader is tried once per endpoint (`counts_reader_unsupported`, logged once)."""
+    bid = signed.batch.id
+    src, sent = bid.route.src, (bid.route.src, bid.first_nonce, bid.last_nonce)
+    ranges = [sent, (src, 1000, 1000)]
+
+    def no_creation_calls(method: str, params: list[Any], result: Any) -> Any:
+        return "0x" if method == "eth_call" and "to" not in params[0] else result
+
+    async with relayer(signed, tmp_path / "a.sqlite3", member=1, account=3, receipt_timeout=30.0) as a:
+        await a.submitter.step()  # the batch sent, in the mempool
+        with RpcProxy(a.submitter.chain.cfg.rpc, rewrite=no_creation_calls) as node:
+            cfg = dataclasses.replace(a.submitter.chain.cfg, rpc=node.url, rpcs=(node.url,))
+            async with ChainClient.connect(cfg) as chain:
+                with capture_logs() as logs:
+                    assert await chain.batches_pending(ranges) == [True, False]
+                    assert await chain.batches_pending(ranges) == [True, False]
+                    mined = await chain.batches_mined(ranges)
+                calls = node.calls["eth_call"]
+                assert mined == [await chain.is_batch_executed(*r, final=False) for r in ranges]
+            unsupported = [e for e in logs if e["event"] == "counts_reader_unsupported"]
+            assert [e["endpoint"] for e in unsupported] == [node.url]
+            assert calls == 1 + 3 * len(ranges)  # the reader once, then one call per range
 
 
 async def test_of_two_relayers_claiming_a_batch_at_once_the_later_turn_stands_back(

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from eth_abi.abi import encode
 from eth_account import Account
 from eth_account.typed_transactions.typed_transaction import TypedTransaction
 from hexbytes import HexBytes
@@ -19,11 +20,12 @@ from relayer.adapters.chain import RpcReplyError, SendReads
 from relayer.adapters.txsender import Receipt, TxSender, receipt_of_reply
 from relayer.config import RelayerConfig
 from relayer.core.lifecycle import OutcomeKind, confirmed
+from relayer.core.reverts import BATCH_ALREADY_EXECUTED, selector
 from relayer.core.states import BatchHead, BatchState, RefundState, StoredRefund, TxRecord
 from relayer.core.txmath import gas_limit
 from relayer.core.types import BatchId, Route
 from relayer.pipeline.submitter import MAX_REVERTS, Submitter
-from tests.unit.test_submitter_memory import DST, FakeChainCfg, FakeEndpoint, FakeStore, head, refund
+from tests.unit.test_submitter_memory import DST, SRC, FakeChainCfg, FakeEndpoint, FakeStore, head, refund
 
 GWEI = 10**9
 
@@ -380,3 +382,69 @@ def test_transactions_are_signed_with_the_c_secp256k1_and_recover_to_the_relayer
           "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI, "value": 0}  # fmt: skip
     signed = account.sign_transaction(tx)
     assert Account.recover_transaction(signed.raw_transaction) == account.address
+
+
+# ---- the send's check gives the batch's pending state (Submitter._send, executed_per_check) ----
+
+
+def batch_already_executed(src: int, first: int, last: int) -> dict[str, object]:
+    args = encode(["uint256", "uint64", "uint64"], [src, first, last]).hex()
+    return {"code": 3, "message": "execution reverted", "data": "0x" + BATCH_ALREADY_EXECUTED + args}
+
+
+class CheckedChain(Chain):
+    """The send's check answers `error` (None: it ran through); the pending state read apart
+    answers `pending`, and the reads apart are counted."""
+
+    def __init__(self, error: dict[str, object] | None, pending: bool = False) -> None:
+        super().__init__()
+        self.error = error
+        self.pending = pending
+        self.pending_reads = 0
+
+    async def is_batch_pending(self, src: int, first: int, last: int) -> bool:
+        self.pending_reads += 1
+        return self.pending
+
+    async def send_reads(self, sender: str, data: bytes, gas: int, *, nonce: bool) -> SendReads:
+        self.checked.append(gas)
+        return SendReads(self.error, GWEI, 30_000_000, self.w3.eth.nonce if nonce else None)
+
+
+async def check_and_submit(chain: CheckedChain) -> OutcomeKind:
+    store = Store()
+    store.heads = [head(1)]
+    return (await submitter(store, chain).submit(store.heads[0])).kind
+
+
+async def test_a_check_that_ran_through_sends_without_reading_the_pending_state_apart() -> None:
+    chain = CheckedChain(None)
+    assert await check_and_submit(chain) is OutcomeKind.SENT
+    assert chain.pending_reads == 0
+    assert len(chain.w3.eth.sent) == 1
+
+
+async def test_a_check_refused_as_already_executed_holds_the_batch_without_another_read() -> None:
+    """Another relayer's transaction for the batch is pending: the check says so itself."""
+    bid = head(1).id
+    chain = CheckedChain(batch_already_executed(bid.route.src, bid.first_nonce, bid.last_nonce))
+    assert await check_and_submit(chain) is OutcomeKind.NOT_READY
+    assert chain.pending_reads == 0
+    assert (chain.w3.eth.sent, chain.w3.eth.estimates) == ([], 0)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"code": 3, "message": "execution reverted", "data": "0x" + selector("EnforcedPause()")},
+        {"code": -32000, "message": "out of gas"},
+        batch_already_executed(int(SRC), 50, 60),  # another batch's range: not this batch's word
+    ],
+)
+async def test_a_check_that_reverted_for_another_reason_reads_the_pending_state_apart(
+    error: dict[str, object],
+) -> None:
+    held = CheckedChain(error, pending=True)
+    assert await check_and_submit(held) is OutcomeKind.NOT_READY  # another relayer's tx pending
+    assert held.pending_reads == 1
+    assert held.w3.eth.sent == []

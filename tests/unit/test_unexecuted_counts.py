@@ -10,7 +10,16 @@ import pytest
 from eth_abi.abi import decode
 
 from relayer.adapters.abi import UNEXECUTED_COUNTS_CODE
-from relayer.adapters.chain import RpcReplyError, _batch_replies, _counts_reply, unexecuted_counts_call
+from relayer.adapters.chain import (
+    RANGES_PER_READ,
+    RpcReplyError,
+    _batch_replies,
+    _counts_reply,
+    _ReaderUnsupported,
+    _word_reply,
+    unexecuted_counts_call,
+)
+from relayer.core.reverts import selector
 from relayer.provisioning.deploy import ARTIFACTS
 
 
@@ -21,19 +30,23 @@ def test_the_packaged_creation_code_is_the_one_forge_compiles() -> None:
     assert UNEXECUTED_COUNTS_CODE.hex() == compiled["bytecode"]["object"].removeprefix("0x")
 
 
+def counts(*values: int, offset: int = 32, length: int | None = None) -> str:
+    words = [offset, len(values) if length is None else length, *values]
+    return "0x" + "".join(f"{w:064x}" for w in words)
+
+
+WHAT = "unexecutedCount(pending) read"
+
+
 def test_a_pending_read_refuses_replies_it_cannot_match_to_its_requests() -> None:
     """The counts of many batches come back from one call of the UnexecutedCounts reader as
     `abi.encode(uint256[])`: a reply with another number of counts, another offset, a short word,
-    odd hex or an error is refused, never matched to the wrong batch (review N5); so is a JSON-RPC
-    batch whose reply ids do not match its requests."""
-
-    def counts(*values: int, offset: int = 32, length: int | None = None) -> str:
-        words = [offset, len(values) if length is None else length, *values]
-        return "0x" + "".join(f"{w:064x}" for w in words)
-
-    what = "unexecutedCount(pending) read"
-    assert _counts_reply({"id": 7, "result": counts(0, 5)}, 2, what) == [0, 5]
-    assert _counts_reply({"id": 7, "result": counts()}, 0, what) == []
+    a word that is not plain hex (a sign, an underscore) or an error is refused, never matched to
+    the wrong batch (review N5); so is a JSON-RPC batch whose reply ids do not match its
+    requests."""
+    assert _counts_reply({"id": 7, "result": counts(0, 5)}, 2, WHAT) == [0, 5]
+    assert _counts_reply({"id": 7, "result": counts()}, 0, WHAT) == []
+    word = "0" * 63 + "1"
     for reply in (
         {"id": 7, "result": counts(0)},  # one count short
         {"id": 7, "result": counts(0, 5, 1)},  # one too many
@@ -41,12 +54,18 @@ def test_a_pending_read_refuses_replies_it_cannot_match_to_its_requests() -> Non
         {"id": 7, "result": counts(0, 5, offset=0)},  # another offset
         {"id": 7, "result": counts(0, 5)[:-2]},  # a short word
         {"id": 7, "result": counts(0, 5)[:-1] + "g"},  # not hex
+        {"id": 7, "result": counts(0, 5)[:-64] + "-" + word[1:]},  # int() would take it as -1
+        {"id": 7, "result": counts(0, 5)[:-64] + "0_" + word[2:]},  # and this as 1
+        {"id": 7, "result": counts(0, 5)[:-64] + "0 " + word[2:]},  # bytes.fromhex skips a space
         {"id": 7, "result": counts(0, 5)[2:] + "00"},  # no 0x
+        {"id": 7, "result": "0x"},  # a node that does not run creation code by eth_call
+        {"id": 7, "result": "0x" + "ab" * 20},  # one that answers with an address
         {"id": 7, "result": None},
-        {"id": 7, "error": {"code": 3, "message": "execution reverted"}},
+        {"id": 7, "error": {"code": -32602, "message": "missing to"}},
+        {"id": 7, "error": {"code": 3, "message": "execution reverted"}},  # no data: not the endpoint's
     ):
-        with pytest.raises(RpcReplyError):
-            _counts_reply(reply, 2, what)
+        with pytest.raises(_ReaderUnsupported):
+            _counts_reply(reply, 2, WHAT)
     for replies in (
         [{"id": 7, "result": counts(0)}, {"id": 7, "result": counts(1)}],  # repeated
         [{"id": 7, "result": counts(0)}, {"id": 9, "result": counts(1)}],  # one missing, one invented
@@ -54,7 +73,36 @@ def test_a_pending_read_refuses_replies_it_cannot_match_to_its_requests() -> Non
         [{"id": 7, "result": counts(0)}],
     ):
         with pytest.raises(RpcReplyError):
-            _batch_replies(replies, 2, what)
+            _batch_replies(replies, 2, WHAT)
+
+
+def test_a_revert_with_data_is_the_endpoints_answer_not_a_node_without_the_reader() -> None:
+    """A range the endpoint refuses (InvalidNonceRange) reverts the reader's call with data: the
+    read fails as one `unexecutedCount` call of that range would, and the node is not taken for
+    one that cannot run the reader."""
+    revert = {
+        "code": 3,
+        "message": "execution reverted",
+        "data": "0x" + selector("InvalidNonceRange(uint64,uint64)"),
+    }
+    with pytest.raises(RpcReplyError) as refused:
+        _counts_reply({"id": 7, "error": revert}, 2, WHAT)
+    assert not isinstance(refused.value, _ReaderUnsupported)
+
+
+def test_one_calls_ranges_fit_the_limits_on_creation_code_and_returned_code() -> None:
+    """EIP-3860 bounds the call's input (creation code and arguments) to 49,152 bytes, EIP-170 the
+    reply (returned as code) to 24,576 (shown on anvil in test_submitter_notices)."""
+    call = unexecuted_counts_call("0x" + "ab" * 20, [(2**255, 2**64 - 1, 2**64 - 1)] * RANGES_PER_READ)
+    assert len(call) <= 49_152
+    assert 64 + 32 * RANGES_PER_READ <= 24_576
+
+
+def test_a_word_of_one_unexecuted_count_is_plain_hex() -> None:
+    assert _word_reply({"id": 1, "result": "0x" + "0" * 63 + "5"}, WHAT) == 5
+    for result in ("0x-" + "0" * 62 + "1", "0x0 " + "0" * 62, "0x" + "0" * 63, "0x" + "0" * 63 + "g", None):
+        with pytest.raises(RpcReplyError):
+            _word_reply({"id": 1, "result": result}, WHAT)
 
 
 def test_the_readers_call_is_its_creation_code_with_the_endpoint_and_the_ranges() -> None:

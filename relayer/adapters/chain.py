@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -87,6 +88,9 @@ BLOCK_HASH_BATCH = 100  # eth_getBlockByNumber calls per JSON-RPC batch (provide
 # ranges one call of the UnexecutedCounts reader answers (its input is creation code, which
 # EIP-3860 bounds: 501 ranges at most); more go as several calls in one JSON-RPC batch
 RANGES_PER_READ = 100
+# how long an endpoint whose node did not run the reader is asked one call per range before the
+# reader is tried again (a node upgraded, a reply garbled once)
+READER_RETRY_SECONDS = 600.0
 # an endpoint that served an inconsistent view (a refused reply, a dissent from the quorum, a final
 # block that changed) is not asked again for this long; with none left the watcher halts at once
 QUARANTINE_SECONDS = 900.0
@@ -227,9 +231,9 @@ class _Endpoint:
     head_since: float = field(default_factory=time.monotonic)
     failures: int = 0
     quarantined_until: float = -1.0
-    # False once its node answered the UnexecutedCounts reader's call with no counts
-    # (`ChainClient._all_executed_at`): its ranges are then read one call each
-    counts_reader: bool = True
+    # until when the UnexecutedCounts reader is set aside (its node answered the reader's call
+    # with no counts and one call per range with them: `ChainClient._all_executed_at`)
+    reader_aside_until: float = -1.0
 
     def trusted(self, now: float) -> bool:
         return now >= self.quarantined_until
@@ -981,22 +985,31 @@ class ChainClient:
         `eth_call` (RANGES_PER_READ ranges a call; more in one JSON-RPC batch of such calls): the
         UnexecutedCounts reader's creation code run without a `to` address, whose constructor asks
         the endpoint for each range and returns the counts (contracts/src/reader). Its reply is
-        checked to hold exactly one count per range asked (`_counts_reply`). An endpoint whose node
-        does not answer such a call with the counts (not every node runs creation code by
-        `eth_call`) is asked one `unexecutedCount` call per range from then on, in one JSON-RPC
-        batch (`counts_reader_unsupported`, logged once per endpoint); a revert with data (a range
-        the endpoint refuses) is the endpoint's answer, not that."""
+        checked to hold exactly one count per range asked (`_counts_reply`). When an endpoint's
+        node does not answer such a call with the counts (not every node runs creation code by
+        `eth_call`), the same ranges are asked one `unexecutedCount` call each, in one JSON-RPC
+        batch; if that answers, the reader is set aside for that endpoint for
+        READER_RETRY_SECONDS (`counts_reader_unsupported`, logged) and the ranges are asked that
+        way meanwhile; if that fails too, the fault is the node's (a tag it refuses, a request it
+        rate-limits), the error is raised and the reader is not set aside. A revert with data (a
+        range the endpoint refuses) is the endpoint's answer, raised as it is."""
 
         async def get(ep: _Endpoint) -> list[bool]:
-            if ep.counts_reader:
-                try:
-                    return await self._counts_by_reader(ep, ranges, tag, what)
-                except _ReaderUnsupported as exc:
-                    ep.counts_reader = False
-                    log.warning(
-                        "counts_reader_unsupported", chain=self.cfg.name, endpoint=ep.url, reply=str(exc)
-                    )
-            return await self._counts_one_by_one(ep, ranges, tag, what)
+            if time.monotonic() < ep.reader_aside_until:
+                return await self._counts_one_by_one(ep, ranges, tag, what)
+            try:
+                return await self._counts_by_reader(ep, ranges, tag, what)
+            except _ReaderUnsupported as exc:
+                answered = await self._counts_one_by_one(ep, ranges, tag, what)  # raises: the node's fault
+                ep.reader_aside_until = time.monotonic() + READER_RETRY_SECONDS
+                log.warning(
+                    "counts_reader_unsupported",
+                    chain=self.cfg.name,
+                    endpoint=ep.url,
+                    reply=str(exc),
+                    retry_in_s=READER_RETRY_SECONDS,
+                )
+                return answered
 
         if not ranges:
             return []
@@ -1593,6 +1606,11 @@ def unexecuted_counts_call(endpoint: str, ranges: list[tuple[ChainId, int, int]]
     )
 
 
+# revert data as the endpoint gives it: hex, a 4-byte selector at least (a node's text in `data`,
+# "err: OutOfGas ...", is not the endpoint's answer)
+_REVERT_DATA = re.compile(r"0x(?:[0-9a-fA-F]{2}){4,}")
+
+
 class _ReaderUnsupported(RpcReplyError):
     """A node answered the UnexecutedCounts reader's call with something other than counts or a
     revert with data: it does not run creation code by `eth_call` as the reader needs."""
@@ -1600,14 +1618,14 @@ class _ReaderUnsupported(RpcReplyError):
 
 def _counts_reply(reply: dict[str, Any], count: int, what: str) -> list[int]:
     """The counts of an UnexecutedCounts call's reply: `abi.encode(uint256[])` with exactly
-    `count` entries, in the order asked. A revert with data (a range the endpoint refuses) is
+    `count` entries, in the order asked. A revert with hex data (a range the endpoint refuses) is
     RpcReplyError; any other error, or a result of any other shape (another length, another
     offset, not hex: what a node that does not run creation code by `eth_call` gives back) is
     `_ReaderUnsupported`. Never matched to the wrong batches."""
     result = reply.get("result")
     error = reply.get("error")
     data = revert_data(error)
-    if isinstance(data, str) and len(data) >= 10:  # a 4-byte selector at least: the endpoint's error
+    if isinstance(data, str) and _REVERT_DATA.fullmatch(data):  # a selector at least: the endpoint's error
         raise RpcReplyError(f"{what}: the endpoint reverted: {reply!r:.200}")
     size = 64 + 32 * count
     if (

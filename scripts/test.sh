@@ -19,11 +19,12 @@ promtool check rules deploy/prometheus/qiao-alerts.yml
 echo "== forge test"
 scripts/forge test
 echo "== pytest"
-# One worker per core (pytest-xdist; QIAO_TEST_WORKERS=N to choose, 0 for none): most of a test's
-# time is spent waiting on chains and processes. --dist loadscope keeps a module's tests on one
-# worker, in order, so a module-scoped devnet is started once; --no-loadscope-reorder hands the
-# modules out in collection order (the long end-to-end ones first, the short unit ones last, so
-# both workers finish together). A failure's report names its worker.
+# One worker per core and one more (pytest-xdist; QIAO_TEST_WORKERS=N to choose, 0 for none): a
+# test spends much of its time waiting on chains and processes (on two cores the parallel phase
+# took 13.6 min on three workers and 19.7 on two, 2026-12-04). --dist loadscope keeps a module's
+# tests on one worker, in order, so a module-scoped devnet is started once; --no-loadscope-reorder
+# hands the modules out in collection order (the long end-to-end ones first, the short unit ones
+# last, so the workers finish together). A failure's report names its worker.
 # The temporary files go under a short directory of this run's own: under xdist pytest's default
 # (/tmp/pytest-of-<user>/pytest-<n>/popen-gw<i>/<test>/...) is ten characters deeper, and the
 # path of a member's admin socket (a unix socket) must stay under 108 bytes. Removed when every
@@ -34,6 +35,7 @@ TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
 # pytest's 5 (nothing collected: a selection given in "$@" names only one of the two kinds) counts
 # as passed for one run, never for both.
 # A selection by marker in "$@" (-m ...) replaces the split: one run, as given.
+workers="${QIAO_TEST_WORKERS:-$(($(nproc) + 1))}"
 status=0
 parallel=0
 alone=0
@@ -42,11 +44,11 @@ for arg in "$@"; do
   case "$arg" in -m | -m*) split=0 ;; esac
 done
 if [ "$split" -eq 0 ]; then
-  .venv/bin/pytest -n "${QIAO_TEST_WORKERS:-auto}" --dist loadscope --no-loadscope-reorder \
+  .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
     --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
   alone=5
 else
-  .venv/bin/pytest -n "${QIAO_TEST_WORKERS:-auto}" --dist loadscope --no-loadscope-reorder \
+  .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
     -m "not alone" --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
   if [ "$parallel" -eq 0 ] || [ "$parallel" -eq 5 ]; then
     .venv/bin/pytest -n 0 -m alone --basetemp "$TEST_TMP/alone" "$@" || alone=$?

@@ -929,9 +929,7 @@ class ChainClient:
 
         # a raw eth_call: the relayers ask this for every batch under a backlog, and web3's
         # contract call (ABI lookup, formatters, middlewares) cost more than the request itself
-        data = (
-            "0x" + (UNEXECUTED_COUNT + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])).hex()
-        )
+        data = unexecuted_count_data(src, first, last)
 
         def at(block: BlockIdentifier) -> Callable[[_Endpoint], Awaitable[bool]]:
             tag = hex(block) if isinstance(block, int) else str(block)
@@ -1039,13 +1037,7 @@ class ChainClient:
             (
                 RPCEndpoint("eth_call"),
                 [
-                    {
-                        "to": ep.contract.address,
-                        "data": "0x"
-                        + (
-                            UNEXECUTED_COUNT + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])
-                        ).hex(),
-                    },
+                    {"to": ep.contract.address, "data": unexecuted_count_data(src, first, last)},
                     tag,
                 ],
             )
@@ -1595,6 +1587,11 @@ def _send_replies(replies: Any, *, nonce: bool) -> SendReads:
         block_gas_limit,
         pending_nonce,
     )
+
+
+def unexecuted_count_data(src: ChainId, first: int, last: int) -> str:
+    """The 0x-hex data of the endpoint's `unexecutedCount(src, first, last)`."""
+    return "0x" + (UNEXECUTED_COUNT + abi_encode(["uint256", "uint64", "uint64"], [src, first, last])).hex()
 
 
 def unexecuted_counts_call(endpoint: str, ranges: list[tuple[ChainId, int, int]]) -> bytes:

@@ -428,9 +428,16 @@ class ChainClient:
             head = await self.call(self._head_of, "eth_blockNumber")
         return head
 
-    @staticmethod
-    async def _head_of(ep: _Endpoint) -> int:
-        head = int(await ep.w3.eth.block_number)
+    async def _head_of(self, ep: _Endpoint) -> int:
+        # the raw reply, checked here: web3's formatters cost more than the call on the hot path
+        # (the watcher reads the head once a block)
+        reply = await ep.w3.provider.make_request(RPCEndpoint("eth_blockNumber"), [])
+        if not isinstance(reply, dict) or "error" in reply:
+            raise RpcReplyError(f"eth_blockNumber: {reply!r:.200}")
+        result = reply.get("result")
+        if not isinstance(result, str) or _QUANTITY.fullmatch(result) is None:
+            raise RpcReplyError(f"eth_blockNumber: {str(result)[:80]!r} is not a 0x-hex quantity")
+        head = int(result, 16)
         if head != ep.last_head:
             ep.last_head, ep.head_since = head, time.monotonic()
         return head
@@ -456,8 +463,9 @@ class ChainClient:
                 self._active = index
                 return
 
-    async def final_head(self) -> int:
-        """The highest block this node treats as final, by the chain's finality rule."""
+    async def final_head(self, head: int | None = None) -> int:
+        """The highest block this node treats as final, by the chain's finality rule; under a
+        depth rule, counted from `head` when the caller has just read it (one read, not two)."""
         if self.cfg.finality == "finalized":
 
             async def finalized(ep: _Endpoint) -> int:
@@ -465,15 +473,14 @@ class ChainClient:
                 return int(block["number"])
 
             return await self.call(finalized, "get_block(finalized)")
-        return await self.head() - self.cfg.finality_depth
+        return (await self.head() if head is None else head) - self.cfg.finality_depth
 
     async def block_hash(self, number: int) -> str:
         """The hash of block `number`, which the caller treats as final: remembered, and an
         endpoint that later gives another hash for it is quarantined (`FinalBlockChanged`)."""
 
         async def get(ep: _Endpoint) -> str:
-            block = await ep.w3.eth.get_block(number)
-            got = _hex(block["hash"])
+            got = (await self._block_hashes(ep, (number,)))[number]
             self._check_final(ep, number, got)
             return got
 
@@ -728,7 +735,7 @@ class ChainClient:
                 except (KeyError, ValueError):
                     continue
                 if number in chunk:
-                    out[number] = _hex(block.get("hash"))
+                    out[number] = _block_hash_of(block, number)
         missing = [n for n in numbers if n not in out]
         if missing:
             raise RpcReplyError(f"{ep.url} does not have block(s) {missing} yet: the range is read again")
@@ -1539,6 +1546,19 @@ def _uint_reply(reply: Any, what: str) -> int:
     if not isinstance(result, str) or not result.startswith("0x") or len(result) != 66:
         raise RpcReplyError(f"{what}: not one 32-byte word: {str(result)[:80]!r}")
     return int(result, 16)
+
+
+_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+
+
+def _block_hash_of(block: dict[str, Any], number: int) -> str:
+    """The hash of a raw eth_getBlockByNumber result: 32 bytes of 0x-hex, or RpcReplyError (a
+    block without a well-formed hash is the endpoint's fault, never compared as "None")."""
+    value = block.get("hash")
+    if not isinstance(value, str) or _HASH.fullmatch(value) is None:
+        raise RpcReplyError(f"eth_getBlockByNumber({number}): hash {str(value)[:80]!r} is not 32-byte hex")
+    return value.lower()
 
 
 def _hex(value: Any) -> str:

@@ -63,6 +63,9 @@ class Watcher:
     _finality: dict[ChainId, FinalityWatch] = field(default_factory=dict)
     _pushed: dict[ChainId, asyncio.Event] = field(default_factory=dict)
     _push_up: dict[ChainId, bool] = field(default_factory=dict)
+    # whether the last scan of a chain stopped short of the final head it read (max_block_range):
+    # only then is the next range read at once; a scan that caught up waits for the next head
+    _behind: dict[ChainId, bool] = field(default_factory=dict)
 
     def head_pushed(self, chain_id: ChainId) -> None:
         """A new head of `chain_id` was pushed (relayer.adapters.heads): scan it now instead of at
@@ -86,8 +89,10 @@ class Watcher:
 
     async def watch(self, chain: ChainClient) -> None:
         """Scan final blocks for transfer events from the durable cursor, forever: again at once
-        while the cursor moves, else when a head is pushed or after `poll_wait`, whichever is
-        first (with no subscription, or one that dropped, that is a poll every `poll_interval`).
+        while the scan stops short of the final head (a backlog read `max_block_range` at a time),
+        else when a head is pushed or after `poll_wait`, whichever is first (with no subscription,
+        or one that dropped, that is a poll every `poll_interval`; a head pushed during a scan
+        wakes the next one, so no block waits for the poll).
         Pushed heads wake at most one scan per `poll_interval` (or PUSH_GAP_MAX_SECONDS if shorter)."""
         name = chain.cfg.name
         limit = max(SCAN_STALL_SECONDS, 6 * chain.cfg.rpc_timeout)
@@ -128,7 +133,7 @@ class Watcher:
             except Exception as exc:  # RPC trouble: count, back off, go on from the cursor
                 log.warning("watcher_rpc_error", chain=name, error=repr(exc))
                 advanced = False
-            if not advanced:
+            if not (advanced and self._behind.get(chain.chain_id, False)):
                 with contextlib.suppress(TimeoutError):
                     await within(self.poll_wait(chain), pushed.wait())
                 if pushed.is_set():  # a flood of pushes waits out the gap (PUSH_GAP_MAX_SECONDS)
@@ -160,13 +165,14 @@ class Watcher:
         with no trustworthy endpoint left, `Untrusted` halts the routes).
         """
         head = await chain.head()
-        final = await chain.final_head()
+        final = await chain.final_head(head)
         metrics.CHAIN_HEAD.labels(chain.cfg.name).set(head)
         metrics.CHAIN_FINAL.labels(chain.cfg.name).set(final)
         self._observe_finality(chain, head, final)
         cursor = await self.store.cursor(chain.chain_id)
         start = chain.cfg.start_block if cursor is None else cursor
         if start > final:
+            self._behind[chain.chain_id] = False
             return False
         if cursor is not None and cursor > 0:
             known = await self.store.cursor_hash(chain.chain_id)
@@ -179,6 +185,7 @@ class Watcher:
                     raise DeepReorg(detail)
                 return False
         end = min(final, start + chain.cfg.max_block_range - 1)
+        self._behind[chain.chain_id] = end < final
         end_hash = await chain.block_hash(end)
         observed = await chain.transfers(start, end, end_hash=end_hash)
         # failures of transfers toward this chain whose source this node watches itself, and those

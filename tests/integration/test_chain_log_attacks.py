@@ -181,14 +181,21 @@ async def test_a_balancer_sending_getlogs_and_the_hash_batch_to_a_fork_node_stor
         lb.close()
 
 
-async def test_a_random_balancer_with_one_fork_node_gets_no_member_to_store_the_forked_amount(
+async def test_a_random_balancer_with_one_fork_node_halts_every_member_that_stores_the_forked_amount(
     bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path
 ) -> None:
     """The same load balancer, but choosing the backend of each HTTP request at random (seeded),
     like a plain round-robin/random balancer. A refused scan is simply retried, on the same
-    balancer, so the watcher keeps drawing until one draw is self-consistent: on the fork as
-    often as on the canonical node. Twelve fresh members (seeds 0..11) scan with the watcher's
-    own loop; Stopped: none of them ever stores the fork's 9 units."""
+    balancer, so the watcher keeps drawing until one draw is self-consistent. Twelve fresh members
+    (seeds 0..11) scan with the watcher's own loop.
+
+    No client check can tell a scan whose every request landed on the fork node from the real
+    chain (docs/RELIABILITY.md, "What no check in the client can catch": about 1 in 30 per member;
+    over seeds 0..59, 2 members stored the fork's lock at 074b88d and 4 since the watcher reads the
+    head once a scan: the same odds, other draws). What holds, and is asserted: most members halt
+    on the first inconsistency they see, and a member that stored the fork's lock sees the real
+    chain at its next scans and halts (its next scan re-reads the stored block's hash), so it
+    stops there; only `quorum` over independent endpoints keeps the lock out of the store."""
     import random
 
     canonical, dep = bridge
@@ -199,6 +206,7 @@ async def test_a_random_balancer_with_one_fork_node_gets_no_member_to_store_the_
     mine(fork, 20)
     mine(canonical, 5)
     outcomes: dict[int, str] = {}
+    stopped_after_fork: dict[int, bool] = {}
     for seed in range(12):
         rng = random.Random(seed)
         lb = LoadBalancer(lambda body: fork if rng.random() < 0.5 else canonical)  # noqa: B023
@@ -212,15 +220,26 @@ async def test_a_random_balancer_with_one_fork_node_gets_no_member_to_store_the_
                     if node.halted or await stored_amounts(store) or task.done():
                         break
                     await asyncio.sleep(0.05)
+                amounts = await stored_amounts(store)
+                if 9 in amounts:  # the fork's view drawn whole: the member must stop at once after
+                    for _ in range(200):
+                        if node.halted:
+                            break
+                        mine(canonical, 1)  # the watcher scans again (a new final block)
+                        await asyncio.sleep(0.05)
+                    stopped_after_fork[seed] = bool(node.halted)
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
-                amounts = await stored_amounts(store)
                 outcomes[seed] = "halted" if node.halted else str(amounts)
         finally:
             lb.close()
-    forked = {seed: o for seed, o in outcomes.items() if "9" in o}
-    assert not forked, f"members that stored the fork's lock: {forked} (all: {outcomes})"
+    assert all(stopped_after_fork.values()), (
+        f"members that stored the fork's lock and went on: {stopped_after_fork}"
+    )
+    halted_clean = [s for s, o in outcomes.items() if o == "halted" and s not in stopped_after_fork]
+    assert len(halted_clean) >= 8, f"most members halt before storing anything: {outcomes}"
+    assert len(stopped_after_fork) <= 2, f"the fork's view drawn whole by more than 2 of 12: {outcomes}"
 
 
 # ---- 2. one lying endpoint of several halts the route (decode runs before the canonical check)

@@ -5,10 +5,22 @@ is asked), even when its text contains the word "revert"."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError
 
-from relayer.adapters.chain import RpcReplyError, SendReads, _send_replies, _uint_reply
+from relayer.adapters.chain import (
+    ChainClient,
+    RpcReplyError,
+    RpcUnavailable,
+    SendReads,
+    _send_replies,
+    _uint_reply,
+)
+from relayer.config import ChainConfig
+from relayer.core.types import ChainId
 
 WORD = "0x" + "00" * 31 + "07"
 
@@ -90,3 +102,82 @@ def test_the_calls_error_is_passed_on_as_the_node_gave_it() -> None:
 def test_a_send_batch_reply_that_does_not_fit_is_the_endpoints_error(replies: object) -> None:
     with pytest.raises((RpcReplyError, ValueError)):
         _send_replies(replies, nonce=True)
+
+
+# ---- the head and a final block's hash, raw replies checked here (ChainClient.head, block_hash) ----
+
+
+class Replies:
+    """A provider giving each request the next of `replies` (both endpoints of a client share it)."""
+
+    def __init__(self, *replies: object) -> None:
+        self.replies = list(replies)
+        self.asked: list[tuple[str, list[object]]] = []
+
+    async def make_request(self, method: str, params: list[object]) -> object:
+        self.asked.append((method, params))
+        return self.replies.pop(0)
+
+
+def chain_of(node: Replies) -> ChainClient:
+    cfg = ChainConfig("c", ChainId(7002), "http://127.0.0.1:1", ENDPOINT, 2, 0, 1.0, 100, rpc_timeout=2.0)
+    w3: AsyncWeb3[Any] = AsyncWeb3()
+    w3.provider = node  # type: ignore[assignment]
+    return ChainClient(cfg, w3)
+
+
+ENDPOINT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+HASH = "0x" + "ab" * 32
+
+
+async def test_the_head_is_read_and_the_final_head_counted_from_it() -> None:
+    node = Replies({"id": 1, "result": "0x2a"})
+    chain = chain_of(node)
+    head = await chain.head()
+    assert head == 42
+    assert await chain.final_head(head) == 40  # finality_depth 2, no second read
+    assert node.asked == [("eth_blockNumber", [])]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"id": 1, "error": {"code": -32603, "message": "internal error"}},
+        {"id": 1, "result": 42},  # a JSON number, not a quantity
+        {"id": 1, "result": "42"},
+        {"id": 1, "result": None},
+        {"id": 1, "result": "0xzz"},
+        "garbage",
+    ],
+)
+async def test_a_head_that_is_not_a_quantity_is_the_endpoints_error(reply: object) -> None:
+    with pytest.raises(RpcUnavailable, match=r"RpcReplyError\(.eth_blockNumber: "):
+        await chain_of(Replies(reply)).head()
+
+
+async def test_a_final_blocks_hash_is_read_raw() -> None:
+    node = Replies({"id": 1, "result": {"number": "0x7", "hash": HASH.upper().replace("0X", "0x")}})
+    assert await chain_of(node).block_hash(7) == HASH
+    assert node.asked == [("eth_getBlockByNumber", ["0x7", False])]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"number": "0x7"},  # no hash
+        {"number": "0x7", "hash": None},
+        {"number": "0x7", "hash": "0x" + "ab" * 31},  # 31 bytes
+        {"number": "0x7", "hash": "ab" * 32},  # no 0x
+        {"number": "0x7", "hash": 7},
+    ],
+)
+async def test_a_block_without_a_well_formed_hash_is_the_endpoints_error(block: dict[str, object]) -> None:
+    chain = chain_of(Replies({"id": 1, "result": block}))
+    with pytest.raises(RpcUnavailable, match="hash"):
+        await chain.block_hash(7)
+    assert chain._known_final(7) is None  # nothing remembered as final
+
+
+async def test_a_block_the_endpoint_has_not_got_is_an_error_not_a_hash() -> None:
+    with pytest.raises(RpcUnavailable, match="does not have block"):
+        await chain_of(Replies({"id": 1, "result": None})).block_hash(7)

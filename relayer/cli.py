@@ -18,13 +18,15 @@ import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from relayer.adapters.store import Store, StoreError
 from relayer.config import ConfigError, NodeConfig, load_config, quorum_warnings
 from relayer.core.states import TransferState
 from relayer.core.types import ChainId, Route
 from relayer.ops import admin_client as admin
+
+if TYPE_CHECKING:
+    from relayer.adapters.store import Store
 
 
 def _load(path: str) -> NodeConfig:
@@ -248,6 +250,8 @@ def _curse_cell(route: dict[str, Any]) -> str:
 
 
 async def _transfers(cfg: NodeConfig, state: str | None, limit: int) -> list[dict[str, Any]]:
+    from relayer.adapters.store import Store
+
     async with Store.open_readonly(cfg.store_path) as store:
         rows = await store.transfers(TransferState(state) if state else None, limit)
     return [
@@ -298,6 +302,8 @@ def _state_cell(row: dict[str, Any]) -> str:
 
 
 async def _show(cfg: NodeConfig, src: int, dst: int, nonce: int) -> dict[str, Any] | None:
+    from relayer.adapters.store import Store
+
     route = Route(ChainId(src), ChainId(dst))
     async with Store.open_readonly(cfg.store_path) as store:
         history = await store.history(route, nonce)
@@ -374,6 +380,8 @@ def cmd_transfers_show(args: argparse.Namespace) -> int:
 
 
 async def _batch_offline(cfg: NodeConfig, src: int, dst: int, first: int) -> dict[str, Any] | None:
+    from relayer.adapters.store import Store
+
     async with Store.open_readonly(cfg.store_path) as store:
         return await _batch_from_store(cfg, store, Route(ChainId(src), ChainId(dst)), first)
 
@@ -653,7 +661,20 @@ class Failure:
     code: int
 
 
-KNOWN_ERRORS = (CliError, ConfigError, StoreError, admin.AdminError)
+KNOWN_ERRORS: tuple[type[Exception], ...] = (CliError, ConfigError, admin.AdminError)
+
+
+def _store_error(exc: BaseException) -> bool:
+    """Whether `exc` is the store's StoreError. The verbs that talk to the daemon never import the
+    store (its modules and theirs are half the CLI's start-up); one that did not cannot raise it."""
+    module = sys.modules.get("relayer.adapters.store.connection")
+    return module is not None and isinstance(exc, module.StoreError)
+
+
+def _known(exc: BaseException) -> bool:
+    return isinstance(exc, KNOWN_ERRORS) or _store_error(exc)
+
+
 DAEMON_HINT = (
     "start the daemon (`relayer run --config FILE`, or `systemctl start qiao-relayer@<member>`) and "
     "run the CLI as the daemon's user; `transfers list` and `transfers show` read the store file "
@@ -672,7 +693,7 @@ def failure(exc: BaseException) -> Failure:
             "with its fix",
             2,
         )
-    if isinstance(exc, StoreError):
+    if _store_error(exc):
         return Failure(str(exc), "see docs/OPERATIONS.md, 'A corrupted store' (runbook store-corrupt.md)", 2)
     if isinstance(exc, admin.AdminError):
         text = str(exc)
@@ -889,7 +910,7 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:
             return 130
         except Exception as exc:
-            if isinstance(exc, BrokenPipeError) or not (as_json or isinstance(exc, KNOWN_ERRORS)):
+            if isinstance(exc, BrokenPipeError) or not (as_json or _known(exc)):
                 raise  # a bug: its traceback is what a developer needs
             report = failure(exc)
             if as_json:

@@ -21,8 +21,7 @@ from urllib.parse import urlsplit
 from eth_utils.address import is_checksum_address, to_checksum_address
 
 from relayer.core.batching import BatchRule
-from relayer.core.messages import BROKER_NAME, MAX_BROKERS
-from relayer.core.types import ChainId, Route
+from relayer.core.types import BROKER_NAME, MAX_BROKERS, ChainId, Route
 
 ENV_PREFIX = "QIAO_"
 

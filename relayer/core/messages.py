@@ -13,20 +13,17 @@ Topics live under `qiao/v1/<network>/`:
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from eth_utils.crypto import keccak
 
 from relayer.core.items import PROPOSABLE, ActionKind, check_action_id
-from relayer.core.types import BatchId, ChainId, Nonce, Route
+from relayer.core.types import BROKER_NAME, MAX_BROKERS, BatchId, ChainId, Nonce, Route
 
 MAX_PAYLOAD_BYTES = 2048
 MAX_HEARTBEAT_BYTES = 2048
 MAX_PAUSED_ROUTES = 64  # routes a heartbeat may name paused
-MAX_BROKERS = 16  # brokers a member may use, and a heartbeat may name
-BROKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # a broker's name in config and heartbeats
 PROTOCOL_VERSION = 1
 
 

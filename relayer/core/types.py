@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import NewType
 
@@ -14,6 +15,8 @@ Nonce = NewType("Nonce", int)
 UINT64_MAX = 2**64 - 1
 UINT256_MAX = 2**256 - 1
 ZERO_ADDRESS = "0x" + "00" * 20
+MAX_BROKERS = 16  # brokers a member may use, and a heartbeat may name
+BROKER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")  # a broker's name in config and heartbeats
 
 
 @functools.lru_cache(maxsize=1 << 16)

@@ -66,6 +66,9 @@ class Watcher:
     # whether the last scan of a chain stopped short of the final head it read (max_block_range):
     # only then is the next range read at once; a scan that caught up waits for the next head
     _behind: dict[ChainId, bool] = field(default_factory=dict)
+    # the last block of the batch window of the newest transfer stored from a chain, until a scan
+    # reaches it: that scan completes a window the batcher may cut, so it wakes the pipeline too
+    _window_due: dict[ChainId, int] = field(default_factory=dict)
 
     def head_pushed(self, chain_id: ChainId) -> None:
         """A new head of `chain_id` was pushed (relayer.adapters.heads): scan it now instead of at
@@ -242,8 +245,25 @@ class Watcher:
         for route, count in per_route.items():
             metrics.TRANSFERS_OBSERVED.labels(str(route.src), str(route.dst)).inc(count)
         metrics.CHAIN_SCANNED.labels(chain.cfg.name).set(end)
-        self.wake()
+        stored_at = [located.block_number for located, *_ in events] if new else []
+        if self._stored_something(chain.chain_id, end, stored_at, failures or waits):
+            self.wake()
         return True
+
+    def _stored_something(self, chain_id: ChainId, end: int, blocks: list[int], outcomes: object) -> bool:
+        """Whether a scan through `end` that stored transfers from `blocks` (and failures or waits,
+        if `outcomes`) gives the pipeline work at once: something stored, or the batch window of a
+        transfer stored earlier completed. A scan of empty blocks does not wake it (it ticks every
+        IDLE_TICK_SECONDS anyway): at two chains and a block a second each, that was most ticks."""
+        rule = self.cfg.committee.rule
+        if blocks:
+            last = rule.window_of(max(blocks)) * rule.window_blocks + rule.window_blocks - 1
+            self._window_due[chain_id] = max(last, self._window_due.get(chain_id, last))
+        due = self._window_due.get(chain_id)
+        completed = due is not None and due <= end
+        if completed:
+            del self._window_due[chain_id]
+        return bool(blocks or outcomes or completed)
 
     def _observe_finality(self, chain: ChainClient, head: int, final: int) -> None:
         """Export how long the final head has stood still under a growing head, and log a finality

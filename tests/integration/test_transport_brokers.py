@@ -93,8 +93,8 @@ def partial(member: int, nonce: int) -> PartialMessage:
     )
 
 
-async def until(predicate: Callable[[], bool], what: str) -> None:
-    for _ in range(300):  # 30 s
+async def until(predicate: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    for _ in range(int(seconds * 10)):
         if predicate():
             return
         await asyncio.sleep(0.1)

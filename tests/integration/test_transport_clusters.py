@@ -151,7 +151,11 @@ async def test_a_member_listing_every_nats_node_reaches_them_all_and_keeps_one_c
             sender.publish_partial(partial(1, nonce))
         # published to 3 nodes, each copy replicated to each of the 3 sessions of the receiver (and
         # of the sender, its own echoes): 9 copies of each, 8 dropped, by each of the two
-        await until(lambda: copies_dropped(*NODES) - dropped >= 2 * 8 * 5, "every copy through every node")
+        # (up to a minute: a copy the cluster hands a session that did not acknowledge it in time
+        # is sent again after NATS's ack_wait, 30 s in deploy/nats; seen once on a loaded machine)
+        await until(
+            lambda: copies_dropped(*NODES) - dropped >= 2 * 8 * 5, "every copy through every node", seconds=60
+        )
     finally:
         await cancel_until_done(*tasks)
     assert inbox.of(1) == Counter(dict.fromkeys(range(1, 6), 1))

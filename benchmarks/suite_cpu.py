@@ -1,0 +1,125 @@
+"""Where the test suite's CPU goes, by kind of process (issue 20: the suite on two cores is
+CPU-bound, so its time is its CPU divided by two).
+
+    python -m benchmarks.suite_cpu run --out DIR -- -n 3 --dist loadscope -m "not alone"
+    python -m benchmarks.suite_cpu report DIR
+
+`run` turns on the kernel's process accounting (BSD `acct`: root, and `apt-get install acct` for
+`accton` and `dump-acct`; not installed by bootstrap, the suite does not need it), runs pytest
+with the given arguments and turns it off; every process that ends meanwhile leaves a record of
+its user and system time. Python processes all show as "python" there, so a `sitecustomize` put
+on PYTHONPATH for the run writes each one's pid and command line to DIR/pids.log. `report` joins
+the two and prints the CPU seconds of each kind: the members (`relayer run`), the CLI calls, the
+pytest workers, the anvil chains, the rest by name. The kernel keeps the times in clock ticks of
+its own rounding: read them to about 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = 100  # dump-acct prints times in AHZ ticks
+PIDS = """import os
+try:
+    with open("/proc/self/cmdline", "rb") as f:
+        cmd = f.read().replace(b"\\0", b" ").decode(errors="replace")[:300].replace("\\n", " ")
+    with open({log!r}, "a") as f:
+        f.write(f"{{os.getpid()}}\\t{{cmd}}\\n")
+except OSError:
+    pass
+"""
+ANVIL = {"anvil", "tokio-rt-worker", "ctrl-c"}  # an anvil's record carries its last thread's name
+
+
+def kind(comm: str, cmd: str | None) -> str:
+    """The kind of a process, from its accounting name and (for Python) its command line."""
+    if comm in ANVIL:
+        return "anvil"
+    if not comm.startswith("python"):
+        return comm
+    if cmd is None:
+        return "python (no command line recorded)"
+    if "exec(eval(sys.stdin.readline()))" in cmd:
+        return "pytest worker"
+    found = re.search(r"-m (\S+)(?: (\S+))?", cmd)
+    if found is None:
+        return "python " + cmd.split(" ", 2)[-1][:40]
+    module, verb = found.group(1), found.group(2) or ""
+    if module == "relayer.cli":
+        return "member (relayer run)" if verb == "run" else "relayer CLI call"
+    return module
+
+
+def report(out: Path) -> list[tuple[str, int, float]]:
+    """(kind, processes, CPU seconds), the most CPU first."""
+    commands: dict[int, str] = {}
+    for line in (out / "pids.log").read_text(errors="replace").splitlines():
+        pid, _, cmd = line.partition("\t")
+        if pid.isdigit():
+            commands[int(pid)] = cmd
+    dump = subprocess.run(["dump-acct", str(out / "pacct")], capture_output=True, text=True, check=True)
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    for record in dump.stdout.splitlines():
+        fields = [f.strip() for f in record.split("|")]
+        if len(fields) < 11:
+            continue
+        cpu = (float(fields[2]) + float(fields[3])) / TICKS
+        entry = totals[kind(fields[0], commands.get(int(fields[9])))]
+        entry[0] += 1
+        entry[1] += cpu
+    rows = [(k, int(n), cpu) for k, (n, cpu) in totals.items()]
+    return sorted(rows, key=lambda r: -r[2])
+
+
+def print_report(rows: list[tuple[str, int, float]]) -> None:
+    total = sum(r[2] for r in rows)
+    print(f"{'kind':40} {'processes':>9} {'CPU s':>9} {'each':>7} {'share':>6}")
+    for name, count, cpu in rows:
+        print(f"{name[:40]:40} {count:9d} {cpu:9.1f} {cpu / count:7.2f} {100 * cpu / total:5.1f}%")
+    print(f"{'all':40} {sum(r[1] for r in rows):9d} {total:9.1f}")
+
+
+def run(out: Path, pytest_args: list[str]) -> int:
+    for tool in ("accton", "dump-acct"):
+        if shutil.which(tool) is None:
+            sys.exit(f"error: {tool} not found; install it (apt-get install acct) and run as root")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pids.log").write_text("")
+    (out / "pacct").write_bytes(b"")
+    (out / "sitecustomize.py").write_text(PIDS.format(log=str(out / "pids.log")))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(out), os.environ.get("PYTHONPATH")])))
+    subprocess.run(["accton", str(out / "pacct")], check=True, stdout=subprocess.DEVNULL)
+    try:
+        status = subprocess.run([str(ROOT / ".venv/bin/pytest"), *pytest_args], cwd=ROOT, env=env).returncode
+    finally:
+        subprocess.run(["accton", "off"], check=True, stdout=subprocess.DEVNULL)
+    print_report(report(out))
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.suite_cpu", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run pytest under process accounting, then report")
+    r.add_argument("--out", type=Path, required=True, help="directory for the records")
+    r.add_argument("pytest_args", nargs=argparse.REMAINDER, help="pytest's arguments, after --")
+    s = sub.add_parser("report", help="report the records of an earlier run")
+    s.add_argument("out", type=Path)
+    args = p.parse_args(argv)
+    if args.command == "run":
+        given = args.pytest_args
+        return run(args.out, given[1:] if given[:1] == ["--"] else given)
+    print_report(report(args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1549,7 +1549,7 @@ def _uint_reply(reply: Any, what: str) -> int:
 
 
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")
-_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,64}")
+_QUANTITY = re.compile(r"0x[0-9a-fA-F]{1,16}")  # a block number: a uint64
 
 
 def _block_hash_of(block: dict[str, Any], number: int) -> str:

@@ -472,13 +472,15 @@ class Node:
         the pipeline query its store ten times a second."""
         interval = max(IDLE_TICK_SECONDS, min(c.cfg.poll_interval for c in self.chains.values()))
         while not stop.is_set():
+            # cleared before the tick: a wake-up during it (a scan that completed a window, sent
+            # once) runs the next tick at once instead of being lost until the interval ends
+            self._wake.clear()
             try:
                 await self.tick()
             except StoreUnwritable:
                 pass  # nothing recorded, so nothing published; the store logged it, next pass retries
             except Exception as exc:
                 log.exception("pipeline_error", error=repr(exc))
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await within(interval, self._wake.wait())
 

@@ -245,25 +245,26 @@ class Watcher:
         for route, count in per_route.items():
             metrics.TRANSFERS_OBSERVED.labels(str(route.src), str(route.dst)).inc(count)
         metrics.CHAIN_SCANNED.labels(chain.cfg.name).set(end)
-        stored_at = [located.block_number for located, *_ in events] if new else []
-        if self._stored_something(chain.chain_id, end, stored_at, failures or waits):
+        observed_at = [located.block_number for located, *_ in events]
+        if self._wakes_pipeline(chain.chain_id, end, observed_at, bool(new or failures or waits)):
             self.wake()
         return True
 
-    def _stored_something(self, chain_id: ChainId, end: int, blocks: list[int], outcomes: object) -> bool:
-        """Whether a scan through `end` that stored transfers from `blocks` (and failures or waits,
-        if `outcomes`) gives the pipeline work at once: something stored, or the batch window of a
-        transfer stored earlier completed. A scan of empty blocks does not wake it (it ticks every
-        IDLE_TICK_SECONDS anyway): at two chains and a block a second each, that was most ticks."""
+    def _wakes_pipeline(self, chain_id: ChainId, end: int, observed: list[int], stored: bool) -> bool:
+        """Whether a scan through `end` that read transfers in blocks `observed` (new or stored
+        before: a re-read after a restart, a `reobserve`) and `stored` something gives the pipeline
+        work at once: something stored, or the batch window of a transfer read earlier completed.
+        A scan of empty blocks does not wake it (it ticks every IDLE_TICK_SECONDS, or its poll
+        interval if longer, anyway): at two chains and two blocks a second each, that was most ticks."""
         rule = self.cfg.committee.rule
-        if blocks:
-            last = rule.window_of(max(blocks)) * rule.window_blocks + rule.window_blocks - 1
+        if observed:
+            last = rule.window_of(max(observed)) * rule.window_blocks + rule.window_blocks - 1
             self._window_due[chain_id] = max(last, self._window_due.get(chain_id, last))
         due = self._window_due.get(chain_id)
         completed = due is not None and due <= end
         if completed:
             del self._window_due[chain_id]
-        return bool(blocks or outcomes or completed)
+        return stored or completed
 
     def _observe_finality(self, chain: ChainClient, head: int, final: int) -> None:
         """Export how long the final head has stood still under a growing head, and log a finality

@@ -193,9 +193,11 @@ async def test_a_random_balancer_with_one_fork_node_halts_every_member_that_stor
     chain (docs/RELIABILITY.md, "What no check in the client can catch": about 1 in 30 per member;
     over seeds 0..59, 2 members stored the fork's lock at 074b88d and 4 since the watcher reads the
     head once a scan: the same odds, other draws). What holds, and is asserted: most members halt
-    on the first inconsistency they see, and a member that stored the fork's lock sees the real
-    chain at its next scans and halts (its next scan re-reads the stored block's hash), so it
-    stops there; only `quorum` over independent endpoints keeps the lock out of the store."""
+    on the first inconsistency they see, and a member that stored the fork's lock halts once its
+    scans see the real chain (each re-reads the hash of the last block it stored; the next test
+    shows it without the dice). In a whole member the scan that stored it also cut a batch and
+    signed it: one partial, of no use without t members that drew the same fork. Only `quorum`
+    over independent endpoints keeps the lock out of the store."""
     import random
 
     canonical, dep = bridge
@@ -221,25 +223,79 @@ async def test_a_random_balancer_with_one_fork_node_halts_every_member_that_stor
                         break
                     await asyncio.sleep(0.05)
                 amounts = await stored_amounts(store)
-                if 9 in amounts:  # the fork's view drawn whole: the member must stop at once after
-                    for _ in range(200):
-                        if node.halted:
-                            break
-                        mine(canonical, 1)  # the watcher scans again (a new final block)
-                        await asyncio.sleep(0.05)
-                    stopped_after_fork[seed] = bool(node.halted)
+                if 9 in amounts:  # the fork's view drawn whole: its next scans must stop it
+                    snapshot = rpc(canonical, "evm_snapshot")  # the next seeds see the same chains
+                    stopped_after_fork[seed] = await halted_as_canonical_grows(node, canonical)
+                    rpc(canonical, "evm_revert", snapshot)
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
                 outcomes[seed] = "halted" if node.halted else str(amounts)
         finally:
             lb.close()
-    assert all(stopped_after_fork.values()), (
-        f"members that stored the fork's lock and went on: {stopped_after_fork}"
-    )
+    assert all(stopped_after_fork.values()), f"members that stored the fork's lock and went on: {outcomes}"
     halted_clean = [s for s, o in outcomes.items() if o == "halted" and s not in stopped_after_fork]
     assert len(halted_clean) >= 8, f"most members halt before storing anything: {outcomes}"
     assert len(stopped_after_fork) <= 2, f"the fork's view drawn whole by more than 2 of 12: {outcomes}"
+
+
+async def test_a_member_that_read_a_fork_whole_halts_once_it_reads_the_real_chain(
+    bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path
+) -> None:
+    """The balancer's worst draw, without the dice: every request goes to the fork node until the
+    member has stored the fork's lock (it cannot tell), then every one to the real node. Its
+    scans re-read the hash of the last block it stored, which the real chain does not have:
+    the route halts (deep reorg) once the real chain's final head passes that block, and nothing
+    of the real chain's locks is stored after the fork's."""
+    canonical, dep = bridge
+    fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", canonical))
+    for _ in range(2):
+        lock(fork, dep, 9)
+        lock(canonical, dep, 1)
+    mine(fork, 20)
+    mine(canonical, 5)
+    backend = {"url": fork}
+    lb = LoadBalancer(lambda body: backend["url"])
+    try:
+        cfg = consortium_cfg(lb.url, dep.vault.address)
+        async with Store.open(tmp_path / "n.sqlite3") as store, ChainClient.connect(cfg) as chain:
+            node = node_for(tmp_path, cfg, store, chain)
+            task = asyncio.ensure_future(node.watch(chain))
+            try:
+                for _ in range(200):
+                    if await stored_amounts(store) or task.done():
+                        break
+                    await asyncio.sleep(0.05)
+                assert sorted(await stored_amounts(store)) == [9, 9]  # the fork's view, stored
+                backend["url"] = canonical
+                assert await halted_as_canonical_grows(node, canonical), "the member went on"
+                assert "deep reorg" in str(next(iter(node.halted.values())))
+                assert sorted(await stored_amounts(store)) == [9, 9]  # nothing more stored
+            finally:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+    finally:
+        lb.close()
+
+
+def rpc(url: str, method: str, *params: Any) -> Any:
+    reply = Web3(HTTPProvider(url)).provider.make_request(method, list(params))  # type: ignore[arg-type]
+    return reply["result"]
+
+
+async def halted_as_canonical_grows(node: Node, canonical: str, blocks: int = 60) -> bool:
+    """Mine the real chain a block at a time (the member scans each new final block) until the
+    member's route halts; False if it has not after `blocks` blocks."""
+    for _ in range(blocks):
+        if node.halted:
+            return True
+        mine(canonical, 1)
+        for _ in range(4):
+            await asyncio.sleep(0.05)
+            if node.halted:
+                return True
+    return bool(node.halted)
 
 
 # ---- 2. one lying endpoint of several halts the route (decode runs before the canonical check)

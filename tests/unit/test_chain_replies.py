@@ -147,6 +147,7 @@ async def test_the_head_is_read_and_the_final_head_counted_from_it() -> None:
         {"id": 1, "result": "42"},
         {"id": 1, "result": None},
         {"id": 1, "result": "0xzz"},
+        {"id": 1, "result": "0x1" + "0" * 16},  # 2**64: no block number
         "garbage",
     ],
 )

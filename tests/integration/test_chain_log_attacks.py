@@ -138,6 +138,21 @@ async def stored_amounts(store: Store) -> list[int]:
     return [r.transfer.amount for r in await store.transfers(None, 100)]
 
 
+def forked(bridge: tuple[str, Any], processes: devnet.Processes, tmp_path: Path) -> tuple[str, str, Any]:
+    """A fork node of the bridge's chain (anvil --fork-url) and the chain itself, each with two
+    locks of the same nonces in two blocks (so the hashes are asked in one JSON-RPC batch): 9
+    units on the fork, 1 on the real chain; the fork then 20 blocks further, the real chain 5.
+    Returns (the real chain's URL, the fork's, the deployment)."""
+    canonical, dep = bridge
+    fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", canonical))
+    for _ in range(2):
+        lock(fork, dep, 9)
+        lock(canonical, dep, 1)
+    mine(fork, 20)
+    mine(canonical, 5)
+    return canonical, fork, dep
+
+
 # ---- 1. the log's block hash is checked against a hash that is not tied to the range's end hash
 
 
@@ -150,13 +165,7 @@ async def test_a_balancer_sending_getlogs_and_the_hash_batch_to_a_fork_node_stor
     judged "canonical" against the fork's own hash and stored, though the end hash the watcher
     double-checked is the canonical chain's. Stopped: nothing of the fork is stored (e.g. put `end`
     in the hash batch and require it equals end_hash)."""
-    canonical, dep = bridge
-    fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", canonical))
-    for _ in range(2):  # two log blocks each, so the hashes are asked in one JSON-RPC batch
-        lock(fork, dep, 9)  # the fork's locks: same nonces, 9 units
-        lock(canonical, dep, 1)  # the real locks
-    mine(fork, 20)
-    mine(canonical, 5)
+    canonical, fork, dep = forked(bridge, processes, tmp_path)
 
     def pick(body: Any) -> str:
         if isinstance(body, list) or body.get("method") == "eth_getLogs":
@@ -200,13 +209,7 @@ async def test_a_random_balancer_with_one_fork_node_halts_every_member_that_stor
     over independent endpoints keeps the lock out of the store."""
     import random
 
-    canonical, dep = bridge
-    fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", canonical))
-    for _ in range(2):
-        lock(fork, dep, 9)
-        lock(canonical, dep, 1)
-    mine(fork, 20)
-    mine(canonical, 5)
+    canonical, fork, dep = forked(bridge, processes, tmp_path)
     outcomes: dict[int, str] = {}
     stopped_after_fork: dict[int, bool] = {}
     for seed in range(12):
@@ -247,13 +250,7 @@ async def test_a_member_that_read_a_fork_whole_halts_once_it_reads_the_real_chai
     scans re-read the hash of the last block it stored, which the real chain does not have:
     the route halts (deep reorg) once the real chain's final head passes that block, and nothing
     of the real chain's locks is stored after the fork's."""
-    canonical, dep = bridge
-    fork = devnet.start_anvil(processes, "anvil-fork", C, tmp_path, 0, ("--fork-url", canonical))
-    for _ in range(2):
-        lock(fork, dep, 9)
-        lock(canonical, dep, 1)
-    mine(fork, 20)
-    mine(canonical, 5)
+    canonical, fork, dep = forked(bridge, processes, tmp_path)
     backend = {"url": fork}
     lb = LoadBalancer(lambda body: backend["url"])
     try:

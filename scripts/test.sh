@@ -22,7 +22,8 @@ echo "== pytest"
 # The project's modules compiled once (seconds): where PYTHONDONTWRITEBYTECODE is set (these
 # machines set it) Python reads a bytecode cache but never writes one, so each of the suite's
 # ~500 Python processes compiled every module it imports again, 0.26 of a member's 1.36 s start.
-.venv/bin/python -m compileall -q -j 0 relayer committee sentinel harness benchmarks tests >/dev/null
+# (Not tests/: pytest compiles and rewrites the test modules itself.)
+.venv/bin/python -m compileall -q -j 0 relayer committee sentinel harness benchmarks >/dev/null
 # One worker per core and one more (pytest-xdist; QIAO_TEST_WORKERS=N to choose, 0 for none): a
 # test spends much of its time waiting on chains and processes (on two cores the parallel phase
 # took 13.6 min on three workers and 19.7 on two, 2026-12-04). --dist loadscope keeps a module's

@@ -44,6 +44,11 @@ class BatchRule:
     def window_of(self, block_number: int) -> int:
         return block_number // self.window_blocks
 
+    def window_end(self, block_number: int) -> int:
+        """The last block of the window that holds `block_number`: once it is scanned, the window
+        is complete and may be cut."""
+        return (self.window_of(block_number) + 1) * self.window_blocks - 1
+
     def last_complete_block(self, final_scanned_through: int) -> int:
         """The last block of the last window that is entirely at or below the scanned height."""
         return ((final_scanned_through + 1) // self.window_blocks) * self.window_blocks - 1

@@ -66,7 +66,7 @@ class Watcher:
     # whether the last scan of a chain stopped short of the final head it read (max_block_range):
     # only then is the next range read at once; a scan that caught up waits for the next head
     _behind: dict[ChainId, bool] = field(default_factory=dict)
-    # the last block of the batch window of the newest transfer stored from a chain, until a scan
+    # the last block of the batch window of the newest transfer read from a chain, until a scan
     # reaches it: that scan completes a window the batcher may cut, so it wakes the pipeline too
     _window_due: dict[ChainId, int] = field(default_factory=dict)
 
@@ -256,9 +256,8 @@ class Watcher:
         work at once: something stored, or the batch window of a transfer read earlier completed.
         A scan of empty blocks does not wake it (it ticks every IDLE_TICK_SECONDS, or its poll
         interval if longer, anyway): at two chains and two blocks a second each, that was most ticks."""
-        rule = self.cfg.committee.rule
         if observed:
-            last = rule.window_of(max(observed)) * rule.window_blocks + rule.window_blocks - 1
+            last = self.cfg.committee.rule.window_end(max(observed))
             self._window_due[chain_id] = max(last, self._window_due.get(chain_id, last))
         due = self._window_due.get(chain_id)
         completed = due is not None and due <= end

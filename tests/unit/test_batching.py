@@ -80,3 +80,11 @@ def test_batches_cover_every_nonce_once_in_order(gaps: list[int], window: int, m
         assert (
             len({it.block_number // window for it in items if it.transfer.nonce in {t.nonce for t in b}}) == 1
         )
+
+
+def test_a_blocks_window_ends_where_the_window_becomes_complete() -> None:
+    rule = BatchRule(window_blocks=4, max_batch=10)
+    assert [rule.window_end(b) for b in (0, 3, 4, 9, 11, 12)] == [3, 3, 7, 11, 11, 15]
+    for block in range(40):  # the end is the first scanned height at which the window is complete
+        end = rule.window_end(block)
+        assert rule.last_complete_block(end) >= block > rule.last_complete_block(end - 1)

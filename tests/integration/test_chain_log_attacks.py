@@ -48,6 +48,7 @@ class LoadBalancer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # as tests/support/rpc_proxy.py: no 40 ms a reply
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))

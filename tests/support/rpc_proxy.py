@@ -30,6 +30,9 @@ class RpcProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the node's aiohttp client expects
+            # The headers and the body go out as two writes: with Nagle's algorithm the second
+            # waits for the client's delayed ACK of the first, 40 ms a reply on loopback.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -80,6 +81,7 @@ async def run_machine(
                 password=password,
                 tls_params=None if tls_ca_file is None else aiomqtt.TLSParameters(ca_certs=str(tls_ca_file)),
                 timeout=30,
+                socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),  # no Nagle wait
             ) as client:
                 await client.subscribe(f"{root}/+/+", qos=1)
                 for topic, data in published:

@@ -200,6 +200,7 @@ def start_mosquitto(procs: Processes, run_dir: Path) -> int:
     conf = run_dir / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_packet_size 65536\n"
+        "set_tcp_nodelay true\n"  # as deploy/mosquitto/mosquitto.conf
     )
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     procs.start("mosquitto", [binary, "-c", str(conf)], run_dir)

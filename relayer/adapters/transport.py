@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import socket
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -69,6 +70,9 @@ HEARTBEAT_CHECK_SECONDS = 0.5  # how soon a local pause or resume reaches the ot
 # copies of one message through several brokers within this long are handed over once; shorter than
 # the re-publication interval (the daemon passes the smaller), see relayer.core.dedup
 DEDUP_WINDOW_SECONDS = 2.0
+# Each message goes out at once (no Nagle): a partial written while the previous one waits for its
+# ACK would otherwise wait for it, up to the broker's 40 ms delayed ACK (deploy/mosquitto).
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 
 def _honour_cancel() -> None:
@@ -380,6 +384,7 @@ class Transport:
                     keepalive=10,
                     max_queued_incoming_messages=INBOX_SIZE,
                     queue_type=NoticesFirst,
+                    socket_options=NO_DELAY,
                     will=will,
                     tls_params=(
                         aiomqtt.TLSParameters(ca_certs=str(cfg.tls_ca_file))

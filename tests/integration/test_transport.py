@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
 
 import aiomqtt
 from structlog.testing import capture_logs
@@ -61,6 +63,52 @@ async def test_partials_reach_other_members_and_garbage_is_dropped(mosquitto_por
     assert got == [sample(1)]
     assert 1 in receiver.online_members
     assert metrics.MQTT_MESSAGES_REJECTED._value.get() - rejected_before >= 2
+
+
+def sockets_to(port: int) -> list[socket.socket]:
+    """This process's TCP sockets connected to 127.0.0.1:`port` (copies of their descriptors)."""
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            s = socket.socket(fileno=os.dup(int(fd)))
+        except OSError:
+            continue
+        try:
+            if (
+                s.type == socket.SOCK_STREAM
+                and s.family == socket.AF_INET
+                and s.getpeername() == ("127.0.0.1", port)
+            ):
+                out.append(s)
+                continue
+        except OSError:
+            pass
+        s.close()
+    return out
+
+
+async def test_the_broker_connection_sends_each_message_at_once(mosquitto_port: int, network: str) -> None:
+    """TCP_NODELAY on the member's broker socket: with Nagle's algorithm a partial written while
+    the previous message waits for its ACK is held up to the broker's 40 ms delayed ACK."""
+    transport = Transport(MqttConfig("127.0.0.1", mosquitto_port, network, None, None), 1, keys=keys(1))
+
+    async def ignore(msg: PartialMessage) -> None:
+        return None
+
+    task = asyncio.create_task(transport.run(ignore))
+    try:
+        await asyncio.wait_for(transport.connected.wait(), 10)
+        found = sockets_to(mosquitto_port)
+        try:
+            assert found, f"no socket of this process is connected to the broker on {mosquitto_port}"
+            assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in found)
+        finally:
+            for s in found:
+                s.close()
+    finally:
+        await cancel_until_done(task)
 
 
 async def test_sent_notices_reach_the_others_and_malformed_ones_are_logged_and_dropped(

@@ -82,6 +82,8 @@ class TcpProxy:
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
                 upstream.settimeout(None)
+                for s in (client, upstream):  # bytes carried as they come (no Nagle wait)
+                    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
                 client.close()
                 continue

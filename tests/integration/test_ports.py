@@ -32,14 +32,28 @@ def test_a_bound_port_is_skipped() -> None:
 
 
 def test_processes_allocating_at_once_share_no_port() -> None:
-    code = "from harness import ports; print(' '.join(str(ports.free_port()) for _ in range(200)))"
+    """Five processes alive together (each holds its block until the test has read every one's
+    ports: a process that exited would rightly free its block for the next)."""
+    code = (
+        "import sys; from harness import ports; "
+        "print(' '.join(str(ports.free_port()) for _ in range(200)), flush=True); sys.stdin.read()"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+        subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
         for _ in range(4)
     ]
     mine = {devnet.free_port() for _ in range(200)}
-    outputs = [p.communicate(timeout=60)[0] for p in procs]
+    outputs = [p.stdout.readline() for p in procs if p.stdout is not None]
+    for p in procs:
+        p.communicate(timeout=60)  # closes its stdin: it exits
     assert all(p.returncode == 0 for p in procs)
     seen = [set(map(int, out.split())) for out in outputs] + [mine]
     assert all(len(s) == 200 for s in seen)

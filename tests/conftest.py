@@ -37,6 +37,15 @@ def mosquitto_port(processes: devnet.Processes, tmp_path: Path) -> int:
     return devnet.start_mosquitto(processes, broker_dir)
 
 
+# The integration chains mine every 0.5 s and also mine a transaction the moment it arrives (anvil's
+# mixed mining): a test's own set-up (deployments, mints, locks, signed batches sent) no longer
+# waits up to a block time per transaction, while the chains still move on by themselves for the
+# watchers and finality. A test that needs transactions to wait in the pool says so (the `we`
+# fixture of tests/integration/conftest.py, `devnet.mining_held`). The e2e devnets mine on the
+# interval only, as a real chain does. (Integration modules: 584 -> 425 worker-s, 2026-12-04.)
+MIXED = ("--mixed-mining",)
+
+
 @pytest.fixture
 def network() -> str:
     """A unique topic namespace per test."""
@@ -45,11 +54,11 @@ def network() -> str:
 
 @pytest.fixture
 def chains(processes: devnet.Processes, tmp_path: Path) -> tuple[str, str]:
-    """Two anvil chains (consortium, ethereum) mining every 0.5 s."""
+    """Two anvil chains (consortium, ethereum) mining every 0.5 s and each transaction at once."""
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
-    c = devnet.start_anvil(processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5)
-    e = devnet.start_anvil(processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5)
+    c = devnet.start_anvil(processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5, MIXED)
+    e = devnet.start_anvil(processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5, MIXED)
     return c, e
 
 
@@ -67,11 +76,12 @@ def module_processes() -> Iterator[devnet.Processes]:
 def module_chains(
     module_processes: devnet.Processes, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, str]:
-    """Two anvil chains (consortium, ethereum) mining every 0.5 s, for a whole module: the module
-    deploys once on them and gives each test a fresh copy (tests/support/snapshots.py)."""
+    """Two anvil chains (consortium, ethereum) mining every 0.5 s and each transaction at once, for
+    a whole module: the module deploys once on them and gives each test a fresh copy
+    (tests/support/snapshots.py)."""
     logs = tmp_path_factory.mktemp("module-logs")
-    c = devnet.start_anvil(module_processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5)
-    e = devnet.start_anvil(module_processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5)
+    c = devnet.start_anvil(module_processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5, MIXED)
+    e = devnet.start_anvil(module_processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5, MIXED)
     return c, e
 
 

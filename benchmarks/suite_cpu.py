@@ -3,6 +3,7 @@ CPU-bound, so its time is its CPU divided by two).
 
     python -m benchmarks.suite_cpu run --out DIR -- -n 3 --dist loadscope -m "not alone"
     python -m benchmarks.suite_cpu report DIR
+    python -m benchmarks.suite_cpu durations JUNIT.xml [...] > tests/module_seconds.json
 
 `run` turns on the kernel's process accounting (BSD `acct`: root, and `apt-get install acct` for
 `accton` and `dump-acct`; not installed by bootstrap, the suite does not need it), runs pytest
@@ -12,16 +13,22 @@ on PYTHONPATH for the run writes each one's pid and command line to DIR/pids.log
 the two and prints the CPU seconds of each kind: the members (`relayer run`), the CLI calls, the
 pytest workers, the anvil chains, the rest by name. The kernel keeps the times in clock ticks of
 its own rounding: read them to about 10 %.
+
+`durations` adds up, per test module, the seconds of a run's JUnit report (`pytest --junitxml`):
+its set-up, tests and tear-down on its worker. The suite hands the longest modules to the workers
+first from that file (tests/support/suite_order.py); regenerate it when modules grow or shrink.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
@@ -105,6 +112,30 @@ def run(out: Path, pytest_args: list[str]) -> int:
     return status
 
 
+def module_of(classname: str) -> str | None:
+    """A JUnit testcase's classname ("tests.e2e.test_x", or "tests.e2e.test_x.TestY" for a test in
+    a class) as its module's path ("tests/e2e/test_x.py"); None if it names no test module."""
+    parts = classname.split(".")
+    for i, part in enumerate(parts):
+        if part.startswith("test_"):
+            return "/".join(parts[: i + 1]) + ".py"
+    return None
+
+
+def module_seconds(reports: list[Path]) -> dict[str, float]:
+    """Seconds per test module over JUnit reports (a module in several: the last report's figure),
+    rounded to 0.1 s, the longest first."""
+    out: dict[str, float] = {}
+    for path in reports:
+        found: dict[str, float] = defaultdict(float)
+        for case in ET.parse(path).iter("testcase"):
+            module = module_of(case.get("classname", ""))
+            if module is not None:
+                found[module] += float(case.get("time") or 0.0)
+        out.update(found)
+    return {m: round(s, 1) for m, s in sorted(out.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.suite_cpu", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -113,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("pytest_args", nargs=argparse.REMAINDER, help="pytest's arguments, after --")
     s = sub.add_parser("report", help="report the records of an earlier run")
     s.add_argument("out", type=Path)
+    d = sub.add_parser("durations", help="seconds per test module from JUnit reports, as JSON")
+    d.add_argument("reports", type=Path, nargs="+", help="pytest --junitxml files (a later one wins)")
     args = p.parse_args(argv)
+    if args.command == "durations":
+        print(json.dumps(module_seconds(args.reports), indent=1))
+        return 0
     if args.command == "run":
         given = args.pytest_args
         return run(args.out, given[1:] if given[:1] == ["--"] else given)

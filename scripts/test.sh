@@ -28,8 +28,9 @@ echo "== pytest"
 # test spends much of its time waiting on chains and processes (on two cores the parallel phase
 # took 13.6 min on three workers and 19.7 on two, 2026-12-04). --dist loadscope keeps a module's
 # tests on one worker, in order, so a module-scoped devnet is started once; --no-loadscope-reorder
-# hands the modules out in collection order (the long end-to-end ones first, the short unit ones
-# last, so the workers finish together). A failure's report names its worker.
+# hands the modules out in collection order, which tests/conftest.py makes the longest first (by
+# tests/module_seconds.json: tests/support/suite_order.py), so the workers finish together. A
+# failure's report names its worker.
 # The temporary files go under a short directory of this run's own: under xdist pytest's default
 # (/tmp/pytest-of-<user>/pytest-<n>/popen-gw<i>/<test>/...) is ten characters deeper, and the
 # path of a member's admin socket (a unix socket) must stay under 108 bytes. Removed when every

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 
 from harness import devnet
+from tests.support import suite_order
 
 # Property tests check results, never speed: Hypothesis's per-example deadline (200 ms) is a
 # wall-clock limit, and these machines are shared (an interpolation in pure Python overran it once
@@ -115,3 +116,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 f"{item.nodeid}: in tests/{layer} but marked {others[0]}; move it or fix the mark"
             )
         item.add_marker(getattr(pytest.mark, layer))
+    # the longest modules first, each module's tests in their own order (tests/support/suite_order.py)
+    try:
+        seconds = suite_order.load()
+    except suite_order.OrderFileError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    by_module: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_module.setdefault(item.nodeid.split("::")[0], []).append(item)
+    items[:] = [
+        item for module in suite_order.longest_first(by_module, seconds) for item in by_module[module]
+    ]

@@ -10,7 +10,7 @@ from itertools import combinations
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from committee.bls import CURVE_ORDER, default_backend
@@ -175,6 +175,13 @@ json_values = st.recursive(
 )
 
 
+def same_json(a: bytes, b: bytes) -> bool:
+    try:
+        return bool(json.loads(a) == json.loads(b))
+    except ValueError:  # not JSON (or not UTF-8) any more
+        return False
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     position=st.integers(0, 10_000),
@@ -182,16 +189,22 @@ json_values = st.recursive(
     body=json_values,
     kind=st.sampled_from([t.value for t in MessageType]),
 )
+# the space after '{"payload":' turned into a carriage return: the same envelope (found by hypothesis)
+@example(position=11, flip=ord(" ") ^ ord("\r"), body=None, kind="deal")
 def test_unsigned_tampered_foreign_or_malformed_messages_are_never_accepted(
     dealt: tuple[SessionConfig, list[Identity], bytes], position: int, flip: int, body: object, kind: str
 ) -> None:
     config, ids, deal = dealt
-    # 1. a flipped byte anywhere in a valid deal
+    # 1. a flipped byte anywhere in a valid deal (but in the envelope's own whitespace, where a
+    # space that becomes a tab or a line break leaves the same signed message: accepting that is right)
     m = fresh(config, ids[1])
     before = accepted(m)
     tampered = bytearray(deal)
     tampered[position % len(tampered)] ^= flip
     m.receive(bytes(tampered), 0.0)
+    if same_json(bytes(tampered), deal):
+        assert accepted(m) == ([1, *before[0]], *before[1:])
+        m = fresh(config, ids[1])  # the rest of the test starts from a machine without m1's deal
     assert accepted(m) == before
     # 2. the same deal signed by someone outside the roster, or carrying no signature
     outsider = Identity.generate("m1")  # same name, other keys

@@ -32,7 +32,7 @@ from sentinel.config import SentinelConfig, parse
 from sentinel.runner import Sentinel
 from sentinel.store import Store
 from tests.support.rpc_proxy import RpcProxy
-from tests.support.signed_batch import ROUTE, SignedBatch, lock_and_sign
+from tests.support.signed_batch import LOCK_CONFIRMATIONS, ROUTE, SignedBatch, lock_and_sign, rpc
 from tests.support.snapshots import Snapshots
 
 pytestmark = pytest.mark.integration
@@ -69,6 +69,11 @@ def executed(module_chains: tuple[str, str]) -> tuple[SignedBatch, Snapshots]:
     s = lock_and_sign(module_chains)
     we = Web3(HTTPProvider(s.dep.ethereum_url))
     devnet.send(we, devnet.dev_account(1), execute_batch_call(s.dep.gateway, s.batch, s.signature))
+    # the execution final by the sentinel's rule (2 confirmations) before the snapshot, as the lock
+    # is (lock_and_sign): the chains mine each transaction at once, and a test's first rounds must
+    # find the module's set-up judged, whatever the test then adds
+    for _ in range(LOCK_CONFIRMATIONS):
+        rpc(we, "evm_mine")
     return s, Snapshots(*module_chains)
 
 

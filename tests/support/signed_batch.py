@@ -24,6 +24,7 @@ from relayer.provisioning.deploy import Deployment
 
 ROUTE = Route(ChainId(devnet.CONSORTIUM_CHAIN_ID), ChainId(devnet.ETHEREUM_CHAIN_ID))
 AMOUNT = 777
+LOCK_CONFIRMATIONS = 3  # blocks mined on the consortium chain after the lock, before it is signed
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ def lock_and_sign(chains: tuple[str, str]) -> SignedBatch:
         bob.address,
         AMOUNT,
     )
+    # final before the committee signs, as a committee's own finality rule has it: the integration
+    # chains mine each transaction at once, so the lock would otherwise be the head, and a reader
+    # counting confirmations (a sentinel) would see the mint before the lock that backs it
+    for _ in range(LOCK_CONFIRMATIONS):
+        rpc(wc, "evm_mine")
     batch = Batch((transfer,), cs(dep.gateway.address), 1)
     message = batch_message(batch)
     signature = partial_sign(share, message)  # a 1-of-1 committee: the partial is the signature

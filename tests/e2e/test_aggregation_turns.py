@@ -35,6 +35,10 @@ def test_with_the_turns_relayer_down_the_next_aggregates_and_sends_and_the_later
     second = next(m for m, r in rank.items() if r == 1)
     later = [m for m, r in rank.items() if r >= 2]
     with devnet.devnet(tmp_path / "net", down=(down,), block_time=0.5) as net:
+        # every member connected before the lock: one that subscribes after the others published
+        # their partials hears them only at their re-publication (2 s later), and its turn with it
+        for m in net.nodes:
+            net.wait_ready(m)
         result = devnet.round_trip(net, locks=1, burns=1, timeout=120, say=lambda s: None)
         assert result.supply_ok
         sent = first_batch(net.nodes[second].events(), "batch_submitted")

@@ -215,7 +215,7 @@ async def test_the_pending_state_of_many_batches_is_read_in_one_call(
 
 
 async def test_more_ranges_than_one_call_answers_go_as_several_calls_in_one_json_rpc_batch(
-    signed: SignedBatch, tmp_path: Path
+    signed: SignedBatch, we: Web3, tmp_path: Path
 ) -> None:
     """Past RANGES_PER_READ the ranges are split into calls of the reader, sent in one JSON-RPC
     batch, and answered in the order asked. A single call of more than 501 ranges is refused by
@@ -241,7 +241,7 @@ async def test_more_ranges_than_one_call_answers_go_as_several_calls_in_one_json
 
 
 async def test_a_node_that_does_not_run_the_reader_is_asked_one_call_per_range(
-    signed: SignedBatch, tmp_path: Path
+    signed: SignedBatch, we: Web3, tmp_path: Path
 ) -> None:
     """A node that answers the reader's call (creation code, no `to`) with "0x", as some nodes
     do, is asked `unexecutedCount` once per range, with the same answers, and is not asked the

@@ -81,11 +81,16 @@ class TcpProxy:
                 return
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            try:
                 upstream.settimeout(None)
                 for s in (client, upstream):  # bytes carried as they come (no Nagle wait)
                     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             except OSError:
-                client.close()
+                for s in (client, upstream):
+                    s.close()
                 continue
             with self._lock:
                 if self._listener is not listener:  # stopped while this one was being connected

@@ -10,7 +10,7 @@ first, the end of the run is the short modules, which even the workers out.
 A module's length is read from tests/module_seconds.json (seconds a worker spent in it, written by
 `python -m benchmarks.suite_cpu durations` from a run's JUnit report); a module not listed there
 yet counts as a typical one of its layer. The file only orders: a stale figure costs time, never
-a test.
+a test; a malformed one stops the run at collection, naming how to regenerate it.
 """
 
 from __future__ import annotations

@@ -47,6 +47,13 @@ def mosquitto_port(processes: devnet.Processes, tmp_path: Path) -> int:
 MIXED = ("--mixed-mining",)
 
 
+def two_chains(procs: devnet.Processes, logs: Path) -> tuple[str, str]:
+    """The consortium and Ethereum anvil chains of an integration test, their URLs."""
+    c = devnet.start_anvil(procs, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5, MIXED)
+    e = devnet.start_anvil(procs, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5, MIXED)
+    return c, e
+
+
 @pytest.fixture
 def network() -> str:
     """A unique topic namespace per test."""
@@ -58,9 +65,7 @@ def chains(processes: devnet.Processes, tmp_path: Path) -> tuple[str, str]:
     """Two anvil chains (consortium, ethereum) mining every 0.5 s and each transaction at once."""
     logs = tmp_path / "logs"
     logs.mkdir(exist_ok=True)
-    c = devnet.start_anvil(processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5, MIXED)
-    e = devnet.start_anvil(processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5, MIXED)
-    return c, e
+    return two_chains(processes, logs)
 
 
 @pytest.fixture(scope="module")
@@ -80,10 +85,7 @@ def module_chains(
     """Two anvil chains (consortium, ethereum) mining every 0.5 s and each transaction at once, for
     a whole module: the module deploys once on them and gives each test a fresh copy
     (tests/support/snapshots.py)."""
-    logs = tmp_path_factory.mktemp("module-logs")
-    c = devnet.start_anvil(module_processes, "anvil-c", devnet.CONSORTIUM_CHAIN_ID, logs, 0.5, MIXED)
-    e = devnet.start_anvil(module_processes, "anvil-e", devnet.ETHEREUM_CHAIN_ID, logs, 0.5, MIXED)
-    return c, e
+    return two_chains(module_processes, tmp_path_factory.mktemp("module-logs"))
 
 
 def port_open(port: int) -> bool:

@@ -3,9 +3,9 @@
 pytest-xdist (`--dist loadscope`) gives each worker a whole module at a time, in the collection's
 order, and gives a worker its next module while its current one still has two tests to run. In
 the collection's own order (tests/e2e, then tests/integration, then tests/unit, each by name) a
-long module could come late and run alone at the end while the other workers had nothing left:
-about 170 worker-seconds idle in a 636 s run (2026-12-04, py-spy on the three workers). Longest
-first, the end of the run is the short modules, which even the workers out.
+long module (an integration module of a minute) could come after short ones and run on one
+worker after the others had finished. Longest first, the end of the run is the short modules,
+which even the workers out. (The gain was not measured apart: docs/BENCHMARKS.md, "eighth round".)
 
 A module's length is read from tests/module_seconds.json (seconds a worker spent in it, written by
 `python -m benchmarks.suite_cpu durations` from a run's JUnit report); a module not listed there

@@ -4,7 +4,7 @@
 #     from Debian's packages (each if missing),
 #   - the npm toolchain (anvil, forge, solc-js, OpenZeppelin) from package-lock.json,
 #   - a Python virtual environment in .venv with the pinned packages (and the harness on its path),
-#   - the contracts of contracts/src compiled by forge (offline, through tools/solc).
+#   - the contracts compiled by forge (offline, through tools/solc; the Solidity tests by `forge test`).
 # Safe to run again: each step is skipped when its result is already up to date.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,10 +59,11 @@ fi
 chmod +x node_modules/@foundry-rs/*-linux-*/bin/* 2>/dev/null || true
 
 # 3. contracts, compiled in the background while step 4 sets up Python; forge skips what is up to
-#    date. contracts/src alone (8 s through solc-js on a clean clone): all that the daemon, the
-#    devnet and the Python tests deploy. The Solidity tests' own contracts (45 s more) are compiled
-#    by `scripts/forge test`, which scripts/test.sh runs beside pytest.
-log "compiling contracts (forge build of contracts/src, offline, in the background)"
+#    date. Every contract but the Solidity tests (`--skip test` leaves out the *.t.sol files; their
+#    helpers in contracts/test/lib are compiled, they are small): contracts/src, all that the
+#    daemon, the devnet and the Python tests deploy, in 8 s through solc-js on a clean clone. The
+#    tests (43 s more) are compiled by `scripts/forge test`, which scripts/test.sh runs beside pytest.
+log "compiling contracts (forge build without the Solidity tests, offline, in the background)"
 "$ROOT/scripts/forge" build --quiet --skip test --skip script &
 FORGE_PID=$!
 trap 'kill "$FORGE_PID" 2>/dev/null || true' EXIT  # a failed step below stops the build too

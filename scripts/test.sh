@@ -22,15 +22,20 @@ promtool check rules deploy/prometheus/qiao-alerts.yml
 # test passed, kept and named when one failed (the devnets' logs are there).
 TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
 # The Solidity tests run in the background while pytest's workers run, their report printed after
-# them: the test contracts' compile (solc-js, one core, about 45 s on a clean clone) is most of
+# them: the test contracts' compile (solc-js, one core, about 43 s on a clean clone) is most of
 # their time, and the workers leave part of the CPU idle. Into directories of their own
 # (contracts/out-tests, contracts/cache-tests): forge would otherwise rewrite contracts/out while
-# the tests deploy from it (bootstrap.sh builds there contracts/src alone, all that the daemon, the
-# devnet and the Python tests deploy).
+# the tests deploy from it (bootstrap.sh builds there what the daemon, the devnet and the Python
+# tests deploy). In a session of its own (setsid) so that an early exit or a Ctrl-C stops forge
+# and its solc-js with it (a background job of a script ignores SIGINT).
 echo "== forge test (in the background; its report follows pytest's)"
-scripts/forge test --out contracts/out-tests --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
+setsid -w scripts/forge test --out contracts/out-tests --cache-path contracts/cache-tests \
+  >"$TEST_TMP/forge.log" 2>&1 &
 FORGE_PID=$!
-trap 'kill "$FORGE_PID" 2>/dev/null || true' EXIT
+stop_forge() { kill -- -"$FORGE_PID" 2>/dev/null || kill "$FORGE_PID" 2>/dev/null || true; }
+trap stop_forge EXIT
+trap 'stop_forge; exit 130' INT
+trap 'stop_forge; exit 143' TERM
 echo "== pytest"
 # The project's modules compiled once (seconds): where PYTHONDONTWRITEBYTECODE is set (these
 # machines set it) Python reads a bytecode cache but never writes one, so each of the suite's
@@ -63,7 +68,7 @@ for arg in "$@"; do
 done
 forge_report() {
   wait "$FORGE_PID" || forge=$?
-  trap - EXIT
+  trap - EXIT INT TERM
   echo "== forge test (its report)"
   cat "$TEST_TMP/forge.log"
 }

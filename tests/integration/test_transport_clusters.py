@@ -85,9 +85,10 @@ async def copies_settled(quiet: float = 3.0, seconds: float = 60.0) -> None:
     raise AssertionError(f"copies still dropped after {seconds} s")
 
 
-def counted_or_lost(dropped: float, reconnects: float) -> bool:
-    """Every copy of five partials dropped since `dropped`, or a session lost since `reconnects`."""
-    return copies_dropped(*NODES) - dropped >= 2 * 8 * 5 or reconnections() > reconnects
+def counted_or_lost(partials: int, dropped: float, reconnects: float) -> bool:
+    """Every copy of `partials` partials dropped since `dropped` (8 of each 9, by the sender and by
+    the receiver), or a session lost since `reconnects`."""
+    return copies_dropped(*NODES) - dropped >= 2 * 8 * partials or reconnections() > reconnects
 
 
 async def ignore(msg: PartialMessage) -> None:
@@ -190,7 +191,9 @@ async def test_a_member_listing_every_nats_node_reaches_them_all_and_keeps_one_c
             # up to a minute: a copy the cluster hands a session that did not acknowledge it in
             # time is sent again after NATS's ack_wait, 30 s in deploy/nats
             await until(
-                partial_fn(counted_or_lost, dropped, reconnects), "every copy through every node", seconds=60
+                partial_fn(counted_or_lost, len(nonces), dropped, reconnects),
+                "every copy through every node",
+                seconds=60,
             )
             if reconnections() == reconnects:
                 counted = nonces

@@ -20,8 +20,11 @@ from typing import Any, TypeVar, cast
 
 import aiohttp
 import structlog
+from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
-from eth_typing import URI, ChecksumAddress
+from eth_abi.exceptions import DecodingError
+from eth_typing import URI, ABIFunction, ChecksumAddress
+from eth_utils.abi import function_abi_to_4byte_selector, get_abi_input_types, get_abi_output_types
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -842,29 +845,45 @@ class ChainClient:
         except Exception as exc:
             raise _malformed(self.cfg.name, entry, name, exc) from exc
 
-    async def release_facts(self, t: Transfer, leaf: bytes, *, block: int | str = "latest") -> ReleaseFacts:
-        """What the endpoint reports of kept transfer `t` (`leaf` its leaf) at `block`, for
-        `relayer.core.releases.decide_release`: its status, release time, the pause, the route's
-        curse, its token's queue head and inbound bucket, and the block's timestamp."""
+    async def release_facts(self, t: Transfer, leaf: bytes) -> ReleaseFacts:
+        """What the endpoint reports of kept transfer `t` (`leaf` its leaf) at the latest block, for
+        `relayer.core.releases.decide_release`: its status, release time, the pause,
+        the route's curse, its token's queue head and inbound bucket, and the block's timestamp
+        (one JSON-RPC batch, a second one for the queue of a transfer queued by the rate limit)."""
 
         async def get(ep: _Endpoint) -> ReleaseFacts:
             # every read at one block: the latest block's number, fixed once
-            number = int(await ep.w3.eth.block_number) if block == "latest" else cast(BlockIdentifier, block)
-            f = ep.contract.functions
+            number = await self._head_of(ep)
             src, nonce, token = t.src_chain_id, t.nonce, t.dst_token
-            status = int(await f.transferStatus(src, nonce).call(block_identifier=number))
-            held = int(await f.heldUntil(src, nonce).call(block_identifier=number))
-            paused = bool(await f.paused().call(block_identifier=number))
-            cursed = bool(await f.isCursed(src).call(block_identifier=number))
+            reads = [
+                ("transferStatus", (src, nonce)),
+                ("heldUntil", (src, nonce)),
+                ("paused", ()),
+                ("isCursed", (src,)),
+            ]
+            (status, held, paused, cursed), now = await self._views(ep, number, reads, "release facts")
             head: bytes | None = None
             available = capacity = 0
             if status == TRANSFER_STATUS_QUEUED and not held:
-                head_leaf, _ = await f.queueHead(token).call(block_identifier=number)
-                head = bytes(head_leaf)
-                available = int(await f.availableCapacity(token, INBOUND).call(block_identifier=number))
-                capacity = int((await f.rateLimit(token, INBOUND).call(block_identifier=number))[0])
-            now = int((await ep.w3.eth.get_block(number))["timestamp"])
-            return ReleaseFacts(status, held, paused, cursed, leaf, t.amount, head, available, capacity, now)
+                queue = [
+                    ("queueHead", (token,)),
+                    ("availableCapacity", (token, INBOUND)),
+                    ("rateLimit", (token, INBOUND)),
+                ]
+                ((head_leaf, _), available, bucket), _ = await self._views(ep, number, queue, "release facts")
+                head, capacity = bytes(head_leaf), int(bucket[0])
+            return ReleaseFacts(
+                int(status),
+                int(held),
+                bool(paused),
+                bool(cursed),
+                leaf,
+                t.amount,
+                head,
+                int(available),
+                capacity,
+                now,
+            )
 
         facts: ReleaseFacts = await self.call(get, "release facts")
         return facts
@@ -890,8 +909,10 @@ class ChainClient:
             return None
 
         async def get(ep: _Endpoint) -> int:
-            fn = ep.contract.functions.transferStatus(src, nonce)
-            return int(await fn.call(block_identifier=final_head))
+            (status,), _ = await self._views(
+                ep, final_head, [("transferStatus", (src, nonce))], "transferStatus"
+            )
+            return int(status)
 
         return await self.call(get, "transferStatus")
 
@@ -1108,6 +1129,37 @@ class ChainClient:
             )
         return block
 
+    async def _views(
+        self, ep: _Endpoint, block: int, calls: list[tuple[str, tuple[Any, ...]]], what: str
+    ) -> tuple[list[Any], int]:
+        """The endpoint's view functions `calls` (name, arguments) at `block`, and that block's
+        timestamp: raw `eth_call`s and the block's header in one JSON-RPC batch (one round trip),
+        decoded as web3's contract calls return them (`_view_reply`). The reads a member makes
+        every step (an endpoint's pause and key epoch, a kept transfer's release): web3's
+        contract call spends a few milliseconds of CPU in its formatters per read, a batch none."""
+        tag = hex(block)
+        to = ep.contract.address
+        requests: list[tuple[RPCEndpoint, Any]] = [
+            (RPCEndpoint("eth_call"), [{"to": to, "data": ENDPOINT_VIEWS[name].data(args)}, tag])
+            for name, args in calls
+        ]
+        requests.append((RPCEndpoint("eth_getBlockByNumber"), [tag, False]))
+        replies = _batch_replies(await ep.w3.provider.make_batch_request(requests), len(requests), what)
+        values = [
+            _view_reply(ENDPOINT_VIEWS[name], reply, f"{what}: {name}")
+            for (name, _), reply in zip(calls, replies, strict=False)
+        ]
+        header = replies[-1].get("result")
+        try:
+            if "error" in replies[-1] or not isinstance(header, dict) or _int(header.get("number")) != block:
+                raise ValueError(f"not block {block}")
+            timestamp = _int(header.get("timestamp"))
+        except ValueError as exc:
+            raise RpcReplyError(
+                f"{what}: eth_getBlockByNumber({block}): {exc}: {replies[-1]!r:.200}"
+            ) from None
+        return values, timestamp
+
     async def endpoint_key(self) -> EndpointKey:
         """The endpoint's `currentKeyEpoch()` and `previousKeyValidUntil()` at the final head, with
         its timestamp (what it accepts: relayer.core.keyring), from an endpoint not quarantined:
@@ -1116,11 +1168,12 @@ class ChainClient:
         number = await self._read_block(True)
 
         async def get(ep: _Endpoint) -> EndpointKey:
-            block = await ep.w3.eth.get_block(number)
-            f = ep.contract.functions
-            epoch = int(await f.currentKeyEpoch().call(block_identifier=number))
-            until = int(await f.previousKeyValidUntil().call(block_identifier=number))
-            return EndpointKey(epoch, until, int(block["timestamp"]))
+            reads: list[tuple[str, tuple[Any, ...]]] = [
+                ("currentKeyEpoch", ()),
+                ("previousKeyValidUntil", ()),
+            ]
+            (epoch, until), timestamp = await self._views(ep, number, reads, "key epoch")
+            return EndpointKey(int(epoch), int(until), timestamp)
 
         key: EndpointKey = await self.call(get, "key epoch", trusted=True)
         return key
@@ -1131,12 +1184,14 @@ class ChainClient:
         block = await self._read_block(final)
 
         async def get(ep: _Endpoint) -> tuple[bool, int, int, int]:
-            f = ep.contract.functions
-            paused = bool(await f.paused().call(block_identifier=block))
-            nonce = int(await f.actionNonce().call(block_identifier=block))
-            epoch = int(await f.currentKeyEpoch().call(block_identifier=block))
-            pause_count = int(await f.pauseCount().call(block_identifier=block))
-            return paused, nonce, epoch, pause_count
+            reads: list[tuple[str, tuple[Any, ...]]] = [
+                ("paused", ()),
+                ("actionNonce", ()),
+                ("currentKeyEpoch", ()),
+                ("pauseCount", ()),
+            ]
+            (paused, nonce, epoch, pause_count), _ = await self._views(ep, block, reads, "endpoint state")
+            return bool(paused), int(nonce), int(epoch), int(pause_count)
 
         return EndpointState(*await self.call(get, "endpoint state"))
 
@@ -1175,10 +1230,9 @@ class ChainClient:
         block = await self._read_block(final)
 
         async def get(ep: _Endpoint) -> tuple[bool, int]:
-            f = ep.contract.functions
-            cursed = bool(await f.isCursed(remote_chain_id).call(block_identifier=block))
-            count = int(await f.curseCount(remote_chain_id).call(block_identifier=block))
-            return cursed, count
+            reads = [("isCursed", (remote_chain_id,)), ("curseCount", (remote_chain_id,))]
+            (cursed, count), _ = await self._views(ep, block, reads, "route curse")
+            return bool(cursed), int(count)
 
         return CurseView(*await self.call(get, "route curse"))
 
@@ -1546,6 +1600,60 @@ def _uint_reply(reply: Any, what: str) -> int:
     if not isinstance(result, str) or not result.startswith("0x") or len(result) != 66:
         raise RpcReplyError(f"{what}: not one 32-byte word: {str(result)[:80]!r}")
     return int(result, 16)
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """A view function of the endpoint's ABI, for raw `eth_call`s (`ChainClient._views`)."""
+
+    name: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+    def data(self, args: tuple[Any, ...]) -> str:
+        return "0x" + (self.selector + abi_encode(list(self.inputs), list(args))).hex()
+
+
+def _view_table(abi: list[dict[str, Any]]) -> dict[str, _View]:
+    """The ABI's view functions by name, those `_view_reply` can decode as web3 would: not
+    overloaded, and returning no address (web3's normalizers checksum those; eth_abi does not)."""
+    functions = [cast(ABIFunction, f) for f in abi if f.get("type") == "function"]
+    names = [f["name"] for f in functions]
+    table: dict[str, _View] = {}
+    for f in functions:
+        outputs = tuple(get_abi_output_types(f))
+        decodable = not any("address" in t for t in outputs)
+        if f.get("stateMutability") in ("view", "pure") and names.count(f["name"]) == 1 and decodable:
+            inputs = tuple(get_abi_input_types(f))
+            table[f["name"]] = _View(f["name"], function_abi_to_4byte_selector(f), inputs, outputs)
+    return table
+
+
+ENDPOINT_VIEWS = _view_table(ENDPOINT_ABI)
+
+
+def _view_reply(view: _View, reply: Any, what: str) -> Any:
+    """A raw eth_call's `reply` to `view`, decoded as web3's contract call returns it (one output:
+    its value; several: a tuple). A revert is ContractLogicError, any other error the endpoint's,
+    as in `_uint_reply`; so is a result that is not the outputs' encoding (an empty one: no code
+    at the endpoint's address on this endpoint's chain, or a node not synced to the block)."""
+    if not isinstance(reply, dict):
+        raise RpcReplyError(f"{what}: {reply!r:.200}")
+    error = reply.get("error")
+    if error is not None:
+        if isinstance(error, dict):
+            raise_contract_logic_error_on_revert(cast(RPCResponse, reply))
+        message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+        raise RpcReplyError(f"{what}: {message}")
+    try:
+        values = abi_decode(list(view.outputs), _bytes(reply.get("result")))
+    except (DecodingError, ValueError) as exc:
+        raise RpcReplyError(
+            f"{what}: the reply {str(reply.get('result'))[:80]!r} is not {view.name}'s "
+            f"({', '.join(view.outputs)}): is the endpoint's address right, and the node synced? ({exc})"
+        ) from None
+    return values[0] if len(view.outputs) == 1 else tuple(values)
 
 
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")

@@ -8,19 +8,25 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from web3 import AsyncWeb3
+from eth_abi.abi import encode
+from web3 import AsyncWeb3, Web3
 from web3.exceptions import ContractLogicError
 
+from relayer.adapters.abi import ENDPOINT_ABI
 from relayer.adapters.chain import (
+    ENDPOINT_VIEWS,
+    INBOUND,
     ChainClient,
     RpcReplyError,
     RpcUnavailable,
     SendReads,
     _send_replies,
     _uint_reply,
+    _view_reply,
 )
 from relayer.config import ChainConfig
-from relayer.core.types import ChainId
+from relayer.core.onchain import EndpointState
+from relayer.core.types import ChainId, Nonce, Transfer
 
 WORD = "0x" + "00" * 31 + "07"
 
@@ -118,6 +124,10 @@ class Replies:
         self.asked.append((method, params))
         return self.replies.pop(0)
 
+    async def make_batch_request(self, requests: list[tuple[str, list[object]]]) -> object:
+        self.asked.append(("batch", [list(r) for r in requests]))
+        return self.replies.pop(0)
+
 
 def chain_of(node: Replies) -> ChainClient:
     cfg = ChainConfig("c", ChainId(7002), "http://127.0.0.1:1", ENDPOINT, 2, 0, 1.0, 100, rpc_timeout=2.0)
@@ -182,3 +192,163 @@ async def test_a_block_without_a_well_formed_hash_is_the_endpoints_error(block: 
 async def test_a_block_the_endpoint_has_not_got_is_an_error_not_a_hash() -> None:
     with pytest.raises(RpcUnavailable, match="does not have block"):
         await chain_of(Replies({"id": 1, "result": None})).block_hash(7)
+
+
+# ---- the endpoint's view functions, raw eth_calls in one batch (ChainClient._views) -------------------
+
+
+def word(*values: tuple[str, object]) -> str:
+    return "0x" + encode([t for t, _ in values], [v for _, v in values]).hex()
+
+
+def batch(*results: object, first_id: int = 1) -> list[dict[str, object]]:
+    """A batch's replies: each result (or an error reply as given), numbered from `first_id`."""
+    out = []
+    for i, r in enumerate(results):
+        reply = r if isinstance(r, dict) and ("error" in r or "result" in r) else {"result": r}
+        out.append({"id": first_id + i, **reply})
+    return out
+
+
+def header(number: int, timestamp: int = 1_700_000_000) -> dict[str, object]:
+    return {"number": hex(number), "timestamp": hex(timestamp), "hash": HASH}
+
+
+WEB3_ENDPOINT = Web3().eth.contract(address=ENDPOINT, abi=ENDPOINT_ABI)  # encodes only: no provider call
+
+
+def test_the_views_are_the_endpoints_own_and_encode_as_web3_does() -> None:
+    token = "0x" + "11" * 20
+    for name, args in [
+        ("transferStatus", (7001, 9)),
+        ("isCursed", (7001,)),
+        ("rateLimit", (Web3.to_checksum_address(token), INBOUND)),
+        ("paused", ()),
+    ]:
+        assert ENDPOINT_VIEWS[name].data(args) == WEB3_ENDPOINT.encode_abi(name, args)
+    assert "registry" not in ENDPOINT_VIEWS  # returns an address: web3 checksums it, eth_abi does not
+
+
+async def test_an_endpoints_state_is_one_batch_at_one_block() -> None:
+    node = Replies(
+        {"id": 1, "result": "0x2a"},  # the head
+        batch(
+            word(("bool", True)), word(("uint64", 5)), word(("uint64", 2)), word(("uint64", 3)), header(42)
+        ),
+    )
+    state = await chain_of(node).endpoint_state()
+    assert state == EndpointState(True, 5, 2, 3)
+    assert node.asked[0] == ("eth_blockNumber", [])
+    method, requests = node.asked[1]
+    assert method == "batch"
+    calls = [params for m, params in requests if m == "eth_call"]
+    assert [c[0]["data"] for c in calls] == [  # type: ignore[index]
+        WEB3_ENDPOINT.encode_abi(name) for name in ("paused", "actionNonce", "currentKeyEpoch", "pauseCount")
+    ]
+    assert {c[1] for c in calls} == {"0x2a"}  # type: ignore[index]
+    assert requests[-1] == ["eth_getBlockByNumber", ["0x2a", False]]
+
+
+async def test_a_queued_transfers_release_facts_read_its_tokens_queue_and_the_blocks_time() -> None:
+    token = Web3.to_checksum_address("0x" + "22" * 20)
+    t = Transfer(ChainId(7001), ChainId(7002), Nonce(4), token, token, token, token, 500)
+    leaf = b"\x01" * 32
+    node = Replies(
+        {"id": 1, "result": "0x10"},
+        batch(
+            word(("uint8", 2)),
+            word(("uint64", 0)),
+            word(("bool", False)),
+            word(("bool", False)),
+            header(16, 99),
+        ),
+        batch(
+            word(("bytes32", leaf), ("uint256", 3)),
+            word(("uint256", 400)),
+            word(("(uint128,uint128,uint128,uint64)", (1000, 400, 10, 77))),
+            header(16, 99),
+            first_id=7,
+        ),
+    )
+    facts = await chain_of(node).release_facts(t, leaf)
+    assert (facts.status, facts.held_until, facts.paused, facts.cursed) == (2, 0, False, False)
+    assert (facts.head_leaf, facts.available, facts.capacity, facts.now) == (leaf, 400, 1000, 99)
+
+
+async def test_a_revert_of_a_view_is_the_contracts_answer_not_the_endpoints() -> None:
+    revert = {"error": {"code": 3, "message": "execution reverted", "data": "0x"}}
+    node = Replies(
+        {"id": 1, "result": "0x2a"},
+        batch(revert, word(("uint64", 5)), word(("uint64", 2)), word(("uint64", 3)), header(42)),
+    )
+    with pytest.raises(ContractLogicError):
+        await chain_of(node).endpoint_state()
+
+
+@pytest.mark.parametrize(
+    ("replies", "said"),
+    [
+        # no code at the address (or a node not synced): an empty result
+        (batch("0x", word(("uint64", 5)), word(("uint64", 2)), word(("uint64", 3)), header(42)), "address"),
+        # the header of another block than the one the calls were asked at
+        (
+            batch(
+                word(("bool", True)),
+                word(("uint64", 5)),
+                word(("uint64", 2)),
+                word(("uint64", 3)),
+                header(41),
+            ),
+            "42",
+        ),
+        # no header at all
+        (
+            batch(word(("bool", True)), word(("uint64", 5)), word(("uint64", 2)), word(("uint64", 3)), None),
+            "42",
+        ),
+        # a reply missing, or the replies' ids not those of the requests
+        (
+            batch(word(("bool", True)), word(("uint64", 5)), word(("uint64", 2)), header(42)),
+            "replies expected",
+        ),
+        (
+            batch(
+                word(("bool", True)),
+                word(("uint64", 5)),
+                word(("uint64", 2)),
+                word(("uint64", 3)),
+                header(42),
+            )[::-1],
+            "ids",
+        ),
+        # a node's own error
+        (
+            batch(
+                {"error": {"code": -32603, "message": "internal"}},
+                word(("uint64", 5)),
+                word(("uint64", 2)),
+                word(("uint64", 3)),
+                header(42),
+            ),
+            "internal",
+        ),
+    ],
+)
+async def test_a_view_batch_that_does_not_fit_is_the_endpoints_error(replies: object, said: str) -> None:
+    with pytest.raises(RpcUnavailable, match=said):
+        await chain_of(Replies({"id": 1, "result": "0x2a"}, replies)).endpoint_state()
+
+
+def test_a_views_reply_is_decoded_as_web3_returns_it() -> None:
+    leaf = b"\x07" * 32
+    assert _view_reply(ENDPOINT_VIEWS["paused"], {"result": word(("bool", True))}, "x") is True
+    assert _view_reply(
+        ENDPOINT_VIEWS["queueHead"], {"result": word(("bytes32", leaf), ("uint256", 2))}, "x"
+    ) == (
+        leaf,
+        2,
+    )
+    with pytest.raises(RpcReplyError, match="not paused's"):
+        _view_reply(ENDPOINT_VIEWS["paused"], {"result": "0x" + "00" * 31}, "x")  # 31 bytes
+    with pytest.raises(RpcReplyError):
+        _view_reply(ENDPOINT_VIEWS["paused"], {"result": "0x" + "00" * 31 + "02"}, "x")  # a bool of 2

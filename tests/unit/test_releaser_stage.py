@@ -34,7 +34,7 @@ class Chain:
     def chain_id(self) -> ChainId:
         return ChainId(7002)
 
-    async def release_facts(self, t: Transfer, leaf: bytes, *, block: int | str = "latest") -> ReleaseFacts:
+    async def release_facts(self, t: Transfer, leaf: bytes) -> ReleaseFacts:
         return self.facts
 
     async def transfer_status(self, src: ChainId, nonce: int) -> int | None:

@@ -27,9 +27,12 @@ TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
 # (contracts/out-tests, contracts/cache-tests): forge would otherwise rewrite contracts/out while
 # the tests deploy from it (bootstrap.sh builds there what the daemon, the devnet and the Python
 # tests deploy). In a session of its own (setsid) so that an early exit or a Ctrl-C stops forge
-# and its solc-js with it (a background job of a script ignores SIGINT).
+# and its solc-js with it (a background job of a script ignores SIGINT). At the lowest priority
+# (nice 19): the cores are busy through the first two minutes of the parallel phase, as every
+# worker starts its devnets, and the compile (75 to 88 s of solc-js beside them, 2026-12-05) then
+# takes the CPU the tests leave, not theirs.
 echo "== forge test (in the background; its report follows pytest's)"
-setsid -w scripts/forge test --out contracts/out-tests --cache-path contracts/cache-tests \
+setsid -w nice -n 19 scripts/forge test --out contracts/out-tests --cache-path contracts/cache-tests \
   >"$TEST_TMP/forge.log" 2>&1 &
 FORGE_PID=$!
 stop_forge() { kill -- -"$FORGE_PID" 2>/dev/null || kill "$FORGE_PID" 2>/dev/null || true; }

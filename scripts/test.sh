@@ -27,18 +27,23 @@ TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
 # (contracts/out-tests, contracts/cache-tests): forge would otherwise rewrite contracts/out while
 # the tests deploy from it (bootstrap.sh builds there what the daemon, the devnet and the Python
 # tests deploy). In a session of its own (setsid) so that an early exit or a Ctrl-C stops forge
-# and its solc-js with it (a background job of a script ignores SIGINT). At the lowest priority
-# (nice 19): the cores are busy through the first two minutes of the parallel phase, as every
-# worker starts its devnets, and the compile (75 to 88 s of solc-js beside them, 2026-12-05) then
-# takes the CPU the tests leave, not theirs.
+# and its solc-js with it (a background job of a script ignores SIGINT). At the lowest priority:
+# the cores are busy through the first two minutes of the parallel phase, as every worker starts
+# its devnets, and the compile (75 to 88 s of solc-js beside them, 2026-12-05) should take the CPU
+# the tests leave, not theirs.
 echo "== forge test (in the background; its report follows pytest's)"
-setsid -w nice -n 19 scripts/forge test --out contracts/out-tests --cache-path contracts/cache-tests \
-  >"$TEST_TMP/forge.log" 2>&1 &
+setsid -w scripts/lowest-priority scripts/forge test --out contracts/out-tests \
+  --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
 FORGE_PID=$!
-stop_forge() { kill -- -"$FORGE_PID" 2>/dev/null || kill "$FORGE_PID" 2>/dev/null || true; }
-trap stop_forge EXIT
-trap 'stop_forge; exit 130' INT
-trap 'stop_forge; exit 143' TERM
+UNIT_PID=""
+stop_background() {
+  for pid in "$FORGE_PID" $UNIT_PID; do
+    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
+}
+trap stop_background EXIT
+trap 'stop_background; exit 130' INT
+trap 'stop_background; exit 143' TERM
 echo "== pytest"
 # The project's modules compiled once (seconds): where PYTHONDONTWRITEBYTECODE is set (these
 # machines set it) Python reads a bytecode cache but never writes one, so each of the suite's
@@ -54,16 +59,21 @@ echo "== pytest"
 # tests/conftest.py makes the longest first (by tests/module_seconds.json:
 # tests/support/suite_order.py), so the workers finish together. A failure's report names its
 # worker.
-# Every test but those marked `alone` on those workers, with the Solidity tests beside them; then
-# those (a key rotation that holds a chain's mining while the members race a block) on one worker,
-# with the machine to themselves.
-# pytest's 5 (nothing collected: a selection given in "$@" names only one of the two kinds) counts
-# as passed for one run, never for both.
+# Three runs:
+# 1. every integration and end-to-end test but those marked `alone`, on those workers, with the
+#    Solidity tests beside them;
+# 2. those marked `alone` (a key rotation that holds a chain's mining while the members race a
+#    block) on one worker, with the machine to themselves: the cores are two-thirds idle then;
+# 3. beside them, the unit tests (pure CPU: no socket, no process, no clock) at the lowest
+#    priority, in the CPU the key rotation leaves; their report follows its.
+# pytest's 5 (nothing collected: a selection given in "$@" names only some of the kinds) counts as
+# passed for one or two runs, never for all three.
 # A selection by marker in "$@" (-m ...) replaces the split: one run, as given.
 workers="${QIAO_TEST_WORKERS:-$(($(nproc) + 2))}"
 status=0
 parallel=0
 alone=0
+unit=0
 forge=0
 split=1
 for arg in "$@"; do
@@ -71,7 +81,6 @@ for arg in "$@"; do
 done
 forge_report() {
   wait "$FORGE_PID" || forge=$?
-  trap - EXIT INT TERM
   echo "== forge test (its report)"
   cat "$TEST_TMP/forge.log"
 }
@@ -80,20 +89,33 @@ if [ "$split" -eq 0 ]; then
     --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
   forge_report
   alone=5
+  unit=5
 else
   .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
-    -m "not alone" --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
+    -m "not alone and not unit" --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
   forge_report
+  setsid -w scripts/lowest-priority .venv/bin/pytest -n 0 -m unit --basetemp "$TEST_TMP/unit" "$@" \
+    >"$TEST_TMP/unit.log" 2>&1 &
+  UNIT_PID=$!
   if [ "$parallel" -eq 0 ] || [ "$parallel" -eq 5 ]; then
+    echo "== pytest, the modules run alone (the unit tests beside them at the lowest priority)"
     .venv/bin/pytest -n 0 -m alone --basetemp "$TEST_TMP/alone" "$@" || alone=$?
   fi
+  wait "$UNIT_PID" || unit=$?
+  echo "== pytest, the unit tests (their report)"
+  cat "$TEST_TMP/unit.log"
 fi
-if [ "$parallel" -eq 5 ] && [ "$alone" -eq 5 ]; then
+trap - EXIT INT TERM
+runs=("$parallel" "$alone" "$unit")
+if [ "$parallel" -eq 5 ] && [ "$alone" -eq 5 ] && [ "$unit" -eq 5 ]; then
   status=5
-elif [ "$parallel" -ne 0 ] && [ "$parallel" -ne 5 ]; then
-  status=$parallel
-elif [ "$alone" -ne 0 ] && [ "$alone" -ne 5 ]; then
-  status=$alone
+else
+  for code in "${runs[@]}"; do
+    if [ "$code" -ne 0 ] && [ "$code" -ne 5 ]; then
+      status=$code
+      break
+    fi
+  done
 fi
 if [ "$forge" -ne 0 ]; then
   echo "== forge test exited $forge (its report is above)"
@@ -102,7 +124,7 @@ fi
 if [ "$status" -eq 0 ]; then
   rm -rf "$TEST_TMP"
 else
-  echo "== the tests failed (pytest: $parallel, then $alone for the modules run alone; forge test: $forge);" \
-    "their temporary files (devnet logs, stores) are kept in $TEST_TMP"
+  echo "== the tests failed (pytest: $parallel, then $alone for the modules run alone and $unit for" \
+    "the unit tests; forge test: $forge); their temporary files (devnet logs, stores) are kept in $TEST_TMP"
 fi
 exit "$status"

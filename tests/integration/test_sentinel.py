@@ -597,6 +597,11 @@ def test_a_forged_held_transfer_past_its_window_is_vetoed_while_its_route_is_cur
     execute(signed, forged_batch(signed, 2, 10**6))
     release_after = gateway.functions.heldUntil(ROUTE.src, 2).call()
     assert release_after > 0
+    # the window over before the sentinel's first round: two confirmations of 0.5 s blocks can
+    # otherwise make the transfer final inside it (anvil's clock counts whole seconds)
+    devnet.wait_until(
+        lambda: we.eth.get_block("latest")["timestamp"] >= release_after, 30, "the challenge window over"
+    )
     cfg = sentinel_config(tmp_path, signed, honest_rpcs, act=True)
     store = Store(cfg.store)
     sentinel = Sentinel(cfg, store, devnet.dev_account(SENTINEL_KEY))

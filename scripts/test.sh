@@ -22,15 +22,15 @@ promtool check rules deploy/prometheus/qiao-alerts.yml
 # test passed, kept and named when one failed (the devnets' logs are there).
 TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
 # The Solidity tests run in the background while pytest's workers run, their report printed after
-# them: the test contracts' compile (solc-js, one core, about 43 s on a clean clone) is most of
-# their time, and the workers leave part of the CPU idle. Into directories of their own
-# (contracts/out-tests, contracts/cache-tests): forge would otherwise rewrite contracts/out while
-# the tests deploy from it (bootstrap.sh builds there what the daemon, the devnet and the Python
+# them: the test contracts' compile (solc-js, one core: 43 s alone on a clean clone, 75 to 88 s
+# beside the workers) is most of their time, and the workers leave part of the CPU idle. Into
+# directories of their own (contracts/out-tests, contracts/cache-tests): forge would otherwise
+# rewrite contracts/out while the tests deploy from it (bootstrap.sh builds there what the daemon, the devnet and the Python
 # tests deploy). In a session of its own (setsid) so that an early exit or a Ctrl-C stops forge
-# and its solc-js with it (a background job of a script ignores SIGINT). At the lowest priority:
-# the cores are busy through the first two minutes of the parallel phase, as every worker starts
-# its devnets, and the compile (75 to 88 s of solc-js beside them, 2026-12-05) should take the CPU
-# the tests leave, not theirs.
+# and its solc-js with it (a background job of a script ignores SIGINT). At the lowest priority
+# (scripts/lowest-priority): the cores are busy through the first two minutes of the parallel
+# phase, as every worker starts its devnets, and the compile should take the CPU the tests leave,
+# not theirs.
 echo "== forge test (in the background; its report follows pytest's)"
 setsid -w scripts/lowest-priority scripts/forge test --out contracts/out-tests \
   --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
@@ -63,9 +63,12 @@ echo "== pytest"
 # 1. every integration and end-to-end test but those marked `alone`, on those workers, with the
 #    Solidity tests beside them;
 # 2. those marked `alone` (a key rotation that holds a chain's mining while the members race a
-#    block) on one worker, with the machine to themselves: the cores are two-thirds idle then;
-# 3. beside them, the unit tests (pure CPU: no socket, no process, no clock) at the lowest
-#    priority, in the CPU the key rotation leaves; their report follows its.
+#    block) on one worker, the only tests at normal priority then: the cores are two-thirds idle;
+# 3. beside them, the unit tests (no socket; none needs a bound on time: a few start the CLI or
+#    sleep a little, and slower only means later) in one process at the lowest priority, in the
+#    CPU the key rotation leaves; their report follows its. In the foreground after it instead
+#    when debugging (QIAO_TEST_WORKERS=0, --pdb, --trace) or when the runs would share a file
+#    (--lf, --sw, --junitxml: pytest's cache, the report).
 # pytest's 5 (nothing collected: a selection given in "$@" names only some of the kinds) counts as
 # passed for one or two runs, never for all three.
 # A selection by marker in "$@" (-m ...) replaces the split: one run, as given.
@@ -76,11 +79,19 @@ alone=0
 unit=0
 forge=0
 split=1
+beside=1
+if [ "$workers" = 0 ]; then beside=0; fi
 for arg in "$@"; do
-  case "$arg" in -m | -m*) split=0 ;; esac
+  case "$arg" in
+    -m | -m*) split=0 ;;
+    --pdb | --trace | --lf | --last-failed | --ff | --failed-first | --sw | --stepwise | --junitxml* | --junit-xml*)
+      beside=0
+      ;;
+  esac
 done
 forge_report() {
   wait "$FORGE_PID" || forge=$?
+  FORGE_PID=""
   echo "== forge test (its report)"
   cat "$TEST_TMP/forge.log"
 }
@@ -94,16 +105,24 @@ else
   .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
     -m "not alone and not unit" --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
   forge_report
-  setsid -w scripts/lowest-priority .venv/bin/pytest -n 0 -m unit --basetemp "$TEST_TMP/unit" "$@" \
-    >"$TEST_TMP/unit.log" 2>&1 &
-  UNIT_PID=$!
+  unit_tests=(.venv/bin/pytest -n 0 -m "unit and not alone" --basetemp "$TEST_TMP/unit" "$@")
+  if [ "$beside" -eq 1 ]; then
+    setsid -w scripts/lowest-priority "${unit_tests[@]}" >"$TEST_TMP/unit.log" 2>&1 &
+    UNIT_PID=$!
+  fi
   if [ "$parallel" -eq 0 ] || [ "$parallel" -eq 5 ]; then
-    echo "== pytest, the modules run alone (the unit tests beside them at the lowest priority)"
+    echo "== pytest, the modules run alone$([ "$beside" -eq 1 ] && echo " (the unit tests beside them)")"
     .venv/bin/pytest -n 0 -m alone --basetemp "$TEST_TMP/alone" "$@" || alone=$?
   fi
-  wait "$UNIT_PID" || unit=$?
-  echo "== pytest, the unit tests (their report)"
-  cat "$TEST_TMP/unit.log"
+  if [ "$beside" -eq 1 ]; then
+    wait "$UNIT_PID" || unit=$?
+    UNIT_PID=""
+    echo "== pytest, the unit tests (their report)"
+    cat "$TEST_TMP/unit.log"
+  else
+    echo "== pytest, the unit tests"
+    "${unit_tests[@]}" || unit=$?
+  fi
 fi
 trap - EXIT INT TERM
 runs=("$parallel" "$alone" "$unit")

@@ -849,7 +849,8 @@ class ChainClient:
         """What the endpoint reports of kept transfer `t` (`leaf` its leaf) at the latest block, for
         `relayer.core.releases.decide_release`: its status, release time, the pause,
         the route's curse, its token's queue head and inbound bucket, and the block's timestamp
-        (one JSON-RPC batch, a second one for the queue of a transfer queued by the rate limit)."""
+        (the latest block's number, then one JSON-RPC batch at it, and a second one for the queue
+        of a transfer queued by the rate limit)."""
 
         async def get(ep: _Endpoint) -> ReleaseFacts:
             # every read at one block: the latest block's number, fixed once
@@ -1136,7 +1137,10 @@ class ChainClient:
         timestamp: raw `eth_call`s and the block's header in one JSON-RPC batch (one round trip),
         decoded as web3's contract calls return them (`_view_reply`). The reads a member makes
         every step (an endpoint's pause and key epoch, a kept transfer's release): web3's
-        contract call spends a few milliseconds of CPU in its formatters per read, a batch none."""
+        contract call spends a few milliseconds of CPU in its formatters and validators per read;
+        here each costs its ABI decoding. The header is checked first: an endpoint that answers
+        for another block is the endpoint's fault (the next endpoint is asked), whatever its calls
+        say, a revert included."""
         tag = hex(block)
         to = ep.contract.address
         requests: list[tuple[RPCEndpoint, Any]] = [
@@ -1145,10 +1149,6 @@ class ChainClient:
         ]
         requests.append((RPCEndpoint("eth_getBlockByNumber"), [tag, False]))
         replies = _batch_replies(await ep.w3.provider.make_batch_request(requests), len(requests), what)
-        values = [
-            _view_reply(ENDPOINT_VIEWS[name], reply, f"{what}: {name}")
-            for (name, _), reply in zip(calls, replies, strict=False)
-        ]
         header = replies[-1].get("result")
         try:
             if "error" in replies[-1] or not isinstance(header, dict) or _int(header.get("number")) != block:
@@ -1158,6 +1158,10 @@ class ChainClient:
             raise RpcReplyError(
                 f"{what}: eth_getBlockByNumber({block}): {exc}: {replies[-1]!r:.200}"
             ) from None
+        values = [
+            _view_reply(ENDPOINT_VIEWS[name], reply, f"{what}: {name}")
+            for (name, _), reply in zip(calls, replies, strict=False)
+        ]
         return values, timestamp
 
     async def endpoint_key(self) -> EndpointKey:
@@ -1583,6 +1587,21 @@ def _int(value: Any) -> int:
     return value
 
 
+def _raise_call_error(reply: dict[str, Any], what: str) -> None:
+    """Nothing if an eth_call's `reply` carries no error. A revert raises ContractLogicError, by
+    web3's own rule for eth_call (the error's code 3, its data, "execution reverted"), as its
+    contract call does; any other error, and an error object that is not JSON-RPC's (no integer
+    code: web3 refuses such a reply as malformed before reading it), is the endpoint's
+    (RpcReplyError: the next endpoint is asked)."""
+    error = reply.get("error")
+    if error is None:
+        return
+    if isinstance(error, dict) and isinstance(error.get("code"), int) and not isinstance(error["code"], bool):
+        raise_contract_logic_error_on_revert(cast(RPCResponse, reply))
+    message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+    raise RpcReplyError(f"{what}: {message}")
+
+
 def _uint_reply(reply: Any, what: str) -> int:
     """The uint256 a raw eth_call `reply` returns; a revert raises ContractLogicError, classified
     by web3's own rule for eth_call (the error's code 3, its data, "execution reverted"), as its
@@ -1590,12 +1609,7 @@ def _uint_reply(reply: Any, what: str) -> int:
     is the endpoint's (RpcReplyError: the next endpoint is asked)."""
     if not isinstance(reply, dict):
         raise RpcReplyError(f"{what}: {reply!r}")
-    error = reply.get("error")
-    if error is not None:
-        if isinstance(error, dict):
-            raise_contract_logic_error_on_revert(cast(RPCResponse, reply))
-        message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
-        raise RpcReplyError(f"{what}: {message}")
+    _raise_call_error(reply, what)
     result = reply.get("result")
     if not isinstance(result, str) or not result.startswith("0x") or len(result) != 66:
         raise RpcReplyError(f"{what}: not one 32-byte word: {str(result)[:80]!r}")
@@ -1640,12 +1654,7 @@ def _view_reply(view: _View, reply: Any, what: str) -> Any:
     at the endpoint's address on this endpoint's chain, or a node not synced to the block)."""
     if not isinstance(reply, dict):
         raise RpcReplyError(f"{what}: {reply!r:.200}")
-    error = reply.get("error")
-    if error is not None:
-        if isinstance(error, dict):
-            raise_contract_logic_error_on_revert(cast(RPCResponse, reply))
-        message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
-        raise RpcReplyError(f"{what}: {message}")
+    _raise_call_error(reply, what)
     try:
         values = abi_decode(list(view.outputs), _bytes(reply.get("result")))
     except (DecodingError, ValueError) as exc:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from eth_abi.abi import encode
 from eth_utils.address import to_checksum_address as cs
+from hexbytes import HexBytes
 from prometheus_client import REGISTRY
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError
@@ -610,7 +611,12 @@ def test_a_forged_held_transfer_past_its_window_is_vetoed_while_its_route_is_cur
         lambda: any(a == "veto" and tx.startswith("0x") for _, a, _, tx in store.actions()),
         "the veto sent",
     )
-    assert we.eth.get_block("latest")["timestamp"] >= release_after  # sent after the window
+    vetoes = [tx for _, a, _, tx in store.actions() if a == "veto" and tx.startswith("0x")]
+    receipt = we.eth.wait_for_transaction_receipt(HexBytes(vetoes[0]))
+    assert receipt["status"] == 1
+    assert we.eth.get_block(receipt["blockNumber"])["timestamp"] >= release_after  # after the window
+    # taken while the route was cursed (the endpoint refuses a veto past the window otherwise)
+    assert gateway.functions.isCursed(ROUTE.src).call(block_identifier=receipt["blockNumber"])
     assert gateway.functions.isCursed(ROUTE.src).call()
     assert gateway.functions.transferStatus(ROUTE.src, 2).call() == 3  # failed (Vetoed): never delivered
     assert signed.dep.wrapped.functions.balanceOf(devnet.dev_account(7).address).call() == 0

@@ -25,7 +25,8 @@ from relayer.adapters.chain import (
     _view_reply,
 )
 from relayer.config import ChainConfig
-from relayer.core.onchain import EndpointState
+from relayer.core.keyring import EndpointKey
+from relayer.core.onchain import CurseView, EndpointState
 from relayer.core.types import ChainId, Nonce, Transfer
 
 WORD = "0x" + "00" * 31 + "07"
@@ -352,3 +353,69 @@ def test_a_views_reply_is_decoded_as_web3_returns_it() -> None:
         _view_reply(ENDPOINT_VIEWS["paused"], {"result": "0x" + "00" * 31}, "x")  # 31 bytes
     with pytest.raises(RpcReplyError):
         _view_reply(ENDPOINT_VIEWS["paused"], {"result": "0x" + "00" * 31 + "02"}, "x")  # a bool of 2
+
+
+async def test_the_key_epoch_is_read_at_the_final_head_with_that_blocks_time() -> None:
+    node = Replies(
+        {"id": 1, "result": "0x2a"},  # the head: 42, final 40 (finality depth 2)
+        batch(word(("uint64", 3)), word(("uint64", 1_700_000_100)), header(40, 1_700_000_050)),
+    )
+    assert await chain_of(node).endpoint_key() == EndpointKey(3, 1_700_000_100, 1_700_000_050)
+    _, requests = node.asked[1]
+    assert {r[1][1] for r in requests if r[0] == "eth_call"} == {"0x28"}  # type: ignore[index]
+
+
+async def test_a_routes_curse_and_a_transfers_final_status_are_read_raw() -> None:
+    node = Replies({"id": 1, "result": "0x2a"}, batch(word(("bool", True)), word(("uint64", 4)), header(42)))
+    assert await chain_of(node).route_curse(7001) == CurseView(True, 4)
+    node = Replies({"id": 1, "result": "0x2a"}, batch(word(("uint8", 2)), header(40)))
+    assert await chain_of(node).transfer_status(ChainId(7001), 9) == 2
+
+
+def two_endpoints(first: Replies, second: Replies) -> ChainClient:
+    cfg = ChainConfig(
+        "c",
+        ChainId(7002),
+        "http://a",
+        ENDPOINT,
+        2,
+        0,
+        1.0,
+        100,
+        rpcs=("http://a", "http://b"),
+        rpc_timeout=2.0,
+    )
+    w3s: list[AsyncWeb3[Any]] = [AsyncWeb3(), AsyncWeb3()]
+    w3s[0].provider, w3s[1].provider = first, second  # type: ignore[assignment]
+    return ChainClient(cfg, w3s)
+
+
+STATE = (word(("bool", False)), word(("uint64", 5)), word(("uint64", 2)), word(("uint64", 3)))
+
+
+async def test_a_revert_is_not_asked_again_elsewhere_but_another_blocks_answer_is() -> None:
+    revert = {"error": {"code": 3, "message": "execution reverted", "data": "0x"}}
+    first = Replies({"id": 1, "result": "0x2a"}, batch(revert, *STATE[1:], header(42)))
+    second = Replies()
+    with pytest.raises(ContractLogicError):
+        await two_endpoints(first, second).endpoint_state()
+    assert second.asked == []  # deterministic: every endpoint would say the same
+    # the first endpoint answers for block 41 (a revert among its calls too): the second is asked
+    first = Replies({"id": 1, "result": "0x2a"}, batch(revert, *STATE[1:], header(41)))
+    second = Replies(batch(*STATE, header(42)))
+    assert await two_endpoints(first, second).endpoint_state() == EndpointState(False, 5, 2, 3)
+    assert [m for m, _ in second.asked] == ["batch"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"message": "execution reverted", "data": None},  # no code: not a JSON-RPC error object
+        {"code": True, "message": "execution reverted"},
+        "execution reverted",
+    ],
+)
+async def test_an_error_that_is_not_json_rpcs_is_the_endpoints_not_a_revert(error: object) -> None:
+    first = Replies({"id": 1, "result": "0x2a"}, batch({"error": error}, *STATE[1:], header(42)))
+    second = Replies(batch(*STATE, header(42)))
+    assert await two_endpoints(first, second).endpoint_state() == EndpointState(False, 5, 2, 3)

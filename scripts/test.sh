@@ -25,19 +25,20 @@ TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
 # them: the test contracts' compile (solc-js, one core: 43 s alone on a clean clone, 75 to 88 s
 # beside the workers) is most of their time, and the workers leave part of the CPU idle. Into
 # directories of their own (contracts/out-tests, contracts/cache-tests): forge would otherwise
-# rewrite contracts/out while the tests deploy from it (bootstrap.sh builds there what the daemon, the devnet and the Python
-# tests deploy). In a session of its own (setsid) so that an early exit or a Ctrl-C stops forge
-# and its solc-js with it (a background job of a script ignores SIGINT). At the lowest priority
-# (scripts/lowest-priority): the cores are busy through the first two minutes of the parallel
-# phase, as every worker starts its devnets, and the compile should take the CPU the tests leave,
-# not theirs.
+# rewrite contracts/out while the tests deploy from it (bootstrap.sh builds there what the
+# daemon, the devnet and the Python tests deploy). In a session of its own (setsid) so that an
+# early exit or a Ctrl-C stops forge and its solc-js with it (a background job of a script
+# ignores SIGINT). At the lowest priority (scripts/lowest-priority): the cores are busy through
+# the first two minutes of the parallel phase, as every worker starts its devnets, and the
+# compile takes the CPU the tests leave, not theirs (it still slows them some: a vCPU is slower
+# while the other is busy, docs/BENCHMARKS.md "tenth round").
 echo "== forge test (in the background; its report follows pytest's)"
 setsid -w scripts/lowest-priority scripts/forge test --out contracts/out-tests \
   --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
 FORGE_PID=$!
 UNIT_PID=""
 stop_background() {
-  for pid in "$FORGE_PID" $UNIT_PID; do
+  for pid in $FORGE_PID $UNIT_PID; do # each empty once reaped (its PID may be reused)
     kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
   done
 }

@@ -45,7 +45,7 @@ from web3.types import RPCEndpoint
 from committee.dkg_runner import local_dkg
 from committee.keyfile import load_public_file, write_key_file, write_public_file
 from committee.keystore import write_keystore
-from harness import ports
+from harness import forked, ports
 from relayer.ops import admin_client
 from relayer.provisioning import broker, nats_cluster
 from relayer.provisioning import deploy as provisioning
@@ -105,7 +105,7 @@ def tool(name: str) -> str:
 @dataclass
 class Process:
     name: str
-    popen: subprocess.Popen[bytes]
+    popen: subprocess.Popen[bytes] | forked.Forked  # forked: a member under the tests
     log_path: Path
 
     def events(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -145,6 +145,22 @@ class Processes:
         popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         out.close()
         proc = Process(name, popen, log_path)
+        self.items.append(proc)
+        return proc
+
+    def start_cli(
+        self, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None
+    ) -> Process:
+        """`relayer <args>` (python -m relayer.cli): forked from the tests' fork server where they
+        ask for it (harness/forked.py), else a new interpreter."""
+        if not forked.enabled():
+            python = ROOT / ".venv" / "bin" / "python"
+            exe = str(python) if python.exists() else sys.executable
+            return self.start(name, [exe, "-m", "relayer.cli", *args], log_dir, env)
+        log_path = log_dir / f"{name}.log"
+        proc = Process(
+            name, forked.start(args, log_path, dict(os.environ if env is None else env), ROOT), log_path
+        )
         self.items.append(proc)
         return proc
 
@@ -715,12 +731,8 @@ dst = "consortium"
 def start_node(
     procs: Processes, member: int, config: Path, log_dir: Path, env: dict[str, str] | None = None
 ) -> Process:
-    python = ROOT / ".venv" / "bin" / "python"
-    exe = str(python) if python.exists() else sys.executable
     full_env = {**os.environ, **env} if env else None
-    return procs.start(
-        f"member-{member}", [exe, "-m", "relayer.cli", "run", "--config", str(config)], log_dir, full_env
-    )
+    return procs.start_cli(f"member-{member}", ["run", "--config", str(config)], log_dir, full_env)
 
 
 @dataclass(frozen=True)
@@ -849,7 +861,7 @@ class Devnet:
                 proc.popen.kill()
                 proc.popen.wait(5)
                 raise TimeoutError(f"member {member} did not exit within {timeout:.0f}s of SIGTERM") from None
-        code = int(proc.popen.returncode)
+        code = proc.popen.wait(5)  # exited already: its status
         self.nodes[member] = start_node(self.procs, member, self.configs[member], self.run_dir / "logs")
         self.wait_ready(member, timeout)
         return code

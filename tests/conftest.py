@@ -11,8 +11,12 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from harness import devnet
+from harness import devnet, forked
 from tests.support import suite_order
+
+# The devnets' members are forked from a process that imported the daemon once (harness/forked.py):
+# a new interpreter spends about a second of CPU importing before it starts.
+forked.use()
 
 # Property tests check results, never speed: Hypothesis's per-example deadline (200 ms) is a
 # wall-clock limit, and these machines are shared (an interpolation in pure Python overran it once

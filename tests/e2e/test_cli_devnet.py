@@ -30,6 +30,7 @@ from harness import devnet
 from relayer.config import load_config
 from relayer.core.messages import PartialMessage, partial_topic
 from relayer.core.types import BatchId, ChainId, Nonce, Route
+from tests.support import member_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -50,8 +51,7 @@ def cli(net: devnet.Devnet, *argv: str, member: int = 1, ok: bool = True) -> sub
     words = list(argv)
     # `--config` goes after the verb (and sub-verb) words, before positional arguments
     split = 2 if words[0] in {"transfers", "batches", "keys", "config"} else 1
-    full = [sys.executable, "-m", "relayer.cli", *words[:split], "--config", config, *words[split:]]
-    out = subprocess.run(full, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
+    out = member_cli.relayer(*words[:split], "--config", config, *words[split:])
     if ok:
         assert out.returncode == 0, f"{argv}: rc {out.returncode}\n{out.stdout}\n{out.stderr}"
     return out

@@ -16,6 +16,7 @@ from web3 import HTTPProvider, Web3
 
 from harness import devnet
 from relayer.config import load_config
+from tests.support import member_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -33,12 +34,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devnet.Devnet]:
 
 
 def cli(net: devnet.Devnet, *argv: str, member: int = 1) -> subprocess.CompletedProcess[str]:
-    words = list(argv)
-    split = 2 if words[0] in {"transfers", "keys", "config"} else 1
-    full = [sys.executable, "-m", "relayer.cli", *words[:split], "--config", str(net.configs[member])]
-    return subprocess.run(
-        full + words[split:], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
-    )
+    return member_cli.cli(net, *argv, member=member)
 
 
 def ok(out: subprocess.CompletedProcess[str]) -> str:

@@ -7,8 +7,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 from eth_utils.address import to_checksum_address as cs
@@ -21,6 +19,7 @@ from relayer.core.batching import Located
 from relayer.core.partials import PartialOutcome, Rejection
 from relayer.core.states import BatchState
 from relayer.core.types import Batch, BatchId, ChainId, Nonce, Route, Transfer
+from tests.support import member_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTE = Route(ChainId(7001), ChainId(7002))
@@ -88,14 +87,7 @@ def test_with_the_daemon_down_the_cli_reads_the_store(tmp_path: Path) -> None:
         ["batches", "show", "--config", str(tmp_path / "node.toml"), "--json", "7001", "7002", "1"],
         ["transfers", "show", "--config", str(tmp_path / "node.toml"), "--json", "7001", "7002", "2"],
     ):
-        out = subprocess.run(
-            [sys.executable, "-m", "relayer.cli", *verb],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=ROOT,
-            env=env,
-        )
+        out = member_cli.relayer(*verb, env=env)
         assert out.returncode == 0, out.stdout + out.stderr
         shown = json.loads(out.stdout)
         batch = shown.get("batch", shown)

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import member_cli
+
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +24,9 @@ EXAMPLE = str(ROOT / "config" / "devnet.example.toml")
 def relayer(
     *argv: str, env: dict[str, str] | None = None, stdout: int | None = subprocess.PIPE
 ) -> subprocess.CompletedProcess[str]:
+    if stdout == subprocess.PIPE:
+        return member_cli.relayer(*argv, env={**os.environ, **(env or {})}, timeout=60)
+    # into a pipe of the test's own (a reader that goes away): a new interpreter, as a shell starts
     return subprocess.run(
         [sys.executable, "-m", "relayer.cli", *argv],
         stdout=stdout,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from committee.keyfile import write_key_file, write_public_file
 from committee.threshold import deal
 from harness import devnet
+from tests.support import member_cli
 
 pytestmark = pytest.mark.integration
 
@@ -52,14 +52,7 @@ def deployed(bridge: devnet.Deployment, tmp_path: Path) -> tuple[Path, devnet.De
 
 
 def relayer(*argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relayer.cli", *argv],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-        cwd=ROOT,
-    )
+    return member_cli.relayer(*argv, timeout=180)
 
 
 def ws(http_url: str) -> str:

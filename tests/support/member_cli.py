@@ -1,4 +1,5 @@
-"""The operator's CLI (`python -m relayer.cli`) run against one devnet member's configuration."""
+"""The operator's CLI (`python -m relayer.cli`) as the tests run it: forked from the tests' fork
+server (harness/forked.py), or a new interpreter where that is turned off."""
 
 from __future__ import annotations
 
@@ -6,21 +7,36 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import devnet
+from harness import devnet, forked
 
 ROOT = Path(__file__).resolve().parents[2]
 # commands of two words: the member's --config goes after the second
 TWO_WORDS = {"actions", "transfers", "keys", "config"}
 
 
+def relayer(
+    *argv: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`relayer <argv>` run to its end in the repository's directory, its output captured as text;
+    never raises on its exit status. The environment is this process's unless `env` is given."""
+    if forked.enabled():
+        return forked.run(list(argv), ROOT, timeout, env)
+    return subprocess.run(
+        [sys.executable, "-m", "relayer.cli", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+
+
 def cli(net: devnet.Devnet, *argv: str, member: int) -> subprocess.CompletedProcess[str]:
     """Run `relayer <argv>` with member `member`'s configuration; never raises on its exit code."""
     words = list(argv)
     split = 2 if words[0] in TWO_WORDS else 1
-    full = [sys.executable, "-m", "relayer.cli", *words[:split], "--config", str(net.configs[member])]
-    return subprocess.run(
-        full + words[split:], capture_output=True, text=True, timeout=120, check=False, cwd=ROOT
-    )
+    return relayer(*words[:split], "--config", str(net.configs[member]), *words[split:])
 
 
 def ok(out: subprocess.CompletedProcess[str]) -> str:

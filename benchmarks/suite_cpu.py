@@ -9,7 +9,8 @@ CPU-bound, so its time is its CPU divided by two).
 `accton` and `dump-acct`; not installed by bootstrap, the suite does not need it), runs pytest
 with the given arguments and turns it off; every process that ends meanwhile leaves a record of
 its user and system time. Python processes all show as "python" there, so a `sitecustomize` put
-on PYTHONPATH for the run writes each one's pid and command line to DIR/pids.log. `report` joins
+on PYTHONPATH for the run writes each one's pid and command line to DIR/pids.log (and the tests'
+fork server its forked members and CLI calls', harness/forked.py). `report` joins
 the two and prints the CPU seconds of each kind: the members (`relayer run`), the CLI calls, the
 pytest workers, the anvil chains, the rest by name. The kernel keeps the times in clock ticks of
 its own rounding: read them to about 10 %.
@@ -102,7 +103,11 @@ def run(out: Path, pytest_args: list[str]) -> int:
     (out / "pids.log").write_text("")
     (out / "pacct").write_bytes(b"")
     (out / "sitecustomize.py").write_text(PIDS.format(log=str(out / "pids.log")))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(out), os.environ.get("PYTHONPATH")])))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(out), os.environ.get("PYTHONPATH")])),
+        QIAO_SUITE_CPU_PIDS=str(out / "pids.log"),  # the forked members' and CLI calls' (harness/forked.py)
+    )
     subprocess.run(["accton", str(out / "pacct")], check=True, stdout=subprocess.DEVNULL)
     try:
         status = subprocess.run([str(ROOT / ".venv/bin/pytest"), *pytest_args], cwd=ROOT, env=env).returncode

@@ -28,6 +28,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 ENV = "QIAO_FORK_MEMBERS"
+# where `python -m benchmarks.suite_cpu run` collects each Python process's PID and command line
+# (a new interpreter writes its own from a sitecustomize; a forked one runs none)
+PIDS_LOG = "QIAO_SUITE_CPU_PIDS"
 # What `relayer run` imports before it is ready, and the CLI's verbs with it (the fork server
 # imports these once; a module missing here is imported by each child, as before).
 PRELOAD = [
@@ -147,4 +150,8 @@ def _child(args: list[str], stdout: str, stderr: str, env: dict[str, str], cwd: 
     from relayer import cli
 
     sys.argv = [str(cli.__file__), *args]
+    pids_log = env.get(PIDS_LOG)
+    if pids_log:  # as a new interpreter's sitecustomize would have written it
+        with open(pids_log, "a") as log:
+            log.write(f"{os.getpid()}\t(forked) -m relayer.cli {' '.join(args)}\n")
     sys.exit(cli.main(args))

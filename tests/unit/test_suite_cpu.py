@@ -15,6 +15,8 @@ VENV = "/work/q/.venv/bin/python"
     [
         ("python", f"{VENV} -m relayer.cli run --config /t/node-1/node.toml", "member (relayer run)"),
         ("python", f"{VENV} -m relayer.cli status --config /t/node-1/node.toml --json", "relayer CLI call"),
+        ("python", "(forked) -m relayer.cli run --config /t/node-1/node.toml", "member (relayer run)"),
+        ("python", "(forked) -m relayer.cli keys show --config /t/node-1/node.toml", "relayer CLI call"),
         ("python", f"{VENV} -u -c import sys;exec(eval(sys.stdin.readline()))", "pytest worker"),
         ("python", f"{VENV} -m harness.soak --duration 60", "harness.soak"),
         ("python", None, "python (no command line recorded)"),

@@ -35,7 +35,7 @@ FORGE_PID=""
 UNIT_PID=""
 start_forge() {
   echo "== forge test (in the background; its report follows pytest's)"
-  setsid -w scripts/lowest-priority scripts/forge test --out contracts/out-tests \
+  setsid -w scripts/forge test --out contracts/out-tests \
     --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
   FORGE_PID=$!
 }

@@ -21,24 +21,22 @@ promtool check rules deploy/prometheus/qiao-alerts.yml
 # path of a member's admin socket (a unix socket) must stay under 108 bytes. Removed when every
 # test passed, kept and named when one failed (the devnets' logs are there).
 TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
-# The Solidity tests run in the background beside the key rotation (below), their report printed
-# after the unit tests': the test contracts' compile (solc-js, one core: 43 s alone on a clean
-# clone) is most of their time, and the key rotation leaves the cores two-thirds idle. (Beside the
-# parallel phase they took 75 to 400 s of CPU the workers left, and slowed them: a vCPU is slower
-# while the other is busy, docs/BENCHMARKS.md "tenth round".) Into directories of their own
-# (contracts/out-tests, contracts/cache-tests): forge would otherwise rewrite contracts/out, from
-# which the tests deploy (bootstrap.sh builds there what the daemon, the devnet and the Python
-# tests deploy). In a session of their own (setsid) so that an early exit or a Ctrl-C stops forge
-# and its solc-js with it (a background job of a script ignores SIGINT). At the lowest priority
-# (scripts/lowest-priority): the compile takes the CPU the tests leave, not theirs.
-FORGE_PID=""
+# The Solidity tests run in the background while pytest's workers run, their report printed after
+# them: the test contracts' compile (solc-js, one core: 43 s alone on a clean clone, 75 to 88 s
+# beside the workers) is most of their time, and the workers leave part of the CPU idle. Into
+# directories of their own (contracts/out-tests, contracts/cache-tests): forge would otherwise
+# rewrite contracts/out while the tests deploy from it (bootstrap.sh builds there what the
+# daemon, the devnet and the Python tests deploy). In a session of its own (setsid) so that an
+# early exit or a Ctrl-C stops forge and its solc-js with it (a background job of a script
+# ignores SIGINT). At the lowest priority (scripts/lowest-priority): the cores are busy through
+# the first two minutes of the parallel phase, as every worker starts its devnets, and the
+# compile takes the CPU the tests leave, not theirs (it still slows them some: a vCPU is slower
+# while the other is busy, docs/BENCHMARKS.md "tenth round").
+echo "== forge test (in the background; its report follows pytest's)"
+setsid -w scripts/lowest-priority scripts/forge test --out contracts/out-tests \
+  --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
+FORGE_PID=$!
 UNIT_PID=""
-start_forge() {
-  echo "== forge test (in the background; its report follows pytest's)"
-  setsid -w scripts/forge test --out contracts/out-tests \
-    --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
-  FORGE_PID=$!
-}
 stop_background() {
   for pid in $FORGE_PID $UNIT_PID; do # each empty once reaped (its PID may be reused)
     kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
@@ -63,14 +61,15 @@ echo "== pytest"
 # tests/support/suite_order.py), so the workers finish together. A failure's report names its
 # worker.
 # Three runs:
-# 1. every integration and end-to-end test but those marked `alone`, on those workers;
+# 1. every integration and end-to-end test but those marked `alone`, on those workers, with the
+#    Solidity tests beside them;
 # 2. those marked `alone` (a key rotation that holds a chain's mining while the members race a
 #    block) on one worker, the only tests at normal priority then: the cores are two-thirds idle;
 # 3. beside them, the unit tests (no socket; none needs a bound on time: a few start the CLI or
-#    sleep a little, and slower only means later) in one process at the lowest priority, with the
-#    Solidity tests, in the CPU the key rotation leaves; their reports follow its. The unit tests
-#    run in the foreground after it instead when debugging (QIAO_TEST_WORKERS=0, --pdb, --trace)
-#    or when the runs would share a file (--lf, --sw, --junitxml: pytest's cache, the report).
+#    sleep a little, and slower only means later) in one process at the lowest priority, in the
+#    CPU the key rotation leaves; their report follows its. In the foreground after it instead
+#    when debugging (QIAO_TEST_WORKERS=0, --pdb, --trace) or when the runs would share a file
+#    (--lf, --sw, --junitxml: pytest's cache, the report).
 # pytest's 5 (nothing collected: a selection given in "$@" names only some of the kinds) counts as
 # passed for one or two runs, never for all three.
 # A selection by marker in "$@" (-m ...) replaces the split: one run, as given.
@@ -98,7 +97,6 @@ forge_report() {
   cat "$TEST_TMP/forge.log"
 }
 if [ "$split" -eq 0 ]; then
-  start_forge
   .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
     --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
   forge_report
@@ -107,7 +105,7 @@ if [ "$split" -eq 0 ]; then
 else
   .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
     -m "not alone and not unit" --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
-  start_forge
+  forge_report
   unit_tests=(.venv/bin/pytest -n 0 -m "unit and not alone" --basetemp "$TEST_TMP/unit" "$@")
   if [ "$beside" -eq 1 ]; then
     setsid -w scripts/lowest-priority "${unit_tests[@]}" >"$TEST_TMP/unit.log" 2>&1 &
@@ -126,7 +124,6 @@ else
     echo "== pytest, the unit tests"
     "${unit_tests[@]}" || unit=$?
   fi
-  forge_report
 fi
 trap - EXIT INT TERM
 runs=("$parallel" "$alone" "$unit")

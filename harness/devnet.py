@@ -153,7 +153,7 @@ class Processes:
     ) -> Process:
         """`relayer <args>` (python -m relayer.cli): forked from the tests' fork server where they
         ask for it (harness/forked.py), else a new interpreter."""
-        if not forked.enabled():
+        if not (forked.enabled() and forked.forkable(dict(os.environ if env is None else env))):
             python = ROOT / ".venv" / "bin" / "python"
             exe = str(python) if python.exists() else sys.executable
             return self.start(name, [exe, "-m", "relayer.cli", *args], log_dir, env)

@@ -17,12 +17,15 @@ statuses of `python -m relayer.cli`, the demo) start one with `subprocess` as an
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -58,13 +61,46 @@ def enabled() -> bool:
     return _wanted
 
 
+def forkable(env: dict[str, str]) -> bool:
+    """Whether a process with the environment `env` may be forked from here: only when it differs
+    from this process's environment in the daemon's own `QIAO_*` variables, which it reads when it
+    runs. Any other may act when a program is executed or Python starts, before any of the
+    daemon's code (`LD_PRELOAD` with libfaketime's `FAKETIME`, `PYTHON*`, the locale, `TZ`): a
+    fork would run without it, so such a process is a new interpreter."""
+    changed = {k for k in env.keys() | os.environ.keys() if env.get(k) != os.environ.get(k)}
+    return all(k.startswith("QIAO_") for k in changed)
+
+
 def _ctx() -> ForkServerContext:
     global _context
     if _context is None:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(PRELOAD)
         _context = ctx
+        # registered after multiprocessing's own exit handler, so run before it: that one
+        # SIGTERMs the daemonic children still running and then waits for each without a bound
+        atexit.register(_stop_left)
     return _context
+
+
+_started: list[Forked] = []
+LEFT_GRACE_SECONDS = 10.0
+
+
+def _stop_left() -> None:
+    """At this process's exit: SIGTERM what it forked that still runs (a test that did not stop
+    its members), SIGKILL what has not exited `LEFT_GRACE_SECONDS` later."""
+    left = [p for p in _started if p.poll() is None]
+    for proc in left:
+        proc.terminate()
+    deadline = time.monotonic() + LEFT_GRACE_SECONDS
+    for proc in left:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
 
 
 class Forked:
@@ -91,9 +127,12 @@ class Forked:
         return code
 
     def send_signal(self, sig: int) -> None:
-        # as Popen: a process already known to have exited (its PID may be another's now) is left
+        # as Popen: a process already known to have exited (its PID may be another's now) is
+        # left, and one that exited just now (the fork server reaped it, its status not yet
+        # read) is no error
         if self.returncode is None:
-            os.kill(self.pid, sig)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -130,11 +169,17 @@ def run(
 
 
 def _start(args: list[str], stdout: Path, stderr: Path, env: dict[str, str], cwd: Path) -> Forked:
+    for path in (stdout, stderr):  # here, as Popen's caller opens them: there even if the fork fails
+        with path.open("ab"):
+            pass
     process = _ctx().Process(
         target=_child, args=(list(args), str(stdout), str(stderr), dict(env), str(cwd)), daemon=True
     )
     process.start()
-    return Forked(process)
+    forked = Forked(process)
+    _started[:] = [p for p in _started if p.returncode is None]
+    _started.append(forked)
+    return forked
 
 
 def _child(args: list[str], stdout: str, stderr: str, env: dict[str, str], cwd: str) -> None:

@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime
 from glob import glob
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,11 @@ def test_members_two_hours_ahead_and_behind_stay_online_sign_and_take_their_turn
         devnet.wait_until(
             functools.partial(ready, net, member), 60, f"member {member} ready with a skewed clock"
         )
+    for member, offset in skewed.items():  # the member's own clock is off, not only `date`'s
+        stamped = [e for e in events_since(net, member, marks[member]) if "timestamp" in e]
+        assert stamped, f"member {member} logged nothing since its restart"
+        ahead = datetime.fromisoformat(stamped[-1]["timestamp"]).timestamp() - time.time()
+        assert abs(ahead - (7200 if offset[0] == "+" else -7200)) < 60, (member, ahead)
     devnet.wait_until(
         lambda: net.metric(3, "qiao_committee_members_online") == 4.0, 30, "member 3 sees all four online"
     )

@@ -384,7 +384,17 @@ def test_a_key_rotation_with_transfers_in_flight_loses_nothing_and_executes_noth
         # ---- 2. rolling restart: every member gets [committee.next]; batches keep executing ----
         traffic.enter("rolling restart")
         began = {E: chains.we.eth.block_number, C: chains.wc.eth.block_number}
-        codes = net.roll_next_key(new, [1, 2, 3])
+
+        def batches_went_on(member: int) -> None:
+            """Once a member is back, and before the next goes: a batch executed both ways since
+            the restart began (a member restarts in about a second, often within one batch)."""
+            devnet.wait_until(
+                lambda: all(any(b.at[0] > began[d] for b in batches(net, chains, d)) for d in (E, C)),
+                WAIT,
+                f"a batch executed both ways during the rolling restart (member {member} restarted)",
+            )
+
+        codes = net.roll_next_key(new, [1, 2, 3], between=batches_went_on)
         codes.update(net.roll_next_key(other, [4]))
         ended = {E: chains.we.eth.block_number, C: chains.wc.eth.block_number}
         assert codes == {1: 0, 2: 0, 3: 0, 4: 0}, f"a member did not stop cleanly on SIGTERM: {codes}"

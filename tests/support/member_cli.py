@@ -3,6 +3,7 @@ server (harness/forked.py), or a new interpreter where that is turned off."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,7 @@ def relayer(
 ) -> subprocess.CompletedProcess[str]:
     """`relayer <argv>` run to its end in the repository's directory, its output captured as text;
     never raises on its exit status. The environment is this process's unless `env` is given."""
-    if forked.enabled():
+    if forked.enabled() and forked.forkable(dict(os.environ) if env is None else env):
         return forked.run(list(argv), ROOT, timeout, env)
     return subprocess.run(
         [sys.executable, "-m", "relayer.cli", *argv],

@@ -6,30 +6,17 @@ and working directory given. (A forked member ended by a signal reports its nega
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from harness import forked
+from tests.support.member_cli import interpreter
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = "config/devnet.example.toml"  # relative: found from the working directory only
-
-
-def interpreter(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relayer.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        cwd=cwd,
-        env=env,
-    )
 
 
 @pytest.mark.parametrize(

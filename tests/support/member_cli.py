@@ -22,13 +22,20 @@ def relayer(
     never raises on its exit status. The environment is this process's unless `env` is given."""
     if forked.enabled() and forked.forkable(dict(os.environ) if env is None else env):
         return forked.run(list(argv), ROOT, timeout, env)
+    return interpreter(list(argv), ROOT, env, timeout)
+
+
+def interpreter(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m relayer.cli <args>` in a new interpreter, as `relayer` above without forking."""
     return subprocess.run(
-        [sys.executable, "-m", "relayer.cli", *argv],
+        [sys.executable, "-m", "relayer.cli", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
     )
 

@@ -153,14 +153,13 @@ class Processes:
     ) -> Process:
         """`relayer <args>` (python -m relayer.cli): forked from the tests' fork server where they
         ask for it (harness/forked.py), else a new interpreter."""
-        if not (forked.enabled() and forked.forkable(dict(os.environ if env is None else env))):
+        full_env = dict(os.environ if env is None else env)
+        if not forked.applies(full_env):
             python = ROOT / ".venv" / "bin" / "python"
             exe = str(python) if python.exists() else sys.executable
             return self.start(name, [exe, "-m", "relayer.cli", *args], log_dir, env)
         log_path = log_dir / f"{name}.log"
-        proc = Process(
-            name, forked.start(args, log_path, dict(os.environ if env is None else env), ROOT), log_path
-        )
+        proc = Process(name, forked.start(args, log_path, full_env, ROOT), log_path)
         self.items.append(proc)
         return proc
 

@@ -57,8 +57,10 @@ def use() -> None:
     _wanted = os.environ.get(ENV, "1") != "0"
 
 
-def enabled() -> bool:
-    return _wanted
+def applies(env: dict[str, str]) -> bool:
+    """Whether a process with the environment `env` is forked here: when the tests asked for
+    forking (`use`) and the environment allows it (`forkable`)."""
+    return _wanted and forkable(env)
 
 
 def forkable(env: dict[str, str]) -> bool:

@@ -47,11 +47,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[devnet.Devnet]:
 
 
 def cli(net: devnet.Devnet, *argv: str, member: int = 1, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    config = str(net.configs[member])
-    words = list(argv)
-    # `--config` goes after the verb (and sub-verb) words, before positional arguments
-    split = 2 if words[0] in {"transfers", "batches", "keys", "config"} else 1
-    out = member_cli.relayer(*words[:split], "--config", config, *words[split:])
+    out = member_cli.cli(net, *argv, member=member)  # `--config` after the verb (and sub-verb)
     if ok:
         assert out.returncode == 0, f"{argv}: rc {out.returncode}\n{out.stdout}\n{out.stderr}"
     return out

@@ -12,7 +12,7 @@ from harness import devnet, forked
 
 ROOT = Path(__file__).resolve().parents[2]
 # commands of two words: the member's --config goes after the second
-TWO_WORDS = {"actions", "transfers", "keys", "config"}
+TWO_WORDS = {"actions", "transfers", "batches", "keys", "config"}
 
 
 def relayer(
@@ -20,7 +20,7 @@ def relayer(
 ) -> subprocess.CompletedProcess[str]:
     """`relayer <argv>` run to its end in the repository's directory, its output captured as text;
     never raises on its exit status. The environment is this process's unless `env` is given."""
-    if forked.enabled() and forked.forkable(dict(os.environ) if env is None else env):
+    if forked.applies(dict(os.environ) if env is None else env):
         return forked.run(list(argv), ROOT, timeout, env)
     return interpreter(list(argv), ROOT, env, timeout)
 

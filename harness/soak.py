@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,8 @@ from relayer.ops.reconciler import reconcile
 C_ID, E_ID = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
 LOCKS, BURNS = f"{C_ID}->{E_ID}", f"{E_ID}->{C_ID}"
 CHAINS = ("consortium", "ethereum")
+# warnings a failed soak prints besides every critical and error line of a member's log
+ALARM_EVENTS = frozenset({"rpc_quarantined", "logs_refused"})
 LOCK_SENDERS = (5, 6, 8)  # dev accounts that lock on C (the relayers are 1..n, the admin 0)
 HOLDERS = (5, 6, 7, 9, 11)  # recipients of the mints on E, who burn back toward C
 UNLOCK_RECIPIENTS = (5, 6, 7, 8, 11)
@@ -393,6 +395,7 @@ class FaultStats:
     reorg_user_txs_reincluded: int = 0
     reorg_relayer_txs_orphaned: int = 0
     reorg_pool_txs_removed: int = 0
+    reorgs_too_deep: int = 0  # replaced a block below the depth asked for (see Injector._reorg)
     below_threshold_episodes: int = 0
     below_threshold_seconds: float = 0.0
     unexpected_exits: list[dict[str, Any]] = field(default_factory=list)
@@ -574,17 +577,42 @@ class Injector:
 
     # -- reorgs
 
+    @contextlib.contextmanager
+    def _mining_held(self, rpc: Rpc) -> Iterator[None]:
+        """The chain mines no block of its own inside the block (and a block being produced when
+        it starts is waited for: the head stands still over 0.2 s), then mines every block time
+        again (anvil takes whole seconds)."""
+        rpc.call("evm_setIntervalMining", [0])
+        try:
+            head = rpc.head()
+            for _ in range(10):
+                time.sleep(0.2)
+                head, before = rpc.head(), head
+                if head == before:
+                    break
+            yield
+        finally:
+            rpc.call("evm_setIntervalMining", [max(1, round(self.cfg.block_time))])
+
     def _reorg(self, p: Planned) -> None:
+        """One reorg of exactly `p.depth` blocks, the chain's own mining held meanwhile.
+
+        anvil 1.7's rollback does not take the lock its block production takes (foundry-rs/foundry
+        PR 16711, open): a block its interval miner produces during `anvil_reorg` can land on
+        either side of the rollback, and the reorg's depth is then no longer the one asked for.
+        With mining held and the head still, the blocks the reorg may replace are known; they are
+        compared before and after, and a reorg that replaced a block below the `p.depth` asked
+        for (the soak's own fault, outside the bridge's model) is recorded as `reorg_too_deep`."""
         side = self.load.c if p.chain == "consortium" else self.load.e
         rpc = self.rpcs[p.chain]
         relayers = {devnet.relayer_account(i).address.lower() for i in range(1, self.cfg.n + 1)}
         ours = {s.lower() for s in side.senders}
-        with side.lock:
+        with side.lock, self._mining_held(rpc):
             head = rpc.head()
-            # the blocks the reorg may replace (one more on each side in case a block is mined meanwhile)
-            blocks = rpc.batch(
-                [("eth_getBlockByNumber", [hex(b), True]) for b in range(max(1, head - p.depth), head + 2)]
-            )
+            # the reorg's blocks and the final ones under them, which must not change
+            first = max(1, head - p.depth - self.cfg.finality_depth)
+            numbers = range(first, head + 1)
+            blocks = rpc.batch([("eth_getBlockByNumber", [hex(b), True]) for b in numbers])
             txs = [tx for reply in blocks if reply.get("result") for tx in reply["result"]["transactions"]]
             top = [
                 tx
@@ -602,11 +630,16 @@ class Injector:
                     request = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
                     again.append([request, self.rng.randrange(p.depth)])
             rpc.call("anvil_reorg", [p.depth, again])
+            after = rpc.batch([("eth_getBlockByNumber", [hex(b), False]) for b in numbers])
             receipts = rpc.batch([("eth_getTransactionReceipt", [tx["hash"]]) for tx in txs])
             orphaned = [tx for tx, r in zip(txs, receipts, strict=True) if r.get("result") is None]
             user = sum(1 for tx in orphaned if str(tx["from"]).lower() in ours)
             relayer = sum(1 for tx in orphaned if str(tx["from"]).lower() in relayers)
             removed = self.load.after_reorg(side, rpc)
+        replaced = reorg_replaced(blocks, after)
+        if replaced and min(replaced) <= head - p.depth:
+            self.stats.reorgs_too_deep += 1
+            self._record("reorg_too_deep", chain=p.chain, depth=p.depth, head=head, replaced=replaced)
         counts = self.stats.reorgs[p.chain]
         counts[str(p.depth)] = counts.get(str(p.depth), 0) + 1
         self.stats.reorg_user_txs_orphaned += user
@@ -622,7 +655,16 @@ class Injector:
             reincluded=len(again),
             relayer_txs_orphaned=relayer,
             pool_txs_removed=removed,
+            replaced=replaced,
         )
+
+
+def reorg_replaced(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[int]:
+    """The numbers of the blocks whose hash a reorg changed, from the replies of
+    eth_getBlockByNumber for the same numbers before and after it."""
+    old = {int(r["result"]["number"], 16): r["result"]["hash"] for r in before if r.get("result")}
+    new = {int(r["result"]["number"], 16): r["result"]["hash"] for r in after if r.get("result")}
+    return sorted(n for n, h in old.items() if new.get(n) != h)
 
 
 # ---- judging --------------------------------------------------------------------------------
@@ -704,6 +746,31 @@ def progress(elapsed: float, load: Load, oc: OnChain) -> dict[str, Any]:
         "initiated": oc.initiated,
         "executed": oc.executed,
     }
+
+
+def member_alarms(logs: Path, members: Sequence[int], keep: int = 6) -> dict[str, list[str]]:
+    """Each member's last `keep` alarms from its log: what it logged at critical or error level
+    (a deep reorg, a halted route or watcher, a refused batch) or as an endpoint it stopped
+    trusting, one line each, so that a failed soak says what its members saw."""
+    out: dict[str, list[str]] = {}
+    for member in members:
+        path = logs / f"member-{member}.log"
+        if not path.exists():
+            continue
+        found: list[str] = []
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(entry, dict) or entry.get("event") == "library_log":
+                continue
+            if entry.get("level") in ("critical", "error") or entry.get("event") in ALARM_EVENTS:
+                rest = {k: v for k, v in entry.items() if k not in ("event", "level", "timestamp")}
+                found.append(f"{entry.get('timestamp', '?')} {entry.get('event')} {json.dumps(rest)[:300]}")
+        if found:
+            out[str(member)] = found[-keep:]
+    return out
 
 
 def wait_members_ready(net: devnet.Devnet, timeout: float) -> None:
@@ -850,6 +917,7 @@ def soak(cfg: SoakConfig, run_dir: Path, report_path: Path) -> dict[str, Any]:
                     if set(counts) - set(DELIVERED_STATES)
                 },
                 "members_alive": {str(m): a for m, a in members_alive.items()},
+                "member_alarms": member_alarms(net.run_dir / "logs", sorted(net.nodes)),
                 "verdict": verdict.to_json(),
             }
         )
@@ -878,8 +946,20 @@ def print_summary(report: dict[str, Any]) -> None:
     print(f"  drained: {drain.get('drained')} in {drain.get('seconds')} s; refunded {report.get('refunded')}")
     verdict = report.get("verdict", {})
     print(f"  reconciler: {'OK' if verdict.get('ok') else 'VIOLATIONS'} {verdict.get('counts')}")
-    for v in verdict.get("violations", [])[:20]:
+    violations = verdict.get("violations", [])
+    for v in violations[:8]:
         print(f"    {v['invariant']}: {v['detail']}")
+    if len(violations) > 8:
+        print(f"    ... and {len(violations) - 8} more (the report has them all)")
+    if f.get("reorgs_too_deep"):
+        print(
+            f"  the soak's own fault: {f['reorgs_too_deep']} reorg(s) replaced blocks below the asked depth"
+        )
+    if not report.get("ok"):
+        for member, lines in report.get("member_alarms", {}).items():
+            print(f"  member {member} alarms (last {len(lines)}):")
+            for line in lines:
+                print(f"    {line}")
     if report.get("store_mismatches"):
         print(f"  warning: member stores that disagree with the chain: {report['store_mismatches']}")
     if f.get("unexpected_exits"):

@@ -53,6 +53,8 @@ def test_a_short_soak_with_every_kind_of_fault_ends_drained_with_no_violation(tm
     )
     assert report_path.exists(), done.stdout[-4000:] + done.stderr[-4000:]
     report = json.loads(report_path.read_text())
+    # the soak's reorgs replace exactly the blocks asked for (never a final one), or it says so
+    assert report["faults"]["reorgs_too_deep"] == 0, done.stdout[-4000:]
     assert report["verdict"]["violations"] == [], done.stdout[-4000:]
     assert report["drain"]["drained"], done.stdout[-4000:]
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
-from harness.soak import Planned, SoakConfig, plan
+from harness.soak import Planned, SoakConfig, member_alarms, plan, reorg_replaced
 
 
 def kinds(events: list[Planned]) -> set[tuple[str, str]]:
@@ -46,3 +48,32 @@ def test_min_each_forces_one_of_every_kind_when_random_faults_are_off() -> None:
         ("reorg", "ethereum"),
     }
     assert all(cfg.warmup < e.at <= cfg.duration - 15 for e in events)
+
+
+def block(number: int, block_hash: str) -> dict[str, object]:
+    return {"result": {"number": hex(number), "hash": block_hash}}
+
+
+def test_a_reorg_replaced_exactly_the_blocks_whose_hash_changed() -> None:
+    before = [block(10, "0xa"), block(11, "0xb"), block(12, "0xc")]
+    assert reorg_replaced(before, [block(10, "0xa"), block(11, "0xb"), block(12, "0xd")]) == [12]
+    assert reorg_replaced(before, [block(10, "0xa"), block(11, "0xe"), block(12, "0xd")]) == [11, 12]
+    # a block gone after the reorg (the chain shorter) was replaced too; an error reply is no block
+    assert reorg_replaced(before, [block(10, "0xa"), block(11, "0xb"), {"error": "x"}]) == [12]
+    assert reorg_replaced(before, before) == []
+
+
+def test_a_failed_soak_shows_each_members_last_alarms_and_leaves_out_the_noise(tmp_path: Path) -> None:
+    lines = [
+        {"event": "node_started", "level": "info", "timestamp": "t0"},
+        {"event": "library_log", "level": "error", "message": "EOF", "timestamp": "t1"},
+        {"event": "rpc_quarantined", "level": "warning", "chain": "ethereum", "timestamp": "t2"},
+        {"event": "deep_reorg", "level": "critical", "chain": "ethereum", "timestamp": "t3"},
+    ]
+    (tmp_path / "member-1.log").write_text("\n".join(json.dumps(x) for x in lines) + "\nnot json\n")
+    (tmp_path / "member-2.log").write_text(json.dumps(lines[0]) + "\n")
+    alarms = member_alarms(tmp_path, [1, 2, 3])
+    assert list(alarms) == ["1"]  # member 2 saw nothing alarming, member 3 has no log
+    assert [line.split()[1] for line in alarms["1"]] == ["rpc_quarantined", "deep_reorg"]
+    assert '"chain": "ethereum"' in alarms["1"][1]
+    assert len(member_alarms(tmp_path, [1], keep=1)["1"]) == 1

@@ -60,23 +60,20 @@ echo "== pytest"
 # tests/conftest.py makes the longest first (by tests/module_seconds.json:
 # tests/support/suite_order.py), so the workers finish together. A failure's report names its
 # worker.
-# Three runs:
-# 1. every integration and end-to-end test but those marked `alone`, on those workers, with the
-#    Solidity tests beside them;
-# 2. those marked `alone` (a key rotation that holds a chain's mining while the members race a
-#    block) on one worker, the only tests at normal priority then: the cores are two-thirds idle;
-# 3. beside them, the unit tests (no socket; none needs a bound on time: a few start the CLI or
+# Two runs:
+# 1. every integration and end-to-end test, on those workers, with the Solidity tests beside them;
+# 2. beside them too, the unit tests (no socket; none needs a bound on time: a few start the CLI or
 #    sleep a little, and slower only means later) in one process at the lowest priority, in the
-#    CPU the key rotation leaves; their report follows its. In the foreground after it instead
-#    when debugging (QIAO_TEST_WORKERS=0, --pdb, --trace) or when the runs would share a file
-#    (--lf, --sw, --junitxml: pytest's cache, the report).
+#    CPU the workers leave (a quarter of it: docs/BENCHMARKS.md "eleventh round"); their report
+#    follows the workers'. In the foreground after them instead when debugging
+#    (QIAO_TEST_WORKERS=0, --pdb, --trace) or when the runs would share a file (--lf, --sw,
+#    --junitxml: pytest's cache, the report).
 # pytest's 5 (nothing collected: a selection given in "$@" names only some of the kinds) counts as
-# passed for one or two runs, never for all three.
+# passed for one run, never for both.
 # A selection by marker in "$@" (-m ...) replaces the split: one run, as given.
 workers="${QIAO_TEST_WORKERS:-$(($(nproc) + 2))}"
 status=0
 parallel=0
-alone=0
 unit=0
 forge=0
 split=1
@@ -100,21 +97,17 @@ if [ "$split" -eq 0 ]; then
   .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
     --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
   forge_report
-  alone=5
   unit=5
 else
-  .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
-    -m "not alone and not unit" --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
-  forge_report
-  unit_tests=(.venv/bin/pytest -n 0 -m "unit and not alone" --basetemp "$TEST_TMP/unit" "$@")
+  unit_tests=(.venv/bin/pytest -n 0 -m unit --basetemp "$TEST_TMP/unit" "$@")
   if [ "$beside" -eq 1 ]; then
+    echo "== pytest, the unit tests (in the background; their report follows the workers')"
     setsid -w scripts/lowest-priority "${unit_tests[@]}" >"$TEST_TMP/unit.log" 2>&1 &
     UNIT_PID=$!
   fi
-  if [ "$parallel" -eq 0 ] || [ "$parallel" -eq 5 ]; then
-    echo "== pytest, the modules run alone$([ "$beside" -eq 1 ] && echo " (the unit tests beside them)")"
-    .venv/bin/pytest -n 0 -m alone --basetemp "$TEST_TMP/alone" "$@" || alone=$?
-  fi
+  .venv/bin/pytest -n "$workers" --dist loadscope --no-loadscope-reorder \
+    -m "not unit" --basetemp "$TEST_TMP/parallel" "$@" || parallel=$?
+  forge_report
   if [ "$beside" -eq 1 ]; then
     wait "$UNIT_PID" || unit=$?
     UNIT_PID=""
@@ -126,8 +119,8 @@ else
   fi
 fi
 trap - EXIT INT TERM
-runs=("$parallel" "$alone" "$unit")
-if [ "$parallel" -eq 5 ] && [ "$alone" -eq 5 ] && [ "$unit" -eq 5 ]; then
+runs=("$parallel" "$unit")
+if [ "$parallel" -eq 5 ] && [ "$unit" -eq 5 ]; then
   status=5
 else
   for code in "${runs[@]}"; do
@@ -144,7 +137,7 @@ fi
 if [ "$status" -eq 0 ]; then
   rm -rf "$TEST_TMP"
 else
-  echo "== the tests failed (pytest: $parallel, then $alone for the modules run alone and $unit for" \
-    "the unit tests; forge test: $forge); their temporary files (devnet logs, stores) are kept in $TEST_TMP"
+  echo "== the tests failed (pytest: $parallel, then $unit for the unit tests; forge test: $forge);" \
+    "their temporary files (devnet logs, stores) are kept in $TEST_TMP"
 fi
 exit "$status"

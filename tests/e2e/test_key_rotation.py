@@ -58,9 +58,7 @@ from relayer.ops import admin_client
 from relayer.ops.reconciler import reconcile
 from tests.support.member_cli import cli, ok
 
-# it holds Ethereum's mining while the members race a block: run on a machine to itself
-# (scripts/test.sh runs the modules marked `alone` after the others, on one worker)
-pytestmark = [pytest.mark.e2e, pytest.mark.alone]
+pytestmark = pytest.mark.e2e
 
 C, E = devnet.CONSORTIUM_CHAIN_ID, devnet.ETHEREUM_CHAIN_ID
 CHAIN_NAMES = {C: "consortium", E: "ethereum"}

@@ -1,26 +1,23 @@
 #!/usr/bin/env bash
-# Every test: set-up (idempotent), lint, types, then pytest (unit, integration against real anvil
-# chains and a real mosquitto, and the end-to-end devnet round trips) with the Solidity tests
-# beside it. Extra arguments go to pytest, e.g. `scripts/test.sh -k batching` (or `-n 0`: no workers).
+# Every test: set-up (idempotent), then pytest (unit, integration against real anvil chains and a
+# real mosquitto, and the end-to-end devnet round trips) with the static checks (lint, types) and
+# the Solidity tests beside it. Extra arguments go to pytest, e.g. `scripts/test.sh -k batching` (or `-n 0`: no workers).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash scripts/bootstrap.sh
 
-echo "== ruff"
-.venv/bin/ruff check .
-.venv/bin/ruff format --check .
-echo "== mypy"
-.venv/bin/mypy
-echo "== hadolint, promtool"
-.venv/bin/hadolint Dockerfile
-promtool check rules deploy/prometheus/qiao-alerts.yml
-(cd deploy/prometheus && promtool test rules qiao-alerts.test.yml)
 # The temporary files go under a short directory of this run's own: under xdist pytest's default
 # (/tmp/pytest-of-<user>/pytest-<n>/popen-gw<i>/<test>/...) is ten characters deeper, and the
 # path of a member's admin socket (a unix socket) must stay under 108 bytes. Removed when every
 # test passed, kept and named when one failed (the devnets' logs are there).
 TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
+# Lint, types, the Dockerfile and the alert rules (scripts/static-checks.sh, about 8 s, most of it
+# mypy) run in the background too, beside pytest, at the lowest priority; their report follows
+# pytest's and a failure fails the run. Run scripts/static-checks.sh alone for a quick check.
+echo "== ruff, mypy, hadolint, promtool (in the background; their report follows pytest's)"
+setsid -w scripts/lowest-priority scripts/static-checks.sh >"$TEST_TMP/static.log" 2>&1 &
+STATIC_PID=$!
 # The Solidity tests run in the background while pytest's workers run, their report printed after
 # them: the test contracts' compile (solc-js, one core: 43 s alone on a clean clone, 75 to 88 s
 # beside the workers) is most of their time, and the workers leave part of the CPU idle. Into
@@ -38,7 +35,7 @@ setsid -w scripts/lowest-priority scripts/forge test --out contracts/out-tests \
 FORGE_PID=$!
 UNIT_PID=""
 stop_background() {
-  for pid in $FORGE_PID $UNIT_PID; do # each empty once reaped (its PID may be reused)
+  for pid in $STATIC_PID $FORGE_PID $UNIT_PID; do # each empty once reaped (its PID may be reused)
     kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
   done
 }
@@ -76,6 +73,7 @@ status=0
 parallel=0
 unit=0
 forge=0
+static=0
 split=1
 beside=1
 if [ "$workers" = 0 ]; then beside=0; fi
@@ -118,6 +116,10 @@ else
     "${unit_tests[@]}" || unit=$?
   fi
 fi
+wait "$STATIC_PID" || static=$?
+STATIC_PID=""
+echo "== ruff, mypy, hadolint, promtool (their report)"
+cat "$TEST_TMP/static.log"
 trap - EXIT INT TERM
 runs=("$parallel" "$unit")
 if [ "$parallel" -eq 5 ] && [ "$unit" -eq 5 ]; then
@@ -134,10 +136,15 @@ if [ "$forge" -ne 0 ]; then
   echo "== forge test exited $forge (its report is above)"
   if [ "$status" -eq 0 ]; then status=$forge; fi
 fi
+if [ "$static" -ne 0 ]; then
+  echo "== the static checks exited $static (ruff, mypy, hadolint or promtool: their report is above)"
+  if [ "$status" -eq 0 ]; then status=$static; fi
+fi
 if [ "$status" -eq 0 ]; then
   rm -rf "$TEST_TMP"
 else
-  echo "== the tests failed (pytest: $parallel, then $unit for the unit tests; forge test: $forge);" \
+  echo "== the tests failed (pytest: $parallel, then $unit for the unit tests; forge test: $forge;" \
+    "static checks: $static);" \
     "their temporary files (devnet logs, stores) are kept in $TEST_TMP"
 fi
 exit "$status"

@@ -1,7 +1,7 @@
 """Where the test suite's CPU goes, by kind of process (issue 20: the suite on two cores is
 CPU-bound, so its time is its CPU divided by two).
 
-    python -m benchmarks.suite_cpu run --out DIR -- -n 3 --dist loadscope -m "not alone"
+    python -m benchmarks.suite_cpu run --out DIR -- -n 4 --dist loadscope -m "not unit"
     python -m benchmarks.suite_cpu report DIR
     python -m benchmarks.suite_cpu durations JUNIT.xml [...] > tests/module_seconds.json
 

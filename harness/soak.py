@@ -475,7 +475,8 @@ class Injector:
             say(f"fault {kind} failed: {exc!r}")
 
     def finish(self) -> None:
-        """Stop injecting; restart every member still down and the broker if it is down."""
+        """Stop injecting; restart every member still down and the broker if it is down; set
+        both chains' interval mining on."""
         self.stop.set()
         self.thread.join(120)
         pending = sorted(self.queue)
@@ -487,6 +488,11 @@ class Injector:
             self._do("restart", member)
         if self.broker_down_since is not None:
             self._do("broker_start", None)
+        for chain, rpc in self.rpcs.items():  # mining on, whatever a reorg's restore did
+            try:
+                self._mine_on(rpc)
+            except Exception as exc:
+                self.stats.errors.append(f"interval mining on {chain} not restored: {exc!r}")
 
     # -- members
 
@@ -581,9 +587,9 @@ class Injector:
     def _mining_held(self, rpc: Rpc) -> Iterator[None]:
         """The chain mines no block of its own inside the block (and a block being produced when
         it starts is waited for: the head stands still over 0.2 s), then mines every block time
-        again (anvil takes whole seconds)."""
-        rpc.call("evm_setIntervalMining", [0])
+        again; `finish` sets that again on both chains in case a restore here failed."""
         try:
+            rpc.call("evm_setIntervalMining", [0])
             head = rpc.head()
             for _ in range(10):
                 time.sleep(0.2)
@@ -592,7 +598,19 @@ class Injector:
                     break
             yield
         finally:
-            rpc.call("evm_setIntervalMining", [max(1, round(self.cfg.block_time))])
+            self._mine_on(rpc)
+
+    def _mine_on(self, rpc: Rpc) -> None:
+        """The chain mines every block time (anvil takes whole seconds), retried: a chain left
+        without mining would stall the soak until its drain timeout."""
+        for attempt in range(3):
+            try:
+                rpc.call("evm_setIntervalMining", [max(1, round(self.cfg.block_time))])
+                return
+            except Exception:
+                if attempt == 2:
+                    raise
+                time.sleep(1)
 
     def _reorg(self, p: Planned) -> None:
         """One reorg of exactly `p.depth` blocks, the chain's own mining held meanwhile.

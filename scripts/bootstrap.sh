@@ -56,7 +56,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 npm_and_contracts() {
   local lock_stamp="node_modules/.qiao-lock.sha256" lock_sum
-  lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+  lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)" ||
+    { log "package-lock.json is missing or unreadable; restore it from git"; return 1; }
   if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_sum" ]; then
     log "installing npm packages (npm ci)"
     npm ci --no-audit --no-fund --loglevel=error || { log "npm ci failed (its errors are above)"; return 1; }
@@ -68,9 +69,13 @@ npm_and_contracts() {
   "$ROOT/scripts/forge" build --quiet --skip test --skip script ||
     { log "forge build failed (its errors are above); fix the contracts"; return 1; }
 }
-npm_and_contracts &
+# In a session of its own (setsid), so that a failed step below, or a Ctrl-C, stops npm and forge
+# with it: the trap signals the whole session.
+export ROOT
+export -f log npm_and_contracts
+setsid -w bash -c 'set -euo pipefail; npm_and_contracts' &
 FORGE_PID=$!
-trap 'kill "$FORGE_PID" 2>/dev/null || true' EXIT  # a failed step below stops the build too
+trap 'kill -- -"$FORGE_PID" 2>/dev/null || true' EXIT
 
 # 4. Python virtual environment, reinstalled only when pyproject.toml changed
 PY="$(need_python)"
@@ -92,9 +97,11 @@ PURELIB="$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["p
 echo "$ROOT" > "$PURELIB/qiao-harness.pth"
 
 # 5. the npm packages and contracts of steps 2 and 3
-if ! wait "$FORGE_PID"; then
+status=0
+wait "$FORGE_PID" || status=$?
+trap - EXIT
+if [ "$status" -ne 0 ]; then
   log "the npm packages or the contracts could not be set up (above); run scripts/bootstrap.sh again"
   exit 1
 fi
-trap - EXIT
 log "ready"

@@ -12,6 +12,18 @@ bash scripts/bootstrap.sh
 # path of a member's admin socket (a unix socket) must stay under 108 bytes. Removed when every
 # test passed, kept and named when one failed (the devnets' logs are there).
 TEST_TMP="$(mktemp -d -t qt.XXXXXX)"
+# The background jobs below, each in a session of its own, are stopped with the run however it ends.
+STATIC_PID=""
+FORGE_PID=""
+UNIT_PID=""
+stop_background() {
+  for pid in $STATIC_PID $FORGE_PID $UNIT_PID; do # each empty once reaped (its PID may be reused)
+    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+  done
+}
+trap stop_background EXIT
+trap 'stop_background; exit 130' INT
+trap 'stop_background; exit 143' TERM
 # Lint, types, the Dockerfile and the alert rules (scripts/static-checks.sh, about 8 s, most of it
 # mypy) run in the background too, beside pytest, at the lowest priority; their report follows
 # pytest's and a failure fails the run. Run scripts/static-checks.sh alone for a quick check.
@@ -33,15 +45,6 @@ echo "== forge test (in the background; its report follows pytest's)"
 setsid -w scripts/lowest-priority scripts/forge test --out contracts/out-tests \
   --cache-path contracts/cache-tests >"$TEST_TMP/forge.log" 2>&1 &
 FORGE_PID=$!
-UNIT_PID=""
-stop_background() {
-  for pid in $STATIC_PID $FORGE_PID $UNIT_PID; do # each empty once reaped (its PID may be reused)
-    kill -- -"$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
-  done
-}
-trap stop_background EXIT
-trap 'stop_background; exit 130' INT
-trap 'stop_background; exit 143' TERM
 echo "== pytest"
 # The project's modules compiled once (seconds): where PYTHONDONTWRITEBYTECODE is set (these
 # machines set it) Python reads a bytecode cache but never writes one, so each of the suite's
@@ -63,8 +66,9 @@ echo "== pytest"
 #    sleep a little, and slower only means later) in one process at the lowest priority, in the
 #    CPU the workers leave (a quarter of it: docs/BENCHMARKS.md "eleventh round"); their report
 #    follows the workers'. In the foreground after them instead when debugging
-#    (QIAO_TEST_WORKERS=0, --pdb, --trace) or when the runs would share a file (--lf, --sw,
-#    --junitxml: pytest's cache, the report).
+#    (QIAO_TEST_WORKERS=0, --pdb, --trace) or when the runs would share a file or directory
+#    (--lf, --sw, --junitxml, --basetemp: pytest's cache, the report, the temporary files). The
+#    unit tests keep their last failures in .pytest_cache/unit (--lf reads it there).
 # pytest's 5 (nothing collected: a selection given in "$@" names only some of the kinds) counts as
 # passed for one run, never for both.
 # A selection by marker in "$@" (-m ...) replaces the split: one run, as given.
@@ -80,7 +84,8 @@ if [ "$workers" = 0 ]; then beside=0; fi
 for arg in "$@"; do
   case "$arg" in
     -m | -m*) split=0 ;;
-    --pdb | --trace | --lf | --last-failed | --ff | --failed-first | --sw | --stepwise | --junitxml* | --junit-xml*)
+    --pdb | --trace | --lf | --last-failed | --ff | --failed-first | --sw | --stepwise | --junitxml* | \
+      --junit-xml* | --basetemp*)
       beside=0
       ;;
   esac
@@ -97,7 +102,10 @@ if [ "$split" -eq 0 ]; then
   forge_report
   unit=5
 else
-  unit_tests=(.venv/bin/pytest -n 0 -m unit --basetemp "$TEST_TMP/unit" "$@")
+  # their own cache directory: the two runs would otherwise each rewrite pytest's record of the
+  # last failures (--lf) at their end, the later one dropping the other's
+  unit_tests=(.venv/bin/pytest -n 0 -m unit -o cache_dir=.pytest_cache/unit
+    --basetemp "$TEST_TMP/unit" "$@")
   if [ "$beside" -eq 1 ]; then
     echo "== pytest, the unit tests (in the background; their report follows the workers')"
     setsid -w scripts/lowest-priority "${unit_tests[@]}" >"$TEST_TMP/unit.log" 2>&1 &

@@ -67,8 +67,9 @@ echo "== pytest"
 #    CPU the workers leave (a quarter of it: docs/BENCHMARKS.md "eleventh round"); their report
 #    follows the workers'. In the foreground after them instead when debugging
 #    (QIAO_TEST_WORKERS=0, --pdb, --trace) or when the runs would share a file or directory
-#    (--lf, --sw, --junitxml, --basetemp: pytest's cache, the report, the temporary files). The
-#    unit tests keep their last failures in .pytest_cache/unit (--lf reads it there).
+#    (--lf, --sw, --basetemp: pytest's cache, the temporary files). The unit tests keep their
+#    last failures in .pytest_cache/unit (--lf reads it there) and write their JUnit report, with
+#    --junitxml=R.xml, to R.unit.xml (R.xml is the workers': benchmarks/suite_cpu.py durations).
 # pytest's 5 (nothing collected: a selection given in "$@" names only some of the kinds) counts as
 # passed for one run, never for both.
 # A selection by marker in "$@" (-m ...) replaces the split: one run, as given.
@@ -84,8 +85,7 @@ if [ "$workers" = 0 ]; then beside=0; fi
 for arg in "$@"; do
   case "$arg" in
     -m | -m*) split=0 ;;
-    --pdb | --trace | --lf | --last-failed | --ff | --failed-first | --sw | --stepwise | --junitxml* | \
-      --junit-xml* | --basetemp*)
+    --pdb | --trace | --lf | --last-failed | --ff | --failed-first | --sw | --stepwise | --basetemp*)
       beside=0
       ;;
   esac
@@ -103,9 +103,27 @@ if [ "$split" -eq 0 ]; then
   unit=5
 else
   # their own cache directory: the two runs would otherwise each rewrite pytest's record of the
-  # last failures (--lf) at their end, the later one dropping the other's
+  # last failures (--lf) at their end, the later one dropping the other's; their own JUnit report
+  unit_report() { case "$1" in *.xml) echo "${1%.xml}.unit.xml" ;; *) echo "$1.unit" ;; esac; }
+  unit_args=()
+  report_next=0
+  for arg in "$@"; do
+    if [ "$report_next" -eq 1 ]; then
+      unit_args+=("$(unit_report "$arg")")
+      report_next=0
+      continue
+    fi
+    case "$arg" in
+      --junitxml=* | --junit-xml=*) unit_args+=("${arg%%=*}=$(unit_report "${arg#*=}")") ;;
+      --junitxml | --junit-xml)
+        unit_args+=("$arg")
+        report_next=1
+        ;;
+      *) unit_args+=("$arg") ;;
+    esac
+  done
   unit_tests=(.venv/bin/pytest -n 0 -m unit -o cache_dir=.pytest_cache/unit
-    --basetemp "$TEST_TMP/unit" "$@")
+    --basetemp "$TEST_TMP/unit" ${unit_args[@]+"${unit_args[@]}"})
   if [ "$beside" -eq 1 ]; then
     echo "== pytest, the unit tests (in the background; their report follows the workers')"
     setsid -w scripts/lowest-priority "${unit_tests[@]}" >"$TEST_TMP/unit.log" 2>&1 &

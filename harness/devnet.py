@@ -426,7 +426,11 @@ def mining_held(url: str, resume_every: int = 1) -> Iterator[Callable[[], int]]:
     on) stands still. The block gets a function that mines one block now (`evm_mine`, timestamped
     with the wall clock) and returns its number; in that block anvil orders the pool by priority
     fee. On exit the chain mines every `resume_every` seconds again (anvil's
-    evm_setIntervalMining takes whole seconds: a devnet started at 0.5 s goes on at 1 s)."""
+    evm_setIntervalMining takes whole seconds: a devnet started at 0.5 s goes on at 1 s).
+
+    The block starts once the head has stood still over 0.2 s: a block anvil was producing when
+    mining was turned off is in by then (anvil 1.7 does not serialize its rollback, hence
+    `anvil_reorg`, against a block in production: foundry-rs/foundry PR 16711)."""
     w3 = Web3(HTTPProvider(url))
 
     def rpc(method: str, *params: Any) -> Any:
@@ -441,6 +445,12 @@ def mining_held(url: str, resume_every: int = 1) -> Iterator[Callable[[], int]]:
 
     rpc("evm_setIntervalMining", 0)
     try:
+        head = int(w3.eth.block_number)
+        for _ in range(10):
+            time.sleep(0.2)
+            head, before = int(w3.eth.block_number), head
+            if head == before:
+                break
         yield mine
     finally:
         rpc("evm_setIntervalMining", resume_every)

@@ -37,7 +37,7 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -583,26 +583,10 @@ class Injector:
 
     # -- reorgs
 
-    @contextlib.contextmanager
-    def _mining_held(self, rpc: Rpc) -> Iterator[None]:
-        """The chain mines no block of its own inside the block (and a block being produced when
-        it starts is waited for: the head stands still over 0.2 s), then mines every block time
-        again; `finish` sets that again on both chains in case a restore here failed."""
-        try:
-            rpc.call("evm_setIntervalMining", [0])
-            head = rpc.head()
-            for _ in range(10):
-                time.sleep(0.2)
-                head, before = rpc.head(), head
-                if head == before:
-                    break
-            yield
-        finally:
-            self._mine_on(rpc)
-
     def _mine_on(self, rpc: Rpc) -> None:
-        """The chain mines every block time (anvil takes whole seconds), retried: a chain left
-        without mining would stall the soak until its drain timeout."""
+        """The chain mines every block time (anvil takes whole seconds), retried: a chain a
+        reorg's `devnet.mining_held` failed to set mining again would stall the soak until its
+        drain timeout."""
         for attempt in range(3):
             try:
                 rpc.call("evm_setIntervalMining", [max(1, round(self.cfg.block_time))])
@@ -613,7 +597,9 @@ class Injector:
                 time.sleep(1)
 
     def _reorg(self, p: Planned) -> None:
-        """One reorg of exactly `p.depth` blocks, the chain's own mining held meanwhile.
+        """One reorg of exactly `p.depth` blocks, the chain's own mining held meanwhile
+        (`devnet.mining_held`, from a moment the head stands still; `finish` sets mining on again
+        on both chains whatever happened here).
 
         anvil 1.7's rollback does not take the lock its block production takes (foundry-rs/foundry
         PR 16711, open): a block its interval miner produces during `anvil_reorg` can land on
@@ -625,7 +611,7 @@ class Injector:
         rpc = self.rpcs[p.chain]
         relayers = {devnet.relayer_account(i).address.lower() for i in range(1, self.cfg.n + 1)}
         ours = {s.lower() for s in side.senders}
-        with side.lock, self._mining_held(rpc):
+        with side.lock, devnet.mining_held(side.url, max(1, round(self.cfg.block_time))):
             head = rpc.head()
             # the reorg's blocks and the final ones under them, which must not change
             first = max(1, head - p.depth - self.cfg.finality_depth)
